@@ -1,0 +1,105 @@
+// Command bulwark is the one binary of Bulwark: it runs agents from the
+// terminal, serves the platform, runs commands in the sandbox and checks the
+// deployment. This package only parses flags and wires the parts together.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// command is one subcommand. run gets the arguments after the subcommand's
+// name and returns the process exit status.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdio stdio) int
+}
+
+// stdio is where a command reads and writes; tests swap it.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+var commands []command
+
+// register adds a subcommand; each command's file calls it from init.
+func register(name, summary string, run func(ctx context.Context, args []string, s stdio) int) {
+	commands = append(commands, command{name, summary, run})
+}
+
+// Exit statuses of the contract (DESIGN.md).
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := dispatch(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
+	stop()
+	os.Exit(code)
+}
+
+func dispatch(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(s.err)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	i := slices.IndexFunc(commands, func(c command) bool { return c.name == args[0] })
+	if i < 0 {
+		fmt.Fprintf(s.err, "bulwark: unknown command %q (run 'bulwark help' for the list)\n", args[0])
+		return exitUsage
+	}
+	return commands[i].run(ctx, args[1:], s)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: bulwark COMMAND [FLAGS] [ARGS]\n\nCommands:")
+	slices.SortFunc(commands, func(a, b command) int { return strings.Compare(a.name, b.name) })
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+}
+
+// usageError marks a failure caused by bad command-line input (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// fail prints err as one line on stderr and returns the exit status for it.
+func fail(s stdio, err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(s.err, "bulwark: %s\n", ue.msg)
+		return exitUsage
+	}
+	fmt.Fprintf(s.err, "bulwark: %s\n", userMessage(err))
+	return exitFailed
+}
+
+// userMessage is the one line shown for err: the safe message of a
+// *bulwark.Error, or the text of an error the CLI made itself.
+func userMessage(err error) string {
+	var be *bulwark.Error
+	if errors.As(err, &be) {
+		return bulwark.ErrorMessage(err)
+	}
+	return err.Error()
+}

@@ -1,0 +1,3 @@
+module github.com/bulwark-agents/bulwark
+
+go 1.26

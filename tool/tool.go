@@ -1,0 +1,49 @@
+// Package tool defines the Tool interface, the strict JSON schemas that tool
+// arguments are checked against, and the registry the agent loop looks tools
+// up in. Built-in tools live in subpackages (tool/files, tool/interact, ...).
+package tool
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// Tool is something the model can call.
+type Tool interface {
+	// Name is the name the model calls the tool by (DESIGN.md's tool table).
+	Name() string
+	// Description tells the model what the tool does and when to use it.
+	Description() string
+	// Schema is the strict schema of the tool's arguments (an object).
+	Schema() *Schema
+	// Run carries the call out. args has already been checked against
+	// Schema by the Registry. A returned error is shown to the model as a
+	// failed tool result, through bulwark.ErrorMessage: give it a *bulwark.Error
+	// whose Msg tells the model what to do differently.
+	Run(ctx context.Context, env *Env, args json.RawMessage) (Result, error)
+}
+
+// Result is what a tool call produced.
+type Result struct {
+	// Output is the text the model sees.
+	Output string
+	// IsError marks a result that reports a failure the model should handle.
+	IsError bool
+	// Final marks the end of the task (the finish tool): Output is the answer.
+	Final bool
+	// Untrusted marks output that holds text from outside (web pages,
+	// uploaded files), to be marked before it reaches the model.
+	Untrusted bool
+}
+
+// Env is what a tool may use while it runs. Fields are nil where the
+// embedding program does not offer them; a tool needing a nil field fails
+// with a clear message.
+type Env struct {
+	// Workspace is the task's workspace; file tools reach files only through it.
+	Workspace *workspace.Workspace
+	// Ask puts a question to a person and waits for the answer (ask_user).
+	Ask func(ctx context.Context, question string) (string, error)
+}
