@@ -1,0 +1,26 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+)
+
+// systemPrompt is what the model is told about its situation before the task.
+func systemPrompt(tools []string, instructions string) string {
+	var b strings.Builder
+	b.WriteString(`You are an autonomous agent working inside Bulwark. You complete the user's task by calling tools, one step at a time, and you see each tool's result before the next step.
+
+Rules:
+- All files live in your workspace folder. Use paths relative to it, such as "src/main.py"; paths that leave it are refused.
+- Work in small, checkable steps. Read a file before you edit it. When a tool fails, read its message and change what you do; do not repeat a failing call unchanged.
+- When the task is done, call finish with your final answer: a short summary of what you did and where the results are. The task only ends when you call finish.
+- If you cannot continue without information that only the user has, use ask_user when it is available.
+`)
+	fmt.Fprintf(&b, "\nYour tools: %s.\n", strings.Join(tools, ", "))
+	if instructions != "" {
+		b.WriteString("\n")
+		b.WriteString(instructions)
+		b.WriteString("\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/files"
+	"github.com/bulwark-agents/bulwark/tool/interact"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+func init() {
+	register("run", "run an agent on a task in the terminal", cmdRun)
+}
+
+type runFlags struct {
+	model     string
+	workspace string
+	data      string
+	maxSteps  int
+	timeout   time.Duration
+	approve   string
+	json      bool
+}
+
+func cmdRun(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	var f runFlags
+	fs.StringVar(&f.model, "model", "", "model `SPEC`: openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE (default $BULWARK_MODEL)")
+	fs.StringVar(&f.workspace, "workspace", "", "workspace `DIR` (default: a new folder under the data folder)")
+	fs.StringVar(&f.data, "data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	fs.IntVar(&f.maxSteps, "max-steps", bulwark.DefaultLimits.MaxSteps, "most model turns the task may take")
+	fs.DurationVar(&f.timeout, "timeout", bulwark.DefaultLimits.MaxDuration, "most wall time the task may take")
+	fs.StringVar(&f.approve, "approve", "ask", "what to do with actions the policy marks ask: auto, ask or deny")
+	fs.BoolVar(&f.json, "json", false, "print one JSON event per line instead of the readable view")
+	fs.Usage = func() {
+		fmt.Fprintln(s.err, "Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--json] TASK...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := runTask(ctx, f, strings.Join(fs.Args(), " "), s); err != nil {
+		return fail(s, err)
+	}
+	return exitOK
+}
+
+// errTaskFailed marks a task that ended without success; its reason was
+// already printed.
+var errTaskFailed = bulwark.Errorf(bulwark.Other, "run", "the task did not finish")
+
+func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
+	if strings.TrimSpace(input) == "" {
+		return usagef("no task given: bulwark run [flags] TASK...")
+	}
+	if f.model == "" {
+		f.model = env("BULWARK_MODEL")
+	}
+	if f.model == "" {
+		return usagef("no model given: pass --model SPEC (openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE) or set BULWARK_MODEL")
+	}
+	if f.maxSteps <= 0 || f.timeout <= 0 {
+		return usagef("--max-steps and --timeout must be positive")
+	}
+	switch f.approve {
+	case "auto", "ask", "deny":
+	default:
+		return usagef("--approve must be auto, ask or deny, not %q", f.approve)
+	}
+	restrict, err := envBool("BULWARK_RESTRICT_TO_WORKSPACE", true)
+	if err != nil {
+		return err
+	}
+	if !restrict {
+		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false is set, but the file tools of `bulwark run` always stay inside the task workspace; unset it to silence this warning.")
+	}
+	model, err := provider.Open(f.model, env)
+	if err != nil {
+		return err
+	}
+
+	task := bulwark.Task{ID: bulwark.NewID("t_"), Input: input, Model: f.model, Status: bulwark.TaskRunning,
+		Limits: bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}, Created: time.Now()}
+	dir := f.workspace
+	if dir == "" {
+		data, err := dataDir(f.data)
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join(data, "workspaces", task.ID)
+	}
+	ws, err := workspace.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+
+	in := bufio.NewReader(s.in)
+	var view agent.Sink
+	if f.json {
+		view = jsonView(s.out)
+	} else {
+		tv := newTermView(s.out)
+		view = tv.show
+		fmt.Fprintf(s.out, "task %s\nworkspace %s\n", task.ID, ws.Path())
+	}
+	cfg := agent.Config{
+		Model: model,
+		Tools: tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
+		Env: &tool.Env{
+			Workspace: ws,
+			Ask:       terminalAsk(in, s.err),
+		},
+		Limits: task.Limits,
+		Sink:   view,
+	}
+	out, err := agent.Run(ctx, cfg, task)
+	if err != nil {
+		return err
+	}
+	if !out.Reason.Success() {
+		return errTaskFailed
+	}
+	return nil
+}
+
+// terminalAsk asks the person at the terminal: the question goes to w and
+// the answer is one line read from r.
+func terminalAsk(r *bufio.Reader, w io.Writer) func(ctx context.Context, q string) (string, error) {
+	return func(ctx context.Context, q string) (string, error) {
+		fmt.Fprintf(w, "\n? %s\n> ", q)
+		type line struct {
+			s   string
+			err error
+		}
+		ch := make(chan line, 1)
+		go func() {
+			s, err := r.ReadString('\n')
+			ch <- line{s, err}
+		}()
+		select {
+		case <-ctx.Done():
+			return "", bulwark.E(bulwark.Canceled, "ask_user", "the task was stopped while waiting for an answer", ctx.Err())
+		case l := <-ch:
+			if l.err != nil && l.s == "" {
+				return "", bulwark.E(bulwark.Unavailable, "ask_user", "no answer could be read from the terminal; continue without it", l.err)
+			}
+			return strings.TrimRight(l.s, "\r\n"), nil
+		}
+	}
+}
