@@ -1,0 +1,184 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
+)
+
+// Accumulator assembles a streamed Messages API reply from its events. It
+// does no I/O; the zero value is ready.
+type Accumulator struct {
+	blocks []*block
+	stop   string
+	usage  bulwark.Usage
+	done   bool // message_stop was seen
+}
+
+type block struct {
+	index int
+	kind  string // "text", "tool_use", or another type that is ignored
+	text  strings.Builder
+	id    string
+	name  string
+	input json.RawMessage // from content_block_start
+	json  strings.Builder // input_json_delta pieces
+}
+
+// StreamError is an "error" event. Raw is the value of its "error" field.
+type StreamError struct {
+	Raw json.RawMessage
+}
+
+func (e *StreamError) Error() string {
+	return "stream error: " + llm.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
+}
+
+type event struct {
+	Type    string `json:"type"`
+	Message *struct {
+		Usage usage `json:"usage"`
+	} `json:"message"`
+	Index        int `json:"index"`
+	ContentBlock *struct {
+		Type  string          `json:"type"`
+		Text  string          `json:"text"`
+		ID    string          `json:"id"`
+		Name  string          `json:"name"`
+		Input json.RawMessage `json:"input"`
+	} `json:"content_block"`
+	Delta *struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+		StopReason  string `json:"stop_reason"`
+	} `json:"delta"`
+	Usage *usage          `json:"usage"`
+	Error json.RawMessage `json:"error"`
+}
+
+type usage struct {
+	InputTokens         int `json:"input_tokens"`
+	OutputTokens        int `json:"output_tokens"`
+	CacheCreationTokens int `json:"cache_creation_input_tokens"`
+	CacheReadTokens     int `json:"cache_read_input_tokens"`
+}
+
+func (u usage) input() int { return u.InputTokens + u.CacheCreationTokens + u.CacheReadTokens }
+
+// Add takes one SSE event (its name, which may be empty, and its data) and
+// returns the new text it carries. An "error" event is a *StreamError.
+func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "", nil
+	}
+	var ev event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		return "", fmt.Errorf("malformed event %q: %w", name, err)
+	}
+	if ev.Type == "" {
+		ev.Type = name
+	}
+	switch ev.Type {
+	case "error":
+		raw := ev.Error
+		if len(raw) == 0 {
+			raw = data
+		}
+		return "", &StreamError{Raw: raw}
+	case "message_start":
+		if ev.Message != nil {
+			a.usage.InputTokens = ev.Message.Usage.input()
+			a.usage.OutputTokens = ev.Message.Usage.OutputTokens
+		}
+	case "content_block_start":
+		b := &block{index: ev.Index}
+		if cb := ev.ContentBlock; cb != nil {
+			b.kind, b.id, b.name, b.input = cb.Type, cb.ID, cb.Name, cb.Input
+			if cb.Type == "text" {
+				b.text.WriteString(cb.Text)
+				text = cb.Text
+			}
+		}
+		a.blocks = append(a.blocks, b)
+	case "content_block_delta":
+		if ev.Delta == nil {
+			break
+		}
+		b := a.block(ev.Index)
+		switch ev.Delta.Type {
+		case "text_delta":
+			if b.kind == "" {
+				b.kind = "text"
+			}
+			if b.kind == "text" {
+				b.text.WriteString(ev.Delta.Text)
+				text = ev.Delta.Text
+			}
+		case "input_json_delta":
+			b.json.WriteString(ev.Delta.PartialJSON)
+		}
+	case "message_delta":
+		if ev.Delta != nil && ev.Delta.StopReason != "" {
+			a.stop = ev.Delta.StopReason
+		}
+		if ev.Usage != nil {
+			a.usage.OutputTokens = ev.Usage.OutputTokens
+			if in := ev.Usage.input(); in > 0 {
+				a.usage.InputTokens = in
+			}
+		}
+	case "message_stop":
+		a.done = true
+	}
+	return text, nil
+}
+
+// block returns the block with index i, making it if the stream skipped
+// its content_block_start.
+func (a *Accumulator) block(i int) *block {
+	for j := len(a.blocks) - 1; j >= 0; j-- {
+		if a.blocks[j].index == i {
+			return a.blocks[j]
+		}
+	}
+	b := &block{index: i}
+	a.blocks = append(a.blocks, b)
+	return b
+}
+
+// Done reports whether message_stop was seen.
+func (a *Accumulator) Done() bool { return a.done }
+
+// Complete reports whether the reply is whole: message_stop or a
+// stop_reason was seen.
+func (a *Accumulator) Complete() bool { return a.done || a.stop != "" }
+
+// Response returns the reply assembled so far: the text blocks joined, and
+// a tool call per tool_use block (input "{}" when empty).
+func (a *Accumulator) Response() *llm.Response {
+	r := &llm.Response{Message: llm.Message{Role: llm.Assistant}, StopReason: a.stop, Usage: a.usage}
+	var text strings.Builder
+	for _, b := range a.blocks {
+		switch b.kind {
+		case "text":
+			text.WriteString(b.text.String())
+		case "tool_use":
+			args := strings.TrimSpace(b.json.String())
+			if args == "" {
+				args = strings.TrimSpace(string(b.input))
+			}
+			if args == "" || args == "null" {
+				args = "{}"
+			}
+			r.Message.ToolCalls = append(r.Message.ToolCalls, llm.ToolCall{ID: b.id, Name: b.name, Arguments: json.RawMessage(args)})
+		}
+	}
+	r.Message.Content = text.String()
+	return r
+}

@@ -1,0 +1,235 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
+)
+
+// Accumulator assembles a streamed Chat Completions reply from its chunks.
+// It is tolerant of the ways OpenAI-compatible servers (Ollama, vLLM, LM
+// Studio, OpenRouter) differ: a whole tool call in one chunk, a missing
+// index or id, finish_reason "stop" with tool calls, arguments sent as an
+// object, usage in any chunk. It does no I/O; the zero value is ready.
+type Accumulator struct {
+	text    strings.Builder
+	calls   []*callState
+	finish  string
+	usage   *bulwark.Usage
+	done    bool // [DONE] was seen
+	started bool // some chunk was seen
+}
+
+type callState struct {
+	index   int // -1 when the server sent none
+	id      string
+	name    string
+	args    strings.Builder
+	objArgs bool // args came whole, as a JSON object
+}
+
+// StreamError is an error object a server sent inside the stream. Raw is
+// the value of its "error" field.
+type StreamError struct {
+	Raw json.RawMessage
+}
+
+func (e *StreamError) Error() string {
+	return "stream error: " + llm.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
+}
+
+type chunk struct {
+	Choices []struct {
+		Index        int     `json:"index"`
+		Delta        *delta  `json:"delta"`
+		Message      *delta  `json:"message"` // non-streamed replies and some servers
+		FinishReason *string `json:"finish_reason"`
+	} `json:"choices"`
+	Usage *struct {
+		PromptTokens     int     `json:"prompt_tokens"`
+		CompletionTokens int     `json:"completion_tokens"`
+		Cost             float64 `json:"cost"` // OpenRouter
+	} `json:"usage"`
+	Error json.RawMessage `json:"error"`
+}
+
+type delta struct {
+	Content   json.RawMessage `json:"content"`
+	ToolCalls []struct {
+		Index    *int   `json:"index"`
+		ID       string `json:"id"`
+		Function struct {
+			Name      string          `json:"name"`
+			Arguments json.RawMessage `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
+}
+
+// Add takes the data of one SSE event and returns the new text it carries.
+// It returns a *StreamError for an error object, and another error for data
+// that is not a chunk. After "[DONE]", Done reports true.
+func (a *Accumulator) Add(data []byte) (text string, err error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return "", nil
+	}
+	if string(data) == "[DONE]" {
+		a.done = true
+		return "", nil
+	}
+	var c chunk
+	if err := json.Unmarshal(data, &c); err != nil {
+		return "", fmt.Errorf("malformed chunk: %w", err)
+	}
+	if len(c.Error) > 0 && string(c.Error) != "null" {
+		return "", &StreamError{Raw: c.Error}
+	}
+	a.started = true
+	if c.Usage != nil {
+		a.usage = &bulwark.Usage{InputTokens: c.Usage.PromptTokens, OutputTokens: c.Usage.CompletionTokens, Cost: c.Usage.Cost}
+	}
+	for _, ch := range c.Choices {
+		if ch.Index != 0 {
+			continue // only the first choice is asked for
+		}
+		d := ch.Delta
+		if d == nil {
+			d = ch.Message
+		}
+		if d != nil {
+			text = contentText(d.Content)
+			a.text.WriteString(text)
+			for _, tc := range d.ToolCalls {
+				a.addCall(tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments)
+			}
+		}
+		if ch.FinishReason != nil && *ch.FinishReason != "" {
+			a.finish = *ch.FinishReason
+		}
+	}
+	return text, nil
+}
+
+// contentText reads a content value: a string, or an array of text parts.
+func contentText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) == nil {
+		var b strings.Builder
+		for _, p := range parts {
+			b.WriteString(p.Text)
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage) {
+	var c *callState
+	if index != nil {
+		for _, x := range a.calls {
+			if x.index == *index {
+				c = x
+			}
+		}
+		// Some servers send every whole call with index 0: a different id
+		// on a call that already has a name is a new call.
+		if c != nil && id != "" && c.id != "" && id != c.id && c.name != "" {
+			c = nil
+		}
+	} else if n := len(a.calls); n > 0 {
+		last := a.calls[n-1]
+		newID := id != "" && id != last.id
+		newName := id == "" && name != "" && last.name != ""
+		if !newID && !newName {
+			c = last
+		}
+	}
+	if c == nil {
+		c = &callState{index: -1}
+		if index != nil {
+			c.index = *index
+		}
+		a.calls = append(a.calls, c)
+	}
+	if c.id == "" {
+		c.id = id
+	}
+	if name != "" && name != c.name {
+		c.name += name
+	}
+	args = bytes.TrimSpace(args)
+	switch {
+	case len(args) == 0 || string(args) == "null":
+	case args[0] == '"':
+		var s string
+		if json.Unmarshal(args, &s) == nil {
+			if c.objArgs {
+				c.args.Reset()
+				c.objArgs = false
+			}
+			c.args.WriteString(s)
+		}
+	default: // a whole object sent as is
+		c.args.Reset()
+		c.args.Write(args)
+		c.objArgs = true
+	}
+}
+
+// Done reports whether the stream's "[DONE]" was seen.
+func (a *Accumulator) Done() bool { return a.done }
+
+// Complete reports whether the reply is whole: "[DONE]" or a finish_reason
+// was seen. A stream that ends before is cut off.
+func (a *Accumulator) Complete() bool { return a.done || a.finish != "" }
+
+// Response returns the reply assembled so far. Tool calls without an id get
+// "call_N" (N from 1); empty arguments become "{}". Tool calls are returned
+// whatever the finish_reason says.
+func (a *Accumulator) Response() *llm.Response {
+	r := &llm.Response{Message: llm.Message{Role: llm.Assistant, Content: a.text.String()}, StopReason: a.finish}
+	if a.usage != nil {
+		r.Usage = *a.usage
+	}
+	used := map[string]bool{}
+	for _, c := range a.calls {
+		used[c.id] = true
+	}
+	n := 0
+	for _, c := range a.calls {
+		args := strings.TrimSpace(c.args.String())
+		if c.name == "" && args == "" {
+			continue
+		}
+		n++
+		id := c.id
+		if id == "" {
+			for k := n; ; k++ {
+				id = "call_" + strconv.Itoa(k)
+				if !used[id] {
+					break
+				}
+			}
+			used[id] = true
+		}
+		if args == "" {
+			args = "{}"
+		}
+		r.Message.ToolCalls = append(r.Message.ToolCalls, llm.ToolCall{ID: id, Name: c.name, Arguments: json.RawMessage(args)})
+	}
+	return r
+}
