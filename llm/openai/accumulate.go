@@ -198,7 +198,7 @@ func (a *Accumulator) Done() bool { return a.done }
 func (a *Accumulator) Complete() bool { return a.done || a.finish != "" }
 
 // Response returns the reply assembled so far. Tool calls without an id get
-// "call_N" (N from 1); empty arguments become "{}". Tool calls are returned
+// "call_N" (N from 1), as does a repeated id; empty arguments become "{}". Tool calls are returned
 // whatever the finish_reason says.
 func (a *Accumulator) Response() *llm.Response {
 	r := &llm.Response{Message: llm.Message{Role: llm.Assistant, Content: a.text.String()}, StopReason: a.finish}
@@ -210,6 +210,7 @@ func (a *Accumulator) Response() *llm.Response {
 		used[c.id] = true
 	}
 	n := 0
+	out := map[string]bool{}
 	for _, c := range a.calls {
 		args := strings.TrimSpace(c.args.String())
 		if c.name == "" && args == "" {
@@ -217,7 +218,7 @@ func (a *Accumulator) Response() *llm.Response {
 		}
 		n++
 		id := c.id
-		if id == "" {
+		if id == "" || out[id] { // none, or a server repeated one
 			for k := n; ; k++ {
 				id = "call_" + strconv.Itoa(k)
 				if !used[id] {
@@ -226,6 +227,7 @@ func (a *Accumulator) Response() *llm.Response {
 			}
 			used[id] = true
 		}
+		out[id] = true
 		if args == "" {
 			args = "{}"
 		}

@@ -1,0 +1,196 @@
+package llmtest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// sseWriter writes events and flushes each.
+type sseWriter struct {
+	w   *bufio.Writer
+	rc  *http.ResponseController
+	err error
+}
+
+func newSSE(w http.ResponseWriter) *sseWriter {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(200)
+	return &sseWriter{w: bufio.NewWriterSize(w, 4096), rc: http.NewResponseController(w)}
+}
+
+// event writes one event; name may be empty. v is marshaled unless it is
+// a string or []byte.
+func (s *sseWriter) event(name string, v any) {
+	if s.err != nil {
+		return
+	}
+	if name != "" {
+		fmt.Fprintf(s.w, "event: %s\n", name)
+	}
+	s.w.WriteString("data: ")
+	switch v := v.(type) {
+	case string:
+		s.w.WriteString(v)
+	case []byte:
+		s.w.Write(v)
+	default:
+		b, _ := json.Marshal(v)
+		s.w.Write(b)
+	}
+	s.w.WriteString("\n\n")
+	s.flush()
+}
+
+func (s *sseWriter) comment(text string) {
+	if s.err == nil {
+		s.w.WriteString(": " + text + "\n\n")
+		s.flush()
+	}
+}
+
+func (s *sseWriter) flush() {
+	if s.err = s.w.Flush(); s.err == nil {
+		s.err = s.rc.Flush()
+	}
+}
+
+// Wire shapes of an OpenAI chunk, in field order as OpenAI sends them.
+type (
+	oaChunk struct {
+		ID      string     `json:"id"`
+		Object  string     `json:"object"`
+		Created int64      `json:"created"`
+		Model   string     `json:"model"`
+		Choices []oaChoice `json:"choices"`
+		Usage   *oaUsage   `json:"usage,omitempty"`
+	}
+	oaChoice struct {
+		Index        int     `json:"index"`
+		Delta        oaDelta `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	}
+	oaDelta struct {
+		Role      string       `json:"role,omitempty"`
+		Content   *string      `json:"content,omitempty"`
+		ToolCalls []oaToolCall `json:"tool_calls,omitempty"`
+	}
+	oaToolCall struct {
+		Index    *int       `json:"index,omitempty"`
+		ID       string     `json:"id,omitempty"`
+		Type     string     `json:"type,omitempty"`
+		Function oaFunction `json:"function"`
+	}
+	oaFunction struct {
+		Name      string          `json:"name,omitempty"`
+		Arguments json.RawMessage `json:"arguments,omitempty"`
+	}
+	oaUsage struct {
+		PromptTokens     int     `json:"prompt_tokens"`
+		CompletionTokens int     `json:"completion_tokens"`
+		TotalTokens      int     `json:"total_tokens"`
+		Cost             float64 `json:"cost,omitempty"`
+	}
+)
+
+func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
+	req := s.receive(w, r, "openai")
+	if req == nil {
+		return
+	}
+	t, ok := s.prepare(w, r, req)
+	if !ok {
+		return
+	}
+	q := t.Quirks
+	if q&ArgumentsObject != 0 {
+		q |= WholeToolCall
+	}
+	out := newSSE(w)
+	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
+	send := func(d oaDelta, finish *string) {
+		c := base
+		c.Choices = []oaChoice{{Delta: d, FinishReason: finish}}
+		out.event("", c)
+	}
+	if q&Comments != 0 {
+		out.comment("OPENROUTER PROCESSING")
+	}
+	empty := ""
+	send(oaDelta{Role: "assistant", Content: &empty}, nil)
+	for i, piece := range split(t.Content, q&SmallChunks != 0) {
+		if q&Comments != 0 && i%4 == 1 {
+			out.comment("keep-alive")
+		}
+		send(oaDelta{Content: &piece}, nil)
+	}
+	for i, c := range t.ToolCalls {
+		id := c.ID
+		if id == "" {
+			id = fmt.Sprintf("call_%d_%d", req.N, i+1)
+		}
+		if q&NoID != 0 {
+			id = ""
+		}
+		var index *int
+		if q&NoIndex == 0 {
+			index = &i
+		}
+		if q&WholeToolCall != 0 {
+			args := stringArg(string(c.Arguments))
+			if q&ArgumentsObject != 0 {
+				args = c.Arguments
+			}
+			send(oaDelta{ToolCalls: []oaToolCall{{Index: index, ID: id, Type: "function",
+				Function: oaFunction{Name: c.Name, Arguments: args}}}}, nil)
+			continue
+		}
+		send(oaDelta{ToolCalls: []oaToolCall{{Index: index, ID: id, Type: "function",
+			Function: oaFunction{Name: c.Name, Arguments: stringArg("")}}}}, nil)
+		for _, piece := range thirds(string(c.Arguments)) {
+			send(oaDelta{ToolCalls: []oaToolCall{{Index: index, Function: oaFunction{Arguments: stringArg(piece)}}}}, nil)
+		}
+	}
+	if t.StreamError != "" {
+		b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": t.StreamError, "type": "server_error", "code": 502}})
+		out.event("", b)
+		return
+	}
+	if t.Hang {
+		hang(r.Context())
+		return
+	}
+	finish := "stop"
+	if len(t.ToolCalls) > 0 && q&StopWithToolCalls == 0 {
+		finish = "tool_calls"
+	}
+	send(oaDelta{}, &finish)
+	if req.Usage && q&NoUsage == 0 {
+		u := estimate(t.Usage, req, t)
+		c := base
+		c.Choices = []oaChoice{}
+		c.Usage = &oaUsage{PromptTokens: u.InputTokens, CompletionTokens: u.OutputTokens, TotalTokens: u.InputTokens + u.OutputTokens, Cost: u.Cost}
+		out.event("", c)
+	}
+	if q&NoDone == 0 {
+		out.event("", "[DONE]")
+	}
+}
+
+func stringArg(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// thirds cuts s in up to three pieces, as OpenAI streams arguments.
+func thirds(s string) []string {
+	if len(s) < 3 {
+		return []string{s}
+	}
+	a, b := len(s)/3, 2*len(s)/3
+	return []string{s[:a], s[a:b], s[b:]}
+}

@@ -1,0 +1,169 @@
+package openai
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/internal/sse"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// result is what a recorded stream comes to; it is the golden file's shape.
+type result struct {
+	Texts      []string      `json:"texts"`
+	Message    llm.Message   `json:"message"`
+	Usage      bulwark.Usage `json:"usage"`
+	StopReason string        `json:"stop_reason"`
+	Complete   bool          `json:"complete"`
+	Error      string        `json:"error,omitempty"`
+}
+
+// accumulate runs a recorded SSE stream through an Accumulator.
+func accumulate(r io.Reader) result {
+	var res result
+	var acc Accumulator
+	sr := sse.NewReader(r)
+	for !acc.Done() {
+		ev, err := sr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.Error = err.Error()
+			break
+		}
+		text, err := acc.Add(ev.Data)
+		if err != nil {
+			res.Error = err.Error()
+			break
+		}
+		if text != "" {
+			res.Texts = append(res.Texts, text)
+		}
+	}
+	resp := acc.Response()
+	res.Message, res.Usage, res.StopReason, res.Complete = resp.Message, resp.Usage, resp.StopReason, acc.Complete()
+	return res
+}
+
+func TestAccumulatorRecordings(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.sse")
+	if len(files) == 0 {
+		t.Fatal("no recordings in testdata")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(accumulate(bytes.NewReader(data)), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := strings.TrimSuffix(file, ".sse") + ".golden.json"
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("accumulate(%s) =\n%s\nwant\n%s", file, got, want)
+			}
+		})
+	}
+}
+
+// The tolerance cases the recordings show, spelled out.
+var accumulatorCases = []struct {
+	file      string
+	text      string
+	calls     []string // name(arguments)
+	wantError bool
+}{
+	{"openai_text.sse", "Hello, wörld!", nil, false},
+	{"openai_tools.sse", "", []string{`call_Xy1 write_file({"path": "hello.txt", "content": "hi\n"})`, `call_Xy2 list_files({"path": "."})`}, false},
+	{"ollama_tools.sse", "I'll create the file.", []string{`call_q8zmdd5v write_file({"content":"hi","path":"hello.txt"})`}, false},
+	{"ollama_index0_twice.sse", "", []string{`call_a read_file({"path":"a.txt"})`, `call_b read_file({"path":"b.txt"})`}, false},
+	{"vllm_tools.sse", "", []string{`chatcmpl-tool-4c0e run_shell({"command": "ls -la"})`}, false},
+	{"lmstudio_noindex.sse", "Let me look.", []string{`call_1 search_files({"pattern":"TODO"})`, `call_2 read_file({"path":"main.go"})`}, false},
+	{"openrouter_comments.sse", "Sure thing.", []string{`toolu_01A finish({"answer":"done"})`}, false},
+	{"noid_crlf.sse", "no id ", []string{`call_1 list_files({})`, `call_2 finish({"answer": "ok"})`}, false},
+	{"openrouter_error.sse", "Partial", nil, true},
+}
+
+func TestAccumulatorTolerance(t *testing.T) {
+	for _, tc := range accumulatorCases {
+		f, err := os.Open(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := accumulate(f)
+		f.Close()
+		if res.Message.Content != tc.text {
+			t.Errorf("%s: text = %q, want %q", tc.file, res.Message.Content, tc.text)
+		}
+		var calls []string
+		for _, c := range res.Message.ToolCalls {
+			calls = append(calls, c.ID+" "+c.Name+"("+string(c.Arguments)+")")
+		}
+		if strings.Join(calls, "\n") != strings.Join(tc.calls, "\n") {
+			t.Errorf("%s: calls = %q, want %q", tc.file, calls, tc.calls)
+		}
+		if (res.Error != "") != tc.wantError {
+			t.Errorf("%s: error = %q, want error: %v", tc.file, res.Error, tc.wantError)
+		}
+	}
+}
+
+func TestAccumulatorStreamError(t *testing.T) {
+	var acc Accumulator
+	_, err := acc.Add([]byte(`{"error":{"message":"boom","code":502}}`))
+	var se *StreamError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Add(error chunk) = %v, want a *StreamError saying boom", err)
+	}
+	if _, err := acc.Add([]byte(`{not json`)); err == nil {
+		t.Errorf("Add(malformed chunk) = nil error, want an error")
+	}
+}
+
+func FuzzAccumulator(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.sse")
+	for _, file := range files {
+		data, _ := os.ReadFile(file)
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var acc Accumulator
+		for line := range bytes.SplitSeq(data, []byte("\n")) {
+			acc.Add(bytes.TrimPrefix(line, []byte("data:")))
+		}
+		resp := acc.Response()
+		seen := map[string]bool{}
+		for _, c := range resp.Message.ToolCalls {
+			if c.ID == "" || seen[c.ID] {
+				t.Fatalf("tool call id %q is empty or repeated in %+v", c.ID, resp.Message.ToolCalls)
+			}
+			seen[c.ID] = true
+			if len(c.Arguments) == 0 {
+				t.Fatalf("tool call %q has empty arguments", c.Name)
+			}
+		}
+	})
+}
