@@ -108,14 +108,14 @@ func (h *HTTP) statusError(status int, body []byte, attempt int) *bulwark.Error 
 	case status == 429 && (strings.Contains(code, "insufficient_quota") || strings.Contains(strings.ToLower(msg), "quota")):
 		return e(bulwark.QuotaExceeded, "%s: the account's quota is used up (429)%s", p, suffix)
 	case status == 429:
-		return e(bulwark.RateLimited, "%s: rate limited (429) after %d attempts; try again later", p, attempt)
+		return e(bulwark.RateLimited, "%s: rate limited (429) after %s; try again later", p, attempts(attempt))
 	case status == 400 || status == 413 || status == 422:
 		if msg == "" {
 			msg = "no reason given"
 		}
 		return e(bulwark.Invalid, "%s: the request was refused (%d): %s", p, status, msg)
 	case status >= 500:
-		return e(bulwark.Unavailable, "%s: the server failed (%d) after %d attempts%s", p, status, attempt, suffix)
+		return e(bulwark.Unavailable, "%s: the server failed (%d) after %s%s", p, status, attempts(attempt), suffix)
 	}
 	return e(bulwark.Unavailable, "%s: unexpected answer (%d)%s", p, status, suffix)
 }
@@ -143,4 +143,11 @@ func (h *HTTP) StreamFailure(raw []byte) error {
 	}
 	return bulwark.E(kind, h.op(), fmt.Sprintf("%s: the model failed mid-reply: %s", h.Provider, msg),
 		errors.New(h.Redact(shorten(string(raw)))))
+}
+
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }

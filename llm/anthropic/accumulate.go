@@ -160,7 +160,8 @@ func (a *Accumulator) Done() bool { return a.done }
 func (a *Accumulator) Complete() bool { return a.done || a.stop != "" }
 
 // Response returns the reply assembled so far: the text blocks joined, and
-// a tool call per tool_use block (input "{}" when empty).
+// a tool call per tool_use block (input "{}" when empty, id
+// "toolu_N" when missing).
 func (a *Accumulator) Response() *llm.Response {
 	r := &llm.Response{Message: llm.Message{Role: llm.Assistant}, StopReason: a.stop, Usage: a.usage}
 	var text strings.Builder
@@ -176,7 +177,11 @@ func (a *Accumulator) Response() *llm.Response {
 			if args == "" || args == "null" {
 				args = "{}"
 			}
-			r.Message.ToolCalls = append(r.Message.ToolCalls, llm.ToolCall{ID: b.id, Name: b.name, Arguments: json.RawMessage(args)})
+			id := b.id
+			if id == "" {
+				id = fmt.Sprintf("toolu_%d", len(r.Message.ToolCalls)+1)
+			}
+			r.Message.ToolCalls = append(r.Message.ToolCalls, llm.ToolCall{ID: id, Name: b.name, Arguments: json.RawMessage(args)})
 		}
 	}
 	r.Message.Content = text.String()
