@@ -1,0 +1,134 @@
+// Package files holds the file tools the model uses on the task's
+// workspace: read_file, write_file, edit_file, list_files, delete_file and
+// search_files. They reach files only through tool.Env.Workspace, which
+// confines them to the workspace (see package workspace).
+//
+// read_file shows numbered lines ("    12\ttext"): the number and the tab are
+// not part of the file. Output that holds file content (read_file,
+// search_files) is marked Untrusted, since workspace files may come from
+// uploads or the web.
+package files
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// Tools returns the file tools, in the order a model is best told of them.
+func Tools() []tool.Tool {
+	return []tool.Tool{ReadFile(), WriteFile(), EditFile(), ListFiles(), DeleteFile(), SearchFiles()}
+}
+
+// spec is a tool made of its parts; every file tool is one.
+type spec struct {
+	name, description string
+	schema            *tool.Schema
+	run               func(ctx context.Context, ws *workspace.Workspace, args json.RawMessage) (tool.Result, error)
+}
+
+func (s *spec) Name() string         { return s.name }
+func (s *spec) Description() string  { return s.description }
+func (s *spec) Schema() *tool.Schema { return s.schema }
+
+// Run finds the workspace and runs the tool on it.
+func (s *spec) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (tool.Result, error) {
+	if env == nil || env.Workspace == nil {
+		return tool.Result{}, bulwark.Errorf(bulwark.Unavailable, s.name,
+			"this task has no workspace, so %s cannot be used", s.name)
+	}
+	if err := ctx.Err(); err != nil {
+		return tool.Result{}, bulwark.E(bulwark.Canceled, s.name, "the call was canceled", err)
+	}
+	return s.run(ctx, env.Workspace, args)
+}
+
+// decode unpacks arguments that the registry has already validated.
+func decode(op string, args json.RawMessage, v any) error {
+	if err := json.Unmarshal(args, v); err != nil {
+		return bulwark.E(bulwark.Invalid, op, "the arguments do not fit this tool: "+err.Error(), err)
+	}
+	return nil
+}
+
+// pathSchema is the schema of a "path" argument.
+func pathSchema(what string) *tool.Schema {
+	return &tool.Schema{
+		Type:        "string",
+		Description: what + `, relative to the workspace, with "/" between folders (for example "src/main.py").`,
+		MinLength:   1,
+		MaxLength:   4096,
+	}
+}
+
+// sniffLen is how much of a file is checked for NUL bytes to tell binary
+// files from text, as git does.
+const sniffLen = 8000
+
+// isBinary reports whether data looks like a binary file.
+func isBinary(data []byte) bool {
+	return bytes.IndexByte(data[:min(len(data), sniffLen)], 0) >= 0
+}
+
+func binaryError(op, name, tool string) error {
+	return bulwark.Errorf(bulwark.Invalid, op,
+		"%q looks like a binary file (it contains NUL bytes); %s works on text files only", name, tool)
+}
+
+// countLines returns the number of lines of s; a last line without a
+// newline counts.
+func countLines(s string) int {
+	n := strings.Count(s, "\n")
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		n++
+	}
+	return n
+}
+
+// cutLine shortens a line for display to about width bytes, keeping the
+// part around byte offset at (where a match starts), and makes it valid
+// UTF-8.
+func cutLine(line string, at, width int) string {
+	line = strings.TrimSuffix(line, "\r")
+	if len(line) <= width {
+		return strings.ToValidUTF8(line, "\uFFFD")
+	}
+	start := max(0, min(at-width/4, len(line)-width))
+	for start > 0 && !utf8.RuneStart(line[start]) {
+		start--
+	}
+	end := min(len(line), start+width)
+	for end < len(line) && !utf8.RuneStart(line[end]) {
+		end--
+	}
+	out := strings.ToValidUTF8(line[start:end], "\uFFFD")
+	if start > 0 {
+		out = "..." + out
+	}
+	if end < len(line) {
+		out += fmt.Sprintf("... [line cut: %d bytes in all]", len(line))
+	}
+	return out
+}
+
+// plural writes n and the noun, in the singular or plural.
+func plural(n int, noun string) string {
+	switch {
+	case n == 1:
+		return "1 " + noun
+	case strings.HasSuffix(noun, "ch"):
+		noun += "es"
+	case strings.HasSuffix(noun, "y"):
+		noun = noun[:len(noun)-1] + "ies"
+	default:
+		noun += "s"
+	}
+	return fmt.Sprintf("%d %s", n, noun)
+}
