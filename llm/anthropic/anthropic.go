@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -32,6 +33,7 @@ type Config struct {
 	KeyEnv  string // the variable the key came from, named when it is rejected
 	Client  *http.Client
 	Retry   llm.Retry
+	Logger  *slog.Logger // receives retry warnings; nil means slog.Default()
 }
 
 // Model is a Messages API model. It is safe for concurrent use.
@@ -48,7 +50,7 @@ func New(cfg Config) *Model {
 	if cfg.Name == "" {
 		cfg.Name = "anthropic:" + cfg.Model
 	}
-	h := &llm.HTTP{Provider: "anthropic", Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry}
+	h := &llm.HTTP{Provider: "anthropic", Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}

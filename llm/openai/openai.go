@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -28,6 +29,7 @@ type Config struct {
 	KeyEnv   string // the variable the key came from, named when it is rejected
 	Client   *http.Client
 	Retry    llm.Retry
+	Logger   *slog.Logger // receives retry warnings; nil means slog.Default()
 }
 
 // Model is a Chat Completions model. It is safe for concurrent use.
@@ -47,7 +49,7 @@ func New(cfg Config) *Model {
 	if cfg.Name == "" {
 		cfg.Name = cfg.Provider + ":" + cfg.Model
 	}
-	h := &llm.HTTP{Provider: cfg.Provider, Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry}
+	h := &llm.HTTP{Provider: cfg.Provider, Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}

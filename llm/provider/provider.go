@@ -5,6 +5,7 @@ package provider
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,6 +32,7 @@ const (
 type Options struct {
 	Client *http.Client // nil: llm.DefaultClient()
 	Retry  llm.Retry
+	Logger *slog.Logger // nil: slog.Default()
 }
 
 // Open returns the model spec names. getenv reads the environment
@@ -85,14 +87,14 @@ func OpenWith(spec string, getenv func(string) string, opt Options) (llm.Model, 
 			return nil, err
 		}
 		m = openai.New(openai.Config{Name: base, Provider: "openai", BaseURL: u, Model: name,
-			APIKey: key, KeyEnv: "OPENAI_API_KEY", Client: opt.Client, Retry: opt.Retry})
+			APIKey: key, KeyEnv: "OPENAI_API_KEY", Client: opt.Client, Retry: opt.Retry, Logger: opt.Logger})
 	case "ollama":
 		u, err := baseURL("ollama", "OLLAMA_HOST", ollamaHost(getenv("OLLAMA_HOST")), DefaultOllamaHost)
 		if err != nil {
 			return nil, err
 		}
 		m = openai.New(openai.Config{Name: base, Provider: "ollama", BaseURL: u + "/v1", Model: name,
-			Client: opt.Client, Retry: opt.Retry})
+			Client: opt.Client, Retry: opt.Retry, Logger: opt.Logger})
 	case "anthropic":
 		key := strings.TrimSpace(getenv("ANTHROPIC_API_KEY"))
 		if key == "" {
@@ -103,7 +105,7 @@ func OpenWith(spec string, getenv func(string) string, opt Options) (llm.Model, 
 			return nil, err
 		}
 		m = anthropic.New(anthropic.Config{Name: base, BaseURL: u, Model: name,
-			APIKey: key, KeyEnv: "ANTHROPIC_API_KEY", Client: opt.Client, Retry: opt.Retry})
+			APIKey: key, KeyEnv: "ANTHROPIC_API_KEY", Client: opt.Client, Retry: opt.Retry, Logger: opt.Logger})
 	case "replay":
 		r, err := replay.Open(name)
 		if err != nil {
