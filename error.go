@@ -1,6 +1,7 @@
 package bulwark
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -85,6 +86,9 @@ func ErrorKind(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return Canceled
 	}
 	return Other
 }
