@@ -1,0 +1,142 @@
+package secret
+
+import (
+	"io"
+	"sync"
+)
+
+// A stage runs one scanner (registered values, or patterns) over a stream.
+// Its buffer holds up to lookback bytes already handled (context for the
+// matchers) followed by the bytes whose outcome is still open: only those
+// the scanner could not decide yet are held back, so a stream with no
+// secret in progress is passed on at once, except for the few last bytes
+// that could start one.
+type stage struct {
+	buf []byte
+	ctx int // buf[:ctx] is context, already passed on
+}
+
+type scanner func(dst, t []byte, start int, eof bool) ([]byte, int, bool)
+
+// push appends in to the stage and returns dst with what can be passed on.
+// A nil scan passes everything through.
+func (st *stage) push(dst, in []byte, eof bool, scan scanner) []byte {
+	st.buf = append(st.buf, in...)
+	stop := len(st.buf)
+	if scan != nil {
+		var changed bool
+		var out []byte
+		out, stop, changed = scan(dst, st.buf, st.ctx, eof)
+		if changed {
+			dst = out
+		} else {
+			dst = append(dst, st.buf[st.ctx:stop]...)
+		}
+	} else {
+		dst = append(dst, st.buf[st.ctx:]...)
+	}
+	if eof {
+		st.buf, st.ctx = st.buf[:0], 0
+		return dst
+	}
+	keep := max(0, stop-lookback)
+	st.buf = st.buf[:copy(st.buf, st.buf[keep:])]
+	st.ctx = stop - keep
+	return dst
+}
+
+// Stream masks secrets in a text that arrives in pieces, such as a model's
+// streamed reply: Push returns what can be shown so far and holds back the
+// end of a chunk that could be the start of a secret; Flush returns the
+// rest. The concatenated output equals String of the concatenated input,
+// however the text was split (as long as no value was added or removed
+// meanwhile). A Stream is not safe for concurrent use.
+type Stream struct {
+	r      *Redactor
+	s1, s2 stage
+	mid    []byte
+	out    []byte
+}
+
+// NewStream starts a Stream.
+func (r *Redactor) NewStream() *Stream { return &Stream{r: r} }
+
+// Push adds chunk and returns the masked text that is now settled.
+func (s *Stream) Push(chunk string) string {
+	return string(s.push([]byte(chunk), false))
+}
+
+// Flush returns the rest of the masked text and ends the stream; the
+// Stream can then be used for a new one.
+func (s *Stream) Flush() string { return string(s.push(nil, true)) }
+
+// push runs both stages; the result is valid until the next call.
+func (s *Stream) push(in []byte, eof bool) []byte {
+	var s1 scanner
+	if ns := s.r.set.Load(); !ns.empty() {
+		s1 = ns.scan
+	}
+	var s2 scanner
+	if s.r.Detection() {
+		s2 = scanPatterns
+	}
+	s.mid = s.s1.push(s.mid[:0], in, eof, s1)
+	s.out = s.s2.push(s.out[:0], s.mid, eof, s2)
+	return s.out
+}
+
+// Writer returns a writer that masks secrets in what is written to it and
+// writes the result to w. A secret split across Write calls is still
+// masked: the writer holds back the bytes that could be the start of one
+// (at most the longest registered encoding, or the pattern in progress)
+// until the following bytes decide it. Close writes what is held back; it
+// does not close w. Write reports len(p) written unless w fails. Writes
+// from several goroutines are serialized.
+func (r *Redactor) Writer(w io.Writer) io.WriteCloser {
+	return &writer{s: r.NewStream(), w: w}
+}
+
+type writer struct {
+	mu     sync.Mutex
+	s      *Stream
+	w      io.Writer
+	err    error
+	closed bool
+}
+
+func (w *writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return 0, io.ErrClosedPipe
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if out := w.s.push(p, false); len(out) > 0 {
+		if _, err := w.w.Write(out); err != nil {
+			w.err = err
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+func (w *writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	out := w.s.push(nil, true)
+	if w.err != nil {
+		return w.err
+	}
+	if len(out) > 0 {
+		if _, err := w.w.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package secret
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func b64(e *base64.Encoding) func(string) string {
+	return func(s string) string { return e.EncodeToString([]byte(s)) }
+}
+
+// encodings lists the forms in which a registered value must be masked.
+var encodings = []struct {
+	name string
+	enc  func(string) string
+}{
+	{"raw", func(s string) string { return s }},
+	{"hex", func(s string) string { return hex.EncodeToString([]byte(s)) }},
+	{"HEX", func(s string) string { return strings.ToUpper(hex.EncodeToString([]byte(s))) }},
+	{"query", url.QueryEscape},
+	{"path", url.PathEscape},
+	{"json", func(s string) string { b, _ := json.Marshal(s); return string(b) }},
+	{"goquote", strconv.Quote},
+	{"b64std", b64(base64.StdEncoding)},
+	{"b64stdraw", b64(base64.RawStdEncoding)},
+	{"b64url", b64(base64.URLEncoding)},
+	{"b64urlraw", b64(base64.RawURLEncoding)},
+	// The value inside a longer base64 text, at each alignment.
+	{"b64std+1", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("u" + s + "tail")) }},
+	{"b64std+2", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("uv" + s + "tail!")) }},
+	{"b64std+3", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("uvw" + s + "t")) }},
+	{"b64url+1", func(s string) string { return base64.URLEncoding.EncodeToString([]byte("\xff" + s + "\xfe\xff")) }},
+	{"b64url+2", func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte("\xff\xfe" + s)) }},
+	{"basic-auth", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("admin:" + s)) }},
+}
+
+var registeredValues = []string{
+	"hunter2-supersecret",
+	"p@ss w0rd/with?odd&chars=\"<>\\",
+	"Zx9",                    // too short: ignored
+	"abcdef",                 // MinSecretLen exactly
+	"\x00\x01binary\xff\xfe", // not text
+	"ünïcødé-sécret",
+	strings.Repeat("ab", 40),
+}
+
+func TestRegisteredEncodings(t *testing.T) {
+	for _, v := range registeredValues {
+		r := NewRedactor()
+		r.SetDetection(false)
+		r.Add("S", v)
+		for _, e := range encodings {
+			enc := e.enc(v)
+			in := "before " + enc + " after"
+			got := r.String(in)
+			if len(v) < MinSecretLen {
+				if got != in {
+					t.Errorf("short value %q (%s): String(%q) = %q, want it unchanged", v, e.name, in, got)
+				}
+				continue
+			}
+			if !strings.Contains(got, "[REDACTED:S]") {
+				t.Errorf("value %q (%s): String(%q) = %q, want a mask", v, e.name, in, got)
+			}
+			if leaked(got, v) {
+				t.Errorf("value %q (%s): String(%q) = %q leaks it", v, e.name, in, got)
+			}
+			if !strings.HasPrefix(got, "before ") || !strings.HasSuffix(got, " after") {
+				t.Errorf("value %q (%s): String(%q) = %q, want the text around it kept", v, e.name, in, got)
+			}
+		}
+	}
+}
+
+// leaked reports whether any 5-byte piece of v, in any encoding that
+// spans the whole value, survives in s.
+func leaked(s, v string) bool {
+	for _, e := range encodings[:11] {
+		enc := e.enc(v)
+		if len(enc) >= 8 && strings.Contains(s, enc[1:len(enc)-1]) {
+			return true
+		}
+	}
+	return strings.Contains(s, v)
+}
+
+func TestAddRemove(t *testing.T) {
+	r := NewRedactor()
+	r.SetDetection(false)
+	r.Add("A", "alpha-value-1")
+	r.Add("B", "bravo-value-2")
+	if got, want := r.String("alpha-value-1 bravo-value-2"), "[REDACTED:A] [REDACTED:B]"; got != want {
+		t.Errorf("String = %q, want %q", got, want)
+	}
+	r.Add("A", "alpha-value-3") // replaces
+	if got, want := r.String("alpha-value-1 alpha-value-3"), "alpha-value-1 [REDACTED:A]"; got != want {
+		t.Errorf("after replacing A: String = %q, want %q", got, want)
+	}
+	r.Remove("A")
+	r.Remove("missing")
+	if got, want := r.String("alpha-value-3 bravo-value-2"), "alpha-value-3 [REDACTED:B]"; got != want {
+		t.Errorf("after Remove(A): String = %q, want %q", got, want)
+	}
+	r.Add("odd name]\n", "charlie-value")
+	if got, want := r.String("charlie-value"), "[REDACTED:odd_name__]"; got != want {
+		t.Errorf("odd name: String = %q, want %q", got, want)
+	}
+}
+
+func TestOverlappingValues(t *testing.T) {
+	r := NewRedactor()
+	r.SetDetection(false)
+	r.Add("LONG", "secret-value-long")
+	r.Add("SHORT", "secret-value")
+	r.Add("TAIL", "value-long-tail-xyz")
+	for _, tt := range []redactTest{
+		{"secret-value-long", "[REDACTED:LONG]"},          // longest wins
+		{"secret-value!", "[REDACTED:SHORT]!"},            // shorter when the longer does not fit
+		{"secret-value-long-tail-xyz", "[REDACTED:LONG]"}, // overlaps merge: no tail leaks
+		{"xsecret-valuesecret-value", "x[REDACTED:SHORT][REDACTED:SHORT]"},
+	} {
+		if got := r.String(tt.in); got != tt.want {
+			t.Errorf("String(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestUnchangedIsSame(t *testing.T) {
+	r := NewRedactor()
+	r.Add("S", "never-appears-here")
+	s := "nothing to see here, a=b"
+	if got := r.String(s); got != s {
+		t.Errorf("String(%q) = %q", s, got)
+	}
+	b := []byte(s)
+	if got := r.Bytes(b); &got[0] != &b[0] {
+		t.Error("Bytes with nothing to mask returned a copy")
+	}
+	in := []byte("x never-appears-here y")
+	orig := string(in)
+	if got, want := string(r.Bytes(in)), "x [REDACTED:S] y"; got != want {
+		t.Errorf("Bytes = %q, want %q", got, want)
+	}
+	if string(in) != orig {
+		t.Error("Bytes modified its input")
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	r := NewRedactor()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				name := fmt.Sprintf("G%dS%d", g, i)
+				r.Add(name, "value-"+name+"-xyz")
+				if i%3 == 0 {
+					r.Remove(name)
+				}
+			}
+		})
+		wg.Go(func() {
+			w := r.Writer(&strings.Builder{})
+			for i := range 200 {
+				s := fmt.Sprintf("line %d value-G%dS%d-xyz password=x%d\n", i, g, i%50, i)
+				got := r.String(s)
+				if strings.Contains(got, "password=x") {
+					t.Errorf("String(%q) = %q: password not masked", s, got)
+				}
+				w.Write([]byte(s))
+				st := r.NewStream()
+				st.Push(s[:10])
+				st.Push(s[10:])
+				st.Flush()
+			}
+			w.Close()
+		})
+	}
+	wg.Wait()
+	// Every value still registered is masked.
+	for g := range 4 {
+		for i := range 50 {
+			if i%3 == 0 {
+				continue
+			}
+			v := fmt.Sprintf("value-G%dS%d-xyz", g, i)
+			if got := r.String(v); got == v {
+				t.Errorf("String(%q) not masked after concurrent Adds", v)
+			}
+		}
+	}
+}
