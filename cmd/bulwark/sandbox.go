@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwark-agents/bulwark/sandbox"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
+)
+
+func init() {
+	register("sandbox", "run a command in the sandbox (exec), or check what this host supports (check)", runSandbox)
+}
+
+func runSandbox(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 {
+		fmt.Fprintln(s.err, "usage: bulwark sandbox exec [FLAGS] -- CMD [ARG...] | bulwark sandbox check [--json]")
+		return exitUsage
+	}
+	switch args[0] {
+	case "exec":
+		return sandboxExec(ctx, args[1:], s)
+	case "check":
+		return sandboxCheck(ctx, args[1:], s)
+	}
+	return fail(s, usagef("sandbox: unknown subcommand %q (want exec or check)", args[0]))
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// sandboxExecSpec parses the exec flags into a Spec and the command.
+func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
+	fs := flag.NewFlagSet("sandbox exec", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var (
+		spec    sandbox.Spec
+		allow   = fs.String("allow-exec", "", "comma-separated commands the sandbox may run (default BULWARK_ALLOWED_COMMANDS)")
+		netMode = fs.String("net", "none", "none or proxy")
+		domains listFlag
+		timeout = fs.String("timeout", "", "wall-clock limit (default BULWARK_MAX_EXECUTION_TIME, 30s)")
+		memory  = fs.String("memory", "512MiB", "memory limit")
+		pids    = fs.Int("pids", sandbox.DefaultPids, "process limit")
+		cpu     = fs.String("cpu", "1.0", "CPU share (1.0 = one core)")
+	)
+	fs.StringVar(&spec.Workspace, "workspace", "", "folder bound read-write at /workspace (default: a fresh temporary one)")
+	fs.Var(&domains, "allow-domain", "a domain the proxy lets through (repeatable; implies --net proxy)")
+	if err := fs.Parse(args); err != nil {
+		return spec, nil, usagef("sandbox exec: %v", err)
+	}
+	cmd := fs.Args()
+	if len(cmd) == 0 {
+		return spec, nil, usagef("sandbox exec: no command given (bulwark sandbox exec [FLAGS] -- CMD [ARG...])")
+	}
+	if *allow != "" {
+		spec.AllowExec = sandbox.SplitList(*allow)
+	}
+	spec.Net = sandbox.NetMode(*netMode)
+	if spec.Net != sandbox.NetNone && spec.Net != sandbox.NetProxy {
+		return spec, nil, usagef("sandbox exec: --net %q: want none or proxy", *netMode)
+	}
+	spec.AllowDomains = domains
+	if *timeout != "" {
+		d, err := time.ParseDuration(*timeout)
+		if err != nil || d <= 0 {
+			return spec, nil, usagef("sandbox exec: --timeout %q: want a duration like 30s", *timeout)
+		}
+		spec.Timeout = d
+	}
+	m, err := sandbox.ParseSize(*memory)
+	if err != nil {
+		return spec, nil, usagef("sandbox exec: --memory: %v", err)
+	}
+	spec.Memory = m
+	spec.Pids = *pids
+	c, err := strconv.ParseFloat(*cpu, 64)
+	if err != nil || c <= 0 {
+		return spec, nil, usagef("sandbox exec: --cpu %q: want a positive fraction like 0.5", *cpu)
+	}
+	spec.CPU = c
+	if spec.Workspace != "" {
+		st, err := os.Stat(spec.Workspace)
+		if err != nil || !st.IsDir() {
+			return spec, nil, usagef("sandbox exec: --workspace %q is not a folder", spec.Workspace)
+		}
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = s.in, s.out, s.err
+	spec.OnEgress = func(e egress.Event) {
+		if !e.Allowed {
+			fmt.Fprintf(s.err, "bulwark: sandbox: egress to %s:%s refused: %s\n", e.Host, e.Port, e.Reason)
+		}
+	}
+	return spec, cmd, nil
+}
+
+func sandboxExec(ctx context.Context, args []string, s stdio) int {
+	spec, cmd, err := sandboxExecSpec(args, s)
+	if err != nil {
+		return fail(s, err)
+	}
+	if sandbox.Disabled() {
+		fmt.Fprintf(s.err, "bulwark: %s\n", sandbox.UnsandboxedWarning)
+	}
+	res, err := sandbox.Run(ctx, spec, cmd)
+	if err != nil {
+		return fail(s, err)
+	}
+	timeout := spec.Timeout
+	if timeout == 0 {
+		timeout = sandbox.DefaultTimeout
+		if d, err := time.ParseDuration(os.Getenv("BULWARK_MAX_EXECUTION_TIME")); err == nil && d > 0 {
+			timeout = d
+		}
+	}
+	if msg := res.Failure(timeout); msg != "" {
+		fmt.Fprintf(s.err, "bulwark: %s\n", msg)
+		switch {
+		case res.TimedOut:
+			return 124
+		case res.ExitCode > 0:
+			return res.ExitCode
+		}
+		return exitFailed
+	}
+	for _, l := range res.LimitHit {
+		if l == "output" {
+			fmt.Fprintf(s.err, "bulwark: sandbox: output truncated at the %d-byte limit\n", sandbox.DefaultOutputLimit)
+		}
+	}
+	if res.ExitCode < 0 {
+		return exitFailed
+	}
+	return res.ExitCode
+}
+
+func sandboxCheck(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("sandbox check", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return fail(s, usagef("sandbox check: %v", err))
+	}
+	r := sandbox.Check()
+	probe := ""
+	if r.OK() {
+		// Prove it: build a real sandbox and run one command in it.
+		res, err := sandbox.Run(ctx, sandbox.Spec{AllowExec: []string{"true"}, Timeout: 10 * time.Second}, []string{"true"})
+		switch {
+		case err != nil:
+			probe = "a test sandbox failed: " + errorLine(err)
+		case res.ExitCode != 0:
+			probe = fmt.Sprintf("a test command in the sandbox exited %d: %s", res.ExitCode, strings.TrimSpace(string(res.Stderr)))
+		}
+		if probe != "" {
+			r.Missing = append(r.Missing, probe)
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(s.out)
+		enc.SetIndent("", "  ")
+		enc.Encode(r)
+	} else {
+		yes := func(b bool) string {
+			if b {
+				return "yes"
+			}
+			return "NO"
+		}
+		fmt.Fprintf(s.out, "root:             %s\n", yes(r.Root))
+		fmt.Fprintf(s.out, "user namespaces:  %s\n", yes(r.UserNamespaces))
+		fmt.Fprintf(s.out, "landlock ABI:     %d\n", r.LandlockABI)
+		fmt.Fprintf(s.out, "seccomp:          %s\n", yes(r.Seccomp))
+		for _, c := range r.Cgroups {
+			where := "MISSING"
+			if c.Version > 0 {
+				where = fmt.Sprintf("cgroup v%d at %s", c.Version, c.Parent)
+			}
+			fmt.Fprintf(s.out, "cgroup %-10s %s\n", c.Name+":", where)
+		}
+		if r.OK() {
+			fmt.Fprintln(s.out, "sandbox:          ready (a test sandbox ran)")
+		}
+		for _, m := range r.Missing {
+			fmt.Fprintf(s.out, "missing:          %s\n", m)
+		}
+	}
+	if !r.OK() {
+		if sandbox.Disabled() {
+			fmt.Fprintf(s.err, "bulwark: %s\n", sandbox.UnsandboxedWarning)
+		}
+		return exitFailed
+	}
+	return exitOK
+}
+
+func errorLine(err error) string {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return ue.msg
+	}
+	return userMessage(err)
+}

@@ -1,0 +1,263 @@
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// The sandbox limits memory, processes and CPU through cgroups, controller
+// by controller: with cgroup v2 where the unified hierarchy offers the
+// controller, else with the v1 hierarchy mounted for it (hybrid hosts).
+// Each sandbox gets its own group, created beneath the host process's own
+// cgroup (so the host's limits still hold) and removed when it ends.
+
+// controllers the sandbox needs.
+var controllers = []string{"memory", "pids", "cpu"}
+
+// CgroupController says where one controller is.
+type CgroupController struct {
+	Name    string `json:"name"`
+	Version int    `json:"version"` // 1 or 2; 0 when missing
+	Parent  string `json:"parent"`  // the folder sandbox groups are made in
+}
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// findCgroups locates each controller for the current process.
+func findCgroups() ([]CgroupController, error) {
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	unified := cgroupRoot
+	if isCgroup2(cgroupRoot + "/unified") {
+		unified = cgroupRoot + "/unified"
+	} else if !isCgroup2(cgroupRoot) {
+		unified = ""
+	}
+	var v2 map[string]bool
+	var v2dir string
+	if unified != "" {
+		v2dir = filepath.Join(unified, own[""])
+		v2 = map[string]bool{}
+		if b, err := os.ReadFile(filepath.Join(v2dir, "cgroup.controllers")); err == nil {
+			for _, c := range strings.Fields(string(b)) {
+				v2[c] = true
+			}
+		}
+	}
+	var out []CgroupController
+	for _, c := range controllers {
+		cc := CgroupController{Name: c}
+		if v2[c] {
+			cc.Version, cc.Parent = 2, v2dir
+		} else if p, ok := own[c]; ok {
+			if dir := v1Mount(c); dir != "" {
+				cc.Version, cc.Parent = 1, filepath.Join(dir, p)
+			}
+		}
+		out = append(out, cc)
+	}
+	return out, nil
+}
+
+// ownCgroups reads /proc/self/cgroup: controller name ("" for v2) to path.
+func ownCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m := map[string]string{}
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		parts := strings.SplitN(s.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			m[c] = parts[2]
+		}
+	}
+	return m, s.Err()
+}
+
+func isCgroup2(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "cgroup.controllers"))
+	return err == nil
+}
+
+// v1Mount is where the v1 hierarchy of controller c is mounted, or "".
+func v1Mount(c string) string {
+	for _, d := range []string{cgroupRoot + "/" + c, cgroupRoot + "/cpu,cpuacct", cgroupRoot + "/cpuacct,cpu"} {
+		if c != "cpu" && d != cgroupRoot+"/"+c {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "tasks")); err == nil {
+			return d
+		}
+	}
+	return ""
+}
+
+// cgroup is one sandbox's set of groups.
+type cgroup struct {
+	dirs map[string]string // controller -> folder
+	v2   map[string]bool
+}
+
+var cgroupSeq atomic.Int64
+
+// newCgroup creates the groups of one sandbox and writes its limits.
+func newCgroup(ctrls []CgroupController, memory int64, pids int, cpu float64) (*cgroup, error) {
+	name := fmt.Sprintf("bulwark-sandbox-%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	cg := &cgroup{dirs: map[string]string{}, v2: map[string]bool{}}
+	for _, c := range ctrls {
+		if c.Version == 0 {
+			cg.remove()
+			return nil, fmt.Errorf("cgroup controller %s is not available", c.Name)
+		}
+		if c.Version == 2 {
+			if err := enableV2(c.Parent, c.Name); err != nil {
+				cg.remove()
+				return nil, err
+			}
+		}
+		dir := filepath.Join(c.Parent, name)
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			cg.remove()
+			return nil, fmt.Errorf("create cgroup: %w", err)
+		}
+		cg.dirs[c.Name] = dir
+		cg.v2[c.Name] = c.Version == 2
+	}
+	period := 100000
+	quota := int(cpu * float64(period))
+	var writes [][2]string
+	if cg.v2["memory"] {
+		writes = append(writes, [2]string{"memory/memory.max", itoa(memory)}, [2]string{"memory/memory.swap.max", "0"})
+	} else {
+		writes = append(writes, [2]string{"memory/memory.limit_in_bytes", itoa(memory)}, [2]string{"memory/memory.memsw.limit_in_bytes?", itoa(memory)}, [2]string{"memory/memory.swappiness?", "0"})
+	}
+	writes = append(writes, [2]string{"pids/pids.max", strconv.Itoa(pids)})
+	if cg.v2["cpu"] {
+		writes = append(writes, [2]string{"cpu/cpu.max", fmt.Sprintf("%d %d", quota, period)})
+	} else {
+		writes = append(writes, [2]string{"cpu/cpu.cfs_period_us", strconv.Itoa(period)}, [2]string{"cpu/cpu.cfs_quota_us", strconv.Itoa(quota)})
+	}
+	for _, w := range writes {
+		ctrl, file, _ := strings.Cut(w[0], "/")
+		optional := strings.HasSuffix(file, "?")
+		file = strings.TrimSuffix(file, "?")
+		err := os.WriteFile(filepath.Join(cg.dirs[ctrl], file), []byte(w[1]), 0)
+		if err != nil && !(optional && errors.Is(err, os.ErrNotExist)) {
+			cg.remove()
+			return nil, fmt.Errorf("cgroup limit %s: %w", file, err)
+		}
+	}
+	return cg, nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// enableV2 makes controller c available to the children of parent. A v2
+// group with processes cannot hand controllers down, so when the host
+// process sits in parent itself it first moves into a leaf beside them.
+func enableV2(parent, c string) error {
+	ctl := filepath.Join(parent, "cgroup.subtree_control")
+	if b, err := os.ReadFile(ctl); err == nil && strings.Contains(" "+string(b)+" ", " "+c+" ") {
+		return nil
+	}
+	err := os.WriteFile(ctl, []byte("+"+c), 0)
+	if err == nil {
+		return nil
+	}
+	leaf := filepath.Join(parent, "bulwark-host")
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
+	}
+	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
+	}
+	if err := os.WriteFile(ctl, []byte("+"+c), 0); err != nil {
+		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
+	}
+	return nil
+}
+
+// add moves process pid (all its threads) into every group.
+func (cg *cgroup) add(pid int) error {
+	seen := map[string]bool{}
+	for _, dir := range cg.dirs {
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// limitsHit reads the groups' counters: which limits the sandbox ran into.
+func (cg *cgroup) limitsHit() []string {
+	var hit []string
+	if dir, ok := cg.dirs["memory"]; ok {
+		if cg.v2["memory"] {
+			if counter(filepath.Join(dir, "memory.events"), "oom_kill") > 0 {
+				hit = append(hit, "memory")
+			}
+		} else if counter(filepath.Join(dir, "memory.oom_control"), "oom_kill") > 0 {
+			hit = append(hit, "memory")
+		}
+	}
+	if dir, ok := cg.dirs["pids"]; ok && counter(filepath.Join(dir, "pids.events"), "max") > 0 {
+		hit = append(hit, "pids")
+	}
+	return hit
+}
+
+func counter(file, key string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && k == key {
+			n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// remove kills whatever is left in the groups and removes them.
+func (cg *cgroup) remove() {
+	for c, dir := range cg.dirs {
+		if cg.v2[c] {
+			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+		}
+		for i := 0; i < 200; i++ {
+			if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); len(strings.TrimSpace(string(b))) > 0 {
+				for _, f := range strings.Fields(string(b)) {
+					if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+						killPid(pid)
+					}
+				}
+			}
+			err := os.Remove(dir)
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}

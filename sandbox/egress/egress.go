@@ -1,0 +1,238 @@
+// Package egress decides where sandboxed code and fetched URLs may connect:
+// a domain allowlist, a check that refuses private and special addresses
+// after name resolution, a dialer that applies that check at dial time (so a
+// name that resolves differently on the second lookup cannot slip through),
+// and an HTTP CONNECT proxy built on both.
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DialFunc dials a network address, like net.Dialer.DialContext.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Event reports one connection the proxy allowed or refused.
+type Event struct {
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`             // the host name or address asked for
+	Port    string    `json:"port"`             // the port asked for
+	Allowed bool      `json:"allowed"`          // whether the connection was made
+	Reason  string    `json:"reason,omitempty"` // why it was refused, or failed
+}
+
+// ErrForbiddenAddress is returned (wrapped) for an address that egress never
+// connects to: private, loopback, link-local, CGNAT, unspecified, multicast,
+// documentation, or cloud metadata.
+var ErrForbiddenAddress = errors.New("address is not public")
+
+// forbidden are the networks CheckIP refuses, beyond what netip's
+// predicates already say.
+var forbidden = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),          // "this network"
+	netip.MustParsePrefix("100.64.0.0/10"),      // CGNAT
+	netip.MustParsePrefix("169.254.0.0/16"),     // link-local, incl. metadata 169.254.169.254
+	netip.MustParsePrefix("192.0.0.0/24"),       // IETF protocol assignments
+	netip.MustParsePrefix("192.0.2.0/24"),       // TEST-NET-1
+	netip.MustParsePrefix("198.18.0.0/15"),      // benchmarking
+	netip.MustParsePrefix("198.51.100.0/24"),    // TEST-NET-2
+	netip.MustParsePrefix("203.0.113.0/24"),     // TEST-NET-3
+	netip.MustParsePrefix("240.0.0.0/4"),        // reserved, incl. broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),       // NAT64 maps IPv4, which may be private
+	netip.MustParsePrefix("64:ff9b:1::/48"),     // local-use NAT64
+	netip.MustParsePrefix("100::/64"),           // discard
+	netip.MustParsePrefix("2001::/23"),          // IETF protocol assignments (Teredo, ...)
+	netip.MustParsePrefix("2001:db8::/32"),      // documentation
+	netip.MustParsePrefix("2002::/16"),          // 6to4 embeds IPv4
+	netip.MustParsePrefix("fc00::/7"),           // unique local
+	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS metadata over IPv6
+	netip.MustParsePrefix("::ffff:0:0/96"),      // IPv4-mapped: checked after unmapping
+	netip.MustParsePrefix("::/128"),             // unspecified
+	netip.MustParsePrefix("::1/128"),            // loopback
+	netip.MustParsePrefix("fe80::/10"),          // link-local
+	netip.MustParsePrefix("ff00::/8"),           // multicast
+	netip.MustParsePrefix("::/96"),              // IPv4-compatible (deprecated)
+	netip.MustParsePrefix("fec0::/10"),          // site-local (deprecated)
+	netip.MustParsePrefix("3fff::/20"),          // documentation (2024)
+	netip.MustParsePrefix("5f00::/16"),          // segment routing SIDs
+	netip.MustParsePrefix("2001:10::/28"),       // ORCHID
+	netip.MustParsePrefix("2620:4f:8000::/48"),  // AS112 anycast
+	netip.MustParsePrefix("192.88.99.0/24"),     // 6to4 relay anycast
+	netip.MustParsePrefix("224.0.0.0/4"),        // multicast
+	netip.MustParsePrefix("255.255.255.255/32"), // broadcast
+}
+
+// CheckIP returns nil when ip is a public unicast address that egress may
+// connect to, and an error wrapping ErrForbiddenAddress otherwise.
+func CheckIP(ip netip.Addr) error {
+	if !ip.IsValid() {
+		return fmt.Errorf("invalid address: %w", ErrForbiddenAddress)
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() ||
+		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("%s: %w", ip, ErrForbiddenAddress)
+	}
+	for _, p := range forbidden {
+		if p.Contains(ip) {
+			return fmt.Errorf("%s (in %s): %w", ip, p, ErrForbiddenAddress)
+		}
+	}
+	return nil
+}
+
+// Dialer dials only public addresses: it resolves the host itself, checks
+// every address, and connects to a checked address, never to the name. A
+// Control hook checks the address once more on the socket about to connect.
+type Dialer struct {
+	// Resolver resolves host names; nil uses net.DefaultResolver.
+	Resolver *net.Resolver
+	// Timeout bounds each connection attempt; zero means 10 seconds.
+	Timeout time.Duration
+}
+
+// DialContext connects to addr ("host:port") over tcp, tcp4 or tcp6, and
+// refuses with an error wrapping ErrForbiddenAddress when the host has no
+// public address.
+func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("egress: network %q not supported", network)
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	var ips []netip.Addr
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ips = []netip.Addr{ip}
+	} else {
+		r := d.Resolver
+		if r == nil {
+			r = net.DefaultResolver
+		}
+		ips, err = r.LookupNetIP(ctx, "ip", host)
+		if err != nil {
+			return nil, err
+		}
+	}
+	var firstErr error
+	timeout := d.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	nd := net.Dialer{Timeout: timeout, Control: controlPublic}
+	for _, ip := range ips {
+		if err := CheckIP(ip); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		c, err := nd.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		if err == nil {
+			return c, nil
+		}
+		if firstErr == nil || errors.Is(firstErr, ErrForbiddenAddress) {
+			firstErr = err
+		}
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("%s has no address", host)
+	}
+	return nil, firstErr
+}
+
+// controlPublic refuses a socket about to connect to a non-public address;
+// it is the last check before the connection, after any resolution.
+func controlPublic(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("egress: unexpected address %q: %w", address, ErrForbiddenAddress)
+	}
+	return CheckIP(ap.Addr())
+}
+
+// Pattern is one entry of a domain allowlist: an exact host name, or
+// "*.example.com" for every subdomain of example.com (not example.com itself).
+type Pattern struct {
+	host     string
+	wildcard bool
+}
+
+// ParsePattern parses an allowlist entry; it lowercases and drops a final dot.
+func ParsePattern(s string) (Pattern, error) {
+	s = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	wild := strings.HasPrefix(s, "*.")
+	if wild {
+		s = s[2:]
+	}
+	if !validHost(s) {
+		return Pattern{}, fmt.Errorf("egress: %q is not a host name", s)
+	}
+	return Pattern{host: s, wildcard: wild}, nil
+}
+
+// Match reports whether host (a name as asked for) is allowed by p.
+func (p Pattern) Match(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if p.wildcard {
+		return strings.HasSuffix(host, "."+p.host)
+	}
+	return host == p.host
+}
+
+func validHost(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Allowlist is a set of Patterns.
+type Allowlist []Pattern
+
+// ParseAllowlist parses entries with ParsePattern.
+func ParseAllowlist(entries []string) (Allowlist, error) {
+	var l Allowlist
+	for _, e := range entries {
+		p, err := ParsePattern(e)
+		if err != nil {
+			return nil, err
+		}
+		l = append(l, p)
+	}
+	return l, nil
+}
+
+// Allows reports whether some pattern matches host. An IP literal is never
+// allowed: the allowlist names domains.
+func (l Allowlist) Allows(host string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return false
+	}
+	for _, p := range l {
+		if p.Match(host) {
+			return true
+		}
+	}
+	return false
+}

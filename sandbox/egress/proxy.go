@@ -1,0 +1,216 @@
+package egress
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Proxy is an HTTP proxy that lets through only connections to allowlisted
+// domains, dialed with a dialer that refuses non-public addresses. It serves
+// CONNECT (for HTTPS and any TCP protocol) and plain http:// requests in
+// absolute form.
+type Proxy struct {
+	// Allow is the domain allowlist.
+	Allow Allowlist
+	// Dial connects to the upstream; nil uses a Dialer with its defaults.
+	// Tests may swap it; the address check lives in Dialer, so a replacement
+	// must be a test's own deliberate choice.
+	Dial DialFunc
+	// OnEvent, if set, is called for every allowed or refused connection.
+	OnEvent func(Event)
+
+	mu    sync.Mutex
+	srv   *http.Server
+	wg    sync.WaitGroup
+	done  bool
+	conns map[net.Conn]struct{} // hijacked tunnels, closed by Close
+}
+
+// Serve accepts proxy connections on l until Close; it returns nil after Close.
+func (p *Proxy) Serve(l net.Listener) error {
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		return nil
+	}
+	p.srv = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          nil,
+	}
+	srv := p.srv
+	p.mu.Unlock()
+	err := srv.Serve(l)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Close stops the proxy and closes every connection it holds.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.done = true
+	srv := p.srv
+	p.mu.Unlock()
+	var err error
+	if srv != nil {
+		err = srv.Close()
+	}
+	p.mu.Lock()
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return err
+}
+
+func (p *Proxy) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if p.Dial != nil {
+		return p.Dial(ctx, "tcp", addr)
+	}
+	d := &Dialer{}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+func (p *Proxy) report(host, port string, allowed bool, reason string) {
+	if p.OnEvent != nil {
+		p.OnEvent(Event{Time: time.Now(), Host: host, Port: port, Allowed: allowed, Reason: reason})
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodConnect {
+		p.connect(w, r)
+		return
+	}
+	if r.URL.Scheme != "http" || r.URL.Host == "" {
+		http.Error(w, "bulwark egress proxy: only CONNECT and absolute http:// requests", http.StatusBadRequest)
+		return
+	}
+	host, port := splitHostPortDefault(r.URL.Host, "80")
+	if !p.Allow.Allows(host) {
+		p.report(host, port, false, "domain not in allowlist")
+		http.Error(w, "bulwark egress proxy: domain "+host+" is not allowed", http.StatusForbidden)
+		return
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return p.dial(ctx, net.JoinHostPort(host, port))
+		},
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	for _, h := range []string{"Proxy-Connection", "Proxy-Authorization", "Connection", "Keep-Alive", "Te", "Trailer", "Upgrade"} {
+		out.Header.Del(h)
+	}
+	resp, err := tr.RoundTrip(out)
+	if err != nil {
+		p.report(host, port, false, err.Error())
+		http.Error(w, "bulwark egress proxy: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	p.report(host, port, true, "")
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
+	host, port := splitHostPortDefault(r.Host, "443")
+	if !p.Allow.Allows(host) {
+		p.report(host, port, false, "domain not in allowlist")
+		http.Error(w, "bulwark egress proxy: domain "+host+" is not allowed", http.StatusForbidden)
+		return
+	}
+	up, err := p.dial(r.Context(), net.JoinHostPort(host, port))
+	if err != nil {
+		p.report(host, port, false, err.Error())
+		http.Error(w, "bulwark egress proxy: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		up.Close()
+		http.Error(w, "bulwark egress proxy: cannot tunnel", http.StatusInternalServerError)
+		return
+	}
+	down, buf, err := hj.Hijack()
+	if err != nil {
+		up.Close()
+		return
+	}
+	if !p.track(down, up) {
+		return
+	}
+	p.report(host, port, true, "")
+	if _, err := io.WriteString(down, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		up.Close()
+		down.Close()
+		p.wg.Done()
+		return
+	}
+	go func() {
+		defer p.wg.Done()
+		splice(down, buf.Reader, up)
+		p.mu.Lock()
+		delete(p.conns, down)
+		delete(p.conns, up)
+		p.mu.Unlock()
+	}()
+}
+
+// track records a tunnel's connections for Close and counts its goroutine
+// in p.wg; false (both closed) when the proxy is already closing.
+func (p *Proxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		for _, c := range cs {
+			c.Close()
+		}
+		return false
+	}
+	if p.conns == nil {
+		p.conns = make(map[net.Conn]struct{})
+	}
+	for _, c := range cs {
+		p.conns[c] = struct{}{}
+	}
+	p.wg.Add(1)
+	return true
+}
+
+// splice copies both ways until either side ends, then closes both.
+func splice(down net.Conn, pending io.Reader, up net.Conn) {
+	var once sync.Once
+	closeBoth := func() { once.Do(func() { down.Close(); up.Close() }) }
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, io.MultiReader(pending, down)); closeBoth(); done <- struct{}{} }()
+	go func() { io.Copy(down, up); closeBoth(); done <- struct{}{} }()
+	<-done
+	<-done
+}
+
+func splitHostPortDefault(hostport, def string) (host, port string) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return strings.Trim(hostport, "[]"), def
+	}
+	return host, port
+}

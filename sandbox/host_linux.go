@@ -1,0 +1,304 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"golang.org/x/sys/unix"
+)
+
+// Host uids: each sandbox gets two unprivileged host uids from a reserved
+// range, one for its init (root inside) and one for the command (uid 1000
+// inside). A per-sandbox uid makes RLIMIT_NPROC a per-sandbox cap and keeps
+// sandboxes from touching each other's processes.
+const (
+	uidBase  = 0x60000000
+	uidSlots = 1 << 20
+)
+
+var (
+	slotMu   sync.Mutex
+	slotUsed = map[uint32]bool{}
+)
+
+func allocSlot() uint32 {
+	slotMu.Lock()
+	defer slotMu.Unlock()
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		s := binary.LittleEndian.Uint32(b[:]) % uidSlots
+		if !slotUsed[s] {
+			slotUsed[s] = true
+			return s
+		}
+	}
+}
+
+func freeSlot(s uint32) {
+	slotMu.Lock()
+	delete(slotUsed, s)
+	slotMu.Unlock()
+}
+
+// box is one sandbox: an init that is prepared and waits for its command.
+type box struct {
+	spec    Spec
+	cmd     *exec.Cmd
+	ctrl    int // the host's end of the control socket
+	cg      *cgroup
+	slot    uint32
+	tempWS  string // a workspace we made and remove
+	proxy   *egress.Proxy
+	proxyWD string
+	denials []egress.Event
+	mu      sync.Mutex
+	done    chan struct{} // closed when the init has exited
+}
+
+var cgroupsOnce = sync.OnceValues(findCgroups)
+
+// start creates a sandbox for spec and waits until it is prepared.
+func start(spec Spec) (_ *box, err error) {
+	const op = "sandbox.start"
+	if r := Check(); !r.OK() {
+		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
+	}
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
+	}
+	b := &box{spec: spec, ctrl: -1, slot: allocSlot(), done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			b.cleanup()
+		}
+	}()
+	cmdUID := uint32(uidBase + 2*b.slot)
+	initUID := cmdUID + 1
+
+	ws := spec.Workspace
+	if ws == "" {
+		if ws, err = os.MkdirTemp("", "bulwark-ws-"); err != nil {
+			return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot create a workspace", err)
+		}
+		b.tempWS = ws
+	}
+	wsFd, err := workspaceTree(ws, cmdUID)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Invalid, op, fmt.Sprintf("sandbox: cannot bind workspace %s: %v", ws, err), err)
+	}
+	defer unix.Close(wsFd)
+	fds := []int{wsFd}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids)}
+	if spec.Net == NetProxy {
+		dirFd, sock, err := b.startProxy()
+		if err != nil {
+			return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot start the egress proxy", err)
+		}
+		defer unix.Close(dirFd)
+		fds = append(fds, dirFd)
+		cfg.Proxy, cfg.ProxySock = true, sock
+	}
+	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: control socket", err)
+	}
+	b.ctrl = pair[0]
+	child := os.NewFile(uintptr(pair[1]), "ctrl")
+	defer child.Close()
+	tv := unix.Timeval{Sec: 20}
+	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+
+	b.cmd = &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{initArg},
+		Env:        []string{},
+		ExtraFiles: []*os.File{child},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+				syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNET,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(initUID), Size: 1}, {ContainerID: sandboxUID, HostID: int(cmdUID), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(initUID), Size: 1}, {ContainerID: sandboxUID, HostID: int(cmdUID), Size: 1}},
+			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+			Pdeathsig:   syscall.SIGKILL,
+			Setsid:      true,
+		},
+	}
+	if err := b.cmd.Start(); err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
+	}
+	go func() { b.cmd.Wait(); close(b.done) }()
+	if err := b.cg.add(b.cmd.Process.Pid); err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+	}
+	if err := send(b.ctrl, cfg, fds...); err != nil {
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
+	}
+	var reply initReply
+	if _, err := recv(b.ctrl, &reply); err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", err)
+	}
+	if !reply.Ready {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
+	}
+	// From here on the init may wait for its command as long as it likes.
+	tv = unix.Timeval{}
+	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return b, nil
+}
+
+// workspaceTree makes a detached bind mount of dir in which the folder's
+// owner appears as the sandbox's command uid (an id-mapped mount): what the
+// command writes lands on disk as the owner, and no host file is ever
+// chowned. The mount is nosuid, nodev and noexec.
+func workspaceTree(dir string, cmdUID uint32) (int, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return -1, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return -1, errors.New("not a directory")
+	}
+	userns, err := idmapUserns(st.Uid, st.Gid, cmdUID)
+	if err != nil {
+		return -1, fmt.Errorf("id-mapping user namespace: %w", err)
+	}
+	defer unix.Close(userns)
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	attr := unix.MountAttr{
+		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC,
+		Userns_fd: uint64(userns),
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("id-mapped mount: %w", err)
+	}
+	return fd, nil
+}
+
+// idmapUserns returns a user namespace fd that maps uid/gid (the owner on
+// disk) to cmdUID, held open by a short-lived process of this binary.
+func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
+	c := &exec.Cmd{
+		Path: "/proc/self/exe",
+		Args: []string{usernsArg},
+		Env:  []string{},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: int(uid), HostID: int(cmdUID), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: int(gid), HostID: int(cmdUID), Size: 1}},
+			Pdeathsig:   syscall.SIGKILL,
+		},
+	}
+	w, err := c.StdinPipe()
+	if err != nil {
+		return -1, err
+	}
+	if err := c.Start(); err != nil {
+		return -1, err
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	w.Close()
+	c.Process.Kill()
+	go c.Wait()
+	return fd, err
+}
+
+// startProxy runs the egress proxy for this sandbox on a Unix socket in a
+// private folder and returns an O_PATH fd of that folder and the socket name.
+func (b *box) startProxy() (int, string, error) {
+	allow, err := egress.ParseAllowlist(b.spec.AllowDomains)
+	if err != nil {
+		return -1, "", err
+	}
+	dir, err := os.MkdirTemp("", "bulwark-egress-")
+	if err != nil {
+		return -1, "", err
+	}
+	b.proxyWD = dir
+	// The init (an unprivileged host uid) must traverse the folder and
+	// connect to the socket; it cannot list the folder.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return -1, "", err
+	}
+	const sock = "proxy.sock"
+	l, err := net.Listen("unix", filepath.Join(dir, sock))
+	if err != nil {
+		return -1, "", err
+	}
+	if err := os.Chmod(filepath.Join(dir, sock), 0o666); err != nil {
+		l.Close()
+		return -1, "", err
+	}
+	b.proxy = &egress.Proxy{Allow: allow, Dial: b.spec.Dial, OnEvent: func(e egress.Event) {
+		if !e.Allowed {
+			b.mu.Lock()
+			b.denials = append(b.denials, e)
+			b.mu.Unlock()
+		}
+		if b.spec.OnEgress != nil {
+			b.spec.OnEgress(e)
+		}
+	}}
+	go b.proxy.Serve(l)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", err
+	}
+	return fd, sock, nil
+}
+
+// kill ends the sandbox: SIGKILL to its init takes the whole pid namespace.
+func (b *box) kill() {
+	if b.cmd != nil && b.cmd.Process != nil {
+		b.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+// cleanup kills the sandbox and removes everything it had on the host.
+func (b *box) cleanup() {
+	b.kill()
+	if b.cmd != nil && b.cmd.Process != nil {
+		select {
+		case <-b.done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if b.ctrl >= 0 {
+		unix.Close(b.ctrl)
+		b.ctrl = -1
+	}
+	if b.cg != nil {
+		b.cg.remove()
+	}
+	if b.proxy != nil {
+		b.proxy.Close()
+	}
+	if b.proxyWD != "" {
+		os.RemoveAll(b.proxyWD)
+	}
+	if b.tempWS != "" {
+		os.RemoveAll(b.tempWS)
+	}
+	freeSlot(b.slot)
+}
+
+func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

@@ -1,0 +1,322 @@
+package sandbox
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The sandbox init runs as pid 1 of the sandbox's pid namespace, as root of
+// its user namespace (an unprivileged host uid). It builds the file system,
+// restricts its main thread (Landlock, seccomp, capabilities, no_new_privs)
+// and forks the command from that very thread, so the command inherits every
+// restriction. Its other threads stay unrestricted but run only the proxy
+// forwarder; the command runs as another uid and cannot signal, trace or read
+// the init (it is not dumpable).
+
+func init() {
+	switch filepath.Base(os.Args[0]) {
+	case initArg:
+		// Keep this goroutine on the main thread: the restrictions are
+		// applied to this thread and the command is forked from it.
+		runtime.LockOSThread()
+		os.Exit(initMain())
+	case usernsArg:
+		// Hold a user namespace open until the host has its fd.
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+}
+
+// Paths inside the sandbox.
+const (
+	sandboxPath  = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+	workspaceDir = "/workspace"
+	proxyPort    = "3128"
+	sandboxUID   = 1000 // the command's uid inside the sandbox
+)
+
+func initMain() int {
+	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	var cfg initConfig
+	fds, err := recv(ctrlFd, &cfg)
+	if err != nil {
+		return 1
+	}
+	abi, err := prepare(&cfg, fds)
+	if err != nil {
+		send(ctrlFd, initReply{Err: err.Error()})
+		return 1
+	}
+	if err := send(ctrlFd, initReply{Ready: true, ABI: abi}); err != nil || cfg.Check {
+		return 0
+	}
+	var req runRequest
+	stdio, err := recv(ctrlFd, &req)
+	if err != nil {
+		return 1
+	}
+	reply := runCommand(req, stdio)
+	send(ctrlFd, reply)
+	return 0
+}
+
+// prepare builds the sandbox and restricts this thread. It returns the
+// Landlock ABI it used.
+func prepare(cfg *initConfig, fds []int) (int, error) {
+	want := 1
+	if cfg.Proxy {
+		want = 2
+	}
+	if len(fds) != want {
+		closeAll(fds)
+		return 0, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
+	}
+	// Nothing of ours may be dumped or read through /proc by the command.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return 0, fmt.Errorf("init: not dumpable: %w", err)
+	}
+	if err := unix.Sethostname([]byte("sandbox")); err != nil {
+		return 0, fmt.Errorf("init: hostname: %w", err)
+	}
+	if err := buildRoot(cfg, fds[0]); err != nil {
+		return 0, err
+	}
+	if err := loopbackUp(); err != nil {
+		return 0, err
+	}
+	if cfg.Proxy {
+		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
+			return 0, err
+		}
+	}
+	exec, err := resolveAllowed(cfg.AllowExec)
+	if err != nil {
+		return 0, err
+	}
+	ruleset, abi, err := landlockRuleset(exec)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(ruleset)
+	filter, err := seccompFilter()
+	if err != nil {
+		return 0, err
+	}
+	if err := setRlimits(cfg); err != nil {
+		return 0, err
+	}
+	if err := restrictThread(ruleset, filter); err != nil {
+		return 0, err
+	}
+	return abi, nil
+}
+
+// setRlimits backs the cgroup limits up. RLIMIT_NPROC counts the processes
+// of the command's host uid, which belongs to this sandbox alone.
+func setRlimits(cfg *initConfig) error {
+	limits := []struct {
+		res int
+		val uint64
+	}{
+		{unix.RLIMIT_NPROC, cfg.NProc},
+		{unix.RLIMIT_CORE, 0},
+		{unix.RLIMIT_NOFILE, 4096},
+		{unix.RLIMIT_MEMLOCK, 64 << 10},
+		{unix.RLIMIT_MSGQUEUE, 0},
+	}
+	for _, l := range limits {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.val, Max: l.val}); err != nil {
+			return fmt.Errorf("init: rlimit %d: %w", l.res, err)
+		}
+	}
+	return nil
+}
+
+// restrictThread makes this thread, and so every process forked from it,
+// unable to gain privileges: bounding and ambient capabilities dropped, only
+// CAP_SETUID/CAP_SETGID left (the fork needs them to become the sandbox uid,
+// which clears them), no_new_privs, Landlock, then seccomp last.
+func restrictThread(ruleset int, filter []unix.SockFilter) error {
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("init: drop capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("init: clear ambient capabilities: %w", err)
+	}
+	keep := uint32(1<<unix.CAP_SETUID | 1<<unix.CAP_SETGID)
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{{Effective: keep, Permitted: keep}}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("init: drop capabilities: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("init: no_new_privs: %w", err)
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); errno != 0 {
+		return fmt.Errorf("init: landlock: %w", errno)
+	}
+	if err := loadSeccomp(filter); err != nil {
+		return fmt.Errorf("init: seccomp: %w", err)
+	}
+	return nil
+}
+
+// runCommand forks the command from this (restricted) thread, reaps every
+// child until the command itself ends, and reports how it ended.
+func runCommand(req runRequest, stdio []int) runReply {
+	defer closeAll(stdio)
+	if len(stdio) != 3 || len(req.Argv) == 0 {
+		return runReply{Err: "init: bad run request"}
+	}
+	path, err := lookPath(req.Argv[0])
+	if err != nil {
+		return runReply{Exit: 127, Err: err.Error()}
+	}
+	files := []*os.File{os.NewFile(uintptr(stdio[0]), "stdin"), os.NewFile(uintptr(stdio[1]), "stdout"), os.NewFile(uintptr(stdio[2]), "stderr")}
+	attr := &os.ProcAttr{
+		Dir:   workspaceDir,
+		Env:   req.Env,
+		Files: files,
+		Sys: &syscall.SysProcAttr{
+			Setsid:     true,
+			Credential: &syscall.Credential{Uid: sandboxUID, Gid: sandboxUID, NoSetGroups: true},
+		},
+	}
+	p, err := os.StartProcess(path, req.Argv, attr)
+	for _, f := range files {
+		f.Close()
+	}
+	stdio = nil
+	if err != nil {
+		code := 126
+		if os.IsNotExist(err) {
+			code = 127
+		}
+		return runReply{Exit: code, Err: fmt.Sprintf("%s: %v", req.Argv[0], unwrapSyscall(err))}
+	}
+	pid := p.Pid
+	p.Release()
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return runReply{Started: true, Exit: -1, Err: "init: wait: " + err.Error()}
+		}
+		if got != pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			return runReply{Started: true, Exit: ws.ExitStatus()}
+		case ws.Signaled():
+			return runReply{Started: true, Exit: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
+		}
+	}
+}
+
+func unwrapSyscall(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// lookPath finds name on the sandbox PATH, the way a shell would. Whether
+// the result may run is the kernel's call (Landlock), not this function's.
+func lookPath(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(sandboxPath) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: command not found", name)
+}
+
+// resolveAllowed turns the allowlist into the in-sandbox files to grant
+// EXECUTE on; names that are not installed are skipped.
+func resolveAllowed(names []string) ([]string, error) {
+	var out []string
+	for _, n := range names {
+		if strings.Contains(n, "/") && !filepath.IsAbs(n) {
+			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
+		}
+		p, err := lookPath(n)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// loopbackUp brings up lo in the sandbox's own network namespace, so code
+// can talk to itself (and to the proxy forwarder); the host is not there.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("init: loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("init: loopback up: %w", err)
+	}
+	return nil
+}
+
+// startForwarder listens on 127.0.0.1:3128 inside the sandbox and carries
+// each connection to the host's egress proxy through its Unix socket, which
+// it reaches through dirFd (a directory the host opened for it).
+func startForwarder(dirFd int, sock string) error {
+	l, err := net.Listen("tcp4", "127.0.0.1:"+proxyPort)
+	if err != nil {
+		return fmt.Errorf("init: proxy forwarder: %w", err)
+	}
+	path := fmt.Sprintf("/proc/self/fd/%d/%s", dirFd, sock)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				u, err := net.Dial("unix", path)
+				if err != nil {
+					return
+				}
+				defer u.Close()
+				done := make(chan struct{})
+				go func() { io.Copy(u, c); u.(*net.UnixConn).CloseWrite(); close(done) }()
+				io.Copy(c, u)
+				c.(*net.TCPConn).CloseWrite()
+				<-done
+			}()
+		}
+	}()
+	return nil
+}

@@ -1,0 +1,119 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The host and the init talk over a SOCK_SEQPACKET socket pair: one JSON
+// message per packet, with file descriptors attached where a message needs
+// them. The init's side is fd 3.
+//
+//	host -> init  initConfig  + [workspace tree, proxy dir]   set yourself up
+//	init -> host  initReply                                   ready, or why not
+//	host -> init  runRequest  + [stdin, stdout, stderr]       run this command
+//	init -> host  runReply                                    how it ended
+//
+// The init is less trusted than the host once a command ran beside it, so
+// the host reads only small, fixed-shape replies and trusts nothing in them
+// beyond the command's own exit status.
+
+const (
+	initArg   = "bulwark-sandbox-init"   // argv[0] of the sandbox init
+	usernsArg = "bulwark-sandbox-userns" // argv[0] of the id-mapping holder
+	ctrlFd    = 3                        // the init's end of the control socket
+	maxMsg    = 64 << 10
+)
+
+// initConfig is everything the init needs to prepare the sandbox.
+type initConfig struct {
+	AllowExec []string `json:"allow_exec"`
+	TmpSize   int64    `json:"tmp_size"`
+	Proxy     bool     `json:"proxy"`      // a proxy dir fd follows the workspace fd
+	ProxySock string   `json:"proxy_sock"` // the socket's name in that dir
+	NProc     uint64   `json:"nproc"`      // RLIMIT_NPROC for the command's uid
+	Check     bool     `json:"check"`      // exit after setup (sandbox check)
+}
+
+type initReply struct {
+	Ready bool   `json:"ready"`
+	Err   string `json:"err,omitempty"`
+	ABI   int    `json:"abi,omitempty"` // the Landlock ABI the init used
+}
+
+// runRequest is one command for a prepared sandbox.
+type runRequest struct {
+	Argv []string `json:"argv"`
+	Env  []string `json:"env"`
+}
+
+type runReply struct {
+	Started bool   `json:"started"`
+	Exit    int    `json:"exit"`
+	Signal  int    `json:"signal,omitempty"`
+	Err     string `json:"err,omitempty"`
+}
+
+// send writes v as one packet, with fds attached.
+func send(fd int, v any, fds ...int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var oob []byte
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
+	}
+	return unix.Sendmsg(fd, b, oob, nil, 0)
+}
+
+// recv reads one packet into v and returns the fds that came with it.
+func recv(fd int, v any) ([]int, error) {
+	buf := make([]byte, maxMsg)
+	oob := make([]byte, unix.CmsgSpace(8*4))
+	for {
+		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var fds []int
+		if oobn > 0 {
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range msgs {
+				got, err := unix.ParseUnixRights(&m)
+				if err == nil {
+					fds = append(fds, got...)
+				}
+			}
+		}
+		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+			closeAll(fds)
+			return nil, errors.New("control message truncated")
+		}
+		if n == 0 {
+			closeAll(fds)
+			return nil, fmt.Errorf("control socket closed: %w", os.ErrClosed)
+		}
+		if err := json.Unmarshal(buf[:n], v); err != nil {
+			closeAll(fds)
+			return nil, fmt.Errorf("bad control message: %w", err)
+		}
+		return fds, nil
+	}
+}
+
+func closeAll(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}

@@ -1,0 +1,210 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"golang.org/x/sys/unix"
+)
+
+// commandEnv is the whole environment of a command: nothing from the host.
+func commandEnv(spec Spec) []string {
+	env := []string{"PATH=" + sandboxPath, "HOME=" + workspaceDir, "LANG=C.UTF-8"}
+	if spec.Net == NetProxy {
+		p := "http://127.0.0.1:" + proxyPort
+		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
+			"NO_PROXY=", "no_proxy=")
+	}
+	return append(env, spec.Env...)
+}
+
+// run gives the prepared sandbox its command, waits for it (or the
+// deadline) and tears the sandbox down. A box runs one command only.
+func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err error) {
+	const op = "sandbox.Run"
+	defer b.cleanup()
+	res := &Result{ExitCode: -1}
+
+	stdinFd, stdinDone, err := stdinFor(io.in)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: stdin", err)
+	}
+	defer stdinDone()
+	var outBuf, errBuf bytes.Buffer
+	outW, errW := io.out, io.err
+	if outW == nil {
+		outW = &outBuf
+	}
+	if errW == nil {
+		errW = &errBuf
+	}
+	outR, outFd, err := pipe()
+	if err != nil {
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: pipe", err)
+	}
+	errR, errFd, err := pipe()
+	if err != nil {
+		outR.Close()
+		unix.Close(outFd)
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: pipe", err)
+	}
+	outCap := &capWriter{w: outW, left: b.spec.OutputLimit}
+	errCap := &capWriter{w: errW, left: b.spec.OutputLimit}
+	var copies sync.WaitGroup
+	copies.Add(2)
+	go func() { defer copies.Done(); outCap.copyFrom(outR) }()
+	go func() { defer copies.Done(); errCap.copyFrom(errR) }()
+
+	req := runRequest{Argv: argv, Env: commandEnv(b.spec)}
+	started := time.Now()
+	err = send(b.ctrl, req, stdinFd, outFd, errFd)
+	unix.Close(outFd)
+	unix.Close(errFd)
+	if err != nil {
+		b.kill()
+		copies.Wait()
+		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot hand over the command", err)
+	}
+
+	timer := time.NewTimer(b.spec.Timeout)
+	defer timer.Stop()
+	var timedOut, canceled atomic.Bool
+	watch := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-timer.C:
+			timedOut.Store(true)
+			b.kill()
+		case <-ctx.Done():
+			canceled.Store(true)
+			b.kill()
+		case <-watch:
+		}
+	}()
+	var reply runReply
+	_, rerr := recv(b.ctrl, &reply)
+	res.Duration = time.Since(started)
+	close(watch)
+	<-watched
+	// The command is done: everything else it started dies with the init.
+	b.kill()
+	<-b.done
+	copies.Wait()
+	res.TimedOut = timedOut.Load()
+	res.LimitHit = b.cg.limitsHit()
+	if outCap.dropped || errCap.dropped {
+		res.LimitHit = append(res.LimitHit, "output")
+	}
+	res.Stdout, res.Stderr = outBuf.Bytes(), errBuf.Bytes()
+	b.mu.Lock()
+	res.Denials = b.denials
+	b.mu.Unlock()
+	switch {
+	case canceled.Load() && !res.TimedOut:
+		return res, bulwark.E(bulwark.Canceled, op, "sandbox: canceled", ctx.Err())
+	case rerr == nil:
+		res.ExitCode = reply.Exit
+		if reply.Err != "" && !reply.Started {
+			// The command could not be started: say why, like a shell would.
+			msg := "sandbox: " + reply.Err + "\n"
+			errCap.Write([]byte(msg))
+		}
+	case res.TimedOut:
+	case len(res.LimitHit) > 0:
+	default:
+		return res, bulwark.E(bulwark.Internal, op, "sandbox: the init died", rerr)
+	}
+	return res, nil
+}
+
+// stdinFor returns an fd to hand over as the command's stdin and a function
+// to call when the command has ended.
+func stdinFor(r io.Reader) (int, func(), error) {
+	if f, ok := r.(*os.File); ok {
+		return int(f.Fd()), func() {}, nil
+	}
+	if r == nil {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, nil, err
+		}
+		return fd, func() { unix.Close(fd) }, nil
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, nil, err
+	}
+	w := os.NewFile(uintptr(p[1]), "stdin")
+	go func() { io.Copy(w, r); w.Close() }()
+	return p[0], func() { unix.Close(p[0]) }, nil
+}
+
+// pipe returns the read end as a file and the write end as a bare fd.
+func pipe() (*os.File, int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, -1, err
+	}
+	return os.NewFile(uintptr(p[0]), "output"), p[1], nil
+}
+
+// capWriter passes at most left bytes on to w, then drops the rest and
+// writes one marker line.
+type capWriter struct {
+	w       io.Writer
+	left    int64
+	dropped bool
+	mu      sync.Mutex
+}
+
+const truncMarker = "\n[bulwark: output truncated at the sandbox limit]\n"
+
+func (c *capWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(p)
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+		if !c.dropped {
+			c.dropped = true
+			defer c.w.Write([]byte(truncMarker))
+		}
+	}
+	c.left -= int64(len(p))
+	if len(p) > 0 {
+		if _, err := c.w.Write(p); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// copyFrom drains r (so the command never blocks on a full pipe) into c.
+func (c *capWriter) copyFrom(r *os.File) {
+	defer r.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				io.Copy(io.Discard, r)
+				return
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				io.Copy(io.Discard, r)
+			}
+			return
+		}
+	}
+}

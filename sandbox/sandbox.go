@@ -1,0 +1,267 @@
+// Package sandbox runs untrusted commands on Linux inside a kernel-enforced
+// sandbox: fresh user, mount, pid, ipc, uts, cgroup and network namespaces, a
+// read-only system view with the workspace bound read-write, Landlock for the
+// file system and the command allowlist, a seccomp filter, cgroup limits and
+// a wall-clock deadline. Network access, when allowed, goes only through an
+// egress proxy that the host runs (package egress).
+//
+// The binary re-executes itself (/proc/self/exe) as the sandbox init; any
+// program importing this package can serve as that init, because the package
+// takes over the process early, from an init function, when it is started
+// under the init's name.
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
+)
+
+// NetMode says what network a sandbox has.
+type NetMode string
+
+const (
+	// NetNone is an empty network namespace: not even the host's loopback.
+	NetNone NetMode = "none"
+	// NetProxy allows only HTTP(S) through the host's egress proxy, to the
+	// domains of Spec.AllowDomains.
+	NetProxy NetMode = "proxy"
+)
+
+// Defaults of a Spec's zero fields.
+const (
+	DefaultTimeout     = 30 * time.Second
+	DefaultMemory      = 512 << 20
+	DefaultPids        = 256
+	DefaultCPU         = 1.0
+	DefaultTmpSize     = 64 << 20
+	DefaultOutputLimit = 1 << 20
+)
+
+// DefaultAllowExec is the command allowlist when neither Spec.AllowExec nor
+// BULWARK_ALLOWED_COMMANDS says otherwise: interpreters and the core utilities.
+var DefaultAllowExec = []string{
+	"python3", "node", "bash", "sh",
+	// coreutils and the few tools scripts expect next to them
+	"cat", "ls", "cp", "mv", "rm", "mkdir", "rmdir", "touch", "ln", "chmod",
+	"echo", "printf", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "tee",
+	"date", "env", "pwd", "basename", "dirname", "realpath", "readlink", "stat",
+	"du", "df", "true", "false", "test", "[", "seq", "sleep", "yes", "id",
+	"whoami", "uname", "md5sum", "sha1sum", "sha256sum", "base64", "od",
+	"comm", "join", "paste", "split", "fold", "nl", "expand", "unexpand",
+	"tac", "rev", "shuf", "mktemp", "timeout", "xargs", "find", "grep",
+	"egrep", "fgrep", "sed", "awk", "diff", "cmp", "tar", "gzip", "gunzip",
+	"zcat", "which", "file", "nproc", "expr", "factor", "numfmt", "truncate",
+}
+
+// Spec describes one sandboxed command's world. Zero fields take the
+// defaults above; Spec values are copied, never kept.
+type Spec struct {
+	// Workspace is the host folder bound read-write at /workspace, the
+	// working directory. Empty: a fresh temporary folder, removed afterwards.
+	Workspace string
+	// AllowExec lists the executables the kernel lets the command run:
+	// names looked up on the sandbox PATH, or absolute in-sandbox paths.
+	// Nil: BULWARK_ALLOWED_COMMANDS, else DefaultAllowExec.
+	AllowExec []string
+	// Net is NetNone (the default) or NetProxy; AllowDomains implies NetProxy.
+	Net NetMode
+	// AllowDomains are the host names the proxy lets through ("example.com",
+	// or "*.example.com" for its subdomains).
+	AllowDomains []string
+	// Timeout is the wall-clock limit of the command; the whole process tree
+	// is killed when it passes.
+	Timeout time.Duration
+	// Memory is the memory limit in bytes (no swap).
+	Memory int64
+	// Pids is the limit on processes and threads.
+	Pids int
+	// CPU is the share of one CPU the sandbox may use (1.0 = one core).
+	CPU float64
+	// TmpSize is the size of the tmpfs mounted at /tmp, in bytes.
+	TmpSize int64
+	// OutputLimit caps each of stdout and stderr, in bytes; what goes past it
+	// is dropped and a marker line is written instead.
+	OutputLimit int64
+	// Env holds extra KEY=VALUE variables for the command. The command
+	// otherwise sees only PATH, HOME and LANG (and the proxy variables with
+	// NetProxy); nothing of the host's environment.
+	Env []string
+	// Stdin is the command's standard input; nil reads as empty. An *os.File
+	// is handed to the command as it is (a terminal stays a terminal).
+	Stdin io.Reader
+	// Stdout and Stderr, when set, receive the command's output as it comes
+	// (capped at OutputLimit); otherwise Result.Stdout and Result.Stderr hold it.
+	Stdout, Stderr io.Writer
+	// OnEgress, when set, is called for every connection the proxy allows or
+	// refuses. It may be called from several goroutines.
+	OnEgress func(egress.Event)
+	// Dial, when set, replaces the proxy's dialer (egress.Dialer). It exists
+	// for tests that must reach a local server; production leaves it nil.
+	Dial egress.DialFunc
+}
+
+// Result is what a sandboxed command did.
+type Result struct {
+	// ExitCode is the command's exit status, or 128+signal when a signal
+	// ended it; -1 when it never ran.
+	ExitCode int
+	// Stdout and Stderr hold the output (capped) unless Spec.Stdout or
+	// Spec.Stderr took it.
+	Stdout, Stderr []byte
+	// Duration is the wall-clock time from the command's start to its end.
+	Duration time.Duration
+	// TimedOut says the deadline killed the command.
+	TimedOut bool
+	// LimitHit names the limits the command ran into: "memory", "pids",
+	// "output"; empty when none.
+	LimitHit []string
+	// Denials are the egress connections the proxy refused.
+	Denials []egress.Event
+	// Unsandboxed says the command ran without a sandbox (BULWARK_SANDBOX=off).
+	Unsandboxed bool
+}
+
+// Failure is the one line that explains why a command did not finish
+// normally, or "" when it did: the timeout or a limit.
+func (r *Result) Failure(timeout time.Duration) string {
+	switch {
+	case r.TimedOut:
+		return fmt.Sprintf("sandbox: command killed after the %s timeout", timeout)
+	case r.hit("memory"):
+		return "sandbox: command ran out of memory (memory limit hit)"
+	case r.hit("pids"):
+		return "sandbox: command hit the process limit (pids)"
+	}
+	return ""
+}
+
+func (r *Result) hit(limit string) bool {
+	for _, l := range r.LimitHit {
+		if l == limit {
+			return true
+		}
+	}
+	return false
+}
+
+// withDefaults fills a Spec's zero fields.
+func (s Spec) withDefaults() Spec {
+	if s.AllowExec == nil {
+		s.AllowExec = AllowedCommands()
+	}
+	if len(s.AllowDomains) > 0 {
+		s.Net = NetProxy
+	}
+	if s.Net == "" {
+		s.Net = NetNone
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultTimeout
+		if d, err := time.ParseDuration(os.Getenv("BULWARK_MAX_EXECUTION_TIME")); err == nil && d > 0 {
+			s.Timeout = d
+		}
+	}
+	if s.Memory <= 0 {
+		s.Memory = DefaultMemory
+	}
+	if s.Pids <= 0 {
+		s.Pids = DefaultPids
+	}
+	if s.CPU <= 0 {
+		s.CPU = DefaultCPU
+	}
+	if s.TmpSize <= 0 {
+		s.TmpSize = DefaultTmpSize
+	}
+	if s.OutputLimit <= 0 {
+		s.OutputLimit = DefaultOutputLimit
+	}
+	return s
+}
+
+// validate checks a Spec that has its defaults.
+func (s Spec) validate() error {
+	const op = "sandbox.Spec"
+	if s.Net != NetNone && s.Net != NetProxy {
+		return bulwark.Errorf(bulwark.Invalid, op, "network mode %q: want none or proxy", s.Net)
+	}
+	if s.Net == NetProxy && len(s.AllowDomains) == 0 {
+		return bulwark.Errorf(bulwark.Invalid, op, "network mode proxy needs at least one allowed domain")
+	}
+	if s.Memory < 16<<20 {
+		return bulwark.Errorf(bulwark.Invalid, op, "memory limit %d bytes is below 16MiB", s.Memory)
+	}
+	if s.Pids < 4 {
+		return bulwark.Errorf(bulwark.Invalid, op, "pids limit %d is below 4", s.Pids)
+	}
+	if s.CPU < 0.01 {
+		return bulwark.Errorf(bulwark.Invalid, op, "cpu %g is below 0.01", s.CPU)
+	}
+	for _, e := range s.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.ContainsAny(k, "\x00") {
+			return bulwark.Errorf(bulwark.Invalid, op, "environment entry %q: want KEY=VALUE", e)
+		}
+	}
+	for _, d := range s.AllowDomains {
+		if _, err := egress.ParsePattern(d); err != nil {
+			return bulwark.E(bulwark.Invalid, op, fmt.Sprintf("allowed domain %q is not a host name", d), err)
+		}
+	}
+	return nil
+}
+
+// AllowedCommands is the command allowlist configured by
+// BULWARK_ALLOWED_COMMANDS (comma-separated), or DefaultAllowExec.
+func AllowedCommands() []string {
+	if v := strings.TrimSpace(os.Getenv("BULWARK_ALLOWED_COMMANDS")); v != "" {
+		return SplitList(v)
+	}
+	return append([]string(nil), DefaultAllowExec...)
+}
+
+// SplitList splits a comma-separated list, dropping empty items and spaces.
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Run runs cmd in a fresh sandbox described by spec and waits for it. A
+// command that fails, times out or hits a limit is not an error: see Result.
+// The error is for a sandbox that could not be set up (kind Unavailable when
+// the host lacks a feature, Invalid for a bad Spec) or a canceled ctx.
+func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
+	spec = spec.withDefaults()
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	if len(cmd) == 0 {
+		return nil, bulwark.Errorf(bulwark.Invalid, "sandbox.Run", "no command given")
+	}
+	if Disabled() {
+		return runUnsandboxed(ctx, spec, cmd)
+	}
+	b, err := start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr})
+}
+
+// stdio is where one command reads and writes.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}

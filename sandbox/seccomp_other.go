@@ -1,0 +1,12 @@
+//go:build linux && !amd64
+
+package sandbox
+
+// The seccomp filter's syscall table exists for amd64 only; elsewhere the
+// sandbox refuses to run (fail closed).
+const (
+	auditArch        = 0
+	cloneFlagsOffset = 0
+)
+
+var deniedSyscalls []uintptr
