@@ -24,7 +24,7 @@ import (
 )
 
 // Quirk changes the wire format of a streamed OpenAI reply to imitate a
-// provider. Quirks combine with |.
+// provider. Quirks combine with |. Only SmallChunks applies to Anthropic.
 type Quirk uint
 
 const (
@@ -89,14 +89,14 @@ type Request struct {
 type Handler func(*Request) Turn
 
 // Script returns a handler that plays turns in order, one per request,
-// whatever the requests say. Once they are spent it answers 500 with
-// "llmtest: the script has no more turns".
+// whatever the requests say. Once they are spent it answers 400 (not
+// retried) with "llmtest: the script has no more turns".
 func Script(turns ...Turn) Handler {
 	var next atomic.Int64
 	return func(*Request) Turn {
 		i := next.Add(1) - 1
 		if i >= int64(len(turns)) {
-			return Turn{Status: 500, Body: `{"error":{"message":"llmtest: the script has no more turns","type":"server_error"}}`}
+			return Turn{Status: 400, Body: `{"error":{"message":"llmtest: the script has no more turns","type":"invalid_request_error"}}`}
 		}
 		return turns[i]
 	}
