@@ -60,6 +60,7 @@ type chunk struct {
 
 type delta struct {
 	Content   json.RawMessage `json:"content"`
+	Refusal   json.RawMessage `json:"refusal"` // OpenAI's text when it refuses
 	ToolCalls []struct {
 		Index    *int   `json:"index"`
 		ID       string `json:"id"`
@@ -102,7 +103,7 @@ func (a *Accumulator) Add(data []byte) (text string, err error) {
 			d = ch.Message
 		}
 		if d != nil {
-			text = contentText(d.Content)
+			text = contentText(d.Content) + contentText(d.Refusal)
 			a.text.WriteString(text)
 			for _, tc := range d.ToolCalls {
 				a.addCall(tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments)

@@ -131,6 +131,15 @@ func TestAccumulatorTolerance(t *testing.T) {
 	}
 }
 
+func TestAccumulatorRefusal(t *testing.T) {
+	var acc Accumulator
+	acc.Add([]byte(`{"choices":[{"index":0,"delta":{"content":null,"refusal":"I can't help with that."}}]}`))
+	acc.Add([]byte(`{"choices":[{"index":1,"delta":{"content":"another choice"}}]}`))
+	if got := acc.Response().Message.Content; got != "I can't help with that." {
+		t.Errorf("content = %q, want the refusal", got)
+	}
+}
+
 func TestAccumulatorStreamError(t *testing.T) {
 	var acc Accumulator
 	_, err := acc.Add([]byte(`{"error":{"message":"boom","code":502}}`))
