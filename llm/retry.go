@@ -103,7 +103,8 @@ func DefaultClient() *http.Client {
 
 // HTTP is the plumbing an adapter shares with the others: it sends requests
 // with retries and timeouts and turns every failure into a *bulwark.Error
-// whose Msg names the provider and holds no secret.
+// whose Msg names the provider and holds no secret. It is safe for
+// concurrent use once set up.
 type HTTP struct {
 	Provider string // e.g. "openai"; starts every message
 	Model    string // named in "model not found" messages
