@@ -217,6 +217,9 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 			stop = i
 			break
 		}
+		if !changed {
+			dst = slices.Grow(dst, n-start+64)
+		}
 		dst = append(dst, t[last:i]...)
 		dst = appendMask(dst, label)
 		changed = true

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"math"
+	"slices"
 )
 
 // Kinds of secret-looking strings the pattern stage masks; the mask reads
@@ -71,7 +72,7 @@ var (
 
 // tokens lists, per first byte, the token patterns tried there, longest
 // prefix first.
-var tokens = map[byte][]tokenSpec{
+var tokens = [256][]tokenSpec{
 	'A': {
 		{prefix: "AKIA", kind: KindAWSAccessKey, class: &upperNum, min: 16, max: 16, exact: true},
 		{prefix: "ASIA", kind: KindAWSAccessKey, class: &upperNum, min: 16, max: 16, exact: true},
@@ -116,8 +117,8 @@ var tokens = map[byte][]tokenSpec{
 
 // trigger marks the bytes at which a pattern can start.
 var trigger = func() (t [256]bool) {
-	for c := range tokens {
-		t[c] = true
+	for c, specs := range tokens {
+		t[c] = len(specs) > 0
 	}
 	t['e'], t['-'], t['='], t[':'] = true, true, true, true
 	return t
@@ -159,6 +160,9 @@ func scanPatterns(dst, t []byte, start int, eof bool) (out []byte, stop int, cha
 		if from < 0 {
 			i++
 			continue
+		}
+		if !changed {
+			dst = slices.Grow(dst, n-start+64)
 		}
 		dst = append(dst, t[last:from]...)
 		dst = appendMask(dst, kind)
