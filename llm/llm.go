@@ -1,6 +1,7 @@
 // Package llm defines the Model interface that every model provider adapter
-// implements, the messages exchanged with a model, and the HTTP plumbing the
-// adapters share (retries with backoff, error classification).
+// implements and the messages exchanged with a model. The adapters live in
+// subpackages (openai, anthropic, replay, textcall), their shared HTTP
+// plumbing in llm/transport, and the fake provider server in llm/llmtest.
 package llm
 
 import (

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // Accumulator assembles a streamed Messages API reply from its events. It
@@ -35,7 +36,7 @@ type StreamError struct {
 }
 
 func (e *StreamError) Error() string {
-	return "stream error: " + llm.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
+	return "stream error: " + transport.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
 }
 
 type event struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/internal/sse"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // DefaultMaxTokens is the reply cap sent when the request sets none; the
@@ -32,14 +33,14 @@ type Config struct {
 	APIKey  string // sent as x-api-key
 	KeyEnv  string // the variable the key came from, named when it is rejected
 	Client  *http.Client
-	Retry   llm.Retry
+	Retry   transport.Retry
 	Logger  *slog.Logger // receives retry warnings; nil means slog.Default()
 }
 
 // Model is a Messages API model. It is safe for concurrent use.
 type Model struct {
 	cfg  Config
-	http *llm.HTTP
+	http *transport.HTTP
 	url  string
 }
 
@@ -50,7 +51,7 @@ func New(cfg Config) *Model {
 	if cfg.Name == "" {
 		cfg.Name = "anthropic:" + cfg.Model
 	}
-	h := &llm.HTTP{Provider: "anthropic", Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
+	h := &transport.HTTP{Provider: "anthropic", Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}

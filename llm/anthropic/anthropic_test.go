@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 type sleeps struct {
@@ -35,7 +36,7 @@ func newServer(t *testing.T, h llmtest.Handler) *llmtest.Server {
 func newModel(srv *llmtest.Server, key string) (*Model, *sleeps) {
 	s := &sleeps{}
 	return New(Config{BaseURL: srv.URL, Model: "claude-test", APIKey: key, KeyEnv: "ANTHROPIC_API_KEY",
-		Retry: llm.Retry{BaseDelay: time.Millisecond, Sleep: s.sleep}}), s
+		Retry: transport.Retry{BaseDelay: time.Millisecond, Sleep: s.sleep}}), s
 }
 
 var hello = llm.Request{Messages: []llm.Message{{Role: llm.User, Content: "hi"}}}

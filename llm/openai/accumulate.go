@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // Accumulator assembles a streamed Chat Completions reply from its chunks.
@@ -40,7 +41,7 @@ type StreamError struct {
 }
 
 func (e *StreamError) Error() string {
-	return "stream error: " + llm.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
+	return "stream error: " + transport.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
 }
 
 type chunk struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/internal/sse"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // Config configures a Model.
@@ -28,14 +29,14 @@ type Config struct {
 	APIKey   string // sent as a bearer token; "" sends none
 	KeyEnv   string // the variable the key came from, named when it is rejected
 	Client   *http.Client
-	Retry    llm.Retry
+	Retry    transport.Retry
 	Logger   *slog.Logger // receives retry warnings; nil means slog.Default()
 }
 
 // Model is a Chat Completions model. It is safe for concurrent use.
 type Model struct {
 	cfg  Config
-	http *llm.HTTP
+	http *transport.HTTP
 	url  string
 }
 
@@ -49,7 +50,7 @@ func New(cfg Config) *Model {
 	if cfg.Name == "" {
 		cfg.Name = cfg.Provider + ":" + cfg.Model
 	}
-	h := &llm.HTTP{Provider: cfg.Provider, Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
+	h := &transport.HTTP{Provider: cfg.Provider, Model: cfg.Model, KeyEnv: cfg.KeyEnv, Client: cfg.Client, Retry: cfg.Retry, Logger: cfg.Logger}
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // sleeps records the delays the retry logic chose, without waiting.
@@ -42,7 +43,7 @@ func newServer(t *testing.T, h llmtest.Handler) *llmtest.Server {
 func newModel(srv *llmtest.Server, key string) (*Model, *sleeps) {
 	s := &sleeps{}
 	return New(Config{BaseURL: srv.URL + "/v1", Model: "gpt-test", APIKey: key, KeyEnv: "OPENAI_API_KEY",
-		Retry: llm.Retry{BaseDelay: time.Millisecond, Sleep: s.sleep}}), s
+		Retry: transport.Retry{BaseDelay: time.Millisecond, Sleep: s.sleep}}), s
 }
 
 var hello = llm.Request{Messages: []llm.Message{{Role: llm.User, Content: "hi"}}}
@@ -257,7 +258,7 @@ func TestUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &sleeps{}
-	m := New(Config{BaseURL: "http://" + addr + "/v1", Model: "x", Retry: llm.Retry{MaxAttempts: 2, Sleep: s.sleep}})
+	m := New(Config{BaseURL: "http://" + addr + "/v1", Model: "x", Retry: transport.Retry{MaxAttempts: 2, Sleep: s.sleep}})
 	_, err = m.Stream(t.Context(), hello, nil)
 	if bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(bulwark.ErrorMessage(err), "openai: cannot reach "+addr) {
 		t.Errorf("Stream error = %q (%v), want Unavailable naming %s", bulwark.ErrorMessage(err), bulwark.ErrorKind(err), addr)
@@ -300,11 +301,11 @@ func TestTimeouts(t *testing.T) {
 	cases := []struct {
 		name  string
 		turn  llmtest.Turn
-		retry llm.Retry
+		retry transport.Retry
 		msg   string
 	}{
-		{"headers", llmtest.Turn{Delay: time.Hour}, llm.Retry{MaxAttempts: 1, HeaderTimeout: 20 * time.Millisecond}, "no answer from"},
-		{"idle", llmtest.Turn{Content: "x", Hang: true}, llm.Retry{MaxAttempts: 1, IdleTimeout: 20 * time.Millisecond}, "openai: the reply stream stalled"},
+		{"headers", llmtest.Turn{Delay: time.Hour}, transport.Retry{MaxAttempts: 1, HeaderTimeout: 20 * time.Millisecond}, "no answer from"},
+		{"idle", llmtest.Turn{Content: "x", Hang: true}, transport.Retry{MaxAttempts: 1, IdleTimeout: 20 * time.Millisecond}, "openai: the reply stream stalled"},
 	}
 	for _, tc := range cases {
 		srv := newServer(t, llmtest.Script(tc.turn))

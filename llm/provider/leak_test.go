@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // The canaries are API keys that must never appear in an error or a log
@@ -72,7 +73,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 					"OPENAI_BASE_URL": srv.URL + "/v1", "ANTHROPIC_BASE_URL": srv.URL, "OLLAMA_HOST": srv.URL,
 				})
 				m, err := OpenWith(spec, getenv, Options{
-					Retry:  llm.Retry{MaxAttempts: 3, BaseDelay: time.Microsecond, HeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond},
+					Retry:  transport.Retry{MaxAttempts: 3, BaseDelay: time.Microsecond, HeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond},
 					Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 				})
 				if err != nil {
@@ -107,7 +108,7 @@ func TestKeyNeverLeaksUnreachable(t *testing.T) {
 		for _, spec := range []string{"openai:x", "anthropic:x"} {
 			getenv := env(map[string]string{"OPENAI_API_KEY": key, "ANTHROPIC_API_KEY": key,
 				"OPENAI_BASE_URL": "http://" + addr + "/v1", "ANTHROPIC_BASE_URL": "http://" + addr})
-			m, err := OpenWith(spec, getenv, Options{Retry: llm.Retry{MaxAttempts: 2, BaseDelay: time.Microsecond}})
+			m, err := OpenWith(spec, getenv, Options{Retry: transport.Retry{MaxAttempts: 2, BaseDelay: time.Microsecond}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-agents/bulwark/llm/openai"
 	"github.com/bulwark-agents/bulwark/llm/replay"
 	"github.com/bulwark-agents/bulwark/llm/textcall"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // Forms lists the spec forms Open accepts, for help texts and errors.
@@ -30,8 +31,8 @@ const (
 
 // Options tune what Open builds; the zero value is the production setting.
 type Options struct {
-	Client *http.Client // nil: llm.DefaultClient()
-	Retry  llm.Retry
+	Client *http.Client // nil: transport.DefaultClient()
+	Retry  transport.Retry
 	Logger *slog.Logger // nil: slog.Default()
 }
 

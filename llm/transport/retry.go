@@ -1,4 +1,7 @@
-package llm
+// Package transport is the HTTP plumbing that the model provider adapters
+// share: requests retried with backoff and Retry-After, provider errors
+// classified into clear messages, and API keys kept out of every error and log.
+package transport
 
 import (
 	"context"
