@@ -10,7 +10,7 @@ import "bytes"
 //     OLDPWD) or PASSPHRASE: any value, whatever its entropy, since real
 //     passwords are often guessable words ("PASSWORD=changeme" is masked);
 //   - names ending in AUTHORIZATION: the credential after an optional
-//     scheme word (Bearer, Basic, Token);
+//     scheme word (Bearer, Basic, Token), when it has 8 bytes or more;
 //   - names ending in KEY, TOKEN or SECRET: values that look random (see
 //     highEntropy), so that "sort_key=created_at" or "monkey: banana" stay.
 //
@@ -99,7 +99,7 @@ func assignAt(t []byte, i, lo int, eof bool) (from, to int, kind string, need bo
 		}
 	}
 	v := t[vs:ve]
-	if exempt(v) || kind == KindAssignedSecret && !highEntropy(v) {
+	if exempt(v) || kind == KindAssignedSecret && !highEntropy(v) || kind == KindAuthorization && len(v) < 8 {
 		return -1, 0, "", false
 	}
 	return vs, ve, kind, false
