@@ -60,6 +60,9 @@ func (v *termView) show(e bulwark.Event) {
 		v.endLine()
 		fmt.Fprintf(v.w, "→ %s %s\n", e.Tool, oneLine(string(e.Args), argsShown))
 	case bulwark.EventToolResult:
+		if e.Tool == "finish" {
+			return // the answer follows with task_finished
+		}
 		mark := "✓"
 		if e.IsError {
 			mark = "✗"
