@@ -91,6 +91,9 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	model, err := provider.Open(f.model, env)
 	if err != nil {
+		if bulwark.ErrorKind(err) == bulwark.Invalid {
+			return usagef("%s", bulwark.ErrorMessage(err)) // a wrong spec or script is bad usage
+		}
 		return err
 	}
 
