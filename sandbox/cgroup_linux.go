@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The sandbox limits memory, processes and CPU through cgroups, controller
@@ -192,19 +194,35 @@ func enableV2(parent, c string) error {
 	return nil
 }
 
-// add moves process pid (all its threads) into every group.
-func (cg *cgroup) add(pid int) error {
+// joinFiles returns, for a sandbox init about to start: fds of the v1
+// "tasks" files its main thread writes itself into, and the fd of the v2
+// group to start it in (CLONE_INTO_CGROUP), or -1.
+func (cg *cgroup) joinFiles() (tasks []int, v2 int, err error) {
+	v2 = -1
 	seen := map[string]bool{}
-	for _, dir := range cg.dirs {
+	for c, dir := range cg.dirs {
 		if seen[dir] {
 			continue
 		}
 		seen[dir] = true
-		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
-			return fmt.Errorf("join cgroup: %w", err)
+		if cg.v2[c] {
+			if v2, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+				closeAll(tasks)
+				return nil, -1, fmt.Errorf("open cgroup: %w", err)
+			}
+			continue
 		}
+		fd, err := unix.Open(filepath.Join(dir, "tasks"), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(tasks)
+			if v2 >= 0 {
+				unix.Close(v2)
+			}
+			return nil, -1, fmt.Errorf("open cgroup: %w", err)
+		}
+		tasks = append(tasks, fd)
 	}
-	return nil
+	return tasks, v2, nil
 }
 
 // limitsHit reads the groups' counters: which limits the sandbox ran into.

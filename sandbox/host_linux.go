@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -69,7 +70,8 @@ type box struct {
 
 var cgroupsOnce = sync.OnceValues(findCgroups)
 
-// start creates a sandbox for spec and waits until it is prepared.
+// start creates a sandbox for spec and waits until it is prepared. The
+// id-mapped workspace is made while the init starts.
 func start(spec Spec) (_ *box, err error) {
 	const op = "sandbox.start"
 	if r := Check(); !r.OK() {
@@ -95,25 +97,59 @@ func start(spec Spec) (_ *box, err error) {
 		}
 		b.tempWS = ws
 	}
-	wsFd, err := workspaceTree(ws, cmdUID)
-	if err != nil {
-		return nil, bulwark.E(bulwark.Invalid, op, fmt.Sprintf("sandbox: cannot bind workspace %s: %v", ws, err), err)
+	type tree struct {
+		fd  int
+		err error
 	}
-	defer unix.Close(wsFd)
-	fds := []int{wsFd}
+	treeCh := make(chan tree, 1)
+	go func() {
+		fd, err := workspaceTree(ws, cmdUID)
+		treeCh <- tree{fd, err}
+	}()
+	// Collect the helpers' results whatever happens below.
+	var wsFd = -1
+	collect := func() error {
+		t := <-treeCh
+		wsFd = t.fd
+		if t.err != nil {
+			return bulwark.E(bulwark.Invalid, op, fmt.Sprintf("sandbox: cannot bind workspace %s: %v", ws, t.err), t.err)
+		}
+		return nil
+	}
+	collected := false
+	defer func() {
+		if !collected {
+			collect()
+		}
+		if wsFd >= 0 {
+			unix.Close(wsFd)
+		}
+	}()
+
 	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids)}
+	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
 		if err != nil {
 			return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot start the egress proxy", err)
 		}
 		defer unix.Close(dirFd)
-		fds = append(fds, dirFd)
+		extra = append(extra, dirFd)
 		cfg.Proxy, cfg.ProxySock = true, sock
 	}
 	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
 	}
+	tasks, cgFd, err := b.cg.joinFiles()
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+	}
+	defer closeAll(tasks)
+	if cgFd >= 0 {
+		defer unix.Close(cgFd)
+	}
+	extra = append(extra, tasks...)
+	cfg.Cgroups = len(tasks)
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: control socket", err)
@@ -137,21 +173,27 @@ func start(spec Spec) (_ *box, err error) {
 			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
 			Pdeathsig:   syscall.SIGKILL,
 			Setsid:      true,
+			// v2 groups are entered atomically at clone; v1 ones by the
+			// init's main thread itself (joinCgroups).
+			UseCgroupFD: cgFd >= 0,
+			CgroupFD:    cgFd,
 		},
 	}
 	if err := b.cmd.Start(); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()
-	if err := b.cg.add(b.cmd.Process.Pid); err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+
+	collected = true
+	if err := collect(); err != nil {
+		return nil, err
 	}
-	if err := send(b.ctrl, cfg, fds...); err != nil {
+	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
 	var reply initReply
-	if _, err := recv(b.ctrl, &reply); err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", err)
+	if _, rerr := recv(b.ctrl, &reply); rerr != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
 	if !reply.Ready {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
@@ -195,8 +237,12 @@ func workspaceTree(dir string, cmdUID uint32) (int, error) {
 }
 
 // idmapUserns returns a user namespace fd that maps uid/gid (the owner on
-// disk) to cmdUID, held open by a short-lived process of this binary.
+// disk) to cmdUID. A user namespace needs a process: this starts one in a
+// new user namespace, traced so that it stops right after its execve and
+// runs no code at all, takes its namespace and kills it.
 func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c := &exec.Cmd{
 		Path: "/proc/self/exe",
 		Args: []string{usernsArg},
@@ -205,20 +251,16 @@ func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
 			Cloneflags:  syscall.CLONE_NEWUSER,
 			UidMappings: []syscall.SysProcIDMap{{ContainerID: int(uid), HostID: int(cmdUID), Size: 1}},
 			GidMappings: []syscall.SysProcIDMap{{ContainerID: int(gid), HostID: int(cmdUID), Size: 1}},
+			Ptrace:      true,
 			Pdeathsig:   syscall.SIGKILL,
 		},
-	}
-	w, err := c.StdinPipe()
-	if err != nil {
-		return -1, err
 	}
 	if err := c.Start(); err != nil {
 		return -1, err
 	}
 	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	w.Close()
 	c.Process.Kill()
-	go c.Wait()
+	c.Wait()
 	return fd, err
 }
 

@@ -35,14 +35,6 @@ func init() {
 	}
 }
 
-// Paths inside the sandbox.
-const (
-	sandboxPath  = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
-	workspaceDir = "/workspace"
-	proxyPort    = "3128"
-	sandboxUID   = 1000 // the command's uid inside the sandbox
-)
-
 func initMain() int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	var cfg initConfig
@@ -71,13 +63,16 @@ func initMain() int {
 // prepare builds the sandbox and restricts this thread. It returns the
 // Landlock ABI it used.
 func prepare(cfg *initConfig, fds []int) (int, error) {
-	want := 1
+	want := 1 + cfg.Cgroups
 	if cfg.Proxy {
-		want = 2
+		want++
 	}
 	if len(fds) != want {
 		closeAll(fds)
 		return 0, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
+	}
+	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
+		return 0, err
 	}
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
@@ -86,7 +81,13 @@ func prepare(cfg *initConfig, fds []int) (int, error) {
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
 		return 0, fmt.Errorf("init: hostname: %w", err)
 	}
-	if err := buildRoot(cfg, fds[0]); err != nil {
+	// Resolved in the host's view, which the sandbox mirrors for the
+	// system folders, before the new root is built.
+	exec, err := resolveAllowed(cfg.AllowExec)
+	if err != nil {
+		return 0, err
+	}
+	if err := buildRoot(cfg, fds[0], exec); err != nil {
 		return 0, err
 	}
 	if err := loopbackUp(); err != nil {
@@ -96,10 +97,6 @@ func prepare(cfg *initConfig, fds []int) (int, error) {
 		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
 			return 0, err
 		}
-	}
-	exec, err := resolveAllowed(cfg.AllowExec)
-	if err != nil {
-		return 0, err
 	}
 	ruleset, abi, err := landlockRuleset(exec)
 	if err != nil {
@@ -117,6 +114,28 @@ func prepare(cfg *initConfig, fds []int) (int, error) {
 		return 0, err
 	}
 	return abi, nil
+}
+
+// joinCgroups moves this thread, the one the command is forked from, into
+// the sandbox's v1 cgroups through "tasks" files the host opened (the
+// permission check uses the opener's credentials). Moving the calling
+// thread itself skips the global lock that moving a whole process takes,
+// which costs milliseconds. Then this thread gets a cgroup namespace rooted
+// at its new groups.
+func joinCgroups(tasks []int) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	defer closeAll(tasks)
+	for _, fd := range tasks {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			return fmt.Errorf("init: join cgroup: %w", err)
+		}
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("init: cgroup namespace: %w", err)
+	}
+	return nil
 }
 
 // setRlimits backs the cgroup limits up. RLIMIT_NPROC counts the processes
@@ -249,10 +268,13 @@ func lookPath(name string) (string, error) {
 	return "", fmt.Errorf("%s: command not found", name)
 }
 
-// resolveAllowed turns the allowlist into the in-sandbox files to grant
-// EXECUTE on; names that are not installed are skipped.
+// resolveAllowed turns the allowlist into the real files (symlinks
+// resolved) to grant EXECUTE on; names that are not installed are skipped.
+// Only files in the system folders can be allowed: nothing else in the
+// sandbox can be executed at all.
 func resolveAllowed(names []string) ([]string, error) {
 	var out []string
+	seen := map[string]bool{}
 	for _, n := range names {
 		if strings.Contains(n, "/") && !filepath.IsAbs(n) {
 			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
@@ -261,12 +283,29 @@ func resolveAllowed(names []string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if _, err := os.Stat(p); err != nil {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil {
 			continue
 		}
-		out = append(out, p)
+		if !inSystemDirs(real) {
+			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders", n, real)
+		}
+		if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() || seen[real] {
+			continue
+		}
+		seen[real] = true
+		out = append(out, real)
 	}
 	return out, nil
+}
+
+func inSystemDirs(p string) bool {
+	for _, d := range systemDirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code

@@ -14,6 +14,12 @@ import (
 // symlink.
 var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
+// binDirs hold programs, not libraries: they are mounted noexec, and each
+// allowed program is bound over itself executable. The kernel's EXECUTE
+// check (Landlock) does not see the dynamic loader mapping a program
+// ("ld.so /usr/bin/rm"), but a noexec mount stops that mapping.
+var binDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/libexec", "/usr/games", "/usr/local/games"}
+
 // etcEntries are the files and folders of /etc that programs (the dynamic
 // loader, libc, python3, node, bash, TLS clients) read. Everything else of
 // /etc, /etc/shadow first, stays out. passwd, group, hosts and hostname are
@@ -48,8 +54,9 @@ type detached struct {
 // buildRoot makes the sandbox's file system and pivots into it: a tmpfs
 // root, read-only system folders, selected /etc files, a minimal /dev, fresh
 // /proc, a sized /tmp, the workspace (wsFd, an id-mapped mount the host
-// made) at /workspace; the old root is detached.
-func buildRoot(cfg *initConfig, wsFd int) error {
+// made) at /workspace; the old root is detached. allowExec are the only
+// programs left on executable mounts, apart from libraries.
+func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 	defer unix.Close(wsFd)
 	// Nothing done here may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -94,6 +101,19 @@ func buildRoot(cfg *initConfig, wsFd int) error {
 			return err
 		}
 	}
+	for _, d := range binDirs {
+		if st, err := os.Lstat(d); err != nil || !st.IsDir() {
+			continue
+		}
+		if err := take(d, d, ro|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range allowExec {
+		if err := take(p, p, ro, false); err != nil {
+			return err
+		}
+	}
 	for _, e := range etcEntries {
 		if err := take("/etc/"+e, "/etc/"+e, ro, true); err != nil {
 			return err
@@ -135,7 +155,9 @@ func buildRoot(cfg *initConfig, wsFd int) error {
 	}
 	for _, m := range mounts {
 		target := filepath.Join(root, m.target)
-		if m.file {
+		if _, err := os.Lstat(target); err == nil {
+			// Mounting over what is there (an allowed program).
+		} else if m.file {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}

@@ -13,7 +13,7 @@ import (
 // message per packet, with file descriptors attached where a message needs
 // them. The init's side is fd 3.
 //
-//	host -> init  initConfig  + [workspace tree, proxy dir]   set yourself up
+//	host -> init  initConfig  + [workspace, proxy dir, tasks]  set yourself up
 //	init -> host  initReply                                   ready, or why not
 //	host -> init  runRequest  + [stdin, stdout, stderr]       run this command
 //	init -> host  runReply                                    how it ended
@@ -36,6 +36,7 @@ type initConfig struct {
 	Proxy     bool     `json:"proxy"`      // a proxy dir fd follows the workspace fd
 	ProxySock string   `json:"proxy_sock"` // the socket's name in that dir
 	NProc     uint64   `json:"nproc"`      // RLIMIT_NPROC for the command's uid
+	Cgroups   int      `json:"cgroups"`    // v1 "tasks" fds that follow, to join
 	Check     bool     `json:"check"`      // exit after setup (sandbox check)
 }
 

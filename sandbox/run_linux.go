@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"sync"
@@ -13,17 +12,6 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"golang.org/x/sys/unix"
 )
-
-// commandEnv is the whole environment of a command: nothing from the host.
-func commandEnv(spec Spec) []string {
-	env := []string{"PATH=" + sandboxPath, "HOME=" + workspaceDir, "LANG=C.UTF-8"}
-	if spec.Net == NetProxy {
-		p := "http://127.0.0.1:" + proxyPort
-		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
-			"NO_PROXY=", "no_proxy=")
-	}
-	return append(env, spec.Env...)
-}
 
 // run gives the prepared sandbox its command, waits for it (or the
 // deadline) and tears the sandbox down. A box runs one command only.
@@ -157,54 +145,3 @@ func pipe() (*os.File, int, error) {
 	return os.NewFile(uintptr(p[0]), "output"), p[1], nil
 }
 
-// capWriter passes at most left bytes on to w, then drops the rest and
-// writes one marker line.
-type capWriter struct {
-	w       io.Writer
-	left    int64
-	dropped bool
-	mu      sync.Mutex
-}
-
-const truncMarker = "\n[bulwark: output truncated at the sandbox limit]\n"
-
-func (c *capWriter) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := len(p)
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-		if !c.dropped {
-			c.dropped = true
-			defer c.w.Write([]byte(truncMarker))
-		}
-	}
-	c.left -= int64(len(p))
-	if len(p) > 0 {
-		if _, err := c.w.Write(p); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// copyFrom drains r (so the command never blocks on a full pipe) into c.
-func (c *capWriter) copyFrom(r *os.File) {
-	defer r.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := c.Write(buf[:n]); werr != nil {
-				io.Copy(io.Discard, r)
-				return
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				io.Copy(io.Discard, r)
-			}
-			return
-		}
-	}
-}

@@ -151,6 +151,25 @@ func (r *Result) hit(limit string) bool {
 	return false
 }
 
+// Paths inside the sandbox.
+const (
+	sandboxPath  = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+	workspaceDir = "/workspace"
+	proxyPort    = "3128"
+	sandboxUID   = 1000 // the command's uid inside the sandbox
+)
+
+// commandEnv is the whole environment of a command: nothing from the host.
+func commandEnv(spec Spec) []string {
+	env := []string{"PATH=" + sandboxPath, "HOME=" + workspaceDir, "LANG=C.UTF-8"}
+	if spec.Net == NetProxy {
+		p := "http://127.0.0.1:" + proxyPort
+		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
+			"NO_PROXY=", "no_proxy=")
+	}
+	return append(env, spec.Env...)
+}
+
 // withDefaults fills a Spec's zero fields.
 func (s Spec) withDefaults() Spec {
 	if s.AllowExec == nil {

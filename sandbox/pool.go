@@ -1,0 +1,124 @@
+package sandbox
+
+import (
+	"context"
+	"io"
+	"sync"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// Pool keeps sandboxes prepared ahead of time (namespaces made, file system
+// built, Landlock and seccomp applied, the init blocked waiting for a
+// command), so a command's start costs little more than a fork and exec.
+// Every command still gets a fresh sandbox: a sandbox runs one command and
+// is thrown away. A Pool is safe for concurrent use.
+type Pool struct {
+	spec  Spec
+	size  int
+	ready chan *box
+
+	mu      sync.Mutex
+	closed  bool
+	filling int // sandboxes being prepared
+	wg      sync.WaitGroup
+}
+
+// NewPool prepares size sandboxes for spec (Stdin, Stdout and Stderr of spec
+// are ignored: each Run has its own) and keeps that many ready. It fails
+// like Run when the host cannot sandbox.
+func NewPool(spec Spec, size int) (*Pool, error) {
+	spec = spec.withDefaults()
+	spec.Stdin, spec.Stdout, spec.Stderr = nil, nil, nil
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	if Disabled() {
+		return nil, bulwark.Errorf(bulwark.Unavailable, "sandbox.NewPool", "BULWARK_SANDBOX=off: no sandbox pool")
+	}
+	if size < 1 {
+		size = 1
+	}
+	p := &Pool{spec: spec, size: size, ready: make(chan *box, size)}
+	// The first one in the caller's goroutine: a host that cannot sandbox
+	// fails here, with the reason.
+	b, err := start(spec)
+	if err != nil {
+		return nil, err
+	}
+	p.ready <- b
+	p.mu.Lock()
+	p.refill()
+	p.mu.Unlock()
+	return p, nil
+}
+
+// refill starts preparing sandboxes until size are ready or on the way.
+// p.mu is held.
+func (p *Pool) refill() {
+	for !p.closed && len(p.ready)+p.filling < p.size {
+		p.filling++
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			b, err := start(p.spec)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			p.filling--
+			if err != nil {
+				return // Run starts one itself, and reports the error
+			}
+			if p.closed {
+				b.cleanup()
+				return
+			}
+			p.ready <- b
+		}()
+	}
+}
+
+// Run runs cmd in a prepared sandbox (or a new one when none is ready) and
+// waits for it, as the package-level Run does. stdin may be nil.
+func (p *Pool) Run(ctx context.Context, cmd []string, stdin io.Reader) (*Result, error) {
+	if len(cmd) == 0 {
+		return nil, bulwark.Errorf(bulwark.Invalid, "sandbox.Pool.Run", "no command given")
+	}
+	var b *box
+	select {
+	case b = <-p.ready:
+	default:
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		if b != nil {
+			b.cleanup()
+		}
+		return nil, bulwark.Errorf(bulwark.Conflict, "sandbox.Pool.Run", "the sandbox pool is closed")
+	}
+	p.refill()
+	p.mu.Unlock()
+	if b == nil {
+		var err error
+		if b, err = start(p.spec); err != nil {
+			return nil, err
+		}
+	}
+	return b.run(ctx, cmd, stdio{in: stdin})
+}
+
+// Close ends every prepared sandbox; Runs already going finish normally.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wg.Wait()
+	for {
+		select {
+		case b := <-p.ready:
+			b.cleanup()
+		default:
+			return nil
+		}
+	}
+}
