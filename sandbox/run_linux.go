@@ -144,4 +144,3 @@ func pipe() (*os.File, int, error) {
 	}
 	return os.NewFile(uintptr(p[0]), "output"), p[1], nil
 }
-
