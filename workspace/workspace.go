@@ -65,6 +65,13 @@ type Workspace struct {
 	// MaxFileSize caps, in bytes, the files ReadFile reads and WriteFile
 	// writes; zero means DefaultMaxFileSize. Set it before first use.
 	MaxFileSize int64
+	// Durable makes WriteFile flush each file to disk before renaming it
+	// into place. Off by default: a workspace is the scratch space of a
+	// running agent, the rename already keeps readers from seeing a torn
+	// file, and an fsync per write costs more than the rest of an agent
+	// step (see BENCHMARKS.md). Turn it on where a write must survive a
+	// power cut. Set it before first use.
+	Durable bool
 
 	dir  string
 	root *os.Root
@@ -140,7 +147,7 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 // missing parent folders (mode 0700). The file is written to a temporary
 // file in the same folder and renamed into place, so readers see the old or
 // the new content, never a mix. A new file gets mode 0600; a replaced file
-// keeps its permission bits. WriteFile refuses data over MaxFileSize and
+// keeps its permission bits; see Durable for flushing to disk. WriteFile refuses data over MaxFileSize and
 // targets that are folders, links, special files or hard-linked files.
 func (w *Workspace) WriteFile(name string, data []byte) error {
 	const op = "workspace.WriteFile"
@@ -179,7 +186,7 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	if err == nil && mode != fileMode {
 		err = f.Chmod(mode)
 	}
-	if err == nil {
+	if err == nil && w.Durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

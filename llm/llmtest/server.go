@@ -114,6 +114,7 @@ type Server struct {
 	n       atomic.Int64
 	key     atomic.Pointer[string]
 	record  atomic.Bool
+	raw     atomic.Bool // leave requests unparsed
 
 	mu       sync.Mutex
 	requests []*Request
@@ -157,6 +158,12 @@ func (s *Server) RequireAPIKey(key string) {
 // benchmark turns it off to save memory.
 func (s *Server) SetRecording(on bool) { s.record.Store(on) }
 
+// SetParsing turns the parsing of request bodies on (the default) or off.
+// Off, a handler sees only N, Protocol, Header and Body: benchmarks whose
+// handler needs no more use it so that the fake server's own JSON decoding
+// does not weigh on the measurement.
+func (s *Server) SetParsing(on bool) { s.raw.Store(!on) }
+
 // Requests returns the requests received so far, in arrival order.
 func (s *Server) Requests() []*Request {
 	s.mu.Lock()
@@ -185,9 +192,11 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string
 		writeError(w, protocol, 401, "", "")
 		return nil
 	}
-	if protocol == "openai" {
+	switch {
+	case s.raw.Load():
+	case protocol == "openai":
 		err = parseOpenAI(req)
-	} else {
+	default:
 		err = parseAnthropic(req)
 	}
 	if err != nil {

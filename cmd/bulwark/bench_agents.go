@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/files"
+	"github.com/bulwark-agents/bulwark/tool/interact"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+func init() { registerBench("agents", benchAgents) }
+
+// agentsReport is what `bulwark bench agents` measured.
+type agentsReport struct {
+	Tasks        int     `json:"tasks"`
+	Steps        int     `json:"steps"`
+	LatencyMS    float64 `json:"latency_ms"`
+	MakespanMS   float64 `json:"makespan_ms"`
+	IdealMS      float64 `json:"ideal_ms"`
+	Ratio        float64 `json:"ratio"` // makespan / ideal
+	StepsPerSec  float64 `json:"steps_per_sec"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	BaseRSSMiB   float64 `json:"base_rss_mib"`
+	KBPerTask    float64 `json:"kb_per_task"` // (peak RSS - RSS before the tasks) / tasks
+	Failed       int     `json:"failed"`
+	GOMAXPROCS   int     `json:"gomaxprocs"`
+	ModelCalls   int     `json:"model_calls"`
+	ToolCallsRun int64   `json:"tool_calls"`
+}
+
+// benchAgents runs N agents at once against the in-process fake model
+// server, each making S file-tool steps with the server answering every turn
+// after the given latency. The ideal makespan is S x latency: time spent
+// beyond it is the platform's overhead.
+func benchAgents(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("bench agents", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	tasks := fs.Int("tasks", 1000, "agents run at once")
+	steps := fs.Int("steps", 10, "file-tool steps per agent")
+	latency := fs.Duration("latency", 100*time.Millisecond, "model latency per turn")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fail(s, err)
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if *tasks <= 0 || *steps <= 0 || *latency < 0 {
+		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
+		return exitUsage
+	}
+	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency)
+	if err != nil {
+		return fail(s, err)
+	}
+	if *asJSON {
+		json.NewEncoder(s.out).Encode(rep)
+		return exitOK
+	}
+	fmt.Fprintf(s.out, "agents: %d tasks x %d steps, model latency %s, GOMAXPROCS %d\n", rep.Tasks, rep.Steps, *latency, rep.GOMAXPROCS)
+	fmt.Fprintf(s.out, "makespan  %8.0f ms   ideal %6.0f ms   ratio %.3f\n", rep.MakespanMS, rep.IdealMS, rep.Ratio)
+	fmt.Fprintf(s.out, "steps/s   %8.0f      model calls %d, tool calls %d, failed tasks %d\n", rep.StepsPerSec, rep.ModelCalls, rep.ToolCallsRun, rep.Failed)
+	fmt.Fprintf(s.out, "memory    %8.1f KB per task (peak RSS %.1f MiB, before the tasks %.1f MiB)\n", rep.KBPerTask, rep.PeakRSSMiB, rep.BaseRSSMiB)
+	if rep.Failed > 0 {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration) (*agentsReport, error) {
+	srv := llmtest.NewServer(benchHandler(steps, latency))
+	defer srv.Close()
+	srv.SetRecording(false)
+	srv.SetParsing(false) // the handler counts tool results in the raw body
+
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = n + 16
+	tr.MaxIdleConnsPerHost = n + 16
+	client := &http.Client{Transport: tr}
+	vars := map[string]string{"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": srv.URL + "/v1"}
+	model, err := provider.OpenWith("openai:bench", func(k string) string { return vars[k] }, provider.Options{Client: client})
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.MkdirTemp("", "bulwark-bench-agents")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(root)
+	tools := tool.NewRegistry(append(files.Tools(), interact.Finish())...)
+
+	// Open every workspace first so that the run measures the agents only.
+	spaces := make([]*workspace.Workspace, n)
+	for i := range spaces {
+		if spaces[i], err = workspace.Open(filepath.Join(root, strconv.Itoa(i))); err != nil {
+			return nil, err
+		}
+		defer spaces[i].Close()
+	}
+	runtime.GC()
+	base := procStatusKB("VmRSS")
+
+	var failed, toolCalls atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cfg := agent.Config{
+				Model:  model,
+				Tools:  tools,
+				Env:    &tool.Env{Workspace: spaces[i]},
+				Limits: bulwark.Limits{MaxSteps: steps + 1},
+				Sink: func(e bulwark.Event) {
+					if e.Type == bulwark.EventToolCall {
+						toolCalls.Add(1)
+					}
+				},
+			}
+			out, err := agent.Run(ctx, cfg, bulwark.Task{ID: "t_" + strconv.Itoa(i), Input: "write the files"})
+			if err != nil || out.Reason != bulwark.FinishDone {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	makespan := time.Since(start)
+	peak := procStatusKB("VmHWM")
+
+	ideal := time.Duration(steps) * latency
+	rep := &agentsReport{
+		Tasks: n, Steps: steps,
+		LatencyMS:    ms(latency),
+		MakespanMS:   ms(makespan),
+		IdealMS:      ms(ideal),
+		StepsPerSec:  float64(n*steps) / makespan.Seconds(),
+		PeakRSSMiB:   float64(peak) / 1024,
+		BaseRSSMiB:   float64(base) / 1024,
+		KBPerTask:    float64(peak-base) / float64(n),
+		Failed:       int(failed.Load()),
+		GOMAXPROCS:   runtime.GOMAXPROCS(0),
+		ModelCalls:   srv.Count(),
+		ToolCallsRun: toolCalls.Load(),
+	}
+	if ideal > 0 {
+		rep.Ratio = float64(makespan) / float64(ideal)
+	}
+	return rep, nil
+}
+
+// benchHandler answers turn k of a conversation (k tool results so far)
+// with a write_file call; the last of the steps turns also calls finish.
+func benchHandler(steps int, latency time.Duration) llmtest.Handler {
+	return func(r *llmtest.Request) llmtest.Turn {
+		k := bytes.Count(r.Body, toolRole)
+		args, _ := json.Marshal(map[string]string{"path": fmt.Sprintf("step-%d.txt", k), "content": strings.Repeat("x", 64)})
+		t := llmtest.Turn{Delay: latency, Content: "Writing the next file.", ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: args}}}
+		if k >= steps-1 {
+			t.ToolCalls = append(t.ToolCalls, llmtest.ToolCall{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)})
+		}
+		return t
+	}
+}
+
+// toolRole is how a tool result message starts in the adapter's request body.
+var toolRole = []byte(`"role":"tool"`)
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// procStatusKB reads a "kB" field of /proc/self/status (0 where there is none).
+func procStatusKB(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
