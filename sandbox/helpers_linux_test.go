@@ -1,0 +1,96 @@
+package sandbox
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The escape battery runs attacks inside real sandboxes. The test binary is
+// the sandbox init (it imports this package), so nothing is built first.
+// It needs root, user namespaces, Landlock, seccomp and cgroups: it runs
+// where BULWARK_TEST_SANDBOX=1 says the host has them, and skips, saying
+// why, elsewhere.
+
+func requireSandbox(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BULWARK_TEST_SANDBOX") != "1" {
+		t.Skip("sandbox tests need root, user namespaces, Landlock, seccomp and cgroups: set BULWARK_TEST_SANDBOX=1 on such a host")
+	}
+	if r := Check(); !r.OK() {
+		t.Fatalf("BULWARK_TEST_SANDBOX=1 but the host cannot sandbox: %s", r.Problem())
+	}
+	if Disabled() {
+		t.Fatal("BULWARK_SANDBOX=off is set: the battery would test nothing")
+	}
+}
+
+// mustRun runs cmd in a fresh sandbox and fails the test if the sandbox
+// could not be set up.
+func mustRun(t *testing.T, spec Spec, cmd ...string) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), spec, cmd)
+	if err != nil {
+		t.Fatalf("Run(%q): %v", cmd, err)
+	}
+	t.Cleanup(func() { assertNothingLeft(t) })
+	return res
+}
+
+// py runs a Python program in a sandbox that allows only python3 and bash.
+func py(t *testing.T, spec Spec, program string) *Result {
+	t.Helper()
+	if spec.AllowExec == nil {
+		spec.AllowExec = []string{"python3", "bash"}
+	}
+	spec.Stdin = strings.NewReader(program)
+	return mustRun(t, spec, "python3", "-")
+}
+
+// assertContained checks the attack's own report: it prints BLOCKED lines
+// for what failed, and ESCAPED for anything that worked.
+func assertContained(t *testing.T, res *Result, wantBlocked int) {
+	t.Helper()
+	out := string(res.Stdout)
+	if testing.Verbose() {
+		t.Logf("attack report:\n%s", out)
+	}
+	if strings.Contains(out, "ESCAPED") || strings.Count(out, "BLOCKED") < wantBlocked {
+		t.Errorf("attack not contained (exit %d):\nstdout:\n%s\nstderr:\n%s", res.ExitCode, out, res.Stderr)
+	}
+}
+
+// assertNothingLeft checks that no process of any sandbox uid is alive on
+// the host: the sandbox's processes all died with it.
+func assertNothingLeft(t *testing.T) {
+	t.Helper()
+	if pids := sandboxProcesses(); len(pids) > 0 {
+		t.Errorf("sandbox processes survived the sandbox: %v", pids)
+	}
+}
+
+// sandboxProcesses lists host processes running as a sandbox uid.
+func sandboxProcesses() []string {
+	ents, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
+				if uid, _ := strconv.ParseUint(f[1], 10, 32); uid >= uidBase && uid < uidBase+2*uidSlots {
+					out = append(out, e.Name()+":"+f[1])
+				}
+			}
+		}
+	}
+	return out
+}
