@@ -45,6 +45,12 @@ type Config struct {
 	Inbox <-chan string
 	// Instructions are added to the system prompt (tenant or operator policy).
 	Instructions string
+	// Policy decides before each call whether it runs, waits for a person,
+	// or is refused. The zero Policy allows everything.
+	Policy bulwark.Policy
+	// Approve asks a person about a call the policy marked ask and returns
+	// true to run it. Nil refuses every such call, since no one can answer.
+	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
 	// Now returns the time stamped on events; nil means time.Now.
 	Now func() time.Time
 }

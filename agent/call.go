@@ -31,7 +31,7 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 	}
 
 	r.emit(bulwark.Event{Type: bulwark.EventToolCall, Tool: call.Name, CallID: call.ID, Args: call.Arguments})
-	res, err := r.cfg.Tools.Call(ctx, env, call.Name, call.Arguments)
+	res, err := r.run(ctx, env, call)
 	if err != nil {
 		if out, stopped := r.stopped(ctx); stopped {
 			r.answer(call, "Not finished: the task was stopped.", true)
@@ -51,6 +51,60 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}
 	return Outcome{}, false
+}
+
+// run checks call against its schema and the policy, asks a person when the
+// policy says so, and runs it.
+func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall) (tool.Result, error) {
+	const op = "agent.policy"
+	t, args, err := r.cfg.Tools.Prepare(call.Name, call.Arguments)
+	if err != nil {
+		return tool.Result{}, err
+	}
+	target := tool.Target(t, args)
+	v := r.cfg.Policy.Decide(call.Name, target)
+	switch v.Decision {
+	case bulwark.Allow:
+	case bulwark.Ask:
+		ok, err := r.approve(ctx, bulwark.Approval{
+			ID: bulwark.NewID("ap_"), TaskID: r.task.ID, Tool: call.Name, Target: target, Args: args, Rule: v.Rule,
+		}, call)
+		if err != nil {
+			return tool.Result{}, err
+		}
+		if !ok {
+			return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
+				"a person refused this %s call; do not retry it, choose another way or finish and explain", call.Name)
+		}
+	default:
+		r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: call.Name, CallID: call.ID, Args: args,
+			Decision: string(bulwark.Deny), Text: "refused by the policy rule " + v.Rule})
+		return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
+			"the policy refuses this %s call (rule %s); do not retry it, choose another way", call.Name, v.Rule)
+	}
+	return t.Run(ctx, env, args)
+}
+
+// approve puts a call to a person and reports the decision as events.
+func (r *run) approve(ctx context.Context, a bulwark.Approval, call llm.ToolCall) (bool, error) {
+	question := fmt.Sprintf("Allow %s: %s?", a.Tool, a.Target)
+	if a.Target == "" {
+		question = fmt.Sprintf("Allow %s %s?", a.Tool, string(a.Args))
+	}
+	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Args: a.Args, Text: question})
+	ok := false
+	if r.cfg.Approve != nil {
+		var err error
+		if ok, err = r.cfg.Approve(ctx, a); err != nil {
+			return false, err
+		}
+	}
+	d := bulwark.Deny
+	if ok {
+		d = bulwark.Allow
+	}
+	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Decision: string(d), Text: question})
+	return ok, nil
 }
 
 // answer appends the result of call to the conversation.

@@ -58,22 +58,32 @@ func (r *Registry) Specs() []llm.ToolSpec {
 	return specs
 }
 
-// Call checks args against the schema of the tool called name and runs it.
-// An unknown tool or invalid arguments come back as an error of kind
-// bulwark.Invalid whose message tells the model what to fix.
-func (r *Registry) Call(ctx context.Context, env *Env, name string, args json.RawMessage) (Result, error) {
-	const op = "tool.Call"
+// Prepare finds the tool called name and checks args against its schema,
+// without running it, so that a policy can judge the call first. An unknown
+// tool or invalid arguments come back as an error of kind bulwark.Invalid
+// whose message tells the model what to fix.
+func (r *Registry) Prepare(name string, args json.RawMessage) (Tool, json.RawMessage, error) {
+	const op = "tool.Prepare"
 	t, ok := r.tools[name]
 	if !ok {
-		return Result{}, bulwark.Errorf(bulwark.Invalid, op,
+		return nil, nil, bulwark.Errorf(bulwark.Invalid, op,
 			"there is no tool %q; the tools are: %s", name, strings.Join(r.order, ", "))
 	}
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}
 	if err := t.Schema().Validate(args); err != nil {
-		return Result{}, bulwark.E(bulwark.Invalid, op,
+		return nil, nil, bulwark.E(bulwark.Invalid, op,
 			"invalid arguments for "+name+": "+bulwark.ErrorMessage(err), err)
+	}
+	return t, args, nil
+}
+
+// Call prepares the call of the tool called name and runs it.
+func (r *Registry) Call(ctx context.Context, env *Env, name string, args json.RawMessage) (Result, error) {
+	t, args, err := r.Prepare(name, args)
+	if err != nil {
+		return Result{}, err
 	}
 	return t.Run(ctx, env, args)
 }

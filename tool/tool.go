@@ -47,3 +47,19 @@ type Env struct {
 	// Ask puts a question to a person and waits for the answer (ask_user).
 	Ask func(ctx context.Context, question string) (string, error)
 }
+
+// Targeter is implemented by tools whose calls act on something a policy
+// can name: the command line of run_shell, the path of a file tool. Target
+// returns it from the call's (already validated) arguments; tools without
+// it are matched with an empty target.
+type Targeter interface {
+	Target(args json.RawMessage) string
+}
+
+// Target returns what the call of t with args acts on, for policy patterns.
+func Target(t Tool, args json.RawMessage) string {
+	if tt, ok := t.(Targeter); ok {
+		return tt.Target(args)
+	}
+	return ""
+}

@@ -287,3 +287,37 @@ func TestAskUserReadsTheTerminal(t *testing.T) {
 		t.Errorf("the answer typed at the terminal did not reach the model:\n%s", out)
 	}
 }
+
+func TestApproveModes(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "s.jsonl")
+	os.WriteFile(script, []byte(`{"tool_calls": [{"name": "write_file", "arguments": {"path": "notes/a.txt", "content": "x"}}]}
+{"tool_calls": [{"name": "finish", "arguments": {"answer": "ok"}}]}
+`), 0o600)
+	tests := []struct {
+		mode, stdin string
+		written     bool
+	}{
+		{"auto", "", true},
+		{"deny", "", false},
+		{"ask", "y\n", true},
+		{"ask", "n\n", false},
+		{"ask", "", false}, // no answer at all refuses
+	}
+	for _, tt := range tests {
+		ws := t.TempDir()
+		cmd := bulwarkCmd(t, nil, "run", "--approve", tt.mode, "--policy", "write_file(notes/*)=ask",
+			"--model", "replay:"+script, "--workspace", ws, "task")
+		cmd.Stdin = strings.NewReader(tt.stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("--approve %s: %v\n%s", tt.mode, err, out)
+		}
+		_, statErr := os.Stat(filepath.Join(ws, "notes", "a.txt"))
+		if written := statErr == nil; written != tt.written {
+			t.Errorf("--approve %s with answer %q: written = %v, want %v\n%s", tt.mode, tt.stdin, written, tt.written, out)
+		}
+		if tt.mode == "ask" && !strings.Contains(string(out), "notes/a.txt") {
+			t.Errorf("the question does not show the exact target:\n%s", out)
+		}
+	}
+}

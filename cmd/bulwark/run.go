@@ -30,6 +30,7 @@ type runFlags struct {
 	maxSteps  int
 	timeout   time.Duration
 	approve   string
+	policy    string
 	json      bool
 }
 
@@ -43,6 +44,7 @@ func cmdRun(ctx context.Context, args []string, s stdio) int {
 	fs.IntVar(&f.maxSteps, "max-steps", bulwark.DefaultLimits.MaxSteps, "most model turns the task may take")
 	fs.DurationVar(&f.timeout, "timeout", bulwark.DefaultLimits.MaxDuration, "most wall time the task may take")
 	fs.StringVar(&f.approve, "approve", "ask", "what to do with actions the policy marks ask: auto, ask or deny")
+	fs.StringVar(&f.policy, "policy", "", "policy `RULES` such as 'run_shell(rm -rf *)=deny; write_file=ask' (default $BULWARK_POLICY)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON event per line instead of the readable view")
 	fs.Usage = func() {
 		fmt.Fprintln(s.err, "Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--json] TASK...")
@@ -81,6 +83,13 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	case "auto", "ask", "deny":
 	default:
 		return usagef("--approve must be auto, ask or deny, not %q", f.approve)
+	}
+	if f.policy == "" {
+		f.policy = env("BULWARK_POLICY")
+	}
+	rules, err := bulwark.ParseRules(f.policy)
+	if err != nil {
+		return usagef("%s", bulwark.ErrorMessage(err))
 	}
 	restrict, err := envBool("BULWARK_RESTRICT_TO_WORKSPACE", true)
 	if err != nil {
@@ -129,8 +138,10 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			Workspace: ws,
 			Ask:       terminalAsk(in, s.err),
 		},
-		Limits: task.Limits,
-		Sink:   view,
+		Limits:  task.Limits,
+		Sink:    view,
+		Policy:  bulwark.Policy{Rules: rules},
+		Approve: terminalApprove(f.approve, in, s.err),
 	}
 	out, err := agent.Run(ctx, cfg, task)
 	if err != nil {
@@ -140,6 +151,31 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		return errTaskFailed
 	}
 	return nil
+}
+
+// terminalApprove decides the calls a policy marks ask: mode auto allows
+// them, deny refuses them, and ask puts each to the person at the terminal
+// (anything but y or yes refuses).
+func terminalApprove(mode string, r *bufio.Reader, w io.Writer) func(context.Context, bulwark.Approval) (bool, error) {
+	ask := terminalAsk(r, w)
+	return func(ctx context.Context, a bulwark.Approval) (bool, error) {
+		switch mode {
+		case "auto":
+			return true, nil
+		case "deny":
+			return false, nil
+		}
+		q := fmt.Sprintf("Allow %s to run on: %s\n  (policy rule %s) [y/N]", a.Tool, printable(a.Target), a.Rule)
+		answer, err := ask(ctx, q)
+		if err != nil {
+			if bulwark.ErrorKind(err) == bulwark.Canceled {
+				return false, err
+			}
+			return false, nil // no answer: refuse
+		}
+		answer = strings.ToLower(strings.TrimSpace(answer))
+		return answer == "y" || answer == "yes", nil
+	}
 }
 
 // terminalAsk asks the person at the terminal: the question goes to w and

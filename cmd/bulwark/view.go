@@ -70,6 +70,16 @@ func (v *termView) show(e bulwark.Event) {
 		fmt.Fprintf(v.w, "  %s %s\n", mark, indentShort(e.Text))
 	case bulwark.EventAskUser, bulwark.EventUserMessage:
 		// ask_user prints its own prompt and reads the answer.
+	case bulwark.EventApproval:
+		v.endLine()
+		switch e.Decision {
+		case "":
+			// terminalApprove prints the question when it asks.
+		case string(bulwark.Allow):
+			fmt.Fprintf(v.w, "  approved: %s\n", oneLine(e.Text, lineShown))
+		default:
+			fmt.Fprintf(v.w, "  refused: %s\n", oneLine(e.Text, lineShown))
+		}
 	case bulwark.EventNotice:
 		v.endLine()
 		fmt.Fprintf(v.w, "! %s\n", e.Text)

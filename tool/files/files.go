@@ -132,3 +132,15 @@ func plural(n int, noun string) string {
 	}
 	return fmt.Sprintf("%d %s", n, noun)
 }
+
+// Target is the path a file tool acts on ("." where it names none), so a
+// policy can say, for example, write_file(*.env)=deny.
+func (s *spec) Target(args json.RawMessage) string {
+	var a struct {
+		Path string `json:"path"`
+	}
+	if json.Unmarshal(args, &a) != nil || a.Path == "" {
+		return "."
+	}
+	return a.Path
+}
