@@ -237,11 +237,33 @@ func runCommand(req runRequest, stdio []int) runReply {
 		if got != pid {
 			continue
 		}
+		var r runReply
 		switch {
 		case ws.Exited():
-			return runReply{Started: true, Exit: ws.ExitStatus()}
+			r = runReply{Started: true, Exit: ws.ExitStatus()}
 		case ws.Signaled():
-			return runReply{Started: true, Exit: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
+			r = runReply{Started: true, Exit: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
+		default:
+			continue
+		}
+		r.Alone = reapAll()
+		return r
+	}
+}
+
+// reapAll reaps the children that already ended and reports whether none
+// is left: every process of the sandbox is this init's child or descendant,
+// and orphans are re-parented to it, so no child means no other process.
+func reapAll() bool {
+	for {
+		var ws unix.WaitStatus
+		got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+		case err == unix.ECHILD:
+			return true
+		case err != nil || got == 0:
+			return false
 		}
 	}
 }

@@ -18,10 +18,11 @@ type Pool struct {
 	size  int
 	ready chan *box
 
-	mu      sync.Mutex
-	closed  bool
-	filling int // sandboxes being prepared
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	closed   bool
+	filling  int            // sandboxes being prepared
+	wg       sync.WaitGroup // preparations
+	releases sync.WaitGroup // cleanups after runs
 }
 
 // NewPool prepares size sandboxes for spec (Stdin, Stdout and Stderr of spec
@@ -96,15 +97,29 @@ func (p *Pool) Run(ctx context.Context, cmd []string, stdin io.Reader) (*Result,
 		}
 		return nil, bulwark.Errorf(bulwark.Conflict, "sandbox.Pool.Run", "the sandbox pool is closed")
 	}
-	p.refill()
+	p.releases.Add(1)
 	p.mu.Unlock()
 	if b == nil {
 		var err error
 		if b, err = start(p.spec); err != nil {
+			p.releases.Done()
 			return nil, err
 		}
 	}
-	return b.run(ctx, cmd, stdio{in: stdin})
+	res, err := b.run(ctx, cmd, stdio{in: stdin})
+	// The sandbox's processes are gone; its cgroups and folders go after
+	// the caller has its result, and only then do new sandboxes get
+	// prepared, so neither competes with the command for the CPU.
+	go func() {
+		defer p.releases.Done()
+		if err == nil {
+			b.cleanup()
+		}
+		p.mu.Lock()
+		p.refill()
+		p.mu.Unlock()
+	}()
+	return res, err
 }
 
 // Close ends every prepared sandbox; Runs already going finish normally.
@@ -112,6 +127,7 @@ func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+	p.releases.Wait()
 	p.wg.Wait()
 	for {
 		select {

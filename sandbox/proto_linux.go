@@ -57,6 +57,9 @@ type runReply struct {
 	Exit    int    `json:"exit"`
 	Signal  int    `json:"signal,omitempty"`
 	Err     string `json:"err,omitempty"`
+	// Alone says no other process was left in the sandbox when the
+	// command ended: the init is the last one and exits next.
+	Alone bool `json:"alone,omitempty"`
 }
 
 // send writes v as one packet, with fds attached.

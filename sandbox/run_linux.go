@@ -14,10 +14,16 @@ import (
 )
 
 // run gives the prepared sandbox its command, waits for it (or the
-// deadline) and tears the sandbox down. A box runs one command only.
+// deadline) and tears the sandbox down. A box runs one command only. When
+// run returns, every process of the sandbox is gone; removing its cgroups
+// and folders is left to release (b.cleanup), which a Pool runs later.
 func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err error) {
 	const op = "sandbox.Run"
-	defer b.cleanup()
+	defer func() {
+		if err != nil {
+			b.cleanup()
+		}
+	}()
 	res := &Result{ExitCode: -1}
 
 	stdinFd, stdinDone, err := stdinFor(io.in)
@@ -84,8 +90,12 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	close(watch)
 	<-watched
 	// The command is done: everything else it started dies with the init.
-	b.kill()
-	<-b.done
+	// When the init says it is alone, only the init itself is left, and it
+	// exits by itself; otherwise it is killed, and with it the namespace.
+	if rerr != nil || !reply.Alone {
+		b.kill()
+		<-b.done
+	}
 	copies.Wait()
 	res.TimedOut = timedOut.Load()
 	res.LimitHit = b.cg.limitsHit()

@@ -276,7 +276,11 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr})
+	res, err := b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr})
+	if err == nil {
+		b.cleanup()
+	}
+	return res, err
 }
 
 // stdio is where one command reads and writes.

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bulwark-agents/bulwark/sandbox"
+)
+
+func init() { registerBench("sandbox", benchSandbox) }
+
+// benchMode is one way of running a command that the sandbox bench times.
+type benchMode struct {
+	name string
+	run  func(ctx context.Context, argv []string) error
+}
+
+// benchRow is the result of one mode on one command.
+type benchRow struct {
+	Command string  `json:"command"`
+	Mode    string  `json:"mode"`
+	Runs    int     `json:"runs"`
+	Median  float64 `json:"median_ms"`
+	P95     float64 `json:"p95_ms"`
+	VsBwrap float64 `json:"ratio_to_bwrap,omitempty"` // median / bwrap's median
+}
+
+// benchSandbox times, in one interleaved run, a plain exec, `bulwark sandbox
+// exec` (a cold sandbox, the CLI process included), sandbox.Run (cold, in
+// process), a warm Pool and bubblewrap with equivalent binds, for /bin/true
+// and python3 -c pass.
+func benchSandbox(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("bench sandbox", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	runs := fs.Int("runs", 40, "runs per mode and command")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil || *runs < 2 {
+		return fail(s, usagef("bench sandbox: want [--runs N] [--json]"))
+	}
+	if r := sandbox.Check(); !r.OK() {
+		return fail(s, fmt.Errorf("%s", r.Problem()))
+	}
+	bwrap, err := exec.LookPath("bwrap")
+	if err != nil {
+		return fail(s, fmt.Errorf("bench sandbox: bwrap not found (apt-get install bubblewrap)"))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fail(s, err)
+	}
+	ws, err := os.MkdirTemp("", "bulwark-bench-")
+	if err != nil {
+		return fail(s, err)
+	}
+	defer os.RemoveAll(ws)
+	allow := []string{"true", "python3"}
+	spec := sandbox.Spec{Workspace: ws, AllowExec: allow, Timeout: 30 * time.Second}
+	pool, err := sandbox.NewPool(spec, 2)
+	if err != nil {
+		return fail(s, err)
+	}
+	defer pool.Close()
+
+	check := func(res *sandbox.Result, err error) error {
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		return nil
+	}
+	bwrapArgs := []string{"--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
+		"--setenv", "PATH", "/usr/bin:/bin", "--ro-bind", "/usr", "/usr"}
+	for _, l := range []string{"/bin", "/lib", "/lib64", "/sbin"} {
+		if t, err := os.Readlink(l); err == nil {
+			bwrapArgs = append(bwrapArgs, "--symlink", t, l)
+		} else if _, err := os.Stat(l); err == nil {
+			bwrapArgs = append(bwrapArgs, "--ro-bind", l, l)
+		}
+	}
+	for _, f := range []string{"/etc/ld.so.cache", "/etc/nsswitch.conf", "/etc/localtime", "/etc/ssl", "/etc/alternatives"} {
+		bwrapArgs = append(bwrapArgs, "--ro-bind-try", f, f)
+	}
+	bwrapArgs = append(bwrapArgs, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+		"--bind", ws, "/workspace", "--chdir", "/workspace", "--")
+
+	modes := []benchMode{
+		{"plain exec", func(ctx context.Context, argv []string) error {
+			return exec.CommandContext(ctx, argv[0], argv[1:]...).Run()
+		}},
+		{"bwrap", func(ctx context.Context, argv []string) error {
+			return exec.CommandContext(ctx, bwrap, append(slices.Clone(bwrapArgs), argv...)...).Run()
+		}},
+		{"bulwark sandbox exec (cold, CLI)", func(ctx context.Context, argv []string) error {
+			c := exec.CommandContext(ctx, self, append([]string{"sandbox", "exec", "--workspace", ws, "--allow-exec", strings.Join(allow, ","), "--"}, argv...)...)
+			c.Env = []string{}
+			return c.Run()
+		}},
+		{"sandbox.Run (cold, API)", func(ctx context.Context, argv []string) error {
+			return check(sandbox.Run(ctx, spec, argv))
+		}},
+		{"sandbox.Pool (warm)", func(ctx context.Context, argv []string) error {
+			return check(pool.Run(ctx, argv, nil))
+		}},
+	}
+	commands := [][]string{{"/bin/true"}, {"python3", "-c", "pass"}}
+	times := map[string][]float64{}
+	key := func(c []string, m string) string { return strings.Join(c, " ") + "\x00" + m }
+	for i := 0; i < *runs; i++ {
+		for _, c := range commands {
+			for _, m := range modes {
+				argv := c
+				if m.name == "plain exec" || m.name == "bwrap" {
+					if p, err := exec.LookPath(c[0]); err == nil {
+						argv = append([]string{p}, c[1:]...)
+					}
+				}
+				if (m.name == "plain exec" || m.name == "bwrap") && c[0] == "python3" {
+					// The system's python3, the one the sandboxes run.
+					argv = append([]string{"/usr/bin/python3"}, c[1:]...)
+				}
+				start := time.Now()
+				if err := m.run(ctx, argv); err != nil {
+					return fail(s, fmt.Errorf("bench sandbox: %s %q: %v", m.name, c, err))
+				}
+				times[key(c, m.name)] = append(times[key(c, m.name)], float64(time.Since(start).Microseconds())/1000)
+			}
+		}
+	}
+	var rows []benchRow
+	for _, c := range commands {
+		bw := quantile(times[key(c, "bwrap")], 0.5)
+		for _, m := range modes {
+			t := times[key(c, m.name)]
+			r := benchRow{Command: strings.Join(c, " "), Mode: m.name, Runs: len(t), Median: quantile(t, 0.5), P95: quantile(t, 0.95)}
+			if bw > 0 {
+				r.VsBwrap = r.Median / bw
+			}
+			rows = append(rows, r)
+		}
+	}
+	if *asJSON {
+		json.NewEncoder(s.out).Encode(map[string]any{
+			"machine": machine(), "runs": *runs, "results": rows,
+		})
+		return exitOK
+	}
+	fmt.Fprintf(s.out, "sandbox bench: %d interleaved runs per mode, %s\n\n", *runs, machine())
+	fmt.Fprintf(s.out, "| command | mode | median ms | p95 ms | median / bwrap |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(s.out, "| `%s` | %s | %.2f | %.2f | %.2f |\n", r.Command, r.Mode, r.Median, r.P95, r.VsBwrap)
+	}
+	return exitOK
+}
+
+// quantile returns the q-th quantile (nearest rank) of xs.
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel := ""
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%d CPUs (%s), Linux %s, %s", runtime.NumCPU(), cpu, kernel, runtime.Version())
+}
