@@ -1,0 +1,153 @@
+package secret
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var (
+	keyA = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, KeySize))
+	keyB = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, KeySize))
+)
+
+var parseTests = []struct {
+	in       string
+	versions []uint32 // nil: an error is wanted
+	current  uint32
+}{
+	{keyA, []uint32{1}, 1},
+	{keyA + "\n", []uint32{1}, 1},
+	{"v1:" + keyA, []uint32{1}, 1},
+	{"# comment\nv1:" + keyA + "\n\nv2:" + keyB + "\n", []uint32{1, 2}, 2},
+	{"v3:" + keyB + ",v1:" + keyA, []uint32{1, 3}, 3},
+	{strings.TrimRight(keyA, "="), []uint32{1}, 1},
+	{"", nil, 0},
+	{"# only a comment", nil, 0},
+	{"v1:" + keyA + "\nv1:" + keyB, nil, 0}, // duplicate
+	{keyA + "\n" + keyB, nil, 0},            // two keys without versions
+	{"v0:" + keyA, nil, 0},                  // version 0
+	{"x1:" + keyA, nil, 0},                  // no v
+	{"v1:" + base64.StdEncoding.EncodeToString([]byte("short")), nil, 0},
+	{"v1:not base64!", nil, 0},
+}
+
+func TestParseKeyring(t *testing.T) {
+	for _, tc := range parseTests {
+		k, err := ParseKeyring([]byte(tc.in))
+		if tc.versions == nil {
+			if err == nil {
+				t.Errorf("ParseKeyring(%q) = %v, want an error", tc.in, k.Versions())
+			} else if strings.Contains(err.Error(), keyA[:20]) || strings.Contains(err.Error(), keyB[:20]) {
+				t.Errorf("ParseKeyring(%q) error %q quotes a key", tc.in, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("ParseKeyring(%q): %v", tc.in, err)
+			continue
+		}
+		if got := k.Versions(); !slicesEqual(got, tc.versions) || k.Current() != tc.current {
+			t.Errorf("ParseKeyring(%q) = versions %v current %d, want %v current %d", tc.in, got, k.Current(), tc.versions, tc.current)
+		}
+	}
+}
+
+func slicesEqual(a, b []uint32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestKeyringRotation(t *testing.T) {
+	k1 := NewKeyring()
+	ad := AD("tn_a", "datakey", "1")
+	dk := NewKey()
+	w1, v, err := k1.Wrap(ad, dk)
+	if err != nil || v != 1 {
+		t.Fatalf("Wrap = v%d, %v", v, err)
+	}
+	k2 := k1.WithNewKey()
+	if k2.Current() != 2 || k1.Current() != 1 {
+		t.Fatalf("WithNewKey: current %d (old keyring %d), want 2 (1)", k2.Current(), k1.Current())
+	}
+	w2, v, _ := k2.Wrap(ad, dk)
+	if v != 2 {
+		t.Fatalf("Wrap after rotation used v%d, want v2", v)
+	}
+	for _, w := range [][]byte{w1, w2} {
+		got, err := k2.Unwrap(ad, w)
+		if err != nil || !bytes.Equal(got, dk) {
+			t.Fatalf("Unwrap: %v", err)
+		}
+	}
+	if _, err := k1.Unwrap(ad, w2); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("old keyring Unwrap(v2) = %v, want ErrUnknownKey", err)
+	}
+	if _, err := k2.Without(2); err == nil {
+		t.Error("Without(current) succeeded")
+	}
+	k3, err := k2.Without(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k3.Without(1); err == nil {
+		t.Error("Without(1) twice succeeded")
+	}
+	if _, err := k3.Unwrap(ad, w1); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("Unwrap(retired v1) = %v, want ErrUnknownKey", err)
+	}
+	chk, _ := k2.KeyCheck(1)
+	if err := k2.VerifyKeyCheck(1, chk); err != nil {
+		t.Errorf("VerifyKeyCheck: %v", err)
+	}
+	if err := NewKeyring().VerifyKeyCheck(1, chk); !errors.Is(err, ErrOpen) {
+		t.Errorf("VerifyKeyCheck with another key = %v, want ErrOpen", err)
+	}
+}
+
+func TestKeyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	k, err := CreateKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %04o, want 0600", fi.Mode().Perm())
+	}
+	if _, err := CreateKeyFile(path); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("CreateKeyFile over an existing file = %v, want ErrExist", err)
+	}
+	k2 := k.WithNewKey()
+	if err := WriteKeyFile(path, k2); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slicesEqual(got.Versions(), []uint32{1, 2}) || got.Current() != 2 {
+		t.Errorf("read back versions %v current %d, want [1 2] current 2", got.Versions(), got.Current())
+	}
+	chk, _ := k.KeyCheck(1)
+	if err := got.VerifyKeyCheck(1, chk); err != nil {
+		t.Errorf("the key read back does not open its check: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604, 0o660} {
+		os.Chmod(path, mode)
+		if _, err := ReadKeyFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Errorf("ReadKeyFile of a mode %04o file = %v, want a refusal that says chmod 600", mode, err)
+		}
+	}
+}
