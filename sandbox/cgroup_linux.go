@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,7 +116,34 @@ type cgroup struct {
 	v2   map[string]bool
 }
 
-var cgroupSeq atomic.Int64
+var (
+	cgroupSeq   atomic.Int64
+	reapedStale sync.Map // parent folder -> true once swept
+)
+
+// reapStale removes the empty groups that a bulwark process which is gone
+// (killed, crashed) left in parent. Group names carry the creator's pid.
+func reapStale(parent string) {
+	if _, done := reapedStale.LoadOrStore(parent, true); done {
+		return
+	}
+	ents, _ := os.ReadDir(parent)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "bulwark-sandbox-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+			continue // its creator still runs
+		}
+		os.Remove(filepath.Join(parent, e.Name())) // fails, harmlessly, if not empty
+	}
+}
 
 // newCgroup creates the groups of one sandbox and writes its limits.
 func newCgroup(ctrls []CgroupController, memory int64, pids int, cpu float64) (*cgroup, error) {
@@ -132,6 +160,7 @@ func newCgroup(ctrls []CgroupController, memory int64, pids int, cpu float64) (*
 				return nil, err
 			}
 		}
+		reapStale(c.Parent)
 		dir := filepath.Join(c.Parent, name)
 		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 			cg.remove()

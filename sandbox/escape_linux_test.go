@@ -193,11 +193,6 @@ calls = {
 %s}
 args = {"ptrace": (0, 0, 0, 0), "keyctl": (0, -3, 0, 0), "unshare": (0x10000000,), "bpf": (0, 0, 0),
         "userfaultfd": (0,), "io_uring_setup": (1, 0), "setns": (0, 0), "name_to_handle_at": (-100, b"/", 0, 0, 0)}
-for name, nr in sorted(calls.items()):
-    ctypes.set_errno(0)
-    r = libc.syscall(nr, *args.get(name, (0, 0, 0, 0, 0)))
-    e = ctypes.get_errno()
-    print(("BLOCKED" if r == -1 and e == errno.EPERM else "ESCAPED"), name, r, errno.errorcode.get(e, e))
 ctypes.set_errno(0)
 r = libc.syscall(%d, 0, 0)
 e = ctypes.get_errno()
@@ -218,6 +213,13 @@ for req, label in ((termios.TIOCSTI, "TIOCSTI"), (0x541C, "TIOCLINUX"), (termios
         print(("BLOCKED" if r == -1 and e == errno.EPERM else "ESCAPED"), label, r, errno.errorcode.get(e, e))
     except Exception as ex:
         print("ESCAPED", label, ex)
+# ptrace(PTRACE_TRACEME) would succeed without the filter and leave this
+# process stopped on its next signal: it goes last.
+for name, nr in sorted(calls.items(), key=lambda kv: (kv[0] == "ptrace", kv[0])):
+    ctypes.set_errno(0)
+    r = libc.syscall(nr, *args.get(name, (0, 0, 0, 0, 0)))
+    e = ctypes.get_errno()
+    print(("BLOCKED" if r == -1 and e == errno.EPERM else "ESCAPED"), name, r, errno.errorcode.get(e, e))
 `, table.String(), unix.SYS_CLONE3, unix.SYS_CLONE))
 	assertContained(t, res, len(calls)+1+4+3)
 }
@@ -290,9 +292,12 @@ bash -c 'cat /etc/hostname' && echo ESCAPED bash -c || echo BLOCKED bash -c
 python3 - <<'EOF'
 import os, shutil, stat, subprocess
 def attempt(label, argv):
+    # A program that starts at all has escaped, whatever its exit status;
+    # through ld.so, only a mapping failure counts as blocked.
     try:
         r = subprocess.run(argv, capture_output=True)
-        print("ESCAPED" if r.returncode == 0 else "BLOCKED", label, r.returncode, r.stderr[:80])
+        blocked = argv[0].startswith("/lib64/ld-") and r.returncode == 127 and b"failed to map" in r.stderr
+        print("BLOCKED" if blocked else "ESCAPED", label, r.returncode, r.stderr[:80])
     except OSError as e:
         print("BLOCKED", label, e.strerror)
 attempt("python execv", ["/usr/bin/cat", "/etc/hostname"])
@@ -351,7 +356,7 @@ func TestLimitTimeout(t *testing.T) {
 func TestLimitForkBomb(t *testing.T) {
 	requireSandbox(t)
 	res := mustRun(t, Spec{Pids: 64, Timeout: 3 * time.Second, AllowExec: []string{"bash"}}, "bash", "-c", ":(){ :|:& };:; wait")
-	if !res.hit("pids") && !res.TimedOut {
+	if !res.hit("pids") {
 		t.Errorf("fork bomb: LimitHit = %v, TimedOut = %v", res.LimitHit, res.TimedOut)
 	}
 }
