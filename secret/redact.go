@@ -1,7 +1,8 @@
-// Package secret keeps secret values out of everything Bulwark shows, logs or
-// stores in the clear. This part of it is the redactor: it masks registered
-// secret values (and their common encodings) and secret-looking strings that
-// were never registered, in whole strings, in byte streams and in slog records.
+// Package secret protects secret values: it keeps them encrypted at rest and
+// out of everything Bulwark shows, logs or stores in the clear. Its Redactor
+// (the redact*.go files) masks registered secret values, and their common
+// encodings, and secret-looking strings that were never registered, in whole
+// strings, in byte streams and in slog records.
 package secret
 
 import (
