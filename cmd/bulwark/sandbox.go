@@ -71,6 +71,9 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 		return spec, nil, usagef("sandbox exec: --net %q: want none or proxy", *netMode)
 	}
 	spec.AllowDomains = domains
+	if spec.Net == sandbox.NetProxy && len(domains) == 0 {
+		return spec, nil, usagef("sandbox exec: --net proxy needs at least one --allow-domain")
+	}
 	if *timeout != "" {
 		d, err := time.ParseDuration(*timeout)
 		if err != nil || d <= 0 {
