@@ -321,3 +321,42 @@ func TestApproveModes(t *testing.T) {
 		}
 	}
 }
+
+func TestRunIsAuditedAndTamperingIsFound(t *testing.T) {
+	data := t.TempDir()
+	extra := []string{"BULWARK_DATA=" + data}
+	if r := runBulwark(t, extra, "run", "--model", "replay:"+example(t), "--workspace", t.TempDir(), "task"); r.code != 0 {
+		t.Fatalf("run: exit %d: %s", r.code, r.stderr)
+	}
+	r := runBulwark(t, extra, "audit", "verify")
+	if r.code != 0 || !strings.Contains(r.stdout, "audit log intact") {
+		t.Fatalf("verify of an untouched log: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	logPath := filepath.Join(data, "audit", "audit.log")
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []string{`"task.start"`, `"tool.call"`, `"task.end"`} {
+		if !bytes.Contains(b, []byte(action)) {
+			t.Errorf("the audit log has no %s record", action)
+		}
+	}
+	b = bytes.Replace(b, []byte(`"greet.py`), []byte(`"grEet.py`), 1)
+	os.WriteFile(logPath, b, 0o600)
+	r = runBulwark(t, extra, "audit", "verify")
+	if r.code != 1 || !strings.Contains(r.stderr, "NOT intact") || !strings.Contains(r.stderr, "record 2") {
+		t.Errorf("verify of a changed log: exit %d, want 1 naming record 2\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestAuditOffWarns(t *testing.T) {
+	data := t.TempDir()
+	r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_AUDIT=off"}, "run", "--model", "replay:"+example(t), "--workspace", t.TempDir(), "task")
+	if r.code != 0 || !strings.Contains(r.stderr, "BULWARK_AUDIT=off") {
+		t.Errorf("exit %d; stderr %q, want a warning", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, "audit", "audit.log")); err == nil {
+		t.Errorf("an audit log was written with BULWARK_AUDIT=off")
+	}
+}

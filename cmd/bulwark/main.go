@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // command is one subcommand. run gets the arguments after the subcommand's
@@ -45,7 +47,13 @@ const (
 	exitUsage  = 2
 )
 
+// redactor masks every registered secret and secret-looking string in what
+// the process logs; commands register the secrets they load.
+var redactor = secret.NewRedactor()
+
 func main() {
+	slog.SetDefault(slog.New(secret.NewLogHandler(
+		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}), redactor)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := dispatch(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	stop()
@@ -74,6 +82,15 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+}
+
+// logLevel is BULWARK_LOG_LEVEL (debug, info, warn, error; default warn).
+func logLevel() slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(os.Getenv("BULWARK_LOG_LEVEL"))); err != nil {
+		return slog.LevelWarn
+	}
+	return l
 }
 
 // usageError marks a failure caused by bad command-line input (exit 2).

@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/tool/files"
@@ -108,13 +110,20 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 
 	task := bulwark.Task{ID: bulwark.NewID("t_"), Input: input, Model: f.model, Status: bulwark.TaskRunning,
 		Limits: bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}, Created: time.Now()}
+	data, err := dataDir(f.data)
+	if err != nil {
+		return err
+	}
 	dir := f.workspace
 	if dir == "" {
-		data, err := dataDir(f.data)
-		if err != nil {
-			return err
-		}
 		dir = filepath.Join(data, "workspaces", task.ID)
+	}
+	auditLog, err := openAudit(ctx, data, redactor, s)
+	if err != nil {
+		return err
+	}
+	if auditLog != nil {
+		defer auditLog.Close()
 	}
 	ws, err := workspace.Open(dir)
 	if err != nil {
@@ -143,7 +152,23 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		Policy:  bulwark.Policy{Rules: rules},
 		Approve: terminalApprove(f.approve, in, s.err),
 	}
-	out, err := agent.Run(ctx, cfg, task)
+	if auditLog != nil {
+		// A task that cannot be audited does not go on: fail closed.
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: "local", Actor: "cli", OnError: func(err error) {
+			slog.Error("audit record not written; stopping the task", "task", task.ID, "err", err)
+			cancel(err)
+		}}
+		cfg.Sink = agent.Tee(auditor.Sink, cfg.Sink)
+		out, err := agent.Run(ctx, cfg, task)
+		return taskResult(out, err)
+	}
+	return taskResult(agent.Run(ctx, cfg, task))
+}
+
+// taskResult is runTask's error for how the task ended.
+func taskResult(out agent.Outcome, err error) error {
 	if err != nil {
 		return err
 	}
