@@ -1,0 +1,331 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+const taskColumns = `id, tenant_id, status, model, limits, input_ct, answer_ct, reason, created`
+
+func checkTaskID(op, id string) error {
+	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return bulwark.Errorf(bulwark.Invalid, op, "the task id is not valid")
+	}
+	return nil
+}
+
+// CreateTask implements bulwark.TaskStore. The input is sealed; status,
+// model, limits and dates are kept in the clear.
+func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark.Task) (bulwark.Task, error) {
+	const op = "sqlite.CreateTask"
+	if err := tenant.Check(op); err != nil {
+		return t, err
+	}
+	if t.ID == "" {
+		t.ID = bulwark.NewID("t_")
+	}
+	if err := checkTaskID(op, t.ID); err != nil {
+		return t, err
+	}
+	if t.Status == "" {
+		t.Status = bulwark.TaskQueued
+	}
+	if t.Created.IsZero() {
+		t.Created = db.now()
+	}
+	t.Created = fromUnix(unixTime(t.Created))
+	t.TenantID = string(tenant)
+	limits, err := json.Marshal(t.Limits)
+	if err != nil {
+		return t, bulwark.E(bulwark.Invalid, op, "the task's limits cannot be stored", err)
+	}
+	input, err := db.seal(ctx, tenant, kindTaskInput, t.ID, []byte(t.Input))
+	if err != nil {
+		return t, err
+	}
+	var answer []byte
+	if t.Answer != "" {
+		if answer, err = db.seal(ctx, tenant, kindTaskAnswer, t.ID, []byte(t.Answer)); err != nil {
+			return t, err
+		}
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE id = ?`, t.ID).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return bulwark.Errorf(bulwark.Conflict, op, "a task with this id already exists")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, tenant, t.Status, t.Model, string(limits), input, answer, t.Reason, unixTime(t.Created), unixTime(db.now()))
+		return err
+	})
+	if err != nil {
+		return t, unavailable(op, "store the task", err)
+	}
+	return t, nil
+}
+
+// Task implements bulwark.TaskStore.
+func (db *DB) Task(ctx context.Context, tenant bulwark.TenantID, id string) (bulwark.Task, error) {
+	const op = "sqlite.Task"
+	if err := tenant.Check(op); err != nil {
+		return bulwark.Task{}, err
+	}
+	if err := checkTaskID(op, id); err != nil {
+		return bulwark.Task{}, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id)
+	if err != nil {
+		return bulwark.Task{}, unavailable(op, "read the task", err)
+	}
+	ts, err := db.scanTasks(ctx, op, tenant, rows)
+	if err != nil {
+		return bulwark.Task{}, err
+	}
+	if len(ts) == 0 {
+		return bulwark.Task{}, bulwark.Errorf(bulwark.NotFound, op, "no such task")
+	}
+	return ts[0], nil
+}
+
+// ListTasks implements bulwark.TaskStore.
+func (db *DB) ListTasks(ctx context.Context, tenant bulwark.TenantID, opt bulwark.ListTasksOptions) ([]bulwark.Task, error) {
+	const op = "sqlite.ListTasks"
+	if err := tenant.Check(op); err != nil {
+		return nil, err
+	}
+	limit := opt.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
+	if err != nil {
+		return nil, unavailable(op, "list the tasks", err)
+	}
+	return db.scanTasks(ctx, op, tenant, rows)
+}
+
+// scanTasks reads and decrypts task rows, closing rows.
+func (db *DB) scanTasks(ctx context.Context, op string, tenant bulwark.TenantID, rows *sql.Rows) ([]bulwark.Task, error) {
+	type row struct {
+		t             bulwark.Task
+		limits        string
+		input, answer []byte
+		created       int64
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.t.ID, &r.t.TenantID, &r.t.Status, &r.t.Model, &r.limits, &r.input, &r.answer, &r.t.Reason, &r.created); err != nil {
+			rows.Close()
+			return nil, unavailable(op, "read the tasks", err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, "read the tasks", err)
+	}
+	ts := make([]bulwark.Task, 0, len(all))
+	for _, r := range all {
+		t := r.t
+		t.Created = fromUnix(r.created)
+		if err := json.Unmarshal([]byte(r.limits), &t.Limits); err != nil {
+			return nil, bulwark.E(bulwark.Internal, op, "a stored task's limits are damaged", err)
+		}
+		input, err := db.open(ctx, tenant, kindTaskInput, t.ID, r.input)
+		if err != nil {
+			return nil, err
+		}
+		t.Input = string(input)
+		if r.answer != nil {
+			answer, err := db.open(ctx, tenant, kindTaskAnswer, t.ID, r.answer)
+			if err != nil {
+				return nil, err
+			}
+			t.Answer = string(answer)
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil
+}
+
+// SetTaskStatus implements bulwark.TaskStore.
+func (db *DB) SetTaskStatus(ctx context.Context, tenant bulwark.TenantID, id string, status bulwark.TaskStatus) error {
+	const op = "sqlite.SetTaskStatus"
+	if err := tenant.Check(op); err != nil {
+		return err
+	}
+	if err := checkTaskID(op, id); err != nil {
+		return err
+	}
+	switch status {
+	case bulwark.TaskQueued, bulwark.TaskRunning, bulwark.TaskWaiting, bulwark.TaskInterrupted:
+	default:
+		return bulwark.Errorf(bulwark.Invalid, op, "a task's status can be set to queued, running, waiting or interrupted; it ends with its task_finished event")
+	}
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		cur, err := taskStatus(ctx, tx, op, tenant, id)
+		if err != nil {
+			return err
+		}
+		if cur.Ended() {
+			return bulwark.Errorf(bulwark.Conflict, op, "the task has ended (%s)", cur)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ? WHERE tenant_id = ? AND id = ?`, status, unixTime(db.now()), tenant, id)
+		return err
+	})
+	if err != nil {
+		return unavailable(op, "update the task", err)
+	}
+	return nil
+}
+
+func taskStatus(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, id string) (bulwark.TaskStatus, error) {
+	var s bulwark.TaskStatus
+	err := tx.QueryRowContext(ctx, `SELECT status FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, bulwark.Errorf(bulwark.NotFound, op, "no such task")
+	}
+	return s, err
+}
+
+// AppendEvent implements bulwark.TaskStore. The payload is the sealed JSON
+// of e, bound to the task and seq; the type and time are kept in the clear.
+func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
+	const op = "sqlite.AppendEvent"
+	if err := tenant.Check(op); err != nil {
+		return err
+	}
+	if err := checkTaskID(op, e.TaskID); err != nil {
+		return err
+	}
+	if e.Seq <= 0 || e.Type == "" {
+		return bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
+	}
+	if e.Type == bulwark.EventModelDelta {
+		return bulwark.Errorf(bulwark.Invalid, op, "model_delta events are not stored")
+	}
+	if e.Time.IsZero() {
+		e.Time = db.now()
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return bulwark.E(bulwark.Invalid, op, "the event cannot be stored", err)
+	}
+	ct, err := db.seal(ctx, tenant, kindEvent, eventRecordID(e.TaskID, e.Seq), payload)
+	if err != nil {
+		return err
+	}
+	var answer []byte
+	if e.Type == bulwark.EventTaskFinished {
+		if answer, err = db.seal(ctx, tenant, kindTaskAnswer, e.TaskID, []byte(e.Text)); err != nil {
+			return err
+		}
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		cur, err := taskStatus(ctx, tx, op, tenant, e.TaskID)
+		if err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE task_id = ? AND seq = ?`, e.TaskID, e.Seq).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return bulwark.Errorf(bulwark.Conflict, op, "event %d of the task is already stored", e.Seq)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (task_id, seq, tenant_id, type, time, payload_ct) VALUES (?, ?, ?, ?, ?, ?)`,
+			e.TaskID, e.Seq, tenant, e.Type, unixTime(e.Time), ct); err != nil {
+			return err
+		}
+		now := unixTime(db.now())
+		switch {
+		case e.Type == bulwark.EventTaskFinished:
+			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ? WHERE tenant_id = ? AND id = ?`,
+				bulwark.TaskStatusFor(e.Reason), e.Reason, answer, now, tenant, e.TaskID)
+		case e.Type == bulwark.EventTaskStarted && !cur.Ended():
+			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ? WHERE tenant_id = ? AND id = ?`,
+				bulwark.TaskRunning, now, tenant, e.TaskID)
+		}
+		return err
+	})
+	if err != nil {
+		return unavailable(op, "store the event", err)
+	}
+	return nil
+}
+
+// eventRecordID is the record id an event's payload is bound to.
+func eventRecordID(taskID string, seq int64) string {
+	return taskID + "/" + strconv.FormatInt(seq, 10)
+}
+
+// Events implements bulwark.TaskStore.
+func (db *DB) Events(ctx context.Context, tenant bulwark.TenantID, taskID string, after int64, limit int) ([]bulwark.Event, error) {
+	const op = "sqlite.Events"
+	if err := tenant.Check(op); err != nil {
+		return nil, err
+	}
+	if err := checkTaskID(op, taskID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}) // one snapshot for both queries
+	if err != nil {
+		return nil, unavailable(op, "read the events", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, taskID).Scan(&n); err != nil {
+		return nil, unavailable(op, "read the events", err)
+	}
+	if n == 0 {
+		return nil, bulwark.Errorf(bulwark.NotFound, op, "no such task")
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT seq, payload_ct FROM events WHERE tenant_id = ? AND task_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		tenant, taskID, after, limit)
+	if err != nil {
+		return nil, unavailable(op, "read the events", err)
+	}
+	type row struct {
+		seq int64
+		ct  []byte
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.seq, &r.ct); err != nil {
+			rows.Close()
+			return nil, unavailable(op, "read the events", err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, "read the events", err)
+	}
+	events := make([]bulwark.Event, 0, len(all))
+	for _, r := range all {
+		payload, err := db.open(ctx, tenant, kindEvent, eventRecordID(taskID, r.seq), r.ct)
+		if err != nil {
+			return nil, err
+		}
+		var e bulwark.Event
+		if err := json.Unmarshal(payload, &e); err != nil {
+			return nil, bulwark.E(bulwark.Internal, op, "a stored event is damaged", err)
+		}
+		events = append(events, e)
+	}
+	return events, nil
+}
