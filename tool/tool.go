@@ -6,6 +6,7 @@ package tool
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -46,6 +47,22 @@ type Env struct {
 	Workspace *workspace.Workspace
 	// Ask puts a question to a person and waits for the answer (ask_user).
 	Ask func(ctx context.Context, question string) (string, error)
+	// Exec runs a command in the task's sandbox, with the workspace as its
+	// working directory /workspace (run_shell, run_code). Nil where code
+	// cannot run safely: those tools then refuse.
+	Exec func(ctx context.Context, cmd []string) (*ExecResult, error)
+}
+
+// ExecResult is what a sandboxed command did.
+type ExecResult struct {
+	ExitCode int
+	Stdout   []byte // capped by the sandbox
+	Stderr   []byte
+	Duration time.Duration
+	TimedOut bool
+	Timeout  time.Duration // the limit that applied
+	LimitHit []string      // limits the command ran into: "memory", "pids", "output"
+	Denied   []string      // network connections the egress proxy refused
 }
 
 // Targeter is implemented by tools whose calls act on something a policy

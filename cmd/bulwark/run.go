@@ -16,6 +16,7 @@ import (
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
 	"github.com/bulwark-agents/bulwark/workspace"
@@ -131,6 +132,12 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	defer ws.Close()
 
+	sb := newTaskSandbox(ws.Path())
+	defer sb.Close()
+	if sb.problem != "" && !f.json {
+		fmt.Fprintf(s.err, "bulwark: run_shell and run_code are off: %s (see `bulwark sandbox check`)\n", sb.problem)
+	}
+
 	in := bufio.NewReader(s.in)
 	var view agent.Sink
 	if f.json {
@@ -142,10 +149,11 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	cfg := agent.Config{
 		Model: model,
-		Tools: tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
+		Tools: tool.NewRegistry(append(files.Tools(), code.Shell(), code.Code(), interact.Finish(), interact.AskUser())...),
 		Env: &tool.Env{
 			Workspace: ws,
 			Ask:       terminalAsk(in, s.err),
+			Exec:      sb.exec,
 		},
 		Limits:  task.Limits,
 		Sink:    view,

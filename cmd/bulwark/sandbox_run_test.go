@@ -1,0 +1,59 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func needSandbox(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BULWARK_TEST_SANDBOX") != "1" {
+		t.Skip("set BULWARK_TEST_SANDBOX=1 to run agent tasks in the real sandbox (needs root, user namespaces, Landlock, seccomp, cgroups)")
+	}
+}
+
+func TestExampleRunsPythonInTheSandbox(t *testing.T) {
+	needSandbox(t)
+	ws := t.TempDir()
+	r := runBulwark(t, nil, "run", "--model", "replay:"+example(t), "--workspace", ws, "Write a greeting program")
+	if r.code != 0 || !strings.Contains(r.stdout, "Hello, Ada!") {
+		t.Fatalf("exit %d, want 0 with the program's output\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestAgentCodeIsContained(t *testing.T) {
+	needSandbox(t)
+	parent := t.TempDir()
+	ws := filepath.Join(parent, "ws")
+	os.Mkdir(ws, 0o700)
+	secretFile := filepath.Join(parent, "host-secret.txt")
+	os.WriteFile(secretFile, []byte("HOST-SECRET-CANARY"), 0o600)
+	script := filepath.Join(parent, "s.jsonl")
+	os.WriteFile(script, []byte(`{"tool_calls": [{"name": "run_shell", "arguments": {"command": "env; cat `+secretFile+`; cat /proc/1/environ; ls /"}}]}
+{"tool_calls": [{"name": "run_code", "arguments": {"language": "python", "code": "import os\nos.execv('/usr/bin/perl', ['perl', '-e', 'print 1'])"}}]}
+{"tool_calls": [{"name": "run_shell", "arguments": {"command": "rm -rf /workspace/*"}}]}
+{"tool_calls": [{"name": "finish", "arguments": {"answer": "tried"}}]}
+`), 0o600)
+	os.WriteFile(filepath.Join(ws, "keep.txt"), []byte("keep"), 0o600)
+	r := runBulwark(t, []string{"OPENAI_API_KEY=sk-HOST-KEY-CANARY", "BULWARK_POLICY=run_shell(rm -rf *)=deny"},
+		"run", "--json", "--model", "replay:"+script, "--workspace", ws, "contain")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, leak := range []string{"HOST-SECRET-CANARY", "sk-HOST-KEY-CANARY"} {
+		if strings.Contains(r.stdout, leak) {
+			t.Errorf("the sandboxed command saw %q", leak)
+		}
+	}
+	if !strings.Contains(r.stdout, "Permission denied") && !strings.Contains(r.stdout, "PermissionError") {
+		t.Errorf("running perl (not on the allowlist) was not refused:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stdout, "the policy refuses") {
+		t.Errorf("run_shell(rm -rf *)=deny did not refuse:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "keep.txt")); err != nil {
+		t.Errorf("the denied rm ran: %v", err)
+	}
+}
