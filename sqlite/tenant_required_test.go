@@ -14,12 +14,18 @@ var tenantMethods = []struct {
 	name string
 	call func(ctx context.Context, s bulwark.Store, tenant bulwark.TenantID) error
 }{
-	{"Tenant", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { _, err := s.Tenant(ctx, tn); return err }},
+	{"Tenant", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		_, err := s.Tenant(ctx, tn)
+		return err
+	}},
 	{"CreateTask", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
 		_, err := s.CreateTask(ctx, tn, bulwark.Task{Input: "x"})
 		return err
 	}},
-	{"Task", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { _, err := s.Task(ctx, tn, "t_1"); return err }},
+	{"Task", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		_, err := s.Task(ctx, tn, "t_1")
+		return err
+	}},
 	{"ListTasks", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
 		_, err := s.ListTasks(ctx, tn, bulwark.ListTasksOptions{})
 		return err
@@ -30,13 +36,24 @@ var tenantMethods = []struct {
 	{"AppendEvent", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
 		return s.AppendEvent(ctx, tn, bulwark.Event{TaskID: "t_1", Seq: 1, Type: bulwark.EventNotice})
 	}},
-	{"Events", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { _, err := s.Events(ctx, tn, "t_1", 0, 0); return err }},
+	{"Events", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		_, err := s.Events(ctx, tn, "t_1", 0, 0)
+		return err
+	}},
 	{"SetSecret", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
 		return s.SetSecret(ctx, tn, "NAME", "value-123")
 	}},
-	{"ListSecrets", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { _, err := s.ListSecrets(ctx, tn); return err }},
-	{"SecretValues", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { _, err := s.SecretValues(ctx, tn); return err }},
-	{"DeleteSecret", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error { return s.DeleteSecret(ctx, tn, "NAME") }},
+	{"ListSecrets", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		_, err := s.ListSecrets(ctx, tn)
+		return err
+	}},
+	{"SecretValues", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		_, err := s.SecretValues(ctx, tn)
+		return err
+	}},
+	{"DeleteSecret", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
+		return s.DeleteSecret(ctx, tn, "NAME")
+	}},
 	{"NewRecorder", func(ctx context.Context, s bulwark.Store, tn bulwark.TenantID) error {
 		r := bulwark.NewRecorder(ctx, s, tn, "t_1")
 		r.Record(bulwark.Event{Seq: 1, Type: bulwark.EventNotice})
