@@ -158,7 +158,7 @@ func types(es []bulwark.Event) []bulwark.EventType {
 func TestQuirkyStreamsStillRunTools(t *testing.T) {
 	quirks := []llmtest.Quirk{
 		llmtest.WholeToolCall, llmtest.NoIndex, llmtest.NoID, llmtest.StopWithToolCalls,
-		llmtest.SmallChunks, llmtest.ArgumentsObject, llmtest.NoIndex | llmtest.NoID | llmtest.StopWithToolCalls,
+		llmtest.SmallChunks, llmtest.ArgumentsObject, llmtest.Buffered, llmtest.NoIndex | llmtest.NoID | llmtest.StopWithToolCalls,
 	}
 	for _, q := range quirks {
 		t.Run(fmt.Sprint(q), func(t *testing.T) {

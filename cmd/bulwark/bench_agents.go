@@ -32,6 +32,7 @@ func init() { registerBench("agents", benchAgents) }
 // agentsReport is what `bulwark bench agents` measured.
 type agentsReport struct {
 	Tasks        int     `json:"tasks"`
+	Buffered     bool    `json:"buffered"`
 	Steps        int     `json:"steps"`
 	LatencyMS    float64 `json:"latency_ms"`
 	MakespanMS   float64 `json:"makespan_ms"`
@@ -57,6 +58,7 @@ func benchAgents(ctx context.Context, args []string, s stdio) int {
 	tasks := fs.Int("tasks", 1000, "agents run at once")
 	steps := fs.Int("steps", 10, "file-tool steps per agent")
 	latency := fs.Duration("latency", 100*time.Millisecond, "model latency per turn")
+	buffered := fs.Bool("buffered", false, "the fake server sends each reply in one write instead of flushing every SSE event")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	if err := fs.Parse(args); err != nil {
@@ -75,7 +77,7 @@ func benchAgents(ctx context.Context, args []string, s stdio) int {
 		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
 		return exitUsage
 	}
-	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency)
+	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *buffered)
 	if err != nil {
 		return fail(s, err)
 	}
@@ -93,8 +95,12 @@ func benchAgents(ctx context.Context, args []string, s stdio) int {
 	return exitOK
 }
 
-func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration) (*agentsReport, error) {
-	srv := llmtest.NewServer(benchHandler(steps, latency))
+func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, buffered bool) (*agentsReport, error) {
+	var q llmtest.Quirk
+	if buffered {
+		q = llmtest.Buffered
+	}
+	srv := llmtest.NewServer(benchHandler(steps, latency, q))
 	defer srv.Close()
 	srv.SetRecording(false)
 	srv.SetParsing(false) // the handler counts tool results in the raw body
@@ -156,7 +162,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration) (*
 
 	ideal := time.Duration(steps) * latency
 	rep := &agentsReport{
-		Tasks: n, Steps: steps,
+		Tasks: n, Steps: steps, Buffered: buffered,
 		LatencyMS:    ms(latency),
 		MakespanMS:   ms(makespan),
 		IdealMS:      ms(ideal),
@@ -177,11 +183,11 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration) (*
 
 // benchHandler answers turn k of a conversation (k tool results so far)
 // with a write_file call; the last of the steps turns also calls finish.
-func benchHandler(steps int, latency time.Duration) llmtest.Handler {
+func benchHandler(steps int, latency time.Duration, q llmtest.Quirk) llmtest.Handler {
 	return func(r *llmtest.Request) llmtest.Turn {
 		k := bytes.Count(r.Body, toolRole)
 		args, _ := json.Marshal(map[string]string{"path": fmt.Sprintf("step-%d.txt", k), "content": strings.Repeat("x", 64)})
-		t := llmtest.Turn{Delay: latency, Content: "Writing the next file.", ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: args}}}
+		t := llmtest.Turn{Delay: latency, Quirks: q, Content: "Writing the next file.", ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: args}}}
 		if k >= steps-1 {
 			t.ToolCalls = append(t.ToolCalls, llmtest.ToolCall{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)})
 		}

@@ -18,6 +18,8 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	}
 	u := estimate(t.Usage, req, t)
 	out := newSSE(w)
+	out.buffered = t.Quirks&Buffered != 0
+	defer out.close()
 	type obj = map[string]any
 	out.event("message_start", obj{"type": "message_start", "message": obj{
 		"id": "msg_" + strconv.Itoa(req.N), "type": "message", "role": "assistant", "model": req.Model,

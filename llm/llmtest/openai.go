@@ -11,9 +11,10 @@ import (
 
 // sseWriter writes events and flushes each.
 type sseWriter struct {
-	w   *bufio.Writer
-	rc  *http.ResponseController
-	err error
+	w        *bufio.Writer
+	rc       *http.ResponseController
+	err      error
+	buffered bool // flush only at the end (the Buffered quirk)
 }
 
 func newSSE(w http.ResponseWriter) *sseWriter {
@@ -53,7 +54,17 @@ func (s *sseWriter) comment(text string) {
 	}
 }
 
+// close sends what is still buffered; every handler defers it.
+func (s *sseWriter) close() {
+	if s.err == nil {
+		s.err = s.w.Flush()
+	}
+}
+
 func (s *sseWriter) flush() {
+	if s.buffered {
+		return
+	}
 	if s.err = s.w.Flush(); s.err == nil {
 		s.err = s.rc.Flush()
 	}
@@ -111,6 +122,8 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		q |= WholeToolCall
 	}
 	out := newSSE(w)
+	out.buffered = q&Buffered != 0
+	defer out.close()
 	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
 	send := func(d oaDelta, finish *string) {
 		c := base

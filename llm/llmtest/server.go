@@ -24,7 +24,7 @@ import (
 )
 
 // Quirk changes the wire format of a streamed OpenAI reply to imitate a
-// provider. Quirks combine with |. Only SmallChunks applies to Anthropic.
+// provider. Quirks combine with |. Only SmallChunks and Buffered apply to Anthropic.
 type Quirk uint
 
 const (
@@ -37,6 +37,7 @@ const (
 	Comments                            // ": keep-alive" and ": OPENROUTER PROCESSING" comment lines
 	NoDone                              // no "data: [DONE]" at the end
 	NoUsage                             // no usage, even when asked
+	Buffered                            // the whole reply in one write, as from a buffering proxy (Anthropic too)
 )
 
 // ToolCall is a tool call a Turn makes. Arguments is raw JSON, sent as is
