@@ -360,3 +360,43 @@ func TestAuditOffWarns(t *testing.T) {
 		t.Errorf("an audit log was written with BULWARK_AUDIT=off")
 	}
 }
+
+func TestRunAgainstProviders(t *testing.T) {
+	for _, spec := range []string{"openai:gpt-test", "anthropic:claude-test", "ollama:llama-test", "openai:plain?tools=text"} {
+		t.Run(spec, func(t *testing.T) {
+			textMode := strings.HasSuffix(spec, "?tools=text")
+			var h llmtest.Handler
+			if textMode {
+				h = llmtest.Script(
+					llmtest.Turn{Content: "I'll write it.\n```json\n{\"tool\": \"write_file\", \"arguments\": {\"path\": \"a.txt\", \"content\": \"from text\"}}\n```"},
+					llmtest.Turn{Content: `{"tool": "finish", "arguments": {"answer": "done"}}`},
+				)
+			} else {
+				h = llmtest.Script(
+					llmtest.Turn{Content: "Writing.", Quirks: llmtest.NoIndex, ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: json.RawMessage(`{"path":"a.txt","content":"from the model"}`)}}},
+					llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)}}},
+				)
+			}
+			srv := llmtest.NewServer(h)
+			defer srv.Close()
+			host := strings.TrimPrefix(srv.URL, "http://")
+			envs := []string{
+				"OPENAI_API_KEY=sk-test", "OPENAI_BASE_URL=" + srv.URL + "/v1",
+				"ANTHROPIC_API_KEY=sk-ant-test", "ANTHROPIC_BASE_URL=" + srv.URL,
+				"OLLAMA_HOST=" + host,
+			}
+			ws := t.TempDir()
+			r := runBulwark(t, envs, "run", "--model", spec, "--workspace", ws, "write a.txt")
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			b, err := os.ReadFile(filepath.Join(ws, "a.txt"))
+			if err != nil || len(b) == 0 {
+				t.Errorf("a.txt = %q, %v", b, err)
+			}
+			if srv.Count() != 2 {
+				t.Errorf("%d model calls, want 2", srv.Count())
+			}
+		})
+	}
+}
