@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"text/tabwriter"
+	"time"
+)
+
+func init() {
+	register("keys", "rotate, retire and show the master keys of the data folder", cmdKeys)
+}
+
+const keysUsage = `Usage:
+  bulwark keys status        [--data DIR]
+  bulwark keys rotate-master [--data DIR]
+  bulwark keys retire-master [--data DIR] --version N
+
+rotate-master adds a new master key version to the key file, makes it
+current and re-wraps every tenant's data key with it; older versions keep
+opening until retired. With BULWARK_MASTER_KEY, add the new version there
+first (v1:OLD,v2:NEW) and restart; rotate-master then re-wraps to it.
+retire-master removes a version that no data key is wrapped by any more.`
+
+func cmdKeys(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(s.err, keysUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	version := fs.Int("version", 0, "the master key version `N` to retire")
+	fs.Usage = func() { fmt.Fprintln(s.err, keysUsage); fs.PrintDefaults() }
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := runKeys(ctx, sub, pos, *data, *version, s); err != nil {
+		return fail(s, err)
+	}
+	return exitOK
+}
+
+func runKeys(ctx context.Context, sub string, pos []string, data string, version int, s stdio) error {
+	switch sub {
+	case "status", "rotate-master", "retire-master":
+	default:
+		return usagef("keys: unknown subcommand %q: status, rotate-master or retire-master", sub)
+	}
+	if len(pos) > 0 {
+		return usagef("keys %s: unexpected argument %q", sub, pos[0])
+	}
+	if sub == "retire-master" && version <= 0 {
+		return usagef("keys retire-master: give the version to retire with --version N (see bulwark keys status)")
+	}
+	db, _, err := openStore(ctx, data, s.err)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch sub {
+	case "rotate-master":
+		rot, err := db.RotateMaster(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.out, "master key version %d is current; %d data keys re-wrapped with it\n", rot.Version, rot.Rewrapped)
+		if rot.Previous > 0 && rot.Previous != rot.Version {
+			fmt.Fprintf(s.out, "version %d still opens until you retire it: bulwark keys retire-master --version %d\n", rot.Previous, rot.Previous)
+		}
+	case "retire-master":
+		if err := db.RetireMaster(ctx, version); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.out, "master key version %d retired\n", version)
+	case "status":
+		st, err := db.KeyStatus(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.out, "master keys from %s; current version %d\n", st.Source, st.Current)
+		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tCURRENT\tDATA KEYS\tSINCE")
+		for _, v := range st.Versions {
+			cur, since := "", "-"
+			if v.Current {
+				cur = "yes"
+			}
+			if !v.Created.IsZero() {
+				since = v.Created.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "v%d\t%s\t%d\t%s\n", v.Version, cur, v.DataKeys, since)
+		}
+		return tw.Flush()
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
+	"github.com/bulwark-agents/bulwark/sqlite"
+	"golang.org/x/term"
+)
+
+func init() {
+	register("secrets", "set, list or delete a tenant's secrets (values from stdin only)", cmdSecrets)
+}
+
+const secretsUsage = `Usage:
+  bulwark secrets set    [--tenant T] [--data DIR] NAME < VALUE
+  bulwark secrets list   [--tenant T] [--data DIR]
+  bulwark secrets delete [--tenant T] [--data DIR] NAME
+
+The value of 'set' is read from stdin, or typed at a hidden prompt when stdin
+is a terminal; never from the command line, where it would stay in the shell
+history and the process list. Tools use a secret as {{secret:NAME}}.`
+
+// maxSecretInput is the most bytes 'secrets set' reads from stdin.
+const maxSecretInput = 64 << 10
+
+func cmdSecrets(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(s.err, secretsUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("secrets "+sub, flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	tenant := fs.String("tenant", bulwark.LocalTenantName, "the tenant's `NAME`")
+	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	fs.Usage = func() { fmt.Fprintln(s.err, secretsUsage); fs.PrintDefaults() }
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := runSecrets(ctx, sub, pos, *tenant, *data, s); err != nil {
+		return fail(s, err)
+	}
+	return exitOK
+}
+
+func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data string, s stdio) error {
+	switch sub {
+	case "set", "delete":
+		if len(pos) == 0 {
+			return usagef("secrets %s: no secret NAME given", sub)
+		}
+		if sub == "set" && (len(pos) > 1 || strings.Contains(pos[0], "=")) {
+			return usagef("secrets set: a secret's value is never taken from the command line (it would stay in the shell history and the process list): pipe it on stdin, e.g. bulwark secrets set NAME < file")
+		}
+		if len(pos) > 1 {
+			return usagef("secrets %s: one NAME at a time (unexpected %q)", sub, pos[1])
+		}
+		if !secret.ValidName(pos[0]) {
+			return usagef("secrets %s: %q is not a secret name: 1 to 64 letters, digits and _, not starting with a digit", sub, pos[0])
+		}
+	case "list":
+		if len(pos) > 0 {
+			return usagef("secrets list: unexpected argument %q", pos[0])
+		}
+	default:
+		return usagef("secrets: unknown subcommand %q: set, list or delete", sub)
+	}
+	var value string
+	if sub == "set" { // read the value before opening anything, so a refusal changes nothing
+		v, err := readSecretValue(pos[0], s)
+		if err != nil {
+			return err
+		}
+		value = v
+	}
+	db, tenant, err := openTenantStore(ctx, data, tenantName, s.err)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch sub {
+	case "set":
+		if err := db.SetSecret(ctx, tenant, pos[0], value); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "secret %s set for tenant %s; tools refer to it as %s\n", pos[0], tenantName, secret.Placeholder(pos[0]))
+	case "delete":
+		if err := db.DeleteSecret(ctx, tenant, pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "secret %s deleted from tenant %s\n", pos[0], tenantName)
+	case "list":
+		infos, err := db.ListSecrets(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		if len(infos) == 0 {
+			fmt.Fprintf(s.err, "tenant %s has no secrets\n", tenantName)
+			return nil
+		}
+		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCREATED\tUPDATED")
+		for _, i := range infos {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Name, i.Created.Local().Format(time.DateTime), i.Updated.Local().Format(time.DateTime))
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// openTenantStore opens the data folder's store and finds the tenant named
+// name: the local tenant is created on first use, others must exist.
+func openTenantStore(ctx context.Context, data, name string, w io.Writer) (*sqlite.DB, bulwark.TenantID, error) {
+	db, _, err := openStore(ctx, data, w)
+	if err != nil {
+		return nil, "", err
+	}
+	var t bulwark.Tenant
+	if name == bulwark.LocalTenantName {
+		t, err = db.LocalTenant(ctx)
+	} else if t, err = db.TenantByName(ctx, name); bulwark.ErrorKind(err) == bulwark.NotFound {
+		err = bulwark.E(bulwark.NotFound, "secrets", fmt.Sprintf("there is no tenant named %q", name), err)
+	}
+	if err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return db, t.ID, nil
+}
+
+// readSecretValue reads a secret's value: at a hidden prompt when stdin is
+// a terminal, else all of stdin less one line ending at its end.
+func readSecretValue(name string, s stdio) (string, error) {
+	if f, ok := s.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(s.err, "Value of %s (not shown): ", name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(s.err)
+		if err != nil {
+			return "", bulwark.E(bulwark.Unavailable, "secrets", "cannot read the value from the terminal", err)
+		}
+		return checkSecretInput(b)
+	}
+	b, err := io.ReadAll(io.LimitReader(s.in, maxSecretInput+1))
+	if err != nil {
+		return "", bulwark.E(bulwark.Unavailable, "secrets", "cannot read the value from stdin", err)
+	}
+	if len(b) > maxSecretInput {
+		return "", usagef("secrets set: the value on stdin is longer than %d bytes", maxSecretInput)
+	}
+	if bytes.HasSuffix(b, []byte("\n")) {
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	}
+	return checkSecretInput(b)
+}
+
+func checkSecretInput(b []byte) (string, error) {
+	if len(b) == 0 {
+		return "", usagef("secrets set: the value is empty: pipe it on stdin, e.g. bulwark secrets set NAME < file")
+	}
+	return string(b), nil
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments, and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
