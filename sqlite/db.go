@@ -1,7 +1,3 @@
-// Package sqlite is Bulwark's embedded store: tenants, tasks and their
-// events, secrets and the tenants' data keys in one SQLite file
-// (modernc.org/sqlite, pure Go), with task contents, events and secret
-// values sealed with each tenant's data key. It implements bulwark.Store.
 package sqlite
 
 import (

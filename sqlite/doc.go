@@ -1,0 +1,29 @@
+// Package sqlite is Bulwark's embedded store: tenants, tasks and their
+// events, secrets and the tenants' data keys in one SQLite file
+// (modernc.org/sqlite, pure Go), with task contents, events and secret
+// values sealed with each tenant's data key. It implements bulwark.Store.
+//
+// # What is encrypted at rest
+//
+// Sealed (XChaCha20-Poly1305 with the tenant's data key, bound to tenant,
+// kind and record id, see secret.Seal): secret values; task inputs and
+// final answers; every stored event, whole (model text, tool calls and
+// their arguments, tool outputs, messages from people, errors). Data keys
+// are stored only wrapped by the master key, which is never stored in the
+// database.
+//
+// In the clear, so that they can be indexed and listed: tenant ids and
+// names; task ids, status, model, limits, finish reason and dates; event
+// type, seq and time; secret names and dates; master key versions.
+//
+// Not in this store: the workspace folder of `bulwark run` is the user's
+// own folder, and its files stay as the agent wrote them, in the clear.
+// Uploaded and produced artifacts of the server come with it.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=NORMAL: a committed write
+// survives a crash of the process; the last commits before a power failure
+// may be lost. AppendEvent commits before it returns, so a reader that
+// streams stored events never sees one that is later rolled back.
+package sqlite
