@@ -151,3 +151,25 @@ func TestKeyFile(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseKeyring checks that any text either fails without quoting
+// itself or gives a keyring that survives MarshalText and ParseKeyring.
+func FuzzParseKeyring(f *testing.F) {
+	for _, tc := range parseTests {
+		f.Add(tc.in)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		k, err := ParseKeyring([]byte(in))
+		if err != nil {
+			if len(in) >= 16 && strings.Contains(err.Error(), in) {
+				t.Fatalf("the error %q quotes the input", err)
+			}
+			return
+		}
+		text, _ := k.MarshalText()
+		k2, err := ParseKeyring(text)
+		if err != nil || !slicesEqual(k.Versions(), k2.Versions()) || k.Current() != k2.Current() {
+			t.Fatalf("round trip of %q: %v", in, err)
+		}
+	})
+}
