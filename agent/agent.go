@@ -48,6 +48,21 @@ type Config struct {
 	// Policy decides before each call whether it runs, waits for a person,
 	// or is refused. The zero Policy allows everything.
 	Policy bulwark.Policy
+	// Mask hides secret values in text: every event, every tool result and
+	// the task input pass through it before anyone (the sink, the model)
+	// sees them. Nil masks nothing.
+	Mask func(string) string
+	// MaskStream returns a masker for one streamed model reply: push takes
+	// each piece and returns what is safe to show so far (holding back the
+	// start of a possible secret split across pieces); flush returns the
+	// rest. Nil streams pieces through Mask.
+	MaskStream func() (push func(string) string, flush func() string)
+	// Secrets are the values that {{secret:NAME}} placeholders in tool
+	// arguments stand for. They are put in at execution time only, for the
+	// tools named in SecretTools; the model is told the names, never the
+	// values. Mask must hide these values.
+	Secrets     map[string]string
+	SecretTools []string
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
@@ -90,6 +105,9 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Mask == nil {
+		cfg.Mask = func(s string) string { return s }
+	}
 	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults()}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.MaxDuration, errTimeout)
 	defer cancel()
@@ -113,6 +131,12 @@ type run struct {
 }
 
 func (r *run) emit(e bulwark.Event) {
+	if e.Type != bulwark.EventModelDelta { // deltas are masked by their stream
+		e.Text = r.cfg.Mask(e.Text)
+	}
+	if len(e.Args) > 0 {
+		e.Args = []byte(r.cfg.Mask(string(e.Args)))
+	}
 	r.seq++
 	e.Seq = r.seq
 	e.TaskID = r.task.ID
@@ -133,8 +157,8 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
 	specs := r.cfg.Tools.Specs()
 	r.msgs = []llm.Message{
-		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions)},
-		{Role: llm.User, Content: r.task.Input},
+		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools)},
+		{Role: llm.User, Content: r.cfg.Mask(r.task.Input)},
 	}
 	env := r.toolEnv()
 	textOnly := 0
@@ -144,9 +168,15 @@ func (r *run) loop(ctx context.Context) Outcome {
 		}
 		r.readInbox()
 		r.step++
+		push, flush := r.deltaMasker()
 		resp, err := r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: specs}, func(s string) {
-			r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: s})
+			if s = push(s); s != "" {
+				r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: s})
+			}
 		})
+		if rest := flush(); rest != "" {
+			r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: rest})
+		}
 		if err != nil {
 			if out, stopped := r.stopped(ctx); stopped {
 				return out
@@ -213,6 +243,14 @@ func (r *run) stopped(ctx context.Context) (Outcome, bool) {
 	return r.end(bulwark.FinishCanceled, "the task was canceled"), true
 }
 
+// deltaMasker returns the masker for one streamed reply.
+func (r *run) deltaMasker() (push func(string) string, flush func() string) {
+	if r.cfg.MaskStream != nil {
+		return r.cfg.MaskStream()
+	}
+	return r.cfg.Mask, func() string { return "" }
+}
+
 // readInbox moves the messages a person sent into the conversation.
 func (r *run) readInbox() {
 	for {
@@ -223,7 +261,7 @@ func (r *run) readInbox() {
 				return
 			}
 			r.emit(bulwark.Event{Type: bulwark.EventUserMessage, Text: text})
-			r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: "Message from the user while you work: " + text})
+			r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: "Message from the user while you work: " + r.cfg.Mask(text)})
 		default:
 			return
 		}

@@ -1,13 +1,18 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -37,14 +42,15 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 			r.answer(call, "Not finished: the task was stopped.", true)
 			return out, true
 		}
-		res = tool.Result{Output: bulwark.ErrorMessage(err), IsError: true}
+		res = tool.Result{Output: r.cfg.Mask(bulwark.ErrorMessage(err)), IsError: true}
 	}
 	if res.Final {
-		r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: res.Output})
+		answer := r.cfg.Mask(res.Output)
+		r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: answer})
 		r.answer(call, "The task is finished.", false)
-		return r.end(bulwark.FinishDone, res.Output), true
+		return r.end(bulwark.FinishDone, answer), true
 	}
-	text := r.fit(ctx, env, call, res.Output)
+	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: res.IsError})
 	r.answer(call, text, res.IsError)
 	if r.repeats == warnRepeats {
@@ -82,7 +88,30 @@ func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall) (tool.R
 		return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
 			"the policy refuses this %s call (rule %s); do not retry it, choose another way", call.Name, v.Rule)
 	}
+	if args, err = r.withSecrets(call.Name, args); err != nil {
+		return tool.Result{}, err
+	}
 	return t.Run(ctx, env, args)
+}
+
+// withSecrets puts the values of the secrets that args name in place of
+// their placeholders, for the tools allowed to use secrets.
+func (r *run) withSecrets(name string, args json.RawMessage) (json.RawMessage, error) {
+	if !bytes.Contains(args, []byte("{{secret:")) {
+		return args, nil
+	}
+	if !slices.Contains(r.cfg.SecretTools, name) {
+		return nil, bulwark.Errorf(bulwark.PermissionDenied, "agent.secrets",
+			"%s may not use secrets; only %s may, through {{secret:NAME}}", name, orNone(r.cfg.SecretTools))
+	}
+	return secret.Substitute(args, r.cfg.Secrets)
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "no tool"
+	}
+	return strings.Join(names, " and ")
 }
 
 // approve puts a call to a person and reports the decision as events.

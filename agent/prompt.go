@@ -2,11 +2,18 @@ package agent
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
+// secretNames returns the names of secrets, sorted.
+func secretNames(secrets map[string]string) []string {
+	return slices.Sorted(maps.Keys(secrets))
+}
+
 // systemPrompt is what the model is told about its situation before the task.
-func systemPrompt(tools []string, instructions string) string {
+func systemPrompt(tools []string, instructions string, secrets, secretTools []string) string {
 	var b strings.Builder
 	b.WriteString(`You are an autonomous agent working inside Bulwark. You complete the user's task by calling tools, one step at a time, and you see each tool's result before the next step.
 
@@ -17,6 +24,10 @@ Rules:
 - If you cannot continue without information that only the user has, use ask_user when it is available.
 `)
 	fmt.Fprintf(&b, "\nYour tools: %s.\n", strings.Join(tools, ", "))
+	if len(secrets) > 0 && len(secretTools) > 0 {
+		fmt.Fprintf(&b, "\nSecrets you may use without seeing them: %s. Write {{secret:NAME}} in the arguments of %s where the value belongs; it is put in when the tool runs and masked out of every output. Never try to reveal a secret's value.\n",
+			strings.Join(secrets, ", "), strings.Join(secretTools, " or "))
+	}
 	if instructions != "" {
 		b.WriteString("\n")
 		b.WriteString(instructions)
