@@ -94,6 +94,11 @@ func CheckIP(ip netip.Addr) error {
 type Dialer struct {
 	// Resolver resolves host names; nil uses net.DefaultResolver.
 	Resolver *net.Resolver
+	// Lookup, if set, resolves host names instead of Resolver. Tests use
+	// it to make names resolve to chosen (private, changing) addresses;
+	// every address it returns is still checked, so it cannot widen what
+	// the dialer connects to.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	// Timeout bounds each connection attempt; zero means 10 seconds.
 	Timeout time.Duration
 }
@@ -111,18 +116,27 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
+	// Read the host as a browser or libc would ("0x7f.1" is 127.0.0.1),
+	// so no spelling of an address reaches the resolver as a "name".
+	name, ip, err := ParseHost(host)
+	if err != nil {
+		return nil, err
+	}
 	var ips []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
+	switch {
+	case ip.IsValid():
 		ips = []netip.Addr{ip}
-	} else {
+	case d.Lookup != nil:
+		ips, err = d.Lookup(ctx, name)
+	default:
 		r := d.Resolver
 		if r == nil {
 			r = net.DefaultResolver
 		}
-		ips, err = r.LookupNetIP(ctx, "ip", host)
-		if err != nil {
-			return nil, err
-		}
+		ips, err = r.LookupNetIP(ctx, "ip", name)
+	}
+	if err != nil {
+		return nil, err
 	}
 	var firstErr error
 	timeout := d.Timeout
@@ -168,7 +182,9 @@ type Pattern struct {
 	wildcard bool
 }
 
-// ParsePattern parses an allowlist entry; it lowercases and drops a final dot.
+// ParsePattern parses an allowlist entry; it lowercases and drops a final
+// dot. An address in any spelling ("127.0.0.1", "2130706433", "0x7f.1") is
+// refused: the allowlist names domains.
 func ParsePattern(s string) (Pattern, error) {
 	s = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
 	wild := strings.HasPrefix(s, "*.")
@@ -177,6 +193,9 @@ func ParsePattern(s string) (Pattern, error) {
 	}
 	if !validHost(s) {
 		return Pattern{}, fmt.Errorf("egress: %q is not a host name", s)
+	}
+	if endsInNumber(s) {
+		return Pattern{}, fmt.Errorf("egress: %q is an address, not a domain name", s)
 	}
 	return Pattern{host: s, wildcard: wild}, nil
 }
@@ -223,14 +242,16 @@ func ParseAllowlist(entries []string) (Allowlist, error) {
 	return l, nil
 }
 
-// Allows reports whether some pattern matches host. An IP literal is never
-// allowed: the allowlist names domains.
+// Allows reports whether some pattern matches host, read with ParseHost.
+// An address in any spelling is never allowed (the allowlist names
+// domains), and neither is a host ParseHost refuses.
 func (l Allowlist) Allows(host string) bool {
-	if _, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+	name, ip, err := ParseHost(host)
+	if err != nil || ip.IsValid() {
 		return false
 	}
 	for _, p := range l {
-		if p.Match(host) {
+		if p.Match(name) {
 			return true
 		}
 	}
