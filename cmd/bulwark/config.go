@@ -33,6 +33,14 @@ func dataDir(flagValue string) (string, error) {
 	return dir, nil
 }
 
+// envOr reads a variable, or def when it is unset or empty.
+func envOr(name, def string) string {
+	if v := env(name); v != "" {
+		return v
+	}
+	return def
+}
+
 // envBool reads a boolean variable; unset or unparsable gives def, and an
 // unparsable value is reported so a typo does not silently weaken a default.
 func envBool(name string, def bool) (bool, error) {

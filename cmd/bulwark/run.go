@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/sandbox"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/tool/code"
 	"github.com/bulwark-agents/bulwark/tool/files"
@@ -109,15 +110,22 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		return err
 	}
 
-	task := bulwark.Task{ID: bulwark.NewID("t_"), Input: input, Model: f.model, Status: bulwark.TaskRunning,
-		Limits: bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}, Created: time.Now()}
-	data, err := dataDir(f.data)
+	db, tenant, data, err := openLocalStore(ctx, f.data, s.err)
 	if err != nil {
 		return err
 	}
-	dir := f.workspace
-	if dir == "" {
-		dir = filepath.Join(data, "workspaces", task.ID)
+	defer db.Close()
+	secrets, err := db.SecretValues(ctx, tenant.ID)
+	if err != nil {
+		return err
+	}
+	for name, v := range secrets {
+		redactor.Add(name, v)
+	}
+	task, err := db.CreateTask(ctx, tenant.ID, bulwark.Task{Input: input, Model: f.model,
+		Limits: bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}})
+	if err != nil {
+		return err
 	}
 	auditLog, err := openAudit(ctx, data, redactor, s)
 	if err != nil {
@@ -125,6 +133,10 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	if auditLog != nil {
 		defer auditLog.Close()
+	}
+	dir := f.workspace
+	if dir == "" {
+		dir = filepath.Join(data, "workspaces", task.ID)
 	}
 	ws, err := workspace.Open(dir)
 	if err != nil {
@@ -147,6 +159,27 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		view = tv.show
 		fmt.Fprintf(s.out, "task %s\nworkspace %s\n", task.ID, ws.Path())
 	}
+
+	// A task whose steps cannot be stored or audited does not go on: fail closed.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := func(what string) func(error) {
+		return func(err error) {
+			slog.Error(what+" not written; stopping the task", "task", task.ID, "err", err)
+			cancel(err)
+		}
+	}
+	rec := bulwark.NewRecorder(ctx, db, tenant.ID, task.ID)
+	sinks := []agent.Sink{func(e bulwark.Event) {
+		rec.Record(e)
+		if err := rec.Err(); err != nil {
+			stop("task step")(err)
+		}
+	}}
+	if auditLog != nil {
+		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: string(tenant.ID), Actor: "cli", OnError: stop("audit record")}
+		sinks = append(sinks, auditor.Sink)
+	}
 	cfg := agent.Config{
 		Model: model,
 		Tools: tool.NewRegistry(append(files.Tools(), code.Shell(), code.Code(), interact.Finish(), interact.AskUser())...),
@@ -155,24 +188,22 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			Ask:       terminalAsk(in, s.err),
 			Exec:      sb.exec,
 		},
-		Limits:  task.Limits,
-		Sink:    view,
-		Policy:  bulwark.Policy{Rules: rules},
-		Approve: terminalApprove(f.approve, in, s.err),
-	}
-	if auditLog != nil {
-		// A task that cannot be audited does not go on: fail closed.
-		ctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: "local", Actor: "cli", OnError: func(err error) {
-			slog.Error("audit record not written; stopping the task", "task", task.ID, "err", err)
-			cancel(err)
-		}}
-		cfg.Sink = agent.Tee(auditor.Sink, cfg.Sink)
-		out, err := agent.Run(ctx, cfg, task)
-		return taskResult(out, err)
+		Limits:      task.Limits,
+		Sink:        agent.Tee(append(sinks, view)...), // stored before shown
+		Policy:      bulwark.Policy{Rules: rules},
+		Approve:     terminalApprove(f.approve, in, s.err),
+		Mask:        redactor.String,
+		MaskStream:  maskStream,
+		Secrets:     secrets,
+		SecretTools: sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
 	}
 	return taskResult(agent.Run(ctx, cfg, task))
+}
+
+// maskStream masks one streamed model reply with the process's redactor.
+func maskStream() (push func(string) string, flush func() string) {
+	st := redactor.NewStream()
+	return st.Push, st.Flush
 }
 
 // taskResult is runTask's error for how the task ended.
