@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"text/tabwriter"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/audit"
 )
 
 func init() {
@@ -78,11 +80,14 @@ func runKeys(ctx context.Context, sub string, pos []string, data string, version
 		if rot.Previous > 0 && rot.Previous != rot.Version {
 			fmt.Fprintf(s.out, "version %d still opens until you retire it: bulwark keys retire-master --version %d\n", rot.Previous, rot.Previous)
 		}
+		return auditAdmin(ctx, data, s, audit.Record{Action: "key.rotate_master", Target: fmt.Sprintf("v%d", rot.Version), Outcome: audit.OutcomeOK,
+			Details: map[string]string{"rewrapped": fmt.Sprint(rot.Rewrapped)}})
 	case "retire-master":
 		if err := db.RetireMaster(ctx, version); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.out, "master key version %d retired\n", version)
+		return auditAdmin(ctx, data, s, audit.Record{Action: "key.retire_master", Target: fmt.Sprintf("v%d", version), Outcome: audit.OutcomeOK})
 	case "status":
 		st, err := db.KeyStatus(ctx)
 		if err != nil {

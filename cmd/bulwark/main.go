@@ -104,10 +104,10 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 func fail(s stdio, err error) int {
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(s.err, "bulwark: %s\n", ue.msg)
+		fmt.Fprintf(s.err, "bulwark: %s\n", redactor.String(ue.msg))
 		return exitUsage
 	}
-	fmt.Fprintf(s.err, "bulwark: %s\n", userMessage(err))
+	fmt.Fprintf(s.err, "bulwark: %s\n", redactor.String(userMessage(err)))
 	return exitFailed
 }
 

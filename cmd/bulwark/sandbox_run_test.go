@@ -16,10 +16,14 @@ func needSandbox(t *testing.T) {
 
 func TestExampleRunsPythonInTheSandbox(t *testing.T) {
 	needSandbox(t)
-	ws := t.TempDir()
-	r := runBulwark(t, nil, "run", "--model", "replay:"+example(t), "--workspace", ws, "Write a greeting program")
+	ws, data := t.TempDir(), t.TempDir()
+	r := runBulwark(t, []string{"BULWARK_DATA=" + data}, "run", "--model", "replay:"+example(t), "--workspace", ws, "Write a greeting program")
 	if r.code != 0 || !strings.Contains(r.stdout, "Hello, Ada!") {
 		t.Fatalf("exit %d, want 0 with the program's output\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := os.ReadFile(filepath.Join(data, "audit", "audit.log"))
+	if !strings.Contains(string(log), `"sandbox.run"`) || !strings.Contains(string(log), "python3 greet.py Ada") {
+		t.Errorf("the sandbox run is not in the audit log")
 	}
 }
 

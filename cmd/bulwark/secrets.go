@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/sqlite"
 	"golang.org/x/term"
@@ -102,11 +103,13 @@ func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data 
 			return err
 		}
 		fmt.Fprintf(s.err, "secret %s set for tenant %s; tools refer to it as %s\n", pos[0], tenantName, secret.Placeholder(pos[0]))
+		return auditAdmin(ctx, data, s, audit.Record{TenantID: string(tenant), Action: "secret.set", Target: pos[0], Outcome: audit.OutcomeOK})
 	case "delete":
 		if err := db.DeleteSecret(ctx, tenant, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.err, "secret %s deleted from tenant %s\n", pos[0], tenantName)
+		return auditAdmin(ctx, data, s, audit.Record{TenantID: string(tenant), Action: "secret.delete", Target: pos[0], Outcome: audit.OutcomeOK})
 	case "list":
 		infos, err := db.ListSecrets(ctx, tenant)
 		if err != nil {

@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/metrics"
 
 	"github.com/bulwark-agents/bulwark/sandbox"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
@@ -18,6 +23,8 @@ type taskSandbox struct {
 	pool    *sandbox.Pool
 	exec    func(ctx context.Context, cmd []string) (*tool.ExecResult, error)
 	problem string
+	// OnRun, when set, is told of every command that ran (for the audit log).
+	OnRun func(cmd []string, r *sandbox.Result)
 }
 
 func newTaskSandbox(workspaceDir string) *taskSandbox {
@@ -64,6 +71,10 @@ func (ts *taskSandbox) run(f func(context.Context, []string) (*sandbox.Result, e
 		if err != nil {
 			return nil, err
 		}
+		countSandbox(r)
+		if ts.OnRun != nil {
+			ts.OnRun(cmd, r)
+		}
 		out := &tool.ExecResult{ExitCode: r.ExitCode, Stdout: r.Stdout, Stderr: r.Stderr, Duration: r.Duration,
 			TimedOut: r.TimedOut, Timeout: timeout, LimitHit: r.LimitHit}
 		for _, d := range r.Denials {
@@ -75,4 +86,44 @@ func (ts *taskSandbox) run(f func(context.Context, []string) (*sandbox.Result, e
 
 func denial(e egress.Event) string {
 	return fmt.Sprintf("%s:%s (%s)", e.Host, e.Port, e.Reason)
+}
+
+// countSandbox adds what a sandboxed command ran into to the security counters.
+func countSandbox(r *sandbox.Result) {
+	if r.TimedOut || len(r.LimitHit) > 0 {
+		metrics.Security.Inc(metrics.SandboxLimit)
+	}
+	if len(r.Denials) > 0 {
+		metrics.Security.Add(metrics.EgressDenied, len(r.Denials))
+	}
+}
+
+// sandboxRecord is the audit record of one sandboxed command.
+func sandboxRecord(tenant, taskID string, cmd []string, r *sandbox.Result) audit.Record {
+	d := map[string]string{
+		"command":  strings.Join(cmd, " "),
+		"exit":     strconv.Itoa(r.ExitCode),
+		"duration": r.Duration.String(),
+	}
+	if r.TimedOut {
+		d["timed_out"] = "true"
+	}
+	if len(r.LimitHit) > 0 {
+		d["limits_hit"] = strings.Join(r.LimitHit, ",")
+	}
+	if len(r.Denials) > 0 {
+		var ds []string
+		for _, e := range r.Denials {
+			ds = append(ds, denial(e))
+		}
+		d["denied"] = strings.Join(ds, "; ")
+	}
+	if r.Unsandboxed {
+		d["unsandboxed"] = "true"
+	}
+	outcome := audit.OutcomeOK
+	if r.ExitCode != 0 || r.TimedOut {
+		outcome = audit.OutcomeError
+	}
+	return audit.Record{TenantID: tenant, Actor: "cli", Action: "sandbox.run", Target: taskID, Outcome: outcome, Details: d}
 }
