@@ -140,6 +140,10 @@ type Store interface {
 	TaskStore
 	SecretStore
 	KeyAdmin
+	UserStore
+	APIKeyStore
+	SessionStore
+	SettingsStore
 	Close() error
 }
 

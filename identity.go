@@ -1,0 +1,215 @@
+package bulwark
+
+import (
+	"context"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Role is what a person or an API key may do in a tenant. Roles are
+// ordered: each one may do everything the ones below it may.
+//
+//	viewer   read only
+//	member   tasks: start, steer, approve, cancel
+//	admin    keys, users, secrets, settings
+//	owner    everything of the tenant
+//
+// RoleOperator is outside that order: it belongs to API keys of no tenant
+// and allows only the operator's routes (listing and creating tenants).
+type Role string
+
+const (
+	RoleViewer   Role = "viewer"
+	RoleMember   Role = "member"
+	RoleAdmin    Role = "admin"
+	RoleOwner    Role = "owner"
+	RoleOperator Role = "operator"
+)
+
+// TenantRoles are the roles a tenant's users and keys may have, lowest
+// first.
+var TenantRoles = []Role{RoleViewer, RoleMember, RoleAdmin, RoleOwner}
+
+// rank orders the tenant roles; 0 is not a tenant role.
+func (r Role) rank() int {
+	for i, t := range TenantRoles {
+		if r == t {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// Valid reports whether r is one of the tenant roles.
+func (r Role) Valid() bool { return r.rank() > 0 }
+
+// AtLeast reports whether r is a tenant role that includes min. The
+// operator role includes no tenant role, and no tenant role includes it.
+func (r Role) AtLeast(min Role) bool {
+	if min == RoleOperator || r == RoleOperator {
+		return r == min
+	}
+	return r.rank() > 0 && r.rank() >= min.rank()
+}
+
+// ParseRole reads a tenant role, or returns an Invalid error.
+func ParseRole(s string) (Role, error) {
+	r := Role(s)
+	if !r.Valid() {
+		return "", Errorf(Invalid, "bulwark.ParseRole", "unknown role %q: want viewer, member, admin or owner", s)
+	}
+	return r, nil
+}
+
+// User is a person who logs in to a tenant with an email and a password.
+// Emails are unique in the installation (login names no tenant), compared
+// in lower case.
+type User struct {
+	ID       string    `json:"id"` // "u_..."
+	TenantID TenantID  `json:"tenant_id"`
+	Email    string    `json:"email"`
+	Role     Role      `json:"role"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+}
+
+// NormalizeEmail returns email trimmed and in lower case, or an Invalid
+// error when it does not look like an address (one @, something on each
+// side, no spaces or control characters, at most 254 bytes).
+func NormalizeEmail(email string) (string, error) {
+	e := strings.ToLower(strings.TrimSpace(email))
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(e) > 254 ||
+		!utf8.ValidString(e) || strings.ContainsFunc(e, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return "", Errorf(Invalid, "bulwark.NormalizeEmail", "not an email address")
+	}
+	return e, nil
+}
+
+// APIKey describes an API key. The key itself ("bwk_" + random) is shown
+// once, when it is made, and stored only as its Prefix (for lookup) and a
+// hash of the whole key.
+type APIKey struct {
+	ID        string    `json:"id"` // "k_..."
+	TenantID  TenantID  `json:"tenant_id,omitempty"`
+	Name      string    `json:"name"`
+	Prefix    string    `json:"prefix"` // the first characters of the key, to recognise it
+	Role      Role      `json:"role"`
+	Scopes    []string  `json:"scopes,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires,omitzero"`   // zero: never
+	LastUsed  time.Time `json:"last_used,omitzero"` // updated at most once a minute
+}
+
+// Expired reports whether the key has expired at now.
+func (k APIKey) Expired(now time.Time) bool { return !k.Expires.IsZero() && !now.Before(k.Expires) }
+
+// Session is a logged-in browser. The session's token is stored only as
+// its SHA-256 hash; ID names the session in lists and logs.
+type Session struct {
+	ID       string    `json:"id"` // "s_..."
+	TenantID TenantID  `json:"tenant_id"`
+	UserID   string    `json:"user_id"`
+	Created  time.Time `json:"created"`   // absolute expiry counts from here
+	LastSeen time.Time `json:"last_seen"` // idle expiry counts from here; updated at most once a minute
+}
+
+// Settings are a tenant's configuration: the model its tasks use, the
+// policy they run under, their budgets and the tenant's quotas. A zero
+// field means the installation's default. The model's API key is not here:
+// it is the tenant secret named ModelAPIKeySecret.
+type Settings struct {
+	Model           string            `json:"model,omitempty"`            // provider spec, e.g. "openai:gpt-4o"
+	ModelBaseURL    string            `json:"model_base_url,omitempty"`   // an OpenAI-compatible endpoint
+	Policy          Policy            `json:"policy"`                     // tool rules
+	AllowedCommands []string          `json:"allowed_commands,omitempty"` // executables the sandbox may run
+	AllowedDomains  []string          `json:"allowed_domains,omitempty"`  // egress allowlist
+	Limits          Limits            `json:"limits"`                     // per-task budgets
+	MaxConcurrent   int               `json:"max_concurrent_tasks,omitempty"`
+	RateLimit       RateLimitSettings `json:"rate_limit"`
+	Updated         time.Time         `json:"updated,omitzero"`
+}
+
+// RateLimitSettings are a tenant's request rate limits. Zero fields mean
+// the server's defaults.
+type RateLimitSettings struct {
+	PerKey    float64 `json:"per_key_rps,omitempty"`    // requests a second, for each key or session
+	PerTenant float64 `json:"per_tenant_rps,omitempty"` // requests a second, for the whole tenant
+	Burst     int     `json:"burst,omitempty"`          // requests allowed at once above the rate
+}
+
+// ModelAPIKeySecret is the name of the tenant secret that holds the
+// model provider's API key.
+const ModelAPIKeySecret = "MODEL_API_KEY"
+
+// The identity stores. Lookups that authentication needs before it knows
+// the tenant (UserByEmail, APIKeyByPrefix, SessionByTokenHash) are not
+// scoped by a tenant; every other method is, and treats a record of
+// another tenant as NotFound.
+
+// UserStore keeps the people of each tenant.
+type UserStore interface {
+	// CreateUser stores u (its ID, Created and Updated are set) with the
+	// password hash (a PHC string); an email already used anywhere is
+	// Conflict, a bad email or role Invalid.
+	CreateUser(ctx context.Context, tenant TenantID, u User, passwordHash string) (User, error)
+	// User returns a user of tenant, or NotFound.
+	User(ctx context.Context, tenant TenantID, id string) (User, error)
+	// ListUsers returns the tenant's users, oldest first.
+	ListUsers(ctx context.Context, tenant TenantID) ([]User, error)
+	// SetUserRole changes a user's role and returns the user as stored.
+	SetUserRole(ctx context.Context, tenant TenantID, id string, role Role) (User, error)
+	// SetPasswordHash replaces a user's password hash (a rehash at login,
+	// or a new password).
+	SetPasswordHash(ctx context.Context, tenant TenantID, id, passwordHash string) error
+	// UserByEmail finds a user of any tenant by email (case-insensitive)
+	// and returns it with its password hash, or NotFound. For login only.
+	UserByEmail(ctx context.Context, email string) (User, string, error)
+}
+
+// APIKeyStore keeps API keys. A revoked key is deleted: it is NotFound at
+// once.
+type APIKeyStore interface {
+	// CreateAPIKey stores k (its ID and Created are set) with hash, the
+	// SHA-256 of the whole key. k.Role must be a tenant role.
+	CreateAPIKey(ctx context.Context, tenant TenantID, k APIKey, hash []byte) (APIKey, error)
+	// CreateOperatorKey stores an operator key: no tenant, RoleOperator.
+	CreateOperatorKey(ctx context.Context, k APIKey, hash []byte) (APIKey, error)
+	// APIKeyByPrefix returns the key with prefix, of any tenant or none,
+	// with its hash, or NotFound. For authentication only.
+	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, []byte, error)
+	// ListAPIKeys returns the tenant's keys, oldest first.
+	ListAPIKeys(ctx context.Context, tenant TenantID) ([]APIKey, error)
+	// DeleteAPIKey revokes a key of tenant; an unknown id is NotFound.
+	DeleteAPIKey(ctx context.Context, tenant TenantID, id string) error
+	// TouchAPIKey records that the key (of tenant, "" for an operator key)
+	// was used at t.
+	TouchAPIKey(ctx context.Context, tenant TenantID, id string, t time.Time) error
+}
+
+// SessionStore keeps browser sessions.
+type SessionStore interface {
+	// CreateSession stores s (its ID is set) under the hash of its token.
+	CreateSession(ctx context.Context, tenant TenantID, s Session, tokenHash []byte) (Session, error)
+	// SessionByTokenHash returns the session whose token hashes to h, or
+	// NotFound. For authentication only.
+	SessionByTokenHash(ctx context.Context, h []byte) (Session, error)
+	// TouchSession sets a session's LastSeen.
+	TouchSession(ctx context.Context, tenant TenantID, id string, t time.Time) error
+	// DeleteSession ends one session; an unknown id is NotFound.
+	DeleteSession(ctx context.Context, tenant TenantID, id string) error
+	// DeleteUserSessions ends every session of a user and returns how
+	// many there were.
+	DeleteUserSessions(ctx context.Context, tenant TenantID, userID string) (int, error)
+}
+
+// SettingsStore keeps each tenant's Settings, sealed with its data key.
+type SettingsStore interface {
+	// Settings returns the tenant's settings: the zero Settings when none
+	// were stored.
+	Settings(ctx context.Context, tenant TenantID) (Settings, error)
+	// PutSettings replaces the tenant's settings; Updated is set.
+	PutSettings(ctx context.Context, tenant TenantID, s Settings) (Settings, error)
+}
