@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/bulwark-agents/bulwark/guard"
+)
+
+func init() {
+	register("guard", "score texts for prompt injection: guard scan < JSONL", runGuard)
+}
+
+// maxScanLine caps one input line of guard scan.
+const maxScanLine = 16 << 20
+
+func runGuard(ctx context.Context, args []string, s stdio) int {
+	if len(args) == 0 || args[0] != "scan" {
+		fmt.Fprintln(s.err, "Usage: bulwark guard scan [--threshold T] < IN.jsonl > OUT.jsonl\n\n"+
+			"Reads one JSON object {\"text\": \"...\"} per line and writes, in the same order, one line\n"+
+			"{\"injection\": true|false, \"score\": 0..1, \"reasons\": [...]} per input; a malformed line\n"+
+			"gets {\"error\": \"...\"} and the scan goes on.")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return exitOK
+		}
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("guard scan", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	threshold := fs.Float64("threshold", 0, fmt.Sprintf("score from which a text is an injection (default %.2f)", guard.Threshold))
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(s, usagef("guard scan: unexpected argument %q", fs.Arg(0)))
+	}
+	if *threshold < 0 || *threshold > 1 {
+		return fail(s, usagef("guard scan: --threshold must be between 0 and 1"))
+	}
+	if err := guardScan(ctx, s.in, s.out, &guard.Scanner{Threshold: *threshold}); err != nil {
+		return fail(s, err)
+	}
+	return exitOK
+}
+
+// guardScan scores every line of in and writes one result line per input
+// line to out. Only a read or write failure stops it.
+func guardScan(ctx context.Context, in io.Reader, out io.Writer, sc *guard.Scanner) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	bw := bufio.NewWriter(out)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for {
+		if err := ctx.Err(); err != nil {
+			bw.Flush()
+			return err
+		}
+		line, tooLong, err := readLine(br)
+		if err == io.EOF && line == nil {
+			break
+		}
+		if err != nil && err != io.EOF {
+			bw.Flush()
+			return fmt.Errorf("guard scan: read: %w", err)
+		}
+		var v any
+		switch {
+		case tooLong:
+			v = map[string]string{"error": fmt.Sprintf("line longer than %d bytes", maxScanLine)}
+		default:
+			var in struct {
+				Text *string `json:"text"`
+			}
+			if jerr := json.Unmarshal(line, &in); jerr != nil {
+				v = map[string]string{"error": "not a JSON object: " + jerr.Error()}
+			} else if in.Text == nil {
+				v = map[string]string{"error": `no "text" field`}
+			} else {
+				v = sc.Score(ctx, *in.Text)
+			}
+		}
+		if werr := enc.Encode(v); werr != nil {
+			return fmt.Errorf("guard scan: write: %w", werr)
+		}
+		if err == io.EOF {
+			break
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("guard scan: write: %w", err)
+	}
+	return nil
+}
+
+// readLine reads one line without its "\n" (and "\r\n"); a line over
+// maxScanLine is skipped to its end and reported as tooLong. It returns
+// io.EOF with a nil line at the end of input, and with the last line when
+// that has no newline.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			if line != nil || tooLong {
+				return line, tooLong, nil
+			}
+			return nil, false, err
+		}
+		if !tooLong {
+			line = append(line, chunk...)
+			if len(line) > maxScanLine {
+				tooLong, line = true, nil
+			}
+		}
+		if !isPrefix {
+			if line == nil {
+				line = []byte{}
+			}
+			return line, tooLong, nil
+		}
+	}
+}

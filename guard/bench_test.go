@@ -1,0 +1,59 @@
+package guard
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// benchText is about 1 MiB of this repository's documentation and Go
+// source (prose, markdown, code), with a benign look-alike every 20 lines
+// and a planted injection every 40.
+func benchText() string {
+	var lines []string
+	for _, name := range []string{"../README.md", "../BENCHMARKS.md", "guard.go", "detect.go", "../tool/web/fetch.go", "../sandbox/egress/egress.go"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			continue
+		}
+		lines = append(lines, strings.Split(string(data), "\n")...)
+	}
+	for i, t := range benign {
+		if j := (i*20 + 7); j < len(lines) {
+			lines[j] = t
+		}
+	}
+	var b strings.Builder
+	for i := 0; b.Len() < 1<<20; i++ {
+		b.WriteString(lines[i%len(lines)])
+		b.WriteByte('\n')
+		if i%40 == 39 {
+			b.WriteString(injections[i%len(injections)].text + "\n")
+		}
+	}
+	return b.String()
+}
+
+func BenchmarkScore(b *testing.B) {
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}
+
+func BenchmarkScoreShort(b *testing.B) {
+	text := "Please summarise this page about gardening tools and their prices."
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}
+
+func BenchmarkMark(b *testing.B) {
+	text := benchText()
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Mark("https://example.com/", text)
+	}
+}

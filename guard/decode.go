@@ -1,0 +1,246 @@
+package guard
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"html"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Bounds of segment decoding, so that hostile input cannot make Score
+// decode without end.
+const (
+	maxDecodeDepth    = 3       // decoded text is searched again, this many levels deep
+	maxDecodedBytes   = 1 << 20 // total decoded text per call
+	maxSegments       = 256     // decoded segments per call
+	minBase64Len      = 16      // shorter runs are words, ids or hashes
+	minHexLen         = 16      // hex digits
+	minPercentEscapes = 3
+)
+
+// Segment is a piece of text found encoded inside another text and
+// decoded.
+type Segment struct {
+	// Encoding is how it was hidden: "base64", "hex", "url", "html"
+	// (character references) or "tags" (Unicode tag characters); nested
+	// decodings are joined with "/", e.g. "base64/hex".
+	Encoding string
+	// Text is the decoded text.
+	Text string
+}
+
+// DecodeSegments finds base64, hex, percent-encoded and HTML-escaped
+// segments and text spelled in Unicode tag characters, decodes those that
+// turn into readable text, and repeats on what it decoded, up to three
+// levels deep, 256 segments and 1 MiB of decoded text in all.
+func DecodeSegments(text string) []Segment {
+	d := decoder{budget: maxDecodedBytes}
+	d.walk(text, "", 0)
+	return d.out
+}
+
+// decodeAll is DecodeSegments keeping decoded text that does not read as
+// prose (a token, an id), for the canary search.
+func decodeAll(text string) []Segment {
+	d := decoder{budget: maxDecodedBytes, all: true}
+	d.walk(text, "", 0)
+	return d.out
+}
+
+type decoder struct {
+	out    []Segment
+	budget int
+	all    bool // keep unreadable decoded text too
+}
+
+func (d *decoder) add(enc, prefix, text string, depth int) {
+	if len(d.out) >= maxSegments || len(text) > d.budget {
+		return
+	}
+	if prefix != "" {
+		enc = prefix + "/" + enc
+	}
+	if !d.all && !readable(text) {
+		// An encoding of an encoding (base64 of hex) is not readable
+		// itself; look inside it without reporting it.
+		if depth+1 < maxDecodeDepth && len(runs(text, isBase64Byte, minBase64Len)) == 1 {
+			d.budget -= len(text)
+			d.walk(text, enc, depth+1)
+		}
+		return
+	}
+	d.budget -= len(text)
+	d.out = append(d.out, Segment{Encoding: enc, Text: text})
+	if depth+1 < maxDecodeDepth {
+		d.walk(text, enc, depth+1)
+	}
+}
+
+func (d *decoder) walk(text, prefix string, depth int) {
+	if t := hiddenTagText(text); len(t) >= 4 {
+		d.add("tags", prefix, t, depth)
+	}
+	if strings.Contains(text, "&#") || strings.Contains(text, "&amp;") {
+		if u := html.UnescapeString(text); u != text {
+			d.add("html", prefix, u, depth)
+		}
+	}
+	for _, run := range runs(text, isBase64Byte, minBase64Len) {
+		if isHexRun(run) && len(run) < 2*minHexLen {
+			// Short hex may be base64 too; try both.
+			if b, ok := decodeBase64(run); ok {
+				d.add("base64", prefix, string(b), depth)
+			}
+		}
+		if isHexRun(run) {
+			if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
+				d.add("hex", prefix, string(b), depth)
+			}
+			continue
+		}
+		if b, ok := decodeBase64(run); ok {
+			d.add("base64", prefix, string(b), depth)
+		}
+	}
+	for _, run := range hexEscapes(text) {
+		d.add("hex", prefix, run, depth)
+	}
+	if strings.Count(text, "%") >= minPercentEscapes {
+		for _, run := range runs(text, isURLByte, 6) {
+			if strings.Count(run, "%") < minPercentEscapes {
+				continue
+			}
+			if u, err := url.QueryUnescape(strings.ReplaceAll(run, "+", "%2B")); err == nil && u != run {
+				d.add("url", prefix, u, depth)
+			} else if u, err := url.PathUnescape(run); err == nil && u != run {
+				d.add("url", prefix, u, depth)
+			}
+		}
+	}
+}
+
+// runs returns the maximal runs of bytes of text for which in is true that
+// are at least min bytes long.
+func runs(text string, in func(byte) bool, min int) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(text); i++ {
+		if i < len(text) && in(text[i]) {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= min {
+			out = append(out, text[start:i])
+		}
+		start = -1
+	}
+	return out
+}
+
+func isBase64Byte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '-' || c == '_' || c == '='
+}
+
+func isURLByte(c byte) bool {
+	return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '<' && c != '>' && c != '`'
+}
+
+func isHexRun(s string) bool {
+	s = strings.TrimRight(s, "=")
+	if len(s) < minHexLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeBase64 decodes s in the standard or URL alphabet, padded or not.
+func decodeBase64(s string) ([]byte, bool) {
+	s = strings.TrimRight(s, "=")
+	if i := strings.LastIndexByte(s, '='); i >= 0 {
+		s = s[i+1:] // "data=SGVsbG8...": the value after the last "="
+	}
+	if len(s) < minBase64Len {
+		return nil, false
+	}
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(s, "-_") {
+		if strings.ContainsAny(s, "+/") {
+			return nil, false
+		}
+		enc = base64.RawURLEncoding
+	}
+	if len(s)%4 == 1 {
+		s = s[:len(s)-1]
+	}
+	b, err := enc.DecodeString(s)
+	return b, err == nil
+}
+
+// hexEscapes decodes runs of \xNN or 0xNN escapes (at least eight bytes).
+func hexEscapes(text string) []string {
+	var out []string
+	for _, pfx := range []string{`\x`, "0x"} {
+		if strings.Count(text, pfx) < 8 {
+			continue
+		}
+		var b []byte
+		flush := func() {
+			if len(b) >= 8 {
+				out = append(out, string(b))
+			}
+			b = b[:0]
+		}
+		for i := 0; i < len(text); {
+			if strings.HasPrefix(text[i:], pfx) && i+4 <= len(text) {
+				if v, err := hex.DecodeString(text[i+2 : i+4]); err == nil {
+					b = append(b, v[0])
+					i += 4
+					for i < len(text) && (text[i] == ' ' || text[i] == ',') {
+						i++
+					}
+					continue
+				}
+			}
+			flush()
+			i++
+		}
+		flush()
+	}
+	return out
+}
+
+// readable reports whether decoded bytes look like text a model would
+// read: valid UTF-8, mostly letters and spaces, with a few words.
+func readable(s string) bool {
+	if len(s) < 4 || !utf8.ValidString(s) {
+		return false
+	}
+	if len(s) >= 8 && strings.Trim(s, "0123456789abcdefABCDEF=+/-_") == "" {
+		return false
+	}
+	var letters, spaces, other int
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			letters++
+		case r == ' ' || r == '\n' || r == '\t':
+			spaces++
+		case unicode.IsPrint(r):
+		default:
+			other++
+		}
+	}
+	n := utf8.RuneCountInString(s)
+	return other*10 < n && letters*2 >= n && (spaces > 0 || n < 24)
+}

@@ -1,0 +1,218 @@
+package guard
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// A rule is one pattern of a detector. Patterns match the detector view
+// (normalized, lowercased, spaces collapsed); a rule runs only when its
+// text contains one of its cue strings, which keeps Score fast on text
+// that has none.
+type rule struct {
+	detector string  // the detector it belongs to, named in Reasons
+	weight   float64 // the score a match gives on its own
+	cues     []string
+	re       *regexp.Regexp
+}
+
+// Detector names, as they appear in Result.Reasons.
+const (
+	DetectOverride   = "instruction-override"
+	DetectPersona    = "persona-switch"
+	DetectExtraction = "prompt-extraction"
+	DetectTemplate   = "chat-template"
+	DetectRoleHeader = "role-header"
+	DetectExfil      = "exfiltration-link"
+	DetectSecrets    = "secret-request"
+	DetectAddressed  = "addressed-to-ai"
+	DetectHidden     = "hidden-text"
+)
+
+const (
+	verbsIgnore  = `(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|set aside|throw away|throw out|discard|erase|drop|stop following|do not follow|don't follow|no longer follow)`
+	whatRules    = `(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|commands?|orders|constraints|restrictions|programming|polic(?:y|ies)|messages?|context|conversation|training|safeguards|filters|system prompt)`
+	whichRules   = `(?:previous|prior|preceding|above|earlier|initial|original|old|all|any|every|your|the|these|those|system|developer|existing|current|given|former|default|safety|ethical|content)`
+	aiNames      = `(?:ai|a\.i\.|assistant|agent|llm|chatbot|bot|language model|model|gpt|chatgpt|claude|gemini|copilot|bard|llama)`
+	secretThings = `(?:api[ _-]?keys?|secret(?:s| keys?| tokens?)?|passwords?|passphrases?|credentials?|access tokens?|auth(?:entication)? tokens?|bearer tokens?|session (?:cookies?|tokens?)|private keys?|ssh keys?|\.env\b|id_rsa|aws_secret_access_key|openai_api_key|anthropic_api_key)`
+	envThings    = `(?:env(?:ironment)? var(?:iable)?s?|environment|env)`
+	sendVerbs    = `(?:send|post|upload|forward|email|e-mail|transmit|exfiltrate|leak|submit|deliver|report|share|paste|copy)`
+)
+
+var rules = []rule{
+	// Instruction override.
+	{DetectOverride, 0.9, []string{"ignor", "disregard", "forget", "skip", "bypass", "overrid", "overlook", "neglect", "abandon", "aside", "throw", "discard", "erase", "drop", "follow"},
+		regexp.MustCompile(verbsIgnore + `\b[^.\n]{0,40}?\b` + whichRules + `\b[^.\n]{0,30}?\b` + whatRules + `\b`)},
+	{DetectOverride, 0.75, []string{"instruction", "task", "objective", "goal", "directive", "order"},
+		regexp.MustCompile(`\b(?:new|updated|real|true|actual|revised|secret|hidden|additional|override|priority|urgent|important)\s+(?:system\s+)?(?:instructions?|tasks?|objectives?|goals?|directives?|orders)\s*(?::|-|are\b|is\b|follow)`)},
+	{DetectOverride, 0.6, []string{"from now on", "from this point", "henceforth", "starting now"},
+		regexp.MustCompile(`\b(?:from now on|from this point (?:on|forward)|henceforth|starting now),? (?:you|your|i want you|act|respond|answer|reply|only|always|never|do not|don't)\b`)},
+	{DetectOverride, 0.7, []string{"instead"},
+		regexp.MustCompile(`\binstead(?: of [^.\n]{0,40})?,? (?:you (?:must|should|will|need to)|do the following|respond with|reply with|output|say|write|print|execute|run)\b`)},
+	{DetectOverride, 0.8, []string{"the user"},
+		regexp.MustCompile(`\b(?:do not|don't|never|without) (?:tell(?:ing)?|inform(?:ing)?|notify(?:ing)?|mention(?:ing)?|alert(?:ing)?|reveal(?:ing)? (?:this|it) to|let(?:ting)? (?:on to )?)(?: this| it| anything)? (?:to )?the user\b`)},
+
+	// Persona switch / jailbreak.
+	{DetectPersona, 0.55, []string{"you are now", "you're now", "you will now be", "you are going to"},
+		regexp.MustCompile(`\b(?:you are now|you're now|you will now be|you are going to (?:act|pretend|be|play))\b[^.\n]{0,60}\b(?:dan|unrestricted|unfiltered|uncensored|jailbr\w*|free|evil|without|no longer|not bound|freed|liberated|mode|any ?thing|anything)\b`)},
+	{DetectPersona, 0.85, []string{"do anything now", "developer mode", "dev mode", "jailbr", "god mode", "dan mode", "dude mode", "aim mode", "stan mode"},
+		regexp.MustCompile(`\b(?:do anything now|(?:developer|dev|god|dan|dude|stan|aim|evil|chaos|unrestricted|unfiltered|uncensored) mode|jailbr(?:eak|oken)\w*)\b`)},
+	{DetectPersona, 0.6, []string{"restriction", "filter", "censor", "limitation", "rules", "guideline", "moral", "ethic", "polic", "boundar"},
+		regexp.MustCompile(`\b(?:no|without(?: any)?|free (?:of|from)|not bound by|break(?:ing)? free (?:of|from)|ignor\w+|bypass\w*|don't (?:have|follow)|doesn't (?:have|follow)|not (?:have|follow)|zero)\s+(?:\w+\s+){0,3}?(?:restrictions|filters?|filtering|censorship|limitations|limits|rules|guidelines|morals?|ethics|ethical (?:guidelines|constraints|boundaries)|moral (?:guidelines|constraints|boundaries)|boundaries|polic(?:y|ies)|content polic(?:y|ies))\b`)},
+	{DetectPersona, 0.5, []string{"openai", "anthropic", "content polic"},
+		regexp.MustCompile(`\b(?:openai|anthropic|content) polic(?:y|ies)\b`)},
+	{DetectPersona, 0.45, []string{"character", "refuse", "unfiltered", "uncensored", "amoral"},
+		regexp.MustCompile(`\b(?:stay in character|never refuses?|(?:must|will|can)(?:not|n't| not| never) refuse|unfiltered|uncensored|amoral|without (?:any )?(?:warnings?|disclaimers?))\b`)},
+
+	// System-prompt extraction.
+	{DetectExtraction, 0.85, []string{"prompt", "instruction", "message", "rules"},
+		regexp.MustCompile(`\b(?:reveal|print|show|repeat|output|display|tell(?: me)?|give(?: me)?|leak|dump|write out|recite|spell out|paste|return|list|what (?:is|are|was|were))\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?(?:your|the|its)\s+(?:\w+\s+){0,2}?(?:system|initial|original|hidden|secret|developer|pre-?|internal|confidential)\s*(?:prompts?|instructions|messages?|rules)\b`)},
+	{DetectExtraction, 0.75, []string{"above", "before", "verbatim", "you are"},
+		regexp.MustCompile(`\b(?:repeat|print|output|copy|reproduce|echo)\b[^.\n]{0,40}\b(?:everything|all|the (?:text|words|content|instructions)|text|words)\s+(?:above|before this|preceding|prior)|(?:verbatim|word for word)[^.\n]{0,40}\b(?:prompt|instructions)\b|(?:starting|beginning) with ["']?you are\b`)},
+
+	// Chat-template tokens: the raw tokens of model chat formats.
+	{DetectTemplate, 0.9, []string{"<|", "[inst]", "[/inst]", "<<sys>>", "<start_of_turn>", "<end_of_turn>", "<|im_"},
+		regexp.MustCompile(`<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|end|eot_id|start_header_id|end_header_id|begin_of_text|end_of_text|fim_\w+|tool|ipython)\|>|\[/?inst\]|<</?sys>>|<(?:start|end)_of_turn>`)},
+	{DetectTemplate, 0.4, []string{"</s>", "<s>"},
+		regexp.MustCompile(`</s>\s*<s>|</s>\s*\n|<s>\s*\[`)},
+
+	// Fake role headers at the start of a line.
+	{DetectRoleHeader, 0.65, []string{"system", "developer"},
+		regexp.MustCompile(`(?m)^[\s>*#\[(]*(?:system|developer|sys)(?: message| prompt| note| override| update)?\s*[\]):]\s*\S`)},
+	{DetectRoleHeader, 0.55, []string{"instruction", "response", "system"},
+		regexp.MustCompile(`(?m)^\s*#{2,}\s*(?:instructions?|system|response|new instructions?)\s*:?\s*$`)},
+	{DetectRoleHeader, 0.3, []string{"assistant", "user", "human", "ai:", "ai]", "gpt", "claude"},
+		regexp.MustCompile(`(?m)^[\s>*\[]*(?:assistant|human|user|ai|chatgpt|gpt|claude)\s*[\]:]\s*\S`)},
+
+	// Exfiltration links: images or links carrying data in the query.
+	{DetectExfil, 0.85, []string{"]("},
+		regexp.MustCompile(`!?\[[^\]\n]{0,100}\]\(\s*https?://[^\s)]*[?&][^\s)=]*=[^\s)]*(?:\{|\}|\$|<|>|%7b|\[|insert|data|secret|password|token|key|history|conversation|chat|summary|email|user|info|base64|encoded)[^\s)]*\)`)},
+	{DetectExfil, 0.8, []string{"url", "link", "image", "query", "markdown"},
+		regexp.MustCompile(`\b(?:append|add|include|encode|insert|put|embed|concatenate|attach)\b[^.\n]{0,80}\b(?:to|in|into|as)\s+(?:the|a|this)?\s*(?:url|link|query(?: string| parameter)?|image(?: url| link| source)?|markdown image|src)\b|\b(?:render|display|show|output)\b[^.\n]{0,30}\bmarkdown image\b`)},
+	{DetectExfil, 0.6, []string{"http", "@"},
+		regexp.MustCompile(`\b` + sendVerbs + `\b[^.\n]{0,60}\b(?:to|at|via)\s+(?:https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+|(?:this|the following|my|our) (?:url|endpoint|webhook|server|address|email))`)},
+
+	// Requests for secrets and environment variables.
+	{DetectSecrets, 0.75, []string{"key", "secret", "password", "passphrase", "credential", "token", "cookie", "env", "id_rsa"},
+		regexp.MustCompile(`\b(?:print|show|reveal|send|give|output|list|dump|echo|cat|read|tell|share|exfiltrate|leak|post|upload|email|forward|display|return|include|expose|retrieve|fetch|extract|collect|grab|steal)\b(?: me| us)?[^.\n]{0,40}?\b(?:all |the |your |any |every |its |their |his |her |my )?` + secretThings)},
+	{DetectSecrets, 0.4, []string{"env"},
+		regexp.MustCompile(`\b(?:print|show|reveal|send|give|output|list|dump|echo|tell|share|exfiltrate|leak|post|upload|email|forward|display|return|include|expose)\b(?: me| us)?[^.\n]{0,30}?\b(?:all |the |your |any |every |its |their )?` + envThings + `\b`)},
+	{DetectSecrets, 0.75, []string{"/proc/", "{{secret", "environ", "printenv", "id_rsa", ".ssh", "process.env", "getenv", "aws/credentials"},
+		regexp.MustCompile(`/proc/(?:self|\d+|thread-self)/(?:environ|cmdline|mem)|\{\{\s*secret\s*:|\bos\.environ\b|\bprocess\.env\b|\bgetenv\(|~?/\.ssh/|\bid_rsa\b|\.aws/credentials`)},
+	{DetectSecrets, 0.35, []string{"env", "set"},
+		regexp.MustCompile(`(?m)(?:^|[;|&$(]\s*|\brun\s+|\bexecute\s+)(?:printenv|env|set|export -p)\s*(?:$|[|;>&)])`)},
+
+	// Text addressed to the AI reading it: the mark of an indirect injection.
+	{DetectAddressed, 0.75, []string{"if you are", "note to", "attention", "message to", "dear", "hey", "to the", "instructions for", "reading this", "processing this"},
+		regexp.MustCompile(`\b(?:if you are an? |note to (?:the |any )?|attention,? |message (?:to|for) (?:the |any )?|dear |hey |to the |instructions for (?:the |any )?)` + aiNames + `\b|\b` + aiNames + `s?\b[^.\n]{0,30}\b(?:reading|processing|summari[sz]ing|analy[sz]ing|browsing|parsing|reviewing) this\b`)},
+	{DetectAddressed, 0.7, []string{"important", "urgent", "attention", "warning", "critical"},
+		regexp.MustCompile(`\b(?:important|urgent|attention|warning|critical)\b[!:]*\s*(?:\w+\s+){0,3}?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?` + aiNames + `s?\b`)},
+}
+
+// quoted reports whether the match s[i:j] sits inside quotation marks, as
+// when an article cites an attack ("the phrase 'ignore previous
+// instructions' is a classic example").
+func quoted(s string, i, j int) bool {
+	before := s[max(0, i-3):i]
+	after := s[j:min(len(s), j+40)]
+	for _, q := range []string{`"`, `'`, "`"} {
+		if strings.Contains(before, q) && strings.Contains(after, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// hit is one rule that matched.
+type hit struct {
+	detector string
+	weight   float64
+	match    string
+	quoted   bool
+}
+
+// Windows around cues: a rule's pattern is matched only near its cues, so
+// the cost of the patterns grows with the cues found, not with the text.
+const (
+	cueBefore = 160 // bytes before a cue; no pattern reaches back further
+	cueAfter  = 240
+)
+
+// detect runs every rule on the detector view v.
+func detect(v string) []hit {
+	var hits []hit
+	for i := range rules {
+		r := &rules[i]
+		loc := r.find(v)
+		if loc == nil {
+			continue
+		}
+		h := hit{detector: r.detector, weight: r.weight, match: v[loc[0]:loc[1]]}
+		if r.detector != DetectTemplate && r.detector != DetectExfil && quoted(v, loc[0], loc[1]) {
+			// Cited, not said: count it only alongside other signs.
+			h.quoted = true
+			h.weight *= 0.5
+		}
+		hits = append(hits, h)
+	}
+	return hits
+}
+
+// find returns the first match of r in v, searching the windows around
+// r's cues (merged where they overlap), each starting at a line start when
+// one is near, so that (?m)^ means what it says.
+func (r *rule) find(v string) []int {
+	type span struct{ from, to int }
+	var spans []span
+	for _, cue := range r.cues {
+		for off := 0; off < len(v); {
+			k := strings.Index(v[off:], cue)
+			if k < 0 {
+				break
+			}
+			p := off + k
+			from := max(0, p-cueBefore)
+			if nl := strings.LastIndexByte(v[from:p], '\n'); nl >= 0 {
+				from += nl + 1
+			}
+			spans = append(spans, span{from, min(len(v), p+len(cue)+cueAfter)})
+			off = p + len(cue)
+		}
+	}
+	if len(spans) == 0 {
+		return nil
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].from < spans[j].from })
+	best := []int(nil)
+	cur := spans[0]
+	try := func(s span) {
+		if loc := r.re.FindStringIndex(v[s.from:s.to]); loc != nil {
+			if best == nil || s.from+loc[0] < best[0] {
+				best = []int{s.from + loc[0], s.from + loc[1]}
+			}
+		}
+	}
+	for _, s := range spans[1:] {
+		if s.from <= cur.to {
+			cur.to = max(cur.to, s.to)
+			continue
+		}
+		try(cur)
+		if best != nil {
+			return best
+		}
+		cur = s
+	}
+	try(cur)
+	return best
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}

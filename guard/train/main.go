@@ -1,0 +1,320 @@
+// Command train trains guard's classifier and evaluates guard on a
+// held-out split of the development set.
+//
+//	go run ./guard/train                 # train; writes guard/model.bin
+//	go run ./guard/train -eval           # evaluate the embedded model on the held-out split
+//
+// The split is stratified by label and source, 80/20, drawn from -seed;
+// training and threshold tuning (5-fold cross-validation) see only the 80 %,
+// plus the hand-written examples of -extra (texts of kinds dev.jsonl lacks:
+// benign writing about security and secrets, instructions planted in pages).
+// The same data and seed always give the same model.bin, byte for byte.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/guard/internal/classify"
+)
+
+type example struct {
+	Text   string `json:"text"`
+	Label  string `json:"label"`
+	Source string `json:"source"`
+}
+
+func main() {
+	data := flag.String("data", "/work/shared/data/injection/dev.jsonl", "labelled JSONL `file` (text, label, source)")
+	out := flag.String("out", "guard/model.bin", "where to write the model")
+	seed := flag.Uint64("seed", 1, "seed of the split, the folds and the training order")
+	extra := flag.String("extra", "guard/train/extra.jsonl", "hand-written examples added to the training split only (benign texts about security, planted instructions); empty for none")
+	eval := flag.Bool("eval", false, "evaluate the embedded model on the held-out split instead of training")
+	flag.Parse()
+	log.SetFlags(0)
+
+	all, err := load(*data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys := make([]string, len(all))
+	for i, e := range all {
+		keys[i] = e.Label + "|" + e.Source
+	}
+	trainIdx, testIdx := classify.Split(keys, 0.8, *seed)
+	if *eval {
+		evaluate(pick(all, testIdx))
+		return
+	}
+	exs := pick(all, trainIdx)
+	if *extra != "" {
+		more, err := load(*extra)
+		if err != nil {
+			log.Fatal(err)
+		}
+		exs = append(exs, more...)
+	}
+	m := train(exs, *seed)
+	var buf bytes.Buffer
+	if err := m.Write(&buf); err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s: %d training examples, lambda %g, threshold %.3f", *out, m.Examples, m.Lambda, m.Threshold)
+}
+
+func load(path string) ([]example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []example
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		var e example
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if e.Label != "injection" && e.Label != "benign" {
+			return nil, fmt.Errorf("%s: label %q", path, e.Label)
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}
+
+func pick(all []example, idx []int) []example {
+	out := make([]example, len(idx))
+	for i, j := range idx {
+		out[i] = all[j]
+	}
+	return out
+}
+
+func view(text string) string { return classify.View(guard.Normalize(text)) }
+
+// train picks the regularisation and the threshold of the combined score
+// by 5-fold cross-validation on the training split, then fits the final
+// model on all of it.
+func train(exs []example, seed uint64) *classify.Model {
+	xs := make([]classify.Vector, len(exs))
+	ys := make([]bool, len(exs))
+	det := make([]float64, len(exs))
+	keys := make([]string, len(exs))
+	for i, e := range exs {
+		xs[i] = classify.Vectorize(view(e.Text))
+		ys[i] = e.Label == "injection"
+		det[i] = guard.Analyze(e.Text).Detector
+		keys[i] = e.Label + "|" + e.Source
+	}
+	const k = 5
+	folds := classify.Folds(keys, k, seed)
+	base := classify.TrainConfig{Seed: seed, Epochs: 30, Rate: 0.5}
+	best := struct {
+		lambda, threshold, f1 float64
+	}{}
+	for _, lambda := range []float64{1e-5, 3e-5, 1e-4, 3e-4, 1e-3} {
+		oof := make([]float64, len(exs))
+		for f := 0; f < k; f++ {
+			var fx []classify.Vector
+			var fy []bool
+			for i := range xs {
+				if folds[i] != f {
+					fx, fy = append(fx, xs[i]), append(fy, ys[i])
+				}
+			}
+			cfg := base
+			cfg.Lambda = lambda
+			m := classify.Train(fx, fy, cfg)
+			for i := range xs {
+				if folds[i] == f {
+					oof[i] = m.ProbVec(xs[i])
+				}
+			}
+		}
+		comb := make([]float64, len(exs))
+		for i := range comb {
+			comb[i] = classify.Combine(det[i], oof[i])
+		}
+		t, f1 := bestThreshold(comb, ys)
+		log.Printf("lambda %g: cross-validated F1 %.3f at threshold %.3f (classifier alone %.3f)", lambda, f1, t, f1At(oof, ys, 0.5))
+		if f1 > best.f1 {
+			best.lambda, best.threshold, best.f1 = lambda, t, f1
+		}
+	}
+	cfg := base
+	cfg.Lambda = best.lambda
+	m := classify.Train(xs, ys, cfg)
+	m.Threshold = best.threshold
+	m.Note = "trained by go run ./guard/train on the 80% split of dev.jsonl and guard/train/extra.jsonl"
+	return m
+}
+
+// bestThreshold returns the threshold in [0.5, 0.9] with the best F1; ties
+// go to the higher threshold, which flags fewer benign texts. The floor of
+// 0.5 keeps one weak detector (weights below 0.5) from flagging a text on
+// its own: this file has no benign texts that trip them, others do.
+func bestThreshold(scores []float64, ys []bool) (float64, float64) {
+	bt, bf := 0.5, -1.0
+	for t := 0.5; t <= 0.9001; t += 0.01 {
+		if f := f1At(scores, ys, t); f >= bf {
+			bt, bf = t, f
+		}
+	}
+	return float64(int(bt*100+0.5)) / 100, bf
+}
+
+func f1At(scores []float64, ys []bool, t float64) float64 {
+	var c counts
+	for i, s := range scores {
+		c.add(s >= t, ys[i])
+	}
+	return c.f1()
+}
+
+type counts struct{ tp, fp, tn, fn int }
+
+func (c *counts) add(flagged, injection bool) {
+	switch {
+	case flagged && injection:
+		c.tp++
+	case flagged:
+		c.fp++
+	case injection:
+		c.fn++
+	default:
+		c.tn++
+	}
+}
+
+func div(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func (c counts) f1() float64 { return div(2*c.tp, 2*c.tp+c.fp+c.fn) }
+
+func (c counts) String() string {
+	return fmt.Sprintf("| %d | %d | %.3f | %.3f | %.3f | %.3f |", c.tp+c.fn, c.fp+c.tn,
+		div(c.tp, c.tp+c.fn), div(c.fp, c.fp+c.tn), div(c.tp, c.tp+c.fp), c.f1())
+}
+
+// auc is the ROC AUC of scores: the chance that a random injection scores
+// above a random benign text (ties count half).
+func auc(scores []float64, ys []bool) float64 {
+	var pos, neg []float64
+	for i, s := range scores {
+		if ys[i] {
+			pos = append(pos, s)
+		} else {
+			neg = append(neg, s)
+		}
+	}
+	if len(pos) == 0 || len(neg) == 0 {
+		return 0
+	}
+	sort.Float64s(neg)
+	var sum float64
+	for _, p := range pos {
+		lo := sort.SearchFloat64s(neg, p)
+		hi := sort.Search(len(neg), func(i int) bool { return neg[i] > p })
+		sum += float64(lo) + float64(hi-lo)/2
+	}
+	return sum / float64(len(pos)*len(neg))
+}
+
+// evaluate prints the held-out figures as Markdown tables: detectors
+// alone, classifier alone and combined, overall and per source, and which
+// detectors fired on which class.
+func evaluate(exs []example) {
+	type scorer struct {
+		name  string
+		score func(guard.Analysis) float64
+		t     float64
+	}
+	scorers := []scorer{
+		{"detectors only", func(a guard.Analysis) float64 { return a.Detector }, guard.Threshold},
+		{"classifier only", func(a guard.Analysis) float64 { return a.Classifier }, 0.5},
+		{"combined (guard.Score)", func(a guard.Analysis) float64 { return a.Score }, guard.Threshold},
+	}
+	as := make([]guard.Analysis, len(exs))
+	ys := make([]bool, len(exs))
+	fired := map[string][2]int{}
+	for i, e := range exs {
+		as[i] = guard.Analyze(e.Text)
+		ys[i] = e.Label == "injection"
+		seen := map[string]bool{}
+		for _, r := range as[i].Reasons {
+			name, _, _ := strings.Cut(r, ":")
+			name, _, _ = strings.Cut(name, " (")
+			if !seen[name] {
+				seen[name] = true
+				c := fired[name]
+				if ys[i] {
+					c[0]++
+				} else {
+					c[1]++
+				}
+				fired[name] = c
+			}
+		}
+	}
+	fmt.Printf("Held-out split: %d texts (threshold %.2f)\n\n", len(exs), guard.Threshold)
+	fmt.Println("| scorer | source | injections | benign | recall | FPR | precision | F1 | AUC |")
+	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	sources := []string{""}
+	seenSrc := map[string]bool{}
+	for _, e := range exs {
+		if !seenSrc[e.Source] {
+			seenSrc[e.Source] = true
+			sources = append(sources, e.Source)
+		}
+	}
+	for _, s := range scorers {
+		for _, src := range sources {
+			var c counts
+			var sc []float64
+			var sy []bool
+			for i, e := range exs {
+				if src != "" && e.Source != src {
+					continue
+				}
+				v := s.score(as[i])
+				c.add(v >= s.t, ys[i])
+				sc, sy = append(sc, v), append(sy, ys[i])
+			}
+			name := "all"
+			if src != "" {
+				name, _, _ = strings.Cut(src, ":")
+			}
+			fmt.Printf("| %s | %s %s %.3f |\n", s.name, name, c, auc(sc, sy))
+		}
+	}
+	fmt.Println("\n| signal | fired on injections | fired on benign |")
+	fmt.Println("|---|---:|---:|")
+	var names []string
+	for n := range fired {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Printf("| %s | %d | %d |\n", n, fired[n][0], fired[n][1])
+	}
+}
