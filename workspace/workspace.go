@@ -75,6 +75,10 @@ type Workspace struct {
 
 	dir  string
 	root *os.Root
+	// base is dir relative to the root's folder: "" for a confined
+	// workspace, whose root is dir itself; dir without its leading slash
+	// for an unrestricted one, whose root is "/".
+	base string
 }
 
 // Open opens the workspace in folder dir, creating it (mode 0700, with its
@@ -93,6 +97,46 @@ func Open(dir string) (*Workspace, error) {
 		return nil, bulwark.E(bulwark.Internal, op, "could not open the workspace folder", err)
 	}
 	return &Workspace{dir: abs, root: root}, nil
+}
+
+// OpenUnrestricted opens the workspace in dir like Open, but lets paths
+// reach the whole host file system: absolute paths name host files, and
+// relative ones are taken from dir. It exists for
+// BULWARK_RESTRICT_TO_WORKSPACE=false, which the embedding program must
+// announce loudly. The other rules still hold: no symbolic links followed,
+// only regular files with one link, size caps; and the process's own
+// permissions limit what it reaches.
+func OpenUnrestricted(dir string) (*Workspace, error) {
+	w, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot("/")
+	if err != nil {
+		w.Close()
+		return nil, bulwark.E(bulwark.Internal, "workspace.OpenUnrestricted", "could not open the root folder", err)
+	}
+	w.root.Close()
+	w.root, w.base = root, strings.TrimPrefix(w.dir, "/")
+	return w, nil
+}
+
+// Unrestricted reports whether the workspace reaches the whole host.
+func (w *Workspace) Unrestricted() bool { return w.base != "" }
+
+// hostName maps a name given to an unrestricted workspace to a path
+// relative to "/".
+func (w *Workspace) hostName(name string) string {
+	if strings.HasPrefix(name, "/") {
+		if p := strings.TrimLeft(name, "/"); p != "" {
+			return p
+		}
+		return "."
+	}
+	if name == "" || strings.IndexByte(name, 0) >= 0 {
+		return name // Clean refuses it with its own message
+	}
+	return path.Join(w.base, name)
 }
 
 // Path returns the absolute host path of the workspace folder, for the
@@ -314,7 +358,11 @@ func (w *Workspace) Walk(dir string, fn WalkFunc) error {
 }
 
 func (w *Workspace) walk(op, name string, info fs.FileInfo, fn WalkFunc) error {
-	if err := fn(name, info); err != nil || !info.IsDir() {
+	shown := name
+	if w.Unrestricted() {
+		shown = "/" + name // names the caller can pass back
+	}
+	if err := fn(shown, info); err != nil || !info.IsDir() {
 		if err == fs.SkipDir && info.IsDir() {
 			return nil
 		}
@@ -342,6 +390,9 @@ func (w *Workspace) walk(op, name string, info fs.FileInfo, fn WalkFunc) error {
 // link: every element when final is true, the folders leading to it
 // otherwise.
 func (w *Workspace) resolve(op, name string, final bool) (string, error) {
+	if w.Unrestricted() {
+		name = w.hostName(name)
+	}
 	clean, err := Clean(name)
 	if err != nil {
 		return "", err

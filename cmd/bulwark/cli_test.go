@@ -400,3 +400,33 @@ func TestRunAgainstProviders(t *testing.T) {
 		})
 	}
 }
+
+func TestRestrictToWorkspaceFalseWarnsAndReachesTheHost(t *testing.T) {
+	parent := t.TempDir()
+	outside := filepath.Join(parent, "host.txt")
+	script := filepath.Join(parent, "s.jsonl")
+	os.WriteFile(script, []byte(`{"tool_calls": [{"name": "write_file", "arguments": {"path": "`+outside+`", "content": "written"}}]}
+{"tool_calls": [{"name": "finish", "arguments": {"answer": "ok"}}]}
+`), 0o600)
+	for _, restrict := range []string{"", "false"} {
+		os.Remove(outside)
+		var extra []string
+		if restrict != "" {
+			extra = []string{"BULWARK_RESTRICT_TO_WORKSPACE=" + restrict}
+		}
+		r := runBulwark(t, extra, "run", "--model", "replay:"+script, "--workspace", filepath.Join(parent, "ws"), "x")
+		_, err := os.Stat(outside)
+		if restrict == "" {
+			if err == nil {
+				t.Errorf("the default confined run wrote a host file")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("with BULWARK_RESTRICT_TO_WORKSPACE=false the host file was not written: %s", r.stdout)
+		}
+		if !strings.Contains(r.stderr, "WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false") {
+			t.Errorf("no loud warning: %q", r.stderr)
+		}
+	}
+}

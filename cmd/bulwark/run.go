@@ -100,7 +100,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		return err
 	}
 	if !restrict {
-		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false is set, but the file tools of `bulwark run` always stay inside the task workspace; unset it to silence this warning.")
+		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false: the agent's file tools can read, write and delete ANY file this process can reach, anywhere on the host. Code still runs only in the sandbox. Unset it to confine the agent to its workspace.")
 	}
 	model, err := provider.Open(f.model, env)
 	if err != nil {
@@ -138,7 +138,11 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if dir == "" {
 		dir = filepath.Join(data, "workspaces", task.ID)
 	}
-	ws, err := workspace.Open(dir)
+	open, instructions := workspace.Open, ""
+	if !restrict {
+		open, instructions = workspace.OpenUnrestricted, "File tools are not confined to the workspace on this host: absolute paths name host files. Touch nothing outside the workspace unless the task requires it."
+	}
+	ws, err := open(dir)
 	if err != nil {
 		return err
 	}
@@ -193,14 +197,15 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			Ask:       terminalAsk(in, s.err),
 			Exec:      sb.exec,
 		},
-		Limits:      task.Limits,
-		Sink:        agent.Tee(append(sinks, view)...), // stored before shown
-		Policy:      bulwark.Policy{Rules: rules},
-		Approve:     terminalApprove(f.approve, in, s.err),
-		Mask:        redactor.String,
-		MaskStream:  maskStream,
-		Secrets:     secrets,
-		SecretTools: sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
+		Limits:       task.Limits,
+		Instructions: instructions,
+		Sink:         agent.Tee(append(sinks, view)...), // stored before shown
+		Policy:       bulwark.Policy{Rules: rules},
+		Approve:      terminalApprove(f.approve, in, s.err),
+		Mask:         redactor.String,
+		MaskStream:   maskStream,
+		Secrets:      secrets,
+		SecretTools:  sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
 	}
 	return taskResult(agent.Run(ctx, cfg, task))
 }
