@@ -11,7 +11,7 @@ require golang.org/x/time v0.16.0 // indirect
 
 require (
 	golang.org/x/net v0.62.0
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/text v0.43.0
 )
 
 require (
