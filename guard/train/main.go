@@ -38,6 +38,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the split, the folds and the training order")
 	extra := flag.String("extra", "guard/train/extra.jsonl", "hand-written examples added to the training split only (benign texts about security, planted instructions); empty for none")
 	eval := flag.Bool("eval", false, "evaluate the embedded model on the held-out split instead of training")
+	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -51,7 +52,7 @@ func main() {
 	}
 	trainIdx, testIdx := classify.Split(keys, 0.8, *seed)
 	if *eval {
-		evaluate(pick(all, testIdx))
+		evaluate(pick(all, testIdx), *misses)
 		return
 	}
 	exs := pick(all, trainIdx)
@@ -243,7 +244,7 @@ func auc(scores []float64, ys []bool) float64 {
 // evaluate prints the held-out figures as Markdown tables: detectors
 // alone, classifier alone and combined, overall and per source, and which
 // detectors fired on which class.
-func evaluate(exs []example) {
+func evaluate(exs []example, misses bool) {
 	type scorer struct {
 		name  string
 		score func(guard.Analysis) float64
@@ -305,6 +306,14 @@ func evaluate(exs []example) {
 				name, _, _ = strings.Cut(src, ":")
 			}
 			fmt.Printf("| %s | %s %s %.3f |\n", s.name, name, c, auc(sc, sy))
+		}
+	}
+	if misses {
+		fmt.Println("\nWrong verdicts (label, score, detectors, classifier, start of text):")
+		for i, e := range exs {
+			if as[i].Injection != ys[i] {
+				fmt.Printf("- %s %.2f det %.2f clf %.2f: %.100q\n", e.Label, as[i].Score, as[i].Detector, as[i].Classifier, e.Text)
+			}
 		}
 	}
 	fmt.Println("\n| signal | fired on injections | fired on benign |")
