@@ -122,7 +122,6 @@ type Session struct {
 // it is the tenant secret named ModelAPIKeySecret.
 type Settings struct {
 	Model           string            `json:"model,omitempty"`            // provider spec, e.g. "openai:gpt-4o"
-	ModelBaseURL    string            `json:"model_base_url,omitempty"`   // an OpenAI-compatible endpoint
 	Policy          Policy            `json:"policy"`                     // tool rules
 	AllowedCommands []string          `json:"allowed_commands,omitempty"` // executables the sandbox may run
 	AllowedDomains  []string          `json:"allowed_domains,omitempty"`  // egress allowlist

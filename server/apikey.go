@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// An API key is "bwk_" and 52 base32 characters (256 bits from
+// crypto/rand). Its first KeyPrefixLen characters are stored in the clear
+// to find it; the whole key only as its SHA-256, which is enough for a
+// high-entropy secret (a slow hash protects guessable passwords, and
+// these cannot be guessed).
+const (
+	keyMarker    = "bwk_"
+	keyLen       = len(keyMarker) + 52
+	KeyPrefixLen = len(keyMarker) + 8
+)
+
+// keyTouchEvery is how often a key's last use is written at most.
+const keyTouchEvery = time.Minute
+
+// newKeyToken returns a new API key and its hash.
+func newKeyToken() (token string, hash []byte) {
+	token = keyMarker + rand.Text() + rand.Text()
+	h := sha256.Sum256([]byte(token))
+	return token, h[:]
+}
+
+// wellFormedKey reports whether token has the shape of an API key.
+func wellFormedKey(token string) bool {
+	if len(token) != keyLen || !strings.HasPrefix(token, keyMarker) {
+		return false
+	}
+	for _, c := range token[len(keyMarker):] {
+		if !('A' <= c && c <= 'Z' || '2' <= c && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// KeySpec is what a new API key is given.
+type KeySpec struct {
+	Name      string
+	Role      bulwark.Role
+	Scopes    []string
+	Expires   time.Time // zero: never
+	CreatedBy string    // "cli", "user:u_...", "key:k_..."
+}
+
+// IssueKey makes an API key of tenant and returns the key itself (to be
+// shown once, never again) and its record. An empty tenant makes an
+// operator key (its role is RoleOperator whatever spec says).
+func IssueKey(ctx context.Context, store bulwark.APIKeyStore, tenant bulwark.TenantID, spec KeySpec) (string, bulwark.APIKey, error) {
+	for _, sc := range spec.Scopes {
+		if !validScope(sc) {
+			return "", bulwark.APIKey{}, bulwark.Errorf(bulwark.Invalid, "server.IssueKey", "unknown scope %q: want one of %s", sc, strings.Join(Scopes, ", "))
+		}
+	}
+	for try := 0; ; try++ {
+		token, hash := newKeyToken()
+		k := bulwark.APIKey{Name: spec.Name, Prefix: token[:KeyPrefixLen], Role: spec.Role, Scopes: spec.Scopes, Expires: spec.Expires, CreatedBy: spec.CreatedBy}
+		var err error
+		if tenant == "" {
+			k, err = store.CreateOperatorKey(ctx, k, hash)
+		} else {
+			k, err = store.CreateAPIKey(ctx, tenant, k, hash)
+		}
+		if bulwark.ErrorKind(err) == bulwark.Conflict && try < 3 { // a prefix taken: 40 bits, so very rarely
+			continue
+		}
+		if err != nil {
+			return "", bulwark.APIKey{}, err
+		}
+		return token, k, nil
+	}
+}
+
+func validScope(sc string) bool {
+	for _, s := range Scopes {
+		if s == sc {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticateKey finds the principal of the request's API key. Any key
+// that does not authenticate (malformed, unknown, revoked, expired, wrong)
+// gets the same Unauthenticated error.
+func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
+	const op = "server.authenticateKey"
+	bad := bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid")
+	token, ok := bearerToken(r)
+	if !ok || !wellFormedKey(token) {
+		return Principal{}, bad
+	}
+	k, hash, err := s.store.APIKeyByPrefix(r.Context(), token[:KeyPrefixLen])
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return Principal{}, bad
+	}
+	if err != nil {
+		return Principal{}, err
+	}
+	got := sha256.Sum256([]byte(token))
+	if subtle.ConstantTimeCompare(got[:], hash) != 1 {
+		return Principal{}, bad
+	}
+	now := s.now()
+	if k.Expired(now) {
+		return Principal{}, bad
+	}
+	if now.Sub(k.LastUsed) >= keyTouchEvery {
+		if err := s.store.TouchAPIKey(r.Context(), k.TenantID, k.ID, now); err != nil {
+			s.logger(r).Warn("cannot record a key's last use", "key", k.ID, "err", err)
+		}
+	}
+	return Principal{Tenant: k.TenantID, Role: k.Role, KeyID: k.ID, Scopes: k.Scopes}, nil
+}

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// errorBody is the JSON of every error response:
+// {"error": {"code": "not_found", "message": "...", "request_id": "..."}}.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id"`
+}
+
+// retryAfter is the cause of a RateLimited error: how long the client
+// should wait. It becomes the Retry-After header.
+type retryAfter time.Duration
+
+func (d retryAfter) Error() string { return "retry after " + time.Duration(d).String() }
+
+// rateLimited returns a RateLimited error that tells the client to retry
+// after d.
+func rateLimited(op, msg string, d time.Duration) error {
+	return bulwark.E(bulwark.RateLimited, op, msg, retryAfter(d))
+}
+
+// statusFor maps an error's kind to its HTTP status: the one place where
+// this is decided.
+func statusFor(err error) int {
+	switch bulwark.ErrorKind(err) {
+	case bulwark.Invalid:
+		return http.StatusBadRequest
+	case bulwark.Unauthenticated:
+		return http.StatusUnauthorized
+	case bulwark.PermissionDenied:
+		return http.StatusForbidden
+	case bulwark.NotFound:
+		return http.StatusNotFound
+	case bulwark.Conflict:
+		return http.StatusConflict
+	case bulwark.RateLimited:
+		return http.StatusTooManyRequests
+	case bulwark.QuotaExceeded:
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return http.StatusRequestEntityTooLarge
+		}
+		return http.StatusTooManyRequests
+	case bulwark.Unavailable, bulwark.Canceled:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError writes err as a JSON error with the status of its kind (or
+// status, when not 0). The message is the error's safe message (see
+// bulwark.ErrorMessage) masked by the redactor; for internal errors it is
+// a generic text. The cause goes to the log only, for 5xx answers.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, status int) {
+	if status == 0 {
+		status = statusFor(err)
+	}
+	kind := bulwark.ErrorKind(err)
+	code, msg := kind.String(), s.red.String(bulwark.ErrorMessage(err))
+	if status >= 500 {
+		s.logger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		if kind == bulwark.Other || kind == bulwark.Internal {
+			code, msg = bulwark.Internal.String(), "internal error"
+		}
+	}
+	if status == http.StatusMethodNotAllowed {
+		code = "method_not_allowed"
+	}
+	var ra retryAfter
+	if errors.As(err, &ra) {
+		secs := int64(math.Ceil(time.Duration(ra).Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	}
+	writeJSON(w, status, errorBody{errorDetail{Code: code, Message: msg, RequestID: RequestID(r.Context())}})
+}
+
+// writeJSON writes v as the JSON response with status. JSON responses
+// carry the strictest Content-Security-Policy: they are never documents.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Security-Policy", cspJSON)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	enc.Encode(v)
+}

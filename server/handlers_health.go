@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/metrics"
+)
+
+// healthz says the process serves.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz says the store answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	// A name no tenant can have: NotFound means the store answered.
+	if _, err := s.store.TenantByName(ctx, "\x00readyz"); bulwark.ErrorKind(err) != bulwark.NotFound {
+		return bulwark.E(bulwark.Unavailable, "server.readyz", "the store is not reachable", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// metrics serves Prometheus metrics to this machine (not through a proxy
+// on it), or to a request with "Authorization: Bearer" and the metrics
+// token.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
+	ok := fromLoopback(r)
+	if tok, has := bearerToken(r); !ok && has && s.cfg.MetricsToken != "" {
+		ok = subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.MetricsToken)) == 1
+	}
+	if !ok {
+		return s.refuse(r, Principal{}, metrics.ForbiddenRoute, "metrics.refused",
+			bulwark.Errorf(bulwark.PermissionDenied, "server.metrics", "metrics are served to this machine, or with the metrics token"))
+	}
+	metrics.Handler().ServeHTTP(w, r)
+	return nil
+}

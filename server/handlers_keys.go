@@ -1,0 +1,122 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+)
+
+type keysResponse struct {
+	Keys []bulwark.APIKey `json:"keys"`
+}
+
+func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
+	ks, err := s.store.ListAPIKeys(r.Context(), TenantFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, keysResponse{Keys: nonNil(ks)})
+	return nil
+}
+
+// createKeyRequest is the body of POST /api/v1/keys.
+type createKeyRequest struct {
+	Name      string       `json:"name"`
+	Role      bulwark.Role `json:"role,omitempty"`       // default member; at most the caller's
+	Scopes    []string     `json:"scopes,omitempty"`     // default: all the role allows
+	ExpiresIn string       `json:"expires_in,omitempty"` // a duration: "720h"
+}
+
+type createKeyResponse struct {
+	Key   bulwark.APIKey `json:"key"`
+	Token string         `json:"token"` // the key itself: shown this once
+}
+
+// maxKeyLifetime bounds expires_in.
+const maxKeyLifetime = 5 * 365 * 24 * time.Hour
+
+func (req *createKeyRequest) check(op string, caller bulwark.Role, now time.Time) (KeySpec, error) {
+	spec := KeySpec{Name: strings.TrimSpace(req.Name), Role: req.Role, Scopes: req.Scopes}
+	if spec.Name == "" || utf8.RuneCountInString(spec.Name) > 100 || !printable(spec.Name) {
+		return spec, bulwark.Errorf(bulwark.Invalid, op, "name the key: 1 to 100 printable characters")
+	}
+	if spec.Role == "" {
+		spec.Role = bulwark.RoleMember
+	}
+	if !spec.Role.Valid() {
+		return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown role %q: want viewer, member, admin or owner", spec.Role)
+	}
+	if !caller.AtLeast(spec.Role) {
+		return spec, bulwark.Errorf(bulwark.PermissionDenied, op, "a key cannot have a higher role than yours")
+	}
+	if len(spec.Scopes) > len(Scopes) {
+		return spec, bulwark.Errorf(bulwark.Invalid, op, "too many scopes")
+	}
+	for _, sc := range spec.Scopes {
+		if !validScope(sc) {
+			return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown scope %q: want one of %s", sc, strings.Join(Scopes, ", "))
+		}
+	}
+	if req.ExpiresIn != "" {
+		d, err := time.ParseDuration(req.ExpiresIn)
+		if err != nil || d <= 0 || d > maxKeyLifetime {
+			return spec, bulwark.Errorf(bulwark.Invalid, op, "expires_in is a positive duration such as \"720h\", at most 5 years")
+		}
+		spec.Expires = now.Add(d)
+	}
+	return spec, nil
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.createKey"
+	p, _ := PrincipalFrom(r.Context())
+	var req createKeyRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	spec, err := req.check(op, p.Role, s.now())
+	if err != nil {
+		return err
+	}
+	spec.CreatedBy = p.Actor()
+	token, k, err := IssueKey(r.Context(), s.store, p.Tenant, spec)
+	if err != nil {
+		return err
+	}
+	if err := s.audit(r, audit.Record{Action: "key.create", Target: k.ID, Details: map[string]string{"name": k.Name, "role": string(k.Role)}}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, createKeyResponse{Key: k, Token: token})
+	return nil
+}
+
+// deleteKey revokes a key: it is deleted, so the next request with it
+// fails (nothing caches keys).
+func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.store.DeleteAPIKey(r.Context(), TenantFrom(r.Context()), id); err != nil {
+		return err
+	}
+	if err := s.audit(r, audit.Record{Action: "key.revoke", Target: id}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// printable reports whether s holds no control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
+}
+
+// nonNil makes an empty list encode as [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// The Content-Security-Policy of pages (the browser UI) and of JSON
+// responses.
+const (
+	cspPage = "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+	cspJSON = "default-src 'none'; frame-ancestors 'none'"
+	hsts    = "max-age=63072000; includeSubDomains"
+)
+
+// securityHeaders are set on every response, errors and 404s included.
+var securityHeaders = [][2]string{
+	{"Content-Security-Policy", cspPage},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{"X-Frame-Options", "DENY"},
+	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"},
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+// It is sent back as X-Request-Id and named in error bodies and logs.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// base is the middleware every request goes through, matched or not: it
+// gives the request an id, sets the security headers, recovers a panic
+// into a JSON 500 and logs the request.
+func (s *Server) base(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.now()
+		id := newRequestID()
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		h := w.Header()
+		for _, kv := range securityHeaders {
+			h.Set(kv[0], kv[1])
+		}
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hsts)
+		}
+		h.Set("X-Request-Id", id)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.logger(r).Error("panic serving a request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if !sw.wrote {
+					s.writeError(sw, r, bulwark.E(bulwark.Internal, "server", "", errors.New("panic")), 0)
+				}
+			}
+			s.logger(r).Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", s.now().Sub(start).Round(time.Microsecond))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers whether and with which status a response began.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (SSE routes
+// extend their write deadline and flush through it).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/metrics"
+)
+
+// route wraps rt's handler in the checks of its row of the table, in this
+// order: body limit; the side's credentials (a bearer key on the API
+// side, the session cookie on the browser side, after the CSRF check of
+// state-changing browser requests); rate limits; role and scope. The
+// handler's error is written as JSON.
+func (s *Server) route(rt Route) http.Handler {
+	maxBody := rt.MaxBody
+	if maxBody == 0 {
+		maxBody = DefaultMaxBody
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		if err := s.serveRoute(rt, w, r); err != nil {
+			if bulwark.ErrorKind(err) == bulwark.Unauthenticated && r.Header.Get("Authorization") != "" {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
+			}
+			s.writeError(w, r, err, 0)
+		}
+	})
+}
+
+func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) error {
+	const op = "server.route"
+	if rt.Side == Public {
+		if err := s.limitAddress(r); err != nil {
+			return err
+		}
+		return rt.Handler(w, r)
+	}
+	_, hasAuth := r.Header["Authorization"]
+	switch {
+	case hasAuth && rt.Side == Browser:
+		return bulwark.Errorf(bulwark.Unauthenticated, op, "this route is for browsers and does not take API keys")
+	case !hasAuth && rt.Side == API:
+		return bulwark.Errorf(bulwark.Unauthenticated, op, "this route needs an API key: Authorization: Bearer bwk_...")
+	}
+	var p Principal
+	var err error
+	switch {
+	case hasAuth: // the API side: cookies are never read
+		p, err = s.authenticateKey(r)
+	default: // the browser side: only the session cookie
+		if cerr := s.csrf.Check(r); cerr != nil {
+			return s.refuse(r, Principal{}, metrics.CSRFRejected, "csrf.rejected",
+				bulwark.E(bulwark.PermissionDenied, op, "cross-origin request refused", cerr))
+		}
+		if rt.Role == "" { // login
+			if err := s.limitAddress(r); err != nil {
+				return err
+			}
+			return rt.Handler(w, r)
+		}
+		p, err = s.authenticateSession(w, r)
+	}
+	if err != nil {
+		return s.authFailed(r, err)
+	}
+	r = r.WithContext(WithPrincipal(r.Context(), p))
+	if err := s.limitPrincipal(r, p); err != nil {
+		return err
+	}
+	if !p.Can(rt) {
+		return s.refuse(r, p, metrics.ForbiddenRoute, "auth.forbidden",
+			bulwark.Errorf(bulwark.PermissionDenied, op, "your role does not allow this"))
+	}
+	return rt.Handler(w, r)
+}
+
+// authFailed counts and audits a request whose credentials did not
+// authenticate, and charges its client address: an address that keeps
+// sending bad credentials is rate limited.
+func (s *Server) authFailed(r *http.Request, err error) error {
+	if bulwark.ErrorKind(err) != bulwark.Unauthenticated {
+		return err // the store failed: not the client's fault
+	}
+	if hasCredentials(r) {
+		s.sec.Inc(metrics.AuthFailed)
+		if s.samples.allowSample("auth.failed|" + clientAddr(r)) {
+			s.auditRefusal(r, audit.Record{Actor: "anonymous", Action: "auth.failed", Target: r.URL.Path, Outcome: audit.OutcomeDenied,
+				Details: map[string]string{"client": clientAddr(r), "reason": bulwark.ErrorMessage(err)}})
+		}
+	}
+	if lerr := s.limitAddress(r); lerr != nil {
+		return lerr
+	}
+	return err
+}
+
+// refuse counts, audits (at most once a minute for each kind and client)
+// and returns a refusal.
+func (s *Server) refuse(r *http.Request, p Principal, kind metrics.SecurityEvent, action string, err error) error {
+	s.sec.Inc(kind)
+	who := p.Actor()
+	if who == "anonymous" {
+		who = clientAddr(r)
+	}
+	if s.samples.allowSample(action + "|" + who) {
+		s.auditRefusal(r, audit.Record{TenantID: string(p.Tenant), Actor: p.Actor(), Action: action, Target: r.Method + " " + r.URL.Path,
+			Outcome: audit.OutcomeDenied, Details: map[string]string{"client": clientAddr(r)}})
+	}
+	return err
+}
+
+func hasCredentials(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return true
+	}
+	_, err := r.Cookie(sessionCookie)
+	return err == nil
+}
+
+// clientAddr is the address of the client: the peer of the connection.
+// Forwarded headers are not trusted (no proxy is configured as trusted),
+// so behind a reverse proxy every client shares the proxy's limits.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+		// One IPv6 client usually holds a whole /64.
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return host
+}
+
+// fromLoopback reports whether the request came from this machine and was
+// not relayed by a proxy on it.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.Unmap().IsLoopback() {
+		return false
+	}
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// bearerToken returns the token of "Authorization: Bearer TOKEN".
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"slices"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// Principal is who makes a request: a user logged in with a session, or
+// an API key. Every authenticated handler finds one in its request's
+// context and scopes everything it does to Principal.Tenant.
+type Principal struct {
+	Tenant    bulwark.TenantID // "" only for operator keys
+	Role      bulwark.Role
+	UserID    string   // the logged-in user; "" for API keys
+	SessionID string   // the session; "" for API keys
+	KeyID     string   // the API key; "" for sessions
+	Scopes    []string // the key's scopes; empty: all its role allows
+}
+
+// Actor names the principal in audit records: "user:u_..." or "key:k_...".
+func (p Principal) Actor() string {
+	switch {
+	case p.UserID != "":
+		return "user:" + p.UserID
+	case p.KeyID != "":
+		return "key:" + p.KeyID
+	}
+	return "anonymous"
+}
+
+// Can reports whether the principal's role and scopes allow rt.
+func (p Principal) Can(rt Route) bool {
+	if rt.Role == "" {
+		return true
+	}
+	if rt.Role != bulwark.RoleOperator && p.Tenant == "" {
+		return false
+	}
+	if !p.Role.AtLeast(rt.Role) {
+		return false
+	}
+	return len(p.Scopes) == 0 || rt.Scope == "" || slices.Contains(p.Scopes, rt.Scope)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal of a request's context; ok is false
+// for a request that was not authenticated (public routes, login).
+func PrincipalFrom(ctx context.Context) (p Principal, ok bool) {
+	p, ok = ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// TenantFrom returns the tenant of the request's principal, or "" (which
+// every store method refuses) when there is none.
+func TenantFrom(ctx context.Context) bulwark.TenantID {
+	p, _ := PrincipalFrom(ctx)
+	return p.Tenant
+}

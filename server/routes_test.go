@@ -1,0 +1,258 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// fixture is two tenants, A and B, with a key and a user of every role,
+// an operator key, and records of A that B must never reach.
+type fixture struct {
+	e        *env
+	a, b     *tenant
+	operator string
+	spareKey string // a key of A, for DELETE
+	sessions map[*tenant]map[bulwark.Role]string
+}
+
+const (
+	aSecret = "A_ONLY_SECRET"
+	aValue  = "a-only-value-7f3k9"
+	aModel  = "openai:a-only-model"
+)
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	e := newEnv(t, rateLimitOff)
+	f := &fixture{e: e, a: e.tenant("a"), b: e.tenant("b"), sessions: map[*tenant]map[bulwark.Role]string{}}
+	var err error
+	if f.operator, _, err = IssueKey(ctx, e.db, "", KeySpec{Name: "operator", CreatedBy: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	_, k, err := IssueKey(ctx, e.db, f.a.id, KeySpec{Name: "spare", Role: bulwark.RoleViewer, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.spareKey = k.ID
+	if err := e.db.SetSecret(ctx, f.a.id, aSecret, aValue); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.PutSettings(ctx, f.a.id, bulwark.Settings{Model: aModel}); err != nil {
+		t.Fatal(err)
+	}
+	f.session(f.a, bulwark.RoleOwner) // A's login is in the audit log
+	return f
+}
+
+// session returns a session cookie of the tenant's user of role.
+func (f *fixture) session(t *tenant, role bulwark.Role) string {
+	if f.sessions[t] == nil {
+		f.sessions[t] = map[bulwark.Role]string{}
+	}
+	if c := f.sessions[t][role]; c != "" {
+		return c
+	}
+	c := f.e.login(t.users[role].Email)
+	f.sessions[t][role] = c
+	return c
+}
+
+// markers are strings of tenant A that no answer to B may hold.
+func (f *fixture) markers() []string {
+	m := []string{string(f.a.id), aSecret, aValue, aModel, f.spareKey}
+	for _, role := range bulwark.TenantRoles {
+		m = append(m, f.a.keyIDs[role], f.a.users[role].ID, f.a.users[role].Email, f.a.keys[role])
+	}
+	return m
+}
+
+// matrixCase is how the security matrix calls one route: a path naming
+// tenant A's records, and a valid body.
+type matrixCase struct {
+	path    func(f *fixture) string
+	body    string
+	ownsIDs bool   // the path names a record of A: B gets 404
+	ownBody string // the body of A's call, when body cannot be used twice
+}
+
+func fixed(p string) func(*fixture) string { return func(*fixture) string { return p } }
+
+// matrix has a case for every route of the table; TestRouteMatrix fails
+// for a route without one. Add yours here.
+var matrix = map[string]matrixCase{
+	"GET /healthz": {path: fixed("/healthz")},
+	"GET /readyz":  {path: fixed("/readyz")},
+	"GET /metrics": {path: fixed("/metrics")},
+
+	"POST /api/v1/login":      {path: fixed("/api/v1/login"), body: `{"email":"owner@a.test","password":"` + testPassword + `"}`},
+	"POST /api/v1/logout":     {path: fixed("/api/v1/logout")},
+	"POST /api/v1/logout-all": {path: fixed("/api/v1/logout-all")},
+	"GET /api/v1/me":          {path: fixed("/api/v1/me")},
+
+	"GET /api/v1/keys":         {path: fixed("/api/v1/keys")},
+	"POST /api/v1/keys":        {path: fixed("/api/v1/keys"), body: `{"name":"new key","role":"viewer"}`},
+	"DELETE /api/v1/keys/{id}": {path: func(f *fixture) string { return "/api/v1/keys/" + f.spareKey }, ownsIDs: true},
+
+	"GET /api/v1/secrets":           {path: fixed("/api/v1/secrets")},
+	"PUT /api/v1/secrets/{name}":    {path: fixed("/api/v1/secrets/" + aSecret), body: `{"value":"another-value-123"}`},
+	"DELETE /api/v1/secrets/{name}": {path: fixed("/api/v1/secrets/" + aSecret), ownsIDs: true},
+
+	"GET /api/v1/users":  {path: fixed("/api/v1/users")},
+	"POST /api/v1/users": {path: fixed("/api/v1/users"), body: `{"email":"new@new.test","role":"viewer","password":"` + testPassword + `"}`,
+		ownBody: `{"email":"other@new.test","role":"viewer","password":"` + testPassword + `"}`},
+	"PATCH /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
+		body: `{"role":"viewer"}`, ownsIDs: true},
+
+	"GET /api/v1/tenants":  {path: fixed("/api/v1/tenants")},
+	"POST /api/v1/tenants": {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
+
+	"GET /api/v1/settings": {path: fixed("/api/v1/settings")},
+	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model"}`},
+
+	"GET /api/v1/audit":        {path: fixed("/api/v1/audit")},
+	"GET /api/v1/audit/verify": {path: fixed("/api/v1/audit/verify")},
+}
+
+// ways are the credentials a route's side takes.
+func ways(rt Route) []string {
+	switch rt.Side {
+	case API:
+		return []string{"key"}
+	case Browser:
+		return []string{"session"}
+	case BrowserOrAPI:
+		return []string{"key", "session"}
+	}
+	return []string{"none"}
+}
+
+// as builds a request of tenant t's role, by way.
+func (f *fixture) as(t *tenant, role bulwark.Role, way string, rq req) req {
+	switch way {
+	case "key":
+		rq.key = t.keys[role]
+	case "session":
+		rq.cookie = f.session(t, role)
+	}
+	return rq
+}
+
+// TestRouteMatrix checks every route of the table: without credentials
+// it is 401; a viewer gets 403 where the route needs more; tenant B using
+// A's ids gets 404 and never sees A's data; tenant roles get 403 on the
+// operator's routes; and A's owner (or the operator) is served.
+func TestRouteMatrix(t *testing.T) {
+	t.Parallel()
+	srv := newEnv(t).srv
+	seen := map[string]bool{}
+	for _, rt := range srv.Routes() {
+		seen[rt.String()] = true
+		c, ok := matrix[rt.String()]
+		if !ok {
+			t.Errorf("route %s has no case in the security matrix (routes_test.go): add one", rt)
+			continue
+		}
+		for _, way := range ways(rt) {
+			t.Run(rt.String()+"/"+way, func(t *testing.T) {
+				t.Parallel()
+				checkRoute(t, rt, c, way)
+			})
+		}
+	}
+	for k := range matrix {
+		if !seen[k] {
+			t.Errorf("the matrix has a case for %s, which is not a route", k)
+		}
+	}
+}
+
+func checkRoute(t *testing.T, rt Route, c matrixCase, way string) {
+	f := newFixture(t)
+	e := f.e
+	base := req{method: rt.Method, path: c.path(f), body: c.body, remote: "127.0.0.1:4000"}
+
+	if rt.Role != "" {
+		if w := e.do(base); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s without credentials = %d %s, want 401", rt, w.Code, w.Body)
+		}
+		if w := e.do(f.as(f.a, bulwark.RoleViewer, way, base)); !bulwark.RoleViewer.AtLeast(rt.Role) && w.Code != http.StatusForbidden {
+			t.Errorf("%s as A's viewer (%s) = %d %s, want 403", rt, way, w.Code, w.Body)
+		}
+	}
+	switch {
+	case rt.Role == bulwark.RoleOperator:
+		for _, role := range bulwark.TenantRoles {
+			if w := e.do(f.as(f.b, role, way, base)); w.Code != http.StatusForbidden {
+				t.Errorf("%s as B's %s = %d, want 403", rt, role, w.Code)
+			}
+		}
+	case rt.Role != "":
+		w := e.do(f.as(f.b, bulwark.RoleOwner, way, base))
+		if c.ownsIDs && w.Code != http.StatusNotFound {
+			t.Errorf("%s as B's owner with A's id = %d %s, want 404", rt, w.Code, w.Body)
+		}
+		if w.Code >= 500 {
+			t.Errorf("%s as B's owner = %d %s", rt, w.Code, w.Body)
+		}
+		for _, m := range f.markers() {
+			if strings.Contains(base.path, m) {
+				continue // B named it itself
+			}
+			if strings.Contains(w.Body.String(), m) || strings.Contains(w.Header().Get("Set-Cookie"), m) {
+				t.Errorf("%s as B's owner shows A's %q: %s", rt, m, w.Body)
+			}
+		}
+		if vals, err := e.db.SecretValues(context.Background(), f.a.id); err != nil || vals[aSecret] != aValue {
+			t.Errorf("after %s as B's owner, A's secrets are %v, %v", rt, vals, err)
+		}
+		// The operator key has no tenant: tenant routes refuse it.
+		if rt.Side != Browser {
+			if w := e.do(req{method: rt.Method, path: base.path, body: base.body, key: f.operator}); w.Code != http.StatusForbidden {
+				t.Errorf("%s with the operator key = %d, want 403", rt, w.Code)
+			}
+		}
+	}
+	// Last, as it may change A's records: A's owner (or the operator) is
+	// served.
+	own := f.as(f.a, bulwark.RoleOwner, way, base)
+	if rt.Role == bulwark.RoleOperator {
+		own = req{method: rt.Method, path: base.path, body: base.body, key: f.operator, remote: base.remote}
+	}
+	if c.ownBody != "" {
+		own.body = c.ownBody
+	}
+	if w := e.do(own); w.Code < 200 || w.Code > 299 {
+		t.Errorf("%s as A's owner (%s) = %d %s, want 2xx", rt, way, w.Code, w.Body)
+	}
+}
+
+func TestRouteCheck(t *testing.T) {
+	t.Parallel()
+	h := func(http.ResponseWriter, *http.Request) error { return nil }
+	bad := []Route{
+		{Method: "GET", Pattern: "/x", Side: BrowserOrAPI, Handler: h}, // no role
+		{Method: "GET", Pattern: "/x", Side: Public, Role: bulwark.RoleViewer, Handler: h},
+		{Method: "GET", Pattern: "/x", Side: BrowserOrAPI, Role: bulwark.RoleOperator, Handler: h},
+		{Method: "GET", Pattern: "/x", Side: API, Role: "root", Handler: h},
+		{Method: "TRACE", Pattern: "/x", Side: Public, Handler: h},
+		{Method: "GET", Pattern: "x", Side: Public, Handler: h},
+		{Method: "GET", Pattern: "/x", Side: Public},
+		{Method: "GET", Pattern: "/x", Handler: h},
+		{Method: "GET", Pattern: "/healthz", Side: Public, Handler: h}, // taken
+	}
+	srv := newEnv(t).srv
+	for _, rt := range bad {
+		if err := srv.Handle(rt); err == nil {
+			t.Errorf("Handle(%s, side %s, role %q) = nil, want an error", rt, rt.Side, rt.Role)
+		}
+	}
+	srv.Handler()
+	if err := srv.Handle(Route{Method: "GET", Pattern: "/late", Side: Public, Handler: h}); err == nil {
+		t.Error("Handle after Handler = nil, want an error")
+	}
+}
