@@ -102,7 +102,7 @@ var matrix = map[string]matrixCase{
 	"PUT /api/v1/secrets/{name}":    {path: fixed("/api/v1/secrets/" + aSecret), body: `{"value":"another-value-123"}`},
 	"DELETE /api/v1/secrets/{name}": {path: fixed("/api/v1/secrets/" + aSecret), ownsIDs: true},
 
-	"GET /api/v1/users":  {path: fixed("/api/v1/users")},
+	"GET /api/v1/users": {path: fixed("/api/v1/users")},
 	"POST /api/v1/users": {path: fixed("/api/v1/users"), body: `{"email":"new@new.test","role":"viewer","password":"` + testPassword + `"}`,
 		ownBody: `{"email":"other@new.test","role":"viewer","password":"` + testPassword + `"}`},
 	"PATCH /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
