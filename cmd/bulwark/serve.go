@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/server"
+)
+
+func init() {
+	register("serve", "serve the HTTP API: serve [--addr HOST:PORT] [--data DIR] [--tls-cert F --tls-key F]", cmdServe)
+}
+
+const serveUsage = `Usage: bulwark serve [--addr 127.0.0.1:8080] [--data DIR] [--model SPEC]
+                     [--tls-cert FILE --tls-key FILE] [--insecure-http]
+
+Serves the HTTP API on --addr (this machine only by default). An address other
+machines can reach needs TLS (--tls-cert and --tls-key), or --insecure-http
+when a TLS proxy is in front. SIGINT or SIGTERM stop it gracefully.
+
+Make a tenant and its first key with: bulwark tenants create NAME
+Environment: BULWARK_DATA, BULWARK_MASTER_KEY(_FILE), BULWARK_RATE_LIMIT (on),
+BULWARK_AUDIT (on), BULWARK_METRICS_TOKEN (lets /metrics be read remotely).`
+
+func cmdServe(ctx context.Context, args []string, s stdio) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(s.err)
+	addr := fs.String("addr", envOr("BULWARK_ADDR", server.DefaultAddr), "listen on `HOST:PORT`")
+	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	model := fs.String("model", env("BULWARK_MODEL"), "default model `SPEC` for tenants that set none")
+	cert := fs.String("tls-cert", "", "TLS certificate `FILE` (PEM)")
+	key := fs.String("tls-key", "", "TLS private key `FILE` (PEM)")
+	insecure := fs.Bool("insecure-http", false, "allow plain HTTP on an address other machines can reach")
+	fs.Usage = func() { fmt.Fprintln(s.err, serveUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		return fail(s, usagef("serve: unexpected argument %q", fs.Arg(0)))
+	}
+	lc := server.ListenConfig{Addr: *addr, CertFile: *cert, KeyFile: *key, InsecureHTTP: *insecure}
+	warning, err := server.CheckListen(lc)
+	if err != nil {
+		return fail(s, usagef("serve: %s", err.Error()))
+	}
+	if warning != "" {
+		fmt.Fprintln(s.err, "bulwark: "+warning)
+	}
+	if err := serve(ctx, lc, *data, *model, s); err != nil {
+		return fail(s, err)
+	}
+	return exitOK
+}
+
+func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, s stdio) error {
+	rateLimit, err := onOff("BULWARK_RATE_LIMIT", true)
+	if err != nil {
+		return err
+	}
+	if !rateLimit {
+		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RATE_LIMIT=off: requests are not rate limited (failed logins still are)")
+	}
+	db, dir, err := openStore(ctx, dataFlag, s.err)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := registerSecrets(ctx, db); err != nil {
+		return err
+	}
+	cfg := server.Config{
+		Store: db, Redactor: redactor, DefaultModel: model, RateLimitOff: !rateLimit,
+		MetricsToken: env("BULWARK_METRICS_TOKEN"),
+		// Runtime: the task runtime (package runner) plugs in here.
+	}
+	if cfg.MetricsToken != "" {
+		redactor.Add("BULWARK_METRICS_TOKEN", cfg.MetricsToken)
+	}
+	logger, err := openAudit(ctx, dir, redactor, s)
+	if err != nil {
+		return err
+	}
+	if logger != nil {
+		defer logger.Close()
+		cfg.Audit = logger
+		logPath, keyPath := auditPaths(dir)
+		store, err := audit.OpenFileReadOnly(logPath)
+		if err != nil {
+			return bulwark.E(bulwark.Unavailable, "serve", "the audit log cannot be opened for reading: "+err.Error(), err)
+		}
+		defer store.Close()
+		key, err := audit.LoadOrCreateSigningKey(keyPath)
+		if err != nil {
+			return bulwark.E(bulwark.Unavailable, "serve", "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
+		}
+		cfg.AuditStore, cfg.AuditKey = store, key.Public().(ed25519.PublicKey)
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if lc.CertFile != "" {
+		scheme = "https"
+	}
+	err = srv.ListenAndServe(ctx, lc, func(a net.Addr) {
+		fmt.Fprintf(s.err, "bulwark: serving on %s://%s (data %s)\n", scheme, a, dir)
+	})
+	if err != nil {
+		return bulwark.E(bulwark.Unavailable, "serve", err.Error(), err)
+	}
+	fmt.Fprintln(s.err, "bulwark: stopped")
+	return nil
+}
+
+// registerSecrets registers every tenant's secrets with the process
+// redactor, so that no log line shows one.
+func registerSecrets(ctx context.Context, db bulwark.Store) error {
+	ts, err := db.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		vals, err := db.SecretValues(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		for name, v := range vals {
+			redactor.Add(string(t.ID)+"."+name, v)
+		}
+	}
+	return nil
+}
+
+// onOff reads a variable that is on/off or true/false.
+func onOff(name string, def bool) (bool, error) {
+	switch env(name) {
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return envBool(name, def)
+}
