@@ -17,7 +17,8 @@ const (
 	EventApproval     EventType = "approval"      // Tool, CallID, Args, Text: the question; Decision once decided
 	EventAskUser      EventType = "ask_user"      // Text: the question put to the person
 	EventUserMessage  EventType = "user_message"  // Text: a message a person sent into the task
-	EventNotice       EventType = "notice"        // Text: loop detection, truncation, guard and policy notices
+	EventNotice       EventType = "notice"        // Text: loop detection, truncation and policy notices
+	EventGuard        EventType = "guard"         // Text: untrusted input flagged or a canary caught; Tool, CallID of the call
 	EventError        EventType = "error"         // Text: a failure, safe to show
 	EventTaskFinished EventType = "task_finished" // Reason, Text: the final answer or the failure
 )

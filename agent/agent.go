@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/tool"
 )
@@ -63,6 +64,11 @@ type Config struct {
 	// values. Mask must hide these values.
 	Secrets     map[string]string
 	SecretTools []string
+	// Screen scores untrusted text (fetched pages, files, command output)
+	// for prompt injection; nil means guard.Score. Text it flags taints the
+	// task: from then on, calls with side effects that the policy allows
+	// need a person's approval.
+	Screen func(text string) guard.Result
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
@@ -108,7 +114,10 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Mask == nil {
 		cfg.Mask = func(s string) string { return s }
 	}
-	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults()}
+	if cfg.Screen == nil {
+		cfg.Screen = guard.Score
+	}
+	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()}}
 	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.MaxDuration, errTimeout)
 	defer cancel()
 	out := r.loop(ctx)
@@ -128,6 +137,8 @@ type run struct {
 
 	lastCall string // canonical form of the previous tool call
 	repeats  int    // how many times in a row lastCall was made
+
+	taint taint
 }
 
 func (r *run) emit(e bulwark.Event) {
@@ -157,7 +168,8 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
 	specs := r.cfg.Tools.Specs()
 	r.msgs = []llm.Message{
-		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools)},
+		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
+			guard.SystemNotice, r.taint.canary.Instruction())},
 		{Role: llm.User, Content: r.cfg.Mask(r.task.Input)},
 	}
 	env := r.toolEnv()

@@ -36,7 +36,7 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 	}
 
 	r.emit(bulwark.Event{Type: bulwark.EventToolCall, Tool: call.Name, CallID: call.ID, Args: call.Arguments})
-	res, err := r.run(ctx, env, call)
+	res, target, err := r.run(ctx, env, call)
 	if err != nil {
 		if out, stopped := r.stopped(ctx); stopped {
 			r.answer(call, "Not finished: the task was stopped.", true)
@@ -51,6 +51,9 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 		return r.end(bulwark.FinishDone, answer), true
 	}
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
+	if untrusted(res) {
+		text = r.screen(call, target, text)
+	}
 	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: res.IsError})
 	r.answer(call, text, res.IsError)
 	if r.repeats == warnRepeats {
@@ -61,37 +64,42 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 
 // run checks call against its schema and the policy, asks a person when the
 // policy says so, and runs it.
-func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall) (tool.Result, error) {
+// It returns the result and the call's target (what it acts on).
+func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall) (tool.Result, string, error) {
 	const op = "agent.policy"
 	t, args, err := r.cfg.Tools.Prepare(call.Name, call.Arguments)
 	if err != nil {
-		return tool.Result{}, err
+		return tool.Result{}, "", err
 	}
 	target := tool.Target(t, args)
-	v := r.cfg.Policy.Decide(call.Name, target)
+	if err := r.checkCanary(call); err != nil {
+		return tool.Result{}, target, err
+	}
+	v, why := r.taintVerdict(r.cfg.Policy.Decide(call.Name, target), call.Name, target, args)
 	switch v.Decision {
 	case bulwark.Allow:
 	case bulwark.Ask:
 		ok, err := r.approve(ctx, bulwark.Approval{
-			ID: bulwark.NewID("ap_"), TaskID: r.task.ID, Tool: call.Name, Target: target, Args: args, Rule: v.Rule,
+			ID: bulwark.NewID("ap_"), TaskID: r.task.ID, Tool: call.Name, Target: target, Args: args, Rule: v.Rule, Reason: why,
 		}, call)
 		if err != nil {
-			return tool.Result{}, err
+			return tool.Result{}, target, err
 		}
 		if !ok {
-			return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
+			return tool.Result{}, target, bulwark.Errorf(bulwark.PermissionDenied, op,
 				"a person refused this %s call; do not retry it, choose another way or finish and explain", call.Name)
 		}
 	default:
 		r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: call.Name, CallID: call.ID, Args: args,
 			Decision: string(bulwark.Deny), Text: "refused by the policy rule " + v.Rule})
-		return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
+		return tool.Result{}, target, bulwark.Errorf(bulwark.PermissionDenied, op,
 			"the policy refuses this %s call (rule %s); do not retry it, choose another way", call.Name, v.Rule)
 	}
 	if args, err = r.withSecrets(call.Name, args); err != nil {
-		return tool.Result{}, err
+		return tool.Result{}, target, err
 	}
-	return t.Run(ctx, env, args)
+	res, err := t.Run(ctx, env, args)
+	return res, target, err
 }
 
 // withSecrets puts the values of the secrets that args name in place of
@@ -119,6 +127,9 @@ func (r *run) approve(ctx context.Context, a bulwark.Approval, call llm.ToolCall
 	question := fmt.Sprintf("Allow %s: %s?", a.Tool, a.Target)
 	if a.Target == "" {
 		question = fmt.Sprintf("Allow %s %s?", a.Tool, string(a.Args))
+	}
+	if a.Reason != "" {
+		question += " (" + a.Reason + ")"
 	}
 	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Args: a.Args, Text: question})
 	ok := false

@@ -13,7 +13,7 @@ func secretNames(secrets map[string]string) []string {
 }
 
 // systemPrompt is what the model is told about its situation before the task.
-func systemPrompt(tools []string, instructions string, secrets, secretTools []string) string {
+func systemPrompt(tools []string, instructions string, secrets, secretTools []string, notices ...string) string {
 	var b strings.Builder
 	b.WriteString(`You are an autonomous agent working inside Bulwark. You complete the user's task by calling tools, one step at a time, and you see each tool's result before the next step.
 
@@ -27,6 +27,11 @@ Rules:
 	if len(secrets) > 0 && len(secretTools) > 0 {
 		fmt.Fprintf(&b, "\nSecrets you may use without seeing them: %s. Write {{secret:NAME}} in the arguments of %s where the value belongs; it is put in when the tool runs and masked out of every output. Never try to reveal a secret's value.\n",
 			strings.Join(secrets, ", "), strings.Join(secretTools, " or "))
+	}
+	for _, n := range notices {
+		b.WriteString("\n")
+		b.WriteString(n)
+		b.WriteString("\n")
 	}
 	if instructions != "" {
 		b.WriteString("\n")

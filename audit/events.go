@@ -71,6 +71,10 @@ func (a *TaskAuditor) record(e bulwark.Event) (Record, bool) {
 		return Record{Action: "tool.call", Target: e.TaskID, Outcome: outcome, Details: map[string]string{
 			"tool": e.Tool, "call_id": e.CallID, "args": string(c.Args), "step": strconv.Itoa(e.Step),
 		}}, true
+	case bulwark.EventGuard:
+		return Record{Action: "guard.flag", Target: e.TaskID, Outcome: OutcomeDenied, Details: map[string]string{
+			"tool": e.Tool, "call_id": e.CallID, "why": e.Text,
+		}}, true
 	case bulwark.EventApproval:
 		if e.Decision == "" {
 			return Record{}, false // the question; the decision follows

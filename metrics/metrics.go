@@ -65,6 +65,11 @@ func NewSecurityCounters(reg prometheus.Registerer) *SecurityCounters {
 // Inc counts one event of kind k.
 func (c *SecurityCounters) Inc(k SecurityEvent) { c.vec.WithLabelValues(string(k)).Inc() }
 
+// Counter returns the counter of k, for tests and for reading a value.
+func (c *SecurityCounters) Counter(k SecurityEvent) prometheus.Counter {
+	return c.vec.WithLabelValues(string(k))
+}
+
 // Add counts n events of kind k.
 func (c *SecurityCounters) Add(k SecurityEvent, n int) {
 	c.vec.WithLabelValues(string(k)).Add(float64(n))

@@ -19,6 +19,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -182,6 +183,7 @@ func (rt *Runtime) run(l *live, actor string) {
 		}
 		l.hub.publish(e)
 	}}
+	sinks = append(sinks, metrics.CountEvent)
 	if rt.cfg.Audit != nil {
 		a := &audit.TaskAuditor{Log: rt.cfg.Audit, Tenant: string(tenant), Actor: actor, OnError: func(err error) {
 			slog.Error("audit record not written; stopping the task", "task", t.ID, "err", err)

@@ -15,11 +15,14 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/sandbox"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/tool/code"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
+	"github.com/bulwark-agents/bulwark/tool/web"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
@@ -180,6 +183,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			stop("task step")(err)
 		}
 	}}
+	sinks = append(sinks, metrics.CountEvent)
 	if auditLog != nil {
 		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: string(tenant.ID), Actor: "cli", OnError: stop("audit record")}
 		sinks = append(sinks, auditor.Sink)
@@ -189,9 +193,13 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			}
 		}
 	}
+	tools, err := taskTools()
+	if err != nil {
+		return err
+	}
 	cfg := agent.Config{
 		Model: model,
-		Tools: tool.NewRegistry(append(files.Tools(), code.Shell(), code.Code(), interact.Finish(), interact.AskUser())...),
+		Tools: tools,
 		Env: &tool.Env{
 			Workspace: ws,
 			Ask:       terminalAsk(in, s.err),
@@ -208,6 +216,24 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		SecretTools:  sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
 	}
 	return taskResult(agent.Run(ctx, cfg, task))
+}
+
+// fetchDial replaces fetch_url's dialer in tests that serve pages on
+// loopback; production leaves it nil (the SSRF-checking egress dialer).
+var fetchDial egress.DialFunc
+
+// taskTools is the tool set of a task: the file tools, the code tools,
+// fetch_url where BULWARK_ALLOWED_DOMAINS names domains, finish, ask_user.
+func taskTools() (*tool.Registry, error) {
+	tools := append(files.Tools(), code.Shell(), code.Code())
+	if domains := sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")); len(domains) > 0 {
+		allow, err := egress.ParseAllowlist(domains)
+		if err != nil {
+			return nil, usagef("BULWARK_ALLOWED_DOMAINS: %s", userMessage(err))
+		}
+		tools = append(tools, web.FetchURL(web.Config{Allow: allow, Dial: fetchDial}))
+	}
+	return tool.NewRegistry(append(tools, interact.Finish(), interact.AskUser())...), nil
 }
 
 // maskStream masks one streamed model reply with the process's redactor.

@@ -119,7 +119,9 @@ func execute(ctx context.Context, env *tool.Env, op string, cmd []string) (tool.
 	if err != nil {
 		return tool.Result{}, err
 	}
-	return tool.Result{Output: Describe(res), IsError: res.ExitCode != 0 || res.TimedOut}, nil
+	// Command output may carry text from outside (a fetched page, an uploaded
+	// file the command read): it is marked and screened like any such text.
+	return tool.Result{Output: Describe(res), IsError: res.ExitCode != 0 || res.TimedOut, Untrusted: true}, nil
 }
 
 // Describe writes what a command did the way the model reads it: the exit
