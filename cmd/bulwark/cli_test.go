@@ -152,6 +152,8 @@ var badInput = []struct {
 	{"bad approve", []string{"run", "--approve", "maybe", "--model", "replay:x", "hello"}, nil, "", 2, "--approve"},
 	{"bad flag", []string{"run", "--bogus", "hello"}, nil, "", 2, "bogus"},
 	{"unknown command", []string{"frobnicate"}, nil, "", 2, "unknown command"},
+	{"task not UTF-8", []string{"run", "--model", "replay:x", "caf\xe9"}, nil, "", 2, "UTF-8"},
+	{"task too long", []string{"run", "--model", "replay:x", strings.Repeat("x", 100_001)}, nil, "", 2, "the task"},
 	{"unreachable base URL", []string{"run", "--model", "openai:m", "hello"},
 		[]string{"OPENAI_API_KEY=sk-canary-0123456789abcdef", "OPENAI_BASE_URL=http://127.0.0.1:9/v1"}, "", 1, "127.0.0.1:9"},
 	{"script runs out", []string{"run", "--model", "replay:{script}", "hello"}, nil,

@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/sandbox"
@@ -69,6 +70,9 @@ func cmdRun(ctx context.Context, args []string, s stdio) int {
 	return exitOK
 }
 
+// maxTaskInput is the longest task text accepted, in bytes.
+const maxTaskInput = 100_000
+
 // errTaskFailed marks a task that ended without success; its reason was
 // already printed.
 var errTaskFailed = bulwark.Errorf(bulwark.Other, "run", "the task did not finish")
@@ -76,6 +80,10 @@ var errTaskFailed = bulwark.Errorf(bulwark.Other, "run", "the task did not finis
 func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if strings.TrimSpace(input) == "" {
 		return usagef("no task given: bulwark run [flags] TASK...")
+	}
+	input, err := guard.ValidateInput(input, maxTaskInput)
+	if err != nil {
+		return usagef("the task: %s", bulwark.ErrorMessage(err))
 	}
 	if f.model == "" {
 		f.model = env("BULWARK_MODEL")
