@@ -159,7 +159,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	defer ws.Close()
 
-	sb := newTaskSandbox(ws.Path())
+	sb := newTaskSandbox(sandbox.Spec{Workspace: ws.Path()})
 	defer sb.Close()
 	if sb.problem != "" && !f.json {
 		fmt.Fprintf(s.err, "bulwark: run_shell and run_code are off: %s (see `bulwark sandbox check`)\n", sb.problem)
@@ -201,7 +201,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 			}
 		}
 	}
-	tools, err := taskTools()
+	tools, err := taskTools(sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")))
 	if err != nil {
 		return err
 	}
@@ -231,13 +231,13 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 var fetchDial egress.DialFunc
 
 // taskTools is the tool set of a task: the file tools, the code tools,
-// fetch_url where BULWARK_ALLOWED_DOMAINS names domains, finish, ask_user.
-func taskTools() (*tool.Registry, error) {
+// fetch_url where domains are allowed, finish, ask_user.
+func taskTools(domains []string) (*tool.Registry, error) {
 	tools := append(files.Tools(), code.Shell(), code.Code())
-	if domains := sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")); len(domains) > 0 {
+	if len(domains) > 0 {
 		allow, err := egress.ParseAllowlist(domains)
 		if err != nil {
-			return nil, usagef("BULWARK_ALLOWED_DOMAINS: %s", userMessage(err))
+			return nil, usagef("allowed domains: %s", userMessage(err))
 		}
 		tools = append(tools, web.FetchURL(web.Config{Allow: allow, Dial: fetchDial}))
 	}

@@ -27,11 +27,14 @@ type taskSandbox struct {
 	OnRun func(cmd []string, r *sandbox.Result)
 }
 
-func newTaskSandbox(workspaceDir string) *taskSandbox {
-	ts := &taskSandbox{spec: sandbox.Spec{
-		Workspace:    workspaceDir,
-		AllowDomains: sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")),
-	}}
+// newTaskSandbox prepares the sandbox of one task: spec.Workspace is the
+// task's folder; empty AllowExec and AllowDomains take the process's
+// defaults (BULWARK_ALLOWED_COMMANDS, BULWARK_ALLOWED_DOMAINS).
+func newTaskSandbox(spec sandbox.Spec) *taskSandbox {
+	if len(spec.AllowDomains) == 0 {
+		spec.AllowDomains = sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS"))
+	}
+	ts := &taskSandbox{spec: spec}
 	if sandbox.Disabled() {
 		ts.exec = ts.run(func(ctx context.Context, cmd []string) (*sandbox.Result, error) {
 			return sandbox.Run(ctx, ts.spec, cmd)
