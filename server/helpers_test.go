@@ -51,7 +51,7 @@ func (c *clock) Advance(d time.Duration) {
 // env is a server over a real SQLite store in a temporary folder, with an
 // audit log in memory, its own security counters and a test clock.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sqlite.DB
 	srv    *Server
 	h      http.Handler
@@ -60,7 +60,7 @@ type env struct {
 	reg    *prometheus.Registry
 }
 
-func newEnv(t *testing.T, opts ...func(*Config)) *env {
+func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	kr, err := secret.CreateKeyFile(filepath.Join(dir, "master.key"))
@@ -94,7 +94,6 @@ func newEnv(t *testing.T, opts ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.h = e.srv.Handler()
 	return e
 }
 
@@ -134,6 +133,9 @@ func (e *env) do(rq req) *httptest.ResponseRecorder {
 		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
+	if e.h == nil { // built at the first request, so tests may Handle routes first
+		e.h = e.srv.Handler()
+	}
 	e.h.ServeHTTP(w, r)
 	return w
 }
@@ -189,7 +191,7 @@ func (e *env) login(email string) string {
 }
 
 // sessionFrom returns the session cookie a response sets ("" if none).
-func sessionFrom(t *testing.T, w *httptest.ResponseRecorder) string {
+func sessionFrom(t testing.TB, w *httptest.ResponseRecorder) string {
 	t.Helper()
 	for _, c := range w.Result().Cookies() {
 		if c.Name == sessionCookie && c.MaxAge > 0 {
@@ -200,7 +202,7 @@ func sessionFrom(t *testing.T, w *httptest.ResponseRecorder) string {
 }
 
 // errorOf decodes an error body.
-func errorOf(t *testing.T, w *httptest.ResponseRecorder) errorDetail {
+func errorOf(t testing.TB, w *httptest.ResponseRecorder) errorDetail {
 	t.Helper()
 	var b errorBody
 	if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
