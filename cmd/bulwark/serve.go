@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/server"
 )
 
@@ -80,7 +82,6 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 	cfg := server.Config{
 		Store: db, Redactor: redactor, DefaultModel: model, RateLimitOff: !rateLimit,
 		MetricsToken: env("BULWARK_METRICS_TOKEN"),
-		// Runtime: the task runtime (package runner) plugs in here.
 	}
 	if cfg.MetricsToken != "" {
 		redactor.Add("BULWARK_METRICS_TOKEN", cfg.MetricsToken)
@@ -104,6 +105,17 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 		}
 		cfg.AuditStore, cfg.AuditKey = store, key.Public().(ed25519.PublicKey)
 	}
+	rt := runner.New(runner.Config{
+		Store:   db,
+		Audit:   cfg.Audit,
+		Dir:     filepath.Join(dir, "workspaces"),
+		Prepare: prepareTask(db, model),
+		Quota:   tenantQuota(ctx, db),
+	})
+	if err := rt.Start(ctx); err != nil {
+		return err
+	}
+	cfg.Runtime = rt
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
@@ -120,6 +132,21 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 	}
 	fmt.Fprintln(s.err, "bulwark: stopped")
 	return nil
+}
+
+// defaultQuota is how many tasks of one tenant run at once where its
+// settings say nothing.
+const defaultQuota = 4
+
+// tenantQuota reads a tenant's concurrency quota from its settings.
+func tenantQuota(ctx context.Context, db bulwark.SettingsStore) func(bulwark.TenantID) int {
+	return func(t bulwark.TenantID) int {
+		st, err := db.Settings(ctx, t)
+		if err != nil || st.MaxConcurrent <= 0 {
+			return defaultQuota
+		}
+		return st.MaxConcurrent
+	}
 }
 
 // registerSecrets registers every tenant's secrets with the process
