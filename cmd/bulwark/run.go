@@ -195,6 +195,11 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if auditLog != nil {
 		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: string(tenant.ID), Actor: "cli", OnError: stop("audit record")}
 		sinks = append(sinks, auditor.Sink)
+		sb.OnEgress = func(e egress.Event) {
+			if err := auditLog.Append(context.WithoutCancel(ctx), egressRecord(string(tenant.ID), task.ID, e)); err != nil {
+				stop("audit record")(err)
+			}
+		}
 		sb.OnRun = func(cmd []string, r *sandbox.Result) {
 			if err := auditLog.Append(context.WithoutCancel(ctx), sandboxRecord(string(tenant.ID), task.ID, cmd, r)); err != nil {
 				stop("audit record")(err)

@@ -61,3 +61,25 @@ func TestAgentCodeIsContained(t *testing.T) {
 		t.Errorf("the denied rm ran: %v", err)
 	}
 }
+
+func TestEgressIsAudited(t *testing.T) {
+	needSandbox(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "s.jsonl")
+	os.WriteFile(script, []byte(`{"tool_calls": [{"name": "run_code", "arguments": {"language": "python", "code": "import urllib.request\ntry:\n    urllib.request.urlopen('http://evil.example/', timeout=5)\nexcept Exception as e:\n    print('failed', e)\n"}}]}
+{"tool_calls": [{"name": "finish", "arguments": {"answer": "ok"}}]}
+`), 0o600)
+	data := filepath.Join(dir, "data")
+	r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_ALLOWED_DOMAINS=example.com"},
+		"run", "--model", "replay:"+script, "--workspace", filepath.Join(dir, "ws"), "x")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
+	}
+	log, _ := os.ReadFile(filepath.Join(data, "audit", "audit.log"))
+	if !strings.Contains(string(log), `"egress.deny"`) || !strings.Contains(string(log), "evil.example") {
+		t.Errorf("the refused connection is not in the audit log")
+	}
+	if !strings.Contains(r.stdout, "network connection refused: evil.example") {
+		t.Errorf("the model was not told the connection was refused:\n%s", r.stdout)
+	}
+}

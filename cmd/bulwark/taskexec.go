@@ -25,6 +25,9 @@ type taskSandbox struct {
 	problem string
 	// OnRun, when set, is told of every command that ran (for the audit log).
 	OnRun func(cmd []string, r *sandbox.Result)
+	// OnEgress, when set, is told of every connection the sandbox's proxy
+	// allowed or refused. Set it before the first command.
+	OnEgress func(egress.Event)
 }
 
 // newTaskSandbox prepares the sandbox of one task: spec.Workspace is the
@@ -35,6 +38,14 @@ func newTaskSandbox(spec sandbox.Spec) *taskSandbox {
 		spec.AllowDomains = sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS"))
 	}
 	ts := &taskSandbox{spec: spec}
+	ts.spec.OnEgress = func(e egress.Event) {
+		if !e.Allowed {
+			metrics.Security.Inc(metrics.EgressDenied)
+		}
+		if f := ts.OnEgress; f != nil {
+			f(e)
+		}
+	}
 	if sandbox.Disabled() {
 		ts.exec = ts.run(func(ctx context.Context, cmd []string) (*sandbox.Result, error) {
 			return sandbox.Run(ctx, ts.spec, cmd)
@@ -96,9 +107,17 @@ func countSandbox(r *sandbox.Result) {
 	if r.TimedOut || len(r.LimitHit) > 0 {
 		metrics.Security.Inc(metrics.SandboxLimit)
 	}
-	if len(r.Denials) > 0 {
-		metrics.Security.Add(metrics.EgressDenied, len(r.Denials))
+}
+
+// egressRecord is the audit record of one connection the sandbox's proxy
+// allowed or refused.
+func egressRecord(tenant, taskID string, e egress.Event) audit.Record {
+	outcome, action := audit.OutcomeOK, "egress.allow"
+	if !e.Allowed {
+		outcome, action = audit.OutcomeDenied, "egress.deny"
 	}
+	return audit.Record{TenantID: tenant, Actor: "sandbox", Action: action, Target: taskID, Outcome: outcome,
+		Details: map[string]string{"host": e.Host, "port": e.Port, "reason": e.Reason}}
 }
 
 // sandboxRecord is the audit record of one sandboxed command.
