@@ -63,8 +63,16 @@ func assertContained(t *testing.T, res *Result, wantBlocked int) {
 	}
 }
 
-// assertNothingLeft checks that no process of any sandbox uid is alive on
-// the host: the sandbox's processes all died with it.
+func init() {
+	slotMu.Lock()
+	slotsEver = map[uint32]bool{}
+	slotMu.Unlock()
+}
+
+// assertNothingLeft checks that no process of a sandbox this test process
+// made is alive on the host: the sandbox's processes all died with it.
+// (Other processes, such as other packages' tests, may run sandboxes at the
+// same time; their uids are not ours.)
 func assertNothingLeft(t *testing.T) {
 	t.Helper()
 	if pids := sandboxProcesses(); len(pids) > 0 {
@@ -72,7 +80,15 @@ func assertNothingLeft(t *testing.T) {
 	}
 }
 
-// sandboxProcesses lists host processes running as a sandbox uid.
+// ours reports whether a sandbox uid belongs to a slot this process used.
+func ours(uid uint32) bool {
+	slotMu.Lock()
+	defer slotMu.Unlock()
+	return slotsEver[(uid-uidBase)/2]
+}
+
+// sandboxProcesses lists host processes running as the uid of one of this
+// process's sandboxes.
 func sandboxProcesses() []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
@@ -86,7 +102,7 @@ func sandboxProcesses() []string {
 		}
 		for _, line := range strings.Split(string(b), "\n") {
 			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" {
-				if uid, _ := strconv.ParseUint(f[1], 10, 32); uid >= uidBase && uid < uidBase+2*uidSlots {
+				if uid, _ := strconv.ParseUint(f[1], 10, 32); uid >= uidBase && uid < uidBase+2*uidSlots && ours(uint32(uid)) {
 					out = append(out, e.Name()+":"+f[1])
 				}
 			}

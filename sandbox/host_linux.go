@@ -31,6 +31,10 @@ const (
 var (
 	slotMu   sync.Mutex
 	slotUsed = map[uint32]bool{}
+	// slotsEver, when not nil, records every slot this process used: the
+	// tests look for survivors among their own sandboxes' uids only, since
+	// other processes on the host may run sandboxes of their own.
+	slotsEver map[uint32]bool
 )
 
 func allocSlot() uint32 {
@@ -42,6 +46,9 @@ func allocSlot() uint32 {
 		s := binary.LittleEndian.Uint32(b[:]) % uidSlots
 		if !slotUsed[s] {
 			slotUsed[s] = true
+			if slotsEver != nil {
+				slotsEver[s] = true
+			}
 			return s
 		}
 	}
