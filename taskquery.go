@@ -1,0 +1,40 @@
+package bulwark
+
+import (
+	"context"
+	"time"
+)
+
+// TaskQuery selects a page of a tenant's tasks, newest first.
+type TaskQuery struct {
+	// Status keeps only tasks with one of these statuses; empty: all.
+	Status []TaskStatus
+	// Limit is the most tasks returned; <= 0 means 50.
+	Limit int
+	// Offset skips that many tasks first (page-number paging).
+	Offset int
+	// Before, when set, keeps only tasks older than the one it names
+	// (cursor paging: pass the last task of the previous page).
+	Before *TaskCursor
+	// Count asks for Total, the number of tasks that match without Limit,
+	// Offset or Before.
+	Count bool
+}
+
+// TaskCursor names a place in the newest-first order of tasks.
+type TaskCursor struct {
+	Created time.Time
+	ID      string
+}
+
+// TaskPage is a page of tasks.
+type TaskPage struct {
+	Tasks []Task
+	More  bool // tasks follow this page
+	Total int  // set when the query asked for Count
+}
+
+// TaskQuerier pages through a tenant's tasks.
+type TaskQuerier interface {
+	QueryTasks(ctx context.Context, tenant TenantID, q TaskQuery) (TaskPage, error)
+}
