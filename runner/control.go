@@ -34,6 +34,7 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 			rec.Record(e)
 			l.hub.publish(e)
 		}
+		rt.seal(l) // a person may have uploaded files meanwhile
 		l.hub.close()
 		rt.forget(tenant, id)
 		return rec.Err()

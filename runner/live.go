@@ -20,6 +20,12 @@ type live struct {
 	canceled  bool
 	approvals []*pending
 	question  chan string // set while ask_user waits for an answer
+
+	// files guards the workspace folder against sealing (see files.go),
+	// and uploads; sealed is set once its files are in the store.
+	files   sync.Mutex
+	uploads map[string]bool // paths a person uploaded
+	sealed  bool
 }
 
 // pending is an approval waiting for a person.
@@ -29,7 +35,7 @@ type pending struct {
 }
 
 func newLive(t bulwark.Task) *live {
-	return &live{task: t, hub: newHub(), inbox: make(chan string, 64)}
+	return &live{task: t, hub: newHub(), inbox: make(chan string, 64), uploads: map[string]bool{}}
 }
 
 // openApprovals returns the approvals still waiting, oldest first.

@@ -27,6 +27,7 @@ import (
 // Store is what the runtime needs of the store.
 type Store interface {
 	bulwark.TaskStore
+	bulwark.TaskQuerier
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
 	UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error)
 }
@@ -60,6 +61,12 @@ type Config struct {
 	Workers int
 	// Quota is the most tasks of one tenant running at once (default 4).
 	Quota func(bulwark.TenantID) int
+	// Artifacts keeps the files of tasks whose run has stopped, sealed;
+	// nil leaves them in the workspace folders. See files.go.
+	Artifacts bulwark.ArtifactStore
+	// MaxFileSize caps the files read, written and kept, in bytes; 0
+	// means workspace.DefaultMaxFileSize.
+	MaxFileSize int64
 }
 
 // Runtime runs tasks. Its methods are safe for concurrent use.
@@ -109,7 +116,13 @@ func (rt *Runtime) Start(ctx context.Context) error {
 			rt.auditf(bulwark.TenantID(t.TenantID), "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
 		}
 	}
+	rt.sweep(ctx)
 	return nil
+}
+
+// Tasks returns a page of the tenant's tasks, newest first.
+func (rt *Runtime) Tasks(ctx context.Context, tenant bulwark.TenantID, q bulwark.TaskQuery) (bulwark.TaskPage, error) {
+	return rt.cfg.Store.QueryTasks(ctx, tenant, q)
 }
 
 // Submit stores a new task of tenant, queued, and queues it. actor names
@@ -162,6 +175,7 @@ func (rt *Runtime) run(l *live, actor string) {
 	tenant := bulwark.TenantID(t.TenantID)
 	defer rt.forget(tenant, t.ID)
 	defer l.hub.close()
+	defer rt.seal(l) // after the workspace and the sandbox are closed
 
 	ctx, cancel := context.WithCancelCause(rt.ctx)
 	defer cancel(nil)
@@ -210,6 +224,7 @@ func (rt *Runtime) run(l *live, actor string) {
 		return
 	}
 	defer ws.Close()
+	ws.MaxFileSize = rt.cfg.MaxFileSize
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
 		rt.failBeforeStart(sink, t, err)

@@ -33,6 +33,8 @@ type env struct {
 	policy  bulwark.Policy
 	quota   int
 	workers int
+	// artifacts, when set, seals the files of stopped tasks (files_test.go).
+	artifacts bulwark.ArtifactStore
 }
 
 func newEnv(t *testing.T, h llmtest.Handler) *env {
@@ -73,10 +75,11 @@ func openDB(t *testing.T, dir string, kr *secret.Keyring, keyFile string) *sqlit
 func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": e.srv.URL + "/v1"}
 	rt := runner.New(runner.Config{
-		Store:   db,
-		Dir:     filepath.Join(e.dir, "workspaces"),
-		Workers: e.workers,
-		Quota:   func(bulwark.TenantID) int { return e.quota },
+		Store:     db,
+		Dir:       filepath.Join(e.dir, "workspaces"),
+		Workers:   e.workers,
+		Quota:     func(bulwark.TenantID) int { return e.quota },
+		Artifacts: e.artifacts,
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
 			if err != nil {
