@@ -113,6 +113,8 @@ func start(spec Spec) (_ *box, err error) {
 		fd, err := workspaceTree(ws, cmdUID)
 		treeCh <- tree{fd, err}
 	}()
+	planCh := make(chan *execPlan, 1)
+	go func() { planCh <- currentExecPlan() }()
 	// Collect the helpers' results whatever happens below.
 	var wsFd = -1
 	collect := func() error {
@@ -195,6 +197,8 @@ func start(spec Spec) (_ *box, err error) {
 	if err := collect(); err != nil {
 		return nil, err
 	}
+	plan := <-planCh
+	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.Islands, plan.Libs, plan.Masks
 	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}

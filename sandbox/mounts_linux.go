@@ -9,16 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// systemDirs are bound read-only from the host when they are directories;
-// when the host has a symlink there (merged /usr), the sandbox gets the same
-// symlink.
+// systemDirs are bound read-only and noexec from the host when they are
+// directories; when the host has a symlink there (merged /usr), the sandbox
+// gets the same symlink. What must stay executable is laid over them (see
+// execPlan).
 var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
-
-// binDirs hold programs, not libraries: they are mounted noexec, and each
-// allowed program is bound over itself executable. The kernel's EXECUTE
-// check (Landlock) does not see the dynamic loader mapping a program
-// ("ld.so /usr/bin/rm"), but a noexec mount stops that mapping.
-var binDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/libexec", "/usr/games", "/usr/local/games"}
 
 // etcEntries are the files and folders of /etc that programs (the dynamic
 // loader, libc, python3, node, bash, TLS clients) read. Everything else of
@@ -54,8 +49,8 @@ type detached struct {
 // buildRoot makes the sandbox's file system and pivots into it: a tmpfs
 // root, read-only system folders, selected /etc files, a minimal /dev, fresh
 // /proc, a sized /tmp, the workspace (wsFd, an id-mapped mount the host
-// made) at /workspace; the old root is detached. allowExec are the only
-// programs left on executable mounts, apart from libraries.
+// made) at /workspace; the old root is detached. Every mount is noexec but
+// the library folders and files of cfg (execPlan) and allowExec.
 func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 	defer unix.Close(wsFd)
 	// Nothing done here may propagate back to the host.
@@ -92,20 +87,31 @@ func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 		return nil
 	}
 	const ro = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV
+	const noexec = ro | unix.MOUNT_ATTR_NOEXEC
+	// The order is the stacking order: the system folders noexec, the
+	// library folders executable over them, the programs found in those
+	// noexec over them, the allowed programs executable over everything.
 	for _, d := range systemDirs {
 		if t, err := os.Readlink(d); err == nil {
 			links = append(links, [2]string{t, d})
 			continue
 		}
+		if err := take(d, d, noexec, true); err != nil {
+			return err
+		}
+	}
+	for _, d := range cfg.ExecDirs {
 		if err := take(d, d, ro, true); err != nil {
 			return err
 		}
 	}
-	for _, d := range binDirs {
-		if st, err := os.Lstat(d); err != nil || !st.IsDir() {
-			continue
+	for _, f := range cfg.ExecLibs {
+		if err := take(f, f, ro, false); err != nil {
+			return err
 		}
-		if err := take(d, d, ro|unix.MOUNT_ATTR_NOEXEC, true); err != nil {
+	}
+	for _, p := range cfg.NoExec {
+		if err := take(p, p, noexec, true); err != nil {
 			return err
 		}
 	}
@@ -115,7 +121,7 @@ func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 		}
 	}
 	for _, e := range etcEntries {
-		if err := take("/etc/"+e, "/etc/"+e, ro, true); err != nil {
+		if err := take("/etc/"+e, "/etc/"+e, noexec, true); err != nil {
 			return err
 		}
 	}
@@ -127,7 +133,7 @@ func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 
 	// The new root: a tmpfs over /tmp of this (private) mount namespace.
 	root := "/tmp"
-	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m,nr_inodes=4096"); err != nil {
+	if err := unix.Mount("tmpfs", root, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m,nr_inodes=4096"); err != nil {
 		return fmt.Errorf("init: root tmpfs: %w", err)
 	}
 	for _, d := range []string{"usr", "etc", "dev", "proc", "tmp", "workspace", "run"} {

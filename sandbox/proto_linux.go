@@ -38,6 +38,11 @@ type initConfig struct {
 	NProc     uint64   `json:"nproc"`      // RLIMIT_NPROC for the command's uid
 	Cgroups   int      `json:"cgroups"`    // v1 "tasks" fds that follow, to join
 	Check     bool     `json:"check"`      // exit after setup (sandbox check)
+	// The executable mounts besides the allowed programs (execPlan).
+	ExecDirs []string `json:"exec_dirs"`
+	ExecLibs []string `json:"exec_libs"`
+	NoExec   []string `json:"noexec"` // programs inside ExecDirs
+
 }
 
 type initReply struct {

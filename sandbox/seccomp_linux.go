@@ -10,9 +10,9 @@ import (
 // The seccomp filter is a small denylist written as classic BPF here rather
 // than with a library, because it needs argument checks with a bit mask
 // (namespace flags of clone), checks on the low 32 bits of ioctl's request
-// (TIOCSTI, TIOCLINUX), a distinct errno for clone3 (ENOSYS, so libc falls
-// back to clone, whose flags the filter can see), and it is loaded on one
-// thread only.
+// (TIOCSTI, TIOCLINUX), a distinct errno for clone3 and memfd_create
+// (ENOSYS, so libc falls back to clone, whose flags the filter can see, and
+// callers of memfd_create to a file), and it is loaded on one thread only.
 
 // Offsets in struct seccomp_data (little endian).
 const (
@@ -67,6 +67,11 @@ func seccompFilter() ([]unix.SockFilter, error) {
 		jumpTo(jeq, uint32(nr), "eperm")
 	}
 	jumpTo(jeq, uint32(unix.SYS_CLONE3), "enosys")
+	// A memfd is a file on an internal mount that is neither noexec nor
+	// under Landlock's rules: fexecve of one, or "ld.so /proc/self/fd/N",
+	// would run any program's bytes. ENOSYS, as on a kernel without
+	// memfd_create, sends the callers that have one to their fallback.
+	jumpTo(jeq, uint32(unix.SYS_MEMFD_CREATE), "enosys")
 	jumpTo(jeq, uint32(unix.SYS_CLONE), "clone")
 	jumpTo(jeq, uint32(unix.SYS_IOCTL), "ioctl")
 	stmt(ret, unix.SECCOMP_RET_ALLOW)

@@ -1,0 +1,363 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Landlock checks EXECUTE at execve, but not when the dynamic loader maps a
+// program: "ld.so /usr/lib/git-core/git" runs git with only ld.so's own
+// EXECUTE right, which every dynamic program needs. Only a noexec mount stops
+// that mapping (mmap PROT_EXEC fails on it). So in the sandbox every system
+// folder is mounted noexec, and executable mounts are laid over it for what
+// must be mapped executable and nothing else:
+//
+//   - the library folders ("islands"): the loader's search path (the folders
+//     of /etc/ld.so.conf and the architecture's defaults) and the native
+//     module folders of python3 and node;
+//   - in the generic folders that also hold programs' private folders
+//     (/lib, /usr/lib, /usr/local/lib), only the library files found
+//     directly in them, one by one;
+//   - over the ELF programs found inside the islands, noexec binds again
+//     ("masks": one per folder holding only programs, else per file);
+//   - the allowed programs, each bound executable over itself.
+//
+// Finding the programs inside the islands reads the headers of thousands of
+// files (tens of ms), so the plan is computed once, kept in memory and in a
+// cache file, and used as long as none of the folders it read has changed
+// (their mtimes, checked on every load from the file and in the background
+// every few seconds in a long-lived process).
+
+// execPlan is where, apart from the allowed programs, the sandbox has
+// executable mounts.
+type execPlan struct {
+	Islands []string `json:"islands"` // folders bound executable
+	Libs    []string `json:"libs"`    // library files bound executable one by one
+	Masks   []string `json:"masks"`   // programs, or folders of programs, in the islands: noexec
+	// Stamps are the mtimes (ns) of every folder and file the plan was made
+	// from; any change makes the plan stale.
+	Stamps map[string]int64 `json:"stamps"`
+}
+
+const execPlanVersion = 1
+
+// flatLibDirs hold, besides libraries, the private folders of programs
+// (/usr/lib/git-core, /usr/lib/openssh): they are never islands.
+var flatLibDirs = []string{"/lib", "/usr/lib", "/usr/local/lib"}
+
+// moduleGlobs are the interpreters' native module folders.
+var moduleGlobs = []string{
+	"/usr/lib/python3*/lib-dynload", "/usr/lib/python3/dist-packages", "/usr/lib/python3*/site-packages",
+	"/usr/local/lib/python3*/dist-packages", "/usr/local/lib/python3*/site-packages",
+	"/usr/lib/node_modules", "/usr/local/lib/node_modules", "/usr/share/nodejs",
+}
+
+// multiarch is the Debian multiarch triple of this architecture.
+func multiarch() string {
+	switch runtime.GOARCH {
+	case "arm64":
+		return "aarch64-linux-gnu"
+	}
+	return "x86_64-linux-gnu"
+}
+
+// loaderDirs returns the dynamic loader's search folders and the
+// configuration files they came from.
+func loaderDirs() (dirs, sources []string) {
+	ma := multiarch()
+	dirs = []string{"/lib/" + ma, "/usr/lib/" + ma, "/lib64", "/usr/lib64", "/lib", "/usr/lib"}
+	seen := map[string]bool{}
+	var read func(file string, depth int)
+	read = func(file string, depth int) {
+		if depth > 4 || seen[file] {
+			return
+		}
+		seen[file] = true
+		sources = append(sources, file)
+		f, err := os.Open(file)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			line, _, _ := strings.Cut(s.Text(), "#")
+			fields := strings.Fields(line)
+			if len(fields) == 0 {
+				continue
+			}
+			if fields[0] == "include" {
+				for _, pat := range fields[1:] {
+					if !filepath.IsAbs(pat) {
+						pat = filepath.Join(filepath.Dir(file), pat)
+					}
+					sources = append(sources, filepath.Dir(pat))
+					matches, _ := filepath.Glob(pat)
+					for _, m := range matches {
+						read(m, depth+1)
+					}
+				}
+				continue
+			}
+			for _, d := range fields {
+				if filepath.IsAbs(d) {
+					dirs = append(dirs, d)
+				}
+			}
+		}
+	}
+	read("/etc/ld.so.conf", 0)
+	return dirs, sources
+}
+
+// globRoot is the folder above a pattern's first wildcard.
+func globRoot(pattern string) string {
+	if i := strings.IndexAny(pattern, "*?["); i >= 0 {
+		pattern = pattern[:i]
+	}
+	return filepath.Dir(pattern + "x")
+}
+
+// under reports whether p is dir or inside it.
+func under(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// makeExecPlan reads the host's folders and makes the plan.
+func makeExecPlan() *execPlan {
+	p := &execPlan{Stamps: map[string]int64{}}
+	stamp := func(path string) {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil {
+			p.Stamps[path] = st.Mtim.Nano()
+		} else {
+			p.Stamps[path] = -1 // absent: its appearance changes the plan
+		}
+	}
+	dirs, sources := loaderDirs()
+	for _, s := range sources {
+		stamp(s)
+	}
+	for _, g := range moduleGlobs {
+		stamp(globRoot(g))
+		m, _ := filepath.Glob(g)
+		dirs = append(dirs, m...)
+	}
+	var flat, islands []string
+	for _, d := range flatLibDirs {
+		if r, err := filepath.EvalSymlinks(d); err == nil && !slices.Contains(flat, r) {
+			flat = append(flat, r)
+		}
+	}
+	for _, d := range dirs {
+		r, err := filepath.EvalSymlinks(d)
+		if err != nil || slices.Contains(flat, r) || !inSystemDirs(r) {
+			continue
+		}
+		if st, err := os.Stat(r); err == nil && st.IsDir() {
+			islands = append(islands, r)
+		}
+	}
+	// Drop the islands inside other islands.
+	slices.Sort(islands)
+	islands = slices.Compact(islands)
+	for _, d := range islands {
+		if n := len(p.Islands); n > 0 && under(d, p.Islands[n-1]) {
+			continue
+		}
+		p.Islands = append(p.Islands, d)
+	}
+	for _, d := range flat {
+		stamp(d)
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			path := filepath.Join(d, e.Name())
+			if e.Type().IsRegular() && !inIslands(path, p.Islands) && classifyELF(path) == elfLibrary {
+				p.Libs = append(p.Libs, path)
+			}
+		}
+	}
+	for _, d := range p.Islands {
+		masks, _ := scanIsland(d, p.Stamps)
+		p.Masks = append(p.Masks, masks...)
+	}
+	return p
+}
+
+func inIslands(path string, islands []string) bool {
+	for _, d := range islands {
+		if under(path, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// scanIsland returns the masks dir needs, its ELF programs (a folder at a
+// time where a folder holds programs and no library), and whether it holds
+// a library.
+func scanIsland(dir string, stamps map[string]int64) (masks []string, libs bool) {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) == nil {
+		stamps[dir] = st.Mtim.Nano()
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	var programs []string
+	for _, e := range ents {
+		path := filepath.Join(dir, e.Name())
+		switch {
+		case e.IsDir():
+			sub, subLibs := scanIsland(path, stamps)
+			if !subLibs && len(sub) == 1 && sub[0] == path {
+				programs = append(programs, path)
+				continue
+			}
+			libs = libs || subLibs
+			masks = append(masks, sub...)
+		case e.Type().IsRegular():
+			switch classifyELF(path) {
+			case elfProgram:
+				programs = append(programs, path)
+			case elfLibrary:
+				libs = true
+			}
+		}
+	}
+	if !libs && len(masks) == 0 && len(programs) > 0 {
+		return []string{dir}, false // the whole folder
+	}
+	return append(masks, programs...), libs
+}
+
+// fresh reports whether nothing the plan was made from has changed.
+func (p *execPlan) fresh() bool {
+	var st unix.Stat_t
+	for path, mtime := range p.Stamps {
+		if unix.Stat(path, &st) != nil {
+			if mtime != -1 {
+				return false
+			}
+			continue
+		}
+		if st.Mtim.Nano() != mtime {
+			return false
+		}
+	}
+	return true
+}
+
+var plans struct {
+	sync.Mutex
+	plan     *execPlan
+	checked  time.Time
+	checking bool
+}
+
+// recheckEvery is how often a long-lived process checks that its plan is
+// still fresh, in the background.
+const recheckEvery = 5 * time.Second
+
+// currentExecPlan returns the plan, from memory, else from the cache file
+// if it is fresh, else made anew (and cached).
+func currentExecPlan() *execPlan {
+	plans.Lock()
+	defer plans.Unlock()
+	if p := plans.plan; p != nil {
+		if !plans.checking && time.Since(plans.checked) > recheckEvery {
+			plans.checking = true
+			go func() {
+				ok := p.fresh()
+				var next *execPlan
+				if !ok {
+					next = makeExecPlan()
+					saveExecPlan(next)
+				}
+				plans.Lock()
+				defer plans.Unlock()
+				if next != nil {
+					plans.plan = next
+				}
+				plans.checked, plans.checking = time.Now(), false
+			}()
+		}
+		return p
+	}
+	p := loadExecPlan()
+	if p == nil || !p.fresh() {
+		p = makeExecPlan()
+		saveExecPlan(p)
+	}
+	plans.plan, plans.checked = p, time.Now()
+	return p
+}
+
+// execPlanFile is the cache of the plan: a root-only file (the plan decides
+// what the sandbox can execute, so only root may write it).
+func execPlanFile() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "bulwark", "sandbox-exec-plan.json")
+}
+
+type execPlanCache struct {
+	Version int       `json:"version"`
+	Plan    *execPlan `json:"plan"`
+}
+
+func loadExecPlan() *execPlan {
+	f, err := os.Open(execPlanFile())
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	// A file that anyone but root could have written is ignored.
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
+		return nil
+	}
+	var c execPlanCache
+	if json.NewDecoder(f).Decode(&c) != nil || c.Version != execPlanVersion || c.Plan == nil {
+		return nil
+	}
+	return c.Plan
+}
+
+func saveExecPlan(p *execPlan) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	file := execPlanFile()
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return
+	}
+	b, err := json.Marshal(execPlanCache{Version: execPlanVersion, Plan: p})
+	if err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".exec-plan-*")
+	if err != nil {
+		return
+	}
+	_, werr := tmp.Write(b)
+	if cerr := tmp.Close(); werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return
+	}
+	if os.Rename(tmp.Name(), file) != nil {
+		os.Remove(tmp.Name())
+	}
+}

@@ -1,0 +1,79 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// copyFile copies src to dst, making dst's folder; it skips the test when
+// the host has no src.
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Skipf("host has no %s", src)
+	}
+	os.MkdirAll(filepath.Dir(dst), 0o755)
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var classifyTests = []struct {
+	path string
+	want elfKind
+}{
+	{"/usr/bin/bash", elfProgram},                                 // PIE with an interpreter
+	{"/lib64/ld-linux-x86-64.so.2", elfLibrary},                   // the loader itself
+	{"/usr/lib/x86_64-linux-gnu/libc.so.6", elfLibrary},           // runnable, but a library (soname)
+	{"/usr/lib/x86_64-linux-gnu/security/pam_cap.so", elfProgram}, // interpreter and no soname
+	{"/etc/passwd", notELF},
+}
+
+func TestClassifyELF(t *testing.T) {
+	self, _ := os.Executable()
+	if got := classifyELF(self); got != elfProgram {
+		t.Errorf("classifyELF(test binary) = %d, want program", got)
+	}
+	for _, tt := range classifyTests {
+		if _, err := os.Stat(tt.path); err != nil {
+			continue
+		}
+		if got := classifyELF(tt.path); got != tt.want {
+			t.Errorf("classifyELF(%q) = %d, want %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+// A library folder keeps its libraries executable; its programs are
+// masked, a folder at a time where a folder holds only programs.
+func TestScanIsland(t *testing.T) {
+	dir := t.TempDir()
+	copyFile(t, "/usr/bin/bash", filepath.Join(dir, "tools", "a"))
+	copyFile(t, "/usr/bin/bash", filepath.Join(dir, "tools", "deeper", "b"))
+	copyFile(t, "/usr/bin/bash", filepath.Join(dir, "mixed", "prog"))
+	copyFile(t, "/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "mixed", "lib.so"))
+	copyFile(t, "/lib64/ld-linux-x86-64.so.2", filepath.Join(dir, "libtop.so"))
+	os.WriteFile(filepath.Join(dir, "mixed", "README"), []byte("text"), 0o644)
+	stamps := map[string]int64{}
+	masks, libs := scanIsland(dir, stamps)
+	slices.Sort(masks)
+	want := []string{filepath.Join(dir, "mixed", "prog"), filepath.Join(dir, "tools")}
+	if !libs || !slices.Equal(masks, want) {
+		t.Errorf("scanIsland = %q, %v, want %q, true", masks, libs, want)
+	}
+	if len(stamps) != 4 {
+		t.Errorf("stamps = %v, want the 4 folders", stamps)
+	}
+	// A new program makes the plan stale.
+	p := &execPlan{Stamps: stamps}
+	if !p.fresh() {
+		t.Fatal("fresh plan reported stale")
+	}
+	copyFile(t, "/usr/bin/bash", filepath.Join(dir, "mixed", "new"))
+	if p.fresh() {
+		t.Error("plan still fresh after a program was added")
+	}
+}
