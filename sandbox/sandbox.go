@@ -6,9 +6,9 @@
 // egress proxy that the host runs (package egress).
 //
 // The binary re-executes itself (/proc/self/exe) as the sandbox init; any
-// program importing this package can serve as that init, because the package
-// takes over the process early, from an init function, when it is started
-// under the init's name.
+// program importing this package can serve as that init, because package
+// initproc takes over the process early, from an init function, when it is
+// started under the init's name.
 package sandbox
 
 import (
@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
 // NetMode says what network a sandbox has.
@@ -151,19 +153,11 @@ func (r *Result) hit(limit string) bool {
 	return false
 }
 
-// Paths inside the sandbox.
-const (
-	sandboxPath  = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
-	workspaceDir = "/workspace"
-	proxyPort    = "3128"
-	sandboxUID   = 1000 // the command's uid inside the sandbox
-)
-
 // commandEnv is the whole environment of a command: nothing from the host.
 func commandEnv(spec Spec) []string {
-	env := []string{"PATH=" + sandboxPath, "HOME=" + workspaceDir, "LANG=C.UTF-8"}
+	env := []string{"PATH=" + initproc.SandboxPath, "HOME=" + initproc.WorkspaceDir, "LANG=C.UTF-8"}
 	if spec.Net == NetProxy {
-		p := "http://127.0.0.1:" + proxyPort
+		p := "http://127.0.0.1:" + strconv.Itoa(initproc.ProxyPort)
 		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
 			"NO_PROXY=", "no_proxy=")
 	}

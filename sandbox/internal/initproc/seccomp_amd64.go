@@ -1,11 +1,11 @@
 //go:build linux && amd64
 
-package sandbox
+package initproc
 
 import "golang.org/x/sys/unix"
 
 const (
-	auditArch        = unix.AUDIT_ARCH_X86_64
+	AuditArch        = unix.AUDIT_ARCH_X86_64
 	cloneFlagsOffset = sdArg0Low // clone(flags, stack, ...)
 )
 

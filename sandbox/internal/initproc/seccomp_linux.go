@@ -1,4 +1,4 @@
-package sandbox
+package initproc
 
 import (
 	"fmt"
@@ -31,7 +31,7 @@ const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWU
 
 // seccompFilter builds the sandbox's filter for the running architecture.
 func seccompFilter() ([]unix.SockFilter, error) {
-	if auditArch == 0 {
+	if AuditArch == 0 {
 		return nil, fmt.Errorf("init: seccomp: architecture not supported")
 	}
 	var prog []unix.SockFilter
@@ -56,11 +56,11 @@ func seccompFilter() ([]unix.SockFilter, error) {
 		ret  = unix.BPF_RET | unix.BPF_K
 	)
 	stmt(ld, sdArch)
-	jumpTo(jeq, auditArch, "nr")
+	jumpTo(jeq, AuditArch, "nr")
 	stmt(ret, unix.SECCOMP_RET_KILL_PROCESS)
 	labels["nr"] = len(prog)
 	stmt(ld, sdNr)
-	if auditArch == unix.AUDIT_ARCH_X86_64 {
+	if AuditArch == unix.AUDIT_ARCH_X86_64 {
 		jumpTo(jge, x32Bit, "eperm")
 	}
 	for _, nr := range deniedSyscalls {

@@ -1,4 +1,4 @@
-package sandbox
+package initproc
 
 import (
 	"fmt"
@@ -40,9 +40,9 @@ const (
 		llRefer | llTruncate
 )
 
-// minLandlockABI is the oldest ABI the sandbox accepts: 3 is the first that
+// MinLandlockABI is the oldest ABI the sandbox accepts: 3 is the first that
 // controls truncation, so a read-only file can not be emptied.
-const minLandlockABI = 3
+const MinLandlockABI = 3
 
 // LandlockABI returns the Landlock ABI version of the running kernel, or 0
 // when Landlock is not available.
@@ -59,8 +59,8 @@ func LandlockABI() int {
 // writable, /dev's devices usable. It returns the ruleset fd and the ABI.
 func landlockRuleset(allowExec []string) (int, int, error) {
 	abi := LandlockABI()
-	if abi < minLandlockABI {
-		return -1, abi, fmt.Errorf("init: Landlock ABI %d, need %d or later", abi, minLandlockABI)
+	if abi < MinLandlockABI {
+		return -1, abi, fmt.Errorf("init: Landlock ABI %d, need %d or later", abi, MinLandlockABI)
 	}
 	attr := landlockAttr{handledFS: llFSv1 | llRefer | llTruncate}
 	size := unsafe.Sizeof(uint64(0)) * 2
@@ -83,7 +83,7 @@ func landlockRuleset(allowExec []string) (int, int, error) {
 	}{
 		{"/", llRead},
 		{"/dev", llRead | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | llIoctlDev},
-		{workspaceDir, llRead | llWrite},
+		{WorkspaceDir, llRead | llWrite},
 		{"/tmp", llRead | llWrite},
 		{"/dev/shm", llRead | llWrite},
 	}
@@ -96,7 +96,7 @@ func landlockRuleset(allowExec []string) (int, int, error) {
 	// The dynamic loader is opened for execution by the kernel itself when
 	// it starts any dynamically linked program; shared libraries are mapped,
 	// which needs only read.
-	for _, p := range append(loaders(), allowExec...) {
+	for _, p := range append(Loaders(), allowExec...) {
 		if err := landlockAllow(rs, p, unix.LANDLOCK_ACCESS_FS_EXECUTE|unix.LANDLOCK_ACCESS_FS_READ_FILE); err != nil {
 			unix.Close(rs)
 			return -1, abi, err
@@ -105,8 +105,8 @@ func landlockRuleset(allowExec []string) (int, int, error) {
 	return rs, abi, nil
 }
 
-// loaders are the ELF interpreters that dynamically linked programs name.
-func loaders() []string {
+// Loaders are the ELF interpreters that dynamically linked programs name.
+func Loaders() []string {
 	var out []string
 	for _, p := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/ld-linux-armhf.so.3", "/lib/ld-musl-x86_64.so.1", "/lib/ld-musl-aarch64.so.1"} {
 		var st unix.Stat_t

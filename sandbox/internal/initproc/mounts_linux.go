@@ -1,4 +1,4 @@
-package sandbox
+package initproc
 
 import (
 	"fmt"
@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// systemDirs are bound read-only and noexec from the host when they are
+// SystemDirs are bound read-only and noexec from the host when they are
 // directories; when the host has a symlink there (merged /usr), the sandbox
 // gets the same symlink. What must stay executable is laid over them (see
 // execPlan).
-var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
 // etcEntries are the files and folders of /etc that programs (the dynamic
 // loader, libc, python3, node, bash, TLS clients) read. Everything else of
@@ -51,7 +51,7 @@ type detached struct {
 // /proc, a sized /tmp, the workspace (wsFd, an id-mapped mount the host
 // made) at /workspace; the old root is detached. Every mount is noexec but
 // the library folders and files of cfg (execPlan) and allowExec.
-func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
+func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 	defer unix.Close(wsFd)
 	// Nothing done here may propagate back to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -91,7 +91,7 @@ func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 	// The order is the stacking order: the system folders noexec, the
 	// library folders executable over them, the programs found in those
 	// noexec over them, the allowed programs executable over everything.
-	for _, d := range systemDirs {
+	for _, d := range SystemDirs {
 		if t, err := os.Readlink(d); err == nil {
 			links = append(links, [2]string{t, d})
 			continue
@@ -214,5 +214,5 @@ func buildRoot(cfg *initConfig, wsFd int, allowExec []string) error {
 			return fmt.Errorf("init: read-only %s: %w", p, err)
 		}
 	}
-	return unix.Chdir(workspaceDir)
+	return unix.Chdir(WorkspaceDir)
 }

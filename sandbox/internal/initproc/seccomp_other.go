@@ -1,11 +1,11 @@
 //go:build linux && !amd64
 
-package sandbox
+package initproc
 
 // The seccomp filter's syscall table exists for amd64 only; elsewhere the
 // sandbox refuses to run (fail closed).
 const (
-	auditArch        = 0
+	AuditArch        = 0
 	cloneFlagsOffset = 0
 )
 

@@ -1,4 +1,4 @@
-package sandbox
+package initproc
 
 import (
 	"encoding/json"
@@ -13,24 +13,24 @@ import (
 // message per packet, with file descriptors attached where a message needs
 // them. The init's side is fd 3.
 //
-//	host -> init  initConfig  + [workspace, proxy dir, tasks]  set yourself up
-//	init -> host  initReply                                   ready, or why not
-//	host -> init  runRequest  + [stdin, stdout, stderr]       run this command
-//	init -> host  runReply                                    how it ended
+//	host -> init  Config  + [workspace, proxy dir, tasks]  set yourself up
+//	init -> host  Reply                                   ready, or why not
+//	host -> init  RunRequest  + [stdin, stdout, stderr]       run this command
+//	init -> host  RunReply                                    how it ended
 //
 // The init is less trusted than the host once a command ran beside it, so
 // the host reads only small, fixed-shape replies and trusts nothing in them
 // beyond the command's own exit status.
 
 const (
-	initArg   = "bulwark-sandbox-init"   // argv[0] of the sandbox init
-	usernsArg = "bulwark-sandbox-userns" // argv[0] of the id-mapping holder
+	InitArg   = "bulwark-sandbox-init"   // argv[0] of the sandbox init
+	UsernsArg = "bulwark-sandbox-userns" // argv[0] of the id-mapping holder
 	ctrlFd    = 3                        // the init's end of the control socket
 	maxMsg    = 64 << 10
 )
 
-// initConfig is everything the init needs to prepare the sandbox.
-type initConfig struct {
+// Config is everything the init needs to prepare the sandbox.
+type Config struct {
 	AllowExec []string `json:"allow_exec"`
 	TmpSize   int64    `json:"tmp_size"`
 	Proxy     bool     `json:"proxy"`      // a proxy dir fd follows the workspace fd
@@ -45,19 +45,19 @@ type initConfig struct {
 
 }
 
-type initReply struct {
+type Reply struct {
 	Ready bool   `json:"ready"`
 	Err   string `json:"err,omitempty"`
 	ABI   int    `json:"abi,omitempty"` // the Landlock ABI the init used
 }
 
-// runRequest is one command for a prepared sandbox.
-type runRequest struct {
+// RunRequest is one command for a prepared sandbox.
+type RunRequest struct {
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
 }
 
-type runReply struct {
+type RunReply struct {
 	Started bool   `json:"started"`
 	Exit    int    `json:"exit"`
 	Signal  int    `json:"signal,omitempty"`
@@ -67,8 +67,8 @@ type runReply struct {
 	Alone bool `json:"alone,omitempty"`
 }
 
-// send writes v as one packet, with fds attached.
-func send(fd int, v any, fds ...int) error {
+// Send writes v as one packet, with fds attached.
+func Send(fd int, v any, fds ...int) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -80,8 +80,8 @@ func send(fd int, v any, fds ...int) error {
 	return unix.Sendmsg(fd, b, oob, nil, 0)
 }
 
-// recv reads one packet into v and returns the fds that came with it.
-func recv(fd int, v any) ([]int, error) {
+// Recv reads one packet into v and returns the fds that came with it.
+func Recv(fd int, v any) ([]int, error) {
 	buf := make([]byte, maxMsg)
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
@@ -106,22 +106,22 @@ func recv(fd int, v any) ([]int, error) {
 			}
 		}
 		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
-			closeAll(fds)
+			CloseAll(fds)
 			return nil, errors.New("control message truncated")
 		}
 		if n == 0 {
-			closeAll(fds)
+			CloseAll(fds)
 			return nil, fmt.Errorf("control socket closed: %w", os.ErrClosed)
 		}
 		if err := json.Unmarshal(buf[:n], v); err != nil {
-			closeAll(fds)
+			CloseAll(fds)
 			return nil, fmt.Errorf("bad control message: %w", err)
 		}
 		return fds, nil
 	}
 }
 
-func closeAll(fds []int) {
+func CloseAll(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}

@@ -1,9 +1,8 @@
-package sandbox
+package initproc
 
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,12 +22,12 @@ import (
 
 func init() {
 	switch filepath.Base(os.Args[0]) {
-	case initArg:
+	case InitArg:
 		// Keep this goroutine on the main thread: the restrictions are
 		// applied to this thread and the command is forked from it.
 		runtime.LockOSThread()
 		os.Exit(initMain())
-	case usernsArg:
+	case UsernsArg:
 		// Hold a user namespace open until the host has its fd.
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(0)
@@ -37,38 +36,38 @@ func init() {
 
 func initMain() int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-	var cfg initConfig
-	fds, err := recv(ctrlFd, &cfg)
+	var cfg Config
+	fds, err := Recv(ctrlFd, &cfg)
 	if err != nil {
 		return 1
 	}
 	abi, err := prepare(&cfg, fds)
 	if err != nil {
-		send(ctrlFd, initReply{Err: err.Error()})
+		Send(ctrlFd, Reply{Err: err.Error()})
 		return 1
 	}
-	if err := send(ctrlFd, initReply{Ready: true, ABI: abi}); err != nil || cfg.Check {
+	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi}); err != nil || cfg.Check {
 		return 0
 	}
-	var req runRequest
-	stdio, err := recv(ctrlFd, &req)
+	var req RunRequest
+	stdio, err := Recv(ctrlFd, &req)
 	if err != nil {
 		return 1
 	}
 	reply := runCommand(req, stdio)
-	send(ctrlFd, reply)
+	Send(ctrlFd, reply)
 	return 0
 }
 
 // prepare builds the sandbox and restricts this thread. It returns the
 // Landlock ABI it used.
-func prepare(cfg *initConfig, fds []int) (int, error) {
+func prepare(cfg *Config, fds []int) (int, error) {
 	want := 1 + cfg.Cgroups
 	if cfg.Proxy {
 		want++
 	}
 	if len(fds) != want {
-		closeAll(fds)
+		CloseAll(fds)
 		return 0, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
 	}
 	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
@@ -126,7 +125,7 @@ func joinCgroups(tasks []int) error {
 	if len(tasks) == 0 {
 		return nil
 	}
-	defer closeAll(tasks)
+	defer CloseAll(tasks)
 	for _, fd := range tasks {
 		if _, err := unix.Write(fd, []byte("0")); err != nil {
 			return fmt.Errorf("init: join cgroup: %w", err)
@@ -140,7 +139,7 @@ func joinCgroups(tasks []int) error {
 
 // setRlimits backs the cgroup limits up. RLIMIT_NPROC counts the processes
 // of the command's host uid, which belongs to this sandbox alone.
-func setRlimits(cfg *initConfig) error {
+func setRlimits(cfg *Config) error {
 	limits := []struct {
 		res int
 		val uint64
@@ -192,23 +191,23 @@ func restrictThread(ruleset int, filter []unix.SockFilter) error {
 
 // runCommand forks the command from this (restricted) thread, reaps every
 // child until the command itself ends, and reports how it ended.
-func runCommand(req runRequest, stdio []int) runReply {
-	defer closeAll(stdio)
+func runCommand(req RunRequest, stdio []int) RunReply {
+	defer CloseAll(stdio)
 	if len(stdio) != 3 || len(req.Argv) == 0 {
-		return runReply{Err: "init: bad run request"}
+		return RunReply{Err: "init: bad run request"}
 	}
 	path, err := lookPath(req.Argv[0])
 	if err != nil {
-		return runReply{Exit: 127, Err: err.Error()}
+		return RunReply{Exit: 127, Err: err.Error()}
 	}
 	files := []*os.File{os.NewFile(uintptr(stdio[0]), "stdin"), os.NewFile(uintptr(stdio[1]), "stdout"), os.NewFile(uintptr(stdio[2]), "stderr")}
 	attr := &os.ProcAttr{
-		Dir:   workspaceDir,
+		Dir:   WorkspaceDir,
 		Env:   req.Env,
 		Files: files,
 		Sys: &syscall.SysProcAttr{
 			Setsid:     true,
-			Credential: &syscall.Credential{Uid: sandboxUID, Gid: sandboxUID, NoSetGroups: true},
+			Credential: &syscall.Credential{Uid: SandboxUID, Gid: SandboxUID, NoSetGroups: true},
 		},
 	}
 	p, err := os.StartProcess(path, req.Argv, attr)
@@ -221,7 +220,7 @@ func runCommand(req runRequest, stdio []int) runReply {
 		if os.IsNotExist(err) {
 			code = 127
 		}
-		return runReply{Exit: code, Err: fmt.Sprintf("%s: %v", req.Argv[0], unwrapSyscall(err))}
+		return RunReply{Exit: code, Err: fmt.Sprintf("%s: %v", req.Argv[0], unwrapSyscall(err))}
 	}
 	pid := p.Pid
 	p.Release()
@@ -232,17 +231,17 @@ func runCommand(req runRequest, stdio []int) runReply {
 			continue
 		}
 		if err != nil {
-			return runReply{Started: true, Exit: -1, Err: "init: wait: " + err.Error()}
+			return RunReply{Started: true, Exit: -1, Err: "init: wait: " + err.Error()}
 		}
 		if got != pid {
 			continue
 		}
-		var r runReply
+		var r RunReply
 		switch {
 		case ws.Exited():
-			r = runReply{Started: true, Exit: ws.ExitStatus()}
+			r = RunReply{Started: true, Exit: ws.ExitStatus()}
 		case ws.Signaled():
-			r = runReply{Started: true, Exit: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
+			r = RunReply{Started: true, Exit: 128 + int(ws.Signal()), Signal: int(ws.Signal())}
 		default:
 			continue
 		}
@@ -281,7 +280,7 @@ func lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(sandboxPath) {
+	for _, dir := range filepath.SplitList(SandboxPath) {
 		p := filepath.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 			return p, nil
@@ -309,7 +308,7 @@ func resolveAllowed(names []string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if !inSystemDirs(real) {
+		if !InSystemDirs(real) {
 			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders", n, real)
 		}
 		if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() || seen[real] {
@@ -321,8 +320,8 @@ func resolveAllowed(names []string) ([]string, error) {
 	return out, nil
 }
 
-func inSystemDirs(p string) bool {
-	for _, d := range systemDirs {
+func InSystemDirs(p string) bool {
+	for _, d := range SystemDirs {
 		if strings.HasPrefix(p, d+"/") {
 			return true
 		}
@@ -346,38 +345,5 @@ func loopbackUp() error {
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("init: loopback up: %w", err)
 	}
-	return nil
-}
-
-// startForwarder listens on 127.0.0.1:3128 inside the sandbox and carries
-// each connection to the host's egress proxy through its Unix socket, which
-// it reaches through dirFd (a directory the host opened for it).
-func startForwarder(dirFd int, sock string) error {
-	l, err := net.Listen("tcp4", "127.0.0.1:"+proxyPort)
-	if err != nil {
-		return fmt.Errorf("init: proxy forwarder: %w", err)
-	}
-	path := fmt.Sprintf("/proc/self/fd/%d/%s", dirFd, sock)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("unix", path)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				done := make(chan struct{})
-				go func() { io.Copy(u, c); u.(*net.UnixConn).CloseWrite(); close(done) }()
-				io.Copy(c, u)
-				c.(*net.TCPConn).CloseWrite()
-				<-done
-			}()
-		}
-	}()
 	return nil
 }

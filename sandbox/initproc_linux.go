@@ -1,0 +1,34 @@
+package sandbox
+
+import "github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+
+// The host's side of the protocol with the init (package initproc).
+type (
+	initConfig = initproc.Config
+	initReply  = initproc.Reply
+	runRequest = initproc.RunRequest
+	runReply   = initproc.RunReply
+)
+
+const (
+	initArg        = initproc.InitArg
+	usernsArg      = initproc.UsernsArg
+	minLandlockABI = initproc.MinLandlockABI
+	auditArch      = initproc.AuditArch
+	sandboxUID     = initproc.SandboxUID
+)
+
+var (
+	send         = initproc.Send
+	recv         = initproc.Recv
+	closeAll     = initproc.CloseAll
+	loaders      = initproc.Loaders
+	inSystemDirs = initproc.InSystemDirs
+)
+
+// LandlockABI returns the Landlock ABI version of the running kernel, or 0
+// when Landlock is not available.
+func LandlockABI() int { return initproc.LandlockABI() }
+
+// SeccompAvailable reports whether the kernel has seccomp filters.
+func SeccompAvailable() bool { return initproc.SeccompAvailable() }

@@ -1,0 +1,29 @@
+package initproc
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The init takes over the process from its init function; every package it
+// imports, directly or not, is initialized before, and so is every package
+// that sorts before it and is ready. A dependency on net (through its
+// vendored DNS packages) or on the rest of bulwark would make it start after
+// the whole binary has initialized, 10 ms later in bulwark.
+func TestInitImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		std := !strings.Contains(strings.SplitN(p, "/", 2)[0], ".")
+		switch {
+		case p == "github.com/bulwark-agents/bulwark/sandbox/internal/initproc", p == "golang.org/x/sys/unix":
+		case !std:
+			t.Errorf("initproc depends on %s: only the standard library and x/sys/unix", p)
+		case p == "net" || strings.HasPrefix(p, "net/") || strings.HasPrefix(p, "vendor/") || strings.HasPrefix(p, "crypto"):
+			t.Errorf("initproc depends on %s, which initializes late or slowly", p)
+		}
+	}
+}
