@@ -303,12 +303,15 @@ func currentExecPlan() *execPlan {
 	return p
 }
 
-// execPlanFile is the cache of the plan: a root-only file (the plan decides
-// what the sandbox can execute, so only root may write it).
+// execPlanFile is the cache of the plan. The plan decides what the sandbox
+// can execute, so only root may write it: it lives in /var/cache (the
+// sandbox runs as root), never in a shared folder such as /tmp.
 func execPlanFile() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		dir = os.TempDir()
+	dir := "/var/cache"
+	if os.Geteuid() != 0 {
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = d
+		}
 	}
 	return filepath.Join(dir, "bulwark", "sandbox-exec-plan.json")
 }
