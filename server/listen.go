@@ -108,6 +108,7 @@ func (s *Server) ListenAndServe(ctx context.Context, lc ListenConfig, ready func
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
+	hs.RegisterOnShutdown(s.tasks.closeStreams) // streams end, so Shutdown need not wait for them
 	if ready != nil {
 		ready(ln.Addr())
 	}

@@ -72,7 +72,11 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
-type fakeRuntime struct{ shutdowns atomic.Int32 }
+// fakeRuntime counts shutdowns; its other methods are never called here.
+type fakeRuntime struct {
+	Runtime
+	shutdowns atomic.Int32
+}
 
 func (f *fakeRuntime) Shutdown(context.Context) error { f.shutdowns.Add(1); return nil }
 

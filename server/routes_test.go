@@ -17,18 +17,22 @@ type fixture struct {
 	operator string
 	spareKey string // a key of A, for DELETE
 	sessions map[*tenant]map[bulwark.Role]string
+
+	done, waiting string // tasks of A: one that has ended, one waiting for an approval
+	approval      string // the approval the waiting task waits for
 }
 
 const (
 	aSecret = "A_ONLY_SECRET"
 	aValue  = "a-only-value-7f3k9"
 	aModel  = "openai:a-only-model"
+	aFile   = "a-only-file-content-2c8e1"
 )
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	e := newEnv(t, rateLimitOff)
+	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
 	f := &fixture{e: e, a: e.tenant("a"), b: e.tenant("b"), sessions: map[*tenant]map[bulwark.Role]string{}}
 	var err error
 	if f.operator, _, err = IssueKey(ctx, e.db, "", KeySpec{Name: "operator", CreatedBy: "test"}); err != nil {
@@ -42,7 +46,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := e.db.SetSecret(ctx, f.a.id, aSecret, aValue); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.db.PutSettings(ctx, f.a.id, bulwark.Settings{Model: aModel}); err != nil {
+	askNotes := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "write_file", Pattern: "notes/*", Decision: bulwark.Ask}}}
+	if _, err := e.db.PutSettings(ctx, f.a.id, bulwark.Settings{Model: aModel, Policy: askNotes}); err != nil {
 		t.Fatal(err)
 	}
 	f.session(f.a, bulwark.RoleOwner) // A's login is in the audit log
@@ -62,9 +67,64 @@ func (f *fixture) session(t *tenant, role bulwark.Role) string {
 	return c
 }
 
+// doneTask returns the id of a task of A that wrote out.txt and ended,
+// made on first use.
+func (f *fixture) doneTask() string {
+	if f.e == nil { // a bare fixture (TestSecurityHeadersEverywhere): no task
+		return "t_none"
+	}
+	if f.done == "" {
+		v := f.e.createTask(f.a.keys[bulwark.RoleOwner], "write:"+aFile)
+		f.e.waitTask(f.a.keys[bulwark.RoleOwner], v.ID, ended)
+		f.done = v.ID
+	}
+	return f.done
+}
+
+// waitingTask returns the id of a task of A waiting for an approval,
+// made on first use.
+func (f *fixture) waitingTask() string {
+	if f.e == nil {
+		return "t_none"
+	}
+	if f.waiting == "" {
+		v := f.e.createTask(f.a.keys[bulwark.RoleOwner], "ask: the notes")
+		f.approval = f.e.waitApproval(f.a.keys[bulwark.RoleOwner], v.ID).ID
+		f.waiting = v.ID
+	}
+	return f.waiting
+}
+
+// done and waiting are matrix paths under a task of A.
+func done(suffix string) func(*fixture) string {
+	return func(f *fixture) string { return "/api/v1/tasks/" + f.doneTask() + suffix }
+}
+
+func waiting(suffix string) func(*fixture) string {
+	return func(f *fixture) string { return "/api/v1/tasks/" + f.waitingTask() + suffix }
+}
+
+func apDone(suffix string) func(*fixture) string {
+	return func(f *fixture) string { return "/ap/v1/agent/tasks/" + f.doneTask() + suffix }
+}
+
+// withDone is a path that makes A's ended task first, so that B's
+// answer is checked for it.
+func withDone(p string) func(*fixture) string {
+	return func(f *fixture) string { f.doneTask(); return p }
+}
+
+// multipartBody is an Agent Protocol artifact upload.
+const multipartBody = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"up.txt\"\r\nContent-Type: text/plain\r\n\r\nuploaded\r\n--XYZ--\r\n"
+
 // markers are strings of tenant A that no answer to B may hold.
 func (f *fixture) markers() []string {
-	m := []string{string(f.a.id), aSecret, aValue, aModel, f.spareKey}
+	m := []string{string(f.a.id), aSecret, aValue, aModel, f.spareKey, aFile}
+	for _, id := range []string{f.done, f.waiting, f.approval} {
+		if id != "" {
+			m = append(m, id)
+		}
+	}
 	for _, role := range bulwark.TenantRoles {
 		m = append(m, f.a.keyIDs[role], f.a.users[role].ID, f.a.users[role].Email, f.a.keys[role])
 	}
@@ -76,8 +136,9 @@ func (f *fixture) markers() []string {
 type matrixCase struct {
 	path    func(f *fixture) string
 	body    string
-	ownsIDs bool   // the path names a record of A: B gets 404
-	ownBody string // the body of A's call, when body cannot be used twice
+	ownsIDs bool              // the path names a record of A: B gets 404
+	ownBody string            // the body of A's call, when body cannot be used twice
+	header  map[string]string // more headers (a body that is not JSON)
 }
 
 func fixed(p string) func(*fixture) string { return func(*fixture) string { return p } }
@@ -116,6 +177,37 @@ var matrix = map[string]matrixCase{
 
 	"GET /api/v1/audit":        {path: fixed("/api/v1/audit")},
 	"GET /api/v1/audit/verify": {path: fixed("/api/v1/audit/verify")},
+
+	"POST /api/v1/tasks":                     {path: fixed("/api/v1/tasks"), body: `{"input":"hello","limits":{"max_steps":5,"max_duration":"1m"}}`},
+	"GET /api/v1/tasks":                      {path: withDone("/api/v1/tasks")},
+	"GET /api/v1/tasks/{id}":                 {path: done(""), ownsIDs: true},
+	"POST /api/v1/tasks/{id}/cancel":         {path: waiting("/cancel"), ownsIDs: true},
+	"POST /api/v1/tasks/{id}/messages":       {path: waiting("/messages"), body: `{"text":"a message"}`, ownsIDs: true},
+	"GET /api/v1/tasks/{id}/steps":           {path: done("/steps"), ownsIDs: true},
+	"GET /api/v1/tasks/{id}/events":          {path: done("/events"), ownsIDs: true},
+	"GET /api/v1/tasks/{id}/approvals":       {path: waiting("/approvals"), ownsIDs: true},
+	"GET /api/v1/tasks/{id}/files":           {path: done("/files"), ownsIDs: true},
+	"GET /api/v1/tasks/{id}/files/{path...}": {path: done("/files/out.txt"), ownsIDs: true},
+	"PUT /api/v1/tasks/{id}/files/{path...}": {path: done("/files/up.txt"), body: "uploaded text", ownsIDs: true,
+		header: map[string]string{"Content-Type": "application/octet-stream"}},
+	"POST /api/v1/tasks/{id}/approvals/{aid}": {path: func(f *fixture) string {
+		id := f.waitingTask()
+		return "/api/v1/tasks/" + id + "/approvals/" + f.approval
+	}, body: `{"decision":"allow"}`, ownsIDs: true},
+
+	"POST /ap/v1/agent/tasks":                          {path: fixed("/ap/v1/agent/tasks"), body: `{"input":"hello","additional_input":{"x":1}}`},
+	"GET /ap/v1/agent/tasks":                           {path: withDone("/ap/v1/agent/tasks?current_page=1&page_size=5")},
+	"GET /ap/v1/agent/tasks/{task_id}":                 {path: apDone(""), ownsIDs: true},
+	"GET /ap/v1/agent/tasks/{task_id}/steps":           {path: apDone("/steps?page=1&pageSize=5"), ownsIDs: true},
+	"POST /ap/v1/agent/tasks/{task_id}/steps":          {path: apDone("/steps"), ownsIDs: true},
+	"GET /ap/v1/agent/tasks/{task_id}/steps/{step_id}": {path: apDone("/steps/step-1"), ownsIDs: true},
+	"GET /ap/v1/agent/tasks/{task_id}/artifacts":       {path: apDone("/artifacts"), ownsIDs: true},
+	"POST /ap/v1/agent/tasks/{task_id}/artifacts": {path: apDone("/artifacts"), body: multipartBody, ownsIDs: true,
+		header: map[string]string{"Content-Type": "multipart/form-data; boundary=XYZ"}},
+	"GET /ap/v1/agent/tasks/{task_id}/artifacts/{artifact_id}": {path: func(f *fixture) string {
+		id := f.doneTask()
+		return "/ap/v1/agent/tasks/" + id + "/artifacts/" + bulwark.ArtifactID(id, "out.txt")
+	}, ownsIDs: true},
 }
 
 // ways are the credentials a route's side takes.
@@ -174,7 +266,7 @@ func TestRouteMatrix(t *testing.T) {
 func checkRoute(t *testing.T, rt Route, c matrixCase, way string) {
 	f := newFixture(t)
 	e := f.e
-	base := req{method: rt.Method, path: c.path(f), body: c.body, remote: "127.0.0.1:4000"}
+	base := req{method: rt.Method, path: c.path(f), body: c.body, remote: "127.0.0.1:4000", header: c.header}
 
 	if rt.Role != "" {
 		if w := e.do(base); w.Code != http.StatusUnauthorized {

@@ -45,8 +45,35 @@ import (
 )
 
 // Runtime is what the server needs from the task runtime (package
-// runner). The task routes will need more of it; they add methods here.
+// runner): exactly the methods it calls. Every method takes the tenant of
+// the caller, and an id of another tenant is NotFound.
 type Runtime interface {
+	// Submit stores a new task, queued, and queues it (a task over the
+	// tenant's quota waits); actor names the caller for the audit log.
+	Submit(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) (bulwark.Task, error)
+	// Tasks returns a page of the tenant's tasks, newest first.
+	Tasks(ctx context.Context, tenant bulwark.TenantID, q bulwark.TaskQuery) (bulwark.TaskPage, error)
+	// Position is a queued task's place in the queue, from 1; 0 when it
+	// is not waiting there.
+	Position(tenant bulwark.TenantID, id string) int
+	// Cancel stops a task (Conflict once it has ended).
+	Cancel(ctx context.Context, tenant bulwark.TenantID, actor, id string) error
+	// Send delivers a person's message to a running task.
+	Send(ctx context.Context, tenant bulwark.TenantID, id, text string) error
+	// Approvals returns the approvals a task waits for; Decide answers one.
+	Approvals(ctx context.Context, tenant bulwark.TenantID, id string) ([]bulwark.Approval, error)
+	Decide(ctx context.Context, tenant bulwark.TenantID, actor, id, approvalID string, allow bool) error
+	// Subscribe streams the events of a task after seq after, stored
+	// first and then live, each once and in order; the channel closes
+	// when the task ends, ctx ends or the subscriber falls behind.
+	Subscribe(ctx context.Context, tenant bulwark.TenantID, id string, after int64) (<-chan bulwark.Event, error)
+	// Files, ReadFile and PutFile reach a task's files: in its workspace
+	// while it runs, sealed in the store after.
+	Files(ctx context.Context, tenant bulwark.TenantID, id string) ([]bulwark.Artifact, error)
+	ReadFile(ctx context.Context, tenant bulwark.TenantID, id, name string) (bulwark.Artifact, []byte, error)
+	PutFile(ctx context.Context, tenant bulwark.TenantID, id, name string, data []byte) (bulwark.Artifact, error)
+	// StorageUsed is how many bytes of files the tenant keeps.
+	StorageUsed(ctx context.Context, tenant bulwark.TenantID) (int64, error)
 	// Shutdown stops taking tasks and waits, until ctx ends, for the
 	// running ones to stop or be checkpointed. The server calls it once,
 	// after it has stopped accepting requests.
@@ -67,8 +94,17 @@ type Config struct {
 	// Redactor masks every message a client or the log sees; tenant
 	// secrets set through the API are registered with it. Nil: a new one.
 	Redactor *secret.Redactor
-	// Runtime runs tasks; nil until the task runtime exists.
+	// Runtime runs tasks; nil: the task routes answer 503.
 	Runtime Runtime
+	// MaxFileSize caps uploads, in bytes (BULWARK_MAX_FILE_SIZE); 0 means
+	// DefaultMaxFileSize.
+	MaxFileSize int64
+	// AllowedFileTypes are the extensions, with their dot, that uploads
+	// may have (BULWARK_ALLOWED_FILE_TYPES); nil means DefaultFileTypes.
+	AllowedFileTypes []string
+	// StorageQuota caps the bytes of files one tenant keeps
+	// (BULWARK_STORAGE_QUOTA); 0 means DefaultStorageQuota.
+	StorageQuota int64
 	// DefaultModel is the model spec for tenants that have configured none.
 	DefaultModel string
 	// RateLimitOff turns rate limiting off (BULWARK_RATE_LIMIT=off). The
@@ -114,6 +150,7 @@ type Server struct {
 	throttle  *loginThrottle // failed logins per account and per address
 	dummyHash string         // hashed against for unknown users
 	settings  *settingsCache
+	tasks     *taskState // the task routes' own state (handlers_tasks.go)
 }
 
 // New returns a Server for cfg with the built-in routes.
@@ -153,7 +190,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.dummyHash = h
+	s.tasks = newTaskState(&s.cfg)
 	if err := s.Handle(s.builtinRoutes()...); err != nil {
+		return nil, err
+	}
+	if err := s.Handle(append(s.taskRoutes(), s.apRoutes()...)...); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -1,0 +1,376 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// How Agent Protocol steps map onto Bulwark tasks
+//
+// A Bulwark task runs on its own: once created it takes model turns until
+// it finishes. The protocol's step N is the task's model turn N, made of
+// the events whose Step is N: output is the model's text of that turn
+// (the final answer, for the last step of a finished task),
+// additional_output lists the tool calls, errors and, at the end, the
+// finish reason; artifacts are the files its write_file and edit_file
+// calls wrote; input is what a person sent that the task read before the
+// turn. A step is "completed" once the next turn has begun or the task
+// has stopped, "running" before. is_last is true on the last step of a
+// task that has stopped (finished, failed, canceled or interrupted). A
+// task that stopped before its first turn has one step holding why.
+//
+// Executing a step (POST .../steps) returns the oldest completed step no
+// execute call has returned yet, waiting up to apStepWait for the task to
+// complete it; if it does not in time, the running step comes back
+// (status "running") and the next call returns it again. A step with an
+// input sends it to the task as a message first (as POST
+// /api/v1/tasks/{id}/messages); an empty body, no input, or the task's
+// own input again (clients commonly repeat it) just continues. Sending to
+// a task that has stopped is 409. Once every step was returned, executing
+// returns the last one again. Which steps were returned is kept in memory:
+// after a restart the next call starts from step 1 again.
+
+// apStepWait bounds how long executing a step waits for the turn.
+const apStepWait = 50 * time.Second
+
+// apStep is the protocol's Step.
+type apStep struct {
+	TaskID           string          `json:"task_id"`
+	StepID           string          `json:"step_id"`
+	Name             string          `json:"name"`
+	Status           string          `json:"status"`
+	Input            *string         `json:"input"`
+	AdditionalInput  json.RawMessage `json:"additional_input"`
+	Output           *string         `json:"output"`
+	AdditionalOutput map[string]any  `json:"additional_output"`
+	Artifacts        []apArtifact    `json:"artifacts"`
+	IsLast           bool            `json:"is_last"`
+}
+
+type apStepList struct {
+	Steps      []apStep     `json:"steps"`
+	Pagination apPagination `json:"pagination"`
+}
+
+// apCursors remembers, per task, the last step an execute call returned.
+type apCursors struct {
+	mu   sync.Mutex
+	last map[string]int
+}
+
+// maxCursors bounds apCursors; past it the oldest knowledge is dropped.
+const maxCursors = 100_000
+
+func (c *apCursors) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last[k]
+}
+
+func (c *apCursors) set(k string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.last) >= maxCursors {
+		clear(c.last)
+	}
+	if n > c.last[k] {
+		c.last[k] = n
+	}
+}
+
+// stepsDone reports whether a task of status st has stopped for good here.
+func stepsDone(st bulwark.TaskStatus) bool {
+	return st != bulwark.TaskQueued && st != bulwark.TaskRunning && st != bulwark.TaskWaiting
+}
+
+// buildSteps maps the stored events of task t onto protocol steps.
+func buildSteps(t bulwark.Task, evs []bulwark.Event) []apStep {
+	type turn struct {
+		text, inputs, errors []string
+		calls                []map[string]any
+		files                []apArtifact
+	}
+	turns := map[int]*turn{}
+	at := func(n int) *turn {
+		if turns[n] == nil {
+			turns[n] = &turn{}
+		}
+		return turns[n]
+	}
+	last := 0
+	var finish *bulwark.Event
+	for i := range evs {
+		e := &evs[i]
+		last = max(last, e.Step)
+		switch e.Type {
+		case bulwark.EventTaskFinished:
+			finish = e
+		case bulwark.EventModelText:
+			at(e.Step).text = append(at(e.Step).text, e.Text)
+		case bulwark.EventUserMessage: // read before the next turn
+			at(e.Step + 1).inputs = append(at(e.Step+1).inputs, e.Text)
+		case bulwark.EventError:
+			at(e.Step).errors = append(at(e.Step).errors, e.Text)
+		case bulwark.EventToolCall:
+			tu := at(e.Step)
+			tu.calls = append(tu.calls, map[string]any{"tool": e.Tool, "call_id": e.CallID})
+			if e.Tool == "write_file" || e.Tool == "edit_file" {
+				var args struct {
+					Path string `json:"path"`
+				}
+				if json.Unmarshal(e.Args, &args) == nil {
+					if p, err := workspace.Clean(args.Path); err == nil && p != "." {
+						tu.files = append(tu.files, toAPArtifact(bulwark.Artifact{ID: bulwark.ArtifactID(t.ID, p), Path: p}))
+					}
+				}
+			}
+		case bulwark.EventToolResult:
+			if e.IsError {
+				tu := at(e.Step)
+				for _, c := range tu.calls {
+					if c["call_id"] == e.CallID {
+						c["is_error"] = true
+					}
+				}
+			}
+		}
+	}
+	done := finish != nil || stepsDone(t.Status)
+	n := last
+	if n == 0 && done {
+		n = 1 // stopped before its first turn: one step saying why
+	}
+	steps := make([]apStep, 0, n)
+	for i := 1; i <= n; i++ {
+		tu := at(i)
+		st := apStep{TaskID: t.ID, StepID: apStepID(i), Status: "completed", AdditionalInput: emptyObject,
+			Artifacts: nonNil(tu.files), IsLast: done && i == n, AdditionalOutput: map[string]any{}}
+		if !done && i == last {
+			st.Status = "running"
+		}
+		var names []string
+		for _, c := range tu.calls {
+			names = append(names, c["tool"].(string))
+		}
+		st.Name = strings.Join(names, ", ")
+		if st.Name == "" {
+			st.Name = "reply"
+		}
+		if len(tu.inputs) > 0 {
+			in := strings.Join(tu.inputs, "\n")
+			st.Input = &in
+		}
+		out := strings.Join(tu.text, "\n")
+		if len(tu.calls) > 0 {
+			st.AdditionalOutput["tool_calls"] = tu.calls
+		}
+		if len(tu.errors) > 0 {
+			st.AdditionalOutput["errors"] = tu.errors
+		}
+		if st.IsLast {
+			st.AdditionalOutput["task_status"] = string(t.Status)
+			if finish != nil {
+				st.AdditionalOutput["finish_reason"] = string(finish.Reason)
+				if finish.Text != "" {
+					if out != "" {
+						st.AdditionalOutput["model_text"] = out
+					}
+					out = finish.Text
+				}
+			}
+			if len(names) == 0 && finish != nil {
+				st.Name = "finish"
+			}
+		}
+		if out != "" {
+			st.Output = &out
+		}
+		steps = append(steps, st)
+	}
+	return steps
+}
+
+// taskSteps reads a task of the caller and its steps.
+func (s *Server) taskSteps(r *http.Request, id string) (bulwark.Task, []apStep, error) {
+	tenant := TenantFrom(r.Context())
+	t, err := s.store.Task(r.Context(), tenant, id)
+	if err != nil {
+		return t, nil, err
+	}
+	evs, err := s.store.Events(r.Context(), tenant, id, 0, 0)
+	if err != nil {
+		return t, nil, err
+	}
+	return t, buildSteps(t, evs), nil
+}
+
+func (s *Server) apListSteps(w http.ResponseWriter, r *http.Request) error {
+	page, size, err := apPage("server.apListSteps", r)
+	if err != nil {
+		return err
+	}
+	_, steps, err := s.taskSteps(r, r.PathValue("task_id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, apStepList{Steps: nonNil(pageOf(steps, page, size)), Pagination: pagination(len(steps), page, size)})
+	return nil
+}
+
+func (s *Server) apGetStep(w http.ResponseWriter, r *http.Request) error {
+	_, steps, err := s.taskSteps(r, r.PathValue("task_id"))
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(r.PathValue("step_id"), "step-"))
+	if err != nil || n < 1 || n > len(steps) || r.PathValue("step_id") != apStepID(n) {
+		return bulwark.Errorf(bulwark.NotFound, "server.apGetStep", "no such step")
+	}
+	writeJSON(w, http.StatusOK, steps[n-1])
+	return nil
+}
+
+// apStepRequest is the protocol's StepRequestBody.
+type apStepRequest struct {
+	Input           *string         `json:"input"`
+	AdditionalInput json.RawMessage `json:"additional_input"`
+}
+
+// readStepRequest reads an optional step body: empty means continue.
+func readStepRequest(op string, r *http.Request) (apStepRequest, error) {
+	var req apStepRequest
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return req, jsonError(op, err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return req, nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return req, bulwark.Errorf(bulwark.Invalid, op, "send the body as JSON, with Content-Type: application/json")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, jsonError(op, err)
+	}
+	if dec.More() {
+		return req, bulwark.Errorf(bulwark.Invalid, op, "the body must hold one JSON object and nothing after it")
+	}
+	return req, checkAdditional(op, req.AdditionalInput)
+}
+
+// apExecuteStep answers POST /ap/v1/agent/tasks/{task_id}/steps; see the
+// top of this file.
+func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.apExecuteStep"
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	tenant, id := TenantFrom(r.Context()), r.PathValue("task_id")
+	t, err := s.store.Task(r.Context(), tenant, id)
+	if err != nil {
+		return err
+	}
+	req, err := readStepRequest(op, r)
+	if err != nil {
+		return err
+	}
+	if req.Input != nil && strings.TrimSpace(*req.Input) != "" && *req.Input != t.Input {
+		text, err := s.checkTask(op, *req.Input, "")
+		if err != nil {
+			return err
+		}
+		if stepsDone(t.Status) {
+			return bulwark.Errorf(bulwark.Conflict, op, "the task has stopped (%s): it takes no more input", t.Status)
+		}
+		if err := rt.Send(r.Context(), tenant, id, text); err != nil {
+			return err
+		}
+	}
+	key := string(tenant) + "/" + id
+	want := s.tasks.steps.get(key) + 1
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(apStepWait + WriteTimeout))
+	step, err := s.waitStep(r, rt, id, want)
+	if err != nil {
+		return err
+	}
+	if step.Status == "completed" {
+		n, _ := strconv.Atoi(strings.TrimPrefix(step.StepID, "step-"))
+		s.tasks.steps.set(key, n)
+	}
+	writeJSON(w, http.StatusOK, step)
+	return nil
+}
+
+// waitStep returns step want of a task once it is completed (or the
+// last step, when the task stopped with fewer), or the running step when
+// apStepWait passes first.
+func (s *Server) waitStep(r *http.Request, rt Runtime, id string, want int) (apStep, error) {
+	tenant := TenantFrom(r.Context())
+	pick := func(steps []apStep) (apStep, bool) {
+		switch {
+		case len(steps) == 0:
+			return apStep{}, false
+		case want <= len(steps) && steps[want-1].Status == "completed":
+			return steps[want-1], true
+		case steps[len(steps)-1].IsLast:
+			return steps[len(steps)-1], true
+		}
+		return steps[len(steps)-1], false
+	}
+	t, steps, err := s.taskSteps(r, id)
+	if err != nil {
+		return apStep{}, err
+	}
+	if st, ok := pick(steps); ok {
+		return st, nil
+	}
+	// Wait for an event that completes the turn: one of a later turn, or
+	// the end.
+	var after int64
+	if evs, err := s.store.Events(r.Context(), tenant, id, 0, 0); err == nil && len(evs) > 0 {
+		after = evs[len(evs)-1].Seq
+	}
+	ch, err := rt.Subscribe(r.Context(), tenant, id, after)
+	if err != nil {
+		return apStep{}, err
+	}
+	timeout := time.NewTimer(apStepWait)
+	defer timeout.Stop()
+wait:
+	for {
+		select {
+		case e, ok := <-ch:
+			if !ok || e.Type == bulwark.EventTaskFinished || e.Step > want {
+				break wait
+			}
+		case <-timeout.C:
+			break wait
+		case <-r.Context().Done():
+			return apStep{}, r.Context().Err()
+		case <-s.tasks.closing:
+			break wait
+		}
+	}
+	if t, steps, err = s.taskSteps(r, id); err != nil {
+		return apStep{}, err
+	}
+	if st, ok := pick(steps); ok || len(steps) > 0 {
+		return st, nil
+	}
+	// Not even one turn has begun (the task waits in the queue).
+	return apStep{TaskID: t.ID, StepID: apStepID(1), Name: "queued", Status: "created", AdditionalInput: emptyObject,
+		AdditionalOutput: map[string]any{"task_status": string(t.Status)}, Artifacts: []apArtifact{}}, nil
+}

@@ -1,0 +1,234 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/metrics"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// The files of a task: GET /api/v1/tasks/{id}/files lists them, GET and
+// PUT .../files/{path...} download and upload one. While a task is queued
+// or running its files are in its workspace folder, in the clear (the
+// agent's tools and the sandbox work on them); once its run stops they
+// are sealed into the store with the tenant's data key and the folder is
+// removed (see runner/files.go). Downloads read from wherever the files
+// are.
+
+type fileList struct {
+	Files []bulwark.Artifact `json:"files"`
+}
+
+func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	files, err := rt.Files(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, fileList{Files: nonNil(files)})
+	return nil
+}
+
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	a, data, err := rt.ReadFile(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), r.PathValue("path"))
+	if err != nil {
+		return err
+	}
+	writeDownload(w, a.Path, data)
+	return nil
+}
+
+// writeDownload sends data as an attachment: never rendered by the
+// browser, whatever it holds. Text files go as text/plain, everything
+// else as application/octet-stream.
+func writeDownload(w http.ResponseWriter, name string, data []byte) {
+	h := w.Header()
+	ctype := "application/octet-stream"
+	if textTypes[fileExt(name)] && utf8.Valid(data) {
+		ctype = "text/plain; charset=utf-8"
+	}
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Disposition", attachment(name))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
+}
+
+// attachment is the Content-Disposition of a download of name: its base
+// name without control characters, quotes or separators, RFC 6266 encoded.
+func attachment(name string) string {
+	base := strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		case strings.ContainsRune(`"\/:*?<>|;`, r):
+			return '_'
+		}
+		return r
+	}, path.Base(name))
+	base = strings.TrimLeft(strings.TrimSpace(base), ".")
+	if base == "" {
+		base = "download"
+	}
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": base}); v != "" {
+		return v
+	}
+	return `attachment; filename="download"`
+}
+
+// maxFileSize is the upload cap.
+func (s *Server) maxFileSize() int64 {
+	if s.cfg.MaxFileSize > 0 {
+		return s.cfg.MaxFileSize
+	}
+	return DefaultMaxFileSize
+}
+
+// maxUploadBody is the body cap of upload routes: the file and room for
+// a multipart envelope.
+func (s *Server) maxUploadBody() int64 { return s.maxFileSize() + 64<<10 }
+
+func (s *Server) storageQuota() int64 {
+	if s.cfg.StorageQuota > 0 {
+		return s.cfg.StorageQuota
+	}
+	return DefaultStorageQuota
+}
+
+// uploadFile answers PUT /api/v1/tasks/{id}/files/{path...}: the body is
+// the file's bytes. It answers 201 with the file's description.
+func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" {
+		return bulwark.Errorf(bulwark.Invalid, "server.uploadFile", "send the file's bytes as the body (Content-Type: application/octet-stream), not a form")
+	}
+	if r.ContentLength > s.maxFileSize() {
+		return s.rejectUpload(w, r, r.PathValue("id"), "size", http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.maxFileSize()+1))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return s.rejectUpload(w, r, r.PathValue("id"), "size", http.StatusRequestEntityTooLarge,
+				fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+		}
+		return bulwark.E(bulwark.Invalid, "server.uploadFile", "the upload was cut off", err)
+	}
+	a, err := s.acceptUpload(w, r, r.PathValue("id"), r.PathValue("path"), data)
+	if err != nil || a == nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, a)
+	return nil
+}
+
+// acceptUpload checks an upload of data as file name of task id, and
+// stores it: the task must be the caller's; the name valid and confined
+// (400), its type allowed and its content of that type (415), its size
+// under the cap and the tenant's storage under its quota (413). A
+// rejection is counted, audited and written to w; then it returns nil
+// and nil.
+func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name string, data []byte) (*bulwark.Artifact, error) {
+	rt, err := s.runtime()
+	if err != nil {
+		return nil, err
+	}
+	tenant := TenantFrom(r.Context())
+	if _, err := s.store.Task(r.Context(), tenant, id); err != nil {
+		return nil, err
+	}
+	clean, err := workspace.Clean(name)
+	if err != nil || clean == "." {
+		return nil, s.rejectUpload(w, r, id, "name", http.StatusBadRequest, "the file name is not valid: give a relative path inside the task's workspace, such as data/input.csv")
+	}
+	if !s.allowedType(clean) {
+		return nil, s.rejectUpload(w, r, id, "type", http.StatusUnsupportedMediaType,
+			fmt.Sprintf("files of type %q are not accepted here; allowed are %s", fileExt(clean), strings.Join(s.fileTypes(), ", ")))
+	}
+	if int64(len(data)) > s.maxFileSize() {
+		return nil, s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+	}
+	if why := checkContent(clean, data); why != "" {
+		return nil, s.rejectUpload(w, r, id, "content", http.StatusUnsupportedMediaType, "the file is refused: "+why)
+	}
+	mu := s.tasks.uploadLock(tenant)
+	mu.Lock()
+	defer mu.Unlock()
+	used, err := rt.StorageUsed(r.Context(), tenant)
+	if err != nil {
+		return nil, err
+	}
+	if quota := s.storageQuota(); used+int64(len(data)) > quota {
+		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", byteSize(used), byteSize(quota)))
+	}
+	a, err := rt.PutFile(r.Context(), tenant, id, clean, data)
+	if err != nil {
+		if k := bulwark.ErrorKind(err); k == bulwark.Invalid || k == bulwark.PermissionDenied {
+			return nil, s.rejectUpload(w, r, id, "name", statusFor(err), bulwark.ErrorMessage(err))
+		}
+		return nil, err
+	}
+	if err := s.audit(r, audit.Record{Action: "file.upload", Target: id,
+		Details: map[string]string{"file": a.ID, "bytes": strconv.Itoa(len(data))}}); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// rejectUpload counts, audits and answers a refused upload with status.
+// The audit record names the task and the reason, not the file's name.
+func (s *Server) rejectUpload(w http.ResponseWriter, r *http.Request, id, reason string, status int, msg string) error {
+	s.sec.Inc(metrics.UploadRejected)
+	s.audit(r, audit.Record{Action: "file.upload_rejected", Target: id, Outcome: audit.OutcomeDenied,
+		Details: map[string]string{"reason": reason}})
+	kind := bulwark.Invalid
+	if status == http.StatusRequestEntityTooLarge {
+		kind = bulwark.QuotaExceeded
+	}
+	s.writeError(w, r, bulwark.Errorf(kind, "server.upload", "%s", msg), status)
+	return nil
+}
+
+func (s *Server) fileTypes() []string {
+	if s.cfg.AllowedFileTypes != nil {
+		return s.cfg.AllowedFileTypes
+	}
+	return DefaultFileTypes
+}
+
+// byteSize writes n bytes for a person.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}

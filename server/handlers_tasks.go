@@ -1,0 +1,500 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/guard"
+)
+
+// The task API: /api/v1/tasks and what hangs under it. Every handler
+// reads the caller's tenant from the request and passes it to the
+// runtime or the store, so another tenant's id is NotFound (404).
+
+// MaxInputBytes caps a task's input and a message to a task, in bytes.
+const MaxInputBytes = 100 << 10
+
+// Caps on the budgets a task may ask for; the tenant's own limits may be
+// lower (the runtime takes the smaller).
+const (
+	maxTaskSteps    = 1000
+	maxTaskTokens   = 100_000_000
+	maxTaskCost     = 10_000.0 // US dollars
+	maxTaskOutput   = 1 << 20
+	maxTaskDuration = 24 * 3600 * 1e9 // 24h in nanoseconds
+)
+
+// taskState is the task routes' state: what streams must end at
+// shutdown, the per-tenant upload locks and the Agent Protocol's step
+// cursors.
+type taskState struct {
+	cfg       *Config
+	closing   chan struct{} // closed when the HTTP server shuts down
+	closeOnce sync.Once
+
+	uploadMu sync.Mutex
+	uploads  map[bulwark.TenantID]*sync.Mutex
+
+	steps apCursors
+}
+
+func newTaskState(cfg *Config) *taskState {
+	return &taskState{cfg: cfg, closing: make(chan struct{}), uploads: map[bulwark.TenantID]*sync.Mutex{},
+		steps: apCursors{last: map[string]int{}}}
+}
+
+// closeStreams ends the event streams and the Agent Protocol's waiting
+// steps: the HTTP server is shutting down.
+func (ts *taskState) closeStreams() { ts.closeOnce.Do(func() { close(ts.closing) }) }
+
+// uploadLock returns the tenant's upload lock: its quota is checked and
+// charged under it.
+func (ts *taskState) uploadLock(t bulwark.TenantID) *sync.Mutex {
+	ts.uploadMu.Lock()
+	defer ts.uploadMu.Unlock()
+	mu := ts.uploads[t]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		ts.uploads[t] = mu
+	}
+	return mu
+}
+
+// taskRoutes is the table of the task API.
+func (s *Server) taskRoutes() []Route {
+	const (
+		viewer = bulwark.RoleViewer
+		member = bulwark.RoleMember
+		side   = BrowserOrAPI
+	)
+	return []Route{
+		{Method: "POST", Pattern: "/api/v1/tasks", Side: side, Role: member, Scope: "tasks", MaxBody: 2 * MaxInputBytes, Handler: s.createTask},
+		{Method: "GET", Pattern: "/api/v1/tasks", Side: side, Role: viewer, Scope: "tasks", Handler: s.listTasks},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}", Side: side, Role: viewer, Scope: "tasks", Handler: s.getTask},
+		{Method: "POST", Pattern: "/api/v1/tasks/{id}/cancel", Side: side, Role: member, Scope: "tasks", Handler: s.cancelTask},
+		{Method: "POST", Pattern: "/api/v1/tasks/{id}/messages", Side: side, Role: member, Scope: "tasks", MaxBody: 2 * MaxInputBytes, Handler: s.sendMessage},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}/steps", Side: side, Role: viewer, Scope: "tasks", Handler: s.listSteps},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}/events", Side: side, Role: viewer, Scope: "tasks", Stream: true, Handler: s.streamEvents},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}/approvals", Side: side, Role: viewer, Scope: "tasks", Handler: s.listApprovals},
+		{Method: "POST", Pattern: "/api/v1/tasks/{id}/approvals/{aid}", Side: side, Role: member, Scope: "tasks", Handler: s.decideApproval},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}/files", Side: side, Role: viewer, Scope: "tasks", Handler: s.listFiles},
+		{Method: "GET", Pattern: "/api/v1/tasks/{id}/files/{path...}", Side: side, Role: viewer, Scope: "tasks", Handler: s.downloadFile},
+		{Method: "PUT", Pattern: "/api/v1/tasks/{id}/files/{path...}", Side: side, Role: member, Scope: "tasks", MaxBody: s.maxUploadBody(), Handler: s.uploadFile},
+	}
+}
+
+// runtime returns the task runtime, or Unavailable when the server has
+// none.
+func (s *Server) runtime() (Runtime, error) {
+	if s.cfg.Runtime == nil {
+		return nil, bulwark.Errorf(bulwark.Unavailable, "server", "this server does not run tasks")
+	}
+	return s.cfg.Runtime, nil
+}
+
+// createTaskRequest is the body of POST /api/v1/tasks.
+type createTaskRequest struct {
+	Input  string         `json:"input"`
+	Model  string         `json:"model,omitempty"`
+	Limits *limitsRequest `json:"limits,omitempty"`
+}
+
+// limitsRequest is a task's budgets as a client sends them: like
+// bulwark.Limits, with max_duration as nanoseconds or a string ("10m").
+type limitsRequest struct {
+	MaxSteps    int          `json:"max_steps"`
+	MaxTokens   int          `json:"max_tokens"`
+	MaxCost     float64      `json:"max_cost"`
+	MaxDuration flexDuration `json:"max_duration"`
+	MaxOutput   int          `json:"max_output"`
+}
+
+func (l *limitsRequest) check(op string) (bulwark.Limits, error) {
+	var out bulwark.Limits
+	if l == nil {
+		return out, nil
+	}
+	bad := func(field string, limit any) error {
+		return bulwark.Errorf(bulwark.Invalid, op, "limits.%s must be between 0 and %v", field, limit)
+	}
+	switch {
+	case l.MaxSteps < 0 || l.MaxSteps > maxTaskSteps:
+		return out, bad("max_steps", maxTaskSteps)
+	case l.MaxTokens < 0 || l.MaxTokens > maxTaskTokens:
+		return out, bad("max_tokens", maxTaskTokens)
+	case !(l.MaxCost >= 0 && l.MaxCost <= maxTaskCost): // NaN fails too
+		return out, bad("max_cost", maxTaskCost)
+	case l.MaxDuration < 0 || l.MaxDuration > maxTaskDuration:
+		return out, bad("max_duration", "24h")
+	case l.MaxOutput < 0 || l.MaxOutput > maxTaskOutput:
+		return out, bad("max_output", maxTaskOutput)
+	}
+	return bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens, MaxCost: l.MaxCost,
+		MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}, nil
+}
+
+// taskView is a task as the API shows it: with its place in the queue
+// while it waits there.
+type taskView struct {
+	bulwark.Task
+	Position int `json:"position,omitempty"`
+}
+
+func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
+	v := taskView{Task: t}
+	if t.Status == bulwark.TaskQueued {
+		v.Position = rt.Position(bulwark.TenantID(t.TenantID), t.ID)
+	}
+	return v
+}
+
+// checkTask validates a new task's input, model and limits.
+func (s *Server) checkTask(op, input, model string) (string, error) {
+	input, err := guard.ValidateInput(input, MaxInputBytes)
+	if err != nil {
+		return "", bulwark.E(bulwark.Invalid, op, "input: "+bulwark.ErrorMessage(err), err)
+	}
+	if err := checkModelSpec(op, model, s.cfg.DefaultModel); err != nil {
+		return "", err
+	}
+	return input, nil
+}
+
+func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.createTask"
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	var req createTaskRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	input, err := s.checkTask(op, req.Input, req.Model)
+	if err != nil {
+		return err
+	}
+	limits, err := req.Limits.check(op)
+	if err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(r.Context())
+	t, err := rt.Submit(r.Context(), p.Tenant, p.Actor(), bulwark.Task{Input: input, Model: req.Model, Limits: limits})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, s.view(rt, t))
+	return nil
+}
+
+// checkModelSpec checks a model spec a client names: PROVIDER:MODEL with
+// a known provider, and no replay script unless it is the operator's
+// default (a replay spec names a file on the server).
+func checkModelSpec(op, spec, defaultModel string) error {
+	if spec == "" {
+		return nil
+	}
+	base, query, _ := strings.Cut(spec, "?")
+	kind, name, ok := strings.Cut(base, ":")
+	switch {
+	case len(spec) > 200 || !printable(spec) || !ok || strings.TrimSpace(name) == "":
+		return bulwark.Errorf(bulwark.Invalid, op, "model: want PROVIDER:MODEL, such as openai:gpt-4o")
+	case query != "" && query != "tools=text" && query != "tools=native":
+		return bulwark.Errorf(bulwark.Invalid, op, "model: the only option is ?tools=text or ?tools=native")
+	}
+	switch kind {
+	case "openai", "anthropic", "ollama":
+		return nil
+	case "replay":
+		if spec == defaultModel {
+			return nil
+		}
+		return bulwark.Errorf(bulwark.PermissionDenied, op, "model: replay models read files on the server; only the operator's default model may be one")
+	}
+	return bulwark.Errorf(bulwark.Invalid, op, "model: unknown provider %q; want openai, anthropic or ollama", kind)
+}
+
+// taskList is the answer of GET /api/v1/tasks: a page, and the cursor of
+// the next one when there is one.
+type taskList struct {
+	Tasks      []taskView `json:"tasks"`
+	NextCursor string     `json:"next_cursor,omitempty"`
+}
+
+// listTasks answers GET /api/v1/tasks?limit=N&cursor=C&status=S[,S...].
+func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.listTasks"
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit, err := intParam(op, q.Get("limit"), "limit", 50, 1, 200)
+	if err != nil {
+		return err
+	}
+	tq := bulwark.TaskQuery{Limit: limit}
+	for _, v := range q["status"] {
+		for st := range strings.SplitSeq(v, ",") {
+			if !knownStatus(bulwark.TaskStatus(st)) {
+				return bulwark.Errorf(bulwark.Invalid, op, "status: want queued, running, waiting, succeeded, failed, canceled or interrupted")
+			}
+			tq.Status = append(tq.Status, bulwark.TaskStatus(st))
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		if tq.Before, err = decodeCursor(c); err != nil {
+			return bulwark.E(bulwark.Invalid, op, "cursor: pass back the next_cursor of a previous page", err)
+		}
+	}
+	page, err := rt.Tasks(r.Context(), TenantFrom(r.Context()), tq)
+	if err != nil {
+		return err
+	}
+	out := taskList{Tasks: make([]taskView, 0, len(page.Tasks))}
+	for _, t := range page.Tasks {
+		out.Tasks = append(out.Tasks, s.view(rt, t))
+	}
+	if page.More && len(page.Tasks) > 0 {
+		last := page.Tasks[len(page.Tasks)-1]
+		out.NextCursor = encodeCursor(bulwark.TaskCursor{Created: last.Created, ID: last.ID})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func knownStatus(s bulwark.TaskStatus) bool {
+	switch s {
+	case bulwark.TaskQueued, bulwark.TaskRunning, bulwark.TaskWaiting, bulwark.TaskSucceeded,
+		bulwark.TaskFailed, bulwark.TaskCanceled, bulwark.TaskInterrupted:
+		return true
+	}
+	return false
+}
+
+// encodeCursor writes a place in the task list as an opaque string.
+func encodeCursor(c bulwark.TaskCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.Created.UnixNano(), 10) + "." + c.ID))
+}
+
+func decodeCursor(s string) (*bulwark.TaskCursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	at, id, ok := strings.Cut(string(b), ".")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" || len(id) > 128 || !printable(id) {
+		return nil, bulwark.Errorf(bulwark.Invalid, "server.decodeCursor", "a damaged cursor")
+	}
+	return &bulwark.TaskCursor{Created: unixNano(n), ID: id}, nil
+}
+
+// intParam reads an integer query parameter between lo and hi; def when
+// it is absent.
+func intParam(op, v, name string, def, lo, hi int) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, bulwark.Errorf(bulwark.Invalid, op, "%s: want a whole number from %d to %d", name, lo, hi)
+	}
+	return n, nil
+}
+
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	t, err := s.store.Task(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.view(rt, t))
+	return nil
+}
+
+// cancelTask asks a task to stop: at once when queued, at its next safe
+// point when running. It answers 202 with the task as it is now.
+func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(r.Context())
+	id := r.PathValue("id")
+	if err := rt.Cancel(r.Context(), p.Tenant, p.Actor(), id); err != nil {
+		return err
+	}
+	t, err := s.store.Task(r.Context(), p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, s.view(rt, t))
+	return nil
+}
+
+// messageRequest is the body of POST /api/v1/tasks/{id}/messages.
+type messageRequest struct {
+	Text string `json:"text"`
+}
+
+// sendMessage delivers a person's message to a running task: the answer
+// to its question if it asked one, else a message it reads before its
+// next step. The audit log records that a message was sent, not its text.
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.sendMessage"
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	var req messageRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	text, err := guard.ValidateInput(req.Text, MaxInputBytes)
+	if err != nil {
+		return bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
+	}
+	id := r.PathValue("id")
+	if err := rt.Send(r.Context(), TenantFrom(r.Context()), id, text); err != nil {
+		return err
+	}
+	if err := s.audit(r, audit.Record{Action: "task.message", Target: id, Details: map[string]string{"bytes": strconv.Itoa(len(text))}}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "delivered"})
+	return nil
+}
+
+// stepList is the answer of GET /api/v1/tasks/{id}/steps.
+type stepList struct {
+	Steps []bulwark.Event `json:"steps"`
+	// NextAfter is the after of the next page, when this one is full.
+	NextAfter int64 `json:"next_after,omitempty"`
+}
+
+// listSteps answers GET /api/v1/tasks/{id}/steps?after=SEQ&limit=N: the
+// stored events of a task after seq SEQ, in order.
+func (s *Server) listSteps(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.listSteps"
+	q := r.URL.Query()
+	limit, err := intParam(op, q.Get("limit"), "limit", 200, 1, 1000)
+	if err != nil {
+		return err
+	}
+	after, err := seqParam(op, q.Get("after"))
+	if err != nil {
+		return err
+	}
+	evs, err := s.store.Events(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), after, limit)
+	if err != nil {
+		return err
+	}
+	out := stepList{Steps: nonNil(evs)}
+	if len(evs) == limit {
+		out.NextAfter = evs[len(evs)-1].Seq
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// seqParam reads an event seq ("after", Last-Event-ID): 0 when absent.
+func seqParam(op, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || n < 0 {
+		return 0, bulwark.Errorf(bulwark.Invalid, op, "after: want the seq of an event, a whole number from 0")
+	}
+	return n, nil
+}
+
+type approvalList struct {
+	Approvals []bulwark.Approval `json:"approvals"`
+}
+
+func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	aps, err := rt.Approvals(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, approvalList{Approvals: nonNil(aps)})
+	return nil
+}
+
+// decisionRequest is the body of POST /api/v1/tasks/{id}/approvals/{aid}.
+type decisionRequest struct {
+	Decision string `json:"decision"`
+}
+
+// decideApproval answers an approval: allow runs the call, deny refuses
+// it. The runtime audits the decision.
+func (s *Server) decideApproval(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.decideApproval"
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	var req decisionRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	if req.Decision != "allow" && req.Decision != "deny" {
+		return bulwark.Errorf(bulwark.Invalid, op, "decision: want \"allow\" or \"deny\"")
+	}
+	p, _ := PrincipalFrom(r.Context())
+	aid := r.PathValue("aid")
+	if err := rt.Decide(r.Context(), p.Tenant, p.Actor(), r.PathValue("id"), aid, req.Decision == "allow"); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": aid, "decision": req.Decision})
+	return nil
+}
+
+// flexDuration is a duration in JSON: nanoseconds, as bulwark.Limits
+// writes it, or a string such as "10m".
+type flexDuration int64
+
+func (d *flexDuration) UnmarshalJSON(b []byte) error {
+	wrong := &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[time.Duration]()}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return wrong
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return wrong
+		}
+		*d = flexDuration(v)
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+		return wrong
+	}
+	*d = flexDuration(int64(f))
+	return nil
+}
+
+// Duration returns d as a time.Duration.
+func (d flexDuration) Duration() time.Duration { return time.Duration(d) }
+
+func unixNano(n int64) time.Time { return time.Unix(0, n).UTC() }
