@@ -1,0 +1,86 @@
+// keys.js is the tenant's API keys: make one (its token is shown once,
+// here, and never again) and revoke one.
+import {api, list} from './api.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl} from './dom.js';
+
+const roles = ['viewer', 'member', 'admin', 'owner'];
+const scopes = ['tasks', 'keys', 'secrets', 'users', 'settings', 'audit'];
+
+export async function render(main) {
+  const listing = h('div', {class: 'list'});
+  const name = h('input', {type: 'text', required: true, maxlength: 100, placeholder: 'CI pipeline'});
+  const role = h('select', null, roles.map(r => h('option', {value: r}, r)));
+  role.value = 'member';
+  const days = h('input', {type: 'number', min: 1, max: 1825, step: 1, placeholder: 'never'});
+  const boxes = scopes.map(s => h('input', {type: 'checkbox', value: s}));
+  const errors = h('div', {class: 'errors'});
+  const shown = h('div');
+  const create = h('button', {type: 'submit', class: 'primary'}, 'Create key');
+  const form = h('form', {class: 'card'},
+    h('h2', null, 'New key'),
+    h('div', {class: 'grid'}, field('Name', name), field('Role', role, 'At most your own.'), field('Expires after (days)', days)),
+    h('fieldset', {class: 'inline'}, h('legend', null, 'Scopes (none checked: all the role allows)'),
+      boxes.map(b => h('label', {class: 'check'}, b, ' ' + b.value))),
+    errors, h('div', {class: 'actions'}, create), shown);
+  main.append(h('div', {class: 'page-head'}, h('h1', null, 'API keys')), listing, form);
+
+  async function load() {
+    try {
+      const keys = list(await api('GET', '/api/v1/keys'), 'keys');
+      clear(listing).append(keys.length ? table(keys) : empty('No API keys. Scripts and tools use one to call the API.'));
+    } catch (e) {
+      clear(listing).append(errorBox(e));
+    }
+  }
+
+  function table(keys) {
+    return h('table', {class: 'responsive'},
+      h('thead', null, h('tr', null, ['Name', 'Key', 'Role', 'Scopes', 'Created', 'Last used', 'Expires', ''].map(c => h('th', {scope: 'col'}, c)))),
+      h('tbody', null, keys.map(k => {
+        const err = h('div', {class: 'errors'});
+        const revoke = h('button', {type: 'button', class: 'danger'}, 'Revoke');
+        revoke.addEventListener('click', () => {
+          if (revoke.dataset.armed !== '1') {
+            revoke.dataset.armed = '1';
+            revoke.textContent = 'Click again to revoke';
+            return;
+          }
+          busy(revoke, err, async () => { await api('DELETE', '/api/v1/keys/' + encodeURIComponent(k.id)); await load(); });
+        });
+        return h('tr', null,
+          h('td', {'data-label': 'Name'}, k.name),
+          h('td', {'data-label': 'Key', class: 'mono'}, (k.prefix || '') + '…'),
+          h('td', {'data-label': 'Role'}, k.role),
+          h('td', {'data-label': 'Scopes'}, (k.scopes || []).join(', ') || 'all'),
+          h('td', {'data-label': 'Created'}, timeEl(k.created)),
+          h('td', {'data-label': 'Last used'}, timeEl(k.last_used)),
+          h('td', {'data-label': 'Expires'}, k.expires ? timeEl(k.expires) : 'never'),
+          h('td', {class: 'row-actions'}, revoke, err));
+      })));
+  }
+
+  form.addEventListener('submit', ev => {
+    ev.preventDefault();
+    clear(shown);
+    busy(create, errors, async () => {
+      const body = {name: name.value.trim(), role: role.value};
+      const chosen = boxes.filter(b => b.checked).map(b => b.value);
+      if (chosen.length) body.scopes = chosen;
+      if (Number(days.value) > 0) body.expires_in = Math.round(Number(days.value) * 24) + 'h';
+      const out = await api('POST', '/api/v1/keys', body);
+      const token = h('input', {type: 'text', readonly: true, value: out.token, class: 'mono token', 'aria-label': 'The new key'});
+      const copy = h('button', {type: 'button'}, 'Copy');
+      copy.addEventListener('click', async () => {
+        token.select();
+        try { await navigator.clipboard.writeText(out.token); copy.textContent = 'Copied'; } catch { copy.textContent = 'Select and copy it'; }
+      });
+      shown.append(h('div', {class: 'once', role: 'status'},
+        h('p', null, h('strong', null, 'Copy this key now: it is shown only once.')), h('div', {class: 'row'}, token, copy)));
+      token.focus();
+      token.select();
+      name.value = '';
+      await load();
+    });
+  });
+  await load();
+}

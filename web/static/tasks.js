@@ -1,0 +1,84 @@
+// tasks.js is the task list: status, model, tokens and cost, when and for
+// how long, filterable by status. While a listed task has not ended, the
+// list refreshes itself.
+import {api, list, atLeast} from './api.js';
+import {h, clear, timeEl, statusBadge, errorBox, empty, fmtNumber, fmtCost, fmtDuration, firstLine, field} from './dom.js';
+
+export const statuses = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled', 'interrupted'];
+const live = new Set(['queued', 'running', 'waiting']);
+
+// usageOf returns {tokens, cost} of a task, from whichever fields the
+// server gives.
+export function usageOf(t) {
+  const u = t.usage || {};
+  const tokens = (u.input_tokens || 0) + (u.output_tokens || 0) || t.tokens || 0;
+  return {tokens, cost: u.cost || t.cost || 0};
+}
+
+// elapsed returns how long a task ran (to now if it runs), in ms, or NaN.
+export function elapsed(t) {
+  const start = Date.parse(t.started || t.created);
+  const endStr = t.finished || t.ended || (live.has(t.status) ? '' : t.updated);
+  const end = endStr ? Date.parse(endStr) : (live.has(t.status) ? Date.now() : NaN);
+  return end - start;
+}
+
+export async function render(main, ctx) {
+  const filter = h('select', {name: 'status'},
+    h('option', {value: ''}, 'All'),
+    statuses.map(s => h('option', {value: s}, s)));
+  filter.value = statuses.includes(ctx.params.get('status')) ? ctx.params.get('status') : '';
+  const body = h('div', {class: 'list'});
+  const head = h('div', {class: 'page-head'},
+    h('h1', null, 'Tasks'),
+    h('div', {class: 'tools'},
+      field('Status', filter),
+      atLeast(ctx.me.role, 'member') ? h('a', {class: 'button primary', href: '/tasks/new'}, 'New task') : null));
+  main.append(head, body);
+
+  let timer = 0;
+  async function load() {
+    clearTimeout(timer);
+    const status = filter.value;
+    let tasks;
+    try {
+      tasks = list(await api('GET', '/api/v1/tasks' + (status ? '?status=' + encodeURIComponent(status) : '')), 'tasks');
+    } catch (e) {
+      clear(body).append(errorBox(e));
+      return;
+    }
+    if (status) tasks = tasks.filter(t => t.status === status);
+    clear(body).append(tasks.length ? table(tasks) : empty(
+      status ? `No ${status} tasks.` : 'No tasks yet.',
+      !status && atLeast(ctx.me.role, 'member') ? h('a', {href: '/tasks/new'}, 'Start the first one') : null));
+    if (tasks.some(t => live.has(t.status))) timer = setTimeout(load, 4000);
+  }
+  filter.addEventListener('change', () => {
+    const u = new URL(location.href);
+    if (filter.value) u.searchParams.set('status', filter.value); else u.searchParams.delete('status');
+    history.replaceState(null, '', u);
+    load();
+  });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) load(); });
+  await load();
+}
+
+function table(tasks) {
+  return h('table', {class: 'tasks responsive'},
+    h('thead', null, h('tr', null,
+      ['Task', 'Status', 'Model', 'Tokens', 'Cost', 'Started', 'Time'].map(c => h('th', {scope: 'col'}, c)))),
+    h('tbody', null, tasks.map(row)));
+}
+
+function row(t) {
+  const {tokens, cost} = usageOf(t);
+  const link = h('a', {href: '/tasks/' + encodeURIComponent(t.id)}, firstLine(t.input, 120) || t.id);
+  return h('tr', null,
+    h('td', {'data-label': 'Task', class: 'task-input'}, link),
+    h('td', {'data-label': 'Status'}, statusBadge(t.status), t.reason && t.reason !== 'done' ? h('small', {class: 'muted'}, ' ' + t.reason) : null),
+    h('td', {'data-label': 'Model', class: 'mono'}, t.model || '—'),
+    h('td', {'data-label': 'Tokens', class: 'num'}, tokens ? fmtNumber(tokens) : '—'),
+    h('td', {'data-label': 'Cost', class: 'num'}, fmtCost(cost) || '—'),
+    h('td', {'data-label': 'Started'}, timeEl(t.created)),
+    h('td', {'data-label': 'Time', class: 'num'}, fmtDuration(elapsed(t)) || '—'));
+}

@@ -1,0 +1,72 @@
+// users.js is the tenant's people and their roles (admins): add a user
+// with a first password, change a role. A role change ends that user's
+// sessions (the server's rule).
+import {api, list, atLeast} from './api.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl} from './dom.js';
+
+const roles = ['viewer', 'member', 'admin', 'owner'];
+
+export async function render(main, ctx) {
+  const mine = ctx.me.role;
+  const grantable = roles.filter(r => atLeast(mine, r));
+  const listing = h('div', {class: 'list'});
+  const email = h('input', {type: 'email', required: true, autocomplete: 'off'});
+  const role = h('select', null, grantable.map(r => h('option', {value: r}, r)));
+  role.value = 'member';
+  const password = h('input', {type: 'password', required: true, autocomplete: 'new-password', minlength: 12});
+  const errors = h('div', {class: 'errors'});
+  const done = h('div');
+  const add = h('button', {type: 'submit', class: 'primary'}, 'Add user');
+  const form = h('form', {class: 'card'},
+    h('h2', null, 'Add a user'),
+    h('div', {class: 'grid'}, field('Email', email), field('Role', role),
+      field('First password', password, 'Give it to them privately.')),
+    errors, h('div', {class: 'actions'}, add), done);
+  main.append(h('div', {class: 'page-head'}, h('h1', null, 'Users')), listing, form);
+
+  async function load() {
+    try {
+      const users = list(await api('GET', '/api/v1/users'), 'users');
+      clear(listing).append(users.length ? table(users) : empty('No users.'));
+    } catch (e) {
+      clear(listing).append(errorBox(e));
+    }
+  }
+
+  function table(users) {
+    return h('table', {class: 'responsive'},
+      h('thead', null, h('tr', null, ['Email', 'Role', 'Added'].map(c => h('th', {scope: 'col'}, c)))),
+      h('tbody', null, users.map(u => {
+        const err = h('div', {class: 'errors'});
+        const sel = h('select', {'aria-label': 'Role of ' + u.email, disabled: !atLeast(mine, u.role)},
+          roles.map(r => h('option', {value: r, disabled: !atLeast(mine, r)}, r)));
+        sel.value = u.role;
+        sel.addEventListener('change', () => busy(sel, err, async () => {
+          try {
+            await api('PATCH', '/api/v1/users/' + encodeURIComponent(u.id), {role: sel.value});
+            err.append(note('Role changed; their sessions ended.', 'ok'));
+          } catch (e) {
+            sel.value = u.role;
+            throw e;
+          }
+          u.role = sel.value;
+        }));
+        return h('tr', null,
+          h('td', {'data-label': 'Email'}, u.email, ctx.me.user && ctx.me.user.id === u.id ? h('span', {class: 'muted'}, ' (you)') : null),
+          h('td', {'data-label': 'Role'}, sel, err),
+          h('td', {'data-label': 'Added'}, timeEl(u.created)));
+      })));
+  }
+
+  form.addEventListener('submit', ev => {
+    ev.preventDefault();
+    clear(done);
+    busy(add, errors, async () => {
+      const u = await api('POST', '/api/v1/users', {email: email.value.trim(), role: role.value, password: password.value});
+      email.value = password.value = '';
+      done.append(note(`Added ${u.email} as ${u.role}.`, 'ok'));
+      await load();
+    });
+  });
+  await load();
+}
