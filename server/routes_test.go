@@ -208,6 +208,20 @@ var matrix = map[string]matrixCase{
 		id := f.doneTask()
 		return "/ap/v1/agent/tasks/" + id + "/artifacts/" + bulwark.ArtifactID(id, "out.txt")
 	}, ownsIDs: true},
+
+	// The web UI (pages.go): page shells and assets hold no data; any
+	// caller gets them, and the data comes from the API routes above.
+	"GET /{$}":              {path: fixed("/")},
+	"GET /login":            {path: fixed("/login")},
+	"GET /tasks":            {path: fixed("/tasks")},
+	"GET /tasks/new":        {path: fixed("/tasks/new")},
+	"GET /tasks/{id}":       {path: fixed("/tasks/t_x")},
+	"GET /tasks/{id}/files": {path: fixed("/tasks/t_x/files")},
+	"GET /settings":         {path: fixed("/settings")},
+	"GET /keys":             {path: fixed("/keys")},
+	"GET /users":            {path: fixed("/users")},
+	"GET /audit":            {path: fixed("/audit")},
+	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
 }
 
 // ways are the credentials a route's side takes.

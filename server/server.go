@@ -197,6 +197,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.Handle(append(s.taskRoutes(), s.apRoutes()...)...); err != nil {
 		return nil, err
 	}
+	if err := s.handlePages(); err != nil { // the web UI: pages.go
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,8 +33,8 @@ import (
 //go:embed templates/page.html static
 var files embed.FS
 
-// CSP is the Content-Security-Policy of every page: stricter than the
-// server's default for documents. Nothing may load from another origin;
+// CSP is the Content-Security-Policy of every page, added to the
+// server's default for documents (see setPageHeaders) and stricter. Nothing may load from another origin;
 // no inline script, style or event handler runs; eval is off; and
 // require-trusted-types-for makes the browser refuse strings in HTML
 // sinks (innerHTML, insertAdjacentHTML, document.write), with no policy
@@ -146,8 +147,14 @@ func (u *UI) ServePage(p Page) func(http.ResponseWriter, *http.Request) error {
 	}
 }
 
+// setPageHeaders adds CSP as a policy of its own: where the server has
+// set its default policy for documents already, the browser enforces
+// both (CSP Level 3: every policy must allow a load), so the page gets
+// the stricter of each directive.
 func setPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", CSP)
+	if !slices.Contains(h.Values("Content-Security-Policy"), CSP) {
+		h.Add("Content-Security-Policy", CSP)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
