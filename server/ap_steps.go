@@ -353,7 +353,8 @@ wait:
 	for {
 		select {
 		case e, ok := <-ch:
-			if !ok || e.Type == bulwark.EventTaskFinished || e.Step > want {
+			// Deltas are not stored: wait for a stored event of a later turn.
+			if !ok || e.Type == bulwark.EventTaskFinished || e.Step > want && e.Type != bulwark.EventModelDelta {
 				break wait
 			}
 		case <-timeout.C:

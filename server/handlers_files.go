@@ -57,11 +57,11 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 
 // writeDownload sends data as an attachment: never rendered by the
 // browser, whatever it holds. Text files go as text/plain, everything
-// else as application/octet-stream.
+// else (markup included) as application/octet-stream.
 func writeDownload(w http.ResponseWriter, name string, data []byte) {
 	h := w.Header()
 	ctype := "application/octet-stream"
-	if textTypes[fileExt(name)] && utf8.Valid(data) {
+	if ext := fileExt(name); textTypes[ext] && !markupTypes[ext] && utf8.Valid(data) {
 		ctype = "text/plain; charset=utf-8"
 	}
 	h.Set("Content-Type", ctype)
@@ -95,6 +95,9 @@ func attachment(name string) string {
 	}
 	return `attachment; filename="download"`
 }
+
+// markupTypes are text types a browser would render as documents.
+var markupTypes = map[string]bool{".html": true, ".htm": true, ".svg": true, ".xml": true, ".xhtml": true}
 
 // maxFileSize is the upload cap.
 func (s *Server) maxFileSize() int64 {

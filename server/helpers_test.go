@@ -52,6 +52,7 @@ func (c *clock) Advance(d time.Duration) {
 // audit log in memory, its own security counters and a test clock.
 type env struct {
 	t      testing.TB
+	dir    string // the data folder: the store and its master key
 	db     *sqlite.DB
 	srv    *Server
 	h      http.Handler
@@ -72,7 +73,7 @@ func newEnv(t testing.TB, opts ...func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, db: db, clock: newClock(), audits: audit.NewMemoryStore(), reg: prometheus.NewRegistry()}
+	e := &env{t: t, dir: dir, db: db, clock: newClock(), audits: audit.NewMemoryStore(), reg: prometheus.NewRegistry()}
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)

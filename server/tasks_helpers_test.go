@@ -106,6 +106,12 @@ func withRuntime(t testing.TB, dir string) func(*Config) {
 		vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fakeModel().URL + "/v1"}
 		rt := runner.New(runner.Config{
 			Store: db, Artifacts: db, Dir: dir, Audit: c.Audit,
+			Quota: func(tn bulwark.TenantID) int {
+				if st, err := db.Settings(context.Background(), tn); err == nil && st.MaxConcurrent > 0 {
+					return st.MaxConcurrent
+				}
+				return 4
+			},
 			Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 				st, err := db.Settings(ctx, bulwark.TenantID(task.TenantID))
 				if err != nil {

@@ -1,0 +1,272 @@
+package server
+
+import (
+	"bytes"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/metrics"
+)
+
+// elf is the start of a Linux executable.
+var elf = append([]byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x3e\x00"), bytes.Repeat([]byte{0}, 64)...)
+
+// pe is the start of a Windows executable.
+func pe() []byte {
+	b := make([]byte, 256)
+	copy(b, "MZ")
+	b[60] = 128
+	copy(b[128:], "PE\x00\x00")
+	return b
+}
+
+var uploadTests = []struct {
+	name string // the path after /files/, escaped as it is sent
+	body []byte
+	code int
+}{
+	{"notes.txt", []byte("plain notes\n"), 201},
+	{"data/table.csv", []byte("a,b\n1,2\n"), 201},
+	{"script.py", []byte("#!/usr/bin/env python3\nprint(1)\n"), 201},
+	{"pic.png", []byte("\x89PNG\r\n\x1a\n\x00\x00rest"), 201},
+	{"BIG.TXT", []byte("upper-case extension"), 201},
+	{"..%2Fx.txt", []byte("x"), 400},
+	{"a%2F..%2F..%2Fb.txt", []byte("x"), 400},
+	{"%2Fetc%2Fpasswd.txt", []byte("x"), 400},
+	{"nul%00.txt", []byte("x"), 400},
+	{"a%5C..%5Cb.txt", []byte("x"), 400},
+	{"tool.exe", pe(), 415},
+	{"noext", []byte("x"), 415},
+	{"page.html", []byte("<script>alert(1)</script>"), 415},
+	{"renamed.txt", elf, 415},
+	{"renamed.md", pe(), 415},
+	{"renamed.csv", []byte("\xcf\xfa\xed\xfe\x07\x00\x00\x01macho"), 415},
+	{"run.txt", []byte("#!/bin/sh\nrm -rf /\n"), 415},
+	{"binary.txt", []byte("text\x00with a NUL"), 415},
+	{"fake.png", []byte("not a png"), 415},
+	{"fake.pdf", []byte("<html>"), 415},
+}
+
+func TestUploads(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t, func(c *Config) { c.MaxFileSize = 1 << 10 })
+	v := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	rejected := 0
+	for _, tt := range uploadTests {
+		w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/" + tt.name, body: string(tt.body), key: te.key,
+			header: map[string]string{"Content-Type": "application/octet-stream"}})
+		if w.Code != tt.code {
+			t.Errorf("PUT files/%s = %d %s, want %d", tt.name, w.Code, w.Body, tt.code)
+		}
+		if w.Code >= 400 {
+			rejected++
+			if ed := errorOf(t, w); ed.Message == "" || strings.Contains(ed.Message, te.url) {
+				t.Errorf("PUT files/%s: error %+v", tt.name, ed)
+			}
+		}
+	}
+	w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/big.txt", body: strings.Repeat("x", 1<<10+1), key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}})
+	if w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("an upload over the cap = %d %s, want 413", w.Code, w.Body)
+	}
+	rejected++
+	w = te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/form.txt", body: "a=b", key: te.key,
+		header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}})
+	if w.Code != 400 {
+		t.Errorf("a form upload = %d, want 400", w.Code)
+	}
+	if got := te.counter(metrics.UploadRejected); int(got) != rejected {
+		t.Errorf("bulwark_security_events_total{kind=upload_rejected} = %v, want %d", got, rejected)
+	}
+	if got := len(te.audited("file.upload_rejected")); got != rejected {
+		t.Errorf("%d rejections audited, want %d", got, rejected)
+	}
+	files := decode[fileList](t, te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files", key: te.key})).Files
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Path)
+		if !f.Uploaded {
+			t.Errorf("%s is not marked uploaded", f.Path)
+		}
+	}
+	if strings.Join(names, " ") != "BIG.TXT data/table.csv notes.txt pic.png script.py" {
+		t.Errorf("files = %q", names)
+	}
+}
+
+// TestUploadPathsStayInside sends escaping names unescaped too: whatever
+// the mux makes of them, nothing lands outside the task's folder.
+func TestUploadPathsStayInside(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	te := newTaskEnv(t, withRuntime(t, filepath.Join(dir, "workspaces")))
+	v := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	for _, name := range []string{"../x.txt", "a/../../b.txt", "/etc/passwd.txt", "..", "./../x.txt"} {
+		r, _ := http.NewRequest("PUT", te.url+"/api/v1/tasks/"+v.ID+"/files/"+name, strings.NewReader("escaped"))
+		r.URL.Opaque = "//" + r.URL.Host + "/api/v1/tasks/" + v.ID + "/files/" + name // sent as written
+		r.Header.Set("Authorization", "Bearer "+te.key)
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 300 {
+			t.Errorf("PUT files/%s = %d, want a refusal", name, resp.StatusCode)
+		}
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("a file was written: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestStorageQuota(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t, func(c *Config) { c.StorageQuota = 100 })
+	v := te.createTask(te.key, "x")
+	te.waitTask(te.key, v.ID, ended)
+	put := func(name string, n int) int {
+		return te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/" + name, body: strings.Repeat("q", n), key: te.key,
+			header: map[string]string{"Content-Type": "application/octet-stream"}}).Code
+	}
+	if code := put("a.txt", 60); code != 201 {
+		t.Fatalf("first upload = %d", code)
+	}
+	w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/b.txt", body: strings.Repeat("q", 60), key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}})
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(errorOf(t, w).Message, "storage is full") {
+		t.Errorf("an upload over the tenant's quota = %d %s, want 413 saying so", w.Code, w.Body)
+	}
+	if code := put("c.txt", 40); code != 201 {
+		t.Errorf("an upload that fits = %d, want 201", code)
+	}
+	// Another tenant has its own quota.
+	b := te.tenant("b")
+	vb := te.createTask(b.keys[bulwark.RoleOwner], "x")
+	w = te.do(req{method: "PUT", path: "/api/v1/tasks/" + vb.ID + "/files/b.txt", body: strings.Repeat("q", 60), key: b.keys[bulwark.RoleOwner],
+		header: map[string]string{"Content-Type": "application/octet-stream"}})
+	if w.Code != 201 {
+		t.Errorf("another tenant's upload = %d %s, want 201", w.Code, w.Body)
+	}
+}
+
+var attachmentTests = []struct{ in, want string }{
+	{"report.txt", "report.txt"},
+	{"dir/sub/a b.csv", "a b.csv"},
+	{"evil\r\nSet-Cookie: x.txt", "evilSet-Cookie_ x.txt"},
+	{`q"uote;.txt`, "q_uote_.txt"},
+	{"..", "download"},
+	{"résumé.txt", "résumé.txt"},
+}
+
+func TestDownloadHeaders(t *testing.T) {
+	t.Parallel()
+	for _, tt := range attachmentTests {
+		d, params, err := mime.ParseMediaType(attachment(tt.in))
+		if err != nil || d != "attachment" || params["filename"] != tt.want {
+			t.Errorf("attachment(%q) = %q (%v), want an attachment named %q", tt.in, attachment(tt.in), err, tt.want)
+		}
+	}
+	for name, want := range map[string]string{
+		"a.txt": "text/plain; charset=utf-8", "a.html": "application/octet-stream", "a.svg": "application/octet-stream",
+		"a.png": "application/octet-stream", "a.json": "text/plain; charset=utf-8",
+	} {
+		w := httptest.NewRecorder()
+		body := []byte("<script>alert(1)</script>")
+		if strings.HasSuffix(name, ".svg") {
+			body = []byte("\xff<svg onload=alert(1)>")
+		}
+		writeDownload(w, name, body)
+		h := w.Header()
+		if h.Get("Content-Type") != want || h.Get("X-Content-Type-Options") != "nosniff" ||
+			!strings.HasPrefix(h.Get("Content-Disposition"), "attachment;") || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
+			t.Errorf("download of %s: headers %v, want Content-Type %q, nosniff, attachment, a sandbox CSP", name, h, want)
+		}
+	}
+	te := newTaskEnv(t)
+	v := te.createTask(te.key, "write:downloaded")
+	te.waitTask(te.key, v.ID, ended)
+	w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/out.txt", key: te.key})
+	if w.Code != 200 || w.Body.String() != "downloaded" || w.Header().Get("Content-Disposition") != `attachment; filename=out.txt` ||
+		w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("download = %d %q %v", w.Code, w.Body, w.Header())
+	}
+	for _, p := range []string{"missing.txt", url.PathEscape("../../bulwark.db")} {
+		if w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/" + p, key: te.key}); w.Code != 404 && w.Code != 400 {
+			t.Errorf("download of %s = %d, want 404 or 400", p, w.Code)
+		}
+	}
+}
+
+const fileCanary = "CANARY-uploaded-file-0d9b37"
+
+// TestFilesSealedAtRest uploads a file holding a canary into a task that
+// also writes one, lets it end, and finds neither canary in any byte of
+// the data folder, while downloads still return both.
+func TestFilesSealedAtRest(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	te := newTaskEnv(t, withRuntime(t, filepath.Join(data, "workspaces")))
+	written := "CANARY-agent-written-f41c88"
+	v := te.createTask(te.key, "write:"+written)
+	hang := te.createTask(te.key, "hang")
+	w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + hang.ID + "/files/in/upload.txt", body: fileCanary, key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}})
+	if w.Code != 201 {
+		t.Fatalf("upload = %d %s", w.Code, w.Body)
+	}
+	if b, err := os.ReadFile(filepath.Join(data, "workspaces", string(te.a.id), hang.ID, "in", "upload.txt")); err != nil || string(b) != fileCanary {
+		t.Fatalf("while the task runs its upload is in its folder: %q, %v", b, err)
+	}
+	te.do(req{method: "POST", path: "/api/v1/tasks/" + hang.ID + "/cancel", key: te.key})
+	te.waitTask(te.key, hang.ID, ended)
+	te.waitTask(te.key, v.ID, ended)
+	for id, file := range map[string]string{hang.ID: "in/upload.txt", v.ID: "out.txt"} {
+		waitGone(t, filepath.Join(data, "workspaces", string(te.a.id), id))
+		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + id + "/files/" + file, key: te.key})
+		if w.Code != 200 || (w.Body.String() != fileCanary && w.Body.String() != written) {
+			t.Errorf("download of %s after the end = %d %q", file, w.Code, w.Body)
+		}
+	}
+	// The store is in the env's folder, the workspaces in data: scan both.
+	for _, dir := range []string{data, te.dir} {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			for _, c := range []string{fileCanary, written} {
+				if bytes.Contains(b, []byte(c)) {
+					t.Errorf("%s holds %q in the clear", p, c)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func waitGone(t *testing.T, dir string) {
+	t.Helper()
+	for range 3000 {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s is still there", dir)
+}
