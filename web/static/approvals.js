@@ -4,7 +4,8 @@
 import {api, taskURL} from './api.js';
 import {h, clear, errorBox, busy} from './dom.js';
 
-const targetLabels = {run_shell: 'Command', run_code: 'Language', fetch_url: 'URL'};
+const targetLabels = {run_shell: 'Command', run_code: 'Language', fetch_url: 'URL', search_files: 'Pattern',
+  read_file: 'Path', write_file: 'Path', edit_file: 'Path', delete_file: 'Path', list_files: 'Folder'};
 
 // approvalCard renders one open approval (a bulwark.Approval). canAct: the
 // viewer may decide. done is called after a decision.

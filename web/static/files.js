@@ -3,7 +3,7 @@
 // /api/v1/tasks/{id}/files/{path}). Paths come from the server's listing
 // and go back URL-encoded segment by segment; the server confines them.
 import {api, request, list, atLeast, taskURL} from './api.js';
-import {h, clear, timeEl, errorBox, empty, note, fmtBytes, field, busy, pathURL, firstLine} from './dom.js';
+import {h, add, clear, timeEl, errorBox, empty, note, fmtBytes, field, busy, pathURL, firstLine} from './dom.js';
 
 const previewMax = 512 << 10; // bytes of a file shown as text
 
@@ -58,13 +58,13 @@ export async function render(main, ctx) {
     field('Files', picker, 'They land in the folder shown above; a file of the same name is replaced.'),
     h('div', {class: 'actions'}, upload), upNote, upErr);
 
-  main.append(
+  add(main, [
     h('div', {class: 'page-head'},
       h('h1', null, 'Files'),
       h('a', {class: 'button', href: '/tasks/' + encodeURIComponent(id)}, 'Back to the task')),
     h('p', {class: 'muted'}, 'The workspace of ', h('a', {href: '/tasks/' + encodeURIComponent(id)}, firstLine(task.input, 80) || id),
       '. The agent sees only these files.'),
-    crumbs, listing, preview, canUpload ? upForm : null);
+    crumbs, listing, preview, canUpload ? upForm : null]);
 
   async function load() {
     try {

@@ -3,7 +3,7 @@
 // message (or an answer) into the running task; old steps loaded on
 // demand.
 import {api, list, atLeast, taskURL} from './api.js';
-import {h, clear, timeEl, statusBadge, errorBox, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy} from './dom.js';
+import {h, add, clear, timeEl, statusBadge, errorBox, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy} from './dom.js';
 import {Timeline} from './timeline.js';
 import {follow} from './stream.js';
 import {approvalCard} from './approvals.js';
@@ -44,17 +44,17 @@ export async function render(main, ctx) {
   const textField = field('Message the agent', text);
   const messageForm = h('form', {class: 'message-box', hidden: true}, textField, h('div', {class: 'actions'}, send), sendErr);
 
-  main.append(head, approvals, earlier, earlierErr, steps, canAct ? messageForm : null);
+  add(main, [head, approvals, earlier, earlierErr, steps, canAct ? messageForm : null]);
 
   function showHead() {
     clear(status).append(statusBadge(task.status));
     const u = usageOf(task).tokens ? usageOf(task) : {tokens: usage.input_tokens + usage.output_tokens, cost: usage.cost};
-    clear(facts).append(
-      h('div', null, h('dt', null, 'Model'), h('dd', {class: 'mono'}, task.model || '—')),
+    add(clear(facts), [
+      h('div', null, h('dt', null, 'Model'), h('dd', {class: 'mono'}, task.model || 'the default')),
       h('div', null, h('dt', null, 'Started'), h('dd', null, timeEl(task.created))),
       h('div', null, h('dt', null, 'Time'), h('dd', null, fmtDuration(elapsed(task)) || '—')),
       h('div', null, h('dt', null, 'Tokens'), h('dd', null, u.tokens ? fmtNumber(u.tokens) : '—')),
-      u.cost ? h('div', null, h('dt', null, 'Cost'), h('dd', null, fmtCost(u.cost))) : null);
+      u.cost ? h('div', null, h('dt', null, 'Cost'), h('dd', null, fmtCost(u.cost))) : null]);
     const running = !ended.has(task.status);
     messageForm.hidden = !running;
     clear(cancelBox);

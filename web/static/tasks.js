@@ -75,8 +75,8 @@ function row(t) {
   const link = h('a', {href: '/tasks/' + encodeURIComponent(t.id)}, firstLine(t.input, 120) || t.id);
   return h('tr', null,
     h('td', {'data-label': 'Task', class: 'task-input'}, link),
-    h('td', {'data-label': 'Status'}, statusBadge(t.status), t.reason && t.reason !== 'done' ? h('small', {class: 'muted'}, ' ' + t.reason) : null),
-    h('td', {'data-label': 'Model', class: 'mono'}, t.model || '—'),
+    h('td', {'data-label': 'Status'}, statusBadge(t.status), t.reason && t.reason !== 'done' && t.reason !== t.status ? h('small', {class: 'muted'}, ' ' + t.reason) : null),
+    h('td', {'data-label': 'Model', class: 'mono'}, t.model || h('span', {class: 'muted'}, 'default')),
     h('td', {'data-label': 'Tokens', class: 'num'}, tokens ? fmtNumber(tokens) : '—'),
     h('td', {'data-label': 'Cost', class: 'num'}, fmtCost(cost) || '—'),
     h('td', {'data-label': 'Started'}, timeEl(t.created)),

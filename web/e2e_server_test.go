@@ -1,0 +1,315 @@
+package web_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/runner"
+	"github.com/bulwark-agents/bulwark/secret"
+	"github.com/bulwark-agents/bulwark/server"
+	"github.com/bulwark-agents/bulwark/sqlite"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/files"
+	"github.com/bulwark-agents/bulwark/tool/interact"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// The end-to-end server: the real server (every route, its middleware,
+// sessions, CSRF protection, the UI) over a real SQLite store, a real task
+// runtime and audit log, with the fake model server as the default model.
+// Tasks get the file tools, ask_user and finish (no sandbox: no test here
+// runs a command).
+
+const (
+	testEmail    = "owner@e2e.test"
+	testPassword = "correct horse battery staple"
+)
+
+// scripts are the fake model's conversations, chosen by a word of the
+// task's input: each request plays the next turn of its task's script.
+var scripts = map[string][]llmtest.Turn{
+	"LIVE": {
+		{Delay: 2500 * time.Millisecond, Quirks: llmtest.SmallChunks, Content: "I will write the report now.",
+			ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"out/report.md","content":"# Report\nAll good."}`)}},
+		{Content: "Done.", ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"The report is in out/report.md."}`)}},
+	},
+	"APPROVAL": {
+		{Content: "This write needs a person's approval.",
+			ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"approved/ok.txt","content":"written after approval"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Wrote approved/ok.txt once it was allowed."}`)}},
+	},
+	"CANCEL": {
+		{Content: "Working on it for a very long time", Hang: true},
+	},
+	"HANG": {
+		{Content: "Waiting", Hang: true},
+	},
+	"FILES": {
+		// The delay lets the page upload input.txt before the first call.
+		{Delay: 2 * time.Second, ToolCalls: []llmtest.ToolCall{call("read_file", `{"path":"input.txt"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"output.txt","content":"PROCESSED: hello from the upload"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"output.txt holds the result."}`)}},
+	},
+	"XSS": {
+		{Content: xssText, ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"x.html","content":"<script>window.__pwned=3</script>"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"<img src=x onerror=\"window.__pwned=4\">answer"}`)}},
+	},
+}
+
+// manySteps is how many tool calls the long task makes: two stored
+// events each, more than the task view keeps in its DOM.
+const manySteps = 220
+
+// xssText is a model reply that would run script if it became markup.
+const xssText = `Here: <script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> and <b>bold</b>`
+
+func call(name, args string) llmtest.ToolCall {
+	return llmtest.ToolCall{Name: name, Arguments: json.RawMessage(args)}
+}
+
+// modelHandler plays scripts: the script named in the task's input, at
+// the turn after the assistant turns the conversation already has.
+func modelHandler(req *llmtest.Request) llmtest.Turn {
+	input, turns := "", 0
+	for _, m := range req.Messages {
+		switch {
+		case m.Role == llm.User && input == "":
+			input = m.Content
+		case m.Role == llm.Assistant:
+			turns++
+		}
+	}
+	if strings.Contains(input, "MANY") { // a long task: manySteps writes, then finish
+		if turns < manySteps {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", fmt.Sprintf(`{"path":"many/%03d.txt","content":"step %d"}`, turns+1, turns+1))}}
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"wrote every file"}`)}}
+	}
+	for word, script := range scripts {
+		if strings.Contains(input, word) {
+			if turns < len(script) {
+				return script[turns]
+			}
+			break
+		}
+	}
+	return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"nothing scripted"}`)}}
+}
+
+// e2eServer is a running server for the browser.
+type e2eServer struct {
+	URL    string // http://localhost:PORT
+	db     *sqlite.DB
+	tenant bulwark.TenantID
+	key    string // an owner API key of the tenant
+	audits *audit.MemoryStore
+	model  *llmtest.Server
+}
+
+func startServer(t *testing.T) *e2eServer {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	model := llmtest.NewServer(modelHandler)
+	t.Cleanup(model.Close)
+
+	kr, err := secret.CreateKeyFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "bulwark.db"), Keys: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	audits := audit.NewMemoryStore()
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.NewLog(ctx, audits, audit.Options{SigningKey: priv, CheckpointEvery: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alog.Close() })
+
+	env := map[string]string{"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": model.URL + "/v1"}
+	rt := runner.New(runner.Config{
+		Store: db, Audit: alog, Dir: filepath.Join(dir, "workspaces"), Artifacts: db,
+		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+			st, err := db.Settings(ctx, bulwark.TenantID(task.TenantID))
+			if err != nil {
+				return nil, err
+			}
+			m, err := provider.Open("openai:fake-model", func(k string) string { return env[k] })
+			if err != nil {
+				return nil, err
+			}
+			tools := tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...)
+			return &runner.Setup{Model: m, Tools: tools, Policy: st.Policy, Limits: task.Limits}, nil
+		},
+	})
+	if err := rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{
+		Store: db, Audit: alog, AuditStore: audits, AuditKey: pub, Runtime: rt,
+		DefaultModel: "openai:fake-model", Password: server.PasswordParams{Memory: 64, Time: 1, Threads: 1},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		hs.CloseClientConnections()
+		hs.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		rt.Shutdown(sctx)
+	})
+
+	tn, err := db.CreateTenant(ctx, "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := server.HashPassword(testPassword, server.PasswordParams{Memory: 64, Time: 1, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateUser(ctx, tn.ID, bulwark.User{Email: testEmail, Role: bulwark.RoleOwner}, hash); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := server.IssueKey(ctx, db, tn.ID, server.KeySpec{Name: "e2e", Role: bulwark.RoleOwner, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(hs.URL)
+	// Browsers keep the __Host- Secure session cookie on http://localhost
+	// only: never on http://127.0.0.1.
+	return &e2eServer{URL: "http://localhost:" + u.Port(), db: db, tenant: tn.ID, key: key, audits: audits, model: model}
+}
+
+// api calls the API with the owner's key and decodes the answer into out
+// (when not nil); it fails the test unless the status is want.
+func (s *e2eServer) api(t *testing.T, method, path, body string, want int, out any) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, path, resp.StatusCode, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+}
+
+// tasks returns the tenant's tasks, newest first.
+func (s *e2eServer) tasks(t *testing.T) []bulwark.Task {
+	t.Helper()
+	var out struct{ Tasks []bulwark.Task }
+	s.api(t, "GET", "/api/v1/tasks?limit=200", "", 200, &out)
+	return out.Tasks
+}
+
+// taskWith returns the newest task whose input holds word.
+func (s *e2eServer) taskWith(t *testing.T, word string) bulwark.Task {
+	t.Helper()
+	for _, tk := range s.tasks(t) {
+		if strings.Contains(tk.Input, word) {
+			return tk
+		}
+	}
+	t.Fatalf("no task with %q", word)
+	return bulwark.Task{}
+}
+
+// waitTask waits until the task's status is want.
+func (s *e2eServer) waitTask(t *testing.T, id string, want bulwark.TaskStatus) bulwark.Task {
+	t.Helper()
+	var tk bulwark.Task
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		s.api(t, "GET", "/api/v1/tasks/"+id, "", 200, &tk)
+		if tk.Status == want {
+			return tk
+		}
+	}
+	t.Fatalf("task %s is %s (%s: %s), want %s", id, tk.Status, tk.Reason, tk.Answer, want)
+	return tk
+}
+
+// audited returns the audit records with action.
+func (s *e2eServer) audited(t *testing.T, action string) []audit.Record {
+	t.Helper()
+	var out []audit.Record
+	for r, err := range s.audits.Read(context.Background(), 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Action == action {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// evilOrigin serves, on another port of localhost (same site, another
+// origin: the session cookie, SameSite=Lax, goes along), a page that
+// tries to change things on the server with the user's cookie: fetches
+// that create a task and a key and cancel a task, then a form posted to
+// cancel the task, which leaves the page for the server's answer.
+func evilOrigin(t *testing.T, target, taskID string) string {
+	t.Helper()
+	page := `<!doctype html><title>another origin</title>
+<form id=f method=POST action="` + target + `/api/v1/tasks/` + taskID + `/cancel"><input name=x value=1></form>
+<script>
+const post = (path, body) => fetch('` + target + `' + path, {method: 'POST', mode: 'no-cors', credentials: 'include',
+  headers: {'Content-Type': 'text/plain'}, body}).catch(() => {});
+Promise.all([
+  post('/api/v1/tasks', '{"input":"EVIL task from another origin"}'),
+  post('/api/v1/keys', '{"name":"evil key","role":"owner"}'),
+  post('/api/v1/tasks/` + taskID + `/cancel', ''),
+]).then(() => document.getElementById('f').submit());
+</script>`
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, page)
+	}))
+	t.Cleanup(hs.Close)
+	u, _ := url.Parse(hs.URL)
+	return "http://localhost:" + u.Port()
+}
