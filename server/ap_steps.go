@@ -35,9 +35,11 @@ import (
 // (status "running") and the next call returns it again. A step with an
 // input sends it to the task as a message first (as POST
 // /api/v1/tasks/{id}/messages); an empty body, no input, or the task's
-// own input again (clients commonly repeat it) just continues. Sending to
-// a task that has stopped is 409. Once every step was returned, executing
-// returns the last one again. Which steps were returned is kept in memory:
+// own input again (clients commonly repeat it) just continues. Once every
+// step was returned, executing returns the last one again (is_last), as
+// the protocol's suite expects; an input sent to a task that has stopped
+// cannot be delivered, and that step says so in additional_output
+// ("input_not_delivered"). Which steps were returned is kept in memory:
 // after a restart the next call starts from step 1 again.
 
 // apStepWait bounds how long executing a step waits for the turn.
@@ -287,15 +289,18 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	undelivered := ""
 	if req.Input != nil && strings.TrimSpace(*req.Input) != "" && *req.Input != t.Input {
 		text, err := s.checkTask(op, *req.Input, "")
 		if err != nil {
 			return err
 		}
-		if stepsDone(t.Status) {
-			return bulwark.Errorf(bulwark.Conflict, op, "the task has stopped (%s): it takes no more input", t.Status)
+		if !stepsDone(t.Status) {
+			err = rt.Send(r.Context(), tenant, id, text)
 		}
-		if err := rt.Send(r.Context(), tenant, id, text); err != nil {
+		if stepsDone(t.Status) || bulwark.ErrorKind(err) == bulwark.Conflict { // it stopped meanwhile
+			undelivered = "the task has stopped: it takes no more input"
+		} else if err != nil {
 			return err
 		}
 	}
@@ -309,6 +314,9 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 	if step.Status == "completed" {
 		n, _ := strconv.Atoi(strings.TrimPrefix(step.StepID, "step-"))
 		s.tasks.steps.set(key, n)
+	}
+	if undelivered != "" {
+		step.AdditionalOutput["input_not_delivered"] = undelivered
 	}
 	writeJSON(w, http.StatusOK, step)
 	return nil

@@ -78,12 +78,14 @@ func TestAgentProtocol(t *testing.T) {
 	if last := got[2]; last.Output == nil || *last.Output != "all turns done" || last.AdditionalOutput["finish_reason"] != "done" {
 		t.Errorf("the last step = %+v", last)
 	}
-	// Executing again returns the last step; with an input it is 409.
+	// Executing again returns the last step; an input then is not
+	// delivered, and the step says so.
 	if st := decode[apStep](t, te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", key: te.key})); st.StepID != "step-3" || !st.IsLast {
 		t.Errorf("execute after the end = %+v", st)
 	}
-	if w := te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", body: `{"input":"y"}`, key: te.key}); w.Code != 409 {
-		t.Errorf("a step with input after the end = %d, want 409", w.Code)
+	w = te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", body: `{"input":"y"}`, key: te.key})
+	if st := decode[apStep](t, w); w.Code != 200 || !st.IsLast || st.AdditionalOutput["input_not_delivered"] == nil {
+		t.Errorf("a step with input after the end = %d %+v, want the last step saying the input was not delivered", w.Code, st)
 	}
 	list := decode[apStepList](t, te.do(req{method: "GET", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps?page_size=2&current_page=2", key: te.key}))
 	if len(list.Steps) != 1 || list.Steps[0].StepID != "step-3" || list.Pagination.TotalItems != 3 {
