@@ -28,7 +28,9 @@ when a TLS proxy is in front. SIGINT or SIGTERM stop it gracefully.
 
 Make a tenant and its first key with: bulwark tenants create NAME
 Environment: BULWARK_DATA, BULWARK_MASTER_KEY(_FILE), BULWARK_RATE_LIMIT (on),
-BULWARK_AUDIT (on), BULWARK_METRICS_TOKEN (lets /metrics be read remotely).`
+BULWARK_AUDIT (on), BULWARK_METRICS_TOKEN (lets /metrics be read remotely),
+BULWARK_MAX_FILE_SIZE (10MiB), BULWARK_ALLOWED_FILE_TYPES (.txt,.md,.csv,...),
+BULWARK_STORAGE_QUOTA (1GiB of files per tenant).`
 
 func cmdServe(ctx context.Context, args []string, s stdio) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -71,6 +73,10 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 	if !rateLimit {
 		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RATE_LIMIT=off: requests are not rate limited (failed logins still are)")
 	}
+	files, err := readFileSettings()
+	if err != nil {
+		return err
+	}
 	db, dir, err := openStore(ctx, dataFlag, s.err)
 	if err != nil {
 		return err
@@ -82,6 +88,7 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 	cfg := server.Config{
 		Store: db, Redactor: redactor, DefaultModel: model, RateLimitOff: !rateLimit,
 		MetricsToken: env("BULWARK_METRICS_TOKEN"),
+		MaxFileSize:  files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
 	}
 	if cfg.MetricsToken != "" {
 		redactor.Add("BULWARK_METRICS_TOKEN", cfg.MetricsToken)
@@ -111,6 +118,10 @@ func serve(ctx context.Context, lc server.ListenConfig, dataFlag, model string, 
 		Dir:     filepath.Join(dir, "workspaces"),
 		Prepare: prepareTask(db, model),
 		Quota:   tenantQuota(ctx, db),
+		// Files of stopped tasks are sealed into the store, their folders
+		// removed; while a task runs its folder is plain for the sandbox.
+		Artifacts:   db,
+		MaxFileSize: files.maxSize,
 	})
 	if err := rt.Start(ctx); err != nil {
 		return err

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/bulwark-agents/bulwark/sandbox"
+	"github.com/bulwark-agents/bulwark/server"
+)
+
+// fileSettings are the limits on the files of server tasks.
+type fileSettings struct {
+	maxSize int64    // BULWARK_MAX_FILE_SIZE: one upload, and each file kept
+	types   []string // BULWARK_ALLOWED_FILE_TYPES: extensions of uploads
+	quota   int64    // BULWARK_STORAGE_QUOTA: the files one tenant keeps
+}
+
+// readFileSettings reads the file limits from the environment; unset
+// variables take the server's defaults.
+func readFileSettings() (fileSettings, error) {
+	fs := fileSettings{maxSize: server.DefaultMaxFileSize, quota: server.DefaultStorageQuota}
+	for _, v := range []struct {
+		name string
+		to   *int64
+	}{{"BULWARK_MAX_FILE_SIZE", &fs.maxSize}, {"BULWARK_STORAGE_QUOTA", &fs.quota}} {
+		if s := env(v.name); s != "" {
+			n, err := sandbox.ParseSize(s)
+			if err != nil || n <= 0 {
+				return fs, usagef("%s=%q: want a size such as 10MiB", v.name, s)
+			}
+			*v.to = n
+		}
+	}
+	if s := env("BULWARK_ALLOWED_FILE_TYPES"); s != "" {
+		for _, t := range strings.Split(s, ",") {
+			t = strings.ToLower(strings.TrimSpace(t))
+			if t == "" {
+				continue
+			}
+			if !strings.HasPrefix(t, ".") {
+				t = "." + t
+			}
+			fs.types = append(fs.types, t)
+		}
+		if len(fs.types) == 0 {
+			return fs, usagef("BULWARK_ALLOWED_FILE_TYPES=%q names no extension", s)
+		}
+	}
+	return fs, nil
+}
