@@ -57,6 +57,10 @@ var scripts = map[string][]llmtest.Turn{
 	"CANCEL": {
 		{Content: "Working on it for a very long time", Hang: true},
 	},
+	"ASK": {
+		{ToolCalls: []llmtest.ToolCall{call("ask_user", `{"question":"Which colour should the chart be?"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Drew it in the colour you chose."}`)}},
+	},
 	"HANG": {
 		{Content: "Waiting", Hang: true},
 	},

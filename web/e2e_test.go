@@ -34,6 +34,7 @@ func TestBrowser(t *testing.T) {
 		{"live steps", testLiveSteps},
 		{"approval", testApproval},
 		{"cancel", testCancel},
+		{"answer a question", testAnswer},
 		{"upload and download", testFiles},
 		{"model text stays text", testHostileText},
 		{"long task pages old steps", testLongTask},
@@ -194,6 +195,12 @@ func testApproval(t *testing.T, b *browser, s *e2eServer) {
 func testCancel(t *testing.T, b *browser, s *e2eServer) {
 	id := startTask(t, b, s, "CANCEL: work forever")
 	b.wait("the running status", `document.querySelector('.task-head .badge').innerText === 'running'`)
+	b.typeInto(".message-box textarea", "please hurry")
+	b.click(".message-box button[type=submit]")
+	b.wait("the message sent", `document.querySelector('.message-box textarea').value === '' && !document.querySelector('.message-box button').disabled`)
+	if got := b.text(".message-box .errors"); got != "" {
+		t.Errorf("sending a message shows %q", got)
+	}
 	b.clickText(".cancel-box button", "Cancel task")
 	b.clickText(".cancel-box button", "Yes, cancel it")
 	b.wait("the end", `document.querySelector('.finish.bad')`)
@@ -205,6 +212,23 @@ func testCancel(t *testing.T, b *browser, s *e2eServer) {
 		t.Error("the ended task still offers cancel or the message box")
 	}
 	s.waitTask(t, id, bulwark.TaskCanceled)
+}
+
+// testAnswer answers the agent's question through the message box.
+func testAnswer(t *testing.T, b *browser, s *e2eServer) {
+	id := startTask(t, b, s, "ASK: draw a chart")
+	b.wait("the question", `document.querySelector('.msg.question')`)
+	if got := b.text(".msg.question .text"); got != "Which colour should the chart be?" {
+		t.Errorf("the question reads %q", got)
+	}
+	b.wait("the box to offer an answer", `document.querySelector('.message-box label').innerText === 'Answer the agent'`)
+	b.typeInto(".message-box textarea", "Blue, please")
+	b.click(".message-box button[type=submit]")
+	b.wait("the end", `document.querySelector('.finish.ok')`)
+	if got := b.text(".msg.user .text"); got != "Blue, please" {
+		t.Errorf("the answer shows as %q", got)
+	}
+	s.waitTask(t, id, bulwark.TaskSucceeded)
 }
 
 // testFiles uploads a file with a new task, lets the agent read it and

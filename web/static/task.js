@@ -97,8 +97,11 @@ export async function render(main, ctx) {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) messageForm.requestSubmit();
   });
 
+  // loadApprovals shows the approvals the task waits for. expect: an
+  // approval was just asked for; the event can come a moment before the
+  // runtime lists it, so an empty answer is asked again a few times.
   let approvalsSeq = 0;
-  async function loadApprovals() {
+  async function loadApprovals(expect = false, tries = 0) {
     const mine = ++approvalsSeq;
     let open;
     try {
@@ -109,8 +112,12 @@ export async function render(main, ctx) {
       return;
     }
     if (mine !== approvalsSeq) return;
+    if (expect && open.length === 0 && tries < 8 && !ended.has(task.status)) {
+      setTimeout(() => { if (mine === approvalsSeq) loadApprovals(true, tries + 1); }, 250 * (tries + 1));
+      return;
+    }
     clear(approvals);
-    for (const a of open) approvals.append(approvalCard(id, a, canAct, loadApprovals));
+    for (const a of open) approvals.append(approvalCard(id, a, canAct, () => loadApprovals()));
     approvals.hidden = open.length === 0;
   }
 
@@ -121,7 +128,7 @@ export async function render(main, ctx) {
       case 'model_text': if (e.usage) addUsage(e.usage); break;
       case 'approval':
         task.status = e.decision ? 'running' : 'waiting';
-        loadApprovals();
+        loadApprovals(!e.decision);
         break;
       case 'ask_user': task.status = 'waiting'; setQuestion(e.text || ''); break;
       case 'user_message': if (task.status === 'waiting' && question) task.status = 'running'; setQuestion(''); break;

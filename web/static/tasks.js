@@ -2,7 +2,7 @@
 // how long, filterable by status. While a listed task has not ended, the
 // list refreshes itself.
 import {api, list, atLeast} from './api.js';
-import {h, clear, timeEl, statusBadge, errorBox, empty, fmtNumber, fmtCost, fmtDuration, firstLine, field} from './dom.js';
+import {h, clear, timeEl, statusBadge, errorBox, empty, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy} from './dom.js';
 
 export const statuses = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled', 'interrupted'];
 const live = new Set(['queued', 'running', 'waiting']);
@@ -36,24 +36,59 @@ export async function render(main, ctx) {
       atLeast(ctx.me.role, 'member') ? h('a', {class: 'button primary', href: '/tasks/new'}, 'New task') : null));
   main.append(head, body);
 
+  const more = h('button', {type: 'button', class: 'more', hidden: true}, 'Show older tasks');
+  const moreErr = h('div', {class: 'errors'});
+  main.append(more, moreErr);
   let timer = 0;
+  let shown = 0; // pages shown: a refresh reloads as many
+  let cursor = '';
+
+  function url(after) {
+    const q = new URLSearchParams({limit: '50'});
+    if (filter.value) q.set('status', filter.value);
+    if (after) q.set('cursor', after);
+    return '/api/v1/tasks?' + q;
+  }
+
+  // load shows the first pages of tasks (as many as were shown), and
+  // refreshes itself while one of them has not ended.
   async function load() {
     clearTimeout(timer);
     const status = filter.value;
-    let tasks;
+    let tasks = [];
+    let next = '';
     try {
-      tasks = list(await api('GET', '/api/v1/tasks' + (status ? '?status=' + encodeURIComponent(status) : '')), 'tasks');
+      for (let page = 0; page < Math.max(shown, 1); page++) {
+        const data = await api('GET', url(next));
+        tasks.push(...list(data, 'tasks'));
+        next = (data && data.next_cursor) || '';
+        if (!next) break;
+      }
     } catch (e) {
       clear(body).append(errorBox(e));
       return;
     }
     if (status) tasks = tasks.filter(t => t.status === status);
+    shown = Math.max(shown, 1);
+    cursor = next;
+    more.hidden = !cursor;
     clear(body).append(tasks.length ? table(tasks) : empty(
       status ? `No ${status} tasks.` : 'No tasks yet.',
       !status && atLeast(ctx.me.role, 'member') ? h('a', {href: '/tasks/new'}, 'Start the first one') : null));
     if (tasks.some(t => live.has(t.status))) timer = setTimeout(load, 4000);
   }
+
+  more.addEventListener('click', () => busy(more, moreErr, async () => {
+    const data = await api('GET', url(cursor));
+    const tasks = list(data, 'tasks');
+    const tbody = body.querySelector('tbody');
+    if (tbody) tbody.append(...tasks.map(row));
+    shown++;
+    cursor = (data && data.next_cursor) || '';
+    more.hidden = !cursor;
+  }));
   filter.addEventListener('change', () => {
+    shown = 0;
     const u = new URL(location.href);
     if (filter.value) u.searchParams.set('status', filter.value); else u.searchParams.delete('status');
     history.replaceState(null, '', u);
