@@ -261,6 +261,17 @@ func testFiles(t *testing.T, b *browser, s *e2eServer) {
 		t.Errorf("the preview shows %q", got)
 	}
 
+	notes := filepath.Join(t.TempDir(), "notes.md")
+	if err := os.WriteFile(notes, []byte("# Notes\nadded after the run\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("input[name=upload]"), []string{notes}))
+	b.click("form.upload button[type=submit]")
+	b.wait("the uploaded file in the list", `[...document.querySelectorAll('table.files tr')].some(r => r.innerText.includes('notes.md') && r.innerText.includes('uploaded'))`)
+	if got := s.download(t, id, "notes.md"); got != "# Notes\nadded after the run\n" {
+		t.Errorf("notes.md uploaded on the files page holds %q", got)
+	}
+
 	dir := t.TempDir()
 	if _, err := chromedp.CallBrowser(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {

@@ -32,7 +32,7 @@ export async function render(main, ctx) {
       canAct ? cancelBox : null),
     headErr);
 
-  const approvals = h('section', {class: 'approvals', 'aria-label': 'Approvals waiting', hidden: true});
+  const approvals = h('section', {class: 'approvals', 'aria-label': 'Approvals waiting', 'aria-live': 'assertive', hidden: true});
   const earlierErr = h('div', {class: 'errors'});
   const earlier = h('button', {type: 'button', class: 'earlier', hidden: true}, 'Load earlier steps');
   const steps = h('div', {class: 'timeline', 'aria-label': 'Steps'});
@@ -50,6 +50,7 @@ export async function render(main, ctx) {
     clear(status).append(statusBadge(task.status));
     const u = usageOf(task).tokens ? usageOf(task) : {tokens: usage.input_tokens + usage.output_tokens, cost: usage.cost};
     add(clear(facts), [
+      task.status === 'queued' && task.position ? h('div', null, h('dt', null, 'In the queue'), h('dd', null, 'number ' + task.position)) : null,
       h('div', null, h('dt', null, 'Model'), h('dd', {class: 'mono'}, task.model || 'the default')),
       h('div', null, h('dt', null, 'Started'), h('dd', null, timeEl(task.created))),
       h('div', null, h('dt', null, 'Time'), h('dd', null, fmtDuration(elapsed(task)) || '—')),
