@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
 )
@@ -47,7 +48,10 @@ type SecondOpinion func(ctx context.Context, text string) (bool, error)
 //go:embed model.bin
 var modelFile []byte
 
-var model = mustModel()
+// model is the embedded classifier, read on first use: every bulwark
+// process links the guard, and most (the sandbox init, short CLI commands)
+// never score a text, so they should not pay for reading it at start.
+var model = sync.OnceValue(mustModel)
 
 func mustModel() *classify.Model {
 	m, err := classify.Read(modelFile)
@@ -57,9 +61,9 @@ func mustModel() *classify.Model {
 	return m
 }
 
-// Threshold is the score from which Score calls a text an injection; it
-// was tuned on the training split (see BENCHMARKS.md).
-var Threshold = model.Threshold
+// DefaultThreshold is the score from which Score calls a text an
+// injection; it was tuned on the training split (see BENCHMARKS.md).
+func DefaultThreshold() float64 { return model().Threshold }
 
 // Score rates text for prompt injection with the default threshold. It is
 // safe for concurrent use.
@@ -81,7 +85,7 @@ type Scanner struct {
 // Score rates text; an error of the second opinion leaves the score's own
 // verdict and adds a reason.
 func (s *Scanner) Score(ctx context.Context, text string) Result {
-	t := Threshold
+	t := DefaultThreshold()
 	if s.Threshold > 0 {
 		t = s.Threshold
 	}
@@ -177,7 +181,7 @@ func Analyze(text string) Analysis {
 		reasons = []string{}
 	}
 	return Analysis{
-		Result:     Result{Injection: score >= Threshold, Score: round(score), Reasons: reasons},
+		Result:     Result{Injection: score >= DefaultThreshold(), Score: round(score), Reasons: reasons},
 		Detector:   det,
 		Classifier: clf,
 	}
@@ -187,12 +191,12 @@ func Analyze(text string) Analysis {
 // of the detector view v.
 func classifierProb(v string) float64 {
 	if len(v) <= window {
-		return model.Prob(v)
+		return model().Prob(v)
 	}
 	p := 0.0
 	for i := 0; i < len(v); i += stride {
 		end := min(len(v), i+window)
-		p = max(p, model.Prob(v[i:end]))
+		p = max(p, model().Prob(v[i:end]))
 		if end == len(v) {
 			break
 		}

@@ -32,7 +32,7 @@ func runGuard(ctx context.Context, args []string, s stdio) int {
 	}
 	fs := flag.NewFlagSet("guard scan", flag.ContinueOnError)
 	fs.SetOutput(s.err)
-	threshold := fs.Float64("threshold", 0, fmt.Sprintf("score from which a text is an injection (default %.2f)", guard.Threshold))
+	threshold := fs.Float64("threshold", 0, fmt.Sprintf("score from which a text is an injection (default %.2f)", guard.DefaultThreshold()))
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

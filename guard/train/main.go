@@ -251,9 +251,9 @@ func evaluate(exs []example, misses bool) {
 		t     float64
 	}
 	scorers := []scorer{
-		{"detectors only", func(a guard.Analysis) float64 { return a.Detector }, guard.Threshold},
+		{"detectors only", func(a guard.Analysis) float64 { return a.Detector }, guard.DefaultThreshold()},
 		{"classifier only", func(a guard.Analysis) float64 { return a.Classifier }, 0.5},
-		{"combined (guard.Score)", func(a guard.Analysis) float64 { return a.Score }, guard.Threshold},
+		{"combined (guard.Score)", func(a guard.Analysis) float64 { return a.Score }, guard.DefaultThreshold()},
 	}
 	as := make([]guard.Analysis, len(exs))
 	ys := make([]bool, len(exs))
@@ -277,7 +277,7 @@ func evaluate(exs []example, misses bool) {
 			}
 		}
 	}
-	fmt.Printf("Held-out split: %d texts (threshold %.2f)\n\n", len(exs), guard.Threshold)
+	fmt.Printf("Held-out split: %d texts (threshold %.2f)\n\n", len(exs), guard.DefaultThreshold())
 	fmt.Println("| scorer | source | injections | benign | recall | FPR | precision | F1 | AUC |")
 	fmt.Println("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 	sources := []string{""}
