@@ -79,7 +79,7 @@ func scanAPIKey(row interface{ Scan(...any) error }, extra ...any) (bulwark.APIK
 func (db *DB) APIKeyByPrefix(ctx context.Context, prefix string) (bulwark.APIKey, []byte, error) {
 	const op = "sqlite.APIKeyByPrefix"
 	var hash []byte
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+`, hash FROM api_keys WHERE prefix = ?`, prefix), &hash)
+	k, err := scanAPIKey(db.readQueryRow(ctx, `SELECT `+apiKeyColumns+`, hash FROM api_keys WHERE prefix = ?`, prefix), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bulwark.APIKey{}, nil, bulwark.Errorf(bulwark.NotFound, op, "no such key")
 	}

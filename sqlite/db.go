@@ -60,6 +60,8 @@ type DB struct {
 
 	dkMu     sync.RWMutex
 	dataKeys map[bulwark.TenantID]*tenantKeys // unwrapped data keys, by tenant
+
+	stmts stmtCache // prepared statements of hot reads (stmt.go)
 }
 
 var _ bulwark.Store = (*DB)(nil)
@@ -136,6 +138,7 @@ func openPool(p string, readOnly bool) (*sql.DB, error) {
 // Close closes the database. Idle connections are closed at once; it waits
 // for running statements.
 func (db *DB) Close() error {
+	db.closeStmts()
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 

@@ -82,7 +82,7 @@ func (db *DB) Task(ctx context.Context, tenant bulwark.TenantID, id string) (bul
 	if err := checkTaskID(op, id); err != nil {
 		return bulwark.Task{}, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id)
+	rows, err := db.readQuery(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id)
 	if err != nil {
 		return bulwark.Task{}, unavailable(op, "read the task", err)
 	}
