@@ -16,9 +16,17 @@
 // names; task ids, status, model, limits, finish reason and dates; event
 // type, seq and time; secret names and dates; master key versions.
 //
+// The files of server tasks (uploaded by people or written by the agent)
+// are artifacts here once a task's run stops: path and digest sealed
+// together, content sealed bound to tenant, task and path; size and date
+// in the clear, for quotas. Their ids are derived from task and path.
+//
 // Not in this store: the workspace folder of `bulwark run` is the user's
 // own folder, and its files stay as the agent wrote them, in the clear.
-// Uploaded and produced artifacts of the server come with it.
+// While a server task is queued or running, its workspace folder in the
+// data folder is in the clear too, because the agent's tools and the
+// sandbox work on it; the runtime seals it into the store and removes it
+// when the run stops (see package runner).
 //
 // # Durability
 //
