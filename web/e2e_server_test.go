@@ -55,7 +55,8 @@ var scripts = map[string][]llmtest.Turn{
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Wrote approved/ok.txt once it was allowed."}`)}},
 	},
 	"CANCEL": {
-		{Content: "Working on it for a very long time", Hang: true},
+		// Deltas are sent live only: the delay lets the view connect first.
+		{Delay: 1500 * time.Millisecond, Content: "Working on it for a very long time", Hang: true},
 	},
 	"ASK": {
 		{ToolCalls: []llmtest.ToolCall{call("ask_user", `{"question":"Which colour should the chart be?"}`)}},

@@ -195,6 +195,7 @@ func testApproval(t *testing.T, b *browser, s *e2eServer) {
 func testCancel(t *testing.T, b *browser, s *e2eServer) {
 	id := startTask(t, b, s, "CANCEL: work forever")
 	b.wait("the running status", `document.querySelector('.task-head .badge').innerText === 'running'`)
+	b.wait("the streamed reply", `document.querySelector('.msg.streaming') && document.querySelector('.msg.streaming').innerText.includes('very long time')`)
 	b.typeInto(".message-box textarea", "please hurry")
 	b.click(".message-box button[type=submit]")
 	b.wait("the message sent", `document.querySelector('.message-box textarea').value === '' && !document.querySelector('.message-box button').disabled`)
@@ -208,6 +209,12 @@ func testCancel(t *testing.T, b *browser, s *e2eServer) {
 		t.Errorf("the end reads %q, want Canceled", got)
 	}
 	b.wait("the canceled status", `document.querySelector('.task-head .badge').innerText === 'canceled'`)
+	if got := b.text(".msg.assistant .text"); got != "Working on it for a very long time" {
+		t.Errorf("the reply cut by the cancel reads %q", got)
+	}
+	if evalJS[bool](b, `!!document.querySelector('.msg.streaming')`) {
+		t.Error("a reply still looks as if it were streaming after the task ended")
+	}
 	if b.text(".cancel-box") != "" || !evalJS[bool](b, `document.querySelector('.message-box').hidden`) {
 		t.Error("the ended task still offers cancel or the message box")
 	}

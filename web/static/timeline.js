@@ -80,6 +80,7 @@ export class Timeline {
       this.badgeCall(e.call_id, e.decision === 'allow' ? 'allowed' : 'denied', e.decision === 'allow' ? 'ok' : 'bad');
       return;
     }
+    if (e.type === 'task_finished') this.settle();
     const el = item(e);
     if (e.type === 'tool_call' && e.call_id) this.calls.set(e.call_id, el);
     if (e.type === 'approval' && !e.decision && e.call_id) this.approvals.set(e.call_id, el);
@@ -100,6 +101,15 @@ export class Timeline {
       if (r && r.parentNode === g.body) el.append(r);
     }
     this.counted(g, e);
+  }
+
+  // settle ends the streaming look of replies whose final text never
+  // came (the model failed or the task was stopped mid-reply).
+  settle() {
+    for (const g of this.groups.values()) {
+      if (g.live) g.live.classList.remove('streaming');
+      g.live = null;
+    }
   }
 
   badgeCall(callID, text, cls) {
