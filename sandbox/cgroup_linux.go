@@ -292,6 +292,9 @@ func (cg *cgroup) remove() {
 		if cg.v2[c] {
 			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
 		}
+		// The kernel frees a group a moment after its last process exits:
+		// retry quickly first, then back off (about a second in all).
+		wait := 100 * time.Microsecond
 		for i := 0; i < 200; i++ {
 			if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); len(strings.TrimSpace(string(b))) > 0 {
 				for _, f := range strings.Fields(string(b)) {
@@ -304,7 +307,8 @@ func (cg *cgroup) remove() {
 			if err == nil || errors.Is(err, os.ErrNotExist) {
 				break
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(wait)
+			wait = min(2*wait, 5*time.Millisecond)
 		}
 	}
 }
