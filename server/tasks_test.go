@@ -1,13 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -366,5 +370,37 @@ func TestListTasksPages(t *testing.T) {
 	json.Unmarshal(te.do(req{method: "GET", path: "/api/v1/tasks", key: te.key}).Body.Bytes(), &body)
 	if _, ok := body["tasks"].([]any); !ok {
 		t.Errorf("GET /api/v1/tasks = %v, want a tasks list", body)
+	}
+}
+
+// TestShutdownEndsStreams: stopping the server ends open event streams,
+// so the graceful shutdown does not wait for them until its timeout.
+func TestShutdownEndsStreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
+	a := e.tenant("a")
+	key := a.keys[bulwark.RoleOwner]
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- e.srv.ListenAndServe(ctx, ListenConfig{Addr: "127.0.0.1:0", ShutdownTimeout: 30 * time.Second}, func(a net.Addr) { addrs <- a })
+	}()
+	base := "http://" + (<-addrs).String()
+	v := e.createTask(key, "hang")
+	r, _ := http.NewRequest("GET", base+"/api/v1/tasks/"+v.ID+"/events", nil)
+	r.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	readSSE(t, resp.Body, func(e sseEvent) bool { return e.e.Type == bulwark.EventTaskStarted })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ListenAndServe with an open stream: %v, want a clean shutdown", err)
+	}
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Errorf("the stream did not end cleanly: %v", err)
 	}
 }
