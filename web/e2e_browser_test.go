@@ -253,9 +253,19 @@ func (b *browser) path() string {
 // shot saves a screenshot of the whole page as NAME.png in the artifact
 // folder and returns its path.
 func (b *browser) shot(name string) string {
+	return b.save(name, chromedp.FullScreenshot(100)) // 100: PNG
+}
+
+// shotViewport saves a screenshot of what the window shows, for long
+// pages.
+func (b *browser) shotViewport(name string) string {
+	return b.save(name, chromedp.CaptureScreenshot())
+}
+
+func (b *browser) save(name string, capture chromedp.Action[[]byte]) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+	buf, err := chromedp.Run(ctx, capture)
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return ""

@@ -58,6 +58,7 @@ func testLogin(t *testing.T, b *browser, s *e2eServer) {
 	b.open(s.URL + "/tasks")
 	b.wait("the login page", `location.pathname === '/login' && document.querySelector('input[name=email]')`)
 	b.noProblems("login page")
+	b.shot("login")
 
 	b.typeInto("input[name=email]", testEmail)
 	b.typeInto("input[name=password]", "not the password")
@@ -89,6 +90,7 @@ func testSettingsPolicy(t *testing.T, b *browser, s *e2eServer) {
 	b.typeInto("input[type=password]", apiKey)
 	b.click("form.settings button[type=submit]")
 	b.wait("the settings to save", `document.querySelector('form.settings .note.ok')`)
+	b.shot("settings")
 	if v := evalJS[string](b, `document.querySelector('input[type=password]').value`); v != "" {
 		t.Errorf("after saving, the API key field still holds %q", v)
 	}
@@ -264,6 +266,7 @@ func testFiles(t *testing.T, b *browser, s *e2eServer) {
 	}
 	b.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('table.files tr')].find(r => r.innerText.includes('output.txt')).querySelector('button').click()`))
 	b.wait("the preview", `document.querySelector('.preview pre')`)
+	b.shot("files")
 	if got := b.text(".preview pre"); got != "PROCESSED: hello from the upload" {
 		t.Errorf("the preview shows %q", got)
 	}
@@ -467,6 +470,7 @@ func testPages(t *testing.T, b *browser, s *e2eServer) {
 	b.wait("audit records", `document.querySelectorAll('table.audit tbody tr').length > 0`)
 	b.clickText("button", "Verify the chain")
 	b.wait("the verdict", `document.querySelector('.verdict')`)
+	b.shotViewport("audit")
 	if got := b.text(".verdict"); !strings.Contains(got, "The chain is intact") {
 		t.Errorf("the audit verification reads %q", got)
 	}

@@ -113,9 +113,9 @@ export async function render(main, ctx) {
       h('td', {'data-label': 'Name'}, h('span', {class: 'mono'}, name), f.uploaded ? h('span', {class: 'badge'}, 'uploaded') : null),
       h('td', {'data-label': 'Size', class: 'num'}, fmtBytes(f.size)),
       h('td', {'data-label': 'Changed'}, timeEl(f.created)),
-      h('td', {class: 'row-actions'},
+      h('td', null, h('div', {class: 'row-actions'},
         h('button', {type: 'button', onclick: () => showPreview(f, url)}, 'Preview'),
-        h('a', {class: 'button', href: url, download: name.split('/').pop()}, 'Download')));
+        h('a', {class: 'button', href: url, download: name.split('/').pop()}, 'Download'))));
   }
 
   async function showPreview(f, url) {

@@ -55,7 +55,7 @@ export async function render(main) {
           h('td', {'data-label': 'Created'}, timeEl(k.created)),
           h('td', {'data-label': 'Last used'}, timeEl(k.last_used)),
           h('td', {'data-label': 'Expires'}, k.expires ? timeEl(k.expires) : 'never'),
-          h('td', {class: 'row-actions'}, revoke, err));
+          h('td', null, h('div', {class: 'row-actions'}, revoke), err));
       })));
   }
 
