@@ -164,7 +164,7 @@ func testApproval(t *testing.T, b *browser, s *e2eServer) {
 		}
 	}
 	b.wait("the waiting status", `document.querySelector('.task-head .badge').innerText === 'waiting'`)
-	b.shot("task-view-approval")
+	b.shotViewport("task-view-approval")
 	b.clickText(".approval-card button", "Allow")
 	b.wait("the end", `document.querySelector('.finish.ok')`)
 	b.wait("the prompt to go", `document.querySelector('.approvals').hidden`)
