@@ -111,6 +111,7 @@ func testSettingsPolicy(t *testing.T, b *browser, s *e2eServer) {
 		t.Fatalf("settings after the page saved them: rules %+v, api_key_set %v; want %+v and a key", st.Policy.Rules, st.APIKeySet, want)
 	}
 	b.open(s.URL + "/settings")
+	b.wait("the loaded settings", `[...document.querySelectorAll('.badge')].some(e => e.innerText.includes('a key is set'))`)
 	if strings.Contains(evalJS[string](b, `document.documentElement.outerHTML`), apiKey) {
 		t.Error("the settings page shows the stored API key")
 	}
@@ -323,6 +324,7 @@ func testHostileText(t *testing.T, b *browser, s *e2eServer) {
 	checkNoInjection(t, b)
 
 	b.open(s.URL + "/tasks/" + task.ID + "/files")
+	b.wait("x.html in the file list", `[...document.querySelectorAll('table.files tr')].some(r => r.innerText.includes('x.html'))`)
 	b.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('table.files tr')].find(r => r.innerText.includes('x.html')).querySelector('button').click()`))
 	b.wait("the preview", `document.querySelector('.preview pre')`)
 	if got := b.text(".preview pre"); got != "<script>window.__pwned=3</script>" {
