@@ -27,12 +27,8 @@ first (v1:OLD,v2:NEW) and restart; rotate-master then re-wraps to it.
 retire-master removes a version that no data key is wrapped by any more.`
 
 func cmdKeys(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(s.err, keysUsage)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := helpRequested(args, keysUsage, s); done {
+		return code
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)

@@ -93,6 +93,20 @@ func logLevel() slog.Level {
 	return l
 }
 
+// helpRequested handles a subcommand called with no arguments (usage,
+// exit 2) or asking for help (usage, exit 0); done says it did.
+func helpRequested(args []string, usage string, s stdio) (code int, done bool) {
+	switch {
+	case len(args) == 0:
+		fmt.Fprintln(s.err, usage)
+		return exitUsage, true
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
+		fmt.Fprintln(s.err, usage)
+		return exitOK, true
+	}
+	return 0, false
+}
+
 // usageError marks a failure caused by bad command-line input (exit 2).
 type usageError struct{ msg string }
 

@@ -36,12 +36,8 @@ history and the process list. Tools use a secret as {{secret:NAME}}.`
 const maxSecretInput = 64 << 10
 
 func cmdSecrets(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(s.err, secretsUsage)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := helpRequested(args, secretsUsage, s); done {
+		return code
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("secrets "+sub, flag.ContinueOnError)

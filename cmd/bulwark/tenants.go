@@ -28,12 +28,8 @@ the API (GET|POST /api/v1/tenants) and nothing else. Both work while
 'bulwark serve' runs on the same data folder.`
 
 func cmdTenants(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(s.err, tenantsUsage)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := helpRequested(args, tenantsUsage, s); done {
+		return code
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("tenants "+sub, flag.ContinueOnError)

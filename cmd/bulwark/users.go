@@ -34,12 +34,8 @@ argon2id at the user's next login). Roles: viewer, member (default), admin,
 owner.`
 
 func cmdUsers(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(s.err, usersUsage)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
+	if code, done := helpRequested(args, usersUsage, s); done {
+		return code
 	}
 	sub := args[0]
 	for _, a := range args[1:] {
