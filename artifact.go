@@ -47,4 +47,8 @@ type ArtifactStore interface {
 	ArtifactContent(ctx context.Context, tenant TenantID, taskID, path string) (Artifact, []byte, error)
 	// ArtifactUsage returns the bytes of content stored for the tenant.
 	ArtifactUsage(ctx context.Context, tenant TenantID) (int64, error)
+	// DeleteArtifacts removes every file stored for a task (its files have
+	// moved back into a workspace folder for a new turn). An unknown task
+	// is NotFound.
+	DeleteArtifacts(ctx context.Context, tenant TenantID, taskID string) error
 }

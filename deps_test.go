@@ -11,6 +11,9 @@ import (
 var forbiddenDeps = map[string][]string{
 	"github.com/bulwark-agents/bulwark":       {"net/http", "database/sql", "os/exec", "net"},
 	"github.com/bulwark-agents/bulwark/agent": {"net/http", "database/sql", "os/exec", "net"},
+	// The interfaces of the limits and their memory implementations: the
+	// server takes them without a database driver (pglimits has one).
+	"github.com/bulwark-agents/bulwark/limits": {"net/http", "database/sql", "github.com/jackc/pgx/v5"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -12,9 +12,9 @@ const (
 	EventTaskStarted  EventType = "task_started"  // Text: the task input
 	EventModelDelta   EventType = "model_delta"   // Text: a streamed piece of the model's reply (not stored)
 	EventModelText    EventType = "model_text"    // Text: the model's whole reply text for one turn
-	EventToolCall     EventType = "tool_call"     // Tool, CallID, Args
+	EventToolCall     EventType = "tool_call"     // Tool, CallID, Args, Effects (what the call will do, where its arguments are valid)
 	EventToolResult   EventType = "tool_result"   // Tool, CallID, Text (what the model sees), Error
-	EventApproval     EventType = "approval"      // Tool, CallID, Args, Text: the question; Decision once decided
+	EventApproval     EventType = "approval"      // Tool, CallID, Args, Text: the question; Decision and DecidedBy once decided
 	EventAskUser      EventType = "ask_user"      // Text: the question put to the person
 	EventUserMessage  EventType = "user_message"  // Text: a message a person sent into the task
 	EventNotice       EventType = "notice"        // Text: loop detection, truncation and policy notices
@@ -22,6 +22,54 @@ const (
 	EventError        EventType = "error"         // Text: a failure, safe to show
 	EventTaskFinished EventType = "task_finished" // Reason, Text: the final answer or the failure
 )
+
+// EventCompacted records that the conversation the model is sent was
+// compacted to fit the model's context window (Text: what was done;
+// Compaction: the numbers; Usage: the summary calls', when the model
+// summarised). The stored events keep everything; only what the model is
+// sent changes.
+const EventCompacted EventType = "compacted"
+
+// Compaction is what one compaction did (Event.Compaction), with sizes in
+// tokens as estimated.
+type Compaction struct {
+	TokensBefore int `json:"tokens_before"`
+	TokensAfter  int `json:"tokens_after"`
+	// Stubbed counts the tool results replaced by stubs that point to
+	// their text saved in the workspace; Summarised the messages the model
+	// summarised into one.
+	Stubbed    int `json:"stubbed,omitempty"`
+	Summarised int `json:"summarised,omitempty"`
+	// Forced: the provider had refused the request as too long.
+	Forced bool `json:"forced,omitempty"`
+}
+
+// EventToolOutput is a piece of a running command's output as it comes,
+// masked (Tool, CallID, Text; IsError: it came from stderr). Not stored:
+// the call's tool_result holds the whole output.
+const EventToolOutput EventType = "tool_output_delta"
+
+// Events of the task's MCP servers, sent from outside the agent loop (see
+// agent.Config.Notifications), masked like every other event.
+const (
+	// EventMCPLog is a log message of an MCP server (Tool: the server's
+	// name, Text: "[level] message"). Stored, up to a number per turn.
+	EventMCPLog EventType = "mcp_log"
+	// EventToolProgress is a progress notification of a running MCP tool
+	// call (Tool: the tool's name, CallID where known, Text: "progress/total
+	// message"). Live only, like a command's output: the call's tool_result
+	// is what stays.
+	EventToolProgress EventType = "tool_progress"
+)
+
+// Live reports whether events of type t are for live views only: sent to
+// those watching a task as it runs, never stored (model_delta,
+// tool_output_delta, tool_progress; a call's tool_result holds all of its
+// output). Stores refuse them; a stream resumed from the store goes on
+// without them.
+func (t EventType) Live() bool {
+	return t == EventModelDelta || t == EventToolOutput || t == EventToolProgress
+}
 
 // Event is one thing the agent loop did. Events of one task carry increasing
 // Seq numbers and are delivered in that order.
@@ -38,8 +86,25 @@ type Event struct {
 	IsError  bool            `json:"is_error,omitempty"`
 	Reason   FinishReason    `json:"reason,omitempty"`
 	Decision string          `json:"decision,omitempty"`
-	Usage    *Usage          `json:"usage,omitempty"`
+	// DecidedBy says who made an approval event's Decision: DecidedByPolicy
+	// (a rule or the default refused the call outright) or DecidedByPerson
+	// (a person, or the approver standing in for one, answered).
+	DecidedBy string `json:"decided_by,omitempty"`
+	// Effects are what a tool call will do, as its tool declared them.
+	Effects *Effects `json:"effects,omitempty"`
+	Usage   *Usage   `json:"usage,omitempty"`
+	// Child names the sub-agent task a delegate call started (on the
+	// parent's notice that it started).
+	Child string `json:"child,omitempty"`
+	// Compaction is what a compacted event did.
+	Compaction *Compaction `json:"compaction,omitempty"`
 }
+
+// Who decided an approval event (Event.DecidedBy).
+const (
+	DecidedByPolicy = "policy"
+	DecidedByPerson = "person"
+)
 
 // Usage counts what a model call consumed. Cost is in US dollars when the
 // provider reports it (zero otherwise).

@@ -2,8 +2,10 @@ package bulwark
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -63,8 +65,9 @@ func ParseRole(s string) (Role, error) {
 }
 
 // User is a person who logs in to a tenant with an email and a password.
-// Emails are unique in the installation (login names no tenant), compared
-// in lower case.
+// Emails are unique in a tenant, compared in lower case; one address may
+// have a user in several tenants, each with its own password (login then
+// names the tenant).
 type User struct {
 	ID       string    `json:"id"` // "u_..."
 	TenantID TenantID  `json:"tenant_id"`
@@ -76,12 +79,14 @@ type User struct {
 
 // NormalizeEmail returns email trimmed and in lower case, or an Invalid
 // error when it does not look like an address (one @, something on each
-// side, no spaces or control characters, at most 254 bytes).
+// side, no spaces of any script (U+00A0, U+3000: an address that looks
+// like another), control characters or invisible format characters (see
+// IsInvisibleFormat), at most 254 bytes).
 func NormalizeEmail(email string) (string, error) {
 	e := strings.ToLower(strings.TrimSpace(email))
 	local, domain, ok := strings.Cut(e, "@")
 	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") || len(e) > 254 ||
-		!utf8.ValidString(e) || strings.ContainsFunc(e, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		!utf8.ValidString(e) || strings.ContainsFunc(e, func(r rune) bool { return r <= ' ' || r == 0x7f || unicode.IsSpace(r) || IsInvisibleFormat(r) }) {
 		return "", Errorf(Invalid, "bulwark.NormalizeEmail", "not an email address")
 	}
 	return e, nil
@@ -91,16 +96,24 @@ func NormalizeEmail(email string) (string, error) {
 // once, when it is made, and stored only as its Prefix (for lookup) and a
 // hash of the whole key.
 type APIKey struct {
-	ID        string    `json:"id"` // "k_..."
-	TenantID  TenantID  `json:"tenant_id,omitempty"`
-	Name      string    `json:"name"`
-	Prefix    string    `json:"prefix"` // the first characters of the key, to recognise it
-	Role      Role      `json:"role"`
-	Scopes    []string  `json:"scopes,omitempty"`
-	CreatedBy string    `json:"created_by"`
-	Created   time.Time `json:"created"`
-	Expires   time.Time `json:"expires,omitzero"`   // zero: never
-	LastUsed  time.Time `json:"last_used,omitzero"` // updated at most once a minute
+	ID        string   `json:"id"` // "k_..."
+	TenantID  TenantID `json:"tenant_id,omitempty"`
+	Name      string   `json:"name"`
+	Prefix    string   `json:"prefix"` // the first characters of the key, to recognise it
+	Role      Role     `json:"role"`
+	Scopes    []string `json:"scopes,omitempty"`
+	CreatedBy string   `json:"created_by"`
+	// CreatorUser is the user whose rights the key carries: the user who
+	// made it, or who made the key that made it; "" for keys the operator
+	// made. The key's effective role is the lower of Role and that user's
+	// current role, and the key goes when the user does.
+	CreatorUser string `json:"creator_user,omitempty"`
+	// CreatorKey is the key that made this one, if one did: revoking a
+	// key revokes the keys it made, and theirs.
+	CreatorKey string    `json:"creator_key,omitempty"`
+	Created    time.Time `json:"created"`
+	Expires    time.Time `json:"expires,omitzero"`   // zero: never
+	LastUsed   time.Time `json:"last_used,omitzero"` // updated at most once a minute
 }
 
 // Expired reports whether the key has expired at now.
@@ -128,7 +141,12 @@ type Settings struct {
 	Limits          Limits            `json:"limits"`                     // per-task budgets
 	MaxConcurrent   int               `json:"max_concurrent_tasks,omitempty"`
 	RateLimit       RateLimitSettings `json:"rate_limit"`
-	Updated         time.Time         `json:"updated,omitzero"`
+	// MCP is the tenant's MCP servers, as the document other MCP clients
+	// use: {"mcpServers": {"NAME": {...}}} (see package mcpclient). Values
+	// of env and headers may be {{secret:NAME}}; the document holds the
+	// placeholders, never the values.
+	MCP     json.RawMessage `json:"mcp,omitempty"`
+	Updated time.Time       `json:"updated,omitzero"`
 }
 
 // RateLimitSettings are a tenant's request rate limits. Zero fields mean
@@ -151,8 +169,9 @@ const ModelAPIKeySecret = "MODEL_API_KEY"
 // UserStore keeps the people of each tenant.
 type UserStore interface {
 	// CreateUser stores u (its ID, Created and Updated are set) with the
-	// password hash (a PHC string); an email already used anywhere is
-	// Conflict, a bad email or role Invalid.
+	// password hash (a PHC string); an email the tenant already has is
+	// Conflict (whether another tenant has it is not looked at), a bad
+	// email or role Invalid.
 	CreateUser(ctx context.Context, tenant TenantID, u User, passwordHash string) (User, error)
 	// User returns a user of tenant, or NotFound.
 	User(ctx context.Context, tenant TenantID, id string) (User, error)
@@ -160,19 +179,36 @@ type UserStore interface {
 	ListUsers(ctx context.Context, tenant TenantID) ([]User, error)
 	// SetUserRole changes a user's role and returns the user as stored.
 	SetUserRole(ctx context.Context, tenant TenantID, id string, role Role) (User, error)
+	// DeleteUser deletes a user of tenant with the user's sessions and
+	// the API keys that carry the user's rights (CreatorUser), and returns
+	// how many of each went; an unknown id is NotFound.
+	DeleteUser(ctx context.Context, tenant TenantID, id string) (sessions, keys int, err error)
 	// SetPasswordHash replaces a user's password hash (a rehash at login,
 	// or a new password).
 	SetPasswordHash(ctx context.Context, tenant TenantID, id, passwordHash string) error
-	// UserByEmail finds a user of any tenant by email (case-insensitive)
-	// and returns it with its password hash, or NotFound. For login only.
+	// UserByEmail finds the user of any tenant with email
+	// (case-insensitive) and returns it with its password hash: NotFound
+	// when no tenant has it, Conflict when several do (then login must
+	// name the tenant: TenantUserByEmail). For login only.
 	UserByEmail(ctx context.Context, email string) (User, string, error)
+	// UsersByEmail returns the users of every tenant with email
+	// (case-insensitive), at most limit of them, oldest first, each with
+	// its password hash (hashes[i] is users[i]'s). No user is not an
+	// error. For a login that names no tenant: it tries the password
+	// against each, so that whether another tenant has the address never
+	// changes its answer.
+	UsersByEmail(ctx context.Context, email string, limit int) (users []User, hashes []string, err error)
+	// TenantUserByEmail finds tenant's user with email and returns it with
+	// its password hash, or NotFound. For login only.
+	TenantUserByEmail(ctx context.Context, tenant TenantID, email string) (User, string, error)
 }
 
 // APIKeyStore keeps API keys. A revoked key is deleted: it is NotFound at
 // once.
 type APIKeyStore interface {
 	// CreateAPIKey stores k (its ID and Created are set) with hash, the
-	// SHA-256 of the whole key. k.Role must be a tenant role.
+	// SHA-256 of the whole key. k.Role must be a tenant role; a
+	// CreatorUser or CreatorKey that is not of tenant is NotFound.
 	CreateAPIKey(ctx context.Context, tenant TenantID, k APIKey, hash []byte) (APIKey, error)
 	// CreateOperatorKey stores an operator key: no tenant, RoleOperator.
 	CreateOperatorKey(ctx context.Context, k APIKey, hash []byte) (APIKey, error)
@@ -181,7 +217,8 @@ type APIKeyStore interface {
 	APIKeyByPrefix(ctx context.Context, prefix string) (APIKey, []byte, error)
 	// ListAPIKeys returns the tenant's keys, oldest first.
 	ListAPIKeys(ctx context.Context, tenant TenantID) ([]APIKey, error)
-	// DeleteAPIKey revokes a key of tenant; an unknown id is NotFound.
+	// DeleteAPIKey revokes a key of tenant, and the keys it made (see
+	// CreatorKey), and theirs; an unknown id is NotFound.
 	DeleteAPIKey(ctx context.Context, tenant TenantID, id string) error
 	// TouchAPIKey records that the key (of tenant, "" for an operator key)
 	// was used at t.

@@ -25,12 +25,17 @@ func (d Decision) strictness() int {
 	return 2 // Deny, and anything unknown
 }
 
-// Rule is one line of a policy: calls of Tool (or "*" for every tool) whose
-// target matches Pattern get Decision. The target is what the call acts on:
-// the command line of run_shell, the language of run_code, the path of a
-// file tool, the URL of fetch_url. Pattern is a glob where * matches any run
-// of characters (spaces and slashes included) and ? one character; an empty
-// pattern matches every call of the tool.
+// Rule is one line of a policy: calls of Tool (or "*" for every tool, or
+// "mcp__SERVER__*" for every tool of the MCP server SERVER) with
+// a target that matches Pattern get Decision. A call's targets are what its
+// tool declares it acts on (bulwark.Effects.Targets), in canonical form:
+// the cleaned workspace path of a file tool, each simple command of a
+// run_shell script (program resolved, flags normalised), the URL of
+// fetch_url, "LANGUAGE: CODE" and the commands of run_code. Pattern is a
+// glob where * matches any run of characters (spaces and slashes included)
+// and ? one character, put in the same canonical form as the targets before
+// it is matched (see Call.Patterns; the pattern of a rule for "*" is
+// matched as written); an empty pattern matches every call of the tool.
 type Rule struct {
 	Tool     string   `json:"tool"`
 	Pattern  string   `json:"pattern,omitempty"`
@@ -57,27 +62,182 @@ type Verdict struct {
 	Rule     string // the deciding rule, or "default"
 }
 
-// Decide returns the strictest decision of the rules matching a call of
-// tool on target, or the default when none matches.
-func (p Policy) Decide(tool, target string) Verdict {
-	v := Verdict{Decision: p.Default, Rule: "default"}
-	if v.Decision == "" {
-		v.Decision = Allow
+// Call is a tool call as a policy sees it: its tool and what it declared it
+// will act on.
+type Call struct {
+	Tool string
+	// Targets are what the call acts on, in canonical form
+	// (Effects.Targets). A call with none is matched as one empty target.
+	Targets []string
+	// Dynamic reports that the call may do things that cannot be known
+	// before it runs (Effects.Dynamic): every ask and deny rule that can
+	// match a target of this tool then applies.
+	Dynamic bool
+	// Patterns returns the forms of a rule's pattern that targets are
+	// matched against: the pattern in the canonical form of the tool's
+	// targets. No form (or an error) means the pattern can match no target
+	// of this tool, as for tools without targets. Nil Patterns matches the
+	// pattern as written. A rule for "*" names no tool whose form its
+	// pattern could take: it is matched as written, against the tools
+	// whose Patterns accept it.
+	Patterns func(pattern string) ([]string, error)
+	// Match reports whether one form of a pattern matches one target; nil
+	// is Glob. Tools whose targets are more than text (a shell command's
+	// flags may come in any order) supply their own.
+	Match func(form, target string) bool
+	// Parts, if set, returns the parts of a target (a command's arguments
+	// and redirected files) that a deny or ask rule whose pattern form is
+	// one word (no blank: *.env, secrets/*) also matches: such a pattern
+	// names a file, which a command may name anywhere in its line. Allow
+	// rules are not matched against parts, so they admit no more.
+	Parts func(target string) []string
+}
+
+// Decide judges each target of c on its own, and returns the strictest of
+// those verdicts. A target's verdict is the strictest decision of the rules
+// that match it, or the default when none does. A rule matches a target
+// when it names c.Tool (or "*") and either has no pattern or has a pattern
+// one of whose forms matches the target. So "cd . && rm -rf *" is judged on
+// "cd ." and on "rm -f -r *" both, and under a default of deny the allow
+// rule run_shell(git *) does not carry "git status; rm -rf /" past the
+// default: "rm -f -r /" matches no rule, so the default decides it.
+//
+// Where c.Dynamic is set, the part of the call that cannot be known is
+// judged as one more target that every rule without a pattern and every
+// ask and deny rule of the tool (whose pattern can match its targets at
+// all) matches; when none does, the default decides it.
+func (p Policy) Decide(c Call) Verdict {
+	def := Verdict{Decision: p.Default, Rule: "default"}
+	if def.Decision == "" {
+		def.Decision = Allow
 	}
-	matched := false
-	for _, r := range p.Rules {
-		if r.Tool != "*" && r.Tool != tool {
+	targets := c.Targets
+	if len(targets) == 0 {
+		targets = []string{""}
+	}
+	// judge returns the strictest rule of the tool that matches, or the default.
+	judge := func(matches func(r Rule) bool) Verdict {
+		v, matched := def, false
+		for _, r := range p.Rules {
+			if !r.names(c.Tool) {
+				continue
+			}
+			if r.Pattern != "" && !matches(r) {
+				continue
+			}
+			if !matched || r.Decision.strictness() > v.Decision.strictness() {
+				v, matched = Verdict{Decision: r.Decision, Rule: r.String()}, true
+			}
+		}
+		return v
+	}
+	var out Verdict
+	stricter := func(v Verdict) {
+		if out.Decision == "" || v.Decision.strictness() > out.Decision.strictness() {
+			out = v
+		}
+	}
+	for _, t := range targets {
+		stricter(judge(func(r Rule) bool { return c.matches(r, t) || c.partMatches(r, t) }))
+	}
+	if c.Dynamic {
+		stricter(judge(func(r Rule) bool { return r.Decision != Allow && len(c.forms(r)) > 0 }))
+	}
+	return out
+}
+
+// names reports whether r is a rule for calls of tool: it names the tool,
+// or every tool ("*"), or every tool of one MCP server ("mcp__SERVER__*":
+// a server's tools are not known when the policy is written).
+//
+// The server's name is matched in any ASCII case: an MCP configuration
+// may not hold two servers whose names differ in case only, so
+// mcp__GitHub__* is a rule for the server "github", not a deny rule that
+// silently matches nothing.
+func (r Rule) names(tool string) bool {
+	if r.Tool == "*" || r.Tool == tool {
+		return true
+	}
+	if !strings.HasPrefix(r.Tool, "mcp__") || !strings.HasPrefix(tool, "mcp__") {
+		return false
+	}
+	rs, rt, ok := strings.Cut(r.Tool[len("mcp__"):], "__")
+	ts, tt, ok2 := strings.Cut(tool[len("mcp__"):], "__")
+	return ok && ok2 && rs != "" && asciiEqualFold(rs, ts) && (rt == "*" || rt == tt)
+}
+
+// asciiEqualFold is strings.EqualFold for ASCII letters only (no Unicode
+// folding: the Kelvin sign is not a k).
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// forms returns the forms of r's pattern that c's targets are matched
+// against; none when the pattern can match no target of c's tool.
+func (c Call) forms(r Rule) []string {
+	if c.Patterns == nil {
+		return []string{r.Pattern}
+	}
+	f, err := c.Patterns(r.Pattern)
+	if err != nil || len(f) == 0 {
+		return nil // no target of this tool could match
+	}
+	if r.Tool == "*" {
+		return []string{r.Pattern}
+	}
+	return f
+}
+
+// partMatches reports whether r, a deny or ask rule, has a one-word
+// form that matches a part of target (see Call.Parts).
+func (c Call) partMatches(r Rule, target string) bool {
+	if c.Parts == nil || r.Decision == Allow {
+		return false
+	}
+	var parts []string
+	for _, f := range c.forms(r) {
+		if strings.ContainsAny(f, " \t\n") {
 			continue
 		}
-		if r.Pattern != "" && !Glob(r.Pattern, target) {
-			continue
+		if parts == nil {
+			parts = c.Parts(target)
 		}
-		if !matched || r.Decision.strictness() > v.Decision.strictness() {
-			v = Verdict{Decision: r.Decision, Rule: r.String()}
-			matched = true
+		for _, p := range parts {
+			if Glob(f, p) {
+				return true
+			}
 		}
 	}
-	return v
+	return false
+}
+
+// matches reports whether one form of r's pattern matches target.
+func (c Call) matches(r Rule, target string) bool {
+	match := c.Match
+	if match == nil {
+		match = Glob
+	}
+	for _, f := range c.forms(r) {
+		if match(f, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParseRule reads a rule written as TOOL=DECISION or TOOL(PATTERN)=DECISION,
@@ -98,7 +258,13 @@ func ParseRule(s string) (Rule, error) {
 		if !strings.HasSuffix(head, ")") {
 			return Rule{}, Errorf(Invalid, op, "policy rule %q: the pattern must be closed with )", s)
 		}
+		// Blanks around a pattern are layout, not part of a path or URL:
+		// write_file( *.env ) must not silently match nothing. A pattern
+		// of blanks stays as written, for the tool to refuse.
 		r.Tool, r.Pattern = strings.TrimSpace(head[:j]), head[j+1:len(head)-1]
+		if p := strings.TrimSpace(r.Pattern); p != "" {
+			r.Pattern = p
+		}
 	}
 	if r.Tool == "" || strings.ContainsAny(r.Tool, " ()=") {
 		return Rule{}, Errorf(Invalid, op, "policy rule %q: name a tool, such as run_shell, or * for every tool", s)
@@ -131,12 +297,14 @@ func Glob(pattern, s string) bool {
 	star, mark := -1, 0
 	for ti < len(t) {
 		switch {
+		case pi < len(p) && p[pi] == '*':
+			// A star in the pattern is a wildcard even where the subject
+			// has a star too: matching them literally would forget it.
+			star, mark = pi, ti
+			pi++
 		case pi < len(p) && (p[pi] == '?' || p[pi] == t[ti]):
 			pi++
 			ti++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, ti
-			pi++
 		case star >= 0:
 			pi = star + 1
 			mark++

@@ -1,7 +1,11 @@
 package bulwark_test
 
 import (
+	"errors"
+	"regexp"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -23,6 +27,14 @@ var globTests = []struct {
 	{"**", "", true},
 	{"*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
 	{"héllo*", "héllo wörld", true},
+	// A star in the subject is no reason to forget the star of the pattern.
+	{"*", "*rm -rf /", true},
+	{"*", "*", true},
+	{"*.env", "*x.env", true},
+	{"a*", "a*b", true},
+	{"*b", "*ab", true},
+	{"?", "*", true},
+	{"a*c", "a*", false},
 }
 
 func TestGlob(t *testing.T) {
@@ -53,12 +65,12 @@ func TestPolicyDecide(t *testing.T) {
 		{"list_files", ".", bulwark.Allow, "default"},
 	}
 	for _, tt := range tests {
-		v := p.Decide(tt.tool, tt.target)
+		v := p.Decide(bulwark.Call{Tool: tt.tool, Targets: []string{tt.target}})
 		if v.Decision != tt.want || v.Rule != tt.rule {
 			t.Errorf("Decide(%q, %q) = %+v, want %s by %q", tt.tool, tt.target, v, tt.want, tt.rule)
 		}
 	}
-	if v := (bulwark.Policy{Default: bulwark.Deny}).Decide("x", "y"); v.Decision != bulwark.Deny {
+	if v := (bulwark.Policy{Default: bulwark.Deny}).Decide(bulwark.Call{Tool: "x", Targets: []string{"y"}}); v.Decision != bulwark.Deny {
 		t.Errorf("default deny gave %+v", v)
 	}
 }
@@ -73,16 +85,50 @@ func TestParseRuleErrors(t *testing.T) {
 	}
 }
 
+// globRef is the reference Glob is checked against: the pattern turned into
+// an anchored regular expression, * as .* and ? as one character.
+func globRef(pattern, s string) bool {
+	var b strings.Builder
+	b.WriteString(`(?s)^`)
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String()).MatchString(s)
+}
+
 func FuzzGlob(f *testing.F) {
 	f.Add("rm -rf *", "rm -rf /")
 	f.Add("*a*?b", "xaab")
+	f.Add("*", "*rm -rf /")
+	for _, tt := range globTests {
+		f.Add(tt.pattern, tt.s)
+	}
 	f.Fuzz(func(t *testing.T, pattern, s string) {
+		if len(pattern) > 64 || len(s) > 256 {
+			return // the regexp reference grows with the pattern
+		}
 		got := bulwark.Glob(pattern, s)
-		if pattern == s && !got {
+		if utf8.ValidString(pattern) && utf8.ValidString(s) {
+			if want := globRef(pattern, s); got != want {
+				t.Errorf("Glob(%q, %q) = %v, want %v (the regexp reference)", pattern, s, got, want)
+			}
+		}
+		if pattern == s && !strings.ContainsAny(s, "*?") && !got {
 			t.Errorf("Glob(%q, %q) = false for an identical string without wildcards", pattern, s)
 		}
-		if bulwark.Glob("*", s) != true {
+		if !bulwark.Glob("*", s) {
 			t.Errorf("Glob(*, %q) = false", s)
+		}
+		if !bulwark.Glob(s, s) {
+			t.Errorf("Glob(%q, %q) = false: a string always matches itself", s, s)
 		}
 	})
 }
@@ -101,4 +147,119 @@ func FuzzParseRules(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecideCall: a call is decided on each of its targets and the strictest
+// answer wins; a dynamic call meets every ask and deny rule of its tool;
+// patterns are matched in the form Patterns gives them.
+func TestDecideCall(t *testing.T) {
+	rules, err := bulwark.ParseRules("run_shell=allow; run_shell(rm -r *)=deny; run_shell(curl *)=ask; run_shell(ls *)=allow; finish=allow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := bulwark.Policy{Rules: rules}
+	// A stand-in for shell.Pattern: flags written together are split.
+	split := func(pat string) ([]string, error) {
+		return []string{strings.ReplaceAll(pat, "-rf", "-r -f")}, nil
+	}
+	tests := []struct {
+		name string
+		call bulwark.Call
+		want bulwark.Decision
+		rule string
+	}{
+		{"one target", bulwark.Call{Tool: "run_shell", Targets: []string{"ls -l"}}, bulwark.Allow, "run_shell=allow"}, // the first of equals
+		{"strictest of the targets", bulwark.Call{Tool: "run_shell", Targets: []string{"cd .", "rm -r -f x"}}, bulwark.Deny, "run_shell(rm -r *)=deny"},
+		{"ask beats allow", bulwark.Call{Tool: "run_shell", Targets: []string{"ls", "curl x"}}, bulwark.Ask, "run_shell(curl *)=ask"},
+		{"dynamic meets every deny rule", bulwark.Call{Tool: "run_shell", Targets: []string{"echo"}, Dynamic: true}, bulwark.Deny, "run_shell(rm -r *)=deny"},
+		{"no targets: the empty target", bulwark.Call{Tool: "run_shell"}, bulwark.Allow, "run_shell=allow"},
+		{"a pattern with no form matches nothing", bulwark.Call{Tool: "run_shell", Targets: []string{"rm -r x"},
+			Patterns: func(string) ([]string, error) { return nil, nil }}, bulwark.Allow, "run_shell=allow"},
+		{"a pattern the tool refuses matches nothing", bulwark.Call{Tool: "run_shell", Targets: []string{"rm -r x"}, Dynamic: true,
+			Patterns: func(string) ([]string, error) { return nil, errors.New("no") }}, bulwark.Allow, "run_shell=allow"},
+		{"other tools are not touched", bulwark.Call{Tool: "finish", Dynamic: true}, bulwark.Allow, "finish=allow"},
+	}
+	for _, tt := range tests {
+		v := p.Decide(tt.call)
+		if v.Decision != tt.want || v.Rule != tt.rule {
+			t.Errorf("%s: Decide(%+v) = %+v, want %s by %q", tt.name, tt.call, v, tt.want, tt.rule)
+		}
+	}
+	normalised := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "run_shell", Pattern: "rm -rf *", Decision: bulwark.Deny}}}
+	if v := normalised.Decide(bulwark.Call{Tool: "run_shell", Targets: []string{"rm -r -f /"}, Patterns: split}); v.Decision != bulwark.Deny {
+		t.Errorf("the pattern was not matched in its normalised form: %+v", v)
+	}
+}
+
+// FuzzCatchAll: a catch-all rule decides every target, whatever characters
+// it holds (a leading * walked past Glob once).
+func FuzzCatchAll(f *testing.F) {
+	f.Add("*rm -rf /")
+	f.Add("")
+	f.Add("?*?")
+	p := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "run_shell", Pattern: "*", Decision: bulwark.Deny}}}
+	f.Fuzz(func(t *testing.T, target string) {
+		if v := p.Decide(bulwark.Call{Tool: "run_shell", Targets: []string{"ls", target}}); v.Decision != bulwark.Deny {
+			t.Errorf("run_shell(*)=deny gave %+v for %q", v, target)
+		}
+	})
+}
+
+// TestStarRulePatternsAsWritten: a rule for every tool is matched as
+// written: a path pattern does not turn, in the shell's form of a command
+// ("src/*" names the program *), into a rule for every command.
+func TestStarRulePatternsAsWritten(t *testing.T) {
+	p := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "*", Pattern: "src/*", Decision: bulwark.Deny}}}
+	asShell := func(string) ([]string, error) { return []string{"*"}, nil }
+	if v := p.Decide(bulwark.Call{Tool: "run_shell", Targets: []string{"ls"}, Patterns: asShell}); v.Decision != bulwark.Allow {
+		t.Errorf("*(src/*)=deny on run_shell(ls) = %+v, want allow", v)
+	}
+	if v := p.Decide(bulwark.Call{Tool: "write_file", Targets: []string{"src/a.py"}, Patterns: asShell}); v.Decision != bulwark.Deny {
+		t.Errorf("*(src/*)=deny on write_file(src/a.py) = %+v, want deny", v)
+	}
+	none := func(string) ([]string, error) { return nil, nil }
+	if v := p.Decide(bulwark.Call{Tool: "finish", Patterns: none, Dynamic: true}); v.Decision != bulwark.Allow {
+		t.Errorf("*(src/*)=deny on finish = %+v, want allow: finish has no targets", v)
+	}
+}
+
+// TestServerWideRules: "mcp__SERVER__*" is a rule for every tool of one
+// MCP server, and no other: not another server whose name starts alike,
+// not a built-in tool.
+func TestServerWideRules(t *testing.T) {
+	p := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "mcp__github__*", Decision: bulwark.Deny}, {Tool: "mcp__github__get_issue", Decision: bulwark.Allow}}}
+	for tool, want := range map[string]bulwark.Decision{
+		"mcp__github__create_issue": bulwark.Deny,
+		"mcp__github__get_issue":    bulwark.Deny, // the strictest rule wins
+		"mcp__githubx__create":      bulwark.Allow,
+		"mcp__git__hub":             bulwark.Allow,
+		"run_shell":                 bulwark.Allow,
+		"mcp__github":               bulwark.Allow,
+		// The server's name in any case (no two servers differ in case only).
+		"mcp__GitHub__create_issue": bulwark.Deny,
+		"mcp__GITHUB__x":            bulwark.Deny,
+		"mcp__gİthub__x":            bulwark.Allow, // no Unicode folding
+	} {
+		if got := p.Decide(bulwark.Call{Tool: tool}).Decision; got != want {
+			t.Errorf("%s: %s, want %s", tool, got, want)
+		}
+	}
+	// A rule spelled in another case than the server's name still applies.
+	p = bulwark.Policy{Rules: []bulwark.Rule{{Tool: "mcp__Everything__*", Decision: bulwark.Deny}, {Tool: "mcp__EVERYTHING__echo", Pattern: "*", Decision: bulwark.Ask}}}
+	if got := p.Decide(bulwark.Call{Tool: "mcp__everything__get-env"}).Decision; got != bulwark.Deny {
+		t.Errorf("mcp__Everything__*=deny on mcp__everything__get-env: %s, want deny", got)
+	}
+	if got := (bulwark.Policy{Rules: p.Rules[1:]}).Decide(bulwark.Call{Tool: "mcp__everything__echo", Targets: []string{"{}"}}).Decision; got != bulwark.Ask {
+		t.Errorf("mcp__EVERYTHING__echo(*)=ask on mcp__everything__echo: %s, want ask", got)
+	}
+	if got := (bulwark.Policy{Rules: p.Rules[1:]}).Decide(bulwark.Call{Tool: "mcp__everything__Echo", Targets: []string{"{}"}}).Decision; got != bulwark.Allow {
+		t.Errorf("a rule for the tool echo on the tool Echo: %s, want allow (tool names keep their case)", got)
+	}
+	// Not a wildcard elsewhere in a name.
+	p = bulwark.Policy{Rules: []bulwark.Rule{{Tool: "mcp__*", Decision: bulwark.Deny}, {Tool: "run_*", Decision: bulwark.Deny}}}
+	for _, tool := range []string{"mcp__github__create_issue", "run_shell"} {
+		if got := p.Decide(bulwark.Call{Tool: tool}).Decision; got != bulwark.Allow {
+			t.Errorf("%s: %s under rules that name no server, want allow", tool, got)
+		}
+	}
 }

@@ -13,7 +13,7 @@ import (
 //	...
 //	if err := rec.Err(); err != nil { ... }
 //
-// model_delta events are not stored (they are for live views); the
+// live-only events (EventType.Live) are not stored; the
 // task_finished event also sets the task's status, reason and answer (see
 // TaskStore.AppendEvent). A Recorder is safe for concurrent use.
 type Recorder struct {
@@ -36,7 +36,7 @@ func NewRecorder(ctx context.Context, store TaskStore, tenant TenantID, taskID s
 // Record stores e. A failure is kept for Err and does not stop later
 // events from being stored.
 func (r *Recorder) Record(e Event) {
-	if e.Type == EventModelDelta {
+	if e.Type.Live() {
 		return
 	}
 	if e.TaskID == "" {

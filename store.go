@@ -57,8 +57,8 @@ type TaskStore interface {
 	// ones. A Seq already stored for the task is Conflict. An event of
 	// type task_started marks the task running, and one of type
 	// task_finished sets its status (TaskStatusFor), reason and answer
-	// (e.Text) in the same transaction. model_delta events are refused:
-	// they are for live views only.
+	// (e.Text) in the same transaction. Live-only events (EventType.Live:
+	// model_delta, tool_output_delta) are refused, kind Invalid.
 	AppendEvent(ctx context.Context, tenant TenantID, e Event) error
 	// Events returns up to limit events of a task (limit <= 0: all) whose
 	// Seq is greater than after, in Seq order: pass the last Seq seen to
@@ -76,22 +76,37 @@ type ListTasksOptions struct {
 // Names match ^[A-Za-z_][A-Za-z0-9_]{0,63}$; values are never returned by a
 // listing.
 type SecretStore interface {
-	// SetSecret creates or replaces a secret. A bad name, or an empty or
-	// too short value (see secret.MinSecretLen), is Invalid.
-	SetSecret(ctx context.Context, tenant TenantID, name, value string) error
+	// SetSecret creates or replaces a secret, bound to hosts: the host
+	// names or "*.domain" patterns the egress proxy may send its value to
+	// (none: an unbound secret, usable in the sandbox only where the
+	// operator allows it). A bad name, an empty or too short value (see
+	// secret.MinSecretLen), or a bad host pattern (an address, a wildcard
+	// other than a leading "*.") is Invalid.
+	SetSecret(ctx context.Context, tenant TenantID, name, value string, hosts ...string) error
 	// ListSecrets returns the names and dates of the tenant's secrets,
 	// sorted by name; never their values.
 	ListSecrets(ctx context.Context, tenant TenantID) ([]SecretInfo, error)
 	// SecretValues returns every secret of the tenant by name, for
 	// substitution into tool arguments and for the redactor.
 	SecretValues(ctx context.Context, tenant TenantID) (map[string]string, error)
+	// Secrets returns every secret of the tenant with its value and hosts,
+	// read together, sorted by name, for setting up a task.
+	Secrets(ctx context.Context, tenant TenantID) ([]Secret, error)
 	// DeleteSecret removes a secret; an unknown name is NotFound.
 	DeleteSecret(ctx context.Context, tenant TenantID, name string) error
+}
+
+// Secret is a secret with its value, for setting up a task.
+type Secret struct {
+	Name  string
+	Value string
+	Hosts []string // the host patterns the value may be sent to; nil: unbound
 }
 
 // SecretInfo describes a secret without its value.
 type SecretInfo struct {
 	Name    string    `json:"name"`
+	Hosts   []string  `json:"hosts"` // the host patterns it is bound to; empty: unbound
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 }
@@ -144,6 +159,7 @@ type Store interface {
 	APIKeyStore
 	SessionStore
 	SettingsStore
+	SkillStore
 	Close() error
 }
 
@@ -157,6 +173,14 @@ func TaskStatusFor(r FinishReason) TaskStatus {
 		return TaskCanceled
 	}
 	return TaskFailed
+}
+
+// Continuable reports whether a person's message may continue a task with
+// status s in a new turn of its conversation: one that ended (succeeded,
+// failed or canceled) or was interrupted by a restart. A queued, running
+// or waiting task takes messages into its current turn instead.
+func (s TaskStatus) Continuable() bool {
+	return s.Ended() || s == TaskInterrupted
 }
 
 // Ended reports whether a task with status s has ended and can no longer

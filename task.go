@@ -65,4 +65,24 @@ type Task struct {
 	Created  time.Time    `json:"created"`
 	Answer   string       `json:"answer,omitempty"`
 	Reason   FinishReason `json:"reason,omitempty"`
+	// Usage is what the task's model calls consumed so far; Started and
+	// Finished are when it first started and last ended (zero: not yet).
+	// The store keeps them from the task's events.
+	Usage    Usage     `json:"usage"`
+	Started  time.Time `json:"started,omitzero"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Turns counts the runs of the task's conversation: 1 for a new task,
+	// one more for each message that continued it after it stopped (see
+	// TaskStatus.Continuable). More than one: the task is a conversation.
+	Turns int `json:"turns"`
+	// ParentID names the task whose agent started this one with the
+	// delegate tool (a sub-agent); empty for a task a person started.
+	ParentID string `json:"parent_id,omitempty"`
+	// ScheduleID is the schedule that started the task, if one did.
+	ScheduleID string `json:"schedule_id,omitempty"`
+	// CreatedBy is the id of the user who created the task (for a
+	// sub-agent: its parent's; for a scheduled task: the schedule's owner);
+	// empty for the CLI's local tenant and API keys not tied to a user.
+	// The task's private memories (scope "user") are that user's.
+	CreatedBy string `json:"created_by,omitempty"`
 }

@@ -9,6 +9,9 @@ import (
 type TaskQuery struct {
 	// Status keeps only tasks with one of these statuses; empty: all.
 	Status []TaskStatus
+	// Parent keeps only the sub-agent tasks of the task it names (their
+	// ParentID); empty: tasks whatever their parent.
+	Parent string
 	// Limit is the most tasks returned; <= 0 means 50.
 	Limit int
 	// Offset skips that many tasks first (page-number paging).

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -56,7 +57,8 @@ type Config struct {
 	// MaskStream returns a masker for one streamed model reply: push takes
 	// each piece and returns what is safe to show so far (holding back the
 	// start of a possible secret split across pieces); flush returns the
-	// rest. Nil streams pieces through Mask.
+	// rest. Nil streams pieces through Mask, and streams no command
+	// output while it runs (see live_output.go).
 	MaskStream func() (push func(string) string, flush func() string)
 	// Secrets are the values that {{secret:NAME}} placeholders in tool
 	// arguments stand for. They are put in at execution time only, for the
@@ -64,6 +66,12 @@ type Config struct {
 	// values. Mask must hide these values.
 	Secrets     map[string]string
 	SecretTools []string
+	// SecretArgs, when set, puts secrets into the arguments of a call to a
+	// tool of SecretTools instead of substituting every placeholder: it
+	// decides per tool and secret (a secret bound to hosts stays a
+	// placeholder in sandboxed code, for the egress proxy to put in), and
+	// its error (a refusal meant for the model) fails the call.
+	SecretArgs func(tool string, args json.RawMessage) (json.RawMessage, error)
 	// Screen scores untrusted text (fetched pages, files, command output)
 	// for prompt injection; nil means guard.Score. Text it flags taints the
 	// task: from then on, calls with side effects that the policy allows
@@ -74,13 +82,42 @@ type Config struct {
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
 	// Now returns the time stamped on events; nil means time.Now.
 	Now func() time.Time
+	// History holds the stored events of the task's earlier turns when
+	// this run continues its conversation (see history.go); none starts
+	// the task. The person's message that opens the new turn is its last
+	// user_message; without one after the last turn, an interrupted turn
+	// resumes. Limits apply to this turn alone: its steps, tokens, cost
+	// and time are counted afresh.
+	History []bulwark.Event
+	// Resume, with History, goes on with the turn a restart interrupted
+	// rather than a new one: its steps, tokens, cost and time count on from
+	// what the checkpoint says the turn had spent, and its taint holds.
+	// Calls of the last stored reply that have no stored result are not
+	// run again (see resume.go). Nil: a new turn.
+	Resume *bulwark.Checkpoint
+	// Notifications, when set, is called as the run starts with a function
+	// that puts events from outside the loop into the task's stream: the
+	// log messages and progress notifications of the task's MCP servers
+	// (EventMCPLog, EventToolProgress; other types are dropped). They are
+	// masked and numbered like the loop's own (see notify.go). The function
+	// it returns is called as the run ends; send does nothing after it.
+	Notifications func(send func(bulwark.Event)) (stop func())
+	// Checkpoint is called after each completed step (a model reply; the
+	// result of a tool call), before the event that records it is sent to
+	// the sink, with the step's Seq (that event's), Step, Spent and Taint
+	// filled in. The caller adds the workspace and commits it (see
+	// bulwark.CheckpointStore); it must not block for long. May be nil.
+	Checkpoint func(bulwark.Checkpoint)
+	// Delegation lets the task start sub-agents with the delegate tool
+	// (see delegate.go); nil: it cannot, and delegate is not offered.
+	Delegation *Delegation
 }
 
 // Outcome is how a task ended.
 type Outcome struct {
 	Reason FinishReason
 	Answer string // the final answer when Reason is done, else why it stopped
-	Steps  int    // model turns taken
+	Steps  int    // model turns taken in this run (a continued task: in this turn)
 	Usage  bulwark.Usage
 }
 
@@ -117,10 +154,21 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Screen == nil {
 		cfg.Screen = guard.Score
 	}
-	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()}}
-	ctx, cancel := context.WithTimeoutCause(ctx, r.limits.MaxDuration, errTimeout)
+	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()}, started: time.Now()}
+	r.startDelegation()
+	r.window.Window = llm.ContextWindow(cfg.Model)
+	budget := r.limits.MaxDuration
+	if cfg.Resume != nil && len(cfg.History) > 0 {
+		r.spentBefore = cfg.Resume.Spent.Elapsed
+		budget -= r.spentBefore
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, budget, errTimeout)
 	defer cancel()
 	out := r.loop(ctx)
+	if r.stopNotes != nil {
+		r.stopNotes()
+	}
+	r.endDelegation()
 	r.emit(bulwark.Event{Type: bulwark.EventTaskFinished, Reason: out.Reason, Text: out.Answer, Usage: &out.Usage})
 	return out, nil
 }
@@ -132,21 +180,48 @@ type run struct {
 	limits bulwark.Limits
 	seq    int64
 	step   int
+	first  int // the last step of the turns before this one
 	usage  bulwark.Usage
-	msgs   []llm.Message
+	// running is the declared effects of the call that runs now, for the
+	// effects it finds while it runs (checkFound).
+	running *tool.Effects
+	// unreported is the usage of the last model reply not yet carried by
+	// an event (a reply of tool calls alone).
+	unreported *bulwark.Usage
+	msgs       []llm.Message
+	window     windowState // the model's context window (compact.go)
 
 	lastCall string // canonical form of the previous tool call
 	repeats  int    // how many times in a row lastCall was made
 
-	taint taint
+	taint     taint
+	notes     notes
+	project   project // the workspace's AGENTS.md (project.go)
+	stopNotes func()
+
+	started     time.Time     // when this run began (real time)
+	spentBefore time.Duration // the time the resumed turn had run before
+
+	// emitMu serializes emit: a running call's live output is sent from
+	// other goroutines (live_output.go).
+	emitMu sync.Mutex
 }
 
 func (r *run) emit(e bulwark.Event) {
-	if e.Type != bulwark.EventModelDelta { // deltas are masked by their stream
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	if !e.Type.Live() { // live pieces are masked by their stream
 		e.Text = r.cfg.Mask(e.Text)
 	}
 	if len(e.Args) > 0 {
 		e.Args = []byte(r.cfg.Mask(string(e.Args)))
+	}
+	if e.Effects != nil {
+		m := e.Effects.Mask(r.cfg.Mask)
+		e.Effects = &m
+	}
+	if r.unreported != nil && e.Usage == nil && !e.Type.Live() && e.Type != bulwark.EventTaskFinished {
+		e.Usage, r.unreported = r.unreported, nil
 	}
 	r.seq++
 	e.Seq = r.seq
@@ -161,18 +236,28 @@ func (r *run) emit(e bulwark.Event) {
 }
 
 func (r *run) end(reason FinishReason, text string) Outcome {
-	return Outcome{Reason: reason, Answer: text, Steps: r.step, Usage: r.usage}
+	return Outcome{Reason: reason, Answer: text, Steps: r.step - r.first, Usage: r.usage}
 }
 
 func (r *run) loop(ctx context.Context) Outcome {
-	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
-	specs := r.cfg.Tools.Specs()
+	r.project = r.readProject()
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
-			guard.SystemNotice, r.taint.canary.Instruction())},
-		{Role: llm.User, Content: r.cfg.Mask(r.task.Input)},
+			guard.SystemNotice, r.taint.canary.Instruction(), r.project.prompt)},
 	}
+	if len(r.cfg.History) == 0 {
+		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
+		r.applyProject(r.project)
+		r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: r.cfg.Mask(r.task.Input), Pinned: true})
+	}
+	// Notifications from outside follow the task's start.
+	r.stopNotes = r.startNotifications()
 	env := r.toolEnv()
+	if len(r.cfg.History) > 0 {
+		if out, done := r.continueTurn(ctx, env); done {
+			return out
+		}
+	}
 	textOnly := 0
 	for {
 		if out, over := r.overBudget(ctx); over {
@@ -181,7 +266,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 		r.readInbox()
 		r.step++
 		push, flush := r.deltaMasker()
-		resp, err := r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: specs}, func(s string) {
+		// The tools are read again each turn: an MCP server may have
+		// changed its list since the last.
+		resp, err := r.callModel(ctx, func(s string) {
 			if s = push(s); s != "" {
 				r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: s})
 			}
@@ -190,6 +277,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 			r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: rest})
 		}
 		if err != nil {
+			if stop := (*stopRun)(nil); errors.As(err, &stop) {
+				return stop.out // compacting spent a budget
+			}
 			if out, stopped := r.stopped(ctx); stopped {
 				return out
 			}
@@ -201,8 +291,14 @@ func (r *run) loop(ctx context.Context) Outcome {
 		reply := resp.Message
 		reply.Role = llm.Assistant
 		r.msgs = append(r.msgs, reply)
+		r.checkpoint()
 		if reply.Content != "" {
 			r.emit(bulwark.Event{Type: bulwark.EventModelText, Text: reply.Content, Usage: &resp.Usage})
+		} else {
+			// A reply of tool calls alone: its usage goes on the next
+			// event, so that the events' usage adds up to the task's.
+			u := resp.Usage
+			r.unreported = &u
 		}
 		if len(reply.ToolCalls) == 0 {
 			textOnly++
@@ -233,12 +329,46 @@ func (r *run) overBudget(ctx context.Context) (Outcome, bool) {
 		return out, true
 	}
 	switch {
-	case r.step >= r.limits.MaxSteps:
+	case r.step-r.first >= r.limits.MaxSteps:
 		return r.end(bulwark.FinishMaxSteps, fmt.Sprintf("the step budget (%d) ran out before the task was finished", r.limits.MaxSteps)), true
 	case r.usage.InputTokens+r.usage.OutputTokens >= r.limits.MaxTokens:
 		return r.end(bulwark.FinishMaxTokens, fmt.Sprintf("the token budget (%d) ran out before the task was finished", r.limits.MaxTokens)), true
 	case r.limits.MaxCost > 0 && r.usage.Cost >= r.limits.MaxCost:
 		return r.end(bulwark.FinishMaxCost, fmt.Sprintf("the cost budget ($%.2f) ran out before the task was finished", r.limits.MaxCost)), true
+	}
+	return Outcome{}, false
+}
+
+// continueTurn opens a new turn of a stored conversation: the model's
+// messages rebuilt from the earlier turns (the person's message that
+// opened this turn is stored among them), and a notice when the turn
+// resumes one a restart interrupted. A resumed turn first answers the
+// calls that were cut off (resumeCalls); done reports that one of them
+// ended the task.
+func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
+	h := rebuild(r.cfg.History)
+	for _, m := range h.msgs {
+		m.Content = r.cfg.Mask(m.Content) // stored events are masked; a message is not yet
+		r.msgs = append(r.msgs, m)
+	}
+	r.seq, r.step, r.first = h.seq, h.step, h.step
+	r.taint.flagged = h.flagged
+	if c := r.cfg.Resume; c != nil {
+		r.resumeFrom(*c)
+	}
+	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted})
+	r.applyProject(r.project)
+	if out, done := r.resumeCalls(ctx, env, h.pending); done {
+		return out, true
+	}
+	for _, m := range h.trailing {
+		m.Content = r.cfg.Mask(m.Content)
+		r.msgs = append(r.msgs, m)
+	}
+	if h.interrupted && (r.cfg.Resume == nil || r.cfg.Resume.Waiting == nil) {
+		// A turn that ended to wait for a person (Checkpoint.Waiting) was
+		// not cut off: the answer it waited for follows, nothing else.
+		r.notice(context.Background(), resumeNotice)
 	}
 	return Outcome{}, false
 }
@@ -273,7 +403,7 @@ func (r *run) readInbox() {
 				return
 			}
 			r.emit(bulwark.Event{Type: bulwark.EventUserMessage, Text: text})
-			r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: "Message from the user while you work: " + r.cfg.Mask(text)})
+			r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: "Message from the user while you work: " + r.cfg.Mask(text), Pinned: true})
 		default:
 			return
 		}
@@ -300,6 +430,8 @@ func (r *run) toolEnv() *tool.Env {
 			return a, err
 		}
 	}
+	env.CheckEffects = r.checkFound
+	env.Tainted = func() string { return r.taint.flagged }
 	return &env
 }
 

@@ -414,3 +414,34 @@ func TestAskUser(t *testing.T) {
 		t.Errorf("the model got %+v, want the answer", last)
 	}
 }
+
+// The usage of every model reply is on one event, a reply of tool calls
+// alone included, so that the events add up to the task's total (which a
+// store sums across the turns of a conversation).
+func TestEventsCarryEveryReplysUsage(t *testing.T) {
+	h := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{Content: "let me look", ToolCalls: []llmtest.ToolCall{call("list_files", map[string]string{})}},
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("list_files", map[string]string{"path": "."})}},
+		finish("done"),
+	))
+	h.run(t, context.Background())
+	var sum bulwark.Usage
+	var total *bulwark.Usage
+	h.mu.Lock()
+	for _, e := range h.events {
+		switch {
+		case e.Usage == nil:
+		case e.Type == bulwark.EventTaskFinished:
+			total = e.Usage
+		default:
+			sum.Add(*e.Usage)
+		}
+	}
+	h.mu.Unlock()
+	if total == nil || total.Tokens() == 0 {
+		t.Fatalf("the task's total usage %+v: want some", total)
+	}
+	if sum != *total {
+		t.Errorf("the events' usage adds up to %+v, want the task's %+v", sum, *total)
+	}
+}

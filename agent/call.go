@@ -22,6 +22,12 @@ const outputDir = ".bulwark/outputs"
 // callTool carries out one tool call and appends its result to the
 // conversation. done reports that the task ended (finish, loop, canceled).
 func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (out Outcome, done bool) {
+	return r.callToolOnce(ctx, env, call, false)
+}
+
+// callToolOnce is callTool; again marks a call whose tool_call event is
+// stored already (a call resumed after a restart), which is not sent again.
+func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall, again bool) (out Outcome, done bool) {
 	key := canonical(call)
 	if key == r.lastCall {
 		r.repeats++
@@ -35,10 +41,27 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 		return r.end(bulwark.FinishLoop, msg), true
 	}
 
-	r.emit(bulwark.Event{Type: bulwark.EventToolCall, Tool: call.Name, CallID: call.ID, Args: call.Arguments})
-	res, target, err := r.run(ctx, env, call)
+	p, err := r.prepare(call)
+	ev := bulwark.Event{Type: bulwark.EventToolCall, Tool: call.Name, CallID: call.ID, Args: call.Arguments}
+	if err == nil {
+		ev.Effects = &p.effects
+	}
+	if !again {
+		r.emit(ev)
+	}
+	var res tool.Result
+	if err == nil {
+		res, err = r.run(ctx, env, call, p)
+	}
+	target := p.effects.Display
 	if err != nil {
 		if out, stopped := r.stopped(ctx); stopped {
+			if res.Output != "" {
+				// What the call did before the stop (a command's output so
+				// far) stays in the task's steps.
+				r.checkpoint()
+				r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: r.cfg.Mask(res.Output), IsError: true})
+			}
 			r.answer(call, "Not finished: the task was stopped.", true)
 			return out, true
 		}
@@ -46,14 +69,17 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 	}
 	if res.Final {
 		answer := r.cfg.Mask(res.Output)
+		r.checkpoint()
 		r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: answer})
 		r.answer(call, "The task is finished.", false)
 		return r.end(bulwark.FinishDone, answer), true
 	}
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	if untrusted(res) {
-		text = r.screen(call, target, text)
+		text = r.screen(call, target, p.effects.Hosts, text)
 	}
+	r.taintBy(call, res.Taint)
+	r.checkpoint()
 	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: res.IsError})
 	r.answer(call, text, res.IsError)
 	if r.repeats == warnRepeats {
@@ -62,48 +88,143 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 	return Outcome{}, false
 }
 
-// run checks call against its schema and the policy, asks a person when the
-// policy says so, and runs it.
-// It returns the result and the call's target (what it acts on).
-func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall) (tool.Result, string, error) {
-	const op = "agent.policy"
+// prepared is a call checked against its tool's schema, with the effects
+// its tool declares for it.
+type prepared struct {
+	tool    tool.Tool
+	args    json.RawMessage
+	effects tool.Effects
+}
+
+// prepare checks call against its schema and finds its effects.
+func (r *run) prepare(call llm.ToolCall) (prepared, error) {
 	t, args, err := r.cfg.Tools.Prepare(call.Name, call.Arguments)
 	if err != nil {
-		return tool.Result{}, "", err
+		return prepared{}, err
 	}
-	target := tool.Target(t, args)
-	if err := r.checkCanary(call); err != nil {
-		return tool.Result{}, target, err
+	e, err := tool.EffectsOf(t, args)
+	if err != nil {
+		return prepared{}, err
 	}
-	v, why := r.taintVerdict(r.cfg.Policy.Decide(call.Name, target), call.Name, target, args)
+	return prepared{tool: t, args: args, effects: e}, nil
+}
+
+// run checks a prepared call against the canary, the policy and the
+// task's taint, asks a person when they say so, and runs it. Every check
+// reads the effects the tool declared, never the arguments as spelled.
+func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall, p prepared) (tool.Result, error) {
+	const op = "agent.policy"
+	if err := r.checkCanary(call, p.args); err != nil {
+		return tool.Result{}, err
+	}
+	v, why := r.verdict(tool.PolicyCall(p.tool, p.args, p.effects), p.effects)
 	switch v.Decision {
 	case bulwark.Allow:
 	case bulwark.Ask:
 		ok, err := r.approve(ctx, bulwark.Approval{
-			ID: bulwark.NewID("ap_"), TaskID: r.task.ID, Tool: call.Name, Target: target, Args: args, Rule: v.Rule, Reason: why,
+			ID: bulwark.NewID("ap_"), TaskID: r.task.ID, Tool: call.Name, Target: approvalTarget(p.effects),
+			Args: p.args, Rule: v.Rule, Reason: why,
 		}, call)
 		if err != nil {
-			return tool.Result{}, target, err
+			return tool.Result{}, err
 		}
 		if !ok {
-			return tool.Result{}, target, bulwark.Errorf(bulwark.PermissionDenied, op,
+			return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
 				"a person refused this %s call; do not retry it, choose another way or finish and explain", call.Name)
 		}
 	default:
-		r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: call.Name, CallID: call.ID, Args: args,
-			Decision: string(bulwark.Deny), Text: "refused by the policy rule " + v.Rule})
-		return tool.Result{}, target, bulwark.Errorf(bulwark.PermissionDenied, op,
+		r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: call.Name, CallID: call.ID, Args: p.args,
+			Decision: string(bulwark.Deny), DecidedBy: bulwark.DecidedByPolicy, Text: "refused by the policy rule " + v.Rule})
+		return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
 			"the policy refuses this %s call (rule %s); do not retry it, choose another way", call.Name, v.Rule)
 	}
-	if args, err = r.withSecrets(call.Name, args); err != nil {
-		return tool.Result{}, target, err
+	args, err := r.withSecrets(call.Name, p.args)
+	if err != nil {
+		return tool.Result{}, err
 	}
-	res, err := t.Run(ctx, env, args)
-	return res, target, err
+	r.running = &p.effects
+	r.calling(call.Name, call.ID)
+	defer func() { r.running = nil; r.calling("", "") }()
+	ctx, stopOutput := r.withLiveOutput(ctx, call.Name, call.ID)
+	defer stopOutput()
+	return p.tool.Run(ctx, env, args)
+}
+
+// checkFound judges effects a running call of t found (a redirect's URL) by
+// the policy and the taint, as run judges declared ones. Only what both
+// allow goes on: there is no person to ask in the middle of a call, so an
+// ask is a refusal that tells the model how to have it asked.
+//
+// A call that carries a secret follows nothing to another host, nor to
+// plain http: the value it carries (in a URL's query, say) would go along.
+func (r *run) checkFound(_ context.Context, t tool.Tool, e tool.Effects) error {
+	if c := r.running; c != nil && len(c.Secrets) > 0 {
+		for i, h := range e.Hosts {
+			plain := i < len(e.URLs) && strings.HasPrefix(e.URLs[i], "http://")
+			if plain || !slices.Contains(c.Hosts, h) {
+				return bulwark.Errorf(bulwark.PermissionDenied, "agent.secrets",
+					"%s carries the secret %s and was sent on to %s; a call with a secret follows no redirect to another host or to plain http",
+					t.Name(), strings.Join(c.Secrets, ", "), oneLine(e.Display, 200))
+			}
+		}
+	}
+	v, _ := r.verdict(tool.PolicyCall(t, nil, e), e)
+	switch v.Decision {
+	case bulwark.Allow:
+		return nil
+	case bulwark.Ask:
+		return bulwark.Errorf(bulwark.PermissionDenied, "agent.policy",
+			"%s reached %s, which needs a person's approval (rule %s); call %s on it directly so that it can be asked",
+			t.Name(), oneLine(e.Display, 200), v.Rule, t.Name())
+	}
+	return bulwark.Errorf(bulwark.PermissionDenied, "agent.policy",
+		"%s reached %s, which the policy refuses (rule %s); do not retry it", t.Name(), oneLine(e.Display, 200), v.Rule)
+}
+
+// verdict is the policy's decision on a call with effects e, made
+// stricter where the call is destructive or the task tainted, and why it
+// was ("" where the policy decided alone).
+func (r *run) verdict(c bulwark.Call, e tool.Effects) (bulwark.Verdict, string) {
+	v, why := destructiveVerdict(r.cfg.Policy.Decide(c), e)
+	v, tainted := r.taintVerdict(v, e)
+	if tainted != "" {
+		why = tainted
+	}
+	return v, why
+}
+
+// destructiveVerdict turns allow into ask for a call whose tool declares
+// that it may destroy or overwrite data (Effects.Destructive, MCP's
+// destructiveHint), unless a rule naming the tool allowed it: neither the
+// default nor a rule for every tool ("*") is an explicit allow.
+func destructiveVerdict(v bulwark.Verdict, e tool.Effects) (bulwark.Verdict, string) {
+	if !e.Destructive || v.Decision != bulwark.Allow || explicitRule(v.Rule) {
+		return v, ""
+	}
+	return bulwark.Verdict{Decision: bulwark.Ask, Rule: "destructive"},
+		"its tool declares that it may destroy or overwrite data; a policy rule naming the tool can allow it"
+}
+
+// explicitRule reports whether the rule of a verdict names a tool (or an
+// MCP server's tools), rather than being the default or a rule for "*".
+func explicitRule(rule string) bool {
+	return rule != "default" && rule != "" && !strings.HasPrefix(rule, "*")
+}
+
+// approvalTarget is what a person is asked about: what the call will do
+// as its tool shows it (the command line as written, the cleaned path),
+// and what cannot be known before it runs.
+func approvalTarget(e tool.Effects) string {
+	t := e.Display
+	if len(e.Dynamic) > 0 {
+		t += " (what it runs cannot all be known before it runs: " + strings.Join(e.Dynamic, "; ") + ")"
+	}
+	return t
 }
 
 // withSecrets puts the values of the secrets that args name in place of
-// their placeholders, for the tools allowed to use secrets.
+// their placeholders, for the tools allowed to use secrets, as
+// Config.SecretArgs decides when it is set.
 func (r *run) withSecrets(name string, args json.RawMessage) (json.RawMessage, error) {
 	if !bytes.Contains(args, []byte("{{secret:")) {
 		return args, nil
@@ -111,6 +232,9 @@ func (r *run) withSecrets(name string, args json.RawMessage) (json.RawMessage, e
 	if !slices.Contains(r.cfg.SecretTools, name) {
 		return nil, bulwark.Errorf(bulwark.PermissionDenied, "agent.secrets",
 			"%s may not use secrets; only %s may, through {{secret:NAME}}", name, orNone(r.cfg.SecretTools))
+	}
+	if r.cfg.SecretArgs != nil {
+		return r.cfg.SecretArgs(name, args)
 	}
 	return secret.Substitute(args, r.cfg.Secrets)
 }
@@ -143,7 +267,7 @@ func (r *run) approve(ctx context.Context, a bulwark.Approval, call llm.ToolCall
 	if ok {
 		d = bulwark.Allow
 	}
-	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Decision: string(d), Text: question})
+	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Decision: string(d), DecidedBy: bulwark.DecidedByPerson, Text: question})
 	return ok, nil
 }
 
@@ -162,7 +286,7 @@ func (r *run) skipCalls(calls []llm.ToolCall) {
 // fit returns output cut to the output limit. When it is cut, the whole
 // output is saved to a workspace file and the model is told where.
 func (r *run) fit(_ context.Context, env *tool.Env, call llm.ToolCall, output string) string {
-	max := r.limits.MaxOutput
+	max := r.maxOutput()
 	if len(output) <= max {
 		return output
 	}

@@ -29,6 +29,9 @@ Rules:
 			strings.Join(secrets, ", "), strings.Join(secretTools, " or "))
 	}
 	for _, n := range notices {
+		if n == "" {
+			continue
+		}
 		b.WriteString("\n")
 		b.WriteString(n)
 		b.WriteString("\n")

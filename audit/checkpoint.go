@@ -21,26 +21,39 @@ import (
 // public key can then tell whether records were removed or rewritten up to
 // Size, even by someone who recomputed the whole chain.
 type Checkpoint struct {
+	Chain     string    // the chain it covers: "" for the system chain, else a tenant id
 	Size      uint64    // records covered: the Seq of the last one
 	Head      Hash      // Hash of record Size (zero when Size is 0)
 	Time      time.Time // when it was signed (UTC)
 	Signature []byte    // Ed25519 over SignedBytes
 }
 
-const checkpointTag = "bulwark.audit.checkpoint.v1\x00"
+const (
+	checkpointTag   = "bulwark.audit.checkpoint.v1\x00"
+	checkpointTagV2 = "bulwark.audit.checkpoint.v2\x00"
+)
 
-// SignedBytes returns what the signature covers: a version tag, Size (8
-// bytes big-endian), Head, and Time as length-prefixed RFC 3339 text.
+// SignedBytes returns what the signature covers: a version tag, for a
+// tenant's chain its name (length-prefixed), Size (8 bytes big-endian),
+// Head, and Time as length-prefixed RFC 3339 text. The system chain's
+// checkpoints carry no name (version 1, as the single log of earlier
+// releases signed them), so that a checkpoint of one chain never passes
+// for one of another.
 func (c *Checkpoint) SignedBytes() []byte {
-	b := append([]byte(checkpointTag), make([]byte, 0, 80)...)
+	var b []byte
+	if c.Chain == "" {
+		b = append([]byte(checkpointTag), make([]byte, 0, 80)...)
+	} else {
+		b = appendString([]byte(checkpointTagV2), c.Chain)
+	}
 	b = appendUint(b, c.Size)
 	b = append(b, c.Head[:]...)
 	return appendString(b, formatTime(c.Time))
 }
 
 // signCheckpoint returns a checkpoint of size and head, signed with key.
-func signCheckpoint(key ed25519.PrivateKey, size uint64, head Hash, now time.Time) Checkpoint {
-	c := Checkpoint{Size: size, Head: head, Time: now.UTC().Round(0)}
+func signCheckpoint(key ed25519.PrivateKey, chain string, size uint64, head Hash, now time.Time) Checkpoint {
+	c := Checkpoint{Chain: chain, Size: size, Head: head, Time: now.UTC().Round(0)}
 	// Normalize the time to what its stored form holds.
 	c.Time, _ = time.Parse(time.RFC3339Nano, formatTime(c.Time))
 	c.Signature = ed25519.Sign(key, c.SignedBytes())
@@ -53,6 +66,7 @@ func (c *Checkpoint) verify(pub ed25519.PublicKey) bool {
 }
 
 type wireCheckpoint struct {
+	Chain     string `json:"chain,omitempty"`
 	Size      uint64 `json:"size"`
 	Head      Hash   `json:"head"`
 	Time      string `json:"time"`
@@ -61,7 +75,7 @@ type wireCheckpoint struct {
 
 // EncodeCheckpoint returns the stored form of c: one JSON line.
 func EncodeCheckpoint(c Checkpoint) ([]byte, error) {
-	b, err := json.Marshal(wireCheckpoint{c.Size, c.Head, formatTime(c.Time), c.Signature})
+	b, err := json.Marshal(wireCheckpoint{c.Chain, c.Size, c.Head, formatTime(c.Time), c.Signature})
 	if err != nil {
 		return nil, fmt.Errorf("encode audit checkpoint: %w", err)
 	}
@@ -82,7 +96,7 @@ func DecodeCheckpoint(line []byte) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("decode audit checkpoint: time: %w", err)
 	}
-	c := Checkpoint{w.Size, w.Head, t.UTC(), w.Signature}
+	c := Checkpoint{w.Chain, w.Size, w.Head, t.UTC(), w.Signature}
 	again, err := EncodeCheckpoint(c)
 	if err != nil {
 		return Checkpoint{}, err

@@ -4,5 +4,7 @@ package audit
 
 import "os"
 
-// lockFile does nothing where flock is missing; run one writer per log.
-func lockFile(*os.File) error { return nil }
+// tryLock does nothing where flock is missing: run one writer per log.
+func tryLock(*os.File, bool) (bool, error) { return true, nil }
+
+func unlockFile(*os.File) error { return nil }

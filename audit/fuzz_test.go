@@ -47,7 +47,7 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // FuzzDecodeCheckpoint: the same for checkpoint lines.
 func FuzzDecodeCheckpoint(f *testing.F) {
-	line, _ := EncodeCheckpoint(signCheckpoint(testKey(f), 5, Hash{7}, time.Unix(1700000000, 5)))
+	line, _ := EncodeCheckpoint(signCheckpoint(testKey(f), "", 5, Hash{7}, time.Unix(1700000000, 5)))
 	f.Add(line)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		c, err := DecodeCheckpoint(line)

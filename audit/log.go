@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,10 @@ import (
 
 // Options configure a Log.
 type Options struct {
+	// Chain names the chain the Log keeps, for its checkpoints: "" for
+	// the system chain (or a log of its own), else a tenant id. Chains
+	// sets it.
+	Chain string
 	// SigningKey signs checkpoints; nil means no checkpoints (and Verify
 	// then cannot detect truncation).
 	SigningKey ed25519.PrivateKey
@@ -128,34 +133,23 @@ func (l *Log) commit(ctx context.Context) {
 		n := min(len(l.queue), l.opt.MaxBatch)
 		batch := l.queue[:n:n]
 		l.queue = l.queue[n:]
-		seq, head := l.seq, l.head
-		now := l.opt.Now()
-		recs := make([]Record, 0, n)
-		var err error
-		for _, p := range batch {
-			r := p.rec
-			seq++
-			r.Seq, r.Time, r.PrevHash = seq, now, head
-			if r, _, err = seal(r); err != nil {
-				break
-			}
-			head = r.Hash
-			recs = append(recs, r)
+		recs := make([]Record, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
 		}
-		if err == nil {
-			l.mu.Unlock()
-			err = l.store.Append(ctx, recs...)
-			l.mu.Lock()
-		}
-		if err != nil {
-			l.err = fmt.Errorf("audit log failed: %w", err)
-		} else {
-			l.seq, l.head = seq, head
-			if l.seq-l.signed >= uint64(l.opt.CheckpointEvery) {
-				if cerr := l.checkpoint(ctx); cerr != nil {
-					l.err = fmt.Errorf("audit log failed: %w", cerr)
-				}
-			}
+		seq, head, signed := l.seq, l.head, l.signed
+		l.mu.Unlock()
+		seq, head, signed, err := l.write(ctx, recs, seq, head, signed)
+		l.mu.Lock()
+		var sticky *stickyError
+		switch {
+		case errors.As(err, &sticky):
+			l.err = fmt.Errorf("audit log failed: %w", sticky.err)
+			err = l.err
+		case err != nil:
+			err = fmt.Errorf("audit log failed: %w", err)
+		default:
+			l.seq, l.head, l.signed = seq, head, signed
 		}
 		for _, p := range batch {
 			p.done <- err
@@ -169,17 +163,90 @@ func (l *Log) commit(ctx context.Context) {
 	l.idle.Broadcast()
 }
 
-// checkpoint signs and stores a checkpoint of the current head; l.mu is
-// held.
+// stickyError marks a failure after which the store and the chain in
+// memory may disagree: the Log stops taking records.
+type stickyError struct{ err error }
+
+func (e *stickyError) Error() string { return e.err.Error() }
+
+// write chains recs after seq and head, stores them, and signs a
+// checkpoint when one is due (signed is the size of the last one). On a
+// SharedStore it holds the store's lock throughout and reads the head
+// under it, so that records other writers appended come before. It
+// returns the new head; an error that leaves the store in doubt is a
+// *stickyError (one before anything was written, such as a lock not had,
+// is not).
+func (l *Log) write(ctx context.Context, recs []Record, seq uint64, head Hash, signed uint64) (uint64, Hash, uint64, error) {
+	if ss, ok := l.store.(SharedStore); ok {
+		if err := ss.Lock(ctx); err != nil {
+			return 0, Hash{}, 0, err
+		}
+		defer ss.Unlock()
+		var err error
+		if seq, head, err = ss.Head(ctx); err != nil {
+			return 0, Hash{}, 0, err
+		}
+		signed = min(signed, seq)
+	}
+	now := l.opt.Now()
+	for i, r := range recs {
+		seq++
+		r.Seq, r.Time, r.PrevHash = seq, now, head
+		r, _, err := seal(r)
+		if err != nil {
+			return 0, Hash{}, 0, &stickyError{err}
+		}
+		head, recs[i] = r.Hash, r
+	}
+	if err := l.store.Append(ctx, recs...); err != nil {
+		return 0, Hash{}, 0, &stickyError{err}
+	}
+	if seq-signed >= uint64(l.opt.CheckpointEvery) {
+		var err error
+		if signed, err = l.sign(ctx, seq, head, signed); err != nil {
+			return 0, Hash{}, 0, &stickyError{err}
+		}
+	}
+	return seq, head, signed, nil
+}
+
+// sign signs and stores a checkpoint of seq and head when there are
+// records since the one of size signed, and returns the size of the last
+// checkpoint.
+func (l *Log) sign(ctx context.Context, seq uint64, head Hash, signed uint64) (uint64, error) {
+	if l.opt.SigningKey == nil || seq == signed {
+		return signed, nil
+	}
+	c := signCheckpoint(l.opt.SigningKey, l.opt.Chain, seq, head, l.opt.Now())
+	if err := l.store.AppendCheckpoint(ctx, c); err != nil {
+		return signed, err
+	}
+	return seq, nil
+}
+
+// checkpoint signs and stores a checkpoint of the current head (on a
+// SharedStore, the head read under its lock); l.mu is held.
 func (l *Log) checkpoint(ctx context.Context) error {
-	if l.opt.SigningKey == nil || l.seq == l.signed {
+	if l.opt.SigningKey == nil {
 		return nil
 	}
-	c := signCheckpoint(l.opt.SigningKey, l.seq, l.head, l.opt.Now())
-	if err := l.store.AppendCheckpoint(ctx, c); err != nil {
+	seq, head, signed := l.seq, l.head, l.signed
+	if ss, ok := l.store.(SharedStore); ok {
+		if err := ss.Lock(ctx); err != nil {
+			return err
+		}
+		defer ss.Unlock()
+		var err error
+		if seq, head, err = ss.Head(ctx); err != nil {
+			return err
+		}
+		signed = min(signed, seq)
+	}
+	signed, err := l.sign(ctx, seq, head, signed)
+	if err != nil {
 		return err
 	}
-	l.signed = l.seq
+	l.seq, l.head, l.signed = seq, head, signed
 	return nil
 }
 
@@ -197,7 +264,9 @@ func (l *Log) Checkpoint(ctx context.Context) error {
 	return l.checkpoint(ctx)
 }
 
-// Head returns the Seq and Hash of the last record appended.
+// Head returns the Seq and Hash of the last record this Log appended or
+// saw (on a SharedStore, others may have appended since: see
+// Store.Head).
 func (l *Log) Head() (uint64, Hash) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

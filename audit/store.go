@@ -8,8 +8,9 @@ import (
 	"sync"
 )
 
-// Store keeps records and checkpoints. Log is its only writer and calls
-// Append with records in Seq order; implementations need not check the
+// Store keeps records and checkpoints. Log is its only writer (one Log per
+// store, unless the store is a SharedStore) and calls Append with records
+// in Seq order; implementations need not check the
 // chain (Verify does). The file store is OpenFile; SQL stores implement
 // the same interface.
 type Store interface {
@@ -17,9 +18,12 @@ type Store interface {
 	// When it returns nil they must survive a crash (the file store calls
 	// fsync). On error some of recs may have been stored.
 	Append(ctx context.Context, recs ...Record) error
-	// Read yields the stored records with Seq >= fromSeq, in stored order.
-	// A record that cannot be decoded is yielded as a *CorruptError, and
-	// reading stops after it.
+	// Read yields the stored records from the fromSeq-th on (all of them
+	// for 0 or 1), in stored order, up to the last one whose Append
+	// returned. In an intact log the fromSeq-th record is the one with
+	// that Seq; stores keep an index so that Read starts there without
+	// reading what comes before. A record that cannot be decoded is
+	// yielded as a *CorruptError, and reading stops after it.
 	Read(ctx context.Context, fromSeq uint64) iter.Seq2[Record, error]
 	// Head returns the Seq and Hash of the last stored record (0 and the
 	// zero Hash when there is none).
@@ -31,6 +35,19 @@ type Store interface {
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 	// Close releases the store.
 	Close() error
+}
+
+// SharedStore is a Store that other writers, in other processes, may
+// append to as well (FileStore: the server and the CLI on one data
+// folder; pgaudit's: the nodes on one database). Log holds its lock around reading the head, appending and
+// signing a checkpoint, so that writers take turns and each chains its
+// records after the others'.
+type SharedStore interface {
+	Store
+	// Lock waits for the store's append lock (for a bounded time) and
+	// reads again what other writers added. Unlock releases it.
+	Lock(ctx context.Context) error
+	Unlock() error
 }
 
 // CorruptError reports stored data that cannot be decoded.
@@ -82,17 +99,18 @@ func (m *MemoryStore) Read(ctx context.Context, fromSeq uint64) iter.Seq2[Record
 		m.mu.Lock()
 		lines := append([][]byte(nil), m.Lines...)
 		m.mu.Unlock()
-		for i, line := range lines {
+		first := int(max(fromSeq, 1)) - 1
+		for i := first; i < len(lines); i++ {
 			if err := ctx.Err(); err != nil {
 				yield(Record{}, err)
 				return
 			}
-			r, err := DecodeRecord(line)
+			r, err := DecodeRecord(lines[i])
 			if err != nil {
 				yield(Record{}, &CorruptError{"record", i + 1, err})
 				return
 			}
-			if r.Seq >= fromSeq && !yield(r, nil) {
+			if !yield(r, nil) {
 				return
 			}
 		}

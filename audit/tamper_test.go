@@ -122,7 +122,7 @@ func TestTamperRecords(t *testing.T) {
 			rechain(t, path, func(int, *Record) {})
 		}, 6, "differ from what the checkpoint signed"},
 		{"forge a checkpoint with another key", func(t *testing.T, path string) {
-			c := signCheckpoint(other, 12, Hash{1}, fixedClock()())
+			c := signCheckpoint(other, "", 12, Hash{1}, fixedClock()())
 			line, _ := EncodeCheckpoint(c)
 			l := readLines(t, path+".checkpoints")
 			l[2] = line

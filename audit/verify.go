@@ -3,17 +3,37 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 )
 
 // Report is the result of Verify.
 type Report struct {
-	Records     uint64 // records checked, in a valid chain
+	Records     uint64 // records in the chain, all found in a valid chain
 	Head        Hash   // Hash of the last of them
 	Checkpoints int    // checkpoints whose signature and head were checked
 	Signed      uint64 // records covered by the last valid checkpoint
+	Read        uint64 // records this verification read (all of them unless it started from a Marker)
 	Problem     *Problem
+
+	cpDigest Hash // SHA-256 of the stored forms of the Checkpoints checked
+}
+
+// Marker is where a chain was last found intact: VerifyChain given it reads
+// only the records from there on. Keep it where the chain's writer cannot
+// change it (in memory, in the process that verified).
+type Marker struct {
+	Seq         uint64 // records verified
+	Head        Hash   // Hash of record Seq
+	Checkpoints int    // checkpoints verified
+	Signed      uint64 // Size of the last of them
+	cpDigest    Hash   // SHA-256 of their stored forms
+}
+
+// Marker returns the Marker of a verification that found no problem.
+func (r Report) Marker() Marker {
+	return Marker{Seq: r.Records, Head: r.Head, Checkpoints: r.Checkpoints, Signed: r.Signed, cpDigest: r.cpDigest}
 }
 
 // Problem is the first thing Verify found wrong. It is also the error
@@ -34,11 +54,12 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("audit record %d: %s", p.Seq, p.Reason)
 }
 
-// Verify checks the whole log in s: that every record decodes in its
-// canonical form, that Seq numbers run 1, 2, 3..., that each PrevHash is
-// the Hash before it and each Hash is right; then that every checkpoint is
-// signed by pub, covers no more records than the log has, and names the
-// hash the log has at its size.
+// Verify checks the whole log in s, a single log or the system chain: that
+// every record decodes in its canonical form, that Seq numbers run 1, 2,
+// 3..., that each PrevHash is the Hash before it and each Hash is right;
+// then that every checkpoint is signed by pub for the system chain, covers
+// no more records than the log has, and names the hash the log has at its
+// size.
 //
 // Together these catch any changed byte, deleted, inserted or reordered
 // record, and any truncation or rewrite (even with a recomputed chain) of
@@ -50,6 +71,20 @@ func (p *Problem) Error() string {
 // Verify returns the *Problem (also in the Report) when the log fails,
 // another error when it could not be read, and nil when all is well.
 func Verify(ctx context.Context, s Store, pub ed25519.PublicKey) (Report, error) {
+	return VerifyChain(ctx, s, pub, "", Marker{}, nil)
+}
+
+// VerifyChain is Verify for the chain named chain ("" for the system
+// chain, else a tenant id whose records must all name that tenant), from a
+// Marker a previous verification returned (the zero Marker for the whole
+// chain). From a Marker it reads only the records from Marker.Seq on (and
+// back to any checkpoint signed since whose size is below it), through the
+// store's index: the record at Marker.Seq must still hash to Marker.Head,
+// which, the chain being checked forward from there, vouches for what
+// follows; records before it are trusted as verified. The checkpoints
+// checked before must be unchanged, and the new ones are checked as Verify
+// does. visit, if not nil, is given each record read.
+func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain string, from Marker, visit func(Record)) (Report, error) {
 	var rep Report
 	if len(pub) != ed25519.PublicKeySize {
 		return rep, errors.New("audit verify: no valid public key")
@@ -63,55 +98,95 @@ func Verify(ctx context.Context, s Store, pub ed25519.PublicKey) (Report, error)
 	if cpErr != nil && !errors.As(cpErr, &corrupt) {
 		return rep, fmt.Errorf("audit verify: %w", cpErr)
 	}
-	want := make(map[uint64]Hash, len(cps)) // hashes at the checkpoints' sizes
-	for _, c := range cps {
+	// The checkpoints verified before must be there, unchanged.
+	digest := sha256.New()
+	if from.Checkpoints > 0 {
+		if len(cps) < from.Checkpoints {
+			return fail(&Problem{Checkpoint: len(cps) + 1, Reason: fmt.Sprintf("removed: %d checkpoints were verified, %d remain", from.Checkpoints, len(cps))})
+		}
+		for _, c := range cps[:from.Checkpoints] {
+			line, _ := EncodeCheckpoint(c)
+			digest.Write(line)
+		}
+		if Hash(digest.Sum(nil)) != from.cpDigest {
+			return fail(&Problem{Checkpoint: 1, Reason: "checkpoints changed since they were last verified"})
+		}
+	}
+	fresh := cps[min(from.Checkpoints, len(cps)):]
+	start := from.Seq // the first record to read
+	want := make(map[uint64]Hash, len(fresh))
+	for _, c := range fresh {
 		want[c.Size] = Hash{}
+		if c.Size > 0 && c.Size < start {
+			start = c.Size
+		}
+	}
+	if start == 0 {
+		start = 1
 	}
 
+	n := start - 1 // records found so far
 	var prev Hash
-	for r, err := range s.Read(ctx, 0) {
-		next := rep.Records + 1
+	for r, err := range s.Read(ctx, start) {
+		next := n + 1
 		if err != nil {
 			if errors.As(err, &corrupt) {
 				return fail(&Problem{Seq: next, Reason: fmt.Sprintf("line %d cannot be read: %v", corrupt.Index, corrupt.Err)})
 			}
 			return rep, fmt.Errorf("audit verify: %w", err)
 		}
+		rep.Read++
 		switch {
 		case r.Seq != next:
 			return fail(&Problem{Seq: next, Reason: fmt.Sprintf("found record %d in its place (deleted, inserted or reordered)", r.Seq)})
-		case r.PrevHash != prev:
+		case (next > start || from.Seq == 0) && r.PrevHash != prev:
+			// The first record read from a Marker is vouched for by the
+			// hash at the Marker, checked below.
 			return fail(&Problem{Seq: next, Reason: "previous hash does not match the record before"})
 		case ComputeHash(&r) != r.Hash:
 			return fail(&Problem{Seq: next, Reason: "hash does not match the record's contents"})
+		case next == from.Seq && r.Hash != from.Head:
+			return fail(&Problem{Seq: next, Reason: "records up to this one changed since they were last verified"})
+		case chain != "" && r.TenantID != chain:
+			return fail(&Problem{Seq: next, Reason: "the record belongs to another chain"})
 		}
-		prev = r.Hash
-		rep.Records, rep.Head = next, r.Hash
-		if _, ok := want[next]; ok {
-			want[next] = r.Hash
+		if visit != nil {
+			visit(r)
+		}
+		prev, n = r.Hash, next
+		rep.Records, rep.Head = n, r.Hash
+		if _, ok := want[n]; ok {
+			want[n] = r.Hash
 		}
 	}
+	if n < from.Seq {
+		return fail(&Problem{Seq: n + 1, Reason: fmt.Sprintf("log truncated: %d records were verified, the log has %d", from.Seq, n)})
+	}
 
-	var last uint64
-	for i, c := range cps {
-		n := i + 1
+	last := from.Signed
+	rep.Checkpoints, rep.Signed = from.Checkpoints, from.Signed
+	for i, c := range fresh {
+		idx := from.Checkpoints + i + 1
 		switch {
-		case !c.verify(pub):
-			return fail(&Problem{Checkpoint: n, Reason: "bad signature"})
+		case c.Chain != chain || !c.verify(pub):
+			return fail(&Problem{Checkpoint: idx, Reason: "bad signature"})
 		case c.Size < last:
-			return fail(&Problem{Checkpoint: n, Reason: fmt.Sprintf("covers %d records, fewer than the checkpoint before (%d)", c.Size, last)})
+			return fail(&Problem{Checkpoint: idx, Reason: fmt.Sprintf("covers %d records, fewer than the checkpoint before (%d)", c.Size, last)})
 		case c.Size > rep.Records:
-			return fail(&Problem{Seq: rep.Records + 1, Checkpoint: n,
+			return fail(&Problem{Seq: rep.Records + 1, Checkpoint: idx,
 				Reason: fmt.Sprintf("log truncated: the checkpoint covers %d records, the log has %d", c.Size, rep.Records)})
 		case c.Size > 0 && want[c.Size] != c.Head || c.Size == 0 && c.Head != Hash{}:
-			return fail(&Problem{Seq: last + 1, Checkpoint: n,
+			return fail(&Problem{Seq: last + 1, Checkpoint: idx,
 				Reason: fmt.Sprintf("records %d to %d differ from what the checkpoint signed", last+1, c.Size)})
 		}
 		last = c.Size
-		rep.Checkpoints, rep.Signed = n, c.Size
+		line, _ := EncodeCheckpoint(c)
+		digest.Write(line)
+		rep.Checkpoints, rep.Signed = idx, c.Size
 	}
 	if cpErr != nil {
 		return fail(&Problem{Checkpoint: corrupt.Index, Reason: fmt.Sprintf("cannot be read: %v", corrupt.Err)})
 	}
+	rep.cpDigest = Hash(digest.Sum(nil))
 	return rep, nil
 }

@@ -59,7 +59,7 @@ func (c Canary) In(text string) bool {
 			return true
 		}
 	}
-	return false
+	return c.inReassembled(text)
 }
 
 // inPlain looks for the random part among the letters and digits of s,

@@ -1,8 +1,10 @@
 package guard
 
 import (
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -26,6 +28,7 @@ func TestCanary(t *testing.T) {
 		}
 		return r
 	}, tok)
+	b64 := base64.StdEncoding.EncodeToString([]byte(tok))
 	for _, tt := range []struct{ name, text string }{
 		{"plain", "the token is " + tok + "."},
 		{"lower", strings.ToLower(tok)},
@@ -42,6 +45,26 @@ func TestCanary(t *testing.T) {
 		{"url", url.QueryEscape("secret: " + tok)},
 		{"all percent", percentAll(tok)},
 		{"base64 of hex", base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(tok))))},
+		{"\\u escapes", escapeEach(tok, `\u%04x`)},
+		{"\\u escapes upper", escapeEach(tok, `\u%04X`)},
+		{"html entities", escapeEach(tok, "&#%d;")},
+		{"html hex entities", escapeEach(tok, "&#x%x;")},
+		// Red team: encodings spread out, split, or in other languages' escapes.
+		{"base64 of \\u escapes", base64.StdEncoding.EncodeToString([]byte(escapeEach(tok, `\u%04x`)))},
+		{"url twice", url.QueryEscape(url.QueryEscape("x " + tok))},
+		{"html entities escaped again", strings.ReplaceAll(escapeEach(tok, "&#%d;"), "&", "&amp;")},
+		{"octal escapes", escapeEach(tok, `\%03o`)},
+		{"\\u{} escapes", escapeEach(tok, `\u{%x}`)},
+		{"\\U escapes", escapeEach(tok, `\U%08x`)},
+		{"%u escapes", escapeEach(tok, `%%u%04x`)},
+		{"decimal codes", escapeEach(tok, `%d, `)},
+		{"base32", base32.StdEncoding.EncodeToString([]byte(tok))},
+		{"base64 in two pieces", base64.StdEncoding.EncodeToString([]byte(tok[:17])) + " " + base64.StdEncoding.EncodeToString([]byte(tok[17:]))},
+		{"base64 in lines", b64[:10] + "\n" + b64[10:]},
+		{"base64 spaced", strings.Join(strings.Split(b64, ""), " ")},
+		{"hex spaced", strings.Join(strings.Split(hex.EncodeToString([]byte(tok)), ""), " ")},
+		{"hex with colons", strings.Join(pairs(hex.EncodeToString([]byte(tok))), ":")},
+		{"hex in two host labels", "https://" + hex.EncodeToString([]byte(tok[:20])) + "." + hex.EncodeToString([]byte(tok[20:])) + ".evil.example/"},
 	} {
 		if !c.In(tt.text) {
 			t.Errorf("%s: In(%q) = false, want true", tt.name, tt.text)
@@ -56,6 +79,23 @@ func TestCanary(t *testing.T) {
 	if (Canary{}).In(tok) {
 		t.Error("the zero Canary found something")
 	}
+}
+
+// escapeEach writes each character of s with format (one %d or %x verb).
+func escapeEach(s, format string) string {
+	var b strings.Builder
+	for _, r := range s {
+		fmt.Fprintf(&b, format, r)
+	}
+	return b.String()
+}
+
+func pairs(s string) []string {
+	var out []string
+	for i := 0; i+2 <= len(s); i += 2 {
+		out = append(out, s[i:i+2])
+	}
+	return out
 }
 
 func percentAll(s string) string {

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"html"
 	"net/url"
+	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -25,16 +27,17 @@ const (
 // decoded.
 type Segment struct {
 	// Encoding is how it was hidden: "base64", "hex", "url", "html"
-	// (character references) or "tags" (Unicode tag characters); nested
+	// (character references), "unicode" (\uXXXX escapes) or "tags"
+	// (Unicode tag characters); nested
 	// decodings are joined with "/", e.g. "base64/hex".
 	Encoding string
 	// Text is the decoded text.
 	Text string
 }
 
-// DecodeSegments finds base64, hex, percent-encoded and HTML-escaped
-// segments and text spelled in Unicode tag characters, decodes those that
-// turn into readable text, and repeats on what it decoded, up to three
+// DecodeSegments finds base64, hex, percent-encoded, HTML-escaped and
+// \u-escaped segments and text spelled in Unicode tag characters, decodes
+// those that turn into readable text, and repeats on what it decoded, up to three
 // levels deep, 256 segments and 1 MiB of decoded text in all.
 func DecodeSegments(text string) []Segment {
 	d := decoder{budget: maxDecodedBytes}
@@ -107,6 +110,9 @@ func (d *decoder) walk(text, prefix string, depth int) {
 	}
 	for _, run := range hexEscapes(text) {
 		d.add("hex", prefix, run, depth)
+	}
+	for _, run := range unicodeEscapes(text) {
+		d.add("unicode", prefix, run, depth)
 	}
 	if strings.Count(text, "%") >= minPercentEscapes {
 		for _, run := range runs(text, isURLByte, 6) {
@@ -217,6 +223,46 @@ func hexEscapes(text string) []string {
 		}
 		flush()
 	}
+	return out
+}
+
+// minUnicodeEscapes is how many \uXXXX escapes in a row are decoded.
+const minUnicodeEscapes = 4
+
+// unicodeEscapes decodes runs of \uXXXX escapes (JSON, JavaScript, Python;
+// surrogate pairs joined), at least minUnicodeEscapes in a row.
+func unicodeEscapes(text string) []string {
+	if strings.Count(text, `\u`) < minUnicodeEscapes {
+		return nil
+	}
+	var out []string
+	var b []rune
+	flush := func() {
+		if len(b) >= minUnicodeEscapes {
+			out = append(out, string(b))
+		}
+		b = b[:0]
+	}
+	for i := 0; i < len(text); {
+		if strings.HasPrefix(text[i:], `\u`) && i+6 <= len(text) {
+			if v, err := strconv.ParseUint(text[i+2:i+6], 16, 16); err == nil {
+				r := rune(v)
+				if n := len(b); n > 0 && utf16.IsSurrogate(b[n-1]) {
+					if pair := utf16.DecodeRune(b[n-1], r); pair != unicode.ReplacementChar {
+						b[n-1] = pair
+						i += 6
+						continue
+					}
+				}
+				b = append(b, r)
+				i += 6
+				continue
+			}
+		}
+		flush()
+		i++
+	}
+	flush()
 	return out
 }
 

@@ -32,6 +32,9 @@ type Message struct {
 	ToolName   string `json:"tool_name,omitempty"`
 	// IsError marks a tool result that reports a failure.
 	IsError bool `json:"is_error,omitempty"`
+	// Pinned marks a message that the agent loop's compaction keeps as it
+	// is (the task, a person's messages). Providers ignore it.
+	Pinned bool `json:"-"`
 }
 
 // ToolCall is one call of a tool by the model. Arguments is the raw JSON

@@ -19,19 +19,20 @@ type SecurityEvent string
 // zero, so that alerts on rates work before the first event.
 const (
 	AuthFailed        SecurityEvent = "auth_failed"        // bad password, API key or session
-	SandboxDenied     SecurityEvent = "sandbox_denied"     // a command or path refused by the sandbox policy
+	SandboxDenied     SecurityEvent = "sandbox_denied"     // a command the sandbox refused to start (off the allowlist, in a noexec folder): taskenv
 	SandboxLimit      SecurityEvent = "sandbox_limit"      // a sandbox hit its memory, pids, CPU, output or time limit
-	SyscallDenied     SecurityEvent = "syscall_denied"     // seccomp or Landlock refused a call: a privilege-escalation attempt
+	SyscallDenied     SecurityEvent = "syscall_denied"     // a sandboxed process the seccomp filter killed (SIGSYS seen by the init; errno refusals are invisible): taskenv
 	ForbiddenRoute    SecurityEvent = "forbidden_route"    // a route outside the caller's role or tenant
 	EgressDenied      SecurityEvent = "egress_denied"      // a connection to a host off the allowlist (SSRF included)
 	UploadRejected    SecurityEvent = "upload_rejected"    // an upload of a forbidden type, size or name
-	PathEscape        SecurityEvent = "path_escape"        // a path that tried to leave the workspace
-	ResourceExhausted SecurityEvent = "resource_exhausted" // a quota or budget ran out
+	PathEscape        SecurityEvent = "path_escape"        // a file tool's path that tried to leave the workspace (workspace.ErrEscape): taskenv
+	ResourceExhausted SecurityEvent = "resource_exhausted" // a quota or budget ran out: task budgets (CountEvent), concurrency and storage quotas, shared key budget
 	RateLimited       SecurityEvent = "rate_limited"       // a request refused by a rate limit
 	InjectionFlagged  SecurityEvent = "injection_flagged"  // untrusted content scored as prompt injection
 	ApprovalDenied    SecurityEvent = "approval_denied"    // a person denied a risky action
 	PolicyDenied      SecurityEvent = "policy_denied"      // a tool call refused by policy
-	SecretMasked      SecurityEvent = "secret_masked"      // the redactor masked a secret in an output
+	SecretMasked      SecurityEvent = "secret_masked"      // a task output or an API response in which a tenant's secret was masked
+	SecretRefused     SecurityEvent = "secret_refused"     // a secret's placeholder sent to a host it is not bound to (or over plain HTTP)
 	AuditFailure      SecurityEvent = "audit_failure"      // the audit log could not record an action
 	CSRFRejected      SecurityEvent = "csrf_rejected"      // a cross-origin state-changing request refused
 )
@@ -40,12 +41,14 @@ const (
 var AllSecurityEvents = []SecurityEvent{
 	AuthFailed, SandboxDenied, SandboxLimit, SyscallDenied, ForbiddenRoute, EgressDenied,
 	UploadRejected, PathEscape, ResourceExhausted, RateLimited, InjectionFlagged,
-	ApprovalDenied, PolicyDenied, SecretMasked, AuditFailure, CSRFRejected,
+	ApprovalDenied, PolicyDenied, SecretMasked, AuditFailure, CSRFRejected, SecretRefused,
 }
 
-// SecurityCounters counts security events by kind.
+// SecurityCounters counts security events by kind, and some of them also
+// by tenant (IncTenant).
 type SecurityCounters struct {
-	vec *prometheus.CounterVec
+	vec      *prometheus.CounterVec
+	byTenant *prometheus.CounterVec
 }
 
 // NewSecurityCounters registers bulwark_security_events_total with reg,
@@ -55,11 +58,31 @@ func NewSecurityCounters(reg prometheus.Registerer) *SecurityCounters {
 		Name: "bulwark_security_events_total",
 		Help: "Security-relevant events by kind: failed authentication, sandbox denials and limits, denied syscalls and routes, rate limiting, injection flags, ...",
 	}, []string{"kind"})
-	reg.MustRegister(vec)
+	byTenant := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bulwark_tenant_security_events_total",
+		Help: "Security-relevant events of one tenant, by kind and tenant id: secrets masked in what the tenant is shown, ...",
+	}, []string{"kind", "tenant"})
+	reg.MustRegister(vec, byTenant)
 	for _, k := range AllSecurityEvents {
 		vec.WithLabelValues(string(k))
 	}
-	return &SecurityCounters{vec: vec}
+	return &SecurityCounters{vec: vec, byTenant: byTenant}
+}
+
+// IncTenant counts one event of kind k of tenant (an id; "" for a
+// request of no tenant), in the total of k and in the tenant's count.
+func (c *SecurityCounters) IncTenant(k SecurityEvent, tenant string) {
+	c.Inc(k)
+	if tenant == "" {
+		tenant = "none"
+	}
+	c.byTenant.WithLabelValues(string(k), tenant).Inc()
+}
+
+// TenantCounter returns the counter of k for tenant, for tests and for
+// reading a value.
+func (c *SecurityCounters) TenantCounter(k SecurityEvent, tenant string) prometheus.Counter {
+	return c.byTenant.WithLabelValues(string(k), tenant)
 }
 
 // Inc counts one event of kind k.

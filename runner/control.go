@@ -9,8 +9,10 @@ import (
 )
 
 // Cancel stops a task of tenant: a queued task ends at once, a running one
-// at its next safe point (within a second). Canceling a task that has ended
-// is Conflict; an unknown one NotFound.
+// at its next safe point (within a second), and one that a restart
+// interrupted (that no process runs) at once, where it stopped. A task
+// another process runs is asked to stop through the store (remote.go).
+// Canceling a task that has ended is Conflict; an unknown one NotFound.
 func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, id string) error {
 	t, err := rt.cfg.Store.Task(ctx, tenant, id)
 	if err != nil {
@@ -19,25 +21,71 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 	if t.Status.Ended() {
 		return bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task has ended (%s)", t.Status)
 	}
-	l := rt.live(tenant, id)
-	if l == nil {
-		return bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task is not running in this server (%s)", t.Status)
+	l := rt.held(tenant, id)
+	if l == nil && t.Status == bulwark.TaskWaiting && rt.sched == nil {
+		// It may wait with no process holding it (waitpark.go).
+		if done, err := rt.cancelParked(ctx, tenant, actor, t); done || err != nil {
+			return err
+		}
+		return rt.cancelElsewhere(ctx, tenant, actor, t)
 	}
+	elsewhere := false
+	if l == nil && t.Status == bulwark.TaskQueued && rt.sched == nil {
+		// Queued on the cluster's queue: off it here, if it has not
+		// started meanwhile (with the live state its Submit left here,
+		// for its watchers here).
+		if l = rt.live(tenant, id); l == nil {
+			l = newLive(t)
+		}
+		elsewhere = true
+	}
+	if l == nil {
+		if t.Status == bulwark.TaskInterrupted {
+			return rt.cancelStopped(ctx, tenant, actor, t)
+		}
+		return rt.cancelElsewhere(ctx, tenant, actor, t)
+	}
+	if err := rt.cancelLive(ctx, tenant, actor, l, elsewhere); err != errStartedElsewhere {
+		return err
+	}
+	// It has just started on another node: the request goes there.
+	return rt.cancelElsewhere(ctx, tenant, actor, t)
+}
+
+// errStartedElsewhere: a task this runtime saw queued in the cluster's
+// queue has started on another node meanwhile.
+var errStartedElsewhere = bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task has just started on another server; try again in a moment")
+
+// cancelLive stops the task l held here, or, when queuedElsewhere (it is
+// only known from the cluster's queue), takes it off that queue
+// (errStartedElsewhere when it has left it).
+func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, actor string, l *live, queuedElsewhere bool) error {
+	id := l.task.ID
 	rt.auditf(tenant, actor, "task.cancel_requested", id, "ok", nil)
-	if rt.sched.remove(tenant, id) {
-		// It never started: end it here with the reason as its steps.
+	if removed, err := rt.queue.Remove(ctx, tenant, id); err != nil {
+		return err
+	} else if removed {
+		// It never started: end it here with the reason as its steps
+		// (after those of its earlier turns, when it is a conversation).
+		last, err := rt.lastEvent(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
 		now := time.Now()
 		rec := bulwark.NewRecorder(ctx, rt.cfg.Store, tenant, id)
 		for _, e := range []bulwark.Event{
-			{Seq: 1, TaskID: id, Time: now, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishCanceled, Text: "the task was canceled before it started"},
+			{Seq: last.Seq + 1, TaskID: id, Time: now, Type: bulwark.EventTaskFinished, Step: last.Step, Reason: bulwark.FinishCanceled, Text: "the task was canceled before it started"},
 		} {
 			rec.Record(e)
 			l.hub.publish(e)
 		}
 		rt.seal(l) // a person may have uploaded files meanwhile
 		l.hub.close()
-		rt.forget(tenant, id)
+		rt.forget(l)
 		return rec.Err()
+	}
+	if queuedElsewhere {
+		return errStartedElsewhere
 	}
 	l.mu.Lock()
 	l.canceled = true
@@ -51,12 +99,39 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 
 // Send delivers a person's message to a running task: the answer to its
 // question if it asked one, else a message it reads before its next step.
+// To a task another process runs, it goes through the store (remote.go).
 func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text string) error {
 	l, err := rt.running(ctx, tenant, id)
 	if err != nil {
+		t, ok := rt.heldElsewhere(ctx, tenant, id, err)
+		if ok {
+			return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+		}
+		if bulwark.ErrorKind(err) == bulwark.Conflict && t.ID != "" && rt.orphaned(t) {
+			// Left by a process that stopped: interrupted, so that a
+			// message resumes it in a new turn (Message).
+			if _, ierr := rt.interruptOrphan(ctx, t); ierr != nil {
+				return ierr
+			}
+		}
 		return err
 	}
 	return l.send(text)
+}
+
+// heldElsewhere reports, after running failed with err, whether task id
+// is one that another process holds (queued, running or waiting, not
+// here, and not left by a stopped process), to which requests go through
+// the store.
+func (rt *Runtime) heldElsewhere(ctx context.Context, tenant bulwark.TenantID, id string, err error) (bulwark.Task, bool) {
+	if rt.cfg.Controls == nil || bulwark.ErrorKind(err) != bulwark.Conflict {
+		return bulwark.Task{}, false
+	}
+	t, terr := rt.cfg.Store.Task(ctx, tenant, id)
+	if terr != nil || t.Status.Ended() || t.Status == bulwark.TaskInterrupted || rt.held(tenant, id) != nil || rt.orphaned(t) {
+		return t, false
+	}
+	return t, true
 }
 
 // Approvals returns the approvals a task waits for.
@@ -64,7 +139,10 @@ func (rt *Runtime) Approvals(ctx context.Context, tenant bulwark.TenantID, id st
 	if _, err := rt.cfg.Store.Task(ctx, tenant, id); err != nil {
 		return nil, err
 	}
-	l := rt.live(tenant, id)
+	l := rt.held(tenant, id)
+	if aps, ok := rt.parkedApprovals(ctx, tenant, id, l); ok {
+		return aps, nil
+	}
 	if l == nil {
 		return []bulwark.Approval{}, nil
 	}
@@ -76,8 +154,20 @@ func (rt *Runtime) Approvals(ctx context.Context, tenant bulwark.TenantID, id st
 func (rt *Runtime) Decide(ctx context.Context, tenant bulwark.TenantID, actor, id, approvalID string, allow bool) error {
 	l, err := rt.running(ctx, tenant, id)
 	if err != nil {
+		if t, ok := rt.heldElsewhere(ctx, tenant, id, err); ok {
+			if err := rt.checkParkedApproval(ctx, t, approvalID); err != nil {
+				return err
+			}
+			return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: approvalID, Allow: allow})
+		}
 		return err
 	}
+	return rt.decideLive(tenant, actor, l, approvalID, allow)
+}
+
+// decideLive answers an approval of the task l held here.
+func (rt *Runtime) decideLive(tenant bulwark.TenantID, actor string, l *live, approvalID string, allow bool) error {
+	id := l.task.ID
 	if err := l.decide(approvalID, allow); err != nil {
 		return err
 	}
@@ -96,17 +186,19 @@ func (rt *Runtime) running(ctx context.Context, tenant bulwark.TenantID, id stri
 	if err != nil {
 		return nil, err
 	}
-	l := rt.live(tenant, id)
+	l := rt.held(tenant, id)
 	if l == nil || t.Status.Ended() {
 		return nil, bulwark.Errorf(bulwark.Conflict, "runner", "the task is not running (%s)", t.Status)
 	}
 	return l, nil
 }
 
-// Position is the place of a queued task in the queue, from 1, or 0 when
-// it is not waiting there.
+// Position is the place of a queued task among its tenant's queued tasks,
+// from 1, or 0 when it is not waiting. Other tenants' tasks are not
+// counted: their volume is theirs.
 func (rt *Runtime) Position(tenant bulwark.TenantID, id string) int {
-	return rt.sched.position(tenant, id)
+	n, _ := rt.queue.Position(context.Background(), tenant, id)
+	return n
 }
 
 // Workspace opens the workspace of a task of tenant (for listing,
@@ -118,97 +210,12 @@ func (rt *Runtime) Workspace(ctx context.Context, tenant bulwark.TenantID, id st
 	return workspace.Open(rt.workspaceDir(tenant, id))
 }
 
-// Subscribe streams the events of a task of tenant whose Seq is greater
-// than after: first those stored, then live ones as they are committed,
-// each once and in order, until the task ends, ctx is done or the
-// subscriber falls too far behind (then the channel closes and the caller
-// resumes with the last Seq it saw). model_delta events come only live.
-func (rt *Runtime) Subscribe(ctx context.Context, tenant bulwark.TenantID, id string, after int64) (<-chan bulwark.Event, error) {
-	if _, err := rt.cfg.Store.Task(ctx, tenant, id); err != nil {
-		return nil, err
-	}
-	var liveCh chan bulwark.Event
-	l := rt.live(tenant, id)
-	if l != nil {
-		liveCh = l.hub.subscribe() // before reading the store, so nothing falls between
-	}
-	out := make(chan bulwark.Event, 64)
-	go func() {
-		defer close(out)
-		if liveCh != nil {
-			defer l.hub.unsubscribe(liveCh)
-		}
-		last := after
-		send := func(e bulwark.Event) bool {
-			if e.Seq <= last {
-				return true
-			}
-			select {
-			case out <- e:
-				last = e.Seq
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		}
-		for {
-			batch, err := rt.cfg.Store.Events(ctx, tenant, id, last, 500)
-			if err != nil {
-				return
-			}
-			for _, e := range batch {
-				if !send(e) {
-					return
-				}
-			}
-			if len(batch) < 500 {
-				break
-			}
-		}
-		if liveCh == nil {
-			return
-		}
-		for {
-			select {
-			case e, ok := <-liveCh:
-				if !ok {
-					// Ended or dropped: what was committed meanwhile is in the store.
-					if batch, err := rt.cfg.Store.Events(context.WithoutCancel(ctx), tenant, id, last, 0); err == nil {
-						for _, e := range batch {
-							if !send(e) {
-								return
-							}
-						}
-					}
-					return
-				}
-				if !send(e) {
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
 // Shutdown stops the runtime: no new task starts, queued ones stay queued
 // in the store for the next start, and running ones are canceled at their
 // next safe point (their steps so far are stored). It waits for them until
 // ctx is done.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
-	rt.sched.close()
+	err := rt.queue.Stop(ctx) // no new run starts; the runs end (queue.ErrStopping)
 	rt.stop(errShutdown)
-	done := make(chan struct{})
-	go func() {
-		rt.sched.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return err
 }

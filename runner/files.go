@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/workspace"
@@ -101,6 +102,12 @@ func (rt *Runtime) PutFile(ctx context.Context, tenant bulwark.TenantID, id, nam
 		}
 		if l != nil {
 			l.uploads[clean] = true
+			if l.refresh != nil {
+				// A resume after a crash keeps it (checkpoint.go).
+				if err := l.refresh(context.WithoutCancel(ctx)); err != nil {
+					slog.Warn("an uploaded file is not in the task's checkpoint; a restart before its next step would lose it", "task", id, "err", err)
+				}
+			}
 		}
 		sum := sha256.Sum256(data)
 		a = bulwark.Artifact{ID: bulwark.ArtifactID(id, clean), TaskID: id, Path: clean, Size: int64(len(data)),
@@ -146,7 +153,7 @@ func (rt *Runtime) withFiles(ctx context.Context, tenant bulwark.TenantID, id st
 	if _, err := rt.cfg.Store.Task(ctx, tenant, id); err != nil {
 		return err
 	}
-	l := rt.live(tenant, id)
+	l := rt.held(tenant, id) // on a cluster, one not held here is in the store
 	if l != nil {
 		l.files.Lock() // writes change l.uploads; file calls are short
 		defer l.files.Unlock()
@@ -179,7 +186,7 @@ func (rt *Runtime) seal(l *live) {
 		return
 	}
 	t := l.task
-	if err := rt.sealDir(context.Background(), bulwark.TenantID(t.TenantID), t.ID, l.uploads); err != nil {
+	if err := rt.sealDir(context.Background(), bulwark.TenantID(t.TenantID), t.ID, l.uploads, false); err != nil {
 		slog.Error("the task's files could not be sealed; they stay in its folder until the next start", "task", t.ID, "err", err)
 		return
 	}
@@ -187,11 +194,24 @@ func (rt *Runtime) seal(l *live) {
 }
 
 // sealDir seals the regular files of a task's folder into the store, then
-// removes the folder.
-func (rt *Runtime) sealDir(ctx context.Context, tenant bulwark.TenantID, id string, uploads map[string]bool) error {
+// removes the folder. With keepNewer (a folder a process left behind), a
+// file the store holds a newer version of stays as stored: in a cluster
+// another node may have gone on with the task since, and the folder is
+// only what a node that died last had.
+func (rt *Runtime) sealDir(ctx context.Context, tenant bulwark.TenantID, id string, uploads map[string]bool, keepNewer bool) error {
 	dir := rt.workspaceDir(tenant, id)
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	stored := map[string]time.Time{}
+	if keepNewer {
+		as, err := rt.cfg.Artifacts.Artifacts(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			stored[a.Path] = a.Created
+		}
 	}
 	ws, err := workspace.Open(dir)
 	if err != nil {
@@ -202,6 +222,9 @@ func (rt *Runtime) sealDir(ctx context.Context, tenant bulwark.TenantID, id stri
 	err = ws.Walk(".", func(name string, info fs.FileInfo) error {
 		if info.IsDir() {
 			return nil
+		}
+		if at, ok := stored[name]; ok && info.ModTime().Before(at) {
+			return nil // stored since, by whoever went on with the task
 		}
 		data, err := ws.ReadFile(name)
 		if err != nil { // a link, a special file, too big
@@ -229,8 +252,8 @@ func (rt *Runtime) sweep(ctx context.Context) {
 	}
 	tenants, _ := os.ReadDir(rt.cfg.Dir)
 	for _, te := range tenants {
-		if !te.IsDir() {
-			continue
+		if !te.IsDir() || strings.HasPrefix(te.Name(), "t_") {
+			continue // a task folder of 'bulwark run' (Dir/TASK), not a tenant's
 		}
 		tenant := bulwark.TenantID(te.Name())
 		tasks, _ := os.ReadDir(filepath.Join(rt.cfg.Dir, te.Name()))
@@ -238,11 +261,26 @@ func (rt *Runtime) sweep(ctx context.Context) {
 			if !e.IsDir() || rt.live(tenant, e.Name()) != nil {
 				continue
 			}
-			if _, err := rt.cfg.Store.Task(ctx, tenant, e.Name()); err != nil {
+			t, err := rt.cfg.Store.Task(ctx, tenant, e.Name())
+			if err != nil {
 				slog.Warn("a workspace folder without a task was left alone", "tenant", tenant, "task", e.Name(), "err", err)
 				continue
 			}
-			if err := rt.sealDir(ctx, tenant, e.Name(), nil); err != nil {
+			if rt.cfg.RunElsewhere != nil && rt.cfg.RunElsewhere(t) {
+				continue // a `bulwark run` goes on with a served task here
+			}
+			if rt.sched == nil && rt.cfg.Checkpoints != nil && !t.Status.Continuable() {
+				// A shared queue: a task this node ran when it stopped goes
+				// on wherever the queue hands it, from its last checkpoint.
+				// This folder is as the cut-off run left it: sealed into
+				// the store, it would put back files the checkpoint undid,
+				// next to those of the run that goes on elsewhere.
+				if err := os.RemoveAll(filepath.Join(rt.cfg.Dir, te.Name(), e.Name())); err != nil {
+					slog.Error("the stale folder of a task that goes on from its checkpoint could not be removed", "task", e.Name(), "err", err)
+				}
+				continue
+			}
+			if err := rt.sealDir(ctx, tenant, e.Name(), nil, true); err != nil {
 				slog.Error("the files of a stopped task could not be sealed", "task", e.Name(), "err", err)
 			}
 		}

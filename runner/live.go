@@ -12,20 +12,33 @@ import (
 // can reach while it runs.
 type live struct {
 	task   bulwark.Task
+	actor  string // who queued it, for the audit log
+	parent *live  // the task whose delegate call runs this one (delegate.go); nil for a task a person started
 	hub    *hub
 	inbox  chan string
 	cancel context.CancelCauseFunc // nil until the task starts
+	// done is closed once the run is over and its files sealed: a new
+	// turn of the task waits for it.
+	done     chan struct{}
+	doneOnce sync.Once
 
 	mu        sync.Mutex
 	canceled  bool
 	approvals []*pending
+	wait      waitState   // on a queue other than the in-process one (waitpark.go)
 	question  chan string // set while ask_user waits for an answer
+	// output holds the live output of the running call (live_output.go).
+	output     []bulwark.Event
+	outputSize int
 
 	// files guards the workspace folder against sealing (see files.go),
 	// and uploads; sealed is set once its files are in the store.
 	files   sync.Mutex
 	uploads map[string]bool // paths a person uploaded
 	sealed  bool
+	// refresh, set while the task runs with checkpoints, commits the
+	// last checkpoint again with an uploaded file (checkpoint.go).
+	refresh func(context.Context) error
 }
 
 // pending is an approval waiting for a person.
@@ -35,7 +48,7 @@ type pending struct {
 }
 
 func newLive(t bulwark.Task) *live {
-	return &live{task: t, hub: newHub(), inbox: make(chan string, 64), uploads: map[string]bool{}}
+	return &live{task: t, hub: newHub(), inbox: make(chan string, 64), uploads: map[string]bool{}, done: make(chan struct{})}
 }
 
 // openApprovals returns the approvals still waiting, oldest first.

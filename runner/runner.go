@@ -1,14 +1,16 @@
 // Package runner is the task runtime of `bulwark serve`: it queues the
-// tasks of every tenant on an in-process worker pool with a concurrency
-// quota per tenant, runs each through the agent loop, stores every step
-// before anyone sees it, fans the steps out to live subscribers (resumable
-// from any step), and carries a person's messages, answers, approvals and
-// cancellations to the running task. It knows nothing of HTTP: the server
-// calls its methods, tenant first, and an id of another tenant is NotFound.
+// tasks of every tenant on an in-process worker pool, with a concurrency
+// quota per tenant and a fair share of the workers for each, runs each
+// through the agent loop, stores every step before anyone sees it, fans
+// the steps out to live subscribers (resumable from any step), and
+// carries a person's messages, answers, approvals and cancellations to
+// the running task. It knows nothing of HTTP: the server calls its
+// methods, tenant first, and an id of another tenant is NotFound.
 package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -20,6 +22,8 @@ import (
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/metrics"
+	"github.com/bulwark-agents/bulwark/notify"
+	"github.com/bulwark-agents/bulwark/queue"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -30,6 +34,10 @@ type Store interface {
 	bulwark.TaskQuerier
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
 	UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error)
+	// ContinueTask queues a stopped task again for a new turn of its
+	// conversation (see sqlite.DB.ContinueTask); limits, when not nil,
+	// replace its limits. A task not stopped is Conflict.
+	ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error)
 }
 
 // Setup is what one task runs with: its model, tools and limits, as the
@@ -44,15 +52,19 @@ type Setup struct {
 	Instructions string
 	Secrets      map[string]string
 	SecretTools  []string
+	SecretArgs   func(tool string, args json.RawMessage) (json.RawMessage, error) // see agent.Config
 	Mask         func(string) string
 	MaskStream   func() (push func(string) string, flush func() string)
-	Close        func()
+	// Notifications puts the task's MCP servers' events into its stream
+	// (see agent.Config); nil: none.
+	Notifications func(send func(bulwark.Event)) (stop func())
+	Close         func()
 }
 
 // Config wires a Runtime.
 type Config struct {
 	Store Store
-	Audit *audit.Log // nil: no audit records
+	Audit *audit.Chains // nil: no audit records; each task's go to its tenant's chain
 	// Dir holds the task workspaces: Dir/TENANT/TASK.
 	Dir string
 	// Prepare builds the Setup of a task about to start, in its workspace.
@@ -60,6 +72,10 @@ type Config struct {
 	// Workers is the most tasks running at once over all tenants (default 64).
 	Workers int
 	// Quota is the most tasks of one tenant running at once (default 4).
+	// It may read the store: it is never called with the scheduler's lock
+	// held, and its answers are cached for a few seconds. Whatever the
+	// quotas, a tenant gets no more than its fair share of Workers while
+	// other tenants' tasks wait (see sched).
 	Quota func(bulwark.TenantID) int
 	// Artifacts keeps the files of tasks whose run has stopped, sealed;
 	// nil leaves them in the workspace folders. See files.go.
@@ -67,17 +83,57 @@ type Config struct {
 	// MaxFileSize caps the files read, written and kept, in bytes; 0
 	// means workspace.DefaultMaxFileSize.
 	MaxFileSize int64
+	// RunElsewhere reports whether a task stored as running or waiting is
+	// being run at this moment by another process on the same store (a
+	// `bulwark run` in a terminal, which holds a lock for it). Start leaves
+	// such a task alone instead of marking it interrupted. Nil: every such
+	// task was left by a process that stopped.
+	RunElsewhere func(bulwark.Task) bool
+	// Queue decides where and when queued tasks run (see package queue):
+	// nil is an in-process queue over Workers and Quota (NewLocalQueue),
+	// started by New. Another queue is started by Start, and Workers and
+	// Quota are its own business then.
+	Queue queue.Queue
+	// Checkpoints keeps what each step of a run commits to go on from it
+	// (see checkpoint.go); nil: no checkpoints, and a resumed turn starts
+	// from the folder as it was left, with a fresh budget.
+	Checkpoints bulwark.CheckpointStore
+	// AutoResume makes Start queue again the tasks a previous process left
+	// running or waiting, to resume from their last committed step (a
+	// task waiting for a person asks again), and makes Shutdown leave
+	// running tasks so. Off: Start marks them interrupted, for a person to
+	// resume or cancel.
+	AutoResume bool
+	// Notifier wakes the streams of tasks that run elsewhere (another
+	// node, another process) when their events are committed; nil: such
+	// streams re-read the store every half second (notify.Poll). See
+	// subscribe.go.
+	Notifier notify.Notifier
+	// Controls, when set, carries cancels, messages and decisions between
+	// this runtime and the other processes on the store (remote.go):
+	// those for tasks that run elsewhere are stored there, and those for
+	// tasks held here are polled for every ControlEvery (default
+	// DefaultControlEvery).
+	Controls     bulwark.ControlStore
+	ControlEvery time.Duration
+	// MaxAgentDepth is how deep sub-agents (the delegate tool) may go:
+	// 0 is agent.DefaultMaxDepth, a negative number allows none.
+	MaxAgentDepth int
 }
 
 // Runtime runs tasks. Its methods are safe for concurrent use.
 type Runtime struct {
 	cfg   Config
-	sched *sched
+	queue queue.Queue
+	sched *sched          // the in-process queue's scheduler; nil with another queue
 	ctx   context.Context // the runtime's life; canceled by Shutdown with errShutdown
 	stop  context.CancelCauseFunc
 
 	mu    sync.Mutex
 	tasks map[key]*live
+
+	turnMu sync.Mutex // held while a new turn of a task is opened (continue.go)
+	ctlMu  sync.Mutex // held while control requests are taken (remote.go, waitpark.go)
 }
 
 type key struct {
@@ -94,29 +150,72 @@ func New(cfg Config) *Runtime {
 		cfg.Quota = func(bulwark.TenantID) int { return 4 }
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &Runtime{cfg: cfg, sched: newSched(cfg.Workers, cfg.Quota), ctx: ctx, stop: stop, tasks: map[key]*live{}}
+	rt := &Runtime{cfg: cfg, queue: cfg.Queue, ctx: ctx, stop: stop, tasks: map[key]*live{}}
+	if rt.queue == nil {
+		local := NewLocalQueue(cfg.Workers, cfg.Quota)
+		local.Start(ctx, rt.runQueued)
+		rt.queue, rt.sched = local, local.s
+	}
+	return rt
 }
 
 // Start deals with the tasks a previous process left unfinished: a task
-// that had not started is queued again; one that was running when the
-// process stopped is marked interrupted, its stored steps intact.
+// that had not started is queued again; one that was running or waiting
+// when the process stopped is queued again to resume from its last
+// committed step with Config.AutoResume, and otherwise marked
+// interrupted, its stored steps intact; unless Config.RunElsewhere says
+// another process runs it now. With a queue of its own (Config.Queue: a
+// cluster's), running tasks are left to the queue, which runs again those
+// of nodes that died, and queued ones are queued again (which adds
+// nothing to a task queued already).
 func (rt *Runtime) Start(ctx context.Context) error {
+	if rt.sched == nil {
+		if err := rt.queue.Start(rt.ctx, rt.runQueued); err != nil {
+			return err
+		}
+	}
 	ts, err := rt.cfg.Store.UnfinishedTasks(ctx)
 	if err != nil {
 		return err
 	}
 	for _, t := range ts {
+		if t.ParentID != "" {
+			// A sub-agent runs inside its parent's run: it is not resumed
+			// on its own (its parent's resumed turn is told the call was
+			// interrupted).
+			rt.interruptChild(ctx, t)
+			continue
+		}
 		switch t.Status {
 		case bulwark.TaskQueued:
-			rt.enqueue(t, "restart")
+			rt.enqueue(ctx, t, "restart")
 		case bulwark.TaskRunning, bulwark.TaskWaiting:
-			if err := rt.cfg.Store.SetTaskStatus(ctx, bulwark.TenantID(t.TenantID), t.ID, bulwark.TaskInterrupted); err != nil {
+			if rt.sched == nil {
+				continue
+			}
+			if rt.cfg.RunElsewhere != nil && rt.cfg.RunElsewhere(t) {
+				continue
+			}
+			if rt.cfg.AutoResume && !rt.ranInTerminal(t.ID) { // a task of 'bulwark run' goes on there
+				if err := rt.resumeAfterRestart(ctx, t); err != nil {
+					return err
+				}
+				continue
+			}
+			err := rt.cfg.Store.SetTaskStatus(ctx, bulwark.TenantID(t.TenantID), t.ID, bulwark.TaskInterrupted)
+			if bulwark.ErrorKind(err) == bulwark.Conflict {
+				continue // it ended meanwhile (a task of another process)
+			}
+			if err != nil {
 				return err
 			}
 			rt.auditf(bulwark.TenantID(t.TenantID), "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
 		}
 	}
 	rt.sweep(ctx)
+	if rt.cfg.Controls != nil {
+		go rt.watchControls()
+	}
 	return nil
 }
 
@@ -133,29 +232,49 @@ func (rt *Runtime) Submit(ctx context.Context, tenant bulwark.TenantID, actor st
 	if err != nil {
 		return t, err
 	}
-	if err := rt.enqueue(t, actor); err != nil {
+	if err := rt.enqueue(ctx, t, actor); err != nil {
 		return t, err
 	}
 	return t, nil
 }
 
-func (rt *Runtime) enqueue(t bulwark.Task, actor string) error {
+func (rt *Runtime) enqueue(ctx context.Context, t bulwark.Task, actor string) error {
+	return rt.enqueueLive(ctx, newLive(t), actor)
+}
+
+func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string) error {
+	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
-	l := newLive(t)
+	l.actor = actor
+	if rt.sched == nil {
+		// A shared queue: the node that claims the task, this one or
+		// another, adopts it from the store (dispatch.go). Kept here, l
+		// would stand for a run that may be elsewhere: messages and
+		// cancellations sent to this node would reach it and go nowhere,
+		// streams here would follow its hub and miss the run's events,
+		// and a later turn would wait for it to end.
+		return rt.queue.Enqueue(ctx, tenant, t.ID)
+	}
 	rt.mu.Lock()
 	rt.tasks[key{tenant, t.ID}] = l
 	rt.mu.Unlock()
-	if !rt.sched.submit(&job{tenant: tenant, id: t.ID, run: func() { rt.run(l, actor) }}) {
-		rt.forget(tenant, t.ID)
-		return bulwark.Errorf(bulwark.Unavailable, "runner.Submit", "the server is shutting down; the task is queued and starts after the restart")
+	if err := rt.queue.Enqueue(ctx, tenant, t.ID); err != nil {
+		rt.forget(l)
+		return err
 	}
 	return nil
 }
 
-func (rt *Runtime) forget(tenant bulwark.TenantID, id string) {
+// forget drops the live state l of a task whose run is over, unless a
+// new turn of the task has replaced it already.
+func (rt *Runtime) forget(l *live) {
+	k := key{bulwark.TenantID(l.task.TenantID), l.task.ID}
 	rt.mu.Lock()
-	delete(rt.tasks, key{tenant, id})
+	if rt.tasks[k] == l {
+		delete(rt.tasks, k)
+	}
 	rt.mu.Unlock()
+	l.doneOnce.Do(func() { close(l.done) })
 }
 
 // live returns the live state of a task of tenant, or nil when it is not
@@ -169,16 +288,18 @@ func (rt *Runtime) live(tenant bulwark.TenantID, id string) *live {
 // errShutdown is the cause of the cancellation of tasks stopped by Shutdown.
 var errShutdown = errors.New("the server is shutting down")
 
-// run runs one task to its end.
-func (rt *Runtime) run(l *live, actor string) {
+// run runs one task to its end, within parent (the queue's context for
+// the run) and the runtime's life.
+func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
-	defer rt.forget(tenant, t.ID)
+	defer rt.forget(l)
 	defer l.hub.close()
 	defer rt.seal(l) // after the workspace and the sandbox are closed
 
-	ctx, cancel := context.WithCancelCause(rt.ctx)
+	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	defer context.AfterFunc(rt.ctx, func() { cancel(context.Cause(rt.ctx)) })()
 	l.mu.Lock()
 	l.cancel = cancel
 	canceled := l.canceled
@@ -189,6 +310,7 @@ func (rt *Runtime) run(l *live, actor string) {
 
 	rec := bulwark.NewRecorder(ctx, rt.cfg.Store, tenant, t.ID)
 	sinks := []agent.Sink{func(e bulwark.Event) {
+		l.keepOutput(e)
 		rec.Record(e) // committed before it is published
 		if err := rec.Err(); err != nil {
 			slog.Error("task step not stored; stopping the task", "task", t.ID, "err", err)
@@ -198,73 +320,143 @@ func (rt *Runtime) run(l *live, actor string) {
 		l.hub.publish(e)
 	}}
 	sinks = append(sinks, metrics.CountEvent)
+	var auditor *audit.TaskAuditor
 	if rt.cfg.Audit != nil {
-		a := &audit.TaskAuditor{Log: rt.cfg.Audit, Tenant: string(tenant), Actor: actor, OnError: func(err error) {
+		auditor = &audit.TaskAuditor{Log: rt.cfg.Audit, Tenant: string(tenant), Actor: actor, OnError: func(err error) {
 			slog.Error("audit record not written; stopping the task", "task", t.ID, "err", err)
 			cancel(err)
 		}}
-		sinks = append(sinks, a.Sink)
+		sinks = append(sinks, auditor.Sink)
 	}
 	tee := agent.Tee(sinks...)
+	ended := false // the turn ended: its checkpoint has nothing left to resume
+	defer func() {
+		if ended {
+			rt.dropCheckpoint(context.WithoutCancel(ctx), t)
+		}
+	}()
 	sink := func(e bulwark.Event) {
-		if e.Type == bulwark.EventTaskFinished && errors.Is(context.Cause(ctx), errShutdown) {
-			// Stopped by a shutdown, not by its end: it stays resumable.
+		if e.Type == bulwark.EventTaskFinished && rt.parkedRun(ctx, l) {
+			return // it waits for a person, without this run (waitpark.go)
+		}
+		if e.Type == bulwark.EventTaskFinished && stopping(ctx) {
+			// Stopped by a shutdown, not by its end: it stays resumable,
+			// by the next start itself when it resumes tasks.
+			if rt.cfg.AutoResume {
+				rt.auditf(tenant, "system", "task.stopped", t.ID, audit.OutcomeOK, map[string]string{"why": "shutdown; resumes at the next start"})
+				return
+			}
 			if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskInterrupted); err != nil {
 				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
 			}
 			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
 			return
 		}
+		if e.Type == bulwark.EventTaskFinished {
+			ended = true
+		}
+		rt.pastWait(ctx, l, e)
 		tee(e)
 	}
 
+	// The events of the task's earlier turns: none for a new task.
+	history, err := rt.cfg.Store.Events(ctx, tenant, t.ID, 0, 0)
+	if err != nil {
+		rt.failBeforeStart(sink, t, 0, err)
+		return
+	}
+	var last int64
+	if n := len(history); n > 0 {
+		last = history[n-1].Seq
+	}
+	if auditor != nil {
+		// A resumed run carries out calls an earlier run started (an
+		// approval asked again): their records name what they were.
+		auditor.Pending(history)
+	}
 	ws, err := workspace.Open(rt.workspaceDir(tenant, t.ID))
 	if err != nil {
-		rt.failBeforeStart(sink, t, err)
+		rt.failBeforeStart(sink, t, last, err)
 		return
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
+	if err := rt.restore(ctx, l, ws); err != nil {
+		rt.failBeforeStart(sink, t, last, err)
+		return
+	}
+	resume, checkpoint, uploadsDone, err := rt.checkpoints(ctx, l, ws.Path(), history, func(err error) { cancel(err) })
+	if err != nil {
+		rt.failBeforeStart(sink, t, last, err)
+		return
+	}
+	defer uploadsDone()
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
-		rt.failBeforeStart(sink, t, err)
+		rt.failBeforeStart(sink, t, last, err)
 		return
 	}
 	if setup.Close != nil {
 		defer setup.Close()
 	}
 	cfg := agent.Config{
-		Model:        setup.Model,
-		Tools:        setup.Tools,
-		Env:          &tool.Env{Workspace: ws, Ask: l.ask, Exec: setup.Exec},
-		Limits:       setup.Limits,
-		Sink:         sink,
-		Inbox:        l.inbox,
-		Instructions: setup.Instructions,
-		Policy:       setup.Policy,
-		Approve:      rt.approver(ctx, l, tenant),
-		Mask:         setup.Mask,
-		MaskStream:   setup.MaskStream,
-		Secrets:      setup.Secrets,
-		SecretTools:  setup.SecretTools,
+		Model:         setup.Model,
+		Tools:         setup.Tools,
+		Env:           &tool.Env{Workspace: ws, Ask: rt.asker(l), Exec: setup.Exec},
+		Limits:        setup.Limits,
+		Sink:          sink,
+		Inbox:         l.inbox,
+		Instructions:  setup.Instructions,
+		Policy:        setup.Policy,
+		Approve:       rt.approver(ctx, l, tenant),
+		Mask:          setup.Mask,
+		MaskStream:    setup.MaskStream,
+		Notifications: setup.Notifications,
+		Secrets:       setup.Secrets,
+		SecretTools:   setup.SecretTools,
+		SecretArgs:    setup.SecretArgs,
+		Resume:        resume,
+		Checkpoint:    checkpoint,
+		Delegation:    rt.delegation(l, actor),
+	}
+	if len(history) > 0 {
+		cfg.History = history
 	}
 	if _, err := agent.Run(ctx, cfg, t); err != nil {
-		rt.failBeforeStart(sink, t, err)
+		rt.failBeforeStart(sink, t, last, err)
 	}
 }
 
 // errCanceled is the cause of a cancellation a person asked for.
 var errCanceled = errors.New("canceled by a person")
 
+// asker asks the task's person a question, without holding a worker
+// while the answer is awaited.
+func (rt *Runtime) asker(l *live) func(context.Context, string) (string, error) {
+	return func(ctx context.Context, q string) (string, error) {
+		if rt.canPark() {
+			return rt.askOrPark(ctx, l, q)
+		}
+		rt.park()
+		defer rt.resume(ctx)
+		return l.ask(ctx, q)
+	}
+}
+
 // approver registers approvals on the live task and marks it waiting
-// meanwhile.
+// meanwhile; the task holds no worker while it waits (sched.park).
 func (rt *Runtime) approver(ctx context.Context, l *live, tenant bulwark.TenantID) func(context.Context, bulwark.Approval) (bool, error) {
 	return func(ctx context.Context, a bulwark.Approval) (bool, error) {
+		if rt.canPark() {
+			return rt.approveOrPark(ctx, l, a)
+		}
 		store := rt.cfg.Store
 		if err := store.SetTaskStatus(context.WithoutCancel(ctx), tenant, a.TaskID, bulwark.TaskWaiting); err != nil {
 			slog.Warn("marking a task waiting", "task", a.TaskID, "err", err)
 		}
+		rt.park() // nobody's worker waits for a person
 		ok, err := l.approve(ctx, a)
+		rt.resume(ctx)
 		if err == nil {
 			store.SetTaskStatus(context.WithoutCancel(ctx), tenant, a.TaskID, bulwark.TaskRunning)
 		}
@@ -272,14 +464,14 @@ func (rt *Runtime) approver(ctx context.Context, l *live, tenant bulwark.TenantI
 	}
 }
 
-// failBeforeStart ends a task that could not run, with the reason as its
-// only steps.
-func (rt *Runtime) failBeforeStart(sink agent.Sink, t bulwark.Task, err error) {
+// failBeforeStart ends a task (or a new turn of one) that could not run,
+// with the reason as its only steps after the last one stored, last.
+func (rt *Runtime) failBeforeStart(sink agent.Sink, t bulwark.Task, last int64, err error) {
 	msg := bulwark.ErrorMessage(err)
 	slog.Error("task could not run", "task", t.ID, "err", err)
 	now := time.Now()
-	sink(bulwark.Event{Seq: 1, TaskID: t.ID, Time: now, Type: bulwark.EventError, Text: msg})
-	sink(bulwark.Event{Seq: 2, TaskID: t.ID, Time: now, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishError, Text: msg})
+	sink(bulwark.Event{Seq: last + 1, TaskID: t.ID, Time: now, Type: bulwark.EventError, Text: msg})
+	sink(bulwark.Event{Seq: last + 2, TaskID: t.ID, Time: now, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishError, Text: msg})
 }
 
 func (rt *Runtime) workspaceDir(tenant bulwark.TenantID, id string) string {

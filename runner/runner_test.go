@@ -13,10 +13,13 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/queue"
 	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/sqlite"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
+	"github.com/bulwark-agents/bulwark/tool/delegate"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
 	"github.com/bulwark-agents/bulwark/workspace"
@@ -35,6 +38,20 @@ type env struct {
 	workers int
 	// artifacts, when set, seals the files of stopped tasks (files_test.go).
 	artifacts bulwark.ArtifactStore
+	// elsewhere is Config.RunElsewhere.
+	elsewhere func(bulwark.Task) bool
+	// queue is Config.Queue (cluster_test.go).
+	queue queue.Queue
+	// checkpoints and autoResume are Config.Checkpoints and AutoResume
+	// (checkpoint_resume_test.go).
+	checkpoints bulwark.CheckpointStore
+	autoResume  bool
+	// controls is Config.Controls (remote_test.go).
+	controls bulwark.ControlStore
+	// delegate offers the delegate tool (delegate_test.go).
+	delegate bool
+	// exec, when set, runs run_shell's commands (live_output_test.go).
+	exec func(ctx context.Context, cmd []string) (*tool.ExecResult, error)
 }
 
 func newEnv(t *testing.T, h llmtest.Handler) *env {
@@ -75,21 +92,35 @@ func openDB(t *testing.T, dir string, kr *secret.Keyring, keyFile string) *sqlit
 func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": e.srv.URL + "/v1"}
 	rt := runner.New(runner.Config{
-		Store:     db,
-		Dir:       filepath.Join(e.dir, "workspaces"),
-		Workers:   e.workers,
-		Quota:     func(bulwark.TenantID) int { return e.quota },
-		Artifacts: e.artifacts,
+		Store:        db,
+		Dir:          filepath.Join(e.dir, "workspaces"),
+		Workers:      e.workers,
+		Quota:        func(bulwark.TenantID) int { return e.quota },
+		Artifacts:    e.artifacts,
+		RunElsewhere: e.elsewhere,
+		Queue:        e.queue,
+		Checkpoints:  e.checkpoints,
+		AutoResume:   e.autoResume,
+		Controls:     e.controls,
+		ControlEvery: 20 * time.Millisecond,
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
 			if err != nil {
 				return nil, err
 			}
-			return &runner.Setup{
+			s := &runner.Setup{
 				Model:  m,
 				Tools:  tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
 				Policy: e.policy,
-			}, nil
+			}
+			if e.delegate {
+				s.Tools = tool.NewRegistry(append(files.Tools(), delegate.Tool(), interact.Finish(), interact.AskUser())...)
+			}
+			if e.exec != nil {
+				s.Tools = tool.NewRegistry(code.Shell(), interact.Finish())
+				s.Exec, s.MaskStream = e.exec, maskNothing
+			}
+			return s, nil
 		},
 	})
 	if err := rt.Start(context.Background()); err != nil {
@@ -407,4 +438,22 @@ func TestShutdownInterruptsAndRestartRequeues(t *testing.T) {
 	e.rt = e.newRuntime(t, e.db)
 	waitStatus(t, e, e.a, queued.ID, bulwark.TaskRunning)
 	e.rt.Cancel(ctx, e.a, "k", queued.ID)
+}
+
+// TestStartLeavesTasksRunElsewhere: a task another process runs (a
+// `bulwark run` on the same data folder) is not marked interrupted by a
+// runtime starting meanwhile; one whose process is gone is.
+func TestStartLeavesTasksRunElsewhere(t *testing.T) {
+	e := newEnv(t, steps())
+	ctx := context.Background()
+	cli := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "x", Model: "replay:x", Status: bulwark.TaskRunning}))
+	gone := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "y", Model: "replay:x", Status: bulwark.TaskRunning}))
+	e.elsewhere = func(t bulwark.Task) bool { return t.ID == cli.ID }
+	e.rt = e.newRuntime(t, e.db)
+	if got := must(e.db.Task(ctx, e.a, cli.ID)); got.Status != bulwark.TaskRunning {
+		t.Errorf("a task run elsewhere is %s after Start, want still running", got.Status)
+	}
+	if got := must(e.db.Task(ctx, e.a, gone.ID)); got.Status != bulwark.TaskInterrupted {
+		t.Errorf("a task whose process is gone is %s after Start, want interrupted", got.Status)
+	}
 }

@@ -43,7 +43,8 @@ func TestEscapeWriteSystemFolders(t *testing.T) {
 	requireSandbox(t)
 	res := py(t, Spec{}, `
 import os
-for p in ["/usr/evil", "/usr/bin/evil", "/etc/evil", "/evil", "/dev/evil", "/proc/evil", "/etc/passwd", "/proc/sys/kernel/hostname"]:
+for p in ["/usr/evil", "/usr/bin/evil", "/etc/evil", "/evil", "/dev/evil", "/proc/evil", "/etc/passwd", "/proc/sys/kernel/hostname",
+          "/proc/self/attr/current", "/proc/sysrq-trigger", "/sys/fs/cgroup/cgroup.procs", "/sys/fs/cgroup/pids.max"]:
     try:
         with open(p, "w") as f: f.write("x")
         print("ESCAPED write", p)
@@ -53,8 +54,13 @@ try:
     os.mkdir("/usr/lib/evil"); print("ESCAPED mkdir")
 except OSError as e:
     print("BLOCKED mkdir", e.strerror)
+for d in ("/tmp", "/workspace", "/dev/shm"):
+    try:
+        os.mknod(d + "/null2", 0o20666, os.makedev(1, 3)); print("ESCAPED mknod", d)
+    except OSError as e:
+        print("BLOCKED mknod", d, e.strerror)
 `)
-	assertContained(t, res, 9)
+	assertContained(t, res, 16)
 }
 
 // Symlinks resolve inside the sandbox's own tree: a link the host or the
@@ -178,6 +184,9 @@ func TestEscapeDeniedSyscalls(t *testing.T) {
 		"swapoff": unix.SYS_SWAPOFF, "acct": unix.SYS_ACCT, "clock_settime": unix.SYS_CLOCK_SETTIME,
 		"clock_adjtime": unix.SYS_CLOCK_ADJTIME, "settimeofday": unix.SYS_SETTIMEOFDAY,
 		"fsopen": unix.SYS_FSOPEN, "open_tree": unix.SYS_OPEN_TREE, "move_mount": unix.SYS_MOVE_MOUNT,
+		"adjtimex": unix.SYS_ADJTIMEX, "get_mempolicy": unix.SYS_GET_MEMPOLICY, "statmount": unix.SYS_STATMOUNT,
+		"listmount": unix.SYS_LISTMOUNT, "sethostname": unix.SYS_SETHOSTNAME, "kcmp": unix.SYS_KCMP,
+		"pidfd_getfd": unix.SYS_PIDFD_GETFD, "mount_setattr": unix.SYS_MOUNT_SETATTR,
 	}
 	var table strings.Builder
 	for name, nr := range calls {
@@ -413,4 +422,43 @@ print("daemon started")
 	if !strings.Contains(string(res.Stdout), "daemon started") {
 		t.Errorf("daemon: %s %s", res.Stdout, res.Stderr)
 	}
+}
+
+// The host's shared memory, its abstract unix sockets (bound to the host's
+// network namespace) and Bulwark's own files under /run are out of reach.
+func TestEscapeHostIPC(t *testing.T) {
+	requireSandbox(t)
+	shm := fmt.Sprintf("/dev/shm/bulwark-test-%d", os.Getpid())
+	if err := os.WriteFile(shm, []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(shm)
+	abstract := fmt.Sprintf("@bulwark-test-%d", os.Getpid())
+	l, err := net.Listen("unix", abstract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("host"))
+			c.Close()
+		}
+	}()
+	res := py(t, Spec{}, fmt.Sprintf(`
+import os, socket
+print("ESCAPED shm" if os.path.exists(%q) else "BLOCKED shm")
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect("\0" + %q); print("ESCAPED abstract socket", s.recv(4))
+except OSError as e:
+    print("BLOCKED abstract socket", e.strerror)
+for p in ("/run/bulwark", "/var/run/docker.sock", "/run/docker.sock", "/tmp/.X11-unix"):
+    print("ESCAPED sees" if os.path.exists(p) else "BLOCKED", p)
+`, shm, abstract[1:]))
+	assertContained(t, res, 6)
 }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,9 +18,7 @@ import (
 
 func requireSandbox(t *testing.T) {
 	t.Helper()
-	if os.Getenv("BULWARK_TEST_SANDBOX") != "1" {
-		t.Skip("sandbox tests need root, user namespaces, Landlock, seccomp and cgroups: set BULWARK_TEST_SANDBOX=1 on such a host")
-	}
+	testfamily.Sandbox.Require(t)
 	if r := Check(); !r.OK() {
 		t.Fatalf("BULWARK_TEST_SANDBOX=1 but the host cannot sandbox: %s", r.Problem())
 	}
@@ -64,9 +63,9 @@ func assertContained(t *testing.T, res *Result, wantBlocked int) {
 }
 
 func init() {
-	slotMu.Lock()
-	slotsEver = map[uint32]bool{}
-	slotMu.Unlock()
+	uids.mu.Lock()
+	uids.ever = map[uint32]bool{}
+	uids.mu.Unlock()
 }
 
 // assertNothingLeft checks that no process of a sandbox this test process
@@ -82,9 +81,9 @@ func assertNothingLeft(t *testing.T) {
 
 // ours reports whether a sandbox uid belongs to a slot this process used.
 func ours(uid uint32) bool {
-	slotMu.Lock()
-	defer slotMu.Unlock()
-	return slotsEver[(uid-uidBase)/2]
+	uids.mu.Lock()
+	defer uids.mu.Unlock()
+	return uids.ever[(uid-uidBase)/2]
 }
 
 // sandboxProcesses lists host processes running as the uid of one of this

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -18,47 +16,6 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"golang.org/x/sys/unix"
 )
-
-// Host uids: each sandbox gets two unprivileged host uids from a reserved
-// range, one for its init (root inside) and one for the command (uid 1000
-// inside). A per-sandbox uid makes RLIMIT_NPROC a per-sandbox cap and keeps
-// sandboxes from touching each other's processes.
-const (
-	uidBase  = 0x60000000
-	uidSlots = 1 << 20
-)
-
-var (
-	slotMu   sync.Mutex
-	slotUsed = map[uint32]bool{}
-	// slotsEver, when not nil, records every slot this process used: the
-	// tests look for survivors among their own sandboxes' uids only, since
-	// other processes on the host may run sandboxes of their own.
-	slotsEver map[uint32]bool
-)
-
-func allocSlot() uint32 {
-	slotMu.Lock()
-	defer slotMu.Unlock()
-	for {
-		var b [4]byte
-		rand.Read(b[:])
-		s := binary.LittleEndian.Uint32(b[:]) % uidSlots
-		if !slotUsed[s] {
-			slotUsed[s] = true
-			if slotsEver != nil {
-				slotsEver[s] = true
-			}
-			return s
-		}
-	}
-}
-
-func freeSlot(s uint32) {
-	slotMu.Lock()
-	delete(slotUsed, s)
-	slotMu.Unlock()
-}
 
 // box is one sandbox: an init that is prepared and waits for its command.
 type box struct {
@@ -88,7 +45,11 @@ func start(spec Spec) (_ *box, err error) {
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
 	}
-	b := &box{spec: spec, ctrl: -1, slot: allocSlot(), done: make(chan struct{})}
+	slot, err := uids.alloc()
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uids.dir+")", err)
+	}
+	b := &box{spec: spec, ctrl: -1, slot: slot, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -110,7 +71,7 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	treeCh := make(chan tree, 1)
 	go func() {
-		fd, err := workspaceTree(ws, cmdUID)
+		fd, err := workspaceTree(ws, cmdUID, spec.WorkspaceExec)
 		treeCh <- tree{fd, err}
 	}()
 	planCh := make(chan *execPlan, 1)
@@ -135,7 +96,17 @@ func start(spec Spec) (_ *box, err error) {
 		}
 	}()
 
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids)}
+	readOnly, err := readOnlyMounts(spec.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	if err := readOnlyMountsOK(readOnly); err != nil {
+		return nil, err
+	}
+	if err := readOnlySockets(readOnly); err != nil {
+		return nil, err
+	}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly}
 	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
@@ -145,6 +116,9 @@ func start(spec Spec) (_ *box, err error) {
 		defer unix.Close(dirFd)
 		extra = append(extra, dirFd)
 		cfg.Proxy, cfg.ProxySock = true, sock
+		if spec.Intercept != nil {
+			cfg.TrustPEM = string(spec.Intercept.CA.CertPEM())
+		}
 	}
 	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
@@ -218,8 +192,8 @@ func start(spec Spec) (_ *box, err error) {
 // workspaceTree makes a detached bind mount of dir in which the folder's
 // owner appears as the sandbox's command uid (an id-mapped mount): what the
 // command writes lands on disk as the owner, and no host file is ever
-// chowned. The mount is nosuid, nodev and noexec.
-func workspaceTree(dir string, cmdUID uint32) (int, error) {
+// chowned. The mount is nosuid, nodev, and noexec unless exec is set.
+func workspaceTree(dir string, cmdUID uint32, exec bool) (int, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return -1, err
@@ -239,6 +213,9 @@ func workspaceTree(dir string, cmdUID uint32) (int, error) {
 	attr := unix.MountAttr{
 		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC,
 		Userns_fd: uint64(userns),
+	}
+	if exec {
+		attr.Attr_set &^= unix.MOUNT_ATTR_NOEXEC
 	}
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
@@ -301,7 +278,7 @@ func (b *box) startProxy() (int, string, error) {
 		l.Close()
 		return -1, "", err
 	}
-	b.proxy = &egress.Proxy{Allow: allow, Dial: b.spec.Dial, OnEvent: func(e egress.Event) {
+	b.proxy = &egress.Proxy{Allow: allow, Dial: b.spec.Dial, Intercept: b.spec.Intercept, OnEvent: func(e egress.Event) {
 		if !e.Allowed {
 			b.mu.Lock()
 			b.denials = append(b.denials, e)
@@ -351,7 +328,7 @@ func (b *box) cleanup() {
 	if b.tempWS != "" {
 		os.RemoveAll(b.tempWS)
 	}
-	freeSlot(b.slot)
+	uids.free(b.slot)
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

@@ -109,3 +109,17 @@ func TestPool(t *testing.T) {
 	p.Close()
 	assertNothingLeft(t)
 }
+
+// A Pool's RunOutput hands the command's output over as it comes, from a
+// real sandbox, and the Result still holds it all.
+func TestPoolRunOutputStreams(t *testing.T) {
+	requireSandbox(t)
+	p, err := NewPool(Spec{AllowExec: []string{"bash", "cat"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	checkStreamed(t, func(stdin io.Reader, out Output) (*Result, error) {
+		return p.RunOutput(context.Background(), []string{"bash", "-c", streamingCommand}, stdin, out)
+	})
+}

@@ -7,13 +7,39 @@ import (
 	"sync"
 )
 
+// Output receives a command's output as it comes, from the goroutines
+// that copy the command's pipes: stderr says which pipe, p is valid only
+// during the call. It is given what the command's result gets (capped at
+// the output limit, with the truncation marker), in the same order. It
+// must not block: the command waits while it runs.
+type Output func(stderr bool, p []byte)
+
 // capWriter passes at most left bytes on to w, then drops the rest and
-// writes one marker line.
+// writes one marker line. What it passes on goes to tap too, when set.
 type capWriter struct {
 	w       io.Writer
 	left    int64
 	dropped bool
+	tap     func([]byte)
 	mu      sync.Mutex
+}
+
+// tapped returns a capWriter for w that also hands what it writes to out
+// (nil: to nobody), marked as from stderr or not.
+func tapped(w io.Writer, left int64, out Output, stderr bool) *capWriter {
+	c := &capWriter{w: w, left: left}
+	if out != nil {
+		c.tap = func(p []byte) { out(stderr, p) }
+	}
+	return c
+}
+
+func (c *capWriter) pass(p []byte) error {
+	if c.tap != nil {
+		c.tap(p)
+	}
+	_, err := c.w.Write(p)
+	return err
 }
 
 const truncMarker = "\n[bulwark: output truncated at the sandbox limit]\n"
@@ -26,12 +52,12 @@ func (c *capWriter) Write(p []byte) (int, error) {
 		p = p[:c.left]
 		if !c.dropped {
 			c.dropped = true
-			defer c.w.Write([]byte(truncMarker))
+			defer c.pass([]byte(truncMarker))
 		}
 	}
 	c.left -= int64(len(p))
 	if len(p) > 0 {
-		if _, err := c.w.Write(p); err != nil {
+		if err := c.pass(p); err != nil {
 			return n, err
 		}
 	}

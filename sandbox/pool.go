@@ -81,6 +81,12 @@ func (p *Pool) refill() {
 // Run runs cmd in a prepared sandbox (or a new one when none is ready) and
 // waits for it, as the package-level Run does. stdin may be nil.
 func (p *Pool) Run(ctx context.Context, cmd []string, stdin io.Reader) (*Result, error) {
+	return p.RunOutput(ctx, cmd, stdin, nil)
+}
+
+// RunOutput is Run with out (nil: none) receiving the command's output as
+// it comes (see Output); the Result holds all of it as well.
+func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out Output) (*Result, error) {
 	if len(cmd) == 0 {
 		return nil, bulwark.Errorf(bulwark.Invalid, "sandbox.Pool.Run", "no command given")
 	}
@@ -106,7 +112,7 @@ func (p *Pool) Run(ctx context.Context, cmd []string, stdin io.Reader) (*Result,
 			return nil, err
 		}
 	}
-	res, err := b.run(ctx, cmd, stdio{in: stdin})
+	res, err := b.run(ctx, cmd, stdio{in: stdin, tap: out})
 	// The sandbox's processes are gone; its cgroups and folders go after
 	// the caller has its result, and only then do new sandboxes get
 	// prepared, so neither competes with the command for the CPU.

@@ -49,8 +49,9 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		unix.Close(outFd)
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: pipe", err)
 	}
-	outCap := &capWriter{w: outW, left: b.spec.OutputLimit}
-	errCap := &capWriter{w: errW, left: b.spec.OutputLimit}
+	outCap := tapped(outW, b.spec.OutputLimit, io.tap, false)
+	denied := &deniedWatch{w: errW}
+	errCap := tapped(denied, b.spec.OutputLimit, io.tap, true)
 	var copies sync.WaitGroup
 	copies.Add(2)
 	go func() { defer copies.Done(); outCap.copyFrom(outR) }()
@@ -97,6 +98,17 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		<-b.done
 	}
 	copies.Wait()
+	if rerr == nil && reply.Err != "" && !reply.Started {
+		// The command could not be started: say why, like a shell would,
+		// on its stderr, before the output is handed over.
+		errCap.Write([]byte("sandbox: " + reply.Err + "\n"))
+	} else if rerr == nil && reply.Started {
+		// A program the command tried to run was refused: say why, as
+		// for the command itself.
+		for _, why := range denied.reasons(b.spec) {
+			errCap.Write([]byte("sandbox: " + why + "\n"))
+		}
+	}
 	res.TimedOut = timedOut.Load()
 	res.LimitHit = b.cg.limitsHit()
 	if outCap.dropped || errCap.dropped {
@@ -111,11 +123,8 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		return res, bulwark.E(bulwark.Canceled, op, "sandbox: canceled", ctx.Err())
 	case rerr == nil:
 		res.ExitCode = reply.Exit
-		if reply.Err != "" && !reply.Started {
-			// The command could not be started: say why, like a shell would.
-			msg := "sandbox: " + reply.Err + "\n"
-			errCap.Write([]byte(msg))
-		}
+		res.NotAllowed = reply.NotAllowed && !reply.Started
+		res.SyscallKilled = min(max(reply.SyscallKilled, 0), maxCountedKills)
 	case res.TimedOut:
 	case len(res.LimitHit) > 0:
 	default:
@@ -123,6 +132,9 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	}
 	return res, nil
 }
+
+// maxCountedKills bounds the SyscallKilled an init may report.
+const maxCountedKills = 1 << 16
 
 // stdinFor returns an fd to hand over as the command's stdin and a function
 // to call when the command has ended.

@@ -72,6 +72,24 @@ type Spec struct {
 	// names looked up on the sandbox PATH, or absolute in-sandbox paths.
 	// Nil: BULWARK_ALLOWED_COMMANDS, else DefaultAllowExec.
 	AllowExec []string
+	// WorkspaceExec makes the workspace executable: any program written
+	// there (by the agent, too) runs, which widens the allowlist to
+	// whatever the command writes. Off, the workspace is mounted noexec,
+	// and an AllowExec entry under /workspace is refused with the reason.
+	// Callers that turn it on warn about it (see WorkspaceExecWarning).
+	WorkspaceExec bool
+	// ReadOnly lists extra absolute host paths (folders or files) bound
+	// read-only at the same path inside the sandbox, for a program that
+	// lives outside the system folders (an MCP server's node_modules). They
+	// are readable but not writable, and mounted noexec: a program or
+	// native library under one runs only when AllowExec names it by its
+	// absolute path. A path whose real path differs (a symlink on the way)
+	// is bound at both. The files must be readable by every user (the
+	// sandbox reads them as an unprivileged uid). Paths inside the system
+	// folders are already readable and need no entry; paths that would
+	// cover the sandbox's own mounts ("/", /workspace, /tmp, /proc, /dev,
+	// /run, /etc, /sys) or overlap Workspace are refused.
+	ReadOnly []string
 	// Net is NetNone (the default) or NetProxy; AllowDomains implies NetProxy.
 	Net NetMode
 	// AllowDomains are the host names the proxy lets through ("example.com",
@@ -101,9 +119,20 @@ type Spec struct {
 	// Stdout and Stderr, when set, receive the command's output as it comes
 	// (capped at OutputLimit); otherwise Result.Stdout and Result.Stderr hold it.
 	Stdout, Stderr io.Writer
+	// Output, when set, receives the command's output as it comes, as
+	// well as Stdout and Stderr or the Result (see Output).
+	Output Output
 	// OnEgress, when set, is called for every connection the proxy allows or
 	// refuses. It may be called from several goroutines.
 	OnEgress func(egress.Event)
+	// Intercept, when set with NetProxy, makes the proxy put the secrets'
+	// values into the HTTPS requests of the command for their bound hosts
+	// (see egress.Intercept); the task CA is written read-only to
+	// /run/bulwark/ca.pem, the host's roots plus that CA to
+	// /run/bulwark/ca-bundle.pem, and SSL_CERT_FILE, CURL_CA_BUNDLE,
+	// REQUESTS_CA_BUNDLE, PIP_CERT, GIT_SSL_CAINFO and NODE_EXTRA_CA_CERTS
+	// point at them.
+	Intercept *egress.Intercept
 	// Dial, when set, replaces the proxy's dialer (egress.Dialer). It exists
 	// for tests that must reach a local server; production leaves it nil.
 	Dial egress.DialFunc
@@ -128,6 +157,18 @@ type Result struct {
 	Denials []egress.Event
 	// Unsandboxed says the command ran without a sandbox (BULWARK_SANDBOX=off).
 	Unsandboxed bool
+	// NotAllowed says the sandbox refused to start the command: not on the
+	// command allowlist, or in a folder mounted noexec. Only the command
+	// itself is seen: a program a shell fails to start inside the sandbox
+	// is reported on the shell's stderr, not here.
+	NotAllowed bool
+	// SyscallKilled counts the command's processes that the seccomp filter
+	// killed (a system call of another architecture's ABI). Refusals that
+	// return an errno (EPERM, ENOSYS, EAFNOSUPPORT) cannot be seen outside
+	// the process and are not counted. These two are reported by the
+	// sandbox's init, which the command could have tampered with: use them
+	// for counting, never for a decision.
+	SyscallKilled int
 }
 
 // Failure is the one line that explains why a command did not finish
@@ -160,6 +201,11 @@ func commandEnv(spec Spec) []string {
 		p := "http://127.0.0.1:" + strconv.Itoa(initproc.ProxyPort)
 		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
 			"NO_PROXY=", "no_proxy=")
+		if spec.Intercept != nil {
+			b := initproc.TrustBundle
+			env = append(env, "SSL_CERT_FILE="+b, "CURL_CA_BUNDLE="+b, "REQUESTS_CA_BUNDLE="+b,
+				"PIP_CERT="+b, "GIT_SSL_CAINFO="+b, "NODE_EXTRA_CA_CERTS="+initproc.TrustCA)
+		}
 	}
 	return append(env, spec.Env...)
 }
@@ -208,6 +254,9 @@ func (s Spec) validate() error {
 	if s.Net == NetProxy && len(s.AllowDomains) == 0 {
 		return bulwark.Errorf(bulwark.Invalid, op, "network mode proxy needs at least one allowed domain")
 	}
+	if s.Intercept != nil && s.Intercept.CA == nil {
+		return bulwark.Errorf(bulwark.Invalid, op, "secrets for the egress proxy need a task CA (egress.NewIntercept)")
+	}
 	if s.Memory < 16<<20 {
 		return bulwark.Errorf(bulwark.Invalid, op, "memory limit %d bytes is below 16MiB", s.Memory)
 	}
@@ -216,6 +265,21 @@ func (s Spec) validate() error {
 	}
 	if s.CPU < 0.01 {
 		return bulwark.Errorf(bulwark.Invalid, op, "cpu %g is below 0.01", s.CPU)
+	}
+	for _, c := range s.AllowExec {
+		if !s.WorkspaceExec && initproc.InWorkspace(c) {
+			return bulwark.Errorf(bulwark.Invalid, op, "allowed command %q: %s", c, initproc.WorkspaceNoExec)
+		}
+	}
+	ro, err := readOnlyMounts(s.ReadOnly)
+	if err != nil {
+		return err
+	}
+	if err := readOnlyBesideWorkspace(ro, s.Workspace); err != nil {
+		return err
+	}
+	if err := allowedOutside(s.AllowExec, ro, s.WorkspaceExec); err != nil {
+		return err
 	}
 	for _, e := range s.Env {
 		k, _, ok := strings.Cut(e, "=")
@@ -230,6 +294,11 @@ func (s Spec) validate() error {
 	}
 	return nil
 }
+
+// WorkspaceExecWarning is the line logged when the workspace is made
+// executable (BULWARK_WORKSPACE_EXEC=on).
+const WorkspaceExecWarning = "WARNING: BULWARK_WORKSPACE_EXEC=on: programs written to the workspace run in the sandbox; " +
+	"the command allowlist is widened to whatever the agent writes"
 
 // AllowedCommands is the command allowlist configured by
 // BULWARK_ALLOWED_COMMANDS (comma-separated), or DefaultAllowExec.
@@ -270,7 +339,7 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr})
+	res, err := b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr, spec.Output})
 	if err == nil {
 		b.cleanup()
 	}
@@ -281,4 +350,5 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 type stdio struct {
 	in       io.Reader
 	out, err io.Writer
+	tap      Output // nil: none
 }

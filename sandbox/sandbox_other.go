@@ -30,3 +30,5 @@ func start(Spec) (*box, error) {
 
 func (b *box) run(context.Context, []string, stdio) (*Result, error) { return nil, nil }
 func (b *box) cleanup()                                              {}
+
+func (b *box) launch(context.Context, []string) (*Process, error) { return nil, nil }

@@ -59,8 +59,8 @@ func runUnsandboxed(ctx context.Context, spec Spec, cmd []string) (*Result, erro
 	if errW == nil {
 		errW = &errBuf
 	}
-	outCap := &capWriter{w: outW, left: spec.OutputLimit}
-	errCap := &capWriter{w: errW, left: spec.OutputLimit}
+	outCap := tapped(outW, spec.OutputLimit, spec.Output, false)
+	errCap := tapped(errW, spec.OutputLimit, spec.Output, true)
 	c.Stdin, c.Stdout, c.Stderr = spec.Stdin, outCap, errCap
 	start := time.Now()
 	err := c.Run()

@@ -39,6 +39,17 @@ func Placeholder(name string) string { return placeholderOpen + name + placehold
 // JSON are Invalid. Substituted values are not themselves searched for
 // placeholders. Arguments without placeholders come back unchanged.
 func Substitute(args json.RawMessage, values map[string]string) (json.RawMessage, error) {
+	return substitute(args, values, true)
+}
+
+// SubstituteSome is Substitute for the secrets in values only: the
+// placeholders of other (well-formed) names are left as they are, for the
+// egress proxy to replace or for code to see.
+func SubstituteSome(args json.RawMessage, values map[string]string) (json.RawMessage, error) {
+	return substitute(args, values, false)
+}
+
+func substitute(args json.RawMessage, values map[string]string, strict bool) (json.RawMessage, error) {
 	const op = "secret.Substitute"
 	if !mayHavePlaceholder(args) {
 		if !json.Valid(args) {
@@ -52,7 +63,7 @@ func Substitute(args json.RawMessage, values map[string]string) (json.RawMessage
 	}
 	changed := false
 	v, err = walkStrings(v, func(s string) (string, error) {
-		out, err := substituteString(s, values)
+		out, err := substituteString(s, values, strict)
 		if out != s {
 			changed = true
 		}
@@ -117,7 +128,9 @@ func decodeJSON(args []byte) (any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, err
 	}
-	if len(bytes.TrimSpace(args[dec.InputOffset():])) > 0 {
+	// Only JSON's own whitespace may follow (bytes.TrimSpace would also
+	// take \v and the like, which JSON does not allow).
+	if len(bytes.Trim(args[dec.InputOffset():], " \t\r\n")) > 0 {
 		return nil, errors.New("more than one JSON value")
 	}
 	return v, nil
@@ -150,7 +163,7 @@ func walkStrings(v any, f func(string) (string, error)) (any, error) {
 }
 
 // substituteString replaces the placeholders of one string.
-func substituteString(s string, values map[string]string) (string, error) {
+func substituteString(s string, values map[string]string, strict bool) (string, error) {
 	const op = "secret.Substitute"
 	i := strings.Index(s, placeholderOpen)
 	if i < 0 {
@@ -166,7 +179,9 @@ func substituteString(s string, values map[string]string) (string, error) {
 				"a secret placeholder in the tool arguments is malformed: write {{secret:NAME}}, NAME made of letters, digits and _")
 		}
 		val, ok := values[name]
-		if !ok {
+		if !ok && !strict {
+			val = Placeholder(name)
+		} else if !ok {
 			return "", bulwark.Errorf(bulwark.Invalid, op, "unknown secret %q in the tool arguments: no secret of that name is set for this tenant", name)
 		}
 		b.WriteString(val)

@@ -127,3 +127,24 @@ func FuzzSubstitute(f *testing.F) {
 		}
 	})
 }
+
+var substituteSomeTests = []struct {
+	in, want string
+	ok       bool
+}{
+	{`{"c":"a {{secret:A}} b {{secret:B}}"}`, `{"c":"a value-a b {{secret:B}}"}`, true},
+	{`{"c":"{{secret:B}}"}`, `{"c":"{{secret:B}}"}`, true},
+	{`{"c":"{{secret:bad-name}}"}`, ``, false},
+	{`{"c":`, ``, false},
+}
+
+// SubstituteSome puts in only the secrets it is given and leaves the
+// placeholders of the others for the egress proxy.
+func TestSubstituteSome(t *testing.T) {
+	for _, tt := range substituteSomeTests {
+		got, err := SubstituteSome(json.RawMessage(tt.in), map[string]string{"A": "value-a"})
+		if tt.ok != (err == nil) || tt.ok && string(got) != tt.want {
+			t.Errorf("SubstituteSome(%s) = %s, %v; want %s (ok %v)", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}

@@ -36,6 +36,16 @@ type needleSet struct {
 	bloom  [1 << (bloomBits - 6)]uint64
 	table  map[uint32][]needle
 	maxLen int
+	// starts holds the first one, two and three bytes of every needle:
+	// the end of a stream shorter than the index's four bytes is held
+	// back only where a needle could start there.
+	starts map[string]struct{}
+}
+
+// mayStart reports whether some needle starts with p (1 to 3 bytes).
+func (ns *needleSet) mayStart(p []byte) bool {
+	_, ok := ns.starts[string(p)]
+	return ok
 }
 
 var emptyNeedles = &needleSet{}
@@ -50,7 +60,7 @@ func buildNeedles(values map[string]string) *needleSet {
 	if len(values) == 0 {
 		return emptyNeedles
 	}
-	ns := &needleSet{table: make(map[uint32][]needle)}
+	ns := &needleSet{table: make(map[uint32][]needle), starts: make(map[string]struct{})}
 	seen := make(map[string]bool)
 	for _, label := range sortedKeys(values) {
 		for _, nd := range needlesFor(label, values[label]) {
@@ -63,6 +73,9 @@ func buildNeedles(values map[string]string) *needleSet {
 			ns.bloom[h>>6] |= 1 << (h & 63)
 			ns.table[k] = append(ns.table[k], nd)
 			ns.maxLen = max(ns.maxLen, len(nd.text))
+			for l := 1; l < 4; l++ {
+				ns.starts[nd.text[:l]] = struct{}{}
+			}
 		}
 	}
 	for _, b := range ns.table {
@@ -182,6 +195,9 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 		}
 		if i+4 > n {
 			if !eof {
+				for i < n && !ns.mayStart(t[i:n]) {
+					i++ // no needle starts here: nothing to wait for
+				}
 				stop = i
 			}
 			break

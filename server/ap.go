@@ -123,8 +123,15 @@ func (s *Server) apCreateTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, _ := PrincipalFrom(r.Context())
-	t, err := rt.Submit(r.Context(), p.Tenant, p.Actor(), bulwark.Task{Input: input})
+	model, err := s.taskModel(r.Context(), p.Tenant, "")
 	if err != nil {
+		return err
+	}
+	t, err := rt.Submit(r.Context(), p.Tenant, p.Actor(), bulwark.Task{Input: input, Model: model, CreatedBy: p.RightsUser()})
+	if err != nil {
+		return err
+	}
+	if err := s.auditTaskCreate(r, t, "agent-protocol"); err != nil {
 		return err
 	}
 	out, err := s.apTaskOf(r, rt, t)
@@ -251,17 +258,18 @@ func (s *Server) apListArtifacts(w http.ResponseWriter, r *http.Request) error {
 
 // apUploadArtifact answers POST .../artifacts: a multipart/form-data body
 // with the file in the part "file" and, optionally, the folder to put it
-// in in the part (or query parameter) "relative_path". The file passes
-// the same checks as PUT /api/v1/tasks/{id}/files/{path...}.
+// in in the part (or query parameter) "relative_path", as the protocol
+// says; or, beyond it, the file's raw bytes with any other Content-Type
+// and its name in the query parameter "file_name" (see apUploadRaw). The
+// file passes the same checks as PUT /api/v1/tasks/{id}/files/{path...}.
 func (s *Server) apUploadArtifact(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.apUploadArtifact"
 	id := r.PathValue("task_id")
 	if _, err := s.store.Task(r.Context(), TenantFrom(r.Context()), id); err != nil {
 		return err
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "multipart/form-data" {
-		return bulwark.Errorf(bulwark.Invalid, op, "send the artifact as multipart/form-data with the file in the part \"file\"")
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "multipart/form-data" {
+		return s.apUploadRaw(w, r, id)
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -325,6 +333,39 @@ func (s *Server) apUploadArtifact(w http.ResponseWriter, r *http.Request) error 
 	return nil
 }
 
+// apUploadRaw takes an artifact sent as its raw bytes, with any
+// Content-Type: its name is the query parameter file_name, its folder
+// relative_path.
+func (s *Server) apUploadRaw(w http.ResponseWriter, r *http.Request, id string) error {
+	q := r.URL.Query()
+	fileName, dir := q.Get("file_name"), q.Get("relative_path")
+	if fileName == "" {
+		return bulwark.Errorf(bulwark.Invalid, "server.apUploadArtifact",
+			"send the artifact as multipart/form-data with the file in the part \"file\", or its raw bytes with its name in ?file_name=")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.maxFileSize()+1))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+byteSize(s.maxFileSize()))
+		}
+		return bulwark.E(bulwark.Invalid, "server.apUploadArtifact", "the upload was cut off", err)
+	}
+	name := fileName
+	if dir != "" && dir != "." {
+		name = dir + "/" + fileName
+	}
+	if len(dir) > 4096 {
+		return s.rejectUpload(w, r, id, "name", http.StatusBadRequest, "the file needs a valid name")
+	}
+	a, err := s.acceptUpload(w, r, id, name, data)
+	if err != nil || a == nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toAPArtifact(*a))
+	return nil
+}
+
 func (s *Server) apDownloadArtifact(w http.ResponseWriter, r *http.Request) error {
 	rt, err := s.runtime()
 	if err != nil {
@@ -339,6 +380,9 @@ func (s *Server) apDownloadArtifact(w http.ResponseWriter, r *http.Request) erro
 		if f.ID == aid {
 			_, data, err := rt.ReadFile(r.Context(), tenant, id, f.Path)
 			if err != nil {
+				return err
+			}
+			if data, err = s.maskDownload(r, data); err != nil {
 				return err
 			}
 			writeDownload(w, f.Path, data)

@@ -6,13 +6,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
-	"github.com/bulwark-agents/bulwark/workspace"
+	"github.com/bulwark-agents/bulwark/audit"
 )
 
 // How Agent Protocol steps map onto Bulwark tasks
@@ -22,8 +22,9 @@ import (
 // the events whose Step is N: output is the model's text of that turn
 // (the final answer, for the last step of a finished task),
 // additional_output lists the tool calls, errors and, at the end, the
-// finish reason; artifacts are the files its write_file and edit_file
-// calls wrote; input is what a person sent that the task read before the
+// finish reason; artifacts are the files its tool calls declared they
+// write (bulwark.Effects: write_file, edit_file, run_code's program);
+// input is what a person sent that the task read before the
 // turn. A step is "completed" once the next turn has begun or the task
 // has stopped, "running" before. is_last is true on the last step of a
 // task that has stopped (finished, failed, canceled or interrupted). A
@@ -39,8 +40,14 @@ import (
 // step was returned, executing returns the last one again (is_last), as
 // the protocol's suite expects; an input sent to a task that has stopped
 // cannot be delivered, and that step says so in additional_output
-// ("input_not_delivered"). Which steps were returned is kept in memory:
-// after a restart the next call starts from step 1 again.
+// ("input_not_delivered"). Which steps were returned is kept by
+// Config.Cursors: in memory by default (after a restart the next call
+// starts from step 1 again), in the database when nodes share the load
+// (any node continues where another left off).
+
+// msgCursorsDown answers an execute call when the step cursors cannot be
+// read or written.
+const msgCursorsDown = "the server cannot read which steps were returned now: try again shortly"
 
 // apStepWait bounds how long executing a step waits for the turn.
 const apStepWait = 50 * time.Second
@@ -64,31 +71,9 @@ type apStepList struct {
 	Pagination apPagination `json:"pagination"`
 }
 
-// apCursors remembers, per task, the last step an execute call returned.
-type apCursors struct {
-	mu   sync.Mutex
-	last map[string]int
-}
-
-// maxCursors bounds apCursors; past it the oldest knowledge is dropped.
+// maxCursors bounds the step cursors kept in memory (Config.Cursors
+// nil); past it they start over.
 const maxCursors = 100_000
-
-func (c *apCursors) get(k string) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.last[k]
-}
-
-func (c *apCursors) set(k string, n int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.last) >= maxCursors {
-		clear(c.last)
-	}
-	if n > c.last[k] {
-		c.last[k] = n
-	}
-}
 
 // stepsDone reports whether a task of status st has stopped for good here.
 func stepsDone(st bulwark.TaskStatus) bool {
@@ -117,24 +102,20 @@ func buildSteps(t bulwark.Task, evs []bulwark.Event) []apStep {
 		switch e.Type {
 		case bulwark.EventTaskFinished:
 			finish = e
+		case bulwark.EventTaskStarted:
+			finish = nil // a later turn of the conversation
 		case bulwark.EventModelText:
 			at(e.Step).text = append(at(e.Step).text, e.Text)
 		case bulwark.EventUserMessage: // read before the next turn
 			at(e.Step + 1).inputs = append(at(e.Step+1).inputs, e.Text)
+			finish = nil // after an end, it opened a new turn
 		case bulwark.EventError:
 			at(e.Step).errors = append(at(e.Step).errors, e.Text)
 		case bulwark.EventToolCall:
 			tu := at(e.Step)
 			tu.calls = append(tu.calls, map[string]any{"tool": e.Tool, "call_id": e.CallID})
-			if e.Tool == "write_file" || e.Tool == "edit_file" {
-				var args struct {
-					Path string `json:"path"`
-				}
-				if json.Unmarshal(e.Args, &args) == nil {
-					if p, err := workspace.Clean(args.Path); err == nil && p != "." {
-						tu.files = append(tu.files, toAPArtifact(bulwark.Artifact{ID: bulwark.ArtifactID(t.ID, p), Path: p}))
-					}
-				}
+			for _, p := range writtenFiles(e.Effects) {
+				tu.files = append(tu.files, toAPArtifact(bulwark.Artifact{ID: bulwark.ArtifactID(t.ID, p), Path: p}))
 			}
 		case bulwark.EventToolResult:
 			if e.IsError {
@@ -253,7 +234,7 @@ func readStepRequest(op string, r *http.Request) (apStepRequest, error) {
 	var req apStepRequest
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return req, jsonError(op, err)
+		return req, jsonError(op, err, &req, nil)
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return req, nil
@@ -261,10 +242,13 @@ func readStepRequest(op string, r *http.Request) (apStepRequest, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		return req, bulwark.Errorf(bulwark.Invalid, op, "send the body as JSON, with Content-Type: application/json")
 	}
+	if err := refuseDuplicateKeys(op, body); err != nil {
+		return req, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, jsonError(op, err)
+		return req, jsonError(op, err, &req, body)
 	}
 	if dec.More() {
 		return req, bulwark.Errorf(bulwark.Invalid, op, "the body must hold one JSON object and nothing after it")
@@ -295,17 +279,25 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		if !stepsDone(t.Status) {
-			err = rt.Send(r.Context(), tenant, id, text)
-		}
-		if stepsDone(t.Status) || bulwark.ErrorKind(err) == bulwark.Conflict { // it stopped meanwhile
-			undelivered = "the task has stopped: it takes no more input"
+		// Into the running turn, or, to a task that has stopped, the
+		// start of a new turn of its conversation (as a message is).
+		p, _ := PrincipalFrom(r.Context())
+		_, _, err = rt.Message(r.Context(), tenant, p.Actor(), id, text, nil)
+		if bulwark.ErrorKind(err) == bulwark.Conflict { // it cannot go on here
+			undelivered = bulwark.ErrorMessage(err)
 		} else if err != nil {
+			return err
+		} else if err := s.audit(r, audit.Record{Action: "task.message", Target: id,
+			Details: map[string]string{"via": "agent-protocol", "bytes": strconv.Itoa(len(text))}}); err != nil {
 			return err
 		}
 	}
 	key := string(tenant) + "/" + id
-	want := s.tasks.steps.get(key) + 1
+	last, err := s.tasks.steps.Cursor(r.Context(), key)
+	if err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgCursorsDown, err)
+	}
+	want := int(last) + 1
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(apStepWait + WriteTimeout))
 	step, err := s.waitStep(r, rt, id, want)
 	if err != nil {
@@ -313,7 +305,10 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	if step.Status == "completed" {
 		n, _ := strconv.Atoi(strings.TrimPrefix(step.StepID, "step-"))
-		s.tasks.steps.set(key, n)
+		if err := s.tasks.steps.Advance(r.Context(), key, int64(n)); err != nil {
+			// Not answered, the step comes back at the next call.
+			return bulwark.E(bulwark.Unavailable, op, msgCursorsDown, err)
+		}
 	}
 	if undelivered != "" {
 		step.AdditionalOutput["input_not_delivered"] = undelivered
@@ -362,7 +357,7 @@ wait:
 		select {
 		case e, ok := <-ch:
 			// Deltas are not stored: wait for a stored event of a later turn.
-			if !ok || e.Type == bulwark.EventTaskFinished || e.Step > want && e.Type != bulwark.EventModelDelta {
+			if !ok || e.Type == bulwark.EventTaskFinished || e.Step > want && !e.Type.Live() {
 				break wait
 			}
 		case <-timeout.C:
@@ -382,4 +377,19 @@ wait:
 	// Not even one turn has begun (the task waits in the queue).
 	return apStep{TaskID: t.ID, StepID: apStepID(1), Name: "queued", Status: "created", AdditionalInput: emptyObject,
 		AdditionalOutput: map[string]any{"task_status": string(t.Status)}, Artifacts: []apArtifact{}}, nil
+}
+
+// writtenFiles are the workspace files a tool call declared it creates or
+// changes (its effects' writes, cleaned by the tool, less what it removes).
+func writtenFiles(e *bulwark.Effects) []string {
+	if e == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range e.Writes {
+		if p != "." && !strings.HasPrefix(p, "/") && !slices.Contains(e.Removes, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -78,14 +78,10 @@ func TestAgentProtocol(t *testing.T) {
 	if last := got[2]; last.Output == nil || *last.Output != "all turns done" || last.AdditionalOutput["finish_reason"] != "done" {
 		t.Errorf("the last step = %+v", last)
 	}
-	// Executing again returns the last step; an input then is not
-	// delivered, and the step says so.
+	// Executing again without input returns the last step (an input
+	// would continue the conversation: TestAgentProtocolStepContinues).
 	if st := decode[apStep](t, te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", key: te.key})); st.StepID != "step-3" || !st.IsLast {
 		t.Errorf("execute after the end = %+v", st)
-	}
-	w = te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", body: `{"input":"y"}`, key: te.key})
-	if st := decode[apStep](t, w); w.Code != 200 || !st.IsLast || st.AdditionalOutput["input_not_delivered"] == nil {
-		t.Errorf("a step with input after the end = %d %+v, want the last step saying the input was not delivered", w.Code, st)
 	}
 	list := decode[apStepList](t, te.do(req{method: "GET", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps?page_size=2&current_page=2", key: te.key}))
 	if len(list.Steps) != 1 || list.Steps[0].StepID != "step-3" || list.Pagination.TotalItems != 3 {
@@ -161,5 +157,41 @@ func TestAgentProtocolStepSendsInput(t *testing.T) {
 	got := te.waitTask(te.key, task.TaskID, ended)
 	if got.Answer != "hello Grace" {
 		t.Errorf("answer %q, want the step's input to have reached the task", got.Answer)
+	}
+}
+
+// TestAgentProtocolStepContinues: a step with input on a task that has
+// stopped continues its conversation, as a message does: the step
+// returned is the new turn's, and the task ends its second turn.
+func TestAgentProtocolStepContinues(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t)
+	task := decode[apTask](t, te.do(req{method: "POST", path: "/ap/v1/agent/tasks", body: `{"input":"plain"}`, key: te.key}))
+	step := func(body string) apStep {
+		t.Helper()
+		w := te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + task.TaskID + "/steps", body: body, key: te.key})
+		if w.Code != 200 {
+			t.Fatalf("execute step = %d %s", w.Code, w.Body)
+		}
+		return decode[apStep](t, w)
+	}
+	first := step("")
+	for i := 0; !first.IsLast && i < 10; i++ {
+		first = step("")
+	}
+	if first.StepID != "step-1" || !first.IsLast {
+		t.Fatalf("the first turn ended with %+v", first)
+	}
+	next := step(`{"input":"and now the rest"}`)
+	for i := 0; !next.IsLast && i < 10; i++ {
+		next = step("")
+	}
+	if next.StepID != "step-2" || !next.IsLast || next.AdditionalOutput["input_not_delivered"] != nil ||
+		next.Input == nil || *next.Input != "and now the rest" {
+		t.Errorf("a step with input after the end = %+v, want the second turn's step, with the input", next)
+	}
+	v := te.waitTask(te.key, task.TaskID, ended)
+	if v.Turns != 2 || v.Status != bulwark.TaskSucceeded {
+		t.Errorf("after the step the task is %s in turn %d, want succeeded in turn 2", v.Status, v.Turns)
 	}
 }

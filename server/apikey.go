@@ -53,6 +53,12 @@ type KeySpec struct {
 	Scopes    []string
 	Expires   time.Time // zero: never
 	CreatedBy string    // "cli", "user:u_...", "key:k_..."
+	// CreatorUser is the user whose rights the key carries (see
+	// bulwark.APIKey.CreatorUser); "" for keys the operator makes.
+	CreatorUser string
+	// CreatorKey is the key that makes this one, if one does: revoking
+	// it revokes this one.
+	CreatorKey string
 }
 
 // IssueKey makes an API key of tenant and returns the key itself (to be
@@ -61,12 +67,13 @@ type KeySpec struct {
 func IssueKey(ctx context.Context, store bulwark.APIKeyStore, tenant bulwark.TenantID, spec KeySpec) (string, bulwark.APIKey, error) {
 	for _, sc := range spec.Scopes {
 		if !validScope(sc) {
-			return "", bulwark.APIKey{}, bulwark.Errorf(bulwark.Invalid, "server.IssueKey", "unknown scope %q: want one of %s", sc, strings.Join(Scopes, ", "))
+			return "", bulwark.APIKey{}, bulwark.Errorf(bulwark.Invalid, "server.IssueKey", "unknown scope: want one of %s", strings.Join(Scopes, ", "))
 		}
 	}
 	for try := 0; ; try++ {
 		token, hash := newKeyToken()
-		k := bulwark.APIKey{Name: spec.Name, Prefix: token[:KeyPrefixLen], Role: spec.Role, Scopes: spec.Scopes, Expires: spec.Expires, CreatedBy: spec.CreatedBy}
+		k := bulwark.APIKey{Name: spec.Name, Prefix: token[:KeyPrefixLen], Role: spec.Role, Scopes: spec.Scopes, Expires: spec.Expires, CreatedBy: spec.CreatedBy,
+			CreatorUser: spec.CreatorUser, CreatorKey: spec.CreatorKey}
 		var err error
 		if tenant == "" {
 			k, err = store.CreateOperatorKey(ctx, k, hash)
@@ -93,8 +100,10 @@ func validScope(sc string) bool {
 }
 
 // authenticateKey finds the principal of the request's API key. Any key
-// that does not authenticate (malformed, unknown, revoked, expired, wrong)
-// gets the same Unauthenticated error.
+// that does not authenticate (malformed, unknown, revoked, expired, wrong,
+// or carrying the rights of a user who no longer exists) gets the same
+// Unauthenticated error. A key's role is bounded by the current role of
+// the user whose rights it carries: demoting that user demotes the key.
 func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	const op = "server.authenticateKey"
 	bad := bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid")
@@ -122,5 +131,16 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 			s.logger(r).Warn("cannot record a key's last use", "key", k.ID, "err", err)
 		}
 	}
-	return Principal{Tenant: k.TenantID, Role: k.Role, KeyID: k.ID, Scopes: k.Scopes}, nil
+	role := k.Role
+	if k.CreatorUser != "" {
+		u, err := s.store.User(r.Context(), k.TenantID, k.CreatorUser)
+		if bulwark.ErrorKind(err) == bulwark.NotFound {
+			return Principal{}, bad
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		role = lowerRole(role, u.Role)
+	}
+	return Principal{Tenant: k.TenantID, Role: role, KeyID: k.ID, Scopes: k.Scopes, Expires: k.Expires, ForUser: k.CreatorUser}, nil
 }

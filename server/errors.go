@@ -65,14 +65,28 @@ func statusFor(err error) int {
 
 // writeError writes err as a JSON error with the status of its kind (or
 // status, when not 0). The message is the error's safe message (see
-// bulwark.ErrorMessage) masked by the redactor; for internal errors it is
-// a generic text. The cause goes to the log only, for 5xx answers.
+// bulwark.ErrorMessage) masked with the secrets of the request's tenant,
+// and no other tenant's (see TenantRedactors); for internal errors it is
+// a generic text. The cause goes to the log only, for 5xx answers. An
+// answer that had to mask a secret is charged to the client as bad input
+// (abuse.go), and becomes a 429 once the client is over its budget.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, status int) {
+	p, _ := PrincipalFrom(r.Context())
+	msg, masked, ok := s.maskMessage(r, p, bulwark.ErrorMessage(err))
+	if masked {
+		if lerr := s.chargeBadInput(r, p, secretMasked); lerr != nil {
+			err, status = lerr, 0
+			msg = bulwark.ErrorMessage(lerr)
+		}
+	}
 	if status == 0 {
 		status = statusFor(err)
 	}
 	kind := bulwark.ErrorKind(err)
-	code, msg := kind.String(), s.red.String(bulwark.ErrorMessage(err))
+	code := kind.String()
+	if !ok {
+		msg = http.StatusText(status)
+	}
 	if status >= 500 {
 		s.logger(r).Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 		if kind == bulwark.Other || kind == bulwark.Internal {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,21 +9,29 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/limits"
 	"github.com/bulwark-agents/bulwark/metrics"
 )
 
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Tenant is the name of the tenant to log in to; needed only when the
+	// email has a user in several tenants.
+	Tenant string `json:"tenant,omitempty"`
 }
 
-// msgBadLogin is the one answer to a wrong email or a wrong password.
-const msgBadLogin = "the email or the password is wrong"
+// msgBadLogin is the one answer to a wrong email, a wrong password, an
+// unknown tenant, and an email that several tenants have when no tenant
+// was named: which of these it was is not said.
+const msgBadLogin = "the email or the password is wrong (if your email is in several tenants, name the tenant too)"
 
-// login checks an email and password and starts a session. Unknown emails
-// and wrong passwords get the same answer after the same work (a hash
-// against a dummy hash); failures slow down, then lock, the account named
-// and the client's address (see throttlePolicy).
+// login checks an email and password (and, if given, the tenant's name)
+// and starts a session. Unknown emails and wrong passwords get the same
+// answer after the same work (a hash against a dummy hash). Failures slow
+// down the account named and the client's address (see throttlePolicy),
+// never lock them; a browser with a device cookie for the account is
+// slowed only by its own failures (device.go).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.login"
 	var req loginRequest
@@ -32,35 +41,49 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if req.Email == "" || req.Password == "" {
 		return bulwark.Errorf(bulwark.Invalid, op, "give an email and a password")
 	}
-	if len(req.Password) > MaxPasswordLen || len(req.Email) > 254 {
+	if len(req.Password) > maxLoginPasswordBytes || len(req.Email) > 254 || len(req.Tenant) > 100 {
 		return bulwark.Errorf(bulwark.Invalid, op, msgBadLogin)
 	}
-	acct := "acct|" + strings.ToLower(strings.TrimSpace(req.Email))
-	addr := "addr|" + clientAddr(r)
-	if wait := max(s.throttle.wait(acct), s.throttle.wait(addr)); wait > 0 {
+	users, hashes, err := s.loginCandidates(r, req.Tenant, req.Email)
+	if err != nil {
+		return err
+	}
+	// Without a device cookie, the account's and the address's failures
+	// slow this attempt; with one, only that cookie's own. The cookie
+	// counts only for the one user it was given to, when that user is the
+	// only one this attempt may log in as: another user's cookie with the
+	// same email (in the attacker's own tenant) buys no guesses at this one.
+	// The account is the email, whatever tenant is named, so that naming
+	// one or not does not double an attacker's guesses.
+	keys := []string{"acct|" + deviceLogin("", req.Email), "addr|" + clientAddr(r)}
+	policies := []limits.Policy{accountPolicy, addressPolicy}
+	if len(users) == 1 {
+		if nonce := s.deviceNonce(r, deviceAccount(users[0])); nonce != "" {
+			keys, policies = []string{"dev|" + nonce}, []limits.Policy{devicePolicy}
+		}
+	}
+	var wait time.Duration
+	for _, k := range keys {
+		d, err := s.throttle.Wait(r.Context(), k)
+		if err != nil {
+			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+		}
+		wait = max(wait, d)
+	}
+	if wait > 0 {
 		s.loginFailed(r, req.Email, "", "throttled")
 		return rateLimited(op, "too many failed logins: wait before trying again", wait)
 	}
-	u, hash, err := s.store.UserByEmail(r.Context(), req.Email)
-	switch {
-	case err == nil:
-	case bulwark.ErrorKind(err) == bulwark.NotFound:
-		hash = s.dummyHash
-	default:
-		return err
-	}
-	ok, rehash, verr := VerifyPassword(hash, req.Password, s.cfg.Password)
-	if verr != nil {
-		s.logger(r).Error("a stored password hash cannot be read", "user", u.ID, "err", verr)
-	}
-	if !ok || u.ID == "" {
-		lockedAcct := s.throttle.fail(acct, accountPolicy)
-		lockedAddr := s.throttle.fail(addr, addressPolicy)
-		reason := "bad_credentials"
-		if lockedAcct || lockedAddr {
-			reason = "bad_credentials_locked"
+	u, rehash := s.checkLogin(r, users, hashes, req.Password, strings.TrimSpace(req.Tenant) == "")
+	if u.ID == "" {
+		for i, k := range keys {
+			if err := s.throttle.Fail(r.Context(), k, policies[i]); err != nil {
+				// Uncounted, the failure would be a free guess.
+				s.loginFailed(r, req.Email, u.TenantID, "bad_credentials")
+				return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+			}
 		}
-		s.loginFailed(r, req.Email, u.TenantID, reason)
+		s.loginFailed(r, req.Email, u.TenantID, "bad_credentials")
 		return bulwark.Errorf(bulwark.Unauthenticated, op, msgBadLogin)
 	}
 	if rehash {
@@ -70,17 +93,145 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	s.throttle.reset(acct)
+	if strings.TrimSpace(req.Tenant) == "" && len(users) > 1 {
+		// The password was tried against the users of other tenants too,
+		// and failed there: that counts as a guess at them. Else a user of
+		// the victim's email in the attacker's own tenant would make every
+		// wrong guess a success (its own), never slowed.
+		if err := s.throttle.Fail(r.Context(), keys[0], policies[0]); err != nil {
+			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+		}
+	}
+	sole, err := s.soleHolder(r, req.Email)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		// A success forgets the device's failures, and the account's when
+		// no other tenant has a user with the email (the account's key is
+		// the email: a user of another tenant with the same address, the
+		// attacker's own, must not wipe the failures of guesses at this
+		// one); never the address's: one good password must not buy more
+		// guesses at other accounts.
+		if strings.HasPrefix(k, "dev|") || strings.HasPrefix(k, "acct|") && sole {
+			if err := s.throttle.Reset(r.Context(), k); err != nil {
+				// The user logs in all the same; its failures are
+				// forgotten FailureWindow after the last one.
+				s.logger(r).Error("cannot forget the failed logins of an account", "err", err)
+			}
+		}
+	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
 		return err
 	}
+	s.setDeviceCookie(w, deviceAccount(u)) // a new nonce at each login
 	r = r.WithContext(WithPrincipal(r.Context(), Principal{Tenant: u.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID}))
 	if err := s.audit(r, audit.Record{Action: "auth.login", Target: u.ID, Details: map[string]string{"client": clientAddr(r), "session": sess.ID}}); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, meResponse{Tenant: u.TenantID, Role: u.Role, User: &u, Session: &sessionView{sess.ID, sess.Created.Add(SessionMax)}})
 	return nil
+}
+
+// msgThrottleDown is the answer to a login whose failures cannot be
+// counted or read (the shared store of the limits is down): refused, as
+// an uncounted guess would be free.
+const msgThrottleDown = "the server cannot check failed logins now: try again shortly"
+
+// maxLoginTenants bounds how many users (of as many tenants) a login that
+// names no tenant tries the password against.
+const maxLoginTenants = 8
+
+// loginCandidates returns the users an attempt may log in as, with their
+// password hashes: with a tenant named, that tenant's user with the
+// email; without one, the user of each tenant that has the email (at most
+// maxLoginTenants).
+func (s *Server) loginCandidates(r *http.Request, tenantName, email string) (users []bulwark.User, hashes []string, err error) {
+	if strings.TrimSpace(tenantName) == "" {
+		users, hashes, err = s.store.UsersByEmail(r.Context(), email, maxLoginTenants)
+	} else {
+		var t bulwark.Tenant
+		t, err = s.store.TenantByName(r.Context(), strings.TrimSpace(tenantName))
+		if err == nil {
+			var one bulwark.User
+			var hash string
+			one, hash, err = s.store.TenantUserByEmail(r.Context(), t.ID, email)
+			users, hashes = []bulwark.User{one}, []string{hash}
+		}
+	}
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return nil, nil, nil
+	}
+	return users, hashes, err
+}
+
+// soleHolder reports whether at most one tenant has a user with email.
+func (s *Server) soleHolder(r *http.Request, email string) (bool, error) {
+	us, _, err := s.store.UsersByEmail(r.Context(), email, 2)
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return true, nil
+	}
+	return len(us) <= 1, err
+}
+
+// checkLogin returns the user an attempt logs in as, among its candidate
+// users (loginCandidates), and whether its password hash should be
+// redone. When the attempt fails the User has no ID (and the TenantID of
+// the one user it named, if it named one). The attempt succeeds when
+// exactly one candidate's password matches: so whether another tenant has
+// the address never changes the answer (a tenant's admin who adds an
+// address and logs in with it learns nothing), and a person in several
+// tenants names the tenant only when the passwords are the same. An
+// unknown tenant or email costs one hash, as a wrong password does.
+//
+// Without a tenant (pad), the attempt takes as long as maxLoginTenants
+// hashes, whatever the number of tenants with the email: what was not
+// hashed is waited out, at this request's own pace per hash. Otherwise a
+// tenant's admin who adds an address to its tenant could time its own
+// logins to learn how many other tenants have it. Waiting, not hashing,
+// keeps a login from costing the server eight hashes.
+func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []string, password string, pad bool) (u bulwark.User, rehash bool) {
+	start, hashed := time.Now(), max(len(users), 1)
+	if pad {
+		defer func() {
+			if units := maxLoginTenants - hashed; units > 0 {
+				s.loginPad(r.Context(), units, time.Since(start)/time.Duration(hashed))
+			}
+		}()
+	}
+	if len(users) == 0 {
+		VerifyPassword(s.dummyHash, password, s.cfg.Password) // the same work as a wrong password
+		return bulwark.User{}, false
+	}
+	matches := 0
+	for i, cand := range users {
+		ok, re, verr := VerifyPassword(hashes[i], password, s.cfg.Password)
+		if verr != nil {
+			s.logger(r).Error("a stored password hash cannot be read", "user", cand.ID, "err", verr)
+		}
+		if ok {
+			matches++
+			u, rehash = cand, re
+		}
+	}
+	if matches != 1 {
+		if len(users) == 1 { // a failure against one known user goes to its tenant's audit chain
+			return bulwark.User{TenantID: users[0].TenantID}, false
+		}
+		return bulwark.User{}, false
+	}
+	return u, rehash
+}
+
+// sleepPad waits units times per, or until ctx ends.
+func sleepPad(ctx context.Context, units int, per time.Duration) {
+	t := time.NewTimer(time.Duration(units) * per)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // loginFailed counts and audits a failed login.
@@ -142,11 +293,36 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		resp.User = &u
-		resp.Session = &sessionView{ID: p.SessionID}
+		resp.Session = &sessionView{ID: p.SessionID, Expires: p.SessionExpires}
 	}
 	if p.KeyID != "" {
-		resp.Key = &bulwark.APIKey{ID: p.KeyID, TenantID: p.Tenant, Role: p.Role, Scopes: p.Scopes}
+		k, err := s.callerKey(r, p)
+		if err != nil {
+			return err
+		}
+		resp.Key = &k
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// callerKey is the stored description of the caller's API key (its name,
+// prefix, creation), with the role it acts with now; an operator key,
+// which no tenant lists, is described by what the principal holds.
+func (s *Server) callerKey(r *http.Request, p Principal) (bulwark.APIKey, error) {
+	k := bulwark.APIKey{ID: p.KeyID, TenantID: p.Tenant, Role: p.Role, Scopes: p.Scopes, Expires: p.Expires}
+	if p.Tenant == "" {
+		return k, nil
+	}
+	ks, err := s.store.ListAPIKeys(r.Context(), p.Tenant)
+	if err != nil {
+		return bulwark.APIKey{}, err
+	}
+	for _, stored := range ks {
+		if stored.ID == p.KeyID {
+			stored.Role = p.Role // the lower of the key's and its user's role
+			return stored, nil
+		}
+	}
+	return k, nil
 }

@@ -48,11 +48,33 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a, data, err := rt.ReadFile(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), r.PathValue("path"))
+	if k := bulwark.ErrorKind(err); k == bulwark.Invalid || k == bulwark.PermissionDenied {
+		// The workspace's message repeats the path; this one does not.
+		return bulwark.E(k, "server.downloadFile", "no file can be read under this name: it names a folder, a part of its path is a file, or it leads outside the workspace", err)
+	}
 	if err != nil {
+		return err
+	}
+	if data, err = s.maskDownload(r, data); err != nil {
 		return err
 	}
 	writeDownload(w, a.Path, data)
 	return nil
+}
+
+// maskDownload masks secrets out of a file about to be downloaded, when
+// sandboxed code may have held their values (Config.MaskDownloads), with
+// the secrets of the caller's tenant. When they cannot be read, nothing is
+// sent: fail closed.
+func (s *Server) maskDownload(r *http.Request, data []byte) ([]byte, error) {
+	if !s.cfg.MaskDownloads {
+		return data, nil
+	}
+	red, err := s.red.For(r.Context(), TenantFrom(r.Context()))
+	if err != nil {
+		return nil, err
+	}
+	return red.Bytes(data), nil
 }
 
 // writeDownload sends data as an attachment: never rendered by the
@@ -119,23 +141,35 @@ func (s *Server) storageQuota() int64 {
 }
 
 // uploadFile answers PUT /api/v1/tasks/{id}/files/{path...}: the body is
-// the file's bytes. It answers 201 with the file's description.
+// the file, as its raw bytes with any Content-Type (application/
+// octet-stream, text/plain, image/png, or the form type curl's
+// --data-binary sends), or as multipart/form-data with one file part. The
+// path names the file either way. It answers 201 with the file's
+// description.
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded" {
-		return bulwark.Errorf(bulwark.Invalid, "server.uploadFile", "send the file's bytes as the body (Content-Type: application/octet-stream), not a form")
-	}
-	if r.ContentLength > s.maxFileSize() {
+	tooLarge := func() error {
 		return s.rejectUpload(w, r, r.PathValue("id"), "size", http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
 	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, s.maxFileSize()+1))
+	if r.ContentLength > s.maxUploadBody() {
+		return tooLarge()
+	}
+	var data []byte
+	var err error
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		data, err = s.readFilePart(r)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r.Body, s.maxFileSize()+1))
+		if err != nil {
+			err = bulwark.E(bulwark.Invalid, "server.uploadFile", "the upload was cut off", err)
+		}
+	}
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return s.rejectUpload(w, r, r.PathValue("id"), "size", http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+			return tooLarge()
 		}
-		return bulwark.E(bulwark.Invalid, "server.uploadFile", "the upload was cut off", err)
+		return err
 	}
 	a, err := s.acceptUpload(w, r, r.PathValue("id"), r.PathValue("path"), data)
 	if err != nil || a == nil {
@@ -143,6 +177,46 @@ func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, a)
 	return nil
+}
+
+// readFilePart reads the one file part of a multipart/form-data upload
+// (a part with a file name, or named "file"); other parts are skipped. At
+// most one byte past the size cap is read, so acceptUpload refuses a file
+// over it.
+func (s *Server) readFilePart(r *http.Request) ([]byte, error) {
+	const op = "server.uploadFile"
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
+	}
+	var data []byte
+	found := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
+		}
+		if part.FileName() == "" && part.FormName() != "file" {
+			if _, err := io.Copy(io.Discard, part); err != nil {
+				return nil, bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
+			}
+			continue
+		}
+		if found {
+			return nil, bulwark.Errorf(bulwark.Invalid, op, "send one file per request")
+		}
+		found = true
+		if data, err = io.ReadAll(io.LimitReader(part, s.maxFileSize()+1)); err != nil {
+			return nil, bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
+		}
+	}
+	if !found {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the multipart body holds no file: send one part with a file name, or named \"file\"")
+	}
+	return data, nil
 }
 
 // acceptUpload checks an upload of data as file name of task id, and
@@ -161,12 +235,15 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 		return nil, err
 	}
 	clean, err := workspace.Clean(name)
-	if err != nil || clean == "." {
+	if err != nil || clean == "." || bulwark.HasInvisibleFormat(clean) {
 		return nil, s.rejectUpload(w, r, id, "name", http.StatusBadRequest, "the file name is not valid: give a relative path inside the task's workspace, such as data/input.csv")
+	}
+	if reservedPath(clean) {
+		return nil, s.rejectUpload(w, r, id, "name", http.StatusBadRequest, "the .bulwark folder of a workspace is Bulwark's own: upload somewhere else, such as data/input.csv")
 	}
 	if !s.allowedType(clean) {
 		return nil, s.rejectUpload(w, r, id, "type", http.StatusUnsupportedMediaType,
-			fmt.Sprintf("files of type %q are not accepted here; allowed are %s", fileExt(clean), strings.Join(s.fileTypes(), ", ")))
+			"files of this type are not accepted here; allowed are "+strings.Join(s.fileTypes(), ", "))
 	}
 	if int64(len(data)) > s.maxFileSize() {
 		return nil, s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge,
@@ -175,21 +252,27 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	if why := checkContent(clean, data); why != "" {
 		return nil, s.rejectUpload(w, r, id, "content", http.StatusUnsupportedMediaType, "the file is refused: "+why)
 	}
-	mu := s.tasks.uploadLock(tenant)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock, err := s.lock(r, uploadsLock(tenant)) // the quota is checked and charged under it, on every node
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	used, err := rt.StorageUsed(r.Context(), tenant)
 	if err != nil {
 		return nil, err
 	}
 	if quota := s.storageQuota(); used+int64(len(data)) > quota {
+		s.sec.IncTenant(metrics.ResourceExhausted, string(tenant))
 		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge,
 			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", byteSize(used), byteSize(quota)))
 	}
 	a, err := rt.PutFile(r.Context(), tenant, id, clean, data)
 	if err != nil {
 		if k := bulwark.ErrorKind(err); k == bulwark.Invalid || k == bulwark.PermissionDenied {
-			return nil, s.rejectUpload(w, r, id, "name", statusFor(err), bulwark.ErrorMessage(err))
+			// The workspace's message repeats the path: the client is told
+			// what went wrong in words of its own (see jsonError).
+			return nil, s.rejectUpload(w, r, id, "name", statusFor(err),
+				"the file cannot be stored under this name: a part of its path is a file, it names a folder, or it leads outside the workspace")
 		}
 		return nil, err
 	}
@@ -234,4 +317,20 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// reservedPath reports whether clean, a path workspace.Clean returned,
+// reaches into the workspace's .bulwark folder (the agent's saved outputs
+// and scripts, the workspace's temporary files): a segment that starts
+// with ".bulwark" in any case, with trailing dots or spaces (which some
+// file systems drop) ignored. An upload there could plant a script the
+// agent then runs as its own.
+func reservedPath(clean string) bool {
+	for seg := range strings.SplitSeq(clean, "/") {
+		seg = strings.TrimRight(seg, ". ")
+		if strings.HasPrefix(strings.ToLower(strings.ToUpper(seg)), ".bulwark") {
+			return true
+		}
+	}
+	return false
 }

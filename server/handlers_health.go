@@ -16,13 +16,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// readyz says the store answers.
+// readyz says the store answers: its database (SQLite, or a PostgreSQL
+// server) runs a query. When it does not, the answer is a 503 saying so,
+// without the database's address; the cause goes to the log.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	// A name no tenant can have: NotFound means the store answered.
-	if _, err := s.store.TenantByName(ctx, "\x00readyz"); bulwark.ErrorKind(err) != bulwark.NotFound {
-		return bulwark.E(bulwark.Unavailable, "server.readyz", "the store is not reachable", err)
+	// A name no tenant can have (DEL is not printable), which every
+	// database can still be asked for (PostgreSQL refuses a NUL in text):
+	// NotFound means the store answered.
+	if _, err := s.store.TenantByName(ctx, "\x7freadyz"); bulwark.ErrorKind(err) != bulwark.NotFound {
+		return bulwark.E(bulwark.Unavailable, "server.readyz", "the store's database is not reachable", err)
+	}
+	for _, c := range s.cfg.Ready {
+		if err := c.Check(ctx); err != nil {
+			return bulwark.E(bulwark.Unavailable, "server.readyz", c.Name+" is not ready", err)
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil

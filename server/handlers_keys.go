@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/metrics"
 )
 
 type keysResponse struct {
@@ -48,7 +49,7 @@ func (req *createKeyRequest) check(op string, caller bulwark.Role, now time.Time
 		spec.Role = bulwark.RoleMember
 	}
 	if !spec.Role.Valid() {
-		return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown role %q: want viewer, member, admin or owner", spec.Role)
+		return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown role: want viewer, member, admin or owner")
 	}
 	if !caller.AtLeast(spec.Role) {
 		return spec, bulwark.Errorf(bulwark.PermissionDenied, op, "a key cannot have a higher role than yours")
@@ -58,7 +59,7 @@ func (req *createKeyRequest) check(op string, caller bulwark.Role, now time.Time
 	}
 	for _, sc := range spec.Scopes {
 		if !validScope(sc) {
-			return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown scope %q: want one of %s", sc, strings.Join(Scopes, ", "))
+			return spec, bulwark.Errorf(bulwark.Invalid, op, "unknown scope: want one of %s", strings.Join(Scopes, ", "))
 		}
 	}
 	if req.ExpiresIn != "" {
@@ -82,7 +83,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	spec.CreatedBy = p.Actor()
+	if err := checkKeyDelegation(op, p, spec, s.now()); err != nil {
+		return err
+	}
+	spec.CreatedBy, spec.CreatorUser, spec.CreatorKey = p.Actor(), p.RightsUser(), p.KeyID
 	token, k, err := IssueKey(r.Context(), s.store, p.Tenant, spec)
 	if err != nil {
 		return err
@@ -94,11 +98,20 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// deleteKey revokes a key: it is deleted, so the next request with it
-// fails (nothing caches keys).
+// deleteKey revokes a key, and the keys it made: they are deleted, so the
+// next request with them fails (nothing caches keys). Nobody revokes a
+// key above them.
 func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.deleteKey"
+	p, _ := PrincipalFrom(r.Context())
 	id := r.PathValue("id")
-	if err := s.store.DeleteAPIKey(r.Context(), TenantFrom(r.Context()), id); err != nil {
+	if err := s.checkKeyRevocable(r.Context(), op, p, id); err != nil {
+		if bulwark.ErrorKind(err) == bulwark.PermissionDenied {
+			return s.refuse(r, p, metrics.ForbiddenRoute, "key.revoke_refused", err)
+		}
+		return err
+	}
+	if err := s.store.DeleteAPIKey(r.Context(), p.Tenant, id); err != nil {
 		return err
 	}
 	if err := s.audit(r, audit.Record{Action: "key.revoke", Target: id}); err != nil {
@@ -108,9 +121,10 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// printable reports whether s holds no control characters.
+// printable reports whether s holds no control characters and no
+// invisible format characters (bidirectional overrides, zero-width).
 func printable(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f })
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f || bulwark.IsInvisibleFormat(r) })
 }
 
 // nonNil makes an empty list encode as [] rather than null.

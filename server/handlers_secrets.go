@@ -2,9 +2,12 @@ package server
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
 
 type secretsResponse struct {
@@ -22,27 +25,29 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request) error {
 
 type putSecretRequest struct {
 	Value string `json:"value"`
+	// Hosts binds the secret to the hosts its value may be sent to
+	// ("api.github.com", "*.example.com"); none leaves it unbound.
+	Hosts []string `json:"hosts"`
 }
 
-// redactLabel is the label a tenant's secret is registered under with the
-// process redactor: tenant and name, so that two tenants' secrets of one
-// name do not replace each other.
-func redactLabel(t bulwark.TenantID, name string) string { return string(t) + "." + name }
-
-// putSecret creates or replaces a secret. The value is in the body only,
-// is never returned, and is masked from then on in everything the process
-// logs.
+// putSecret creates or replaces a secret and the hosts it is bound to. The
+// value is in the body only, is never returned, and is masked from then on
+// in what the tenant's answers show.
 func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
 	t, name := TenantFrom(r.Context()), r.PathValue("name")
 	var req putSecretRequest
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	if err := s.store.SetSecret(r.Context(), t, name, req.Value); err != nil {
+	if _, err := egress.BindingHosts(req.Hosts); err != nil { // its message quotes the host: say it in words of our own
+		return bulwark.E(bulwark.Invalid, "server.putSecret", "hosts: at most "+strconv.Itoa(egress.MaxSecretHosts)+
+			" host names such as api.example.com, or *.example.com for the subdomains of a domain of two labels or more (no addresses, ports or other wildcards; not * either: a secret bound to every host is bound to none)", err)
+	}
+	if err := s.store.SetSecret(r.Context(), t, name, req.Value, req.Hosts...); err != nil {
 		return err
 	}
-	s.red.Add(redactLabel(t, name), req.Value)
-	if err := s.audit(r, audit.Record{Action: "secret.set", Target: name}); err != nil {
+	s.red.Forget(t)
+	if err := s.audit(r, audit.Record{Action: "secret.set", Target: name, Details: map[string]string{"hosts": strings.Join(req.Hosts, ",")}}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -54,8 +59,7 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteSecret(r.Context(), t, name); err != nil {
 		return err
 	}
-	// The value stays registered with the redactor: it may still be in
-	// logs and outputs of tasks that ran with it.
+	s.red.Forget(t)
 	if err := s.audit(r, audit.Record{Action: "secret.delete", Target: name}); err != nil {
 		return err
 	}

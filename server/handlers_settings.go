@@ -1,31 +1,74 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/llm/provider"
 )
 
 // settingsResponse is a tenant's settings as GET and PUT return them: the
-// model's API key is never returned, only whether it is set.
+// model's API key is never returned, only whether it is set. Nor is the
+// operator's default model: its spec is the operator's business (a
+// replay script's path, a local server), so a tenant is told only that
+// its tasks use it.
 type settingsResponse struct {
 	bulwark.Settings
 	APIKeySet      bool   `json:"api_key_set"`
-	EffectiveModel string `json:"effective_model"` // Model, or the server's default
+	EffectiveModel string `json:"effective_model"` // Model, or serverDefaultModel
+	DefaultModel   bool   `json:"default_model"`   // the tenant's tasks use the server's default model
+	// Defaults are what a field left empty (zero) means on this server:
+	// the defaults within the operator's ceilings.
+	Defaults settingsDefaults `json:"defaults"`
 }
+
+// settingsDefaults are the values a tenant's empty settings fields take.
+type settingsDefaults struct {
+	Limits        bulwark.Limits            `json:"limits"`
+	MaxConcurrent int                       `json:"max_concurrent_tasks"`
+	RateLimit     bulwark.RateLimitSettings `json:"rate_limit"`
+	Policy        bulwark.Decision          `json:"policy_default"`
+}
+
+// defaultTenantQuota is how many tasks of a tenant run at once when its
+// settings name no number (cmd/bulwark's default quota).
+const defaultTenantQuota = 4
+
+func (s *Server) settingsDefaults() settingsDefaults {
+	c := s.cfg.Ceilings
+	return settingsDefaults{
+		Limits:        c.ClampLimits(bulwark.Limits{}),
+		MaxConcurrent: c.Concurrency(0, defaultTenantQuota),
+		RateLimit:     c.ClampRates(s.cfg.RateLimits),
+		Policy:        bulwark.Allow,
+	}
+}
+
+// serverDefaultModel is what a tenant is shown for the operator's default
+// model.
+const serverDefaultModel = "the server's default model"
 
 func (s *Server) settingsView(r *http.Request, st bulwark.Settings) (settingsResponse, error) {
 	infos, err := s.store.ListSecrets(r.Context(), TenantFrom(r.Context()))
 	if err != nil {
 		return settingsResponse{}, err
 	}
-	resp := settingsResponse{Settings: st, EffectiveModel: st.Model}
-	if resp.EffectiveModel == "" {
-		resp.EffectiveModel = s.cfg.DefaultModel
+	if len(st.MCP) > 0 {
+		red, err := s.red.For(r.Context(), TenantFrom(r.Context()))
+		if err != nil {
+			return settingsResponse{}, err
+		}
+		st.MCP = maskMCP(red, st.MCP)
+	}
+	resp := settingsResponse{Settings: st, EffectiveModel: st.Model, Defaults: s.settingsDefaults()}
+	if resp.EffectiveModel == "" && s.cfg.DefaultModel != "" {
+		resp.EffectiveModel, resp.DefaultModel = serverDefaultModel, true
 	}
 	for _, i := range infos {
 		if i.Name == bulwark.ModelAPIKeySecret {
@@ -60,6 +103,10 @@ type putSettingsRequest struct {
 	Limits          bulwark.Limits            `json:"limits"`
 	MaxConcurrent   int                       `json:"max_concurrent_tasks"`
 	RateLimit       bulwark.RateLimitSettings `json:"rate_limit"`
+	// MCP is the tenant's MCP servers, {"mcpServers": {...}}, with
+	// {{secret:NAME}} for secret values of env and headers; left out or
+	// null, there are none.
+	MCP json.RawMessage `json:"mcp"`
 }
 
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
@@ -69,12 +116,67 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	// The operator's ceilings first, on the values as sent: a value far
+	// over its ceiling is answered with the ceiling, not with the wider
+	// bound of the settings' own checks. (NaN and negatives are over no
+	// ceiling; the checks below refuse them.)
+	if err := s.cfg.Ceilings.Check(bulwark.Settings{Limits: req.Limits, MaxConcurrent: req.MaxConcurrent, RateLimit: req.RateLimit}); err != nil {
+		return err
+	}
 	st, err := req.settings()
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, err.Error(), nil)
 	}
+	if err := s.cfg.Ceilings.Check(st); err != nil { // the operator's ceilings, naming the one exceeded
+		return err
+	}
+	if p, _ := PrincipalFrom(r.Context()); req.APIKey != nil && len(p.Scopes) > 0 && !slices.Contains(p.Scopes, "secrets") {
+		return bulwark.Errorf(bulwark.PermissionDenied, op, "api_key is a secret: setting it needs a key with the secrets scope too")
+	}
+	if err := s.checkModel(r.Context(), op, t, st.Model); err != nil {
+		return err
+	}
+	if check := s.cfg.CheckPolicyRule; check != nil {
+		for i, r := range st.Policy.Rules {
+			if err := check(r); err != nil {
+				return bulwark.E(bulwark.Invalid, op, fmt.Sprintf("policy.rules[%d]: %s", i, bulwark.ErrorMessage(err)), nil)
+			}
+		}
+	}
+	mcp, err := checkMCPDoc(req.MCP)
+	if err != nil {
+		return bulwark.E(bulwark.Invalid, op, err.Error(), nil)
+	}
+	before, err := s.store.Settings(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	if p, _ := PrincipalFrom(r.Context()); len(p.Scopes) > 0 && !slices.Contains(p.Scopes, "secrets") {
+		if name := newSecretUse(storedMCP(before.MCP), mcp); name != "" {
+			return bulwark.Errorf(bulwark.PermissionDenied, op, "mcp: the server %s sends secrets ({{secret:NAME}}): adding or changing it needs a key with the secrets scope too", name)
+		}
+	}
+	if mcp.raw != nil {
+		apiKey := ""
+		if req.APIKey != nil {
+			apiKey = *req.APIKey
+		}
+		if err := s.checkMCPSecrets(r.Context(), t, mcp.raw, apiKey); err != nil {
+			return err
+		}
+		if err := s.checkMCPBindings(r.Context(), t, mcp); err != nil {
+			return err
+		}
+		if check := s.cfg.CheckMCP; check != nil {
+			if err := check(mcp.raw, st.AllowedDomains); err != nil {
+				return bulwark.E(bulwark.Invalid, op, "mcp: "+strings.TrimPrefix(bulwark.ErrorMessage(err), "mcp: "), nil)
+			}
+		}
+	}
+	st.MCP = mcp.raw
 	keyChange := "unchanged"
 	if req.APIKey != nil {
+		defer s.red.Forget(t)
 		if *req.APIKey == "" {
 			keyChange = "removed"
 			if err := s.store.DeleteSecret(r.Context(), t, bulwark.ModelAPIKeySecret); err != nil && bulwark.ErrorKind(err) != bulwark.NotFound {
@@ -85,14 +187,15 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 			if err := s.store.SetSecret(r.Context(), t, bulwark.ModelAPIKeySecret, *req.APIKey); err != nil {
 				return err
 			}
-			s.red.Add(redactLabel(t, bulwark.ModelAPIKeySecret), *req.APIKey)
 		}
 	}
 	if st, err = s.store.PutSettings(r.Context(), t, st); err != nil {
 		return err
 	}
 	s.settings.forget(t)
-	if err := s.audit(r, audit.Record{Action: "settings.update", Target: string(t), Details: map[string]string{"api_key": keyChange, "model": st.Model}}); err != nil {
+	details := map[string]string{"api_key": keyChange, "model": st.Model}
+	mcpAudit(storedMCP(before.MCP), mcp, details)
+	if err := s.audit(r, audit.Record{Action: "settings.update", Target: string(t), Details: details}); err != nil {
 		return err
 	}
 	resp, err := s.settingsView(r, st)
@@ -116,7 +219,7 @@ func (req *putSettingsRequest) settings() (bulwark.Settings, error) {
 	st := bulwark.Settings{Model: strings.TrimSpace(req.Model), Policy: req.Policy, Limits: req.Limits,
 		MaxConcurrent: req.MaxConcurrent, RateLimit: req.RateLimit}
 	if st.Model != "" && !validModelSpec(st.Model) {
-		return st, fmt.Errorf("model: want PROVIDER:MODEL with provider openai, anthropic or ollama, such as \"openai:gpt-4o\"")
+		return st, fmt.Errorf("model: want PROVIDER:MODEL with provider openai, anthropic or ollama, such as \"openai:gpt-4o\", optionally with ?context=TOKENS (the model's context window)")
 	}
 	if err := checkPolicy(st.Policy); err != nil {
 		return st, err
@@ -124,16 +227,16 @@ func (req *putSettingsRequest) settings() (bulwark.Settings, error) {
 	if len(req.AllowedCommands) > maxListEntries || len(req.AllowedDomains) > maxListEntries {
 		return st, fmt.Errorf("allowed_commands and allowed_domains hold at most %d entries each", maxListEntries)
 	}
-	for _, c := range req.AllowedCommands {
+	for i, c := range req.AllowedCommands {
 		if !validCommand(c) {
-			return st, fmt.Errorf("allowed_commands: %q is not a command name (python3) or an absolute path (/usr/bin/python3)", clip(c))
+			return st, fmt.Errorf("allowed_commands[%d]: not a command name (python3) or an absolute path (/usr/bin/python3)", i)
 		}
 		st.AllowedCommands = append(st.AllowedCommands, c)
 	}
-	for _, d := range req.AllowedDomains {
+	for i, d := range req.AllowedDomains {
 		d = strings.ToLower(strings.TrimSpace(d))
 		if !validDomain(d) {
-			return st, fmt.Errorf("allowed_domains: %q is not a host name (example.com, or *.example.com for its subdomains)", clip(d))
+			return st, fmt.Errorf("allowed_domains[%d]: not a host name (example.com, *.example.com for its subdomains, or * for any public host)", i)
 		}
 		st.AllowedDomains = append(st.AllowedDomains, d)
 	}
@@ -189,13 +292,20 @@ func validDecision(d bulwark.Decision, emptyOK bool) bool {
 }
 
 // validModelSpec accepts PROVIDER:MODEL for the providers a tenant may
-// use. replay:FILE is refused: it would read a file of the server's.
+// use, with the options a spec may have (?tools=text, ?context=TOKENS).
+// replay:FILE is refused: it would read a file of the server's.
 func validModelSpec(spec string) bool {
-	provider, model, ok := strings.Cut(spec, ":")
+	if base, query, ok := strings.Cut(spec, "?"); ok {
+		if query == "" || provider.CheckOptions(spec) != nil {
+			return false
+		}
+		spec = base
+	}
+	kind, model, ok := strings.Cut(spec, ":")
 	if !ok || model == "" || len(model) > 200 {
 		return false
 	}
-	switch provider {
+	switch kind {
 	case "openai", "anthropic", "ollama":
 	default:
 		return false
@@ -218,6 +328,9 @@ func validCommand(c string) bool {
 }
 
 func validDomain(d string) bool {
+	if d == "*" {
+		return true // any public host: addresses stay refused at each dial
+	}
 	d = strings.TrimPrefix(d, "*.")
 	if d == "" || len(d) > 253 {
 		return false
@@ -231,12 +344,4 @@ func validDomain(d string) bool {
 	}
 	last := labels[len(labels)-1]
 	return strings.ContainsFunc(last, func(r rune) bool { return r < '0' || r > '9' }) // not an IP address
-}
-
-// clip shortens a value quoted back in an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/limits"
+	"github.com/bulwark-agents/bulwark/llm/provider"
 )
 
 // The task API: /api/v1/tasks and what hangs under it. Every handler
@@ -34,40 +37,22 @@ const (
 )
 
 // taskState is the task routes' state: what streams must end at
-// shutdown, the per-tenant upload locks and the Agent Protocol's step
-// cursors.
+// shutdown and the Agent Protocol's step cursors.
 type taskState struct {
 	cfg       *Config
 	closing   chan struct{} // closed when the HTTP server shuts down
 	closeOnce sync.Once
 
-	uploadMu sync.Mutex
-	uploads  map[bulwark.TenantID]*sync.Mutex
-
-	steps apCursors
+	steps limits.Cursors
 }
 
-func newTaskState(cfg *Config) *taskState {
-	return &taskState{cfg: cfg, closing: make(chan struct{}), uploads: map[bulwark.TenantID]*sync.Mutex{},
-		steps: apCursors{last: map[string]int{}}}
+func newTaskState(cfg *Config, steps limits.Cursors) *taskState {
+	return &taskState{cfg: cfg, closing: make(chan struct{}), steps: steps}
 }
 
 // closeStreams ends the event streams and the Agent Protocol's waiting
 // steps: the HTTP server is shutting down.
 func (ts *taskState) closeStreams() { ts.closeOnce.Do(func() { close(ts.closing) }) }
-
-// uploadLock returns the tenant's upload lock: its quota is checked and
-// charged under it.
-func (ts *taskState) uploadLock(t bulwark.TenantID) *sync.Mutex {
-	ts.uploadMu.Lock()
-	defer ts.uploadMu.Unlock()
-	mu := ts.uploads[t]
-	if mu == nil {
-		mu = &sync.Mutex{}
-		ts.uploads[t] = mu
-	}
-	return mu
-}
 
 // taskRoutes is the table of the task API.
 func (s *Server) taskRoutes() []Route {
@@ -82,6 +67,7 @@ func (s *Server) taskRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/tasks/{id}", Side: side, Role: viewer, Scope: "tasks", Handler: s.getTask},
 		{Method: "POST", Pattern: "/api/v1/tasks/{id}/cancel", Side: side, Role: member, Scope: "tasks", Handler: s.cancelTask},
 		{Method: "POST", Pattern: "/api/v1/tasks/{id}/messages", Side: side, Role: member, Scope: "tasks", MaxBody: 2 * MaxInputBytes, Handler: s.sendMessage},
+		{Method: "POST", Pattern: "/api/v1/tasks/{id}/resume", Side: side, Role: member, Scope: "tasks", Handler: s.resumeTask},
 		{Method: "GET", Pattern: "/api/v1/tasks/{id}/steps", Side: side, Role: viewer, Scope: "tasks", Handler: s.listSteps},
 		{Method: "GET", Pattern: "/api/v1/tasks/{id}/events", Side: side, Role: viewer, Scope: "tasks", Stream: true, Handler: s.streamEvents},
 		{Method: "GET", Pattern: "/api/v1/tasks/{id}/approvals", Side: side, Role: viewer, Scope: "tasks", Handler: s.listApprovals},
@@ -143,14 +129,64 @@ func (l *limitsRequest) check(op string) (bulwark.Limits, error) {
 }
 
 // taskView is a task as the API shows it: with its place in the queue
-// while it waits there.
+// while it waits there, and the model it runs with.
 type taskView struct {
 	bulwark.Task
 	Position int `json:"position,omitempty"`
+	// EffectiveModel is the model the task runs with: its own (a task
+	// started without one takes the tenant's model, taskModel), else, as
+	// the settings say it, the server's default model, whose spec is the
+	// operator's business (DefaultModel is then true).
+	EffectiveModel string `json:"effective_model"`
+	DefaultModel   bool   `json:"default_model,omitempty"`
+	// Children are the sub-agent tasks its delegate calls started, oldest
+	// first (GET /api/v1/tasks/{id} only; the list filters by parent).
+	Children []taskLink `json:"children,omitempty"`
+}
+
+// taskLink names a sub-agent task: GET /api/v1/tasks/{id} has the rest.
+type taskLink struct {
+	ID     string             `json:"id"`
+	Status bulwark.TaskStatus `json:"status"`
+	Input  string             `json:"input"`
+}
+
+// taskModel is the model a new task of tenant runs with when it names
+// asked (maybe none): asked, else the tenant's model from its settings,
+// kept with the task so that its conversation keeps its model; "" for the
+// server's default model.
+func (s *Server) taskModel(ctx context.Context, tenant bulwark.TenantID, asked string) (string, error) {
+	if asked != "" {
+		return asked, nil
+	}
+	st, err := s.store.Settings(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	return st.Model, nil
+}
+
+// checkModel refuses a model spec the tenant may not use on this server
+// (Config.CheckModel) as an invalid model field; "" is the default, and
+// always allowed.
+func (s *Server) checkModel(ctx context.Context, op string, tenant bulwark.TenantID, spec string) error {
+	if spec == "" || s.cfg.CheckModel == nil {
+		return nil
+	}
+	if err := s.cfg.CheckModel(ctx, tenant, spec); err != nil {
+		if k := bulwark.ErrorKind(err); k == bulwark.Unavailable || k == bulwark.Internal {
+			return err
+		}
+		return bulwark.E(bulwark.Invalid, op, "model: "+bulwark.ErrorMessage(err), err)
+	}
+	return nil
 }
 
 func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
-	v := taskView{Task: t}
+	v := taskView{Task: t, EffectiveModel: t.Model}
+	if t.Model == "" && s.cfg.DefaultModel != "" {
+		v.EffectiveModel, v.DefaultModel = serverDefaultModel, true
+	}
 	if t.Status == bulwark.TaskQueued {
 		v.Position = rt.Position(bulwark.TenantID(t.TenantID), t.ID)
 	}
@@ -183,17 +219,40 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if l := req.Limits; l != nil { // over the operator's ceiling: refused, naming it, as in the settings
+		if err := s.cfg.Ceilings.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
+			MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}}); err != nil {
+			return err
+		}
+	}
 	limits, err := req.Limits.check(op)
 	if err != nil {
 		return err
 	}
 	p, _ := PrincipalFrom(r.Context())
-	t, err := rt.Submit(r.Context(), p.Tenant, p.Actor(), bulwark.Task{Input: input, Model: req.Model, Limits: limits})
+	if err := s.checkModel(r.Context(), op, p.Tenant, req.Model); err != nil {
+		return err
+	}
+	model, err := s.taskModel(r.Context(), p.Tenant, req.Model)
 	if err != nil {
+		return err
+	}
+	t, err := rt.Submit(r.Context(), p.Tenant, p.Actor(), bulwark.Task{Input: input, Model: model, Limits: limits, CreatedBy: p.RightsUser()})
+	if err != nil {
+		return err
+	}
+	if err := s.auditTaskCreate(r, t, "api"); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, s.view(rt, t))
 	return nil
+}
+
+// auditTaskCreate records who submitted task t, through which API: its
+// size, never its input.
+func (s *Server) auditTaskCreate(r *http.Request, t bulwark.Task, via string) error {
+	return s.audit(r, audit.Record{Action: "task.create", Target: t.ID,
+		Details: map[string]string{"via": via, "bytes": strconv.Itoa(len(t.Input))}})
 }
 
 // checkModelSpec checks a model spec a client names: PROVIDER:MODEL with
@@ -208,8 +267,8 @@ func checkModelSpec(op, spec, defaultModel string) error {
 	switch {
 	case len(spec) > 200 || !printable(spec) || !ok || strings.TrimSpace(name) == "":
 		return bulwark.Errorf(bulwark.Invalid, op, "model: want PROVIDER:MODEL, such as openai:gpt-4o")
-	case query != "" && query != "tools=text" && query != "tools=native":
-		return bulwark.Errorf(bulwark.Invalid, op, "model: the only option is ?tools=text or ?tools=native")
+	case query != "" && provider.CheckOptions(spec) != nil:
+		return bulwark.Errorf(bulwark.Invalid, op, "model: the options are ?tools=text or ?tools=native and ?context=TOKENS (from %d to %d)", provider.MinContextWindow, provider.MaxContextWindow)
 	}
 	switch kind {
 	case "openai", "anthropic", "ollama":
@@ -220,7 +279,7 @@ func checkModelSpec(op, spec, defaultModel string) error {
 		}
 		return bulwark.Errorf(bulwark.PermissionDenied, op, "model: replay models read files on the server; only the operator's default model may be one")
 	}
-	return bulwark.Errorf(bulwark.Invalid, op, "model: unknown provider %q; want openai, anthropic or ollama", kind)
+	return bulwark.Errorf(bulwark.Invalid, op, "model: unknown provider; want openai, anthropic or ollama")
 }
 
 // taskList is the answer of GET /api/v1/tasks: a page, and the cursor of
@@ -250,6 +309,13 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 			}
 			tq.Status = append(tq.Status, bulwark.TaskStatus(st))
 		}
+	}
+	if p := q.Get("parent"); p != "" {
+		// Another tenant's task is not found, as for every route.
+		if _, err := s.store.Task(r.Context(), TenantFrom(r.Context()), p); err != nil {
+			return err
+		}
+		tq.Parent = p
 	}
 	if c := q.Get("cursor"); c != "" {
 		if tq.Before, err = decodeCursor(c); err != nil {
@@ -317,11 +383,21 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.store.Task(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	tenant := TenantFrom(r.Context())
+	t, err := s.store.Task(r.Context(), tenant, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.view(rt, t))
+	v := s.view(rt, t)
+	kids, err := rt.Tasks(r.Context(), tenant, bulwark.TaskQuery{Parent: t.ID, Limit: 200})
+	if err != nil {
+		return err
+	}
+	for i := len(kids.Tasks) - 1; i >= 0; i-- { // oldest first
+		k := kids.Tasks[i]
+		v.Children = append(v.Children, taskLink{ID: k.ID, Status: k.Status, Input: k.Input})
+	}
+	writeJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -345,14 +421,28 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// messageRequest is the body of POST /api/v1/tasks/{id}/messages.
+// messageRequest is the body of POST /api/v1/tasks/{id}/messages. Limits
+// are the budget of the new turn a message to a stopped task opens.
 type messageRequest struct {
-	Text string `json:"text"`
+	Text   string         `json:"text"`
+	Limits *limitsRequest `json:"limits,omitempty"`
 }
 
-// sendMessage delivers a person's message to a running task: the answer
-// to its question if it asked one, else a message it reads before its
-// next step. The audit log records that a message was sent, not its text.
+// messageAnswer is the answer of POST /api/v1/tasks/{id}/messages:
+// status "delivered" (into the running turn) or "continued" (a new turn
+// of a task that had stopped), and the task as it is now.
+type messageAnswer struct {
+	Status string   `json:"status"`
+	Task   taskView `json:"task"`
+}
+
+// sendMessage delivers a person's message to a task: to a queued, running
+// or waiting one, the answer to its question if it asked one, else a
+// message it reads before its next step; to one that has stopped
+// (succeeded, failed, canceled or interrupted), the start of a new turn
+// of its conversation, in the same workspace, with the task's limits or
+// the message's as the turn's budget. The audit log records that a
+// message was sent, not its text.
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.sendMessage"
 	rt, err := s.runtime()
@@ -367,14 +457,44 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
 	}
+	var limits *bulwark.Limits
+	if req.Limits != nil {
+		l, err := req.Limits.check(op)
+		if err != nil {
+			return err
+		}
+		limits = &l
+	}
+	p, _ := PrincipalFrom(r.Context())
 	id := r.PathValue("id")
-	if err := rt.Send(r.Context(), TenantFrom(r.Context()), id, text); err != nil {
+	t, continued, err := rt.Message(r.Context(), p.Tenant, p.Actor(), id, text, limits)
+	if err != nil {
 		return err
 	}
 	if err := s.audit(r, audit.Record{Action: "task.message", Target: id, Details: map[string]string{"bytes": strconv.Itoa(len(text))}}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "delivered"})
+	status := "delivered"
+	if continued {
+		status = "continued"
+	}
+	writeJSON(w, http.StatusAccepted, messageAnswer{Status: status, Task: s.view(rt, t)})
+	return nil
+}
+
+// resumeTask continues a task that a restart interrupted, from where it
+// stopped. It answers 202 with the task, queued.
+func (s *Server) resumeTask(w http.ResponseWriter, r *http.Request) error {
+	rt, err := s.runtime()
+	if err != nil {
+		return err
+	}
+	p, _ := PrincipalFrom(r.Context())
+	t, err := rt.Resume(r.Context(), p.Tenant, p.Actor(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, s.view(rt, t))
 	return nil
 }
 

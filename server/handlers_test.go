@@ -67,7 +67,7 @@ func TestSettings(t *testing.T) {
 		t.Error("a PUT without api_key removed the key")
 	}
 	_, resp = put(`{"api_key":""}`)
-	if !strings.Contains(resp, `"api_key_set":false`) || !strings.Contains(resp, `"effective_model":"openai:default-model"`) {
+	if !strings.Contains(resp, `"api_key_set":false`) || !strings.Contains(resp, `"effective_model":"the server's default model"`) {
 		t.Errorf("after removing the key: %s", resp)
 	}
 	if n := len(e.audited("settings.update")); n != 3 {
@@ -95,22 +95,44 @@ func TestSecretsRoutes(t *testing.T) {
 	if w.Code != 200 || !strings.Contains(w.Body.String(), "GITHUB_TOKEN") || strings.Contains(w.Body.String(), value) {
 		t.Errorf("GET secrets = %d %s, want the name only", w.Code, w.Body)
 	}
-	if got := e.srv.red.String("log: " + value); strings.Contains(got, value) {
-		t.Errorf("the redactor does not mask a secret set through the API: %q", got)
+	red, err := e.srv.red.For(context.Background(), a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := red.String("log: " + value); strings.Contains(got, value) {
+		t.Errorf("the tenant's redactor does not mask a secret set through the API: %q", got)
+	}
+	other, err := e.srv.red.For(context.Background(), e.tenant("other").id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := other.String("log: " + value); got != "log: "+value {
+		t.Errorf("another tenant's redactor masks the secret: %q", got)
 	}
 	for _, c := range []struct{ path, body string }{
 		{"/api/v1/secrets/9bad", `{"value":"long-enough-value"}`},
 		{"/api/v1/secrets/OK", `{"value":"x"}`},
 		{"/api/v1/secrets/OK", `{"valu":"long-enough-value"}`},
+		{"/api/v1/secrets/OK", `{"value":"long-enough-value","hosts":["127.0.0.1"]}`},
+		{"/api/v1/secrets/OK", `{"value":"long-enough-value","hosts":["*"]}`},
+		{"/api/v1/secrets/OK", `{"value":"long-enough-value","hosts":"api.github.com"}`},
 	} {
 		if w := e.do(req{method: "PUT", path: c.path, key: admin, body: c.body}); w.Code != 400 {
 			t.Errorf("PUT %s %s = %d, want 400", c.path, c.body, w.Code)
 		}
 	}
+	// Hosts bind the secret; the listing shows them, canonical.
+	if w := e.do(req{method: "PUT", path: "/api/v1/secrets/GITHUB_TOKEN", key: admin, body: `{"value":"` + value + `","hosts":["API.github.com","*.example.com"]}`}); w.Code != 204 {
+		t.Fatalf("PUT secret with hosts = %d %s", w.Code, w.Body)
+	}
+	w = e.do(req{method: "GET", path: "/api/v1/secrets", key: admin})
+	if !strings.Contains(w.Body.String(), `"hosts":["*.example.com","api.github.com"]`) {
+		t.Errorf("GET secrets = %s, want the bound hosts", w.Body)
+	}
 	if w := e.do(req{method: "DELETE", path: "/api/v1/secrets/GITHUB_TOKEN", key: admin}); w.Code != 204 {
 		t.Errorf("DELETE = %d", w.Code)
 	}
-	if len(e.audited("secret.set")) != 1 || len(e.audited("secret.delete")) != 1 {
+	if len(e.audited("secret.set")) != 2 || len(e.audited("secret.delete")) != 1 {
 		t.Error("secret changes are not audited")
 	}
 }
@@ -124,6 +146,7 @@ func TestAuditRoutes(t *testing.T) {
 		e.login(b.users[bulwark.RoleMember].Email)
 	}
 	e.do(req{method: "POST", path: "/api/v1/login", body: loginBody(a.users[bulwark.RoleMember].Email, "wrong password!")})
+	e.srv.unauth.Flush(context.Background(), true) // the minute's count of failed logins
 	admin := a.keys[bulwark.RoleAdmin]
 	get := func(q string) auditResponse {
 		t.Helper()
@@ -169,11 +192,37 @@ func TestAuditRoutes(t *testing.T) {
 	if w.Code != 200 || !v.Intact || v.Records == 0 {
 		t.Errorf("verify = %d %s", w.Code, w.Body)
 	}
-	e.audits.Lines[0] = []byte(strings.Replace(string(e.audits.Lines[0]), "auth.login", "auth.lügin", 1))
-	w = e.do(req{method: "GET", path: "/api/v1/audit/verify", key: admin})
-	json.Unmarshal(w.Body.Bytes(), &v)
-	if w.Code != http.StatusOK || v.Intact || v.Problem == "" {
-		t.Errorf("verify of a changed log = %d %s, want not intact", w.Code, w.Body)
+	if v.Records != 4 || v.Checked != 4 {
+		t.Errorf("verify = %d records, %d checked; want A's own 4, all read the first time", v.Records, v.Checked)
+	}
+	verify := func(q string) verifyResponse {
+		t.Helper()
+		w := e.do(req{method: "GET", path: "/api/v1/audit/verify" + q, key: admin})
+		var v verifyResponse
+		json.Unmarshal(w.Body.Bytes(), &v)
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET /audit/verify%s = %d %s", q, w.Code, w.Body)
+		}
+		return v
+	}
+	e.login(a.users[bulwark.RoleMember].Email)
+	if v := verify(""); !v.Intact || v.Records != 5 || v.Checked != 2 {
+		t.Errorf("second verify = %+v, want intact, 5 records, 2 read (the last verified and the new one)", v)
+	}
+	// A change to a record verified before is found by a full verify...
+	store := e.audits.Store(string(a.id))
+	store.Lines[0] = []byte(strings.Replace(string(store.Lines[0]), "auth.login", "auth.lügin", 1))
+	if v := verify("?full=true"); v.Intact || v.Problem == "" {
+		t.Errorf("full verify of a changed chain = %+v, want not intact", v)
+	}
+	// ...and one to a record added since by the incremental one.
+	e.login(a.users[bulwark.RoleMember].Email)
+	store.Lines[5] = []byte(strings.Replace(string(store.Lines[5]), "auth.login", "auth.lügin", 1))
+	if v := verify(""); v.Intact || v.Problem == "" {
+		t.Errorf("verify of a changed new record = %+v, want not intact", v)
+	}
+	if w := e.do(req{method: "GET", path: "/api/v1/audit/verify?full=maybe", key: admin}); w.Code != 400 {
+		t.Errorf("verify?full=maybe = %d, want 400", w.Code)
 	}
 }
 

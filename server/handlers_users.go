@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/metrics"
 )
 
 type usersResponse struct {
@@ -31,7 +33,7 @@ type createUserRequest struct {
 // role: nobody grants a role above their own.
 func checkGrant(op string, caller, role bulwark.Role) error {
 	if !role.Valid() {
-		return bulwark.Errorf(bulwark.Invalid, op, "unknown role %q: want viewer, member, admin or owner", role)
+		return bulwark.Errorf(bulwark.Invalid, op, "unknown role: want viewer, member, admin or owner")
 	}
 	if !caller.AtLeast(role) {
 		return bulwark.Errorf(bulwark.PermissionDenied, op, "you cannot give a role higher than yours")
@@ -49,13 +51,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if req.Role == "" {
 		req.Role = bulwark.RoleMember
 	}
-	if err := checkGrant(op, p.Role, req.Role); err != nil {
+	if err := s.checkUserDelegation(op, p, req.Role); err != nil {
 		return err
 	}
 	if _, err := bulwark.NormalizeEmail(req.Email); err != nil {
 		return err
 	}
-	if err := CheckPassword(req.Password); err != nil {
+	if err := CheckPassword(req.Password, req.Email); err != nil {
 		return err
 	}
 	hash, err := HashPassword(req.Password, s.cfg.Password)
@@ -88,12 +90,26 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
+	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p, err = s.currentRights(ctx, p)
+	if err != nil {
+		return err
+	}
 	target, err := s.store.User(ctx, p.Tenant, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	if err := checkGrant(op, p.Role, req.Role); err != nil {
 		return err
+	}
+	if !target.Role.AtLeast(req.Role) { // a raise hands on rights: the caller must have them
+		if err := s.checkUserDelegation(op, p, req.Role); err != nil {
+			return err
+		}
 	}
 	if !p.Role.AtLeast(target.Role) {
 		return bulwark.Errorf(bulwark.PermissionDenied, op, "you cannot change the role of a user above you")
@@ -128,7 +144,51 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// keepAnOwner refuses to demote the tenant's last owner.
+// deleteUser deletes a user with the user's sessions and the keys that
+// carry the user's rights. Nobody deletes a user above them, and the
+// tenant's last owner stays. A user who deletes themselves is logged out.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.deleteUser"
+	p, _ := PrincipalFrom(r.Context())
+	ctx := r.Context()
+	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	p, err = s.currentRights(ctx, p)
+	if err != nil {
+		return err
+	}
+	target, err := s.store.User(ctx, p.Tenant, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !p.Role.AtLeast(target.Role) {
+		return s.refuse(r, p, metrics.ForbiddenRoute, "user.delete_refused",
+			bulwark.Errorf(bulwark.PermissionDenied, op, "you cannot delete a user above you"))
+	}
+	if target.Role == bulwark.RoleOwner {
+		if err := s.keepAnOwner(r, p.Tenant); err != nil {
+			return err
+		}
+	}
+	sessions, keys, err := s.store.DeleteUser(ctx, p.Tenant, target.ID)
+	if err != nil {
+		return err
+	}
+	if target.ID == p.UserID {
+		clearSessionCookie(w)
+	}
+	if err := s.audit(r, audit.Record{Action: "user.delete", Target: target.ID, Details: map[string]string{
+		"role": string(target.Role), "sessions_ended": strconv.Itoa(sessions), "keys_revoked": strconv.Itoa(keys)}}); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// keepAnOwner refuses to demote or delete the tenant's last owner.
 func (s *Server) keepAnOwner(r *http.Request, t bulwark.TenantID) error {
 	us, err := s.store.ListUsers(r.Context(), t)
 	if err != nil {
@@ -141,7 +201,25 @@ func (s *Server) keepAnOwner(r *http.Request, t bulwark.TenantID) error {
 		}
 	}
 	if owners <= 1 {
-		return bulwark.Errorf(bulwark.Conflict, "server.patchUser", "this is the tenant's last owner: make another owner first")
+		return bulwark.Errorf(bulwark.Conflict, "server.keepAnOwner", "this is the tenant's last owner: make another owner first")
 	}
 	return nil
+}
+
+// currentRights returns p with its role lowered to its user's role as it
+// is now, read under the tenant's roles lock: a role changed since p
+// authenticated (by a request that held the lock, on any node) counts.
+func (s *Server) currentRights(ctx context.Context, p Principal) (Principal, error) {
+	if p.RightsUser() == "" {
+		return p, nil
+	}
+	u, err := s.store.User(ctx, p.Tenant, p.RightsUser())
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return p, bulwark.Errorf(bulwark.Unauthenticated, "server.currentRights", "your user no longer exists")
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Role = lowerRole(p.Role, u.Role)
+	return p, nil
 }

@@ -53,12 +53,13 @@ func (s *Server) base(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.now()
 		id := newRequestID()
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		c := s.resolveClient(r)
+		r = r.WithContext(withClient(context.WithValue(r.Context(), requestIDKey{}, id), c))
 		h := w.Header()
 		for _, kv := range securityHeaders {
 			h.Set(kv[0], kv[1])
 		}
-		if r.TLS != nil {
+		if c.https { // served over TLS, by us or by a trusted proxy
 			h.Set("Strict-Transport-Security", hsts)
 		}
 		h.Set("X-Request-Id", id)

@@ -16,7 +16,10 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/pgtest"
 	"github.com/bulwark-agents/bulwark/metrics"
+	"github.com/bulwark-agents/bulwark/postgres"
+	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/sqlite"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,12 +56,13 @@ func (c *clock) Advance(d time.Duration) {
 type env struct {
 	t      testing.TB
 	dir    string // the data folder: the store and its master key
-	db     *sqlite.DB
+	db     testStore
 	srv    *Server
 	h      http.Handler
 	clock  *clock
-	audits *audit.MemoryStore
+	audits *audit.MemoryDir
 	reg    *prometheus.Registry
+	open   storeOpener // how each node opens the store
 }
 
 func newEnv(t testing.TB, opts ...func(*Config)) *env {
@@ -68,23 +72,81 @@ func newEnv(t testing.TB, opts ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newNode(t, dir, kr, newClock(), openSQLite, opts...)
+}
+
+// newEnvOn is newEnv over the store open opens: SQLite's, or
+// PostgreSQL's (openPostgres).
+func newEnvOn(t testing.TB, open storeOpener, opts ...func(*Config)) *env {
+	t.Helper()
+	dir := t.TempDir()
+	kr, err := secret.CreateKeyFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newNode(t, dir, kr, newClock(), open, opts...)
+}
+
+// storeOpener opens the store of the data folder dir with the master
+// keys kr, closed when the test ends.
+type storeOpener func(t testing.TB, dir string, kr *secret.Keyring) testStore
+
+// openSQLite opens the SQLite store in dir.
+func openSQLite(t testing.TB, dir string, kr *secret.Keyring) testStore {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(dir, "bulwark.db"), Keys: kr})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, dir: dir, db: db, clock: newClock(), audits: audit.NewMemoryStore(), reg: prometheus.NewRegistry()}
-	pub, priv, err := ed25519.GenerateKey(nil)
+	return db
+}
+
+// openPostgres returns an opener of a fresh PostgreSQL database of the
+// test (the family testfamily.Postgres; skipped without it), one pool
+// per node.
+func openPostgres(t testing.TB) storeOpener {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	return func(t testing.TB, _ string, kr *secret.Keyring) testStore {
+		t.Helper()
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: url, Keys: kr, MaxConns: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+}
+
+// otherNode returns another server over e's store, as another node
+// behind the same load balancer: its own connections to the same SQLite
+// file, its own memory, the same clock.
+func (e *env) otherNode(opts ...func(*Config)) *env {
+	e.t.Helper()
+	kr, err := secret.ReadKeyFile(filepath.Join(e.dir, "master.key"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return newNode(e.t, e.dir, kr, e.clock, e.open, opts...)
+}
+
+// newNode returns a server over the store in dir.
+func newNode(t testing.TB, dir string, kr *secret.Keyring, clk *clock, open storeOpener, opts ...func(*Config)) *env {
+	t.Helper()
+	db := open(t, dir, kr)
+	e := &env{t: t, dir: dir, db: db, clock: clk, audits: audit.NewMemoryDir(), reg: prometheus.NewRegistry(), open: open}
+	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := audit.NewLog(context.Background(), e.audits, audit.Options{Now: e.clock.Now, SigningKey: priv, CheckpointEvery: 5})
+	l, err := audit.OpenChains(context.Background(), e.audits, audit.Options{Now: e.clock.Now, SigningKey: priv, CheckpointEvery: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	cfg := Config{
-		Store: db, Audit: l, AuditStore: e.audits, AuditKey: pub, Password: fastParams, Now: e.clock.Now,
+		Store: db, Audit: l, Password: fastParams, Now: e.clock.Now,
 		Security: metrics.NewSecurityCounters(e.reg), DefaultModel: "openai:default-model",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -107,7 +169,7 @@ type req struct {
 	key                string            // Authorization: Bearer key
 	cookie             string            // the session cookie's value
 	remote             string            // the client address; default 192.0.2.1:1234
-	header             map[string]string // more headers
+	header             map[string]string // more headers; "-" removes one (a browser request has Sec-Fetch-Site: same-origin unless it sets Origin or Sec-Fetch-Site)
 }
 
 func (e *env) do(rq req) *httptest.ResponseRecorder {
@@ -130,7 +192,14 @@ func (e *env) do(rq req) *httptest.ResponseRecorder {
 	if rq.cookie != "" {
 		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: rq.cookie})
 	}
+	if rq.key == "" && rq.header["Origin"] == "" && rq.header["Sec-Fetch-Site"] == "" {
+		r.Header.Set("Sec-Fetch-Site", "same-origin") // as a browser on this site sends
+	}
 	for k, v := range rq.header {
+		if v == "-" { // a header the test wants absent
+			r.Header.Del(k)
+			continue
+		}
 		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
@@ -231,17 +300,34 @@ func (e *env) counter(kind metrics.SecurityEvent) float64 {
 	return 0
 }
 
-// audited returns the audit records with action.
+// audited returns the audit records with action, of every chain, once
+// the counted refusals have been written.
 func (e *env) audited(action string) []audit.Record {
 	e.t.Helper()
+	ctx := context.Background()
+	if e.srv.unauth != nil {
+		e.srv.unauth.Flush(ctx, true)
+	}
+	chains, _ := e.audits.List(ctx)
 	var out []audit.Record
-	for r, err := range e.audits.Read(context.Background(), 1) {
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		if r.Action == action {
-			out = append(out, r)
+	for _, c := range chains {
+		for r, err := range e.audits.Store(c).Read(ctx, 1) {
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if r.Action == action {
+				out = append(out, r)
+			}
 		}
 	}
 	return out
+}
+
+// testStore is what the tests use of the store: SQLite's or PostgreSQL's.
+type testStore interface {
+	bulwark.Store
+	bulwark.ArtifactStore
+	runner.Store
+	bulwark.ScheduleStore
+	bulwark.MemoryStore
 }

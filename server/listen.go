@@ -114,6 +114,12 @@ func (s *Server) ListenAndServe(ctx context.Context, lc ListenConfig, ready func
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+	if s.cfg.Audit != nil {
+		actx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { s.runAudit(actx); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving stopped: %w", err)

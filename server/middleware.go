@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,8 +14,8 @@ import (
 
 // route wraps rt's handler in the checks of its row of the table, in this
 // order: body limit; the side's credentials (a bearer key on the API
-// side, the session cookie on the browser side, after the CSRF check of
-// state-changing browser requests); rate limits; role and scope. The
+// side, the session cookie on the browser side, after the cross-origin
+// check of state-changing browser requests, checkOrigin); rate limits; role and scope. The
 // handler's error is written as JSON.
 func (s *Server) route(rt Route) http.Handler {
 	maxBody := rt.MaxBody
@@ -23,16 +24,22 @@ func (s *Server) route(rt Route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := s.serveRoute(rt, w, r); err != nil {
+		var p Principal
+		if err := s.serveRoute(rt, w, r, &p); err != nil {
 			if bulwark.ErrorKind(err) == bulwark.Unauthenticated && r.Header.Get("Authorization") != "" {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="bulwark"`)
 			}
-			s.writeError(w, r, err, 0)
+			if p.Tenant != "" || p.Role != "" { // the error is masked for the principal's tenant
+				r = r.WithContext(WithPrincipal(r.Context(), p))
+			}
+			s.writeError(w, r, s.screenBadInput(r, p, err), 0)
 		}
 	})
 }
 
-func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) error {
+// serveRoute serves the request and sets *pp to its principal once it
+// has authenticated.
+func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request, pp *Principal) error {
 	const op = "server.route"
 	if rt.Side == Public {
 		if err := s.limitAddress(r); err != nil {
@@ -45,7 +52,7 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) er
 	case hasAuth && rt.Side == Browser:
 		return bulwark.Errorf(bulwark.Unauthenticated, op, "this route is for browsers and does not take API keys")
 	case !hasAuth && rt.Side == API:
-		return bulwark.Errorf(bulwark.Unauthenticated, op, "this route needs an API key: Authorization: Bearer bwk_...")
+		return bulwark.Errorf(bulwark.Unauthenticated, op, "this route needs an API key, sent in the Authorization header as Bearer bwk_...")
 	}
 	var p Principal
 	var err error
@@ -53,9 +60,14 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) er
 	case hasAuth: // the API side: cookies are never read
 		p, err = s.authenticateKey(r)
 	default: // the browser side: only the session cookie
-		if cerr := s.csrf.Check(r); cerr != nil {
+		if cerr := s.checkOrigin(r); cerr != nil {
+			msg := "cross-origin request refused"
+			if errors.Is(cerr, errNoOrigin) {
+				msg = "this request has no Origin header: browsers send one, and a script that logs in must too " +
+					"(Origin: the server's address, as http://localhost:8080); or call the API with an API key, sent in the Authorization header as Bearer bwk_..."
+			}
 			return s.refuse(r, Principal{}, metrics.CSRFRejected, "csrf.rejected",
-				bulwark.E(bulwark.PermissionDenied, op, "cross-origin request refused", cerr))
+				bulwark.E(bulwark.PermissionDenied, op, msg, cerr))
 		}
 		if rt.Role == "" { // login
 			if err := s.limitAddress(r); err != nil {
@@ -68,6 +80,7 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return s.authFailed(r, err)
 	}
+	*pp = p
 	r = r.WithContext(WithPrincipal(r.Context(), p))
 	if err := s.limitPrincipal(r, p); err != nil {
 		return err
@@ -75,6 +88,13 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request) er
 	if !p.Can(rt) {
 		return s.refuse(r, p, metrics.ForbiddenRoute, "auth.forbidden",
 			bulwark.Errorf(bulwark.PermissionDenied, op, "your role does not allow this"))
+	}
+	if rt.Stream {
+		release, err := s.streams.acquire(streamCredential(p), clientAddr(r))
+		if err != nil {
+			return s.refuse(r, p, metrics.RateLimited, "stream.refused", err)
+		}
+		defer release()
 	}
 	return rt.Handler(w, r)
 }
@@ -88,10 +108,9 @@ func (s *Server) authFailed(r *http.Request, err error) error {
 	}
 	if hasCredentials(r) {
 		s.sec.Inc(metrics.AuthFailed)
-		if s.samples.allowSample("auth.failed|" + clientAddr(r)) {
-			s.auditRefusal(r, audit.Record{Actor: "anonymous", Action: "auth.failed", Target: r.URL.Path, Outcome: audit.OutcomeDenied,
-				Details: map[string]string{"client": clientAddr(r), "reason": bulwark.ErrorMessage(err)}})
-		}
+		// Counted per client and minute (auditRefusal).
+		s.auditRefusal(r, audit.Record{Actor: "anonymous", Action: "auth.failed", Target: r.URL.Path, Outcome: audit.OutcomeDenied,
+			Details: map[string]string{"client": clientAddr(r), "reason": bulwark.ErrorMessage(err)}})
 	}
 	if lerr := s.limitAddress(r); lerr != nil {
 		return lerr
@@ -99,15 +118,16 @@ func (s *Server) authFailed(r *http.Request, err error) error {
 	return err
 }
 
-// refuse counts, audits (at most once a minute for each kind and client)
-// and returns a refusal.
+// refuse counts, audits (at most once a minute for each kind and caller;
+// for nobody known, one record a minute per client with the count) and
+// returns a refusal.
 func (s *Server) refuse(r *http.Request, p Principal, kind metrics.SecurityEvent, action string, err error) error {
 	s.sec.Inc(kind)
 	who := p.Actor()
 	if who == "anonymous" {
 		who = clientAddr(r)
 	}
-	if s.samples.allowSample(action + "|" + who) {
+	if _, known := PrincipalFrom(r.Context()); !known || s.allowSample(r, action+"|"+who) {
 		s.auditRefusal(r, audit.Record{TenantID: string(p.Tenant), Actor: p.Actor(), Action: action, Target: r.Method + " " + r.URL.Path,
 			Outcome: audit.OutcomeDenied, Details: map[string]string{"client": clientAddr(r)}})
 	}
@@ -122,20 +142,20 @@ func hasCredentials(r *http.Request) bool {
 	return err == nil
 }
 
-// clientAddr is the address of the client: the peer of the connection.
-// Forwarded headers are not trusted (no proxy is configured as trusted),
-// so behind a reverse proxy every client shares the proxy's limits.
+// clientAddr is the address of the client, as limits and the audit log
+// name it: the peer of the connection, or behind a trusted proxy the
+// address it forwarded (see proxy.go). An IPv6 client is its /64.
 func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	a := clientOf(r).addr
+	if !a.IsValid() {
 		return r.RemoteAddr
 	}
-	if a, err := netip.ParseAddr(host); err == nil && a.Is6() && !a.Is4In6() {
+	if a.Is6() {
 		// One IPv6 client usually holds a whole /64.
 		p, _ := a.Prefix(64)
 		return p.String()
 	}
-	return host
+	return a.String()
 }
 
 // fromLoopback reports whether the request came from this machine and was

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,13 @@ func TestCSRF(t *testing.T) {
 		{"same-origin key creation", req{method: "POST", path: "/api/v1/keys", body: `{"name":"x"}`}, map[string]string{"Sec-Fetch-Site": "same-origin"}, 201},
 		{"same Origin, no Sec-Fetch-Site", req{method: "POST", path: "/api/v1/keys", body: `{"name":"y"}`}, map[string]string{"Origin": "https://bulwark.test"}, 201},
 		{"same-origin login", req{method: "POST", path: "/api/v1/login", body: login}, map[string]string{"Sec-Fetch-Site": "same-origin"}, 200},
+		{"neither Origin nor Sec-Fetch-Site: logout", req{method: "POST", path: "/api/v1/logout"}, map[string]string{"Sec-Fetch-Site": "-"}, 403},
+		{"neither Origin nor Sec-Fetch-Site: login", req{method: "POST", path: "/api/v1/login", body: login}, map[string]string{"Sec-Fetch-Site": "-"}, 403},
+		{"neither Origin nor Sec-Fetch-Site: key creation", req{method: "POST", path: "/api/v1/keys", body: `{"name":"n"}`}, map[string]string{"Sec-Fetch-Site": "-"}, 403},
+		{"Origin of another scheme, no Sec-Fetch-Site", req{method: "POST", path: "/api/v1/keys", body: `{"name":"s"}`}, map[string]string{"Origin": "http://bulwark.test"}, 403},
+		{"Origin of another scheme, same-origin", req{method: "POST", path: "/api/v1/keys", body: `{"name":"s2"}`}, map[string]string{"Origin": "http://bulwark.test", "Sec-Fetch-Site": "same-origin"}, 403},
+		{"Origin null", req{method: "POST", path: "/api/v1/keys", body: `{"name":"s3"}`}, map[string]string{"Origin": "null"}, 403},
+		{"neither header: GET is allowed", req{method: "GET", path: "/api/v1/me"}, map[string]string{"Sec-Fetch-Site": "-"}, 200},
 	}
 	for _, c := range cases {
 		rq := c.rq
@@ -320,26 +328,6 @@ func TestRateLimitByAddress(t *testing.T) {
 	}
 }
 
-func TestLimiterMemoryBounded(t *testing.T) {
-	t.Parallel()
-	c := newClock()
-	ls := newLimiterSet(c.Now, 50, time.Minute)
-	for i := range 1000 {
-		ls.allow("k"+strconv.Itoa(i), 1, 1)
-	}
-	if n := ls.len(); n > 50 {
-		t.Errorf("%d buckets held, want at most 50", n)
-	}
-	c.Advance(2 * time.Minute)
-	ls.allow("fresh", 1, 1)
-	for i := range 2000 {
-		ls.allow("x"+strconv.Itoa(i%10), 1, 1)
-	}
-	if n := ls.len(); n > 11 {
-		t.Errorf("%d buckets after the idle ones expired, want at most 11", n)
-	}
-}
-
 func TestMetricsAccess(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, rateLimitOff, func(c *Config) { c.MetricsToken = "metrics-token-0123456789" })
@@ -382,5 +370,28 @@ func TestHealth(t *testing.T) {
 	e.db.Close()
 	if w := e.do(req{method: "GET", path: "/readyz"}); w.Code != 503 {
 		t.Errorf("GET /readyz with the store closed = %d, want 503", w.Code)
+	}
+}
+
+// TestReadyChecks: a failing extra check (the cluster's queue) makes the
+// node not ready, naming what is not, and nothing of the cause.
+func TestReadyChecks(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	e := newEnv(t, rateLimitOff, func(c *Config) {
+		c.Ready = []ReadyCheck{{Name: "the task queue", Check: func(context.Context) error {
+			if down.Load() {
+				return errors.New("dial tcp 10.0.0.7:5432: secret-host-detail")
+			}
+			return nil
+		}}}
+	})
+	if w := e.do(req{method: "GET", path: "/readyz"}); w.Code != 200 {
+		t.Errorf("GET /readyz with the queue up = %d, want 200", w.Code)
+	}
+	down.Store(true)
+	w := e.do(req{method: "GET", path: "/readyz"})
+	if w.Code != 503 || !strings.Contains(w.Body.String(), "the task queue is not ready") || strings.Contains(w.Body.String(), "secret-host-detail") {
+		t.Errorf("GET /readyz with the queue down = %d %s; want 503 naming the queue, without the cause", w.Code, w.Body)
 	}
 }

@@ -25,27 +25,67 @@ type PasswordParams struct {
 // 1 thread.
 var DefaultPasswordParams = PasswordParams{Memory: 19 * 1024, Time: 2, Threads: 1}
 
-// Password lengths, in bytes.
+// Lengths of a new password, in characters (NIST SP 800-63B: at least
+// 8, we ask 12; at most 64 or more, we allow 128).
 const (
 	MinPasswordLen = 12
-	MaxPasswordLen = 1024
+	MaxPasswordLen = 128
 )
+
+// maxLoginPasswordBytes bounds what login reads: more than a new password
+// may hold, so that users whose passwords were set (or imported) under
+// older rules can still log in.
+const maxLoginPasswordBytes = 1024
 
 const (
 	saltLen = 16
 	hashLen = 32
 )
 
-// CheckPassword returns an Invalid error for a password that is too short
-// or too long or not text.
-func CheckPassword(pw string) error {
+// CheckPassword returns an Invalid error for a new password that is too
+// short (under MinPasswordLen characters) or too long (over
+// MaxPasswordLen), not text, in the embedded list of common and breached
+// passwords, or too easy to guess (passwordBits under minPasswordBits:
+// repeats, sequences, keyboard walks, common words, the user's own email).
+// userWords are the user's email and other names to count as known to an
+// attacker. There are no composition rules (NIST SP 800-63B): length and
+// unpredictability are what count.
+func CheckPassword(pw string, userWords ...string) error {
+	const op = "server.CheckPassword"
 	switch {
-	case utf8.RuneCountInString(pw) < MinPasswordLen:
-		return bulwark.Errorf(bulwark.Invalid, "server.CheckPassword", "a password must be at least %d characters", MinPasswordLen)
-	case len(pw) > MaxPasswordLen:
-		return bulwark.Errorf(bulwark.Invalid, "server.CheckPassword", "a password must be at most %d bytes", MaxPasswordLen)
 	case !utf8.ValidString(pw):
-		return bulwark.Errorf(bulwark.Invalid, "server.CheckPassword", "a password must be valid UTF-8 text")
+		return bulwark.Errorf(bulwark.Invalid, op, "a password must be valid UTF-8 text")
+	case utf8.RuneCountInString(pw) < MinPasswordLen:
+		return bulwark.Errorf(bulwark.Invalid, op, "a password must be at least %d characters", MinPasswordLen)
+	case utf8.RuneCountInString(pw) > MaxPasswordLen:
+		return bulwark.Errorf(bulwark.Invalid, op, "a password must be at most %d characters", MaxPasswordLen)
+	}
+	low := strings.ToLower(pw)
+	var words []string
+	for _, w := range userWords {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		words = append(words, w)
+		if local, domain, ok := strings.Cut(w, "@"); ok {
+			words = append(words, local, domain)
+			if name, _, ok := strings.Cut(domain, "."); ok {
+				words = append(words, name)
+			}
+		}
+	}
+	for _, w := range words {
+		if low == w || strings.Trim(low, "0123456789!?.-_ ") == w {
+			return bulwark.Errorf(bulwark.Invalid, op, "a password must not be your email or your name")
+		}
+	}
+	if commonPasswordRank(low) > 0 || commonPasswordRank(strings.Join(strings.Fields(low), "")) > 0 {
+		return bulwark.Errorf(bulwark.Invalid, op, "this password is in a list of common or breached passwords: choose another")
+	}
+	if passwordBits(pw, words) < minPasswordBits {
+		return bulwark.Errorf(bulwark.Invalid, op, "this password is too easy to guess (repeats, sequences, keyboard rows, common words or your email): "+
+			"a few unrelated words, or a password manager's, are better")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -17,6 +18,25 @@ type Principal struct {
 	SessionID string   // the session; "" for API keys
 	KeyID     string   // the API key; "" for sessions
 	Scopes    []string // the key's scopes; empty: all its role allows
+	// Expires is when the key expires; zero for keys that do not, and for
+	// sessions (a session's user does not expire).
+	Expires time.Time
+	// SessionExpires is when the session ends at the latest (its absolute
+	// expiry); zero for API keys.
+	SessionExpires time.Time
+	// ForUser is, for a key, the user whose rights it carries (its
+	// CreatorUser); "" for keys the operator made. See RightsUser.
+	ForUser string
+}
+
+// RightsUser is the user whose rights the principal carries: the
+// session's user, or the key's CreatorUser; "" for keys the operator
+// made. Keys the principal makes carry the same user's rights.
+func (p Principal) RightsUser() string {
+	if p.UserID != "" {
+		return p.UserID
+	}
+	return p.ForUser
 }
 
 // Actor names the principal in audit records: "user:u_..." or "key:k_...".

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/limits"
 	"github.com/bulwark-agents/bulwark/metrics"
-	"golang.org/x/time/rate"
 )
 
 // DefaultRateLimits are the request rate limits of a tenant that sets
@@ -22,8 +22,9 @@ const (
 	addressBurst = 30
 )
 
-// Memory bounds of the limiter tables: at most maxLimiters buckets; a
-// bucket untouched for limiterIdle is dropped (it would be full again).
+// Memory bounds of the limiter tables kept in memory (limits.Memory*): at
+// most maxLimiters buckets; a bucket untouched for limiterIdle is dropped
+// (it would be full again).
 const (
 	maxLimiters = 100_000
 	limiterIdle = 10 * time.Minute
@@ -42,85 +43,32 @@ func withDefaultRates(s, def bulwark.RateLimitSettings) bulwark.RateLimitSetting
 	return s
 }
 
-// limiterSet is a bounded table of token buckets by key.
-type limiterSet struct {
-	now   func() time.Time
-	max   int
-	idle  time.Duration
-	mu    sync.Mutex
-	m     map[string]*bucket
-	calls int
-}
+// msgLimitsDown is the answer when a limit cannot be checked (the
+// shared store of the limits is down): the request is refused, never let
+// through.
+const msgLimitsDown = "the server cannot check its rate limits now: try again shortly"
 
-type bucket struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func newLimiterSet(now func() time.Time, max int, idle time.Duration) *limiterSet {
-	return &limiterSet{now: now, max: max, idle: idle, m: map[string]*bucket{}}
-}
-
-// allow takes a token from key's bucket (rate r a second, burst b),
-// creating it full. When there is none it returns false and how long
-// until there is.
-func (ls *limiterSet) allow(key string, r float64, b int) (bool, time.Duration) {
-	now := ls.now()
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	bk := ls.m[key]
-	if bk == nil {
-		ls.evict(now)
-		bk = &bucket{lim: rate.NewLimiter(rate.Limit(r), b)}
-		ls.m[key] = bk
-	} else if bk.lim.Limit() != rate.Limit(r) || bk.lim.Burst() != b {
-		bk.lim.SetLimitAt(now, rate.Limit(r))
-		bk.lim.SetBurstAt(now, b)
+// allow takes a token from key's bucket in lim; an error of lim comes
+// back as Unavailable (503), its cause for the log only.
+func allow(ctx context.Context, lim limits.Limiter, key string, rate float64, burst int) (bool, time.Duration, error) {
+	ok, wait, err := lim.Allow(ctx, key, rate, burst)
+	if err != nil {
+		return false, 0, bulwark.E(bulwark.Unavailable, "server.allow", msgLimitsDown, err)
 	}
-	bk.last = now
-	res := bk.lim.ReserveN(now, 1)
-	if !res.OK() {
-		return false, time.Minute
-	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return false, d
-	}
-	return true, 0
+	return ok, wait, nil
 }
 
 // allowSample allows one event a minute for key: for audit records of
-// refusals, which an attacker could otherwise use to flood the log.
-func (ls *limiterSet) allowSample(key string) bool {
-	ok, _ := ls.allow(key, 1.0/60, 1)
+// refusals, which an attacker could otherwise use to flood the log. When
+// the limiter fails the event is allowed: a record too many is better
+// than a refusal not recorded.
+func (s *Server) allowSample(r *http.Request, key string) bool {
+	ok, _, err := s.samples.Allow(r.Context(), "sample|"+key, 1.0/60, 1)
+	if err != nil {
+		s.logger(r).Error("cannot check the sampling of audit records", "err", err)
+		return true
+	}
 	return ok
-}
-
-// evict drops idle buckets every so often, and when the table is full;
-// if it is still full, it drops buckets at random (Go's map order) until
-// there is room. ls.mu is held.
-func (ls *limiterSet) evict(now time.Time) {
-	ls.calls++
-	if len(ls.m) < ls.max && ls.calls%1024 != 0 {
-		return
-	}
-	for k, b := range ls.m {
-		if now.Sub(b.last) >= ls.idle {
-			delete(ls.m, k)
-		}
-	}
-	for k := range ls.m {
-		if len(ls.m) < ls.max {
-			break
-		}
-		delete(ls.m, k)
-	}
-}
-
-func (ls *limiterSet) len() int {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return len(ls.m)
 }
 
 // limitAddress charges the request's client address.
@@ -128,7 +76,11 @@ func (s *Server) limitAddress(r *http.Request) error {
 	if s.cfg.RateLimitOff {
 		return nil
 	}
-	if ok, wait := s.limits.allow("addr|"+clientAddr(r), addressRate, addressBurst); !ok {
+	ok, wait, err := allow(r.Context(), s.limits, "addr|"+clientAddr(r), addressRate, addressBurst)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.refuse(r, Principal{}, metrics.RateLimited, "ratelimit.refused",
 			rateLimited("server.limitAddress", "too many requests from your address: slow down", wait))
 	}
@@ -143,20 +95,30 @@ func (s *Server) limitPrincipal(r *http.Request, p Principal) error {
 	}
 	rates := s.cfg.RateLimits
 	if p.Tenant != "" {
-		rates = withDefaultRates(s.tenantRates(r.Context(), p.Tenant), rates)
+		// Clamped after the defaults fill in: settings stored before a
+		// ceiling was lowered, and defaults above it, give way to it.
+		rates = s.cfg.Ceilings.ClampRates(withDefaultRates(s.tenantRates(r.Context(), p.Tenant), rates))
 	}
 	who := p.KeyID
 	if who == "" {
 		who = p.SessionID
 	}
-	if ok, wait := s.limits.allow("who|"+who, rates.PerKey, rates.Burst); !ok {
+	ok, wait, err := allow(r.Context(), s.limits, "who|"+who, rates.PerKey, rates.Burst)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.refuse(r, p, metrics.RateLimited, "ratelimit.refused",
 			rateLimited("server.limitPrincipal", "too many requests: slow down", wait))
 	}
 	if p.Tenant == "" {
 		return nil
 	}
-	if ok, wait := s.limits.allow("tenant|"+string(p.Tenant), rates.PerTenant, max(rates.Burst, int(rates.PerTenant))); !ok {
+	ok, wait, err = allow(r.Context(), s.limits, "tenant|"+string(p.Tenant), rates.PerTenant, max(rates.Burst, int(rates.PerTenant)))
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.refuse(r, p, metrics.RateLimited, "ratelimit.refused",
 			rateLimited("server.limitPrincipal", "too many requests for your tenant: slow down", wait))
 	}
@@ -164,8 +126,11 @@ func (s *Server) limitPrincipal(r *http.Request, p Principal) error {
 }
 
 // tenantRates returns the rate limits of a tenant's settings, from a
-// cache that PUT /api/v1/settings invalidates (and that expires, for
-// changes made by other servers).
+// cache that PUT /api/v1/settings invalidates on this node; a change made
+// on another node applies here within settingsCacheTTL. Only the rates
+// are cached: sessions, keys, users and roles are read from the store at
+// every request, so that a logout, a revocation or a role change made on
+// any node applies on every node at once.
 func (s *Server) tenantRates(ctx context.Context, t bulwark.TenantID) bulwark.RateLimitSettings {
 	if rl, ok := s.settings.get(t); ok {
 		return rl

@@ -125,6 +125,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/healthz", Side: Public, Handler: s.healthz},
 		{Method: "GET", Pattern: "/readyz", Side: Public, Handler: s.readyz},
 		{Method: "GET", Pattern: "/metrics", Side: Public, Handler: s.metrics},
+		{Method: "GET", Pattern: "/api/v1/openapi.json", Side: Public, Handler: s.openAPI},
 
 		{Method: "POST", Pattern: "/api/v1/login", Side: Browser, Handler: s.login},
 		{Method: "POST", Pattern: "/api/v1/logout", Side: Browser, Role: viewer, Handler: s.logout},
@@ -139,9 +140,16 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "PUT", Pattern: "/api/v1/secrets/{name}", Side: BrowserOrAPI, Role: admin, Scope: "secrets", MaxBody: 128 << 10, Handler: s.putSecret},
 		{Method: "DELETE", Pattern: "/api/v1/secrets/{name}", Side: BrowserOrAPI, Role: admin, Scope: "secrets", Handler: s.deleteSecret},
 
+		{Method: "GET", Pattern: "/api/v1/skills", Side: BrowserOrAPI, Role: viewer, Scope: "settings", Handler: s.listSkills},
+		{Method: "POST", Pattern: "/api/v1/skills", Side: BrowserOrAPI, Role: admin, Scope: "settings", MaxBody: maxSkillBody, Handler: s.createSkill},
+		{Method: "GET", Pattern: "/api/v1/skills/{name}", Side: BrowserOrAPI, Role: viewer, Scope: "settings", Handler: s.getSkill},
+		{Method: "PUT", Pattern: "/api/v1/skills/{name}", Side: BrowserOrAPI, Role: admin, Scope: "settings", MaxBody: maxSkillBody, Handler: s.putSkill},
+		{Method: "DELETE", Pattern: "/api/v1/skills/{name}", Side: BrowserOrAPI, Role: admin, Scope: "settings", Handler: s.deleteSkill},
+
 		{Method: "GET", Pattern: "/api/v1/users", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.listUsers},
 		{Method: "POST", Pattern: "/api/v1/users", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.createUser},
 		{Method: "PATCH", Pattern: "/api/v1/users/{id}", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.patchUser},
+		{Method: "DELETE", Pattern: "/api/v1/users/{id}", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.deleteUser},
 
 		{Method: "GET", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.listTenants},
 		{Method: "POST", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.createTenant},
@@ -181,7 +189,7 @@ func (s *Server) unmatched(mux *http.ServeMux) http.Handler {
 		h.ServeHTTP(probe, r)
 		if probe.code == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", probe.header.Get("Allow"))
-			s.writeError(w, r, bulwark.Errorf(bulwark.Invalid, "server", "this path does not take %s", r.Method), http.StatusMethodNotAllowed)
+			s.writeError(w, r, bulwark.Errorf(bulwark.Invalid, "server", "this path does not take this method (it takes %s)", probe.header.Get("Allow")), http.StatusMethodNotAllowed)
 			return
 		}
 		s.writeError(w, r, bulwark.Errorf(bulwark.NotFound, "server", "no such route"), 0)

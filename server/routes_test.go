@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
 )
 
 // fixture is two tenants, A and B, with a key and a user of every role,
@@ -19,7 +22,10 @@ type fixture struct {
 	sessions map[*tenant]map[bulwark.Role]string
 
 	done, waiting string // tasks of A: one that has ended, one waiting for an approval
+	interrupted   string // a task of A that a restart interrupted
 	approval      string // the approval the waiting task waits for
+	schedule      string // a schedule of A
+	memory        string // a tenant-wide memory of A
 }
 
 const (
@@ -27,12 +33,29 @@ const (
 	aValue  = "a-only-value-7f3k9"
 	aModel  = "openai:a-only-model"
 	aFile   = "a-only-file-content-2c8e1"
+	// aSchedule is the input of A's schedule.
+	aSchedule = "a-only-schedule-input-5e1b7"
+	// aMCP is A's MCP servers: their name and host are markers too.
+	aMCPServer = "a-only-mcp-9d4"
+	aMCPHost   = "a-only-mcp-host.example"
+	aMemory    = "a-only-memory-5e2d"
+	// aSkill is A's skill: its name, description and files are markers.
+	aSkill     = "a-only-skill-4h7"
+	aSkillText = "a-only-skill-body-8w2"
+	aSkillFile = "a-only-skill-file-3j5"
+	aMCP       = `{"mcpServers":{"` + aMCPServer + `":{"url":"https://` + aMCPHost + `/mcp","headers":{"Authorization":"Bearer {{secret:` + aSecret + `}}"}}}}`
 )
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureOn(t, openSQLite)
+}
+
+// newFixtureOn is newFixture over the store open opens.
+func newFixtureOn(t *testing.T, open storeOpener) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
+	e := newEnvOn(t, open, rateLimitOff, withRuntime(t, ""))
 	f := &fixture{e: e, a: e.tenant("a"), b: e.tenant("b"), sessions: map[*tenant]map[bulwark.Role]string{}}
 	var err error
 	if f.operator, _, err = IssueKey(ctx, e.db, "", KeySpec{Name: "operator", CreatedBy: "test"}); err != nil {
@@ -46,8 +69,12 @@ func newFixture(t *testing.T) *fixture {
 	if err := e.db.SetSecret(ctx, f.a.id, aSecret, aValue); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.db.PutSkill(ctx, f.a.id, bulwark.StoredSkill{Name: aSkill, Description: "A's own skill " + aSkillText,
+		Files: map[string]string{"SKILL.md": "---\nname: " + aSkill + "\ndescription: A's own skill.\n---\n" + aSkillText, "ref.md": aSkillFile}}); err != nil {
+		t.Fatal(err)
+	}
 	askNotes := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "write_file", Pattern: "notes/*", Decision: bulwark.Ask}}}
-	if _, err := e.db.PutSettings(ctx, f.a.id, bulwark.Settings{Model: aModel, Policy: askNotes}); err != nil {
+	if _, err := e.db.PutSettings(ctx, f.a.id, bulwark.Settings{Model: aModel, Policy: askNotes, MCP: json.RawMessage(aMCP)}); err != nil {
 		t.Fatal(err)
 	}
 	f.session(f.a, bulwark.RoleOwner) // A's login is in the audit log
@@ -95,6 +122,61 @@ func (f *fixture) waitingTask() string {
 	return f.waiting
 }
 
+// interruptedTask returns the id of a task of A that a restart
+// interrupted, made on first use.
+func (f *fixture) interruptedTask() string {
+	if f.e == nil {
+		return "t_none"
+	}
+	if f.interrupted == "" {
+		t, err := f.e.db.CreateTask(context.Background(), f.a.id, bulwark.Task{Input: "cut short", Status: bulwark.TaskInterrupted})
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		f.interrupted = t.ID
+	}
+	return f.interrupted
+}
+
+// scheduleOfA returns the id of a schedule of A, made on first use.
+func (f *fixture) scheduleOfA() string {
+	if f.e == nil {
+		return "sch_none"
+	}
+	if f.schedule == "" {
+		sc, err := f.e.db.CreateSchedule(context.Background(), f.a.id, bulwark.Schedule{Cron: "@every 1h", Timezone: "UTC",
+			Input: aSchedule, OwnerUser: f.a.users[bulwark.RoleOwner].ID, NextRun: time.Now().Add(time.Hour)})
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		f.schedule = sc.ID
+	}
+	return f.schedule
+}
+
+func aSchedulePath(f *fixture) string { return "/api/v1/schedules/" + f.scheduleOfA() }
+
+// memoryOf returns the id of a tenant-wide memory of A, made on first
+// use, holding aMemory.
+func (f *fixture) memoryOf() string {
+	if f.e == nil {
+		return "mem_none"
+	}
+	if f.memory == "" {
+		m, err := f.e.db.AddMemory(context.Background(), f.a.id, bulwark.Memory{Text: "remember " + aMemory, Tags: []string{aMemory}})
+		if err != nil {
+			f.e.t.Fatal(err)
+		}
+		f.memory = m.ID
+	}
+	return f.memory
+}
+
+// memoryPath is a matrix path naming A's memory (made first).
+func memoryPath(suffix string) func(*fixture) string {
+	return func(f *fixture) string { return "/api/v1/memories/" + f.memoryOf() + suffix }
+}
+
 // done and waiting are matrix paths under a task of A.
 func done(suffix string) func(*fixture) string {
 	return func(f *fixture) string { return "/api/v1/tasks/" + f.doneTask() + suffix }
@@ -119,8 +201,8 @@ const multipartBody = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; f
 
 // markers are strings of tenant A that no answer to B may hold.
 func (f *fixture) markers() []string {
-	m := []string{string(f.a.id), aSecret, aValue, aModel, f.spareKey, aFile}
-	for _, id := range []string{f.done, f.waiting, f.approval} {
+	m := []string{string(f.a.id), aSecret, aValue, aModel, f.spareKey, aFile, aMCPServer, aMCPHost, aSchedule, aMemory, aSkill, aSkillText, aSkillFile}
+	for _, id := range []string{f.done, f.waiting, f.approval, f.interrupted, f.schedule, f.memory} {
 		if id != "" {
 			m = append(m, id)
 		}
@@ -139,6 +221,7 @@ type matrixCase struct {
 	ownsIDs bool              // the path names a record of A: B gets 404
 	ownBody string            // the body of A's call, when body cannot be used twice
 	header  map[string]string // more headers (a body that is not JSON)
+	ownCode int               // A's owner's answer, when not 2xx
 }
 
 func fixed(p string) func(*fixture) string { return func(*fixture) string { return p } }
@@ -149,6 +232,8 @@ var matrix = map[string]matrixCase{
 	"GET /healthz": {path: fixed("/healthz")},
 	"GET /readyz":  {path: fixed("/readyz")},
 	"GET /metrics": {path: fixed("/metrics")},
+
+	"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json")},
 
 	"POST /api/v1/login":      {path: fixed("/api/v1/login"), body: `{"email":"owner@a.test","password":"` + testPassword + `"}`},
 	"POST /api/v1/logout":     {path: fixed("/api/v1/logout")},
@@ -163,26 +248,41 @@ var matrix = map[string]matrixCase{
 	"PUT /api/v1/secrets/{name}":    {path: fixed("/api/v1/secrets/" + aSecret), body: `{"value":"another-value-123"}`},
 	"DELETE /api/v1/secrets/{name}": {path: fixed("/api/v1/secrets/" + aSecret), ownsIDs: true},
 
+	"GET /api/v1/memories":         {path: func(f *fixture) string { f.memoryOf(); return "/api/v1/memories?q=" + aMemory }},
+	"POST /api/v1/memories":        {path: fixed("/api/v1/memories"), body: `{"text":"a new memory","tags":["x"],"scope":"tenant"}`},
+	"GET /api/v1/memories/{id}":    {path: memoryPath(""), ownsIDs: true},
+	"PUT /api/v1/memories/{id}":    {path: memoryPath(""), body: `{"text":"edited memory","tags":[]}`, ownsIDs: true},
+	"DELETE /api/v1/memories/{id}": {path: memoryPath(""), ownsIDs: true},
+	"GET /api/v1/skills":           {path: fixed("/api/v1/skills")},
+	"POST /api/v1/skills":          {path: fixed("/api/v1/skills"), body: skillUpload("new-skill")},
+	"GET /api/v1/skills/{name}":    {path: fixed("/api/v1/skills/" + aSkill), ownsIDs: true},
+	"PUT /api/v1/skills/{name}":    {path: fixed("/api/v1/skills/" + aSkill), body: skillUpload(aSkill)},
+	"DELETE /api/v1/skills/{name}": {path: fixed("/api/v1/skills/" + aSkill), ownsIDs: true},
+
 	"GET /api/v1/users": {path: fixed("/api/v1/users")},
 	"POST /api/v1/users": {path: fixed("/api/v1/users"), body: `{"email":"new@new.test","role":"viewer","password":"` + testPassword + `"}`,
 		ownBody: `{"email":"other@new.test","role":"viewer","password":"` + testPassword + `"}`},
 	"PATCH /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
 		body: `{"role":"viewer"}`, ownsIDs: true},
+	"DELETE /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
+		ownsIDs: true},
 
 	"GET /api/v1/tenants":  {path: fixed("/api/v1/tenants")},
 	"POST /api/v1/tenants": {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
 
 	"GET /api/v1/settings": {path: fixed("/api/v1/settings")},
-	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model"}`},
+	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model","mcp":{"mcpServers":{"other":{"command":"other-server"}}}}`},
 
 	"GET /api/v1/audit":        {path: fixed("/api/v1/audit")},
 	"GET /api/v1/audit/verify": {path: fixed("/api/v1/audit/verify")},
 
-	"POST /api/v1/tasks":                     {path: fixed("/api/v1/tasks"), body: `{"input":"hello","limits":{"max_steps":5,"max_duration":"1m"}}`},
-	"GET /api/v1/tasks":                      {path: withDone("/api/v1/tasks")},
-	"GET /api/v1/tasks/{id}":                 {path: done(""), ownsIDs: true},
-	"POST /api/v1/tasks/{id}/cancel":         {path: waiting("/cancel"), ownsIDs: true},
-	"POST /api/v1/tasks/{id}/messages":       {path: waiting("/messages"), body: `{"text":"a message"}`, ownsIDs: true},
+	"POST /api/v1/tasks":               {path: fixed("/api/v1/tasks"), body: `{"input":"hello","limits":{"max_steps":5,"max_duration":"1m"}}`},
+	"GET /api/v1/tasks":                {path: withDone("/api/v1/tasks")},
+	"GET /api/v1/tasks/{id}":           {path: done(""), ownsIDs: true},
+	"POST /api/v1/tasks/{id}/cancel":   {path: waiting("/cancel"), ownsIDs: true},
+	"POST /api/v1/tasks/{id}/messages": {path: waiting("/messages"), body: `{"text":"a message"}`, ownsIDs: true},
+	"POST /api/v1/tasks/{id}/resume": {path: func(f *fixture) string { return "/api/v1/tasks/" + f.interruptedTask() + "/resume" },
+		ownsIDs: true},
 	"GET /api/v1/tasks/{id}/steps":           {path: done("/steps"), ownsIDs: true},
 	"GET /api/v1/tasks/{id}/events":          {path: done("/events"), ownsIDs: true},
 	"GET /api/v1/tasks/{id}/approvals":       {path: waiting("/approvals"), ownsIDs: true},
@@ -194,6 +294,12 @@ var matrix = map[string]matrixCase{
 		id := f.waitingTask()
 		return "/api/v1/tasks/" + id + "/approvals/" + f.approval
 	}, body: `{"decision":"allow"}`, ownsIDs: true},
+
+	"POST /api/v1/schedules":        {path: fixed("/api/v1/schedules"), body: `{"cron":"@every 1h","input":"hello","timezone":"Europe/Paris"}`},
+	"GET /api/v1/schedules":         {path: func(f *fixture) string { f.scheduleOfA(); return "/api/v1/schedules" }},
+	"GET /api/v1/schedules/{id}":    {path: aSchedulePath, ownsIDs: true},
+	"PUT /api/v1/schedules/{id}":    {path: aSchedulePath, body: `{"cron":"@daily","input":"changed"}`, ownsIDs: true},
+	"DELETE /api/v1/schedules/{id}": {path: aSchedulePath, ownsIDs: true},
 
 	"POST /ap/v1/agent/tasks":                          {path: fixed("/ap/v1/agent/tasks"), body: `{"input":"hello","additional_input":{"x":1}}`},
 	"GET /ap/v1/agent/tasks":                           {path: withDone("/ap/v1/agent/tasks?current_page=1&page_size=5")},
@@ -219,9 +325,19 @@ var matrix = map[string]matrixCase{
 	"GET /tasks/{id}/files": {path: fixed("/tasks/t_x/files")},
 	"GET /settings":         {path: fixed("/settings")},
 	"GET /keys":             {path: fixed("/keys")},
+	"GET /secrets":          {path: fixed("/secrets")},
+	"GET /schedules":        {path: fixed("/schedules")},
+	"GET /memories":         {path: fixed("/memories")},
+	"GET /skills":           {path: fixed("/skills")},
 	"GET /users":            {path: fixed("/users")},
 	"GET /audit":            {path: fixed("/audit")},
 	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
+
+	// MCP (mcp.go): B's owner lists its tasks, never A's; GET is the
+	// stream a stateless server does not have.
+	"POST /mcp": {path: withDone("/mcp"), body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_tasks","arguments":{}}}`,
+		header: map[string]string{"Accept": "application/json, text/event-stream"}},
+	"GET /mcp": {path: fixed("/mcp"), header: map[string]string{"Accept": "text/event-stream"}, ownCode: http.StatusMethodNotAllowed},
 }
 
 // ways are the credentials a route's side takes.
@@ -254,6 +370,21 @@ func (f *fixture) as(t *tenant, role bulwark.Role, way string, rq req) req {
 // operator's routes; and A's owner (or the operator) is served.
 func TestRouteMatrix(t *testing.T) {
 	t.Parallel()
+	routeMatrix(t, func(*testing.T) storeOpener { return openSQLite })
+}
+
+// TestRouteMatrixPostgres is TestRouteMatrix over PostgreSQL, each case
+// on a fresh database: tenant isolation is the store's too (every query
+// scoped by tenant), so it is checked on both.
+func TestRouteMatrixPostgres(t *testing.T) {
+	testfamily.Postgres.Require(t)
+	t.Parallel()
+	routeMatrix(t, func(t *testing.T) storeOpener { return openPostgres(t) })
+}
+
+// routeMatrix runs the matrix's checks of every route, over the store
+// that store(t) opens for each case.
+func routeMatrix(t *testing.T, store func(*testing.T) storeOpener) {
 	srv := newEnv(t).srv
 	seen := map[string]bool{}
 	for _, rt := range srv.Routes() {
@@ -266,7 +397,7 @@ func TestRouteMatrix(t *testing.T) {
 		for _, way := range ways(rt) {
 			t.Run(rt.String()+"/"+way, func(t *testing.T) {
 				t.Parallel()
-				checkRoute(t, rt, c, way)
+				checkRoute(t, rt, c, way, store(t))
 			})
 		}
 	}
@@ -277,8 +408,8 @@ func TestRouteMatrix(t *testing.T) {
 	}
 }
 
-func checkRoute(t *testing.T, rt Route, c matrixCase, way string) {
-	f := newFixture(t)
+func checkRoute(t *testing.T, rt Route, c matrixCase, way string, open storeOpener) {
+	f := newFixtureOn(t, open)
 	e := f.e
 	base := req{method: rt.Method, path: c.path(f), body: c.body, remote: "127.0.0.1:4000", header: c.header}
 
@@ -332,7 +463,9 @@ func checkRoute(t *testing.T, rt Route, c matrixCase, way string) {
 	if c.ownBody != "" {
 		own.body = c.ownBody
 	}
-	if w := e.do(own); w.Code < 200 || w.Code > 299 {
+	if w := e.do(own); c.ownCode != 0 && w.Code != c.ownCode {
+		t.Errorf("%s as A's owner (%s) = %d %s, want %d", rt, way, w.Code, w.Body, c.ownCode)
+	} else if c.ownCode == 0 && (w.Code < 200 || w.Code > 299) {
 		t.Errorf("%s as A's owner (%s) = %d %s, want 2xx", rt, way, w.Code, w.Body)
 	}
 }
@@ -361,4 +494,9 @@ func TestRouteCheck(t *testing.T) {
 	if err := srv.Handle(Route{Method: "GET", Pattern: "/late", Side: Public, Handler: h}); err == nil {
 		t.Error("Handle after Handler = nil, want an error")
 	}
+}
+
+// skillUpload is the body of a skill upload named name.
+func skillUpload(name string) string {
+	return `{"files":{"SKILL.md":"---\nname: ` + name + `\ndescription: A skill.\n---\nDo it well.","ref/notes.md":"notes"}}`
 }

@@ -27,21 +27,37 @@
 // log in to a loopback server without TLS). On any other plain-HTTP
 // address browsers drop the cookie, so browser login needs TLS; API keys
 // work either way.
+//
+// # Several nodes
+//
+// Nodes behind one load balancer over one database are interchangeable.
+// Sessions, API keys, users and their roles are read from the store at
+// every request, never cached: a logout, a revoked key, a role change or
+// a deleted user on one node holds on every node at the next request.
+// What limits requests (rate limits, failed logins, the Agent Protocol's
+// step cursors, the locks over a check and its change) is kept where
+// Config.Limiter, Throttle, Cursors and Locks say: in memory by default,
+// in PostgreSQL (package pglimits) when nodes share the load. Two caches
+// are bounded instead: a tenant's rate-limit settings (settingsCacheTTL)
+// and the secrets its answers are masked with (redactorTTL) change on
+// other nodes within that time. The caps on open streams (StreamLimits)
+// stay per node: they guard each node's own connections.
 package server
 
 import (
 	"context"
-	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/limits"
 	"github.com/bulwark-agents/bulwark/metrics"
-	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // Runtime is what the server needs from the task runtime (package
@@ -60,6 +76,14 @@ type Runtime interface {
 	Cancel(ctx context.Context, tenant bulwark.TenantID, actor, id string) error
 	// Send delivers a person's message to a running task.
 	Send(ctx context.Context, tenant bulwark.TenantID, id, text string) error
+	// Message delivers a person's message to a task: into its current
+	// turn while it is queued, running or waiting, else as the start of a
+	// new turn of its conversation, with limits (nil: the task's own) as
+	// the new turn's budget; continued reports a new turn.
+	Message(ctx context.Context, tenant bulwark.TenantID, actor, id, text string, limits *bulwark.Limits) (t bulwark.Task, continued bool, err error)
+	// Resume continues a task that a restart interrupted (Conflict for
+	// any other).
+	Resume(ctx context.Context, tenant bulwark.TenantID, actor, id string) (bulwark.Task, error)
 	// Approvals returns the approvals a task waits for; Decide answers one.
 	Approvals(ctx context.Context, tenant bulwark.TenantID, id string) ([]bulwark.Approval, error)
 	Decide(ctx context.Context, tenant bulwark.TenantID, actor, id, approvalID string, allow bool) error
@@ -83,17 +107,16 @@ type Runtime interface {
 // Config is what New needs. Store is required; the rest have defaults.
 type Config struct {
 	Store bulwark.Store
-	// Audit records security-relevant actions; nil records nothing
-	// (BULWARK_AUDIT=off).
-	Audit *audit.Log
-	// AuditStore is read by GET /api/v1/audit and .../verify, with
-	// AuditKey (the checkpoint signing key's public half) for verify. Nil:
-	// those routes answer 503.
-	AuditStore audit.Store
-	AuditKey   ed25519.PublicKey
-	// Redactor masks every message a client or the log sees; tenant
-	// secrets set through the API are registered with it. Nil: a new one.
-	Redactor *secret.Redactor
+	// Audit records security-relevant actions, each in its tenant's
+	// chain, and serves GET /api/v1/audit and .../verify from the
+	// caller's chain; nil records nothing (BULWARK_AUDIT=off) and those
+	// routes answer 503. Refusals of requests from nobody known are
+	// counted per client and minute (see audit.Aggregator); the caller
+	// closes Audit after ListenAndServe, which flushes them, returns.
+	Audit *audit.Chains
+	// Redactors mask what a response shows with the secrets of the
+	// tenant it is for, and only those. Nil: built from Store.
+	Redactors *TenantRedactors
 	// Runtime runs tasks; nil: the task routes answer 503.
 	Runtime Runtime
 	// MaxFileSize caps uploads, in bytes (BULWARK_MAX_FILE_SIZE); 0 means
@@ -105,20 +128,86 @@ type Config struct {
 	// StorageQuota caps the bytes of files one tenant keeps
 	// (BULWARK_STORAGE_QUOTA); 0 means DefaultStorageQuota.
 	StorageQuota int64
+	// CheckPolicyRule refuses a rule of a tenant's policy that can never
+	// match (it names no tool, or a pattern its tool has no target for):
+	// tool.CheckRule over every tool a task may be given. Its message must
+	// not repeat the rule. Nil checks only the rule's form.
+	CheckPolicyRule func(bulwark.Rule) error
+	// CheckMCP refuses a tenant's MCP servers document (the mcp field of
+	// its settings: {"mcpServers": {...}}, placeholders unfilled) that its
+	// tasks could not use: an entry that is neither a command nor a URL, a
+	// URL whose host is not public or not in allowedDomains (the tenant's
+	// egress allowlist, as saved with it). PUT /api/v1/settings calls it
+	// when the document is set, after its own checks of form and size,
+	// and answers its error as 400 "mcp: " and its message, which must
+	// name the server and the field and repeat no value. Nil: only the
+	// form is checked here; the servers are checked when a task starts.
+	CheckMCP func(doc []byte, allowedDomains []string) error
+	// OperatorSkills are the operator's skills (BULWARK_SKILLS_DIR), which
+	// GET /api/v1/skills lists beside the tenant's, and which win over a
+	// tenant's skill of the same name (an upload is told so).
+	OperatorSkills []OperatorSkill
 	// DefaultModel is the model spec for tenants that have configured none.
 	DefaultModel string
+	// CheckModel refuses a model spec that a tenant may not use on this
+	// server (an ollama model where the operator shares no local model
+	// server with it), when the tenant saves it in its settings or names
+	// it for a task, rather than when a task starts. Its message says
+	// what to do. Nil: every well-formed spec is accepted.
+	CheckModel func(ctx context.Context, tenant bulwark.TenantID, spec string) error
+	// MaskDownloads passes the files downloaded from tasks through the
+	// Redactor, as every other output: set when sandboxed code may hold
+	// secret values (BULWARK_SECRETS_IN_SANDBOX=on).
+	MaskDownloads bool
 	// RateLimitOff turns rate limiting off (BULWARK_RATE_LIMIT=off). The
 	// limits to count failed logins still apply.
 	RateLimitOff bool
+	// Limiter keeps the token buckets of the rate limits (per key or
+	// session, per tenant, per client address, bad input, and the
+	// sampling of refusals' audit records), Throttle the counts of failed
+	// logins, Cursors the Agent Protocol's step cursors. Nil: each in
+	// this process's memory, which is right for one node. Nodes that
+	// share the load must share these too (package pglimits), else a
+	// client gets each node's allowance and each node's guesses. When one
+	// of them fails, the request it guards is refused with 503.
+	Limiter  limits.Limiter
+	Throttle limits.Throttle
+	Cursors  limits.Cursors
+	// Locks serialise, per tenant, a check and the change it allows:
+	// storage quota and upload, "another owner remains" and a role change
+	// or deletion. Nil: in this process's memory (one node); nodes that
+	// share the load must share them too (package pglimits).
+	Locks limits.Locker
+	// Ready are more checks of GET /readyz beside the store's: each
+	// names what it checks ("the task queue") and returns nil when it is
+	// ready. A failing one makes the node not ready, saying which.
+	Ready []ReadyCheck
 	// RateLimits are the default limits of every tenant; a tenant's
 	// settings override them. Zero fields take DefaultRateLimits.
 	RateLimits bulwark.RateLimitSettings
+	// Ceilings bound what a tenant's settings may ask for (concurrency,
+	// rates, task budgets): PUT /api/v1/settings refuses a value above one,
+	// and stored rates above one are clamped. Zero fields take
+	// bulwark.DefaultCeilings.
+	Ceilings bulwark.Ceilings
 	// MetricsToken, when set, lets a request with "Authorization: Bearer
 	// TOKEN" read /metrics from any address (BULWARK_METRICS_TOKEN).
 	MetricsToken string
+	// TrustedProxies are the reverse proxies (BULWARK_TRUSTED_PROXIES)
+	// whose X-Forwarded-For and X-Forwarded-Proto are believed: the
+	// client's address is then the rightmost untrusted hop, and HSTS is
+	// sent when the proxy was reached over HTTPS. Nil trusts none.
+	TrustedProxies []netip.Prefix
+	// StreamLimits cap open event streams and long polls; zero fields
+	// take DefaultStreamLimits.
+	StreamLimits StreamLimits
 	// TrustedOrigins are extra origins ("https://ui.example.com") whose
 	// cross-origin browser requests are allowed.
 	TrustedOrigins []string
+	// DeviceKey signs device cookies (see device.go): at least 32 bytes,
+	// kept across restarts and shared by every node so cookies stay
+	// valid. Nil: a random key for this process.
+	DeviceKey []byte
 	// Password sets the argon2id cost of new password hashes; zero takes
 	// DefaultPasswordParams. Tests lower it.
 	Password PasswordParams
@@ -126,6 +215,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Security counts refusals; nil: metrics.Security.
 	Security *metrics.SecurityCounters
+	// MinScheduleInterval is the shortest time between two ticks of a
+	// schedule (BULWARK_MIN_SCHEDULE_INTERVAL); 0 means
+	// schedule.DefaultMinInterval.
+	MinScheduleInterval time.Duration
 	// Now is the clock; nil: time.Now. Tests move it.
 	Now func() time.Time
 }
@@ -136,21 +229,36 @@ type Server struct {
 	cfg   Config
 	store bulwark.Store
 	log   *slog.Logger
-	red   *secret.Redactor
+	red   *TenantRedactors
 	sec   *metrics.SecurityCounters
 	now   func() time.Time
 
 	mu      sync.Mutex
 	routes  []Route
 	handler http.Handler // built at the first Handler call
+	openapi openAPIDoc   // GET /api/v1/openapi.json, made from routes at its first request
 
 	csrf      *http.CrossOriginProtection
-	limits    *limiterSet    // request rate limits: per key, per tenant, per address
-	samples   *limiterSet    // at most one audit record a minute per refusal kind and client
-	throttle  *loginThrottle // failed logins per account and per address
-	dummyHash string         // hashed against for unknown users
+	limits    limits.Limiter  // request rate limits: per key, per tenant, per address
+	samples   limits.Limiter  // at most one audit record a minute per refusal kind and client
+	badInput  limits.Limiter  // bodies that do not decode and secrets masked, per client (abuse.go)
+	throttle  limits.Throttle // failed logins per account and per address
+	dummyHash string          // hashed against for unknown users
+	// loginPad waits out the hashes a login without a tenant did not do
+	// (checkLogin); a test replaces it to count them.
+	loginPad  func(ctx context.Context, units int, per time.Duration)
+	deviceKey []byte // signs device cookies
 	settings  *settingsCache
-	tasks     *taskState // the task routes' own state (handlers_tasks.go)
+	tasks     *taskState        // the task routes' own state (handlers_tasks.go)
+	unauth    *audit.Aggregator // refusals of unauthenticated requests; nil without Audit
+	streams   *streamCounter
+	// locks serialise checks and the changes they allow (locks.go): the
+	// tenant's roles lock is held over changes of users' roles and
+	// deletions of users, so that "another owner remains" (keepAnOwner)
+	// still holds when the change is made (two owners removing each other
+	// at once would leave none); its uploads lock over an upload's quota
+	// check and write.
+	locks limits.Locker
 }
 
 // New returns a Server for cfg with the built-in routes.
@@ -158,12 +266,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
 	}
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, red: cfg.Redactor, sec: cfg.Security, now: cfg.Now}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, red: cfg.Redactors, sec: cfg.Security, now: cfg.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.red == nil {
-		s.red = secret.NewRedactor()
+		s.red = NewTenantRedactors(cfg.Store, cfg.Now)
 	}
 	if s.sec == nil {
 		s.sec = metrics.Security
@@ -181,20 +289,52 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.limits = newLimiterSet(s.now, maxLimiters, limiterIdle)
-	s.samples = newLimiterSet(s.now, maxLimiters, limiterIdle)
-	s.throttle = newLoginThrottle(s.now)
+	if cfg.Limiter != nil { // shared: the keys of each use are apart by their prefixes
+		s.limits, s.samples, s.badInput = cfg.Limiter, cfg.Limiter, cfg.Limiter
+	} else { // in memory: a table each, so that a flood of one kind evicts no other
+		s.limits = limits.NewMemoryLimiter(s.now, maxLimiters, limiterIdle)
+		s.samples = limits.NewMemoryLimiter(s.now, maxLimiters, limiterIdle)
+		s.badInput = limits.NewMemoryLimiter(s.now, maxLimiters, limiterIdle)
+	}
+	s.locks = cfg.Locks
+	if s.locks == nil {
+		s.locks = limits.NewMemoryLocker()
+	}
+	s.throttle = cfg.Throttle
+	if s.throttle == nil {
+		s.throttle = limits.NewMemoryThrottle(s.now, maxLimiters)
+	}
+	s.deviceKey = cfg.DeviceKey
+	if len(s.deviceKey) < 32 {
+		if len(s.deviceKey) > 0 {
+			return nil, errors.New("server: Config.DeviceKey must be at least 32 bytes")
+		}
+		s.deviceKey = make([]byte, 32)
+		rand.Read(s.deviceKey)
+	}
+	s.streams = newStreamCounter(cfg.StreamLimits)
 	s.settings = newSettingsCache(s.now)
 	h, err := HashPassword("not a password: the hash unknown users are checked against", s.cfg.Password)
 	if err != nil {
 		return nil, err
 	}
 	s.dummyHash = h
-	s.tasks = newTaskState(&s.cfg)
+	s.loginPad = sleepPad
+	cursors := cfg.Cursors
+	if cursors == nil {
+		cursors = limits.NewMemoryCursors(maxCursors)
+	}
+	s.tasks = newTaskState(&s.cfg, cursors)
+	if cfg.Audit != nil {
+		s.unauth = audit.NewAggregator(cfg.Audit, time.Minute, s.now, func(err error) {
+			s.sec.Inc(metrics.AuditFailure)
+			s.log.Error("audit record not written", "action", "aggregated refusals", "err", err)
+		})
+	}
 	if err := s.Handle(s.builtinRoutes()...); err != nil {
 		return nil, err
 	}
-	if err := s.Handle(append(s.taskRoutes(), s.apRoutes()...)...); err != nil {
+	if err := s.Handle(append(append(append(append(s.taskRoutes(), s.apRoutes()...), s.mcpRoutes()...), s.scheduleRoutes()...), s.memoryRoutes()...)...); err != nil {
 		return nil, err
 	}
 	if err := s.handlePages(); err != nil { // the web UI: pages.go
@@ -249,4 +389,10 @@ func (s *Server) Handler() http.Handler {
 // logger returns the server's logger with the request's id.
 func (s *Server) logger(r *http.Request) *slog.Logger {
 	return s.log.With("request_id", RequestID(r.Context()))
+}
+
+// ReadyCheck is one check of GET /readyz.
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
 }

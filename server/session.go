@@ -109,5 +109,5 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (Pr
 			s.logger(r).Warn("cannot record a session's last use", "session", sess.ID, "err", err)
 		}
 	}
-	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID}, nil
+	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax)}, nil
 }

@@ -42,11 +42,12 @@ func TestLoginUnknownUserLooksLikeWrongPassword(t *testing.T) {
 	}
 }
 
-// TestLoginSlowsDownThenLocks drives the throttle with the test clock:
+// TestLoginSlowsDownNeverLocks drives the throttle with the test clock:
 // after the free failures each attempt must wait longer (429 with
-// Retry-After, even with the right password), and at 10 failures the
-// account is locked for 15 minutes. An unknown email is treated the same.
-func TestLoginSlowsDownThenLocks(t *testing.T) {
+// Retry-After, even with the right password), up to a cap; the account is
+// never locked: once the wait is served, the right password logs in. An
+// unknown email is treated the same.
+func TestLoginSlowsDownNeverLocks(t *testing.T) {
 	t.Parallel()
 	for _, email := range []string{"owner@a.test", "nobody@a.test"} {
 		e := newEnv(t, rateLimitOff)
@@ -56,11 +57,11 @@ func TestLoginSlowsDownThenLocks(t *testing.T) {
 			return &httpResult{w.Code, w.Header().Get("Retry-After")}
 		}
 		var waits []int
-		for i := 1; i <= accountPolicy.lockAt; i++ {
+		for i := 1; i <= 12; i++ {
 			if r := attempt("wrong password!"); r.code != 401 {
 				t.Fatalf("%s: failure %d = %d, want 401", email, i, r.code)
 			}
-			if i <= accountPolicy.free {
+			if i <= accountPolicy.Free {
 				continue // free failures: the next attempt may come at once
 			}
 			r := attempt(testPassword)
@@ -69,33 +70,22 @@ func TestLoginSlowsDownThenLocks(t *testing.T) {
 			}
 			n, _ := strconv.Atoi(r.retry)
 			waits = append(waits, n)
-			if i < accountPolicy.lockAt {
-				e.clock.Advance(time.Duration(n) * time.Second)
-			}
+			e.clock.Advance(time.Duration(n) * time.Second)
 		}
-		for i := 1; i < len(waits)-1; i++ {
-			if waits[i] < waits[i-1] {
-				t.Errorf("%s: waits %v do not grow", email, waits)
-			}
+		want := []int{1, 2, 4, 8, 16, 30, 30, 30, 30, 30}
+		if fmt.Sprint(waits) != fmt.Sprint(want) {
+			t.Errorf("%s: waits %v, want %v (exponential, capped at %v)", email, waits, want, accountPolicy.MaxDelay)
 		}
-		// Locked: the right password waits too, for the whole lock.
-		if r := attempt(testPassword); r.code != 429 {
-			t.Errorf("%s: locked account = %d, want 429", email, r.code)
-		}
-		e.clock.Advance(accountPolicy.lockFor - time.Second)
-		if r := attempt(testPassword); r.code != 429 {
-			t.Errorf("%s: just before the lock ends = %d, want 429", email, r.code)
-		}
-		e.clock.Advance(2 * time.Second)
-		want := 200
+		// Never locked: once the wait is served, the right password works.
+		code := 200
 		if email == "nobody@a.test" {
-			want = 401
+			code = 401
 		}
-		if r := attempt(testPassword); r.code != want {
-			t.Errorf("%s: after the lock = %d, want %d", email, r.code, want)
+		if r := attempt(testPassword); r.code != code {
+			t.Errorf("%s: after serving the wait = %d, want %d", email, r.code, code)
 		}
-		if e.counter(metrics.AuthFailed) < float64(accountPolicy.lockAt) {
-			t.Errorf("%s: auth_failed = %v, want at least %d", email, e.counter(metrics.AuthFailed), accountPolicy.lockAt)
+		if e.counter(metrics.AuthFailed) < 12 {
+			t.Errorf("%s: auth_failed = %v, want at least 12", email, e.counter(metrics.AuthFailed))
 		}
 	}
 }
@@ -110,7 +100,7 @@ func TestLoginThrottlesAddress(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, rateLimitOff)
 	e.tenant("a")
-	for i := 0; i < addressPolicy.free; i++ {
+	for i := 0; i < addressPolicy.Free; i++ {
 		if w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody(fmt.Sprintf("u%d@a.test", i), "wrong password!")}); w.Code != 401 {
 			t.Fatalf("failure %d = %d", i, w.Code)
 		}
@@ -118,7 +108,20 @@ func TestLoginThrottlesAddress(t *testing.T) {
 	e.do(req{method: "POST", path: "/api/v1/login", body: loginBody("one-more@a.test", "wrong password!")})
 	w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody("owner@a.test", testPassword)})
 	if w.Code != 429 || w.Header().Get("Retry-After") == "" {
-		t.Errorf("after %d failures from one address, a login = %d, want 429", addressPolicy.free+1, w.Code)
+		t.Errorf("after %d failures from one address, a login = %d, want 429", addressPolicy.Free+1, w.Code)
+	}
+	// A success of its own does not forget the address's failures.
+	e.clock.Advance(failureWindow - time.Second)
+	for i := 0; i < addressPolicy.Free+1; i++ {
+		e.do(req{method: "POST", path: "/api/v1/login", body: loginBody(fmt.Sprintf("v%d@a.test", i), "wrong password!"), remote: "203.0.113.9:1"})
+		if i == addressPolicy.Free-1 {
+			if w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody("viewer@a.test", testPassword), remote: "203.0.113.9:1"}); w.Code != 200 {
+				t.Fatalf("a good login among failures = %d, want 200", w.Code)
+			}
+		}
+	}
+	if w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody("member@a.test", testPassword), remote: "203.0.113.9:1"}); w.Code != 429 {
+		t.Errorf("after %d failures and one success from one address, a login = %d, want 429", addressPolicy.Free+1, w.Code)
 	}
 	// Another address is not slowed.
 	if w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody("owner@a.test", testPassword), remote: "198.51.100.7:1"}); w.Code != 200 {

@@ -22,8 +22,9 @@ import (
 // (it stores every event before it publishes it, and masks secrets out of
 // it), so a client that reconnects with Last-Event-ID (or ?after=SEQ)
 // gets exactly the events after the last one it saw: none missed, none
-// twice. model_delta events (pieces of the model's streamed reply) are
-// sent live only; they carry ids too, and resuming after one is fine. A
+// twice. Live-only events (model_delta, pieces of the model's streamed
+// reply, and tool_output_delta, of a running command's output) are sent
+// live only; they carry ids too, and resuming after one is fine. A
 // comment line keeps idle connections open; the stream ends after the
 // task_finished event, or when the task is no longer running anywhere.
 

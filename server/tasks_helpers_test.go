@@ -18,8 +18,8 @@ import (
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/runner"
-	"github.com/bulwark-agents/bulwark/sqlite"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/delegate"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
 	"github.com/bulwark-agents/bulwark/workspace"
@@ -40,6 +40,7 @@ func fakeModel() *llmtest.Server {
 // scriptFor plays the script the task's input names:
 //
 //	ask:...      write notes/x.txt (a policy may ask about it), then finish
+//	delegate:IN  start a sub-agent on IN, then finish with its answer
 //	hang         think forever, until canceled
 //	write:TEXT   write TEXT to out.txt, then finish
 //	question:... ask the user, then finish with the answer
@@ -64,6 +65,11 @@ func scriptFor(r *llmtest.Request) llmtest.Turn {
 			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{callOf("write_file", map[string]string{"path": "notes/x.txt", "content": "x"})}}
 		}
 		return finish("after the approval: " + r.Messages[len(r.Messages)-1].Content)
+	case strings.HasPrefix(input, "delegate:"):
+		if n == 0 {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{callOf("delegate", map[string]string{"task": strings.TrimPrefix(input, "delegate:")})}}
+		}
+		return finish("parent done: " + r.Messages[len(r.Messages)-1].Content)
 	case input == "hang":
 		return llmtest.Turn{Content: "thinking", Hang: true}
 	case strings.HasPrefix(input, "write:"):
@@ -102,7 +108,7 @@ func withRuntime(t testing.TB, dir string) func(*Config) {
 		dir = t.TempDir()
 	}
 	return func(c *Config) {
-		db := c.Store.(*sqlite.DB)
+		db := c.Store.(testStore)
 		vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fakeModel().URL + "/v1"}
 		rt := runner.New(runner.Config{
 			Store: db, Artifacts: db, Dir: dir, Audit: c.Audit,
@@ -122,7 +128,7 @@ func withRuntime(t testing.TB, dir string) func(*Config) {
 					return nil, err
 				}
 				return &runner.Setup{Model: m, Policy: st.Policy, Limits: task.Limits,
-					Tools: tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...)}, nil
+					Tools: tool.NewRegistry(append(files.Tools(), delegate.Tool(), interact.Finish(), interact.AskUser())...)}, nil
 			},
 		})
 		if err := rt.Start(context.Background()); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 )
 
-const apiKeyColumns = `id, tenant_id, prefix, name, role, scopes, created_by, created, expires, last_used`
+const apiKeyColumns = `id, tenant_id, prefix, name, role, scopes, created_by, creator_user, creator_key, created, expires, last_used`
 
 // CreateAPIKey implements bulwark.APIKeyStore.
 func (db *DB) CreateAPIKey(ctx context.Context, tenant bulwark.TenantID, k bulwark.APIKey, hash []byte) (bulwark.APIKey, error) {
@@ -46,11 +46,33 @@ func (db *DB) insertAPIKey(ctx context.Context, op string, tenant bulwark.Tenant
 		expires = unixTime(k.Expires)
 		k.Expires = fromUnix(expires)
 	}
-	_, err := db.w.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
-		k.ID, nullTenant(tenant), k.Prefix, k.Name, k.Role, strings.Join(k.Scopes, " "), k.CreatedBy, unixTime(k.Created), expires, hash)
+	if tenant == "" && (k.CreatorUser != "" || k.CreatorKey != "") {
+		return k, bulwark.Errorf(bulwark.Invalid, op, "an operator key carries no user's or key's rights")
+	}
+	// The user and key the key comes from are of its tenant (the foreign
+	// keys check only that they exist).
+	var err error
+	for _, c := range []struct{ id, table, what string }{{k.CreatorUser, "users", "user"}, {k.CreatorKey, "api_keys", "key"}} {
+		if c.id == "" || err != nil {
+			continue
+		}
+		var n int
+		err = db.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+c.table+` WHERE tenant_id = ? AND id = ?`, tenant, c.id).Scan(&n)
+		if err == nil && n == 0 {
+			return k, bulwark.Errorf(bulwark.NotFound, op, "the %s the key comes from does not exist", c.what)
+		}
+	}
+	if err == nil {
+		_, err = db.w.ExecContext(ctx, `INSERT INTO api_keys (`+apiKeyColumns+`, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+			k.ID, nullTenant(tenant), k.Prefix, k.Name, k.Role, strings.Join(k.Scopes, " "), k.CreatedBy,
+			nullString(k.CreatorUser), nullString(k.CreatorKey), unixTime(k.Created), expires, hash)
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "UNIQUE") {
 			return k, bulwark.E(bulwark.Conflict, op, "a key with this prefix exists", err)
+		}
+		if strings.Contains(err.Error(), "FOREIGN KEY") {
+			return k, bulwark.E(bulwark.NotFound, op, "the user or key the key comes from does not exist", err)
 		}
 		return k, unavailable(op, "store the key", err)
 	}
@@ -59,11 +81,12 @@ func (db *DB) insertAPIKey(ctx context.Context, op string, tenant bulwark.Tenant
 
 func scanAPIKey(row interface{ Scan(...any) error }, extra ...any) (bulwark.APIKey, error) {
 	var k bulwark.APIKey
-	var tenant sql.NullString
+	var tenant, creatorUser, creatorKey sql.NullString
 	var scopes string
 	var created, expires, lastUsed int64
-	err := row.Scan(append([]any{&k.ID, &tenant, &k.Prefix, &k.Name, &k.Role, &scopes, &k.CreatedBy, &created, &expires, &lastUsed}, extra...)...)
+	err := row.Scan(append([]any{&k.ID, &tenant, &k.Prefix, &k.Name, &k.Role, &scopes, &k.CreatedBy, &creatorUser, &creatorKey, &created, &expires, &lastUsed}, extra...)...)
 	k.TenantID = bulwark.TenantID(tenant.String)
+	k.CreatorUser, k.CreatorKey = creatorUser.String, creatorKey.String
 	k.Scopes = strings.Fields(scopes)
 	k.Created = fromUnix(created)
 	if expires != 0 {
@@ -123,7 +146,13 @@ func (db *DB) DeleteAPIKey(ctx context.Context, tenant bulwark.TenantID, id stri
 	if err := checkRecordID(op, "key", id); err != nil {
 		return err
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND id = ?`, tenant, id)
+	// The key and every key made from it, explicitly (the schema also
+	// cascades).
+	res, err := db.w.ExecContext(ctx, `WITH RECURSIVE tree (id) AS (
+			SELECT id FROM api_keys WHERE tenant_id = ? AND id = ?
+			UNION SELECT k.id FROM api_keys k JOIN tree t ON k.creator_key = t.id
+		)
+		DELETE FROM api_keys WHERE id IN tree`, tenant, id)
 	if err != nil {
 		return unavailable(op, "revoke the key", err)
 	}
@@ -143,6 +172,14 @@ func (db *DB) TouchAPIKey(ctx context.Context, tenant bulwark.TenantID, id strin
 		return unavailable(op, "update the key", err)
 	}
 	return nil
+}
+
+// nullString stores "" as NULL.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 func nullTenant(t bulwark.TenantID) any {

@@ -11,34 +11,26 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
 )
 
 // Kinds of the sealed parts of an artifact.
 const (
-	kindArtifactMeta    = "artifact.meta"
-	kindArtifactContent = "artifact"
+	kindArtifactMeta    = sealing.KindArtifactMeta
+	kindArtifactContent = sealing.KindArtifactContent
 )
 
 var _ bulwark.ArtifactStore = (*DB)(nil)
 
 // artifactMeta is what meta_ct seals.
-type artifactMeta struct {
-	Path     string `json:"path"`
-	SHA256   string `json:"sha256"`
-	Uploaded bool   `json:"uploaded,omitempty"`
-}
+type artifactMeta = sealing.ArtifactMeta
 
 // artifactContentID is the record id the content is bound to: task and
 // path (a task id holds no NUL; Clean refuses NUL in paths).
-func artifactContentID(taskID, path string) string { return taskID + "\x00" + path }
+func artifactContentID(taskID, path string) string { return sealing.ArtifactContentID(taskID, path) }
 
-func checkArtifactPath(op, p string) error {
-	if p == "" || p == "." || len(p) > 4096 || strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) ||
-		slices.Contains(strings.Split(p, "/"), "..") {
-		return bulwark.Errorf(bulwark.Invalid, op, "the file path is not valid")
-	}
-	return nil
-}
+func checkArtifactPath(op, p string) error { return storecheck.ArtifactPath(op, p) }
 
 // PutArtifact implements bulwark.ArtifactStore. Path, digest and content
 // are sealed with the tenant's data key.

@@ -182,7 +182,16 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
+// fkOffMarker, a line of a migration, runs it with foreign keys off: a
+// migration that rebuilds a table (SQLite cannot drop a constraint) must
+// not cascade the drop of the old table to the rows that refer to it.
+// foreign_key_check runs before its commit.
+const fkOffMarker = "-- bulwark:foreign-keys-off"
+
 func (db *DB) applyMigration(ctx context.Context, v int, name, text string) error {
+	if strings.Contains(text, "\n"+fkOffMarker+"\n") || strings.HasPrefix(text, fkOffMarker+"\n") {
+		return db.applyMigrationFKOff(ctx, v, name, text)
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
@@ -197,6 +206,49 @@ func (db *DB) applyMigration(ctx context.Context, v int, name, text string) erro
 		_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, v, name, db.now().UnixNano())
 		return err
 	})
+}
+
+// applyMigrationFKOff applies a migration as applyMigration does, with
+// foreign keys off on the (only) write connection for its transaction,
+// and refuses to commit it if any foreign key is then broken.
+func (db *DB) applyMigrationFKOff(ctx context.Context, v int, name, text string) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, text); err != nil {
+		return fmt.Errorf("migration %s: %w", name, err)
+	}
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	broken := rows.Next()
+	rows.Close()
+	if broken {
+		return fmt.Errorf("migration %s: it would break a foreign key", name)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, v, name, db.now().UnixNano()); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // migrationVersion reads N from "migrations/000N_what.sql".

@@ -8,12 +8,15 @@
 // Sealed (XChaCha20-Poly1305 with the tenant's data key, bound to tenant,
 // kind and record id, see secret.Seal): secret values; task inputs and
 // final answers; every stored event, whole (model text, tool calls and
-// their arguments, tool outputs, messages from people, errors). Data keys
+// their arguments, tool outputs, messages from people, errors); schedule
+// inputs. Data keys
 // are stored only wrapped by the master key, which is never stored in the
 // database.
 //
 // In the clear, so that they can be indexed and listed: tenant ids and
-// names; task ids, status, model, limits, finish reason and dates; event
+// names; task ids, status, model, limits, finish reason, schedule and
+// dates; schedule specs, time zones, owners, counters, skip reasons and
+// run times (the scheduler finds and claims due ticks by them); event
 // type, seq and time; secret names and dates; master key versions.
 //
 // The files of server tasks (uploaded by people or written by the agent)

@@ -22,8 +22,8 @@ func TestUsers(t *testing.T) {
 	if u.Email != "ann@example.com" || u.TenantID != a || u.ID == "" {
 		t.Errorf("CreateUser = %+v, want a normalized email in tenant a", u)
 	}
-	if _, err := db.CreateUser(ctx, b, bulwark.User{Email: "ANN@example.com", Role: bulwark.RoleViewer}, "h"); bulwark.ErrorKind(err) != bulwark.Conflict {
-		t.Errorf("CreateUser with a used email in another tenant = %v, want Conflict", err)
+	if _, err := db.CreateUser(ctx, a, bulwark.User{Email: "ANN@example.com", Role: bulwark.RoleViewer}, "h"); bulwark.ErrorKind(err) != bulwark.Conflict {
+		t.Errorf("CreateUser with an email the tenant has = %v, want Conflict", err)
 	}
 	for _, bad := range []bulwark.User{{Email: "no-at", Role: bulwark.RoleViewer}, {Email: "x@y", Role: "root"}, {Email: "x@y", Role: bulwark.RoleOperator}} {
 		if _, err := db.CreateUser(ctx, a, bad, "h"); bulwark.ErrorKind(err) != bulwark.Invalid {
@@ -55,6 +55,49 @@ func TestUsers(t *testing.T) {
 	}
 	if _, hash, _ := db.UserByEmail(ctx, u.Email); hash != "h2" {
 		t.Errorf("after SetPasswordHash the hash is %q", hash)
+	}
+}
+
+// TestEmailsPerTenant: an address may have a user in each tenant, each
+// with its own password; a lookup without the tenant is Conflict when
+// several have it, and a lookup with it finds that tenant's user only.
+func TestEmailsPerTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mustOpenDB(t)
+	a, b, c := mustTenant(t, db, "a"), mustTenant(t, db, "b"), mustTenant(t, db, "c")
+	ua, err := db.CreateUser(ctx, a, bulwark.User{Email: "ann@example.com", Role: bulwark.RoleAdmin}, "ha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ub, err := db.CreateUser(ctx, b, bulwark.User{Email: "ANN@example.com", Role: bulwark.RoleViewer}, "hb")
+	if err != nil {
+		t.Fatalf("CreateUser with an email another tenant has = %v, want it made", err)
+	}
+	for _, x := range []struct {
+		tenant bulwark.TenantID
+		id     string
+		hash   string
+	}{{a, ua.ID, "ha"}, {b, ub.ID, "hb"}} {
+		if got, hash, err := db.TenantUserByEmail(ctx, x.tenant, "Ann@example.com"); err != nil || got.ID != x.id || hash != x.hash {
+			t.Errorf("TenantUserByEmail(%s) = %s %q %v, want %s %q", x.tenant, got.ID, hash, err, x.id, x.hash)
+		}
+	}
+	if _, _, err := db.TenantUserByEmail(ctx, c, "ann@example.com"); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("TenantUserByEmail(c) = %v, want NotFound", err)
+	}
+	if _, _, err := db.UserByEmail(ctx, "ann@example.com"); bulwark.ErrorKind(err) != bulwark.Conflict {
+		t.Errorf("UserByEmail of an address in two tenants = %v, want Conflict", err)
+	}
+	us, hashes, err := db.UsersByEmail(ctx, " ANN@example.com", 10)
+	if err != nil || len(us) != 2 || len(hashes) != 2 || us[0].ID != ua.ID || hashes[0] != "ha" || us[1].ID != ub.ID || hashes[1] != "hb" {
+		t.Errorf("UsersByEmail = %v %q %v, want a's user (ha) then b's (hb)", us, hashes, err)
+	}
+	if us, _, err := db.UsersByEmail(ctx, "ann@example.com", 1); err != nil || len(us) != 1 {
+		t.Errorf("UsersByEmail with limit 1 = %v %v, want one user", us, err)
+	}
+	if us, _, err := db.UsersByEmail(ctx, "nobody@example.com", 10); err != nil || len(us) != 0 {
+		t.Errorf("UsersByEmail of an unknown address = %v %v, want none", us, err)
 	}
 }
 
@@ -211,6 +254,7 @@ func TestIdentityTenantRequired(t *testing.T) {
 		"TouchSession":       func() error { return db.TouchSession(ctx, "", "s_1", time.Now()) },
 		"DeleteSession":      func() error { return db.DeleteSession(ctx, "", "s_1") },
 		"DeleteUserSessions": func() error { _, err := db.DeleteUserSessions(ctx, "", "u_1"); return err },
+		"DeleteUser":         func() error { _, _, err := db.DeleteUser(ctx, "", "u_1"); return err },
 		"Settings":           func() error { _, err := db.Settings(ctx, ""); return err },
 		"PutSettings":        func() error { _, err := db.PutSettings(ctx, "", bulwark.Settings{}); return err },
 	}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -16,24 +16,19 @@ import (
 // data folder was written with.
 const msgWrongKey = "the master key does not open the data keys of this data folder: was BULWARK_MASTER_KEY changed?"
 
-// Kinds of sealed records, bound into their associated data.
+// Kinds of sealed records, bound into their associated data (shared with
+// package postgres through internal/sealing).
 const (
-	kindSecret     = "secret"
-	kindTaskInput  = "task.input"
-	kindTaskAnswer = "task.answer"
-	kindEvent      = "event"
-	kindDataKey    = "datakey"
+	kindSecret     = sealing.KindSecret
+	kindTaskInput  = sealing.KindTaskInput
+	kindTaskAnswer = sealing.KindTaskAnswer
+	kindEvent      = sealing.KindEvent
 )
 
 // tenantKeys are the unwrapped data keys of one tenant.
-type tenantKeys struct {
-	current uint32
-	keys    map[uint32][]byte
-}
+type tenantKeys = sealing.TenantKeys
 
-func dataKeyAD(tenant bulwark.TenantID, v uint32) []byte {
-	return secret.AD(string(tenant), kindDataKey, strconv.FormatUint(uint64(v), 10))
-}
+func dataKeyAD(tenant bulwark.TenantID, v uint32) []byte { return sealing.DataKeyAD(tenant, v) }
 
 // checkKeys verifies at open that the keyring opens the key-check records
 // of the versions it holds, that it holds at least one version the data
@@ -46,18 +41,8 @@ func (db *DB) checkKeys(ctx context.Context) error {
 	if err != nil {
 		return unavailable(op, "read the master key checks", err)
 	}
-	matched := 0
-	for v, ct := range checks {
-		if !kr.Has(v) {
-			continue
-		}
-		if err := kr.VerifyKeyCheck(v, ct); err != nil {
-			return bulwark.E(bulwark.Invalid, op, msgWrongKey, fmt.Errorf("master key version %d: %w", v, err))
-		}
-		matched++
-	}
-	if len(checks) > 0 && matched == 0 {
-		return bulwark.E(bulwark.Invalid, op, msgWrongKey, errors.New("the keyring holds none of the data folder's master key versions"))
+	if err := sealing.VerifyKeyring(kr, checks); err != nil {
+		return bulwark.E(bulwark.Invalid, op, msgWrongKey, err)
 	}
 	rows, err := db.w.QueryContext(ctx, `SELECT DISTINCT master_version FROM data_keys`)
 	if err != nil {
@@ -221,7 +206,7 @@ func (db *DB) tenantKeys(ctx context.Context, tenant bulwark.TenantID) (*tenantK
 	if len(wrapped) == 0 {
 		return nil, bulwark.Errorf(bulwark.NotFound, op, "no such tenant")
 	}
-	tk = &tenantKeys{keys: map[uint32][]byte{}}
+	tk = &tenantKeys{}
 	for _, r := range wrapped {
 		kr := db.keys.Load()
 		key, err := kr.Unwrap(dataKeyAD(tenant, r.v), r.wrapped)
@@ -233,8 +218,7 @@ func (db *DB) tenantKeys(ctx context.Context, tenant bulwark.TenantID) (*tenantK
 		if err != nil {
 			return nil, bulwark.E(bulwark.Internal, op, msgWrongKey, err)
 		}
-		tk.keys[r.v] = key
-		tk.current = max(tk.current, r.v)
+		tk.Add(r.v, key)
 	}
 	db.dkMu.Lock()
 	db.dataKeys[tenant] = tk
@@ -248,7 +232,7 @@ func (db *DB) seal(ctx context.Context, tenant bulwark.TenantID, kind, id string
 	if err != nil {
 		return nil, err
 	}
-	ct, err := secret.Seal(tk.keys[tk.current], tk.current, secret.AD(string(tenant), kind, id), plaintext)
+	ct, err := tk.Seal(tenant, kind, id, plaintext)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Internal, "sqlite.seal", "cannot encrypt the record", err)
 	}
@@ -263,17 +247,9 @@ func (db *DB) open(ctx context.Context, tenant bulwark.TenantID, kind, id string
 	if err != nil {
 		return nil, err
 	}
-	v, err := secret.KeyVersion(ct)
+	pt, err := tk.Open(tenant, kind, id, ct)
 	if err == nil {
-		key, ok := tk.keys[v]
-		if !ok {
-			err = secret.ErrUnknownKey
-		} else {
-			var pt []byte
-			if pt, err = secret.Open(key, secret.AD(string(tenant), kind, id), ct); err == nil {
-				return pt, nil
-			}
-		}
+		return pt, nil
 	}
 	return nil, bulwark.E(bulwark.Internal, "sqlite.open",
 		"a stored "+kind+" record does not decrypt: it was changed, or moved from another tenant or record",

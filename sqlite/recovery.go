@@ -32,7 +32,7 @@ func (db *DB) UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error) {
 	}
 	var all []bulwark.Task
 	for _, tenant := range tenants {
-		rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? AND status IN (?, ?, ?, ?) ORDER BY created, id`,
+		rows, err := db.r.QueryContext(ctx, `SELECT `+taskReadColumns+` FROM tasks WHERE tenant_id = ? AND status IN (?, ?, ?, ?) ORDER BY created, id`,
 			tenant, bulwark.TaskQueued, bulwark.TaskRunning, bulwark.TaskWaiting, bulwark.TaskInterrupted)
 		if err != nil {
 			return nil, unavailable(op, "list unfinished tasks", err)

@@ -2,24 +2,23 @@ package sqlite
 
 import (
 	"context"
+	"strings"
 
 	"github.com/bulwark-agents/bulwark"
-	"github.com/bulwark-agents/bulwark/secret"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
 
-// maxSecretLen is the longest secret value, in bytes.
-const maxSecretLen = 64 << 10
+func checkSecretName(op, name string) error { return storecheck.SecretName(op, name) }
 
-func checkSecretName(op, name string) error {
-	if !secret.ValidName(name) {
-		return bulwark.Errorf(bulwark.Invalid, op, "a secret name is 1 to 64 letters, digits and _, not starting with a digit")
-	}
-	return nil
-}
+// sealID is the record id a secret's value is sealed under (see
+// sealing.SecretID).
+func sealID(name, hosts string) string { return sealing.SecretID(name, hosts) }
 
 // SetSecret implements bulwark.SecretStore. The value is sealed with the
-// tenant's data key, bound to the tenant and the name.
-func (db *DB) SetSecret(ctx context.Context, tenant bulwark.TenantID, name, value string) error {
+// tenant's data key, bound to the tenant, the name and the hosts.
+func (db *DB) SetSecret(ctx context.Context, tenant bulwark.TenantID, name, value string, hosts ...string) error {
 	const op = "sqlite.SetSecret"
 	if err := tenant.Check(op); err != nil {
 		return err
@@ -27,22 +26,22 @@ func (db *DB) SetSecret(ctx context.Context, tenant bulwark.TenantID, name, valu
 	if err := checkSecretName(op, name); err != nil {
 		return err
 	}
-	switch {
-	case value == "":
-		return bulwark.Errorf(bulwark.Invalid, op, "a secret's value must not be empty")
-	case len(value) < secret.MinSecretLen:
-		return bulwark.Errorf(bulwark.Invalid, op, "a secret's value must be at least %d bytes: shorter values cannot be masked reliably in output", secret.MinSecretLen)
-	case len(value) > maxSecretLen:
-		return bulwark.Errorf(bulwark.Invalid, op, "a secret's value must be at most %d bytes", maxSecretLen)
+	if err := storecheck.SecretValue(op, value); err != nil {
+		return err
 	}
-	ct, err := db.seal(ctx, tenant, kindSecret, name, []byte(value))
+	bound, err := egress.BindingHosts(hosts)
+	if err != nil {
+		return bulwark.E(bulwark.Invalid, op, "a secret's hosts: "+err.Error(), err)
+	}
+	hostList := strings.Join(bound, ",")
+	ct, err := db.seal(ctx, tenant, kindSecret, sealID(name, hostList), []byte(value))
 	if err != nil {
 		return err
 	}
 	now := unixTime(db.now())
-	_, err = db.w.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, created, updated) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, updated = excluded.updated`,
-		tenant, name, ct, now, now)
+	_, err = db.w.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, created, updated) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, hosts = excluded.hosts, updated = excluded.updated`,
+		tenant, name, ct, hostList, now, now)
 	if err != nil {
 		return unavailable(op, "store the secret", err)
 	}
@@ -55,7 +54,7 @@ func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwa
 	if err := tenant.Check(op); err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT name, created, updated FROM secrets WHERE tenant_id = ? ORDER BY name`, tenant)
+	rows, err := db.r.QueryContext(ctx, `SELECT name, hosts, created, updated FROM secrets WHERE tenant_id = ? ORDER BY name`, tenant)
 	if err != nil {
 		return nil, unavailable(op, "list the secrets", err)
 	}
@@ -64,8 +63,13 @@ func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwa
 	for rows.Next() {
 		var s bulwark.SecretInfo
 		var created, updated int64
-		if err := rows.Scan(&s.Name, &created, &updated); err != nil {
+		var hosts string
+		if err := rows.Scan(&s.Name, &hosts, &created, &updated); err != nil {
 			return nil, unavailable(op, "list the secrets", err)
+		}
+		s.Hosts = splitHosts(hosts)
+		if s.Hosts == nil {
+			s.Hosts = []string{} // "hosts": [] in JSON
 		}
 		s.Created, s.Updated = fromUnix(created), fromUnix(updated)
 		infos = append(infos, s)
@@ -79,22 +83,36 @@ func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwa
 // SecretValues implements bulwark.SecretStore. A value that does not
 // decrypt fails the whole call: no partial map.
 func (db *DB) SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[string]string, error) {
-	const op = "sqlite.SecretValues"
+	all, err := db.Secrets(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[string]string, len(all))
+	for _, s := range all {
+		values[s.Name] = s.Value
+	}
+	return values, nil
+}
+
+// Secrets implements bulwark.SecretStore. A value that does not decrypt,
+// or whose hosts were changed outside SetSecret, fails the whole call.
+func (db *DB) Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error) {
+	const op = "sqlite.Secrets"
 	if err := tenant.Check(op); err != nil {
 		return nil, err
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT name, value_ct FROM secrets WHERE tenant_id = ?`, tenant)
+	rows, err := db.r.QueryContext(ctx, `SELECT name, hosts, value_ct FROM secrets WHERE tenant_id = ? ORDER BY name`, tenant)
 	if err != nil {
 		return nil, unavailable(op, "read the secrets", err)
 	}
 	type row struct {
-		name string
-		ct   []byte
+		name, hosts string
+		ct          []byte
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.name, &r.ct); err != nil {
+		if err := rows.Scan(&r.name, &r.hosts, &r.ct); err != nil {
 			rows.Close()
 			return nil, unavailable(op, "read the secrets", err)
 		}
@@ -104,15 +122,22 @@ func (db *DB) SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[st
 	if err := rows.Err(); err != nil {
 		return nil, unavailable(op, "read the secrets", err)
 	}
-	values := make(map[string]string, len(all))
+	out := make([]bulwark.Secret, 0, len(all))
 	for _, r := range all {
-		pt, err := db.open(ctx, tenant, kindSecret, r.name, r.ct)
+		pt, err := db.open(ctx, tenant, kindSecret, sealID(r.name, r.hosts), r.ct)
 		if err != nil {
 			return nil, err
 		}
-		values[r.name] = string(pt)
+		out = append(out, bulwark.Secret{Name: r.name, Value: string(pt), Hosts: splitHosts(r.hosts)})
 	}
-	return values, nil
+	return out, nil
+}
+
+func splitHosts(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // DeleteSecret implements bulwark.SecretStore.
@@ -129,7 +154,7 @@ func (db *DB) DeleteSecret(ctx context.Context, tenant bulwark.TenantID, name st
 		return unavailable(op, "delete the secret", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return bulwark.Errorf(bulwark.NotFound, op, "no secret named %q", name)
+		return bulwark.Errorf(bulwark.NotFound, op, "no such secret")
 	}
 	return nil
 }

@@ -7,10 +7,11 @@ import (
 	"errors"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
 )
 
 // kindSettings is the sealed-record kind of a tenant's settings.
-const kindSettings = "settings"
+const kindSettings = sealing.KindSettings
 
 // Settings implements bulwark.SettingsStore.
 func (db *DB) Settings(ctx context.Context, tenant bulwark.TenantID) (bulwark.Settings, error) {

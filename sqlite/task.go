@@ -5,20 +5,19 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"strconv"
-	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
 )
 
-const taskColumns = `id, tenant_id, status, model, limits, input_ct, answer_ct, reason, created`
+const taskColumns = `id, tenant_id, status, model, limits, input_ct, answer_ct, reason, created, turns, parent_id, schedule_id, created_by`
 
-func checkTaskID(op, id string) error {
-	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return bulwark.Errorf(bulwark.Invalid, op, "the task id is not valid")
-	}
-	return nil
-}
+// taskReadColumns are what scanTasks reads: taskColumns and the task's
+// usage and run times, which AppendEvent keeps.
+const taskReadColumns = taskColumns + `, input_tokens, output_tokens, cost, started, finished`
+
+func checkTaskID(op, id string) error { return storecheck.TaskID(op, id) }
 
 // CreateTask implements bulwark.TaskStore. The input is sealed; status,
 // model, limits and dates are kept in the clear.
@@ -33,6 +32,11 @@ func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark
 	if err := checkTaskID(op, t.ID); err != nil {
 		return t, err
 	}
+	if t.ParentID != "" {
+		if err := checkTaskID(op, t.ParentID); err != nil {
+			return t, err
+		}
+	}
 	if t.Status == "" {
 		t.Status = bulwark.TaskQueued
 	}
@@ -41,6 +45,7 @@ func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark
 	}
 	t.Created = fromUnix(unixTime(t.Created))
 	t.TenantID = string(tenant)
+	t.Turns = max(t.Turns, 1)
 	limits, err := json.Marshal(t.Limits)
 	if err != nil {
 		return t, bulwark.E(bulwark.Invalid, op, "the task's limits cannot be stored", err)
@@ -63,8 +68,18 @@ func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark
 		if n > 0 {
 			return bulwark.Errorf(bulwark.Conflict, op, "a task with this id already exists")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.ID, tenant, t.Status, t.Model, string(limits), input, answer, t.Reason, unixTime(t.Created), unixTime(db.now()))
+		if t.ParentID != "" {
+			// A parent of another tenant is as unknown as one that does not exist.
+			var p int
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, t.ParentID).Scan(&p); err != nil {
+				return err
+			}
+			if p == 0 {
+				return bulwark.Errorf(bulwark.NotFound, op, "no such parent task")
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.ID, tenant, t.Status, t.Model, string(limits), input, answer, t.Reason, unixTime(t.Created), t.Turns, nullString(t.ParentID), nullString(t.ScheduleID), nullString(t.CreatedBy), unixTime(db.now()))
 		return err
 	})
 	if err != nil {
@@ -82,7 +97,7 @@ func (db *DB) Task(ctx context.Context, tenant bulwark.TenantID, id string) (bul
 	if err := checkTaskID(op, id); err != nil {
 		return bulwark.Task{}, err
 	}
-	rows, err := db.readQuery(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id)
+	rows, err := db.readQuery(ctx, `SELECT `+taskReadColumns+` FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id)
 	if err != nil {
 		return bulwark.Task{}, unavailable(op, "read the task", err)
 	}
@@ -106,7 +121,7 @@ func (db *DB) ListTasks(ctx context.Context, tenant bulwark.TenantID, opt bulwar
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE tenant_id = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+taskReadColumns+` FROM tasks WHERE tenant_id = ? ORDER BY created DESC, id DESC LIMIT ?`, tenant, limit)
 	if err != nil {
 		return nil, unavailable(op, "list the tasks", err)
 	}
@@ -116,15 +131,20 @@ func (db *DB) ListTasks(ctx context.Context, tenant bulwark.TenantID, opt bulwar
 // scanTasks reads and decrypts task rows, closing rows.
 func (db *DB) scanTasks(ctx context.Context, op string, tenant bulwark.TenantID, rows *sql.Rows) ([]bulwark.Task, error) {
 	type row struct {
-		t             bulwark.Task
-		limits        string
-		input, answer []byte
-		created       int64
+		t                 bulwark.Task
+		limits            string
+		input, answer     []byte
+		created           int64
+		started, finished sql.NullInt64
+		parent            sql.NullString
+		schedule          sql.NullString
+		createdBy         sql.NullString
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.t.ID, &r.t.TenantID, &r.t.Status, &r.t.Model, &r.limits, &r.input, &r.answer, &r.t.Reason, &r.created); err != nil {
+		if err := rows.Scan(&r.t.ID, &r.t.TenantID, &r.t.Status, &r.t.Model, &r.limits, &r.input, &r.answer, &r.t.Reason, &r.created, &r.t.Turns,
+			&r.parent, &r.schedule, &r.createdBy, &r.t.Usage.InputTokens, &r.t.Usage.OutputTokens, &r.t.Usage.Cost, &r.started, &r.finished); err != nil {
 			rows.Close()
 			return nil, unavailable(op, "read the tasks", err)
 		}
@@ -138,6 +158,15 @@ func (db *DB) scanTasks(ctx context.Context, op string, tenant bulwark.TenantID,
 	for _, r := range all {
 		t := r.t
 		t.Created = fromUnix(r.created)
+		t.ParentID = r.parent.String
+		t.ScheduleID = r.schedule.String
+		t.CreatedBy = r.createdBy.String
+		if r.started.Valid {
+			t.Started = fromUnix(r.started.Int64)
+		}
+		if r.finished.Valid {
+			t.Finished = fromUnix(r.finished.Int64)
+		}
 		if err := json.Unmarshal([]byte(r.limits), &t.Limits); err != nil {
 			return nil, bulwark.E(bulwark.Internal, op, "a stored task's limits are damaged", err)
 		}
@@ -211,8 +240,8 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 	if e.Seq <= 0 || e.Type == "" {
 		return bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
 	}
-	if e.Type == bulwark.EventModelDelta {
-		return bulwark.Errorf(bulwark.Invalid, op, "model_delta events are not stored")
+	if e.Type.Live() {
+		return bulwark.Errorf(bulwark.Invalid, op, "%s events are not stored", e.Type)
 	}
 	if e.Time.IsZero() {
 		e.Time = db.now()
@@ -250,11 +279,14 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 		now := unixTime(db.now())
 		switch {
 		case e.Type == bulwark.EventTaskFinished:
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ? WHERE tenant_id = ? AND id = ?`,
-				bulwark.TaskStatusFor(e.Reason), e.Reason, answer, now, tenant, e.TaskID)
+			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ?, finished = ? WHERE tenant_id = ? AND id = ?`,
+				bulwark.TaskStatusFor(e.Reason), e.Reason, answer, now, unixTime(e.Time), tenant, e.TaskID)
 		case e.Type == bulwark.EventTaskStarted && !cur.Ended():
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ? WHERE tenant_id = ? AND id = ?`,
-				bulwark.TaskRunning, now, tenant, e.TaskID)
+			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ?, started = COALESCE(started, ?) WHERE tenant_id = ? AND id = ?`,
+				bulwark.TaskRunning, now, unixTime(e.Time), tenant, e.TaskID)
+		}
+		if err == nil && e.Usage != nil {
+			err = addTaskUsage(ctx, tx, tenant, e)
 		}
 		return err
 	})
@@ -264,10 +296,29 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 	return nil
 }
 
-// eventRecordID is the record id an event's payload is bound to.
-func eventRecordID(taskID string, seq int64) string {
-	return taskID + "/" + strconv.FormatInt(seq, 10)
+// addTaskUsage counts e's usage on its task: the usage of each model reply
+// is on one event (model_text, or the first event after a reply of tool
+// calls alone) and is added as it comes, so the count adds up across the
+// turns of a conversation; a task_finished event's (its turn's total)
+// raises the count to it where the replies' sum fell short (events stored
+// before replies' usage was carried this way).
+func addTaskUsage(ctx context.Context, tx *sql.Tx, tenant bulwark.TenantID, e bulwark.Event) error {
+	u := e.Usage
+	var err error
+	switch {
+	case u == nil:
+	case e.Type != bulwark.EventTaskFinished:
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, cost = cost + ? WHERE tenant_id = ? AND id = ?`,
+			u.InputTokens, u.OutputTokens, u.Cost, tenant, e.TaskID)
+	default:
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET input_tokens = MAX(input_tokens, ?), output_tokens = MAX(output_tokens, ?), cost = MAX(cost, ?) WHERE tenant_id = ? AND id = ?`,
+			u.InputTokens, u.OutputTokens, u.Cost, tenant, e.TaskID)
+	}
+	return err
 }
+
+// eventRecordID is the record id an event's payload is bound to.
+func eventRecordID(taskID string, seq int64) string { return sealing.EventID(taskID, seq) }
 
 // Events implements bulwark.TaskStore.
 func (db *DB) Events(ctx context.Context, tenant bulwark.TenantID, taskID string, after int64, limit int) ([]bulwark.Event, error) {

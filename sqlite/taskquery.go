@@ -36,6 +36,10 @@ func (db *DB) QueryTasks(ctx context.Context, tenant bulwark.TenantID, q bulwark
 			args = append(args, s)
 		}
 	}
+	if q.Parent != "" {
+		where = append(where, "parent_id = ?")
+		args = append(args, q.Parent)
+	}
 	if q.Count {
 		err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE `+strings.Join(where, " AND "), args...).Scan(&page.Total)
 		if err != nil {
@@ -48,7 +52,7 @@ func (db *DB) QueryTasks(ctx context.Context, tenant bulwark.TenantID, q bulwark
 		args = append(args, at, at, c.ID)
 	}
 	args = append(args, limit+1, q.Offset)
-	rows, err := db.r.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks WHERE `+strings.Join(where, " AND ")+
+	rows, err := db.r.QueryContext(ctx, `SELECT `+taskReadColumns+` FROM tasks WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, args...)
 	if err != nil {
 		return page, unavailable(op, "list the tasks", err)

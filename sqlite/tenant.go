@@ -4,10 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
 )
 
 // CreateTenant implements bulwark.TenantStore: the tenant and its first
@@ -38,12 +37,7 @@ func (db *DB) CreateTenant(ctx context.Context, name string) (bulwark.Tenant, er
 	return t, nil
 }
 
-func checkTenantName(op, name string) error {
-	if strings.TrimSpace(name) == "" || len(name) > 100 || !utf8.ValidString(name) || strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
-		return bulwark.Errorf(bulwark.Invalid, op, "a tenant name is 1 to 100 printable characters")
-	}
-	return nil
-}
+func checkTenantName(op, name string) error { return storecheck.TenantName(op, name) }
 
 // Tenant implements bulwark.TenantStore.
 func (db *DB) Tenant(ctx context.Context, id bulwark.TenantID) (bulwark.Tenant, error) {

@@ -4,20 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
 )
 
 const userColumns = `id, tenant_id, email, role, created, updated`
 
 // checkRecordID refuses ids no store could have made.
-func checkRecordID(op, what, id string) error {
-	if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return bulwark.Errorf(bulwark.NotFound, op, "no such %s", what)
-	}
-	return nil
-}
+func checkRecordID(op, what, id string) error { return storecheck.RecordID(op, what, id) }
 
 // CreateUser implements bulwark.UserStore.
 func (db *DB) CreateUser(ctx context.Context, tenant bulwark.TenantID, u bulwark.User, passwordHash string) (bulwark.User, error) {
@@ -39,11 +34,13 @@ func (db *DB) CreateUser(ctx context.Context, tenant bulwark.TenantID, u bulwark
 	u = bulwark.User{ID: bulwark.NewID("u_"), TenantID: tenant, Email: email, Role: u.Role, Created: now, Updated: now}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE email = ?`, email).Scan(&n); err != nil {
+		// Only this tenant's users count: whether another tenant has the
+		// address is none of this tenant's business.
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM users WHERE tenant_id = ? AND email = ?`, tenant, email).Scan(&n); err != nil {
 			return err
 		}
 		if n > 0 {
-			return bulwark.Errorf(bulwark.Conflict, op, "a user with this email already exists")
+			return bulwark.Errorf(bulwark.Conflict, op, "this tenant already has a user with this email")
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`, password_hash) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, tenant, email, u.Role, unixTime(now), unixTime(now), passwordHash)
@@ -156,8 +153,74 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (bulwark.User, stri
 	if err != nil {
 		return bulwark.User{}, "", bulwark.Errorf(bulwark.NotFound, op, "no such user")
 	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ? LIMIT 2`, e)
+	if err != nil {
+		return bulwark.User{}, "", unavailable(op, "read the user", err)
+	}
+	defer rows.Close()
+	var found []bulwark.User
 	var hash string
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ?`, e), &hash)
+	for rows.Next() {
+		u, err := scanUser(rows, &hash)
+		if err != nil {
+			return bulwark.User{}, "", unavailable(op, "read the user", err)
+		}
+		found = append(found, u)
+	}
+	if err := rows.Err(); err != nil {
+		return bulwark.User{}, "", unavailable(op, "read the user", err)
+	}
+	switch len(found) {
+	case 0:
+		return bulwark.User{}, "", bulwark.Errorf(bulwark.NotFound, op, "no such user")
+	case 1:
+		return found[0], hash, nil
+	}
+	return bulwark.User{}, "", bulwark.Errorf(bulwark.Conflict, op, "several tenants have a user with this email: name the tenant")
+}
+
+// UsersByEmail implements bulwark.UserStore.
+func (db *DB) UsersByEmail(ctx context.Context, email string, limit int) ([]bulwark.User, []string, error) {
+	const op = "sqlite.UsersByEmail"
+	e, err := bulwark.NormalizeEmail(email)
+	if err != nil || limit <= 0 {
+		return nil, nil, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = ? ORDER BY created, id LIMIT ?`, e, limit)
+	if err != nil {
+		return nil, nil, unavailable(op, "read the users", err)
+	}
+	defer rows.Close()
+	var (
+		users  []bulwark.User
+		hashes []string
+	)
+	for rows.Next() {
+		var hash string
+		u, err := scanUser(rows, &hash)
+		if err != nil {
+			return nil, nil, unavailable(op, "read the users", err)
+		}
+		users, hashes = append(users, u), append(hashes, hash)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, unavailable(op, "read the users", err)
+	}
+	return users, hashes, nil
+}
+
+// TenantUserByEmail implements bulwark.UserStore.
+func (db *DB) TenantUserByEmail(ctx context.Context, tenant bulwark.TenantID, email string) (bulwark.User, string, error) {
+	const op = "sqlite.TenantUserByEmail"
+	if err := tenant.Check(op); err != nil {
+		return bulwark.User{}, "", err
+	}
+	e, err := bulwark.NormalizeEmail(email)
+	if err != nil {
+		return bulwark.User{}, "", bulwark.Errorf(bulwark.NotFound, op, "no such user")
+	}
+	var hash string
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE tenant_id = ? AND email = ?`, tenant, e), &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return bulwark.User{}, "", bulwark.Errorf(bulwark.NotFound, op, "no such user")
 	}
@@ -165,4 +228,44 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (bulwark.User, stri
 		return bulwark.User{}, "", unavailable(op, "read the user", err)
 	}
 	return u, hash, nil
+}
+
+// DeleteUser implements bulwark.UserStore. The user's sessions and keys
+// go in the same transaction (the schema cascades; they are counted
+// first).
+func (db *DB) DeleteUser(ctx context.Context, tenant bulwark.TenantID, id string) (sessions, keys int, err error) {
+	const op = "sqlite.DeleteUser"
+	if err := tenant.Check(op); err != nil {
+		return 0, 0, err
+	}
+	if err := checkRecordID(op, "user", id); err != nil {
+		return 0, 0, err
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id).Scan(&sessions); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id).Scan(&keys); err != nil {
+			return err
+		}
+		// Explicit deletes, so that nothing depends on foreign keys being on.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenant, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return bulwark.Errorf(bulwark.NotFound, op, "no such user")
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, unavailable(op, "delete the user", err)
+	}
+	return sessions, keys, nil
 }

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Schema is the strict schema of a tool's arguments: a small subset of JSON
@@ -40,6 +41,49 @@ type Schema struct {
 	// Array.
 	Items    *Schema // schema of every element; nil means any value
 	MaxItems int     // zero means no limit
+
+	// Raw, when set, is the whole schema in full JSON Schema, as a tool of
+	// another program declares it (an MCP server's input schema): the
+	// model is shown it as it is, and Validate checks arguments against
+	// it with a complete JSON Schema validator; every other field is then
+	// ignored. Build such a schema with RawSchema, which checks it once.
+	Raw json.RawMessage
+
+	resolved *jsonschema.Resolved // Raw, resolved by RawSchema
+}
+
+// MaxRawSchema caps the size of a raw schema (RawSchema), which the model
+// reads with every request.
+const MaxRawSchema = 32 << 10
+
+// RawSchema returns the schema whose arguments must satisfy the JSON Schema
+// doc (an object schema; no "type" means an object), resolved once so that
+// Validate is quick. References must stay inside doc: nothing is fetched.
+// An error (kind Invalid) says why doc cannot be used.
+func RawSchema(doc json.RawMessage) (*Schema, error) {
+	const op = "tool.RawSchema"
+	if len(doc) > MaxRawSchema {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the schema is %d bytes, over the limit of %d", len(doc), MaxRawSchema)
+	}
+	var js jsonschema.Schema
+	if err := json.Unmarshal(doc, &js); err != nil {
+		return nil, bulwark.E(bulwark.Invalid, op, "the schema is not a JSON Schema object", err)
+	}
+	if js.Type != "" && js.Type != "object" {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the schema is of type %q, not an object", js.Type)
+	}
+	if len(js.Types) > 0 {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the schema has several types; arguments are an object")
+	}
+	resolved, err := js.Resolve(nil)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Invalid, op, "the schema cannot be used: "+err.Error(), err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, doc); err != nil {
+		return nil, bulwark.E(bulwark.Invalid, op, "the schema is not valid JSON", err)
+	}
+	return &Schema{Type: "object", Raw: compact.Bytes(), resolved: resolved}, nil
 }
 
 // Ptr returns a pointer to v, for Schema.Minimum and Schema.Maximum.
@@ -73,6 +117,9 @@ func (s *Schema) fieldNames() []string {
 // stable order (required fields first, as listed in Required, then the
 // rest by name).
 func (s *Schema) MarshalJSON() ([]byte, error) {
+	if s != nil && s.Raw != nil {
+		return slices.Clone(s.Raw), nil
+	}
 	var b bytes.Buffer
 	if err := s.write(&b); err != nil {
 		return nil, err
@@ -184,8 +231,37 @@ func (s *Schema) Validate(args json.RawMessage) error {
 	if s == nil {
 		s = &Schema{Type: "object"}
 	}
+	if s.Raw != nil {
+		return s.validateRaw(args)
+	}
 	if err := s.check("", v, 0); err != nil {
 		return bulwark.E(bulwark.Invalid, op, err.Error(), nil)
+	}
+	return nil
+}
+
+// validateRaw checks args (one JSON object, already parsed strictly)
+// against the raw schema s.Raw.
+func (s *Schema) validateRaw(args json.RawMessage) error {
+	const op = "tool.Validate"
+	resolved := s.resolved
+	if resolved == nil {
+		r, err := RawSchema(s.Raw)
+		if err != nil {
+			return bulwark.E(bulwark.Invalid, op, "the tool's schema cannot be used: "+bulwark.ErrorMessage(err), err)
+		}
+		resolved = r.resolved
+	}
+	var v map[string]any
+	if err := json.Unmarshal(args, &v); err != nil {
+		return bulwark.E(bulwark.Invalid, op, "the arguments are not a JSON object", err)
+	}
+	if err := resolved.Validate(v); err != nil {
+		msg := err.Error()
+		if len(msg) > 1000 {
+			msg = msg[:1000] + "..."
+		}
+		return bulwark.E(bulwark.Invalid, op, "the arguments do not match the tool's schema: "+msg, nil)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -68,9 +69,7 @@ type browser struct {
 
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	if os.Getenv("BULWARK_TEST_BROWSER") != "1" {
-		t.Skip("browser end-to-end tests run with BULWARK_TEST_BROWSER=1 and Debian's chromium at /usr/bin/chromium (.ci/install-browser.sh installs it)")
-	}
+	testfamily.Browser.Require(t)
 	exe := chromiumPath()
 	if _, err := os.Stat(exe); err != nil {
 		t.Fatalf("BULWARK_TEST_BROWSER=1 but there is no browser at %s (run .ci/install-browser.sh, or set BULWARK_CHROMIUM): %v", exe, err)
@@ -163,11 +162,11 @@ func (b *browser) do(actions ...chromedp.Action[chromedp.Void]) {
 }
 
 // evalJS evaluates a JavaScript expression in the page.
-func evalJS[T any](b *browser, expr string) T {
+func evalJS[T any](b *browser, expr string, opts ...chromedp.EvaluateOption) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		b.t.Fatalf("evaluating %s: %v", expr, err)
 	}
@@ -209,10 +208,44 @@ func (b *browser) text(sel string) string {
 	return evalJS[string](b, fmt.Sprintf(`(document.querySelector(%q) || {innerText: ''}).innerText`, sel))
 }
 
-// click clicks the first element matching the CSS selector.
+// click clicks the first element matching the CSS selector. A page that
+// re-renders between finding the element and clicking it (live task pages
+// do) leaves a stale node behind; the click is then tried again on the
+// new one.
 func (b *browser) click(sel string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	b.doFresh(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// doFresh runs actions like do, trying them again while they fail only
+// because the node they found was replaced before they acted on it.
+func (b *browser) doFresh(actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err := chromedp.Do(ctx, actions...)
+		cancel()
+		if err == nil {
+			return
+		}
+		if !staleNode(err) || time.Now().After(deadline) {
+			loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+			b.shot("failure")
+			b.t.Fatalf("at %s: %v", loc, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// staleNode reports whether err is the protocol's answer for a node the
+// page has since removed.
+func staleNode(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Could not find node with given id") ||
+		strings.Contains(msg, "No node with given id") ||
+		strings.Contains(msg, "Node is detached from document") ||
+		strings.Contains(msg, "Cannot find context with specified id")
 }
 
 // clickText clicks the first button or link matching sel whose text is text.
@@ -225,7 +258,8 @@ func (b *browser) clickText(sel, text string) {
 // typeInto types text into the first field matching sel.
 func (b *browser) typeInto(sel, text string) {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+	b.do(chromedp.WaitVisible(chromedp.CSS(sel)))
+	b.doFresh(chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // setValue sets the value of the first field matching sel, as a person

@@ -25,6 +25,8 @@ import (
 	"github.com/bulwark-agents/bulwark/server"
 	"github.com/bulwark-agents/bulwark/sqlite"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
+	"github.com/bulwark-agents/bulwark/tool/delegate"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
 	"github.com/bulwark-agents/bulwark/workspace"
@@ -62,6 +64,34 @@ var scripts = map[string][]llmtest.Turn{
 		{ToolCalls: []llmtest.ToolCall{call("ask_user", `{"question":"Which colour should the chart be?"}`)}},
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Drew it in the colour you chose."}`)}},
 	},
+	"USAGE": {
+		{Usage: bulwark.Usage{InputTokens: 1200, OutputTokens: 34, Cost: 0.0125}, Content: "Counting.",
+			ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"count.txt","content":"1 2 3"}`)}},
+		{Usage: bulwark.Usage{InputTokens: 1500, OutputTokens: 20, Cost: 0.0075},
+			ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Counted to three."}`)}},
+	},
+	"DELEGATE": {
+		{ToolCalls: []llmtest.ToolCall{call("delegate", `{"task":"SUBAGENT: write child.txt"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"The sub-agent wrote child.txt."}`)}},
+	},
+	"SUBAGENT": {
+		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"child.txt","content":"from the child"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"child.txt written"}`)}},
+	},
+	"ONCE": {
+		{Content: "Finishing now.", ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"The distinctive answer 4711."}`)}},
+	},
+	"SLOW": {
+		{ToolCalls: []llmtest.ToolCall{call("run_shell", `{"command":"slow job"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"The slow job ran."}`)}},
+	},
+	"STREAM": {
+		{ToolCalls: []llmtest.ToolCall{call("run_shell", `{"command":"gated job"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"The gated job ran."}`)}},
+	},
+	"FOREVER": {
+		{ToolCalls: []llmtest.ToolCall{call("run_shell", `{"command":"job forever"}`)}},
+	},
 	"HANG": {
 		{Content: "Waiting", Hang: true},
 	},
@@ -71,10 +101,54 @@ var scripts = map[string][]llmtest.Turn{
 		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"output.txt","content":"PROCESSED: hello from the upload"}`)}},
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"output.txt holds the result."}`)}},
 	},
+	"CHAT": { // a conversation: one turn, then a second one after a message
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"first answer"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"notes.txt","content":"from the second turn"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"second answer"}`)}},
+	},
 	"XSS": {
 		{Content: xssText, ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"x.html","content":"<script>window.__pwned=3</script>"}`)}},
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"<img src=x onerror=\"window.__pwned=4\">answer"}`)}},
 	},
+}
+
+// fakeExec stands in for the sandbox (no test here needs a real one):
+// run_shell's commands print a line (handed over at once, as the sandbox
+// does, to the context's tool.OutputFunc), then take 2s ("slow"), wait
+// for the test to release them ("gated", from gate), or run until the
+// task is canceled ("forever"), which hands back what they printed with
+// the Canceled error, as the sandbox does; then print a second line.
+func fakeExec(gate <-chan struct{}) func(ctx context.Context, cmd []string) (*tool.ExecResult, error) {
+	return func(ctx context.Context, cmd []string) (*tool.ExecResult, error) {
+		return runFake(ctx, cmd, gate)
+	}
+}
+
+func runFake(ctx context.Context, cmd []string, gate <-chan struct{}) (*tool.ExecResult, error) {
+	start := time.Now()
+	out := tool.OutputOf(ctx)
+	if out == nil {
+		out = func(bool, []byte) {}
+	}
+	out(false, []byte("first line\n"))
+	var wait <-chan time.Time
+	var release <-chan struct{}
+	switch line := strings.Join(cmd, " "); {
+	case strings.Contains(line, "forever"):
+	case strings.Contains(line, "gated"):
+		release = gate
+	default:
+		wait = time.After(2 * time.Second)
+	}
+	select {
+	case <-wait:
+	case <-release:
+	case <-ctx.Done():
+		return &tool.ExecResult{ExitCode: -1, Stdout: []byte("first line\n"), Duration: time.Since(start)},
+			bulwark.E(bulwark.Canceled, "sandbox.Run", "sandbox: canceled", ctx.Err())
+	}
+	out(false, []byte("second line\n"))
+	return &tool.ExecResult{Stdout: []byte("first line\nsecond line\n"), Duration: time.Since(start)}, nil
 }
 
 // manySteps is how many tool calls the long task makes: two stored
@@ -123,8 +197,11 @@ type e2eServer struct {
 	db     *sqlite.DB
 	tenant bulwark.TenantID
 	key    string // an owner API key of the tenant
-	audits *audit.MemoryStore
+	audits *audit.MemoryDir
+	srv    *server.Server
 	model  *llmtest.Server
+	// gate releases a "gated" command (see fakeExec), one per send.
+	gate chan<- struct{}
 }
 
 func startServer(t *testing.T) *e2eServer {
@@ -143,18 +220,19 @@ func startServer(t *testing.T) *e2eServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	audits := audit.NewMemoryStore()
-	pub, priv, err := ed25519.GenerateKey(nil)
+	audits := audit.NewMemoryDir()
+	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	alog, err := audit.NewLog(ctx, audits, audit.Options{SigningKey: priv, CheckpointEvery: 10})
+	alog, err := audit.OpenChains(ctx, audits, audit.Options{SigningKey: priv, CheckpointEvery: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { alog.Close() })
 
 	env := map[string]string{"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": model.URL + "/v1"}
+	gate := make(chan struct{})
 	rt := runner.New(runner.Config{
 		Store: db, Audit: alog, Dir: filepath.Join(dir, "workspaces"), Artifacts: db,
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
@@ -166,15 +244,20 @@ func startServer(t *testing.T) *e2eServer {
 			if err != nil {
 				return nil, err
 			}
-			tools := tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...)
-			return &runner.Setup{Model: m, Tools: tools, Policy: st.Policy, Limits: task.Limits}, nil
+			tools := tool.NewRegistry(append(files.Tools(), code.Shell(), delegate.Tool(), interact.Finish(), interact.AskUser())...)
+			red := secret.NewRedactor()
+			return &runner.Setup{Model: m, Tools: tools, Policy: st.Policy, Limits: task.Limits, Exec: fakeExec(gate),
+				Mask: red.String, MaskStream: func() (func(string) string, func() string) {
+					s := red.NewStream()
+					return s.Push, s.Flush
+				}}, nil
 		},
 	})
 	if err := rt.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{
-		Store: db, Audit: alog, AuditStore: audits, AuditKey: pub, Runtime: rt,
+		Store: db, Audit: alog, Runtime: rt,
 		DefaultModel: "openai:fake-model", Password: server.PasswordParams{Memory: 64, Time: 1, Threads: 1},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -208,7 +291,7 @@ func startServer(t *testing.T) *e2eServer {
 	u, _ := url.Parse(hs.URL)
 	// Browsers keep the __Host- Secure session cookie on http://localhost
 	// only: never on http://127.0.0.1.
-	return &e2eServer{URL: "http://localhost:" + u.Port(), db: db, tenant: tn.ID, key: key, audits: audits, model: model}
+	return &e2eServer{URL: "http://localhost:" + u.Port(), db: db, tenant: tn.ID, key: key, audits: audits, srv: srv, model: model, gate: gate}
 }
 
 // api calls the API with the owner's key and decodes the answer into out
@@ -280,13 +363,18 @@ func (s *e2eServer) waitTask(t *testing.T, id string, want bulwark.TaskStatus) b
 // audited returns the audit records with action.
 func (s *e2eServer) audited(t *testing.T, action string) []audit.Record {
 	t.Helper()
+	ctx := context.Background()
+	s.srv.FlushAudit(ctx) // refusals of unknown clients are counted per minute
+	chains, _ := s.audits.List(ctx)
 	var out []audit.Record
-	for r, err := range s.audits.Read(context.Background(), 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Action == action {
-			out = append(out, r)
+	for _, c := range chains {
+		for r, err := range s.audits.Store(c).Read(ctx, 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Action == action {
+				out = append(out, r)
+			}
 		}
 	}
 	return out

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,12 +36,27 @@ func TestBrowser(t *testing.T) {
 		{"approval", testApproval},
 		{"cancel", testCancel},
 		{"answer a question", testAnswer},
+		{"continue a conversation", testConversation},
+		{"resume or cancel an interrupted task", testInterrupted},
 		{"upload and download", testFiles},
 		{"model text stays text", testHostileText},
 		{"long task pages old steps", testLongTask},
 		{"cross-origin post refused", testCrossOrigin},
+		{"task list usage", testTaskListUsage},
+		{"answer once", testAnswerOnce},
+		{"pending message", testPendingMessage},
+		{"running command", testRunningCommand},
+		{"sub-agents", testSubAgents},
+		{"settings defaults", testSettingsDefaults},
+		{"settings MCP servers", testSettingsMCP},
+		{"secrets page", testSecretsPage},
+		{"schedules page", testSchedulesPage},
+		{"memory page", testMemoriesPage},
+		{"skills page", testSkillsPage},
 		{"every page", testPages},
+		{"audit newest first with names", testAuditNames},
 		{"logout", testLogout},
+		{"login redirect stays on site", testLoginRedirect},
 	}
 	for _, st := range steps {
 		ok := t.Run(st.name, func(t *testing.T) {
@@ -124,7 +140,7 @@ func startTask(t *testing.T, b *browser, s *e2eServer, input string, files ...st
 	b.open(s.URL + "/tasks/new")
 	b.typeInto("textarea[name=input]", input)
 	if len(files) > 0 {
-		b.do(chromedp.SetUploadFiles(chromedp.CSS("input[name=files]"), files))
+		b.doFresh(chromedp.SetUploadFiles(chromedp.CSS("input[name=files]"), files))
 	}
 	b.click("form button[type=submit]")
 	b.wait("the task view", `/^\/tasks\/t_/.test(location.pathname) && document.querySelector('.task-head')`)
@@ -218,8 +234,11 @@ func testCancel(t *testing.T, b *browser, s *e2eServer) {
 	if evalJS[bool](b, `!!document.querySelector('.msg.streaming')`) {
 		t.Error("a reply still looks as if it were streaming after the task ended")
 	}
-	if b.text(".cancel-box") != "" || !evalJS[bool](b, `document.querySelector('.message-box').hidden`) {
-		t.Error("the ended task still offers cancel or the message box")
+	if b.text(".cancel-box") != "" {
+		t.Error("the ended task still offers cancel")
+	}
+	if !evalJS[bool](b, `document.querySelector('.message-box label').innerText === 'Continue the conversation'`) {
+		t.Error("the ended task does not offer to continue its conversation")
 	}
 	s.waitTask(t, id, bulwark.TaskCanceled)
 }
@@ -239,6 +258,52 @@ func testAnswer(t *testing.T, b *browser, s *e2eServer) {
 		t.Errorf("the answer shows as %q", got)
 	}
 	s.waitTask(t, id, bulwark.TaskSucceeded)
+}
+
+// testConversation sends a message to a finished task from its page:
+// the task goes on in a new turn, shown live, and the list marks it as a
+// conversation.
+func testConversation(t *testing.T, b *browser, s *e2eServer) {
+	id := startTask(t, b, s, "CHAT: say hello")
+	b.wait("the end of the first turn", `document.querySelector('.finish.ok')`)
+	b.wait("the box to continue", `document.querySelector('.message-box label').innerText === 'Continue the conversation'`)
+	b.typeInto(".message-box textarea", "Now write some notes")
+	b.click(".message-box button[type=submit]")
+	b.wait("the end of the second turn", `document.querySelectorAll('.finish.ok').length === 2`)
+	if got := b.text(".msg.user .text"); got != "Now write some notes" {
+		t.Errorf("the message shows as %q", got)
+	}
+	if got := s.waitTask(t, id, bulwark.TaskSucceeded); got.Answer != "second answer" || got.Turns != 2 {
+		t.Errorf("the task ended %q after %d turns, want the second answer after 2", got.Answer, got.Turns)
+	}
+	b.open(s.URL + "/tasks")
+	b.wait("the conversation in the list", `[...document.querySelectorAll('table.tasks .badge.turns')].some(e => e.innerText === '2 turns')`)
+}
+
+// testInterrupted offers resume and cancel on tasks a restart
+// interrupted, and both work.
+func testInterrupted(t *testing.T, b *browser, s *e2eServer) {
+	ctx := context.Background()
+	var ids []string
+	for _, input := range []string{"CHAT: cut short", "CHAT: also cut short"} {
+		tk, err := s.db.CreateTask(ctx, s.tenant, bulwark.Task{Input: input, Status: bulwark.TaskInterrupted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, tk.ID)
+	}
+	b.open(s.URL + "/tasks/" + ids[0])
+	b.wait("the resume button", `[...document.querySelectorAll('.cancel-box button')].some(e => e.innerText === 'Resume')`)
+	b.clickText(".cancel-box button", "Resume")
+	b.wait("the resumed task's end", `document.querySelector('.finish.ok')`)
+	if got := s.waitTask(t, ids[0], bulwark.TaskSucceeded); got.Answer != "first answer" {
+		t.Errorf("the resumed task answered %q", got.Answer)
+	}
+	b.open(s.URL + "/tasks/" + ids[1])
+	b.wait("the cancel button", `[...document.querySelectorAll('.cancel-box button')].some(e => e.innerText === 'Cancel task')`)
+	b.clickText(".cancel-box button", "Cancel task")
+	b.clickText(".cancel-box button", "Yes, cancel it")
+	s.waitTask(t, ids[1], bulwark.TaskCanceled)
 }
 
 // testFiles uploads a file with a new task, lets the agent read it and
@@ -276,7 +341,7 @@ func testFiles(t *testing.T, b *browser, s *e2eServer) {
 	if err := os.WriteFile(notes, []byte("# Notes\nadded after the run\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.do(chromedp.SetUploadFiles(chromedp.CSS("input[name=upload]"), []string{notes}))
+	b.doFresh(chromedp.SetUploadFiles(chromedp.CSS("input[name=upload]"), []string{notes}))
 	b.click("form.upload button[type=submit]")
 	b.wait("the uploaded file in the list", `[...document.querySelectorAll('table.files tr')].some(r => r.innerText.includes('notes.md') && r.innerText.includes('uploaded'))`)
 	if got := s.download(t, id, "notes.md"); got != "# Notes\nadded after the run\n" {
@@ -357,7 +422,7 @@ func checkNoInjection(t *testing.T, b *browser) {
 // .../steps), back to the first.
 func testLongTask(t *testing.T, b *browser, s *e2eServer) {
 	var task bulwark.Task
-	s.api(t, "POST", "/api/v1/tasks", `{"input":"MANY: write the files","limits":{"max_steps":250,"max_tokens":100000000}}`, 201, &task)
+	s.api(t, "POST", "/api/v1/tasks", `{"input":"MANY: write the files","limits":{"max_steps":250,"max_tokens":10000000}}`, 201, &task)
 	s.waitTask(t, task.ID, bulwark.TaskSucceeded)
 	b.open(s.URL + "/tasks/" + task.ID)
 	b.wait("the end", `document.querySelector('.finish.ok')`)
@@ -463,7 +528,7 @@ func testPages(t *testing.T, b *browser, s *e2eServer) {
 
 	b.open(s.URL + "/users")
 	b.typeInto("form input[type=email]", "member@e2e.test")
-	b.typeInto("form input[type=password]", "another long password")
+	b.typeInto("form input[type=password]", "quiet orchard lantern 1987")
 	b.click("form button[type=submit]")
 	b.wait("the new user", `document.querySelector('table') && document.querySelector('table').innerText.includes('member@e2e.test')`)
 	b.noProblems("/users")
@@ -497,6 +562,31 @@ func testLogout(t *testing.T, b *browser, s *e2eServer) {
 	b.wait("the login page", `location.pathname === '/login'`)
 	b.open(s.URL + "/settings")
 	b.wait("the login page", `location.pathname === '/login' && location.search === '?next=%2Fsettings'`)
+}
+
+// testLoginRedirect: /login?next=%2F%09%2Fevil.example%2F (a TAB the
+// browser strips, making //evil.example) must not send the browser to
+// another site after login, neither through the server nor through the
+// page's own check (safeNext, called directly in the page).
+func testLoginRedirect(t *testing.T, b *browser, s *e2eServer) {
+	b.open(s.URL + "/login?next=%2F%09%2Fevil.example%2F")
+	b.wait("the login page", `location.pathname === '/login' && document.querySelector('input[name=email]')`)
+	got := evalJS[string](b, `(async () => {
+  const src = document.querySelector('script[type=module]').src;
+  const m = await import(new URL('login.js', src).href);
+  return ['/\t/evil.example/', '/\n/evil.example/', '/\\evil.example', '//evil.example', 'https://evil.example/', '/settings']
+    .map(m.safeNext).join(' ');
+})()`, chromedp.EvalAwaitPromise)
+	if want := "/tasks /tasks /tasks /tasks /tasks /settings"; got != want {
+		t.Errorf("the page's safeNext gives %q, want %q", got, want)
+	}
+	b.typeInto("input[name=email]", testEmail)
+	b.typeInto("input[name=password]", testPassword)
+	b.click("form button[type=submit]")
+	b.wait("the task list after login", `location.pathname === '/tasks'`)
+	if origin := evalJS[string](b, `location.origin`); origin != s.URL {
+		t.Errorf("after login the browser is at %s, want %s", origin, s.URL)
+	}
 }
 
 // download reads a task's file through the API.

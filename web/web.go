@@ -63,6 +63,10 @@ var Pages = []Page{
 	{Path: "/tasks/{id}/files", Name: "files", Title: "Task files", Section: "tasks"},
 	{Path: "/settings", Name: "settings", Title: "Settings", Section: "settings"},
 	{Path: "/keys", Name: "keys", Title: "API keys", Section: "keys"},
+	{Path: "/schedules", Name: "schedules", Title: "Schedules", Section: "schedules"},
+	{Path: "/memories", Name: "memories", Title: "Memory", Section: "memories"},
+	{Path: "/secrets", Name: "secrets", Title: "Secrets", Section: "secrets"},
+	{Path: "/skills", Name: "skills", Title: "Skills", Section: "skills"},
 	{Path: "/users", Name: "users", Title: "Users", Section: "users"},
 	{Path: "/audit", Name: "audit", Title: "Audit log", Section: "audit"},
 }
@@ -133,6 +137,15 @@ type pageData struct {
 // handler's error is a bulwark error, for the server to write.
 func (u *UI) ServePage(p Page) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
+		if p.Name == "login" {
+			// A ?next= that could leave the site is dropped before the
+			// page is served (the page's script checks it again).
+			if next, ok := r.URL.Query()["next"]; ok && (len(next) != 1 || SafeNext(next[0]) != next[0]) {
+				setPageHeaders(w.Header())
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return nil
+			}
+		}
 		var buf bytes.Buffer
 		d := pageData{Page: p, Assets: u.AssetBase(), ID: r.PathValue("id")}
 		if err := u.tmpl.ExecuteTemplate(&buf, "page", d); err != nil {

@@ -71,7 +71,8 @@ func TestPagesCSP(t *testing.T) {
 		if m := inline.FindString(body); m != "" {
 			t.Errorf("GET %s: the page has inline code or style: %q", path, m)
 		}
-		for _, want := range []string{`<script type="module" src="` + u.AssetBase() + `/app.js">`, `data-page="` + p.Name + `"`, `href="` + u.AssetBase() + `/app.css"`} {
+		for _, want := range []string{`<script type="module" src="` + u.AssetBase() + `/app.js">`, `data-page="` + p.Name + `"`, `href="` + u.AssetBase() + `/app.css"`,
+			`href="/api/v1/openapi.json"`} { // the API reference, in the navigation
 			if !strings.Contains(body, want) {
 				t.Errorf("GET %s: the page lacks %s", path, want)
 			}

@@ -1,12 +1,21 @@
 package workspace
 
 import (
+	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 )
+
+// ErrEscape is wrapped by the errors that refuse a path because it leads
+// outside the workspace: "../x" once cleaned, or a symbolic link on the
+// way that points outside. Absolute paths and links the file tools do not
+// follow are refused with other errors: they are mistakes more often than
+// attempts to leave.
+var ErrEscape = errors.New("the path leads outside the workspace")
 
 // Limits on the names the workspace accepts. Linux refuses longer names
 // anyway; checking first gives the model a clear message.
@@ -69,8 +78,8 @@ func Clean(name string) (string, error) {
 	}
 	clean := path.Clean(name)
 	if clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", bulwark.Errorf(bulwark.Invalid, op,
-			"path %q leaves the workspace; use a path inside it, such as %q", name, suggest(clean))
+		return "", bulwark.E(bulwark.Invalid, op,
+			fmt.Sprintf("path %q leaves the workspace; use a path inside it, such as %q", name, suggest(clean)), ErrEscape)
 	}
 	for elem := range strings.SplitSeq(clean, "/") {
 		if len(elem) > maxNameLen {

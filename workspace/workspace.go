@@ -72,6 +72,10 @@ type Workspace struct {
 	// step (see BENCHMARKS.md). Turn it on where a write must survive a
 	// power cut. Set it before first use.
 	Durable bool
+	// OnEscape, when set, is called each time a path is refused because it
+	// leads outside the workspace (errors.Is(err, ErrEscape)). Set it
+	// before first use.
+	OnEscape func()
 
 	dir  string
 	root *os.Root
@@ -167,19 +171,19 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 	}
 	f, err := w.root.OpenFile(clean, readFlags, 0)
 	if err != nil {
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	if err := w.checkInfo(op, name, info); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, w.maxSize()+1))
 	if err != nil {
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	if int64(len(data)) > w.maxSize() {
 		return nil, w.tooBig(op, name, int64(len(data)))
@@ -213,18 +217,18 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 		}
 		mode = info.Mode().Perm() | 0o600
 	case !errors.Is(err, fs.ErrNotExist):
-		return pathError(op, name, err)
+		return w.pathError(op, name, err)
 	}
 	dir := path.Dir(clean)
 	if dir != "." {
 		if err := w.root.MkdirAll(dir, dirMode); err != nil {
-			return pathError(op, name, err)
+			return w.pathError(op, name, err)
 		}
 	}
 	tmp := path.Join(dir, tempPrefix+randomHex())
 	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
-		return pathError(op, name, err)
+		return w.pathError(op, name, err)
 	}
 	_, err = f.Write(data)
 	if err == nil && mode != fileMode {
@@ -248,7 +252,7 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	}
 	if err != nil {
 		w.root.Remove(tmp)
-		return pathError(op, name, err)
+		return w.pathError(op, name, err)
 	}
 	return nil
 }
@@ -265,7 +269,7 @@ func (w *Workspace) Remove(name string) error {
 		return err
 	}
 	if err := w.root.Remove(clean); err != nil {
-		return pathError(op, name, err)
+		return w.pathError(op, name, err)
 	}
 	return nil
 }
@@ -281,7 +285,7 @@ func (w *Workspace) Stat(name string) (fs.FileInfo, error) {
 	}
 	info, err := w.root.Lstat(clean)
 	if err != nil {
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	return info, nil
 }
@@ -304,12 +308,12 @@ func (w *Workspace) readDir(op, name, clean string) ([]fs.FileInfo, error) {
 		if errors.Is(err, syscall.ENOTDIR) {
 			return nil, bulwark.E(bulwark.Invalid, op, fmt.Sprintf("%q is a file, not a folder", name), err)
 		}
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	names, err := f.Readdirnames(-1)
 	f.Close()
 	if err != nil {
-		return nil, pathError(op, name, err)
+		return nil, w.pathError(op, name, err)
 	}
 	slices.Sort(names)
 	infos := make([]fs.FileInfo, 0, len(names))
@@ -324,7 +328,7 @@ func (w *Workspace) readDir(op, name, clean string) ([]fs.FileInfo, error) {
 			continue // deleted meanwhile
 		}
 		if err != nil {
-			return nil, pathError(op, path.Join(name, n), err)
+			return nil, w.pathError(op, path.Join(name, n), err)
 		}
 		infos = append(infos, info)
 	}
@@ -348,7 +352,7 @@ func (w *Workspace) Walk(dir string, fn WalkFunc) error {
 	}
 	info, err := w.root.Lstat(clean)
 	if err != nil {
-		return pathError(op, dir, err)
+		return w.pathError(op, dir, err)
 	}
 	err = w.walk(op, clean, info, fn)
 	if err == fs.SkipDir || err == fs.SkipAll {
@@ -395,7 +399,7 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 	}
 	clean, err := Clean(name)
 	if err != nil {
-		return "", err
+		return "", w.observe(err)
 	}
 	if clean == "." {
 		return clean, nil
@@ -417,8 +421,12 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 			if prefix == clean {
 				what = fmt.Sprintf("%q", name)
 			}
-			return "", bulwark.Errorf(bulwark.PermissionDenied, op,
-				"%s is a symbolic link; the file tools do not follow links, so use the path of the real file or folder", what)
+			var outside error
+			if !w.Unrestricted() && w.linkLeaves(prefix) {
+				outside = ErrEscape
+			}
+			return "", w.observe(bulwark.E(bulwark.PermissionDenied, op,
+				what+" is a symbolic link; the file tools do not follow links, so use the path of the real file or folder", outside))
 		}
 		if !info.IsDir() && i < len(elems)-1 {
 			return "", bulwark.Errorf(bulwark.Invalid, op,
@@ -428,11 +436,25 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 	return clean, nil
 }
 
+// linkLeaves reports whether the symbolic link at clean points outside the
+// workspace (an absolute target, or one that climbs above its root).
+func (w *Workspace) linkLeaves(clean string) bool {
+	target, err := w.root.Readlink(clean)
+	if err != nil {
+		return false
+	}
+	if path.IsAbs(target) {
+		return true
+	}
+	t := path.Join(path.Dir(clean), target)
+	return t == ".." || strings.HasPrefix(t, "../")
+}
+
 // checkFile refuses name unless it is a regular file with one link.
 func (w *Workspace) checkFile(op, name, clean string) error {
 	info, err := w.root.Lstat(clean)
 	if err != nil {
-		return pathError(op, name, err)
+		return w.pathError(op, name, err)
 	}
 	return w.checkInfo(op, name, info)
 }
@@ -497,6 +519,19 @@ func randomHex() string {
 
 // pathError turns an error from the file system into a *bulwark.Error about
 // name, the path as the caller gave it. The cause is kept for the log.
+func (w *Workspace) pathError(op, name string, err error) error {
+	return w.observe(pathError(op, name, err))
+}
+
+// observe tells OnEscape of an error that refused a path leaving the
+// workspace, and returns err.
+func (w *Workspace) observe(err error) error {
+	if w.OnEscape != nil && errors.Is(err, ErrEscape) {
+		w.OnEscape()
+	}
+	return err
+}
+
 func pathError(op, name string, err error) error {
 	var be *bulwark.Error
 	if errors.As(err, &be) {
@@ -518,7 +553,8 @@ func pathError(op, name string, err error) error {
 	case errors.Is(err, fs.ErrPermission):
 		kind, msg = bulwark.PermissionDenied, fmt.Sprintf("permission to use %q was denied", name)
 	case errors.Is(err, syscall.ELOOP), strings.Contains(err.Error(), "escapes"):
-		kind, msg = bulwark.PermissionDenied, fmt.Sprintf("path %q leads outside the workspace through a symbolic link", name)
+		return bulwark.E(bulwark.PermissionDenied, op,
+			fmt.Sprintf("path %q leads outside the workspace through a symbolic link", name), fmt.Errorf("%w: %w", ErrEscape, err))
 	default:
 		kind, msg = bulwark.Internal, fmt.Sprintf("could not use %q in the workspace", name)
 	}

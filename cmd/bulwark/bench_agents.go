@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -53,16 +52,23 @@ type agentsReport struct {
 // after the given latency. The ideal makespan is S x latency: time spent
 // beyond it is the platform's overhead.
 func benchAgents(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("bench agents", flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--json]
+
+Runs N agents at once against an in-process fake model that answers every
+turn after the given latency; each makes S file-tool steps. The report
+compares the makespan with the ideal (S x latency) and shows the memory
+per task.
+
+Example:
+  bulwark bench agents --tasks 200 --steps 5 --latency 50ms`)
 	tasks := fs.Int("tasks", 1000, "agents run at once")
 	steps := fs.Int("steps", 10, "file-tool steps per agent")
-	latency := fs.Duration("latency", 100*time.Millisecond, "model latency per turn")
+	latency := newDurationFlag(fs, "latency", 100*time.Millisecond, "model latency per turn")
 	buffered := fs.Bool("buffered", false, "the fake server sends each reply in one write instead of flushing every SSE event")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

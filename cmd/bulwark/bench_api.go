@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -62,16 +61,22 @@ type apiReport struct {
 // keep-alive clients; then the fan-out of one task's Server-Sent Events to
 // many subscribers.
 func benchAPI(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("bench api", flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("bench api", `Usage: bulwark bench api [--clients N] [--duration D] [--sse-clients N] [--sse-turns N] [--json]
+
+Measures the HTTP API in process over loopback: GET /api/v1/tasks/{id}
+through the whole middleware against a bare handler, then the fan-out of
+one task's events to many subscribers.
+
+Example:
+  bulwark bench api --clients 32 --duration 5s`)
 	clients := fs.Int("clients", 64, "keep-alive clients sending requests at once")
-	dur := fs.Duration("duration", 3*time.Second, "length of each measured run")
+	dur := newDurationFlag(fs, "duration", 3*time.Second, "length of each measured run")
 	sseClients := fs.Int("sse-clients", 200, "subscribers of the task's events")
 	sseTurns := fs.Int("sse-turns", 200, "model turns of the streamed task (about 4 events each)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -191,7 +196,7 @@ func newAPIBench(ctx context.Context, dir string, sseTurns int) (*apiBench, *ser
 		return nil, nil, nil, err
 	}
 	_, signing, _ := ed25519.GenerateKey(nil)
-	alog, err := audit.NewLog(ctx, audit.NewMemoryStore(), audit.Options{SigningKey: signing})
+	alog, err := audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{SigningKey: signing})
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err
@@ -216,6 +221,7 @@ func newAPIBench(ctx context.Context, dir string, sseTurns int) (*apiBench, *ser
 	srv, err := server.New(server.Config{
 		Store: db, Audit: alog, Runtime: b.rt,
 		RateLimits: bulwark.RateLimitSettings{PerKey: 1e9, PerTenant: 1e9, Burst: 1 << 30},
+		Ceilings:   bulwark.Ceilings{MaxRate: 1e9, MaxBurst: 1 << 30},
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

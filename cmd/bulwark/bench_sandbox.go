@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -39,12 +37,21 @@ type benchRow struct {
 // process), a warm Pool and bubblewrap with equivalent binds, for /bin/true
 // and python3 -c pass.
 func benchSandbox(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("bench sandbox", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("bench sandbox", `Usage: bulwark bench sandbox [--runs N] [--json]
+
+Times, interleaved, a plain exec, bulwark sandbox exec, sandbox.Run, a warm
+pool and bubblewrap, for /bin/true and python3 (needs the sandbox's
+requirements and bwrap).
+
+Example:
+  bulwark bench sandbox --runs 20`)
 	runs := fs.Int("runs", 40, "runs per mode and command")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil || *runs < 2 {
-		return fail(s, usagef("bench sandbox: want [--runs N] [--json]"))
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
+	}
+	if *runs < 2 {
+		return fail(s, usagef("bench sandbox: --runs must be at least 2"))
 	}
 	if r := sandbox.Check(); !r.OK() {
 		return fail(s, fmt.Errorf("%s", r.Problem()))

@@ -18,7 +18,10 @@ import (
 // runs a task whose tools echo them through run_shell, base64-encode them in
 // Python and write them to a file that is read back. The values must appear
 // in no output, event, log line, audit record, model request or raw byte of
-// the data folder, in plain or common encodings.
+// the data folder, in plain or common encodings. The secrets are unbound and
+// the operator opted in to substitution in the sandbox
+// (BULWARK_SECRETS_IN_SANDBOX=on): the path where masking is all that
+// protects them.
 func TestCanarySecretsNeverLeak(t *testing.T) {
 	needSandbox(t)
 	data := t.TempDir()
@@ -26,7 +29,7 @@ func TestCanarySecretsNeverLeak(t *testing.T) {
 		"CANARY_TOKEN": "cnry-7Hq2-ZZ91-xP4k-LEAKME",
 		"DB_PASSWORD":  "Pa55-canary-9931-LEAKME",
 	}
-	base := []string{"BULWARK_DATA=" + data, "BULWARK_LOG_LEVEL=debug"}
+	base := []string{"BULWARK_DATA=" + data, "BULWARK_LOG_LEVEL=debug", "BULWARK_SECRETS_IN_SANDBOX=on"}
 	for name, v := range canaries {
 		cmd := bulwarkCmd(t, base, "secrets", "set", name)
 		cmd.Stdin = strings.NewReader(v + "\n")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
 
@@ -19,6 +21,8 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	testfamily.Announce(testfamily.Sandbox)
 	dir, err := os.MkdirTemp("", "bulwark-cli-test")
 	if err != nil {
 		panic(err)
@@ -334,7 +338,7 @@ func TestRunIsAuditedAndTamperingIsFound(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "audit log intact") {
 		t.Fatalf("verify of an untouched log: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	logPath := filepath.Join(data, "audit", "audit.log")
+	logPath := tenantAuditLog(t, data)
 	b, err := os.ReadFile(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +354,28 @@ func TestRunIsAuditedAndTamperingIsFound(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "NOT intact") || !strings.Contains(r.stderr, "record 2") {
 		t.Errorf("verify of a changed log: exit %d, want 1 naming record 2\n%s%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// tenantAuditLog returns the file of the one tenant chain in data.
+func tenantAuditLog(t *testing.T, data string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(data, "audit", "tenants", "*.log"))
+	if len(m) != 1 {
+		t.Fatalf("tenant audit chains in %s: %v, want one", data, m)
+	}
+	return m[0]
+}
+
+// allAudit returns the records of every audit chain in data.
+func allAudit(t *testing.T, data string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(data, "audit", "tenants", "*.log"))
+	var b strings.Builder
+	for _, p := range append(m, filepath.Join(data, "audit", "audit.log")) {
+		d, _ := os.ReadFile(p)
+		b.Write(d)
+	}
+	return b.String()
 }
 
 func TestAuditOffWarns(t *testing.T) {
@@ -430,5 +456,28 @@ func TestRestrictToWorkspaceFalseWarnsAndReachesTheHost(t *testing.T) {
 		if !strings.Contains(r.stderr, "WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false") {
 			t.Errorf("no loud warning: %q", r.stderr)
 		}
+	}
+}
+
+// TestMemoryExample runs the README's memory example: one task
+// remembers, a later one (a new process, the same data folder) recalls
+// it, without an API key.
+func TestMemoryExample(t *testing.T) {
+	data := t.TempDir()
+	dir, err := filepath.Abs("../../examples/memory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"BULWARK_DATA=" + data}
+	r := runBulwark(t, env, "run", "--model", "replay:"+filepath.Join(dir, "remember.jsonl"), "--workspace", t.TempDir(), "Find out how this project deploys")
+	if r.code != 0 {
+		t.Fatalf("remember: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = runBulwark(t, env, "run", "--model", "replay:"+filepath.Join(dir, "recall.jsonl"), "--workspace", t.TempDir(), "How do I deploy to production?")
+	if r.code != 0 {
+		t.Fatalf("recall: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if out := r.stdout + r.stderr; !strings.Contains(out, "never deploy on Fridays") || !strings.Contains(out, "mem_") {
+		t.Errorf("the second task did not recall the memory:\n%s", out)
 	}
 }

@@ -63,6 +63,9 @@ func envDuration(name string, def time.Duration) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
+		if _, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+			return def, usagef("%s=%q: a duration needs a unit: %ss (seconds), %sm (minutes) or %sh (hours)", name, v, v, v, v)
+		}
 		return def, usagef("%s=%q is not a positive duration such as 30s", name, v)
 	}
 	return d, nil

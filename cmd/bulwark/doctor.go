@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/sandbox"
 )
 
@@ -26,31 +23,57 @@ type check struct {
 }
 
 func cmdDoctor(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(s.err)
-	dataFlag := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs := newFlagSet("doctor", `Usage: bulwark doctor [--data DIR] [--database-url URL]
+
+Checks this host and configuration against the deployment checklist (the
+sandbox, the master key, the store, the audit log, file modes, the settings)
+and says what to do about each problem. Exits 1 when a check fails.
+
+With a PostgreSQL store (--database-url or BULWARK_DATABASE_URL) it checks
+the connection, that the master key (BULWARK_MASTER_KEY or
+BULWARK_MASTER_KEY_FILE) opens the stored data keys, and that the database's
+schema version is this bulwark's: a node running an older bulwark than the
+one that migrated the database fails. Doctor never migrates a database.
+
+Example:
+  BULWARK_DATA=/var/lib/bulwark bulwark doctor`)
+	where := addStoreFlags(fs)
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
-	checks := doctor(ctx, *dataFlag)
-	failed := 0
+	if fs.NArg() > 0 {
+		return fail(s, usagef("doctor: unexpected argument %q", fs.Arg(0)))
+	}
+	checks := doctor(ctx, *where)
+	failed, warned := 0, 0
 	for _, c := range checks {
 		fmt.Fprintf(s.out, "%-4s  %-22s %s\n", c.level, c.name, c.detail)
-		if c.level == "FAIL" {
+		switch c.level {
+		case "FAIL":
 			failed++
+		case "warn":
+			warned++
 		}
 	}
+	warnings := ""
+	switch warned {
+	case 0:
+	case 1:
+		warnings = ", 1 with a warning to read above"
+	default:
+		warnings = fmt.Sprintf(", %d with warnings to read above", warned)
+	}
 	if failed > 0 {
-		fmt.Fprintf(s.out, "\n%d of %d checks failed\n", failed, len(checks))
+		fmt.Fprintf(s.out, "\n%d of %d checks failed%s\n", failed, len(checks), warnings)
 		return exitFailed
 	}
-	fmt.Fprintf(s.out, "\nall %d checks passed\n", len(checks))
+	fmt.Fprintf(s.out, "\nall %d checks passed%s\n", len(checks), warnings)
 	return exitOK
 }
 
 // doctor runs the checklist: the seeds' deployment promises, each checked
 // on this host and configuration rather than taken on trust.
-func doctor(ctx context.Context, dataFlag string) []check {
+func doctor(ctx context.Context, where storeFlags) []check {
 	var out []check
 	add := func(name, level, detail string) { out = append(out, check{name, level, detail}) }
 
@@ -61,6 +84,16 @@ func doctor(ctx context.Context, dataFlag string) []check {
 		add("sandbox", "FAIL", r.Problem()+" (bulwark sandbox check tells more)")
 	default:
 		add("sandbox", "ok", fmt.Sprintf("namespaces, Landlock ABI %d, seccomp and cgroups available", r.LandlockABI))
+	}
+
+	switch on, ok := parseOnOff(env("BULWARK_WORKSPACE_EXEC")); {
+	case !ok:
+		add("workspace exec", "warn", fmt.Sprintf("BULWARK_WORKSPACE_EXEC=%q is neither on nor off: the workspace stays noexec; set on or off", env("BULWARK_WORKSPACE_EXEC")))
+	case on:
+		add("workspace exec", "warn", "BULWARK_WORKSPACE_EXEC=on: programs the agent writes to the workspace run in the sandbox, "+
+			"which widens the command allowlist to whatever it writes; unset it unless tasks must compile and run their own programs")
+	default:
+		add("workspace exec", "ok", "off: programs written to the workspace do not run")
 	}
 
 	for _, f := range []struct{ name, variable, bad, why string }{
@@ -74,7 +107,48 @@ func doctor(ctx context.Context, dataFlag string) []check {
 		}
 	}
 
-	data, err := dataDir(dataFlag)
+	switch in, err := secretsInSandbox(); {
+	case err != nil:
+		add("secrets", "FAIL", userMessage(err))
+	case in:
+		add("secrets", "warn", secretsInSandboxVar+"=on: secrets not bound to hosts are put into sandboxed code, where only output masking guards them; bind them (bulwark secrets set NAME --hosts ...) and unset it")
+	default:
+		add("secrets", "ok", "never enter the sandbox: bound secrets go in through the egress proxy, unbound ones are refused to code")
+	}
+
+	switch servers, err := operatorMCP(); {
+	case err != nil:
+		add("MCP servers", "FAIL", userMessage(err))
+	case len(servers.Servers) == 0:
+		add("MCP servers", "ok", "none for every task ("+mcpConfigVar+" unset); tenants may add their own")
+	default:
+		detail := fmt.Sprintf("%s gives every task: %s", mcpConfigVar, mcpNames(servers))
+		if r := sandbox.Check(); !r.OK() && !sandbox.Disabled() && hasStdio(servers) {
+			add("MCP servers", "FAIL", detail+"; but the sandbox cannot run, so its command servers are refused: "+r.Problem())
+		} else {
+			add("MCP servers", "ok", detail)
+		}
+	}
+
+	switch cfg, err := searchOptions(); {
+	case err != nil:
+		add("web search", "FAIL", userMessage(err))
+	case !cfg.Configured():
+		add("web search", "ok", "off (no web_search): set BULWARK_SEARCH_URL or a search backend's key to offer it")
+	default:
+		add("web search", "ok", "web_search asks "+cfg.Host())
+	}
+
+	switch skills, err := operatorSkills(nil); {
+	case err != nil:
+		add("skills", "FAIL", userMessage(err))
+	case len(skills) == 0:
+		add("skills", "ok", "none for every task ("+skillsDirVar+" unset); tenants may add their own")
+	default:
+		add("skills", "ok", fmt.Sprintf("%s offers every task %d skills", skillsDirVar, len(skills)))
+	}
+
+	data, err := dataDir(where.data)
 	if err != nil {
 		add("data folder", "FAIL", userMessage(err))
 		return out
@@ -85,54 +159,68 @@ func doctor(ctx context.Context, dataFlag string) []check {
 		add("data folder", "ok", data+" is private (0700)")
 	}
 
+	u, urlErr := where.databaseURL()
 	switch {
 	case env("BULWARK_MASTER_KEY") != "":
 		add("master key", "ok", "from BULWARK_MASTER_KEY, not stored with the data")
 	case env("BULWARK_MASTER_KEY_FILE") != "" && !within(env("BULWARK_MASTER_KEY_FILE"), data):
 		add("master key", "ok", "from "+env("BULWARK_MASTER_KEY_FILE")+", apart from the data")
+	case u != "" && env("BULWARK_MASTER_KEY_FILE") == "":
+		add("master key", "FAIL", userMessage(errNoPostgresKey))
 	default:
 		add("master key", "warn", "kept in the data folder: whoever copies the folder can decrypt it; move it and set BULWARK_MASTER_KEY_FILE")
 	}
-	if db, _, err := openStore(ctx, dataFlag, io.Discard); err != nil {
+	if warning := passwordInFlag("--database-url", where.url); warning != "" {
+		add("database password", "warn", strings.TrimPrefix(warning, "WARNING: "))
+	}
+	if urlErr != nil {
+		add("store", "FAIL", userMessage(urlErr))
+	} else if u != "" {
+		out = append(out, postgresChecks(ctx, storeLocation{dir: data, url: u})...)
+	} else if db, _, err := openStore(ctx, where, io.Discard); err != nil {
 		add("store", "FAIL", userMessage(err))
 	} else {
 		db.Close()
 		add("store", "ok", "opens, and the master key opens its data keys")
 	}
 
-	out = append(out, auditChecks(ctx, data)...)
+	out = append(out, dataFolderCheck(data))
+	out = append(out, auditChecks(ctx, storeLocation{dir: data, url: u})...)
 	return out
 }
 
-// auditChecks checks that auditing is on and that the log verifies.
-func auditChecks(ctx context.Context, data string) []check {
+// auditChecks checks that auditing is on and that the log of the store
+// at loc verifies.
+func auditChecks(ctx context.Context, loc storeLocation) []check {
 	if v := strings.ToLower(env("BULWARK_AUDIT")); v == "off" || v == "false" {
 		return []check{{"audit log", "FAIL", "BULWARK_AUDIT=off: nothing is audited; unset it"}}
 	}
-	logPath, keyPath := auditPaths(data)
+	data := loc.dir
+	_, keyPath := auditPaths(data)
 	var out []check
-	if within(keyPath, data) {
+	if loc.postgres() {
+		out = append(out, check{"audit signing key", "ok", "kept in PostgreSQL, sealed with the master key"})
+	} else if within(keyPath, data) {
 		out = append(out, check{"audit signing key", "warn", "kept in the data folder: whoever can rewrite the log may re-sign it; set BULWARK_AUDIT_KEY_FILE elsewhere"})
 	} else {
 		out = append(out, check{"audit signing key", "ok", "kept apart from the log"})
 	}
-	if _, err := os.Stat(logPath); err != nil {
+	reps, err := verifyAudit(ctx, loc)
+	if err != nil {
+		return append(out, check{"audit log", "FAIL", userMessage(err)})
+	}
+	if len(reps) == 0 {
 		return append(out, check{"audit log", "ok", "on (no records yet)"})
 	}
-	key, err := audit.LoadOrCreateSigningKey(keyPath)
-	if err != nil {
-		return append(out, check{"audit log", "FAIL", "the signing key cannot be read: " + err.Error()})
+	var records uint64
+	for _, r := range reps {
+		if r.Err != nil {
+			name := namedChain(tenantNames(ctx, loc.dir, loc.url), r.Chain)
+			return append(out, check{"audit log", "FAIL", "the " + name + " is NOT intact: " + r.Err.Error()})
+		}
+		records += r.Report.Records
 	}
-	store, err := audit.OpenFileReadOnly(logPath)
-	if err != nil {
-		return append(out, check{"audit log", "FAIL", "cannot be opened: " + err.Error()})
-	}
-	defer store.Close()
-	rep, err := audit.Verify(ctx, store, key.Public().(ed25519.PublicKey))
-	if err != nil {
-		return append(out, check{"audit log", "FAIL", "NOT intact: " + err.Error()})
-	}
-	return append(out, check{"audit log", "ok", fmt.Sprintf("on, %d records verified", rep.Records)})
+	return append(out, check{"audit log", "ok", fmt.Sprintf("on, %d records in %d chains verified", records, len(reps))})
 }
 
 // within reports whether path lies inside dir.
@@ -144,4 +232,54 @@ func within(path, dir string) bool {
 	}
 	rel, err := filepath.Rel(d, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
+
+// postgresChecks checks a PostgreSQL store: the connection, the schema
+// version against this build's, and (only when they are equal, as
+// opening a database at an older version would migrate it under the
+// nodes that use it) that the store opens with the master key.
+func postgresChecks(ctx context.Context, loc storeLocation) []check {
+	if _, err := readPoolOptions(); err != nil {
+		return []check{{"database", "FAIL", userMessage(err)}}
+	}
+	raw, err := openRaw(ctx, loc, true)
+	if err != nil {
+		return []check{{"database", "FAIL", userMessage(err)}}
+	}
+	version, err := raw.schemaVersion(ctx, raw.DB)
+	raw.Close()
+	if err != nil {
+		return []check{{"database", "FAIL", userMessage(err)}}
+	}
+	out := []check{{"database", "ok", "connects to " + loc.String()}}
+	latest := latestSchema(loc)
+	switch {
+	case openPostgres == nil || latest == 0:
+		return append(out, check{"store", "FAIL", "this build has no PostgreSQL support: it cannot open the database"})
+	}
+	out = append(out, schemaCheck(version, latest))
+	if version != latest {
+		return out
+	}
+	mk, err := postgresMasterKey()
+	if err != nil {
+		return append(out, check{"store", "FAIL", userMessage(err)})
+	}
+	db, err := openAt(ctx, loc, mk)
+	if err != nil {
+		return append(out, check{"store", "FAIL", userMessage(err)})
+	}
+	db.Close()
+	return append(out, check{"store", "ok", "opens, and the master key opens its data keys"})
+}
+
+// schemaCheck compares a database's schema version with this build's.
+func schemaCheck(version, latest int) check {
+	switch {
+	case version > latest:
+		return check{"schema", "FAIL", fmt.Sprintf("the database is at schema version %d, which a newer bulwark wrote; this node runs an older one (version %d): upgrade it", version, latest)}
+	case version < latest:
+		return check{"schema", "warn", fmt.Sprintf("the database is at schema version %d; this bulwark migrates it to %d when it opens it, after which nodes running the older bulwark stop: upgrade every node, then run bulwark db migrate (the store was not opened, so its key is not checked)", version, latest)}
+	}
+	return check{"schema", "ok", fmt.Sprintf("version %d, this bulwark's", version)}
 }

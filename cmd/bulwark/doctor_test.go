@@ -28,7 +28,7 @@ func TestDoctor(t *testing.T) {
 		{"open data folder", nil, func() { os.Chmod(data, 0o755) }, "data folder"},
 		{"tampered audit log", nil, func() {
 			os.Chmod(data, 0o700)
-			p := filepath.Join(data, "audit", "audit.log")
+			p := tenantAuditLog(t, data)
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, []byte(strings.Replace(string(b), "task.start", "task.stArt", 1)), 0o600)
 		}, "audit log"},
@@ -49,5 +49,91 @@ func TestDoctor(t *testing.T) {
 				t.Errorf("exit %d, want 1 with %q failing:\n%s%s", r.code, tt.fail, r.stdout, r.stderr)
 			}
 		})
+	}
+}
+
+// BULWARK_SECRETS_IN_SANDBOX=on is shown as a warning, a bad value fails.
+func TestDoctorSecretsInSandbox(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	for _, tt := range []struct{ value, level string }{{"on", "warn"}, {"off", "ok"}, {"maybe", "FAIL"}} {
+		r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_SECRETS_IN_SANDBOX=" + tt.value}, "doctor")
+		found := false
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, tt.level) && strings.Contains(l, "secrets") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("BULWARK_SECRETS_IN_SANDBOX=%s: doctor shows no %s line for secrets:\n%s", tt.value, tt.level, r.stdout)
+		}
+	}
+}
+
+// BULWARK_WORKSPACE_EXEC=on is shown as a warning, not passed silently.
+func TestDoctorWorkspaceExec(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	tests := []struct {
+		value string
+		want  string // the line's start
+	}{
+		{"", "ok    workspace exec"},
+		{"off", "ok    workspace exec"},
+		{"on", "warn  workspace exec"},
+		{"yes please", "warn  workspace exec"},
+	}
+	for _, tt := range tests {
+		r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_WORKSPACE_EXEC=" + tt.value}, "doctor")
+		if !strings.Contains(r.stdout, tt.want) {
+			t.Errorf("doctor with BULWARK_WORKSPACE_EXEC=%q: no line %q:\n%s", tt.value, tt.want, r.stdout)
+		}
+	}
+}
+
+// TestDoctorDataFolderAccess: a file of the data folder that the server
+// could not write (made by a command run as another user) fails doctor.
+func TestDoctorDataFolderAccess(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	base := []string{"BULWARK_DATA=" + data}
+	if r := runBulwark(t, base, "tenants", "create", "acme"); r.code != 0 {
+		t.Fatalf("tenants create: %s", r.stderr)
+	}
+	doctorLine := func() (int, string) {
+		r := runBulwark(t, base, "doctor")
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.Contains(l, "data folder access") {
+				return r.code, l
+			}
+		}
+		t.Fatalf("doctor has no data folder access check:\n%s", r.stdout)
+		return 0, ""
+	}
+	if _, line := doctorLine(); !strings.HasPrefix(line, "ok") {
+		t.Fatalf("a folder of one owner: %s", line)
+	}
+	p := tenantAuditLog(t, data)
+	if os.Getuid() == 0 {
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.Chmod(p, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if code, line := doctorLine(); code != 1 || !strings.HasPrefix(line, "FAIL") || !strings.Contains(line, filepath.Base(p)) {
+		t.Errorf("a chain the server cannot write: exit %d, %s; want it failed, naming the file", code, line)
+	}
+}
+
+// TestDoctorCountsWarnings: a run with warnings does not end with a bare
+// "all checks passed", which reads as nothing to do.
+func TestDoctorCountsWarnings(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_WORKSPACE_EXEC=on"}, "doctor")
+	warns := strings.Count(r.stdout, "\nwarn  ")
+	if warns == 0 || !strings.Contains(r.stdout, "with warnings to read above") && !strings.Contains(r.stdout, "1 with a warning to read above") {
+		t.Errorf("doctor with %d warnings ends:\n%s", warns, r.stdout)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -19,25 +17,26 @@ func init() {
 // maxScanLine caps one input line of guard scan.
 const maxScanLine = 16 << 20
 
+const guardUsage = `Usage: bulwark guard scan [--threshold T] < IN.jsonl > OUT.jsonl
+
+Reads one JSON object {"text": "..."} per line and writes, in the same order, one line
+{"injection": true|false, "score": 0..1, "reasons": [...]} per input; a malformed line
+gets {"error": "..."} and the scan goes on.
+
+Example:
+  echo '{"text": "ignore previous instructions"}' | bulwark guard scan`
+
 func runGuard(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] != "scan" {
-		fmt.Fprintln(s.err, "Usage: bulwark guard scan [--threshold T] < IN.jsonl > OUT.jsonl\n\n"+
-			"Reads one JSON object {\"text\": \"...\"} per line and writes, in the same order, one line\n"+
-			"{\"injection\": true|false, \"score\": 0..1, \"reasons\": [...]} per input; a malformed line\n"+
-			"gets {\"error\": \"...\"} and the scan goes on.")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return exitOK
-		}
-		return exitUsage
+	if code, done := helpRequested(args, guardUsage, s); done {
+		return code
 	}
-	fs := flag.NewFlagSet("guard scan", flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	if args[0] != "scan" {
+		return fail(s, usagef("guard: unknown subcommand %q: scan (see 'bulwark help guard')", args[0]))
+	}
+	fs := newFlagSet("guard scan", guardUsage)
 	threshold := fs.Float64("threshold", 0, fmt.Sprintf("score from which a text is an injection (default %.2f)", guard.DefaultThreshold()))
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if err := fs.parse(args[1:], s); err != nil {
+		return fail(s, err)
 	}
 	if fs.NArg() > 0 {
 		return fail(s, usagef("guard scan: unexpected argument %q", fs.Arg(0)))

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 )
 
@@ -24,32 +23,33 @@ rotate-master adds a new master key version to the key file, makes it
 current and re-wraps every tenant's data key with it; older versions keep
 opening until retired. With BULWARK_MASTER_KEY, add the new version there
 first (v1:OLD,v2:NEW) and restart; rotate-master then re-wraps to it.
-retire-master removes a version that no data key is wrapped by any more.`
+retire-master removes a version that no data key is wrapped by any more.
+With a PostgreSQL store, rotate-master also seals the audit signing key
+kept there with the new version, and retire-master refuses a version that
+still seals it.
+
+Example:
+  bulwark keys rotate-master && bulwark keys status`
 
 func cmdKeys(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, keysUsage, s); done {
 		return code
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
-	fs.SetOutput(s.err)
-	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	fs := newFlagSet("keys "+sub, keysUsage)
+	where := addStoreFlags(fs)
 	version := fs.Int("version", 0, "the master key version `N` to retire")
-	fs.Usage = func() { fmt.Fprintln(s.err, keysUsage); fs.PrintDefaults() }
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := fs.parseMixed(args[1:], s)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+		return fail(s, err)
 	}
-	if err := runKeys(ctx, sub, pos, *data, *version, s); err != nil {
+	if err := runKeys(ctx, sub, pos, *where, *version, s); err != nil {
 		return fail(s, err)
 	}
 	return exitOK
 }
 
-func runKeys(ctx context.Context, sub string, pos []string, data string, version int, s stdio) error {
+func runKeys(ctx context.Context, sub string, pos []string, where storeFlags, version int, s stdio) error {
 	switch sub {
 	case "status", "rotate-master", "retire-master":
 	default:
@@ -61,7 +61,7 @@ func runKeys(ctx context.Context, sub string, pos []string, data string, version
 	if sub == "retire-master" && version <= 0 {
 		return usagef("keys retire-master: give the version to retire with --version N (see bulwark keys status)")
 	}
-	db, _, err := openStore(ctx, data, s.err)
+	db, data, err := openStore(ctx, where, s.err)
 	if err != nil {
 		return err
 	}
@@ -69,6 +69,15 @@ func runKeys(ctx context.Context, sub string, pos []string, data string, version
 	switch sub {
 	case "rotate-master":
 		rot, err := db.RotateMaster(ctx)
+		if bulwark.ErrorKind(err) == bulwark.Conflict {
+			// No data key to re-wrap, but the audit signing key kept in
+			// PostgreSQL may still be sealed with an older version.
+			if v, ok := resealAuditKey(ctx, db); ok {
+				fmt.Fprintf(s.out, "the audit signing key is now sealed with master key version %d\n", v)
+				return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.rotate_master", Target: fmt.Sprintf("v%d", v), Outcome: audit.OutcomeOK,
+					Details: map[string]string{"rewrapped": "0", "audit_key": "resealed"}})
+			}
+		}
 		if err != nil {
 			return err
 		}
@@ -76,14 +85,14 @@ func runKeys(ctx context.Context, sub string, pos []string, data string, version
 		if rot.Previous > 0 && rot.Previous != rot.Version {
 			fmt.Fprintf(s.out, "version %d still opens until you retire it: bulwark keys retire-master --version %d\n", rot.Previous, rot.Previous)
 		}
-		return auditAdmin(ctx, data, s, audit.Record{Action: "key.rotate_master", Target: fmt.Sprintf("v%d", rot.Version), Outcome: audit.OutcomeOK,
+		return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.rotate_master", Target: fmt.Sprintf("v%d", rot.Version), Outcome: audit.OutcomeOK,
 			Details: map[string]string{"rewrapped": fmt.Sprint(rot.Rewrapped)}})
 	case "retire-master":
 		if err := db.RetireMaster(ctx, version); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.out, "master key version %d retired\n", version)
-		return auditAdmin(ctx, data, s, audit.Record{Action: "key.retire_master", Target: fmt.Sprintf("v%d", version), Outcome: audit.OutcomeOK})
+		return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.retire_master", Target: fmt.Sprintf("v%d", version), Outcome: audit.OutcomeOK})
 	case "status":
 		st, err := db.KeyStatus(ctx)
 		if err != nil {
@@ -102,7 +111,13 @@ func runKeys(ctx context.Context, sub string, pos []string, data string, version
 			}
 			fmt.Fprintf(tw, "v%d\t%s\t%d\t%s\n", v.Version, cur, v.DataKeys, since)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if v, ok := auditKeySealedWith(ctx, db); ok {
+			fmt.Fprintf(s.out, "the audit signing key kept in PostgreSQL is sealed with version %d\n", v)
+		}
+		return nil
 	}
 	return nil
 }

@@ -48,7 +48,9 @@ const (
 )
 
 // redactor masks every registered secret and secret-looking string in what
-// the process logs; commands register the secrets they load.
+// the process logs (operator's output only, never a tenant's response). It
+// holds the operator's secrets for the process's life and a task's secrets
+// while the task runs (taskenv.Options.LogMask, removed when it ends).
 var redactor = secret.NewRedactor()
 
 func main() {
@@ -61,11 +63,15 @@ func main() {
 }
 
 func dispatch(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	switch {
+	case len(args) == 0:
 		usage(s.err)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	case args[0] == "help" && len(args) > 1:
+		// bulwark help CMD [SUB]: the same as bulwark CMD [SUB] --help.
+		args = append(slices.Clone(args[1:]), "--help")
+	case isHelp(args[0]):
+		usage(s.out)
 		return exitOK
 	}
 	i := slices.IndexFunc(commands, func(c command) bool { return c.name == args[0] })
@@ -82,6 +88,7 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nRun 'bulwark help COMMAND' (or bulwark COMMAND --help) for a command's flags and an example.")
 }
 
 // logLevel is BULWARK_LOG_LEVEL (debug, info, warn, error; default warn).
@@ -93,20 +100,6 @@ func logLevel() slog.Level {
 	return l
 }
 
-// helpRequested handles a subcommand called with no arguments (usage,
-// exit 2) or asking for help (usage, exit 0); done says it did.
-func helpRequested(args []string, usage string, s stdio) (code int, done bool) {
-	switch {
-	case len(args) == 0:
-		fmt.Fprintln(s.err, usage)
-		return exitUsage, true
-	case args[0] == "-h" || args[0] == "--help" || args[0] == "help":
-		fmt.Fprintln(s.err, usage)
-		return exitOK, true
-	}
-	return 0, false
-}
-
 // usageError marks a failure caused by bad command-line input (exit 2).
 type usageError struct{ msg string }
 
@@ -116,6 +109,9 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 
 // fail prints err as one line on stderr and returns the exit status for it.
 func fail(s stdio, err error) int {
+	if errors.Is(err, errHelpShown) {
+		return exitOK
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(s.err, "bulwark: %s\n", redactor.String(ue.msg))

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,21 +24,19 @@ func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func runRedact(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("redact", flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("redact", `Usage: bulwark redact [--secret-file F]... [--no-patterns] [--bench] < IN > OUT
+
+Copies stdin to stdout with every registered secret value and every
+secret-looking string (API keys, tokens, private keys) masked.
+
+Example:
+  bulwark redact --secret-file prod.env < app.log > app-clean.log`)
 	var files stringList
 	fs.Var(&files, "secret-file", "file of `NAME=VALUE` lines whose values are masked (repeatable)")
 	noPatterns := fs.Bool("no-patterns", false, "mask only registered values, not secret-looking strings")
 	bench := fs.Bool("bench", false, "read all of stdin, redact it repeatedly and print the throughput instead of the text")
-	fs.Usage = func() {
-		fmt.Fprintln(s.err, "Usage: bulwark redact [--secret-file F]... [--no-patterns] [--bench] < IN > OUT")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
 	if fs.NArg() > 0 {
 		return fail(s, usagef("redact: unexpected argument %q", fs.Arg(0)))

@@ -3,12 +3,15 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -18,12 +21,8 @@ import (
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/sandbox"
-	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/taskenv"
 	"github.com/bulwark-agents/bulwark/tool"
-	"github.com/bulwark-agents/bulwark/tool/code"
-	"github.com/bulwark-agents/bulwark/tool/files"
-	"github.com/bulwark-agents/bulwark/tool/interact"
-	"github.com/bulwark-agents/bulwark/tool/web"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
@@ -34,37 +33,65 @@ func init() {
 type runFlags struct {
 	model     string
 	workspace string
-	data      string
+	where     *storeFlags
+	tenant    string
 	maxSteps  int
 	timeout   time.Duration
 	approve   string
 	policy    string
 	json      bool
+	cont      string // --continue: the id of a stopped task to continue
+	limitsSet bool   // --max-steps or --timeout given
+	mcp       listFlag
+	skills    listFlag // --skills: operator skills folders
 }
 
+const runUsage = `Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--tenant NAME] [--json] [--continue ID] [--mcp FILE]... [--skills DIR]... TASK...
+
+Runs an agent on TASK in this terminal and shows what it does: its text, each
+tool call and a short view of each result (the whole of a cut result:
+bulwark tasks logs --full ID). The task is stored in the data folder, in the local
+tenant or the one --tenant names: see it again with bulwark tasks show ID.
+
+--mcp FILE gives the task the MCP servers of FILE ({"mcpServers": {...}},
+the shape other MCP clients use), with those of $BULWARK_MCP_CONFIG; their
+tools are named mcp__SERVER__TOOL. A server that does not start fails the
+run before the task is stored.
+
+--skills DIR offers the task the skills of DIR (each a folder NAME holding
+SKILL.md), with those of $BULWARK_SKILLS_DIR: their names and descriptions
+are in its instructions, and it reads one with load_skill when it needs it.
+The tenant's own skills (bulwark serve's API) are offered too; the
+operator's wins a name both have. A skill whose SKILL.md does not parse
+fails the run, naming it.
+
+Example:
+  bulwark run --model replay:examples/hello/script.jsonl "Write a greeting program"`
+
 func cmdRun(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("run", runUsage)
 	var f runFlags
 	fs.StringVar(&f.model, "model", "", "model `SPEC`: openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE (default $BULWARK_MODEL)")
 	fs.StringVar(&f.workspace, "workspace", "", "workspace `DIR` (default: a new folder under the data folder)")
-	fs.StringVar(&f.data, "data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	f.where = addStoreFlags(fs)
+	fs.StringVar(&f.tenant, "tenant", bulwark.LocalTenantName, "run the task as the tenant `NAME`: it is listed with the tenant's tasks, with its settings' secrets and audit chain")
 	fs.IntVar(&f.maxSteps, "max-steps", bulwark.DefaultLimits.MaxSteps, "most model turns the task may take")
-	fs.DurationVar(&f.timeout, "timeout", bulwark.DefaultLimits.MaxDuration, "most wall time the task may take")
+	f.timeout = bulwark.DefaultLimits.MaxDuration
+	fs.Var(durationFlag{&f.timeout}, "timeout", "most wall `TIME` the task may take, with a unit: 90s, 30m, 1h")
 	fs.StringVar(&f.approve, "approve", "ask", "what to do with actions the policy marks ask: auto, ask or deny")
 	fs.StringVar(&f.policy, "policy", "", "policy `RULES` such as 'run_shell(rm -rf *)=deny; write_file=ask' (default $BULWARK_POLICY)")
 	fs.BoolVar(&f.json, "json", false, "print one JSON event per line instead of the readable view")
-	fs.Usage = func() {
-		fmt.Fprintln(s.err, "Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--json] TASK...")
-		fs.PrintDefaults()
+	fs.Var(&f.mcp, "mcp", "MCP servers `FILE` ({\"mcpServers\": ...}) for the task; may be repeated (and $BULWARK_MCP_CONFIG)")
+	fs.Var(&f.skills, "skills", "skills `DIR` (folders NAME/SKILL.md) for the task; may be repeated (and $BULWARK_SKILLS_DIR)")
+	fs.StringVar(&f.cont, "continue", "", "continue the stopped task `ID` with the message TASK... (same conversation and workspace; pass --workspace again if the task had one)")
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
-	}
+	fs.Visit(func(fl *flag.Flag) { f.limitsSet = f.limitsSet || fl.Name == "max-steps" || fl.Name == "timeout" })
 	if err := runTask(ctx, f, strings.Join(fs.Args(), " "), s); err != nil {
+		if errors.Is(err, errTaskFailed) {
+			return exitFailed // the view has shown why
+		}
 		return fail(s, err)
 	}
 	return exitOK
@@ -88,7 +115,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if f.model == "" {
 		f.model = env("BULWARK_MODEL")
 	}
-	if f.model == "" {
+	if f.model == "" && f.cont == "" {
 		return usagef("no model given: pass --model SPEC (openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE) or set BULWARK_MODEL")
 	}
 	if f.maxSteps <= 0 || f.timeout <= 0 {
@@ -103,8 +130,26 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		f.policy = env("BULWARK_POLICY")
 	}
 	rules, err := bulwark.ParseRules(f.policy)
+	if err == nil {
+		err = tool.CheckPolicy(bulwark.Policy{Rules: rules}, taskenv.KnownTools())
+	}
 	if err != nil {
 		return usagef("%s", bulwark.ErrorMessage(err))
+	}
+	if err := checkExecutionTime(); err != nil {
+		return err
+	}
+	search, err := searchOptions()
+	if err != nil {
+		return err
+	}
+	servers, err := runMCP(f.mcp)
+	if err != nil {
+		return err
+	}
+	opSkills, err := operatorSkills(f.skills)
+	if err != nil {
+		return err
 	}
 	restrict, err := envBool("BULWARK_RESTRICT_TO_WORKSPACE", true)
 	if err != nil {
@@ -113,6 +158,41 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if !restrict {
 		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false: the agent's file tools can read, write and delete ANY file this process can reach, anywhere on the host. Code still runs only in the sandbox. Unset it to confine the agent to its workspace.")
 	}
+	// Open everything that can fail before the task is stored, so that a
+	// failure leaves no task behind; a task is stored running, never
+	// queued, so that no server on the folder takes it for its own.
+	db, data, err := openStore(ctx, *f.where, s.err)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tenant, err := findTenant(ctx, db, f.tenant)
+	if err != nil {
+		return err
+	}
+	limits := bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}
+	task := bulwark.Task{ID: bulwark.NewID("t_"), Status: bulwark.TaskRunning, Input: input, Model: f.model, Limits: limits}
+	served := "" // the folder of a continued task whose files are sealed in the store
+	if f.cont != "" {
+		// The task's own model and limits, unless given.
+		if task, err = localTask(ctx, db, tenant.ID, f.cont); err != nil {
+			return err
+		}
+		if !task.Status.Continuable() {
+			return bulwark.Errorf(bulwark.Conflict, "run",
+				"the task is %s: only a stopped task (succeeded, failed, canceled or interrupted) can be continued; "+
+					"send a message into its running turn with 'bulwark tasks message %s TEXT'", task.Status, task.ID)
+		}
+		if served, err = servedFolder(ctx, db, data, f.workspace, tenant.ID, task); err != nil {
+			return err
+		}
+		if f.model == "" {
+			f.model = task.Model
+		}
+		if f.limitsSet {
+			task.Limits = limits
+		}
+	}
 	model, err := provider.Open(f.model, env)
 	if err != nil {
 		if bulwark.ErrorKind(err) == bulwark.Invalid {
@@ -120,59 +200,131 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		}
 		return err
 	}
-
-	db, tenant, data, err := openLocalStore(ctx, f.data, s.err)
+	skills, err := tenantSkills(ctx, db, tenant.ID, opSkills)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	secrets, err := db.SecretValues(ctx, tenant.ID)
+	all, err := db.Secrets(ctx, tenant.ID)
 	if err != nil {
 		return err
 	}
-	for name, v := range secrets {
-		redactor.Add(name, v)
-	}
-	task, err := db.CreateTask(ctx, tenant.ID, bulwark.Task{Input: input, Model: f.model,
-		Limits: bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}})
+	inSandbox, err := secretsInSandbox()
 	if err != nil {
 		return err
 	}
-	auditLog, err := openAudit(ctx, data, redactor, s)
+	if inSandbox {
+		fmt.Fprintln(s.err, secretsInSandboxWarning)
+	}
+	auditLog, err := openAudit(ctx, db, data, redactor, s)
 	if err != nil {
 		return err
 	}
 	if auditLog != nil {
 		defer auditLog.Close()
 	}
+	release, err := holdTaskLock(data, task.ID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	dir := f.workspace
-	if dir == "" {
+	switch {
+	case served != "":
+		dir = served
+	case dir == "":
 		dir = filepath.Join(data, "workspaces", task.ID)
 	}
+	// A served task's files go back into the store when the turn ends,
+	// after the workspace and the sandbox are closed.
+	var uploads map[string]bool
+	restored := false
+	defer func() {
+		if !restored {
+			return
+		}
+		if err := sealServed(context.WithoutCancel(ctx), db, tenant.ID, task.ID, dir, uploads); err != nil {
+			fmt.Fprintf(s.err, "bulwark: the task's files could not be put back into the store; they stay in %s: %s\n", dir, errText(err))
+		}
+	}()
 	open, instructions := workspace.Open, ""
 	if !restrict {
 		open, instructions = workspace.OpenUnrestricted, "File tools are not confined to the workspace on this host: absolute paths name host files. Touch nothing outside the workspace unless the task requires it."
 	}
+	_, statErr := os.Stat(dir)
 	ws, err := open(dir)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
+	stored := false
+	defer func() {
+		if !stored && os.IsNotExist(statErr) {
+			os.Remove(dir) // the folder made for a task never stored, if still empty
+		}
+	}()
 
-	sb := newTaskSandbox(sandbox.Spec{Workspace: ws.Path()})
-	defer sb.Close()
-	if sb.problem != "" && !f.json {
-		fmt.Fprintf(s.err, "bulwark: run_shell and run_code are off: %s (see `bulwark sandbox check`)\n", sb.problem)
+	depth, err := maxAgentDepth()
+	if err != nil {
+		return err
+	}
+	te, err := taskenv.New(ctx, taskenv.Options{
+		Tenant: string(tenant.ID), TaskID: task.ID, Model: model, Workspace: ws,
+		Secrets: all, InSandbox: inSandbox, SecretTools: secretTools(),
+		FetchDomains: sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")), FetchDial: fetchDial,
+		Sandbox: sandboxOptions(nil, nil), Policy: bulwark.Policy{Rules: rules}, Limits: task.Limits,
+		Instructions: instructions, Audit: auditor(auditLog), LogMask: redactor,
+		MCP: servers, MCPDial: mcpDial, Search: search, Memory: memoryOf(db), Skills: skills,
+	})
+	if bulwark.ErrorKind(err) == bulwark.Invalid {
+		return usagef("%s", bulwark.ErrorMessage(err)) // BULWARK_ALLOWED_DOMAINS does not parse, an MCP server is misconfigured
+	}
+	if err != nil {
+		return err
+	}
+	defer te.Close()
+	var history []bulwark.Event
+	if served != "" {
+		restored = true // what was put back goes back, whatever happens next
+		if uploads, err = restoreServed(ctx, db, tenant.ID, task.ID, ws); err != nil {
+			return err
+		}
+	}
+	if f.cont != "" {
+		var turn *bulwark.Limits // the task's own, unless given
+		if f.limitsSet {
+			turn = &limits
+		}
+		task, history, err = continueLocal(ctx, db, tenant.ID, f.cont, input, turn)
+	} else {
+		task, err = db.CreateTask(ctx, tenant.ID, task)
+	}
+	if err != nil {
+		return err
+	}
+	stored = true
+	if te.SandboxProblem != "" && !f.json {
+		fmt.Fprintf(s.err, "bulwark: run_shell and run_code are off: %s (see `bulwark sandbox check`)\n", te.SandboxProblem)
 	}
 
 	in := bufio.NewReader(s.in)
 	var view agent.Sink
+	denied := func(string) {}
 	if f.json {
 		view = jsonView(s.out)
 	} else {
 		tv := newTermView(s.out)
-		view = tv.show
+		tv.taskID = task.ID
+		if te.SandboxProblem != "" {
+			tv.warn("run_shell and run_code were off: " + te.SandboxProblem + " (see bulwark sandbox check)")
+		}
+		if sandbox.Disabled() {
+			tv.warn("BULWARK_SANDBOX=off: commands ran WITHOUT the sandbox, unprotected on the host")
+		}
+		view, denied = tv.show, func(why string) { tv.denyWhy = why }
 		fmt.Fprintf(s.out, "task %s\nworkspace %s\n", task.ID, ws.Path())
+		if f.cont != "" {
+			fmt.Fprintf(s.out, "turn %d\n» %s\n", task.Turns, oneLine(printable(input), 500))
+		}
 	}
 
 	// A task whose steps cannot be stored or audited does not go on: fail closed.
@@ -195,64 +347,49 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if auditLog != nil {
 		auditor := &audit.TaskAuditor{Log: auditLog, Tenant: string(tenant.ID), Actor: "cli", OnError: stop("audit record")}
 		sinks = append(sinks, auditor.Sink)
-		sb.OnEgress = func(e egress.Event) {
-			if err := auditLog.Append(context.WithoutCancel(ctx), egressRecord(string(tenant.ID), task.ID, e)); err != nil {
-				stop("audit record")(err)
-			}
+	}
+	cfg := te.Config()
+	lines := &terminalLines{r: in}
+	inbox := make(chan string, 64)
+	answers := &remoteAnswers{inbox: inbox}
+	cfg.Env.Workspace, cfg.Env.Ask = ws, terminalAsk(lines, s.err, answers)
+	record := agent.Tee(sinks...)
+	tee := agent.Tee(record, view) // stored before shown
+	var mu sync.Mutex
+	var last bulwark.Event
+	cfg.Sink = func(e bulwark.Event) {
+		if !e.Type.Live() && e.TaskID == task.ID {
+			mu.Lock()
+			last = e
+			mu.Unlock()
 		}
-		sb.OnRun = func(cmd []string, r *sandbox.Result) {
-			if err := auditLog.Append(context.WithoutCancel(ctx), sandboxRecord(string(tenant.ID), task.ID, cmd, r)); err != nil {
-				stop("audit record")(err)
-			}
-		}
+		tee(e)
 	}
-	tools, err := taskTools(sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")))
-	if err != nil {
-		return err
+	cfg.Approve = terminalApprove(f.approve, lines, s.err, denied)
+	cfg.Delegation = cliDelegation(db, tenant.ID, depth, auditLog, s.out, f.json, stop("sub-agent step"))
+	cfg.History = history
+	// Cancels, messages and answers from other processes on the folder.
+	cfg.Inbox = inbox
+	go watchControls(ctx, db, task, cancel, inbox, answers)
+	out, err := agent.Run(ctx, cfg, task)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil && last.Type != bulwark.EventTaskFinished {
+		// The stored task ends with the reason (shown once, by the
+		// caller), never left running.
+		msg, now := bulwark.ErrorMessage(err), time.Now()
+		record(bulwark.Event{Seq: last.Seq + 1, TaskID: task.ID, Time: now, Type: bulwark.EventError, Text: msg})
+		record(bulwark.Event{Seq: last.Seq + 2, TaskID: task.ID, Time: now, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishError, Text: msg})
 	}
-	cfg := agent.Config{
-		Model: model,
-		Tools: tools,
-		Env: &tool.Env{
-			Workspace: ws,
-			Ask:       terminalAsk(in, s.err),
-			Exec:      sb.exec,
-		},
-		Limits:       task.Limits,
-		Instructions: instructions,
-		Sink:         agent.Tee(append(sinks, view)...), // stored before shown
-		Policy:       bulwark.Policy{Rules: rules},
-		Approve:      terminalApprove(f.approve, in, s.err),
-		Mask:         redactor.String,
-		MaskStream:   maskStream,
-		Secrets:      secrets,
-		SecretTools:  sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
-	}
-	return taskResult(agent.Run(ctx, cfg, task))
+	return taskResult(out, err)
 }
 
-// fetchDial replaces fetch_url's dialer in tests that serve pages on
-// loopback; production leaves it nil (the SSRF-checking egress dialer).
-var fetchDial egress.DialFunc
-
-// taskTools is the tool set of a task: the file tools, the code tools,
-// fetch_url where domains are allowed, finish, ask_user.
-func taskTools(domains []string) (*tool.Registry, error) {
-	tools := append(files.Tools(), code.Shell(), code.Code())
-	if len(domains) > 0 {
-		allow, err := egress.ParseAllowlist(domains)
-		if err != nil {
-			return nil, usagef("allowed domains: %s", userMessage(err))
-		}
-		tools = append(tools, web.FetchURL(web.Config{Allow: allow, Dial: fetchDial}))
+// auditor is l as taskenv takes it: nil when auditing is off.
+func auditor(l *audit.Chains) taskenv.Auditor {
+	if l == nil {
+		return nil
 	}
-	return tool.NewRegistry(append(tools, interact.Finish(), interact.AskUser())...), nil
-}
-
-// maskStream masks one streamed model reply with the process's redactor.
-func maskStream() (push func(string) string, flush func() string) {
-	st := redactor.NewStream()
-	return st.Push, st.Flush
+	return l
 }
 
 // taskResult is runTask's error for how the task ended.
@@ -268,14 +405,16 @@ func taskResult(out agent.Outcome, err error) error {
 
 // terminalApprove decides the calls a policy marks ask: mode auto allows
 // them, deny refuses them, and ask puts each to the person at the terminal
-// (anything but y or yes refuses).
-func terminalApprove(mode string, r *bufio.Reader, w io.Writer) func(context.Context, bulwark.Approval) (bool, error) {
-	ask := terminalAsk(r, w)
+// (anything but y or yes refuses). Before refusing for another reason than
+// the person's no, it tells denied why, for the view.
+func terminalApprove(mode string, r *terminalLines, w io.Writer, denied func(why string)) func(context.Context, bulwark.Approval) (bool, error) {
+	ask := terminalAsk(r, w, nil)
 	return func(ctx context.Context, a bulwark.Approval) (bool, error) {
 		switch mode {
 		case "auto":
 			return true, nil
 		case "deny":
+			denied(" by --approve deny")
 			return false, nil
 		}
 		q := fmt.Sprintf("Allow %s to run on: %s\n  (policy rule %s) [y/N]", a.Tool, printable(a.Target), a.Rule)
@@ -284,6 +423,7 @@ func terminalApprove(mode string, r *bufio.Reader, w io.Writer) func(context.Con
 			if bulwark.ErrorKind(err) == bulwark.Canceled {
 				return false, err
 			}
+			denied(": no person to ask (no answer could be read; not a terminal? use --approve auto or --approve deny)")
 			return false, nil // no answer: refuse
 		}
 		answer = strings.ToLower(strings.TrimSpace(answer))
@@ -293,23 +433,20 @@ func terminalApprove(mode string, r *bufio.Reader, w io.Writer) func(context.Con
 
 // terminalAsk asks the person at the terminal: the question goes to w and
 // the answer is one line read from r.
-func terminalAsk(r *bufio.Reader, w io.Writer) func(ctx context.Context, q string) (string, error) {
+func terminalAsk(r *terminalLines, w io.Writer, remote *remoteAnswers) func(ctx context.Context, q string) (string, error) {
 	return func(ctx context.Context, q string) (string, error) {
 		fmt.Fprintf(w, "\n? %s\n> ", q)
-		type line struct {
-			s   string
-			err error
-		}
-		ch := make(chan line, 1)
-		go func() {
-			s, err := r.ReadString('\n')
-			ch <- line{s, err}
-		}()
+		answered := remote.waiting() // nil without remote: never ready
+		defer remote.done()
 		select {
 		case <-ctx.Done():
 			return "", bulwark.E(bulwark.Canceled, "ask_user", "the task was stopped while waiting for an answer", ctx.Err())
-		case l := <-ch:
+		case a := <-answered:
+			fmt.Fprintf(w, "(answered from another process)\n")
+			return a, nil
+		case l := <-r.next():
 			if l.err != nil && l.s == "" {
+				fmt.Fprintln(w) // end the prompt's line
 				return "", bulwark.E(bulwark.Unavailable, "ask_user", "no answer could be read from the terminal; continue without it", l.err)
 			}
 			return strings.TrimRight(l.s, "\r\n"), nil

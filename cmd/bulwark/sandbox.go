@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -20,10 +18,23 @@ func init() {
 	register("sandbox", "run a command in the sandbox (exec), or check what this host supports (check)", runSandbox)
 }
 
+const sandboxUsage = `Usage:
+  bulwark sandbox exec [FLAGS] -- CMD [ARG...]
+  bulwark sandbox check [--json]
+
+exec runs one command in a fresh sandbox, as the agent's run_shell and
+run_code do: only allowed commands (--allow-exec, else
+BULWARK_ALLOWED_COMMANDS), no network unless --net proxy with allowed
+domains, within time, memory, process and CPU limits. check says whether
+this host has what the sandbox needs (root or user namespaces, cgroups,
+seccomp, Landlock) and proves it by running a command.
+
+Example:
+  bulwark sandbox exec --allow-exec python3 -- python3 -c 'print(2+2)'`
+
 func runSandbox(ctx context.Context, args []string, s stdio) int {
-	if len(args) == 0 {
-		fmt.Fprintln(s.err, "usage: bulwark sandbox exec [FLAGS] -- CMD [ARG...] | bulwark sandbox check [--json]")
-		return exitUsage
+	if code, done := helpRequested(args, sandboxUsage, s); done {
+		return code
 	}
 	switch args[0] {
 	case "exec":
@@ -31,7 +42,7 @@ func runSandbox(ctx context.Context, args []string, s stdio) int {
 	case "check":
 		return sandboxCheck(ctx, args[1:], s)
 	}
-	return fail(s, usagef("sandbox: unknown subcommand %q (want exec or check)", args[0]))
+	return fail(s, usagef("sandbox: unknown subcommand %q: exec or check (see 'bulwark help sandbox')", args[0]))
 }
 
 // listFlag collects a repeatable flag.
@@ -42,8 +53,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
 // sandboxExecSpec parses the exec flags into a Spec and the command.
 func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
-	fs := flag.NewFlagSet("sandbox exec", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("sandbox exec", sandboxUsage)
 	var (
 		spec    sandbox.Spec
 		allow   = fs.String("allow-exec", "", "comma-separated commands the sandbox may run (default BULWARK_ALLOWED_COMMANDS)")
@@ -56,8 +66,8 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 	)
 	fs.StringVar(&spec.Workspace, "workspace", "", "folder bound read-write at /workspace (default: a fresh temporary one)")
 	fs.Var(&domains, "allow-domain", "a domain the proxy lets through (repeatable; implies --net proxy)")
-	if err := fs.Parse(args); err != nil {
-		return spec, nil, usagef("sandbox exec: %v", err)
+	if err := fs.parse(args, s); err != nil {
+		return spec, nil, err
 	}
 	cmd := fs.Args()
 	if len(cmd) == 0 {
@@ -75,9 +85,12 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 		return spec, nil, usagef("sandbox exec: --net proxy needs at least one --allow-domain")
 	}
 	if *timeout != "" {
-		d, err := time.ParseDuration(*timeout)
-		if err != nil || d <= 0 {
-			return spec, nil, usagef("sandbox exec: --timeout %q: want a duration like 30s", *timeout)
+		d, err := parseDurationFlag(*timeout)
+		if err == nil && d <= 0 {
+			err = fmt.Errorf("it must be positive")
+		}
+		if err != nil {
+			return spec, nil, usagef("sandbox exec: --timeout %q: %v", *timeout, err)
 		}
 		spec.Timeout = d
 	}
@@ -98,6 +111,7 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 			return spec, nil, usagef("sandbox exec: --workspace %q is not a folder", spec.Workspace)
 		}
 	}
+	spec.WorkspaceExec = workspaceExec()
 	spec.Stdin, spec.Stdout, spec.Stderr = s.in, s.out, s.err
 	spec.OnEgress = func(e egress.Event) {
 		if !e.Allowed {
@@ -148,11 +162,10 @@ func sandboxExec(ctx context.Context, args []string, s stdio) int {
 }
 
 func sandboxCheck(ctx context.Context, args []string, s stdio) int {
-	fs := flag.NewFlagSet("sandbox check", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := newFlagSet("sandbox check", sandboxUsage)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
-		return fail(s, usagef("sandbox check: %v", err))
+	if err := fs.parse(args, s); err != nil {
+		return fail(s, err)
 	}
 	r := sandbox.Check()
 	probe := ""

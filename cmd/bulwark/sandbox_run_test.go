@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,9 +10,7 @@ import (
 
 func needSandbox(t *testing.T) {
 	t.Helper()
-	if os.Getenv("BULWARK_TEST_SANDBOX") != "1" {
-		t.Skip("set BULWARK_TEST_SANDBOX=1 to run agent tasks in the real sandbox (needs root, user namespaces, Landlock, seccomp, cgroups)")
-	}
+	testfamily.Sandbox.Require(t)
 }
 
 func TestExampleRunsPythonInTheSandbox(t *testing.T) {
@@ -21,9 +20,12 @@ func TestExampleRunsPythonInTheSandbox(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "Hello, Ada!") {
 		t.Fatalf("exit %d, want 0 with the program's output\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	log, _ := os.ReadFile(filepath.Join(data, "audit", "audit.log"))
-	if !strings.Contains(string(log), `"sandbox.run"`) || !strings.Contains(string(log), "python3 greet.py Ada") {
+	log := allAudit(t, data)
+	if !strings.Contains(log, `"sandbox.run"`) || !strings.Contains(log, "python3") {
 		t.Errorf("the sandbox run is not in the audit log")
+	}
+	if strings.Contains(log, "greet.py Ada") {
+		t.Errorf("the audit log holds the command line")
 	}
 }
 
@@ -75,8 +77,8 @@ func TestEgressIsAudited(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s%s", r.code, r.stdout, r.stderr)
 	}
-	log, _ := os.ReadFile(filepath.Join(data, "audit", "audit.log"))
-	if !strings.Contains(string(log), `"egress.deny"`) || !strings.Contains(string(log), "evil.example") {
+	log := allAudit(t, data)
+	if !strings.Contains(log, `"egress.deny"`) || !strings.Contains(log, "evil.example") {
 		t.Errorf("the refused connection is not in the audit log")
 	}
 	if !strings.Contains(r.stdout, "network connection refused: evil.example") {

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +12,8 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/secret"
-	"github.com/bulwark-agents/bulwark/sqlite"
 	"golang.org/x/term"
 )
 
@@ -24,13 +22,23 @@ func init() {
 }
 
 const secretsUsage = `Usage:
-  bulwark secrets set    [--tenant T] [--data DIR] NAME < VALUE
+  bulwark secrets set    [--tenant T] [--data DIR] [--hosts HOST,...] NAME < VALUE
   bulwark secrets list   [--tenant T] [--data DIR]
   bulwark secrets delete [--tenant T] [--data DIR] NAME
 
 The value of 'set' is read from stdin, or typed at a hidden prompt when stdin
 is a terminal; never from the command line, where it would stay in the shell
-history and the process list. Tools use a secret as {{secret:NAME}}.`
+history and the process list. Tools use a secret as {{secret:NAME}}.
+
+--hosts binds the secret to the hosts it is for (api.github.com, or
+*.example.com for the subdomains of example.com; no addresses). Sandboxed
+code then sees only {{secret:NAME}}, and the egress proxy puts the value into
+HTTPS requests to those hosts alone (which must also be allowed domains).
+A secret set without --hosts cannot be used by code unless the operator sets
+BULWARK_SECRETS_IN_SANDBOX=on. 'set' replaces the hosts with those given.
+
+Example:
+  bulwark secrets set --hosts api.github.com GITHUB_TOKEN < token.txt`
 
 // maxSecretInput is the most bytes 'secrets set' reads from stdin.
 const maxSecretInput = 64 << 10
@@ -40,25 +48,32 @@ func cmdSecrets(ctx context.Context, args []string, s stdio) int {
 		return code
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("secrets "+sub, flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("secrets "+sub, secretsUsage)
 	tenant := fs.String("tenant", bulwark.LocalTenantName, "the tenant's `NAME`")
-	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
-	fs.Usage = func() { fmt.Fprintln(s.err, secretsUsage); fs.PrintDefaults() }
-	pos, err := parseInterleaved(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	where := addStoreFlags(fs)
+	var hosts *string
+	if sub == "set" {
+		hosts = fs.String("hosts", "", "comma-separated `HOSTS` the secret may be sent to (api.github.com, *.example.com)")
 	}
-	if err := runSecrets(ctx, sub, pos, *tenant, *data, s); err != nil {
+	pos, err := fs.parseMixed(args[1:], s)
+	if err != nil {
+		return fail(s, err)
+	}
+	var bind []string
+	if hosts != nil && strings.TrimSpace(*hosts) != "" {
+		b, err := egress.BindingHosts(strings.Split(*hosts, ","))
+		if err != nil {
+			return fail(s, usagef("secrets set --hosts: %s", err))
+		}
+		bind = b
+	}
+	if err := runSecrets(ctx, sub, pos, bind, *tenant, *where, s); err != nil {
 		return fail(s, err)
 	}
 	return exitOK
 }
 
-func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data string, s stdio) error {
+func runSecrets(ctx context.Context, sub string, pos, hosts []string, tenantName string, where storeFlags, s stdio) error {
 	switch sub {
 	case "set", "delete":
 		if len(pos) == 0 {
@@ -88,24 +103,32 @@ func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data 
 		}
 		value = v
 	}
-	db, tenant, err := openTenantStore(ctx, data, tenantName, s.err)
+	db, tenant, data, err := openTenantStore(ctx, where, tenantName, s.err)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	switch sub {
 	case "set":
-		if err := db.SetSecret(ctx, tenant, pos[0], value); err != nil {
+		if err := db.SetSecret(ctx, tenant, pos[0], value, hosts...); err != nil {
 			return err
 		}
-		fmt.Fprintf(s.err, "secret %s set for tenant %s; tools refer to it as %s\n", pos[0], tenantName, secret.Placeholder(pos[0]))
-		return auditAdmin(ctx, data, s, audit.Record{TenantID: string(tenant), Action: "secret.set", Target: pos[0], Outcome: audit.OutcomeOK})
+		bound := "not bound to any host: code cannot use it unless " + secretsInSandboxVar + "=on"
+		if len(hosts) > 0 {
+			bound = "bound to " + strings.Join(hosts, ", ")
+		}
+		fmt.Fprintf(s.err, "secret %s set for tenant %s, %s; tools refer to it as %s\n", pos[0], tenantName, bound, secret.Placeholder(pos[0]))
+		return auditAdmin(ctx, db, data, s, audit.Record{TenantID: string(tenant), Action: "secret.set", Target: pos[0], Outcome: audit.OutcomeOK,
+			Details: map[string]string{"hosts": strings.Join(hosts, ",")}})
 	case "delete":
 		if err := db.DeleteSecret(ctx, tenant, pos[0]); err != nil {
+			if bulwark.ErrorKind(err) == bulwark.NotFound { // the operator's own input: safe to name
+				return bulwark.E(bulwark.NotFound, "secrets", fmt.Sprintf("no secret named %q", pos[0]), err)
+			}
 			return err
 		}
 		fmt.Fprintf(s.err, "secret %s deleted from tenant %s\n", pos[0], tenantName)
-		return auditAdmin(ctx, data, s, audit.Record{TenantID: string(tenant), Action: "secret.delete", Target: pos[0], Outcome: audit.OutcomeOK})
+		return auditAdmin(ctx, db, data, s, audit.Record{TenantID: string(tenant), Action: "secret.delete", Target: pos[0], Outcome: audit.OutcomeOK})
 	case "list":
 		infos, err := db.ListSecrets(ctx, tenant)
 		if err != nil {
@@ -116,9 +139,13 @@ func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data 
 			return nil
 		}
 		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tCREATED\tUPDATED")
+		fmt.Fprintln(tw, "NAME\tHOSTS\tCREATED\tUPDATED")
 		for _, i := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", i.Name, i.Created.Local().Format(time.DateTime), i.Updated.Local().Format(time.DateTime))
+			hosts := strings.Join(i.Hosts, ",")
+			if hosts == "" {
+				hosts = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.Name, hosts, i.Created.Local().Format(time.DateTime), i.Updated.Local().Format(time.DateTime))
 		}
 		return tw.Flush()
 	}
@@ -127,22 +154,30 @@ func runSecrets(ctx context.Context, sub string, pos []string, tenantName, data 
 
 // openTenantStore opens the data folder's store and finds the tenant named
 // name: the local tenant is created on first use, others must exist.
-func openTenantStore(ctx context.Context, data, name string, w io.Writer) (*sqlite.DB, bulwark.TenantID, error) {
-	db, _, err := openStore(ctx, data, w)
+func openTenantStore(ctx context.Context, where storeFlags, name string, w io.Writer) (store, bulwark.TenantID, string, error) {
+	db, data, err := openStore(ctx, where, w)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	var t bulwark.Tenant
-	if name == bulwark.LocalTenantName {
-		t, err = db.LocalTenant(ctx)
-	} else if t, err = db.TenantByName(ctx, name); bulwark.ErrorKind(err) == bulwark.NotFound {
-		err = bulwark.E(bulwark.NotFound, "secrets", fmt.Sprintf("there is no tenant named %q", name), err)
-	}
+	t, err := findTenant(ctx, db, name)
 	if err != nil {
 		db.Close()
-		return nil, "", err
+		return nil, "", "", err
 	}
-	return db, t.ID, nil
+	return db, t.ID, data, nil
+}
+
+// findTenant finds the tenant named name: the local tenant is created on
+// first use, others must exist.
+func findTenant(ctx context.Context, db bulwark.TenantStore, name string) (bulwark.Tenant, error) {
+	if name == bulwark.LocalTenantName {
+		return db.LocalTenant(ctx)
+	}
+	t, err := db.TenantByName(ctx, name)
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		err = bulwark.E(bulwark.NotFound, "tenant", fmt.Sprintf("there is no tenant named %q (bulwark tenants list shows them)", name), err)
+	}
+	return t, err
 }
 
 // readSecretValue reads a secret's value: at a hidden prompt when stdin is
@@ -175,21 +210,4 @@ func checkSecretInput(b []byte) (string, error) {
 		return "", usagef("secrets set: the value is empty: pipe it on stdin, e.g. bulwark secrets set NAME < file")
 	}
 	return string(b), nil
-}
-
-// parseInterleaved parses flags that may come before, between or after the
-// positional arguments, and returns the positional ones.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }

@@ -79,7 +79,7 @@ func TestSecretsCommand(t *testing.T) {
 	}
 
 	// The value went in whole, less the newline that ended it.
-	db, tenant, _, err := openLocalStore(context.Background(), data, &bytes.Buffer{})
+	db, tenant, _, err := openLocalStore(context.Background(), storeFlags{data: data}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +159,32 @@ func TestKeysCommand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "master.key")); err == nil {
 		t.Error("a new master key was generated for a folder that holds data")
+	}
+}
+
+// secrets set --hosts binds the secret; list shows the hosts; addresses and
+// loose wildcards are refused before anything is stored.
+func TestSecretsCommandHosts(t *testing.T) {
+	if env("BULWARK_MASTER_KEY") != "" || env("BULWARK_MASTER_KEY_FILE") != "" {
+		t.Skip("a master key is set in the environment; this test uses the data folder's own")
+	}
+	data := t.TempDir()
+	code, _, stderr := runCmd(t, cmdSecrets, "ghp-value-123\n", "set", "--data", data, "--hosts", "API.github.com,*.example.com", "GH")
+	if code != exitOK || !strings.Contains(stderr, "bound to *.example.com, api.github.com") {
+		t.Fatalf("secrets set --hosts: exit %d, stderr %q", code, stderr)
+	}
+	for _, bad := range []string{"127.0.0.1", "*", "*.com", "api.github.com:443", "a,,b"} {
+		code, _, stderr := runCmd(t, cmdSecrets, "value-123", "set", "--data", data, "--hosts", bad, "BAD")
+		if code != exitUsage || !strings.Contains(stderr, "--hosts") {
+			t.Errorf("secrets set --hosts %q: exit %d, stderr %q; want a usage error", bad, code, stderr)
+		}
+	}
+	code, out, _ := runCmd(t, cmdSecrets, "", "list", "--data", data)
+	if code != exitOK || !strings.Contains(out, "*.example.com,api.github.com") || strings.Contains(out, "BAD") {
+		t.Errorf("secrets list: exit %d, stdout %q; want GH with its hosts, no BAD", code, out)
+	}
+	code, _, stderr = runCmd(t, cmdSecrets, "", "delete", "--data", data, "--hosts", "x.com", "GH")
+	if code != exitUsage {
+		t.Errorf("secrets delete --hosts: exit %d, stderr %q; want a usage error", code, stderr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +24,28 @@ type served struct {
 	cmd  *exec.Cmd
 	base string
 	done chan error
-	log  *strings.Builder
+	log  *syncLog
+}
+
+// syncLog is a server's stderr as it comes, safe to read while a
+// goroutine still copies into it (a failing test prints it).
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) WriteString(s string) (int, error) { return l.Write([]byte(s)) }
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startServe starts the built binary's serve on a free loopback port and
@@ -38,7 +60,7 @@ func startServe(t *testing.T, extra []string, args ...string) *served {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &served{cmd: cmd, done: make(chan error, 1), log: &strings.Builder{}}
+	s := &served{cmd: cmd, done: make(chan error, 1), log: &syncLog{}}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
@@ -72,7 +94,11 @@ func (s *served) call(t *testing.T, key, method, path, body string, v any) int {
 		rd = strings.NewReader(body)
 	}
 	r, _ := http.NewRequest(method, s.base+path, rd)
-	r.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	} else {
+		r.Header.Set("Sec-Fetch-Site", "same-origin") // as a browser on the site sends
+	}
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
 	}
@@ -91,6 +117,21 @@ type crashTask struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
 	Answer string `json:"answer"`
+	Turns  int    `json:"turns"`
+}
+
+// upload puts a file into a task's workspace and returns the status.
+func (s *served) upload(t *testing.T, key, id, name, content string) int {
+	t.Helper()
+	r, _ := http.NewRequest("PUT", s.base+"/api/v1/tasks/"+id+"/files/"+name, strings.NewReader(content))
+	r.Header.Set("Authorization", "Bearer "+key)
+	r.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 type crashStep struct {
@@ -120,13 +161,17 @@ func (s *served) task(t *testing.T, key, id string) crashTask {
 }
 
 // crashModel answers by the task's input: "long" writes two files and
-// then thinks forever; anything else finishes at once.
+// then thinks forever, until it is told the task resumes after a restart,
+// having seen both writes: then it finishes with "resumed"; "ask" asks a
+// question and finishes with "heard: " and the answer; anything else
+// finishes at once.
 func crashModel(r *llmtest.Request) llmtest.Turn {
-	input, results := "", 0
+	input, results, resumed := "", 0, false
 	for _, m := range r.Messages {
 		if m.Role == llm.User && input == "" {
 			input = m.Content
 		}
+		resumed = resumed || m.Role == llm.User && strings.Contains(m.Content, "resumes now")
 		if m.Role == "tool" {
 			results++
 		}
@@ -134,6 +179,16 @@ func crashModel(r *llmtest.Request) llmtest.Turn {
 	call := func(name string, args map[string]string) llmtest.Turn {
 		b, _ := json.Marshal(args)
 		return llmtest.Turn{Content: "step", ToolCalls: []llmtest.ToolCall{{Name: name, Arguments: b}}}
+	}
+	if input == "ask" && results == 0 {
+		return call("ask_user", map[string]string{"question": "which colour?"})
+	}
+	if input == "ask" {
+		last := r.Messages[len(r.Messages)-1]
+		return call("finish", map[string]string{"answer": "heard: " + last.Content})
+	}
+	if input == "long" && resumed && results == 2 {
+		return call("finish", map[string]string{"answer": "resumed"})
 	}
 	if input == "long" {
 		switch results {
@@ -148,8 +203,9 @@ func crashModel(r *llmtest.Request) llmtest.Turn {
 }
 
 // TestCrashAndRestart kills a real `bulwark serve` with SIGKILL while
-// tasks run, starts it again on the same data folder, and checks that
-// every task was resumed (the queued one) or marked interrupted with its
+// tasks run, starts it again on the same data folder with
+// BULWARK_RESUME=manual, and checks that every task was resumed (the
+// queued one) or marked interrupted with its
 // stored steps intact and its files kept, that new tasks run, and that
 // the audit log still verifies.
 func TestCrashAndRestart(t *testing.T) {
@@ -159,7 +215,8 @@ func TestCrashAndRestart(t *testing.T) {
 	if _, err := secret.CreateKeyFile(filepath.Join(data, "master.key")); err != nil {
 		t.Fatal(err)
 	}
-	extra := []string{"BULWARK_DATA=" + data, "BULWARK_RATE_LIMIT=off", "OPENAI_API_KEY=sk-test", "OPENAI_BASE_URL=" + model.URL + "/v1"}
+	extra := []string{"BULWARK_DATA=" + data, "BULWARK_RATE_LIMIT=off", "BULWARK_SHARED_PROVIDER_KEYS=on", "OPENAI_API_KEY=sk-test", "OPENAI_BASE_URL=" + model.URL + "/v1",
+		"BULWARK_RESUME=manual"}
 	srv := startServe(t, extra, "--model", "openai:x")
 	res := runBulwark(t, extra, "tenants", "create", "crash")
 	if res.code != 0 {
@@ -232,6 +289,26 @@ func TestCrashAndRestart(t *testing.T) {
 		default:
 			t.Errorf("task %s is %s after the restart", id, st.Status)
 		}
+	}
+	// An interrupted task can be resumed, where it stopped, and another
+	// canceled.
+	if code := srv.call(t, key, "POST", "/api/v1/tasks/"+ids[0]+"/resume", "", nil); code != 202 {
+		t.Fatalf("resume of an interrupted task = %d", code)
+	}
+	if code := srv.call(t, key, "POST", "/api/v1/tasks/"+ids[1]+"/cancel", "", nil); code != 202 {
+		t.Fatalf("cancel of an interrupted task = %d", code)
+	}
+	if st := srv.task(t, key, ids[1]); st.Status != "canceled" {
+		t.Errorf("the canceled interrupted task is %s, want canceled", st.Status)
+	}
+	for i := 0; srv.task(t, key, ids[0]).Status != "succeeded"; i++ {
+		if i > 3000 {
+			t.Fatalf("the resumed task never finished: %+v", srv.task(t, key, ids[0]))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := srv.task(t, key, ids[0]); st.Answer != "resumed" {
+		t.Errorf("the resumed task answered %q, want resumed (having seen its writes)", st.Answer)
 	}
 	var quick crashTask
 	if code := srv.call(t, key, "POST", "/api/v1/tasks", `{"input":"quick"}`, &quick); code != 201 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark/sandbox"
@@ -46,4 +47,24 @@ func readFileSettings() (fileSettings, error) {
 		}
 	}
 	return fs, nil
+}
+
+// readStreamLimits reads the caps on open event streams and long polls:
+// BULWARK_MAX_STREAMS, BULWARK_MAX_STREAMS_PER_CLIENT and
+// BULWARK_MAX_STREAMS_PER_KEY (unset: the server's defaults).
+func readStreamLimits() (server.StreamLimits, error) {
+	var l server.StreamLimits
+	for _, v := range []struct {
+		name string
+		to   *int
+	}{{"BULWARK_MAX_STREAMS", &l.Total}, {"BULWARK_MAX_STREAMS_PER_CLIENT", &l.PerClient}, {"BULWARK_MAX_STREAMS_PER_KEY", &l.PerKey}} {
+		if s := env(v.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n <= 0 || n > 1_000_000 {
+				return l, usagef("%s=%q: want a whole number from 1 to 1000000", v.name, s)
+			}
+			*v.to = n
+		}
+	}
+	return l, nil
 }

@@ -2,32 +2,51 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/mcpclient"
 	"github.com/bulwark-agents/bulwark/runner"
-	"github.com/bulwark-agents/bulwark/sandbox"
-	"github.com/bulwark-agents/bulwark/secret"
+	"github.com/bulwark-agents/bulwark/skill"
+	"github.com/bulwark-agents/bulwark/taskenv"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
-// taskStore is what preparing a server task reads: settings and secrets.
+// taskStore is what preparing a server task reads: settings and secrets,
+// and the tenant and its use of shared provider keys.
 type taskStore interface {
 	Settings(ctx context.Context, tenant bulwark.TenantID) (bulwark.Settings, error)
-	SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[string]string, error)
+	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error)
+	Skills(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.StoredSkill, error)
+	keyStore
 }
 
 // providerKeyVars are the variables a provider adapter reads its API key
-// from; a tenant's MODEL_API_KEY secret stands in for all of them.
+// from; they are never read from the server's environment for a tenant
+// unless tenantLimits.modelKey chose the operator's key.
 var providerKeyVars = map[string]bool{"OPENAI_API_KEY": true, "ANTHROPIC_API_KEY": true}
 
 // prepareTask builds the Setup of a server task from its tenant's settings:
 // the model (the task's, else the tenant's, else the operator's default),
-// the tenant's provider key, policy, limits, command and domain allowlists,
-// and its secrets for {{secret:NAME}}. A tenant may not pick a replay
-// script (a file on the server) unless it is the operator's default.
-func prepareTask(store taskStore, defaultModel string) func(context.Context, bulwark.Task, *workspace.Workspace) (*runner.Setup, error) {
+// its provider key (the tenant's own: its secret named as the provider's
+// variable, OPENAI_API_KEY, else MODEL_API_KEY; the operator's only where
+// lim allows, within the daily budget), policy, limits (within lim's
+// ceilings), command and domain allowlists, and its secrets for
+// {{secret:NAME}}. A tenant may not pick a replay script (a file on the
+// server) unless it is the operator's default.
+//
+// The rest is taskenv.New's, as for bulwark run (inSandbox is the
+// operator's BULWARK_SECRETS_IN_SANDBOX opt-in): the commands the task's
+// sandbox ran and its connections (secrets put in or refused included) go
+// to auditLog. The task's MCP servers are the operator's (servers, from
+// BULWARK_MCP_CONFIG) and those of the tenant's settings; one that does
+// not start fails the task, saying which and why. Its skills are the
+// operator's (opSkills, from BULWARK_SKILLS_DIR) and the tenant's stored
+// ones; the operator's wins a name both have.
+func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandbox bool, auditLog *audit.Chains, servers mcpclient.Config, opSkills []*skill.Skill) func(context.Context, bulwark.Task, *workspace.Workspace) (*runner.Setup, error) {
 	return func(ctx context.Context, t bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 		const op = "serve.prepareTask"
 		tenant := bulwark.TenantID(t.TenantID)
@@ -42,51 +61,79 @@ func prepareTask(store taskStore, defaultModel string) func(context.Context, bul
 		if strings.HasPrefix(spec, "replay:") && spec != defaultModel {
 			return nil, bulwark.Errorf(bulwark.PermissionDenied, op, "replay models read files on the server; only the operator's default model may be one")
 		}
-		values, err := store.SecretValues(ctx, tenant)
+		all, err := store.Secrets(ctx, tenant)
 		if err != nil {
 			return nil, err
 		}
-		apiKey := values[bulwark.ModelAPIKeySecret]
-		delete(values, bulwark.ModelAPIKeySecret) // the provider's key is not for tools
+		var apiKey string
+		all = slices.DeleteFunc(all, func(s bulwark.Secret) bool {
+			if s.Name == bulwark.ModelAPIKeySecret {
+				apiKey = s.Value // the provider's key is not for tools
+				return true
+			}
+			return false
+		})
+		values := map[string]string{}
+		for _, sec := range all {
+			values[sec.Name] = sec.Value
+		}
+		if err := lim.checkLocalModel(ctx, store, tenant, spec); err != nil {
+			return nil, err
+		}
+		keyVar := provider.KeyVar(spec)
+		own := apiKey
+		if keyVar != "" && values[keyVar] != "" {
+			own = values[keyVar]
+		}
+		key, budget, err := lim.modelKey(ctx, store, tenant, keyVar, own)
+		if err != nil {
+			return nil, err
+		}
 		model, err := provider.Open(spec, func(k string) string {
-			if providerKeyVars[k] && apiKey != "" {
-				return apiKey
+			if providerKeyVars[k] {
+				return key
 			}
 			return env(k)
 		})
 		if err != nil {
 			return nil, err
 		}
+		if budget != nil {
+			model = budget.Wrap(model)
+		}
 
-		red := secret.NewRedactor()
-		for name, v := range values {
-			red.Add(name, v)
-			redactor.Add(name, v) // the process's logs mask them too
-		}
+		var masked map[string]string
 		if apiKey != "" {
-			red.Add(bulwark.ModelAPIKeySecret, apiKey)
-			redactor.Add(bulwark.ModelAPIKeySecret, apiKey)
+			masked = map[string]string{bulwark.ModelAPIKeySecret: apiKey}
 		}
-		tools, err := taskTools(st.AllowedDomains)
+		mcp, err := tenantMCP(servers, st)
 		if err != nil {
 			return nil, err
 		}
-		sb := newTaskSandbox(sandbox.Spec{Workspace: ws.Path(), AllowExec: st.AllowedCommands, AllowDomains: st.AllowedDomains})
-		return &runner.Setup{
-			Model:       model,
-			Tools:       tools,
-			Exec:        sb.exec,
-			Policy:      st.Policy,
-			Limits:      mergeLimits(t.Limits, st.Limits),
-			Secrets:     values,
-			SecretTools: sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code")),
-			Mask:        red.String,
-			MaskStream: func() (func(string) string, func() string) {
-				s := red.NewStream()
-				return s.Push, s.Flush
-			},
-			Close: sb.Close,
-		}, nil
+		search, err := searchOptions()
+		if err != nil {
+			return nil, err
+		}
+		skills, err := tenantSkills(ctx, store, tenant, opSkills)
+		if err != nil {
+			return nil, err
+		}
+		te, err := taskenv.New(ctx, taskenv.Options{
+			Tenant: t.TenantID, TaskID: t.ID, User: t.CreatedBy, Model: model, Workspace: ws,
+			Secrets: all, Masked: masked, InSandbox: inSandbox, SecretTools: secretTools(),
+			FetchDomains: st.AllowedDomains, FetchDial: fetchDial,
+			Sandbox: sandboxOptions(st.AllowedCommands, st.AllowedDomains),
+			Policy:  st.Policy, Limits: lim.ceilings.ClampLimits(mergeLimits(t.Limits, st.Limits)),
+			Audit: auditor(auditLog),
+			// The process's log redactor masks them too while the task
+			// runs, under labels of the task (operator's logs only).
+			LogMask: redactor, LogPrefix: t.TenantID + "." + t.ID + ".",
+			MCP: mcp, MCPDial: mcpDial, Search: search, Memory: memoryOf(store), Skills: skills,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return te.Setup(), nil
 	}
 }
 
@@ -122,4 +169,11 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// memoryOf is the memory store of a store that keeps memories (both
+// backends do), else nil: the task then has no memory tools.
+func memoryOf(s any) bulwark.MemoryStore {
+	m, _ := s.(bulwark.MemoryStore)
+	return m
 }

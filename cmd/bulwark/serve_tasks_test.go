@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/bulwark-agents/bulwark/mcpclient"
 	"testing"
 	"time"
 
@@ -28,17 +29,31 @@ func TestMergeLimits(t *testing.T) {
 type fakeTaskStore struct {
 	settings bulwark.Settings
 	secrets  map[string]string
+	skills   []bulwark.StoredSkill
 }
 
+func (f fakeTaskStore) Skills(context.Context, bulwark.TenantID) ([]bulwark.StoredSkill, error) {
+	return f.skills, nil
+}
 func (f fakeTaskStore) Settings(context.Context, bulwark.TenantID) (bulwark.Settings, error) {
 	return f.settings, nil
 }
-func (f fakeTaskStore) SecretValues(context.Context, bulwark.TenantID) (map[string]string, error) {
-	m := map[string]string{}
+func (f fakeTaskStore) Secrets(context.Context, bulwark.TenantID) ([]bulwark.Secret, error) {
+	var all []bulwark.Secret
 	for k, v := range f.secrets {
-		m[k] = v
+		all = append(all, bulwark.Secret{Name: k, Value: v})
 	}
-	return m, nil
+	return all, nil
+}
+
+func (f fakeTaskStore) Tenant(_ context.Context, id bulwark.TenantID) (bulwark.Tenant, error) {
+	return bulwark.Tenant{ID: id, Name: "fake"}, nil
+}
+func (f fakeTaskStore) SharedKeyUsage(context.Context, bulwark.TenantID, time.Time) (bulwark.Usage, error) {
+	return bulwark.Usage{}, nil
+}
+func (f fakeTaskStore) AddSharedKeyUsage(context.Context, bulwark.TenantID, time.Time, bulwark.Usage) error {
+	return nil
 }
 
 func TestPrepareTask(t *testing.T) {
@@ -51,12 +66,12 @@ func TestPrepareTask(t *testing.T) {
 	task := bulwark.Task{ID: "t_1", TenantID: "tn_1"}
 
 	// A tenant cannot point the server at a file through a replay model.
-	prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "replay:/etc/passwd"}}, "")
+	prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "replay:/etc/passwd"}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
 	if _, err := prep(ctx, task, ws); bulwark.ErrorKind(err) != bulwark.PermissionDenied {
 		t.Errorf("tenant replay model: %v, want permission denied", err)
 	}
 	// No model anywhere is a clear error.
-	prep = prepareTask(fakeTaskStore{}, "")
+	prep = prepareTask(fakeTaskStore{}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
 	if _, err := prep(ctx, task, ws); bulwark.ErrorKind(err) != bulwark.Invalid {
 		t.Errorf("no model: %v, want invalid", err)
 	}
@@ -64,7 +79,7 @@ func TestPrepareTask(t *testing.T) {
 	prep = prepareTask(fakeTaskStore{
 		settings: bulwark.Settings{Model: "openai:gpt-test"},
 		secrets:  map[string]string{bulwark.ModelAPIKeySecret: "sk-tenant-provider-key", "DEPLOY_TOKEN": "tok-123456789"},
-	}, "")
+	}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
 	setup, err := prep(ctx, task, ws)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
@@ -78,5 +93,42 @@ func TestPrepareTask(t *testing.T) {
 	}
 	if got := setup.Mask("key sk-tenant-provider-key and tok-123456789"); got != "key [REDACTED:MODEL_API_KEY] and [REDACTED:DEPLOY_TOKEN]" {
 		t.Errorf("Mask = %q", got)
+	}
+}
+
+// TestPrepareTaskSecretsIsolated: a task masks its own tenant's secrets
+// only, and two tenants' secrets of one name are both kept by the
+// process's log redactor while their tasks run, and no longer after.
+func TestPrepareTaskSecretsIsolated(t *testing.T) {
+	ws, err := workspace.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ctx := context.Background()
+	values := map[bulwark.TenantID]string{"tn_iso_a": "value-of-a-5k3j2h", "tn_iso_b": "value-of-b-9x8c7v"}
+	masks := map[bulwark.TenantID]func(string) string{}
+	var closers []func()
+	for tenant, v := range values {
+		prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test"}, secrets: map[string]string{"TOKEN": v, bulwark.ModelAPIKeySecret: "sk-provider-" + string(tenant)}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
+		setup, err := prep(ctx, bulwark.Task{ID: "t_1", TenantID: string(tenant)}, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closers = append(closers, setup.Close)
+		masks[tenant] = setup.Mask
+	}
+	both := values["tn_iso_a"] + " " + values["tn_iso_b"]
+	if got := masks["tn_iso_a"](both); got != "[REDACTED:TOKEN] "+values["tn_iso_b"] {
+		t.Errorf("tenant a's task masks %q as %q: want its own secret only", both, got)
+	}
+	if got := redactor.String(both); got != "[REDACTED:tn_iso_a.t_1.TOKEN] [REDACTED:tn_iso_b.t_1.TOKEN]" {
+		t.Errorf("the log redactor masks %q as %q: want both", both, got)
+	}
+	for _, c := range closers {
+		c()
+	}
+	if got := redactor.String(both); got != both {
+		t.Errorf("after the tasks ended the log redactor masks %q as %q: want their secrets gone", both, got)
 	}
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -25,32 +23,30 @@ create makes a tenant and prints its first API key (role owner) on stdout,
 one line starting bwk_, and nothing else: keep it, it is shown only once.
 operator-key prints an operator key: it may list and create tenants through
 the API (GET|POST /api/v1/tenants) and nothing else. Both work while
-'bulwark serve' runs on the same data folder.`
+'bulwark serve' runs on the same data folder.
+
+Example:
+  bulwark tenants create acme > acme.key`
 
 func cmdTenants(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, tenantsUsage, s); done {
 		return code
 	}
 	sub := args[0]
-	fs := flag.NewFlagSet("tenants "+sub, flag.ContinueOnError)
-	fs.SetOutput(s.err)
-	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
+	fs := newFlagSet("tenants "+sub, tenantsUsage)
+	where := addStoreFlags(fs)
 	name := fs.String("name", "operator", "the operator key's `NAME`")
-	fs.Usage = func() { fmt.Fprintln(s.err, tenantsUsage); fs.PrintDefaults() }
-	pos, err := parseInterleaved(fs, args[1:])
+	pos, err := fs.parseMixed(args[1:], s)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+		return fail(s, err)
 	}
-	if err := runTenants(ctx, sub, pos, *data, *name, s); err != nil {
+	if err := runTenants(ctx, sub, pos, *where, *name, s); err != nil {
 		return fail(s, err)
 	}
 	return exitOK
 }
 
-func runTenants(ctx context.Context, sub string, pos []string, data, keyName string, s stdio) error {
+func runTenants(ctx context.Context, sub string, pos []string, where storeFlags, keyName string, s stdio) error {
 	switch sub {
 	case "create":
 		if len(pos) != 1 {
@@ -63,7 +59,7 @@ func runTenants(ctx context.Context, sub string, pos []string, data, keyName str
 	default:
 		return usagef("tenants: unknown subcommand %q: create, list or operator-key", sub)
 	}
-	db, _, err := openStore(ctx, data, s.err)
+	db, data, err := openStore(ctx, where, s.err)
 	if err != nil {
 		return err
 	}
@@ -76,7 +72,7 @@ func runTenants(ctx context.Context, sub string, pos []string, data, keyName str
 		}
 		fmt.Fprintln(s.out, token)
 		fmt.Fprintf(s.err, "tenant %s (%s) created; the line above is its owner API key, shown only this once\n", t.Name, t.ID)
-		auditCLI(ctx, data, s, audit.Record{TenantID: string(t.ID), Action: "tenant.create", Target: string(t.ID),
+		auditCLI(ctx, db, data, s, audit.Record{TenantID: string(t.ID), Action: "tenant.create", Target: string(t.ID),
 			Details: map[string]string{"name": t.Name, "key": k.ID}})
 	case "operator-key":
 		token, k, err := server.IssueKey(ctx, db, "", server.KeySpec{Name: keyName, CreatedBy: "cli"})
@@ -85,7 +81,7 @@ func runTenants(ctx context.Context, sub string, pos []string, data, keyName str
 		}
 		fmt.Fprintln(s.out, token)
 		fmt.Fprintf(s.err, "operator key %s created; the line above is the key, shown only this once\n", k.ID)
-		auditCLI(ctx, data, s, audit.Record{Action: "key.create_operator", Target: k.ID, Details: map[string]string{"name": k.Name}})
+		auditCLI(ctx, db, data, s, audit.Record{Action: "key.create_operator", Target: k.ID, Details: map[string]string{"name": k.Name}})
 	case "list":
 		ts, err := db.ListTenants(ctx)
 		if err != nil {
@@ -101,12 +97,14 @@ func runTenants(ctx context.Context, sub string, pos []string, data, keyName str
 	return nil
 }
 
-// auditCLI records an administrative change made while the key it
-// created has already been printed. While 'bulwark serve' runs it holds
-// the audit log, so the record cannot be written here: that is said on
-// stderr, and the change stands.
-func auditCLI(ctx context.Context, data string, s stdio, r audit.Record) {
-	if err := auditAdmin(ctx, data, s, r); err != nil {
+// auditCLI records an administrative change already made (a key it
+// created may have been printed), in the chain a running 'bulwark serve'
+// appends to as well (the writers take turns: under a file lock, see
+// audit.FileStore, or PostgreSQL's advisory lock, see package pgaudit).
+// Should the record fail all the same, that is said on stderr, and the
+// change stands.
+func auditCLI(ctx context.Context, db store, data string, s stdio, r audit.Record) {
+	if err := auditAdmin(ctx, db, data, s, r); err != nil {
 		fmt.Fprintf(s.err, "bulwark: WARNING: the change was made, but its audit record (%s) was not written: %s\n", r.Action, redactor.String(userMessage(err)))
 	}
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -27,11 +25,15 @@ const usersUsage = `Usage:
   bulwark users list   --tenant T [--data DIR]
 
 The password of 'create' is read from stdin, or typed twice at a hidden
-prompt when stdin is a terminal; never from the command line. It must be at
-least 12 characters. With --hash, stdin holds an existing password hash to
+prompt when stdin is a terminal; never from the command line. It must be 12
+to 128 characters, not in the list of common and breached passwords built
+in, and not easy to guess (no repeats, sequences, keyboard rows or email). With --hash, stdin holds an existing password hash to
 import instead (argon2id PHC, or bcrypt $2a$/$2b$/$2y$, which is replaced by
 argon2id at the user's next login). Roles: viewer, member (default), admin,
-owner.`
+owner.
+
+Example:
+  bulwark users create --tenant acme --email bob@example.com --role admin < pw.txt`
 
 func cmdUsers(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, usersUsage, s); done {
@@ -43,28 +45,23 @@ func cmdUsers(ctx context.Context, args []string, s stdio) int {
 			return fail(s, usagef("users: a password is never taken from the command line (it would stay in the shell history and the process list): pipe it on stdin"))
 		}
 	}
-	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
-	fs.SetOutput(s.err)
+	fs := newFlagSet("users "+sub, usersUsage)
 	tenant := fs.String("tenant", "", "the tenant's `NAME`")
 	email := fs.String("email", "", "the user's `EMAIL`")
 	role := fs.String("role", string(bulwark.RoleMember), "the user's `ROLE`: viewer, member, admin or owner")
 	hash := fs.Bool("hash", false, "stdin holds a password hash to import (argon2id or bcrypt)")
-	data := fs.String("data", "", "data `DIR` (default $BULWARK_DATA or ./bulwark-data)")
-	fs.Usage = func() { fmt.Fprintln(s.err, usersUsage); fs.PrintDefaults() }
-	pos, err := parseInterleaved(fs, args[1:])
+	where := addStoreFlags(fs)
+	pos, err := fs.parseMixed(args[1:], s)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+		return fail(s, err)
 	}
-	if err := runUsers(ctx, sub, pos, *tenant, *email, *role, *hash, *data, s); err != nil {
+	if err := runUsers(ctx, sub, pos, *tenant, *email, *role, *hash, *where, s); err != nil {
 		return fail(s, err)
 	}
 	return exitOK
 }
 
-func runUsers(ctx context.Context, sub string, pos []string, tenantName, email, roleName string, isHash bool, data string, s stdio) error {
+func runUsers(ctx context.Context, sub string, pos []string, tenantName, email, roleName string, isHash bool, where storeFlags, s stdio) error {
 	switch sub {
 	case "create", "list":
 	default:
@@ -86,15 +83,16 @@ func runUsers(ctx context.Context, sub string, pos []string, tenantName, email, 
 		if email == "" {
 			return usagef("users create: give the user's email with --email")
 		}
+		typed := email
 		if email, err = bulwark.NormalizeEmail(email); err != nil {
-			return usagef("users create: --email %q is not an email address", email)
+			return usagef("users create: --email %q is not an email address (want a name@domain address)", typed)
 		}
 		u = bulwark.User{Email: email, Role: role}
-		if passwordHash, err = readPasswordHash(isHash, s); err != nil {
+		if passwordHash, err = readPasswordHash(isHash, email, tenantName, s); err != nil {
 			return err
 		}
 	}
-	db, tenant, err := openTenantStore(ctx, data, tenantName, s.err)
+	db, tenant, data, err := openTenantStore(ctx, where, tenantName, s.err)
 	if err != nil {
 		return err
 	}
@@ -117,14 +115,14 @@ func runUsers(ctx context.Context, sub string, pos []string, tenantName, email, 
 	}
 	fmt.Fprintln(s.out, u.ID)
 	fmt.Fprintf(s.err, "user %s (%s, %s) created in tenant %s\n", u.Email, u.ID, u.Role, tenantName)
-	auditCLI(ctx, data, s, audit.Record{TenantID: string(tenant), Action: "user.create", Target: u.ID,
+	auditCLI(ctx, db, data, s, audit.Record{TenantID: string(tenant), Action: "user.create", Target: u.ID,
 		Details: map[string]string{"email": u.Email, "role": string(u.Role)}})
 	return nil
 }
 
 // readPasswordHash reads a password (or, with isHash, a hash to import)
 // and returns the hash to store.
-func readPasswordHash(isHash bool, s stdio) (string, error) {
+func readPasswordHash(isHash bool, email, tenant string, s stdio) (string, error) {
 	var pw string
 	if f, ok := s.in.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !isHash {
 		var err error
@@ -132,7 +130,7 @@ func readPasswordHash(isHash bool, s stdio) (string, error) {
 			return "", err
 		}
 	} else {
-		b, err := io.ReadAll(io.LimitReader(s.in, server.MaxPasswordLen+3))
+		b, err := io.ReadAll(io.LimitReader(s.in, 4*server.MaxPasswordLen+3))
 		if err != nil {
 			return "", bulwark.E(bulwark.Unavailable, "users", "cannot read the password from stdin", err)
 		}
@@ -145,7 +143,7 @@ func readPasswordHash(isHash bool, s stdio) (string, error) {
 		}
 		return pw, nil
 	}
-	if err := server.CheckPassword(pw); err != nil {
+	if err := server.CheckPassword(pw, email, tenant); err != nil {
 		return "", usagef("users create: %s (pipe it on stdin)", bulwark.ErrorMessage(err))
 	}
 	h, err := server.HashPassword(pw, server.DefaultPasswordParams)

@@ -7,7 +7,11 @@ import (
 )
 
 func init() {
-	register("version", "print the version", func(_ context.Context, _ []string, s stdio) int {
+	register("version", "print the version", func(_ context.Context, args []string, s stdio) int {
+		fs := newFlagSet("version", "Usage: bulwark version\n\nPrints the version of this binary.\n\nExample:\n  bulwark version")
+		if err := fs.parse(args, s); err != nil {
+			return fail(s, err)
+		}
 		v := "(devel)"
 		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 			v = bi.Main.Version

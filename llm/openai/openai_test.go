@@ -260,8 +260,15 @@ func TestUnreachable(t *testing.T) {
 	s := &sleeps{}
 	m := New(Config{BaseURL: "http://" + addr + "/v1", Model: "x", Retry: transport.Retry{MaxAttempts: 2, Sleep: s.sleep}})
 	_, err = m.Stream(t.Context(), hello, nil)
-	if bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(bulwark.ErrorMessage(err), "openai: cannot reach "+addr) {
-		t.Errorf("Stream error = %q (%v), want Unavailable naming %s", bulwark.ErrorMessage(err), bulwark.ErrorKind(err), addr)
+	msg := bulwark.ErrorMessage(err)
+	if bulwark.ErrorKind(err) != bulwark.Unavailable || msg != "openai: cannot reach the openai provider (connection refused)" {
+		t.Errorf("Stream error = %q (%v), want Unavailable naming the provider", msg, bulwark.ErrorKind(err))
+	}
+	if strings.Contains(msg, addr) || strings.Contains(msg, "127.0.0.1") {
+		t.Errorf("Stream error %q names the provider's address", msg)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Errorf("the cause (for the log) %q lacks the address %s", err.Error(), addr)
 	}
 	if len(s.d) != 1 {
 		t.Errorf("retries = %d, want 1", len(s.d))
@@ -304,7 +311,7 @@ func TestTimeouts(t *testing.T) {
 		retry transport.Retry
 		msg   string
 	}{
-		{"headers", llmtest.Turn{Delay: time.Hour}, transport.Retry{MaxAttempts: 1, HeaderTimeout: 20 * time.Millisecond}, "no answer from"},
+		{"headers", llmtest.Turn{Delay: time.Hour}, transport.Retry{MaxAttempts: 1, HeaderTimeout: 20 * time.Millisecond}, "openai: no answer from the openai provider within"},
 		{"idle", llmtest.Turn{Content: "x", Hang: true}, transport.Retry{MaxAttempts: 1, IdleTimeout: 20 * time.Millisecond}, "openai: the reply stream stalled"},
 	}
 	for _, tc := range cases {

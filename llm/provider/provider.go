@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
@@ -20,7 +21,13 @@ import (
 )
 
 // Forms lists the spec forms Open accepts, for help texts and errors.
-const Forms = "openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE, optionally followed by ?tools=text"
+const Forms = "openai:MODEL, anthropic:MODEL, ollama:MODEL or replay:FILE, optionally followed by ?tools=text and/or ?context=TOKENS"
+
+// Bounds of a context window given in a spec (?context=N).
+const (
+	MinContextWindow = 1024
+	MaxContextWindow = 100_000_000
+)
 
 // Defaults of the base URLs.
 const (
@@ -45,7 +52,12 @@ type Options struct {
 //	replay:FILE      a scripted model, see package replay
 //
 // A "?tools=text" suffix wraps the model with textcall, for models without
-// native tool calling. Errors are *bulwark.Error: Invalid for a bad spec or
+// native tool calling. A "?context=N" option (options join with &) gives
+// the model's context window in tokens; without it an OpenAI or Anthropic
+// model takes its window from llm.KnownContextWindow or else
+// llm.DefaultContextWindow, an Ollama model llm.DefaultContextWindow (its
+// server's num_ctx is not known here), and a replay script none (see
+// llm.ContextWindow). Errors are *bulwark.Error: Invalid for a bad spec or
 // base URL, Unauthenticated for a missing key. Open does no network I/O.
 func Open(spec string, getenv func(string) string) (llm.Model, error) {
 	return OpenWith(spec, getenv, Options{})
@@ -55,21 +67,9 @@ func Open(spec string, getenv func(string) string) (llm.Model, error) {
 func OpenWith(spec string, getenv func(string) string, opt Options) (llm.Model, error) {
 	const op = "provider.Open"
 	base, query, _ := strings.Cut(strings.TrimSpace(spec), "?")
-	textTools := false
-	if query != "" {
-		q, err := url.ParseQuery(query)
-		if err != nil {
-			return nil, bulwark.Errorf(bulwark.Invalid, op, "model spec %q: bad options after '?'", spec)
-		}
-		for k, v := range q {
-			switch {
-			case k == "tools" && len(v) == 1 && v[0] == "text":
-				textTools = true
-			case k == "tools" && len(v) == 1 && v[0] == "native":
-			default:
-				return nil, bulwark.Errorf(bulwark.Invalid, op, "model spec %q: unknown option %q (known: tools=text, tools=native)", spec, k)
-			}
-		}
+	textTools, window, err := options(spec, query)
+	if err != nil {
+		return nil, err
 	}
 	kind, name, ok := strings.Cut(base, ":")
 	name = strings.TrimSpace(name)
@@ -119,7 +119,69 @@ func OpenWith(spec string, getenv func(string) string, opt Options) (llm.Model, 
 	if textTools {
 		m = textcall.Wrap(m)
 	}
+	w := llm.Window{Tokens: window}
+	if window == 0 && kind != "replay" {
+		w = llm.Window{Tokens: llm.DefaultContextWindow, Assumed: true}
+		if n, ok := llm.KnownContextWindow(name); ok && kind != "ollama" {
+			w = llm.Window{Tokens: n}
+		}
+	}
+	if w.Tokens > 0 {
+		m = llm.WithContextWindow(m, w)
+	}
 	return m, nil
+}
+
+// CheckOptions checks the options of spec, what follows its '?' (none is
+// fine), as Open reads them. The error is Invalid and says what is wrong.
+func CheckOptions(spec string) error {
+	_, query, _ := strings.Cut(strings.TrimSpace(spec), "?")
+	_, _, err := options(spec, query)
+	return err
+}
+
+// options reads the options of a spec: whether tool calls go as text, and
+// the context window given (0: none).
+func options(spec, query string) (textTools bool, window int, err error) {
+	const op = "provider.Open"
+	if query == "" {
+		return false, 0, nil
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return false, 0, bulwark.Errorf(bulwark.Invalid, op, "model spec %q: bad options after '?'", spec)
+	}
+	for k, v := range q {
+		switch {
+		case k == "tools" && len(v) == 1 && v[0] == "text":
+			textTools = true
+		case k == "tools" && len(v) == 1 && v[0] == "native":
+		case k == "context":
+			if window, err = contextWindow(v); err != nil {
+				return false, 0, bulwark.Errorf(bulwark.Invalid, op, "model spec %q: %s", spec, err.Error())
+			}
+		default:
+			return false, 0, bulwark.Errorf(bulwark.Invalid, op, "model spec %q: unknown option %q (known: tools=text, tools=native, context=TOKENS)", spec, k)
+		}
+	}
+	return textTools, window, nil
+}
+
+// contextWindow reads the values of a context option: one whole number of
+// tokens within bounds.
+func contextWindow(v []string) (int, error) {
+	if len(v) != 1 {
+		return 0, fmt.Errorf("context is given %d times; give it once", len(v))
+	}
+	s := v[0]
+	n, err := strconv.Atoi(s)
+	if err != nil || strings.TrimLeft(s, "-0123456789") != "" || strings.HasPrefix(s, "+") {
+		return 0, fmt.Errorf("context=%q is not a number of tokens; want a whole number such as context=128000", v[0])
+	}
+	if n < MinContextWindow || n > MaxContextWindow {
+		return 0, fmt.Errorf("context=%d is out of range; want between %d and %d tokens", n, MinContextWindow, MaxContextWindow)
+	}
+	return n, nil
 }
 
 // ollamaHost accepts OLLAMA_HOST as Ollama does: "host:port" or a URL.

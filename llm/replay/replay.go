@@ -26,7 +26,12 @@ import (
 	"github.com/bulwark-agents/bulwark/llm"
 )
 
-// Model plays a script. Each Model keeps its own position: open one per
+// Model plays a script. Its position follows the conversation: a request
+// whose messages hold n assistant turns already played gets line n+1 of
+// the script (or the next line after the last one this Model played, when
+// that is further on, as in a task tree that plays one script), so a
+// conversation continued later, by a new Model over the same script,
+// plays on from where it stopped, never from the start. Open one per
 // task. It is safe for concurrent use, but concurrent calls take turns in
 // an unspecified order.
 type Model struct {
@@ -137,6 +142,7 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 		return nil, bulwark.E(bulwark.Canceled, "replay.Stream", "replay: canceled", err)
 	}
 	m.mu.Lock()
+	m.next = max(m.next, played(req))
 	if m.next >= len(m.turns) {
 		played := m.next
 		m.mu.Unlock()
@@ -162,6 +168,17 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 		stop = "tool_calls"
 	}
 	return &llm.Response{Message: msg, Usage: usage, StopReason: stop}, nil
+}
+
+// played counts the assistant turns of the conversation so far.
+func played(req llm.Request) int {
+	n := 0
+	for _, m := range req.Messages {
+		if m.Role == llm.Assistant {
+			n++
+		}
+	}
+	return n
 }
 
 func promptSize(req llm.Request) int {

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
 )
 
 // keyPattern matches strings that look like credentials: provider API keys
@@ -81,6 +82,25 @@ func modelMissing(msg, code string) bool {
 		(strings.Contains(m, "model") && (strings.Contains(m, "does not exist") || strings.Contains(m, "not found")))
 }
 
+// contextTooLong reports whether an error message or code says the request
+// is longer than the model's context window, in the wordings of OpenAI
+// (context_length_exceeded), Anthropic ("prompt is too long", "exceed
+// context limit"), vLLM ("maximum context length"), llama.cpp
+// (exceed_context_size_error) and Ollama ("exceeds the context length").
+func contextTooLong(msg, code string) bool {
+	m := strings.ToLower(msg + " " + code)
+	for _, w := range []string{
+		"context_length_exceeded", "context length", "context_window_exceeded", "context window",
+		"exceed_context_size", "context size", "prompt is too long", "exceed context", "exceeds context",
+		"exceeds the context", "too many tokens in the prompt", "input is too long",
+	} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // statusError classifies a non-2xx answer after attempt tries.
 func (h *HTTP) statusError(status int, body []byte, attempt int) *bulwark.Error {
 	msg, code := providerError(body)
@@ -103,6 +123,10 @@ func (h *HTTP) statusError(status int, body []byte, attempt int) *bulwark.Error 
 			return e(bulwark.Unauthenticated, "%s: the API key was refused (403); check %s%s", p, h.KeyEnv, suffix)
 		}
 		return e(bulwark.Unauthenticated, "%s: the API key was rejected (401); check %s", p, h.KeyEnv)
+	case (status == 400 || status == 413 || status == 422) && contextTooLong(msg, code):
+		return bulwark.E(bulwark.Invalid, h.op(),
+			fmt.Sprintf("%s: the conversation is longer than the model's context window (%d)%s", p, status, suffix),
+			fmt.Errorf("%w: %w", llm.ErrContextTooLong, cause))
 	case status == 404 || (status < 500 && status != 429 && modelMissing(msg, code)):
 		return e(bulwark.NotFound, "%s: model %q not found (%d); check the model name and the base URL%s", p, h.Model, status, suffix)
 	case status == 429 && (strings.Contains(code, "insufficient_quota") || strings.Contains(strings.ToLower(msg), "quota")):
@@ -138,6 +162,9 @@ func (h *HTTP) StreamFailure(raw []byte) error {
 		kind = bulwark.QuotaExceeded
 	case strings.Contains(lc, "rate_limit") || strings.Contains(lc, "rate limit") || strings.Contains(lc, "429"):
 		kind = bulwark.RateLimited
+	case contextTooLong(msg, code):
+		return bulwark.E(bulwark.Invalid, h.op(), fmt.Sprintf("%s: the conversation is longer than the model's context window: %s", h.Provider, msg),
+			fmt.Errorf("%w: %s", llm.ErrContextTooLong, h.Redact(shorten(string(raw)))))
 	case strings.Contains(lc, "invalid_request") || strings.Contains(lc, "400"):
 		kind = bulwark.Invalid
 	}

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -162,12 +163,16 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 			if ctx.Err() != nil {
 				return nil, h.canceled(ctx)
 			}
+			// The message names the provider, never its address: it
+			// reaches tenants, and the address is the operator's (the
+			// cause, which the log shows, has it).
 			if context.Cause(actx) == errHeaderTimeout {
 				fail = bulwark.E(bulwark.Unavailable, h.op(),
-					fmt.Sprintf("%s: no answer from %s within %v", h.Provider, host, r.HeaderTimeout), errHeaderTimeout)
+					fmt.Sprintf("%s: no answer from the %s provider within %v", h.Provider, h.Provider, r.HeaderTimeout),
+					fmt.Errorf("%s: %w", host, errHeaderTimeout))
 			} else {
 				fail = bulwark.E(bulwark.Unavailable, h.op(),
-					fmt.Sprintf("%s: cannot reach %s: %s", h.Provider, host, netReason(err)), errors.New(h.Redact(err.Error())))
+					fmt.Sprintf("%s: cannot reach the %s provider (%s)", h.Provider, h.Provider, netReason(err)), errors.New(h.Redact(err.Error())))
 			}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
 			resp.Body = &idleBody{rc: resp.Body, ctx: actx, cancel: cancel, idle: r.IdleTimeout,
@@ -185,6 +190,7 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 			}
 		}
 		if attempt >= r.MaxAttempts {
+			h.logger().Warn("model request failed", "provider", h.Provider, "host", host, "attempts", attempt, "error", fail.Error())
 			return nil, fail
 		}
 		if wait <= 0 {
@@ -289,15 +295,18 @@ func netReason(err error) string {
 		return "name lookup failed"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the connection was closed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to it"
 	case errors.As(err, &op):
 		if op.Timeout() {
 			return "connection timed out"
 		}
-		msg := op.Err.Error()
-		if i := strings.LastIndex(msg, ": "); i >= 0 {
-			msg = msg[i+2:]
-		}
-		return msg
+		// Other causes (TLS, proxies) can name hosts: a fixed phrase.
+		return "connection failed"
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -26,6 +26,9 @@ type Event struct {
 	Port    string    `json:"port"`             // the port asked for
 	Allowed bool      `json:"allowed"`          // whether the connection was made
 	Reason  string    `json:"reason,omitempty"` // why it was refused, or failed
+	// Secret names the secret whose value the proxy put into a request
+	// (Allowed) or whose placeholder made it refuse one (not Allowed).
+	Secret string `json:"secret,omitempty"`
 }
 
 // ErrForbiddenAddress is returned (wrapped) for an address that egress never
@@ -175,18 +178,29 @@ func controlPublic(network, address string, _ syscall.RawConn) error {
 	return CheckIP(ap.Addr())
 }
 
-// Pattern is one entry of a domain allowlist: an exact host name, or
-// "*.example.com" for every subdomain of example.com (not example.com itself).
+// Pattern is one entry of a domain allowlist: an exact host name,
+// "*.example.com" for every subdomain of example.com (not example.com
+// itself), or "*" for every host name. "*" widens only the names: an
+// address is still never allowed (Allowlist.Allows), and every dial is
+// still checked by Dialer, so private, loopback, link-local and metadata
+// addresses stay refused however a name resolves.
 type Pattern struct {
 	host     string
 	wildcard bool
+	any      bool
 }
+
+// AnyHost is the allowlist entry that matches every host name.
+const AnyHost = "*"
 
 // ParsePattern parses an allowlist entry; it lowercases and drops a final
 // dot. An address in any spelling ("127.0.0.1", "2130706433", "0x7f.1") is
-// refused: the allowlist names domains.
+// refused: the allowlist names domains. "*" alone is every name (AnyHost).
 func ParsePattern(s string) (Pattern, error) {
 	s = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".")
+	if s == AnyHost {
+		return Pattern{any: true}, nil
+	}
 	wild := strings.HasPrefix(s, "*.")
 	if wild {
 		s = s[2:]
@@ -203,6 +217,9 @@ func ParsePattern(s string) (Pattern, error) {
 // Match reports whether host (a name as asked for) is allowed by p.
 func (p Pattern) Match(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if p.any {
+		return validHost(host)
+	}
 	if p.wildcard {
 		return strings.HasSuffix(host, "."+p.host)
 	}
@@ -226,8 +243,21 @@ func validHost(s string) bool {
 	return true
 }
 
+// IsAny reports whether p is "*", every host name.
+func (p Pattern) IsAny() bool { return p.any }
+
 // Allowlist is a set of Patterns.
 type Allowlist []Pattern
+
+// AnyHost reports whether l allows every host name ("*").
+func (l Allowlist) AnyHost() bool {
+	for _, p := range l {
+		if p.any {
+			return true
+		}
+	}
+	return false
+}
 
 // ParseAllowlist parses entries with ParsePattern.
 func ParseAllowlist(entries []string) (Allowlist, error) {

@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -21,8 +22,16 @@ type Proxy struct {
 	// Tests may swap it; the address check lives in Dialer, so a replacement
 	// must be a test's own deliberate choice.
 	Dial DialFunc
-	// OnEvent, if set, is called for every allowed or refused connection.
+	// OnEvent, if set, is called for every allowed or refused connection,
+	// and for every secret put into a request or refused.
 	OnEvent func(Event)
+	// Intercept, if set, makes the proxy terminate the TLS of CONNECT
+	// tunnels with Intercept.CA and put the secrets' values into the
+	// requests inside, for the hosts each secret is bound to (see
+	// Intercept). Plain HTTP requests, in a tunnel or not, are refused
+	// when they carry a placeholder; another tunnel that does not start
+	// with TLS is passed through untouched (closed if TLS starts late).
+	Intercept *Intercept
 
 	mu    sync.Mutex
 	srv   *http.Server
@@ -109,6 +118,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		DisableKeepAlives: true,
 	}
 	defer tr.CloseIdleConnections()
+	if p.Intercept != nil {
+		name, _, _ := ParseHost(host)
+		p.forward(w, r, p.Intercept, tr, name, port, "http://"+net.JoinHostPort(host, port), false)
+		return
+	}
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
 	for _, h := range []string{"Proxy-Connection", "Proxy-Authorization", "Connection", "Keep-Alive", "Te", "Trailer", "Upgrade"} {
@@ -136,6 +150,10 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	if !p.Allow.Allows(host) {
 		p.report(host, port, false, "domain not in allowlist")
 		http.Error(w, "bulwark egress proxy: domain "+host+" is not allowed", http.StatusForbidden)
+		return
+	}
+	if p.Intercept != nil {
+		p.connectIntercepted(w, host, port)
 		return
 	}
 	up, err := p.dial(r.Context(), net.JoinHostPort(host, port))
@@ -214,3 +232,104 @@ func splitHostPortDefault(hostport, def string) (host, port string) {
 	}
 	return host, port
 }
+
+// firstByteWait is how long an intercepting proxy waits for the first
+// byte of a tunnel to tell TLS from other protocols.
+const firstByteWait = 2 * time.Second
+
+// connectIntercepted answers a CONNECT when secrets may be put into
+// requests: it accepts the tunnel, and serves it as TLS terminated here
+// (intercepted) when it starts with TLS, or splices it to host:port
+// untouched otherwise.
+func (p *Proxy) connectIntercepted(w http.ResponseWriter, host, port string) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "bulwark egress proxy: cannot tunnel", http.StatusInternalServerError)
+		return
+	}
+	down, buf, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if !p.track(down) {
+		return
+	}
+	defer p.wg.Done()
+	defer func() {
+		down.Close()
+		p.mu.Lock()
+		delete(p.conns, down)
+		p.mu.Unlock()
+	}()
+	if _, err := io.WriteString(down, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		return
+	}
+	// A TLS client speaks first, at once; a protocol in which the server
+	// speaks first is passed through after a short wait.
+	down.SetReadDeadline(time.Now().Add(firstByteWait))
+	first, err := buf.Reader.Peek(1)
+	var ne net.Error
+	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+		return
+	}
+	down.SetReadDeadline(time.Time{})
+	name, _, _ := ParseHost(host)
+	conn := prefixConn{Conn: down, r: buf.Reader}
+	if len(first) == 1 && first[0] == tlsRecordHandshake {
+		p.report(host, port, true, "")
+		p.intercepted(conn, name, port)
+		return
+	}
+	if len(first) == 1 && p.plainHTTP(down, buf.Reader) {
+		p.report(host, port, true, "")
+		p.plainTunnel(conn, name, port)
+		return
+	}
+	up, err := p.dial(context.Background(), net.JoinHostPort(host, port))
+	if err != nil {
+		p.report(host, port, false, err.Error())
+		return
+	}
+	p.mu.Lock()
+	if p.done {
+		p.mu.Unlock()
+		up.Close()
+		return
+	}
+	p.conns[up] = struct{}{}
+	p.mu.Unlock()
+	p.report(host, port, true, "")
+	late := &noLateTLS{r: buf.Reader}
+	splice(down, late, up)
+	if late.refused {
+		p.report(host, port, false, "TLS started after the tunnel was passed through untouched")
+	}
+	p.mu.Lock()
+	delete(p.conns, up)
+	p.mu.Unlock()
+}
+
+// noLateTLS reads the first bytes of a tunnel passed through untouched and
+// fails when the sandbox's first byte starts TLS: a client that waited out
+// firstByteWait before its handshake would otherwise speak TLS end to end
+// with the server, and read answers the proxy never masked (a bound
+// host's echo of a secret's value).
+type noLateTLS struct {
+	r       io.Reader
+	seen    bool
+	refused bool
+}
+
+func (n *noLateTLS) Read(b []byte) (int, error) {
+	k, err := n.r.Read(b)
+	if !n.seen && k > 0 {
+		n.seen = true
+		if b[0] == tlsRecordHandshake {
+			n.refused = true
+			return 0, errLateTLS
+		}
+	}
+	return k, err
+}
+
+var errLateTLS = errors.New("egress: TLS after the first-byte wait")

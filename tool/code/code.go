@@ -6,11 +6,14 @@ package code
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	sh "github.com/bulwark-agents/bulwark/shell"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -34,11 +37,112 @@ func (shell) Schema() *tool.Schema {
 	}}
 }
 
-// Target is the command line, so a policy can say run_shell(rm -rf *)=deny.
-func (shell) Target(args json.RawMessage) string {
+// Effects are the simple commands of the script, as shell.Parse reads
+// them: a policy says run_shell(rm -rf *)=deny and "rm -fr *", "cd . && rm
+// -rf *" and the like are caught. What cannot be known before the script
+// runs (eval, a command name from a variable, a script that does not parse)
+// is Dynamic.
+func (shell) Effects(args json.RawMessage) (tool.Effects, error) {
+	var a struct{ Command string }
+	if err := json.Unmarshal(args, &a); err != nil {
+		return tool.Effects{}, bulwark.E(bulwark.Invalid, "run_shell", "the arguments do not fit run_shell", err)
+	}
+	e := tool.Effects{Display: a.Command}
+	script(&e, a.Command)
+	e.Targets = e.Runs
+	return e, nil
+}
+
+// Patterns puts a policy pattern in the form of the commands it is
+// matched against (shell.Pattern: "rm -fr *" is "rm -rf *" is one
+// pattern). A pattern that is empty once normalised never matches.
+func (shell) Patterns(pattern string) ([]string, error) {
+	p, err := sh.Pattern(pattern)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Invalid, "run_shell", "the pattern is not a command line the shell could run", err)
+	}
+	if strings.TrimSpace(p) == "" {
+		return nil, bulwark.Errorf(bulwark.Invalid, "run_shell", "the pattern names no command")
+	}
+	return []string{p}, nil
+}
+
+// Matcher matches a pattern against each command of the script as
+// parsed, not only against its line (see commandMatch).
+func (shell) Matcher(args json.RawMessage) func(form, target string) bool {
 	var a struct{ Command string }
 	json.Unmarshal(args, &a)
-	return a.Command
+	return commandMatcher(a.Command)
+}
+
+// Parts returns the words of each command of the script (see
+// commandParts).
+func (shell) Parts(args json.RawMessage) func(target string) []string {
+	var a struct{ Command string }
+	json.Unmarshal(args, &a)
+	return commandParts(a.Command)
+}
+
+// commandParts returns, for a target of a call running the bash script
+// src, the words (arguments and redirected files) of the commands with
+// that line; none for other targets.
+func commandParts(src string) func(target string) []string {
+	words := map[string][]string{}
+	if sc, err := sh.Parse(src); err == nil {
+		for _, c := range sc.Commands {
+			words[c.String()] = append(words[c.String()], c.Words()...)
+		}
+	}
+	return func(target string) []string { return words[target] }
+}
+
+// commandMatcher returns the policy's test of a pattern's form against a
+// target of a call running the bash script src: a command of the script
+// is matched by commandMatch, any other target (run_code's "LANGUAGE:
+// CODE") as a glob.
+func commandMatcher(src string) func(form, target string) bool {
+	// Commands with one line may differ in their redirections (cat; cat <
+	// .env): a target matches when one of its commands does.
+	cmds := map[string][]sh.Command{}
+	if sc, err := sh.Parse(src); err == nil {
+		for _, c := range sc.Commands {
+			cmds[c.String()] = append(cmds[c.String()], c)
+		}
+	}
+	return func(form, target string) bool {
+		if cs, ok := cmds[target]; ok {
+			for _, c := range cs {
+				if commandMatch(form, c) {
+					return true
+				}
+			}
+			return false
+		}
+		return bulwark.Glob(form, target)
+	}
+}
+
+// commandMatch reports whether command c matches form, a pattern in
+// canonical form (shell.Pattern).
+func commandMatch(form string, c sh.Command) bool {
+	// Match also lets a pattern with a * admit flags it does not name
+	// ("rm -f -r *" matches rm -I -rf /, whose line "rm -I -f -r /" the
+	// glob misses). TestPolicyBypassParsed checks it.
+	return sh.Match(form, c)
+}
+
+// script adds what the bash script src runs to e: its commands, or why
+// they cannot be known.
+func script(e *tool.Effects, src string) {
+	sc, err := sh.Parse(src)
+	if err != nil {
+		e.Dynamic = append(e.Dynamic, "the script could not be read before it runs: "+err.Error())
+		return
+	}
+	for _, c := range sc.Commands {
+		e.Runs = append(e.Runs, c.String())
+	}
+	e.Dynamic = append(e.Dynamic, sc.Dynamic...)
 }
 
 func (shell) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (tool.Result, error) {
@@ -72,11 +176,80 @@ func (program) Schema() *tool.Schema {
 	}}
 }
 
-// Target is "LANGUAGE: CODE", so a policy can match the language or the code.
-func (program) Target(args json.RawMessage) string {
+// Effects are the program's file and the interpreter running it, and
+// what a policy matches: "LANGUAGE: CODE" (so run_code(python: *)=ask
+// names a language) and, for bash, each command of the program as
+// run_shell's are read (Dynamic where they cannot be known). Python and
+// JavaScript programs run what their code says; only the whole program
+// names it.
+func (program) Effects(args json.RawMessage) (tool.Effects, error) {
+	const op = "run_code"
+	var a struct{ Language, Code string }
+	if err := json.Unmarshal(args, &a); err != nil {
+		return tool.Effects{}, bulwark.E(bulwark.Invalid, op, "the arguments do not fit run_code", err)
+	}
+	in, ok := interpreters[a.Language]
+	if !ok {
+		return tool.Effects{}, bulwark.Errorf(bulwark.Invalid, op, "language %q is not one of python, javascript, bash", a.Language)
+	}
+	file := programFile(a.Code, in.ext)
+	e := tool.Effects{
+		Writes:  []string{file},
+		Runs:    []string{in.prog + " /workspace/" + file},
+		Targets: []string{a.Language + ": " + a.Code},
+		Display: a.Language + ": " + a.Code,
+	}
+	if a.Language == "bash" {
+		var inner tool.Effects
+		script(&inner, a.Code)
+		e.Runs = append(e.Runs, inner.Runs...)
+		e.Dynamic = inner.Dynamic
+		e.Targets = append(e.Targets, inner.Runs...)
+	}
+	return e, nil
+}
+
+// Patterns matches a policy pattern as written (against "LANGUAGE: CODE")
+// and, normalised as run_shell's are, against the commands of bash
+// programs.
+func (program) Patterns(pattern string) ([]string, error) {
+	if pattern == "" {
+		return nil, bulwark.Errorf(bulwark.Invalid, "run_code", "the pattern is empty")
+	}
+	forms := []string{pattern}
+	if p, err := sh.Pattern(pattern); err == nil && strings.TrimSpace(p) != "" && p != pattern {
+		forms = append(forms, p)
+	}
+	return forms, nil
+}
+
+// Matcher matches a pattern against the commands of a bash program as
+// run_shell's Matcher does, and against "LANGUAGE: CODE" as a glob.
+func (program) Matcher(args json.RawMessage) func(form, target string) bool {
 	var a struct{ Language, Code string }
 	json.Unmarshal(args, &a)
-	return a.Language + ": " + a.Code
+	if a.Language != "bash" {
+		return bulwark.Glob
+	}
+	return commandMatcher(a.Code)
+}
+
+// Parts returns the words of the commands of a bash program, as
+// run_shell's Parts does; none for other languages.
+func (program) Parts(args json.RawMessage) func(target string) []string {
+	var a struct{ Language, Code string }
+	json.Unmarshal(args, &a)
+	if a.Language != "bash" {
+		return func(string) []string { return nil }
+	}
+	return commandParts(a.Code)
+}
+
+// programFile is the workspace file run_code writes code to: named after
+// its content, so the effects of a call are known before it runs.
+func programFile(code, ext string) string {
+	sum := sha256.Sum256([]byte(code))
+	return fmt.Sprintf("%s/prog_%s.%s", scriptDir, hex.EncodeToString(sum[:8]), ext)
 }
 
 // scriptDir is the workspace folder run_code writes its programs to.
@@ -98,7 +271,7 @@ func (program) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (to
 	if env.Exec == nil {
 		return tool.Result{}, unavailable(op)
 	}
-	name := fmt.Sprintf("%s/%s.%s", scriptDir, bulwark.NewID("prog_"), in.ext)
+	name := programFile(a.Code, in.ext)
 	if err := env.Workspace.WriteFile(name, []byte(a.Code)); err != nil {
 		return tool.Result{}, err
 	}
@@ -116,6 +289,14 @@ func execute(ctx context.Context, env *tool.Env, op string, cmd []string) (tool.
 		return tool.Result{}, unavailable(op)
 	}
 	res, err := env.Exec(ctx, cmd)
+	if err != nil && res != nil && bulwark.ErrorKind(err) == bulwark.Canceled {
+		// The task was stopped while the command ran: what it printed
+		// until then is its result, kept with the error. It was killed, so
+		// it has no exit status of its own.
+		killed := *res
+		killed.ExitCode = -1
+		return tool.Result{Output: Describe(&killed) + "[canceled: the task was stopped while the command ran]\n", IsError: true, Untrusted: true}, err
+	}
 	if err != nil {
 		return tool.Result{}, err
 	}
@@ -129,6 +310,15 @@ func execute(ctx context.Context, env *tool.Env, op string, cmd []string) (tool.
 func Describe(r *tool.ExecResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "exit status %d (%s)\n", r.ExitCode, r.Duration.Round(1e6))
+	// The shell's codes for a program that could not start: the stderr
+	// below says which; this says what the sandbox has to do with it.
+	switch r.ExitCode {
+	case 126:
+		b.WriteString("[exit status 126: a program could not be run. The sandbox runs only the allowed commands " +
+			"(an operator can allow more with BULWARK_ALLOWED_COMMANDS), and programs written to the workspace only where the operator turned BULWARK_WORKSPACE_EXEC on]\n")
+	case 127:
+		b.WriteString("[exit status 127: a program was not found in the sandbox]\n")
+	}
 	if r.TimedOut {
 		fmt.Fprintf(&b, "[killed: the command ran past its %s time limit]\n", r.Timeout)
 	}

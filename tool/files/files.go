@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 	"unicode/utf8"
 
@@ -31,6 +32,7 @@ func Tools() []tool.Tool {
 type spec struct {
 	name, description string
 	schema            *tool.Schema
+	access            access
 	run               func(ctx context.Context, ws *workspace.Workspace, args json.RawMessage) (tool.Result, error)
 }
 
@@ -133,14 +135,63 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %s", n, noun)
 }
 
-// Target is the path a file tool acts on ("." where it names none), so a
-// policy can say, for example, write_file(*.env)=deny.
-func (s *spec) Target(args json.RawMessage) string {
+// access is what a file tool does to the path it is given.
+type access int
+
+const (
+	reads   access = 1 << iota // read_file, list_files, search_files, edit_file
+	writes                     // write_file, edit_file, delete_file
+	removes                    // delete_file
+)
+
+// Effects declares the path the call acts on, cleaned as the workspace
+// cleans it ("." where the tool names none), as read, written or removed:
+// so a policy says write_file(*.env)=deny and "x.env/." is caught.
+func (s *spec) Effects(args json.RawMessage) (tool.Effects, error) {
 	var a struct {
 		Path string `json:"path"`
 	}
-	if json.Unmarshal(args, &a) != nil || a.Path == "" {
-		return "."
+	if err := decode(s.name, args, &a); err != nil {
+		return tool.Effects{}, err
 	}
-	return a.Path
+	if a.Path == "" {
+		a.Path = "."
+	}
+	p, err := CleanPath(a.Path)
+	if err != nil {
+		return tool.Effects{}, err
+	}
+	e := tool.Effects{Targets: []string{p}, Display: p, Idempotent: s.access == reads}
+	if s.access&reads != 0 {
+		e.Reads = []string{p}
+	}
+	if s.access&writes != 0 {
+		e.Writes = []string{p}
+	}
+	if s.access&removes != 0 {
+		e.Removes = []string{p}
+	}
+	return e, nil
+}
+
+// Patterns cleans a policy pattern like a path, so that "./src/*" is
+// "src/*"; a pattern that leaves the workspace ("../x") can never match.
+func (s *spec) Patterns(pattern string) ([]string, error) {
+	p, err := CleanPath(pattern)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Invalid, s.name,
+			`the pattern is not a path inside the workspace: paths are relative to it, with "/" between folders (such as src/*), and do not leave it with ".."`, err)
+	}
+	return []string{p}, nil
+}
+
+// CleanPath is the canonical form of a path given to a file tool: the
+// workspace-relative path workspace.Clean makes of it, or, for an absolute
+// path (reachable only where the workspace is unrestricted), the path
+// cleaned lexically.
+func CleanPath(name string) (string, error) {
+	if strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "//") {
+		return path.Clean(name), nil
+	}
+	return workspace.Clean(name)
 }

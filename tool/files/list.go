@@ -19,7 +19,8 @@ const maxListEntries = 500
 // ListFiles returns the list_files tool: path? (default ".").
 func ListFiles() tool.Tool {
 	return &spec{
-		name: "list_files",
+		name:   "list_files",
+		access: reads,
 		description: "List a folder of the workspace: one entry per line, sorted by name, with its path relative to the workspace " +
 			"(folders end in \"/\"), and the size of files. Without path, lists the top of the workspace. " +
 			fmt.Sprintf("Shows at most %d entries; ", maxListEntries) +
@@ -91,6 +92,7 @@ func describeEntry(info fs.FileInfo) string {
 func DeleteFile() tool.Tool {
 	return &spec{
 		name:        "delete_file",
+		access:      writes | removes,
 		description: "Delete one file from the workspace. Folders are not deleted.",
 		schema: &tool.Schema{
 			Type: "object",

@@ -21,7 +21,8 @@ const (
 // ReadFile returns the read_file tool: path, offset? and limit? (in lines).
 func ReadFile() tool.Tool {
 	return &spec{
-		name: "read_file",
+		name:   "read_file",
+		access: reads,
 		description: "Read a text file in the workspace. Lines are shown numbered, as \"    12\\tline text\"; " +
 			"the number and the tab are not part of the file, so leave them out when you quote the file (in edit_file's \"old\", for example). " +
 			fmt.Sprintf("Shows up to %d lines from offset (the first line is 1); ", defaultReadLines) +
@@ -105,7 +106,8 @@ func withHint(op string, err error, hint string) error {
 // WriteFile returns the write_file tool: path and content.
 func WriteFile() tool.Tool {
 	return &spec{
-		name: "write_file",
+		name:   "write_file",
+		access: writes,
 		description: "Create a file in the workspace, or replace the whole content of an existing one, with content. " +
 			"Missing folders on the way are created. To change part of a file, use edit_file instead.",
 		schema: &tool.Schema{
@@ -144,7 +146,8 @@ func writeFile(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 // EditFile returns the edit_file tool: path, old and new.
 func EditFile() tool.Tool {
 	return &spec{
-		name: "edit_file",
+		name:   "edit_file",
+		access: reads | writes,
 		description: "Change part of a text file in the workspace: replace the snippet old, which must occur exactly once in the file, with new. " +
 			"Copy old exactly from the file, with its indentation and line breaks and without read_file's line numbers; " +
 			"include enough surrounding lines to make it unique. To delete the snippet, give an empty new.",

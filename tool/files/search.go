@@ -31,7 +31,8 @@ var skippedDirs = []string{".git", ".hg", ".svn", "node_modules", "__pycache__",
 // SearchFiles returns the search_files tool: pattern and path?.
 func SearchFiles() tool.Tool {
 	return &spec{
-		name: "search_files",
+		name:   "search_files",
+		access: reads,
 		description: "Search the text files of the workspace for lines matching a regular expression (RE2 syntax, as in Go: " +
 			`no backreferences or lookaround; "(?i)" makes it case-insensitive). The pattern is matched against each line on its own. ` +
 			`Prints one match per line as "path:line: text". ` +

@@ -33,6 +33,9 @@ func (finish) Description() string {
 }
 func (finish) Schema() *tool.Schema { return finishSchema }
 
+// Effects: finish acts on nothing outside the conversation.
+func (finish) Effects(json.RawMessage) (tool.Effects, error) { return tool.Effects{}, nil }
+
 func (finish) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (tool.Result, error) {
 	var args struct {
 		Answer string `json:"answer"`
@@ -64,6 +67,9 @@ func (askUser) Description() string {
 		"There may be no one to ask; then you are told so and must decide yourself."
 }
 func (askUser) Schema() *tool.Schema { return askUserSchema }
+
+// Effects: ask_user talks to the person who gave the task, nothing else.
+func (askUser) Effects(json.RawMessage) (tool.Effects, error) { return tool.Effects{}, nil }
 
 func (askUser) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (tool.Result, error) {
 	const op = "ask_user"

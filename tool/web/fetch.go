@@ -126,13 +126,67 @@ func (f *fetcher) Schema() *tool.Schema {
 	}
 }
 
-// Target is the URL, so a policy can say fetch_url(https://intranet*)=deny.
-func (f *fetcher) Target(args json.RawMessage) string {
+// Effects are the URL in canonical form (CanonicalURL: what a policy such as
+// fetch_url(https://intranet*)=deny matches, and what Run fetches), and its
+// host.
+func (f *fetcher) Effects(args json.RawMessage) (tool.Effects, error) {
 	var a struct {
 		URL string `json:"url"`
 	}
-	json.Unmarshal(args, &a)
-	return a.URL
+	if err := json.Unmarshal(args, &a); err != nil {
+		return tool.Effects{}, bulwark.E(bulwark.Invalid, op, "the arguments do not fit fetch_url", err)
+	}
+	u, err := CanonicalURL(a.URL)
+	if err != nil {
+		return tool.Effects{}, err
+	}
+	return urlEffects(u), nil
+}
+
+// urlEffects are the effects of fetching u, a canonical URL.
+func urlEffects(u *url.URL) tool.Effects {
+	e := tool.Effects{URLs: []string{u.String()}, Targets: []string{u.String()}, Display: u.String()}
+	if h := u.Hostname(); h != "" {
+		e.Hosts = []string{h}
+	}
+	return e
+}
+
+// Patterns matches a policy pattern against the canonical URL, with the
+// pattern's scheme and host in lower case as the URL's are.
+func (f *fetcher) Patterns(pattern string) ([]string, error) {
+	if pattern == "" {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the pattern is empty")
+	}
+	// A pattern is matched against the whole canonical URL, scheme and
+	// path included: one that could match none is an error, not a rule
+	// that silently never applies (fetch_url(evil.example)=deny,
+	// fetch_url(https://evil.example)=deny: every URL has a path).
+	lit := pattern
+	if i := strings.IndexAny(lit, "*?"); i >= 0 {
+		lit = lit[:i]
+	}
+	low := strings.ToLower(lit)
+	couldBeURL := false
+	for _, s := range []string{"https://", "http://"} {
+		couldBeURL = couldBeURL || strings.HasPrefix(s, low) || strings.HasPrefix(low, s)
+	}
+	if !couldBeURL {
+		return nil, bulwark.Errorf(bulwark.Invalid, op,
+			"the pattern %q can match no URL: URLs are matched whole, as https://host/path; write https://%s/* or *://%s/*", pattern, lit, lit)
+	}
+	if scheme, rest, ok := strings.Cut(pattern, "://"); ok && !strings.ContainsAny(rest, "/*?") {
+		return nil, bulwark.Errorf(bulwark.Invalid, op,
+			"the pattern %q can match no URL: every URL has a path; write %s/ for the home page or %s/* for the whole site", pattern, scheme+"://"+rest, scheme+"://"+rest)
+	}
+	if scheme, rest, ok := strings.Cut(pattern, "://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		pattern = strings.ToLower(scheme) + "://" + strings.ToLower(host)
+		if strings.Contains(rest, "/") {
+			pattern += "/" + path
+		}
+	}
+	return []string{pattern}, nil
 }
 
 const op = "fetch_url"
@@ -170,6 +224,31 @@ func (f *fetcher) checkURL(u *url.URL) error {
 	return nil
 }
 
+// clientFor returns the client of one call: each redirect is also judged
+// by env.CheckEffects, as the policy judged the first URL, so that a page
+// on an allowed URL cannot send the fetch to one the policy refuses.
+func (f *fetcher) clientFor(env *tool.Env) *http.Client {
+	if env == nil || env.CheckEffects == nil {
+		return f.client
+	}
+	c := *f.client
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := f.checkRedirect(req, via); err != nil {
+			return err
+		}
+		u, err := CanonicalURL(req.URL.String())
+		if err != nil {
+			return err
+		}
+		if err := env.CheckEffects(req.Context(), f, urlEffects(u)); err != nil {
+			return err
+		}
+		req.URL, req.Host = u, "" // fetch what was judged
+		return nil
+	}
+	return &c
+}
+
 func (f *fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > f.cfg.maxRedirects() {
 		return errTooManyRedirects
@@ -180,7 +259,7 @@ func (f *fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-func (f *fetcher) Run(ctx context.Context, _ *tool.Env, raw json.RawMessage) (tool.Result, error) {
+func (f *fetcher) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (tool.Result, error) {
 	var args struct {
 		URL string `json:"url"`
 	}
@@ -191,14 +270,13 @@ func (f *fetcher) Run(ctx context.Context, _ *tool.Env, raw json.RawMessage) (to
 		return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
 			"web access is off for this task: no domain is allowed (an administrator sets BULWARK_ALLOWED_DOMAINS)")
 	}
-	u, err := url.Parse(strings.TrimSpace(args.URL))
+	u, err := CanonicalURL(args.URL) // the form the policy decided on
 	if err != nil {
-		return tool.Result{}, bulwark.E(bulwark.Invalid, op, "the URL cannot be parsed; give an absolute URL such as https://example.com/page", err)
+		return tool.Result{}, err
 	}
 	if err := f.checkURL(u); err != nil {
 		return tool.Result{}, err
 	}
-	u.Fragment, u.RawFragment = "", ""
 
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.timeout())
 	defer cancel()
@@ -208,8 +286,12 @@ func (f *fetcher) Run(ctx context.Context, _ *tool.Env, raw json.RawMessage) (to
 	}
 	req.Header.Set("User-Agent", "Bulwark-fetch/1 (+https://github.com/bulwark-agents/bulwark)")
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/json,application/xml,text/*;q=0.9")
-	resp, err := f.client.Do(req)
+	resp, err := f.clientFor(env).Do(req)
 	if err != nil {
+		var be *bulwark.Error
+		if errors.As(err, &be) {
+			return tool.Result{}, be // a redirect the policy refused: its message says why
+		}
 		return tool.Result{}, f.doError(ctx, u, err)
 	}
 	defer resp.Body.Close()

@@ -317,3 +317,46 @@ func TestFetchHTML(t *testing.T) {
 		t.Errorf("fetch_url output %q keeps a script", res.Output)
 	}
 }
+
+// A redirect is judged by env.CheckEffects as the first URL was judged by
+// the policy: a page on an allowed URL cannot send the fetch to a refused
+// one, and the refused one is never requested.
+func TestFetchRedirectJudgedByPolicy(t *testing.T) {
+	var privateHit atomic.Int32
+	tl, _ := newFetcher(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/go":
+			http.Redirect(w, r, "http://ALLOWED.test./a/../private/x", http.StatusFound)
+		case "/private/x":
+			privateHit.Add(1)
+			fmt.Fprint(w, "secret page")
+		default:
+			fmt.Fprint(w, "public page")
+		}
+	}), Config{})
+	var seen []string
+	env := &tool.Env{CheckEffects: func(_ context.Context, _ tool.Tool, e tool.Effects) error {
+		seen = append(seen, e.URLs...)
+		if bulwark.Glob("http://allowed.test/private/*", e.URLs[0]) {
+			return bulwark.Errorf(bulwark.PermissionDenied, "test", "refused by the test policy")
+		}
+		return nil
+	}}
+	args, _ := json.Marshal(map[string]string{"url": "http://allowed.test/go"})
+	_, err := tl.Run(context.Background(), env, args)
+	if err == nil || !strings.Contains(bulwark.ErrorMessage(err), "refused by the test policy") {
+		t.Errorf("fetch through a redirect to a refused URL: err %v, want the policy's refusal", err)
+	}
+	if privateHit.Load() != 0 {
+		t.Errorf("the refused URL was requested")
+	}
+	if len(seen) != 1 || seen[0] != "http://allowed.test/private/x" {
+		t.Errorf("CheckEffects saw %q, want the redirect's canonical URL", seen)
+	}
+	// Without a refusal the redirect is followed.
+	env.CheckEffects = func(context.Context, tool.Tool, tool.Effects) error { return nil }
+	res, err := tl.Run(context.Background(), env, args)
+	if err != nil || !strings.Contains(res.Output, "secret page") {
+		t.Errorf("allowed redirect: %v %q", err, res.Output)
+	}
+}

@@ -13,6 +13,10 @@ const pages = {
   files: () => import('./files.js'),
   settings: () => import('./settings.js'),
   keys: () => import('./keys.js'),
+  memories: () => import('./memories.js'),
+  secrets: () => import('./secrets.js'),
+  schedules: () => import('./schedules.js'),
+  skills: () => import('./skills.js'),
   users: () => import('./users.js'),
   audit: () => import('./audit.js'),
 };

@@ -1,7 +1,8 @@
 // audit.js is the tenant's audit log (admins): filters by action (a
-// trailing * for a prefix), actor and time, pages of records oldest
-// first, and the verification of the whole hash chain and its signed
-// checkpoints (GET /api/v1/audit/verify).
+// trailing * for a prefix), actor and time, pages of records newest
+// first (order=desc), people and keys by their emails and names (the
+// raw id in small type below), and the verification of the whole hash
+// chain and its signed checkpoints (GET /api/v1/audit/verify).
 import {api, list} from './api.js';
 import {h, clear, field, errorBox, empty, busy, timeEl, fmtNumber} from './dom.js';
 
@@ -14,7 +15,7 @@ export function rfc3339(local) {
 
 export async function render(main, ctx) {
   const action = h('input', {type: 'text', placeholder: 'auth.* or task.cancel_requested', spellcheck: 'false', value: ctx.params.get('action') || ''});
-  const actor = h('input', {type: 'text', placeholder: 'user:u_… or key:k_…', spellcheck: 'false', value: ctx.params.get('actor') || ''});
+  const actor = h('input', {type: 'text', placeholder: 'user:u_… or key:k_… (as shown under a name)', spellcheck: 'false', value: ctx.params.get('actor') || ''});
   const since = h('input', {type: 'datetime-local'});
   const until = h('input', {type: 'datetime-local'});
   const filterErr = h('div', {class: 'errors'});
@@ -31,31 +32,31 @@ export async function render(main, ctx) {
     verifyOut, filters, listing, more);
 
   let next = 0;
-  function query(after) {
-    const q = new URLSearchParams();
+  function query(before) {
+    const q = new URLSearchParams({order: 'desc'});
     if (action.value.trim()) q.set('action', action.value.trim());
     if (actor.value.trim()) q.set('actor', actor.value.trim());
     if (rfc3339(since.value)) q.set('since', rfc3339(since.value));
     if (rfc3339(until.value)) q.set('until', rfc3339(until.value));
-    if (after) q.set('after', String(after));
+    if (before) q.set('before', String(before));
     return '/api/v1/audit' + (q.toString() ? '?' + q : '');
   }
 
-  async function load(after) {
-    const data = await api('GET', query(after));
+  async function load(before) {
+    const data = await api('GET', query(before));
     const recs = list(data, 'records');
     next = data && data.next ? data.next : 0;
     more.hidden = !next;
-    if (!after) clear(listing);
-    if (!recs.length && !after) {
+    if (!before) clear(listing);
+    if (!recs.length && !before) {
       listing.append(empty('No audit records match.'));
       return;
     }
     let body = listing.querySelector('tbody');
     if (!body) {
       body = h('tbody');
-      listing.append(h('table', {class: 'audit responsive'},
-        h('thead', null, h('tr', null, ['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Details'].map(c => h('th', {scope: 'col'}, c)))), body));
+      listing.append(h('div', {class: 'scroll'}, h('table', {class: 'audit responsive'},
+        h('thead', null, h('tr', null, ['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Details'].map(c => h('th', {scope: 'col'}, c)))), body)));
     }
     for (const r of recs) body.append(row(r));
   }
@@ -65,13 +66,20 @@ export async function render(main, ctx) {
     return h('tr', {class: 'outcome-' + String(r.outcome).replace(/[^a-z]/g, '')},
       h('td', {'data-label': '#', class: 'num'}, String(r.seq)),
       h('td', {'data-label': 'Time'}, timeEl(r.time)),
-      h('td', {'data-label': 'Actor', class: 'mono'}, r.actor),
+      h('td', {'data-label': 'Actor', class: 'actor'}, named(r.actor_name, r.actor)),
       h('td', {'data-label': 'Action', class: 'mono'}, r.action),
-      h('td', {'data-label': 'Target', class: 'mono'}, r.target || ''),
+      h('td', {'data-label': 'Target', class: 'target'}, named(r.target_name, r.target || '')),
       h('td', {'data-label': 'Outcome'}, h('span', {class: 'badge ' + (r.outcome === 'ok' ? 'ok' : 'bad')}, r.outcome)),
       h('td', {'data-label': 'Details'}, details.length
         ? h('dl', {class: 'kv'}, details.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))))
         : ''));
+  }
+
+  // named shows a person's email or a key's name, with its raw id in
+  // small type below (what the Actor filter takes), or the id alone.
+  function named(name, id) {
+    if (!name) return h('span', {class: 'mono id'}, id);
+    return [h('span', {class: 'name'}, name), h('span', {class: 'mono id actor-id'}, id)];
   }
 
   filters.addEventListener('submit', ev => {

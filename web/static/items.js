@@ -14,7 +14,7 @@ export function targetOf(tool, args) {
     case 'fetch_url': return args.url || '';
     case 'search_files': return args.pattern + (args.path ? ' in ' + args.path : '');
     case 'ask_user': return args.question || '';
-    case 'finish': return firstLine(args.answer, 100);
+    case 'finish': return ''; // the answer shows once, in the task's end
   }
   return args.path || args.url || args.command || '';
 }
@@ -70,7 +70,7 @@ export function toolCall(e) {
       h('span', {class: 'tool'}, e.tool || 'tool'),
       target ? h('code', {class: 'target'}, target) : null,
       badges, timeEl(e.time, true)),
-    h('details', {class: 'args'}, h('summary', null, 'Arguments'), h('pre', null, pretty || '{}')));
+    e.tool === 'finish' ? null : h('details', {class: 'args'}, h('summary', null, 'Arguments'), h('pre', null, pretty || '{}')));
   el.badges = badges;
   return el;
 }
@@ -92,6 +92,16 @@ export function toolResult(e) {
   return el;
 }
 
+// pending is a message a person sent that the task has not yet read
+// back as its user_message event.
+export function pending(text) {
+  const el = message({text, time: new Date().toISOString()}, 'user pending', 'Message from a person');
+  const state = h('span', {class: 'badge warn pending-state', role: 'status'}, 'sending…');
+  el.querySelector('.meta .who').after(state);
+  el.state = state;
+  return el;
+}
+
 // approval is a line about an approval: asked (waiting) or decided.
 export function approval(e) {
   const decided = e.decision ? badge(e.decision === 'allow' ? 'allowed' : 'denied', e.decision === 'allow' ? 'ok' : 'bad') : badge('waiting for a person', 'warn');
@@ -109,14 +119,16 @@ export function decide(el, decision) {
   el.badge = b;
 }
 
-const lineKinds = {notice: 'Notice', guard: 'Guard', error: 'Error'};
+const lineKinds = {notice: 'Notice', guard: 'Guard', error: 'Error', compacted: 'Compacted',
+  mcp_log: 'MCP server', tool_progress: 'Progress'};
 
 // line is a notice, a guard warning or an error.
 export function line(e) {
   return h('div', {class: 'line ' + e.type, role: e.type === 'error' ? 'alert' : null, dataset: {seq: e.seq}},
     h('span', {class: 'kind'}, lineKinds[e.type] || e.type),
     e.tool ? h('code', null, e.tool) : null,
-    h('span', {class: 'text'}, e.text || ''));
+    h('span', {class: 'text'}, e.text || ''),
+    e.child ? h('a', {class: 'child-link', href: '/tasks/' + encodeURIComponent(e.child)}, 'Open the sub-agent') : null);
 }
 
 const reasons = {
@@ -136,7 +148,7 @@ export function finished(e) {
 // results or decisions, which the timeline joins to earlier elements).
 export function item(e) {
   switch (e.type) {
-    case 'task_started': return message(e, 'task', 'Task');
+    case 'task_started': return e.text ? message(e, 'task', 'Task') : line({...e, type: 'notice', text: 'The task goes on in a new turn.'});
     case 'model_text': return message(e, 'assistant', 'Agent');
     case 'user_message': return message(e, 'user', 'Message from a person');
     case 'ask_user': return message(e, 'question', 'The agent asks');
@@ -144,7 +156,7 @@ export function item(e) {
     case 'tool_result': return toolResult(e);
     case 'approval': return approval(e);
     case 'task_finished': return finished(e);
-    case 'notice': case 'guard': case 'error': return line(e);
+    case 'notice': case 'guard': case 'error': case 'compacted': case 'mcp_log': case 'tool_progress': return line(e);
   }
   return line({...e, type: e.type || 'event'});
 }

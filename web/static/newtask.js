@@ -47,7 +47,7 @@ export async function render(main) {
   main.append(form);
 
   api('GET', '/api/v1/settings').then(s => {
-    if (s && s.effective_model) model.placeholder = s.effective_model + ' (the default)';
+    if (s && s.effective_model) model.placeholder = s.default_model ? s.effective_model : s.effective_model + ' (the default)';
   }).catch(() => {});
 
   form.addEventListener('submit', async ev => {

@@ -1,7 +1,9 @@
 // settings.js is the tenant's settings (GET/PUT /api/v1/settings): the
-// model and its API key, allowed commands and domains, tool rules, task
-// limits and quotas. The API key is entered, never shown: the server
-// answers only whether one is set (api_key_set). Only admins may save.
+// model and its API key, allowed commands and domains, MCP servers, tool
+// rules, task limits and quotas. The API key is entered, never shown: the
+// server answers only whether one is set (api_key_set). The MCP servers
+// are a JSON document with {{secret:NAME}} placeholders, shown as stored.
+// Only admins may save.
 import {api, atLeast} from './api.js';
 import {h, clear, field, errorBox, note, busy, timeEl} from './dom.js';
 
@@ -12,13 +14,54 @@ export function lines(text) {
   return String(text).split(/[\n,]/).map(s => s.trim()).filter(Boolean);
 }
 
-function num(value, min, max, step) {
-  return h('input', {type: 'number', min, max, step: step || 1, value: value || '', inputmode: step && step < 1 ? 'decimal' : 'numeric'});
+// mcpText is the MCP servers document as the textarea shows it: indented
+// JSON, or empty for none.
+export function mcpText(doc) {
+  return doc === undefined || doc === null ? '' : JSON.stringify(doc, null, 2);
 }
 
+// parseMCP reads the MCP servers textarea: null when empty, else its JSON
+// value, which the server checks. Text that is not JSON throws, with a
+// message for the field.
+export function parseMCP(text) {
+  if (!String(text).trim()) return null;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error('mcp: not valid JSON (' + e.message + ').');
+  }
+}
+
+// isMCPError reports whether an error is about the MCP servers document:
+// the server names the field first ("mcp: ...").
+function isMCPError(e) {
+  return String(e && e.message || '').startsWith('mcp:');
+}
+
+const mcpExample = '{"mcpServers": {"github": {"url": "https://api.githubcopilot.com/mcp/", "headers": {"Authorization": "Bearer {{secret:GITHUB_TOKEN}}"}}}}';
+
+// num is a number field; def is what an empty field means on this
+// server, shown as its placeholder.
+function num(value, min, max, step, def) {
+  return h('input', {type: 'number', min, max, step: step || 1, value: value || '', inputmode: step && step < 1 ? 'decimal' : 'numeric',
+    placeholder: def !== undefined && def !== '' ? String(def) + ' (default)' : null});
+}
+
+// minutes turns nanoseconds into minutes, for the time fields.
+function minutes(ns) {
+  return ns ? Math.round(ns / 60e9 * 100) / 100 : '';
+}
+
+// withDefault is a help text that says what an empty field means.
+function withDefault(text, def) {
+  return (text ? text + ' ' : '') + (def !== undefined && def !== '' && def !== 0 ? `Empty: ${def}, the default.` : 'Empty: the default.');
+}
+
+// decisionSelect is a decision; withDefault, when set, is the default an
+// empty choice stands for.
 function decisionSelect(value, withDefault) {
   const s = h('select', null,
-    withDefault ? h('option', {value: ''}, 'allow (the default)') : null,
+    withDefault ? h('option', {value: ''}, `${withDefault} (the default)`) : null,
     decisions.map(d => h('option', {value: d}, d)));
   s.value = value || '';
   return s;
@@ -42,23 +85,32 @@ export async function render(main, ctx) {
   const admin = atLeast(ctx.me.role, 'admin');
   const L = s.limits || {};
   const RL = s.rate_limit || {};
+  const D = s.defaults || {};
+  const DL = D.limits || {};
+  const DR = D.rate_limit || {};
 
-  const model = h('input', {type: 'text', value: s.model || '', placeholder: s.effective_model || 'openai:gpt-4o', spellcheck: 'false'});
+  const model = h('input', {type: 'text', value: s.model || '', placeholder: s.default_model ? "the server's default model" : 'openai:gpt-4o', spellcheck: 'false'});
   const keyState = h('span', {class: 'badge ' + (s.api_key_set ? 'ok' : '')});
   const apiKey = h('input', {type: 'password', autocomplete: 'off', placeholder: 'enter a new key to replace it'});
   const removeKey = h('input', {type: 'checkbox'});
-  const commands = h('textarea', {rows: 3, spellcheck: 'false'}, (s.allowed_commands || []).join('\n'));
-  const domains = h('textarea', {rows: 3, spellcheck: 'false'}, (s.allowed_domains || []).join('\n'));
-  const def = decisionSelect((s.policy || {}).default, true);
+  const commands = h('textarea', {rows: 3, spellcheck: 'false', placeholder: "the server's allowed commands (python3, node, bash, sh and the core utilities, unless the operator changed them)"}, (s.allowed_commands || []).join('\n'));
+  const domains = h('textarea', {rows: 3, spellcheck: 'false', placeholder: 'none: no network'}, (s.allowed_domains || []).join('\n'));
+  const mcpShown = mcpText(s.mcp);
+  const mcp = h('textarea', {rows: Math.min(24, Math.max(6, mcpShown.split('\n').length + 1)), class: 'mcp mono', spellcheck: 'false', autocomplete: 'off',
+    placeholder: mcpExample}, mcpShown);
+  const mcpErrors = h('div', {class: 'errors mcp-errors'});
+  const def = decisionSelect((s.policy || {}).default, D.policy_default || 'allow');
   const rulesBody = h('tbody');
   const removeRow = row => row.remove();
   for (const r of (s.policy || {}).rules || []) rulesBody.append(ruleRow(r, removeRow));
   const addRule = h('button', {type: 'button', onclick: () => { const r = ruleRow({}, removeRow); rulesBody.append(r); r.querySelector('input').focus(); }}, 'Add a rule');
   const lim = {
-    steps: num(L.max_steps, 0, 10000), tokens: num(L.max_tokens, 0), cost: num(L.max_cost, 0, 1000000, 0.01),
-    minutes: num(L.max_duration ? L.max_duration / 60e9 : '', 0, 1440, 0.5), output: num(L.max_output, 0, 16777216),
-    concurrent: num(s.max_concurrent_tasks, 0, 1000),
-    perKey: num(RL.per_key_rps, 0, 10000, 0.1), perTenant: num(RL.per_tenant_rps, 0, 100000, 0.1), burst: num(RL.burst, 0, 100000),
+    steps: num(L.max_steps, 0, 10000, 1, DL.max_steps), tokens: num(L.max_tokens, 0, undefined, 1, DL.max_tokens),
+    cost: num(L.max_cost, 0, 1000000, 0.01, DL.max_cost),
+    minutes: num(minutes(L.max_duration), 0, 1440, 0.5, minutes(DL.max_duration)), output: num(L.max_output, 0, 16777216, 1, DL.max_output),
+    concurrent: num(s.max_concurrent_tasks, 0, 1000, 1, D.max_concurrent_tasks),
+    perKey: num(RL.per_key_rps, 0, 10000, 0.1, DR.per_key_rps), perTenant: num(RL.per_tenant_rps, 0, 100000, 0.1, DR.per_tenant_rps),
+    burst: num(RL.burst, 0, 100000, 1, DR.burst),
   };
   function showKeyState(set) {
     keyState.className = 'badge ' + (set ? 'ok' : '');
@@ -74,13 +126,17 @@ export async function render(main, ctx) {
       s.updated ? h('p', {class: 'muted'}, 'Last changed ', timeEl(s.updated)) : null),
     admin ? null : note('Only admins can change the settings.'),
     h('fieldset', null, h('legend', null, 'Model'),
-      field('Model', model, 'PROVIDER:MODEL (openai, anthropic or ollama). Empty: the server default, ' + (s.effective_model || 'none') + '.'),
+      field('Model', model, 'PROVIDER:MODEL (openai, anthropic or ollama). Empty: the server\'s default model, if it has one.'),
       h('div', {class: 'field'}, h('span', {class: 'label'}, 'Provider API key '), keyState),
       field('New API key', apiKey, 'Stored encrypted and never shown again. Leave empty to keep the current key.'),
       h('label', {class: 'check'}, removeKey, ' Remove the stored key')),
     h('fieldset', null, h('legend', null, 'Sandbox'),
       field('Allowed commands', commands, 'One per line: a name (python3) or an absolute path. Empty: the server default.'),
       field('Allowed domains', domains, 'One per line (example.com, *.example.com). Empty: no network.')),
+    h('fieldset', null, h('legend', null, 'MCP servers'),
+      field('Servers (JSON)', mcp, 'JSON as other MCP clients use it: {"mcpServers": {"NAME": {"url": ..., "headers": {...}}}}, or {"command": ..., "args": [...], "env": {...}}. ' +
+        'Write {{secret:NAME}} for a secret value, never the value. A URL must be an HTTPS host in the allowed domains; command servers run in the sandbox. Empty: none.'),
+      mcpErrors),
     h('fieldset', null, h('legend', null, 'Tool rules'),
       field('When no rule matches', def),
       h('table', {class: 'rules responsive'},
@@ -89,13 +145,16 @@ export async function render(main, ctx) {
       addRule),
     h('fieldset', null, h('legend', null, 'Limits of each task'),
       h('div', {class: 'grid'},
-        field('Max steps', lim.steps), field('Max tokens', lim.tokens), field('Max cost (USD)', lim.cost),
-        field('Max time (minutes)', lim.minutes), field('Max tool output (bytes)', lim.output))),
+        field('Max steps', lim.steps, withDefault('', DL.max_steps)), field('Max tokens', lim.tokens, withDefault('', DL.max_tokens)),
+        field('Max cost (USD)', lim.cost, withDefault('', DL.max_cost)),
+        field('Max time (minutes)', lim.minutes, withDefault('', minutes(DL.max_duration))),
+        field('Max tool output (bytes)', lim.output, withDefault('', DL.max_output)))),
     h('fieldset', null, h('legend', null, 'Quotas'),
       h('div', {class: 'grid'},
-        field('Tasks at once', lim.concurrent), field('Requests/s per key', lim.perKey),
-        field('Requests/s for the tenant', lim.perTenant), field('Burst', lim.burst))),
-    h('p', {class: 'help'}, 'Empty or 0: the server default.'),
+        field('Tasks at once', lim.concurrent, withDefault('', D.max_concurrent_tasks)),
+        field('Requests/s per key', lim.perKey, withDefault('', DR.per_key_rps)),
+        field('Requests/s for the tenant', lim.perTenant, withDefault('', DR.per_tenant_rps)), field('Burst', lim.burst, withDefault('', DR.burst)))),
+    h('p', {class: 'help'}, 'Empty or 0: the server default, shown in each empty field.'),
     errors, saved,
     admin ? h('div', {class: 'actions'}, save) : null);
   if (!admin) for (const el of form.querySelectorAll('input, select, textarea, fieldset button')) el.disabled = true;
@@ -105,6 +164,21 @@ export async function render(main, ctx) {
   form.addEventListener('submit', ev => {
     ev.preventDefault();
     clear(saved);
+    clear(mcpErrors);
+    mcp.removeAttribute('aria-invalid');
+    // badMCP shows an error about the MCP servers next to them.
+    const badMCP = e => {
+      mcpErrors.append(errorBox(e));
+      mcp.setAttribute('aria-invalid', 'true');
+      mcp.focus();
+    };
+    let mcpDoc;
+    try {
+      mcpDoc = parseMCP(mcp.value);
+    } catch (e) {
+      badMCP(e);
+      return;
+    }
     busy(save, errors, async () => {
       const body = {
         model: model.value.trim(),
@@ -115,10 +189,19 @@ export async function render(main, ctx) {
           max_duration: Math.round(n(lim.minutes) * 60e9), max_output: n(lim.output)},
         max_concurrent_tasks: n(lim.concurrent),
         rate_limit: {per_key_rps: n(lim.perKey), per_tenant_rps: n(lim.perTenant), burst: n(lim.burst)},
+        mcp: mcpDoc,
       };
       if (removeKey.checked) body.api_key = '';
       else if (apiKey.value) body.api_key = apiKey.value;
-      const out = await api('PUT', '/api/v1/settings', body);
+      let out;
+      try {
+        out = await api('PUT', '/api/v1/settings', body);
+      } catch (e) {
+        if (!isMCPError(e)) throw e;
+        badMCP(e);
+        return;
+      }
+      mcp.value = mcpText(out.mcp);
       apiKey.value = '';
       removeKey.checked = false;
       showKeyState(out.api_key_set);

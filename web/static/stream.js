@@ -6,16 +6,16 @@
 import {taskURL} from './api.js';
 
 // The event types of bulwark.Event, for servers that name SSE events.
-const types = ['task_started', 'model_delta', 'model_text', 'tool_call', 'tool_result', 'approval', 'ask_user',
-  'user_message', 'notice', 'guard', 'error', 'task_finished'];
+const types = ['task_started', 'model_delta', 'model_text', 'tool_call', 'tool_output_delta', 'tool_result', 'approval', 'ask_user',
+  'user_message', 'notice', 'guard', 'error', 'task_finished', 'compacted', 'mcp_log', 'tool_progress'];
 
-// follow calls onEvent(e) for each new event of task id and onState(s)
-// with 'live', 'reconnecting' or 'closed'. It returns a function that
-// stops following.
-export function follow(id, onEvent, onState) {
-  let last = 0;
+// follow calls onEvent(e) for each new event of task id after seq after
+// (0: all) and onState(s) with 'live', 'reconnecting' or 'closed'. It
+// returns a function that stops following.
+export function follow(id, onEvent, onState, after = 0) {
+  let last = after;
   let done = false;
-  const es = new EventSource(taskURL(id, 'events'));
+  const es = new EventSource(taskURL(id, 'events') + (after > 0 ? '?after=' + after : ''));
   const handle = msg => {
     if (done || !msg.data) return;
     let e;

@@ -16,6 +16,7 @@ export function usageOf(t) {
 }
 
 // elapsed returns how long a task ran (to now if it runs), in ms, or NaN.
+// The API gives started and finished (RFC 3339) once the task has them.
 export function elapsed(t) {
   const start = Date.parse(t.started || t.created);
   const endStr = t.finished || t.ended || (live.has(t.status) ? '' : t.updated);
@@ -108,12 +109,19 @@ function table(tasks) {
 function row(t) {
   const {tokens, cost} = usageOf(t);
   const link = h('a', {href: '/tasks/' + encodeURIComponent(t.id)}, firstLine(t.input, 120) || t.id);
+  if (t.turns > 1) link.append(' ', h('span', {class: 'badge turns', title: 'a conversation of ' + t.turns + ' turns'}, t.turns + ' turns'));
+  if (t.parent_id) link.append(' ', h('span', {class: 'badge subagent', title: 'a sub-agent of task ' + t.parent_id}, 'sub-agent'));
   return h('tr', null,
     h('td', {'data-label': 'Task', class: 'task-input'}, link),
     h('td', {'data-label': 'Status'}, statusBadge(t.status), t.reason && t.reason !== 'done' && t.reason !== t.status ? h('small', {class: 'muted'}, ' ' + t.reason) : null),
-    h('td', {'data-label': 'Model', class: 'mono'}, t.model || h('span', {class: 'muted'}, 'default')),
+    h('td', {'data-label': 'Model', class: 'mono model', title: modelOf(t) || null}, modelOf(t) || h('span', {class: 'muted'}, 'default')),
     h('td', {'data-label': 'Tokens', class: 'num'}, tokens ? fmtNumber(tokens) : '—'),
     h('td', {'data-label': 'Cost', class: 'num'}, fmtCost(cost) || '—'),
     h('td', {'data-label': 'Started'}, timeEl(t.created)),
     h('td', {'data-label': 'Time', class: 'num'}, fmtDuration(elapsed(t)) || '—'));
+}
+
+// modelOf is the model a task runs with, or '' for the server's default.
+function modelOf(t) {
+  return t.default_model ? '' : (t.effective_model || t.model || '');
 }

@@ -35,7 +35,7 @@ export async function render(main, ctx) {
 
   function table(users) {
     return h('table', {class: 'responsive'},
-      h('thead', null, h('tr', null, ['Email', 'Role', 'Added'].map(c => h('th', {scope: 'col'}, c)))),
+      h('thead', null, h('tr', null, ['Email', 'Role', 'Added', ''].map(c => h('th', {scope: 'col'}, c)))),
       h('tbody', null, users.map(u => {
         const err = h('div', {class: 'errors'});
         const sel = h('select', {'aria-label': 'Role of ' + u.email, disabled: !atLeast(mine, u.role)},
@@ -51,10 +51,21 @@ export async function render(main, ctx) {
           }
           u.role = sel.value;
         }));
+        // Deleting a user ends their sessions and the keys they made.
+        const del = h('button', {type: 'button', class: 'danger', disabled: !atLeast(mine, u.role)}, 'Delete');
+        del.addEventListener('click', () => {
+          if (del.dataset.armed !== '1') {
+            del.dataset.armed = '1';
+            del.textContent = 'Click again to delete (their keys go too)';
+            return;
+          }
+          busy(del, err, async () => { await api('DELETE', '/api/v1/users/' + encodeURIComponent(u.id)); await load(); });
+        });
         return h('tr', null,
           h('td', {'data-label': 'Email'}, u.email, ctx.me.user && ctx.me.user.id === u.id ? h('span', {class: 'muted'}, ' (you)') : null),
           h('td', {'data-label': 'Role'}, sel, err),
-          h('td', {'data-label': 'Added'}, timeEl(u.created)));
+          h('td', {'data-label': 'Added'}, timeEl(u.created)),
+          h('td', null, del));
       })));
   }
 

@@ -23,6 +23,11 @@ import (
 func init() {
 	switch filepath.Base(os.Args[0]) {
 	case InitArg:
+		// Whatever the host process left open beyond the control socket
+		// goes first.
+		if err := closeInherited(ctrlFd + 1); err != nil {
+			os.Exit(1)
+		}
 		// Keep this goroutine on the main thread: the restrictions are
 		// applied to this thread and the command is forked from it.
 		runtime.LockOSThread()
@@ -41,7 +46,7 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
-	abi, err := prepare(&cfg, fds)
+	abi, allowed, err := prepare(&cfg, fds)
 	if err != nil {
 		Send(ctrlFd, Reply{Err: err.Error()})
 		return 1
@@ -54,65 +59,65 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
-	reply := runCommand(req, stdio)
+	reply := runCommand(req, stdio, why{allowed: allowed, workspaceExec: cfg.WorkspaceExec})
 	Send(ctrlFd, reply)
 	return 0
 }
 
 // prepare builds the sandbox and restricts this thread. It returns the
-// Landlock ABI it used.
-func prepare(cfg *Config, fds []int) (int, error) {
+// Landlock ABI it used and the allowed programs (their real paths).
+func prepare(cfg *Config, fds []int) (int, []string, error) {
 	want := 1 + cfg.Cgroups
 	if cfg.Proxy {
 		want++
 	}
 	if len(fds) != want {
 		CloseAll(fds)
-		return 0, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
+		return 0, nil, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
 	}
 	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return 0, fmt.Errorf("init: not dumpable: %w", err)
+		return 0, nil, fmt.Errorf("init: not dumpable: %w", err)
 	}
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
-		return 0, fmt.Errorf("init: hostname: %w", err)
+		return 0, nil, fmt.Errorf("init: hostname: %w", err)
 	}
 	// Resolved in the host's view, which the sandbox mirrors for the
 	// system folders, before the new root is built.
-	exec, err := resolveAllowed(cfg.AllowExec)
+	exec, err := resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := buildRoot(cfg, fds[0], exec); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := loopbackUp(); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if cfg.Proxy {
 		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	ruleset, abi, err := landlockRuleset(exec)
+	ruleset, abi, err := landlockRuleset(exec, cfg.WorkspaceExec)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer unix.Close(ruleset)
 	filter, err := seccompFilter()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := setRlimits(cfg); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := restrictThread(ruleset, filter); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return abi, nil
+	return abi, exec, nil
 }
 
 // joinCgroups moves this thread, the one the command is forked from, into
@@ -191,7 +196,7 @@ func restrictThread(ruleset int, filter []unix.SockFilter) error {
 
 // runCommand forks the command from this (restricted) thread, reaps every
 // child until the command itself ends, and reports how it ended.
-func runCommand(req RunRequest, stdio []int) RunReply {
+func runCommand(req RunRequest, stdio []int, w why) RunReply {
 	defer CloseAll(stdio)
 	if len(stdio) != 3 || len(req.Argv) == 0 {
 		return RunReply{Err: "init: bad run request"}
@@ -210,6 +215,13 @@ func runCommand(req RunRequest, stdio []int) RunReply {
 			Credential: &syscall.Credential{Uid: SandboxUID, Gid: SandboxUID, NoSetGroups: true},
 		},
 	}
+	// Nothing but the stdio fds may reach the command (see closeFrom).
+	if err := cloexecFrom(3); err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return RunReply{Exit: 126, Err: "init: cannot close the sandbox's descriptors: " + err.Error()}
+	}
 	p, err := os.StartProcess(path, req.Argv, attr)
 	for _, f := range files {
 		f.Close()
@@ -220,10 +232,16 @@ func runCommand(req RunRequest, stdio []int) RunReply {
 		if os.IsNotExist(err) {
 			code = 127
 		}
-		return RunReply{Exit: code, Err: fmt.Sprintf("%s: %v", req.Argv[0], unwrapSyscall(err))}
+		msg, refused := w.notStarted(req.Argv[0], path, unwrapSyscall(err))
+		return RunReply{Exit: code, Err: msg, NotAllowed: refused}
 	}
 	pid := p.Pid
 	p.Release()
+	if req.Announce {
+		// A host that is gone takes this init with it (Pdeathsig).
+		Send(ctrlFd, RunReply{Started: true, Running: true})
+	}
+	killed := 0 // processes the seccomp filter killed (SIGSYS)
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
@@ -231,8 +249,9 @@ func runCommand(req RunRequest, stdio []int) RunReply {
 			continue
 		}
 		if err != nil {
-			return RunReply{Started: true, Exit: -1, Err: "init: wait: " + err.Error()}
+			return RunReply{Started: true, Exit: -1, Err: "init: wait: " + err.Error(), SyscallKilled: killed}
 		}
+		killed += sigsys(ws)
 		if got != pid {
 			continue
 		}
@@ -245,24 +264,43 @@ func runCommand(req RunRequest, stdio []int) RunReply {
 		default:
 			continue
 		}
-		r.Alone = reapAll()
+		var more int
+		r.Alone, more = reapAll()
+		r.SyscallKilled = killed + more
 		return r
 	}
+}
+
+// sigsys is 1 when ws is of a process killed by SIGSYS, 0 otherwise. The
+// seccomp filter kills with SIGSYS (SECCOMP_RET_KILL_PROCESS) what it
+// refuses outright: system calls of another architecture's ABI (int 0x80
+// on x86-64). Its other refusals return an errno and leave no trace
+// outside the process, so they are not counted. A process can also send
+// itself SIGSYS with kill(2): the count can be inflated from inside the
+// sandbox, never lowered.
+func sigsys(ws unix.WaitStatus) int {
+	if ws.Signaled() && ws.Signal() == unix.SIGSYS {
+		return 1
+	}
+	return 0
 }
 
 // reapAll reaps the children that already ended and reports whether none
 // is left: every process of the sandbox is this init's child or descendant,
 // and orphans are re-parented to it, so no child means no other process.
-func reapAll() bool {
+// It also returns how many of them the seccomp filter killed (sigsys).
+func reapAll() (alone bool, killed int) {
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		switch {
 		case err == unix.EINTR:
 		case err == unix.ECHILD:
-			return true
+			return true, killed
 		case err != nil || got == 0:
-			return false
+			return false, killed
+		default:
+			killed += sigsys(ws)
 		}
 	}
 }
@@ -291,14 +329,22 @@ func lookPath(name string) (string, error) {
 
 // resolveAllowed turns the allowlist into the real files (symlinks
 // resolved) to grant EXECUTE on; names that are not installed are skipped.
-// Only files in the system folders can be allowed: nothing else in the
-// sandbox can be executed at all.
-func resolveAllowed(names []string) ([]string, error) {
+// Only files in the system folders and in the read-only paths can be
+// allowed: nothing else in the sandbox can be executed at all, but for the
+// workspace as a whole when workspaceExec is on (then a program there needs
+// no rule of its own).
+func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range names {
 		if strings.Contains(n, "/") && !filepath.IsAbs(n) {
 			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
+		}
+		if InWorkspace(n) {
+			if !workspaceExec {
+				return nil, fmt.Errorf("allowed command %q: %s", n, WorkspaceNoExec)
+			}
+			continue
 		}
 		p, err := lookPath(n)
 		if err != nil {
@@ -308,8 +354,8 @@ func resolveAllowed(names []string) ([]string, error) {
 		if err != nil {
 			continue
 		}
-		if !InSystemDirs(real) {
-			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders", n, real)
+		if !InSystemDirs(real) && !underAny(real, readOnly) {
+			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders and the read-only paths", n, real)
 		}
 		if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() || seen[real] {
 			continue
@@ -318,15 +364,6 @@ func resolveAllowed(names []string) ([]string, error) {
 		out = append(out, real)
 	}
 	return out, nil
-}
-
-func InSystemDirs(p string) bool {
-	for _, d := range SystemDirs {
-		if strings.HasPrefix(p, d+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code
@@ -346,4 +383,13 @@ func loopbackUp() error {
 		return fmt.Errorf("init: loopback up: %w", err)
 	}
 	return nil
+}
+
+func underAny(p string, dirs []string) bool {
+	for _, d := range dirs {
+		if Under(p, d) {
+			return true
+		}
+	}
+	return false
 }

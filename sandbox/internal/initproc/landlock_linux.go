@@ -55,9 +55,10 @@ func LandlockABI() int {
 }
 
 // landlockRuleset builds the ruleset of a sandbox: everything readable,
-// nothing executable but the allowed files, /workspace, /tmp and /dev/shm
-// writable, /dev's devices usable. It returns the ruleset fd and the ABI.
-func landlockRuleset(allowExec []string) (int, int, error) {
+// nothing executable but the allowed files (and the workspace when
+// workspaceExec is on), /workspace, /tmp and /dev/shm writable, /dev's
+// devices usable. It returns the ruleset fd and the ABI.
+func landlockRuleset(allowExec []string, workspaceExec bool) (int, int, error) {
 	abi := LandlockABI()
 	if abi < MinLandlockABI {
 		return -1, abi, fmt.Errorf("init: Landlock ABI %d, need %d or later", abi, MinLandlockABI)
@@ -77,13 +78,17 @@ func landlockRuleset(allowExec []string) (int, int, error) {
 		return -1, abi, fmt.Errorf("init: landlock ruleset: %w", errno)
 	}
 	rs := int(fd)
+	wsAccess := uint64(llRead | llWrite)
+	if workspaceExec {
+		wsAccess |= unix.LANDLOCK_ACCESS_FS_EXECUTE
+	}
 	rules := []struct {
 		path   string
 		access uint64
 	}{
 		{"/", llRead},
 		{"/dev", llRead | unix.LANDLOCK_ACCESS_FS_WRITE_FILE | llIoctlDev},
-		{WorkspaceDir, llRead | llWrite},
+		{WorkspaceDir, wsAccess},
 		{"/tmp", llRead | llWrite},
 		{"/dev/shm", llRead | llWrite},
 	}

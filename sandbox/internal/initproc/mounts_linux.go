@@ -9,12 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SystemDirs are bound read-only and noexec from the host when they are
-// directories; when the host has a symlink there (merged /usr), the sandbox
-// gets the same symlink. What must stay executable is laid over them (see
-// execPlan).
-var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
-
 // etcEntries are the files and folders of /etc that programs (the dynamic
 // loader, libc, python3, node, bash, TLS clients) read. Everything else of
 // /etc, /etc/shadow first, stays out. passwd, group, hosts and hostname are
@@ -115,13 +109,23 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 			return err
 		}
 	}
-	for _, p := range allowExec {
-		if err := take(p, p, ro, false); err != nil {
+	for _, e := range etcEntries {
+		if err := take("/etc/"+e, "/etc/"+e, noexec, true); err != nil {
 			return err
 		}
 	}
-	for _, e := range etcEntries {
-		if err := take("/etc/"+e, "/etc/"+e, noexec, true); err != nil {
+	// The read-only paths the host checked (none inside another, none
+	// over the sandbox's own folders), noexec like the system folders.
+	for _, p := range cfg.ReadOnly {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("read-only path %s: %w (the sandbox reads it as an unprivileged user: it and the folders above it must be readable by all)", p, unwrapPath(err))
+		}
+		if err := take(p, p, noexec, true); err != nil {
+			return err
+		}
+	}
+	for _, p := range allowExec {
+		if err := take(p, p, ro, false); err != nil {
 			return err
 		}
 	}
@@ -150,6 +154,9 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 		if err := os.WriteFile(filepath.Join(root, "etc", name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
+	}
+	if err := writeTrust(root, cfg.TrustPEM); err != nil {
+		return err
 	}
 	if err := unix.Mount("tmpfs", filepath.Join(root, "dev"), "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"); err != nil {
 		return fmt.Errorf("init: /dev: %w", err)
@@ -215,4 +222,45 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 		}
 	}
 	return unix.Chdir(WorkspaceDir)
+}
+
+// systemBundles are where distributions keep their roots in one file.
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt", // Debian, Ubuntu, Arch, Gentoo
+	"/etc/pki/tls/certs/ca-bundle.crt",   // Fedora, RHEL
+	"/etc/ssl/ca-bundle.pem",             // openSUSE
+	"/etc/ssl/cert.pem",                  // Alpine
+}
+
+// writeTrust writes the task CA (pem) and the host's roots with it appended
+// into the new root, read-only once the root is; nothing when pem is empty.
+func writeTrust(root, pem string) error {
+	if pem == "" {
+		return nil
+	}
+	var bundle []byte
+	for _, f := range systemBundles {
+		if b, err := os.ReadFile(f); err == nil {
+			bundle = append(b, '\n')
+			break
+		}
+	}
+	bundle = append(bundle, pem...)
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(TrustCA)), 0o755); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, TrustCA), []byte(pem), 0o444); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, TrustBundle), bundle, 0o444); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	return nil
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
 }

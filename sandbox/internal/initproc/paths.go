@@ -10,10 +10,54 @@
 // does not pay for them. TestInitImports keeps it so.
 package initproc
 
+import (
+	"path/filepath"
+	"strings"
+)
+
 // Paths and ids inside the sandbox.
 const (
 	SandboxPath  = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 	WorkspaceDir = "/workspace"
 	ProxyPort    = 3128
 	SandboxUID   = 1000 // the command's uid inside the sandbox
+	// TrustCA and TrustBundle hold, read-only, the task CA of the egress
+	// proxy (Config.TrustPEM) and the host's roots with that CA appended.
+	TrustCA     = "/run/bulwark/ca.pem"
+	TrustBundle = "/run/bulwark/ca-bundle.pem"
 )
+
+// InWorkspace reports whether the sandbox path p is in the workspace.
+func InWorkspace(p string) bool {
+	p = filepath.Clean(p)
+	return p == WorkspaceDir || strings.HasPrefix(p, WorkspaceDir+"/")
+}
+
+// WorkspaceNoExec says why a program in the workspace does not run.
+const WorkspaceNoExec = "programs in the workspace cannot be run: /workspace is mounted noexec, so that code the agent writes is not run as a program " +
+	"(an operator can set BULWARK_WORKSPACE_EXEC=on, which lets any program the agent writes run)"
+
+// SystemDirs are bound read-only and noexec from the host when they are
+// directories; when the host has a symlink there (merged /usr), the sandbox
+// gets the same symlink. What must stay executable is laid over them (see
+// execPlan).
+var SystemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// OwnDirs are the folders the sandbox builds itself (or keeps out): no
+// read-only host path may cover them or lie inside them.
+var OwnDirs = []string{WorkspaceDir, "/tmp", "/proc", "/dev", "/run", "/etc", "/sys"}
+
+// Under reports whether p is dir or inside it (both clean and absolute).
+func Under(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// InSystemDirs reports whether p is inside one of the SystemDirs.
+func InSystemDirs(p string) bool {
+	for _, d := range SystemDirs {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -16,6 +16,7 @@ import (
 //	host -> init  Config  + [workspace, proxy dir, tasks]  set yourself up
 //	init -> host  Reply                                   ready, or why not
 //	host -> init  RunRequest  + [stdin, stdout, stderr]       run this command
+//	init -> host  RunReply{Running}                           it started (only when asked)
 //	init -> host  RunReply                                    how it ended
 //
 // The init is less trusted than the host once a command ran beside it, so
@@ -42,7 +43,16 @@ type Config struct {
 	ExecDirs []string `json:"exec_dirs"`
 	ExecLibs []string `json:"exec_libs"`
 	NoExec   []string `json:"noexec"` // programs inside ExecDirs
-
+	// TrustPEM is the egress proxy's task CA, written to TrustCA and
+	// appended to the host's roots in TrustBundle; empty: neither file.
+	TrustPEM string `json:"trust_pem,omitempty"`
+	// ReadOnly are host paths (clean, absolute, checked by the host) to
+	// bind read-only and noexec at the same path; programs under them may
+	// be allowed by their absolute paths.
+	ReadOnly []string `json:"read_only,omitempty"`
+	// WorkspaceExec grants EXECUTE under /workspace (whose mount the host
+	// made executable): any program written there runs.
+	WorkspaceExec bool `json:"workspace_exec"`
 }
 
 type Reply struct {
@@ -55,6 +65,11 @@ type Reply struct {
 type RunRequest struct {
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
+	// Announce asks for a RunReply with Running set as soon as the command
+	// has started (a long-lived process: the host must know it runs), and
+	// the final RunReply when it ends. A command that cannot be started
+	// gets only the final one.
+	Announce bool `json:"announce,omitempty"`
 }
 
 type RunReply struct {
@@ -65,6 +80,15 @@ type RunReply struct {
 	// Alone says no other process was left in the sandbox when the
 	// command ended: the init is the last one and exits next.
 	Alone bool `json:"alone,omitempty"`
+	// Running marks the announcement that the command started (see
+	// RunRequest.Announce); the final reply follows when it ends.
+	Running bool `json:"running,omitempty"`
+	// NotAllowed says the command was not started because the sandbox's
+	// policy refused it (the allowlist, a noexec folder).
+	NotAllowed bool `json:"not_allowed,omitempty"`
+	// SyscallKilled counts the processes of the run that the seccomp
+	// filter killed.
+	SyscallKilled int `json:"syscall_killed,omitempty"`
 }
 
 // Send writes v as one packet, with fds attached.

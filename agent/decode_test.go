@@ -1,0 +1,42 @@
+package agent
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecodedStrings: the canary check sees every key and every value of
+// the arguments, decoded, in document order, however they are escaped.
+func FuzzDecodedStrings(f *testing.F) {
+	f.Add("a", "b", "c")
+	f.Add("\u0000{", "}\"[", "\\u0042")
+	f.Fuzz(func(t *testing.T, k, a, b string) {
+		if k == "x" || k == "n" || !utf8.ValidString(k) || !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return // a repeated key; text JSON cannot hold
+		}
+		raw, err := json.Marshal(map[string]any{k: a, "x": []any{b, map[string]any{"n": 1.5}}})
+		if err != nil {
+			return
+		}
+		keys, values := decodedStrings(raw)
+		want := []string{k, "x"}
+		slices.Sort(want) // as json.Marshal writes them
+		got := slices.Clone(keys)
+		if !slices.Contains(got, "n") {
+			t.Fatalf("keys %q of %s lack the nested key", keys, raw)
+		}
+		got = slices.DeleteFunc(got, func(s string) bool { return s == "n" })
+		if !slices.Equal(got, want) {
+			t.Errorf("keys of %s = %q, want %q", raw, keys, want)
+		}
+		wantValues := []string{a, b, "1.5"}
+		if k > "x" {
+			wantValues = []string{b, "1.5", a}
+		}
+		if !slices.Equal(values, wantValues) {
+			t.Errorf("values of %s = %q, want %q", raw, values, wantValues)
+		}
+	})
+}

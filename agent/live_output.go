@@ -1,0 +1,137 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/tool"
+)
+
+// Live output: what a command prints while it runs reaches those watching
+// the task as tool_output_delta events (live only, never stored: the
+// call's tool_result holds the whole output). Each stream (stdout,
+// stderr) is masked by its own streaming masker (Config.MaskStream), so a
+// secret split across pieces is still hidden; without one nothing is
+// streamed. Pieces are gathered and sent at most every liveOutputEvery
+// (at once when liveOutputChunk bytes are waiting), and a call streams at
+// most liveOutputMax bytes.
+const (
+	liveOutputEvery = 100 * time.Millisecond
+	liveOutputChunk = 16 << 10
+	liveOutputMax   = 256 << 10
+)
+
+// liveOutputCut ends a call's live output once liveOutputMax is reached.
+const liveOutputCut = "\n[live output cut here: the whole output comes with the result]\n"
+
+// liveOutput streams the output of one running call.
+type liveOutput struct {
+	r    *run
+	tool string
+	id   string
+	step int
+
+	mu      sync.Mutex
+	push    [2]func(string) string
+	end     [2]func() string // the rest of each stream's masker
+	pending [2][]byte        // masked, not yet sent
+	sent    int
+	timer   *time.Timer
+	done    bool // closed, or cut at liveOutputMax
+}
+
+// withLiveOutput returns ctx with a tool.OutputFunc that streams the
+// output of call as events, and the function that ends it (call it when
+// the call returns: nothing is sent after it). Without a streaming masker
+// ctx is returned as it is.
+func (r *run) withLiveOutput(ctx context.Context, name, callID string) (context.Context, func()) {
+	if r.cfg.MaskStream == nil {
+		return ctx, func() {}
+	}
+	o := &liveOutput{r: r, tool: name, id: callID, step: r.step}
+	for i := range o.push {
+		o.push[i], o.end[i] = r.cfg.MaskStream()
+	}
+	return tool.WithOutput(ctx, o.write), o.close
+}
+
+func (o *liveOutput) write(stderr bool, p []byte) {
+	i := 0
+	if stderr {
+		i = 1
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done {
+		return
+	}
+	o.pending[i] = append(o.pending[i], o.push[i](string(p))...)
+	switch {
+	case len(o.pending[i]) >= liveOutputChunk:
+		o.flush()
+	case o.timer == nil:
+		o.timer = time.AfterFunc(liveOutputEvery, func() {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			o.timer = nil
+			if !o.done {
+				o.flush()
+			}
+		})
+	}
+}
+
+// flush sends what is waiting, up to the last whole character of each
+// stream; o.mu is held.
+func (o *liveOutput) flush() {
+	for i, p := range o.pending {
+		n := len(p)
+		for k := 1; k <= utf8.UTFMax && k <= n; k++ {
+			// A character cut at the end of the piece waits for its rest.
+			if c := p[n-k]; utf8.RuneStart(c) {
+				if !utf8.FullRune(p[n-k:]) {
+					n -= k
+				}
+				break
+			}
+		}
+		if n == 0 || o.done {
+			continue
+		}
+		text := string(p[:n])
+		if left := liveOutputMax - o.sent; len(text) > left {
+			text = validUTF8Prefix(text, left) + liveOutputCut
+			o.done = true
+		}
+		o.sent += len(text)
+		o.pending[i] = append(p[:0], p[n:]...)
+		o.r.emit(bulwark.Event{Type: bulwark.EventToolOutput, Tool: o.tool, CallID: o.id, Step: o.step, Text: text, IsError: i == 1})
+		if o.done {
+			return
+		}
+	}
+}
+
+// close ends the stream once the call has returned: the command's
+// output is complete, so what each masker held back is masked as the
+// whole output is, and sent with what was waiting (a view that showed
+// the output as it came then has all of it). Nothing is sent after
+// close returns.
+func (o *liveOutput) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.timer != nil {
+		o.timer.Stop()
+		o.timer = nil
+	}
+	if !o.done {
+		for i := range o.pending {
+			o.pending[i] = append(o.pending[i], o.end[i]()...)
+		}
+		o.flush()
+	}
+	o.done = true
+}

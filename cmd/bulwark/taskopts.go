@@ -1,0 +1,77 @@
+package main
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/bulwark-agents/bulwark/sandbox"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/taskenv"
+)
+
+// The process's environment is read here, for taskenv, which reads none.
+
+// fetchDial replaces fetch_url's dialer in tests that serve pages on
+// loopback; production leaves it nil (the SSRF-checking egress dialer).
+var fetchDial egress.DialFunc
+
+// mcpDial replaces the dialer of MCP servers' URLs in tests; production
+// leaves it nil.
+var mcpDial egress.DialFunc
+
+// sandboxOptions reads the operator's sandbox settings: BULWARK_SANDBOX,
+// BULWARK_WORKSPACE_EXEC, BULWARK_MAX_EXECUTION_TIME, and, where the task
+// names none, BULWARK_ALLOWED_DOMAINS (AllowExec empty: the sandbox's own
+// default, BULWARK_ALLOWED_COMMANDS).
+func sandboxOptions(allowExec, allowDomains []string) taskenv.SandboxOptions {
+	if len(allowDomains) == 0 {
+		allowDomains = sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS"))
+	}
+	timeout, _ := envDuration("BULWARK_MAX_EXECUTION_TIME", sandbox.DefaultTimeout)
+	return taskenv.SandboxOptions{Off: sandbox.Disabled(), WorkspaceExec: workspaceExec(), Timeout: timeout,
+		AllowExec: allowExec, AllowDomains: allowDomains}
+}
+
+// secretTools reads BULWARK_SECRET_TOOLS: the tools that may use secrets.
+func secretTools() []string {
+	return sandbox.SplitList(envOr("BULWARK_SECRET_TOOLS", "run_shell,run_code"))
+}
+
+// workspaceExec reads BULWARK_WORKSPACE_EXEC: "on" makes task workspaces
+// executable, which widens the command allowlist to whatever the agent
+// writes, and is logged as a warning (once per process); "off" or unset
+// keeps them noexec. Any other value keeps them noexec too (fail closed),
+// and doctor reports it.
+func workspaceExec() bool {
+	on, ok := parseOnOff(env("BULWARK_WORKSPACE_EXEC"))
+	if ok && on {
+		workspaceExecWarned.Do(func() { slog.Warn(sandbox.WorkspaceExecWarning) })
+	}
+	return ok && on
+}
+
+var workspaceExecWarned sync.Once
+
+// parseOnOff reads an on/off switch: on/true/1 or off/false/0 (any case),
+// empty for off; ok is false for anything else.
+func parseOnOff(v string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "1":
+		return true, true
+	case "", "off", "false", "0":
+		return false, true
+	}
+	return false, false
+}
+
+// checkPolicyRule refuses a tenant's policy rule that can never match.
+var checkPolicyRule = taskenv.CheckPolicyRule
+
+// checkExecutionTime refuses a BULWARK_MAX_EXECUTION_TIME that does not
+// parse ("60" meant as seconds), which sandboxOptions would otherwise
+// replace with the default without a word.
+func checkExecutionTime() error {
+	_, err := envDuration("BULWARK_MAX_EXECUTION_TIME", sandbox.DefaultTimeout)
+	return err
+}

@@ -1,0 +1,106 @@
+package bulwark
+
+import (
+	"context"
+	"time"
+)
+
+// Control requests carry what a person asks of a task (stop it, a
+// message, a decision on an approval) to the process that runs it, when
+// the request reaches another process: `bulwark tasks cancel` beside a
+// `bulwark serve`, a server beside a `bulwark run`, one node of a cluster
+// beside another. The process that receives the request and does not run
+// the task stores it (ControlStore.SendControl); the process that runs the
+// task polls for the requests of the tasks it holds, a few times a second,
+// takes them (ControlStore.TakeControls) and carries them out as if they
+// had been made to it.
+
+// ControlKind names what a control request asks.
+type ControlKind string
+
+const (
+	// ControlCancel stops the task (as runner.Cancel does).
+	ControlCancel ControlKind = "cancel"
+	// ControlMessage delivers ControlRequest.Text to the task: the answer
+	// to its question when it asked one (ask_user), else a message it
+	// reads before its next step.
+	ControlMessage ControlKind = "message"
+	// ControlAnswer decides the approval ControlRequest.ApprovalID the
+	// task waits for: Allow runs the call, !Allow refuses it.
+	ControlAnswer ControlKind = "answer"
+)
+
+// Valid reports whether k is one of the kinds above.
+func (k ControlKind) Valid() bool {
+	return k == ControlCancel || k == ControlMessage || k == ControlAnswer
+}
+
+// ControlRequest is one request to the process that runs a task.
+type ControlRequest struct {
+	// ID is the request's id ("ctl_..."), set by SendControl.
+	ID       string `json:"id"`
+	TenantID string `json:"tenant_id"`
+	TaskID   string `json:"task_id"`
+	// Turn is the turn of the task's conversation (Task.Turns) the
+	// request was made for, as the sender read it: the process running
+	// the task drops a request for another turn (made to a turn that
+	// ended before the request was taken), so that it never reaches a
+	// later turn.
+	Turn int         `json:"turn"`
+	Kind ControlKind `json:"kind"`
+	// Actor names who asked (a user or API key id, "cli"), for the audit
+	// log of the process that carries the request out.
+	Actor string `json:"actor,omitempty"`
+	// Text is the message of a ControlMessage.
+	Text string `json:"text,omitempty"`
+	// ApprovalID and Allow are the decision of a ControlAnswer.
+	ApprovalID string `json:"approval_id,omitempty"`
+	Allow      bool   `json:"allow,omitempty"`
+	// Created is when the request was stored, set by SendControl.
+	Created time.Time `json:"created"`
+}
+
+// TaskRef names a task of a tenant.
+type TaskRef struct {
+	Tenant TenantID
+	ID     string
+}
+
+// ControlStore keeps control requests until the process running their task
+// takes them. Both methods are safe for concurrent use by several
+// processes (and nodes) on one store.
+//
+// A store keeps, per request: an increasing sequence number (the order
+// requests were stored in), its id, tenant, task, turn and kind in the
+// clear (to find and order requests), when it was created and when it was
+// taken (null until then), and the rest (actor, text, approval id,
+// decision) as JSON sealed with the tenant's data key, bound to the
+// tenant and the request id (record kind "control"), as event payloads
+// are. An index on the task of the requests not taken serves the poll.
+// The SQLite store's table is task_controls (migration 0011); a request is
+// deleted with its task or tenant, and a store may delete requests taken
+// more than a day ago. Requests not taken stay until then: a sender may
+// find a task running that ends before the request is taken, and Turn
+// keeps such a request from reaching a later turn.
+type ControlStore interface {
+	// SendControl stores r for the process that runs task r.TaskID of
+	// tenant and returns it with ID ("ctl_..." from NewID) and Created
+	// set, and TenantID set to tenant. An unknown task (or one of another
+	// tenant) is NotFound; an invalid kind, a message without text or an
+	// answer without an approval id, Invalid. Storing a request does not
+	// check that a process runs the task: the sender checks the task's
+	// status first (and copies its Turns into r.Turn).
+	SendControl(ctx context.Context, tenant TenantID, r ControlRequest) (ControlRequest, error)
+	// TakeControls returns the requests not taken yet for the tasks
+	// named (each matched by task id and tenant: a request stored for a
+	// task under another tenant is not returned, nor taken), oldest first
+	// (in the order they were stored), and marks them taken in the same
+	// transaction: each request is returned once, to one caller, even
+	// when several poll at once (PostgreSQL: UPDATE ... WHERE taken IS
+	// NULL ... RETURNING, or SELECT ... FOR UPDATE SKIP LOCKED). It is
+	// called a few times a second by every process that runs tasks, with
+	// the tasks it holds (queued or running in it, possibly hundreds), so
+	// it must be cheap when there is nothing to take: one indexed read, no
+	// write. No tasks: nothing, no query.
+	TakeControls(ctx context.Context, tasks []TaskRef) ([]ControlRequest, error)
+}

@@ -1,0 +1,115 @@
+package guard
+
+import (
+	"encoding/base32"
+	"encoding/hex"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// inReassembled looks for the canary in what text holds once the ways of
+// spreading an encoding out are undone: base64 or hex broken by spaces,
+// line breaks, colons, dots or commas ("42:57:4b...", MIME lines, DNS
+// labels), encoded pieces that each hold part of the token (their decoded
+// text put together, in order), and the escapes of other languages (octal
+// \NNN, \u{X}, \UXXXXXXXX, %uXXXX, decimal character codes).
+func (c Canary) inReassembled(text string) bool {
+	if squeezed := squeezeSeparators(text); squeezed != text {
+		if c.inPlain(Normalize(squeezed)) {
+			return true
+		}
+		for _, seg := range decodeAll(squeezed) {
+			if c.inPlain(Normalize(seg.Text)) {
+				return true
+			}
+		}
+	}
+	joined := map[string]*strings.Builder{}
+	for _, seg := range decodeAll(text) {
+		b := joined[seg.Encoding]
+		if b == nil {
+			b = &strings.Builder{}
+			joined[seg.Encoding] = b
+		}
+		b.WriteString(seg.Text)
+	}
+	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
+	hexJoined := &strings.Builder{}
+	for _, run := range hexPiece.FindAllString(text, -1) {
+		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
+			hexJoined.WriteString(string(b))
+		}
+	}
+	joined["hex pieces"] = hexJoined
+	for _, b := range joined {
+		if c.inPlain(Normalize(b.String())) {
+			return true
+		}
+	}
+	for _, s := range otherEscapes(text) {
+		if c.inPlain(Normalize(s)) {
+			return true
+		}
+		for _, seg := range decodeAll(s) {
+			if c.inPlain(Normalize(seg.Text)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// squeezeSeparators removes the characters an encoded run may be broken up
+// with, so that the pieces read as one run.
+func squeezeSeparators(text string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\r', '\n', ':', '.', ',', ';', '"', '\'', '\\', '|':
+			return -1
+		}
+		return r
+	}, text)
+}
+
+var (
+	octalEscape   = regexp.MustCompile(`\\([0-3]?[0-7]{1,2})`)
+	braceEscape   = regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`)
+	longEscape    = regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`)
+	percentU      = regexp.MustCompile(`%u([0-9A-Fa-f]{4})`)
+	decimalCodes  = regexp.MustCompile(`\b(\d{2,7})\b`)
+	minCodeEscape = 8
+	base32Run     = regexp.MustCompile(`[A-Z2-7]{16,}=*`)
+	hexPiece      = regexp.MustCompile(`[0-9A-Fa-f]{16,}`)
+)
+
+// otherEscapes decodes text written as octal, \u{X}, \UXXXXXXXX or %uXXXX
+// escapes, or as a list of decimal character codes, when it has at least
+// minCodeEscape of them, and base32 runs.
+func otherEscapes(text string) []string {
+	var out []string
+	for _, run := range base32Run.FindAllString(text, -1) {
+		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(run, "=")[:len(strings.TrimRight(run, "="))/8*8]); err == nil {
+			out = append(out, string(b))
+		}
+	}
+	for _, e := range []struct {
+		re   *regexp.Regexp
+		base int
+	}{{octalEscape, 8}, {braceEscape, 16}, {longEscape, 16}, {percentU, 16}, {decimalCodes, 10}} {
+		m := e.re.FindAllStringSubmatch(text, -1)
+		if len(m) < minCodeEscape {
+			continue
+		}
+		var b strings.Builder
+		for _, g := range m {
+			v, err := strconv.ParseUint(g[len(g)-1], e.base, 32)
+			if err != nil || v > 0x10FFFF {
+				continue
+			}
+			b.WriteRune(rune(v))
+		}
+		out = append(out, b.String())
+	}
+	return out
+}

@@ -1,0 +1,48 @@
+package storecheck
+
+import (
+	"encoding/json"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// ControlRequest refuses a control request no process could carry out:
+// Invalid.
+func ControlRequest(op string, r bulwark.ControlRequest) error {
+	if err := TaskID(op, r.TaskID); err != nil {
+		return err
+	}
+	switch {
+	case !r.Kind.Valid():
+		return bulwark.Errorf(bulwark.Invalid, op, "control kind %q: want cancel, message or answer", r.Kind)
+	case r.Kind == bulwark.ControlMessage && r.Text == "":
+		return bulwark.Errorf(bulwark.Invalid, op, "a message needs text")
+	case r.Kind == bulwark.ControlAnswer && r.ApprovalID == "":
+		return bulwark.Errorf(bulwark.Invalid, op, "an answer needs the approval it decides")
+	}
+	return nil
+}
+
+// controlPayload is the sealed part of a control request: who sent it
+// and what it says.
+type controlPayload struct {
+	Actor      string `json:"actor,omitempty"`
+	Text       string `json:"text,omitempty"`
+	ApprovalID string `json:"approval_id,omitempty"`
+	Allow      bool   `json:"allow,omitempty"`
+}
+
+// ControlPayload is the JSON of the part of r that stores seal.
+func ControlPayload(r bulwark.ControlRequest) ([]byte, error) {
+	return json.Marshal(controlPayload{Actor: r.Actor, Text: r.Text, ApprovalID: r.ApprovalID, Allow: r.Allow})
+}
+
+// OpenControlPayload sets the sealed part of r from its opened JSON.
+func OpenControlPayload(op string, r *bulwark.ControlRequest, pt []byte) error {
+	var p controlPayload
+	if err := json.Unmarshal(pt, &p); err != nil {
+		return bulwark.E(bulwark.Internal, op, "a stored request does not read back", err)
+	}
+	r.Actor, r.Text, r.ApprovalID, r.Allow = p.Actor, p.Text, p.ApprovalID, p.Allow
+	return nil
+}

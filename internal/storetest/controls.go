@@ -1,0 +1,94 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// testControls: a request sent for a task is taken once, oldest first,
+// with what it carries, even by pollers taking at the same moment; a task
+// of another tenant cannot be sent to, nor taken from by naming it under
+// the wrong tenant; a bad request is Invalid; the text is sealed at rest.
+func testControls(t *testing.T, open func(*testing.T) Store) {
+	s := open(t)
+	ctx := context.Background()
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	task := mustTask(t, s, a, bulwark.Task{Input: "x", Model: "replay:x", Status: bulwark.TaskRunning})
+	refs := []bulwark.TaskRef{{Tenant: a, ID: task.ID}}
+	if got, err := s.TakeControls(ctx, refs); err != nil || len(got) != 0 {
+		t.Fatalf("TakeControls with nothing sent = %v, %v; want none", got, err)
+	}
+	const canary = "stop-9f8e7d6c"
+	sent := []bulwark.ControlRequest{
+		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlMessage, Actor: "cli", Text: "please " + canary + " at the next step"},
+		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlAnswer, Actor: "u_1", ApprovalID: "ap_1", Allow: true},
+		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "cli"},
+	}
+	var err error
+	for i, r := range sent {
+		if sent[i], err = s.SendControl(ctx, a, r); err != nil {
+			t.Fatalf("SendControl(%+v): %v", r, err)
+		}
+	}
+	if _, err := s.SendControl(ctx, b, bulwark.ControlRequest{TaskID: task.ID, Kind: bulwark.ControlCancel}); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("a cancel of another tenant's task: %v, want NotFound", err)
+	}
+	for _, bad := range []bulwark.ControlRequest{{TaskID: task.ID, Kind: "pause"}, {TaskID: task.ID, Kind: bulwark.ControlMessage}, {TaskID: task.ID, Kind: bulwark.ControlAnswer}} {
+		if _, err := s.SendControl(ctx, a, bad); bulwark.ErrorKind(err) != bulwark.Invalid {
+			t.Errorf("SendControl(%+v): %v, want Invalid", bad, err)
+		}
+	}
+	if got, _ := s.TakeControls(ctx, []bulwark.TaskRef{{Tenant: b, ID: task.ID}}); len(got) != 0 {
+		t.Errorf("the requests were taken under another tenant: %+v", got)
+	}
+	if bytes.Contains(harness(t, s).Dump(t), []byte(canary)) {
+		t.Error("a message's text is kept in the clear")
+	}
+
+	// Pollers at once: each request reaches one of them, once.
+	var mu sync.Mutex
+	var got []bulwark.ControlRequest
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			rs, err := s.TakeControls(ctx, refs)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			got = append(got, rs...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if len(got) != len(sent) {
+		t.Fatalf("took %d requests, want each of %d once: %+v", len(got), len(sent), got)
+	}
+	byID := map[string]bulwark.ControlRequest{}
+	for _, r := range got {
+		byID[r.ID] = r
+	}
+	for _, want := range sent {
+		r := byID[want.ID]
+		if r.Kind != want.Kind || r.Text != want.Text || r.Actor != want.Actor || r.ApprovalID != want.ApprovalID ||
+			r.Allow != want.Allow || r.Turn != want.Turn || r.TenantID != string(a) || r.TaskID != task.ID {
+			t.Errorf("took %+v, want %+v", r, want)
+		}
+	}
+	if again, _ := s.TakeControls(ctx, refs); len(again) != 0 {
+		t.Errorf("requests taken twice: %+v", again)
+	}
+	for _, text := range []string{"one", "two", "three"} {
+		if _, err := s.SendControl(ctx, a, bulwark.ControlRequest{TaskID: task.ID, Kind: bulwark.ControlMessage, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := s.TakeControls(ctx, refs)
+	if err != nil || len(rs) != 3 || rs[0].Text != "one" || rs[1].Text != "two" || rs[2].Text != "three" {
+		t.Errorf("TakeControls = %+v, %v; want one, two, three in order", rs, err)
+	}
+}

@@ -1,0 +1,160 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/sealing"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
+)
+
+func checkSecretName(op, name string) error { return storecheck.SecretName(op, name) }
+
+// sealID is the record id a secret's value is sealed under (see
+// sealing.SecretID).
+func sealID(name, hosts string) string { return sealing.SecretID(name, hosts) }
+
+// SetSecret implements bulwark.SecretStore. The value is sealed with the
+// tenant's data key, bound to the tenant, the name and the hosts.
+func (db *DB) SetSecret(ctx context.Context, tenant bulwark.TenantID, name, value string, hosts ...string) error {
+	const op = "postgres.SetSecret"
+	if err := tenant.Check(op); err != nil {
+		return err
+	}
+	if err := checkSecretName(op, name); err != nil {
+		return err
+	}
+	if err := storecheck.SecretValue(op, value); err != nil {
+		return err
+	}
+	bound, err := egress.BindingHosts(hosts)
+	if err != nil {
+		return bulwark.E(bulwark.Invalid, op, "a secret's hosts: "+err.Error(), err)
+	}
+	hostList := strings.Join(bound, ",")
+	ct, err := db.seal(ctx, tenant, kindSecret, sealID(name, hostList), []byte(value))
+	if err != nil {
+		return err
+	}
+	now := unixTime(db.now())
+	_, err = db.db.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, created, updated) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, hosts = excluded.hosts, updated = excluded.updated`,
+		tenant, name, ct, hostList, now, now)
+	if err != nil {
+		return unavailable(op, "store the secret", err)
+	}
+	return nil
+}
+
+// ListSecrets implements bulwark.SecretStore.
+func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.SecretInfo, error) {
+	const op = "postgres.ListSecrets"
+	if err := tenant.Check(op); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
+	if err != nil {
+		return nil, unavailable(op, "list the secrets", err)
+	}
+	defer rows.Close()
+	var infos []bulwark.SecretInfo
+	for rows.Next() {
+		var s bulwark.SecretInfo
+		var created, updated int64
+		var hosts string
+		if err := rows.Scan(&s.Name, &hosts, &created, &updated); err != nil {
+			return nil, unavailable(op, "list the secrets", err)
+		}
+		s.Hosts = splitHosts(hosts)
+		if s.Hosts == nil {
+			s.Hosts = []string{} // "hosts": [] in JSON
+		}
+		s.Created, s.Updated = fromUnix(created), fromUnix(updated)
+		infos = append(infos, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, "list the secrets", err)
+	}
+	return infos, nil
+}
+
+// SecretValues implements bulwark.SecretStore. A value that does not
+// decrypt fails the whole call: no partial map.
+func (db *DB) SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[string]string, error) {
+	all, err := db.Secrets(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[string]string, len(all))
+	for _, s := range all {
+		values[s.Name] = s.Value
+	}
+	return values, nil
+}
+
+// Secrets implements bulwark.SecretStore. A value that does not decrypt,
+// or whose hosts were changed outside SetSecret, fails the whole call.
+func (db *DB) Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error) {
+	const op = "postgres.Secrets"
+	if err := tenant.Check(op); err != nil {
+		return nil, err
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, value_ct FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
+	if err != nil {
+		return nil, unavailable(op, "read the secrets", err)
+	}
+	type row struct {
+		name, hosts string
+		ct          []byte
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.name, &r.hosts, &r.ct); err != nil {
+			rows.Close()
+			return nil, unavailable(op, "read the secrets", err)
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(op, "read the secrets", err)
+	}
+	out := make([]bulwark.Secret, 0, len(all))
+	for _, r := range all {
+		pt, err := db.open(ctx, tenant, kindSecret, sealID(r.name, r.hosts), r.ct)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bulwark.Secret{Name: r.name, Value: string(pt), Hosts: splitHosts(r.hosts)})
+	}
+	return out, nil
+}
+
+func splitHosts(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+// DeleteSecret implements bulwark.SecretStore.
+func (db *DB) DeleteSecret(ctx context.Context, tenant bulwark.TenantID, name string) error {
+	const op = "postgres.DeleteSecret"
+	if err := tenant.Check(op); err != nil {
+		return err
+	}
+	if err := checkSecretName(op, name); err != nil {
+		return err
+	}
+	res, err := db.db.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = $1 AND name = $2`, tenant, name)
+	if err != nil {
+		return unavailable(op, "delete the secret", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return bulwark.Errorf(bulwark.NotFound, op, "no such secret")
+	}
+	return nil
+}

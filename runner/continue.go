@@ -1,0 +1,227 @@
+package runner
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// Conversations
+//
+// A task that has stopped (succeeded, failed, canceled, or interrupted
+// by a restart: bulwark.TaskStatus.Continuable) goes on in a new turn
+// when a person sends it a message: the same task, the same conversation
+// (the agent rebuilds it from the stored events), the same workspace (its
+// files come back from the store into its folder) and a fresh budget for
+// the turn: the task's limits, or those the message brings, apply again
+// to the turn alone, clamped by the tenant's settings and the operator's
+// ceilings where Prepare applies them. The message is stored as a
+// user_message event at once; the turn's run then starts with a
+// task_started event without text.
+
+// waitStopped is how long a new turn waits for the run of the turn before
+// to put its files away.
+const waitStopped = 30 * time.Second
+
+// Message delivers a person's message to a task of tenant: into its
+// current turn while it is queued, running or waiting (see Send), or as
+// the start of a new turn once it has stopped (see Continue). limits are
+// for a new turn only: given to a task that is not stopped, they are
+// Invalid. continued reports a new turn; t is the task as it is now.
+func (rt *Runtime) Message(ctx context.Context, tenant bulwark.TenantID, actor, id, text string, limits *bulwark.Limits) (t bulwark.Task, continued bool, err error) {
+	t, err = rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return t, false, err
+	}
+	if !t.Status.Continuable() {
+		if limits != nil {
+			return t, false, bulwark.Errorf(bulwark.Invalid, "runner.Message",
+				"limits apply to a new turn, and the task is %s: send the message without limits, or wait until the task stops", t.Status)
+		}
+		err := rt.Send(ctx, tenant, id, text)
+		if err == nil || bulwark.ErrorKind(err) != bulwark.Conflict {
+			return t, false, err
+		}
+		// It stopped meanwhile: the message opens a new turn.
+	}
+	t, err = rt.Continue(ctx, tenant, actor, id, text, limits)
+	if bulwark.ErrorKind(err) == bulwark.Conflict && limits == nil {
+		// Another message continued it first: this one joins that turn.
+		rt.turnMu.Lock() // wait until that turn is queued here
+		rt.turnMu.Unlock()
+		if cur, e := rt.cfg.Store.Task(ctx, tenant, id); e == nil && !cur.Status.Continuable() {
+			if e := rt.Send(ctx, tenant, id, text); e == nil {
+				return cur, false, nil
+			}
+		}
+	}
+	return t, err == nil, err
+}
+
+// Continue opens a new turn of a task of tenant that has stopped, with a
+// person's message (empty: an interrupted turn resumes), and queues it.
+// limits, when not nil, replace the task's limits from this turn on. A
+// task that is queued, running or waiting is Conflict, and so is a task
+// that another message has just continued.
+func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor, id, text string, limits *bulwark.Limits) (bulwark.Task, error) {
+	const op = "runner.Continue"
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return t, err
+	}
+	if !t.Status.Continuable() {
+		return t, bulwark.Errorf(bulwark.Conflict, op,
+			"the task is %s: a new turn starts only once a task has stopped (succeeded, failed, canceled or interrupted); send a message to a running task without limits", t.Status)
+	}
+	if rt.ranInTerminal(id) {
+		return t, bulwark.Errorf(bulwark.Conflict, op,
+			"the task was run by bulwark run in a terminal, which keeps its files in its own folder: "+
+				"continue it there, with bulwark run --continue %s --tenant NAME MESSAGE", id)
+	}
+	if l := rt.live(tenant, id); l != nil {
+		// The turn before has ended and is putting its files away.
+		select {
+		case <-l.done:
+		case <-time.After(waitStopped):
+			return t, bulwark.Errorf(bulwark.Unavailable, op, "the task is still stopping; try again in a moment")
+		case <-ctx.Done():
+			return t, bulwark.E(bulwark.Canceled, op, "canceled", ctx.Err())
+		}
+	}
+	// From the store's change to the queue, one turn opens at a time, so
+	// that a message that finds the task queued finds it queued here too.
+	rt.turnMu.Lock()
+	defer rt.turnMu.Unlock()
+	last, err := rt.lastEvent(ctx, tenant, id)
+	if err != nil {
+		return t, err
+	}
+	t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, limits)
+	if err != nil {
+		return t, err
+	}
+	l := newLive(t)
+	l.sealed = rt.cfg.Artifacts != nil // its files are in the store until the run restores them
+	if text != "" {
+		e := bulwark.Event{Seq: last.Seq + 1, TaskID: id, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: text}
+		if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
+			rt.endTurn(ctx, tenant, l, last, bulwark.FinishError, "the message could not be stored")
+			return t, err
+		}
+	}
+	action := "task.continue"
+	if text == "" {
+		action = "task.resume"
+	}
+	rt.auditf(tenant, actor, action, id, audit.OutcomeOK, nil)
+	if err := rt.enqueueLive(ctx, l, actor); err != nil {
+		return t, err
+	}
+	return t, nil
+}
+
+// Resume continues a task of tenant that a restart interrupted, from
+// where it stopped. A task that was not interrupted is Conflict.
+func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, id string) (bulwark.Task, error) {
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return t, err
+	}
+	if t.Status != bulwark.TaskInterrupted {
+		return t, bulwark.Errorf(bulwark.Conflict, "runner.Resume",
+			"the task is %s: only an interrupted task can be resumed; send a message to continue one that has ended", t.Status)
+	}
+	return rt.Continue(ctx, tenant, actor, id, "", nil)
+}
+
+// cancelStopped ends a task that a restart interrupted and that no
+// process runs: it is canceled where it stopped.
+func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
+	last, err := rt.lastEvent(ctx, tenant, t.ID)
+	if err != nil {
+		return err
+	}
+	rt.auditf(tenant, actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
+		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"}
+	return rt.cfg.Store.AppendEvent(ctx, tenant, e)
+}
+
+// endTurn ends a turn that could not start, with reason and text.
+func (rt *Runtime) endTurn(ctx context.Context, tenant bulwark.TenantID, l *live, last bulwark.Event, reason bulwark.FinishReason, text string) {
+	e := bulwark.Event{Seq: last.Seq + 1, TaskID: l.task.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step, Reason: reason, Text: text}
+	rt.cfg.Store.AppendEvent(context.WithoutCancel(ctx), tenant, e)
+}
+
+// lastEvent returns the last stored event of a task (the zero Event when
+// it has none).
+func (rt *Runtime) lastEvent(ctx context.Context, tenant bulwark.TenantID, id string) (bulwark.Event, error) {
+	var last bulwark.Event
+	for {
+		batch, err := rt.cfg.Store.Events(ctx, tenant, id, last.Seq, 1000)
+		if err != nil {
+			return last, err
+		}
+		if len(batch) > 0 {
+			last = batch[len(batch)-1]
+		}
+		if len(batch) < 1000 {
+			return last, nil
+		}
+	}
+}
+
+// restore moves the files a task's earlier turns left in the store back
+// into its workspace folder, before a new turn runs, and then out of the
+// store: from here on the folder holds them, and is sealed again when the
+// run stops. Until restore is done, readers see the stored files.
+func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace) error {
+	if rt.cfg.Artifacts == nil {
+		return nil
+	}
+	tenant := bulwark.TenantID(l.task.TenantID)
+	id := l.task.ID
+	l.files.Lock()
+	defer l.files.Unlock()
+	kept, err := rt.cfg.Artifacts.Artifacts(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	for _, a := range kept {
+		_, data, err := rt.cfg.Artifacts.ArtifactContent(ctx, tenant, id, a.Path)
+		if err != nil {
+			return err
+		}
+		if err := ws.WriteFile(a.Path, data); err != nil {
+			return bulwark.E(bulwark.Internal, "runner.restore", "the task's files could not be put back in its workspace", err)
+		}
+		if a.Uploaded {
+			l.uploads[a.Path] = true
+		}
+	}
+	if len(kept) > 0 {
+		if err := rt.cfg.Artifacts.DeleteArtifacts(ctx, tenant, id); err != nil {
+			return err
+		}
+	}
+	l.sealed = false
+	return nil
+}
+
+// ranInTerminal reports whether the task id is one of 'bulwark run' on
+// this data folder: that command keeps a task's files in Dir/TASK (a
+// server in Dir/TENANT/TASK, sealed into the store when it stops). A new
+// turn here would start without them and leave them behind, so such a
+// task goes on in the terminal.
+func (rt *Runtime) ranInTerminal(id string) bool {
+	if rt.cfg.Dir == "" || id == "" || id == "." || id == ".." || filepath.Base(id) != id {
+		return false
+	}
+	fi, err := os.Lstat(filepath.Join(rt.cfg.Dir, id))
+	return err == nil && fi.IsDir()
+}

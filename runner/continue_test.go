@@ -1,0 +1,219 @@
+package runner_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+)
+
+// interrupted runs a task that writes a.txt and then thinks until a
+// shutdown interrupts it, and returns it with a new runtime on the same
+// store, as after a restart. The model finishes with "resumed" once it is
+// told the task resumes, having seen the write's result.
+func interrupted(t *testing.T) (*env, bulwark.Task, *atomic.Bool) {
+	t.Helper()
+	sawHistory := new(atomic.Bool)
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, "resumes now") {
+				sawHistory.Store(toolResults(r) == 1)
+				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "resumed"})}}
+			}
+		}
+		if toolResults(r) == 0 {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	})
+	e.artifacts = e.db
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	waitFor(t, func() bool {
+		evs := must(e.db.Events(ctx, e.a, task.ID, 0, 0))
+		return len(evs) > 0 && evs[len(evs)-1].Type == bulwark.EventToolResult
+	})
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	e.rt = e.newRuntime(t, e.db)
+	return e, task, sawHistory
+}
+
+func TestResumeInterrupted(t *testing.T) {
+	e, task, sawHistory := interrupted(t)
+	ctx := context.Background()
+	if _, err := e.rt.Resume(ctx, e.b, "k", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("Resume by another tenant: %v, want not found", err)
+	}
+	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	if got.Answer != "resumed" || got.Turns != 2 {
+		t.Errorf("resumed task: %q, %d turns; want resumed, 2", got.Answer, got.Turns)
+	}
+	if !sawHistory.Load() {
+		t.Errorf("the resumed turn's model did not see the conversation so far")
+	}
+	waitFor(t, func() bool {
+		_, data, err := e.rt.ReadFile(ctx, e.a, task.ID, "a.txt")
+		return err == nil && string(data) == "A"
+	})
+	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); bulwark.ErrorKind(err) != bulwark.Conflict {
+		t.Errorf("Resume of a succeeded task: %v, want conflict", err)
+	}
+}
+
+func TestCancelInterrupted(t *testing.T) {
+	e, task, _ := interrupted(t)
+	ctx := context.Background()
+	if err := e.rt.Cancel(ctx, e.b, "k", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("Cancel by another tenant: %v, want not found", err)
+	}
+	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatalf("Cancel of an interrupted task: %v", err)
+	}
+	got := must(e.db.Task(ctx, e.a, task.ID))
+	if got.Status != bulwark.TaskCanceled || got.Reason != bulwark.FinishCanceled {
+		t.Errorf("after Cancel the task is %s (%s), want canceled", got.Status, got.Reason)
+	}
+	evs := must(e.db.Events(ctx, e.a, task.ID, 0, 0))
+	if last := evs[len(evs)-1]; last.Type != bulwark.EventTaskFinished || last.Reason != bulwark.FinishCanceled {
+		t.Errorf("the last step is %s %s, want task_finished canceled", last.Type, last.Reason)
+	}
+	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); bulwark.ErrorKind(err) != bulwark.Conflict {
+		t.Errorf("a second Cancel: %v, want conflict", err)
+	}
+}
+
+// TestMessageToRunningTask: a message to a running task goes into its
+// turn, as before; limits are refused there, since they are a new
+// turn's.
+func TestMessageToRunningTask(t *testing.T) {
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, "while you work: stop now") {
+				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "heard"})}}
+			}
+		}
+		name := "f" + strconv.Itoa(toolResults(r)) + ".txt"
+		return llmtest.Turn{Delay: 20 * time.Millisecond, ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": name, "content": name})}}
+	})
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test", Limits: bulwark.Limits{MaxSteps: 500}}))
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskRunning)
+	if _, _, err := e.rt.Message(ctx, e.a, "k", task.ID, "more", &bulwark.Limits{MaxSteps: 3}); bulwark.ErrorKind(err) != bulwark.Invalid {
+		t.Errorf("Message with limits to a running task: %v, want invalid", err)
+	}
+	_, continued, err := e.rt.Message(ctx, e.a, "k", task.ID, "stop now", nil)
+	if err != nil || continued {
+		t.Fatalf("Message to a running task = %v, %v; want delivered", continued, err)
+	}
+	got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	if got.Answer != "heard" || got.Turns != 1 {
+		t.Errorf("task: %q, %d turns; want heard, 1", got.Answer, got.Turns)
+	}
+}
+
+// TestMessagesRaceToContinue: messages sent at once to a stopped task
+// all arrive: one opens the new turn, the others join it.
+func TestMessagesRaceToContinue(t *testing.T) {
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{Delay: 50 * time.Millisecond, ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
+	})
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	const n = 4
+	errs := make(chan error, n)
+	var continued atomic.Int32
+	for i := range n {
+		go func() {
+			_, c, err := e.rt.Message(ctx, e.a, "k", task.ID, "message "+strconv.Itoa(i), nil)
+			if c {
+				continued.Add(1)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("a message sent at once with others: %v", err)
+		}
+	}
+	if continued.Load() != 1 {
+		t.Errorf("%d messages opened a turn, want 1", continued.Load())
+	}
+	got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	if got.Turns != 2 {
+		t.Errorf("turns = %d, want 2", got.Turns)
+	}
+}
+
+// TestMessageToATerminalTask: a task 'bulwark run' ran keeps its files in
+// Dir/TASK; the server does not start a turn of it without them, and says
+// where it goes on. Nothing is stored: the task stays as it was.
+func TestMessageToATerminalTask(t *testing.T) {
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "x"})}}
+	})
+	ctx := context.Background()
+	task := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "in a terminal", Model: "openai:test", Status: bulwark.TaskRunning}))
+	if err := e.db.AppendEvent(ctx, e.a, bulwark.Event{Seq: 1, TaskID: task.ID, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishDone, Text: "done"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(e.dir, "workspaces", task.ID), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.rt.Message(ctx, e.a, "k", task.ID, "go on", nil)
+	if bulwark.ErrorKind(err) != bulwark.Conflict || !strings.Contains(bulwark.ErrorMessage(err), "bulwark run --continue "+task.ID) {
+		t.Errorf("Message to a terminal's task: %v, want a conflict naming bulwark run --continue", err)
+	}
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskSucceeded || got.Turns > 1 {
+		t.Errorf("after the refusal the task is %s after %d turns", got.Status, got.Turns)
+	}
+}
+
+// TestSweepSkipsTerminalTasks: the folders 'bulwark run' keeps beside the
+// tenants' (Dir/TASK) are not taken for tenants when the server starts,
+// so it does not warn of "a workspace folder without a task" for each.
+func TestSweepSkipsTerminalTasks(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil)))
+	defer slog.SetDefault(prev)
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn { return llmtest.Turn{Content: "x"} })
+	if err := os.MkdirAll(filepath.Join(e.dir, "workspaces", "t_0123456789abcdef", ".bulwark", "outputs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.artifacts = e.db
+	e.newRuntime(t, e.db)
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "without a task") {
+		t.Errorf("the server took a terminal task's folder for a tenant's:\n%s", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

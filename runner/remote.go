@@ -1,0 +1,152 @@
+package runner
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+)
+
+// Tasks run by another process
+//
+// A person's cancel, message or decision for a task that another process
+// runs (a `bulwark run` in a terminal, another node) goes through the
+// store as a control request (bulwark.ControlStore, Config.Controls): this
+// runtime stores it, and the process running the task takes it and
+// carries it out. This runtime in turn polls the store, every
+// Config.ControlEvery, for the requests of the tasks it holds (queued or
+// running here) and carries them out as if they had been made to it.
+
+// DefaultControlEvery is how often a runtime polls for control requests.
+const DefaultControlEvery = 300 * time.Millisecond
+
+// sendElsewhere stores r for the process that runs t, which is not this
+// one; Conflict when no control store is configured.
+func (rt *Runtime) sendElsewhere(ctx context.Context, t bulwark.Task, r bulwark.ControlRequest) error {
+	if rt.cfg.Controls == nil {
+		return bulwark.Errorf(bulwark.Conflict, "runner", "the task is not running in this server (%s)", t.Status)
+	}
+	r.TaskID, r.Turn = t.ID, t.Turns
+	if _, err := rt.cfg.Controls.SendControl(ctx, bulwark.TenantID(t.TenantID), r); err != nil {
+		return err
+	}
+	rt.wake(ctx, t)
+	return nil
+}
+
+// orphaned reports whether t, stored as running or waiting but not held
+// here, was left by a process that stopped: Config.RunElsewhere says no
+// other process runs it. Without RunElsewhere, and with a queue of the
+// cluster's (Config.Queue), no task is taken for orphaned: another node
+// may run it (RunElsewhere knows only of this data folder's `bulwark run`),
+// and the queue hands the tasks of a node that died to another, which
+// then takes the requests sent meanwhile.
+func (rt *Runtime) orphaned(t bulwark.Task) bool {
+	if rt.cfg.RunElsewhere == nil || rt.sched == nil || rt.live(bulwark.TenantID(t.TenantID), t.ID) != nil {
+		return false
+	}
+	return (t.Status == bulwark.TaskRunning || t.Status == bulwark.TaskWaiting) && !rt.cfg.RunElsewhere(t)
+}
+
+// cancelElsewhere cancels a task that does not run in this process: one
+// left by a process that stopped is marked interrupted and canceled where
+// it stopped; one that another process runs is asked to stop through the
+// store (that process audits the request when it carries it out).
+func (rt *Runtime) cancelElsewhere(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
+	if rt.orphaned(t) {
+		cur, err := rt.interruptOrphan(ctx, t)
+		if err != nil {
+			return err
+		}
+		if cur.Status != bulwark.TaskInterrupted {
+			return bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task has ended meanwhile")
+		}
+		return rt.cancelStopped(ctx, tenant, actor, cur)
+	}
+	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: actor})
+}
+
+// interruptOrphan marks an orphaned task (see orphaned) interrupted, as
+// Start would have, and returns it as it is now: interrupted, or ended
+// if it ended meanwhile.
+func (rt *Runtime) interruptOrphan(ctx context.Context, t bulwark.Task) (bulwark.Task, error) {
+	tenant := bulwark.TenantID(t.TenantID)
+	err := rt.cfg.Store.SetTaskStatus(ctx, tenant, t.ID, bulwark.TaskInterrupted)
+	if err != nil && bulwark.ErrorKind(err) != bulwark.Conflict {
+		return t, err
+	}
+	if err == nil {
+		rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+	}
+	return rt.cfg.Store.Task(ctx, tenant, t.ID)
+}
+
+// watchControls polls for the control requests of the tasks held here
+// until the runtime stops.
+func (rt *Runtime) watchControls() {
+	every := rt.cfg.ControlEvery
+	if every <= 0 {
+		every = DefaultControlEvery
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-rt.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rt.takeControls(rt.ctx)
+	}
+}
+
+// takeControls takes the control requests of the tasks held here and
+// carries them out.
+func (rt *Runtime) takeControls(ctx context.Context) {
+	rt.ctlMu.Lock() // a run ending to wait takes its task out first (waitpark.go)
+	defer rt.ctlMu.Unlock()
+	rt.mu.Lock()
+	refs := make([]bulwark.TaskRef, 0, len(rt.tasks))
+	for k, l := range rt.tasks {
+		if rt.holds(l) {
+			refs = append(refs, bulwark.TaskRef{Tenant: k.tenant, ID: k.id})
+		}
+	}
+	rt.mu.Unlock()
+	if len(refs) == 0 {
+		return
+	}
+	rs, err := rt.cfg.Controls.TakeControls(ctx, refs)
+	if err != nil {
+		slog.Warn("reading control requests", "err", err)
+	}
+	for _, r := range rs {
+		if err := rt.carryOut(ctx, r); err != nil {
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", bulwark.ErrorMessage(err))
+		}
+	}
+}
+
+// carryOut does what r asks of a task held here, as the runtime's own
+// methods would, unless the turn it was made for has ended.
+func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error {
+	tenant := bulwark.TenantID(r.TenantID)
+	l := rt.live(tenant, r.TaskID)
+	if l == nil || l.task.Turns != r.Turn {
+		return bulwark.Errorf(bulwark.Conflict, "runner", "the turn it was made for has ended")
+	}
+	if l.keep(r) {
+		return nil // for when it asks again (waitpark.go)
+	}
+	switch r.Kind {
+	case bulwark.ControlCancel:
+		return rt.cancelLive(ctx, tenant, r.Actor, l, false)
+	case bulwark.ControlMessage:
+		return l.send(r.Text)
+	case bulwark.ControlAnswer:
+		return rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow)
+	}
+	return bulwark.Errorf(bulwark.Invalid, "runner", "unknown control kind %q", r.Kind)
+}

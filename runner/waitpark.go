@@ -1,0 +1,505 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
+)
+
+// Waiting for a person without a worker
+//
+// With the in-process queue, a run that waits for a person gives up its
+// worker and keeps its goroutine (sched.park). With another queue (a
+// cluster's), it holds nothing while it waits: when the agent asks for an
+// approval or puts a question, the run ends at its last checkpoint, which
+// says what the task waits for (bulwark.Checkpoint.Waiting); the task
+// stays waiting; its sandbox is closed and its files sealed into the
+// store, as when any run ends; and the run returns queue.Waiting.
+//
+// The answer may reach any node. There, the task is waiting and no
+// process holds it: the answer is stored as a control request (remote.go)
+// and the task is continued on the queue (wake). Its next run, on any
+// node, resumes the turn from the checkpoint (files and budgets as the
+// last step left them), and the agent asks again (agent/resume.go); the
+// run takes the task's stored requests at that moment and the answer
+// among them answers, so that the person is not asked twice. Until the
+// task asks again, the requests its runtime's poll takes are kept for it
+// (live.keep), but for a cancel, carried out at once.
+//
+// A cancel of a task that waits with no process holding it ends it at
+// once (cancelParked). One that reaches it while its run is ending, or
+// after the answer queued it again, is stored and carried out by the next
+// run.
+
+// errParked is the cause of the end of a run whose task now waits for a
+// person without it.
+var errParked = errors.New("the task waits for a person")
+
+// waitState is what a live task knows of its waits on a queue other than
+// the in-process one; guarded by live.mu.
+type waitState struct {
+	// ending: the run ends because its task waits; the task is not held
+	// here any more (held), and its requests go through the store.
+	ending bool
+	// rewait: the run resumes a task that waited (adoptWaiting) and has
+	// not asked again yet; kept are the requests taken for it meanwhile.
+	rewait bool
+	kept   []bulwark.ControlRequest
+	// parked is what the task waited for when this run took it up.
+	parked *bulwark.Waiting
+	// mark commits the last checkpoint again with what the task waits
+	// for (checkpointer.markWaiting); nil without checkpoints.
+	mark func(context.Context, *bulwark.Waiting) error
+}
+
+// canPark reports whether a run that waits for a person ends while it
+// waits: with a queue other than the in-process one, checkpoints to
+// resume from and control requests to bring the answer.
+func (rt *Runtime) canPark() bool {
+	return rt.sched == nil && rt.cfg.Checkpoints != nil && rt.cfg.Controls != nil
+}
+
+// parking reports whether l's run is ending to wait.
+func (l *live) parking() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.wait.ending
+}
+
+func (l *live) setMark(mark func(context.Context, *bulwark.Waiting) error) {
+	l.mu.Lock()
+	l.wait.mark = mark
+	l.mu.Unlock()
+}
+
+// held returns the live state of a task held here, or nil: a task whose
+// run is ending to wait is not held any more, and with a cluster's queue
+// neither is one whose run has not started here (queued: any node may
+// run it; the live state a Submit left here stays while another node
+// runs it).
+func (rt *Runtime) held(tenant bulwark.TenantID, id string) *live {
+	l := rt.live(tenant, id)
+	if l != nil && !rt.holds(l) {
+		return nil
+	}
+	return l
+}
+
+// holds reports whether the task of l is held here: what is asked of it
+// reaches it here, and the poll takes its requests (remote.go).
+func (rt *Runtime) holds(l *live) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return !l.wait.ending && (rt.sched != nil || l.cancel != nil)
+}
+
+// keep keeps r, taken by the poll for a task resumed after a wait that
+// has not asked again yet, for when it does; a cancel is not kept.
+func (l *live) keep(r bulwark.ControlRequest) bool {
+	if r.Kind == bulwark.ControlCancel {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.wait.rewait {
+		return false
+	}
+	l.wait.kept = append(l.wait.kept, r)
+	return true
+}
+
+// wake continues on the queue a task that waits, after a request for it
+// was stored: its next run takes the request.
+func (rt *Runtime) wake(ctx context.Context, t bulwark.Task) {
+	if rt.sched != nil || t.Status != bulwark.TaskWaiting {
+		return
+	}
+	if err := rt.queue.Continue(ctx, bulwark.TenantID(t.TenantID), t.ID); err != nil {
+		slog.Warn("a waiting task was not queued again after a request", "task", t.ID, "err", err)
+	}
+}
+
+// parkedRun reports whether the run of l ended because its task waits.
+func (rt *Runtime) parkedRun(ctx context.Context, l *live) bool {
+	return errors.Is(context.Cause(ctx), errParked) && l.parking()
+}
+
+// adoptWaiting is adopt, but for a task that waited without a run and
+// is continued (resumed): it goes on in the same turn, from the
+// checkpoint that says what it waits for.
+func (rt *Runtime) adoptWaiting(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool, l *live) (*live, error) {
+	if !resumed || !rt.canPark() {
+		return rt.adopt(ctx, tenant, id, resumed, l)
+	}
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.Status != bulwark.TaskWaiting {
+		return rt.adopt(ctx, tenant, id, resumed, l)
+	}
+	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, id)
+	if bulwark.ErrorKind(err) == bulwark.NotFound || (err == nil && c.Waiting == nil) {
+		// It was waiting in a run that stopped: resumed as any other.
+		return rt.adopt(ctx, tenant, id, resumed, l)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fresh := l == nil
+	if fresh {
+		l = newLive(t)
+		l.sealed = rt.cfg.Artifacts != nil
+		l.actor = "system"
+	} else {
+		l.task = t
+	}
+	// Before the poll can see it: what it takes is kept for the next ask.
+	l.mu.Lock()
+	l.wait = waitState{rewait: true, parked: c.Waiting}
+	l.mu.Unlock()
+	if fresh {
+		rt.mu.Lock()
+		rt.tasks[key{tenant, id}] = l
+		rt.mu.Unlock()
+	}
+	rt.auditf(tenant, "system", "task.resume", id, audit.OutcomeOK, map[string]string{"why": "it waited for a person"})
+	return l, nil
+}
+
+// takeWaiting returns the requests for l that came while it waited,
+// oldest first, once: when it resumed after a wait, those its poll kept
+// and those still stored. The caller holds ctlMu.
+func (rt *Runtime) takeWaiting(ctx context.Context, l *live) []bulwark.ControlRequest {
+	l.mu.Lock()
+	rewait := l.wait.rewait
+	reqs := l.wait.kept
+	l.wait.rewait, l.wait.kept = false, nil
+	l.mu.Unlock()
+	if !rewait {
+		return reqs
+	}
+	tenant := bulwark.TenantID(l.task.TenantID)
+	taken, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
+	if err != nil {
+		slog.Warn("reading the requests of a task that waited", "task", l.task.ID, "err", err)
+	}
+	for _, r := range taken {
+		if r.Turn != l.task.Turns {
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "the turn it was made for has ended")
+			continue
+		}
+		reqs = append(reqs, r)
+	}
+	return reqs
+}
+
+// pastWait gives up waiting for l to ask again once its resumed run has
+// gone on without asking (the policy no longer asks, say): the requests
+// kept for it are carried out as they came.
+func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
+	switch e.Type {
+	case bulwark.EventTaskStarted, bulwark.EventApproval, bulwark.EventAskUser, bulwark.EventTaskFinished:
+		return
+	}
+	l.mu.Lock()
+	if !l.wait.rewait {
+		l.mu.Unlock()
+		return
+	}
+	kept := l.wait.kept
+	l.wait.rewait, l.wait.kept = false, nil
+	l.mu.Unlock()
+	for _, r := range kept {
+		if err := rt.carryOut(context.WithoutCancel(ctx), r); err != nil {
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", bulwark.ErrorMessage(err))
+		}
+	}
+}
+
+// approveOrPark answers approval a of l from a decision that came while
+// the task waited for it, or ends the run to wait for one (park).
+func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approval) (bool, error) {
+	tenant := bulwark.TenantID(l.task.TenantID)
+	l.mu.Lock()
+	if p := l.wait.parked; p != nil && p.Approval != nil && sameApproval(*p.Approval, a) {
+		a.ID = p.Approval.ID // asked again: the decision made for it answers
+	}
+	l.mu.Unlock()
+	var decided *bool
+	var rest []bulwark.ControlRequest
+	rt.ctlMu.Lock() // until it is marked ending, if it ends: no poll takes a request meanwhile
+	for _, r := range rt.takeWaiting(ctx, l) {
+		switch {
+		case r.Kind == bulwark.ControlCancel:
+			rt.carryOutLogged(ctx, r)
+		case r.Kind == bulwark.ControlAnswer && r.ApprovalID == a.ID && decided == nil:
+			allow := r.Allow
+			decided = &allow
+			d := "deny"
+			if allow {
+				d = "allow"
+			}
+			rt.auditf(tenant, r.Actor, "approval.decide", l.task.ID, "ok", map[string]string{"approval": a.ID, "decision": d})
+		case r.Kind == bulwark.ControlMessage:
+			rest = append(rest, r)
+		default:
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
+		}
+	}
+	if decided != nil || ctx.Err() != nil {
+		rt.ctlMu.Unlock()
+		if ctx.Err() != nil {
+			return false, bulwark.E(bulwark.Canceled, "runner.approve", "the task was stopped while waiting for an approval", ctx.Err())
+		}
+		rt.deliver(l, rest)
+		return *decided, nil
+	}
+	return false, rt.parkRun(ctx, l, &bulwark.Waiting{Approval: &a}, rest)
+}
+
+// askOrPark answers question q of l with a message that came while the
+// task waited for its answer, or ends the run to wait for one (park).
+func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, error) {
+	early := map[string]bool{} // messages that came before the question
+	l.mu.Lock()
+	if p := l.wait.parked; p != nil {
+		for _, id := range p.Kept {
+			early[id] = true
+		}
+	}
+	l.mu.Unlock()
+	var answer *string
+	var rest []bulwark.ControlRequest
+	rt.ctlMu.Lock() // until it is marked ending, if it ends: no poll takes a request meanwhile
+	for _, r := range rt.takeWaiting(ctx, l) {
+		switch {
+		case r.Kind == bulwark.ControlCancel:
+			rt.carryOutLogged(ctx, r)
+		case r.Kind == bulwark.ControlMessage && answer == nil && !early[r.ID]:
+			text := r.Text
+			answer = &text
+		case r.Kind == bulwark.ControlMessage:
+			rest = append(rest, r)
+		default:
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
+		}
+	}
+	if answer != nil || ctx.Err() != nil {
+		rt.ctlMu.Unlock()
+		if ctx.Err() != nil {
+			return "", bulwark.E(bulwark.Canceled, "runner.ask", "the task was stopped while waiting for an answer", ctx.Err())
+		}
+		rt.deliver(l, rest)
+		return *answer, nil
+	}
+	return "", rt.parkRun(ctx, l, &bulwark.Waiting{Question: q}, rest)
+}
+
+// parkRun ends the run of l, whose task now waits for w: the task is
+// marked waiting, the messages of rest and those the run had not read
+// yet are stored again for the next run, and the last checkpoint says
+// what the task waits for. The error is what the agent is told: the run
+// is over. A checkpoint that cannot be stored stops the task. The caller
+// holds ctlMu, which parkRun releases once the task is marked ending.
+func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, rest []bulwark.ControlRequest) error {
+	t := l.task
+	tenant := bulwark.TenantID(t.TenantID)
+	// Waiting before ending: a cancel that finds it held here until then
+	// stops this run (ctx), and one that comes after is stored and wakes
+	// it (wake).
+	if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskWaiting); err != nil {
+		slog.Warn("marking a task waiting", "task", t.ID, "err", err)
+	}
+	l.mu.Lock()
+	l.wait.ending = ctx.Err() == nil
+	mark := l.wait.mark
+	cancel := l.cancel
+	l.mu.Unlock()
+	rt.ctlMu.Unlock() // no poll takes its requests from now on
+	if ctx.Err() != nil {
+		return bulwark.E(bulwark.Canceled, "runner.wait", "the task was stopped while waiting for a person", ctx.Err())
+	}
+	// Messages that came while it ran and that it has not read.
+	for more := true; more; {
+		select {
+		case text := <-l.inbox:
+			rest = append(rest, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+		default:
+			more = false
+		}
+	}
+	for _, r := range rest {
+		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
+		stored, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r)
+		if err != nil {
+			slog.Error("a message to a waiting task was lost", "task", t.ID, "err", err)
+			continue
+		}
+		w.Kept = append(w.Kept, stored.ID)
+	}
+	var err error
+	if mark == nil {
+		err = bulwark.Errorf(bulwark.Internal, "runner.wait", "no checkpoint to wait from")
+	} else {
+		err = mark(context.WithoutCancel(ctx), w)
+	}
+	if err != nil {
+		slog.Error("what a task waits for was not stored; stopping the task", "task", t.ID, "err", err)
+		l.mu.Lock()
+		l.wait.ending = false
+		l.mu.Unlock()
+		cancel(bulwark.E(bulwark.Unavailable, "runner.wait", "what the task waits for could not be stored", err))
+		return bulwark.E(bulwark.Canceled, "runner.wait", "the task was stopped", err)
+	}
+	what := "approval"
+	if w.Approval == nil {
+		what = "answer"
+	}
+	rt.auditf(tenant, "system", "task.waiting", t.ID, audit.OutcomeOK, map[string]string{"for": what})
+	cancel(errParked)
+	return bulwark.E(bulwark.Canceled, "runner.wait", "the task waits for a person; this run ends here", errParked)
+}
+
+// deliver hands messages that came while a task waited to its run, to
+// read before its next step.
+func (rt *Runtime) deliver(l *live, msgs []bulwark.ControlRequest) {
+	for _, r := range msgs {
+		select {
+		case l.inbox <- r.Text:
+		default:
+			slog.Warn("a message to a task that waited was dropped: too many are waiting", "task", l.task.ID)
+		}
+	}
+}
+
+func (rt *Runtime) carryOutLogged(ctx context.Context, r bulwark.ControlRequest) {
+	if err := rt.carryOut(ctx, r); err != nil {
+		slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", bulwark.ErrorMessage(err))
+	}
+}
+
+// sameApproval reports whether b is approval a asked again.
+func sameApproval(a, b bulwark.Approval) bool {
+	return a.Tool == b.Tool && a.Target == b.Target && a.Rule == b.Rule && a.Reason == b.Reason && sameJSON(a.Args, b.Args)
+}
+
+func sameJSON(a, b json.RawMessage) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// markWaiting commits the last checkpoint again, the folder as it is now,
+// with what the task waits for.
+func (k *checkpointer) markWaiting(ctx context.Context, w *bulwark.Waiting) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.last.Seq == 0 {
+		return bulwark.Errorf(bulwark.Internal, "runner.wait", "no checkpoint to wait from")
+	}
+	c := k.last
+	c.Waiting = w
+	if err := k.put(ctx, c); err != nil {
+		return err
+	}
+	k.last = c
+	return nil
+}
+
+// parkedWaiting returns what task id waits for when it waits with no
+// run (its checkpoint says), or nil.
+func (rt *Runtime) parkedWaiting(ctx context.Context, t bulwark.Task) (*bulwark.Waiting, error) {
+	if !rt.canPark() || t.Status != bulwark.TaskWaiting {
+		return nil, nil
+	}
+	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, bulwark.TenantID(t.TenantID), t.ID)
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c.Waiting, nil
+}
+
+// parkedApprovals returns the approval a task waits for when no run
+// here has it open: it waits with no run, or its run here resumed and
+// has not asked again yet. ok is false otherwise.
+func (rt *Runtime) parkedApprovals(ctx context.Context, tenant bulwark.TenantID, id string, l *live) ([]bulwark.Approval, bool) {
+	if !rt.canPark() {
+		return nil, false
+	}
+	if l != nil {
+		l.mu.Lock()
+		p, rewait := l.wait.parked, l.wait.rewait
+		l.mu.Unlock()
+		if !rewait || p == nil || p.Approval == nil {
+			return nil, false
+		}
+		return []bulwark.Approval{*p.Approval}, true
+	}
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return nil, false
+	}
+	w, err := rt.parkedWaiting(ctx, t)
+	if err != nil || w == nil {
+		return nil, false
+	}
+	if w.Approval == nil {
+		return []bulwark.Approval{}, true
+	}
+	return []bulwark.Approval{*w.Approval}, true
+}
+
+// checkParkedApproval refuses a decision for an approval that a task
+// waiting with no run does not wait for.
+func (rt *Runtime) checkParkedApproval(ctx context.Context, t bulwark.Task, approvalID string) error {
+	w, err := rt.parkedWaiting(ctx, t)
+	if err != nil {
+		return err
+	}
+	if w != nil && (w.Approval == nil || w.Approval.ID != approvalID) {
+		return bulwark.Errorf(bulwark.NotFound, "runner.Decide", "no such approval waiting")
+	}
+	return nil
+}
+
+// cancelParked ends at once a task that waits with no run (it is off the
+// queue: removed); done is false when it is not so (it runs, or has been
+// queued again and started).
+func (rt *Runtime) cancelParked(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) (done bool, err error) {
+	removed, err := rt.queue.Remove(ctx, tenant, t.ID)
+	if err != nil || !removed {
+		return false, err
+	}
+	if l := rt.live(tenant, t.ID); l != nil {
+		// Left here by its Submit, or a run here that ended: its
+		// watchers follow the store from now on.
+		defer func() { l.hub.close(); rt.forget(l) }()
+	}
+	rt.auditf(tenant, actor, "task.cancel_requested", t.ID, "ok", nil)
+	last, err := rt.lastEvent(ctx, tenant, t.ID)
+	if err != nil {
+		return true, err
+	}
+	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
+		Reason: bulwark.FinishCanceled, Text: "the task was canceled while it waited for a person"}
+	if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
+		return true, err
+	}
+	rt.dropCheckpoint(context.WithoutCancel(ctx), t)
+	return true, nil
+}

@@ -1,0 +1,408 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/pgtest"
+	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/postgres"
+	"github.com/bulwark-agents/bulwark/queue/riverqueue"
+	"github.com/bulwark-agents/bulwark/runner"
+	"github.com/bulwark-agents/bulwark/secret"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/files"
+	"github.com/bulwark-agents/bulwark/tool/interact"
+	"github.com/bulwark-agents/bulwark/workspace"
+)
+
+// parkCluster is nodes on one PostgreSQL database: each its own store
+// connection, River queue (one worker) and data folder, as separate
+// servers would be. Every tenant may run one task at a time over the
+// cluster.
+type parkCluster struct {
+	t     *testing.T
+	url   string
+	keys  *secret.Keyring
+	srv   *llmtest.Server
+	store *postgres.DB // the first node's, for the test's reads
+	a     bulwark.TenantID
+	// open counts the setups (sandboxes) of runs not closed yet.
+	open atomic.Int32
+}
+
+type parkNode struct {
+	dir string
+	db  *postgres.DB
+	rt  *runner.Runtime
+}
+
+func newParkCluster(t *testing.T, h llmtest.Handler) *parkCluster {
+	c := &parkCluster{t: t, url: pgtest.NewDatabase(t), keys: secret.NewKeyring()}
+	c.srv = llmtest.NewServer(h)
+	t.Cleanup(c.srv.Close)
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: c.url, Keys: c.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c.store = db
+	c.a = must(db.CreateTenant(context.Background(), "alpha")).ID
+	return c
+}
+
+// node starts one more node.
+func (c *parkCluster) node(name string) *parkNode {
+	t := c.t
+	ctx := context.Background()
+	db, err := postgres.Open(ctx, postgres.Config{URL: c.url, Keys: c.keys, MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q, err := riverqueue.New(ctx, riverqueue.Config{
+		Pool: db.Pool(), Workers: 1, Quota: func(bulwark.TenantID) int { return 1 },
+		Node:              name,
+		Logger:            slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		FetchPollInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &parkNode{dir: t.TempDir(), db: db}
+	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": c.srv.URL + "/v1"}
+	n.rt = runner.New(runner.Config{
+		Store:        db,
+		Dir:          filepath.Join(n.dir, "workspaces"),
+		Queue:        q,
+		Artifacts:    db,
+		Checkpoints:  db,
+		Controls:     db,
+		ControlEvery: 20 * time.Millisecond,
+		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
+			if err != nil {
+				return nil, err
+			}
+			c.open.Add(1)
+			return &runner.Setup{
+				Model:  m,
+				Tools:  tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
+				Policy: bulwark.Policy{Rules: []bulwark.Rule{{Tool: "write_file", Pattern: "notes/*", Decision: bulwark.Ask}}},
+				Close:  func() { c.open.Add(-1) },
+			}, nil
+		},
+	})
+	if err := n.rt.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.shutdown(t) })
+	return n
+}
+
+func (n *parkNode) shutdown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.rt.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+func (c *parkCluster) submit(n *parkNode, input string) string {
+	c.t.Helper()
+	task, err := n.rt.Submit(context.Background(), c.a, "user:1", bulwark.Task{Input: input, Model: "openai:test"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return task.ID
+}
+
+func (c *parkCluster) waitStatus(id string, want bulwark.TaskStatus) bulwark.Task {
+	c.t.Helper()
+	var got bulwark.Task
+	waitFor(c.t, func() bool {
+		got = must(c.store.Task(context.Background(), c.a, id))
+		return got.Status == want
+	})
+	return got
+}
+
+// waitParked waits until task id waits for a person with no run: its
+// status says waiting, its wait is stored, and no sandbox is open.
+func (c *parkCluster) waitParked(id string, ev bulwark.EventType) {
+	c.t.Helper()
+	ctx := context.Background()
+	waitFor(c.t, func() bool {
+		task := must(c.store.Task(ctx, c.a, id))
+		cp, err := c.store.LatestCheckpoint(ctx, c.a, id)
+		if task.Status != bulwark.TaskWaiting || err != nil || cp.Waiting == nil || c.open.Load() != 0 || c.count(id, ev, "") == 0 {
+			return false
+		}
+		// Its run has returned: the queue has it waiting (riverqueue's table).
+		var state string
+		err = c.store.Pool().QueryRow(ctx, `SELECT state FROM bulwark_queue WHERE task_id = $1`, id).Scan(&state)
+		return err == nil && state == "waiting"
+	})
+}
+
+// count counts the events of task id of type typ (whose Text holds text).
+func (c *parkCluster) count(id string, typ bulwark.EventType, text string) int {
+	n := 0
+	for _, e := range must(c.store.Events(context.Background(), c.a, id, 0, 0)) {
+		if e.Type == typ && strings.Contains(e.Text, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// userInput is the task's input, as the model is given it.
+func userInput(r *llmtest.Request) string {
+	for _, m := range r.Messages {
+		if m.Role == llm.User {
+			return m.Content
+		}
+	}
+	return ""
+}
+
+func lastTool(r *llmtest.Request) string {
+	for i := len(r.Messages) - 1; i >= 0; i-- {
+		if r.Messages[i].Role == llm.ToolRole {
+			return r.Messages[i].Content
+		}
+	}
+	return ""
+}
+
+// parkHandler: "approve" writes draft.txt, then notes/a.txt (which asks
+// for an approval), then finishes; "ask" asks which colour and finishes
+// with the answer; anything else finishes at once.
+func parkHandler(r *llmtest.Request) llmtest.Turn {
+	finish := func(a string) llmtest.Turn {
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": a})}}
+	}
+	switch in, n := userInput(r), toolResults(r); {
+	case strings.HasPrefix(in, "approve") && n == 0:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "draft.txt", "content": "D"})}}
+	case strings.HasPrefix(in, "approve") && n == 1:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "notes/a.txt", "content": "A"})}}
+	case strings.HasPrefix(in, "approve"):
+		return finish("approved: " + lastTool(r))
+	case strings.HasPrefix(in, "both") && n == 0:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "notes/b.txt", "content": "B"})}}
+	case strings.HasPrefix(in, "both") && n == 1:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which size?"})}}
+	case strings.HasPrefix(in, "both"):
+		return finish("both " + lastTool(r))
+	case strings.HasPrefix(in, "ask") && n == 0:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
+	case strings.HasPrefix(in, "ask"):
+		return finish("colour " + lastTool(r))
+	}
+	return finish("quick")
+}
+
+// TestWaitingForApprovalHoldsNoWorker: on a River queue, a task that
+// waits for an approval ends its run (no sandbox open, its folder sealed
+// away) and stays waiting; with one task at a time for the tenant over
+// the cluster, the tenant's next task runs to its end meanwhile. The
+// node that ran it stops; the approval, decided through another node
+// (with another data folder), resumes it there from its checkpoint: its
+// files are back, and the approved call runs once.
+func TestWaitingForApprovalHoldsNoWorker(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	n0 := c.node("node-0")
+	first := c.submit(n0, "approve")
+	c.waitParked(first, bulwark.EventApproval)
+	if _, err := os.Lstat(filepath.Join(n0.dir, "workspaces", string(c.a), first)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the waiting task's folder is still there (%v): its files should be sealed into the store", err)
+	}
+
+	second := c.submit(n0, "quick")
+	if got := c.waitStatus(second, bulwark.TaskSucceeded); got.Answer != "quick" {
+		t.Errorf("the second task answered %q", got.Answer)
+	}
+	if got := must(c.store.Task(ctx, c.a, first)); got.Status != bulwark.TaskWaiting {
+		t.Fatalf("the first task is %s, want still waiting", got.Status)
+	}
+
+	n1 := c.node("node-1")
+	n0.shutdown(t)
+	aps := must(n1.rt.Approvals(ctx, c.a, first))
+	if len(aps) != 1 || aps[0].Tool != "write_file" || !strings.Contains(aps[0].Target, "notes/a.txt") {
+		t.Fatalf("approvals through the other node: %+v, want the write of notes/a.txt", aps)
+	}
+	// Another tenant neither sees nor decides it.
+	beta := must(c.store.CreateTenant(ctx, "beta")).ID
+	if _, err := n1.rt.Approvals(ctx, beta, first); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("approvals through another tenant: %v, want NotFound", err)
+	}
+	if err := n1.rt.Decide(ctx, beta, "user:2", first, aps[0].ID, true); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("a decision through another tenant: %v, want NotFound", err)
+	}
+	if err := n1.rt.Cancel(ctx, beta, "user:2", first); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("a cancel through another tenant: %v, want NotFound", err)
+	}
+	if got := must(c.store.Task(ctx, c.a, first)); got.Status != bulwark.TaskWaiting {
+		t.Fatalf("after another tenant's requests the task is %s", got.Status)
+	}
+	if err := n1.rt.Decide(ctx, c.a, "user:1", first, "ap_nosuch", true); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("deciding an approval it does not wait for: %v, want NotFound", err)
+	}
+	if err := n1.rt.Decide(ctx, c.a, "user:1", first, aps[0].ID, true); err != nil {
+		t.Fatalf("Decide through the other node: %v", err)
+	}
+	got := c.waitStatus(first, bulwark.TaskSucceeded)
+	if !strings.HasPrefix(got.Answer, "approved") {
+		t.Errorf("the task answered %q", got.Answer)
+	}
+	calls, results := 0, 0
+	for _, e := range must(c.store.Events(ctx, c.a, first, 0, 0)) {
+		if e.CallID == "" || e.Tool != "write_file" || !strings.Contains(string(e.Args)+e.Text, "notes") {
+			continue
+		}
+		switch e.Type {
+		case bulwark.EventToolCall:
+			calls++
+		case bulwark.EventToolResult:
+			if !e.IsError {
+				results++
+			}
+		}
+	}
+	if calls != 1 || results != 1 {
+		t.Errorf("the approved call: %d tool_call and %d results, want one of each", calls, results)
+	}
+	if n := c.count(first, bulwark.EventTaskFinished, ""); n != 1 {
+		t.Errorf("%d task_finished events, want 1", n)
+	}
+	// The run that ended seals the files and drops the checkpoint as it
+	// closes, a moment after the task's status says it ended.
+	waitFor(t, func() bool {
+		_, _, err := n1.rt.ReadFile(ctx, c.a, first, "draft.txt")
+		_, cerr := c.store.LatestCheckpoint(ctx, c.a, first)
+		return err == nil && bulwark.ErrorKind(cerr) == bulwark.NotFound
+	})
+	for name, want := range map[string]string{"draft.txt": "D", "notes/a.txt": "A"} {
+		if _, data, err := n1.rt.ReadFile(ctx, c.a, first, name); err != nil || string(data) != want {
+			t.Errorf("%s = %q, %v; want %q", name, data, err, want)
+		}
+	}
+}
+
+// TestWaitingForAnswerOnAnotherNode: a task that asks a question ends its
+// run and waits; the answer, sent through another node, resumes it,
+// which asks again and takes the stored answer at once.
+func TestWaitingForAnswerOnAnotherNode(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	n0, n1 := c.node("node-0"), c.node("node-1")
+	id := c.submit(n0, "ask")
+	c.waitParked(id, bulwark.EventAskUser)
+	if _, continued, err := n1.rt.Message(ctx, c.a, "user:1", id, "blue", nil); err != nil || continued {
+		t.Fatalf("the answer through the other node: continued %v, %v", continued, err)
+	}
+	got := c.waitStatus(id, bulwark.TaskSucceeded)
+	if got.Answer != "colour blue" || got.Turns != 1 {
+		t.Errorf("the task answered %q in %d turns, want \"colour blue\" in its one turn", got.Answer, got.Turns)
+	}
+	if n := c.count(id, bulwark.EventUserMessage, "blue"); n != 1 {
+		t.Errorf("the answer is stored %d times, want once", n)
+	}
+	if n := c.count(id, bulwark.EventNotice, "interrupted"); n != 0 {
+		t.Errorf("the model was told %d times that the task was interrupted; it only waited", n)
+	}
+}
+
+// TestCancelWaitingTask: a task that waits with no run is canceled at
+// once through either node, and leaves the queue.
+func TestCancelWaitingTask(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	nodes := []*parkNode{c.node("node-0"), c.node("node-1")}
+	for i, n := range nodes {
+		id := c.submit(nodes[0], "approve")
+		c.waitParked(id, bulwark.EventApproval)
+		if err := n.rt.Cancel(ctx, c.a, "user:1", id); err != nil {
+			t.Fatalf("Cancel through node %d: %v", i, err)
+		}
+		got := must(c.store.Task(ctx, c.a, id))
+		if got.Status != bulwark.TaskCanceled {
+			t.Errorf("through node %d: the task is %s right after Cancel, want canceled", i, got.Status)
+		}
+		if err := n.rt.Cancel(ctx, c.a, "user:1", id); bulwark.ErrorKind(err) != bulwark.Conflict {
+			t.Errorf("canceling it again: %v, want Conflict", err)
+		}
+	}
+	// Nothing runs it again: a new task of the tenant runs and ends.
+	id := c.submit(nodes[1], "quick")
+	c.waitStatus(id, bulwark.TaskSucceeded)
+	for _, n := range nodes {
+		if p := n.rt.Position(c.a, id); p != 0 {
+			t.Errorf("position %d", p)
+		}
+	}
+}
+
+// TestEarlyAnswersToWaitingTask: a task waits twice in one turn (an
+// approval, then a question), and each answer comes through the other
+// node as soon as the wait shows, while the run that waits may still be
+// ending: the queue keeps it and runs the task again once that run is
+// over, and each wait is answered once.
+func TestEarlyAnswersToWaitingTask(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	n0, n1 := c.node("node-0"), c.node("node-1")
+	id := c.submit(n0, "both")
+	var aps []bulwark.Approval
+	waitFor(t, func() bool {
+		aps = must(n1.rt.Approvals(ctx, c.a, id))
+		return len(aps) == 1
+	})
+	if err := n1.rt.Decide(ctx, c.a, "user:1", id, aps[0].ID, true); err != nil {
+		t.Fatalf("Decide: %v", err)
+	}
+	waitFor(t, func() bool { return c.count(id, bulwark.EventAskUser, "size") > 0 })
+	// Sent until it is taken as the answer: while the run is under way on
+	// a node, the message is read there before its next step instead.
+	waitFor(t, func() bool {
+		task := must(c.store.Task(ctx, c.a, id))
+		if task.Status != bulwark.TaskWaiting {
+			return false
+		}
+		_, _, err := n1.rt.Message(ctx, c.a, "user:1", id, "large", nil)
+		return err == nil
+	})
+	got := c.waitStatus(id, bulwark.TaskSucceeded)
+	if got.Answer != "both large" {
+		t.Errorf("the task answered %q, want \"both large\"", got.Answer)
+	}
+	if n := c.count(id, bulwark.EventApproval, ""); n < 2 {
+		t.Errorf("%d approval events, want the question and the decision", n)
+	}
+	// The files reach the store when the run that ended has closed its
+	// workspace, a moment after the status says the task ended: read
+	// from the other node, they may not be there yet.
+	var data []byte
+	var err error
+	waitFor(t, func() bool {
+		_, data, err = n0.rt.ReadFile(ctx, c.a, id, "notes/b.txt")
+		return err == nil
+	})
+	if string(data) != "B" {
+		t.Errorf("notes/b.txt = %q, %v", data, err)
+	}
+}

@@ -1,0 +1,532 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	testValue = "s3cr3t-Value/+xyz" // '/' and '+' change when percent-encoded
+	testPH    = "{{secret:TOKEN}}"
+)
+
+// seen is what the test server received.
+type seen struct {
+	mu   sync.Mutex
+	reqs []string // method, URI, Authorization, body of each request
+}
+
+func (s *seen) all() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.reqs, "\n")
+}
+
+// interceptFixture is a proxy with one secret, TOKEN, bound to example.com,
+// in front of a TLS test server that every name dials to (its certificate
+// is for example.com and *.example.com), and a client that trusts only the
+// task CA.
+type interceptFixture struct {
+	proxy  *Proxy
+	client *http.Client
+	seen   *seen
+	mu     sync.Mutex
+	events []Event
+}
+
+func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPool) *interceptFixture {
+	t.Helper()
+	f := &interceptFixture{seen: &seen{}}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.seen.mu.Lock()
+		f.seen.reqs = append(f.seen.reqs, fmt.Sprintf("%s %s auth=%s body=%s", r.Method, r.RequestURI, r.Header.Get("Authorization"), b))
+		f.seen.mu.Unlock()
+		switch r.URL.Path {
+		case "/stored-b64": // an API that serves stored content as base64
+			fmt.Fprintf(w, `{"content":%q,"url":%q}`, base64.StdEncoding.EncodeToString(append([]byte("x: "), b...)),
+				base64.RawURLEncoding.EncodeToString(b))
+			return
+		case "/stored-json":
+			fmt.Fprintf(w, `{"php":"%s"}`, strings.ReplaceAll(string(b), "/", `\/`))
+			return
+		case "/stored-hex":
+			fmt.Fprintf(w, "%x %X", b, append([]byte("ab"), b...))
+			return
+		}
+		// An echo: the server sends back what it got, secret included.
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		fmt.Fprintf(w, "uri=%s auth=%s body=%s", r.RequestURI, r.Header.Get("Authorization"), b)
+	}))
+	t.Cleanup(srv.Close)
+	plain := httptest.NewServer(srv.Config.Handler)
+	t.Cleanup(plain.Close)
+	bound, _ := ParseAllowlist([]string{"example.com"})
+	ic, err := NewIntercept([]Secret{{Name: "TOKEN", Placeholder: testPH, Value: testValue, Hosts: bound}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic.Roots = roots(srv)
+	allow, _ := ParseAllowlist([]string{"example.com", "unbound.example.com"})
+	f.proxy = &Proxy{Allow: allow, Intercept: ic,
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			if strings.HasSuffix(addr, ":80") {
+				return d.DialContext(ctx, network, plain.Listener.Addr().String())
+			}
+			return d.DialContext(ctx, network, srv.Listener.Addr().String())
+		},
+		OnEvent: func(e Event) { f.mu.Lock(); f.events = append(f.events, e); f.mu.Unlock() },
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.proxy.Serve(l)
+	t.Cleanup(func() { f.proxy.Close() })
+	pool := x509.NewCertPool()
+	pool.AddCert(ic.CA.Certificate())
+	pu, _ := url.Parse("http://" + l.Addr().String())
+	f.client = &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	t.Cleanup(f.client.CloseIdleConnections)
+	return f
+}
+
+func trustServer(srv *httptest.Server) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(srv.Certificate())
+	return p
+}
+
+func (f *interceptFixture) do(t *testing.T, method, u, auth, ctype, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return 0, err.Error(), nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (f *interceptFixture) secretEvents(allowed bool) []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []Event
+	for _, e := range f.events {
+		if e.Secret != "" && e.Allowed == allowed {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// The bound host receives the real value in the query, a header and the
+// body (as written and form-encoded); the client sees only the
+// placeholder, though the server echoes the value back.
+func TestInterceptBoundHost(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	code, body, hdr := f.do(t, "POST", "https://example.com/api?key="+testPH, "Bearer "+testPH, "application/json", `{"token":"`+testPH+`"}`)
+	if code != 200 {
+		t.Fatalf("POST to the bound host: %d %s", code, body)
+	}
+	got := f.seen.all()
+	esc := url.QueryEscape(testValue)
+	for _, want := range []string{"key=" + esc, "auth=Bearer " + testValue, `body={"token":"` + testValue + `"}`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the bound host received %q, want %q in it", got, want)
+		}
+	}
+	if strings.Contains(got, testPH) {
+		t.Errorf("the bound host received a placeholder: %q", got)
+	}
+	if strings.Contains(body, testValue) || strings.Contains(body, esc) || strings.Contains(hdr.Get("X-Echo"), testValue) {
+		t.Errorf("the client saw the value echoed: body %q, X-Echo %q", body, hdr.Get("X-Echo"))
+	}
+	if !strings.Contains(body, "auth=Bearer "+testPH) || hdr.Get("X-Echo") != "Bearer "+testPH {
+		t.Errorf("the echo = %q, X-Echo %q, want the placeholder in place of the value", body, hdr.Get("X-Echo"))
+	}
+	if ev := f.secretEvents(true); len(ev) == 0 || ev[0].Secret != "TOKEN" || ev[0].Host != "example.com" {
+		t.Errorf("events of the secret put in = %+v, want one for TOKEN at example.com", ev)
+	}
+
+	code, body, _ = f.do(t, "POST", "https://example.com/form", "", "application/x-www-form-urlencoded", "token="+url.QueryEscape(testPH))
+	if code != 200 || !strings.Contains(f.seen.all(), "body=token="+esc) {
+		t.Errorf("form body to the bound host: %d %s; server saw %q, want token=%s", code, body, f.seen.all(), esc)
+	}
+
+	// A body larger than the in-memory limit is streamed, still rewritten.
+	big := strings.Repeat("a", maxBufferedBody+10) + testPH
+	code, body, _ = f.do(t, "PUT", "https://example.com/big", "", "", big)
+	if code != 200 || !strings.Contains(f.seen.all(), strings.Repeat("a", 10)+testValue) {
+		t.Errorf("large body to the bound host: %d, server saw the value: %v", code, strings.Contains(f.seen.all(), testValue))
+	}
+	if strings.Contains(body, testValue) {
+		t.Errorf("large body echo shows the value")
+	}
+}
+
+// A placeholder sent anywhere but a bound host is not replaced: the request
+// is refused before it leaves, and the attempt is reported. So is one sent
+// over plain HTTP, even to the bound host.
+func TestInterceptRefusesUnbound(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	tests := []struct {
+		name, method, url, auth, body string
+	}{
+		{"unbound host, query", "GET", "https://unbound.example.com/?k=" + testPH, "", ""},
+		{"unbound host, header", "GET", "https://unbound.example.com/", "Bearer " + testPH, ""},
+		{"unbound host, body", "POST", "https://unbound.example.com/", "", "x" + testPH},
+		{"unbound host, encoded", "GET", "https://unbound.example.com/?k=" + url.QueryEscape(testPH), "", ""},
+		{"plain http to the bound host", "GET", "http://example.com/?k=" + testPH, "", ""},
+		{"plain http, body", "POST", "http://example.com/", "", testPH},
+	}
+	for _, tt := range tests {
+		before := len(f.secretEvents(false))
+		code, body, _ := f.do(t, tt.method, tt.url, tt.auth, "", tt.body)
+		if code != http.StatusForbidden || !strings.Contains(body, "TOKEN") {
+			t.Errorf("%s: %d %q, want 403 naming the secret", tt.name, code, body)
+		}
+		if ev := f.secretEvents(false); len(ev) != before+1 || ev[len(ev)-1].Secret != "TOKEN" {
+			t.Errorf("%s: refusal events %+v, want one more for TOKEN", tt.name, ev)
+		}
+	}
+	if got := f.seen.all(); strings.Contains(got, testValue) || strings.Contains(got, testPH) {
+		t.Errorf("a refused request reached the server: %q", got)
+	}
+	// Without a placeholder, the unbound host is served as usual.
+	if code, body, _ := f.do(t, "GET", "https://unbound.example.com/plain", "", "", ""); code != 200 {
+		t.Errorf("GET without a placeholder to an allowed host: %d %s", code, body)
+	}
+}
+
+// The Host header inside the tunnel must name the tunnel's host: another
+// name could route the secret to another site behind the same server.
+func TestInterceptHostMismatch(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	req, _ := http.NewRequest("GET", "https://example.com/?k="+testPH, nil)
+	req.Host = "evil.example.net"
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest || strings.Contains(f.seen.all(), testValue) {
+		t.Errorf("Host mismatch: %d, server saw %q, want 421 and nothing sent", resp.StatusCode, f.seen.all())
+	}
+}
+
+// The proxy verifies the real server: one whose certificate it cannot
+// verify gets nothing, the secret least of all.
+func TestInterceptVerifiesServer(t *testing.T) {
+	f := newInterceptFixture(t, func(*httptest.Server) *x509.CertPool { return x509.NewCertPool() })
+	code, body, _ := f.do(t, "GET", "https://example.com/?k="+testPH, "", "", "")
+	if code != http.StatusBadGateway || !strings.Contains(body, "certificate") {
+		t.Errorf("untrusted server: %d %q, want 502 about its certificate", code, body)
+	}
+	if got := f.seen.all(); got != "" {
+		t.Errorf("untrusted server received %q", got)
+	}
+}
+
+// A client that does not trust the task CA cannot talk through the proxy,
+// and a TLS name other than the CONNECT host gets no certificate.
+func TestInterceptCertificate(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+	untrusting := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
+	defer untrusting.CloseIdleConnections()
+	if resp, err := untrusting.Get("https://example.com/"); err == nil {
+		resp.Body.Close()
+		t.Errorf("a client that trusts only the system roots got through the intercepting proxy")
+	}
+	conn, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+	buf := make([]byte, len("HTTP/1.1 200 Connection established\r\n\r\n"))
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(f.proxy.Intercept.CA.Certificate())
+	tc := tls.Client(conn, &tls.Config{ServerName: "unbound.example.com", RootCAs: pool})
+	if err := tc.Handshake(); err == nil {
+		t.Errorf("TLS with a name other than the CONNECT host succeeded")
+	}
+}
+
+// Basic credentials carry the placeholder inside base64: the proxy decodes
+// them, puts the value in for the bound host, and masks the echo.
+func TestInterceptBasicAuth(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	req, _ := http.NewRequest("GET", "https://example.com/basic", nil)
+	req.SetBasicAuth("user", testPH)
+	sent := req.Header.Get("Authorization")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:"+testValue))
+	if !strings.Contains(f.seen.all(), "auth="+want) {
+		t.Errorf("the server saw %q, want auth=%s", f.seen.all(), want)
+	}
+	if resp.Header.Get("X-Echo") != sent || strings.Contains(string(b), want) {
+		t.Errorf("the echo = %q, X-Echo %q; want the credentials as sent (%q)", b, resp.Header.Get("X-Echo"), sent)
+	}
+}
+
+// A tunnel that does not start with TLS is passed through untouched, also
+// when the server speaks first.
+func TestInterceptPassesOtherProtocols(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			io.WriteString(c, "220 server speaks first\r\n")
+			c.Close()
+		}
+	}()
+	f.proxy.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, l.Addr().String())
+	}
+	pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+	conn, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT example.com:25 HTTP/1.1\r\nHost: example.com:25\r\n\r\n")
+	got, _ := io.ReadAll(conn)
+	if !strings.HasSuffix(string(got), "220 server speaks first\r\n") {
+		t.Errorf("server-first tunnel read %q", got)
+	}
+}
+
+// A bound host that stores what it gets and serves it back re-encoded (as
+// base64 or hex) does not hand the value to the sandbox: the value's
+// encoded forms are masked in answers too (red team).
+func TestInterceptMasksEncodedEchoes(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	for _, path := range []string{"/stored-b64", "/stored-hex", "/stored-json"} {
+		code, body, _ := f.do(t, "POST", "https://example.com"+path, "", "text/plain", testPH)
+		if code != 200 {
+			t.Fatalf("POST %s: %d %s", path, code, body)
+		}
+		if !strings.Contains(f.seen.all(), testValue) {
+			t.Fatalf("the bound host did not receive the value: %q", f.seen.all())
+		}
+		for _, enc := range []string{
+			base64.StdEncoding.EncodeToString([]byte("x: " + testValue)),
+			base64.RawURLEncoding.EncodeToString([]byte(testValue)),
+			fmt.Sprintf("%x", testValue),
+			fmt.Sprintf("%X", "ab"+testValue),
+			strings.ReplaceAll(testValue, "/", `\/`),
+		} {
+			inner := enc[4 : len(enc)-4]
+			if strings.Contains(body, inner) {
+				t.Errorf("POST %s: the answer %q holds the value encoded (%q)", path, body, enc)
+			}
+		}
+	}
+}
+
+// A client that waits out the first-byte wait and only then starts TLS
+// does not get an end-to-end TLS session with the server: answers in it
+// would reach the sandbox unmasked (a bound host echoing the value). The
+// tunnel is closed at its first byte and the refusal reported (red team).
+func TestInterceptRefusesLateTLS(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+	conn, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	time.Sleep(firstByteWait + 300*time.Millisecond)
+	// The test server's own root: the client trusts the real server, as
+	// a sandbox trusting the system roots would.
+	srvRoots := f.proxy.Intercept.Roots
+	tc := tls.Client(conn, &tls.Config{ServerName: "example.com", RootCAs: srvRoots})
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		fmt.Fprintf(tc, "GET /echo HTTP/1.1\r\nHost: example.com\r\n\r\n")
+		b, _ := io.ReadAll(tc)
+		t.Fatalf("a TLS handshake after the first-byte wait reached the server end to end: %q", b)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		f.mu.Lock()
+		var found bool
+		for _, e := range f.events {
+			found = found || !e.Allowed && strings.Contains(e.Reason, "TLS started after")
+		}
+		f.mu.Unlock()
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the late TLS was not reported")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// rawTunnel opens a CONNECT tunnel to hostport through the fixture's proxy
+// and a TLS session in it that trusts the task CA, offering protos.
+func (f *interceptFixture) rawTunnel(t *testing.T, hostport string, protos []string) (*tls.Conn, error) {
+	t.Helper()
+	pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+	conn, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", hostport, hostport)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT %s: %v %v", hostport, resp, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(f.proxy.Intercept.CA.Certificate())
+	name, _, _ := net.SplitHostPort(hostport)
+	tc := tls.Client(conn, &tls.Config{ServerName: name, RootCAs: pool, NextProtos: protos})
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	return tc, tc.Handshake()
+}
+
+// Requests written by hand inside a tunnel: every request of a connection
+// is checked (not only the first), whatever form its target takes and
+// however its body is framed; the value never reaches another host.
+func TestInterceptRawRequests(t *testing.T) {
+	tests := []struct {
+		name, tunnel, req string
+		want              []string // in the answers, in order
+	}{
+		{"a second pipelined request to another host", "example.com:443",
+			"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\nGET /b?" + testPH + " HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n",
+			[]string{"200 OK", "421 Misdirected"}},
+		{"an absolute-form target naming another host", "example.com:443",
+			"GET https://unbound.example.com/x?" + testPH + " HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+			[]string{"421 Misdirected"}},
+		{"a placeholder split across chunks, with a Content-Length too", "unbound.example.com:443",
+			"POST /x HTTP/1.1\r\nHost: unbound.example.com\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n{{secret\r\n8\r\n:TOKEN}}\r\n0\r\n\r\n",
+			[]string{"403 Forbidden", "secret TOKEN"}},
+		{"a placeholder in a cookie", "unbound.example.com:443",
+			"GET /x HTTP/1.1\r\nHost: unbound.example.com\r\nCookie: a=" + testPH + "\r\nConnection: close\r\n\r\n",
+			[]string{"403 Forbidden", "secret TOKEN"}},
+		{"a placeholder in the path", "unbound.example.com:443",
+			"GET /" + url.PathEscape(testPH) + " HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n",
+			[]string{"403 Forbidden", "secret TOKEN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newInterceptFixture(t, trustServer)
+			tc, err := f.rawTunnel(t, tt.tunnel, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(tc, tt.req)
+			b, _ := io.ReadAll(tc)
+			rest := string(b)
+			for _, w := range tt.want {
+				i := strings.Index(rest, w)
+				if i < 0 {
+					t.Fatalf("the answers %q lack %q (in order %q)", b, w, tt.want)
+				}
+				rest = rest[i+len(w):]
+			}
+			if got := f.seen.all(); strings.Contains(got, "unbound") || strings.Contains(got, "/b") || strings.Contains(got, "secret") || strings.Contains(got, "s3cr3t") {
+				t.Errorf("the server received %q", got)
+			}
+		})
+	}
+}
+
+// HTTP/2, which the proxy does not rewrite, is refused in the handshake
+// rather than carried unscanned.
+func TestInterceptRefusesHTTP2(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	if _, err := f.rawTunnel(t, "example.com:443", []string{"h2"}); err == nil {
+		t.Error("a client offering only h2 completed the TLS handshake")
+	}
+}
+
+// Plain HTTP inside a CONNECT tunnel (curl --proxytunnel http://...) is
+// held to the rules of plain http:// through the proxy: a placeholder
+// refuses the request, audited, whatever the host; other requests are
+// answered (red team: passed through untouched, a placeholder reached any
+// host unseen).
+func TestInterceptPlainHTTPInTunnel(t *testing.T) {
+	tests := []struct {
+		tunnel, req, want string
+		refused           bool
+	}{
+		{"unbound.example.com:80", "GET /x?" + testPH + " HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n", "403 Forbidden", true},
+		{"example.com:80", "POST /x HTTP/1.1\r\nHost: example.com\r\nContent-Length: 16\r\nConnection: close\r\n\r\n" + testPH, "403 Forbidden", true},
+		{"example.com:80", "GET /x HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n", "421 Misdirected", false},
+		{"example.com:80", "GET /plain HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "uri=/plain", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tunnel+" "+strings.SplitN(tt.req, "\r\n", 2)[0], func(t *testing.T) {
+			f := newInterceptFixture(t, trustServer)
+			pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+			conn, err := net.Dial("tcp", pu.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n%s", tt.tunnel, tt.tunnel, tt.req)
+			b, _ := io.ReadAll(conn)
+			if !strings.Contains(string(b), tt.want) {
+				t.Errorf("the answer %q lacks %q", b, tt.want)
+			}
+			if got := f.seen.all(); strings.Contains(got, "secret") || strings.Contains(got, "s3cr3t") || tt.want != "uri=/plain" && got != "" {
+				t.Errorf("the server received %q", got)
+			}
+			if refused := f.secretEvents(false); (len(refused) == 1) != tt.refused {
+				t.Errorf("secret refusals reported: %+v, want refused %v", refused, tt.refused)
+			}
+		})
+	}
+}

@@ -1,0 +1,118 @@
+package egress
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+var replaceTests = []struct {
+	in, want string
+}{
+	{"", ""},
+	{"no placeholder here", "no placeholder here"},
+	{"{{secret:A}}", "value-a"},
+	{"x{{secret:A}}y{{secret:A}}z", "xvalue-ay value-az"}, // the earliest match wins
+	{"{{secret:AB}}", "value-ab"},                         // the longest needle at one place wins
+	{"{{secret:A}", "{{secret:A}"},
+	{"{{secret:{{secret:A}}}}", "{{secret:value-a}}"},
+	{strings.Repeat("-", 100) + "{{secret:A}}", strings.Repeat("-", 100) + "value-a"},
+}
+
+func TestReplaceReader(t *testing.T) {
+	rules := []rule{
+		{needle: "{{secret:A}}", repl: "value-a"},
+		{needle: "{{secret:AB}}", repl: "value-ab"},
+		{needle: "y{{secret:A}}", repl: "y value-a"},
+	}
+	for _, tt := range replaceTests {
+		// One byte at a time: every needle is split across reads.
+		got, err := io.ReadAll(newReplaceReader(iotest.OneByteReader(strings.NewReader(tt.in)), rules, nil))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("replace(%q) one byte at a time = %q, %v, want %q", tt.in, got, err, tt.want)
+		}
+		got2, err := replaceString(tt.in, rules, nil)
+		if err != nil || got2 != tt.want {
+			t.Errorf("replaceString(%q) = %q, %v, want %q", tt.in, got2, err, tt.want)
+		}
+	}
+}
+
+// A refusing rule stops the stream with onHit's error, before the text
+// around the needle is let through.
+func TestReplaceReaderRefuses(t *testing.T) {
+	errNo := errors.New("no")
+	rules := []rule{{needle: "{{secret:B}}", repl: "value-b", refuse: true}}
+	onHit := func(r rule) error {
+		if r.refuse {
+			return errNo
+		}
+		return nil
+	}
+	in := strings.Repeat("x", 100000) + "{{secret:B}}" + "tail"
+	got, err := io.ReadAll(newReplaceReader(strings.NewReader(in), rules, onHit))
+	if !errors.Is(err, errNo) {
+		t.Fatalf("replace with a refused needle: err = %v, want the refusal", err)
+	}
+	if strings.Contains(string(got), "value-b") || strings.Contains(string(got), "tail") {
+		t.Errorf("replace with a refused needle let through %q...", got[max(0, len(got)-30):])
+	}
+}
+
+// FuzzReplaceReader checks that the streaming replacer gives the same text
+// however its input is split, and never lets a refused needle through.
+func FuzzReplaceReader(f *testing.F) {
+	f.Add("a {{secret:A}} b {{secret:B}}", 3)
+	f.Add("{{secret:{{secret:A}}}}", 1)
+	f.Add("%7B%7Bsecret%3AA%7D%7D", 2)
+	rules := []rule{
+		{needle: "{{secret:A}}", repl: "value-a"},
+		{needle: "%7B%7Bsecret%3AA%7D%7D", repl: "value%2Da"},
+		{needle: "{{secret:B}}", repl: "value-b", refuse: true},
+	}
+	onHit := func(r rule) error {
+		if r.refuse {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	f.Fuzz(func(t *testing.T, in string, chunk int) {
+		chunk = 1 + abs(chunk)%64
+		whole, errWhole := replaceString(in, rules, onHit)
+		got, errChunk := io.ReadAll(newReplaceReader(iotest.HalfReader(&chunkReader{s: in, n: chunk}), rules, onHit))
+		if (errWhole == nil) != (errChunk == nil) {
+			t.Fatalf("replace(%q): whole err %v, in chunks of %d err %v", in, errWhole, chunk, errChunk)
+		}
+		if errWhole == nil && string(got) != whole {
+			t.Fatalf("replace(%q) in chunks of %d = %q, at once %q", in, chunk, got, whole)
+		}
+		if errWhole == nil && strings.Contains(in, "{{secret:B}}") {
+			t.Fatalf("replace(%q) let a refused needle through", in)
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// chunkReader reads s n bytes at a time.
+type chunkReader struct {
+	s string
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.s == "" {
+		return 0, io.EOF
+	}
+	k := min(c.n, len(p), len(c.s))
+	copy(p, c.s[:k])
+	c.s = c.s[k:]
+	return k, nil
+}

@@ -1,0 +1,11 @@
+package sandbox
+
+import (
+	"testing"
+
+	"github.com/bulwark-agents/bulwark/internal/testfamily"
+)
+
+// TestMain says once, in one line, when the sandbox tests skip and how
+// to run them.
+func TestMain(m *testing.M) { testfamily.Main(m, testfamily.Sandbox) }

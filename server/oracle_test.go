@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// The secret of tenant A that the oracle tests guess, and a wrong guess
+// of the same shape.
+const (
+	oracleSecret = "SECRET_TOKEN"
+	oracleValue  = "h7kq2vx9wz4m"
+	oracleGuess  = "p3nd8rt6ya1c"
+)
+
+// oracleBodies are request bodies that carry a guess in the places a
+// client controls: unknown field names, their values, values of the wrong
+// type, nested names, list entries.
+var oracleBodies = []struct{ name, method, path, body string }{
+	{"unknown field name", "POST", "/api/v1/login", `{"email":"a@b.test","password":"x","GUESS":1}`},
+	{"unknown field value", "POST", "/api/v1/login", `{"email":"a@b.test","password":"x","note":"GUESS"}`},
+	{"wrong type", "POST", "/api/v1/login", `{"email":["GUESS"],"password":"x"}`},
+	{"email and password", "POST", "/api/v1/login", `{"email":"GUESS@b.test","password":"GUESS"}`},
+	{"email only", "POST", "/api/v1/login", `{"email":"GUESS"}`},
+	{"syntax error", "POST", "/api/v1/login", `{"GUESS":`},
+	{"trailing data", "POST", "/api/v1/login", `{"email":"a@b.test","password":"x"} "GUESS"`},
+	{"key name", "POST", "/api/v1/keys", `{"name":"GUESS","scopes":["GUESS"]}`},
+	{"key role", "POST", "/api/v1/keys", `{"name":"k","role":"GUESS"}`},
+	{"key nested", "POST", "/api/v1/keys", `{"name":"k","GUESS":{"GUESS":"GUESS"}}`},
+	{"settings lists", "PUT", "/api/v1/settings", `{"allowed_commands":["GUESS x"],"allowed_domains":["GUESS/"]}`},
+	{"settings model", "PUT", "/api/v1/settings", `{"model":"GUESS:x"}`},
+	{"settings nested", "PUT", "/api/v1/settings", `{"policy":{"rules":[{"tool":"x","GUESS":"deny"}]}}`},
+	{"settings type", "PUT", "/api/v1/settings", `{"limits":{"max_steps":"GUESS"}}`},
+	{"task model", "POST", "/api/v1/tasks", `{"input":"x","model":"GUESS:m"}`},
+	{"user role", "POST", "/api/v1/users", `{"email":"n@n.test","role":"GUESS","password":"GUESS"}`},
+	{"secret path", "DELETE", "/api/v1/secrets/GUESS", ``},
+	{"task path", "GET", "/api/v1/tasks/GUESS", ``},
+	{"user path", "PATCH", "/api/v1/users/GUESS", `{"role":"viewer"}`},
+	{"no such route", "GET", "/api/v1/GUESS", ``},
+	{"key path", "DELETE", "/api/v1/keys/GUESS", ``},
+	{"user delete path", "DELETE", "/api/v1/users/GUESS", ``},
+	{"secret put path", "PUT", "/api/v1/secrets/GUESS.x", `{"value":"GUESS","hosts":["GUESS.example"]}`},
+	{"secret hosts", "PUT", "/api/v1/secrets/S", `{"value":"a value long enough","hosts":["GUESS/x"]}`},
+	{"file path", "GET", "/api/v1/tasks/GUESS/files/GUESS.txt", ``},
+	{"upload path", "PUT", "/api/v1/tasks/GUESS/files/GUESS.txt", `GUESS`},
+	{"approval path", "POST", "/api/v1/tasks/GUESS/approvals/GUESS", `{"allow":true}`},
+	{"task message", "POST", "/api/v1/tasks/GUESS/messages", `{"text":"GUESS"}`},
+	{"events query", "GET", "/api/v1/tasks/GUESS/events?after=GUESS", ``},
+	{"list query", "GET", "/api/v1/tasks?status=GUESS&cursor=GUESS&limit=GUESS", ``},
+	{"audit query", "GET", "/api/v1/audit?since=GUESS&action=GUESS", ``},
+	{"method", "PATCH", "/api/v1/tasks/GUESS", `{"GUESS":1}`},
+	{"ap task", "GET", "/ap/v1/agent/tasks/GUESS", ``},
+	{"ap step", "GET", "/ap/v1/agent/tasks/GUESS/steps/GUESS", ``},
+	{"ap artifact", "GET", "/ap/v1/agent/tasks/GUESS/artifacts/GUESS", ``},
+	{"ap create", "POST", "/ap/v1/agent/tasks", `{"input":"GUESS","GUESS":{"GUESS":1}}`},
+	{"ap steps body", "POST", "/ap/v1/agent/tasks/GUESS/steps", `{"input":"GUESS","additional_input":"GUESS"}`},
+	{"ap list query", "GET", "/ap/v1/agent/tasks?current_page=GUESS&page_size=GUESS", ``},
+}
+
+var requestIDs = regexp.MustCompile(`"request_id":"[^"]*"`)
+
+// answer is what a client sees of a response, the request id aside.
+func answer(w *httptest.ResponseRecorder) string {
+	h := w.Header().Clone()
+	h.Del("X-Request-Id")
+	var b strings.Builder
+	h.Write(&b)
+	return w.Result().Status + "\n" + b.String() + "\n" + requestIDs.ReplaceAllString(w.Body.String(), `"request_id":""`)
+}
+
+// TestNoSecretOracle: a guess of a tenant's secret value gets an answer
+// byte for byte the same (request id aside) as a wrong guess, for a
+// client that has not logged in and for an owner of another tenant. An
+// answer may repeat a guess of the shape of a field name (an unknown
+// field's name, see fieldShape): with each guess written back as GUESS
+// the answers must still be the same, so that nothing was masked in one
+// and not the other.
+func TestNoSecretOracle(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, highRates)
+	a, b := e.tenant("a"), e.tenant("b")
+	if err := e.db.SetSecret(context.Background(), a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range oracleBodies {
+		for j, who := range []string{"anonymous", "other tenant"} {
+			ask := func(guess, remote string) *httptest.ResponseRecorder {
+				rq := req{method: c.method, path: strings.ReplaceAll(c.path, "GUESS", guess),
+					body: strings.ReplaceAll(c.body, "GUESS", guess), remote: remote}
+				if rq.body == "" && c.method != "GET" && c.method != "DELETE" {
+					rq.body = "{}"
+				}
+				if who == "other tenant" {
+					rq.key = b.keys[bulwark.RoleOwner]
+				}
+				return e.do(rq)
+			}
+			// Each pair from its own address, so that rate limits treat
+			// both the same.
+			remote := fmt.Sprintf("198.51.100.%d:1", 2*i+j+1)
+			real, wrong := ask(oracleValue, remote), ask(oracleGuess, remote)
+			got := strings.ReplaceAll(answer(real), oracleValue, "GUESS")
+			want := strings.ReplaceAll(answer(wrong), oracleGuess, "GUESS")
+			if got != want {
+				t.Errorf("%s, %s: the answer to the real secret differs from a wrong guess:\n%s\n--- want\n%s", c.name, who, got, want)
+			}
+			if strings.Contains(real.Body.String(), "REDACTED") || strings.Contains(real.Body.String(), oracleSecret) {
+				t.Errorf("%s, %s: the answer names the secret: %s", c.name, who, real.Body)
+			}
+		}
+	}
+	if n := e.counter(metrics.SecretMasked); n != 0 {
+		t.Errorf("secret_masked = %v, want 0: no answer should have had to mask anything", n)
+	}
+}
+
+// TestErrorsRepeatNothing: error messages name no field, value or path
+// the client chose, except an unknown field's name of the shape of the
+// server's own (fieldShape).
+func TestErrorsRepeatNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	const marker = "Zq9-marker" // not of fieldShape: never repeated
+	for _, c := range oracleBodies {
+		rq := req{method: c.method, path: strings.ReplaceAll(c.path, "GUESS", marker),
+			body: strings.ReplaceAll(c.body, "GUESS", marker), key: a.keys[bulwark.RoleOwner]}
+		if strings.HasPrefix(c.path, "/api/v1/login") {
+			rq.key = ""
+		}
+		w := e.do(rq)
+		if w.Code < 400 {
+			t.Errorf("%s: %s %s = %d, want an error", c.name, c.method, c.path, w.Code)
+		}
+		if strings.Contains(w.Body.String(), marker) {
+			t.Errorf("%s: the error repeats what the client sent: %s", c.name, w.Body)
+		}
+	}
+	// What a client is told instead is still useful.
+	w := e.do(req{method: "POST", path: "/api/v1/keys", key: a.keys[bulwark.RoleOwner], body: `{"name":"k","nmae":"x"}`})
+	if msg := errorOf(t, w).Message; w.Code != 400 || !strings.Contains(msg, "name, role, scopes, expires_in") {
+		t.Errorf("unknown field: %d %q, want 400 listing the fields", w.Code, msg)
+	}
+
+	w = e.do(req{method: "PUT", path: "/api/v1/settings", key: a.keys[bulwark.RoleOwner], body: `{"limits":{"max_steps":"ten"}}`})
+	if msg := errorOf(t, w).Message; w.Code != 400 || !strings.Contains(msg, "limits.max_steps") {
+		t.Errorf("wrong type: %d %q, want 400 naming limits.max_steps", w.Code, msg)
+	}
+}
+
+// TestMaskingCountedPerTenant: an answer that has to mask a secret masks
+// it with the tenant's own secrets, counts for that tenant, and a burst
+// of them from one client is refused and audited.
+func TestMaskingCountedPerTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, b := e.tenant("a"), e.tenant("b")
+	if err := e.db.SetSecret(context.Background(), a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	// A route whose error carries a value from elsewhere (an upstream
+	// answer, say): the last line of defence is the mask.
+	err := e.srv.Handle(Route{Method: "GET", Pattern: "/test/echo", Side: API, Role: bulwark.RoleViewer,
+		Handler: func(w http.ResponseWriter, r *http.Request) error {
+			return bulwark.Errorf(bulwark.Invalid, "test", "upstream said %s", r.URL.Query().Get("v"))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.do(req{method: "GET", path: "/test/echo?v=" + oracleValue, key: b.keys[bulwark.RoleViewer]})
+	if got := errorOf(t, w).Message; got != "upstream said "+oracleValue {
+		t.Errorf("B's answer = %q: masked with A's secrets", got)
+	}
+	w = e.do(req{method: "GET", path: "/test/echo?v=" + oracleValue, key: a.keys[bulwark.RoleViewer], remote: "198.51.100.7:1"})
+	if got := errorOf(t, w).Message; got != "upstream said [REDACTED:"+oracleSecret+"]" {
+		t.Errorf("A's answer = %q, want the secret masked", got)
+	}
+	if n := testCounter(e.srv.sec.TenantCounter(metrics.SecretMasked, string(a.id))); n != 1 {
+		t.Errorf("A's secret_masked = %v, want 1", n)
+	}
+	if n := testCounter(e.srv.sec.TenantCounter(metrics.SecretMasked, string(b.id))); n != 0 {
+		t.Errorf("B's secret_masked = %v, want 0", n)
+	}
+	var last *httptest.ResponseRecorder
+	for range badInputBurst + 1 {
+		last = e.do(req{method: "GET", path: "/test/echo?v=" + oracleValue, key: a.keys[bulwark.RoleViewer], remote: "198.51.100.7:1"})
+	}
+	if last.Code != http.StatusTooManyRequests || strings.Contains(last.Body.String(), "REDACTED") {
+		t.Errorf("after a burst of masked answers: %d %s, want 429 without the mask", last.Code, last.Body)
+	}
+	recs := e.audited("request.bad_input_limited")
+	if len(recs) != 1 || recs[0].TenantID != string(a.id) || recs[0].Details["reason"] != secretMasked {
+		t.Errorf("audit records of the burst = %+v, want one of A with reason %s", recs, secretMasked)
+	}
+}
+
+// TestBadJSONBurstLimited: a client that keeps sending bodies that do not
+// decode is refused (429) and audited; another client is not.
+func TestBadJSONBurstLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var last *httptest.ResponseRecorder
+	for i := range badInputBurst + 1 {
+		last = e.do(req{method: "POST", path: "/api/v1/login", body: `{"x` + strings.Repeat("y", i) + `":1}`, remote: "198.51.100.9:1"})
+	}
+	if last.Code != http.StatusTooManyRequests || last.Header().Get("Retry-After") == "" {
+		t.Errorf("after %d bad bodies: %d %s, want 429 with Retry-After", badInputBurst+1, last.Code, last.Body)
+	}
+	if w := e.do(req{method: "POST", path: "/api/v1/login", body: `{"x":1}`, remote: "198.51.100.10:1"}); w.Code != http.StatusBadRequest {
+		t.Errorf("another client's bad body = %d, want 400", w.Code)
+	}
+	recs := e.audited("request.bad_input_limited")
+	if len(recs) != 1 || recs[0].Details["client"] != "198.51.100.9" || recs[0].Details["reason"] != badJSON {
+		t.Errorf("audit records = %+v, want one for the client, reason %s", recs, badJSON)
+	}
+}
+
+// highRates keeps the request rate limits out of a test's way, but not
+// the limits of bad input.
+func highRates(c *Config) {
+	c.RateLimits = bulwark.RateLimitSettings{PerKey: 1000, PerTenant: 1000, Burst: 1000}
+}
+
+// testCounter reads a counter's value.
+func testCounter(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}

@@ -1,0 +1,501 @@
+package shell
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// maxDepth bounds how deep scripts (bash -c, trap, watch) and wrappers
+// (env env ... rm) nest before the rest is called dynamic.
+const maxDepth = 32
+
+// walker collects the commands of a script and its nested scripts.
+type walker struct {
+	cmds    []Command
+	dynamic []string
+	// pattern is set when reading a policy pattern: globs and run-time
+	// words are then text, never dynamic.
+	pattern bool
+}
+
+func (w *walker) dyn(format string, a ...any) {
+	w.dynamic = append(w.dynamic, fmt.Sprintf(format, a...))
+}
+
+// reserve keeps a place for a command reported before the ones it runs.
+func (w *walker) reserve() int {
+	w.cmds = append(w.cmds, Command{})
+	return len(w.cmds) - 1
+}
+
+func newParser() *syntax.Parser {
+	return syntax.NewParser(syntax.Variant(syntax.LangBash))
+}
+
+// script parses src and collects every simple command in it, wherever it
+// is: lists, pipelines, subshells, groups, if/while/for/case bodies,
+// function bodies, command and process substitutions, here-documents.
+func (w *walker) script(src string, depth int) error {
+	if depth > maxDepth {
+		w.dyn("scripts nested more than %d deep", maxDepth)
+		return nil
+	}
+	f, err := newParser().Parse(strings.NewReader(src), "")
+	if err != nil {
+		return err
+	}
+	v := collectVars(src, f)
+	assocElems := map[*syntax.ArrayElem]bool{}
+	arith := func(x syntax.ArithmExpr) {
+		if why := v.arith(src, x); why != "" {
+			w.dyn("%s", why)
+		}
+	}
+	// scopes are the statements with file redirections seen so far: a
+	// command inside one reads or writes those files.
+	type scope struct {
+		start, end uint
+		redirs     []string
+	}
+	var scopes []scope
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.Stmt:
+			if r := redirections(src, n.Redirs); len(r) > 0 {
+				scopes = append(scopes, scope{n.Pos().Offset(), n.End().Offset(), r})
+			}
+		case *syntax.CallExpr:
+			before := len(w.cmds)
+			w.callExpr(src, n, depth)
+			var redirs []string
+			at := n.Pos().Offset()
+			for _, sc := range scopes {
+				if sc.start <= at && at < sc.end {
+					redirs = append(redirs, sc.redirs...)
+				}
+			}
+			for i := before; i < len(w.cmds) && len(redirs) > 0; i++ {
+				w.cmds[i].Redirs = append(w.cmds[i].Redirs, redirs...)
+			}
+		case *syntax.DeclClause:
+			c := Command{Name: n.Variant.Value}
+			for _, a := range n.Args {
+				c.Args = append(c.Args, source(src, a))
+			}
+			w.cmds = append(w.cmds, c)
+			w.declare(src, n)
+		case *syntax.Assign:
+			w.assigns(src, n)
+			if n.Array != nil && n.Name != nil && v.assoc[n.Name.Value] {
+				for _, e := range n.Array.Elems {
+					assocElems[e] = true // m=([key]=v): keys are strings
+				}
+			}
+			if n.Index != nil && !(n.Name != nil && v.assoc[n.Name.Value]) {
+				arith(n.Index)
+			}
+		case *syntax.WordIter:
+			if risky(n.Name.Value) {
+				w.dyn("the loop sets %s, which changes what commands run", n.Name.Value)
+			}
+		case *syntax.ParamExp:
+			if n.Exp != nil && n.Param != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) && risky(n.Param.Value) {
+				w.dyn("%s sets %s, which changes what commands run", source(src, n), n.Param.Value)
+			}
+			if n.Excl && n.Names == 0 && n.Index == nil {
+				// ${!x}: the value of x names the variable read, and a
+				// subscript in that name runs commands (x='a[$(rm)]').
+				w.dyn("%s reads a variable named by a value", source(src, n))
+			}
+			if n.Exp != nil && n.Exp.Op == syntax.OtherParamOps && n.Exp.Word != nil && strings.Contains(source(src, n.Exp.Word), "P") {
+				// ${x@P} expands the value as a prompt, running $(...) in it.
+				w.dyn("%s expands a value as a prompt, running commands in it", source(src, n))
+			}
+			if n.Index != nil && !allElements(n.Index) && !(n.Param != nil && v.assoc[n.Param.Value]) {
+				arith(n.Index)
+			}
+			if n.Slice != nil {
+				arith(n.Slice.Offset)
+				arith(n.Slice.Length)
+			}
+		case *syntax.ArithmExp:
+			arith(n.X)
+		case *syntax.ArithmCmd:
+			arith(n.X)
+		case *syntax.LetClause:
+			for _, x := range n.Exprs {
+				arith(x)
+			}
+		case *syntax.CStyleLoop:
+			arith(n.Init)
+			arith(n.Cond)
+			arith(n.Post)
+		case *syntax.ArrayElem:
+			if n.Index != nil && !assocElems[n] {
+				arith(n.Index)
+			}
+		case *syntax.BinaryTest:
+			if n.Op >= syntax.TsEql && n.Op <= syntax.TsGtr {
+				for _, x := range []syntax.TestExpr{n.X, n.Y} {
+					if wd, ok := x.(*syntax.Word); ok {
+						arith(wd)
+					}
+				}
+			}
+		case *syntax.UnaryTest:
+			if n.Op == syntax.TsVarSet || n.Op == syntax.TsRefVar {
+				if wd, ok := n.X.(*syntax.Word); ok {
+					if why := subscripted("[[ -v ]]", word(src, wd)); why != "" {
+						w.dyn("%s", why)
+					}
+				}
+			}
+		}
+		return true // nested substitutions are walked too
+	})
+	return nil
+}
+
+// declare reports the declarations whose effect cannot be known: integer
+// variables (what is assigned to them is evaluated as arithmetic), name
+// references, and names with subscripts or only known at run time.
+func (w *walker) declare(src string, d *syntax.DeclClause) {
+	if d.Variant.Value == "nameref" {
+		w.dyn("nameref makes one variable stand for another")
+	}
+	for _, a := range d.Args {
+		if a.Name != nil || a.Value == nil {
+			continue
+		}
+		t := word(src, a.Value)
+		if t.static && (strings.HasPrefix(t.text, "-") || strings.HasPrefix(t.text, "+")) {
+			if strings.ContainsAny(t.text[1:], "in") {
+				w.dyn("%s %s evaluates what is assigned as arithmetic or makes one variable stand for another", d.Variant.Value, t.text)
+			}
+			continue
+		}
+		name, value, _ := strings.Cut(t.text, "=")
+		if strings.HasPrefix(value, "(") {
+			// declare 'x=(...)' reads the text as an array assignment,
+			// running the substitutions in it, as eval would.
+			w.dyn("%s %s reads its value as shell words", d.Variant.Value, t.text)
+		}
+		if why := subscripted(d.Variant.Value, arg{text: name, static: t.static}); why != "" {
+			w.dyn("%s", why)
+		}
+		if risky(name) {
+			w.dyn("%s sets %s, which changes what commands run", d.Variant.Value, name)
+		}
+	}
+}
+
+// assigns reports an assignment to a variable that changes what runs.
+func (w *walker) assigns(src string, a *syntax.Assign) {
+	if a.Name != nil && risky(a.Name.Value) {
+		w.dyn("the script sets %s, which changes what commands run", a.Name.Value)
+	}
+}
+
+// callExpr collects a simple command. Its words are expanded here; the
+// substitutions inside them are walked by script's walk.
+func (w *walker) callExpr(src string, c *syntax.CallExpr, depth int) {
+	if len(c.Args) == 0 {
+		return // assignments only
+	}
+	args, ok := w.args(src, c.Args)
+	if !ok {
+		return
+	}
+	w.run(args, depth)
+}
+
+// args expands words; it reports false, with a reason, when the command
+// cannot be known.
+func (w *walker) args(src string, ws []*syntax.Word) ([]arg, bool) {
+	var args []arg
+	for i, wd := range ws {
+		as, braces, tooMany := words(src, wd)
+		if tooMany && !w.pattern {
+			w.dyn("the brace expansion %q makes too many words", source(src, wd))
+			return nil, false
+		}
+		if i == 0 && braces && !w.pattern {
+			w.dyn("the command name comes from the brace expansion %q", source(src, wd))
+			return nil, false
+		}
+		args = append(args, as...)
+	}
+	return args, len(args) > 0
+}
+
+// run reports the command args runs, and those it runs in turn, and
+// returns its canonical words (nil where it is only known at run time).
+func (w *walker) run(args []arg, depth int) []string {
+	if depth > maxDepth {
+		w.dyn("commands nested more than %d deep", maxDepth)
+		return nil
+	}
+	name := args[0]
+	if !w.pattern {
+		if !name.static {
+			w.dyn("the command name %q is only known when the script runs", name.text)
+			return nil
+		}
+		if name.glob {
+			w.dyn("the command name %q is a glob pattern", name.text)
+			return nil
+		}
+	}
+	prog := path.Base(name.text)
+	if name.text == "" {
+		prog = ""
+	}
+	if !w.pattern && strings.Contains(name.text, "/") && !systemPath(name.text) {
+		w.dyn("the program %q is a file outside the system's folders, which may be a link to any program", name.text)
+	}
+	rest := args[1:]
+	if !w.pattern {
+		for _, a := range nameArgs(prog, rest) {
+			if why := subscripted(prog, a); why != "" {
+				w.dyn("%s", why)
+			}
+			if a.static && risky(a.text) {
+				w.dyn("%s sets %s, which changes what commands run", prog, a.text)
+			}
+		}
+	}
+	if wr, ok := wrappers[prog]; ok {
+		return w.wrapper(prog, wr, rest, depth)
+	}
+	if shells[prog] {
+		return w.shell(prog, rest, depth)
+	}
+	var out []string
+	switch prog {
+	case "eval":
+		w.dyn("eval runs text as a script")
+	case "source", ".":
+		w.dyn("%s runs the commands of a file", prog)
+	case "alias":
+		for _, a := range rest {
+			if strings.Contains(a.text, "=") || !a.static {
+				w.dyn("alias defines a command name: %s", a.text)
+			}
+		}
+	case "fc":
+		w.dyn("fc runs commands from the history")
+	case "hash", "enable":
+		// hash -p PATH NAME and enable -f FILE NAME change what NAME runs.
+		letter := map[string]string{"hash": "p", "enable": "f"}[prog]
+		for _, a := range rest {
+			if !a.static || strings.HasPrefix(a.text, "-") && strings.Contains(a.text[1:], letter) {
+				w.dyn("%s %s changes what a command name runs", prog, a.text)
+			}
+		}
+	case "trap":
+		w.trap(rest, depth)
+	case "mapfile", "readarray":
+		for _, a := range rest {
+			if strings.HasPrefix(a.text, "-C") || !a.static {
+				w.dyn("%s -C runs a callback given as text", prog)
+				break
+			}
+		}
+	case "xargs":
+		return w.xargs(rest, depth)
+	case "find":
+		return w.find(rest, depth)
+	case "git":
+		out = w.git(rest, depth)
+	case "tar":
+		out = w.tar(rest)
+	case "watch":
+		return w.watch(rest, depth)
+	case "split", "sort", "awk", "gawk", "mawk", "nawk", "sed":
+		w.runsOthers(prog, rest, depth)
+	}
+	if out == nil {
+		if o, ok := tools[prog]; ok {
+			w.runtimeFlags(prog, o, rest)
+			out = canonical(o.parse(rest))
+		} else {
+			out = texts(rest)
+		}
+	}
+	out = append([]string{prog}, out...)
+	w.cmds = append(w.cmds, Command{Name: prog, Args: out[1:]})
+	return out
+}
+
+func texts(args []arg) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a.text
+	}
+	return out
+}
+
+// runtimeFlags makes dynamic the flags of a known program that a run-time
+// part could extend (rm -r$x).
+func (w *walker) runtimeFlags(prog string, o *options, args []arg) {
+	if w.pattern {
+		return
+	}
+	for _, f := range o.runtimeFlags(args) {
+		w.dyn("%s is given %q, which may add flags only known when it runs (put -- before operands from variables)", prog, f)
+	}
+}
+
+// nested reads a script given as text (bash -c, trap, watch): a script
+// only known at run time, or that does not parse, is dynamic.
+func (w *walker) nested(who string, a arg, depth int) {
+	if !a.static {
+		w.dyn("%s runs a script only known when it runs: %s", who, a.text)
+		return
+	}
+	if err := w.script(a.text, depth+1); err != nil {
+		w.dyn("%s runs a script that does not parse", who)
+	}
+}
+
+// shell reads the options of a shell: its commands come from -c, a file,
+// or standard input (which cannot be known here).
+func (w *walker) shell(prog string, args []arg, depth int) []string {
+	idx := w.reserve()
+	w.cmds[idx] = Command{Name: prog, Args: texts(args)}
+	script, stdin := false, false
+	i := 0
+loop:
+	for ; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case !a.static:
+			w.dyn("%s is given options only known when it runs", prog)
+			return append([]string{prog}, texts(args)...)
+		case a.text == "--" || a.text == "-":
+			i++
+			break loop
+		case a.text == "--rcfile" || a.text == "--init-file":
+			i++
+		case strings.HasPrefix(a.text, "--"):
+		case len(a.text) > 1 && (a.text[0] == '-' || a.text[0] == '+'):
+			for _, c := range a.text[1:] {
+				switch c {
+				case 'c':
+					script = true
+				case 's', 'i':
+					stdin = true
+				case 'o', 'O':
+					i++
+				}
+			}
+		default:
+			break loop
+		}
+	}
+	switch {
+	case script && i < len(args):
+		w.nested(prog+" -c", args[i], depth)
+	case script:
+	case stdin || i >= len(args) || stdinFiles[args[i].text]:
+		w.dyn("%s reads its commands from standard input", prog)
+	case !args[i].static:
+		w.dyn("%s runs a script file only known when it runs: %s", prog, args[i].text)
+	default:
+		// As source does: the file's commands are not in this script, and
+		// it may have just written them (echo 'rm -rf /' > x.sh; bash x.sh).
+		w.dyn("%s runs the commands of the file %s", prog, args[i].text)
+	}
+	return append([]string{prog}, texts(args)...)
+}
+
+// stdinFiles are the names of standard input a shell may be given.
+var stdinFiles = map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
+
+// trap's first operand is a script run on a signal.
+func (w *walker) trap(args []arg, depth int) {
+	for i, a := range args {
+		if a.static && (a.text == "-p" || a.text == "-l" || a.text == "-P") {
+			return
+		}
+		if a.static && a.text == "--" {
+			continue
+		}
+		if i+1 < len(args) {
+			w.nested("trap", a, depth)
+		}
+		return
+	}
+}
+
+// watch runs its operands joined as a shell script (or with -x, exec'd).
+func (w *walker) watch(args []arg, depth int) []string {
+	idx := w.reserve()
+	w.cmds[idx] = Command{Name: "watch", Args: texts(args)}
+	flags, _, rest, ok := skipOptions(watchOptions, args)
+	if !ok {
+		w.dyn("watch is given options only known when it runs")
+		return append([]string{"watch"}, texts(args)...)
+	}
+	if len(rest) == 0 {
+		return append([]string{"watch"}, texts(args)...)
+	}
+	for _, f := range flags {
+		if f == "-x" || f == "--exec" {
+			w.run(rest, depth+1)
+			return append([]string{"watch"}, texts(args)...)
+		}
+	}
+	joined := arg{static: true}
+	for i, a := range rest {
+		if i > 0 {
+			joined.text += " "
+		}
+		joined.text += a.text
+		joined.static = joined.static && a.static
+	}
+	w.nested("watch", joined, depth)
+	return append([]string{"watch"}, texts(args)...)
+}
+
+var watchOptions = newOptions("bcegptrx", "nq", "d", "",
+	"beep=b color=c no-color=C errexit=e exec=x chgexit=g no-title=t no-wrap=w no-rerun=r precise=p interval:=n differences?=d equexit:=q")
+
+// redirections returns the files rs read and write, as "< FILE" and
+// "> FILE" (>>, >|, &>, &>> and >& FILE write; <> does both).
+func redirections(src string, rs []*syntax.Redirect) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Word == nil {
+			continue
+		}
+		name := word(src, r.Word).text
+		switch r.Op {
+		case syntax.RdrIn:
+			out = append(out, "< "+name)
+		case syntax.RdrInOut:
+			out = append(out, "< "+name, "> "+name)
+		case syntax.RdrOut, syntax.AppOut, syntax.RdrClob, syntax.RdrAll, syntax.AppAll:
+			out = append(out, "> "+name)
+		case syntax.DplOut:
+			if strings.Trim(name, "0123456789-") != "" {
+				out = append(out, "> "+name) // >&FILE is &>FILE
+			}
+		}
+	}
+	return out
+}
+
+// allElements reports whether a subscript is @ or *: every element, no
+// arithmetic.
+func allElements(x syntax.ArithmExpr) bool {
+	w, ok := x.(*syntax.Word)
+	if !ok || len(w.Parts) != 1 {
+		return false
+	}
+	l, ok := w.Parts[0].(*syntax.Lit)
+	return ok && (l.Value == "@" || l.Value == "*")
+}

@@ -1,0 +1,371 @@
+package shell
+
+import (
+	"regexp"
+	"strings"
+)
+
+// wrapper is a program (or builtin) that runs the command in its operands.
+type wrapper struct {
+	opts *options
+	// assigns: NAME=VALUE words may come before the command (env, sudo).
+	assigns bool
+	// operands before the command: timeout's duration, chroot's root;
+	// -1: su USER, whose arguments go to the user's shell; -2: sg GROUP
+	// and script FILE, which give the operands after the first to a shell
+	// as a script.
+	operands int
+	// hidden: a shell builtin that only chooses how the next word is
+	// looked up (command, builtin, exec); it is not reported itself.
+	hidden bool
+	// shell: what runs without a command: a shell reading standard input
+	// (sudo -s, chroot DIR).
+	shell bool
+	// shellFlags are flags that make it run a shell when given no command.
+	shellFlags []string
+	// dynamicFlags are flags that make it run text it is given as a
+	// command line (env -S).
+	dynamicFlags []string
+	// queries are flags with which it runs nothing (command -v).
+	queries []string
+	// scriptFlags are flags whose value is a shell script (su -c).
+	scriptFlags []string
+}
+
+var wrappers = map[string]wrapper{
+	"command": {opts: newOptions("pvV", "", "", "", ""), hidden: true, queries: []string{"-v", "-V"}},
+	"builtin": {opts: newOptions("", "", "", "", ""), hidden: true},
+	"exec":    {opts: newOptions("cl", "a", "", "", ""), hidden: true},
+	"env": {opts: newOptions("i0v", "uCS", "", "",
+		"ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
+			"ignore-signal? block-signal? list-signal-handling help version"),
+		assigns: true, dynamicFlags: []string{"-S", "--split-string"}},
+	"nice":    {opts: newOptions("", "n", "", "", "adjustment:=n help version")},
+	"timeout": {opts: newOptions("fpv", "ks", "", "", "foreground=f preserve-status=p kill-after:=k signal:=s verbose=v help version"), operands: 1},
+	"nohup":   {opts: newOptions("", "", "", "", "help version")},
+	"stdbuf":  {opts: newOptions("", "ioe", "", "", "input:=i output:=o error:=e help version")},
+	"time":    {opts: newOptions("apqv", "fo", "", "", "append=a format:=f output:=o portability=p quiet=q verbose=v help version")},
+	"sudo": {opts: newOptions("AbBEeHhiKklnPSsVv", "CDgprRtTuU", "", "",
+		"askpass=A background=b bell=B close-from:=C chdir:=D preserve-env? edit=e group:=g set-home=H host: "+
+			"login=i remove-timestamp=K reset-timestamp=k list=l non-interactive=n preserve-groups=P "+
+			"prompt:=p chroot:=R role:=r stdin=S shell=s type:=t command-timeout:=T other-user:=U "+
+			"user:=u version=V validate=v help=h"),
+		assigns: true, shellFlags: []string{"-s", "-i"}, queries: []string{"-e", "-l", "-V", "-v", "-K"}},
+	"doas":   {opts: newOptions("nsL", "uC", "", "", ""), shellFlags: []string{"-s"}, queries: []string{"-C", "-L"}},
+	"pkexec": {opts: newOptions("", "", "", "", "user: disable-internal-agent keep-cwd help version")},
+	"su": {opts: newOptions("flmpP", "cgGsw", "", "",
+		"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
+			"shell:=s whitelist-environment:=w pty=P help version"),
+		shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
+	"runuser": {opts: newOptions("flmpP", "cgGsuw", "", "",
+		"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
+			"shell:=s user:=u whitelist-environment:=w pty=P help version"),
+		shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
+	"chroot": {opts: newOptions("", "", "", "", "userspec: groups: skip-chdir help version"), operands: 1, shell: true},
+	"setsid": {opts: newOptions("cfw", "", "", "", "ctty=c fork=f wait=w help version")},
+	"ionice": {opts: newOptions("t", "cnpPu", "", "", "class:=c classdata:=n pid:=p pgid:=P ignore=t uid:=u help version"), queries: []string{"-p", "-P", "-u"}},
+	// Wrappers an operator might allow; their options as util-linux,
+	// coreutils and the others define them.
+	"taskset":     {opts: newOptions("acphV", "", "", "", "all-tasks=a cpu-list=c pid=p help version"), operands: 1},
+	"chrt":        {opts: newOptions("abdefiopmrRvhV", "TPD", "", "", "all-tasks=a batch=b deadline=d ext=e fifo=f idle=i other=o pid=p rr=r reset-on-fork=R verbose=v sched-runtime:=T sched-period:=P sched-deadline:=D max=m help version"), operands: 1},
+	"flock":       {opts: newOptions("sxunoFhV", "wEc", "", "", "shared=s exclusive=x unlock=u nonblock=n close=o no-fork=F timeout:=w conflict-exit-code:=E command:=c verbose help version"), operands: 1, scriptFlags: []string{"-c", "--command"}},
+	"setarch":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R fdpic-funcptrs=F mmap-page-zero=Z addr-compat-layout=L read-implies-exec=X 32bit=B short-inode=I whole-seconds=S sticky-timeouts=T 3gb=3 4gb uname-2.6 list help version"), operands: 1, shell: true},
+	"linux32":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
+	"linux64":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
+	"unshare":     {opts: newOptions("fcrhV", "RwSGl", "muinpUCT", "", "mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T fork=f kill-child? mount-proc? map-user: map-group: map-users: map-groups: map-root-user=r map-current-user=c map-auto propagation: setgroups: keep-caps setuid:=S setgid:=G root:=R wd:=w load-interp: monotonic: boottime: help version"), shell: true},
+	"nsenter":     {opts: newOptions("aFZhV", "tSGe", "mupinUCTrw", "", "all=a target:=t mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T setuid:=S setgid:=G preserve-credentials root?=r wd?=w wdns: env no-fork=F follow-context=Z help version"), shell: true},
+	"setpriv":     {opts: newOptions("dhV", "", "", "", "dump=d nnp no-new-privs inh-caps: ambient-caps: bounding-set: ruid: euid: rgid: egid: reuid: regid: clear-groups keep-groups init-groups groups: securebits: pdeathsig: selinux-label: apparmor-profile: landlock-access: landlock-rule: reset-env help version")},
+	"prlimit":     {opts: newOptions("hoVv", "p", "ACcdefilmnqrstuvxy", "", "pid:=p output:=o noheadings raw verbose help version as? core? cpu? data? fsize? locks? memlock? msgqueue? nice? nofile? nproc? rss? rtprio? rttime? sigpending? stack?")},
+	"numactl":     {opts: newOptions("alsHS", "iCNmpPbcw", "", "", "all=a interleave:=i preferred:=p preferred-many:=P membind:=m cpunodebind:=N physcpubind:=C localalloc=l show=s hardware=H balancing=b")},
+	"fakeroot":    {opts: newOptions("uvh", "lsibe", "", "", "lib: faked: unknown-is-real=u version=v help=h"), shell: true},
+	"faketime":    {opts: newOptions("fh", "mp", "", "", "exclude-monotonic date-prog:"), operands: 1},
+	"unbuffer":    {opts: newOptions("p", "", "", "", "")},
+	"rlwrap":      {opts: newOptions("AaciEhlmnNrRsStvwzbCDefFgHIoOPqSWX", "", "", "", "")},
+	"chronic":     {opts: newOptions("ev", "", "", "", "")},
+	"catchsegv":   {opts: newOptions("", "", "", "", "help version")},
+	"systemd-run": {opts: newOptions("qGdSrhP", "pEuH", "", "", "unit: property:=p description: slice: scope user system pty=t pipe=P quiet=q wait=G same-dir collect=G setenv:=E uid: gid: nice: working-directory: remain-after-exit=r service-type: help version")},
+	"firejail":    {opts: newOptions("", "", "", "", "")},
+	"cpulimit":    {opts: newOptions("kirvzh", "lpe", "", "", "limit:=l pid:=p exe:=e kill=k restore=r include-children=i verbose=v lazy=z help=h")},
+	"entr":        {opts: newOptions("acdnprsz", "", "", "", "")},
+	"sg":          {opts: newOptions("", "", "", "", ""), operands: -2},
+	"script":      {opts: newOptions("aefqtTIOBEhV", "cotTIOBEm", "", "", "append=a command:=c echo:=E return=e flush=f force log-in:=I log-out:=O log-io:=B log-timing:=T logging-format:=m output-limit:=o quiet=q timing?=t help=h version=V"), scriptFlags: []string{"-c", "--command"}, operands: -2},
+	"busybox":     {opts: newOptions("", "", "", "", "")},
+	"toybox":      {opts: newOptions("", "", "", "", "")},
+	"strace":      {opts: newOptions("cCdDfFhiqrtTvVwxyzZ", "abeEIoOpPsSuUX", "", "", "output:=o attach:=p user:=u")},
+	"ltrace":      {opts: newOptions("bcCfhiLrStTV", "aAeEFlnopsuwx", "", "", "output:=o")},
+}
+
+// skipOptions reads the options at the head of args, getopt style with
+// the first operand ending them. It returns each flag as written (a long
+// one mapped to a short one under both names), the values of those that
+// take one, and the words after them. It reports false when an option is
+// only known at run time.
+func skipOptions(o *options, args []arg) (flags []string, values map[string]arg, rest []arg, ok bool) {
+	values = map[string]arg{}
+	set := func(names []string, v arg) {
+		for _, n := range names {
+			if _, seen := values[n]; !seen {
+				values[n] = v
+			}
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		s := a.text
+		switch {
+		case !a.static && !strings.HasPrefix(a.lead, "-"):
+			return flags, values, args[i:], true // the command, only known at run time
+		case !a.static:
+			return nil, nil, nil, false
+		case s == "--":
+			return flags, values, args[i+1:], true
+		case strings.HasPrefix(s, "--"):
+			name, val, hasVal := strings.Cut(s[2:], "=")
+			full, l, known := o.lookupLong(name)
+			names := []string{s}
+			if known {
+				names = []string{"--" + full}
+				if l.short != 0 {
+					names = append(names, "-"+string(l.short))
+				}
+			}
+			flags = append(flags, names...)
+			switch {
+			case hasVal:
+				set(names, arg{text: val, static: true})
+			case known && l.value == needsValue && i+1 < len(args):
+				i++
+				set(names, args[i])
+			}
+		case len(s) > 1 && s[0] == '-':
+			for j := 1; j < len(s); j++ {
+				name := "-" + string(s[j])
+				flags = append(flags, name)
+				if strings.IndexByte(o.values, s[j]) >= 0 {
+					switch {
+					case j+1 < len(s):
+						set([]string{name}, arg{text: s[j+1:], static: true})
+					case i+1 < len(args):
+						i++
+						set([]string{name}, args[i])
+					}
+					break
+				}
+				if strings.IndexByte(o.optional, s[j]) >= 0 {
+					break
+				}
+			}
+		default:
+			return flags, values, args[i:], true
+		}
+	}
+	return flags, values, nil, true
+}
+
+func containsFlag(flags []string, names ...string) bool {
+	for _, f := range flags {
+		for _, n := range names {
+			if f == n {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// wrapper reports a wrapper and the command it runs.
+func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []string {
+	idx := -1
+	if !wr.hidden {
+		idx = w.reserve()
+		w.cmds[idx] = Command{Name: prog, Args: texts(args)}
+	}
+	report := func(inner []string, own int) []string {
+		out := append([]string{prog}, texts(args[:own])...)
+		if inner == nil {
+			out = append(out, texts(args[own:])...)
+		} else {
+			out = append(out, inner...)
+		}
+		if idx >= 0 {
+			w.cmds[idx] = Command{Name: prog, Args: out[1:]}
+		}
+		if wr.hidden {
+			return inner
+		}
+		return out
+	}
+	flags, values, rest, ok := skipOptions(wr.opts, args)
+	for ok && prog == "env" && len(rest) > 0 && rest[0].static && rest[0].text == "-" {
+		// env - is env -i, and options may follow it.
+		var more []string
+		more, _, rest, ok = skipOptions(wr.opts, rest[1:])
+		flags = append(flags, more...)
+	}
+	if !ok {
+		w.dyn("%s is given options only known when it runs", prog)
+		return report(nil, len(args))
+	}
+	if containsFlag(flags, wr.dynamicFlags...) {
+		w.dyn("%s runs a command line given as text", prog)
+		return report(nil, len(args))
+	}
+	if containsFlag(flags, wr.queries...) {
+		if wr.hidden { // command -v rm: runs nothing, reported as itself
+			w.cmds = append(w.cmds, Command{Name: prog, Args: texts(args)})
+			return append([]string{prog}, texts(args)...)
+		}
+		return report(nil, len(args))
+	}
+	if _, ok := values["-s"]; ok && wr.operands < 0 {
+		w.dyn("%s -s runs a program of its choice as the shell", prog)
+		return report(nil, len(args))
+	}
+	for _, sf := range wr.scriptFlags {
+		if v, ok := values[sf]; ok {
+			w.nested(prog+" "+sf, v, depth)
+			return report(nil, len(args))
+		}
+	}
+	if wr.operands == -2 { // sg GROUP SCRIPT, script FILE: a shell runs the operands after the first as a script
+		if len(rest) < 2 {
+			w.dyn("%s runs a shell reading standard input", prog)
+			return report(nil, len(args))
+		}
+		joined := arg{static: true}
+		for i, a := range rest[1:] {
+			if i > 0 {
+				joined.text += " "
+			}
+			joined.text += a.text
+			joined.static = joined.static && a.static
+		}
+		w.nested(prog, joined, depth)
+		return report(nil, len(args))
+	}
+	if wr.operands < 0 { // su USER [ARGS]: the args go to the user's shell
+		w.dyn("%s runs a shell reading standard input", prog)
+		return report(nil, len(args))
+	}
+	// env takes every word with a = before the command as an assignment
+	// (BASH_FUNC_ls%%=() { ...; } too); one that changes what runs makes
+	// the rest unknowable.
+	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment.MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
+		if name, _, _ := strings.Cut(rest[0].text, "="); risky(name) {
+			w.dyn("%s sets %s, which changes what commands run", prog, name)
+		}
+		rest = rest[1:]
+	}
+	if len(rest) < wr.operands {
+		return report(nil, len(args))
+	}
+	rest = rest[wr.operands:]
+	if wr.operands > 0 {
+		// Options may follow the operands (flock FILE -c CMD, setarch
+		// ARCH -R CMD); reading them is the stricter choice.
+		more, vals, after, ok := skipOptions(wr.opts, rest)
+		if !ok {
+			w.dyn("%s is given options only known when it runs", prog)
+			return report(nil, len(args))
+		}
+		flags, rest = append(flags, more...), after
+		for _, sf := range wr.scriptFlags {
+			if v, ok := vals[sf]; ok {
+				w.nested(prog+" "+sf, v, depth)
+				return report(nil, len(args))
+			}
+		}
+	}
+	if len(rest) == 0 {
+		if wr.shell || containsFlag(flags, wr.shellFlags...) {
+			w.dyn("%s runs a shell reading standard input", prog)
+		}
+		return report(nil, len(args))
+	}
+	own := len(args) - len(rest)
+	return report(w.run(rest, depth+1), own)
+}
+
+// xargs runs its operands (echo by default) with words read from its
+// input added; the command is reported with "..." for them.
+func (w *walker) xargs(args []arg, depth int) []string {
+	idx := w.reserve()
+	w.cmds[idx] = Command{Name: "xargs", Args: texts(args)}
+	_, _, rest, ok := skipOptions(xargsOptions, args)
+	if !ok {
+		w.dyn("xargs is given options only known when it runs")
+		return append([]string{"xargs"}, texts(args)...)
+	}
+	own := len(args) - len(rest)
+	implicit := len(rest) == 0
+	if implicit {
+		rest = []arg{{text: "echo", static: true}}
+	}
+	inner := w.run(append(append([]arg(nil), rest...), arg{text: "...", static: true}), depth+1)
+	out := append([]string{"xargs"}, texts(args[:own])...)
+	switch {
+	case implicit:
+	case inner == nil:
+		out = append(out, texts(args[own:])...)
+	default:
+		if len(inner) > 0 && inner[len(inner)-1] == "..." {
+			inner = inner[:len(inner)-1]
+		}
+		out = append(out, inner...)
+	}
+	w.cmds[idx] = Command{Name: "xargs", Args: out[1:]}
+	return out
+}
+
+var xargsOptions = newOptions("0prtxo", "adEILnPs", "eil", "",
+	"null=0 arg-file:=a delimiter:=d eof?=e replace?=i max-lines?=l max-args:=n max-procs:=P "+
+		"max-chars:=s interactive=p no-run-if-empty=r verbose=t exit=x open-tty=o process-slot-var: show-limits help version")
+
+// find runs the commands of its -exec, -execdir, -ok and -okdir actions,
+// and -delete removes what it finds, so `find P -delete` is also reported
+// as `rm -f -r P`.
+func (w *walker) find(args []arg, depth int) []string {
+	idx := w.reserve()
+	out := append([]string{"find"}, texts(args)...)
+	w.cmds[idx] = Command{Name: "find", Args: out[1:]}
+	i := 0
+	for i < len(args) && args[i].static && (args[i].text == "-H" || args[i].text == "-L" || args[i].text == "-P" || strings.HasPrefix(args[i].text, "-O")) {
+		i++
+	}
+	if i < len(args) && args[i].static && args[i].text == "-D" {
+		i += 2
+	}
+	var paths []arg
+	for ; i < len(args); i++ {
+		t := args[i].text
+		if args[i].static && (strings.HasPrefix(t, "-") || t == "(" || t == "!") {
+			break
+		}
+		paths = append(paths, args[i])
+	}
+	if len(paths) == 0 {
+		paths = []arg{{text: ".", static: true}}
+	}
+	for ; i < len(args); i++ {
+		if !args[i].static {
+			continue
+		}
+		switch args[i].text {
+		case "-exec", "-execdir", "-ok", "-okdir":
+			j := i + 1
+			for j < len(args) && !(args[j].static && (args[j].text == ";" || args[j].text == "+")) {
+				j++
+			}
+			if j > i+1 {
+				w.run(args[i+1:j], depth+1)
+			}
+			i = j
+		case "-delete":
+			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
+			w.cmds = append(w.cmds, Command{Name: "rm", Args: canonical(tools["rm"].parse(rm))})
+		}
+	}
+	return out
+}
