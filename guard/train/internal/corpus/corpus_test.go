@@ -1,0 +1,115 @@
+package corpus
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fixture writes a small fake machine: docs, man pages, a Go module and an
+// npm package, and returns a Config reading only from it.
+func fixture(t *testing.T) Config {
+	t.Helper()
+	dir := t.TempDir()
+	para := strings.Repeat("This paragraph documents the tool and how to configure it for daily use. ", 6)
+	write := func(rel, text string) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 40; i++ {
+		n := string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		write("doc/pkg"+n+"/README", "# pkg"+n+"\n\n"+para+n+"\n\n"+para+"\n\n"+para)
+		write("man/man1/tool"+n+".1", ".TH TOOL 1\n.SH NAME\ntool"+n+" \\- does things\n.SH DESCRIPTION\n.B tool\nreads \\fBfiles\\fR.\n.PP\n"+para+n)
+		write("gomod/example.com/m"+n+"@v1.0.0/README.md", "# m"+n+"\n\n"+para+n)
+		write("node/p"+n+"/README.md", "# p"+n+"\n\n"+para+n)
+	}
+	return Config{Seed: 7, DocDir: filepath.Join(dir, "doc"), ManDir: filepath.Join(dir, "man"),
+		GoModDirs: []string{filepath.Join(dir, "gomod")}, NodeDirs: []string{filepath.Join(dir, "node")},
+		LogDir: filepath.Join(dir, "log"), DpkgStatus: filepath.Join(dir, "status"), Scale: 0.1}
+}
+
+func TestBuildIsDeterministic(t *testing.T) {
+	cfg := fixture(t)
+	a, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two builds with the same seed differ")
+	}
+	if len(a) == 0 {
+		t.Fatal("empty corpus")
+	}
+	cfg.Seed++
+	c, _ := Build(cfg)
+	if reflect.DeepEqual(a, c) {
+		t.Error("a different seed gave the same corpus")
+	}
+}
+
+// TestSplitsAreDisjoint checks the promise the held-out figures rest on: no
+// document and no attack family is on two sides.
+func TestSplitsAreDisjoint(t *testing.T) {
+	exs, err := Build(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docSplit := map[string]string{}
+	famSplit := map[string]string{}
+	kinds := map[string]bool{}
+	for _, e := range exs {
+		kinds[e.Source] = true
+		if e.Text == "" || (e.Label != Benign && e.Label != Injection) {
+			t.Fatalf("bad example %+v", e)
+		}
+		check := func(m map[string]string, key string) {
+			if key == "" {
+				return
+			}
+			if s, ok := m[key]; ok && s != e.Split {
+				t.Errorf("%q is in %s and %s", key, s, e.Split)
+			}
+			m[key] = e.Split
+		}
+		if e.Label == Benign {
+			check(docSplit, e.Doc)
+		} else {
+			check(famSplit, e.Family)
+		}
+	}
+	for _, want := range []string{"benign:usr-share-doc", "benign:man", "benign:gomod-doc", "benign:npm-readme", "benign:email", "benign:security-prose"} {
+		if !kinds[want] {
+			t.Errorf("no texts of %s", want)
+		}
+	}
+}
+
+func TestChunksSizes(t *testing.T) {
+	cfg := fixture(t)
+	b := &builder{cfg: cfg}
+	text := strings.Repeat(strings.Repeat("word ", 40)+"\n\n", 400)
+	for _, c := range Chunks(text, b.rng("t")) {
+		if len(c) < 200 || len(c) > 8000 {
+			t.Errorf("chunk of %d bytes", len(c))
+		}
+	}
+}
+
+func TestStripRoff(t *testing.T) {
+	got := StripRoff(".\\\" comment\n.TH LS 1\n.SH NAME\nls \\- list\n.SH OPTIONS\n.TP\n\\fB\\-a\\fR, \\fB\\-\\-all\\fR\ndo not ignore\n.BR ls (1)\n")
+	want := "NAME\nls - list\n\nOPTIONS\n-a, --all\ndo not ignore\nls(1)"
+	if got != want {
+		t.Errorf("StripRoff = %q, want %q", got, want)
+	}
+}
