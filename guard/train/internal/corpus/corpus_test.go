@@ -113,3 +113,41 @@ func TestStripRoff(t *testing.T) {
 		t.Errorf("StripRoff = %q, want %q", got, want)
 	}
 }
+
+func TestFamiliesCoverEveryLanguage(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range Families {
+		if seen[f.Name] {
+			t.Errorf("family %s twice", f.Name)
+		}
+		seen[f.Name] = true
+		if f.Split != Train && f.Split != Dev && f.Split != Heldout {
+			t.Errorf("family %s: split %q", f.Name, f.Split)
+		}
+		for _, l := range Langs {
+			if len(f.Templates[l]) == 0 {
+				t.Errorf("family %s has no %s template", f.Name, l)
+			}
+		}
+	}
+}
+
+func TestPlantKeepsDocument(t *testing.T) {
+	cfg := fixture(t)
+	b := &builder{cfg: cfg}
+	r := b.rng("t")
+	doc := "First paragraph. It has two sentences.\n\nSecond paragraph.\n\nThird paragraph, the last."
+	for _, c := range []string{"paragraph", "sentence", "markdown-quote", "table-cell", "html-comment", "html-hidden", "alt-text", "markdown-image", "json-field", "code-comment", "shell-comment", "log-line", "email-ps", "html-paragraph"} {
+		for _, pos := range positions {
+			got := plant(doc, "PAYLOAD do this", c, pos, r)
+			if !strings.Contains(got, "PAYLOAD do this") {
+				t.Errorf("plant(%s, %s) lost the payload: %q", c, pos, got)
+			}
+			for _, w := range strings.Fields(doc) {
+				if !strings.Contains(got, w) {
+					t.Errorf("plant(%s, %s) lost %q of the document: %q", c, pos, w, got)
+				}
+			}
+		}
+	}
+}
