@@ -41,6 +41,10 @@ func main() {
 	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
 	flag.Parse()
 	log.SetFlags(0)
+	if *eval && flag.NArg() > 0 {
+		evalFiles(flag.Args()) // eval.go: figures on the given JSONL files
+		return
+	}
 
 	all, err := load(*data)
 	if err != nil {
