@@ -30,8 +30,8 @@ func draw(f Family, r *rand.Rand) attack {
 	}
 	ts := f.Templates[lang]
 	i := r.IntN(len(ts))
-	text := fillAttack(ts[i], r)
-	if fr := pick(r, framings[lang]); fr != "" && f.Name != "fake-markers" {
+	text := fillAttack(ts[i], attackSlots[f.Split], r)
+	if fr := pick(r, framings[f.Split][lang]); fr != "" && f.Name != "fake-markers" {
 		text = fr + text
 	}
 	return attack{lang: lang, template: fmt.Sprintf("%s/%s/%d", f.Name, lang, i), text: text}
@@ -39,7 +39,7 @@ func draw(f Family, r *rand.Rand) attack {
 
 // fillAttack fills the slots in the order they appear, so the draws do
 // not depend on map order.
-func fillAttack(t string, r *rand.Rand) string {
+func fillAttack(t string, slots map[string][]string, r *rand.Rand) string {
 	var out strings.Builder
 	for {
 		i := strings.IndexByte(t, '{')
@@ -47,7 +47,7 @@ func fillAttack(t string, r *rand.Rand) string {
 		if i < 0 || j < 0 {
 			return out.String() + t
 		}
-		vs, ok := attackSlots[t[i+1:i+j]]
+		vs, ok := slots[t[i+1:i+j]]
 		if !ok {
 			out.WriteString(t[:i+1])
 			t = t[i+1:]

@@ -151,3 +151,36 @@ func TestPlantKeepsDocument(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldoutAttacksShareNoSlotValues checks that no attacker address,
+// command, file or framing of the training families appears in a held-out
+// or dev one, which would let a model pass them by memory.
+func TestHeldoutAttacksShareNoSlotValues(t *testing.T) {
+	for _, other := range []string{Dev, Heldout} {
+		for slot, vs := range attackSlots[other] {
+			for _, v := range vs {
+				for _, tv := range attackSlots[Train][slot] {
+					if v == tv {
+						t.Errorf("slot %s value %q is in train and %s", slot, v, other)
+					}
+				}
+			}
+		}
+		for lang, fs := range framings[other] {
+			for _, f := range fs {
+				for _, tf := range framings[Train][lang] {
+					if f != "" && f == tf {
+						t.Errorf("framing %q (%s) is in train and %s", f, lang, other)
+					}
+				}
+			}
+		}
+	}
+	for _, s := range Splits {
+		for _, l := range Langs {
+			if len(framings[s][l]) == 0 {
+				t.Errorf("no %s framings for %s", s, l)
+			}
+		}
+	}
+}
