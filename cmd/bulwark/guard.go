@@ -18,6 +18,7 @@ func init() {
 const maxScanLine = 16 << 20
 
 const guardUsage = `Usage: bulwark guard scan [--threshold T] < IN.jsonl > OUT.jsonl
+       bulwark guard eval [--threshold T] FILE.jsonl...   (recall, FPR, F1, AUC per source)
 
 Reads one JSON object {"text": "..."} per line and writes, in the same order, one line
 {"injection": true|false, "score": 0..1, "reasons": [...]} per input; a malformed line
@@ -30,8 +31,11 @@ func runGuard(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, guardUsage, s); done {
 		return code
 	}
+	if args[0] == "eval" {
+		return runGuardEval(ctx, args[1:], s) // guard_eval.go
+	}
 	if args[0] != "scan" {
-		return fail(s, usagef("guard: unknown subcommand %q: scan (see 'bulwark help guard')", args[0]))
+		return fail(s, usagef("guard: unknown subcommand %q: scan, eval (see 'bulwark help guard')", args[0]))
 	}
 	fs := newFlagSet("guard scan", guardUsage)
 	threshold := fs.Float64("threshold", 0, fmt.Sprintf("score from which a text is an injection (default %.2f)", guard.DefaultThreshold()))
