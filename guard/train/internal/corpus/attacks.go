@@ -12,7 +12,9 @@ import (
 func (b *builder) attacks() {
 	for _, f := range Families {
 		b.planted(f, b.n(260))
-		b.direct(f, b.n(50))
+		if !f.PlantedOnly {
+			b.direct(f, b.n(50))
+		}
 	}
 }
 

@@ -27,6 +27,12 @@ type localKind struct {
 	files   []string
 	group   func(path string) string
 	render  func(raw []byte) string
+	// family names a larger set of files (a man page prefix, a module) of
+	// which at most maxShare of the chunks are taken, so that one big
+	// package (gcloud's 16,000 man pages, a generated SQLite port) does
+	// not make up the whole kind.
+	family   func(path string) string
+	maxShare float64
 }
 
 func (b *builder) benign() error {
@@ -41,12 +47,12 @@ func (b *builder) benign() error {
 		return true
 	}
 	kinds := []*localKind{
-		{kind: "usr-share-doc", n: b.n(1500), perFile: 3, group: groupUnder(b.cfg.DocDir, 1), render: renderDoc},
-		{kind: "man", n: b.n(1500), perFile: 2, group: groupMan, render: func(raw []byte) string { return StripRoff(string(raw)) }},
-		{kind: "gomod-doc", n: b.n(1000), perFile: 8, group: groupGoMod, render: renderDoc},
-		{kind: "gomod-code", n: b.n(600), perFile: 2, group: groupGoMod, render: renderDoc},
-		{kind: "npm-readme", n: b.n(700), perFile: 3, group: groupNode, render: renderDoc},
-		{kind: "npm-code", n: b.n(400), perFile: 2, group: groupNode, render: renderDoc},
+		{kind: "usr-share-doc", n: b.n(1500), perFile: 3, group: groupUnder(b.cfg.DocDir, 1), render: renderDoc, family: groupUnder(b.cfg.DocDir, 1), maxShare: 0.03},
+		{kind: "man", n: b.n(1500), perFile: 2, group: groupMan, render: func(raw []byte) string { return StripRoff(string(raw)) }, family: manFamily, maxShare: 0.1},
+		{kind: "gomod-doc", n: b.n(1000), perFile: 8, group: groupGoMod, render: renderDoc, family: goModule, maxShare: 0.15},
+		{kind: "gomod-code", n: b.n(600), perFile: 2, group: groupGoMod, render: renderDoc, family: goModule, maxShare: 0.1},
+		{kind: "npm-readme", n: b.n(700), perFile: 3, group: groupNode, render: renderDoc, family: groupNode, maxShare: 0.05},
+		{kind: "npm-code", n: b.n(400), perFile: 2, group: groupNode, render: renderDoc, family: groupNode, maxShare: 0.1},
 	}
 	byKind := map[string]*localKind{}
 	for _, k := range kinds {
@@ -105,9 +111,15 @@ func (b *builder) takeLocal(k *localKind, add func(kind, doc, text string) bool)
 	r := b.rng("local/" + k.kind)
 	r.Shuffle(len(k.files), func(i, j int) { k.files[i], k.files[j] = k.files[j], k.files[i] })
 	got := 0
+	perFamily := map[string]int{}
+	limit := max(1, int(k.maxShare*float64(k.n)))
 	for _, p := range k.files {
 		if got >= k.n {
 			break
+		}
+		fam := k.family(p)
+		if perFamily[fam] >= limit {
+			continue
 		}
 		raw, ok := readText(p)
 		if !ok {
@@ -118,8 +130,9 @@ func (b *builder) takeLocal(k *localKind, add func(kind, doc, text string) bool)
 			continue
 		}
 		for _, c := range pickChunks(Chunks(text, r), k.perFile, r) {
-			if got < k.n && add(k.kind, k.group(p), c) {
+			if got < k.n && perFamily[fam] < limit && add(k.kind, k.group(p), c) {
 				got++
+				perFamily[fam]++
 			}
 		}
 	}
@@ -196,6 +209,29 @@ func groupMan(p string) string {
 		base = base[:i]
 	}
 	return "man:" + base
+}
+
+// manFamily names a man page's family by the first word of its name
+// ("gcloud" for gcloud-compute-ssh.1).
+func manFamily(p string) string {
+	base := filepath.Base(p)
+	if i := strings.IndexAny(base, "-_."); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// goModule names a file's module: the cache path up to the version.
+func goModule(p string) string {
+	i := strings.Index(p, "/pkg/mod/")
+	rest := p
+	if i >= 0 {
+		rest = p[i+len("/pkg/mod/"):]
+	}
+	if j := versionSuffix.FindStringIndex(rest); j != nil {
+		return rest[:j[0]]
+	}
+	return rest
 }
 
 var manPage = regexp.MustCompile(`\.[0-9][a-z]*(\.gz)?$`)
