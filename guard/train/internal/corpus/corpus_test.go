@@ -88,6 +88,19 @@ func TestSplitsAreDisjoint(t *testing.T) {
 			check(famSplit, e.Family)
 		}
 	}
+	for src := range kinds {
+		if licenceOf(src) == "" {
+			t.Errorf("source %s has no licence note", src)
+		}
+	}
+	// A planted attack sits in a document of its own split.
+	for _, e := range exs {
+		if e.Label == Injection && e.Doc != "" {
+			if s, ok := docSplit[e.Doc]; ok && s != e.Split {
+				t.Errorf("attack of %s (%s) planted into %s, a document of %s", e.Family, e.Split, e.Doc, s)
+			}
+		}
+	}
 	for _, want := range []string{"benign:usr-share-doc", "benign:man", "benign:gomod-doc", "benign:npm-readme", "benign:email", "benign:security-prose"} {
 		if !kinds[want] {
 			t.Errorf("no texts of %s", want)
