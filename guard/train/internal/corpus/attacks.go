@@ -31,6 +31,12 @@ func draw(f Family, r *rand.Rand) attack {
 		lang = Langs[1+r.IntN(len(Langs)-1)]
 	}
 	ts := f.Templates[lang]
+	if lang == "en" && len(actions[f.Name]) > 0 && r.IntN(2) == 0 {
+		fs, as := frames[f.Split], actions[f.Name]
+		i, j := r.IntN(len(fs)), r.IntN(len(as))
+		text := fillAttack(strings.Replace(fs[i], "{action}", as[j], 1), attackSlots[f.Split], r)
+		return attack{lang: lang, template: fmt.Sprintf("%s/en/frame%d-action%d", f.Name, i, j), text: text}
+	}
 	i := r.IntN(len(ts))
 	text := fillAttack(ts[i], attackSlots[f.Split], r)
 	if fr := pick(r, framings[f.Split][lang]); fr != "" && f.Name != "fake-markers" {

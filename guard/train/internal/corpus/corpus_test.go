@@ -119,6 +119,14 @@ func TestChunksSizes(t *testing.T) {
 	}
 }
 
+func TestStripRoffAccents(t *testing.T) {
+	got := StripRoff("Utilit\\('ario de gest\\(~ao, fran\\(,cais, \\[u00E9]t\\['e] Stra\\(sse")
+	want := "Utilitário de gestão, français, été Straße"
+	if got != want {
+		t.Errorf("StripRoff = %q, want %q", got, want)
+	}
+}
+
 func TestStripRoff(t *testing.T) {
 	got := StripRoff(".\\\" comment\n.TH LS 1\n.SH NAME\nls \\- list\n.SH OPTIONS\n.TP\n\\fB\\-a\\fR, \\fB\\-\\-all\\fR\ndo not ignore\n.BR ls (1)\n")
 	want := "NAME\nls - list\n\nOPTIONS\n-a, --all\ndo not ignore\nls(1)"
@@ -141,6 +149,9 @@ func TestFamiliesCoverEveryLanguage(t *testing.T) {
 			if len(f.Templates[l]) == 0 {
 				t.Errorf("family %s has no %s template", f.Name, l)
 			}
+		}
+		if len(actions[f.Name]) == 0 {
+			t.Errorf("family %s has no actions", f.Name)
 		}
 	}
 }
@@ -189,7 +200,19 @@ func TestHeldoutAttacksShareNoSlotValues(t *testing.T) {
 			}
 		}
 	}
+	for _, other := range []string{Dev, Heldout} {
+		for _, f := range frames[other] {
+			for _, tf := range frames[Train] {
+				if f == tf {
+					t.Errorf("frame %q is in train and %s", f, other)
+				}
+			}
+		}
+	}
 	for _, s := range Splits {
+		if len(frames[s]) == 0 {
+			t.Errorf("no frames for %s", s)
+		}
 		for _, l := range Langs {
 			if len(framings[s][l]) == 0 {
 				t.Errorf("no %s framings for %s", s, l)

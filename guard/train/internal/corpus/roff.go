@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -9,7 +10,7 @@ var (
 	roffFont    = regexp.MustCompile(`\\f(\[[^\]]*\]|\([A-Za-z0-9]{2}|[A-Za-z0-9])`)
 	roffSize    = regexp.MustCompile(`\\s[+-]?[0-9]+`)
 	roffString  = regexp.MustCompile(`\\\*(\[[^\]]*\]|\(..|.)`)
-	roffSpecial = regexp.MustCompile(`\\\((..)|\\\[([a-z]{2})\]`)
+	roffSpecial = regexp.MustCompile(`\\\((..)|\\\[([^\]\s]+)\]`)
 	roffOther   = regexp.MustCompile(`\\[&/,%:|^]`)
 )
 
@@ -55,11 +56,11 @@ func StripRoff(src string) string {
 	s = roffFont.ReplaceAllString(s, "")
 	s = roffSize.ReplaceAllString(s, "")
 	s = roffSpecial.ReplaceAllStringFunc(s, func(m string) string {
-		k := strings.Trim(m[2:], "[]()")
-		if c, ok := roffChars[k]; ok {
-			return c
+		k := m[2:]
+		if m[1] == '[' {
+			k = k[:len(k)-1]
 		}
-		return ""
+		return roffChar(k)
 	})
 	s = roffString.ReplaceAllString(s, "")
 	s = strings.NewReplacer(`\-`, "-", `\e`, `\`, `\ `, " ", `\~`, " ", `\(`, "", `\c`, "").Replace(s)
@@ -68,6 +69,48 @@ func StripRoff(src string) string {
 		s = strings.ReplaceAll(s, "\n\n\n", "\n\n")
 	}
 	return strings.TrimSpace(s)
+}
+
+// accents maps groff's accent marks to the precomposed letters they make
+// with a base letter (\('a is á, \(,c is ç).
+var accents = map[byte][2]string{
+	'\'': {"aeiouyAEIOUY", "áéíóúýÁÉÍÓÚÝ"},
+	'`':  {"aeiouAEIOU", "àèìòùÀÈÌÒÙ"},
+	'^':  {"aeiouAEIOU", "âêîôûÂÊÎÔÛ"},
+	'~':  {"aonAON", "ãõñÃÕÑ"},
+	':':  {"aeiouyAEIOU", "äëïöüÿÄËÏÖÜ"},
+	',':  {"cC", "çÇ"},
+}
+
+// roffChar renders a special character name: a named glyph, an accented
+// letter, or a Unicode escape (u00E9); unknown names vanish.
+func roffChar(k string) string {
+	if c, ok := roffChars[k]; ok {
+		return c
+	}
+	switch k {
+	case "ss":
+		return "ß"
+	case "ae":
+		return "æ"
+	case "oe":
+		return "œ"
+	case "o/":
+		return "ø"
+	}
+	if len(k) == 2 {
+		if a, ok := accents[k[0]]; ok {
+			if i := strings.IndexByte(a[0], k[1]); i >= 0 {
+				return string([]rune(a[1])[i])
+			}
+		}
+	}
+	if len(k) >= 5 && k[0] == 'u' {
+		if v, err := strconv.ParseUint(k[1:5], 16, 32); err == nil {
+			return string(rune(v))
+		}
+	}
+	return ""
 }
 
 func unquote(s string) string { return strings.Join(splitArgs(s), " ") }
