@@ -77,6 +77,11 @@ type Config struct {
 	// task: from then on, calls with side effects that the policy allows
 	// need a person's approval.
 	Screen func(text string) guard.Result
+	// Taint says what taints the task (see bulwark.TaintMode): text the
+	// guard flags (TaintDetected, the zero value), any untrusted text the
+	// model sees (TaintSource), or nothing (TaintOff; a canary leak still
+	// blocks its call).
+	Taint bulwark.TaintMode
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
