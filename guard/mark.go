@@ -32,7 +32,11 @@ var lookalike = regexp.MustCompile(`(?i)[<＜﹤‹〈⟨«≪][\s\p{Cf}]*[<＜�
 // look-alike brackets or characters hidden between) has its brackets
 // replaced by "[[" , so the text can neither close the block early nor open
 // a fake one. source is written quoted, on one line.
-func Mark(source, text string) string {
+func Mark(source, text string) string { return markWith(source, text, nil) }
+
+// markWith is Mark, with the neutralised text passed through transform
+// (nil: none) before it is wrapped.
+func markWith(source, text string, transform func(string) string) string {
 	id := newMarkID()
 	for strings.Contains(text, id) {
 		id = newMarkID()
@@ -44,8 +48,12 @@ func Mark(source, text string) string {
 	b.WriteString(`" id=`)
 	b.WriteString(id)
 	b.WriteString(">>\n")
-	b.WriteString(neutralize(text))
-	if !strings.HasSuffix(text, "\n") {
+	inner := neutralize(text)
+	if transform != nil {
+		inner = transform(inner)
+	}
+	b.WriteString(inner)
+	if !strings.HasSuffix(inner, "\n") {
 		b.WriteByte('\n')
 	}
 	b.WriteString("<</untrusted id=")
