@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -83,7 +84,7 @@ func neutralize(s string) string {
 	// Full-width or otherwise disguised letters ("＜＜/ｕｎｔｒｕｓｔｅｄ")
 	// show a marker only after normalization: then every character that
 	// is or normalizes to a "<" look-alike becomes "[".
-	if v := strings.ToLower(Normalize(s)); lookalike.MatchString(v) {
+	if lookalike.MatchString(markerView(s)) {
 		s = strings.Map(func(r rune) rune {
 			if r == '<' || strings.ContainsRune("＜﹤‹〈⟨«≪", r) || (r >= 0x80 && strings.ContainsAny(norm.NFKC.String(string(r)), "<")) {
 				return '['
@@ -92,6 +93,21 @@ func neutralize(s string) string {
 		}, s)
 	}
 	return s
+}
+
+// markerView is s as neutralize looks for disguised markers in it:
+// normalized, lower case, and with every accent taken off ("ú" is "u").
+func markerView(s string) string {
+	v := strings.ToLower(Normalize(s))
+	if isPlainASCII(v) {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(v))
 }
 
 // cleanSource keeps a source on one line and inside its quotes.

@@ -40,7 +40,7 @@ func ParseSpotlightMode(s string) (SpotlightMode, error) {
 // that are not spaces, not letters, not invisible, that NFKC and the
 // homoglyph folding leave alone, and that no marker look-alike uses. One
 // is drawn per task, so a document cannot know which to imitate.
-var datamarks = []rune{'ˆ', '¦', '‡', '※', '⁂', '⁘', '⁜', '⋄', '◊', '⌁', '⸬', '⁖'}
+var datamarks = []rune{'¦', '‡', '※', '⁂', '⁘', '⁜', '⋄', '◊', '⌁', '⸬', '⁖', '¤'}
 
 // Spotlight is how one task marks the untrusted text its model reads.
 // The zero Spotlight delimits only.
