@@ -139,6 +139,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		OperatorSkills: operatorSkillList(opSkills),
 		MetricsToken:   env("BULWARK_METRICS_TOKEN"),
 		MaxFileSize:    files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
+		Taint: rs.injection.taint,
 		Ceilings:        limits.ceilings,
 		CheckPolicyRule: checkPolicyRule, CheckMCP: checkTenantMCP,
 		CheckModel: func(ctx context.Context, tenant bulwark.TenantID, spec string) error {
@@ -176,7 +177,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		Store:   db,
 		Audit:   cfg.Audit,
 		Dir:     filepath.Join(dir, "workspaces"),
-		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills),
+		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills, rs.injection),
 		Quota:   quota,
 		// Files of stopped tasks are sealed into the store, their folders
 		// removed; while a task runs its folder is plain for the sandbox.
