@@ -108,7 +108,7 @@ func mcpServe(ctx context.Context, where storeFlags, model string, s stdio) erro
 		Store: db, DefaultModel: model, RateLimitOff: true, MaskDownloads: inSandbox,
 		OperatorSkills: operatorSkillList(opSkills),
 		MaxFileSize:    files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
-		Taint: rs.injection.taint,
+		Taint:    rs.injection.taint,
 		Ceilings: limits.ceilings, CheckPolicyRule: checkPolicyRule, CheckMCP: checkTenantMCP,
 		CheckModel: func(ctx context.Context, tenant bulwark.TenantID, spec string) error {
 			return limits.checkLocalModel(ctx, db, tenant, spec)

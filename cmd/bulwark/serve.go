@@ -139,7 +139,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		OperatorSkills: operatorSkillList(opSkills),
 		MetricsToken:   env("BULWARK_METRICS_TOKEN"),
 		MaxFileSize:    files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
-		Taint: rs.injection.taint,
+		Taint:           rs.injection.taint,
 		Ceilings:        limits.ceilings,
 		CheckPolicyRule: checkPolicyRule, CheckMCP: checkTenantMCP,
 		CheckModel: func(ctx context.Context, tenant bulwark.TenantID, spec string) error {
