@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/mcpclient"
+	"github.com/bulwark-agents/bulwark/workspace"
 )
 
 func TestReadInjectionSettings(t *testing.T) {
@@ -91,5 +94,34 @@ func TestRunTaintSource(t *testing.T) {
 	r := runBulwark(t, nil, "run", "--taint", "strict", "--model", "replay:"+script, "--workspace", t.TempDir(), "task")
 	if r.code != 2 || !strings.Contains(r.stderr, `--taint="strict": want detected`) {
 		t.Errorf("run --taint strict: exit %d, stderr %q; want exit 2 naming the modes", r.code, r.stderr)
+	}
+}
+
+// A served task runs in the stricter of the operator's taint mode and its
+// tenant's, with the operator's spotlight.
+func TestPrepareTaskTaint(t *testing.T) {
+	ws, err := workspace.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	for _, tt := range []struct{ op, tenant, want bulwark.TaintMode }{
+		{bulwark.TaintDetected, bulwark.TaintSource, bulwark.TaintSource},
+		{bulwark.TaintSource, bulwark.TaintOff, bulwark.TaintSource},
+		{bulwark.TaintDetected, bulwark.TaintOff, bulwark.TaintDetected},
+		{bulwark.TaintOff, "", bulwark.TaintDetected},
+		{bulwark.TaintOff, bulwark.TaintOff, bulwark.TaintOff},
+	} {
+		store := fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test", Taint: tt.tenant},
+			secrets: map[string]string{bulwark.ModelAPIKeySecret: "sk-x"}}
+		inj := injectionSettings{taint: tt.op, spotlight: guard.SpotlightDatamark}
+		setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, inj)(context.Background(), bulwark.Task{ID: "t_1", TenantID: "tn_1"}, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup.Close()
+		if setup.Taint != tt.want || setup.Spotlight != guard.SpotlightDatamark {
+			t.Errorf("operator %s, tenant %q: the task runs in %s, %s; want %s, datamark", tt.op, tt.tenant, setup.Taint, setup.Spotlight, tt.want)
+		}
 	}
 }
