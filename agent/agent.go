@@ -151,6 +151,12 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Model == nil || cfg.Tools == nil {
 		return Outcome{}, bulwark.Errorf(bulwark.Invalid, "agent.Run", "a model and tools are required")
 	}
+	if _, err := bulwark.ParseTaintMode(string(cfg.Taint)); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := guard.ParseSpotlightMode(string(cfg.Spotlight)); err != nil {
+		return Outcome{}, err
+	}
 	if cfg.Env == nil {
 		cfg.Env = &tool.Env{}
 	}

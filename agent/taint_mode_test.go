@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
@@ -301,6 +302,20 @@ func TestTaintBySourceMCP(t *testing.T) {
 		}
 		if !tt.written && (len(asked) != 1 || !strings.Contains(asked[0].Reason, `mcp__docs__lookup: docs/lookup {"text":"release"}`) || !strings.Contains(asked[0].Reason, "not flagged")) {
 			t.Errorf("%s mode: approvals = %+v, want the write, naming the MCP call", tt.mode, asked)
+		}
+	}
+}
+
+// A mode the loop does not know is an unusable Config, not detected.
+func TestUnknownModesRefused(t *testing.T) {
+	for _, cfg := range []func(*agent.Config){
+		func(c *agent.Config) { c.Taint = "strict" },
+		func(c *agent.Config) { c.Spotlight = "encode" },
+	} {
+		h := newHarness(t, "openai", llmtest.Script(finish("done")))
+		cfg(&h.cfg)
+		if _, err := agent.Run(context.Background(), h.cfg, bulwark.Task{ID: "t_x", Input: "x"}); bulwark.ErrorKind(err) != bulwark.Invalid {
+			t.Errorf("Run with taint %q, spotlight %q: %v, want an Invalid error", h.cfg.Taint, h.cfg.Spotlight, err)
 		}
 	}
 }
