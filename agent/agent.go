@@ -74,8 +74,8 @@ type Config struct {
 	SecretArgs func(tool string, args json.RawMessage) (json.RawMessage, error)
 	// Screen scores untrusted text (fetched pages, files, command output)
 	// for prompt injection; nil means guard.Score. Text it flags taints the
-	// task: from then on, calls with side effects that the policy allows
-	// need a person's approval.
+	// task (unless Taint is off): from then on, calls with side effects
+	// that the policy allows need a person's approval.
 	Screen func(text string) guard.Result
 	// Taint says what taints the task (see bulwark.TaintMode): text the
 	// guard flags (TaintDetected, the zero value), any untrusted text the
