@@ -74,9 +74,18 @@ type Config struct {
 	SecretArgs func(tool string, args json.RawMessage) (json.RawMessage, error)
 	// Screen scores untrusted text (fetched pages, files, command output)
 	// for prompt injection; nil means guard.Score. Text it flags taints the
-	// task: from then on, calls with side effects that the policy allows
-	// need a person's approval.
+	// task (unless Taint is off): from then on, calls with side effects
+	// that the policy allows need a person's approval.
 	Screen func(text string) guard.Result
+	// Taint says what taints the task (see bulwark.TaintMode): text the
+	// guard flags (TaintDetected, the zero value), any untrusted text the
+	// model sees (TaintSource), or nothing (TaintOff; a canary leak still
+	// blocks its call).
+	Taint bulwark.TaintMode
+	// Spotlight says how untrusted text is set apart for the model:
+	// markers with a random id (guard.SpotlightDelimit, the zero value),
+	// or markers and a datamark between its words (SpotlightDatamark).
+	Spotlight guard.SpotlightMode
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
@@ -142,6 +151,12 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Model == nil || cfg.Tools == nil {
 		return Outcome{}, bulwark.Errorf(bulwark.Invalid, "agent.Run", "a model and tools are required")
 	}
+	if _, err := bulwark.ParseTaintMode(string(cfg.Taint)); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := guard.ParseSpotlightMode(string(cfg.Spotlight)); err != nil {
+		return Outcome{}, err
+	}
 	if cfg.Env == nil {
 		cfg.Env = &tool.Env{}
 	}
@@ -154,7 +169,8 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Screen == nil {
 		cfg.Screen = guard.Score
 	}
-	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()}, started: time.Now()}
+	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()},
+		spot: guard.NewSpotlight(cfg.Spotlight), started: time.Now()}
 	r.startDelegation()
 	r.window.Window = llm.ContextWindow(cfg.Model)
 	budget := r.limits.MaxDuration
@@ -195,6 +211,7 @@ type run struct {
 	repeats  int    // how many times in a row lastCall was made
 
 	taint     taint
+	spot      guard.Spotlight // how untrusted text is marked for the model
 	notes     notes
 	project   project // the workspace's AGENTS.md (project.go)
 	stopNotes func()
@@ -243,7 +260,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.project = r.readProject()
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
-			guard.SystemNotice, r.taint.canary.Instruction(), r.project.prompt)},
+			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},
 	}
 	if len(r.cfg.History) == 0 {
 		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
@@ -353,6 +370,11 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step
 	r.taint.flagged = h.flagged
+	if r.taint.flagged == "" && r.cfg.Taint != bulwark.TaintOff {
+		// What the guard found while taint was off taints the task now
+		// that it is on.
+		r.taint.flagged = h.found
+	}
 	if c := r.cfg.Resume; c != nil {
 		r.resumeFrom(*c)
 	}
