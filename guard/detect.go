@@ -33,6 +33,8 @@ const (
 const (
 	verbsIgnore  = `(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|set aside|throw away|throw out|discard|erase|drop|stop following|do not follow|don't follow|no longer follow)`
 	whatRules    = `(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|commands?|orders|constraints|restrictions|programming|polic(?:y|ies)|messages?|context|conversation|training|safeguards|filters|system prompt)`
+	strongRules  = `(?:instructions?|directions?|directives?|rules|guidelines|guidance|programming|safeguards|restrictions|system prompts?)`
+	strongWhich  = `(?:previous|prior|preceding|above|earlier|initial|original|your|system|developer|safety|ethical)`
 	whichRules   = `(?:previous|prior|preceding|above|earlier|initial|original|old|all|any|every|your|the|these|those|system|developer|existing|current|given|former|default|safety|ethical|content)`
 	aiNames      = `(?:ai|a\.i\.|assistant|agent|llm|chatbot|bot|language model|model|gpt|chatgpt|claude|gemini|copilot|bard|llama)`
 	secretThings = `(?:api[ _-]?keys?|secret(?:s| keys?| tokens?)?|passwords?|passphrases?|credentials?|access tokens?|auth(?:entication)? tokens?|bearer tokens?|session (?:cookies?|tokens?)|private keys?|ssh keys?|\.env\b|id_rsa|aws_secret_access_key|openai_api_key|anthropic_api_key)`
@@ -41,23 +43,31 @@ const (
 )
 
 var rules = []rule{
-	// Instruction override.
+	// Instruction override. Words such as "prompt" or "messages" are
+	// everyday words in manuals ("skip the prompt", "ignore the messages
+	// about ..."), so they count only after a word that points back at
+	// earlier instructions ("previous", "your", "system").
 	{DetectOverride, 0.9, []string{"ignor", "disregard", "forget", "skip", "bypass", "overrid", "overlook", "neglect", "abandon", "aside", "throw", "discard", "erase", "drop", "follow"},
-		regexp.MustCompile(verbsIgnore + `\b[^.\n]{0,40}?\b` + whichRules + `\b[^.\n]{0,30}?\b` + whatRules + `\b`)},
+		regexp.MustCompile(verbsIgnore + `[\s+]+(?:[\w']+[\s+]+){0,3}?` + whichRules + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + strongRules + `\b`)},
+	{DetectOverride, 0.9, []string{"ignor", "disregard", "forget", "skip", "bypass", "overrid", "overlook", "neglect", "abandon", "aside", "throw", "discard", "erase", "drop", "follow"},
+		regexp.MustCompile(verbsIgnore + `[\s+]+(?:[\w']+[\s+]+){0,3}?` + strongWhich + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + whatRules + `\b`)},
 	{DetectOverride, 0.75, []string{"instruction", "task", "objective", "goal", "directive", "order"},
 		regexp.MustCompile(`\b(?:new|updated|real|true|actual|revised|secret|hidden|additional|override|priority|urgent|important)\s+(?:system\s+)?(?:instructions?|tasks?|objectives?|goals?|directives?|orders)\s*(?::|-|are\b|is\b|follow)`)},
 	{DetectOverride, 0.6, []string{"from now on", "from this point", "henceforth", "starting now"},
 		regexp.MustCompile(`\b(?:from now on|from this point (?:on|forward)|henceforth|starting now),? (?:you|your|i want you|act|respond|answer|reply|only|always|never|do not|don't)\b`)},
 	{DetectOverride, 0.7, []string{"instead"},
-		regexp.MustCompile(`\binstead(?: of [^.\n]{0,40})?,? (?:you (?:must|should|will|need to)|do the following|respond with|reply with|output|say|write|print|execute|run)\b`)},
+		regexp.MustCompile(`(?:(?:^|[.;:!?]\s*|\band\s+|\bbut\s+)instead,?|\binstead of [^.\n]{0,40},)\s*(?:you (?:must|should|will|need to)|do the following|respond with|reply with|output|say|write|print|execute|run)\b`)},
 	{DetectOverride, 0.8, []string{"the user"},
 		regexp.MustCompile(`\b(?:do not|don't|never|without) (?:tell(?:ing)?|inform(?:ing)?|notify(?:ing)?|mention(?:ing)?|alert(?:ing)?|reveal(?:ing)? (?:this|it) to|let(?:ting)? (?:on to )?)(?: this| it| anything)? (?:to )?the user\b`)},
 
 	// Persona switch / jailbreak.
 	{DetectPersona, 0.55, []string{"you are now", "you're now", "you will now be", "you are going to"},
 		regexp.MustCompile(`\b(?:you are now|you're now|you will now be|you are going to (?:act|pretend|be|play))\b[^.\n]{0,60}\b(?:dan|unrestricted|unfiltered|uncensored|jailbr\w*|free|evil|without|no longer|not bound|freed|liberated|mode|any ?thing|anything)\b`)},
-	{DetectPersona, 0.85, []string{"do anything now", "developer mode", "dev mode", "jailbr", "god mode", "dan mode", "dude mode", "aim mode", "stan mode"},
-		regexp.MustCompile(`\b(?:do anything now|(?:developer|dev|god|dan|dude|stan|aim|evil|chaos|unrestricted|unfiltered|uncensored) mode|jailbr(?:eak|oken)\w*)\b`)},
+	{DetectPersona, 0.85, []string{"do anything now", "developer mode", "dev mode", "god mode", "dan mode", "dude mode", "aim mode", "stan mode", "jailbroken"},
+		regexp.MustCompile(`\b(?:do anything now|(?:developer|dev|god|dan|dude|stan|aim|evil|chaos|unrestricted|unfiltered|uncensored) mode|jailbroken)\b`)},
+	// "Jailbreak" alone is as often a word of articles about attacks.
+	{DetectPersona, 0.45, []string{"jailbr"},
+		regexp.MustCompile(`\bjailbr(?:eak|eaks|eaking)\b`)},
 	{DetectPersona, 0.6, []string{"restriction", "filter", "censor", "limitation", "rules", "guideline", "moral", "ethic", "polic", "boundar"},
 		regexp.MustCompile(`\b(?:no|without(?: any)?|free (?:of|from)|not bound by|break(?:ing)? free (?:of|from)|ignor\w+|bypass\w*|don't (?:have|follow)|doesn't (?:have|follow)|not (?:have|follow)|zero)\s+(?:\w+\s+){0,3}?(?:restrictions|filters?|filtering|censorship|limitations|limits|rules|guidelines|morals?|ethics|ethical (?:guidelines|constraints|boundaries)|moral (?:guidelines|constraints|boundaries)|boundaries|polic(?:y|ies)|content polic(?:y|ies))\b`)},
 	{DetectPersona, 0.5, []string{"openai", "anthropic", "content polic"},
@@ -95,11 +105,21 @@ var rules = []rule{
 
 	// Requests for secrets and environment variables.
 	{DetectSecrets, 0.75, []string{"key", "secret", "password", "passphrase", "credential", "token", "cookie", "env", "id_rsa"},
-		regexp.MustCompile(`\b(?:print|show|reveal|send|give|output|list|dump|echo|cat|read|tell|share|exfiltrate|leak|post|upload|email|forward|display|return|include|expose|retrieve|fetch|extract|collect|grab|steal)\b(?: me| us)?[^.\n]{0,40}?\b(?:all |the |your |any |every |its |their |his |her |my )?` + secretThings)},
+		regexp.MustCompile(`\b(?:print|reveal|send|give me|tell me|show me|share|exfiltrate|leak|post|upload|email|forward|dump|expose|steal|grab)\b(?: me| us)?\s+(?:[\w'.-]+\s+){0,3}?` + secretThings)},
+	{DetectSecrets, 0.75, []string{"reply", "response", "answer", "output", "summary", "message"},
+		regexp.MustCompile(`\b(?:include|put|add|insert|append|embed|mention|paste)\b[^.\n]{0,40}?` + secretThings + `[^.\n]{0,30}?\bin (?:your|the) (?:reply|response|answer|output|summary|message)`)},
+	// Verbs of everyday code and manuals ("fetch or save credentials",
+	// "extract the bearer token") count only alongside other signs.
+	{DetectSecrets, 0.4, []string{"key", "secret", "password", "passphrase", "credential", "token", "cookie", "env", "id_rsa"},
+		regexp.MustCompile(`\b(?:show|give|output|list|echo|cat|read|tell|display|return|include|retrieve|fetch|extract|collect)\b(?: me| us)?\s+(?:[\w'.-]+\s+){0,3}?` + secretThings)},
 	{DetectSecrets, 0.4, []string{"env"},
 		regexp.MustCompile(`\b(?:print|show|reveal|send|give|output|list|dump|echo|tell|share|exfiltrate|leak|post|upload|email|forward|display|return|include|expose)\b(?: me| us)?[^.\n]{0,30}?\b(?:all |the |your |any |every |its |their )?` + envThings + `\b`)},
-	{DetectSecrets, 0.75, []string{"/proc/", "{{secret", "environ", "printenv", "id_rsa", ".ssh", "process.env", "getenv", "aws/credentials"},
-		regexp.MustCompile(`/proc/(?:self|\d+|thread-self)/(?:environ|cmdline|mem)|\{\{\s*secret\s*:|\bos\.environ\b|\bprocess\.env\b|\bgetenv\(|~?/\.ssh/|\bid_rsa\b|\.aws/credentials`)},
+	{DetectSecrets, 0.75, []string{"/proc/", "{{secret"},
+		regexp.MustCompile(`/proc/(?:self|\d+|thread-self)/(?:environ|cmdline|mem)|\{\{\s*secret\s*:`)},
+	// Code that reads the environment or keys is everyday code; it counts
+	// only alongside other signs.
+	{DetectSecrets, 0.35, []string{"environ", "id_rsa", ".ssh", "process.env", "getenv", "aws/credentials"},
+		regexp.MustCompile(`\bos\.environ\b|\bprocess\.env\b|\bgetenv\(|~?/\.ssh/|\bid_rsa\b|\.aws/credentials`)},
 	{DetectSecrets, 0.35, []string{"env", "set"},
 		regexp.MustCompile(`(?m)(?:^|[;|&$(]\s*|\brun\s+|\bexecute\s+)(?:printenv|env|set|export -p)\s*(?:$|[|;>&)])`)},
 
@@ -118,6 +138,21 @@ func quoted(s string, i, j int) bool {
 	after := s[j:min(len(s), j+40)]
 	for _, q := range []string{`"`, `'`, "`"} {
 		if strings.Contains(before, q) && strings.Contains(after, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// negated reports whether the match at v[i:] follows a negation in the
+// same sentence: "never share your keys", "do not send ... to".
+func negated(v string, i int) bool {
+	before := v[max(0, i-24):i]
+	if k := strings.LastIndexAny(before, ".\n!?"); k >= 0 {
+		before = before[k+1:]
+	}
+	for _, n := range []string{"never ", "not ", "n't ", "avoid ", "no one should "} {
+		if strings.Contains(before, n) {
 			return true
 		}
 	}
@@ -149,7 +184,11 @@ func detect(v string) []hit {
 			continue
 		}
 		h := hit{detector: r.detector, weight: r.weight, match: v[loc[0]:loc[1]]}
-		if r.detector != DetectTemplate && r.detector != DetectExfil && quoted(v, loc[0], loc[1]) {
+		if (r.detector == DetectSecrets || r.detector == DetectExfil) && negated(v, loc[0]) {
+			// Advice, not a request: "never share your private key".
+			h.quoted = true
+			h.weight *= 0.3
+		} else if r.detector != DetectTemplate && r.detector != DetectExfil && quoted(v, loc[0], loc[1]) {
 			// Cited, not said: count it only alongside other signs.
 			h.quoted = true
 			h.weight *= 0.5

@@ -26,6 +26,15 @@ import (
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
 )
 
+// showMisses is -misses: list the texts guard gets wrong.
+var showMisses *bool
+
+// quant is -quantile.
+var quant *float64
+
+// wholeLambda is -lambda.
+var wholeLambda *float64
+
 type example struct {
 	Text   string `json:"text"`
 	Label  string `json:"label"`
@@ -38,7 +47,16 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the split, the folds and the training order")
 	extra := flag.String("extra", "guard/train/extra.jsonl", "hand-written examples added to the training split only (benign texts about security, planted instructions); empty for none")
 	eval := flag.Bool("eval", false, "evaluate the embedded model on the held-out split instead of training")
+	indirect := flag.String("indirect", "/work/shared/data/injection/indirect-dev.jsonl", "BIPIA-based indirect injections (text, label, source, category)")
+	attacks := flag.String("attacks", "guard/train/attacks.jsonl", "self-written attacks to plant in documents")
+	docs := flag.String("docs", "guard/train/docs.jsonl", "self-written benign documents (emails, logs, shell, security prose)")
+	goMod := flag.String("gomod", "/root/go/pkg/mod", "Go module cache, read as part of the benign corpus")
+	segOut := flag.String("segout", "guard/segmodel.bin", "where to write the segment model")
+	heldout := flag.Bool("heldout", false, "before training the final models, train twice on half of the BIPIA attack categories and report on the other half")
 	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
+	showMisses = misses
+	quant = flag.Float64("quantile", 0.98, "share of benign calibration texts each model must leave below the threshold")
+	wholeLambda = flag.Float64("lambda", 1e-4, "L2 strength of the whole-text classifier")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -55,23 +73,68 @@ func main() {
 		evaluate(pick(all, testIdx), *misses)
 		return
 	}
-	exs := pick(all, trainIdx)
+	d := &corpus{devTrain: pick(all, trainIdx), devTest: pick(all, testIdx)}
 	if *extra != "" {
-		more, err := load(*extra)
-		if err != nil {
+		if d.extra, err = load(*extra); err != nil {
 			log.Fatal(err)
 		}
-		exs = append(exs, more...)
 	}
-	m := train(exs, *seed)
-	var buf bytes.Buffer
-	if err := m.Write(&buf); err != nil {
+	if d.attacks, err = loadJSONL[attack](*attacks); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if d.rows, err = loadJSONL[indirectRow](*indirect); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("wrote %s: %d training examples, lambda %g, threshold %.3f", *out, m.Examples, m.Lambda, m.Threshold)
+	d.bipia = extractBIPIA(d.rows)
+	self, err := loadJSONL[struct{ Text, Kind, Lang string }](*docs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, x := range self {
+		d.docs = append(d.docs, doc{Text: x.Text, Kind: "self", Part: partOf(fmt.Sprintf("self:%d", i))})
+	}
+	for i, r := range d.rows {
+		if r.Label == "benign" {
+			d.docs = append(d.docs, doc{Text: r.Text, Kind: "bipia-" + contextKind(r.Source), Part: partOf(fmt.Sprintf("bipia:%d", i))})
+		}
+	}
+	d.docs = append(d.docs, loadCorpus(benignSources(*goMod))...)
+	parts := map[string]int{}
+	for _, x := range d.docs {
+		parts[x.Kind+"/"+x.Part]++
+	}
+	log.Printf("%d BIPIA attacks recovered of %d; benign documents: %v", len(d.bipia), 125, parts)
+	if *heldout {
+		a, b := categoryGroups(d.bipia)
+		for i, cats := range []map[string]bool{a, b} {
+			m, sm := build(d, cats, *seed)
+			report(fmt.Sprintf("Held out, run %d: trained on BIPIA categories %v", i+1, sortedKeys(cats)), m, sm, heldOut(d, cats))
+		}
+	}
+	m, sm := build(d, nil, *seed)
+	report("Final models (BIPIA rows trained on: not held out)", m, sm, heldOut(d, nil))
+	for _, w := range []struct {
+		m    *classify.Model
+		path string
+	}{{m, *out}, {sm, *segOut}} {
+		var buf bytes.Buffer
+		if err := w.m.Write(&buf); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(w.path, buf.Bytes(), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote %s (%d bytes): %d training examples, threshold %.3f", w.path, buf.Len(), w.m.Examples, w.m.Threshold)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func load(path string) ([]example, error) {
