@@ -57,3 +57,12 @@ func BenchmarkMark(b *testing.B) {
 		Mark("https://example.com/", text)
 	}
 }
+
+// BenchmarkScorePage is a 64 KiB page, the size of a fetched web page.
+func BenchmarkScorePage(b *testing.B) {
+	text := benchText()[:64<<10]
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}

@@ -48,9 +48,8 @@ var rules = []rule{
 	// about ..."), so they count only after a word that points back at
 	// earlier instructions ("previous", "your", "system").
 	{DetectOverride, 0.9, []string{"ignor", "disregard", "forget", "skip", "bypass", "overrid", "overlook", "neglect", "abandon", "aside", "throw", "discard", "erase", "drop", "follow"},
-		regexp.MustCompile(verbsIgnore + `[\s+]+(?:[\w']+[\s+]+){0,3}?` + whichRules + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + strongRules + `\b`)},
-	{DetectOverride, 0.9, []string{"ignor", "disregard", "forget", "skip", "bypass", "overrid", "overlook", "neglect", "abandon", "aside", "throw", "discard", "erase", "drop", "follow"},
-		regexp.MustCompile(verbsIgnore + `[\s+]+(?:[\w']+[\s+]+){0,3}?` + strongWhich + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + whatRules + `\b`)},
+		regexp.MustCompile(verbsIgnore + `[\s+]+(?:[\w']+[\s+]+){0,3}?(?:` + whichRules + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + strongRules +
+			`|` + strongWhich + `[\s+]+(?:[\w']+[\s+]+){0,2}?` + whatRules + `)\b`)},
 	{DetectOverride, 0.75, []string{"instruction", "task", "objective", "goal", "directive", "order"},
 		regexp.MustCompile(`\b(?:new|updated|real|true|actual|revised|secret|hidden|additional|override|priority|urgent|important)\s+(?:system\s+)?(?:instructions?|tasks?|objectives?|goals?|directives?|orders)\s*(?::|-|are\b|is\b|follow)`)},
 	{DetectOverride, 0.6, []string{"from now on", "from this point", "henceforth", "starting now"},
@@ -106,12 +105,8 @@ var rules = []rule{
 	// Requests for secrets and environment variables.
 	{DetectSecrets, 0.75, []string{"key", "secret", "password", "passphrase", "credential", "token", "cookie", "env", "id_rsa"},
 		regexp.MustCompile(`\b(?:print|reveal|send|give me|tell me|show me|share|exfiltrate|leak|post|upload|email|forward|dump|expose|steal|grab)\b(?: me| us)?\s+(?:[\w'.-]+\s+){0,3}?` + secretThings)},
-	{DetectSecrets, 0.75, []string{"reply", "response", "answer", "output", "summary", "message"},
+	{DetectSecrets, 0.75, []string{"in your reply", "in your response", "in your answer", "in your output", "in your summary", "in your message", "in the reply", "in the response", "in the answer", "in the output", "in the summary"},
 		regexp.MustCompile(`\b(?:include|put|add|insert|append|embed|mention|paste)\b[^.\n]{0,40}?` + secretThings + `[^.\n]{0,30}?\bin (?:your|the) (?:reply|response|answer|output|summary|message)`)},
-	// Verbs of everyday code and manuals ("fetch or save credentials",
-	// "extract the bearer token") count only alongside other signs.
-	{DetectSecrets, 0.4, []string{"key", "secret", "password", "passphrase", "credential", "token", "cookie", "env", "id_rsa"},
-		regexp.MustCompile(`\b(?:show|give|output|list|echo|cat|read|tell|display|return|include|retrieve|fetch|extract|collect)\b(?: me| us)?\s+(?:[\w'.-]+\s+){0,3}?` + secretThings)},
 	{DetectSecrets, 0.4, []string{"env"},
 		regexp.MustCompile(`\b(?:print|show|reveal|send|give|output|list|dump|echo|tell|share|exfiltrate|leak|post|upload|email|forward|display|return|include|expose)\b(?: me| us)?[^.\n]{0,30}?\b(?:all |the |your |any |every |its |their )?` + envThings + `\b`)},
 	{DetectSecrets, 0.75, []string{"/proc/", "{{secret"},

@@ -311,6 +311,9 @@ func heldOut(d *corpus, cats map[string]bool) []labelled {
 		if c, ok := ctx[i]; ok && c >= 0 && partOf(fmt.Sprintf("bipia:%d", c)) == "train" {
 			g = "BIPIA unseen families, context seen clean in training"
 		}
+		if cats == nil {
+			g = "BIPIA (all trained on, not held out)"
+		}
 		out = append(out, labelled{r.Text, g, true})
 		out = append(out, labelled{r.Text, "BIPIA: unseen families vs clean test contexts", true})
 	}

@@ -2,7 +2,9 @@ package classify
 
 import (
 	"math"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -64,16 +66,16 @@ func ScriptOf(s string) Script {
 
 // stop words are left out of the topic overlap between a segment and its
 // document: "what is the" says nothing about the topic.
-var stopWords = map[string]bool{}
-
-func init() {
+var stopWords = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
 	for _, w := range strings.Fields(`a an the and or but of to in on at by for with from as is are was were be been
 	this that these those it its what which who whom how why when where there here can could would should will shall may
 	might must do does did have has had not no yes you your yours i me my we our they them their he she his her
 	please about into over under than then so if also just any all some each more most very out up down`) {
-		stopWords[w] = true
+		m[w] = true
 	}
-}
+	return m
+})
 
 // Languages told apart by their most common words, for the feature "this
 // segment is in another language than the document".
@@ -93,24 +95,35 @@ type docInfo struct {
 }
 
 func contentWords(v string, f func(string)) {
+	stop := stopWords()
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		if len(w) >= 4 && !stopWords[w] {
+		if len(w) >= 4 && !stop[w] {
 			f(w)
 		}
 	}
 }
 
 func langOf(v string) string {
-	n := map[string]int{}
+	var en, de, fr, es int
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return !unicode.IsLetter(r) }) {
-		if l, ok := langWords[w]; ok {
-			n[l]++
+		switch langWords[w] {
+		case "en":
+			en++
+		case "de":
+			de++
+		case "fr":
+			fr++
+		case "es":
+			es++
 		}
 	}
 	best, bn := "", 1
-	for _, l := range []string{"en", "de", "fr", "es"} {
-		if n[l] > bn {
-			best, bn = l, n[l]
+	for _, c := range []struct {
+		l string
+		n int
+	}{{"en", en}, {"de", de}, {"fr", fr}, {"es", es}} {
+		if c.n > bn {
+			best, bn = c.l, c.n
 		}
 	}
 	return best
@@ -148,8 +161,9 @@ func SegVectors(segs []Seg) []Vector {
 	// How many segments speak to the reader: in a prompt or a role-play
 	// set-up most do, in a document planted with one instruction few do.
 	second := 0
-	for _, s := range segs {
-		if secondPerson(s.View) {
+	sp := make([]bool, len(segs))
+	for i, s := range segs {
+		if sp[i] = secondPerson(s.View); sp[i] {
 			second++
 		}
 	}
@@ -166,7 +180,7 @@ func SegVectors(segs []Seg) []Vector {
 		}
 		f.segment(s, prev, next, &d, len(segs))
 		others := second
-		if secondPerson(s.View) {
+		if sp[i] {
 			others--
 		}
 		switch {
@@ -205,24 +219,25 @@ func isWordByte(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '
 // referents are what an instruction points at when it is about the text
 // it sits in ("summarize this article", "the following code"): a prompt
 // that comes with its data, rather than a request planted in data.
-var referents = map[string]bool{}
-
-func init() {
+var referents = sync.OnceValue(func() map[string]bool {
+	m := map[string]bool{}
 	for _, w := range strings.Fields(`text article passage paragraph summary sentence sentences context review document email
 	table code snippet block excerpt words data question questions story conversation dialog dialogue list information options
 	statement statements premise hypothesis tweet title page post message file output input answer`) {
-		referents[w] = true
+		m[w] = true
 	}
-}
+	return m
+})
 
 // reference returns the noun an instruction points at with "this",
 // "these", "the following", "above", "below" or "given", or "".
 func reference(words []string) string {
+	refs := referents()
 	for i, w := range words {
 		switch w {
 		case "this", "these", "following", "above", "below", "given", "preceding", "attached":
 			for j := i + 1; j < len(words) && j <= i+2; j++ {
-				if referents[words[j]] {
+				if refs[words[j]] {
 					return words[j]
 				}
 			}
@@ -233,18 +248,10 @@ func reference(words []string) string {
 
 // featurizer collects the hashed features of one segment.
 type featurizer struct {
-	idx   []uint32
-	val   []float32
-	index map[uint32]int
+	raw []uint32 // buckets, with repeats
 }
 
-func (f *featurizer) reset() {
-	f.idx, f.val = nil, nil
-	if f.index == nil {
-		f.index = map[uint32]int{}
-	}
-	clear(f.index)
-}
+func (f *featurizer) reset() { f.raw = f.raw[:0] }
 
 func hashStr(seed uint32, s string) uint32 {
 	h := seed
@@ -261,34 +268,36 @@ const (
 	seedSegRune = 0x85ebca6b
 )
 
-func (f *featurizer) addHash(h uint32, v float32) {
-	b := h % SegDim
-	if k, ok := f.index[b]; ok {
-		f.val[k] += v
-		return
-	}
-	f.index[b] = len(f.idx)
-	f.idx = append(f.idx, b)
-	f.val = append(f.val, v)
-}
+func (f *featurizer) addHash(h uint32, _ float32) { f.raw = append(f.raw, h%SegDim) }
 
 // tag adds a named feature.
 func (f *featurizer) tag(name string) { f.addHash(hashStr(seedSegTag, name), 1) }
 
+// vector counts the buckets: log(1+count) each, scaled to unit length,
+// in bucket order.
 func (f *featurizer) vector() Vector {
+	slices.Sort(f.raw)
+	var v Vector
+	for i := 0; i < len(f.raw); {
+		j := i + 1
+		for j < len(f.raw) && f.raw[j] == f.raw[i] {
+			j++
+		}
+		v.Idx = append(v.Idx, f.raw[i])
+		v.Val = append(v.Val, float32(log1p(float32(j-i))))
+		i = j
+	}
 	var norm float64
-	for k, v := range f.val {
-		x := float32(math.Log1p(float64(v)))
-		f.val[k] = x
+	for _, x := range v.Val {
 		norm += float64(x * x)
 	}
 	if norm > 0 {
 		inv := float32(1 / math.Sqrt(norm))
-		for k := range f.val {
-			f.val[k] *= inv
+		for k := range v.Val {
+			v.Val[k] *= inv
 		}
 	}
-	return Vector{Idx: f.idx, Val: f.val}
+	return v
 }
 
 var kindNames = []string{"prose", "code", "cell", "header", "list"}
