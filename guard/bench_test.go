@@ -66,3 +66,17 @@ func BenchmarkScorePage(b *testing.B) {
 		Score(text)
 	}
 }
+
+// BenchmarkScoreReadme is 64 KiB of this repository's README, an ordinary
+// page without the cue words of detect.go that benchText carries.
+func BenchmarkScoreReadme(b *testing.B) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		b.Skip(err)
+	}
+	text := strings.Repeat(string(data), 1+(64<<10)/len(data))[:64<<10]
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}
