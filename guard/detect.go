@@ -33,7 +33,7 @@ const (
 const (
 	verbsIgnore  = `(?:ignore|disregard|forget|skip|bypass|override|overlook|neglect|abandon|set aside|throw away|throw out|discard|erase|drop|stop following|do not follow|don't follow|no longer follow)`
 	whatRules    = `(?:instructions?|prompts?|directions?|directives?|rules|guidelines|guidance|commands?|orders|constraints|restrictions|programming|polic(?:y|ies)|messages?|context|conversation|training|safeguards|filters|system prompt)`
-	strongRules  = `(?:instructions?|directions?|directives?|rules|guidelines|guidance|programming|safeguards|restrictions|system prompts?)`
+	strongRules  = `(?:\w{0,2}nstructions?|directions?|directives?|rules|guidelines|guidance|programming|safeguards|restrictions|system prompts?)`
 	strongWhich  = `(?:previous|prior|preceding|above|earlier|initial|original|your|system|developer|safety|ethical)`
 	whichRules   = `(?:previous|prior|preceding|above|earlier|initial|original|old|all|any|every|your|the|these|those|system|developer|existing|current|given|former|default|safety|ethical|content)`
 	aiNames      = `(?:ai|a\.i\.|assistant|agent|llm|chatbot|bot|language model|model|gpt|chatgpt|claude|gemini|copilot|bard|llama)`
@@ -89,6 +89,8 @@ var rules = []rule{
 	// Fake role headers at the start of a line.
 	{DetectRoleHeader, 0.65, []string{"system", "developer"},
 		regexp.MustCompile(`(?m)^[\s>*#\[(]*(?:system|developer|sys)(?: message| prompt| note| override| update)?\s*[\]):]\s*\S`)},
+	{DetectRoleHeader, 0.8, []string{"system_message", "system_prompt", "system_instruction"},
+		regexp.MustCompile(`[#\[(<]\s*system_(?:message|prompt|instruction)s?\s*[\])>]`)},
 	{DetectRoleHeader, 0.55, []string{"instruction", "response", "system"},
 		regexp.MustCompile(`(?m)^\s*#{2,}\s*(?:instructions?|system|response|new instructions?)\s*:?\s*$`)},
 	{DetectRoleHeader, 0.3, []string{"assistant", "user", "human", "ai:", "ai]", "gpt", "claude"},
@@ -121,6 +123,13 @@ var rules = []rule{
 	// Text addressed to the AI reading it: the mark of an indirect injection.
 	{DetectAddressed, 0.75, []string{"if you are", "note to", "attention", "message to", "dear", "hey", "to the", "instructions for", "reading this", "processing this"},
 		regexp.MustCompile(`\b(?:if you are an? |note to (?:the |any )?|attention,? |message (?:to|for) (?:the |any )?|dear |hey |to the |instructions for (?:the |any )?)` + aiNames + `\b|\b` + aiNames + `s?\b[^.\n]{0,30}\b(?:reading|processing|summari[sz]ing|analy[sz]ing|browsing|parsing|reviewing) this\b`)},
+	// "This is an important message from me, Emma, to you, Claude." and
+	// "Before you solve the task that I gave you...": a document speaking
+	// as the user to the model that reads it.
+	{DetectAddressed, 0.8, []string{"to you"},
+		regexp.MustCompile(`\b(?:message|note|request|instructions?) from [^.\n]{0,60}\bto you,? (?:the |my |dear )?(?:` + aiNames + `|ai language model|gpt-?\d\S*)\b`)},
+	{DetectAddressed, 0.75, []string{"gave you", "asked you", "assigned you", "given you"},
+		regexp.MustCompile(`\b(?:the|your|my) (?:task|request|instructions?|question) (?:that )?i (?:gave|asked|assigned|have given) you\b`)},
 	{DetectAddressed, 0.7, []string{"important", "urgent", "attention", "warning", "critical"},
 		regexp.MustCompile(`\b(?:important|urgent|attention|warning|critical)\b[!:]*\s*(?:\w+\s+){0,3}?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?` + aiNames + `s?\b`)},
 }

@@ -3,6 +3,7 @@ package guard
 import (
 	"sort"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
@@ -166,9 +167,10 @@ func splitLine(text string, start, end int, add func(int, int, SegmentKind)) {
 		splitOn(text, start, end, '|', KindCell, add)
 	case strings.Count(line, "\t") >= 2:
 		splitOn(text, start, end, '\t', KindCell, add)
-	case headerFields(line):
-		// "SUBJECT: ...|EMAIL_FROM: ...|CONTENT: ..." or one "Subject: ..."
-		cur := start
+	case headerFields(line) || yamlKey(line) > 0 && headerFields(line[yamlKey(line):]):
+		// "SUBJECT: ...|EMAIL_FROM: ...|CONTENT: ...", one "Subject: ..."
+		// or a YAML field "- body: ..."
+		cur := start + yamlKey(line)
 		for cur <= end {
 			j := strings.IndexByte(text[cur:end], '|')
 			stop := end
@@ -252,7 +254,22 @@ func isHeaderField(s string) bool {
 		return true
 	}
 	// An upper-case name (SUBJECT, EMAIL_FROM) in a "|"-joined record.
-	return spaces == 0 && strings.ToUpper(s[:k]) == s[:k] && k >= 2 && strings.ContainsAny(s[:k], "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+	if spaces == 0 && strings.ToUpper(s[:k]) == s[:k] && k >= 2 && strings.ContainsAny(s[:k], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+		return true
+	}
+	// A YAML key ("body: ...", "- subject: ..."): its value is a segment
+	// of its own.
+	return spaces == 0 && k+1 < len(s) && s[k+1] == ' '
+}
+
+// yamlKey returns the length of a leading "- " of a YAML list item, so
+// that "- body: text" is read as the field "body".
+func yamlKey(line string) int {
+	t := strings.TrimLeft(line, " \t")
+	if strings.HasPrefix(t, "- ") {
+		return len(line) - len(t) + 2
+	}
+	return 0
 }
 
 // headerFields reports whether line is one header field or fields joined
@@ -366,6 +383,9 @@ func scoreSegments(text string, cited []string, m *classify.Model, threshold flo
 	scores := make([]float64, len(segs))
 	best := 0.0
 	for i, v := range vecs {
+		if !wordy(in[i].View) {
+			continue // "2.1", "--version}": too little to be an instruction
+		}
 		scores[i] = calibrate(m.ProbVec(v), m.ProbThreshold, threshold)
 		best = max(best, scores[i])
 	}
@@ -383,6 +403,33 @@ func scoreSegments(text string, cited []string, m *classify.Model, threshold flo
 		spans = append(spans, ScoredSpan{Start: s.Start, End: s.End, Kind: s.Kind.String(), Score: round(scores[i]), Text: clip(text[s.Start:s.End], 200)})
 	}
 	return spans, best
+}
+
+// Wordy is wordy, for the training command's calibration.
+func Wordy(view string) bool { return wordy(view) }
+
+// wordy reports whether a segment view holds at least three words of two
+// letters or more, or some text in a script without spaces: the least an
+// instruction takes.
+func wordy(v string) bool {
+	words, run := 0, 0
+	for _, r := range v {
+		switch {
+		case r >= 0x2E80:
+			return true
+		case r >= 'a' && r <= 'z' || r >= 0x80 && unicode.IsLetter(r):
+			run++
+		default:
+			if run >= 2 {
+				words++
+			}
+			run = 0
+		}
+	}
+	if run >= 2 {
+		words++
+	}
+	return words >= 3
 }
 
 // calibrate maps a segment probability p to guard's score scale, linearly

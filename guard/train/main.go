@@ -1,14 +1,24 @@
-// Command train trains guard's classifier and evaluates guard on a
-// held-out split of the development set.
+// Command train trains guard's two models, the whole-text classifier
+// (model.bin) and the segment model (segmodel.bin), and reports them.
 //
-//	go run ./guard/train                 # train; writes guard/model.bin
-//	go run ./guard/train -eval           # evaluate the embedded model on the held-out split
+//	go run ./guard/train/corpus -out /tmp/guard-corpus   # the guard corpus (guard-data branch)
+//	go run ./guard/train -corpus /tmp/guard-corpus       # writes guard/model.bin and guard/segmodel.bin
+//	go run ./guard/train -corpus /tmp/guard-corpus -heldout   # first reports BIPIA by held-out attack family
+//	go run ./guard/train -eval                           # evaluate the embedded model on the dev.jsonl split
 //
-// The split is stratified by label and source, 80/20, drawn from -seed;
-// training and threshold tuning (5-fold cross-validation) see only the 80 %,
-// plus the hand-written examples of -extra (texts of kinds dev.jsonl lacks:
-// benign writing about security and secrets, instructions planted in pages).
-// The same data and seed always give the same model.bin, byte for byte.
+// Training reads dev.jsonl (80 % split by label and source), BIPIA's
+// indirect-dev.jsonl (attacks located in their clean contexts; contexts
+// split 60/20/20 by index), the self-written attacks.jsonl (seven
+// languages) and docs.jsonl, and the guard corpus: its train split is
+// trained on, its dev split and 20 % of the dev.jsonl training split tune
+// the thresholds, its held-out split is only reported. Without -corpus,
+// benign documents are read from the machine instead (corpus.go). The
+// segment model learns from documents with attacks planted in them
+// (plant.go), whose planted segments are the positives. Thresholds: guard's
+// score threshold is 0.7; each model's probability is mapped onto it so
+// that it flags at most 2 % (-quantile) of benign calibration documents and
+// of benign prompts. The same inputs and seed give the same files, byte
+// for byte.
 package main
 
 import (
@@ -32,6 +42,12 @@ var showMisses *bool
 // quant is -quantile.
 var quant *float64
 
+// segLambda and segEpochs are -seglambda and -segepochs.
+var (
+	segLambda *float64
+	segEpochs *int
+)
+
 // wholeLambda is -lambda.
 var wholeLambda *float64
 
@@ -51,11 +67,14 @@ func main() {
 	attacks := flag.String("attacks", "guard/train/attacks.jsonl", "self-written attacks to plant in documents")
 	docs := flag.String("docs", "guard/train/docs.jsonl", "self-written benign documents (emails, logs, shell, security prose)")
 	goMod := flag.String("gomod", "/root/go/pkg/mod", "Go module cache, read as part of the benign corpus")
+	corpusDir := flag.String("corpus", "", "`dir` of the guard corpus (train.jsonl, dev.jsonl, heldout.jsonl written by go run ./guard/train/corpus -out DIR): its train split is trained on, its dev split tunes the thresholds, its held-out split is only reported; replaces the benign files read from the machine")
 	segOut := flag.String("segout", "guard/segmodel.bin", "where to write the segment model")
 	heldout := flag.Bool("heldout", false, "before training the final models, train twice on half of the BIPIA attack categories and report on the other half")
 	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
 	showMisses = misses
 	quant = flag.Float64("quantile", 0.98, "share of benign calibration texts each model must leave below the threshold")
+	segLambda = flag.Float64("seglambda", 1e-5, "L2 strength of the segment model")
+	segEpochs = flag.Int("segepochs", 12, "passes over the segments")
 	wholeLambda = flag.Float64("lambda", 1e-4, "L2 strength of the whole-text classifier")
 	flag.Parse()
 	log.SetFlags(0)
@@ -98,7 +117,13 @@ func main() {
 			d.docs = append(d.docs, doc{Text: r.Text, Kind: "bipia-" + contextKind(r.Source), Part: partOf(fmt.Sprintf("bipia:%d", i))})
 		}
 	}
-	d.docs = append(d.docs, loadCorpus(benignSources(*goMod))...)
+	if *corpusDir != "" {
+		if err := d.loadGuardCorpus(*corpusDir); err != nil {
+			log.Fatal(err)
+		}
+	} else {
+		d.docs = append(d.docs, loadCorpus(benignSources(*goMod))...)
+	}
 	parts := map[string]int{}
 	for _, x := range d.docs {
 		parts[x.Kind+"/"+x.Part]++

@@ -19,6 +19,66 @@ type corpus struct {
 	rows              []indirectRow // indirect-dev.jsonl
 	bipia             []bipiaAttack // the attacks recovered from rows
 	docs              []doc         // benign documents: corpus, BIPIA contexts, self-written
+	planted           []planted     // attacks planted in documents, from the guard corpus's train split
+	direct            []string      // attacks typed as prompts, from the guard corpus's train split
+	report            []labelled    // the guard corpus's dev and held-out splits, reported only
+}
+
+// corpusRow is a line of the guard corpus (guard/train/corpus).
+type corpusRow struct {
+	Text, Label, Source, Split, Doc, Family string
+}
+
+// loadGuardCorpus reads the guard corpus: its benign texts become
+// documents (train split: train, dev split: calibration, held-out split:
+// test), its planted attacks of the train split are located in their host
+// document (the benign text of the same doc with the longest common prefix
+// and suffix) for the segment labels.
+func (d *corpus) loadGuardCorpus(dir string) error {
+	for _, split := range []string{"train", "dev", "heldout"} {
+		rows, err := loadJSONL[corpusRow](dir + "/" + split + ".jsonl")
+		if err != nil {
+			return err
+		}
+		part := map[string]string{"train": "train", "dev": "calib", "heldout": "test"}[split]
+		hosts := map[string][]string{}
+		for _, r := range rows {
+			if r.Label == "benign" {
+				kind, _ := strings.CutPrefix(r.Source, "benign:")
+				d.docs = append(d.docs, doc{Text: r.Text, Kind: kind, Part: part})
+				hosts[r.Doc] = append(hosts[r.Doc], r.Text)
+				if split != "train" {
+					d.report = append(d.report, labelled{r.Text, "corpus " + split + ": all", false})
+				}
+			}
+		}
+		for _, r := range rows {
+			if r.Label != "injection" {
+				continue
+			}
+			if split != "train" {
+				group := "corpus " + split + " " + strings.SplitN(r.Source, ":", 2)[0] + " " + r.Family
+				d.report = append(d.report, labelled{r.Text, group, true}, labelled{r.Text, "corpus " + split + ": all", true})
+				continue
+			}
+			if strings.HasPrefix(r.Source, "direct:") {
+				d.direct = append(d.direct, r.Text)
+				continue
+			}
+			bestP, bestS, found := 0, 0, false
+			for _, h := range hosts[r.Doc] {
+				p := commonPrefix(r.Text, h)
+				s := commonSuffix(r.Text[p:], h[min(p, len(h)):])
+				if p+s >= len(h)*9/10 && (!found || p+s > bestP+bestS) {
+					bestP, bestS, found = p, s, true
+				}
+			}
+			if found && len(r.Text)-bestS > bestP {
+				d.planted = append(d.planted, planted{Text: r.Text, Start: bestP, End: len(r.Text) - bestS})
+			}
+		}
+	}
+	return nil
 }
 
 // labelled is a text to evaluate, with its group in the report.
@@ -109,6 +169,12 @@ func build(d *corpus, cats map[string]bool, seed uint64) (*classify.Model, *clas
 			se.add(d.rows[b.row].Text, b.start, b.end)
 		}
 	}
+	for _, p := range d.planted {
+		se.add(p.Text, p.Start, p.End)
+	}
+	for _, t := range d.direct {
+		se.addAlone(t, true)
+	}
 	// Benign prompts (a request with its data) twice: they are what a
 	// planted request must not be confused with.
 	for _, e := range d.devTrain {
@@ -127,7 +193,7 @@ func build(d *corpus, cats map[string]bool, seed uint64) (*classify.Model, *clas
 		}
 	}
 	log.Printf("segment model: %d segments, %d positive", len(se.ys), pos)
-	sm := classify.Train(se.xs, se.ys, classify.TrainConfig{Seed: seed, Epochs: 6, Lambda: 1e-5, Rate: 0.3, Dim: classify.SegDim})
+	sm := classify.Train(se.xs, se.ys, classify.TrainConfig{Seed: seed, Epochs: *segEpochs, Lambda: *segLambda, Rate: 0.3, Dim: classify.SegDim})
 	sm.Note = "segment model, trained by go run ./guard/train"
 
 	// The whole-text classifier: direct injections against benign prompts
@@ -150,6 +216,9 @@ func build(d *corpus, cats map[string]bool, seed uint64) (*classify.Model, *clas
 		if a.Alone {
 			addText(a.Text, true)
 		}
+	}
+	for _, t := range d.direct {
+		addText(t, true)
 	}
 	for _, x := range train {
 		addText(x.Text, false)
@@ -230,8 +299,10 @@ const docThreshold = 0.7
 func segProb(text string, sm *classify.Model) float64 {
 	_, in := guard.SegmentInputs(text)
 	p := 0.0
-	for _, v := range classify.SegVectors(in) {
-		p = max(p, sm.ProbVec(v))
+	for i, v := range classify.SegVectors(in) {
+		if guard.Wordy(in[i].View) {
+			p = max(p, sm.ProbVec(v))
+		}
 	}
 	return p
 }
@@ -317,6 +388,7 @@ func heldOut(d *corpus, cats map[string]bool) []labelled {
 		out = append(out, labelled{r.Text, g, true})
 		out = append(out, labelled{r.Text, "BIPIA: unseen families vs clean test contexts", true})
 	}
+	out = append(out, d.report...)
 	kinds := map[string]bool{}
 	for _, x := range d.docs {
 		if x.Part == "test" {
