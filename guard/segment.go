@@ -379,6 +379,12 @@ func scoreSegments(text string, cited []string, m *classify.Model, threshold flo
 			in[i].View = strings.ReplaceAll(in[i].View, c, " ")
 		}
 	}
+	// A text of one or two segments is a prompt, not a document with
+	// something planted in it: the whole-text classifier and the detectors
+	// judge it.
+	if len(segs) < 3 {
+		return nil, 0
+	}
 	vecs := classify.SegVectors(in)
 	scores := make([]float64, len(segs))
 	best := 0.0

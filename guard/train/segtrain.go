@@ -298,6 +298,9 @@ const docThreshold = 0.7
 // text.
 func segProb(text string, sm *classify.Model) float64 {
 	_, in := guard.SegmentInputs(text)
+	if len(in) < 3 {
+		return 0 // as guard does: a sentence or two is judged as a whole
+	}
 	p := 0.0
 	for i, v := range classify.SegVectors(in) {
 		if guard.Wordy(in[i].View) {
