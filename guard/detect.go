@@ -28,6 +28,7 @@ const (
 	DetectSecrets    = "secret-request"
 	DetectAddressed  = "addressed-to-ai"
 	DetectHidden     = "hidden-text"
+	DetectHarmful    = "harmful-action"
 )
 
 const (
@@ -119,6 +120,20 @@ var rules = []rule{
 		regexp.MustCompile(`\bos\.environ\b|\bprocess\.env\b|\bgetenv\(|~?/\.ssh/|\bid_rsa\b|\.aws/credentials`)},
 	{DetectSecrets, 0.35, []string{"env", "set"},
 		regexp.MustCompile(`(?m)(?:^|[;|&$(]\s*|\brun\s+|\bexecute\s+)(?:printenv|env|set|export -p)\s*(?:$|[|;>&)])`)},
+
+	// Actions an agent must not take on a document's word: destroy, send
+	// secrets out, persist. Manuals mention all of these ("add the line to
+	// your ~/.bashrc"), so each weighs too little to flag a text alone.
+	{DetectHarmful, 0.45, []string{"delete", "remove", "erase", "wipe", "destroy", "drop"},
+		regexp.MustCompile(`\b(?:delete|remove|erase|wipe|destroy|drop)\s+(?:all|every|each|the entire|the whole)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+|their\s+)?(?:\w+\s+){0,2}?(?:files?|folders?|director(?:y|ies)|repos?|repositor(?:y|ies)|data|emails?|messages?|records?|tables?|databases?|branch(?:es)?|backups?|documents?|workspace|contacts?|events?|users?)\b`)},
+	{DetectHarmful, 0.6, []string{"rm -rf", "rm -fr", "mkfs", "dd if=", "drop database", "drop table", "format c:", "del /"},
+		regexp.MustCompile(`\brm\s+-(?:rf|fr|r\s+-f)\s+(?:--no-preserve-root\s+)?(?:/|~/?|\$home/?|\./\*|\*|/\*)(?:[\s"'\x60;)]|$)|\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+if=/dev/(?:zero|random|urandom)\s+of=/dev/|\bdrop\s+(?:database|table)\b|\bformat\s+c:|\bdel\s+/[sfq]`)},
+	{DetectHarmful, 0.75, []string{"curl", "wget", "nc ", "netcat", "scp "},
+		regexp.MustCompile(`\b(?:curl|wget|nc|netcat|scp)\b[^\n|]{0,80}(?:-d\s*@|--data(?:-binary)?\s*@|-f\s*\S*=@|--upload-file|-t\s|<\s*|--post-file=)\s*\S{0,40}?(?:\.ssh|id_rsa|id_ed25519|\.env\b|/etc/passwd|/etc/shadow|credentials|\.aws|\.netrc|\.git-credentials|environ)|(?:cat|printenv|env)\b[^\n|]{0,60}(?:\.ssh/\S*|id_rsa|\.env\b|/etc/passwd|credentials|\.netrc)?\s*\|\s*(?:curl|nc|netcat|wget)\b`)},
+	{DetectHarmful, 0.45, []string{"authorized_keys", "crontab", "bashrc", "zshrc", ".profile", "rc.local", "currentversion\\run", "startup"},
+		regexp.MustCompile(`(?:>>|tee\s+-a)\s*\S*(?:authorized_keys|\.bashrc|\.zshrc|\.profile|/etc/crontab|rc\.local)|\(crontab\s+-l[^)]{0,40}\)\s*\|\s*crontab|currentversion\\run\b|\\start menu\\programs\\startup\b`)},
+	{DetectHarmful, 0.45, []string{"environ", "process.env", "getenv"},
+		regexp.MustCompile(`(?:os\.environ|process\.env|getenv\()[^\n]{0,200}?(?:requests\.post|fetch\(|urlopen|\.sendall|axios\.post|http\.post|smtplib)|(?:requests\.post|fetch\(|axios\.post)\([^\n)]{0,120}(?:os\.environ|process\.env|dict\(os\.environ\))`)},
 
 	// Text addressed to the AI reading it: the mark of an indirect injection.
 	{DetectAddressed, 0.75, []string{"if you are", "note to", "attention", "message to", "dear", "hey", "to the", "instructions for", "reading this", "processing this"},

@@ -204,12 +204,22 @@ func analyze(text string, m, sm *classify.Model) Analysis {
 			reasons = append(reasons, fmt.Sprintf("classifier on %s text: %.2f", seg.Encoding, p))
 		}
 	}
-	det := 1.0
+	det, strongest := 1.0, 0.0
 	for _, w := range weights {
 		det *= 1 - w
+		strongest = max(strongest, w)
 	}
 	det = 1 - det
-	score := classify.Combine(det, clf)
+	// The detectors and a model's evidence add up (noisy-OR) only when
+	// one detector hit is strong on its own; weak or quoted hits, however
+	// many, do not push a borderline model score over the threshold.
+	combine := func(p float64) float64 {
+		if strongest >= 0.5 {
+			return 1 - (1-det)*(1-p)
+		}
+		return max(det, p)
+	}
+	score := combine(clf)
 	if clf >= 0.5 {
 		reasons = append(reasons, fmt.Sprintf("classifier: %.2f", clf))
 	}
@@ -217,7 +227,9 @@ func analyze(text string, m, sm *classify.Model) Analysis {
 	if seg >= m.Threshold && len(spans) > 0 {
 		reasons = append(reasons, fmt.Sprintf("%s: %.2f: %s", DetectPlanted, seg, clip(spans[0].Text, 80)))
 	}
-	score = max(score, seg)
+	// A strong detector hit and a segment that reads as a planted
+	// instruction are two signs of one attack.
+	score = max(score, seg, combine(seg))
 	sort.Strings(reasons)
 	if reasons == nil {
 		reasons = []string{}

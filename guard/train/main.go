@@ -17,7 +17,7 @@
 // (plant.go), whose planted segments are the positives. Thresholds: guard's
 // score threshold is 0.7; each model's probability is mapped onto it so
 // that it flags at most 2 % (-quantile) of benign calibration documents and
-// of benign prompts. The same inputs and seed give the same files, byte
+// of benign prompts (-promptquantile). The same inputs and seed give the same files, byte
 // for byte.
 package main
 
@@ -39,8 +39,8 @@ import (
 // showMisses is -misses: list the texts guard gets wrong.
 var showMisses *bool
 
-// quant is -quantile.
-var quant *float64
+// quant and promptQuant are -quantile and -promptquantile.
+var quant, promptQuant *float64
 
 // segLambda and segEpochs are -seglambda and -segepochs.
 var (
@@ -73,6 +73,7 @@ func main() {
 	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
 	showMisses = misses
 	quant = flag.Float64("quantile", 0.98, "share of benign calibration texts each model must leave below the threshold")
+	promptQuant = flag.Float64("promptquantile", 0.98, "share of benign prompts (typed requests, not documents) each model must leave below the threshold")
 	segLambda = flag.Float64("seglambda", 1e-5, "L2 strength of the segment model")
 	segEpochs = flag.Int("segepochs", 12, "passes over the segments")
 	wholeLambda = flag.Float64("lambda", 1e-4, "L2 strength of the whole-text classifier")

@@ -256,7 +256,11 @@ func build(d *corpus, cats map[string]bool, seed uint64) (*classify.Model, *clas
 		}
 	}
 	mt, st := 0.5, 0.5
-	for _, group := range [][]string{docs, prompts} {
+	for gi, group := range [][]string{docs, prompts} {
+		q := *quant
+		if gi == 1 {
+			q = *promptQuant
+		}
 		var whole, segs []float64
 		for _, x := range group {
 			v := view(x)
@@ -267,8 +271,9 @@ func build(d *corpus, cats map[string]bool, seed uint64) (*classify.Model, *clas
 			whole = append(whole, p)
 			segs = append(segs, segProb(x, sm))
 		}
-		mt = max(mt, quantile(whole, *quant)+0.002)
-		st = max(st, quantile(segs, *quant)+0.002)
+		log.Printf("calibration group of %d: classifier %.3f, segments %.3f", len(group), quantile(whole, q), quantile(segs, q))
+		mt = max(mt, quantile(whole, q)+0.002)
+		st = max(st, quantile(segs, q)+0.002)
 	}
 	m.ProbThreshold, sm.ProbThreshold = mt, st
 	calib := append(docs, prompts...)
