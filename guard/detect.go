@@ -124,11 +124,11 @@ var rules = []rule{
 	// Actions an agent must not take on a document's word: destroy, send
 	// secrets out, persist. Manuals mention all of these ("add the line to
 	// your ~/.bashrc"), so each weighs too little to flag a text alone.
-	{DetectHarmful, 0.45, []string{"delete", "remove", "erase", "wipe", "destroy", "drop"},
+	{DetectHarmful, 0.45, harmfulCues(),
 		regexp.MustCompile(`\b(?:delete|remove|erase|wipe|destroy|drop)\s+(?:all|every|each|the entire|the whole)\s+(?:of\s+)?(?:the\s+|your\s+|my\s+|their\s+)?(?:\w+\s+){0,2}?(?:files?|folders?|director(?:y|ies)|repos?|repositor(?:y|ies)|data|emails?|messages?|records?|tables?|databases?|branch(?:es)?|backups?|documents?|workspace|contacts?|events?|users?)\b`)},
 	{DetectHarmful, 0.6, []string{"rm -rf", "rm -fr", "mkfs", "dd if=", "drop database", "drop table", "format c:", "del /"},
 		regexp.MustCompile(`\brm\s+-(?:rf|fr|r\s+-f)\s+(?:--no-preserve-root\s+)?(?:/|~/?|\$home/?|\./\*|\*|/\*)(?:[\s"'\x60;)]|$)|\bmkfs(?:\.\w+)?\s+/dev/|\bdd\s+if=/dev/(?:zero|random|urandom)\s+of=/dev/|\bdrop\s+(?:database|table)\b|\bformat\s+c:|\bdel\s+/[sfq]`)},
-	{DetectHarmful, 0.75, []string{"curl", "wget", "nc ", "netcat", "scp "},
+	{DetectHarmful, 0.75, []string{"curl", "wget", " nc ", "netcat", "scp "},
 		regexp.MustCompile(`\b(?:curl|wget|nc|netcat|scp)\b[^\n|]{0,80}(?:-d\s*@|--data(?:-binary)?\s*@|-f\s*\S*=@|--upload-file|-t\s|<\s*|--post-file=)\s*\S{0,40}?(?:\.ssh|id_rsa|id_ed25519|\.env\b|/etc/passwd|/etc/shadow|credentials|\.aws|\.netrc|\.git-credentials|environ)|(?:cat|printenv|env)\b[^\n|]{0,60}(?:\.ssh/\S*|id_rsa|\.env\b|/etc/passwd|credentials|\.netrc)?\s*\|\s*(?:curl|nc|netcat|wget)\b`)},
 	{DetectHarmful, 0.45, []string{"authorized_keys", "crontab", "bashrc", "zshrc", ".profile", "rc.local", "currentversion\\run", "startup"},
 		regexp.MustCompile(`(?:>>|tee\s+-a)\s*\S*(?:authorized_keys|\.bashrc|\.zshrc|\.profile|/etc/crontab|rc\.local)|\(crontab\s+-l[^)]{0,40}\)\s*\|\s*crontab|currentversion\\run\b|\\start menu\\programs\\startup\b`)},
@@ -147,6 +147,18 @@ var rules = []rule{
 		regexp.MustCompile(`\b(?:the|your|my) (?:task|request|instructions?|question) (?:that )?i (?:gave|asked|assigned|have given) you\b`)},
 	{DetectAddressed, 0.7, []string{"important", "urgent", "attention", "warning", "critical"},
 		regexp.MustCompile(`\b(?:important|urgent|attention|warning|critical)\b[!:]*\s*(?:\w+\s+){0,3}?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?` + aiNames + `s?\b`)},
+}
+
+// harmfulCues are the cues of the destroy-everything rule: a verb and a
+// quantifier, since the verbs alone are in every manual.
+func harmfulCues() []string {
+	var cues []string
+	for _, v := range []string{"delete", "remove", "erase", "wipe", "destroy", "drop"} {
+		for _, q := range []string{" all", " every", " each", " the entire", " the whole"} {
+			cues = append(cues, v+q)
+		}
+	}
+	return cues
 }
 
 // quoted reports whether the match s[i:j] sits inside quotation marks, as

@@ -94,18 +94,40 @@ type docInfo struct {
 	total  int // content words in the document
 }
 
-func contentWords(v string, f func(string)) {
+// tokens splits a view into words: runs of letters and digits.
+func tokens(v string) []string {
+	var out []string
+	start := -1
+	for i, r := range v {
+		word := r < 0x80 && ('a' <= r && r <= 'z' || '0' <= r && r <= '9' || 'A' <= r && r <= 'Z') ||
+			r >= 0x80 && (unicode.IsLetter(r) || unicode.IsDigit(r))
+		switch {
+		case word && start < 0:
+			start = i
+		case !word && start >= 0:
+			out = append(out, v[start:i])
+			start = -1
+		}
+	}
+	if start >= 0 {
+		out = append(out, v[start:])
+	}
+	return out
+}
+
+// contentWords calls f with the words of toks that carry a topic.
+func contentWords(toks []string, f func(string)) {
 	stop := stopWords()
-	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+	for _, w := range toks {
 		if len(w) >= 4 && !stop[w] {
 			f(w)
 		}
 	}
 }
 
-func langOf(v string) string {
+func langOf(toks []string) string {
 	var en, de, fr, es int
-	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return !unicode.IsLetter(r) }) {
+	for _, w := range toks {
 		switch langWords[w] {
 		case "en":
 			en++
@@ -140,11 +162,16 @@ func SegVectors(segs []Seg) []Vector {
 	d := docInfo{words: map[string]int{}}
 	var scripts [5]int
 	langs := map[string]int{}
-	for _, s := range segs {
-		contentWords(s.View, func(w string) { d.words[w]++; d.total++ })
+	own := make([]map[string]int, len(segs)) // content words per segment
+	lang := make([]string, len(segs))
+	toks := make([][]string, len(segs))
+	for i, s := range segs {
+		toks[i] = tokens(s.View)
+		own[i] = map[string]int{}
+		contentWords(toks[i], func(w string) { d.words[w]++; d.total++; own[i][w]++ })
 		scripts[s.Script] += len(s.View)
-		if l := langOf(s.View); l != "" {
-			langs[l] += len(s.View)
+		if lang[i] = langOf(toks[i]); lang[i] != "" {
+			langs[lang[i]] += len(s.View)
 		}
 	}
 	for sc := ScriptLatin; sc <= ScriptOther; sc++ {
@@ -178,7 +205,7 @@ func SegVectors(segs []Seg) []Vector {
 		if i+1 < len(segs) {
 			next = segs[i+1].Kind
 		}
-		f.segment(s, prev, next, &d, len(segs))
+		f.segment(s, toks[i], own[i], lang[i], prev, next, &d, len(segs))
 		others := second
 		if sp[i] {
 			others--
@@ -309,11 +336,8 @@ func kindName(k uint8) string {
 	return "none"
 }
 
-func (f *featurizer) segment(s Seg, prev, next uint8, d *docInfo, nsegs int) {
+func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang string, prev, next uint8, d *docInfo, nsegs int) {
 	v := s.View
-	words := strings.FieldsFunc(v, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
-	})
 	if len(words) > 120 {
 		words = words[:120]
 	}
@@ -386,8 +410,6 @@ func (f *featurizer) segment(s Seg, prev, next uint8, d *docInfo, nsegs int) {
 		f.tag("len>40")
 	}
 	// Topic overlap with the rest of the document.
-	own := map[string]int{}
-	contentWords(v, func(w string) { own[w]++ })
 	rest := d.total
 	for _, c := range own {
 		rest -= c
@@ -424,7 +446,7 @@ func (f *featurizer) segment(s Seg, prev, next uint8, d *docInfo, nsegs int) {
 	if s.Script != ScriptNone && d.script != ScriptNone && s.Script != d.script {
 		f.tag("script-change")
 	}
-	if l := langOf(v); l != "" && d.lang != "" && l != d.lang {
+	if l := lang; l != "" && d.lang != "" && l != d.lang {
 		f.tag("lang-change")
 		f.tag("lang-change:" + l)
 	}
