@@ -57,3 +57,26 @@ func BenchmarkMark(b *testing.B) {
 		Mark("https://example.com/", text)
 	}
 }
+
+// BenchmarkScorePage is a 64 KiB page, the size of a fetched web page.
+func BenchmarkScorePage(b *testing.B) {
+	text := benchText()[:64<<10]
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}
+
+// BenchmarkScoreReadme is 64 KiB of this repository's README, an ordinary
+// page without the cue words of detect.go that benchText carries.
+func BenchmarkScoreReadme(b *testing.B) {
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		b.Skip(err)
+	}
+	text := strings.Repeat(string(data), 1+(64<<10)/len(data))[:64<<10]
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Score(text)
+	}
+}

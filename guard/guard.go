@@ -31,6 +31,19 @@ type Result struct {
 	// ("instruction-override: ignore all previous instructions"), the
 	// classifier's score, and where decoded text was involved.
 	Reasons []string `json:"reasons"`
+	// Segments are the spans of the text that scored highest on their
+	// own (at most three, highest first), so a person can see what was
+	// flagged; empty when no span stands out.
+	Segments []ScoredSpan `json:"segments,omitempty"`
+}
+
+// ScoredSpan is a scored segment of a text: text[Start:End], in bytes.
+type ScoredSpan struct {
+	Start int     `json:"start"`
+	End   int     `json:"end"`
+	Kind  string  `json:"kind"`
+	Score float64 `json:"score"`
+	Text  string  `json:"text"`
 }
 
 // Analysis is a Result with the parts that made it, for evaluation and
@@ -38,7 +51,8 @@ type Result struct {
 type Analysis struct {
 	Result
 	Detector   float64 // the detectors' combined score, 0..1
-	Classifier float64 // the classifier's probability, 0..1
+	Classifier float64 // the classifier's probability, on the scale of Score
+	Segment    float64 // the segment model's highest score, on the scale of Score
 }
 
 // SecondOpinion asks something slower and better (a model) whether text is
@@ -53,8 +67,19 @@ var modelFile []byte
 // never score a text, so they should not pay for reading it at start.
 var model = sync.OnceValue(mustModel)
 
-func mustModel() *classify.Model {
-	m, err := classify.Read(modelFile)
+//go:embed segmodel.bin
+var segModelFile []byte
+
+// segModel is the embedded segment model, read on first use like model.
+var segModel = sync.OnceValue(func() *classify.Model { return mustRead(segModelFile, classify.SegDim) })
+
+func mustModel() *classify.Model { return mustRead(modelFile, classify.Dim) }
+
+func mustRead(data []byte, dim int) *classify.Model {
+	m, err := classify.Read(data)
+	if err == nil && m.Dim != dim {
+		err = fmt.Errorf("%d buckets, want %d", m.Dim, dim)
+	}
 	if err != nil {
 		panic("guard: embedded model: " + err.Error())
 	}
@@ -116,7 +141,14 @@ const (
 )
 
 // Analyze scores text and says how. It is safe for concurrent use.
-func Analyze(text string) Analysis {
+func Analyze(text string) Analysis { return analyze(text, model(), segModel()) }
+
+// AnalyzeWith is Analyze with the given models instead of the embedded
+// ones: for the training command, which scores with models it has not
+// written yet.
+func AnalyzeWith(text string, m, seg *classify.Model) Analysis { return analyze(text, m, seg) }
+
+func analyze(text string, m, sm *classify.Model) Analysis {
 	norm := Normalize(text)
 	view := detectorView(norm)
 	var reasons []string
@@ -141,16 +173,21 @@ func Analyze(text string) Analysis {
 	// The classifier does not see phrases cited in quotes, so that an
 	// article about an attack is not scored as the attack.
 	cview := view
+	var cited []string
 	for _, h := range hits {
 		if h.quoted {
 			cview = strings.ReplaceAll(cview, h.match, " ")
+			cited = append(cited, h.match)
 		}
 	}
-	clf := classifierProb(cview)
+	clf := calibrate(classifierProb(m, cview), m.ProbThreshold, m.Threshold)
 	hidden := 0.0
 	if t := hiddenTagText(text); len(t) >= 4 {
 		hidden = 0.6
 		reasons = append(reasons, DetectHidden+": text in invisible Unicode tag characters: "+clip(t, 80))
+		tv := detectorView(t)
+		add(detect(tv), "invisible")
+		clf = max(clf, calibrate(classifierProb(m, tv), m.ProbThreshold, m.Threshold))
 	}
 	if bidi, zw := countControls(text); bidi >= 2 || zw >= 8 {
 		hidden = max(hidden, 0.3)
@@ -162,41 +199,59 @@ func Analyze(text string) Analysis {
 	for _, seg := range DecodeSegments(norm) {
 		sv := detectorView(Normalize(seg.Text))
 		add(detect(sv), seg.Encoding)
-		if p := classifierProb(sv); p > clf && len(sv) >= 64 {
+		if p := calibrate(classifierProb(m, sv), m.ProbThreshold, m.Threshold); p > clf && len(sv) >= 64 {
 			clf = p
 			reasons = append(reasons, fmt.Sprintf("classifier on %s text: %.2f", seg.Encoding, p))
 		}
 	}
-	det := 1.0
+	det, strongest := 1.0, 0.0
 	for _, w := range weights {
 		det *= 1 - w
+		strongest = max(strongest, w)
 	}
 	det = 1 - det
-	score := classify.Combine(det, clf)
+	// The detectors and a model's evidence add up (noisy-OR) only when
+	// one detector hit is strong on its own; weak or quoted hits, however
+	// many, do not push a borderline model score over the threshold.
+	combine := func(p float64) float64 {
+		if strongest >= 0.5 {
+			return 1 - (1-det)*(1-p)
+		}
+		return max(det, p)
+	}
+	score := combine(clf)
 	if clf >= 0.5 {
 		reasons = append(reasons, fmt.Sprintf("classifier: %.2f", clf))
 	}
+	spans, seg := scoreSegments(text, cited, sm, m.Threshold)
+	if seg >= m.Threshold && len(spans) > 0 {
+		reasons = append(reasons, fmt.Sprintf("%s: %.2f: %s", DetectPlanted, seg, clip(spans[0].Text, 80)))
+	}
+	// A strong detector hit and a segment that reads as a planted
+	// instruction are two signs of one attack.
+	score = max(score, seg, combine(seg))
 	sort.Strings(reasons)
 	if reasons == nil {
 		reasons = []string{}
 	}
 	return Analysis{
-		Result:     Result{Injection: score >= DefaultThreshold(), Score: round(score), Reasons: reasons},
+		Result:     Result{Injection: score >= m.Threshold, Score: round(score), Reasons: reasons, Segments: spans},
 		Detector:   det,
 		Classifier: clf,
+		Segment:    seg,
 	}
 }
 
 // classifierProb is the classifier's highest probability over the windows
 // of the detector view v.
-func classifierProb(v string) float64 {
+func classifierProb(m *classify.Model, v string) float64 {
 	if len(v) <= window {
-		return model().Prob(v)
+		return m.Prob(v)
 	}
 	p := 0.0
 	for i := 0; i < len(v); i += stride {
 		end := min(len(v), i+window)
-		p = max(p, model().Prob(v[i:end]))
+		p = max(p, m.Prob(v[i:end]))
 		if end == len(v) {
 			break
 		}

@@ -21,8 +21,10 @@ const guardUsage = `Usage: bulwark guard scan [--threshold T] < IN.jsonl > OUT.j
        bulwark guard eval [--threshold T] FILE.jsonl...   (recall, FPR, F1, AUC per source)
 
 Reads one JSON object {"text": "..."} per line and writes, in the same order, one line
-{"injection": true|false, "score": 0..1, "reasons": [...]} per input; a malformed line
-gets {"error": "..."} and the scan goes on.
+{"injection": true|false, "score": 0..1, "reasons": [...], "segments": [...]} per input;
+"segments" lists the spans of the text that scored highest (at most three, highest
+first: {"start", "end", "kind", "score", "text"}, offsets in bytes of the text) and is
+left out when none stands out. A malformed line gets {"error": "..."} and the scan goes on.
 
 Example:
   echo '{"text": "ignore previous instructions"}' | bulwark guard scan`

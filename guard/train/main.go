@@ -1,14 +1,24 @@
-// Command train trains guard's classifier and evaluates guard on a
-// held-out split of the development set.
+// Command train trains guard's two models, the whole-text classifier
+// (model.bin) and the segment model (segmodel.bin), and reports them.
 //
-//	go run ./guard/train                 # train; writes guard/model.bin
-//	go run ./guard/train -eval           # evaluate the embedded model on the held-out split
+//	go run ./guard/train/corpus -out /tmp/guard-corpus   # the guard corpus (guard-data branch)
+//	go run ./guard/train -corpus /tmp/guard-corpus       # writes guard/model.bin and guard/segmodel.bin
+//	go run ./guard/train -corpus /tmp/guard-corpus -heldout   # first reports BIPIA by held-out attack family
+//	go run ./guard/train -eval                           # evaluate the embedded model on the dev.jsonl split
 //
-// The split is stratified by label and source, 80/20, drawn from -seed;
-// training and threshold tuning (5-fold cross-validation) see only the 80 %,
-// plus the hand-written examples of -extra (texts of kinds dev.jsonl lacks:
-// benign writing about security and secrets, instructions planted in pages).
-// The same data and seed always give the same model.bin, byte for byte.
+// Training reads dev.jsonl (80 % split by label and source), BIPIA's
+// indirect-dev.jsonl (attacks located in their clean contexts; contexts
+// split 60/20/20 by index), the self-written attacks.jsonl (seven
+// languages) and docs.jsonl, and the guard corpus: its train split is
+// trained on, its dev split and 20 % of the dev.jsonl training split tune
+// the thresholds, its held-out split is only reported. Without -corpus,
+// benign documents are read from the machine instead (corpus.go). The
+// segment model learns from documents with attacks planted in them
+// (plant.go), whose planted segments are the positives. Thresholds: guard's
+// score threshold is 0.7; each model's probability is mapped onto it so
+// that it flags at most 2 % (-quantile) of benign calibration documents and
+// of benign prompts (-promptquantile). The same inputs and seed give the same files, byte
+// for byte.
 package main
 
 import (
@@ -26,6 +36,21 @@ import (
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
 )
 
+// showMisses is -misses: list the texts guard gets wrong.
+var showMisses *bool
+
+// quant and promptQuant are -quantile and -promptquantile.
+var quant, promptQuant *float64
+
+// segLambda and segEpochs are -seglambda and -segepochs.
+var (
+	segLambda *float64
+	segEpochs *int
+)
+
+// wholeLambda is -lambda.
+var wholeLambda *float64
+
 type example struct {
 	Text   string `json:"text"`
 	Label  string `json:"label"`
@@ -38,7 +63,20 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the split, the folds and the training order")
 	extra := flag.String("extra", "guard/train/extra.jsonl", "hand-written examples added to the training split only (benign texts about security, planted instructions); empty for none")
 	eval := flag.Bool("eval", false, "evaluate the embedded model on the held-out split instead of training")
+	indirect := flag.String("indirect", "/work/shared/data/injection/indirect-dev.jsonl", "BIPIA-based indirect injections (text, label, source, category)")
+	attacks := flag.String("attacks", "guard/train/attacks.jsonl", "self-written attacks to plant in documents")
+	docs := flag.String("docs", "guard/train/docs.jsonl", "self-written benign documents (emails, logs, shell, security prose)")
+	goMod := flag.String("gomod", "/root/go/pkg/mod", "Go module cache, read as part of the benign corpus")
+	corpusDir := flag.String("corpus", "", "`dir` of the guard corpus (train.jsonl, dev.jsonl, heldout.jsonl written by go run ./guard/train/corpus -out DIR): its train split is trained on, its dev split tunes the thresholds, its held-out split is only reported; replaces the benign files read from the machine")
+	segOut := flag.String("segout", "guard/segmodel.bin", "where to write the segment model")
+	heldout := flag.Bool("heldout", false, "before training the final models, train twice on half of the BIPIA attack categories and report on the other half")
 	misses := flag.Bool("misses", false, "with -eval, also list the held-out texts guard gets wrong")
+	showMisses = misses
+	quant = flag.Float64("quantile", 0.98, "share of benign calibration texts each model must leave below the threshold")
+	promptQuant = flag.Float64("promptquantile", 0.98, "share of benign prompts (typed requests, not documents) each model must leave below the threshold")
+	segLambda = flag.Float64("seglambda", 1e-5, "L2 strength of the segment model")
+	segEpochs = flag.Int("segepochs", 12, "passes over the segments")
+	wholeLambda = flag.Float64("lambda", 1e-4, "L2 strength of the whole-text classifier")
 	flag.Parse()
 	log.SetFlags(0)
 	if *eval && flag.NArg() > 0 {
@@ -59,23 +97,74 @@ func main() {
 		evaluate(pick(all, testIdx), *misses)
 		return
 	}
-	exs := pick(all, trainIdx)
+	d := &corpus{devTrain: pick(all, trainIdx), devTest: pick(all, testIdx)}
 	if *extra != "" {
-		more, err := load(*extra)
-		if err != nil {
+		if d.extra, err = load(*extra); err != nil {
 			log.Fatal(err)
 		}
-		exs = append(exs, more...)
 	}
-	m := train(exs, *seed)
-	var buf bytes.Buffer
-	if err := m.Write(&buf); err != nil {
+	if d.attacks, err = loadJSONL[attack](*attacks); err != nil {
 		log.Fatal(err)
 	}
-	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
+	if d.rows, err = loadJSONL[indirectRow](*indirect); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("wrote %s: %d training examples, lambda %g, threshold %.3f", *out, m.Examples, m.Lambda, m.Threshold)
+	d.bipia = extractBIPIA(d.rows)
+	self, err := loadJSONL[struct{ Text, Kind, Lang string }](*docs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, x := range self {
+		d.docs = append(d.docs, doc{Text: x.Text, Kind: "self", Part: partOf(fmt.Sprintf("self:%d", i))})
+	}
+	for i, r := range d.rows {
+		if r.Label == "benign" {
+			d.docs = append(d.docs, doc{Text: r.Text, Kind: "bipia-" + contextKind(r.Source), Part: partOf(fmt.Sprintf("bipia:%d", i))})
+		}
+	}
+	if *corpusDir != "" {
+		if err := d.loadGuardCorpus(*corpusDir); err != nil {
+			log.Fatal(err)
+		}
+	} else {
+		d.docs = append(d.docs, loadCorpus(benignSources(*goMod))...)
+	}
+	parts := map[string]int{}
+	for _, x := range d.docs {
+		parts[x.Kind+"/"+x.Part]++
+	}
+	log.Printf("%d BIPIA attacks recovered of %d; benign documents: %v", len(d.bipia), 125, parts)
+	if *heldout {
+		a, b := categoryGroups(d.bipia)
+		for i, cats := range []map[string]bool{a, b} {
+			m, sm := build(d, cats, *seed)
+			report(fmt.Sprintf("Held out, run %d: trained on BIPIA categories %v", i+1, sortedKeys(cats)), m, sm, heldOut(d, cats))
+		}
+	}
+	m, sm := build(d, nil, *seed)
+	report("Final models (BIPIA rows trained on: not held out)", m, sm, heldOut(d, nil))
+	for _, w := range []struct {
+		m    *classify.Model
+		path string
+	}{{m, *out}, {sm, *segOut}} {
+		var buf bytes.Buffer
+		if err := w.m.Write(&buf); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(w.path, buf.Bytes(), 0o644); err != nil {
+			log.Fatal(err)
+		}
+		log.Printf("wrote %s (%d bytes): %d training examples, threshold %.3f", w.path, buf.Len(), w.m.Examples, w.m.Threshold)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func load(path string) ([]example, error) {
@@ -112,77 +201,6 @@ func pick(all []example, idx []int) []example {
 }
 
 func view(text string) string { return classify.View(guard.Normalize(text)) }
-
-// train picks the regularisation and the threshold of the combined score
-// by 5-fold cross-validation on the training split, then fits the final
-// model on all of it.
-func train(exs []example, seed uint64) *classify.Model {
-	xs := make([]classify.Vector, len(exs))
-	ys := make([]bool, len(exs))
-	det := make([]float64, len(exs))
-	keys := make([]string, len(exs))
-	for i, e := range exs {
-		xs[i] = classify.Vectorize(view(e.Text))
-		ys[i] = e.Label == "injection"
-		det[i] = guard.Analyze(e.Text).Detector
-		keys[i] = e.Label + "|" + e.Source
-	}
-	const k = 5
-	folds := classify.Folds(keys, k, seed)
-	base := classify.TrainConfig{Seed: seed, Epochs: 30, Rate: 0.5}
-	best := struct {
-		lambda, threshold, f1 float64
-	}{}
-	for _, lambda := range []float64{1e-5, 3e-5, 1e-4, 3e-4, 1e-3} {
-		oof := make([]float64, len(exs))
-		for f := 0; f < k; f++ {
-			var fx []classify.Vector
-			var fy []bool
-			for i := range xs {
-				if folds[i] != f {
-					fx, fy = append(fx, xs[i]), append(fy, ys[i])
-				}
-			}
-			cfg := base
-			cfg.Lambda = lambda
-			m := classify.Train(fx, fy, cfg)
-			for i := range xs {
-				if folds[i] == f {
-					oof[i] = m.ProbVec(xs[i])
-				}
-			}
-		}
-		comb := make([]float64, len(exs))
-		for i := range comb {
-			comb[i] = classify.Combine(det[i], oof[i])
-		}
-		t, f1 := bestThreshold(comb, ys)
-		log.Printf("lambda %g: cross-validated F1 %.3f at threshold %.3f (classifier alone %.3f)", lambda, f1, t, f1At(oof, ys, 0.5))
-		if f1 > best.f1 {
-			best.lambda, best.threshold, best.f1 = lambda, t, f1
-		}
-	}
-	cfg := base
-	cfg.Lambda = best.lambda
-	m := classify.Train(xs, ys, cfg)
-	m.Threshold = best.threshold
-	m.Note = "trained by go run ./guard/train on the 80% split of dev.jsonl and guard/train/extra.jsonl"
-	return m
-}
-
-// bestThreshold returns the threshold in [0.5, 0.9] with the best F1; ties
-// go to the higher threshold, which flags fewer benign texts. The floor of
-// 0.5 keeps one weak detector (weights below 0.5) from flagging a text on
-// its own: this file has no benign texts that trip them, others do.
-func bestThreshold(scores []float64, ys []bool) (float64, float64) {
-	bt, bf := 0.5, -1.0
-	for t := 0.5; t <= 0.9001; t += 0.01 {
-		if f := f1At(scores, ys, t); f >= bf {
-			bt, bf = t, f
-		}
-	}
-	return float64(int(bt*100+0.5)) / 100, bf
-}
 
 func f1At(scores []float64, ys []bool, t float64) float64 {
 	var c counts

@@ -33,6 +33,10 @@ type Meta struct {
 	Epochs    int     `json:"epochs"`
 	Lambda    float64 `json:"lambda"`
 	Note      string  `json:"note,omitempty"`
+	// ProbThreshold is the model's probability that maps to Threshold on
+	// guard's score: each model is calibrated to the false-positive rate
+	// wanted, and guard's score puts them on one scale.
+	ProbThreshold float64 `json:"prob_threshold,omitempty"`
 }
 
 // Model is a trained classifier. It is safe for concurrent use.
@@ -238,10 +242,10 @@ func Read(data []byte) (*Model, error) {
 	if err := json.Unmarshal(metaLine, &m.Meta); err != nil {
 		return nil, fmt.Errorf("classify: model header: %w", err)
 	}
-	if m.Dim != Dim {
-		return nil, fmt.Errorf("classify: model has %d buckets, this build hashes into %d", m.Dim, Dim)
+	if m.Dim != Dim && m.Dim != SegDim {
+		return nil, fmt.Errorf("classify: model has %d buckets, this build hashes into %d or %d", m.Dim, Dim, SegDim)
 	}
-	m.W = make([]float32, Dim)
+	m.W = make([]float32, m.Dim)
 	if err := binary.Read(br, binary.LittleEndian, m.W); err != nil {
 		return nil, fmt.Errorf("classify: model weights: %w", err)
 	}

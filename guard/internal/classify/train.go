@@ -12,14 +12,19 @@ type TrainConfig struct {
 	Epochs int     // passes over the examples
 	Lambda float64 // L2 regularisation strength
 	Rate   float64 // initial learning rate
+	Dim    int     // buckets; zero means Dim
 }
 
 // Train fits logistic regression by stochastic gradient descent with a
 // decaying rate, visiting the examples in an order drawn from the seed,
 // with positive and negative examples weighted to balance the classes.
 func Train(xs []Vector, ys []bool, cfg TrainConfig) *Model {
-	m := &Model{Meta: Meta{Dim: Dim, Seed: cfg.Seed, Examples: len(xs), Epochs: cfg.Epochs, Lambda: cfg.Lambda}, W: make([]float32, Dim)}
-	w := make([]float64, Dim)
+	dim := cfg.Dim
+	if dim == 0 {
+		dim = Dim
+	}
+	m := &Model{Meta: Meta{Dim: dim, Seed: cfg.Seed, Examples: len(xs), Epochs: cfg.Epochs, Lambda: cfg.Lambda}, W: make([]float32, dim)}
+	w := make([]float64, dim)
 	var pos int
 	for _, y := range ys {
 		if y {
