@@ -375,10 +375,20 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		// that it is on.
 		r.taint.flagged = h.found
 	}
+	reread := ""
+	if r.taint.flagged == "" && r.cfg.Taint == bulwark.TaintSource && h.read != "" {
+		// The model reads again the outside text an earlier turn read in
+		// a weaker mode: in source mode that taints the task.
+		reread = "text from " + h.read + " that an earlier turn of the task read (not flagged; with BULWARK_TAINT=source any text from outside taints the task)"
+		r.taint.flagged, r.taint.bySource = reread, true
+	}
 	if c := r.cfg.Resume; c != nil {
 		r.resumeFrom(*c)
 	}
 	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted})
+	if reread != "" {
+		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: reread + taintSuffix})
+	}
 	r.applyProject(r.project)
 	if out, done := r.resumeCalls(ctx, env, h.pending); done {
 		return out, true

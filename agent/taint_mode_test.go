@@ -319,3 +319,35 @@ func TestUnknownModesRefused(t *testing.T) {
 		}
 	}
 }
+
+// A task whose earlier turn read outside text in detected mode (the guard
+// did not flag it, so the task was not tainted) is continued after the
+// mode was raised to source: the model reads that text again in its
+// history, so the new turn is tainted by it, and the approval names the
+// source; in detected mode the new turn is not.
+func TestTaintSourceCoversHistory(t *testing.T) {
+	first := fetchThenWrite(t, bulwark.TaintDetected, benignPage, nil)
+	history := append(stored(first.all()), bulwark.Event{Seq: 100, Type: bulwark.EventUserMessage, Text: "now write app.py"})
+	for _, tt := range []struct {
+		mode    bulwark.TaintMode
+		written bool
+	}{{bulwark.TaintDetected, true}, {bulwark.TaintSource, false}} {
+		var reasons []string
+		h := newHarness(t, "openai", llmtest.Script(
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "app.py", "content": "x"})}},
+			finish("done"),
+		))
+		h.cfg.History, h.cfg.Taint = history, tt.mode
+		h.cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) {
+			reasons = append(reasons, a.Reason)
+			return false, nil
+		}
+		h.run(t, context.Background())
+		if h.exists("app.py") != tt.written {
+			t.Errorf("a later turn in %s mode: app.py written = %v, want %v\n%s", tt.mode, !tt.written, tt.written, h.dump())
+		}
+		if !tt.written && (len(reasons) != 1 || !strings.Contains(reasons[0], "fetch_url: http://docs.test/notes")) {
+			t.Errorf("approval reasons %q do not name the source the earlier turn read", reasons)
+		}
+	}
+}

@@ -63,6 +63,20 @@ func markWith(source, text string, transform func(string) string) string {
 	return b.String()
 }
 
+// openingMarker finds the opening marker Mark writes, and its source.
+var openingMarker = regexp.MustCompile(`<<untrusted source="([^"\n]*)" id=[0-9a-f]{12}>>`)
+
+// MarkedSource returns the source of the first block Mark wrote in text,
+// and whether there is one: text the model was given holds outside text
+// (a stored tool result, read again when a task is continued).
+func MarkedSource(text string) (string, bool) {
+	m := openingMarker.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 func newMarkID() string {
 	b := make([]byte, 6)
 	rand.Read(b)
