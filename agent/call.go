@@ -65,7 +65,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 			r.answer(call, "Not finished: the task was stopped.", true)
 			return out, true
 		}
-		res = tool.Result{Output: r.cfg.Mask(bulwark.ErrorMessage(err)), IsError: true}
+		res = tool.Result{Output: r.cfg.Mask(bulwark.ErrorMessage(err)), IsError: true, Untrusted: tool.FromOutside(err)}
 	}
 	if res.Final {
 		answer := r.cfg.Mask(res.Output)
