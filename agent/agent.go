@@ -201,6 +201,10 @@ type run struct {
 	// running is the declared effects of the call that runs now, for the
 	// effects it finds while it runs (checkFound).
 	running *tool.Effects
+	// reached are the hosts the running call reached that it did not
+	// declare (where a fetch was redirected): the page that taints the
+	// task came from them too.
+	reached []string
 	// unreported is the usage of the last model reply not yet carried by
 	// an event (a reply of tool calls alone).
 	unreported *bulwark.Usage

@@ -50,6 +50,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.emit(ev)
 	}
 	var res tool.Result
+	r.reached = nil
 	if err == nil {
 		res, err = r.run(ctx, env, call, p)
 	}
@@ -76,7 +77,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	if untrusted(res) {
-		text = r.screen(call, target, p.effects.Hosts, text)
+		text = r.screen(call, target, append(slices.Clip(p.effects.Hosts), r.reached...), text)
 	}
 	r.taintBy(call, res.Taint)
 	r.checkpoint()
@@ -168,6 +169,7 @@ func (r *run) checkFound(_ context.Context, t tool.Tool, e tool.Effects) error {
 			}
 		}
 	}
+	r.reached = append(r.reached, e.Hosts...)
 	v, _ := r.verdict(tool.PolicyCall(t, nil, e), e)
 	switch v.Decision {
 	case bulwark.Allow:
