@@ -59,9 +59,15 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		if out, stopped := r.stopped(ctx); stopped {
 			if res.Output != "" {
 				// What the call did before the stop (a command's output so
-				// far) stays in the task's steps.
+				// far) stays in the task's steps, which the model reads
+				// when the task goes on: marked and screened as any
+				// untrusted result.
+				text := r.cfg.Mask(res.Output)
+				if untrusted(res) {
+					text = r.screen(call, target, r.hostsOf(p), text)
+				}
 				r.checkpoint()
-				r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: r.cfg.Mask(res.Output), IsError: true})
+				r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: true})
 			}
 			r.answer(call, "Not finished: the task was stopped.", true)
 			return out, true
@@ -77,7 +83,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	if untrusted(res) {
-		text = r.screen(call, target, append(slices.Clip(p.effects.Hosts), r.reached...), text)
+		text = r.screen(call, target, r.hostsOf(p), text)
 	}
 	r.taintBy(call, res.Taint)
 	r.checkpoint()
@@ -87,6 +93,12 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}
 	return Outcome{}, false
+}
+
+// hostsOf returns the hosts the call p reached: those it declared and
+// those it found on its way (r.reached).
+func (r *run) hostsOf(p prepared) []string {
+	return append(slices.Clip(p.effects.Hosts), r.reached...)
 }
 
 // prepared is a call checked against its tool's schema, with the effects

@@ -13,6 +13,8 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
 )
 
 // benignPage is a page the guard does not flag.
@@ -424,5 +426,46 @@ func TestTaintSourceFileNames(t *testing.T) {
 		if h.exists("main.py") != tt.written {
 			t.Errorf("%s mode: after a listing showed an uploaded file's name, main.py written = %v, want %v\n%s", tt.mode, !tt.written, tt.written, h.dump())
 		}
+	}
+}
+
+// What a command printed before the task was stopped is stored as its
+// result, and the model reads it when the task goes on: it is marked and
+// screened like any command output, so a continued turn in source mode
+// is tainted by it.
+func TestTaintSourceStoppedCommandOutput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("run_shell", map[string]string{"command": "cat upload.txt; sleep 100"})}},
+		finish("done"),
+	))
+	first.cfg.Tools.Add(code.Shell())
+	first.cfg.Env.Exec = func(context.Context, []string) (*tool.ExecResult, error) {
+		cancel()
+		return &tool.ExecResult{Stdout: []byte(benignPage)}, bulwark.E(bulwark.Canceled, "test", "stopped", context.Canceled)
+	}
+	first.cfg.Taint = bulwark.TaintSource
+	first.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { return true, nil }
+	first.run(t, ctx)
+	var kept string
+	for _, e := range first.ofType(bulwark.EventToolResult) {
+		kept += e.Text
+	}
+	if !strings.Contains(kept, "Release notes") {
+		t.Fatalf("the command's output was not stored, the test tests nothing:\n%s", first.dump())
+	}
+	if _, ok := guard.MarkedSource(kept); !ok {
+		t.Errorf("the stopped command's output was stored unmarked: %q", kept)
+	}
+	history := append(stored(first.all()), bulwark.Event{Seq: 100, Type: bulwark.EventUserMessage, Text: "go on"})
+	h := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "main.py", "content": "x"})}},
+		finish("done"),
+	))
+	h.cfg.History, h.cfg.Taint = history, bulwark.TaintSource
+	h.run(t, context.Background())
+	if h.exists("main.py") {
+		t.Errorf("a continued turn in source mode wrote main.py unasked after the model read a stopped command's output:\n%s", h.dump())
 	}
 }
