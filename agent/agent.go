@@ -383,7 +383,8 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 	if r.taint.flagged == "" && r.cfg.Taint == bulwark.TaintSource && h.read != "" {
 		// The model reads again the outside text an earlier turn read in
 		// a weaker mode: in source mode that taints the task.
-		reread = "text from " + h.read + " that an earlier turn of the task read (not flagged; with BULWARK_TAINT=source any text from outside taints the task)"
+		reread = fmt.Sprintf("text from %s that an earlier turn of the task read (guard score %.2f; with BULWARK_TAINT=source any text from outside taints the task)",
+			h.read, r.cfg.Screen(h.readText).Score)
 		r.taint.flagged, r.taint.bySource = reread, true
 	}
 	if c := r.cfg.Resume; c != nil {

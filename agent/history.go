@@ -35,8 +35,9 @@ type rebuilt struct {
 	// task (taint off), which taints a turn that runs in another mode.
 	found string
 	// read names the first outside text the earlier turns gave the
-	// model (a marked tool result), which taints a turn in source mode.
-	read string
+	// model (a marked tool result), which taints a turn in source mode;
+	// readText is that result.
+	read, readText string
 	// interrupted: the last turn has no task_finished and no message
 	// followed it, so the new turn resumes it.
 	interrupted bool
@@ -130,7 +131,7 @@ func rebuild(events []bulwark.Event) rebuilt {
 			}
 			results[e.CallID] = llm.Message{Role: llm.ToolRole, ToolCallID: e.CallID, ToolName: e.Tool, Content: text, IsError: e.IsError}
 			if src, ok := guard.MarkedSource(text); ok && out.read == "" {
-				out.read = src
+				out.read, out.readText = src, text
 			}
 		case bulwark.EventAskUser:
 			asking = true

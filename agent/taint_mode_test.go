@@ -348,8 +348,8 @@ func TestTaintSourceCoversHistory(t *testing.T) {
 		if h.exists("app.py") != tt.written {
 			t.Errorf("a later turn in %s mode: app.py written = %v, want %v\n%s", tt.mode, !tt.written, tt.written, h.dump())
 		}
-		if !tt.written && (len(reasons) != 1 || !strings.Contains(reasons[0], "fetch_url: http://docs.test/notes")) {
-			t.Errorf("approval reasons %q do not name the source the earlier turn read", reasons)
+		if !tt.written && (len(reasons) != 1 || !strings.Contains(reasons[0], "fetch_url: http://docs.test/notes") || !strings.Contains(reasons[0], "guard score 0.")) {
+			t.Errorf("approval reasons %q do not name the source the earlier turn read and its guard score", reasons)
 		}
 	}
 }
