@@ -179,6 +179,9 @@ func skeleton(s string) (string, []span) {
 			v, ok := views[r]
 			if !ok {
 				v = markerView(string(r))
+				if f, ok := strokeFold[r]; ok {
+					v = string(f)
+				}
 				views[r] = v
 			}
 			for _, v := range v {
@@ -192,6 +195,11 @@ func skeleton(s string) (string, []span) {
 	}
 	return b.String(), at
 }
+
+// strokeFold reads as the letter they look like a few letters that
+// neither NFKC nor the homoglyph folding take apart: a stroke or a tail
+// is not an accent.
+var strokeFold = map[rune]rune{'η': 'n', 'ŋ': 'n', 'ƞ': 'n', 'đ': 'd', 'ɗ': 'd', 'ɖ': 'd', 'ŧ': 't', 'ƭ': 't', 'ʉ': 'u', 'ɍ': 'r', 'ɾ': 'r', 'ꞩ': 's', 'ȿ': 's', 'ɇ': 'e'}
 
 // ltLike reports whether r is read as "<": a look-alike, or a character
 // that normalizes to one.
