@@ -201,6 +201,10 @@ type run struct {
 	// running is the declared effects of the call that runs now, for the
 	// effects it finds while it runs (checkFound).
 	running *tool.Effects
+	// reached are the hosts the running call reached that it did not
+	// declare (where a fetch was redirected): the page that taints the
+	// task came from them too.
+	reached []string
 	// unreported is the usage of the last model reply not yet carried by
 	// an event (a reply of tool calls alone).
 	unreported *bulwark.Usage
@@ -375,10 +379,21 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		// that it is on.
 		r.taint.flagged = h.found
 	}
+	reread := ""
+	if r.taint.flagged == "" && r.cfg.Taint == bulwark.TaintSource && h.read != "" {
+		// The model reads again the outside text an earlier turn read in
+		// a weaker mode: in source mode that taints the task.
+		reread = fmt.Sprintf("text from %s that an earlier turn of the task read (guard score %.2f; with BULWARK_TAINT=source any text from outside taints the task)",
+			h.read, r.cfg.Screen(h.readText).Score)
+		r.taint.flagged, r.taint.bySource = reread, true
+	}
 	if c := r.cfg.Resume; c != nil {
 		r.resumeFrom(*c)
 	}
 	r.emit(bulwark.Event{Type: bulwark.EventTaskStarted})
+	if reread != "" {
+		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: reread + taintSuffix})
+	}
 	r.applyProject(r.project)
 	if out, done := r.resumeCalls(ctx, env, h.pending); done {
 		return out, true

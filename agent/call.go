@@ -50,6 +50,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.emit(ev)
 	}
 	var res tool.Result
+	r.reached = nil
 	if err == nil {
 		res, err = r.run(ctx, env, call, p)
 	}
@@ -58,14 +59,20 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		if out, stopped := r.stopped(ctx); stopped {
 			if res.Output != "" {
 				// What the call did before the stop (a command's output so
-				// far) stays in the task's steps.
+				// far) stays in the task's steps, which the model reads
+				// when the task goes on: marked and screened as any
+				// untrusted result.
+				text := r.cfg.Mask(res.Output)
+				if untrusted(res) {
+					text = r.screen(call, target, r.hostsOf(p), text)
+				}
 				r.checkpoint()
-				r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: r.cfg.Mask(res.Output), IsError: true})
+				r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: true})
 			}
 			r.answer(call, "Not finished: the task was stopped.", true)
 			return out, true
 		}
-		res = tool.Result{Output: r.cfg.Mask(bulwark.ErrorMessage(err)), IsError: true}
+		res = tool.Result{Output: r.cfg.Mask(bulwark.ErrorMessage(err)), IsError: true, Untrusted: tool.FromOutside(err)}
 	}
 	if res.Final {
 		answer := r.cfg.Mask(res.Output)
@@ -76,7 +83,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	if untrusted(res) {
-		text = r.screen(call, target, p.effects.Hosts, text)
+		text = r.screen(call, target, r.hostsOf(p), text)
 	}
 	r.taintBy(call, res.Taint)
 	r.checkpoint()
@@ -86,6 +93,12 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}
 	return Outcome{}, false
+}
+
+// hostsOf returns the hosts the call p reached: those it declared and
+// those it found on its way (r.reached).
+func (r *run) hostsOf(p prepared) []string {
+	return append(slices.Clip(p.effects.Hosts), r.reached...)
 }
 
 // prepared is a call checked against its tool's schema, with the effects
@@ -168,6 +181,7 @@ func (r *run) checkFound(_ context.Context, t tool.Tool, e tool.Effects) error {
 			}
 		}
 	}
+	r.reached = append(r.reached, e.Hosts...)
 	v, _ := r.verdict(tool.PolicyCall(t, nil, e), e)
 	switch v.Decision {
 	case bulwark.Allow:

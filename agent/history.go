@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 )
 
@@ -33,6 +34,10 @@ type rebuilt struct {
 	// found is the first finding of the guard that did not taint the
 	// task (taint off), which taints a turn that runs in another mode.
 	found string
+	// read names the first outside text the earlier turns gave the
+	// model (a marked tool result), which taints a turn in source mode;
+	// readText is that result.
+	read, readText string
 	// interrupted: the last turn has no task_finished and no message
 	// followed it, so the new turn resumes it.
 	interrupted bool
@@ -125,6 +130,9 @@ func rebuild(events []bulwark.Event) rebuilt {
 				text = "The task is finished." // what the model was told; Text is the answer
 			}
 			results[e.CallID] = llm.Message{Role: llm.ToolRole, ToolCallID: e.CallID, ToolName: e.Tool, Content: text, IsError: e.IsError}
+			if src, ok := guard.MarkedSource(text); ok && out.read == "" {
+				out.read, out.readText = src, text
+			}
 		case bulwark.EventAskUser:
 			asking = true
 			if lastCall != nil {

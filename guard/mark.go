@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -63,6 +64,20 @@ func markWith(source, text string, transform func(string) string) string {
 	return b.String()
 }
 
+// openingMarker finds the opening marker Mark writes, and its source.
+var openingMarker = regexp.MustCompile(`<<untrusted source="([^"\n]*)" id=[0-9a-f]{12}>>`)
+
+// MarkedSource returns the source of the first block Mark wrote in text,
+// and whether there is one: text the model was given holds outside text
+// (a stored tool result, read again when a task is continued).
+func MarkedSource(text string) (string, bool) {
+	m := openingMarker.FindStringSubmatch(text)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 func newMarkID() string {
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -98,7 +113,136 @@ func neutralize(s string) string {
 			return r
 		}, s)
 	}
-	return s
+	return neutralizeSkeleton(s)
+}
+
+// A model reads a marker through more than the disguises above: a slash
+// escaped or doubled (JSON's "<<\/untrusted"), control bytes, dashes or
+// blank symbols between the letters, brackets that are neither "<" nor on
+// the short list. neutralizeSkeleton finds them on the text's skeleton:
+// each escape of "<" read as "<", each escape of "/" dropped, each other
+// character normalized, lower-cased and unaccented, and then only letters,
+// digits and "<" look-alikes kept. Where the skeleton has "<" before
+// "untrusted", the characters that made those brackets become "[".
+
+// ltEscape and slashEscape find, at the start of a text, an escape of
+// "<" (those of escapedLT, and URL's and JavaScript's) and of "/".
+var (
+	ltEscape    = regexp.MustCompile(`(?i)^(?:&lt;?|&#0*60;?|&#x0*3c;?|\\u003c|\\x3c|%3c|\\u\{0*3c\})`)
+	slashEscape = regexp.MustCompile(`(?i)^(?:&#0*47;?|&#x0*2f;?|&sol;?|\\u002f|\\x2f|%2f|\\u\{0*2f\})`)
+)
+
+// skeletonMarker is a marker on the skeleton.
+var skeletonMarker = regexp.MustCompile(`<+untrusted`)
+
+// span is where a skeleton character came from in the text.
+type span struct{ from, to int }
+
+// skeleton returns the skeleton of s and where each of its bytes came from.
+func skeleton(s string) (string, []span) {
+	var b strings.Builder
+	b.Grow(len(s))
+	at := make([]span, 0, len(s))
+	views := map[rune]string{} // each non-ASCII character's view, worked out once
+	add := func(r rune, sp span) {
+		n := b.Len()
+		b.WriteRune(r)
+		for ; n < b.Len(); n++ {
+			at = append(at, sp)
+		}
+	}
+	for i := 0; i < len(s); {
+		if c := s[i]; c == '&' || c == '\\' || c == '%' {
+			if m := ltEscape.FindString(s[i:]); m != "" {
+				add('<', span{i, i + len(m)})
+				i += len(m)
+				continue
+			}
+			if m := slashEscape.FindString(s[i:]); m != "" {
+				i += len(m)
+				continue
+			}
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		sp := span{i, i + n}
+		i += n
+		switch {
+		case r < utf8.RuneSelf:
+			if r == '<' {
+				add('<', sp)
+			} else if 'A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+				add(unicode.ToLower(r), sp)
+			}
+		case ltLike(r):
+			add('<', sp)
+		default:
+			v, ok := views[r]
+			if !ok {
+				v = markerView(string(r))
+				if f, ok := strokeFold[r]; ok {
+					v = string(f)
+				}
+				views[r] = v
+			}
+			for _, v := range v {
+				if v == '<' || ltLike(v) {
+					add('<', sp)
+				} else if unicode.IsLetter(v) || unicode.IsDigit(v) {
+					add(v, sp)
+				}
+			}
+		}
+	}
+	return b.String(), at
+}
+
+// strokeFold reads as the letter they look like a few letters that
+// neither NFKC nor the homoglyph folding take apart: a stroke or a tail
+// is not an accent.
+var strokeFold = map[rune]rune{'η': 'n', 'ŋ': 'n', 'ƞ': 'n', 'đ': 'd', 'ɗ': 'd', 'ɖ': 'd', 'ŧ': 't', 'ƭ': 't', 'ʉ': 'u', 'ɍ': 'r', 'ɾ': 'r', 'ꞩ': 's', 'ȿ': 's', 'ɇ': 'e'}
+
+// ltLike reports whether r is read as "<": a look-alike, or a character
+// that normalizes to one.
+func ltLike(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == '<'
+	}
+	return strings.ContainsRune("＜﹤‹〈⟨«≪《⟪〈ᐸ˂❮❬⧼⋘≺⋖", r) || strings.ContainsRune(norm.NFKC.String(string(r)), '<')
+}
+
+// hasMarker reports whether s holds anything a model could read as a marker.
+func hasMarker(s string) bool {
+	sk, _ := skeleton(s)
+	return skeletonMarker.MatchString(sk)
+}
+
+// neutralizeSkeleton turns into "[" the brackets of every marker on the
+// skeleton of s.
+func neutralizeSkeleton(s string) string {
+	sk, at := skeleton(s)
+	ms := skeletonMarker.FindAllStringIndex(sk, -1)
+	if ms == nil {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
+	for _, m := range ms {
+		for j := m[0]; j < m[1]; j++ {
+			if sk[j] != '<' || (j > m[0] && at[j] == at[j-1]) {
+				continue
+			}
+			sp := at[j]
+			if sp.from < last {
+				continue
+			}
+			b.WriteString(s[last:sp.from])
+			b.WriteByte('[')
+			last = sp.to
+		}
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // escapedLT finds the escapes of "<" a model reads as one.

@@ -4,9 +4,9 @@
 // confines them to the workspace (see package workspace).
 //
 // read_file shows numbered lines ("    12\ttext"): the number and the tab are
-// not part of the file. Output that holds file content (read_file,
-// search_files) is marked Untrusted, since workspace files may come from
-// uploads or the web.
+// not part of the file. Output that holds file content or names
+// (read_file, search_files, list_files) is marked Untrusted, since
+// workspace files may come from uploads or the web.
 package files
 
 import (

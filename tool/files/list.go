@@ -71,7 +71,8 @@ func listFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 		name := path.Join(dir, info.Name())
 		fmt.Fprintf(&b, "%s%s\n", strings.ToValidUTF8(name, "\uFFFD"), describeEntry(info))
 	}
-	return tool.Result{Output: strings.TrimSuffix(b.String(), "\n")}, nil
+	// The names are outside text where files were uploaded or downloaded.
+	return tool.Result{Output: strings.TrimSuffix(b.String(), "\n"), Untrusted: true}, nil
 }
 
 // describeEntry writes what follows an entry's path in list_files' output.

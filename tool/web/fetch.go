@@ -290,7 +290,9 @@ func (f *fetcher) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (
 	if err != nil {
 		var be *bulwark.Error
 		if errors.As(err, &be) {
-			return tool.Result{}, be // a redirect the policy refused: its message says why
+			// A redirect the policy refused: its message says why, and
+			// names where the server sent the fetch.
+			return tool.Result{}, tool.Outside(be)
 		}
 		return tool.Result{}, f.doError(ctx, u, err)
 	}
@@ -309,8 +311,8 @@ func (f *fetcher) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (
 		if media == "" {
 			media = ctype
 		}
-		return tool.Result{}, bulwark.Errorf(bulwark.Invalid, op,
-			"%s is of type %q; fetch_url reads only text, HTML, JSON and XML", resp.Request.URL.Redacted(), media)
+		return tool.Result{}, tool.Outside(bulwark.Errorf(bulwark.Invalid, op,
+			"%s is of type %q; fetch_url reads only text, HTML, JSON and XML", resp.Request.URL.Redacted(), media))
 	}
 	text := decodeText(body, ctype, media, resp.Request.URL)
 
