@@ -49,7 +49,13 @@ func readInjectionSettings(w io.Writer, taint, spotlight string) (injectionSetti
 
 // forTenant is the taint mode of a task of a tenant whose settings say
 // tenant: the stricter of the operator's and the tenant's, so that a
-// tenant can make taint stricter for its tasks but never weaker.
+// tenant can make taint stricter for its tasks but never weaker. A tenant
+// that chose nothing runs in the operator's mode, off included: an
+// operator who turned taint off (BULWARK_TAINT=off, bulwark run --taint
+// off) gets what the warning at start says.
 func (s injectionSettings) forTenant(tenant bulwark.TaintMode) bulwark.TaintMode {
+	if tenant == "" {
+		return bulwark.StricterTaint(s.taint, s.taint)
+	}
 	return bulwark.StricterTaint(s.taint, tenant)
 }

@@ -52,7 +52,9 @@ func TestReadInjectionSettings(t *testing.T) {
 		{bulwark.TaintDetected, bulwark.TaintOff, bulwark.TaintDetected},
 		{bulwark.TaintSource, bulwark.TaintDetected, bulwark.TaintSource},
 		{bulwark.TaintOff, bulwark.TaintDetected, bulwark.TaintDetected},
-		{bulwark.TaintOff, "", bulwark.TaintDetected},
+		{bulwark.TaintOff, "", bulwark.TaintOff},
+		{bulwark.TaintSource, "", bulwark.TaintSource},
+		{"", "", bulwark.TaintDetected},
 		{bulwark.TaintOff, bulwark.TaintOff, bulwark.TaintOff},
 	} {
 		if got := (injectionSettings{taint: tt.op}).forTenant(tt.tenant); got != tt.want {
@@ -109,7 +111,9 @@ func TestPrepareTaskTaint(t *testing.T) {
 		{bulwark.TaintDetected, bulwark.TaintSource, bulwark.TaintSource},
 		{bulwark.TaintSource, bulwark.TaintOff, bulwark.TaintSource},
 		{bulwark.TaintDetected, bulwark.TaintOff, bulwark.TaintDetected},
-		{bulwark.TaintOff, "", bulwark.TaintDetected},
+		{bulwark.TaintOff, "", bulwark.TaintOff},
+		{bulwark.TaintSource, "", bulwark.TaintSource},
+		{"", "", bulwark.TaintDetected},
 		{bulwark.TaintOff, bulwark.TaintOff, bulwark.TaintOff},
 	} {
 		store := fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test", Taint: tt.tenant},
