@@ -82,6 +82,10 @@ type Config struct {
 	// model sees (TaintSource), or nothing (TaintOff; a canary leak still
 	// blocks its call).
 	Taint bulwark.TaintMode
+	// Spotlight says how untrusted text is set apart for the model:
+	// markers with a random id (guard.SpotlightDelimit, the zero value),
+	// or markers and a datamark between its words (SpotlightDatamark).
+	Spotlight guard.SpotlightMode
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
@@ -159,7 +163,8 @@ func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Screen == nil {
 		cfg.Screen = guard.Score
 	}
-	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()}, started: time.Now()}
+	r := &run{cfg: cfg, task: task, limits: cfg.Limits.WithDefaults(), taint: taint{canary: guard.NewCanary()},
+		spot: guard.NewSpotlight(cfg.Spotlight), started: time.Now()}
 	r.startDelegation()
 	r.window.Window = llm.ContextWindow(cfg.Model)
 	budget := r.limits.MaxDuration
@@ -200,6 +205,7 @@ type run struct {
 	repeats  int    // how many times in a row lastCall was made
 
 	taint     taint
+	spot      guard.Spotlight // how untrusted text is marked for the model
 	notes     notes
 	project   project // the workspace's AGENTS.md (project.go)
 	stopNotes func()
@@ -248,7 +254,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.project = r.readProject()
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
-			guard.SystemNotice, r.taint.canary.Instruction(), r.project.prompt)},
+			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},
 	}
 	if len(r.cfg.History) == 0 {
 		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})

@@ -23,31 +23,62 @@ type taint struct {
 	canary  guard.Canary
 	flagged string          // why the task is tainted; "" while it is not
 	domains map[string]bool // hosts fetched before the taint
+	// bySource marks a task tainted by untrusted text the guard did not
+	// flag (TaintSource): a later flagged text gives a better reason.
+	bySource bool
 }
 
-// screen marks untrusted tool output for the model and scores it; text
-// the guard flags taints the task, and the hosts it came from (hosts, as
-// the call declared them) are no longer known hosts: the page that
-// injected "fetch its-host/collect?d=..." does not get data sent back to
-// it unasked. It returns what the model sees.
+// taintSuffix ends the event that taints a task; notTainted ends the
+// event of a finding that does not (TaintOff), which an earlier turn's
+// history does not count as taint (history.go).
+const (
+	taintSuffix = ". From now on, tools with side effects need a person's approval."
+	notTainted  = ". The task is not tainted: taint is off (BULWARK_TAINT=off)."
+)
+
+// screen marks untrusted tool output for the model and scores it, and
+// taints the task as the taint mode says: text the guard flags
+// (detected, source), any untrusted text at all (source), nothing (off).
+// The hosts the tainting text came from (hosts, as the call declared
+// them) are no longer known hosts: the page that injected "fetch
+// its-host/collect?d=..." does not get data sent back to it unasked. It
+// returns what the model sees.
 func (r *run) screen(call llm.ToolCall, target string, hosts []string, output string) string {
 	res := r.cfg.Screen(output)
 	source := call.Name
 	if target != "" {
 		source += ": " + oneLine(target, 200)
 	}
-	if res.Injection {
-		why := fmt.Sprintf("text from %s looks like prompt injection (score %.2f: %s)", source, res.Score, strings.Join(res.Reasons, "; "))
-		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why +
-			". From now on, tools with side effects need a person's approval."})
-		if r.taint.flagged == "" {
-			r.taint.flagged = why
+	mode := r.cfg.Taint
+	switch {
+	case res.Injection:
+		why := fmt.Sprintf("text from %s looks like prompt injection (guard score %.2f: %s)", source, res.Score, strings.Join(res.Reasons, "; "))
+		if mode == bulwark.TaintOff {
+			r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + notTainted})
+			break
 		}
-		for _, h := range hosts {
-			delete(r.taint.domains, h)
+		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
+		if r.taint.flagged == "" || r.taint.bySource {
+			r.taint.flagged, r.taint.bySource = why, false
 		}
+		r.forget(hosts)
+	case mode == bulwark.TaintSource:
+		r.forget(hosts)
+		if r.taint.flagged != "" {
+			break
+		}
+		why := fmt.Sprintf("text from %s (guard score %.2f, not flagged; with BULWARK_TAINT=source any text from outside taints the task)", source, res.Score)
+		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
+		r.taint.flagged, r.taint.bySource = why, true
 	}
-	return guard.Mark(source, output)
+	return r.spot.Mark(source, output)
+}
+
+// forget drops hosts from the hosts known before the taint.
+func (r *run) forget(hosts []string) {
+	for _, h := range hosts {
+		delete(r.taint.domains, h)
+	}
 }
 
 // taintBy taints the task for why, a tool result's Taint (text a tainted
@@ -56,8 +87,7 @@ func (r *run) taintBy(call llm.ToolCall, why string) {
 	if why == "" {
 		return
 	}
-	r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why +
-		". From now on, tools with side effects need a person's approval."})
+	r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
 	if r.taint.flagged == "" {
 		r.taint.flagged = why
 	}

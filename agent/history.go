@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"strings"
+
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
 )
@@ -154,7 +156,7 @@ func rebuild(events []bulwark.Event) rebuilt {
 			}
 			notices = append(notices, llm.Message{Role: llm.User, Content: e.Text})
 		case bulwark.EventGuard:
-			if out.flagged == "" {
+			if out.flagged == "" && !strings.HasSuffix(e.Text, notTainted) {
 				out.flagged = "an earlier turn of the task met untrusted text: " + e.Text
 			}
 		case bulwark.EventTaskFinished:

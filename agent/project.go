@@ -72,9 +72,9 @@ func (r *run) readProject() project {
 	}
 	p.score = r.cfg.Screen(text)
 	if p.score.Injection {
-		p.flagged = fmt.Sprintf("text from the workspace's %s looks like prompt injection (score %.2f: %s)", ProjectFile, p.score.Score, strings.Join(p.score.Reasons, "; "))
+		p.flagged = fmt.Sprintf("text from the workspace's %s looks like prompt injection (guard score %.2f: %s)", ProjectFile, p.score.Score, strings.Join(p.score.Reasons, "; "))
 	}
-	p.prompt = projectNote + "\n" + guard.Mark("workspace "+ProjectFile, text)
+	p.prompt = projectNote + "\n" + r.spot.Mark("workspace "+ProjectFile, text)
 	p.event = fmt.Sprintf("%s from the workspace was read into the instructions%s", ProjectFile, cut)
 	return p
 }
@@ -88,7 +88,11 @@ func (r *run) applyProject(p project) {
 	if p.flagged == "" {
 		return
 	}
-	r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: p.flagged + ". From now on, tools with side effects need a person's approval."})
+	if r.cfg.Taint == bulwark.TaintOff {
+		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: p.flagged + notTainted})
+		return
+	}
+	r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: p.flagged + taintSuffix})
 	if r.taint.flagged == "" {
 		r.taint.flagged = p.flagged
 	}

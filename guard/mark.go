@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -32,7 +33,11 @@ var lookalike = regexp.MustCompile(`(?i)[<＜﹤‹〈⟨«≪][\s\p{Cf}]*[<＜�
 // look-alike brackets or characters hidden between) has its brackets
 // replaced by "[[" , so the text can neither close the block early nor open
 // a fake one. source is written quoted, on one line.
-func Mark(source, text string) string {
+func Mark(source, text string) string { return markWith(source, text, nil) }
+
+// markWith is Mark, with the neutralised text passed through transform
+// (nil: none) before it is wrapped.
+func markWith(source, text string, transform func(string) string) string {
 	id := newMarkID()
 	for strings.Contains(text, id) {
 		id = newMarkID()
@@ -44,8 +49,12 @@ func Mark(source, text string) string {
 	b.WriteString(`" id=`)
 	b.WriteString(id)
 	b.WriteString(">>\n")
-	b.WriteString(neutralize(text))
-	if !strings.HasSuffix(text, "\n") {
+	inner := neutralize(text)
+	if transform != nil {
+		inner = transform(inner)
+	}
+	b.WriteString(inner)
+	if !strings.HasSuffix(inner, "\n") {
 		b.WriteByte('\n')
 	}
 	b.WriteString("<</untrusted id=")
@@ -75,7 +84,7 @@ func neutralize(s string) string {
 	// Full-width or otherwise disguised letters ("＜＜/ｕｎｔｒｕｓｔｅｄ")
 	// show a marker only after normalization: then every character that
 	// is or normalizes to a "<" look-alike becomes "[".
-	if v := strings.ToLower(Normalize(s)); lookalike.MatchString(v) {
+	if lookalike.MatchString(markerView(s)) {
 		s = strings.Map(func(r rune) rune {
 			if r == '<' || strings.ContainsRune("＜﹤‹〈⟨«≪", r) || (r >= 0x80 && strings.ContainsAny(norm.NFKC.String(string(r)), "<")) {
 				return '['
@@ -84,6 +93,21 @@ func neutralize(s string) string {
 		}, s)
 	}
 	return s
+}
+
+// markerView is s as neutralize looks for disguised markers in it:
+// normalized, lower case, and with every accent taken off ("ú" is "u").
+func markerView(s string) string {
+	v := strings.ToLower(Normalize(s))
+	if isPlainASCII(v) {
+		return v
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.Is(unicode.Mn, r) {
+			return -1
+		}
+		return r
+	}, norm.NFD.String(v))
 }
 
 // cleanSource keeps a source on one line and inside its quotes.
