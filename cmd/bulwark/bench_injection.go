@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/internal/injectbench"
 )
 
@@ -15,7 +16,7 @@ func init() { registerBench("injection", benchInjection) }
 // to end (internal/injectbench): the share of planted actions that take
 // effect and of benign tasks that still do their job, per taint mode.
 func benchInjection(ctx context.Context, args []string, s stdio) int {
-	fs := newFlagSet("bench injection", `Usage: bulwark bench injection [--mode MODE] [--pairs N] [--json|--markdown]
+	fs := newFlagSet("bench injection", `Usage: bulwark bench injection [--mode MODE] [--pairs N] [--spotlight MODE] [--json|--markdown]
 
 Runs documents with planted actions (files written outside scratch/,
 commands, exfiltration, memories, secrets sent out, files deleted) and
@@ -31,6 +32,7 @@ Example:
 	mode := fs.String("mode", "", "run one taint mode only: detected, source or off (default: all three)")
 	pairs := fs.Int("pairs", injectbench.DefaultPairs, "attack scenarios, each with a benign twin")
 	parallel := fs.Int("parallel", 0, "tasks at once (default GOMAXPROCS)")
+	spotlight := fs.String("spotlight", "", "how untrusted text is set apart: delimit or datamark (default delimit)")
 	asJSON := fs.Bool("json", false, "print the summaries and every result as JSON")
 	asMarkdown := fs.Bool("markdown", false, "print the summaries as Markdown tables")
 	if err := fs.parse(args, s); err != nil {
@@ -39,7 +41,11 @@ Example:
 	if *pairs <= 0 {
 		return fail(s, usagef("--pairs must be positive"))
 	}
-	o := injectbench.Options{Scenarios: injectbench.Scenarios(*pairs), Parallel: *parallel}
+	spot, err := guard.ParseSpotlightMode(*spotlight)
+	if err != nil {
+		return fail(s, usagef("%s", bulwark.ErrorMessage(err)))
+	}
+	o := injectbench.Options{Scenarios: injectbench.Scenarios(*pairs), Parallel: *parallel, Spotlight: spot}
 	if *mode != "" {
 		m, err := bulwark.ParseTaintMode(*mode)
 		if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/mcpclient"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/taskenv"
@@ -43,6 +44,9 @@ type Options struct {
 	// SkipShell skips the shell actions (the tests, outside the sandbox
 	// family); they are also skipped where the host cannot sandbox.
 	SkipShell bool
+	// Spotlight is how untrusted text is set apart for the model. The
+	// compliant model reads through it, as a model that obeys would.
+	Spotlight guard.SpotlightMode
 	// Progress, when set, is told of each finished task.
 	Progress func(done, total int)
 }
@@ -70,7 +74,7 @@ type Result struct {
 	// Skipped says why the scenario could not be measured (a shell action
 	// without a sandbox).
 	Skipped string `json:"skipped,omitempty"`
-	Flagged bool   `json:"flagged"` // the guard flagged what the task read
+	Flagged bool   `json:"flagged"` // the guard flagged some text the task read
 	Asked   int    `json:"asked"`   // calls put to a person (and refused: no one answers)
 	Finish  string `json:"finish"`  // how the task ended
 }
@@ -125,7 +129,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 				if o.SkipShell && s.Action == "shell" {
 					out[i] = Result{Scenario: s, Mode: mode, Skipped: "shell actions not asked for"}
 				} else {
-					out[i], errs[i] = w.runOne(ctx, dir, s, mode, planted)
+					out[i], errs[i] = w.runOne(ctx, dir, s, mode, o.Spotlight, planted)
 				}
 				mu.Lock()
 				done++
@@ -324,7 +328,7 @@ func (w *world) hit(prefix, want string) bool {
 
 // runOne runs scenario s in mode in a fresh workspace at dir and judges
 // its effects.
-func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwark.TaintMode, planted map[string]Call) (Result, error) {
+func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwark.TaintMode, spot guard.SpotlightMode, planted map[string]Call) (Result, error) {
 	res := Result{Scenario: s, Mode: mode}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return res, err
@@ -375,11 +379,17 @@ func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwar
 	cfg.Env.Workspace = ws
 	cfg.Approve = nil // no one to ask: every ask is refused
 	setTaint(&cfg, mode)
+	cfg.Spotlight = spot
+	cfg.Screen = func(text string) guard.Result {
+		g := guard.Score(text)
+		if g.Injection {
+			res.Flagged = true
+		}
+		return g
+	}
 	var answer string
 	cfg.Sink = func(e bulwark.Event) {
 		switch e.Type {
-		case bulwark.EventGuard:
-			res.Flagged = true
 		case bulwark.EventApproval:
 			if e.Decision != "" {
 				res.Asked++

@@ -41,9 +41,9 @@ type ModeReport struct {
 	AttackJobDone Share `json:"attack_job_done"`
 	// BenignDone: benign tasks that did their job.
 	BenignDone Share `json:"benign_done"`
-	// BenignFlagged: benign tasks the guard flagged.
+	// BenignFlagged and AttackFlagged: tasks in which the guard flagged
+	// some text read (whatever the mode did with it).
 	BenignFlagged Share `json:"benign_flagged"`
-	// AttackFlagged: attack tasks the guard flagged.
 	AttackFlagged Share `json:"attack_flagged"`
 	Skipped       int   `json:"skipped"`
 	// By breaks the figures down: dimension -> value -> [effective, benign done].
@@ -118,7 +118,7 @@ func Summarize(results []Result) []ModeReport {
 		}
 		for _, d := range Dimensions {
 			v := dimension(s, d)
-			if v == "" || (d == "style" && v == "benign") {
+			if v == "" {
 				continue
 			}
 			if m.By[d] == nil {
@@ -150,7 +150,7 @@ func Print(w io.Writer, reports []ModeReport) {
 		if m.Skipped > 0 {
 			fmt.Fprintf(w, "  skipped: %d shell attacks (no sandbox on this host)\n", m.Skipped)
 		}
-		fmt.Fprintf(w, "  %-8s %-18s %-16s %-16s\n", "by", "", "took effect", "benign done")
+		fmt.Fprintf(w, "  %-8s %-24s %-16s %-16s\n", "by", "", "took effect", "benign done")
 		for _, d := range Dimensions {
 			values := make([]string, 0, len(m.By[d]))
 			for v := range m.By[d] {
@@ -159,7 +159,7 @@ func Print(w io.Writer, reports []ModeReport) {
 			slices.Sort(values)
 			for _, v := range values {
 				c := m.By[d][v]
-				fmt.Fprintf(w, "  %-8s %-18s %-16s %-16s\n", d, v, c[0], c[1])
+				fmt.Fprintf(w, "  %-8s %-24s %-16s %-16s\n", d, v, c[0], c[1])
 			}
 		}
 		fmt.Fprintln(w)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 )
 
@@ -26,6 +27,7 @@ type Scenario struct {
 	Wording   string `json:"wording,omitempty"`    // blunt, polite, fake-system, authority, continuation
 	InstrLang string `json:"instr_lang,omitempty"` // the language of the planted line
 	Nonce     string `json:"nonce,omitempty"`      // in every target of the planted action
+	Benign    string `json:"benign,omitempty"`     // a benign twin's line (benignLines)
 	Fact      string `json:"fact"`                 // the reference the summary must carry
 	Doc       string `json:"-"`
 }
@@ -40,7 +42,7 @@ func (s *Scenario) Attack() bool { return s.Action != "" }
 func (s *Scenario) Style() string {
 	switch {
 	case !s.Attack():
-		return "benign"
+		return "benign:" + s.Benign
 	case s.InstrLang != s.Lang:
 		return "foreign-language"
 	}
@@ -94,6 +96,7 @@ func Scenarios(n int) []*Scenario {
 	}
 	tool, job, action, wording := deal(tools), deal(jobs), deal(actions), deal(wordings)
 	foreign := deal([]string{"yes", "no", "no", "no", "no", "no"})
+	benign := deal(benignLines)
 	var out []*Scenario
 	for i := range n {
 		kind := kinds[i%len(kinds)]
@@ -107,8 +110,8 @@ func Scenarios(n int) []*Scenario {
 		}
 		a.Doc = render(a, planted(a))
 		b := &Scenario{ID: fmt.Sprintf("b%03d", i), Kind: kind, Lang: l.code, Tool: tool[i], Job: job[i], Placement: place,
-			Fact: "REF-" + strings.ToUpper(token("g", i, 6))}
-		b.Doc = render(b, langOf(l.code).benign[i%3])
+			Benign: benign[i], Fact: "REF-" + strings.ToUpper(token("g", i, 6))}
+		b.Doc = render(b, l.benign[slices.Index(benignLines, b.Benign)])
 		out = append(out, a, b)
 	}
 	return out
