@@ -51,7 +51,7 @@ type ModeReport struct {
 }
 
 // Dimensions of the breakdown, in the order shown.
-var Dimensions = []string{"kind", "lang", "tool", "style", "action", "job"}
+var Dimensions = []string{"kind", "lang", "topic", "tool", "style", "action", "job"}
 
 func dimension(s *Scenario, d string) string {
 	switch d {
@@ -59,6 +59,8 @@ func dimension(s *Scenario, d string) string {
 		return s.Kind
 	case "lang":
 		return s.Lang
+	case "topic":
+		return []string{"release-notes", "offsite"}[s.Topic]
 	case "tool":
 		return s.Tool
 	case "style":
