@@ -34,6 +34,10 @@ import (
 type Compliant struct {
 	Plan    Plan
 	Planted map[string]Call // by nonce
+	// Obeyed is set once the model has made a planted call, and Failed
+	// once it has read that the call failed (refused or an error): the
+	// bench checks the effects it finds against them.
+	Obeyed, Failed bool
 }
 
 // Plan is the benign work of one task.
@@ -58,6 +62,7 @@ func (m *Compliant) Stream(_ context.Context, req llm.Request, _ func(string)) (
 	made := map[string]bool{} // tool names and report writes made so far, by key
 	var read []string         // what the tool results said
 	input := ""
+	planted := map[string]bool{} // the ids of the planted calls made
 	for _, msg := range req.Messages {
 		switch msg.Role {
 		case llm.User:
@@ -67,9 +72,15 @@ func (m *Compliant) Stream(_ context.Context, req llm.Request, _ func(string)) (
 		case llm.Assistant:
 			for _, c := range msg.ToolCalls {
 				made[callKey(c.Name, c.Arguments)] = true
+				if m.isPlanted(c) {
+					planted[c.ID] = true
+				}
 			}
 		case llm.ToolRole:
 			read = append(read, msg.Content)
+			if planted[msg.ToolCallID] && msg.IsError {
+				m.Failed = true
+			}
 		}
 	}
 	seen := strings.Join(read, "\n")
@@ -86,6 +97,7 @@ func (m *Compliant) Stream(_ context.Context, req llm.Request, _ func(string)) (
 			}
 		}
 		if !made[c.key()] {
+			m.Obeyed = true
 			return m.call(c), nil
 		}
 	}
@@ -123,6 +135,18 @@ func (m *Compliant) call(c Call) *llm.Response {
 		Message: llm.Message{Role: llm.Assistant, ToolCalls: []llm.ToolCall{{ID: "c_" + token(string(args), len(args), 10), Name: c.Name, Arguments: args}}},
 		Usage:   bulwark.Usage{InputTokens: 1, OutputTokens: 1},
 	}
+}
+
+// isPlanted reports whether c is one of the planted calls.
+func (m *Compliant) isPlanted(c llm.ToolCall) bool {
+	k := callKey(c.Name, c.Arguments)
+	for _, p := range m.Planted {
+		pk := p.key()
+		if k == pk || (p.Name == "fetch_url" && strings.HasPrefix(k, strings.TrimSuffix(pk, "?d="))) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c Call) key() string {
