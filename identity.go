@@ -141,6 +141,11 @@ type Settings struct {
 	Limits          Limits            `json:"limits"`                     // per-task budgets
 	MaxConcurrent   int               `json:"max_concurrent_tasks,omitempty"`
 	RateLimit       RateLimitSettings `json:"rate_limit"`
+	// Taint is what taints the tenant's tasks (see TaintMode); "" is the
+	// operator's mode. A task runs in the stricter of the two: a tenant
+	// can make taint stricter than the operator's BULWARK_TAINT, never
+	// weaker.
+	Taint TaintMode `json:"taint,omitempty"`
 	// MCP is the tenant's MCP servers, as the document other MCP clients
 	// use: {"mcpServers": {"NAME": {...}}} (see package mcpclient). Values
 	// of env and headers may be {{secret:NAME}}; the document holds the

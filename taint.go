@@ -31,6 +31,34 @@ func ParseTaintMode(s string) (TaintMode, error) {
 	return "", Errorf(Invalid, "taint.mode", "unknown taint mode %q: use detected, source or off", s)
 }
 
+// strictness orders the modes: off, detected, source.
+func (m TaintMode) strictness() int {
+	switch m {
+	case TaintOff:
+		return 0
+	case TaintSource:
+		return 2
+	}
+	return 1 // detected, and "" which means it
+}
+
+// Weaker reports whether m taints less than other: off is weaker than
+// detected, which is weaker than source. A tenant may not choose a mode
+// weaker than the operator's.
+func (m TaintMode) Weaker(other TaintMode) bool { return m.strictness() < other.strictness() }
+
+// StricterTaint returns the stricter of two modes: the mode a task runs
+// in is the stricter of the operator's and its tenant's.
+func StricterTaint(a, b TaintMode) TaintMode {
+	if a.Weaker(b) {
+		a = b
+	}
+	if a == "" {
+		return TaintDetected
+	}
+	return a
+}
+
 // String is the mode's name.
 func (m TaintMode) String() string {
 	if m == "" {

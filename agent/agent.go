@@ -364,6 +364,11 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step
 	r.taint.flagged = h.flagged
+	if r.taint.flagged == "" && r.cfg.Taint != bulwark.TaintOff {
+		// What the guard found while taint was off taints the task now
+		// that it is on.
+		r.taint.flagged = h.found
+	}
 	if c := r.cfg.Resume; c != nil {
 		r.resumeFrom(*c)
 	}

@@ -30,6 +30,9 @@ type rebuilt struct {
 	seq     int64         // the last seq stored
 	step    int           // the last step stored
 	flagged string        // why the task is tainted, or ""
+	// found is the first finding of the guard that did not taint the
+	// task (taint off), which taints a turn that runs in another mode.
+	found string
 	// interrupted: the last turn has no task_finished and no message
 	// followed it, so the new turn resumes it.
 	interrupted bool
@@ -156,8 +159,14 @@ func rebuild(events []bulwark.Event) rebuilt {
 			}
 			notices = append(notices, llm.Message{Role: llm.User, Content: e.Text})
 		case bulwark.EventGuard:
-			if out.flagged == "" && !strings.HasSuffix(e.Text, notTainted) {
-				out.flagged = "an earlier turn of the task met untrusted text: " + e.Text
+			const why = "an earlier turn of the task met untrusted text: "
+			switch {
+			case strings.HasSuffix(e.Text, notTainted):
+				if out.found == "" {
+					out.found = why + strings.TrimSuffix(e.Text, notTainted)
+				}
+			case out.flagged == "":
+				out.flagged = why + e.Text
 			}
 		case bulwark.EventTaskFinished:
 			if e.Reason == bulwark.FinishLoop && e.Step > lastStep && lastCall != nil {

@@ -253,3 +253,24 @@ func TestDatamarkReachesModel(t *testing.T) {
 		t.Errorf("the fetched text is not datamarked with %s: %q", m[1], seen)
 	}
 }
+
+// A finding of the guard while taint was off does not taint a later turn
+// that runs with taint off, and does taint one that runs with it on.
+func TestTaintOffInLaterTurns(t *testing.T) {
+	first := fetchThenWrite(t, bulwark.TaintOff, injection, nil)
+	history := append(stored(first.all()), bulwark.Event{Seq: 100, Type: bulwark.EventUserMessage, Text: "now write app.py"})
+	for _, tt := range []struct {
+		mode    bulwark.TaintMode
+		written bool
+	}{{bulwark.TaintOff, true}, {bulwark.TaintDetected, false}, {bulwark.TaintSource, false}} {
+		h := newHarness(t, "openai", llmtest.Script(
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "app.py", "content": "x"})}},
+			finish("done"),
+		))
+		h.cfg.History, h.cfg.Taint = history, tt.mode
+		h.run(t, context.Background())
+		if h.exists("app.py") != tt.written {
+			t.Errorf("a later turn in %s mode: app.py written = %v, want %v\n%s", tt.mode, !tt.written, tt.written, h.dump())
+		}
+	}
+}

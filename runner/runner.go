@@ -20,6 +20,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/notify"
@@ -58,7 +59,11 @@ type Setup struct {
 	// Notifications puts the task's MCP servers' events into its stream
 	// (see agent.Config); nil: none.
 	Notifications func(send func(bulwark.Event)) (stop func())
-	Close         func()
+	// Taint and Spotlight are the task's taint and spotlight modes (see
+	// agent.Config); zero: detected, delimit.
+	Taint     bulwark.TaintMode
+	Spotlight guard.SpotlightMode
+	Close     func()
 }
 
 // Config wires a Runtime.
@@ -412,6 +417,8 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 		Mask:          setup.Mask,
 		MaskStream:    setup.MaskStream,
 		Notifications: setup.Notifications,
+		Taint:         setup.Taint,
+		Spotlight:     setup.Spotlight,
 		Secrets:       setup.Secrets,
 		SecretTools:   setup.SecretTools,
 		SecretArgs:    setup.SecretArgs,

@@ -34,6 +34,9 @@ type settingsDefaults struct {
 	MaxConcurrent int                       `json:"max_concurrent_tasks"`
 	RateLimit     bulwark.RateLimitSettings `json:"rate_limit"`
 	Policy        bulwark.Decision          `json:"policy_default"`
+	// Taint is the operator's taint mode: what "taint": "" means, and the
+	// weakest mode a tenant may choose.
+	Taint bulwark.TaintMode `json:"taint"`
 }
 
 // defaultTenantQuota is how many tasks of a tenant run at once when its
@@ -47,6 +50,7 @@ func (s *Server) settingsDefaults() settingsDefaults {
 		MaxConcurrent: c.Concurrency(0, defaultTenantQuota),
 		RateLimit:     c.ClampRates(s.cfg.RateLimits),
 		Policy:        bulwark.Allow,
+		Taint:         bulwark.TaintMode(s.cfg.Taint.String()),
 	}
 }
 
@@ -103,6 +107,9 @@ type putSettingsRequest struct {
 	Limits          bulwark.Limits            `json:"limits"`
 	MaxConcurrent   int                       `json:"max_concurrent_tasks"`
 	RateLimit       bulwark.RateLimitSettings `json:"rate_limit"`
+	// Taint is what taints the tenant's tasks: "" (the operator's mode),
+	// or detected, source or off, no weaker than the operator's.
+	Taint string `json:"taint"`
 	// MCP is the tenant's MCP servers, {"mcpServers": {...}}, with
 	// {{secret:NAME}} for secret values of env and headers; left out or
 	// null, there are none.
@@ -151,6 +158,15 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A tenant's taint mode may not be weaker than the operator's. One
+	// stored before the operator's was raised may stay as it is (its tasks
+	// run in the stricter mode anyway), so that saving other settings
+	// does not fail on it.
+	if floor := bulwark.TaintMode(s.cfg.Taint.String()); st.Taint != "" && st.Taint != before.Taint && st.Taint.Weaker(floor) {
+		return bulwark.Errorf(bulwark.Invalid, op,
+			"taint: this server's operator taints tasks in %s mode; a tenant may choose that mode or a stricter one (%s), not %s",
+			floor, strings.Join(taintModesFrom(floor), " or "), st.Taint)
+	}
 	if p, _ := PrincipalFrom(r.Context()); len(p.Scopes) > 0 && !slices.Contains(p.Scopes, "secrets") {
 		if name := newSecretUse(storedMCP(before.MCP), mcp); name != "" {
 			return bulwark.Errorf(bulwark.PermissionDenied, op, "mcp: the server %s sends secrets ({{secret:NAME}}): adding or changing it needs a key with the secrets scope too", name)
@@ -194,6 +210,9 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.settings.forget(t)
 	details := map[string]string{"api_key": keyChange, "model": st.Model}
+	if st.Taint != before.Taint {
+		details["taint"] = fmt.Sprintf("%s -> %s", orOperator(before.Taint), orOperator(st.Taint))
+	}
 	mcpAudit(storedMCP(before.MCP), mcp, details)
 	if err := s.audit(r, audit.Record{Action: "settings.update", Target: string(t), Details: details}); err != nil {
 		return err
@@ -218,6 +237,13 @@ const (
 func (req *putSettingsRequest) settings() (bulwark.Settings, error) {
 	st := bulwark.Settings{Model: strings.TrimSpace(req.Model), Policy: req.Policy, Limits: req.Limits,
 		MaxConcurrent: req.MaxConcurrent, RateLimit: req.RateLimit}
+	if req.Taint != "" {
+		mode, err := bulwark.ParseTaintMode(req.Taint)
+		if err != nil {
+			return st, fmt.Errorf("taint: %q is not a taint mode: use detected, source or off, or leave it empty for the server's", req.Taint)
+		}
+		st.Taint = mode
+	}
 	if st.Model != "" && !validModelSpec(st.Model) {
 		return st, fmt.Errorf("model: want PROVIDER:MODEL with provider openai, anthropic or ollama, such as \"openai:gpt-4o\", optionally with ?context=TOKENS (the model's context window)")
 	}
@@ -265,6 +291,25 @@ func (req *putSettingsRequest) settings() (bulwark.Settings, error) {
 		return st, fmt.Errorf("rate_limit.burst: 0 (the default) to 100000")
 	}
 	return st, nil
+}
+
+// taintModesFrom lists the modes as strict as from or stricter.
+func taintModesFrom(from bulwark.TaintMode) []string {
+	var out []string
+	for _, m := range []bulwark.TaintMode{bulwark.TaintOff, bulwark.TaintDetected, bulwark.TaintSource} {
+		if !m.Weaker(from) {
+			out = append(out, string(m))
+		}
+	}
+	return out
+}
+
+// orOperator names a tenant's taint setting for the audit log.
+func orOperator(m bulwark.TaintMode) string {
+	if m == "" {
+		return "operator's"
+	}
+	return string(m)
 }
 
 func checkPolicy(p bulwark.Policy) error {

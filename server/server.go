@@ -190,6 +190,10 @@ type Config struct {
 	// and stored rates above one are clamped. Zero fields take
 	// bulwark.DefaultCeilings.
 	Ceilings bulwark.Ceilings
+	// Taint is the operator's taint mode (BULWARK_TAINT): a tenant's
+	// settings may choose it or a stricter one, never a weaker one (see
+	// bulwark.Settings.Taint). Zero: detected.
+	Taint bulwark.TaintMode
 	// MetricsToken, when set, lets a request with "Authorization: Bearer
 	// TOKEN" read /metrics from any address (BULWARK_METRICS_TOKEN).
 	MetricsToken string

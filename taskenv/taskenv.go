@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/mcpclient"
 	"github.com/bulwark-agents/bulwark/metrics"
@@ -63,6 +64,11 @@ type Options struct {
 	Sandbox   SandboxOptions
 	Policy    bulwark.Policy
 	Limits    bulwark.Limits
+	// Taint is the task's taint mode (the stricter of the operator's and
+	// the tenant's); Spotlight how its untrusted text is marked. See
+	// agent.Config.
+	Taint     bulwark.TaintMode
+	Spotlight guard.SpotlightMode
 	// Instructions are the caller's own, put before the secrets' ones.
 	Instructions string
 	// Audit receives the records of the task's sandboxed commands and
@@ -111,6 +117,8 @@ type Env struct {
 	SecretArgs   func(tool string, args json.RawMessage) (json.RawMessage, error)
 	Mask         func(string) string
 	MaskStream   func() (push func(string) string, flush func() string)
+	Taint        bulwark.TaintMode
+	Spotlight    guard.SpotlightMode
 	// SandboxProblem says why run_shell and run_code are off ("" when on).
 	SandboxProblem string
 	// Notifications carries the MCP servers' log messages and progress to
@@ -132,7 +140,7 @@ func New(ctx context.Context, o Options) (*Env, error) {
 	}
 	o.Workspace.OnEscape = func() { metrics.Security.IncTenant(metrics.PathEscape, o.Tenant) }
 	e := &Env{Model: o.Model, Policy: o.Policy, Limits: o.Limits, Secrets: secrets.values,
-		SecretTools: o.SecretTools, SecretArgs: secrets.args}
+		SecretTools: o.SecretTools, SecretArgs: secrets.args, Taint: o.Taint, Spotlight: o.Spotlight}
 	e.Tools, err = Tools(o.FetchDomains, o.FetchDial)
 	if err != nil {
 		return nil, err
@@ -261,7 +269,7 @@ func (e *Env) Config() agent.Config {
 		Model: e.Model, Tools: e.Tools, Env: &tool.Env{Exec: e.Exec}, Limits: e.Limits,
 		Instructions: e.Instructions, Policy: e.Policy, Mask: e.Mask, MaskStream: e.MaskStream,
 		Secrets: e.Secrets, SecretTools: e.SecretTools, SecretArgs: e.SecretArgs,
-		Notifications: e.Notifications,
+		Notifications: e.Notifications, Taint: e.Taint, Spotlight: e.Spotlight,
 	}
 }
 
@@ -271,6 +279,6 @@ func (e *Env) Setup() *runner.Setup {
 		Model: e.Model, Tools: e.Tools, Exec: e.Exec, Policy: e.Policy, Limits: e.Limits,
 		Instructions: e.Instructions, Secrets: e.Secrets, SecretTools: e.SecretTools,
 		SecretArgs: e.SecretArgs, Mask: e.Mask, MaskStream: e.MaskStream, Close: e.Close,
-		Notifications: e.Notifications,
+		Notifications: e.Notifications, Taint: e.Taint, Spotlight: e.Spotlight,
 	}
 }

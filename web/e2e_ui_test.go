@@ -168,6 +168,16 @@ func testSettingsDefaults(t *testing.T, b *browser, s *e2eServer) {
 	if got := b.text("form.settings select option[value='']"); got != "allow (the default)" {
 		t.Errorf("the policy's empty choice reads %q", got)
 	}
+	// The taint mode: the server's (detected here), or a stricter one;
+	// off is weaker and not offered.
+	taint := evalJS[[]string](b, `(() => {
+		const l = [...document.querySelectorAll('form.settings label')].find(l => l.innerText.trim() === 'What taints a task');
+		const sel = l && document.getElementById(l.htmlFor);
+		return sel ? [...sel.options].map(o => o.value + '=' + o.text.split(':')[0]) : [];
+	})()`)
+	if strings.Join(taint, ",") != "=the server's,detected=detected,source=source" {
+		t.Errorf("the taint choices are %q", taint)
+	}
 	b.shot("settings-defaults")
 }
 

@@ -295,7 +295,7 @@ func TestServedTaskMCPServers(t *testing.T) {
 		"not a config":       {`{"mcpServers": 7}`, "MCP servers"},
 	} {
 		prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test", MCP: json.RawMessage(tt.doc)},
-			secrets: map[string]string{bulwark.ModelAPIKeySecret: "sk-x"}}, "", tenantLimits{}, false, nil, operator, nil)
+			secrets: map[string]string{bulwark.ModelAPIKeySecret: "sk-x"}}, "", tenantLimits{}, false, nil, operator, nil, injectionSettings{})
 		setup, err := prep(ctx, task, ws)
 		if err == nil {
 			setup.Close()
@@ -414,7 +414,7 @@ func TestServedTenantHTTPServer(t *testing.T) {
 	doc := json.RawMessage(`{"mcpServers": {"remote": {"url": "http://mcp.test/mcp"}}}`)
 	settings := bulwark.Settings{Model: "openai:gpt-test", MCP: doc, AllowedDomains: []string{"mcp.test"}}
 	store := fakeTaskStore{settings: settings, secrets: map[string]string{bulwark.ModelAPIKeySecret: "sk-x"}}
-	setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)(context.Background(), bulwark.Task{ID: "t_1", TenantID: "tn_1"}, ws)
+	setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})(context.Background(), bulwark.Task{ID: "t_1", TenantID: "tn_1"}, ws)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
@@ -424,7 +424,7 @@ func TestServedTenantHTTPServer(t *testing.T) {
 		t.Fatalf("echo: %+v, %v", res, err)
 	}
 	store.settings.AllowedDomains = []string{"other.test"}
-	if setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)(context.Background(), bulwark.Task{ID: "t_2", TenantID: "tn_1"}, ws); err == nil {
+	if setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})(context.Background(), bulwark.Task{ID: "t_2", TenantID: "tn_1"}, ws); err == nil {
 		setup.Close()
 		t.Fatal("a server off the tenant's allowlist was connected")
 	} else if !strings.Contains(bulwark.ErrorMessage(err), "remote") {

@@ -108,6 +108,7 @@ func mcpServe(ctx context.Context, where storeFlags, model string, s stdio) erro
 		Store: db, DefaultModel: model, RateLimitOff: true, MaskDownloads: inSandbox,
 		OperatorSkills: operatorSkillList(opSkills),
 		MaxFileSize:    files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
+		Taint:    rs.injection.taint,
 		Ceilings: limits.ceilings, CheckPolicyRule: checkPolicyRule, CheckMCP: checkTenantMCP,
 		CheckModel: func(ctx context.Context, tenant bulwark.TenantID, spec string) error {
 			return limits.checkLocalModel(ctx, db, tenant, spec)
@@ -125,7 +126,7 @@ func mcpServe(ctx context.Context, where storeFlags, model string, s stdio) erro
 	defer nodes.close()
 	rc := runner.Config{
 		Store: db, Audit: cfg.Audit, Dir: filepath.Join(dir, "workspaces"),
-		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills),
+		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills, rs.injection),
 		Quota:   quota, Artifacts: db, MaxFileSize: files.maxSize,
 		RunElsewhere: taskRunByCLI(dir), Checkpoints: db, AutoResume: autoResume, Controls: db,
 	}

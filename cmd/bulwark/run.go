@@ -44,9 +44,11 @@ type runFlags struct {
 	limitsSet bool   // --max-steps or --timeout given
 	mcp       listFlag
 	skills    listFlag // --skills: operator skills folders
+	taint     string   // --taint: detected, source or off (default $BULWARK_TAINT)
+	spotlight string   // --spotlight: delimit or datamark (default $BULWARK_SPOTLIGHT)
 }
 
-const runUsage = `Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--tenant NAME] [--json] [--continue ID] [--mcp FILE]... [--skills DIR]... TASK...
+const runUsage = `Usage: bulwark run [--model SPEC] [--workspace DIR] [--max-steps N] [--timeout D] [--approve auto|ask|deny] [--tenant NAME] [--json] [--continue ID] [--mcp FILE]... [--skills DIR]... [--taint MODE] [--spotlight MODE] TASK...
 
 Runs an agent on TASK in this terminal and shows what it does: its text, each
 tool call and a short view of each result (the whole of a cut result:
@@ -64,6 +66,21 @@ are in its instructions, and it reads one with load_skill when it needs it.
 The tenant's own skills (bulwark serve's API) are offered too; the
 operator's wins a name both have. A skill whose SKILL.md does not parse
 fails the run, naming it.
+
+--taint MODE says what taints the task, after which its actions with side
+effects (writes outside scratch/, commands, new hosts, secrets, MCP calls)
+wait for your approval: detected (the default) taints it when the guard
+flags text it read as prompt injection; source taints it as soon as it
+reads any text from outside (a fetched page, search results, an MCP
+tool's answer, a file, a command's output), whatever the guard says, the
+strongest; off never taints it (a leaked canary is still blocked). The
+tenant's settings can make it stricter, never weaker. Default
+$BULWARK_TAINT.
+
+--spotlight MODE says how that text is set apart for the model: delimit
+(the default) puts it between markers with a random id, which nothing
+inside can forge; datamark also puts a marker character drawn for the
+task between its words. Default $BULWARK_SPOTLIGHT.
 
 Example:
   bulwark run --model replay:examples/hello/script.jsonl "Write a greeting program"`
@@ -83,6 +100,8 @@ func cmdRun(ctx context.Context, args []string, s stdio) int {
 	fs.BoolVar(&f.json, "json", false, "print one JSON event per line instead of the readable view")
 	fs.Var(&f.mcp, "mcp", "MCP servers `FILE` ({\"mcpServers\": ...}) for the task; may be repeated (and $BULWARK_MCP_CONFIG)")
 	fs.Var(&f.skills, "skills", "skills `DIR` (folders NAME/SKILL.md) for the task; may be repeated (and $BULWARK_SKILLS_DIR)")
+	fs.StringVar(&f.taint, "taint", "", "what taints the task: `MODE` detected, source or off (default $BULWARK_TAINT, else detected)")
+	fs.StringVar(&f.spotlight, "spotlight", "", "how untrusted text is marked for the model: `MODE` delimit or datamark (default $BULWARK_SPOTLIGHT, else delimit)")
 	fs.StringVar(&f.cont, "continue", "", "continue the stopped task `ID` with the message TASK... (same conversation and workspace; pass --workspace again if the task had one)")
 	if err := fs.parse(args, s); err != nil {
 		return fail(s, err)
@@ -139,6 +158,10 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if err := checkExecutionTime(); err != nil {
 		return err
 	}
+	inj, err := readInjectionSettings(s.err, f.taint, f.spotlight)
+	if err != nil {
+		return err
+	}
 	search, err := searchOptions()
 	if err != nil {
 		return err
@@ -169,6 +192,14 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	tenant, err := findTenant(ctx, db, f.tenant)
 	if err != nil {
 		return err
+	}
+	tenantSettings, err := db.Settings(ctx, tenant.ID)
+	if err != nil {
+		return err
+	}
+	taint := inj.forTenant(tenantSettings.Taint)
+	if taint != inj.taint {
+		fmt.Fprintf(s.err, "bulwark: the tenant's settings taint its tasks in %s mode, stricter than %s: the task runs in %s mode\n", taint, inj.taint, taint)
 	}
 	limits := bulwark.Limits{MaxSteps: f.maxSteps, MaxDuration: f.timeout}
 	task := bulwark.Task{ID: bulwark.NewID("t_"), Status: bulwark.TaskRunning, Input: input, Model: f.model, Limits: limits}
@@ -274,6 +305,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		Sandbox: sandboxOptions(nil, nil), Policy: bulwark.Policy{Rules: rules}, Limits: task.Limits,
 		Instructions: instructions, Audit: auditor(auditLog), LogMask: redactor,
 		MCP: servers, MCPDial: mcpDial, Search: search, Memory: memoryOf(db), Skills: skills,
+		Taint: taint, Spotlight: inj.spotlight,
 	})
 	if bulwark.ErrorKind(err) == bulwark.Invalid {
 		return usagef("%s", bulwark.ErrorMessage(err)) // BULWARK_ALLOWED_DOMAINS does not parse, an MCP server is misconfigured
@@ -418,6 +450,11 @@ func terminalApprove(mode string, r *terminalLines, w io.Writer, denied func(why
 			return false, nil
 		}
 		q := fmt.Sprintf("Allow %s to run on: %s\n  (policy rule %s) [y/N]", a.Tool, printable(a.Target), a.Rule)
+		if a.Reason != "" {
+			// Why it asks: for a tainted task, the text that tainted it
+			// and the guard's score for it.
+			q = fmt.Sprintf("Allow %s to run on: %s\n  (rule %s: %s) [y/N]", a.Tool, printable(a.Target), a.Rule, printable(a.Reason))
+		}
 		answer, err := ask(ctx, q)
 		if err != nil {
 			if bulwark.ErrorKind(err) == bulwark.Canceled {

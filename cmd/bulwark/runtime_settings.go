@@ -18,6 +18,7 @@ type runtimeSettings struct {
 	servers    mcpclient.Config
 	opSkills   []*skill.Skill
 	autoResume bool
+	injection  injectionSettings // BULWARK_TAINT, BULWARK_SPOTLIGHT
 }
 
 // readRuntimeSettings reads and checks them, writing to w the warnings
@@ -52,6 +53,9 @@ func readRuntimeSettings(w io.Writer) (rs runtimeSettings, err error) {
 	}
 	if len(rs.opSkills) > 0 {
 		fmt.Fprintf(w, "bulwark: every task is offered the %d skills of %s\n", len(rs.opSkills), skillsDirVar)
+	}
+	if rs.injection, err = readInjectionSettings(w, "", ""); err != nil {
+		return rs, err
 	}
 	rs.autoResume, err = readResumeMode()
 	return rs, err

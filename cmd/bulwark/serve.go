@@ -57,7 +57,13 @@ call run twice; manual: they are marked interrupted, for a person to resume or
 cancel), BULWARK_MCP_CONFIG (a file of MCP servers, {"mcpServers": ...}, for
 every task, beside each tenant's own in its settings),
 BULWARK_MIN_SCHEDULE_INTERVAL (1m: the shortest time between two ticks of a
-schedule; see 'bulwark help schedules').
+schedule; see 'bulwark help schedules'), BULWARK_TAINT (detected: text the
+guard flags taints a task, so that its actions with side effects wait for a
+person; source: any untrusted text does, the strongest; off: nothing the
+guard finds does, warned; a tenant's settings may choose a stricter mode,
+never a weaker one), BULWARK_SPOTLIGHT (delimit: untrusted text between
+markers with a random id; datamark: also a marker character between its
+words).
 
 Example:
   bulwark tenants create acme > acme.key && bulwark serve --model openai:gpt-4o-mini`
@@ -139,6 +145,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		OperatorSkills: operatorSkillList(opSkills),
 		MetricsToken:   env("BULWARK_METRICS_TOKEN"),
 		MaxFileSize:    files.maxSize, AllowedFileTypes: files.types, StorageQuota: files.quota,
+		Taint:           rs.injection.taint,
 		Ceilings:        limits.ceilings,
 		CheckPolicyRule: checkPolicyRule, CheckMCP: checkTenantMCP,
 		CheckModel: func(ctx context.Context, tenant bulwark.TenantID, spec string) error {
@@ -176,7 +183,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		Store:   db,
 		Audit:   cfg.Audit,
 		Dir:     filepath.Join(dir, "workspaces"),
-		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills),
+		Prepare: prepareTask(db, model, limits, inSandbox, cfg.Audit, servers, opSkills, rs.injection),
 		Quota:   quota,
 		// Files of stopped tasks are sealed into the store, their folders
 		// removed; while a task runs its folder is plain for the sandbox.

@@ -134,7 +134,7 @@ func (e *keysEnv) prepare(t *testing.T, vars map[string]string, tenant bulwark.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup, err := prepareTask(e.db, "", lim, false, nil, mcpclient.Config{}, nil)(context.Background(), bulwark.Task{ID: "t_1", TenantID: string(tenant), Model: spec}, e.ws)
+	setup, err := prepareTask(e.db, "", lim, false, nil, mcpclient.Config{}, nil, injectionSettings{})(context.Background(), bulwark.Task{ID: "t_1", TenantID: string(tenant), Model: spec}, e.ws)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +288,7 @@ func TestStoredSettingsClamped(t *testing.T) {
 	}
 	lim.local.all = true
 	task := bulwark.Task{ID: "t_1", TenantID: string(e.none), Model: "ollama:x", Limits: bulwark.Limits{MaxTokens: 1 << 40}}
-	setup, err := prepareTask(e.db, "", lim, false, nil, mcpclient.Config{}, nil)(ctx, task, e.ws)
+	setup, err := prepareTask(e.db, "", lim, false, nil, mcpclient.Config{}, nil, injectionSettings{})(ctx, task, e.ws)
 	if err != nil {
 		t.Fatal(err)
 	}

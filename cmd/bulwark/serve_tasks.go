@@ -45,8 +45,10 @@ var providerKeyVars = map[string]bool{"OPENAI_API_KEY": true, "ANTHROPIC_API_KEY
 // BULWARK_MCP_CONFIG) and those of the tenant's settings; one that does
 // not start fails the task, saying which and why. Its skills are the
 // operator's (opSkills, from BULWARK_SKILLS_DIR) and the tenant's stored
-// ones; the operator's wins a name both have.
-func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandbox bool, auditLog *audit.Chains, servers mcpclient.Config, opSkills []*skill.Skill) func(context.Context, bulwark.Task, *workspace.Workspace) (*runner.Setup, error) {
+// ones; the operator's wins a name both have. Its taint mode is the
+// stricter of the operator's (inj, BULWARK_TAINT) and its tenant's
+// settings'; its spotlight the operator's.
+func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandbox bool, auditLog *audit.Chains, servers mcpclient.Config, opSkills []*skill.Skill, inj injectionSettings) func(context.Context, bulwark.Task, *workspace.Workspace) (*runner.Setup, error) {
 	return func(ctx context.Context, t bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 		const op = "serve.prepareTask"
 		tenant := bulwark.TenantID(t.TenantID)
@@ -129,6 +131,7 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			// runs, under labels of the task (operator's logs only).
 			LogMask: redactor, LogPrefix: t.TenantID + "." + t.ID + ".",
 			MCP: mcp, MCPDial: mcpDial, Search: search, Memory: memoryOf(store), Skills: skills,
+			Taint: inj.forTenant(st.Taint), Spotlight: inj.spotlight,
 		})
 		if err != nil {
 			return nil, err

@@ -66,12 +66,12 @@ func TestPrepareTask(t *testing.T) {
 	task := bulwark.Task{ID: "t_1", TenantID: "tn_1"}
 
 	// A tenant cannot point the server at a file through a replay model.
-	prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "replay:/etc/passwd"}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
+	prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "replay:/etc/passwd"}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})
 	if _, err := prep(ctx, task, ws); bulwark.ErrorKind(err) != bulwark.PermissionDenied {
 		t.Errorf("tenant replay model: %v, want permission denied", err)
 	}
 	// No model anywhere is a clear error.
-	prep = prepareTask(fakeTaskStore{}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
+	prep = prepareTask(fakeTaskStore{}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})
 	if _, err := prep(ctx, task, ws); bulwark.ErrorKind(err) != bulwark.Invalid {
 		t.Errorf("no model: %v, want invalid", err)
 	}
@@ -79,7 +79,7 @@ func TestPrepareTask(t *testing.T) {
 	prep = prepareTask(fakeTaskStore{
 		settings: bulwark.Settings{Model: "openai:gpt-test"},
 		secrets:  map[string]string{bulwark.ModelAPIKeySecret: "sk-tenant-provider-key", "DEPLOY_TOKEN": "tok-123456789"},
-	}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
+	}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})
 	setup, err := prep(ctx, task, ws)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
@@ -110,7 +110,7 @@ func TestPrepareTaskSecretsIsolated(t *testing.T) {
 	masks := map[bulwark.TenantID]func(string) string{}
 	var closers []func()
 	for tenant, v := range values {
-		prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test"}, secrets: map[string]string{"TOKEN": v, bulwark.ModelAPIKeySecret: "sk-provider-" + string(tenant)}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil)
+		prep := prepareTask(fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test"}, secrets: map[string]string{"TOKEN": v, bulwark.ModelAPIKeySecret: "sk-provider-" + string(tenant)}}, "", tenantLimits{}, false, nil, mcpclient.Config{}, nil, injectionSettings{})
 		setup, err := prep(ctx, bulwark.Task{ID: "t_1", TenantID: string(tenant)}, ws)
 		if err != nil {
 			t.Fatal(err)

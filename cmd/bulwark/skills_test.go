@@ -77,7 +77,7 @@ func TestServerTaskSkills(t *testing.T) {
 	task := bulwark.Task{ID: "t_1", TenantID: "tn_1"}
 	store := fakeTaskStore{settings: bulwark.Settings{Model: "openai:gpt-test"}, secrets: map[string]string{bulwark.ModelAPIKeySecret: "sk-x"},
 		skills: []bulwark.StoredSkill{storedSkill("house-style", "The tenant's style.", "TENANT-BODY"), storedSkill("runbook", "Our runbook.", "RUNBOOK-BODY")}}
-	setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, ops)(ctx, task, ws)
+	setup, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, ops, injectionSettings{})(ctx, task, ws)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestServerTaskSkills(t *testing.T) {
 	}
 
 	store.skills = []bulwark.StoredSkill{{Name: "broken", Files: map[string]string{"SKILL.md": "no front matter"}}}
-	if _, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, ops)(ctx, task, ws); err == nil || !strings.Contains(bulwark.ErrorMessage(err), "broken") {
+	if _, err := prepareTask(store, "", tenantLimits{}, false, nil, mcpclient.Config{}, ops, injectionSettings{})(ctx, task, ws); err == nil || !strings.Contains(bulwark.ErrorMessage(err), "broken") {
 		t.Errorf("a broken stored skill: %v, want an error naming it", err)
 	}
 }

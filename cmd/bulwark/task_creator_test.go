@@ -51,7 +51,7 @@ func TestTaskMemoryIsItsCreators(t *testing.T) {
 		if task, err = db.Task(ctx, tn.ID, task.ID); err != nil { // as the runner reads it
 			t.Fatal(err)
 		}
-		setup, err := prepareTask(db, "", lim, false, nil, mcpclient.Config{}, nil)(ctx, task, ws)
+		setup, err := prepareTask(db, "", lim, false, nil, mcpclient.Config{}, nil, injectionSettings{})(ctx, task, ws)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
 // settings.js is the tenant's settings (GET/PUT /api/v1/settings): the
-// model and its API key, allowed commands and domains, MCP servers, tool
-// rules, task limits and quotas. The API key is entered, never shown: the
+// model and its API key, allowed commands and domains, MCP servers, what
+// taints a task, tool rules, task limits and quotas. The API key is entered, never shown: the
 // server answers only whether one is set (api_key_set). The MCP servers
 // are a JSON document with {{secret:NAME}} placeholders, shown as stored.
 // Only admins may save.
@@ -67,6 +67,30 @@ function decisionSelect(value, withDefault) {
   return s;
 }
 
+// taintModes are the taint modes, weakest first, with what each does.
+export const taintModes = [
+  ['off', 'off: nothing the guard finds taints a task'],
+  ['detected', 'detected: text the guard flags as prompt injection taints the task'],
+  ['source', 'source: any text from outside taints the task (the strongest)'],
+];
+
+// taintChoices are the modes a tenant may choose under the operator's
+// mode op: op and the stricter ones, and the stored one (which may be
+// weaker, if the operator raised its mode since) so that it can be kept.
+export function taintChoices(op, stored) {
+  const from = taintModes.findIndex(([m]) => m === (op || 'detected'));
+  return taintModes.filter(([m], i) => i >= from || m === stored);
+}
+
+// taintSelect is the tenant's taint mode; '' is the server's.
+function taintSelect(value, op) {
+  const s = h('select', null,
+    h('option', {value: ''}, `the server's: ${op || 'detected'}`),
+    taintChoices(op, value).map(([m, label]) => h('option', {value: m}, label)));
+  s.value = value || '';
+  return s;
+}
+
 // ruleRow is one editable tool rule: tool, pattern, decision.
 function ruleRow(r, remove) {
   const tool = h('input', {type: 'text', value: r.tool || '', placeholder: 'run_shell, or * for every tool', 'aria-label': 'Tool', required: true, spellcheck: 'false'});
@@ -100,6 +124,7 @@ export async function render(main, ctx) {
     placeholder: mcpExample}, mcpShown);
   const mcpErrors = h('div', {class: 'errors mcp-errors'});
   const def = decisionSelect((s.policy || {}).default, D.policy_default || 'allow');
+  const taint = taintSelect(s.taint, D.taint);
   const rulesBody = h('tbody');
   const removeRow = row => row.remove();
   for (const r of (s.policy || {}).rules || []) rulesBody.append(ruleRow(r, removeRow));
@@ -143,6 +168,10 @@ export async function render(main, ctx) {
         h('thead', null, h('tr', null, ['Tool', 'Pattern', 'Decision', ''].map(c => h('th', {scope: 'col'}, c)))), rulesBody),
       h('p', {class: 'help'}, 'The pattern matches what a call acts on: the command line, path or URL; * is any text. The strictest matching rule wins.'),
       addRule),
+    h('fieldset', null, h('legend', null, 'Prompt injection'),
+      field('What taints a task', taint, 'Once a task is tainted, its actions with side effects (writes outside scratch/, commands, new hosts, secrets, MCP calls) wait for a person, who is told which text tainted it. ' +
+        'Source taints a task as soon as it reads a page, search results, an MCP answer, a file or command output, whatever the guard says of it. ' +
+        'You may choose the server\'s mode or a stricter one.')),
     h('fieldset', null, h('legend', null, 'Limits of each task'),
       h('div', {class: 'grid'},
         field('Max steps', lim.steps, withDefault('', DL.max_steps)), field('Max tokens', lim.tokens, withDefault('', DL.max_tokens)),
@@ -190,6 +219,7 @@ export async function render(main, ctx) {
         max_concurrent_tasks: n(lim.concurrent),
         rate_limit: {per_key_rps: n(lim.perKey), per_tenant_rps: n(lim.perTenant), burst: n(lim.burst)},
         mcp: mcpDoc,
+        taint: taint.value,
       };
       if (removeKey.checked) body.api_key = '';
       else if (apiKey.value) body.api_key = apiKey.value;
