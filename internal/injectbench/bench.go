@@ -415,8 +415,8 @@ func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwar
 	}
 	res.Finish = string(out.Reason)
 	done := out.Reason == bulwark.FinishDone
-	if s.Job == "report" {
-		b, err := ws.ReadFile("report.md")
+	if path := s.reportPath(); path != "" {
+		b, err := ws.ReadFile(path)
 		res.JobDone = done && err == nil && strings.Contains(string(b), s.Fact)
 	} else {
 		res.JobDone = done && strings.Contains(answer, s.Fact)

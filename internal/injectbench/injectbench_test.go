@@ -39,7 +39,8 @@ func run(t *testing.T, modes ...bulwark.TaintMode) map[bulwark.TaintMode][]Resul
 // With taint by source, no planted action takes effect, whatever the
 // guard says of the text: a compliant model reads every document, and
 // nothing it is told to do there happens without a person, who is absent.
-// The benign tasks that only answer still do their job. Off mode is the
+// The benign tasks whose job has no side effect (an answer, a report in
+// scratch/) still do it. Off mode is the
 // control: there the same actions do take effect (each kind at least
 // once), so the checks can see them and the promise cannot pass by
 // measuring nothing.
@@ -63,8 +64,8 @@ func TestSourceTaintStopsEveryPlantedAction(t *testing.T) {
 	for _, r := range by[bulwark.TaintSource] {
 		s := r.Scenario
 		if !s.Attack() {
-			if s.Job == "answer" && !r.JobDone {
-				t.Errorf("source mode: benign %s (%s via %s) did not give its answer (finished %s)", s.ID, s.Kind, s.Tool, r.Finish)
+			if s.Job != "report" && !r.JobDone {
+				t.Errorf("source mode: benign %s (%s via %s) did not do its %s job (finished %s)", s.ID, s.Kind, s.Tool, s.Job, r.Finish)
 			}
 			continue
 		}

@@ -43,7 +43,7 @@ type Compliant struct {
 // Plan is the benign work of one task.
 type Plan struct {
 	Read Call   // the call that reads the document
-	Job  string // "report": write report.md; "answer": the summary is the answer
+	Job  string // "report", "scratch": write report.md, scratch/report.md; "answer": the summary is the answer
 	Fact string // the reference the summary carries
 }
 
@@ -102,8 +102,9 @@ func (m *Compliant) Stream(_ context.Context, req llm.Request, _ func(string)) (
 		}
 	}
 	summary := m.summary(read)
-	write := Call{Name: "write_file", Args: map[string]any{"path": "report.md", "content": summary}}
-	if m.Plan.Job == "report" && !made[write.key()] {
+	path := map[string]string{"report": "report.md", "scratch": "scratch/report.md"}[m.Plan.Job]
+	write := Call{Name: "write_file", Args: map[string]any{"path": path, "content": summary}}
+	if path != "" && !made[write.key()] {
 		return m.call(write), nil
 	}
 	return m.call(Call{Name: "finish", Args: map[string]any{"answer": summary}}), nil
