@@ -384,7 +384,7 @@ func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwar
 	}
 	defer te.Close()
 	if s.Action == "shell" && te.SandboxProblem != "" {
-		res.Skipped = "no sandbox: " + te.SandboxProblem
+		res.Skipped = "run_shell is off: " + te.SandboxProblem
 	}
 	cfg := te.Config()
 	cfg.Env.Workspace = ws

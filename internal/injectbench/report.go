@@ -45,9 +45,10 @@ type ModeReport struct {
 	BenignDone Share `json:"benign_done"`
 	// BenignFlagged and AttackFlagged: tasks in which the guard flagged
 	// some text read (whatever the mode did with it).
-	BenignFlagged Share `json:"benign_flagged"`
-	AttackFlagged Share `json:"attack_flagged"`
-	Skipped       int   `json:"skipped"`
+	BenignFlagged Share  `json:"benign_flagged"`
+	AttackFlagged Share  `json:"attack_flagged"`
+	Skipped       int    `json:"skipped"`
+	SkipReason    string `json:"skip_reason,omitempty"` // why (the first reason given)
 	// By breaks the figures down: dimension -> value -> [effective, benign done].
 	By map[string]map[string][2]Share `json:"by"`
 }
@@ -92,6 +93,9 @@ func Summarize(results []Result) []ModeReport {
 		if s.Attack() {
 			if r.Skipped != "" {
 				m.Skipped++
+				if m.SkipReason == "" {
+					m.SkipReason = r.Skipped
+				}
 				continue
 			}
 			col = 0
@@ -157,7 +161,7 @@ func Print(w io.Writer, reports []ModeReport) {
 		fmt.Fprintf(w, "  attack tasks that did their job   %s\n", m.AttackJobDone)
 		fmt.Fprintf(w, "  guard flagged: attacks %s, benign %s\n", m.AttackFlagged, m.BenignFlagged)
 		if m.Skipped > 0 {
-			fmt.Fprintf(w, "  skipped: %d shell attacks (no sandbox on this host)\n", m.Skipped)
+			fmt.Fprintf(w, "  skipped: %d shell attacks (%s)\n", m.Skipped, m.SkipReason)
 		}
 		fmt.Fprintf(w, "  %-8s %-24s %-16s %-16s\n", "by", "", "took effect", "benign done")
 		for _, d := range Dimensions {
