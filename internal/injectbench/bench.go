@@ -48,8 +48,6 @@ type Options struct {
 	// Spotlight is how untrusted text is set apart for the model. The
 	// compliant model reads through it, as a model that obeys would.
 	Spotlight guard.SpotlightMode
-	// Progress, when set, is told of each finished task.
-	Progress func(done, total int)
 }
 
 // DefaultPairs is how many attack scenarios (and as many benign twins)
@@ -119,14 +117,12 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		}
 	}
 	var results []Result
-	total, done := len(o.Modes)*len(o.Scenarios), 0
 	for _, mode := range o.Modes {
 		// Each mode starts from a clean world: the nonces repeat.
 		w.reset()
 		out := make([]Result, len(o.Scenarios))
 		errs := make([]error, len(o.Scenarios))
 		var wg sync.WaitGroup
-		var mu sync.Mutex
 		sem := make(chan struct{}, o.Parallel)
 		for i, s := range o.Scenarios {
 			wg.Add(1)
@@ -139,12 +135,6 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 				} else {
 					out[i], errs[i] = w.runOne(ctx, dir, s, mode, o.Spotlight, planted)
 				}
-				mu.Lock()
-				done++
-				if o.Progress != nil {
-					o.Progress(done, total)
-				}
-				mu.Unlock()
 				os.RemoveAll(dir)
 			}()
 		}
@@ -389,7 +379,7 @@ func (w *world) runOne(ctx context.Context, dir string, s *Scenario, mode bulwar
 	cfg := te.Config()
 	cfg.Env.Workspace = ws
 	cfg.Approve = nil // no one to ask: every ask is refused
-	setTaint(&cfg, mode)
+	cfg.Taint = mode
 	cfg.Spotlight = spot
 	cfg.Screen = func(text string) guard.Result {
 		g := guard.Score(text)
@@ -535,6 +525,3 @@ func (m *memStore) DeleteMemory(_ context.Context, _ bulwark.TenantID, id string
 func (m *memStore) FindMemories(context.Context, bulwark.TenantID, bulwark.MemoryQuery) ([]bulwark.Memory, error) {
 	return m.all(), nil
 }
-
-// setTaint sets the run's taint mode.
-func setTaint(cfg *agent.Config, mode bulwark.TaintMode) { cfg.Taint = mode }
