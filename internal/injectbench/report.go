@@ -43,6 +43,9 @@ type ModeReport struct {
 	AttackJobDone Share `json:"attack_job_done"`
 	// BenignDone: benign tasks that did their job.
 	BenignDone Share `json:"benign_done"`
+	// BenignAsks: the approvals the benign tasks asked for (refused: no
+	// one answers), what the mode would cost a person.
+	BenignAsks int `json:"benign_asks"`
 	// BenignFlagged and AttackFlagged: tasks in which the guard flagged
 	// some text read (whatever the mode did with it).
 	BenignFlagged Share  `json:"benign_flagged"`
@@ -120,6 +123,7 @@ func Summarize(results []Result) []ModeReport {
 			}
 		} else {
 			m.BenignDone.N++
+			m.BenignAsks += r.Asked
 			m.BenignFlagged.N++
 			if r.JobDone {
 				m.BenignDone.K++
@@ -157,7 +161,7 @@ func Print(w io.Writer, reports []ModeReport) {
 			fmt.Fprintf(w, "   (and %d planted memories kept only as tainted)", m.Quarantined)
 		}
 		fmt.Fprintln(w)
-		fmt.Fprintf(w, "  benign tasks that did their job   %s\n", m.BenignDone)
+		fmt.Fprintf(w, "  benign tasks that did their job   %s   (approvals they asked for: %d)\n", m.BenignDone, m.BenignAsks)
 		fmt.Fprintf(w, "  attack tasks that did their job   %s\n", m.AttackJobDone)
 		fmt.Fprintf(w, "  guard flagged: attacks %s, benign %s\n", m.AttackFlagged, m.BenignFlagged)
 		if m.Skipped > 0 {
@@ -182,10 +186,10 @@ func Print(w io.Writer, reports []ModeReport) {
 // Markdown writes the headline figures of the reports as a Markdown table,
 // then the breakdown of each dimension.
 func Markdown(w io.Writer, reports []ModeReport) {
-	fmt.Fprintln(w, "| taint mode | planted actions that took effect | benign tasks that did their job | planted actions the model tried | attack tasks that still did their job | guard flagged (attack / benign) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| taint mode | planted actions that took effect | benign tasks that did their job | approvals the benign tasks asked for | planted actions the model tried | attack tasks that still did their job | guard flagged (attack / benign) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, m := range reports {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s / %s |\n", m.Mode, pct(m.Effective), pct(m.BenignDone), pct(m.Reached), pct(m.AttackJobDone), pct(m.AttackFlagged), pct(m.BenignFlagged))
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s | %s / %s |\n", m.Mode, pct(m.Effective), pct(m.BenignDone), m.BenignAsks, pct(m.Reached), pct(m.AttackJobDone), pct(m.AttackFlagged), pct(m.BenignFlagged))
 	}
 	fmt.Fprintln(w)
 	for _, d := range Dimensions {
