@@ -23,9 +23,10 @@ commands, exfiltration, memories, secrets sent out, files deleted) and
 their benign twins through the real agent loop and tools, with a model that
 obeys every planted action it reads and no person to approve, in each
 taint mode. Reports the planted actions that took effect and the benign
-tasks that did their job, by document kind, language, tool, style, action
-and job. Shell actions are skipped where the host cannot sandbox (run as
-root). The exit status is non-zero only when the bench itself fails.
+tasks that did their job, by document kind, language, topic, tool, style,
+action and job. Shell actions are skipped where the host cannot sandbox
+(run as root). The exit status is non-zero only when the bench itself
+fails, or finds effects that disagree with the calls the model made.
 
 Example:
   bulwark bench injection --mode source`)
