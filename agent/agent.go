@@ -74,8 +74,8 @@ type Config struct {
 	SecretArgs func(tool string, args json.RawMessage) (json.RawMessage, error)
 	// Screen scores untrusted text (fetched pages, files, command output)
 	// for prompt injection; nil means guard.Score. Text it flags taints the
-	// task: from then on, calls with side effects that the policy allows
-	// need a person's approval.
+	// task (unless Taint is off): from then on, calls with side effects
+	// that the policy allows need a person's approval.
 	Screen func(text string) guard.Result
 	// Taint says what taints the task (see bulwark.TaintMode): text the
 	// guard flags (TaintDetected, the zero value), any untrusted text the
@@ -150,6 +150,12 @@ var errTimeout = errors.New("the task's time budget ran out")
 func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
 	if cfg.Model == nil || cfg.Tools == nil {
 		return Outcome{}, bulwark.Errorf(bulwark.Invalid, "agent.Run", "a model and tools are required")
+	}
+	if _, err := bulwark.ParseTaintMode(string(cfg.Taint)); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := guard.ParseSpotlightMode(string(cfg.Spotlight)); err != nil {
+		return Outcome{}, err
 	}
 	if cfg.Env == nil {
 		cfg.Env = &tool.Env{}

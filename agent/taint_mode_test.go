@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
@@ -271,6 +272,50 @@ func TestTaintOffInLaterTurns(t *testing.T) {
 		h.run(t, context.Background())
 		if h.exists("app.py") != tt.written {
 			t.Errorf("a later turn in %s mode: app.py written = %v, want %v\n%s", tt.mode, !tt.written, tt.written, h.dump())
+		}
+	}
+}
+
+// In source mode a read-only MCP tool's answer the guard does not flag
+// taints the task too, and the reason names the tool and what it was
+// asked; in detected mode it does not.
+func TestTaintBySourceMCP(t *testing.T) {
+	for _, tt := range []struct {
+		mode    bulwark.TaintMode
+		written bool
+	}{{bulwark.TaintSource, false}, {bulwark.TaintDetected, true}} {
+		h := newHarness(t, "openai", llmtest.Script(
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("mcp__docs__lookup", map[string]string{"text": "release"})}},
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "main.py", "content": "x"})}},
+			finish("done"),
+		))
+		h.cfg.Tools.Add(&mcpTool{name: "mcp__docs__lookup", readOnly: true, output: benignPage})
+		h.cfg.Taint = tt.mode
+		var asked []bulwark.Approval
+		h.cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) {
+			asked = append(asked, a)
+			return false, nil
+		}
+		h.run(t, context.Background())
+		if h.exists("main.py") != tt.written {
+			t.Errorf("%s mode: main.py written = %v, want %v", tt.mode, !tt.written, tt.written)
+		}
+		if !tt.written && (len(asked) != 1 || !strings.Contains(asked[0].Reason, `mcp__docs__lookup: docs/lookup {"text":"release"}`) || !strings.Contains(asked[0].Reason, "not flagged")) {
+			t.Errorf("%s mode: approvals = %+v, want the write, naming the MCP call", tt.mode, asked)
+		}
+	}
+}
+
+// A mode the loop does not know is an unusable Config, not detected.
+func TestUnknownModesRefused(t *testing.T) {
+	for _, cfg := range []func(*agent.Config){
+		func(c *agent.Config) { c.Taint = "strict" },
+		func(c *agent.Config) { c.Spotlight = "encode" },
+	} {
+		h := newHarness(t, "openai", llmtest.Script(finish("done")))
+		cfg(&h.cfg)
+		if _, err := agent.Run(context.Background(), h.cfg, bulwark.Task{ID: "t_x", Input: "x"}); bulwark.ErrorKind(err) != bulwark.Invalid {
+			t.Errorf("Run with taint %q, spotlight %q: %v, want an Invalid error", h.cfg.Taint, h.cfg.Spotlight, err)
 		}
 	}
 }

@@ -73,6 +73,12 @@ func newMarkID() string {
 // hidden by normalization) so that it starts with "[[" instead of "<<".
 func neutralize(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
+	// A "<" written as an escape that a model reads as one (HTML
+	// entities, JSON's \u003c, which encoders write by default) spells a
+	// marker too: where one does, every such escape becomes "[".
+	if escapedLT.MatchString(s) && lookalike.MatchString(markerView(unescapeLT(s))) {
+		s = escapedLT.ReplaceAllString(s, "[")
+	}
 	s = lookalike.ReplaceAllStringFunc(s, func(m string) string {
 		i := strings.IndexFunc(m, func(r rune) bool { return r == 'u' || r == 'U' })
 		slash := ""
@@ -94,6 +100,12 @@ func neutralize(s string) string {
 	}
 	return s
 }
+
+// escapedLT finds the escapes of "<" a model reads as one.
+var escapedLT = regexp.MustCompile(`(?i)&lt;?|&#0*60;?|&#x0*3c;?|\\u003c|\\x3c`)
+
+// unescapeLT writes each escape of "<" in s as "<".
+func unescapeLT(s string) string { return escapedLT.ReplaceAllString(s, "<") }
 
 // markerView is s as neutralize looks for disguised markers in it:
 // normalized, lower case, and with every accent taken off ("ú" is "u").

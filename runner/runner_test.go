@@ -52,6 +52,8 @@ type env struct {
 	delegate bool
 	// exec, when set, runs run_shell's commands (live_output_test.go).
 	exec func(ctx context.Context, cmd []string) (*tool.ExecResult, error)
+	// taint is the tasks' taint mode (taint_test.go).
+	taint bulwark.TaintMode
 }
 
 func newEnv(t *testing.T, h llmtest.Handler) *env {
@@ -112,6 +114,7 @@ func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 				Model:  m,
 				Tools:  tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
 				Policy: e.policy,
+				Taint:  e.taint,
 			}
 			if e.delegate {
 				s.Tools = tool.NewRegistry(append(files.Tools(), delegate.Tool(), interact.Finish(), interact.AskUser())...)

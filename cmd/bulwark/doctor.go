@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox"
 )
 
@@ -114,6 +115,17 @@ func doctor(ctx context.Context, where storeFlags) []check {
 		add("secrets", "warn", secretsInSandboxVar+"=on: secrets not bound to hosts are put into sandboxed code, where only output masking guards them; bind them (bulwark secrets set NAME --hosts ...) and unset it")
 	default:
 		add("secrets", "ok", "never enter the sandbox: bound secrets go in through the egress proxy, unbound ones are refused to code")
+	}
+
+	switch inj, err := readInjectionSettings(io.Discard, "", ""); {
+	case err != nil:
+		add("taint", "FAIL", userMessage(err))
+	case inj.taint == bulwark.TaintOff:
+		add("taint", "warn", "BULWARK_TAINT=off: text the guard flags as prompt injection does not make a task ask before actions with side effects; unset it, or set source")
+	case inj.taint == bulwark.TaintSource:
+		add("taint", "ok", "source: any untrusted text a task reads makes its actions with side effects wait for a person")
+	default:
+		add("taint", "ok", "detected: text the guard flags makes a task's actions with side effects wait for a person (BULWARK_TAINT=source: any untrusted text does)")
 	}
 
 	switch servers, err := operatorMCP(); {

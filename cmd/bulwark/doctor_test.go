@@ -137,3 +137,21 @@ func TestDoctorCountsWarnings(t *testing.T) {
 		t.Errorf("doctor with %d warnings ends:\n%s", warns, r.stdout)
 	}
 }
+
+// BULWARK_TAINT=off is a warning, a value that does not parse a failure.
+func TestDoctorTaint(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	for _, tt := range []struct{ value, level string }{{"off", "warn"}, {"source", "ok"}, {"", "ok"}, {"strict", "FAIL"}} {
+		r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_TAINT=" + tt.value}, "doctor")
+		found := false
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, tt.level) && strings.Contains(l, "taint") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("BULWARK_TAINT=%s: doctor shows no %s line for taint:\n%s", tt.value, tt.level, r.stdout)
+		}
+	}
+}
