@@ -24,8 +24,10 @@ const benchUsage = `Usage:
 
 Measures this host: agents runs many agents at once against a fake model,
 api the HTTP API in process, sandbox the start-up of sandboxes, cluster
-tasks through 1 and N 'bulwark serve' nodes on SQLite and PostgreSQL. Each prints
-a report (--json for JSON). 'bulwark help bench NAME' lists its flags.
+tasks through 1 and N 'bulwark serve' nodes on SQLite and PostgreSQL,
+injection what instructions planted in documents make an agent do in each
+taint mode. Each prints a report (--json for JSON). 'bulwark help bench
+NAME' lists its flags.
 
 Example:
   bulwark bench agents --tasks 100 --steps 5`

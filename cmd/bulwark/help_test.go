@@ -21,6 +21,7 @@ var helpCases = []struct {
 	{[]string{"bench", "agents"}, "(default 1000)"},
 	{[]string{"bench", "api"}, "(default 3s)"},
 	{[]string{"bench", "cluster"}, "(default 200)"},
+	{[]string{"bench", "injection"}, "(default 112)"},
 	{[]string{"bench", "sandbox"}, "(default 40)"},
 	{[]string{"db"}, ""},
 	{[]string{"db", "migrate"}, "--database-url URL"},
