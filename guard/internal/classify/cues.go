@@ -101,31 +101,72 @@ func imperative(w string) bool {
 // paths) that its words do not show.
 func tokenCues(v string) int {
 	c := 0
-	if strings.Contains(v, "http://") || strings.Contains(v, "https://") || strings.Contains(v, "www.") {
-		c |= cueURL
-		for _, u := range strings.Fields(v) {
-			if i := strings.Index(u, "://"); i >= 0 && strings.ContainsRune(u[i:], '?') && strings.ContainsRune(u[i:], '=') {
-				c |= cueQueryURL
-				break
+	high := false
+	// One pass over the bytes for the markers of links, Markdown, addresses
+	// and paths.
+	for i := 0; i < len(v); i++ {
+		rest := v[i:]
+		switch v[i] {
+		case ':':
+			if strings.HasPrefix(rest, "://") {
+				c |= cueURL
+				if u, _, _ := strings.Cut(rest, " "); strings.IndexByte(u, '?') >= 0 && strings.IndexByte(u, '=') >= 0 {
+					c |= cueQueryURL
+				}
+			}
+		case 'w':
+			if strings.HasPrefix(rest, "www.") {
+				c |= cueURL
+			}
+		case '!':
+			if strings.HasPrefix(rest, "![") {
+				c |= cueMdImage
+			}
+		case ']':
+			if strings.HasPrefix(rest, "](") {
+				c |= cueMdLink
+			}
+		case '@':
+			if i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) && strings.IndexByte(rest, '.') >= 0 {
+				c |= cueMail
+			}
+		case '~':
+			if strings.HasPrefix(rest, "~/") {
+				c |= cuePath
+			}
+		case '/':
+			if strings.HasPrefix(rest, "/etc/") || strings.HasPrefix(rest, "/home/") || strings.HasPrefix(rest, "/root/") {
+				c |= cuePath
+			}
+		case '.':
+			if strings.HasPrefix(rest, ".ssh") || strings.HasPrefix(rest, ".env") || strings.HasPrefix(rest, ".aws") {
+				c |= cuePath
+			}
+		case '\\':
+			if i > 1 && v[i-1] == ':' && v[i-2] == 'c' {
+				c |= cuePath
+			}
+		case '%':
+			if strings.HasPrefix(rest, "%appdata%") {
+				c |= cuePath
+			}
+		case '$':
+			if strings.HasPrefix(rest, "$home") {
+				c |= cuePath
+			}
+		default:
+			if v[i] >= 0x80 {
+				high = true
 			}
 		}
 	}
-	if strings.Contains(v, "![") {
-		c |= cueMdImage
+	if strings.Contains(v, "s'il vous") || strings.Contains(v, "por favor") {
+		c |= cuePlease
 	}
-	if strings.Contains(v, "](") {
-		c |= cueMdLink
+	if !high {
+		return c
 	}
-	if i := strings.IndexByte(v, '@'); i > 0 && i+1 < len(v) && isWordByte(v[i-1]) && isWordByte(v[i+1]) && strings.Contains(v[i:], ".") {
-		c |= cueMail
-	}
-	for _, p := range []string{"~/", "/etc/", "/home/", "/root/", ".ssh", ".env", ".aws", "c:\\", "%appdata%", "$home"} {
-		if strings.Contains(v, p) {
-			c |= cuePath
-			break
-		}
-	}
-	if strings.Contains(v, "请") || strings.Contains(v, "ください") || strings.Contains(v, "s'il vous") || strings.Contains(v, "por favor") {
+	if strings.Contains(v, "请") || strings.Contains(v, "ください") {
 		c |= cuePlease
 	}
 	if strings.Contains(v, "你") || strings.Contains(v, "您") || strings.Contains(v, "あなた") {
