@@ -157,7 +157,10 @@ func langOf(toks []string) string {
 // neighbours' kinds, how much of its vocabulary the rest of the document
 // shares (a request unrelated to the document around it shares none),
 // whether its script or language differs from the document's, and whether
-// it stands alone.
+// it stands alone. Its cue classes (cues.go: addressee, action asked for,
+// links, paths) come alone, in pairs and with that context; links and
+// e-mail addresses are one word each ("zurl", "zmail"), so that the hosts
+// of the training attacks are not what the model learns.
 func SegVectors(segs []Seg) []Vector {
 	d := docInfo{words: map[string]int{}}
 	var scripts [5]int
