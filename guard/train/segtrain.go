@@ -49,6 +49,9 @@ func (d *corpus) loadGuardCorpus(dir string) error {
 				hosts[r.Doc] = append(hosts[r.Doc], r.Text)
 				if split != "train" {
 					d.report = append(d.report, labelled{r.Text, "corpus " + split + ": all", false})
+					if split == "dev" {
+						d.report = append(d.report, labelled{r.Text, "corpus dev benign " + kind, false})
+					}
 				}
 			}
 		}

@@ -97,6 +97,33 @@ func Each(text string, f func(uint32)) {
 		}
 		prev, havePrev = h, true
 	}
+	eachCue(text, f)
+}
+
+// seedCue hashes the cue features of the whole-text classifier.
+const seedCue = 0x2545f491
+
+// eachCue calls f with the buckets of the cue classes of text (cues.go),
+// alone and in pairs: what the text does, in words of no attack family.
+func eachCue(text string, f func(uint32)) {
+	// Cues reads the first words only; the rest of a window need not be
+	// split.
+	c := Cues(text, tokens(text[:min(len(text), 640)]))
+	g := func(b uint32) {
+		for range 8 {
+			f(b)
+		}
+	} // eight times: a few cues weigh against many n-grams
+	var names [numCues + 1]string
+	k := 0
+	c.names(func(name string) { names[k] = name; k++ })
+	g(hashStr(seedCue, "cues="+string(rune('0'+c.strength()))) % Dim)
+	for i := 0; i < k; i++ {
+		g(hashStr(seedCue, names[i]) % Dim)
+		for j := i + 1; j < k; j++ {
+			g(hashStr(seedCue, names[i]+"+"+names[j]) % Dim)
+		}
+	}
 }
 
 func wordByte(c byte) bool {

@@ -157,7 +157,10 @@ func langOf(toks []string) string {
 // neighbours' kinds, how much of its vocabulary the rest of the document
 // shares (a request unrelated to the document around it shares none),
 // whether its script or language differs from the document's, and whether
-// it stands alone.
+// it stands alone. Its cue classes (cues.go: addressee, action asked for,
+// links, paths) come alone, in pairs and with that context; links and
+// e-mail addresses are one word each ("zurl", "zmail"), so that the hosts
+// of the training attacks are not what the model learns.
 func SegVectors(segs []Seg) []Vector {
 	d := docInfo{words: map[string]int{}}
 	var scripts [5]int
@@ -165,8 +168,13 @@ func SegVectors(segs []Seg) []Vector {
 	own := make([]map[string]int, len(segs)) // content words per segment
 	lang := make([]string, len(segs))
 	toks := make([][]string, len(segs))
+	cues := make([]CueSet, len(segs))
+	cued := 0 // segments with two kinds of cue or more
 	for i, s := range segs {
-		toks[i] = tokens(s.View)
+		toks[i] = tokens(abstractTokens(s.View))
+		if cues[i] = Cues(s.View, toks[i]); cues[i].strength() >= 2 {
+			cued++
+		}
 		own[i] = map[string]int{}
 		contentWords(toks[i], func(w string) { d.words[w]++; d.total++; own[i][w]++ })
 		scripts[s.Script] += len(s.View)
@@ -205,21 +213,33 @@ func SegVectors(segs []Seg) []Vector {
 		if i+1 < len(segs) {
 			next = segs[i+1].Kind
 		}
-		f.segment(s, toks[i], own[i], lang[i], prev, next, &d, len(segs))
+		ov := f.segment(s, toks[i], own[i], lang[i], prev, next, &d, len(segs))
 		others := second
 		if sp[i] {
 			others--
 		}
+		o2 := "others2p=some"
 		switch {
 		case others == 0:
-			f.tag("others2p=0")
+			o2 = "others2p=0"
 		case others <= 2:
-			f.tag("others2p=few")
+			o2 = "others2p=few"
 		case others*3 >= len(segs):
-			f.tag("others2p=most")
-		default:
-			f.tag("others2p=some")
+			o2 = "others2p=most"
 		}
+		f.tag(o2)
+		oc := cued
+		if cues[i].strength() >= 2 {
+			oc--
+		}
+		ocb := "otherscued=0"
+		switch {
+		case oc > 0 && oc*4 >= len(segs):
+			ocb = "otherscued=many"
+		case oc > 0:
+			ocb = "otherscued=few"
+		}
+		f.cues(cues[i], o2, ov, ocb)
 		switch i {
 		case 0:
 			f.tag("pos=first")
@@ -336,7 +356,57 @@ func kindName(k uint8) string {
 	return "none"
 }
 
-func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang string, prev, next uint8, d *docInfo, nsegs int) {
+// cues adds the cue classes of a segment, alone, in pairs, and with its
+// context: how many other segments speak to the reader or carry cues, and
+// how much of its vocabulary the document shares.
+func (f *featurizer) cues(c CueSet, others2p, ov, otherscued string) {
+	n := c.strength()
+	st := "cues=" + string(rune('0'+n))
+	f.tag(st)
+	f.tag(st + "|" + others2p)
+	f.tag(st + "|" + ov)
+	f.tag(st + "|" + otherscued)
+	var names [numCues + 1]string
+	k := 0
+	c.names(func(name string) { names[k] = name; k++ })
+	for i := 0; i < k; i++ {
+		a := names[i]
+		f.tag("cue=" + a)
+		f.tag("cue=" + a + "|" + others2p)
+		f.tag("cue=" + a + "|" + ov)
+		for j := i + 1; j < k; j++ {
+			f.tag("cc=" + a + "+" + names[j])
+		}
+	}
+}
+
+// abstractTokens replaces links and e-mail addresses by a word of their
+// class, so that the attacker hosts of the training attacks are not what
+// the model learns.
+func abstractTokens(v string) string {
+	if !strings.Contains(v, "://") && !strings.Contains(v, "www.") && !strings.Contains(v, "@") {
+		return v
+	}
+	var b strings.Builder
+	for i, w := range strings.Fields(v) {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		switch {
+		case strings.Contains(w, "://") || strings.HasPrefix(w, "www."):
+			b.WriteString("zurl")
+		case strings.Contains(w, "@") && strings.Contains(w, "."):
+			b.WriteString("zmail")
+		default:
+			b.WriteString(w)
+		}
+	}
+	return b.String()
+}
+
+// segment adds the features of one segment and returns its topic-overlap
+// bucket.
+func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang string, prev, next uint8, d *docInfo, nsegs int) string {
 	v := s.View
 	if len(words) > 120 {
 		words = words[:120]
@@ -414,12 +484,14 @@ func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang str
 	for _, c := range own {
 		rest -= c
 	}
+	ov := "alone"
 	switch {
 	case nsegs == 1 || rest < 8:
 		f.tag("alone")
 		f.tag("alone:" + k)
 	case len(own) == 0:
-		f.tag("ov=nocontent")
+		ov = "ov=nocontent"
+		f.tag(ov)
 	default:
 		shared := 0
 		for w, c := range own {
@@ -437,6 +509,7 @@ func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang str
 		case r > 0:
 			b = "ov=low"
 		}
+		ov = b
 		f.tag(b)
 		f.tag(b + ":" + k)
 		if len(own) >= 3 {
@@ -451,6 +524,7 @@ func (f *featurizer) segment(s Seg, words []string, own map[string]int, lang str
 		f.tag("lang-change:" + l)
 	}
 	f.tag("bias")
+	return ov
 }
 
 // SegModel is the segment model: logistic regression over SegVectors.
