@@ -215,6 +215,7 @@ type run struct {
 	repeats  int    // how many times in a row lastCall was made
 
 	taint     taint
+	prov      provenance // what outside text spelled out (provenance.go)
 	spot      guard.Spotlight // how untrusted text is marked for the model
 	notes     notes
 	project   project // the workspace's AGENTS.md (project.go)
@@ -262,6 +263,8 @@ func (r *run) end(reason FinishReason, text string) Outcome {
 
 func (r *run) loop(ctx context.Context) Outcome {
 	r.project = r.readProject()
+	r.prov.addTrusted(r.cfg.Instructions)
+	r.prov.addTrusted(r.project.prompt)
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
 			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},
@@ -270,6 +273,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
 		r.applyProject(r.project)
 		r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: r.cfg.Mask(r.task.Input), Pinned: true})
+		r.prov.addTrusted(r.task.Input)
 	}
 	// Notifications from outside follow the task's start.
 	r.stopNotes = r.startNotifications()
@@ -371,6 +375,12 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 	for _, m := range h.msgs {
 		m.Content = r.cfg.Mask(m.Content) // stored events are masked; a message is not yet
 		r.msgs = append(r.msgs, m)
+		switch src, marked := guard.MarkedSource(m.Content); {
+		case m.Role == llm.User:
+			r.prov.addTrusted(m.Content)
+		case m.Role == llm.ToolRole && marked && !listing(m.ToolName):
+			r.prov.addOutside(src, m.Content)
+		}
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step
 	r.taint.flagged = h.flagged
@@ -441,6 +451,7 @@ func (r *run) readInbox() {
 			}
 			r.emit(bulwark.Event{Type: bulwark.EventUserMessage, Text: text})
 			r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: "Message from the user while you work: " + r.cfg.Mask(text), Pinned: true})
+			r.prov.addTrusted(text)
 		default:
 			return
 		}
@@ -463,12 +474,16 @@ func (r *run) toolEnv() *tool.Env {
 			a, err := ask(ctx, q)
 			if err == nil {
 				r.emit(bulwark.Event{Type: bulwark.EventUserMessage, Text: a})
+				r.prov.addTrusted(a)
 			}
 			return a, err
 		}
 	}
 	env.CheckEffects = r.checkFound
 	env.Tainted = func() string { return r.taint.flagged }
+	if r.cfg.Taint != bulwark.TaintOff {
+		env.FromOutside = r.prov.fromOutside
+	}
 	return &env
 }
 

@@ -202,7 +202,11 @@ func (r *run) verdict(c bulwark.Call, e tool.Effects) (bulwark.Verdict, string) 
 	v, why := destructiveVerdict(r.cfg.Policy.Decide(c), e)
 	v, tainted := r.taintVerdict(v, e)
 	if tainted != "" {
-		why = tainted
+		return v, tainted
+	}
+	v, echoed := r.provenanceVerdict(v, e)
+	if echoed != "" {
+		why = echoed
 	}
 	return v, why
 }

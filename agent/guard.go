@@ -71,8 +71,15 @@ func (r *run) screen(call llm.ToolCall, target string, hosts []string, output st
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
 		r.taint.flagged, r.taint.bySource = why, true
 	}
+	if !listing(call.Name) {
+		r.prov.addOutside(source, output)
+	}
 	return r.spot.Mark(source, output)
 }
+
+// listing reports whether a tool's output lists the workspace's own names
+// (not a source a call's target is compared with: see provenance.go).
+func listing(name string) bool { return name == "list_files" || name == "search_files" }
 
 // forget drops hosts from the hosts known before the taint.
 func (r *run) forget(hosts []string) {

@@ -77,6 +77,10 @@ type Env struct {
 	// Tainted says why the task is tainted, "" while it is not (remember
 	// marks what a tainted task writes). Nil: never tainted.
 	Tainted func() string
+	// FromOutside returns the source of outside text the task read that
+	// holds a sentence of text, or "" (nil: none): what remember stores
+	// from outside text is stored tainted.
+	FromOutside func(text string) string
 }
 
 // ExecResult is what a sandboxed command did.

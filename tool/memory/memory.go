@@ -120,6 +120,11 @@ func (t remember) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (
 	if env != nil && env.Tainted != nil && env.Tainted() != "" {
 		m.Tainted = true
 	}
+	if env != nil && env.FromOutside != nil && env.FromOutside(args.Text) != "" {
+		// Text a page or file put in the task's hands is outside text,
+		// remembered or not: recalled, it taints the task that reads it.
+		m.Tainted = true
+	}
 	m, err := t.c.Store.AddMemory(ctx, t.c.Tenant, m)
 	if err != nil {
 		return tool.Result{}, err

@@ -1,0 +1,200 @@
+package agent
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/tool"
+)
+
+// Provenance: the second line of defence in the default taint mode
+// (detected), which does not rest on the guard. A planted instruction
+// has to name what it wants done: the file to write or delete, the
+// command to run, the host to send data to. So a call with side effects
+// whose target was spelled out in text from outside (a page, a search
+// result, a file, an MCP answer) and not in the task or by a person is
+// one that text asked for, whatever the guard scored it: it waits for a
+// person, as a tainted task's calls do. Calls whose targets come from the
+// person's own words, and calls with no side effects, run as before.
+//
+// Targets are compared as text, lowercased with whitespace collapsed, so
+// "Touch  PWNED.txt" in a page is "touch pwned.txt" in a call. What is
+// compared:
+//   - a file written or removed outside scratch/, by its cleaned path;
+//   - a command run, as written and in canonical form, and a program
+//     given to run_code;
+//   - a URL with a query whose host outside text named, unless the text
+//     holds the very URL (following a link is reading; putting data into
+//     a link to a host a page named is what exfiltration looks like);
+//   - any URL that carries a secret, to a host outside text named.
+//
+// Left out: the names list_files and search_files show (they are the
+// workspace's own names; a coding task lists, then edits), targets under
+// four characters, and, in source mode, everything (the task is tainted
+// at the first outside text anyway) and, in off mode, everything.
+
+// maxOutside bounds the outside text a task keeps for the comparison;
+// the oldest goes first.
+const maxOutside = 4 << 20
+
+// minTarget is the shortest target compared: shorter ones ("ls", "a")
+// turn up in any text.
+const minTarget = 4
+
+type provenance struct {
+	outside []sourced
+	size    int
+	trusted []string // the task, the person's messages and answers, instructions
+}
+
+type sourced struct {
+	source string // "fetch_url: https://..." as in guard events
+	text   string // normalized
+}
+
+// normText is the form texts and targets are compared in.
+func normText(s string) string {
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
+
+func (p *provenance) addOutside(source, text string) {
+	n := normText(text)
+	if n == "" {
+		return
+	}
+	p.outside = append(p.outside, sourced{source, n})
+	p.size += len(n)
+	for p.size > maxOutside && len(p.outside) > 1 {
+		p.size -= len(p.outside[0].text)
+		p.outside = p.outside[1:]
+	}
+}
+
+func (p *provenance) addTrusted(text string) {
+	if n := normText(text); n != "" {
+		p.trusted = append(p.trusted, n)
+	}
+}
+
+// from returns the source of the first outside text that holds target
+// while no trusted text does, or "".
+func (p *provenance) from(target string) string {
+	t := normText(target)
+	if len(t) < minTarget || p.isTrusted(t) {
+		return ""
+	}
+	for _, s := range p.outside {
+		if strings.Contains(s.text, t) {
+			return s.source
+		}
+	}
+	return ""
+}
+
+// isTrusted reports whether a trusted text holds t (normalized).
+func (p *provenance) isTrusted(t string) bool {
+	for _, s := range p.trusted {
+		if strings.Contains(s, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// verbatim reports whether some outside text holds target as it is.
+func (p *provenance) verbatim(target string) bool {
+	t := normText(target)
+	for _, s := range p.outside {
+		if strings.Contains(s.text, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// echo says why a call with effects e is one outside text asked for: its
+// target and where the text came from; "" when it is not.
+func (p *provenance) echo(e tool.Effects) string {
+	if len(p.outside) == 0 {
+		return ""
+	}
+	say := func(what, target, source string) string {
+		return fmt.Sprintf("%s %q was spelled out in text from %s, not in the task or by a person", what, oneLine(target, 120), source)
+	}
+	for _, list := range [][]string{e.Writes, e.Removes} {
+		for _, w := range list {
+			if strings.HasPrefix(w, scratchDir+"/") {
+				continue
+			}
+			if src := p.from(w); src != "" {
+				return say("the file", w, src)
+			}
+		}
+	}
+	if len(e.Runs) > 0 || len(e.Dynamic) > 0 {
+		for _, list := range [][]string{e.Targets, e.Runs} {
+			for _, c := range list {
+				if src := p.from(c); src != "" {
+					return say("the command", c, src)
+				}
+			}
+		}
+	}
+	for _, raw := range e.URLs {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			continue
+		}
+		src := p.from(u.Hostname())
+		if src == "" {
+			continue
+		}
+		if len(e.Secrets) > 0 {
+			return say("the host that a secret would be sent to,", u.Hostname(), src)
+		}
+		if u.RawQuery != "" && !p.verbatim(raw) {
+			return say("the host that data would be sent to,", u.Hostname(), src)
+		}
+	}
+	return ""
+}
+
+// provenanceVerdict turns allow into ask for a call with side effects
+// that outside text asked for (see echo), in detected mode, and says why.
+func (r *run) provenanceVerdict(v bulwark.Verdict, e tool.Effects) (bulwark.Verdict, string) {
+	if r.cfg.Taint != bulwark.TaintDetected && r.cfg.Taint != "" {
+		return v, ""
+	}
+	if v.Decision != bulwark.Allow || !e.SideEffects(scratchDir, func(string) bool { return true }) && len(e.URLs) == 0 {
+		return v, ""
+	}
+	why := r.prov.echo(e)
+	if why == "" {
+		return v, ""
+	}
+	return bulwark.Verdict{Decision: bulwark.Ask, Rule: "provenance"}, why +
+		"; a call that text from outside asked for needs a person's approval"
+}
+
+// fromOutside returns the source of outside text that holds six words
+// in a row of text (24 characters or more), or "": what remember stores
+// is marked tainted when it repeats outside text, as text a tainted task
+// wrote is. Words the person wrote are not counted.
+func (p *provenance) fromOutside(text string) string {
+	const run = 6
+	words := strings.Fields(normText(text))
+	for i := 0; i+run <= len(words); i++ {
+		t := strings.Join(words[i:i+run], " ")
+		if len(t) < 24 || p.isTrusted(t) {
+			continue
+		}
+		for _, s := range p.outside {
+			if strings.Contains(s.text, t) {
+				return s.source
+			}
+		}
+	}
+	return ""
+}
