@@ -215,7 +215,7 @@ type run struct {
 	repeats  int    // how many times in a row lastCall was made
 
 	taint     taint
-	prov      provenance // what outside text spelled out (provenance.go)
+	prov      provenance      // what outside text spelled out (provenance.go)
 	spot      guard.Spotlight // how untrusted text is marked for the model
 	notes     notes
 	project   project // the workspace's AGENTS.md (project.go)
