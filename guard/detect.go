@@ -64,6 +64,30 @@ var rules = sync.OnceValue(func() []rule {
 		{DetectOverride, 0.8, []string{"the user"},
 			regexp.MustCompile(`\b(?:do not|don't|never|without) (?:tell(?:ing)?|inform(?:ing)?|notify(?:ing)?|mention(?:ing)?|alert(?:ing)?|reveal(?:ing)? (?:this|it) to|let(?:ting)? (?:on to )?)(?: this| it| anything)? (?:to )?the user\b`)},
 
+		// Instruction override in other languages: the same act (ignore
+		// or forget the earlier instructions), spelled as people write it
+		// in German, French, Spanish, Portuguese, Italian, Dutch, Russian,
+		// Chinese, Japanese and Korean. Go's \b and \w know ASCII only, so
+		// words are \pL runs.
+		{DetectOverride, 0.9, []string{"ignor", "vergiss", "vergessen", "missacht", "oubli", "tenez pas compte", "tiens pas compte", "olvid", "esque", "desconsider", "dimentica", "trascura", "negeer", "vergeet"},
+			regexp.MustCompile(`(?:ignorier\pL*|vergiss|vergessen sie|missachte\pL*|ignore[zr]?|oublie[zr]?|ne tene?z? pas compte d[eu]s?|ne tiens pas compte d[eu]s?|ignora[rd]?|olvid[ae]r?|esque[cç]\pL*|desconsider\pL*|dimentica|trascura|negeer|vergeet)\s+(?:[\pL'’]+\s+){0,3}?` +
+				`(?:alle[nrs]?|sämtliche[n]?|deine|ihre|die|vorherigen?|bisherigen?|obigen?|vorigen?|toutes?|les|vos|tes|précédentes?|todas?|las|tus|sus|as|suas|tuas|anteriores|tutte|le|tue|precedenti|de|je|vorige)\s+(?:[\pL'’]+\s+){0,2}?` +
+				`(?:anweisungen|instruktionen|befehle|regeln|vorgaben|anordnungen|instructions|consignes|règles|directives|instrucciones|instruções|indicaciones|reglas|regras|órdenes|ordens|directrices|diretrizes|istruzioni|regole|indicazioni|instructies|regels|opdrachten)`)},
+		{DetectOverride, 0.85, []string{"vergiss", "vergessen", "ignorier", "oubli", "olvid", "esque", "dimentica", "vergeet", "negeer"},
+			regexp.MustCompile(`(?:vergiss|vergessen sie|ignoriere?|oublie[zr]?|olvid[ae]|esque[cç]\pL*|dimentica|vergeet|negeer)\s+(?:alles|das alles|tout|todo|tudo|tutto|alles wat)\s+(?:davor|zuvor|vorher|bisher\pL*|oben|obige|gesagte|ce qui précède|ce que je t'ai dit|précédent|lo anterior|lo de antes|anterior|o que foi dito|quanto detto|sopra|hiervoor|hierboven)`)},
+		// Russian, folded as Normalize folds Cyrillic look-alikes of Latin
+		// letters (а is a, о is o), so that it matches the view it reads.
+		{DetectOverride, 0.9, foldAll("игнор", "проигнор", "забудь", "не обращай"),
+			regexp.MustCompile(foldConfusables(`(?:игнорируй(?:те)?|проигнорируй(?:те)?|забудь(?:те)?|не обращай(?:те)? внимания на)\s+(?:\S+\s+){0,3}?(?:все|всё|предыдущие|прошлые|свои|ваши|твои|эти|данные|системные)\s+(?:\S+\s+){0,2}?(?:инструкции|указания|правила|команды|ограничения|промпт\pL*)|(?:забудь(?:те)?|игнорируй(?:те)?) (?:всё|все) (?:что было )?(?:выше|раньше|до этого|сказанное)`))},
+		{DetectOverride, 0.9, []string{"忽略", "无视", "忘记", "忘掉", "不要理会", "無視", "忘れ", "무시", "잊어"},
+			regexp.MustCompile(`(?:忽略|无视|忘记|忘掉|不要理会|忽視|無視)[^。\n]{0,10}(?:之前|以前|上面|先前|前面|所有|全部|上述)[^。\n]{0,8}(?:指令|指示|说明|說明|规则|規則|命令|提示|要求)|` +
+				`(?:以前|これまで|前|上記|上|先ほど|すべて|全て)の[^。\n]{0,10}(?:指示|命令|ルール|指令|プロンプト)[^。\n]{0,6}(?:無視|忘れ)|` +
+				`(?:이전|위의|앞의|모든)[^.\n]{0,10}(?:지시|명령|규칙|지침)[^.\n]{0,6}(?:무시|잊어)`)},
+		// "Now forget all that and ...": the turn of a typed attack after
+		// a harmless opening.
+		{DetectOverride, 0.6, []string{"forget", "ignore", "disregard"},
+			regexp.MustCompile(`\b(?:now |just |so )?(?:forget|ignore|disregard) (?:all (?:of )?(?:that|this|the above)|everything (?:above|before|else|i (?:said|told you)|you (?:were|have been) told)|the above)(?: and| ,| \.|,|\.| -)`)},
+
 		// Persona switch / jailbreak.
 		{DetectPersona, 0.55, []string{"you are now", "you're now", "you will now be", "you are going to"},
 			regexp.MustCompile(`\b(?:you are now|you're now|you will now be|you are going to (?:act|pretend|be|play))\b[^.\n]{0,60}\b(?:dan|unrestricted|unfiltered|uncensored|jailbr\w*|free|evil|without|no longer|not bound|freed|liberated|mode|any ?thing|anything)\b`)},
@@ -172,8 +196,8 @@ func harmfulCues() []string {
 func quoted(s string, i, j int) bool {
 	before := s[max(0, i-3):i]
 	after := s[j:min(len(s), j+40)]
-	for _, q := range []string{`"`, `'`, "`"} {
-		if strings.Contains(before, q) && strings.Contains(after, q) {
+	for _, q := range [][2]string{{`"`, `"`}, {`'`, `'`}, {"`", "`"}, {"「", "」"}, {"『", "』"}, {"（", "）"}} {
+		if strings.Contains(before, q[0]) && strings.Contains(after, q[1]) {
 			return true
 		}
 	}
@@ -291,4 +315,12 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
+}
+
+// foldAll folds each cue as Normalize folds text.
+func foldAll(cues ...string) []string {
+	for i, c := range cues {
+		cues[i] = foldConfusables(c)
+	}
+	return cues
 }
