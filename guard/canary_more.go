@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // inReassembled looks for the canary in what text holds once the ways of
@@ -36,7 +37,7 @@ func (c Canary) inReassembled(text string) bool {
 	}
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
 	hexJoined := &strings.Builder{}
-	for _, run := range hexPiece.FindAllString(text, -1) {
+	for _, run := range hexPiece().FindAllString(text, -1) {
 		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
 			hexJoined.WriteString(string(b))
 		}
@@ -73,14 +74,14 @@ func squeezeSeparators(text string) string {
 }
 
 var (
-	octalEscape   = regexp.MustCompile(`\\([0-3]?[0-7]{1,2})`)
-	braceEscape   = regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`)
-	longEscape    = regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`)
-	percentU      = regexp.MustCompile(`%u([0-9A-Fa-f]{4})`)
-	decimalCodes  = regexp.MustCompile(`\b(\d{2,7})\b`)
+	octalEscape   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\([0-3]?[0-7]{1,2})`) })
+	braceEscape   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`) })
+	longEscape    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`) })
+	percentU      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%u([0-9A-Fa-f]{4})`) })
+	decimalCodes  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d{2,7})\b`) })
 	minCodeEscape = 8
-	base32Run     = regexp.MustCompile(`[A-Z2-7]{16,}=*`)
-	hexPiece      = regexp.MustCompile(`[0-9A-Fa-f]{16,}`)
+	base32Run     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Z2-7]{16,}=*`) })
+	hexPiece      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[0-9A-Fa-f]{16,}`) })
 )
 
 // otherEscapes decodes text written as octal, \u{X}, \UXXXXXXXX or %uXXXX
@@ -88,16 +89,16 @@ var (
 // minCodeEscape of them, and base32 runs.
 func otherEscapes(text string) []string {
 	var out []string
-	for _, run := range base32Run.FindAllString(text, -1) {
+	for _, run := range base32Run().FindAllString(text, -1) {
 		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(run, "=")[:len(strings.TrimRight(run, "="))/8*8]); err == nil {
 			out = append(out, string(b))
 		}
 	}
 	for _, e := range []struct {
-		re   *regexp.Regexp
+		re   func() *regexp.Regexp
 		base int
 	}{{octalEscape, 8}, {braceEscape, 16}, {longEscape, 16}, {percentU, 16}, {decimalCodes, 10}} {
-		m := e.re.FindAllStringSubmatch(text, -1)
+		m := e.re().FindAllStringSubmatch(text, -1)
 		if len(m) < minCodeEscape {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
@@ -36,7 +37,7 @@ const (
 const outputDir = ".bulwark/outputs"
 
 // validToolName is what providers accept as a tool name.
-var validToolName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var validToolName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // ToolName is the name a server's tool is offered to the model under.
 func ToolName(server, name string) string { return "mcp__" + server + "__" + name }
@@ -62,7 +63,7 @@ func (sv *server) list(ctx context.Context) error {
 	// tool really has; then by name, so that the outcome is the same on
 	// every listing.
 	slices.SortStableFunc(found, func(a, b *mcp.Tool) int {
-		va, vb := validToolName.MatchString(a.Name), validToolName.MatchString(b.Name)
+		va, vb := validToolName().MatchString(a.Name), validToolName().MatchString(b.Name)
 		if va != vb {
 			if va {
 				return -1
@@ -105,7 +106,7 @@ func (sv *server) list(ctx context.Context) error {
 func sanitize(name string) string {
 	var b strings.Builder
 	for _, r := range name {
-		if r < 128 && validToolName.MatchString(string(r)) {
+		if r < 128 && validToolName().MatchString(string(r)) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')

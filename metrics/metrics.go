@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -47,6 +48,11 @@ var AllSecurityEvents = []SecurityEvent{
 // SecurityCounters counts security events by kind, and some of them also
 // by tenant (IncTenant).
 type SecurityCounters struct {
+	// reg is where the counters go; they are made and registered on first
+	// use (once), so that a process that counts nothing pays nothing at
+	// start-up.
+	reg      prometheus.Registerer
+	once     sync.Once
 	vec      *prometheus.CounterVec
 	byTenant *prometheus.CounterVec
 }
@@ -54,6 +60,19 @@ type SecurityCounters struct {
 // NewSecurityCounters registers bulwark_security_events_total with reg,
 // every kind at zero.
 func NewSecurityCounters(reg prometheus.Registerer) *SecurityCounters {
+	c := &SecurityCounters{reg: reg}
+	c.register()
+	return c
+}
+
+// register makes the counters and registers them with c.reg, once.
+func (c *SecurityCounters) register() {
+	c.once.Do(func() { c.vec, c.byTenant = newSecurityVecs(c.reg) })
+}
+
+// newSecurityVecs registers bulwark_security_events_total and its
+// per-tenant twin with reg, every kind at zero.
+func newSecurityVecs(reg prometheus.Registerer) (*prometheus.CounterVec, *prometheus.CounterVec) {
 	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bulwark_security_events_total",
 		Help: "Security-relevant events by kind: failed authentication, sandbox denials and limits, denied syscalls and routes, rate limiting, injection flags, ...",
@@ -66,13 +85,14 @@ func NewSecurityCounters(reg prometheus.Registerer) *SecurityCounters {
 	for _, k := range AllSecurityEvents {
 		vec.WithLabelValues(string(k))
 	}
-	return &SecurityCounters{vec: vec, byTenant: byTenant}
+	return vec, byTenant
 }
 
 // IncTenant counts one event of kind k of tenant (an id; "" for a
 // request of no tenant), in the total of k and in the tenant's count.
 func (c *SecurityCounters) IncTenant(k SecurityEvent, tenant string) {
 	c.Inc(k)
+	c.register()
 	if tenant == "" {
 		tenant = "none"
 	}
@@ -82,36 +102,49 @@ func (c *SecurityCounters) IncTenant(k SecurityEvent, tenant string) {
 // TenantCounter returns the counter of k for tenant, for tests and for
 // reading a value.
 func (c *SecurityCounters) TenantCounter(k SecurityEvent, tenant string) prometheus.Counter {
+	c.register()
 	return c.byTenant.WithLabelValues(string(k), tenant)
 }
 
 // Inc counts one event of kind k.
-func (c *SecurityCounters) Inc(k SecurityEvent) { c.vec.WithLabelValues(string(k)).Inc() }
+func (c *SecurityCounters) Inc(k SecurityEvent) {
+	c.register()
+	c.vec.WithLabelValues(string(k)).Inc()
+}
 
 // Counter returns the counter of k, for tests and for reading a value.
 func (c *SecurityCounters) Counter(k SecurityEvent) prometheus.Counter {
+	c.register()
 	return c.vec.WithLabelValues(string(k))
 }
 
 // Add counts n events of kind k.
 func (c *SecurityCounters) Add(k SecurityEvent, n int) {
+	c.register()
 	c.vec.WithLabelValues(string(k)).Add(float64(n))
 }
 
 // Registry is Bulwark's registry: the security counters, and the Go
-// runtime and process collectors. Other packages register their metrics
-// here.
+// runtime and process collectors (Handler registers them, and the
+// counters, on first call). Other packages register their metrics here.
 var Registry = prometheus.NewRegistry()
 
 // Security counts security events in Registry:
-// metrics.Security.Inc(metrics.AuthFailed).
-var Security = NewSecurityCounters(Registry)
+// metrics.Security.Inc(metrics.AuthFailed). Its counters are registered on
+// first use, or by Handler, whichever comes first.
+var Security = &SecurityCounters{reg: Registry}
 
-func init() {
+// registerCollectors registers the Go runtime and process collectors and
+// the security counters with Registry, once: not at init, because the
+// CLI's short commands (version, help) link this package and never serve
+// /metrics.
+var registerCollectors = sync.OnceFunc(func() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-}
+	Security.register()
+})
 
 // Handler serves Registry in the Prometheus exposition format.
 func Handler() http.Handler {
+	registerCollectors()
 	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{Registry: Registry})
 }

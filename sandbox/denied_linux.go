@@ -27,12 +27,14 @@ type deniedWatch struct {
 // maxDeniedNames bounds the programs explained after one command.
 const maxDeniedNames = 8
 
-var deniedPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`(?:^|: )([^\s:]+): Permission denied$`),     // bash, dash, env, xargs
-	regexp.MustCompile(`Permission denied: '([^']+)'`),              // Python
-	regexp.MustCompile(`spawn(?:Sync)? (\S+) EACCES`),               // Node
-	regexp.MustCompile(`cannot execute: Permission denied: (\S+)$`), // some shells
-}
+var deniedPatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`(?:^|: )([^\s:]+): Permission denied$`),     // bash, dash, env, xargs
+		regexp.MustCompile(`Permission denied: '([^']+)'`),              // Python
+		regexp.MustCompile(`spawn(?:Sync)? (\S+) EACCES`),               // Node
+		regexp.MustCompile(`cannot execute: Permission denied: (\S+)$`), // some shells
+	}
+})
 
 func (d *deniedWatch) Write(p []byte) (int, error) {
 	d.mu.Lock()
@@ -54,7 +56,7 @@ func (d *deniedWatch) scan(line string) {
 	if len(d.names) >= maxDeniedNames || !strings.Contains(line, "denied") && !strings.Contains(line, "EACCES") {
 		return
 	}
-	for _, re := range deniedPatterns {
+	for _, re := range deniedPatterns() {
 		if m := re.FindStringSubmatch(line); m != nil && !slices.Contains(d.names, m[1]) {
 			d.names = append(d.names, m[1])
 			return

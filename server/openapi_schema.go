@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 )
@@ -115,7 +116,7 @@ func (s *schemas) define(t reflect.Type) string {
 	s.defs[name] = def // before the fields: a type may hold itself
 	props := map[string]any{}
 	for _, f := range jsonFieldsOf(t) {
-		if doc, ok := rawFieldSchemas[f.name]; ok && f.typ == rawMessageType {
+		if doc, ok := rawFieldSchemas()[f.name]; ok && f.typ == rawMessageType {
 			props[f.name] = doc
 			continue
 		}
@@ -126,8 +127,8 @@ func (s *schemas) define(t reflect.Type) string {
 }
 
 // rawFieldSchemas are the schemas of the fields whose Go type says only
-// "any JSON value" (json.RawMessage), by JSON name.
-var rawFieldSchemas = map[string]map[string]any{"mcp": mcpSchema()}
+// "any JSON value" (json.RawMessage), by JSON name; built on first use.
+var rawFieldSchemas = sync.OnceValue(func() map[string]map[string]any { return map[string]map[string]any{"mcp": mcpSchema()} })
 
 // mcpSchema is the schema of a tenant's MCP servers (settings_mcp.go):
 // the form the server checks; what an entry may hold beyond it is the MCP

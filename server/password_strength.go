@@ -153,7 +153,8 @@ func capsBits(w []rune) float64 {
 // keyboardRows are the rows of a US keyboard, shifted and not.
 var keyboardRows = []string{"`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "~!@#$%^&*()_+", "QWERTYUIOP{}|", "ASDFGHJKL:\"", "ZXCVBNM<>?"}
 
-var keyPos = func() map[rune][2]int {
+// keyPos is the row and column of every key, built on first use.
+var keyPos = sync.OnceValue(func() map[rune][2]int {
 	m := map[rune][2]int{}
 	for row, keys := range keyboardRows {
 		for col, r := range keys {
@@ -163,14 +164,14 @@ var keyPos = func() map[rune][2]int {
 		}
 	}
 	return m
-}()
+})
 
 // keyboardAdjacent reports whether b is next to a on the keyboard: in the
 // same row, or the row above or below (where keys are offset by about
 // half a key).
 func keyboardAdjacent(a, b rune) bool {
-	pa, ok1 := keyPos[a]
-	pb, ok2 := keyPos[b]
+	pa, ok1 := keyPos()[a]
+	pb, ok2 := keyPos()[b]
 	if !ok1 || !ok2 || a == b {
 		return false
 	}

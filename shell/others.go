@@ -4,6 +4,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // runsOthers reports the commands that coreutils and the text tools of the
@@ -53,7 +54,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 				}
 				continue
 			}
-			if !a.static || awkRuns.MatchString(a.text) {
+			if !a.static || awkRuns().MatchString(a.text) {
 				w.dyn("%s may run commands its program builds (system, pipes, getline from a command)", prog)
 			}
 			return
@@ -62,7 +63,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 		// Variables in a script are read as written: sed "s/a/$b/" stays
 		// static (a value that adds an e flag is a limit).
 		for _, a := range args {
-			if sedRuns.MatchString(a.text) || sedSubstExec(a.text) {
+			if sedRuns().MatchString(a.text) || sedSubstExec(a.text) {
 				w.dyn("sed's e command and s///e flag run text as commands")
 				return
 			}
@@ -73,10 +74,14 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 var (
 	// awkRuns finds what lets an awk program run a command: system(),
 	// print or printf into a pipe, "cmd" | getline.
-	awkRuns = regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\|`)
+	awkRuns = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\|`)
+	})
 	// sedRuns finds sed's e command, at the start of a command, after an
 	// address (1e CMD, /x/e).
-	sedRuns = regexp.MustCompile(`(^|[;{}\n])\s*([0-9$]+|/[^/]*/)?(,\s*([0-9$]+|/[^/]*/))?\s*!?\s*e(\s|;|$)`)
+	sedRuns = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(^|[;{}\n])\s*([0-9$]+|/[^/]*/)?(,\s*([0-9$]+|/[^/]*/))?\s*!?\s*e(\s|;|$)`)
+	})
 )
 
 // sedSubstExec reports whether a sed script has an s command with the e

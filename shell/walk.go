@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -267,7 +268,7 @@ func (w *walker) run(args []arg, depth int) []string {
 			}
 		}
 	}
-	if wr, ok := wrappers[prog]; ok {
+	if wr, ok := wrappers()[prog]; ok {
 		return w.wrapper(prog, wr, rest, depth)
 	}
 	if shells[prog] {
@@ -318,7 +319,7 @@ func (w *walker) run(args []arg, depth int) []string {
 		w.runsOthers(prog, rest, depth)
 	}
 	if out == nil {
-		if o, ok := tools[prog]; ok {
+		if o, ok := tools()[prog]; ok {
 			w.runtimeFlags(prog, o, rest)
 			out = canonical(o.parse(rest))
 		} else {
@@ -435,7 +436,7 @@ func (w *walker) trap(args []arg, depth int) {
 func (w *walker) watch(args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = Command{Name: "watch", Args: texts(args)}
-	flags, _, rest, ok := skipOptions(watchOptions, args)
+	flags, _, rest, ok := skipOptions(watchOptions(), args)
 	if !ok {
 		w.dyn("watch is given options only known when it runs")
 		return append([]string{"watch"}, texts(args)...)
@@ -461,8 +462,10 @@ func (w *walker) watch(args []arg, depth int) []string {
 	return append([]string{"watch"}, texts(args)...)
 }
 
-var watchOptions = newOptions("bcegptrx", "nq", "d", "",
-	"beep=b color=c no-color=C errexit=e exec=x chgexit=g no-title=t no-wrap=w no-rerun=r precise=p interval:=n differences?=d equexit:=q")
+var watchOptions = sync.OnceValue(func() *options {
+	return newOptions("bcegptrx", "nq", "d", "",
+		"beep=b color=c no-color=C errexit=e exec=x chgexit=g no-title=t no-wrap=w no-rerun=r precise=p interval:=n differences?=d equexit:=q")
+})
 
 // redirections returns the files rs read and write, as "< FILE" and
 // "> FILE" (>>, >|, &>, &>> and >& FILE write; <> does both).

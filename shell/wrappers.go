@@ -3,6 +3,7 @@ package shell
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // wrapper is a program (or builtin) that runs the command in its operands.
@@ -32,68 +33,70 @@ type wrapper struct {
 	scriptFlags []string
 }
 
-var wrappers = map[string]wrapper{
-	"command": {opts: newOptions("pvV", "", "", "", ""), hidden: true, queries: []string{"-v", "-V"}},
-	"builtin": {opts: newOptions("", "", "", "", ""), hidden: true},
-	"exec":    {opts: newOptions("cl", "a", "", "", ""), hidden: true},
-	"env": {opts: newOptions("i0v", "uCS", "", "",
-		"ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
-			"ignore-signal? block-signal? list-signal-handling help version"),
-		assigns: true, dynamicFlags: []string{"-S", "--split-string"}},
-	"nice":    {opts: newOptions("", "n", "", "", "adjustment:=n help version")},
-	"timeout": {opts: newOptions("fpv", "ks", "", "", "foreground=f preserve-status=p kill-after:=k signal:=s verbose=v help version"), operands: 1},
-	"nohup":   {opts: newOptions("", "", "", "", "help version")},
-	"stdbuf":  {opts: newOptions("", "ioe", "", "", "input:=i output:=o error:=e help version")},
-	"time":    {opts: newOptions("apqv", "fo", "", "", "append=a format:=f output:=o portability=p quiet=q verbose=v help version")},
-	"sudo": {opts: newOptions("AbBEeHhiKklnPSsVv", "CDgprRtTuU", "", "",
-		"askpass=A background=b bell=B close-from:=C chdir:=D preserve-env? edit=e group:=g set-home=H host: "+
-			"login=i remove-timestamp=K reset-timestamp=k list=l non-interactive=n preserve-groups=P "+
-			"prompt:=p chroot:=R role:=r stdin=S shell=s type:=t command-timeout:=T other-user:=U "+
-			"user:=u version=V validate=v help=h"),
-		assigns: true, shellFlags: []string{"-s", "-i"}, queries: []string{"-e", "-l", "-V", "-v", "-K"}},
-	"doas":   {opts: newOptions("nsL", "uC", "", "", ""), shellFlags: []string{"-s"}, queries: []string{"-C", "-L"}},
-	"pkexec": {opts: newOptions("", "", "", "", "user: disable-internal-agent keep-cwd help version")},
-	"su": {opts: newOptions("flmpP", "cgGsw", "", "",
-		"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
-			"shell:=s whitelist-environment:=w pty=P help version"),
-		shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
-	"runuser": {opts: newOptions("flmpP", "cgGsuw", "", "",
-		"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
-			"shell:=s user:=u whitelist-environment:=w pty=P help version"),
-		shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
-	"chroot": {opts: newOptions("", "", "", "", "userspec: groups: skip-chdir help version"), operands: 1, shell: true},
-	"setsid": {opts: newOptions("cfw", "", "", "", "ctty=c fork=f wait=w help version")},
-	"ionice": {opts: newOptions("t", "cnpPu", "", "", "class:=c classdata:=n pid:=p pgid:=P ignore=t uid:=u help version"), queries: []string{"-p", "-P", "-u"}},
-	// Wrappers an operator might allow; their options as util-linux,
-	// coreutils and the others define them.
-	"taskset":     {opts: newOptions("acphV", "", "", "", "all-tasks=a cpu-list=c pid=p help version"), operands: 1},
-	"chrt":        {opts: newOptions("abdefiopmrRvhV", "TPD", "", "", "all-tasks=a batch=b deadline=d ext=e fifo=f idle=i other=o pid=p rr=r reset-on-fork=R verbose=v sched-runtime:=T sched-period:=P sched-deadline:=D max=m help version"), operands: 1},
-	"flock":       {opts: newOptions("sxunoFhV", "wEc", "", "", "shared=s exclusive=x unlock=u nonblock=n close=o no-fork=F timeout:=w conflict-exit-code:=E command:=c verbose help version"), operands: 1, scriptFlags: []string{"-c", "--command"}},
-	"setarch":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R fdpic-funcptrs=F mmap-page-zero=Z addr-compat-layout=L read-implies-exec=X 32bit=B short-inode=I whole-seconds=S sticky-timeouts=T 3gb=3 4gb uname-2.6 list help version"), operands: 1, shell: true},
-	"linux32":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
-	"linux64":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
-	"unshare":     {opts: newOptions("fcrhV", "RwSGl", "muinpUCT", "", "mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T fork=f kill-child? mount-proc? map-user: map-group: map-users: map-groups: map-root-user=r map-current-user=c map-auto propagation: setgroups: keep-caps setuid:=S setgid:=G root:=R wd:=w load-interp: monotonic: boottime: help version"), shell: true},
-	"nsenter":     {opts: newOptions("aFZhV", "tSGe", "mupinUCTrw", "", "all=a target:=t mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T setuid:=S setgid:=G preserve-credentials root?=r wd?=w wdns: env no-fork=F follow-context=Z help version"), shell: true},
-	"setpriv":     {opts: newOptions("dhV", "", "", "", "dump=d nnp no-new-privs inh-caps: ambient-caps: bounding-set: ruid: euid: rgid: egid: reuid: regid: clear-groups keep-groups init-groups groups: securebits: pdeathsig: selinux-label: apparmor-profile: landlock-access: landlock-rule: reset-env help version")},
-	"prlimit":     {opts: newOptions("hoVv", "p", "ACcdefilmnqrstuvxy", "", "pid:=p output:=o noheadings raw verbose help version as? core? cpu? data? fsize? locks? memlock? msgqueue? nice? nofile? nproc? rss? rtprio? rttime? sigpending? stack?")},
-	"numactl":     {opts: newOptions("alsHS", "iCNmpPbcw", "", "", "all=a interleave:=i preferred:=p preferred-many:=P membind:=m cpunodebind:=N physcpubind:=C localalloc=l show=s hardware=H balancing=b")},
-	"fakeroot":    {opts: newOptions("uvh", "lsibe", "", "", "lib: faked: unknown-is-real=u version=v help=h"), shell: true},
-	"faketime":    {opts: newOptions("fh", "mp", "", "", "exclude-monotonic date-prog:"), operands: 1},
-	"unbuffer":    {opts: newOptions("p", "", "", "", "")},
-	"rlwrap":      {opts: newOptions("AaciEhlmnNrRsStvwzbCDefFgHIoOPqSWX", "", "", "", "")},
-	"chronic":     {opts: newOptions("ev", "", "", "", "")},
-	"catchsegv":   {opts: newOptions("", "", "", "", "help version")},
-	"systemd-run": {opts: newOptions("qGdSrhP", "pEuH", "", "", "unit: property:=p description: slice: scope user system pty=t pipe=P quiet=q wait=G same-dir collect=G setenv:=E uid: gid: nice: working-directory: remain-after-exit=r service-type: help version")},
-	"firejail":    {opts: newOptions("", "", "", "", "")},
-	"cpulimit":    {opts: newOptions("kirvzh", "lpe", "", "", "limit:=l pid:=p exe:=e kill=k restore=r include-children=i verbose=v lazy=z help=h")},
-	"entr":        {opts: newOptions("acdnprsz", "", "", "", "")},
-	"sg":          {opts: newOptions("", "", "", "", ""), operands: -2},
-	"script":      {opts: newOptions("aefqtTIOBEhV", "cotTIOBEm", "", "", "append=a command:=c echo:=E return=e flush=f force log-in:=I log-out:=O log-io:=B log-timing:=T logging-format:=m output-limit:=o quiet=q timing?=t help=h version=V"), scriptFlags: []string{"-c", "--command"}, operands: -2},
-	"busybox":     {opts: newOptions("", "", "", "", "")},
-	"toybox":      {opts: newOptions("", "", "", "", "")},
-	"strace":      {opts: newOptions("cCdDfFhiqrtTvVwxyzZ", "abeEIoOpPsSuUX", "", "", "output:=o attach:=p user:=u")},
-	"ltrace":      {opts: newOptions("bcCfhiLrStTV", "aAeEFlnopsuwx", "", "", "output:=o")},
-}
+var wrappers = sync.OnceValue(func() map[string]wrapper {
+	return map[string]wrapper{
+		"command": {opts: newOptions("pvV", "", "", "", ""), hidden: true, queries: []string{"-v", "-V"}},
+		"builtin": {opts: newOptions("", "", "", "", ""), hidden: true},
+		"exec":    {opts: newOptions("cl", "a", "", "", ""), hidden: true},
+		"env": {opts: newOptions("i0v", "uCS", "", "",
+			"ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
+				"ignore-signal? block-signal? list-signal-handling help version"),
+			assigns: true, dynamicFlags: []string{"-S", "--split-string"}},
+		"nice":    {opts: newOptions("", "n", "", "", "adjustment:=n help version")},
+		"timeout": {opts: newOptions("fpv", "ks", "", "", "foreground=f preserve-status=p kill-after:=k signal:=s verbose=v help version"), operands: 1},
+		"nohup":   {opts: newOptions("", "", "", "", "help version")},
+		"stdbuf":  {opts: newOptions("", "ioe", "", "", "input:=i output:=o error:=e help version")},
+		"time":    {opts: newOptions("apqv", "fo", "", "", "append=a format:=f output:=o portability=p quiet=q verbose=v help version")},
+		"sudo": {opts: newOptions("AbBEeHhiKklnPSsVv", "CDgprRtTuU", "", "",
+			"askpass=A background=b bell=B close-from:=C chdir:=D preserve-env? edit=e group:=g set-home=H host: "+
+				"login=i remove-timestamp=K reset-timestamp=k list=l non-interactive=n preserve-groups=P "+
+				"prompt:=p chroot:=R role:=r stdin=S shell=s type:=t command-timeout:=T other-user:=U "+
+				"user:=u version=V validate=v help=h"),
+			assigns: true, shellFlags: []string{"-s", "-i"}, queries: []string{"-e", "-l", "-V", "-v", "-K"}},
+		"doas":   {opts: newOptions("nsL", "uC", "", "", ""), shellFlags: []string{"-s"}, queries: []string{"-C", "-L"}},
+		"pkexec": {opts: newOptions("", "", "", "", "user: disable-internal-agent keep-cwd help version")},
+		"su": {opts: newOptions("flmpP", "cgGsw", "", "",
+			"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
+				"shell:=s whitelist-environment:=w pty=P help version"),
+			shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
+		"runuser": {opts: newOptions("flmpP", "cgGsuw", "", "",
+			"command:=c session-command: fast=f group:=g supp-group:=G login=l preserve-environment=p "+
+				"shell:=s user:=u whitelist-environment:=w pty=P help version"),
+			shell: true, scriptFlags: []string{"-c", "--session-command"}, operands: -1},
+		"chroot": {opts: newOptions("", "", "", "", "userspec: groups: skip-chdir help version"), operands: 1, shell: true},
+		"setsid": {opts: newOptions("cfw", "", "", "", "ctty=c fork=f wait=w help version")},
+		"ionice": {opts: newOptions("t", "cnpPu", "", "", "class:=c classdata:=n pid:=p pgid:=P ignore=t uid:=u help version"), queries: []string{"-p", "-P", "-u"}},
+		// Wrappers an operator might allow; their options as util-linux,
+		// coreutils and the others define them.
+		"taskset":     {opts: newOptions("acphV", "", "", "", "all-tasks=a cpu-list=c pid=p help version"), operands: 1},
+		"chrt":        {opts: newOptions("abdefiopmrRvhV", "TPD", "", "", "all-tasks=a batch=b deadline=d ext=e fifo=f idle=i other=o pid=p rr=r reset-on-fork=R verbose=v sched-runtime:=T sched-period:=P sched-deadline:=D max=m help version"), operands: 1},
+		"flock":       {opts: newOptions("sxunoFhV", "wEc", "", "", "shared=s exclusive=x unlock=u nonblock=n close=o no-fork=F timeout:=w conflict-exit-code:=E command:=c verbose help version"), operands: 1, scriptFlags: []string{"-c", "--command"}},
+		"setarch":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R fdpic-funcptrs=F mmap-page-zero=Z addr-compat-layout=L read-implies-exec=X 32bit=B short-inode=I whole-seconds=S sticky-timeouts=T 3gb=3 4gb uname-2.6 list help version"), operands: 1, shell: true},
+		"linux32":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
+		"linux64":     {opts: newOptions("vRFZLXBIST3", "", "", "", "verbose=v addr-no-randomize=R 3gb=3 4gb uname-2.6 help version"), shell: true},
+		"unshare":     {opts: newOptions("fcrhV", "RwSGl", "muinpUCT", "", "mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T fork=f kill-child? mount-proc? map-user: map-group: map-users: map-groups: map-root-user=r map-current-user=c map-auto propagation: setgroups: keep-caps setuid:=S setgid:=G root:=R wd:=w load-interp: monotonic: boottime: help version"), shell: true},
+		"nsenter":     {opts: newOptions("aFZhV", "tSGe", "mupinUCTrw", "", "all=a target:=t mount?=m uts?=u ipc?=i net?=n pid?=p user?=U cgroup?=C time?=T setuid:=S setgid:=G preserve-credentials root?=r wd?=w wdns: env no-fork=F follow-context=Z help version"), shell: true},
+		"setpriv":     {opts: newOptions("dhV", "", "", "", "dump=d nnp no-new-privs inh-caps: ambient-caps: bounding-set: ruid: euid: rgid: egid: reuid: regid: clear-groups keep-groups init-groups groups: securebits: pdeathsig: selinux-label: apparmor-profile: landlock-access: landlock-rule: reset-env help version")},
+		"prlimit":     {opts: newOptions("hoVv", "p", "ACcdefilmnqrstuvxy", "", "pid:=p output:=o noheadings raw verbose help version as? core? cpu? data? fsize? locks? memlock? msgqueue? nice? nofile? nproc? rss? rtprio? rttime? sigpending? stack?")},
+		"numactl":     {opts: newOptions("alsHS", "iCNmpPbcw", "", "", "all=a interleave:=i preferred:=p preferred-many:=P membind:=m cpunodebind:=N physcpubind:=C localalloc=l show=s hardware=H balancing=b")},
+		"fakeroot":    {opts: newOptions("uvh", "lsibe", "", "", "lib: faked: unknown-is-real=u version=v help=h"), shell: true},
+		"faketime":    {opts: newOptions("fh", "mp", "", "", "exclude-monotonic date-prog:"), operands: 1},
+		"unbuffer":    {opts: newOptions("p", "", "", "", "")},
+		"rlwrap":      {opts: newOptions("AaciEhlmnNrRsStvwzbCDefFgHIoOPqSWX", "", "", "", "")},
+		"chronic":     {opts: newOptions("ev", "", "", "", "")},
+		"catchsegv":   {opts: newOptions("", "", "", "", "help version")},
+		"systemd-run": {opts: newOptions("qGdSrhP", "pEuH", "", "", "unit: property:=p description: slice: scope user system pty=t pipe=P quiet=q wait=G same-dir collect=G setenv:=E uid: gid: nice: working-directory: remain-after-exit=r service-type: help version")},
+		"firejail":    {opts: newOptions("", "", "", "", "")},
+		"cpulimit":    {opts: newOptions("kirvzh", "lpe", "", "", "limit:=l pid:=p exe:=e kill=k restore=r include-children=i verbose=v lazy=z help=h")},
+		"entr":        {opts: newOptions("acdnprsz", "", "", "", "")},
+		"sg":          {opts: newOptions("", "", "", "", ""), operands: -2},
+		"script":      {opts: newOptions("aefqtTIOBEhV", "cotTIOBEm", "", "", "append=a command:=c echo:=E return=e flush=f force log-in:=I log-out:=O log-io:=B log-timing:=T logging-format:=m output-limit:=o quiet=q timing?=t help=h version=V"), scriptFlags: []string{"-c", "--command"}, operands: -2},
+		"busybox":     {opts: newOptions("", "", "", "", "")},
+		"toybox":      {opts: newOptions("", "", "", "", "")},
+		"strace":      {opts: newOptions("cCdDfFhiqrtTvVwxyzZ", "abeEIoOpPsSuUX", "", "", "output:=o attach:=p user:=u")},
+		"ltrace":      {opts: newOptions("bcCfhiLrStTV", "aAeEFlnopsuwx", "", "", "output:=o")},
+	}
+})
 
 // skipOptions reads the options at the head of args, getopt style with
 // the first operand ending them. It returns each flag as written (a long
@@ -173,7 +176,7 @@ func containsFlag(flags []string, names ...string) bool {
 	return false
 }
 
-var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+var assignment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`) })
 
 // wrapper reports a wrapper and the command it runs.
 func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []string {
@@ -252,7 +255,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	// env takes every word with a = before the command as an assignment
 	// (BASH_FUNC_ls%%=() { ...; } too); one that changes what runs makes
 	// the rest unknowable.
-	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment.MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
+	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment().MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
 		if name, _, _ := strings.Cut(rest[0].text, "="); risky(name) {
 			w.dyn("%s sets %s, which changes what commands run", prog, name)
 		}
@@ -293,7 +296,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 func (w *walker) xargs(args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = Command{Name: "xargs", Args: texts(args)}
-	_, _, rest, ok := skipOptions(xargsOptions, args)
+	_, _, rest, ok := skipOptions(xargsOptions(), args)
 	if !ok {
 		w.dyn("xargs is given options only known when it runs")
 		return append([]string{"xargs"}, texts(args)...)
@@ -319,9 +322,11 @@ func (w *walker) xargs(args []arg, depth int) []string {
 	return out
 }
 
-var xargsOptions = newOptions("0prtxo", "adEILnPs", "eil", "",
-	"null=0 arg-file:=a delimiter:=d eof?=e replace?=i max-lines?=l max-args:=n max-procs:=P "+
-		"max-chars:=s interactive=p no-run-if-empty=r verbose=t exit=x open-tty=o process-slot-var: show-limits help version")
+var xargsOptions = sync.OnceValue(func() *options {
+	return newOptions("0prtxo", "adEILnPs", "eil", "",
+		"null=0 arg-file:=a delimiter:=d eof?=e replace?=i max-lines?=l max-args:=n max-procs:=P "+
+			"max-chars:=s interactive=p no-run-if-empty=r verbose=t exit=x open-tty=o process-slot-var: show-limits help version")
+})
 
 // find runs the commands of its -exec, -execdir, -ok and -okdir actions,
 // and -delete removes what it finds, so `find P -delete` is also reported
@@ -364,7 +369,7 @@ func (w *walker) find(args []arg, depth int) []string {
 			i = j
 		case "-delete":
 			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
-			w.cmds = append(w.cmds, Command{Name: "rm", Args: canonical(tools["rm"].parse(rm))})
+			w.cmds = append(w.cmds, Command{Name: "rm", Args: canonical(tools()["rm"].parse(rm))})
 		}
 	}
 	return out

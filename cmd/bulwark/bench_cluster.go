@@ -326,7 +326,7 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-var benchServingRE = regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`)
+var benchServingRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`) })
 
 // startNode starts `bulwark serve` with env on a free loopback port and
 // waits until it serves.
@@ -345,7 +345,7 @@ func (b *clusterBench) startNode(ctx context.Context, env []string) (*benchNode,
 	var log strings.Builder
 	for lines.Scan() {
 		log.WriteString(lines.Text() + "\n")
-		if m := benchServingRE.FindStringSubmatch(lines.Text()); m != nil {
+		if m := benchServingRE().FindStringSubmatch(lines.Text()); m != nil {
 			nd.base = m[1]
 			break
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Call is a tool call found in a model's text.
@@ -26,7 +27,7 @@ var (
 	nameKeys = []string{"tool", "name", "function", "tool_name", "action"}
 	argKeys  = []string{"arguments", "args", "parameters", "input", "action_input"}
 	// emptyFence matches a code fence left empty once its JSON is cut out.
-	emptyFence = regexp.MustCompile("```[A-Za-z]*\\s*```")
+	emptyFence = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("```[A-Za-z]*\\s*```") })
 )
 
 // Parse finds the first tool call in text, leniently: the JSON may stand in
@@ -70,7 +71,7 @@ func Parse(text string, tools []string) (call Call, prose string, err error) {
 			continue
 		}
 		prose = text[:i] + text[end:]
-		prose = strings.TrimSpace(emptyFence.ReplaceAllString(prose, ""))
+		prose = strings.TrimSpace(emptyFence().ReplaceAllString(prose, ""))
 		return c, prose, nil
 	}
 	if firstErr == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
@@ -15,12 +16,14 @@ import (
 // keyPattern matches strings that look like credentials: provider API keys
 // (sk-..., sk-ant-..., sk-proj-...), Bulwark keys, bearer tokens and key
 // query parameters.
-var keyPattern = regexp.MustCompile(`(?i)(\bsk-[A-Za-z0-9_\-*]{6,}|\bbwk_[A-Za-z0-9_\-]{6,}|\bbearer\s+[A-Za-z0-9_\-.~+/=*]{6,}|\b(api[_-]?key|key|token)=[^&\s"']+)`)
+var keyPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(\bsk-[A-Za-z0-9_\-*]{6,}|\bbwk_[A-Za-z0-9_\-]{6,}|\bbearer\s+[A-Za-z0-9_\-.~+/=*]{6,}|\b(api[_-]?key|key|token)=[^&\s"']+)`)
+})
 
 // RedactKeys replaces every substring of s that looks like an API key or a
 // bearer token with a placeholder.
 func RedactKeys(s string) string {
-	return keyPattern.ReplaceAllString(s, "[REDACTED]")
+	return keyPattern().ReplaceAllString(s, "[REDACTED]")
 }
 
 // ProviderMessage extracts the provider's own short error message from an

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The most a package of this module may allocate in its package
+// initialisation. Every bulwark command, `bulwark version` included, pays
+// for the init of every package the binary links, so regexps, tables,
+// metrics and models are built on first use (sync.OnceValue), not at init.
+// The budget is on allocations, which are the same on every run, never on
+// time.
+const (
+	initBudgetBytes  = 64 << 10
+	initBudgetAllocs = 200
+)
+
+const modulePath = "github.com/bulwark-agents/bulwark"
+
+// initCost is one line of GODEBUG=inittrace=1:
+// "init PKG @0.52 ms, 0.05 ms clock, 16 bytes, 1 allocs".
+type initCost struct {
+	pkg           string
+	bytes, allocs int
+}
+
+// parseInitTrace reads the init lines of a GODEBUG=inittrace=1 run.
+func parseInitTrace(t *testing.T, stderr string) []initCost {
+	t.Helper()
+	var out []initCost
+	sc := bufio.NewScanner(strings.NewReader(stderr))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 11 || f[0] != "init" || f[8] != "bytes," || f[10] != "allocs" {
+			continue
+		}
+		b, err1 := strconv.Atoi(f[7])
+		a, err2 := strconv.Atoi(f[9])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("unreadable inittrace line %q", sc.Text())
+		}
+		out = append(out, initCost{f[1], b, a})
+	}
+	return out
+}
+
+// TestInitBudget: no package of this module, the CLI's main included,
+// allocates more than the budget while the binary starts.
+func TestInitBudget(t *testing.T) {
+	r := runBulwark(t, []string{"GODEBUG=inittrace=1"}, "version")
+	if r.code != 0 {
+		t.Fatalf("bulwark version = %d: %s", r.code, r.stderr)
+	}
+	seen := 0
+	for _, c := range parseInitTrace(t, r.stderr) {
+		if c.pkg != "main" && c.pkg != modulePath && !strings.HasPrefix(c.pkg, modulePath+"/") {
+			continue
+		}
+		seen++
+		if c.bytes > initBudgetBytes || c.allocs > initBudgetAllocs {
+			t.Errorf("init of %s allocates %d bytes in %d allocations, over the budget of %d bytes and %d allocations: build it on first use (sync.OnceValue)",
+				c.pkg, c.bytes, c.allocs, initBudgetBytes, initBudgetAllocs)
+		}
+	}
+	// main always has an init (its commands register themselves), so a
+	// trace without it was not read.
+	if seen < 2 {
+		t.Fatalf("inittrace showed %d packages of this module; stderr:\n%s", seen, r.stderr)
+	}
+}
+
+func TestParseInitTrace(t *testing.T) {
+	got := parseInitTrace(t, "init internal/bytealg @0.003 ms, 0 ms clock, 0 bytes, 0 allocs\n"+
+		"bulwark (devel)\n"+
+		"init github.com/bulwark-agents/bulwark/shell @5.0 ms, 0.30 ms clock, 199168 bytes, 979 allocs\n")
+	if len(got) != 2 || got[1] != (initCost{modulePath + "/shell", 199168, 979}) {
+		t.Errorf("parseInitTrace = %+v", got)
+	}
+}
