@@ -35,9 +35,10 @@ type Config struct {
 
 // Model is a Chat Completions model. It is safe for concurrent use.
 type Model struct {
-	cfg  Config
-	http *transport.HTTP
-	url  string
+	cfg       Config
+	http      *transport.HTTP
+	url       string
+	modelJSON []byte // cfg.Model as a JSON string
 }
 
 var _ llm.Model = (*Model)(nil)
@@ -54,7 +55,8 @@ func New(cfg Config) *Model {
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}
-	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions"}
+	modelJSON, _ := json.Marshal(cfg.Model)
+	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", modelJSON: modelJSON}
 }
 
 // Name returns the spec the model was opened with.
@@ -62,7 +64,7 @@ func (m *Model) Name() string { return m.cfg.Name }
 
 // Stream sends req and streams the reply; see llm.Model.
 func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)) (*llm.Response, error) {
-	body, err := json.Marshal(m.body(req))
+	body, err := m.encode(req)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, m.cfg.Provider+".Stream", m.cfg.Provider+": the request cannot be encoded", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 var readCases = []struct {
@@ -27,7 +28,15 @@ var readCases = []struct {
 
 func TestReader(t *testing.T) {
 	for _, tc := range readCases {
-		r := NewReader(strings.NewReader(tc.in))
+		testRead(t, NewReader(strings.NewReader(tc.in)), tc.in, tc.want)
+		// A byte at a time: lines and their "\r\n" ends come in pieces.
+		testRead(t, NewReader(iotest.OneByteReader(strings.NewReader(tc.in))), tc.in, tc.want)
+	}
+}
+
+func testRead(t *testing.T, r *Reader, in string, want []string) {
+	t.Helper()
+	{
 		var got []string
 		for {
 			ev, err := r.Next()
@@ -35,12 +44,12 @@ func TestReader(t *testing.T) {
 				break
 			}
 			if err != nil {
-				t.Fatalf("Next(%q): %v", tc.in, err)
+				t.Fatalf("Next(%q): %v", in, err)
 			}
 			got = append(got, ev.Event+":"+string(ev.Data))
 		}
-		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("events(%q) = %q, want %q", tc.in, got, tc.want)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("events(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
