@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
@@ -39,6 +40,7 @@ type Model struct {
 	http      *transport.HTTP
 	url       string
 	modelJSON []byte // cfg.Model as a JSON string
+	tools     atomic.Pointer[encodedTools]
 }
 
 var _ llm.Model = (*Model)(nil)

@@ -49,12 +49,18 @@ type (
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
 // encoded is what a Model keeps in a request's llm.Cache: the messages it
-// last sent (copies) with their encodings, and the tools with theirs.
+// last sent (copies) with their encodings.
 type encoded struct {
-	msgs  []llm.Message
-	enc   [][]byte
+	msgs []llm.Message
+	enc  [][]byte
+}
+
+// encodedTools is the "tools" array of the last request that had tools
+// (copies of the specs and their encoding), which a Model keeps for every
+// conversation: the agents of one process mostly send the same tools.
+type encodedTools struct {
 	tools []llm.ToolSpec
-	tenc  []byte // the "tools" array; nil when there were none
+	enc   []byte
 }
 
 // encode returns the request body for req, the JSON of the wire request:
@@ -81,19 +87,22 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 		st.msgs = append(st.msgs, llm.CloneMessage(msg))
 		st.enc = append(st.enc, b)
 	}
-	if !sameTools(st.tools, req.Tools) {
-		st.tools, st.tenc = nil, nil
-		if len(req.Tools) > 0 {
+	var tenc []byte
+	if len(req.Tools) > 0 {
+		kept := m.tools.Load()
+		if kept == nil || !sameTools(kept.tools, req.Tools) {
 			b, err := json.Marshal(wireTools(req.Tools))
 			if err != nil {
 				return nil, err
 			}
-			st.tools, st.tenc = cloneTools(req.Tools), b
+			kept = &encodedTools{tools: cloneTools(req.Tools), enc: b}
+			m.tools.Store(kept)
 		}
+		tenc = kept.enc
 	}
 
 	const streamPart = `,"stream":true,"stream_options":{"include_usage":true}`
-	size := len(m.modelJSON) + len(st.tenc) + len(streamPart) + 64
+	size := len(m.modelJSON) + len(tenc) + len(streamPart) + 64
 	for _, b := range st.enc {
 		size += len(b) + 1
 	}
@@ -108,9 +117,9 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 		body = append(body, b...)
 	}
 	body = append(body, ']')
-	if st.tenc != nil {
+	if tenc != nil {
 		body = append(body, `,"tools":`...)
-		body = append(body, st.tenc...)
+		body = append(body, tenc...)
 	}
 	body = append(body, streamPart...)
 	if req.MaxTokens != 0 {
