@@ -33,7 +33,7 @@ type Reader struct {
 
 // NewReader returns a Reader of r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
 }
 
 // Next returns the next event. It returns io.EOF at the end of the stream;
