@@ -73,6 +73,7 @@ Example:
 	buffered := fs.Bool("buffered", false, "the fake server sends each reply in one write instead of flushing every SSE event")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken halfway through the ideal makespan to `FILE`")
 	if err := fs.parse(args, s); err != nil {
 		return fail(s, err)
 	}
@@ -88,6 +89,16 @@ Example:
 	if *tasks <= 0 || *steps <= 0 || *latency < 0 {
 		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
 		return exitUsage
+	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return fail(s, err)
+		}
+		defer f.Close()
+		half := time.Duration(*steps) * *latency / 2
+		t := time.AfterFunc(half, func() { pprof.Lookup("heap").WriteTo(f, 0) })
+		defer t.Stop()
 	}
 	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *buffered)
 	if err != nil {
