@@ -2,6 +2,7 @@ package openai
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -65,4 +66,51 @@ func TestEncodeCache(t *testing.T) {
 	check("tools changed", llm.Request{Messages: msgs, Tools: tools})
 	check("no tools", llm.Request{Messages: msgs})
 	check("no messages", llm.Request{})
+}
+
+// BenchmarkEncode encodes turn after turn of a growing conversation of
+// ten tool steps, with and without a cache, as the agent loop does.
+func BenchmarkEncode(b *testing.B) {
+	m := New(Config{Model: "bench", BaseURL: "http://x/v1"})
+	params := json.RawMessage(`{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"}},"required":["path","content"]}`)
+	var tools []llm.ToolSpec
+	for _, n := range []string{"read_file", "write_file", "edit_file", "list_files", "search", "finish"} {
+		tools = append(tools, llm.ToolSpec{Name: n, Description: "does " + n + " in the workspace, as the model asks", Parameters: params})
+	}
+	// whole is how requests were encoded before the cache: one
+	// json.Marshal of the wire request.
+	whole := func(req llm.Request) ([]byte, error) {
+		w := wireRequest{Model: m.cfg.Model, Stream: true, MaxTokens: req.MaxTokens, Tools: wireTools(req.Tools)}
+		for _, msg := range req.Messages {
+			w.Messages = append(w.Messages, message(msg))
+		}
+		return json.Marshal(w)
+	}
+	for _, name := range []string{"whole", "fresh", "cached"} {
+		cached := name == "cached"
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var cache *llm.Cache
+				if cached {
+					cache = &llm.Cache{}
+				}
+				msgs := []llm.Message{{Role: llm.System, Content: strings.Repeat("You are a careful agent. ", 40)}, {Role: llm.User, Content: "write the files"}}
+				for k := range 10 {
+					req := llm.Request{Messages: msgs, Tools: tools, Cache: cache}
+					encode := m.encode
+					if name == "whole" {
+						encode = whole
+					}
+					if _, err := encode(req); err != nil {
+						b.Fatal(err)
+					}
+					args := json.RawMessage(`{"path":"step-` + strconv.Itoa(k) + `.txt","content":"` + strings.Repeat("x", 64) + `"}`)
+					msgs = append(msgs,
+						llm.Message{Role: llm.Assistant, Content: "Writing the next file.", ToolCalls: []llm.ToolCall{{ID: "call_" + strconv.Itoa(k), Name: "write_file", Arguments: args}}},
+						llm.Message{Role: llm.ToolRole, ToolCallID: "call_" + strconv.Itoa(k), Content: "wrote 64 bytes to step-" + strconv.Itoa(k) + ".txt"})
+				}
+			}
+		})
+	}
 }

@@ -81,3 +81,23 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReader reads a reply of 14 chunk events like an OpenAI stream's.
+func BenchmarkReader(b *testing.B) {
+	var sb strings.Builder
+	for range 14 {
+		sb.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Writing the next file."},"finish_reason":null}]}` + "\n\n")
+	}
+	sb.WriteString("data: [DONE]\n\n")
+	in := sb.String()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		r := NewReader(strings.NewReader(in))
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+	}
+}
