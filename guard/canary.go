@@ -58,12 +58,13 @@ func (c Canary) In(text string) bool {
 			return true
 		}
 	}
-	for _, seg := range decodeAll(text) {
+	segs := decodeAll(text)
+	for _, seg := range segs {
 		if c.inPlain(Normalize(seg.Text)) {
 			return true
 		}
 	}
-	return c.inReassembled(text)
+	return c.inReassembled(text, segs)
 }
 
 // inPlain looks for the random part among the letters and digits of s,

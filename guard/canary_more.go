@@ -14,7 +14,8 @@ import (
 // labels), encoded pieces that each hold part of the token (their decoded
 // text put together, in order), and the escapes of other languages (octal
 // \NNN, \u{X}, \UXXXXXXXX, %uXXXX, decimal character codes).
-func (c Canary) inReassembled(text string) bool {
+// segs are decodeAll(text), which In has worked out already.
+func (c Canary) inReassembled(text string, segs []Segment) bool {
 	if squeezed := squeezeSeparators(text); squeezed != text {
 		if c.inPlain(Normalize(squeezed)) {
 			return true
@@ -26,7 +27,7 @@ func (c Canary) inReassembled(text string) bool {
 		}
 	}
 	joined := map[string]*strings.Builder{}
-	for _, seg := range decodeAll(text) {
+	for _, seg := range segs {
 		b := joined[seg.Encoding]
 		if b == nil {
 			b = &strings.Builder{}
