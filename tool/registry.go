@@ -27,8 +27,7 @@ type Registry struct {
 	keep func(name string) bool
 
 	// gen counts the changes of the set of tools (Add, SetGroup), so that
-	// Specs encodes the schemas again only after one; a view reads its
-	// base's.
+	// Specs encodes the schemas again only after one; a view has none.
 	gen      atomic.Uint64
 	specsMu  sync.Mutex
 	specs    []llm.ToolSpec
@@ -192,11 +191,13 @@ func (r *Registry) Names() []string {
 // change a spec's Parameters in place, and a tool's Schema must not change
 // while it is registered (the agent loop asks for the specs every turn).
 func (r *Registry) Specs() []llm.ToolSpec {
-	owner := r
 	if r.base != nil {
-		owner = r.base
+		// A view's specs are its base's that it keeps, in the same order
+		// (current), so it keeps no encodings of its own: an agent's run
+		// makes a view of a registry shared by many runs.
+		return slices.DeleteFunc(r.base.Specs(), func(s llm.ToolSpec) bool { return !r.keep(s.Name) })
 	}
-	gen := owner.gen.Load()
+	gen := r.gen.Load()
 	r.specsMu.Lock()
 	if r.specs != nil && r.specsGen == gen {
 		specs := slices.Clone(r.specs)
@@ -218,7 +219,7 @@ func (r *Registry) Specs() []llm.ToolSpec {
 	}
 	// Kept only when the set did not change meanwhile: these specs may
 	// describe the set before the change.
-	if owner.gen.Load() == gen {
+	if r.gen.Load() == gen {
 		r.specsMu.Lock()
 		r.specs, r.specsGen = specs, gen
 		r.specsMu.Unlock()

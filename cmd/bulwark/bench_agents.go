@@ -96,8 +96,12 @@ Example:
 			return fail(s, err)
 		}
 		defer f.Close()
+		runtime.MemProfileRate = 4096 // finer than the default, for a few KB per task
 		half := time.Duration(*steps) * *latency / 2
-		t := time.AfterFunc(half, func() { pprof.Lookup("heap").WriteTo(f, 0) })
+		t := time.AfterFunc(half, func() {
+			runtime.GC() // the profile shows the heap as of the last collection
+			pprof.Lookup("heap").WriteTo(f, 0)
+		})
 		defer t.Stop()
 	}
 	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *buffered)
