@@ -198,6 +198,9 @@ type run struct {
 	step   int
 	first  int // the last step of the turns before this one
 	usage  bulwark.Usage
+	// encoded keeps the adapter's encoding of the conversation between
+	// turns, so that each turn encodes only its new messages.
+	encoded llm.Cache
 	// running is the declared effects of the call that runs now, for the
 	// effects it finds while it runs (checkFound).
 	running *tool.Effects

@@ -89,7 +89,7 @@ func (r *run) callModel(ctx context.Context, onText func(string)) (*llm.Response
 			return nil, err
 		}
 	}
-	resp, err := r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: tools}, onText)
+	resp, err := r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: tools, Cache: &r.encoded}, onText)
 	if err != nil && errors.Is(err, llm.ErrContextTooLong) && ctx.Err() == nil {
 		changed, cerr := r.compact(ctx, tools, true)
 		if cerr != nil {
@@ -98,7 +98,7 @@ func (r *run) callModel(ctx context.Context, onText func(string)) (*llm.Response
 		if !changed {
 			return nil, tooLong(err, false)
 		}
-		resp, err = r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: tools}, onText)
+		resp, err = r.cfg.Model.Stream(ctx, llm.Request{Messages: r.msgs, Tools: tools, Cache: &r.encoded}, onText)
 		if err != nil && errors.Is(err, llm.ErrContextTooLong) {
 			return nil, tooLong(err, true)
 		}

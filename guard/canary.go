@@ -14,8 +14,9 @@ const canaryPrefix = "BWK-CANARY-"
 // a model's output or a tool call, the prompt has leaked. The zero Canary
 // finds nothing.
 type Canary struct {
-	token  string // BWK-CANARY-<24 hex digits>
-	secret string // the hex digits, lowercase
+	token   string    // BWK-CANARY-<24 hex digits>
+	secret  string    // the hex digits, lowercase
+	needles *[]string // encodedNeedles, worked out once
 }
 
 // NewCanary returns a canary with 96 random bits.
@@ -23,7 +24,10 @@ func NewCanary() Canary {
 	b := make([]byte, 12)
 	rand.Read(b)
 	h := hex.EncodeToString(b)
-	return Canary{token: canaryPrefix + h, secret: h}
+	c := Canary{token: canaryPrefix + h, secret: h}
+	needles := c.makeNeedles()
+	c.needles = &needles
+	return c
 }
 
 // String returns the token.
@@ -54,12 +58,13 @@ func (c Canary) In(text string) bool {
 			return true
 		}
 	}
-	for _, seg := range decodeAll(text) {
+	segs := decodeAll(text)
+	for _, seg := range segs {
 		if c.inPlain(Normalize(seg.Text)) {
 			return true
 		}
 	}
-	return c.inReassembled(text)
+	return c.inReassembled(text, segs)
 }
 
 // inPlain looks for the random part among the letters and digits of s,
@@ -84,6 +89,13 @@ func (c Canary) inPlain(s string) bool {
 // three alignments, both alphabets) and hex forms, found even inside a
 // longer encoded string.
 func (c Canary) encodedNeedles() []string {
+	if c.needles != nil {
+		return *c.needles
+	}
+	return c.makeNeedles()
+}
+
+func (c Canary) makeNeedles() []string {
 	var out []string
 	for pad := 0; pad < 3; pad++ {
 		src := strings.Repeat("\x00", pad) + c.token

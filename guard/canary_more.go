@@ -15,7 +15,8 @@ import (
 // labels), encoded pieces that each hold part of the token (their decoded
 // text put together, in order), and the escapes of other languages (octal
 // \NNN, \u{X}, \UXXXXXXXX, %uXXXX, decimal character codes).
-func (c Canary) inReassembled(text string) bool {
+// segs are decodeAll(text), which In has worked out already.
+func (c Canary) inReassembled(text string, segs []Segment) bool {
 	if squeezed := squeezeSeparators(text); squeezed != text {
 		if c.inPlain(Normalize(squeezed)) {
 			return true
@@ -27,7 +28,7 @@ func (c Canary) inReassembled(text string) bool {
 		}
 	}
 	joined := map[string]*strings.Builder{}
-	for _, seg := range decodeAll(text) {
+	for _, seg := range segs {
 		b := joined[seg.Encoding]
 		if b == nil {
 			b = &strings.Builder{}
@@ -37,7 +38,11 @@ func (c Canary) inReassembled(text string) bool {
 	}
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
 	hexJoined := &strings.Builder{}
-	for _, run := range hexPiece().FindAllString(text, -1) {
+	var hexRuns []string
+	if hasRun(text, 16, isHexByte) { // the regexp finds nothing otherwise
+		hexRuns = hexPiece().FindAllString(text, -1)
+	}
+	for _, run := range hexRuns {
 		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
 			hexJoined.WriteString(string(b))
 		}
@@ -89,15 +94,33 @@ var (
 // minCodeEscape of them, and base32 runs.
 func otherEscapes(text string) []string {
 	var out []string
-	for _, run := range base32Run().FindAllString(text, -1) {
+	var b32 []string
+	if hasRun(text, 16, isBase32Byte) { // the regexp finds nothing otherwise
+		b32 = base32Run().FindAllString(text, -1)
+	}
+	for _, run := range b32 {
 		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(run, "=")[:len(strings.TrimRight(run, "="))/8*8]); err == nil {
 			out = append(out, string(b))
 		}
 	}
+	// Each escape needs a backslash, "%u" or two digits: text without
+	// enough of them has fewer than minCodeEscape, and the regexps, which
+	// are most of the cost of a canary check, need not run.
+	backslash := strings.IndexByte(text, '\\') >= 0
 	for _, e := range []struct {
 		re   func() *regexp.Regexp
 		base int
-	}{{octalEscape, 8}, {braceEscape, 16}, {longEscape, 16}, {percentU, 16}, {decimalCodes, 10}} {
+		may  bool
+	}{
+		{octalEscape, 8, backslash},
+		{braceEscape, 16, backslash},
+		{longEscape, 16, backslash},
+		{percentU, 16, strings.Contains(text, "%u")},
+		{decimalCodes, 10, countDigits(text) >= 2*minCodeEscape},
+	} {
+		if !e.may {
+			continue
+		}
 		m := e.re().FindAllStringSubmatch(text, -1)
 		if len(m) < minCodeEscape {
 			continue
@@ -113,4 +136,36 @@ func otherEscapes(text string) []string {
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// hasRun reports whether s has n bytes in a row that are in.
+func hasRun(s string, n int, in func(byte) bool) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if !in(s[i]) {
+			run = 0
+			continue
+		}
+		if run++; run >= n {
+			return true
+		}
+	}
+	return false
+}
+
+func isHexByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func isBase32Byte(c byte) bool { return 'A' <= c && c <= 'Z' || '2' <= c && c <= '7' }
+
+// countDigits counts the ASCII digits of s (what \d matches).
+func countDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if '0' <= s[i] && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }

@@ -57,6 +57,9 @@ type Request struct {
 	Messages  []Message
 	Tools     []ToolSpec
 	MaxTokens int // cap on the reply's tokens; 0 means the adapter's default
+	// Cache, when not nil, lets the adapter reuse the encoding of the
+	// messages this conversation's last request already had; see Cache.
+	Cache *Cache
 }
 
 // Response is the model's complete reply to one Request.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
@@ -24,6 +25,13 @@ type Registry struct {
 	// base and keep make a view (Only): base's tools that keep accepts.
 	base *Registry
 	keep func(name string) bool
+
+	// gen counts the changes of the set of tools (Add, SetGroup), so that
+	// Specs encodes the schemas again only after one; a view has none.
+	gen      atomic.Uint64
+	specsMu  sync.Mutex
+	specs    []llm.ToolSpec
+	specsGen uint64
 }
 
 // NewRegistry returns a registry holding tools. It panics on a duplicate name,
@@ -48,6 +56,7 @@ func (r *Registry) Add(t Tool) {
 	}
 	r.tools[t.Name()] = t
 	r.order = append(r.order, t.Name())
+	r.gen.Add(1)
 }
 
 // SetGroup replaces the group of tools whose names start with prefix (a
@@ -84,6 +93,7 @@ func (r *Registry) SetGroup(prefix string, tools []Tool) error {
 			}
 		}
 	}
+	r.gen.Add(1)
 	if len(tools) == 0 {
 		delete(r.groups, prefix)
 		return nil
@@ -175,8 +185,27 @@ func (r *Registry) Names() []string {
 	return names
 }
 
-// Specs describes every tool to the model, in the order of Names.
+// Specs describes every tool to the model, in the order of Names. The
+// schemas are encoded once after each change of the set of tools and the
+// encodings shared by the specs returned until the next: a caller must not
+// change a spec's Parameters in place, and a tool's Schema must not change
+// while it is registered (the agent loop asks for the specs every turn).
 func (r *Registry) Specs() []llm.ToolSpec {
+	if r.base != nil {
+		// A view's specs are its base's that it keeps, in the same order
+		// (current), so it keeps no encodings of its own: an agent's run
+		// makes a view of a registry shared by many runs.
+		return slices.DeleteFunc(r.base.Specs(), func(s llm.ToolSpec) bool { return !r.keep(s.Name) })
+	}
+	gen := r.gen.Load()
+	r.specsMu.Lock()
+	if r.specs != nil && r.specsGen == gen {
+		specs := slices.Clone(r.specs)
+		r.specsMu.Unlock()
+		return specs
+	}
+	r.specsMu.Unlock()
+
 	r.mu.RLock()
 	tools := r.current()
 	r.mu.RUnlock()
@@ -188,7 +217,14 @@ func (r *Registry) Specs() []llm.ToolSpec {
 		}
 		specs = append(specs, llm.ToolSpec{Name: t.Name(), Description: t.Description(), Parameters: params})
 	}
-	return specs
+	// Kept only when the set did not change meanwhile: these specs may
+	// describe the set before the change.
+	if r.gen.Load() == gen {
+		r.specsMu.Lock()
+		r.specs, r.specsGen = specs, gen
+		r.specsMu.Unlock()
+	}
+	return slices.Clone(specs)
 }
 
 // Prepare finds the tool called name and checks args against its schema,

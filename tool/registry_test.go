@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
 )
 
 // named is a tool that only has a name (and a raw schema, if given).
@@ -134,4 +135,41 @@ func TestCutOutput(t *testing.T) {
 	if got := CutOutput("short", 10); got != "short" {
 		t.Errorf("CutOutput = %q", got)
 	}
+}
+
+// TestSpecsFollowChanges checks that the specs, kept between calls, follow
+// every change of the set of tools, in a view as in its base.
+func TestSpecsFollowChanges(t *testing.T) {
+	r := NewRegistry(named{name: "read_file"})
+	view := r.Only(func(name string) bool { return name != "mcp__a__hidden" })
+	names := func(specs []llm.ToolSpec) []string {
+		var out []string
+		for _, s := range specs {
+			out = append(out, s.Name)
+		}
+		return out
+	}
+	check := func(want ...string) {
+		t.Helper()
+		for range 2 { // the second from what was kept
+			if got := names(r.Specs()); !slices.Equal(got, want) {
+				t.Fatalf("Specs = %v, want %v", got, want)
+			}
+			wantView := slices.DeleteFunc(slices.Clone(want), func(n string) bool { return n == "mcp__a__hidden" })
+			if got := names(view.Specs()); !slices.Equal(got, wantView) {
+				t.Fatalf("view's Specs = %v, want %v", got, wantView)
+			}
+		}
+	}
+	check("read_file")
+	r.Add(named{name: "finish"})
+	check("read_file", "finish")
+	if err := r.SetGroup("mcp__", []Tool{named{name: "mcp__a__x"}, named{name: "mcp__a__hidden"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("read_file", "finish", "mcp__a__x", "mcp__a__hidden")
+	if err := r.SetGroup("mcp__", nil); err != nil {
+		t.Fatal(err)
+	}
+	check("read_file", "finish")
 }

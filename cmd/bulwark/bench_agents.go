@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -30,14 +31,19 @@ func init() { registerBench("agents", benchAgents) }
 
 // agentsReport is what `bulwark bench agents` measured.
 type agentsReport struct {
-	Tasks        int     `json:"tasks"`
-	Buffered     bool    `json:"buffered"`
-	Steps        int     `json:"steps"`
-	LatencyMS    float64 `json:"latency_ms"`
-	MakespanMS   float64 `json:"makespan_ms"`
-	IdealMS      float64 `json:"ideal_ms"`
-	Ratio        float64 `json:"ratio"` // makespan / ideal
-	StepsPerSec  float64 `json:"steps_per_sec"`
+	Tasks       int     `json:"tasks"`
+	Buffered    bool    `json:"buffered"`
+	Steps       int     `json:"steps"`
+	LatencyMS   float64 `json:"latency_ms"`
+	MakespanMS  float64 `json:"makespan_ms"`
+	IdealMS     float64 `json:"ideal_ms"`
+	Ratio       float64 `json:"ratio"` // makespan / ideal
+	StepsPerSec float64 `json:"steps_per_sec"`
+	// CPU the whole process spent during the run (user + system), and
+	// that per model turn: on a shared machine a steadier measure than the
+	// makespan. It counts the fake server's CPU too.
+	CPUMS        float64 `json:"cpu_ms"`
+	CPUPerTurnUS float64 `json:"cpu_per_turn_us"`
 	PeakRSSMiB   float64 `json:"peak_rss_mib"`
 	BaseRSSMiB   float64 `json:"base_rss_mib"`
 	KBPerTask    float64 `json:"kb_per_task"` // (peak RSS - RSS before the tasks) / tasks
@@ -67,6 +73,7 @@ Example:
 	buffered := fs.Bool("buffered", false, "the fake server sends each reply in one write instead of flushing every SSE event")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
+	memProfile := fs.String("memprofile", "", "write a heap profile taken halfway through the ideal makespan to `FILE`")
 	if err := fs.parse(args, s); err != nil {
 		return fail(s, err)
 	}
@@ -83,6 +90,20 @@ Example:
 		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
 		return exitUsage
 	}
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return fail(s, err)
+		}
+		defer f.Close()
+		runtime.MemProfileRate = 4096 // finer than the default, for a few KB per task
+		half := time.Duration(*steps) * *latency / 2
+		t := time.AfterFunc(half, func() {
+			runtime.GC() // the profile shows the heap as of the last collection
+			pprof.Lookup("heap").WriteTo(f, 0)
+		})
+		defer t.Stop()
+	}
 	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *buffered)
 	if err != nil {
 		return fail(s, err)
@@ -94,6 +115,7 @@ Example:
 	fmt.Fprintf(s.out, "agents: %d tasks x %d steps, model latency %s, GOMAXPROCS %d\n", rep.Tasks, rep.Steps, *latency, rep.GOMAXPROCS)
 	fmt.Fprintf(s.out, "makespan  %8.0f ms   ideal %6.0f ms   ratio %.3f\n", rep.MakespanMS, rep.IdealMS, rep.Ratio)
 	fmt.Fprintf(s.out, "steps/s   %8.0f      model calls %d, tool calls %d, failed tasks %d\n", rep.StepsPerSec, rep.ModelCalls, rep.ToolCallsRun, rep.Failed)
+	fmt.Fprintf(s.out, "CPU       %8.0f ms   %.0f us per model turn (the fake server's included)\n", rep.CPUMS, rep.CPUPerTurnUS)
 	fmt.Fprintf(s.out, "memory    %8.1f KB per task (peak RSS %.1f MiB, before the tasks %.1f MiB)\n", rep.KBPerTask, rep.PeakRSSMiB, rep.BaseRSSMiB)
 	if rep.Failed > 0 {
 		return exitFailed
@@ -140,6 +162,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, bu
 
 	var failed, toolCalls atomic.Int64
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for i := range n {
 		wg.Add(1)
@@ -164,6 +187,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, bu
 	}
 	wg.Wait()
 	makespan := time.Since(start)
+	cpu := processCPU() - cpu0
 	peak := procStatusKB("VmHWM")
 
 	ideal := time.Duration(steps) * latency
@@ -173,6 +197,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, bu
 		MakespanMS:   ms(makespan),
 		IdealMS:      ms(ideal),
 		StepsPerSec:  float64(n*steps) / makespan.Seconds(),
+		CPUMS:        ms(cpu),
 		PeakRSSMiB:   float64(peak) / 1024,
 		BaseRSSMiB:   float64(base) / 1024,
 		KBPerTask:    float64(peak-base) / float64(n),
@@ -180,6 +205,9 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, bu
 		GOMAXPROCS:   runtime.GOMAXPROCS(0),
 		ModelCalls:   srv.Count(),
 		ToolCallsRun: toolCalls.Load(),
+	}
+	if rep.ModelCalls > 0 {
+		rep.CPUPerTurnUS = float64(cpu) / float64(time.Microsecond) / float64(rep.ModelCalls)
 	}
 	if ideal > 0 {
 		rep.Ratio = float64(makespan) / float64(ideal)
@@ -203,6 +231,15 @@ func benchHandler(steps int, latency time.Duration, q llmtest.Quirk) llmtest.Han
 
 // toolRole is how a tool result message starts in the adapter's request body.
 var toolRole = []byte(`"role":"tool"`)
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -17,8 +17,7 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := estimate(t.Usage, req, t)
-	out := newSSE(w)
-	out.buffered = t.Quirks&Buffered != 0
+	out := newSSE(w, t.Quirks&Buffered != 0)
 	defer out.close()
 	type obj = map[string]any
 	out.event("message_start", obj{"type": "message_start", "message": obj{

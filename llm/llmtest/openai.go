@@ -4,24 +4,34 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
 )
 
-// sseWriter writes events and flushes each.
+// sseWriter writes events and flushes each. Streaming, it writes each event
+// straight to the response in one write, which the flush sends; with the
+// Buffered quirk it gathers the events in a buffer sent at the end.
 type sseWriter struct {
-	w        *bufio.Writer
+	w        io.Writer
 	rc       *http.ResponseController
 	err      error
-	buffered bool // flush only at the end (the Buffered quirk)
+	buf      []byte // the event being written
+	buffered bool   // flush only at the end (the Buffered quirk)
+	gather   *bufio.Writer
 }
 
-func newSSE(w http.ResponseWriter) *sseWriter {
+func newSSE(w http.ResponseWriter, buffered bool) *sseWriter {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(200)
-	return &sseWriter{w: bufio.NewWriterSize(w, 4096), rc: http.NewResponseController(w)}
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), buffered: buffered}
+	if buffered {
+		s.gather = bufio.NewWriterSize(w, 4096)
+		s.w = s.gather
+	}
+	return s
 }
 
 // event writes one event; name may be empty. v is marshaled unless it is
@@ -30,43 +40,40 @@ func (s *sseWriter) event(name string, v any) {
 	if s.err != nil {
 		return
 	}
+	b := s.buf[:0]
 	if name != "" {
-		fmt.Fprintf(s.w, "event: %s\n", name)
+		b = append(append(append(b, "event: "...), name...), '\n')
 	}
-	s.w.WriteString("data: ")
+	b = append(b, "data: "...)
 	switch v := v.(type) {
 	case string:
-		s.w.WriteString(v)
+		b = append(b, v...)
 	case []byte:
-		s.w.Write(v)
+		b = append(b, v...)
 	default:
-		b, _ := json.Marshal(v)
-		s.w.Write(b)
+		j, _ := json.Marshal(v)
+		b = append(b, j...)
 	}
-	s.w.WriteString("\n\n")
-	s.flush()
+	s.buf = append(b, "\n\n"...)
+	s.write(s.buf)
 }
 
 func (s *sseWriter) comment(text string) {
 	if s.err == nil {
-		s.w.WriteString(": " + text + "\n\n")
-		s.flush()
+		s.write([]byte(": " + text + "\n\n"))
+	}
+}
+
+func (s *sseWriter) write(b []byte) {
+	if _, s.err = s.w.Write(b); s.err == nil && !s.buffered {
+		s.err = s.rc.Flush()
 	}
 }
 
 // close sends what is still buffered; every handler defers it.
 func (s *sseWriter) close() {
-	if s.err == nil {
-		s.err = s.w.Flush()
-	}
-}
-
-func (s *sseWriter) flush() {
-	if s.buffered {
-		return
-	}
-	if s.err = s.w.Flush(); s.err == nil {
-		s.err = s.rc.Flush()
+	if s.err == nil && s.gather != nil {
+		s.err = s.gather.Flush()
 	}
 }
 
@@ -121,8 +128,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	if q&ArgumentsObject != 0 {
 		q |= WholeToolCall
 	}
-	out := newSSE(w)
-	out.buffered = q&Buffered != 0
+	out := newSSE(w, q&Buffered != 0)
 	defer out.close()
 	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
 	send := func(d oaDelta, finish *string) {

@@ -179,7 +179,7 @@ func (s *Server) Count() int { return int(s.n.Load()) }
 // answers the client itself and returns nil when the request goes no
 // further.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string) *Request {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+	body, err := readBody(r)
 	if err != nil {
 		return nil
 	}
@@ -205,6 +205,20 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string
 		return nil
 	}
 	return req
+}
+
+// readBody reads up to 64 MiB of r's body, into a buffer of the announced
+// length where there is one (io.ReadAll grows its buffer in steps).
+func readBody(r *http.Request) ([]byte, error) {
+	const most = 64 << 20
+	if n := r.ContentLength; n > 0 && n <= most {
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, most))
 }
 
 func hasKey(r *http.Request, key string) bool {

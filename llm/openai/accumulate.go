@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
@@ -122,6 +123,9 @@ func contentText(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
 	}
+	if s, ok := plainString(raw); ok {
+		return s
+	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s
@@ -137,6 +141,21 @@ func contentText(raw json.RawMessage) string {
 		return b.String()
 	}
 	return ""
+}
+
+// plainString reads a JSON string without escapes, as most streamed pieces
+// are, without the decoder: raw comes from a chunk that decoded, so it is
+// valid JSON, and a string with neither a backslash nor invalid UTF-8
+// (which the decoder would replace) is its bytes between the quotes.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage) {
@@ -177,8 +196,11 @@ func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage)
 	switch {
 	case len(args) == 0 || string(args) == "null":
 	case args[0] == '"':
-		var s string
-		if json.Unmarshal(args, &s) == nil {
+		s, ok := plainString(args)
+		if !ok {
+			ok = json.Unmarshal(args, &s) == nil
+		}
+		if ok {
 			if c.objArgs {
 				c.args.Reset()
 				c.objArgs = false

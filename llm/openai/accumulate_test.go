@@ -176,3 +176,14 @@ func FuzzAccumulator(f *testing.F) {
 		}
 	})
 }
+
+// TestPlainString checks the decoder's shortcut against the decoder.
+func TestPlainString(t *testing.T) {
+	for _, raw := range []string{`""`, `"abc"`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`, "\"bad \xff utf8\"", `"tab\tescaped"`, `"\\"`, `"<&>"`, `null`, `123`, `["x"]`} {
+		var want string
+		wantOK := json.Unmarshal([]byte(raw), &want) == nil
+		if got, ok := plainString([]byte(raw)); ok && (!wantOK || got != want) {
+			t.Errorf("plainString(%q) = %q, want %q (decodes: %v)", raw, got, want, wantOK)
+		}
+	}
+}

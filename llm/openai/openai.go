@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
@@ -35,9 +36,11 @@ type Config struct {
 
 // Model is a Chat Completions model. It is safe for concurrent use.
 type Model struct {
-	cfg  Config
-	http *transport.HTTP
-	url  string
+	cfg       Config
+	http      *transport.HTTP
+	url       string
+	modelJSON []byte // cfg.Model as a JSON string
+	tools     atomic.Pointer[encodedTools]
 }
 
 var _ llm.Model = (*Model)(nil)
@@ -54,7 +57,8 @@ func New(cfg Config) *Model {
 	if cfg.APIKey != "" {
 		h.Secrets = []string{cfg.APIKey}
 	}
-	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions"}
+	modelJSON, _ := json.Marshal(cfg.Model)
+	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", modelJSON: modelJSON}
 }
 
 // Name returns the spec the model was opened with.
@@ -62,7 +66,7 @@ func (m *Model) Name() string { return m.cfg.Name }
 
 // Stream sends req and streams the reply; see llm.Model.
 func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)) (*llm.Response, error) {
-	body, err := json.Marshal(m.body(req))
+	body, err := m.encode(req)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, m.cfg.Provider+".Stream", m.cfg.Provider+": the request cannot be encoded", err)
 	}

@@ -1,7 +1,10 @@
 package openai
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark/llm"
@@ -45,13 +48,94 @@ type (
 
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
-// body maps req to the wire request.
-func (m *Model) body(req llm.Request) *wireRequest {
-	w := &wireRequest{Model: m.cfg.Model, Stream: true, MaxTokens: req.MaxTokens}
-	w.StreamOptions = &struct {
-		IncludeUsage bool `json:"include_usage"`
-	}{true}
-	for _, t := range req.Tools {
+// encoded is what a Model keeps in a request's llm.Cache: the messages it
+// last sent (copies) with their encodings.
+type encoded struct {
+	msgs []llm.Message
+	enc  [][]byte
+}
+
+// encodedTools is the "tools" array of the last request that had tools
+// (copies of the specs and their encoding), which a Model keeps for every
+// conversation: the agents of one process mostly send the same tools.
+type encodedTools struct {
+	tools []llm.ToolSpec
+	enc   []byte
+}
+
+// encode returns the request body for req, the JSON of the wire request:
+// the same bytes json.Marshal gives, but built from one encoding per
+// message, kept in req.Cache between the turns of a conversation so that
+// only the messages that are new or changed are encoded again.
+func (m *Model) encode(req llm.Request) ([]byte, error) {
+	st, _ := req.Cache.Take(m).(*encoded)
+	if st == nil {
+		st = &encoded{}
+	}
+	n := 0
+	for n < len(st.msgs) && n < len(req.Messages) && llm.SameMessage(st.msgs[n], req.Messages[n]) {
+		n++
+	}
+	clear(st.msgs[n:]) // let go of what was cut off
+	clear(st.enc[n:])
+	st.msgs, st.enc = st.msgs[:n], st.enc[:n]
+	for _, msg := range req.Messages[n:] {
+		b, err := json.Marshal(message(msg))
+		if err != nil {
+			return nil, err
+		}
+		st.msgs = append(st.msgs, llm.CloneMessage(msg))
+		st.enc = append(st.enc, b)
+	}
+	var tenc []byte
+	if len(req.Tools) > 0 {
+		kept := m.tools.Load()
+		if kept == nil || !sameTools(kept.tools, req.Tools) {
+			b, err := json.Marshal(wireTools(req.Tools))
+			if err != nil {
+				return nil, err
+			}
+			kept = &encodedTools{tools: cloneTools(req.Tools), enc: b}
+			m.tools.Store(kept)
+		}
+		tenc = kept.enc
+	}
+
+	const streamPart = `,"stream":true,"stream_options":{"include_usage":true}`
+	size := len(m.modelJSON) + len(tenc) + len(streamPart) + 64
+	for _, b := range st.enc {
+		size += len(b) + 1
+	}
+	body := make([]byte, 0, size)
+	body = append(body, `{"model":`...)
+	body = append(body, m.modelJSON...)
+	body = append(body, `,"messages":[`...)
+	for i, b := range st.enc {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, b...)
+	}
+	body = append(body, ']')
+	if tenc != nil {
+		body = append(body, `,"tools":`...)
+		body = append(body, tenc...)
+	}
+	body = append(body, streamPart...)
+	if req.MaxTokens != 0 {
+		body = append(body, `,"max_tokens":`...)
+		body = strconv.AppendInt(body, int64(req.MaxTokens), 10)
+	}
+	body = append(body, '}')
+	req.Cache.Store(m, st)
+	return body, nil
+}
+
+// wireTools maps tool specs to the wire's; a tool without parameters gets
+// an empty object schema.
+func wireTools(tools []llm.ToolSpec) []wireTool {
+	out := make([]wireTool, 0, len(tools))
+	for _, t := range tools {
 		var wt wireTool
 		wt.Type = "function"
 		wt.Function.Name = t.Name
@@ -60,38 +144,47 @@ func (m *Model) body(req llm.Request) *wireRequest {
 		if len(strings.TrimSpace(string(t.Parameters))) == 0 {
 			wt.Function.Parameters = emptySchema
 		}
-		w.Tools = append(w.Tools, wt)
-	}
-	w.Messages = messages(req.Messages)
-	return w
-}
-
-// messages maps a conversation to Chat Completions messages: assistant tool
-// calls carry their arguments as a JSON string, tool results are "tool"
-// messages with the call's id, and a failed result is marked "Error: ".
-func messages(msgs []llm.Message) []wireMessage {
-	out := make([]wireMessage, 0, len(msgs))
-	for _, msg := range msgs {
-		w := wireMessage{Role: string(msg.Role), Content: msg.Content}
-		switch msg.Role {
-		case llm.Assistant:
-			for _, c := range msg.ToolCalls {
-				var wc wireToolCall
-				wc.ID, wc.Type = c.ID, "function"
-				wc.Function.Name = c.Name
-				wc.Function.Arguments = strings.TrimSpace(string(c.Arguments))
-				if wc.Function.Arguments == "" {
-					wc.Function.Arguments = "{}"
-				}
-				w.ToolCalls = append(w.ToolCalls, wc)
-			}
-		case llm.ToolRole:
-			w.ToolCallID = msg.ToolCallID
-			if msg.IsError && !strings.HasPrefix(strings.ToLower(msg.Content), "error") {
-				w.Content = "Error: " + msg.Content
-			}
-		}
-		out = append(out, w)
+		out = append(out, wt)
 	}
 	return out
+}
+
+func sameTools(a, b []llm.ToolSpec) bool {
+	return slices.EqualFunc(a, b, func(x, y llm.ToolSpec) bool {
+		return x.Name == y.Name && x.Description == y.Description && bytes.Equal(x.Parameters, y.Parameters)
+	})
+}
+
+func cloneTools(tools []llm.ToolSpec) []llm.ToolSpec {
+	out := slices.Clone(tools)
+	for i := range out {
+		out[i].Parameters = bytes.Clone(out[i].Parameters)
+	}
+	return out
+}
+
+// message maps one message to the Chat Completions wire: assistant tool
+// calls carry their arguments as a JSON string, tool results are "tool"
+// messages with the call's id, and a failed result is marked "Error: ".
+func message(msg llm.Message) wireMessage {
+	w := wireMessage{Role: string(msg.Role), Content: msg.Content}
+	switch msg.Role {
+	case llm.Assistant:
+		for _, c := range msg.ToolCalls {
+			var wc wireToolCall
+			wc.ID, wc.Type = c.ID, "function"
+			wc.Function.Name = c.Name
+			wc.Function.Arguments = strings.TrimSpace(string(c.Arguments))
+			if wc.Function.Arguments == "" {
+				wc.Function.Arguments = "{}"
+			}
+			w.ToolCalls = append(w.ToolCalls, wc)
+		}
+	case llm.ToolRole:
+		w.ToolCallID = msg.ToolCallID
+		if msg.IsError && !strings.HasPrefix(strings.ToLower(msg.Content), "error") {
+			w.Content = "Error: " + msg.Content
+		}
+	}
+	return w
 }

@@ -33,7 +33,7 @@ type Reader struct {
 
 // NewReader returns a Reader of r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
 }
 
 // Next returns the next event. It returns io.EOF at the end of the stream;
@@ -81,33 +81,50 @@ func (r *Reader) Next() (Event, error) {
 	}
 }
 
-// readLine returns the next line without its end.
+// readLine returns the next line without its end, valid until the next
+// read. It looks for the end in the bytes already buffered, so a line costs
+// a scan and at most one copy (none when it is buffered whole).
 func (r *Reader) readLine() ([]byte, error) {
 	r.line = r.line[:0]
 	for {
-		b, err := r.br.ReadByte()
-		if err != nil {
-			if err == io.EOF && len(r.line) > 0 {
-				return r.line, nil
+		if r.br.Buffered() == 0 {
+			if _, err := r.br.Peek(1); err != nil {
+				if err == io.EOF && len(r.line) > 0 {
+					return r.line, nil
+				}
+				return nil, err
 			}
-			return nil, err
 		}
+		buf, _ := r.br.Peek(r.br.Buffered())
 		if r.pending {
 			r.pending = false
-			if b == '\n' {
+			if buf[0] == '\n' {
+				r.br.Discard(1)
 				continue
 			}
 		}
-		switch b {
-		case '\n':
-			return r.line, nil
-		case '\r':
-			r.pending = true
-			return r.line, nil
+		end := bytes.IndexByte(buf, '\n')
+		if end < 0 {
+			end = len(buf)
 		}
-		if len(r.line) >= MaxLine {
+		if cr := bytes.IndexByte(buf[:end], '\r'); cr >= 0 {
+			end = cr
+		}
+		if len(r.line)+end > MaxLine {
 			return nil, ErrLineTooLong
 		}
-		r.line = append(r.line, b)
+		if end == len(buf) { // no end yet: keep the piece, read on
+			r.line = append(r.line, buf...)
+			r.br.Discard(len(buf))
+			continue
+		}
+		r.pending = buf[end] == '\r'
+		line := buf[:end]
+		if len(r.line) > 0 {
+			line = append(r.line, line...)
+			r.line = line
+		}
+		r.br.Discard(end + 1)
+		return line, nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 var readCases = []struct {
@@ -27,7 +28,15 @@ var readCases = []struct {
 
 func TestReader(t *testing.T) {
 	for _, tc := range readCases {
-		r := NewReader(strings.NewReader(tc.in))
+		testRead(t, NewReader(strings.NewReader(tc.in)), tc.in, tc.want)
+		// A byte at a time: lines and their "\r\n" ends come in pieces.
+		testRead(t, NewReader(iotest.OneByteReader(strings.NewReader(tc.in))), tc.in, tc.want)
+	}
+}
+
+func testRead(t *testing.T, r *Reader, in string, want []string) {
+	t.Helper()
+	{
 		var got []string
 		for {
 			ev, err := r.Next()
@@ -35,12 +44,12 @@ func TestReader(t *testing.T) {
 				break
 			}
 			if err != nil {
-				t.Fatalf("Next(%q): %v", tc.in, err)
+				t.Fatalf("Next(%q): %v", in, err)
 			}
 			got = append(got, ev.Event+":"+string(ev.Data))
 		}
-		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
-			t.Errorf("events(%q) = %q, want %q", tc.in, got, tc.want)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("events(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -71,4 +80,24 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkReader reads a reply of 14 chunk events like an OpenAI stream's.
+func BenchmarkReader(b *testing.B) {
+	var sb strings.Builder
+	for range 14 {
+		sb.WriteString(`data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Writing the next file."},"finish_reason":null}]}` + "\n\n")
+	}
+	sb.WriteString("data: [DONE]\n\n")
+	in := sb.String()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		r := NewReader(strings.NewReader(in))
+		for {
+			if _, err := r.Next(); err != nil {
+				break
+			}
+		}
+	}
 }
