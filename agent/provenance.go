@@ -5,7 +5,12 @@ import (
 	"net/url"
 	"strings"
 
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/shell"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -54,9 +59,29 @@ type sourced struct {
 	text   string // normalized
 }
 
-// normText is the form texts and targets are compared in.
+// normText is the form texts and targets are compared in, the same on
+// both sides, so that a page cannot spell a target in a way the call,
+// which the model writes plainly, does not hold: the guard's view
+// (invisible characters dropped, NFKC, common homoglyphs folded to
+// ASCII), lowercased, without quotes (a shell reads touch 'x' as touch
+// x), with whitespace collapsed and a path's "/./" and "//" made "/" (a
+// call's path is cleaned; "http://" is "http:/" on both sides).
 func normText(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+	s = strings.ToLower(guard.Normalize(s))
+	s = strings.Map(func(r rune) rune {
+		if r == '\'' || r == '"' || r == '`' {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	for strings.Contains(s, "/./") {
+		s = strings.ReplaceAll(s, "/./", "/")
+	}
+	for strings.Contains(s, "//") {
+		s = strings.ReplaceAll(s, "//", "/")
+	}
+	return s
 }
 
 func (p *provenance) addOutside(source, text string) {
@@ -141,24 +166,83 @@ func (p *provenance) echo(e tool.Effects) string {
 				}
 			}
 		}
+		for _, w := range operands(e) {
+			if src := p.from(w); src != "" {
+				return say("the command's operand", w, src)
+			}
+		}
 	}
 	for _, raw := range e.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" {
 			continue
 		}
-		src := p.from(u.Hostname())
+		host, src := p.hostFrom(u.Hostname())
 		if src == "" {
 			continue
 		}
 		if len(e.Secrets) > 0 {
-			return say("the host that a secret would be sent to,", u.Hostname(), src)
+			return say("the host that a secret would be sent to,", host, src)
 		}
 		if u.RawQuery != "" && !p.verbatim(raw) {
-			return say("the host that data would be sent to,", u.Hostname(), src)
+			return say("the host that data would be sent to,", host, src)
 		}
 	}
 	return ""
+}
+
+// hostFrom returns the name under which outside text named host, and
+// its source, or "", "": the host as the call has it (fetch_url's
+// canonical form: lower case, no trailing dot, punycode), its Unicode
+// form (a page may write the name as a person reads it), and each domain
+// above it down to a registrable one, so that data spelled into a
+// subdomain (summary-of-the-task.evil.test) of a host the page named goes
+// nowhere unasked either.
+func (p *provenance) hostFrom(host string) (string, string) {
+	host = strings.TrimRight(strings.ToLower(host), ".")
+	top, err := publicsuffix.EffectiveTLDPlusOne(host)
+	if err != nil {
+		top = host
+	}
+	for h := host; ; {
+		if src := p.from(h); src != "" {
+			return h, src
+		}
+		if u, err := idna.ToUnicode(h); err == nil && u != h {
+			if src := p.from(u); src != "" {
+				return u, src
+			}
+		}
+		i := strings.IndexByte(h, '.')
+		if h == top || i < 0 || !strings.HasSuffix(h[i+1:], top) {
+			return "", ""
+		}
+		h = h[i+1:]
+	}
+}
+
+// operands returns the words of a command line that name something (a
+// file, a directory, a URL: an argument or a redirection's file with a
+// "/", "." or a digit in it) and are not flags: a page that says
+// "rm -rf build-k7" is not followed unasked by rm -f -r build-k7, the
+// canonical line, nor "write it to ci/x.sh" by echo ... > ci/x.sh. The
+// line is read from Display, as the tool shows it; one that does not
+// parse adds nothing (it is Dynamic, and asked about as a whole).
+func operands(e tool.Effects) []string {
+	sc, err := shell.Parse(e.Display)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, c := range sc.Commands {
+		for _, w := range c.Words() {
+			if len(w) >= minTarget && !strings.HasPrefix(w, "-") && strings.ContainsAny(w, "/.0123456789") &&
+				strings.ContainsFunc(w, func(r rune) bool { return r != '.' && r != '/' && r != '*' }) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
 }
 
 // provenanceVerdict turns allow into ask for a call with side effects
