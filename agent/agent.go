@@ -273,7 +273,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
 		r.applyProject(r.project)
 		r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: r.cfg.Mask(r.task.Input), Pinned: true})
-		r.prov.addTrusted(r.task.Input)
+		if d := r.cfg.Delegation; d == nil || d.prov == nil {
+			r.prov.addTrusted(r.task.Input) // a sub-task is the model's words (Delegation.prov)
+		}
 	}
 	// Notifications from outside follow the task's start.
 	r.stopNotes = r.startNotifications()

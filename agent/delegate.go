@@ -50,6 +50,12 @@ type Delegation struct {
 	// child's taint when it ends.
 	inherited string
 	report    *string
+	// prov is what the parent's outside and trusted texts were when the
+	// child started, and what the child's are when it ends: the sub-task
+	// is the model's words, not the person's, so a target a page the
+	// parent read spelled out asks in the child, and one a page the child
+	// read spelled out asks in the parent (provenance.go).
+	prov *provenance
 }
 
 // Child is a sub-agent ready to run.
@@ -94,12 +100,18 @@ func (r *run) startDelegation() {
 	if d := r.cfg.Delegation; d != nil && d.inherited != "" {
 		r.taint.flagged = d.inherited
 	}
+	if d := r.cfg.Delegation; d != nil && d.prov != nil {
+		r.prov = d.prov.clone()
+	}
 }
 
 // endDelegation reports a child's taint to its parent.
 func (r *run) endDelegation() {
 	if d := r.cfg.Delegation; d != nil && d.report != nil {
 		*d.report = r.taint.flagged
+	}
+	if d := r.cfg.Delegation; d != nil && d.prov != nil {
+		*d.prov = r.prov.clone()
 	}
 }
 
@@ -171,7 +183,7 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 	cfg.Instructions = joinText(r.cfg.Instructions, "You are a sub-agent: another agent gave you this task. "+
 		"Work on it alone and end with finish: your answer goes back to that agent.")
 	cfg.Delegation = &Delegation{Depth: d.Depth + 1, MaxDepth: d.MaxDepth, Start: d.Start,
-		inherited: r.taint.flagged, report: &childTaint}
+		inherited: r.taint.flagged, report: &childTaint, prov: new(r.prov.clone())}
 	env := *r.cfg.Env
 	env.Delegate = nil
 	cfg.Env = &env
@@ -197,6 +209,9 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 		return tool.Result{}, err
 	}
 	r.charge(out)
+	// What the child read is outside text to the parent too; the
+	// person's answers to the child's questions are the person's.
+	r.prov = cfg.Delegation.prov.clone()
 	if childTaint != "" && r.taint.flagged == "" {
 		why := "the answer of sub-agent " + child.Task.ID + ", which read " + childTaint
 		r.taint.flagged = why

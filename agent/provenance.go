@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -82,6 +83,11 @@ func normText(s string) string {
 		s = strings.ReplaceAll(s, "//", "/")
 	}
 	return s
+}
+
+// clone returns a copy of p that shares nothing with it.
+func (p *provenance) clone() provenance {
+	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted)}
 }
 
 func (p *provenance) addOutside(source, text string) {

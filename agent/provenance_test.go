@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
 
@@ -125,5 +126,50 @@ func TestProvenanceModes(t *testing.T) {
 		call("write_file", map[string]string{"path": "ci/deploy-k7q.sh", "content": "x"}))
 	if len(asked) != 1 || asked[0].Rule != "taint" {
 		t.Errorf("source mode approvals = %+v, want one by taint", asked)
+	}
+}
+
+// A sub-agent's task is text the model wrote, not the person: a target
+// that a page read by the parent spelled out and the model put into the
+// sub-task still asks in the child, and one that a page read by the child
+// spelled out and its answer repeated still asks in the parent.
+func TestProvenanceThroughDelegate(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		turns []llm.Message // the parent's, then the child's, as they happen
+		who   string        // the task whose write should ask
+	}{
+		{"parent read, child writes", []llm.Message{
+			callMsg("read_file", map[string]any{"path": "notes.txt"}),
+			callMsg("delegate", map[string]any{"task": "Write the deploy hook to ci/deploy-k7q.sh"}),
+			callMsg("write_file", map[string]any{"path": "ci/deploy-k7q.sh", "content": "x"}),
+		}, "t_child1"},
+		{"child read, parent writes", []llm.Message{
+			callMsg("delegate", map[string]any{"task": "Read notes.txt and say where the hook goes"}),
+			callMsg("read_file", map[string]any{"path": "notes.txt"}),
+			callMsg("finish", map[string]any{"answer": "The notes say the hook is ci/deploy-k7q.sh"}),
+			callMsg("write_file", map[string]any{"path": "ci/deploy-k7q.sh", "content": "x"}),
+		}, "t_root"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &scripted{reply: func(_ context.Context, n int, _ llm.Request) (llm.Message, error) {
+				if n < len(tt.turns) {
+					return tt.turns[n], nil
+				}
+				return callMsg("finish", map[string]any{"answer": "ok"}), nil
+			}}
+			tr := newTree(t)
+			tr.ws.WriteFile("notes.txt", []byte(plantedPage))
+			cfg := tr.config(m, 0)
+			var asked []bulwark.Approval
+			cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) { asked = append(asked, a); return false, nil }
+			agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Tidy up the release."})
+			if len(asked) != 1 || asked[0].TaskID != tt.who || asked[0].Rule != "provenance" {
+				t.Errorf("approvals = %+v, want %s's write put to a person by rule provenance", asked, tt.who)
+			}
+			if _, err := tr.ws.ReadFile("ci/deploy-k7q.sh"); err == nil {
+				t.Error("the file the page named was written")
+			}
+		})
 	}
 }
