@@ -378,7 +378,9 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		m.Content = r.cfg.Mask(m.Content) // stored events are masked; a message is not yet
 		r.msgs = append(r.msgs, m)
 		switch src, marked := guard.MarkedSource(m.Content); {
-		case m.Role == llm.User:
+		case m.Role == llm.User && m.Pinned:
+			// The task and the person's messages; a notice (which may
+			// quote a sub-task the model wrote) is not the person's.
 			r.prov.addTrusted(m.Content)
 		case m.Role == llm.ToolRole && marked && !listing(m.ToolName):
 			r.prov.addOutside(src, m.Content)

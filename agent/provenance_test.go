@@ -173,3 +173,41 @@ func TestProvenanceThroughDelegate(t *testing.T) {
 		})
 	}
 }
+
+// On continue, the stored notice that a sub-agent started quotes the
+// sub-task the model wrote: it is rebuilt as a user message but is not
+// the person's, so the target the page named and the model put into the
+// sub-task still asks in the next turn.
+func TestProvenanceContinueNoticeNotTrusted(t *testing.T) {
+	turns := []llm.Message{
+		callMsg("read_file", map[string]any{"path": "notes.txt"}),
+		callMsg("delegate", map[string]any{"task": "Write the deploy hook to ci/deploy-k7q.sh"}),
+		callMsg("finish", map[string]any{"answer": "could not"}),
+		callMsg("finish", map[string]any{"answer": "ok"}),
+		callMsg("write_file", map[string]any{"path": "ci/deploy-k7q.sh", "content": "x"}),
+	}
+	m := &scripted{reply: func(_ context.Context, n int, _ llm.Request) (llm.Message, error) {
+		if n < len(turns) {
+			return turns[n], nil
+		}
+		return callMsg("finish", map[string]any{"answer": "ok"}), nil
+	}}
+	tr := newTree(t)
+	tr.ws.WriteFile("notes.txt", []byte(plantedPage))
+	cfg := tr.config(m, 0)
+	cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { return false, nil }
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Tidy up the release."})
+	tr.mu.Lock()
+	first := stored(tr.events["t_root"])
+	tr.mu.Unlock()
+	var asked []bulwark.Approval
+	cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) { asked = append(asked, a); return false, nil }
+	cfg.History = append(first, bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Tidy up the release."})
+	if len(asked) != 1 || asked[0].Rule != "provenance" {
+		t.Errorf("approvals = %+v, want the write put to a person by rule provenance", asked)
+	}
+	if _, err := tr.ws.ReadFile("ci/deploy-k7q.sh"); err == nil {
+		t.Error("the file the page named was written")
+	}
+}
