@@ -2,9 +2,11 @@ package agent
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -271,20 +273,71 @@ func (r *run) provenanceVerdict(v bulwark.Verdict, e tool.Effects) (bulwark.Verd
 // fromOutside returns the source of outside text that holds six words
 // in a row of text (24 characters or more), or "": what remember stores
 // is marked tainted when it repeats outside text, as text a tainted task
-// wrote is. Words the person wrote are not counted.
+// wrote is. Words the person wrote are not counted. Words are compared
+// without the punctuation around them. The runs of six words are hashed,
+// so that the check reads each text once: O(text + trusted + outside),
+// not one pass over up to maxOutside bytes for each run of text.
 func (p *provenance) fromOutside(text string) string {
-	const run = 6
-	words := strings.Fields(normText(text))
-	for i := 0; i+run <= len(words); i++ {
-		t := strings.Join(words[i:i+run], " ")
-		if len(t) < 24 || p.isTrusted(t) {
-			continue
+	seed := maphash.MakeSeed()
+	mine := map[uint64]bool{}
+	sixWords(seed, normText(text), func(h uint64, n int) bool {
+		if n >= 24 {
+			mine[h] = true
 		}
-		for _, s := range p.outside {
-			if strings.Contains(s.text, t) {
-				return s.source
-			}
+		return true
+	})
+	for _, t := range p.trusted {
+		if len(mine) == 0 {
+			break
+		}
+		sixWords(seed, t, func(h uint64, _ int) bool {
+			delete(mine, h)
+			return true
+		})
+	}
+	if len(mine) == 0 {
+		return ""
+	}
+	for _, s := range p.outside {
+		found := false
+		sixWords(seed, s.text, func(h uint64, _ int) bool {
+			found = mine[h]
+			return !found
+		})
+		if found {
+			return s.source
 		}
 	}
 	return ""
+}
+
+// sixWords calls f with the hash and the length (with the spaces between)
+// of each run of six words of text, until f returns false. A word is a
+// run of non-blank characters without the punctuation around it.
+func sixWords(seed maphash.Seed, text string, f func(h uint64, n int) bool) {
+	const run = 6
+	var ring [run]string
+	k := 0
+	for w := range strings.FieldsSeq(text) {
+		w = strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		if w == "" {
+			continue
+		}
+		ring[k%run] = w
+		k++
+		if k < run {
+			continue
+		}
+		var h maphash.Hash
+		h.SetSeed(seed)
+		n := run - 1
+		for j := k - run; j < k; j++ {
+			h.WriteString(ring[j%run])
+			h.WriteByte(' ')
+			n += len(ring[j%run])
+		}
+		if !f(h.Sum64(), n) {
+			return
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -98,6 +99,52 @@ func TestProvenanceSpellings(t *testing.T) {
 	} {
 		if got := p.echo(e); got != "" {
 			t.Errorf("%+v asks: %s", e, got)
+		}
+	}
+}
+
+// bigPage is 4 MiB of outside text that names no target.
+func bigPage() string {
+	var b strings.Builder
+	for i := 0; b.Len() < maxOutside; i++ {
+		fmt.Fprintf(&b, "line %d of the page with words ./src/file%d.go and https://host%d.example/x ", i, i, i%97)
+	}
+	return b.String()
+}
+
+// BenchmarkProvenanceEcho: a shell call with a few operands and a URL
+// checked against a full 4 MiB of outside text.
+func BenchmarkProvenanceEcho(b *testing.B) {
+	var p provenance
+	p.addTrusted("Fix the build")
+	p.addOutside("fetch_url: http://docs.test/big", bigPage())
+	e := tool.Effects{Runs: []string{"go build ./cmd/x-1", "cp a.txt b/c-2.txt"}, Targets: []string{"go build ./cmd/x-1", "cp a.txt b/c-2.txt"},
+		Display: "go build ./cmd/x-1 && cp a.txt b/c-2.txt > out-3.log", Writes: []string{"out-3.log"}, URLs: []string{"https://api.other.test/v1?q=1"}}
+	for b.Loop() {
+		if p.echo(e) != "" {
+			b.Fatal("asks")
+		}
+	}
+}
+
+// BenchmarkProvenanceAddOutside: normalising a 4 MiB page.
+func BenchmarkProvenanceAddOutside(b *testing.B) {
+	page := bigPage()
+	for b.Loop() {
+		var p provenance
+		p.addOutside("fetch_url: http://docs.test/big", page)
+	}
+}
+
+// BenchmarkProvenanceFromOutside: a 64 KiB memory checked against 4 MiB
+// of outside text.
+func BenchmarkProvenanceFromOutside(b *testing.B) {
+	var p provenance
+	p.addOutside("fetch_url: http://docs.test/big", bigPage())
+	memory := strings.Repeat("the person prefers tabs over spaces in every Go file ", (64<<10)/52)
+	for b.Loop() {
+		if p.fromOutside(memory) != "" {
+			b.Fatal("from outside")
 		}
 	}
 }
