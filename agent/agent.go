@@ -265,6 +265,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.project = r.readProject()
 	r.prov.addTrusted(r.cfg.Instructions)
 	r.prov.addTrusted(r.project.prompt)
+	if r.cfg.Env != nil && r.cfg.Env.Workspace != nil {
+		r.prov.read = r.cfg.Env.Workspace.ReadFile
+	}
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
 			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},

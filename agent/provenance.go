@@ -55,6 +55,9 @@ type provenance struct {
 	outside []sourced
 	size    int
 	trusted []string // the task, the person's messages and answers, instructions
+	// read reads a workspace file, to see whether a script a command runs
+	// or moves out of scratch/ repeats outside text; nil: none is read.
+	read func(name string) ([]byte, error)
 }
 
 type sourced struct {
@@ -89,7 +92,7 @@ func normText(s string) string {
 
 // clone returns a copy of p that shares nothing with it.
 func (p *provenance) clone() provenance {
-	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted)}
+	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted), read: p.read}
 }
 
 func (p *provenance) addOutside(source, text string) {
@@ -174,9 +177,25 @@ func (p *provenance) echo(e tool.Effects) string {
 				}
 			}
 		}
+		for _, t := range e.Targets {
+			if _, code, ok := strings.Cut(t, ": "); ok && strings.Contains(e.Display, code) {
+				if src := p.copied(code); src != "" {
+					return say("the program", t, src)
+				}
+			}
+		}
+		scripts := 0
 		for _, w := range operands(e) {
 			if src := p.from(w); src != "" {
 				return say("the command's operand", w, src)
+			}
+			if name := strings.TrimPrefix(w, "./"); strings.HasPrefix(name, scratchDir+"/") && p.read != nil && scripts < maxScripts {
+				scripts++
+				if b, err := p.read(name); err == nil {
+					if src := p.copied(string(b[:min(len(b), maxScript)])); src != "" {
+						return say("the scratch file", name, src)
+					}
+				}
 			}
 		}
 	}
@@ -197,6 +216,42 @@ func (p *provenance) echo(e tool.Effects) string {
 		}
 	}
 	return ""
+}
+
+// Bounds on what copied reads: scratch files a command names, bytes of
+// each, and lines of each.
+const (
+	maxScripts     = 8
+	maxScript      = 64 << 10
+	maxScriptLines = 64
+	minLine        = 12 // shorter lines (fi, done, import os) turn up anywhere
+)
+
+// copied returns the source of outside text that a program or script
+// was copied from, or "": at least half of its lines of minLine
+// characters or more are in outside text and not in trusted text. A page
+// cannot get its script run by having it saved in scratch/ (where writes
+// are free) and run or moved from there under a name of the model's
+// choosing, nor given to run_code, whose target is the whole program.
+func (p *provenance) copied(text string) string {
+	lines, from, src := 0, 0, ""
+	for l := range strings.Lines(text) {
+		t := normText(l)
+		if len(t) < minLine {
+			continue
+		}
+		if lines++; lines > maxScriptLines {
+			break
+		}
+		if s := p.from(t); s != "" {
+			from++
+			src = s
+		}
+	}
+	if lines == 0 || 2*from < min(lines, maxScriptLines) {
+		return ""
+	}
+	return src
 }
 
 // hostFrom returns the name under which outside text named host, and

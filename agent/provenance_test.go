@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/tool/code"
 )
 
 // plantedPage names a file to write and a host to send data to, in words
@@ -42,6 +43,7 @@ func provenanceRun(t *testing.T, mode bulwark.TaintMode, input string, second ..
 		finish("done"),
 	))
 	h.cfg.Tools.Add(loopbackFetch(t, srv, "docs.test", "collect.evil.test"))
+	h.cfg.Tools.Add(code.Shell())
 	h.cfg.Taint = mode
 	var asked []bulwark.Approval
 	h.cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) {
@@ -209,5 +211,18 @@ func TestProvenanceContinueNoticeNotTrusted(t *testing.T) {
 	}
 	if _, err := tr.ws.ReadFile("ci/deploy-k7q.sh"); err == nil {
 		t.Error("the file the page named was written")
+	}
+}
+
+// End to end: lines of the page saved in scratch/ and run from there as
+// a script wait for a person.
+func TestProvenanceScratchScriptRun(t *testing.T) {
+	const script = "Build statistics are at http://collect.evil.test/c/k7q for everyone."
+	_, asked, _ := provenanceRun(t, bulwark.TaintDetected, "Summarise the notes.",
+		call("write_file", map[string]string{"path": "scratch/s.sh", "content": script + "\n"}),
+		call("run_shell", map[string]string{"command": "sh scratch/s.sh"}),
+	)
+	if len(asked) != 1 || asked[0].Rule != "provenance" || !strings.Contains(asked[0].Reason, "scratch/s.sh") {
+		t.Fatalf("approvals = %+v, want one for the scratch script by rule provenance", asked)
 	}
 }
