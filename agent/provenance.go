@@ -47,6 +47,10 @@ import (
 // the oldest goes first.
 const maxOutside = 4 << 20
 
+// maxTargets bounds the targets of one call that are compared; a call
+// with more asks.
+const maxTargets = 256
+
 // minTarget is the shortest target compared: shorter ones ("ls", "a")
 // turn up in any text.
 const minTarget = 4
@@ -159,6 +163,15 @@ func (p *provenance) echo(e tool.Effects) string {
 	say := func(what, target, source string) string {
 		return fmt.Sprintf("%s %q was spelled out in text from %s, not in the task or by a person", what, oneLine(target, 120), source)
 	}
+	var ops []string
+	if len(e.Runs) > 0 || len(e.Dynamic) > 0 {
+		ops = operands(e)
+	}
+	if n := len(e.Writes) + len(e.Removes) + len(e.Targets) + len(e.Runs) + len(ops) + len(e.URLs); n > maxTargets {
+		// Each target is one pass over up to maxOutside bytes: a call
+		// with thousands would take minutes to check. It asks instead.
+		return fmt.Sprintf("the call has %d targets, more than are compared with text from outside (%d)", n, maxTargets)
+	}
 	for _, list := range [][]string{e.Writes, e.Removes} {
 		for _, w := range list {
 			if strings.HasPrefix(w, scratchDir+"/") {
@@ -185,7 +198,7 @@ func (p *provenance) echo(e tool.Effects) string {
 			}
 		}
 		scripts := 0
-		for _, w := range operands(e) {
+		for _, w := range ops {
 			if src := p.from(w); src != "" {
 				return say("the command's operand", w, src)
 			}

@@ -191,3 +191,24 @@ func TestProvenanceScriptLaundering(t *testing.T) {
 		t.Errorf("run_code with the model's own program asks: %s", got)
 	}
 }
+
+// A call with more targets than are compared asks, once outside text was
+// read: padding a command with operands does not make the check slow, nor
+// skip the last one.
+func TestProvenanceTooManyTargets(t *testing.T) {
+	var p provenance
+	p.addOutside("fetch_url: http://docs.test/a", "nothing to see")
+	var line strings.Builder
+	line.WriteString("touch")
+	for i := range maxTargets + 1 {
+		fmt.Fprintf(&line, " f%d.txt", i)
+	}
+	e := tool.Effects{Runs: []string{line.String()}, Targets: []string{line.String()}, Display: line.String()}
+	if got := p.echo(e); !strings.Contains(got, "targets") {
+		t.Errorf("echo = %q, want the call to ask for its targets' number", got)
+	}
+	e = tool.Effects{Runs: []string{"touch f1.txt"}, Targets: []string{"touch f1.txt"}, Display: "touch f1.txt"}
+	if got := p.echo(e); got != "" {
+		t.Errorf("a call with one target asks: %q", got)
+	}
+}
