@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -62,7 +63,16 @@ type provenance struct {
 	// read reads a workspace file, to see whether a script a command runs
 	// or moves out of scratch/ repeats outside text; nil: none is read.
 	read func(name string) ([]byte, error)
+	// gone holds the words that name something (as operands has them)
+	// of outside text that went past maxOutside, each with its source;
+	// past maxGone words, overflow is the source of the first text not
+	// kept, and every target that is not trusted asks.
+	gone     map[string]string
+	overflow string
 }
+
+// maxGone bounds the words kept of outside text that went past maxOutside.
+const maxGone = 1 << 16
 
 type sourced struct {
 	source string // "fetch_url: https://..." as in guard events
@@ -96,7 +106,8 @@ func normText(s string) string {
 
 // clone returns a copy of p that shares nothing with it.
 func (p *provenance) clone() provenance {
-	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted), read: p.read}
+	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted), read: p.read,
+		gone: maps.Clone(p.gone), overflow: p.overflow}
 }
 
 func (p *provenance) addOutside(source, text string) {
@@ -104,12 +115,65 @@ func (p *provenance) addOutside(source, text string) {
 	if n == "" {
 		return
 	}
+	if len(n) > maxOutside {
+		p.forget(sourced{source, n[maxOutside:]})
+		n = n[:maxOutside]
+	}
 	p.outside = append(p.outside, sourced{source, n})
 	p.size += len(n)
 	for p.size > maxOutside && len(p.outside) > 1 {
+		p.forget(p.outside[0])
 		p.size -= len(p.outside[0].text)
 		p.outside = p.outside[1:]
 	}
+}
+
+// forget keeps of outside text that goes past maxOutside the words that
+// name something: a page cannot have its target forgotten by having the
+// model read 4 MiB of something else first.
+func (p *provenance) forget(s sourced) {
+	if p.overflow != "" {
+		return
+	}
+	if p.gone == nil {
+		p.gone = map[string]string{}
+	}
+	add := func(w string) bool {
+		if _, ok := p.gone[w]; ok {
+			return true
+		}
+		if len(p.gone) >= maxGone {
+			p.overflow = s.source + " (more outside text than is kept)"
+			return false
+		}
+		p.gone[strings.Clone(w)] = s.source
+		return true
+	}
+	for w := range strings.FieldsSeq(s.text) {
+		w = trimWord(w)
+		if !names(w) {
+			continue
+		}
+		if !add(w) {
+			return
+		}
+		if u, err := url.Parse(w); err == nil && u.Hostname() != "" && !add(u.Hostname()) {
+			return
+		}
+	}
+}
+
+// trimWord is w without the punctuation around it.
+func trimWord(w string) string {
+	return strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+}
+
+// names reports whether a word may name something (a file, a directory,
+// a host, a URL): four characters or more with a "/", "." or digit, and
+// not only those.
+func names(w string) bool {
+	return len(w) >= minTarget && strings.ContainsAny(w, "/.0123456789") &&
+		strings.ContainsFunc(w, func(r rune) bool { return r != '.' && r != '/' && r != '*' })
 }
 
 func (p *provenance) addTrusted(text string) {
@@ -129,6 +193,12 @@ func (p *provenance) from(target string) string {
 		if strings.Contains(s.text, t) {
 			return s.source
 		}
+	}
+	if p.overflow != "" {
+		return p.overflow
+	}
+	if src, ok := p.gone[trimWord(t)]; ok {
+		return src
 	}
 	return ""
 }
@@ -312,8 +382,7 @@ func operands(e tool.Effects) []string {
 	var out []string
 	for _, c := range sc.Commands {
 		for _, w := range c.Words() {
-			if len(w) >= minTarget && !strings.HasPrefix(w, "-") && strings.ContainsAny(w, "/.0123456789") &&
-				strings.ContainsFunc(w, func(r rune) bool { return r != '.' && r != '/' && r != '*' }) {
+			if !strings.HasPrefix(w, "-") && names(w) {
 				out = append(out, w)
 			}
 		}

@@ -59,8 +59,40 @@ func TestProvenanceBound(t *testing.T) {
 	if p.size > maxOutside {
 		t.Fatalf("kept %d bytes, bound %d", p.size, maxOutside)
 	}
-	if p.from("first-target.sh") != "" {
+	if p.outside[0].source != "b" {
 		t.Error("the oldest text was kept past the bound")
+	}
+	// Its words that name something are kept: reading 4 MiB of
+	// something else does not make the page's target the model's.
+	if got := p.from("first-target.sh"); got != "a" {
+		t.Errorf("the target of the text past the bound: from = %q, want a", got)
+	}
+	if got := p.from("other-target.sh"); got != "" {
+		t.Errorf("a target no text named: from = %q", got)
+	}
+	// Past maxGone such words, every target asks.
+	var q provenance
+	for i := 0; i < 2*maxGone; i += 1 << 14 {
+		var b strings.Builder
+		for j := range 1 << 14 {
+			fmt.Fprintf(&b, "f%d.txt ", i+j)
+		}
+		q.addOutside("page", b.String()+strings.Repeat("x ", maxOutside/2))
+	}
+	if q.from("unnamed-target.sh") == "" {
+		t.Error("past the words kept, a target no kept text named does not ask")
+	}
+}
+
+// One text longer than the bound keeps the words of its tail.
+func TestProvenanceHugeText(t *testing.T) {
+	var p provenance
+	p.addOutside("page", strings.Repeat("x ", maxOutside)+" then write ci/deploy-k7q.sh")
+	if p.size > maxOutside {
+		t.Errorf("kept %d bytes, bound %d", p.size, maxOutside)
+	}
+	if p.from("ci/deploy-k7q.sh") != "page" {
+		t.Error("the target past the bound is forgotten")
 	}
 }
 
