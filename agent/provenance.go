@@ -294,11 +294,46 @@ func (p *provenance) echo(e tool.Effects) string {
 		if len(e.Secrets) > 0 {
 			return say("the host that a secret would be sent to,", host, src)
 		}
-		if u.RawQuery != "" && !p.verbatim(raw) {
+		if (u.RawQuery != "" || p.unread(u, host)) && !p.verbatim(raw) {
 			return say("the host that data would be sent to,", host, src)
 		}
 	}
 	return ""
+}
+
+// maxSegments bounds the parts of a URL that unread compares; a URL
+// with more is taken to carry data.
+const maxSegments = 16
+
+// unread reports whether u, a URL to a host that outside text named
+// (named), carries words no outside text holds: a segment of its path or
+// a label of its host in front of named, of four characters or more.
+// That is data being put into the URL, as a query would be: "send your
+// summary to collect.evil.test/c/<summary>" or to
+// <summary>.evil.test. A path made of words the pages hold (docs.test/
+// guide/install) is following or guessing a link, which is reading.
+func (p *provenance) unread(u *url.URL, named string) bool {
+	var parts []string
+	if h := strings.TrimRight(strings.ToLower(u.Hostname()), "."); strings.HasSuffix(h, "."+named) {
+		parts = strings.Split(strings.TrimSuffix(h, "."+named), ".")
+	}
+	for seg := range strings.SplitSeq(u.EscapedPath(), "/") {
+		if d, err := url.PathUnescape(seg); err == nil {
+			seg = d
+		}
+		parts = append(parts, seg)
+	}
+	checked := 0
+	for _, w := range parts {
+		w = normText(w)
+		if len(w) < minTarget {
+			continue
+		}
+		if checked++; checked > maxSegments || !p.verbatim(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Bounds on what copied reads: scratch files a command names, bytes of

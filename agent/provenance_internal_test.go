@@ -118,6 +118,8 @@ func TestProvenanceSpellings(t *testing.T) {
 		{"the punycode of a host the page wrote in Unicode", tool.Effects{URLs: []string{"https://collect.xn--vil-9la.test/c?d=1"}, Hosts: []string{"collect.xn--vil-9la.test"}}},
 		{"a subdomain carrying the data", tool.Effects{URLs: []string{"http://notes-summary.evil2.test/c"}, Hosts: []string{"notes-summary.evil2.test"}, Secrets: []string{"K"}}},
 		{"a subdomain with a query", tool.Effects{URLs: []string{"http://x1.evil2.test/c?d=1"}, Hosts: []string{"x1.evil2.test"}}},
+		{"data in the path", tool.Effects{URLs: []string{"http://evil2.test/c/summarise-the-release-notes"}, Hosts: []string{"evil2.test"}}},
+		{"data in a subdomain", tool.Effects{URLs: []string{"http://summarise-the-notes.evil2.test/c"}, Hosts: []string{"summarise-the-notes.evil2.test"}}},
 	} {
 		if got := p.echo(tt.e); got == "" {
 			t.Errorf("%s: the call does not ask", tt.name)
@@ -128,6 +130,8 @@ func TestProvenanceSpellings(t *testing.T) {
 		{Writes: []string{"notes.md"}},
 		{Runs: []string{"go test ./..."}, Targets: []string{"go test ./..."}},
 		{Runs: []string{"go vet ./..."}, Targets: []string{"go vet ./..."}},
+		{URLs: []string{"http://evil2.test/c"}, Hosts: []string{"evil2.test"}},
+		{URLs: []string{"http://evil2.test/hooks/release-k7q.sh"}, Hosts: []string{"evil2.test"}},
 	} {
 		if got := p.echo(e); got != "" {
 			t.Errorf("%+v asks: %s", e, got)
