@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"fmt"
 	"hash/maphash"
 	"maps"
@@ -237,6 +238,9 @@ func (p *provenance) echo(e tool.Effects) string {
 	if len(e.Runs) > 0 || len(e.Dynamic) > 0 {
 		ops = operands(e)
 	}
+	if len(e.Calls) > 0 {
+		ops = append(ops, argWords(e.Targets)...)
+	}
 	if n := len(e.Writes) + len(e.Removes) + len(e.Targets) + len(e.Runs) + len(ops) + len(e.URLs); n > maxTargets {
 		// Each target is one pass over up to maxOutside bytes: a call
 		// with thousands would take minutes to check. It asks instead.
@@ -279,6 +283,13 @@ func (p *provenance) echo(e tool.Effects) string {
 						return say("the scratch file", name, src)
 					}
 				}
+			}
+		}
+	}
+	if len(e.Calls) > 0 {
+		for _, w := range argWords(e.Targets) {
+			if src := p.from(w); src != "" {
+				return say("the argument", w, src)
 			}
 		}
 	}
@@ -423,6 +434,39 @@ func operands(e tool.Effects) []string {
 		}
 	}
 	return out
+}
+
+// argWords returns the string values of an MCP call's arguments (its
+// targets, JSON) that are one word naming something: the address an
+// e-mail goes to, the repository an issue is filed in, a path, a URL.
+// Values with blanks (an issue's body) are not compared: quoting a page
+// there is what a summary does. At most maxTargets are returned.
+func argWords(targets []string) []string {
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			if w := strings.TrimSpace(v); !strings.ContainsAny(w, " \t\n") && (names(w) || strings.Contains(w, "@") && len(w) >= minTarget) {
+				out = append(out, w)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for _, t := range targets {
+		var v any
+		if json.Unmarshal([]byte(t), &v) == nil {
+			walk(v)
+		}
+	}
+	return out[:min(len(out), maxTargets+1)]
 }
 
 // provenanceVerdict turns allow into ask for a call with side effects
