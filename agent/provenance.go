@@ -85,7 +85,8 @@ type sourced struct {
 // which the model writes plainly, does not hold: the guard's view
 // (invisible characters dropped, NFKC, common homoglyphs folded to
 // ASCII), lowercased, without quotes (a shell reads touch 'x' as touch
-// x), with whitespace collapsed and a path's "/./" and "//" made "/" (a
+// x), with "\\" made "/", percent-escapes decoded, a word's leading "./"
+// dropped, whitespace collapsed and a path's "/./" and "//" made "/" (a
 // call's path is cleaned; "http://" is "http:/" on both sides).
 func normText(s string) string {
 	s = strings.ToLower(guard.Normalize(s))
@@ -95,7 +96,19 @@ func normText(s string) string {
 		}
 		return r
 	}, s)
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "\\", "/")
+	fields := strings.Fields(s)
+	for i, f := range fields {
+		if strings.Contains(f, "%") {
+			if d, err := url.PathUnescape(f); err == nil && !strings.ContainsFunc(d, unicode.IsSpace) {
+				fields[i] = d
+			}
+		}
+		if f := fields[i]; strings.HasPrefix(f, "./") && len(f) > 2 {
+			fields[i] = f[2:]
+		}
+	}
+	s = strings.Join(fields, " ")
 	for strings.Contains(s, "/./") {
 		s = strings.ReplaceAll(s, "/./", "/")
 	}
@@ -204,14 +217,37 @@ func (p *provenance) from(target string) string {
 	return ""
 }
 
-// isTrusted reports whether a trusted text holds t (normalized).
+// isTrusted reports whether a trusted text holds t (normalized) as a
+// whole: a task that names data.sh does not make a.sh the person's, nor
+// x/ci/run.sh ci/run.sh.
 func (p *provenance) isTrusted(t string) bool {
 	for _, s := range p.trusted {
-		if strings.Contains(s, t) {
+		if containsWhole(s, t) {
 			return true
 		}
 	}
 	return false
+}
+
+// containsWhole reports whether s holds t with no part of a name right
+// before or after it (a sentence's full stop after it is not one).
+func containsWhole(s, t string) bool {
+	inName := func(b byte) bool {
+		return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-' || b == '/' || b >= 0x80
+	}
+	for i := 0; ; {
+		j := strings.Index(s[i:], t)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(t)
+		before := start == 0 || !inName(s[start-1]) && s[start-1] != '.'
+		after := end == len(s) || !inName(s[end]) && (s[end] != '.' || end+1 == len(s) || !inName(s[end+1]))
+		if before && after {
+			return true
+		}
+		i = start + 1
+	}
 }
 
 // verbatim reports whether some outside text holds target as it is.
