@@ -385,8 +385,8 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 			// The task and the person's messages; a notice (which may
 			// quote a sub-task the model wrote) is not the person's.
 			r.prov.addTrusted(m.Content)
-		case m.Role == llm.ToolRole && marked && !listing(m.ToolName):
-			r.prov.addOutside(src, m.Content)
+		case m.Role == llm.ToolRole && marked:
+			r.prov.addOutside(src, outsideText(m.ToolName, m.Content))
 		}
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step

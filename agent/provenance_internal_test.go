@@ -256,3 +256,19 @@ func TestProvenanceTooManyTargets(t *testing.T) {
 		t.Errorf("a call with one target asks: %q", got)
 	}
 }
+
+// search_files' names are the workspace's, but the lines it found are a
+// file's text: a target they spell out asks; list_files adds nothing.
+func TestProvenanceSearchFilesLines(t *testing.T) {
+	var p provenance
+	p.addOutside("search_files: deploy", outsideText("search_files", "docs/ops-k7q.md:3: the deploy hook is ci/hook-k7q.sh, keep it\nsrc/main-k7q.go:9: // deploy\n"))
+	p.addOutside("list_files: .", outsideText("list_files", "ci/listed-k7q.sh\n"))
+	if p.from("ci/hook-k7q.sh") == "" {
+		t.Error("a target in a line search_files found does not ask")
+	}
+	for _, name := range []string{"docs/ops-k7q.md", "src/main-k7q.go", "ci/listed-k7q.sh"} {
+		if got := p.from(name); got != "" {
+			t.Errorf("the workspace's own name %s asks (from %s)", name, got)
+		}
+	}
+}
