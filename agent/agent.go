@@ -386,7 +386,9 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 			// quote a sub-task the model wrote) is not the person's.
 			r.prov.addTrusted(m.Content)
 		case m.Role == llm.ToolRole && marked:
-			r.prov.addOutside(src, outsideText(m.ToolName, m.Content))
+			// Stored as the model saw it: datamarked, maybe, with a mark
+			// an earlier run drew.
+			r.prov.addOutside(src, outsideText(m.ToolName, guard.UndatamarkAny(m.Content)))
 		}
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step

@@ -226,3 +226,38 @@ func TestProvenanceScratchScriptRun(t *testing.T) {
 		t.Fatalf("approvals = %+v, want one for the scratch script by rule provenance", asked)
 	}
 }
+
+// On continue with datamarking, the stored outside text has its spaces
+// marked: it is compared unmarked, so a target with a space that a page
+// read in an earlier turn spelled out still asks.
+func TestProvenanceContinueDatamarked(t *testing.T) {
+	turns := []llm.Message{
+		callMsg("read_file", map[string]any{"path": "notes.txt"}),
+		callMsg("finish", map[string]any{"answer": "read"}),
+		callMsg("write_file", map[string]any{"path": "ci/my hook-k7q.sh", "content": "x"}),
+	}
+	m := &scripted{reply: func(_ context.Context, n int, _ llm.Request) (llm.Message, error) {
+		if n < len(turns) {
+			return turns[n], nil
+		}
+		return callMsg("finish", map[string]any{"answer": "ok"}), nil
+	}}
+	tr := newTree(t)
+	tr.ws.WriteFile("notes.txt", []byte("Release notes: the hook now lives in ci/my hook-k7q.sh for everyone."))
+	cfg := tr.config(m, 0)
+	cfg.Spotlight = guard.SpotlightDatamark
+	var asked []bulwark.Approval
+	cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) { asked = append(asked, a); return false, nil }
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Read the notes."})
+	tr.mu.Lock()
+	first := stored(tr.events["t_root"])
+	tr.mu.Unlock()
+	cfg.History = append(first, bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Read the notes."})
+	if len(asked) != 1 || asked[0].Rule != "provenance" {
+		t.Errorf("approvals = %+v, want the write put to a person by rule provenance", asked)
+	}
+	if _, err := tr.ws.ReadFile("ci/my hook-k7q.sh"); err == nil {
+		t.Error("the file the page named was written")
+	}
+}
