@@ -22,9 +22,10 @@ import (
 // tools or those it names of them. Its budget is what the parent has
 // left (steps, tokens, cost, time), and what it spends is charged to the
 // parent. A tainted parent's child starts tainted; a child that becomes
-// tainted taints its parent when its answer comes back, and that answer
-// is untrusted text. The embedding program makes the child a task of its
-// own (Delegation.Start): stored with ParentID, its events in its own
+// tainted taints its parent when its answer comes back, and that answer,
+// like any answer of a child that read outside text, is untrusted text.
+// The embedding program makes the child a task of its own
+// (Delegation.Start): stored with ParentID, its events in its own
 // stream, its approvals put to the same person.
 
 // DefaultMaxDepth is the deepest sub-agent level where Delegation.MaxDepth is zero.
@@ -210,7 +211,10 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 	}
 	r.charge(out)
 	// What the child read is outside text to the parent too; the
-	// person's answers to the child's questions are the person's.
+	// person's answers to the child's questions are the person's. An
+	// answer made after reading outside text is untrusted text itself, so
+	// that it is outside text in the parent's stored conversation too.
+	relays := cfg.Delegation.prov.reads > r.prov.reads
 	r.prov = cfg.Delegation.prov.clone()
 	if childTaint != "" && r.taint.flagged == "" {
 		why := "the answer of sub-agent " + child.Task.ID + ", which read " + childTaint
@@ -222,7 +226,7 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 		// The parent stops too (canceled, or out of time).
 		return tool.Result{Output: out.Answer}, context.Cause(ctx)
 	}
-	res := tool.Result{Output: out.Answer, Untrusted: childTaint != ""}
+	res := tool.Result{Output: out.Answer, Untrusted: childTaint != "" || relays}
 	if out.Reason != bulwark.FinishDone {
 		res.IsError = true
 		res.Output = fmt.Sprintf("The sub-agent %s stopped without finishing (%s): %s", child.Task.ID, out.Reason, out.Answer)

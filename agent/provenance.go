@@ -60,6 +60,7 @@ const minTarget = 4
 type provenance struct {
 	outside []sourced
 	size    int
+	reads   int      // outside texts taken in, ever
 	trusted []string // the task, the person's messages and answers, instructions
 	// read reads a workspace file, to see whether a script a command runs
 	// or moves out of scratch/ repeats outside text; nil: none is read.
@@ -120,7 +121,7 @@ func normText(s string) string {
 
 // clone returns a copy of p that shares nothing with it.
 func (p *provenance) clone() provenance {
-	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted), read: p.read,
+	return provenance{outside: slices.Clone(p.outside), size: p.size, trusted: slices.Clone(p.trusted), read: p.read, reads: p.reads,
 		gone: maps.Clone(p.gone), overflow: p.overflow}
 }
 
@@ -129,6 +130,7 @@ func (p *provenance) addOutside(source, text string) {
 	if n == "" {
 		return
 	}
+	p.reads++
 	if len(n) > maxOutside {
 		p.forget(sourced{source, n[maxOutside:]})
 		n = n[:maxOutside]

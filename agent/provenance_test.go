@@ -261,3 +261,39 @@ func TestProvenanceContinueDatamarked(t *testing.T) {
 		t.Error("the file the page named was written")
 	}
 }
+
+// On continue, what a sub-agent read is not in the parent's stored
+// conversation, but its answer, made after reading a page, is stored as
+// outside text: a target it repeats still asks in the next turn.
+func TestProvenanceContinueAfterChildRead(t *testing.T) {
+	turns := []llm.Message{
+		callMsg("delegate", map[string]any{"task": "Read notes.txt and say where the hook goes"}),
+		callMsg("read_file", map[string]any{"path": "notes.txt"}),
+		callMsg("finish", map[string]any{"answer": "The notes say the hook is ci/deploy-k7q.sh"}),
+		callMsg("finish", map[string]any{"answer": "read"}),
+		callMsg("write_file", map[string]any{"path": "ci/deploy-k7q.sh", "content": "x"}),
+	}
+	m := &scripted{reply: func(_ context.Context, n int, _ llm.Request) (llm.Message, error) {
+		if n < len(turns) {
+			return turns[n], nil
+		}
+		return callMsg("finish", map[string]any{"answer": "ok"}), nil
+	}}
+	tr := newTree(t)
+	tr.ws.WriteFile("notes.txt", []byte(plantedPage))
+	cfg := tr.config(m, 0)
+	var asked []bulwark.Approval
+	cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) { asked = append(asked, a); return false, nil }
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Tidy up the release."})
+	tr.mu.Lock()
+	first := stored(tr.events["t_root"])
+	tr.mu.Unlock()
+	cfg.History = append(first, bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+	agent.Run(context.Background(), cfg, bulwark.Task{ID: "t_root", Input: "Tidy up the release."})
+	if len(asked) != 1 || asked[0].Rule != "provenance" {
+		t.Errorf("approvals = %+v, want the write put to a person by rule provenance", asked)
+	}
+	if _, err := tr.ws.ReadFile("ci/deploy-k7q.sh"); err == nil {
+		t.Error("the file the page named was written")
+	}
+}
