@@ -92,8 +92,11 @@ type sourced struct {
 func normText(s string) string {
 	s = strings.ToLower(guard.Normalize(s))
 	s = strings.Map(func(r rune) rune {
-		if r == '\'' || r == '"' || r == '`' {
+		switch r {
+		case '\'', '"', '`':
 			return -1
+		case '\u3002', '\uff61': // ideographic full stops, which IDNA reads as "."
+			return '.'
 		}
 		return r
 	}, s)
