@@ -275,14 +275,14 @@ func (p *provenance) echo(e tool.Effects) string {
 	say := func(what, target, source string) string {
 		return fmt.Sprintf("%s %q was spelled out in text from %s, not in the task or by a person", what, oneLine(target, 120), source)
 	}
-	var ops []string
+	var ops, pieces []string
 	if len(e.Runs) > 0 || len(e.Dynamic) > 0 {
-		ops = operands(e)
+		ops, pieces = operands(e), written(e.Display)
 	}
 	if len(e.Calls) > 0 {
 		ops = append(ops, argWords(e.Targets)...)
 	}
-	if n := len(e.Writes) + len(e.Removes) + len(e.Targets) + len(e.Runs) + len(ops) + len(e.URLs); n > maxTargets {
+	if n := len(e.Writes) + len(e.Removes) + len(e.Targets) + len(e.Runs) + len(ops) + len(pieces) + len(e.URLs); n > maxTargets {
 		// Each target is one pass over up to maxOutside bytes: a call
 		// with thousands would take minutes to check. It asks instead.
 		return fmt.Sprintf("the call has %d targets, more than are compared with text from outside (%d)", n, maxTargets)
@@ -303,6 +303,11 @@ func (p *provenance) echo(e tool.Effects) string {
 				if src := p.from(c); src != "" {
 					return say("the command", c, src)
 				}
+			}
+		}
+		for _, c := range pieces {
+			if src := p.from(c); src != "" {
+				return say("the command", c, src)
 			}
 		}
 		for _, t := range e.Targets {
@@ -452,6 +457,15 @@ func (p *provenance) hostFrom(host string) (string, string) {
 		}
 		h = h[i+1:]
 	}
+}
+
+// written returns the pieces of a command line as written, split at
+// ";", "&", "|" and line ends: the canonical form sorts and splits flags
+// ("rm -f -r ~"), so a page's "rm -rf ~", whose operand is too short to
+// compare on its own, is found as written.
+func written(line string) []string {
+	pieces := strings.FieldsFunc(line, func(r rune) bool { return r == ';' || r == '&' || r == '|' || r == '\n' })
+	return pieces[:min(len(pieces), maxTargets)]
 }
 
 // operands returns the words of a command line that name something (a
