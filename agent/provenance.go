@@ -86,9 +86,10 @@ type sourced struct {
 // which the model writes plainly, does not hold: the guard's view
 // (invisible characters dropped, NFKC, common homoglyphs folded to
 // ASCII), lowercased, without quotes (a shell reads touch 'x' as touch
-// x), with "\\" made "/", percent-escapes decoded, a word's leading "./"
-// dropped, whitespace collapsed and a path's "/./" and "//" made "/" (a
-// call's path is cleaned; "http://" is "http:/" on both sides).
+// x), with "\\" made "/", percent-escapes decoded, a word's leading
+// "./" or "/workspace/" dropped, whitespace collapsed and a path's "/./"
+// and "//" made "/" (a call's path is cleaned; "http://" is "http:/" on
+// both sides).
 func normText(s string) string {
 	s = strings.ToLower(guard.Normalize(s))
 	s = strings.Map(func(r rune) rune {
@@ -110,6 +111,8 @@ func normText(s string) string {
 		}
 		if f := fields[i]; strings.HasPrefix(f, "./") && len(f) > 2 {
 			fields[i] = f[2:]
+		} else if strings.HasPrefix(f, "/workspace/") && len(f) > len("/workspace/") {
+			fields[i] = f[len("/workspace/"):] // the workspace as commands see it
 		}
 	}
 	s = strings.Join(fields, " ")
