@@ -268,6 +268,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 	r.project = r.readProject()
 	r.prov.addTrusted(r.cfg.Instructions)
 	r.prov.addTrusted(r.project.prompt)
+	if r.cfg.Env != nil && r.cfg.Env.Workspace != nil {
+		r.prov.read = r.cfg.Env.Workspace.ReadFile
+	}
 	r.msgs = []llm.Message{
 		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
 			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},
@@ -276,7 +279,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 		r.emit(bulwark.Event{Type: bulwark.EventTaskStarted, Text: r.task.Input})
 		r.applyProject(r.project)
 		r.msgs = append(r.msgs, llm.Message{Role: llm.User, Content: r.cfg.Mask(r.task.Input), Pinned: true})
-		r.prov.addTrusted(r.task.Input)
+		if d := r.cfg.Delegation; d == nil || d.prov == nil {
+			r.prov.addTrusted(r.task.Input) // a sub-task is the model's words (Delegation.prov)
+		}
 	}
 	// Notifications from outside follow the task's start.
 	r.stopNotes = r.startNotifications()
@@ -379,10 +384,14 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		m.Content = r.cfg.Mask(m.Content) // stored events are masked; a message is not yet
 		r.msgs = append(r.msgs, m)
 		switch src, marked := guard.MarkedSource(m.Content); {
-		case m.Role == llm.User:
+		case m.Role == llm.User && m.Pinned:
+			// The task and the person's messages; a notice (which may
+			// quote a sub-task the model wrote) is not the person's.
 			r.prov.addTrusted(m.Content)
-		case m.Role == llm.ToolRole && marked && !listing(m.ToolName):
-			r.prov.addOutside(src, m.Content)
+		case m.Role == llm.ToolRole && marked:
+			// Stored as the model saw it: datamarked, maybe, with a mark
+			// an earlier run drew.
+			r.prov.addOutside(src, outsideText(m.ToolName, guard.UndatamarkAny(m.Content)))
 		}
 	}
 	r.seq, r.step, r.first = h.seq, h.step, h.step

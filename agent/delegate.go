@@ -22,9 +22,10 @@ import (
 // tools or those it names of them. Its budget is what the parent has
 // left (steps, tokens, cost, time), and what it spends is charged to the
 // parent. A tainted parent's child starts tainted; a child that becomes
-// tainted taints its parent when its answer comes back, and that answer
-// is untrusted text. The embedding program makes the child a task of its
-// own (Delegation.Start): stored with ParentID, its events in its own
+// tainted taints its parent when its answer comes back, and that answer,
+// like any answer of a child that read outside text, is untrusted text.
+// The embedding program makes the child a task of its own
+// (Delegation.Start): stored with ParentID, its events in its own
 // stream, its approvals put to the same person.
 
 // DefaultMaxDepth is the deepest sub-agent level where Delegation.MaxDepth is zero.
@@ -50,6 +51,12 @@ type Delegation struct {
 	// child's taint when it ends.
 	inherited string
 	report    *string
+	// prov is what the parent's outside and trusted texts were when the
+	// child started, and what the child's are when it ends: the sub-task
+	// is the model's words, not the person's, so a target a page the
+	// parent read spelled out asks in the child, and one a page the child
+	// read spelled out asks in the parent (provenance.go).
+	prov *provenance
 }
 
 // Child is a sub-agent ready to run.
@@ -94,12 +101,18 @@ func (r *run) startDelegation() {
 	if d := r.cfg.Delegation; d != nil && d.inherited != "" {
 		r.taint.flagged = d.inherited
 	}
+	if d := r.cfg.Delegation; d != nil && d.prov != nil {
+		r.prov = d.prov.clone()
+	}
 }
 
 // endDelegation reports a child's taint to its parent.
 func (r *run) endDelegation() {
 	if d := r.cfg.Delegation; d != nil && d.report != nil {
 		*d.report = r.taint.flagged
+	}
+	if d := r.cfg.Delegation; d != nil && d.prov != nil {
+		*d.prov = r.prov.clone()
 	}
 }
 
@@ -171,7 +184,7 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 	cfg.Instructions = joinText(r.cfg.Instructions, "You are a sub-agent: another agent gave you this task. "+
 		"Work on it alone and end with finish: your answer goes back to that agent.")
 	cfg.Delegation = &Delegation{Depth: d.Depth + 1, MaxDepth: d.MaxDepth, Start: d.Start,
-		inherited: r.taint.flagged, report: &childTaint}
+		inherited: r.taint.flagged, report: &childTaint, prov: new(r.prov.clone())}
 	env := *r.cfg.Env
 	env.Delegate = nil
 	cfg.Env = &env
@@ -197,6 +210,12 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 		return tool.Result{}, err
 	}
 	r.charge(out)
+	// What the child read is outside text to the parent too; the
+	// person's answers to the child's questions are the person's. An
+	// answer made after reading outside text is untrusted text itself, so
+	// that it is outside text in the parent's stored conversation too.
+	relays := cfg.Delegation.prov.reads > r.prov.reads
+	r.prov = cfg.Delegation.prov.clone()
 	if childTaint != "" && r.taint.flagged == "" {
 		why := "the answer of sub-agent " + child.Task.ID + ", which read " + childTaint
 		r.taint.flagged = why
@@ -207,7 +226,7 @@ func (r *run) delegate(ctx context.Context, input string, names []string) (tool.
 		// The parent stops too (canceled, or out of time).
 		return tool.Result{Output: out.Answer}, context.Cause(ctx)
 	}
-	res := tool.Result{Output: out.Answer, Untrusted: childTaint != ""}
+	res := tool.Result{Output: out.Answer, Untrusted: childTaint != "" || relays}
 	if out.Reason != bulwark.FinishDone {
 		res.IsError = true
 		res.Output = fmt.Sprintf("The sub-agent %s stopped without finishing (%s): %s", child.Task.ID, out.Reason, out.Answer)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -71,15 +72,33 @@ func (r *run) screen(call llm.ToolCall, target string, hosts []string, output st
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
 		r.taint.flagged, r.taint.bySource = why, true
 	}
-	if !listing(call.Name) {
-		r.prov.addOutside(source, output)
-	}
+	r.prov.addOutside(source, outsideText(call.Name, output))
 	return r.spot.Mark(source, output)
 }
 
-// listing reports whether a tool's output lists the workspace's own names
-// (not a source a call's target is compared with: see provenance.go).
-func listing(name string) bool { return name == "list_files" || name == "search_files" }
+// outsideText is what of a tool's output a call's target is compared
+// with (provenance.go): not the workspace's own names that list_files
+// and search_files show (a coding task lists, then edits), but the lines
+// search_files found, which are a file's text like any other.
+func outsideText(name, output string) string {
+	switch name {
+	case "list_files":
+		return ""
+	case "search_files":
+		var b strings.Builder
+		for l := range strings.Lines(output) {
+			if m := matchLine.FindStringSubmatchIndex(l); m != nil {
+				b.WriteString(l[m[2]:])
+			}
+		}
+		return b.String()
+	}
+	return output
+}
+
+// matchLine is a line of search_files' output, "path:line: text"; the
+// submatch is the text.
+var matchLine = regexp.MustCompile(`^.*?:[0-9]+: (.*)`)
 
 // forget drops hosts from the hosts known before the taint.
 func (r *run) forget(hosts []string) {

@@ -123,6 +123,24 @@ func Datamark(text string, mark rune) string {
 	return b.String()
 }
 
+// UndatamarkAny undoes the datamark text carries, for a reader that does
+// not know which one it was drawn (a stored conversation read back in a
+// later run): the datamark Mark draws from that occurs in text most. Text
+// with none comes back as it is.
+func UndatamarkAny(text string) string {
+	var mark rune
+	most := 0
+	for _, m := range datamarks {
+		if n := strings.Count(text, string(m)); n > most {
+			mark, most = m, n
+		}
+	}
+	if most == 0 {
+		return text
+	}
+	return Undatamark(text, mark)
+}
+
 // Undatamark undoes Datamark: a mark before a whitespace or invisible
 // character (a newline too) or at the end of text goes, any other mark is
 // a space again. Undatamark(Datamark(t, m), m) is t for valid UTF-8 t

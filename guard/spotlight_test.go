@@ -261,3 +261,16 @@ func TestDisguisedEndMarkerNeutralised(t *testing.T) {
 		}
 	}
 }
+
+// UndatamarkAny finds the datamark a text was given and undoes it.
+func TestUndatamarkAny(t *testing.T) {
+	const text = "touch pwned.txt\nand  more"
+	for _, m := range datamarks {
+		if got := UndatamarkAny(Datamark(text, m)); got != text {
+			t.Errorf("%c: UndatamarkAny = %q, want %q", m, got, text)
+		}
+	}
+	if got := UndatamarkAny(text); got != text {
+		t.Errorf("unmarked text changed: %q", got)
+	}
+}
