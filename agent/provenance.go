@@ -536,6 +536,13 @@ func (r *run) provenanceVerdict(v bulwark.Verdict, e tool.Effects) (bulwark.Verd
 	if v.Decision != bulwark.Allow || !e.SideEffects(scratchDir, func(string) bool { return true }) && len(e.URLs) == 0 {
 		return v, ""
 	}
+	if namedAllow(v.Rule) {
+		// A person allowed exactly these calls by pattern
+		// (run_shell(go test *)=allow): that is their word, wherever the
+		// model read the command. A rule for the whole tool or for
+		// every call is not.
+		return v, ""
+	}
 	why := r.prov.echo(e)
 	if why == "" {
 		return v, ""
@@ -614,4 +621,11 @@ func sixWords(seed maphash.Seed, text string, f func(h uint64, n int) bool) {
 			return
 		}
 	}
+}
+
+// namedAllow reports whether rule, the policy rule that allowed a call,
+// names the calls it allows by a pattern narrower than "*".
+func namedAllow(rule string) bool {
+	open, end := strings.IndexByte(rule, '('), strings.LastIndex(rule, ")=")
+	return explicitRule(rule) && open > 0 && end > open && strings.TrimSpace(rule[open+1:end]) != "*"
 }

@@ -297,3 +297,40 @@ func TestProvenanceContinueAfterChildRead(t *testing.T) {
 		t.Error("the file the page named was written")
 	}
 }
+
+// A policy rule that allows exactly a command by pattern is the person's
+// word: a command a page named runs when such a rule allows it, and asks
+// under a rule for the whole tool or for every call.
+func TestProvenanceNamedAllow(t *testing.T) {
+	for _, tt := range []struct {
+		rule string
+		asks bool
+	}{
+		{"write_file(ci/*)=allow", false},
+		{"write_file=allow", true},
+		{"write_file(*)=allow", true},
+		{"*=allow", true},
+	} {
+		r, err := bulwark.ParseRule(tt.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, plantedPage) }))
+		h := newHarness(t, "openai", llmtest.Script(
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("fetch_url", map[string]string{"url": "http://docs.test/notes"})}},
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "ci/deploy-k7q.sh", "content": "x"})}},
+			finish("done"),
+		))
+		h.cfg.Tools.Add(loopbackFetch(t, srv, "docs.test"))
+		h.cfg.Policy = bulwark.Policy{Rules: []bulwark.Rule{r}}
+		asked := 0
+		h.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { asked++; return false, nil }
+		if _, err := agent.Run(context.Background(), h.cfg, bulwark.Task{ID: "t_rule", Input: "Summarise."}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		if (asked > 0) != tt.asks || h.exists("ci/deploy-k7q.sh") == tt.asks {
+			t.Errorf("rule %s: asked %d times, file written %v; want asks=%v", tt.rule, asked, h.exists("ci/deploy-k7q.sh"), tt.asks)
+		}
+	}
+}
