@@ -52,8 +52,17 @@ func (db *DB) QueryTasks(ctx context.Context, tenant bulwark.TenantID, q bulwark
 		args = append(args, at, at, c.ID)
 	}
 	args = append(args, limit+1, q.Offset)
-	rows, err := db.r.QueryContext(ctx, `SELECT `+taskReadColumns+` FROM tasks WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`, args...)
+	query := `SELECT ` + taskReadColumns + ` FROM tasks WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY created DESC, id DESC LIMIT ? OFFSET ?`
+	run := db.r.QueryContext
+	if len(q.Status) == 0 {
+		// Without a status filter the query is one of four texts (with or
+		// without a parent, a cursor): cache its statement, since parsing
+		// it costs as much as running it on GET /api/v1/tasks/{id}, which
+		// lists the task's children. With one the texts are unbounded.
+		run = db.readQuery
+	}
+	rows, err := run(ctx, query, args...)
 	if err != nil {
 		return page, unavailable(op, "list the tasks", err)
 	}
