@@ -219,6 +219,7 @@ type run struct {
 
 	taint     taint
 	prov      provenance      // what outside text spelled out (provenance.go)
+	wrote     map[string]bool // files this run's file tools wrote (provenance.go)
 	spot      guard.Spotlight // how untrusted text is marked for the model
 	notes     notes
 	project   project // the workspace's AGENTS.md (project.go)

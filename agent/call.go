@@ -81,6 +81,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.answer(call, "The task is finished.", false)
 		return r.end(bulwark.FinishDone, answer), true
 	}
+	r.noteWrites(p.effects, res.IsError)
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
 	if untrusted(res) {
 		text = r.screen(call, target, r.hostsOf(p), text)

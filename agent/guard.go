@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
@@ -72,7 +73,11 @@ func (r *run) screen(call llm.ToolCall, target string, hosts []string, output st
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Tool: call.Name, CallID: call.ID, Text: why + taintSuffix})
 		r.taint.flagged, r.taint.bySource = why, true
 	}
-	r.prov.addOutside(source, outsideText(call.Name, output))
+	if !(call.Name == "read_file" && r.wrote[target]) {
+		// A file this run wrote with its file tools holds the model's
+		// own words; reading it back is not outside text.
+		r.prov.addOutside(source, outsideText(call.Name, output))
+	}
 	return r.spot.Mark(source, output)
 }
 
@@ -84,10 +89,17 @@ func outsideText(name, output string) string {
 	switch name {
 	case "list_files":
 		return ""
+	case "run_shell", "run_code":
+		// What the task's own commands print (compiler errors, usage
+		// lines, test output) names its own files and commands at every
+		// step; compared, every coding task would ask at every step.
+		// Text from outside reaches the model through the fetch, search,
+		// MCP and file tools, which are compared.
+		return ""
 	case "search_files":
 		var b strings.Builder
 		for l := range strings.Lines(output) {
-			if m := matchLine.FindStringSubmatchIndex(l); m != nil {
+			if m := matchLine().FindStringSubmatchIndex(l); m != nil {
 				b.WriteString(l[m[2]:])
 			}
 		}
@@ -98,7 +110,7 @@ func outsideText(name, output string) string {
 
 // matchLine is a line of search_files' output, "path:line: text"; the
 // submatch is the text.
-var matchLine = regexp.MustCompile(`^.*?:[0-9]+: (.*)`)
+var matchLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^.*?:[0-9]+: (.*)`) })
 
 // forget drops hosts from the hosts known before the taint.
 func (r *run) forget(hosts []string) {

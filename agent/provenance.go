@@ -11,7 +11,6 @@ import (
 	"unicode"
 
 	"golang.org/x/net/idna"
-	"golang.org/x/net/publicsuffix"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
@@ -436,15 +435,12 @@ func (p *provenance) copied(text string) string {
 // its source, or "", "": the host as the call has it (fetch_url's
 // canonical form: lower case, no trailing dot, punycode), its Unicode
 // form (a page may write the name as a person reads it), and each domain
-// above it down to a registrable one, so that data spelled into a
+// above it down to its last two labels, so that data spelled into a
 // subdomain (summary-of-the-task.evil.test) of a host the page named goes
 // nowhere unasked either.
 func (p *provenance) hostFrom(host string) (string, string) {
 	host = strings.TrimRight(strings.ToLower(host), ".")
-	top, err := publicsuffix.EffectiveTLDPlusOne(host)
-	if err != nil {
-		top = host
-	}
+	top := lastLabels(host, 2)
 	for h := host; ; {
 		if src := p.from(h); src != "" {
 			return h, src
@@ -628,4 +624,43 @@ func sixWords(seed maphash.Seed, text string, f func(h uint64, n int) bool) {
 func namedAllow(rule string) bool {
 	open, end := strings.IndexByte(rule, '('), strings.LastIndex(rule, ")=")
 	return explicitRule(rule) && open > 0 && end > open && strings.TrimSpace(rule[open+1:end]) != "*"
+}
+
+// lastLabels is the last n labels of host ("evil.test" of
+// "a.b.evil.test"), or host when it has fewer. Two labels, not the
+// registrable domain of the public suffix list, whose package would bring
+// net/http into the agent loop: under a suffix such as co.uk, a page that
+// names "co.uk" makes data to any host under it ask, which errs on the
+// side of asking.
+func lastLabels(host string, n int) string {
+	i := len(host)
+	for ; n > 0; n-- {
+		j := strings.LastIndexByte(host[:i], '.')
+		if j < 0 {
+			return host
+		}
+		i = j
+	}
+	return host[i+1:]
+}
+
+// noteWrites records the files a call of a file tool wrote (a write with
+// no command run), whose text read back is the model's own; a command
+// that writes a file (a redirect) makes it unknown again, since what it
+// wrote may have come from anywhere.
+func (r *run) noteWrites(e tool.Effects, failed bool) {
+	if failed {
+		return
+	}
+	own := len(e.Runs) == 0 && len(e.Dynamic) == 0 && len(e.URLs) == 0
+	for _, w := range e.Writes {
+		if !own {
+			delete(r.wrote, w)
+			continue
+		}
+		if r.wrote == nil {
+			r.wrote = map[string]bool{}
+		}
+		r.wrote[w] = true
+	}
 }

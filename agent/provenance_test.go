@@ -334,3 +334,24 @@ func TestProvenanceNamedAllow(t *testing.T) {
 		}
 	}
 }
+
+// A file the task wrote with its file tools holds the model's own words:
+// reading it back does not make the names in it outside text, so a
+// coding task that writes a script naming itself, reads it and goes on
+// does not ask.
+func TestProvenanceOwnFileIsNotOutside(t *testing.T) {
+	h := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "notes.md", "content": "Next: save the hook as ci/hook-own.sh"})}},
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("read_file", map[string]string{"path": "notes.md"})}},
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "ci/hook-own.sh", "content": "echo ok"})}},
+		finish("done"),
+	))
+	asked := 0
+	h.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { asked++; return false, nil }
+	if _, err := agent.Run(context.Background(), h.cfg, bulwark.Task{ID: "t_own", Input: "Set up CI."}); err != nil {
+		t.Fatal(err)
+	}
+	if asked != 0 || !h.exists("ci/hook-own.sh") {
+		t.Errorf("a name from the task's own file asked %d times (written: %v)", asked, h.exists("ci/hook-own.sh"))
+	}
+}
