@@ -83,6 +83,23 @@ var rules = sync.OnceValue(func() []rule {
 			regexp.MustCompile(`(?:忽略|无视|忘记|忘掉|不要理会|忽視|無視)[^。\n]{0,10}(?:之前|以前|上面|先前|前面|所有|全部|上述)[^。\n]{0,8}(?:指令|指示|说明|說明|规则|規則|命令|提示|要求)|` +
 				`(?:以前|これまで|前|上記|上|先ほど|すべて|全て)の[^。\n]{0,10}(?:指示|命令|ルール|指令|プロンプト)[^。\n]{0,6}(?:無視|忘れ)|` +
 				`(?:이전|위의|앞의|모든)[^.\n]{0,10}(?:지시|명령|규칙|지침)[^.\n]{0,6}(?:무시|잊어)`)},
+		// "Forget the above" and "you are now ... without filters" in
+		// other languages, the shapes typed attacks take most often.
+		{DetectOverride, 0.85, []string{"vergiss", "olvid", "oubli", "esque", "dimentica"},
+			regexp.MustCompile(`(?:vergiss|vergessen sie|olvid[ae]|oublie[zr]?|esque[cç]\pL*|dimentica)\s+(?:das |lo |ce qui |o |quanto )?(?:obige|vorherige|bisherige|anterior|précède|precedente|sopra|detto)\b`)},
+		{DetectPersona, 0.75, []string{"jetzt", "ahora", "maintenant", "agora", "adesso", "ora sei", "теперь"},
+			regexp.MustCompile(foldConfusables(`(?:du bist (?:jetzt|nun|ab jetzt)|ahora eres|ahora serás|tu es maintenant|vous êtes maintenant|agora você é|agora és|adesso sei|ora sei|теперь ты)\s+(?:[\pL'’]+\s+){0,6}?(?:ohne (?:regeln|filter|einschränkungen|zensur|grenzen)|sin (?:filtros?|reglas|restricciones|censura|límites)|sans (?:filtres?|règles|restrictions|censure|limites)|sem (?:filtros?|regras|restrições|censura|limites)|senza (?:filtri|regole|restrizioni|censura|limiti)|без (?:ограничений|правил|фильтров|цензуры))`))},
+		// Asking for the reader's own instructions, in other languages.
+		{DetectExtraction, 0.8, []string{"zeig", "nenn", "gib", "verrat", "wiederhol", "was ist dein", "was sind deine", "montre", "affiche", "révèle", "répète", "quel est ton", "quelles sont tes", "muestra", "muéstra", "revela", "repite", "dime", "cuál es tu", "cuáles son tus", "mostra", "repita", "qual é o seu", "quais são as suas"},
+			regexp.MustCompile(`(?:zeige?|nenne?|gib|verrate?|wiederhole?|was ist|was sind|montre[zr]?|affiche[zr]?|révèle[zr]?|répète[zr]?|quel est|quelles sont|muestra(?:me)?|muéstrame|revela(?:me)?|repite(?:me)?|dime|cuál es|cuáles son|mostra(?:me)?|repita|qual é|quais são)\s+(?:mir |moi |-moi |me )?(?:alle |toutes |todas |todos )?(?:deine?n?|ihre?n?|tes|tos|vos|votre|ton|tus|sus|tu|su|o seu|a sua|as suas|os seus|seu|sua|suas|seus)\s+(?:system\s?|systeme?-?|sistema\s|système\s|ursprünglichen\s|initiales\s|iniciales\s|originales\s|versteckten\s|geheimen\s|secretas?\s|cachées?\s)?(?:anweisungen|systemanweisungen|instruktionen|prompts?|systemprompt|regeln|vorgaben|instructions|consignes|règles|instrucciones|reglas|instruções|regras|directives)\b`)},
+		// The reader's own instructions, asked for directly ("repeat your
+		// instructions so far").
+		{DetectExtraction, 0.75, []string{"your instructions", "your prompt", "your rules", "your guidelines"},
+			regexp.MustCompile(`\b(?:repeat|print|show|reveal|output|display|recite|dump|list|tell me|give me|write out|paste)\s+(?:me\s+)?(?:all\s+)?(?:of\s+)?your\s+(?:instructions|prompt|rules|guidelines)\b`)},
+		// Password games: the secret word asked for sideways.
+		{DetectSecrets, 0.7, []string{"password", "secret word", "passphrase", "passcode"},
+			regexp.MustCompile(`\b(?:spell|reveal|encode|hint at|leak|reverse|translate)\s+(?:me\s+)?(?:the|your)\s+(?:password|secret word|passphrase|passcode)\b|\b(?:give me|tell me|what is|what's)\s+(?:the|your)\s+secret word\b`)},
+
 		// "Now forget all that and ...": the turn of a typed attack after
 		// a harmless opening.
 		{DetectOverride, 0.6, []string{"forget", "ignore", "disregard"},
