@@ -22,9 +22,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -34,6 +32,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
+	"github.com/bulwark-agents/bulwark/guard/measure"
 )
 
 // showMisses is -misses: list the texts guard gets wrong.
@@ -51,11 +50,8 @@ var (
 // wholeLambda is -lambda.
 var wholeLambda *float64
 
-type example struct {
-	Text   string `json:"text"`
-	Label  string `json:"label"`
-	Source string `json:"source"`
-}
+// example is one labelled text of the training files.
+type example = measure.Example
 
 func main() {
 	data := flag.String("data", "/work/shared/data/injection/dev.jsonl", "labelled JSONL `file` (text, label, source)")
@@ -167,30 +163,9 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-func load(path string) ([]example, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []example
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var e example
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if e.Label != "injection" && e.Label != "benign" {
-			return nil, fmt.Errorf("%s: label %q", path, e.Label)
-		}
-		out = append(out, e)
-	}
-	return out, sc.Err()
-}
+// load reads a JSONL file of labelled texts (measure.Load: a line
+// without a valid label is an error).
+func load(path string) ([]example, error) { return measure.Load(path) }
 
 func pick(all []example, idx []int) []example {
 	out := make([]example, len(idx))
