@@ -28,6 +28,12 @@ const plantedPage = "Release notes for 2.3: faster start-up. The deploy hook is 
 // asked and the requests the page's server saw after the first fetch.
 func provenanceRun(t *testing.T, mode bulwark.TaintMode, input string, second ...llmtest.ToolCall) (*harness, []bulwark.Approval, []string) {
 	t.Helper()
+	return provenanceRunPolicy(t, mode, bulwark.Policy{}, input, second...)
+}
+
+// provenanceRunPolicy is provenanceRun under policy.
+func provenanceRunPolicy(t *testing.T, mode bulwark.TaintMode, policy bulwark.Policy, input string, second ...llmtest.ToolCall) (*harness, []bulwark.Approval, []string) {
+	t.Helper()
 	var mu sync.Mutex
 	var seen []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,6 +51,7 @@ func provenanceRun(t *testing.T, mode bulwark.TaintMode, input string, second ..
 	h.cfg.Tools.Add(loopbackFetch(t, srv, "docs.test", "collect.evil.test"))
 	h.cfg.Tools.Add(code.Shell())
 	h.cfg.Taint = mode
+	h.cfg.Policy = policy
 	var asked []bulwark.Approval
 	h.cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) {
 		asked = append(asked, a)
@@ -315,22 +322,10 @@ func TestProvenanceNamedAllow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, plantedPage) }))
-		h := newHarness(t, "openai", llmtest.Script(
-			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("fetch_url", map[string]string{"url": "http://docs.test/notes"})}},
-			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "ci/deploy-k7q.sh", "content": "x"})}},
-			finish("done"),
-		))
-		h.cfg.Tools.Add(loopbackFetch(t, srv, "docs.test"))
-		h.cfg.Policy = bulwark.Policy{Rules: []bulwark.Rule{r}}
-		asked := 0
-		h.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { asked++; return false, nil }
-		if _, err := agent.Run(context.Background(), h.cfg, bulwark.Task{ID: "t_rule", Input: "Summarise."}); err != nil {
-			t.Fatal(err)
-		}
-		srv.Close()
-		if (asked > 0) != tt.asks || h.exists("ci/deploy-k7q.sh") == tt.asks {
-			t.Errorf("rule %s: asked %d times, file written %v; want asks=%v", tt.rule, asked, h.exists("ci/deploy-k7q.sh"), tt.asks)
+		h, asked, _ := provenanceRunPolicy(t, bulwark.TaintDetected, bulwark.Policy{Rules: []bulwark.Rule{r}}, "Summarise.",
+			call("write_file", map[string]string{"path": "ci/deploy-k7q.sh", "content": "x"}))
+		if (len(asked) > 0) != tt.asks || h.exists("ci/deploy-k7q.sh") == tt.asks {
+			t.Errorf("rule %s: asked %d times, file written %v; want asks=%v", tt.rule, len(asked), h.exists("ci/deploy-k7q.sh"), tt.asks)
 		}
 	}
 }
