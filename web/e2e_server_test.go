@@ -350,7 +350,9 @@ func (s *e2eServer) taskWith(t *testing.T, word string) bulwark.Task {
 func (s *e2eServer) waitTask(t *testing.T, id string, want bulwark.TaskStatus) bulwark.Task {
 	t.Helper()
 	var tk bulwark.Task
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	// Two minutes: a loaded CI machine needed more than 20 s for the long
+	// task's 250 steps.
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		s.api(t, "GET", "/api/v1/tasks/"+id, "", 200, &tk)
 		if tk.Status == want {
 			return tk

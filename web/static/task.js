@@ -130,7 +130,10 @@ export async function render(main, ctx) {
     yes.addEventListener('click', () => busy(yes, headErr, async () => {
       await api('POST', taskURL(id, 'cancel'));
       confirming = false;
-      clear(cancelBox).append(h('span', {class: 'muted'}, 'Canceling…'));
+      // The task's end may have come (a live event) while the request was
+      // on its way: then there is nothing left to wait for.
+      if (ended.has(task.status)) showCancelBox();
+      else clear(cancelBox).append(h('span', {class: 'muted'}, 'Canceling…'));
     }));
     return [h('span', null, 'Cancel this task? '), yes, no];
   }
@@ -248,6 +251,11 @@ export async function render(main, ctx) {
       if (ended.has(t.status)) {
         stop();
         liveState.textContent = '';
+        // The end may have come while the stream was away (a resumed task
+        // that ran before its stream reconnected): take once what was
+        // stored after the last event shown, then stop for good.
+        const last = follow(id, onEvent, st => { if (st !== 'live') last(); }, lastSeq);
+        stop = last;
       }
     }).catch(e => { clear(headErr).append(errorBox(e)); });
   };
