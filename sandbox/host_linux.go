@@ -41,6 +41,8 @@ func start(spec Spec) (_ *box, err error) {
 	if r := Check(); !r.OK() {
 		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
 	}
+	tr := spec.Trace
+	tr.Mark("host: sandbox.Run called, host checked")
 	ctrls, err := cgroupsOnce()
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
@@ -49,6 +51,7 @@ func start(spec Spec) (_ *box, err error) {
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uids.dir+")", err)
 	}
+	tr.Mark("host: cgroups found, uid slot leased")
 	b := &box{spec: spec, ctrl: -1, slot: slot, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -72,10 +75,15 @@ func start(spec Spec) (_ *box, err error) {
 	treeCh := make(chan tree, 1)
 	go func() {
 		fd, err := workspaceTree(ws, cmdUID, spec.WorkspaceExec)
+		tr.Mark("host: id-mapped workspace mount made")
 		treeCh <- tree{fd, err}
 	}()
 	planCh := make(chan *execPlan, 1)
-	go func() { planCh <- currentExecPlan() }()
+	go func() {
+		p := currentExecPlan()
+		tr.Mark("host: exec plan loaded")
+		planCh <- p
+	}()
 	// Collect the helpers' results whatever happens below.
 	var wsFd = -1
 	collect := func() error {
@@ -106,7 +114,7 @@ func start(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
 	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
@@ -123,6 +131,7 @@ func start(spec Spec) (_ *box, err error) {
 	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
 	}
+	tr.Mark("host: cgroups made, limits written")
 	tasks, cgFd, err := b.cg.joinFiles()
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
@@ -166,6 +175,7 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()
+	tr.Mark("host: init forked (clone, uid maps, execve)")
 
 	collected = true
 	if err := collect(); err != nil {
@@ -173,6 +183,7 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	plan := <-planCh
 	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.Islands, plan.Libs, plan.Masks
+	tr.Mark("host: config ready")
 	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
@@ -180,9 +191,11 @@ func start(spec Spec) (_ *box, err error) {
 	if _, rerr := recv(b.ctrl, &reply); rerr != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
+	tr.addInit(reply.Trace)
 	if !reply.Ready {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
 	}
+	tr.Mark("host: init ready")
 	// From here on the init may wait for its command as long as it likes.
 	tv = unix.Timeval{}
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)

@@ -23,6 +23,7 @@ import (
 func init() {
 	switch filepath.Base(os.Args[0]) {
 	case InitArg:
+		mark("running (runtime and package inits done)")
 		// Whatever the host process left open beyond the control socket
 		// goes first.
 		if err := closeInherited(ctrlFd + 1); err != nil {
@@ -39,6 +40,23 @@ func init() {
 	}
 }
 
+// stamps are the phases of this init, sent with its replies when the host
+// asked for them (Config.Trace).
+var stamps []Stamp
+
+func mark(name string) { stamps = append(stamps, Stamp{Name: name, At: Monotonic()}) }
+
+// traced returns the stamps recorded since the last call when tracing is
+// on, else nil.
+func traced(on bool) []Stamp {
+	s := stamps
+	stamps = nil
+	if !on {
+		return nil
+	}
+	return s
+}
+
 func initMain() int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	var cfg Config
@@ -46,12 +64,13 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
+	mark("config received")
 	abi, allowed, err := prepare(&cfg, fds)
 	if err != nil {
 		Send(ctrlFd, Reply{Err: err.Error()})
 		return 1
 	}
-	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi}); err != nil || cfg.Check {
+	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
 		return 0
 	}
 	var req RunRequest
@@ -59,7 +78,10 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
+	mark("command received")
 	reply := runCommand(req, stdio, why{allowed: allowed, workspaceExec: cfg.WorkspaceExec})
+	mark("command reaped")
+	reply.Trace = traced(cfg.Trace)
 	Send(ctrlFd, reply)
 	return 0
 }
@@ -78,6 +100,7 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
 		return 0, nil, err
 	}
+	mark("cgroups joined")
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return 0, nil, fmt.Errorf("init: not dumpable: %w", err)
@@ -91,9 +114,11 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	mark("allowed programs resolved")
 	if err := buildRoot(cfg, fds[0], exec); err != nil {
 		return 0, nil, err
 	}
+	mark("file system built, pivoted")
 	if err := loopbackUp(); err != nil {
 		return 0, nil, err
 	}
@@ -114,9 +139,11 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err := setRlimits(cfg); err != nil {
 		return 0, nil, err
 	}
+	mark("loopback, rulesets, rlimits")
 	if err := restrictThread(ruleset, filter); err != nil {
 		return 0, nil, err
 	}
+	mark("capabilities, Landlock, seccomp applied")
 	return abi, exec, nil
 }
 
@@ -235,6 +262,7 @@ func runCommand(req RunRequest, stdio []int, w why) RunReply {
 		msg, refused := w.notStarted(req.Argv[0], path, unwrapSyscall(err))
 		return RunReply{Exit: code, Err: msg, NotAllowed: refused}
 	}
+	mark("command forked, execve done")
 	pid := p.Pid
 	p.Release()
 	if req.Announce {
