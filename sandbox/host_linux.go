@@ -128,7 +128,7 @@ func start(spec Spec) (_ *box, err error) {
 			cfg.TrustPEM = string(spec.Intercept.CA.CertPEM())
 		}
 	}
-	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
+	if b.cg, err = newCgroup(ctrls, b.slot, spec.Memory, spec.Pids, spec.CPU); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
 	}
 	tr.Mark("host: cgroups made, limits written")
@@ -330,7 +330,7 @@ func (b *box) cleanup() {
 		b.ctrl = -1
 	}
 	if b.cg != nil {
-		b.cg.remove()
+		b.cg.release()
 	}
 	if b.proxy != nil {
 		b.proxy.Close()
