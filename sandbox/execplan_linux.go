@@ -280,7 +280,9 @@ func currentExecPlan() *execPlan {
 			go func() {
 				ok := p.fresh()
 				var next *execPlan
-				if !ok {
+				if ok {
+					touchExecPlan(execPlanFile())
+				} else {
 					next = makeExecPlan()
 					saveExecPlan(next)
 				}
@@ -294,13 +296,43 @@ func currentExecPlan() *execPlan {
 		}
 		return p
 	}
-	p := loadExecPlan()
-	if p == nil || !p.fresh() {
-		p = makeExecPlan()
+	p, checked := cachedExecPlan(execPlanFile())
+	if p == nil {
+		p, checked = makeExecPlan(), time.Now()
 		saveExecPlan(p)
 	}
-	plans.plan, plans.checked = p, time.Now()
+	plans.plan, plans.checked = p, checked
 	return p
+}
+
+// cachedExecPlan returns the plan of the cache file and when it was last
+// checked fresh, or nil when the file has none or a stale one. The file's
+// mtime is when it was last written or checked: a plan checked less than
+// recheckEvery ago is used as it is, the window a long-lived process
+// allows itself too (and which a new process, such as each `bulwark sandbox
+// exec`, would otherwise spend a stat of every folder the plan was made
+// from on: about a thousand); an older one is checked, and the check
+// recorded.
+func cachedExecPlan(file string) (*execPlan, time.Time) {
+	p, mtime := loadExecPlan(file)
+	if p == nil {
+		return nil, time.Time{}
+	}
+	if age := time.Since(mtime); age >= 0 && age < recheckEvery {
+		return p, mtime
+	}
+	if !p.fresh() {
+		return nil, time.Time{}
+	}
+	touchExecPlan(file)
+	return p, time.Now()
+}
+
+// touchExecPlan records in the cache file's mtime that its plan was just
+// checked fresh.
+func touchExecPlan(file string) {
+	now := time.Now()
+	os.Chtimes(file, now, now)
 }
 
 // execPlanFile is the cache of the plan. The plan decides what the sandbox
@@ -321,22 +353,23 @@ type execPlanCache struct {
 	Plan    *execPlan `json:"plan"`
 }
 
-func loadExecPlan() *execPlan {
-	f, err := os.Open(execPlanFile())
+// loadExecPlan reads the plan of the cache file and the file's mtime.
+func loadExecPlan(file string) (*execPlan, time.Time) {
+	f, err := os.Open(file)
 	if err != nil {
-		return nil
+		return nil, time.Time{}
 	}
 	defer f.Close()
 	// A file that anyone but root could have written is ignored.
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
-		return nil
+		return nil, time.Time{}
 	}
 	var c execPlanCache
 	if json.NewDecoder(f).Decode(&c) != nil || c.Version != execPlanVersion || c.Plan == nil {
-		return nil
+		return nil, time.Time{}
 	}
-	return c.Plan
+	return c.Plan, time.Unix(0, st.Mtim.Nano())
 }
 
 func saveExecPlan(p *execPlan) {
