@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bufio"
 	"context"
 	"os"
 	"os/exec"
@@ -59,9 +60,8 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 		}
 	}
 	in.Write([]byte("go\n"))
-	buf := make([]byte, 8)
-	if n, _ := out.Read(buf); !strings.HasPrefix(string(buf[:n]), "written") {
-		t.Fatalf("leftover process: %q", buf[:n])
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "written\n" {
+		t.Fatalf("leftover process: %q, %v", line, err)
 	}
 	mem := first.dirs["memory"]
 	if !first.v2["memory"] {
