@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,7 +93,7 @@ func TestCachedExecPlanChecksOldFiles(t *testing.T) {
 	file := filepath.Join(dir, "plan.json")
 	write := func(age time.Duration) {
 		t.Helper()
-		b, _ := json.Marshal(execPlanCache{Version: execPlanVersion, Plan: &execPlan{Islands: []string{island}, Stamps: stamps}})
+		b, _ := encodeExecPlan(&execPlan{Islands: []string{island}, Stamps: stamps})
 		if err := os.WriteFile(file, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -117,8 +116,17 @@ func TestCachedExecPlanChecksOldFiles(t *testing.T) {
 		t.Error("a stale plan last checked before the window was used")
 	}
 	write(time.Second)
-	if p, _ := cachedExecPlan(file); p == nil {
-		t.Error("a plan checked a second ago was checked again (the window is recheckEvery)")
+	p, _ = cachedExecPlan(file)
+	if p == nil {
+		t.Fatal("a plan checked a second ago was checked again (the window is recheckEvery)")
+	}
+	// Read without its stamps; when its check is due, the file's stamps
+	// are read and checked: the plan is stale, so it is not kept.
+	if p.Stamps != nil {
+		t.Errorf("a plan used within the window was read with its %d stamps", len(p.Stamps))
+	}
+	if full, _ := loadExecPlan(file, true); full == nil || full.fresh() {
+		t.Errorf("loadExecPlan(with stamps) = %v, want the stale plan with its stamps", full)
 	}
 	write(-time.Hour) // an mtime in the future proves nothing
 	if p, _ := cachedExecPlan(file); p != nil {
