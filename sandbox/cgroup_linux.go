@@ -268,14 +268,25 @@ func (cg *cgroup) reset() error {
 		}
 		return cg.write([][2]string{{"memory/memory.peak?", "0"}})
 	}
+	// force_empty drains every CPU's page lists first (it waits for a
+	// worker on each), which a busy host makes slow: only when the last
+	// sandbox left more than the group's own kernel objects charged.
+	if counterFile(filepath.Join(cg.dirs["memory"], "memory.usage_in_bytes")) > forceEmptyAbove {
+		if err := cg.write([][2]string{{"memory/memory.force_empty", "0"}}); err != nil {
+			return err
+		}
+	}
 	return cg.write([][2]string{
-		{"memory/memory.force_empty", "0"},
 		{"memory/memory.max_usage_in_bytes", "0"},
 		{"memory/memory.failcnt", "0"},
 		{"memory/memory.memsw.max_usage_in_bytes?", "0"},
 		{"memory/memory.memsw.failcnt?", "0"},
 	})
 }
+
+// forceEmptyAbove is the memory charge a reused v1 group may keep without
+// a force_empty: about what an empty group's own kernel objects hold.
+const forceEmptyAbove = 1 << 20
 
 // emptyGroup kills every process and thread in the group at dir and waits
 // (about a second at most) until none is left.
