@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -21,7 +22,7 @@ import (
 // the init (it is not dumpable).
 
 func init() {
-	switch filepath.Base(os.Args[0]) {
+	switch path.Base(os.Args[0]) {
 	case InitArg:
 		mark("running (runtime and package inits done)")
 		// Whatever the host process left open beyond the control socket
@@ -346,8 +347,8 @@ func lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(SandboxPath) {
-		p := filepath.Join(dir, name)
+	for _, dir := range strings.Split(SandboxPath, ":") {
+		p := path.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 			return p, nil
 		}
@@ -365,7 +366,7 @@ func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]st
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range names {
-		if strings.Contains(n, "/") && !filepath.IsAbs(n) {
+		if strings.Contains(n, "/") && !path.IsAbs(n) {
 			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
 		}
 		if InWorkspace(n) {
@@ -378,7 +379,7 @@ func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]st
 		if err != nil {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(p)
+		real, err := realPath(p)
 		if err != nil {
 			continue
 		}
@@ -420,4 +421,18 @@ func underAny(p string, dirs []string) bool {
 		}
 	}
 	return false
+}
+
+// realPath is p with every symlink resolved, as the kernel resolves it on
+// open: the name of an O_PATH descriptor of p. It fails where p does not
+// exist. (path/filepath.EvalSymlinks would do as well, but importing
+// path/filepath makes the init wait for every package that sorts before it,
+// see TestInitImports.)
+func realPath(p string) (string, error) {
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "realpath", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 }
