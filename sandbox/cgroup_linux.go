@@ -18,8 +18,10 @@ import (
 // The sandbox limits memory, processes and CPU through cgroups, controller
 // by controller: with cgroup v2 where the unified hierarchy offers the
 // controller, else with the v1 hierarchy mounted for it (hybrid hosts).
-// Each sandbox gets its own group, created beneath the host process's own
-// cgroup (so the host's limits still hold) and removed when it ends.
+// Each sandbox gets its own group beneath the host process's own cgroup (so
+// the host's limits still hold): its uid slot's group, kept from one
+// sandbox of the slot to the next and proven empty and reset before each
+// (newCgroup).
 
 // controllers the sandbox needs.
 var controllers = []string{"memory", "pids", "cpu"}
@@ -114,6 +116,8 @@ func v1Mount(c string) string {
 type cgroup struct {
 	dirs map[string]string // controller -> folder
 	v2   map[string]bool
+	base map[string]int64 // counters when the sandbox got the groups
+	keep bool             // a slot's groups: kept for its next sandbox
 }
 
 var (
@@ -145,37 +149,72 @@ func reapStale(parent string) {
 	}
 }
 
-// newCgroup creates the groups of one sandbox and writes its limits.
-func newCgroup(ctrls []CgroupController, memory int64, pids int, cpu float64) (*cgroup, error) {
+// slotCgroup is the name of the groups of uid slot s. A slot belongs to one
+// sandbox at a time on the whole host (uids), so its groups do too: they
+// are kept when the sandbox ends and reused by the slot's next sandbox,
+// which costs a few writes instead of a mkdir and an rmdir that waits for
+// the kernel to free the group.
+func slotCgroup(slot uint32) string { return fmt.Sprintf("bulwark-slot-%d", slot) }
+
+// newCgroup returns the groups of a sandbox in uid slot slot, with its
+// limits written. Groups the slot already has are reused once they are
+// proven empty and reset (see reset); when they cannot be, the sandbox gets
+// fresh groups of its own, removed when it ends.
+func newCgroup(ctrls []CgroupController, slot uint32, memory int64, pids int, cpu float64) (*cgroup, error) {
+	cg, err := makeCgroup(ctrls, slotCgroup(slot), true, memory, pids, cpu)
+	if err == nil || !errors.Is(err, errNotReusable) {
+		return cg, err
+	}
 	name := fmt.Sprintf("bulwark-sandbox-%d-%d", os.Getpid(), cgroupSeq.Add(1))
-	cg := &cgroup{dirs: map[string]string{}, v2: map[string]bool{}}
+	return makeCgroup(ctrls, name, false, memory, pids, cpu)
+}
+
+// errNotReusable says a slot's existing group could not be emptied or reset.
+var errNotReusable = errors.New("cgroup not reusable")
+
+func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, pids int, cpu float64) (*cgroup, error) {
+	cg := &cgroup{dirs: map[string]string{}, v2: map[string]bool{}, base: map[string]int64{}}
+	fail := func(err error) (*cgroup, error) {
+		if !keep {
+			cg.remove()
+		}
+		return nil, err
+	}
+	reused := false
 	for _, c := range ctrls {
 		if c.Version == 0 {
-			cg.remove()
-			return nil, fmt.Errorf("cgroup controller %s is not available", c.Name)
+			return fail(fmt.Errorf("cgroup controller %s is not available", c.Name))
 		}
 		if c.Version == 2 {
 			if err := enableV2(c.Parent, c.Name); err != nil {
-				cg.remove()
-				return nil, err
+				return fail(err)
 			}
 		}
 		reapStale(c.Parent)
 		dir := filepath.Join(c.Parent, name)
-		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			cg.remove()
-			return nil, fmt.Errorf("create cgroup: %w", err)
+		if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrExist) {
+			reused = true
+		} else if err != nil {
+			return fail(fmt.Errorf("create cgroup: %w", err))
 		}
 		cg.dirs[c.Name] = dir
 		cg.v2[c.Name] = c.Version == 2
 	}
+	if reused {
+		if err := cg.reset(); err != nil {
+			return fail(fmt.Errorf("%w: %v", errNotReusable, err))
+		}
+	}
+	cg.keep = keep
 	period := 100000
 	quota := int(cpu * float64(period))
 	var writes [][2]string
 	if cg.v2["memory"] {
 		writes = append(writes, [2]string{"memory/memory.max", itoa(memory)}, [2]string{"memory/memory.swap.max", "0"})
 	} else {
-		writes = append(writes, [2]string{"memory/memory.limit_in_bytes", itoa(memory)}, [2]string{"memory/memory.memsw.limit_in_bytes?", itoa(memory)}, [2]string{"memory/memory.swappiness?", "0"})
+		// memory+swap may never be below memory: lift it first, for a
+		// reused group whose last limit was lower.
+		writes = append(writes, [2]string{"memory/memory.memsw.limit_in_bytes?", "-1"}, [2]string{"memory/memory.limit_in_bytes", itoa(memory)}, [2]string{"memory/memory.memsw.limit_in_bytes?", itoa(memory)}, [2]string{"memory/memory.swappiness?", "0"})
 	}
 	writes = append(writes, [2]string{"pids/pids.max", strconv.Itoa(pids)})
 	if cg.v2["cpu"] {
@@ -183,17 +222,128 @@ func newCgroup(ctrls []CgroupController, memory int64, pids int, cpu float64) (*
 	} else {
 		writes = append(writes, [2]string{"cpu/cpu.cfs_period_us", strconv.Itoa(period)}, [2]string{"cpu/cpu.cfs_quota_us", strconv.Itoa(quota)})
 	}
+	if err := cg.write(writes); err != nil {
+		return fail(fmt.Errorf("cgroup limit %w", err))
+	}
+	// Counters that cannot be reset are read now: limitsHit reports what
+	// they gained during this sandbox only.
+	cg.base = cg.counters()
+	return cg, nil
+}
+
+// write writes each value to its "controller/file"; a file ending in "?"
+// may be missing.
+func (cg *cgroup) write(writes [][2]string) error {
 	for _, w := range writes {
 		ctrl, file, _ := strings.Cut(w[0], "/")
 		optional := strings.HasSuffix(file, "?")
 		file = strings.TrimSuffix(file, "?")
-		err := os.WriteFile(filepath.Join(cg.dirs[ctrl], file), []byte(w[1]), 0)
+		dir, ok := cg.dirs[ctrl]
+		if !ok {
+			continue
+		}
+		err := os.WriteFile(filepath.Join(dir, file), []byte(w[1]), 0)
 		if err != nil && !(optional && errors.Is(err, os.ErrNotExist)) {
-			cg.remove()
-			return nil, fmt.Errorf("cgroup limit %s: %w", file, err)
+			return fmt.Errorf("%s: %w", file, err)
 		}
 	}
-	return cg, nil
+	return nil
+}
+
+// reset makes a slot's existing groups as good as new: no process left in
+// them (any found is killed: the slot is this sandbox's, so whatever is
+// there is a leftover of an earlier one), the memory charged by the last
+// sandbox (its page cache) given back, and the resettable peaks and failure
+// counters zeroed. The limits are written after it, every time.
+func (cg *cgroup) reset() error {
+	for c, dir := range cg.dirs {
+		if err := emptyGroup(dir, cg.v2[c]); err != nil {
+			return err
+		}
+	}
+	if cg.v2["memory"] {
+		// No force_empty in v2: reclaim what the group still holds.
+		if cur := counterFile(filepath.Join(cg.dirs["memory"], "memory.current")); cur > forceEmptyAbove {
+			os.WriteFile(filepath.Join(cg.dirs["memory"], "memory.reclaim"), []byte(itoa(cur)), 0)
+		}
+		// memory.peak and the event counters cannot be reset for
+		// everyone: limitsHit compares the counters with a baseline.
+		return nil
+	}
+	// force_empty drains every CPU's page lists first (it waits for a
+	// worker on each), which a busy host makes slow: only when the last
+	// sandbox left more than the group's own kernel objects charged.
+	if counterFile(filepath.Join(cg.dirs["memory"], "memory.usage_in_bytes")) > forceEmptyAbove {
+		if err := cg.write([][2]string{{"memory/memory.force_empty", "0"}}); err != nil {
+			return err
+		}
+	}
+	return cg.write([][2]string{
+		{"memory/memory.max_usage_in_bytes", "0"},
+		{"memory/memory.failcnt", "0"},
+		{"memory/memory.memsw.max_usage_in_bytes?", "0"},
+		{"memory/memory.memsw.failcnt?", "0"},
+	})
+}
+
+// forceEmptyAbove is the memory charge a reused v1 group may keep without
+// a force_empty: about what an empty group's own kernel objects hold.
+const forceEmptyAbove = 1 << 20
+
+// emptyGroup kills every process and thread in the group at dir and waits
+// (about a second at most) until none is left.
+func emptyGroup(dir string, v2 bool) error {
+	files := []string{"cgroup.procs"}
+	if !v2 {
+		files = append(files, "tasks") // threads that joined alone
+	}
+	wait := 50 * time.Microsecond
+	for i := 0; i < 200; i++ {
+		left := 0
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return err
+			}
+			for _, f := range strings.Fields(string(b)) {
+				left++
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					killPid(pid)
+				}
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 5*time.Millisecond)
+	}
+	return fmt.Errorf("cgroup %s: processes left", dir)
+}
+
+// counters reads the limit counters that only grow.
+func (cg *cgroup) counters() map[string]int64 {
+	m := map[string]int64{}
+	if dir, ok := cg.dirs["memory"]; ok {
+		if cg.v2["memory"] {
+			m["memory"] = counter(filepath.Join(dir, "memory.events"), "oom_kill")
+		} else {
+			m["memory"] = counter(filepath.Join(dir, "memory.oom_control"), "oom_kill")
+		}
+	}
+	if dir, ok := cg.dirs["pids"]; ok {
+		m["pids"] = counter(filepath.Join(dir, "pids.events"), "max")
+	}
+	return m
+}
+
+func counterFile(file string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -254,20 +404,15 @@ func (cg *cgroup) joinFiles() (tasks []int, v2 int, err error) {
 	return tasks, v2, nil
 }
 
-// limitsHit reads the groups' counters: which limits the sandbox ran into.
+// limitsHit reads the groups' counters: which limits the sandbox ran into
+// (since its groups were made or reset).
 func (cg *cgroup) limitsHit() []string {
 	var hit []string
-	if dir, ok := cg.dirs["memory"]; ok {
-		if cg.v2["memory"] {
-			if counter(filepath.Join(dir, "memory.events"), "oom_kill") > 0 {
-				hit = append(hit, "memory")
-			}
-		} else if counter(filepath.Join(dir, "memory.oom_control"), "oom_kill") > 0 {
-			hit = append(hit, "memory")
+	now := cg.counters()
+	for _, c := range []string{"memory", "pids"} {
+		if now[c] > cg.base[c] {
+			hit = append(hit, c)
 		}
-	}
-	if dir, ok := cg.dirs["pids"]; ok && counter(filepath.Join(dir, "pids.events"), "max") > 0 {
-		hit = append(hit, "pids")
 	}
 	return hit
 }
@@ -284,6 +429,29 @@ func counter(file, key string) int64 {
 		}
 	}
 	return 0
+}
+
+// release gives the groups up when the sandbox is over: a slot's groups
+// are kept, with whatever is left in them killed (the next sandbox of the
+// slot checks they are empty), other groups are removed.
+func (cg *cgroup) release() {
+	if !cg.keep {
+		cg.remove()
+		return
+	}
+	for c, dir := range cg.dirs {
+		if cg.v2[c] {
+			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					killPid(pid)
+				}
+			}
+		}
+	}
 }
 
 // remove kills whatever is left in the groups and removes them.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,10 +46,10 @@ type execPlan struct {
 	Masks   []string `json:"masks"`   // programs, or folders of programs, in the islands: noexec
 	// Stamps are the mtimes (ns) of every folder and file the plan was made
 	// from; any change makes the plan stale.
-	Stamps map[string]int64 `json:"stamps"`
+	Stamps map[string]int64 `json:"stamps,omitempty"`
 }
 
-const execPlanVersion = 1
+const execPlanVersion = 2
 
 // flatLibDirs hold, besides libraries, the private folders of programs
 // (/usr/lib/git-core, /usr/lib/openssh): they are never islands.
@@ -243,6 +244,9 @@ func scanIsland(dir string, stamps map[string]int64) (masks []string, libs bool)
 
 // fresh reports whether nothing the plan was made from has changed.
 func (p *execPlan) fresh() bool {
+	if p.Stamps == nil {
+		return false // read without them: nothing proves it fresh
+	}
 	var st unix.Stat_t
 	for path, mtime := range p.Stamps {
 		if unix.Stat(path, &st) != nil {
@@ -278,12 +282,7 @@ func currentExecPlan() *execPlan {
 		if !plans.checking && time.Since(plans.checked) > recheckEvery {
 			plans.checking = true
 			go func() {
-				ok := p.fresh()
-				var next *execPlan
-				if !ok {
-					next = makeExecPlan()
-					saveExecPlan(next)
-				}
+				next := recheckExecPlan(p)
 				plans.Lock()
 				defer plans.Unlock()
 				if next != nil {
@@ -294,13 +293,65 @@ func currentExecPlan() *execPlan {
 		}
 		return p
 	}
-	p := loadExecPlan()
-	if p == nil || !p.fresh() {
-		p = makeExecPlan()
+	p, checked := cachedExecPlan(execPlanFile())
+	if p == nil {
+		p, checked = makeExecPlan(), time.Now()
 		saveExecPlan(p)
 	}
-	plans.plan, plans.checked = p, time.Now()
+	plans.plan, plans.checked = p, checked
 	return p
+}
+
+// cachedExecPlan returns the plan of the cache file and when it was last
+// checked fresh, or nil when the file has none or a stale one. The file's
+// mtime is when it was last written or checked: a plan checked less than
+// recheckEvery ago is used as it is, the window a long-lived process
+// allows itself too (and which a new process, such as each `bulwark sandbox
+// exec`, would otherwise spend a stat of every folder the plan was made
+// from on: about a thousand); an older one is checked, and the check
+// recorded.
+//
+// A plan used within the window is read without its stamps (Stamps nil:
+// the file's first line only); recheckExecPlan reads them when it is due.
+func cachedExecPlan(file string) (*execPlan, time.Time) {
+	p, mtime := loadExecPlan(file, false)
+	if p == nil {
+		return nil, time.Time{}
+	}
+	if age := time.Since(mtime); age >= 0 && age < recheckEvery {
+		return p, mtime
+	}
+	if p, _ = loadExecPlan(file, true); p == nil || !p.fresh() {
+		return nil, time.Time{}
+	}
+	touchExecPlan(file)
+	return p, time.Now()
+}
+
+// recheckExecPlan checks plan p again and returns the plan to use from now
+// on, nil to keep p: p when it is still fresh, else a plan made anew.
+func recheckExecPlan(p *execPlan) *execPlan {
+	if p.Stamps == nil {
+		// Read without its stamps (cachedExecPlan): check the file's
+		// plan, which may be another process's newer one by now.
+		file := execPlanFile()
+		if q, _ := loadExecPlan(file, true); q != nil && q.fresh() {
+			touchExecPlan(file)
+			return q
+		}
+	} else if p.fresh() {
+		return nil
+	}
+	next := makeExecPlan()
+	saveExecPlan(next)
+	return next
+}
+
+// touchExecPlan records in the cache file's mtime that its plan was just
+// checked fresh.
+func touchExecPlan(file string) {
+	now := time.Now()
+	os.Chtimes(file, now, now)
 }
 
 // execPlanFile is the cache of the plan. The plan decides what the sandbox
@@ -313,7 +364,9 @@ func execPlanFile() string {
 			dir = d
 		}
 	}
-	return filepath.Join(dir, "bulwark", "sandbox-exec-plan.json")
+	// Named by its format: bulwark binaries of two formats side by side
+	// (an upgrade) keep a file each instead of remaking each other's.
+	return filepath.Join(dir, "bulwark", fmt.Sprintf("sandbox-exec-plan-v%d.json", execPlanVersion))
 }
 
 type execPlanCache struct {
@@ -321,22 +374,56 @@ type execPlanCache struct {
 	Plan    *execPlan `json:"plan"`
 }
 
-func loadExecPlan() *execPlan {
-	f, err := os.Open(execPlanFile())
+// The cache file holds two JSON lines: the plan without its stamps (an
+// execPlanCache: all a process that trusts a recent check reads), then
+// {"stamps": ...}.
+func encodeExecPlan(p *execPlan) ([]byte, error) {
+	head := *p
+	head.Stamps = nil
+	b, err := json.Marshal(execPlanCache{Version: execPlanVersion, Plan: &head})
 	if err != nil {
-		return nil
+		return nil, err
+	}
+	stamps, err := json.Marshal(execPlanStamps{Stamps: p.Stamps})
+	if err != nil {
+		return nil, err
+	}
+	b = append(append(append(b, '\n'), stamps...), '\n')
+	return b, nil
+}
+
+type execPlanStamps struct {
+	Stamps map[string]int64 `json:"stamps"`
+}
+
+// loadExecPlan reads the plan of the cache file, with its stamps when
+// withStamps is set, and the file's mtime.
+func loadExecPlan(file string, withStamps bool) (*execPlan, time.Time) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, time.Time{}
 	}
 	defer f.Close()
 	// A file that anyone but root could have written is ignored.
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
-		return nil
+		return nil, time.Time{}
 	}
+	r := bufio.NewReader(f)
+	line, err := r.ReadBytes('\n')
 	var c execPlanCache
-	if json.NewDecoder(f).Decode(&c) != nil || c.Version != execPlanVersion || c.Plan == nil {
-		return nil
+	if err != nil || json.Unmarshal(line, &c) != nil || c.Version != execPlanVersion || c.Plan == nil {
+		return nil, time.Time{}
 	}
-	return c.Plan
+	c.Plan.Stamps = nil
+	if withStamps {
+		var ps execPlanStamps
+		if json.NewDecoder(r).Decode(&ps) != nil || ps.Stamps == nil {
+			return nil, time.Time{}
+		}
+		c.Plan.Stamps = ps.Stamps
+	}
+	return c.Plan, time.Unix(0, st.Mtim.Nano())
 }
 
 func saveExecPlan(p *execPlan) {
@@ -347,7 +434,7 @@ func saveExecPlan(p *execPlan) {
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return
 	}
-	b, err := json.Marshal(execPlanCache{Version: execPlanVersion, Plan: p})
+	b, err := encodeExecPlan(p)
 	if err != nil {
 		return
 	}

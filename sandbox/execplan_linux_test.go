@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // copyFile copies src to dst, making dst's folder; it skips the test when
@@ -75,5 +76,60 @@ func TestScanIsland(t *testing.T) {
 	copyFile(t, "/usr/bin/bash", filepath.Join(dir, "mixed", "new"))
 	if p.fresh() {
 		t.Error("plan still fresh after a program was added")
+	}
+}
+
+// The cache file's plan is used as it is for recheckEvery after it was
+// last checked (its mtime), checked after that, and dropped when stale.
+func TestCachedExecPlanChecksOldFiles(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache file must be root's")
+	}
+	dir := t.TempDir()
+	island := filepath.Join(dir, "island")
+	os.Mkdir(island, 0o755)
+	stamps := map[string]int64{}
+	scanIsland(island, stamps)
+	file := filepath.Join(dir, "plan.json")
+	write := func(age time.Duration) {
+		t.Helper()
+		b, _ := encodeExecPlan(&execPlan{Islands: []string{island}, Stamps: stamps})
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-age)
+		os.Chtimes(file, old, old)
+	}
+
+	write(time.Hour)
+	p, checked := cachedExecPlan(file)
+	if p == nil || time.Since(checked) > time.Minute {
+		t.Fatalf("fresh plan checked an hour ago: got %v, checked %v; want it, checked now", p, checked)
+	}
+	if st, _ := os.Stat(file); time.Since(st.ModTime()) > time.Minute {
+		t.Errorf("the check was not recorded: mtime %v", st.ModTime())
+	}
+
+	copyFile(t, "/usr/bin/bash", filepath.Join(island, "new-program"))
+	write(recheckEvery + time.Second)
+	if p, _ := cachedExecPlan(file); p != nil {
+		t.Error("a stale plan last checked before the window was used")
+	}
+	write(time.Second)
+	p, _ = cachedExecPlan(file)
+	if p == nil {
+		t.Fatal("a plan checked a second ago was checked again (the window is recheckEvery)")
+	}
+	// Read without its stamps; when its check is due, the file's stamps
+	// are read and checked: the plan is stale, so it is not kept.
+	if p.Stamps != nil {
+		t.Errorf("a plan used within the window was read with its %d stamps", len(p.Stamps))
+	}
+	if full, _ := loadExecPlan(file, true); full == nil || full.fresh() {
+		t.Errorf("loadExecPlan(with stamps) = %v, want the stale plan with its stamps", full)
+	}
+	write(-time.Hour) // an mtime in the future proves nothing
+	if p, _ := cachedExecPlan(file); p != nil {
+		t.Error("a stale plan with an mtime in the future was used")
 	}
 }

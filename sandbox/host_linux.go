@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -41,6 +42,8 @@ func start(spec Spec) (_ *box, err error) {
 	if r := Check(); !r.OK() {
 		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
 	}
+	tr := spec.Trace
+	tr.Mark("host: sandbox.Run called, host checked")
 	ctrls, err := cgroupsOnce()
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
@@ -49,6 +52,7 @@ func start(spec Spec) (_ *box, err error) {
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uids.dir+")", err)
 	}
+	tr.Mark("host: cgroups found, uid slot leased")
 	b := &box{spec: spec, ctrl: -1, slot: slot, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
@@ -72,10 +76,15 @@ func start(spec Spec) (_ *box, err error) {
 	treeCh := make(chan tree, 1)
 	go func() {
 		fd, err := workspaceTree(ws, cmdUID, spec.WorkspaceExec)
+		tr.Mark("host: id-mapped workspace mount made")
 		treeCh <- tree{fd, err}
 	}()
 	planCh := make(chan *execPlan, 1)
-	go func() { planCh <- currentExecPlan() }()
+	go func() {
+		p := currentExecPlan()
+		tr.Mark("host: exec plan loaded")
+		planCh <- p
+	}()
 	// Collect the helpers' results whatever happens below.
 	var wsFd = -1
 	collect := func() error {
@@ -106,7 +115,7 @@ func start(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
 	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
@@ -120,19 +129,55 @@ func start(spec Spec) (_ *box, err error) {
 			cfg.TrustPEM = string(spec.Intercept.CA.CertPEM())
 		}
 	}
-	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+	// The groups: v1 ones are joined by the init once it runs, so they are
+	// made while it starts; a v2 group is entered at the clone, so it
+	// must exist first.
+	type groups struct {
+		cg    *cgroup
+		tasks []int
+		v2    int
+		err   error
 	}
-	tasks, cgFd, err := b.cg.joinFiles()
-	if err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
+	groupsCh := make(chan groups, 1)
+	makeGroups := func() {
+		cg, err := newCgroup(ctrls, b.slot, spec.Memory, spec.Pids, spec.CPU)
+		if err != nil {
+			groupsCh <- groups{v2: -1, err: err}
+			return
+		}
+		tasks, v2, err := cg.joinFiles()
+		tr.Mark("host: cgroups ready, limits written")
+		groupsCh <- groups{cg, tasks, v2, err}
 	}
-	defer closeAll(tasks)
-	if cgFd >= 0 {
-		defer unix.Close(cgFd)
+	var tasks []int
+	cgFd := -1
+	groupsPending := true
+	getGroups := func() error {
+		groupsPending = false
+		g := <-groupsCh
+		b.cg, tasks, cgFd = g.cg, g.tasks, g.v2
+		if g.err != nil {
+			return bulwark.E(bulwark.Unavailable, op, "sandbox: "+g.err.Error(), g.err)
+		}
+		return nil
 	}
-	extra = append(extra, tasks...)
-	cfg.Cgroups = len(tasks)
+	defer func() {
+		if groupsPending {
+			getGroups()
+		}
+		closeAll(tasks)
+		if cgFd >= 0 {
+			unix.Close(cgFd)
+		}
+	}()
+	if slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 }) {
+		makeGroups()
+		if err := getGroups(); err != nil {
+			return nil, err
+		}
+	} else {
+		go makeGroups()
+	}
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: control socket", err)
@@ -166,6 +211,14 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()
+	tr.Mark("host: init forked (clone, uid maps, execve)")
+	if groupsPending {
+		if err := getGroups(); err != nil {
+			return nil, err
+		}
+	}
+	extra = append(extra, tasks...)
+	cfg.Cgroups = len(tasks)
 
 	collected = true
 	if err := collect(); err != nil {
@@ -173,6 +226,7 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	plan := <-planCh
 	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.Islands, plan.Libs, plan.Masks
+	tr.Mark("host: config ready")
 	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
@@ -180,9 +234,11 @@ func start(spec Spec) (_ *box, err error) {
 	if _, rerr := recv(b.ctrl, &reply); rerr != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
+	tr.addInit(reply.Trace)
 	if !reply.Ready {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
 	}
+	tr.Mark("host: init ready")
 	// From here on the init may wait for its command as long as it likes.
 	tv = unix.Timeval{}
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
@@ -201,11 +257,13 @@ func workspaceTree(dir string, cmdUID uint32, exec bool) (int, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return -1, errors.New("not a directory")
 	}
-	userns, err := idmapUserns(st.Uid, st.Gid, cmdUID)
+	userns, mine, err := idmaps.get(st.Uid, st.Gid, cmdUID)
 	if err != nil {
 		return -1, fmt.Errorf("id-mapping user namespace: %w", err)
 	}
-	defer unix.Close(userns)
+	if mine {
+		defer unix.Close(userns)
+	}
 	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return -1, err
@@ -222,6 +280,42 @@ func workspaceTree(dir string, cmdUID uint32, exec bool) (int, error) {
 		return -1, fmt.Errorf("id-mapped mount: %w", err)
 	}
 	return fd, nil
+}
+
+// idmaps keeps the id-mapping user namespaces made so far: one holds no
+// process and no privilege (it only maps a disk owner to a slot's command
+// uid), and making one costs a fork of this process, so a long-lived
+// process makes each once.
+var idmaps = &usernsCache{fds: map[[3]uint32]int{}}
+
+// maxIdmaps bounds the namespaces kept open; beyond it each is made anew.
+const maxIdmaps = 256
+
+type usernsCache struct {
+	mu  sync.Mutex
+	fds map[[3]uint32]int
+}
+
+// get returns a user namespace fd mapping uid/gid to cmdUID. When close is
+// true the fd is the caller's to close; otherwise the cache keeps it.
+func (c *usernsCache) get(uid, gid, cmdUID uint32) (fd int, close bool, err error) {
+	key := [3]uint32{uid, gid, cmdUID}
+	c.mu.Lock()
+	fd, ok := c.fds[key]
+	c.mu.Unlock()
+	if ok {
+		return fd, false, nil
+	}
+	if fd, err = idmapUserns(uid, gid, cmdUID); err != nil {
+		return -1, false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.fds[key]; ok || len(c.fds) >= maxIdmaps {
+		return fd, true, nil
+	}
+	c.fds[key] = fd
+	return fd, false, nil
 }
 
 // idmapUserns returns a user namespace fd that maps uid/gid (the owner on
@@ -317,7 +411,7 @@ func (b *box) cleanup() {
 		b.ctrl = -1
 	}
 	if b.cg != nil {
-		b.cg.remove()
+		b.cg.release()
 	}
 	if b.proxy != nil {
 		b.proxy.Close()

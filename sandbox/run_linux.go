@@ -85,9 +85,12 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		case <-watch:
 		}
 	}()
+	b.spec.Trace.Mark("host: command handed over")
 	var reply runReply
 	_, rerr := recv(b.ctrl, &reply)
 	res.Duration = time.Since(started)
+	b.spec.Trace.addInit(reply.Trace)
+	b.spec.Trace.Mark("host: command's end reported")
 	close(watch)
 	<-watched
 	// The command is done: everything else it started dies with the init.
@@ -98,6 +101,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		<-b.done
 	}
 	copies.Wait()
+	b.spec.Trace.Mark("host: output copied")
 	if rerr == nil && reply.Err != "" && !reply.Started {
 		// The command could not be started: say why, like a shell would,
 		// on its stderr, before the output is handed over.

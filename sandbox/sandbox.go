@@ -136,6 +136,9 @@ type Spec struct {
 	// Dial, when set, replaces the proxy's dialer (egress.Dialer). It exists
 	// for tests that must reach a local server; production leaves it nil.
 	Dial egress.DialFunc
+	// Trace, when set, records when each phase of the sandbox's start,
+	// run and teardown ended (bulwark sandbox exec --debug).
+	Trace *Trace
 }
 
 // Result is what a sandboxed command did.
@@ -343,6 +346,7 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	if err == nil {
 		b.cleanup()
 	}
+	spec.Trace.Mark("host: torn down")
 	return res, err
 }
 

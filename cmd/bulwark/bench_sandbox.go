@@ -47,6 +47,7 @@ Example:
   bulwark bench sandbox --runs 20`)
 	runs := fs.Int("runs", 40, "runs per mode and command")
 	asJSON := fs.Bool("json", false, "print JSON")
+	trace := fs.Bool("trace", false, "also trace --runs cold sandbox.Run of /bin/true and print each phase's median end")
 	if err := fs.parse(args, s); err != nil {
 		return fail(s, err)
 	}
@@ -156,9 +157,15 @@ Example:
 			rows = append(rows, r)
 		}
 	}
+	var phases []benchPhase
+	if *trace {
+		if phases, err = tracePhases(ctx, spec, *runs); err != nil {
+			return fail(s, fmt.Errorf("bench sandbox: trace: %v", err))
+		}
+	}
 	if *asJSON {
 		json.NewEncoder(s.out).Encode(map[string]any{
-			"machine": machine(), "runs": *runs, "results": rows,
+			"machine": machine(), "runs": *runs, "results": rows, "phases": phases,
 		})
 		return exitOK
 	}
@@ -166,6 +173,15 @@ Example:
 	fmt.Fprintf(s.out, "| command | mode | median ms | p95 ms | median / bwrap |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(s.out, "| `%s` | %s | %.2f | %.2f | %.2f |\n", r.Command, r.Mode, r.Median, r.P95, r.VsBwrap)
+	}
+	if len(phases) > 0 {
+		fmt.Fprintf(s.out, "\ncold sandbox.Run of /bin/true, %d traced runs: median end of each phase, ms after sandbox.Run was called\n\n", *runs)
+		fmt.Fprintf(s.out, "| phase ended | median ms | + ms |\n|---|---|---|\n")
+		prev := 0.0
+		for _, p := range phases {
+			fmt.Fprintf(s.out, "| %s | %.2f | %.2f |\n", p.Name, p.Median, p.Median-prev)
+			prev = p.Median
+		}
 	}
 	return exitOK
 }
@@ -196,4 +212,41 @@ func machine() string {
 		kernel = strings.TrimSpace(string(b))
 	}
 	return fmt.Sprintf("%d CPUs (%s), Linux %s, %s", runtime.NumCPU(), cpu, kernel, runtime.Version())
+}
+
+// benchPhase is the median end of one traced phase, in ms after the trace's
+// first phase.
+type benchPhase struct {
+	Name   string  `json:"name"`
+	Median float64 `json:"median_ms"`
+}
+
+// tracePhases runs /bin/true in runs cold sandboxes with a Trace and
+// returns the median end of each phase, in order of those medians.
+func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase, error) {
+	at := map[string][]float64{}
+	for i := 0; i < runs; i++ {
+		spec.Trace = &sandbox.Trace{}
+		start := sandbox.Monotonic()
+		if _, err := sandbox.Run(ctx, spec, []string{"/bin/true"}); err != nil {
+			return nil, err
+		}
+		for _, p := range spec.Trace.Phases() {
+			at[p.Name] = append(at[p.Name], ms(p.At-start))
+		}
+	}
+	var out []benchPhase
+	for name, ts := range at {
+		out = append(out, benchPhase{Name: name, Median: quantile(ts, 0.5)})
+	}
+	slices.SortFunc(out, func(a, b benchPhase) int {
+		switch {
+		case a.Median < b.Median:
+			return -1
+		case a.Median > b.Median:
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out, nil
 }

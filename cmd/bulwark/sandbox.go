@@ -63,6 +63,7 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 		memory  = fs.String("memory", "512MiB", "memory limit")
 		pids    = fs.Int("pids", sandbox.DefaultPids, "process limit")
 		cpu     = fs.String("cpu", "1.0", "CPU share (1.0 = one core)")
+		debug   = fs.Bool("debug", false, "print to stderr when each phase of the sandbox ended, from this process's start")
 	)
 	fs.StringVar(&spec.Workspace, "workspace", "", "folder bound read-write at /workspace (default: a fresh temporary one)")
 	fs.Var(&domains, "allow-domain", "a domain the proxy lets through (repeatable; implies --net proxy)")
@@ -112,6 +113,9 @@ func sandboxExecSpec(args []string, s stdio) (sandbox.Spec, []string, error) {
 		}
 	}
 	spec.WorkspaceExec = workspaceExec()
+	if *debug {
+		spec.Trace = &sandbox.Trace{}
+	}
 	spec.Stdin, spec.Stdout, spec.Stderr = s.in, s.out, s.err
 	spec.OnEgress = func(e egress.Event) {
 		if !e.Allowed {
@@ -126,6 +130,8 @@ func sandboxExec(ctx context.Context, args []string, s stdio) int {
 	if err != nil {
 		return fail(s, err)
 	}
+	spec.Trace.Mark("cli: package inits, main, flags parsed")
+	defer printTrace(s, spec.Trace)
 	if sandbox.Disabled() {
 		fmt.Fprintf(s.err, "bulwark: %s\n", sandbox.UnsandboxedWarning)
 	}
@@ -226,4 +232,37 @@ func errorLine(err error) string {
 		return ue.msg
 	}
 	return userMessage(err)
+}
+
+// printTrace writes the phases of t, in milliseconds since the Go runtime
+// started this process; nothing when t is nil.
+func printTrace(s stdio, t *sandbox.Trace) {
+	if t == nil {
+		return
+	}
+	t0 := processStart()
+	fmt.Fprintf(s.err, "bulwark: sandbox trace, ms since the Go runtime started this process (the kernel's execve and the loading of the binary come before):\n")
+	fmt.Fprintf(s.err, "%9s %9s  %s\n", "at", "+", "phase ended")
+	prev := t0
+	for _, p := range t.Phases() {
+		fmt.Fprintf(s.err, "%9.3f %9.3f  %s\n", ms(p.At-t0), ms(p.At-prev), p.Name)
+		prev = p.At
+	}
+}
+
+// processStart is when the Go runtime of this process started, on the
+// sandbox trace's clock: the time package's start, which its monotonic
+// readings count from ("m=+0.0123" in Time.String).
+func processStart() time.Duration {
+	now := sandbox.Monotonic()
+	str := time.Now().String()
+	i := strings.LastIndex(str, " m=")
+	if i < 0 {
+		return now
+	}
+	sec, err := strconv.ParseFloat(str[i+3:], 64)
+	if err != nil {
+		return now
+	}
+	return now - time.Duration(sec*float64(time.Second))
 }

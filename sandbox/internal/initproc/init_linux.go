@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -21,8 +22,9 @@ import (
 // the init (it is not dumpable).
 
 func init() {
-	switch filepath.Base(os.Args[0]) {
+	switch path.Base(os.Args[0]) {
 	case InitArg:
+		mark("running (runtime and package inits done)")
 		// Whatever the host process left open beyond the control socket
 		// goes first.
 		if err := closeInherited(ctrlFd + 1); err != nil {
@@ -39,6 +41,23 @@ func init() {
 	}
 }
 
+// stamps are the phases of this init, sent with its replies when the host
+// asked for them (Config.Trace).
+var stamps []Stamp
+
+func mark(name string) { stamps = append(stamps, Stamp{Name: name, At: Monotonic()}) }
+
+// traced returns the stamps recorded since the last call when tracing is
+// on, else nil.
+func traced(on bool) []Stamp {
+	s := stamps
+	stamps = nil
+	if !on {
+		return nil
+	}
+	return s
+}
+
 func initMain() int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 	var cfg Config
@@ -46,12 +65,13 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
+	mark("config received")
 	abi, allowed, err := prepare(&cfg, fds)
 	if err != nil {
 		Send(ctrlFd, Reply{Err: err.Error()})
 		return 1
 	}
-	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi}); err != nil || cfg.Check {
+	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
 		return 0
 	}
 	var req RunRequest
@@ -59,7 +79,10 @@ func initMain() int {
 	if err != nil {
 		return 1
 	}
+	mark("command received")
 	reply := runCommand(req, stdio, why{allowed: allowed, workspaceExec: cfg.WorkspaceExec})
+	mark("command reaped")
+	reply.Trace = traced(cfg.Trace)
 	Send(ctrlFd, reply)
 	return 0
 }
@@ -78,6 +101,7 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
 		return 0, nil, err
 	}
+	mark("cgroups joined")
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return 0, nil, fmt.Errorf("init: not dumpable: %w", err)
@@ -91,9 +115,11 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	mark("allowed programs resolved")
 	if err := buildRoot(cfg, fds[0], exec); err != nil {
 		return 0, nil, err
 	}
+	mark("file system built, pivoted")
 	if err := loopbackUp(); err != nil {
 		return 0, nil, err
 	}
@@ -114,9 +140,11 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 	if err := setRlimits(cfg); err != nil {
 		return 0, nil, err
 	}
+	mark("loopback, rulesets, rlimits")
 	if err := restrictThread(ruleset, filter); err != nil {
 		return 0, nil, err
 	}
+	mark("capabilities, Landlock, seccomp applied")
 	return abi, exec, nil
 }
 
@@ -235,6 +263,7 @@ func runCommand(req RunRequest, stdio []int, w why) RunReply {
 		msg, refused := w.notStarted(req.Argv[0], path, unwrapSyscall(err))
 		return RunReply{Exit: code, Err: msg, NotAllowed: refused}
 	}
+	mark("command forked, execve done")
 	pid := p.Pid
 	p.Release()
 	if req.Announce {
@@ -318,8 +347,8 @@ func lookPath(name string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	for _, dir := range filepath.SplitList(SandboxPath) {
-		p := filepath.Join(dir, name)
+	for _, dir := range strings.Split(SandboxPath, ":") {
+		p := path.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
 			return p, nil
 		}
@@ -337,7 +366,7 @@ func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]st
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range names {
-		if strings.Contains(n, "/") && !filepath.IsAbs(n) {
+		if strings.Contains(n, "/") && !path.IsAbs(n) {
 			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
 		}
 		if InWorkspace(n) {
@@ -350,7 +379,7 @@ func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]st
 		if err != nil {
 			continue
 		}
-		real, err := filepath.EvalSymlinks(p)
+		real, err := realPath(p)
 		if err != nil {
 			continue
 		}
@@ -392,4 +421,18 @@ func underAny(p string, dirs []string) bool {
 		}
 	}
 	return false
+}
+
+// realPath is p with every symlink resolved, as the kernel resolves it on
+// open: the name of an O_PATH descriptor of p. It fails where p does not
+// exist. (path/filepath.EvalSymlinks would do as well, but importing
+// path/filepath makes the init wait for every package that sorts before it,
+// see TestInitImports.)
+func realPath(p string) (string, error) {
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "realpath", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	return os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 }

@@ -3,7 +3,7 @@ package initproc
 import (
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -141,37 +141,37 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 		return fmt.Errorf("init: root tmpfs: %w", err)
 	}
 	for _, d := range []string{"usr", "etc", "dev", "proc", "tmp", "workspace", "run"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+		if err := os.MkdirAll(path.Join(root, d), 0o755); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
 	for _, l := range links {
-		if err := os.Symlink(l[0], filepath.Join(root, l[1])); err != nil {
+		if err := os.Symlink(l[0], path.Join(root, l[1])); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
 	for name, content := range etcGenerated {
-		if err := os.WriteFile(filepath.Join(root, "etc", name), []byte(content), 0o644); err != nil {
+		if err := os.WriteFile(path.Join(root, "etc", name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
 	if err := writeTrust(root, cfg.TrustPEM); err != nil {
 		return err
 	}
-	if err := unix.Mount("tmpfs", filepath.Join(root, "dev"), "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"); err != nil {
+	if err := unix.Mount("tmpfs", path.Join(root, "dev"), "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64"); err != nil {
 		return fmt.Errorf("init: /dev: %w", err)
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}} {
-		if err := os.Symlink(l[0], filepath.Join(root, "dev", l[1])); err != nil {
+		if err := os.Symlink(l[0], path.Join(root, "dev", l[1])); err != nil {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
 	for _, m := range mounts {
-		target := filepath.Join(root, m.target)
+		target := path.Join(root, m.target)
 		if _, err := os.Lstat(target); err == nil {
 			// Mounting over what is there (an allowed program).
 		} else if m.file {
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			if err := os.MkdirAll(path.Dir(target), 0o755); err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
 			if err := os.WriteFile(target, nil, 0o644); err != nil {
@@ -186,19 +186,19 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 	}
 	tmpOpts := "mode=1777,size=" + strconv.FormatInt(cfg.TmpSize, 10)
 	const scratch = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if err := unix.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", scratch, tmpOpts); err != nil {
+	if err := unix.Mount("tmpfs", path.Join(root, "tmp"), "tmpfs", scratch, tmpOpts); err != nil {
 		return fmt.Errorf("init: /tmp: %w", err)
 	}
-	if err := os.Mkdir(filepath.Join(root, "dev", "shm"), 0o755); err != nil {
+	if err := os.Mkdir(path.Join(root, "dev", "shm"), 0o755); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	if err := unix.Mount("tmpfs", filepath.Join(root, "dev", "shm"), "tmpfs", scratch, tmpOpts); err != nil {
+	if err := unix.Mount("tmpfs", path.Join(root, "dev", "shm"), "tmpfs", scratch, tmpOpts); err != nil {
 		return fmt.Errorf("init: /dev/shm: %w", err)
 	}
-	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", scratch, ""); err != nil {
+	if err := unix.Mount("proc", path.Join(root, "proc"), "proc", scratch, ""); err != nil {
 		return fmt.Errorf("init: /proc: %w", err)
 	}
-	if err := unix.MoveMount(wsFd, "", unix.AT_FDCWD, filepath.Join(root, "workspace"), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(wsFd, "", unix.AT_FDCWD, path.Join(root, "workspace"), unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("init: attach workspace: %w", err)
 	}
 
@@ -246,13 +246,13 @@ func writeTrust(root, pem string) error {
 		}
 	}
 	bundle = append(bundle, pem...)
-	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(TrustCA)), 0o755); err != nil {
+	if err := os.MkdirAll(path.Join(root, path.Dir(TrustCA)), 0o755); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(root, TrustCA), []byte(pem), 0o444); err != nil {
+	if err := os.WriteFile(path.Join(root, TrustCA), []byte(pem), 0o444); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(root, TrustBundle), bundle, 0o444); err != nil {
+	if err := os.WriteFile(path.Join(root, TrustBundle), bundle, 0o444); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	return nil

@@ -11,7 +11,7 @@
 package initproc
 
 import (
-	"path/filepath"
+	"path"
 	"strings"
 )
 
@@ -29,7 +29,7 @@ const (
 
 // InWorkspace reports whether the sandbox path p is in the workspace.
 func InWorkspace(p string) bool {
-	p = filepath.Clean(p)
+	p = path.Clean(p)
 	return p == WorkspaceDir || strings.HasPrefix(p, WorkspaceDir+"/")
 }
 

@@ -53,12 +53,29 @@ type Config struct {
 	// WorkspaceExec grants EXECUTE under /workspace (whose mount the host
 	// made executable): any program written there runs.
 	WorkspaceExec bool `json:"workspace_exec"`
+	// Trace asks for the init's phases (Stamp) in its replies.
+	Trace bool `json:"trace,omitempty"`
+}
+
+// Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in
+// nanoseconds, the clock the host reads too (sandbox.Trace).
+type Stamp struct {
+	Name string `json:"n"`
+	At   int64  `json:"t"`
+}
+
+// Monotonic reads CLOCK_MONOTONIC in nanoseconds.
+func Monotonic() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
 
 type Reply struct {
-	Ready bool   `json:"ready"`
-	Err   string `json:"err,omitempty"`
-	ABI   int    `json:"abi,omitempty"` // the Landlock ABI the init used
+	Ready bool    `json:"ready"`
+	Err   string  `json:"err,omitempty"`
+	ABI   int     `json:"abi,omitempty"`   // the Landlock ABI the init used
+	Trace []Stamp `json:"trace,omitempty"` // with Config.Trace
 }
 
 // RunRequest is one command for a prepared sandbox.
@@ -88,7 +105,8 @@ type RunReply struct {
 	NotAllowed bool `json:"not_allowed,omitempty"`
 	// SyscallKilled counts the processes of the run that the seccomp
 	// filter killed.
-	SyscallKilled int `json:"syscall_killed,omitempty"`
+	SyscallKilled int     `json:"syscall_killed,omitempty"`
+	Trace         []Stamp `json:"trace,omitempty"` // with Config.Trace
 }
 
 // Send writes v as one packet, with fds attached.

@@ -3,7 +3,6 @@ package initproc
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -32,7 +31,7 @@ func (w why) notStarted(name, path string, err error) (msg string, refused bool)
 	default:
 		return fmt.Sprintf("%s: %v", name, err), false
 	}
-	real, rerr := filepath.EvalSymlinks(path)
+	real, rerr := realPath(path)
 	if rerr != nil {
 		real = path
 	}

@@ -1,0 +1,185 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A slot's cgroups outlive its sandbox and serve the slot's next one. These
+// tests prove that the next sandbox gets them as good as new: no process of
+// before left in them, its own limits, and counters that say nothing of
+// what an earlier sandbox ran into.
+
+func readCgroupFile(t *testing.T, dir, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uids.free(slot)
+	first, err := newCgroup(ctrls, slot, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.keep {
+		t.Fatalf("slot %d's groups are not kept for reuse", slot)
+	}
+	// A leftover: a process in every group of the slot that has charged
+	// page cache to it, as a sandbox that wrote a file would have.
+	data := filepath.Join(t.TempDir(), "f")
+	left := exec.Command("sh", "-c", "read go; dd if=/dev/zero of="+data+" bs=1M count=16 conv=fsync 2>/dev/null; echo written; exec sleep 60")
+	in, _ := left.StdinPipe()
+	out, _ := left.StdoutPipe()
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer left.Process.Kill()
+	for _, dir := range first.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(left.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.Write([]byte("go\n"))
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "written\n" {
+		t.Fatalf("leftover process: %q, %v", line, err)
+	}
+	mem := first.dirs["memory"]
+	if !first.v2["memory"] {
+		if used, _ := strconv.ParseInt(readCgroupFile(t, mem, "memory.usage_in_bytes"), 10, 64); used < 8<<20 {
+			t.Fatalf("set-up: the leftover charged %d bytes, want at least 8 MiB", used)
+		}
+	}
+
+	second, err := newCgroup(ctrls, slot, 128<<20, 20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.remove()
+	for c, dir := range first.dirs {
+		if second.dirs[c] != dir {
+			t.Errorf("controller %s: second sandbox got %s, want the slot's %s again", c, second.dirs[c], dir)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- left.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("the leftover process exited normally: it was not killed")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leftover process survived the reuse of its group")
+	}
+	for c, dir := range second.dirs {
+		files := []string{"cgroup.procs"}
+		if !second.v2[c] {
+			files = append(files, "tasks")
+		}
+		for _, f := range files {
+			if got := readCgroupFile(t, dir, f); got != "" {
+				t.Errorf("%s/%s = %q after reuse, want empty", dir, f, got)
+			}
+		}
+	}
+	want := map[string]string{"pids/pids.max": "20"}
+	if second.v2["memory"] {
+		want["memory/memory.max"] = strconv.Itoa(128 << 20)
+	} else {
+		want["memory/memory.limit_in_bytes"] = strconv.Itoa(128 << 20)
+		want["memory/memory.failcnt"] = "0"
+	}
+	if second.v2["cpu"] {
+		want["cpu/cpu.max"] = "100000 100000"
+	} else {
+		want["cpu/cpu.cfs_quota_us"] = "100000"
+	}
+	for k, v := range want {
+		c, f, _ := strings.Cut(k, "/")
+		if got := readCgroupFile(t, second.dirs[c], f); got != v {
+			t.Errorf("%s after reuse = %s, want %s", k, got, v)
+		}
+	}
+	if !second.v2["memory"] {
+		// The leftover's page cache was given back with the group.
+		// The kernel's own objects of the group stay charged (a few
+		// hundred KiB); the 16 MiB of the leftover must be gone.
+		for _, f := range []string{"memory.usage_in_bytes", "memory.max_usage_in_bytes"} {
+			if used, _ := strconv.ParseInt(readCgroupFile(t, mem, f), 10, 64); used > 1<<20 {
+				t.Errorf("%s = %d after reuse, want the last sandbox's charges gone", f, used)
+			}
+		}
+	}
+}
+
+// TestLimitsHitDoNotLeakToTheSlotsNextSandbox: a sandbox that ran into its
+// memory and process limits leaves the oom and pids counters raised (the
+// kernel cannot reset them); the slot's next sandbox must not report them.
+func TestLimitsHitDoNotLeakToTheSlotsNextSandbox(t *testing.T) {
+	requireSandbox(t)
+	ctx := context.Background()
+	spec := Spec{AllowExec: []string{"python3", "true"}, Memory: 96 << 20, Pids: 8, Timeout: 20 * time.Second}.withDefaults()
+	spec.Stdin = strings.NewReader(`import os, time
+kids = []
+try:
+    for i in range(20):
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids.append(pid)
+except OSError:
+    pass
+a = bytearray(512 << 20)
+`)
+	b, err := start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := b.cg.dirs
+	res, err := b.run(ctx, []string{"python3", "-"}, stdio{in: spec.Stdin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cleanup()
+	if !slicesContains(res.LimitHit, "memory") || !slicesContains(res.LimitHit, "pids") {
+		t.Fatalf("set-up: first sandbox LimitHit = %v, want memory and pids (exit %d, stderr %s)", res.LimitHit, res.ExitCode, res.Stderr)
+	}
+	spec.Stdin = nil
+	b, err = start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.cg.dirs["memory"] != dirs["memory"] {
+		b.cleanup()
+		t.Fatalf("the second sandbox got %s, not the slot's group %s again: nothing tested", b.cg.dirs["memory"], dirs["memory"])
+	}
+	res, err = b.run(ctx, []string{"true"}, stdio{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.cleanup()
+	if res.ExitCode != 0 || len(res.LimitHit) != 0 {
+		t.Errorf("second sandbox of the slot: exit %d, LimitHit %v, want 0 and none", res.ExitCode, res.LimitHit)
+	}
+	assertNothingLeft(t)
+}
