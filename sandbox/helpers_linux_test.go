@@ -89,6 +89,9 @@ func ours(uid uint32) bool {
 // sandboxProcesses lists host processes running as the uid of one of this
 // process's sandboxes.
 func sandboxProcesses() []string {
+	if rl := rootless(); rl != nil {
+		return rootlessSandboxProcesses(rl)
+	}
 	ents, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range ents {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +25,7 @@ type box struct {
 	ctrl    int // the host's end of the control socket
 	cg      *cgroup
 	slot    uint32
+	rl      *rootlessHost // nil as root
 	tempWS  string // a workspace we made and remove
 	proxy   *egress.Proxy
 	proxyWD string
@@ -32,7 +34,7 @@ type box struct {
 	done    chan struct{} // closed when the init has exited
 }
 
-var cgroupsOnce = sync.OnceValues(findCgroups)
+var cgroupsOnce = sync.OnceValues(sandboxCgroups)
 
 // start creates a sandbox for spec and waits until it is prepared. The
 // id-mapped workspace is made while the init starts.
@@ -45,11 +47,17 @@ func start(spec Spec) (_ *box, err error) {
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
 	}
-	slot, err := uids.alloc()
-	if err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uids.dir+")", err)
+	rl := rootless()
+	var slot uint32
+	if rl != nil {
+		slot, err = rl.alloc()
+	} else {
+		slot, err = uids.alloc()
 	}
-	b := &box{spec: spec, ctrl: -1, slot: slot, done: make(chan struct{})}
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
+	}
+	b := &box{spec: spec, ctrl: -1, slot: slot, rl: rl, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -71,6 +79,11 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	treeCh := make(chan tree, 1)
 	go func() {
+		if rl != nil {
+			fd, err := rl.workspaceHandle(ws)
+			treeCh <- tree{fd, err}
+			return
+		}
 		fd, err := workspaceTree(ws, cmdUID, spec.WorkspaceExec)
 		treeCh <- tree{fd, err}
 	}()
@@ -107,6 +120,9 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, err
 	}
 	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly}
+	if rl != nil {
+		cfg.Rootless = &initproc.Rootless{WorkspacePath: ws, BecomeRoot: rl.sub != nil}
+	}
 	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
@@ -120,7 +136,9 @@ func start(spec Spec) (_ *box, err error) {
 			cfg.TrustPEM = string(spec.Intercept.CA.CertPEM())
 		}
 	}
-	if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
+	if LimitsOff() {
+		b.cg = &cgroup{dirs: map[string]string{}, v2: map[string]bool{}}
+	} else if b.cg, err = newCgroup(ctrls, spec.Memory, spec.Pids, spec.CPU); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: "+err.Error(), err)
 	}
 	tasks, cgFd, err := b.cg.joinFiles()
@@ -162,10 +180,18 @@ func start(spec Spec) (_ *box, err error) {
 			CgroupFD:    cgFd,
 		},
 	}
+	if rl != nil {
+		rl.initAttrs(b.cmd.SysProcAttr)
+	}
 	if err := b.cmd.Start(); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()
+	if rl != nil {
+		if err := rl.mapAfterStart(b.cmd.Process.Pid, slot); err != nil {
+			return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot map the sandbox's subordinate ids", err)
+		}
+	}
 
 	collected = true
 	if err := collect(); err != nil {
@@ -328,7 +354,11 @@ func (b *box) cleanup() {
 	if b.tempWS != "" {
 		os.RemoveAll(b.tempWS)
 	}
-	uids.free(b.slot)
+	if b.rl != nil {
+		b.rl.free(b.slot)
+	} else {
+		uids.free(b.slot)
+	}
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

@@ -53,6 +53,10 @@ type Config struct {
 	// WorkspaceExec grants EXECUTE under /workspace (whose mount the host
 	// made executable): any program written there runs.
 	WorkspaceExec bool `json:"workspace_exec"`
+	// Rootless is set when the host is not root (see rootless_linux.go):
+	// the workspace fd is an O_PATH fd of the folder, which the init
+	// binds itself, and the init may have to take uid 0 of its namespace.
+	Rootless *Rootless `json:"rootless,omitempty"`
 }
 
 type Reply struct {
