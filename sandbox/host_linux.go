@@ -25,13 +25,14 @@ type box struct {
 	ctrl    int // the host's end of the control socket
 	cg      *cgroup
 	slot    uint32
-	rl      *rootlessHost // nil as root
 	tempWS  string // a workspace we made and remove
 	proxy   *egress.Proxy
 	proxyWD string
 	denials []egress.Event
 	mu      sync.Mutex
 	done    chan struct{} // closed when the init has exited
+
+	rl *rootlessHost // nil as root
 }
 
 var cgroupsOnce = sync.OnceValues(sandboxCgroups)
