@@ -19,22 +19,6 @@ import (
 // write them. Without one, the memory, process and CPU limits cannot be
 // enforced and the sandbox refuses to run, unless BULWARK_SANDBOX_LIMITS=off.
 
-// CgroupVar names the delegated cgroup; LimitsVar turns the limits off.
-const (
-	CgroupVar = "BULWARK_CGROUP"
-	LimitsVar = "BULWARK_SANDBOX_LIMITS"
-)
-
-// LimitsOffWarning is the line shown at start and by doctor when the
-// cgroup limits are off.
-const LimitsOffWarning = "WARNING: " + LimitsVar + "=off: sandboxed commands run WITHOUT memory, process and CPU limits " +
-	"(only the timeout, RLIMIT_NPROC per sandbox, the /tmp size and the output caps hold): one command can take the host's memory and CPU"
-
-// LimitsOff reports whether BULWARK_SANDBOX_LIMITS=off was set.
-func LimitsOff() bool {
-	return strings.EqualFold(strings.TrimSpace(os.Getenv(LimitsVar)), "off")
-}
-
 // sandboxCgroups locates the parent folder of every controller: the
 // delegated cgroup when BULWARK_CGROUP names one, else the process's own.
 func sandboxCgroups() ([]CgroupController, error) {

@@ -64,15 +64,15 @@ func userName(uid int) string {
 // Isolation says what a sandbox made as this user gives up against one
 // made as root, and whether that is acceptable.
 func (h *rootlessHost) isolation() string {
-	shared := "every sandbox's command runs as your uid " + strconv.Itoa(h.uid) +
-		" (so the workspace stays yours; as root each gets its own host uid): concurrent sandboxes are kept apart by their pid, mount, network, IPC and user namespaces, Landlock and seccomp, as with root, " +
-		"and RLIMIT_NPROC still counts per sandbox (the kernel counts it per user namespace), but per-user kernel accounting (pipe buffer pages, inotify, locked memory) is shared by every sandbox and by Bulwark itself, so one sandbox can exhaust it for the others"
+	shared := fmt.Sprintf("every sandbox's command runs as your uid %d, so its workspace files stay yours (root gives each sandbox its own uid). "+
+		"Concurrent sandboxes stay apart through their namespaces, Landlock and seccomp, and RLIMIT_NPROC counts per sandbox, as with root; "+
+		"per-user kernel accounting (pipe buffers, inotify) is shared with the other sandboxes and Bulwark, so one sandbox can exhaust it for the others.", h.uid)
 	if h.sub != nil {
-		return shared + "; each sandbox's init has its own subordinate uid (" + h.sub.String() + "). Acceptable: no sandbox can read, write or signal another's processes or files."
+		return shared + " Each init has its own subordinate uid. Acceptable: no sandbox can reach another's processes or files."
 	}
-	return shared + "; without subordinate ids each sandbox's init also runs as your uid, so its command can signal its own init (ending its own sandbox early, which it could do by exiting) " +
-		"and keeps your supplementary groups (a user namespace cannot drop them without newgidmap), reaching files those groups may read in the system folders. " +
-		"Acceptable for a host where Bulwark's user is in no group that guards secrets; give it subordinate ids for the stricter set-up (" + h.noSub + ")."
+	return shared + " Without subordinate ids each init runs as your uid too: a command can signal its own init (ending its own sandbox, as exiting would) " +
+		"and keeps your supplementary groups (what they may read in the system folders is readable). " +
+		"Acceptable where Bulwark's user is in no group that guards secrets; add subordinate ids (usermod --add-subuids) for the stricter set-up."
 }
 
 // alloc reserves a slot: a subordinate uid and gid for the init. Without
@@ -172,4 +172,17 @@ func uidLeases(h *rootlessHost) string {
 		return "none: no subordinate ids"
 	}
 	return h.ids.dir
+}
+
+// RootNeeded reports whether the sandbox needs root on this host: only
+// where the host keeps unprivileged users from creating user namespaces
+// (the reasons say which setting). Anywhere else Bulwark runs as a user
+// of its own, and root only widens what a bug in Bulwark could reach.
+func RootNeeded() (bool, []string) {
+	var why []string
+	if readInt("/proc/sys/user/max_user_namespaces") <= 0 {
+		why = append(why, "user namespaces are disabled (sysctl user.max_user_namespaces=0)")
+	}
+	why = append(why, usernsProblems()...)
+	return len(why) > 0, why
 }

@@ -87,6 +87,11 @@ func doctor(ctx context.Context, where storeFlags) []check {
 		add("sandbox", "ok", fmt.Sprintf("namespaces, Landlock ABI %d, seccomp and cgroups available", r.LandlockABI))
 	}
 
+	out = append(out, userCheck(sandbox.Check()))
+	if sandbox.LimitsOff() && !sandbox.Disabled() {
+		add("sandbox limits", "warn", strings.TrimPrefix(sandbox.LimitsOffWarning, "WARNING: ")+"; delegate a cgroup instead (bulwark sandbox check says how) and unset it")
+	}
+
 	switch on, ok := parseOnOff(env("BULWARK_WORKSPACE_EXEC")); {
 	case !ok:
 		add("workspace exec", "warn", fmt.Sprintf("BULWARK_WORKSPACE_EXEC=%q is neither on nor off: the workspace stays noexec; set on or off", env("BULWARK_WORKSPACE_EXEC")))

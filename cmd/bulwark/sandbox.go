@@ -193,7 +193,14 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			}
 			return "NO"
 		}
-		fmt.Fprintf(s.out, "root:             %s\n", yes(r.Root))
+		fmt.Fprintf(s.out, "user:             %s\n", r.User)
+		if !r.Root {
+			ids := r.SubordinateIDs
+			if ids == "" {
+				ids = "NONE"
+			}
+			fmt.Fprintf(s.out, "subordinate ids:  %s\n", ids)
+		}
 		fmt.Fprintf(s.out, "user namespaces:  %s\n", yes(r.UserNamespaces))
 		fmt.Fprintf(s.out, "landlock ABI:     %d\n", r.LandlockABI)
 		fmt.Fprintf(s.out, "seccomp:          %s\n", yes(r.Seccomp))
@@ -204,8 +211,17 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			}
 			fmt.Fprintf(s.out, "cgroup %-10s %s\n", c.Name+":", where)
 		}
+		if r.LimitsOff {
+			fmt.Fprintf(s.out, "limits:           OFF (%s=off)\n", sandbox.LimitsVar)
+		}
 		if r.OK() {
 			fmt.Fprintln(s.out, "sandbox:          ready (a test sandbox ran)")
+		}
+		if r.Isolation != "" {
+			fmt.Fprintf(s.out, "not root:         %s\n", r.Isolation)
+		}
+		for _, w := range r.Warnings {
+			fmt.Fprintf(s.out, "warning:          %s\n", w)
 		}
 		for _, m := range r.Missing {
 			fmt.Fprintf(s.out, "missing:          %s\n", m)
