@@ -76,9 +76,11 @@ func check() Report {
 		r.Missing = append(r.Missing, "user namespaces are disabled: set sysctl user.max_user_namespaces above 0")
 	}
 	if rl != nil {
-		if p := usernsProblems(); len(p) > 0 {
-			r.UserNamespaces = false
-			r.Missing = append(r.Missing, p...)
+		for _, p := range usernsProblems() {
+			if !strings.Contains(p, "max_user_namespaces") { // already said
+				r.UserNamespaces = false
+				r.Missing = append(r.Missing, p)
+			}
 		}
 	}
 	r.LandlockABI = LandlockABI()

@@ -185,6 +185,9 @@ func start(spec Spec) (_ *box, err error) {
 		rl.initAttrs(b.cmd.SysProcAttr)
 	}
 	if err := b.cmd.Start(); err != nil {
+		if rl != nil {
+			return nil, bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)
+		}
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()

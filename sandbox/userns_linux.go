@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -152,15 +154,38 @@ func (h *rootlessHost) workspaceHandle(dir string) (int, error) {
 
 // usernsProblems names the settings that keep this user from creating
 // user namespaces, each with the sysctl to change.
-func usernsProblems() []string {
+func usernsProblems() []string { return usernsProblemsIn("/proc/sys") }
+
+// usernsProblemsIn reads the settings under sysctls (/proc/sys).
+func usernsProblemsIn(sysctls string) []string {
 	var out []string
-	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && string(b[:1]) == "0" {
+	is := func(file, v string) bool {
+		b, err := os.ReadFile(filepath.Join(sysctls, file))
+		return err == nil && strings.TrimSpace(string(b)) == v
+	}
+	if is("user/max_user_namespaces", "0") {
+		out = append(out, "user namespaces are disabled: set sysctl user.max_user_namespaces above 0")
+	}
+	if is("kernel/unprivileged_userns_clone", "0") {
 		out = append(out, "unprivileged user namespaces are disabled: set sysctl kernel.unprivileged_userns_clone=1 (or run bulwark as root)")
 	}
-	if b, err := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && string(b[:1]) == "1" {
+	if is("kernel/apparmor_restrict_unprivileged_userns", "1") {
 		out = append(out, "AppArmor restricts unprivileged user namespaces (sysctl kernel.apparmor_restrict_unprivileged_userns=1): set it to 0, or give bulwark an AppArmor profile that allows 'userns,' (or run bulwark as root)")
 	}
 	return out
+}
+
+// startProblem explains an init that could not start: the kernel refused
+// the user namespace, for a reason Check cannot see (a container's seccomp
+// profile, an LSM) or one it names.
+func (h *rootlessHost) startProblem(err error) string {
+	why := "the host refuses unprivileged user namespaces to " + h.name
+	if p := usernsProblems(); len(p) > 0 {
+		why = strings.Join(p, "; ")
+	} else {
+		why += " (sysctls kernel.unprivileged_userns_clone, user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns; in a container, its seccomp or AppArmor profile must allow clone with CLONE_NEWUSER)"
+	}
+	return fmt.Sprintf("sandbox: cannot start the sandbox init as %s: %v: %s", h.name, err, why)
 }
 
 // uidLeases is the folder of the id leases, for messages.
@@ -179,10 +204,6 @@ func uidLeases(h *rootlessHost) string {
 // (the reasons say which setting). Anywhere else Bulwark runs as a user
 // of its own, and root only widens what a bug in Bulwark could reach.
 func RootNeeded() (bool, []string) {
-	var why []string
-	if readInt("/proc/sys/user/max_user_namespaces") <= 0 {
-		why = append(why, "user namespaces are disabled (sysctl user.max_user_namespaces=0)")
-	}
-	why = append(why, usernsProblems()...)
+	why := usernsProblems()
 	return len(why) > 0, why
 }
