@@ -122,7 +122,7 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly}
 	if rl != nil {
-		cfg.Rootless = &initproc.Rootless{WorkspacePath: ws, BecomeRoot: rl.sub != nil}
+		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
 	}
 	var extra []int
 	if spec.Net == NetProxy {

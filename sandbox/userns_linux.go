@@ -152,6 +152,19 @@ func (h *rootlessHost) workspaceHandle(dir string) (int, error) {
 	return fd, nil
 }
 
+// workspacePath is the absolute real path of dir, for the init to find in
+// its own mount namespace (it follows no symlink at the end, and checks
+// it reached the folder the host opened).
+func workspacePath(dir string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}
+
 // usernsProblems names the settings that keep this user from creating
 // user namespaces, each with the sysctl to change.
 func usernsProblems() []string { return usernsProblemsIn("/proc/sys") }
