@@ -113,7 +113,7 @@ func TestNonRootRefusal(t *testing.T) {
 // TestNonRootNoSubordinateIDs (run by TestNonRoot as a user without
 // subordinate ids, BULWARK_SANDBOX_LIMITS=off): the sandbox runs, the
 // command as the user mapped to uid 1000 with nothing to gain, and what it
-// writes to the workspace is the user's.
+// writes to the workspace (named through a symlink) is the user's.
 func TestNonRootNoSubordinateIDs(t *testing.T) {
 	if os.Getenv(nonRootVar) != "bare" {
 		t.Skip("run by TestNonRoot as a user without subordinate ids, with " + LimitsVar + "=off")
@@ -123,7 +123,12 @@ func TestNonRootNoSubordinateIDs(t *testing.T) {
 		t.Fatalf("Check() with %s=off: OK %v (%s), LimitsOff %v, Warnings %q", LimitsVar, r.OK(), r.Problem(), r.LimitsOff, r.Warnings)
 	}
 	ws := t.TempDir()
-	res := mustRun(t, Spec{Workspace: ws, AllowExec: []string{"bash", "cat"}}, "bash", "-c",
+	// Through a symlink: the init binds the real folder.
+	link := filepath.Join(t.TempDir(), "ws")
+	if err := os.Symlink(ws, link); err != nil {
+		t.Fatal(err)
+	}
+	res := mustRun(t, Spec{Workspace: link, AllowExec: []string{"bash", "cat"}}, "bash", "-c",
 		"cat /proc/self/status /proc/self/uid_map; echo hi > /workspace/out")
 	out := string(res.Stdout)
 	for _, want := range []string{"CapPrm:\t0000000000000000", "CapEff:\t0000000000000000", "CapAmb:\t0000000000000000",
