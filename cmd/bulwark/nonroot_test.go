@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark/internal/testfamily"
 	"github.com/bulwark-agents/bulwark/sandbox"
@@ -35,12 +37,16 @@ func TestNonRootCLI(t *testing.T) {
 	script := filepath.Join(dir, "script.jsonl")
 	copyFile(t, example(t), script, 0o644)
 	home, data, ws := ownedDir(t, dir), ownedDir(t, dir), ownedDir(t, dir)
-	asNobody := func(extra []string, args ...string) result {
-		t.Helper()
+	nobodyCmd := func(extra []string, args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = home
 		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + home, "BULWARK_DATA=" + data}, extra...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+		return cmd
+	}
+	asNobody := func(extra []string, args ...string) result {
+		t.Helper()
+		cmd := nobodyCmd(extra, args...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		err := cmd.Run()
@@ -78,6 +84,43 @@ func TestNonRootCLI(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(ws, "greet.py")); err != nil || st.Sys().(*syscall.Stat_t).Uid != nobody {
 		t.Errorf("the task's file: %v, want it owned by nobody", err)
 	}
+
+	// The server, too: a task's code runs in the sandbox as nobody.
+	r = asNobody(off, "tenants", "create", "acme")
+	key := ""
+	for _, f := range strings.Fields(r.stdout) {
+		if strings.HasPrefix(f, "bwk_") {
+			key = f
+		}
+	}
+	if r.code != 0 || key == "" {
+		t.Fatalf("tenants create as nobody: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	srv := startServeCmd(t, nobodyCmd(off, "serve", "--addr", "127.0.0.1:0", "--model", "replay:"+script))
+	if !strings.Contains(srv.log.String(), sandbox.LimitsOffWarning) {
+		t.Errorf("serve with %v does not warn at start:\n%s", off, srv.log)
+	}
+	var task crashTask
+	if code := srv.call(t, key, "POST", "/api/v1/tasks", `{"input": "greet"}`, &task); code != 201 && code != 202 && code != 200 {
+		t.Fatalf("POST /api/v1/tasks as nobody's server: %d", code)
+	}
+	for deadline := time.Now().Add(time.Minute); task.Status != "succeeded" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		srv.call(t, key, "GET", "/api/v1/tasks/"+task.ID, "", &task)
+		if task.Status == "failed" || task.Status == "canceled" {
+			break
+		}
+	}
+	req, _ := http.NewRequest("GET", srv.base+"/api/v1/tasks/"+task.ID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	var events []byte
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		events, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if task.Status != "succeeded" || !strings.Contains(string(events), "Hello, Ada!") {
+		t.Errorf("a served task as nobody: status %q, want succeeded with its program's output in the events:\n%s\n%s", task.Status, events, srv.log)
+	}
+
 	r = asNobody(off, "doctor")
 	if !hasLine(r.stdout, "warn  user", "nobody (uid 65534), not root") || !hasLine(r.stdout, "warn  sandbox limits", sandbox.LimitsVar+"=off") {
 		t.Errorf("doctor as nobody: want the user and the limits reported:\n%s%s", r.stdout, r.stderr)
