@@ -36,6 +36,10 @@ import (
 //
 // The user, its ids and the cgroups are removed afterwards.
 
+// supplementaryGID is a group the delegated run's user is in, which no
+// sandbox command may keep.
+const supplementaryGID = 100
+
 // nonRootVar tells the test binary, run again as a user, which set-up it
 // runs in.
 const nonRootVar = "BULWARK_TEST_NONROOT"
@@ -141,6 +145,13 @@ func TestNonRootNoSubordinateIDs(t *testing.T) {
 		t.Errorf("uid_map does not map uid %d to this user %d:\n%s", sandboxUID, os.Geteuid(), out)
 	}
 	assertOwnedByMe(t, filepath.Join(ws, "out"))
+
+	// A folder of another user's is not a workspace: the command would
+	// write there as this user, with what the folder's modes let others do.
+	_, err := Run(context.Background(), Spec{Workspace: "/tmp", AllowExec: []string{"true"}}, []string{"true"})
+	if bulwark.ErrorKind(err) != bulwark.Invalid || !strings.Contains(err.Error(), "owned by uid 0") {
+		t.Errorf("Run with root's /tmp as the workspace: err = %v, want it refused as another user's folder", err)
+	}
 }
 
 // TestRootlessIDs (part of the suite in TestNonRoot's delegated run): the
@@ -153,8 +164,17 @@ func TestRootlessIDs(t *testing.T) {
 		t.Skip("for a user with subordinate ids (TestNonRoot runs it so)")
 	}
 	ws := t.TempDir()
-	res := mustRun(t, Spec{Workspace: ws, AllowExec: []string{"bash", "cat"}}, "bash", "-c", "cat /proc/self/uid_map /proc/self/gid_map; echo hi > /workspace/out")
-	out := string(res.Stdout)
+	res := mustRun(t, Spec{Workspace: ws, AllowExec: []string{"bash", "cat"}}, "bash", "-c", "cat /proc/self/uid_map /proc/self/gid_map; echo hi > /workspace/out; echo ==; cat /proc/self/status")
+	out, status, _ := strings.Cut(string(res.Stdout), "==\n")
+	groups, _ := os.Getgroups()
+	for _, l := range strings.Split(status, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && f[0] == "Groups:" && len(f) > 1 {
+			t.Errorf("the command has supplementary groups (%q); the host's user has %v, which the init must drop", l, groups)
+		}
+	}
+	if !strings.Contains(status, "Groups:") {
+		t.Errorf("no Groups line in the command's status:\n%s%s", res.Stdout, res.Stderr)
+	}
 	if !hasMapLine(out, sandboxUID, rl.uid) || !hasMapLine(out, sandboxUID, rl.gid) {
 		t.Errorf("maps lack %d -> this user's uid %d and gid %d:\n%s%s", sandboxUID, rl.uid, rl.gid, out, res.Stderr)
 	}
@@ -409,6 +429,11 @@ func runAs(t *testing.T, u testUser, bin string, cg *delegation, env []string, a
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
 		Pdeathsig:  syscall.SIGKILL,
+	}
+	if cg != nil {
+		// A supplementary group, which the sandbox's init must drop
+		// (TestRootlessIDs).
+		cmd.SysProcAttr.Credential.Groups = []uint32{supplementaryGID}
 	}
 	if cg != nil && cg.v2 != "" {
 		fd, err := unix.Open(cg.v2, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
