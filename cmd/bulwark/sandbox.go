@@ -26,8 +26,14 @@ exec runs one command in a fresh sandbox, as the agent's run_shell and
 run_code do: only allowed commands (--allow-exec, else
 BULWARK_ALLOWED_COMMANDS), no network unless --net proxy with allowed
 domains, within time, memory, process and CPU limits. check says whether
-this host has what the sandbox needs (root or user namespaces, cgroups,
-seccomp, Landlock) and proves it by running a command.
+this host has what the sandbox needs (user namespaces, cgroups, seccomp,
+Landlock) and proves it by running a command; not as root, it also says
+who Bulwark runs as, its subordinate ids, and what that gives up.
+
+Not root, the limits need a cgroup the user may write: BULWARK_CGROUP names
+one (relative to each hierarchy's root), else the process's own serves if
+writable (systemd Delegate=yes); BULWARK_SANDBOX_LIMITS=off runs without
+them, warned.
 
 Example:
   bulwark sandbox exec --allow-exec python3 -- python3 -c 'print(2+2)'`
