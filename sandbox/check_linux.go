@@ -11,10 +11,20 @@ import (
 // Report says what this host can enforce. The sandbox refuses to run (fails
 // closed) unless every required part is there.
 type Report struct {
-	// Root says the host process is root, which the sandbox needs to map
-	// each sandbox to its own unprivileged host uids and to make id-mapped
-	// workspace mounts.
+	// Root says the host process is root: the sandbox then maps each
+	// sandbox to its own unprivileged host uids and id-maps the workspace.
+	// Not root, it uses unprivileged user namespaces (see Isolation).
 	Root bool `json:"root"`
+	// User is who this process runs as: "root", or "NAME (uid N)".
+	User string `json:"user"`
+	// SubordinateIDs are the user's ranges that give each sandbox's init its
+	// own ids when not root; empty when there are none (or as root).
+	SubordinateIDs string `json:"subordinate_ids,omitempty"`
+	// Isolation says, when not root, what sandboxes give up against root's
+	// and whether that is acceptable.
+	Isolation string `json:"isolation,omitempty"`
+	// LimitsOff says BULWARK_SANDBOX_LIMITS=off: no cgroup limits.
+	LimitsOff bool `json:"limits_off,omitempty"`
 	// UserNamespaces says user namespaces can be created.
 	UserNamespaces bool `json:"user_namespaces"`
 	// LandlockABI is the kernel's Landlock ABI version (0: none).
@@ -25,6 +35,8 @@ type Report struct {
 	Cgroups []CgroupController `json:"cgroups"`
 	// Missing lists what is missing, each with what to do about it.
 	Missing []string `json:"missing,omitempty"`
+	// Warnings are what works, but less well than it could.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OK reports whether the sandbox can run on this host.
@@ -48,12 +60,28 @@ func Check() Report { return checkOnce() }
 func check() Report {
 	var r Report
 	r.Root = os.Geteuid() == 0
-	if !r.Root {
-		r.Missing = append(r.Missing, "not running as root: run bulwark as root (the sandbox maps each sandbox to its own unprivileged uid and id-maps the workspace)")
+	r.User = "root"
+	rl := rootless()
+	if rl != nil {
+		r.User = fmt.Sprintf("%s (uid %d)", rl.name, rl.uid)
+		r.Isolation = rl.isolation()
+		if rl.sub != nil {
+			r.SubordinateIDs = rl.sub.String()
+		} else {
+			r.Warnings = append(r.Warnings, rl.noSub)
+		}
 	}
 	r.UserNamespaces = readInt("/proc/sys/user/max_user_namespaces") > 0
 	if !r.UserNamespaces {
 		r.Missing = append(r.Missing, "user namespaces are disabled: set sysctl user.max_user_namespaces above 0")
+	}
+	if rl != nil {
+		for _, p := range usernsProblems() {
+			if !strings.Contains(p, "max_user_namespaces") { // already said
+				r.UserNamespaces = false
+				r.Missing = append(r.Missing, p)
+			}
+		}
 	}
 	r.LandlockABI = LandlockABI()
 	if r.LandlockABI < minLandlockABI {
@@ -63,11 +91,21 @@ func check() Report {
 	if !r.Seccomp {
 		r.Missing = append(r.Missing, "seccomp filters unavailable (kernel without CONFIG_SECCOMP_FILTER, or an architecture other than amd64)")
 	}
-	ctrls, err := findCgroups()
+	ctrls, err := sandboxCgroups()
 	if err != nil {
-		r.Missing = append(r.Missing, "cannot read /proc/self/cgroup: "+err.Error())
+		r.Missing = append(r.Missing, "cgroups: "+err.Error())
 	}
 	r.Cgroups = ctrls
+	if r.LimitsOff = LimitsOff(); r.LimitsOff {
+		r.Warnings = append(r.Warnings, LimitsOffWarning)
+		return r
+	}
+	if rl != nil {
+		if p := cgroupWritable(ctrls); len(p) > 0 {
+			r.Missing = append(r.Missing, fmt.Sprintf("no cgroup that %s may write for the sandbox's memory, process and CPU limits (%s): %s",
+				rl.name, strings.Join(p, "; "), delegateHowTo(rl.name, ctrls)))
+		}
+	}
 	for _, c := range ctrls {
 		if c.Version == 0 {
 			r.Missing = append(r.Missing, fmt.Sprintf("cgroup controller %s not found (neither in cgroup v2 nor a v1 hierarchy): enable it", c.Name))

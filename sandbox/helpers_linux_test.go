@@ -12,9 +12,10 @@ import (
 
 // The escape battery runs attacks inside real sandboxes. The test binary is
 // the sandbox init (it imports this package), so nothing is built first.
-// It needs root, user namespaces, Landlock, seccomp and cgroups: it runs
-// where BULWARK_TEST_SANDBOX=1 says the host has them, and skips, saying
-// why, elsewhere.
+// It needs user namespaces, Landlock, seccomp and cgroups, and root or a
+// delegated cgroup: it runs where BULWARK_TEST_SANDBOX=1 says the host has
+// them, and skips, saying why, elsewhere. Run as root, TestNonRoot runs it
+// all again as a user that is not root.
 
 func requireSandbox(t *testing.T) {
 	t.Helper()
@@ -89,6 +90,9 @@ func ours(uid uint32) bool {
 // sandboxProcesses lists host processes running as the uid of one of this
 // process's sandboxes.
 func sandboxProcesses() []string {
+	if rl := rootless(); rl != nil {
+		return rootlessSandboxProcesses(rl)
+	}
 	ents, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range ents {

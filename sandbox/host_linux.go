@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,9 +32,11 @@ type box struct {
 	denials []egress.Event
 	mu      sync.Mutex
 	done    chan struct{} // closed when the init has exited
+
+	rl *rootlessHost // nil as root
 }
 
-var cgroupsOnce = sync.OnceValues(findCgroups)
+var cgroupsOnce = sync.OnceValues(sandboxCgroups)
 
 // start creates a sandbox for spec and waits until it is prepared. The
 // id-mapped workspace is made while the init starts.
@@ -48,12 +51,18 @@ func start(spec Spec) (_ *box, err error) {
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
 	}
-	slot, err := uids.alloc()
+	rl := rootless()
+	var slot uint32
+	if rl != nil {
+		slot, err = rl.alloc()
+	} else {
+		slot, err = uids.alloc()
+	}
 	if err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uids.dir+")", err)
+		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
 	}
 	tr.Mark("host: cgroups found, uid slot leased")
-	b := &box{spec: spec, ctrl: -1, slot: slot, done: make(chan struct{})}
+	b := &box{spec: spec, ctrl: -1, slot: slot, rl: rl, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -75,6 +84,11 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	treeCh := make(chan tree, 1)
 	go func() {
+		if rl != nil {
+			fd, err := rl.workspaceHandle(ws)
+			treeCh <- tree{fd, err}
+			return
+		}
 		fd, err := workspaceTree(ws, cmdUID, spec.WorkspaceExec)
 		tr.Mark("host: id-mapped workspace mount made")
 		treeCh <- tree{fd, err}
@@ -116,6 +130,9 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, err
 	}
 	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
+	if rl != nil {
+		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
+	}
 	var extra []int
 	if spec.Net == NetProxy {
 		dirFd, sock, err := b.startProxy()
@@ -140,6 +157,10 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	groupsCh := make(chan groups, 1)
 	makeGroups := func() {
+		if LimitsOff() {
+			groupsCh <- groups{cg: &cgroup{dirs: map[string]string{}, v2: map[string]bool{}}, v2: -1}
+			return
+		}
 		cg, err := newCgroup(ctrls, b.slot, spec.Memory, spec.Pids, spec.CPU)
 		if err != nil {
 			groupsCh <- groups{v2: -1, err: err}
@@ -207,10 +228,21 @@ func start(spec Spec) (_ *box, err error) {
 			CgroupFD:    cgFd,
 		},
 	}
+	if rl != nil {
+		rl.initAttrs(b.cmd.SysProcAttr)
+	}
 	if err := b.cmd.Start(); err != nil {
+		if rl != nil {
+			return nil, bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)
+		}
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	go func() { b.cmd.Wait(); close(b.done) }()
+	if rl != nil {
+		if err := rl.mapAfterStart(b.cmd.Process.Pid, slot); err != nil {
+			return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot map the sandbox's subordinate ids", err)
+		}
+	}
 	tr.Mark("host: init forked (clone, uid maps, execve)")
 	if groupsPending {
 		if err := getGroups(); err != nil {
@@ -422,7 +454,11 @@ func (b *box) cleanup() {
 	if b.tempWS != "" {
 		os.RemoveAll(b.tempWS)
 	}
-	uids.free(b.slot)
+	if b.rl != nil {
+		b.rl.free(b.slot)
+	} else {
+		uids.free(b.slot)
+	}
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

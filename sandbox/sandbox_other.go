@@ -32,3 +32,6 @@ func (b *box) run(context.Context, []string, stdio) (*Result, error) { return ni
 func (b *box) cleanup()                                              {}
 
 func (b *box) launch(context.Context, []string) (*Process, error) { return nil, nil }
+
+// RootNeeded: off Linux there is no sandbox to need it.
+func RootNeeded() (bool, []string) { return false, nil }

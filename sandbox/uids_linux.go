@@ -46,6 +46,9 @@ var uids = &uidAllocator{dir: uidLeaseDir()}
 // uidBase+2s+1) from the blocks it leased. Safe for concurrent use.
 type uidAllocator struct {
 	dir string
+	// nBlocks and perBlock size the range (0: uidBlocks, slotsPerBlock);
+	// a host that is not root hands out its subordinate ids (subuid_linux.go).
+	nBlocks, perBlock uint32
 
 	mu     sync.Mutex
 	leases []*os.File // open and locked: one per leased block
@@ -77,7 +80,8 @@ func (a *uidAllocator) alloc() (uint32, error) {
 }
 
 func (a *uidAllocator) freeIn(block uint32) (uint32, bool) {
-	for s := block * slotsPerBlock; s < (block+1)*slotsPerBlock; s++ {
+	n := a.blockSize()
+	for s := block * n; s < (block+1)*n; s++ {
 		if !a.used[s] {
 			return s, true
 		}
@@ -114,7 +118,7 @@ func (a *uidAllocator) lease() (uint32, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
 		return 0, fmt.Errorf("uid lease folder %s is not a folder that only this user can write", a.dir)
 	}
-	for b := uint32(0); b < uidBlocks; b++ {
+	for b := uint32(0); b < a.numBlocks(); b++ {
 		if slices.Contains(a.blocks, b) {
 			continue
 		}
@@ -138,7 +142,21 @@ func (a *uidAllocator) lease() (uint32, error) {
 		a.blocks = append(a.blocks, b)
 		return b, nil
 	}
-	return 0, fmt.Errorf("all %d uid blocks in %s are leased", uidBlocks, a.dir)
+	return 0, fmt.Errorf("all %d uid blocks in %s are leased", a.numBlocks(), a.dir)
+}
+
+func (a *uidAllocator) numBlocks() uint32 {
+	if a.nBlocks > 0 {
+		return a.nBlocks
+	}
+	return uidBlocks
+}
+
+func (a *uidAllocator) blockSize() uint32 {
+	if a.perBlock > 0 {
+		return a.perBlock
+	}
+	return slotsPerBlock
 }
 
 // close gives every lease back (tests; a process's leases otherwise end

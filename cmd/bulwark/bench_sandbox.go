@@ -112,6 +112,12 @@ Example:
 		{"bulwark sandbox exec (cold, CLI)", func(ctx context.Context, argv []string) error {
 			c := exec.CommandContext(ctx, self, append([]string{"sandbox", "exec", "--workspace", ws, "--allow-exec", strings.Join(allow, ","), "--"}, argv...)...)
 			c.Env = []string{}
+			// Not root, the CLI needs the delegated cgroup as this process has it.
+			for _, k := range []string{sandbox.CgroupVar, sandbox.LimitsVar} {
+				if v, ok := os.LookupEnv(k); ok {
+					c.Env = append(c.Env, k+"="+v)
+				}
+			}
 			return c.Run()
 		}},
 		{"sandbox.Run (cold, API)", func(ctx context.Context, argv []string) error {

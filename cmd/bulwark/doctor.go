@@ -27,8 +27,10 @@ func cmdDoctor(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("doctor", `Usage: bulwark doctor [--data DIR] [--database-url URL]
 
 Checks this host and configuration against the deployment checklist (the
-sandbox, the master key, the store, the audit log, file modes, the settings)
-and says what to do about each problem. Exits 1 when a check fails.
+sandbox, the user it runs as, the master key, the store, the audit log, file
+modes, the settings) and says what to do about each problem. Exits 1 when a
+check fails; running as root fails where the sandbox does not need root
+(BULWARK_ALLOW_ROOT=1 keeps root by choice, warned).
 
 With a PostgreSQL store (--database-url or BULWARK_DATABASE_URL) it checks
 the connection, that the master key (BULWARK_MASTER_KEY or
@@ -85,6 +87,11 @@ func doctor(ctx context.Context, where storeFlags) []check {
 		add("sandbox", "FAIL", r.Problem()+" (bulwark sandbox check tells more)")
 	default:
 		add("sandbox", "ok", fmt.Sprintf("namespaces, Landlock ABI %d, seccomp and cgroups available", r.LandlockABI))
+	}
+
+	out = append(out, userCheck(sandbox.Check()))
+	if sandbox.LimitsOff() && !sandbox.Disabled() {
+		add("sandbox limits", "warn", strings.TrimPrefix(sandbox.LimitsOffWarning, "WARNING: ")+"; delegate a cgroup instead (bulwark sandbox check says how) and unset it")
 	}
 
 	switch on, ok := parseOnOff(env("BULWARK_WORKSPACE_EXEC")); {

@@ -181,6 +181,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if !restrict {
 		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RESTRICT_TO_WORKSPACE=false: the agent's file tools can read, write and delete ANY file this process can reach, anywhere on the host. Code still runs only in the sandbox. Unset it to confine the agent to its workspace.")
 	}
+	warnSandboxLimits(s.err)
 	// Open everything that can fail before the task is stored, so that a
 	// failure leaves no task behind; a task is stored running, never
 	// queued, so that no server on the folder takes it for its own.

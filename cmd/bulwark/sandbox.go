@@ -26,8 +26,14 @@ exec runs one command in a fresh sandbox, as the agent's run_shell and
 run_code do: only allowed commands (--allow-exec, else
 BULWARK_ALLOWED_COMMANDS), no network unless --net proxy with allowed
 domains, within time, memory, process and CPU limits. check says whether
-this host has what the sandbox needs (root or user namespaces, cgroups,
-seccomp, Landlock) and proves it by running a command.
+this host has what the sandbox needs (user namespaces, cgroups, seccomp,
+Landlock) and proves it by running a command; not as root, it also says
+who Bulwark runs as, its subordinate ids, and what that gives up.
+
+Not root, the limits need a cgroup the user may write: BULWARK_CGROUP names
+one (relative to each hierarchy's root), else the process's own serves if
+writable (systemd Delegate=yes); BULWARK_SANDBOX_LIMITS=off runs without
+them, warned.
 
 Example:
   bulwark sandbox exec --allow-exec python3 -- python3 -c 'print(2+2)'`
@@ -199,7 +205,14 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			}
 			return "NO"
 		}
-		fmt.Fprintf(s.out, "root:             %s\n", yes(r.Root))
+		fmt.Fprintf(s.out, "user:             %s\n", r.User)
+		if !r.Root {
+			ids := r.SubordinateIDs
+			if ids == "" {
+				ids = "NONE"
+			}
+			fmt.Fprintf(s.out, "subordinate ids:  %s\n", ids)
+		}
 		fmt.Fprintf(s.out, "user namespaces:  %s\n", yes(r.UserNamespaces))
 		fmt.Fprintf(s.out, "landlock ABI:     %d\n", r.LandlockABI)
 		fmt.Fprintf(s.out, "seccomp:          %s\n", yes(r.Seccomp))
@@ -210,8 +223,17 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			}
 			fmt.Fprintf(s.out, "cgroup %-10s %s\n", c.Name+":", where)
 		}
+		if r.LimitsOff {
+			fmt.Fprintf(s.out, "limits:           OFF (%s=off)\n", sandbox.LimitsVar)
+		}
 		if r.OK() {
 			fmt.Fprintln(s.out, "sandbox:          ready (a test sandbox ran)")
+		}
+		if r.Isolation != "" {
+			fmt.Fprintf(s.out, "not root:         %s\n", r.Isolation)
+		}
+		for _, w := range r.Warnings {
+			fmt.Fprintf(s.out, "warning:          %s\n", w)
 		}
 		for _, m := range r.Missing {
 			fmt.Fprintf(s.out, "missing:          %s\n", m)

@@ -104,6 +104,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 	if !rateLimit {
 		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_RATE_LIMIT=off: requests are not rate limited (failed logins still are)")
 	}
+	warnSandboxLimits(s.err)
 	rs, err := readRuntimeSettings(s.err)
 	if err != nil {
 		return err

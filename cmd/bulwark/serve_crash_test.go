@@ -52,7 +52,13 @@ func (l *syncLog) String() string {
 // waits until it says where it serves. Cleanup kills it if still running.
 func startServe(t *testing.T, extra []string, args ...string) *served {
 	t.Helper()
-	cmd := bulwarkCmd(t, extra, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return startServeCmd(t, bulwarkCmd(t, extra, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...))
+}
+
+// startServeCmd starts cmd, a prepared `bulwark serve --addr 127.0.0.1:0`,
+// as startServe does.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) *served {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

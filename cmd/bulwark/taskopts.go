@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -31,6 +33,14 @@ func sandboxOptions(allowExec, allowDomains []string) taskenv.SandboxOptions {
 	timeout, _ := envDuration("BULWARK_MAX_EXECUTION_TIME", sandbox.DefaultTimeout)
 	return taskenv.SandboxOptions{Off: sandbox.Disabled(), WorkspaceExec: workspaceExec(), Timeout: timeout,
 		AllowExec: allowExec, AllowDomains: allowDomains}
+}
+
+// warnSandboxLimits says, at start, that BULWARK_SANDBOX_LIMITS=off runs
+// sandboxed commands without their memory, process and CPU limits.
+func warnSandboxLimits(w io.Writer) {
+	if sandbox.LimitsOff() && !sandbox.Disabled() {
+		fmt.Fprintln(w, "bulwark: "+sandbox.LimitsOffWarning)
+	}
 }
 
 // secretTools reads BULWARK_SECRET_TOOLS: the tools that may use secrets.

@@ -30,7 +30,7 @@ type Family struct {
 // The families.
 var (
 	Sandbox = Family{Name: "sandbox tests", Var: "BULWARK_TEST_SANDBOX",
-		Needs: "root on Linux with user namespaces, Landlock, seccomp and cgroups (`bulwark sandbox check` says what is missing)"}
+		Needs: "Linux with user namespaces, Landlock, seccomp and cgroups, as root or as a user with a delegated cgroup (`bulwark sandbox check` says what is missing)"}
 	Browser = Family{Name: "browser tests", Var: "BULWARK_TEST_BROWSER",
 		Needs: "Debian's chromium at /usr/bin/chromium or $BULWARK_CHROMIUM (.ci/install-browser.sh installs it)"}
 	Postgres = Family{Name: "PostgreSQL tests", Var: "BULWARK_TEST_POSTGRES", URL: true,

@@ -102,6 +102,9 @@ func prepare(cfg *Config, fds []int) (int, []string, error) {
 		return 0, nil, err
 	}
 	mark("cgroups joined")
+	if err := rootlessSetup(cfg.Rootless, fds, cfg.WorkspaceExec); err != nil {
+		return 0, nil, err
+	}
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return 0, nil, fmt.Errorf("init: not dumpable: %w", err)

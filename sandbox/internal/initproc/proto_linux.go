@@ -55,6 +55,10 @@ type Config struct {
 	WorkspaceExec bool `json:"workspace_exec"`
 	// Trace asks for the init's phases (Stamp) in its replies.
 	Trace bool `json:"trace,omitempty"`
+	// Rootless is set when the host is not root (see rootless_linux.go):
+	// the workspace fd is an O_PATH fd of the folder, which the init
+	// binds itself, and the init may have to take uid 0 of its namespace.
+	Rootless *Rootless `json:"rootless,omitempty"`
 }
 
 // Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in
