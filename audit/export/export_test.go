@@ -340,7 +340,7 @@ func TestHostilePeerDoesNotStall(t *testing.T) {
 			go func() {
 				if !reading.Load() {
 					c.(*net.TCPConn).SetReadBuffer(4096) // a small window: the sender fills it soon
-					<-release // hold the connection open, reading nothing
+					<-release                            // hold the connection open, reading nothing
 					c.Close()
 					return
 				}
