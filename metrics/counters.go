@@ -24,3 +24,20 @@ var AuditExport = struct {
 		Help: "Writes to the audit export that failed and were tried again (connection refused, timed out, closed).",
 	}),
 }
+
+// SandboxRuns counts the commands and code run in sandboxes, by tenant,
+// whatever their outcome: the baseline against which an alert sees
+// unusual code execution (a tenant running far more than it usually
+// does). Count with CountSandboxRun.
+var SandboxRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "bulwark_sandbox_runs_total",
+	Help: "Commands and code run in a sandbox (run_shell, run_code, ...), by tenant id.",
+}, []string{"tenant"})
+
+// CountSandboxRun counts one sandboxed run of tenant ("" counts as "none").
+func CountSandboxRun(tenant string) {
+	if tenant == "" {
+		tenant = "none"
+	}
+	SandboxRuns.WithLabelValues(tenant).Inc()
+}
