@@ -162,6 +162,7 @@ var declared = map[string]string{
 	"PUT /api/v1/settings":                                     "admin settings browser-or-api",
 	"GET /api/v1/audit":                                        "admin audit browser-or-api",
 	"GET /api/v1/audit/verify":                                 "admin audit browser-or-api",
+	"GET /api/v1/security":                                     "admin audit browser-or-api",
 	"POST /api/v1/tasks":                                       "member tasks browser-or-api",
 	"GET /api/v1/tasks":                                        "viewer tasks browser-or-api",
 	"GET /api/v1/tasks/{id}":                                   "viewer tasks browser-or-api",

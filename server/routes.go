@@ -159,6 +159,7 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "GET", Pattern: "/api/v1/audit", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.listAudit},
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.verifyAudit},
+		{Method: "GET", Pattern: "/api/v1/security", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.securityOverview},
 	}
 }
 

@@ -274,6 +274,7 @@ var matrix = map[string]matrixCase{
 	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model","mcp":{"mcpServers":{"other":{"command":"other-server"}}}}`},
 
 	"GET /api/v1/audit":        {path: fixed("/api/v1/audit")},
+	"GET /api/v1/security":     {path: fixed("/api/v1/security?window=week")},
 	"GET /api/v1/audit/verify": {path: fixed("/api/v1/audit/verify")},
 
 	"POST /api/v1/tasks":               {path: fixed("/api/v1/tasks"), body: `{"input":"hello","limits":{"max_steps":5,"max_duration":"1m"}}`},
@@ -331,6 +332,7 @@ var matrix = map[string]matrixCase{
 	"GET /skills":           {path: fixed("/skills")},
 	"GET /users":            {path: fixed("/users")},
 	"GET /audit":            {path: fixed("/audit")},
+	"GET /security":         {path: fixed("/security")},
 	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
 
 	// MCP (mcp.go): B's owner lists its tasks, never A's; GET is the
