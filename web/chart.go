@@ -76,8 +76,10 @@ func DrawBars(name, title string, points []Point, label func(time.Time) string, 
 	base := float64(chartTop) + plotH
 	c.Shapes = append(c.Shapes,
 		Shape{Kind: "line", X: chartLeft, Y: base, X2: chartLeft + plotW, Y2: base, Class: "axis"},
-		Shape{Kind: "text", X: chartLeft - 4, Y: chartTop + 8, Text: trimFloat(max), Class: "tick", Anchor: "end"},
 		Shape{Kind: "text", X: chartLeft - 4, Y: base, Text: "0", Class: "tick", Anchor: "end"})
+	if max > 0 {
+		c.Shapes = append(c.Shapes, Shape{Kind: "text", X: chartLeft - 4, Y: chartTop + 8, Text: trimFloat(max), Class: "tick", Anchor: "end"})
+	}
 	if len(points) == 0 {
 		return c
 	}
