@@ -339,3 +339,71 @@ func xmlText(s string) string {
 	xml.EscapeText(&b, []byte(s))
 	return b.String()
 }
+
+// tenantSecurity is one tenant's charts in the operator's overview.
+type tenantSecurity struct {
+	Tenant bulwark.TenantID `json:"tenant"`
+	Name   string           `json:"name"`
+	securityResponse
+}
+
+type operatorSecurityResponse struct {
+	Window  string           `json:"window"`
+	Tenants []tenantSecurity `json:"tenants"`
+}
+
+// maxOperatorTenants bounds the tenants one operator overview charts
+// (each reads its chain): name one with ?tenant= beyond that.
+const maxOperatorTenants = 200
+
+// operatorSecurity answers GET /api/v1/operator/security?window=day|week
+// [&tenant=ID]: the Security page's charts of every tenant (or of the one
+// named), for the operator, whose key belongs to no tenant. The points'
+// links are the tenant's /audit page, for its admins; the operator reads
+// the records with the same filter through the tenant's admins or the
+// audit export.
+func (s *Server) operatorSecurity(w http.ResponseWriter, r *http.Request) error {
+	const op = "server.operatorSecurity"
+	if s.cfg.Audit == nil {
+		return bulwark.Errorf(bulwark.Unavailable, op, "the audit log is off on this server")
+	}
+	q := r.URL.Query()
+	name := q.Get("window")
+	if name == "" {
+		name = "day"
+	}
+	win, ok := securityWindows[name]
+	if !ok {
+		return bulwark.Errorf(bulwark.Invalid, op, "window: day or week")
+	}
+	tenants, err := s.store.ListTenants(r.Context())
+	if err != nil {
+		return err
+	}
+	if id := q.Get("tenant"); id != "" {
+		var one []bulwark.Tenant
+		for _, t := range tenants {
+			if string(t.ID) == id {
+				one = append(one, t)
+			}
+		}
+		if len(one) == 0 {
+			return bulwark.Errorf(bulwark.NotFound, op, "no such tenant")
+		}
+		tenants = one
+	}
+	if len(tenants) > maxOperatorTenants {
+		return bulwark.Errorf(bulwark.Invalid, op, "%d tenants: name one with tenant=ID", len(tenants))
+	}
+	out := operatorSecurityResponse{Window: win.name, Tenants: []tenantSecurity{}}
+	now := s.now()
+	for _, t := range tenants {
+		c, err := s.securityCharts(r.Context(), t.ID, win, now)
+		if err != nil {
+			return err
+		}
+		out.Tenants = append(out.Tenants, tenantSecurity{Tenant: t.ID, Name: t.Name, securityResponse: c})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

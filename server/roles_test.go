@@ -157,6 +157,7 @@ var declared = map[string]string{
 	"PATCH /api/v1/users/{id}":                                 "admin users browser-or-api",
 	"DELETE /api/v1/users/{id}":                                "admin users browser-or-api",
 	"GET /api/v1/tenants":                                      "operator  api",
+	"GET /api/v1/operator/security":                            "operator  api",
 	"POST /api/v1/tenants":                                     "operator  api",
 	"GET /api/v1/settings":                                     "viewer settings browser-or-api",
 	"PUT /api/v1/settings":                                     "admin settings browser-or-api",

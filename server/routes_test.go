@@ -267,8 +267,9 @@ var matrix = map[string]matrixCase{
 	"DELETE /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
 		ownsIDs: true},
 
-	"GET /api/v1/tenants":  {path: fixed("/api/v1/tenants")},
-	"POST /api/v1/tenants": {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
+	"GET /api/v1/tenants":           {path: fixed("/api/v1/tenants")},
+	"GET /api/v1/operator/security": {path: fixed("/api/v1/operator/security")},
+	"POST /api/v1/tenants":          {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
 
 	"GET /api/v1/settings": {path: fixed("/api/v1/settings")},
 	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model","mcp":{"mcpServers":{"other":{"command":"other-server"}}}}`},

@@ -222,3 +222,45 @@ func TestSecuritySVG(t *testing.T) {
 		t.Error("the SVG holds a script")
 	}
 }
+
+// TestOperatorSecurity: the operator's key sees each tenant's charts
+// apart (A's counts are A's), one tenant with tenant=; tenant keys are
+// refused.
+func TestOperatorSecurity(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a, b := e.tenant("a"), e.tenant("b")
+	wantA := securityEvents(t, e, a.id, 2)
+	wantB := securityEvents(t, e, b.id, 5)
+	op, _, err := IssueKey(context.Background(), e.db, "", KeySpec{Name: "operator", CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := e.do(req{method: "GET", path: "/api/v1/operator/security?window=week", key: op})
+	var resp operatorSecurityResponse
+	if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || w.Code != 200 {
+		t.Fatalf("operator: %d %s", w.Code, w.Body)
+	}
+	want := map[bulwark.TenantID]map[string]float64{a.id: wantA, b.id: wantB}
+	if len(resp.Tenants) != 2 {
+		t.Fatalf("operator sees %d tenants, want 2", len(resp.Tenants))
+	}
+	for _, ts := range resp.Tenants {
+		for _, c := range ts.Security {
+			if c.Total != want[ts.Tenant][c.Name] {
+				t.Errorf("operator: tenant %s %s = %v, want %v", ts.Tenant, c.Name, c.Total, want[ts.Tenant][c.Name])
+			}
+		}
+	}
+	w = e.do(req{method: "GET", path: "/api/v1/operator/security?tenant=" + string(b.id), key: op})
+	json.Unmarshal(w.Body.Bytes(), &resp)
+	if len(resp.Tenants) != 1 || resp.Tenants[0].Tenant != b.id {
+		t.Errorf("tenant=B: %s", w.Body)
+	}
+	if w := e.do(req{method: "GET", path: "/api/v1/operator/security?tenant=tn_nobody", key: op}); w.Code != http.StatusNotFound {
+		t.Errorf("an unknown tenant: %d, want 404", w.Code)
+	}
+	if w := e.do(req{method: "GET", path: "/api/v1/operator/security", key: a.keys[bulwark.RoleOwner]}); w.Code != http.StatusForbidden {
+		t.Errorf("a tenant owner's key: %d, want 403", w.Code)
+	}
+}
