@@ -37,6 +37,7 @@ type Options struct {
 	// as stored (masked, sealed, with their hashes), in the chain's order:
 	// a Log hands it one batch at a time. It must not block (see
 	// package audit/export, which queues and drops rather than wait).
+	// Chains.Close closes it; Log.Close does not.
 	Export Exporter
 }
 
