@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Records are kept in chains: one hash chain with its own numbering and
@@ -251,7 +252,9 @@ func (c *Chains) open() []*chain {
 	return out
 }
 
-// Close closes every chain (each signs a last checkpoint).
+// Close closes every chain (each signs a last checkpoint), then the
+// options' Export when it has a Close(context.Context) error method,
+// giving it ExportFlush to write what it holds.
 func (c *Chains) Close() error {
 	chains := c.open()
 	c.mu.Lock()
@@ -261,8 +264,17 @@ func (c *Chains) Close() error {
 	for _, ch := range chains {
 		errs = append(errs, ch.log.Close())
 	}
+	if e, ok := c.opt.Export.(interface{ Close(context.Context) error }); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), ExportFlush)
+		errs = append(errs, e.Close(ctx))
+		cancel()
+	}
 	return errors.Join(errs...)
 }
+
+// ExportFlush is how long Chains.Close lets the exporter write the
+// records it still holds: a shutdown waits no longer for a SIEM.
+const ExportFlush = 5 * time.Second
 
 // ChainReport is the result of verifying one chain.
 type ChainReport struct {

@@ -33,6 +33,19 @@ type Options struct {
 	Redactor *secret.Redactor
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Export, if set, is given each batch of records once it is stored,
+	// as stored (masked, sealed, with their hashes), in the chain's order:
+	// a Log hands it one batch at a time. It must not block (see
+	// package audit/export, which queues and drops rather than wait).
+	// Chains.Close closes it; Log.Close does not.
+	Export Exporter
+}
+
+// Exporter takes stored records for a copy kept elsewhere (a SIEM).
+// Export must return at once: it is called on the path that records
+// actions, and the records are already stored whatever it does.
+type Exporter interface {
+	Export(recs []Record)
 }
 
 // Log appends records to a Store, chaining their hashes and signing
@@ -200,6 +213,9 @@ func (l *Log) write(ctx context.Context, recs []Record, seq uint64, head Hash, s
 	}
 	if err := l.store.Append(ctx, recs...); err != nil {
 		return 0, Hash{}, 0, &stickyError{err}
+	}
+	if l.opt.Export != nil {
+		l.opt.Export.Export(recs)
 	}
 	if seq-signed >= uint64(l.opt.CheckpointEvery) {
 		var err error

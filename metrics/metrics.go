@@ -140,6 +140,7 @@ var Security = &SecurityCounters{reg: Registry}
 // /metrics.
 var registerCollectors = sync.OnceFunc(func() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	Registry.MustRegister(AuditExport.Exported, AuditExport.Dropped, AuditExport.Failed, SandboxRuns)
 	Security.register()
 })
 

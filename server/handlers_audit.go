@@ -39,8 +39,10 @@ type auditResponse struct {
 
 // auditFilter is what GET /api/v1/audit selects.
 type auditFilter struct {
-	action       string // exact, or a prefix when it ends in '*'
+	action       string // exact, or a prefix when it ends in '*'; several, comma-separated: any of them
 	actor        string
+	outcome      string // ok, denied or error
+	detail       string // "KEY=VALUE": the record's details hold KEY with VALUE
 	since, until time.Time
 	after        uint64
 	before       uint64 // with desc: only records before this seq (0: from the newest)
@@ -55,7 +57,15 @@ const (
 
 func parseAuditFilter(q url.Values) (auditFilter, error) {
 	const op = "server.listAudit"
-	f := auditFilter{action: q.Get("action"), actor: q.Get("actor"), limit: defaultAuditPage}
+	f := auditFilter{action: q.Get("action"), actor: q.Get("actor"), outcome: q.Get("outcome"), detail: q.Get("detail"), limit: defaultAuditPage}
+	switch f.outcome {
+	case "", audit.OutcomeOK, audit.OutcomeDenied, audit.OutcomeError:
+	default:
+		return f, bulwark.Errorf(bulwark.Invalid, op, "outcome: ok, denied or error")
+	}
+	if f.detail != "" && !strings.Contains(f.detail, "=") {
+		return f, bulwark.Errorf(bulwark.Invalid, op, "detail: KEY=VALUE, as decided_by=person")
+	}
 	var err error
 	if v := q.Get("since"); v != "" {
 		if f.since, err = time.Parse(time.RFC3339, v); err != nil {
@@ -94,11 +104,25 @@ func parseAuditFilter(q url.Values) (auditFilter, error) {
 	return f, nil
 }
 
+// matchAction reports whether action is one of pattern's comma-separated
+// actions, each exact or a prefix when it ends in '*'.
+func matchAction(pattern, action string) bool {
+	for p := range strings.SplitSeq(pattern, ",") {
+		if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(action, pre) || p == action {
+			return true
+		}
+	}
+	return false
+}
+
 func (f auditFilter) match(r audit.Record) bool {
+	k, v, _ := strings.Cut(f.detail, "=")
 	switch {
-	case f.action != "" && !strings.HasSuffix(f.action, "*") && r.Action != f.action:
+	case f.action != "" && !matchAction(f.action, r.Action):
 		return false
-	case strings.HasSuffix(f.action, "*") && !strings.HasPrefix(r.Action, strings.TrimSuffix(f.action, "*")):
+	case f.outcome != "" && r.Outcome != f.outcome:
+		return false
+	case f.detail != "" && (r.Details == nil || r.Details[k] != v):
 		return false
 	case f.actor != "" && r.Actor != f.actor:
 		return false

@@ -112,9 +112,19 @@ func opDocs() map[string]opDoc {
 		"PUT /api/v1/settings": {summary: "Replace the tenant's settings", body: putSettingsRequest{}, resp: settingsResponse{},
 			desc: "A field left out takes its default (the MCP servers: none), except `api_key`, which is then kept. Values above the operator's ceilings are refused with 400 naming the ceiling; an MCP servers document that the server cannot use (its form, a URL outside `allowed_domains`, a secret's value instead of `{{secret:NAME}}`) with 400 `mcp: ...`."},
 		"GET /api/v1/audit/verify": {summary: "Verify the tenant's audit chain", query: []queryParam{{"full", "boolean", "check the whole chain, not only what was added since the last signed checkpoint"}}, resp: verifyResponse{}},
+		"GET /api/v1/operator/security": {summary: "Every tenant's security and usage charts (operator key)", resp: operatorSecurityResponse{}, query: []queryParam{
+			{"window", "string", "day (by hour, the default) or week (by day)"},
+			{"tenant", "string", "only this tenant's charts"},
+		}},
+		"GET /api/v1/security": {summary: "Charts of the tenant's security events and usage", resp: securityResponse{}, query: []queryParam{
+			{"window", "string", "day (by hour, the default) or week (by day)"},
+			{"format", "string", "json (the default: each chart's points, with links to the audit records behind them, and its SVG shapes) or svg (one SVG document of every chart)"},
+		}, desc: "Each series is a filter of the audit log; a point's `href` is the /audit page listing the records it counts."},
 		"GET /api/v1/audit": {summary: "The tenant's audit records, oldest first", resp: auditResponse{}, query: []queryParam{
-			{"action", "string", "an action, or a prefix ending in *"},
+			{"action", "string", "an action, or a prefix ending in *; several, comma-separated, for any of them"},
 			{"actor", "string", "who acted"},
+			{"outcome", "string", "ok, denied or error"},
+			{"detail", "string", "KEY=VALUE: records whose details hold KEY with VALUE (decided_by=person)"},
 			{"since", "string", "RFC 3339 time"},
 			{"until", "string", "RFC 3339 time"},
 			{"after", "integer", "the `next` of the previous page"},

@@ -153,12 +153,14 @@ func (s *Server) builtinRoutes() []Route {
 
 		{Method: "GET", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.listTenants},
 		{Method: "POST", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.createTenant},
+		{Method: "GET", Pattern: "/api/v1/operator/security", Side: API, Role: operator, Handler: s.operatorSecurity},
 
 		{Method: "GET", Pattern: "/api/v1/settings", Side: BrowserOrAPI, Role: viewer, Scope: "settings", Handler: s.getSettings},
 		{Method: "PUT", Pattern: "/api/v1/settings", Side: BrowserOrAPI, Role: admin, Scope: "settings", Handler: s.putSettings},
 
 		{Method: "GET", Pattern: "/api/v1/audit", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.listAudit},
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.verifyAudit},
+		{Method: "GET", Pattern: "/api/v1/security", Side: BrowserOrAPI, Role: admin, Scope: "audit", Handler: s.securityOverview},
 	}
 }
 

@@ -267,13 +267,15 @@ var matrix = map[string]matrixCase{
 	"DELETE /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
 		ownsIDs: true},
 
-	"GET /api/v1/tenants":  {path: fixed("/api/v1/tenants")},
-	"POST /api/v1/tenants": {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
+	"GET /api/v1/tenants":           {path: fixed("/api/v1/tenants")},
+	"GET /api/v1/operator/security": {path: fixed("/api/v1/operator/security")},
+	"POST /api/v1/tenants":          {path: fixed("/api/v1/tenants"), body: `{"name":"new tenant"}`},
 
 	"GET /api/v1/settings": {path: fixed("/api/v1/settings")},
 	"PUT /api/v1/settings": {path: fixed("/api/v1/settings"), body: `{"model":"openai:other-model","mcp":{"mcpServers":{"other":{"command":"other-server"}}}}`},
 
 	"GET /api/v1/audit":        {path: fixed("/api/v1/audit")},
+	"GET /api/v1/security":     {path: fixed("/api/v1/security?window=week")},
 	"GET /api/v1/audit/verify": {path: fixed("/api/v1/audit/verify")},
 
 	"POST /api/v1/tasks":               {path: fixed("/api/v1/tasks"), body: `{"input":"hello","limits":{"max_steps":5,"max_duration":"1m"}}`},
@@ -331,6 +333,7 @@ var matrix = map[string]matrixCase{
 	"GET /skills":           {path: fixed("/skills")},
 	"GET /users":            {path: fixed("/users")},
 	"GET /audit":            {path: fixed("/audit")},
+	"GET /security":         {path: fixed("/security")},
 	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
 
 	// MCP (mcp.go): B's owner lists its tasks, never A's; GET is the

@@ -148,8 +148,10 @@ func denial(e egress.Event) string {
 // countSandbox adds what a sandboxed command ran into to the security
 // counters: its limits, a command the sandbox refused to start
 // (sandbox_denied), processes the seccomp filter killed (syscall_denied;
-// see sandbox.Result.SyscallKilled for what can be seen).
+// see sandbox.Result.SyscallKilled for what can be seen), and the run
+// itself (bulwark_sandbox_runs_total).
 func countSandbox(r *sandbox.Result, tenant string) {
+	metrics.CountSandboxRun(tenant)
 	if r.TimedOut || len(r.LimitHit) > 0 {
 		metrics.Security.Inc(metrics.SandboxLimit)
 	}

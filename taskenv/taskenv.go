@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
@@ -167,7 +168,7 @@ func New(ctx context.Context, o Options) (*Env, error) {
 	for name, v := range o.Masked {
 		red.Add(name, v)
 	}
-	e.Mask = countedMask(red, o.Tenant)
+	e.Mask = countedMask(red, o.Tenant, e.maskedRecorder(ctx, o))
 	if o.Memory != nil {
 		e.addMemory(o)
 	}
@@ -242,15 +243,46 @@ func New(ctx context.Context, o Options) (*Env, error) {
 const searchKeyLabel = "search_api_key"
 
 // countedMask masks with red and counts each text in which it masked
-// something as a SecretMasked event of tenant.
-func countedMask(red *secret.Redactor, tenant string) func(string) string {
+// something as a SecretMasked event of tenant, and tells masked (if not
+// nil).
+func countedMask(red *secret.Redactor, tenant string, masked func()) func(string) string {
 	return func(s string) string {
 		out := red.String(s)
 		if out != s {
 			metrics.Security.IncTenant(metrics.SecretMasked, tenant)
+			if masked != nil {
+				masked()
+			}
 		}
 		return out
 	}
+}
+
+// ActionSecretMasked is the audit record of the texts of a task in which
+// a secret was masked: one a minute per task at most (audit.Aggregator),
+// its "count" the number of texts, never the secret or the text.
+const ActionSecretMasked = "secret.masked"
+
+// maskedRecorder returns what records a masked secret in the audit log
+// when the task has one (nil otherwise): counted a minute at a time,
+// written as each minute ends and when the task's environment closes.
+func (e *Env) maskedRecorder(ctx context.Context, o Options) func() {
+	if o.Audit == nil {
+		return nil
+	}
+	agg := audit.NewAggregator(o.Audit, time.Minute, nil, func(err error) {
+		metrics.Security.Inc(metrics.AuditFailure)
+		slog.Error("audit record not written", "task", o.TaskID, "action", ActionSecretMasked, "err", err)
+	})
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		agg.Run(runCtx) // flushes what is left when stopped
+	}()
+	e.closers = append(e.closers, func() { stop(); <-done })
+	rec := audit.Record{TenantID: o.Tenant, Actor: "task:" + o.TaskID, Action: ActionSecretMasked, Target: o.TaskID, Outcome: audit.OutcomeOK}
+	return func() { agg.Add(o.TaskID, rec) }
 }
 
 // Close releases what the task held, last in first out. It may be called

@@ -100,6 +100,34 @@ func TestSecretMaskedCounted(t *testing.T) {
 	}
 }
 
+// TestSecretMaskedAudited: the texts in which a task's secret was masked
+// are recorded in the audit log, counted in one record (a minute), with
+// neither the secret nor the text.
+func TestSecretMaskedAudited(t *testing.T) {
+	const value = "tok-value-8f7e6d"
+	log := &memAudit{}
+	e, _ := newEnv(t, Options{Tenant: "tn_masked_audit", Audit: log, Secrets: []bulwark.Secret{{Name: "TOKEN", Value: value}}})
+	e.Mask("nothing secret here")
+	for range 3 {
+		e.Mask("the token is " + value)
+	}
+	e.Close() // writes what the minute counted
+	var got []audit.Record
+	for _, r := range log.recs {
+		if r.Action == ActionSecretMasked {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 1 || got[0].Details["count"] != "3" || got[0].Target != "t_1" || got[0].TenantID != "tn_masked_audit" {
+		t.Fatalf("secret.masked records = %+v, want one for task t_1 counting 3", got)
+	}
+	for k, v := range got[0].Details {
+		if strings.Contains(v, value) || strings.Contains(v, "token is") {
+			t.Errorf("the record's %s holds the text or the secret: %q", k, v)
+		}
+	}
+}
+
 // TestPathEscapeCounted: a file tool's path that tries to leave the
 // workspace counts as path_escape of the tenant; a missing file does not.
 func TestPathEscapeCounted(t *testing.T) {

@@ -55,6 +55,7 @@ func TestBrowser(t *testing.T) {
 		{"skills page", testSkillsPage},
 		{"every page", testPages},
 		{"audit newest first with names", testAuditNames},
+		{"security page", testSecurityPage},
 		{"logout", testLogout},
 		{"login redirect stays on site", testLoginRedirect},
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/audit/export"
+	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -38,6 +40,12 @@ func auditPaths(data string) (dir, keyPath string) {
 // node); otherwise the chains in the files of the data folder data. It
 // returns nil, with a warning on s.err, when BULWARK_AUDIT=off.
 func openAudit(ctx context.Context, db store, data string, red *secret.Redactor, s stdio) (*audit.Chains, error) {
+	return openAuditExporting(ctx, db, data, red, s, false)
+}
+
+// openAuditExporting is openAudit for a command whose standard output
+// may carry the audit export (BULWARK_AUDIT_EXPORT=stdout): serve's.
+func openAuditExporting(ctx context.Context, db store, data string, red *secret.Redactor, s stdio, stdout bool) (*audit.Chains, error) {
 	on, err := envBool("BULWARK_AUDIT", true)
 	if v := env("BULWARK_AUDIT"); v == "on" || v == "off" {
 		on, err = v == "on", nil
@@ -49,8 +57,29 @@ func openAudit(ctx context.Context, db store, data string, red *secret.Redactor,
 		fmt.Fprintln(s.err, "bulwark: WARNING: BULWARK_AUDIT=off: nothing this run does is audited")
 		return nil, nil
 	}
+	exp, err := auditExporter(s, stdout)
+	switch {
+	case err != nil && stdout: // serve: refuse to start without the export asked for
+		return nil, err
+	case err != nil: // a CLI command: its record matters more than its copy
+		fmt.Fprintf(s.err, "bulwark: WARNING: %s: this command's audit records are in the audit log, not in the export\n", redactor.String(userMessage(err)))
+	}
+	opt := audit.Options{Redactor: red}
+	if exp != nil {
+		opt.Export = exp
+	}
+	l, err := openChains(ctx, db, data, opt)
+	if err != nil && exp != nil {
+		exp.Close(ctx)
+	}
+	return l, err
+}
+
+// openChains opens the audit chains of the store db (see openAudit) with
+// opt and the signing key kept for them.
+func openChains(ctx context.Context, db store, data string, opt audit.Options) (*audit.Chains, error) {
 	if pg, ok := db.(sharedAudit); ok {
-		return openSharedAudit(ctx, pg, red)
+		return openSharedAudit(ctx, pg, opt)
 	}
 	dir, keyPath := auditPaths(data)
 	for _, d := range []string{dir, filepath.Dir(keyPath)} {
@@ -62,11 +91,44 @@ func openAudit(ctx context.Context, db store, data string, red *secret.Redactor,
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "openAudit", "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
 	}
-	l, err := audit.OpenChains(ctx, audit.FileDir{Path: dir}, audit.Options{SigningKey: key, Redactor: red})
+	opt.SigningKey = key
+	l, err := audit.OpenChains(ctx, audit.FileDir{Path: dir}, opt)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "openAudit", "the audit log in "+dir+" cannot be opened: "+err.Error(), err)
 	}
 	return l, nil
+}
+
+// auditExporter starts the copy of the audit records that
+// BULWARK_AUDIT_EXPORT asks for, or returns nil when it is unset. Every
+// process that appends to the audit log exports what it appends (in a
+// cluster, each node its own records); standard output only when stdout
+// is set (serve: the other commands' output is their own, and mcp
+// serve's is the protocol), with a warning otherwise. A value that
+// cannot be used stops serve from starting; other commands warn and
+// append without exporting.
+func auditExporter(s stdio, stdout bool) (*export.Exporter, error) {
+	spec := env("BULWARK_AUDIT_EXPORT")
+	if spec == "" {
+		return nil, nil
+	}
+	t, err := export.Parse(spec)
+	if err != nil {
+		return nil, usagef("BULWARK_AUDIT_EXPORT=%q: %v", spec, err)
+	}
+	if t.Kind == "stdout" && !stdout {
+		fmt.Fprintln(s.err, "bulwark: BULWARK_AUDIT_EXPORT=stdout exports from 'bulwark serve' only: this command's audit records are in the audit log, not in the export")
+		return nil, nil
+	}
+	e, err := export.New(t, s.out, export.Options{Counters: export.Counters{
+		Exported: metrics.AuditExport.Exported.Inc,
+		Dropped:  func(n int) { metrics.AuditExport.Dropped.Add(float64(n)) },
+		Failed:   metrics.AuditExport.Failed.Inc,
+	}})
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, "openAudit", "BULWARK_AUDIT_EXPORT: the "+t.String()+" cannot be written: "+errText(err), err)
+	}
+	return e, nil
 }
 
 // verifyAudit checks every chain of the audit log of the store at loc in
@@ -75,10 +137,16 @@ func openAudit(ctx context.Context, db store, data string, red *secret.Redactor,
 // running server's too), and returns nil reports when there is no audit
 // log yet.
 func verifyAudit(ctx context.Context, loc storeLocation) ([]audit.ChainReport, error) {
+	return verifyAuditThen(ctx, loc, nil)
+}
+
+// verifyAuditThen is verifyAudit, then, when there is an audit log, then
+// with its chains opened read-only (then may be nil).
+func verifyAuditThen(ctx context.Context, loc storeLocation, then func(context.Context, audit.Backend) error) ([]audit.ChainReport, error) {
 	if loc.postgres() {
-		return verifyPostgresAudit(ctx, loc.url)
+		return verifyPostgresAudit(ctx, loc.url, then)
 	}
-	return verifyAuditDir(ctx, loc.dir)
+	return verifyAuditDir(ctx, loc.dir, then)
 }
 
 // auditPlace names where the audit log of the store at loc is, for
@@ -93,7 +161,7 @@ func auditPlace(loc storeLocation) string {
 // verifyAuditDir checks every chain of the data folder in full, reading
 // them without taking the writer's lock (a running server's too). It
 // returns nil reports when there is no audit log yet.
-func verifyAuditDir(ctx context.Context, data string) ([]audit.ChainReport, error) {
+func verifyAuditDir(ctx context.Context, data string, then func(context.Context, audit.Backend) error) ([]audit.ChainReport, error) {
 	dir, keyPath := auditPaths(data)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -108,6 +176,9 @@ func verifyAuditDir(ctx context.Context, data string) ([]audit.ChainReport, erro
 	reps, err := audit.VerifyAll(ctx, audit.FileDir{Path: dir, ReadOnly: true}, key.Public().(ed25519.PublicKey))
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "audit verify", "the audit log cannot be read: "+err.Error(), err)
+	}
+	if then != nil {
+		return reps, then(ctx, audit.FileDir{Path: dir, ReadOnly: true})
 	}
 	return reps, nil
 }
@@ -174,7 +245,7 @@ func tenantNames(ctx context.Context, data, dbURL string) map[string]string {
 }
 
 const auditUsage = `Usage:
-  bulwark audit verify [--data DIR] [--database-url URL]
+  bulwark audit verify [--data DIR] [--database-url URL] [--export FILE]
 
 verify checks every chain of the audit log in full (each record's hash and
 the signed checkpoints) and says which records are intact. It only reads,
@@ -184,8 +255,15 @@ or BULWARK_DATABASE_URL) it is in that database, and verifying it needs
 the master key (BULWARK_MASTER_KEY or BULWARK_MASTER_KEY_FILE), which
 seals its signing key.
 
+--export FILE then checks a copy made by BULWARK_AUDIT_EXPORT (JSON lines,
+or syslog messages as a collector stored them, one a line) against the
+chains: every record in it must be in its chain unchanged and in the
+chain's order. Records the export lacks (dropped, or exported by another
+node) are counted, not failed.
+
 Example:
   bulwark audit verify --data /var/lib/bulwark
+  bulwark audit verify --data /var/lib/bulwark --export /var/log/bulwark/audit.jsonl
   BULWARK_MASTER_KEY_FILE=/etc/bulwark/master.key bulwark audit verify --database-url postgres://bulwark@db/bulwark`
 
 func cmdAudit(ctx context.Context, args []string, s stdio) int {
@@ -197,11 +275,29 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	}
 	fs := newFlagSet("audit verify", auditUsage)
 	where := addStoreFlags(fs)
+	exportFile := fs.String("export", "", "an audit export to check against the chains")
 	if err := fs.parse(args[1:], s); err != nil {
 		return fail(s, err)
 	}
 	if fs.NArg() > 0 {
 		return fail(s, usagef("audit verify: unexpected argument %q", fs.Arg(0)))
+	}
+	var checkExport func(context.Context, audit.Backend) error
+	var exported *export.CheckReport
+	if *exportFile != "" {
+		f, err := os.Open(*exportFile)
+		if err != nil {
+			return fail(s, bulwark.E(bulwark.Invalid, "audit verify", "the export "+*exportFile+" cannot be read: "+errText(err), err))
+		}
+		defer f.Close()
+		checkExport = func(ctx context.Context, b audit.Backend) error {
+			rep, err := export.Check(ctx, f, b)
+			exported = &rep
+			if err != nil {
+				return bulwark.E(bulwark.Conflict, "audit verify", "the export "+*exportFile+" does NOT match the audit log: "+err.Error(), err)
+			}
+			return nil
+		}
 	}
 	dbURL, err := where.databaseURL()
 	if err != nil {
@@ -212,9 +308,15 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 		return fail(s, err)
 	}
 	loc := storeLocation{dir: data, url: dbURL}
-	reps, err := verifyAudit(ctx, loc)
+	reps, err := verifyAuditThen(ctx, loc, checkExport)
 	if err != nil {
+		if exported != nil {
+			fmt.Fprintf(s.out, "export: %d records matched before the problem\n", exported.Records)
+		}
 		return fail(s, err)
+	}
+	if len(reps) == 0 && *exportFile != "" {
+		return fail(s, bulwark.Errorf(bulwark.NotFound, "audit verify", "no audit log in %s to check the export against", auditPlace(loc)))
 	}
 	if len(reps) == 0 {
 		fmt.Fprintf(s.out, "no audit log yet in %s\n", auditPlace(loc))
@@ -238,6 +340,10 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 		return exitFailed
 	}
 	fmt.Fprintf(s.out, "audit log intact: %d chains, %d records\n", len(reps), records)
+	if exported != nil {
+		fmt.Fprintf(s.out, "export matches the audit log: %d records of %d chains, %d missing from it (dropped, or exported by another node), %d repeated\n",
+			exported.Records, exported.Chains, exported.Missing, exported.Duplicates)
+	}
 	return exitOK
 }
 

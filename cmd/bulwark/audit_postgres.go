@@ -43,7 +43,7 @@ var _ sharedAudit = pgStore{}
 // openSharedAudit opens the audit chains kept in PostgreSQL for
 // appending, creating their tables and the shared signing key the first
 // time.
-func openSharedAudit(ctx context.Context, pg sharedAudit, red *secret.Redactor) (*audit.Chains, error) {
+func openSharedAudit(ctx context.Context, pg sharedAudit, opt audit.Options) (*audit.Chains, error) {
 	const op = "openAudit"
 	b, err := pgaudit.New(ctx, pg.Pool())
 	if err != nil {
@@ -53,7 +53,8 @@ func openSharedAudit(ctx context.Context, pg sharedAudit, red *secret.Redactor) 
 	if err != nil {
 		return nil, auditDBError(op, "the audit signing key in PostgreSQL cannot be used", err)
 	}
-	l, err := audit.OpenChains(ctx, b, audit.Options{SigningKey: key, Redactor: red})
+	opt.SigningKey = key
+	l, err := audit.OpenChains(ctx, b, opt)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "the audit log in PostgreSQL cannot be opened", err)
 	}
@@ -74,7 +75,7 @@ func auditDBError(op, msg string, err error) error {
 // database at url, reading only (no table nor chain is created), with the
 // public half of the signing key that the master key opens. It returns
 // nil reports when there is no audit log yet.
-func verifyPostgresAudit(ctx context.Context, url string) ([]audit.ChainReport, error) {
+func verifyPostgresAudit(ctx context.Context, url string, then func(context.Context, audit.Backend) error) ([]audit.ChainReport, error) {
 	const op = "audit verify"
 	mk, err := postgresMasterKey()
 	if err != nil {
@@ -112,6 +113,9 @@ func verifyPostgresAudit(ctx context.Context, url string) ([]audit.ChainReport, 
 	reps, err := audit.VerifyAll(ctx, pgaudit.ReadOnly(pool), pub)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "the audit log cannot be read: "+scrubURL(err.Error(), url), err)
+	}
+	if then != nil {
+		return reps, then(ctx, pgaudit.ReadOnly(pool))
 	}
 	return reps, nil
 }

@@ -166,7 +166,7 @@ func serve(ctx context.Context, lc server.ListenConfig, where storeFlags, model 
 		redactor.Add("BULWARK_METRICS_TOKEN", cfg.MetricsToken)
 		auditRed.Add("BULWARK_METRICS_TOKEN", cfg.MetricsToken)
 	}
-	logger, err := openAudit(ctx, db, dir, auditRed, s)
+	logger, err := openAuditExporting(ctx, db, dir, auditRed, s, true)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ const pages = {
   skills: () => import('./skills.js'),
   users: () => import('./users.js'),
   audit: () => import('./audit.js'),
+  security: () => import('./security.js'),
 };
 
 function showNav(me) {

@@ -13,15 +13,28 @@ export function rfc3339(local) {
   return isNaN(d) ? '' : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+// localValue turns an RFC 3339 time (a link's since or until) into a
+// datetime-local value in the viewer's zone.
+export function localValue(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (isNaN(d)) return '';
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
 export async function render(main, ctx) {
   const action = h('input', {type: 'text', placeholder: 'auth.* or task.cancel_requested', spellcheck: 'false', value: ctx.params.get('action') || ''});
   const actor = h('input', {type: 'text', placeholder: 'user:u_… or key:k_… (as shown under a name)', spellcheck: 'false', value: ctx.params.get('actor') || ''});
-  const since = h('input', {type: 'datetime-local'});
-  const until = h('input', {type: 'datetime-local'});
+  const since = h('input', {type: 'datetime-local', value: localValue(ctx.params.get('since'))});
+  const until = h('input', {type: 'datetime-local', value: localValue(ctx.params.get('until'))});
+  const outcome = h('select', null, ['', 'ok', 'denied', 'error'].map(o => h('option', {value: o}, o || 'any')));
+  outcome.value = ctx.params.get('outcome') || '';
+  // detail (KEY=VALUE) comes only from a link, such as the Security page's.
+  const detail = ctx.params.get('detail') || '';
   const filterErr = h('div', {class: 'errors'});
   const apply = h('button', {type: 'submit', class: 'primary'}, 'Show');
   const filters = h('form', {class: 'card filters'},
-    h('div', {class: 'grid'}, field('Action', action), field('Actor', actor), field('Since', since), field('Until', until)),
+    h('div', {class: 'grid'}, field('Action', action), field('Actor', actor), field('Since', since), field('Until', until), field('Outcome', outcome)),
     h('div', {class: 'actions'}, apply), filterErr);
   const verifyOut = h('div', {class: 'verify-out', 'aria-live': 'polite'});
   const verify = h('button', {type: 'button'}, 'Verify the chain');
@@ -38,6 +51,8 @@ export async function render(main, ctx) {
     if (actor.value.trim()) q.set('actor', actor.value.trim());
     if (rfc3339(since.value)) q.set('since', rfc3339(since.value));
     if (rfc3339(until.value)) q.set('until', rfc3339(until.value));
+    if (outcome.value) q.set('outcome', outcome.value);
+    if (detail) q.set('detail', detail);
     if (before) q.set('before', String(before));
     return '/api/v1/audit' + (q.toString() ? '?' + q : '');
   }
