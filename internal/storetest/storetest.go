@@ -92,6 +92,7 @@ var tests = []struct {
 	{"DeleteUser", testDeleteUser},
 	{"APIKeys", testAPIKeys},
 	{"RevokeKeyTree", testRevokeKeyTree},
+	{"AuthVersion", testAuthVersion},
 	{"Sessions", testSessions},
 	{"Settings", testSettings},
 	{"Artifacts", testArtifacts},
