@@ -114,6 +114,7 @@ var tests = []struct {
 	{"CheckpointMoved", testCheckpointMoved},
 	{"Controls", testControls},
 	{"TaskParent", testTaskParent},
+	{"TaskWithChildren", testTaskWithChildren},
 	{"TaskCreator", testTaskCreator},
 	{"Schedules", testSchedules},
 	{"ScheduleClaimConcurrent", testScheduleClaimConcurrent},
