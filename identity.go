@@ -208,6 +208,24 @@ type UserStore interface {
 	TenantUserByEmail(ctx context.Context, tenant TenantID, email string) (User, string, error)
 }
 
+// AuthVersioner is implemented by stores whose authentication records
+// may be cached by the servers that read them: API keys, users (their
+// roles, their existence) and tenants' settings. Both stores of Bulwark
+// implement it; a store that does not is read at every request.
+type AuthVersioner interface {
+	// AuthVersion returns the version of those records. Every change of
+	// them (revoking a key, changing or deleting a user, putting a
+	// tenant's settings), by this process or by any other on the same
+	// database, changes it, and is visible to every reader before the
+	// version it leads to is returned. stable is false while a change is
+	// under way (SQLite: between its start and its commit): what is read
+	// then must not be kept. A reader that reads the version first and
+	// the records after may keep them for as long as AuthVersion returns
+	// the same version, stable. Creating a key or a user need not change
+	// it: a cache holds only records it has read. Errors are Unavailable.
+	AuthVersion(ctx context.Context) (version uint64, stable bool, err error)
+}
+
 // APIKeyStore keeps API keys. A revoked key is deleted: it is NotFound at
 // once.
 type APIKeyStore interface {

@@ -157,7 +157,8 @@ func (db *DB) Close() error {
 // every table it refers to. They are the tables of sqlite.Tables, with the
 // same columns (types mapped: BLOB to bytea, INTEGER to bigint, TEXT to
 // text, REAL to double precision), so that a table-by-table copy between
-// the backends works; schema_migrations is each backend's own.
+// the backends works; schema_migrations and auth_version (migration
+// 0009) are each backend's own.
 var Tables = []string{
 	"tenants",
 	"master_keys",

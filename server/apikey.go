@@ -104,6 +104,15 @@ func validScope(sc string) bool {
 // or carrying the rights of a user who no longer exists) gets the same
 // Unauthenticated error. A key's role is bounded by the current role of
 // the user whose rights it carries: demoting that user demotes the key.
+//
+// What the store says of a key is kept in s.auth (authcache.go) until the
+// store's authentication version moves. A key found there is checked as
+// one read from the store is: its hash, in constant time, and its expiry
+// against the clock. One that does not match there (another secret with a
+// cached prefix, or expired) is looked up in the store as one not cached
+// is, so that a wrong secret for a cached prefix costs what an unknown
+// prefix costs, as before the cache: its answer tells nothing of which
+// prefixes exist.
 func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	const op = "server.authenticateKey"
 	bad := bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid")
@@ -111,36 +120,64 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	if !ok || !wellFormedKey(token) {
 		return Principal{}, bad
 	}
-	k, hash, err := s.store.APIKeyByPrefix(r.Context(), token[:KeyPrefixLen])
+	ctx := r.Context()
+	prefix := token[:KeyPrefixLen]
+	got := sha256.Sum256([]byte(token))
+	now := s.now()
+	// The version is read before the store, so that what the store says
+	// is kept only at a version that does not already include a change
+	// the read may have missed.
+	seen := s.auth.seen(ctx)
+	if e, ok := s.auth.key(prefix, seen); ok && subtle.ConstantTimeCompare(got[:], e.hash) == 1 && !e.key.Expired(now) {
+		if e.touch(now) {
+			s.touchKey(r, e.key, now)
+		}
+		p := e.principal()
+		p.seen = seen
+		return p, nil
+	}
+	k, hash, err := s.store.APIKeyByPrefix(ctx, prefix)
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
 		return Principal{}, bad
 	}
 	if err != nil {
 		return Principal{}, err
 	}
-	got := sha256.Sum256([]byte(token))
 	if subtle.ConstantTimeCompare(got[:], hash) != 1 {
 		return Principal{}, bad
 	}
-	now := s.now()
 	if k.Expired(now) {
 		return Principal{}, bad
 	}
-	if now.Sub(k.LastUsed) >= keyTouchEvery {
-		if err := s.store.TouchAPIKey(r.Context(), k.TenantID, k.ID, now); err != nil {
-			s.logger(r).Warn("cannot record a key's last use", "key", k.ID, "err", err)
-		}
+	e := &cachedKey{version: seen.v, key: k, hash: hash, role: k.Role}
+	if !k.LastUsed.IsZero() { // else 0: long ago
+		e.touched.Store(k.LastUsed.UnixNano())
 	}
-	role := k.Role
+	if e.touch(now) {
+		s.touchKey(r, k, now)
+	}
 	if k.CreatorUser != "" {
-		u, err := s.store.User(r.Context(), k.TenantID, k.CreatorUser)
+		u, err := s.store.User(ctx, k.TenantID, k.CreatorUser)
 		if bulwark.ErrorKind(err) == bulwark.NotFound {
 			return Principal{}, bad
 		}
 		if err != nil {
 			return Principal{}, err
 		}
-		role = lowerRole(role, u.Role)
+		e.role = lowerRole(k.Role, u.Role)
 	}
-	return Principal{Tenant: k.TenantID, Role: role, KeyID: k.ID, Scopes: k.Scopes, Expires: k.Expires, ForUser: k.CreatorUser}, nil
+	if seen.ok {
+		s.auth.putKey(prefix, e)
+	}
+	p := e.principal()
+	p.seen = seen
+	return p, nil
+}
+
+// touchKey records the key's use at now. A failure is logged: the request
+// goes on.
+func (s *Server) touchKey(r *http.Request, k bulwark.APIKey, now time.Time) {
+	if err := s.store.TouchAPIKey(r.Context(), k.TenantID, k.ID, now); err != nil {
+		s.logger(r).Warn("cannot record a key's last use", "key", k.ID, "err", err)
+	}
 }

@@ -208,7 +208,6 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	if st, err = s.store.PutSettings(r.Context(), t, st); err != nil {
 		return err
 	}
-	s.settings.forget(t)
 	details := map[string]string{"api_key": keyChange, "model": st.Model}
 	if st.Taint != before.Taint {
 		details["taint"] = fmt.Sprintf("%s -> %s", orOperator(before.Taint), orOperator(st.Taint))

@@ -378,23 +378,36 @@ func intParam(op, v, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// maxChildren is how many of a task's sub-agent tasks its view lists.
+const maxChildren = 200
+
+// taskWithChildren reads a task and at most limit of its children, newest
+// first: in one query where the store can (bulwark.TaskFamilyReader).
+func (s *Server) taskWithChildren(ctx context.Context, rt Runtime, tenant bulwark.TenantID, id string, limit int) (bulwark.Task, []bulwark.Task, error) {
+	if fr, ok := s.store.(bulwark.TaskFamilyReader); ok {
+		return fr.TaskWithChildren(ctx, tenant, id, limit)
+	}
+	t, err := s.store.Task(ctx, tenant, id)
+	if err != nil {
+		return t, nil, err
+	}
+	kids, err := rt.Tasks(ctx, tenant, bulwark.TaskQuery{Parent: t.ID, Limit: limit})
+	return t, kids.Tasks, err
+}
+
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	rt, err := s.runtime()
 	if err != nil {
 		return err
 	}
 	tenant := TenantFrom(r.Context())
-	t, err := s.store.Task(r.Context(), tenant, r.PathValue("id"))
+	t, kids, err := s.taskWithChildren(r.Context(), rt, tenant, r.PathValue("id"), maxChildren)
 	if err != nil {
 		return err
 	}
 	v := s.view(rt, t)
-	kids, err := rt.Tasks(r.Context(), tenant, bulwark.TaskQuery{Parent: t.ID, Limit: 200})
-	if err != nil {
-		return err
-	}
-	for i := len(kids.Tasks) - 1; i >= 0; i-- { // oldest first
-		k := kids.Tasks[i]
+	for i := len(kids) - 1; i >= 0; i-- { // oldest first
+		k := kids[i]
 		v.Children = append(v.Children, taskLink{ID: k.ID, Status: k.Status, Input: k.Input})
 	}
 	writeJSON(w, http.StatusOK, v)

@@ -27,6 +27,11 @@ type Principal struct {
 	// ForUser is, for a key, the user whose rights it carries (its
 	// CreatorUser); "" for keys the operator made. See RightsUser.
 	ForUser string
+
+	// seen is the store's authentication version as the request's
+	// authentication read it (authcache.go), so that the rate limits'
+	// check reads it no second time.
+	seen authSeen
 }
 
 // RightsUser is the user whose rights the principal carries: the

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -97,7 +96,7 @@ func (s *Server) limitPrincipal(r *http.Request, p Principal) error {
 	if p.Tenant != "" {
 		// Clamped after the defaults fill in: settings stored before a
 		// ceiling was lowered, and defaults above it, give way to it.
-		rates = s.cfg.Ceilings.ClampRates(withDefaultRates(s.tenantRates(r.Context(), p.Tenant), rates))
+		rates = s.cfg.Ceilings.ClampRates(withDefaultRates(s.tenantRates(r.Context(), p.Tenant, p.seen), rates))
 	}
 	who := p.KeyID
 	if who == "" {
@@ -125,63 +124,22 @@ func (s *Server) limitPrincipal(r *http.Request, p Principal) error {
 	return nil
 }
 
-// tenantRates returns the rate limits of a tenant's settings, from a
-// cache that PUT /api/v1/settings invalidates on this node; a change made
-// on another node applies here within settingsCacheTTL. Only the rates
-// are cached: sessions, keys, users and roles are read from the store at
-// every request, so that a logout, a revocation or a role change made on
-// any node applies on every node at once.
-func (s *Server) tenantRates(ctx context.Context, t bulwark.TenantID) bulwark.RateLimitSettings {
-	if rl, ok := s.settings.get(t); ok {
+// tenantRates returns the rate limits of a tenant's settings, from
+// s.auth while the store's authentication version has not moved since
+// they were read (PUT /api/v1/settings moves it, on any node): a change
+// applies on every node at the next request. seen is the version the
+// request's authentication read, if it read one.
+func (s *Server) tenantRates(ctx context.Context, t bulwark.TenantID, seen authSeen) bulwark.RateLimitSettings {
+	if !seen.read {
+		seen = s.auth.seen(ctx)
+	}
+	if rl, ok := s.auth.ratesOf(t, seen); ok {
 		return rl
 	}
 	st, err := s.store.Settings(ctx, t)
 	if err != nil {
 		return bulwark.RateLimitSettings{} // the defaults; the handler will meet the store error
 	}
-	s.settings.put(t, st.RateLimit)
+	s.auth.putRates(t, seen, st.RateLimit)
 	return st.RateLimit
-}
-
-// settingsCache keeps each tenant's rate limits for settingsCacheTTL.
-type settingsCache struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[bulwark.TenantID]cachedRates
-}
-
-type cachedRates struct {
-	rl bulwark.RateLimitSettings
-	at time.Time
-}
-
-const settingsCacheTTL = 30 * time.Second
-
-func newSettingsCache(now func() time.Time) *settingsCache {
-	return &settingsCache{now: now, m: map[bulwark.TenantID]cachedRates{}}
-}
-
-func (c *settingsCache) get(t bulwark.TenantID) (bulwark.RateLimitSettings, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[t]
-	if !ok || c.now().Sub(e.at) >= settingsCacheTTL {
-		return bulwark.RateLimitSettings{}, false
-	}
-	return e.rl, true
-}
-
-func (c *settingsCache) put(t bulwark.TenantID, rl bulwark.RateLimitSettings) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= maxLimiters {
-		clear(c.m)
-	}
-	c.m[t] = cachedRates{rl, c.now()}
-}
-
-func (c *settingsCache) forget(t bulwark.TenantID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, t)
 }

@@ -31,17 +31,22 @@
 // # Several nodes
 //
 // Nodes behind one load balancer over one database are interchangeable.
-// Sessions, API keys, users and their roles are read from the store at
-// every request, never cached: a logout, a revoked key, a role change or
-// a deleted user on one node holds on every node at the next request.
+// Sessions are read from the store at every request. API keys (with the
+// role their user bounds them to) and tenants' rate limits are kept in
+// memory only while the store's authentication version stays where it
+// was when they were read (authcache.go, bulwark.AuthVersioner): the
+// store moves it with every revocation, change or deletion of a user and
+// change of settings, on any node, before the change is answered, so a
+// logout, a revoked key, a role change, a deleted user or new rate limits
+// on one node hold on every node at the next request.
 // What limits requests (rate limits, failed logins, the Agent Protocol's
 // step cursors, the locks over a check and its change) is kept where
 // Config.Limiter, Throttle, Cursors and Locks say: in memory by default,
-// in PostgreSQL (package pglimits) when nodes share the load. Two caches
-// are bounded instead: a tenant's rate-limit settings (settingsCacheTTL)
-// and the secrets its answers are masked with (redactorTTL) change on
-// other nodes within that time. The caps on open streams (StreamLimits)
-// stay per node: they guard each node's own connections.
+// in PostgreSQL (package pglimits) when nodes share the load. One cache
+// is bounded instead: the secrets a tenant's answers are masked with
+// (redactorTTL) change on other nodes within that time. The caps on open
+// streams (StreamLimits) stay per node: they guard each node's own
+// connections.
 package server
 
 import (
@@ -251,8 +256,8 @@ type Server struct {
 	// loginPad waits out the hashes a login without a tenant did not do
 	// (checkLogin); a test replaces it to count them.
 	loginPad  func(ctx context.Context, units int, per time.Duration)
-	deviceKey []byte // signs device cookies
-	settings  *settingsCache
+	deviceKey []byte            // signs device cookies
+	auth      *authCache        // keys and rate limits read from the store, while its version holds (authcache.go)
 	tasks     *taskState        // the task routes' own state (handlers_tasks.go)
 	unauth    *audit.Aggregator // refusals of unauthenticated requests; nil without Audit
 	streams   *streamCounter
@@ -317,7 +322,7 @@ func New(cfg Config) (*Server, error) {
 		rand.Read(s.deviceKey)
 	}
 	s.streams = newStreamCounter(cfg.StreamLimits)
-	s.settings = newSettingsCache(s.now)
+	s.auth = newAuthCache(cfg.Store)
 	h, err := HashPassword("not a password: the hash unknown users are checked against", s.cfg.Password)
 	if err != nil {
 		return nil, err

@@ -148,11 +148,15 @@ func (db *DB) DeleteAPIKey(ctx context.Context, tenant bulwark.TenantID, id stri
 	}
 	// The key and every key made from it, explicitly (the schema also
 	// cascades).
-	res, err := db.w.ExecContext(ctx, `WITH RECURSIVE tree (id) AS (
+	var res sql.Result
+	err := db.authChange(func() (err error) {
+		res, err = db.w.ExecContext(ctx, `WITH RECURSIVE tree (id) AS (
 			SELECT id FROM api_keys WHERE tenant_id = ? AND id = ?
 			UNION SELECT k.id FROM api_keys k JOIN tree t ON k.creator_key = t.id
 		)
 		DELETE FROM api_keys WHERE id IN tree`, tenant, id)
+		return err
+	})
 	if err != nil {
 		return unavailable(op, "revoke the key", err)
 	}

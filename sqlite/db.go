@@ -62,6 +62,8 @@ type DB struct {
 	dataKeys map[bulwark.TenantID]*tenantKeys // unwrapped data keys, by tenant
 
 	stmts stmtCache // prepared statements of hot reads (stmt.go)
+
+	auth *authVersion // the version of keys, users and settings, shared with other processes (authversion.go)
 }
 
 var _ bulwark.Store = (*DB)(nil)
@@ -84,12 +86,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	db := &DB{cfg: cfg, now: time.Now, dataKeys: map[bulwark.TenantID]*tenantKeys{}}
 	db.keys.Store(cfg.Keys)
 	var err error
+	if db.auth, err = openAuthVersion(cfg.Path); err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database's "+authFileSuffix+" file in the data folder", err)
+	}
 	if db.w, err = openPool(cfg.Path, false); err != nil {
+		db.auth.close()
 		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database", err)
 	}
 	db.w.SetMaxOpenConns(1)
 	if db.r, err = openPool(cfg.Path, true); err != nil {
 		db.w.Close()
+		db.auth.close()
 		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database", err)
 	}
 	db.r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
@@ -139,7 +146,7 @@ func openPool(p string, readOnly bool) (*sql.DB, error) {
 // for running statements.
 func (db *DB) Close() error {
 	db.closeStmts()
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.r.Close(), db.w.Close(), db.auth.close())
 }
 
 // migrate applies, in order, each embedded migration not yet recorded in

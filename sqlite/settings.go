@@ -54,9 +54,12 @@ func (db *DB) PutSettings(ctx context.Context, tenant bulwark.TenantID, s bulwar
 	if err != nil {
 		return s, err
 	}
-	_, err = db.w.ExecContext(ctx, `INSERT INTO settings (tenant_id, settings_ct, updated) VALUES (?, ?, ?)
+	err = db.authChange(func() error {
+		_, err := db.w.ExecContext(ctx, `INSERT INTO settings (tenant_id, settings_ct, updated) VALUES (?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET settings_ct = excluded.settings_ct, updated = excluded.updated`,
-		tenant, ct, unixTime(s.Updated))
+			tenant, ct, unixTime(s.Updated))
+		return err
+	})
 	if err != nil {
 		return s, unavailable(op, "store the settings", err)
 	}

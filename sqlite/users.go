@@ -135,8 +135,12 @@ func (db *DB) updateUser(ctx context.Context, op string, tenant bulwark.TenantID
 	if err := checkRecordID(op, "user", id); err != nil {
 		return err
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE users SET `+set+`, updated = ? WHERE tenant_id = ? AND id = ?`,
-		value, unixTime(db.now()), tenant, id)
+	var res sql.Result
+	err := db.authChange(func() (err error) {
+		res, err = db.w.ExecContext(ctx, `UPDATE users SET `+set+`, updated = ? WHERE tenant_id = ? AND id = ?`,
+			value, unixTime(db.now()), tenant, id)
+		return err
+	})
 	if err != nil {
 		return unavailable(op, "update the user", err)
 	}
@@ -241,28 +245,30 @@ func (db *DB) DeleteUser(ctx context.Context, tenant bulwark.TenantID, id string
 	if err := checkRecordID(op, "user", id); err != nil {
 		return 0, 0, err
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id).Scan(&sessions); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id).Scan(&keys); err != nil {
-			return err
-		}
-		// Explicit deletes, so that nothing depends on foreign keys being on.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenant, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return bulwark.Errorf(bulwark.NotFound, op, "no such user")
-		}
-		return nil
+	err = db.authChange(func() error {
+		return db.write(ctx, func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id).Scan(&sessions); err != nil {
+				return err
+			}
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id).Scan(&keys); err != nil {
+				return err
+			}
+			// Explicit deletes, so that nothing depends on foreign keys being on.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`, tenant, id); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenant, id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return bulwark.Errorf(bulwark.NotFound, op, "no such user")
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return 0, 0, unavailable(op, "delete the user", err)

@@ -39,11 +39,19 @@ func init() { registerBench("api", benchAPI) }
 
 // apiReport is what `bulwark bench api` measured.
 type apiReport struct {
-	Clients    int     `json:"clients"`
-	Seconds    float64 `json:"seconds"` // per measured run
-	BareRPS    float64 `json:"bare_rps"`
-	FullRPS    float64 `json:"full_rps"`
-	Ratio      float64 `json:"ratio"` // full / bare
+	Clients int     `json:"clients"`
+	Seconds float64 `json:"seconds"` // per measured run
+	BareRPS float64 `json:"bare_rps"`
+	FullRPS float64 `json:"full_rps"`
+	Ratio   float64 `json:"ratio"` // full / bare
+	// BareCPU and FullCPU are the CPU time of this whole process (load
+	// generator, server, runtime) per answered request, in microseconds;
+	// CPURatio is BareCPU / FullCPU: the ratio of throughputs on cores
+	// that nothing else uses, which the throughputs above show only on
+	// a quiet machine.
+	BareCPU    float64 `json:"bare_cpu_us_per_req"`
+	FullCPU    float64 `json:"full_cpu_us_per_req"`
+	CPURatio   float64 `json:"cpu_ratio"`
 	SSEClients int     `json:"sse_clients"`
 	SSEEvents  int     `json:"sse_events"` // events of the task each client saw
 	// SSEEventsPerSec is events delivered over all clients per second,
@@ -102,6 +110,7 @@ Example:
 	fmt.Fprintf(s.out, "GET /api/v1/tasks/{id}, %d keep-alive clients, %s runs, GOMAXPROCS %d\n", rep.Clients, *dur, rep.GOMAXPROCS)
 	fmt.Fprintf(s.out, "  bare handler   %9.0f req/s\n", rep.BareRPS)
 	fmt.Fprintf(s.out, "  full stack     %9.0f req/s  (%.2f of bare)\n", rep.FullRPS, rep.Ratio)
+	fmt.Fprintf(s.out, "  CPU per request: bare %.0f µs, full stack %.0f µs (%.2f)\n", rep.BareCPU, rep.FullCPU, rep.CPURatio)
 	fmt.Fprintf(s.out, "SSE fan-out: %d subscribers, %d events each\n", rep.SSEClients, rep.SSEEvents)
 	fmt.Fprintf(s.out, "  %.0f events/s delivered; the last subscriber saw the end %.0f ms after the start (the task took %.0f ms)\n",
 		rep.SSEEventsPerSec, rep.SSELastMS, rep.SSETaskMS)
@@ -155,18 +164,27 @@ func runAPIBench(ctx context.Context, clients int, dur time.Duration, sseClients
 	rep := &apiReport{Clients: clients, Seconds: dur.Seconds(), SSEClients: sseClients, GOMAXPROCS: runtime.GOMAXPROCS(0)}
 	load(bare+path, b.key, clients, dur/5) // warm up both
 	load(full+path, b.key, clients, dur/5)
+	var bareN, fullN int64
+	var bareCPU, fullCPU time.Duration
 	for range 2 { // alternate, so that neither gets the quieter moment
+		cpu0 := processCPU()
 		n, err := load(bare+path, b.key, clients, dur)
 		if err != nil {
 			return nil, err
 		}
+		cpu1 := processCPU()
 		rep.BareRPS += float64(n) / dur.Seconds() / 2
+		bareN, bareCPU = bareN+n, bareCPU+cpu1-cpu0
 		if n, err = load(full+path, b.key, clients, dur); err != nil {
 			return nil, err
 		}
 		rep.FullRPS += float64(n) / dur.Seconds() / 2
+		fullN, fullCPU = fullN+n, fullCPU+processCPU()-cpu1
 	}
 	rep.Ratio = rep.FullRPS / rep.BareRPS
+	rep.BareCPU = float64(bareCPU.Microseconds()) / float64(max(bareN, 1))
+	rep.FullCPU = float64(fullCPU.Microseconds()) / float64(max(fullN, 1))
+	rep.CPURatio = rep.BareCPU / rep.FullCPU
 	if err := b.fanOut(ctx, full, sseClients, rep); err != nil {
 		return nil, err
 	}
