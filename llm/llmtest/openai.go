@@ -58,6 +58,21 @@ func (s *sseWriter) event(name string, v any) {
 	s.write(s.buf)
 }
 
+// chunk writes an OpenAI chunk as an event.
+func (s *sseWriter) chunk(c *oaChunk, plain bool) {
+	if s.err != nil {
+		return
+	}
+	if !plain || c.Usage != nil {
+		s.event("", c)
+		return
+	}
+	b := append(s.buf[:0], "data: "...)
+	b = appendChunk(b, c)
+	s.buf = append(b, "\n\n"...)
+	s.write(s.buf)
+}
+
 func (s *sseWriter) comment(text string) {
 	if s.err == nil {
 		s.write([]byte(": " + text + "\n\n"))
@@ -131,10 +146,15 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	out := newSSE(w, q&Buffered != 0)
 	defer out.close()
 	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
+	// Arguments sent as objects may be malformed on purpose: json.Marshal
+	// then writes nothing, which the hand encoder would not imitate.
+	plain := q&ArgumentsObject == 0
+	choice := make([]oaChoice, 1)
 	send := func(d oaDelta, finish *string) {
 		c := base
-		c.Choices = []oaChoice{{Delta: d, FinishReason: finish}}
-		out.event("", c)
+		choice[0] = oaChoice{Delta: d, FinishReason: finish}
+		c.Choices = choice
+		out.chunk(&c, plain)
 	}
 	if q&Comments != 0 {
 		out.comment("OPENROUTER PROCESSING")
