@@ -199,7 +199,7 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 // targets that are folders, links, special files or hard-linked files.
 func (w *Workspace) WriteFile(name string, data []byte) error {
 	const op = "workspace.WriteFile"
-	clean, err := w.resolve(op, name, true)
+	clean, info, lerr, err := w.resolveStat(op, name, true)
 	if err != nil {
 		return err
 	}
@@ -209,8 +209,11 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	if int64(len(data)) > w.maxSize() {
 		return w.tooBig(op, name, int64(len(data)))
 	}
+	if lerr == errNotChecked { // the check stopped before name
+		info, lerr = w.root.Lstat(clean)
+	}
 	mode := fs.FileMode(fileMode)
-	switch info, err := w.root.Lstat(clean); {
+	switch err := lerr; {
 	case err == nil:
 		if err := w.checkInfo(op, name, info); err != nil {
 			return err
@@ -394,15 +397,24 @@ func (w *Workspace) walk(op, name string, info fs.FileInfo, fn WalkFunc) error {
 // link: every element when final is true, the folders leading to it
 // otherwise.
 func (w *Workspace) resolve(op, name string, final bool) (string, error) {
+	clean, _, _, err := w.resolveStat(op, name, final)
+	return clean, err
+}
+
+// resolveStat is resolve, also returning what Lstat said of the last
+// element when final is true and the check reached it (info, lerr); lerr is
+// errNotChecked when it did not.
+func (w *Workspace) resolveStat(op, name string, final bool) (clean string, info fs.FileInfo, lerr error, err error) {
+	lerr = errNotChecked
 	if w.Unrestricted() {
 		name = w.hostName(name)
 	}
-	clean, err := Clean(name)
+	clean, err = Clean(name)
 	if err != nil {
-		return "", w.observe(err)
+		return "", nil, lerr, w.observe(err)
 	}
 	if clean == "." {
-		return clean, nil
+		return clean, nil, lerr, nil
 	}
 	elems := strings.Split(clean, "/")
 	if !final {
@@ -411,10 +423,13 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 	for i := range elems {
 		prefix := strings.Join(elems[:i+1], "/")
 		info, err := w.root.Lstat(prefix)
+		if final && i == len(elems)-1 {
+			lerr = err
+		}
 		if err != nil {
 			// A missing element ends the check: nothing below it exists.
 			// Other failures show up, classified, when name is used.
-			return clean, nil
+			return clean, info, lerr, nil
 		}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			what := fmt.Sprintf("path %q goes through %q, which", name, prefix)
@@ -425,16 +440,22 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 			if !w.Unrestricted() && w.linkLeaves(prefix) {
 				outside = ErrEscape
 			}
-			return "", w.observe(bulwark.E(bulwark.PermissionDenied, op,
+			return "", nil, lerr, w.observe(bulwark.E(bulwark.PermissionDenied, op,
 				what+" is a symbolic link; the file tools do not follow links, so use the path of the real file or folder", outside))
 		}
 		if !info.IsDir() && i < len(elems)-1 {
-			return "", bulwark.Errorf(bulwark.Invalid, op,
+			return "", nil, lerr, bulwark.Errorf(bulwark.Invalid, op,
 				"path %q goes through %q, which is a file, not a folder", name, prefix)
 		}
+		if final && i == len(elems)-1 {
+			return clean, info, nil, nil
+		}
 	}
-	return clean, nil
+	return clean, nil, lerr, nil
 }
+
+// errNotChecked stands for an Lstat resolveStat did not make.
+var errNotChecked = errors.New("not checked")
 
 // linkLeaves reports whether the symbolic link at clean points outside the
 // workspace (an absolute target, or one that climbs above its root).
