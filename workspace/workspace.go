@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
@@ -83,6 +84,10 @@ type Workspace struct {
 	// workspace, whose root is dir itself; dir without its leading slash
 	// for an unrestricted one, whose root is "/".
 	base string
+
+	mu     sync.Mutex
+	folder *os.File // the workspace folder, opened through root on first use by writeTemp
+	closed bool
 }
 
 // Open opens the workspace in folder dir, creating it (mode 0700, with its
@@ -148,7 +153,16 @@ func (w *Workspace) hostName(name string) string {
 func (w *Workspace) Path() string { return w.dir }
 
 // Close releases the workspace. Using it afterwards fails.
-func (w *Workspace) Close() error { return w.root.Close() }
+func (w *Workspace) Close() error {
+	w.mu.Lock()
+	if w.folder != nil {
+		w.folder.Close()
+		w.folder = nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	return w.root.Close()
+}
 
 func (w *Workspace) maxSize() int64 {
 	if w.MaxFileSize > 0 {
@@ -228,20 +242,11 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 			return w.pathError(op, name, err)
 		}
 	}
-	tmp := path.Join(dir, tempPrefix+randomHex())
-	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
+	tmpName := tempPrefix + randomHex()
+	tmp := path.Join(dir, tmpName)
+	created, err := w.writeTemp(dir, tmpName, data, mode)
+	if !created {
 		return w.pathError(op, name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil && mode != fileMode {
-		err = f.Chmod(mode)
-	}
-	if err == nil && w.Durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	if err == nil {
 		// Check again just before the rename; rename replaces the name and
@@ -258,6 +263,27 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 		return w.pathError(op, name, err)
 	}
 	return nil
+}
+
+// writeTempRoot creates the file tmp through the root and writes data to
+// it with mode, synced when Durable. created reports whether tmp was made
+// (and must be removed on an error).
+func (w *Workspace) writeTempRoot(tmp string, data []byte, mode fs.FileMode) (created bool, err error) {
+	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(data)
+	if err == nil && mode != fileMode {
+		err = f.Chmod(mode)
+	}
+	if err == nil && w.Durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return true, err
 }
 
 // Remove deletes the regular file name. It refuses folders, links, special

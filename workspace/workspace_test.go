@@ -154,4 +154,28 @@ func TestClosed(t *testing.T) {
 	if _, err := ws.ReadFile("x"); err == nil {
 		t.Error("ReadFile after Close succeeded")
 	}
+	if err := ws.WriteFile("x", []byte("x")); err == nil {
+		t.Error("WriteFile after Close succeeded")
+	}
+	// A workspace that wrote before holds its folder open: Close ends that too.
+	ws = mustOpen(t)
+	must(t, ws.WriteFile("y", []byte("y")))
+	ws.Close()
+	if err := ws.WriteFile("z", []byte("z")); err == nil {
+		t.Error("WriteFile after Close succeeded")
+	}
+	if _, err := os.Lstat(filepath.Join(ws.Path(), "z")); err == nil {
+		t.Error("WriteFile after Close created the file")
+	}
+}
+
+func TestDurableWrite(t *testing.T) {
+	ws := mustOpen(t)
+	ws.Durable = true
+	for _, name := range []string{"a.txt", "sub/b.txt"} {
+		must(t, ws.WriteFile(name, []byte("kept")))
+		if got, err := ws.ReadFile(name); err != nil || string(got) != "kept" {
+			t.Errorf("ReadFile(%q) = %q, %v, want %q", name, got, err, "kept")
+		}
+	}
 }
