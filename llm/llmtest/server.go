@@ -159,7 +159,8 @@ func (s *Server) RequireAPIKey(key string) {
 
 // SetRecording turns recording of requests on (the default) or off; a
 // benchmark turns it off to save memory. Off, the buffer of a request's
-// Body is reused once its reply is written, so a handler must not keep it.
+// Body is reused once its reply is written and Header is the live request's,
+// so a handler must keep neither.
 func (s *Server) SetRecording(on bool) { s.record.Store(on) }
 
 // SetParsing turns the parsing of request bodies on (the default) or off.
@@ -190,7 +191,11 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string
 	if err != nil {
 		return nil
 	}
-	req := &Request{N: int(s.n.Add(1)), Protocol: protocol, Header: r.Header.Clone(), Body: body, keep: keep}
+	header := r.Header // valid while the reply is written, as long as an unrecorded request lives
+	if keep == nil {
+		header = header.Clone()
+	}
+	req := &Request{N: int(s.n.Add(1)), Protocol: protocol, Header: header, Body: body, keep: keep}
 	if s.record.Load() {
 		s.mu.Lock()
 		s.requests = append(s.requests, req)
