@@ -212,16 +212,23 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 // keeps its permission bits; see Durable for flushing to disk. WriteFile refuses data over MaxFileSize and
 // targets that are folders, links, special files or hard-linked files.
 func (w *Workspace) WriteFile(name string, data []byte) error {
+	_, err := w.Write(name, data)
+	return err
+}
+
+// Write is WriteFile, also reporting whether name existed (and was
+// replaced) rather than created.
+func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 	const op = "workspace.WriteFile"
 	clean, info, lerr, err := w.resolveStat(op, name, true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if clean == "." {
-		return bulwark.Errorf(bulwark.Invalid, op, "path %q is the workspace folder itself; give a file name, such as %q", name, "notes.txt")
+		return false, bulwark.Errorf(bulwark.Invalid, op, "path %q is the workspace folder itself; give a file name, such as %q", name, "notes.txt")
 	}
 	if int64(len(data)) > w.maxSize() {
-		return w.tooBig(op, name, int64(len(data)))
+		return false, w.tooBig(op, name, int64(len(data)))
 	}
 	if lerr == errNotChecked { // the check stopped before name
 		info, lerr = w.root.Lstat(clean)
@@ -230,23 +237,24 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	switch err := lerr; {
 	case err == nil:
 		if err := w.checkInfo(op, name, info); err != nil {
-			return err
+			return false, err
 		}
 		mode = info.Mode().Perm() | 0o600
+		replaced = true
 	case !errors.Is(err, fs.ErrNotExist):
-		return w.pathError(op, name, err)
+		return false, w.pathError(op, name, err)
 	}
 	dir := path.Dir(clean)
 	if dir != "." {
 		if err := w.root.MkdirAll(dir, dirMode); err != nil {
-			return w.pathError(op, name, err)
+			return false, w.pathError(op, name, err)
 		}
 	}
 	tmpName := tempPrefix + randomHex()
 	tmp := path.Join(dir, tmpName)
 	created, err := w.writeTemp(dir, tmpName, data, mode)
 	if !created {
-		return w.pathError(op, name, err)
+		return false, w.pathError(op, name, err)
 	}
 	if err == nil {
 		// Check again just before the rename; rename replaces the name and
@@ -260,9 +268,9 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	}
 	if err != nil {
 		w.root.Remove(tmp)
-		return w.pathError(op, name, err)
+		return false, w.pathError(op, name, err)
 	}
-	return nil
+	return replaced, nil
 }
 
 // writeTempRoot creates the file tmp through the root and writes data to

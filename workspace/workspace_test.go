@@ -179,3 +179,16 @@ func TestDurableWrite(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteReportsReplaced(t *testing.T) {
+	ws := mustOpen(t)
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"a.txt", false}, {"a.txt", true}, {"sub/b.txt", false}, {"sub/b.txt", true}} {
+		replaced, err := ws.Write(tc.name, []byte("x"))
+		if err != nil || replaced != tc.want {
+			t.Errorf("Write(%q) = %v, %v, want %v", tc.name, replaced, err, tc.want)
+		}
+	}
+}
