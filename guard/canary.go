@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"unicode/utf8"
 )
 
 // canaryPrefix starts every canary token.
@@ -50,7 +51,7 @@ func (c Canary) In(text string) bool {
 	if strings.Contains(text, c.secret) || strings.Contains(text, c.token) {
 		return true
 	}
-	if c.inPlain(Normalize(text)) {
+	if c.inNormalized(text) {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {
@@ -60,11 +61,63 @@ func (c Canary) In(text string) bool {
 	}
 	segs := decodeAll(text)
 	for _, seg := range segs {
-		if c.inPlain(Normalize(seg.Text)) {
+		if c.inNormalized(seg.Text) {
 			return true
 		}
 	}
 	return c.inReassembled(text, segs)
+}
+
+// inNormalized is inPlain(Normalize(s)), skipping both where a scan of s
+// proves inPlain cannot match: most text a canary check reads (tool
+// arguments, decoded junk) cannot, and Normalize was most of the check's cost.
+func (c Canary) inNormalized(s string) bool {
+	if hexRunBound(s, len(c.secret)) < len(c.secret) {
+		return false
+	}
+	return c.inPlain(Normalize(s))
+}
+
+// maxHexPerRune is the most hex digits (0-9, a-f, A-F) Normalize turns one
+// non-ASCII character into: "⅒" becomes "1⁄10". TestMaxHexPerRune checks
+// every character.
+const maxHexPerRune = 3
+
+// hexRunBound bounds, from above, the longest run of hex digits in inPlain's
+// view of Normalize(s) (its ASCII letters and digits, in order), without
+// normalizing s; it stops counting once the bound reaches stop. The canary's
+// random part is such a run, so a bound below its length proves inPlain
+// cannot find it, forwards or backwards. FuzzHexRunBound checks the bound
+// against Normalize.
+//
+// The bound counts an ASCII hex digit as one, any other valid character as
+// maxHexPerRune, and bytes that are not UTF-8 (Normalize replaces them with
+// U+FFFD) and ASCII punctuation, spaces and controls (inPlain drops them)
+// as none. An ASCII letter past "f" ends a run, since inPlain keeps it
+// between the digits around it, unless a non-ASCII character follows it,
+// which might be a combining mark that NFKC merges it with.
+func hexRunBound(s string, stop int) int {
+	run, best := 0, 0
+	for i := 0; i < len(s) && best < stop; {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch l := c | 0x20; {
+			case isHexByte(c):
+				run++
+			case 'g' <= l && l <= 'z' && (i == len(s) || s[i] < utf8.RuneSelf):
+				run = 0
+			}
+		} else {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			if r != utf8.RuneError || size > 1 {
+				run += maxHexPerRune
+			}
+		}
+		best = max(best, run)
+	}
+	return best
 }
 
 // inPlain looks for the random part among the letters and digits of s,

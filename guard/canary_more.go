@@ -18,11 +18,11 @@ import (
 // segs are decodeAll(text), which In has worked out already.
 func (c Canary) inReassembled(text string, segs []Segment) bool {
 	if squeezed := squeezeSeparators(text); squeezed != text {
-		if c.inPlain(Normalize(squeezed)) {
+		if c.inNormalized(squeezed) {
 			return true
 		}
 		for _, seg := range decodeAll(squeezed) {
-			if c.inPlain(Normalize(seg.Text)) {
+			if c.inNormalized(seg.Text) {
 				return true
 			}
 		}
@@ -49,16 +49,16 @@ func (c Canary) inReassembled(text string, segs []Segment) bool {
 	}
 	joined["hex pieces"] = hexJoined
 	for _, b := range joined {
-		if c.inPlain(Normalize(b.String())) {
+		if c.inNormalized(b.String()) {
 			return true
 		}
 	}
 	for _, s := range otherEscapes(text) {
-		if c.inPlain(Normalize(s)) {
+		if c.inNormalized(s) {
 			return true
 		}
 		for _, seg := range decodeAll(s) {
-			if c.inPlain(Normalize(seg.Text)) {
+			if c.inNormalized(seg.Text) {
 				return true
 			}
 		}

@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
@@ -83,6 +84,10 @@ type Workspace struct {
 	// workspace, whose root is dir itself; dir without its leading slash
 	// for an unrestricted one, whose root is "/".
 	base string
+
+	mu     sync.Mutex
+	folder *os.File // the workspace folder, opened through root on first use by writeTemp
+	closed bool
 }
 
 // Open opens the workspace in folder dir, creating it (mode 0700, with its
@@ -148,7 +153,16 @@ func (w *Workspace) hostName(name string) string {
 func (w *Workspace) Path() string { return w.dir }
 
 // Close releases the workspace. Using it afterwards fails.
-func (w *Workspace) Close() error { return w.root.Close() }
+func (w *Workspace) Close() error {
+	w.mu.Lock()
+	if w.folder != nil {
+		w.folder.Close()
+		w.folder = nil
+	}
+	w.closed = true
+	w.mu.Unlock()
+	return w.root.Close()
+}
 
 func (w *Workspace) maxSize() int64 {
 	if w.MaxFileSize > 0 {
@@ -198,47 +212,49 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 // keeps its permission bits; see Durable for flushing to disk. WriteFile refuses data over MaxFileSize and
 // targets that are folders, links, special files or hard-linked files.
 func (w *Workspace) WriteFile(name string, data []byte) error {
+	_, err := w.Write(name, data)
+	return err
+}
+
+// Write is WriteFile, also reporting whether name existed (and was
+// replaced) rather than created.
+func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 	const op = "workspace.WriteFile"
-	clean, err := w.resolve(op, name, true)
+	clean, info, lerr, err := w.resolveStat(op, name, true)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if clean == "." {
-		return bulwark.Errorf(bulwark.Invalid, op, "path %q is the workspace folder itself; give a file name, such as %q", name, "notes.txt")
+		return false, bulwark.Errorf(bulwark.Invalid, op, "path %q is the workspace folder itself; give a file name, such as %q", name, "notes.txt")
 	}
 	if int64(len(data)) > w.maxSize() {
-		return w.tooBig(op, name, int64(len(data)))
+		return false, w.tooBig(op, name, int64(len(data)))
+	}
+	if lerr == errNotChecked { // the check stopped before name
+		info, lerr = w.root.Lstat(clean)
 	}
 	mode := fs.FileMode(fileMode)
-	switch info, err := w.root.Lstat(clean); {
+	switch err := lerr; {
 	case err == nil:
 		if err := w.checkInfo(op, name, info); err != nil {
-			return err
+			return false, err
 		}
 		mode = info.Mode().Perm() | 0o600
+		replaced = true
 	case !errors.Is(err, fs.ErrNotExist):
-		return w.pathError(op, name, err)
+		return false, w.pathError(op, name, err)
 	}
 	dir := path.Dir(clean)
 	if dir != "." {
 		if err := w.root.MkdirAll(dir, dirMode); err != nil {
-			return w.pathError(op, name, err)
+			return false, w.pathError(op, name, err)
 		}
 	}
-	tmp := path.Join(dir, tempPrefix+randomHex())
-	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
-	if err != nil {
-		return w.pathError(op, name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil && mode != fileMode {
-		err = f.Chmod(mode)
-	}
-	if err == nil && w.Durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	tmpName := tempPrefix + randomHex()
+	tmp := path.Join(dir, tmpName)
+	created, err := w.writeTemp(dir, tmpName, data, mode)
+	if !created {
+		return false, w.pathError(op, name, err)
 	}
 	if err == nil {
 		// Check again just before the rename; rename replaces the name and
@@ -252,9 +268,30 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 	}
 	if err != nil {
 		w.root.Remove(tmp)
-		return w.pathError(op, name, err)
+		return false, w.pathError(op, name, err)
 	}
-	return nil
+	return replaced, nil
+}
+
+// writeTempRoot creates the file tmp through the root and writes data to
+// it with mode, synced when Durable. created reports whether tmp was made
+// (and must be removed on an error).
+func (w *Workspace) writeTempRoot(tmp string, data []byte, mode fs.FileMode) (created bool, err error) {
+	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+	if err != nil {
+		return false, err
+	}
+	_, err = f.Write(data)
+	if err == nil && mode != fileMode {
+		err = f.Chmod(mode)
+	}
+	if err == nil && w.Durable {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return true, err
 }
 
 // Remove deletes the regular file name. It refuses folders, links, special
@@ -394,15 +431,24 @@ func (w *Workspace) walk(op, name string, info fs.FileInfo, fn WalkFunc) error {
 // link: every element when final is true, the folders leading to it
 // otherwise.
 func (w *Workspace) resolve(op, name string, final bool) (string, error) {
+	clean, _, _, err := w.resolveStat(op, name, final)
+	return clean, err
+}
+
+// resolveStat is resolve, also returning what Lstat said of the last
+// element when final is true and the check reached it (info, lerr); lerr is
+// errNotChecked when it did not.
+func (w *Workspace) resolveStat(op, name string, final bool) (clean string, info fs.FileInfo, lerr error, err error) {
+	lerr = errNotChecked
 	if w.Unrestricted() {
 		name = w.hostName(name)
 	}
-	clean, err := Clean(name)
+	clean, err = Clean(name)
 	if err != nil {
-		return "", w.observe(err)
+		return "", nil, lerr, w.observe(err)
 	}
 	if clean == "." {
-		return clean, nil
+		return clean, nil, lerr, nil
 	}
 	elems := strings.Split(clean, "/")
 	if !final {
@@ -411,10 +457,13 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 	for i := range elems {
 		prefix := strings.Join(elems[:i+1], "/")
 		info, err := w.root.Lstat(prefix)
+		if final && i == len(elems)-1 {
+			lerr = err
+		}
 		if err != nil {
 			// A missing element ends the check: nothing below it exists.
 			// Other failures show up, classified, when name is used.
-			return clean, nil
+			return clean, info, lerr, nil
 		}
 		if info.Mode()&fs.ModeSymlink != 0 {
 			what := fmt.Sprintf("path %q goes through %q, which", name, prefix)
@@ -425,16 +474,22 @@ func (w *Workspace) resolve(op, name string, final bool) (string, error) {
 			if !w.Unrestricted() && w.linkLeaves(prefix) {
 				outside = ErrEscape
 			}
-			return "", w.observe(bulwark.E(bulwark.PermissionDenied, op,
+			return "", nil, lerr, w.observe(bulwark.E(bulwark.PermissionDenied, op,
 				what+" is a symbolic link; the file tools do not follow links, so use the path of the real file or folder", outside))
 		}
 		if !info.IsDir() && i < len(elems)-1 {
-			return "", bulwark.Errorf(bulwark.Invalid, op,
+			return "", nil, lerr, bulwark.Errorf(bulwark.Invalid, op,
 				"path %q goes through %q, which is a file, not a folder", name, prefix)
 		}
+		if final && i == len(elems)-1 {
+			return clean, info, nil, nil
+		}
 	}
-	return clean, nil
+	return clean, nil, lerr, nil
 }
+
+// errNotChecked stands for an Lstat resolveStat did not make.
+var errNotChecked = errors.New("not checked")
 
 // linkLeaves reports whether the symbolic link at clean points outside the
 // workspace (an absolute target, or one that climbs above its root).

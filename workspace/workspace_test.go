@@ -154,4 +154,41 @@ func TestClosed(t *testing.T) {
 	if _, err := ws.ReadFile("x"); err == nil {
 		t.Error("ReadFile after Close succeeded")
 	}
+	if err := ws.WriteFile("x", []byte("x")); err == nil {
+		t.Error("WriteFile after Close succeeded")
+	}
+	// A workspace that wrote before holds its folder open: Close ends that too.
+	ws = mustOpen(t)
+	must(t, ws.WriteFile("y", []byte("y")))
+	ws.Close()
+	if err := ws.WriteFile("z", []byte("z")); err == nil {
+		t.Error("WriteFile after Close succeeded")
+	}
+	if _, err := os.Lstat(filepath.Join(ws.Path(), "z")); err == nil {
+		t.Error("WriteFile after Close created the file")
+	}
+}
+
+func TestDurableWrite(t *testing.T) {
+	ws := mustOpen(t)
+	ws.Durable = true
+	for _, name := range []string{"a.txt", "sub/b.txt"} {
+		must(t, ws.WriteFile(name, []byte("kept")))
+		if got, err := ws.ReadFile(name); err != nil || string(got) != "kept" {
+			t.Errorf("ReadFile(%q) = %q, %v, want %q", name, got, err, "kept")
+		}
+	}
+}
+
+func TestWriteReportsReplaced(t *testing.T) {
+	ws := mustOpen(t)
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{{"a.txt", false}, {"a.txt", true}, {"sub/b.txt", false}, {"sub/b.txt", true}} {
+		replaced, err := ws.Write(tc.name, []byte("x"))
+		if err != nil || replaced != tc.want {
+			t.Errorf("Write(%q) = %v, %v, want %v", tc.name, replaced, err, tc.want)
+		}
+	}
 }

@@ -89,7 +89,7 @@ func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
 	case "error":
 		raw := ev.Error
 		if len(raw) == 0 {
-			raw = data
+			raw = bytes.Clone(data) // data is the stream reader's, reused after
 		}
 		return "", &StreamError{Raw: raw}
 	case "message_start":

@@ -87,6 +87,7 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 
 	var acc Accumulator
 	r := sse.NewReader(resp.Body)
+	defer r.Close()
 	for !acc.Done() {
 		ev, err := r.Next()
 		if err == io.EOF {

@@ -12,6 +12,7 @@ func (s *Server) serveAnthropic(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
+	defer s.done(req)
 	t, ok := s.prepare(w, r, req)
 	if !ok {
 		return

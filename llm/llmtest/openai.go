@@ -1,12 +1,12 @@
 package llmtest
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -17,10 +17,13 @@ type sseWriter struct {
 	w        io.Writer
 	rc       *http.ResponseController
 	err      error
-	buf      []byte // the event being written
-	buffered bool   // flush only at the end (the Buffered quirk)
-	gather   *bufio.Writer
+	buf      []byte  // the event being written
+	buffered bool    // flush only at the end (the Buffered quirk)
+	gather   *[]byte // the events so far, with the Buffered quirk
 }
+
+// gathers keeps the buffers of Buffered replies for the next reply.
+var gathers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func newSSE(w http.ResponseWriter, buffered bool) *sseWriter {
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -28,8 +31,7 @@ func newSSE(w http.ResponseWriter, buffered bool) *sseWriter {
 	w.WriteHeader(200)
 	s := &sseWriter{w: w, rc: http.NewResponseController(w), buffered: buffered}
 	if buffered {
-		s.gather = bufio.NewWriterSize(w, 4096)
-		s.w = s.gather
+		s.gather = gathers.Get().(*[]byte)
 	}
 	return s
 }
@@ -58,6 +60,21 @@ func (s *sseWriter) event(name string, v any) {
 	s.write(s.buf)
 }
 
+// chunk writes an OpenAI chunk as an event.
+func (s *sseWriter) chunk(c *oaChunk, plain bool) {
+	if s.err != nil {
+		return
+	}
+	if !plain || c.Usage != nil {
+		s.event("", c)
+		return
+	}
+	b := append(s.buf[:0], "data: "...)
+	b = appendChunk(b, c)
+	s.buf = append(b, "\n\n"...)
+	s.write(s.buf)
+}
+
 func (s *sseWriter) comment(text string) {
 	if s.err == nil {
 		s.write([]byte(": " + text + "\n\n"))
@@ -65,16 +82,28 @@ func (s *sseWriter) comment(text string) {
 }
 
 func (s *sseWriter) write(b []byte) {
-	if _, s.err = s.w.Write(b); s.err == nil && !s.buffered {
+	if s.gather != nil {
+		*s.gather = append(*s.gather, b...)
+		return
+	}
+	if _, s.err = s.w.Write(b); s.err == nil {
 		s.err = s.rc.Flush()
 	}
 }
 
 // close sends what is still buffered; every handler defers it.
 func (s *sseWriter) close() {
-	if s.err == nil && s.gather != nil {
-		s.err = s.gather.Flush()
+	if s.gather == nil {
+		return
 	}
+	if s.err == nil {
+		_, s.err = s.w.Write(*s.gather)
+	}
+	if cap(*s.gather) <= 64<<10 {
+		*s.gather = (*s.gather)[:0]
+		gathers.Put(s.gather)
+	}
+	s.gather = nil
 }
 
 // Wire shapes of an OpenAI chunk, in field order as OpenAI sends them.
@@ -120,6 +149,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	if req == nil {
 		return
 	}
+	defer s.done(req)
 	t, ok := s.prepare(w, r, req)
 	if !ok {
 		return
@@ -131,10 +161,15 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	out := newSSE(w, q&Buffered != 0)
 	defer out.close()
 	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
+	// Arguments sent as objects may be malformed on purpose: json.Marshal
+	// then writes nothing, which the hand encoder would not imitate.
+	plain := q&ArgumentsObject == 0
+	choice := make([]oaChoice, 1)
 	send := func(d oaDelta, finish *string) {
 		c := base
-		c.Choices = []oaChoice{{Delta: d, FinishReason: finish}}
-		out.event("", c)
+		choice[0] = oaChoice{Delta: d, FinishReason: finish}
+		c.Choices = choice
+		out.chunk(&c, plain)
 	}
 	if q&Comments != 0 {
 		out.comment("OPENROUTER PROCESSING")

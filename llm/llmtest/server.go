@@ -83,7 +83,9 @@ type Request struct {
 	Stream   bool // the client asked for a stream
 	Usage    bool // the client asked for usage in the stream (OpenAI)
 	Header   http.Header
-	Body     []byte // the raw request body
+	Body     []byte // the raw request body; see SetRecording
+
+	keep *[]byte // the pooled buffer Body is in, when not recording
 }
 
 // Handler decides the reply to a request. It is called concurrently.
@@ -156,7 +158,9 @@ func (s *Server) RequireAPIKey(key string) {
 }
 
 // SetRecording turns recording of requests on (the default) or off; a
-// benchmark turns it off to save memory.
+// benchmark turns it off to save memory. Off, the buffer of a request's
+// Body is reused once its reply is written and Header is the live request's,
+// so a handler must keep neither.
 func (s *Server) SetRecording(on bool) { s.record.Store(on) }
 
 // SetParsing turns the parsing of request bodies on (the default) or off.
@@ -179,11 +183,19 @@ func (s *Server) Count() int { return int(s.n.Load()) }
 // answers the client itself and returns nil when the request goes no
 // further.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string) *Request {
-	body, err := readBody(r)
+	var keep *[]byte
+	if !s.record.Load() {
+		keep = bodies.Get().(*[]byte)
+	}
+	body, err := readBody(r, keep)
 	if err != nil {
 		return nil
 	}
-	req := &Request{N: int(s.n.Add(1)), Protocol: protocol, Header: r.Header.Clone(), Body: body}
+	header := r.Header // valid while the reply is written, as long as an unrecorded request lives
+	if keep == nil {
+		header = header.Clone()
+	}
+	req := &Request{N: int(s.n.Add(1)), Protocol: protocol, Header: header, Body: body, keep: keep}
 	if s.record.Load() {
 		s.mu.Lock()
 		s.requests = append(s.requests, req)
@@ -207,18 +219,42 @@ func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string
 	return req
 }
 
+// bodies keeps the buffers of request bodies for the next request, when
+// requests are not recorded.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
 // readBody reads up to 64 MiB of r's body, into a buffer of the announced
-// length where there is one (io.ReadAll grows its buffer in steps).
-func readBody(r *http.Request) ([]byte, error) {
+// length where there is one (io.ReadAll grows its buffer in steps): *keep,
+// when keep is not nil and the buffer is big enough, and then *keep is
+// where done gives it back.
+func readBody(r *http.Request, keep *[]byte) ([]byte, error) {
 	const most = 64 << 20
 	if n := r.ContentLength; n > 0 && n <= most {
-		b := make([]byte, n)
+		var b []byte
+		if keep != nil && int64(cap(*keep)) >= n {
+			b = (*keep)[:n]
+		} else {
+			b = make([]byte, n)
+			if keep != nil && n <= 1<<20 {
+				*keep = b
+			}
+		}
 		if _, err := io.ReadFull(r.Body, b); err != nil {
 			return nil, err
 		}
 		return b, nil
 	}
 	return io.ReadAll(io.LimitReader(r.Body, most))
+}
+
+// done gives back the body buffer of a request that was not recorded, once
+// its reply is written: so a handler must not keep Request.Body when
+// recording is off.
+func (s *Server) done(req *Request) {
+	if req.keep != nil {
+		bodies.Put(req.keep)
+		req.keep, req.Body = nil, nil
+	}
 }
 
 func hasKey(r *http.Request, key string) bool {

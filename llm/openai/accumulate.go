@@ -45,32 +45,44 @@ func (e *StreamError) Error() string {
 	return "stream error: " + transport.ProviderMessage(append(append([]byte(`{"error":`), e.Raw...), '}'))
 }
 
+// chunk is the part of a streamed chunk the Accumulator reads. decodeChunk
+// fills it without reflection for the shapes servers send; json.Unmarshal
+// fills it for anything else, and is the reference the fast path is tested
+// against (FuzzDecodeChunk).
 type chunk struct {
-	Choices []struct {
-		Index        int     `json:"index"`
-		Delta        *delta  `json:"delta"`
-		Message      *delta  `json:"message"` // non-streamed replies and some servers
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int     `json:"prompt_tokens"`
-		CompletionTokens int     `json:"completion_tokens"`
-		Cost             float64 `json:"cost"` // OpenRouter
-	} `json:"usage"`
-	Error json.RawMessage `json:"error"`
+	Choices []chunkChoice   `json:"choices"`
+	Usage   *chunkUsage     `json:"usage"`
+	Error   json.RawMessage `json:"error"`
+}
+
+type chunkChoice struct {
+	Index        int     `json:"index"`
+	Delta        *delta  `json:"delta"`
+	Message      *delta  `json:"message"` // non-streamed replies and some servers
+	FinishReason *string `json:"finish_reason"`
+}
+
+type chunkUsage struct {
+	PromptTokens     int     `json:"prompt_tokens"`
+	CompletionTokens int     `json:"completion_tokens"`
+	Cost             float64 `json:"cost"` // OpenRouter
 }
 
 type delta struct {
 	Content   json.RawMessage `json:"content"`
 	Refusal   json.RawMessage `json:"refusal"` // OpenAI's text when it refuses
-	ToolCalls []struct {
-		Index    *int   `json:"index"`
-		ID       string `json:"id"`
-		Function struct {
-			Name      string          `json:"name"`
-			Arguments json.RawMessage `json:"arguments"`
-		} `json:"function"`
-	} `json:"tool_calls"`
+	ToolCalls []toolCallDelta `json:"tool_calls"`
+}
+
+type toolCallDelta struct {
+	Index    *int          `json:"index"`
+	ID       string        `json:"id"`
+	Function functionDelta `json:"function"`
+}
+
+type functionDelta struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
 }
 
 // Add takes the data of one SSE event and returns the new text it carries.
@@ -86,8 +98,11 @@ func (a *Accumulator) Add(data []byte) (text string, err error) {
 		return "", nil
 	}
 	var c chunk
-	if err := json.Unmarshal(data, &c); err != nil {
-		return "", fmt.Errorf("malformed chunk: %w", err)
+	if !decodeChunk(data, &c) {
+		c = chunk{}
+		if err := json.Unmarshal(data, &c); err != nil {
+			return "", fmt.Errorf("malformed chunk: %w", err)
+		}
 	}
 	if len(c.Error) > 0 && string(c.Error) != "null" {
 		return "", &StreamError{Raw: c.Error}

@@ -104,6 +104,7 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 		return acc.Response(), nil
 	}
 	r := sse.NewReader(resp.Body)
+	defer r.Close()
 	for !acc.Done() {
 		ev, err := r.Next()
 		if err == io.EOF {

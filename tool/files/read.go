@@ -131,12 +131,13 @@ func writeFile(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 	if err := decode(op, raw, &args); err != nil {
 		return tool.Result{}, err
 	}
-	verb := "created"
-	if _, err := ws.Stat(args.Path); err == nil {
-		verb = "replaced"
-	}
-	if err := ws.WriteFile(args.Path, []byte(args.Content)); err != nil {
+	replaced, err := ws.Write(args.Path, []byte(args.Content))
+	if err != nil {
 		return tool.Result{}, err
+	}
+	verb := "created"
+	if replaced {
+		verb = "replaced"
 	}
 	clean, _ := workspace.Clean(args.Path)
 	return tool.Result{Output: fmt.Sprintf("%s %q (%s, %s)", verb, clean,

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // MaxLine bounds one line of the stream; a longer line is an error.
@@ -31,9 +32,28 @@ type Reader struct {
 	pending bool // a "\r" ended the last line; skip a "\n" that follows
 }
 
-// NewReader returns a Reader of r.
+// readers keeps the Readers (and their 4 KiB buffers) that were closed,
+// for the next stream: a model turn reads one stream, and the buffers were
+// a good part of what a turn allocated.
+var readers = sync.Pool{New: func() any { return &Reader{br: bufio.NewReaderSize(nil, 4<<10)} }}
+
+// NewReader returns a Reader of r. Close it when done with it.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
+	rd := readers.Get().(*Reader)
+	rd.br.Reset(r)
+	return rd
+}
+
+// Close gives the Reader's buffers back for reuse by another stream. The
+// Reader, and the Data of the events it returned, must not be used after.
+// It does not close the underlying reader.
+func (r *Reader) Close() {
+	r.br.Reset(nil)
+	r.data, r.line, r.pending = r.data[:0], r.line[:0], false
+	if cap(r.data) > 64<<10 || cap(r.line) > 64<<10 {
+		r.data, r.line = nil, nil // an odd stream's long lines are not kept
+	}
+	readers.Put(r)
 }
 
 // Next returns the next event. It returns io.EOF at the end of the stream;
