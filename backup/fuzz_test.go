@@ -18,6 +18,7 @@ func FuzzRead(f *testing.F) {
 	for _, c := range hostileCases {
 		f.Add(hostile(f, c.listed, c.ents))
 	}
+	base := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		Read(bytes.NewReader(data), func(e Entry, c io.Reader) error {
 			if !ValidName(e.Name) {
@@ -26,7 +27,11 @@ func FuzzRead(f *testing.F) {
 			_, err := io.Copy(io.Discard, c)
 			return err
 		})
-		parent := t.TempDir()
+		parent, err := os.MkdirTemp(base, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(parent)
 		dir := filepath.Join(parent, "in")
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
