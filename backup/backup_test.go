@@ -22,6 +22,9 @@ var testFiles = map[string]string{
 	"empty":                "",
 }
 
+// testSeal stands for a sealing key: the seal is the sum, marked.
+func testSeal(sum [32]byte) ([]byte, error) { return append([]byte("seal:"), sum[:]...), nil }
+
 func testNames() []string {
 	return []string{"bulwark.db", "audit/audit.log", "audit/tenants/t1.log", "empty"}
 }
@@ -42,7 +45,7 @@ func mustBackup(t testing.TB) []byte {
 	var buf bytes.Buffer
 	var last, total int64
 	m, err := Write(&buf, Manifest{Created: time.Unix(1700000000, 0).UTC(), Store: "sqlite", Schema: 3}, dir, testNames(),
-		func(done, all int64) { last, total = done, all })
+		testSeal, func(done, all int64) { last, total = done, all })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +63,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if m.Store != "sqlite" || m.Schema != 3 || m.Format != Format || m.Version != Version {
 		t.Errorf("manifest = %+v", m)
+	}
+	if want, _ := testSeal(m.Sum); !bytes.Equal(m.Seal, want) {
+		t.Errorf("Read gave the seal %q for the sum %x", m.Seal, m.Sum)
 	}
 	for _, e := range m.Entries {
 		sum := sha256.Sum256([]byte(testFiles[e.Name]))
@@ -101,9 +107,20 @@ func TestFlippedByte(t *testing.T) {
 		off := len(b) - countRest(tr, b)
 		spans = append(spans, span{off, off + int(hdr.Size)})
 	}
-	if len(spans) != len(testFiles)+2 {
+	if len(spans) != len(testFiles)+3 {
 		t.Fatalf("found %d entries", len(spans))
 	}
+	// The seal (the third entry) is the caller's to check: a changed
+	// seal reads, and is handed over changed.
+	seal := spans[2]
+	c := bytes.Clone(b)
+	c[seal.from] ^= 0x01
+	if m, err := Read(bytes.NewReader(c), nil); err != nil {
+		t.Fatalf("a changed seal: %v", err)
+	} else if want, _ := testSeal(m.Sum); bytes.Equal(m.Seal, want) {
+		t.Fatal("Read did not hand over the seal as the file has it")
+	}
+	spans = append(spans[:2], spans[3:]...)
 	for _, s := range spans {
 		for i := s.from; i < s.to; i++ {
 			c := bytes.Clone(b)
@@ -159,10 +176,18 @@ func hostile(t testing.TB, listed []Entry, ents []hostileEntry) []byte {
 	t.Helper()
 	m := Manifest{Format: Format, Version: Version, Entries: listed}
 	body, _ := json.Marshal(m)
+	sum := sha256.Sum256(body)
+	line := hex.EncodeToString(sum[:]) + "\n"
+	seal, _ := testSeal(sum)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: ManifestName, Size: int64(len(body)), Mode: 0o600})
-	tw.Write(body)
+	for _, e := range []struct {
+		name    string
+		content []byte
+	}{{ManifestName, body}, {SumName, []byte(line)}, {SealName, seal}} {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e.name, Size: int64(len(e.content)), Mode: 0o600})
+		tw.Write(e.content)
+	}
 	for _, e := range ents {
 		h := e.hdr
 		if h.Typeflag == tar.TypeReg || h.Typeflag == 0 {

@@ -6,7 +6,9 @@
 // format, its checks, and extracting an archive into a new folder without
 // letting an entry land outside it.
 //
-// The second entry, MANIFEST.json.sha256, holds the manifest's SHA-256.
+// The second entry, MANIFEST.json.sha256, holds the manifest's SHA-256;
+// the third, MANIFEST.json.seal, that hash sealed with a key of the
+// caller's (Bulwark's master key), which this package does not open.
 //
 // The reader trusts nothing in the file: the manifest is bounded in size
 // and count, every name is a plain relative path (no "..", no absolute
@@ -34,6 +36,11 @@ const (
 	// newline (as sha256sum writes it), so that a changed byte of the
 	// manifest is caught as one of an entry is.
 	SumName = "MANIFEST.json.sha256"
+	// SealName is the third entry: the manifest's SHA-256 sealed by the
+	// writer's key (Write's seal), so that whoever holds the key can tell
+	// a backup it made from one that was forged or altered with the
+	// checksums made again.
+	SealName = "MANIFEST.json.seal"
 )
 
 // Limits on what the reader accepts.
@@ -41,6 +48,7 @@ const (
 	maxManifest = 1 << 20 // bytes
 	maxEntries  = 100_000
 	maxName     = 200
+	maxSeal     = 4096
 	maxDepth    = 4
 	// MaxEntrySize bounds one entry (1 TiB): sizes beyond are refused
 	// before anything is read.
@@ -66,6 +74,11 @@ type Manifest struct {
 	// keys in the backup (the master key itself is never in it).
 	MasterKeyVersion uint32  `json:"master_key_version,omitempty"`
 	Entries          []Entry `json:"entries"`
+
+	// Sum is the manifest's SHA-256 and Seal the content of its seal
+	// entry, as Read found them (not part of the JSON).
+	Sum  [32]byte `json:"-"`
+	Seal []byte   `json:"-"`
 }
 
 // Entry is one file of a backup.
@@ -91,7 +104,7 @@ func formatErr(format string, args ...any) error {
 // at most four components separated by "/", each of letters, digits,
 // '.', '_' or '-', none empty, "." or "..", and not starting with '.'.
 func ValidName(name string) bool {
-	if name == "" || len(name) > maxName || name == ManifestName || name == SumName {
+	if name == "" || len(name) > maxName || name == ManifestName || name == SumName || name == SealName {
 		return false
 	}
 	parts := strings.Split(name, "/")

@@ -12,7 +12,8 @@ import (
 	"path"
 )
 
-// Read reads the backup r: its manifest, then each entry, handed to visit
+// Read reads the backup r: its manifest (with its Sum and Seal, which
+// the caller checks with its key), then each entry, handed to visit
 // (if not nil) with a reader of its content. Content is checked as it is
 // read: the reader returns an error wrapping ErrChecksum instead of io.EOF
 // when it does not hash as the manifest says, and what visit leaves
@@ -44,6 +45,10 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 	}
 	m, err := decodeManifest(body)
 	if err != nil {
+		return Manifest{}, err
+	}
+	m.Sum = sha256.Sum256(body)
+	if m.Seal, err = readSeal(tr); err != nil {
 		return Manifest{}, err
 	}
 	for _, e := range m.Entries {
@@ -100,6 +105,22 @@ func checkSum(tr *tar.Reader, manifest []byte) error {
 		return fmt.Errorf("the manifest: %w (%s says %s, the manifest hashes to %s)", ErrChecksum, SumName, trunc(string(got[:size-1])), want[:size-1])
 	}
 	return nil
+}
+
+// readSeal reads the manifest's seal entry.
+func readSeal(tr *tar.Reader) ([]byte, error) {
+	hdr, err := tr.Next()
+	if err != nil {
+		return nil, archiveErr(err, "the manifest's seal")
+	}
+	if hdr.Name != SealName || hdr.Typeflag != tar.TypeReg || hdr.Size <= 0 || hdr.Size > maxSeal {
+		return nil, formatErr("the third entry is %q of %d bytes, not the manifest's seal %s", trunc(hdr.Name), hdr.Size, SealName)
+	}
+	seal := make([]byte, hdr.Size)
+	if _, err := io.ReadFull(tr, seal); err != nil {
+		return nil, archiveErr(err, "the manifest's seal")
+	}
+	return seal, nil
 }
 
 // archiveErr turns an error of the tar reader into ErrFormat.

@@ -17,9 +17,10 @@ import (
 // must be valid: see ValidName). The files must not change meanwhile:
 // each is read twice, once to hash it for the manifest and once to write
 // it, and a file that no longer hashes the same fails the write.
-// progress, if not nil, is told the bytes of file content written so far
-// and the total.
-func Write(w io.Writer, m Manifest, dir string, names []string, progress func(done, total int64)) (Manifest, error) {
+// seal seals the manifest's SHA-256 (for the SealName entry; it must
+// return at most 4 KiB). progress, if not nil, is told the bytes of file
+// content written so far and the total.
+func Write(w io.Writer, m Manifest, dir string, names []string, seal func(sum [32]byte) ([]byte, error), progress func(done, total int64)) (Manifest, error) {
 	m.Format, m.Version, m.Entries = Format, Version, nil
 	var total int64
 	for _, name := range names {
@@ -51,12 +52,24 @@ func Write(w io.Writer, m Manifest, dir string, names []string, progress func(do
 	if _, err := tw.Write(body); err != nil {
 		return m, err
 	}
-	sum := sha256.Sum256(body)
-	line := hex.EncodeToString(sum[:]) + "\n"
+	m.Sum = sha256.Sum256(body)
+	line := hex.EncodeToString(m.Sum[:]) + "\n"
 	if err := tw.WriteHeader(hdr(SumName, int64(len(line)))); err != nil {
 		return m, err
 	}
 	if _, err := io.WriteString(tw, line); err != nil {
+		return m, err
+	}
+	if m.Seal, err = seal(m.Sum); err != nil {
+		return m, fmt.Errorf("seal the backup's manifest: %w", err)
+	}
+	if len(m.Seal) == 0 || len(m.Seal) > maxSeal {
+		return m, fmt.Errorf("seal the backup's manifest: a seal of %d bytes", len(m.Seal))
+	}
+	if err := tw.WriteHeader(hdr(SealName, int64(len(m.Seal)))); err != nil {
+		return m, err
+	}
+	if _, err := tw.Write(m.Seal); err != nil {
 		return m, err
 	}
 	var done int64

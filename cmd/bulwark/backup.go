@@ -39,8 +39,10 @@ then reports its age.
 verify checks FILE without the installation: the manifest and its
 checksum, every entry's size and SHA-256, and every audit chain inside
 (hashes and signed checkpoints). With the master key set (BULWARK_MASTER_KEY
-or BULWARK_MASTER_KEY_FILE) it also checks that the key opens the sealed
-keys.
+or BULWARK_MASTER_KEY_FILE) it also checks that the key sealed the
+manifest (so the backup was made by whoever holds the key, and not altered
+since, checksums included) and opens the sealed keys; restore always
+checks that.
 
 A PostgreSQL store (--database-url or BULWARK_DATABASE_URL) is backed up
 with pg_dump (it holds the audit log and its key too); see the README.
@@ -150,11 +152,10 @@ func cmdBackupVerify(ctx context.Context, args []string, s stdio) int {
 	fmt.Fprintf(s.out, "%s: made %s by bulwark %s, SQLite schema version %d\n", pos[0], m.Created.Format(time.RFC3339), printable(m.Bulwark), m.Schema)
 	fmt.Fprintf(s.out, "  %d entries, every size and SHA-256 as the manifest says\n", len(m.Entries))
 	fmt.Fprintf(s.out, "  audit log: %d chains, %d records verified\n", res.chains, res.records)
-	switch {
-	case res.keysChecked > 0:
-		fmt.Fprintf(s.out, "  the master key opens the sealed keys (%d)\n", res.keysChecked)
-	case res.sealed > 0:
-		fmt.Fprintln(s.out, "  the sealed keys were not opened (set the master key to check them too)")
+	if res.authentic {
+		fmt.Fprintf(s.out, "  made with this master key: it sealed the manifest, and it opens the sealed keys (%d)\n", res.keysChecked)
+	} else {
+		fmt.Fprintln(s.out, "  not checked against the master key (set BULWARK_MASTER_KEY or BULWARK_MASTER_KEY_FILE to check who made it and that the sealed keys open)")
 	}
 	fmt.Fprintln(s.out, "backup intact")
 	return exitOK

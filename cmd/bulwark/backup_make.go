@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
@@ -53,6 +54,27 @@ func restorableEntry(name string) bool {
 
 // sealedKeyAD binds a sealed key to its name in the backup.
 func sealedKeyAD(name string) []byte { return secret.AD("", "backup.key", name) }
+
+// manifestSealAD binds the seal of a backup's manifest hash.
+var manifestSealAD = secret.AD("", "backup.manifest", "")
+
+// sealManifest seals a manifest's hash with the master keys: only who
+// holds the master key can make a backup that restore accepts.
+func sealManifest(keys *secret.Keyring) func(sum [32]byte) ([]byte, error) {
+	return func(sum [32]byte) ([]byte, error) {
+		sealed, _, err := keys.Wrap(manifestSealAD, sum[:])
+		return sealed, err
+	}
+}
+
+// checkManifestSeal checks that the master keys sealed m's hash.
+func checkManifestSeal(keys *secret.Keyring, m backup.Manifest) error {
+	sum, err := keys.Unwrap(manifestSealAD, m.Seal)
+	if err != nil || subtle.ConstantTimeCompare(sum, m.Sum[:]) != 1 {
+		return bulwark.Errorf(bulwark.Invalid, "backup", "the backup's manifest is not sealed by this master key: it was made with another key, or altered (its checksums made again) by someone without the key")
+	}
+	return nil
+}
 
 // backupResult is what makeBackup did.
 type backupResult struct {
@@ -170,7 +192,7 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 		return res, bulwark.E(bulwark.Unavailable, op, "cannot write beside "+out+": "+errText(err), err)
 	}
 	defer os.Remove(tmp.Name())
-	if res.manifest, err = backup.Write(tmp, m, stage, names, prog.bytes); err == nil {
+	if res.manifest, err = backup.Write(tmp, m, stage, names, sealManifest(mk.keys), prog.bytes); err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -180,7 +202,11 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 		return res, bulwark.E(bulwark.Unavailable, op, "cannot write the backup: "+errText(err), err)
 	}
 	prog.step("reading it back")
-	if _, err := readBackupFile(tmp.Name(), nil); err != nil {
+	back, err := readBackupFile(tmp.Name(), nil)
+	if err == nil {
+		err = checkManifestSeal(mk.keys, back)
+	}
+	if err != nil {
 		return res, bulwark.E(bulwark.Internal, op, "the backup written does not read back: "+userMessage(err), err)
 	}
 	if err := os.Rename(tmp.Name(), out); err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark/backup"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // backupFixture makes a data folder (a tenant, a secret, their audit
@@ -124,12 +125,17 @@ func TestBackupVerifyCatchesAnAlteredChain(t *testing.T) {
 			os.WriteFile(p, b, 0o600)
 		}
 	}
-	altered := filepath.Join(t.TempDir(), "altered")
-	out, _ := os.Create(altered)
-	if _, err := backup.Write(out, m, dir, names, nil); err != nil {
-		t.Fatal(err)
+	rewrite := func(keys *secret.Keyring) string {
+		p := filepath.Join(t.TempDir(), "altered")
+		out, _ := os.Create(p)
+		if _, err := backup.Write(out, m, dir, names, sealManifest(keys), nil); err != nil {
+			t.Fatal(err)
+		}
+		out.Close()
+		return p
 	}
-	out.Close()
+	// Even sealed with the master key, the chain's own hashes fail.
+	altered := rewrite(fixtureKeys(t, vars))
 	code, _, stderr := runDispatch("backup", "verify", altered)
 	if code != exitFailed || !strings.Contains(stderr, "NOT intact") {
 		t.Errorf("verify of an altered chain: exit %d %q, want 1 and NOT intact", code, stderr)
@@ -139,6 +145,60 @@ func TestBackupVerifyCatchesAnAlteredChain(t *testing.T) {
 		t.Errorf("restore of an altered chain: exit %d", code)
 	}
 	mustNotExist(t, target)
+}
+
+// TestBackupForgedWithoutTheMasterKey: a backup whose store was replaced
+// and whose checksums were all made again, by someone without the master
+// key, reads as intact without the key but is refused by verify with the
+// key and by restore.
+func TestBackupForgedWithoutTheMasterKey(t *testing.T) {
+	vars := map[string]string{}
+	_, file := backupFixture(t, vars)
+	dir := filepath.Join(t.TempDir(), "x")
+	os.Mkdir(dir, 0o700)
+	f, _ := os.Open(file)
+	m, err := backup.Extract(f, dir, nil)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range m.Entries {
+		names = append(names, e.Name)
+	}
+	db, _ := os.OpenFile(filepath.Join(dir, dbFileName), os.O_WRONLY|os.O_APPEND, 0)
+	db.Write(make([]byte, 4096)) // a page more: another store
+	db.Close()
+	forged := filepath.Join(t.TempDir(), "forged")
+	out, _ := os.Create(forged)
+	if _, err := backup.Write(out, m, dir, names, sealManifest(secret.NewKeyring()), nil); err != nil {
+		t.Fatal(err)
+	}
+	out.Close()
+	keyFile := vars["BULWARK_MASTER_KEY_FILE"]
+	vars["BULWARK_MASTER_KEY_FILE"] = ""
+	if code, stdout, _ := runDispatch("backup", "verify", forged); code != 0 || !strings.Contains(stdout, "not checked against the master key") {
+		t.Errorf("verify of a forged backup without the key: exit %d %q; want 0 and saying the key was not checked", code, stdout)
+	}
+	vars["BULWARK_MASTER_KEY_FILE"] = keyFile
+	if code, _, stderr := runDispatch("backup", "verify", forged); code != exitFailed || !strings.Contains(stderr, "not sealed by this master key") {
+		t.Errorf("verify of a forged backup with the key: exit %d %q", code, stderr)
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	if code, _, stderr := runDispatch("restore", "--data", target, forged); code != exitFailed || !strings.Contains(stderr, "not sealed by this master key") {
+		t.Errorf("restore of a forged backup: exit %d %q", code, stderr)
+	}
+	mustNotExist(t, target)
+}
+
+// fixtureKeys reads the fixture's master key.
+func fixtureKeys(t *testing.T, vars map[string]string) *secret.Keyring {
+	t.Helper()
+	kr, err := secret.ReadKeyFile(vars["BULWARK_MASTER_KEY_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kr
 }
 
 // TestRestoreRefuses: restore writes only into a new or empty folder,
@@ -214,7 +274,7 @@ func TestRestoreRefuses(t *testing.T) {
 	} {
 		parent := t.TempDir()
 		p := filepath.Join(parent, "hostile")
-		os.WriteFile(p, hostileBackup(t, c.hdr), 0o600)
+		os.WriteFile(p, hostileBackup(t, fixtureKeys(t, vars), c.hdr), 0o600)
 		target := filepath.Join(parent, "target")
 		if code, _, stderr := runDispatch("restore", "--data", target, p); code != exitFailed {
 			t.Errorf("%s: restore exit %d %q, want 1", c.name, code, stderr)
@@ -231,8 +291,9 @@ func TestRestoreRefuses(t *testing.T) {
 }
 
 // hostileBackup is a backup whose manifest lists one entry as hdr names
-// it, with content "x" (for a regular file), checksums right.
-func hostileBackup(t *testing.T, hdr tar.Header) []byte {
+// it, with content "x" (for a regular file), checksums right and the
+// manifest sealed with keys: only the entry is wrong.
+func hostileBackup(t *testing.T, keys *secret.Keyring, hdr tar.Header) []byte {
 	t.Helper()
 	content := "x"
 	if hdr.Typeflag != tar.TypeReg {
@@ -244,12 +305,19 @@ func hostileBackup(t *testing.T, hdr tar.Header) []byte {
 	body, _ := json.Marshal(m)
 	msum := sha256.Sum256(body)
 	line := hex.EncodeToString(msum[:]) + "\n"
+	seal, err := sealManifest(keys)(msum)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: backup.ManifestName, Size: int64(len(body)), Mode: 0o600})
-	tw.Write(body)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: backup.SumName, Size: int64(len(line)), Mode: 0o600})
-	tw.Write([]byte(line))
+	for _, e := range []struct {
+		name    string
+		content []byte
+	}{{backup.ManifestName, body}, {backup.SumName, []byte(line)}, {backup.SealName, seal}} {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e.name, Size: int64(len(e.content)), Mode: 0o600})
+		tw.Write(e.content)
+	}
 	hdr.Size, hdr.Mode = int64(len(content)), 0o600
 	if err := tw.WriteHeader(&hdr); err != nil {
 		t.Fatal(err)

@@ -29,8 +29,9 @@ type verifyResult struct {
 	manifest    backup.Manifest
 	chains      int
 	records     uint64
-	sealed      int // sealed keys in the backup
-	keysChecked int // of those, opened with the master key
+	sealed      int  // sealed keys in the backup
+	keysChecked int  // of those, opened with the master key
+	authentic   bool // the master key sealed the manifest
 }
 
 // verifyBackup checks the backup file p on its own (see backupUsage).
@@ -76,9 +77,13 @@ func verifyBackup(ctx context.Context, p string, prog *progress) (verifyResult, 
 	}
 	res.sealed = len(sealed)
 	mk, ok, err := envMasterKey()
-	if err != nil || !ok || len(sealed) == 0 {
+	if err != nil || !ok {
 		return res, err
 	}
+	if err := checkManifestSeal(mk.keys, res.manifest); err != nil {
+		return res, err
+	}
+	res.authentic = true
 	for name, b := range sealed {
 		raw, err := openSealedKey(mk.keys, res.manifest, name, b)
 		if err != nil {
@@ -96,6 +101,7 @@ type restoreResult struct {
 	chains        int
 	records       uint64
 	auditKeyApart bool
+	settled       int // ended tasks whose files came from their checkpoint
 }
 
 // restoreBackup writes the backup file p into the new data folder dir
@@ -132,6 +138,9 @@ func restoreBackup(ctx context.Context, p, dir string, prog *progress) (restoreR
 		return res, backupFileError(p, err)
 	}
 	m := res.manifest
+	if err := checkManifestSeal(mk.keys, m); err != nil {
+		return res, err
+	}
 	if err := checkManifest(m); err != nil {
 		return res, err
 	}
@@ -176,8 +185,9 @@ func restoreBackup(ctx context.Context, p, dir string, prog *progress) (restoreR
 	if err != nil {
 		return res, bulwark.E(bulwark.ErrorKind(err), op, "the restored store does not open: "+userMessage(err), err)
 	}
-	if err := db.Close(); err != nil {
-		return res, err
+	res.settled, err = settleEnded(ctx, stage, db)
+	if err = errors.Join(err, db.Close()); err != nil {
+		return res, bulwark.E(bulwark.Internal, op, "the files of tasks that ended during the backup could not be put in place: "+userMessage(err), err)
 	}
 
 	// Into place: the target must still be empty (os.Remove removes only

@@ -194,7 +194,7 @@ func TestBackupOfALiveServer(t *testing.T) {
 		t.Fatalf("backup verify: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	withKey := append([]string{"BULWARK_MASTER_KEY_FILE=" + keyFile}, base...)
-	if res := runBulwark(t, withKey, "backup", "verify", file); res.code != 0 || !strings.Contains(res.stdout, "the master key opens the sealed keys") {
+	if res := runBulwark(t, withKey, "backup", "verify", file); res.code != 0 || !strings.Contains(res.stdout, "made with this master key") {
 		t.Fatalf("backup verify with the master key: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 
@@ -252,6 +252,13 @@ func TestBackupOfALiveServer(t *testing.T) {
 		}
 	}
 	for _, id := range quick {
+		var files struct {
+			Files []struct {
+				Path string `json:"path"`
+			} `json:"files"`
+		}
+		srv2.call(t, key, "GET", "/api/v1/tasks/"+id+"/files", "", &files)
+		t.Logf("files of %s after the restore: %+v (%+v)", id, files, srv2.task(t, key, id))
 		if got := srv2.download(t, key, id, "out.txt"); got != backupFile {
 			t.Errorf("out.txt of %s = %q", id, got)
 		}
