@@ -125,9 +125,6 @@ func printBackup(s stdio, r backupResult) {
 	}
 	fmt.Fprintf(s.out, "  entries      %d, %s, each with its SHA-256 in the manifest\n", len(m.Entries), sizeText(size))
 	fmt.Fprintln(s.out, "the master key is not in the backup: keep it apart, without it the backup cannot be restored")
-	if r.inData {
-		fmt.Fprintln(s.err, "bulwark: WARNING: the backup is inside the data folder: a disk lost takes both; keep backups elsewhere")
-	}
 	if r.recordErr != nil {
 		fmt.Fprintf(s.err, "bulwark: WARNING: the backup is complete, but its time could not be recorded for doctor: %s\n", userMessage(r.recordErr))
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/ed25519"
 	"crypto/subtle"
@@ -86,7 +87,6 @@ type backupResult struct {
 	records       uint64
 	auditKeyApart bool
 	auditKeyPath  string
-	inData        bool
 	recordErr     error
 }
 
@@ -100,12 +100,11 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 		return res, usagef("backup: --out %q is not a usable path", out)
 	}
 	res.file = out
-	res.inData = within(out, data)
 	if fi, err := os.Stat(filepath.Join(data, dbFileName)); err != nil || fi.Size() == 0 {
 		return res, bulwark.Errorf(bulwark.NotFound, op, "the data folder %s holds no store (no %s): --data names the data folder of the installation", data, dbFileName)
 	}
-	if fi, err := os.Stat(out); err == nil && fi.IsDir() {
-		return res, usagef("backup: --out %s is a folder; name the file to write", out)
+	if err := checkBackupOut(out, data); err != nil {
+		return res, err
 	}
 	mk, err := masterKeys(data, s.err)
 	if err != nil {
@@ -218,6 +217,35 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 	}
 	res.recordErr = recordBackup(data, lastBackup{Time: m.Created, File: out, Size: res.size})
 	return res, nil
+}
+
+// checkBackupOut refuses an output path that would replace something
+// other than an earlier backup: a folder, a file inside the data folder
+// (its store, say; and a backup kept beside the data is lost with it), or
+// any existing file that is not a bulwark backup (a master key file kept
+// apart, say).
+func checkBackupOut(out, data string) error {
+	if within(out, data) {
+		return usagef("backup: --out %s is inside the data folder %s: keep backups elsewhere (a disk lost takes both)", out, data)
+	}
+	fi, err := os.Lstat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return bulwark.E(bulwark.Unavailable, "backup", "cannot read "+out+": "+errText(err), err)
+	case !fi.Mode().IsRegular():
+		return usagef("backup: --out %s exists and is not a file; name a new file, or an earlier backup to replace", out)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		return bulwark.E(bulwark.Unavailable, "backup", "cannot read "+out+": "+errText(err), err)
+	}
+	defer f.Close()
+	if hdr, err := tar.NewReader(f).Next(); err != nil || hdr.Name != backup.ManifestName {
+		return bulwark.Errorf(bulwark.Conflict, "backup", "%s exists and is not a bulwark backup: refusing to replace it; name a new file", out)
+	}
+	return nil
 }
 
 // vacuumInto writes a copy of the data folder's SQLite store to dst with

@@ -386,3 +386,26 @@ func TestBackupRecordsForDoctor(t *testing.T) {
 		t.Errorf("backupCheck after a backup = %+v, want ok naming %s", got, file)
 	}
 }
+
+// TestBackupRefusesToReplace: --out never replaces a file of the data
+// folder nor any file that is not an earlier backup (a master key kept
+// apart, say); an earlier backup is replaced.
+func TestBackupRefusesToReplace(t *testing.T) {
+	vars := map[string]string{}
+	data, file := backupFixture(t, vars)
+	vars["BULWARK_DATA"] = data
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(data, dbFileName)); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
+		t.Errorf("backup over the store: exit %d %q", code, stderr)
+	}
+	keyApart := filepath.Join(t.TempDir(), "master.key")
+	os.WriteFile(keyApart, []byte("1 c2VjcmV0\n"), 0o600)
+	if code, _, stderr := runDispatch("backup", "--out", keyApart); code != exitFailed || !strings.Contains(stderr, "not a bulwark backup") {
+		t.Errorf("backup over a key file: exit %d %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(keyApart); string(b) != "1 c2VjcmV0\n" {
+		t.Errorf("the file was replaced: %q", b)
+	}
+	if code, stdout, stderr := runDispatch("backup", "--out", file); code != 0 {
+		t.Errorf("backup over an earlier backup: exit %d %s%s", code, stdout, stderr)
+	}
+}
