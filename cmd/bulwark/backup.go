@@ -34,7 +34,8 @@ them). The master key is never in a backup: keep it apart (a secrets
 manager, or a file elsewhere named by BULWARK_MASTER_KEY_FILE), since
 without it a backup cannot be restored. FILE is written to a temporary
 name beside it and renamed when complete and read back; 'bulwark doctor'
-then reports its age.
+then reports its age. FILE may not be inside the data folder, and an
+existing FILE is replaced only when it is an earlier backup.
 
 verify checks FILE without the installation: the manifest and its
 checksum, every entry's size and SHA-256, and every audit chain inside

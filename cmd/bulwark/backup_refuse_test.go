@@ -409,3 +409,47 @@ func TestBackupRefusesToReplace(t *testing.T) {
 		t.Errorf("backup over an earlier backup: exit %d %s%s", code, stdout, stderr)
 	}
 }
+
+// TestBackupKeepsAnAuditKeyApartApart: an audit signing key kept outside
+// the data folder (BULWARK_AUDIT_KEY_FILE) is not put in the backup, in
+// any form; the restored folder verifies with it.
+func TestBackupKeepsAnAuditKeyApartApart(t *testing.T) {
+	apart := filepath.Join(t.TempDir(), "audit-signing.key")
+	vars := map[string]string{"BULWARK_AUDIT_KEY_FILE": apart}
+	_, file := backupFixture(t, vars)
+	raw, _ := os.ReadFile(file)
+	key, err := os.ReadFile(apart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, bytes.TrimSpace(key)) {
+		t.Error("the backup holds the audit key kept apart")
+	}
+	for _, e := range mustManifest(t, file).Entries {
+		if strings.HasPrefix(e.Name, "keys/") {
+			t.Errorf("the backup holds %s", e.Name)
+		}
+	}
+	target := filepath.Join(t.TempDir(), "target")
+	code, stdout, stderr := runDispatch("restore", "--data", target, file)
+	if code != 0 || !strings.Contains(stdout, "BULWARK_AUDIT_KEY_FILE") {
+		t.Fatalf("restore: exit %d %s%s; want 0 and a word on the key kept apart", code, stdout, stderr)
+	}
+	if code, stdout, stderr := runDispatch("audit", "verify", "--data", target); code != 0 {
+		t.Errorf("audit verify with the key kept apart: exit %d %s%s", code, stdout, stderr)
+	}
+}
+
+func mustManifest(t *testing.T, file string) backup.Manifest {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := backup.Read(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
