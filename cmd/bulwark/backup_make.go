@@ -157,8 +157,11 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 	// one kept apart (BULWARK_AUDIT_KEY_FILE elsewhere) stays apart, as
 	// the master key does.
 	m := backup.Manifest{Created: time.Now().UTC(), Bulwark: buildVersion(), Store: "sqlite", Schema: schema, MasterKeyVersion: mk.keys.Current()}
-	if len(chainNames) > 0 || fileExists(keyPath) {
-		key, err := audit.LoadOrCreateSigningKey(keyPath)
+	if len(chainNames) > 0 && !fileExists(keyPath) {
+		return res, bulwark.Errorf(bulwark.Unavailable, op, "the audit signing key %s is missing: set BULWARK_AUDIT_KEY_FILE to where it is kept", keyPath)
+	}
+	if fileExists(keyPath) {
+		key, err := audit.LoadOrCreateSigningKey(keyPath) // it exists: only loaded
 		if err != nil {
 			return res, bulwark.E(bulwark.Unavailable, op, "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
 		}
