@@ -161,7 +161,8 @@ func cmdBackupVerify(ctx context.Context, args []string, s stdio) int {
 
 func cmdRestore(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("restore", restoreUsage)
-	where := addStoreFlags(fs)
+	where := &storeFlags{}
+	fs.StringVar(&where.data, "data", "", "the new or empty data `DIR` to restore into (required)")
 	pos, err := fs.parseMixed(args, s)
 	if err != nil {
 		return fail(s, err)
@@ -175,7 +176,7 @@ func cmdRestore(ctx context.Context, args []string, s stdio) int {
 	if u, err := where.databaseURL(); err != nil {
 		return fail(s, err)
 	} else if u != "" {
-		return fail(s, bulwark.Errorf(bulwark.Invalid, "restore", "restore writes a data folder with its SQLite store; a PostgreSQL store is restored with pg_restore (see the README): unset --database-url and BULWARK_DATABASE_URL"))
+		return fail(s, bulwark.Errorf(bulwark.Invalid, "restore", "restore writes a data folder with its SQLite store; a PostgreSQL store is restored with pg_restore (see the README): unset BULWARK_DATABASE_URL"))
 	}
 	dir, err := filepath.Abs(where.data)
 	if err != nil {
