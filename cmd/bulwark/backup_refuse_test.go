@@ -453,3 +453,22 @@ func mustManifest(t *testing.T, file string) backup.Manifest {
 	}
 	return m
 }
+
+// TestBackupOfPostgresSaysPgDump: a PostgreSQL store is not backed up
+// (nor restored) by bulwark: the answer names pg_dump (pg_restore).
+func TestBackupOfPostgresSaysPgDump(t *testing.T) {
+	old := env
+	t.Cleanup(func() { env = old })
+	env = func(k string) string {
+		if k == "BULWARK_DATABASE_URL" {
+			return "postgres://bulwark@db.internal/bulwark"
+		}
+		return ""
+	}
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(t.TempDir(), "b"), "--data", t.TempDir()); code != exitFailed || !strings.Contains(stderr, "pg_dump") {
+		t.Errorf("backup of a PostgreSQL store: exit %d %q, want 1 naming pg_dump", code, stderr)
+	}
+	if code, _, stderr := runDispatch("restore", "--data", filepath.Join(t.TempDir(), "r"), "b"); code != exitFailed || !strings.Contains(stderr, "pg_restore") {
+		t.Errorf("restore with a PostgreSQL store set: exit %d %q, want 1 naming pg_restore", code, stderr)
+	}
+}
