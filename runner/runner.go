@@ -300,6 +300,15 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	tenant := bulwark.TenantID(t.TenantID)
 	defer rt.forget(l)
 	defer l.hub.close()
+	// The turn ended: its checkpoint has nothing left to resume, and is
+	// dropped once the files are sealed (so that at every moment they are
+	// in the checkpoint or the artifact store, as a backup sees them).
+	ended := false
+	defer func() {
+		if ended {
+			rt.dropCheckpoint(context.Background(), t)
+		}
+	}()
 	defer rt.seal(l) // after the workspace and the sandbox are closed
 
 	ctx, cancel := context.WithCancelCause(parent)
@@ -334,12 +343,6 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 		sinks = append(sinks, auditor.Sink)
 	}
 	tee := agent.Tee(sinks...)
-	ended := false // the turn ended: its checkpoint has nothing left to resume
-	defer func() {
-		if ended {
-			rt.dropCheckpoint(context.WithoutCancel(ctx), t)
-		}
-	}()
 	sink := func(e bulwark.Event) {
 		if e.Type == bulwark.EventTaskFinished && rt.parkedRun(ctx, l) {
 			return // it waits for a person, without this run (waitpark.go)

@@ -150,7 +150,9 @@ func dbCopy(ctx context.Context, fs *flagSet, fromArg, toArg string, force bool,
 			fmt.Fprintln(s.err, "bulwark: "+warning)
 		}
 	}
-	res, err := copyStore(ctx, from, to, force)
+	prog := newProgress(s, "db copy")
+	res, err := copyStore(ctx, from, to, force, prog)
+	prog.done()
 	if err != nil {
 		return err
 	}

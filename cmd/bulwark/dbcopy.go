@@ -134,8 +134,9 @@ type copyResult struct {
 	keyFile  string       // the master.key written into the target folder, if one was
 }
 
-// copyStore copies the store at from into to (see the top of the file).
-func copyStore(ctx context.Context, from, to storeLocation, force bool) (copyResult, error) {
+// copyStore copies the store at from into to (see the top of the file),
+// showing how far it is on prog.
+func copyStore(ctx context.Context, from, to storeLocation, force bool, prog *progress) (copyResult, error) {
 	const op = "db copy"
 	var res copyResult
 	if sameLocation(from, to) {
@@ -188,9 +189,10 @@ func copyStore(ctx context.Context, from, to storeLocation, force bool) (copyRes
 	if err := dst.Close(); err != nil {
 		return res, err
 	}
-	if res.counts, res.replaced, err = copyRows(ctx, from, to, force); err != nil {
+	if res.counts, res.replaced, err = copyRows(ctx, from, to, force, prog); err != nil {
 		return res, err
 	}
+	prog.step("reading the target back")
 	dst, err = openAt(ctx, to, dstKey)
 	if err != nil {
 		return res, bulwark.E(bulwark.Internal, op, "the rows were copied, but the target does not open with the master key: "+bulwark.ErrorMessage(err), err)
@@ -209,7 +211,7 @@ func endError(which string, loc storeLocation, err error) error {
 
 // copyRows moves every row of copyTables from from into to, in one
 // transaction on to, reading from in one (snapshot) transaction.
-func copyRows(ctx context.Context, from, to storeLocation, force bool) (counts, replaced []tableCount, err error) {
+func copyRows(ctx context.Context, from, to storeLocation, force bool, prog *progress) (counts, replaced []tableCount, err error) {
 	src, err := openRaw(ctx, from, true)
 	if err != nil {
 		return nil, nil, err
@@ -258,8 +260,9 @@ func copyRows(ctx context.Context, from, to storeLocation, force bool) (counts, 
 			return nil, nil, dst.failed("empty "+t, err)
 		}
 	}
-	for _, t := range copyTables {
-		n, err := copyTable(ctx, src, stx, dst, dtx, t)
+	for i, t := range copyTables {
+		shown := func(rows int64) { prog.step("table %d of %d, %s: %d rows", i+1, len(copyTables), t, rows) }
+		n, err := copyTable(ctx, src, stx, dst, dtx, t, shown)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -317,8 +320,9 @@ func advanceIdentities(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-// copyTable copies the rows of table and returns how many it inserted.
-func copyTable(ctx context.Context, src *rawDB, stx *sql.Tx, dst *rawDB, dtx *sql.Tx, table string) (int64, error) {
+// copyTable copies the rows of table and returns how many it inserted,
+// telling shown how many it has read as it goes.
+func copyTable(ctx context.Context, src *rawDB, stx *sql.Tx, dst *rawDB, dtx *sql.Tx, table string, shown func(rows int64)) (int64, error) {
 	cols, err := src.columns(ctx, stx, table)
 	if err != nil {
 		return 0, err
@@ -366,6 +370,7 @@ func copyTable(ctx context.Context, src *rawDB, stx *sql.Tx, dst *rawDB, dtx *sq
 			return n, src.failed("read "+table, err)
 		}
 		n++
+		shown(n)
 		if selfRef {
 			held = append(held, vals)
 			continue

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox"
@@ -204,6 +205,7 @@ func doctor(ctx context.Context, where storeFlags) []check {
 	}
 
 	out = append(out, dataFolderCheck(data))
+	out = append(out, backupCheck(data, u != "", time.Now()))
 	out = append(out, auditChecks(ctx, storeLocation{dir: data, url: u})...)
 	return out
 }

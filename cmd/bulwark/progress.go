@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// progress shows how far a long operation (backup, restore, db copy) has
+// come, on one line of stderr redrawn in place, and only when stderr is a
+// terminal: scripts and logs get the final report alone. A nil *progress
+// shows nothing, so callers need not check.
+type progress struct {
+	w     io.Writer
+	label string
+	last  time.Time
+	shown bool
+}
+
+// newProgress returns a progress line for label on s.err, or nil when
+// s.err is not a terminal.
+func newProgress(s stdio, label string) *progress {
+	f, ok := s.err.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &progress{w: s.err, label: label}
+}
+
+// bytes shows done of total bytes.
+func (p *progress) bytes(done, total int64) {
+	if total > 0 {
+		p.show(done == total, "%s of %s (%d%%)", sizeText(done), sizeText(total), done*100/total)
+	} else {
+		p.show(false, "%s", sizeText(done))
+	}
+}
+
+// step shows what is being done now.
+func (p *progress) step(format string, args ...any) { p.show(false, format, args...) }
+
+// show redraws the line, at most ten times a second unless force.
+func (p *progress) show(force bool, format string, args ...any) {
+	if p == nil {
+		return
+	}
+	now := time.Now()
+	if !force && p.shown && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last, p.shown = now, true
+	fmt.Fprintf(p.w, "\r\033[K%s: %s", p.label, fmt.Sprintf(format, args...))
+}
+
+// done clears the line, so that the report that follows starts clean.
+func (p *progress) done() {
+	if p == nil || !p.shown {
+		return
+	}
+	fmt.Fprint(p.w, "\r\033[K")
+	p.shown = false
+}
+
+// sizeText writes n bytes for people: 512 B, 1.5 KiB, 20.0 MiB.
+func sizeText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// progressReader tells p how much of r (of total bytes) has been read.
+type progressReader struct {
+	r     io.Reader
+	p     *progress
+	done  int64
+	total int64
+}
+
+func (pr *progressReader) Read(b []byte) (int, error) {
+	n, err := pr.r.Read(b)
+	pr.done += int64(n)
+	pr.p.bytes(pr.done, pr.total)
+	return n, err
+}
