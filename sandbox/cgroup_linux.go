@@ -160,10 +160,17 @@ func slotCgroup(slot uint32) string { return fmt.Sprintf("bulwark-slot-%d", slot
 // limits written. Groups the slot already has are reused once they are
 // proven empty and reset (see reset); when they cannot be, the sandbox gets
 // fresh groups of its own, removed when it ends.
-func newCgroup(ctrls []CgroupController, slot uint32, memory int64, pids int, cpu float64) (*cgroup, error) {
-	cg, err := makeCgroup(ctrls, slotCgroup(slot), true, memory, pids, cpu)
-	if err == nil || !errors.Is(err, errNotReusable) {
-		return cg, err
+//
+// slot < 0 says the sandbox has no slot of its own (a host that is not
+// root and has no subordinate ids gives every sandbox slot 0): its groups
+// are always fresh, since reusing a shared name would put concurrent
+// sandboxes in one group and the reset would kill the other's processes.
+func newCgroup(ctrls []CgroupController, slot int64, memory int64, pids int, cpu float64) (*cgroup, error) {
+	if slot >= 0 {
+		cg, err := makeCgroup(ctrls, slotCgroup(uint32(slot)), true, memory, pids, cpu)
+		if err == nil || !errors.Is(err, errNotReusable) {
+			return cg, err
+		}
 	}
 	name := fmt.Sprintf("bulwark-sandbox-%d-%d", os.Getpid(), cgroupSeq.Add(1))
 	return makeCgroup(ctrls, name, false, memory, pids, cpu)

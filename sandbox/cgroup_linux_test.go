@@ -26,18 +26,30 @@ func readCgroupFile(t *testing.T, dir, file string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// leaseSlot leases a uid slot as start does: from the host's leases as
+// root, from the user's own ones otherwise (the suite runs as both).
+func leaseSlot(t *testing.T) uint32 {
+	t.Helper()
+	alloc, free := uids.alloc, uids.free
+	if rl := rootless(); rl != nil {
+		alloc, free = rl.alloc, rl.free
+	}
+	slot, err := alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { free(slot) })
+	return slot
+}
+
 func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 	requireSandbox(t)
 	ctrls, err := cgroupsOnce()
 	if err != nil {
 		t.Fatal(err)
 	}
-	slot, err := uids.alloc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uids.free(slot)
-	first, err := newCgroup(ctrls, slot, 64<<20, 10, 0.5)
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +82,7 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 		}
 	}
 
-	second, err := newCgroup(ctrls, slot, 128<<20, 20, 1)
+	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,4 +194,37 @@ a = bytearray(512 << 20)
 		t.Errorf("second sandbox of the slot: exit %d, LimitHit %v, want 0 and none", res.ExitCode, res.LimitHit)
 	}
 	assertNothingLeft(t)
+}
+
+// A sandbox without a slot of its own (not root, no subordinate ids: every
+// sandbox has slot 0) never shares a group with another: reusing the
+// slot's name would put concurrent sandboxes in one group, and the reset
+// of the second would kill the first's processes.
+func TestCgroupWithoutOwnSlotIsFresh(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := newCgroup(ctrls, -1, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.remove()
+	b, err := newCgroup(ctrls, -1, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.remove()
+	if a.keep || b.keep {
+		t.Error("groups without a slot are kept for reuse")
+	}
+	for c, dir := range a.dirs {
+		if b.dirs[c] == dir {
+			t.Errorf("controller %s: two sandboxes without a slot share %s", c, dir)
+		}
+		if strings.Contains(filepath.Base(dir), "slot") {
+			t.Errorf("controller %s: a sandbox without a slot got the slot group %s", c, dir)
+		}
+	}
 }

@@ -161,7 +161,11 @@ func start(spec Spec) (_ *box, err error) {
 			groupsCh <- groups{cg: &cgroup{dirs: map[string]string{}, v2: map[string]bool{}}, v2: -1}
 			return
 		}
-		cg, err := newCgroup(ctrls, b.slot, spec.Memory, spec.Pids, spec.CPU)
+		slot := int64(b.slot)
+		if rl != nil && !rl.ownSlots() {
+			slot = -1
+		}
+		cg, err := newCgroup(ctrls, slot, spec.Memory, spec.Pids, spec.CPU)
 		if err != nil {
 			groupsCh <- groups{v2: -1, err: err}
 			return

@@ -86,6 +86,10 @@ func (h *rootlessHost) alloc() (uint32, error) {
 	return h.ids.alloc()
 }
 
+// ownSlots reports whether each sandbox's slot is its own (leased from
+// the subordinate ids); without them every sandbox has slot 0.
+func (h *rootlessHost) ownSlots() bool { return h.ids != nil }
+
 func (h *rootlessHost) free(slot uint32) {
 	if h.ids != nil {
 		h.ids.free(slot)
