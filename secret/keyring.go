@@ -62,7 +62,7 @@ func ParseKeyring(text []byte) (*Keyring, error) {
 		}
 		n, err := strconv.ParseUint(strings.TrimPrefix(v, "v"), 10, 32)
 		if !strings.HasPrefix(v, "v") || err != nil || n == 0 {
-			return nil, fmt.Errorf("key %d: the version must be v1, v2, ...", i+1)
+			return nil, fmt.Errorf("key %d: the version must be v and a number from 1 up (v1, v2 and so on)", i+1)
 		}
 		key, err := decodeKey(b64)
 		if err != nil {
