@@ -127,7 +127,11 @@ func gate(w io.Writer, reached map[string]finding, other []string, exceptions ma
 	for _, id := range ids {
 		f := reached[id]
 		at := f.Trace[0]
-		where := fmt.Sprintf("%s@%s %s.%s", at.Module, at.Version, at.Package, at.Function)
+		fn := at.Function
+		if at.Receiver != "" {
+			fn = strings.TrimPrefix(at.Receiver, "*") + "." + fn
+		}
+		where := fmt.Sprintf("%s@%s %s.%s", at.Module, at.Version, at.Package, fn)
 		fix := f.FixedVersion
 		if fix == "" {
 			fix = "none yet"
