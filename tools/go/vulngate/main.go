@@ -37,7 +37,9 @@ type finding struct {
 }
 
 type message struct {
-	Finding *finding `json:"finding"`
+	Config  *json.RawMessage `json:"config"`
+	SBOM    *json.RawMessage `json:"SBOM"`
+	Finding *finding         `json:"finding"`
 }
 
 func main() {
@@ -89,6 +91,7 @@ func readExceptions(r io.Reader) (map[string]string, error) {
 func readFindings(r io.Reader) (reached map[string]finding, other []string, err error) {
 	reached = map[string]finding{}
 	seen := map[string]bool{}
+	config, sbom := false, false
 	dec := json.NewDecoder(r)
 	for {
 		var m message
@@ -97,6 +100,8 @@ func readFindings(r io.Reader) (reached map[string]finding, other []string, err 
 		} else if err != nil {
 			return nil, nil, fmt.Errorf("not govulncheck's JSON output: %w", err)
 		}
+		config = config || m.Config != nil
+		sbom = sbom || m.SBOM != nil
 		if m.Finding == nil || len(m.Finding.Trace) == 0 {
 			continue
 		}
@@ -106,6 +111,12 @@ func readFindings(r io.Reader) (reached map[string]finding, other []string, err 
 				reached[m.Finding.OSV] = *m.Finding
 			}
 		}
+	}
+	// A scan that did not run must not read as clean: govulncheck's output
+	// opens with its configuration and, once the packages are loaded, lists
+	// the modules (SBOM); a run that failed to load them stops before that.
+	if !config || !sbom {
+		return nil, nil, fmt.Errorf("govulncheck's output lacks its configuration or module list: the scan did not run to the end")
 	}
 	for id := range seen {
 		if _, ok := reached[id]; !ok {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// testdata/vulnerable.json holds the findings of govulncheck -format json on
+// testdata/vulnerable.json holds the configuration, module list and findings of govulncheck -format json on
 // ../testdata/vulnerable: GO-2021-0113 reached (language.Parse), other
 // findings of golang.org/x/text and the standard library at module or
 // package level only.
@@ -71,7 +71,11 @@ func TestReadExceptions(t *testing.T) {
 			t.Errorf("readExceptions(%q) accepted a line without a GO- id and a reason", bad)
 		}
 	}
-	if _, _, err := readFindings(strings.NewReader("not json")); err == nil {
-		t.Errorf("readFindings accepted text that is not govulncheck's output")
+	// Output of a scan that did not run is refused, not read as clean.
+	for _, bad := range []string{"not json", "", `{"progress": {"message": "Scanning your code"}}`,
+		`{"config": {"scanner_name": "govulncheck"}}`} { // a run that failed to load the packages
+		if _, _, err := readFindings(strings.NewReader(bad)); err == nil {
+			t.Errorf("readFindings(%q) accepted what is not a govulncheck scan", bad)
+		}
 	}
 }
