@@ -325,15 +325,6 @@ func (r *rule) find(v string) []int {
 	return best
 }
 
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 // foldAll folds each cue as Normalize folds text.
 func foldAll(cues ...string) []string {
 	for i, c := range cues {

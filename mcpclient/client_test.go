@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 the tests play a server that uses roots, sampling and logging (deprecated by the SDK, still spoken by servers before protocol 2026-07-28), to check the client answers them safely
+
 package mcpclient
 
 import (

@@ -108,7 +108,6 @@ func TestCheckpointDedupAndRestore(t *testing.T) {
 	if store.blobs != 3 {
 		t.Errorf("the first checkpoint stored %d blobs, want 3 (two files share content)", store.blobs)
 	}
-	want := folder(t, dir)
 
 	writeFiles(t, dir, map[string]string{"b.txt": "B changed"})
 	store.blobs = 0
@@ -127,7 +126,7 @@ func TestCheckpointDedupAndRestore(t *testing.T) {
 		// The store dropped it with the checkpoint it replaced.
 		t.Errorf("a checkpoint of content the store no longer holds stored %d blobs, want 1", store.blobs)
 	}
-	want = folder(t, dir)
+	want := folder(t, dir)
 
 	// After the checkpoint: a file added, one changed, one removed, a mode
 	// changed, a link and a folder of new files.

@@ -53,6 +53,7 @@ func (rt *Runtime) Message(ctx context.Context, tenant bulwark.TenantID, actor, 
 	if bulwark.ErrorKind(err) == bulwark.Conflict && limits == nil {
 		// Another message continued it first: this one joins that turn.
 		rt.turnMu.Lock() // wait until that turn is queued here
+		//lint:ignore SA2001 the lock is taken only to wait for the turn that won; it guards nothing here
 		rt.turnMu.Unlock()
 		if cur, e := rt.cfg.Store.Task(ctx, tenant, id); e == nil && !cur.Status.Continuable() {
 			if e := rt.Send(ctx, tenant, id, text); e == nil {

@@ -62,7 +62,7 @@ func ParseKeyring(text []byte) (*Keyring, error) {
 		}
 		n, err := strconv.ParseUint(strings.TrimPrefix(v, "v"), 10, 32)
 		if !strings.HasPrefix(v, "v") || err != nil || n == 0 {
-			return nil, fmt.Errorf("key %d: the version must be v1, v2, ...", i+1)
+			return nil, fmt.Errorf("key %d: the version must be v and a number from 1 up (v1, v2 and so on)", i+1)
 		}
 		key, err := decodeKey(b64)
 		if err != nil {
@@ -192,6 +192,34 @@ func (k *Keyring) VerifyKeyCheck(v uint32, record []byte) error {
 // not a regular file or that group or others may read or write, since a key
 // that others can read protects nothing.
 func ReadKeyFile(path string) (*Keyring, error) {
+	return readKeyring(path, func(perm fs.FileMode) error {
+		if perm&0o077 != 0 {
+			return fmt.Errorf("the master key file %s can be read or written by group or others (mode %04o): run chmod 600 %s", path, perm, path)
+		}
+		return nil
+	})
+}
+
+// ReadKeyCredential reads a keyring from a systemd credential: a file of
+// the folder $CREDENTIALS_DIRECTORY names, which the service manager fills
+// from LoadCredential= as the service starts, read-only, in a folder only
+// the service's user can enter. systemd gives that user read access with
+// an ACL where the file system has them, which shows as the group's read
+// bit (the ACL mask); so unlike ReadKeyFile it accepts that bit, and
+// refuses a write bit for anyone or any access for others, which systemd
+// never sets.
+func ReadKeyCredential(path string) (*Keyring, error) {
+	return readKeyring(path, func(perm fs.FileMode) error {
+		if perm&0o227 != 0 {
+			return fmt.Errorf("the master key credential %s is writable or readable by others (mode %04o): systemd makes credentials 0400; is it one?", path, perm)
+		}
+		return nil
+	})
+}
+
+// readKeyring reads a keyring from the regular file at path, once permOK
+// has accepted its permission bits.
+func readKeyring(path string, permOK func(fs.FileMode) error) (*Keyring, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -204,8 +232,8 @@ func ReadKeyFile(path string) (*Keyring, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("the master key file %s is not a regular file", path)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("the master key file %s can be read or written by group or others (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	if err := permOK(fi.Mode().Perm()); err != nil {
+		return nil, err
 	}
 	b, err := readAllLimit(f, 1<<20)
 	if err != nil {

@@ -152,6 +152,44 @@ func TestKeyFile(t *testing.T) {
 	}
 }
 
+// A systemd credential is 0400, or shows 0440 where systemd grants the
+// service's user read access by an ACL (the group bits are the ACL's mask);
+// both are read. A write bit or access for others means it is not a file
+// systemd made, and it is refused.
+func TestKeyCredential(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bulwark.master-key")
+	k := NewKeyring()
+	if err := WriteKeyFile(path, k); err != nil {
+		t.Fatal(err)
+	}
+	chk, _ := k.KeyCheck(k.Current())
+	for _, mode := range []os.FileMode{0o400, 0o440} {
+		os.Chmod(path, mode)
+		got, err := ReadKeyCredential(path)
+		if err != nil {
+			t.Errorf("ReadKeyCredential of a mode %04o file = %v, want the keyring", mode, err)
+			continue
+		}
+		if err := got.VerifyKeyCheck(k.Current(), chk); err != nil {
+			t.Errorf("the credential read back (mode %04o) does not open its check: %v", mode, err)
+		}
+	}
+	for _, mode := range []os.FileMode{0o600, 0o460, 0o404, 0o401, 0o444} {
+		os.Chmod(path, mode)
+		if _, err := ReadKeyCredential(path); err == nil || !strings.Contains(err.Error(), "systemd makes credentials 0400") {
+			t.Errorf("ReadKeyCredential of a mode %04o file = %v, want a refusal", mode, err)
+		}
+	}
+	// A key file keeps its stricter rule: the group may not read it.
+	os.Chmod(path, 0o440)
+	if _, err := ReadKeyFile(path); err == nil {
+		t.Errorf("ReadKeyFile of a mode 0440 file succeeded, want a refusal")
+	}
+	if _, err := ReadKeyCredential(filepath.Dir(path)); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("ReadKeyCredential of a folder = %v, want a refusal", err)
+	}
+}
+
 // FuzzParseKeyring checks that any text either fails without quoting
 // itself or gives a keyring that survives MarshalText and ParseKeyring.
 func FuzzParseKeyring(f *testing.F) {

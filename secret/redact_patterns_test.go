@@ -1,7 +1,6 @@
 package secret
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -186,12 +185,6 @@ func randomSecret(rng *mrand.Rand, n int) string {
 		b[i] = chars[rng.IntN(len(chars))]
 	}
 	return string(b)
-}
-
-func cryptoSecret(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }
 
 func firstDiff(a, b string) int {

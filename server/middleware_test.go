@@ -194,8 +194,7 @@ func (failingStore) ListAPIKeys(context.Context, bulwark.TenantID) ([]bulwark.AP
 
 func TestErrorsShowNoInternals(t *testing.T) {
 	t.Parallel()
-	var e *env
-	e = newEnv(t, rateLimitOff, func(c *Config) { c.Store = failingStore{c.Store} })
+	e := newEnv(t, rateLimitOff, func(c *Config) { c.Store = failingStore{c.Store} })
 	a := e.tenant("a")
 	cases := []struct {
 		path       string

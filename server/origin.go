@@ -43,7 +43,7 @@ func (s *Server) checkOrigin(r *http.Request) error {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || !strings.EqualFold(u.Scheme, requestScheme(r)) {
-		return errors.New("Origin with another scheme")
+		return errors.New("an Origin header with another scheme")
 	}
 	return nil
 }

@@ -94,8 +94,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			v.other[name] = true
 		}
 	}
-	var arithAssigned func(x syntax.ArithmExpr)
-	arithAssigned = func(x syntax.ArithmExpr) {
+	arithAssigned := func(x syntax.ArithmExpr) {
 		if w, ok := x.(*syntax.Word); ok && len(w.Parts) == 1 {
 			if l, ok := w.Parts[0].(*syntax.Lit); ok {
 				v.numeric[l.Value] = true
@@ -217,12 +216,6 @@ func (v *vars) arithPart(src string, p syntax.WordPart, check func(syntax.Arithm
 		return "arithmetic reads " + source(src, p) + ", whose value bash evaluates in turn (a subscript in it runs commands)"
 	}
 	return ""
-}
-
-// arithWord reports why a word bash evaluates as arithmetic ([[ x -eq y ]])
-// may run what a value holds.
-func (v *vars) arithWord(src string, w *syntax.Word) string {
-	return v.arith(src, w)
 }
 
 // subscripted reports why a variable name given as text to a builtin (unset

@@ -208,7 +208,7 @@ func (o *options) valueFlag(a arg) bool {
 	if strings.HasPrefix(a.lead, "--") {
 		return strings.Contains(a.lead, "=")
 	}
-	return strings.IndexAny(a.lead[1:], o.values+o.optional) >= 0
+	return strings.ContainsAny(a.lead[1:], o.values+o.optional)
 }
 
 // runtimeFlags returns the words of args that could add flags at run time:

@@ -86,13 +86,11 @@ func TestQueryTasks(t *testing.T) {
 	db := mustOpenDB(t)
 	a, b := mustTenant(t, db, "a"), mustTenant(t, db, "b")
 	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	var ids []string // newest first
 	for i := range 7 {
 		task, err := db.CreateTask(ctx, a, bulwark.Task{Input: "x", Created: base.Add(time.Duration(i%3) * time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, task.ID)
 		if i%2 == 0 {
 			if err := db.SetTaskStatus(ctx, a, task.ID, bulwark.TaskRunning); err != nil {
 				t.Fatal(err)

@@ -334,18 +334,6 @@ func (s *e2eServer) tasks(t *testing.T) []bulwark.Task {
 	return out.Tasks
 }
 
-// taskWith returns the newest task whose input holds word.
-func (s *e2eServer) taskWith(t *testing.T, word string) bulwark.Task {
-	t.Helper()
-	for _, tk := range s.tasks(t) {
-		if strings.Contains(tk.Input, word) {
-			return tk
-		}
-	}
-	t.Fatalf("no task with %q", word)
-	return bulwark.Task{}
-}
-
 // waitTask waits until the task's status is want.
 func (s *e2eServer) waitTask(t *testing.T, id string, want bulwark.TaskStatus) bulwark.Task {
 	t.Helper()

@@ -129,7 +129,7 @@ func useFakePostgres(t *testing.T, err error) *fakePostgres {
 
 // clearStoreEnv unsets the variables that choose the store and its key.
 func clearStoreEnv(t *testing.T) {
-	for _, v := range []string{"BULWARK_DATABASE_URL", "BULWARK_MASTER_KEY", "BULWARK_MASTER_KEY_FILE", "BULWARK_DATA", "BULWARK_DB_MAX_CONNS", "BULWARK_DB_STATEMENT_TIMEOUT", "BULWARK_AUDIT"} {
+	for _, v := range []string{"BULWARK_DATABASE_URL", "BULWARK_MASTER_KEY", "BULWARK_MASTER_KEY_FILE", "CREDENTIALS_DIRECTORY", "BULWARK_DATA", "BULWARK_DB_MAX_CONNS", "BULWARK_DB_STATEMENT_TIMEOUT", "BULWARK_AUDIT"} {
 		t.Setenv(v, "")
 	}
 	t.Setenv("BULWARK_AUDIT", "off")

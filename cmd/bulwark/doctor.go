@@ -185,6 +185,8 @@ func doctor(ctx context.Context, where storeFlags) []check {
 		add("master key", "ok", "from BULWARK_MASTER_KEY, not stored with the data")
 	case env("BULWARK_MASTER_KEY_FILE") != "" && !within(env("BULWARK_MASTER_KEY_FILE"), data):
 		add("master key", "ok", "from "+env("BULWARK_MASTER_KEY_FILE")+", apart from the data")
+	case credentialKeyPath() != "":
+		add("master key", "ok", "from the systemd credential "+masterKeyCredential+", apart from the data")
 	case u != "" && env("BULWARK_MASTER_KEY_FILE") == "":
 		add("master key", "FAIL", userMessage(errNoPostgresKey))
 	default:

@@ -15,13 +15,6 @@ import (
 // the local tenant, in the same conversation and workspace folder (see
 // runner/continue.go for the server's side).
 
-// continuedModel is the model spec of the task id, for a turn that names
-// none.
-func continuedModel(ctx context.Context, db store, tenant bulwark.TenantID, id string) (string, error) {
-	t, err := localTask(ctx, db, tenant, id)
-	return t.Model, err
-}
-
 func localTask(ctx context.Context, db store, tenant bulwark.TenantID, id string) (bulwark.Task, error) {
 	t, err := db.Task(ctx, tenant, id)
 	if bulwark.ErrorKind(err) == bulwark.NotFound || bulwark.ErrorKind(err) == bulwark.Invalid {

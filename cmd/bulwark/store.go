@@ -189,14 +189,48 @@ type masterKey struct {
 	source string
 }
 
-// envMasterKey reads the master key from BULWARK_MASTER_KEY or the file
-// BULWARK_MASTER_KEY_FILE names; ok is false when neither is set.
+// masterKeyCredential is the name of the systemd credential that holds the
+// master key (LoadCredential=bulwark.master-key:/etc/bulwark/master.key).
+const masterKeyCredential = "bulwark.master-key"
+
+// credentialKeyPath is the master key credential's path when systemd gave
+// this process one ($CREDENTIALS_DIRECTORY/bulwark.master-key exists), else "".
+func credentialKeyPath() string {
+	dir := env("CREDENTIALS_DIRECTORY")
+	if dir == "" || !filepath.IsAbs(dir) {
+		return ""
+	}
+	p := filepath.Join(dir, masterKeyCredential)
+	if _, err := os.Lstat(p); err != nil {
+		return ""
+	}
+	return p
+}
+
+// envMasterKey reads the master key from BULWARK_MASTER_KEY, the file
+// BULWARK_MASTER_KEY_FILE names, or the systemd credential
+// bulwark.master-key; ok is false when none is there. More than one is a
+// usage error: which key opens the data must never be a guess. The
+// credential is read-only (systemd copies it at start): it is a source
+// like the variable, which rotation cannot write to.
 func envMasterKey() (mk masterKey, ok bool, err error) {
 	const op = "masterKeys"
-	inEnv, file := env("BULWARK_MASTER_KEY"), env("BULWARK_MASTER_KEY_FILE")
+	inEnv, file, cred := env("BULWARK_MASTER_KEY"), env("BULWARK_MASTER_KEY_FILE"), credentialKeyPath()
+	given := 0
+	for _, s := range []string{inEnv, file, cred} {
+		if s != "" {
+			given++
+		}
+	}
 	switch {
-	case inEnv != "" && file != "":
-		return mk, false, usagef("set BULWARK_MASTER_KEY or BULWARK_MASTER_KEY_FILE, not both")
+	case given > 1:
+		return mk, false, usagef("set one of BULWARK_MASTER_KEY, BULWARK_MASTER_KEY_FILE or the systemd credential " + masterKeyCredential + ", not more")
+	case cred != "":
+		kr, err := secret.ReadKeyCredential(cred)
+		if err != nil {
+			return mk, false, keyFileError(op, cred, err)
+		}
+		return masterKey{keys: kr, source: "the systemd credential " + masterKeyCredential}, true, nil
 	case inEnv != "":
 		kr, err := secret.ParseKeyring([]byte(inEnv))
 		if err != nil {
@@ -220,7 +254,7 @@ func envMasterKey() (mk masterKey, ok bool, err error) {
 // errNoPostgresKey is why a PostgreSQL store is not opened without a key
 // from the environment.
 var errNoPostgresKey = bulwark.Errorf(bulwark.Invalid, "masterKeys",
-	"a PostgreSQL store needs the master key in BULWARK_MASTER_KEY or in the file BULWARK_MASTER_KEY_FILE names: "+
+	"a PostgreSQL store needs the master key in BULWARK_MASTER_KEY or in the file BULWARK_MASTER_KEY_FILE names (under systemd, the credential "+masterKeyCredential+" may hold it): "+
 		"it is never generated nor read from the data folder for a database that several nodes share "+
 		"(generate one with: head -c 32 /dev/urandom | base64)")
 

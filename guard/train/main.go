@@ -177,14 +177,6 @@ func pick(all []example, idx []int) []example {
 
 func view(text string) string { return classify.View(guard.Normalize(text)) }
 
-func f1At(scores []float64, ys []bool, t float64) float64 {
-	var c counts
-	for i, s := range scores {
-		c.add(s >= t, ys[i])
-	}
-	return c.f1()
-}
-
 type counts struct{ tp, fp, tn, fn int }
 
 func (c *counts) add(flagged, injection bool) {

@@ -218,8 +218,8 @@ func TestSearchHostileBackend(t *testing.T) {
 		{"no results field", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"query":"x"}`) }, "not the JSON results expected"},
 		{"results not a list", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"results":"x"}`) }, "not the JSON results expected"},
 		{"500", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom "+canaryKey, 500) }, "answered 500 Internal Server Error"},
-		{"403", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "forbidden", 403) }, "json format enabled"},
-		{"429", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow down", 429) }, "limiting the rate"},
+		{"403", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "forbidden", http.StatusForbidden) }, "json format enabled"},
+		{"429", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow down", http.StatusTooManyRequests) }, "limiting the rate"},
 		{"slow headers", func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-block:
