@@ -108,6 +108,7 @@ var tests = []struct {
 	{"WrongMasterKey", testWrongMasterKey},
 	{"SealedValueMoved", testSealedValueMoved},
 	{"Checkpoints", testCheckpoints},
+	{"TwoFactor", testTwoFactor},
 	{"CheckpointErrors", testCheckpointErrors},
 	{"CheckpointsCrossTenant", testCheckpointsCrossTenant},
 	{"CheckpointMoved", testCheckpointMoved},
