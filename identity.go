@@ -240,6 +240,11 @@ type APIKeyStore interface {
 	// TouchAPIKey records that the key (of tenant, "" for an operator key)
 	// was used at t.
 	TouchAPIKey(ctx context.Context, tenant TenantID, id string, t time.Time) error
+	// ExpireAPIKey makes a key of tenant expire at the latest at at (a key
+	// that expires sooner keeps its expiry) and returns the key as stored;
+	// an unknown id is NotFound. Rotation uses it for the old key's grace
+	// period.
+	ExpireAPIKey(ctx context.Context, tenant TenantID, id string, at time.Time) (APIKey, error)
 }
 
 // SessionStore keeps browser sessions.

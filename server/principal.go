@@ -27,6 +27,10 @@ type Principal struct {
 	// ForUser is, for a key, the user whose rights it carries (its
 	// CreatorUser); "" for keys the operator made. See RightsUser.
 	ForUser string
+	// MustEnrol is set for a session whose user must turn on a second
+	// factor before anything else (the tenant requires one): only routes
+	// marked Enrol are open to it.
+	MustEnrol bool
 }
 
 // RightsUser is the user whose rights the principal carries: the

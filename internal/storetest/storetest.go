@@ -109,6 +109,7 @@ var tests = []struct {
 	{"SealedValueMoved", testSealedValueMoved},
 	{"Checkpoints", testCheckpoints},
 	{"TwoFactor", testTwoFactor},
+	{"ExpireAPIKey", testExpireAPIKey},
 	{"CheckpointErrors", testCheckpointErrors},
 	{"CheckpointsCrossTenant", testCheckpointsCrossTenant},
 	{"CheckpointMoved", testCheckpointMoved},
