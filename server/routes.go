@@ -144,6 +144,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/keys", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.listKeys},
 		{Method: "POST", Pattern: "/api/v1/keys", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.createKey},
 		{Method: "DELETE", Pattern: "/api/v1/keys/{id}", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.deleteKey},
+		{Method: "POST", Pattern: "/api/v1/keys/{id}/rotate", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.rotateKey},
 
 		{Method: "GET", Pattern: "/api/v1/secrets", Side: BrowserOrAPI, Role: admin, Scope: "secrets", Handler: s.listSecrets},
 		{Method: "PUT", Pattern: "/api/v1/secrets/{name}", Side: BrowserOrAPI, Role: admin, Scope: "secrets", MaxBody: 128 << 10, Handler: s.putSecret},
