@@ -1,9 +1,9 @@
 package server
 
 import (
-	"slices"
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/bulwark-agents/bulwark"
