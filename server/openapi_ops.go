@@ -34,6 +34,7 @@ const (
 	htmlBody                    // an HTML page of the web UI
 	textBody                    // text/plain (the Prometheus metrics)
 	assetBody                   // a static file of the web UI
+	svgBody                     // an SVG image the server draws
 )
 
 // uploadKind is how a route takes a file.
@@ -73,7 +74,7 @@ func opDocs() map[string]opDoc {
 			desc: "The secret is pending until confirmed; a new call replaces it. 409 when the second factor is already on."},
 		"POST /api/v1/me/totp/confirm": {summary: "Turn the second factor on with a code of it; returns recovery codes, shown this once", body: codeRequest{}, resp: confirmTOTPResponse{},
 			desc: "Each recovery code logs in once in place of a code. The user's other sessions end; this one gets a new cookie.", errors: []int{409}},
-		"GET /api/v1/me/totp/qr": {summary: "The pending second factor's otpauth URL as a QR code (SVG)", kind: assetBody,
+		"GET /api/v1/me/totp/qr": {summary: "The pending second factor's otpauth URL as a QR code (SVG)", kind: svgBody,
 			desc: "An `image/svg+xml` image, drawn by the server, for the enrolment page. 404 when no second factor is pending."},
 		"DELETE /api/v1/me/totp": {summary: "Turn your second factor off", body: codeRequest{}, optBody: true, kind: noBody, status: 204,
 			desc: "A second factor that is on needs a current code or a recovery code; wrong codes count as failed logins (429 with Retry-After)."},

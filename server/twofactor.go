@@ -32,6 +32,8 @@ const (
 	// codeEnrolSecondFactor: the tenant requires a second factor and the
 	// session's user has none yet; only enrolment is open.
 	codeEnrolSecondFactor = "second_factor_enrolment_required"
+	// codeBadSecondFactor: a wrong code to turn the second factor off.
+	codeBadSecondFactor = "bad_second_factor"
 )
 
 const msgSecondFactorRequired = "log in with the code of your authenticator app (or a recovery code) as \"code\", " +
@@ -295,7 +297,7 @@ func (s *Server) deleteMyTOTP(w http.ResponseWriter, r *http.Request) error {
 			}
 			s.auditRefusal(r, audit.Record{Action: "totp.disable_refused", Target: p.UserID, Outcome: audit.OutcomeDenied,
 				Details: map[string]string{"client": clientAddr(r)}})
-			return withCode(bulwark.PermissionDenied, op, "bad_second_factor", "the code is wrong, or was used already")
+			return withCode(bulwark.PermissionDenied, op, codeBadSecondFactor, "the code is wrong, or was used already")
 		}
 	}
 	if err := s.store.DeleteTOTP(ctx, p.Tenant, p.UserID); err != nil {

@@ -69,6 +69,7 @@ var Pages = []Page{
 	{Path: "/skills", Name: "skills", Title: "Skills", Section: "skills"},
 	{Path: "/users", Name: "users", Title: "Users", Section: "users"},
 	{Path: "/audit", Name: "audit", Title: "Audit log", Section: "audit"},
+	{Path: "/account", Name: "account", Title: "Account", Section: "account"},
 }
 
 // AssetsPath is the pattern of the asset route. Asset URLs are

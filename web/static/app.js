@@ -19,6 +19,7 @@ const pages = {
   skills: () => import('./skills.js'),
   users: () => import('./users.js'),
   audit: () => import('./audit.js'),
+  account: () => import('./account.js'),
 };
 
 function showNav(me) {
@@ -58,6 +59,10 @@ async function start() {
   try {
     if (page !== 'login') {
       ctx.me = await api('GET', '/api/v1/me');
+      if (ctx.me.enrol_second_factor && page !== 'account') { // the tenant requires a second factor first
+        location.assign('/account');
+        return;
+      }
       showNav(ctx.me);
     }
     const load = pages[page];
