@@ -57,6 +57,7 @@ func TestBrowser(t *testing.T) {
 		{"audit newest first with names", testAuditNames},
 		{"logout", testLogout},
 		{"login redirect stays on site", testLoginRedirect},
+		{"two-factor login", testTwoFactor},
 	}
 	for _, st := range steps {
 		ok := t.Run(st.name, func(t *testing.T) {
