@@ -394,3 +394,28 @@ func TestTwoFactorRequired(t *testing.T) {
 		t.Errorf("after enrolment = %d %s, want 200", w.Code, w.Body)
 	}
 }
+
+// TestTwoFactorCodeOnceOnPostgres: on a PostgreSQL store shared by two
+// nodes, a code accepted by one is refused by the other, and of two
+// logins racing with the same code on the two nodes, one succeeds.
+func TestTwoFactorCodeOnceOnPostgres(t *testing.T) {
+	t.Parallel()
+	e := newEnvOn(t, openPostgres(t), rateLimitOff)
+	other := e.otherNode(rateLimitOff)
+	a := e.tenant("a")
+	email := a.users[bulwark.RoleMember].Email
+	f := e.enrol(e.login(email))
+	e.clock.Advance(totp.Period)
+	body := loginCode(email, testPassword, e.code(f.secret))
+	codes := make(chan int, 2)
+	for _, node := range []*env{e, other} {
+		go func() { codes <- node.do(req{method: "POST", path: "/api/v1/login", body: body}).Code }()
+	}
+	got := []int{<-codes, <-codes}
+	if !(got[0] == 200 && got[1] == 401 || got[0] == 401 && got[1] == 200) {
+		t.Errorf("one code on two nodes at once = %v, want one 200 and one 401", got)
+	}
+	if w := other.do(req{method: "POST", path: "/api/v1/login", body: body}); w.Code != 401 {
+		t.Errorf("the code again = %d, want 401", w.Code)
+	}
+}
