@@ -239,7 +239,7 @@ var matrix = map[string]matrixCase{
 	"POST /api/v1/logout":          {path: fixed("/api/v1/logout")},
 	"POST /api/v1/logout-all":      {path: fixed("/api/v1/logout-all")},
 	"GET /api/v1/me":               {path: fixed("/api/v1/me")},
-	"POST /api/v1/me/totp":         {path: fixed("/api/v1/me/totp")},
+	"POST /api/v1/me/totp":         {path: fixed("/api/v1/me/totp"), body: `{"password":"` + testPassword + `"}`},
 	"POST /api/v1/me/totp/confirm": {path: fixed("/api/v1/me/totp/confirm"), body: `{"code":"000000"}`, ownCode: http.StatusConflict},
 	"GET /api/v1/me/totp/qr":       {path: fixed("/api/v1/me/totp/qr"), ownCode: http.StatusNotFound},
 	"DELETE /api/v1/me/totp":       {path: fixed("/api/v1/me/totp"), ownCode: http.StatusNotFound},

@@ -150,14 +150,28 @@ type beginTOTPResponse struct {
 	OTPAuthURL string `json:"otpauth_url"` // for a QR code (GET /api/v1/me/totp/qr draws it)
 }
 
+type beginTOTPRequest struct {
+	// Password is the user's password: a stolen session alone must not
+	// add a second factor that would lock the user out.
+	Password string `json:"password"`
+}
+
 // beginTOTP makes a new pending second factor for the session's user and
 // shows its secret, this once. A pending factor is asked for nowhere
-// until confirmTOTP turns it on; a new one replaces it.
+// until confirmTOTP turns it on; a new one replaces it. It needs the
+// user's password.
 func (s *Server) beginTOTP(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.beginTOTP"
 	p, _ := PrincipalFrom(r.Context())
+	var req beginTOTPRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
 	u, err := s.store.User(r.Context(), p.Tenant, p.UserID)
 	if err != nil {
+		return err
+	}
+	if err := s.checkOwnPassword(r, op, u, req.Password); err != nil {
 		return err
 	}
 	t, err := s.store.Tenant(r.Context(), p.Tenant)
@@ -383,4 +397,35 @@ func (s *Server) resetUserTOTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// checkOwnPassword checks the password of u, the session's user, before a
+// change a stolen session alone must not make. Wrong passwords count
+// toward the account's failed logins, and are slowed down as those are.
+func (s *Server) checkOwnPassword(r *http.Request, op string, u bulwark.User, password string) error {
+	ctx := r.Context()
+	if password == "" || len(password) > maxLoginPasswordBytes {
+		return bulwark.Errorf(bulwark.Invalid, op, "give your password as \"password\"")
+	}
+	key := "acct|" + deviceLogin("", u.Email)
+	wait, err := s.throttle.Wait(ctx, key)
+	if err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+	}
+	if wait > 0 {
+		return rateLimited(op, "too many failed attempts: wait before trying again", wait)
+	}
+	_, hash, err := s.store.TenantUserByEmail(ctx, u.TenantID, u.Email)
+	if err != nil {
+		return err
+	}
+	if ok, _, _ := VerifyPassword(hash, password, s.cfg.Password); ok {
+		return nil
+	}
+	if err := s.throttle.Fail(ctx, key, accountPolicy); err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+	}
+	s.auditRefusal(r, audit.Record{Action: "totp.password_refused", Target: u.ID, Outcome: audit.OutcomeDenied,
+		Details: map[string]string{"client": clientAddr(r)}})
+	return bulwark.Errorf(bulwark.PermissionDenied, op, "the password is wrong")
 }

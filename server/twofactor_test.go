@@ -24,7 +24,7 @@ type enrolled struct {
 // would: begin, then confirm with the current code.
 func (e *env) enrol(cookie string) enrolled {
 	e.t.Helper()
-	w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie})
+	w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie, body: `{"password":"` + testPassword + `"}`})
 	var begin beginTOTPResponse
 	if w.Code != http.StatusCreated || json.Unmarshal(w.Body.Bytes(), &begin) != nil {
 		e.t.Fatalf("POST /me/totp = %d %s", w.Code, w.Body)
@@ -247,7 +247,15 @@ func TestTwoFactorEnrolment(t *testing.T) {
 	if w := e.do(req{method: "POST", path: "/api/v1/me/totp/confirm", cookie: cookie, body: `{"code":"123456"}`}); w.Code != 409 {
 		t.Errorf("confirm before begin = %d, want 409", w.Code)
 	}
-	w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie})
+	for _, body := range []string{`{}`, `{"password":"not the password"}`} {
+		if w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie, body: body}); w.Code != 400 && w.Code != 403 {
+			t.Errorf("begin with %s = %d %s, want 400 or 403", body, w.Code, w.Body)
+		}
+	}
+	if n := len(e.audited("totp.password_refused")); n != 1 {
+		t.Errorf("%d totp.password_refused records, want 1", n)
+	}
+	w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie, body: `{"password":"` + testPassword + `"}`})
 	var begin beginTOTPResponse
 	json.Unmarshal(w.Body.Bytes(), &begin)
 	secret, _ := totp.DecodeSecret(begin.Secret)
@@ -277,11 +285,11 @@ func TestTwoFactorEnrolment(t *testing.T) {
 	if w := e.do(req{method: "GET", path: "/api/v1/me/totp/qr", cookie: cookie}); w.Code != 404 {
 		t.Errorf("QR code once on = %d, want 404", w.Code)
 	}
-	if w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie}); w.Code != 409 {
+	if w := e.do(req{method: "POST", path: "/api/v1/me/totp", cookie: cookie, body: `{"password":"` + testPassword + `"}`}); w.Code != 409 {
 		t.Errorf("begin while on = %d, want 409", w.Code)
 	}
 	// The second factor routes are a browser's: an API key is refused.
-	if w := e.do(req{method: "POST", path: "/api/v1/me/totp", key: a.keys[bulwark.RoleOwner]}); w.Code != 401 {
+	if w := e.do(req{method: "POST", path: "/api/v1/me/totp", key: a.keys[bulwark.RoleOwner], body: `{"password":"` + testPassword + `"}`}); w.Code != 401 {
 		t.Errorf("POST /me/totp with a key = %d, want 401", w.Code)
 	}
 }

@@ -38,6 +38,7 @@ func testTwoFactor(t *testing.T, b *browser, s *e2eServer) {
 	b.wait("the task list after login", `location.pathname === '/tasks'`)
 
 	b.open(s.URL + "/account")
+	b.typeInto("#totp-password", testPassword)
 	b.clickText("button", "Turn on two-factor login")
 	b.wait("the QR code and the secret", `document.querySelector('#totp-qr') && document.querySelector('#totp-qr').complete &&
 		document.querySelector('#totp-qr').naturalWidth > 0 && document.querySelector('#totp-secret').innerText.length >= 32`)

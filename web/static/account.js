@@ -17,11 +17,16 @@ export async function render(main, ctx) {
 
   function showOff() {
     const errors = h('div', {class: 'errors'});
-    const start = h('button', {type: 'button', class: 'primary'}, 'Turn on two-factor login');
-    clear(box).append(h('h2', null, 'Two-factor login'),
+    const password = h('input', {type: 'password', autocomplete: 'current-password', required: true, id: 'totp-password'});
+    const start = h('button', {type: 'submit', class: 'primary'}, 'Turn on two-factor login');
+    const form = h('form', null, h('h2', null, 'Two-factor login'),
       h('p', null, 'Off. With it on, logging in needs a code from an authenticator app as well as your password.'),
-      errors, h('div', {class: 'actions'}, start));
-    start.addEventListener('click', () => busy(start, errors, async () => enrol(await api('POST', '/api/v1/me/totp'))));
+      field('Your password', password), errors, h('div', {class: 'actions'}, start));
+    form.addEventListener('submit', ev => {
+      ev.preventDefault();
+      busy(start, errors, async () => enrol(await api('POST', '/api/v1/me/totp', {password: password.value})));
+    });
+    clear(box).append(form);
   }
 
   function enrol(pending) {
