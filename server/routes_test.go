@@ -338,6 +338,7 @@ var matrix = map[string]matrixCase{
 	"GET /skills":           {path: fixed("/skills")},
 	"GET /users":            {path: fixed("/users")},
 	"GET /audit":            {path: fixed("/audit")},
+	"GET /account":          {path: fixed("/account")},
 	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
 
 	// MCP (mcp.go): B's owner lists its tasks, never A's; GET is the
