@@ -75,6 +75,10 @@ type User struct {
 	Role     Role      `json:"role"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
+	// TwoFactor reports whether the user's second factor is on. The
+	// stores do not set it (see TwoFactorStore.TwoFactorUsers); the
+	// server does where it shows users.
+	TwoFactor bool `json:"two_factor"`
 }
 
 // NormalizeEmail returns email trimmed and in lower case, or an Invalid
@@ -150,8 +154,16 @@ type Settings struct {
 	// use: {"mcpServers": {"NAME": {...}}} (see package mcpclient). Values
 	// of env and headers may be {{secret:NAME}}; the document holds the
 	// placeholders, never the values.
-	MCP     json.RawMessage `json:"mcp,omitempty"`
-	Updated time.Time       `json:"updated,omitzero"`
+	MCP json.RawMessage `json:"mcp,omitempty"`
+	// RequireTwoFactor makes every user of the tenant log in with a
+	// second factor: a user without one may, once logged in, only enrol
+	// one (and read who they are, and log out).
+	RequireTwoFactor bool `json:"require_two_factor,omitempty"`
+	// KeyMaxAgeDays flags API keys older than this many days (in the UI,
+	// GET /api/v1/keys and bulwark doctor) so that they get rotated; 0:
+	// none is flagged. Keys keep working: expiry is ExpiresIn's job.
+	KeyMaxAgeDays int       `json:"key_max_age_days,omitempty"`
+	Updated       time.Time `json:"updated,omitzero"`
 }
 
 // RateLimitSettings are a tenant's request rate limits. Zero fields mean
@@ -246,6 +258,11 @@ type APIKeyStore interface {
 	// TouchAPIKey records that the key (of tenant, "" for an operator key)
 	// was used at t.
 	TouchAPIKey(ctx context.Context, tenant TenantID, id string, t time.Time) error
+	// ExpireAPIKey makes a key of tenant expire at the latest at at (a key
+	// that expires sooner keeps its expiry) and returns the key as stored;
+	// an unknown id is NotFound. Rotation uses it for the old key's grace
+	// period.
+	ExpireAPIKey(ctx context.Context, tenant TenantID, id string, at time.Time) (APIKey, error)
 }
 
 // SessionStore keeps browser sessions.
@@ -271,4 +288,54 @@ type SettingsStore interface {
 	Settings(ctx context.Context, tenant TenantID) (Settings, error)
 	// PutSettings replaces the tenant's settings; Updated is set.
 	PutSettings(ctx context.Context, tenant TenantID, s Settings) (Settings, error)
+}
+
+// TOTP is a user's second factor: the secret of a time-based one-time
+// password (RFC 6238) shared with the user's authenticator app.
+type TOTP struct {
+	UserID string
+	// Secret is the shared key; sealed at rest with the tenant's data key.
+	Secret []byte
+	// Enabled is false while the factor is pending: made, but not yet
+	// confirmed with a code (EnableTOTP). A pending factor is not asked
+	// for at login.
+	Enabled bool
+	// LastStep is the last time step whose code was accepted: a code of
+	// that step or an earlier one is refused, so that each code works
+	// once, on every node.
+	LastStep int64
+	// RecoveryLeft is how many recovery codes are left unused.
+	RecoveryLeft int
+	Created      time.Time
+}
+
+// TwoFactorStore keeps users' second factors and their recovery codes.
+// Recovery codes are stored only as hashes (the caller hashes them: they
+// are long random strings, so a fast hash is enough).
+type TwoFactorStore interface {
+	// PutPendingTOTP stores secret as the user's pending second factor,
+	// replacing a pending one. A user whose second factor is on is
+	// Conflict; an unknown user NotFound.
+	PutPendingTOTP(ctx context.Context, tenant TenantID, userID string, secret []byte) error
+	// TOTP returns the user's second factor, pending or on, or NotFound.
+	TOTP(ctx context.Context, tenant TenantID, userID string) (TOTP, error)
+	// EnableTOTP turns the user's pending second factor on, with step as
+	// its last used step, and stores the hashes of its recovery codes
+	// (replacing any). Without a pending factor: Conflict.
+	EnableTOTP(ctx context.Context, tenant TenantID, userID string, step int64, recoveryHashes [][]byte) error
+	// UseTOTPStep accepts the code of step for a user whose second factor
+	// is on: true when step is later than the last step accepted (which
+	// becomes step), false when it is not, a replay. It is one atomic
+	// statement: of two nodes that race with the same code, one wins.
+	UseTOTPStep(ctx context.Context, tenant TenantID, userID string, step int64) (bool, error)
+	// UseRecoveryCode consumes the user's recovery code with hash: true
+	// the first time, false after, and for a hash never stored or a user
+	// whose second factor is not on.
+	UseRecoveryCode(ctx context.Context, tenant TenantID, userID string, hash []byte) (bool, error)
+	// DeleteTOTP removes the user's second factor, pending or on, with its
+	// recovery codes; NotFound when there is none.
+	DeleteTOTP(ctx context.Context, tenant TenantID, userID string) error
+	// TwoFactorUsers returns the ids of the tenant's users whose second
+	// factor is on, sorted.
+	TwoFactorUsers(ctx context.Context, tenant TenantID) ([]string, error)
 }

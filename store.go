@@ -160,6 +160,7 @@ type Store interface {
 	SessionStore
 	SettingsStore
 	SkillStore
+	TwoFactorStore
 	Close() error
 }
 

@@ -258,6 +258,11 @@ func (db *DB) DeleteUser(ctx context.Context, tenant bulwark.TenantID, id string
 		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = $1 AND creator_user = $2`, tenant, id); err != nil {
 			return err
 		}
+		for _, table := range []string{"recovery_codes", "user_totp"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = $1 AND user_id = $2`, tenant, id); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = $1 AND id = $2`, tenant, id)
 		if err != nil {
 			return err

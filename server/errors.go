@@ -29,6 +29,18 @@ type retryAfter time.Duration
 
 func (d retryAfter) Error() string { return "retry after " + time.Duration(d).String() }
 
+// errorCode is a cause that names the error's code for API clients more
+// precisely than its kind does ("second_factor_required" rather than
+// "unauthenticated"); the status is still the kind's.
+type errorCode string
+
+func (c errorCode) Error() string { return string(c) }
+
+// withCode returns an error of kind whose code for API clients is code.
+func withCode(kind bulwark.Kind, op, code, msg string) error {
+	return bulwark.E(kind, op, msg, errorCode(code))
+}
+
 // rateLimited returns a RateLimited error that tells the client to retry
 // after d.
 func rateLimited(op, msg string, d time.Duration) error {
@@ -95,6 +107,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, s
 	}
 	if status == http.StatusMethodNotAllowed {
 		code = "method_not_allowed"
+	}
+	var ec errorCode
+	if status < 500 && errors.As(err, &ec) {
+		code = string(ec)
 	}
 	var ra retryAfter
 	if errors.As(err, &ra) {

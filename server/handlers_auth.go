@@ -19,6 +19,10 @@ type loginRequest struct {
 	// Tenant is the name of the tenant to log in to; needed only when the
 	// email has a user in several tenants.
 	Tenant string `json:"tenant,omitempty"`
+	// Code is the second factor: a code of the user's authenticator app
+	// or a recovery code. Needed when the user's second factor is on;
+	// ignored otherwise (so that it tells nothing).
+	Code string `json:"code,omitempty"`
 }
 
 // msgBadLogin is the one answer to a wrong email, a wrong password, an
@@ -41,7 +45,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if req.Email == "" || req.Password == "" {
 		return bulwark.Errorf(bulwark.Invalid, op, "give an email and a password")
 	}
-	if len(req.Password) > maxLoginPasswordBytes || len(req.Email) > 254 || len(req.Tenant) > 100 {
+	if len(req.Password) > maxLoginPasswordBytes || len(req.Email) > 254 || len(req.Tenant) > 100 || len(req.Code) > 64 {
 		return bulwark.Errorf(bulwark.Invalid, op, msgBadLogin)
 	}
 	users, hashes, err := s.loginCandidates(r, req.Tenant, req.Email)
@@ -75,16 +79,42 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return rateLimited(op, "too many failed logins: wait before trying again", wait)
 	}
 	u, rehash := s.checkLogin(r, users, hashes, req.Password, strings.TrimSpace(req.Tenant) == "")
+	factors, err := s.secondFactors(r.Context(), users)
+	if err != nil {
+		return err
+	}
+	failed, secondBy := "", ""
 	if u.ID == "" {
+		failed = "bad_credentials"
+	} else if f, on := factors[u.ID]; on {
+		switch secondBy, err = s.useSecondFactor(r.Context(), u, f, req.Code); {
+		case err != nil:
+			return err
+		case strings.TrimSpace(req.Code) == "":
+			failed = "second_factor_missing"
+		case secondBy == "":
+			failed = "bad_second_factor"
+		}
+	}
+	if failed != "" {
+		// A failure without a code is one answer, second_factor_required,
+		// whatever failed: the password, or the missing code. So a login
+		// without a code says neither whether the password was right nor
+		// whether the account has a second factor (nor whether it
+		// exists). With a code, every failure is msgBadLoginCode.
+		var fail error = bulwark.Errorf(bulwark.Unauthenticated, op, msgBadLoginCode)
+		if strings.TrimSpace(req.Code) == "" {
+			fail = withCode(bulwark.Unauthenticated, op, codeSecondFactorRequired, msgSecondFactorRequired)
+		}
 		for i, k := range keys {
 			if err := s.throttle.Fail(r.Context(), k, policies[i]); err != nil {
 				// Uncounted, the failure would be a free guess.
-				s.loginFailed(r, req.Email, u.TenantID, "bad_credentials")
+				s.loginFailed(r, req.Email, u.TenantID, failed)
 				return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
 			}
 		}
-		s.loginFailed(r, req.Email, u.TenantID, "bad_credentials")
-		return bulwark.Errorf(bulwark.Unauthenticated, op, msgBadLogin)
+		s.loginFailed(r, req.Email, u.TenantID, failed)
+		return fail
 	}
 	if rehash {
 		if h, err := HashPassword(req.Password, s.cfg.Password); err == nil {
@@ -127,10 +157,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setDeviceCookie(w, deviceAccount(u)) // a new nonce at each login
 	r = r.WithContext(WithPrincipal(r.Context(), Principal{Tenant: u.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID}))
-	if err := s.audit(r, audit.Record{Action: "auth.login", Target: u.ID, Details: map[string]string{"client": clientAddr(r), "session": sess.ID}}); err != nil {
+	details := map[string]string{"client": clientAddr(r), "session": sess.ID}
+	if secondBy != "" {
+		details["second_factor"] = secondBy
+	}
+	if err := s.audit(r, audit.Record{Action: "auth.login", Target: u.ID, Details: details}); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, meResponse{Tenant: u.TenantID, Role: u.Role, User: &u, Session: &sessionView{sess.ID, sess.Created.Add(SessionMax)}})
+	enrol, err := s.mustEnrol(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	_, u.TwoFactor = factors[u.ID]
+	writeJSON(w, http.StatusOK, meResponse{Tenant: u.TenantID, Role: u.Role, User: &u, Session: &sessionView{sess.ID, sess.Created.Add(SessionMax)}, EnrolSecondFactor: enrol})
 	return nil
 }
 
@@ -276,6 +315,9 @@ type meResponse struct {
 	User    *bulwark.User    `json:"user,omitempty"`
 	Key     *bulwark.APIKey  `json:"key,omitempty"`
 	Session *sessionView     `json:"session,omitempty"`
+	// EnrolSecondFactor: the tenant requires a second factor and the user
+	// has none on; until one is, only enrolment is open to the session.
+	EnrolSecondFactor bool `json:"enrol_second_factor,omitempty"`
 }
 
 type sessionView struct {
@@ -292,8 +334,14 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		f, err := s.store.TOTP(r.Context(), p.Tenant, p.UserID)
+		if err != nil && bulwark.ErrorKind(err) != bulwark.NotFound {
+			return err
+		}
+		u.TwoFactor = err == nil && f.Enabled
 		resp.User = &u
 		resp.Session = &sessionView{ID: p.SessionID, Expires: p.SessionExpires}
+		resp.EnrolSecondFactor = p.MustEnrol
 	}
 	if p.KeyID != "" {
 		k, err := s.callerKey(r, p)

@@ -12,16 +12,40 @@ import (
 )
 
 type keysResponse struct {
-	Keys []bulwark.APIKey `json:"keys"`
+	Keys []keyView `json:"keys"`
+	// MaxAgeDays is the tenant's key_max_age_days: keys older are Stale.
+	MaxAgeDays int `json:"max_age_days,omitempty"`
+}
+
+// keyView is a key as listed: Stale when it is older than the tenant's
+// key_max_age_days, and should be rotated.
+type keyView struct {
+	bulwark.APIKey
+	Stale bool `json:"stale,omitempty"`
 }
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
-	ks, err := s.store.ListAPIKeys(r.Context(), TenantFrom(r.Context()))
+	t := TenantFrom(r.Context())
+	ks, err := s.store.ListAPIKeys(r.Context(), t)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, keysResponse{Keys: nonNil(ks)})
+	st, err := s.store.Settings(r.Context(), t)
+	if err != nil {
+		return err
+	}
+	views := make([]keyView, len(ks))
+	for i, k := range ks {
+		views[i] = keyView{APIKey: k, Stale: StaleKey(k, st.KeyMaxAgeDays, s.now())}
+	}
+	writeJSON(w, http.StatusOK, keysResponse{Keys: views, MaxAgeDays: st.KeyMaxAgeDays})
 	return nil
+}
+
+// StaleKey reports whether k is older than maxAgeDays at now (0: no key
+// is): a key that should be rotated.
+func StaleKey(k bulwark.APIKey, maxAgeDays int, now time.Time) bool {
+	return maxAgeDays > 0 && now.Sub(k.Created) > time.Duration(maxAgeDays)*24*time.Hour
 }
 
 // createKeyRequest is the body of POST /api/v1/keys.

@@ -114,7 +114,15 @@ type putSettingsRequest struct {
 	// {{secret:NAME}} for secret values of env and headers; left out or
 	// null, there are none.
 	MCP json.RawMessage `json:"mcp"`
+	// RequireTwoFactor and KeyMaxAgeDays left out keep their stored
+	// values (as api_key does): a script that knows nothing of them must
+	// not turn a requirement off by saving other settings.
+	RequireTwoFactor *bool `json:"require_two_factor"`
+	KeyMaxAgeDays    *int  `json:"key_max_age_days"`
 }
+
+// maxKeyAgeDays bounds key_max_age_days: ten years.
+const maxKeyAgeDays = 3650
 
 func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.putSettings"
@@ -190,6 +198,16 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	st.MCP = mcp.raw
+	st.RequireTwoFactor, st.KeyMaxAgeDays = before.RequireTwoFactor, before.KeyMaxAgeDays
+	if req.RequireTwoFactor != nil {
+		st.RequireTwoFactor = *req.RequireTwoFactor
+	}
+	if req.KeyMaxAgeDays != nil {
+		if *req.KeyMaxAgeDays < 0 || *req.KeyMaxAgeDays > maxKeyAgeDays {
+			return bulwark.Errorf(bulwark.Invalid, op, "key_max_age_days: from 0 (no key is flagged) to %d", maxKeyAgeDays)
+		}
+		st.KeyMaxAgeDays = *req.KeyMaxAgeDays
+	}
 	keyChange := "unchanged"
 	if req.APIKey != nil {
 		defer s.red.Forget(t)
@@ -211,6 +229,12 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	details := map[string]string{"api_key": keyChange, "model": st.Model}
 	if st.Taint != before.Taint {
 		details["taint"] = fmt.Sprintf("%s -> %s", orOperator(before.Taint), orOperator(st.Taint))
+	}
+	if st.RequireTwoFactor != before.RequireTwoFactor {
+		details["require_two_factor"] = fmt.Sprintf("%t -> %t", before.RequireTwoFactor, st.RequireTwoFactor)
+	}
+	if st.KeyMaxAgeDays != before.KeyMaxAgeDays {
+		details["key_max_age_days"] = fmt.Sprintf("%d -> %d", before.KeyMaxAgeDays, st.KeyMaxAgeDays)
 	}
 	mcpAudit(storedMCP(before.MCP), mcp, details)
 	if err := s.audit(r, audit.Record{Action: "settings.update", Target: string(t), Details: details}); err != nil {

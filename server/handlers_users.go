@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/bulwark-agents/bulwark"
@@ -18,6 +19,13 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	us, err := s.store.ListUsers(r.Context(), TenantFrom(r.Context()))
 	if err != nil {
 		return err
+	}
+	on, err := s.store.TwoFactorUsers(r.Context(), TenantFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	for i := range us {
+		_, us[i].TwoFactor = slices.BinarySearch(on, us[i].ID)
 	}
 	writeJSON(w, http.StatusOK, usersResponse{Users: nonNil(us)})
 	return nil

@@ -89,6 +89,10 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request, pp
 		return s.refuse(r, p, metrics.ForbiddenRoute, "auth.forbidden",
 			bulwark.Errorf(bulwark.PermissionDenied, op, "your role does not allow this"))
 	}
+	if p.MustEnrol && !rt.Enrol {
+		return s.refuse(r, p, metrics.ForbiddenRoute, "auth.enrol_required",
+			withCode(bulwark.PermissionDenied, op, codeEnrolSecondFactor, msgEnrolSecondFactor))
+	}
 	if rt.Stream {
 		release, err := s.streams.acquire(streamCredential(p), clientAddr(r))
 		if err != nil {

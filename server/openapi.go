@@ -315,6 +315,8 @@ func successResponse(doc opDoc, sch *schemas) map[string]any {
 		return text("text/plain", "metrics in the Prometheus text format")
 	case assetBody:
 		return map[string]any{"description": "the asset (JavaScript, CSS, SVG)"}
+	case svgBody:
+		return text("image/svg+xml", "the image")
 	}
 	return map[string]any{"description": "OK", "content": map[string]any{
 		"application/json": map[string]any{"schema": sch.of(reflect.TypeOf(doc.resp))}}}
@@ -331,6 +333,10 @@ func errorStatuses() map[int][]string {
 		http.StatusMethodNotAllowed:      {"method_not_allowed"},
 		http.StatusRequestEntityTooLarge: {bulwark.QuotaExceeded.String(), bulwark.Invalid.String()},
 		http.StatusUnsupportedMediaType:  {bulwark.Invalid.String()},
+		// The second factor's own codes (errorCode): a login without a code,
+		// a session that must enrol first, a wrong code to turn it off.
+		http.StatusUnauthorized: {codeSecondFactorRequired},
+		http.StatusForbidden:    {codeEnrolSecondFactor, codeBadSecondFactor},
 	}
 	for _, k := range errorKinds {
 		st := statusFor(bulwark.Errorf(k, "", ""))

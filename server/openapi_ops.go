@@ -34,6 +34,7 @@ const (
 	htmlBody                    // an HTML page of the web UI
 	textBody                    // text/plain (the Prometheus metrics)
 	assetBody                   // a static file of the web UI
+	svgBody                     // an SVG image the server draws
 )
 
 // uploadKind is how a route takes a file.
@@ -63,15 +64,27 @@ func opDocs() map[string]opDoc {
 		"GET /api/v1/openapi.json": {summary: "This document (OpenAPI 3.1)", resp: map[string]any{}},
 
 		"POST /api/v1/login": {summary: "Log in: starts a browser session", body: loginRequest{}, resp: meResponse{},
-			desc: "Sets the `__Host-bulwark_session` cookie (and a device cookie that spares this browser the slow-down after failures elsewhere). `tenant` is needed only when the email has a user in several tenants. Failed logins slow down per account and per client (429 with Retry-After)."},
+			desc: "Sets the `__Host-bulwark_session` cookie (and a device cookie that spares this browser the slow-down after failures elsewhere). `tenant` is needed only when the email has a user in several tenants. Failed logins slow down per account and per client (429 with Retry-After). " +
+				"A user whose second factor is on also gives `code` (a TOTP code or a recovery code). A failed login without `code` answers 401 with the error code `second_factor_required`, whether the password was right or not and whether the account has a second factor or not; with `code`, 401 `unauthenticated`. " +
+				"`enrol_second_factor: true`: the tenant requires a second factor and the user has none; until it is on, other routes answer 403 `second_factor_enrolment_required`."},
 		"POST /api/v1/logout":     {summary: "Log out: ends this session", kind: noBody, status: 204},
 		"POST /api/v1/logout-all": {summary: "Log out everywhere: ends every session of this user", kind: noBody, status: 204},
 		"GET /api/v1/me":          {summary: "Who is calling: tenant, role, and the user and session or the key", resp: meResponse{}},
+		"POST /api/v1/me/totp": {summary: "Start turning on a second factor (TOTP): a new secret, shown this once", body: beginTOTPRequest{}, status: 201, resp: beginTOTPResponse{},
+			desc: "Needs the user's password (a stolen session alone must not add a factor that locks the user out; wrong ones slow down as failed logins do). The secret is pending until confirmed; a new call replaces it. 409 when the second factor is already on.", errors: []int{409}},
+		"POST /api/v1/me/totp/confirm": {summary: "Turn the second factor on with a code of it; returns recovery codes, shown this once", body: codeRequest{}, resp: confirmTOTPResponse{},
+			desc: "Each recovery code logs in once in place of a code. The user's other sessions end; this one gets a new cookie.", errors: []int{409}},
+		"GET /api/v1/me/totp/qr": {summary: "The pending second factor's otpauth URL as a QR code (SVG)", kind: svgBody,
+			desc: "An `image/svg+xml` image, drawn by the server, for the enrolment page. 404 when no second factor is pending."},
+		"DELETE /api/v1/me/totp": {summary: "Turn your second factor off", body: codeRequest{}, optBody: true, kind: noBody, status: 204,
+			desc: "A second factor that is on needs a current code or a recovery code; wrong codes count as failed logins (429 with Retry-After)."},
 
 		"GET /api/v1/keys": {summary: "List the tenant's API keys (never their secrets)", resp: keysResponse{}},
 		"POST /api/v1/keys": {summary: "Create an API key; its token is shown this once", body: createKeyRequest{}, status: 201, resp: createKeyResponse{},
 			desc: "A key gets at most the caller's role, scopes and expiry."},
 		"DELETE /api/v1/keys/{id}": {summary: "Revoke an API key", kind: noBody, status: 204},
+		"POST /api/v1/keys/{id}/rotate": {summary: "Rotate an API key: a new token, shown this once; the old key works for a grace period", body: rotateKeyRequest{}, optBody: true, status: 201, resp: rotateKeyResponse{},
+			desc: "The new key has the old one's name, role, scopes and rights, and its expiry unless `expires_in` is given. `grace` (default 1h, at most 168h, 0s for none) is how long the old key keeps working. A key above the caller, or one the caller could not create (more scopes, a later expiry), is refused with 403.", errors: []int{409}},
 
 		"GET /api/v1/secrets": {summary: "List the tenant's secrets: names and dates, never values", resp: secretsResponse{}},
 		"PUT /api/v1/secrets/{name}": {summary: "Set or replace a secret", body: putSecretRequest{}, kind: noBody, status: 204,
@@ -106,9 +119,11 @@ func opDocs() map[string]opDoc {
 		"POST /api/v1/users":        {summary: "Create a user", body: createUserRequest{}, status: 201, resp: bulwark.User{}},
 		"PATCH /api/v1/users/{id}":  {summary: "Change a user's role", body: patchUserRequest{}, resp: bulwark.User{}},
 		"DELETE /api/v1/users/{id}": {summary: "Delete a user, ending their sessions and revoking their keys", kind: noBody, status: 204},
-		"GET /api/v1/tenants":       {summary: "List tenants (operator key)", resp: tenantsResponse{}},
-		"POST /api/v1/tenants":      {summary: "Create a tenant and its first owner key (operator key)", body: createTenantRequest{}, status: 201, resp: createTenantResponse{}},
-		"GET /api/v1/settings":      {summary: "The tenant's settings: model, policy, allowlists, MCP servers, limits", resp: settingsResponse{}},
+		"DELETE /api/v1/users/{id}/totp": {summary: "Reset a user's second factor (for a lost device); the user's sessions end", kind: noBody, status: 204,
+			desc: "Not your own (use DELETE /api/v1/me/totp with a code), nor that of a user above you. 404 when the user has none."},
+		"GET /api/v1/tenants":  {summary: "List tenants (operator key)", resp: tenantsResponse{}},
+		"POST /api/v1/tenants": {summary: "Create a tenant and its first owner key (operator key)", body: createTenantRequest{}, status: 201, resp: createTenantResponse{}},
+		"GET /api/v1/settings": {summary: "The tenant's settings: model, policy, allowlists, MCP servers, limits", resp: settingsResponse{}},
 		"PUT /api/v1/settings": {summary: "Replace the tenant's settings", body: putSettingsRequest{}, resp: settingsResponse{},
 			desc: "A field left out takes its default (the MCP servers: none), except `api_key`, which is then kept. Values above the operator's ceilings are refused with 400 naming the ceiling; an MCP servers document that the server cannot use (its form, a URL outside `allowed_domains`, a secret's value instead of `{{secret:NAME}}`) with 400 `mcp: ...`."},
 		"GET /api/v1/audit/verify": {summary: "Verify the tenant's audit chain", query: []queryParam{{"full", "boolean", "check the whole chain, not only what was added since the last signed checkpoint"}}, resp: verifyResponse{}},

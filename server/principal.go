@@ -32,6 +32,11 @@ type Principal struct {
 	// authentication read it (authcache.go), so that the rate limits'
 	// check reads it no second time.
 	seen authSeen
+
+	// MustEnrol is set for a session whose user must turn on a second
+	// factor before anything else (the tenant requires one): only routes
+	// marked Enrol are open to it.
+	MustEnrol bool
 }
 
 // RightsUser is the user whose rights the principal carries: the

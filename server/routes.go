@@ -75,7 +75,12 @@ type Route struct {
 	MaxBody int64
 	// Stream marks a long-lived response (Server-Sent Events): the
 	// handler extends its own write deadline with http.ResponseController.
-	Stream  bool
+	Stream bool
+	// Enrol opens the route to a session whose user must first turn on a
+	// second factor (the tenant requires one, Principal.MustEnrol): the
+	// enrolment routes, who am I, and logout. Every other route refuses
+	// such a session.
+	Enrol   bool
 	Handler HandlerFunc
 }
 
@@ -128,13 +133,18 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Pattern: "/api/v1/openapi.json", Side: Public, Handler: s.openAPI},
 
 		{Method: "POST", Pattern: "/api/v1/login", Side: Browser, Handler: s.login},
-		{Method: "POST", Pattern: "/api/v1/logout", Side: Browser, Role: viewer, Handler: s.logout},
-		{Method: "POST", Pattern: "/api/v1/logout-all", Side: Browser, Role: viewer, Handler: s.logoutAll},
-		{Method: "GET", Pattern: "/api/v1/me", Side: BrowserOrAPI, Role: viewer, Handler: s.me},
+		{Method: "POST", Pattern: "/api/v1/logout", Side: Browser, Role: viewer, Enrol: true, Handler: s.logout},
+		{Method: "POST", Pattern: "/api/v1/logout-all", Side: Browser, Role: viewer, Enrol: true, Handler: s.logoutAll},
+		{Method: "GET", Pattern: "/api/v1/me", Side: BrowserOrAPI, Role: viewer, Enrol: true, Handler: s.me},
+		{Method: "POST", Pattern: "/api/v1/me/totp", Side: Browser, Role: viewer, Enrol: true, Handler: s.beginTOTP},
+		{Method: "POST", Pattern: "/api/v1/me/totp/confirm", Side: Browser, Role: viewer, Enrol: true, Handler: s.confirmTOTP},
+		{Method: "GET", Pattern: "/api/v1/me/totp/qr", Side: Browser, Role: viewer, Enrol: true, Handler: s.totpQR},
+		{Method: "DELETE", Pattern: "/api/v1/me/totp", Side: Browser, Role: viewer, Handler: s.deleteMyTOTP},
 
 		{Method: "GET", Pattern: "/api/v1/keys", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.listKeys},
 		{Method: "POST", Pattern: "/api/v1/keys", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.createKey},
 		{Method: "DELETE", Pattern: "/api/v1/keys/{id}", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.deleteKey},
+		{Method: "POST", Pattern: "/api/v1/keys/{id}/rotate", Side: BrowserOrAPI, Role: admin, Scope: "keys", Handler: s.rotateKey},
 
 		{Method: "GET", Pattern: "/api/v1/secrets", Side: BrowserOrAPI, Role: admin, Scope: "secrets", Handler: s.listSecrets},
 		{Method: "PUT", Pattern: "/api/v1/secrets/{name}", Side: BrowserOrAPI, Role: admin, Scope: "secrets", MaxBody: 128 << 10, Handler: s.putSecret},
@@ -150,6 +160,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Pattern: "/api/v1/users", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.createUser},
 		{Method: "PATCH", Pattern: "/api/v1/users/{id}", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.patchUser},
 		{Method: "DELETE", Pattern: "/api/v1/users/{id}", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.deleteUser},
+		{Method: "DELETE", Pattern: "/api/v1/users/{id}/totp", Side: BrowserOrAPI, Role: admin, Scope: "users", Handler: s.resetUserTOTP},
 
 		{Method: "GET", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.listTenants},
 		{Method: "POST", Pattern: "/api/v1/tenants", Side: API, Role: operator, Handler: s.createTenant},

@@ -235,14 +235,19 @@ var matrix = map[string]matrixCase{
 
 	"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json")},
 
-	"POST /api/v1/login":      {path: fixed("/api/v1/login"), body: `{"email":"owner@a.test","password":"` + testPassword + `"}`},
-	"POST /api/v1/logout":     {path: fixed("/api/v1/logout")},
-	"POST /api/v1/logout-all": {path: fixed("/api/v1/logout-all")},
-	"GET /api/v1/me":          {path: fixed("/api/v1/me")},
+	"POST /api/v1/login":           {path: fixed("/api/v1/login"), body: `{"email":"owner@a.test","password":"` + testPassword + `"}`},
+	"POST /api/v1/logout":          {path: fixed("/api/v1/logout")},
+	"POST /api/v1/logout-all":      {path: fixed("/api/v1/logout-all")},
+	"GET /api/v1/me":               {path: fixed("/api/v1/me")},
+	"POST /api/v1/me/totp":         {path: fixed("/api/v1/me/totp"), body: `{"password":"` + testPassword + `"}`},
+	"POST /api/v1/me/totp/confirm": {path: fixed("/api/v1/me/totp/confirm"), body: `{"code":"000000"}`, ownCode: http.StatusConflict},
+	"GET /api/v1/me/totp/qr":       {path: fixed("/api/v1/me/totp/qr"), ownCode: http.StatusNotFound},
+	"DELETE /api/v1/me/totp":       {path: fixed("/api/v1/me/totp"), ownCode: http.StatusNotFound},
 
-	"GET /api/v1/keys":         {path: fixed("/api/v1/keys")},
-	"POST /api/v1/keys":        {path: fixed("/api/v1/keys"), body: `{"name":"new key","role":"viewer"}`},
-	"DELETE /api/v1/keys/{id}": {path: func(f *fixture) string { return "/api/v1/keys/" + f.spareKey }, ownsIDs: true},
+	"GET /api/v1/keys":              {path: fixed("/api/v1/keys")},
+	"POST /api/v1/keys":             {path: fixed("/api/v1/keys"), body: `{"name":"new key","role":"viewer"}`},
+	"DELETE /api/v1/keys/{id}":      {path: func(f *fixture) string { return "/api/v1/keys/" + f.spareKey }, ownsIDs: true},
+	"POST /api/v1/keys/{id}/rotate": {path: func(f *fixture) string { return "/api/v1/keys/" + f.spareKey + "/rotate" }, body: `{"grace":"1m"}`, ownsIDs: true},
 
 	"GET /api/v1/secrets":           {path: fixed("/api/v1/secrets")},
 	"PUT /api/v1/secrets/{name}":    {path: fixed("/api/v1/secrets/" + aSecret), body: `{"value":"another-value-123"}`},
@@ -266,6 +271,8 @@ var matrix = map[string]matrixCase{
 		body: `{"role":"viewer"}`, ownsIDs: true},
 	"DELETE /api/v1/users/{id}": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID },
 		ownsIDs: true},
+	"DELETE /api/v1/users/{id}/totp": {path: func(f *fixture) string { return "/api/v1/users/" + f.a.users[bulwark.RoleMember].ID + "/totp" },
+		ownsIDs: true, ownCode: http.StatusNotFound},
 
 	"GET /api/v1/tenants":           {path: fixed("/api/v1/tenants")},
 	"GET /api/v1/operator/security": {path: fixed("/api/v1/operator/security")},
@@ -334,6 +341,7 @@ var matrix = map[string]matrixCase{
 	"GET /users":            {path: fixed("/users")},
 	"GET /audit":            {path: fixed("/audit")},
 	"GET /security":         {path: fixed("/security")},
+	"GET /account":          {path: fixed("/account")},
 	"GET /assets/{path...}": {path: fixed("/assets/v/app.js")},
 
 	// MCP (mcp.go): B's owner lists its tasks, never A's; GET is the

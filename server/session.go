@@ -109,5 +109,11 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (Pr
 			s.logger(r).Warn("cannot record a session's last use", "session", sess.ID, "err", err)
 		}
 	}
-	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax)}, nil
+	// Read at every request, as the role is: requiring a second factor
+	// applies at once to the sessions of users without one, on every node.
+	enrol, err := s.mustEnrol(ctx, u)
+	if err != nil {
+		return Principal{}, err
+	}
+	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax), MustEnrol: enrol}, nil
 }

@@ -33,6 +33,8 @@ var Tables = []string{
 	"schedules",
 	"memories",
 	"skills",
+	"user_totp",
+	"recovery_codes",
 }
 
 // LatestSchemaVersion is the newest schema version this build knows: the

@@ -260,6 +260,11 @@ func (db *DB) DeleteUser(ctx context.Context, tenant bulwark.TenantID, id string
 			if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE tenant_id = ? AND creator_user = ?`, tenant, id); err != nil {
 				return err
 			}
+			for _, table := range []string{"recovery_codes", "user_totp"} {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND user_id = ?`, tenant, id); err != nil {
+					return err
+				}
+			}
 			res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE tenant_id = ? AND id = ?`, tenant, id)
 			if err != nil {
 				return err

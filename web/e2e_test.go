@@ -58,6 +58,7 @@ func TestBrowser(t *testing.T) {
 		{"security page", testSecurityPage},
 		{"logout", testLogout},
 		{"login redirect stays on site", testLoginRedirect},
+		{"two-factor login", testTwoFactor},
 	}
 	for _, st := range steps {
 		ok := t.Run(st.name, func(t *testing.T) {

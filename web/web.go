@@ -70,6 +70,7 @@ var Pages = []Page{
 	{Path: "/users", Name: "users", Title: "Users", Section: "users"},
 	{Path: "/audit", Name: "audit", Title: "Audit log", Section: "audit"},
 	{Path: "/security", Name: "security", Title: "Security", Section: "security"},
+	{Path: "/account", Name: "account", Title: "Account", Section: "account"},
 }
 
 // AssetsPath is the pattern of the asset route. Asset URLs are

@@ -138,12 +138,14 @@ type installation struct {
 	settings    bulwark.Settings
 	schedule    string // a schedule of the tenant, which started taskID
 	memoryID    string
+	userID      string // a user whose second factor is on
+	totpSecret  []byte
 }
 
 // fillStore writes a row into every table of db: tenants, their data keys,
-// secrets, users with a session, API keys (one made by another, and an
-// operator key), settings, a task with events, a file and a checkpoint,
-// shared-key usage.
+// secrets, users with a session and a second factor, API keys (one made
+// by another, and an operator key), settings, a task with events, a file
+// and a checkpoint, shared-key usage.
 func fillStore(t *testing.T, db store) installation {
 	t.Helper()
 	ctx := context.Background()
@@ -218,6 +220,10 @@ func fillStore(t *testing.T, db store) installation {
 	m, err := db.AddMemory(ctx, acme.ID, bulwark.Memory{Text: "the report lives in out/report.txt", Tags: []string{"reports"}, User: "u_x", Tainted: true, TaskID: task.ID})
 	must(err)
 	in.memoryID = m.ID
+	in.userID, in.totpSecret = u.ID, randomBytes(t, 20)
+	must(db.PutPendingTOTP(ctx, acme.ID, u.ID, in.totpSecret))
+	rh := sha256.Sum256([]byte("a recovery code"))
+	must(db.EnableTOTP(ctx, acme.ID, u.ID, 1234, [][]byte{rh[:]}))
 	return in
 }
 
@@ -350,6 +356,10 @@ func checkInstallation(t *testing.T, db store, in installation) {
 	if ms, err := db.FindMemories(ctx, in.tenant, bulwark.MemoryQuery{Text: "where is the report", User: "u_x"}); err != nil || len(ms) != 1 ||
 		ms[0].ID != in.memoryID || !ms[0].Tainted || ms[0].Text != "the report lives in out/report.txt" {
 		t.Errorf("the copy's memories for a search = %+v, %v; want the copied one", ms, err)
+	}
+	// The second factor opens, with its last step and recovery code.
+	if f, err := db.TOTP(ctx, in.tenant, in.userID); err != nil || !bytes.Equal(f.Secret, in.totpSecret) || !f.Enabled || f.LastStep != 1234 || f.RecoveryLeft != 1 {
+		t.Errorf("the copy's second factor = %+v, %v", f, err)
 	}
 	k, hash, err := db.APIKeyByPrefix(ctx, in.keyPrefix)
 	if err != nil || !bytes.Equal(hash, in.keyHash) || k.TenantID != in.tenant {

@@ -202,8 +202,9 @@ func doctor(ctx context.Context, where storeFlags) []check {
 	} else if db, _, err := openStore(ctx, where, io.Discard); err != nil {
 		add("store", "FAIL", userMessage(err))
 	} else {
-		db.Close()
 		add("store", "ok", "opens, and the master key opens its data keys")
+		out = append(out, keyAgeCheck(ctx, db, time.Now()))
+		db.Close()
 	}
 
 	out = append(out, dataFolderCheck(data))
@@ -292,8 +293,8 @@ func postgresChecks(ctx context.Context, loc storeLocation) []check {
 	if err != nil {
 		return append(out, check{"store", "FAIL", userMessage(err)})
 	}
-	db.Close()
-	return append(out, check{"store", "ok", "opens, and the master key opens its data keys"})
+	defer db.Close()
+	return append(out, check{"store", "ok", "opens, and the master key opens its data keys"}, keyAgeCheck(ctx, db, time.Now()))
 }
 
 // schemaCheck compares a database's schema version with this build's.

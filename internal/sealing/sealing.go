@@ -29,6 +29,7 @@ const (
 	KindScheduleInput   = "schedule.input"
 	KindMemory          = "memory"
 	KindSkill           = "skill"
+	KindTOTP            = "totp"
 )
 
 // DataKeyAD is the associated data data key version v of tenant is

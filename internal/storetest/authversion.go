@@ -53,6 +53,9 @@ func testAuthVersion(t *testing.T, open func(*testing.T) Store) {
 			_, err := s.PutSettings(ctx, tn, bulwark.Settings{RateLimit: bulwark.RateLimitSettings{PerKey: 1}})
 			return err
 		}, true},
+		// A rotated key's grace period ends by this: a cached key must not
+		// outlive it.
+		{"ExpireAPIKey", func() error { _, err := s.ExpireAPIKey(ctx, tn, k2.ID, time.Now().Add(time.Hour)); return err }, true},
 		{"DeleteAPIKey", func() error { return s.DeleteAPIKey(ctx, tn, k2.ID) }, true},
 		{"DeleteUser", func() error { _, _, err := s.DeleteUser(ctx, tn, u.ID); return err }, true},
 	} {

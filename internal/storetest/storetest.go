@@ -109,6 +109,8 @@ var tests = []struct {
 	{"WrongMasterKey", testWrongMasterKey},
 	{"SealedValueMoved", testSealedValueMoved},
 	{"Checkpoints", testCheckpoints},
+	{"TwoFactor", testTwoFactor},
+	{"ExpireAPIKey", testExpireAPIKey},
 	{"CheckpointErrors", testCheckpointErrors},
 	{"CheckpointsCrossTenant", testCheckpointsCrossTenant},
 	{"CheckpointMoved", testCheckpointMoved},

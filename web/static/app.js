@@ -20,6 +20,7 @@ const pages = {
   users: () => import('./users.js'),
   audit: () => import('./audit.js'),
   security: () => import('./security.js'),
+  account: () => import('./account.js'),
 };
 
 function showNav(me) {
@@ -59,6 +60,10 @@ async function start() {
   try {
     if (page !== 'login') {
       ctx.me = await api('GET', '/api/v1/me');
+      if (ctx.me.enrol_second_factor && page !== 'account') { // the tenant requires a second factor first
+        location.assign('/account');
+        return;
+      }
       showNav(ctx.me);
     }
     const load = pages[page];

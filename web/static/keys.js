@@ -26,8 +26,13 @@ export async function render(main) {
 
   async function load() {
     try {
-      const keys = list(await api('GET', '/api/v1/keys'), 'keys');
+      const resp = await api('GET', '/api/v1/keys');
+      const keys = list(resp, 'keys');
+      const stale = keys.filter(k => k.stale).length;
       clear(listing).append(keys.length ? table(keys) : empty('No API keys. Scripts and tools use one to call the API.'));
+      if (stale) {
+        listing.prepend(note(`${stale} ${stale === 1 ? 'key is' : 'keys are'} older than ${resp.max_age_days} days (the tenant's key_max_age_days): rotate ${stale === 1 ? 'it' : 'them'}.`, 'warn'));
+      }
     } catch (e) {
       clear(listing).append(errorBox(e));
     }
@@ -47,15 +52,23 @@ export async function render(main) {
           }
           busy(revoke, err, async () => { await api('DELETE', '/api/v1/keys/' + encodeURIComponent(k.id)); await load(); });
         });
-        return h('tr', null,
-          h('td', {'data-label': 'Name'}, k.name),
+        // Rotating makes a new key like this one; this one keeps working
+        // for an hour, so that whatever uses it can change over.
+        const rotate = h('button', {type: 'button'}, 'Rotate');
+        rotate.addEventListener('click', () => busy(rotate, err, async () => {
+          const out = await api('POST', '/api/v1/keys/' + encodeURIComponent(k.id) + '/rotate', {grace: '1h'});
+          await load();
+          showToken(out.token, 'The old key keeps working for an hour.');
+        }));
+        return h('tr', {class: k.stale ? 'stale' : null},
+          h('td', {'data-label': 'Name'}, k.name, k.stale ? h('span', {class: 'badge warn', title: 'Older than the tenant\'s key_max_age_days'}, ' rotate me') : null),
           h('td', {'data-label': 'Key', class: 'mono'}, (k.prefix || '') + '…'),
           h('td', {'data-label': 'Role'}, k.role),
           h('td', {'data-label': 'Scopes'}, (k.scopes || []).join(', ') || 'all'),
           h('td', {'data-label': 'Created'}, timeEl(k.created)),
           h('td', {'data-label': 'Last used'}, timeEl(k.last_used)),
           h('td', {'data-label': 'Expires'}, k.expires ? timeEl(k.expires) : 'never'),
-          h('td', null, h('div', {class: 'row-actions'}, revoke), err));
+          h('td', null, h('div', {class: 'row-actions'}, rotate, revoke), err));
       })));
   }
 
@@ -68,19 +81,25 @@ export async function render(main) {
       if (chosen.length) body.scopes = chosen;
       if (Number(days.value) > 0) body.expires_in = Math.round(Number(days.value) * 24) + 'h';
       const out = await api('POST', '/api/v1/keys', body);
-      const token = h('input', {type: 'text', readonly: true, value: out.token, class: 'mono token', 'aria-label': 'The new key'});
-      const copy = h('button', {type: 'button'}, 'Copy');
-      copy.addEventListener('click', async () => {
-        token.select();
-        try { await navigator.clipboard.writeText(out.token); copy.textContent = 'Copied'; } catch { copy.textContent = 'Select and copy it'; }
-      });
-      shown.append(h('div', {class: 'once', role: 'status'},
-        h('p', null, h('strong', null, 'Copy this key now: it is shown only once.')), h('div', {class: 'row'}, token, copy)));
-      token.focus();
-      token.select();
       name.value = '';
       await load();
+      showToken(out.token, '');
     });
   });
+
+  // showToken shows a new key's token, this once.
+  function showToken(value, extra) {
+    clear(shown);
+    const token = h('input', {type: 'text', readonly: true, value, class: 'mono token', 'aria-label': 'The new key'});
+    const copy = h('button', {type: 'button'}, 'Copy');
+    copy.addEventListener('click', async () => {
+      token.select();
+      try { await navigator.clipboard.writeText(value); copy.textContent = 'Copied'; } catch { copy.textContent = 'Select and copy it'; }
+    });
+    shown.append(h('div', {class: 'once', role: 'status'},
+      h('p', null, h('strong', null, 'Copy this key now: it is shown only once.'), extra ? ' ' + extra : ''), h('div', {class: 'row'}, token, copy)));
+    token.focus();
+    token.select();
+  }
   await load();
 }

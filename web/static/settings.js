@@ -125,6 +125,8 @@ export async function render(main, ctx) {
   const mcpErrors = h('div', {class: 'errors mcp-errors'});
   const def = decisionSelect((s.policy || {}).default, D.policy_default || 'allow');
   const taint = taintSelect(s.taint, D.taint);
+  const require2FA = h('input', {type: 'checkbox', id: 'require-two-factor', checked: !!s.require_two_factor});
+  const keyAge = num(s.key_max_age_days, 0, 3650, 1, 'never');
   const rulesBody = h('tbody');
   const removeRow = row => row.remove();
   for (const r of (s.policy || {}).rules || []) rulesBody.append(ruleRow(r, removeRow));
@@ -172,6 +174,9 @@ export async function render(main, ctx) {
       field('What taints a task', taint, 'Once a task is tainted, its actions with side effects (writes outside scratch/, commands, new hosts, secrets, MCP calls) wait for a person, who is told which text tainted it. ' +
         'Source taints a task as soon as it reads a page, search results, an MCP answer, a file or command output, whatever the guard says of it. ' +
         'You may choose the server\'s mode or a stricter one.')),
+    h('fieldset', null, h('legend', null, 'Logins and keys'),
+      h('label', {class: 'check'}, require2FA, ' Require two-factor login: users without it must turn it on (on their Account page) before anything else'),
+      field('Flag API keys older than (days)', keyAge, 'The API keys page and bulwark doctor ask to rotate them. Empty or 0: never.')),
     h('fieldset', null, h('legend', null, 'Limits of each task'),
       h('div', {class: 'grid'},
         field('Max steps', lim.steps, withDefault('', DL.max_steps)), field('Max tokens', lim.tokens, withDefault('', DL.max_tokens)),
@@ -220,6 +225,8 @@ export async function render(main, ctx) {
         rate_limit: {per_key_rps: n(lim.perKey), per_tenant_rps: n(lim.perTenant), burst: n(lim.burst)},
         mcp: mcpDoc,
         taint: taint.value,
+        require_two_factor: require2FA.checked,
+        key_max_age_days: n(keyAge),
       };
       if (removeKey.checked) body.api_key = '';
       else if (apiKey.value) body.api_key = apiKey.value;

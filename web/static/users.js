@@ -35,7 +35,7 @@ export async function render(main, ctx) {
 
   function table(users) {
     return h('table', {class: 'responsive'},
-      h('thead', null, h('tr', null, ['Email', 'Role', 'Added', ''].map(c => h('th', {scope: 'col'}, c)))),
+      h('thead', null, h('tr', null, ['Email', 'Role', 'Two-factor', 'Added', ''].map(c => h('th', {scope: 'col'}, c)))),
       h('tbody', null, users.map(u => {
         const err = h('div', {class: 'errors'});
         const sel = h('select', {'aria-label': 'Role of ' + u.email, disabled: !atLeast(mine, u.role)},
@@ -61,11 +61,25 @@ export async function render(main, ctx) {
           }
           busy(del, err, async () => { await api('DELETE', '/api/v1/users/' + encodeURIComponent(u.id)); await load(); });
         });
+        // Resetting the second factor is for a user who lost the device:
+        // they log in with the password alone (or enrol again, where the
+        // tenant requires it). Not one's own: the Account page does that.
+        const self = ctx.me.user && ctx.me.user.id === u.id;
+        const reset = h('button', {type: 'button', hidden: !u.two_factor || self, disabled: !atLeast(mine, u.role)}, 'Reset two-factor');
+        reset.addEventListener('click', () => {
+          if (reset.dataset.armed !== '1') {
+            reset.dataset.armed = '1';
+            reset.textContent = 'Click again to reset (their sessions end)';
+            return;
+          }
+          busy(reset, err, async () => { await api('DELETE', '/api/v1/users/' + encodeURIComponent(u.id) + '/totp'); await load(); });
+        });
         return h('tr', null,
-          h('td', {'data-label': 'Email'}, u.email, ctx.me.user && ctx.me.user.id === u.id ? h('span', {class: 'muted'}, ' (you)') : null),
+          h('td', {'data-label': 'Email'}, u.email, self ? h('span', {class: 'muted'}, ' (you)') : null),
           h('td', {'data-label': 'Role'}, sel, err),
+          h('td', {'data-label': 'Two-factor'}, u.two_factor ? 'on' : 'off'),
           h('td', {'data-label': 'Added'}, timeEl(u.created)),
-          h('td', null, del));
+          h('td', null, h('div', {class: 'row-actions'}, reset, del)));
       })));
   }
 
