@@ -178,8 +178,10 @@ func TestKeyCacheIsNoPrefixOracle(t *testing.T) {
 	}
 	unknown := "bwk_ZZZZZZZZ" + wrong[KeyPrefixLen:]
 	me := func(k string) int { return e.do(req{method: "GET", path: "/api/v1/me", key: k}).Code }
-	if me(key) != 200 || me(key) != 200 {
-		t.Fatal("the key does not authenticate")
+	for range 2 { // the first fills the cache, the second reads it
+		if me(key) != 200 {
+			t.Fatal("the key does not authenticate")
+		}
 	}
 	for _, c := range []struct {
 		name        string
