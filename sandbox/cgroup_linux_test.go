@@ -82,6 +82,9 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 		}
 	}
 
+	// The first sandbox gives its groups up with the leftover still in
+	// them (as if it had escaped release's kill).
+	first.unlock()
 	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +228,67 @@ func TestCgroupWithoutOwnSlotIsFresh(t *testing.T) {
 		}
 		if strings.Contains(filepath.Base(dir), "slot") {
 			t.Errorf("controller %s: a sandbox without a slot got the slot group %s", c, dir)
+		}
+	}
+}
+
+// Two Bulwark processes whose slot leases disagree (a user's two
+// processes with different XDG_RUNTIME_DIR or TMPDIR lease in different
+// folders) may both take the same slot. The slot's groups are then still
+// one sandbox's at a time: the second gets fresh groups, and its reset
+// never kills the first's processes.
+func TestSlotCgroupInUseIsNotReset(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.release()
+	running := exec.Command("sleep", "60")
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer running.Process.Kill()
+	for _, dir := range first.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(running.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- running.Wait() }()
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.release()
+	for c, dir := range first.dirs {
+		if second.dirs[c] == dir {
+			t.Errorf("controller %s: a second sandbox of slot %d got %s while the first still had it", c, slot, dir)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Errorf("the first sandbox's process was killed by the second's set-up (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	// Once the first gives the groups up, the slot's next sandbox gets
+	// them again.
+	first.release()
+	third, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.release()
+	for c, dir := range first.dirs {
+		if third.dirs[c] != dir {
+			t.Errorf("controller %s: the slot's next sandbox got %s, want the slot's %s again", c, third.dirs[c], dir)
 		}
 	}
 }
