@@ -247,6 +247,7 @@ func makeUser(t *testing.T, tag string, sub bool) testUser {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
+	t.Cleanup(func() { os.RemoveAll(userLeaseDir(uid)) })
 	if err := os.Chown(home, uid, gid); err != nil {
 		t.Fatal(err)
 	}
