@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,7 +236,8 @@ func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, 
 		} else if err != nil {
 			return fail(fmt.Errorf("create cgroup: %w", err))
 		}
-		if keep {
+		if keep && !slices.Contains(slices.Collect(maps.Values(cg.dirs)), dir) {
+			// One lock per group: in v2 every controller is in the one.
 			fd, err := lockSlotGroup(dir)
 			if err != nil {
 				return fail(fmt.Errorf("%w: %v", errNotReusable, err))

@@ -292,3 +292,33 @@ func TestSlotCgroupInUseIsNotReset(t *testing.T) {
 		}
 	}
 }
+
+// With cgroup v2 every controller is in one group: the slot's lock is
+// taken once, or the sandbox would find its own lock and never reuse the
+// slot's group. (A folder laid out as a v2 group stands in for one: this
+// host's hierarchy may be v1.)
+func TestSlotCgroupV2OneLock(t *testing.T) {
+	parent := t.TempDir()
+	var ctrls []CgroupController
+	for _, c := range controllers {
+		ctrls = append(ctrls, CgroupController{Name: c, Version: 2, Parent: parent})
+	}
+	slotDir := filepath.Join(parent, slotCgroup(7))
+	os.Mkdir(slotDir, 0o755)
+	for _, f := range []string{"cgroup.procs", "memory.current", "memory.events", "pids.events"} {
+		os.WriteFile(filepath.Join(slotDir, f), nil, 0o644)
+	}
+	cg, err := newCgroup(ctrls, 7, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.unlock()
+	for c, dir := range cg.dirs {
+		if dir != slotDir {
+			t.Errorf("controller %s: got %s, want the slot's group %s", c, dir, slotDir)
+		}
+	}
+	if len(cg.locks) != 1 {
+		t.Errorf("%d locks held on one group, want 1", len(cg.locks))
+	}
+}
