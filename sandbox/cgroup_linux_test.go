@@ -303,9 +303,10 @@ func TestSlotCgroupV2OneLock(t *testing.T) {
 	for _, c := range controllers {
 		ctrls = append(ctrls, CgroupController{Name: c, Version: 2, Parent: parent})
 	}
+	os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("cpu memory pids\n"), 0o644)
 	slotDir := filepath.Join(parent, slotCgroup(7))
 	os.Mkdir(slotDir, 0o755)
-	for _, f := range []string{"cgroup.procs", "memory.current", "memory.events", "pids.events"} {
+	for _, f := range []string{"cgroup.procs", "memory.current", "memory.events", "pids.events", "memory.max", "memory.swap.max", "pids.max", "cpu.max"} {
 		os.WriteFile(filepath.Join(slotDir, f), nil, 0o644)
 	}
 	cg, err := newCgroup(ctrls, 7, 64<<20, 10, 0.5)
