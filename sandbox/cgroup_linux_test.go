@@ -323,3 +323,63 @@ func TestSlotCgroupV2OneLock(t *testing.T) {
 		t.Errorf("%d locks held on one group, want 1", len(cg.locks))
 	}
 }
+
+// A leftover that forks as fast as it can, at its pids limit, races the
+// reset's kills: the slot's next sandbox still gets its groups empty, and
+// no process of the bomb survives.
+func TestSlotCgroupResetOutrunsAForkBomb(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "bulwark-forkbomb-leftover"
+	bomb := exec.Command("sh", "-c", "read go; exec python3 -c 'import os, sys\nwhile True:\n    try: os.fork()\n    except OSError: pass' "+marker)
+	in, _ := bomb.StdinPipe()
+	if err := bomb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bomb.Process.Kill()
+	for _, dir := range first.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(bomb.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.Write([]byte("go\n"))
+	go bomb.Wait()
+	pids := first.dirs["pids"]
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < 24; n = len(strings.Fields(readCgroupFile(t, pids, "cgroup.procs"))) {
+		if time.Now().After(deadline) {
+			t.Fatalf("set-up: the bomb reached %d processes, want at least 24", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.unlock() // given up with the bomb still in its groups
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.release()
+	if second.dirs["pids"] != pids {
+		t.Fatalf("the reset gave up on the bomb: the slot's next sandbox got %s, not %s", second.dirs["pids"], pids)
+	}
+	for c, dir := range second.dirs {
+		if got := readCgroupFile(t, dir, "cgroup.procs"); got != "" {
+			t.Errorf("%s: %s/cgroup.procs = %q after the reset, want empty", c, dir, got)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), marker) {
+			t.Errorf("process %s of the bomb survived the reset: %q", e.Name(), b)
+		}
+	}
+}
