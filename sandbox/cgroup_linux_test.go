@@ -383,3 +383,71 @@ func TestSlotCgroupResetOutrunsAForkBomb(t *testing.T) {
 		}
 	}
 }
+
+// v1 lets one thread join a group alone (the init's own way in): a process
+// whose only thread in the slot's groups is not its main one is a
+// leftover too, and the reset ends the whole process.
+func TestSlotCgroupResetKillsAThreadThatJoinedAlone(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []string
+	for c, dir := range first.dirs {
+		if first.v2[c] {
+			continue
+		}
+		tasks = append(tasks, filepath.Join(dir, "tasks"))
+	}
+	if len(tasks) == 0 {
+		first.release()
+		t.Skip("no v1 controller: a v2 group holds whole processes")
+	}
+	// Main thread outside; a second thread writes its own id into the
+	// groups' tasks files, then both wait.
+	prog := `import sys, threading, time
+def join():
+    for f in sys.argv[1:]:
+        with open(f, "w") as t: t.write(str(threading.get_native_id()))
+    print("joined", flush=True)
+    time.sleep(60)
+threading.Thread(target=join).start()
+time.sleep(60)
+`
+	left := exec.Command("python3", append([]string{"-c", prog}, tasks...)...)
+	out, _ := left.StdoutPipe()
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer left.Process.Kill()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "joined\n" {
+		t.Fatalf("set-up: %q, %v", line, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- left.Wait() }()
+	first.unlock()
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.release()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a process with one thread in the slot's groups survived their reset")
+	}
+	for c, dir := range second.dirs {
+		if !second.v2[c] {
+			if got := readCgroupFile(t, dir, "tasks"); got != "" {
+				t.Errorf("%s/tasks = %q after the reset, want empty", dir, got)
+			}
+		}
+	}
+}
