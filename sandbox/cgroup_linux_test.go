@@ -3,9 +3,12 @@ package sandbox
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -449,5 +452,72 @@ time.sleep(60)
 				t.Errorf("%s/tasks = %q after the reset, want empty", dir, got)
 			}
 		}
+	}
+}
+
+// A leftover the kernel cannot end yet (frozen by the v1 freezer: its
+// SIGKILL waits for the thaw) keeps the slot's groups from being emptied:
+// the slot's next sandbox gets fresh groups with its own limits, not the
+// groups with the leftover in them.
+func TestSlotCgroupWithAFrozenLeftoverIsNotReused(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("freezing a process needs a freezer group of root's")
+	}
+	freezerRoot := cgroupRoot + "/freezer"
+	if _, err := os.Stat(filepath.Join(freezerRoot, "tasks")); err != nil {
+		t.Skip("no v1 freezer hierarchy")
+	}
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := exec.Command("sleep", "60")
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(left.Process.Pid)
+	freezer := filepath.Join(freezerRoot, fmt.Sprintf("bulwark-test-frozen-%d", os.Getpid()))
+	if err := os.Mkdir(freezer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("THAWED"), 0)
+		left.Process.Kill()
+		left.Wait()
+		for i := 0; i < 100 && os.Remove(freezer) != nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, dir := range append(slices.Collect(maps.Values(first.dirs)), freezer) {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(pid), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	first.unlock()
+
+	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
+	if err != nil {
+		t.Fatalf("the slot's next sandbox got no groups at all: %v", err)
+	}
+	defer second.release()
+	for c, dir := range first.dirs {
+		if second.dirs[c] == dir {
+			t.Errorf("controller %s: the slot's next sandbox got %s, with a frozen leftover in it", c, dir)
+		}
+		if got := readCgroupFile(t, second.dirs[c], "cgroup.procs"); got != "" {
+			t.Errorf("%s/cgroup.procs = %q, want a group of the sandbox's own", second.dirs[c], got)
+		}
+	}
+	if got := readCgroupFile(t, second.dirs["pids"], "pids.max"); got != "20" {
+		t.Errorf("pids.max = %s, want the sandbox's 20", got)
 	}
 }
