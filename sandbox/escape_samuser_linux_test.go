@@ -1,10 +1,14 @@
 package sandbox
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 )
 
 // Not root, the command runs as the Bulwark user itself, who owns the data
@@ -57,4 +61,59 @@ except OSError as e:
 	if ents, _ := os.ReadDir(data); len(ents) != 1 {
 		t.Errorf("the host folder holds %d entries, want its one file", len(ents))
 	}
+}
+
+// Two sandboxes at once (not root, their commands share the Bulwark
+// user's uid): neither can see or signal the other's processes, by pid,
+// by kill(-1), or through /proc.
+func TestEscapeConcurrentSandbox(t *testing.T) {
+	requireSandbox(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	victim, err := Start(ctx, Spec{AllowExec: []string{"bash", "sleep"}, Timeout: time.Minute}, []string{"bash", "-c", "sleep 60 & sleep 60 & echo up; wait"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer victim.Kill()
+	if line, err := bufio.NewReader(victim.Stdout()).ReadString('\n'); line != "up\n" {
+		t.Fatalf("set-up: victim said %q, %v", line, err)
+	}
+	// Run, not py: py checks no sandbox process is left, and the
+	// victim's are, by design.
+	res, err := Run(ctx, Spec{AllowExec: []string{"python3"}, Stdin: strings.NewReader(`
+import os, signal
+for p in [p for p in os.listdir("/proc") if p.isdigit()]:
+    try:
+        if b"sleep" in open("/proc/%s/cmdline" % p, "rb").read():
+            print("ESCAPED sees the other sandbox's process", p)
+    except OSError:
+        pass
+print("BLOCKED nothing of the other seen")
+try:
+    os.kill(-1, signal.SIGKILL); print("BLOCKED kill(-1) reached only its own")
+except OSError as e:
+    print("BLOCKED kill(-1)", e.strerror)
+for pid in range(2, 64):
+    if pid == os.getpid():
+        continue
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+print("BLOCKED tried pids 2-63")
+`)}, []string{"python3", "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertContained(t, res, 3)
+	done := make(chan struct{})
+	go func() { victim.Wait(); close(done) }()
+	select {
+	case <-done:
+		t.Error("the other sandbox's command ended while the attacker ran")
+	case <-time.After(300 * time.Millisecond):
+	}
+	victim.Kill()
+	<-done
+	assertNothingLeft(t)
 }
