@@ -267,7 +267,7 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
 	var reply initReply
-	if _, rerr := recv(b.ctrl, &reply); rerr != nil {
+	if rerr := recvReply(b.ctrl, &reply); rerr != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
 	tr.addInit(reply.Trace)
