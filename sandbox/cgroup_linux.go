@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,6 +120,9 @@ type cgroup struct {
 	v2   map[string]bool
 	base map[string]int64 // counters when the sandbox got the groups
 	keep bool             // a slot's groups: kept for its next sandbox
+	// locks hold an exclusive flock on each of a slot's groups while the
+	// sandbox has them (see lockSlotGroup).
+	locks []int
 }
 
 var (
@@ -176,8 +181,34 @@ func newCgroup(ctrls []CgroupController, slot int64, memory int64, pids int, cpu
 	return makeCgroup(ctrls, name, false, memory, pids, cpu)
 }
 
-// errNotReusable says a slot's existing group could not be emptied or reset.
+// errNotReusable says a slot's existing group could not be emptied or
+// reset, or another sandbox has it.
 var errNotReusable = errors.New("cgroup not reusable")
+
+// lockSlotGroup takes an exclusive flock on the group at dir, held until
+// the sandbox gives the group up (unlock). The uid lease should keep a
+// slot to one sandbox on the host, but two processes that lease in
+// different folders (a user's processes with different XDG_RUNTIME_DIR or
+// TMPDIR, one with PrivateTmp) can both hold a slot: the lock on the group
+// itself keeps the second's reset from killing the first's processes (it
+// gets fresh groups instead). The kernel drops the lock with the process.
+func lockSlotGroup(dir string) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("cgroup %s in use: %w", dir, err)
+	}
+	return fd, nil
+}
+
+// unlock gives up the locks on a slot's groups.
+func (cg *cgroup) unlock() {
+	closeAll(cg.locks)
+	cg.locks = nil
+}
 
 func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, pids int, cpu float64) (*cgroup, error) {
 	cg := &cgroup{dirs: map[string]string{}, v2: map[string]bool{}, base: map[string]int64{}}
@@ -185,6 +216,7 @@ func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, 
 		if !keep {
 			cg.remove()
 		}
+		cg.unlock()
 		return nil, err
 	}
 	reused := false
@@ -203,6 +235,14 @@ func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, 
 			reused = true
 		} else if err != nil {
 			return fail(fmt.Errorf("create cgroup: %w", err))
+		}
+		if keep && !slices.Contains(slices.Collect(maps.Values(cg.dirs)), dir) {
+			// One lock per group: in v2 every controller is in the one.
+			fd, err := lockSlotGroup(dir)
+			if err != nil {
+				return fail(fmt.Errorf("%w: %v", errNotReusable, err))
+			}
+			cg.locks = append(cg.locks, fd)
 		}
 		cg.dirs[c.Name] = dir
 		cg.v2[c.Name] = c.Version == 2
@@ -442,6 +482,7 @@ func counter(file, key string) int64 {
 // are kept, with whatever is left in them killed (the next sandbox of the
 // slot checks they are empty), other groups are removed.
 func (cg *cgroup) release() {
+	defer cg.unlock() // after the kill: the next sandbox finds them empty
 	if !cg.keep {
 		cg.remove()
 		return
@@ -463,6 +504,7 @@ func (cg *cgroup) release() {
 
 // remove kills whatever is left in the groups and removes them.
 func (cg *cgroup) remove() {
+	defer cg.unlock()
 	for c, dir := range cg.dirs {
 		if cg.v2[c] {
 			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)

@@ -3,9 +3,12 @@ package sandbox
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -82,6 +85,9 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 		}
 	}
 
+	// The first sandbox gives its groups up with the leftover still in
+	// them (as if it had escaped release's kill).
+	first.unlock()
 	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -226,5 +232,292 @@ func TestCgroupWithoutOwnSlotIsFresh(t *testing.T) {
 		if strings.Contains(filepath.Base(dir), "slot") {
 			t.Errorf("controller %s: a sandbox without a slot got the slot group %s", c, dir)
 		}
+	}
+}
+
+// Two Bulwark processes whose slot leases disagree (a user's two
+// processes with different XDG_RUNTIME_DIR or TMPDIR lease in different
+// folders) may both take the same slot. The slot's groups are then still
+// one sandbox's at a time: the second gets fresh groups, and its reset
+// never kills the first's processes.
+func TestSlotCgroupInUseIsNotReset(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.release()
+	running := exec.Command("sleep", "60")
+	if err := running.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer running.Process.Kill()
+	for _, dir := range first.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(running.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- running.Wait() }()
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.release()
+	for c, dir := range first.dirs {
+		if second.dirs[c] == dir {
+			t.Errorf("controller %s: a second sandbox of slot %d got %s while the first still had it", c, slot, dir)
+		}
+	}
+	select {
+	case err := <-done:
+		t.Errorf("the first sandbox's process was killed by the second's set-up (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	// Once the first gives the groups up, the slot's next sandbox gets
+	// them again.
+	first.release()
+	third, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.release()
+	for c, dir := range first.dirs {
+		if third.dirs[c] != dir {
+			t.Errorf("controller %s: the slot's next sandbox got %s, want the slot's %s again", c, third.dirs[c], dir)
+		}
+	}
+}
+
+// With cgroup v2 every controller is in one group: the slot's lock is
+// taken once, or the sandbox would find its own lock and never reuse the
+// slot's group. (A folder laid out as a v2 group stands in for one: this
+// host's hierarchy may be v1.)
+func TestSlotCgroupV2OneLock(t *testing.T) {
+	parent := t.TempDir()
+	var ctrls []CgroupController
+	for _, c := range controllers {
+		ctrls = append(ctrls, CgroupController{Name: c, Version: 2, Parent: parent})
+	}
+	os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("cpu memory pids\n"), 0o644)
+	slotDir := filepath.Join(parent, slotCgroup(7))
+	os.Mkdir(slotDir, 0o755)
+	for _, f := range []string{"cgroup.procs", "memory.current", "memory.events", "pids.events", "memory.max", "memory.swap.max", "pids.max", "cpu.max"} {
+		os.WriteFile(filepath.Join(slotDir, f), nil, 0o644)
+	}
+	cg, err := newCgroup(ctrls, 7, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cg.unlock()
+	for c, dir := range cg.dirs {
+		if dir != slotDir {
+			t.Errorf("controller %s: got %s, want the slot's group %s", c, dir, slotDir)
+		}
+	}
+	if len(cg.locks) != 1 {
+		t.Errorf("%d locks held on one group, want 1", len(cg.locks))
+	}
+}
+
+// A leftover that forks as fast as it can, at its pids limit, races the
+// reset's kills: the slot's next sandbox still gets its groups empty, and
+// no process of the bomb survives.
+func TestSlotCgroupResetOutrunsAForkBomb(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const marker = "bulwark-forkbomb-leftover"
+	bomb := exec.Command("sh", "-c", "read go; exec python3 -c 'import os, sys\nwhile True:\n    try: os.fork()\n    except OSError: pass' "+marker)
+	in, _ := bomb.StdinPipe()
+	if err := bomb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bomb.Process.Kill()
+	for _, dir := range first.dirs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(bomb.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in.Write([]byte("go\n"))
+	go bomb.Wait()
+	pids := first.dirs["pids"]
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 0; n < 24; n = len(strings.Fields(readCgroupFile(t, pids, "cgroup.procs"))) {
+		if time.Now().After(deadline) {
+			t.Fatalf("set-up: the bomb reached %d processes, want at least 24", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	first.unlock() // given up with the bomb still in its groups
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.release()
+	if second.dirs["pids"] != pids {
+		t.Fatalf("the reset gave up on the bomb: the slot's next sandbox got %s, not %s", second.dirs["pids"], pids)
+	}
+	for c, dir := range second.dirs {
+		if got := readCgroupFile(t, dir, "cgroup.procs"); got != "" {
+			t.Errorf("%s: %s/cgroup.procs = %q after the reset, want empty", c, dir, got)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline")); err == nil && strings.Contains(string(b), marker) {
+			t.Errorf("process %s of the bomb survived the reset: %q", e.Name(), b)
+		}
+	}
+}
+
+// v1 lets one thread join a group alone (the init's own way in): a process
+// whose only thread in the slot's groups is not its main one is a
+// leftover too, and the reset ends the whole process.
+func TestSlotCgroupResetKillsAThreadThatJoinedAlone(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tasks []string
+	for c, dir := range first.dirs {
+		if first.v2[c] {
+			continue
+		}
+		tasks = append(tasks, filepath.Join(dir, "tasks"))
+	}
+	if len(tasks) == 0 {
+		first.release()
+		t.Skip("no v1 controller: a v2 group holds whole processes")
+	}
+	// Main thread outside; a second thread writes its own id into the
+	// groups' tasks files, then both wait.
+	prog := `import sys, threading, time
+def join():
+    for f in sys.argv[1:]:
+        with open(f, "w") as t: t.write(str(threading.get_native_id()))
+    print("joined", flush=True)
+    time.sleep(60)
+threading.Thread(target=join).start()
+time.sleep(60)
+`
+	left := exec.Command("python3", append([]string{"-c", prog}, tasks...)...)
+	out, _ := left.StdoutPipe()
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer left.Process.Kill()
+	if line, err := bufio.NewReader(out).ReadString('\n'); line != "joined\n" {
+		t.Fatalf("set-up: %q, %v", line, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- left.Wait() }()
+	first.unlock()
+
+	second, err := newCgroup(ctrls, int64(slot), 64<<20, 32, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.release()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a process with one thread in the slot's groups survived their reset")
+	}
+	for c, dir := range second.dirs {
+		if !second.v2[c] {
+			if got := readCgroupFile(t, dir, "tasks"); got != "" {
+				t.Errorf("%s/tasks = %q after the reset, want empty", dir, got)
+			}
+		}
+	}
+}
+
+// A leftover the kernel cannot end yet (frozen by the v1 freezer: its
+// SIGKILL waits for the thaw) keeps the slot's groups from being emptied:
+// the slot's next sandbox gets fresh groups with its own limits, not the
+// groups with the leftover in them.
+func TestSlotCgroupWithAFrozenLeftoverIsNotReused(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("freezing a process needs a freezer group of root's")
+	}
+	freezerRoot := cgroupRoot + "/freezer"
+	if _, err := os.Stat(filepath.Join(freezerRoot, "tasks")); err != nil {
+		t.Skip("no v1 freezer hierarchy")
+	}
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := leaseSlot(t)
+	first, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := exec.Command("sleep", "60")
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(left.Process.Pid)
+	freezer := filepath.Join(freezerRoot, fmt.Sprintf("bulwark-test-frozen-%d", os.Getpid()))
+	if err := os.Mkdir(freezer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("THAWED"), 0)
+		left.Process.Kill()
+		left.Wait()
+		for i := 0; i < 100 && os.Remove(freezer) != nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for _, dir := range append(slices.Collect(maps.Values(first.dirs)), freezer) {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(pid), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(freezer, "freezer.state"), []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	first.unlock()
+
+	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
+	if err != nil {
+		t.Fatalf("the slot's next sandbox got no groups at all: %v", err)
+	}
+	defer second.release()
+	for c, dir := range first.dirs {
+		if second.dirs[c] == dir {
+			t.Errorf("controller %s: the slot's next sandbox got %s, with a frozen leftover in it", c, dir)
+		}
+		if got := readCgroupFile(t, second.dirs[c], "cgroup.procs"); got != "" {
+			t.Errorf("%s/cgroup.procs = %q, want a group of the sandbox's own", second.dirs[c], got)
+		}
+	}
+	if got := readCgroupFile(t, second.dirs["pids"], "pids.max"); got != "20" {
+		t.Errorf("pids.max = %s, want the sandbox's 20", got)
 	}
 }

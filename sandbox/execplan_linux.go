@@ -399,16 +399,11 @@ type execPlanStamps struct {
 // loadExecPlan reads the plan of the cache file, with its stamps when
 // withStamps is set, and the file's mtime.
 func loadExecPlan(file string, withStamps bool) (*execPlan, time.Time) {
-	f, err := os.Open(file)
-	if err != nil {
+	f, st, ok := openRootsFile(file)
+	if !ok {
 		return nil, time.Time{}
 	}
 	defer f.Close()
-	// A file that anyone but root could have written is ignored.
-	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Uid != 0 || st.Mode&0o022 != 0 {
-		return nil, time.Time{}
-	}
 	r := bufio.NewReader(f)
 	line, err := r.ReadBytes('\n')
 	var c execPlanCache
@@ -424,6 +419,35 @@ func loadExecPlan(file string, withStamps bool) (*execPlan, time.Time) {
 		c.Plan.Stamps = ps.Stamps
 	}
 	return c.Plan, time.Unix(0, st.Mtim.Nano())
+}
+
+// openRootsFile opens file for reading if nobody but root could have put
+// it there or written it: the file and its folder are root's, neither is
+// writable by group or others, and neither is a symlink. The folder is
+// opened first and the file looked up in it, so neither can be swapped
+// between the check and the read.
+func openRootsFile(file string) (*os.File, unix.Stat_t, bool) {
+	var st unix.Stat_t
+	rootsOnly := func(fd int, mode uint32) bool {
+		return unix.Fstat(fd, &st) == nil && st.Uid == 0 && st.Mode&0o022 == 0 && st.Mode&unix.S_IFMT == mode
+	}
+	dir, err := unix.Open(filepath.Dir(file), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, st, false
+	}
+	defer unix.Close(dir)
+	if !rootsOnly(dir, unix.S_IFDIR) {
+		return nil, st, false
+	}
+	fd, err := unix.Openat(dir, filepath.Base(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, st, false
+	}
+	if !rootsOnly(fd, unix.S_IFREG) {
+		unix.Close(fd)
+		return nil, st, false
+	}
+	return os.NewFile(uintptr(fd), file), st, true
 }
 
 func saveExecPlan(p *execPlan) {

@@ -133,3 +133,59 @@ func TestCachedExecPlanChecksOldFiles(t *testing.T) {
 		t.Error("a stale plan with an mtime in the future was used")
 	}
 }
+
+// The plan decides what the sandbox may map executable: a cache file
+// someone but root could have put or swapped in is never used, whoever
+// owns the file itself (a folder others may write, a symlink).
+func TestCachedExecPlanOnlyRootsFolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache file must be root's")
+	}
+	dir := t.TempDir()
+	island := filepath.Join(dir, "island")
+	os.Mkdir(island, 0o755)
+	stamps := map[string]int64{}
+	scanIsland(island, stamps)
+	b, _ := encodeExecPlan(&execPlan{Islands: []string{island}, Stamps: stamps})
+	good := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(good, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cachedExecPlan(good); p == nil {
+		t.Fatal("set-up: root's plan in root's folder was not used")
+	}
+
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(good, link); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cachedExecPlan(link); p != nil {
+		t.Error("a plan reached through a symlink was used")
+	}
+
+	open := filepath.Join(dir, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o1777) // as /tmp: anyone may add or rename files
+	inOpen := filepath.Join(open, "plan.json")
+	if err := os.WriteFile(inOpen, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cachedExecPlan(inOpen); p != nil {
+		t.Error("a plan in a folder anyone may write was used")
+	}
+
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(other, 65534, 65534)
+	inOther := filepath.Join(other, "plan.json")
+	if err := os.WriteFile(inOther, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := cachedExecPlan(inOther); p != nil {
+		t.Error("a plan in a folder of another user's was used")
+	}
+}

@@ -267,7 +267,7 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
 	var reply initReply
-	if _, rerr := recv(b.ctrl, &reply); rerr != nil {
+	if rerr := recvReply(b.ctrl, &reply); rerr != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
 	tr.addInit(reply.Trace)
@@ -286,23 +286,29 @@ func start(spec Spec) (_ *box, err error) {
 // command writes lands on disk as the owner, and no host file is ever
 // chowned. The mount is nosuid, nodev, and noexec unless exec is set.
 func workspaceTree(dir string, cmdUID uint32, exec bool) (int, error) {
+	// The owner is read from the clone itself: a folder swapped in
+	// between a stat of the path and the clone would get the first
+	// one's owner mapped.
+	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
 	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
 		return -1, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		unix.Close(fd)
 		return -1, errors.New("not a directory")
 	}
 	userns, mine, err := idmaps.get(st.Uid, st.Gid, cmdUID)
 	if err != nil {
+		unix.Close(fd)
 		return -1, fmt.Errorf("id-mapping user namespace: %w", err)
 	}
 	if mine {
 		defer unix.Close(userns)
-	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, dir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
-	if err != nil {
-		return -1, err
 	}
 	attr := unix.MountAttr{
 		Attr_set:  unix.MOUNT_ATTR_IDMAP | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC,

@@ -20,7 +20,6 @@ const (
 
 var (
 	send         = initproc.Send
-	recv         = initproc.Recv
 	closeAll     = initproc.CloseAll
 	loaders      = initproc.Loaders
 	inSystemDirs = initproc.InSystemDirs
@@ -32,3 +31,12 @@ func LandlockABI() int { return initproc.LandlockABI() }
 
 // SeccompAvailable reports whether the kernel has seccomp filters.
 func SeccompAvailable() bool { return initproc.SeccompAvailable() }
+
+// recvReply reads an init's reply into v. A reply carries no descriptors:
+// any sent with it are closed (a reply is read, never trusted), or each
+// would stay open in the host.
+func recvReply(fd int, v any) error {
+	fds, err := initproc.Recv(fd, v)
+	closeAll(fds)
+	return err
+}

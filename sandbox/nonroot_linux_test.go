@@ -247,6 +247,7 @@ func makeUser(t *testing.T, tag string, sub bool) testUser {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(home) })
+	t.Cleanup(func() { os.RemoveAll(userLeaseDir(uid)) })
 	if err := os.Chown(home, uid, gid); err != nil {
 		t.Fatal(err)
 	}
@@ -460,4 +461,28 @@ func run(t *testing.T, name string, args ...string) string {
 		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// TestNonRootIDMapFailure (the delegated run): a sandbox whose init cannot
+// be given its ids (newgidmap failing after newuidmap wrote the uid map)
+// is refused, and nothing of it is left: no process, and its slot and
+// groups serve the next sandbox.
+func TestNonRootIDMapFailure(t *testing.T) {
+	requireSandbox(t)
+	rl := rootless()
+	if rl == nil || rl.sub == nil {
+		t.Skip("run by TestNonRoot as a user with subordinate ids")
+	}
+	saved := rl.sub.newgidmap
+	rl.sub.newgidmap = "/bin/false"
+	_, err := Run(context.Background(), Spec{AllowExec: []string{"true"}}, []string{"true"})
+	rl.sub.newgidmap = saved
+	if bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(err.Error(), "subordinate ids") {
+		t.Errorf("Run with newgidmap failing: err = %v, want Unavailable naming the subordinate ids", err)
+	}
+	assertNothingLeft(t)
+	res := mustRun(t, Spec{AllowExec: []string{"true"}}, "true")
+	if res.ExitCode != 0 {
+		t.Errorf("the next sandbox: exit %d, stderr %s", res.ExitCode, res.Stderr)
+	}
 }

@@ -44,7 +44,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	unix.Close(errFd)
 	var first runReply
 	if err == nil {
-		_, err = recv(b.ctrl, &first)
+		err = recvReply(b.ctrl, &first)
 	}
 	if err != nil || !first.Running {
 		b.kill()
@@ -67,7 +67,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	p.kill, p.box = b.kill, b
 	go func() {
 		var reply runReply
-		_, rerr := recv(b.ctrl, &reply)
+		rerr := recvReply(b.ctrl, &reply)
 		res := &Result{ExitCode: -1, Duration: time.Since(started)}
 		// As in run: what the command left behind dies with the init.
 		if rerr != nil || !reply.Alone {

@@ -87,7 +87,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	}()
 	b.spec.Trace.Mark("host: command handed over")
 	var reply runReply
-	_, rerr := recv(b.ctrl, &reply)
+	rerr := recvReply(b.ctrl, &reply)
 	res.Duration = time.Since(started)
 	b.spec.Trace.addInit(reply.Trace)
 	b.spec.Trace.Mark("host: command's end reported")

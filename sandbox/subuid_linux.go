@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // A host that is not root gives each sandbox's init its own uid and gid
@@ -123,14 +125,21 @@ func (s *subIDs) mapIDs(pid int, slot uint32, uid, gid int) error {
 	return nil
 }
 
-// userLeaseDir is the folder of a user's id leases: in the runtime folder
-// systemd gives the user, else one of its own in /tmp (sticky: nobody else
-// can move it; lease checks it is the user's and private).
+// userLeaseDir is the folder of a user's id leases. Every Bulwark process
+// of the user must find the same one, whatever its environment (a
+// service's XDG_RUNTIME_DIR or TMPDIR differ from a shell's), or two of
+// them lease the same slot: the runtime folder logind makes for the uid
+// (/run/user/UID, shared by the user's sessions and services), else one of
+// its own in /tmp (sticky: nobody else can move it; lease checks it is the
+// user's and private). A service with PrivateTmp and no runtime folder
+// still has a /tmp of its own; the lock on a slot's cgroups
+// (lockSlotGroup) keeps such a collision from reaching another sandbox's
+// processes.
 func userLeaseDir(uid int) string {
-	if d := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(d) {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return filepath.Join(d, "bulwark-sandbox-ids")
-		}
+	run := fmt.Sprintf("/run/user/%d", uid)
+	var st unix.Stat_t
+	if unix.Lstat(run, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR && int(st.Uid) == uid {
+		return filepath.Join(run, "bulwark-sandbox-ids")
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("bulwark-sandbox-ids-%d", uid))
+	return fmt.Sprintf("/tmp/bulwark-sandbox-ids-%d", uid)
 }

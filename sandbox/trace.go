@@ -1,9 +1,13 @@
 package sandbox
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Trace records when each phase of one sandbox's life ended: the host's
@@ -45,7 +49,7 @@ func (t *Trace) Phases() []Phase {
 	t.mu.Lock()
 	out := slices.Clone(t.phases)
 	t.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b Phase) int { return int(a.At - b.At) })
+	slices.SortStableFunc(out, func(a, b Phase) int { return cmp.Compare(a.At, b.At) })
 	return out
 }
 
@@ -53,19 +57,40 @@ func (t *Trace) Phases() []Phase {
 // read, never trusted (see initproc).
 const maxInitPhases = 16
 
-// addInit adds the phases an init reported, under the "init: " prefix.
+// addInit adds the phases an init reported, under the "init: " prefix. A
+// stamp the clock cannot have read (not after the clock's start, or later
+// than now, as the host reads the reply) is dropped; a name is cut at 40
+// bytes on a character's boundary, with anything but printable text
+// replaced, since `bulwark sandbox exec --debug` prints it on a terminal.
 func (t *Trace) addInit(stamps []initStamp) {
 	if t == nil {
 		return
 	}
+	now := Monotonic()
 	for i, s := range stamps {
 		if i == maxInitPhases {
 			break
 		}
-		name := s.Name
-		if len(name) > 40 {
-			name = name[:40]
+		at := time.Duration(s.At)
+		if at <= 0 || at > now {
+			continue
 		}
-		t.add("init: "+name, time.Duration(s.At))
+		t.add("init: "+printableName(s.Name, 40), at)
 	}
+}
+
+// printableName is name cut to at most max bytes, each rune that is not
+// printable (or not valid UTF-8) replaced by '?'.
+func printableName(name string, max int) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

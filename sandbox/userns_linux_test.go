@@ -97,3 +97,20 @@ func TestDelegatedCgroupName(t *testing.T) {
 		}
 	}
 }
+
+// A user's Bulwark processes must lease their slots in one folder, or two
+// of them hand out the same slot (the same subordinate ids and cgroups):
+// the folder cannot depend on an environment the processes may not share
+// (a service's XDG_RUNTIME_DIR, a shell's TMPDIR).
+func TestUserLeaseDirIgnoresEnvironment(t *testing.T) {
+	uid := os.Geteuid()
+	dirs := map[string]bool{}
+	for _, env := range [][2]string{{"", ""}, {t.TempDir(), ""}, {"", t.TempDir()}, {"relative", "/var/tmp"}} {
+		t.Setenv("XDG_RUNTIME_DIR", env[0])
+		t.Setenv("TMPDIR", env[1])
+		dirs[userLeaseDir(uid)] = true
+	}
+	if len(dirs) != 1 {
+		t.Errorf("userLeaseDir(%d) depends on XDG_RUNTIME_DIR and TMPDIR: %v, want one folder", uid, dirs)
+	}
+}
