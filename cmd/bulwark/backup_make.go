@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -42,7 +43,12 @@ const (
 	sealedSuffix    = ".sealed"
 )
 
-var backupChainName = regexp.MustCompile(`^audit/(audit\.log|tenants/[A-Za-z0-9_-]{1,100}\.log)(\.checkpoints)?$`)
+// backupChainName is compiled on first use: its counted repetition
+// unrolls into about 1,400 allocations, which every command would pay at
+// init (TestInitBudget).
+var backupChainName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^audit/(audit\.log|tenants/[A-Za-z0-9_-]{1,100}\.log)(\.checkpoints)?$`)
+})
 
 // restorableEntry says whether a backup entry is one a data folder holds.
 func restorableEntry(name string) bool {
@@ -50,7 +56,7 @@ func restorableEntry(name string) bool {
 	case dbFileName, backupAuditKey + sealedSuffix, backupDeviceKey + sealedSuffix:
 		return true
 	}
-	return backupChainName.MatchString(name)
+	return backupChainName().MatchString(name)
 }
 
 // sealedKeyAD binds a sealed key to its name in the backup.

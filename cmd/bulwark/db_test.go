@@ -619,7 +619,7 @@ func TestDoctorSchemaVersionPostgres(t *testing.T) {
 		{8, "warn", "migrates it to 8", false},
 		{7, "ok", "version 7", true},
 	} {
-		postgresLatestSchema = c.latest
+		postgresLatestSchema = func() int { return c.latest }
 		calls := len(fake.calls)
 		data := t.TempDir()
 		checks := map[string]check{}

@@ -16,16 +16,20 @@ import (
 	_ "modernc.org/sqlite"             // the database/sql driver "sqlite"
 )
 
-// postgresLatestSchema is the schema version this build's PostgreSQL
-// store migrates to; 0 in a build without PostgreSQL support (set beside
-// openPostgres).
-var postgresLatestSchema int
+// postgresLatestSchema returns the schema version this build's PostgreSQL
+// store migrates to; nil in a build without PostgreSQL support (set beside
+// openPostgres). A function, so that the migrations are read when a
+// command asks, not in every command's init.
+var postgresLatestSchema func() int
 
 // latestSchema is the schema version this build migrates loc's kind of
 // database to, or 0 when it does not know.
 func latestSchema(loc storeLocation) int {
 	if loc.postgres() {
-		return postgresLatestSchema
+		if postgresLatestSchema == nil {
+			return 0
+		}
+		return postgresLatestSchema()
 	}
 	return sqlite.LatestSchemaVersion()
 }

@@ -20,5 +20,5 @@ func init() {
 		}
 		return pgStore{DB: db, keys: keys}, nil
 	}
-	postgresLatestSchema = postgres.LatestSchemaVersion()
+	postgresLatestSchema = postgres.LatestSchemaVersion
 }
