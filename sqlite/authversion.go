@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -56,7 +57,12 @@ type authVersion struct {
 }
 
 func openAuthVersion(dbPath string) (*authVersion, error) {
-	p := dbPath + authFileSuffix
+	// Absolute, so that each read's lstat names the file whatever the
+	// process's working folder becomes.
+	p, err := filepath.Abs(dbPath + authFileSuffix)
+	if err != nil {
+		return nil, err
+	}
 	// Not through a symlink: the file must be the one every process maps
 	// (a link to /dev/zero would give each its own private counters).
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
@@ -152,8 +158,11 @@ func (a *authVersion) version() (uint64, bool) {
 // counting on a file other processes no longer see. It sets lost if not.
 func (a *authVersion) current() bool {
 	var st syscall.Stat_t
-	if err := syscall.Lstat(a.path, &st); err != nil || uint64(st.Dev) != a.dev || uint64(st.Ino) != a.ino {
+	switch err := syscall.Lstat(a.path, &st); {
+	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != a.dev || uint64(st.Ino) != a.ino):
 		a.lost.Store(true)
+		return false
+	case err != nil: // cannot tell this time: not stable, not lost
 		return false
 	}
 	return true

@@ -137,3 +137,22 @@ func TestAuthFileNotARegularFile(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFileRelativePath: a version file opened by a relative path keeps
+// its identity check (and so the cache and changes) after the process
+// changes its working folder.
+func TestAuthFileRelativePath(t *testing.T) {
+	t.Chdir(t.TempDir())
+	a, err := openAuthVersion("bulwark.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	t.Chdir(t.TempDir())
+	if err := a.change(func() error { return nil }); err != nil {
+		t.Errorf("a change after a change of working folder: %v", err)
+	}
+	if _, stable := a.version(); !stable {
+		t.Error("after a change of working folder the version is not stable: nothing would be cached")
+	}
+}
