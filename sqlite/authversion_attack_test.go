@@ -156,3 +156,40 @@ func TestAuthFileRelativePath(t *testing.T) {
 		t.Error("after a change of working folder the version is not stable: nothing would be cached")
 	}
 }
+
+// TestAuthFileCreatedByManyAtOnce: processes that start together on a
+// database with no version file yet all map the same file, started once:
+// a change by one is seen by all.
+func TestAuthFileCreatedByManyAtOnce(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "bulwark.db")
+	const n = 8
+	as := make([]*authVersion, n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			a, err := openAuthVersion(p)
+			as[i] = a
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, a := range as {
+			a.close()
+		}
+	}()
+	v0, _ := as[0].version()
+	if err := as[n-1].change(func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range as {
+		if v, stable := a.version(); v != v0+1 || !stable {
+			t.Errorf("opening %d: version %d, stable %v; want %d, stable", i, v, stable, v0+1)
+		}
+	}
+}
