@@ -44,9 +44,8 @@ func (c Canary) Instruction() string {
 
 // In reports whether text holds the canary: as is, in another case, with
 // separators, invisible characters or combining marks between its
-// characters, in full-width
-// or look-alike letters, reversed, or base64-, hex- or URL-encoded (also
-// nested, as DecodeSegments finds them).
+// characters, in full-width or look-alike letters, reversed, or base64-,
+// hex- or URL-encoded (also nested, as DecodeSegments finds them).
 func (c Canary) In(text string) bool {
 	if c.secret == "" {
 		return false
