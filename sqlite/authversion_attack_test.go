@@ -193,3 +193,15 @@ func TestAuthFileCreatedByManyAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAuthVersion is the cost of reading the version at a request.
+func BenchmarkAuthVersion(b *testing.B) {
+	a, err := openAuthVersion(filepath.Join(b.TempDir(), "bulwark.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.close()
+	for b.Loop() {
+		a.version()
+	}
+}
