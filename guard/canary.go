@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // canaryPrefix starts every canary token.
@@ -41,9 +43,9 @@ func (c Canary) Instruction() string {
 }
 
 // In reports whether text holds the canary: as is, in another case, with
-// separators or invisible characters between its characters, in full-width
-// or look-alike letters, reversed, or base64-, hex- or URL-encoded (also
-// nested, as DecodeSegments finds them).
+// separators, invisible characters or combining marks between its
+// characters, in full-width or look-alike letters, reversed, or base64-,
+// hex- or URL-encoded (also nested, as DecodeSegments finds them).
 func (c Canary) In(text string) bool {
 	if c.secret == "" {
 		return false
@@ -68,14 +70,26 @@ func (c Canary) In(text string) bool {
 	return c.inReassembled(text, segs)
 }
 
-// inNormalized is inPlain(Normalize(s)), skipping both where a scan of s
+// inNormalized is inPlain(canaryView(s)), skipping both where a scan of s
 // proves inPlain cannot match: most text a canary check reads (tool
 // arguments, decoded junk) cannot, and Normalize was most of the check's cost.
 func (c Canary) inNormalized(s string) bool {
 	if hexRunBound(s, len(c.secret)) < len(c.secret) {
 		return false
 	}
-	return c.inPlain(Normalize(s))
+	return c.inPlain(canaryView(s))
+}
+
+// canaryView is Normalize(s) decomposed again and folded: NFKC composes a
+// letter with the marks stacked on it ("e" and U+0301 into "é", "b" and
+// U+0323 into "ḅ"), which inPlain would drop whole, letter and all; split
+// apart, inPlain drops the marks and keeps the letter.
+func canaryView(s string) string {
+	n := Normalize(s)
+	if isPlainASCII(n) {
+		return n
+	}
+	return foldConfusables(norm.NFKD.String(n))
 }
 
 // maxHexPerRune is the most hex digits (0-9, a-f, A-F) Normalize turns one
@@ -84,11 +98,11 @@ func (c Canary) inNormalized(s string) bool {
 const maxHexPerRune = 3
 
 // hexRunBound bounds, from above, the longest run of hex digits in inPlain's
-// view of Normalize(s) (its ASCII letters and digits, in order), without
+// view of canaryView(s) (its ASCII letters and digits, in order), without
 // normalizing s; it stops counting once the bound reaches stop. The canary's
 // random part is such a run, so a bound below its length proves inPlain
 // cannot find it, forwards or backwards. FuzzHexRunBound checks the bound
-// against Normalize.
+// against canaryView.
 //
 // The bound counts an ASCII hex digit as one, any other valid character as
 // maxHexPerRune, and bytes that are not UTF-8 (Normalize replaces them with

@@ -149,7 +149,7 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	if k.Expired(now) {
 		return Principal{}, bad
 	}
-	e := &cachedKey{version: seen.v, key: k, hash: hash, role: k.Role}
+	e := &cachedKey{epoch: seen.epoch, version: seen.v, key: k, hash: hash, role: k.Role}
 	if !k.LastUsed.IsZero() { // else 0: long ago
 		e.touched.Store(k.LastUsed.UnixNano())
 	}

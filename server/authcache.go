@@ -28,7 +28,17 @@ import (
 type authCache struct {
 	store bulwark.AuthVersioner // nil: nothing is cached
 
+	// highest is the highest version read; epoch counts the times the
+	// store's version was found to have gone back below it (a database
+	// restored, or its version file rewound, under a running server):
+	// what was cached before may come back to the same version number
+	// after changes it missed (ABA), so entries of an older epoch are
+	// never used.
+	highest atomic.Uint64
+	epoch   atomic.Uint64
+
 	mu      sync.RWMutex
+	ep      uint64 // the epoch of what is cached
 	version uint64 // the newest version anything was cached at
 	keys    map[string]*cachedKey
 	rates   map[bulwark.TenantID]cachedRates
@@ -36,6 +46,7 @@ type authCache struct {
 
 // cachedKey is an API key as its authentication found it.
 type cachedKey struct {
+	epoch   uint64
 	version uint64
 	key     bulwark.APIKey
 	hash    []byte
@@ -44,6 +55,7 @@ type cachedKey struct {
 }
 
 type cachedRates struct {
+	epoch   uint64
 	version uint64
 	rl      bulwark.RateLimitSettings
 }
@@ -52,9 +64,10 @@ type cachedRates struct {
 // false when nothing may be cached or used from the cache (no versioned
 // store, a change under way, the version unreadable).
 type authSeen struct {
-	v    uint64
-	ok   bool
-	read bool
+	v     uint64
+	epoch uint64
+	ok    bool
+	read  bool
 }
 
 func newAuthCache(store bulwark.Store) *authCache {
@@ -68,8 +81,23 @@ func (c *authCache) seen(ctx context.Context) authSeen {
 	if c.store == nil {
 		return authSeen{read: true}
 	}
+	// Both read before the store is: a version read after another
+	// request read h is not below h unless the store's went back.
+	ep, h := c.epoch.Load(), c.highest.Load()
 	v, stable, err := c.store.AuthVersion(ctx)
-	return authSeen{v: v, ok: stable && err == nil, read: true}
+	if err != nil {
+		return authSeen{read: true}
+	}
+	if v < h {
+		if c.epoch.CompareAndSwap(ep, ep+1) {
+			c.highest.Store(v)
+		}
+		return authSeen{read: true} // this once, nothing cached or used
+	}
+	for v > h && !c.highest.CompareAndSwap(h, v) {
+		h = c.highest.Load()
+	}
+	return authSeen{v: v, epoch: ep, ok: stable, read: true}
 }
 
 // key returns the key of prefix cached at version at.
@@ -80,13 +108,13 @@ func (c *authCache) key(prefix string, at authSeen) (*cachedKey, bool) {
 	c.mu.RLock()
 	e := c.keys[prefix]
 	c.mu.RUnlock()
-	return e, e != nil && e.version == at.v
+	return e, e != nil && e.version == at.v && e.epoch == at.epoch
 }
 
 func (c *authCache) putKey(prefix string, e *cachedKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.move(e.version) {
+	if c.move(e.epoch, e.version) {
 		c.keys[prefix] = e
 	}
 }
@@ -99,7 +127,7 @@ func (c *authCache) ratesOf(t bulwark.TenantID, at authSeen) (bulwark.RateLimitS
 	c.mu.RLock()
 	e, ok := c.rates[t]
 	c.mu.RUnlock()
-	return e.rl, ok && e.version == at.v
+	return e.rl, ok && e.version == at.v && e.epoch == at.epoch
 }
 
 func (c *authCache) putRates(t bulwark.TenantID, at authSeen, rl bulwark.RateLimitSettings) {
@@ -108,22 +136,23 @@ func (c *authCache) putRates(t bulwark.TenantID, at authSeen, rl bulwark.RateLim
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.move(at.v) {
-		c.rates[t] = cachedRates{at.v, rl}
+	if c.move(at.epoch, at.v) {
+		c.rates[t] = cachedRates{at.epoch, at.v, rl}
 	}
 }
 
-// move drops what was cached at versions older than v, and reports
-// whether something read at v may be kept (not when a newer version has
-// been seen). The maps are bounded as the limiters are.
-func (c *authCache) move(v uint64) bool {
-	if v < c.version {
+// move drops what was cached at versions older than v (of epoch ep), and
+// reports whether something read at v may be kept (not when a newer
+// version or epoch has been seen). The maps are bounded as the limiters
+// are.
+func (c *authCache) move(ep, v uint64) bool {
+	if ep < c.ep || ep == c.ep && v < c.version {
 		return false
 	}
-	if v > c.version || len(c.keys) >= maxLimiters || len(c.rates) >= maxLimiters {
+	if ep > c.ep || v > c.version || len(c.keys) >= maxLimiters || len(c.rates) >= maxLimiters {
 		clear(c.keys)
 		clear(c.rates)
-		c.version = v
+		c.ep, c.version = ep, v
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -42,31 +43,80 @@ type authVersion struct {
 	begun, ended *atomic.Uint64
 	mu           sync.Mutex   // one change of this process at a time, and repair
 	lastRepair   atomic.Int64 // unix nanoseconds of the last attempt
+
+	// The file as opened, to tell whether the path still names it.
+	path     string
+	dev, ino uint64
+	// highest is the highest begun this process has read: begun never
+	// goes back, unless the file was rewritten (copied over, cut short).
+	highest atomic.Uint64
+	// lost is set once the file was found replaced, removed or rewound:
+	// other processes may be changing another file, so nothing is cached
+	// (never stale) and changes are refused until a restart.
+	lost atomic.Bool
 }
 
 func openAuthVersion(dbPath string) (*authVersion, error) {
-	p := dbPath + authFileSuffix
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	// Absolute, so that each read's lstat names the file whatever the
+	// process's working folder becomes.
+	p, err := filepath.Abs(dbPath + authFileSuffix)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Size() < authFileSize {
-		err = f.Truncate(authFileSize) // zeros: a new file, or one a crash cut short before it held anything
+	// Not through a symlink: the file must be the one every process maps
+	// (a link to /dev/zero would give each its own private counters).
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
 	}
+	a, err := mapAuthVersion(f, p)
 	if err != nil {
 		f.Close()
 		return nil, err
+	}
+	return a, nil
+}
+
+func mapAuthVersion(f *os.File, p string) (*authVersion, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	// Making the file is done by one process at a time, and a process
+	// never maps it short (a mapping past the end of a file faults).
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, err
+	}
+	short := st.Size < authFileSize
+	if short {
+		if err := f.Truncate(authFileSize); err != nil {
+			return nil, err
+		}
 	}
 	mem, err := syscall.Mmap(int(f.Fd()), 0, authFileSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("map %s: %w", p, err)
 	}
 	// The mapping is page-aligned, so both words are 8-byte aligned.
-	return &authVersion{f: f, mem: mem,
+	a := &authVersion{f: f, mem: mem, path: p, dev: uint64(st.Dev), ino: uint64(st.Ino),
 		begun: (*atomic.Uint64)(unsafe.Pointer(&mem[0])),
-		ended: (*atomic.Uint64)(unsafe.Pointer(&mem[8]))}, nil
+		ended: (*atomic.Uint64)(unsafe.Pointer(&mem[8]))}
+	if short {
+		// A new file, or one cut short: its counters start from the
+		// clock, past any version a process that read the old contents
+		// may have cached at (changes are far fewer than nanoseconds).
+		v := max(uint64(time.Now().UnixNano()), a.begun.Load()+1)
+		a.begun.Store(v)
+		a.ended.Store(v)
+	}
+	return a, nil
 }
 
 func (a *authVersion) close() error {
@@ -80,14 +130,42 @@ func (a *authVersion) close() error {
 // version returns the version and whether it is stable (no change under
 // way). ended is read first: if begun then equals it, no change was under
 // way when ended was read, and none began until begun was.
+//
+// The version is not stable either once the file is found no longer the
+// one at its path, or rewound (see lost).
 func (a *authVersion) version() (uint64, bool) {
+	h := a.highest.Load() // before begun: a begun read after it is not lower
 	e := a.ended.Load()
 	b := a.begun.Load()
+	if b < h {
+		a.lost.Store(true)
+	}
+	for b > h && !a.highest.CompareAndSwap(h, b) {
+		h = a.highest.Load()
+	}
+	if a.lost.Load() || !a.current() {
+		return b, false
+	}
 	if b == e {
 		return b, true
 	}
 	a.repair()
 	return b, false
+}
+
+// current reports whether the path still names the mapped file (one
+// lstat): a file removed, moved away or replaced leaves this process
+// counting on a file other processes no longer see. It sets lost if not.
+func (a *authVersion) current() bool {
+	var st syscall.Stat_t
+	switch err := syscall.Lstat(a.path, &st); {
+	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != a.dev || uint64(st.Ino) != a.ino):
+		a.lost.Store(true)
+		return false
+	case err != nil: // cannot tell this time: not stable, not lost
+		return false
+	}
+	return true
 }
 
 // change runs write, which changes authentication records and commits,
@@ -99,6 +177,9 @@ func (a *authVersion) change(write func() error) error {
 		return fmt.Errorf("lock the authentication version: %w", err)
 	}
 	defer syscall.Flock(int(a.f.Fd()), syscall.LOCK_UN)
+	if a.lost.Load() || !a.current() {
+		return fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", a.path)
+	}
 	a.begun.Add(1)
 	defer a.ended.Add(1) // also when write fails: whatever it did is over
 	return write()
