@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 )
 
 // Read reads the backup r: its manifest (with its Sum and Seal, which
@@ -65,6 +66,11 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 		if hdr.Size != e.Size {
 			return m, formatErr("entry %q has %d bytes, the manifest says %d", e.Name, hdr.Size, e.Size)
 		}
+		if sparse(hdr) {
+			// The tar reader would expand its holes to zeros: a few
+			// blocks of the file could stand for any size (a tar bomb).
+			return m, formatErr("entry %q is a sparse file", e.Name)
+		}
 		c := &content{r: tr, h: sha256.New(), e: e}
 		if visit != nil {
 			if err := visit(e, c); err != nil {
@@ -83,6 +89,18 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 	default:
 		return m, formatErr("the archive holds entries the manifest does not list")
 	}
+}
+
+// sparse reports whether hdr is a sparse file in any of tar's forms (the
+// old GNU type is refused as not regular; PAX sparse files keep the
+// regular type and say so in their records).
+func sparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSum reads the manifest's checksum entry and compares it with the
