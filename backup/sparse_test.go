@@ -109,7 +109,7 @@ func TestSparseBomb(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "in")
 	os.Mkdir(dir, 0o700)
-	if _, err := Extract(bytes.NewReader(b), dir, nil); err == nil {
+	if _, err := Extract(bytes.NewReader(b), dir, nil, nil); err == nil {
 		t.Fatal("Extract accepted a sparse entry")
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "bulwark.db")); err == nil {

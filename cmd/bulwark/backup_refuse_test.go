@@ -110,7 +110,7 @@ func TestBackupVerifyCatchesAnAlteredChain(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "x")
 	os.Mkdir(dir, 0o700)
 	f, _ := os.Open(file)
-	m, err := backup.Extract(f, dir, nil)
+	m, err := backup.Extract(f, dir, nil, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestBackupForgedWithoutTheMasterKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "x")
 	os.Mkdir(dir, 0o700)
 	f, _ := os.Open(file)
-	m, err := backup.Extract(f, dir, nil)
+	m, err := backup.Extract(f, dir, nil, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -470,5 +470,25 @@ func TestBackupOfPostgresSaysPgDump(t *testing.T) {
 	}
 	if code, _, stderr := runDispatch("restore", "--data", filepath.Join(t.TempDir(), "r"), "b"); code != exitFailed || !strings.Contains(stderr, "pg_restore") {
 		t.Errorf("restore with a PostgreSQL store set: exit %d %q, want 1 naming pg_restore", code, stderr)
+	}
+}
+
+// TestRestoreChecksTheSealFirst: restore opens the manifest's seal before
+// it writes any entry, so a backup not made with this master key is
+// refused as such whatever its entries are (here one a data folder does
+// not hold), and nothing of it reaches the disk.
+func TestRestoreChecksTheSealFirst(t *testing.T) {
+	vars := map[string]string{}
+	backupFixture(t, vars)
+	parent := t.TempDir()
+	p := filepath.Join(parent, "forged")
+	os.WriteFile(p, hostileBackup(t, secret.NewKeyring(), tar.Header{Typeflag: tar.TypeReg, Name: "run.sh"}), 0o600)
+	target := filepath.Join(parent, "target")
+	if code, _, stderr := runDispatch("restore", "--data", target, p); code != exitFailed || !strings.Contains(stderr, "not sealed by this master key") {
+		t.Errorf("restore of a backup sealed by another key: exit %d %q, want the seal refused before the entries are read", code, stderr)
+	}
+	mustNotExist(t, target)
+	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+		t.Errorf("restore left %v beside the target", ents)
 	}
 }
