@@ -397,6 +397,19 @@ func TestBackupRefusesToReplace(t *testing.T) {
 	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(data, dbFileName)); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
 		t.Errorf("backup over the store: exit %d %q", code, stderr)
 	}
+	// Through a symlink to the data folder, or a symlink of the data
+	// folder itself, it is the data folder still.
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(data, link)
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(link, "new.backup")); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
+		t.Errorf("backup into the data folder through a symlink: exit %d %q", code, stderr)
+	}
+	vars["BULWARK_DATA"] = link
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(data, "new.backup")); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
+		t.Errorf("backup into the data folder named by a symlink: exit %d %q", code, stderr)
+	}
+	vars["BULWARK_DATA"] = data
+	mustNotExist(t, filepath.Join(data, "new.backup"))
 	keyApart := filepath.Join(t.TempDir(), "master.key")
 	os.WriteFile(keyApart, []byte("1 c2VjcmV0\n"), 0o600)
 	if code, _, stderr := runDispatch("backup", "--out", keyApart); code != exitFailed || !strings.Contains(stderr, "not a bulwark backup") {
