@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/bulwark-agents/bulwark/audit"
 )
@@ -26,7 +28,8 @@ type CheckReport struct {
 
 // Check reads an export (JSON lines as Exporter writes them to stdout or
 // a file; or syslog messages as a collector stored them, one a line) and checks every record
-// against the chains of dir: the line must be a record in canonical
+// against the chains of dir: a syslog header as Message writes it must be
+// its record's (severity, time, MSGID), the line must be a record in canonical
 // form, its hash the one its fields give, the record at its place in its
 // chain must carry the same hash (which covers every field and the hash
 // before), and each chain's records must come in the chain's order. It
@@ -42,11 +45,15 @@ func Check(ctx context.Context, exported io.Reader, dir audit.Backend) (CheckRep
 		if len(line) == 0 {
 			continue
 		}
+		var header []byte
 		if i := bytes.Index(line, []byte(` - {"seq":`)); i > 0 && !bytes.HasPrefix(line, []byte("{")) {
-			line = line[i+3:] // a syslog message as a collector wrote it down: its JSON
+			header, line = line[:i], line[i+3:] // a syslog message as a collector wrote it down: its JSON
 		}
 		r, err := audit.DecodeRecord(line)
 		if err != nil {
+			return rep, fmt.Errorf("line %d: %w", n, err)
+		}
+		if err := checkHeader(header, r, line); err != nil {
 			return rep, fmt.Errorf("line %d: %w", n, err)
 		}
 		if audit.ComputeHash(&r) != r.Hash {
@@ -83,6 +90,30 @@ func Check(ctx context.Context, exported io.Reader, dir audit.Backend) (CheckRep
 		rep.Chains++
 	}
 	return rep, nil
+}
+
+// checkHeader checks the RFC 5424 header of a syslog message (as Message
+// writes it, from "<PRI>" to the MSGID) against its record: the
+// severity, the time and the MSGID a SIEM alerts on must be the record's,
+// since the hash covers only the JSON. The host, app name and process id
+// are the sender's and are taken as they are. A header of another form (a
+// collector that rewrote it) is not checked.
+func checkHeader(header []byte, r audit.Record, line []byte) error {
+	if !bytes.HasPrefix(header, []byte("<")) {
+		return nil
+	}
+	f := strings.Split(string(header), " ")
+	if len(f) != 6 {
+		return fmt.Errorf("record %d of %s: the syslog header %q is not as bulwark writes it", r.Seq, chainName(r.TenantID), header)
+	}
+	pid, err := strconv.Atoi(f[4])
+	if err != nil {
+		return fmt.Errorf("record %d of %s: the syslog header %q is not as bulwark writes it", r.Seq, chainName(r.TenantID), header)
+	}
+	if want := Message(r, line, f[2], f[3], pid); !bytes.HasPrefix(want, append(header, " - "...)) {
+		return fmt.Errorf("record %d of %s: the syslog header %q is not the record's (severity, time or action changed)", r.Seq, chainName(r.TenantID), header)
+	}
+	return nil
 }
 
 // checkChain checks recs, in increasing Seq, against the chain's store.

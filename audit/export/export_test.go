@@ -469,3 +469,48 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckFindsForgedSyslogHeaders: a syslog message whose header was
+// changed (the severity of a denied action lowered, another action as
+// its MSGID, another time) is refused even though its JSON is the stored
+// record: a SIEM alerts on those fields.
+func TestCheckFindsForgedSyslogHeaders(t *testing.T) {
+	var buf syncBuffer
+	e, err := New(Target{Kind: "stdout"}, &buf, Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, dir := testChains(t, e)
+	appendSome(t, c, 8)
+	e.Close(t.Context())
+	var msgs []string
+	denied := -1
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		r, err := audit.DecodeRecord([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome == audit.OutcomeDenied && denied < 0 {
+			denied = len(msgs)
+		}
+		msgs = append(msgs, string(Message(r, []byte(line), "host-1", "bulwark", 42)))
+	}
+	good := strings.Join(msgs, "\n") + "\n"
+	if _, err := Check(t.Context(), strings.NewReader(good), dir); err != nil {
+		t.Fatalf("Check(the syslog messages as sent) = %v", err)
+	}
+	d := msgs[denied]
+	wantPri := "<" + strconv.Itoa(facilityLogAudit*8+severityWarning) + ">"
+	for name, forged := range map[string]string{
+		"a lowered severity": strings.Replace(d, wantPri, "<"+strconv.Itoa(facilityLogAudit*8+severityNotice)+">", 1),
+		"another MSGID":      strings.Replace(d, " auth.login_failed - ", " auth.login - ", 1),
+		"another time":       d[:len(wantPri)+2] + "1999" + d[len(wantPri)+6:],
+	} {
+		if forged == d {
+			t.Fatalf("%s: the case changes nothing", name)
+		}
+		if _, err := Check(t.Context(), strings.NewReader(strings.Replace(good, d, forged, 1)), dir); err == nil {
+			t.Errorf("Check(a syslog message with %s) = nil error, want one", name)
+		}
+	}
+}
