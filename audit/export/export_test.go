@@ -514,3 +514,35 @@ func TestCheckFindsForgedSyslogHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestFileExportRefusesLinksAndOpenFiles: the export file is never
+// reached through a symlink (one planted at the path would have the
+// server append to whatever it names: the master key, the store), and an
+// existing file others may read or write is refused, since the export is
+// the audit log; a file shared with a group (a log shipper's) is fine.
+func TestFileExportRefusesLinksAndOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "master.key")
+	os.WriteFile(victim, []byte("1 c2VjcmV0\n"), 0o600)
+	link := filepath.Join(dir, "audit.jsonl")
+	os.Symlink(victim, link)
+	if e, err := New(Target{Kind: "file", Path: link}, nil, Options{Log: quiet()}); err == nil {
+		e.Close(t.Context())
+		t.Error("New(file at a symlink) = nil error, want a refusal")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "1 c2VjcmV0\n" {
+		t.Errorf("the symlink's target was changed: %q", b)
+	}
+	for mode, ok := range map[os.FileMode]bool{0o644: false, 0o606: false, 0o640: true, 0o600: true} {
+		p := filepath.Join(dir, "export-"+strconv.FormatUint(uint64(mode), 8))
+		os.WriteFile(p, nil, 0o600)
+		os.Chmod(p, mode)
+		e, err := New(Target{Kind: "file", Path: p}, nil, Options{Log: quiet()})
+		if err == nil {
+			e.Close(t.Context())
+		}
+		if (err == nil) != ok {
+			t.Errorf("New(file of mode %o) = %v, want accepted %v", mode, err, ok)
+		}
+	}
+}
