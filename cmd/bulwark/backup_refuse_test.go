@@ -349,6 +349,7 @@ var backupCheckCases = []struct {
 	{"old", `{"time":"2025-12-29T12:00:00Z","file":"/b/x.tar"}`, "", "warn", "more than 48h"},
 	{"old for a tighter limit", `{"time":"2026-01-02T09:00:00Z","file":"/b/x.tar"}`, "2h", "warn", "more than 2h"},
 	{"unreadable", `{"time":`, "", "warn", "cannot be read"},
+	{"in the future", `{"time":"2026-01-09T12:00:00Z","file":"/b/x.tar"}`, "", "warn", "in the future"},
 	{"bad limit", `{"time":"2026-01-02T09:00:00Z","file":"/b/x.tar"}`, "2", "FAIL", "BULWARK_BACKUP_MAX_AGE"},
 }
 
