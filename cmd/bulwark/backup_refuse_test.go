@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,9 +227,11 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	// An empty folder is fine.
 	empty := t.TempDir()
+	os.Chmod(empty, 0o755)
 	if code, stdout, stderr := runDispatch("restore", "--data", empty, file); code != 0 {
 		t.Fatalf("restore into an empty folder: %d %s%s", code, stdout, stderr)
 	}
+	mustBePrivate(t, empty)
 
 	// The master key: required, and the right one.
 	target := filepath.Join(t.TempDir(), "target")
@@ -419,9 +422,30 @@ func TestBackupRefusesToReplace(t *testing.T) {
 	if b, _ := os.ReadFile(keyApart); string(b) != "1 c2VjcmV0\n" {
 		t.Errorf("the file was replaced: %q", b)
 	}
+	// An earlier backup left readable by all is replaced by one that is
+	// not: the file is private whatever the umask and what it replaced.
+	os.Chmod(file, 0o644)
 	if code, stdout, stderr := runDispatch("backup", "--out", file); code != 0 {
 		t.Errorf("backup over an earlier backup: exit %d %s%s", code, stdout, stderr)
 	}
+	mustBePrivate(t, file)
+	mustBePrivate(t, filepath.Join(data, lastBackupFile))
+}
+
+// mustBePrivate fails when p, or anything below it, may be read or
+// written by others than its owner.
+func mustBePrivate(t *testing.T, p string) {
+	t.Helper()
+	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %04o: others may read it", q, fi.Mode().Perm())
+		}
+		return nil
+	})
 }
 
 // TestBackupKeepsAnAuditKeyApartApart: an audit signing key kept outside
