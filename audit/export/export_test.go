@@ -546,3 +546,67 @@ func TestFileExportRefusesLinksAndOpenFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestSyslogHeaderInjection: what a record carries (its action, its
+// details) and the host name cannot add a field, a line, a structured
+// data element or a BOM to the RFC 5424 message: the header fields are
+// one printable token each, and the JSON escapes the rest.
+func TestSyslogHeaderInjection(t *testing.T) {
+	evil := "a b\nc]\"d\xef\xbb\xbf\x00[x@1 k=\"v\"]" + strings.Repeat("z", 300)
+	r := audit.Record{Seq: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Actor: "user:u", Action: evil,
+		Outcome: audit.OutcomeDenied, Details: map[string]string{evil: evil}}
+	line, err := audit.EncodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := Message(r, line, "host\n<13>1 forged", "app ]", 7)
+	// (A BOM inside the JSON is a character of a string; the MSG starts
+	// with '{', never a BOM, as the pattern below checks.)
+	if bytes.ContainsAny(msg, "\n\r\x00") || bytes.Contains(msg[:bytes.Index(msg, []byte(" - {"))], []byte("\xef\xbb\xbf")) {
+		t.Errorf("the message holds a line break or NUL, or its header a BOM: %q", msg)
+	}
+	m := rfc5424.FindSubmatch(msg)
+	if m == nil {
+		t.Fatalf("not one RFC 5424 message: %q", msg)
+	}
+	if len(m[6]) > 32 || !bytes.Equal(m[7], bytes.TrimSuffix(line, []byte("\n"))) {
+		t.Errorf("MSGID %q (at most 32), message %q (want the stored line)", m[6], m[7])
+	}
+	if !bytes.Contains(msg, []byte(" - {")) {
+		t.Errorf("the structured data is not the nil value: %q", msg)
+	}
+}
+
+// TestSyslogUDPDropsOversized: a record too large for one datagram is
+// dropped and counted, and the records after it are still sent (it does
+// not hold up the queue with retries).
+func TestSyslogUDPDropsOversized(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var dropped atomic.Int64
+	e, err := New(Target{Kind: "syslog", Network: "udp", Addr: pc.LocalAddr().String()}, nil,
+		Options{Log: quiet(), Counters: Counters{Dropped: func(n int) { dropped.Add(int64(n)) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := audit.Record{Seq: 1, Time: time.Now(), Actor: "user:u", Action: "tool.call", Outcome: audit.OutcomeOK,
+		Details: map[string]string{"summary": strings.Repeat("x", maxDatagram)}}
+	small := audit.Record{Seq: 2, Time: time.Now(), Actor: "user:u", Action: "tool.call", Outcome: audit.OutcomeOK}
+	e.Export([]audit.Record{big, small})
+	pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 70000)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no datagram after the oversized record: %v", err)
+	}
+	if r, _ := parseSyslog(t, buf[:n]); r.Seq != 2 {
+		t.Errorf("got record %d, want 2", r.Seq)
+	}
+	e.Close(t.Context())
+	if dropped.Load() != 1 {
+		t.Errorf("dropped %d, want the oversized record counted", dropped.Load())
+	}
+}
