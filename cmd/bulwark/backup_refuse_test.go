@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -528,5 +529,43 @@ func TestRestoreChecksTheSealFirst(t *testing.T) {
 	mustNotExist(t, target)
 	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
 		t.Errorf("restore left %v beside the target", ents)
+	}
+}
+
+// TestConcurrentBackups: backups made at once, to one file and to two,
+// each complete and verify (each writes its own temporary file and stage
+// folder, and the rename is whole), and none leaves files behind.
+func TestConcurrentBackups(t *testing.T) {
+	vars := map[string]string{}
+	data, _ := backupFixture(t, vars)
+	vars["BULWARK_DATA"] = data
+	out := t.TempDir()
+	files := []string{filepath.Join(out, "same.backup"), filepath.Join(out, "same.backup"), filepath.Join(out, "other.backup")}
+	codes := make(chan string, len(files))
+	for _, f := range files {
+		go func() {
+			code, stdout, stderr := runDispatch("backup", "--out", f)
+			codes <- fmt.Sprintf("%d %s%s", code, stdout, stderr)
+		}()
+	}
+	for range files {
+		if got := <-codes; !strings.HasPrefix(got, "0 ") {
+			// Two backups racing for one new name: the second may find
+			// the first's complete file there, which it replaces.
+			t.Errorf("a concurrent backup: %s", got)
+		}
+	}
+	vars["BULWARK_DATA"] = ""
+	for _, f := range []string{files[0], files[2]} {
+		if code, stdout, stderr := runDispatch("backup", "verify", f); code != 0 {
+			t.Errorf("verify %s: %d %s%s", f, code, stdout, stderr)
+		}
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 2 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the backup folder holds %v, want the two backups only", names)
 	}
 }
