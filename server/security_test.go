@@ -303,3 +303,24 @@ func TestAuditFiltersStayInTheTenant(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityNeedsTheAuditScope: an admin key scoped away from the audit
+// log reads neither the charts nor their SVG; one scoped to it does.
+func TestSecurityNeedsTheAuditScope(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	other, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleAdmin, Scopes: []string{"secrets", "tasks"}})
+	auditOnly, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleAdmin, Scopes: []string{"audit"}})
+	for _, p := range []string{"/api/v1/security", "/api/v1/security?format=svg", "/api/v1/audit?action=auth.*"} {
+		if w := e.do(req{method: "GET", path: p, key: other}); w.Code != http.StatusForbidden {
+			t.Errorf("%s with a key without the audit scope: %d, want 403", p, w.Code)
+		}
+		if w := e.do(req{method: "GET", path: p, key: auditOnly}); w.Code != http.StatusOK {
+			t.Errorf("%s with an audit-scoped key: %d %s", p, w.Code, w.Body)
+		}
+	}
+	if w := e.do(req{method: "GET", path: "/api/v1/operator/security", key: auditOnly}); w.Code != http.StatusForbidden {
+		t.Errorf("the operator's charts with a tenant key: %d, want 403", w.Code)
+	}
+}
