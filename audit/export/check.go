@@ -24,6 +24,11 @@ type CheckReport struct {
 	// queue was full, or appended by another node (each node exports
 	// what it appends).
 	Missing uint64
+	// After counts the records of each chain newer than the last it
+	// exported: not exported yet, dropped, appended by another node, or
+	// cut from the copy (the newest records, the ones an intruder would
+	// remove first).
+	After uint64
 }
 
 // Check reads an export (JSON lines as Exporter writes them to stdout or
@@ -82,8 +87,9 @@ func Check(ctx context.Context, exported io.Reader, dir audit.Backend) (CheckRep
 	}
 	slices.Sort(names)
 	for _, c := range names {
-		n, err := checkChain(ctx, dir, c, byChain[c])
+		n, after, err := checkChain(ctx, dir, c, byChain[c])
 		rep.Records += n
+		rep.After += after
 		if err != nil {
 			return rep, err
 		}
@@ -116,40 +122,45 @@ func checkHeader(header []byte, r audit.Record, line []byte) error {
 	return nil
 }
 
-// checkChain checks recs, in increasing Seq, against the chain's store.
-func checkChain(ctx context.Context, dir audit.Backend, chain string, recs []audit.Record) (int, error) {
+// checkChain checks recs, in increasing Seq, against the chain's store,
+// and counts the chain's records after the last of them.
+func checkChain(ctx context.Context, dir audit.Backend, chain string, recs []audit.Record) (n int, after uint64, err error) {
 	if !audit.ValidChain(chain) {
-		return 0, fmt.Errorf("record %d names %q, which is no chain", recs[0].Seq, chain)
+		return 0, 0, fmt.Errorf("record %d names %q, which is no chain", recs[0].Seq, chain)
 	}
 	s, err := dir.Open(ctx, chain, false)
 	if errors.Is(err, audit.ErrNoChain) {
-		return 0, fmt.Errorf("the export holds records of %s, which the audit log does not have", chainName(chain))
+		return 0, 0, fmt.Errorf("the export holds records of %s, which the audit log does not have", chainName(chain))
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer s.Close()
 	i := 0
 	for stored, err := range s.Read(ctx, recs[0].Seq) {
 		if err != nil {
-			return i, fmt.Errorf("read %s: %w", chainName(chain), err)
+			return i, 0, fmt.Errorf("read %s: %w", chainName(chain), err)
+		}
+		if i == len(recs) {
+			after++
+			continue
 		}
 		if stored.Seq < recs[i].Seq {
 			continue
 		}
 		if stored.Seq == recs[i].Seq {
 			if stored.Hash != recs[i].Hash {
-				return i, fmt.Errorf("record %d of %s differs from the audit log's", recs[i].Seq, chainName(chain))
+				return i, 0, fmt.Errorf("record %d of %s differs from the audit log's", recs[i].Seq, chainName(chain))
 			}
-			if i++; i == len(recs) {
-				return i, nil
-			}
+			i++
+			continue
 		}
-		if stored.Seq > recs[i].Seq { // passed it: the chain has no such record
-			break
-		}
+		break // passed it: the chain has no such record
 	}
-	return i, fmt.Errorf("record %d of %s is not in the audit log", recs[i].Seq, chainName(chain))
+	if i == len(recs) {
+		return i, after, nil
+	}
+	return i, 0, fmt.Errorf("record %d of %s is not in the audit log", recs[i].Seq, chainName(chain))
 }
 
 func chainName(c string) string {

@@ -158,8 +158,14 @@ func TestCheckFindsChanges(t *testing.T) {
 	}
 	// A line dropped from the export is a gap, not a forgery.
 	rep, err := Check(t.Context(), strings.NewReader(strings.Replace(good, lines[5], "", 1)), dir)
-	if err != nil || rep.Missing != 1 {
+	if err != nil || rep.Missing != 1 || rep.After != 0 {
 		t.Errorf("Check(export without one line) = %+v, %v; want 1 missing", rep, err)
+	}
+	// The newest lines cut from the copy (the tracks an intruder covers
+	// first) are counted too: the chains hold records after them.
+	rep, err = Check(t.Context(), strings.NewReader(strings.Join(lines[:len(lines)-3], "")), dir)
+	if err != nil || rep.After != 3 {
+		t.Errorf("Check(export without its last 3 lines) = %+v, %v; want 3 after the last exported", rep, err)
 	}
 }
 
