@@ -75,7 +75,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "out")
 	os.Mkdir(dir, 0o700)
-	if _, err := Extract(bytes.NewReader(b), dir, nil); err != nil {
+	if _, err := Extract(bytes.NewReader(b), dir, nil, nil); err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
 	for name, want := range testFiles {
@@ -85,7 +85,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	// Not into a folder that holds anything.
-	if _, err := Extract(bytes.NewReader(b), dir, nil); err == nil {
+	if _, err := Extract(bytes.NewReader(b), dir, nil, nil); err == nil {
 		t.Error("Extract into a non-empty folder succeeded")
 	}
 }
@@ -249,7 +249,7 @@ func TestHostileArchives(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "in")
 			os.Mkdir(dir, 0o700)
-			if _, err := Extract(bytes.NewReader(b), dir, nil); err == nil {
+			if _, err := Extract(bytes.NewReader(b), dir, nil, nil); err == nil {
 				t.Fatalf("Extract accepted it")
 			}
 			mustOnlyHold(t, parent, "in")
@@ -278,7 +278,7 @@ func mustOnlyHold(t *testing.T, parent, name string) {
 func TestExtractAccept(t *testing.T) {
 	b := mustBackup(t)
 	dir := t.TempDir()
-	_, err := Extract(bytes.NewReader(b), dir, func(name string) bool { return !strings.HasPrefix(name, "audit/") })
+	_, err := Extract(bytes.NewReader(b), dir, func(name string) bool { return !strings.HasPrefix(name, "audit/") }, nil)
 	if !errors.Is(err, ErrFormat) {
 		t.Errorf("Extract with a name refused = %v, want ErrFormat", err)
 	}
@@ -308,5 +308,28 @@ func TestValidName(t *testing.T) {
 		if got := ValidName(c.name); got != c.ok {
 			t.Errorf("ValidName(%q) = %v, want %v", c.name, got, c.ok)
 		}
+	}
+}
+
+// TestExtractCheckFirst: Extract's check sees the manifest with its seal
+// before any entry is written, and its refusal leaves the folder empty.
+func TestExtractCheckFirst(t *testing.T) {
+	b := mustBackup(t)
+	dir := filepath.Join(t.TempDir(), "out")
+	os.Mkdir(dir, 0o700)
+	refused := errors.New("not our seal")
+	var seen Manifest
+	_, err := Extract(bytes.NewReader(b), dir, nil, func(m Manifest) error {
+		seen = m
+		return refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("Extract: %v, want the check's error", err)
+	}
+	if want, _ := testSeal(seen.Sum); !bytes.Equal(seen.Seal, want) || len(seen.Entries) != len(testFiles) {
+		t.Errorf("check saw %+v", seen)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("a refused backup left %d files", len(ents))
 	}
 }

@@ -14,7 +14,7 @@
 // and count, every name is a plain relative path (no "..", no absolute
 // path, no empty or dot component, a small character set), every tar entry
 // is a regular file named and sized as the manifest says and in its order,
-// and its content must hash to the manifest's SHA-256. Links, devices,
+// and its content must hash to the manifest's SHA-256. Links, devices, sparse files,
 // directories and anything after the last entry are refused.
 package backup
 

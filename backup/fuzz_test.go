@@ -36,7 +36,7 @@ func FuzzRead(f *testing.F) {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		Extract(bytes.NewReader(data), dir, nil)
+		Extract(bytes.NewReader(data), dir, nil, nil)
 		mustOnlyHold(t, parent, "in")
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strings"
 )
 
 // Read reads the backup r: its manifest (with its Sum and Seal, which
@@ -25,6 +26,13 @@ import (
 // Memory use is bounded whatever the file holds: the manifest is read
 // whole (at most 1 MiB), content is streamed.
 func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, error) {
+	return read(r, nil, visit)
+}
+
+// read is Read with check (if not nil) called with the manifest, its Sum
+// and Seal once they are read and before any entry is: an error from it
+// stops the reading and is returned.
+func read(r io.Reader, check func(Manifest) error, visit func(e Entry, content io.Reader) error) (Manifest, error) {
 	tr := tar.NewReader(r)
 	hdr, err := tr.Next()
 	if err != nil {
@@ -51,6 +59,11 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 	if m.Seal, err = readSeal(tr); err != nil {
 		return Manifest{}, err
 	}
+	if check != nil {
+		if err := check(m); err != nil {
+			return m, err
+		}
+	}
 	for _, e := range m.Entries {
 		hdr, err := tr.Next()
 		if err != nil {
@@ -64,6 +77,11 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 		}
 		if hdr.Size != e.Size {
 			return m, formatErr("entry %q has %d bytes, the manifest says %d", e.Name, hdr.Size, e.Size)
+		}
+		if sparse(hdr) {
+			// The tar reader would expand its holes to zeros: a few
+			// blocks of the file could stand for any size (a tar bomb).
+			return m, formatErr("entry %q is a sparse file", e.Name)
 		}
 		c := &content{r: tr, h: sha256.New(), e: e}
 		if visit != nil {
@@ -83,6 +101,18 @@ func Read(r io.Reader, visit func(e Entry, content io.Reader) error) (Manifest, 
 	default:
 		return m, formatErr("the archive holds entries the manifest does not list")
 	}
+}
+
+// sparse reports whether hdr is a sparse file in any of tar's forms (the
+// old GNU type is refused as not regular; PAX sparse files keep the
+// regular type and say so in their records).
+func sparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // checkSum reads the manifest's checksum entry and compares it with the
@@ -172,9 +202,12 @@ func (c *content) Read(p []byte) (int, error) {
 // (its folders 0700) at its name inside dir, written through an os.Root
 // of dir, so that no name, link or race reaches outside it. accept (if not
 // nil) says which names the caller knows; another name fails the
-// extraction. On error, dir holds what was written so far: the caller
+// extraction. check (if not nil) is called with the manifest (its Sum and
+// Seal too) before any entry is read or written, so that a backup its
+// caller does not trust (a seal it cannot open) leaves nothing on disk.
+// On error, dir holds what was written so far: the caller
 // removes it.
-func Extract(r io.Reader, dir string, accept func(name string) bool) (Manifest, error) {
+func Extract(r io.Reader, dir string, accept func(name string) bool, check func(Manifest) error) (Manifest, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return Manifest{}, err
@@ -186,7 +219,7 @@ func Extract(r io.Reader, dir string, accept func(name string) bool) (Manifest, 
 		}
 		return Manifest{}, err
 	}
-	return Read(r, func(e Entry, c io.Reader) error {
+	return read(r, check, func(e Entry, c io.Reader) error {
 		if accept != nil && !accept(e.Name) {
 			return formatErr("entry %q is not part of a bulwark data folder", e.Name)
 		}

@@ -53,6 +53,10 @@ type auditFilter struct {
 const (
 	defaultAuditPage = 100
 	maxAuditPage     = 500
+	// maxAuditFilter bounds the length of each filter, maxAuditActions
+	// the actions of one action= list.
+	maxAuditFilter  = 512
+	maxAuditActions = 16
 )
 
 func parseAuditFilter(q url.Values) (auditFilter, error) {
@@ -62,6 +66,17 @@ func parseAuditFilter(q url.Values) (auditFilter, error) {
 	case "", audit.OutcomeOK, audit.OutcomeDenied, audit.OutcomeError:
 	default:
 		return f, bulwark.Errorf(bulwark.Invalid, op, "outcome: ok, denied or error")
+	}
+	// Each filter is matched against every record scanned: one as long as
+	// a URL may be (a list of thousands of actions) would cost seconds of
+	// CPU a request.
+	for name, v := range map[string]string{"action": f.action, "actor": f.actor, "detail": f.detail} {
+		if len(v) > maxAuditFilter {
+			return f, bulwark.Errorf(bulwark.Invalid, op, "%s: at most %d bytes", name, maxAuditFilter)
+		}
+	}
+	if strings.Count(f.action, ",") >= maxAuditActions {
+		return f, bulwark.Errorf(bulwark.Invalid, op, "action: at most %d actions, comma-separated", maxAuditActions)
 	}
 	if f.detail != "" && !strings.Contains(f.detail, "=") {
 		return f, bulwark.Errorf(bulwark.Invalid, op, "detail: KEY=VALUE, as decided_by=person")

@@ -136,7 +136,7 @@ func opDocs() map[string]opDoc {
 			{"format", "string", "json (the default: each chart's points, with links to the audit records behind them, and its SVG shapes) or svg (one SVG document of every chart)"},
 		}, desc: "Each series is a filter of the audit log; a point's `href` is the /audit page listing the records it counts."},
 		"GET /api/v1/audit": {summary: "The tenant's audit records, oldest first", resp: auditResponse{}, query: []queryParam{
-			{"action", "string", "an action, or a prefix ending in *; several, comma-separated, for any of them"},
+			{"action", "string", "an action, or a prefix ending in *; several (at most 16), comma-separated, for any of them; each filter at most 512 bytes"},
 			{"actor", "string", "who acted"},
 			{"outcome", "string", "ok, denied or error"},
 			{"detail", "string", "KEY=VALUE: records whose details hold KEY with VALUE (decided_by=person)"},

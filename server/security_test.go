@@ -264,3 +264,63 @@ func TestOperatorSecurity(t *testing.T) {
 		t.Errorf("a tenant owner's key: %d, want 403", w.Code)
 	}
 }
+
+// TestAuditFiltersStayInTheTenant: the Security page's filters on GET
+// /api/v1/audit (outcome, detail=KEY=VALUE, comma lists, prefixes) list
+// only the caller's chain, however wide; and a filter too long to be one
+// a person wrote (a list of thousands of actions, matched against every
+// record scanned) is refused rather than run.
+func TestAuditFiltersStayInTheTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a, b := e.tenant("a"), e.tenant("b")
+	securityEvents(t, e, b.id, 2)
+	for _, q := range []string{
+		"action=*", "action=policy.decision,guard.flag&outcome=denied", "detail=decided_by=person",
+		"action=auth.*,*&order=desc", "detail=count=5&action=auth.login_failed",
+	} {
+		w := e.do(req{method: "GET", path: "/api/v1/audit?" + q, key: a.keys[bulwark.RoleAdmin]})
+		if w.Code != 200 {
+			t.Fatalf("?%s: %d %s", q, w.Code, w.Body)
+		}
+		var resp struct {
+			Records []audit.Record `json:"records"`
+		}
+		json.Unmarshal(w.Body.Bytes(), &resp)
+		for _, r := range resp.Records {
+			if r.TenantID != string(a.id) {
+				t.Errorf("?%s: A's admin sees a record of %q", q, r.TenantID)
+			}
+		}
+		if strings.Contains(w.Body.String(), "task-1") || strings.Contains(w.Body.String(), "x@y.test") {
+			t.Errorf("?%s: A's admin sees B's targets: %s", q, w.Body)
+		}
+	}
+	long := strings.Repeat("egress.deny,", 5000) + "x"
+	for _, q := range []string{"action=" + long, "detail=k=" + strings.Repeat("v", 5000), "actor=" + strings.Repeat("u", 5000)} {
+		if w := e.do(req{method: "GET", path: "/api/v1/audit?" + q, key: a.keys[bulwark.RoleAdmin]}); w.Code != http.StatusBadRequest {
+			t.Errorf("a filter of %d bytes: %d, want 400", len(q), w.Code)
+		}
+	}
+}
+
+// TestSecurityNeedsTheAuditScope: an admin key scoped away from the audit
+// log reads neither the charts nor their SVG; one scoped to it does.
+func TestSecurityNeedsTheAuditScope(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	other, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleAdmin, Scopes: []string{"secrets", "tasks"}})
+	auditOnly, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleAdmin, Scopes: []string{"audit"}})
+	for _, p := range []string{"/api/v1/security", "/api/v1/security?format=svg", "/api/v1/audit?action=auth.*"} {
+		if w := e.do(req{method: "GET", path: p, key: other}); w.Code != http.StatusForbidden {
+			t.Errorf("%s with a key without the audit scope: %d, want 403", p, w.Code)
+		}
+		if w := e.do(req{method: "GET", path: p, key: auditOnly}); w.Code != http.StatusOK {
+			t.Errorf("%s with an audit-scoped key: %d %s", p, w.Code, w.Body)
+		}
+	}
+	if w := e.do(req{method: "GET", path: "/api/v1/operator/security", key: auditOnly}); w.Code != http.StatusForbidden {
+		t.Errorf("the operator's charts with a tenant key: %d, want 403", w.Code)
+	}
+}

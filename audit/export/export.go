@@ -156,9 +156,9 @@ func New(t Target, stdout io.Writer, opt Options) (*Exporter, error) {
 		}
 		d = &lineWriter{w: stdout, name: "stdout"}
 	case "file":
-		f, err := os.OpenFile(t.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := openExportFile(t.Path)
 		if err != nil {
-			return nil, fmt.Errorf("audit export: %w", err)
+			return nil, err
 		}
 		d = &lineWriter{w: f, c: f, name: "file " + t.Path}
 	case "syslog":
@@ -171,6 +171,34 @@ func New(t Target, stdout io.Writer, opt Options) (*Exporter, error) {
 		done: make(chan struct{}), stop: make(chan struct{})}
 	go e.run()
 	return e, nil
+}
+
+// openExportFile opens the export file for appending, created 0600. Its
+// last component may not be a symlink (one planted there would have the
+// server append to whatever it names), and an existing file must be
+// regular and closed to others: the export is the audit log.
+func openExportFile(p string) (*os.File, error) {
+	if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return nil, fmt.Errorf("audit export: %s is a symlink: name the file itself", p)
+	}
+	// O_NOFOLLOW closes the race with a symlink made after the Lstat.
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit export: %w", err)
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("audit export: %w", err)
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("audit export: %s is not a regular file", p)
+	case fi.Mode().Perm()&0o007 != 0:
+		f.Close()
+		return nil, fmt.Errorf("audit export: %s may be read or written by any user (mode %04o): the export is the audit log; chmod o-rwx it", p, fi.Mode().Perm())
+	}
+	return f, nil
 }
 
 // Export queues recs in order, dropping (and counting) those the queue

@@ -158,8 +158,14 @@ func TestCheckFindsChanges(t *testing.T) {
 	}
 	// A line dropped from the export is a gap, not a forgery.
 	rep, err := Check(t.Context(), strings.NewReader(strings.Replace(good, lines[5], "", 1)), dir)
-	if err != nil || rep.Missing != 1 {
+	if err != nil || rep.Missing != 1 || rep.After != 0 {
 		t.Errorf("Check(export without one line) = %+v, %v; want 1 missing", rep, err)
+	}
+	// The newest lines cut from the copy (the tracks an intruder covers
+	// first) are counted too: the chains hold records after them.
+	rep, err = Check(t.Context(), strings.NewReader(strings.Join(lines[:len(lines)-3], "")), dir)
+	if err != nil || rep.After != 3 {
+		t.Errorf("Check(export without its last 3 lines) = %+v, %v; want 3 after the last exported", rep, err)
 	}
 }
 
@@ -467,5 +473,146 @@ func TestParse(t *testing.T) {
 		if got, err := Parse(in); err == nil {
 			t.Errorf("Parse(%q) = %+v, want an error", in, got)
 		}
+	}
+}
+
+// TestCheckFindsForgedSyslogHeaders: a syslog message whose header was
+// changed (the severity of a denied action lowered, another action as
+// its MSGID, another time) is refused even though its JSON is the stored
+// record: a SIEM alerts on those fields.
+func TestCheckFindsForgedSyslogHeaders(t *testing.T) {
+	var buf syncBuffer
+	e, err := New(Target{Kind: "stdout"}, &buf, Options{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, dir := testChains(t, e)
+	appendSome(t, c, 8)
+	e.Close(t.Context())
+	var msgs []string
+	denied := -1
+	for _, line := range strings.SplitAfter(strings.TrimSuffix(buf.String(), "\n"), "\n") {
+		r, err := audit.DecodeRecord([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome == audit.OutcomeDenied && denied < 0 {
+			denied = len(msgs)
+		}
+		msgs = append(msgs, string(Message(r, []byte(line), "host-1", "bulwark", 42)))
+	}
+	good := strings.Join(msgs, "\n") + "\n"
+	if _, err := Check(t.Context(), strings.NewReader(good), dir); err != nil {
+		t.Fatalf("Check(the syslog messages as sent) = %v", err)
+	}
+	d := msgs[denied]
+	wantPri := "<" + strconv.Itoa(facilityLogAudit*8+severityWarning) + ">"
+	for name, forged := range map[string]string{
+		"a lowered severity": strings.Replace(d, wantPri, "<"+strconv.Itoa(facilityLogAudit*8+severityNotice)+">", 1),
+		"another MSGID":      strings.Replace(d, " auth.login_failed - ", " auth.login - ", 1),
+		"another time":       d[:len(wantPri)+2] + "1999" + d[len(wantPri)+6:],
+	} {
+		if forged == d {
+			t.Fatalf("%s: the case changes nothing", name)
+		}
+		if _, err := Check(t.Context(), strings.NewReader(strings.Replace(good, d, forged, 1)), dir); err == nil {
+			t.Errorf("Check(a syslog message with %s) = nil error, want one", name)
+		}
+	}
+}
+
+// TestFileExportRefusesLinksAndOpenFiles: the export file is never
+// reached through a symlink (one planted at the path would have the
+// server append to whatever it names: the master key, the store), and an
+// existing file others may read or write is refused, since the export is
+// the audit log; a file shared with a group (a log shipper's) is fine.
+func TestFileExportRefusesLinksAndOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "master.key")
+	os.WriteFile(victim, []byte("1 c2VjcmV0\n"), 0o600)
+	link := filepath.Join(dir, "audit.jsonl")
+	os.Symlink(victim, link)
+	if e, err := New(Target{Kind: "file", Path: link}, nil, Options{Log: quiet()}); err == nil {
+		e.Close(t.Context())
+		t.Error("New(file at a symlink) = nil error, want a refusal")
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "1 c2VjcmV0\n" {
+		t.Errorf("the symlink's target was changed: %q", b)
+	}
+	for mode, ok := range map[os.FileMode]bool{0o644: false, 0o606: false, 0o640: true, 0o600: true} {
+		p := filepath.Join(dir, "export-"+strconv.FormatUint(uint64(mode), 8))
+		os.WriteFile(p, nil, 0o600)
+		os.Chmod(p, mode)
+		e, err := New(Target{Kind: "file", Path: p}, nil, Options{Log: quiet()})
+		if err == nil {
+			e.Close(t.Context())
+		}
+		if (err == nil) != ok {
+			t.Errorf("New(file of mode %o) = %v, want accepted %v", mode, err, ok)
+		}
+	}
+}
+
+// TestSyslogHeaderInjection: what a record carries (its action, its
+// details) and the host name cannot add a field, a line, a structured
+// data element or a BOM to the RFC 5424 message: the header fields are
+// one printable token each, and the JSON escapes the rest.
+func TestSyslogHeaderInjection(t *testing.T) {
+	evil := "a b\nc]\"d\xef\xbb\xbf\x00[x@1 k=\"v\"]" + strings.Repeat("z", 300)
+	r := audit.Record{Seq: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), Actor: "user:u", Action: evil,
+		Outcome: audit.OutcomeDenied, Details: map[string]string{evil: evil}}
+	line, err := audit.EncodeRecord(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := Message(r, line, "host\n<13>1 forged", "app ]", 7)
+	// (A BOM inside the JSON is a character of a string; the MSG starts
+	// with '{', never a BOM, as the pattern below checks.)
+	if bytes.ContainsAny(msg, "\n\r\x00") || bytes.Contains(msg[:bytes.Index(msg, []byte(" - {"))], []byte("\xef\xbb\xbf")) {
+		t.Errorf("the message holds a line break or NUL, or its header a BOM: %q", msg)
+	}
+	m := rfc5424.FindSubmatch(msg)
+	if m == nil {
+		t.Fatalf("not one RFC 5424 message: %q", msg)
+	}
+	if len(m[6]) > 32 || !bytes.Equal(m[7], bytes.TrimSuffix(line, []byte("\n"))) {
+		t.Errorf("MSGID %q (at most 32), message %q (want the stored line)", m[6], m[7])
+	}
+	if !bytes.Contains(msg, []byte(" - {")) {
+		t.Errorf("the structured data is not the nil value: %q", msg)
+	}
+}
+
+// TestSyslogUDPDropsOversized: a record too large for one datagram is
+// dropped and counted, and the records after it are still sent (it does
+// not hold up the queue with retries).
+func TestSyslogUDPDropsOversized(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	var dropped atomic.Int64
+	e, err := New(Target{Kind: "syslog", Network: "udp", Addr: pc.LocalAddr().String()}, nil,
+		Options{Log: quiet(), Counters: Counters{Dropped: func(n int) { dropped.Add(int64(n)) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := audit.Record{Seq: 1, Time: time.Now(), Actor: "user:u", Action: "tool.call", Outcome: audit.OutcomeOK,
+		Details: map[string]string{"summary": strings.Repeat("x", maxDatagram)}}
+	small := audit.Record{Seq: 2, Time: time.Now(), Actor: "user:u", Action: "tool.call", Outcome: audit.OutcomeOK}
+	e.Export([]audit.Record{big, small})
+	pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 70000)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no datagram after the oversized record: %v", err)
+	}
+	if r, _ := parseSyslog(t, buf[:n]); r.Seq != 2 {
+		t.Errorf("got record %d, want 2", r.Seq)
+	}
+	e.Close(t.Context())
+	if dropped.Load() != 1 {
+		t.Errorf("dropped %d, want the oversized record counted", dropped.Load())
 	}
 }

@@ -343,6 +343,9 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	if exported != nil {
 		fmt.Fprintf(s.out, "export matches the audit log: %d records of %d chains, %d missing from it (dropped, or exported by another node), %d repeated\n",
 			exported.Records, exported.Chains, exported.Missing, exported.Duplicates)
+		if exported.After > 0 {
+			fmt.Fprintf(s.out, "  %d records of those chains are newer than the export's last (not exported yet, dropped, another node's, or cut from the copy)\n", exported.After)
+		}
 	}
 	return exitOK
 }

@@ -40,6 +40,9 @@ func backupCheck(data string, pg bool, now time.Time) check {
 		return check{name, "warn", "the record of the last backup (" + lastBackupFile + ") cannot be read: run bulwark backup --out FILE"}
 	}
 	age := now.Sub(lb.Time)
+	if age < -time.Minute { // a clock set back, or a forged record: it would say "ok" for ever
+		return check{name, "warn", fmt.Sprintf("the record of the last backup (%s) is dated %s, in the future: check the clock, and run bulwark backup --out FILE", lastBackupFile, lb.Time.UTC().Format(time.RFC3339))}
+	}
 	what := fmt.Sprintf("the last backup, %s, was made %s ago", printable(lb.File), ageText(age))
 	if age > maxAge {
 		return check{name, "warn", fmt.Sprintf("%s, more than %s (%s): run bulwark backup --out FILE", what, ageText(maxAge), backupMaxAgeVar)}

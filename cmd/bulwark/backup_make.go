@@ -234,7 +234,7 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 // any existing file that is not a bulwark backup (a master key file kept
 // apart, say).
 func checkBackupOut(out, data string) error {
-	if within(out, data) {
+	if within(out, data) || within(realPath(filepath.Dir(out)), realPath(data)) {
 		return usagef("backup: --out %s is inside the data folder %s: keep backups elsewhere (a disk lost takes both)", out, data)
 	}
 	fi, err := os.Lstat(out)
@@ -255,6 +255,14 @@ func checkBackupOut(out, data string) error {
 		return bulwark.Errorf(bulwark.Conflict, "backup", "%s exists and is not a bulwark backup: refusing to replace it; name a new file", out)
 	}
 	return nil
+}
+
+// realPath is p with its symlinks resolved, or p when it cannot be.
+func realPath(p string) string {
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		return r
+	}
+	return p
 }
 
 // vacuumInto writes a copy of the data folder's SQLite store to dst with

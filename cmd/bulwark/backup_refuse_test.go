@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +112,7 @@ func TestBackupVerifyCatchesAnAlteredChain(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "x")
 	os.Mkdir(dir, 0o700)
 	f, _ := os.Open(file)
-	m, err := backup.Extract(f, dir, nil)
+	m, err := backup.Extract(f, dir, nil, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +159,7 @@ func TestBackupForgedWithoutTheMasterKey(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "x")
 	os.Mkdir(dir, 0o700)
 	f, _ := os.Open(file)
-	m, err := backup.Extract(f, dir, nil)
+	m, err := backup.Extract(f, dir, nil, nil)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -226,9 +228,11 @@ func TestRestoreRefuses(t *testing.T) {
 	}
 	// An empty folder is fine.
 	empty := t.TempDir()
+	os.Chmod(empty, 0o755)
 	if code, stdout, stderr := runDispatch("restore", "--data", empty, file); code != 0 {
 		t.Fatalf("restore into an empty folder: %d %s%s", code, stdout, stderr)
 	}
+	mustBePrivate(t, empty)
 
 	// The master key: required, and the right one.
 	target := filepath.Join(t.TempDir(), "target")
@@ -349,6 +353,7 @@ var backupCheckCases = []struct {
 	{"old", `{"time":"2025-12-29T12:00:00Z","file":"/b/x.tar"}`, "", "warn", "more than 48h"},
 	{"old for a tighter limit", `{"time":"2026-01-02T09:00:00Z","file":"/b/x.tar"}`, "2h", "warn", "more than 2h"},
 	{"unreadable", `{"time":`, "", "warn", "cannot be read"},
+	{"in the future", `{"time":"2026-01-09T12:00:00Z","file":"/b/x.tar"}`, "", "warn", "in the future"},
 	{"bad limit", `{"time":"2026-01-02T09:00:00Z","file":"/b/x.tar"}`, "2", "FAIL", "BULWARK_BACKUP_MAX_AGE"},
 }
 
@@ -397,6 +402,19 @@ func TestBackupRefusesToReplace(t *testing.T) {
 	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(data, dbFileName)); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
 		t.Errorf("backup over the store: exit %d %q", code, stderr)
 	}
+	// Through a symlink to the data folder, or a symlink of the data
+	// folder itself, it is the data folder still.
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(data, link)
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(link, "new.backup")); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
+		t.Errorf("backup into the data folder through a symlink: exit %d %q", code, stderr)
+	}
+	vars["BULWARK_DATA"] = link
+	if code, _, stderr := runDispatch("backup", "--out", filepath.Join(data, "new.backup")); code != exitUsage || !strings.Contains(stderr, "inside the data folder") {
+		t.Errorf("backup into the data folder named by a symlink: exit %d %q", code, stderr)
+	}
+	vars["BULWARK_DATA"] = data
+	mustNotExist(t, filepath.Join(data, "new.backup"))
 	keyApart := filepath.Join(t.TempDir(), "master.key")
 	os.WriteFile(keyApart, []byte("1 c2VjcmV0\n"), 0o600)
 	if code, _, stderr := runDispatch("backup", "--out", keyApart); code != exitFailed || !strings.Contains(stderr, "not a bulwark backup") {
@@ -405,9 +423,30 @@ func TestBackupRefusesToReplace(t *testing.T) {
 	if b, _ := os.ReadFile(keyApart); string(b) != "1 c2VjcmV0\n" {
 		t.Errorf("the file was replaced: %q", b)
 	}
+	// An earlier backup left readable by all is replaced by one that is
+	// not: the file is private whatever the umask and what it replaced.
+	os.Chmod(file, 0o644)
 	if code, stdout, stderr := runDispatch("backup", "--out", file); code != 0 {
 		t.Errorf("backup over an earlier backup: exit %d %s%s", code, stdout, stderr)
 	}
+	mustBePrivate(t, file)
+	mustBePrivate(t, filepath.Join(data, lastBackupFile))
+}
+
+// mustBePrivate fails when p, or anything below it, may be read or
+// written by others than its owner.
+func mustBePrivate(t *testing.T, p string) {
+	t.Helper()
+	filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			return nil
+		}
+		if fi, err := d.Info(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %04o: others may read it", q, fi.Mode().Perm())
+		}
+		return nil
+	})
 }
 
 // TestBackupKeepsAnAuditKeyApartApart: an audit signing key kept outside
@@ -470,5 +509,63 @@ func TestBackupOfPostgresSaysPgDump(t *testing.T) {
 	}
 	if code, _, stderr := runDispatch("restore", "--data", filepath.Join(t.TempDir(), "r"), "b"); code != exitFailed || !strings.Contains(stderr, "pg_restore") {
 		t.Errorf("restore with a PostgreSQL store set: exit %d %q, want 1 naming pg_restore", code, stderr)
+	}
+}
+
+// TestRestoreChecksTheSealFirst: restore opens the manifest's seal before
+// it writes any entry, so a backup not made with this master key is
+// refused as such whatever its entries are (here one a data folder does
+// not hold), and nothing of it reaches the disk.
+func TestRestoreChecksTheSealFirst(t *testing.T) {
+	vars := map[string]string{}
+	backupFixture(t, vars)
+	parent := t.TempDir()
+	p := filepath.Join(parent, "forged")
+	os.WriteFile(p, hostileBackup(t, secret.NewKeyring(), tar.Header{Typeflag: tar.TypeReg, Name: "run.sh"}), 0o600)
+	target := filepath.Join(parent, "target")
+	if code, _, stderr := runDispatch("restore", "--data", target, p); code != exitFailed || !strings.Contains(stderr, "not sealed by this master key") {
+		t.Errorf("restore of a backup sealed by another key: exit %d %q, want the seal refused before the entries are read", code, stderr)
+	}
+	mustNotExist(t, target)
+	if ents, _ := os.ReadDir(parent); len(ents) != 1 {
+		t.Errorf("restore left %v beside the target", ents)
+	}
+}
+
+// TestConcurrentBackups: backups made at once, to one file and to two,
+// each complete and verify (each writes its own temporary file and stage
+// folder, and the rename is whole), and none leaves files behind.
+func TestConcurrentBackups(t *testing.T) {
+	vars := map[string]string{}
+	data, _ := backupFixture(t, vars)
+	vars["BULWARK_DATA"] = data
+	out := t.TempDir()
+	files := []string{filepath.Join(out, "same.backup"), filepath.Join(out, "same.backup"), filepath.Join(out, "other.backup")}
+	codes := make(chan string, len(files))
+	for _, f := range files {
+		go func() {
+			code, stdout, stderr := runDispatch("backup", "--out", f)
+			codes <- fmt.Sprintf("%d %s%s", code, stdout, stderr)
+		}()
+	}
+	for range files {
+		if got := <-codes; !strings.HasPrefix(got, "0 ") {
+			// Two backups racing for one new name: the second may find
+			// the first's complete file there, which it replaces.
+			t.Errorf("a concurrent backup: %s", got)
+		}
+	}
+	vars["BULWARK_DATA"] = ""
+	for _, f := range []string{files[0], files[2]} {
+		if code, stdout, stderr := runDispatch("backup", "verify", f); code != 0 {
+			t.Errorf("verify %s: %d %s%s", f, code, stdout, stderr)
+		}
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 2 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the backup folder holds %v, want the two backups only", names)
 	}
 }

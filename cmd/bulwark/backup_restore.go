@@ -132,18 +132,24 @@ func restoreBackup(ctx context.Context, p, dir string, prog *progress) (restoreR
 	if err != nil {
 		return res, err
 	}
-	res.manifest, err = backup.Extract(&progressReader{r: f, p: prog, total: size}, stage, restorableEntry)
+	// The seal and what the manifest says are checked before anything is
+	// written: a backup this master key did not make leaves nothing on
+	// disk, whatever its size.
+	var refused error
+	res.manifest, err = backup.Extract(&progressReader{r: f, p: prog, total: size}, stage, restorableEntry, func(m backup.Manifest) error {
+		if refused = checkManifestSeal(mk.keys, m); refused == nil {
+			refused = checkManifest(m)
+		}
+		return refused
+	})
 	f.Close()
+	if refused != nil {
+		return res, refused
+	}
 	if err != nil {
 		return res, backupFileError(p, err)
 	}
 	m := res.manifest
-	if err := checkManifestSeal(mk.keys, m); err != nil {
-		return res, err
-	}
-	if err := checkManifest(m); err != nil {
-		return res, err
-	}
 
 	prog.step("checking")
 	// The sealed keys, opened into place.

@@ -15,9 +15,11 @@ function svgEl(tag, attrs) {
   return el;
 }
 
-// sameOrigin keeps a link only when it is a path of this site.
+// sameOrigin keeps a link only when it is the audit page of this site
+// (the only link the server draws): a bare "starts with one /" check let
+// "/\\host" through, which a browser reads as "//host", another site.
 function sameOrigin(href) {
-  return typeof href === 'string' && href.startsWith('/') && !href.startsWith('//') ? href : '';
+  return typeof href === 'string' && href.startsWith('/audit?') && !href.includes('\\') ? href : '';
 }
 
 // drawChart makes the SVG of a chart the server drew.
