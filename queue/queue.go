@@ -100,8 +100,10 @@ type Queue interface {
 	// Continue queues again a task whose run returned Waiting, once the
 	// person has answered; it may be called on any node. An answer that
 	// comes before the run has returned Waiting is kept: the task is
-	// queued again as soon as it does. A task the queue does not know is
-	// NotFound.
+	// queued again as soon as it does; if the run returns Finished
+	// instead, it is dropped (the run had the answer, or its turn is
+	// over: only Enqueue queues a new turn). A task the queue does not
+	// know is NotFound.
 	Continue(ctx context.Context, tenant bulwark.TenantID, taskID string) error
 	// Remove takes a task that is queued (not started) or waiting off the
 	// queue, for a cancellation; false when it is not there (it runs, or

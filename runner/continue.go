@@ -177,6 +177,41 @@ func (rt *Runtime) lastEvent(ctx context.Context, tenant bulwark.TenantID, id st
 	}
 }
 
+// openingPoll is how often a run that found its new turn still opening
+// (turnHistory) reads the task's events again.
+const openingPoll = 20 * time.Millisecond
+
+// testHookOpening, when set (by tests), is called each time a run finds
+// its new turn still opening.
+var testHookOpening func(taskID string)
+
+// turnHistory returns the stored events of task id for a run that starts.
+// A run never starts from the end of a turn: Continue stores the message
+// that opens a new turn just after the store has the task queued, and a
+// run that a node's queue starts in between (a node that starts queues
+// every queued task again) would take up the conversation without the
+// message, and its first event would take the message's seq. Such a run
+// waits for the message, up to waitStopped (the Continue that opened the
+// turn stopped halfway, say): then it goes on without it, as a resume. A
+// run stopped meanwhile goes on at once, to its end.
+func (rt *Runtime) turnHistory(ctx context.Context, tenant bulwark.TenantID, id string) ([]bulwark.Event, error) {
+	deadline := time.Now().Add(waitStopped)
+	for {
+		history, err := rt.cfg.Store.Events(ctx, tenant, id, 0, 0)
+		if err != nil || len(history) == 0 || history[len(history)-1].Type != bulwark.EventTaskFinished || time.Now().After(deadline) {
+			return history, err
+		}
+		if testHookOpening != nil {
+			testHookOpening(id)
+		}
+		select {
+		case <-ctx.Done():
+			return history, nil // stopped: the run ends at once, as before any wait
+		case <-time.After(openingPoll):
+		}
+	}
+}
+
 // restore moves the files a task's earlier turns left in the store back
 // into its workspace folder, before a new turn runs, and then out of the
 // store: from here on the folder holds them, and is sealed again when the

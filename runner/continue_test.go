@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/runner"
 )
 
 // interrupted runs a task that writes a.txt and then thinks until a
@@ -217,3 +218,69 @@ func TestSweepSkipsTerminalTasks(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRunWaitsForTurnMessage: a run that a queue starts while a new turn
+// is opening (the store has the task queued, and the message that opens
+// the turn is not stored yet: a node that starts queues every queued task
+// again) waits for the message, then runs the turn from the stored
+// history: its events come after the message's, and none is stored twice
+// (a run started from the history before the message took the message's
+// seq for its first event, and the turn ended canceled).
+func TestRunWaitsForTurnMessage(t *testing.T) {
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "done"})}}
+	})
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	before := must(e.db.Events(ctx, e.a, task.ID, 0, 0))
+	last := before[len(before)-1]
+
+	// Halfway through a Continue: the task is queued for its second turn,
+	// and its message is stored only once a run has started.
+	must(e.db.ContinueTask(ctx, e.a, task.ID, nil))
+	var once sync.Once
+	waited := make(chan struct{})
+	defer runner.SetTestHookOpening(func(id string) {
+		once.Do(func() {
+			msg := bulwark.Event{Seq: last.Seq + 1, TaskID: id, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: "go on"}
+			if err := e.db.AppendEvent(ctx, e.a, msg); err != nil {
+				t.Errorf("storing the turn's message: %v", err)
+			}
+			close(waited)
+		})
+	})()
+	e.rt = e.newRuntime(t, e.db) // Start queues the queued task again
+	for i := 0; ; i++ {
+		select {
+		case <-waited:
+		default:
+			// Ended without waiting: it ran from the history before the
+			// message.
+			if cur := must(e.db.Task(ctx, e.a, task.ID)); cur.Status.Ended() || i > 9000 {
+				evs := must(e.db.Events(ctx, e.a, task.ID, 0, 0))
+				t.Fatalf("the run did not wait for the message that opens its turn: it is %s, events %v", cur.Status, types(evs[len(before):]))
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	if got.Turns != 2 {
+		t.Errorf("turns = %d, want 2", got.Turns)
+	}
+	evs := must(e.db.Events(ctx, e.a, task.ID, 0, 0))
+	turn := evs[len(before):]
+	if len(turn) < 3 || turn[0].Type != bulwark.EventUserMessage || turn[1].Type != bulwark.EventTaskStarted {
+		t.Fatalf("the second turn's events begin %v, want the message, then task_started", types(turn))
+	}
+	if end := turn[len(turn)-1]; end.Type != bulwark.EventTaskFinished || end.Reason != bulwark.FinishDone {
+		t.Errorf("the second turn ended %s %q, want task_finished done", end.Type, end.Reason)
+	}
+}

@@ -31,7 +31,8 @@ type LocalQueue struct {
 type localTask struct {
 	state     localState
 	started   bool // it has run before: the next run is resumed
-	continued bool // Continue or Enqueue came while it ran: queue it again when the run returns
+	continued bool // Continue came while it ran: queue it again when the run returns Waiting
+	requeued  bool // Enqueue came while it ran (a new turn): queue it again when the run returns
 	failures  int  // runs in a row that returned an error
 }
 
@@ -87,7 +88,7 @@ func (q *LocalQueue) Enqueue(ctx context.Context, tenant bulwark.TenantID, taskI
 		switch t.state {
 		case localRunning:
 			// A new turn queued while the run before winds down.
-			t.continued = true
+			t.requeued = true
 		case localWaiting:
 			t.state = localQueued
 			q.mu.Unlock()
@@ -157,17 +158,19 @@ func (q *LocalQueue) do(k key) {
 		time.AfterFunc(backoff, func() { q.submit(k) })
 	case err == nil && outcome == queue.Waiting && !stopping:
 		t.failures = 0
-		if t.continued {
-			t.continued = false
+		if t.continued || t.requeued {
+			t.continued, t.requeued = false, false
 			t.state = localQueued
 			go q.submit(k)
 		} else {
 			t.state = localWaiting
 		}
-	case err == nil && outcome == queue.Finished && t.continued && !stopping:
-		// A new turn was queued while this one ended.
+	case err == nil && outcome == queue.Finished && t.requeued && !stopping:
+		// A new turn was queued while this one ended. An answer that
+		// came meanwhile (continued) is no reason: the run had it, or its
+		// turn is over.
 		t.failures = 0
-		t.continued, t.started = false, false
+		t.continued, t.requeued, t.started = false, false, false
 		t.state = localQueued
 		go q.submit(k)
 	case err == nil && outcome == queue.Interrupted && !stopping:

@@ -92,8 +92,11 @@ func TestAutoResumeAfterShutdown(t *testing.T) {
 	if finished.InputTokens == 0 || finished != sum {
 		t.Errorf("the turn's usage is %+v, want %+v: the replies of both runs", finished, sum)
 	}
-	// The turn ended: nothing is left to resume.
-	if _, err := e.db.LatestCheckpoint(ctx, e.a, task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
-		t.Errorf("the checkpoint of the ended task: %v, want not found", err)
-	}
+	// The turn ended: nothing is left to resume. (The checkpoint goes
+	// once the run has put the files away, just after the status says
+	// succeeded.)
+	waitFor(t, func() bool {
+		_, err := e.db.LatestCheckpoint(ctx, e.a, task.ID)
+		return bulwark.ErrorKind(err) == bulwark.NotFound
+	})
 }

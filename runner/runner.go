@@ -368,7 +368,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}
 
 	// The events of the task's earlier turns: none for a new task.
-	history, err := rt.cfg.Store.Events(ctx, tenant, t.ID, 0, 0)
+	history, err := rt.turnHistory(ctx, tenant, t.ID)
 	if err != nil {
 		rt.failBeforeStart(sink, t, 0, err)
 		return

@@ -7,6 +7,7 @@ package queuetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func Run(t *testing.T, maxNodes int, cluster Cluster) {
 	t.Run("ContinueBeforeWaiting", func(t *testing.T) { testContinueBeforeWaiting(t, cluster) })
 	t.Run("ContinuedGoesFirst", func(t *testing.T) { testContinuedGoesFirst(t, cluster) })
 	t.Run("EnqueueWhileEnding", func(t *testing.T) { testEnqueueWhileEnding(t, cluster) })
+	t.Run("ContinueThenFinished", func(t *testing.T) { testContinueThenFinished(t, cluster) })
 	t.Run("Remove", func(t *testing.T) { testRemove(t, cluster) })
 }
 
@@ -328,6 +330,73 @@ func testEnqueueWhileEnding(t *testing.T, cluster Cluster) {
 	defer mu.Unlock()
 	if fmt.Sprint(runs) != "[false false]" {
 		t.Errorf("runs (resumed each) = %v, want [false false]", runs)
+	}
+}
+
+// testContinueThenFinished: a Continue that comes while a run goes on
+// (a second answer to an approval the run has taken already) does not
+// queue the task again when the run returns Finished: its turn is over,
+// and a run started then would race the next turn's (a new turn is an
+// Enqueue, after its message is stored). The next turn, when it is
+// queued, runs once, not resumed.
+func testContinueThenFinished(t *testing.T, cluster Cluster) {
+	qs := cluster(t, 1, 2, 1)
+	q := qs[0]
+	var mu sync.Mutex
+	var order []string
+	nextTurn := false
+	first, a2Ran, a3Ran, nextRan := make(chan struct{}), make(chan struct{}), make(chan struct{}), make(chan struct{})
+	run := func(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool) (queue.Outcome, error) {
+		mu.Lock()
+		order = append(order, fmt.Sprintf("%s/%v", id, resumed))
+		a1Runs := strings.Count(fmt.Sprint(order), "a1/")
+		next := nextTurn
+		mu.Unlock()
+		switch {
+		case id == "a1" && a1Runs == 1:
+			defer close(first)
+			if err := q.Continue(ctx, tenant, id); err != nil {
+				t.Errorf("Continue while it runs: %v", err)
+			}
+		case id == "a1" && !next:
+			t.Errorf("a1 ran again after its run returned Finished, with only a Continue since (resumed %v)", resumed)
+		case id == "a1":
+			close(nextRan)
+		case id == "a2":
+			close(a2Ran)
+		case id == "a3":
+			close(a3Ran)
+		}
+		return queue.Finished, nil
+	}
+	start(t, qs, run)
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, "a", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, first, "a1 did not run")
+	// With a quota of one, in order: a re-run of a1 queued by its end
+	// would run before a3 does.
+	if err := q.Enqueue(ctx, "a", "a2"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, a2Ran, "a2 did not run")
+	if err := q.Enqueue(ctx, "a", "a3"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, a3Ran, "a3 did not run")
+	mu.Lock()
+	nextTurn = true
+	mu.Unlock()
+	if err := q.Enqueue(ctx, "a", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, nextRan, "the next turn of a1 did not run")
+	stopAll(t, qs)
+	mu.Lock()
+	defer mu.Unlock()
+	if got := fmt.Sprint(order); got != "[a1/false a2/false a3/false a1/false]" {
+		t.Errorf("runs %s; want [a1/false a2/false a3/false a1/false]", got)
 	}
 }
 

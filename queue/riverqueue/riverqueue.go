@@ -40,10 +40,13 @@
 // the answer comes) sets it queued again, keeping its place (ahead of the
 // tasks queued after it), and inserts a token; it runs again with
 // resumed set. An answer that comes before the run has returned Waiting
-// marks the row continued, and the run's end queues it at once. So does
-// an Enqueue of a task whose run is ending (a new turn of a conversation
-// queued as the last one stores its end): the row is queued again, not
-// resumed, when the run returns Finished.
+// marks the row continued, and the run's end queues it at once if the run
+// returns Waiting; a run that returns Finished had the answer, or its
+// turn is over, and does not run again for it (a run started then would
+// race the next turn's, which a message may be opening in the store). An
+// Enqueue of a task whose run is ending (a new turn of a conversation
+// queued as the last one stores its end) marks the row requeued instead:
+// it is queued again, not resumed, when the run returns.
 //
 // # Dead nodes: the lease
 //
@@ -247,7 +250,7 @@ func (q *Queue) Enqueue(ctx context.Context, tenant bulwark.TenantID, taskID str
 		// run before ends; it is queued again when it does. Waiting: queued.
 		if _, err := tx.Exec(ctx, `INSERT INTO bulwark_queue AS b (tenant_id, task_id, state) VALUES ($1, $2, 'queued')
 			ON CONFLICT (tenant_id, task_id) DO UPDATE SET
-				continued = b.continued OR b.state = 'running',
+				requeued = b.requeued OR b.state = 'running',
 				state = CASE WHEN b.state = 'waiting' THEN 'queued' ELSE b.state END`, string(tenant), taskID); err != nil {
 			return err
 		}

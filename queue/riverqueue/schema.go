@@ -28,8 +28,13 @@ const (
 //     that run it: the fencing token of every write about the run, and
 //     how a rescued job finds the task it was running.
 //   - started: it ran before (its next run is resumed).
-//   - continued: Continue came while it ran; it is queued again as soon
-//     as the run returns Waiting.
+//   - continued: Continue came while it ran (an answer); it is queued
+//     again as soon as the run returns Waiting, and forgotten when the run
+//     returns Finished (the answer came too late to matter: the run had
+//     it, or its turn is over).
+//   - requeued: Enqueue came while it ran (a new turn of a conversation,
+//     whose run before is ending); it is queued again, as a new run,
+//     when the run returns.
 const schema = `
 CREATE TABLE IF NOT EXISTS bulwark_queue (
 	seq       bigserial PRIMARY KEY,
@@ -42,6 +47,7 @@ CREATE TABLE IF NOT EXISTS bulwark_queue (
 	attempt   integer,
 	UNIQUE (tenant_id, task_id)
 );
+ALTER TABLE bulwark_queue ADD COLUMN IF NOT EXISTS requeued boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS bulwark_queue_tenant_state ON bulwark_queue (tenant_id, state, seq);
 CREATE INDEX IF NOT EXISTS bulwark_queue_job ON bulwark_queue (job_id) WHERE job_id IS NOT NULL;
 `

@@ -94,7 +94,7 @@ func (q *Queue) claim(ctx context.Context, tenant bulwark.TenantID, jobID int64,
 				SELECT seq, started FROM bulwark_queue
 				WHERE tenant_id = $1 AND state = 'queued'
 				ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-			UPDATE bulwark_queue b SET state = 'running', started = true, continued = false, job_id = $2, attempt = $3
+			UPDATE bulwark_queue b SET state = 'running', started = true, continued = false, requeued = false, job_id = $2, attempt = $3
 			FROM next WHERE b.seq = next.seq
 			RETURNING b.task_id, next.started`, string(tenant), jobID, attempt).Scan(&task, &started)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -142,14 +142,21 @@ func (q *Queue) finish(ctx context.Context, tenant bulwark.TenantID, task string
 		case runErr != nil, outcome == queue.Interrupted:
 			steps = []string{`UPDATE bulwark_queue SET state = 'queued', job_id = NULL, attempt = NULL` + fence}
 		case outcome == queue.Waiting:
-			steps = []string{`UPDATE bulwark_queue SET state = CASE WHEN continued THEN 'queued' ELSE 'waiting' END,
-				continued = false, job_id = NULL, attempt = NULL` + fence}
+			steps = []string{`UPDATE bulwark_queue SET state = CASE WHEN continued OR requeued THEN 'queued' ELSE 'waiting' END,
+				continued = false, requeued = false, job_id = NULL, attempt = NULL` + fence}
 		default:
 			// Finished; queued again, as a new turn, when one was queued
-			// while it ended (Enqueue marked it continued).
+			// while it ended (Enqueue marked it requeued). An answer that
+			// came meanwhile (continued) is no reason: the run had it, or
+			// its turn is over.
+			// The row is locked first: an Enqueue cannot mark it requeued
+			// between the two statements (its new turn deleted with it).
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM bulwark_queue`+fence+` FOR UPDATE`, jobID, attempt); err != nil {
+				return err
+			}
 			steps = []string{
-				`UPDATE bulwark_queue SET state = 'queued', started = false, continued = false,
-					job_id = NULL, attempt = NULL` + fence + ` AND continued`,
+				`UPDATE bulwark_queue SET state = 'queued', started = false, continued = false, requeued = false,
+					job_id = NULL, attempt = NULL` + fence + ` AND requeued`,
 				`DELETE FROM bulwark_queue` + fence,
 			}
 		}
