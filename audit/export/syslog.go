@@ -103,6 +103,9 @@ func (s *syslogWriter) write(r audit.Record, line []byte) error {
 	} else {
 		msg = append(strconv.AppendInt(nil, int64(len(msg)), 10), append([]byte{' '}, msg...)...)
 	}
+	if s.conn != nil && s.network != "udp" && peerClosed(s.conn) {
+		s.reset() // the receiver went away: a new stream, not a dead one
+	}
 	if s.conn == nil {
 		c, err := net.DialTimeout(s.network, s.addr, s.timeout)
 		if err != nil {
