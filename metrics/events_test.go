@@ -5,7 +5,6 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/metrics"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestCountEvent(t *testing.T) {
@@ -27,22 +26,22 @@ func TestCountEvent(t *testing.T) {
 		{bulwark.Event{Type: bulwark.EventTaskFinished, Reason: bulwark.FinishTimeout}, metrics.ResourceExhausted},
 	}
 	for _, tt := range tests {
-		before := testutil.ToFloat64(metrics.Security.Counter(tt.kind))
+		before := metrics.Security.Counter(tt.kind).Value()
 		metrics.CountEvent(tt.e)
-		if got := testutil.ToFloat64(metrics.Security.Counter(tt.kind)) - before; got != 1 {
+		if got := metrics.Security.Counter(tt.kind).Value() - before; got != 1 {
 			t.Errorf("CountEvent(%+v) added %v to %s, want 1", tt.e, got, tt.kind)
 		}
 	}
-	before := testutil.ToFloat64(metrics.Security.Counter(metrics.ResourceExhausted))
+	before := metrics.Security.Counter(metrics.ResourceExhausted).Value()
 	for _, r := range []bulwark.FinishReason{bulwark.FinishDone, bulwark.FinishCanceled, bulwark.FinishError, bulwark.FinishLoop} {
 		metrics.CountEvent(bulwark.Event{Type: bulwark.EventTaskFinished, Reason: r})
 	}
-	if testutil.ToFloat64(metrics.Security.Counter(metrics.ResourceExhausted)) != before {
+	if metrics.Security.Counter(metrics.ResourceExhausted).Value() != before {
 		t.Error("a task that ended for another reason than a budget was counted as resource_exhausted")
 	}
-	before = testutil.ToFloat64(metrics.Security.Counter(metrics.ApprovalDenied))
+	before = metrics.Security.Counter(metrics.ApprovalDenied).Value()
 	metrics.CountEvent(bulwark.Event{Type: bulwark.EventApproval, Decision: "allow"})
-	if testutil.ToFloat64(metrics.Security.Counter(metrics.ApprovalDenied)) != before {
+	if metrics.Security.Counter(metrics.ApprovalDenied).Value() != before {
 		t.Error("an allowed approval was counted as denied")
 	}
 }

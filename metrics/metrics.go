@@ -1,15 +1,15 @@
 // Package metrics holds Bulwark's Prometheus registry and the counters of
 // security events that operators alert on: failed logins, sandbox denials,
-// rate limiting, injection flags and the like. /metrics serves Handler.
+// rate limiting, injection flags and the like. /metrics serves Handler, in
+// the Prometheus text exposition format (version 0.0.4), which this
+// package writes itself: the Prometheus client library's package inits
+// (its default registry, procfs' regexps, protobuf, runtime/metrics,
+// expvar) cost every start of the binary, the sandbox's init included.
 package metrics
 
 import (
 	"net/http"
 	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // SecurityEvent is a kind of security event; it is the value of the
@@ -51,15 +51,15 @@ type SecurityCounters struct {
 	// reg is where the counters go; they are made and registered on first
 	// use (once), so that a process that counts nothing pays nothing at
 	// start-up.
-	reg      prometheus.Registerer
+	reg      *Registry
 	once     sync.Once
-	vec      *prometheus.CounterVec
-	byTenant *prometheus.CounterVec
+	vec      *CounterVec
+	byTenant *CounterVec
 }
 
 // NewSecurityCounters registers bulwark_security_events_total with reg,
 // every kind at zero.
-func NewSecurityCounters(reg prometheus.Registerer) *SecurityCounters {
+func NewSecurityCounters(reg *Registry) *SecurityCounters {
 	c := &SecurityCounters{reg: reg}
 	c.register()
 	return c
@@ -72,18 +72,16 @@ func (c *SecurityCounters) register() {
 
 // newSecurityVecs registers bulwark_security_events_total and its
 // per-tenant twin with reg, every kind at zero.
-func newSecurityVecs(reg prometheus.Registerer) (*prometheus.CounterVec, *prometheus.CounterVec) {
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_security_events_total",
-		Help: "Security-relevant events by kind: failed authentication, sandbox denials and limits, denied syscalls and routes, rate limiting, injection flags, ...",
-	}, []string{"kind"})
-	byTenant := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "bulwark_tenant_security_events_total",
-		Help: "Security-relevant events of one tenant, by kind and tenant id: secrets masked in what the tenant is shown, ...",
-	}, []string{"kind", "tenant"})
+func newSecurityVecs(reg *Registry) (*CounterVec, *CounterVec) {
+	vec := NewCounterVec("bulwark_security_events_total",
+		"Security-relevant events by kind: failed authentication, sandbox denials and limits, denied syscalls and routes, rate limiting, injection flags, ...",
+		"kind")
+	byTenant := NewCounterVec("bulwark_tenant_security_events_total",
+		"Security-relevant events of one tenant, by kind and tenant id: secrets masked in what the tenant is shown, ...",
+		"kind", "tenant")
 	reg.MustRegister(vec, byTenant)
 	for _, k := range AllSecurityEvents {
-		vec.WithLabelValues(string(k))
+		vec.With(string(k))
 	}
 	return vec, byTenant
 }
@@ -96,56 +94,76 @@ func (c *SecurityCounters) IncTenant(k SecurityEvent, tenant string) {
 	if tenant == "" {
 		tenant = "none"
 	}
-	c.byTenant.WithLabelValues(string(k), tenant).Inc()
+	c.byTenant.With(string(k), tenant).Inc()
 }
 
 // TenantCounter returns the counter of k for tenant, for tests and for
 // reading a value.
-func (c *SecurityCounters) TenantCounter(k SecurityEvent, tenant string) prometheus.Counter {
+func (c *SecurityCounters) TenantCounter(k SecurityEvent, tenant string) *Counter {
 	c.register()
-	return c.byTenant.WithLabelValues(string(k), tenant)
+	return c.byTenant.With(string(k), tenant)
 }
 
 // Inc counts one event of kind k.
 func (c *SecurityCounters) Inc(k SecurityEvent) {
 	c.register()
-	c.vec.WithLabelValues(string(k)).Inc()
+	c.vec.With(string(k)).Inc()
 }
 
 // Counter returns the counter of k, for tests and for reading a value.
-func (c *SecurityCounters) Counter(k SecurityEvent) prometheus.Counter {
+func (c *SecurityCounters) Counter(k SecurityEvent) *Counter {
 	c.register()
-	return c.vec.WithLabelValues(string(k))
+	return c.vec.With(string(k))
 }
 
-// Add counts n events of kind k.
+// Add counts n events of kind k; n must not be negative.
 func (c *SecurityCounters) Add(k SecurityEvent, n int) {
 	c.register()
-	c.vec.WithLabelValues(string(k)).Add(float64(n))
+	c.vec.With(string(k)).Add(n)
 }
 
-// Registry is Bulwark's registry: the security counters, and the Go
+// Default is Bulwark's registry: the security counters, and the Go
 // runtime and process collectors (Handler registers them, and the
 // counters, on first call). Other packages register their metrics here.
-var Registry = prometheus.NewRegistry()
+var Default = &Registry{}
 
-// Security counts security events in Registry:
+// Security counts security events in Default:
 // metrics.Security.Inc(metrics.AuthFailed). Its counters are registered on
 // first use, or by Handler, whichever comes first.
-var Security = &SecurityCounters{reg: Registry}
+var Security = &SecurityCounters{reg: Default}
 
 // registerCollectors registers the Go runtime and process collectors and
-// the security counters with Registry, once: not at init, because the
+// the security counters with Default, once: not at init, because the
 // CLI's short commands (version, help) link this package and never serve
 // /metrics.
 var registerCollectors = sync.OnceFunc(func() {
-	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	Registry.MustRegister(AuditExport.Exported, AuditExport.Dropped, AuditExport.Failed, SandboxRuns)
+	Default.MustRegister(newGoCollector(), newProcessCollector())
+	Default.MustRegister(AuditExport.Exported, AuditExport.Dropped, AuditExport.Failed, SandboxRuns, handlerErrors)
+	handlerErrors.With("encoding")
+	handlerErrors.With("gathering")
 	Security.register()
 })
 
-// Handler serves Registry in the Prometheus exposition format.
+// handlerErrors counts the scrapes of /metrics that went wrong, under the
+// name and causes of the Prometheus client's handler, which Bulwark served
+// before writing the format itself: "gathering", a family that could not
+// be read (a /proc file), left out of the scrape; "encoding", a response
+// that could not be written. It counts for every Registry of this package
+// (Bulwark serves one, Default).
+var handlerErrors = &CounterVec{
+	desc: desc{
+		name: "promhttp_metric_handler_errors_total",
+		help: "Total number of internal errors encountered by the promhttp metric handler.",
+	},
+	labels: []string{"cause"},
+}
+
+// gatherFailed counts a family left out of a scrape.
+func gatherFailed() { handlerErrors.With("gathering").Inc() }
+
+// Handler serves Default in the Prometheus text exposition format
+// (ContentType).
 func Handler() http.Handler {
 	registerCollectors()
-	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{Registry: Registry})
+	return Default.Handler()
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/workspace"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // blockingTasks is a Prepare whose tasks block until released, and that
@@ -173,19 +172,19 @@ func TestQuotaCountsExhausted(t *testing.T) {
 		rt.Shutdown(ctx)
 	})
 	exhausted := metrics.Security.TenantCounter(metrics.ResourceExhausted, string(e.a))
-	before := testutil.ToFloat64(exhausted)
+	before := exhausted.Value()
 	first, err := rt.Submit(context.Background(), e.a, "k", bulwark.Task{Input: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.next(t)
-	if got := testutil.ToFloat64(exhausted) - before; got != 0 {
+	if got := exhausted.Value() - before; got != 0 {
 		t.Errorf("a task within the quota counted %v resource_exhausted, want 0", got)
 	}
 	if _, err := rt.Submit(context.Background(), e.a, "k", bulwark.Task{Input: "y"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := testutil.ToFloat64(exhausted) - before; got != 1 {
+	if got := exhausted.Value() - before; got != 1 {
 		t.Errorf("a task over the quota counted %v resource_exhausted, want 1", got)
 	}
 	b.end(first.ID)

@@ -22,7 +22,6 @@ import (
 	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/sqlite"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // testPassword is the password of every test user; fastParams keep
@@ -61,8 +60,8 @@ type env struct {
 	h      http.Handler
 	clock  *clock
 	audits *audit.MemoryDir
-	reg    *prometheus.Registry
-	open   storeOpener // how each node opens the store
+	sec    *metrics.SecurityCounters // the server's, in a registry of its own
+	open   storeOpener               // how each node opens the store
 }
 
 func newEnv(t testing.TB, opts ...func(*Config)) *env {
@@ -135,7 +134,7 @@ func (e *env) otherNode(opts ...func(*Config)) *env {
 func newNode(t testing.TB, dir string, kr *secret.Keyring, clk *clock, open storeOpener, opts ...func(*Config)) *env {
 	t.Helper()
 	db := open(t, dir, kr)
-	e := &env{t: t, dir: dir, db: db, clock: clk, audits: audit.NewMemoryDir(), reg: prometheus.NewRegistry(), open: open}
+	e := &env{t: t, dir: dir, db: db, clock: clk, audits: audit.NewMemoryDir(), sec: metrics.NewSecurityCounters(metrics.NewRegistry()), open: open}
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +146,7 @@ func newNode(t testing.TB, dir string, kr *secret.Keyring, clk *clock, open stor
 	t.Cleanup(func() { l.Close() })
 	cfg := Config{
 		Store: db, Audit: l, Password: fastParams, Now: e.clock.Now,
-		Security: metrics.NewSecurityCounters(e.reg), DefaultModel: "openai:default-model",
+		Security: e.sec, DefaultModel: "openai:default-model",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
@@ -283,21 +282,7 @@ func errorOf(t testing.TB, w *httptest.ResponseRecorder) errorDetail {
 
 // counter returns the value of bulwark_security_events_total{kind}.
 func (e *env) counter(kind metrics.SecurityEvent) float64 {
-	e.t.Helper()
-	mfs, err := e.reg.Gather()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" && l.GetValue() == string(kind) {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return float64(e.sec.Counter(kind).Value())
 }
 
 // audited returns the audit records with action, of every chain, once

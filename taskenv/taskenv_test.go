@@ -19,7 +19,6 @@ import (
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/workspace"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 type nopModel struct{}
@@ -76,7 +75,7 @@ func newEnv(t *testing.T, o Options) (*Env, *workspace.Workspace) {
 }
 
 func tenantCount(k metrics.SecurityEvent, tenant string) float64 {
-	return testutil.ToFloat64(metrics.Security.TenantCounter(k, tenant))
+	return float64(metrics.Security.TenantCounter(k, tenant).Value())
 }
 
 // TestSecretMaskedCounted: the task's masking counts each output in which
@@ -220,11 +219,11 @@ func TestSandboxAuditFailsClosed(t *testing.T) {
 	requireSandbox(t)
 	log := &memAudit{fail: true}
 	e, _ := newEnv(t, Options{Audit: log, Sandbox: SandboxOptions{AllowExec: []string{"bash"}}})
-	before := testutil.ToFloat64(metrics.Security.Counter(metrics.AuditFailure))
+	before := float64(metrics.Security.Counter(metrics.AuditFailure).Value())
 	if _, err := e.Exec(context.Background(), []string{"bash", "-c", "exit 0"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.ToFloat64(metrics.Security.Counter(metrics.AuditFailure)) - before; n != 1 {
+	if n := float64(metrics.Security.Counter(metrics.AuditFailure).Value()) - before; n != 1 {
 		t.Errorf("audit_failure +%v, want +1", n)
 	}
 	if _, err := e.Exec(context.Background(), []string{"bash", "-c", "exit 0"}); bulwark.ErrorKind(err) != bulwark.Unavailable {
@@ -233,7 +232,7 @@ func TestSandboxAuditFailsClosed(t *testing.T) {
 }
 
 func globalCount(k metrics.SecurityEvent) float64 {
-	return testutil.ToFloat64(metrics.Security.Counter(k))
+	return float64(metrics.Security.Counter(k).Value())
 }
 
 // TestEgressCounted: through the task's Exec, a connection to a host off

@@ -122,7 +122,7 @@ func auditExporter(s stdio, stdout bool) (*export.Exporter, error) {
 	}
 	e, err := export.New(t, s.out, export.Options{Counters: export.Counters{
 		Exported: metrics.AuditExport.Exported.Inc,
-		Dropped:  func(n int) { metrics.AuditExport.Dropped.Add(float64(n)) },
+		Dropped:  metrics.AuditExport.Dropped.Add,
 		Failed:   metrics.AuditExport.Failed.Inc,
 	}})
 	if err != nil {

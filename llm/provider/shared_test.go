@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"github.com/bulwark-agents/bulwark/metrics"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 	"sync"
 	"testing"
@@ -72,9 +71,9 @@ func TestDailyBudget(t *testing.T) {
 	}
 	calls := srv.Requests()
 	exhausted := metrics.Security.TenantCounter(metrics.ResourceExhausted, "tn_a")
-	before := testutil.ToFloat64(exhausted)
+	before := exhausted.Value()
 	_, err = metered.Stream(ctx, req, nil)
-	if got := testutil.ToFloat64(exhausted) - before; got != 1 {
+	if got := exhausted.Value() - before; got != 1 {
 		t.Errorf("resource_exhausted of tn_a rose by %v on a call over the budget, want 1", got)
 	}
 	if bulwark.ErrorKind(err) != bulwark.QuotaExceeded || !strings.Contains(bulwark.ErrorMessage(err), "daily budget on the server's shared OPENAI_API_KEY is spent") {
