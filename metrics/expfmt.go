@@ -47,7 +47,12 @@ func (c *Counter) Add(n int) {
 // Value returns the count.
 func (c *Counter) Value() uint64 { return c.n.Load() }
 
-func (c *Counter) describe() desc { return *c.desc }
+func (c *Counter) describe() desc {
+	if c.desc == nil { // a series of a CounterVec, not a family
+		return desc{}
+	}
+	return *c.desc
+}
 
 func (c *Counter) collect(dst []family) []family {
 	return append(dst, family{name: c.desc.name, help: c.desc.help, typ: "counter",
@@ -174,6 +179,8 @@ func (r *Registry) MustRegister(cs ...Collector) {
 			names = []string{d.name}
 		} else if g, ok := c.(*gatherer); ok {
 			names = g.names
+		} else {
+			panic("metrics: registering a series of a CounterVec; register the CounterVec")
 		}
 		for _, n := range names {
 			if !validName(n, true) {

@@ -288,6 +288,7 @@ func TestMustRegisterRefuses(t *testing.T) {
 		{"bad label", func() []Collector { return []Collector{NewCounterVec("x_total", "X.", "a b")} }},
 		{"reserved label", func() []Collector { return []Collector{NewCounterVec("x_total", "X.", "__name__")} }},
 		{"a runtime family", func() []Collector { return []Collector{newGoCollector(), NewCounter("go_goroutines", "X.")} }},
+		{"a series of a vector", func() []Collector { return []Collector{NewCounterVec("x_total", "X.", "a").With("b")} }},
 	} {
 		func() {
 			defer func() {
