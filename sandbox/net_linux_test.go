@@ -2,12 +2,15 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
@@ -122,4 +125,47 @@ func TestPoolRunOutputStreams(t *testing.T) {
 	checkStreamed(t, func(stdin io.Reader, out Output) (*Result, error) {
 		return p.RunOutput(context.Background(), []string{"bash", "-c", streamingCommand}, stdin, out)
 	})
+}
+
+// The host holds a sandbox's network namespace while the sandbox lives (so
+// that freeing it is not part of the init's exit) and lets it go with the
+// sandbox: no descriptor of it stays in the host.
+func TestNetnsHeldOnlyWhileTheSandboxLives(t *testing.T) {
+	requireSandbox(t)
+	b, err := start(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", b.netns))
+	own, _ := os.Readlink("/proc/self/ns/net")
+	sandboxNet, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", b.cmd.Process.Pid))
+	if b.netns < 0 || held == "" || held != sandboxNet || held == own {
+		b.cleanup()
+		t.Fatalf("held fd %d is %q, want the sandbox's network namespace %q (the host's is %q)", b.netns, held, sandboxNet, own)
+	}
+	if _, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil {
+		t.Fatal(err)
+	}
+	b.cleanup()
+	// It is closed in the background: give it a moment.
+	for i := 0; ; i++ {
+		if fds := fdsOn(held); len(fds) == 0 {
+			break
+		} else if i == 200 {
+			t.Fatalf("the ended sandbox's network namespace %s is still open in the host: fds %v", held, fds)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fdsOn lists this process's descriptors whose link reads target.
+func fdsOn(target string) []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == target {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
