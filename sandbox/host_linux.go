@@ -32,10 +32,10 @@ type box struct {
 	denials []egress.Event
 	mu      sync.Mutex
 	done    chan struct{} // closed when the init has exited
-	// netns holds the sandbox's network namespace open (-1: not held) so
-	// that freeing it is not part of the init's exit, which Run waits
+	// held keeps the sandbox's mount and network namespaces open so
+	// that freeing them is not part of the init's exit, which Run waits
 	// for: closed once the init is gone (cleanup).
-	netns int
+	held []int
 
 	rl *rootlessHost // nil as root
 }
@@ -66,7 +66,7 @@ func start(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
 	}
 	tr.Mark("host: cgroups found, uid slot leased")
-	b := &box{spec: spec, ctrl: -1, netns: -1, slot: slot, rl: rl, done: make(chan struct{})}
+	b := &box{spec: spec, ctrl: -1, slot: slot, rl: rl, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -247,7 +247,7 @@ func start(spec Spec) (_ *box, err error) {
 	}
 	// Opened before anything waits for the init: until then its pid
 	// cannot be reaped, and so not reused by another process.
-	b.netns = holdNetns(b.cmd.Process.Pid)
+	b.held = holdNamespaces(b.cmd.Process.Pid)
 	go func() { b.cmd.Wait(); close(b.done) }()
 	if rl != nil {
 		if err := rl.mapAfterStart(b.cmd.Process.Pid, slot); err != nil {
@@ -459,11 +459,11 @@ func (b *box) cleanup() {
 		unix.Close(b.ctrl)
 		b.ctrl = -1
 	}
-	if b.netns >= 0 {
-		// No process is left in it: the kernel frees it, in the
-		// background, after the caller has its result.
-		go unix.Close(b.netns)
-		b.netns = -1
+	if held := b.held; len(held) > 0 {
+		// No process is left in them: the kernel frees them, off the
+		// caller's path, once it has its result.
+		b.held = nil
+		go closeAll(held)
 	}
 	if b.cg != nil {
 		b.cg.release()
@@ -484,17 +484,21 @@ func (b *box) cleanup() {
 	}
 }
 
-// holdNetns opens the network namespace of process pid, or returns -1.
-// The last process of a network namespace to exit frees it, which costs
-// that exit about a millisecond (measured: the init's exit took 1.5 ms
-// with it, 0.5 ms without); while the host holds it, the init exits
-// without, and the host closes it once the init is gone.
-func holdNetns(pid int) int {
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1
+// holdNamespaces opens the mount and network namespaces of process pid
+// (those it can). The last process of a namespace to exit frees it: the
+// mount tree of about 50 mounts, the network namespace's devices. While the
+// host holds them, the init exits without that work, which the host then
+// does in the background (cleanup); in a paired measurement the init's
+// exit, as Run waits for it, went from 0.85 to 0.7 ms.
+func holdNamespaces(pid int) []int {
+	var fds []int
+	for _, ns := range []string{"mnt", "net"} {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			fds = append(fds, fd)
+		}
 	}
-	return fd
+	return fds
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

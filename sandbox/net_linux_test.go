@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,34 +128,48 @@ func TestPoolRunOutputStreams(t *testing.T) {
 	})
 }
 
-// The host holds a sandbox's network namespace while the sandbox lives (so
-// that freeing it is not part of the init's exit) and lets it go with the
-// sandbox: no descriptor of it stays in the host.
-func TestNetnsHeldOnlyWhileTheSandboxLives(t *testing.T) {
+// The host holds a sandbox's mount and network namespaces while the
+// sandbox lives (so that freeing them is not part of the init's exit) and
+// lets them go with the sandbox: no descriptor of them stays in the host.
+func TestNamespacesHeldOnlyWhileTheSandboxLives(t *testing.T) {
 	requireSandbox(t)
 	b, err := start(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", b.netns))
-	own, _ := os.Readlink("/proc/self/ns/net")
-	sandboxNet, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", b.cmd.Process.Pid))
-	if b.netns < 0 || held == "" || held != sandboxNet || held == own {
+	var held []string
+	for _, fd := range b.held {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		held = append(held, l)
+	}
+	var want []string
+	for _, ns := range []string{"mnt", "net"} {
+		own, _ := os.Readlink("/proc/self/ns/" + ns)
+		sandbox, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.cmd.Process.Pid, ns))
+		if sandbox == "" || sandbox == own {
+			b.cleanup()
+			t.Fatalf("set-up: the sandbox's %s namespace is %q, the host's %q", ns, sandbox, own)
+		}
+		want = append(want, sandbox)
+	}
+	if !slices.Equal(held, want) {
 		b.cleanup()
-		t.Fatalf("held fd %d is %q, want the sandbox's network namespace %q (the host's is %q)", b.netns, held, sandboxNet, own)
+		t.Fatalf("the host holds %q, want the sandbox's namespaces %q", held, want)
 	}
 	if _, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil {
 		t.Fatal(err)
 	}
 	b.cleanup()
-	// It is closed in the background: give it a moment.
-	for i := 0; ; i++ {
-		if fds := fdsOn(held); len(fds) == 0 {
-			break
-		} else if i == 200 {
-			t.Fatalf("the ended sandbox's network namespace %s is still open in the host: fds %v", held, fds)
+	// They are closed in the background: give it a moment.
+	for _, ns := range want {
+		for i := 0; ; i++ {
+			if fds := fdsOn(ns); len(fds) == 0 {
+				break
+			} else if i == 200 {
+				t.Fatalf("the ended sandbox's namespace %s is still open in the host: fds %v", ns, fds)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
