@@ -32,6 +32,13 @@ type box struct {
 	denials []egress.Event
 	mu      sync.Mutex
 	done    chan struct{} // closed when the init has exited
+	// pending says the init's answer to its configuration is still to
+	// be read (begin): run reads it after handing the command over.
+	pending bool
+	// held keeps the sandbox's mount and network namespaces open so
+	// that freeing them is not part of the init's exit, which Run waits
+	// for: closed once the init is gone (cleanup).
+	held []int
 
 	rl *rootlessHost // nil as root
 }
@@ -40,7 +47,22 @@ var cgroupsOnce = sync.OnceValues(sandboxCgroups)
 
 // start creates a sandbox for spec and waits until it is prepared. The
 // id-mapped workspace is made while the init starts.
-func start(spec Spec) (_ *box, err error) {
+func start(spec Spec) (*box, error) {
+	b, err := begin(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.awaitReady(); err != nil {
+		b.cleanup()
+		return nil, err
+	}
+	return b, nil
+}
+
+// begin starts a sandbox for spec and hands the init its configuration,
+// without waiting for the init to be prepared: the caller must call
+// awaitReady (run does, when b.pending is set) before the box is used.
+func begin(spec Spec) (_ *box, err error) {
 	const op = "sandbox.start"
 	if r := Check(); !r.OK() {
 		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
@@ -241,6 +263,9 @@ func start(spec Spec) (_ *box, err error) {
 		}
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
+	// Opened before anything waits for the init: until then its pid
+	// cannot be reaped, and so not reused by another process.
+	b.held = holdNamespaces(b.cmd.Process.Pid)
 	go func() { b.cmd.Wait(); close(b.done) }()
 	if rl != nil {
 		if err := rl.mapAfterStart(b.cmd.Process.Pid, slot); err != nil {
@@ -266,19 +291,28 @@ func start(spec Spec) (_ *box, err error) {
 	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
+	b.pending = true
+	return b, nil
+}
+
+// awaitReady reads the init's answer to its configuration: nil once the
+// sandbox is prepared (file system, Landlock, seccomp, limits joined).
+func (b *box) awaitReady() error {
+	const op = "sandbox.start"
+	b.pending = false
 	var reply initReply
 	if rerr := recvReply(b.ctrl, &reply); rerr != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
+		return bulwark.E(bulwark.Unavailable, op, "sandbox: the init did not get ready", rerr)
 	}
-	tr.addInit(reply.Trace)
+	b.spec.Trace.addInit(reply.Trace)
 	if !reply.Ready {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
+		return bulwark.E(bulwark.Unavailable, op, "sandbox: setup refused: "+reply.Err, errors.New(reply.Err))
 	}
-	tr.Mark("host: init ready")
+	b.spec.Trace.Mark("host: init ready")
 	// From here on the init may wait for its command as long as it likes.
-	tv = unix.Timeval{}
+	tv := unix.Timeval{}
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	return b, nil
+	return nil
 }
 
 // workspaceTree makes a detached bind mount of dir in which the folder's
@@ -452,6 +486,12 @@ func (b *box) cleanup() {
 		unix.Close(b.ctrl)
 		b.ctrl = -1
 	}
+	if held := b.held; len(held) > 0 {
+		// No process is left in them: the kernel frees them, off the
+		// caller's path, once it has its result.
+		b.held = nil
+		go closeAll(held)
+	}
 	if b.cg != nil {
 		b.cg.release()
 	}
@@ -469,6 +509,23 @@ func (b *box) cleanup() {
 	} else {
 		uids.free(b.slot)
 	}
+}
+
+// holdNamespaces opens the mount and network namespaces of process pid
+// (those it can). The last process of a namespace to exit frees it: the
+// mount tree of about 50 mounts, the network namespace's devices. While the
+// host holds them, the init exits without that work, which the host then
+// does in the background (cleanup); in a paired measurement the init's
+// exit, as Run waits for it, went from 0.85 to 0.7 ms.
+func holdNamespaces(pid int) []int {
+	var fds []int
+	for _, ns := range []string{"mnt", "net"} {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			fds = append(fds, fd)
+		}
+	}
+	return fds
 }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

@@ -2,12 +2,16 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
@@ -122,4 +126,61 @@ func TestPoolRunOutputStreams(t *testing.T) {
 	checkStreamed(t, func(stdin io.Reader, out Output) (*Result, error) {
 		return p.RunOutput(context.Background(), []string{"bash", "-c", streamingCommand}, stdin, out)
 	})
+}
+
+// The host holds a sandbox's mount and network namespaces while the
+// sandbox lives (so that freeing them is not part of the init's exit) and
+// lets them go with the sandbox: no descriptor of them stays in the host.
+func TestNamespacesHeldOnlyWhileTheSandboxLives(t *testing.T) {
+	requireSandbox(t)
+	b, err := start(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	for _, fd := range b.held {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		held = append(held, l)
+	}
+	var want []string
+	for _, ns := range []string{"mnt", "net"} {
+		own, _ := os.Readlink("/proc/self/ns/" + ns)
+		sandbox, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.cmd.Process.Pid, ns))
+		if sandbox == "" || sandbox == own {
+			b.cleanup()
+			t.Fatalf("set-up: the sandbox's %s namespace is %q, the host's %q", ns, sandbox, own)
+		}
+		want = append(want, sandbox)
+	}
+	if !slices.Equal(held, want) {
+		b.cleanup()
+		t.Fatalf("the host holds %q, want the sandbox's namespaces %q", held, want)
+	}
+	if _, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil {
+		t.Fatal(err)
+	}
+	b.cleanup()
+	// They are closed in the background: give it a moment.
+	for _, ns := range want {
+		for i := 0; ; i++ {
+			if fds := fdsOn(ns); len(fds) == 0 {
+				break
+			} else if i == 200 {
+				t.Fatalf("the ended sandbox's namespace %s is still open in the host: fds %v", ns, fds)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// fdsOn lists this process's descriptors whose link reads target.
+func fdsOn(target string) []string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == target {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

@@ -106,8 +106,10 @@ func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out
 	p.releases.Add(1)
 	p.mu.Unlock()
 	if b == nil {
+		// None prepared: a cold one, its command handed over with its
+		// configuration as Run does (see run).
 		var err error
-		if b, err = start(p.spec); err != nil {
+		if b, err = begin(p.spec); err != nil {
 			p.releases.Done()
 			return nil, err
 		}

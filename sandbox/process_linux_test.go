@@ -630,3 +630,35 @@ func TestReadOnlyKernelFSRefused(t *testing.T) {
 		t.Errorf("tmpfs inside a read-only path: %+v %s", res, res.Stderr)
 	}
 }
+
+// Run hands the command over with the configuration, before the init has
+// answered it (begin, then run); an init that refuses its configuration
+// must run nothing, and leave nothing behind. (The allowlist is checked by
+// Run first; begin is called directly so that only the init checks it.)
+func TestRefusedSetupRunsNothing(t *testing.T) {
+	requireSandbox(t)
+	ws := t.TempDir()
+	dir := t.TempDir()
+	outside := filepath.Join(dir, "prog")
+	if err := os.WriteFile(outside, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The init (another host uid) must see the program to refuse it.
+	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := begin(Spec{Workspace: ws, AllowExec: []string{"touch", outside}, Timeout: 20 * time.Second}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.run(context.Background(), []string{"touch", "/workspace/ran"}, stdio{})
+	if err == nil || !strings.Contains(err.Error(), "setup refused") {
+		t.Fatalf("run in a sandbox whose init refuses its allowlist = %+v, %v; want the init's refusal", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(ws, "ran")); err == nil {
+		t.Error("the command ran although the init refused its configuration")
+	}
+	assertNothingLeft(t)
+}

@@ -59,6 +59,12 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 
 	req := runRequest{Argv: argv, Env: commandEnv(b.spec)}
 	started := time.Now()
+	// A box from begin gets its command before its init has answered its
+	// configuration: the init reads the request only once it is prepared
+	// (the control socket keeps messages apart and in order), and the
+	// round trip of a Ready before the command is saved. The command's
+	// time counts from the Ready.
+	pending := b.pending
 	err = send(b.ctrl, req, stdinFd, outFd, errFd)
 	unix.Close(outFd)
 	unix.Close(errFd)
@@ -66,6 +72,14 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		b.kill()
 		copies.Wait()
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot hand over the command", err)
+	}
+	if pending {
+		if err := b.awaitReady(); err != nil {
+			b.kill()
+			copies.Wait()
+			return nil, err
+		}
+		started = time.Now()
 	}
 
 	timer := time.NewTimer(b.spec.Timeout)

@@ -338,7 +338,9 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	if Disabled() {
 		return runUnsandboxed(ctx, spec, cmd)
 	}
-	b, err := start(spec)
+	// The command goes with the configuration (see run): one round trip
+	// with the init less than start and then run.
+	b, err := begin(spec)
 	if err != nil {
 		return nil, err
 	}
