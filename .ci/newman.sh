@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "-- build"
-go build -o "$work/bulwark" ./cmd/bulwark
+CGO_ENABLED=0 go build -o "$work/bulwark" ./cmd/bulwark
 
 echo "-- newman (npm ci in tools/newman)"
 (cd tools/newman && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

@@ -29,7 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "-- build"
-go build -o "$work/bulwark" ./cmd/bulwark
+CGO_ENABLED=0 go build -o "$work/bulwark" ./cmd/bulwark
 
 echo "-- swagger-parser (npm ci in tools/openapi)"
 if ! (cd tools/openapi && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"debug/elf"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestReadmeBuildIsStatic: the README's set-up command builds with
+// CGO_ENABLED=0, and what that builds (the CLI tests' binary is built the
+// same way) is one static binary: no program interpreter for ld.so to
+// run and no shared library to load before the Go runtime starts, which
+// every command and every sandbox's init would pay.
+func TestReadmeBuildIsStatic(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "    CGO_ENABLED=0 go build -o bulwark ./cmd/bulwark && ") {
+		t.Errorf("the README's set-up command does not build with CGO_ENABLED=0")
+	}
+	f, err := elf.Open(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("the built binary names a program interpreter (dynamically linked)")
+		}
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(libs) > 0 {
+		t.Errorf("the built binary needs shared libraries: %v", libs)
+	}
+}
