@@ -84,7 +84,7 @@ func (d *decoder) add(enc, prefix, text string, depth int) {
 	if !d.all && !readable(text) {
 		// An encoding of an encoding (base64 of hex) is not readable
 		// itself; look inside it without reporting it.
-		if depth+1 < maxDecodeDepth && countRuns(text, isBase64Byte, minBase64Len) == 1 {
+		if depth+1 < maxDecodeDepth && countRuns(text, &base64Bytes, minBase64Len) == 1 {
 			d.budget -= len(text)
 			d.walk(text, enc, depth+1)
 		}
@@ -106,7 +106,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 			d.add("html", prefix, u, depth)
 		}
 	}
-	for run := range runs(text, isBase64Byte, minBase64Len) {
+	for run := range runs(text, &base64Bytes, minBase64Len) {
 		if isHexRun(run) && len(run) < 2*minHexLen {
 			// Short hex may be base64 too; try both.
 			if b, ok := d.decodeBase64(run); ok {
@@ -131,7 +131,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 		d.add("unicode", prefix, run, depth)
 	}
 	if strings.Count(text, "%") >= minPercentEscapes {
-		for run := range runs(text, isURLByte, 6) {
+		for run := range runs(text, &urlBytes, 6) {
 			if strings.Count(run, "%") < minPercentEscapes {
 				continue
 			}
@@ -144,13 +144,28 @@ func (d *decoder) walk(text, prefix string, depth int) {
 	}
 }
 
-// runs yields the maximal runs of bytes of text for which in is true that
-// are at least min bytes long.
-func runs(text string, in func(byte) bool, min int) iter.Seq[string] {
+// byteSet is a set of bytes, looked up without a call.
+type byteSet [256]bool
+
+func setOf(in func(byte) bool) (s byteSet) {
+	for c := range s {
+		s[c] = in(byte(c))
+	}
+	return s
+}
+
+var (
+	base64Bytes = setOf(isBase64Byte)
+	urlBytes    = setOf(isURLByte)
+)
+
+// runs yields the maximal runs of bytes of text in the set that are at
+// least min bytes long.
+func runs(text string, in *byteSet, min int) iter.Seq[string] {
 	return func(yield func(string) bool) {
 		start := -1
 		for i := 0; i <= len(text); i++ {
-			if i < len(text) && in(text[i]) {
+			if i < len(text) && in[text[i]] {
 				if start < 0 {
 					start = i
 				}
@@ -165,7 +180,7 @@ func runs(text string, in func(byte) bool, min int) iter.Seq[string] {
 }
 
 // countRuns counts the runs runs yields.
-func countRuns(text string, in func(byte) bool, min int) int {
+func countRuns(text string, in *byteSet, min int) int {
 	n := 0
 	for range runs(text, in, min) {
 		n++
