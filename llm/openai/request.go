@@ -120,10 +120,12 @@ func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
 		size += len(b) + 1
 	}
 	var body []byte
-	if st.writes.idle() {
+	if st.writes.idle() && cap(st.body) >= size {
 		body = st.body[:0]
+	} else {
+		// A conversation grows turn by turn: room for a few more turns.
+		body = make([]byte, 0, size+size/4)
 	}
-	body = slices.Grow(body, size)
 	body = append(body, `{"model":`...)
 	body = append(body, m.modelJSON...)
 	body = append(body, `,"messages":[`...)
