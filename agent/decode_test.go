@@ -40,3 +40,22 @@ func FuzzDecodedStrings(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanStrings: the fast walk of valid JSON finds the same keys and
+// values as the token decoder.
+func FuzzScanStrings(f *testing.F) {
+	for _, s := range []string{`{"path":"a.txt","content":"x"}`, `[1,-2.5e3,true,null,{"a":["b",{"c":"d"}],"e":{}}]`,
+		`"top"`, `{"k\u00e9":"v\n\"q\"","\ud800":"\xff"}`, "{\"a\":\"\xff\xfe\"}", ` { "a" : [ ] , "b" : 0 } `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return
+		}
+		keys, values := scanStrings(raw)
+		wantKeys, wantValues := tokenStrings(raw)
+		if !slices.Equal(keys, wantKeys) || !slices.Equal(values, wantValues) {
+			t.Errorf("scanStrings(%q) = %q, %q; want %q, %q", raw, keys, values, wantKeys, wantValues)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
@@ -177,6 +178,79 @@ func (r *run) hasCanary(raw, args json.RawMessage) bool {
 // the JSON value args, decoded, at any depth, in document order; numbers
 // count as values, as written.
 func decodedStrings(args json.RawMessage) (keys, values []string) {
+	if json.Valid(args) {
+		return scanStrings(args)
+	}
+	return tokenStrings(args)
+}
+
+// scanStrings is tokenStrings for valid JSON, walking its bytes instead of
+// decoding a token at a time (which boxed every token and was most of the
+// canary check's allocations): a string without escapes and in valid
+// UTF-8 is its bytes, any other goes through json.Unmarshal.
+// FuzzScanStrings holds it to tokenStrings.
+func scanStrings(args []byte) (keys, values []string) {
+	var stack [16]bool
+	inObject := stack[:0] // inObject[i]: level i is an object
+	wantKey := false
+	for i := 0; i < len(args); {
+		switch c := args[i]; c {
+		case '{', '[':
+			inObject = append(inObject, c == '{')
+			wantKey = c == '{'
+			i++
+			continue
+		case '}', ']':
+			inObject = inObject[:len(inObject)-1]
+			i++
+		case '"':
+			end := i + 1
+			escaped := false
+			for args[end] != '"' {
+				if args[end] == '\\' {
+					escaped = true
+					end++
+				}
+				end++
+			}
+			end++
+			var s string
+			if raw := args[i+1 : end-1]; !escaped && utf8.Valid(raw) {
+				s = string(raw)
+			} else if err := json.Unmarshal(args[i:end], &s); err != nil {
+				return tokenStrings(args) // cannot happen in valid JSON
+			}
+			i = end
+			if wantKey {
+				keys = append(keys, s)
+				wantKey = false
+				continue
+			}
+			values = append(values, s)
+		case 't', 'f', 'n': // true, false, null: not a string
+			for i < len(args) && 'a' <= args[i] && args[i] <= 'z' {
+				i++
+			}
+		case ' ', '\t', '\r', '\n', ':', ',':
+			i++
+			continue
+		default: // a number, kept as written
+			j := i
+			for j < len(args) && strings.IndexByte("+-.0123456789eE", args[j]) >= 0 {
+				j++
+			}
+			values = append(values, string(args[i:j]))
+			i = max(j, i+1)
+		}
+		// A value ended: in an object, a key comes next.
+		wantKey = len(inObject) > 0 && inObject[len(inObject)-1]
+	}
+	return keys, values
+}
+
+// tokenStrings is decodedStrings decoding a token at a time: for text that
+// is not valid JSON, it returns what it found before the first error.
+func tokenStrings(args []byte) (keys, values []string) {
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
 	// inObject[i] reports whether level i is an object; wantKey whether

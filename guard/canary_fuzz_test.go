@@ -2,7 +2,9 @@ package guard
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzCanaryIn checks that In never panics on any text, and finds the
@@ -20,6 +22,26 @@ func FuzzCanaryIn(f *testing.F) {
 		}
 		if text := base64.StdEncoding.EncodeToString([]byte(before + c.String() + after)); !c.In(text) {
 			t.Errorf("In(base64 %q) = false", before+c.String()+after)
+		}
+	})
+}
+
+// FuzzSqueezeSeparators: the byte-wise squeeze of valid UTF-8 is the
+// rune-wise one; on other text it is strings.Map's, bad bytes and all,
+// once there is something to squeeze.
+func FuzzSqueezeSeparators(f *testing.F) {
+	f.Add("42:57:4b 2d")
+	f.Add("QldL\nLUNB|\"x\"")
+	f.Add("\xff.\xfe é")
+	f.Fuzz(func(t *testing.T, text string) {
+		want := strings.Map(func(r rune) rune {
+			if strings.ContainsRune(" \t\r\n:.,;\"'\\|", r) {
+				return -1
+			}
+			return r
+		}, text)
+		if got := squeezeSeparators(text); got != want && (utf8.ValidString(text) || strings.ContainsAny(text, " \t\r\n:.,;\"'\\|")) {
+			t.Errorf("squeezeSeparators(%q) = %q, want %q", text, got, want)
 		}
 	})
 }

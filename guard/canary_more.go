@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // inReassembled looks for the canary in what text holds once the ways of
@@ -27,29 +28,31 @@ func (c Canary) inReassembled(text string, segs []Segment) bool {
 			}
 		}
 	}
-	joined := map[string]*strings.Builder{}
-	for _, seg := range segs {
-		b := joined[seg.Encoding]
-		if b == nil {
-			b = &strings.Builder{}
-			joined[seg.Encoding] = b
+	// The segments of each encoding put together, in order. An encoding
+	// with one segment is that segment, which In has looked in.
+	for i, seg := range segs {
+		if !firstOfMany(segs, i) {
+			continue
 		}
-		b.WriteString(seg.Text)
+		var b strings.Builder
+		for _, s := range segs[i:] {
+			if s.Encoding == seg.Encoding {
+				b.WriteString(s.Text)
+			}
+		}
+		if c.inNormalized(b.String()) {
+			return true
+		}
 	}
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
-	hexJoined := &strings.Builder{}
-	var hexRuns []string
 	if hasRun(text, 16, isHexByte) { // the regexp finds nothing otherwise
-		hexRuns = hexPiece().FindAllString(text, -1)
-	}
-	for _, run := range hexRuns {
-		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
-			hexJoined.WriteString(string(b))
+		var joined []byte
+		for _, run := range hexPiece().FindAllString(text, -1) {
+			if b, err := hex.AppendDecode(joined, []byte(run[:len(run)&^1])); err == nil {
+				joined = b
+			}
 		}
-	}
-	joined["hex pieces"] = hexJoined
-	for _, b := range joined {
-		if c.inNormalized(b.String()) {
+		if c.inNormalized(string(joined)) {
 			return true
 		}
 	}
@@ -66,16 +69,64 @@ func (c Canary) inReassembled(text string, segs []Segment) bool {
 	return false
 }
 
-// squeezeSeparators removes the characters an encoded run may be broken up
-// with, so that the pieces read as one run.
-func squeezeSeparators(text string) string {
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n', ':', '.', ',', ';', '"', '\'', '\\', '|':
-			return -1
+// firstOfMany reports whether segs[i] is the first of two or more segments
+// of its encoding.
+func firstOfMany(segs []Segment, i int) bool {
+	enc := segs[i].Encoding
+	for _, s := range segs[:i] {
+		if s.Encoding == enc {
+			return false
 		}
-		return r
-	}, text)
+	}
+	for _, s := range segs[i+1:] {
+		if s.Encoding == enc {
+			return true
+		}
+	}
+	return false
+}
+
+// squeezeSeparators removes the characters an encoded run may be broken up
+// with, so that the pieces read as one run. Text without them comes back
+// as is; other text that is not valid UTF-8 has each of its bad bytes
+// replaced with U+FFFD, as strings.Map does. (strings.Map would also
+// replace them in text without separators, and inReassembled would look
+// again in a copy that differs from text only there, which finds nothing
+// new: Normalize replaces bad bytes too, inPlain drops U+FFFD, and the
+// decoders read neither as part of an encoding.)
+func squeezeSeparators(text string) string {
+	i := 0
+	for i < len(text) && !isSeparator(text[i]) {
+		i++
+	}
+	if i == len(text) {
+		return text
+	}
+	if !utf8.ValidString(text) {
+		return strings.Map(func(r rune) rune {
+			if r < utf8.RuneSelf && isSeparator(byte(r)) {
+				return -1
+			}
+			return r
+		}, text)
+	}
+	// The separators are ASCII, which is never part of another character.
+	b := make([]byte, i, len(text)-1)
+	copy(b, text[:i])
+	for ; i < len(text); i++ {
+		if !isSeparator(text[i]) {
+			b = append(b, text[i])
+		}
+	}
+	return string(b)
+}
+
+func isSeparator(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', ':', '.', ',', ';', '"', '\'', '\\', '|':
+		return true
+	}
+	return false
 }
 
 var (

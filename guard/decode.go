@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"html"
+	"iter"
 	"net/url"
 	"strconv"
 	"strings"
@@ -54,9 +55,23 @@ func decodeAll(text string) []Segment {
 }
 
 type decoder struct {
-	out    []Segment
-	budget int
-	all    bool // keep unreadable decoded text too
+	out     []Segment
+	budget  int
+	all     bool   // keep unreadable decoded text too
+	scratch []byte // decoded bytes, before they are made a string
+}
+
+// unhex is the value of the hex digit c, or 16 when c is not one.
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 16
 }
 
 func (d *decoder) add(enc, prefix, text string, depth int) {
@@ -69,7 +84,7 @@ func (d *decoder) add(enc, prefix, text string, depth int) {
 	if !d.all && !readable(text) {
 		// An encoding of an encoding (base64 of hex) is not readable
 		// itself; look inside it without reporting it.
-		if depth+1 < maxDecodeDepth && len(runs(text, isBase64Byte, minBase64Len)) == 1 {
+		if depth+1 < maxDecodeDepth && countRuns(text, &base64Bytes, minBase64Len) == 1 {
 			d.budget -= len(text)
 			d.walk(text, enc, depth+1)
 		}
@@ -91,20 +106,21 @@ func (d *decoder) walk(text, prefix string, depth int) {
 			d.add("html", prefix, u, depth)
 		}
 	}
-	for _, run := range runs(text, isBase64Byte, minBase64Len) {
+	for run := range runs(text, &base64Bytes, minBase64Len) {
 		if isHexRun(run) && len(run) < 2*minHexLen {
 			// Short hex may be base64 too; try both.
-			if b, ok := decodeBase64(run); ok {
+			if b, ok := d.decodeBase64(run); ok {
 				d.add("base64", prefix, string(b), depth)
 			}
 		}
 		if isHexRun(run) {
-			if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
-				d.add("hex", prefix, string(b), depth)
+			var err error
+			if d.scratch, err = hex.AppendDecode(d.scratch[:0], []byte(run[:len(run)&^1])); err == nil {
+				d.add("hex", prefix, string(d.scratch), depth)
 			}
 			continue
 		}
-		if b, ok := decodeBase64(run); ok {
+		if b, ok := d.decodeBase64(run); ok {
 			d.add("base64", prefix, string(b), depth)
 		}
 	}
@@ -115,7 +131,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 		d.add("unicode", prefix, run, depth)
 	}
 	if strings.Count(text, "%") >= minPercentEscapes {
-		for _, run := range runs(text, isURLByte, 6) {
+		for run := range runs(text, &urlBytes, 6) {
 			if strings.Count(run, "%") < minPercentEscapes {
 				continue
 			}
@@ -128,24 +144,48 @@ func (d *decoder) walk(text, prefix string, depth int) {
 	}
 }
 
-// runs returns the maximal runs of bytes of text for which in is true that
-// are at least min bytes long.
-func runs(text string, in func(byte) bool, min int) []string {
-	var out []string
-	start := -1
-	for i := 0; i <= len(text); i++ {
-		if i < len(text) && in(text[i]) {
-			if start < 0 {
-				start = i
-			}
-			continue
-		}
-		if start >= 0 && i-start >= min {
-			out = append(out, text[start:i])
-		}
-		start = -1
+// byteSet is a set of bytes, looked up without a call.
+type byteSet [256]bool
+
+func setOf(in func(byte) bool) (s byteSet) {
+	for c := range s {
+		s[c] = in(byte(c))
 	}
-	return out
+	return s
+}
+
+var (
+	base64Bytes = setOf(isBase64Byte)
+	urlBytes    = setOf(isURLByte)
+)
+
+// runs yields the maximal runs of bytes of text in the set that are at
+// least min bytes long.
+func runs(text string, in *byteSet, min int) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		start := -1
+		for i := 0; i <= len(text); i++ {
+			if i < len(text) && in[text[i]] {
+				if start < 0 {
+					start = i
+				}
+				continue
+			}
+			if start >= 0 && i-start >= min && !yield(text[start:i]) {
+				return
+			}
+			start = -1
+		}
+	}
+}
+
+// countRuns counts the runs runs yields.
+func countRuns(text string, in *byteSet, min int) int {
+	n := 0
+	for range runs(text, in, min) {
+		n++
+	}
+	return n
 }
 
 func isBase64Byte(c byte) bool {
@@ -170,26 +210,39 @@ func isHexRun(s string) bool {
 	return true
 }
 
+// decodeBase64 is decodeBase64 decoding into d.scratch, which the result
+// is valid until the next use of.
+func (d *decoder) decodeBase64(s string) ([]byte, bool) {
+	var ok bool
+	d.scratch, ok = appendBase64(d.scratch[:0], s)
+	return d.scratch, ok
+}
+
 // decodeBase64 decodes s in the standard or URL alphabet, padded or not.
 func decodeBase64(s string) ([]byte, bool) {
+	return appendBase64(nil, s)
+}
+
+// appendBase64 is decodeBase64 appending to dst.
+func appendBase64(dst []byte, s string) ([]byte, bool) {
 	s = strings.TrimRight(s, "=")
 	if i := strings.LastIndexByte(s, '='); i >= 0 {
 		s = s[i+1:] // "data=SGVsbG8...": the value after the last "="
 	}
 	if len(s) < minBase64Len {
-		return nil, false
+		return dst, false
 	}
 	enc := base64.RawStdEncoding
 	if strings.ContainsAny(s, "-_") {
 		if strings.ContainsAny(s, "+/") {
-			return nil, false
+			return dst, false
 		}
 		enc = base64.RawURLEncoding
 	}
 	if len(s)%4 == 1 {
 		s = s[:len(s)-1]
 	}
-	b, err := enc.DecodeString(s)
+	b, err := enc.AppendDecode(dst, []byte(s))
 	return b, err == nil
 }
 
@@ -209,8 +262,8 @@ func hexEscapes(text string) []string {
 		}
 		for i := 0; i < len(text); {
 			if strings.HasPrefix(text[i:], pfx) && i+4 <= len(text) {
-				if v, err := hex.DecodeString(text[i+2 : i+4]); err == nil {
-					b = append(b, v[0])
+				if hi, lo := unhex(text[i+2]), unhex(text[i+3]); hi|lo < 16 {
+					b = append(b, hi<<4|lo)
 					i += 4
 					for i < len(text) && (text[i] == ' ' || text[i] == ',') {
 						i++

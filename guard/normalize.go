@@ -80,6 +80,9 @@ func stripInvisible(s string) string {
 // hiddenTagText returns the ASCII text spelled by the tag characters of s,
 // or "" when there are none.
 func hiddenTagText(s string) string {
+	if strings.IndexByte(s, 0xF3) < 0 { // how every tag character starts in UTF-8
+		return ""
+	}
 	var b strings.Builder
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])

@@ -264,7 +264,7 @@ func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 		}
 	}
 	if err == nil {
-		err = w.root.Rename(tmp, clean)
+		err = w.renameTemp(dir, tmpName, clean)
 	}
 	if err != nil {
 		w.root.Remove(tmp)

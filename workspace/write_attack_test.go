@@ -62,3 +62,39 @@ func TestWriteAfterFolderSwappedForLink(t *testing.T) {
 		t.Errorf("a write after the swap went through the link: %v in the folder outside", ents)
 	}
 }
+
+// TestRenameTempReplacesALateLink: a link to a file outside swapped in at
+// a write's name after Write checked it is replaced by the new file, never
+// written through; a folder swapped in makes the rename fail.
+func TestRenameTempReplacesALateLink(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	sentry := filepath.Join(outside, "sentry")
+	must(t, os.WriteFile(sentry, []byte("keep"), 0o600))
+	ws, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	must(t, os.Symlink(sentry, filepath.Join(ws.Path(), "notes.txt")))
+	must(t, os.Mkdir(filepath.Join(ws.Path(), "dir.txt"), 0o700))
+	for _, name := range []string{"notes.txt", "dir.txt"} {
+		tmp := tempPrefix + name
+		if _, err := ws.writeTemp(".", tmp, []byte("new"), fileMode); err != nil {
+			t.Fatal(err)
+		}
+		err := ws.renameTemp(".", tmp, name)
+		info, lerr := os.Lstat(filepath.Join(ws.Path(), name))
+		switch {
+		case lerr != nil:
+			t.Errorf("%s: %v", name, lerr)
+		case name == "dir.txt" && (err == nil || !info.IsDir()):
+			t.Errorf("renameTemp over a folder = %v, left %v; want an error and the folder", err, info.Mode())
+		case name == "notes.txt" && (err != nil || !info.Mode().IsRegular()):
+			t.Errorf("renameTemp over a link = %v, left %v; want the link replaced by a file", err, info.Mode())
+		}
+	}
+	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
+		t.Errorf("the file outside was written: %q", b)
+	}
+}

@@ -55,6 +55,36 @@ func (w *Workspace) writeTemp(dir, tmpName string, data []byte, mode fs.FileMode
 	return created, err
 }
 
+// renameTemp renames tmpName in folder dir to clean, which Write has just
+// checked.
+//
+// In the workspace folder itself it calls renameat(2) on the folder's
+// descriptor: os.Root.Rename would walk both names again and lstat clean
+// once more, to refuse replacing a folder, which Write's check has just
+// refused and rename(2) refuses as well (EISDIR). Both names are one
+// element in the folder, and rename(2) follows a link at neither: a link
+// swapped in at clean is replaced, not written through.
+func (w *Workspace) renameTemp(dir, tmpName, clean string) error {
+	if dir != "." || w.Unrestricted() {
+		return w.root.Rename(path.Join(dir, tmpName), clean)
+	}
+	f, err := w.openFolder()
+	if err != nil {
+		return err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	cerr := rc.Control(func(dirfd uintptr) {
+		err = ignoringEINTR(func() error { return syscall.Renameat(int(dirfd), tmpName, int(dirfd), clean) })
+	})
+	if err != nil {
+		return &os.LinkError{Op: "renameat", Old: tmpName, New: clean, Err: err}
+	}
+	return cerr
+}
+
 // openFolder returns the workspace folder, opened through the root once.
 func (w *Workspace) openFolder() (*os.File, error) {
 	w.mu.Lock()

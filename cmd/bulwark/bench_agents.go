@@ -21,6 +21,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/llm/provider"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/bulwark-agents/bulwark/tool/files"
 	"github.com/bulwark-agents/bulwark/tool/interact"
@@ -137,7 +138,9 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	srv.SetRecording(false)
 	srv.SetParsing(false) // the handler counts tool results in the raw body
 
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	// The transport adapters use by default, with room for every agent's
+	// connection.
+	tr := transport.DefaultClient().Transport.(*http.Transport).Clone()
 	tr.MaxIdleConns = n + 16
 	tr.MaxIdleConnsPerHost = n + 16
 	client := &http.Client{Transport: tr}

@@ -159,8 +159,9 @@ func (s *Server) RequireAPIKey(key string) {
 
 // SetRecording turns recording of requests on (the default) or off; a
 // benchmark turns it off to save memory. Off, the buffer of a request's
-// Body is reused once its reply is written and Header is the live request's,
-// so a handler must keep neither.
+// Body is reused as soon as the handler returns (not held through the
+// turn's Delay) and Header is the live request's, so a handler must keep
+// neither, nor return a Turn that points into Body.
 func (s *Server) SetRecording(on bool) { s.record.Store(on) }
 
 // SetParsing turns the parsing of request bodies on (the default) or off.
@@ -248,8 +249,8 @@ func readBody(r *http.Request, keep *[]byte) ([]byte, error) {
 }
 
 // done gives back the body buffer of a request that was not recorded, once
-// its reply is written: so a handler must not keep Request.Body when
-// recording is off.
+// the handler has returned: so a handler must not keep Request.Body when
+// recording is off. It may be called again.
 func (s *Server) done(req *Request) {
 	if req.keep != nil {
 		bodies.Put(req.keep)
@@ -265,6 +266,7 @@ func hasKey(r *http.Request, key string) bool {
 // It returns false when the reply is already written or the client left.
 func (s *Server) prepare(w http.ResponseWriter, r *http.Request, req *Request) (Turn, bool) {
 	t := s.handler(req)
+	s.done(req) // the handler was the last to read an unrecorded body
 	if t.Delay > 0 && !wait(r.Context(), t.Delay) {
 		return t, false
 	}

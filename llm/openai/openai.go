@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 
@@ -66,11 +67,13 @@ func (m *Model) Name() string { return m.cfg.Name }
 
 // Stream sends req and streams the reply; see llm.Model.
 func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)) (*llm.Response, error) {
-	body, err := m.encode(req)
+	body, writes, err := m.encodeBody(req)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, m.cfg.Provider+".Stream", m.cfg.Provider+": the request cannot be encoded", err)
 	}
+	defer writes.end()
 	resp, err := m.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+		ctx = httptrace.WithClientTrace(ctx, writes.trace())
 		r, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
 		if err != nil {
 			return nil, err

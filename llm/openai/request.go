@@ -53,6 +53,12 @@ var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 type encoded struct {
 	msgs []llm.Message
 	enc  [][]byte
+	// body is the last request's body and writes what net/http did with
+	// it: the next request is encoded into the same array once it is
+	// idle, instead of a new one per turn (the largest allocation of a
+	// turn).
+	body   []byte
+	writes *bodyWrites
 }
 
 // encodedTools is the "tools" array of the last request that had tools
@@ -68,6 +74,13 @@ type encodedTools struct {
 // message, kept in req.Cache between the turns of a conversation so that
 // only the messages that are new or changed are encoded again.
 func (m *Model) encode(req llm.Request) ([]byte, error) {
+	body, _, err := m.encodeBody(req)
+	return body, err
+}
+
+// encodeBody is encode also returning what counts the body's writes, for
+// the request's context (bodyWrites.trace) and for Stream to end.
+func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
 	st, _ := req.Cache.Take(m).(*encoded)
 	if st == nil {
 		st = &encoded{}
@@ -82,7 +95,7 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 	for _, msg := range req.Messages[n:] {
 		b, err := json.Marshal(message(msg))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		st.msgs = append(st.msgs, llm.CloneMessage(msg))
 		st.enc = append(st.enc, b)
@@ -93,7 +106,7 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 		if kept == nil || !sameTools(kept.tools, req.Tools) {
 			b, err := json.Marshal(wireTools(req.Tools))
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			kept = &encodedTools{tools: cloneTools(req.Tools), enc: b}
 			m.tools.Store(kept)
@@ -106,7 +119,13 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 	for _, b := range st.enc {
 		size += len(b) + 1
 	}
-	body := make([]byte, 0, size)
+	var body []byte
+	if st.writes.idle() && cap(st.body) >= size {
+		body = st.body[:0]
+	} else {
+		// A conversation grows turn by turn: room for a few more turns.
+		body = make([]byte, 0, size+size/4)
+	}
 	body = append(body, `{"model":`...)
 	body = append(body, m.modelJSON...)
 	body = append(body, `,"messages":[`...)
@@ -127,8 +146,10 @@ func (m *Model) encode(req llm.Request) ([]byte, error) {
 		body = strconv.AppendInt(body, int64(req.MaxTokens), 10)
 	}
 	body = append(body, '}')
+	writes := new(bodyWrites)
+	st.body, st.writes = body, writes
 	req.Cache.Store(m, st)
-	return body, nil
+	return body, writes, nil
 }
 
 // wireTools maps tool specs to the wire's; a tool without parameters gets
