@@ -71,7 +71,9 @@ func TestTaskViewSeesChanges(t *testing.T) {
 					if err := db.SetTaskStatus(ctx, acme.id, parent.ID, bulwark.TaskWaiting); err != nil {
 						t.Fatal(err)
 					}
-				}, func(v taskView) string { return want(v.Status == bulwark.TaskWaiting, "status %s, want waiting", v.Status) }},
+				}, func(v taskView) string {
+					return want(v.Status == bulwark.TaskWaiting, "status %s, want waiting", v.Status)
+				}},
 				{"a child made", func() {
 					if child, err = db.CreateTask(ctx, acme.id, bulwark.Task{Input: "the child", Status: bulwark.TaskRunning, ParentID: parent.ID}); err != nil {
 						t.Fatal(err)
@@ -101,7 +103,9 @@ func TestTaskViewSeesChanges(t *testing.T) {
 					if err := db.SetTaskStatus(ctx, acme.id, parent.ID, bulwark.TaskInterrupted); err != nil {
 						t.Fatal(err)
 					}
-				}, func(v taskView) string { return want(v.Status == bulwark.TaskInterrupted, "status %s, want interrupted", v.Status) }},
+				}, func(v taskView) string {
+					return want(v.Status == bulwark.TaskInterrupted, "status %s, want interrupted", v.Status)
+				}},
 			}
 			for _, s := range steps {
 				get(parent.ID) // what is kept before the change
