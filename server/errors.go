@@ -138,8 +138,16 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// jsonHeaderValues are the headers of a JSON answer, shared as
+// securityHeaderValues are.
+var jsonHeaderValues = []headerValues{
+	{"Content-Type", []string{"application/json; charset=utf-8"}[:1:1]},
+	{"Content-Security-Policy", []string{cspJSON}[:1:1]},
+	{"Cache-Control", []string{"no-store"}[:1:1]},
+}
+
 func setJSONHeaders(h http.Header) {
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Security-Policy", cspJSON)
-	h.Set("Cache-Control", "no-store")
+	for _, hv := range jsonHeaderValues {
+		h[hv.name] = hv.values
+	}
 }
