@@ -274,7 +274,10 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			return err
 		}
 	}
-	err = db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
+	// Only these events change the task's row (below); the others, most
+	// of them, are stored without a change of the task's version.
+	changesTask := e.Type == bulwark.EventTaskFinished || e.Type == bulwark.EventTaskStarted || e.Usage != nil
+	store := func(tx *sql.Tx, c *taskChange) error {
 		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, e.TaskID)
 		if err != nil {
 			return err
@@ -291,8 +294,8 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			return err
 		}
 		now := unixTime(db.now())
-		if e.Type == bulwark.EventTaskFinished || e.Type == bulwark.EventTaskStarted && !cur.Ended() || e.Usage != nil {
-			c.touch(e.TaskID, parent) // the task's row changes below
+		if changesTask {
+			c.touch(e.TaskID, parent) // the task's row may change below
 		}
 		switch {
 		case e.Type == bulwark.EventTaskFinished:
@@ -306,7 +309,12 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			err = addTaskUsage(ctx, tx, tenant, e)
 		}
 		return err
-	})
+	}
+	if changesTask {
+		err = db.taskWrite(ctx, store)
+	} else {
+		err = db.write(ctx, func(tx *sql.Tx) error { return store(tx, nil) })
+	}
 	if err != nil {
 		return unavailable(op, "store the event", err)
 	}
