@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // TestTaskViewSeesChanges: GET /api/v1/tasks/{id} answers what the store
@@ -185,5 +189,60 @@ func TestTaskCacheBounded(t *testing.T) {
 	c.put("acme", "huge", 1, make([]byte, taskCacheMaxBody+1))
 	if c.get("acme", "huge", 1) != nil {
 		t.Error("an answer larger than taskCacheMaxBody was kept")
+	}
+}
+
+// TestTaskViewSeesAnotherProcess: a change of a task made by another
+// operating-system process on the same SQLite file (as the CLI makes
+// them) is seen by the server's next GET, although the server kept the
+// answer before it.
+func TestTaskViewSeesAnotherProcess(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
+	ctx := context.Background()
+	acme := e.tenant("acme")
+	task, err := e.db.CreateTask(ctx, acme.id, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() taskView {
+		t.Helper()
+		w := e.do(req{method: "GET", path: "/api/v1/tasks/" + task.ID, key: acme.keys[bulwark.RoleViewer]})
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET = %d %s", w.Code, w.Body)
+		}
+		return decode[taskView](t, w)
+	}
+	get()
+	if v := get(); v.Status != bulwark.TaskRunning || e.srv.views.len() != 1 {
+		t.Fatalf("GET = %s with %d answers kept, want running and 1", v.Status, e.srv.views.len())
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessSetsStatus$")
+	cmd.Env = append(os.Environ(), "BULWARK_TEST_HELPER_TASK="+e.dir+"|"+string(acme.id)+"|"+task.ID)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if v := get(); v.Status != bulwark.TaskWaiting {
+		t.Errorf("after another process set the task waiting, GET shows %s", v.Status)
+	}
+}
+
+// TestHelperProcessSetsStatus is the other process of
+// TestTaskViewSeesAnotherProcess: it sets a task waiting through its own
+// opening of the store. It does nothing when run with the others.
+func TestHelperProcessSetsStatus(t *testing.T) {
+	arg := os.Getenv("BULWARK_TEST_HELPER_TASK")
+	if arg == "" {
+		t.Skip("run by TestTaskViewSeesAnotherProcess")
+	}
+	dir, rest, _ := strings.Cut(arg, "|")
+	tenant, id, _ := strings.Cut(rest, "|")
+	kr, err := secret.ReadKeyFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openSQLite(t, dir, kr)
+	if err := db.SetTaskStatus(context.Background(), bulwark.TenantID(tenant), id, bulwark.TaskWaiting); err != nil {
+		t.Fatal(err)
 	}
 }
