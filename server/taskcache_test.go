@@ -246,3 +246,50 @@ func TestHelperProcessSetsStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTaskViewUnderLoad: while clients keep asking for a task, each
+// change of it, made by another process, is seen by the first request
+// sent after the change returned.
+func TestTaskViewUnderLoad(t *testing.T) {
+	t.Parallel()
+	changer := newEnv(t, rateLimitOff, withRuntime(t, ""))
+	cacher := changer.otherNode(rateLimitOff, withRuntime(t, ""))
+	ctx := context.Background()
+	acme := changer.tenant("acme")
+	key := acme.keys[bulwark.RoleViewer]
+	task, err := changer.db.CreateTask(ctx, acme.id, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v1/tasks/" + task.ID
+	cacher.do(req{method: "GET", path: path, key: key}) // builds the handler before the clients share it
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				cacher.do(req{method: "GET", path: path, key: key})
+			}
+		}()
+	}
+	statuses := []bulwark.TaskStatus{bulwark.TaskWaiting, bulwark.TaskRunning}
+	for i := range 30 {
+		s := statuses[i%2]
+		if err := changer.db.SetTaskStatus(ctx, acme.id, task.ID, s); err != nil {
+			t.Fatal(err)
+		}
+		if v := decode[taskView](t, cacher.do(req{method: "GET", path: path, key: key})); v.Status != s {
+			t.Errorf("change %d: GET after the status was set %s shows %s", i+1, s, v.Status)
+		}
+	}
+	close(stop)
+	for range 4 {
+		<-done
+	}
+}
