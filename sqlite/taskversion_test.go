@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -259,5 +260,16 @@ func TestTaskWritesMoveTheVersion(t *testing.T) {
 	}
 	if found < 4 { // create, set status, append an event, continue
 		t.Errorf("found %d functions writing tasks; the scan is broken", found)
+	}
+}
+
+// TestStripeOf: a task's stripe is its id's FNV-1a hash, within the file.
+func TestStripeOf(t *testing.T) {
+	for _, id := range []string{"", "t_0123456789abcdef", "t_x", strings.Repeat("é", 40)} {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		if got, want := stripeOf(id), int(h.Sum32()%taskStripes); got != want {
+			t.Errorf("stripeOf(%q) = %d, want %d", id, got, want)
+		}
 	}
 }
