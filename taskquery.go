@@ -51,3 +51,19 @@ type TaskFamilyReader interface {
 	// newest first.
 	TaskWithChildren(ctx context.Context, tenant TenantID, id string, limit int) (Task, []Task, error)
 }
+
+// TaskVersioner tells whether a task may have changed without reading it,
+// so that a server can keep what it last showed of a task: the SQLite
+// store keeps the versions in a file beside the database, shared with
+// every process that opens it.
+type TaskVersioner interface {
+	// TaskVersion returns the version of tenant's task id and whether it
+	// is stable. The version moves before any change of the task's row,
+	// or of the list of its children (a child made, or a child's row
+	// changed), commits, whoever makes it: what was read of the task
+	// after a stable version v was read is current while the version is
+	// still v. Nothing read while the version is not stable may be kept.
+	// A version never comes back to a value once it has moved (a change
+	// that rolled back moves it too).
+	TaskVersion(ctx context.Context, tenant TenantID, id string) (v uint64, stable bool, err error)
+}

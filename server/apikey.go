@@ -115,10 +115,11 @@ func validScope(sc string) bool {
 // prefixes exist.
 func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	const op = "server.authenticateKey"
-	bad := bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid")
+	// Made on refusal only (every refusal makes it): not on every request.
+	bad := func() error { return bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid") }
 	token, ok := bearerToken(r)
 	if !ok || !wellFormedKey(token) {
-		return Principal{}, bad
+		return Principal{}, bad()
 	}
 	ctx := r.Context()
 	prefix := token[:KeyPrefixLen]
@@ -138,16 +139,16 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	}
 	k, hash, err := s.store.APIKeyByPrefix(ctx, prefix)
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
-		return Principal{}, bad
+		return Principal{}, bad()
 	}
 	if err != nil {
 		return Principal{}, err
 	}
 	if subtle.ConstantTimeCompare(got[:], hash) != 1 {
-		return Principal{}, bad
+		return Principal{}, bad()
 	}
 	if k.Expired(now) {
-		return Principal{}, bad
+		return Principal{}, bad()
 	}
 	e := &cachedKey{epoch: seen.epoch, version: seen.v, key: k, hash: hash, role: k.Role}
 	if !k.LastUsed.IsZero() { // else 0: long ago
@@ -159,7 +160,7 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	if k.CreatorUser != "" {
 		u, err := s.store.User(ctx, k.TenantID, k.CreatorUser)
 		if bulwark.ErrorKind(err) == bulwark.NotFound {
-			return Principal{}, bad
+			return Principal{}, bad()
 		}
 		if err != nil {
 			return Principal{}, err

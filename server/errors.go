@@ -123,12 +123,31 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, s
 // writeJSON writes v as the JSON response with status. JSON responses
 // carry the strictest Content-Security-Policy: they are never documents.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Security-Policy", cspJSON)
-	h.Set("Cache-Control", "no-store")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(true)
 	enc.Encode(v)
+}
+
+// writeJSONBytes writes body, JSON that encodeJSON made, as writeJSON
+// would have written its value.
+func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w.Header())
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// jsonHeaderValues are the headers of a JSON answer, shared as
+// securityHeaderValues are.
+var jsonHeaderValues = []headerValues{
+	{"Content-Type", []string{"application/json; charset=utf-8"}[:1:1]},
+	{"Content-Security-Policy", []string{cspJSON}[:1:1]},
+	{"Cache-Control", []string{"no-store"}[:1:1]},
+}
+
+func setJSONHeaders(h http.Header) {
+	for _, hv := range jsonHeaderValues {
+		h[hv.name] = hv.values
+	}
 }

@@ -395,13 +395,32 @@ func (s *Server) taskWithChildren(ctx context.Context, rt Runtime, tenant bulwar
 	return t, kids.Tasks, err
 }
 
+// getTask answers a task with its children. Where the store keeps task
+// versions (bulwark.TaskVersioner), the answer is kept, and served again
+// while the task's version read before it is still the store's.
 func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	rt, err := s.runtime()
 	if err != nil {
 		return err
 	}
-	tenant := TenantFrom(r.Context())
-	t, kids, err := s.taskWithChildren(r.Context(), rt, tenant, r.PathValue("id"), maxChildren)
+	ctx := r.Context()
+	tenant, id := TenantFrom(ctx), r.PathValue("id")
+	var version uint64
+	keep := false
+	if s.views != nil {
+		v, stable, err := s.store.(bulwark.TaskVersioner).TaskVersion(ctx, tenant, id)
+		if err != nil {
+			return err
+		}
+		if stable {
+			if body := s.views.get(tenant, id, v); body != nil {
+				writeJSONBytes(w, http.StatusOK, body)
+				return nil
+			}
+		}
+		version, keep = v, stable
+	}
+	t, kids, err := s.taskWithChildren(ctx, rt, tenant, id, maxChildren)
 	if err != nil {
 		return err
 	}
@@ -410,7 +429,14 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 		k := kids[i]
 		v.Children = append(v.Children, taskLink{ID: k.ID, Status: k.Status, Input: k.Input})
 	}
-	writeJSON(w, http.StatusOK, v)
+	body, err := encodeJSON(v)
+	if err != nil {
+		return bulwark.E(bulwark.Internal, "server.getTask", "the task cannot be shown", err)
+	}
+	if keep && t.Status != bulwark.TaskQueued { // a queued task's position moves without it
+		s.views.put(tenant, id, version, body)
+	}
+	writeJSONBytes(w, http.StatusOK, body)
 	return nil
 }
 

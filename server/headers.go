@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -29,6 +30,24 @@ var securityHeaders = [][2]string{
 	{"Cross-Origin-Resource-Policy", "same-origin"},
 	{"X-Frame-Options", "DENY"},
 	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"},
+}
+
+// securityHeaderValues are securityHeaders as a response's header map
+// holds them (canonical names, one value each), shared by every response:
+// base assigns them without building a slice per header and request. A
+// slice of one value at full capacity: a handler that Adds to one makes
+// a new array, never changes the shared one.
+var securityHeaderValues = func() []headerValues {
+	hv := make([]headerValues, len(securityHeaders))
+	for i, kv := range securityHeaders {
+		hv[i] = headerValues{http.CanonicalHeaderKey(kv[0]), []string{kv[1]}[:1:1]}
+	}
+	return hv
+}()
+
+type headerValues struct {
+	name   string
+	values []string
 }
 
 type requestIDKey struct{}
@@ -56,8 +75,8 @@ func (s *Server) base(next http.Handler) http.Handler {
 		c := s.resolveClient(r)
 		r = r.WithContext(withClient(context.WithValue(r.Context(), requestIDKey{}, id), c))
 		h := w.Header()
-		for _, kv := range securityHeaders {
-			h.Set(kv[0], kv[1])
+		for _, hv := range securityHeaderValues {
+			h[hv.name] = hv.values
 		}
 		if c.https { // served over TLS, by us or by a trusted proxy
 			h.Set("Strict-Transport-Security", hsts)
@@ -74,7 +93,9 @@ func (s *Server) base(next http.Handler) http.Handler {
 					s.writeError(sw, r, bulwark.E(bulwark.Internal, "server", "", errors.New("panic")), 0)
 				}
 			}
-			s.logger(r).Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", s.now().Sub(start).Round(time.Microsecond))
+			if s.log.Enabled(r.Context(), slog.LevelDebug) { // else not worth a logger and its arguments per request
+				s.logger(r).Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.code, "duration", s.now().Sub(start).Round(time.Microsecond))
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

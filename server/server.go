@@ -259,6 +259,7 @@ type Server struct {
 	deviceKey []byte            // signs device cookies
 	auth      *authCache        // keys and rate limits read from the store, while its version holds (authcache.go)
 	tasks     *taskState        // the task routes' own state (handlers_tasks.go)
+	views     *taskCache        // answers of GET /api/v1/tasks/{id}, while the task's version holds; nil: none kept (taskcache.go)
 	unauth    *audit.Aggregator // refusals of unauthenticated requests; nil without Audit
 	streams   *streamCounter
 	// locks serialise checks and the changes they allow (locks.go): the
@@ -323,6 +324,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.streams = newStreamCounter(cfg.StreamLimits)
 	s.auth = newAuthCache(cfg.Store)
+	if _, ok := cfg.Store.(bulwark.TaskVersioner); ok {
+		s.views = newTaskCache()
+	}
 	h, err := HashPassword("not a password: the hash unknown users are checked against", s.cfg.Password)
 	if err != nil {
 		return nil, err

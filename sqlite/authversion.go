@@ -57,15 +57,7 @@ type authVersion struct {
 }
 
 func openAuthVersion(dbPath string) (*authVersion, error) {
-	// Absolute, so that each read's lstat names the file whatever the
-	// process's working folder becomes.
-	p, err := filepath.Abs(dbPath + authFileSuffix)
-	if err != nil {
-		return nil, err
-	}
-	// Not through a symlink: the file must be the one every process maps
-	// (a link to /dev/zero would give each its own private counters).
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	f, p, err := openShared(dbPath, authFileSuffix)
 	if err != nil {
 		return nil, err
 	}
@@ -77,46 +69,79 @@ func openAuthVersion(dbPath string) (*authVersion, error) {
 	return a, nil
 }
 
+// openShared opens (or makes) the file beside the database at dbPath
+// whose name ends in suffix, for mapping into memory: not through a
+// symlink (a link to /dev/zero would give each process its own private
+// counters). The path returned is absolute, so that each read's lstat
+// names the file whatever the process's working folder becomes.
+func openShared(dbPath, suffix string) (*os.File, string, error) {
+	p, err := filepath.Abs(dbPath + suffix)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, p, nil
+}
+
 func mapAuthVersion(f *os.File, p string) (*authVersion, error) {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+	mem, dev, ino, err := mapShared(f, p, authFileSize, func(mem []byte) {
+		// A new file, or one cut short: its counters start from the
+		// clock, past any version a process that read the old contents
+		// may have cached at (changes are far fewer than nanoseconds).
+		begun, ended := (*atomic.Uint64)(unsafe.Pointer(&mem[0])), (*atomic.Uint64)(unsafe.Pointer(&mem[8]))
+		v := max(uint64(time.Now().UnixNano()), begun.Load()+1)
+		begun.Store(v)
+		ended.Store(v)
+	})
+	if err != nil {
 		return nil, err
 	}
+	// The mapping is page-aligned, so both words are 8-byte aligned.
+	a := &authVersion{f: f, mem: mem, path: p, dev: dev, ino: ino,
+		begun: (*atomic.Uint64)(unsafe.Pointer(&mem[0])),
+		ended: (*atomic.Uint64)(unsafe.Pointer(&mem[8]))}
+	return a, nil
+}
+
+// mapShared maps size bytes of f (at path p), which must be a regular
+// file, shared with every process that maps it, and returns the mapping
+// and the file's device and inode. A file shorter than size is made
+// that long and fresh is called with its mapping first, while no other
+// process can be mapping it.
+func mapShared(f *os.File, p string, size int, fresh func(mem []byte)) ([]byte, uint64, uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, 0, 0, err
+	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, fmt.Errorf("%s is not a regular file", p)
+		return nil, 0, 0, fmt.Errorf("%s is not a regular file", p)
 	}
 	// Making the file is done by one process at a time, and a process
 	// never maps it short (a mapping past the end of a file faults).
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("lock %s: %w", p, err)
+		return nil, 0, 0, fmt.Errorf("lock %s: %w", p, err)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	short := st.Size < authFileSize
+	short := st.Size < int64(size)
 	if short {
-		if err := f.Truncate(authFileSize); err != nil {
-			return nil, err
+		if err := f.Truncate(int64(size)); err != nil {
+			return nil, 0, 0, err
 		}
 	}
-	mem, err := syscall.Mmap(int(f.Fd()), 0, authFileSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	mem, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, fmt.Errorf("map %s: %w", p, err)
+		return nil, 0, 0, fmt.Errorf("map %s: %w", p, err)
 	}
-	// The mapping is page-aligned, so both words are 8-byte aligned.
-	a := &authVersion{f: f, mem: mem, path: p, dev: uint64(st.Dev), ino: uint64(st.Ino),
-		begun: (*atomic.Uint64)(unsafe.Pointer(&mem[0])),
-		ended: (*atomic.Uint64)(unsafe.Pointer(&mem[8]))}
 	if short {
-		// A new file, or one cut short: its counters start from the
-		// clock, past any version a process that read the old contents
-		// may have cached at (changes are far fewer than nanoseconds).
-		v := max(uint64(time.Now().UnixNano()), a.begun.Load()+1)
-		a.begun.Store(v)
-		a.ended.Store(v)
+		fresh(mem)
 	}
-	return a, nil
+	return mem, uint64(st.Dev), uint64(st.Ino), nil
 }
 
 func (a *authVersion) close() error {
@@ -157,15 +182,25 @@ func (a *authVersion) version() (uint64, bool) {
 // lstat): a file removed, moved away or replaced leaves this process
 // counting on a file other processes no longer see. It sets lost if not.
 func (a *authVersion) current() bool {
-	var st syscall.Stat_t
-	switch err := syscall.Lstat(a.path, &st); {
-	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != a.dev || uint64(st.Ino) != a.ino):
+	ok, lost := namesFile(a.path, a.dev, a.ino)
+	if lost {
 		a.lost.Store(true)
-		return false
-	case err != nil: // cannot tell this time: not stable, not lost
-		return false
 	}
-	return true
+	return ok
+}
+
+// namesFile reports whether path still names the file dev and ino (one
+// lstat), and whether it surely does not (removed, moved away or
+// replaced); neither when the lstat failed otherwise.
+func namesFile(path string, dev, ino uint64) (ok, lost bool) {
+	var st syscall.Stat_t
+	switch err := syscall.Lstat(path, &st); {
+	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != dev || uint64(st.Ino) != ino):
+		return false, true
+	case err != nil: // cannot tell this time: not stable, not lost
+		return false, false
+	}
+	return true, false
 }
 
 // change runs write, which changes authentication records and commits,

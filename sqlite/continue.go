@@ -30,14 +30,15 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 			return bulwark.Task{}, bulwark.E(bulwark.Invalid, op, "the task's limits cannot be stored", err)
 		}
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		cur, err := taskStatus(ctx, tx, op, tenant, id)
+	err := db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
+		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, id)
 		if err != nil {
 			return err
 		}
 		if !cur.Continuable() {
 			return bulwark.Errorf(bulwark.Conflict, op, "the task is %s, not stopped", cur)
 		}
+		c.touch(id, parent)
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, turns = turns + 1, answer_ct = NULL, reason = '',
 			limits = COALESCE(?, limits), updated = ? WHERE tenant_id = ? AND id = ?`,
 			bulwark.TaskQueued, nullString(string(lim)), unixTime(db.now()), tenant, id)

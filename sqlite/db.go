@@ -63,7 +63,8 @@ type DB struct {
 
 	stmts stmtCache // prepared statements of hot reads (stmt.go)
 
-	auth *authVersion // the version of keys, users and settings, shared with other processes (authversion.go)
+	auth  *authVersion  // the version of keys, users and settings, shared with other processes (authversion.go)
+	tasks *taskVersions // the versions of tasks, shared likewise (taskversion.go)
 }
 
 var _ bulwark.Store = (*DB)(nil)
@@ -89,17 +90,28 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if db.auth, err = openAuthVersion(cfg.Path); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database's "+authFileSuffix+" file in the data folder", err)
 	}
+	if db.tasks, err = openTaskVersions(cfg.Path); err != nil {
+		db.auth.close()
+		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database's "+taskFileSuffix+" file in the data folder", err)
+	}
 	if db.w, err = openPool(cfg.Path, false); err != nil {
 		db.auth.close()
+		db.tasks.close()
 		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database", err)
 	}
 	db.w.SetMaxOpenConns(1)
 	if db.r, err = openPool(cfg.Path, true); err != nil {
 		db.w.Close()
 		db.auth.close()
+		db.tasks.close()
 		return nil, bulwark.E(bulwark.Unavailable, op, "cannot open the database", err)
 	}
-	db.r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	readers := max(4, runtime.GOMAXPROCS(0))
+	db.r.SetMaxOpenConns(readers)
+	// As many kept idle as may be open (database/sql keeps 2): under more
+	// concurrent reads than that, connections were closed and opened
+	// again, with their prepared statements, at every burst.
+	db.r.SetMaxIdleConns(readers)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -146,7 +158,7 @@ func openPool(p string, readOnly bool) (*sql.DB, error) {
 // for running statements.
 func (db *DB) Close() error {
 	db.closeStmts()
-	return errors.Join(db.r.Close(), db.w.Close(), db.auth.close())
+	return errors.Join(db.r.Close(), db.w.Close(), db.auth.close(), db.tasks.close())
 }
 
 // migrate applies, in order, each embedded migration not yet recorded in

@@ -60,7 +60,7 @@ func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark
 			return t, err
 		}
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tasks WHERE id = ?`, t.ID).Scan(&n); err != nil {
 			return err
@@ -78,6 +78,7 @@ func (db *DB) CreateTask(ctx context.Context, tenant bulwark.TenantID, t bulwark
 				return bulwark.Errorf(bulwark.NotFound, op, "no such parent task")
 			}
 		}
+		c.touch(t.ID, t.ParentID) // the parent's view lists it
 		_, err := tx.ExecContext(ctx, `INSERT INTO tasks (`+taskColumns+`, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.ID, tenant, t.Status, t.Model, string(limits), input, answer, t.Reason, unixTime(t.Created), t.Turns, nullString(t.ParentID), nullString(t.ScheduleID), nullString(t.CreatedBy), unixTime(db.now()))
 		return err
@@ -201,14 +202,15 @@ func (db *DB) SetTaskStatus(ctx context.Context, tenant bulwark.TenantID, id str
 	default:
 		return bulwark.Errorf(bulwark.Invalid, op, "a task's status can be set to queued, running, waiting or interrupted; it ends with its task_finished event")
 	}
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		cur, err := taskStatus(ctx, tx, op, tenant, id)
+	err := db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
+		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, id)
 		if err != nil {
 			return err
 		}
 		if cur.Ended() {
 			return bulwark.Errorf(bulwark.Conflict, op, "the task has ended (%s)", cur)
 		}
+		c.touch(id, parent)
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ? WHERE tenant_id = ? AND id = ?`, status, unixTime(db.now()), tenant, id)
 		return err
 	})
@@ -216,6 +218,18 @@ func (db *DB) SetTaskStatus(ctx context.Context, tenant bulwark.TenantID, id str
 		return unavailable(op, "update the task", err)
 	}
 	return nil
+}
+
+// taskStatusParent is taskStatus and the id of the task's parent (empty:
+// none), whose version a change of the task moves too.
+func taskStatusParent(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, id string) (bulwark.TaskStatus, string, error) {
+	var s bulwark.TaskStatus
+	var parent sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT status, parent_id FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&s, &parent)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, "", bulwark.Errorf(bulwark.NotFound, op, "no such task")
+	}
+	return s, parent.String, err
 }
 
 func taskStatus(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, id string) (bulwark.TaskStatus, error) {
@@ -260,8 +274,11 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			return err
 		}
 	}
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		cur, err := taskStatus(ctx, tx, op, tenant, e.TaskID)
+	// Only these events change the task's row (below); the others, most
+	// of them, are stored without a change of the task's version.
+	changesTask := e.Type == bulwark.EventTaskFinished || e.Type == bulwark.EventTaskStarted || e.Usage != nil
+	store := func(tx *sql.Tx, c *taskChange) error {
+		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, e.TaskID)
 		if err != nil {
 			return err
 		}
@@ -277,6 +294,9 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			return err
 		}
 		now := unixTime(db.now())
+		if changesTask {
+			c.touch(e.TaskID, parent) // the task's row may change below
+		}
 		switch {
 		case e.Type == bulwark.EventTaskFinished:
 			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ?, finished = ? WHERE tenant_id = ? AND id = ?`,
@@ -289,7 +309,12 @@ func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwar
 			err = addTaskUsage(ctx, tx, tenant, e)
 		}
 		return err
-	})
+	}
+	if changesTask {
+		err = db.taskWrite(ctx, store)
+	} else {
+		err = db.write(ctx, func(tx *sql.Tx) error { return store(tx, nil) })
+	}
 	if err != nil {
 		return unavailable(op, "store the event", err)
 	}

@@ -49,7 +49,7 @@ func dataFolderCheck(data string) check {
 		}
 		return nil
 	}
-	for _, p := range []string{"bulwark.db", "bulwark.db-wal", "bulwark.db-shm", "bulwark.db-auth", "audit", "running"} {
+	for _, p := range []string{"bulwark.db", "bulwark.db-wal", "bulwark.db-shm", "bulwark.db-auth", "bulwark.db-tasks", "audit", "running"} {
 		p = filepath.Join(data, p)
 		if _, err := os.Lstat(p); err == nil {
 			filepath.WalkDir(p, visit)
