@@ -210,7 +210,7 @@ func isHexRun(s string) bool {
 	return true
 }
 
-// decodeBase64 is decodeBase64 decoding into d.scratch, which the result
+// decodeBase64 is appendBase64 decoding into d.scratch, which the result
 // is valid until the next use of.
 func (d *decoder) decodeBase64(s string) ([]byte, bool) {
 	var ok bool
@@ -218,12 +218,8 @@ func (d *decoder) decodeBase64(s string) ([]byte, bool) {
 	return d.scratch, ok
 }
 
-// decodeBase64 decodes s in the standard or URL alphabet, padded or not.
-func decodeBase64(s string) ([]byte, bool) {
-	return appendBase64(nil, s)
-}
-
-// appendBase64 is decodeBase64 appending to dst.
+// appendBase64 appends to dst s decoded in the standard or URL alphabet,
+// padded or not.
 func appendBase64(dst []byte, s string) ([]byte, bool) {
 	s = strings.TrimRight(s, "=")
 	if i := strings.LastIndexByte(s, '='); i >= 0 {
