@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -276,20 +277,28 @@ func checkSame(t testing.TB, c Canary, text string) {
 	t.Helper()
 	old, got := c.oldIn(text), c.In(text)
 	if old && !got {
-		t.Fatalf("regression: old In caught the canary in %q, new In misses it", text)
+		t.Fatalf("regression: old In caught the canary in %s, new In misses it", short(text))
 	}
 	if old != got {
-		t.Errorf("In(%q) = %v, old In = %v", text, got, old)
+		t.Errorf("In(%s) = %v, old In = %v", short(text), got, old)
 	}
 	if o, n := oldDecodeAll(text), decodeAll(text); !slices.Equal(o, n) {
-		t.Errorf("decodeAll(%q) = %q, old = %q", text, n, o)
+		t.Errorf("decodeAll(%s) differs from the old one", short(text))
 	}
 	if o, n := oldDecodeSegments(text), DecodeSegments(text); !slices.Equal(o, n) {
-		t.Errorf("DecodeSegments(%q) = %q, old = %q", text, n, o)
+		t.Errorf("DecodeSegments(%s) differs from the old one", short(text))
 	}
 	if o, n := oldHiddenTagText(text), hiddenTagText(text); o != n {
-		t.Errorf("hiddenTagText(%q) = %q, old = %q", text, n, o)
+		t.Errorf("hiddenTagText(%s) = %q, old = %q", short(text), n, o)
 	}
+}
+
+// short quotes s, cut to its first 300 bytes and its length.
+func short(s string) string {
+	if len(s) <= 300 {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%q... (%d bytes)", s[:300], len(s))
 }
 
 // encoders are the ways of hiding text the old check undid.
@@ -554,4 +563,52 @@ func TestCanaryRedTeamLong(t *testing.T) {
 		checkSame(t, c, text)
 		t.Logf("%d bytes: caught %v", len(text), c.In(text))
 	}
+}
+
+// TestCanaryBadBytesWithoutSeparators: text that is not UTF-8 and has no
+// separator. squeezeSeparators used to give it back with its bad bytes
+// replaced, and inReassembled decoded that copy again, with a fresh budget
+// of its own. The copy's bad bytes are three bytes each (U+FFFD), so an
+// HTML-escaped copy of the whole text, which takes most of the budget in
+// text, does not fit in the copy's: there, the budget is left for the
+// encodings inside, nested three deep, which text's decoding has no room
+// left for once it has spent it on the HTML copy and the same encodings
+// one level down. The rewrite gave such text back as is and missed the
+// token the old check found (FuzzCanaryOldNew would only find this with
+// a megabyte of input).
+func TestCanaryBadBytesWithoutSeparators(t *testing.T) {
+	c := NewCanary()
+	// The token as hex, in base64, in base64: three levels of decoding.
+	p := base64.StdEncoding.EncodeToString([]byte(base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(c.token))))))
+	// 120,000 bytes of 0xFF in base64 ("////"), which decode to nothing
+	// more; "&#65" makes the whole text an HTML segment; "!" and 0xFF are
+	// no separators.
+	junk := strings.Repeat("////", 40000)
+	caught := 0
+	for _, bad := range []int{768000, 768150, 768250, 768300, 800000} {
+		text := strings.Repeat("\xff", bad) + "&#65!" + junk + "!" + p
+		if squeezeSeparators(text) == text {
+			t.Errorf("squeezeSeparators gave back text with %d bad bytes as is", bad)
+		}
+		if c.oldIn(text) {
+			caught++
+		}
+		checkSame(t, c, text)
+	}
+	if caught == 0 {
+		t.Fatal("the old check caught none: the test no longer exercises the budget")
+	}
+}
+
+// FuzzSqueezeIsMap: squeezeSeparators is the old strings.Map on any text,
+// valid UTF-8 or not, separators or not.
+func FuzzSqueezeIsMap(f *testing.F) {
+	f.Add("a\xffb")
+	f.Add("a:b\xfe")
+	f.Add("plain")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := squeezeSeparators(s), oldSqueezeSeparators(s); got != want {
+			t.Errorf("squeezeSeparators(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
