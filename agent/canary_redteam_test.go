@@ -118,9 +118,9 @@ func TestCanaryRedTeamArgs(t *testing.T) {
 		func(s string) string { return jsonEscapeAll(s)[1 : len(jsonEscapeAll(s))-1] }, // \u escapes as text
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	iters := 20000
+	iters := 5000
 	if testing.Short() {
-		iters = 2000
+		iters = 1000
 	}
 	caught := 0
 	for range iters {

@@ -438,37 +438,45 @@ var surroundings = [][2]string{
 func TestCanaryRedTeamDifferential(t *testing.T) {
 	c := NewCanary()
 	payloads := []string{c.token, c.secret, "prefix " + c.token + " suffix"}
-	var texts []string
+	// single texts go in every surrounding; nested and split ones, many
+	// more, in one each, in turn.
+	var single, more []string
 	for i, p := range payloads {
 		for _, e := range encoders {
-			texts = append(texts, e.enc(p))
+			single = append(single, e.enc(p))
 			for _, e2 := range encoders {
 				if (i > 0 || testing.Short()) && e2.name != "base64" && e2.name != "hex" {
 					continue // every pair for the token only
 				}
-				texts = append(texts, e2.enc(e.enc(p)))
+				more = append(more, e2.enc(e.enc(p)))
 			}
 		}
 	}
-	// Split: each half on its own encoding, with text between.
+	// Split: each half on its own encoding, with text between or not.
 	for _, e := range encoders {
 		for _, e2 := range encoders {
 			for _, cut := range []int{5, len(c.token) / 2} {
 				a, b := c.token[:cut], c.token[cut:]
-				texts = append(texts, e.enc(a)+" and "+e2.enc(b), e.enc(a)+e2.enc(b))
+				more = append(more, e.enc(a)+" and "+e2.enc(b), e.enc(a)+e2.enc(b))
 			}
 		}
 	}
 	n, caught := 0, 0
-	for _, s := range texts {
-		for _, sur := range surroundings {
-			text := sur[0] + s + sur[1]
-			checkSame(t, c, text)
-			n++
-			if c.oldIn(text) {
-				caught++
-			}
+	check := func(text string) {
+		checkSame(t, c, text)
+		n++
+		if c.oldIn(text) {
+			caught++
 		}
+	}
+	for _, s := range single {
+		for _, sur := range surroundings {
+			check(sur[0] + s + sur[1])
+		}
+	}
+	for i, s := range more {
+		sur := surroundings[i%len(surroundings)]
+		check(sur[0] + s + sur[1])
 	}
 	t.Logf("%d texts, the old check caught %d", n, caught)
 }
@@ -480,9 +488,9 @@ func TestCanaryRedTeamDifferential(t *testing.T) {
 func TestCanaryRedTeamRandom(t *testing.T) {
 	c := NewCanary()
 	rng := rand.New(rand.NewPCG(1, 2))
-	iters := 20000
+	iters := 5000
 	if testing.Short() {
-		iters = 2000
+		iters = 1000
 	}
 	inserts := []string{" ", ":", "\n", "\xf3", "\xf3\xa0", "\xf3\xa0\x81", "\xff", "\U000E0041", "\U000F0000", "\\", `\x`, `\u`, "%", "&#", "=", "-", "_", "/", "+", "\u200b", "\u0301", "é"}
 	for range iters {
@@ -585,7 +593,7 @@ func TestCanaryBadBytesWithoutSeparators(t *testing.T) {
 	// no separators.
 	junk := strings.Repeat("////", 40000)
 	caught := 0
-	for _, bad := range []int{768000, 768150, 768250, 768300, 800000} {
+	for _, bad := range []int{768150, 768250, 800000} {
 		text := strings.Repeat("\xff", bad) + "&#65!" + junk + "!" + p
 		if squeezeSeparators(text) == text {
 			t.Errorf("squeezeSeparators gave back text with %d bad bytes as is", bad)
