@@ -87,21 +87,13 @@ func firstOfMany(segs []Segment, i int) bool {
 }
 
 // squeezeSeparators removes the characters an encoded run may be broken up
-// with, so that the pieces read as one run. Text without them comes back
-// as is; other text that is not valid UTF-8 has each of its bad bytes
-// replaced with U+FFFD, as strings.Map does. (strings.Map would also
-// replace them in text without separators, and inReassembled would look
-// again in a copy that differs from text only there, which finds nothing
-// new: Normalize replaces bad bytes too, inPlain drops U+FFFD, and the
-// decoders read neither as part of an encoding.)
+// with, so that the pieces read as one run. Text that is not valid UTF-8
+// has each of its bad bytes replaced with U+FFFD, as strings.Map does,
+// even when it has no separator: inReassembled then decodes that copy
+// again, with a decoding budget of its own, which finds what text's
+// decoding may have run out of budget for (TestCanaryBadBytesWithoutSeparators).
+// Valid UTF-8 without separators comes back as is.
 func squeezeSeparators(text string) string {
-	i := 0
-	for i < len(text) && !isSeparator(text[i]) {
-		i++
-	}
-	if i == len(text) {
-		return text
-	}
 	if !utf8.ValidString(text) {
 		return strings.Map(func(r rune) rune {
 			if r < utf8.RuneSelf && isSeparator(byte(r)) {
@@ -109,6 +101,13 @@ func squeezeSeparators(text string) string {
 			}
 			return r
 		}, text)
+	}
+	i := 0
+	for i < len(text) && !isSeparator(text[i]) {
+		i++
+	}
+	if i == len(text) {
+		return text
 	}
 	// The separators are ASCII, which is never part of another character.
 	b := make([]byte, i, len(text)-1)
