@@ -209,6 +209,17 @@ func (c *taskChange) touch(ids ...string) {
 	}
 }
 
+// touchAll moves the version of every task (a change made behind the
+// store, whose tasks are not known).
+func (c *taskChange) touchAll() {
+	for i := range taskStripes {
+		begun, _ := c.t.stripe(i)
+		c.t.changes.Add(1)
+		begun.Add(1)
+		c.stripes = append(c.stripes, i)
+	}
+}
+
 // end ends the change, committed or not.
 func (c *taskChange) end() {
 	for _, i := range c.stripes {
