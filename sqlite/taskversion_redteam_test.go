@@ -1,0 +1,113 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// TestTaskVersionNamesOneView: while another opening of the database (a
+// second process) keeps changing a task and its child, readers read the
+// task's version, then the task (as the server does before it keeps an
+// answer), then the version again. Whenever the version read stable was
+// still the same after the read, the view read is the one of that
+// version: two such reads under one version never show two different
+// views (a change whose version moved only after its commit, or not for
+// the parent when a child changed, would show here).
+//
+// (A read whose version moved in between may show a newer view than its
+// first version: kept under that version, it is never served again,
+// since the version never comes back.)
+func TestTaskVersionNamesOneView(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFolder(t)
+	reader, writer := f.open(t), f.open(t)
+	tn := mustTenant(t, writer, "acme")
+	parent, err := writer.CreateTask(ctx, tn, bulwark.Task{Input: "p", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := writer.CreateTask(ctx, tn, bulwark.Task{Input: "c", Status: bulwark.TaskRunning, ParentID: parent.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu     sync.Mutex
+		seen   = map[uint64]string{} // stable version: the view read under it
+		stable atomic.Int64
+		stop   = make(chan struct{})
+		wg     sync.WaitGroup
+	)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v, ok, err := reader.TaskVersion(ctx, tn, parent.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				p, kids, err := reader.TaskWithChildren(ctx, tn, parent.ID, 10)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				v2, ok2, err := reader.TaskVersion(ctx, tn, parent.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if !ok || !ok2 || v2 != v {
+					continue
+				}
+				stable.Add(1)
+				view := fmt.Sprintf("%s %d %+v", p.Status, p.Turns, p.Usage)
+				for _, k := range kids {
+					view += " " + k.ID + ":" + string(k.Status)
+				}
+				mu.Lock()
+				if old, ok := seen[v]; ok && old != view {
+					t.Errorf("version %d read stable before two different views:\n%s\n%s", v, old, view)
+				}
+				seen[v] = view
+				mu.Unlock()
+			}
+		}()
+	}
+	seq := int64(0)
+	statuses := []bulwark.TaskStatus{bulwark.TaskWaiting, bulwark.TaskRunning}
+	for i := range 200 {
+		s := statuses[i%2]
+		var err error
+		switch i % 3 {
+		case 0:
+			err = writer.SetTaskStatus(ctx, tn, parent.ID, s)
+		case 1:
+			err = writer.SetTaskStatus(ctx, tn, child.ID, s)
+		case 2:
+			seq++
+			err = writer.AppendEvent(ctx, tn, bulwark.Event{TaskID: parent.ID, Seq: seq, Type: bulwark.EventModelText, Text: "x",
+				Usage: &bulwark.Usage{InputTokens: 1}})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if stable.Load() == 0 {
+		t.Fatal("no version was read stable: the test tested nothing")
+	}
+}
