@@ -3,6 +3,9 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -109,5 +112,43 @@ func TestTaskVersionNamesOneView(t *testing.T) {
 	wg.Wait()
 	if stable.Load() == 0 {
 		t.Fatal("no version was read stable: the test tested nothing")
+	}
+}
+
+// TestTaskFileTruncatedUnderAProcess: the task version file cut short
+// while a process maps it (an operator "resetting" it with truncate or
+// `: >`) must leave the process without stable versions (it keeps
+// nothing), not kill it: a read of the mapping past the end of the file
+// faults. Run in a child process, since a fault ends the process.
+func TestTaskFileTruncatedUnderAProcess(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("BULWARK_TEST_TRUNCATED_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTaskFileTruncatedUnderAProcess$", "-test.v")
+		cmd.Env = append(os.Environ(), "BULWARK_TEST_TRUNCATED_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestTaskFileTruncatedUnderAProcess") {
+			t.Fatalf("the process whose task version file was truncated: %v\n%s", err, out)
+		}
+		return
+	}
+	ctx := context.Background()
+	f := newFolder(t)
+	db := f.open(t)
+	tn := mustTenant(t, db, "acme")
+	task, err := db.CreateTask(ctx, tn, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stable := taskVersionOf(t, db, tn, task.ID); !stable {
+		t.Fatal("the version is not stable before the file was cut")
+	}
+	if err := os.Truncate(f.dbPath+taskFileSuffix, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, stable := taskVersionOf(t, db, tn, task.ID); stable {
+		t.Error("the version is stable after the file was truncated")
+	}
+	if err := db.SetTaskStatus(ctx, tn, task.ID, bulwark.TaskWaiting); err == nil {
+		t.Error("a change of a task was made after the file was truncated")
 	}
 }
