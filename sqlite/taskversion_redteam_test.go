@@ -119,7 +119,8 @@ func TestTaskVersionNamesOneView(t *testing.T) {
 // while a process maps it (an operator "resetting" it with truncate or
 // `: >`) must leave the process without stable versions (it keeps
 // nothing), not kill it: a read of the mapping past the end of the file
-// faults. Run in a child process, since a fault ends the process.
+// faults. Likewise the authentication version file. Run in a child
+// process, since a fault ends the process.
 func TestTaskFileTruncatedUnderAProcess(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("BULWARK_TEST_TRUNCATED_CHILD") == "" {
@@ -150,5 +151,23 @@ func TestTaskFileTruncatedUnderAProcess(t *testing.T) {
 	}
 	if err := db.SetTaskStatus(ctx, tn, task.ID, bulwark.TaskWaiting); err == nil {
 		t.Error("a change of a task was made after the file was truncated")
+	}
+
+	// The authentication version file, mapped the same way.
+	u, err := db.CreateUser(ctx, tn, bulwark.User{Email: "bob@acme.test", Role: bulwark.RoleAdmin}, "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stable, _ := db.AuthVersion(ctx); !stable {
+		t.Fatal("the authentication version is not stable before its file was cut")
+	}
+	if err := os.Truncate(f.dbPath+authFileSuffix, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, stable, _ := db.AuthVersion(ctx); stable {
+		t.Error("the authentication version is stable after its file was truncated")
+	}
+	if _, err := db.SetUserRole(ctx, tn, u.ID, bulwark.RoleViewer); err == nil {
+		t.Error("a change of the authentication records was made after its file was truncated")
 	}
 }
