@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,5 +170,18 @@ func TestTaskFileTruncatedUnderAProcess(t *testing.T) {
 	}
 	if _, err := db.SetUserRole(ctx, tn, u.ID, bulwark.RoleViewer); err == nil {
 		t.Error("a change of the authentication records was made after its file was truncated")
+	}
+}
+
+// BenchmarkTaskVersion is the cost of reading a task's version at a
+// request (GET /api/v1/tasks/{id}).
+func BenchmarkTaskVersion(b *testing.B) {
+	tv, err := openTaskVersions(filepath.Join(b.TempDir(), "bulwark.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tv.close()
+	for b.Loop() {
+		tv.version("t_0123456789abcdef")
 	}
 }
