@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -104,5 +107,47 @@ func TestTaskCacheNotOnPostgres(t *testing.T) {
 	}
 	if e.srv.views != nil {
 		t.Fatal("a server over PostgreSQL keeps task answers")
+	}
+}
+
+// TestTaskViewSeesTheCLI: the real `bulwark` binary, run as another
+// process on the data folder of a server that kept a task's answer,
+// cancels the task (`bulwark tasks cancel`, which ends a task no process
+// runs); the server's next GET shows it canceled, not the kept answer.
+func TestTaskViewSeesTheCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bulwark binary")
+	}
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "bulwark")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/bulwark").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
+	ctx := context.Background()
+	acme := e.tenant("acme")
+	task, err := e.db.CreateTask(ctx, acme.id, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() taskView {
+		t.Helper()
+		w := e.do(req{method: "GET", path: "/api/v1/tasks/" + task.ID, key: acme.keys[bulwark.RoleViewer]})
+		if w.Code != http.StatusOK {
+			t.Fatalf("GET = %d %s", w.Code, w.Body)
+		}
+		return decode[taskView](t, w)
+	}
+	get()
+	if v := get(); v.Status != bulwark.TaskRunning || e.srv.views.len() != 1 {
+		t.Fatalf("GET = %s with %d answers kept, want running and 1", v.Status, e.srv.views.len())
+	}
+	cmd := exec.Command(bin, "tasks", "cancel", "--data", e.dir, "--tenant", "acme", task.ID)
+	cmd.Env = append(os.Environ(), "BULWARK_MASTER_KEY_FILE="+filepath.Join(e.dir, "master.key"), "BULWARK_MASTER_KEY=", "BULWARK_DATABASE_URL=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bulwark tasks cancel: %v\n%s", err, out)
+	}
+	if v := get(); v.Status != bulwark.TaskCanceled {
+		t.Errorf("after `bulwark tasks cancel` in another process, GET shows %s, want canceled", v.Status)
 	}
 }
