@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // TestTaskVersionNamesOneView: while another opening of the database (a
@@ -183,5 +184,47 @@ func BenchmarkTaskVersion(b *testing.B) {
 	defer tv.close()
 	for b.Loop() {
 		tv.version("t_0123456789abcdef")
+	}
+}
+
+// TestTaskFileMadeASymlink: the task version file replaced, under a
+// running process, by a symlink (even to the very file it was) leaves that
+// process with no stable version and refusing changes of tasks, and a
+// process that opens the database then is refused: a link could give each
+// process its own counters (to /dev/zero, or a copy).
+func TestTaskFileMadeASymlink(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFolder(t)
+	db := f.open(t)
+	tn := mustTenant(t, db, "acme")
+	task, err := db.CreateTask(ctx, tn, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, stable := taskVersionOf(t, db, tn, task.ID); !stable {
+		t.Fatal("the version is not stable before the file was linked")
+	}
+	path := f.dbPath + taskFileSuffix
+	moved := filepath.Join(f.dir, "elsewhere")
+	if err := os.Rename(path, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(moved, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, stable := taskVersionOf(t, db, tn, task.ID); stable {
+		t.Error("the version is stable after the file was made a symlink")
+	}
+	if err := db.SetTaskStatus(ctx, tn, task.ID, bulwark.TaskWaiting); err == nil {
+		t.Error("a change of a task was made after the file was made a symlink")
+	}
+	kr, err := secret.ReadKeyFile(f.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other, err := Open(ctx, Config{Path: f.dbPath, Keys: kr}); err == nil {
+		other.Close()
+		t.Error("the database opened through a task version file that is a symlink")
 	}
 }
