@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -19,7 +20,8 @@ import (
 // request without credentials. Another tenant gets what it would get
 // without the cache, whatever spelling of the id it sends (case,
 // percent-encoding, a trailing slash or dot, padding), and so does the
-// task's own tenant.
+// task's own tenant. A key without the tasks scope is refused, and one
+// that expired since is 401.
 func TestTaskCacheAfterAuthentication(t *testing.T) {
 	t.Parallel()
 	changer := newEnv(t, rateLimitOff, withRuntime(t, ""))
@@ -69,6 +71,27 @@ func TestTaskCacheAfterAuthentication(t *testing.T) {
 	}
 	if w := cacher.do(req{method: "GET", path: path}); w.Code != http.StatusUnauthorized {
 		t.Errorf("GET of a kept task without credentials = %d, want 401", w.Code)
+	}
+	// A key of acme whose scopes leave out tasks: refused as without the
+	// cache. A key that expires: served until it does, then 401.
+	scoped, _, err := IssueKey(ctx, changer.db, acme.id, KeySpec{Name: "keys only", Role: bulwark.RoleOwner, Scopes: []string{"keys"}, CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rq := req{method: "GET", path: path, key: scoped}
+	if got, want := cacher.do(rq), plain.do(rq); got.Code != want.Code || got.Code == http.StatusOK {
+		t.Errorf("GET of a kept task with a key without the tasks scope = %d %s; without the cache %d, want a refusal", got.Code, got.Body, want.Code)
+	}
+	expiring, _, err := IssueKey(ctx, changer.db, acme.id, KeySpec{Name: "brief", Role: bulwark.RoleViewer, Expires: changer.clock.Now().Add(time.Minute), CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := cacher.do(req{method: "GET", path: path, key: expiring}); w.Code != http.StatusOK {
+		t.Fatalf("GET with a key that has not expired = %d %s", w.Code, w.Body)
+	}
+	changer.clock.Advance(2 * time.Minute)
+	if w := cacher.do(req{method: "GET", path: path, key: expiring}); w.Code != http.StatusUnauthorized {
+		t.Errorf("GET of a kept task with a key expired since = %d %s, want 401", w.Code, w.Body)
 	}
 
 	// Revoked and deleted by another process after the answer was kept.
