@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -158,7 +159,8 @@ func (a *authVersion) close() error {
 //
 // The version is not stable either once the file is found no longer the
 // one at its path, or rewound (see lost).
-func (a *authVersion) version() (uint64, bool) {
+func (a *authVersion) version() (v uint64, stable bool) {
+	defer faulted(&a.lost, debug.SetPanicOnFault(true))
 	h := a.highest.Load() // before begun: a begun read after it is not lower
 	e := a.ended.Load()
 	b := a.begun.Load()
@@ -182,20 +184,37 @@ func (a *authVersion) version() (uint64, bool) {
 // lstat): a file removed, moved away or replaced leaves this process
 // counting on a file other processes no longer see. It sets lost if not.
 func (a *authVersion) current() bool {
-	ok, lost := namesFile(a.path, a.dev, a.ino)
+	ok, lost := namesFile(a.path, a.dev, a.ino, authFileSize)
 	if lost {
 		a.lost.Store(true)
 	}
 	return ok
 }
 
-// namesFile reports whether path still names the file dev and ino (one
-// lstat), and whether it surely does not (removed, moved away or
-// replaced); neither when the lstat failed otherwise.
-func namesFile(path string, dev, ino uint64) (ok, lost bool) {
+// faulted, deferred with debug.SetPanicOnFault(true) around the reads and
+// writes of a mapped version file, restores old and turns a fault of the
+// mapping (the file cut short under it, by an operator's truncate) into
+// lost: the process keeps nothing and refuses changes, as when the file
+// is replaced, instead of dying of SIGBUS. Every other process mapping
+// the file finds it short (namesFile) or faults likewise.
+func faulted(lost *atomic.Bool, old bool) {
+	debug.SetPanicOnFault(old)
+	if r := recover(); r != nil {
+		if _, ok := r.(interface{ Addr() uintptr }); !ok {
+			panic(r)
+		}
+		lost.Store(true)
+	}
+}
+
+// namesFile reports whether path still names the file dev and ino, at
+// least size bytes long (one lstat), and whether it surely does not
+// (removed, moved away, replaced or cut short: a read of the mapping past
+// its end would fault); neither when the lstat failed otherwise.
+func namesFile(path string, dev, ino uint64, size int64) (ok, lost bool) {
 	var st syscall.Stat_t
 	switch err := syscall.Lstat(path, &st); {
-	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != dev || uint64(st.Ino) != ino):
+	case err == syscall.ENOENT || err == nil && (uint64(st.Dev) != dev || uint64(st.Ino) != ino || st.Size < size):
 		return false, true
 	case err != nil: // cannot tell this time: not stable, not lost
 		return false, false
@@ -215,9 +234,15 @@ func (a *authVersion) change(write func() error) error {
 	if a.lost.Load() || !a.current() {
 		return fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", a.path)
 	}
-	a.begun.Add(1)
-	defer a.ended.Add(1) // also when write fails: whatever it did is over
+	a.add(a.begun)
+	defer a.add(a.ended) // also when write fails: whatever it did is over
 	return write()
+}
+
+// add adds one to the counter c of the mapping.
+func (a *authVersion) add(c *atomic.Uint64) {
+	defer faulted(&a.lost, debug.SetPanicOnFault(true))
+	c.Add(1)
 }
 
 // repair ends a change that no process is making any more (its process

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -129,7 +130,8 @@ func (t *taskVersions) close() error {
 // As authVersion.version: ended is read before begun, and nothing is
 // stable once the file is found no longer the one at its path, or
 // rewound.
-func (t *taskVersions) version(id string) (uint64, bool) {
+func (t *taskVersions) version(id string) (v uint64, stable bool) {
+	defer faulted(&t.lost, debug.SetPanicOnFault(true))
 	h := t.highest.Load()
 	c := t.changes.Load()
 	if c < h {
@@ -154,7 +156,7 @@ func (t *taskVersions) version(id string) (uint64, bool) {
 // current reports whether the path still names the mapped file; it sets
 // lost if it surely does not.
 func (t *taskVersions) current() bool {
-	ok, lost := namesFile(t.path, t.dev, t.ino)
+	ok, lost := namesFile(t.path, t.dev, t.ino, taskFileSize)
 	if lost {
 		t.lost.Store(true)
 	}
@@ -197,6 +199,7 @@ func (t *taskVersions) release() {
 // touch moves the versions of the tasks ids (empty ones are skipped):
 // called in the change's transaction, before it commits.
 func (c *taskChange) touch(ids ...string) {
+	defer faulted(&c.t.lost, debug.SetPanicOnFault(true))
 	for _, id := range ids {
 		if id == "" {
 			continue
@@ -209,15 +212,33 @@ func (c *taskChange) touch(ids ...string) {
 	}
 }
 
+// touchAll moves the version of every task (a change made behind the
+// store, whose tasks are not known).
+func (c *taskChange) touchAll() {
+	defer faulted(&c.t.lost, debug.SetPanicOnFault(true))
+	for i := range taskStripes {
+		begun, _ := c.t.stripe(i)
+		c.t.changes.Add(1)
+		begun.Add(1)
+		c.stripes = append(c.stripes, i)
+	}
+}
+
 // end ends the change, committed or not.
 func (c *taskChange) end() {
+	c.ended()
+	c.t.mu.Lock()
+	c.t.release()
+	c.t.mu.Unlock()
+}
+
+// ended moves the ended counters of the change's stripes.
+func (c *taskChange) ended() {
+	defer faulted(&c.t.lost, debug.SetPanicOnFault(true))
 	for _, i := range c.stripes {
 		_, ended := c.t.stripe(i)
 		ended.Add(1)
 	}
-	c.t.mu.Lock()
-	c.t.release()
-	c.t.mu.Unlock()
 }
 
 // repair ends the changes that no process is making any more (their

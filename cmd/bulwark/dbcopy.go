@@ -284,7 +284,13 @@ func copyRows(ctx context.Context, from, to storeLocation, force bool, prog *pro
 			return nil, nil, dst.failed("advance the identity columns", err)
 		}
 	}
-	if err := dtx.Commit(); err != nil {
+	commit := dtx.Commit
+	if !to.postgres() {
+		// A server may hold the target open (--force): the copy moves the
+		// versions of its tasks and keys, so that it reads them again.
+		commit = func() error { return sqlite.ReplaceRows(filepath.Join(to.dir, dbFileName), dtx.Commit) }
+	}
+	if err := commit(); err != nil {
 		return nil, nil, dst.failed("commit the copy", err)
 	}
 	return counts, replaced, nil
