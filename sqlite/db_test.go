@@ -278,3 +278,20 @@ func equalInts(a, b []int64) bool {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestTaskVersionsMarkedInTheSchema: a data folder records the version that
+// marks task changes as moving the task versions, so that a binary older
+// than them, which would change tasks without moving the versions a server
+// keeps its answers by, refuses the folder as TestNewerDatabaseRefused
+// shows.
+func TestTaskVersionsMarkedInTheSchema(t *testing.T) {
+	t.Parallel()
+	db := mustOpenDB(t)
+	var n int
+	if err := db.r.QueryRow(`SELECT COUNT(*) FROM schema_migrations WHERE version = 19 AND name = '0019_task_versions.sql'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("the task versions' schema version is not recorded")
+	}
+}
