@@ -133,7 +133,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	if flushEvents {
 		q = 0
 	}
-	srv := llmtest.NewServer(benchHandler(steps, latency, q))
+	srv := llmtest.NewLeanServer(benchHandler(steps, latency, q))
 	defer srv.Close()
 	srv.SetRecording(false)
 	srv.SetParsing(false) // the handler counts tool results in the raw body
