@@ -94,7 +94,7 @@ func parseLeanHead(b []byte, h *leanHead) (int, error) {
 		return 0, &errHead{505, "HTTP version not supported"}
 	}
 	h.method, h.target = m, target
-	hasLength := false
+	hasLength, hosts := false, 0
 	for len(rest) > 0 {
 		var l []byte
 		l, rest, _ = bytes.Cut(rest, []byte("\r\n"))
@@ -123,6 +123,8 @@ func parseLeanHead(b []byte, h *leanHead) (int, error) {
 				return 0, &errHead{413, "request body too large"}
 			}
 			h.length, hasLength = v, true
+		case equalFold(name, "Host"):
+			hosts++
 		case equalFold(name, "Transfer-Encoding"):
 			return 0, &errHead{400, "transfer codings are not supported: send a Content-Length"}
 		case equalFold(name, "Connection"):
@@ -135,6 +137,9 @@ func parseLeanHead(b []byte, h *leanHead) (int, error) {
 				}
 			}
 		}
+	}
+	if hosts > 1 || (hosts == 0 && h.minor == 1) {
+		return 0, &errHead{400, "an HTTP/1.1 request needs one Host header"}
 	}
 	return n, nil
 }
@@ -309,7 +314,10 @@ func (lc *leanConn) serveOne() bool {
 		return false
 	}
 	r.ProtoMinor = h.minor
-	r.Proto = "HTTP/1." + strconv.Itoa(h.minor)
+	r.Proto = "HTTP/1.1"
+	if h.minor == 0 {
+		r.Proto = "HTTP/1.0"
+	}
 	r.ContentLength = h.length
 	r.Close = h.close
 	fillHeader(r.Header, h.fields)
@@ -412,6 +420,14 @@ func (lc *leanConn) refuse(status int, msg string) {
 	w.reset(true)
 	http.Error(w, msg, status)
 	w.finish()
+	// As net/http: stop writing and read what the client still sends for
+	// a while, so that closing with unread input does not reset the
+	// connection before the client has read the answer.
+	if tc, ok := lc.c.(*net.TCPConn); ok && w.err == nil {
+		tc.CloseWrite()
+		tc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		io.Copy(io.Discard, io.LimitReader(tc, 256<<10))
+	}
 }
 
 // leanBody is a request's body, already read.
