@@ -247,7 +247,7 @@ func benchHandler(steps int, latency time.Duration, q llmtest.Quirk) llmtest.Han
 		if k == steps-1 {
 			t.ToolCalls = append(t.ToolCalls, llmtest.ToolCall{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)})
 		}
-		turns[k] = t
+		turns[k] = llmtest.Prepare(t) // made once, reused with the request number and time put in
 	}
 	return func(r *llmtest.Request) llmtest.Turn {
 		return turns[min(bytes.Count(r.Body, toolRole), steps-1)]

@@ -70,6 +70,8 @@ type Turn struct {
 	// away or the server closes: for cancellation and idle timeout tests.
 	Hang   bool
 	Quirks Quirk
+
+	prep *prepared // see Prepare
 }
 
 // Request is one request the server received.
