@@ -132,7 +132,10 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	// The fake server shares the cores with the agents; by default it
 	// sends each reply in one write, so that its writes, which a deployment
 	// does not pay, weigh less on the measurement. The agents still read
-	// and decode every event.
+	// and decode every event. It is llmtest's lean HTTP/1.1 server (not
+	// net/http's), and its turns are prepared (made once): the client side,
+	// what is measured, is the same net/http transport and adapter as in
+	// a deployment; only the model's side is made cheap.
 	q := llmtest.Buffered
 	if flushEvents {
 		q = 0
