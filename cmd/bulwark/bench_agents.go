@@ -241,45 +241,24 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 
 // benchHandler answers turn k of a conversation (k tool results so far)
 // with a write_file call; the last of the steps turns also calls finish.
-// The turns are made once: the handler's CPU counts against the run. Turn
-// k's write_file call has the ID "step_k", so the handler finds k from the
-// last tool result's ID, near the end of the body, instead of counting the
-// tool results in the whole conversation.
+// The turns are made once: the handler's CPU counts against the run.
 func benchHandler(steps int, latency time.Duration, q llmtest.Quirk) llmtest.Handler {
 	turns := make([]llmtest.Turn, steps)
 	for k := range turns {
 		args, _ := json.Marshal(map[string]string{"path": fmt.Sprintf("step-%d.txt", k), "content": strings.Repeat("x", 64)})
-		t := llmtest.Turn{Delay: latency, Quirks: q, Content: "Writing the next file.", ToolCalls: []llmtest.ToolCall{{ID: "step_" + strconv.Itoa(k), Name: "write_file", Arguments: args}}}
+		t := llmtest.Turn{Delay: latency, Quirks: q, Content: "Writing the next file.", ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: args}}}
 		if k == steps-1 {
 			t.ToolCalls = append(t.ToolCalls, llmtest.ToolCall{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)})
 		}
 		turns[k] = llmtest.Prepare(t) // made once, reused with the request number and time put in
 	}
 	return func(r *llmtest.Request) llmtest.Turn {
-		return turns[min(benchTurn(r.Body), steps-1)]
+		return turns[min(bytes.Count(r.Body, toolRole), steps-1)]
 	}
 }
 
-// lastStep is how the ID of a write_file call's result starts in the
-// adapter's request body.
-var lastStep = []byte(`"tool_call_id":"step_`)
-
-// benchTurn is the turn a request asks for: one past the step of its last
-// tool result, 0 without one.
-func benchTurn(body []byte) int {
-	i := bytes.LastIndex(body, lastStep)
-	if i < 0 {
-		return 0
-	}
-	k := 0
-	for _, c := range body[i+len(lastStep):] {
-		if c < '0' || c > '9' {
-			break
-		}
-		k = k*10 + int(c-'0')
-	}
-	return k + 1
-}
+// toolRole is how a tool result message starts in the adapter's request body.
+var toolRole = []byte(`"role":"tool"`)
 
 // processCPU is the user and system CPU time this process has used.
 func processCPU() time.Duration {

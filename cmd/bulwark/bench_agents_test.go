@@ -20,15 +20,3 @@ func TestBenchAgentsRuns(t *testing.T) {
 		}
 	}
 }
-
-func TestBenchTurn(t *testing.T) {
-	for body, want := range map[string]int{
-		`{"messages":[{"role":"user","content":"go"}]}`:                                                                    0,
-		`{"messages":[{"role":"tool","tool_call_id":"step_0","content":"ok"}]}`:                                            1,
-		`[{"role":"tool","tool_call_id":"step_8","content":"ok"},{"role":"tool","tool_call_id":"step_12","content":"ok"}]`: 13,
-	} {
-		if got := benchTurn([]byte(body)); got != want {
-			t.Errorf("benchTurn(%s) = %d, want %d", body, got, want)
-		}
-	}
-}
