@@ -331,6 +331,9 @@ func (lc *leanConn) serveOne() bool {
 
 	w := &lc.w
 	w.reset(h.close)
+	if r.Method == "HEAD" { // never answered but with an error: no body, and close
+		w.close, w.noBody = true, true
+	}
 	switch {
 	case r.URL.Path == "/v1/chat/completions" && r.Method == "POST":
 		lc.s.serveOpenAI(w, r)
@@ -591,6 +594,7 @@ type leanWriter struct {
 	sent    bool // the head is out: the rest is chunked
 	chunked bool
 	close   bool
+	noBody  bool // a HEAD request's answer
 	buf     *[]byte
 	err     error
 }
@@ -599,7 +603,7 @@ var leanBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b
 
 func (w *leanWriter) reset(close bool) {
 	clear(w.hdr)
-	w.status, w.sent, w.chunked, w.close, w.err = 0, false, false, close, nil
+	w.status, w.sent, w.chunked, w.close, w.noBody, w.err = 0, false, false, close, false, nil
 }
 
 func (w *leanWriter) Header() http.Header { return w.hdr }
@@ -657,7 +661,7 @@ func (w *leanWriter) finish() {
 		out := w.buf0()
 		if !w.sent {
 			out = w.appendHead(out, w.pending())
-			if w.buf != nil {
+			if w.buf != nil && !w.noBody {
 				out = append(out, *w.buf...)
 			}
 		} else {

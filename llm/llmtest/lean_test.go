@@ -139,6 +139,10 @@ func TestLeanMalformed(t *testing.T) {
 			t.Errorf("%.60q: answered %.200q, want %s with a Content-Length", c.raw, got, c.status)
 		}
 	}
+	// A HEAD request gets its head only.
+	if got := rawExchange(t, srv.URL, "HEAD /v1/messages HTTP/1.1\r\nHost: x\r\n\r\n"); !strings.HasPrefix(got, "HTTP/1.1 405 ") || !strings.HasSuffix(got, "\r\n\r\n") {
+		t.Errorf("HEAD answered %q, want 405 without a body", got)
+	}
 	// Still serving, and two pipelined requests are answered in order.
 	body := `{"model":"m","messages":[]}`
 	req := p + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
