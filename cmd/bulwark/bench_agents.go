@@ -37,9 +37,13 @@ type agentsReport struct {
 	Steps       int     `json:"steps"`
 	LatencyMS   float64 `json:"latency_ms"`
 	MakespanMS  float64 `json:"makespan_ms"`
-	IdealMS     float64 `json:"ideal_ms"`
-	Ratio       float64 `json:"ratio"` // makespan / ideal
-	StepsPerSec float64 `json:"steps_per_sec"`
+	// When the fake server had received the first request of every task,
+	// from the start: the part of the makespan the start takes (goroutines,
+	// a connection dialled and accepted per task, the first request).
+	FirstTurnsMS float64 `json:"first_turns_ms"`
+	IdealMS      float64 `json:"ideal_ms"`
+	Ratio        float64 `json:"ratio"` // makespan / ideal
+	StepsPerSec  float64 `json:"steps_per_sec"`
 	// CPU the whole process spent during the run (user + system), and
 	// that per model turn: on a shared machine a steadier measure than the
 	// makespan. It counts the fake server's CPU too.
@@ -128,12 +132,23 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	// The fake server shares the cores with the agents; by default it
 	// sends each reply in one write, so that its writes, which a deployment
 	// does not pay, weigh less on the measurement. The agents still read
-	// and decode every event.
+	// and decode every event. It is llmtest's lean HTTP/1.1 server (not
+	// net/http's), and its turns are prepared (made once): the client side,
+	// what is measured, is the same net/http transport and adapter as in
+	// a deployment; only the model's side is made cheap.
 	q := llmtest.Buffered
 	if flushEvents {
 		q = 0
 	}
-	srv := llmtest.NewServer(benchHandler(steps, latency, q))
+	var start atomic.Pointer[time.Time]
+	var firstTurns atomic.Int64 // ns from start when the n-th request arrived
+	h := benchHandler(steps, latency, q)
+	srv := llmtest.NewLeanServer(func(r *llmtest.Request) llmtest.Turn {
+		if r.N == n {
+			firstTurns.Store(int64(time.Since(*start.Load())))
+		}
+		return h(r)
+	})
 	defer srv.Close()
 	srv.SetRecording(false)
 	srv.SetParsing(false) // the handler counts tool results in the raw body
@@ -170,7 +185,8 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	var failed, toolCalls atomic.Int64
 	var wg sync.WaitGroup
 	cpu0 := processCPU()
-	start := time.Now()
+	t0 := time.Now()
+	start.Store(&t0)
 	for i := range n {
 		wg.Add(1)
 		go func() {
@@ -193,7 +209,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		}()
 	}
 	wg.Wait()
-	makespan := time.Since(start)
+	makespan := time.Since(t0)
 	cpu := processCPU() - cpu0
 	peak := procStatusKB("VmHWM")
 
@@ -202,6 +218,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		Tasks: n, Steps: steps, FlushEvents: flushEvents,
 		LatencyMS:    ms(latency),
 		MakespanMS:   ms(makespan),
+		FirstTurnsMS: ms(time.Duration(firstTurns.Load())),
 		IdealMS:      ms(ideal),
 		StepsPerSec:  float64(n*steps) / makespan.Seconds(),
 		CPUMS:        ms(cpu),
@@ -233,7 +250,7 @@ func benchHandler(steps int, latency time.Duration, q llmtest.Quirk) llmtest.Han
 		if k == steps-1 {
 			t.ToolCalls = append(t.ToolCalls, llmtest.ToolCall{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)})
 		}
-		turns[k] = t
+		turns[k] = llmtest.Prepare(t) // made once, reused with the request number and time put in
 	}
 	return func(r *llmtest.Request) llmtest.Turn {
 		return turns[min(bytes.Count(r.Body, toolRole), steps-1)]

@@ -1,6 +1,7 @@
 package llmtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,7 +161,20 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	}
 	out := newSSE(w, q&Buffered != 0)
 	defer out.close()
-	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(req.N), Object: "chat.completion.chunk", Created: time.Now().Unix(), Model: req.Model}
+	created := time.Now().Unix()
+	if p := t.prep; p != nil && out.gather != nil && t.StreamError == "" && !t.Hang && !(req.Usage && q&NoUsage == 0) {
+		if b, ok := p.render(*out.gather, t, q, req, created); ok {
+			*out.gather = b
+			return
+		}
+	}
+	streamOpenAI(r.Context(), out, t, q, req, req.N, created)
+}
+
+// streamOpenAI writes the reply of turn t to request req, as the n-th
+// request at time created.
+func streamOpenAI(ctx context.Context, out *sseWriter, t Turn, q Quirk, req *Request, n int, created int64) {
+	base := oaChunk{ID: "chatcmpl-" + strconv.Itoa(n), Object: "chat.completion.chunk", Created: created, Model: req.Model}
 	// Arguments sent as objects may be malformed on purpose: json.Marshal
 	// then writes nothing, which the hand encoder would not imitate.
 	plain := q&ArgumentsObject == 0
@@ -185,7 +199,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 	for i, c := range t.ToolCalls {
 		id := c.ID
 		if id == "" {
-			id = fmt.Sprintf("call_%d_%d", req.N, i+1)
+			id = fmt.Sprintf("call_%d_%d", n, i+1)
 		}
 		if q&NoID != 0 {
 			id = ""
@@ -215,7 +229,7 @@ func (s *Server) serveOpenAI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if t.Hang {
-		hang(r.Context())
+		hang(ctx)
 		return
 	}
 	finish := "stop"

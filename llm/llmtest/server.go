@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,8 @@ type Turn struct {
 	// away or the server closes: for cancellation and idle timeout tests.
 	Hang   bool
 	Quirks Quirk
+
+	prep *prepared // see Prepare
 }
 
 // Request is one request the server received.
@@ -113,6 +116,7 @@ type Server struct {
 
 	handler Handler
 	srv     *http.Server
+	lean    *leanState // the lean server's, instead of srv
 	ln      net.Listener
 	n       atomic.Int64
 	key     atomic.Pointer[string]
@@ -126,14 +130,10 @@ type Server struct {
 // NewServer starts a server on a loopback port that answers with h. The
 // caller must Close it. It records every request; see SetRecording.
 func NewServer(h Handler) *Server {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
-			panic("llmtest: cannot listen on a loopback port: " + err.Error())
-		}
+	if os.Getenv("LLMTEST_LEAN") == "1" {
+		return NewLeanServer(h)
 	}
-	s := &Server{URL: "http://" + ln.Addr().String(), handler: h, ln: ln}
-	s.record.Store(true)
+	s, ln := newServer(h)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.serveOpenAI)
 	mux.HandleFunc("POST /v1/messages", s.serveAnthropic)
@@ -142,8 +142,25 @@ func NewServer(h Handler) *Server {
 	return s
 }
 
+// newServer listens on a loopback port for a server answering with h.
+func newServer(h Handler) (*Server, net.Listener) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
+			panic("llmtest: cannot listen on a loopback port: " + err.Error())
+		}
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), handler: h, ln: ln}
+	s.record.Store(true)
+	return s, ln
+}
+
 // Close stops the server and ends the requests in flight.
 func (s *Server) Close() {
+	if s.lean != nil {
+		s.closeLean()
+		return
+	}
 	s.srv.Close()
 }
 
@@ -185,12 +202,17 @@ func (s *Server) Count() int { return int(s.n.Load()) }
 // further.
 func (s *Server) receive(w http.ResponseWriter, r *http.Request, protocol string) *Request {
 	var keep *[]byte
-	if !s.record.Load() {
-		keep = bodies.Get().(*[]byte)
-	}
-	body, err := readBody(r, keep)
-	if err != nil {
-		return nil
+	var body []byte
+	var err error
+	if lb, ok := r.Body.(*leanBody); ok { // the lean server has read it, into a pooled buffer when not recording
+		body, keep, lb.keep = lb.b, lb.keep, nil
+	} else {
+		if !s.record.Load() {
+			keep = bodies.Get().(*[]byte)
+		}
+		if body, err = readBody(r, keep); err != nil {
+			return nil
+		}
 	}
 	header := r.Header // valid while the reply is written, as long as an unrecorded request lives
 	if keep == nil {
@@ -281,6 +303,9 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, req *Request) (
 }
 
 func wait(ctx context.Context, d time.Duration) bool {
+	if c, ok := ctx.(*leanCtx); ok {
+		return c.sleep(d)
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
