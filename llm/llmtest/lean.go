@@ -341,7 +341,7 @@ func (lc *leanConn) serveOne() bool {
 		lc.s.serveAnthropic(w, r)
 	case r.URL.Path == "/v1/chat/completions" || r.URL.Path == "/v1/messages":
 		w.Header().Set("Allow", "POST")
-		http.Error(w, "method not allowed", 405)
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	default:
 		http.NotFound(w, r)
 	}
