@@ -21,7 +21,8 @@ func (r *run) oldHasCanary(raw, args json.RawMessage) bool {
 	if c.In(string(raw)) {
 		return true
 	}
-	keys, values := tokenStrings(args)
+	a := tokenStrings(args)
+	keys, values := a.keys, a.values
 	for _, s := range append(keys, values...) {
 		if c.In(s) {
 			return true
@@ -41,17 +42,22 @@ func (r *run) oldHasCanary(raw, args json.RawMessage) bool {
 // old one, or when decodedStrings differs from the token decoder.
 func checkSameArgs(t testing.TB, r *run, args []byte) {
 	t.Helper()
-	keys, values := decodedStrings(args)
-	wantKeys, wantValues := tokenStrings(args)
-	if !slices.Equal(keys, wantKeys) || !slices.Equal(values, wantValues) {
-		t.Fatalf("decodedStrings(%q) = %q, %q; token decoder %q, %q", args, keys, values, wantKeys, wantValues)
+	got0, want0 := decodedStrings(args), tokenStrings(args)
+	if !sameStrings(got0, want0) {
+		t.Fatalf("decodedStrings(%q) = %q; token decoder %q", args, got0, want0)
 	}
 	old, got := r.oldHasCanary(args, args), r.hasCanary(args, args)
 	if old && !got {
 		t.Fatalf("regression: the old check caught the canary in %q, the new one misses it", args)
 	}
-	if old != got {
-		t.Errorf("hasCanary(%q) = %v, old %v", args, got, old)
+	// The check now also reads keys and strings together in document
+	// order (a token split between two keys, or around a number): more
+	// found than before only where such a joined text holds the token.
+	if !old && got {
+		c := r.taint.canary
+		if !c.In(strings.Join(got0.keys, "\n")) && !c.In(strings.Join(got0.strs, "\n")) && !c.In(strings.Join(got0.strValues, "\n")) {
+			t.Errorf("hasCanary(%q) = true, old false, and no joined text holds the token", args)
+		}
 	}
 }
 
@@ -181,4 +187,36 @@ func FuzzHasCanaryOldNew(f *testing.F) {
 		checkSameArgs(t, r, []byte(before+p+after))
 		checkSameArgs(t, r, []byte(before+after))
 	})
+}
+
+// TestCanarySplitAcrossKeysAndNumbers: the splits the red team found the
+// check missing before it read the strings together in document order: a
+// token split between two keys, between a key and its value, and between
+// two values with a number or a literal between them. Each must be caught,
+// and the same arguments without the token must not be.
+func TestCanarySplitAcrossKeysAndNumbers(t *testing.T) {
+	r := &run{}
+	r.taint.canary = guard.NewCanary()
+	token := r.taint.canary.String()
+	h := len(token) / 2
+	a, b := token[:h], token[h:]
+	for _, f := range []string{
+		`{%q:1,%q:2}`,
+		`{"path":"x","content":{%q:%q}}`,
+		`{"a":%q,"b":1,"c":%q}`,
+		`{"a":%q,"b":[true,null,3.5],"c":%q}`,
+		`[%q,{"n":7},%q]`,
+	} {
+		args := []byte(fmt.Sprintf(f, a, b))
+		if !json.Valid(args) {
+			t.Fatalf("invalid test arguments %s", args)
+		}
+		if !r.hasCanary(args, args) {
+			t.Errorf("the token split in %s is not caught", args)
+		}
+		clean := []byte(fmt.Sprintf(f, "alpha", "beta"))
+		if r.hasCanary(clean, clean) {
+			t.Errorf("%s is taken for the token", clean)
+		}
+	}
 }

@@ -20,7 +20,22 @@ func FuzzDecodedStrings(f *testing.F) {
 		if err != nil {
 			return
 		}
-		keys, values := decodedStrings(raw)
+		got0 := decodedStrings(raw)
+		keys, values, strs := got0.keys, got0.values, got0.strs
+		wantStrValues := []string{a, b}
+		if k > "x" {
+			wantStrValues = []string{b, a}
+		}
+		if !slices.Equal(got0.strValues, wantStrValues) {
+			t.Errorf("string values of %s = %q, want %q", raw, got0.strValues, wantStrValues)
+		}
+		wantStrs := []string{k, a, "x", b, "n"}
+		if k > "x" {
+			wantStrs = []string{"x", b, "n", k, a}
+		}
+		if !slices.Equal(strs, wantStrs) {
+			t.Errorf("strings of %s in order = %q, want %q", raw, strs, wantStrs)
+		}
 		want := []string{k, "x"}
 		slices.Sort(want) // as json.Marshal writes them
 		got := slices.Clone(keys)
@@ -52,10 +67,15 @@ func FuzzScanStrings(f *testing.F) {
 		if !json.Valid(raw) {
 			return
 		}
-		keys, values := scanStrings(raw)
-		wantKeys, wantValues := tokenStrings(raw)
-		if !slices.Equal(keys, wantKeys) || !slices.Equal(values, wantValues) {
-			t.Errorf("scanStrings(%q) = %q, %q; want %q, %q", raw, keys, values, wantKeys, wantValues)
+		if got, want := scanStrings(raw), tokenStrings(raw); !sameStrings(got, want) {
+			t.Errorf("scanStrings(%q) = %q; want %q", raw, got, want)
 		}
 	})
+}
+
+// sameStrings reports whether a and b hold the same strings in the same
+// order, list by list.
+func sameStrings(a, b argStrings) bool {
+	return slices.Equal(a.keys, b.keys) && slices.Equal(a.values, b.values) &&
+		slices.Equal(a.strs, b.strs) && slices.Equal(a.strValues, b.strValues)
 }

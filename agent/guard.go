@@ -156,11 +156,24 @@ func (r *run) hasCanary(raw, args json.RawMessage) bool {
 	if c.In(string(raw)) {
 		return true
 	}
-	keys, values := decodedStrings(args)
+	a := decodedStrings(args)
+	keys, values := a.keys, a.values
 	for _, s := range append(keys, values...) {
 		if c.In(s) {
 			return true
 		}
+	}
+	// A token split between two keys, between a key and a value, or
+	// between two string values with a number or a literal between them is
+	// whole again in those strings put together in document order.
+	if len(keys) >= 2 && c.In(strings.Join(keys, "\n")) {
+		return true
+	}
+	if len(keys) >= 1 && len(a.strs) >= 2 && c.In(strings.Join(a.strs, "\n")) {
+		return true
+	}
+	if len(a.strValues) >= 2 && len(a.strValues) < len(values) && c.In(strings.Join(a.strValues, "\n")) {
+		return true
 	}
 	// A token split between two values ("path": its first half, "content":
 	// the rest) is whole again once they are put together, in either order.
@@ -174,10 +187,31 @@ func (r *run) hasCanary(raw, args json.RawMessage) bool {
 	return c.In(strings.Join(values, "\n"))
 }
 
-// decodedStrings returns the object keys and, apart, the string values of
-// the JSON value args, decoded, at any depth, in document order; numbers
-// count as values, as written.
-func decodedStrings(args json.RawMessage) (keys, values []string) {
+// argStrings are the strings of a JSON value, decoded, at any depth, each
+// list in document order.
+type argStrings struct {
+	keys   []string // object keys
+	values []string // values: strings, and numbers as written
+	// strs is keys and string values together; strValues the string
+	// values alone (no numbers).
+	strs, strValues []string
+}
+
+// key adds an object key.
+func (a *argStrings) key(s string) {
+	a.keys = append(a.keys, s)
+	a.strs = append(a.strs, s)
+}
+
+// str adds a string value.
+func (a *argStrings) str(s string) {
+	a.values = append(a.values, s)
+	a.strs = append(a.strs, s)
+	a.strValues = append(a.strValues, s)
+}
+
+// decodedStrings returns the strings of the JSON value args.
+func decodedStrings(args json.RawMessage) argStrings {
 	if json.Valid(args) {
 		return scanStrings(args)
 	}
@@ -189,7 +223,7 @@ func decodedStrings(args json.RawMessage) (keys, values []string) {
 // canary check's allocations): a string without escapes and in valid
 // UTF-8 is its bytes, any other goes through json.Unmarshal.
 // FuzzScanStrings holds it to tokenStrings.
-func scanStrings(args []byte) (keys, values []string) {
+func scanStrings(args []byte) (a argStrings) {
 	var stack [16]bool
 	inObject := stack[:0] // inObject[i]: level i is an object
 	wantKey := false
@@ -222,11 +256,11 @@ func scanStrings(args []byte) (keys, values []string) {
 			}
 			i = end
 			if wantKey {
-				keys = append(keys, s)
+				a.key(s)
 				wantKey = false
 				continue
 			}
-			values = append(values, s)
+			a.str(s)
 		case 't', 'f', 'n': // true, false, null: not a string
 			for i < len(args) && 'a' <= args[i] && args[i] <= 'z' {
 				i++
@@ -239,18 +273,18 @@ func scanStrings(args []byte) (keys, values []string) {
 			for j < len(args) && strings.IndexByte("+-.0123456789eE", args[j]) >= 0 {
 				j++
 			}
-			values = append(values, string(args[i:j]))
+			a.values = append(a.values, string(args[i:j]))
 			i = max(j, i+1)
 		}
 		// A value ended: in an object, a key comes next.
 		wantKey = len(inObject) > 0 && inObject[len(inObject)-1]
 	}
-	return keys, values
+	return a
 }
 
 // tokenStrings is decodedStrings decoding a token at a time: for text that
 // is not valid JSON, it returns what it found before the first error.
-func tokenStrings(args []byte) (keys, values []string) {
+func tokenStrings(args []byte) (a argStrings) {
 	dec := json.NewDecoder(bytes.NewReader(args))
 	dec.UseNumber()
 	// inObject[i] reports whether level i is an object; wantKey whether
@@ -260,7 +294,7 @@ func tokenStrings(args []byte) (keys, values []string) {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return keys, values
+			return a
 		}
 		switch v := tok.(type) {
 		case json.Delim:
@@ -278,13 +312,13 @@ func tokenStrings(args []byte) (keys, values []string) {
 			}
 		case string:
 			if wantKey {
-				keys = append(keys, v)
+				a.key(v)
 				wantKey = false
 				continue
 			}
-			values = append(values, v)
+			a.str(v)
 		case json.Number:
-			values = append(values, v.String())
+			a.values = append(a.values, v.String())
 		}
 		// A value ended: in an object, a key comes next.
 		wantKey = len(inObject) > 0 && inObject[len(inObject)-1]
