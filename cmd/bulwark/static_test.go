@@ -38,3 +38,29 @@ func TestReadmeBuildIsStatic(t *testing.T) {
 		t.Errorf("the built binary needs shared libraries: %v", libs)
 	}
 }
+
+// TestQuickCommands: only the commands that print and return at once go
+// without the signal context; every other, a command's --help included,
+// keeps Ctrl-C and SIGTERM as a cancellation it can clean up after.
+func TestQuickCommands(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		quick bool
+	}{
+		{nil, true},
+		{[]string{"version"}, true},
+		{[]string{"help"}, true},
+		{[]string{"help", "sandbox"}, true},
+		{[]string{"--help"}, true},
+		{[]string{"-h"}, true},
+		{[]string{"run", "help"}, false},
+		{[]string{"run", "--help"}, false},
+		{[]string{"serve"}, false},
+		{[]string{"sandbox", "exec", "--", "version"}, false},
+		{[]string{"Version"}, false},
+	} {
+		if got := quick(c.args); got != c.quick {
+			t.Errorf("quick(%q) = %v, want %v", c.args, got, c.quick)
+		}
+	}
+}
