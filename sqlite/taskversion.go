@@ -181,11 +181,30 @@ func (t *taskVersions) begin() (*taskChange, error) {
 		}
 	}
 	t.writers++
-	if t.lost.Load() || !t.current() {
+	if t.lost.Load() || !t.currentRetried() {
 		t.release()
+		if !t.lost.Load() {
+			return nil, fmt.Errorf("cannot tell whether %s is still the file this process maps (lstat failed three times): the change is refused", t.path)
+		}
 		return nil, fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", t.path)
 	}
 	return &taskChange{t: t}, nil
+}
+
+// currentRetried is current, asked again up to twice when the lstat
+// failed for a reason other than the file's absence (a change is refused
+// when it cannot tell, and a passing failure should not refuse it).
+func (t *taskVersions) currentRetried() bool {
+	for range 3 {
+		if t.current() {
+			return true
+		}
+		if t.lost.Load() {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
 }
 
 // release ends a change of this process; t.mu is held.
