@@ -39,22 +39,84 @@ const authFileSize = 64
 // leaves begun > ended, and repair sets ended = begun once no process
 // holds the lock (until then nothing is cached: slower, never stale).
 type authVersion struct {
-	f            *os.File
-	mem          []byte
+	mappedFile
 	begun, ended *atomic.Uint64
 	mu           sync.Mutex   // one change of this process at a time, and repair
 	lastRepair   atomic.Int64 // unix nanoseconds of the last attempt
+}
 
-	// The file as opened, to tell whether the path still names it.
+// mappedFile is a version file beside the database, mapped into memory,
+// as opened: its path, device and inode tell whether the path still names
+// it. Its counters never go back.
+type mappedFile struct {
+	f        *os.File
+	mem      []byte
 	path     string
 	dev, ino uint64
-	// highest is the highest begun this process has read: begun never
-	// goes back, unless the file was rewritten (copied over, cut short).
+	size     int64
+	// highest is the highest counter this process has read: it never goes
+	// back, unless the file was rewritten (copied over, cut short).
 	highest atomic.Uint64
 	// lost is set once the file was found replaced, removed or rewound:
 	// other processes may be changing another file, so nothing is cached
 	// (never stale) and changes are refused until a restart.
 	lost atomic.Bool
+}
+
+// seen reads the counter c of the file and returns it: lower than one
+// read before, the file was rewound, and it is lost. The highest is read
+// first, so that a counter another goroutine reads and records meanwhile
+// is not taken for a rewind.
+func (m *mappedFile) seen(counter *atomic.Uint64) uint64 {
+	h := m.highest.Load()
+	c := counter.Load()
+	if c < h {
+		m.lost.Store(true)
+	}
+	for c > h && !m.highest.CompareAndSwap(h, c) {
+		h = m.highest.Load()
+	}
+	return c
+}
+
+// current reports whether the path still names the mapped file (one
+// lstat): a file removed, moved away or replaced leaves this process
+// counting on a file other processes no longer see. It sets lost if not.
+func (m *mappedFile) current() bool {
+	ok, lost := namesFile(m.path, m.dev, m.ino, m.size)
+	if lost {
+		m.lost.Store(true)
+	}
+	return ok
+}
+
+// refuseChange returns why a change may not be made: the file lost, or
+// its lstat failing three times (asked again, since a passing failure
+// should not refuse a change); nil when it may.
+func (m *mappedFile) refuseChange() error {
+	for range 3 {
+		if m.lost.Load() {
+			break
+		}
+		if m.current() {
+			return nil
+		}
+		if !m.lost.Load() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !m.lost.Load() {
+		return fmt.Errorf("cannot tell whether %s is still the file this process maps (lstat failed three times): the change is refused", m.path)
+	}
+	return fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", m.path)
+}
+
+func (m *mappedFile) close() error {
+	err := syscall.Munmap(m.mem)
+	if cerr := m.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func openAuthVersion(dbPath string) (*authVersion, error) {
@@ -101,7 +163,7 @@ func mapAuthVersion(f *os.File, p string) (*authVersion, error) {
 		return nil, err
 	}
 	// The mapping is page-aligned, so both words are 8-byte aligned.
-	a := &authVersion{f: f, mem: mem, path: p, dev: dev, ino: ino,
+	a := &authVersion{mappedFile: mappedFile{f: f, mem: mem, path: p, dev: dev, ino: ino, size: authFileSize},
 		begun: (*atomic.Uint64)(unsafe.Pointer(&mem[0])),
 		ended: (*atomic.Uint64)(unsafe.Pointer(&mem[8]))}
 	return a, nil
@@ -145,14 +207,6 @@ func mapShared(f *os.File, p string, size int, fresh func(mem []byte)) ([]byte, 
 	return mem, uint64(st.Dev), uint64(st.Ino), nil
 }
 
-func (a *authVersion) close() error {
-	err := syscall.Munmap(a.mem)
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // version returns the version and whether it is stable (no change under
 // way). ended is read first: if begun then equals it, no change was under
 // way when ended was read, and none began until begun was.
@@ -161,15 +215,8 @@ func (a *authVersion) close() error {
 // one at its path, or rewound (see lost).
 func (a *authVersion) version() (v uint64, stable bool) {
 	defer faulted(&a.lost, debug.SetPanicOnFault(true))
-	h := a.highest.Load() // before begun: a begun read after it is not lower
 	e := a.ended.Load()
-	b := a.begun.Load()
-	if b < h {
-		a.lost.Store(true)
-	}
-	for b > h && !a.highest.CompareAndSwap(h, b) {
-		h = a.highest.Load()
-	}
+	b := a.seen(a.begun)
 	if a.lost.Load() || !a.current() {
 		return b, false
 	}
@@ -178,17 +225,6 @@ func (a *authVersion) version() (v uint64, stable bool) {
 	}
 	a.repair()
 	return b, false
-}
-
-// current reports whether the path still names the mapped file (one
-// lstat): a file removed, moved away or replaced leaves this process
-// counting on a file other processes no longer see. It sets lost if not.
-func (a *authVersion) current() bool {
-	ok, lost := namesFile(a.path, a.dev, a.ino, authFileSize)
-	if lost {
-		a.lost.Store(true)
-	}
-	return ok
 }
 
 // faulted, deferred with debug.SetPanicOnFault(true) around the reads and
@@ -231,8 +267,8 @@ func (a *authVersion) change(write func() error) error {
 		return fmt.Errorf("lock the authentication version: %w", err)
 	}
 	defer syscall.Flock(int(a.f.Fd()), syscall.LOCK_UN)
-	if a.lost.Load() || !a.current() {
-		return fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", a.path)
+	if err := a.refuseChange(); err != nil {
+		return err
 	}
 	a.add(a.begun)
 	defer a.add(a.ended) // also when write fails: whatever it did is over

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -50,21 +49,12 @@ const taskFileSize = 64 + 16*taskStripes
 // process finds no one holding the lock and sets ended to begun
 // everywhere (until then those tasks are not cached: slower, never stale).
 type taskVersions struct {
-	f       *os.File
-	mem     []byte
+	mappedFile
 	changes *atomic.Uint64 // one more at each change of a stripe: never goes back
 
 	mu         sync.Mutex // writers: the shared lock; repair
 	writers    int        // changes of this process under way
 	lastRepair atomic.Int64
-
-	// The file as opened, to tell whether the path still names it, and
-	// the highest changes read; lost once it was found replaced, removed
-	// or rewound (as authVersion.lost: nothing cached, changes refused).
-	path     string
-	dev, ino uint64
-	highest  atomic.Uint64
-	lost     atomic.Bool
 }
 
 func openTaskVersions(dbPath string) (*taskVersions, error) {
@@ -76,7 +66,7 @@ func openTaskVersions(dbPath string) (*taskVersions, error) {
 		// A new file, or one cut short: every counter starts from the
 		// clock, past any version a process may have cached at.
 		now := uint64(time.Now().UnixNano())
-		t := taskVersions{mem: mem}
+		t := taskVersions{mappedFile: mappedFile{mem: mem}}
 		c := t.counter(0)
 		c.Store(max(now, c.Load()+1))
 		for i := range taskStripes {
@@ -90,7 +80,7 @@ func openTaskVersions(dbPath string) (*taskVersions, error) {
 		f.Close()
 		return nil, err
 	}
-	t := &taskVersions{f: f, mem: mem, path: p, dev: dev, ino: ino}
+	t := &taskVersions{mappedFile: mappedFile{f: f, mem: mem, path: p, dev: dev, ino: ino, size: taskFileSize}}
 	t.changes = t.counter(0)
 	return t, nil
 }
@@ -118,28 +108,13 @@ func stripeOf(id string) int {
 	return int(h % taskStripes)
 }
 
-func (t *taskVersions) close() error {
-	err := syscall.Munmap(t.mem)
-	if cerr := t.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // version returns the version of the task id and whether it is stable.
 // As authVersion.version: ended is read before begun, and nothing is
 // stable once the file is found no longer the one at its path, or
 // rewound.
 func (t *taskVersions) version(id string) (v uint64, stable bool) {
 	defer faulted(&t.lost, debug.SetPanicOnFault(true))
-	h := t.highest.Load()
-	c := t.changes.Load()
-	if c < h {
-		t.lost.Store(true)
-	}
-	for c > h && !t.highest.CompareAndSwap(h, c) {
-		h = t.highest.Load()
-	}
+	t.seen(t.changes)
 	begun, ended := t.stripe(stripeOf(id))
 	e := ended.Load()
 	b := begun.Load()
@@ -151,16 +126,6 @@ func (t *taskVersions) version(id string) (v uint64, stable bool) {
 	}
 	t.repair()
 	return b, false
-}
-
-// current reports whether the path still names the mapped file; it sets
-// lost if it surely does not.
-func (t *taskVersions) current() bool {
-	ok, lost := namesFile(t.path, t.dev, t.ino, taskFileSize)
-	if lost {
-		t.lost.Store(true)
-	}
-	return ok
 }
 
 // taskChange is one change of tasks under way: the stripes it moved.
@@ -181,30 +146,11 @@ func (t *taskVersions) begin() (*taskChange, error) {
 		}
 	}
 	t.writers++
-	if t.lost.Load() || !t.currentRetried() {
+	if err := t.refuseChange(); err != nil {
 		t.release()
-		if !t.lost.Load() {
-			return nil, fmt.Errorf("cannot tell whether %s is still the file this process maps (lstat failed three times): the change is refused", t.path)
-		}
-		return nil, fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", t.path)
+		return nil, err
 	}
 	return &taskChange{t: t}, nil
-}
-
-// currentRetried is current, asked again up to twice when the lstat
-// failed for a reason other than the file's absence (a change is refused
-// when it cannot tell, and a passing failure should not refuse it).
-func (t *taskVersions) currentRetried() bool {
-	for range 3 {
-		if t.current() {
-			return true
-		}
-		if t.lost.Load() {
-			return false
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return false
 }
 
 // release ends a change of this process; t.mu is held.
