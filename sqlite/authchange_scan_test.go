@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,43 +28,59 @@ var authWriteExempt = map[string]string{
 // added later (key rotation, TOTP, disabling a tenant) that writes them
 // without it fails here.
 func TestAuthWritesMoveTheVersion(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
 	found := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
+	for f := range funcBodies(t) {
+		if !authWrite.MatchString(f.body) {
 			continue
 		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
+		found++
+		if _, ok := authWriteExempt[f.name]; ok {
+			continue
 		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			body := string(src[fset.Position(fn.Body.Pos()).Offset:fset.Position(fn.Body.End()).Offset])
-			if !authWrite.MatchString(body) {
-				continue
-			}
-			found++
-			if _, ok := authWriteExempt[fn.Name.Name]; ok {
-				continue
-			}
-			if !strings.Contains(body, "authChange(") {
-				t.Errorf("%s: %s writes %q without db.authChange: a running server would keep using what it cached", name, fn.Name.Name, authWrite.FindString(body))
-			}
+		if !strings.Contains(f.body, "authChange(") {
+			t.Errorf("%s: %s writes %q without db.authChange: a running server would keep using what it cached", f.file, f.name, authWrite.FindString(f.body))
 		}
 	}
 	if found < 4 { // revoke, update and delete a user, settings, last use
 		t.Errorf("found %d functions writing the authentication tables; the scan is broken", found)
+	}
+}
+
+// scannedFunc is a function of the package's non-test files: its file,
+// its name and the text of its body.
+type scannedFunc struct{ file, name, body string }
+
+// funcBodies yields every function of the package's non-test files, for
+// the scans of which SQL a function runs.
+func funcBodies(t *testing.T) iter.Seq[scannedFunc] {
+	return func(yield func(scannedFunc) bool) {
+		files, err := filepath.Glob("*.go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fset := token.NewFileSet()
+		for _, name := range files {
+			if strings.HasSuffix(name, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := parser.ParseFile(fset, name, src, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range f.Decls {
+				fn, ok := d.(*ast.FuncDecl)
+				if !ok || fn.Body == nil {
+					continue
+				}
+				body := string(src[fset.Position(fn.Body.Pos()).Offset:fset.Position(fn.Body.End()).Offset])
+				if !yield(scannedFunc{name, fn.Name.Name, body}) {
+					return
+				}
+			}
+		}
 	}
 }

@@ -4,12 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"hash/fnv"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -222,40 +218,17 @@ var taskWriteExempt = map[string]string{
 // added later (deleting tasks, moving them) that writes tasks without it
 // fails here.
 func TestTaskWritesMoveTheVersion(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
 	found := 0
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
+	for f := range funcBodies(t) {
+		if !taskWriteSQL.MatchString(f.body) {
 			continue
 		}
-		src, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
+		found++
+		if _, ok := taskWriteExempt[f.name]; ok {
+			continue
 		}
-		f, err := parser.ParseFile(fset, name, src, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			body := string(src[fset.Position(fn.Body.Pos()).Offset:fset.Position(fn.Body.End()).Offset])
-			if !taskWriteSQL.MatchString(body) {
-				continue
-			}
-			found++
-			if _, ok := taskWriteExempt[fn.Name.Name]; ok {
-				continue
-			}
-			if !strings.Contains(body, "taskWrite(") || !strings.Contains(body, ".touch(") {
-				t.Errorf("%s: %s writes %q without db.taskWrite and touch: a running server would keep answering what it kept", name, fn.Name.Name, taskWriteSQL.FindString(body))
-			}
+		if !strings.Contains(f.body, "taskWrite(") || !strings.Contains(f.body, ".touch(") {
+			t.Errorf("%s: %s writes %q without db.taskWrite and touch: a running server would keep answering what it kept", f.file, f.name, taskWriteSQL.FindString(f.body))
 		}
 	}
 	if found < 4 { // create, set status, append an event, continue
