@@ -157,7 +157,7 @@ func (c *testCluster) killAndReplace(t *testing.T, i int) {
 
 // runner returns the index of the node whose data folder holds the
 // task's workspace with file in it, waiting for one to.
-func (c *testCluster) runner(t *testing.T, id, file string) int {
+func (c *testCluster) runner(t *testing.T, key, id, input, file string) int {
 	t.Helper()
 	for i := 0; ; i++ {
 		for j, n := range c.nodes {
@@ -166,7 +166,9 @@ func (c *testCluster) runner(t *testing.T, id, file string) int {
 			}
 		}
 		if i > 3000 { // a hang guard, not a speed assertion
-			t.Fatalf("no node has %s in the workspace of task %s", file, id)
+			st := c.nodes[0].task(t, key, id)
+			t.Fatalf("no node has %s in the workspace of task %s; it is %s after %d model requests, events %+v",
+				file, id, st.Status, c.model.requests(input), c.events(t, 0, key, id))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -312,7 +314,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("POST task = %d", code)
 		}
 		id := task.ID
-		run := c.runner(t, id, "a.txt")
+		run := c.runner(t, key, id, "ask stream", "a.txt")
 		// Stream from the node it was submitted to when another node runs
 		// it: a node must not take a task it queued for one it runs.
 		other, third := (run+1)%3, (run+2)%3
@@ -430,7 +432,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("POST task = %d", code)
 		}
 		id := task.ID
-		run := c.runner(t, id, "s.txt") // the command runs: kill its node
+		run := c.runner(t, key, id, "long kill", "s.txt") // the command runs: kill its node
 		c.killAndReplace(t, run)
 		watch := (run + 1) % 3
 		st := c.waitDone(t, watch, key, id)
@@ -464,7 +466,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("POST task = %d", code)
 		}
 		id := task.ID
-		run := c.runner(t, id, "s.txt")
+		run := c.runner(t, key, id, "long stop", "s.txt")
 		// SIGTERM: the node stops gracefully, its run is cut off at the
 		// command and handed back to the queue, without waiting for a
 		// lease to run out.
@@ -493,7 +495,7 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("POST task = %d", code)
 		}
 		id := task.ID
-		run := c.runner(t, id, "a.txt")
+		run := c.runner(t, key, id, "ask kill", "a.txt")
 		c.waitEvents(t, run, key, id, "asked", func(evs []bulwark.Event) bool { return countEvents(evs, bulwark.EventAskUser, "") == 1 })
 		c.killAndReplace(t, run)
 		// A task waiting for a person is held by no node (its run ended
