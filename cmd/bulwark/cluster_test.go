@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,13 @@ import (
 type clusterModel struct {
 	mu    sync.Mutex
 	asked map[string]int
+	// done is, by input, the most tool results a request from each node
+	// carried (nodes are told apart by their provider keys, nodeKey).
+	done map[string]map[int]int
 }
+
+// nodeKey is node i's provider key: the fake model tells nodes apart by it.
+func nodeKey(i int) string { return fmt.Sprintf("sk-test-node%d", i) }
 
 // clusterPlans are the steps of each kind of task, by input prefix. Call
 // ids are fixed so that the test can count each call's events.
@@ -69,8 +76,14 @@ func (m *clusterModel) turn(r *llmtest.Request) llmtest.Turn {
 			results++
 		}
 	}
+	node := -1
+	fmt.Sscanf(r.Header.Get("Authorization"), "Bearer sk-test-node%d", &node)
 	m.mu.Lock()
 	m.asked[input]++
+	if m.done[input] == nil {
+		m.done[input] = map[int]int{}
+	}
+	m.done[input][node] = max(m.done[input][node], results)
 	m.mu.Unlock()
 	kind, _, _ := strings.Cut(input, " ")
 	plan := clusterPlans[kind]
@@ -78,6 +91,19 @@ func (m *clusterModel) turn(r *llmtest.Request) llmtest.Turn {
 		return llmtest.Turn{Content: "nothing left to do"}
 	}
 	return llmtest.Turn{Content: "step", ToolCalls: []llmtest.ToolCall{plan[results]}}
+}
+
+// past returns a node that asked the model for input with at least n
+// tool results, or -1.
+func (m *clusterModel) past(input string, n int) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for node, done := range m.done[input] {
+		if done >= n {
+			return node
+		}
+	}
+	return -1
 }
 
 func (m *clusterModel) requests(input string) int {
@@ -112,15 +138,15 @@ func startTestCluster(t *testing.T, n int) *testCluster {
 	if _, err := secret.CreateKeyFile(keyFile); err != nil {
 		t.Fatal(err)
 	}
-	cm := &clusterModel{asked: map[string]int{}}
+	cm := &clusterModel{asked: map[string]int{}, done: map[string]map[int]int{}}
 	model := llmtest.NewServer(cm.turn)
 	t.Cleanup(model.Close)
 	common := []string{"BULWARK_DATABASE_URL=" + dbURL, "BULWARK_MASTER_KEY_FILE=" + keyFile}
 	c := &testCluster{t: t, model: cm, cli: append([]string{"BULWARK_DATA=" + t.TempDir()}, common...)}
-	for range n {
+	for i := range n {
 		data := t.TempDir()
 		env := append([]string{"BULWARK_DATA=" + data, "BULWARK_QUEUE_LEASE=10s", "BULWARK_SANDBOX=off",
-			"BULWARK_MAX_EXECUTION_TIME=120s", "BULWARK_SHARED_PROVIDER_KEYS=on", "OPENAI_API_KEY=sk-test",
+			"BULWARK_MAX_EXECUTION_TIME=120s", "BULWARK_SHARED_PROVIDER_KEYS=on", "OPENAI_API_KEY=" + nodeKey(i),
 			"OPENAI_BASE_URL=" + model.URL + "/v1"}, common...)
 		c.nodes = append(c.nodes, &clusterNode{served: startServe(t, env, "--model", "openai:x"), data: data, env: env})
 	}
@@ -155,15 +181,27 @@ func (c *testCluster) killAndReplace(t *testing.T, i int) {
 	c.nodes[i] = &clusterNode{served: startServe(c.t, n.env, "--model", "openai:x"), data: n.data, env: n.env}
 }
 
-// runner returns the index of the node whose data folder holds the
-// task's workspace with file in it, waiting for one to.
+// runner returns the index of the node that runs the task of input:
+// the one whose data folder holds the task's workspace with file in it,
+// waiting for one to. A folder is sealed away when its run stops, and a
+// run that asks a person stops as it parks, soon after it wrote its file:
+// a poll can miss that, so a node that asked the model with the result of
+// the plan's step that made file counts too.
 func (c *testCluster) runner(t *testing.T, key, id, input, file string) int {
 	t.Helper()
+	kind, _, _ := strings.Cut(input, " ")
+	step := slices.IndexFunc(clusterPlans[kind], func(c llmtest.ToolCall) bool { return strings.Contains(string(c.Arguments), file) })
+	if step < 0 {
+		t.Fatalf("no step of the %s plan makes %s", kind, file)
+	}
 	for i := 0; ; i++ {
 		for j, n := range c.nodes {
 			if m, _ := filepath.Glob(filepath.Join(n.data, "workspaces", "*", id, file)); len(m) > 0 {
 				return j
 			}
+		}
+		if j := c.model.past(input, step+1); j >= 0 {
+			return j
 		}
 		if i > 3000 { // a hang guard, not a speed assertion
 			st := c.nodes[0].task(t, key, id)
