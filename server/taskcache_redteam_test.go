@@ -146,25 +146,7 @@ func TestTaskViewSeesTheCLI(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/bulwark").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
-	ctx := context.Background()
-	acme := e.tenant("acme")
-	task, err := e.db.CreateTask(ctx, acme.id, bulwark.Task{Input: "x", Status: bulwark.TaskRunning})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func() taskView {
-		t.Helper()
-		w := e.do(req{method: "GET", path: "/api/v1/tasks/" + task.ID, key: acme.keys[bulwark.RoleViewer]})
-		if w.Code != http.StatusOK {
-			t.Fatalf("GET = %d %s", w.Code, w.Body)
-		}
-		return decode[taskView](t, w)
-	}
-	get()
-	if v := get(); v.Status != bulwark.TaskRunning || e.srv.views.len() != 1 {
-		t.Fatalf("GET = %s with %d answers kept, want running and 1", v.Status, e.srv.views.len())
-	}
+	e, _, task, get := cachedRunningTask(t)
 	cmd := exec.Command(bin, "tasks", "cancel", "--data", e.dir, "--tenant", "acme", task.ID)
 	cmd.Env = append(os.Environ(), "BULWARK_MASTER_KEY_FILE="+filepath.Join(e.dir, "master.key"), "BULWARK_MASTER_KEY=", "BULWARK_DATABASE_URL=")
 	if out, err := cmd.CombinedOutput(); err != nil {

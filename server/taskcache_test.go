@@ -198,6 +198,22 @@ func TestTaskCacheBounded(t *testing.T) {
 // answer before it.
 func TestTaskViewSeesAnotherProcess(t *testing.T) {
 	t.Parallel()
+	e, acme, task, get := cachedRunningTask(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessSetsStatus$")
+	cmd.Env = append(os.Environ(), "BULWARK_TEST_HELPER_TASK="+e.dir+"|"+string(acme.id)+"|"+task.ID)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the other process: %v\n%s", err, out)
+	}
+	if v := get(); v.Status != bulwark.TaskWaiting {
+		t.Errorf("after another process set the task waiting, GET shows %s", v.Status)
+	}
+}
+
+// cachedRunningTask makes a running task of tenant acme whose answer the
+// server keeps (asked twice: one answer kept), for the tests of changes
+// made outside the server. get asks for it again as a viewer.
+func cachedRunningTask(t *testing.T) (*env, *tenant, bulwark.Task, func() taskView) {
+	t.Helper()
 	e := newEnv(t, rateLimitOff, withRuntime(t, ""))
 	ctx := context.Background()
 	acme := e.tenant("acme")
@@ -217,14 +233,7 @@ func TestTaskViewSeesAnotherProcess(t *testing.T) {
 	if v := get(); v.Status != bulwark.TaskRunning || e.srv.views.len() != 1 {
 		t.Fatalf("GET = %s with %d answers kept, want running and 1", v.Status, e.srv.views.len())
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessSetsStatus$")
-	cmd.Env = append(os.Environ(), "BULWARK_TEST_HELPER_TASK="+e.dir+"|"+string(acme.id)+"|"+task.ID)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("the other process: %v\n%s", err, out)
-	}
-	if v := get(); v.Status != bulwark.TaskWaiting {
-		t.Errorf("after another process set the task waiting, GET shows %s", v.Status)
-	}
+	return e, acme, task, get
 }
 
 // TestHelperProcessSetsStatus is the other process of
