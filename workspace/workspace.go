@@ -66,11 +66,10 @@ type Workspace struct {
 	// MaxFileSize caps, in bytes, the files ReadFile reads and WriteFile
 	// writes; zero means DefaultMaxFileSize. Set it before first use.
 	MaxFileSize int64
-	// Durable makes WriteFile flush each file to disk before renaming it
-	// into place. Off by default: a workspace is the scratch space of a
-	// running agent, the rename already keeps readers from seeing a torn
-	// file, and an fsync per write costs more than the rest of an agent
-	// step (see BENCHMARKS.md). Turn it on where a write must survive a
+	// Durable makes WriteFile flush each file to disk before it returns (a
+	// replaced file before it is renamed into place). Off by default: a
+	// workspace is the scratch space of a running agent, and an fsync per
+	// write costs more than the rest of an agent step (see BENCHMARKS.md). Turn it on where a write must survive a
 	// power cut. Set it before first use.
 	Durable bool
 	// OnEscape, when set, is called each time a path is refused because it
@@ -86,7 +85,7 @@ type Workspace struct {
 	base string
 
 	mu     sync.Mutex
-	folder *os.File // the workspace folder, opened through root on first use by writeTemp
+	folder *os.File // the workspace folder, opened through root on first use by create
 	closed bool
 }
 
@@ -206,11 +205,15 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 }
 
 // WriteFile creates or replaces the regular file name with data, creating
-// missing parent folders (mode 0700). The file is written to a temporary
-// file in the same folder and renamed into place, so readers see the old or
-// the new content, never a mix. A new file gets mode 0600; a replaced file
-// keeps its permission bits; see Durable for flushing to disk. WriteFile refuses data over MaxFileSize and
-// targets that are folders, links, special files or hard-linked files.
+// missing parent folders (mode 0700). A file that exists is replaced
+// whole: the new content is written to a temporary file in the same
+// folder and renamed into place, so readers see the old or the new
+// content, never a mix. A new file is written in place: until WriteFile
+// returns, a reader may find it shorter than data (an agent's own steps
+// never do, they run one after the other). A new file gets mode 0600; a
+// replaced file keeps its permission bits; see Durable for flushing to
+// disk. WriteFile refuses data over MaxFileSize and targets that are
+// folders, links, special files or hard-linked files.
 func (w *Workspace) WriteFile(name string, data []byte) error {
 	_, err := w.Write(name, data)
 	return err
@@ -250,36 +253,42 @@ func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 			return false, w.pathError(op, name, err)
 		}
 	}
+	if !replaced {
+		switch err := w.create(dir, path.Base(clean), data, fileMode); {
+		case err == nil:
+			return false, nil
+		case !errors.Is(err, fs.ErrExist):
+			return false, w.pathError(op, name, err)
+		}
+		// The name appeared since the check: replace it whole, as below.
+	}
 	tmpName := tempPrefix + randomHex()
-	tmp := path.Join(dir, tmpName)
-	created, err := w.writeTemp(dir, tmpName, data, mode)
-	if !created {
+	if err := w.create(dir, tmpName, data, mode); err != nil {
 		return false, w.pathError(op, name, err)
 	}
-	if err == nil {
-		// Check again just before the rename; rename replaces the name and
-		// never writes through a link, so a late swap cannot reach outside.
-		if info, lerr := w.root.Lstat(clean); lerr == nil {
-			err = w.checkInfo(op, name, info)
-		}
+	// Check again just before the rename; rename replaces the name and
+	// never writes through a link, so a late swap cannot reach outside.
+	if info, lerr := w.root.Lstat(clean); lerr == nil {
+		err = w.checkInfo(op, name, info)
 	}
 	if err == nil {
 		err = w.renameTemp(dir, tmpName, clean)
 	}
 	if err != nil {
-		w.root.Remove(tmp)
+		w.root.Remove(path.Join(dir, tmpName))
 		return false, w.pathError(op, name, err)
 	}
 	return replaced, nil
 }
 
-// writeTempRoot creates the file tmp through the root and writes data to
-// it with mode, synced when Durable. created reports whether tmp was made
-// (and must be removed on an error).
-func (w *Workspace) writeTempRoot(tmp string, data []byte, mode fs.FileMode) (created bool, err error) {
-	f, err := w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
+// createRoot is create through the root: it makes the file dir/name with
+// O_CREAT|O_EXCL (which never follows a link at the name) and writes data
+// to it with mode, synced when Durable.
+func (w *Workspace) createRoot(dir, name string, data []byte, mode fs.FileMode) error {
+	p := path.Join(dir, name)
+	f, err := w.root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
-		return false, err
+		return err
 	}
 	_, err = f.Write(data)
 	if err == nil && mode != fileMode {
@@ -288,10 +297,17 @@ func (w *Workspace) writeTempRoot(tmp string, data []byte, mode fs.FileMode) (cr
 	if err == nil && w.Durable {
 		err = f.Sync()
 	}
+	if err != nil {
+		// Remove what was made, unless something has replaced it since.
+		made, serr := f.Stat()
+		if now, lerr := w.root.Lstat(p); serr == nil && lerr == nil && os.SameFile(made, now) {
+			w.root.Remove(p)
+		}
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	return true, err
+	return err
 }
 
 // Remove deletes the regular file name. It refuses folders, links, special

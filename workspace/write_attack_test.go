@@ -1,15 +1,21 @@
 package workspace
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 )
 
 // TestWriteTempNeverFollowsAPlantedLink: something in the workspace (the
-// agent's shell) plants, at the name a write's temporary file will have, a
-// link to a file outside, or a dangling link to a path outside. The write
-// fails; nothing outside is written or made.
+// agent's shell) plants, at the name a write's temporary file will have,
+// or at a new file's name after Write found it free, a link to a file
+// outside, or a dangling link to a path outside. create fails with
+// fs.ErrExist (on which Write replaces the name whole instead); nothing
+// outside is written or made.
 func TestWriteTempNeverFollowsAPlantedLink(t *testing.T) {
 	t.Parallel()
 	outside := t.TempDir()
@@ -24,10 +30,12 @@ func TestWriteTempNeverFollowsAPlantedLink(t *testing.T) {
 		tempPrefix + "1": sentry,
 		tempPrefix + "2": filepath.Join(outside, "made"),
 		tempPrefix + "3": "../" + filepath.Base(outside) + "/made",
+		"new.txt":        filepath.Join(outside, "made"),
+		"notes.txt":      sentry,
 	} {
 		must(t, os.Symlink(target, filepath.Join(ws.Path(), name)))
-		if _, err := ws.writeTemp(".", name, []byte("evil"), fileMode); err == nil {
-			t.Errorf("writeTemp over a link to %s succeeded", target)
+		if err := ws.create(".", name, []byte("evil"), fileMode); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("create over a link to %s = %v, want fs.ErrExist", target, err)
 		}
 	}
 	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
@@ -80,7 +88,7 @@ func TestRenameTempReplacesALateLink(t *testing.T) {
 	must(t, os.Mkdir(filepath.Join(ws.Path(), "dir.txt"), 0o700))
 	for _, name := range []string{"notes.txt", "dir.txt"} {
 		tmp := tempPrefix + name
-		if _, err := ws.writeTemp(".", tmp, []byte("new"), fileMode); err != nil {
+		if err := ws.create(".", tmp, []byte("new"), fileMode); err != nil {
 			t.Fatal(err)
 		}
 		err := ws.renameTemp(".", tmp, name)
@@ -97,4 +105,77 @@ func TestRenameTempReplacesALateLink(t *testing.T) {
 	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
 		t.Errorf("the file outside was written: %q", b)
 	}
+}
+
+// TestCreateRefusesWhatAppeared: a new file's name taken, between Write's
+// check and the create, by a file, a folder or a link makes create fail
+// with fs.ErrExist and leaves what is there as it was (Write then replaces
+// a file whole, and refuses a folder), in the folder and in a subfolder.
+func TestCreateRefusesWhatAppeared(t *testing.T) {
+	t.Parallel()
+	ws := mustOpen(t)
+	for _, dir := range []string{".", "sub"} {
+		d := filepath.Join(ws.Path(), dir)
+		must(t, os.MkdirAll(d, 0o700))
+		must(t, os.WriteFile(filepath.Join(d, "file"), []byte("keep"), 0o600))
+		must(t, os.Mkdir(filepath.Join(d, "folder"), 0o700))
+		must(t, os.Symlink("file", filepath.Join(d, "link")))
+		for _, name := range []string{"file", "folder", "link"} {
+			if err := ws.create(dir, name, []byte("new"), fileMode); !errors.Is(err, fs.ErrExist) {
+				t.Errorf("create(%s, %s) = %v, want fs.ErrExist", dir, name, err)
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(d, "file")); string(b) != "keep" {
+			t.Errorf("%s/file was written: %q", dir, b)
+		}
+	}
+}
+
+// TestFailedWriteOfANewFileLeavesNothing: a new file whose write fails
+// (here: over the process's file size limit, EFBIG) is removed, in the
+// folder and in a subfolder; a replaced file keeps its old content. Not
+// parallel: the limit is the whole process's.
+func TestFailedWriteOfANewFileLeavesNothing(t *testing.T) {
+	var old syscall.Rlimit
+	must(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
+	ws := mustOpen(t)
+	must(t, ws.WriteFile("old.txt", []byte("keep")))
+	lim := old
+	lim.Cur = 4096
+	must(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
+	big := make([]byte, 8192)
+	var errs []error
+	for _, name := range []string{"big.txt", "sub/big.txt", "old.txt"} {
+		errs = append(errs, ws.WriteFile(name, big))
+	}
+	must(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+	for i, name := range []string{"big.txt", "sub/big.txt", "old.txt"} {
+		if errs[i] == nil {
+			t.Errorf("WriteFile(%s) of 8 KiB over a 4 KiB limit succeeded", name)
+		}
+	}
+	for _, name := range []string{"big.txt", "sub/big.txt"} {
+		if _, err := os.Lstat(filepath.Join(ws.Path(), name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is left after its write failed: %v", name, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws.Path(), "old.txt")); string(b) != "keep" {
+		t.Errorf("old.txt = %q after a failed replace, want %q", b, "keep")
+	}
+	if n := tempFiles(t, ws.Path()); n != 0 {
+		t.Errorf("%d temporary files left", n)
+	}
+}
+
+// tempFiles counts the temporary files under dir.
+func tempFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+			n++
+		}
+		return nil
+	})
+	return n
 }

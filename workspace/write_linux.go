@@ -8,51 +8,72 @@ import (
 	"syscall"
 )
 
-// writeTemp creates the file tmpName in folder dir and writes data to it
-// with mode, synced when Durable; created reports whether the file was made
-// (and must be removed on an error).
+// create makes the file name in folder dir and writes data to it with
+// mode, synced when Durable. The name is one element: a new file's own
+// name (Write, which checked it is free) or a temporary one (tempPrefix
+// and random digits). O_CREAT|O_EXCL|O_NOFOLLOW makes it or fails with
+// fs.ErrExist, never following a link, so the file cannot land outside
+// the folder and nothing that appeared at the name is written. On an
+// error after the file was made, create removes it, unless something has
+// replaced it at the name since.
 //
 // In the workspace folder itself, where most files go, it makes the file
 // with openat(2) on the folder's descriptor instead of through os.Root:
 // an *os.File from os.Root.OpenFile costs five more system calls (the
 // runtime tries to add it to its poller, which refuses regular files).
-// The name is one element made here (tempPrefix and random digits) and
-// O_CREAT|O_EXCL|O_NOFOLLOW creates it or fails, never following a link,
-// so the file cannot land outside the folder.
-func (w *Workspace) writeTemp(dir, tmpName string, data []byte, mode fs.FileMode) (created bool, err error) {
+func (w *Workspace) create(dir, name string, data []byte, mode fs.FileMode) error {
 	if dir != "." || w.Unrestricted() {
-		return w.writeTempRoot(path.Join(dir, tmpName), data, mode)
+		return w.createRoot(dir, name, data, mode)
 	}
 	f, err := w.openFolder()
 	if err != nil {
-		return false, err
+		return err
 	}
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return false, err
+		return err
 	}
 	cerr := rc.Control(func(dirfd uintptr) {
 		var fd int
-		fd, err = openat(int(dirfd), tmpName, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, fileMode)
+		fd, err = openat(int(dirfd), name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, fileMode)
 		if err != nil {
 			return
 		}
-		created = true
-		err = writeAll(fd, tmpName, data)
+		err = writeAll(fd, name, data)
 		if err == nil && mode != fileMode {
 			err = ignoringEINTR(func() error { return syscall.Fchmod(fd, uint32(mode)) })
 		}
 		if err == nil && w.Durable {
 			err = ignoringEINTR(func() error { return syscall.Fsync(fd) })
 		}
+		if err != nil {
+			w.removeIfSame(int(dirfd), name, fd)
+		}
 		if e := syscall.Close(fd); err == nil && e != nil {
-			err = &fs.PathError{Op: "close", Path: tmpName, Err: e}
+			err = &fs.PathError{Op: "close", Path: name, Err: e}
 		}
 	})
 	if err == nil {
 		err = cerr
 	}
-	return created, err
+	return err
+}
+
+// removeIfSame unlinks name in folder dirfd (the workspace folder) if it
+// is still the file open as fd: a failed write removes the file it made,
+// not one that replaced it.
+func (w *Workspace) removeIfSame(dirfd int, name string, fd int) {
+	var made syscall.Stat_t
+	if syscall.Fstat(fd, &made) != nil {
+		return
+	}
+	info, err := w.root.Lstat(name)
+	if err != nil {
+		return
+	}
+	if now, ok := info.Sys().(*syscall.Stat_t); ok && now.Dev == made.Dev && now.Ino == made.Ino {
+		syscall.Unlinkat(dirfd, name)
+	}
 }
 
 // renameTemp renames tmpName in folder dir to clean, which Write has just

@@ -7,11 +7,10 @@ import (
 	"path"
 )
 
-// writeTemp creates the file tmpName in folder dir and writes data to it
-// with mode, synced when Durable; created reports whether the file was made
-// (and must be removed on an error).
-func (w *Workspace) writeTemp(dir, tmpName string, data []byte, mode fs.FileMode) (created bool, err error) {
-	return w.writeTempRoot(path.Join(dir, tmpName), data, mode)
+// create makes the file name in folder dir and writes data to it with
+// mode, synced when Durable; see createRoot.
+func (w *Workspace) create(dir, name string, data []byte, mode fs.FileMode) error {
+	return w.createRoot(dir, name, data, mode)
 }
 
 // renameTemp renames tmpName in folder dir to clean, which Write has just
