@@ -299,9 +299,8 @@ func (w *Workspace) createRoot(dir, name string, data []byte, mode fs.FileMode) 
 	}
 	if err != nil {
 		// Remove what was made, unless something has replaced it since.
-		made, serr := f.Stat()
-		if now, lerr := w.root.Lstat(p); serr == nil && lerr == nil && os.SameFile(made, now) {
-			w.root.Remove(p)
+		if made, serr := f.Stat(); serr == nil {
+			w.removeMade(dir, name, made)
 		}
 	}
 	if cerr := f.Close(); err == nil {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // create makes the file name in folder dir and writes data to it with
@@ -47,7 +49,10 @@ func (w *Workspace) create(dir, name string, data []byte, mode fs.FileMode) erro
 			err = ignoringEINTR(func() error { return syscall.Fsync(fd) })
 		}
 		if err != nil {
-			w.removeIfSame(int(dirfd), name, fd)
+			var made syscall.Stat_t
+			if syscall.Fstat(fd, &made) == nil {
+				removeMadeAt(int(dirfd), name, &made)
+			}
 		}
 		if e := syscall.Close(fd); err == nil && e != nil {
 			err = &fs.PathError{Op: "close", Path: name, Err: e}
@@ -59,20 +64,57 @@ func (w *Workspace) create(dir, name string, data []byte, mode fs.FileMode) erro
 	return err
 }
 
-// removeIfSame unlinks name in folder dirfd (the workspace folder) if it
-// is still the file open as fd: a failed write removes the file it made,
-// not one that replaced it.
-func (w *Workspace) removeIfSame(dirfd int, name string, fd int) {
-	var made syscall.Stat_t
-	if syscall.Fstat(fd, &made) != nil {
+// removeMade removes name in folder dir if it is still the file made (a
+// failed write's own file), not something that replaced it since.
+func (w *Workspace) removeMade(dir, name string, made fs.FileInfo) {
+	st, ok := made.Sys().(*syscall.Stat_t)
+	if !ok {
 		return
 	}
-	info, err := w.root.Lstat(name)
-	if err != nil {
+	var f *os.File
+	if dir == "." && !w.Unrestricted() {
+		var err error
+		if f, err = w.openFolder(); err != nil {
+			return
+		}
+	} else {
+		var err error
+		if f, err = w.root.OpenFile(dir, dirFlags, 0); err != nil {
+			return
+		}
+		defer f.Close()
+	}
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(dirfd uintptr) { removeMadeAt(int(dirfd), name, st) })
+	}
+}
+
+// removeMadeAt removes name in folder dirfd if it is still the file made.
+// No system call removes a name only if it is a given file, and a check
+// followed by an unlink would remove a file that another write renamed
+// to name in between, after that write reported success. So the name is
+// first moved to a private one: what was moved is removed if it is the
+// file made, and put back otherwise, unless something newer took the
+// name meanwhile (which supersedes it).
+func removeMadeAt(dirfd int, name string, made *syscall.Stat_t) {
+	tmp := tempPrefix + randomHex()
+	if ignoringEINTR(func() error { return unix.Renameat(dirfd, name, dirfd, tmp) }) != nil {
 		return
 	}
-	if now, ok := info.Sys().(*syscall.Stat_t); ok && now.Dev == made.Dev && now.Ino == made.Ino {
-		syscall.Unlinkat(dirfd, name)
+	var now unix.Stat_t
+	if unix.Fstatat(dirfd, tmp, &now, unix.AT_SYMLINK_NOFOLLOW) == nil && now.Dev == made.Dev && now.Ino == made.Ino {
+		unix.Unlinkat(dirfd, tmp, 0)
+		return
+	}
+	err := unix.Renameat2(dirfd, tmp, dirfd, name, unix.RENAME_NOREPLACE)
+	if err == unix.EINVAL { // a file system that cannot refuse to replace: link, which never does
+		if err = unix.Linkat(dirfd, tmp, dirfd, name, 0); err == nil {
+			unix.Unlinkat(dirfd, tmp, 0)
+			return
+		}
+	}
+	if err == unix.EEXIST {
+		unix.Unlinkat(dirfd, tmp, 0)
 	}
 }
 
