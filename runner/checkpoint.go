@@ -315,7 +315,13 @@ func (rt *Runtime) checkpoints(ctx context.Context, l *live, dir string, history
 		return nil, nil, nil, err
 	}
 	hook = func(c bulwark.Checkpoint) {
-		if err := k.commit(context.WithoutCancel(ctx), c); err != nil {
+		// Under the file lock, as refresh: an upload writes a new file in
+		// place (workspace.WriteFile), and a checkpoint taken halfway
+		// would hold a prefix of it, which a resume would put back.
+		l.files.Lock()
+		err := k.commit(context.WithoutCancel(ctx), c)
+		l.files.Unlock()
+		if err != nil {
 			slog.Error("task checkpoint not stored; stopping the task", "task", t.ID, "err", err)
 			fail(err)
 		}
