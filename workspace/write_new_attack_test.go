@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -322,5 +323,37 @@ func TestNewWriteOddNames(t *testing.T) {
 	})
 	if len(files) != len(oddNames) {
 		t.Errorf("files made: %q, want exactly the %d odd names", files, len(oddNames))
+	}
+}
+
+// TestRemoveMadeRemovesOnlyTheFileMade: the clean-up of a failed write
+// removes the name when it still holds the file made, and leaves a file
+// that replaced it where it is, whole, in the folder and in a subfolder,
+// with no temporary file left either way.
+func TestRemoveMadeRemovesOnlyTheFileMade(t *testing.T) {
+	t.Parallel()
+	ws := mustOpen(t)
+	for _, dir := range []string{".", "sub"} {
+		d := filepath.Join(ws.Path(), dir)
+		must(t, os.MkdirAll(d, 0o700))
+		p := filepath.Join(d, "f")
+		must(t, os.WriteFile(p, []byte("made"), 0o600))
+		made, err := os.Lstat(p)
+		must(t, err)
+		must(t, os.Rename(p, filepath.Join(d, "old")))
+		must(t, os.WriteFile(p, []byte("other"), 0o600)) // another write's file
+		ws.removeMade(dir, "f", made)
+		if b, err := os.ReadFile(p); err != nil || string(b) != "other" {
+			t.Errorf("%s: a file that replaced the one made is now %q, %v; want it kept", dir, b, err)
+		}
+		other, err := os.Lstat(p)
+		must(t, err)
+		ws.removeMade(dir, "f", other)
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: the file made is left: %v", dir, err)
+		}
+	}
+	if n := tempFiles(t, ws.Path()); n != 0 {
+		t.Errorf("%d temporary files left", n)
 	}
 }
