@@ -357,3 +357,42 @@ func TestRemoveMadeRemovesOnlyTheFileMade(t *testing.T) {
 		t.Errorf("%d temporary files left", n)
 	}
 }
+
+// TestUnrestrictedFailedNewWriteLeavesNothing: in an unrestricted
+// workspace, a new file whose write fails (over the process's file size
+// limit) is removed too, named relatively or absolutely. Not parallel:
+// the limit is the whole process's.
+func TestUnrestrictedFailedNewWriteLeavesNothing(t *testing.T) {
+	var old syscall.Rlimit
+	must(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
+	ws, err := OpenUnrestricted(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	lim := old
+	lim.Cur = 4096
+	must(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim))
+	big := make([]byte, 8192)
+	names := []string{"big.txt", "sub/big.txt", filepath.Join(ws.Path(), "abs.txt")}
+	var errs []error
+	for _, name := range names {
+		errs = append(errs, ws.WriteFile(name, big))
+	}
+	must(t, syscall.Setrlimit(syscall.RLIMIT_FSIZE, &old))
+	for i, name := range names {
+		if errs[i] == nil {
+			t.Errorf("WriteFile(%s) of 8 KiB over a 4 KiB limit succeeded", name)
+		}
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(ws.Path(), name)
+		}
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is left after its write failed: %v", name, err)
+		}
+	}
+	if n := tempFiles(t, ws.Path()); n != 0 {
+		t.Errorf("%d temporary files left", n)
+	}
+}
