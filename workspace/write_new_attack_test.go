@@ -19,9 +19,12 @@ import (
 // fails halfway (over the process's file size limit) while another write
 // of the same name, which succeeds, replaces it. The failed write's
 // clean-up must not remove the file the other write put there: when that
-// write reports success, its content is at the name. Not parallel: the
-// limit is the whole process's.
+// write reports success, its content is at the name. It runs in a child
+// process: the limit is the whole process's.
 func TestFailedNewWriteSparesAConcurrentReplacement(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
 	var old syscall.Rlimit
 	must(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
 	ws := mustOpen(t)
@@ -360,9 +363,12 @@ func TestRemoveMadeRemovesOnlyTheFileMade(t *testing.T) {
 
 // TestUnrestrictedFailedNewWriteLeavesNothing: in an unrestricted
 // workspace, a new file whose write fails (over the process's file size
-// limit) is removed too, named relatively or absolutely. Not parallel:
-// the limit is the whole process's.
+// limit) is removed too, named relatively or absolutely. It runs in a
+// child process: the limit is the whole process's.
 func TestUnrestrictedFailedNewWriteLeavesNothing(t *testing.T) {
+	if !inChild(t) {
+		return
+	}
 	var old syscall.Rlimit
 	must(t, syscall.Getrlimit(syscall.RLIMIT_FSIZE, &old))
 	ws, err := OpenUnrestricted(t.TempDir())
