@@ -6,39 +6,44 @@ import (
 	"net/url"
 	"strings"
 
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
+	"github.com/bulwark-agents/bulwark/tool/web/internal/htmltok"
 )
 
 // maxLinks caps the link list of one page; further links keep their text
 // but get no number.
 const maxLinks = 200
 
-// skipped are elements whose content is never shown to a reader.
-var skipped = map[atom.Atom]bool{
-	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
-	atom.Svg: true, atom.Math: true, atom.Iframe: true, atom.Object: true,
-	atom.Select: true, atom.Canvas: true,
+// skipped reports whether an element's content is never shown to a reader.
+func skipped(name string) bool {
+	switch name {
+	case "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "select", "canvas":
+		return true
+	}
+	return false
 }
 
-// blocks are elements that start and end a line.
-var blocks = map[atom.Atom]bool{
-	atom.P: true, atom.Div: true, atom.Section: true, atom.Article: true, atom.Header: true,
-	atom.Footer: true, atom.Nav: true, atom.Aside: true, atom.Main: true, atom.Blockquote: true,
-	atom.Ul: true, atom.Ol: true, atom.Dl: true, atom.Table: true, atom.Form: true, atom.Figure: true, atom.Figcaption: true, atom.Hr: true,
-	atom.Address: true, atom.Details: true, atom.Summary: true, atom.Title: true, atom.Body: true,
-	atom.Html: true, atom.Fieldset: true, atom.Caption: true,
+// isBlock reports whether an element starts and ends a line.
+func isBlock(name string) bool {
+	switch name {
+	case "p", "div", "section", "article", "header", "footer", "nav", "aside", "main", "blockquote",
+		"ul", "ol", "dl", "table", "form", "figure", "figcaption", "hr",
+		"address", "details", "summary", "title", "body", "html", "fieldset", "caption":
+		return true
+	}
+	return false
 }
 
 // HTMLText turns an HTML page into readable text: scripts, styles and
 // hidden elements dropped, blocks on their own lines, headings marked with
 // "#", list items with "- ", preformatted text kept as is, and each link
 // written as "text [n]" with the numbered list of link targets (resolved
-// against base, http and https only) at the end. It reads at most what r
-// gives; malformed HTML is read the way browsers read it, token by token.
+// against base, http and https only) at the end. It reads all of r (the
+// caller bounds it); malformed HTML is read the way browsers read it,
+// token by token (package htmltok).
 func HTMLText(r io.Reader, base *url.URL) string {
+	page, _ := io.ReadAll(r)
 	w := &textWriter{}
-	z := html.NewTokenizer(r)
+	z := htmltok.New(page)
 	var (
 		skipName  string // the element being skipped, while skipDepth > 0
 		skipDepth int
@@ -48,55 +53,54 @@ func HTMLText(r io.Reader, base *url.URL) string {
 		inLink    []int // link numbers of open <a> elements; 0 = no number
 	)
 	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
+		tok, ok := z.Next()
+		if !ok {
 			break
 		}
-		tok := z.Token()
 		if skipDepth > 0 {
 			switch {
-			case tok.Data != skipName:
-			case tt == html.StartTagToken:
+			case tok.Type == htmltok.Text || tok.Data != skipName:
+			case tok.Type == htmltok.StartTag:
 				skipDepth++
-			case tt == html.EndTagToken:
+			case tok.Type == htmltok.EndTag:
 				skipDepth--
 			}
 			continue
 		}
-		switch tt {
-		case html.TextToken:
+		name := tok.Data
+		switch tok.Type {
+		case htmltok.Text:
 			if pre > 0 {
 				w.raw(tok.Data)
 			} else {
 				w.words(tok.Data)
 			}
-		case html.StartTagToken, html.SelfClosingTagToken:
-			a := tok.DataAtom
-			if (skipped[a] || isHidden(tok)) && tt == html.StartTagToken && !isVoid(a) {
-				skipName, skipDepth = tok.Data, 1
+		case htmltok.StartTag, htmltok.SelfClosingTag:
+			if (skipped(name) || isHidden(tok)) && tok.Type == htmltok.StartTag && !isVoid(name) {
+				skipName, skipDepth = name, 1
 				continue
 			}
 			switch {
-			case a == atom.Br:
+			case name == "br":
 				w.newline()
-			case isHeading(a):
+			case isHeading(name):
 				w.block()
-				w.raw(strings.Repeat("#", int(tok.Data[1]-'0')) + " ")
-			case a == atom.Li:
+				w.raw(strings.Repeat("#", int(name[1]-'0')) + " ")
+			case name == "li":
 				w.newline()
 				w.raw("- ")
-			case a == atom.Tr || a == atom.Dt || a == atom.Dd:
+			case name == "tr" || name == "dt" || name == "dd":
 				w.newline()
-			case a == atom.Pre:
+			case name == "pre":
 				w.block()
 				pre++
-			case a == atom.Td || a == atom.Th:
+			case name == "td" || name == "th":
 				w.space()
-			case a == atom.Img:
+			case name == "img":
 				if alt := attr(tok, "alt"); strings.TrimSpace(alt) != "" {
 					w.words("[image: " + alt + "]")
 				}
-			case a == atom.A:
+			case name == "a":
 				n := 0
 				if u := resolveLink(base, attr(tok, "href")); u != "" {
 					if i, ok := linkIndex[u]; ok {
@@ -107,19 +111,18 @@ func HTMLText(r io.Reader, base *url.URL) string {
 						linkIndex[u] = n
 					}
 				}
-				if tt == html.StartTagToken {
+				if tok.Type == htmltok.StartTag {
 					inLink = append(inLink, n)
 				}
-			case blocks[a]:
+			case isBlock(name):
 				w.block()
 			}
-		case html.EndTagToken:
-			a := tok.DataAtom
+		case htmltok.EndTag:
 			switch {
-			case a == atom.Pre:
+			case name == "pre":
 				pre = max(0, pre-1)
 				w.block()
-			case a == atom.A:
+			case name == "a":
 				if len(inLink) > 0 {
 					if n := inLink[len(inLink)-1]; n > 0 {
 						w.space()
@@ -127,9 +130,9 @@ func HTMLText(r io.Reader, base *url.URL) string {
 					}
 					inLink = inLink[:len(inLink)-1]
 				}
-			case a == atom.Li || a == atom.Tr || a == atom.Dt || a == atom.Dd:
+			case name == "li" || name == "tr" || name == "dt" || name == "dd":
 				w.newline()
-			case isHeading(a) || blocks[a]:
+			case isHeading(name) || isBlock(name):
 				w.block()
 			}
 		}
@@ -147,18 +150,18 @@ func HTMLText(r io.Reader, base *url.URL) string {
 	return out
 }
 
-func isHeading(a atom.Atom) bool {
-	switch a {
-	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+func isHeading(name string) bool {
+	switch name {
+	case "h1", "h2", "h3", "h4", "h5", "h6":
 		return true
 	}
 	return false
 }
 
-func isVoid(a atom.Atom) bool {
-	switch a {
-	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img, atom.Input,
-		atom.Link, atom.Meta, atom.Source, atom.Track, atom.Wbr:
+// isVoid reports whether an element has no content and no end tag.
+func isVoid(name string) bool {
+	switch name {
+	case "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr":
 		return true
 	}
 	return false
@@ -166,7 +169,7 @@ func isVoid(a atom.Atom) bool {
 
 // isHidden reports whether an element is hidden from a reader by its
 // attributes: hidden, aria-hidden="true", or an inline style that hides it.
-func isHidden(tok html.Token) bool {
+func isHidden(tok htmltok.Token) bool {
 	for _, a := range tok.Attr {
 		switch a.Key {
 		case "hidden":
@@ -185,7 +188,7 @@ func isHidden(tok html.Token) bool {
 	return false
 }
 
-func attr(tok html.Token, key string) string {
+func attr(tok htmltok.Token, key string) string {
 	for _, a := range tok.Attr {
 		if a.Key == key {
 			return a.Val
