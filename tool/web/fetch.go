@@ -18,12 +18,10 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/tool"
-	"golang.org/x/net/html/charset"
 )
 
 // Default limits of fetch_url.
@@ -314,10 +312,13 @@ func (f *fetcher) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) (
 		return tool.Result{}, tool.Outside(bulwark.Errorf(bulwark.Invalid, op,
 			"%s is of type %q; fetch_url reads only text, HTML, JSON and XML", resp.Request.URL.Redacted(), media))
 	}
-	text := decodeText(body, ctype, media, resp.Request.URL)
+	text, note := decodeText(body, ctype, media, resp.Request.URL)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "URL: %s\nStatus: %s\nContent-Type: %s\n\n", resp.Request.URL.Redacted(), resp.Status, media)
+	if note != "" {
+		b.WriteString(note + "\n\n")
+	}
 	b.WriteString(text)
 	if truncated {
 		fmt.Fprintf(&b, "\n\n[fetch_url: the page is longer than %d KiB; the rest was dropped]", f.cfg.maxBytes()>>10)
@@ -381,20 +382,27 @@ func textual(media string) bool {
 	return false
 }
 
-// decodeText converts body to UTF-8 text, HTML to readable text.
-func decodeText(body []byte, ctype, media string, base *url.URL) string {
-	enc, name, _ := charset.DetermineEncoding(body, ctype)
-	if name != "utf-8" && enc != nil {
-		if dec, err := enc.NewDecoder().Bytes(body); err == nil {
+// decodeText converts body to UTF-8 text, HTML to readable text. The text
+// is always valid UTF-8, whatever charset the page claims: bytes that do
+// not decode become U+FFFD. note is "" or a line for the model saying that
+// the page's charset is one fetch_url does not decode.
+func decodeText(body []byte, ctype, media string, base *url.URL) (text, note string) {
+	cs := determineCharset(body, ctype)
+	if cs.enc != nil {
+		if dec, err := cs.enc.NewDecoder().Bytes(body); err == nil {
 			body = dec
 		}
 	}
+	if cs.unsupported {
+		name := cs.name
+		if name == "replacement" {
+			name = "iso-2022-kr, iso-2022-cn or hz-gb-2312"
+		}
+		note = fmt.Sprintf("[fetch_url: the page's charset, %s, is not supported: its non-ASCII characters are shown as U+FFFD (\uFFFD) or garbled]", name)
+	}
+	body = bytes.TrimPrefix(bytes.ToValidUTF8(body, []byte("\uFFFD")), []byte("\uFEFF")) // a BOM is no text
 	if media == "text/html" || media == "application/xhtml+xml" {
-		return HTMLText(bytes.NewReader(body), base)
+		return HTMLText(bytes.NewReader(body), base), note
 	}
-	s := string(body)
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	return s
+	return string(body), note
 }
