@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,5 +93,44 @@ func TestParseInitTrace(t *testing.T) {
 		"init github.com/bulwark-agents/bulwark/shell @5.0 ms, 0.30 ms clock, 199168 bytes, 979 allocs\n")
 	if len(got) != 2 || got[1] != (initCost{modulePath + "/shell", 199168, 979}) {
 		t.Errorf("parseInitTrace = %+v", got)
+	}
+}
+
+// slowInitDeps are packages whose package initialisation costs every
+// bulwark command's start-up (page faults in init-built tables; BENCHMARKS.md
+// "Start-up"): x/net/html builds a 2,000-entry entity map, and htmlindex
+// links every x/text encoding with its CJK tables. fetch_url does without
+// them (tool/web/internal/htmltok, tool/web/charset.go).
+var slowInitDeps = []string{
+	"golang.org/x/net/html",
+	"golang.org/x/net/html/atom",
+	"golang.org/x/net/html/charset",
+	"golang.org/x/text/encoding/htmlindex",
+	"golang.org/x/text/encoding/japanese",
+	"golang.org/x/text/encoding/korean",
+	"golang.org/x/text/encoding/simplifiedchinese",
+	"golang.org/x/text/encoding/traditionalchinese",
+}
+
+// TestDepsNoSlowInit: the binary links none of slowInitDeps.
+func TestDepsNoSlowInit(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH: cannot list dependencies")
+	}
+	out, err := exec.Command("go", "list", "-deps", modulePath+"/cmd/bulwark").Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s/cmd/bulwark: %v", modulePath, err)
+	}
+	deps := map[string]bool{}
+	for _, d := range strings.Fields(string(out)) {
+		deps[d] = true
+	}
+	if !deps[modulePath+"/tool/web"] {
+		t.Fatalf("go list -deps did not list %s/tool/web; the list was not read:\n%s", modulePath, out)
+	}
+	for _, d := range slowInitDeps {
+		if deps[d] {
+			t.Errorf("bulwark links %s, whose init every command pays for at start-up (BENCHMARKS.md \"Start-up\"); keep it out of the binary (tests may use it)", d)
+		}
 	}
 }
