@@ -42,8 +42,14 @@ func isBlock(name string) bool {
 // token by token (package htmltok).
 func HTMLText(r io.Reader, base *url.URL) string {
 	page, _ := io.ReadAll(r)
+	return htmlText(htmltok.New(page).Next, base)
+}
+
+// htmlText is HTMLText over a source of tokens: next returns the next one,
+// and false at the end. (Its test feeds it x/net/html's tokens, to compare
+// the text the two tokenizers give.)
+func htmlText(next func() (htmltok.Token, bool), base *url.URL) string {
 	w := &textWriter{}
-	z := htmltok.New(page)
 	var (
 		skipName  string // the element being skipped, while skipDepth > 0
 		skipDepth int
@@ -53,7 +59,7 @@ func HTMLText(r io.Reader, base *url.URL) string {
 		inLink    []int // link numbers of open <a> elements; 0 = no number
 	)
 	for {
-		tok, ok := z.Next()
+		tok, ok := next()
 		if !ok {
 			break
 		}

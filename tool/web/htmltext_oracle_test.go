@@ -1,195 +1,53 @@
 package web
 
 import (
-	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"testing"
 
 	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
+
+	"github.com/bulwark-agents/bulwark/tool/web/internal/htmltok"
 )
 
-// skipped are elements whose content is never shown to a reader.
-var oldSkipped = map[atom.Atom]bool{
-	atom.Script: true, atom.Style: true, atom.Noscript: true, atom.Template: true,
-	atom.Svg: true, atom.Math: true, atom.Iframe: true, atom.Object: true,
-	atom.Select: true, atom.Canvas: true,
-}
-
-// blocks are elements that start and end a line.
-var oldBlocks = map[atom.Atom]bool{
-	atom.P: true, atom.Div: true, atom.Section: true, atom.Article: true, atom.Header: true,
-	atom.Footer: true, atom.Nav: true, atom.Aside: true, atom.Main: true, atom.Blockquote: true,
-	atom.Ul: true, atom.Ol: true, atom.Dl: true, atom.Table: true, atom.Form: true, atom.Figure: true, atom.Figcaption: true, atom.Hr: true,
-	atom.Address: true, atom.Details: true, atom.Summary: true, atom.Title: true, atom.Body: true,
-	atom.Html: true, atom.Fieldset: true, atom.Caption: true,
-}
-
-// oldHTMLText is HTMLText as it was on golang.org/x/net/html, kept as the
-// oracle of FuzzHTMLTextMatchesOracle. HTMLText turns an HTML page into readable text: scripts, styles and
-// hidden elements dropped, blocks on their own lines, headings marked with
-// "#", list items with "- ", preformatted text kept as is, and each link
-// written as "text [n]" with the numbered list of link targets (resolved
-// against base, http and https only) at the end. It reads at most what r
-// gives; malformed HTML is read the way browsers read it, token by token.
+// oldHTMLText is HTMLText on golang.org/x/net/html's tokenizer, as it was
+// before package htmltok: the oracle of FuzzHTMLTextMatchesOracle, which
+// checks that the two tokenizers give the same text (hidden and skipped
+// elements included), whatever the page.
 func oldHTMLText(r io.Reader, base *url.URL) string {
-	w := &textWriter{}
+	return htmlText(xnetNext(r), base)
+}
+
+// xnetNext returns x/net/html's tokens of r in htmltok's form, comments and
+// doctypes left out.
+func xnetNext(r io.Reader) func() (htmltok.Token, bool) {
 	z := html.NewTokenizer(r)
-	var (
-		skipName  string // the element being skipped, while skipDepth > 0
-		skipDepth int
-		pre       int
-		links     []string
-		linkIndex = map[string]int{}
-		inLink    []int // link numbers of open <a> elements; 0 = no number
-	)
-	for {
-		tt := z.Next()
-		if tt == html.ErrorToken {
-			break
-		}
-		tok := z.Token()
-		if skipDepth > 0 {
-			switch {
-			case tok.Data != skipName:
-			case tt == html.StartTagToken:
-				skipDepth++
-			case tt == html.EndTagToken:
-				skipDepth--
-			}
-			continue
-		}
-		switch tt {
-		case html.TextToken:
-			if pre > 0 {
-				w.raw(tok.Data)
-			} else {
-				w.words(tok.Data)
-			}
-		case html.StartTagToken, html.SelfClosingTagToken:
-			a := tok.DataAtom
-			if (oldSkipped[a] || oldIsHidden(tok)) && tt == html.StartTagToken && !oldIsVoid(a) {
-				skipName, skipDepth = tok.Data, 1
+	return func() (htmltok.Token, bool) {
+		for {
+			var typ htmltok.Type
+			switch z.Next() {
+			case html.ErrorToken:
+				return htmltok.Token{}, false
+			case html.TextToken:
+				typ = htmltok.Text
+			case html.StartTagToken:
+				typ = htmltok.StartTag
+			case html.EndTagToken:
+				typ = htmltok.EndTag
+			case html.SelfClosingTagToken:
+				typ = htmltok.SelfClosingTag
+			default:
 				continue
 			}
-			switch {
-			case a == atom.Br:
-				w.newline()
-			case oldIsHeading(a):
-				w.block()
-				w.raw(strings.Repeat("#", int(tok.Data[1]-'0')) + " ")
-			case a == atom.Li:
-				w.newline()
-				w.raw("- ")
-			case a == atom.Tr || a == atom.Dt || a == atom.Dd:
-				w.newline()
-			case a == atom.Pre:
-				w.block()
-				pre++
-			case a == atom.Td || a == atom.Th:
-				w.space()
-			case a == atom.Img:
-				if alt := oldAttr(tok, "alt"); strings.TrimSpace(alt) != "" {
-					w.words("[image: " + alt + "]")
-				}
-			case a == atom.A:
-				n := 0
-				if u := resolveLink(base, oldAttr(tok, "href")); u != "" {
-					if i, ok := linkIndex[u]; ok {
-						n = i
-					} else if len(links) < maxLinks {
-						links = append(links, u)
-						n = len(links)
-						linkIndex[u] = n
-					}
-				}
-				if tt == html.StartTagToken {
-					inLink = append(inLink, n)
-				}
-			case oldBlocks[a]:
-				w.block()
+			t := z.Token()
+			tok := htmltok.Token{Type: typ, Data: t.Data}
+			for _, a := range t.Attr {
+				tok.Attr = append(tok.Attr, htmltok.Attr{Key: a.Key, Val: a.Val})
 			}
-		case html.EndTagToken:
-			a := tok.DataAtom
-			switch {
-			case a == atom.Pre:
-				pre = max(0, pre-1)
-				w.block()
-			case a == atom.A:
-				if len(inLink) > 0 {
-					if n := inLink[len(inLink)-1]; n > 0 {
-						w.space()
-						w.words(fmt.Sprintf("[%d]", n))
-					}
-					inLink = inLink[:len(inLink)-1]
-				}
-			case a == atom.Li || a == atom.Tr || a == atom.Dt || a == atom.Dd:
-				w.newline()
-			case oldIsHeading(a) || oldBlocks[a]:
-				w.block()
-			}
+			return tok, true
 		}
 	}
-	out := w.String()
-	if len(links) > 0 {
-		var b strings.Builder
-		b.WriteString(out)
-		b.WriteString("\n\nLinks:\n")
-		for i, l := range links {
-			fmt.Fprintf(&b, "[%d] %s\n", i+1, l)
-		}
-		out = strings.TrimSuffix(b.String(), "\n")
-	}
-	return out
-}
-
-func oldIsHeading(a atom.Atom) bool {
-	switch a {
-	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
-		return true
-	}
-	return false
-}
-
-func oldIsVoid(a atom.Atom) bool {
-	switch a {
-	case atom.Area, atom.Base, atom.Br, atom.Col, atom.Embed, atom.Hr, atom.Img, atom.Input,
-		atom.Link, atom.Meta, atom.Source, atom.Track, atom.Wbr:
-		return true
-	}
-	return false
-}
-
-// isHidden reports whether an element is hidden from a reader by its
-// attributes: hidden, aria-hidden="true", or an inline style that hides it.
-func oldIsHidden(tok html.Token) bool {
-	for _, a := range tok.Attr {
-		switch a.Key {
-		case "hidden":
-			return true
-		case "aria-hidden":
-			if strings.EqualFold(strings.TrimSpace(a.Val), "true") {
-				return true
-			}
-		case "style":
-			s := strings.ToLower(strings.Join(strings.Fields(a.Val), ""))
-			if strings.Contains(s, "display:none") || strings.Contains(s, "visibility:hidden") {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func oldAttr(tok html.Token, key string) string {
-	for _, a := range tok.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
 }
 
 // hostileHTML are inputs that have tripped HTML tokenizers: they seed
