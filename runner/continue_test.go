@@ -131,10 +131,21 @@ func TestMessageToRunningTask(t *testing.T) {
 }
 
 // TestMessagesRaceToContinue: messages sent at once to a stopped task
-// all arrive: one opens the new turn, the others join it.
+// all arrive: one opens the new turn, the others join it. The new turn's
+// model call waits until every message is in: a message that came after
+// the turn had ended would rightly open another, and under load a sender
+// can start later than any fixed delay.
 func TestMessagesRaceToContinue(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	releaseTurn := func() { once.Do(func() { close(release) }) }
+	defer releaseTurn()
+	var calls atomic.Int32
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		return llmtest.Turn{Delay: 50 * time.Millisecond, ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
+		if calls.Add(1) > 1 { // the first turn's call does not wait
+			<-release
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
 	})
 	ctx := context.Background()
 	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
@@ -156,6 +167,7 @@ func TestMessagesRaceToContinue(t *testing.T) {
 			t.Errorf("a message sent at once with others: %v", err)
 		}
 	}
+	releaseTurn()
 	if continued.Load() != 1 {
 		t.Errorf("%d messages opened a turn, want 1", continued.Load())
 	}
