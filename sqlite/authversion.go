@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,7 +62,40 @@ type mappedFile struct {
 	// other processes may be changing another file, so nothing is cached
 	// (never stale) and changes are refused until a restart.
 	lost atomic.Bool
+	// use counts the reads and changes of the mapping under way, with
+	// closedBit set once close was called: none starts after it, and the
+	// mapping and file are released when the last one under way ends (by
+	// close itself when none is). Release happens once: unmapping the
+	// address again would unmap whatever the kernel put there since, such
+	// as another database's version file.
+	use      atomic.Int64
+	released sync.Once
 }
+
+// closedBit is set in mappedFile.use by close.
+const closedBit = 1 << 62
+
+// enter starts a read or a change of the mapping; false once the file
+// is closed, when the caller must not touch the mapping or the file's
+// descriptor. Each true is followed by one leave.
+func (m *mappedFile) enter() bool {
+	if m.use.Add(1)&closedBit != 0 {
+		m.leave()
+		return false
+	}
+	return true
+}
+
+// leave ends what enter started, releasing the file if it was the last
+// use of a closed one.
+func (m *mappedFile) leave() {
+	if m.use.Add(-1) == closedBit {
+		m.release()
+	}
+}
+
+// errClosed refuses a change of a closed database's versions.
+var errClosed = errors.New("the database is closed")
 
 // seen reads the counter c of the file and returns it: lower than one
 // read before, the file was rewound, and it is lost. The highest is read
@@ -111,11 +145,33 @@ func (m *mappedFile) refuseChange() error {
 	return fmt.Errorf("%s was removed, replaced or rewound while this process ran, so other processes would not see this change: restart every process using the database", m.path)
 }
 
+// close closes the file: it is unmapped and its descriptor closed now,
+// or, when a read or a change is under way (a change lasts its
+// transaction), as the last of them ends; Close does not wait for a
+// change a caller never ended. Later calls do nothing.
 func (m *mappedFile) close() error {
-	err := syscall.Munmap(m.mem)
-	if cerr := m.f.Close(); err == nil {
-		err = cerr
+	for {
+		u := m.use.Load()
+		if u&closedBit != 0 {
+			return nil
+		}
+		if m.use.CompareAndSwap(u, u|closedBit) {
+			if u == 0 {
+				return m.release()
+			}
+			return nil
+		}
 	}
+}
+
+// release unmaps and closes the file, once.
+func (m *mappedFile) release() (err error) {
+	m.released.Do(func() {
+		err = syscall.Munmap(m.mem)
+		if cerr := m.f.Close(); err == nil {
+			err = cerr
+		}
+	})
 	return err
 }
 
@@ -214,6 +270,10 @@ func mapShared(f *os.File, p string, size int, fresh func(mem []byte)) ([]byte, 
 // The version is not stable either once the file is found no longer the
 // one at its path, or rewound (see lost).
 func (a *authVersion) version() (v uint64, stable bool) {
+	if !a.enter() {
+		return 0, false
+	}
+	defer a.leave()
 	defer faulted(&a.lost, debug.SetPanicOnFault(true))
 	e := a.ended.Load()
 	b := a.seen(a.begun)
@@ -261,6 +321,10 @@ func namesFile(path string, dev, ino uint64, size int64) (ok, lost bool) {
 // change runs write, which changes authentication records and commits,
 // as one change of the version.
 func (a *authVersion) change(write func() error) error {
+	if !a.enter() {
+		return errClosed
+	}
+	defer a.leave()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := syscall.Flock(int(a.f.Fd()), syscall.LOCK_SH); err != nil {

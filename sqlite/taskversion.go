@@ -113,6 +113,10 @@ func stripeOf(id string) int {
 // stable once the file is found no longer the one at its path, or
 // rewound.
 func (t *taskVersions) version(id string) (v uint64, stable bool) {
+	if !t.enter() {
+		return 0, false
+	}
+	defer t.leave()
 	defer faulted(&t.lost, debug.SetPanicOnFault(true))
 	t.seen(t.changes)
 	begun, ended := t.stripe(stripeOf(id))
@@ -136,18 +140,23 @@ type taskChange struct {
 
 // begin starts a change: it takes the shared lock if no other change of
 // this process holds it. The caller calls end once the change committed
-// or rolled back.
+// or rolled back; the file is not closed until it has.
 func (t *taskVersions) begin() (*taskChange, error) {
+	if !t.enter() {
+		return nil, errClosed
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.writers == 0 {
 		if err := syscall.Flock(int(t.f.Fd()), syscall.LOCK_SH); err != nil {
+			t.leave()
 			return nil, fmt.Errorf("lock the task versions: %w", err)
 		}
 	}
 	t.writers++
 	if err := t.refuseChange(); err != nil {
 		t.release()
+		t.leave()
 		return nil, err
 	}
 	return &taskChange{t: t}, nil
@@ -195,6 +204,7 @@ func (c *taskChange) end() {
 	c.t.mu.Lock()
 	c.t.release()
 	c.t.mu.Unlock()
+	c.t.leave()
 }
 
 // ended moves the ended counters of the change's stripes.
