@@ -85,12 +85,23 @@ func testQuotaOrderOnce(t *testing.T, nodes int, cluster Cluster) {
 		runs    = map[string]int{}
 		ended   int
 		all     = make(chan struct{})
+		// full is closed once quota tasks of the tenant ran at once: until
+		// then a run waits for the next (a fixed time of work did not
+		// always make runs overlap on a loaded machine, and the check
+		// that the quota was reached failed).
+		full = map[bulwark.TenantID]chan struct{}{}
 	)
+	for j := range tenants {
+		full[bulwark.TenantID(fmt.Sprintf("tenant-%d", j))] = make(chan struct{})
+	}
 	run := func(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool) (queue.Outcome, error) {
 		var n int
 		fmt.Sscanf(id, "task-%d", &n)
 		mu.Lock()
 		running[tenant]++
+		if running[tenant] == quota && most[tenant] < quota {
+			close(full[tenant])
+		}
 		most[tenant] = max(most[tenant], running[tenant])
 		if running[tenant] > quota {
 			t.Errorf("tenant %s: %d tasks running at once, quota %d", tenant, running[tenant], quota)
@@ -98,7 +109,11 @@ func testQuotaOrderOnce(t *testing.T, nodes int, cluster Cluster) {
 		order[tenant] = append(order[tenant], n)
 		runs[string(tenant)+"/"+id]++
 		mu.Unlock()
-		time.Sleep(10 * time.Millisecond) // work, so that runs overlap
+		select { // a queue that never runs quota at once fails below
+		case <-full[tenant]:
+		case <-time.After(hang / 4):
+		}
+		time.Sleep(10 * time.Millisecond) // work, so that later runs overlap too
 		mu.Lock()
 		running[tenant]--
 		ended++
