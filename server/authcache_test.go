@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/racetest"
 )
 
 // cacheNodes are the ways a change can reach the node that cached a key:
@@ -220,34 +220,20 @@ func TestKeyCacheRevocationUnderLoad(t *testing.T) {
 	}
 	var revoked atomic.Bool
 	var late atomic.Int64 // requests started after the revocation returned, let through
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for i := range 8 {
+	stop := racetest.Loop(8, func(i int) {
 		node := []*env{a, b}[i%2]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				after := revoked.Load()
-				if code := node.do(req{method: "GET", path: "/api/v1/me", key: key}).Code; after && code == http.StatusOK {
-					late.Add(1)
-				}
-			}
-		}()
-	}
+		after := revoked.Load()
+		if code := node.do(req{method: "GET", path: "/api/v1/me", key: key}).Code; after && code == http.StatusOK {
+			late.Add(1)
+		}
+	})
 	time.Sleep(50 * time.Millisecond)
 	if err := a.db.DeleteAPIKey(context.Background(), tn.id, keyID); err != nil {
 		t.Fatal(err)
 	}
 	revoked.Store(true)
 	time.Sleep(50 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	if n := late.Load(); n != 0 {
 		t.Errorf("%d requests that started after the revocation returned were let through", n)
 	}

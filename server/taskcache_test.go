@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/racetest"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -272,21 +273,7 @@ func TestTaskViewUnderLoad(t *testing.T) {
 	}
 	path := "/api/v1/tasks/" + task.ID
 	cacher.do(req{method: "GET", path: path, key: key}) // builds the handler before the clients share it
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	for range 4 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				cacher.do(req{method: "GET", path: path, key: key})
-			}
-		}()
-	}
+	stop := racetest.Loop(4, func(int) { cacher.do(req{method: "GET", path: path, key: key}) })
 	statuses := []bulwark.TaskStatus{bulwark.TaskWaiting, bulwark.TaskRunning}
 	for i := range 30 {
 		s := statuses[i%2]
@@ -297,8 +284,5 @@ func TestTaskViewUnderLoad(t *testing.T) {
 			t.Errorf("change %d: GET after the status was set %s shows %s", i+1, s, v.Status)
 		}
 	}
-	close(stop)
-	for range 4 {
-		<-done
-	}
+	stop()
 }

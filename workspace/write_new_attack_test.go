@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/bulwark-agents/bulwark/internal/racetest"
 )
 
 // TestFailedNewWriteSparesAConcurrentReplacement: a write of a new file
@@ -107,26 +109,14 @@ func TestNewWriteRacesWithPlantedThings(t *testing.T) {
 					must(t, os.MkdirAll(filepath.Join(ws.Path(), dir), 0o700))
 					name := path.Join(dir, "new.txt")
 					p := filepath.Join(ws.Path(), name)
-					stop := make(chan struct{})
-					var wg sync.WaitGroup
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							select {
-							case <-stop:
-								return
-							default:
-							}
-							os.RemoveAll(p)
-							plant(kind, p, sentry, keep)
-						}
-					}()
+					stop := racetest.Loop(1, func(int) {
+						os.RemoveAll(p)
+						plant(kind, p, sentry, keep)
+					})
 					for range 300 {
 						ws.WriteFile(name, []byte("new"))
 					}
-					close(stop)
-					wg.Wait()
+					stop()
 					if b, _ := os.ReadFile(sentry); string(b) != "keep" {
 						t.Errorf("the file outside was written: %q", b)
 					}
@@ -160,32 +150,21 @@ func TestNewWriteSubfolderSwappedForLinkOutside(t *testing.T) {
 	}
 	defer ws.Close()
 	sub := filepath.Join(ws.Path(), "sub")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			os.RemoveAll(sub)
-			if i%2 == 0 {
-				os.Symlink(outside, sub)
-			} else {
-				os.Symlink("../outside", sub)
-			}
-			os.Remove(sub)
-			os.Mkdir(sub, 0o700)
+	swaps := 0
+	stop := racetest.Loop(1, func(int) {
+		os.RemoveAll(sub)
+		if swaps++; swaps%2 == 0 {
+			os.Symlink(outside, sub)
+		} else {
+			os.Symlink("../outside", sub)
 		}
-	}()
+		os.Remove(sub)
+		os.Mkdir(sub, 0o700)
+	})
 	for i := range 500 {
 		ws.WriteFile(fmt.Sprintf("sub/f%d", i%5), []byte("new"))
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
 		t.Errorf("a write went through the link: %d entries in the folder outside", len(ents))
 	}
@@ -207,27 +186,15 @@ func TestUnrestrictedNewWriteNeverFollowsAPlantedLink(t *testing.T) {
 	for _, name := range []string{"new.txt", "sub/new.txt"} {
 		p := filepath.Join(ws.Path(), name)
 		must(t, os.MkdirAll(filepath.Dir(p), 0o700))
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				os.Remove(p)
-				os.Symlink(sentry, p)
-			}
-		}()
+		stop := racetest.Loop(1, func(int) {
+			os.Remove(p)
+			os.Symlink(sentry, p)
+		})
 		for range 300 {
 			ws.WriteFile(name, []byte("new"))
 			ws.WriteFile(p, []byte("new")) // the absolute form
 		}
-		close(stop)
-		wg.Wait()
+		stop()
 	}
 	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
 		t.Errorf("the file the link points to was written: %q", b)

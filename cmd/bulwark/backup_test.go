@@ -7,13 +7,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/racetest"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/secret"
@@ -136,25 +136,14 @@ func TestBackupOfALiveServer(t *testing.T) {
 	}
 
 	// Back up while new tasks keep arriving.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-				var v crashTask
-				srv.call(t, key, "POST", "/api/v1/tasks", `{"input":"quick load"}`, &v)
-			}
-		}
-	}()
+	stop := racetest.Loop(1, func(int) {
+		time.Sleep(20 * time.Millisecond)
+		var v crashTask
+		srv.call(t, key, "POST", "/api/v1/tasks", `{"input":"quick load"}`, &v)
+	})
 	file := filepath.Join(t.TempDir(), "bulwark.backup")
 	res = runBulwark(t, extra, "backup", "--out", file)
-	close(stop)
-	wg.Wait()
+	stop()
 	if res.code != 0 {
 		t.Fatalf("backup: exit %d\n%s%s\nserve log:\n%s", res.code, res.stdout, res.stderr, srv.log)
 	}
