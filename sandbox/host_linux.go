@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -21,17 +22,18 @@ import (
 
 // box is one sandbox: an init that is prepared and waits for its command.
 type box struct {
-	spec    Spec
-	cmd     *exec.Cmd
-	ctrl    int // the host's end of the control socket
-	cg      *cgroup
-	slot    uint32
-	tempWS  string // a workspace we made and remove
-	proxy   *egress.Proxy
-	proxyWD string
-	denials []egress.Event
-	mu      sync.Mutex
-	done    chan struct{} // closed when the init has exited
+	spec     Spec
+	cmd      *exec.Cmd
+	ctrl     int // the host's end of the control socket
+	cg       *cgroup
+	slot     uint32
+	tempWS   string // a workspace we made and remove
+	proxy    *egress.Proxy
+	proxyWD  string
+	denials  []egress.Event
+	mu       sync.Mutex
+	done     chan struct{} // closed when the init has exited
+	exitWait time.Duration // how long cleanup waits for the init to end; initExitWait when 0
 	// pending says the init's answer to its configuration is still to
 	// be read (begin): run reads it after handing the command over.
 	pending bool
@@ -473,13 +475,26 @@ func (b *box) kill() {
 	}
 }
 
+// initExitWait is how long cleanup waits for the init to end after
+// SIGKILL (its end waits for every process of its pid namespace), unless
+// the box says otherwise (exitWait, tests).
+const initExitWait = 10 * time.Second
+
 // cleanup kills the sandbox and removes everything it had on the host.
+// Its uid slot is given back only once the init has ended: a sandbox
+// whose processes outlive the wait (stuck in the kernel) keeps its host
+// uids, so no other sandbox runs as them while they live.
 func (b *box) cleanup() {
 	b.kill()
+	ended, wait := true, initExitWait
+	if b.exitWait > 0 {
+		wait = b.exitWait
+	}
 	if b.cmd != nil && b.cmd.Process != nil {
 		select {
 		case <-b.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(wait):
+			ended = false
 		}
 	}
 	if b.ctrl >= 0 {
@@ -504,6 +519,18 @@ func (b *box) cleanup() {
 	if b.tempWS != "" {
 		os.RemoveAll(b.tempWS)
 	}
+	if ended {
+		b.freeSlot()
+		return
+	}
+	slog.Error("a sandbox did not end within its wait after SIGKILL; its host uids stay reserved until it does", "slot", b.slot, "wait", wait)
+	go func() {
+		<-b.done
+		b.freeSlot()
+	}()
+}
+
+func (b *box) freeSlot() {
 	if b.rl != nil {
 		b.rl.free(b.slot)
 	} else {

@@ -1,0 +1,57 @@
+package sandbox
+
+import (
+	"testing"
+	"time"
+)
+
+// slotUsed reports whether b's uid slot is still reserved; false when
+// sandboxes have no slot of their own (rootless without subordinate ids).
+func slotUsed(t *testing.T, b *box) bool {
+	t.Helper()
+	a := uids
+	if b.rl != nil {
+		if b.rl.ids == nil {
+			t.Skip("sandboxes have no uid slot of their own here (no subordinate ids)")
+		}
+		a = b.rl.ids
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.used[b.slot]
+}
+
+// TestSlotKeptWhileTheInitLives: a sandbox whose init has not ended when
+// cleanup stops waiting for it (processes stuck in the kernel after
+// SIGKILL) keeps its host uids reserved until it ends, so that no other
+// sandbox is given the uids of processes still alive; once it ends they
+// are given back.
+func TestSlotKeptWhileTheInitLives(t *testing.T) {
+	requireSandbox(t)
+	for range 5 {
+		b, err := start(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slotUsed(t, b) {
+			b.cleanup()
+			t.Fatal("set-up: a live sandbox's slot is not reserved")
+		}
+		b.exitWait = time.Nanosecond // the init is killed, not yet reaped
+		b.cleanup()
+		select {
+		case <-b.done:
+		default:
+			if !slotUsed(t, b) {
+				t.Fatal("the uid slot of a sandbox whose init had not ended was given back")
+			}
+		}
+		<-b.done
+		for i := 0; slotUsed(t, b); i++ {
+			if i > 2000 { // a hang guard, not a speed assertion
+				t.Fatal("the slot was never given back after the init ended")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
