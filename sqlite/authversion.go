@@ -90,7 +90,7 @@ func (m *mappedFile) enter() bool {
 // use of a closed one.
 func (m *mappedFile) leave() {
 	if m.use.Add(-1) == closedBit {
-		m.release()
+		m.unmap()
 	}
 }
 
@@ -157,15 +157,15 @@ func (m *mappedFile) close() error {
 		}
 		if m.use.CompareAndSwap(u, u|closedBit) {
 			if u == 0 {
-				return m.release()
+				return m.unmap()
 			}
 			return nil
 		}
 	}
 }
 
-// release unmaps and closes the file, once.
-func (m *mappedFile) release() (err error) {
+// unmap unmaps and closes the file, once.
+func (m *mappedFile) unmap() (err error) {
 	m.released.Do(func() {
 		err = syscall.Munmap(m.mem)
 		if cerr := m.f.Close(); err == nil {
