@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -366,6 +367,17 @@ func lookPath(name string) (string, error) {
 // workspace as a whole when workspaceExec is on (then a program there needs
 // no rule of its own).
 func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
+	return resolveAllowedIn(strings.Split(SandboxPath, ":"), names, workspaceExec, readOnly)
+}
+
+// resolveAllowedIn is resolveAllowed with the PATH folders given. A name
+// is found as lookPath finds it (the first folder where it is a regular
+// file, symlinks followed). Each folder is listed once instead of probed
+// once per name, and a name listed as a regular file is its folder's real
+// path joined with the name, with no system call of its own: about 90
+// names took some 600 system calls, 2 ms of every sandbox's start.
+func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []string) ([]string, error) {
+	var listed []pathDir
 	var out []string
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -378,24 +390,134 @@ func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]st
 			}
 			continue
 		}
-		p, err := lookPath(n)
-		if err != nil {
-			continue
+		var real string
+		regular := true
+		if strings.Contains(n, "/") {
+			real, regular = resolved(n)
+		} else {
+			if listed == nil {
+				listed = listDirs(dirs, names)
+			}
+			real = findListed(listed, n)
 		}
-		real, err := realPath(p)
-		if err != nil {
+		if real == "" {
 			continue
 		}
 		if !InSystemDirs(real) && !underAny(real, readOnly) {
 			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders and the read-only paths", n, real)
 		}
-		if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() || seen[real] {
+		if !regular || seen[real] {
 			continue
 		}
 		seen[real] = true
 		out = append(out, real)
 	}
 	return out, nil
+}
+
+// pathDir is one PATH folder as listed: its real path and the types
+// (unix.DT_*) of its entries that are wanted names.
+type pathDir struct {
+	real    string
+	entries map[string]uint8
+}
+
+// listDirs lists the folders that exist, in order, keeping the entries
+// named in names. A folder that is another one's link (/bin and /usr/bin
+// on a merged /usr) is listed once: where a name is found does not change.
+func listDirs(dirs, names []string) []pathDir {
+	wanted := make(map[string]bool, len(names))
+	for _, n := range names {
+		wanted[n] = true
+	}
+	out := []pathDir{}
+	done := map[string]bool{}
+	for _, d := range dirs {
+		real, err := realPath(d)
+		if err != nil || done[real] {
+			continue
+		}
+		done[real] = true
+		entries, err := dirTypes(real, wanted)
+		if err != nil {
+			continue
+		}
+		out = append(out, pathDir{real: real, entries: entries})
+	}
+	return out
+}
+
+// findListed returns the real path of name in the first folder where it
+// is a regular file (symlinks followed), or "".
+func findListed(dirs []pathDir, name string) string {
+	for _, d := range dirs {
+		typ, ok := d.entries[name]
+		switch {
+		case !ok:
+			continue
+		case typ == unix.DT_REG:
+			return path.Join(d.real, name)
+		case typ == unix.DT_LNK || typ == unix.DT_UNKNOWN:
+			if real, regular := resolved(path.Join(d.real, name)); regular {
+				return real
+			}
+		}
+	}
+	return ""
+}
+
+// resolved returns the real path of p ("" when it cannot be opened) and
+// whether it is a regular file, both of the one file opened.
+func resolved(p string) (real string, regular bool) {
+	fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", false
+	}
+	defer unix.Close(fd)
+	real, err = os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err != nil {
+		return "", false
+	}
+	var st unix.Stat_t
+	return real, unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+}
+
+// dirTypes lists a folder: the name and type of each entry in wanted, as
+// the kernel reports them (getdents), with no stat per entry.
+func dirTypes(dir string, wanted map[string]bool) (map[string]uint8, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	out := map[string]uint8{}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return out, nil
+		}
+		for b := buf[:n]; len(b) >= 19; {
+			reclen := int(b[16]) | int(b[17])<<8
+			if reclen < 19 || reclen > len(b) {
+				return nil, fmt.Errorf("%s: malformed directory entry", dir)
+			}
+			name := b[19:reclen]
+			if i := bytes.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
+			}
+			if wanted[string(name)] {
+				out[string(name)] = b[18]
+			}
+			b = b[reclen:]
+		}
+	}
 }
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code

@@ -1,0 +1,163 @@
+package initproc
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// resolveReference is resolveAllowedIn as it was before folders were
+// listed: probe each folder per name with stat, then resolve and stat
+// the file found. The listing must find exactly what it found.
+func resolveReference(dirs, names []string, readOnly []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		if strings.Contains(n, "/") && !path.IsAbs(n) {
+			return nil, fmt.Errorf("allowed command %q: want a name or an absolute path", n)
+		}
+		p := ""
+		if strings.Contains(n, "/") {
+			p = n
+		} else {
+			for _, d := range dirs {
+				if st, err := os.Stat(path.Join(d, n)); err == nil && st.Mode().IsRegular() {
+					p = path.Join(d, n)
+					break
+				}
+			}
+		}
+		if p == "" {
+			continue
+		}
+		real, err := realPath(p)
+		if err != nil {
+			continue
+		}
+		if !InSystemDirs(real) && !underAny(real, readOnly) {
+			return nil, fmt.Errorf("allowed command %q is %s, outside the system folders and the read-only paths", n, real)
+		}
+		if st, err := os.Stat(real); err != nil || !st.Mode().IsRegular() || seen[real] {
+			continue
+		}
+		seen[real] = true
+		out = append(out, real)
+	}
+	return out, nil
+}
+
+// The allowlist resolved from folder listings names the same files as
+// probing every folder per name, over every kind of entry a PATH folder
+// can hold: files, links to files, to folders, to nothing and in chains,
+// folders, a FIFO, a folder that links to another one, one missing, and
+// names in more than one folder.
+func TestResolveAllowedMatchesProbing(t *testing.T) {
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(p string) { // a regular file
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usrBin, bin, local, sbin := root+"/usr/bin", root+"/bin", root+"/local/bin", root+"/sbin"
+	for _, d := range []string{usrBin, local, sbin} {
+		os.MkdirAll(d, 0o755)
+	}
+	os.Symlink("usr/bin", bin) // a merged /usr
+	mk(usrBin + "/plain")
+	mk(usrBin + "/both")
+	mk(local + "/both") // found first in local
+	mk(root + "/elsewhere/target")
+	os.Symlink("../../elsewhere/target", usrBin+"/linked")
+	os.Symlink("linked", usrBin+"/chain")
+	os.Symlink("nowhere", local+"/broken") // broken here, a file later
+	mk(sbin + "/broken")
+	os.Symlink(root+"/elsewhere", usrBin+"/todir")
+	os.MkdirAll(local+"/adir", 0o755) // a folder here, a file later
+	mk(sbin + "/adir")
+	if err := syscall.Mkfifo(usrBin+"/fifo", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mk(sbin + "/onlysbin")
+	os.Symlink("plain", usrBin+"/same") // a second name for one file
+	dirs := []string{local, usrBin, bin, root + "/missing", sbin}
+	names := []string{"plain", "both", "linked", "chain", "broken", "todir", "adir", "fifo",
+		"onlysbin", "same", "absent", usrBin + "/plain", bin + "/linked", root + "/elsewhere", "[", ".", ".."}
+	ro := []string{root}
+	got, err := resolveAllowedIn(dirs, names, false, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := resolveReference(dirs, names, ro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("resolved from listings:\n  %q\nby probing:\n  %q", got, want)
+	}
+	// What the listing must have found, so that the comparison is not of
+	// two empty answers.
+	for _, p := range []string{usrBin + "/plain", local + "/both", root + "/elsewhere/target", sbin + "/broken", sbin + "/adir", sbin + "/onlysbin"} {
+		if !slices.Contains(got, p) {
+			t.Errorf("%s not resolved; got %q", p, got)
+		}
+	}
+	// A file outside the system folders and the read-only paths is refused,
+	// by both.
+	if _, err := resolveAllowedIn(dirs, []string{"plain"}, false, nil); err == nil {
+		t.Error("a program outside the system folders was allowed")
+	}
+	for _, abs := range []string{root + "/elsewhere", usrBin + "/fifo", usrBin + "/linked"} {
+		_, err := resolveAllowedIn(dirs, []string{abs}, false, nil)
+		_, werr := resolveReference(dirs, []string{abs}, nil)
+		if err == nil || werr == nil {
+			t.Errorf("%s, outside the system folders: listing %v, probing %v; want both refused", abs, err, werr)
+		}
+	}
+	if _, err := resolveAllowedIn(dirs, []string{"rel/prog"}, false, ro); err == nil {
+		t.Error("a relative path with a slash was accepted")
+	}
+}
+
+// Every program the host's PATH folders hold resolves as probing found
+// it: the real folders, with their links and alternatives.
+func TestResolveAllowedMatchesProbingOnHost(t *testing.T) {
+	var names []string
+	for _, d := range strings.Split(SandboxPath, ":") {
+		es, _ := os.ReadDir(d)
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Skip("no PATH folder here")
+	}
+	dirs := strings.Split(SandboxPath, ":")
+	got, err := resolveAllowedIn(dirs, names, false, nil)
+	want, werr := resolveReference(dirs, names, nil)
+	if (err == nil) != (werr == nil) || !slices.Equal(got, want) {
+		t.Fatalf("listing: %d programs, %v; probing: %d, %v", len(got), err, len(want), werr)
+	}
+	if len(got) == 0 {
+		t.Fatal("nothing resolved")
+	}
+}
+
+func BenchmarkResolveAllowed(b *testing.B) {
+	names := []string{"python3", "node", "bash", "sh", "cat", "ls", "cp", "mv", "rm", "mkdir",
+		"grep", "sed", "awk", "find", "tar", "gzip", "env", "sleep", "true", "false",
+		"head", "tail", "wc", "sort", "uniq", "cut", "tr", "tee", "date", "xargs"}
+	for b.Loop() {
+		if _, err := resolveAllowed(names, false, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
