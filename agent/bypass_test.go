@@ -57,6 +57,16 @@ var bypassTests = []bypass{
 	{"fetch_url(https://docs.example/private/*)=deny", "fetch_url", map[string]string{"url": "https://docs.example/public/%2e%2e/private/x"}, bulwark.Deny, ""},
 	{"fetch_url(HTTPS://Evil.Example/*)=deny", "fetch_url", map[string]string{"url": "https://evil.example/x"}, bulwark.Deny, ""},
 	{"fetch_url(https://xn--vil-ima.example/*)=deny", "fetch_url", map[string]string{"url": "https://ëvil.example/x"}, bulwark.Deny, ""},
+	// The pattern is put in the URL's canonical form too (red team): a
+	// rule written with an internationalised, full-width or dotted host,
+	// a default port or an escaped letter still applies.
+	{"fetch_url(https://ëvil.example/*)=deny", "fetch_url", map[string]string{"url": "https://ëvil.example/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://*.ëvil.example/*)=deny", "fetch_url", map[string]string{"url": "https://a.xn--vil-ima.example/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://ｅｖｉｌ.example/*)=deny", "fetch_url", map[string]string{"url": "https://evil.example/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://evil.example./*)=deny", "fetch_url", map[string]string{"url": "https://evil.example/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://evil.example:443/*)=deny", "fetch_url", map[string]string{"url": "https://evil.example/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://docs.example/%70rivate/*)=deny", "fetch_url", map[string]string{"url": "https://docs.example/private/x"}, bulwark.Deny, ""},
+	{"fetch_url(https://docs.example/ü/*)=deny", "fetch_url", map[string]string{"url": "https://docs.example/ü/x"}, bulwark.Deny, ""},
 }
 
 // bypassParsedTests need the real shell parser (package shell, merged from

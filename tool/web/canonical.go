@@ -32,13 +32,9 @@ func CanonicalURL(raw string) (*url.URL, error) {
 		return u, nil // not a URL fetch_url fetches; checkURL says why
 	}
 	host, port := u.Hostname(), u.Port()
-	host = strings.TrimRight(strings.ToLower(host), ".")
-	if net.ParseIP(host) == nil {
-		ascii, err := idna.Lookup.ToASCII(host)
-		if err != nil {
-			return nil, bulwark.E(bulwark.Invalid, op, "the URL's host name is not a valid domain name", err)
-		}
-		host = ascii
+	host, err = canonicalHost(host)
+	if err != nil {
+		return nil, err
 	}
 	if port == defaultPort[u.Scheme] {
 		port = ""
@@ -75,6 +71,135 @@ func CanonicalURL(raw string) (*url.URL, error) {
 }
 
 var defaultPort = map[string]string{"http": "80", "https": "443"}
+
+// canonicalHost is the host of a canonical URL: in lower case, without
+// trailing dots, an internationalised name in its ASCII (punycode) form.
+func canonicalHost(host string) (string, error) {
+	host = strings.TrimRight(strings.ToLower(host), ".")
+	if net.ParseIP(host) != nil {
+		return host, nil
+	}
+	ascii, err := idna.Lookup.ToASCII(host)
+	if err != nil {
+		return "", bulwark.E(bulwark.Invalid, op, "the URL's host name is not a valid domain name", err)
+	}
+	return ascii, nil
+}
+
+// CanonicalPattern puts a fetch_url policy pattern written as
+// SCHEME://HOST/PATH in the canonical form of the URLs it is matched
+// against (CanonicalURL), so that a rule applies to the URLs it names
+// whatever their spelling and its own: scheme and host in lower case; the
+// host's trailing dots removed and its labels that hold no wildcard in
+// their ASCII (punycode) form ("https://*.bücher.de/*" is
+// "https://*.xn--bcher-kva.de/*"); the scheme's default port dropped;
+// percent-escapes of unreserved characters decoded and the others in upper
+// case; characters a URL's path cannot hold as they are (blanks, non-ASCII)
+// escaped. A pattern without "://" is returned as it is. It returns more
+// than one form where the pattern could name both a path, where such
+// characters are escaped, and a query, where they are kept.
+func CanonicalPattern(pattern string) ([]string, error) {
+	scheme, rest, ok := strings.Cut(pattern, "://")
+	if !ok {
+		return []string{pattern}, nil
+	}
+	scheme = strings.ToLower(scheme)
+	hostport, path, hasPath := strings.Cut(rest, "/")
+	user := ""
+	if i := strings.LastIndexByte(hostport, '@'); i >= 0 {
+		user, hostport = hostport[:i+1], hostport[i+1:]
+	}
+	host, port := hostport, ""
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
+		host, port = hostport[:i], hostport[i+1:]
+	}
+	if port != "" && port == defaultPort[scheme] {
+		port = ""
+	}
+	host, err := canonicalHostPattern(host)
+	if err != nil {
+		return nil, err
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	head := scheme + "://" + user + host
+	if !hasPath {
+		return []string{head}, nil
+	}
+	path = cleanPathPattern(normalizeEscapes(path))
+	esc := escapePathPattern(path)
+	forms := []string{head + "/" + esc}
+	if esc != path {
+		forms = append(forms, head+"/"+path) // as a query holds them
+	}
+	return forms, nil
+}
+
+// canonicalHostPattern is canonicalHost for the host of a pattern, whose
+// labels may hold wildcards: those are kept as written, in lower case.
+func canonicalHostPattern(host string) (string, error) {
+	if !strings.ContainsAny(host, "*?") {
+		if strings.HasPrefix(host, "[") || host == "" {
+			return strings.ToLower(host), nil
+		}
+		return canonicalHost(host)
+	}
+	// The full stops IDNA reads as dots separate labels here too.
+	host = strings.NewReplacer("\u3002", ".", "\uff0e", ".", "\uff61", ".").Replace(strings.ToLower(host))
+	labels := strings.Split(strings.TrimRight(host, "."), ".")
+	for i, l := range labels {
+		if l == "" || strings.ContainsAny(l, "*?") {
+			continue
+		}
+		c, err := canonicalHost(l)
+		if err != nil {
+			return "", err
+		}
+		labels[i] = c
+	}
+	return strings.Join(labels, "."), nil
+}
+
+// cleanPathPattern resolves the dot segments of the part of a pattern's
+// path (without its leading slash) before the segment of its first
+// wildcard, as CanonicalURL resolves a URL's.
+func cleanPathPattern(p string) string {
+	lit, rest := p, ""
+	if i := strings.IndexAny(p, "*?"); i >= 0 {
+		j := strings.LastIndexByte(p[:i], '/') + 1
+		lit, rest = p[:j], p[j:]
+	}
+	if lit == "" {
+		return p
+	}
+	trailing := strings.HasSuffix(lit, "/") || lit == "." || lit == ".." || strings.HasSuffix(lit, "/.") || strings.HasSuffix(lit, "/..")
+	c := path.Clean("/" + lit)
+	if trailing && c != "/" {
+		c += "/"
+	}
+	return c[1:] + rest
+}
+
+// escapePathPattern escapes, as a canonical URL's path has them escaped,
+// the bytes of a pattern's path that a URL's path cannot hold as they are:
+// controls, blanks, non-ASCII bytes and "<>\^`{|}. Wildcards and escapes
+// are kept.
+func escapePathPattern(p string) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
 
 // normalizeEscapes decodes the percent-escapes of unreserved characters
 // (RFC 3986 section 6.2.2.2) and writes the others' hex digits in upper

@@ -1,6 +1,9 @@
 package web
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 var canonicalTests = []struct{ in, want string }{
 	{"https://example.com/a", "https://example.com/a"},
@@ -56,6 +59,74 @@ func FuzzCanonicalURL(f *testing.F) {
 		}
 		if again.String() != u.String() {
 			t.Fatalf("CanonicalURL(%q) = %q, but that reads back as %q", raw, u, again)
+		}
+	})
+}
+
+// TestCanonicalPattern: a pattern is put in the canonical form of the URLs
+// it is matched against, so a rule written with another spelling of a host
+// or path than CanonicalURL gives still applies (red team: fetch_url
+// (https://bücher.de/*)=deny never matched https://xn--bcher-kva.de/).
+func TestCanonicalPattern(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+	}{
+		{"HTTPS://Bücher.DE/*", []string{"https://xn--bcher-kva.de/*"}},
+		{"https://*.bücher.de/*", []string{"https://*.xn--bcher-kva.de/*"}},
+		{"https://ｅｖｉｌ.example/*", []string{"https://evil.example/*"}},
+		{"https://a.*。ëvil.example./x", []string{"https://a.*.xn--vil-ima.example/x"}},
+		{"https://evil.example.:443/*", []string{"https://evil.example/*"}},
+		{"http://evil.example:80/*", []string{"http://evil.example/*"}},
+		{"https://evil.example:80/*", []string{"https://evil.example:80/*"}},
+		{"*://evil.example:443/*", []string{"*://evil.example:443/*"}},
+		{"https://evil.example/%70rivate/%2f*", []string{"https://evil.example/private/%2F*"}},
+		{"https://evil.example/a b/ü*", []string{"https://evil.example/a%20b/%C3%BC*", "https://evil.example/a b/ü*"}},
+		{"https://evil.example/a/./b/../c/*", []string{"https://evil.example/a/c/*"}},
+		{"https://evil.example/../*/../x", []string{"https://evil.example/*/../x"}},
+		{"https://u@Evil.example:443/*", []string{"https://u@evil.example/*"}},
+		{"https://intranet.*", []string{"https://intranet.*"}},
+		{"https://*", []string{"https://*"}},
+		{"http*", []string{"http*"}},
+	} {
+		got, err := CanonicalPattern(tt.in)
+		if err != nil || strings.Join(got, " | ") != strings.Join(tt.want, " | ") {
+			t.Errorf("CanonicalPattern(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+	// A pattern without wildcards is the URL it names, canonical.
+	for _, tt := range canonicalTests {
+		in := strings.TrimSpace(tt.in)
+		if strings.ContainsAny(in, "*?#") || strings.Count(in, "/") < 3 {
+			continue
+		}
+		got, err := CanonicalPattern(in)
+		if err != nil || got[0] != tt.want {
+			t.Errorf("CanonicalPattern(%q) = %q, %v; want %q as CanonicalURL gives", in, got, err, tt.want)
+		}
+	}
+}
+
+// FuzzCanonicalPattern: a pattern without wildcards, fragment or query is
+// the URL it names in canonical form.
+func FuzzCanonicalPattern(f *testing.F) {
+	for _, tt := range canonicalTests {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		got, err := CanonicalPattern(raw)
+		if err != nil || strings.ContainsAny(raw, "*?#\\ \t\r\n\v\f") || len(got) != 1 {
+			return
+		}
+		u, err := CanonicalURL(raw)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || !strings.HasPrefix(raw, u.Scheme+"://") {
+			return
+		}
+		if _, rest, _ := strings.Cut(raw, "://"); !strings.Contains(rest, "/") {
+			return
+		}
+		if got[0] != u.String() {
+			t.Errorf("CanonicalPattern(%q) = %q, CanonicalURL gives %q", raw, got[0], u)
 		}
 	})
 }

@@ -150,8 +150,9 @@ func urlEffects(u *url.URL) tool.Effects {
 	return e
 }
 
-// Patterns matches a policy pattern against the canonical URL, with the
-// pattern's scheme and host in lower case as the URL's are.
+// Patterns matches a policy pattern against the canonical URL, the pattern
+// put in the same canonical form (CanonicalPattern): a rule written with
+// https://bücher.de/ applies to the URL https://xn--bcher-kva.de/.
 func (f *fetcher) Patterns(pattern string) ([]string, error) {
 	if pattern == "" {
 		return nil, bulwark.Errorf(bulwark.Invalid, op, "the pattern is empty")
@@ -177,14 +178,7 @@ func (f *fetcher) Patterns(pattern string) ([]string, error) {
 		return nil, bulwark.Errorf(bulwark.Invalid, op,
 			"the pattern %q can match no URL: every URL has a path; write %s/ for the home page or %s/* for the whole site", pattern, scheme+"://"+rest, scheme+"://"+rest)
 	}
-	if scheme, rest, ok := strings.Cut(pattern, "://"); ok {
-		host, path, _ := strings.Cut(rest, "/")
-		pattern = strings.ToLower(scheme) + "://" + strings.ToLower(host)
-		if strings.Contains(rest, "/") {
-			pattern += "/" + path
-		}
-	}
-	return []string{pattern}, nil
+	return CanonicalPattern(pattern)
 }
 
 const op = "fetch_url"
