@@ -835,3 +835,48 @@ func TestProgressOfAnotherServersCall(t *testing.T) {
 		}
 	}
 }
+
+// TestArgumentKeysInAnotherCase: a call whose arguments name one key twice
+// in different case ("message" and "Message", or "meſſage") is refused:
+// the policy matches the arguments as written, case by case, but a server
+// that decodes them into a struct (Go's encoding/json folds case) reads
+// either, so a rule on "message" would be walked past (red team).
+func TestArgumentKeysInAnotherCase(t *testing.T) {
+	ts := newTestServer(t)
+	hs := ts.serveHTTP(t)
+	s := mustConnect(t, trustedConfig(t, "test", hs.URL, nil), Options{})
+	r := registry(t, s)
+	rules, err := bulwark.ParseRules(`mcp__test__echo(*"message":"*secret*)=deny`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := bulwark.Policy{Rules: rules, Default: bulwark.Allow}
+	for _, args := range []string{
+		`{"message":"hello","Message":"the secret plan"}`,
+		`{"message":"hello","meſſage":"the secret plan"}`,
+		`{"message":"hello","x":{"a":1,"A":2}}`,
+	} {
+		tl, a, err := r.Prepare("mcp__test__echo", json.RawMessage(args))
+		if err != nil {
+			continue // refused before the policy: fine
+		}
+		e, err := tool.EffectsOf(tl, a)
+		if err != nil {
+			if bulwark.ErrorKind(err) != bulwark.Invalid || !strings.Contains(bulwark.ErrorMessage(err), "case") {
+				t.Errorf("%s: err %v, want an invalid-arguments error that says why", args, err)
+			}
+			continue
+		}
+		v := p.Decide(tool.PolicyCall(tl, a, e))
+		res, _ := tl.Run(context.Background(), &tool.Env{}, a)
+		t.Errorf("%s: decided %s and ran (%q), want the arguments refused", args, v.Decision, res.Output)
+	}
+	// Keys that differ by more than case are kept.
+	tl, a, err := r.Prepare("mcp__test__echo", json.RawMessage(`{"message":"hi","messages":"x"}`))
+	if err == nil {
+		_, err = tool.EffectsOf(tl, a)
+	}
+	if err != nil {
+		t.Errorf("distinct keys refused: %v", err)
+	}
+}

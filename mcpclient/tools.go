@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
@@ -219,6 +220,13 @@ func (t *mcpTool) Effects(args json.RawMessage) (tool.Effects, error) {
 	if err != nil {
 		return tool.Effects{}, bulwark.E(bulwark.Invalid, t.name, "the arguments are not a JSON object", err)
 	}
+	var v any
+	if err := json.Unmarshal([]byte(canon), &v); err == nil {
+		if k := caseTwin(v); k != "" {
+			return tool.Effects{}, bulwark.Errorf(bulwark.Invalid, t.name,
+				"the key %q is given twice, in different case; give each argument once, in the case of the tool's schema", k)
+		}
+	}
 	e := tool.Effects{
 		Targets: []string{canon},
 		Display: t.sv.cfg.Name + "/" + t.remote + " " + canon,
@@ -259,6 +267,51 @@ func canonicalJSON(args json.RawMessage) (string, error) {
 	return compactJSON(v), nil
 }
 
+// caseTwin returns a key of an object in v (at any depth) that another key
+// of the same object equals but for case, or "". Policy patterns match the
+// arguments as written, case by case, while a server that decodes them as
+// Go's encoding/json does folds case ("Message" and "meſſage" fill the
+// field Message too): with both keys, the rule would judge one value and
+// the server use the other.
+func caseTwin(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		seen := make(map[string]bool, len(v))
+		for k, x := range v {
+			f := foldKey(k)
+			if seen[f] {
+				return k
+			}
+			seen[f] = true
+			if t := caseTwin(x); t != "" {
+				return t
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if t := caseTwin(x); t != "" {
+				return t
+			}
+		}
+	}
+	return ""
+}
+
+// foldKey maps s so that foldKey(a) == foldKey(b) exactly when
+// strings.EqualFold(a, b): each rune becomes the least of its simple case
+// folding orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		b.WriteRune(least)
+	}
+	return b.String()
+}
+
 // compactJSON writes v as compact JSON, maps with sorted keys, without
 // HTML escaping.
 func compactJSON(v any) string {
@@ -280,6 +333,9 @@ func (t *mcpTool) Run(ctx context.Context, env *tool.Env, args json.RawMessage) 
 	}
 	if err := t.schema.Validate(args); err != nil {
 		return tool.Result{}, err
+	}
+	if _, err := t.Effects(args); err != nil {
+		return tool.Result{}, err // what no policy could judge is not sent
 	}
 	s := t.sv.s
 	tok, done := s.token(t.sv.cfg.Name, t.remote)
