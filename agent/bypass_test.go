@@ -269,3 +269,38 @@ func TestToolCallEventsCarryEffects(t *testing.T) {
 		t.Errorf("effects %s, want the write of src/main.py", b)
 	}
 }
+
+// TestSearchFilesKeepsToPolicy: search_files reads every file under the
+// folder it is given, and a file a deny or ask rule names is one it finds
+// only while it runs: it is judged as read_file's target would be, and
+// left out, so *(*.env)=deny is not walked past by searching "." (red team).
+func TestSearchFilesKeepsToPolicy(t *testing.T) {
+	for _, rules := range []string{"*(*.env)=deny", "search_files(config/*)=ask"} {
+		h := newHarness(t, "openai", llmtest.Script(
+			llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("search_files", map[string]string{"pattern": "KEY"})}},
+			finish("ok"),
+		))
+		for name, text := range map[string]string{"config/prod.env": "API_KEY=hunter2\n", "config/a.txt": "KEY ask\n", "notes.txt": "KEY here\n"} {
+			if err := h.ws.WriteFile(name, []byte(text)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r, err := bulwark.ParseRules(rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.cfg.Policy = bulwark.Policy{Rules: r}
+		h.run(t, context.Background())
+		res := h.ofType(bulwark.EventToolResult)
+		if len(res) == 0 {
+			t.Fatalf("%s: no tool result", rules)
+		}
+		out := res[0].Text
+		if strings.Contains(out, "hunter2") || (strings.HasSuffix(rules, "=ask") && strings.Contains(out, "KEY ask")) {
+			t.Errorf("%s: search_files showed a file the policy keeps back:\n%s", rules, out)
+		}
+		if !strings.Contains(out, "notes.txt:1: KEY here") || !strings.Contains(out, "policy") {
+			t.Errorf("%s: want the other file's match and a note of the files left out:\n%s", rules, out)
+		}
+	}
+}

@@ -34,6 +34,9 @@ type spec struct {
 	schema            *tool.Schema
 	access            access
 	run               func(ctx context.Context, ws *workspace.Workspace, args json.RawMessage) (tool.Result, error)
+	// runFound, if set, runs the tool instead of run, with found judging
+	// each file it comes to (see found).
+	runFound func(ctx context.Context, ws *workspace.Workspace, found func(ctx context.Context, name string) error, args json.RawMessage) (tool.Result, error)
 }
 
 func (s *spec) Name() string         { return s.name }
@@ -49,7 +52,24 @@ func (s *spec) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (to
 	if err := ctx.Err(); err != nil {
 		return tool.Result{}, bulwark.E(bulwark.Canceled, s.name, "the call was canceled", err)
 	}
+	if s.runFound != nil {
+		return s.runFound(ctx, env.Workspace, s.found(env), args)
+	}
 	return s.run(ctx, env.Workspace, args)
+}
+
+// found judges, through env.CheckEffects, a file that a call of s comes to
+// only while it runs (a file search_files reads under the folder it was
+// given) as the policy judges the path of a read_file call: a rule such as
+// *(*.env)=deny then keeps the file's content out of the result. A non-nil
+// error leaves the file out.
+func (s *spec) found(env *tool.Env) func(ctx context.Context, name string) error {
+	return func(ctx context.Context, name string) error {
+		if env.CheckEffects == nil {
+			return nil
+		}
+		return env.CheckEffects(ctx, s, tool.Effects{Targets: []string{name}, Reads: []string{name}, Display: name, Idempotent: true})
+	}
 }
 
 // decode unpacks arguments that the registry has already validated.

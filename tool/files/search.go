@@ -47,11 +47,13 @@ func SearchFiles() tool.Tool {
 			},
 			Required: []string{"pattern"},
 		},
-		run: searchFiles,
+		runFound: searchFiles,
 	}
 }
 
-func searchFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage) (tool.Result, error) {
+// searchFiles searches the files under the path given; a file found
+// refuses (the policy keeps it from the task) is left out, and counted.
+func searchFiles(ctx context.Context, ws *workspace.Workspace, found func(context.Context, string) error, raw json.RawMessage) (tool.Result, error) {
 	const op = "search_files"
 	var args struct {
 		Pattern string `json:"pattern"`
@@ -76,6 +78,7 @@ func searchFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessa
 	var (
 		b                       strings.Builder
 		matches, files, skipped int
+		withheld                int
 		searched                int
 		matchedFiles            int
 		more                    bool
@@ -100,6 +103,10 @@ func searchFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessa
 		if files == maxSearchedFiles {
 			more = true
 			return fs.SkipAll
+		}
+		if found(ctx, name) != nil {
+			withheld++
+			return nil
 		}
 		files++
 		data, err := ws.ReadFile(name)
@@ -142,6 +149,9 @@ func searchFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessa
 	skips := ""
 	if skipped > 0 {
 		skips = fmt.Sprintf("; skipped %s (binary, too big or unreadable)", plural(skipped, "file"))
+	}
+	if withheld > 0 {
+		skips += fmt.Sprintf("; left out %s that the task's policy does not let it read this way (read_file on one says why)", plural(withheld, "file"))
 	}
 	if matches == 0 {
 		return tool.Result{Output: fmt.Sprintf("no line matches %q in the %s searched under %q%s",
