@@ -151,6 +151,14 @@ var bypassParsedTests = []bypass{
 	{"*(*.env)=deny", "run_shell", map[string]string{"command": "grep -e KEY -- prod.env x"}, bulwark.Deny, ""},
 	{"*(*.env)=ask", "run_code", map[string]string{"language": "bash", "code": "base64 prod.env -w 0 | rev"}, bulwark.Ask, ""},
 	{"run_shell(*.env)=deny", "run_shell", map[string]string{"command": "tar cf x.tar prod.env x"}, bulwark.Deny, ""},
+	// A file named in another spelling of its path (red team): cleaned as
+	// a file tool's path is, the sandbox's /workspace/ dropped, the value
+	// of a --flag=FILE read too.
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat ./secrets//k"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat x/../secrets/k"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat /workspace/secrets/k"}, bulwark.Deny, ""},
+	{"*(secrets/*)=ask", "run_shell", map[string]string{"command": "grep --file=secrets/k x"}, bulwark.Ask, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat < ./secrets/k"}, bulwark.Deny, ""},
 	{"run_shell(git *)=allow; run_shell(*gitx)=allow", "run_shell", map[string]string{"command": "curl gitx x"}, bulwark.Deny, bulwark.Deny},
 	// Under a default of deny, an allow rule for one command of a script
 	// does not carry the others: each is decided on its own.

@@ -10,6 +10,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
@@ -90,11 +92,52 @@ func commandParts(src string) func(target string) []string {
 	words := map[string][]string{}
 	if sc, err := sh.Parse(src); err == nil {
 		for _, c := range sc.Commands {
-			words[c.String()] = append(words[c.String()], c.Words()...)
+			for _, w := range c.Words() {
+				words[c.String()] = append(words[c.String()], wordForms(w)...)
+			}
 		}
 	}
 	return func(target string) []string { return words[target] }
 }
+
+// wordForms returns a word of a command and the other forms of the file
+// it may name that a pattern for a file tool's path would match: the value
+// of a --flag=VALUE, and the path cleaned as a file tool's path is, made
+// relative where it is inside the sandbox's workspace (./secrets//k,
+// x/../secrets/k and /workspace/secrets/k are secrets/k). They only ever
+// add matches of deny and ask rules (see bulwark.Call.Parts).
+func wordForms(w string) []string {
+	out := []string{w}
+	add := func(p string) {
+		if p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	vals := []string{w}
+	if strings.HasPrefix(w, "-") {
+		if _, v, ok := strings.Cut(w, "="); ok {
+			add(v)
+			vals = append(vals, v)
+		}
+	}
+	for _, v := range vals {
+		if !strings.ContainsAny(v, "/.") {
+			continue
+		}
+		c := path.Clean(v)
+		if rel, ok := strings.CutPrefix(c, workDir+"/"); ok {
+			c = rel
+		}
+		if c != "." && c != ".." && !strings.HasPrefix(c, "../") {
+			add(c)
+		}
+	}
+	return out
+}
+
+// workDir is the workspace's path in the sandbox, the commands' working
+// directory.
+const workDir = "/workspace"
 
 // commandMatcher returns the policy's test of a pattern's form against a
 // target of a call running the bash script src: a command of the script
