@@ -91,6 +91,11 @@ type Call struct {
 	// names a file, which a command may name anywhere in its line. Allow
 	// rules are not matched against parts, so they admit no more.
 	Parts func(target string) []string
+	// Globs, if set, returns the parts of a target that the tool expands
+	// against file names (a command's prod.e*): a deny or ask rule's
+	// one-word form matches such a part when some name could match both
+	// (GlobsMeet).
+	Globs func(target string) []string
 }
 
 // Decide judges each target of c on its own, and returns the strictest of
@@ -206,19 +211,31 @@ func (c Call) forms(r Rule) []string {
 // partMatches reports whether r, a deny or ask rule, has a one-word
 // form that matches a part of target (see Call.Parts).
 func (c Call) partMatches(r Rule, target string) bool {
-	if c.Parts == nil || r.Decision == Allow {
+	if (c.Parts == nil && c.Globs == nil) || r.Decision == Allow {
 		return false
 	}
-	var parts []string
+	var parts, globs []string
+	read := false
 	for _, f := range c.forms(r) {
 		if strings.ContainsAny(f, " \t\n") {
 			continue
 		}
-		if parts == nil {
-			parts = c.Parts(target)
+		if !read {
+			read = true
+			if c.Parts != nil {
+				parts = c.Parts(target)
+			}
+			if c.Globs != nil {
+				globs = c.Globs(target)
+			}
 		}
 		for _, p := range parts {
 			if Glob(f, p) {
+				return true
+			}
+		}
+		for _, g := range globs {
+			if GlobsMeet(f, g) {
 				return true
 			}
 		}
@@ -317,4 +334,103 @@ func Glob(pattern, s string) bool {
 		pi++
 	}
 	return pi == len(p)
+}
+
+// GlobsMeet reports whether some name matches both pattern (a policy
+// pattern: * any run of characters, ? one) and glob, a word the shell
+// expands against file names (* any run, ? one character, [...] one of a
+// set), so that a rule naming a file meets a command naming it through a
+// glob: *.env meets prod.e* and prod.[e]nv. It errs towards meeting: a
+// set counts as any character, and * and ? as crossing "/" and matching a
+// leading dot. It runs in O(len(pattern) x len(glob)) time.
+func GlobsMeet(pattern, glob string) bool {
+	const (
+		lit = iota
+		one
+		any
+	)
+	type tok struct {
+		kind int
+		r    rune
+	}
+	var p, g []tok
+	for _, r := range pattern {
+		switch r {
+		case '*':
+			p = append(p, tok{kind: any})
+		case '?':
+			p = append(p, tok{kind: one})
+		default:
+			p = append(p, tok{kind: lit, r: r})
+		}
+	}
+	gr := []rune(glob)
+	for i := 0; i < len(gr); i++ {
+		switch gr[i] {
+		case '*':
+			g = append(g, tok{kind: any})
+			continue
+		case '?':
+			g = append(g, tok{kind: one})
+			continue
+		case '[':
+			j := i + 1
+			if j < len(gr) && (gr[j] == '!' || gr[j] == '^') {
+				j++
+			}
+			if j < len(gr) && gr[j] == ']' {
+				j++
+			}
+			for j < len(gr) && gr[j] != ']' {
+				j++
+			}
+			if j < len(gr) {
+				g = append(g, tok{kind: one})
+				i = j
+				continue
+			}
+		}
+		g = append(g, tok{kind: lit, r: gr[i]})
+	}
+	// A walk of the product of the two automata: state (i, j) has read
+	// the same text with p[:i] and g[:j].
+	w := len(g) + 1
+	seen := make([]bool, (len(p)+1)*w)
+	stack := []int{0}
+	seen[0] = true
+	push := func(i, j int) {
+		if !seen[i*w+j] {
+			seen[i*w+j] = true
+			stack = append(stack, i*w+j)
+		}
+	}
+	for len(stack) > 0 {
+		s := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		i, j := s/w, s%w
+		if i == len(p) && j == len(g) {
+			return true
+		}
+		if i < len(p) && p[i].kind == any {
+			push(i+1, j)
+		}
+		if j < len(g) && g[j].kind == any {
+			push(i, j+1)
+		}
+		if i == len(p) || j == len(g) {
+			continue
+		}
+		if p[i].kind == lit && g[j].kind == lit && p[i].r != g[j].r {
+			continue
+		}
+		ni, nj := i+1, j+1
+		if p[i].kind == any {
+			ni = i
+		}
+		if g[j].kind == any {
+			nj = j
+		}
+		push(ni, nj)
+	}
+	return false
 }

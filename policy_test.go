@@ -263,3 +263,35 @@ func TestServerWideRules(t *testing.T) {
 		}
 	}
 }
+
+// TestGlobsMeet: a word the shell expands (prod.e*) meets a pattern when
+// some name matches both.
+func TestGlobsMeet(t *testing.T) {
+	for _, tt := range []struct {
+		pattern, glob string
+		want          bool
+	}{
+		{"*.env", "prod.env", true},
+		{"*.env", "prod.en?", true},
+		{"*.env", "prod.e*", true},
+		{"*.env", "prod.[e]nv", true},
+		{"*.env", "*", true},
+		{"*.env", "[!x]", false},
+		{"*.env", "prod.txt", false},
+		{"*.env", "*.txt", false},
+		{"*.env", "prod.en[vw]x", false},
+		{"secrets/*", "secre?s/k", true},
+		{"secrets/*", "s*/k", true},
+		{"secrets/*", "src/*", false},
+		{"a?c", "*b*", true},
+		{"a?c", "[", false},
+		{"a?c", "a[]c", false},
+		{"a?c", "a[]]c", true},
+		{"x", "[x", false},
+		{"[x", "[x", true},
+	} {
+		if got := bulwark.GlobsMeet(tt.pattern, tt.glob); got != tt.want {
+			t.Errorf("GlobsMeet(%q, %q) = %v, want %v", tt.pattern, tt.glob, got, tt.want)
+		}
+	}
+}

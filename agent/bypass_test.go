@@ -159,6 +159,11 @@ var bypassParsedTests = []bypass{
 	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat /workspace/secrets/k"}, bulwark.Deny, ""},
 	{"*(secrets/*)=ask", "run_shell", map[string]string{"command": "grep --file=secrets/k x"}, bulwark.Ask, ""},
 	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat < ./secrets/k"}, bulwark.Deny, ""},
+	// A glob the shell expands to a file the rule names (red team).
+	{"*(*.env)=deny", "run_shell", map[string]string{"command": "cat prod.en?"}, bulwark.Deny, ""},
+	{"*(*.env)=deny", "run_shell", map[string]string{"command": "cat prod.[e]nv"}, bulwark.Deny, ""},
+	{"*(*.env)=deny", "run_shell", map[string]string{"command": "timeout 5 cat config/p*"}, bulwark.Deny, ""},
+	{"*(secrets/*)=ask", "run_shell", map[string]string{"command": "cat secre?s/k"}, bulwark.Ask, ""},
 	{"run_shell(git *)=allow; run_shell(*gitx)=allow", "run_shell", map[string]string{"command": "curl gitx x"}, bulwark.Deny, bulwark.Deny},
 	// Under a default of deny, an allow rule for one command of a script
 	// does not carry the others: each is decided on its own.

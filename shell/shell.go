@@ -53,7 +53,8 @@
 // Quotes and backslashes are removed and brace expansions expanded (-{r,f}
 // is -r -f). A word holding a parameter expansion, a command or arithmetic
 // substitution keeps that part as written ("$f"), as a placeholder; it does
-// not make the command dynamic. Globs are kept as written.
+// not make the command dynamic. Globs are kept as written, and listed in
+// Command.Globs (a policy's file pattern meets prod.e* as it meets prod.env).
 //
 // For rm, cp, mv, chmod, chown, chgrp, ln, mkdir, rmdir, touch, truncate,
 // shred, curl, wget, tar, sed, grep and git (and a set of git subcommands:
@@ -145,6 +146,10 @@ type Command struct {
 	// They are not part of String; Match also tries a pattern against the
 	// line with them appended, so that *.env matches cat < x.env.
 	Redirs []string
+	// Globs are the arguments the shell expands against file names (with
+	// an unquoted *, ? or [), quotes removed: a policy pattern naming a
+	// file meets them where a name could match both (bulwark.GlobsMeet).
+	Globs []string
 }
 
 // Words are the command's arguments and the files its redirections read

@@ -327,7 +327,18 @@ func (w *walker) run(args []arg, depth int) []string {
 		}
 	}
 	out = append([]string{prog}, out...)
-	w.cmds = append(w.cmds, Command{Name: prog, Args: out[1:]})
+	w.cmds = append(w.cmds, Command{Name: prog, Args: out[1:], Globs: globs(rest)})
+	return out
+}
+
+// globs returns the texts of the args the shell expands against file names.
+func globs(args []arg) []string {
+	var out []string
+	for _, a := range args {
+		if a.glob {
+			out = append(out, a.text)
+		}
+	}
 	return out
 }
 

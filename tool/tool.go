@@ -138,6 +138,13 @@ type Parter interface {
 	Parts(args json.RawMessage) func(target string) []string
 }
 
+// Globber is implemented by tools whose targets hold parts the tool
+// expands against file names (a command's unquoted globs): see
+// bulwark.Call's Globs.
+type Globber interface {
+	Globs(args json.RawMessage) func(target string) []string
+}
+
 // PolicyCall is the call of t with args and effects e as a policy judges it.
 func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	c := bulwark.Call{Tool: t.Name(), Targets: e.Targets, Dynamic: len(e.Dynamic) > 0}
@@ -156,6 +163,9 @@ func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	}
 	if p, ok := t.(Parter); ok {
 		c.Parts = p.Parts(args)
+	}
+	if g, ok := t.(Globber); ok {
+		c.Globs = g.Globs(args)
 	}
 	return c
 }

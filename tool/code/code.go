@@ -85,6 +85,27 @@ func (shell) Parts(args json.RawMessage) func(target string) []string {
 	return commandParts(a.Command)
 }
 
+func (shell) Globs(args json.RawMessage) func(target string) []string {
+	var a struct{ Command string }
+	json.Unmarshal(args, &a)
+	return commandGlobs(a.Command)
+}
+
+// commandGlobs returns, for a target of a call running the bash script
+// src, the words of the commands with that line that the shell expands
+// against file names, in the forms wordForms gives; none for other targets.
+func commandGlobs(src string) func(target string) []string {
+	globs := map[string][]string{}
+	if sc, err := sh.Parse(src); err == nil {
+		for _, c := range sc.Commands {
+			for _, g := range c.Globs {
+				globs[c.String()] = append(globs[c.String()], wordForms(g)...)
+			}
+		}
+	}
+	return func(target string) []string { return globs[target] }
+}
+
 // commandParts returns, for a target of a call running the bash script
 // src, the words (arguments and redirected files) of the commands with
 // that line; none for other targets.
@@ -286,6 +307,15 @@ func (program) Parts(args json.RawMessage) func(target string) []string {
 		return func(string) []string { return nil }
 	}
 	return commandParts(a.Code)
+}
+
+func (program) Globs(args json.RawMessage) func(target string) []string {
+	var a struct{ Language, Code string }
+	json.Unmarshal(args, &a)
+	if a.Language != "bash" {
+		return func(string) []string { return nil }
+	}
+	return commandGlobs(a.Code)
 }
 
 // programFile is the workspace file run_code writes code to: named after

@@ -181,3 +181,38 @@ func TestSecretsInEffects(t *testing.T) {
 		t.Errorf("effects %+v, %v, want the secret API_TOKEN", e, err)
 	}
 }
+
+// TestGlobPartsMeetFileRules: a word the shell expands meets a one-word
+// deny rule when it could name a file the rule names; a quoted one is a
+// name as written, and an allow rule is not widened.
+func TestGlobPartsMeetFileRules(t *testing.T) {
+	run := code.Shell()
+	for _, tt := range []struct {
+		rules, command string
+		want           bulwark.Decision
+	}{
+		{"*(*.env)=deny", "cat prod.e*", bulwark.Deny},
+		{"*(*.env)=deny", "cat ./config/../prod.[e]nv", bulwark.Deny},
+		{"*(*.env)=deny", "find . -name '*.py'", bulwark.Allow},
+		{"*(*.env)=deny", "cat 'prod.e*'", bulwark.Allow},
+		{"*(*.env)=deny", "cat *.txt", bulwark.Allow},
+		{"run_shell(cat *.env)=allow", "cat prod.e*", bulwark.Deny},
+	} {
+		rules, err := bulwark.ParseRules(tt.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args, _ := json.Marshal(map[string]string{"command": tt.command})
+		e, err := tool.EffectsOf(run, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := bulwark.Policy{Rules: rules}
+		if tt.rules == "run_shell(cat *.env)=allow" {
+			p.Default = bulwark.Deny
+		}
+		if got := p.Decide(tool.PolicyCall(run, args, e)).Decision; got != tt.want {
+			t.Errorf("%s on %q: %s, want %s", tt.rules, tt.command, got, tt.want)
+		}
+	}
+}
