@@ -66,6 +66,10 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 		case "/stored-hex":
 			fmt.Fprintf(w, "%x %X", b, append([]byte("ab"), b...))
 			return
+		case "/stored-escaped": // escaped as other languages' libraries do
+			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
+				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
+			return
 		}
 		// An echo: the server sends back what it got, secret included.
 		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
@@ -361,6 +365,37 @@ func TestInterceptMasksEncodedEchoes(t *testing.T) {
 				t.Errorf("POST %s: the answer %q holds the value encoded (%q)", path, body, enc)
 			}
 		}
+	}
+}
+
+// escapeEach writes b with every byte but letters, digits and those in keep
+// escaped with format: lower-case percent escapes (.NET's UrlEncode), JSON
+// \u escapes in upper case (System.Text.Json writes '+' as \u002B).
+func escapeEach(b []byte, format, keep string) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, format, c)
+		}
+	}
+	return sb.String()
+}
+
+// A bound host that echoes the value escaped in a spelling other than Go's
+// (path escaping, lower-case percent escapes, JSON \u escapes of any
+// character in either case) does not hand it to the sandbox either: the
+// value is masked in every mix of percent and JSON escapes of its bytes
+// (red team: only Go's QueryEscape and json.Marshal forms were masked).
+func TestInterceptMasksEscapedEchoes(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	code, body, _ := f.do(t, "POST", "https://example.com/stored-escaped", "", "text/plain", testPH)
+	if code != 200 {
+		t.Fatalf("POST: %d %s", code, body)
+	}
+	if want := strings.Repeat(testPH+" ", 3) + testPH; body != want {
+		t.Errorf("the answer = %q, want %q", body, want)
 	}
 }
 

@@ -7,6 +7,7 @@ package egress
 import (
 	"bytes"
 	"io"
+	"slices"
 )
 
 // rule replaces one needle. When refuse is set, meeting the needle is an
@@ -17,6 +18,94 @@ type rule struct {
 	secret  string // the secret's name, for reports
 	refuse  bool
 	encoded bool // the needle is a percent-encoded form, and so is repl
+	// escaped makes the needle match also with any of its bytes escaped
+	// as percent (%2f, %2F; '+' for a space) or JSON (\u002b, \u002B,
+	// \/, \", \\) escapes, in any mix: servers escape a value they echo
+	// in many spellings, and masking must find it in each.
+	escaped bool
+}
+
+// maxEscape is the longest escape of one byte a rule with escaped matches
+// (\u00XX).
+const maxEscape = 6
+
+// matchLen is the length of the longest match of ru at the start of b, or
+// -1 when there is none there.
+func (ru *rule) matchLen(b []byte) int {
+	if !ru.escaped {
+		if bytes.HasPrefix(b, []byte(ru.needle)) {
+			return len(ru.needle)
+		}
+		return -1
+	}
+	// The offsets in b at which a match of the needle's first i bytes can
+	// end; a byte can be matched in several spellings ('%' as itself or
+	// %25), so there may be more than one.
+	ends := []int{0}
+	var next []int
+	for i := 0; i < len(ru.needle) && len(ends) > 0; i++ {
+		next = next[:0]
+		for _, at := range ends {
+			for _, n := range escapedByte(b[at:], ru.needle[i]) {
+				if n > 0 && !slices.Contains(next, at+n) {
+					next = append(next, at+n)
+				}
+			}
+		}
+		ends, next = next, ends
+	}
+	if len(ends) == 0 {
+		return -1
+	}
+	return slices.Max(ends)
+}
+
+// escapedByte returns the lengths of the spellings of c that b starts with
+// (0 for those it does not).
+func escapedByte(b []byte, c byte) [3]int {
+	var out [3]int
+	if len(b) == 0 {
+		return out
+	}
+	if b[0] == c {
+		out[0] = 1
+	}
+	switch {
+	case b[0] == '+' && c == ' ':
+		out[1] = 1
+	case b[0] == '%' && len(b) >= 3 && hexIs(b[1:3], c):
+		out[1] = 3
+	case b[0] == '\\' && len(b) >= 2 && b[1] == c && (c == '/' || c == '"' || c == '\\'):
+		out[1] = 2
+	}
+	if b[0] == '\\' && len(b) >= 6 && b[1] == 'u' && c < 0x80 && hexIs(b[2:4], 0) && hexIs(b[4:6], c) {
+		out[2] = 6
+	}
+	return out
+}
+
+// hexIs reports whether the two hex digits h (either case) spell c.
+func hexIs(h []byte, c byte) bool {
+	const digits = "0123456789abcdef"
+	return h[0]|0x20 == digits[c>>4] && h[1]|0x20 == digits[c&15]
+}
+
+// index is the first offset in b at which ru matches, and the match's
+// length; -1 when there is none.
+func (ru *rule) index(b []byte) (at, n int) {
+	if !ru.escaped {
+		return bytes.Index(b, []byte(ru.needle)), len(ru.needle)
+	}
+	c := ru.needle[0]
+	for i := range b {
+		if d := b[i]; d != c && d != '%' && d != '\\' && d != '+' {
+			continue
+		}
+		if n := ru.matchLen(b[i:]); n > 0 {
+			return i, n
+		}
+	}
+	return -1, 0
 }
 
 // replaceReader applies rules to what it reads from src. The earliest match
@@ -37,7 +126,11 @@ type replaceReader struct {
 func newReplaceReader(src io.Reader, rules []rule, onHit func(rule) error) *replaceReader {
 	r := &replaceReader{src: src, rules: rules, onHit: onHit}
 	for _, ru := range rules {
-		r.hold = max(r.hold, len(ru.needle)-1)
+		if ru.escaped {
+			r.hold = max(r.hold, len(ru.needle)*maxEscape-1)
+		} else {
+			r.hold = max(r.hold, len(ru.needle)-1)
+		}
 	}
 	return r
 }
@@ -75,14 +168,15 @@ func (r *replaceReader) Read(p []byte) (int, error) {
 // process moves what is settled from in to out; final flushes everything.
 func (r *replaceReader) process(final bool) error {
 	for {
-		at, which := -1, -1
-		for i, ru := range r.rules {
+		at, which, size := -1, -1, 0
+		for i := range r.rules {
+			ru := &r.rules[i]
 			if ru.needle == "" {
 				continue
 			}
-			j := bytes.Index(r.in, []byte(ru.needle))
-			if j >= 0 && (at < 0 || j < at || j == at && len(ru.needle) > len(r.rules[which].needle)) {
-				at, which = j, i
+			j, n := ru.index(r.in)
+			if j >= 0 && (at < 0 || j < at || j == at && n > size) {
+				at, which, size = j, i, n
 			}
 		}
 		if at < 0 {
@@ -96,7 +190,7 @@ func (r *replaceReader) process(final bool) error {
 		}
 		r.out = append(r.out, r.in[:at]...)
 		r.out = append(r.out, ru.repl...)
-		r.in = r.in[at+len(ru.needle):]
+		r.in = r.in[at+size:]
 	}
 	keep := r.hold
 	if final {

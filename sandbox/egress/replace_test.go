@@ -40,6 +40,25 @@ func TestReplaceReader(t *testing.T) {
 	}
 }
 
+// An escaped rule matches its needle in any mix of percent and JSON
+// escapes of its bytes, also when split across reads.
+func TestReplaceReaderEscaped(t *testing.T) {
+	rules := []rule{{needle: "k%y+/ 1", repl: "[K]", escaped: true}}
+	for in, want := range map[string]string{
+		"a k%y+/ 1 b":                      "a [K] b",
+		`k%25y%2B%2f+1`:                    "[K]",
+		`k\u0025y\u002B\/%201.`:            "[K].",
+		`"k%y+\u002f\u00201"`:              `"[K]"`,
+		"k%y+/ 2 k%25y%2B%2F%201":          "k%y+/ 2 [K]",
+		`k%y\u002/ 1 k%2 k%y%2g/ 1 ky+/ 1`: `k%y\u002/ 1 k%2 k%y%2g/ 1 ky+/ 1`,
+	} {
+		got, err := io.ReadAll(newReplaceReader(iotest.OneByteReader(strings.NewReader(in)), rules, nil))
+		if err != nil || string(got) != want {
+			t.Errorf("replace(%q) one byte at a time = %q, %v, want %q", in, got, err, want)
+		}
+	}
+}
+
 // A refusing rule stops the stream with onHit's error, before the text
 // around the needle is let through.
 func TestReplaceReaderRefuses(t *testing.T) {
@@ -67,7 +86,9 @@ func FuzzReplaceReader(f *testing.F) {
 	f.Add("a {{secret:A}} b {{secret:B}}", 3)
 	f.Add("{{secret:{{secret:A}}}}", 1)
 	f.Add("%7B%7Bsecret%3AA%7D%7D", 2)
+	f.Add(`v%25al\u002Fue`, 1)
 	rules := []rule{
+		{needle: "v%al/ue", repl: "[V]", escaped: true},
 		{needle: "{{secret:A}}", repl: "value-a"},
 		{needle: "%7B%7Bsecret%3AA%7D%7D", repl: "value%2Da"},
 		{needle: "{{secret:B}}", repl: "value-b", refuse: true},

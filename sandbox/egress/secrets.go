@@ -103,10 +103,8 @@ func (ic *Intercept) requestRules(host string, tls bool) []rule {
 func (ic *Intercept) maskRules() []rule {
 	var rules []rule
 	for _, s := range ic.Secrets {
-		rules = append(rules, rule{needle: s.Value, repl: s.Placeholder, secret: s.Name})
-		if enc := url.QueryEscape(s.Value); enc != s.Value {
-			rules = append(rules, rule{needle: enc, repl: s.Placeholder, secret: s.Name})
-		}
+		// As written, and percent- or JSON-escaped in any spelling.
+		rules = append(rules, rule{needle: s.Value, repl: s.Placeholder, secret: s.Name, escaped: true})
 		for _, n := range encodedValue(s.Value) {
 			rules = append(rules, rule{needle: n, repl: s.Placeholder, secret: s.Name})
 		}
