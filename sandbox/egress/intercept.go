@@ -86,22 +86,69 @@ func (p *Proxy) intercepted(down net.Conn, host, port string) {
 }
 
 // plainHTTP reports whether the tunnel's client, which has sent a first
-// byte that is not TLS, starts an HTTP/1 request: a method (capital
-// letters) and a blank.
+// byte that is not TLS, starts an HTTP/1 request (see httpStart), waiting
+// at most firstByteWait for the bytes that tell. Blank lines before the
+// request line, which servers skip and the proxy's own server does not,
+// are dropped.
 func (p *Proxy) plainHTTP(down net.Conn, r *bufio.Reader) bool {
 	down.SetReadDeadline(time.Now().Add(firstByteWait))
-	head, _ := r.Peek(8)
-	down.SetReadDeadline(time.Time{})
-	sp := bytes.IndexByte(head, ' ')
-	if sp < 3 {
-		return false
-	}
-	for _, c := range head[:sp] {
-		if c < 'A' || c > 'Z' {
+	defer down.SetReadDeadline(time.Time{})
+	for n := 1; ; n++ {
+		head, err := r.Peek(n)
+		isHTTP, decided := httpStart(head)
+		if isHTTP {
+			r.Discard(len(head) - len(bytes.TrimLeft(head, "\r\n")))
+			return true
+		}
+		if decided || err != nil {
 			return false
 		}
 	}
-	return true
+}
+
+// maxHTTPStart is how many leading bytes httpStart reads at most; a start
+// still undecided after that many is taken as HTTP (refused, passed through).
+const maxHTTPStart = 2048
+
+// httpStart tells whether b, the first bytes a tunnel's client sent, starts
+// an HTTP/1 request: blank lines, which servers skip before the request
+// line (RFC 9112 2.2), then a method (capitals, '-', '_'), a blank and a
+// target that is a path, "*" or an absolute http(s) URL, or the method
+// CONNECT. decided is false while more bytes could change the answer.
+func httpStart(b []byte) (isHTTP, decided bool) {
+	if len(b) >= maxHTTPStart {
+		return true, true
+	}
+	b = bytes.TrimLeft(b, "\r\n")
+	m := 0
+	for m < len(b) && (b[m] >= 'A' && b[m] <= 'Z' || b[m] == '-' || b[m] == '_') {
+		m++
+	}
+	switch {
+	case m == len(b):
+		return false, false
+	case m == 0 || b[m] != ' ':
+		return false, true
+	case string(b[:m]) == http.MethodConnect:
+		return true, true
+	}
+	target := b[m+1:]
+	if len(target) == 0 {
+		return false, false
+	}
+	if target[0] == '/' || target[0] == '*' {
+		return true, true
+	}
+	for _, scheme := range []string{"http://", "https://"} {
+		k := min(len(target), len(scheme))
+		if strings.EqualFold(string(target[:k]), scheme[:k]) {
+			if k == len(scheme) {
+				return true, true
+			}
+			return false, false
+		}
+	}
+	return false, true
 }
 
 // plainTunnel serves the plain HTTP requests of a tunnel to host:port as

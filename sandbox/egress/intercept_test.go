@@ -446,6 +446,72 @@ func TestInterceptRefusesLateTLS(t *testing.T) {
 	}
 }
 
+// A client that sends the first byte of its request line and the rest only
+// after the first-byte wait does not get a tunnel passed through untouched
+// for an HTTP request: its placeholder would reach the host unchecked and
+// unaudited, and the answer come back unmasked. The tunnel is closed
+// before any of it reaches the server, and the refusal reported (red team).
+func TestInterceptRefusesSlowHTTPStart(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+	conn, err := net.Dial("tcp", pu.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(conn, "CONNECT unbound.example.com:80 HTTP/1.1\r\nHost: unbound.example.com:80\r\n\r\nG")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	time.Sleep(firstByteWait + 300*time.Millisecond)
+	fmt.Fprintf(conn, "ET /x?%s HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n", testPH)
+	b, _ := io.ReadAll(br)
+	if got := f.seen.all(); got != "" || len(b) > 0 {
+		t.Fatalf("the slow request reached the server: it saw %q, the client got %q", got, b)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		f.mu.Lock()
+		var found bool
+		for _, e := range f.events {
+			found = found || !e.Allowed && strings.Contains(e.Reason, "HTTP started after")
+		}
+		f.mu.Unlock()
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow HTTP start was not reported")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// httpStart tells HTTP from the protocols passed through untouched.
+func TestHTTPStart(t *testing.T) {
+	for in, want := range map[string][2]bool{ // isHTTP, decided
+		"GET / HTTP/1.1":                {true, true},
+		"\r\n\nPOST /x":                 {true, true},
+		"OPTIONS * HTTP/1.1":            {true, true},
+		"GET hTTps://x/":                {true, true},
+		"CONNECT x:443 HTTP/1.1":        {true, true},
+		"GE":                            {false, false},
+		"GET ht":                        {false, false},
+		"EHLO mail.example.com\r\n":     {false, true},
+		"PING\r\n":                      {false, true},
+		"SSH-2.0-OpenSSH_9.6\r\n":       {false, true},
+		"\x00\x00\x00\x08\x04\xd2\x16/": {false, true},
+		strings.Repeat("\r\n", 1024):    {true, true},
+	} {
+		if isHTTP, decided := httpStart([]byte(in)); [2]bool{isHTTP, decided} != want {
+			t.Errorf("httpStart(%.20q) = %v, %v, want %v", in, isHTTP, decided, want)
+		}
+	}
+}
+
 // rawTunnel opens a CONNECT tunnel to hostport through the fixture's proxy
 // and a TLS session in it that trusts the task CA, offering protos.
 func (f *interceptFixture) rawTunnel(t *testing.T, hostport string, protos []string) (*tls.Conn, error) {
@@ -540,6 +606,11 @@ func TestInterceptPlainHTTPInTunnel(t *testing.T) {
 		{"example.com:80", "POST /x HTTP/1.1\r\nHost: example.com\r\nContent-Length: 16\r\nConnection: close\r\n\r\n" + testPH, "403 Forbidden", true},
 		{"example.com:80", "GET /x HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n", "421 Misdirected", false},
 		{"example.com:80", "GET /plain HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "uri=/plain", false},
+		// Blank lines before the request line, which servers such as nginx
+		// skip (RFC 9112 2.2): the request is still HTTP (red team: passed
+		// through untouched, unaudited, and its answer unmasked).
+		{"unbound.example.com:80", "\r\n\r\nGET /x?" + testPH + " HTTP/1.1\r\nHost: unbound.example.com\r\nConnection: close\r\n\r\n", "403 Forbidden", true},
+		{"example.com:80", "\nGET /plain HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", "uri=/plain", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.tunnel+" "+strings.SplitN(tt.req, "\r\n", 2)[0], func(t *testing.T) {

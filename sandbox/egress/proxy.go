@@ -30,7 +30,8 @@ type Proxy struct {
 	// requests inside, for the hosts each secret is bound to (see
 	// Intercept). Plain HTTP requests, in a tunnel or not, are refused
 	// when they carry a placeholder; another tunnel that does not start
-	// with TLS is passed through untouched (closed if TLS starts late).
+	// with TLS or HTTP is passed through untouched (closed if either
+	// starts late).
 	Intercept *Intercept
 
 	mu    sync.Mutex
@@ -299,37 +300,57 @@ func (p *Proxy) connectIntercepted(w http.ResponseWriter, host, port string) {
 	p.conns[up] = struct{}{}
 	p.mu.Unlock()
 	p.report(host, port, true, "")
-	late := &noLateTLS{r: buf.Reader}
+	late := &passGuard{r: buf.Reader}
 	splice(down, late, up)
-	if late.refused {
-		p.report(host, port, false, "TLS started after the tunnel was passed through untouched")
+	if late.refused != "" {
+		p.report(host, port, false, late.refused+" started after the tunnel was passed through untouched")
 	}
 	p.mu.Lock()
 	delete(p.conns, up)
 	p.mu.Unlock()
 }
 
-// noLateTLS reads the first bytes of a tunnel passed through untouched and
-// fails when the sandbox's first byte starts TLS: a client that waited out
-// firstByteWait before its handshake would otherwise speak TLS end to end
-// with the server, and read answers the proxy never masked (a bound
-// host's echo of a secret's value).
-type noLateTLS struct {
+// passGuard reads the first bytes of a tunnel passed through untouched and
+// fails when they start TLS or an HTTP request: a client that waited out
+// firstByteWait before its handshake, or sent its request line slowly or
+// after blank lines, would otherwise speak TLS end to end with the server,
+// or HTTP that the proxy never checked for placeholders, and read answers
+// the proxy never masked (a bound host's echo of a secret's value). Until
+// the first bytes tell, none are passed on.
+type passGuard struct {
 	r       io.Reader
-	seen    bool
-	refused bool
+	held    []byte
+	decided bool
+	refused string // "TLS" or "HTTP" when the tunnel was closed
 }
 
-func (n *noLateTLS) Read(b []byte) (int, error) {
-	k, err := n.r.Read(b)
-	if !n.seen && k > 0 {
-		n.seen = true
-		if b[0] == tlsRecordHandshake {
-			n.refused = true
-			return 0, errLateTLS
+func (g *passGuard) Read(b []byte) (int, error) {
+	for !g.decided {
+		var chunk [512]byte
+		k, err := g.r.Read(chunk[:])
+		g.held = append(g.held, chunk[:k]...)
+		if len(g.held) > 0 && g.held[0] == tlsRecordHandshake {
+			g.refused = "TLS"
+			return 0, errLateStart
+		}
+		if isHTTP, decided := httpStart(g.held); isHTTP {
+			g.refused = "HTTP"
+			return 0, errLateStart
+		} else if decided {
+			g.decided = true
+		} else if err != nil {
+			if len(g.held) == 0 {
+				return 0, err
+			}
+			g.decided = true // the client stopped: what it sent is not HTTP
 		}
 	}
-	return k, err
+	if len(g.held) > 0 {
+		n := copy(b, g.held)
+		g.held = g.held[n:]
+		return n, nil
+	}
+	return g.r.Read(b)
 }
 
-var errLateTLS = errors.New("egress: TLS after the first-byte wait")
+var errLateStart = errors.New("egress: TLS or HTTP after the first-byte wait")
