@@ -66,6 +66,14 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 		case "/stored-hex":
 			fmt.Fprintf(w, "%x %X", b, append([]byte("ab"), b...))
 			return
+		case "/stored-b64-lines": // GitHub's contents API: base64 in lines of 60, in JSON
+			e := base64.StdEncoding.EncodeToString(b)
+			var lines []string
+			for len(e) > 60 {
+				lines, e = append(lines, e[:60]), e[60:]
+			}
+			fmt.Fprintf(w, `{"content":"%s\n"}`, strings.Join(append(lines, e), `\n`))
+			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
 				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
@@ -396,6 +404,24 @@ func TestInterceptMasksEscapedEchoes(t *testing.T) {
 	}
 	if want := strings.Repeat(testPH+" ", 3) + testPH; body != want {
 		t.Errorf("the answer = %q, want %q", body, want)
+	}
+}
+
+// A bound host that serves stored content as base64 broken into lines
+// (GitHub's contents API: lines of 60, "\n" escaped in JSON; MIME: 76 and
+// CRLF) does not hand the value to the sandbox when the sandbox placed it
+// across a line break: the encoded forms are masked with line breaks
+// between any two characters (red team: each line held half the value).
+func TestInterceptMasksWrappedBase64(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	for pad := 30; pad < 48; pad++ {
+		code, body, _ := f.do(t, "POST", "https://example.com/stored-b64-lines", "", "text/plain", strings.Repeat("p", pad)+testPH)
+		if code != 200 {
+			t.Fatalf("POST: %d %s", code, body)
+		}
+		if !strings.Contains(body, testPH) {
+			t.Errorf("with %d bytes before the value, the answer %q does not mask it", pad, body)
+		}
 	}
 }
 

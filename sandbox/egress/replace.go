@@ -23,7 +23,18 @@ type rule struct {
 	// \/, \", \\) escapes, in any mix: servers escape a value they echo
 	// in many spellings, and masking must find it in each.
 	escaped bool
+	// wrapped (with escaped) lets a line break (CR, LF, CRLF, or their
+	// JSON escapes) stand between any two bytes of the needle: encoders
+	// break base64 into lines (MIME, PEM, GitHub's contents API), and the
+	// sandbox chooses where the value falls.
+	wrapped bool
 }
+
+// lineBreaks are what a wrapped rule skips between two bytes, longest first.
+var lineBreaks = []string{`\r\n`, "\r\n", `\n`, `\r`, "\n", "\r"}
+
+// maxLineBreak is the longest of lineBreaks.
+const maxLineBreak = 4
 
 // maxEscape is the longest escape of one byte a rule with escaped matches
 // (\u00XX).
@@ -44,6 +55,16 @@ func (ru *rule) matchLen(b []byte) int {
 	ends := []int{0}
 	var next []int
 	for i := 0; i < len(ru.needle) && len(ends) > 0; i++ {
+		if ru.wrapped && i > 0 {
+			for _, at := range ends {
+				for _, lb := range lineBreaks {
+					if bytes.HasPrefix(b[at:], []byte(lb)) && !slices.Contains(ends, at+len(lb)) {
+						ends = append(ends, at+len(lb))
+						break
+					}
+				}
+			}
+		}
 		next = next[:0]
 		for _, at := range ends {
 			for _, n := range escapedByte(b[at:], ru.needle[i]) {
@@ -126,7 +147,9 @@ type replaceReader struct {
 func newReplaceReader(src io.Reader, rules []rule, onHit func(rule) error) *replaceReader {
 	r := &replaceReader{src: src, rules: rules, onHit: onHit}
 	for _, ru := range rules {
-		if ru.escaped {
+		if ru.wrapped {
+			r.hold = max(r.hold, len(ru.needle)*(maxEscape+maxLineBreak)-1)
+		} else if ru.escaped {
 			r.hold = max(r.hold, len(ru.needle)*maxEscape-1)
 		} else {
 			r.hold = max(r.hold, len(ru.needle)-1)

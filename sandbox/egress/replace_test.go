@@ -59,6 +59,24 @@ func TestReplaceReaderEscaped(t *testing.T) {
 	}
 }
 
+// A wrapped rule also matches with a line break between two of its bytes,
+// not before or after it.
+func TestReplaceReaderWrapped(t *testing.T) {
+	rules := []rule{{needle: "czNjcjN0LVZh", repl: "[K]", escaped: true, wrapped: true}}
+	for in, want := range map[string]string{
+		"x czNjcjN0LVZh y":             "x [K] y",
+		"czNj\ncjN0\r\nLVZh":           "[K]",
+		`czNjcjN0\nLV\r\nZh\n`:         `[K]\n`,
+		"\nczNjcjN0LVZh\n":             "\n[K]\n",
+		"czNj\n\ncjN0LVZh czNjcjN0LVZ": "czNj\n\ncjN0LVZh czNjcjN0LVZ",
+	} {
+		got, err := io.ReadAll(newReplaceReader(iotest.OneByteReader(strings.NewReader(in)), rules, nil))
+		if err != nil || string(got) != want {
+			t.Errorf("replace(%q) one byte at a time = %q, %v, want %q", in, got, err, want)
+		}
+	}
+}
+
 // A refusing rule stops the stream with onHit's error, before the text
 // around the needle is let through.
 func TestReplaceReaderRefuses(t *testing.T) {
@@ -87,8 +105,10 @@ func FuzzReplaceReader(f *testing.F) {
 	f.Add("{{secret:{{secret:A}}}}", 1)
 	f.Add("%7B%7Bsecret%3AA%7D%7D", 2)
 	f.Add(`v%25al\u002Fue`, 1)
+	f.Add("d2V\r\nsbA d2\\nVsbA", 2)
 	rules := []rule{
 		{needle: "v%al/ue", repl: "[V]", escaped: true},
+		{needle: "d2VsbA", repl: "[W]", escaped: true, wrapped: true},
 		{needle: "{{secret:A}}", repl: "value-a"},
 		{needle: "%7B%7Bsecret%3AA%7D%7D", repl: "value%2Da"},
 		{needle: "{{secret:B}}", repl: "value-b", refuse: true},

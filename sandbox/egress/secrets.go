@@ -105,8 +105,9 @@ func (ic *Intercept) maskRules() []rule {
 	for _, s := range ic.Secrets {
 		// As written, and percent- or JSON-escaped in any spelling.
 		rules = append(rules, rule{needle: s.Value, repl: s.Placeholder, secret: s.Name, escaped: true})
+		// Base64 and hex, escaped too ('/' as \/), and broken into lines.
 		for _, n := range encodedValue(s.Value) {
-			rules = append(rules, rule{needle: n, repl: s.Placeholder, secret: s.Name})
+			rules = append(rules, rule{needle: n, repl: s.Placeholder, secret: s.Name, escaped: true, wrapped: true})
 		}
 	}
 	return rules
