@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -83,13 +84,16 @@ func needlesFor(label, value string) []needle {
 	h := hex.EncodeToString([]byte(value))
 	add(h, 0)
 	add(strings.ToUpper(h), 0)
-	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value)} {
+	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value), uriComponent(value)} {
 		if e != value {
 			add(e, 0)
 			add(lowerPercent(e), 0)
 		}
 	}
-	for _, e := range []string{jsonEscape(value, true), jsonEscape(value, false), goEscape(value)} {
+	for _, e := range []string{jsonEscape(value, true), jsonEscape(value, false), goEscape(value),
+		jsonASCII(value, "\"&'+<>`", true), // .NET's System.Text.Json
+		jsonASCII(value, "", false),        // Python's json.dumps, Java's and others' ASCII output
+	} {
 		if e != value {
 			add(e, 0)
 		}
@@ -127,6 +131,56 @@ func lowerPercent(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// uriComponent escapes s as JavaScript's encodeURIComponent does: every
+// byte but letters, digits and -_.!~*'() as %XX.
+func uriComponent(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// jsonASCII escapes s as the body of a JSON string the way encoders that
+// write only ASCII do: the backslash as \\, the usual control characters
+// short (\n), and the characters in esc, the other control characters and
+// all beyond ASCII as \uXXXX (UTF-16), in upper- or lower-case hex.
+func jsonASCII(s, esc string, upper bool) string {
+	format := `\u%04x`
+	if upper {
+		format = `\u%04X`
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"' && !strings.ContainsRune(esc, r):
+			b.WriteString(`\"`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r >= 0x7f || strings.ContainsRune(esc, r):
+			if r > 0xffff {
+				r -= 0x10000
+				fmt.Fprintf(&b, format+format, 0xd800+r>>10, 0xdc00+r&0x3ff)
+				continue
+			}
+			fmt.Fprintf(&b, format, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func lowerHex(c byte) byte {

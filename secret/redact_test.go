@@ -39,6 +39,50 @@ var encodings = []struct {
 	{"b64url+1", func(s string) string { return base64.URLEncoding.EncodeToString([]byte("\xff" + s + "\xfe\xff")) }},
 	{"b64url+2", func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte("\xff\xfe" + s)) }},
 	{"basic-auth", func(s string) string { return base64.StdEncoding.EncodeToString([]byte("admin:" + s)) }},
+	// Other languages' libraries (red team: these were not masked).
+	{"encodeURIComponent", func(s string) string { return escapeBytes(s, "-_.!~*'()", "%%%02X") }},
+	{"encodeURIComponent-lower", func(s string) string { return escapeBytes(s, "-_.!~*'()", "%%%02x") }},
+	{"System.Text.Json", func(s string) string { return jsonU(s, "\"&'+<>`", `\u%04X`) }},
+	{"python-json", func(s string) string { return jsonU(s, "", `\u%04x`) }},
+}
+
+// escapeBytes writes s with every byte but ASCII letters, digits and those
+// in keep as format writes it.
+func escapeBytes(s, keep, format string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(keep, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, format, c)
+		}
+	}
+	return b.String()
+}
+
+// jsonU writes s as a JSON string body with the characters in esc, the
+// control characters and all beyond ASCII (as UTF-16) written with format,
+// the backslash as \\ and the quote, if not in esc, as \".
+func jsonU(s, esc, format string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"' && !strings.ContainsRune(esc, r):
+			b.WriteString(`\"`)
+		case r < 0x20 || r >= 0x7f || strings.ContainsRune(esc, r):
+			if r > 0xffff {
+				r -= 0x10000
+				fmt.Fprintf(&b, format+format, 0xd800+r>>10, 0xdc00+r&0x3ff)
+				continue
+			}
+			fmt.Fprintf(&b, format, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 var registeredValues = []string{
