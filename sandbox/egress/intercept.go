@@ -324,7 +324,10 @@ func (p *Proxy) rewrite(r *http.Request, ic *Intercept, host, target string, tls
 		return nil, nil, errors.New("the request is not valid")
 	}
 	for k, vs := range r.Header {
-		if hopHeader(k) || k == "Accept-Encoding" || k == "Content-Length" {
+		// Range goes too (a server may ignore it and send the whole):
+		// a store on a bound host would serve the value a few bytes at a
+		// time, each piece too short to be masked.
+		if hopHeader(k) || k == "Accept-Encoding" || k == "Content-Length" || k == "Range" || k == "If-Range" {
 			continue
 		}
 		for _, v := range vs {

@@ -27,6 +27,7 @@ const (
 type seen struct {
 	mu   sync.Mutex
 	reqs []string // method, URI, Authorization, body of each request
+	file []byte   // what was last PUT to /file
 }
 
 func (s *seen) all() string {
@@ -73,6 +74,18 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 				lines, e = append(lines, e[:60]), e[60:]
 			}
 			fmt.Fprintf(w, `{"content":"%s\n"}`, strings.Join(append(lines, e), `\n`))
+			return
+		case "/file": // a store that serves byte ranges of what it holds
+			if r.Method == http.MethodPut {
+				f.seen.mu.Lock()
+				f.seen.file = b
+				f.seen.mu.Unlock()
+				return
+			}
+			f.seen.mu.Lock()
+			file := f.seen.file
+			f.seen.mu.Unlock()
+			http.ServeContent(w, r, "file", time.Time{}, strings.NewReader(string(file)))
 			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
@@ -422,6 +435,32 @@ func TestInterceptMasksWrappedBase64(t *testing.T) {
 		if !strings.Contains(body, testPH) {
 			t.Errorf("with %d bytes before the value, the answer %q does not mask it", pad, body)
 		}
+	}
+}
+
+// A store on a bound host that serves byte ranges of what it holds does
+// not hand the value to the sandbox a few bytes at a time, each too short
+// to be masked: the proxy drops Range from requests, so answers hold the
+// whole content, masked (red team).
+func TestInterceptNoRanges(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	if code, body, _ := f.do(t, "PUT", "https://example.com/file", "", "text/plain", "v="+testPH); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	var got strings.Builder
+	for at := 2; at < 2+len(testValue); at += 4 {
+		req, _ := http.NewRequest("GET", "https://example.com/file", nil)
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", at, at+3))
+		resp, err := f.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got.Write(b)
+	}
+	if strings.Contains(got.String(), testValue[:4]) || strings.Contains(got.String(), testValue[8:12]) {
+		t.Errorf("ranges of the stored value came back unmasked: %q", got.String())
 	}
 }
 
