@@ -7,7 +7,7 @@ package egress
 import (
 	"bytes"
 	"io"
-	"slices"
+	"strings"
 )
 
 // rule replaces one needle. When refuse is set, meeting the needle is an
@@ -20,113 +20,70 @@ type rule struct {
 	encoded bool // the needle is a percent-encoded form, and so is repl
 	// escaped makes the needle match also with any of its bytes escaped
 	// as percent (%2f, %2F; '+' for a space) or JSON (\u002b, \u002B,
-	// \/, \", \\) escapes, in any mix: servers escape a value they echo
-	// in many spellings, and masking must find it in each.
+	// \/, \", \\) escapes, in any mix, and with line breaks (CR, LF, or
+	// their JSON escapes) between its bytes: servers escape a value they
+	// echo in many spellings and break base64 into lines (MIME, PEM,
+	// GitHub's contents API), and masking must find it in each.
 	escaped bool
-	// wrapped (with escaped) lets a line break (CR, LF, CRLF, or their
-	// JSON escapes) stand between any two bytes of the needle: encoders
-	// break base64 into lines (MIME, PEM, GitHub's contents API), and the
-	// sandbox chooses where the value falls.
-	wrapped bool
 }
 
-// lineBreaks are what a wrapped rule skips between two bytes, longest first.
-var lineBreaks = []string{`\r\n`, "\r\n", `\n`, `\r`, "\n", "\r"}
+// maxSpelling is the longest spelling of one byte of an escaped rule's
+// needle: an escaped line break and a \u00XX escape.
+const maxSpelling = 4 + 6
 
-// maxLineBreak is the longest of lineBreaks.
-const maxLineBreak = 4
-
-// maxEscape is the longest escape of one byte a rule with escaped matches
-// (\u00XX).
-const maxEscape = 6
-
-// matchLen is the length of the longest match of ru at the start of b, or
-// -1 when there is none there.
-func (ru *rule) matchLen(b []byte) int {
-	if !ru.escaped {
-		if bytes.HasPrefix(b, []byte(ru.needle)) {
-			return len(ru.needle)
-		}
-		return -1
-	}
-	// The offsets in b at which a match of the needle's first i bytes can
-	// end; a byte can be matched in several spellings ('%' as itself or
-	// %25), so there may be more than one.
-	ends := []int{0}
-	var next []int
-	for i := 0; i < len(ru.needle) && len(ends) > 0; i++ {
-		if ru.wrapped && i > 0 {
-			for _, at := range ends {
-				for _, lb := range lineBreaks {
-					if bytes.HasPrefix(b[at:], []byte(lb)) && !slices.Contains(ends, at+len(lb)) {
-						ends = append(ends, at+len(lb))
-						break
-					}
-				}
-			}
-		}
-		next = next[:0]
-		for _, at := range ends {
-			for _, n := range escapedByte(b[at:], ru.needle[i]) {
-				if n > 0 && !slices.Contains(next, at+n) {
-					next = append(next, at+n)
-				}
-			}
-		}
-		ends, next = next, ends
-	}
-	if len(ends) == 0 {
-		return -1
-	}
-	return slices.Max(ends)
+// decoded is a view of a text with escapes decoded and line breaks left
+// out, in which escaped rules are looked for: text[start[j]:end[j]] is
+// where byte j of the view came from.
+type decoded struct {
+	text       []byte
+	start, end []int32
+	// escapes tells that an escape was decoded (or an escaped line break
+	// left out): else a needle as written, less its line breaks and with
+	// '+' for a space, is in the view wherever it is in the text.
+	escapes bool
 }
 
-// escapedByte returns the lengths of the spellings of c that b starts with
-// (0 for those it does not).
-func escapedByte(b []byte, c byte) [3]int {
-	var out [3]int
-	if len(b) == 0 {
-		return out
-	}
-	if b[0] == c {
-		out[0] = 1
-	}
-	switch {
-	case b[0] == '+' && c == ' ':
-		out[1] = 1
-	case b[0] == '%' && len(b) >= 3 && hexIs(b[1:3], c):
-		out[1] = 3
-	case b[0] == '\\' && len(b) >= 2 && b[1] == c && (c == '/' || c == '"' || c == '\\'):
-		out[1] = 2
-	}
-	if b[0] == '\\' && len(b) >= 6 && b[1] == 'u' && c < 0x80 && hexIs(b[2:4], 0) && hexIs(b[4:6], c) {
-		out[2] = 6
-	}
-	return out
-}
-
-// hexIs reports whether the two hex digits h (either case) spell c.
-func hexIs(h []byte, c byte) bool {
-	const digits = "0123456789abcdef"
-	return h[0]|0x20 == digits[c>>4] && h[1]|0x20 == digits[c&15]
-}
-
-// index is the first offset in b at which ru matches, and the match's
-// length; -1 when there is none.
-func (ru *rule) index(b []byte) (at, n int) {
-	if !ru.escaped {
-		return bytes.Index(b, []byte(ru.needle)), len(ru.needle)
-	}
-	c := ru.needle[0]
-	for i := range b {
-		if d := b[i]; d != c && d != '%' && d != '\\' && d != '+' {
+// decode makes d the view of b. The view has '+' for a space, as the
+// needles looked for in it do (a space is '+' in a query).
+func (d *decoded) decode(b []byte) {
+	d.text, d.start, d.end, d.escapes = d.text[:0], d.start[:0], d.end[:0], false
+	for i := 0; i < len(b); {
+		c, n := b[i], 1
+		switch {
+		case c == '\r' || c == '\n':
+			i++
 			continue
+		case c == '\\' && i+1 < len(b) && (b[i+1] == 'n' || b[i+1] == 'r'):
+			i += 2
+			d.escapes = true
+			continue
+		case c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]):
+			c, n = unhex(b[i+1])<<4|unhex(b[i+2]), 3
+		case c == '\\' && i+5 < len(b) && b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' && isHex(b[i+4]) && isHex(b[i+5]) && unhex(b[i+4]) < 8:
+			c, n = unhex(b[i+4])<<4|unhex(b[i+5]), 6
+		case c == '\\' && i+1 < len(b) && (b[i+1] == '/' || b[i+1] == '"' || b[i+1] == '\\'):
+			c, n = b[i+1], 2
 		}
-		if n := ru.matchLen(b[i:]); n > 0 {
-			return i, n
+		if c == ' ' {
+			c = '+'
 		}
+		d.escapes = d.escapes || n > 1
+		d.text = append(d.text, c)
+		d.start = append(d.start, int32(i))
+		d.end = append(d.end, int32(i+n))
+		i += n
 	}
-	return -1, 0
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
 }
 
 // replaceReader applies rules to what it reads from src. The earliest match
@@ -134,10 +91,12 @@ func (ru *rule) index(b []byte) (at, n int) {
 type replaceReader struct {
 	src   io.Reader
 	rules []rule
-	hold  int    // bytes kept back: the longest needle less one
-	buf   []byte // read buffer
+	norm  []string // each escaped rule's needle as looked for in the view
+	hold  int      // bytes kept back: the longest needle, spelled longest, less one
+	buf   []byte   // read buffer
 	in    []byte
 	out   []byte
+	view  decoded
 	eof   bool
 	err   error
 	// onHit is told of each match; a non-nil error stops the stream with it.
@@ -145,12 +104,11 @@ type replaceReader struct {
 }
 
 func newReplaceReader(src io.Reader, rules []rule, onHit func(rule) error) *replaceReader {
-	r := &replaceReader{src: src, rules: rules, onHit: onHit}
-	for _, ru := range rules {
-		if ru.wrapped {
-			r.hold = max(r.hold, len(ru.needle)*(maxEscape+maxLineBreak)-1)
-		} else if ru.escaped {
-			r.hold = max(r.hold, len(ru.needle)*maxEscape-1)
+	r := &replaceReader{src: src, rules: rules, onHit: onHit, norm: make([]string, len(rules))}
+	for i, ru := range rules {
+		if ru.escaped {
+			r.norm[i] = strings.NewReplacer("\r", "", "\n", "", " ", "+").Replace(ru.needle)
+			r.hold = max(r.hold, len(ru.needle)*maxSpelling-1)
 		} else {
 			r.hold = max(r.hold, len(ru.needle)-1)
 		}
@@ -192,12 +150,27 @@ func (r *replaceReader) Read(p []byte) (int, error) {
 func (r *replaceReader) process(final bool) error {
 	for {
 		at, which, size := -1, -1, 0
-		for i := range r.rules {
-			ru := &r.rules[i]
+		viewed := false
+		for i, ru := range r.rules {
 			if ru.needle == "" {
 				continue
 			}
-			j, n := ru.index(r.in)
+			j, n := -1, len(ru.needle)
+			if ru.escaped && !viewed {
+				r.view.decode(r.in)
+				viewed = true
+			}
+			if !ru.escaped || r.view.escapes || r.norm[i] == "" {
+				j = bytes.Index(r.in, []byte(ru.needle))
+			}
+			if ru.escaped && r.norm[i] != "" {
+				if k := bytes.Index(r.view.text, []byte(r.norm[i])); k >= 0 {
+					s, e := int(r.view.start[k]), int(r.view.end[k+len(r.norm[i])-1])
+					if j < 0 || s < j || s == j && e-s > n {
+						j, n = s, e-s
+					}
+				}
+			}
 			if j >= 0 && (at < 0 || j < at || j == at && n > size) {
 				at, which, size = j, i, n
 			}

@@ -59,16 +59,16 @@ func TestReplaceReaderEscaped(t *testing.T) {
 	}
 }
 
-// A wrapped rule also matches with a line break between two of its bytes,
-// not before or after it.
-func TestReplaceReaderWrapped(t *testing.T) {
-	rules := []rule{{needle: "czNjcjN0LVZh", repl: "[K]", escaped: true, wrapped: true}}
+// An escaped rule also matches with line breaks between its bytes; those
+// before or after it are kept.
+func TestReplaceReaderLines(t *testing.T) {
+	rules := []rule{{needle: "czNjcjN0LVZh", repl: "[K]", escaped: true}}
 	for in, want := range map[string]string{
 		"x czNjcjN0LVZh y":             "x [K] y",
 		"czNj\ncjN0\r\nLVZh":           "[K]",
 		`czNjcjN0\nLV\r\nZh\n`:         `[K]\n`,
 		"\nczNjcjN0LVZh\n":             "\n[K]\n",
-		"czNj\n\ncjN0LVZh czNjcjN0LVZ": "czNj\n\ncjN0LVZh czNjcjN0LVZ",
+		"czNj\n\ncjN0LVZh czNjcjN0LVZ": "[K] czNjcjN0LVZ",
 	} {
 		got, err := io.ReadAll(newReplaceReader(iotest.OneByteReader(strings.NewReader(in)), rules, nil))
 		if err != nil || string(got) != want {
@@ -108,7 +108,7 @@ func FuzzReplaceReader(f *testing.F) {
 	f.Add("d2V\r\nsbA d2\\nVsbA", 2)
 	rules := []rule{
 		{needle: "v%al/ue", repl: "[V]", escaped: true},
-		{needle: "d2VsbA", repl: "[W]", escaped: true, wrapped: true},
+		{needle: "d2VsbA", repl: "[W]", escaped: true},
 		{needle: "{{secret:A}}", repl: "value-a"},
 		{needle: "%7B%7Bsecret%3AA%7D%7D", repl: "value%2Da"},
 		{needle: "{{secret:B}}", repl: "value-b", refuse: true},

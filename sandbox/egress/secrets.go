@@ -107,7 +107,7 @@ func (ic *Intercept) maskRules() []rule {
 		rules = append(rules, rule{needle: s.Value, repl: s.Placeholder, secret: s.Name, escaped: true})
 		// Base64 and hex, escaped too ('/' as \/), and broken into lines.
 		for _, n := range encodedValue(s.Value) {
-			rules = append(rules, rule{needle: n, repl: s.Placeholder, secret: s.Name, escaped: true, wrapped: true})
+			rules = append(rules, rule{needle: n, repl: s.Placeholder, secret: s.Name, escaped: true})
 		}
 	}
 	return rules
