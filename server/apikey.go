@@ -114,6 +114,12 @@ func validScope(sc string) bool {
 // prefix costs, as before the cache: its answer tells nothing of which
 // prefixes exist.
 func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
+	return s.keyPrincipal(r, true)
+}
+
+// keyPrincipal is authenticateKey; touch records the key's use (an open
+// stream's recheck does not: it is no new use).
+func (s *Server) keyPrincipal(r *http.Request, touch bool) (Principal, error) {
 	const op = "server.authenticateKey"
 	// Made on refusal only (every refusal makes it): not on every request.
 	bad := func() error { return bulwark.Errorf(bulwark.Unauthenticated, op, "the API key is not valid") }
@@ -130,7 +136,7 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	// the read may have missed.
 	seen := s.auth.seen(ctx)
 	if e, ok := s.auth.key(prefix, seen); ok && subtle.ConstantTimeCompare(got[:], e.hash) == 1 && !e.key.Expired(now) {
-		if e.touch(now) {
+		if touch && e.touch(now) {
 			s.touchKey(r, e.key, now)
 		}
 		p := e.principal()
@@ -154,7 +160,7 @@ func (s *Server) authenticateKey(r *http.Request) (Principal, error) {
 	if !k.LastUsed.IsZero() { // else 0: long ago
 		e.touched.Store(k.LastUsed.UnixNano())
 	}
-	if e.touch(now) {
+	if touch && e.touch(now) {
 		s.touchKey(r, k, now)
 	}
 	if k.CreatorUser != "" {

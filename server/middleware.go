@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
@@ -99,8 +101,67 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request, pp
 			return s.refuse(r, p, metrics.RateLimited, "stream.refused", err)
 		}
 		defer release()
+		ctx, stop := s.watchCredential(r, rt, p)
+		defer stop()
+		r = r.WithContext(ctx)
 	}
 	return rt.Handler(w, r)
+}
+
+// watchCredential returns the context of a long-lived request (a stream),
+// ended as soon as the credential that opened it no longer would: the key
+// revoked or expired, the session logged out or expired, the user deleted,
+// or the role lowered below the route's. The credential is checked again
+// every Config.StreamRecheck, as a new request would check it, except
+// that the check records no use of the key or session. A check the store
+// cannot answer ends the stream too (it fails closed; the client
+// reconnects). stop releases the watch.
+func (s *Server) watchCredential(r *http.Request, rt Route, p Principal) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(r.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.StreamRecheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.stillAllowed(r.WithContext(ctx), rt, p); err != nil {
+				if ctx.Err() == nil {
+					s.logger(r).Info("an open stream ends: its credential no longer allows it", "actor", p.Actor(), "reason", bulwark.ErrorMessage(err))
+				}
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx, func() { cancel(); <-done }
+}
+
+// stillAllowed checks again the credential of request r, which opened as
+// p: nil when it would still authenticate as the same key or session, of
+// the same tenant, allowed rt.
+func (s *Server) stillAllowed(r *http.Request, rt Route, p Principal) error {
+	const op = "server.stillAllowed"
+	var np Principal
+	var err error
+	if p.KeyID != "" {
+		np, err = s.keyPrincipal(r, false)
+	} else {
+		np, _, err = s.sessionPrincipal(r, false)
+	}
+	switch {
+	case err != nil:
+		return err
+	case np.KeyID != p.KeyID || np.SessionID != p.SessionID || np.Tenant != p.Tenant:
+		return bulwark.Errorf(bulwark.Unauthenticated, op, "the credential changed")
+	case !np.Can(rt) || np.MustEnrol && !rt.Enrol:
+		return bulwark.Errorf(bulwark.PermissionDenied, op, "your role no longer allows this")
+	}
+	return nil
 }
 
 // authFailed counts and audits a request whose credentials did not

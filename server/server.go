@@ -210,6 +210,10 @@ type Config struct {
 	// StreamLimits cap open event streams and long polls; zero fields
 	// take DefaultStreamLimits.
 	StreamLimits StreamLimits
+	// StreamRecheck is how often the credential of an open stream is
+	// checked again, so that a revoked key, an ended session or a
+	// deleted user ends it; zero: DefaultStreamRecheck.
+	StreamRecheck time.Duration
 	// TrustedOrigins are extra origins ("https://ui.example.com") whose
 	// cross-origin browser requests are allowed.
 	TrustedOrigins []string
@@ -323,6 +327,9 @@ func New(cfg Config) (*Server, error) {
 		rand.Read(s.deviceKey)
 	}
 	s.streams = newStreamCounter(cfg.StreamLimits)
+	if s.cfg.StreamRecheck <= 0 {
+		s.cfg.StreamRecheck = DefaultStreamRecheck
+	}
 	s.auth = newAuthCache(cfg.Store)
 	if _, ok := cfg.Store.(bulwark.TaskVersioner); ok {
 		s.views = newTaskCache()

@@ -71,40 +71,47 @@ func clearSessionCookie(w http.ResponseWriter) {
 // cookie. The user's role is read at every request, so a role change
 // applies at once. An expired session is deleted.
 func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (Principal, error) {
+	p, clear, err := s.sessionPrincipal(r, true)
+	if clear {
+		clearSessionCookie(w)
+	}
+	return p, err
+}
+
+// sessionPrincipal is authenticateSession without a response: clear says
+// the cookie should be dropped. touch records the session's use (an open
+// stream's recheck does not: it is no new use).
+func (s *Server) sessionPrincipal(r *http.Request, touch bool) (p Principal, clear bool, err error) {
 	const op = "server.authenticateSession"
 	ctx := r.Context()
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return Principal{}, bulwark.Errorf(bulwark.Unauthenticated, op, "log in first")
+		return Principal{}, false, bulwark.Errorf(bulwark.Unauthenticated, op, "log in first")
 	}
 	bad := bulwark.Errorf(bulwark.Unauthenticated, op, "the session has ended: log in again")
 	if len(c.Value) != sessionTokenLen {
-		clearSessionCookie(w)
-		return Principal{}, bad
+		return Principal{}, true, bad
 	}
 	sess, err := s.store.SessionByTokenHash(ctx, hashToken(c.Value))
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
-		clearSessionCookie(w)
-		return Principal{}, bad
+		return Principal{}, true, bad
 	}
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, false, err
 	}
 	now := s.now()
 	if now.Sub(sess.LastSeen) >= SessionIdle || now.Sub(sess.Created) >= SessionMax {
 		s.store.DeleteSession(ctx, sess.TenantID, sess.ID)
-		clearSessionCookie(w)
-		return Principal{}, bad
+		return Principal{}, true, bad
 	}
 	u, err := s.store.User(ctx, sess.TenantID, sess.UserID)
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
-		clearSessionCookie(w)
-		return Principal{}, bad
+		return Principal{}, true, bad
 	}
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, false, err
 	}
-	if now.Sub(sess.LastSeen) >= sessionTouchEvery {
+	if touch && now.Sub(sess.LastSeen) >= sessionTouchEvery {
 		if err := s.store.TouchSession(ctx, sess.TenantID, sess.ID, now); err != nil {
 			s.logger(r).Warn("cannot record a session's last use", "session", sess.ID, "err", err)
 		}
@@ -113,7 +120,7 @@ func (s *Server) authenticateSession(w http.ResponseWriter, r *http.Request) (Pr
 	// applies at once to the sessions of users without one, on every node.
 	enrol, err := s.mustEnrol(ctx, u)
 	if err != nil {
-		return Principal{}, err
+		return Principal{}, false, err
 	}
-	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax), MustEnrol: enrol}, nil
+	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax), MustEnrol: enrol}, false, nil
 }

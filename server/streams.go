@@ -21,6 +21,11 @@ type StreamLimits struct {
 // installation serves a thousand open streams.
 var DefaultStreamLimits = StreamLimits{PerKey: 16, PerClient: 32, Total: 1000}
 
+// DefaultStreamRecheck is how often an open stream's credential is
+// checked again unless Config.StreamRecheck says otherwise: a revoked key
+// or ended session loses its streams within it.
+const DefaultStreamRecheck = 5 * time.Second
+
 // streamRetry is the Retry-After of a refused stream.
 const streamRetry = 5 * time.Second
 
