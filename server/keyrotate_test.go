@@ -162,3 +162,36 @@ func TestStaleKey(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysMadeByARotatedKeyEndWithIt: a key made by a key expires no
+// later than it, and a rotation makes the old key expire: the keys it
+// made must stop when it does, and until then may hand on no later
+// expiry, not outlive it detached from both the old key and the new.
+func TestKeysMadeByARotatedKeyEndWithIt(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	parentTok, parent := e.issue(a.id, KeySpec{Name: "ci", Role: bulwark.RoleAdmin})
+	w := e.do(req{method: "POST", path: "/api/v1/keys", key: parentTok, body: `{"name":"job","role":"admin"}`})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create a key with the key = %d %s", w.Code, w.Body)
+	}
+	child := decode[createKeyResponse](t, w)
+	if w := e.do(req{method: "POST", path: "/api/v1/keys/" + parent.ID + "/rotate", key: a.keys[bulwark.RoleOwner], body: `{"grace":"10m"}`}); w.Code != http.StatusCreated {
+		t.Fatalf("rotate = %d %s", w.Code, w.Body)
+	}
+	me := func(tok string) int { return e.do(req{method: "GET", path: "/api/v1/me", key: tok}).Code }
+	if got := me(child.Token); got != 200 {
+		t.Errorf("the made key during the grace period = %d, want 200", got)
+	}
+	if w := e.do(req{method: "POST", path: "/api/v1/keys", key: child.Token, body: `{"name":"grandchild","role":"member"}`}); w.Code != http.StatusForbidden {
+		t.Errorf("the made key making a key that never expires, during the grace period = %d, want 403", w.Code)
+	}
+	e.clock.Advance(10 * time.Minute)
+	if got := me(parentTok); got != 401 {
+		t.Errorf("the old key after the grace period = %d, want 401", got)
+	}
+	if got := me(child.Token); got != 401 {
+		t.Errorf("the key it made, after the grace period = %d, want 401", got)
+	}
+}
