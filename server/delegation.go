@@ -20,7 +20,11 @@ import (
 //     every route the role opens: a user logs in to a session that has
 //     no scopes and no expiry;
 //   - nobody revokes, demotes or deletes the credentials of someone above
-//     them (an admin cannot touch an owner's).
+//     them (an admin cannot touch an owner's);
+//   - nobody is handed a credential that carries another user's rights
+//     (their private memories, the tasks they own): a key carrying a
+//     user's rights is rotated only by that user (checkOwnRights), though
+//     those at or above it may revoke it.
 
 // lowerRole returns the lower of two tenant roles.
 func lowerRole(a, b bulwark.Role) bulwark.Role {
@@ -124,6 +128,17 @@ func (s *Server) checkKeyRevocable(ctx context.Context, op string, p Principal, 
 		if err == nil && !p.Role.AtLeast(u.Role) {
 			return bulwark.Errorf(bulwark.PermissionDenied, op, "you cannot revoke a key of a user above you")
 		}
+	}
+	return nil
+}
+
+// checkOwnRights refuses p a new secret for key k (a rotation) when k
+// carries the rights of a user other than p's: the token would let p act
+// as that user. Keys the operator made carry no user's rights.
+func checkOwnRights(op string, p Principal, k bulwark.APIKey) error {
+	if k.CreatorUser != "" && k.CreatorUser != p.RightsUser() {
+		return bulwark.Errorf(bulwark.PermissionDenied, op,
+			"this key carries another user's rights: only that user rotates it (you may revoke it)")
 	}
 	return nil
 }

@@ -38,7 +38,9 @@ const (
 // key, and revoking one later: the caller must be allowed both (a key
 // above the caller is refused as a revocation is; the new key passes
 // checkKeyDelegation as a created one does), so a rotation never gives
-// more than the caller has.
+// more than the caller has; and a key carrying another user's rights is
+// not rotated (checkOwnRights): its new secret would let the caller act
+// as that user.
 func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.rotateKey"
 	p, _ := PrincipalFrom(r.Context())
@@ -67,6 +69,9 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	old, err := s.tenantKey(r, p.Tenant, id)
 	if err != nil {
 		return err
+	}
+	if err := checkOwnRights(op, p, old); err != nil {
+		return s.refuse(r, p, metrics.ForbiddenRoute, "key.rotate_refused", err)
 	}
 	now := s.now()
 	if old.Expired(now) {

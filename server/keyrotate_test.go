@@ -195,3 +195,54 @@ func TestKeysMadeByARotatedKeyEndWithIt(t *testing.T) {
 		t.Errorf("the key it made, after the grace period = %d, want 401", got)
 	}
 }
+
+// TestRotationDoesNotHandOnAnotherUsersRights: a key carries the rights
+// of the user who made it (their private memories, the tasks they own).
+// Another user may revoke it, but a rotation would give them a key acting
+// as that user: only the user whose rights it carries rotates it.
+func TestRotationDoesNotHandOnAnotherUsersRights(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	bob := e.user(a.id, "bob@a.test", bulwark.RoleAdmin)
+	bobCookie := e.login(bob.Email)
+	origin := map[string]string{"Origin": "https://bulwark.test"}
+	w := e.do(req{method: "POST", path: "/api/v1/keys", cookie: bobCookie, header: origin, body: `{"name":"bob's","role":"admin"}`})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("bob's key = %d %s", w.Code, w.Body)
+	}
+	bobKey := decode[createKeyResponse](t, w)
+	if w := e.do(req{method: "POST", path: "/api/v1/memories", key: bobKey.Token, body: `{"text":"bob's private note"}`}); w.Code != http.StatusCreated {
+		t.Fatalf("bob's memory = %d %s", w.Code, w.Body)
+	}
+	aliceCookie := e.login(a.users[bulwark.RoleAdmin].Email)
+	for _, c := range []struct {
+		name string
+		r    req
+	}{
+		{"another admin's session", req{cookie: aliceCookie, header: origin}},
+		{"the owner's key", req{key: a.keys[bulwark.RoleOwner]}},
+	} {
+		rq := c.r
+		rq.method, rq.path, rq.body = "POST", "/api/v1/keys/"+bobKey.Key.ID+"/rotate", `{"grace":"1h"}`
+		w := e.do(rq)
+		if w.Code == http.StatusCreated {
+			rot := decode[rotateKeyResponse](t, w)
+			mem := e.do(req{method: "GET", path: "/api/v1/memories", key: rot.Token})
+			t.Errorf("%s rotated bob's key (memories with the new key: %s), want 403", c.name, mem.Body)
+			continue
+		}
+		if w.Code != http.StatusForbidden {
+			t.Errorf("%s rotating bob's key = %d %s, want 403", c.name, w.Code, w.Body)
+		}
+	}
+	// Bob rotates his own; anyone above may still revoke it.
+	w = e.do(req{method: "POST", path: "/api/v1/keys/" + bobKey.Key.ID + "/rotate", cookie: bobCookie, header: origin})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("bob rotating his own key = %d %s", w.Code, w.Body)
+	}
+	rot := decode[rotateKeyResponse](t, w)
+	if w := e.do(req{method: "DELETE", path: "/api/v1/keys/" + rot.Key.ID, cookie: aliceCookie, header: origin}); w.Code != http.StatusNoContent {
+		t.Errorf("another admin revoking bob's key = %d %s, want 204", w.Code, w.Body)
+	}
+}
