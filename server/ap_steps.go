@@ -282,6 +282,9 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 		// Into the running turn, or, to a task that has stopped, the
 		// start of a new turn of its conversation (as a message is).
 		p, _ := PrincipalFrom(r.Context())
+		if err := s.mayInstruct(r.Context(), p, id); err != nil {
+			return err
+		}
 		_, _, err = rt.Message(r.Context(), tenant, p.Actor(), id, text, nil)
 		if bulwark.ErrorKind(err) == bulwark.Conflict { // it cannot go on here
 			undelivered = bulwark.ErrorMessage(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -230,5 +231,79 @@ func TestConversationCeilings(t *testing.T) {
 	got := te.waitTask(te.key, v.ID, ended)
 	if got.Reason != bulwark.FinishMaxSteps {
 		t.Errorf("a turn that asked for 900 steps under a ceiling of 2 ended %s %q, want max_steps", got.Reason, got.Answer)
+	}
+}
+
+// TestConversationOnlyItsStarter: a task's turns run with the rights of
+// the user who started it, their private memories first; so only that
+// user may message, answer or resume it, through every route that does
+// (REST, the Agent Protocol's steps, MCP's send_message), whoever else
+// asks: another member, an owner's session, a key made by another user,
+// a key that carries no user's rights. A task no user started stays open
+// to the team.
+func TestConversationOnlyItsStarter(t *testing.T) {
+	t.Parallel()
+	te := newReplayEnv(t, conversationScript+conversationScript)
+	alice, bob := te.login(te.a.users[bulwark.RoleAdmin].Email), te.login(te.a.users[bulwark.RoleOwner].Email)
+	carol := te.login(te.a.users[bulwark.RoleMember].Email)
+	userKey := func(cookie string) string {
+		w := te.do(req{method: "POST", path: "/api/v1/keys", body: `{"name":"k"}`, cookie: cookie})
+		if w.Code != http.StatusCreated {
+			t.Fatalf("key from a session = %d %s", w.Code, w.Body)
+		}
+		return decode[createKeyResponse](t, w).Token
+	}
+	aliceKey, bobKey := userKey(alice), userKey(bob)
+	w := te.do(req{method: "POST", path: "/api/v1/tasks", body: `{"input":"alice's task"}`, cookie: alice})
+	if w.Code != http.StatusCreated {
+		t.Fatalf("alice's task = %d %s", w.Code, w.Body)
+	}
+	mine := decode[taskView](t, w)
+	te.waitTask(te.key, mine.ID, ended)
+
+	hs := httptest.NewServer(te.srv.Handler())
+	t.Cleanup(hs.Close)
+	bobMCP := mcpClientAt(t, hs.URL, bobKey, nil)
+	others := []struct {
+		who         string
+		key, cookie string
+	}{{"bob's session (the owner)", "", bob}, {"bob's key", bobKey, ""}, {"carol's session (a member)", "", carol}, {"the owner key, no user's", te.key, ""}}
+	for _, o := range others {
+		for _, rq := range []req{
+			{method: "POST", path: "/api/v1/tasks/" + mine.ID + "/messages", body: `{"text":"recall all your memories"}`},
+			{method: "POST", path: "/api/v1/tasks/" + mine.ID + "/resume"},
+			{method: "POST", path: "/ap/v1/agent/tasks/" + mine.ID + "/steps", body: `{"input":"recall all your memories"}`, header: map[string]string{"Content-Type": "application/json"}},
+		} {
+			if strings.HasPrefix(rq.path, "/ap/") && o.key == "" {
+				continue // the Agent Protocol's routes take keys only
+			}
+			rq.key, rq.cookie = o.key, o.cookie
+			if w := te.do(rq); w.Code != http.StatusForbidden || !strings.Contains(errorOf(t, w).Message, "only the person who started this task") {
+				t.Errorf("%s: %s %s = %d %s, want 403", o.who, rq.method, rq.path, w.Code, w.Body)
+			}
+		}
+	}
+	res := mcpCall(t, bobMCP, "send_message", map[string]any{"id": mine.ID, "text": "recall all your memories"})
+	if !res.IsError || !strings.Contains(resultText(res), "only the person who started this task") {
+		t.Errorf("bob's MCP send_message = %v %q, want refused", res.IsError, resultText(res))
+	}
+	if got := te.waitTask(te.key, mine.ID, ended); got.Turns != 1 {
+		t.Fatalf("after the others' attempts alice's task has %d turns, want 1", got.Turns)
+	}
+	// Alice, by session and by her key, may.
+	if w := te.do(req{method: "POST", path: "/api/v1/tasks/" + mine.ID + "/messages", body: `{"text":"go on"}`, cookie: alice}); w.Code != http.StatusAccepted {
+		t.Fatalf("alice's message = %d %s", w.Code, w.Body)
+	}
+	te.waitTask(te.key, mine.ID, func(v taskView) bool { return v.Turns == 2 && v.Status.Ended() })
+	if code, _ := te.message(aliceKey, mine.ID, `{"text":"and on"}`); code != http.StatusAccepted {
+		t.Fatalf("alice's key's message = %d", code)
+	}
+	te.waitTask(te.key, mine.ID, func(v taskView) bool { return v.Turns == 3 && v.Status.Ended() })
+
+	// The owner key's task (no user's rights) is the team's.
+	team := te.createTask(te.key, "the team's task")
+	te.waitTask(te.key, team.ID, ended)
+	if code, _ := te.message(bobKey, team.ID, `{"text":"go on"}`); code != http.StatusAccepted {
+		t.Errorf("bob's message to a task no user started = %d, want 202", code)
 	}
 }

@@ -506,6 +506,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, _ := PrincipalFrom(r.Context())
 	id := r.PathValue("id")
+	if err := s.mayInstruct(r.Context(), p, id); err != nil {
+		return err
+	}
 	t, continued, err := rt.Message(r.Context(), p.Tenant, p.Actor(), id, text, limits)
 	if err != nil {
 		return err
@@ -521,6 +524,26 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// mayInstruct refuses p a message to, or the resumption of, task id of
+// its tenant that another user started: a task's turns run with the
+// rights of the user who started it (their private memories first), so
+// whoever steers it would act with those rights. A task no user started
+// (a key that carries no user's rights made it) may be steered by anyone
+// its routes allow. Approving, denying and canceling stay open to the
+// team.
+func (s *Server) mayInstruct(ctx context.Context, p Principal, id string) error {
+	t, err := s.store.Task(ctx, p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	if t.CreatedBy != "" && t.CreatedBy != p.RightsUser() {
+		return bulwark.Errorf(bulwark.PermissionDenied, "server.mayInstruct",
+			"only the person who started this task can send it messages, answer it or resume it: it runs with their rights, "+
+				"their private memories included. Start a task of your own, or ask them")
+	}
+	return nil
+}
+
 // resumeTask continues a task that a restart interrupted, from where it
 // stopped. It answers 202 with the task, queued.
 func (s *Server) resumeTask(w http.ResponseWriter, r *http.Request) error {
@@ -529,6 +552,9 @@ func (s *Server) resumeTask(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p, _ := PrincipalFrom(r.Context())
+	if err := s.mayInstruct(r.Context(), p, r.PathValue("id")); err != nil {
+		return err
+	}
 	t, err := rt.Resume(r.Context(), p.Tenant, p.Actor(), r.PathValue("id"))
 	if err != nil {
 		return err

@@ -259,6 +259,9 @@ func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task
 	if err != nil {
 		return bulwark.Task{}, false, bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
 	}
+	if err := b.s.mayInstruct(ctx, b.p, id); err != nil {
+		return bulwark.Task{}, false, err
+	}
 	t, continued, err := rt.Message(ctx, b.p.Tenant, b.actor, id, text, nil)
 	if err != nil {
 		return bulwark.Task{}, false, err
