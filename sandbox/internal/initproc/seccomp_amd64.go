@@ -47,6 +47,17 @@ var deniedSyscalls = []uintptr{
 	unix.SYS_SECURITY, unix.SYS_TUXCALL, unix.SYS_VSERVER,
 }
 
+// modeArgs are the system calls that set a file's mode, and the argument
+// that holds it (see setidBits).
+var modeArgs = []struct {
+	nr  uintptr
+	arg int
+}{
+	{unix.SYS_CHMOD, 1}, {unix.SYS_FCHMOD, 1}, {unix.SYS_FCHMODAT, 2}, {unix.SYS_FCHMODAT2, 2},
+	{unix.SYS_OPEN, 2}, {unix.SYS_OPENAT, 3}, {unix.SYS_CREAT, 1},
+	{unix.SYS_MKNOD, 1}, {unix.SYS_MKNODAT, 2},
+}
+
 // dockerDenialsCoveredOtherwise are the system calls Docker's default
 // profile refuses (to a container without extra capabilities) that
 // deniedSyscalls does not list, and why the sandbox is no weaker for it.
@@ -60,7 +71,7 @@ var dockerDenialsCoveredOtherwise = map[string]string{
 	// own memory, futexes and files, under the same DAC and Landlock
 	// checks as their older forms.
 	"cachestat":         "newer than the profile; reads page-cache state of a file the caller opened",
-	"fchmodat2":         "newer than the profile; chmod, under Landlock like fchmodat",
+	"fchmodat2":         "newer than the profile; chmod, under Landlock like fchmodat, and refused with the setuid or setgid bit as it is (filter, by argument)",
 	"futex_requeue":     "newer than the profile; futexes, as futex",
 	"futex_wait":        "newer than the profile; futexes, as futex",
 	"futex_wake":        "newer than the profile; futexes, as futex",

@@ -30,6 +30,7 @@ const (
 	sdArg0Low = 16
 	sdArg1Low = 24
 	sdArg2Low = 32
+	sdArg3Low = 40
 )
 
 // x32 system calls have this bit set; the sandbox refuses them all.
@@ -55,6 +56,18 @@ var socketFamilies = []uint32{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6}
 // sandbox's own loopback. Every other netlink protocol (audit, uevents,
 // generic netlink, netfilter, sock_diag, xfrm, ...) fails.
 const netlinkRoute = unix.NETLINK_ROUTE
+
+// setidBits are S_ISUID and S_ISGID. No file of the sandbox gets them:
+// the workspace is an id-mapped mount of a host folder, so what the command
+// owns there is, on the host's disk, the folder owner's (root's, where
+// Bulwark runs as root), and the mount's nosuid holds only inside the
+// sandbox. A setuid copy of python3 left in the workspace would make any
+// host user who can reach it root, or the Bulwark user. The calls of
+// modeArgs that set a mode with either bit fail with EPERM (directories
+// included: a setgid folder is rare, and the filter cannot tell one from a
+// file); openat2, whose mode the filter cannot read, fails with ENOSYS, as
+// on a kernel without it, and callers fall back to openat.
+const setidBits = unix.S_ISUID | unix.S_ISGID
 
 // personalities are the personality(2) arguments allowed, Docker's:
 // Linux, the 32-bit Linux domain, UNAME26, both, and the query 0xffffffff.
@@ -117,6 +130,12 @@ func seccompFilter() ([]unix.SockFilter, error) {
 	// would run any program's bytes. ENOSYS, as on a kernel without
 	// memfd_create, sends the callers that have one to their fallback.
 	denyIf(uint32(unix.SYS_MEMFD_CREATE), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	// openat2 takes its mode in a struct the filter cannot read (see
+	// modeArgs); ENOSYS sends its callers to openat.
+	denyIf(uint32(unix.SYS_OPENAT2), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	for _, m := range modeArgs {
+		jumpTo(jeq, uint32(m.nr), fmt.Sprintf("mode%d", m.arg))
+	}
 	jumpTo(jeq, uint32(unix.SYS_CLONE), "clone")
 	jumpTo(jeq, uint32(unix.SYS_IOCTL), "ioctl")
 	jumpTo(jeq, uint32(unix.SYS_SOCKET), "socket")
@@ -148,6 +167,15 @@ func seccompFilter() ([]unix.SockFilter, error) {
 	stmt(ld, sdArg2Low)
 	jumpTo(jeq, netlinkRoute, "allow")
 	stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EAFNOSUPPORT))
+
+	// The calls that set a file's mode: EPERM when it has the setuid or
+	// setgid bit.
+	for _, off := range []uint32{sdArg1Low, sdArg2Low, sdArg3Low} {
+		labels[fmt.Sprintf("mode%d", (off-sdArg0Low)/8)] = len(prog)
+		stmt(ld, off)
+		jumpTo(jset, setidBits, "eperm")
+		stmt(ret, unix.SECCOMP_RET_ALLOW)
+	}
 
 	// personality(unsigned int persona).
 	labels["personality"] = len(prog)

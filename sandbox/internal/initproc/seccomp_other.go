@@ -10,3 +10,8 @@ const (
 )
 
 var deniedSyscalls []uintptr
+
+var modeArgs []struct {
+	nr  uintptr
+	arg int
+}
