@@ -145,6 +145,19 @@ func TestEscapeHostEnvironment(t *testing.T) {
 	}
 }
 
+// The selected /etc leaves out /etc/environment: pam_env's system-wide
+// variables (where hosts keep proxy credentials and API keys) are the
+// host's environment, which no sandboxed program reads.
+func TestEscapeHostEnvironmentFile(t *testing.T) {
+	requireSandbox(t)
+	if _, err := os.Stat("/etc/environment"); err != nil {
+		t.Skip("the host has no /etc/environment")
+	}
+	res := mustRun(t, Spec{AllowExec: []string{"bash"}}, "bash", "-c",
+		"if [ -e /etc/environment ]; then echo ESCAPED /etc/environment is there; else echo BLOCKED; fi")
+	assertContained(t, res, 1)
+}
+
 // Capabilities, no_new_privs, seccomp mode and the uid: the command runs
 // as uid 1000, an unprivileged host uid, with nothing to gain.
 func TestSandboxCredentials(t *testing.T) {

@@ -11,15 +11,17 @@ import (
 
 // etcEntries are the files and folders of /etc that programs (the dynamic
 // loader, libc, python3, node, bash, TLS clients) read. Everything else of
-// /etc, /etc/shadow first, stays out. passwd, group, hosts and hostname are
-// written fresh.
+// /etc, /etc/shadow first, stays out, and so does /etc/environment: it is
+// the host's system-wide environment (pam_env's; proxy credentials and keys
+// are kept there), which no sandboxed program reads. passwd, group, hosts
+// and hostname are written fresh.
 var etcEntries = []string{
 	"ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "localtime",
 	"timezone", "alternatives", "ssl", "ca-certificates", "ca-certificates.conf",
 	"pki", "crypto-policies", "mime.types", "protocols", "services", "host.conf",
 	"gai.conf", "inputrc", "bash.bashrc", "profile", "profile.d", "magic",
 	"magic.mime", "os-release", "debian_version", "python3", "python3.11",
-	"python3.12", "python3.13", "nodejs", "terminfo", "environment", "locale.alias",
+	"python3.12", "python3.13", "nodejs", "terminfo", "locale.alias",
 	"locale.conf", "login.defs",
 }
 
