@@ -168,6 +168,46 @@ for flags, label in ((0, "plain"), (0x10, "MFD_EXEC"), (0x8, "MFD_NOEXEC_SEAL"))
 	assertContained(t, res, 9)
 }
 
+// memfd_secret makes, like memfd_create, a file on no mount of the
+// sandbox; it stays allowed (nothing runs from it): fexecve of one and
+// "ld.so /proc/self/fd/N" both fail. A program's bytes are written
+// through a mapping, the only way into a secret memory file.
+func TestEscapeSecretMem(t *testing.T) {
+	requireSandbox(t)
+	ld := "/lib64/ld-linux-x86-64.so.2"
+	if l := loaders(); len(l) > 0 {
+		ld = l[0]
+	}
+	res := py(t, Spec{}, fmt.Sprintf(`
+import ctypes, errno, mmap, os, subprocess
+libc = ctypes.CDLL(None, use_errno=True)
+data = open("/usr/bin/true", "rb").read()
+ctypes.set_errno(0)
+fd = libc.syscall(447, 0)
+if fd < 0:
+    print("BLOCKED fexecve, no secret memory file:", errno.errorcode.get(ctypes.get_errno()))
+    print("BLOCKED ld.so, no secret memory file")
+else:
+    size = (len(data) + 4095) & ~4095
+    os.ftruncate(fd, size)
+    m = mmap.mmap(fd, size)
+    m[:len(data)] = data
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execve(fd, ["true"], {})
+        except OSError as e:
+            os.write(1, ("BLOCKED fexecve %%s\n" %% e.strerror).encode())
+        os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 3:
+        print("ESCAPED fexecve ran the program")
+    r = subprocess.run([%q, "/proc/self/fd/%%d" %% fd], pass_fds=(fd,), capture_output=True)
+    print("ESCAPED" if r.returncode == 0 else "BLOCKED", "ld.so", r.returncode, r.stderr[:80])
+`, ld))
+	assertContained(t, res, 2)
+}
+
 // Every mount that is not noexec holds no ELF program but the allowed ones:
 // a sweep of the sandbox's whole executable surface, whatever the host has
 // installed.
