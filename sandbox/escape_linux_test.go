@@ -158,6 +158,40 @@ func TestEscapeHostEnvironmentFile(t *testing.T) {
 	assertContained(t, res, 1)
 }
 
+// The TLS folders of /etc are bound for their certificates; the folders
+// of private keys in them are not: an empty folder lies over each. Files
+// and groups guard those keys on the host, and not root, the command runs
+// as the host's user (with its groups when there are no subordinate ids),
+// who may be the one they are kept for (bulwark serve --tls-key).
+func TestEscapeHostPrivateKeys(t *testing.T) {
+	requireSandbox(t)
+	var dirs []string
+	for _, d := range []string{"/etc/ssl/private", "/etc/pki/tls/private", "/etc/pki/CA/private"} {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		t.Skip("the host has no private key folder in /etc")
+	}
+	res := py(t, Spec{}, fmt.Sprintf(`
+import os
+for d in [%s]:
+    try:
+        names = os.listdir(d)
+        print("BLOCKED" if names == [] else "ESCAPED", d, names)
+    except FileNotFoundError:
+        print("BLOCKED", d, "absent")
+    except OSError as e:
+        print("ESCAPED the host's folder is there:", d, e.strerror)
+print("control certs", len(os.listdir("/etc/ssl/certs")) > 0 if os.path.isdir("/etc/ssl/certs") else "none")
+`, pyStrings(dirs)))
+	assertContained(t, res, len(dirs))
+	if strings.Contains(string(res.Stdout), "control certs False") {
+		t.Errorf("the certificates are gone: %s", res.Stdout)
+	}
+}
+
 // Capabilities, no_new_privs, seccomp mode and the uid: the command runs
 // as uid 1000, an unprivileged host uid, with nothing to gain.
 func TestSandboxCredentials(t *testing.T) {

@@ -25,6 +25,14 @@ var etcEntries = []string{
 	"locale.conf", "login.defs",
 }
 
+// etcPrivate are the folders of private keys inside etcEntries (Debian's
+// and SUSE's, Fedora's and RHEL's): an empty read-only tmpfs lies over
+// each the host has. Programs read the certificates beside them, never the
+// host's keys, which only file modes and groups guard there; and not root,
+// the command runs as the host's user (with its groups where there are no
+// subordinate ids), who may be the one a key is kept for.
+var etcPrivate = []string{"/etc/ssl/private", "/etc/pki/tls/private", "/etc/pki/CA/private"}
+
 var etcGenerated = map[string]string{
 	"passwd":   "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\nsandbox:x:1000:1000:sandbox:/workspace:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
 	"group":    "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n",
@@ -184,6 +192,15 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 		}
 		if err := unix.MoveMount(m.fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 			return fmt.Errorf("init: attach %s: %w", m.target, err)
+		}
+	}
+	for _, d := range etcPrivate {
+		target := path.Join(root, d)
+		if st, err := os.Lstat(target); err != nil || !st.IsDir() {
+			continue
+		}
+		if err := unix.Mount("tmpfs", target, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4k,nr_inodes=1"); err != nil {
+			return fmt.Errorf("init: cover %s: %w", d, err)
 		}
 	}
 	tmpOpts := "mode=1777,size=" + strconv.FormatInt(cfg.TmpSize, 10)
