@@ -37,6 +37,16 @@ type needleSet struct {
 	bloom  [1 << (bloomBits - 6)]uint64
 	table  map[uint32][]needle
 	maxLen int
+	// starts holds the first one, two and three bytes of every needle:
+	// the end of a stream shorter than the index's four bytes is held
+	// back only where a needle could start there.
+	starts map[string]struct{}
+}
+
+// mayStart reports whether some needle starts with p (1 to 3 bytes).
+func (ns *needleSet) mayStart(p []byte) bool {
+	_, ok := ns.starts[string(p)]
+	return ok
 }
 
 var emptyNeedles = &needleSet{}
@@ -51,7 +61,7 @@ func buildNeedles(values map[string]string) *needleSet {
 	if len(values) == 0 {
 		return emptyNeedles
 	}
-	ns := &needleSet{table: make(map[uint32][]needle)}
+	ns := &needleSet{table: make(map[uint32][]needle), starts: make(map[string]struct{})}
 	seen := make(map[string]bool)
 	for _, label := range sortedKeys(values) {
 		for _, nd := range needlesFor(label, values[label]) {
@@ -64,6 +74,9 @@ func buildNeedles(values map[string]string) *needleSet {
 			ns.bloom[h>>6] |= 1 << (h & 63)
 			ns.table[k] = append(ns.table[k], nd)
 			ns.maxLen = max(ns.maxLen, len(nd.text))
+			for l := 1; l < 4; l++ {
+				ns.starts[nd.text[:l]] = struct{}{}
+			}
 		}
 	}
 	for _, b := range ns.table {
@@ -214,11 +227,8 @@ var b64Char = func() (t [256]bool) {
 }()
 
 // scan masks needles in t[start:], t[:start] being text already handled.
-// When eof is false it stops before the last maxLen-1 bytes of t, whatever
-// they hold, or earlier at a match whose end depends on bytes not yet in t,
-// and returns that position as stop; otherwise stop is len(t). Holding
-// back only what could start a needle would tell one who watches the
-// stream whether its end starts a secret: the value, a byte at a time. It
+// When eof is false it stops at the first position whose outcome depends on
+// bytes not yet in t, and returns it as stop; otherwise stop is len(t). It
 // appends to dst the output for t[start:stop] only if it masked something
 // (changed); otherwise dst is returned as it came. It never writes to t.
 //
@@ -229,21 +239,19 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 	n := len(t)
 	last, i := start, start
 	stop = n
-	// Every needle starting before lim ends within t (maxLen >= minNeedle > 4).
-	lim := n
-	if !eof {
-		lim = max(start, n-ns.maxLen+1)
-	}
 	for {
-		for i+4 <= n && i < lim {
+		for i+4 <= n {
 			h := bloomHash(binary.LittleEndian.Uint32(t[i:]))
 			if ns.bloom[h>>6]&(1<<(h&63)) != 0 {
 				break
 			}
 			i++
 		}
-		if i >= lim || i+4 > n {
+		if i+4 > n {
 			if !eof {
+				for i < n && !ns.mayStart(t[i:n]) {
+					i++ // no needle starts here: nothing to wait for
+				}
 				stop = i
 			}
 			break

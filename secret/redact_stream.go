@@ -7,11 +7,10 @@ import (
 
 // A stage runs one scanner (registered values, or patterns) over a stream.
 // Its buffer holds up to lookback bytes already handled (context for the
-// matchers) followed by the bytes whose outcome is still open. The stage
-// of registered values always holds back the last bytes the longest
-// encoding of a value could take, whatever they are (see needleSet.scan),
-// so that what is passed on tells nothing of a value's prefix; the stage
-// of patterns holds back the pattern in progress.
+// matchers) followed by the bytes whose outcome is still open: only those
+// the scanner could not decide yet are held back, so a stream with no
+// secret in progress is passed on at once, except for the few last bytes
+// that could start one.
 type stage struct {
 	buf []byte
 	ctx int // buf[:ctx] is context, already passed on
@@ -48,7 +47,7 @@ func (st *stage) push(dst, in []byte, eof bool, scan scanner) []byte {
 
 // Stream masks secrets in a text that arrives in pieces, such as a model's
 // streamed reply: Push returns what can be shown so far and holds back the
-// end of the text, where a secret could start; Flush returns the
+// end of a chunk that could be the start of a secret; Flush returns the
 // rest. The concatenated output equals String of the concatenated input,
 // however the text was split (as long as no value was added or removed
 // meanwhile). A Stream is not safe for concurrent use.
@@ -88,8 +87,8 @@ func (s *Stream) push(in []byte, eof bool) []byte {
 
 // Writer returns a writer that masks secrets in what is written to it and
 // writes the result to w. A secret split across Write calls is still
-// masked: the writer holds back the last bytes, where one could start (as
-// many as the longest registered encoding, or the pattern in progress),
+// masked: the writer holds back the bytes that could be the start of one
+// (at most the longest registered encoding, or the pattern in progress)
 // until the following bytes decide it. Close writes what is held back; it
 // does not close w. Write reports len(p) written unless w fails. Writes
 // from several goroutines are serialized.
