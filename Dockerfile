@@ -11,9 +11,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-# Static: no C library to match at run time; the sandbox re-executes this
-# same binary as each sandbox's init.
-RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/bulwark ./cmd/bulwark
+# Static: no C library to match at run time. go generate builds the
+# sandbox's init on its own, which the binary embeds (sandbox/initbin).
+RUN go generate ./sandbox && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/bulwark ./cmd/bulwark
 
 FROM debian:bookworm-slim
 # python3 and nodejs for run_code; bash, coreutils, findutils, grep, sed,

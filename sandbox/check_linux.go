@@ -33,6 +33,10 @@ type Report struct {
 	Seccomp bool `json:"seccomp"`
 	// Cgroups says where each controller the sandbox uses is.
 	Cgroups []CgroupController `json:"cgroups"`
+	// Init says what each sandbox's init is started from: the embedded
+	// standalone init, or this binary re-executed and why (slower to
+	// start, the same code).
+	Init string `json:"init"`
 	// Missing lists what is missing, each with what to do about it.
 	Missing []string `json:"missing,omitempty"`
 	// Warnings are what works, but less well than it could.
@@ -83,6 +87,7 @@ func check() Report {
 			}
 		}
 	}
+	r.Init = initFrom()
 	r.LandlockABI = LandlockABI()
 	if r.LandlockABI < minLandlockABI {
 		r.Missing = append(r.Missing, fmt.Sprintf("Landlock ABI %d, need %d or later: use Linux 6.2+ with landlock in the lsm= boot parameter", r.LandlockABI, minLandlockABI))

@@ -238,7 +238,7 @@ func begin(spec Spec) (_ *box, err error) {
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 
 	b.cmd = &exec.Cmd{
-		Path:       "/proc/self/exe",
+		Path:       initExe(),
 		Args:       []string{initArg},
 		Env:        []string{},
 		ExtraFiles: []*os.File{child},
@@ -404,7 +404,7 @@ func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c := &exec.Cmd{
-		Path: "/proc/self/exe",
+		Path: initExe(),
 		Args: []string{usernsArg},
 		Env:  []string{},
 		SysProcAttr: &syscall.SysProcAttr{

@@ -5,10 +5,13 @@
 // a wall-clock deadline. Network access, when allowed, goes only through an
 // egress proxy that the host runs (package egress).
 //
-// The binary re-executes itself (/proc/self/exe) as the sandbox init; any
-// program importing this package can serve as that init, because package
-// initproc takes over the process early, from an init function, when it is
-// started under the init's name.
+// Each sandbox's init is the standalone init embedded by go generate
+// (package initproc alone, started from a sealed memory file; see
+// standalone_linux.go) when it matches the init sources compiled in, else
+// the binary re-executed (/proc/self/exe): any program importing this
+// package can serve as that init, because package initproc takes over the
+// process early, from an init function, when it is started under the
+// init's name.
 package sandbox
 
 import (

@@ -223,6 +223,7 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			}
 			fmt.Fprintf(s.out, "cgroup %-10s %s\n", c.Name+":", where)
 		}
+		fmt.Fprintf(s.out, "init:             %s\n", r.Init)
 		if r.LimitsOff {
 			fmt.Fprintf(s.out, "limits:           OFF (%s=off)\n", sandbox.LimitsVar)
 		}

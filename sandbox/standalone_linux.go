@@ -1,0 +1,158 @@
+package sandbox
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initstamp"
+)
+
+//go:generate go run ./internal/initgen
+
+// initbin holds what go generate put there: the standalone init and its
+// stamp (initbin/README.md); a plain build holds only the README.
+//
+//go:embed all:initbin
+var initbin embed.FS
+
+// initSources are the init's sources this binary was compiled from: the
+// embedded init is started only when it was built from these.
+//
+//go:embed internal/initproc/*.go
+var initSources embed.FS
+
+const (
+	standaloneName = "initbin/bulwark-sandbox-init"
+	standaloneFd   = 100 // at least: above what a child's ExtraFiles take
+)
+
+// initExe returns the file the sandbox's init (and the id-mapping holder)
+// are started from: the embedded standalone init when it is fresh, else
+// this binary. The standalone one is written once into a sealed memory
+// file that stays open for the life of the process.
+var initExe = sync.OnceValue(func() string {
+	path, why := standaloneInit(initbin, initSources, ourXSys())
+	if why != "" {
+		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
+		return "/proc/self/exe"
+	}
+	return path
+})
+
+// initFrom says what each sandbox's init is started from (Report.Init):
+// the standalone init, or this binary and why.
+func initFrom() string {
+	if p := initExe(); p != "/proc/self/exe" {
+		return "the embedded standalone init"
+	}
+	_, why := standaloneInit(initbin, initSources, ourXSys())
+	return "this binary, re-executed (" + why + ")"
+}
+
+// standaloneInit checks the standalone init in bin against the init
+// sources in src and xsys, the golang.org/x/sys version this binary was
+// built with ("" when not known), and loads it into a sealed memory file.
+// It returns the file's path, or why the standalone init cannot be used.
+func standaloneInit(bin, src fs.FS, xsys string) (path, why string) {
+	exe, err := fs.ReadFile(bin, standaloneName)
+	if err != nil {
+		return "", "none embedded: go generate ./sandbox before go build"
+	}
+	stamp, err := fs.ReadFile(bin, standaloneName+".stamp")
+	if err != nil {
+		return "", "embedded without its stamp: go generate ./sandbox again"
+	}
+	if why := stale(string(stamp), src, xsys); why != "" {
+		return "", why
+	}
+	fd, err := sealedExe(exe)
+	if err != nil {
+		return "", "cannot load it into a memory file: " + err.Error()
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", fd), ""
+}
+
+// stale says why stamp does not describe an init built from src with this
+// Go version, architecture and x/sys, or "" when it does.
+func stale(stamp string, src fs.FS, xsys string) string {
+	want, err := initstamp.Of(src, "internal/initproc", runtime.Version(), runtime.GOARCH)
+	if err != nil {
+		return "cannot read the init's sources: " + err.Error()
+	}
+	rest, ok := strings.CutPrefix(stamp, want)
+	if !ok {
+		return "stale: built from other init sources, Go version or architecture; go generate ./sandbox again"
+	}
+	// Test binaries do not know their module versions: then the
+	// sources and Go version decide.
+	if xsys != "" && rest != "x/sys "+xsys+"\n" {
+		return "stale: built with another golang.org/x/sys; go generate ./sandbox again"
+	}
+	return ""
+}
+
+// ourXSys returns the golang.org/x/sys version this binary was built with,
+// or "" when the build does not say (test binaries).
+func ourXSys() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, d := range info.Deps {
+		if d.Path == "golang.org/x/sys" {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return ""
+}
+
+// sealedExe writes exe into a memory file that can be neither written nor
+// resized again, and returns its descriptor, numbered standaloneFd or above
+// so that a child's dup2 of its ExtraFiles (fd 3 on) never lands on it
+// before the child executes /proc/self/fd/N.
+func sealedExe(exe []byte) (int, error) {
+	fd, err := unix.MemfdCreate(initArg, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
+	if errors.Is(err, unix.EINVAL) {
+		// Before Linux 6.3, which has no MFD_EXEC: memory files are
+		// executable.
+		fd, err = unix.MemfdCreate(initArg, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	}
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fd)
+	for b := exe; len(b) > 0; {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return -1, err
+		}
+		b = b[n:]
+	}
+	if err := unix.Fchmod(fd, 0o555); err != nil {
+		return -1, err
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		return -1, err
+	}
+	// A file open for writing cannot be executed (ETXTBSY): what stays
+	// open is a read-only descriptor of it.
+	ro, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(ro)
+	return unix.FcntlInt(uintptr(ro), unix.F_DUPFD_CLOEXEC, standaloneFd)
+}

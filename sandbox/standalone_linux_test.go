@@ -1,0 +1,172 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initstamp"
+)
+
+// initSrc is a stand-in for the init's sources: two files, one test.
+func initSrc(body string) fstest.MapFS {
+	return fstest.MapFS{
+		"internal/initproc/a.go":       {Data: []byte("package initproc\n" + body)},
+		"internal/initproc/b_linux.go": {Data: []byte("package initproc\n")},
+		"internal/initproc/a_test.go":  {Data: []byte("package initproc // tests do not count\n")},
+	}
+}
+
+func stampOf(t *testing.T, src fstest.MapFS, goVersion, goarch, xsys string) []byte {
+	t.Helper()
+	s, err := initstamp.Of(src, "internal/initproc", goVersion, goarch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if xsys != "" {
+		s += "x/sys " + xsys + "\n"
+	}
+	return []byte(s)
+}
+
+// The embedded init is started only when it was built from the sources,
+// Go version, architecture and x/sys this binary has: a stale one would
+// run other (older) restrictions than the code under review.
+func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
+	exe := []byte("\x7fELF not really, never executed here")
+	src := initSrc("// v1\n")
+	fresh := stampOf(t, src, runtime.Version(), runtime.GOARCH, "v0.49.0")
+	for _, c := range []struct {
+		name  string
+		bin   fstest.MapFS
+		src   fstest.MapFS
+		xsys  string
+		taken bool
+		why   string
+	}{
+		{"nothing generated", fstest.MapFS{"initbin/README.md": {}}, src, "v0.49.0", false, "go generate ./sandbox"},
+		{"no stamp", fstest.MapFS{standaloneName: {Data: exe}}, src, "v0.49.0", false, "without its stamp"},
+		{"fresh", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "v0.49.0", true, ""},
+		{"x/sys not known (a test binary)", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "", true, ""},
+		{"sources changed since", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, initSrc("// v2\n"), "v0.49.0", false, "stale"},
+		{"a file added since", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}},
+			func() fstest.MapFS {
+				s := initSrc("// v1\n")
+				s["internal/initproc/c.go"] = &fstest.MapFile{Data: []byte("package initproc\n")}
+				return s
+			}(), "v0.49.0", false, "stale"},
+		{"another Go", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, "go1.25.0", runtime.GOARCH, "v0.49.0")}}, src, "v0.49.0", false, "stale"},
+		{"another architecture", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), "arm64", "v0.49.0")}}, src, "v0.49.0", false, "stale"},
+		{"another x/sys", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "v0.50.0", false, "x/sys"},
+		{"stamp with more after it", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: append(fresh, "extra\n"...)}}, src, "v0.49.0", false, "x/sys"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path, why := standaloneInit(c.bin, c.src, c.xsys)
+			if c.taken != (path != "") {
+				t.Fatalf("standaloneInit = %q, %q; want taken %v", path, why, c.taken)
+			}
+			if !c.taken {
+				if !strings.Contains(why, c.why) {
+					t.Errorf("why = %q, want it to say %q", why, c.why)
+				}
+				return
+			}
+			fd, err := strconv.Atoi(strings.TrimPrefix(path, "/proc/self/fd/"))
+			if err != nil {
+				t.Fatalf("path %q", path)
+			}
+			defer unix.Close(fd)
+			checkSealedExe(t, fd, exe)
+		})
+	}
+}
+
+// checkSealedExe checks that fd holds exe, read-only, sealed, numbered
+// above a child's ExtraFiles and closed on exec.
+func checkSealedExe(t *testing.T, fd int, exe []byte) {
+	t.Helper()
+	if fd < standaloneFd {
+		t.Errorf("fd %d: a child's dup2 of ExtraFiles could land on it", fd)
+	}
+	if got, _ := os.ReadFile("/proc/self/fd/" + strconv.Itoa(fd)); !bytes.Equal(got, exe) {
+		t.Errorf("the memory file holds %d bytes, not the init's %d", len(got), len(exe))
+	}
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil || flags&unix.O_ACCMODE != unix.O_RDONLY {
+		t.Errorf("fd flags %#x (%v): want read-only, or its execve fails with ETXTBSY", flags, err)
+	}
+	if fdf, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); fdf&unix.FD_CLOEXEC == 0 {
+		t.Error("the memory file would be inherited by every child")
+	}
+	seals, err := unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+	want := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if err != nil || seals&want != want {
+		t.Errorf("seals %#x (%v), want %#x", seals, err, want)
+	}
+	// Another descriptor of the same file cannot change it either.
+	if w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_WRONLY, 0); err == nil {
+		_, werr := w.Write([]byte("x"))
+		w.Close()
+		if werr == nil {
+			t.Error("the sealed init could be written through /proc/self/fd")
+		}
+	}
+}
+
+// In CI the standalone init is generated before the tests
+// (BULWARK_TEST_STANDALONE_INIT=1), so the whole escape battery runs with
+// it; this makes sure it did, and that a sandbox's init really is it.
+func TestStandaloneInitInUse(t *testing.T) {
+	if os.Getenv("BULWARK_TEST_STANDALONE_INIT") != "1" {
+		t.Skip("BULWARK_TEST_STANDALONE_INIT=1 (after go generate ./sandbox) runs this")
+	}
+	if got := Check().Init; got != "the embedded standalone init" {
+		t.Fatalf("Check().Init = %q: the sandbox tests ran with the binary re-executed", got)
+	}
+	requireSandbox(t)
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), Spec{AllowExec: []string{"sleep"}, Timeout: 20 * time.Second}, []string{"sleep", "2"})
+		done <- err
+	}()
+	exe := ""
+	for deadline := time.Now().Add(15 * time.Second); exe == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		exe = initOf(os.Getpid())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(exe, "/memfd:"+initArg) {
+		t.Fatalf("the sandbox init runs %q, not the sealed standalone init", exe)
+	}
+}
+
+// initOf returns the executable of a sandbox init that parent started, or
+// "" when there is none yet.
+func initOf(parent int) string {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmd, _ := os.ReadFile(p)
+		if string(bytes.TrimRight(cmd, "\x00")) != initArg {
+			continue
+		}
+		dir := filepath.Dir(p)
+		status, _ := os.ReadFile(filepath.Join(dir, "status"))
+		if !strings.Contains(string(status), "\nPPid:\t"+strconv.Itoa(parent)+"\n") {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
+			return exe
+		}
+	}
+	return ""
+}
