@@ -4,6 +4,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"runtime"
@@ -63,10 +64,11 @@ func initFrom() string {
 // built with ("" when not known), and loads it into a sealed memory file.
 // It returns the file's path, or why the standalone init cannot be used.
 func standaloneInit(bin, src fs.FS, xsys string) (path, why string) {
-	exe, err := fs.ReadFile(bin, standaloneName)
+	exe, err := bin.Open(standaloneName)
 	if err != nil {
 		return "", "none embedded: go generate ./sandbox before go build"
 	}
+	defer exe.Close()
 	stamp, err := fs.ReadFile(bin, standaloneName+".stamp")
 	if err != nil {
 		return "", "embedded without its stamp: go generate ./sandbox again"
@@ -118,11 +120,11 @@ func ourXSys() string {
 	return ""
 }
 
-// sealedExe writes exe into a memory file that can be neither written nor
+// sealedExe copies exe into a memory file that can be neither written nor
 // resized again, and returns its descriptor, numbered standaloneFd or above
 // so that a child's dup2 of its ExtraFiles (fd 3 on) never lands on it
 // before the child executes /proc/self/fd/N.
-func sealedExe(exe []byte) (int, error) {
+func sealedExe(exe io.Reader) (int, error) {
 	fd, err := unix.MemfdCreate(initArg, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if errors.Is(err, unix.EINVAL) {
 		// Before Linux 6.3, which has no MFD_EXEC: memory files are
@@ -133,12 +135,24 @@ func sealedExe(exe []byte) (int, error) {
 		return -1, err
 	}
 	defer unix.Close(fd)
-	for b := exe; len(b) > 0; {
-		n, err := unix.Write(fd, b)
-		if err != nil {
-			return -1, err
+	// In pieces: a copy of the whole init on the heap would cost the
+	// process as many page faults as starting it saves.
+	buf := make([]byte, 64<<10)
+	for {
+		n, rerr := exe.Read(buf)
+		for b := buf[:n]; len(b) > 0; {
+			w, err := unix.Write(fd, b)
+			if err != nil {
+				return -1, err
+			}
+			b = b[w:]
 		}
-		b = b[n:]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return -1, rerr
+		}
 	}
 	if err := unix.Fchmod(fd, 0o555); err != nil {
 		return -1, err
