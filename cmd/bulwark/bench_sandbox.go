@@ -171,11 +171,11 @@ Example:
 	}
 	if *asJSON {
 		json.NewEncoder(s.out).Encode(map[string]any{
-			"machine": machine(), "runs": *runs, "results": rows, "phases": phases,
+			"machine": machine(), "init": sandbox.Check().Init, "runs": *runs, "results": rows, "phases": phases,
 		})
 		return exitOK
 	}
-	fmt.Fprintf(s.out, "sandbox bench: %d interleaved runs per mode, %s\n\n", *runs, machine())
+	fmt.Fprintf(s.out, "sandbox bench: %d interleaved runs per mode, %s\ninit: %s\n\n", *runs, machine(), sandbox.Check().Init)
 	fmt.Fprintf(s.out, "| command | mode | median ms | p95 ms | median / bwrap |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
 		fmt.Fprintf(s.out, "| `%s` | %s | %.2f | %.2f | %.2f |\n", r.Command, r.Mode, r.Median, r.P95, r.VsBwrap)
