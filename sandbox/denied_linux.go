@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,11 +18,16 @@ import (
 // /usr/bin/python3: Permission denied", Python's PermissionError, Node's
 // "spawn python3 EACCES"), so that the reason the sandbox refused them can
 // follow: run_shell runs bash -c, and bash knows only "permission denied".
+// It also notes a write refused for the file size limit: EFBIG's "File too
+// large", or a shell's "File size limit exceeded" for a program SIGXFSZ
+// killed. (The command writes its own stderr: what is noted explains, and
+// counts, and decides nothing.)
 type deniedWatch struct {
-	w     io.Writer
-	mu    sync.Mutex
-	line  []byte
-	names []string
+	w        io.Writer
+	mu       sync.Mutex
+	line     []byte
+	names    []string
+	tooLarge bool
 }
 
 // maxDeniedNames bounds the programs explained after one command.
@@ -53,6 +59,9 @@ func (d *deniedWatch) Write(p []byte) (int, error) {
 }
 
 func (d *deniedWatch) scan(line string) {
+	if strings.Contains(line, "File too large") || strings.Contains(line, "File size limit exceeded") {
+		d.tooLarge = true
+	}
 	if len(d.names) >= maxDeniedNames || !strings.Contains(line, "denied") && !strings.Contains(line, "EACCES") {
 		return
 	}
@@ -81,6 +90,24 @@ func (d *deniedWatch) reasons(spec Spec) []string {
 		}
 	}
 	return out
+}
+
+// fileTooLarge reports whether a line noted a write refused for the file
+// size limit.
+func (d *deniedWatch) fileTooLarge() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.line) > 0 {
+		d.scan(string(d.line))
+		d.line = d.line[:0]
+	}
+	return d.tooLarge
+}
+
+// fileSizeReason is the line that explains a write refused for the file
+// size limit.
+func fileSizeReason(spec Spec) string {
+	return fmt.Sprintf("a file in the sandbox may hold at most %s (the sandbox's file size limit, BULWARK_SANDBOX_MAX_FILE_SIZE): a write past it fails with \"File too large\" or kills the writer", byteSize(spec.MaxFileSize))
 }
 
 // refusedProgram says why the sandbox of spec refuses to run name, as the

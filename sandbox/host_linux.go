@@ -28,6 +28,7 @@ type box struct {
 	cg       *cgroup
 	slot     uint32
 	tempWS   string // a workspace we made and remove
+	wsDir    string // the workspace's host folder
 	proxy    *egress.Proxy
 	proxyWD  string
 	denials  []egress.Event
@@ -102,6 +103,7 @@ func begin(spec Spec) (_ *box, err error) {
 		}
 		b.tempWS = ws
 	}
+	b.wsDir = ws
 	type tree struct {
 		fd  int
 		err error
@@ -153,7 +155,7 @@ func begin(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
 	if rl != nil {
 		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
 	}

@@ -38,6 +38,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	canceled, timedOut := watch(ctx, b.spec.Timeout, b.kill, p.done)
 	req := runRequest{Argv: argv, Env: commandEnv(b.spec), Announce: true}
 	started := time.Now()
+	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
 	err = send(b.ctrl, req, int(inR.Fd()), int(outW.Fd()), errFd)
 	inR.Close()
 	outW.Close()
@@ -48,6 +49,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	}
 	if err != nil || !first.Running {
 		b.kill()
+		guard.end()
 		<-b.done
 		<-copied
 		b.cleanup()
@@ -73,6 +75,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 		if rerr != nil || !reply.Alone {
 			b.kill()
 		}
+		wsWhy := guard.end()
 		<-b.done
 		<-copied
 		if rerr == nil && reply.Started {
@@ -81,6 +84,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 			}
 		}
 		res.LimitHit = b.cg.limitsHit()
+		res.LimitHit = append(res.LimitHit, writeLimits(b.spec, errCap, denied, wsWhy, rerr == nil && reply.Signal == int(unix.SIGXFSZ))...)
 		b.mu.Lock()
 		res.Denials = b.denials
 		b.mu.Unlock()

@@ -65,6 +65,8 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	// round trip of a Ready before the command is saved. The command's
 	// time counts from the Ready.
 	pending := b.pending
+	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
+	defer guard.end()
 	err = send(b.ctrl, req, stdinFd, outFd, errFd)
 	unix.Close(outFd)
 	unix.Close(errFd)
@@ -107,6 +109,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	b.spec.Trace.Mark("host: command's end reported")
 	close(watch)
 	<-watched
+	wsWhy := guard.end()
 	// The command is done: everything else it started dies with the init.
 	// When the init says it is alone, only the init itself is left, and it
 	// exits by itself; otherwise it is killed, and with it the namespace.
@@ -129,6 +132,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	}
 	res.TimedOut = timedOut.Load()
 	res.LimitHit = b.cg.limitsHit()
+	res.LimitHit = append(res.LimitHit, writeLimits(b.spec, errCap, denied, wsWhy, rerr == nil && reply.Signal == int(unix.SIGXFSZ))...)
 	if outCap.dropped || errCap.dropped {
 		res.LimitHit = append(res.LimitHit, "output")
 	}

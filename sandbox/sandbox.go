@@ -47,6 +47,12 @@ const (
 	DefaultCPU         = 1.0
 	DefaultTmpSize     = 64 << 20
 	DefaultOutputLimit = 1 << 20
+	// DefaultMaxFileSize is the largest file a command may write.
+	DefaultMaxFileSize = 256 << 20
+	// DefaultWorkspaceSize and DefaultWorkspaceFiles bound what a
+	// workspace may hold: its bytes on disk and its files.
+	DefaultWorkspaceSize  = 1 << 30
+	DefaultWorkspaceFiles = 100_000
 )
 
 // DefaultAllowExec is the command allowlist when neither Spec.AllowExec nor
@@ -109,6 +115,23 @@ type Spec struct {
 	CPU float64
 	// TmpSize is the size of the tmpfs mounted at /tmp, in bytes.
 	TmpSize int64
+	// MaxFileSize is the largest file the command may write, in bytes
+	// (RLIMIT_FSIZE, in the workspace and /tmp alike): a write past it
+	// fails with EFBIG ("File too large"), or kills the writer with
+	// SIGXFSZ where it does not ignore that signal. Result.LimitHit then
+	// holds "file size".
+	MaxFileSize int64
+	// WorkspaceSize and WorkspaceFiles bound what the workspace, a host
+	// folder, may hold while the command runs: its bytes on disk and its
+	// entries (files, folders and links; a file with several links counts
+	// once). The host watches the file system's free space and measures
+	// the workspace when it shrank by more than the room left; a command
+	// that takes the workspace past a bound is killed, and Result.LimitHit
+	// holds "workspace". A workspace already past a bound may be emptied,
+	// not grown. What a command writes between two looks of the host
+	// (some tens of milliseconds) may go past the bound before it is
+	// killed; one file never goes past MaxFileSize.
+	WorkspaceSize, WorkspaceFiles int64
 	// OutputLimit caps each of stdout and stderr, in bytes; what goes past it
 	// is dropped and a marker line is written instead.
 	OutputLimit int64
@@ -157,7 +180,8 @@ type Result struct {
 	// TimedOut says the deadline killed the command.
 	TimedOut bool
 	// LimitHit names the limits the command ran into: "memory", "pids",
-	// "output"; empty when none.
+	// "output", "file size" (Spec.MaxFileSize), "workspace"
+	// (Spec.WorkspaceSize, Spec.WorkspaceFiles); empty when none.
 	LimitHit []string
 	// Denials are the egress connections the proxy refused.
 	Denials []egress.Event
@@ -187,6 +211,10 @@ func (r *Result) Failure(timeout time.Duration) string {
 		return "sandbox: command ran out of memory (memory limit hit)"
 	case r.hit("pids"):
 		return "sandbox: command hit the process limit (pids)"
+	case r.hit("workspace"):
+		return "sandbox: the command took the workspace past its size or file limit"
+	case r.hit("file size"):
+		return "sandbox: command tried to write a file past the sandbox's file size limit"
 	}
 	return ""
 }
@@ -247,6 +275,15 @@ func (s Spec) withDefaults() Spec {
 	}
 	if s.OutputLimit <= 0 {
 		s.OutputLimit = DefaultOutputLimit
+	}
+	if s.MaxFileSize <= 0 {
+		s.MaxFileSize = DefaultMaxFileSize
+	}
+	if s.WorkspaceSize <= 0 {
+		s.WorkspaceSize = DefaultWorkspaceSize
+	}
+	if s.WorkspaceFiles <= 0 {
+		s.WorkspaceFiles = DefaultWorkspaceFiles
 	}
 	return s
 }

@@ -27,6 +27,9 @@ type SandboxOptions struct {
 	// AllowExec and AllowDomains are the command and domain allowlists;
 	// empty takes the sandbox's defaults.
 	AllowExec, AllowDomains []string
+	// MaxFileSize, WorkspaceSize and WorkspaceFiles bound what commands
+	// write (sandbox.Spec); 0 takes the sandbox's defaults.
+	MaxFileSize, WorkspaceSize, WorkspaceFiles int64
 }
 
 // sandboxCheck is sandbox.Check; tests make it report a host that cannot
@@ -59,7 +62,8 @@ type taskSandbox struct {
 func newTaskSandbox(o SandboxOptions, dir string, intercept *egress.Intercept, tenant string,
 	onRun func([]string, *sandbox.Result) error, onEgress func(egress.Event) error) *taskSandbox {
 	spec := sandbox.Spec{Workspace: dir, AllowExec: o.AllowExec, AllowDomains: o.AllowDomains,
-		Intercept: intercept, WorkspaceExec: o.WorkspaceExec, Timeout: o.Timeout}
+		Intercept: intercept, WorkspaceExec: o.WorkspaceExec, Timeout: o.Timeout,
+		MaxFileSize: o.MaxFileSize, WorkspaceSize: o.WorkspaceSize, WorkspaceFiles: o.WorkspaceFiles}
 	ts := &taskSandbox{spec: spec, tenant: tenant, onRun: onRun, onEgress: onEgress}
 	ts.spec.OnEgress = func(e egress.Event) {
 		switch {

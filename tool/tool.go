@@ -91,7 +91,7 @@ type ExecResult struct {
 	Duration time.Duration
 	TimedOut bool
 	Timeout  time.Duration // the limit that applied
-	LimitHit []string      // limits the command ran into: "memory", "pids", "output"
+	LimitHit []string      // limits the command ran into: "memory", "pids", "output", "file size", "workspace"
 	Denied   []string      // network connections the egress proxy refused
 }
 

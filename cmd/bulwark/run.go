@@ -155,7 +155,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if err != nil {
 		return usagef("%s", bulwark.ErrorMessage(err))
 	}
-	if err := checkExecutionTime(); err != nil {
+	if err := checkSandboxSettings(); err != nil {
 		return err
 	}
 	inj, err := readInjectionSettings(s.err, f.taint, f.spotlight)

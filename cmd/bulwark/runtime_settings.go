@@ -24,7 +24,7 @@ type runtimeSettings struct {
 // readRuntimeSettings reads and checks them, writing to w the warnings
 // and notes an operator should see at start.
 func readRuntimeSettings(w io.Writer) (rs runtimeSettings, err error) {
-	if err := checkExecutionTime(); err != nil {
+	if err := checkSandboxSettings(); err != nil {
 		return rs, err
 	}
 	if err := checkSearch(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -23,7 +24,8 @@ var fetchDial egress.DialFunc
 var mcpDial egress.DialFunc
 
 // sandboxOptions reads the operator's sandbox settings: BULWARK_SANDBOX,
-// BULWARK_WORKSPACE_EXEC, BULWARK_MAX_EXECUTION_TIME, and, where the task
+// BULWARK_WORKSPACE_EXEC, BULWARK_MAX_EXECUTION_TIME, the write limits
+// (sandboxWriteLimits), and, where the task
 // names none, BULWARK_ALLOWED_DOMAINS (AllowExec empty: the sandbox's own
 // default, BULWARK_ALLOWED_COMMANDS).
 func sandboxOptions(allowExec, allowDomains []string) taskenv.SandboxOptions {
@@ -31,8 +33,44 @@ func sandboxOptions(allowExec, allowDomains []string) taskenv.SandboxOptions {
 		allowDomains = sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS"))
 	}
 	timeout, _ := envDuration("BULWARK_MAX_EXECUTION_TIME", sandbox.DefaultTimeout)
+	w, _ := sandboxWriteLimits()
 	return taskenv.SandboxOptions{Off: sandbox.Disabled(), WorkspaceExec: workspaceExec(), Timeout: timeout,
-		AllowExec: allowExec, AllowDomains: allowDomains}
+		AllowExec: allowExec, AllowDomains: allowDomains,
+		MaxFileSize: w.fileSize, WorkspaceSize: w.wsSize, WorkspaceFiles: w.wsFiles}
+}
+
+// writeLimits are the bounds on what sandboxed commands write; 0 takes
+// the sandbox's default.
+type writeLimits struct {
+	fileSize, wsSize, wsFiles int64
+}
+
+// sandboxWriteLimits reads BULWARK_SANDBOX_MAX_FILE_SIZE (the largest file
+// a command writes), BULWARK_WORKSPACE_MAX_SIZE and
+// BULWARK_WORKSPACE_MAX_FILES (what a task's workspace may hold while a
+// command runs).
+func sandboxWriteLimits() (writeLimits, error) {
+	var w writeLimits
+	for _, v := range []struct {
+		name string
+		to   *int64
+	}{{"BULWARK_SANDBOX_MAX_FILE_SIZE", &w.fileSize}, {"BULWARK_WORKSPACE_MAX_SIZE", &w.wsSize}} {
+		if s := env(v.name); s != "" {
+			n, err := sandbox.ParseSize(s)
+			if err != nil || n <= 0 {
+				return writeLimits{}, usagef("%s=%q: want a size such as 1GiB", v.name, s)
+			}
+			*v.to = n
+		}
+	}
+	if s := env("BULWARK_WORKSPACE_MAX_FILES"); s != "" {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n <= 0 {
+			return writeLimits{}, usagef("BULWARK_WORKSPACE_MAX_FILES=%q: want a whole number such as 100000", s)
+		}
+		w.wsFiles = n
+	}
+	return w, nil
 }
 
 // warnSandboxLimits says, at start, that BULWARK_SANDBOX_LIMITS=off runs
@@ -83,5 +121,16 @@ var checkPolicyRule = taskenv.CheckPolicyRule
 // replace with the default without a word.
 func checkExecutionTime() error {
 	_, err := envDuration("BULWARK_MAX_EXECUTION_TIME", sandbox.DefaultTimeout)
+	return err
+}
+
+// checkSandboxSettings refuses sandbox settings that do not parse, which
+// sandboxOptions would otherwise replace with the defaults without a word:
+// BULWARK_MAX_EXECUTION_TIME and the write limits.
+func checkSandboxSettings() error {
+	if err := checkExecutionTime(); err != nil {
+		return err
+	}
+	_, err := sandboxWriteLimits()
 	return err
 }

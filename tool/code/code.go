@@ -399,6 +399,10 @@ func Describe(r *tool.ExecResult) string {
 		switch l {
 		case "output":
 			b.WriteString("[output was cut at the sandbox's output limit]\n")
+		case "file size":
+			b.WriteString("[a write went past the sandbox's file size limit; stderr says the limit]\n")
+		case "workspace":
+			b.WriteString("[the workspace went past its size or file count limit; stderr says which. Delete files to make room]\n")
 		default:
 			fmt.Fprintf(&b, "[the %s limit of the sandbox was hit]\n", l)
 		}

@@ -105,6 +105,7 @@ func TestDescribe(t *testing.T) {
 	}{
 		{tool.ExecResult{ExitCode: 137, TimedOut: true, Timeout: 30 * time.Second}, []string{"exit status 137", "30s time limit", "(no output)"}},
 		{tool.ExecResult{ExitCode: 1, LimitHit: []string{"memory", "output"}, Stderr: []byte("boom")}, []string{"memory limit", "output limit", "--- stderr ---\nboom\n"}},
+		{tool.ExecResult{ExitCode: -1, LimitHit: []string{"workspace", "file size"}}, []string{"workspace went past its size or file count limit", "file size limit"}},
 		{tool.ExecResult{Denied: []string{"evil.com:443 (not on the allowlist)"}}, []string{"network connection refused: evil.com:443"}},
 	}
 	for _, tt := range tests {

@@ -176,6 +176,11 @@ func joinCgroups(tasks []int) error {
 
 // setRlimits backs the cgroup limits up. RLIMIT_NPROC counts the processes
 // of the command's host uid, which belongs to this sandbox alone.
+// RLIMIT_FSIZE bounds each file written (the workspace is a host folder):
+// past it a write fails with EFBIG, after SIGXFSZ, which kills a writer
+// that does not ignore it. (It stays at its default action: the init's
+// runtime handles it, and so the command gets SIG_DFL at its execve.)
+// Zero leaves it as it is (a sandbox check).
 func setRlimits(cfg *Config) error {
 	limits := []struct {
 		res int
@@ -186,6 +191,12 @@ func setRlimits(cfg *Config) error {
 		{unix.RLIMIT_NOFILE, 4096},
 		{unix.RLIMIT_MEMLOCK, 64 << 10},
 		{unix.RLIMIT_MSGQUEUE, 0},
+	}
+	if cfg.FileSize > 0 {
+		limits = append(limits, struct {
+			res int
+			val uint64
+		}{unix.RLIMIT_FSIZE, cfg.FileSize})
 	}
 	for _, l := range limits {
 		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.val, Max: l.val}); err != nil {

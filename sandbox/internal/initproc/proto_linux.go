@@ -37,6 +37,7 @@ type Config struct {
 	Proxy     bool     `json:"proxy"`      // a proxy dir fd follows the workspace fd
 	ProxySock string   `json:"proxy_sock"` // the socket's name in that dir
 	NProc     uint64   `json:"nproc"`      // RLIMIT_NPROC for the command's uid
+	FileSize  uint64   `json:"file_size"`  // RLIMIT_FSIZE: the largest file written
 	Cgroups   int      `json:"cgroups"`    // v1 "tasks" fds that follow, to join
 	Check     bool     `json:"check"`      // exit after setup (sandbox check)
 	// The executable mounts besides the allowed programs (execPlan).

@@ -1,0 +1,130 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The workspace is a host folder: a command must not fill the host's disk
+// through it, with one large file or with many.
+
+// One file stops at Spec.MaxFileSize, whatever writes it: a program that
+// SIGXFSZ kills (head), one that ignores the signal and gets EFBIG
+// (Python), a sparse file grown by truncate; the Result and stderr say
+// which limit it was.
+func TestLimitFileSize(t *testing.T) {
+	requireSandbox(t)
+	const limit = 1 << 20
+	tests := []struct {
+		name string
+		cmd  []string
+	}{
+		{"head", []string{"bash", "-c", "head -c 8M /dev/zero > big"}},
+		{"python", []string{"python3", "-c", "open('big', 'wb').write(b'x' * (8 << 20))"}},
+		{"truncate", []string{"truncate", "-s", "10G", "big"}},
+		{"tmp", []string{"python3", "-c", "open('/tmp/big', 'wb').write(b'x' * (8 << 20)); print('ESCAPED')"}},
+	}
+	for _, tt := range tests {
+		ws := t.TempDir()
+		res := mustRun(t, Spec{Workspace: ws, MaxFileSize: limit, AllowExec: []string{"bash", "head", "python3", "truncate"}}, tt.cmd...)
+		if res.ExitCode == 0 || strings.Contains(string(res.Stdout), "ESCAPED") {
+			t.Errorf("%s: a file past the limit was written: exit %d, stdout %q, stderr %q", tt.name, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		if st, err := os.Stat(filepath.Join(ws, "big")); err == nil && st.Size() > limit {
+			t.Errorf("%s: the host holds a %d-byte file, past the %d-byte limit", tt.name, st.Size(), limit)
+		}
+		if !res.hit("file size") || !strings.Contains(string(res.Stderr), "file size limit") {
+			t.Errorf("%s: LimitHit %v, stderr %q; want the file size limit named", tt.name, res.LimitHit, res.Stderr)
+		}
+	}
+	// Under the limit, a file is written as ever, and no limit is named.
+	ws := t.TempDir()
+	res := mustRun(t, Spec{Workspace: ws, MaxFileSize: limit, AllowExec: []string{"bash", "head"}}, "bash", "-c", "head -c 512K /dev/zero > small")
+	if st, err := os.Stat(filepath.Join(ws, "small")); res.ExitCode != 0 || err != nil || st.Size() != 512<<10 || len(res.LimitHit) > 0 {
+		t.Errorf("a file under the limit: exit %d, LimitHit %v, stderr %q, stat %v", res.ExitCode, res.LimitHit, res.Stderr, err)
+	}
+}
+
+// The workspace as a whole stops near Spec.WorkspaceSize: files each
+// under the file size limit, written one after the other, get the
+// command killed, and the host keeps far less than was written.
+func TestLimitWorkspaceSize(t *testing.T) {
+	requireSandbox(t)
+	ws := t.TempDir()
+	const limit = 8 << 20
+	// 256 MiB in 1 MiB files, each flushed, a little at a time.
+	res := py(t, Spec{Workspace: ws, WorkspaceSize: limit}, `
+import os, time
+for i in range(256):
+    with open("f%d" % i, "wb") as f:
+        f.write(b"x" * (1 << 20))
+        f.flush()
+        os.fsync(f.fileno())
+    time.sleep(0.005)
+print("ESCAPED wrote 256 MiB")
+`)
+	used, err := diskUsage(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Stdout), "ESCAPED") || !res.hit("workspace") {
+		t.Errorf("workspace filled: exit %d, LimitHit %v, host usage %d bytes, stdout %q", res.ExitCode, res.LimitHit, used.bytes, res.Stdout)
+	}
+	if used.bytes > 64<<20 {
+		t.Errorf("the host holds %d bytes of the workspace, want it near the %d-byte limit", used.bytes, limit)
+	}
+	if !strings.Contains(string(res.Stderr), "past its limit") || !strings.Contains(res.Failure(0), "workspace") {
+		t.Errorf("stderr %q, Failure %q: want the workspace limit named", res.Stderr, res.Failure(0))
+	}
+}
+
+// Many empty files fill no blocks but take inodes: they stop near
+// Spec.WorkspaceFiles.
+func TestLimitWorkspaceFiles(t *testing.T) {
+	requireSandbox(t)
+	ws := t.TempDir()
+	const limit = 200
+	res := py(t, Spec{Workspace: ws, WorkspaceFiles: limit}, `
+import os, time
+os.mkdir("d")
+for i in range(20000):
+    open("d/%d" % i, "w").close()
+    if i % 50 == 0:
+        time.sleep(0.005)
+print("ESCAPED made 20000 files")
+`)
+	used, err := diskUsage(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Stdout), "ESCAPED") || !res.hit("workspace") {
+		t.Errorf("workspace flooded with files: exit %d, LimitHit %v, %d files on the host", res.ExitCode, res.LimitHit, used.files)
+	}
+	if used.files > 5000 {
+		t.Errorf("the host holds %d files of the workspace, want them near the limit of %d", used.files, limit)
+	}
+}
+
+// A workspace already past its limit (files put there by other means)
+// may be emptied, not grown.
+func TestLimitWorkspaceAlreadyFull(t *testing.T) {
+	requireSandbox(t)
+	ws := t.TempDir()
+	for i := range 4 {
+		if err := os.WriteFile(filepath.Join(ws, fmt.Sprintf("old%d", i)), make([]byte, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := Spec{Workspace: ws, WorkspaceSize: 2 << 20, AllowExec: []string{"bash", "rm", "head", "sleep"}}
+	res := mustRun(t, spec, "bash", "-c", "rm old0 old1 && sleep 0.2")
+	if res.ExitCode != 0 || len(res.LimitHit) > 0 {
+		t.Errorf("emptying a full workspace: exit %d, LimitHit %v, stderr %q", res.ExitCode, res.LimitHit, res.Stderr)
+	}
+	res = mustRun(t, spec, "bash", "-c", "head -c 4M /dev/zero > new && sleep 5")
+	if !res.hit("workspace") || res.ExitCode == 0 {
+		t.Errorf("growing a full workspace: exit %d, LimitHit %v, stderr %q", res.ExitCode, res.LimitHit, res.Stderr)
+	}
+}
