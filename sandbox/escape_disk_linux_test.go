@@ -128,3 +128,36 @@ func TestLimitWorkspaceAlreadyFull(t *testing.T) {
 		t.Errorf("growing a full workspace: exit %d, LimitHit %v, stderr %q", res.ExitCode, res.LimitHit, res.Stderr)
 	}
 }
+
+// The walk that measures a workspace counts files once however many links
+// they have, follows no symlink inside the workspace (a link to / is one
+// entry, not the host), and takes the workspace itself through a symlink.
+func TestDiskUsage(t *testing.T) {
+	ws := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ws, "a"), make([]byte, 64<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(ws, "a"), filepath.Join(ws, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/", filepath.Join(ws, "root")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(ws, "d", "e"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "ws")
+	if err := os.Symlink(ws, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{ws, link} {
+		u, err := diskUsage(dir)
+		if err != nil {
+			t.Fatalf("diskUsage(%s): %v", dir, err)
+		}
+		// a (b is the same file), root, d, d/e
+		if u.files != 4 || u.bytes < 64<<10 || u.bytes > 1<<20 {
+			t.Errorf("diskUsage(%s) = %d files, %d bytes; want 4 files, 64KiB and some folders", dir, u.files, u.bytes)
+		}
+	}
+}

@@ -155,7 +155,7 @@ func begin(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WriteExec: spec.WriteExecMemory, WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
 	if rl != nil {
 		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,17 @@ const (
 	DefaultWorkspaceSize  = 1 << 30
 	DefaultWorkspaceFiles = 100_000
 )
+
+// The values of Spec.WriteExecMemory.
+const (
+	WXAuto  = initproc.WXAuto
+	WXDeny  = initproc.WXDeny
+	WXAllow = initproc.WXAllow
+)
+
+// JITRuntimes are the program names that make WXAuto allow memory that is
+// written and executed: the runtimes known to need it.
+var JITRuntimes = slices.Clone(initproc.JITRuntimes)
 
 // DefaultAllowExec is the command allowlist when neither Spec.AllowExec nor
 // BULWARK_ALLOWED_COMMANDS says otherwise: interpreters and the core utilities.
@@ -99,6 +111,18 @@ type Spec struct {
 	// cover the sandbox's own mounts ("/", /workspace, /tmp, /proc, /dev,
 	// /run, /etc, /sys) or overlap Workspace are refused.
 	ReadOnly []string
+	// WriteExecMemory says whether the command's processes may have memory
+	// that is written and then executed, which runs any machine code at
+	// all (a JIT compiler's; or a program off the allowlist, loaded by
+	// hand through Python's ctypes): WXAuto (""), refused unless AllowExec
+	// names a JIT runtime (JITRuntimes: node, java, ...), which needs it;
+	// WXDeny, refused whatever AllowExec holds (node then runs only with
+	// --jitless, java not at all); WXAllow, never refused. Refused, the
+	// kernel's memory-deny-write-execute (Linux 6.3) and the seccomp
+	// filter refuse it; on an older kernel, the filter alone, which
+	// refuses memory writable and executable at once but not memory made
+	// executable after it was written (WXDeny then refuses to start).
+	WriteExecMemory string
 	// Net is NetNone (the default) or NetProxy; AllowDomains implies NetProxy.
 	Net NetMode
 	// AllowDomains are the host names the proxy lets through ("example.com",
@@ -299,6 +323,9 @@ func (s Spec) validate() error {
 	}
 	if s.Intercept != nil && s.Intercept.CA == nil {
 		return bulwark.Errorf(bulwark.Invalid, op, "secrets for the egress proxy need a task CA (egress.NewIntercept)")
+	}
+	if s.WriteExecMemory != WXAuto && s.WriteExecMemory != WXDeny && s.WriteExecMemory != WXAllow {
+		return bulwark.Errorf(bulwark.Invalid, op, "write-execute memory %q: want deny, allow or empty (auto)", s.WriteExecMemory)
 	}
 	if s.Memory < 16<<20 {
 		return bulwark.Errorf(bulwark.Invalid, op, "memory limit %d bytes is below 16MiB", s.Memory)

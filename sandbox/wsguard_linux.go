@@ -165,12 +165,13 @@ func (g *wsGuard) end() string {
 	return g.why
 }
 
-// diskUsage walks dir, never following a symlink nor leaving its file
-// system, through descriptors (a folder swapped for a link while it is
-// walked is not followed), and adds up its entries' blocks on disk. An
-// inode with several links counts once.
+// diskUsage walks dir, never following a symlink inside it nor leaving
+// its file system, through descriptors (a folder swapped for a link while
+// it is walked is not followed), and adds up its entries' blocks on disk.
+// An inode with several links counts once. dir itself may be named through
+// a symlink, as a Spec's workspace may: the command cannot change it.
 func diskUsage(dir string) (wsUsage, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return wsUsage{}, err
 	}

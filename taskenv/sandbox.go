@@ -30,6 +30,8 @@ type SandboxOptions struct {
 	// MaxFileSize, WorkspaceSize and WorkspaceFiles bound what commands
 	// write (sandbox.Spec); 0 takes the sandbox's defaults.
 	MaxFileSize, WorkspaceSize, WorkspaceFiles int64
+	// WriteExecMemory is sandbox.Spec.WriteExecMemory: "" (auto), deny or allow.
+	WriteExecMemory string
 }
 
 // sandboxCheck is sandbox.Check; tests make it report a host that cannot
@@ -63,7 +65,8 @@ func newTaskSandbox(o SandboxOptions, dir string, intercept *egress.Intercept, t
 	onRun func([]string, *sandbox.Result) error, onEgress func(egress.Event) error) *taskSandbox {
 	spec := sandbox.Spec{Workspace: dir, AllowExec: o.AllowExec, AllowDomains: o.AllowDomains,
 		Intercept: intercept, WorkspaceExec: o.WorkspaceExec, Timeout: o.Timeout,
-		MaxFileSize: o.MaxFileSize, WorkspaceSize: o.WorkspaceSize, WorkspaceFiles: o.WorkspaceFiles}
+		MaxFileSize: o.MaxFileSize, WorkspaceSize: o.WorkspaceSize, WorkspaceFiles: o.WorkspaceFiles,
+		WriteExecMemory: o.WriteExecMemory}
 	ts := &taskSandbox{spec: spec, tenant: tenant, onRun: onRun, onEgress: onEgress}
 	ts.spec.OnEgress = func(e egress.Event) {
 		switch {

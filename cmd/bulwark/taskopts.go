@@ -36,21 +36,32 @@ func sandboxOptions(allowExec, allowDomains []string) taskenv.SandboxOptions {
 	w, _ := sandboxWriteLimits()
 	return taskenv.SandboxOptions{Off: sandbox.Disabled(), WorkspaceExec: workspaceExec(), Timeout: timeout,
 		AllowExec: allowExec, AllowDomains: allowDomains,
-		MaxFileSize: w.fileSize, WorkspaceSize: w.wsSize, WorkspaceFiles: w.wsFiles}
+		MaxFileSize: w.fileSize, WorkspaceSize: w.wsSize, WorkspaceFiles: w.wsFiles,
+		WriteExecMemory: w.wxMemory}
 }
 
 // writeLimits are the bounds on what sandboxed commands write; 0 takes
 // the sandbox's default.
 type writeLimits struct {
 	fileSize, wsSize, wsFiles int64
+	wxMemory                  string // sandbox.WXAuto, WXDeny or WXAllow
 }
 
 // sandboxWriteLimits reads BULWARK_SANDBOX_MAX_FILE_SIZE (the largest file
 // a command writes), BULWARK_WORKSPACE_MAX_SIZE and
 // BULWARK_WORKSPACE_MAX_FILES (what a task's workspace may hold while a
-// command runs).
+// command runs), and BULWARK_SANDBOX_WX_MEMORY (auto, deny or allow:
+// whether commands may have memory written and executed, see
+// sandbox.Spec.WriteExecMemory).
 func sandboxWriteLimits() (writeLimits, error) {
 	var w writeLimits
+	switch v := strings.ToLower(strings.TrimSpace(env("BULWARK_SANDBOX_WX_MEMORY"))); v {
+	case "", "auto":
+	case sandbox.WXDeny, sandbox.WXAllow:
+		w.wxMemory = v
+	default:
+		return writeLimits{}, usagef("BULWARK_SANDBOX_WX_MEMORY=%q: want auto, deny or allow", v)
+	}
 	for _, v := range []struct {
 		name string
 		to   *int64

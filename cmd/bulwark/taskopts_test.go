@@ -17,7 +17,11 @@ func TestSandboxWriteLimits(t *testing.T) {
 	vars["BULWARK_SANDBOX_MAX_FILE_SIZE"] = "64MiB"
 	vars["BULWARK_WORKSPACE_MAX_SIZE"] = "2GiB"
 	vars["BULWARK_WORKSPACE_MAX_FILES"] = "5000"
+	vars["BULWARK_SANDBOX_WX_MEMORY"] = "deny"
 	o := sandboxOptions(nil, nil)
+	if o.WriteExecMemory != "deny" {
+		t.Errorf("sandboxOptions: WriteExecMemory %q, want deny", o.WriteExecMemory)
+	}
 	if o.MaxFileSize != 64<<20 || o.WorkspaceSize != 2<<30 || o.WorkspaceFiles != 5000 {
 		t.Errorf("sandboxOptions = file %d, workspace %d bytes, %d files; want %d, %d, 5000", o.MaxFileSize, o.WorkspaceSize, o.WorkspaceFiles, 64<<20, 2<<30)
 	}
@@ -28,6 +32,7 @@ func TestSandboxWriteLimits(t *testing.T) {
 		"BULWARK_SANDBOX_MAX_FILE_SIZE": "lots",
 		"BULWARK_WORKSPACE_MAX_SIZE":    "0",
 		"BULWARK_WORKSPACE_MAX_FILES":   "1e5",
+		"BULWARK_SANDBOX_WX_MEMORY":     "maybe",
 	} {
 		was := vars[name]
 		vars[name] = bad

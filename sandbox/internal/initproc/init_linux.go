@@ -67,12 +67,13 @@ func initMain() int {
 		return 1
 	}
 	mark("config received")
-	abi, allowed, err := prepare(&cfg, fds)
+	p, err := prepare(&cfg, fds)
 	if err != nil {
 		Send(ctrlFd, Reply{Err: err.Error()})
 		return 1
 	}
-	if err := Send(ctrlFd, Reply{Ready: true, ABI: abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
+	allowed := p.allowed
+	if err := Send(ctrlFd, Reply{Ready: true, ABI: p.abi, DenyWX: p.denyWX, MDWE: p.mdwe, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
 		return 0
 	}
 	var req RunRequest
@@ -88,68 +89,78 @@ func initMain() int {
 	return 0
 }
 
-// prepare builds the sandbox and restricts this thread. It returns the
-// Landlock ABI it used and the allowed programs (their real paths).
-func prepare(cfg *Config, fds []int) (int, []string, error) {
+// prepared is what prepare did: the Landlock ABI it used, the allowed
+// programs (their real paths), and whether W^X holds (wx.go), with the
+// kernel's MDWE or the seccomp filter alone.
+type prepared struct {
+	abi          int
+	allowed      []string
+	denyWX, mdwe bool
+}
+
+// prepare builds the sandbox and restricts this thread.
+func prepare(cfg *Config, fds []int) (prepared, error) {
 	want := 1 + cfg.Cgroups
 	if cfg.Proxy {
 		want++
 	}
 	if len(fds) != want {
 		CloseAll(fds)
-		return 0, nil, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
+		return prepared{}, fmt.Errorf("init: got %d descriptors, want %d", len(fds), want)
 	}
 	if err := joinCgroups(fds[len(fds)-cfg.Cgroups:]); err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	mark("cgroups joined")
 	if err := rootlessSetup(cfg.Rootless, fds, cfg.WorkspaceExec); err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	// Nothing of ours may be dumped or read through /proc by the command.
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return 0, nil, fmt.Errorf("init: not dumpable: %w", err)
+		return prepared{}, fmt.Errorf("init: not dumpable: %w", err)
 	}
 	if err := unix.Sethostname([]byte("sandbox")); err != nil {
-		return 0, nil, fmt.Errorf("init: hostname: %w", err)
+		return prepared{}, fmt.Errorf("init: hostname: %w", err)
 	}
 	// Resolved in the host's view, which the sandbox mirrors for the
 	// system folders, before the new root is built.
 	exec, err := resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
 	if err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	mark("allowed programs resolved")
 	if err := buildRoot(cfg, fds[0], exec); err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	mark("file system built, pivoted")
 	if err := loopbackUp(); err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	if cfg.Proxy {
 		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
-			return 0, nil, err
+			return prepared{}, err
 		}
 	}
 	ruleset, abi, err := landlockRuleset(exec, cfg.WorkspaceExec)
 	if err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	defer unix.Close(ruleset)
-	filter, err := seccompFilter()
+	denyWX := DenyWriteExec(cfg.WriteExec, cfg.AllowExec, exec)
+	filter, err := seccompFilter(denyWX)
 	if err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	if err := setRlimits(cfg); err != nil {
-		return 0, nil, err
+		return prepared{}, err
 	}
 	mark("loopback, rulesets, rlimits")
-	if err := restrictThread(ruleset, filter); err != nil {
-		return 0, nil, err
+	mdwe, err := restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny)
+	if err != nil {
+		return prepared{}, err
 	}
 	mark("capabilities, Landlock, seccomp applied")
-	return abi, exec, nil
+	return prepared{abi: abi, allowed: exec, denyWX: denyWX, mdwe: mdwe}, nil
 }
 
 // joinCgroups moves this thread, the one the command is forked from, into
@@ -209,33 +220,56 @@ func setRlimits(cfg *Config) error {
 // restrictThread makes this thread, and so every process forked from it,
 // unable to gain privileges: bounding and ambient capabilities dropped, only
 // CAP_SETUID/CAP_SETGID left (the fork needs them to become the sandbox uid,
-// which clears them), no_new_privs, Landlock, then seccomp last.
-func restrictThread(ruleset int, filter []unix.SockFilter) error {
+// which clears them), no_new_privs, Landlock, then seccomp last. With
+// denyWX it also sets memory-deny-write-execute (wx.go), which needs Linux
+// 6.3: mdwe says it was set. Where the kernel lacks it, the seccomp
+// filter's part of W^X holds alone when wxOptional, and the sandbox
+// refuses to start otherwise (W^X asked for explicitly).
+func restrictThread(ruleset int, filter []unix.SockFilter, denyWX, wxOptional bool) (mdwe bool, err error) {
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("init: drop capability %d: %w", c, err)
+			return false, fmt.Errorf("init: drop capability %d: %w", c, err)
 		}
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("init: clear ambient capabilities: %w", err)
+		return false, fmt.Errorf("init: clear ambient capabilities: %w", err)
 	}
 	keep := uint32(1<<unix.CAP_SETUID | 1<<unix.CAP_SETGID)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{{Effective: keep, Permitted: keep}}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("init: drop capabilities: %w", err)
+		return false, fmt.Errorf("init: drop capabilities: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("init: no_new_privs: %w", err)
+		return false, fmt.Errorf("init: no_new_privs: %w", err)
+	}
+	if denyWX {
+		// Set here, after the init's own runtime has mapped what it
+		// needs, and before the filter: the fork of the command inherits
+		// it, and every execve after.
+		switch err := unix.Prctl(prSetMDWE, prMDWERefuseExecGain, 0, 0, 0); {
+		case err == nil:
+			mdwe = true
+		case err == unix.EINVAL && wxOptional:
+			// An older kernel: the filter's part alone.
+		default:
+			return false, fmt.Errorf("init: memory-deny-write-execute (prctl PR_SET_MDWE, Linux 6.3): %w", err)
+		}
 	}
 	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); errno != 0 {
-		return fmt.Errorf("init: landlock: %w", errno)
+		return false, fmt.Errorf("init: landlock: %w", errno)
 	}
 	if err := loadSeccomp(filter); err != nil {
-		return fmt.Errorf("init: seccomp: %w", err)
+		return false, fmt.Errorf("init: seccomp: %w", err)
 	}
-	return nil
+	return mdwe, nil
 }
+
+// prctl PR_SET_MDWE and its flag (linux/prctl.h, Linux 6.3).
+const (
+	prSetMDWE            = 65
+	prMDWERefuseExecGain = 1
+)
 
 // runCommand forks the command from this (restricted) thread, reaps every
 // child until the command itself ends, and reports how it ended.

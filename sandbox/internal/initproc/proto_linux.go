@@ -51,6 +51,9 @@ type Config struct {
 	// bind read-only and noexec at the same path; programs under them may
 	// be allowed by their absolute paths.
 	ReadOnly []string `json:"read_only,omitempty"`
+	// WriteExec is WXAuto, WXDeny or WXAllow: whether the command's
+	// processes may have memory that is written and executed (wx.go).
+	WriteExec string `json:"write_exec,omitempty"`
 	// WorkspaceExec grants EXECUTE under /workspace (whose mount the host
 	// made executable): any program written there runs.
 	WorkspaceExec bool `json:"workspace_exec"`
@@ -77,10 +80,14 @@ func Monotonic() int64 {
 }
 
 type Reply struct {
-	Ready bool    `json:"ready"`
-	Err   string  `json:"err,omitempty"`
-	ABI   int     `json:"abi,omitempty"`   // the Landlock ABI the init used
-	Trace []Stamp `json:"trace,omitempty"` // with Config.Trace
+	Ready bool   `json:"ready"`
+	Err   string `json:"err,omitempty"`
+	ABI   int    `json:"abi,omitempty"` // the Landlock ABI the init used
+	// DenyWX says W^X holds for the command (wx.go); MDWE says the kernel
+	// enforces it too (PR_SET_MDWE), not the seccomp filter alone.
+	DenyWX bool    `json:"deny_wx,omitempty"`
+	MDWE   bool    `json:"mdwe,omitempty"`
+	Trace  []Stamp `json:"trace,omitempty"` // with Config.Trace
 }
 
 // RunRequest is one command for a prepared sandbox.

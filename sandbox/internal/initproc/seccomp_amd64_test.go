@@ -41,6 +41,8 @@ func runFilter(t *testing.T, prog []unix.SockFilter, arch uint32, nr uintptr, ar
 			} else {
 				pc += int(in.Jf)
 			}
+		case unix.BPF_ALU | unix.BPF_AND | unix.BPF_K:
+			acc &= in.K
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K
 		default:
@@ -53,11 +55,53 @@ func runFilter(t *testing.T, prog []unix.SockFilter, arch uint32, nr uintptr, ar
 
 func mustFilter(t *testing.T) []unix.SockFilter {
 	t.Helper()
-	prog, err := seccompFilter()
+	prog, err := seccompFilter(false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return prog
+}
+
+// With W^X (wx.go), memory both writable and executable is refused, and
+// an executable System V attachment; the rest of the filter is as before.
+func TestSeccompFilterWX(t *testing.T) {
+	prog, err := seccompFilter(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		w, x, r = unix.PROT_WRITE, unix.PROT_EXEC, unix.PROT_READ
+		eacces  = unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)
+	)
+	tests := append([]struct {
+		name string
+		nr   uintptr
+		args []uint64
+		want uint32
+	}{
+		{"mmap RWX", unix.SYS_MMAP, []uint64{0, 4096, r | w | x, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS}, eacces},
+		{"mmap WX", unix.SYS_MMAP, []uint64{0, 4096, w | x}, eacces},
+		{"mmap RWX high bits", unix.SYS_MMAP, []uint64{0, 4096, 1<<32 | r | w | x}, eacces},
+		{"mmap RW", unix.SYS_MMAP, []uint64{0, 4096, r | w}, allow},
+		{"mmap RX", unix.SYS_MMAP, []uint64{0, 4096, r | x}, allow},
+		{"mprotect RWX", unix.SYS_MPROTECT, []uint64{0, 4096, r | w | x}, eacces},
+		{"mprotect RX", unix.SYS_MPROTECT, []uint64{0, 4096, r | x}, allow},
+		{"pkey_mprotect RWX", unix.SYS_PKEY_MPROTECT, []uint64{0, 4096, r | w | x, 0}, eacces},
+		{"shmat SHM_EXEC", unix.SYS_SHMAT, []uint64{1, 0, shmExec | unix.SHM_RDONLY}, eacces},
+		{"shmat", unix.SYS_SHMAT, []uint64{1, 0, 0}, allow},
+	}, filterTests...)
+	for _, tt := range tests {
+		if got := runFilter(t, prog, AuditArch, tt.nr, tt.args...); got != tt.want {
+			t.Errorf("filter with W^X(%s) = %#x, want %#x", tt.name, got, tt.want)
+		}
+	}
+	// Without W^X, all of them pass.
+	off := mustFilter(t)
+	for _, tt := range tests[:10] {
+		if got := runFilter(t, off, AuditArch, tt.nr, tt.args...); got != allow {
+			t.Errorf("filter without W^X(%s) = %#x, want allow", tt.name, got)
+		}
+	}
 }
 
 const (

@@ -81,8 +81,14 @@ const (
 	uname26    = 0x20000 // UNAME26
 )
 
+// shmExec is SHM_EXEC, shmat's flag for an executable attachment.
+const shmExec = 0o100000
+
 // seccompFilter builds the sandbox's filter for the running architecture.
-func seccompFilter() ([]unix.SockFilter, error) {
+// With denyWX it refuses, with EACCES as the kernel's own W^X does, mmap,
+// mprotect and pkey_mprotect asking for memory both writable and
+// executable, and shmat with SHM_EXEC (see wx.go).
+func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	if AuditArch == 0 {
 		return nil, fmt.Errorf("init: seccomp: architecture not supported")
 	}
@@ -103,6 +109,7 @@ func seccompFilter() ([]unix.SockFilter, error) {
 	const (
 		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		and  = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
 		jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
 		jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
 		ret  = unix.BPF_RET | unix.BPF_K
@@ -142,7 +149,30 @@ func seccompFilter() ([]unix.SockFilter, error) {
 	jumpTo(jeq, uint32(unix.SYS_SOCKET), "socket")
 	jumpTo(jeq, uint32(unix.SYS_SOCKETPAIR), "socket")
 	jumpTo(jeq, uint32(unix.SYS_PERSONALITY), "personality")
+	if denyWX {
+		for _, nr := range []uintptr{unix.SYS_MMAP, unix.SYS_MPROTECT, unix.SYS_PKEY_MPROTECT} {
+			jumpTo(jeq, uint32(nr), "wx")
+		}
+		jumpTo(jeq, uint32(unix.SYS_SHMAT), "shmexec")
+	}
 	stmt(ret, unix.SECCOMP_RET_ALLOW)
+
+	if denyWX {
+		// mmap(addr, len, prot, ...), mprotect(addr, len, prot),
+		// pkey_mprotect(addr, len, prot, pkey): prot is the third.
+		labels["wx"] = len(prog)
+		stmt(ld, sdArg2Low)
+		stmt(and, unix.PROT_WRITE|unix.PROT_EXEC)
+		jumpTo(jeq, unix.PROT_WRITE|unix.PROT_EXEC, "eacces")
+		stmt(ret, unix.SECCOMP_RET_ALLOW)
+		// shmat(shmid, shmaddr, shmflg).
+		labels["shmexec"] = len(prog)
+		stmt(ld, sdArg2Low)
+		jumpTo(jset, shmExec, "eacces")
+		stmt(ret, unix.SECCOMP_RET_ALLOW)
+		labels["eacces"] = len(prog)
+		stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES))
+	}
 
 	labels["clone"] = len(prog)
 	stmt(ld, cloneFlagsOffset)
