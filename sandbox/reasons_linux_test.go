@@ -62,7 +62,8 @@ func TestSyscallKilledCounted(t *testing.T) {
 		t.Skip("the i386 ABI probe is x86-64 code")
 	}
 	program := sigsysprobe.Program(t)
-	res := py(t, Spec{Workspace: t.TempDir()}, program)
+	// The i386 probe runs machine code it wrote: it needs W^X off.
+	res := py(t, Spec{Workspace: t.TempDir(), WriteExecMemory: WXAllow}, program)
 	if strings.Contains(string(res.Stdout), sigsysprobe.Escaped) {
 		t.Fatalf("the i386 system call ran: %s", res.Stdout)
 	}
@@ -71,7 +72,7 @@ func TestSyscallKilledCounted(t *testing.T) {
 	}
 	// An orphan, too: the init reaps it. (A child its parent waits for is
 	// reaped by the parent, and not seen: a shell reports it on stderr.)
-	res = mustRun(t, Spec{Workspace: t.TempDir(), AllowExec: []string{"python3", "bash", "sleep"}},
+	res = mustRun(t, Spec{Workspace: t.TempDir(), AllowExec: []string{"python3", "bash", "sleep"}, WriteExecMemory: WXAllow},
 		"bash", "-c", `(python3 -c "$0" &); sleep 1`, program)
 	if res.SyscallKilled != 1 {
 		t.Errorf("an orphan: SyscallKilled = %d, want 1 (stdout %q, stderr %q)", res.SyscallKilled, res.Stdout, res.Stderr)

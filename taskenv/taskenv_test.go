@@ -181,7 +181,9 @@ func TestSandboxCounted(t *testing.T) {
 	requireSandbox(t)
 	const tenant = "tn_sandboxed"
 	log := &memAudit{}
-	e, _ := newEnv(t, Options{Tenant: tenant, Audit: log, Sandbox: SandboxOptions{AllowExec: []string{"bash", "python3"}}})
+	e, _ := newEnv(t, Options{Tenant: tenant, Audit: log, Sandbox: SandboxOptions{AllowExec: []string{"bash", "python3"},
+		// The i386 probe below runs machine code it wrote: W^X off.
+		WriteExecMemory: sandbox.WXAllow}})
 	ctx := context.Background()
 	denied, killed := tenantCount(metrics.SandboxDenied, tenant), tenantCount(metrics.SyscallDenied, tenant)
 	if _, err := e.Exec(ctx, []string{"bash", "-c", "exit 0"}); err != nil {
