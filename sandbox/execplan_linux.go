@@ -44,12 +44,15 @@ type execPlan struct {
 	Islands []string `json:"islands"` // folders bound executable
 	Libs    []string `json:"libs"`    // library files bound executable one by one
 	Masks   []string `json:"masks"`   // programs, or folders of programs, in the islands: noexec
+	// Aliases maps the real path of each file that the PATH folders
+	// reach by more than one name to all those names (multicall_linux.go).
+	Aliases map[string][]string `json:"aliases,omitempty"`
 	// Stamps are the mtimes (ns) of every folder and file the plan was made
 	// from; any change makes the plan stale.
 	Stamps map[string]int64 `json:"stamps,omitempty"`
 }
 
-const execPlanVersion = 2
+const execPlanVersion = 3
 
 // flatLibDirs hold, besides libraries, the private folders of programs
 // (/usr/lib/git-core, /usr/lib/openssh): they are never islands.
@@ -191,6 +194,7 @@ func makeExecPlan() *execPlan {
 		masks, _ := scanIsland(d, p.Stamps)
 		p.Masks = append(p.Masks, masks...)
 	}
+	p.Aliases = scanAliases(pathDirs(), stamp)
 	return p
 }
 

@@ -290,6 +290,9 @@ func begin(spec Spec) (_ *box, err error) {
 		return nil, err
 	}
 	plan := <-planCh
+	if err := checkMultiCall(spec.AllowExec, plan); err != nil {
+		return nil, err
+	}
 	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.Islands, plan.Libs, plan.Masks
 	tr.Mark("host: config ready")
 	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
