@@ -73,7 +73,7 @@ func initMain() int {
 		return 1
 	}
 	allowed := p.allowed
-	if err := Send(ctrlFd, Reply{Ready: true, ABI: p.abi, DenyWX: p.denyWX, MDWE: p.mdwe, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
+	if err := Send(ctrlFd, Reply{Ready: true, ABI: p.abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
 		return 0
 	}
 	var req RunRequest
@@ -89,13 +89,11 @@ func initMain() int {
 	return 0
 }
 
-// prepared is what prepare did: the Landlock ABI it used, the allowed
-// programs (their real paths), and whether W^X holds (wx.go), with the
-// kernel's MDWE or the seccomp filter alone.
+// prepared is what prepare did: the Landlock ABI it used and the allowed
+// programs (their real paths).
 type prepared struct {
-	abi          int
-	allowed      []string
-	denyWX, mdwe bool
+	abi     int
+	allowed []string
 }
 
 // prepare builds the sandbox and restricts this thread.
@@ -155,12 +153,11 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("loopback, rulesets, rlimits")
-	mdwe, err := restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny)
-	if err != nil {
+	if err := restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny); err != nil {
 		return prepared{}, err
 	}
 	mark("capabilities, Landlock, seccomp applied")
-	return prepared{abi: abi, allowed: exec, denyWX: denyWX, mdwe: mdwe}, nil
+	return prepared{abi: abi, allowed: exec}, nil
 }
 
 // joinCgroups moves this thread, the one the command is forked from, into
@@ -222,26 +219,26 @@ func setRlimits(cfg *Config) error {
 // CAP_SETUID/CAP_SETGID left (the fork needs them to become the sandbox uid,
 // which clears them), no_new_privs, Landlock, then seccomp last. With
 // denyWX it also sets memory-deny-write-execute (wx.go), which needs Linux
-// 6.3: mdwe says it was set. Where the kernel lacks it, the seccomp
+// 6.3. Where the kernel lacks it, the seccomp
 // filter's part of W^X holds alone when wxOptional, and the sandbox
 // refuses to start otherwise (W^X asked for explicitly).
-func restrictThread(ruleset int, filter []unix.SockFilter, denyWX, wxOptional bool) (mdwe bool, err error) {
+func restrictThread(ruleset int, filter []unix.SockFilter, denyWX, wxOptional bool) error {
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return false, fmt.Errorf("init: drop capability %d: %w", c, err)
+			return fmt.Errorf("init: drop capability %d: %w", c, err)
 		}
 	}
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return false, fmt.Errorf("init: clear ambient capabilities: %w", err)
+		return fmt.Errorf("init: clear ambient capabilities: %w", err)
 	}
 	keep := uint32(1<<unix.CAP_SETUID | 1<<unix.CAP_SETGID)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{{Effective: keep, Permitted: keep}}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return false, fmt.Errorf("init: drop capabilities: %w", err)
+		return fmt.Errorf("init: drop capabilities: %w", err)
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return false, fmt.Errorf("init: no_new_privs: %w", err)
+		return fmt.Errorf("init: no_new_privs: %w", err)
 	}
 	if denyWX {
 		// Set here, after the init's own runtime has mapped what it
@@ -249,20 +246,19 @@ func restrictThread(ruleset int, filter []unix.SockFilter, denyWX, wxOptional bo
 		// it, and every execve after.
 		switch err := unix.Prctl(prSetMDWE, prMDWERefuseExecGain, 0, 0, 0); {
 		case err == nil:
-			mdwe = true
 		case err == unix.EINVAL && wxOptional:
 			// An older kernel: the filter's part alone.
 		default:
-			return false, fmt.Errorf("init: memory-deny-write-execute (prctl PR_SET_MDWE, Linux 6.3): %w", err)
+			return fmt.Errorf("init: memory-deny-write-execute (prctl PR_SET_MDWE, Linux 6.3): %w", err)
 		}
 	}
 	if _, _, errno := unix.Syscall(unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(ruleset), 0, 0); errno != 0 {
-		return false, fmt.Errorf("init: landlock: %w", errno)
+		return fmt.Errorf("init: landlock: %w", errno)
 	}
 	if err := loadSeccomp(filter); err != nil {
-		return false, fmt.Errorf("init: seccomp: %w", err)
+		return fmt.Errorf("init: seccomp: %w", err)
 	}
-	return mdwe, nil
+	return nil
 }
 
 // prctl PR_SET_MDWE and its flag (linux/prctl.h, Linux 6.3).

@@ -80,14 +80,10 @@ func Monotonic() int64 {
 }
 
 type Reply struct {
-	Ready bool   `json:"ready"`
-	Err   string `json:"err,omitempty"`
-	ABI   int    `json:"abi,omitempty"` // the Landlock ABI the init used
-	// DenyWX says W^X holds for the command (wx.go); MDWE says the kernel
-	// enforces it too (PR_SET_MDWE), not the seccomp filter alone.
-	DenyWX bool    `json:"deny_wx,omitempty"`
-	MDWE   bool    `json:"mdwe,omitempty"`
-	Trace  []Stamp `json:"trace,omitempty"` // with Config.Trace
+	Ready bool    `json:"ready"`
+	Err   string  `json:"err,omitempty"`
+	ABI   int     `json:"abi,omitempty"`   // the Landlock ABI the init used
+	Trace []Stamp `json:"trace,omitempty"` // with Config.Trace
 }
 
 // RunRequest is one command for a prepared sandbox.
