@@ -63,9 +63,9 @@ const (
 	WXAllow = initproc.WXAllow
 )
 
-// JITRuntimes are the program names that make WXAuto allow memory that is
-// written and executed: the runtimes known to need it.
-var JITRuntimes = slices.Clone(initproc.JITRuntimes)
+// JITRuntimes returns the program names that make WXAuto allow memory
+// that is written and executed: the runtimes known to need it.
+func JITRuntimes() []string { return slices.Clone(initproc.JITRuntimes) }
 
 // DefaultAllowExec is the command allowlist when neither Spec.AllowExec nor
 // BULWARK_ALLOWED_COMMANDS says otherwise: interpreters and the core utilities.
