@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,6 +85,12 @@ type chain struct {
 
 	vmu  sync.Mutex // one verification at a time
 	mark Marker     // where the chain was last found intact
+	// created holds, for the system chain, the tenant chains whose
+	// creation it records up to mark (under vmu).
+	created map[string]bool
+	// pending is set while the chain, created by this process, waits for
+	// its first record.
+	pending atomic.Bool
 }
 
 // OpenChains opens the chains of dir for appending, with opt for each
@@ -135,6 +143,7 @@ func (c *Chains) get(ctx context.Context, name string, create bool) (*chain, err
 	}
 	ch := &chain{name: name, store: s, log: l}
 	if created && name != SystemChain {
+		ch.pending.Store(true)
 		// Say in the system chain that this chain exists, so that its
 		// removal shows. c.mu is held: the system chain is open already.
 		rec := Record{Actor: "system", Action: ActionChainCreate, Target: name, Outcome: OutcomeOK}
@@ -153,7 +162,11 @@ func (c *Chains) Append(ctx context.Context, r Record) error {
 	if err != nil {
 		return fmt.Errorf("audit log failed: %w", err)
 	}
-	return ch.log.Append(ctx, r)
+	if err := ch.log.Append(ctx, r); err != nil {
+		return err
+	}
+	ch.pending.Store(false)
+	return nil
 }
 
 // Read yields the records of chain from its fromSeq-th on (see
@@ -180,14 +193,21 @@ func (c *Chains) Read(ctx context.Context, chain string, fromSeq uint64) iter.Se
 // chain the first time in this process; see VerifyChain), and moves that
 // mark to its head when it is intact. It finds any change to records
 // added since, a rewrite of the chain up to the mark, and a truncation;
-// a change to an older record in place is found by VerifyFull. A chain
-// with no records yet is intact and empty.
+// a change to an older record in place is found by VerifyFull.
+//
+// It checks the system chain first, the same way, for it vouches for
+// the tenants' chains: a tenant's chain that is empty or gone although
+// the system chain records its creation was emptied or removed, and one
+// that holds records whose creation the system chain does not record
+// means the system chain was emptied or cut. A chain whose creation is
+// not recorded and that has no records yet is intact and empty.
 func (c *Chains) Verify(ctx context.Context, chain string) (Report, error) {
 	return c.verify(ctx, chain, false)
 }
 
-// VerifyFull checks the whole of chain, as VerifyAll does, and moves the
-// mark as Verify does.
+// VerifyFull checks the whole of chain, as VerifyAll does (the system
+// chain from where it was last found intact, as Verify does), and moves
+// the mark as Verify does.
 func (c *Chains) VerifyFull(ctx context.Context, chain string) (Report, error) {
 	return c.verify(ctx, chain, true)
 }
@@ -196,9 +216,27 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 	if c.opt.SigningKey == nil {
 		return Report{}, errors.New("audit verify: no signing key")
 	}
-	ch, err := c.get(ctx, chain, false)
-	if err != nil || ch == nil {
+	if !ValidChain(chain) {
+		return Report{}, fmt.Errorf("audit chain %q: not a valid tenant id", chain)
+	}
+	if chain == SystemChain {
+		rep, _, err := c.verifySystem(ctx, full, "")
+		return rep, err
+	}
+	created, err := c.systemCreated(ctx, chain)
+	if err != nil {
 		return Report{}, err
+	}
+	ch, err := c.get(ctx, chain, false)
+	if err != nil {
+		return Report{}, err
+	}
+	if ch == nil {
+		if created {
+			p := &Problem{Seq: 1, Reason: msgChainGone}
+			return Report{Problem: p}, p
+		}
+		return Report{}, nil
 	}
 	ch.vmu.Lock()
 	defer ch.vmu.Unlock()
@@ -207,10 +245,110 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 		from = Marker{}
 	}
 	rep, err := VerifyChain(ctx, ch.store, c.opt.SigningKey.Public().(ed25519.PublicKey), chain, from, nil)
-	if err == nil {
-		ch.mark = rep.Marker()
+	if err != nil {
+		return rep, err
 	}
-	return rep, err
+	if !created && rep.Records > 0 {
+		// Created since the system chain was read: its creation was
+		// stored before its first record, so it is there now.
+		if created, err = c.systemCreated(ctx, chain); err != nil {
+			return rep, err
+		}
+	}
+	// A chain this process created has no record until its first append
+	// returns: not yet a chain emptied.
+	if p := creationProblem(created && !ch.pending.Load(), rep); p != nil {
+		rep.Problem = p
+		return rep, p
+	}
+	ch.mark = rep.Marker()
+	return rep, nil
+}
+
+// verifySystem checks the system chain from where it was last found
+// intact (in full when full is set), moves that mark when it is intact,
+// and reports whether it records the creation of the chain named tenant.
+func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Report, bool, error) {
+	sys, err := c.get(ctx, SystemChain, false)
+	if err != nil {
+		return Report{}, false, err
+	}
+	if sys == nil { // OpenChains opened it: not seen
+		p := &Problem{Reason: "the system chain is gone"}
+		return Report{Problem: p}, false, p
+	}
+	sys.vmu.Lock()
+	defer sys.vmu.Unlock()
+	from := sys.mark
+	if full || sys.created == nil {
+		from, sys.created = Marker{}, map[string]bool{}
+	}
+	seen := map[string]bool{}
+	rep, err := VerifyChain(ctx, sys.store, c.opt.SigningKey.Public().(ed25519.PublicKey), SystemChain, from, func(r Record) {
+		if name, ok := chainCreation(r); ok {
+			seen[name] = true
+		}
+	})
+	if err != nil {
+		return rep, false, err
+	}
+	for name := range seen {
+		sys.created[name] = true
+	}
+	sys.mark = rep.Marker()
+	return rep, sys.created[tenant], nil
+}
+
+// systemCreated checks the system chain (see verifySystem) and reports
+// whether it records the creation of tenant's chain. A system chain that
+// is not intact fails every tenant's verification, since what vouches
+// for the tenant's chain is in doubt; the tenant is not told what is
+// wrong with it (it holds other tenants' names).
+func (c *Chains) systemCreated(ctx context.Context, tenant string) (bool, error) {
+	_, created, err := c.verifySystem(ctx, false, tenant)
+	var p *Problem
+	if errors.As(err, &p) {
+		p = &Problem{Reason: "the system chain, which records the creation of each tenant's chain, is not intact: the operator can see where with 'bulwark audit verify'"}
+		return false, p
+	}
+	return created, err
+}
+
+// chainCreation returns the tenant id of a system chain record of a tenant
+// chain's creation.
+func chainCreation(r Record) (string, bool) {
+	if r.Action == ActionChainCreate && r.TenantID == "" && r.Target != "" {
+		return r.Target, true
+	}
+	return "", false
+}
+
+// What a verification says of a tenant's chain removed, emptied, or not
+// recorded by the system chain.
+const (
+	msgChainGone  = "the chain is gone, though the system chain records its creation"
+	msgChainEmpty = "the chain has no records, though the system chain records its creation: its records were removed"
+	msgNotCreated = "the system chain does not record the creation of this chain, which holds records: the system chain was emptied, cut or replaced"
+)
+
+// creationProblem returns what is wrong with a tenant's chain, found
+// intact as rep says, given whether the system chain records its
+// creation; nil when nothing is.
+//
+// A chain is created when its first record is appended, and its creation
+// is recorded (and stored) in the system chain before that record is
+// appended: so a chain whose creation is recorded has records, and a
+// chain with records has its creation recorded. (A process that stopped
+// between the two appends leaves an empty chain whose creation is
+// recorded: rare, and said so.)
+func creationProblem(created bool, rep Report) *Problem {
+	switch {
+	case created && rep.Records == 0:
+		return &Problem{Seq: 1, Reason: msgChainEmpty + " (or the process that created it stopped before its first record)"}
+	case !created && rep.Records > 0:
+		return &Problem{Reason: msgNotCreated}
+	}
+	return nil
 }
 
 // Head returns the Seq and Hash of the last record of chain.
@@ -284,47 +422,94 @@ type ChainReport struct {
 }
 
 // VerifyAll checks every chain of dir in full (see VerifyChain), the
-// system chain first, and reports a chain whose creation the system chain
-// records but that is gone. Open dir read-only to verify the chains of a
-// running server.
+// system chain first, and checks the chains against the system chain's
+// records of their creation: a chain whose creation it records but that
+// is gone or empty fails (removed, or emptied), and so does the system
+// chain when it is gone while tenant chains remain, or when a tenant's
+// chain holds records whose creation it does not record (emptied, cut or
+// replaced). Open dir read-only to verify the chains of a running server.
+// It returns no reports when dir holds no chain at all: whether there
+// should be one is for the caller to know (see ErrNoChain).
 func VerifyAll(ctx context.Context, dir Backend, pub ed25519.PublicKey) ([]ChainReport, error) {
 	names, err := dir.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit verify: %w", err)
 	}
 	slices.Sort(names) // the system chain, "", first
-	recorded := map[string]bool{}
+	if len(names) > 0 && names[0] != SystemChain {
+		p := &Problem{Reason: "the system chain is gone, though tenant chains remain: it was removed"}
+		return verifyTenants(ctx, dir, pub, names, []ChainReport{{Chain: SystemChain, Report: Report{Problem: p}, Err: p}}, nil)
+	}
+	created := map[string]bool{}
 	var out []ChainReport
-	for _, name := range names {
-		var visit func(Record)
-		if name == SystemChain {
-			visit = func(r Record) {
-				if r.Action == ActionChainCreate && r.TenantID == "" {
-					recorded[r.Target] = true
-				}
+	if len(names) > 0 {
+		visit := func(r Record) {
+			if name, ok := chainCreation(r); ok {
+				created[name] = true
 			}
 		}
-		s, err := dir.Open(ctx, name, false)
+		rep, err := verifyOne(ctx, dir, pub, SystemChain, visit)
 		if err != nil {
-			return out, fmt.Errorf("audit verify: %w", err)
+			return nil, err
 		}
-		rep, err := VerifyChain(ctx, s, pub, name, Marker{}, visit)
-		s.Close()
-		var p *Problem
-		if err != nil && !errors.As(err, &p) {
+		out = append(out, rep)
+		if rep.Err != nil {
+			created = nil // not to be trusted, nor held against the tenants
+		}
+		names = names[1:]
+	}
+	return verifyTenants(ctx, dir, pub, names, out, created)
+}
+
+// verifyTenants is VerifyAll for the tenant chains names, after the
+// reports out of the system chain; created holds the chains whose
+// creation an intact system chain records (nil when there is none).
+func verifyTenants(ctx context.Context, dir Backend, pub ed25519.PublicKey, names []string, out []ChainReport, created map[string]bool) ([]ChainReport, error) {
+	var unrecorded []string
+	for _, name := range names {
+		rep, err := verifyOne(ctx, dir, pub, name, nil)
+		if err != nil {
 			return out, err
 		}
-		out = append(out, ChainReport{Chain: name, Report: rep, Err: err})
-		delete(recorded, name)
+		if rep.Err == nil && created != nil && created[name] && rep.Report.Records == 0 {
+			p := creationProblem(true, rep.Report)
+			rep.Report.Problem, rep.Err = p, p
+		}
+		if created != nil && !created[name] && rep.Report.Records > 0 {
+			unrecorded = append(unrecorded, name)
+		}
+		out = append(out, rep)
+		delete(created, name)
 	}
-	missing := make([]string, 0, len(recorded))
-	for name := range recorded {
+	if len(unrecorded) > 0 && len(out) > 0 && out[0].Chain == SystemChain && out[0].Err == nil {
+		p := &Problem{Reason: fmt.Sprintf("it does not record the creation of the chains of %s, which hold records: the system chain was emptied, cut or replaced",
+			strings.Join(unrecorded, ", "))}
+		out[0].Report.Problem, out[0].Err = p, p
+	}
+	missing := make([]string, 0, len(created))
+	for name := range created {
 		missing = append(missing, name)
 	}
 	slices.Sort(missing)
 	for _, name := range missing {
-		p := &Problem{Seq: 1, Reason: "the chain is gone, though the system chain records its creation"}
+		p := &Problem{Seq: 1, Reason: msgChainGone}
 		out = append(out, ChainReport{Chain: name, Report: Report{Problem: p}, Err: p})
 	}
 	return out, nil
+}
+
+// verifyOne checks the chain name of dir in full; an error is returned
+// when it cannot be read, a *Problem in the report.
+func verifyOne(ctx context.Context, dir Backend, pub ed25519.PublicKey, name string, visit func(Record)) (ChainReport, error) {
+	s, err := dir.Open(ctx, name, false)
+	if err != nil {
+		return ChainReport{}, fmt.Errorf("audit verify: %w", err)
+	}
+	rep, err := VerifyChain(ctx, s, pub, name, Marker{}, visit)
+	s.Close()
+	var p *Problem
+	if err != nil && !errors.As(err, &p) {
+		return ChainReport{}, err
+	}
+	return ChainReport{Chain: name, Report: rep, Err: err}, nil
 }

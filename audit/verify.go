@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 )
 
 // Report is the result of Verify.
@@ -39,7 +40,7 @@ func (r Report) Marker() Marker {
 // Problem is the first thing Verify found wrong. It is also the error
 // Verify returns, so callers may use errors.As.
 type Problem struct {
-	Seq        uint64 // the first record affected (0 when only a checkpoint is)
+	Seq        uint64 // the first record affected (0 when only a checkpoint is, or the chain as a whole)
 	Checkpoint int    // the checkpoint involved, from 1 (0 for none)
 	Reason     string
 }
@@ -50,6 +51,8 @@ func (p *Problem) Error() string {
 		return fmt.Sprintf("audit record %d, checkpoint %d: %s", p.Seq, p.Checkpoint, p.Reason)
 	case p.Checkpoint > 0:
 		return fmt.Sprintf("audit checkpoint %d: %s", p.Checkpoint, p.Reason)
+	case p.Seq == 0:
+		return "audit chain: " + p.Reason
 	}
 	return fmt.Sprintf("audit record %d: %s", p.Seq, p.Reason)
 }
@@ -132,6 +135,9 @@ func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain stri
 		if err != nil {
 			if errors.As(err, &corrupt) {
 				return fail(&Problem{Seq: next, Reason: fmt.Sprintf("line %d cannot be read: %v", corrupt.Index, corrupt.Err)})
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				return fail(&Problem{Seq: next, Reason: "the chain's records are gone: they were removed"})
 			}
 			return rep, fmt.Errorf("audit verify: %w", err)
 		}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) Storage) {
 	t.Run("TamperRecords", func(t *testing.T) { TamperRecords(t, newStorage) })
 	t.Run("TamperEachChainKind", func(t *testing.T) { TamperEachChainKind(t, newStorage) })
 	t.Run("IncrementalVerify", func(t *testing.T) { IncrementalVerify(t, newStorage) })
+	t.Run("VerifyFindsDeletion", func(t *testing.T) { VerifyFindsDeletion(t, newStorage) })
 	t.Run("ReadFrom", func(t *testing.T) { ReadFrom(t, newStorage(t)) })
 	t.Run("Concurrent", func(t *testing.T) { Concurrent(t, newStorage(t)) })
 	t.Run("Shared", func(t *testing.T) { Shared(t, newStorage(t), 2, 4, 40) })
@@ -306,6 +307,9 @@ func TamperEachChainKind(t *testing.T, newStorage func(t *testing.T) Storage) {
 			}
 		}},
 		{"tenant: chain removed", "tn_a", func(t *testing.T, s Storage) { s.Remove(t, "tn_a") }},
+		{"tenant: emptied", "tn_a", func(t *testing.T, s Storage) { empty(t, s, "tn_a") }},
+		{"system: emptied", audit.SystemChain, func(t *testing.T, s Storage) { empty(t, s, audit.SystemChain) }},
+		{"system: chain removed", audit.SystemChain, func(t *testing.T, s Storage) { s.Remove(t, audit.SystemChain) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,6 +332,61 @@ func TamperEachChainKind(t *testing.T, newStorage func(t *testing.T) Storage) {
 			}
 			if _, ok := reps[tt.chain]; !ok {
 				t.Errorf("%s: chain %q not reported", tt.name, tt.chain)
+			}
+		})
+	}
+}
+
+// empty removes every record and checkpoint of chain, leaving it there.
+func empty(t *testing.T, s Storage, chain string) {
+	s.SetLines(t, chain, false, nil)
+	s.SetLines(t, chain, true, nil)
+}
+
+// VerifyFindsDeletion: Chains.Verify of a tenant's chain fails when the
+// chain was emptied or removed, or when the system chain, which records
+// its creation, was: in the process that verified the chains before (and
+// so knows where they ended), and in a new one.
+func VerifyFindsDeletion(t *testing.T, newStorage func(t *testing.T) Storage) {
+	ctx := context.Background()
+	key := Key(t)
+	tests := []struct {
+		name   string
+		change func(t *testing.T, s Storage)
+	}{
+		{"tenant emptied", func(t *testing.T, s Storage) { empty(t, s, "tn_a") }},
+		{"tenant removed", func(t *testing.T, s Storage) { s.Remove(t, "tn_a") }},
+		{"system emptied", func(t *testing.T, s Storage) { empty(t, s, audit.SystemChain) }},
+		{"system removed", func(t *testing.T, s Storage) { s.Remove(t, audit.SystemChain) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStorage(t)
+			Fill(t, s, key, 4, map[string]int{"tn_a": 6}, 3)
+			open := func() *audit.Chains {
+				c, err := audit.OpenChains(ctx, s.Backend(t), audit.Options{SigningKey: key})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.Close() })
+				return c
+			}
+			before := open()
+			for _, chain := range []string{"tn_a", audit.SystemChain, "tn_none"} {
+				if rep, err := before.Verify(ctx, chain); err != nil {
+					t.Fatalf("untouched: Verify(%q) = %+v, %v", chain, rep, err)
+				}
+			}
+			tt.change(t, s)
+			var p *audit.Problem
+			if rep, err := before.Verify(ctx, "tn_a"); !errors.As(err, &p) {
+				t.Errorf("%s: Verify(tn_a) in the process that verified it before = %+v, %v; want a *Problem", tt.name, rep, err)
+			}
+			if rep, err := open().Verify(ctx, "tn_a"); !errors.As(err, &p) {
+				t.Errorf("%s: Verify(tn_a) in a new process = %+v, %v; want a *Problem", tt.name, rep, err)
+			}
+			if rep, err := open().Verify(ctx, "tn_none"); strings.HasPrefix(tt.name, "tenant") && err != nil {
+				t.Errorf("%s: Verify of a tenant that never recorded anything = %+v, %v; want intact and empty", tt.name, rep, err)
 			}
 		})
 	}
