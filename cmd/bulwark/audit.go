@@ -164,6 +164,9 @@ func auditPlace(loc storeLocation) string {
 func verifyAuditDir(ctx context.Context, data string, then func(context.Context, audit.Backend) error) ([]audit.ChainReport, error) {
 	dir, keyPath := auditPaths(data)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if fileExists(keyPath) {
+			return nil, auditGone(dir + " does not exist, though the signing key " + keyPath + " made with it does: the audit folder was removed")
+		}
 		return nil, nil
 	}
 	if _, err := os.Stat(keyPath); err != nil {
@@ -177,10 +180,23 @@ func verifyAuditDir(ctx context.Context, data string, then func(context.Context,
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "audit verify", "the audit log cannot be read: "+err.Error(), err)
 	}
+	if len(reps) == 0 {
+		// The system chain is made with the key, when the log is first
+		// opened: none at all means its files were removed.
+		return nil, auditGone(dir + " holds no chain, though the signing key " + keyPath + " made with them exists: the audit log's files were removed")
+	}
 	if then != nil {
 		return reps, then(ctx, audit.FileDir{Path: dir, ReadOnly: true})
 	}
 	return reps, nil
+}
+
+// auditGone is the failure of a verification that finds the audit log
+// removed whole: its signing key, made when the log was first opened,
+// says there was one. (A key kept apart with BULWARK_AUDIT_KEY_FILE must
+// be this data folder's own.)
+func auditGone(why string) error {
+	return bulwark.Errorf(bulwark.Conflict, "audit verify", "the audit log is NOT intact: it is gone: %s", why)
 }
 
 // chainName is how the CLI names a chain.

@@ -114,6 +114,9 @@ func verifyPostgresAudit(ctx context.Context, url string, then func(context.Cont
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "the audit log cannot be read: "+scrubURL(err.Error(), url), err)
 	}
+	if len(reps) == 0 {
+		return nil, auditGone("the PostgreSQL database holds no chain (table audit_chains), though the signing key made with them is there: its rows were removed")
+	}
 	if then != nil {
 		return reps, then(ctx, pgaudit.ReadOnly(pool))
 	}
