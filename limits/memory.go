@@ -300,6 +300,13 @@ func (l *MemoryLocker) Lock(ctx context.Context, name string) (func(), error) {
 	}, nil
 }
 
+// Len returns how many locks are held or waited for.
+func (l *MemoryLocker) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.m)
+}
+
 // Compile-time checks.
 var (
 	_ Limiter  = (*MemoryLimiter)(nil)

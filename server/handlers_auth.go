@@ -66,6 +66,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			keys, policies = []string{"dev|" + nonce}, []limits.Policy{devicePolicy}
 		}
 	}
+	// One attempt at a time per account (or device cookie): the failures
+	// counted are read before the password is hashed and written after,
+	// so attempts that came together would each read the count before any
+	// of them wrote it, and all be checked. Another account's attempts do
+	// not wait; Config.Locks holds across nodes, and forgets a lock no
+	// one holds or waits for.
+	unlock, err := s.loginLock(r, keys[0])
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	var wait time.Duration
 	for _, k := range keys {
 		d, err := s.throttle.Wait(r.Context(), k)
@@ -173,6 +184,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// loginLock takes the lock of the throttle key key for a login (see
+// login), waiting at most lockWait.
+func (s *Server) loginLock(r *http.Request, key string) (func(), error) {
+	ctx, cancel := context.WithTimeout(r.Context(), lockWait)
+	defer cancel()
+	unlock, err := s.locks.Lock(ctx, loginLock(key))
+	if err != nil {
+		return nil, bulwark.E(bulwark.Unavailable, "server.login", msgLoginBusy, err)
+	}
+	return unlock, nil
+}
+
+// msgLoginBusy is the answer to a login that waited too long for the
+// attempts at the same account before it.
+const msgLoginBusy = "too many logins at this account at once: try again shortly"
+
 // msgThrottleDown is the answer to a login whose failures cannot be
 // counted or read (the shared store of the limits is down): refused, as
 // an uncounted guess would be free.
@@ -240,12 +267,12 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 		}()
 	}
 	if len(users) == 0 {
-		VerifyPassword(s.dummyHash, password, s.cfg.Password) // the same work as a wrong password
+		s.checkHash(s.dummyHash, password, s.cfg.Password) // the same work as a wrong password
 		return bulwark.User{}, false
 	}
 	matches := 0
 	for i, cand := range users {
-		ok, re, verr := VerifyPassword(hashes[i], password, s.cfg.Password)
+		ok, re, verr := s.checkHash(hashes[i], password, s.cfg.Password)
 		if verr != nil {
 			s.logger(r).Error("a stored password hash cannot be read", "user", cand.ID, "err", verr)
 		}

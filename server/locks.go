@@ -27,3 +27,7 @@ func (s *Server) lock(r *http.Request, name string) (func(), error) {
 // Names of the locks.
 func rolesLock(t bulwark.TenantID) string   { return "roles|" + string(t) }
 func uploadsLock(t bulwark.TenantID) string { return "uploads|" + string(t) }
+
+// loginLock names the lock of the login throttle key key (an account's
+// or a device cookie's).
+func loginLock(key string) string { return "login|" + key }

@@ -259,7 +259,10 @@ type Server struct {
 	dummyHash string          // hashed against for unknown users
 	// loginPad waits out the hashes a login without a tenant did not do
 	// (checkLogin); a test replaces it to count them.
-	loginPad  func(ctx context.Context, units int, per time.Duration)
+	loginPad func(ctx context.Context, units int, per time.Duration)
+	// checkHash is VerifyPassword for logins; a test replaces it to see
+	// which hashes a login checks.
+	checkHash func(hash, pw string, p PasswordParams) (ok, rehash bool, err error)
 	deviceKey []byte            // signs device cookies
 	auth      *authCache        // keys and rate limits read from the store, while its version holds (authcache.go)
 	tasks     *taskState        // the task routes' own state (handlers_tasks.go)
@@ -340,6 +343,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.dummyHash = h
 	s.loginPad = sleepPad
+	s.checkHash = VerifyPassword
 	cursors := cfg.Cursors
 	if cursors == nil {
 		cursors = limits.NewMemoryCursors(maxCursors)
