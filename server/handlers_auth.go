@@ -249,11 +249,13 @@ func (s *Server) soleHolder(r *http.Request, email string) (bool, error) {
 // the address never changes the answer (a tenant's admin who adds an
 // address and logs in with it learns nothing), and a person in several
 // tenants names the tenant only when the passwords are the same. An
-// unknown tenant or email costs one hash, as a wrong password does.
+// unknown tenant or email costs the same work as a wrong password: one
+// check of each hash profile met (see loginwork.go).
 //
-// Without a tenant (pad), the attempt takes as long as maxLoginTenants
-// hashes, whatever the number of tenants with the email: what was not
-// hashed is waited out, at this request's own pace per hash. Otherwise a
+// Without a tenant (pad), the attempt takes as long as the work of
+// maxLoginTenants candidates, whatever the number of tenants with the
+// email: what was not done is waited out, at this request's own pace per
+// candidate. Otherwise a
 // tenant's admin who adds an address to its tenant could time its own
 // logins to learn how many other tenants have it. Waiting, not hashing,
 // keeps a login from costing the server eight hashes.
@@ -266,19 +268,30 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 			}
 		}()
 	}
-	if len(users) == 0 {
-		s.checkHash(s.dummyHash, password, s.cfg.Password) // the same work as a wrong password
-		return bulwark.User{}, false
+	dummies, refused := s.loginWork.meet(hashes)
+	for _, p := range refused {
+		s.logger(r).Warn("a login checks a password hash whose costs it cannot match for unknown users: its users' logins take another time; rehash it (the user's next login does)", "profile", p)
 	}
 	matches := 0
-	for i, cand := range users {
-		ok, re, verr := s.checkHash(hashes[i], password, s.cfg.Password)
-		if verr != nil {
-			s.logger(r).Error("a stored password hash cannot be read", "user", cand.ID, "err", verr)
+	for i := range hashed {
+		own := "" // the profile checked against the stored hash
+		if i < len(users) {
+			own = hashProfile(hashes[i])
+			ok, re, verr := s.checkHash(hashes[i], password, s.cfg.Password)
+			if verr != nil {
+				s.logger(r).Error("a stored password hash cannot be read", "user", users[i].ID, "err", verr)
+			}
+			if ok {
+				matches++
+				u, rehash = users[i], re
+			}
 		}
-		if ok {
-			matches++
-			u, rehash = cand, re
+		for _, d := range dummies {
+			if d.profile == own {
+				own = ""
+				continue
+			}
+			s.checkHash(d.hash, password, s.cfg.Password) // the same work whatever the user's hash, or none
 		}
 	}
 	if matches != 1 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http/httptest"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -88,5 +89,37 @@ func TestLoginLockIsPerAccount(t *testing.T) {
 		}
 	case <-time.After(lockWait / 2):
 		t.Fatalf("another account's login waited for the lock of %s", "owner@a.test")
+	}
+}
+
+// TestThrottledLoginLooksAlike: an attempt held back by the failures of
+// an account answers the same (429, the same body but the request id, the
+// same headers) whether a user has the email or not.
+func TestThrottledLoginLooksAlike(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	e.tenant("a")
+	var answers []*httptest.ResponseRecorder
+	for _, email := range []string{"owner@a.test", "nobody@a.test"} {
+		for range accountPolicy.Free + 1 {
+			if w := e.do(req{method: "POST", path: "/api/v1/login", body: loginBody(email, "wrong password!")}); w.Code != 401 {
+				t.Fatalf("%s: a wrong password = %d, want 401", email, w.Code)
+			}
+		}
+		answers = append(answers, e.do(req{method: "POST", path: "/api/v1/login", body: loginBody(email, testPassword)}))
+	}
+	known, unknown := answers[0], answers[1]
+	if known.Code != 429 || unknown.Code != known.Code {
+		t.Fatalf("held back: a user = %d, no user = %d; want 429 for both", known.Code, unknown.Code)
+	}
+	ke, ue := errorOf(t, known), errorOf(t, unknown)
+	ke.RequestID, ue.RequestID = "", ""
+	if ke != ue {
+		t.Errorf("held back: a user = %+v, no user = %+v; want the same", ke, ue)
+	}
+	for k := range known.Header() {
+		if k != "X-Request-Id" && known.Header().Get(k) != unknown.Header().Get(k) {
+			t.Errorf("held back, header %s: a user %q, no user %q", k, known.Header().Get(k), unknown.Header().Get(k))
+		}
 	}
 }

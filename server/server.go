@@ -256,7 +256,7 @@ type Server struct {
 	samples   limits.Limiter  // at most one audit record a minute per refusal kind and client
 	badInput  limits.Limiter  // bodies that do not decode and secrets masked, per client (abuse.go)
 	throttle  limits.Throttle // failed logins per account and per address
-	dummyHash string          // hashed against for unknown users
+	loginWork *loginWork      // the dummy hashes that make every login's work the same (loginwork.go)
 	// loginPad waits out the hashes a login without a tenant did not do
 	// (checkLogin); a test replaces it to count them.
 	loginPad func(ctx context.Context, units int, per time.Duration)
@@ -337,11 +337,11 @@ func New(cfg Config) (*Server, error) {
 	if _, ok := cfg.Store.(bulwark.TaskVersioner); ok {
 		s.views = newTaskCache()
 	}
-	h, err := HashPassword("not a password: the hash unknown users are checked against", s.cfg.Password)
+	lw, err := newLoginWork(s.cfg.Password)
 	if err != nil {
 		return nil, err
 	}
-	s.dummyHash = h
+	s.loginWork = lw
 	s.loginPad = sleepPad
 	s.checkHash = VerifyPassword
 	cursors := cfg.Cursors
