@@ -279,9 +279,9 @@ func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Re
 	}
 	sys.vmu.Lock()
 	defer sys.vmu.Unlock()
-	from := sys.mark
-	if full || sys.created == nil {
-		from, sys.created = Marker{}, map[string]bool{}
+	from, known := sys.mark, sys.created
+	if full || known == nil { // what was seen before is not kept
+		from, known = Marker{}, nil
 	}
 	seen := map[string]bool{}
 	rep, err := VerifyChain(ctx, sys.store, c.opt.SigningKey.Public().(ed25519.PublicKey), SystemChain, from, func(r Record) {
@@ -292,8 +292,12 @@ func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Re
 	if err != nil {
 		return rep, false, err
 	}
-	for name := range seen {
-		sys.created[name] = true
+	if known == nil {
+		sys.created = seen
+	} else {
+		for name := range seen {
+			sys.created[name] = true
+		}
 	}
 	sys.mark = rep.Marker()
 	return rep, sys.created[tenant], nil

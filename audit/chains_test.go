@@ -407,3 +407,33 @@ func TestChainsConcurrent(t *testing.T) {
 		t.Errorf("chains %v, want 4", errs)
 	}
 }
+
+// TestVerifyAfterAFailedFullVerify: a full verification of the system
+// chain that fails forgets nothing the incremental ones knew: once the
+// system chain is put back, a tenant's chain verifies again.
+func TestVerifyAfterAFailedFullVerify(t *testing.T) {
+	ctx := context.Background()
+	key := testKey(t)
+	dir := mustChains(t, key, map[string]int{"tn_a": 3}, 2)
+	c, err := OpenChains(ctx, FileDir{Path: dir}, Options{SigningKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Verify(ctx, "tn_a"); err != nil {
+		t.Fatalf("untouched: %v", err)
+	}
+	sys := filepath.Join(dir, "audit.log")
+	orig, err := os.ReadFile(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(sys, []byte(strings.Replace(string(orig), "auth.failed", "auth.fai1ed", 1)), 0o600)
+	if _, err := c.VerifyFull(ctx, SystemChain); err == nil {
+		t.Fatal("VerifyFull of a changed system chain passed")
+	}
+	os.WriteFile(sys, orig, 0o600)
+	if rep, err := c.Verify(ctx, "tn_a"); err != nil {
+		t.Errorf("Verify(tn_a) once the system chain is back = %+v, %v; want intact", rep, err)
+	}
+}
