@@ -1,6 +1,12 @@
 package sandbox
 
-import "github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+)
 
 // The host's side of the protocol with the init (package initproc).
 type (
@@ -35,8 +41,16 @@ func SeccompAvailable() bool { return initproc.SeccompAvailable() }
 // recvReply reads an init's reply into v. A reply carries no descriptors:
 // any sent with it are closed (a reply is read, never trusted), or each
 // would stay open in the host.
+//
+// An init that ends with a message of the host's unread (a command sent
+// ahead of its Ready, when it refuses its configuration) makes the kernel
+// report a reset to the host's next read, before the reply still queued
+// and only once: the read is tried again.
 func recvReply(fd int, v any) error {
 	fds, err := initproc.Recv(fd, v)
+	if errors.Is(err, unix.ECONNRESET) {
+		fds, err = initproc.Recv(fd, v)
+	}
 	closeAll(fds)
 	return err
 }

@@ -662,3 +662,30 @@ func TestRefusedSetupRunsNothing(t *testing.T) {
 	}
 	assertNothingLeft(t)
 }
+
+// An init that refuses its configuration ends without reading the command
+// sent ahead of its Ready; the kernel then reports a reset before the
+// refusal, which must still be read (TestRefusedSetupRunsNothing failed
+// now and then with "connection reset by peer").
+func TestReplyReadAfterTheInitLeftACommandUnread(t *testing.T) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, init := pair[0], pair[1]
+	defer unix.Close(host)
+	if err := send(init, initReply{Err: "refused"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(host, runRequest{Argv: []string{"true"}}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(init)
+	var reply initReply
+	if err := recvReply(host, &reply); err != nil || reply.Err != "refused" {
+		t.Fatalf("recvReply = %+v, %v; want the init's refusal", reply, err)
+	}
+	if err := recvReply(host, &reply); err == nil {
+		t.Fatal("a second read after the init ended found another reply")
+	}
+}

@@ -71,8 +71,17 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	unix.Close(outFd)
 	unix.Close(errFd)
 	if err != nil {
+		// An init that refused its configuration has ended: its reason
+		// is queued, and says more than the broken pipe.
+		var refused error
+		if pending {
+			refused = b.awaitReady()
+		}
 		b.kill()
 		copies.Wait()
+		if refused != nil {
+			return nil, refused
+		}
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot hand over the command", err)
 	}
 	if pending {
