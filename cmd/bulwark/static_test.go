@@ -17,8 +17,8 @@ func TestReadmeBuildIsStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(readme), "    CGO_ENABLED=0 go build -o bulwark ./cmd/bulwark && ") {
-		t.Errorf("the README's set-up command does not build with CGO_ENABLED=0")
+	if !strings.Contains(string(readme), "    go generate ./sandbox && CGO_ENABLED=0 go build -o bulwark ./cmd/bulwark && ") {
+		t.Errorf("the README's set-up command does not generate the standalone sandbox init and build with CGO_ENABLED=0")
 	}
 	f, err := elf.Open(binary)
 	if err != nil {
