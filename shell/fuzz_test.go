@@ -1,6 +1,7 @@
 package shell_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bulwark-agents/bulwark/shell"
@@ -19,8 +20,22 @@ func FuzzParse(f *testing.F) {
 	for _, s := range denyTests {
 		f.Add(s)
 	}
+	for _, tt := range dirsTests {
+		f.Add(tt.script)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		sc, _ := shell.Parse(s)
+		// A script that runs nothing that changes folder runs each
+		// command where it starts.
+		if !strings.ContainsAny(s, "-$`\\'\"*?[{(") && !strings.Contains(s, "cd") && !strings.Contains(s, "pushd") &&
+			!strings.Contains(s, "popd") && !strings.Contains(s, "trap") && !strings.Contains(s, "eval") &&
+			!strings.Contains(s, "source") && !strings.Contains(s, ".") && !strings.Contains(s, "command") && !strings.Contains(s, "builtin") {
+			for _, c := range sc.Commands {
+				if c.AnyDir || len(c.Dirs) > 0 {
+					t.Errorf("Parse(%q): %q runs in %q (anywhere: %v), want only where it starts", s, c, c.Dirs, c.AnyDir)
+				}
+			}
+		}
 		p, err := shell.Pattern(s)
 		if err != nil {
 			return

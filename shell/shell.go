@@ -150,6 +150,18 @@ type Command struct {
 	// an unquoted *, ? or [), quotes removed: a policy pattern naming a
 	// file meets them where a name could match both (bulwark.GlobsMeet).
 	Globs []string
+	// Dirs are the folders the command may run in, where that is not
+	// only the folder the script starts in: cd, pushd and popd before it
+	// (a cd that may fail leaves the folder as it was, so after cd a the
+	// script may be in . or a), and options such as env -C, git -C,
+	// make -C, tar -C and --directory=. Each is relative to the starting
+	// folder ("." for it), absolute, or "~" or "~/..." for the home
+	// folder. Empty: only the starting folder.
+	Dirs []string
+	// AnyDir reports that the command may run in any folder: a cd whose
+	// target is only known at run time (cd "$d", cd -, a relative cd once
+	// CDPATH is set), a cd in a loop, find -execdir.
+	AnyDir bool
 }
 
 // Words are the command's arguments and the files its redirections read
@@ -187,7 +199,7 @@ type Script struct {
 // Parse returns the commands script runs. A script that does not parse is
 // returned as an error; callers treat it as Dynamic.
 func Parse(script string) (Script, error) {
-	w := &walker{}
+	w := &walker{cur: start}
 	if err := w.script(script, 0); err != nil {
 		return Script{}, fmt.Errorf("the shell script does not parse: %w", err)
 	}

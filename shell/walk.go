@@ -3,6 +3,7 @@ package shell
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -20,6 +21,20 @@ type walker struct {
 	// pattern is set when reading a policy pattern: globs and run-time
 	// words are then text, never dynamic.
 	pattern bool
+	// cur is where the command being read may run (see dirPass).
+	cur dirs
+}
+
+// place gives c the folders the command being read may run in.
+func (w *walker) place(c Command) Command {
+	switch {
+	case w.pattern:
+	case w.cur.any:
+		c.AnyDir = true
+	case !slices.Equal(w.cur.set, start.set):
+		c.Dirs = slices.Clone(w.cur.set)
+	}
+	return c
 }
 
 func (w *walker) dyn(format string, a ...any) {
@@ -28,7 +43,7 @@ func (w *walker) dyn(format string, a ...any) {
 
 // reserve keeps a place for a command reported before the ones it runs.
 func (w *walker) reserve() int {
-	w.cmds = append(w.cmds, Command{})
+	w.cmds = append(w.cmds, w.place(Command{}))
 	return len(w.cmds) - 1
 }
 
@@ -49,6 +64,23 @@ func (w *walker) script(src string, depth int) error {
 		return err
 	}
 	v := collectVars(src, f)
+	var at map[syntax.Node]dirs
+	var changes bool
+	if !w.pattern {
+		at, changes = followDirs(src, f, w.cur)
+	}
+	from := w.cur
+	defer func() { w.cur = from }()
+	// here is where the command n may run.
+	here := func(n syntax.Node) dirs {
+		if d, ok := at[n]; ok {
+			return d
+		}
+		if changes {
+			return anyDir()
+		}
+		return from
+	}
 	assocElems := map[*syntax.ArrayElem]bool{}
 	arith := func(x syntax.ArithmExpr) {
 		if why := v.arith(src, x); why != "" {
@@ -70,6 +102,7 @@ func (w *walker) script(src string, depth int) error {
 			}
 		case *syntax.CallExpr:
 			before := len(w.cmds)
+			w.cur = here(n)
 			w.callExpr(src, n, depth)
 			var redirs []string
 			at := n.Pos().Offset()
@@ -82,11 +115,12 @@ func (w *walker) script(src string, depth int) error {
 				w.cmds[i].Redirs = append(w.cmds[i].Redirs, redirs...)
 			}
 		case *syntax.DeclClause:
+			w.cur = here(n)
 			c := Command{Name: n.Variant.Value}
 			for _, a := range n.Args {
 				c.Args = append(c.Args, source(src, a))
 			}
-			w.cmds = append(w.cmds, c)
+			w.cmds = append(w.cmds, w.place(c))
 			w.declare(src, n)
 		case *syntax.Assign:
 			w.assigns(src, n)
@@ -259,6 +293,13 @@ func (w *walker) run(args []arg, depth int) []string {
 	}
 	rest := args[1:]
 	if !w.pattern {
+		// env -C DIR, git -C DIR, make -C DIR: the command (and what it
+		// runs) may run there.
+		if extra, ok := chdirs(prog, rest, w.cur); ok {
+			from := w.cur
+			w.cur = w.cur.union(extra)
+			defer func() { w.cur = from }()
+		}
 		for _, a := range nameArgs(prog, rest) {
 			if why := subscripted(prog, a); why != "" {
 				w.dyn("%s", why)
@@ -327,7 +368,7 @@ func (w *walker) run(args []arg, depth int) []string {
 		}
 	}
 	out = append([]string{prog}, out...)
-	w.cmds = append(w.cmds, Command{Name: prog, Args: out[1:], Globs: globs(rest)})
+	w.cmds = append(w.cmds, w.place(Command{Name: prog, Args: out[1:], Globs: globs(rest)}))
 	return out
 }
 
@@ -377,7 +418,7 @@ func (w *walker) nested(who string, a arg, depth int) {
 // or standard input (which cannot be known here).
 func (w *walker) shell(prog string, args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = Command{Name: prog, Args: texts(args)}
+	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args)})
 	script, stdin := false, false
 	i := 0
 loop:
@@ -446,7 +487,7 @@ func (w *walker) trap(args []arg, depth int) {
 // watch runs its operands joined as a shell script (or with -x, exec'd).
 func (w *walker) watch(args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = Command{Name: "watch", Args: texts(args)}
+	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args)})
 	flags, _, rest, ok := skipOptions(watchOptions(), args)
 	if !ok {
 		w.dyn("watch is given options only known when it runs")

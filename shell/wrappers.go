@@ -183,7 +183,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	idx := -1
 	if !wr.hidden {
 		idx = w.reserve()
-		w.cmds[idx] = Command{Name: prog, Args: texts(args)}
+		w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args)})
 	}
 	report := func(inner []string, own int) []string {
 		out := append([]string{prog}, texts(args[:own])...)
@@ -193,7 +193,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 			out = append(out, inner...)
 		}
 		if idx >= 0 {
-			w.cmds[idx] = Command{Name: prog, Args: out[1:]}
+			w.cmds[idx] = w.place(Command{Name: prog, Args: out[1:]})
 		}
 		if wr.hidden {
 			return inner
@@ -217,7 +217,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	}
 	if containsFlag(flags, wr.queries...) {
 		if wr.hidden { // command -v rm: runs nothing, reported as itself
-			w.cmds = append(w.cmds, Command{Name: prog, Args: texts(args)})
+			w.cmds = append(w.cmds, w.place(Command{Name: prog, Args: texts(args)}))
 			return append([]string{prog}, texts(args)...)
 		}
 		return report(nil, len(args))
@@ -295,7 +295,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 // input added; the command is reported with "..." for them.
 func (w *walker) xargs(args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = Command{Name: "xargs", Args: texts(args)}
+	w.cmds[idx] = w.place(Command{Name: "xargs", Args: texts(args)})
 	_, _, rest, ok := skipOptions(xargsOptions(), args)
 	if !ok {
 		w.dyn("xargs is given options only known when it runs")
@@ -318,7 +318,7 @@ func (w *walker) xargs(args []arg, depth int) []string {
 		}
 		out = append(out, inner...)
 	}
-	w.cmds[idx] = Command{Name: "xargs", Args: out[1:]}
+	w.cmds[idx] = w.place(Command{Name: "xargs", Args: out[1:]})
 	return out
 }
 
@@ -334,7 +334,7 @@ var xargsOptions = sync.OnceValue(func() *options {
 func (w *walker) find(args []arg, depth int) []string {
 	idx := w.reserve()
 	out := append([]string{"find"}, texts(args)...)
-	w.cmds[idx] = Command{Name: "find", Args: out[1:]}
+	w.cmds[idx] = w.place(Command{Name: "find", Args: out[1:]})
 	i := 0
 	for i < len(args) && args[i].static && (args[i].text == "-H" || args[i].text == "-L" || args[i].text == "-P" || strings.HasPrefix(args[i].text, "-O")) {
 		i++
@@ -364,12 +364,17 @@ func (w *walker) find(args []arg, depth int) []string {
 				j++
 			}
 			if j > i+1 {
+				from := w.cur
+				if args[i].text == "-execdir" || args[i].text == "-okdir" {
+					w.cur = anyDir() // the folder of each file found
+				}
 				w.run(args[i+1:j], depth+1)
+				w.cur = from
 			}
 			i = j
 		case "-delete":
 			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
-			w.cmds = append(w.cmds, Command{Name: "rm", Args: canonical(tools()["rm"].parse(rm))})
+			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools()["rm"].parse(rm))}))
 		}
 	}
 	return out

@@ -1,0 +1,90 @@
+package shell_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark/shell"
+)
+
+// dirsTests give a script and where its last command may run: the
+// folders (nil: only where the script starts) or "*" for anywhere.
+var dirsTests = []struct {
+	script string
+	want   []string
+}{
+	{"cat k", nil},
+	{"cd a; cat k", []string{".", "a"}},
+	{"cd a && cat k", []string{".", "a"}},
+	{"cd a || exit 1\ncat k", []string{".", "a"}},
+	{"cd a; cd b; cat k", []string{".", "a", "a/b", "b"}},
+	{"cd a/../b/./c; cat k", []string{".", "b/c"}},
+	{"cd /tmp; cat k", []string{".", "/tmp"}},
+	{"cd; cat k", []string{".", "~"}},
+	{"cd ~/a; cat k", []string{".", "~/a"}},
+	{"cd -P -- a; cat k", []string{".", "a"}},
+	{"builtin cd a; cat k", []string{".", "a"}},
+	{"command cd a; cat k", []string{".", "a"}},
+	{"command -v cd; cat k", nil},
+	{"(cd a; cat j); cat k", nil},
+	{"(cd a; cat k)", []string{".", "a"}},
+	{"cd a & cat k", nil},
+	{"x=$(cd a); cat k", nil},
+	{"echo $(cd a; cat k)", []string{".", "a"}},
+	{"cd a | cat j; cat k", nil},
+	{"cat j | cd a; cat k", []string{".", "a"}}, // lastpipe
+	{"{ cd a; }; cat k", []string{".", "a"}},
+	{"if x; then cd a; else cd b; fi; cat k", []string{".", "a", "b"}},
+	{"case $x in a) cd a;; esac; cat k", []string{".", "a"}},
+	{"pushd a; cat k", []string{".", "a"}},
+	{"pushd a; popd; cat k", []string{".", "a"}},
+	{"pushd -n a; cat k", nil},
+	{"sh -c 'cd a; cat k'", []string{".", "a"}},
+	{"cd a; sh -c 'cat k'", []string{".", "a"}},
+	{"env -C a cat k", []string{".", "a"}},
+	{"env --chdir=a cat k", []string{".", "a"}},
+	{"sudo -D a cat k", []string{".", "a"}},
+	{"git -C a -C b log", []string{".", "a", "a/b", "b"}},
+	{"make --directory a", []string{".", "a"}},
+	{"tar -C a -cf - k", []string{".", "a"}},
+	{"foo --directory=a k", []string{".", "a"}},
+	{"foo -C a k", nil}, // -C means many things
+	{"for x in a; do cd b; done; cat k", []string{"*"}},
+	{"cd $d; cat k", []string{"*"}},
+	{"cd \"$(pwd)/a\"; cat k", []string{"*"}},
+	{"cd -; cat k", []string{"*"}},
+	{"cd a*; cat k", []string{"*"}},
+	{"CDPATH=/x; cd a; cat k", []string{"*"}},
+	{"CDPATH=/x; cd ./a; cat k", []string{".", "a"}},
+	{"HOME=/x; cd; cat k", []string{"*"}},
+	{"popd; cat k", []string{"*"}},
+	{"pushd; cat k", []string{"*"}},
+	{"f() { cd a; }; f; cat k", []string{"*"}},
+	{"cd a; f() { cat k; }", []string{"*"}},
+	{"'c'd a; f() { cat k; }", []string{"*"}},
+	{"f() { cat k; }", nil},
+	{"trap 'cd a' DEBUG; cat k", []string{"*"}},
+	{"$c a; cat k", []string{"*"}},
+	{"env -C \"$d\" cat k", []string{"*"}},
+	{"find . -execdir cat {} +", []string{"*"}},
+}
+
+// TestDirs: each command is given the folders it may run in, a cd that
+// fails leaving the folder where it was.
+func TestDirs(t *testing.T) {
+	for _, tt := range dirsTests {
+		sc, err := shell.Parse(tt.script)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.script, err)
+			continue
+		}
+		last := sc.Commands[len(sc.Commands)-1]
+		got := last.Dirs
+		if last.AnyDir {
+			got = []string{"*"}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Parse(%q): %q runs in %q, want %q", tt.script, last, got, tt.want)
+		}
+	}
+}
