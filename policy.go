@@ -96,6 +96,15 @@ type Call struct {
 	// one-word form matches such a part when some name could match both
 	// (GlobsMeet).
 	Globs func(target string) []string
+	// Folders, if set, returns the folders a target may act in or on,
+	// as globs (GlobsMeet): the folders a command may run in ("*" for
+	// any) and its words, each of which may name a folder it walks
+	// (grep -r x secrets, cd secrets; ls). A deny or ask rule's one-word
+	// form that names a file in a folder (secrets/*, config/*.pem) matches
+	// a target one of whose folders could be that folder or one above it
+	// (see folderMeets). The workspace itself (".") is never one: a rule
+	// does not refuse every command that may walk the whole workspace.
+	Folders func(target string) []string
 }
 
 // Decide judges each target of c on its own, and returns the strictest of
@@ -211,10 +220,10 @@ func (c Call) forms(r Rule) []string {
 // partMatches reports whether r, a deny or ask rule, has a one-word
 // form that matches a part of target (see Call.Parts).
 func (c Call) partMatches(r Rule, target string) bool {
-	if (c.Parts == nil && c.Globs == nil) || r.Decision == Allow {
+	if (c.Parts == nil && c.Globs == nil && c.Folders == nil) || r.Decision == Allow {
 		return false
 	}
-	var parts, globs []string
+	var parts, globs, folders []string
 	read := false
 	for _, f := range c.forms(r) {
 		if strings.ContainsAny(f, " \t\n") {
@@ -228,6 +237,9 @@ func (c Call) partMatches(r Rule, target string) bool {
 			if c.Globs != nil {
 				globs = c.Globs(target)
 			}
+			if c.Folders != nil {
+				folders = c.Folders(target)
+			}
 		}
 		for _, p := range parts {
 			if Glob(f, p) {
@@ -238,6 +250,30 @@ func (c Call) partMatches(r Rule, target string) bool {
 			if GlobsMeet(f, g) {
 				return true
 			}
+		}
+		for _, d := range folders {
+			if folderMeets(f, d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// folderMeets reports whether folder (a glob, as GlobsMeet reads one)
+// could be a folder that pattern names a file in, or a folder above it:
+// whether some part of pattern before one of its slashes, holding more
+// than wildcards, meets folder whole. secrets/* and sec*/k meet the
+// folder secrets, config/prod/*.pem meets config and config/prod, and *
+// (a command that may run anywhere) meets them all; *.env names no
+// folder, and */secrets/* names the folders */secrets, not every folder.
+func folderMeets(pattern, folder string) bool {
+	for i := 1; i < len(pattern); i++ {
+		if pattern[i] != '/' || strings.Trim(pattern[:i], "*?/") == "" {
+			continue
+		}
+		if GlobsMeet(pattern[:i], folder) {
+			return true
 		}
 	}
 	return false

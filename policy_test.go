@@ -295,3 +295,48 @@ func TestGlobsMeet(t *testing.T) {
 		}
 	}
 }
+
+// folderTests: a deny or ask rule naming files in a folder matches a
+// command that may run in that folder, or one above it, or names it.
+var folderTests = []struct {
+	rule    string
+	folders []string
+	want    bulwark.Decision
+}{
+	{"*(secrets/*)=deny", []string{"secrets"}, bulwark.Deny},
+	{"*(secrets/*)=deny", []string{"secre*"}, bulwark.Deny},
+	{"*(secrets/*)=deny", []string{"*"}, bulwark.Deny},
+	{"*(secrets/*)=ask", []string{"src", "secrets"}, bulwark.Ask},
+	{"*(secrets/*)=deny", []string{"src"}, bulwark.Allow},
+	{"*(secrets/*)=deny", []string{"secretsauce"}, bulwark.Allow},
+	{"*(secrets/*)=deny", []string{"."}, bulwark.Allow},
+	{"*(sec*/k)=deny", []string{"secrets"}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"config"}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"config/prod"}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"config/dev"}, bulwark.Allow},
+	{"*(*/secrets/*)=deny", []string{"a/secrets"}, bulwark.Deny},
+	{"*(*/secrets/*)=deny", []string{"src"}, bulwark.Allow},
+	{"*(*.env)=deny", []string{"*"}, bulwark.Allow},
+	{"*(*.env)=deny", []string{"config"}, bulwark.Allow},
+	// Allow rules are not widened.
+	{"*(secrets/*)=allow", []string{"secrets"}, bulwark.Deny},
+}
+
+// TestFolders: see folderTests.
+func TestFolders(t *testing.T) {
+	for _, tt := range folderTests {
+		rules, err := bulwark.ParseRules(tt.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := bulwark.Policy{Rules: rules}
+		if rules[0].Decision == bulwark.Allow {
+			p.Default = bulwark.Deny
+		}
+		c := bulwark.Call{Tool: "run_shell", Targets: []string{"ls"},
+			Folders: func(string) []string { return tt.folders }}
+		if got := p.Decide(c).Decision; got != tt.want {
+			t.Errorf("%s on a command in or naming %q: %s, want %s", tt.rule, tt.folders, got, tt.want)
+		}
+	}
+}

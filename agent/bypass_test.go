@@ -159,6 +159,15 @@ var bypassParsedTests = []bypass{
 	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat /workspace/secrets/k"}, bulwark.Deny, ""},
 	{"*(secrets/*)=ask", "run_shell", map[string]string{"command": "grep --file=secrets/k x"}, bulwark.Ask, ""},
 	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cat < ./secrets/k"}, bulwark.Deny, ""},
+	// A file named from another working folder (red team): cd, pushd,
+	// subshells, env -C, git -C, and a folder only known at run time.
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "cd secrets; cat k"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "(cd ./x/../secrets && cat k)"}, bulwark.Deny, ""},
+	{"*(secrets/*)=ask", "run_shell", map[string]string{"command": "cd \"$(echo secrets)\"; cat k"}, bulwark.Ask, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "env -C secrets cat k"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "git -C secrets log -p"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_shell", map[string]string{"command": "sh -c 'cd secrets; cat k'"}, bulwark.Deny, ""},
+	{"*(secrets/*)=deny", "run_code", map[string]string{"language": "bash", "code": "pushd secrets\ncat k\n"}, bulwark.Deny, ""},
 	// A glob the shell expands to a file the rule names (red team).
 	{"*(*.env)=deny", "run_shell", map[string]string{"command": "cat prod.en?"}, bulwark.Deny, ""},
 	{"*(*.env)=deny", "run_shell", map[string]string{"command": "cat prod.[e]nv"}, bulwark.Deny, ""},

@@ -145,6 +145,13 @@ type Globber interface {
 	Globs(args json.RawMessage) func(target string) []string
 }
 
+// Folderer is implemented by tools whose targets may act in or on
+// folders (a command's working folder and the folders it names): see
+// bulwark.Call's Folders.
+type Folderer interface {
+	Folders(args json.RawMessage) func(target string) []string
+}
+
 // PolicyCall is the call of t with args and effects e as a policy judges it.
 func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	c := bulwark.Call{Tool: t.Name(), Targets: e.Targets, Dynamic: len(e.Dynamic) > 0}
@@ -166,6 +173,9 @@ func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	}
 	if g, ok := t.(Globber); ok {
 		c.Globs = g.Globs(args)
+	}
+	if f, ok := t.(Folderer); ok {
+		c.Folders = f.Folders(args)
 	}
 	return c
 }

@@ -85,6 +85,14 @@ func (shell) Parts(args json.RawMessage) func(target string) []string {
 	return commandParts(a.Command)
 }
 
+// Folders returns the folders the commands of the script may run in or
+// walk (see commandFolders).
+func (shell) Folders(args json.RawMessage) func(target string) []string {
+	var a struct{ Command string }
+	json.Unmarshal(args, &a)
+	return commandFolders(a.Command)
+}
+
 func (shell) Globs(args json.RawMessage) func(target string) []string {
 	var a struct{ Command string }
 	json.Unmarshal(args, &a)
@@ -93,71 +101,220 @@ func (shell) Globs(args json.RawMessage) func(target string) []string {
 
 // commandGlobs returns, for a target of a call running the bash script
 // src, the words of the commands with that line that the shell expands
-// against file names, in the forms wordForms gives; none for other targets.
+// against file names, in the forms wordForms gives (and, where a command
+// may run in any folder, every word below any folder); none for other
+// targets.
 func commandGlobs(src string) func(target string) []string {
-	globs := map[string][]string{}
-	if sc, err := sh.Parse(src); err == nil {
-		for _, c := range sc.Commands {
-			for _, g := range c.Globs {
-				globs[c.String()] = append(globs[c.String()], wordForms(g)...)
-			}
+	f := commandForms(src)
+	return func(target string) []string {
+		if t := f[target]; t != nil {
+			return t.globs
 		}
+		return nil
 	}
-	return func(target string) []string { return globs[target] }
 }
 
 // commandParts returns, for a target of a call running the bash script
 // src, the words (arguments and redirected files) of the commands with
-// that line; none for other targets.
+// that line, in the forms wordForms gives; none for other targets.
 func commandParts(src string) func(target string) []string {
-	words := map[string][]string{}
-	if sc, err := sh.Parse(src); err == nil {
-		for _, c := range sc.Commands {
-			for _, w := range c.Words() {
-				words[c.String()] = append(words[c.String()], wordForms(w)...)
+	f := commandForms(src)
+	return func(target string) []string {
+		if t := f[target]; t != nil {
+			return t.parts
+		}
+		return nil
+	}
+}
+
+// commandFolders returns, for a target of a call running the bash script
+// src, the folders the commands with that line may run in or walk: the
+// folders they may run in and each of their words, as workspace paths
+// ("*" for a command that may run anywhere), as globs (see
+// bulwark.Call.Folders).
+func commandFolders(src string) func(target string) []string {
+	f := commandForms(src)
+	return func(target string) []string {
+		if t := f[target]; t != nil {
+			return t.folders
+		}
+		return nil
+	}
+}
+
+// forms are the parts, globs and folders of the commands with one line.
+type forms struct{ parts, globs, folders []string }
+
+func commandForms(src string) map[string]*forms {
+	out := map[string]*forms{}
+	sc, err := sh.Parse(src)
+	if err != nil {
+		return out
+	}
+	add := func(list *[]string, s ...string) {
+		for _, x := range s {
+			if !slices.Contains(*list, x) {
+				*list = append(*list, x)
 			}
 		}
 	}
-	return func(target string) []string { return words[target] }
-}
-
-// wordForms returns a word of a command and the other forms of the file
-// it may name that a pattern for a file tool's path would match: the value
-// of a --flag=VALUE, and the path cleaned as a file tool's path is, made
-// relative where it is inside the sandbox's workspace (./secrets//k,
-// x/../secrets/k and /workspace/secrets/k are secrets/k). They only ever
-// add matches of deny and ask rules (see bulwark.Call.Parts).
-func wordForms(w string) []string {
-	out := []string{w}
-	add := func(p string) {
-		if p != "" && !slices.Contains(out, p) {
-			out = append(out, p)
+	for _, c := range sc.Commands {
+		f := out[c.String()]
+		if f == nil {
+			f = &forms{}
+			out[c.String()] = f
 		}
-	}
-	vals := []string{w}
-	if strings.HasPrefix(w, "-") {
-		if _, v, ok := strings.Cut(w, "="); ok {
-			add(v)
-			vals = append(vals, v)
+		dirs := commandDirs(c)
+		if c.AnyDir {
+			add(&f.folders, "*")
 		}
-	}
-	for _, v := range vals {
-		if !strings.ContainsAny(v, "/.") {
-			continue
+		for _, d := range dirs {
+			if rel, ok := inWorkspace(d); ok && rel != "." {
+				add(&f.folders, rel)
+			}
 		}
-		c := path.Clean(v)
-		if rel, ok := strings.CutPrefix(c, workDir+"/"); ok {
-			c = rel
+		for _, w := range c.Words() {
+			ps, gs := wordForms(w, dirs, c.AnyDir)
+			add(&f.parts, ps...)
+			add(&f.globs, gs...)
+			for _, p := range ps {
+				// A word is a name, not a glob (echo '*'); the words
+				// the shell expands are in c.Globs.
+				if !strings.ContainsAny(p, "*?[") {
+					add(&f.folders, p)
+				}
+			}
+			add(&f.folders, gs...)
 		}
-		if c != "." && c != ".." && !strings.HasPrefix(c, "../") {
-			add(c)
+		for _, g := range c.Globs {
+			ps, gs := wordForms(g, dirs, c.AnyDir)
+			add(&f.globs, ps...)
+			add(&f.globs, gs...)
+			add(&f.folders, ps...)
+			add(&f.folders, gs...)
 		}
 	}
 	return out
 }
 
+// commandDirs returns the folders c may run in as absolute paths in the
+// sandbox: the workspace, where it starts and $HOME is.
+func commandDirs(c sh.Command) []string {
+	if len(c.Dirs) == 0 {
+		return []string{workDir}
+	}
+	out := make([]string, 0, len(c.Dirs))
+	for _, d := range c.Dirs {
+		switch {
+		case d == "~" || strings.HasPrefix(d, "~/"):
+			d = workDir + d[1:]
+		case !strings.HasPrefix(d, "/"):
+			d = workDir + "/" + d
+		}
+		out = append(out, path.Clean(d))
+	}
+	return out
+}
+
+// inWorkspace returns p, an absolute cleaned path in the sandbox,
+// relative to the workspace, if it is inside it.
+func inWorkspace(p string) (string, bool) {
+	if p == workDir {
+		return ".", true
+	}
+	rel, ok := strings.CutPrefix(p, workDir+"/")
+	return rel, ok
+}
+
+// wordForms returns a word of a command and the other forms of the file
+// it may name that a pattern for a file tool's path would match: the value
+// of a --flag=VALUE, and the path cleaned as a file tool's path is,
+// resolved against each folder the command may run in (dirs, absolute)
+// and made relative where it is inside the sandbox's workspace
+// (./secrets//k, x/../secrets/k, /workspace/secrets/k, ~/secrets/k and k
+// after cd secrets are secrets/k). Where the command may run in any folder
+// (anyDir), a relative word may name a file below any folder: it is
+// given as the glob */WORD. They only ever add matches of deny and ask
+// rules (see bulwark.Call.Parts and Globs).
+func wordForms(w string, dirs []string, anyDir bool) (parts, globs []string) {
+	parts = []string{w}
+	add := func(list *[]string, p string) {
+		if p != "" && !slices.Contains(*list, p) {
+			*list = append(*list, p)
+		}
+	}
+	vals := []string{w}
+	if strings.HasPrefix(w, "-") {
+		if _, v, ok := strings.Cut(w, "="); ok {
+			add(&parts, v)
+			vals = append(vals, v)
+		}
+	}
+	for _, v := range vals {
+		// ~ is $HOME, the workspace; ~+ is $PWD.
+		switch {
+		case v == "~" || strings.HasPrefix(v, "~/"):
+			v = workDir + v[1:]
+		case v == "~+" || strings.HasPrefix(v, "~+/"):
+			v = "." + v[2:]
+		case v == "~-" || strings.HasPrefix(v, "~-/"):
+			v = "." + v[2:]
+			anyDir = true // $OLDPWD
+		}
+		// /proc/self/cwd is the working folder, /proc/self/root the root.
+		if rest, ok := procPath(v, "cwd"); ok {
+			v = "." + rest
+			anyDir = true // another process's folder
+		} else if rest, ok := procPath(v, "root"); ok {
+			v = rest
+		}
+		if strings.HasPrefix(v, "/") {
+			if rel, ok := inWorkspace(path.Clean(v)); ok && rel != "." {
+				add(&parts, rel)
+			}
+			continue
+		}
+		for _, d := range dirs {
+			if rel, ok := inWorkspace(path.Join(d, v)); ok && rel != "." {
+				add(&parts, rel)
+			}
+		}
+		if anyDir {
+			c := path.Clean(v)
+			for c == ".." || strings.HasPrefix(c, "../") {
+				c = strings.TrimPrefix(strings.TrimPrefix(c, ".."), "/")
+			}
+			if c == "" || c == "." {
+				add(&globs, "*")
+			} else {
+				add(&globs, "*/"+c)
+			}
+		}
+	}
+	return parts, globs
+}
+
+// procPath reports whether p names a file below /proc/PID/WHICH
+// (/proc/self/cwd/x, /proc/1/root/x), and returns the rest ("/x", or "").
+func procPath(p, which string) (string, bool) {
+	c := path.Clean(p)
+	rest, ok := strings.CutPrefix(c, "/proc/")
+	if !ok {
+		return "", false
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return "", false
+	}
+	if rest == which {
+		return "", true
+	}
+	rest, ok = strings.CutPrefix(rest, which+"/")
+	return "/" + rest, ok
+}
+
 // workDir is the workspace's path in the sandbox, the commands' working
-// directory.
+// directory and $HOME.
 const workDir = "/workspace"
 
 // commandMatcher returns the policy's test of a pattern's form against a
@@ -296,6 +453,17 @@ func (program) Matcher(args json.RawMessage) func(form, target string) bool {
 		return bulwark.Glob
 	}
 	return commandMatcher(a.Code)
+}
+
+// Folders returns the folders of the commands of a bash program, as
+// run_shell's Folders does; none for other languages.
+func (program) Folders(args json.RawMessage) func(target string) []string {
+	var a struct{ Language, Code string }
+	json.Unmarshal(args, &a)
+	if a.Language != "bash" {
+		return func(string) []string { return nil }
+	}
+	return commandFolders(a.Code)
 }
 
 // Parts returns the words of the commands of a bash program, as
