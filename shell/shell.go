@@ -73,6 +73,27 @@
 // tar's old style (tar xzf a.tgz) is read as -x -z -f a.tgz. Other programs
 // keep their arguments as written, after quote removal.
 //
+// # Working folder
+//
+// Command.Dirs are the folders a command may run in, where that is not
+// only where the script starts: cd, pushd and popd are followed through
+// lists, && and ||, { } groups, if and case (each branch's folders
+// joined), subshells, pipelines, background commands and substitutions
+// (which change nothing after them; the last command of a pipeline is
+// taken to run in the shell, as with lastpipe), and into the scripts of
+// bash -c and the like. A cd may fail, so it adds its target to the
+// folders rather than replacing them. env -C, git -C, make -C, tar -C,
+// go -C, sudo -D and the like, and --directory=, --chdir= and
+// --working-directory= on any program, add the folder for the one
+// command (and what it runs). Command.AnyDir is set where the folder
+// cannot be known: cd to a run-time word, a glob or -, a relative cd
+// once CDPATH or cdable_vars may be set, cd or popd beyond what is
+// followed (in a loop that does not settle, popd past pushd, pushd with
+// no folder), HOME set before cd or ~, a command whose name is only
+// known at run time, eval, source and a trap that may change folder;
+// the commands of a function body, and those after a call of a function,
+// when the script changes folder at all; the command of find -execdir.
+//
 // # Dynamic
 //
 // What cannot be known before the script runs adds a reason to
