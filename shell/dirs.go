@@ -374,11 +374,12 @@ func (d *dirPass) call(c *syntax.CallExpr, s dirState) dirState {
 		return s
 	case "eval", "source", ".", "trap", "shopt":
 		// Dynamic where they run something unknown; a trap's script runs
-		// at any time, in the shell itself.
+		// at any time, in the shell itself; shopt's autocd (bash -i) and
+		// cdable_vars make a folder's or a variable's name a cd.
 		if name.text == "trap" || name.text == "shopt" {
 			for _, a := range args[1:] {
 				t := a.text
-				if !a.static || strings.Contains(t, "cd") || strings.Contains(t, "pushd") || strings.Contains(t, "popd") || strings.Contains(t, "cdable") {
+				if !a.static || strings.Contains(t, "cd") || strings.Contains(t, "pushd") || strings.Contains(t, "popd") || strings.Contains(t, "autocd") || strings.Contains(t, "cdable") {
 					return lost
 				}
 			}

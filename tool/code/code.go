@@ -158,14 +158,15 @@ func commandForms(src string) map[string]*forms {
 			}
 		}
 	}
+	v := varsOf(src)
 	for _, c := range sc.Commands {
 		f := out[c.String()]
 		if f == nil {
 			f = &forms{}
 			out[c.String()] = f
 		}
-		dirs := commandDirs(c)
-		if c.AnyDir {
+		dirs, anyDir := commandDirs(c)
+		if anyDir {
 			add(&f.folders, "*")
 		}
 		for _, d := range dirs {
@@ -174,7 +175,7 @@ func commandForms(src string) map[string]*forms {
 			}
 		}
 		for _, w := range c.Words() {
-			ps, gs := wordForms(w, dirs, c.AnyDir)
+			ps, gs := wordForms(w, dirs, anyDir, v)
 			add(&f.parts, ps...)
 			add(&f.globs, gs...)
 			for _, p := range ps {
@@ -187,7 +188,7 @@ func commandForms(src string) map[string]*forms {
 			add(&f.folders, gs...)
 		}
 		for _, g := range c.Globs {
-			ps, gs := wordForms(g, dirs, c.AnyDir)
+			ps, gs := wordForms(g, dirs, anyDir, v)
 			add(&f.globs, ps...)
 			add(&f.globs, gs...)
 			add(&f.folders, ps...)
@@ -198,11 +199,13 @@ func commandForms(src string) map[string]*forms {
 }
 
 // commandDirs returns the folders c may run in as absolute paths in the
-// sandbox: the workspace, where it starts and $HOME is.
-func commandDirs(c sh.Command) []string {
+// sandbox (the workspace, where it starts and $HOME is), and whether it
+// may run in any folder: c.AnyDir, or a folder below /proc/PID/cwd.
+func commandDirs(c sh.Command) ([]string, bool) {
 	if len(c.Dirs) == 0 {
-		return []string{workDir}
+		return []string{workDir}, c.AnyDir
 	}
+	anyDir := c.AnyDir
 	out := make([]string, 0, len(c.Dirs))
 	for _, d := range c.Dirs {
 		switch {
@@ -211,9 +214,17 @@ func commandDirs(c sh.Command) []string {
 		case !strings.HasPrefix(d, "/"):
 			d = workDir + "/" + d
 		}
-		out = append(out, path.Clean(d))
+		d = path.Clean(d)
+		if _, _, ok := procPath(d, "cwd"); ok {
+			anyDir = true
+			continue
+		}
+		if rest, _, ok := procPath(d, "root"); ok {
+			d = path.Clean("/" + rest)
+		}
+		out = append(out, d)
 	}
-	return out
+	return out, anyDir
 }
 
 // inWorkspace returns p, an absolute cleaned path in the sandbox,
@@ -228,15 +239,18 @@ func inWorkspace(p string) (string, bool) {
 
 // wordForms returns a word of a command and the other forms of the file
 // it may name that a pattern for a file tool's path would match: the value
-// of a --flag=VALUE, and the path cleaned as a file tool's path is,
+// of a --flag=VALUE or -fVALUE, the path after a REV: (git show
+// HEAD:secrets/k), and the path cleaned as a file tool's path is,
 // resolved against each folder the command may run in (dirs, absolute)
 // and made relative where it is inside the sandbox's workspace
-// (./secrets//k, x/../secrets/k, /workspace/secrets/k, ~/secrets/k and k
-// after cd secrets are secrets/k). Where the command may run in any folder
-// (anyDir), a relative word may name a file below any folder: it is
-// given as the glob */WORD. They only ever add matches of deny and ask
-// rules (see bulwark.Call.Parts and Globs).
-func wordForms(w string, dirs []string, anyDir bool) (parts, globs []string) {
+// (./secrets//k, x/../secrets/k, /workspace/secrets/k, ~/secrets/k,
+// $HOME/secrets/k, $PWD/k and k after cd secrets are secrets/k). Where the
+// command may run in any folder (anyDir), or a word starts with a
+// variable holding a folder that cannot be known ($OLDPWD, or $HOME or
+// $PWD where the script sets them: see vars), a relative word may name a
+// file below any folder: it is given as the glob */WORD. They only ever
+// add matches of deny and ask rules (see bulwark.Call.Parts and Globs).
+func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []string) {
 	parts = []string{w}
 	add := func(list *[]string, p string) {
 		if p != "" && !slices.Contains(*list, p) {
@@ -245,42 +259,54 @@ func wordForms(w string, dirs []string, anyDir bool) (parts, globs []string) {
 	}
 	vals := []string{w}
 	if strings.HasPrefix(w, "-") {
-		if _, v, ok := strings.Cut(w, "="); ok {
-			add(&parts, v)
-			vals = append(vals, v)
+		if _, val, ok := strings.Cut(w, "="); ok {
+			add(&parts, val)
+			vals = append(vals, val)
+		} else if len(w) > 2 && w[1] != '-' {
+			vals = append(vals, w[2:]) // -fFILE, -CDIR
 		}
 	}
-	for _, v := range vals {
-		// ~ is $HOME, the workspace; ~+ is $PWD.
+	if rev, p, ok := strings.Cut(w, ":"); ok && rev != "" && !strings.HasPrefix(p, "//") {
+		vals = append(vals, p) // HEAD:secrets/k, host:path
+	}
+	for _, val := range vals {
+		anywhere := anyDir
+		val, known := v.expand(val)
+		anywhere = anywhere || !known
+		// ~ is $HOME, the workspace; ~+ is $PWD, ~- $OLDPWD.
 		switch {
-		case v == "~" || strings.HasPrefix(v, "~/"):
-			v = workDir + v[1:]
-		case v == "~+" || strings.HasPrefix(v, "~+/"):
-			v = "." + v[2:]
-		case v == "~-" || strings.HasPrefix(v, "~-/"):
-			v = "." + v[2:]
-			anyDir = true // $OLDPWD
+		case val == "~" || strings.HasPrefix(val, "~/"):
+			if v.home {
+				val, anywhere = "."+val[1:], true
+			} else {
+				val = workDir + val[1:]
+			}
+		case val == "~+" || strings.HasPrefix(val, "~+/"):
+			val = "." + val[2:]
+		case val == "~-" || strings.HasPrefix(val, "~-/"):
+			val, anywhere = "."+val[2:], true
 		}
-		// /proc/self/cwd is the working folder, /proc/self/root the root.
-		if rest, ok := procPath(v, "cwd"); ok {
-			v = "." + rest
-			anyDir = true // another process's folder
-		} else if rest, ok := procPath(v, "root"); ok {
-			v = rest
+		// /proc/self/cwd is the working folder, another process's may be
+		// any; /proc/PID/root is the root.
+		if rest, pid, ok := procPath(val, "cwd"); ok {
+			val = "." + rest
+			anywhere = anywhere || (pid != "self" && pid != "thread-self")
+		} else if rest, _, ok := procPath(val, "root"); ok {
+			val = rest
 		}
-		if strings.HasPrefix(v, "/") {
-			if rel, ok := inWorkspace(path.Clean(v)); ok && rel != "." {
+		if strings.HasPrefix(val, "/") {
+			if rel, ok := inWorkspace(path.Clean(val)); ok && rel != "." {
 				add(&parts, rel)
 			}
 			continue
 		}
 		for _, d := range dirs {
-			if rel, ok := inWorkspace(path.Join(d, v)); ok && rel != "." {
+			if rel, ok := inWorkspace(path.Join(d, val)); ok && rel != "." {
 				add(&parts, rel)
 			}
 		}
-		if anyDir {
-			c := path.Clean(v)
+		if anywhere {
+			c := path.Clean(val)
 			for c == ".." || strings.HasPrefix(c, "../") {
 				c = strings.TrimPrefix(strings.TrimPrefix(c, ".."), "/")
 			}
@@ -294,23 +320,62 @@ func wordForms(w string, dirs []string, anyDir bool) (parts, globs []string) {
 	return parts, globs
 }
 
-// procPath reports whether p names a file below /proc/PID/WHICH
-// (/proc/self/cwd/x, /proc/1/root/x), and returns the rest ("/x", or "").
-func procPath(p, which string) (string, bool) {
-	c := path.Clean(p)
-	rest, ok := strings.CutPrefix(c, "/proc/")
-	if !ok {
-		return "", false
+// vars is what a script may do to the variables that hold folders.
+type vars struct {
+	// home and pwd report that the script may set HOME or PWD (it names
+	// them other than as $HOME and $PWD).
+	home, pwd bool
+}
+
+func varsOf(src string) vars {
+	sets := func(name string) bool {
+		n := strings.Count(src, name)
+		n -= strings.Count(src, "$"+name) + strings.Count(src, "${"+name+"}")
+		return n > 0
 	}
-	_, rest, ok = strings.Cut(rest, "/")
+	return vars{home: sets("HOME"), pwd: sets("PWD") || strings.Contains(src, "OLDPWD")}
+}
+
+// expand reads a leading $HOME, $PWD or $OLDPWD (or ${...}) in w: it
+// returns w with ~/ or ./ in its place, and false where the folder it
+// holds cannot be known (OLDPWD, or a variable the script sets).
+func (v vars) expand(w string) (string, bool) {
+	for _, x := range []struct {
+		name, to string
+		known    bool
+	}{
+		{"HOME", "~", !v.home}, {"PWD", ".", !v.pwd}, {"OLDPWD", ".", false},
+	} {
+		for _, ref := range []string{"$" + x.name, "${" + x.name + "}"} {
+			if rest, ok := strings.CutPrefix(w, ref); ok && (rest == "" || rest[0] == '/') {
+				if x.to == "~" && !x.known {
+					return "." + rest, false
+				}
+				return x.to + rest, x.known
+			}
+		}
+	}
+	return w, true
+}
+
+// procPath reports whether p names a file below /proc/PID/WHICH
+// (/proc/self/cwd/x, /proc/1/root/x), and returns the rest ("/x", or "")
+// and the PID.
+func procPath(p, which string) (rest, pid string, ok bool) {
+	c := path.Clean(p)
+	rest, ok = strings.CutPrefix(c, "/proc/")
 	if !ok {
-		return "", false
+		return "", "", false
+	}
+	pid, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return "", "", false
 	}
 	if rest == which {
-		return "", true
+		return "", pid, true
 	}
 	rest, ok = strings.CutPrefix(rest, which+"/")
-	return "/" + rest, ok
+	return "/" + rest, pid, ok
 }
 
 // workDir is the workspace's path in the sandbox, the commands' working

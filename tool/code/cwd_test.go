@@ -115,6 +115,19 @@ var cwdBypasses = []string{
 	"cd $HOME/secrets; cat k",
 	"HOME=/workspace/secrets; cd; cat k",
 	"go -C secrets run .",
+	"cd /proc/self/cwd/secrets; cat k",
+	"cd /proc/self/root/workspace/secrets; cat k",
+	"cd /proc/1/cwd; cat secrets/k",
+	"cat $PWD/secrets/k",
+	"cat \"${PWD}/secrets/k\"",
+	"cd secrets; cat \"$PWD/k\"",
+	"cat $HOME/secrets/k",
+	"HOME=/workspace/secrets; cat $HOME/k",
+	"cd x; cat \"$OLDPWD/secrets/k\"",
+	"git show HEAD:secrets/k",
+	"cd secrets; git show HEAD:./k",
+	"sed -fsecrets/k x",
+	"bash -ic 'shopt -s autocd; secrets; cat k'",
 }
 
 // cwdBenign are everyday commands that change folder, with a rule each
@@ -142,6 +155,10 @@ var cwdBenign = []struct{ command, rules string }{
 	{"cd docs && ls", ""},
 	{"echo '*'", ""},
 	{"find . -name '*.go' -exec gofmt -l {} +", ""},
+	{"cat $HOME/README.md", ""},
+	{"cd src; ls $PWD", ""},
+	{"git show HEAD:main.go", ""},
+	{"date +%H:%M", ""},
 	// A glob's * may cross / (GlobsMeet errs towards meeting), so
 	// docs/*.md meets secrets/*; a folder only known at run time may be
 	// secrets.
