@@ -66,7 +66,27 @@ func (shell) Patterns(pattern string) ([]string, error) {
 	if strings.TrimSpace(p) == "" {
 		return nil, bulwark.Errorf(bulwark.Invalid, "run_shell", "the pattern names no command")
 	}
-	return []string{p}, nil
+	return append([]string{p}, pathForm(pattern, p)...), nil
+}
+
+// pathForm returns, for a pattern of one word with a slash, the path it
+// names, cleaned as a file tool's is: run_shell(secrets/k)=deny is read
+// as a command named k (a program's directory is not part of its name),
+// but is meant for the file, which a command's words are matched
+// against (bulwark.Call.Parts). canonical is the pattern's command form.
+func pathForm(pattern, canonical string) []string {
+	w := strings.TrimSpace(pattern)
+	if !strings.Contains(w, "/") || strings.ContainsAny(w, " \t\n\"'\\$`") {
+		return nil
+	}
+	c := path.Clean(w)
+	if rel, ok := inWorkspace(c); ok {
+		c = rel
+	}
+	if c == "." || c == ".." || strings.HasPrefix(c, "../") || c == canonical {
+		return nil
+	}
+	return []string{c}
 }
 
 // Matcher matches a pattern against each command of the script as

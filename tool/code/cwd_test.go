@@ -208,6 +208,12 @@ func TestWorkingFolderExactFile(t *testing.T) {
 		{"*(secrets/k)=ask", "cd secrets; cd nowhere; cat k", bulwark.Ask},
 		{"*(secrets/k)=ask", "cd secrets; cat j", bulwark.Ask}, // runs in secrets
 		{"*(secrets/k)=ask", "cd src; cat k", bulwark.Allow},
+		// A one-word run_shell pattern with a slash also names the file.
+		{"run_shell(secrets/k)=deny", "cat secrets/k", bulwark.Deny},
+		{"run_shell(secrets/k)=deny", "cd secrets && cat k", bulwark.Deny},
+		{"run_shell(/workspace/secrets/k)=deny", "cat ./secrets/k", bulwark.Deny},
+		{"run_shell(/etc/shadow)=deny", "cat /etc/shadow", bulwark.Deny},
+		{"run_shell(secrets/k)=deny", "cat secrets/j", bulwark.Allow},
 		{"*(*.env)=deny", "cd config; cat prod.env", bulwark.Deny},
 		{"*(*.env)=deny", "cd \"$d\"; cat prod.env", bulwark.Deny},
 		{"*(*.env)=deny", "cd \"$d\"; cat main.go", bulwark.Allow},
