@@ -123,7 +123,15 @@ type dirPass struct {
 	home bool
 	// funcs are the names of the functions the script defines.
 	funcs map[string]bool
+	// steps counts the statements followed, loops' bodies once for each
+	// time round: past maxSteps every command is called anywhere.
+	steps int
 }
+
+// maxSteps bounds the work of following a script's folders: nested
+// loops are followed until their folders settle, each time their outer
+// loop goes round.
+const maxSteps = 1 << 16
 
 // changers are the commands that may change the shell's folder, or run
 // one that does.
@@ -166,6 +174,9 @@ func followDirs(src string, f *syntax.File, from dirs) (map[syntax.Node]dirs, bo
 		return true
 	})
 	d.stmts(f.Stmts, dirState{cur: from})
+	if d.steps > maxSteps {
+		return nil, true
+	}
 	return d.at, d.changes
 }
 
@@ -177,6 +188,9 @@ func (d *dirPass) stmts(list []*syntax.Stmt, s dirState) dirState {
 }
 
 func (d *dirPass) stmt(st *syntax.Stmt, s dirState) dirState {
+	if d.steps++; d.steps > maxSteps {
+		return dirState{cur: anyDir(), lost: true}
+	}
 	for _, r := range st.Redirs {
 		d.substs(r, s)
 	}

@@ -2,6 +2,7 @@ package shell_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/bulwark-agents/bulwark/shell"
@@ -86,5 +87,17 @@ func TestDirs(t *testing.T) {
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("Parse(%q): %q runs in %q, want %q", tt.script, last, got, tt.want)
 		}
+	}
+}
+
+// TestDirsBudget: a script too long to follow runs anywhere.
+func TestDirsBudget(t *testing.T) {
+	s := "cd a\n" + strings.Repeat(":\n", 1<<16) + "cat k"
+	sc, err := shell.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := sc.Commands[len(sc.Commands)-1]; !last.AnyDir {
+		t.Errorf("after %d statements, %q runs in %q, want anywhere", 1<<16, last, last.Dirs)
 	}
 }
