@@ -171,13 +171,22 @@ func commandForms(src string) map[string]*forms {
 	if err != nil {
 		return out
 	}
-	add := func(list *[]string, s ...string) {
+	type key struct {
+		f    *forms
+		list int
+		s    string
+	}
+	seen := map[key]bool{}
+	add := func(f *forms, list int, s ...string) {
+		l := [...]*[]string{&f.parts, &f.globs, &f.folders}[list]
 		for _, x := range s {
-			if !slices.Contains(*list, x) {
-				*list = append(*list, x)
+			if k := (key{f, list, x}); !seen[k] {
+				seen[k] = true
+				*l = append(*l, x)
 			}
 		}
 	}
+	const parts, globs, folders = 0, 1, 2
 	v := varsOf(src)
 	for _, c := range sc.Commands {
 		f := out[c.String()]
@@ -187,32 +196,32 @@ func commandForms(src string) map[string]*forms {
 		}
 		dirs, anyDir := commandDirs(c)
 		if anyDir {
-			add(&f.folders, "*")
+			add(f, folders, "*")
 		}
 		for _, d := range dirs {
 			if rel, ok := inWorkspace(d); ok && rel != "." {
-				add(&f.folders, rel)
+				add(f, folders, rel)
 			}
 		}
 		for _, w := range c.Words() {
 			ps, gs := wordForms(w, dirs, anyDir, v)
-			add(&f.parts, ps...)
-			add(&f.globs, gs...)
+			add(f, parts, ps...)
+			add(f, globs, gs...)
 			for _, p := range ps {
 				// A word is a name, not a glob (echo '*'); the words
 				// the shell expands are in c.Globs.
 				if !strings.ContainsAny(p, "*?[") {
-					add(&f.folders, p)
+					add(f, folders, p)
 				}
 			}
-			add(&f.folders, gs...)
+			add(f, folders, gs...)
 		}
 		for _, g := range c.Globs {
 			ps, gs := wordForms(g, dirs, anyDir, v)
-			add(&f.globs, ps...)
-			add(&f.globs, gs...)
-			add(&f.folders, ps...)
-			add(&f.folders, gs...)
+			add(f, globs, ps...)
+			add(f, globs, gs...)
+			add(f, folders, ps...)
+			add(f, folders, gs...)
 		}
 	}
 	return out
