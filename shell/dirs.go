@@ -195,6 +195,7 @@ func (d *dirPass) stmt(st *syntax.Stmt, s dirState) dirState {
 		d.substs(r, s)
 	}
 	if st.Cmd == nil {
+		d.at[st] = s.cur // redirections alone
 		return s
 	}
 	out := d.command(st.Cmd, s)

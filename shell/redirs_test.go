@@ -26,6 +26,11 @@ var redirTests = []struct {
 	{"*.env", "echo x 2>&1", false},
 	{"*.env", "cat x.txt", false},
 	{"rm -rf /", "rm -rf / 2>/dev/null", true},
+	// Redirections without a command: $(< f) is $(cat f), > f empties f.
+	{"*.env", "echo $(< x.env)", true},
+	{"*.env", "x=$(<x.env)", true},
+	{"*.env", "> x.env", true},
+	{"cat *", "echo \"$(< x.txt)\"", true},
 }
 
 func TestMatchRedirections(t *testing.T) {

@@ -13,7 +13,9 @@
 // are not commands. Builtins are commands too (cd, echo, export); [[ ]],
 // (( )), let and the time keyword are not reported. A call of a function
 // the script defines is reported under its name as well, since the
-// definition may not be in effect when the call runs.
+// definition may not be in effect when the call runs. A statement of
+// redirections alone is reported with them as cat where it only reads
+// ($(< f) is $(cat f)) and as : where it writes (> f empties f).
 //
 // Commands run by other commands are reported too:
 //   - bash/sh/dash/zsh/ksh... -c SCRIPT: SCRIPT is read recursively, as are

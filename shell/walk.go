@@ -97,8 +97,21 @@ func (w *walker) script(src string, depth int) error {
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
-			if r := redirections(src, n.Redirs); len(r) > 0 {
+			r := redirections(src, n.Redirs)
+			if len(r) > 0 {
 				scopes = append(scopes, scope{n.Pos().Offset(), n.End().Offset(), r})
+			}
+			if n.Cmd == nil && len(r) > 0 {
+				// Redirections alone: > f truncates f, and $(< f) is
+				// $(cat f). Reported as : or cat with them.
+				w.cur = here(n)
+				name := "cat"
+				for _, x := range r {
+					if !strings.HasPrefix(x, "<") {
+						name = ":"
+					}
+				}
+				w.cmds = append(w.cmds, w.place(Command{Name: name, Redirs: r}))
 			}
 		case *syntax.CallExpr:
 			before := len(w.cmds)

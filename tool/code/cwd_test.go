@@ -128,6 +128,9 @@ var cwdBypasses = []string{
 	"cd secrets; git show HEAD:./k",
 	"sed -fsecrets/k x",
 	"bash -ic 'shopt -s autocd; secrets; cat k'",
+	"echo $(<secrets/k)",
+	"cd secrets; x=$(< k); echo $x",
+	"> secrets/k",
 }
 
 // cwdBenign are everyday commands that change folder, with a rule each
