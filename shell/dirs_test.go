@@ -101,3 +101,26 @@ func TestDirsBudget(t *testing.T) {
 		t.Errorf("after %d statements, %q runs in %q, want anywhere", 1<<16, last, last.Dirs)
 	}
 }
+
+// TestValues: the values a script gives variables are listed, for a
+// reader to try in place of $d.
+func TestValues(t *testing.T) {
+	for _, tt := range []struct {
+		script, name string
+		want         []string
+	}{
+		{"d=secrets; cat $d/k", "d", []string{"secrets"}},
+		{"export d=a; d=b", "d", []string{"a", "b"}},
+		{"for f in a b{c,d}; do :; done", "f", []string{"a", "bc", "bd"}},
+		{"d=$(pwd); d+=x; d[1]=y", "d", nil},
+		{"bash -c 'd=a'", "d", []string{"a"}},
+	} {
+		sc, err := shell.Parse(tt.script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.Values[tt.name]; !slices.Equal(got, tt.want) {
+			t.Errorf("Parse(%q).Values[%q] = %q, want %q", tt.script, tt.name, got, tt.want)
+		}
+	}
+}

@@ -217,6 +217,13 @@ type Script struct {
 	// command substitution, a here-string fed to a shell). Where it is not
 	// empty, every deny and ask rule for the tool applies.
 	Dynamic []string
+	// Values are the values the script gives variables as text known
+	// before it runs (d=secrets, for f in a b, read from every assignment
+	// wherever it is), at most maxValues a name: a reader may try each in
+	// place of $d and ${d} in an argument. A variable may hold others
+	// (from the environment, read, a substitution): they add forms, never
+	// replace the word as written.
+	Values map[string][]string
 }
 
 // Parse returns the commands script runs. A script that does not parse is
@@ -226,7 +233,7 @@ func Parse(script string) (Script, error) {
 	if err := w.script(script, 0); err != nil {
 		return Script{}, fmt.Errorf("the shell script does not parse: %w", err)
 	}
-	return Script{Commands: w.cmds, Dynamic: w.dynamic}, nil
+	return Script{Commands: w.cmds, Dynamic: w.dynamic, Values: w.values}, nil
 }
 
 // Pattern returns the canonical form of a policy rule's pattern for a shell

@@ -23,6 +23,24 @@ type walker struct {
 	pattern bool
 	// cur is where the command being read may run (see dirPass).
 	cur dirs
+	// values are the static values given to variables (Script.Values).
+	values map[string][]string
+}
+
+// maxValues bounds the values listed for one variable.
+const maxValues = 16
+
+// value records that the script may give name the value a.
+func (w *walker) value(name string, a arg) {
+	if w.pattern || !a.static || name == "" {
+		return
+	}
+	if w.values == nil {
+		w.values = map[string][]string{}
+	}
+	if vs := w.values[name]; len(vs) < maxValues && !slices.Contains(vs, a.text) {
+		w.values[name] = append(vs, a.text)
+	}
 }
 
 // place gives c the folders the command being read may run in.
@@ -137,6 +155,9 @@ func (w *walker) script(src string, depth int) error {
 			w.declare(src, n)
 		case *syntax.Assign:
 			w.assigns(src, n)
+			if n.Name != nil && n.Value != nil && n.Index == nil && !n.Append {
+				w.value(n.Name.Value, word(src, n.Value))
+			}
 			if n.Array != nil && n.Name != nil && v.assoc[n.Name.Value] {
 				for _, e := range n.Array.Elems {
 					assocElems[e] = true // m=([key]=v): keys are strings
@@ -146,6 +167,12 @@ func (w *walker) script(src string, depth int) error {
 				arith(n.Index)
 			}
 		case *syntax.WordIter:
+			for _, it := range n.Items {
+				as, _, _ := words(src, it)
+				for _, a := range as {
+					w.value(n.Name.Value, a)
+				}
+			}
 			if risky(n.Name.Value) {
 				w.dyn("the loop sets %s, which changes what commands run", n.Name.Value)
 			}

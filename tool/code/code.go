@@ -188,6 +188,7 @@ func commandForms(src string) map[string]*forms {
 	}
 	const parts, globs, folders = 0, 1, 2
 	v := varsOf(src)
+	v.values = sc.Values
 	for _, c := range sc.Commands {
 		f := out[c.String()]
 		if f == nil {
@@ -299,6 +300,9 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		vals = append(vals, p) // HEAD:secrets/k, host:path
 	}
 	for _, val := range vals {
+		vals = append(vals, v.substitute(val)...)
+	}
+	for _, val := range vals {
 		anywhere := anyDir
 		val, known := v.expand(val)
 		anywhere = anywhere || !known
@@ -349,11 +353,84 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 	return parts, globs
 }
 
-// vars is what a script may do to the variables that hold folders.
+// vars is what a script does to variables: whether it may set those
+// that hold folders, and the values it gives others.
 type vars struct {
 	// home and pwd report that the script may set HOME or PWD (it names
 	// them other than as $HOME and $PWD).
 	home, pwd bool
+	// values are shell.Script.Values.
+	values map[string][]string
+}
+
+// maxSubstituted bounds the forms one word gets from the values of the
+// variables it holds.
+const maxSubstituted = 64
+
+// substitute returns w with each variable it holds ($d, ${d}) replaced by
+// each of the values the script gives it, where it holds any such.
+func (v vars) substitute(w string) []string {
+	if !strings.Contains(w, "$") || len(v.values) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(v.values))
+	for n := range v.values {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	out := []string{w}
+	changed := false
+	for _, n := range names {
+		var next []string
+		for _, x := range out {
+			if !holdsVar(x, n) {
+				next = append(next, x)
+				continue
+			}
+			for _, val := range v.values[n] {
+				if len(next) < maxSubstituted {
+					next = append(next, replaceVar(x, n, val))
+					changed = true
+				}
+			}
+		}
+		out = next
+	}
+	if !changed {
+		return nil
+	}
+	return out
+}
+
+// holdsVar reports whether w refers to the variable name as $name or
+// ${name}.
+func holdsVar(w, name string) bool { return replaceVar(w, name, "\x00") != w }
+
+// replaceVar replaces $name and ${name} in w with val.
+func replaceVar(w, name, val string) string {
+	w = strings.ReplaceAll(w, "${"+name+"}", val)
+	var b strings.Builder
+	ref := "$" + name
+	for {
+		i := strings.Index(w, ref)
+		if i < 0 {
+			b.WriteString(w)
+			return b.String()
+		}
+		end := i + len(ref)
+		if end < len(w) && isNameByte(w[end]) {
+			b.WriteString(w[:end])
+			w = w[end:]
+			continue
+		}
+		b.WriteString(w[:i])
+		b.WriteString(val)
+		w = w[end:]
+	}
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
 }
 
 func varsOf(src string) vars {

@@ -131,6 +131,15 @@ var cwdBypasses = []string{
 	"echo $(<secrets/k)",
 	"cd secrets; x=$(< k); echo $x",
 	"> secrets/k",
+	// A variable the script gives a value known before it runs.
+	"d=secrets; cat $d/k",
+	"d=secrets; cat \"${d}/k\"",
+	"for f in secrets/k; do cat $f; done",
+	"export D=secrets; cat $D/k",
+	"D=secrets bash -c 'cat $D/k'",
+	"f=k; cd secrets; cat \"$f\"",
+	"grep --file=$f x; f=secrets/k",
+	"d=secrets; cat $d/*",
 }
 
 // cwdBenign are everyday commands that change folder, with a rule each
@@ -162,6 +171,8 @@ var cwdBenign = []struct{ command, rules string }{
 	{"cd src; ls $PWD", ""},
 	{"git show HEAD:main.go", ""},
 	{"date +%H:%M", ""},
+	{"d=src; cat $d/k", ""},
+	{"dd=secrets; cat $d/k", "*(*.env)=deny"},
 	// A glob's * may cross / (GlobsMeet errs towards meeting), so
 	// docs/*.md meets secrets/*; a folder only known at run time may be
 	// secrets.
