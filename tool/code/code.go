@@ -165,6 +165,11 @@ func commandFolders(src string) func(target string) []string {
 // forms are the parts, globs and folders of the commands with one line.
 type forms struct{ parts, globs, folders []string }
 
+// maxForms bounds the forms listed for the commands of one script; past
+// it, each command is given the glob and folder *, which every one-word
+// deny or ask rule meets.
+const maxForms = 1 << 17
+
 func commandForms(src string) map[string]*forms {
 	out := map[string]*forms{}
 	sc, err := sh.Parse(src)
@@ -190,6 +195,9 @@ func commandForms(src string) map[string]*forms {
 	v := varsOf(src)
 	v.values = sc.Values
 	for _, c := range sc.Commands {
+		if len(seen) > maxForms {
+			break
+		}
 		f := out[c.String()]
 		if f == nil {
 			f = &forms{}
@@ -205,6 +213,9 @@ func commandForms(src string) map[string]*forms {
 			}
 		}
 		for _, w := range c.Words() {
+			if len(seen) > maxForms {
+				break
+			}
 			ps, gs := wordForms(w, dirs, anyDir, v)
 			add(f, parts, ps...)
 			add(f, globs, gs...)
@@ -218,11 +229,27 @@ func commandForms(src string) map[string]*forms {
 			add(f, folders, gs...)
 		}
 		for _, g := range c.Globs {
+			if len(seen) > maxForms {
+				break
+			}
 			ps, gs := wordForms(g, dirs, anyDir, v)
 			add(f, globs, ps...)
 			add(f, globs, gs...)
 			add(f, folders, ps...)
 			add(f, folders, gs...)
+		}
+	}
+	if len(seen) > maxForms {
+		// Too many to list: every command may name any file and run in
+		// any folder.
+		for _, c := range sc.Commands {
+			f := out[c.String()]
+			if f == nil {
+				f = &forms{}
+				out[c.String()] = f
+			}
+			add(f, globs, "*")
+			add(f, folders, "*")
 		}
 	}
 	return out

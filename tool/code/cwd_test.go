@@ -2,6 +2,8 @@ package code_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
@@ -264,4 +266,24 @@ func decide(t *testing.T, rules, command string) bulwark.Decision {
 		p.Default = bulwark.Deny
 	}
 	return p.Decide(tool.PolicyCall(run, args, e)).Decision
+}
+
+// TestFormsBudget: a script whose words have too many forms to list is
+// judged as naming any file, in any folder.
+func TestFormsBudget(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("for a in")
+	for i := 0; i < 16; i++ {
+		fmt.Fprintf(&b, " x%d", i)
+	}
+	b.WriteString("; do :; done; echo")
+	for i := 0; i < 4500; i++ {
+		fmt.Fprintf(&b, " ${a}%d", i)
+	}
+	if got := decide(t, "*(secrets/*)=deny", b.String()); got != bulwark.Deny {
+		t.Errorf("*(secrets/*)=deny on a script of %d bytes with too many forms: %s, want deny", b.Len(), got)
+	}
+	if got := decide(t, "*(secrets/*)=deny", "echo ${a}1"); got != bulwark.Allow {
+		t.Errorf("*(secrets/*)=deny on echo ${a}1: %s, want allow", got)
+	}
 }
