@@ -55,7 +55,9 @@
 // Quotes and backslashes are removed and brace expansions expanded (-{r,f}
 // is -r -f). A word holding a parameter expansion, a command or arithmetic
 // substitution keeps that part as written ("$f"), as a placeholder; it does
-// not make the command dynamic. Globs are kept as written, and listed in
+// not make the command dynamic; Script.Values lists the values the script
+// gives variables as known text (d=secrets, for f in a b), for a reader
+// to try in its place. Globs are kept as written, and listed in
 // Command.Globs (a policy's file pattern meets prod.e* as it meets prod.env).
 //
 // For rm, cp, mv, chmod, chown, chgrp, ln, mkdir, rmdir, touch, truncate,
