@@ -105,6 +105,12 @@ type Call struct {
 	// (see folderMeets). The workspace itself (".") is never one: a rule
 	// does not refuse every command that may walk the whole workspace.
 	Folders func(target string) []string
+	// Resolved, if set, reports whether a pattern's form of several
+	// words matches target read with its operands resolved against each
+	// folder the command may run in (cd build && rm -rf x is also
+	// rm -f -r build/x). Only deny and ask rules are matched so: the
+	// folder is not certain (a cd may fail), so it admits nothing.
+	Resolved func(form, target string) bool
 }
 
 // Decide judges each target of c on its own, and returns the strictest of
@@ -218,15 +224,19 @@ func (c Call) forms(r Rule) []string {
 }
 
 // partMatches reports whether r, a deny or ask rule, has a one-word
-// form that matches a part of target (see Call.Parts).
+// form that matches a part of target (see Call.Parts), or a form of
+// several words that matches target resolved (Call.Resolved).
 func (c Call) partMatches(r Rule, target string) bool {
-	if (c.Parts == nil && c.Globs == nil && c.Folders == nil) || r.Decision == Allow {
+	if (c.Parts == nil && c.Globs == nil && c.Folders == nil && c.Resolved == nil) || r.Decision == Allow {
 		return false
 	}
 	var parts, globs, folders []string
 	read := false
 	for _, f := range c.forms(r) {
 		if strings.ContainsAny(f, " \t\n") {
+			if c.Resolved != nil && c.Resolved(f, target) {
+				return true
+			}
 			continue
 		}
 		if !read {

@@ -340,3 +340,28 @@ func TestFolders(t *testing.T) {
 		}
 	}
 }
+
+// TestResolved: a deny or ask pattern of several words meets a target
+// read another way (Call.Resolved); an allow rule does not.
+func TestResolved(t *testing.T) {
+	resolved := func(form, target string) bool { return target == "rm -f -r x" && form == "rm -f -r build/*" }
+	for _, tt := range []struct {
+		rule string
+		def  bulwark.Decision
+		want bulwark.Decision
+	}{
+		{"*(rm -f -r build/*)=deny", "", bulwark.Deny},
+		{"*(rm -f -r build/*)=ask", "", bulwark.Ask},
+		{"*(rm -f -r src/*)=deny", "", bulwark.Allow},
+		{"*(rm -f -r build/*)=allow", bulwark.Deny, bulwark.Deny},
+	} {
+		rules, err := bulwark.ParseRules(tt.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := bulwark.Call{Tool: "run_shell", Targets: []string{"rm -f -r x"}, Resolved: resolved}
+		if got := (bulwark.Policy{Rules: rules, Default: tt.def}).Decide(c).Decision; got != tt.want {
+			t.Errorf("%s on rm -f -r x resolved to build/x: %s, want %s", tt.rule, got, tt.want)
+		}
+	}
+}

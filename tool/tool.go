@@ -152,6 +152,13 @@ type Folderer interface {
 	Folders(args json.RawMessage) func(target string) []string
 }
 
+// Resolver is implemented by tools whose targets may be read another way
+// for deny and ask rules (a command with its operands resolved against
+// the folder it runs in): see bulwark.Call's Resolved.
+type Resolver interface {
+	Resolved(args json.RawMessage) func(form, target string) bool
+}
+
 // PolicyCall is the call of t with args and effects e as a policy judges it.
 func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	c := bulwark.Call{Tool: t.Name(), Targets: e.Targets, Dynamic: len(e.Dynamic) > 0}
@@ -176,6 +183,9 @@ func PolicyCall(t Tool, args json.RawMessage, e Effects) bulwark.Call {
 	}
 	if f, ok := t.(Folderer); ok {
 		c.Folders = f.Folders(args)
+	}
+	if r, ok := t.(Resolver); ok {
+		c.Resolved = r.Resolved(args)
 	}
 	return c
 }

@@ -105,6 +105,15 @@ func (shell) Parts(args json.RawMessage) func(target string) []string {
 	return commandParts(a.Command)
 }
 
+// Resolved matches a pattern against each command of the script with
+// its operands resolved against the folders it may run in (see
+// commandResolved).
+func (shell) Resolved(args json.RawMessage) func(form, target string) bool {
+	var a struct{ Command string }
+	json.Unmarshal(args, &a)
+	return commandResolved(a.Command)
+}
+
 // Folders returns the folders the commands of the script may run in or
 // walk (see commandFolders).
 func (shell) Folders(args json.RawMessage) func(target string) []string {
@@ -160,6 +169,60 @@ func commandFolders(src string) func(target string) []string {
 		}
 		return nil
 	}
+}
+
+// commandResolved returns the policy's test of a pattern's form against
+// a target of a call running the bash script src, each command with that
+// line read with its operands (words that do not start with -) resolved
+// against each folder it may run in, cleaned and made relative where they
+// are in the workspace: cd build && rm -rf x is also rm -f -r build/x,
+// and rm -rf ./build/../build/x is rm -f -r build/x.
+func commandResolved(src string) func(form, target string) bool {
+	alts := map[string][]sh.Command{}
+	if sc, err := sh.Parse(src); err == nil {
+		n := 0
+		for _, c := range sc.Commands {
+			dirs, _ := commandDirs(c)
+			for _, d := range dirs {
+				if n += len(c.Args); n > maxForms {
+					break
+				}
+				alt := c
+				alt.Args = make([]string, len(c.Args))
+				for i, a := range c.Args {
+					alt.Args[i] = resolve(a, d)
+				}
+				if !slices.Equal(alt.Args, c.Args) {
+					alts[c.String()] = append(alts[c.String()], alt)
+				}
+			}
+		}
+	}
+	return func(form, target string) bool {
+		for _, c := range alts[target] {
+			if commandMatch(form, c) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// resolve returns an operand a of a command run in dir, cleaned and
+// relative where it is a path in the workspace.
+func resolve(a, dir string) string {
+	if a == "" || strings.HasPrefix(a, "-") || a == "..." {
+		return a
+	}
+	p := a
+	if !strings.HasPrefix(p, "/") {
+		p = path.Join(dir, p)
+	}
+	p = path.Clean(p)
+	if rel, ok := inWorkspace(p); ok {
+		return rel
+	}
+	return p
 }
 
 // forms are the parts, globs and folders of the commands with one line.
@@ -662,6 +725,17 @@ func (program) Folders(args json.RawMessage) func(target string) []string {
 		return func(string) []string { return nil }
 	}
 	return commandFolders(a.Code)
+}
+
+// Resolved matches the commands of a bash program resolved, as
+// run_shell's Resolved does; nothing for other languages.
+func (program) Resolved(args json.RawMessage) func(form, target string) bool {
+	var a struct{ Language, Code string }
+	json.Unmarshal(args, &a)
+	if a.Language != "bash" {
+		return func(string, string) bool { return false }
+	}
+	return commandResolved(a.Code)
 }
 
 // Parts returns the words of the commands of a bash program, as

@@ -238,8 +238,17 @@ func TestWorkingFolderExactFile(t *testing.T) {
 		{"*(*/secrets/*)=deny", "cd a/secrets; cat k", bulwark.Deny},
 		{"*(*/secrets/*)=deny", "cd a; cat secrets/k", bulwark.Deny},
 		{"*(*/secrets/*)=deny", "cd a; ls", bulwark.Allow},
+		// A pattern of several words meets the command with its operands
+		// resolved against the folder it runs in.
+		{"run_shell(rm -rf build/*)=deny", "cd build && rm -rf x", bulwark.Deny},
+		{"run_shell(rm -rf build/*)=deny", "cd build; rm -rf *", bulwark.Deny},
+		{"run_shell(rm -rf build/*)=deny", "rm -rf ./build/../build/x", bulwark.Deny},
+		{"run_shell(rm -rf build/*)=ask", "env -C build rm -fr x", bulwark.Ask},
+		{"run_shell(rm -rf build/*)=deny", "cd src && rm -rf x", bulwark.Allow},
+		{"run_shell(rm -rf build/*)=deny", "cd build && rm x", bulwark.Allow},
 		// Allow rules are matched against the line as written only.
 		{"run_shell(cat build/*)=allow", "cd build; cat x", bulwark.Deny},
+		{"run_shell(rm -rf build/*)=allow", "cd build && rm -rf x", bulwark.Deny},
 	} {
 		if got := decide(t, tt.rules, tt.command); got != tt.want {
 			t.Errorf("%s on %q: %s, want %s", tt.rules, tt.command, got, tt.want)
