@@ -240,7 +240,7 @@ func begin(spec Spec) (_ *box, err error) {
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 
 	b.cmd = &exec.Cmd{
-		Path:       initExe(),
+		Path:       initPath(),
 		Args:       []string{initArg},
 		Env:        []string{},
 		ExtraFiles: []*os.File{child},
@@ -409,7 +409,7 @@ func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	c := &exec.Cmd{
-		Path: initExe(),
+		Path: initPath(),
 		Args: []string{usernsArg},
 		Env:  []string{},
 		SysProcAttr: &syscall.SysProcAttr{

@@ -1,12 +1,15 @@
 package sandbox
 
 import (
+	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -38,32 +41,45 @@ const (
 
 // initExe returns the file the sandbox's init (and the id-mapping holder)
 // are started from: the embedded standalone init when it is fresh, else
-// this binary. The standalone one is written once into a sealed memory
-// file that stays open for the life of the process.
-var initExe = sync.OnceValue(func() string {
-	path, why := standaloneInit(initbin, initSources, ourXSys())
+// this binary, and why not the standalone init. As root the standalone
+// init is kept in a file of its own beside the exec plan's cache (written
+// once per version, then opened), else in a sealed memory file written
+// once per process; either stays open for the life of the process.
+var initExe = sync.OnceValues(func() (path, why string) {
+	dir := ""
+	if os.Geteuid() == 0 {
+		dir = filepath.Dir(execPlanFile())
+	}
+	path, why = standaloneInit(initbin, initSources, ourXSys(), dir)
 	if why != "" {
 		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
-		return "/proc/self/exe"
+		return "/proc/self/exe", why
 	}
-	return path
+	return path, ""
 })
+
+// initPath returns the path the init is started from (initExe).
+func initPath() string {
+	p, _ := initExe()
+	return p
+}
 
 // initFrom says what each sandbox's init is started from (Report.Init):
 // the standalone init, or this binary and why.
 func initFrom() string {
-	if p := initExe(); p != "/proc/self/exe" {
-		return "the embedded standalone init"
+	if _, why := initExe(); why != "" {
+		return "this binary, re-executed (" + why + ")"
 	}
-	_, why := standaloneInit(initbin, initSources, ourXSys())
-	return "this binary, re-executed (" + why + ")"
+	return "the embedded standalone init"
 }
 
 // standaloneInit checks the standalone init in bin against the init
 // sources in src and xsys, the golang.org/x/sys version this binary was
-// built with ("" when not known), and loads it into a sealed memory file.
-// It returns the file's path, or why the standalone init cannot be used.
-func standaloneInit(bin, src fs.FS, xsys string) (path, why string) {
+// built with ("" when not known), and opens it: from a file in dir, a
+// folder only root can write, where it is written first if need be, or,
+// without dir or when that fails, from a sealed memory file. It returns
+// the path to execute, or why the standalone init cannot be used.
+func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
 	exe, err := bin.Open(standaloneName)
 	if err != nil {
 		return "", "none embedded: go generate ./sandbox before go build"
@@ -76,11 +92,66 @@ func standaloneInit(bin, src fs.FS, xsys string) (path, why string) {
 	if why := stale(string(stamp), src, xsys); why != "" {
 		return "", why
 	}
-	fd, err := sealedExe(exe)
+	info, err := exe.Stat()
 	if err != nil {
-		return "", "cannot load it into a memory file: " + err.Error()
+		return "", "cannot read it: " + err.Error()
+	}
+	fd := -1
+	if dir != "" {
+		sum := sha256.Sum256(stamp)
+		fd = cachedExe(filepath.Join(dir, fmt.Sprintf("sandbox-init-%x", sum[:8])), exe, info.Size())
+	}
+	if fd < 0 {
+		if fd, err = sealedExe(exe); err != nil {
+			return "", "cannot load it into a memory file: " + err.Error()
+		}
 	}
 	return fmt.Sprintf("/proc/self/fd/%d", fd), ""
+}
+
+// cachedExe returns a read-only descriptor (numbered standaloneFd or
+// above) of the init in file, root's and writable by nobody else (as the
+// exec plan's cache), first writing it there from exe, of size bytes, if
+// it is not: a process then opens the init instead of copying 2.4 MB.
+// It returns -1 when the file cannot be used.
+func cachedExe(file string, exe io.Reader, size int64) int {
+	open := func() int {
+		f, st, ok := openRootsFile(file)
+		if !ok {
+			return -1
+		}
+		defer f.Close()
+		if st.Size != size || st.Mode&0o222 != 0 {
+			return -1
+		}
+		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, standaloneFd)
+		if err != nil {
+			return -1
+		}
+		return fd
+	}
+	if fd := open(); fd >= 0 {
+		return fd
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return -1
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".sandbox-init-*")
+	if err != nil {
+		return -1
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.CopyBuffer(tmp, struct{ io.Reader }{exe}, make([]byte, 64<<10))
+	if err == nil {
+		err = tmp.Chmod(0o555)
+	}
+	if cerr := tmp.Close(); err != nil || cerr != nil {
+		return -1
+	}
+	if os.Rename(tmp.Name(), file) != nil {
+		return -1
+	}
+	return open()
 }
 
 // stale says why stamp does not describe an init built from src with this

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -70,7 +71,7 @@ func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
 		{"stamp with more after it", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: append(fresh, "extra\n"...)}}, src, "v0.49.0", false, "x/sys"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path, why := standaloneInit(c.bin, c.src, c.xsys)
+			path, why := standaloneInit(c.bin, c.src, c.xsys, "")
 			if c.taken != (path != "") {
 				t.Fatalf("standaloneInit = %q, %q; want taken %v", path, why, c.taken)
 			}
@@ -122,6 +123,78 @@ func checkSealedExe(t *testing.T, fd int, exe []byte) {
 	}
 }
 
+// As root the init is kept in a file of root's beside the exec plan's
+// cache: written once, then opened by every process (no 2.4 MB copy per
+// process); a file or folder anybody else could have written is not
+// used, nor one of another size.
+func TestStandaloneInitCachedFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cached file is root's only")
+	}
+	exe := bytes.Repeat([]byte("init"), 50000)
+	src := initSrc("// v1\n")
+	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
+	dir := filepath.Join(t.TempDir(), "bulwark")
+	open := func() (int, string) {
+		t.Helper()
+		path, why := standaloneInit(bin, src, "", dir)
+		if why != "" {
+			t.Fatal(why)
+		}
+		fd, _ := strconv.Atoi(strings.TrimPrefix(path, "/proc/self/fd/"))
+		t.Cleanup(func() { unix.Close(fd) })
+		target, _ := os.Readlink(path)
+		return fd, target
+	}
+	fd, first := open()
+	if !strings.HasPrefix(first, dir+"/sandbox-init-") {
+		t.Fatalf("the init was opened from %q, not a file in %s", first, dir)
+	}
+	if got, _ := os.ReadFile(first); !bytes.Equal(got, exe) {
+		t.Fatal("the cached file does not hold the init")
+	}
+	st, _ := os.Stat(first)
+	if st.Mode().Perm() != 0o555 {
+		t.Errorf("the cached init's mode is %v, want read and execute only", st.Mode().Perm())
+	}
+	if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); flags&unix.O_ACCMODE != unix.O_RDONLY || fd < standaloneFd {
+		t.Errorf("fd %d flags %#x: want read-only, numbered %d or above", fd, flags, standaloneFd)
+	}
+	before, _ := os.Stat(first)
+	if _, again := open(); again != first {
+		t.Fatalf("a second process opened %q, not the cached %q", again, first)
+	}
+	if after, _ := os.Stat(first); !os.SameFile(before, after) {
+		t.Error("the cached init was written again instead of opened")
+	}
+
+	// Cut short (another size): written again.
+	os.Chmod(first, 0o755)
+	os.WriteFile(first, exe[:100], 0o755)
+	if _, again := open(); again != first {
+		t.Fatalf("opened %q", again)
+	}
+	if got, _ := os.ReadFile(first); !bytes.Equal(got, exe) {
+		t.Error("a cached init of another size was used as it was")
+	}
+
+	// A folder others may write: not used, the memory file instead.
+	os.Chmod(dir, 0o777)
+	if _, other := open(); !strings.HasPrefix(other, "/memfd:") {
+		t.Errorf("with a world-writable folder the init was opened from %q", other)
+	}
+	os.Chmod(dir, 0o700)
+
+	// Not root's file: not used.
+	os.Chown(first, 1234, 1234)
+	if _, other := open(); other != first {
+		t.Fatalf("opened %q", other)
+	}
+	if st, _ := os.Stat(first); st.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Error("a cached init that is not root's was used")
+	}
+}
+
 // In CI the standalone init is generated before the tests
 // (BULWARK_TEST_STANDALONE_INIT=1), so the whole escape battery runs with
 // it; this makes sure it did, and that a sandbox's init really is it.
@@ -145,8 +218,9 @@ func TestStandaloneInitInUse(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(exe, "/memfd:"+initArg) {
-		t.Fatalf("the sandbox init runs %q, not the sealed standalone init", exe)
+	want, err := os.Readlink(initPath())
+	if err != nil || exe != want || !strings.Contains(want, "sandbox-init") {
+		t.Fatalf("the sandbox init runs %q, not the standalone init (%q, %v)", exe, want, err)
 	}
 }
 
