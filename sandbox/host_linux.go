@@ -261,7 +261,7 @@ func begin(spec Spec) (_ *box, err error) {
 	if rl != nil {
 		rl.initAttrs(b.cmd.SysProcAttr)
 	}
-	if err := b.cmd.Start(); err != nil {
+	if b.cmd, err = startInit(b.cmd); err != nil {
 		if rl != nil {
 			return nil, bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)
 		}
@@ -420,7 +420,8 @@ func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
 			Pdeathsig:   syscall.SIGKILL,
 		},
 	}
-	if err := c.Start(); err != nil {
+	c, err := startInit(c)
+	if err != nil {
 		return -1, err
 	}
 	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)

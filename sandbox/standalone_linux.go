@@ -9,11 +9,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -53,15 +55,39 @@ var initExe = sync.OnceValues(func() (path, why string) {
 	path, why = standaloneInit(initbin, initSources, ourXSys(), dir)
 	if why != "" {
 		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
-		return "/proc/self/exe", why
+		return selfExe, why
 	}
 	return path, ""
 })
 
+const selfExe = "/proc/self/exe"
+
+// standaloneRefused is set once the kernel refused to execute the
+// standalone init (startInit).
+var standaloneRefused atomic.Bool
+
 // initPath returns the path the init is started from (initExe).
 func initPath() string {
+	if standaloneRefused.Load() {
+		return selfExe
+	}
 	p, _ := initExe()
 	return p
+}
+
+// startInit starts c, an init or id-mapping holder. Should the kernel
+// refuse to execute the standalone init (EACCES or ENOEXEC: a security
+// module's rule, a file system remounted noexec), it starts a copy of c
+// from this binary instead, and so does every later start.
+func startInit(c *exec.Cmd) (*exec.Cmd, error) {
+	err := c.Start()
+	if err == nil || c.Path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
+		return c, err
+	}
+	standaloneRefused.Store(true)
+	slog.Warn("sandbox: the standalone init cannot be executed here; the sandbox re-executes this binary as its init", "err", err)
+	again := &exec.Cmd{Path: selfExe, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
+	return again, again.Start()
 }
 
 // initFrom says what each sandbox's init is started from (Report.Init):
@@ -69,6 +95,9 @@ func initPath() string {
 func initFrom() string {
 	if _, why := initExe(); why != "" {
 		return "this binary, re-executed (" + why + ")"
+	}
+	if standaloneRefused.Load() {
+		return "this binary, re-executed (the kernel refused to execute the standalone init)"
 	}
 	return "the embedded standalone init"
 }
@@ -121,7 +150,9 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 			return -1
 		}
 		defer f.Close()
-		if st.Size != size || st.Mode&0o222 != 0 {
+		// A file system mounted noexec would refuse every start.
+		var sfs unix.Statfs_t
+		if st.Size != size || st.Mode&0o222 != 0 || unix.Fstatfs(int(f.Fd()), &sfs) != nil || sfs.Flags&unix.ST_NOEXEC != 0 {
 			return -1
 		}
 		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, standaloneFd)

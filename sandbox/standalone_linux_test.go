@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -243,4 +244,54 @@ func initOf(parent int) string {
 		}
 	}
 	return ""
+}
+
+// A cache folder on a file system mounted noexec would make every start
+// fail: the file there is not used.
+func TestStandaloneInitNotFromNoexec(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a tmpfs: root only")
+	}
+	mnt := t.TempDir()
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	exe := bytes.Repeat([]byte("init"), 1000)
+	src := initSrc("// v1\n")
+	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
+	path, why := standaloneInit(bin, src, "", filepath.Join(mnt, "bulwark"))
+	if why != "" {
+		t.Fatal(why)
+	}
+	fd, _ := strconv.Atoi(strings.TrimPrefix(path, "/proc/self/fd/"))
+	defer unix.Close(fd)
+	if target, _ := os.Readlink(path); !strings.HasPrefix(target, "/memfd:") {
+		t.Fatalf("the init was opened from %q, on a noexec file system", target)
+	}
+}
+
+// Should the kernel refuse to execute the standalone init, the start falls
+// back to this binary, for good, instead of failing every sandbox.
+func TestStandaloneInitRefusedFallsBack(t *testing.T) {
+	t.Cleanup(func() { standaloneRefused.Store(false) })
+	notExec := filepath.Join(t.TempDir(), "init")
+	if err := os.WriteFile(notExec, []byte("not a program"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	c, err := startInit(&exec.Cmd{Path: notExec, Args: []string{usernsArg}, Env: []string{}})
+	if err != nil {
+		t.Fatalf("startInit: %v", err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Errorf("the fallback (this binary as the id-mapping holder) ended with %v", err)
+	}
+	if c.Path != selfExe || initPath() != selfExe || !strings.Contains(initFrom(), "refused") {
+		t.Errorf("after a refusal: started %q, initPath %q, initFrom %q", c.Path, initPath(), initFrom())
+	}
+	// Another failure than the kernel's refusal to execute is not hidden.
+	standaloneRefused.Store(false)
+	if _, err := startInit(&exec.Cmd{Path: filepath.Join(t.TempDir(), "missing"), Args: []string{usernsArg}}); err == nil || standaloneRefused.Load() {
+		t.Errorf("a missing program: err %v, fell back %v", err, standaloneRefused.Load())
+	}
 }
