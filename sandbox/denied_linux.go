@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
@@ -107,7 +108,7 @@ func (d *deniedWatch) fileTooLarge() bool {
 // fileSizeReason is the line that explains a write refused for the file
 // size limit.
 func fileSizeReason(spec Spec) string {
-	return fmt.Sprintf("a file in the sandbox may hold at most %s (the sandbox's file size limit, BULWARK_SANDBOX_MAX_FILE_SIZE): a write past it fails with \"File too large\" or kills the writer", byteSize(spec.MaxFileSize))
+	return fmt.Sprintf("a file in the sandbox may hold at most %s (the sandbox's file size limit, BULWARK_SANDBOX_MAX_FILE_SIZE): a write past it fails with \"File too large\" or kills the writer", bytesize.Text(spec.MaxFileSize))
 }
 
 // refusedProgram says why the sandbox of spec refuses to run name, as the

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 )
 
 // The workspace is a host folder: what a command writes there fills the
@@ -139,7 +141,7 @@ func (g *wsGuard) over(u wsUsage) string {
 	g.mu.Unlock()
 	switch {
 	case u.bytes > g.maxBytes && u.bytes > start.bytes:
-		return fmt.Sprintf("the workspace holds %s, past its limit of %s (BULWARK_WORKSPACE_MAX_SIZE); delete files to make room", byteSize(u.bytes), byteSize(g.maxBytes))
+		return fmt.Sprintf("the workspace holds %s, past its limit of %s (BULWARK_WORKSPACE_MAX_SIZE); delete files to make room", bytesize.Text(u.bytes), bytesize.Text(g.maxBytes))
 	case u.files > g.maxFiles && u.files > start.files:
 		return fmt.Sprintf("the workspace holds %d files and folders, past its limit of %d (BULWARK_WORKSPACE_MAX_FILES); delete some to make room", u.files, g.maxFiles)
 	}
@@ -241,25 +243,6 @@ func (w *walker) walk(fd int, depth int) error {
 			return err
 		}
 	}
-}
-
-// byteSize writes n bytes for a person: "1.5 GiB", "300 MiB", "512 B".
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	s := fmt.Sprintf("%.1f", v)
-	if len(s) > 2 && s[len(s)-2:] == ".0" {
-		s = s[:len(s)-2]
-	}
-	return s + " " + string("KMGTP"[exp]) + "iB"
 }
 
 // writeLimits explains on the command's stderr the write limits it ran

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 )
 
 // Agent Protocol v1 (https://agentprotocol.ai), at /ap/v1/agent/..., with
@@ -287,7 +288,7 @@ func (s *Server) apUploadArtifact(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			var mb *http.MaxBytesError
 			if errors.As(err, &mb) {
-				return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+byteSize(s.maxFileSize()))
+				return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+bytesize.Text(s.maxFileSize()))
 			}
 			return bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
 		}
@@ -308,7 +309,7 @@ func (s *Server) apUploadArtifact(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			var mb *http.MaxBytesError
 			if errors.As(err, &mb) {
-				return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+byteSize(s.maxFileSize()))
+				return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+bytesize.Text(s.maxFileSize()))
 			}
 			return bulwark.E(bulwark.Invalid, op, "the multipart body cannot be read", err)
 		}
@@ -347,7 +348,7 @@ func (s *Server) apUploadRaw(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+byteSize(s.maxFileSize()))
+			return s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge, "the file is too large: uploads may be at most "+bytesize.Text(s.maxFileSize()))
 		}
 		return bulwark.E(bulwark.Invalid, "server.apUploadArtifact", "the upload was cut off", err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -149,7 +150,7 @@ func (s *Server) storageQuota() int64 {
 func (s *Server) uploadFile(w http.ResponseWriter, r *http.Request) error {
 	tooLarge := func() error {
 		return s.rejectUpload(w, r, r.PathValue("id"), "size", http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+			fmt.Sprintf("the file is too large: uploads may be at most %s", bytesize.Text(s.maxFileSize())))
 	}
 	if r.ContentLength > s.maxUploadBody() {
 		return tooLarge()
@@ -247,7 +248,7 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	}
 	if int64(len(data)) > s.maxFileSize() {
 		return nil, s.rejectUpload(w, r, id, "size", http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the file is too large: uploads may be at most %s", byteSize(s.maxFileSize())))
+			fmt.Sprintf("the file is too large: uploads may be at most %s", bytesize.Text(s.maxFileSize())))
 	}
 	if why := checkContent(clean, data); why != "" {
 		return nil, s.rejectUpload(w, r, id, "content", http.StatusUnsupportedMediaType, "the file is refused: "+why)
@@ -264,7 +265,7 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	if quota := s.storageQuota(); used+int64(len(data)) > quota {
 		s.sec.IncTenant(metrics.ResourceExhausted, string(tenant))
 		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", byteSize(used), byteSize(quota)))
+			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", bytesize.Text(used), bytesize.Text(quota)))
 	}
 	a, err := rt.PutFile(r.Context(), tenant, id, clean, data)
 	if err != nil {
@@ -302,21 +303,6 @@ func (s *Server) fileTypes() []string {
 		return s.cfg.AllowedFileTypes
 	}
 	return DefaultFileTypes
-}
-
-// byteSize writes n bytes for a person.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // reservedPath reports whether clean, a path workspace.Clean returned,

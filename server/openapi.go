@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 	"github.com/bulwark-agents/bulwark/web"
 )
 
@@ -280,7 +281,7 @@ func securitySchemes() map[string]any {
 func uploadBody(kind uploadKind, maxFile int64) map[string]any {
 	binary := map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}
 	parts := map[string]any{"file": binary}
-	desc := fmt.Sprintf("the file, at most %s", byteSize(maxFile))
+	desc := fmt.Sprintf("the file, at most %s", bytesize.Text(maxFile))
 	if kind == multipartUpload {
 		parts["relative_path"] = map[string]any{"type": "string", "description": "the folder to put the file in"}
 		return map[string]any{"required": true, "description": desc + ": multipart/form-data with the file in the part `file`, as the protocol says; or the raw bytes with any other Content-Type and the name in ?file_name=", "content": map[string]any{

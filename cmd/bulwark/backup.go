@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 )
 
 // `bulwark backup`, `bulwark backup verify` and `bulwark restore`: the
@@ -115,8 +116,8 @@ func printBackup(s stdio, r backupResult) {
 	for _, e := range m.Entries {
 		size += e.Size
 	}
-	fmt.Fprintf(s.out, "backup written to %s (%s)\n", r.file, sizeText(r.size))
-	fmt.Fprintf(s.out, "  store        SQLite, schema version %d, %s\n", m.Schema, sizeText(r.storeSize))
+	fmt.Fprintf(s.out, "backup written to %s (%s)\n", r.file, bytesize.Fixed(r.size))
+	fmt.Fprintf(s.out, "  store        SQLite, schema version %d, %s\n", m.Schema, bytesize.Fixed(r.storeSize))
 	fmt.Fprintf(s.out, "  audit log    %d chains, %d records verified\n", r.chains, r.records)
 	switch {
 	case r.auditKeyApart:
@@ -124,7 +125,7 @@ func printBackup(s stdio, r backupResult) {
 	default:
 		fmt.Fprintln(s.out, "  audit key    included, sealed with the master key")
 	}
-	fmt.Fprintf(s.out, "  entries      %d, %s, each with its SHA-256 in the manifest\n", len(m.Entries), sizeText(size))
+	fmt.Fprintf(s.out, "  entries      %d, %s, each with its SHA-256 in the manifest\n", len(m.Entries), bytesize.Fixed(size))
 	fmt.Fprintln(s.out, "the master key is not in the backup: keep it apart, without it the backup cannot be restored")
 	if r.recordErr != nil {
 		fmt.Fprintf(s.err, "bulwark: WARNING: the backup is complete, but its time could not be recorded for doctor: %s\n", userMessage(r.recordErr))

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/bulwark-agents/bulwark/internal/bytesize"
 )
 
 // progress shows how far a long operation (backup, restore, db copy) has
@@ -33,9 +35,9 @@ func newProgress(s stdio, label string) *progress {
 // bytes shows done of total bytes.
 func (p *progress) bytes(done, total int64) {
 	if total > 0 {
-		p.show(done == total, "%s of %s (%d%%)", sizeText(done), sizeText(total), done*100/total)
+		p.show(done == total, "%s of %s (%d%%)", bytesize.Fixed(done), bytesize.Fixed(total), done*100/total)
 	} else {
-		p.show(false, "%s", sizeText(done))
+		p.show(false, "%s", bytesize.Fixed(done))
 	}
 }
 
@@ -62,20 +64,6 @@ func (p *progress) done() {
 	}
 	fmt.Fprint(p.w, "\r\033[K")
 	p.shown = false
-}
-
-// sizeText writes n bytes for people: 512 B, 1.5 KiB, 20.0 MiB.
-func sizeText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 // progressReader tells p how much of r (of total bytes) has been read.

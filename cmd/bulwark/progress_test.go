@@ -8,25 +8,6 @@ import (
 	"time"
 )
 
-var sizeCases = []struct {
-	n    int64
-	want string
-}{
-	{0, "0 B"},
-	{1023, "1023 B"},
-	{1536, "1.5 KiB"},
-	{20 << 20, "20.0 MiB"},
-	{3 << 30, "3.0 GiB"},
-}
-
-func TestSizeText(t *testing.T) {
-	for _, c := range sizeCases {
-		if got := sizeText(c.n); got != c.want {
-			t.Errorf("sizeText(%d) = %q, want %q", c.n, got, c.want)
-		}
-	}
-}
-
 // TestProgress: a progress line is redrawn in place and cleared at the
 // end; where stderr is not a terminal there is none, and a nil progress
 // does nothing.
