@@ -54,12 +54,11 @@ type Config struct {
 	// the task input pass through it before anyone (the sink, the model)
 	// sees them. Nil masks nothing.
 	Mask func(string) string
-	// MaskStream returns a masker for one streamed model reply: push takes
-	// each piece and returns what is safe to show so far (holding back the
-	// start of a possible secret split across pieces); flush returns the
-	// rest. Nil streams pieces through Mask, and streams no command
-	// output while it runs (see live_output.go).
-	MaskStream func() (push func(string) string, flush func() string)
+	// MaskStream returns a masker for one streamed text: a model reply, or
+	// a stream of a running command's output. Nil streams pieces through
+	// Mask, and streams no command output while it runs (see
+	// live_output.go).
+	MaskStream func() StreamMasker
 	// Secrets are the values that {{secret:NAME}} placeholders in tool
 	// arguments stand for. They are put in at execution time only, for the
 	// tools named in SecretTools; the model is told the names, never the
@@ -448,7 +447,8 @@ func (r *run) stopped(ctx context.Context) (Outcome, bool) {
 // deltaMasker returns the masker for one streamed reply.
 func (r *run) deltaMasker() (push func(string) string, flush func() string) {
 	if r.cfg.MaskStream != nil {
-		return r.cfg.MaskStream()
+		m := r.cfg.MaskStream()
+		return m.Push, m.Flush
 	}
 	return r.cfg.Mask, func() string { return "" }
 }

@@ -18,11 +18,34 @@ import (
 // streamed. Pieces are gathered and sent at most every liveOutputEvery
 // (at once when liveOutputChunk bytes are waiting), and a call streams at
 // most liveOutputMax bytes.
+//
+// A masker holds back the end of its text, whatever it is (what it holds
+// must not tell whether the text could start a secret: see secret.Stream),
+// so a command that prints a line and then waits would not show it. Once
+// a command has printed nothing for liveOutputIdle, what both maskers hold
+// is released and sent. That is the same for every text, and longer than
+// the pauses of a command that prints a secret in pieces (the rest is then
+// still masked with the start); a command that pauses longer midway
+// through a secret shows its start live (never in the result).
 const (
 	liveOutputEvery = 100 * time.Millisecond
+	liveOutputIdle  = time.Second
 	liveOutputChunk = 16 << 10
 	liveOutputMax   = 256 << 10
 )
+
+// A StreamMasker masks secrets in one text that arrives in pieces
+// (secret.Stream is one).
+type StreamMasker interface {
+	// Push takes the next piece and returns what is safe to show so far:
+	// it holds back the end of the text, where a secret could start.
+	Push(piece string) string
+	// Release returns what is held back, whatever it is, when the text
+	// has stopped for a while; the text may go on.
+	Release() string
+	// Flush returns the rest at the end of the text.
+	Flush() string
+}
 
 // liveOutputCut ends a call's live output once liveOutputMax is reached.
 const liveOutputCut = "\n[live output cut here: the whole output comes with the result]\n"
@@ -35,12 +58,13 @@ type liveOutput struct {
 	step int
 
 	mu      sync.Mutex
-	push    [2]func(string) string
-	end     [2]func() string // the rest of each stream's masker
-	pending [2][]byte        // masked, not yet sent
+	mask    [2]StreamMasker
+	pending [2][]byte // masked, not yet sent
 	sent    int
 	timer   *time.Timer
-	done    bool // closed, or cut at liveOutputMax
+	idle    *time.Timer // releases what the maskers hold once the command pauses
+	writes  int         // counts writes, so that a late idle timer knows it is stale
+	done    bool        // closed, or cut at liveOutputMax
 }
 
 // withLiveOutput returns ctx with a tool.OutputFunc that streams the
@@ -52,8 +76,8 @@ func (r *run) withLiveOutput(ctx context.Context, name, callID string) (context.
 		return ctx, func() {}
 	}
 	o := &liveOutput{r: r, tool: name, id: callID, step: r.step}
-	for i := range o.push {
-		o.push[i], o.end[i] = r.cfg.MaskStream()
+	for i := range o.mask {
+		o.mask[i] = r.cfg.MaskStream()
 	}
 	return tool.WithOutput(ctx, o.write), o.close
 }
@@ -68,7 +92,7 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 	if o.done {
 		return
 	}
-	o.pending[i] = append(o.pending[i], o.push[i](string(p))...)
+	o.pending[i] = append(o.pending[i], o.mask[i].Push(string(p))...)
 	switch {
 	case len(o.pending[i]) >= liveOutputChunk:
 		o.flush()
@@ -82,6 +106,27 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 			}
 		})
 	}
+	o.writes++
+	if o.idle != nil {
+		o.idle.Stop()
+	}
+	w := o.writes
+	o.idle = time.AfterFunc(liveOutputIdle, func() { o.release(w) })
+}
+
+// release sends what the maskers hold back, if no write came since the
+// write numbered w.
+func (o *liveOutput) release(w int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.done || o.writes != w {
+		return
+	}
+	o.idle = nil
+	for i := range o.pending {
+		o.pending[i] = append(o.pending[i], o.mask[i].Release()...)
+	}
+	o.flush()
 }
 
 // flush sends what is waiting, up to the last whole character of each
@@ -127,9 +172,13 @@ func (o *liveOutput) close() {
 		o.timer.Stop()
 		o.timer = nil
 	}
+	if o.idle != nil {
+		o.idle.Stop()
+		o.idle = nil
+	}
 	if !o.done {
 		for i := range o.pending {
-			o.pending[i] = append(o.pending[i], o.end[i]()...)
+			o.pending[i] = append(o.pending[i], o.mask[i].Flush()...)
 		}
 		o.flush()
 	}

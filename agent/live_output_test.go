@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/tool"
@@ -30,10 +31,7 @@ func liveHarness(t *testing.T, exec func(ctx context.Context, out tool.OutputFun
 		red.Add("S"+string(rune('A'+i)), s)
 	}
 	h.cfg.Mask = red.String
-	h.cfg.MaskStream = func() (func(string) string, func() string) {
-		s := red.NewStream()
-		return s.Push, s.Flush
-	}
+	h.cfg.MaskStream = func() agent.StreamMasker { return red.NewStream() }
 	h.cfg.Tools = tool.NewRegistry(code.Shell(), interact.Finish())
 	h.cfg.Env.Exec = func(ctx context.Context, cmd []string) (*tool.ExecResult, error) {
 		out := tool.OutputOf(ctx)
@@ -161,5 +159,40 @@ func TestLiveOutputCapped(t *testing.T) {
 	}
 	if n > 64 {
 		t.Errorf("%d deltas for one flood, want them gathered into few", n)
+	}
+}
+
+// TestLiveOutputWaitingLineNoOracle: a command that prints a line without
+// its end and waits shows it while it waits, whether or not the line ends
+// in the start of a secret: the masker holds back the end of every text
+// alike, and releases it once the command has paused. Else the command's
+// prompt would wait for its end, and one who watches could tell a right
+// guess at a secret's start (held back) from a wrong one (shown), a byte
+// at a time.
+func TestLiveOutputWaitingLineNoOracle(t *testing.T) {
+	const canary = "canary-7Hq2LmZ9xP4wR8sK"
+	for _, guess := range []string{canary[:9], canary[:8] + "X"} {
+		printed := "guess: " + guess
+		seen := make(chan struct{})
+		h, deltas := liveHarness(t, func(ctx context.Context, out tool.OutputFunc) (*tool.ExecResult, error) {
+			out(false, []byte(printed))
+			select {
+			case <-seen:
+			case <-time.After(20 * time.Second): // a hang guard, not a speed assertion
+				t.Errorf("%q was not sent while the command waited", printed)
+			}
+			out(false, []byte(" done\n"))
+			return &tool.ExecResult{Stdout: []byte(printed + " done\n")}, nil
+		}, canary)
+		var first string
+		go func() {
+			first = <-deltas
+			close(seen)
+		}()
+		h.run(t, context.Background())
+		<-seen
+		if first != printed {
+			t.Errorf("the first delta for %q is %q, want all of it", printed, first)
+		}
 	}
 }

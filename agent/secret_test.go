@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/tool"
@@ -22,10 +23,7 @@ func withSecrets(h *harness, ran *[][]string) {
 	red := secret.NewRedactor()
 	red.Add("API_TOKEN", canary)
 	h.cfg.Mask = red.String
-	h.cfg.MaskStream = func() (func(string) string, func() string) {
-		st := red.NewStream()
-		return st.Push, st.Flush
-	}
+	h.cfg.MaskStream = func() agent.StreamMasker { return red.NewStream() }
 	h.cfg.Secrets = map[string]string{"API_TOKEN": canary}
 	h.cfg.SecretTools = []string{"run_shell"}
 	h.cfg.Tools.Add(code.Shell())

@@ -7,13 +7,19 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
-func maskNothing() (func(string) string, func() string) {
-	return func(s string) string { return s }, func() string { return "" }
-}
+func maskNothing() agent.StreamMasker { return passThrough{} }
+
+// passThrough is a StreamMasker that masks nothing and holds nothing.
+type passThrough struct{}
+
+func (passThrough) Push(s string) string { return s }
+func (passThrough) Release() string      { return "" }
+func (passThrough) Flush() string        { return "" }
 
 // TestLiveOutputForLateWatchers: a person who starts watching while a
 // command runs gets what it printed so far (live only, never stored),

@@ -55,7 +55,7 @@ type Setup struct {
 	SecretTools  []string
 	SecretArgs   func(tool string, args json.RawMessage) (json.RawMessage, error) // see agent.Config
 	Mask         func(string) string
-	MaskStream   func() (push func(string) string, flush func() string)
+	MaskStream   func() agent.StreamMasker
 	// Notifications puts the task's MCP servers' events into its stream
 	// (see agent.Config); nil: none.
 	Notifications func(send func(bulwark.Event)) (stop func())

@@ -37,17 +37,15 @@ type needleSet struct {
 	bloom  [1 << (bloomBits - 6)]uint64
 	table  map[uint32][]needle
 	maxLen int
-	// starts holds the first one, two and three bytes of every needle:
-	// the end of a stream shorter than the index's four bytes is held
-	// back only where a needle could start there.
-	starts map[string]struct{}
 }
 
-// mayStart reports whether some needle starts with p (1 to 3 bytes).
-func (ns *needleSet) mayStart(p []byte) bool {
-	_, ok := ns.starts[string(p)]
-	return ok
-}
+// hold is how many bytes at the end of a text that may go on a scan
+// leaves open, whatever they are: a needle starting before them ends
+// within the text, and so does the base64 character and padding it may
+// absorb (b64Ext: up to 3 bytes). Holding back only the bytes that could
+// start a needle would tell whoever watches the text as it comes whether
+// its end starts a secret: the value, a byte at a time.
+func (ns *needleSet) hold() int { return ns.maxLen + 2 }
 
 var emptyNeedles = &needleSet{}
 
@@ -61,7 +59,7 @@ func buildNeedles(values map[string]string) *needleSet {
 	if len(values) == 0 {
 		return emptyNeedles
 	}
-	ns := &needleSet{table: make(map[uint32][]needle), starts: make(map[string]struct{})}
+	ns := &needleSet{table: make(map[uint32][]needle)}
 	seen := make(map[string]bool)
 	for _, label := range sortedKeys(values) {
 		for _, nd := range needlesFor(label, values[label]) {
@@ -74,9 +72,6 @@ func buildNeedles(values map[string]string) *needleSet {
 			ns.bloom[h>>6] |= 1 << (h & 63)
 			ns.table[k] = append(ns.table[k], nd)
 			ns.maxLen = max(ns.maxLen, len(nd.text))
-			for l := 1; l < 4; l++ {
-				ns.starts[nd.text[:l]] = struct{}{}
-			}
 		}
 	}
 	for _, b := range ns.table {
@@ -227,33 +222,37 @@ var b64Char = func() (t [256]bool) {
 }()
 
 // scan masks needles in t[start:], t[:start] being text already handled.
-// When eof is false it stops at the first position whose outcome depends on
-// bytes not yet in t, and returns it as stop; otherwise stop is len(t). It
-// appends to dst the output for t[start:stop] only if it masked something
-// (changed); otherwise dst is returned as it came. It never writes to t.
+// When eof is false it stops before the last hold() bytes of t, whatever
+// they are (or past a match that reaches into them), or, rarely, at a match
+// whose extent depends on bytes not yet in t (another needle overlapping its
+// end), and returns that position as stop; otherwise it decides every
+// position as if t ended the text, and stop is len(t). It appends to dst
+// the output for t[start:stop] only if it masked something (changed);
+// otherwise dst is returned as it came. It never writes to t.
 //
 // At each position the longest needle starting there wins; needles that
 // start inside a match and reach past its end extend it, so overlapping
 // secrets are masked as one.
 func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop int, changed bool) {
 	n := len(t)
+	// Needles are looked for at positions before lim; every one starting
+	// there ends within t, so what is passed on depends on how long the
+	// text is, not on whether its end could start a secret.
+	lim := n
+	if !eof {
+		lim = max(start, n-ns.hold())
+	}
 	last, i := start, start
-	stop = n
 	for {
-		for i+4 <= n {
+		for i < lim && i+4 <= n {
 			h := bloomHash(binary.LittleEndian.Uint32(t[i:]))
 			if ns.bloom[h>>6]&(1<<(h&63)) != 0 {
 				break
 			}
 			i++
 		}
-		if i+4 > n {
-			if !eof {
-				for i < n && !ns.mayStart(t[i:n]) {
-					i++ // no needle starts here: nothing to wait for
-				}
-				stop = i
-			}
+		if i >= lim || i+4 > n {
+			stop = max(i, lim)
 			break
 		}
 		end, label, need := ns.matchAt(t, i, eof)

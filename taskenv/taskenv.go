@@ -117,7 +117,7 @@ type Env struct {
 	SecretTools  []string
 	SecretArgs   func(tool string, args json.RawMessage) (json.RawMessage, error)
 	Mask         func(string) string
-	MaskStream   func() (push func(string) string, flush func() string)
+	MaskStream   func() agent.StreamMasker
 	Taint        bulwark.TaintMode
 	Spotlight    guard.SpotlightMode
 	// SandboxProblem says why run_shell and run_code are off ("" when on).
@@ -172,10 +172,7 @@ func New(ctx context.Context, o Options) (*Env, error) {
 	if o.Memory != nil {
 		e.addMemory(o)
 	}
-	e.MaskStream = func() (func(string) string, func() string) {
-		s := red.NewStream()
-		return s.Push, s.Flush
-	}
+	e.MaskStream = func() agent.StreamMasker { return red.NewStream() }
 	if o.LogMask != nil {
 		var labels []string
 		add := func(name, v string) {

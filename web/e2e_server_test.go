@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
@@ -247,10 +248,7 @@ func startServer(t *testing.T) *e2eServer {
 			tools := tool.NewRegistry(append(files.Tools(), code.Shell(), delegate.Tool(), interact.Finish(), interact.AskUser())...)
 			red := secret.NewRedactor()
 			return &runner.Setup{Model: m, Tools: tools, Policy: st.Policy, Limits: task.Limits, Exec: fakeExec(gate),
-				Mask: red.String, MaskStream: func() (func(string) string, func() string) {
-					s := red.NewStream()
-					return s.Push, s.Flush
-				}}, nil
+				Mask: red.String, MaskStream: func() agent.StreamMasker { return red.NewStream() }}, nil
 		},
 	})
 	if err := rt.Start(ctx); err != nil {
