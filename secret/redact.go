@@ -35,7 +35,11 @@ const MinSecretLen = 6
 // and base64, standard and URL-safe, padded or not, at each of the three
 // alignments the value can have inside a longer encoded text. For a value
 // encoded at an offset, at most 2 bits of its first byte, carried by a base64
-// character shared with the byte before it, are left unmasked.
+// character shared with the byte before it, are left unmasked. Its base64
+// and hex forms are also found broken into lines as encoders wrap them
+// (LF, CRLF or their JSON escapes, each after at least 16 base64
+// characters: MIME, PEM, the base64 command, GitHub's contents API); the
+// mask then takes the line breaks inside the value with it.
 type Redactor struct {
 	mu         sync.Mutex        // serializes Add and Remove
 	values     map[string]string // label -> value

@@ -30,6 +30,17 @@ func addSeeds(f *testing.F) {
 		f.Add("x"+c+"y", uint64(7))
 		f.Add(base64.StdEncoding.EncodeToString([]byte("ab"+c)), uint64(3))
 		f.Add("token="+hex.EncodeToString([]byte(c)), uint64(1))
+		// base64 and hex in lines (the base64 command, MIME, PEM, GitHub's
+		// contents API, xxd -p), the value at each offset mod 3
+		for pad := range 3 {
+			data := []byte(strings.Repeat("x", 55+pad) + c + "\n")
+			b64 := base64.StdEncoding.EncodeToString(data)
+			f.Add(wrapLines(b64, 76, "\n")+"\n", uint64(pad))
+			f.Add(wrapLines(b64, 76, "\r\n"), uint64(5))
+			f.Add(wrapLines(b64, 64, "\n"), uint64(0x9e3779b97f4a7c15))
+			f.Add(`{"content":"`+wrapLines(b64, 60, `\n`)+`"}`, uint64(12345))
+			f.Add(wrapLines(hex.EncodeToString(data), 60, "\n"), uint64(7))
+		}
 	}
 }
 

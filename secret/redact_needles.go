@@ -41,11 +41,12 @@ type needleSet struct {
 
 // hold is how many bytes at the end of a text that may go on a scan
 // leaves open, whatever they are: a needle starting before them ends
-// within the text, and so does the base64 character and padding it may
-// absorb (b64Ext: up to 3 bytes). Holding back only the bytes that could
-// start a needle would tell whoever watches the text as it comes whether
-// its end starts a secret: the value, a byte at a time.
-func (ns *needleSet) hold() int { return ns.maxLen + 2 }
+// within the text, also with line breaks in it (see wrapHold), and so does
+// the base64 character and padding it may absorb (b64Ext: up to 3 bytes).
+// Holding back only the bytes that could start a needle would tell
+// whoever watches the text as it comes whether its end starts a secret:
+// the value, a byte at a time.
+func (ns *needleSet) hold() int { return wrapHold(ns.maxLen) + 2 }
 
 var emptyNeedles = &needleSet{}
 
@@ -90,8 +91,8 @@ func needlesFor(label, value string) []needle {
 	}
 	add(value, 0)
 	h := hex.EncodeToString([]byte(value))
-	add(h, 0)
-	add(strings.ToUpper(h), 0)
+	add(h, wrapOK)
+	add(strings.ToUpper(h), wrapOK)
 	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value), uriComponent(value)} {
 		if e != value {
 			add(e, 0)
@@ -116,9 +117,9 @@ func needlesFor(label, value string) []needle {
 		for a, prefixes := range [][][]byte{{nil}, {{0}, {1}, {2}, {3}}, {{0, 0}}} {
 			lead := [...]int{0, 1, 3}[a]
 			bits := (a + len(v)) * 8
-			var flags uint8
+			flags := wrapOK
 			if bits%6 != 0 {
-				flags = b64Ext
+				flags |= b64Ext
 			}
 			for _, p := range prefixes {
 				s := enc.EncodeToString(append(slices.Clip(p), v...))
@@ -243,8 +244,18 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 		lim = max(start, n-ns.hold())
 	}
 	last, i := start, start
+	// Needles broken into lines, found first; each is taken when the scan
+	// reaches its start, unless a match before it covered that.
+	wm := ns.wrapped(t, start, lim)
 	for {
-		for i < lim && i+4 <= n {
+		for len(wm) > 0 && wm[0].start < i {
+			wm = wm[1:]
+		}
+		next := lim
+		if len(wm) > 0 {
+			next = wm[0].start
+		}
+		for i < next && i+4 <= n {
 			h := bloomHash(binary.LittleEndian.Uint32(t[i:]))
 			if ns.bloom[h>>6]&(1<<(h&63)) != 0 {
 				break
@@ -259,6 +270,9 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 		if need {
 			stop = i
 			break
+		}
+		if len(wm) > 0 && wm[0].start == i && wm[0].end > end {
+			end, label = wm[0].end, wm[0].label
 		}
 		if end < 0 {
 			i++
@@ -281,6 +295,12 @@ func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop 
 				break
 			}
 			end = max(end, e)
+		}
+		for _, w := range wm {
+			if w.start >= end {
+				break
+			}
+			end = max(end, w.end) // a needle across lines overlaps this one
 		}
 		if need {
 			stop = i
