@@ -41,8 +41,9 @@ type needleSet struct {
 
 // hold is how many bytes at the end of a text that may go on a scan
 // leaves open, whatever they are: a needle starting before them ends
-// within the text, also with line breaks in it (see wrapHold), and so does
-// the base64 character and padding it may absorb (b64Ext: up to 3 bytes).
+// within the text, also with line breaks in it (see wrapHold: its room
+// covers the base64 character it may absorb), and so does the padding
+// after it (b64Ext: up to 2 more bytes).
 // Holding back only the bytes that could start a needle would tell
 // whoever watches the text as it comes whether its end starts a secret:
 // the value, a byte at a time.

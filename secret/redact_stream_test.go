@@ -92,7 +92,7 @@ func viaWriter(t *testing.T, r *Redactor, chunks ...string) string {
 // TestStreamHoldsLittle checks that text with no secret in progress is
 // passed on at once, apart from the last bytes the longest encoding of a
 // registered value could take: hex of the 54-byte API value, 108, with a
-// line break (4) every 16 characters (28), and 2 for a base64 ending.
+// line break (4) every 16 characters (28), and 2 for base64 padding.
 func TestStreamHoldsLittle(t *testing.T) {
 	r := streamRedactor()
 	s := r.NewStream()

@@ -105,8 +105,8 @@ func (f *breakFinder) next(k int) int {
 
 // wrapped returns the needles that start in t[from:lim] and cross a line
 // break of a block of base64 lines, in order and not overlapping. Every
-// one starting before lim ends within t when lim is len(t) or at most
-// wrapHold(maxLen)+2 before it.
+// one starting before lim ends within t when lim is len(t) or at least
+// hold() before it.
 func (ns *needleSet) wrapped(t []byte, from, lim int) []wrapMatch {
 	var out []wrapMatch
 	var viewBuf [512]byte

@@ -120,3 +120,32 @@ func TestWrappedLeavesTextAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestWrappedStreamSplits: a Stream holds back enough for the longest
+// needle broken as often as a block allows (a JSON-escaped CRLF every 16
+// characters), so that it gives String's result however the text is split.
+func TestWrappedStreamSplits(t *testing.T) {
+	const value = "s3cr3t-value-of-forty-bytes-0123456789ab"
+	r := NewRedactor()
+	r.Add("V", value)
+	r.SetDetection(false)
+	for pad := range 9 {
+		data := []byte(strings.Repeat("x", pad) + value + "yyyyyyyy")
+		for _, text := range []string{
+			wrapLines(hex.EncodeToString(data), 16, `\r\n`),
+			wrapLines(base64.StdEncoding.EncodeToString(data), 16, `\r\n`),
+		} {
+			want := r.String(text)
+			checkWrapped(t, "lines of 16", value, text, want)
+			for size := 1; size < len(text); size++ {
+				var chunks []string
+				for s := text; len(s) > 0; s = s[min(size, len(s)):] {
+					chunks = append(chunks, s[:min(size, len(s))])
+				}
+				if got := viaStream(r, chunks...); got != want {
+					t.Fatalf("%q in chunks of %d through a Stream:\n got %q\nwant %q", text, size, got, want)
+				}
+			}
+		}
+	}
+}
