@@ -63,7 +63,7 @@ type liveOutput struct {
 	sent    int
 	timer   *time.Timer
 	idle    *time.Timer // releases what the maskers hold once the command pauses
-	writes  int         // counts writes, so that a late idle timer knows it is stale
+	last    time.Time   // of the last write
 	done    bool        // closed, or cut at liveOutputMax
 }
 
@@ -106,20 +106,22 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 			}
 		})
 	}
-	o.writes++
-	if o.idle != nil {
-		o.idle.Stop()
+	o.last = time.Now()
+	if o.idle == nil {
+		o.idle = time.AfterFunc(liveOutputIdle, o.release)
 	}
-	w := o.writes
-	o.idle = time.AfterFunc(liveOutputIdle, func() { o.release(w) })
 }
 
-// release sends what the maskers hold back, if no write came since the
-// write numbered w.
-func (o *liveOutput) release(w int) {
+// release sends what the maskers hold back once no write came for
+// liveOutputIdle, and waits on otherwise.
+func (o *liveOutput) release() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.done || o.writes != w {
+	if o.done {
+		return
+	}
+	if wait := liveOutputIdle - time.Since(o.last); wait > 0 {
+		o.idle.Reset(wait)
 		return
 	}
 	o.idle = nil
