@@ -106,3 +106,56 @@ func checkNoCanary(t *testing.T, in, out string) {
 		}
 	}
 }
+
+// FuzzRedactWrapped checks that a canary's base64 or hex, broken into
+// lines of any width an encoder uses (16 and more) with any of the line
+// breaks, before and after any text, is masked wherever it falls, and that
+// a Stream fed the text in chunks gives String's result.
+func FuzzRedactWrapped(f *testing.F) {
+	f.Add("", "", uint8(76), uint8(0), uint8(0), uint64(1))
+	f.Add("xx", "tail", uint8(64), uint8(1), uint8(1), uint64(7))
+	f.Add("x", `{"a":1}`, uint8(60), uint8(2), uint8(2), uint64(12345))
+	f.Add("abc", "", uint8(16), uint8(3), uint8(3), uint64(0x9e3779b97f4a7c15))
+	r := fuzzRedactor()
+	f.Fuzz(func(t *testing.T, before, after string, width, sep, enc uint8, splits uint64) {
+		if len(before) > 200 || len(after) > 200 {
+			return
+		}
+		c := fuzzCanaries[int(enc>>2)%len(fuzzCanaries)]
+		data := []byte(before + c + after)
+		var text string
+		switch enc % 4 {
+		case 0:
+			text = base64.StdEncoding.EncodeToString(data)
+		case 1:
+			text = base64.URLEncoding.EncodeToString(data)
+		case 2:
+			text = base64.RawStdEncoding.EncodeToString(data)
+		default:
+			text = hex.EncodeToString(data)
+		}
+		text = wrapLines(text, 16+int(width)%100, []string{"\n", "\r\n", `\n`, `\r\n`}[sep%4])
+		got := r.String(text)
+		joined := strings.NewReplacer("\r", "", "\n", "", `\r`, "", `\n`, "").Replace(got)
+		var forms []string
+		for _, nd := range needlesFor("X", c) {
+			if nd.flags&wrapOK != 0 {
+				forms = append(forms, nd.text)
+			}
+		}
+		for _, form := range forms {
+			if strings.Contains(joined, form) {
+				t.Fatalf("String(%q) = %q: the canary's form %q is left in", text, got, form)
+			}
+		}
+		var chunks []string
+		rest := text
+		for s := splits; len(rest) > 0; s = s>>3 | s<<61 {
+			n := min(int(s%41)+1, len(rest))
+			chunks, rest = append(chunks, rest[:n]), rest[n:]
+		}
+		if s := viaStream(r, chunks...); s != got {
+			t.Fatalf("Stream of %q in %d chunks:\n got %q\nwant %q", text, len(chunks), s, got)
+		}
+	})
+}
