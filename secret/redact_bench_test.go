@@ -2,6 +2,7 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -144,4 +145,16 @@ func BenchmarkRedactAdd(b *testing.B) {
 	for b.Loop() {
 		r.Add("LAST", s[99])
 	}
+}
+
+// BenchmarkRedactWrappedBase64: 100 registered values, 4 MiB of base64 in
+// lines of 76 (one block of lines, joined and scanned again).
+func BenchmarkRedactWrappedBase64(b *testing.B) {
+	rng := mrand.New(mrand.NewPCG(1, 2))
+	raw := make([]byte, 3<<20)
+	for i := range raw {
+		raw[i] = byte(rng.Uint32())
+	}
+	text := wrapLines(base64.StdEncoding.EncodeToString(raw), 76, "\n")
+	benchBytes(b, benchRedactor(benchSecrets(100), false), []byte(text))
 }

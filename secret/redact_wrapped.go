@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/binary"
+	"sort"
 )
 
 // Encoders break base64 and hex into lines: MIME and the base64 command
@@ -152,10 +153,7 @@ func (ns *needleSet) wrapped(t []byte, from, lim int) []wrapMatch {
 			e += l
 		}
 		toT := func(v int) int {
-			i := len(segs) - 1
-			for segs[i][0] > v {
-				i--
-			}
+			i := sort.Search(len(segs), func(i int) bool { return segs[i][0] > v }) - 1
 			return segs[i][1] + v - segs[i][0]
 		}
 		// A needle that crosses a break starts before the last one, at
