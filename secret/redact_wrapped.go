@@ -105,7 +105,8 @@ func (f *breakFinder) next(k int) int {
 }
 
 // wrapped returns the needles that start in t[from:lim] and cross a line
-// break of a block of base64 lines, in order and not overlapping. Every
+// break of a block of base64 lines, in the order of their starts (they
+// may overlap: the needle scan merges overlapping matches). Every
 // one starting before lim ends within t when lim is len(t) or at least
 // hold() before it.
 func (ns *needleSet) wrapped(t []byte, from, lim int) []wrapMatch {
@@ -176,7 +177,7 @@ func (ns *needleSet) wrapped(t []byte, from, lim int) []wrapMatch {
 			if b := toT(end-1) + 1; b-a > end-j {
 				out = append(out, wrapMatch{a, b, label})
 			} // else the needle scan finds it where it is
-			j = end - 1
+			// Another may start inside it: the scan merges the two.
 		}
 		k = max(e, p+1)
 	}

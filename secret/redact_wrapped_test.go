@@ -149,3 +149,26 @@ func TestWrappedStreamSplits(t *testing.T) {
 		}
 	}
 }
+
+// TestWrappedInsideAnother: a value whose base64 crosses a line break is
+// masked also when it starts inside another value's base64 that crosses
+// it too (absorbing the character it shares with what follows): the
+// masks of both are merged.
+func TestWrappedInsideAnother(t *testing.T) {
+	const a = "first-secret-Aa1"
+	aNeedle := base64.RawStdEncoding.EncodeToString([]byte(a))[:21] // 16 bytes: 21 whole characters
+	const bRest = "c2Vjb25kLXNlY3JldC1C"
+	b, err := base64.RawStdEncoding.DecodeString(aNeedle[13:] + bRest) // b's base64 starts inside a's
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewRedactor()
+	r.SetDetection(false)
+	r.Add("A", a)
+	r.Add("B", string(b))
+	text := strings.Repeat("x", 24) + aNeedle + "\n" + bRest + "\n"
+	got := r.String(text)
+	if strings.Contains(got, aNeedle) || strings.Contains(got, bRest[1:9]) {
+		t.Errorf("String(%q) = %q, want both values masked", text, got)
+	}
+}
