@@ -26,7 +26,8 @@ import (
 // is released and sent. That is the same for every text, and longer than
 // the pauses of a command that prints a secret in pieces (the rest is then
 // still masked with the start); a command that pauses longer midway
-// through a secret shows its start live (never in the result).
+// through a secret shows its start live (the rest is masked; the result
+// masks all of it).
 const (
 	liveOutputEvery = 100 * time.Millisecond
 	liveOutputIdle  = time.Second

@@ -115,7 +115,7 @@ func (r *Redactor) Bytes(b []byte) []byte {
 func (r *Redactor) redact(t []byte) ([]byte, bool) {
 	changed := false
 	if ns := r.set.Load(); !ns.empty() {
-		out, _, c := ns.scan(nil, t, 0, true)
+		out, _, c := ns.scan(nil, t, 0, 0, true)
 		if c {
 			t, changed = out, true
 		}

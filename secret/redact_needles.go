@@ -223,7 +223,11 @@ var b64Char = func() (t [256]bool) {
 	return t
 }()
 
-// scan masks needles in t[start:], t[:start] being text already handled.
+// scan masks needles in t[start:], t[:start] being text already handled,
+// of which t[from:start] was passed on undecided (Release): a needle that
+// starts there and ends past start is masked from start on, once all of
+// them are decided (no more is passed on before, which the hold would not
+// let pass anyway).
 // When eof is false it stops before the last hold() bytes of t, whatever
 // they are (or past a match that reaches into them), or, rarely, at a match
 // whose extent depends on bytes not yet in t (another needle overlapping its
@@ -235,8 +239,34 @@ var b64Char = func() (t [256]bool) {
 // At each position the longest needle starting there wins; needles that
 // start inside a match and reach past its end extend it, so overlapping
 // secrets are masked as one.
-func (ns *needleSet) scan(dst, t []byte, start int, eof bool) (out []byte, stop int, changed bool) {
+func (ns *needleSet) scan(dst, t []byte, from, start int, eof bool) (out []byte, stop int, changed bool) {
 	n := len(t)
+	if from < start {
+		if !eof && n-ns.hold() < start {
+			return dst, start, false
+		}
+		end, label := start, ""
+		for q := from; q < start && q+4 <= n; q++ {
+			h := bloomHash(binary.LittleEndian.Uint32(t[q:]))
+			if ns.bloom[h>>6]&(1<<(h&63)) == 0 {
+				continue
+			}
+			if e, l, _ := ns.matchAt(t, q, true); e > end {
+				end, label = e, l
+			}
+		}
+		for _, w := range ns.wrapped(t, from, start) {
+			if w.end > end {
+				end, label = w.end, w.label
+			}
+		}
+		if end > start {
+			dst = slices.Grow(dst, n-start+64)
+			dst = appendMask(dst, label)
+			changed = true
+			start = end
+		}
+	}
 	// Needles are looked for at positions before lim; every one starting
 	// there ends within t, so what is passed on depends on how long the
 	// text is, not on whether its end could start a secret.

@@ -13,11 +13,18 @@ import (
 // passes on tells nothing of a value's prefix; the stage of patterns holds
 // back a pattern in progress (patterns are no secret).
 type stage struct {
-	buf []byte
-	ctx int // buf[:ctx] is context, already passed on
+	buf  []byte
+	ctx  int // buf[:ctx] is context, already passed on
+	open int // the last open bytes of the context were passed on undecided (Release)
 }
 
-type scanner func(dst, t []byte, start int, eof bool) ([]byte, int, bool)
+// A scanner handles t[start:] (see needleSet.scan); t[from:start] was
+// passed on undecided, and matches may start there too.
+type scanner func(dst, t []byte, from, start int, eof bool) ([]byte, int, bool)
+
+func patternScanner(dst, t []byte, _, start int, eof bool) ([]byte, int, bool) {
+	return scanPatterns(dst, t, start, eof)
+}
 
 // push appends in to the stage and returns dst with what can be passed on.
 // A nil scan passes everything through. With decide, the scanner decides
@@ -29,7 +36,7 @@ func (st *stage) push(dst, in []byte, decide, end bool, scan scanner) []byte {
 	if scan != nil {
 		var changed bool
 		var out []byte
-		out, stop, changed = scan(dst, st.buf, st.ctx, decide || end)
+		out, stop, changed = scan(dst, st.buf, st.ctx-st.open, st.ctx, decide || end)
 		if changed {
 			dst = out
 		} else {
@@ -39,10 +46,16 @@ func (st *stage) push(dst, in []byte, decide, end bool, scan scanner) []byte {
 		dst = append(dst, st.buf[st.ctx:]...)
 	}
 	if end {
-		st.buf, st.ctx = st.buf[:0], 0
+		st.buf, st.ctx, st.open = st.buf[:0], 0, 0
 		return dst
 	}
-	keep := max(0, stop-lookback)
+	switch {
+	case decide:
+		st.open = stop - st.ctx // passed on undecided: a match may start there yet
+	case stop > st.ctx:
+		st.open = 0 // the scan decided them before it went on
+	}
+	keep := max(0, stop-max(lookback, st.open))
 	st.buf = st.buf[:copy(st.buf, st.buf[keep:])]
 	st.ctx = stop - keep
 	return dst
@@ -85,10 +98,10 @@ func (s *Stream) Flush() string { return string(s.push(nil, true, true)) }
 
 // Release returns what is held back for registered values, whatever it is,
 // and goes on with the text: a value or encoding complete in it is masked,
-// the start of one is shown as it is, as any other text would be. (A value
-// whose output stops midway, until Release, so shows its start: the rest
-// is not masked either.) A secret-looking pattern in progress stays held
-// back until its end.
+// the start of one is shown as it is, as any other text would be. A value
+// whose output stops midway, until Release, so shows its start; if the
+// text then completes it, the rest is masked. A secret-looking pattern in
+// progress stays held back until its end.
 func (s *Stream) Release() string { return string(s.push(nil, true, false)) }
 
 // push runs both stages; the result is valid until the next call.
@@ -99,7 +112,7 @@ func (s *Stream) push(in []byte, decide, end bool) []byte {
 	}
 	var s2 scanner
 	if s.r.Detection() {
-		s2 = scanPatterns
+		s2 = patternScanner
 	}
 	s.mid = s.s1.push(s.mid[:0], in, decide, end, s1)
 	s.out = s.s2.push(s.out[:0], s.mid, end, end, s2)

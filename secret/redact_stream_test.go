@@ -179,7 +179,9 @@ func TestStreamNoPrefixOracle(t *testing.T) {
 }
 
 // TestStreamRelease: Release passes on what is held back for registered
-// values, masks a value complete in it, and the stream goes on.
+// values, masks a value complete in it, and the stream goes on: a value
+// whose start it passed on is masked from there on when the text completes
+// it (unless released again before).
 func TestStreamRelease(t *testing.T) {
 	r := streamRedactor()
 	r.SetDetection(false)
@@ -189,7 +191,11 @@ func TestStreamRelease(t *testing.T) {
 	}{
 		{[]string{"waiting for input: ", release, "ok\n"}, []string{"", "waiting for input: ", "", "ok\n"}},
 		{[]string{"a hunter2-supersecret", release, " b"}, []string{"", "a [REDACTED:DB_PASS]", "", " b"}},
-		{[]string{"x hunter2-", release, "supersecret"}, []string{"", "x hunter2-", "", "supersecret"}},
+		// The start of a value was shown; the rest is still masked.
+		{[]string{"x hunter2-", release, "supersecret"}, []string{"", "x hunter2-", "", "[REDACTED:DB_PASS]"}},
+		{[]string{"x hunter2-", release, "supersecret" + strings.Repeat(".", 200)}, []string{"", "x hunter2-", "[REDACTED:DB_PASS]" + strings.Repeat(".", 62), strings.Repeat(".", 138)}},
+		{[]string{"x hunter2-", release, "superXecret"}, []string{"", "x hunter2-", "", "superXecret"}},
+		{[]string{"x hunter2-", release, "super", release, "secret"}, []string{"", "x hunter2-", "", "super", "", "secret"}},
 		{[]string{"x hunter2-", "supersecret", release}, []string{"", "", "x [REDACTED:DB_PASS]", ""}},
 	} {
 		if got := streamEvents(r, tt.steps...); !slices.Equal(got, tt.want) {
