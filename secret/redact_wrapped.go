@@ -57,8 +57,8 @@ func wrappedBreak(t []byte, p int) int {
 	if l == 0 || p+l >= len(t) || !b64Char[t[p+l]] {
 		return 0
 	}
-	for _, c := range t[p-minWrap : p] {
-		if !b64Char[c] {
+	for q := p - 1; q >= p-minWrap; q-- { // from the end: most lines end in other characters
+		if !b64Char[t[q]] {
 			return 0
 		}
 	}
