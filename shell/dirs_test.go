@@ -112,7 +112,14 @@ func TestValues(t *testing.T) {
 		{"d=secrets; cat $d/k", "d", []string{"secrets"}},
 		{"export d=a; d=b", "d", []string{"a", "b"}},
 		{"for f in a b{c,d}; do :; done", "f", []string{"a", "bc", "bd"}},
-		{"d=$(pwd); d+=x; d[1]=y", "d", nil},
+		// A value known in part is its glob form, naming what it
+		// appends to; an element set by index may be any text.
+		{"d=$(pwd); d+=x; d[1]=y", "d", []string{"$(pwd)", "${d}x", "*"}},
+		{"a=(x y); f=${g,,}", "a", []string{"x", "y"}},
+		{"a=(x y); f=${g,,}", "f", []string{"*"}},
+		{"declare -l f=X", "f", []string{"*", "X"}},
+		{"printf -v f %s x", "f", []string{"*"}},
+		{": ${f:=x}", "f", []string{"x"}},
 		{"bash -c 'd=a'", "d", []string{"a"}},
 	} {
 		sc, err := shell.Parse(tt.script)

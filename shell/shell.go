@@ -171,6 +171,12 @@ type Command struct {
 	// They are not part of String; Match also tries a pattern against the
 	// line with them appended, so that *.env matches cat < x.env.
 	Redirs []string
+	// Input are the words of the here-strings and here-documents that
+	// feed the command's standard input (its own and those of a group or
+	// loop around it), split at blanks and at quotes and brackets: a
+	// command may read them as names (xargs cat <<< secrets/k, read f
+	// <<< x, python3 - <<EOF). Words lists them.
+	Input []string
 	// Globs are the arguments the shell expands against file names (with
 	// an unquoted *, ? or [), quotes removed: a policy pattern naming a
 	// file meets them where a name could match both (bulwark.GlobsMeet).
@@ -200,7 +206,7 @@ func (c Command) Words() []string {
 			out = append(out, r[2:]) // "< name", "> name"
 		}
 	}
-	return out
+	return append(out, c.Input...)
 }
 
 // String is the command's canonical line: Name and Args joined by single

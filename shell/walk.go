@@ -31,16 +31,34 @@ type walker struct {
 const maxValues = 16
 
 // value records that the script may give name the value a.
+// A value only known in part is recorded as its glob form (arg.pat:
+// g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is "*").
 func (w *walker) value(name string, a arg) {
-	if w.pattern || !a.static || name == "" {
+	if w.pattern || name == "" {
 		return
+	}
+	v := a.text
+	if !a.static || a.glob {
+		v = a.pat
+		if v == "" {
+			v = a.text
+		}
 	}
 	if w.values == nil {
 		w.values = map[string][]string{}
 	}
-	if vs := w.values[name]; len(vs) < maxValues && !slices.Contains(vs, a.text) {
-		w.values[name] = append(vs, a.text)
+	if vs := w.values[name]; len(vs) < maxValues && !slices.Contains(vs, v) {
+		w.values[name] = append(vs, v)
+	} else if len(vs) == maxValues && !slices.Contains(vs, "*") {
+		// Past the bound, the variable may hold any text.
+		w.values[name] = append(vs, "*")
 	}
+}
+
+// unknown records that the script may give name a value that cannot be
+// known: any text.
+func (w *walker) unknown(name string) {
+	w.value(name, arg{text: "*", pat: "*", glob: true})
 }
 
 // place gives c the folders the command being read may run in.
@@ -108,16 +126,18 @@ func (w *walker) script(src string, depth int) error {
 	// scopes are the statements with file redirections seen so far: a
 	// command inside one reads or writes those files.
 	type scope struct {
-		start, end uint
-		redirs     []string
+		start, end   uint
+		redirs       []string
+		input, globs []string
 	}
 	var scopes []scope
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
 			r := redirections(src, n.Redirs)
-			if len(r) > 0 {
-				scopes = append(scopes, scope{n.Pos().Offset(), n.End().Offset(), r})
+			in, gs := inputs(src, n.Redirs)
+			if len(r) > 0 || len(in) > 0 || len(gs) > 0 {
+				scopes = append(scopes, scope{n.Pos().Offset(), n.End().Offset(), r, in, gs})
 			}
 			if n.Cmd == nil && len(r) > 0 {
 				// Redirections alone: > f truncates f, and $(< f) is
@@ -135,15 +155,20 @@ func (w *walker) script(src string, depth int) error {
 			before := len(w.cmds)
 			w.cur = here(n)
 			w.callExpr(src, n, depth)
-			var redirs []string
+			var redirs, input, globs []string
 			at := n.Pos().Offset()
 			for _, sc := range scopes {
 				if sc.start <= at && at < sc.end {
 					redirs = append(redirs, sc.redirs...)
+					input = append(input, sc.input...)
+					globs = append(globs, sc.globs...)
 				}
 			}
-			for i := before; i < len(w.cmds) && len(redirs) > 0; i++ {
-				w.cmds[i].Redirs = append(w.cmds[i].Redirs, redirs...)
+			for i := before; i < len(w.cmds); i++ {
+				c := &w.cmds[i]
+				c.Redirs = append(c.Redirs, redirs...)
+				c.Input = append(c.Input, input...)
+				c.Globs = append(c.Globs, globs...)
 			}
 		case *syntax.DeclClause:
 			w.cur = here(n)
@@ -155,8 +180,24 @@ func (w *walker) script(src string, depth int) error {
 			w.declare(src, n)
 		case *syntax.Assign:
 			w.assigns(src, n)
-			if n.Name != nil && n.Value != nil && n.Index == nil && !n.Append {
-				w.value(n.Name.Value, word(src, n.Value))
+			if n.Name != nil && n.Value != nil && n.Index == nil {
+				a := word(src, n.Value)
+				if n.Append {
+					// f+=x: the value f held, then x.
+					a = arg{text: "${" + n.Name.Value + "}" + a.text, pat: "${" + n.Name.Value + "}" + a.pat, glob: a.glob}
+				}
+				w.value(n.Name.Value, a)
+			}
+			if n.Name != nil && (n.Index != nil || n.Append && n.Array != nil) {
+				w.unknown(n.Name.Value) // a[1]=x, a+=(x): $a may be any element
+			}
+			if n.Name != nil && n.Array != nil {
+				// a=(x y): $a is the first element, ${a[i]} any.
+				for _, e := range n.Array.Elems {
+					if e.Value != nil {
+						w.value(n.Name.Value, word(src, e.Value))
+					}
+				}
 			}
 			if n.Array != nil && n.Name != nil && v.assoc[n.Name.Value] {
 				for _, e := range n.Array.Elems {
@@ -179,6 +220,14 @@ func (w *walker) script(src string, depth int) error {
 		case *syntax.ParamExp:
 			if n.Exp != nil && n.Param != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) && risky(n.Param.Value) {
 				w.dyn("%s sets %s, which changes what commands run", source(src, n), n.Param.Value)
+			}
+			if n.Exp != nil && n.Param != nil && (n.Exp.Op == syntax.AssignUnset || n.Exp.Op == syntax.AssignUnsetOrNull) {
+				// ${f:=x} gives f the value x.
+				if n.Exp.Word != nil {
+					w.value(n.Param.Value, word(src, n.Exp.Word))
+				} else {
+					w.value(n.Param.Value, arg{static: true})
+				}
 			}
 			if n.Excl && n.Names == 0 && n.Index == nil {
 				// ${!x}: the value of x names the variable read, and a
@@ -241,7 +290,20 @@ func (w *walker) declare(src string, d *syntax.DeclClause) {
 	if d.Variant.Value == "nameref" {
 		w.dyn("nameref makes one variable stand for another")
 	}
+	// declare -l, -u and -c change the case of what is assigned: the
+	// variables they name may hold any text.
+	changesCase := false
 	for _, a := range d.Args {
+		if a.Name == nil && a.Value != nil {
+			if t := word(src, a.Value); !t.static || (strings.HasPrefix(t.text, "-") || strings.HasPrefix(t.text, "+")) && strings.ContainsAny(t.text[1:], "luc") {
+				changesCase = true
+			}
+		}
+	}
+	for _, a := range d.Args {
+		if changesCase && a.Name != nil {
+			w.unknown(a.Name.Value)
+		}
 		if a.Name != nil || a.Value == nil {
 			continue
 		}
@@ -341,6 +403,11 @@ func (w *walker) run(args []arg, depth int) []string {
 			defer func() { w.cur = from }()
 		}
 		for _, a := range nameArgs(prog, rest) {
+			if a.static && (prog == "printf" || prog == "getopts") {
+				// printf -v f FORMAT ...: f holds what the format makes.
+				name, _, _ := strings.Cut(a.text, "[")
+				w.unknown(name)
+			}
 			if why := subscripted(prog, a); why != "" {
 				w.dyn("%s", why)
 			}
@@ -416,7 +483,10 @@ func (w *walker) run(args []arg, depth int) []string {
 func globs(args []arg) []string {
 	var out []string
 	for _, a := range args {
-		if a.glob {
+		switch {
+		case a.glob && a.pat != "":
+			out = append(out, a.pat)
+		case a.glob:
 			out = append(out, a.text)
 		}
 	}
@@ -582,6 +652,63 @@ func redirections(src string, rs []*syntax.Redirect) []string {
 		}
 	}
 	return out
+}
+
+// maxInput bounds the words listed for the here-strings and here-documents
+// of one statement; past it, the statement is given the glob *.
+const maxInput = 4096
+
+// inputs returns the words of the here-strings and here-documents in rs,
+// which feed a command's standard input (xargs cat <<< secrets/k, python3 -
+// <<EOF): each word split at blanks, and again at quotes, brackets and the
+// like, so that a name in open('secrets/k') is a word too. globs are the
+// redirected files and input words whose text holds a glob or a part that
+// cannot be known (cat < secrets/+(k), <<< ${f,,}), as arg.pat.
+func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
+	seen := map[string]bool{}
+	add := func(s string) {
+		if s == "" || seen[s] {
+			return
+		}
+		seen[s] = true
+		if len(words) == maxInput {
+			globs = append(globs, "*")
+		}
+		if len(words) < maxInput {
+			words = append(words, s)
+		}
+	}
+	split := func(text string) {
+		for _, f := range strings.Fields(text) {
+			add(f)
+			for _, t := range strings.FieldsFunc(f, func(r rune) bool { return strings.ContainsRune("'\"`()[]{},;=<>|&", r) }) {
+				add(t)
+			}
+		}
+	}
+	for _, r := range rs {
+		switch {
+		case r.Op == syntax.WordHdoc && r.Word != nil:
+			a := word(src, r.Word)
+			add(a.text)
+			split(a.text)
+			if a.pat != a.text {
+				globs = append(globs, a.pat)
+			}
+		case (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil:
+			a := word(src, r.Hdoc)
+			split(a.text)
+			if a.pat != a.text {
+				split(a.pat)
+				globs = append(globs, "*")
+			}
+		case r.Word != nil && r.Op != syntax.Hdoc && r.Op != syntax.DashHdoc:
+			if a := word(src, r.Word); a.glob {
+				globs = append(globs, a.pat)
+			}
+		}
+	}
+	return words, globs
 }
 
 // allElements reports whether a subscript is @ or *: every element, no

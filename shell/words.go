@@ -21,6 +21,12 @@ type arg struct {
 	glob bool
 	// lead is the text before the first run-time part, when there is one.
 	lead string
+	// pat is the word as a glob a policy pattern is matched against: text
+	// with each part whose text cannot be known written as * (an extended
+	// glob such as +(k) or !(x), a parameter expansion with an operator
+	// such as ${f,,} or ${f#x}, and a substitution beside other text, as
+	// in secrets/$(echo k)). Where it differs from text, glob is set.
+	pat string
 }
 
 // words returns the words a shell word becomes after brace expansion and
@@ -49,51 +55,119 @@ const maxBraceWords = 1024
 // word returns a shell word after quote removal.
 func word(src string, w *syntax.Word) arg {
 	a := arg{static: true}
-	var b strings.Builder
+	var b, pb strings.Builder
+	subst := false
 	for _, p := range w.Parts {
-		part(src, p, &b, &a, false)
+		part(src, p, &b, &pb, &a, &subst, false)
 	}
-	a.text = b.String()
+	a.text, a.pat = b.String(), pb.String()
+	if subst && a.pat != "*" {
+		// $(echo k) alone is what the commands inside print, and they
+		// are judged; beside other text (secrets/$(echo k)) it may
+		// complete any name.
+		a.glob = true
+	}
+	if !subst && a.pat != a.text {
+		a.glob = true
+	}
+	if !a.glob {
+		a.pat = a.text
+	}
 	return a
 }
 
-func part(src string, p syntax.WordPart, b *strings.Builder, a *arg, quoted bool) {
+// part writes the text of p to b and its form as a glob (see arg.pat) to
+// pb. subst is set when p is a substitution, whose text is unknown.
+func part(src string, p syntax.WordPart, b, pb *strings.Builder, a *arg, subst *bool, quoted bool) {
 	switch p := p.(type) {
 	case *syntax.Lit:
 		if quoted {
-			b.WriteString(unescapeDouble(p.Value))
+			s := unescapeDouble(p.Value)
+			b.WriteString(s)
+			pb.WriteString(s)
 			return
 		}
 		s, g := unescape(p.Value)
 		b.WriteString(s)
+		pb.WriteString(s)
 		a.glob = a.glob || g
 	case *syntax.SglQuoted:
 		if !p.Dollar {
 			b.WriteString(p.Value)
+			pb.WriteString(p.Value)
 			return
 		}
 		s, ok := ansiC(p.Value)
 		if !ok {
 			a.runtime(b)
 			b.WriteString(source(src, p))
+			pb.WriteString("*")
+			a.glob = true
 			return
 		}
 		b.WriteString(s)
+		pb.WriteString(s)
 	case *syntax.DblQuoted:
 		for _, q := range p.Parts {
-			part(src, q, b, a, true)
+			part(src, q, b, pb, a, subst, true)
 		}
 	case *syntax.ExtGlob:
+		// ?(..) *(..) +(..) @(..) !(..): read as globs whether or not
+		// extglob is on (shopt or BASHOPTS may turn it on); !(x) may
+		// match any name, so each is * whatever it holds.
 		a.glob = true
 		b.WriteString(source(src, p))
+		pb.WriteString("*")
 	case *syntax.BraceExp:
 		// Left by a brace expansion that could not be expanded; the
 		// word is what it was written as.
 		b.WriteString(source(src, p))
-	default: // ParamExp, CmdSubst, ArithmExp, ProcSubst
+		pb.WriteString(source(src, p))
+	case *syntax.ParamExp:
 		a.runtime(b)
 		b.WriteString(source(src, p))
+		if plainParam(p) && positional(p.Param.Value) {
+			// $1, $@, $*: the words of a call or of set, which are
+			// judged where they are written; beside other text ($1$2,
+			// "$*" with IFS=/) they may make any name.
+			pb.WriteString("*")
+			*subst = true
+			return
+		}
+		if plainParam(p) {
+			// $f and ${f}: a reader tries the values the script gives
+			// f in their place (Script.Values).
+			pb.WriteString(source(src, p))
+			return
+		}
+		// ${f,,}, ${f#x}, ${f:-x}, ${!f}, ${a[0]}: a value made at run
+		// time, which may be any text.
+		pb.WriteString("*")
+		a.glob = true
+	default: // CmdSubst, ArithmExp, ProcSubst
+		a.runtime(b)
+		b.WriteString(source(src, p))
+		pb.WriteString("*")
+		*subst = true
 	}
+}
+
+// positional reports whether name is a positional or special parameter
+// ($1, $@, $*, $_, $?): words of a call, of set or of another command.
+func positional(name string) bool {
+	if name == "_" || name == "" {
+		return true // $_: the last word of the command before
+	}
+	c := name[0]
+	return !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+}
+
+// plainParam reports whether p is $name or ${name}: a variable's value
+// as it is, with no operator.
+func plainParam(p *syntax.ParamExp) bool {
+	return p.Param != nil && p.Flags == nil && !p.Excl && !p.Length && !p.Width && !p.IsSet &&
+		p.NestedParam == nil && p.Index == nil && len(p.Modifiers) == 0 && p.Slice == nil &&
+		p.Repl == nil && p.Names == 0 && p.Exp == nil
 }
 
 // runtime marks the word as holding a run-time part from here on.

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -377,6 +378,9 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			*list = append(*list, p)
 		}
 	}
+	if v.ifs && strings.Contains(w, "$") {
+		add(&globs, "*")
+	}
 	vals := []string{w}
 	if strings.HasPrefix(w, "-") {
 		if _, val, ok := strings.Cut(w, "="); ok {
@@ -389,11 +393,22 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 	if rev, p, ok := strings.Cut(w, ":"); ok && rev != "" && !strings.HasPrefix(p, "//") {
 		vals = append(vals, p) // HEAD:secrets/k, host:path
 	}
-	for _, val := range vals {
+	// A value of a variable may be a glob (f=secr*; cat $f/k), or hold a
+	// part only known at run time, written as * (f=${g,,}): its forms
+	// are globs too.
+	substituted := len(vals)
+	for _, val := range vals[:substituted] {
 		vals = append(vals, v.substitute(val)...)
 	}
-	for _, val := range vals {
+	for i, val := range vals {
 		anywhere := anyDir
+		isGlob := i >= substituted && strings.ContainsAny(val, "*?[")
+		add := func(list *[]string, p string) {
+			add(list, p)
+			if isGlob && list == &parts {
+				add(&globs, p)
+			}
+		}
 		val, known := v.expand(val)
 		anywhere = anywhere || !known
 		// ~ is $HOME, the workspace; ~+ is $PWD, ~- $OLDPWD.
@@ -451,6 +466,10 @@ type vars struct {
 	home, pwd bool
 	// values are shell.Script.Values.
 	values map[string][]string
+	// ifs reports that the script may set IFS to split words at other
+	// characters (f=secrets/kxj; IFS=x; cat $f reads secrets/k): a word
+	// holding a variable may then name any file.
+	ifs bool
 }
 
 // maxSubstituted bounds the forms one word gets from the values of the
@@ -460,34 +479,81 @@ const maxSubstituted = 64
 // substitute returns w with each variable it holds ($d, ${d}) replaced by
 // each of the values the script gives it, where it holds any such.
 func (v vars) substitute(w string) []string {
-	if !strings.Contains(w, "$") || len(v.values) == 0 {
+	if !strings.Contains(w, "$") {
 		return nil
 	}
 	names := make([]string, 0, len(v.values))
 	for n := range v.values {
 		names = append(names, n)
 	}
+	for _, n := range referenced(w) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
 	slices.Sort(names)
+	// Any variable may also be unset where it is read: empty
+	// (cat secrets/k$nothing is cat secrets/k).
+	values := func(n string) []string {
+		if n == "HOME" || n == "PWD" || n == "OLDPWD" {
+			return v.values[n] // see expand
+		}
+		return append(slices.Clone(v.values[n]), "")
+	}
 	out := []string{w}
 	changed := false
-	for _, n := range names {
-		var next []string
-		for _, x := range out {
-			if !holdsVar(x, n) {
-				next = append(next, x)
-				continue
-			}
-			for _, val := range v.values[n] {
-				if len(next) < maxSubstituted {
-					next = append(next, replaceVar(x, n, val))
-					changed = true
+	// A value may name other variables (g=$f/k, f+=x is ${f}x): each
+	// round replaces those too, up to maxRounds deep.
+	for round := 0; round < maxRounds; round++ {
+		again := false
+		for _, n := range names {
+			var next []string
+			for _, x := range out {
+				if !holdsVar(x, n) {
+					next = append(next, x)
+					continue
+				}
+				for _, val := range values(n) {
+					if len(next) < maxSubstituted {
+						next = append(next, replaceVar(x, n, val))
+						changed, again = true, true
+					}
 				}
 			}
+			out = next
 		}
-		out = next
+		if !again {
+			break
+		}
 	}
 	if !changed {
 		return nil
+	}
+	return out
+}
+
+// maxRounds bounds how deep values that name variables are followed.
+const maxRounds = 4
+
+// referenced returns the names of the variables w refers to as $name or
+// ${name}.
+func referenced(w string) []string {
+	var out []string
+	for i := 0; i < len(w); i++ {
+		if w[i] != '$' || i+1 == len(w) {
+			continue
+		}
+		j, brace := i+1, w[i+1] == '{'
+		if brace {
+			j++
+		}
+		k := j
+		for k < len(w) && isNameByte(w[k]) {
+			k++
+		}
+		if k > j && !('0' <= w[j] && w[j] <= '9') && (!brace || k < len(w) && w[k] == '}') {
+			out = append(out, w[j:k])
+		}
 	}
 	return out
 }
@@ -529,8 +595,12 @@ func varsOf(src string) vars {
 		n -= strings.Count(src, "$"+name) + strings.Count(src, "${"+name+"}")
 		return n > 0
 	}
-	return vars{home: sets("HOME"), pwd: sets("PWD") || strings.Contains(src, "OLDPWD")}
+	return vars{home: sets("HOME"), pwd: sets("PWD") || strings.Contains(src, "OLDPWD"),
+		ifs: strings.Contains(emptyIFS.ReplaceAllString(src, ""), "IFS")}
 }
+
+// emptyIFS is IFS set to nothing (IFS= read -r line), which splits no word.
+var emptyIFS = regexp.MustCompile(`\bIFS=(''|"")?([ \t\n;&|)]|$)`)
 
 // expand reads a leading $HOME, $PWD or $OLDPWD (or ${...}) in w: it
 // returns w with ~/ or ./ in its place, and false where the folder it
