@@ -31,34 +31,36 @@ type walker struct {
 const maxValues = 16
 
 // value records that the script may give name the value a.
-// A value only known in part is recorded as its glob form (arg.pat:
+// A value only known in part is recorded as its glob forms (arg.pats:
 // g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is "*").
 func (w *walker) value(name string, a arg) {
 	if w.pattern || name == "" {
 		return
 	}
-	v := a.text
-	if !a.static || a.glob {
-		v = a.pat
-		if v == "" {
-			v = a.text
-		}
+	vs := a.pats
+	if len(vs) == 0 {
+		vs = []string{a.text}
 	}
 	if w.values == nil {
 		w.values = map[string][]string{}
 	}
-	if vs := w.values[name]; len(vs) < maxValues && !slices.Contains(vs, v) {
-		w.values[name] = append(vs, v)
-	} else if len(vs) == maxValues && !slices.Contains(vs, "*") {
-		// Past the bound, the variable may hold any text.
-		w.values[name] = append(vs, "*")
+	for _, v := range vs {
+		have := w.values[name]
+		switch {
+		case slices.Contains(have, v):
+		case len(have) < maxValues:
+			w.values[name] = append(have, v)
+		case !slices.Contains(have, "*"):
+			// Past the bound, the variable may hold any text.
+			w.values[name] = append(have, "*")
+		}
 	}
 }
 
 // unknown records that the script may give name a value that cannot be
 // known: any text.
 func (w *walker) unknown(name string) {
-	w.value(name, arg{text: "*", pat: "*", glob: true})
+	w.value(name, arg{text: "*"})
 }
 
 // place gives c the folders the command being read may run in.
@@ -184,7 +186,12 @@ func (w *walker) script(src string, depth int) error {
 				a := word(src, n.Value)
 				if n.Append {
 					// f+=x: the value f held, then x.
-					a = arg{text: "${" + n.Name.Value + "}" + a.text, pat: "${" + n.Name.Value + "}" + a.pat, glob: a.glob}
+					ref := "${" + n.Name.Value + "}"
+					b := arg{text: ref + a.text, glob: a.glob}
+					for _, p := range a.pats {
+						b.pats = append(b.pats, ref+p)
+					}
+					a = b
 				}
 				w.value(n.Name.Value, a)
 			}
@@ -484,8 +491,8 @@ func globs(args []arg) []string {
 	var out []string
 	for _, a := range args {
 		switch {
-		case a.glob && a.pat != "":
-			out = append(out, a.pat)
+		case a.glob && len(a.pats) > 0:
+			out = append(out, a.pats...)
 		case a.glob:
 			out = append(out, a.text)
 		}
@@ -663,7 +670,7 @@ const maxInput = 4096
 // <<EOF): each word split at blanks, and again at quotes, brackets and the
 // like, so that a name in open('secrets/k') is a word too. globs are the
 // redirected files and input words whose text holds a glob or a part that
-// cannot be known (cat < secrets/+(k), <<< ${f,,}), as arg.pat.
+// cannot be known (cat < secrets/+(k), <<< ${f,,}), as arg.pats.
 func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 	seen := map[string]bool{}
 	add := func(s string) {
@@ -692,19 +699,25 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 			a := word(src, r.Word)
 			add(a.text)
 			split(a.text)
-			if a.pat != a.text {
-				globs = append(globs, a.pat)
-			}
+			globs = append(globs, a.pats...)
 		case (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil:
 			a := word(src, r.Hdoc)
 			split(a.text)
-			if a.pat != a.text {
-				split(a.pat)
-				globs = append(globs, "*")
+			for _, p := range a.pats {
+				// What a part only known at run time makes of a
+				// word of the document.
+				for _, f := range strings.Fields(p) {
+					if strings.Contains(f, "*") && f != "*" {
+						globs = append(globs, f)
+					}
+				}
 			}
 		case r.Word != nil && r.Op != syntax.Hdoc && r.Op != syntax.DashHdoc:
 			if a := word(src, r.Word); a.glob {
-				globs = append(globs, a.pat)
+				globs = append(globs, a.pats...)
+				if len(a.pats) == 0 {
+					globs = append(globs, a.text)
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -21,12 +22,14 @@ type arg struct {
 	glob bool
 	// lead is the text before the first run-time part, when there is one.
 	lead string
-	// pat is the word as a glob a policy pattern is matched against: text
-	// with each part whose text cannot be known written as * (an extended
+	// pats are the word's forms as globs a policy pattern is matched
+	// against, where they differ from text (glob is then set): text with
+	// each part whose text cannot be known written as * (an extended
 	// glob such as +(k) or !(x), a parameter expansion with an operator
-	// such as ${f,,} or ${f#x}, and a substitution beside other text, as
-	// in secrets/$(echo k)). Where it differs from text, glob is set.
-	pat string
+	// such as ${f,,} or ${f#x}, and a substitution or positional
+	// parameter beside other text, as in secrets/$(echo k)), once for
+	// each choice a part makes (${f:-x} is ${f}, x or nothing).
+	pats []string
 }
 
 // words returns the words a shell word becomes after brace expansion and
@@ -55,61 +58,125 @@ const maxBraceWords = 1024
 // word returns a shell word after quote removal.
 func word(src string, w *syntax.Word) arg {
 	a := arg{static: true}
-	var b, pb strings.Builder
-	subst := false
+	var b strings.Builder
+	fs := forms{{}}
 	for _, p := range w.Parts {
-		part(src, p, &b, &pb, &a, &subst, false)
+		part(src, p, &b, &fs, &a, false)
 	}
-	a.text, a.pat = b.String(), pb.String()
-	if subst && a.pat != "*" {
-		// $(echo k) alone is what the commands inside print, and they
-		// are judged; beside other text (secrets/$(echo k)) it may
-		// complete any name.
-		a.glob = true
-	}
-	if !subst && a.pat != a.text {
-		a.glob = true
+	a.text = b.String()
+	for _, f := range fs {
+		if f.substs == 1 && f.other == 0 {
+			// $(echo k) alone is what the commands inside print, and
+			// they are judged; beside other text (secrets/$(echo k)) it
+			// may complete any name.
+			continue
+		}
+		if f.s != a.text {
+			a.glob = true
+		}
+		if !slices.Contains(a.pats, f.s) {
+			a.pats = append(a.pats, f.s)
+		}
 	}
 	if !a.glob {
-		a.pat = a.text
+		a.pats = nil
 	}
 	return a
 }
 
-// part writes the text of p to b and its form as a glob (see arg.pat) to
-// pb. subst is set when p is a substitution, whose text is unknown.
-func part(src string, p syntax.WordPart, b, pb *strings.Builder, a *arg, subst *bool, quoted bool) {
+// form is one glob form of a word being read (see arg.pats): its text,
+// and how many substitutions and other parts made it.
+type form struct {
+	s             string
+	substs, other int
+}
+
+// forms are a word's glob forms, one for each choice its parts make
+// (${f:-x} is $f, x or nothing).
+type forms []form
+
+// maxForms bounds the glob forms of one word; past it, a choice is *.
+const maxForms = 16
+
+func (fs forms) lit(s string) {
+	for i := range fs {
+		fs[i].s += s
+		if s != "" {
+			fs[i].other++
+		}
+	}
+}
+
+// unknown adds a part that may be any text.
+func (fs forms) unknown() { fs.lit("*") }
+
+// subst adds a substitution, whose output is judged where it is made.
+func (fs forms) subst() {
+	for i := range fs {
+		fs[i].s += "*"
+		fs[i].substs++
+	}
+}
+
+// choose adds a part that is one of choices (each a glob form's text).
+func (fs *forms) choose(choices []string) {
+	if len(*fs)*len(choices) > maxForms {
+		fs.unknown()
+		return
+	}
+	var out forms
+	for _, f := range *fs {
+		for _, c := range choices {
+			g := f
+			switch {
+			case c == substChoice:
+				g.s += "*"
+				g.substs++
+			case c != "":
+				g.s += c
+				g.other++
+			}
+			out = append(out, g)
+		}
+	}
+	*fs = out
+}
+
+// substChoice is a choice that is a substitution (see forms.subst).
+const substChoice = "\x00subst"
+
+// part writes the text of p to b and its glob forms to fs.
+func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, quoted bool) {
 	switch p := p.(type) {
 	case *syntax.Lit:
 		if quoted {
 			s := unescapeDouble(p.Value)
 			b.WriteString(s)
-			pb.WriteString(s)
+			fs.lit(s)
 			return
 		}
 		s, g := unescape(p.Value)
 		b.WriteString(s)
-		pb.WriteString(s)
+		fs.lit(s)
 		a.glob = a.glob || g
 	case *syntax.SglQuoted:
 		if !p.Dollar {
 			b.WriteString(p.Value)
-			pb.WriteString(p.Value)
+			fs.lit(p.Value)
 			return
 		}
 		s, ok := ansiC(p.Value)
 		if !ok {
 			a.runtime(b)
 			b.WriteString(source(src, p))
-			pb.WriteString("*")
-			a.glob = true
+			fs.unknown()
 			return
 		}
 		b.WriteString(s)
-		pb.WriteString(s)
+		fs.lit(s)
 	case *syntax.DblQuoted:
 		for _, q := range p.Parts {
-			part(src, q, b, pb, a, subst, true)
+			part(src, q, b, fs, a, true)
 		}
 	case *syntax.ExtGlob:
 		// ?(..) *(..) +(..) @(..) !(..): read as globs whether or not
@@ -117,39 +184,72 @@ func part(src string, p syntax.WordPart, b, pb *strings.Builder, a *arg, subst *
 		// match any name, so each is * whatever it holds.
 		a.glob = true
 		b.WriteString(source(src, p))
-		pb.WriteString("*")
+		fs.unknown()
 	case *syntax.BraceExp:
 		// Left by a brace expansion that could not be expanded; the
 		// word is what it was written as.
 		b.WriteString(source(src, p))
-		pb.WriteString(source(src, p))
+		fs.lit(source(src, p))
 	case *syntax.ParamExp:
 		a.runtime(b)
 		b.WriteString(source(src, p))
-		if plainParam(p) && positional(p.Param.Value) {
-			// $1, $@, $*: the words of a call or of set, which are
-			// judged where they are written; beside other text ($1$2,
-			// "$*" with IFS=/) they may make any name.
-			pb.WriteString("*")
-			*subst = true
-			return
-		}
-		if plainParam(p) {
-			// $f and ${f}: a reader tries the values the script gives
-			// f in their place (Script.Values).
-			pb.WriteString(source(src, p))
-			return
-		}
-		// ${f,,}, ${f#x}, ${f:-x}, ${!f}, ${a[0]}: a value made at run
-		// time, which may be any text.
-		pb.WriteString("*")
-		a.glob = true
+		param(src, p, fs)
 	default: // CmdSubst, ArithmExp, ProcSubst
 		a.runtime(b)
 		b.WriteString(source(src, p))
-		pb.WriteString("*")
-		*subst = true
+		fs.subst()
 	}
+}
+
+// param adds the glob forms of a parameter expansion to fs.
+func param(src string, p *syntax.ParamExp, fs *forms) {
+	plain := p.Param != nil && p.Flags == nil && !p.Excl && !p.Length && !p.Width && !p.IsSet &&
+		p.NestedParam == nil && len(p.Modifiers) == 0 && p.Slice == nil &&
+		p.Repl == nil && p.Names == 0
+	switch {
+	case plain && p.Exp == nil && (p.Index != nil || positional(p.Param.Value)):
+		// $1, $@, $*, ${a[0]}: the words of a call, of set or of an
+		// array, which are judged where they are written (a reader
+		// tries an array's values in place of ${a[i]}); beside other
+		// text ($1$2, ${a[0]}/${a[1]}) they may make any name.
+		fs.subst()
+	case plain && p.Exp == nil:
+		// $f and ${f}: a reader tries the values the script gives f in
+		// their place (Script.Values).
+		fs.lit(source(src, p))
+	case plain && p.Index == nil && p.Exp != nil && defaultOp(p.Exp.Op):
+		// ${f:-x}, ${f:=x}, ${f:+x}: f's value, x, or nothing.
+		var choices []string
+		if p.Exp.Op != syntax.AlternateUnset && p.Exp.Op != syntax.AlternateUnsetOrNull {
+			if positional(p.Param.Value) {
+				choices = append(choices, substChoice)
+			} else {
+				choices = append(choices, "${"+p.Param.Value+"}")
+			}
+		}
+		if p.Exp.Word != nil {
+			w := word(src, p.Exp.Word)
+			if w.pats == nil {
+				choices = append(choices, w.text)
+			}
+			choices = append(choices, w.pats...)
+		}
+		fs.choose(append(choices, ""))
+	default:
+		// ${f,,}, ${f#x}, ${f/x/y}, ${f:0:3}, ${!f}, ${#f}: a value
+		// made at run time, which may be any text.
+		fs.unknown()
+	}
+}
+
+// defaultOp reports whether op chooses between a value and a word.
+func defaultOp(op syntax.ParExpOperator) bool {
+	switch op {
+	case syntax.DefaultUnset, syntax.DefaultUnsetOrNull, syntax.AssignUnset, syntax.AssignUnsetOrNull,
+		syntax.AlternateUnset, syntax.AlternateUnsetOrNull, syntax.ErrorUnset, syntax.ErrorUnsetOrNull:
+		return true
+	}
+	return false
 }
 
 // positional reports whether name is a positional or special parameter
@@ -160,14 +260,6 @@ func positional(name string) bool {
 	}
 	c := name[0]
 	return !(c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
-}
-
-// plainParam reports whether p is $name or ${name}: a variable's value
-// as it is, with no operator.
-func plainParam(p *syntax.ParamExp) bool {
-	return p.Param != nil && p.Flags == nil && !p.Excl && !p.Length && !p.Width && !p.IsSet &&
-		p.NestedParam == nil && p.Index == nil && len(p.Modifiers) == 0 && p.Slice == nil &&
-		p.Repl == nil && p.Names == 0 && p.Exp == nil
 }
 
 // runtime marks the word as holding a run-time part from here on.

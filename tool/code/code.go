@@ -551,7 +551,7 @@ func referenced(w string) []string {
 		for k < len(w) && isNameByte(w[k]) {
 			k++
 		}
-		if k > j && !('0' <= w[j] && w[j] <= '9') && (!brace || k < len(w) && w[k] == '}') {
+		if k > j && !('0' <= w[j] && w[j] <= '9') && (!brace || k < len(w) && (w[k] == '}' || w[k] == '[')) {
 			out = append(out, w[j:k])
 		}
 	}
@@ -562,9 +562,20 @@ func referenced(w string) []string {
 // ${name}.
 func holdsVar(w, name string) bool { return replaceVar(w, name, "\x00") != w }
 
-// replaceVar replaces $name and ${name} in w with val.
+// replaceVar replaces $name, ${name} and ${name[i]} in w with val.
 func replaceVar(w, name, val string) string {
 	w = strings.ReplaceAll(w, "${"+name+"}", val)
+	for {
+		i := strings.Index(w, "${"+name+"[")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(w[i:], "]}")
+		if j < 0 {
+			break
+		}
+		w = w[:i] + val + w[i+j+2:]
+	}
 	var b strings.Builder
 	ref := "$" + name
 	for {

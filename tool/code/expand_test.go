@@ -38,6 +38,10 @@ var expansionBypasses = []struct{ rules, command string }{
 	{"*(secrets/k)=deny", "a=(secrets k); cat ${a[0]}/${a[1]}"},
 	{"*(secrets/k)=deny", "a=(secrets/k); cat $a"},
 	{"*(secrets/k)=deny", "a[1]=secrets/k; cat ${a[1]}"},
+	{"*(secrets/k)=deny", "a=(x secrets/k); cat \"${a[@]}\""},
+	{"*(secrets/k)=deny", "cat ${1:-secrets/k}"},
+	{"*(secrets/k)=deny", "f=${1:-secrets}; cat $f/k"},
+	{"*(secrets/k)=deny", "cat ${f:+secrets/k}"},
 	{"*(secrets/k)=deny", "declare -l f=SECRETS/K; cat $f"},
 	{"*(secrets/k)=deny", "typeset -l f; f=SECRETS/K; cat $f"},
 	{"*(secrets/k)=deny", "printf -v f 'secret%s/k' s; cat $f"},
@@ -91,6 +95,10 @@ var expansionBenign = []struct{ command, rules string }{
 	{"echo \"${HOME}/x\"", "*(secrets/*)=deny;*(*.env)=deny"},
 	{"x=$(date +%s); echo \"took $x\"", "*(secrets/*)=deny;*(*.env)=deny"},
 	{"git log -1 --format=%H > \"$(mktemp)\"", "*(secrets/*)=deny;*(*.env)=deny"},
+	{"name=${1:-world}; echo \"hello $name\"", "*(secrets/*)=deny;*(*.env)=deny"},
+	{"go build -o \"${OUT:-bin/x}\" ./cmd/x", "*(secrets/*)=deny;*(*.env)=deny"},
+	{"a=(one two); echo \"${a[@]}\"", "*(secrets/*)=deny;*(*.env)=deny"},
+	{"set -- a b; echo \"$1\" \"$@\"", "*(secrets/*)=deny;*(*.env)=deny"},
 	{"d=build; mkdir -p -- \"$d\" && cp -- main \"$d/\"", "*(secrets/*)=deny;*(*.env)=deny"},
 }
 
