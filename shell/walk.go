@@ -166,6 +166,17 @@ func (w *walker) script(src string, depth int) error {
 					globs = append(globs, sc.globs...)
 				}
 			}
+			if len(w.cmds) == before && (len(redirs) > 0 || len(input) > 0) {
+				// exec 3< f runs nothing, but opens f for the commands
+				// after it: reported as redirections alone are.
+				name := "cat"
+				for _, x := range redirs {
+					if !strings.HasPrefix(x, "<") {
+						name = ":"
+					}
+				}
+				w.cmds = append(w.cmds, w.place(Command{Name: name}))
+			}
 			for i := before; i < len(w.cmds); i++ {
 				c := &w.cmds[i]
 				c.Redirs = append(c.Redirs, redirs...)

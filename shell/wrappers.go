@@ -256,9 +256,11 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	// (BASH_FUNC_ls%%=() { ...; } too); one that changes what runs makes
 	// the rest unknowable.
 	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment().MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
-		if name, _, _ := strings.Cut(rest[0].text, "="); risky(name) {
+		name, val, _ := strings.Cut(rest[0].text, "=")
+		if risky(name) {
 			w.dyn("%s sets %s, which changes what commands run", prog, name)
 		}
+		w.value(name, arg{text: val, static: true}) // env f=x sh -c 'cat $f'
 		rest = rest[1:]
 	}
 	if len(rest) < wr.operands {

@@ -52,6 +52,8 @@ var expansionBypasses = []struct{ rules, command string }{
 	{"*(secrets/k)=deny", "f=secr*; cat $f/k"},
 	{"*(secrets/k)=deny", "cat secrets/k$nothing"},
 	{"*(secrets/k)=deny", "f=secrets/kxj; IFS=x; cat $f"},
+	{"*(secrets/k)=deny", "env f=secrets/k bash -c 'cat $f'"},
+	{"*(secrets/k)=deny", "exec 3< secrets/k; cat <&3"},
 	// Substitutions and positional parameters beside other text.
 	{"*(secrets/k)=deny", "cat secrets/$(printf k)"},
 	{"*(secrets/k)=deny", "cat `echo secret`s/k"},
