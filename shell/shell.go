@@ -56,9 +56,19 @@
 // is -r -f). A word holding a parameter expansion, a command or arithmetic
 // substitution keeps that part as written ("$f"), as a placeholder; it does
 // not make the command dynamic; Script.Values lists the values the script
-// gives variables as known text (d=secrets, for f in a b), for a reader
-// to try in its place. Globs are kept as written, and listed in
-// Command.Globs (a policy's file pattern meets prod.e* as it meets prod.env).
+// gives variables (d=secrets, for f in a b, a=(x y), env d=x), for a
+// reader to try in its place. Globs are kept as written, and listed in
+// Command.Globs (a policy's file pattern meets prod.e* as it meets
+// prod.env) with each part whose text cannot be known written as *: an
+// extended glob (+(k), !(x): read as a glob whether or not extglob is on),
+// a parameter expansion with an operator (${f,,}, ${f#x}; ${f:-x} is ${f},
+// x or nothing), and a substitution, positional parameter or ${a[i]}
+// beside other text (secrets/$(echo k), $1$2). A value known only in part
+// is listed in the same form (g=$f/k, g=${f,,} is *; f+=x is ${f}x), and a
+// variable given a case attribute (declare -l) or set by printf -v may
+// hold any text (*). The words of here-strings and here-documents are
+// Command.Input, for the command they feed may read them as names
+// (xargs cat <<< secrets/k).
 //
 // For rm, cp, mv, chmod, chown, chgrp, ln, mkdir, rmdir, touch, truncate,
 // shred, curl, wget, tar, sed, grep and git (and a set of git subcommands:
