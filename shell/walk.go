@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -699,7 +700,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 	split := func(text string) {
 		for _, f := range strings.Fields(text) {
 			add(f)
-			for _, t := range strings.FieldsFunc(f, func(r rune) bool { return strings.ContainsRune("'\"`()[]{},;=<>|&", r) }) {
+			for _, t := range strings.FieldsFunc(f, inputBreak) {
 				add(t)
 			}
 		}
@@ -717,8 +718,8 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 			for _, p := range a.pats {
 				// What a part only known at run time makes of a
 				// word of the document.
-				for _, f := range strings.Fields(p) {
-					if strings.Contains(f, "*") && f != "*" {
+				for _, f := range strings.FieldsFunc(p, inputBreak) {
+					if strings.Contains(f, "*") && strings.Trim(f, "*") != "" {
 						globs = append(globs, f)
 					}
 				}
@@ -733,6 +734,13 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 		}
 	}
 	return words, globs
+}
+
+// inputBreak reports whether r ends a word of a here-document as a
+// program may read it: a blank, a quote, a bracket, =, a comma and the
+// like (open('secrets/k'), path=secrets/k).
+func inputBreak(r rune) bool {
+	return unicode.IsSpace(r) || strings.ContainsRune("'\"`()[]{},;=<>|&", r)
 }
 
 // allElements reports whether a subscript is @ or *: every element, no
