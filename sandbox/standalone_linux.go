@@ -182,6 +182,14 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 	if os.Rename(tmp.Name(), file) != nil {
 		return -1
 	}
+	// Another version's init is not left behind, 2.4 MB each upgrade (a
+	// process that has it open keeps it until it ends).
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "sandbox-init-*"))
+	for _, o := range old {
+		if o != file {
+			os.Remove(o)
+		}
+	}
 	return open()
 }
 

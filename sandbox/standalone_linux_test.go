@@ -136,6 +136,9 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	src := initSrc("// v1\n")
 	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
 	dir := filepath.Join(t.TempDir(), "bulwark")
+	stale := filepath.Join(dir, "sandbox-init-0123456789abcdef")
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(stale, []byte("an older version's init"), 0o555)
 	open := func() (int, string) {
 		t.Helper()
 		path, why := standaloneInit(bin, src, "", dir)
@@ -153,6 +156,9 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(first); !bytes.Equal(got, exe) {
 		t.Fatal("the cached file does not hold the init")
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("another version's cached init was left behind")
 	}
 	st, _ := os.Stat(first)
 	if st.Mode().Perm() != 0o555 {
