@@ -28,13 +28,6 @@ import (
 // controllers the sandbox needs.
 var controllers = []string{"memory", "pids", "cpu"}
 
-// CgroupController says where one controller is.
-type CgroupController struct {
-	Name    string `json:"name"`
-	Version int    `json:"version"` // 1 or 2; 0 when missing
-	Parent  string `json:"parent"`  // the folder sandbox groups are made in
-}
-
 const cgroupRoot = "/sys/fs/cgroup"
 
 // findCgroups locates each controller for the current process.
