@@ -98,8 +98,19 @@ type prepared struct {
 
 // prepare builds the sandbox and restricts this thread.
 func prepare(cfg *Config, fds []int) (prepared, error) {
+	// [workspace, root tree?, proxy dir?, tasks...]
 	want := 1 + cfg.Cgroups
+	tree, proxy := -1, -1
+	if cfg.RootTree {
+		if cfg.Rootless != nil {
+			CloseAll(fds)
+			return prepared{}, fmt.Errorf("init: a root tree for a rootless sandbox")
+		}
+		tree = want - cfg.Cgroups
+		want++
+	}
 	if cfg.Proxy {
+		proxy = want - cfg.Cgroups
 		want++
 	}
 	if len(fds) != want {
@@ -127,7 +138,12 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("allowed programs resolved")
-	if err := buildRoot(cfg, fds[0], exec); err != nil {
+	if tree >= 0 {
+		err = attachTree(cfg, fds[tree], fds[0], exec)
+	} else {
+		err = buildRoot(cfg, fds[0], exec)
+	}
+	if err != nil {
 		return prepared{}, err
 	}
 	mark("file system built, pivoted")
@@ -135,7 +151,7 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	if cfg.Proxy {
-		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
+		if err := startForwarder(fds[proxy], cfg.ProxySock); err != nil {
 			return prepared{}, err
 		}
 	}
