@@ -452,10 +452,14 @@ func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []strin
 		if strings.Contains(n, "/") {
 			real, regular = resolved(n)
 		} else {
-			if listed == nil {
-				listed = listDirs(dirs, names)
+			if len(names) <= maxProbed {
+				real = findProbed(dirs, n)
+			} else {
+				if listed == nil {
+					listed = listDirs(dirs, names)
+				}
+				real = findListed(listed, n)
 			}
-			real = findListed(listed, n)
 		}
 		if real == "" {
 			continue
@@ -470,6 +474,23 @@ func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []strin
 		out = append(out, real)
 	}
 	return out, nil
+}
+
+// maxProbed is the most names resolved by probing the folders one name at
+// a time (findProbed) rather than listing them: /usr/bin's listing (over a
+// thousand entries) costs as much as probing dozens of names, and a
+// sandbox often allows only a few.
+var maxProbed = 8
+
+// findProbed returns the real path of name in the first folder of dirs
+// where it is a regular file (symlinks followed), or "", as findListed.
+func findProbed(dirs []string, name string) string {
+	for _, d := range dirs {
+		if real, regular := resolved(path.Join(d, name)); regular {
+			return real
+		}
+	}
+	return ""
 }
 
 // pathDir is one PATH folder as listed: its real path and the types
