@@ -543,7 +543,7 @@ func (b *box) cleanup() {
 		go closeAll(held)
 	}
 	if b.cg != nil {
-		b.cg.release()
+		b.cg.release(ended && b.cmd != nil && b.cmd.Process != nil)
 	}
 	if b.proxy != nil {
 		b.proxy.Close()
