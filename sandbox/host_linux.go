@@ -153,18 +153,24 @@ func begin(spec Spec) (_ *box, err error) {
 	// tree of the plan (roottree_linux.go), while the init starts.
 	type planned struct {
 		plan     *execPlan
+		final    func() *execPlan
 		rootTree int
 		multi    chan error
 	}
+	treeOf := func(p *execPlan) int {
+		if rl != nil {
+			return -1
+		}
+		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly})
+	}
 	planCh := make(chan planned, 1)
 	go func() {
-		p := planned{plan: currentExecPlan(), rootTree: -1, multi: make(chan error, 1)}
+		p := planned{rootTree: -1, multi: make(chan error, 1)}
+		p.plan, p.final = startExecPlan()
 		tr.Mark("host: exec plan loaded")
 		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan) }()
-		if rl == nil {
-			p.rootTree = rootTreeFor(initproc.TreeSpec{ExecDirs: p.plan.Islands, ExecLibs: p.plan.Libs, NoExec: p.plan.Masks, ReadOnly: readOnly})
-			tr.Mark("host: root tree cloned")
-		}
+		p.rootTree = treeOf(p.plan)
+		tr.Mark("host: root tree cloned")
 		planCh <- p
 	}()
 	planCollected := false
@@ -314,7 +320,18 @@ func begin(spec Spec) (_ *box, err error) {
 	}
 	planCollected = true
 	plan = <-planCh
-	if err := <-plan.multi; err != nil {
+	err = <-plan.multi
+	if checked := plan.final(); checked != plan.plan {
+		// Started with the cache file's plan, which its check found
+		// stale: all again with the plan made since.
+		if plan.rootTree >= 0 {
+			unix.Close(plan.rootTree)
+		}
+		plan.plan, plan.rootTree = checked, -1
+		err = checkMultiCall(spec.AllowExec, checked)
+		plan.rootTree = treeOf(checked)
+	}
+	if err != nil {
 		return nil, err
 	}
 	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.plan.Islands, plan.plan.Libs, plan.plan.Masks
