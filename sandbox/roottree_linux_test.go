@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 )
@@ -162,4 +163,45 @@ func TestRootTreeOffInitBuildsItsRoot(t *testing.T) {
 			t.Errorf("exit %d, stdout %q, stderr %q", res.ExitCode, res.Stdout, res.Stderr)
 		}
 	})
+}
+
+// With the egress proxy's trust files, the init of a root tree mounts a
+// tmpfs of its own at /run for them: read-only, like the root it stands
+// for in the init's own build, and holding the same files.
+func TestRootTreeTrustFiles(t *testing.T) {
+	requireRootTrees(t)
+	ic, err := egress.NewIntercept(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{AllowExec: []string{"cat", "sh"}, AllowDomains: []string{"example.com"}, Net: NetProxy, Intercept: ic}
+	run := func() (string, string) {
+		res := mustRun(t, spec, "sh", "-c", "cat "+initproc.TrustCA+"; echo x > /run/bulwark/new 2>/dev/null && echo WRITABLE; cat /proc/self/mountinfo")
+		if res.ExitCode != 0 {
+			t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		out := string(res.Stdout)
+		var ro []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 5 && (f[4] == "/" || f[4] == "/run") {
+				ro = append(ro, f[4]+" "+strings.Split(f[5], ",")[0])
+			}
+		}
+		return out, strings.Join(ro, "; ")
+	}
+	var ownOut, ownRO string
+	withoutRootTrees(t, func() { ownOut, ownRO = run() })
+	out, ro := run()
+	pem := string(ic.CA.CertPEM())
+	for name, o := range map[string]string{"init's own root": ownOut, "root tree": out} {
+		if !strings.HasPrefix(o, pem) {
+			t.Errorf("%s: the task CA is not at %s:\n%s", name, initproc.TrustCA, o)
+		}
+		if strings.Contains(o, "WRITABLE") {
+			t.Errorf("%s: /run/bulwark is writable", name)
+		}
+	}
+	if ownRO != "/ ro" || ro != "/ ro; /run ro" {
+		t.Errorf("read-only mounts: init's own root %q (want \"/ ro\"), root tree %q (want \"/ ro; /run ro\")", ownRO, ro)
+	}
 }
