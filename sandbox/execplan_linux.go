@@ -346,7 +346,13 @@ func startExecPlanFrom(file string) (start *execPlan, final func() *execPlan) {
 	c := &planCheck{done: make(chan struct{})}
 	plans.pending = c
 	go func() {
-		next, checked := cachedExecPlan(file)
+		// The file read once more, with its stamps this time.
+		var next *execPlan
+		checked := time.Now()
+		if q, _ := loadExecPlan(file, true); q != nil && q.fresh() {
+			touchExecPlan(file)
+			next = q
+		}
 		if next == nil {
 			next, checked = makeExecPlan(), time.Now()
 			saveExecPlan(next)
