@@ -473,11 +473,17 @@ func counter(file, key string) int64 {
 
 // release gives the groups up when the sandbox is over: a slot's groups
 // are kept, with whatever is left in them killed (the next sandbox of the
-// slot checks they are empty), other groups are removed.
-func (cg *cgroup) release() {
+// slot checks they are empty), other groups are removed. initEnded says
+// the sandbox's init was reaped: its pid namespace, which held every
+// process of the groups, is empty, and a slot's groups are kept as they
+// are, with no look at them.
+func (cg *cgroup) release(initEnded bool) {
 	defer cg.unlock() // after the kill: the next sandbox finds them empty
 	if !cg.keep {
 		cg.remove()
+		return
+	}
+	if initEnded {
 		return
 	}
 	for c, dir := range cg.dirs {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -86,8 +87,13 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 	}
 
 	// The first sandbox gives its groups up with the leftover still in
-	// them (as if it had escaped release's kill).
-	first.unlock()
+	// them: release after the init was reaped takes no look at them (its
+	// pid namespace held every process of theirs), so only the reuse's
+	// reset stands between the leftover and the next sandbox.
+	first.release(true)
+	if err := left.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("release after the init's end touched the groups: the leftover is gone (%v)", err)
+	}
 	second, err := newCgroup(ctrls, int64(slot), 128<<20, 20, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +257,7 @@ func TestSlotCgroupInUseIsNotReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer first.release()
+	defer first.release(false)
 	running := exec.Command("sleep", "60")
 	if err := running.Start(); err != nil {
 		t.Fatal(err)
@@ -269,7 +275,7 @@ func TestSlotCgroupInUseIsNotReset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second.release()
+	second.release(false)
 	for c, dir := range first.dirs {
 		if second.dirs[c] == dir {
 			t.Errorf("controller %s: a second sandbox of slot %d got %s while the first still had it", c, slot, dir)
@@ -283,12 +289,12 @@ func TestSlotCgroupInUseIsNotReset(t *testing.T) {
 
 	// Once the first gives the groups up, the slot's next sandbox gets
 	// them again.
-	first.release()
+	first.release(false)
 	third, err := newCgroup(ctrls, int64(slot), 64<<20, 10, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer third.release()
+	defer third.release(false)
 	for c, dir := range first.dirs {
 		if third.dirs[c] != dir {
 			t.Errorf("controller %s: the slot's next sandbox got %s, want the slot's %s again", c, third.dirs[c], dir)
@@ -369,7 +375,7 @@ func TestSlotCgroupResetOutrunsAForkBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer second.release()
+	defer second.release(false)
 	if second.dirs["pids"] != pids {
 		t.Fatalf("the reset gave up on the bomb: the slot's next sandbox got %s, not %s", second.dirs["pids"], pids)
 	}
@@ -409,7 +415,7 @@ func TestSlotCgroupResetKillsAThreadThatJoinedAlone(t *testing.T) {
 		tasks = append(tasks, filepath.Join(dir, "tasks"))
 	}
 	if len(tasks) == 0 {
-		first.release()
+		first.release(false)
 		t.Skip("no v1 controller: a v2 group holds whole processes")
 	}
 	// Main thread outside; a second thread writes its own id into the
@@ -440,7 +446,7 @@ time.sleep(60)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer second.release()
+	defer second.release(false)
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
@@ -508,7 +514,7 @@ func TestSlotCgroupWithAFrozenLeftoverIsNotReused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the slot's next sandbox got no groups at all: %v", err)
 	}
-	defer second.release()
+	defer second.release(false)
 	for c, dir := range first.dirs {
 		if second.dirs[c] == dir {
 			t.Errorf("controller %s: the slot's next sandbox got %s, with a frozen leftover in it", c, dir)

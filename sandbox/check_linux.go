@@ -49,7 +49,7 @@ func check() Report {
 	if !r.Seccomp {
 		r.Missing = append(r.Missing, "seccomp filters unavailable (kernel without CONFIG_SECCOMP_FILTER, or an architecture other than amd64)")
 	}
-	ctrls, err := sandboxCgroups()
+	ctrls, err := cgroupsOnce() // read once: begin uses the same
 	if err != nil {
 		r.Missing = append(r.Missing, "cgroups: "+err.Error())
 	}

@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -187,5 +189,114 @@ func TestCachedExecPlanOnlyRootsFolder(t *testing.T) {
 	}
 	if p, _ := cachedExecPlan(inOther); p != nil {
 		t.Error("a plan in a folder of another user's was used")
+	}
+}
+
+// The cache file gives back the plan it was written from, whatever its
+// paths hold (spaces, quotes, new lines, bytes that are not UTF-8), with
+// its stamps or, read for the window, without them; a file cut short or
+// edited into another shape gives none.
+func TestExecPlanFileRoundTrip(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache file must be root's")
+	}
+	odd := []string{"/usr/lib/a b", "/usr/lib/q\"uote", "/usr/lib/new\nline", "/usr/lib/\xff\xfe", "/usr/lib/tab\there"}
+	p := &execPlan{
+		Islands: []string{"/usr/lib/x86_64-linux-gnu", odd[0]},
+		Libs:    []string{odd[1]},
+		Masks:   []string{odd[2]},
+		Aliases: map[string][]string{"/usr/bin/mawk": {"/usr/bin/awk", "/usr/bin/mawk"}, odd[3]: {odd[3], odd[4]}},
+		Stamps:  map[string]int64{"/usr/lib": 1733300000000000000, odd[2]: -1, odd[4]: 7},
+	}
+	b, err := encodeExecPlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "plan")
+	if err := os.WriteFile(file, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	full, _ := loadExecPlan(file, true)
+	if full == nil || !reflect.DeepEqual(full, p) {
+		t.Fatalf("read back with stamps:\n%#v\nwant\n%#v", full, p)
+	}
+	head, _ := loadExecPlan(file, false)
+	want := *p
+	want.Stamps = nil
+	if head == nil || !reflect.DeepEqual(*head, want) {
+		t.Fatalf("read back without stamps:\n%#v\nwant\n%#v", head, &want)
+	}
+	for name, bad := range map[string][]byte{
+		"cut short":       b[:len(b)-2],
+		"cut in a stamp":  b[:bytes.LastIndex(b, []byte("\ns "))+4],
+		"unknown line":    bytes.Replace(b, []byte("\ne\n"), []byte("\nx 1\ne\n"), 1),
+		"unquoted path":   bytes.Replace(b, []byte(`"/usr/lib"`), []byte(`/usr/lib`), 1),
+		"an alias alone":  bytes.Replace(b, []byte("\na "), []byte("\na \"/usr/bin/x\"\na "), 1),
+		"another version": bytes.Replace(b, []byte(`"version":4`), []byte(`"version":3`), 1),
+	} {
+		if err := os.WriteFile(file, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := loadExecPlan(file, true); got != nil {
+			t.Errorf("%s: a plan was read: %#v", name, got)
+		}
+	}
+}
+
+// A sandbox starts with the cache file's plan before its check is done,
+// and is configured with the plan the check leaves: the same one when it
+// is fresh, a plan made anew when it is stale.
+func TestStartExecPlanChecksBeforeUse(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache file must be root's")
+	}
+	plans.Lock()
+	saved, savedChecked := plans.plan, plans.checked
+	plans.Unlock()
+	defer func() {
+		plans.Lock()
+		plans.plan, plans.checked = saved, savedChecked
+		plans.Unlock()
+	}()
+	dir := t.TempDir()
+	island := filepath.Join(dir, "island")
+	os.Mkdir(island, 0o755)
+	stamps := map[string]int64{}
+	scanIsland(island, stamps)
+	file := filepath.Join(dir, "plan")
+	write := func() {
+		t.Helper()
+		b, _ := encodeExecPlan(&execPlan{Islands: []string{island}, Stamps: stamps})
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		old := time.Now().Add(-time.Hour)
+		os.Chtimes(file, old, old)
+		plans.Lock()
+		plans.plan = nil
+		plans.Unlock()
+	}
+
+	write()
+	start, final := startExecPlanFrom(file)
+	if start == nil || !slices.Equal(start.Islands, []string{island}) {
+		t.Fatalf("started with %v, want the file's plan", start)
+	}
+	if got := final(); got != start {
+		t.Errorf("a fresh file's plan: configured with %v, want the plan started with", got)
+	}
+
+	write()
+	copyFile(t, "/usr/bin/bash", filepath.Join(island, "new-program"))
+	start, final = startExecPlanFrom(file)
+	if start == nil || !slices.Equal(start.Islands, []string{island}) {
+		t.Fatalf("started with %v, want the file's plan", start)
+	}
+	got := final()
+	if got == start || slices.Contains(got.Islands, island) {
+		t.Errorf("a stale file's plan was kept: configured with %v", got.Islands)
+	}
+	if again, _ := startExecPlanFrom(file); again != got {
+		t.Error("the plan made after the check is not the one kept")
 	}
 }

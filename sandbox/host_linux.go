@@ -119,12 +119,6 @@ func begin(spec Spec) (_ *box, err error) {
 		tr.Mark("host: id-mapped workspace mount made")
 		treeCh <- tree{fd, err}
 	}()
-	planCh := make(chan *execPlan, 1)
-	go func() {
-		p := currentExecPlan()
-		tr.Mark("host: exec plan loaded")
-		planCh <- p
-	}()
 	// Collect the helpers' results whatever happens below.
 	var wsFd = -1
 	collect := func() error {
@@ -155,6 +149,41 @@ func begin(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
+	// The exec plan, then the allowlist's check against it and the root
+	// tree of the plan (roottree_linux.go), while the init starts.
+	type planned struct {
+		plan     *execPlan
+		final    func() *execPlan
+		rootTree int
+		multi    chan error
+	}
+	treeOf := func(p *execPlan) int {
+		if rl != nil {
+			return -1
+		}
+		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly})
+	}
+	planCh := make(chan planned, 1)
+	go func() {
+		p := planned{rootTree: -1, multi: make(chan error, 1)}
+		p.plan, p.final = startExecPlan()
+		tr.Mark("host: exec plan loaded")
+		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan) }()
+		p.rootTree = treeOf(p.plan)
+		tr.Mark("host: root tree cloned")
+		planCh <- p
+	}()
+	planCollected := false
+	var plan planned
+	defer func() {
+		if !planCollected {
+			plan = <-planCh
+			<-plan.multi
+		}
+		if plan.rootTree >= 0 {
+			unix.Close(plan.rootTree)
+		}
+	}()
 	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WriteExec: spec.WriteExecMemory, WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
 	if rl != nil {
 		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
@@ -289,13 +318,30 @@ func begin(spec Spec) (_ *box, err error) {
 	if err := collect(); err != nil {
 		return nil, err
 	}
-	plan := <-planCh
-	if err := checkMultiCall(spec.AllowExec, plan); err != nil {
+	planCollected = true
+	plan = <-planCh
+	err = <-plan.multi
+	if checked := plan.final(); checked != plan.plan {
+		// Started with the cache file's plan, which its check found
+		// stale: all again with the plan made since.
+		if plan.rootTree >= 0 {
+			unix.Close(plan.rootTree)
+		}
+		plan.plan, plan.rootTree = checked, -1
+		err = checkMultiCall(spec.AllowExec, checked)
+		plan.rootTree = treeOf(checked)
+	}
+	if err != nil {
 		return nil, err
 	}
-	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.Islands, plan.Libs, plan.Masks
+	cfg.ExecDirs, cfg.ExecLibs, cfg.NoExec = plan.plan.Islands, plan.plan.Libs, plan.plan.Masks
+	fds := []int{wsFd}
+	if plan.rootTree >= 0 {
+		cfg.RootTree = true
+		fds = append(fds, plan.rootTree)
+	}
 	tr.Mark("host: config ready")
-	if err := send(b.ctrl, cfg, append([]int{wsFd}, extra...)...); err != nil {
+	if err := send(b.ctrl, cfg, append(fds, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
 	b.pending = true
@@ -514,7 +560,7 @@ func (b *box) cleanup() {
 		go closeAll(held)
 	}
 	if b.cg != nil {
-		b.cg.release()
+		b.cg.release(ended && b.cmd != nil && b.cmd.Process != nil)
 	}
 	if b.proxy != nil {
 		b.proxy.Close()

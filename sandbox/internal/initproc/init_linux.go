@@ -98,8 +98,19 @@ type prepared struct {
 
 // prepare builds the sandbox and restricts this thread.
 func prepare(cfg *Config, fds []int) (prepared, error) {
+	// [workspace, root tree?, proxy dir?, tasks...]
 	want := 1 + cfg.Cgroups
+	tree, proxy := -1, -1
+	if cfg.RootTree {
+		if cfg.Rootless != nil {
+			CloseAll(fds)
+			return prepared{}, fmt.Errorf("init: a root tree for a rootless sandbox")
+		}
+		tree = want - cfg.Cgroups
+		want++
+	}
 	if cfg.Proxy {
+		proxy = want - cfg.Cgroups
 		want++
 	}
 	if len(fds) != want {
@@ -127,7 +138,12 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("allowed programs resolved")
-	if err := buildRoot(cfg, fds[0], exec); err != nil {
+	if tree >= 0 {
+		err = attachTree(cfg, fds[tree], fds[0], exec)
+	} else {
+		err = buildRoot(cfg, fds[0], exec)
+	}
+	if err != nil {
 		return prepared{}, err
 	}
 	mark("file system built, pivoted")
@@ -135,7 +151,7 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	if cfg.Proxy {
-		if err := startForwarder(fds[1], cfg.ProxySock); err != nil {
+		if err := startForwarder(fds[proxy], cfg.ProxySock); err != nil {
 			return prepared{}, err
 		}
 	}
@@ -436,10 +452,14 @@ func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []strin
 		if strings.Contains(n, "/") {
 			real, regular = resolved(n)
 		} else {
-			if listed == nil {
-				listed = listDirs(dirs, names)
+			if len(names) <= maxProbed {
+				real = findProbed(dirs, n)
+			} else {
+				if listed == nil {
+					listed = listDirs(dirs, names)
+				}
+				real = findListed(listed, n)
 			}
-			real = findListed(listed, n)
 		}
 		if real == "" {
 			continue
@@ -454,6 +474,23 @@ func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []strin
 		out = append(out, real)
 	}
 	return out, nil
+}
+
+// maxProbed is the most names resolved by probing the folders one name at
+// a time (findProbed) rather than listing them: /usr/bin's listing (over a
+// thousand entries) costs as much as probing dozens of names, and a
+// sandbox often allows only a few.
+var maxProbed = 8
+
+// findProbed returns the real path of name in the first folder of dirs
+// where it is a regular file (symlinks followed), or "", as findListed.
+func findProbed(dirs []string, name string) string {
+	for _, d := range dirs {
+		if real, regular := resolved(path.Join(d, name)); regular {
+			return real
+		}
+	}
+	return ""
 }
 
 // pathDir is one PATH folder as listed: its real path and the types

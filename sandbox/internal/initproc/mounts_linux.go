@@ -203,13 +203,20 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 			return fmt.Errorf("init: cover %s: %w", d, err)
 		}
 	}
+	if err := os.Mkdir(path.Join(root, "dev", "shm"), 0o755); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	return finishRoot(cfg, root, wsFd)
+}
+
+// finishRoot adds the sandbox's own mounts to the new root at root (/tmp,
+// /dev/shm, /proc, the workspace), pivots into it and makes the root and
+// /dev read-only.
+func finishRoot(cfg *Config, root string, wsFd int) error {
 	tmpOpts := "mode=1777,size=" + strconv.FormatInt(cfg.TmpSize, 10)
 	const scratch = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := unix.Mount("tmpfs", path.Join(root, "tmp"), "tmpfs", scratch, tmpOpts); err != nil {
 		return fmt.Errorf("init: /tmp: %w", err)
-	}
-	if err := os.Mkdir(path.Join(root, "dev", "shm"), 0o755); err != nil {
-		return fmt.Errorf("init: %w", err)
 	}
 	if err := unix.Mount("tmpfs", path.Join(root, "dev", "shm"), "tmpfs", scratch, tmpOpts); err != nil {
 		return fmt.Errorf("init: /dev/shm: %w", err)

@@ -13,7 +13,7 @@ import (
 // message per packet, with file descriptors attached where a message needs
 // them. The init's side is fd 3.
 //
-//	host -> init  Config  + [workspace, proxy dir, tasks]  set yourself up
+//	host -> init  Config  + [workspace, root tree, proxy dir, tasks]  set yourself up
 //	init -> host  Reply                                   ready, or why not
 //	host -> init  RunRequest  + [stdin, stdout, stderr]       run this command
 //	init -> host  RunReply{Running}                           it started (only when asked)
@@ -34,12 +34,15 @@ const (
 type Config struct {
 	AllowExec []string `json:"allow_exec"`
 	TmpSize   int64    `json:"tmp_size"`
-	Proxy     bool     `json:"proxy"`      // a proxy dir fd follows the workspace fd
-	ProxySock string   `json:"proxy_sock"` // the socket's name in that dir
-	NProc     uint64   `json:"nproc"`      // RLIMIT_NPROC for the command's uid
-	FileSize  uint64   `json:"file_size"`  // RLIMIT_FSIZE: the largest file written
-	Cgroups   int      `json:"cgroups"`    // v1 "tasks" fds that follow, to join
-	Check     bool     `json:"check"`      // exit after setup (sandbox check)
+	// RootTree says a clone of the host's root tree (BuildTree) follows
+	// the workspace fd: the init attaches it instead of building its root.
+	RootTree  bool   `json:"root_tree,omitempty"`
+	Proxy     bool   `json:"proxy"`      // a proxy dir fd follows the workspace fd (and the root tree's)
+	ProxySock string `json:"proxy_sock"` // the socket's name in that dir
+	NProc     uint64 `json:"nproc"`      // RLIMIT_NPROC for the command's uid
+	FileSize  uint64 `json:"file_size"`  // RLIMIT_FSIZE: the largest file written
+	Cgroups   int    `json:"cgroups"`    // v1 "tasks" fds that follow, to join
+	Check     bool   `json:"check"`      // exit after setup (sandbox check)
 	// The executable mounts besides the allowed programs (execPlan).
 	ExecDirs []string `json:"exec_dirs"`
 	ExecLibs []string `json:"exec_libs"`

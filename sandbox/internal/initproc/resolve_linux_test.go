@@ -92,16 +92,30 @@ func TestResolveAllowedMatchesProbing(t *testing.T) {
 	names := []string{"plain", "both", "linked", "chain", "broken", "todir", "adir", "fifo",
 		"onlysbin", "same", "absent", usrBin + "/plain", bin + "/linked", root + "/elsewhere", "[", ".", ".."}
 	ro := []string{root}
-	got, err := resolveAllowedIn(dirs, names, false, ro)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want, err := resolveReference(dirs, names, ro)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("resolved from listings:\n  %q\nby probing:\n  %q", got, want)
+	// A few names are probed (findProbed), more are found in listings:
+	// both find what the reference does, for the whole list and name by
+	// name.
+	var got []string
+	for _, probed := range []int{0, len(names)} {
+		defer func(old int) { maxProbed = old }(maxProbed)
+		maxProbed = probed
+		if got, err = resolveAllowedIn(dirs, names, false, ro); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("maxProbed %d: resolved:\n  %q\nby the reference:\n  %q", probed, got, want)
+		}
+		for _, n := range names {
+			one, err := resolveAllowedIn(dirs, []string{n}, false, ro)
+			ref, rerr := resolveReference(dirs, []string{n}, ro)
+			if (err == nil) != (rerr == nil) || !slices.Equal(one, ref) {
+				t.Errorf("maxProbed %d: %q resolved to %q (%v), the reference to %q (%v)", probed, n, one, err, ref, rerr)
+			}
+		}
 	}
 	// What the listing must have found, so that the comparison is not of
 	// two empty answers.
@@ -141,13 +155,17 @@ func TestResolveAllowedMatchesProbingOnHost(t *testing.T) {
 		t.Skip("no PATH folder here")
 	}
 	dirs := strings.Split(SandboxPath, ":")
-	got, err := resolveAllowedIn(dirs, names, false, nil)
 	want, werr := resolveReference(dirs, names, nil)
-	if (err == nil) != (werr == nil) || !slices.Equal(got, want) {
-		t.Fatalf("listing: %d programs, %v; probing: %d, %v", len(got), err, len(want), werr)
-	}
-	if len(got) == 0 {
-		t.Fatal("nothing resolved")
+	defer func(old int) { maxProbed = old }(maxProbed)
+	for _, probed := range []int{0, len(names)} {
+		maxProbed = probed
+		got, err := resolveAllowedIn(dirs, names, false, nil)
+		if (err == nil) != (werr == nil) || !slices.Equal(got, want) {
+			t.Fatalf("maxProbed %d: %d programs, %v; the reference: %d, %v", probed, len(got), err, len(want), werr)
+		}
+		if len(got) == 0 {
+			t.Fatal("nothing resolved")
+		}
 	}
 }
 
