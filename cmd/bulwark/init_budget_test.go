@@ -100,8 +100,14 @@ func TestParseInitTrace(t *testing.T) {
 // bulwark command's start-up (page faults in init-built tables; BENCHMARKS.md
 // "Start-up"): x/net/html builds a 2,000-entry entity map, and htmlindex
 // links every x/text encoding with its CJK tables. fetch_url does without
-// them (tool/web/internal/htmltok, tool/web/charset.go).
+// them (tool/web/internal/htmltok, tool/web/charset.go). text/template
+// (html/template's base) calls reflect's MethodByName, which makes the
+// linker keep every exported method of every type the binary links (3.7
+// MB of it), on top of its inits; the web UI fills its page shell itself
+// (web/shell.go).
 var slowInitDeps = []string{
+	"html/template",
+	"text/template",
 	"golang.org/x/net/html",
 	"golang.org/x/net/html/atom",
 	"golang.org/x/net/html/charset",
