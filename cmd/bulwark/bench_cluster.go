@@ -25,8 +25,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func init() { registerBench("cluster", benchCluster) }
-
 const benchClusterUsage = `Usage: bulwark bench cluster [--nodes N] [--tasks T] [--steps S] [--database-url URL] [--json]
 
 Starts real 'bulwark serve' processes of this binary on loopback ports and
