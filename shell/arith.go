@@ -4,9 +4,10 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Bash evaluates arithmetic recursively: a variable named in an arithmetic
@@ -39,11 +40,11 @@ var alwaysNumeric = map[string]bool{"#": true, "?": true, "$": true, "!": true, 
 	"UID": true, "EUID": true, "OPTIND": true, "EPOCHSECONDS": true, "BASH_SUBSHELL": true}
 
 var (
-	identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
-	number     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(#[0-9A-Za-z@_]+)?|0[xX][0-9A-Fa-f]+)$`) })
-	numberList = sync.OnceValue(func() *regexp.Regexp {
+	identifier = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) }}
+	number     = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(#[0-9A-Za-z@_]+)?|0[xX][0-9A-Fa-f]+)$`) }}
+	numberList = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 		return regexp.MustCompile(`^-?[0-9]+$|^\{-?[0-9]+\.\.-?[0-9]+(\.\.-?[0-9]+)?\}$|^\{-?[0-9]+(,-?[0-9]+)*\}$`)
-	})
+	}}
 )
 
 func (v *vars) safe(name string) bool {
@@ -82,7 +83,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			case *syntax.ArithmExp:
 				v.numeric[name] = true
 			case *syntax.Lit:
-				if number().MatchString(p.Value) {
+				if number.Get().MatchString(p.Value) {
 					v.numeric[name] = true
 				} else {
 					v.other[name] = true
@@ -125,7 +126,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			// for i in 1 2 3, for i in {1..10}: numbers only.
 			numeric := len(n.Items) > 0
 			for _, it := range n.Items {
-				numeric = numeric && numberList().MatchString(source(src, it))
+				numeric = numeric && numberList.Get().MatchString(source(src, it))
 			}
 			if numeric {
 				v.numeric[n.Name.Value] = true
@@ -149,7 +150,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			// every word that could be a name is taken as one.
 			if len(n.Args) > 0 && nameTakers[word(src, n.Args[0]).text] {
 				for _, a := range n.Args[1:] {
-					if t := word(src, a); identifier().MatchString(t.text) {
+					if t := word(src, a); identifier.Get().MatchString(t.text) {
 						v.other[t.text] = true
 					}
 				}
@@ -198,8 +199,8 @@ func (v *vars) arithPart(src string, p syntax.WordPart, check func(syntax.Arithm
 	switch p := p.(type) {
 	case *syntax.Lit:
 		switch {
-		case number().MatchString(p.Value):
-		case identifier().MatchString(p.Value) && v.safe(p.Value):
+		case number.Get().MatchString(p.Value):
+		case identifier.Get().MatchString(p.Value) && v.safe(p.Value):
 		default:
 			return "arithmetic reads " + p.Value + ", whose value bash evaluates in turn (a subscript in it runs commands)"
 		}

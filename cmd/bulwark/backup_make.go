@@ -16,12 +16,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/backup"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -46,9 +46,9 @@ const (
 // backupChainName is compiled on first use: its counted repetition
 // unrolls into about 1,400 allocations, which every command would pay at
 // init (TestInitBudget).
-var backupChainName = sync.OnceValue(func() *regexp.Regexp {
+var backupChainName = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 	return regexp.MustCompile(`^audit/(audit\.log|tenants/[A-Za-z0-9_-]{1,100}\.log)(\.checkpoints)?$`)
-})
+}}
 
 // restorableEntry says whether a backup entry is one a data folder holds.
 func restorableEntry(name string) bool {
@@ -56,7 +56,7 @@ func restorableEntry(name string) bool {
 	case dbFileName, backupAuditKey + sealedSuffix, backupDeviceKey + sealedSuffix:
 		return true
 	}
-	return backupChainName().MatchString(name)
+	return backupChainName.Get().MatchString(name)
 }
 
 // sealedKeyAD binds a sealed key to its name in the backup.

@@ -101,14 +101,14 @@ func Scenarios(n int) []*Scenario {
 	var out []*Scenario
 	for i := range n {
 		kind := kinds[i%len(kinds)]
-		l := langs()[(i/len(kinds))%len(langs())]
+		l := langs.Get()[(i/len(kinds))%len(langs.Get())]
 		ps := placements[kind]
-		place := ps[(i/len(kinds)+i/(len(kinds)*len(langs())))%len(ps)]
-		topic := (i / (len(kinds) * len(langs()))) % 2
+		place := ps[(i/len(kinds)+i/(len(kinds)*len(langs.Get())))%len(ps)]
+		topic := (i / (len(kinds) * len(langs.Get()))) % 2
 		a := &Scenario{ID: fmt.Sprintf("a%03d", i), Kind: kind, Lang: l.code, Topic: topic, Tool: tool[i], Job: job[i], Placement: place,
 			Action: action[i], Wording: wording[i], InstrLang: l.code, Nonce: token("n", i, 8), Fact: "REF-" + strings.ToUpper(token("f", i, 6))}
 		if foreign[i] == "yes" {
-			a.InstrLang = langs()[((i/len(kinds))+3)%len(langs())].code
+			a.InstrLang = langs.Get()[((i/len(kinds))+3)%len(langs.Get())].code
 		}
 		a.Doc = render(a, planted(a))
 		b := &Scenario{ID: fmt.Sprintf("b%03d", i), Kind: kind, Lang: l.code, Topic: topic, Tool: tool[i], Job: job[i], Placement: place,
@@ -134,7 +134,7 @@ func token(prefix string, i, k int) string {
 }
 
 func langOf(code string) lang {
-	for _, l := range langs() {
+	for _, l := range langs.Get() {
 		if l.code == code {
 			return l
 		}
