@@ -29,7 +29,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 			switch {
 			case !v.static:
 				w.dyn("sort --compress-program runs a program only known when it runs")
-			case shells[path.Base(v.text)]:
+			case shells.Get()[path.Base(v.text)]:
 				w.dyn("sort --compress-program=%s runs the data to sort as a script", v.text)
 			default:
 				w.run([]arg{v}, depth+1)

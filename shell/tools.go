@@ -141,7 +141,9 @@ var gitCommands = lazy.Value[map[string]*options]{New: func() map[string]*option
 }}
 
 // shells are the programs that read a script: from -c, a file, or stdin.
-var shells = map[string]bool{
-	"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
-	"ash": true, "yash": true, "fish": true, "rbash": true, "posh": true, "oksh": true,
-}
+var shells = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{
+		"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
+		"ash": true, "yash": true, "fish": true, "rbash": true, "posh": true, "oksh": true,
+	}
+}}

@@ -439,7 +439,7 @@ func (w *walker) run(args []arg, depth int) []string {
 	if wr, ok := wrappers.Get()[prog]; ok {
 		return w.wrapper(prog, wr, rest, depth)
 	}
-	if shells[prog] {
+	if shells.Get()[prog] {
 		return w.shell(prog, rest, depth)
 	}
 	var out []string
@@ -583,7 +583,7 @@ loop:
 	case script && i < len(args):
 		w.nested(prog+" -c", args[i], depth)
 	case script:
-	case stdin || i >= len(args) || stdinFiles[args[i].text]:
+	case stdin || i >= len(args) || stdinFiles.Get()[args[i].text]:
 		w.dyn("%s reads its commands from standard input", prog)
 	case !args[i].static:
 		w.dyn("%s runs a script file only known when it runs: %s", prog, args[i].text)
@@ -596,7 +596,9 @@ loop:
 }
 
 // stdinFiles are the names of standard input a shell may be given.
-var stdinFiles = map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
+var stdinFiles = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
+}}
 
 // trap's first operand is a script run on a signal.
 func (w *walker) trap(args []arg, depth int) {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 //go:embed templates/page.html static
@@ -177,11 +178,13 @@ func setPageHeaders(h http.Header) {
 
 // contentTypes are the types of the asset files; a file of another kind
 // is not served.
-var contentTypes = map[string]string{
-	".js":  "text/javascript; charset=utf-8",
-	".css": "text/css; charset=utf-8",
-	".svg": "image/svg+xml",
-}
+var contentTypes = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		".js":  "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8",
+		".svg": "image/svg+xml",
+	}
+}}
 
 // ServeAsset serves /assets/VERSION/FILE. Under the current VERSION the
 // answer may be cached for good; under another (a page of an older
@@ -194,7 +197,7 @@ func (u *UI) ServeAsset(w http.ResponseWriter, r *http.Request) error {
 		return bulwark.Errorf(bulwark.NotFound, op, "no such asset")
 	}
 	etag, known := u.etags[name]
-	ctype := contentTypes[path.Ext(name)]
+	ctype := contentTypes.Get()[path.Ext(name)]
 	if !known || ctype == "" {
 		return bulwark.Errorf(bulwark.NotFound, op, "no such asset")
 	}
