@@ -116,6 +116,7 @@ func TestParseInitTrace(t *testing.T) {
 var slowInitDeps = []string{
 	"html/template",
 	"text/template",
+	"net/http/httptest", // its init builds a test certificate
 	"golang.org/x/net/html",
 	"golang.org/x/net/html/atom",
 	"golang.org/x/net/html/charset",
