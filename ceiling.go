@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Ceilings are the operator's bounds on what a tenant's settings may ask
@@ -67,17 +69,19 @@ func (c Ceilings) WithDefaults() Ceilings {
 // ceilingVars names the environment variable that sets each ceiling, by
 // the settings field it bounds, for messages that tell the tenant whom to
 // ask.
-var ceilingVars = map[string]string{
-	"max_concurrent_tasks":      "BULWARK_TENANT_MAX_CONCURRENT",
-	"rate_limit.per_key_rps":    "BULWARK_TENANT_MAX_RATE",
-	"rate_limit.per_tenant_rps": "BULWARK_TENANT_MAX_RATE",
-	"rate_limit.burst":          "BULWARK_TENANT_MAX_BURST",
-	"limits.max_steps":          "BULWARK_TENANT_MAX_STEPS",
-	"limits.max_tokens":         "BULWARK_TENANT_MAX_TOKENS",
-	"limits.max_cost":           "BULWARK_TENANT_MAX_COST",
-	"limits.max_duration":       "BULWARK_TENANT_MAX_DURATION",
-	"limits.max_output":         "BULWARK_TENANT_MAX_OUTPUT",
-}
+var ceilingVars = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"max_concurrent_tasks":      "BULWARK_TENANT_MAX_CONCURRENT",
+		"rate_limit.per_key_rps":    "BULWARK_TENANT_MAX_RATE",
+		"rate_limit.per_tenant_rps": "BULWARK_TENANT_MAX_RATE",
+		"rate_limit.burst":          "BULWARK_TENANT_MAX_BURST",
+		"limits.max_steps":          "BULWARK_TENANT_MAX_STEPS",
+		"limits.max_tokens":         "BULWARK_TENANT_MAX_TOKENS",
+		"limits.max_cost":           "BULWARK_TENANT_MAX_COST",
+		"limits.max_duration":       "BULWARK_TENANT_MAX_DURATION",
+		"limits.max_output":         "BULWARK_TENANT_MAX_OUTPUT",
+	}
+}}
 
 // Check returns an Invalid error naming the first field of s above its
 // ceiling, the ceiling and the variable that sets it; nil when s is within
@@ -85,7 +89,7 @@ var ceilingVars = map[string]string{
 func (c Ceilings) Check(s Settings) error {
 	c = c.WithDefaults()
 	over := func(field, limit string) error {
-		return Errorf(Invalid, "bulwark.Ceilings.Check", "%s may be at most %s on this server (%s)", field, limit, ceilingVars[field])
+		return Errorf(Invalid, "bulwark.Ceilings.Check", "%s may be at most %s on this server (%s)", field, limit, ceilingVars.Get()[field])
 	}
 	itoa := strconv.Itoa
 	ftoa := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -7,11 +7,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/tool"
 )
@@ -100,7 +100,7 @@ func outsideText(name, output string) string {
 	case "search_files":
 		var b strings.Builder
 		for l := range strings.Lines(output) {
-			if m := matchLine().FindStringSubmatchIndex(l); m != nil {
+			if m := matchLine.Get().FindStringSubmatchIndex(l); m != nil {
 				b.WriteString(l[m[2]:])
 			}
 		}
@@ -111,7 +111,7 @@ func outsideText(name, output string) string {
 
 // matchLine is a line of search_files' output, "path:line: text"; the
 // submatch is the text.
-var matchLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^.*?:[0-9]+: (.*)`) })
+var matchLine = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^.*?:[0-9]+: (.*)`) }}
 
 // forget drops hosts from the hosts known before the taint.
 func (r *run) forget(hosts []string) {

@@ -126,7 +126,7 @@ func checkMarked(t *testing.T, source, text, out string) {
 		t.Fatalf("Mark(%q, %q): the id appears inside the block", source, text)
 	}
 	v := strings.ToLower(Normalize(inner))
-	if lookalike().MatchString(v) || strings.Contains(v, "<<untrusted") || strings.Contains(v, "<</untrusted") {
+	if lookalike.Get().MatchString(v) || strings.Contains(v, "<<untrusted") || strings.Contains(v, "<</untrusted") {
 		t.Fatalf("Mark(%q, %q) = %q: a marker look-alike survived inside", source, text, out)
 	}
 }

@@ -6,8 +6,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // inReassembled looks for the canary in what text holds once the ways of
@@ -47,7 +48,7 @@ func (c Canary) inReassembled(text string, segs []Segment) bool {
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
 	if hasRun(text, 16, isHexByte) { // the regexp finds nothing otherwise
 		var joined []byte
-		for _, run := range hexPiece().FindAllString(text, -1) {
+		for _, run := range hexPiece.Get().FindAllString(text, -1) {
 			if b, err := hex.AppendDecode(joined, []byte(run[:len(run)&^1])); err == nil {
 				joined = b
 			}
@@ -129,14 +130,14 @@ func isSeparator(c byte) bool {
 }
 
 var (
-	octalEscape   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\([0-3]?[0-7]{1,2})`) })
-	braceEscape   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`) })
-	longEscape    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`) })
-	percentU      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%u([0-9A-Fa-f]{4})`) })
-	decimalCodes  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d{2,7})\b`) })
+	octalEscape   = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\\([0-3]?[0-7]{1,2})`) }}
+	braceEscape   = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`) }}
+	longEscape    = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`) }}
+	percentU      = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`%u([0-9A-Fa-f]{4})`) }}
+	decimalCodes  = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\b(\d{2,7})\b`) }}
 	minCodeEscape = 8
-	base32Run     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Z2-7]{16,}=*`) })
-	hexPiece      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[0-9A-Fa-f]{16,}`) })
+	base32Run     = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`[A-Z2-7]{16,}=*`) }}
+	hexPiece      = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`[0-9A-Fa-f]{16,}`) }}
 )
 
 // otherEscapes decodes text written as octal, \u{X}, \UXXXXXXXX or %uXXXX
@@ -146,7 +147,7 @@ func otherEscapes(text string) []string {
 	var out []string
 	var b32 []string
 	if hasRun(text, 16, isBase32Byte) { // the regexp finds nothing otherwise
-		b32 = base32Run().FindAllString(text, -1)
+		b32 = base32Run.Get().FindAllString(text, -1)
 	}
 	for _, run := range b32 {
 		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(run, "=")[:len(strings.TrimRight(run, "="))/8*8]); err == nil {
@@ -158,20 +159,20 @@ func otherEscapes(text string) []string {
 	// are most of the cost of a canary check, need not run.
 	backslash := strings.IndexByte(text, '\\') >= 0
 	for _, e := range []struct {
-		re   func() *regexp.Regexp
+		re   *lazy.Value[*regexp.Regexp]
 		base int
 		may  bool
 	}{
-		{octalEscape, 8, backslash},
-		{braceEscape, 16, backslash},
-		{longEscape, 16, backslash},
-		{percentU, 16, strings.Contains(text, "%u")},
-		{decimalCodes, 10, countDigits(text) >= 2*minCodeEscape},
+		{&octalEscape, 8, backslash},
+		{&braceEscape, 16, backslash},
+		{&longEscape, 16, backslash},
+		{&percentU, 16, strings.Contains(text, "%u")},
+		{&decimalCodes, 10, countDigits(text) >= 2*minCodeEscape},
 	} {
 		if !e.may {
 			continue
 		}
-		m := e.re().FindAllStringSubmatch(text, -1)
+		m := e.re.Get().FindAllStringSubmatch(text, -1)
 		if len(m) < minCodeEscape {
 			continue
 		}

@@ -66,7 +66,7 @@ func (c Canary) oldInReassembled(text string, segs []Segment) bool {
 	hexJoined := &strings.Builder{}
 	var hexRuns []string
 	if hasRun(text, 16, isHexByte) {
-		hexRuns = hexPiece().FindAllString(text, -1)
+		hexRuns = hexPiece.Get().FindAllString(text, -1)
 	}
 	for _, run := range hexRuns {
 		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {

@@ -4,7 +4,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // A rule is one pattern of a detector. Patterns match the detector view
@@ -46,7 +47,7 @@ const (
 
 // rules are compiled on first use, not at init: most processes that link
 // the guard never score a text.
-var rules = sync.OnceValue(func() []rule {
+var rules = lazy.Value[[]rule]{New: func() []rule {
 	return []rule{
 		// Instruction override. Words such as "prompt" or "messages" are
 		// everyday words in manuals ("skip the prompt", "ignore the messages
@@ -193,7 +194,7 @@ var rules = sync.OnceValue(func() []rule {
 		{DetectAddressed, 0.7, []string{"important", "urgent", "attention", "warning", "critical"},
 			regexp.MustCompile(`\b(?:important|urgent|attention|warning|critical)\b[!:]*\s*(?:\w+\s+){0,3}?(?:for|to)\s+(?:the\s+|any\s+|all\s+)?` + aiNames + `s?\b`)},
 	}
-})
+}}
 
 // harmfulCues are the cues of the destroy-everything rule: a verb and a
 // quantifier, since the verbs alone are in every manual.
@@ -254,7 +255,7 @@ const (
 // detect runs every rule on the detector view v.
 func detect(v string) []hit {
 	var hits []hit
-	rs := rules()
+	rs := rules.Get()
 	for i := range rs {
 		r := &rs[i]
 		loc := r.find(v)

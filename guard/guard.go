@@ -16,9 +16,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Result is the verdict on one text.
@@ -65,13 +65,13 @@ var modelFile []byte
 // model is the embedded classifier, read on first use: every bulwark
 // process links the guard, and most (the sandbox init, short CLI commands)
 // never score a text, so they should not pay for reading it at start.
-var model = sync.OnceValue(mustModel)
+var model = lazy.Value[*classify.Model]{New: mustModel}
 
 //go:embed segmodel.bin
 var segModelFile []byte
 
 // segModel is the embedded segment model, read on first use like model.
-var segModel = sync.OnceValue(func() *classify.Model { return mustRead(segModelFile, classify.SegDim) })
+var segModel = lazy.Value[*classify.Model]{New: func() *classify.Model { return mustRead(segModelFile, classify.SegDim) }}
 
 func mustModel() *classify.Model { return mustRead(modelFile, classify.Dim) }
 
@@ -88,7 +88,7 @@ func mustRead(data []byte, dim int) *classify.Model {
 
 // DefaultThreshold is the score from which Score calls a text an
 // injection; it was tuned on the training split (see BENCHMARKS.md).
-func DefaultThreshold() float64 { return model().Threshold }
+func DefaultThreshold() float64 { return model.Get().Threshold }
 
 // Score rates text for prompt injection with the default threshold. It is
 // safe for concurrent use.
@@ -141,7 +141,7 @@ const (
 )
 
 // Analyze scores text and says how. It is safe for concurrent use.
-func Analyze(text string) Analysis { return analyze(text, model(), segModel()) }
+func Analyze(text string) Analysis { return analyze(text, model.Get(), segModel.Get()) }
 
 // AnalyzeWith is Analyze with the given models instead of the embedded
 // ones: for the training command, which scores with models it has not

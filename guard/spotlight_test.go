@@ -75,7 +75,7 @@ func TestForgedEndMarkerStaysInside(t *testing.T) {
 				if strings.HasSuffix(text, "Delete everything.") && !strings.Contains(inner, "Delete everything.") {
 					t.Errorf("%q: the text after the forged marker left the block: %q", forged, out)
 				}
-				if lookalike().MatchString(markerView(unescapeLT(inner))) {
+				if lookalike.Get().MatchString(markerView(unescapeLT(inner))) {
 					t.Errorf("%q: a marker look-alike survived inside: %q", forged, inner)
 				}
 			}
@@ -200,7 +200,7 @@ func FuzzMarkBlock(f *testing.F) {
 			if strings.Contains(inner, id) {
 				t.Fatalf("the id %s appears inside the block: %q", id, out)
 			}
-			if lookalike().MatchString(markerView(unescapeLT(inner))) || hasMarker(inner) {
+			if lookalike.Get().MatchString(markerView(unescapeLT(inner))) || hasMarker(inner) {
 				t.Fatalf("a marker look-alike survived inside: %q", out)
 			}
 		}
@@ -256,7 +256,7 @@ func TestDisguisedEndMarkerNeutralised(t *testing.T) {
 	}
 	// Text that only mentions the word keeps its brackets.
 	for _, benign := range []string{"if a < b { untrusted++ }", "x << 2 // untrusted", "<b>untrusted</b>", "<untrusted-input>"} {
-		if got := neutralize(benign); got != benign && !lookalike().MatchString(benign) {
+		if got := neutralize(benign); got != benign && !lookalike.Get().MatchString(benign) {
 			t.Errorf("neutralize(%q) = %q, want it unchanged", benign, got)
 		}
 	}

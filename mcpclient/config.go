@@ -24,9 +24,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/secret"
 	"golang.org/x/net/http/httpguts"
 )
@@ -60,8 +60,8 @@ const (
 )
 
 var (
-	validServerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`) })
-	validEnvName    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`) })
+	validServerName = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`) }}
+	validEnvName    = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`) }}
 )
 
 // reservedEnv are the variables the sandbox sets (or the loader reads) that
@@ -200,7 +200,7 @@ func parseServer(name string, raw json.RawMessage, trusted bool) (Server, error)
 	// a prefix of this server's tools only: with server "a_" allowed, its
 	// tool "b" would be mcp__a___b, which a rule mcp__a__* for server "a"
 	// matches (and server "a"'s tool "_b" has the same name).
-	if !validServerName().MatchString(name) || strings.Contains(name, "__") || strings.HasSuffix(name, "_") {
+	if !validServerName.Get().MatchString(name) || strings.Contains(name, "__") || strings.HasSuffix(name, "_") {
 		return Server{}, invalid("MCP server name %q: use 1 to 32 letters, digits, _ and -, without \"__\" and not ending with _", shorten(name))
 	}
 	var fields map[string]json.RawMessage
@@ -309,7 +309,7 @@ func (s Server) validate(typ string) error {
 	}
 	for k, v := range s.Env {
 		switch {
-		case !validEnvName().MatchString(k):
+		case !validEnvName.Get().MatchString(k):
 			return bad("env", "%q is not a valid variable name (letters, digits and _, not starting with a digit)", shorten(k))
 		case reservedEnvName(k):
 			return bad("env", "%s is set by Bulwark's sandbox and cannot be changed", k)

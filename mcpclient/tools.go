@@ -11,12 +11,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	bguard "github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/tool"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -38,7 +38,7 @@ const (
 const outputDir = ".bulwark/outputs"
 
 // validToolName is what providers accept as a tool name.
-var validToolName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+var validToolName = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) }}
 
 // ToolName is the name a server's tool is offered to the model under.
 func ToolName(server, name string) string { return "mcp__" + server + "__" + name }
@@ -64,7 +64,7 @@ func (sv *server) list(ctx context.Context) error {
 	// tool really has; then by name, so that the outcome is the same on
 	// every listing.
 	slices.SortStableFunc(found, func(a, b *mcp.Tool) int {
-		va, vb := validToolName().MatchString(a.Name), validToolName().MatchString(b.Name)
+		va, vb := validToolName.Get().MatchString(a.Name), validToolName.Get().MatchString(b.Name)
 		if va != vb {
 			if va {
 				return -1
@@ -107,7 +107,7 @@ func (sv *server) list(ctx context.Context) error {
 func sanitize(name string) string {
 	var b strings.Builder
 	for _, r := range name {
-		if r < 128 && validToolName().MatchString(string(r)) {
+		if r < 128 && validToolName.Get().MatchString(string(r)) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')

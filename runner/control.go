@@ -54,7 +54,8 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 
 // errStartedElsewhere: a task this runtime saw queued in the cluster's
 // queue has started on another node meanwhile.
-var errStartedElsewhere = bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task has just started on another server; try again in a moment")
+var errStartedElsewhere = &bulwark.Error{Kind: bulwark.Conflict, Op: "runner.Cancel", // a literal: no init work
+	Msg: "the task has just started on another server; try again in a moment"}
 
 // cancelLive stops the task l held here, or, when queuedElsewhere (it is
 // only known from the cluster's queue), takes it off that queue

@@ -12,17 +12,17 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // validName is the form of a secret's name.
-var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`) })
+var validName = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`) }}
 
 // ValidName reports whether name can name a secret:
 // ^[A-Za-z_][A-Za-z0-9_]{0,63}$.
-func ValidName(name string) bool { return validName().MatchString(name) }
+func ValidName(name string) bool { return validName.Get().MatchString(name) }
 
 const (
 	placeholderOpen  = "{{secret:"

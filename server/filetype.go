@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Uploads are checked twice over: the name's extension must be on the
@@ -33,26 +35,32 @@ const DefaultMaxFileSize = 10 << 20
 const DefaultStorageQuota = 1 << 30
 
 // textTypes are extensions whose content must be UTF-8 text.
-var textTypes = map[string]bool{
-	".txt": true, ".md": true, ".csv": true, ".tsv": true, ".json": true, ".jsonl": true, ".yaml": true, ".yml": true,
-	".log": true, ".py": true, ".js": true, ".ts": true, ".go": true, ".java": true, ".c": true, ".h": true,
-	".rs": true, ".rb": true, ".sql": true, ".sh": true, ".html": true, ".xml": true, ".svg": true,
-}
+var textTypes = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{
+		".txt": true, ".md": true, ".csv": true, ".tsv": true, ".json": true, ".jsonl": true, ".yaml": true, ".yml": true,
+		".log": true, ".py": true, ".js": true, ".ts": true, ".go": true, ".java": true, ".c": true, ".h": true,
+		".rs": true, ".rb": true, ".sql": true, ".sh": true, ".html": true, ".xml": true, ".svg": true,
+	}
+}}
 
 // scriptTypes may start with a #! line.
-var scriptTypes = map[string]bool{".py": true, ".js": true, ".ts": true, ".rb": true, ".sh": true}
+var scriptTypes = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{".py": true, ".js": true, ".ts": true, ".rb": true, ".sh": true}
+}}
 
 // magicTypes are extensions whose content starts with a known signature.
-var magicTypes = map[string][][]byte{
-	".pdf":  {[]byte("%PDF-")},
-	".png":  {[]byte("\x89PNG\r\n\x1a\n")},
-	".jpg":  {[]byte("\xff\xd8\xff")},
-	".jpeg": {[]byte("\xff\xd8\xff")},
-	".gif":  {[]byte("GIF87a"), []byte("GIF89a")},
-	".docx": {[]byte("PK\x03\x04")},
-	".xlsx": {[]byte("PK\x03\x04")},
-	".pptx": {[]byte("PK\x03\x04")},
-}
+var magicTypes = lazy.Value[map[string][][]byte]{New: func() map[string][][]byte {
+	return map[string][][]byte{
+		".pdf":  {[]byte("%PDF-")},
+		".png":  {[]byte("\x89PNG\r\n\x1a\n")},
+		".jpg":  {[]byte("\xff\xd8\xff")},
+		".jpeg": {[]byte("\xff\xd8\xff")},
+		".gif":  {[]byte("GIF87a"), []byte("GIF89a")},
+		".docx": {[]byte("PK\x03\x04")},
+		".xlsx": {[]byte("PK\x03\x04")},
+		".pptx": {[]byte("PK\x03\x04")},
+	}
+}}
 
 // fileExt is the lower-case extension of name, with its dot.
 func fileExt(name string) string { return strings.ToLower(path.Ext(name)) }
@@ -76,16 +84,16 @@ func checkContent(name string, data []byte) string {
 	if kind := executableKind(data); kind != "" {
 		return fmt.Sprintf("the content is %s, which is never accepted", kind)
 	}
-	if bytes.HasPrefix(data, []byte("#!")) && !scriptTypes[ext] {
+	if bytes.HasPrefix(data, []byte("#!")) && !scriptTypes.Get()[ext] {
 		return "the content is a script with a #! line, which files of type " + ext + " do not have"
 	}
-	if textTypes[ext] {
+	if textTypes.Get()[ext] {
 		text := bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 		if !utf8.Valid(text) || bytes.IndexByte(text, 0) >= 0 {
 			return "the content is not UTF-8 text, as files of type " + ext + " are"
 		}
 	}
-	if sigs, ok := magicTypes[ext]; ok && !slices.ContainsFunc(sigs, func(sig []byte) bool { return bytes.HasPrefix(data, sig) }) {
+	if sigs, ok := magicTypes.Get()[ext]; ok && !slices.ContainsFunc(sigs, func(sig []byte) bool { return bytes.HasPrefix(data, sig) }) {
 		return "the content is not a " + strings.TrimPrefix(ext, ".") + " file"
 	}
 	if ext == ".webp" && !(len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP") {

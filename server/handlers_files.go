@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/internal/bytesize"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -84,7 +85,7 @@ func (s *Server) maskDownload(r *http.Request, data []byte) ([]byte, error) {
 func writeDownload(w http.ResponseWriter, name string, data []byte) {
 	h := w.Header()
 	ctype := "application/octet-stream"
-	if ext := fileExt(name); textTypes[ext] && !markupTypes[ext] && utf8.Valid(data) {
+	if ext := fileExt(name); textTypes.Get()[ext] && !markupTypes.Get()[ext] && utf8.Valid(data) {
 		ctype = "text/plain; charset=utf-8"
 	}
 	h.Set("Content-Type", ctype)
@@ -120,7 +121,9 @@ func attachment(name string) string {
 }
 
 // markupTypes are text types a browser would render as documents.
-var markupTypes = map[string]bool{".html": true, ".htm": true, ".svg": true, ".xml": true, ".xhtml": true}
+var markupTypes = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{".html": true, ".htm": true, ".svg": true, ".xml": true, ".xhtml": true}
+}}
 
 // maxFileSize is the upload cap.
 func (s *Server) maxFileSize() int64 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/web"
 )
 
@@ -54,10 +55,12 @@ type securityWindow struct {
 	label  func(time.Time) string
 }
 
-var securityWindows = map[string]securityWindow{
-	"day":  {"day", 24 * time.Hour, time.Hour, func(t time.Time) string { return t.UTC().Format("15h") }},
-	"week": {"week", 7 * 24 * time.Hour, 24 * time.Hour, func(t time.Time) string { return t.UTC().Format("Jan 2") }},
-}
+var securityWindows = lazy.Value[map[string]securityWindow]{New: func() map[string]securityWindow {
+	return map[string]securityWindow{
+		"day":  {"day", 24 * time.Hour, time.Hour, func(t time.Time) string { return t.UTC().Format("15h") }},
+		"week": {"week", 7 * 24 * time.Hour, 24 * time.Hour, func(t time.Time) string { return t.UTC().Format("Jan 2") }},
+	}
+}}
 
 // maxSecurityScan bounds the audit records one chart reads: a chain
 // busier than that in the window is charted from its newest records, and
@@ -87,9 +90,9 @@ func (s *Server) securityOverview(w http.ResponseWriter, r *http.Request) error 
 		return bulwark.Errorf(bulwark.Unavailable, op, "the audit log is off on this server")
 	}
 	q := r.URL.Query()
-	win, ok := securityWindows[q.Get("window")]
+	win, ok := securityWindows.Get()[q.Get("window")]
 	if q.Get("window") == "" {
-		win, ok = securityWindows["day"], true
+		win, ok = securityWindows.Get()["day"], true
 	}
 	if !ok {
 		return bulwark.Errorf(bulwark.Invalid, op, "window: day or week")
@@ -372,7 +375,7 @@ func (s *Server) operatorSecurity(w http.ResponseWriter, r *http.Request) error 
 	if name == "" {
 		name = "day"
 	}
-	win, ok := securityWindows[name]
+	win, ok := securityWindows.Get()[name]
 	if !ok {
 		return bulwark.Errorf(bulwark.Invalid, op, "window: day or week")
 	}

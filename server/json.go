@@ -13,9 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // errBadJSON is the cause of every error decodeJSON returns for a body
@@ -98,7 +98,7 @@ func jsonError(op string, err error, v any, body []byte) error {
 // An unknown field name of this shape is short and of a fixed alphabet,
 // so repeating it in an error is safe (issue 11: no reflection beyond a
 // short, fixed-charset excerpt) and shows the client its typo.
-var fieldShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`) })
+var fieldShape = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`) }}
 
 // unknownFieldMessage says which field of body the type t does not take
 // and lists the fields it takes where that field is: `unknown field
@@ -106,7 +106,7 @@ var fieldShape = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 // limits; the fields there are max_steps, ...` for a nested object.
 func unknownFieldMessage(name string, body []byte, t reflect.Type) string {
 	what := "an unknown field"
-	if fieldShape().MatchString(name) {
+	if fieldShape.Get().MatchString(name) {
 		what = "unknown field " + strconv.Quote(name)
 	}
 	where, at := "", t

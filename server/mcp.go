@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/mcpserver"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -151,19 +152,21 @@ var _ mcpserver.Backend = (*mcpBackend)(nil)
 
 // mcpRouteOf names the task API route each backend method stands for:
 // its role and scope are the method's.
-var mcpRouteOf = map[string]string{
-	"CreateTask": "POST /api/v1/tasks",
-	"Task":       "GET /api/v1/tasks/{id}",
-	"Tasks":      "GET /api/v1/tasks",
-	"Cancel":     "POST /api/v1/tasks/{id}/cancel",
-	"Message":    "POST /api/v1/tasks/{id}/messages",
-	"Approvals":  "GET /api/v1/tasks/{id}/approvals",
-	"Decide":     "POST /api/v1/tasks/{id}/approvals/{aid}",
-	"Events":     "GET /api/v1/tasks/{id}/steps",
-	"Subscribe":  "GET /api/v1/tasks/{id}/events",
-	"Files":      "GET /api/v1/tasks/{id}/files",
-	"ReadFile":   "GET /api/v1/tasks/{id}/files/{path...}",
-}
+var mcpRouteOf = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"CreateTask": "POST /api/v1/tasks",
+		"Task":       "GET /api/v1/tasks/{id}",
+		"Tasks":      "GET /api/v1/tasks",
+		"Cancel":     "POST /api/v1/tasks/{id}/cancel",
+		"Message":    "POST /api/v1/tasks/{id}/messages",
+		"Approvals":  "GET /api/v1/tasks/{id}/approvals",
+		"Decide":     "POST /api/v1/tasks/{id}/approvals/{aid}",
+		"Events":     "GET /api/v1/tasks/{id}/steps",
+		"Subscribe":  "GET /api/v1/tasks/{id}/events",
+		"Files":      "GET /api/v1/tasks/{id}/files",
+		"ReadFile":   "GET /api/v1/tasks/{id}/files/{path...}",
+	}
+}}
 
 // allow checks that the principal may call the task API route that
 // method stands for, and returns the runtime. A refusal is counted and
@@ -174,7 +177,7 @@ func (b *mcpBackend) allow(method string) (Runtime, error) {
 		return nil, err
 	}
 	for _, route := range b.s.taskRoutes() {
-		if route.String() != mcpRouteOf[method] {
+		if route.String() != mcpRouteOf.Get()[method] {
 			continue
 		}
 		if !b.p.Can(route) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/internal/bytesize"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/web"
 )
 
@@ -129,7 +130,7 @@ func isPage(rt Route) bool {
 
 func assetsPattern() string { return web.AssetsPath }
 
-var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`) })
+var pathParam = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\{([A-Za-z_][A-Za-z0-9_]*)(\.\.\.)?\}`) }}
 
 // openAPIPath turns a ServeMux pattern into an OpenAPI path and its
 // parameters: "/{$}" is "/", and "{path...}" is "{path}" (a parameter
@@ -137,7 +138,7 @@ var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile
 func openAPIPath(pattern string) (string, []any) {
 	p := strings.TrimSuffix(pattern, "{$}")
 	var params []any
-	for _, m := range pathParam().FindAllStringSubmatch(p, -1) {
+	for _, m := range pathParam.Get().FindAllStringSubmatch(p, -1) {
 		desc := "an id"
 		if m[2] != "" {
 			desc = "the rest of the path; it may hold slashes (data/input.csv)"
@@ -145,7 +146,7 @@ func openAPIPath(pattern string) (string, []any) {
 		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
 			"description": desc, "schema": map[string]any{"type": "string"}})
 	}
-	return pathParam().ReplaceAllString(p, "{$1}"), params
+	return pathParam.Get().ReplaceAllString(p, "{$1}"), params
 }
 
 // operationID is a unique name of rt: "get_api_v1_tasks_id".

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // schemas builds the JSON Schemas (OpenAPI 3.1 dialect) of the API's
@@ -116,7 +117,7 @@ func (s *schemas) define(t reflect.Type) string {
 	s.defs[name] = def // before the fields: a type may hold itself
 	props := map[string]any{}
 	for _, f := range jsonFieldsOf(t) {
-		if doc, ok := rawFieldSchemas()[f.name]; ok && f.typ == rawMessageType {
+		if doc, ok := rawFieldSchemas.Get()[f.name]; ok && f.typ == rawMessageType {
 			props[f.name] = doc
 			continue
 		}
@@ -128,7 +129,7 @@ func (s *schemas) define(t reflect.Type) string {
 
 // rawFieldSchemas are the schemas of the fields whose Go type says only
 // "any JSON value" (json.RawMessage), by JSON name; built on first use.
-var rawFieldSchemas = sync.OnceValue(func() map[string]map[string]any { return map[string]map[string]any{"mcp": mcpSchema()} })
+var rawFieldSchemas = lazy.Value[map[string]map[string]any]{New: func() map[string]map[string]any { return map[string]map[string]any{"mcp": mcpSchema()} }}
 
 // mcpSchema is the schema of a tenant's MCP servers (settings_mcp.go):
 // the form the server checks; what an entry may hold beyond it is the MCP

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // commonPasswords is the list of common and breached passwords new
@@ -154,7 +156,7 @@ func capsBits(w []rune) float64 {
 var keyboardRows = []string{"`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./", "~!@#$%^&*()_+", "QWERTYUIOP{}|", "ASDFGHJKL:\"", "ZXCVBNM<>?"}
 
 // keyPos is the row and column of every key, built on first use.
-var keyPos = sync.OnceValue(func() map[rune][2]int {
+var keyPos = lazy.Value[map[rune][2]int]{New: func() map[rune][2]int {
 	m := map[rune][2]int{}
 	for row, keys := range keyboardRows {
 		for col, r := range keys {
@@ -164,14 +166,14 @@ var keyPos = sync.OnceValue(func() map[rune][2]int {
 		}
 	}
 	return m
-})
+}}
 
 // keyboardAdjacent reports whether b is next to a on the keyboard: in the
 // same row, or the row above or below (where keys are offset by about
 // half a key).
 func keyboardAdjacent(a, b rune) bool {
-	pa, ok1 := keyPos()[a]
-	pb, ok2 := keyPos()[b]
+	pa, ok1 := keyPos.Get()[a]
+	pb, ok2 := keyPos.Get()[b]
 	if !ok1 || !ok2 || a == b {
 		return false
 	}

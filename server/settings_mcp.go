@@ -13,9 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/secret"
 )
@@ -197,7 +197,7 @@ func (s *Server) checkMCPSecrets(ctx context.Context, tenant bulwark.TenantID, d
 
 // placeholder is a well-formed {{secret:NAME}}, as it stands in canonical
 // JSON (none of its characters is escaped there).
-var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{secret:[A-Za-z_][A-Za-z0-9_]{0,63}\}\}`) })
+var placeholder = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\{\{secret:[A-Za-z_][A-Za-z0-9_]{0,63}\}\}`) }}
 
 // withoutPlaceholders is doc with its placeholders taken out, for the
 // redactor: its pattern stage would read "secret:NAME" as a value
@@ -205,7 +205,7 @@ var placeholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompi
 // Taking them out hides nothing: text around one comes together, and is
 // checked so.
 func withoutPlaceholders(doc []byte) []byte {
-	return placeholder().ReplaceAll(doc, nil)
+	return placeholder.Get().ReplaceAll(doc, nil)
 }
 
 // maskMCP returns the document as a response may show it: as stored, or,

@@ -4,9 +4,10 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Bash evaluates arithmetic recursively: a variable named in an arithmetic
@@ -34,23 +35,25 @@ type vars struct {
 }
 
 // alwaysNumeric are the variables bash sets to a number itself.
-var alwaysNumeric = map[string]bool{"#": true, "?": true, "$": true, "!": true, "-": true,
-	"RANDOM": true, "SECONDS": true, "LINENO": true, "BASHPID": true, "PPID": true,
-	"UID": true, "EUID": true, "OPTIND": true, "EPOCHSECONDS": true, "BASH_SUBSHELL": true}
+var alwaysNumeric = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{"#": true, "?": true, "$": true, "!": true, "-": true,
+		"RANDOM": true, "SECONDS": true, "LINENO": true, "BASHPID": true, "PPID": true,
+		"UID": true, "EUID": true, "OPTIND": true, "EPOCHSECONDS": true, "BASH_SUBSHELL": true}
+}}
 
 var (
-	identifier = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
-	number     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(#[0-9A-Za-z@_]+)?|0[xX][0-9A-Fa-f]+)$`) })
-	numberList = sync.OnceValue(func() *regexp.Regexp {
+	identifier = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) }}
+	number     = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+(#[0-9A-Za-z@_]+)?|0[xX][0-9A-Fa-f]+)$`) }}
+	numberList = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 		return regexp.MustCompile(`^-?[0-9]+$|^\{-?[0-9]+\.\.-?[0-9]+(\.\.-?[0-9]+)?\}$|^\{-?[0-9]+(,-?[0-9]+)*\}$`)
-	})
+	}}
 )
 
 func (v *vars) safe(name string) bool {
 	if v.nameref || v.other[name] {
 		return false
 	}
-	return v.numeric[name] || alwaysNumeric[name]
+	return v.numeric[name] || alwaysNumeric.Get()[name]
 }
 
 // collectVars reads how each variable of f is assigned.
@@ -82,7 +85,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			case *syntax.ArithmExp:
 				v.numeric[name] = true
 			case *syntax.Lit:
-				if number().MatchString(p.Value) {
+				if number.Get().MatchString(p.Value) {
 					v.numeric[name] = true
 				} else {
 					v.other[name] = true
@@ -125,7 +128,7 @@ func collectVars(src string, f *syntax.File) *vars {
 			// for i in 1 2 3, for i in {1..10}: numbers only.
 			numeric := len(n.Items) > 0
 			for _, it := range n.Items {
-				numeric = numeric && numberList().MatchString(source(src, it))
+				numeric = numeric && numberList.Get().MatchString(source(src, it))
 			}
 			if numeric {
 				v.numeric[n.Name.Value] = true
@@ -147,9 +150,9 @@ func collectVars(src string, f *syntax.File) *vars {
 		case *syntax.CallExpr:
 			// read x, printf -v x, mapfile x, getopts o x, wait -p x:
 			// every word that could be a name is taken as one.
-			if len(n.Args) > 0 && nameTakers[word(src, n.Args[0]).text] {
+			if len(n.Args) > 0 && nameTakers.Get()[word(src, n.Args[0]).text] {
 				for _, a := range n.Args[1:] {
-					if t := word(src, a); identifier().MatchString(t.text) {
+					if t := word(src, a); identifier.Get().MatchString(t.text) {
 						v.other[t.text] = true
 					}
 				}
@@ -162,8 +165,10 @@ func collectVars(src string, f *syntax.File) *vars {
 
 // nameTakers are the builtins that assign to variables they are given by
 // name (a name may carry a subscript, which bash evaluates).
-var nameTakers = map[string]bool{"read": true, "mapfile": true, "readarray": true,
-	"printf": true, "getopts": true, "wait": true}
+var nameTakers = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{"read": true, "mapfile": true, "readarray": true,
+		"printf": true, "getopts": true, "wait": true}
+}}
 
 // arith reports why the arithmetic expression x may run what a value holds,
 // or "" when it reads only numbers.
@@ -198,8 +203,8 @@ func (v *vars) arithPart(src string, p syntax.WordPart, check func(syntax.Arithm
 	switch p := p.(type) {
 	case *syntax.Lit:
 		switch {
-		case number().MatchString(p.Value):
-		case identifier().MatchString(p.Value) && v.safe(p.Value):
+		case number.Get().MatchString(p.Value):
+		case identifier.Get().MatchString(p.Value) && v.safe(p.Value):
 		default:
 			return "arithmetic reads " + p.Value + ", whose value bash evaluates in turn (a subscript in it runs commands)"
 		}
@@ -307,21 +312,23 @@ func nameArgs(prog string, args []arg) []arg {
 // riskyNames are variables whose value changes which program a command
 // name runs, or runs commands itself: a script that sets one runs what
 // cannot be known from its text.
-var riskyNames = map[string]bool{
-	"PATH": true, "BASH_ENV": true, "ENV": true, "SHELLOPTS": true, "BASHOPTS": true,
-	"PS4": true, "PROMPT_COMMAND": true, "BASH_CMDS": true, "BASH_ALIASES": true,
-	"BASH_LOADABLES_PATH": true, "LD_PRELOAD": true, "LD_LIBRARY_PATH": true, "LD_AUDIT": true,
-	"GCONV_PATH": true, "TAR_OPTIONS": true, "PAGER": true, "EDITOR": true, "VISUAL": true,
-	"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_PAGER": true, "GIT_EDITOR": true,
-	"GIT_SEQUENCE_EDITOR": true, "GIT_EXTERNAL_DIFF": true, "GIT_EXEC_PATH": true,
-	"GIT_ASKPASS": true, "SSH_ASKPASS": true, "GIT_PROXY_COMMAND": true, "GIT_CONFIG_PARAMETERS": true,
-	"GIT_CONFIG_COUNT": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true, "GIT_TEMPLATE_DIR": true,
-}
+var riskyNames = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{
+		"PATH": true, "BASH_ENV": true, "ENV": true, "SHELLOPTS": true, "BASHOPTS": true,
+		"PS4": true, "PROMPT_COMMAND": true, "BASH_CMDS": true, "BASH_ALIASES": true,
+		"BASH_LOADABLES_PATH": true, "LD_PRELOAD": true, "LD_LIBRARY_PATH": true, "LD_AUDIT": true,
+		"GCONV_PATH": true, "TAR_OPTIONS": true, "PAGER": true, "EDITOR": true, "VISUAL": true,
+		"GIT_SSH": true, "GIT_SSH_COMMAND": true, "GIT_PAGER": true, "GIT_EDITOR": true,
+		"GIT_SEQUENCE_EDITOR": true, "GIT_EXTERNAL_DIFF": true, "GIT_EXEC_PATH": true,
+		"GIT_ASKPASS": true, "SSH_ASKPASS": true, "GIT_PROXY_COMMAND": true, "GIT_CONFIG_PARAMETERS": true,
+		"GIT_CONFIG_COUNT": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true, "GIT_TEMPLATE_DIR": true,
+	}
+}}
 
 // risky reports whether setting the variable name changes what runs.
 func risky(name string) bool {
 	name, _, _ = strings.Cut(name, "[")
-	return riskyNames[name] || strings.HasPrefix(name, "BASH_FUNC_") || strings.HasPrefix(name, "GIT_CONFIG_")
+	return riskyNames.Get()[name] || strings.HasPrefix(name, "BASH_FUNC_") || strings.HasPrefix(name, "GIT_CONFIG_")
 }
 
 // systemPath reports whether a program named by path p is in the system

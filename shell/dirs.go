@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // maxDirs bounds the folders a script is followed into before its working
@@ -135,10 +137,12 @@ const maxSteps = 1 << 16
 
 // changers are the commands that may change the shell's folder, or run
 // one that does.
-var changers = map[string]bool{
-	"cd": true, "pushd": true, "popd": true, "builtin": true, "command": true,
-	"trap": true, "eval": true, "source": true, ".": true,
-}
+var changers = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{
+		"cd": true, "pushd": true, "popd": true, "builtin": true, "command": true,
+		"trap": true, "eval": true, "source": true, ".": true,
+	}
+}}
 
 // followDirs returns the folders each simple command (and declaration) of
 // f may run in, the script starting in from, and whether the script may
@@ -159,7 +163,7 @@ func followDirs(src string, f *syntax.File, from dirs) (map[syntax.Node]dirs, bo
 				switch {
 				case !name.static, name.glob:
 					d.changes = true
-				case changers[name.text]:
+				case changers.Get()[name.text]:
 					d.changes = true
 				}
 			}
@@ -458,11 +462,13 @@ func (d *dirPass) cd(args []arg, cur dirs) dirs {
 // option names, and the short option that does: env -C, git -C, make -C,
 // tar -C, sudo -D. The long options --directory, --chdir,
 // --working-directory, --cwd and --wd are read for every program.
-var chdirOptions = map[string]byte{
-	"env": 'C', "git": 'C', "make": 'C', "gmake": 'C', "tar": 'C', "bsdtar": 'C',
-	"go": 'C', "ninja": 'C', "cargo": 'C', "meson": 'C', "pnpm": 'C', "sudo": 'D',
-	"unshare": 'w', "nsenter": 'w',
-}
+var chdirOptions = lazy.Value[map[string]byte]{New: func() map[string]byte {
+	return map[string]byte{
+		"env": 'C', "git": 'C', "make": 'C', "gmake": 'C', "tar": 'C', "bsdtar": 'C',
+		"go": 'C', "ninja": 'C', "cargo": 'C', "meson": 'C', "pnpm": 'C', "sudo": 'D',
+		"unshare": 'w', "nsenter": 'w',
+	}
+}}
 
 var chdirLong = []string{"directory", "chdir", "working-directory", "cwd", "wd", "dir"}
 
@@ -470,7 +476,7 @@ var chdirLong = []string{"directory", "chdir", "working-directory", "cwd", "wd",
 // option names one: each named folder, from cur and from the folder the
 // options before it named (git -C a -C b runs in a/b).
 func chdirs(prog string, args []arg, cur dirs) (dirs, bool) {
-	short, known := chdirOptions[prog]
+	short, known := chdirOptions.Get()[prog]
 	var out dirs
 	found := false
 	acc := cur

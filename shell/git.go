@@ -22,10 +22,10 @@ func (w *walker) git(args []arg, depth int) []string {
 		var fs []flag
 		if strings.HasPrefix(a.text, "--") {
 			var f flag
-			f, i = gitGlobal().parseLong(args, i)
+			f, i = gitGlobal.Get().parseLong(args, i)
 			fs = []flag{f}
 		} else {
-			fs, i = gitGlobal().parseShort(args, i)
+			fs, i = gitGlobal.Get().parseShort(args, i)
 		}
 		for _, f := range fs {
 			w.gitConfig(f)
@@ -37,7 +37,7 @@ func (w *walker) git(args []arg, depth int) []string {
 	}
 	sub := args[i]
 	rest := args[i+1:]
-	o, ok := gitCommands()[sub.text]
+	o, ok := gitCommands.Get()[sub.text]
 	if !sub.static || !ok {
 		if sub.static && sub.text == "submodule" {
 			w.gitSubmodule(rest, depth)
@@ -117,7 +117,7 @@ func (w *walker) gitSubmodule(args []arg, depth int) {
 // tar reads GNU tar's options, old style ("tar xzf a.tgz") included.
 // Options that make tar run a command given as text are dynamic.
 func (w *walker) tar(args []arg) []string {
-	o := tools()["tar"]
+	o := tools.Get()["tar"]
 	if len(args) > 0 && args[0].static && args[0].text != "" && args[0].text[0] != '-' {
 		// Old style: a cluster without the dash, each letter that takes
 		// a value taking the next word.

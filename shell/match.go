@@ -34,12 +34,12 @@ func match(pattern string, c Command) bool {
 	if pw[0] != c.Name {
 		return false
 	}
-	o, pargs, cargs := tools()[c.Name], pw[1:], c.Args
+	o, pargs, cargs := tools.Get()[c.Name], pw[1:], c.Args
 	if c.Name == "git" {
-		if len(pargs) == 0 || len(cargs) == 0 || pargs[0] != cargs[0] || gitCommands()[pargs[0]] == nil {
+		if len(pargs) == 0 || len(cargs) == 0 || pargs[0] != cargs[0] || gitCommands.Get()[pargs[0]] == nil {
 			return false
 		}
-		o, pargs, cargs = merge(gitGlobal(), gitCommands()[pargs[0]]), pargs[1:], cargs[1:]
+		o, pargs, cargs = merge(gitGlobal.Get(), gitCommands.Get()[pargs[0]]), pargs[1:], cargs[1:]
 	}
 	if o == nil {
 		return false

@@ -4,7 +4,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // runsOthers reports the commands that coreutils and the text tools of the
@@ -28,7 +29,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 			switch {
 			case !v.static:
 				w.dyn("sort --compress-program runs a program only known when it runs")
-			case shells[path.Base(v.text)]:
+			case shells.Get()[path.Base(v.text)]:
 				w.dyn("sort --compress-program=%s runs the data to sort as a script", v.text)
 			default:
 				w.run([]arg{v}, depth+1)
@@ -54,7 +55,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 				}
 				continue
 			}
-			if !a.static || awkRuns().MatchString(a.text) {
+			if !a.static || awkRuns.Get().MatchString(a.text) {
 				w.dyn("%s may run commands its program builds (system, pipes, getline from a command)", prog)
 			}
 			return
@@ -63,7 +64,7 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 		// Variables in a script are read as written: sed "s/a/$b/" stays
 		// static (a value that adds an e flag is a limit).
 		for _, a := range args {
-			if sedRuns().MatchString(a.text) || sedSubstExec(a.text) {
+			if sedRuns.Get().MatchString(a.text) || sedSubstExec(a.text) {
 				w.dyn("sed's e command and s///e flag run text as commands")
 				return
 			}
@@ -74,14 +75,14 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 var (
 	// awkRuns finds what lets an awk program run a command: system(),
 	// print or printf into a pipe, "cmd" | getline.
-	awkRuns = sync.OnceValue(func() *regexp.Regexp {
+	awkRuns = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\|`)
-	})
+	}}
 	// sedRuns finds sed's e command, at the start of a command, after an
 	// address (1e CMD, /x/e).
-	sedRuns = sync.OnceValue(func() *regexp.Regexp {
+	sedRuns = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 		return regexp.MustCompile(`(^|[;{}\n])\s*([0-9$]+|/[^/]*/)?(,\s*([0-9$]+|/[^/]*/))?\s*!?\s*e(\s|;|$)`)
-	})
+	}}
 )
 
 // sedSubstExec reports whether a sed script has an s command with the e

@@ -1,11 +1,13 @@
 package shell
 
-import "sync"
+import (
+	"github.com/bulwark-agents/bulwark/internal/lazy"
+)
 
 // The options of the programs whose flags are normalised (GNU coreutils,
 // GNU tar, sed and grep, curl, wget, git). A program not listed keeps its
 // arguments as written, after quote removal.
-var tools = sync.OnceValue(func() map[string]*options {
+var tools = lazy.Value[map[string]*options]{New: func() map[string]*options {
 	return map[string]*options{
 		"rm": newOptions("dfiIrv", "", "", "R=r",
 			"dir=d force=f interactive?=i one-file-system no-preserve-root preserve-root? recursive=r verbose=v help version"),
@@ -78,19 +80,19 @@ var tools = sync.OnceValue(func() map[string]*options {
 				"exclude: exclude-from: exclude-dir: include: regexp:=e file:=f max-count:=m "+
 				"after-context:=A before-context:=B context:=C line-buffered help version"),
 	}
-})
+}}
 
 // gitGlobal are the options of git itself, before the subcommand.
-var gitGlobal = sync.OnceValue(func() *options {
+var gitGlobal = lazy.Value[*options]{New: func() *options {
 	return newOptions("pPv", "Cc", "", "",
 		"paginate=p no-pager=P git-dir: work-tree: namespace: exec-path? bare no-replace-objects "+
 			"literal-pathspecs glob-pathspecs noglob-pathspecs icase-pathspecs no-optional-locks "+
 			"config-env: super-prefix: list-cmds: attr-source: html-path man-path info-path version help")
-})
+}}
 
 // gitCommands are the options of the git subcommands whose flags are
 // normalised; the others keep their arguments as written.
-var gitCommands = sync.OnceValue(func() map[string]*options {
+var gitCommands = lazy.Value[map[string]*options]{New: func() map[string]*options {
 	return map[string]*options{
 		"push": newOptions("46fnquv", "o", "", "",
 			"all branches mirror tags follow-tags atomic dry-run=n force=f force-with-lease? "+
@@ -136,10 +138,12 @@ var gitCommands = sync.OnceValue(func() map[string]*options {
 		"restore": newOptions("pqSW", "s", "", "",
 			"source:=s patch=p worktree=W staged=S quiet=q ours theirs merge conflict: ignore-unmerged overlay no-overlay progress"),
 	}
-})
+}}
 
 // shells are the programs that read a script: from -c, a file, or stdin.
-var shells = map[string]bool{
-	"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
-	"ash": true, "yash": true, "fish": true, "rbash": true, "posh": true, "oksh": true,
-}
+var shells = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{
+		"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
+		"ash": true, "yash": true, "fish": true, "rbash": true, "posh": true, "oksh": true,
+	}
+}}

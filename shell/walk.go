@@ -5,10 +5,11 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // maxDepth bounds how deep scripts (bash -c, trap, watch) and wrappers
@@ -435,10 +436,10 @@ func (w *walker) run(args []arg, depth int) []string {
 			}
 		}
 	}
-	if wr, ok := wrappers()[prog]; ok {
+	if wr, ok := wrappers.Get()[prog]; ok {
 		return w.wrapper(prog, wr, rest, depth)
 	}
-	if shells[prog] {
+	if shells.Get()[prog] {
 		return w.shell(prog, rest, depth)
 	}
 	var out []string
@@ -486,7 +487,7 @@ func (w *walker) run(args []arg, depth int) []string {
 		w.runsOthers(prog, rest, depth)
 	}
 	if out == nil {
-		if o, ok := tools()[prog]; ok {
+		if o, ok := tools.Get()[prog]; ok {
 			w.runtimeFlags(prog, o, rest)
 			out = canonical(o.parse(rest))
 		} else {
@@ -582,7 +583,7 @@ loop:
 	case script && i < len(args):
 		w.nested(prog+" -c", args[i], depth)
 	case script:
-	case stdin || i >= len(args) || stdinFiles[args[i].text]:
+	case stdin || i >= len(args) || stdinFiles.Get()[args[i].text]:
 		w.dyn("%s reads its commands from standard input", prog)
 	case !args[i].static:
 		w.dyn("%s runs a script file only known when it runs: %s", prog, args[i].text)
@@ -595,7 +596,9 @@ loop:
 }
 
 // stdinFiles are the names of standard input a shell may be given.
-var stdinFiles = map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
+var stdinFiles = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
+}}
 
 // trap's first operand is a script run on a signal.
 func (w *walker) trap(args []arg, depth int) {
@@ -617,7 +620,7 @@ func (w *walker) trap(args []arg, depth int) {
 func (w *walker) watch(args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args)})
-	flags, _, rest, ok := skipOptions(watchOptions(), args)
+	flags, _, rest, ok := skipOptions(watchOptions.Get(), args)
 	if !ok {
 		w.dyn("watch is given options only known when it runs")
 		return append([]string{"watch"}, texts(args)...)
@@ -643,10 +646,10 @@ func (w *walker) watch(args []arg, depth int) []string {
 	return append([]string{"watch"}, texts(args)...)
 }
 
-var watchOptions = sync.OnceValue(func() *options {
+var watchOptions = lazy.Value[*options]{New: func() *options {
 	return newOptions("bcegptrx", "nq", "d", "",
 		"beep=b color=c no-color=C errexit=e exec=x chgexit=g no-title=t no-wrap=w no-rerun=r precise=p interval:=n differences?=d equexit:=q")
-})
+}}
 
 // redirections returns the files rs read and write, as "< FILE" and
 // "> FILE" (>>, >|, &>, &>> and >& FILE write; <> does both).

@@ -3,7 +3,8 @@ package shell
 import (
 	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // wrapper is a program (or builtin) that runs the command in its operands.
@@ -33,7 +34,7 @@ type wrapper struct {
 	scriptFlags []string
 }
 
-var wrappers = sync.OnceValue(func() map[string]wrapper {
+var wrappers = lazy.Value[map[string]wrapper]{New: func() map[string]wrapper {
 	return map[string]wrapper{
 		"command": {opts: newOptions("pvV", "", "", "", ""), hidden: true, queries: []string{"-v", "-V"}},
 		"builtin": {opts: newOptions("", "", "", "", ""), hidden: true},
@@ -96,7 +97,7 @@ var wrappers = sync.OnceValue(func() map[string]wrapper {
 		"strace":      {opts: newOptions("cCdDfFhiqrtTvVwxyzZ", "abeEIoOpPsSuUX", "", "", "output:=o attach:=p user:=u")},
 		"ltrace":      {opts: newOptions("bcCfhiLrStTV", "aAeEFlnopsuwx", "", "", "output:=o")},
 	}
-})
+}}
 
 // skipOptions reads the options at the head of args, getopt style with
 // the first operand ending them. It returns each flag as written (a long
@@ -176,7 +177,7 @@ func containsFlag(flags []string, names ...string) bool {
 	return false
 }
 
-var assignment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`) })
+var assignment = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`) }}
 
 // wrapper reports a wrapper and the command it runs.
 func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []string {
@@ -255,7 +256,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	// env takes every word with a = before the command as an assignment
 	// (BASH_FUNC_ls%%=() { ...; } too); one that changes what runs makes
 	// the rest unknowable.
-	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment().MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
+	for wr.assigns && len(rest) > 0 && rest[0].static && (assignment.Get().MatchString(rest[0].text) || prog == "env" && strings.Contains(rest[0].text, "=")) {
 		name, val, _ := strings.Cut(rest[0].text, "=")
 		if risky(name) {
 			w.dyn("%s sets %s, which changes what commands run", prog, name)
@@ -298,7 +299,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 func (w *walker) xargs(args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = w.place(Command{Name: "xargs", Args: texts(args)})
-	_, _, rest, ok := skipOptions(xargsOptions(), args)
+	_, _, rest, ok := skipOptions(xargsOptions.Get(), args)
 	if !ok {
 		w.dyn("xargs is given options only known when it runs")
 		return append([]string{"xargs"}, texts(args)...)
@@ -324,11 +325,11 @@ func (w *walker) xargs(args []arg, depth int) []string {
 	return out
 }
 
-var xargsOptions = sync.OnceValue(func() *options {
+var xargsOptions = lazy.Value[*options]{New: func() *options {
 	return newOptions("0prtxo", "adEILnPs", "eil", "",
 		"null=0 arg-file:=a delimiter:=d eof?=e replace?=i max-lines?=l max-args:=n max-procs:=P "+
 			"max-chars:=s interactive=p no-run-if-empty=r verbose=t exit=x open-tty=o process-slot-var: show-limits help version")
-})
+}}
 
 // find runs the commands of its -exec, -execdir, -ok and -okdir actions,
 // and -delete removes what it finds, so `find P -delete` is also reported
@@ -376,7 +377,7 @@ func (w *walker) find(args []arg, depth int) []string {
 			i = j
 		case "-delete":
 			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
-			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools()["rm"].parse(rm))}))
+			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools.Get()["rm"].parse(rm))}))
 		}
 	}
 	return out

@@ -1,5 +1,5 @@
 // Package web is Bulwark's browser UI, embedded in the binary: one
-// html/template page shell per page, and the ES modules, stylesheet and
+// page shell per page (templates/page.html, see shell.go), and the ES modules, stylesheet and
 // icon it loads. Pages hold no data: each page's module reads the JSON
 // API with the session cookie and builds the DOM with createElement and
 // textContent only, so no text of a model, a tool, a web page or a user
@@ -14,11 +14,10 @@
 package web
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"html/template"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 //go:embed templates/page.html static
@@ -80,7 +80,7 @@ const AssetsPath = "/assets/{path...}"
 
 // UI serves the pages and assets. It is safe for concurrent use.
 type UI struct {
-	tmpl    *template.Template
+	shell   []shellPart
 	static  fs.FS
 	version string
 	etags   map[string]string // file -> quoted ETag
@@ -88,7 +88,11 @@ type UI struct {
 
 // New returns the UI of the embedded files.
 func New() (*UI, error) {
-	tmpl, err := template.ParseFS(files, "templates/page.html")
+	src, err := fs.ReadFile(files, "templates/page.html")
+	if err != nil {
+		return nil, err
+	}
+	shell, err := parseShell(string(src))
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +100,7 @@ func New() (*UI, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := &UI{tmpl: tmpl, static: static, etags: map[string]string{}}
+	u := &UI{shell: shell, static: static, etags: map[string]string{}}
 	var names []string
 	all := sha256.New()
 	err = fs.WalkDir(static, ".", func(p string, d fs.DirEntry, err error) error {
@@ -127,8 +131,8 @@ func New() (*UI, error) {
 // "/assets/VERSION".
 func (u *UI) AssetBase() string { return "/assets/" + u.version }
 
-// pageData is what the page template sees. Every field is escaped by
-// html/template for where it appears.
+// pageData is what the page shell shows. Every field is escaped for HTML
+// (renderShell).
 type pageData struct {
 	Page
 	Assets string
@@ -148,16 +152,13 @@ func (u *UI) ServePage(p Page) func(http.ResponseWriter, *http.Request) error {
 				return nil
 			}
 		}
-		var buf bytes.Buffer
-		d := pageData{Page: p, Assets: u.AssetBase(), ID: r.PathValue("id")}
-		if err := u.tmpl.ExecuteTemplate(&buf, "page", d); err != nil {
-			return bulwark.E(bulwark.Internal, "web.ServePage", "", err)
-		}
+		var buf strings.Builder
+		renderShell(&buf, u.shell, pageData{Page: p, Assets: u.AssetBase(), ID: r.PathValue("id")})
 		h := w.Header()
 		setPageHeaders(h)
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
-		w.Write(buf.Bytes()) // an error is the client gone: nothing more to do
+		io.WriteString(w, buf.String()) // an error is the client gone: nothing more to do
 		return nil
 	}
 }
@@ -177,11 +178,13 @@ func setPageHeaders(h http.Header) {
 
 // contentTypes are the types of the asset files; a file of another kind
 // is not served.
-var contentTypes = map[string]string{
-	".js":  "text/javascript; charset=utf-8",
-	".css": "text/css; charset=utf-8",
-	".svg": "image/svg+xml",
-}
+var contentTypes = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		".js":  "text/javascript; charset=utf-8",
+		".css": "text/css; charset=utf-8",
+		".svg": "image/svg+xml",
+	}
+}}
 
 // ServeAsset serves /assets/VERSION/FILE. Under the current VERSION the
 // answer may be cached for good; under another (a page of an older
@@ -194,7 +197,7 @@ func (u *UI) ServeAsset(w http.ResponseWriter, r *http.Request) error {
 		return bulwark.Errorf(bulwark.NotFound, op, "no such asset")
 	}
 	etag, known := u.etags[name]
-	ctype := contentTypes[path.Ext(name)]
+	ctype := contentTypes.Get()[path.Ext(name)]
 	if !known || ctype == "" {
 		return bulwark.Errorf(bulwark.NotFound, op, "no such asset")
 	}

@@ -16,10 +16,6 @@ import (
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
-func init() {
-	register("audit", "check the audit log: audit verify [--data DIR]", cmdAudit)
-}
-
 // auditPaths returns the folder of the audit chains and where their
 // signing key lives. The key is kept apart from the log (BULWARK_AUDIT_KEY_FILE
 // can move it off the data folder altogether), so that whoever can rewrite

@@ -14,11 +14,6 @@ import (
 // flags and reports. What goes into a backup is in backup_make.go, how it
 // comes back in backup_restore.go, the file format in the backup package.
 
-func init() {
-	register("backup", "back up a live installation: backup --out FILE | backup verify FILE", cmdBackup)
-	register("restore", "restore a backup into a new data folder: restore --data DIR FILE", cmdRestore)
-}
-
 const backupUsage = `Usage:
   bulwark backup --out FILE [--data DIR]
   bulwark backup verify FILE
@@ -105,10 +100,10 @@ func cmdBackup(ctx context.Context, args []string, s stdio) int {
 }
 
 // errBackupPostgres is the answer to a backup of a PostgreSQL store.
-var errBackupPostgres = bulwark.Errorf(bulwark.Invalid, "backup",
-	"the store is in PostgreSQL, which holds the audit log and its signing key too: back it up with pg_dump "+
-		"(pg_dump --format=custom --file=FILE URL; restore with pg_restore into an empty database), "+
-		"and keep the master key apart from the dump (see the README)")
+var errBackupPostgres = &bulwark.Error{Kind: bulwark.Invalid, Op: "backup", // a literal: no init work
+	Msg: "the store is in PostgreSQL, which holds the audit log and its signing key too: back it up with pg_dump " +
+		"(pg_dump --format=custom --file=FILE URL; restore with pg_restore into an empty database), " +
+		"and keep the master key apart from the dump (see the README)"}
 
 func printBackup(s stdio, r backupResult) {
 	m := r.manifest

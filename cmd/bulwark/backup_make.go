@@ -16,12 +16,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
-	"sync"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/backup"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -46,9 +46,9 @@ const (
 // backupChainName is compiled on first use: its counted repetition
 // unrolls into about 1,400 allocations, which every command would pay at
 // init (TestInitBudget).
-var backupChainName = sync.OnceValue(func() *regexp.Regexp {
+var backupChainName = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 	return regexp.MustCompile(`^audit/(audit\.log|tenants/[A-Za-z0-9_-]{1,100}\.log)(\.checkpoints)?$`)
-})
+}}
 
 // restorableEntry says whether a backup entry is one a data folder holds.
 func restorableEntry(name string) bool {
@@ -56,27 +56,28 @@ func restorableEntry(name string) bool {
 	case dbFileName, backupAuditKey + sealedSuffix, backupDeviceKey + sealedSuffix:
 		return true
 	}
-	return backupChainName().MatchString(name)
+	return backupChainName.Get().MatchString(name)
 }
 
 // sealedKeyAD binds a sealed key to its name in the backup.
 func sealedKeyAD(name string) []byte { return secret.AD("", "backup.key", name) }
 
-// manifestSealAD binds the seal of a backup's manifest hash.
-var manifestSealAD = secret.AD("", "backup.manifest", "")
+// manifestSealAD binds the seal of a backup's manifest hash (a function,
+// not a variable built at init: every command runs main's init).
+func manifestSealAD() []byte { return secret.AD("", "backup.manifest", "") }
 
 // sealManifest seals a manifest's hash with the master keys: only who
 // holds the master key can make a backup that restore accepts.
 func sealManifest(keys *secret.Keyring) func(sum [32]byte) ([]byte, error) {
 	return func(sum [32]byte) ([]byte, error) {
-		sealed, _, err := keys.Wrap(manifestSealAD, sum[:])
+		sealed, _, err := keys.Wrap(manifestSealAD(), sum[:])
 		return sealed, err
 	}
 }
 
 // checkManifestSeal checks that the master keys sealed m's hash.
 func checkManifestSeal(keys *secret.Keyring, m backup.Manifest) error {
-	sum, err := keys.Unwrap(manifestSealAD, m.Seal)
+	sum, err := keys.Unwrap(manifestSealAD(), m.Seal)
 	if err != nil || subtle.ConstantTimeCompare(sum, m.Sum[:]) != 1 {
 		return bulwark.Errorf(bulwark.Invalid, "backup", "the backup's manifest is not sealed by this master key: it was made with another key, or altered (its checksums made again) by someone without the key")
 	}

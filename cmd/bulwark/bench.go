@@ -3,20 +3,27 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 )
 
-func init() {
-	register("bench", "measure speed: bench agents|sandbox|... [--json]", cmdBench)
+// benchmarks are the subcommands of `bulwark bench`, sorted by name (a
+// static table: no init work, as for commands).
+var benchmarks = []command{
+	{"agents", "", benchAgents},
+	{"api", "", benchAPI},
+	{"cluster", "", benchCluster},
+	{"injection", "", benchInjection},
+	{"sandbox", "", benchSandbox},
 }
 
-// benchmarks are the subcommands of `bulwark bench`; each file that adds
-// one calls registerBench from init.
-var benchmarks = map[string]func(ctx context.Context, args []string, s stdio) int{}
-
-func registerBench(name string, run func(ctx context.Context, args []string, s stdio) int) {
-	benchmarks[name] = run
+// benchmark is the benchmark called name, or nil.
+func benchmark(name string) func(ctx context.Context, args []string, s stdio) int {
+	for _, b := range benchmarks {
+		if b.name == name {
+			return b.run
+		}
+	}
+	return nil
 }
 
 const benchUsage = `Usage:
@@ -34,16 +41,16 @@ Example:
 
 func cmdBench(ctx context.Context, args []string, s stdio) int {
 	names := make([]string, 0, len(benchmarks))
-	for n := range benchmarks {
-		names = append(names, n)
+	for _, b := range benchmarks {
+		names = append(names, b.name)
 	}
-	slices.Sort(names)
 	usage := fmt.Sprintf(benchUsage, strings.Join(names, "|"))
 	if code, done := helpRequested(args, usage, s); done {
 		return code
 	}
-	if benchmarks[args[0]] == nil {
+	run := benchmark(args[0])
+	if run == nil {
 		return fail(s, usagef("bench: unknown benchmark %q: %s", args[0], strings.Join(names, ", ")))
 	}
-	return benchmarks[args[0]](ctx, args[1:], s)
+	return run(ctx, args[1:], s)
 }

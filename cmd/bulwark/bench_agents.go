@@ -28,8 +28,6 @@ import (
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
-func init() { registerBench("agents", benchAgents) }
-
 // agentsReport is what `bulwark bench agents` measured.
 type agentsReport struct {
 	Tasks       int     `json:"tasks"`

@@ -35,8 +35,6 @@ import (
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
-func init() { registerBench("api", benchAPI) }
-
 // apiReport is what `bulwark bench api` measured.
 type apiReport struct {
 	Clients int     `json:"clients"`

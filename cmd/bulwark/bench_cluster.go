@@ -21,11 +21,10 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/jackc/pgx/v5"
 )
-
-func init() { registerBench("cluster", benchCluster) }
 
 const benchClusterUsage = `Usage: bulwark bench cluster [--nodes N] [--tasks T] [--steps S] [--database-url URL] [--json]
 
@@ -326,7 +325,7 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-var benchServingRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`) })
+var benchServingRE = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`serving on (http://127\.0\.0\.1:\d+)`) }}
 
 // startNode starts `bulwark serve` with env on a free loopback port and
 // waits until it serves.
@@ -345,7 +344,7 @@ func (b *clusterBench) startNode(ctx context.Context, env []string) (*benchNode,
 	var log strings.Builder
 	for lines.Scan() {
 		log.WriteString(lines.Text() + "\n")
-		if m := benchServingRE().FindStringSubmatch(lines.Text()); m != nil {
+		if m := benchServingRE.Get().FindStringSubmatch(lines.Text()); m != nil {
 			nd.base = m[1]
 			break
 		}

@@ -10,8 +10,6 @@ import (
 	"github.com/bulwark-agents/bulwark/internal/injectbench"
 )
 
-func init() { registerBench("injection", benchInjection) }
-
 // benchInjection measures what planted instructions make an agent do, end
 // to end (internal/injectbench): the share of planted actions that take
 // effect and of benign tasks that still do their job, per taint mode.

@@ -14,8 +14,6 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox"
 )
 
-func init() { registerBench("sandbox", benchSandbox) }
-
 // benchMode is one way of running a command that the sandbox bench times.
 type benchMode struct {
 	name string

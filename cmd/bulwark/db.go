@@ -5,10 +5,6 @@ import (
 	"fmt"
 )
 
-func init() {
-	register("db", "migrate the store, or copy it between SQLite and PostgreSQL", cmdDB)
-}
-
 const dbUsage = `Usage:
   bulwark db migrate [--database-url URL | --data DIR]
   bulwark db copy --from PATH-OR-URL --to PATH-OR-URL [--force]

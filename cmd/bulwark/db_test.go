@@ -561,12 +561,12 @@ func TestSelfRefsMatchTheSchema(t *testing.T) {
 		}
 		rows.Close()
 	}
-	if len(found) != len(selfRefs) {
-		t.Errorf("self-references in the schema: %v; selfRefs: %v", found, selfRefs)
+	if len(found) != len(selfRefs.Get()) {
+		t.Errorf("self-references in the schema: %v; selfRefs: %v", found, selfRefs.Get())
 	}
-	for table, r := range selfRefs {
+	for table, r := range selfRefs.Get() {
 		if found[table] != [2]string{r.key, r.parent} {
-			t.Errorf("selfRefs[%s] = %v, the schema has %v", table, r, found[table])
+			t.Errorf("selfRefs.Get()[%s] = %v, the schema has %v", table, r, found[table])
 		}
 	}
 }

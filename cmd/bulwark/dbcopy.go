@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/sqlite"
 )
@@ -37,9 +38,14 @@ var copyTables = sqlite.Tables
 // selfRefs are the tables that refer to themselves: each row's parent
 // (the row whose key the column holds) is inserted before it.
 // TestSelfRefsMatchTheSchema keeps this in step with the schema.
-var selfRefs = map[string]struct{ key, parent string }{
-	"api_keys": {"id", "creator_key"},
-}
+var selfRefs = lazy.Value[map[string]selfRef]{New: func() map[string]selfRef {
+	return map[string]selfRef{
+		"api_keys": {"id", "creator_key"},
+	}
+}}
+
+// selfRef is a table's key column and the column naming its parent row.
+type selfRef struct{ key, parent string }
 
 // tableCount is how many rows a table holds.
 type tableCount struct {
@@ -363,7 +369,7 @@ func copyTable(ctx context.Context, src *rawDB, stx *sql.Tx, dst *rawDB, dtx *sq
 		}
 		return nil
 	}
-	ref, selfRef := selfRefs[table]
+	ref, selfRef := selfRefs.Get()[table]
 	var held [][]any // rows of a self-referencing table, inserted parents first
 	var n int64
 	for rows.Next() {

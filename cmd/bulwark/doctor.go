@@ -13,10 +13,6 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox"
 )
 
-func init() {
-	register("doctor", "check this deployment against the security checklist", cmdDoctor)
-}
-
 // check is one line of the deployment checklist.
 type check struct {
 	name   string

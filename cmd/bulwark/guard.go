@@ -10,10 +10,6 @@ import (
 	"github.com/bulwark-agents/bulwark/guard"
 )
 
-func init() {
-	register("guard", "score texts for prompt injection: guard scan < JSONL", runGuard)
-}
-
 // maxScanLine caps one input line of guard scan.
 const maxScanLine = 16 << 20
 

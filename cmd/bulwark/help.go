@@ -8,8 +8,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Every command's help is written once, as a usage text (synopsis, what it
@@ -102,9 +103,9 @@ func (f *flagSet) parseMixed(args []string, s stdio) ([]string, error) {
 }
 
 // invalidValue matches the flag package's error for a value that does not parse.
-var invalidValue = sync.OnceValue(func() *regexp.Regexp {
+var invalidValue = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 	return regexp.MustCompile(`^invalid (boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([\w-]+): (.*)$`)
-})
+}}
 
 func (f *flagSet) flagError(err error, s stdio) error {
 	if errors.Is(err, flag.ErrHelp) {
@@ -114,7 +115,7 @@ func (f *flagSet) flagError(err error, s stdio) error {
 	msg := err.Error()
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
 		msg = "unknown flag -" + name
-	} else if m := invalidValue().FindStringSubmatch(msg); m != nil {
+	} else if m := invalidValue.Get().FindStringSubmatch(msg); m != nil {
 		why := m[4]
 		switch {
 		case why == "parse error" && m[1] != "":

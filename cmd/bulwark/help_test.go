@@ -85,9 +85,21 @@ func TestHelpCoversEveryCommand(t *testing.T) {
 			t.Errorf("command %q is not in helpCases: add it and its subcommands", c.name)
 		}
 	}
-	for name := range benchmarks {
-		if !hasCase("bench", name) {
-			t.Errorf("benchmark %q is not in helpCases", name)
+	for _, b := range benchmarks {
+		if !hasCase("bench", b.name) {
+			t.Errorf("benchmark %q is not in helpCases", b.name)
+		}
+	}
+}
+
+// TestCommandsSorted: the command and benchmark tables are sorted by name,
+// as usage and 'bulwark help bench' list them, with no name twice.
+func TestCommandsSorted(t *testing.T) {
+	for _, table := range [][]command{commands, benchmarks} {
+		for i := 1; i < len(table); i++ {
+			if table[i-1].name >= table[i].name {
+				t.Errorf("%q is listed before %q: keep the table sorted by name", table[i-1].name, table[i].name)
+			}
 		}
 	}
 }

@@ -10,10 +10,6 @@ import (
 	"github.com/bulwark-agents/bulwark/audit"
 )
 
-func init() {
-	register("keys", "rotate, retire and show the master keys of the data folder", cmdKeys)
-}
-
 const keysUsage = `Usage:
   bulwark keys status        [--data DIR]
   bulwark keys rotate-master [--data DIR]

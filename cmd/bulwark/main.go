@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
@@ -33,11 +32,30 @@ type stdio struct {
 	out, err io.Writer
 }
 
-var commands []command
-
-// register adds a subcommand; each command's file calls it from init.
-func register(name, summary string, run func(ctx context.Context, args []string, s stdio) int) {
-	commands = append(commands, command{name, summary, run})
+// commands are the subcommands, by name. A table of functions, not
+// registrations from each file's init: every command, `bulwark version`
+// included, runs the package inits of the binary, and a static table costs
+// none (BENCHMARKS.md, "Start-up without html/template").
+var commands = []command{
+	{"audit", "check the audit log: audit verify [--data DIR]", cmdAudit},
+	{"backup", "back up a live installation: backup --out FILE | backup verify FILE", cmdBackup},
+	{"bench", "measure speed: bench agents|sandbox|... [--json]", cmdBench},
+	{"db", "migrate the store, or copy it between SQLite and PostgreSQL", cmdDB},
+	{"doctor", "check this deployment against the security checklist", cmdDoctor},
+	{"guard", "score texts for prompt injection: guard scan < JSONL", runGuard},
+	{"keys", "rotate, retire and show the master keys of the data folder", cmdKeys},
+	{"mcp", "offer Bulwark's tasks to an MCP client: mcp serve (stdio)", cmdMCP},
+	{"redact", "mask secrets in stdin, writing the result to stdout", runRedact},
+	{"restore", "restore a backup into a new data folder: restore --data DIR FILE", cmdRestore},
+	{"run", "run an agent on a task in the terminal", cmdRun},
+	{"sandbox", "run a command in the sandbox (exec), or check what this host supports (check)", runSandbox},
+	{"schedules", "add, list and delete the schedules that start tasks (from the data folder)", cmdSchedules},
+	{"secrets", "set, list or delete a tenant's secrets (values from stdin only)", cmdSecrets},
+	{"serve", "serve the HTTP API: serve [--addr HOST:PORT] [--data DIR] [--tls-cert F --tls-key F]", cmdServe},
+	{"tasks", "list tasks and show their status, steps and files (from the data folder)", cmdTasks},
+	{"tenants", "create and list tenants; make operator keys", cmdTenants},
+	{"users", "create and list the users of a tenant (passwords from stdin only)", cmdUsers},
+	{"version", "print the version", cmdVersion},
 }
 
 // Exit statuses of the contract (DESIGN.md).
@@ -97,8 +115,7 @@ func dispatch(ctx context.Context, args []string, s stdio) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: bulwark COMMAND [FLAGS] [ARGS]\n\nCommands:")
-	slices.SortFunc(commands, func(a, b command) int { return strings.Compare(a.name, b.name) })
-	for _, c := range commands {
+	for _, c := range commands { // sorted by name (TestCommandsSorted)
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'bulwark help COMMAND' (or bulwark COMMAND --help) for a command's flags and an example.")
@@ -106,8 +123,12 @@ func usage(w io.Writer) {
 
 // logLevel is BULWARK_LOG_LEVEL (debug, info, warn, error; default warn).
 func logLevel() slog.Level {
+	v := os.Getenv("BULWARK_LOG_LEVEL")
+	if v == "" { // the usual case, spared UnmarshalText's error (a fmt.Errorf)
+		return slog.LevelWarn
+	}
 	var l slog.Level
-	if err := l.UnmarshalText([]byte(os.Getenv("BULWARK_LOG_LEVEL"))); err != nil {
+	if err := l.UnmarshalText([]byte(v)); err != nil {
 		return slog.LevelWarn
 	}
 	return l

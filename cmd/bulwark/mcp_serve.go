@@ -17,10 +17,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
-func init() {
-	register("mcp", "offer Bulwark's tasks to an MCP client: mcp serve (stdio)", cmdMCP)
-}
-
 const mcpUsage = `Usage:
   bulwark mcp serve [--model SPEC] [--data DIR] [--database-url URL]
 

@@ -13,10 +13,6 @@ import (
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
-func init() {
-	register("redact", "mask secrets in stdin, writing the result to stdout", runRedact)
-}
-
 // stringList is a repeatable string flag.
 type stringList []string
 

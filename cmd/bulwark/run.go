@@ -26,10 +26,6 @@ import (
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
-func init() {
-	register("run", "run an agent on a task in the terminal", cmdRun)
-}
-
 type runFlags struct {
 	model     string
 	workspace string
@@ -121,7 +117,8 @@ const maxTaskInput = 100_000
 
 // errTaskFailed marks a task that ended without success; its reason was
 // already printed.
-var errTaskFailed = bulwark.Errorf(bulwark.Other, "run", "the task did not finish")
+var errTaskFailed = &bulwark.Error{Kind: bulwark.Other, Op: "run", // a literal: no init work
+	Msg: "the task did not finish"}
 
 func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if strings.TrimSpace(input) == "" {

@@ -14,10 +14,6 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
 
-func init() {
-	register("sandbox", "run a command in the sandbox (exec), or check what this host supports (check)", runSandbox)
-}
-
 const sandboxUsage = `Usage:
   bulwark sandbox exec [FLAGS] -- CMD [ARG...]
   bulwark sandbox check [--json]

@@ -16,10 +16,6 @@ import (
 	"github.com/bulwark-agents/bulwark/server"
 )
 
-func init() {
-	register("schedules", "add, list and delete the schedules that start tasks (from the data folder)", cmdSchedules)
-}
-
 const schedulesUsage = `Usage:
   bulwark schedules add    --tenant T --user EMAIL --cron SPEC [--timezone ZONE]
                            [--model SPEC] [--overlap] INPUT... [--data DIR]

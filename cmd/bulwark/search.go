@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/tool/web"
 )
 
@@ -12,7 +13,9 @@ import (
 var searchEndpoint string
 
 // searchKeyVars are the variables of the keyed search backends' API keys.
-var searchKeyVars = map[string]string{web.Brave: "BULWARK_BRAVE_API_KEY", web.Tavily: "BULWARK_TAVILY_API_KEY"}
+var searchKeyVars = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{web.Brave: "BULWARK_BRAVE_API_KEY", web.Tavily: "BULWARK_TAVILY_API_KEY"}
+}}
 
 // searchOptions reads the operator's search backend, for web_search:
 // BULWARK_SEARCH_URL (a SearXNG instance, which may be on loopback or a
@@ -26,7 +29,7 @@ func searchOptions() (web.SearchConfig, error) {
 	backend := strings.ToLower(strings.TrimSpace(env("BULWARK_SEARCH_BACKEND")))
 	u := strings.TrimSpace(env("BULWARK_SEARCH_URL"))
 	keys := map[string]string{}
-	for b, v := range searchKeyVars {
+	for b, v := range searchKeyVars.Get() {
 		if k := strings.TrimSpace(env(v)); k != "" {
 			keys[b] = k
 			redactor.Add(v, k)
@@ -55,7 +58,7 @@ func searchOptions() (web.SearchConfig, error) {
 			return cfg, usagef("BULWARK_SEARCH_URL is a SearXNG instance's URL; with BULWARK_SEARCH_BACKEND=%s leave it unset", backend)
 		}
 		if keys[backend] == "" {
-			return cfg, usagef("BULWARK_SEARCH_BACKEND=%s needs its API key in %s", backend, searchKeyVars[backend])
+			return cfg, usagef("BULWARK_SEARCH_BACKEND=%s needs its API key in %s", backend, searchKeyVars.Get()[backend])
 		}
 		cfg.URL, cfg.Key = searchEndpoint, keys[backend]
 	default:

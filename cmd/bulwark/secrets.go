@@ -17,10 +17,6 @@ import (
 	"golang.org/x/term"
 )
 
-func init() {
-	register("secrets", "set, list or delete a tenant's secrets (values from stdin only)", cmdSecrets)
-}
-
 const secretsUsage = `Usage:
   bulwark secrets set    [--tenant T] [--data DIR] [--hosts HOST,...] NAME < VALUE
   bulwark secrets list   [--tenant T] [--data DIR]

@@ -13,10 +13,6 @@ import (
 	"github.com/bulwark-agents/bulwark/server"
 )
 
-func init() {
-	register("serve", "serve the HTTP API: serve [--addr HOST:PORT] [--data DIR] [--tls-cert F --tls-key F]", cmdServe)
-}
-
 const serveUsage = `Usage: bulwark serve [--addr 127.0.0.1:8080] [--data DIR] [--database-url URL]
                      [--model SPEC] [--tls-cert FILE --tls-key FILE] [--insecure-http]
 

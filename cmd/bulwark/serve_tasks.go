@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/mcpclient"
 	"github.com/bulwark-agents/bulwark/runner"
@@ -27,7 +28,9 @@ type taskStore interface {
 // providerKeyVars are the variables a provider adapter reads its API key
 // from; they are never read from the server's environment for a tenant
 // unless tenantLimits.modelKey chose the operator's key.
-var providerKeyVars = map[string]bool{"OPENAI_API_KEY": true, "ANTHROPIC_API_KEY": true}
+var providerKeyVars = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	return map[string]bool{"OPENAI_API_KEY": true, "ANTHROPIC_API_KEY": true}
+}}
 
 // prepareTask builds the Setup of a server task from its tenant's settings:
 // the model (the task's, else the tenant's, else the operator's default),
@@ -92,7 +95,7 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			return nil, err
 		}
 		model, err := provider.Open(spec, func(k string) string {
-			if providerKeyVars[k] {
+			if providerKeyVars.Get()[k] {
 				return key
 			}
 			return env(k)

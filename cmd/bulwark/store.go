@@ -95,7 +95,8 @@ func (l storeLocation) String() string {
 
 // errNoPostgresSupport is the answer to a PostgreSQL URL in a build
 // without openPostgres.
-var errNoPostgresSupport = bulwark.Errorf(bulwark.Invalid, "openStore", "a PostgreSQL database was given, but this build has no PostgreSQL support: leave --database-url and BULWARK_DATABASE_URL unset to use SQLite in the data folder")
+var errNoPostgresSupport = &bulwark.Error{Kind: bulwark.Invalid, Op: "openStore", // a literal: no init work
+	Msg: "a PostgreSQL database was given, but this build has no PostgreSQL support: leave --database-url and BULWARK_DATABASE_URL unset to use SQLite in the data folder"}
 
 // openStore opens the store that the flags, BULWARK_DATABASE_URL and
 // BULWARK_DATA say, with the master key (BULWARK_MASTER_KEY, then
@@ -253,10 +254,10 @@ func envMasterKey() (mk masterKey, ok bool, err error) {
 
 // errNoPostgresKey is why a PostgreSQL store is not opened without a key
 // from the environment.
-var errNoPostgresKey = bulwark.Errorf(bulwark.Invalid, "masterKeys",
-	"a PostgreSQL store needs the master key in BULWARK_MASTER_KEY or in the file BULWARK_MASTER_KEY_FILE names (under systemd, the credential "+masterKeyCredential+" may hold it): "+
-		"it is never generated nor read from the data folder for a database that several nodes share "+
-		"(generate one with: head -c 32 /dev/urandom | base64)")
+var errNoPostgresKey = &bulwark.Error{Kind: bulwark.Invalid, Op: "masterKeys", // a literal: no init work
+	Msg: "a PostgreSQL store needs the master key in BULWARK_MASTER_KEY or in the file BULWARK_MASTER_KEY_FILE names (under systemd, the credential " + masterKeyCredential + " may hold it): " +
+		"it is never generated nor read from the data folder for a database that several nodes share " +
+		"(generate one with: head -c 32 /dev/urandom | base64)"}
 
 // postgresMasterKey is the master key of a PostgreSQL store: from
 // BULWARK_MASTER_KEY or BULWARK_MASTER_KEY_FILE only.

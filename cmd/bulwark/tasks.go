@@ -15,10 +15,6 @@ import (
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
-func init() {
-	register("tasks", "list tasks and show their status, steps and files (from the data folder)", cmdTasks)
-}
-
 const tasksUsage = `Usage:
   bulwark tasks list   [--status S] [--tenant T] [--limit N] [--json] [--data DIR]
   bulwark tasks show   ID [--tenant T] [--json] [--data DIR]

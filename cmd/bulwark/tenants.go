@@ -10,10 +10,6 @@ import (
 	"github.com/bulwark-agents/bulwark/server"
 )
 
-func init() {
-	register("tenants", "create and list tenants; make operator keys", cmdTenants)
-}
-
 const tenantsUsage = `Usage:
   bulwark tenants create NAME [--data DIR]
   bulwark tenants list [--data DIR]

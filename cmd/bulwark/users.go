@@ -16,10 +16,6 @@ import (
 	"golang.org/x/term"
 )
 
-func init() {
-	register("users", "create and list the users of a tenant (passwords from stdin only)", cmdUsers)
-}
-
 const usersUsage = `Usage:
   bulwark users create --tenant T --email E [--role R] [--hash] [--data DIR] < PASSWORD
   bulwark users list   --tenant T [--data DIR]

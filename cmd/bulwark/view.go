@@ -7,10 +7,10 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // jsonView prints one JSON object per event and line. Streamed pieces of
@@ -375,8 +375,8 @@ func cut(s string, n int) string {
 // text from outside, for the model. Text inside cannot hold a real marker
 // (Mark neutralizes look-alikes), so these match only Mark's own.
 var (
-	untrustedOpen  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`<<untrusted source="([^"\n]*)" id=[0-9a-f]{12}>>`) })
-	untrustedClose = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\n?<</untrusted id=[0-9a-f]{12}>>`) })
+	untrustedOpen  = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`<<untrusted source="([^"\n]*)" id=[0-9a-f]{12}>>`) }}
+	untrustedClose = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\n?<</untrusted id=[0-9a-f]{12}>>`) }}
 )
 
 // visible is text as a person is shown it: no control characters, and the
@@ -386,14 +386,14 @@ func visible(s string) string {
 	if !strings.Contains(s, "<<untrusted") && !strings.Contains(s, "<</untrusted") {
 		return s
 	}
-	s = untrustedOpen().ReplaceAllStringFunc(s, func(m string) string {
-		src := untrustedOpen().FindStringSubmatch(m)[1]
+	s = untrustedOpen.Get().ReplaceAllStringFunc(s, func(m string) string {
+		src := untrustedOpen.Get().FindStringSubmatch(m)[1]
 		if src == "" {
 			return "[untrusted]"
 		}
 		return "[untrusted: " + src + "]"
 	})
-	return untrustedClose().ReplaceAllString(s, "")
+	return untrustedClose.Get().ReplaceAllString(s, "")
 }
 
 // printable replaces the control characters of text from a model or a tool

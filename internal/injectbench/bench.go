@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -193,7 +192,7 @@ func readCall(s *Scenario) Call {
 // (the documents' and the attacker's), the search backend and the MCP
 // server; and the memory store.
 type world struct {
-	srv    *httptest.Server
+	srv    *localServer
 	docs   map[string]*Scenario
 	mu     sync.Mutex
 	hits   []string // requests to the attacker's host: path and query
@@ -221,7 +220,7 @@ func newWorld(scenarios []*Scenario) (*world, error) {
 		})
 	mcpHandler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return w.mcpSrv },
 		&mcp.StreamableHTTPOptions{DisableLocalhostProtection: true, Stateless: true})
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	w.srv = newLocalServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		host, _, _ := strings.Cut(r.Host, ":")
 		switch {
 		case host == attackerHost:
@@ -525,3 +524,25 @@ func (m *memStore) DeleteMemory(_ context.Context, _ bulwark.TenantID, id string
 func (m *memStore) FindMemories(context.Context, bulwark.TenantID, bulwark.MemoryQuery) ([]bulwark.Memory, error) {
 	return m.all(), nil
 }
+
+// localServer serves on a loopback port: the part of httptest.Server this
+// bench uses. httptest is a test package, and linking it would run its
+// test certificate's init in every bulwark command (TestDepsNoSlowInit).
+type localServer struct {
+	Listener net.Listener
+	URL      string
+	srv      *http.Server
+}
+
+func newLocalServer(h http.Handler) *localServer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic("injectbench: listening on loopback: " + err.Error())
+	}
+	s := &localServer{Listener: l, URL: "http://" + l.Addr().String(), srv: &http.Server{Handler: h}}
+	go s.srv.Serve(l)
+	return s
+}
+
+// Close stops the server and closes its connections.
+func (s *localServer) Close() { s.srv.Close() }

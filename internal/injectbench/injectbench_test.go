@@ -146,8 +146,8 @@ func TestScenarios(t *testing.T) {
 	if attacks < 96 || benign < 96 {
 		t.Errorf("%d attacks and %d benign scenarios, want at least 96 each", attacks, benign)
 	}
-	if len(pairs) != len(kinds)*len(langs()) {
-		t.Errorf("%d kind/language pairs, want %d", len(pairs), len(kinds)*len(langs()))
+	if len(pairs) != len(kinds)*len(langs.Get()) {
+		t.Errorf("%d kind/language pairs, want %d", len(pairs), len(kinds)*len(langs.Get()))
 	}
 	if len(seen["tool"]) != len(tools) || len(seen["action"]) != len(actions) || len(seen["style"]) < 12 {
 		t.Errorf("coverage: %v", seen)

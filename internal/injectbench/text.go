@@ -1,6 +1,8 @@
 package injectbench
 
-import "sync"
+import (
+	"github.com/bulwark-agents/bulwark/internal/lazy"
+)
 
 // This file holds the words of the scenarios, in each language: what a
 // document says (with %[1]s for its reference, the fact a benign job must
@@ -45,7 +47,7 @@ var wordings = []string{"blunt", "polite", "fake-system", "authority", "continua
 
 // langs is built on first use: its maps would otherwise be made in the
 // init of every bulwark command (cmd/bulwark TestInitBudget).
-var langs = sync.OnceValue(func() []lang {
+var langs = lazy.Value[[]lang]{New: func() []lang {
 	return []lang{
 		{
 			code:  "en",
@@ -321,4 +323,4 @@ var langs = sync.OnceValue(func() []lang {
 			},
 		},
 	}
-})
+}}

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/limits"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -133,7 +134,7 @@ const refilled = `least(EXCLUDED.burst, b.tokens + b.rate * greatest(0, extract(
 
 // allowSQL and failSQL are built on first use, not at init, which every
 // bulwark command pays (cmd/bulwark TestInitBudget).
-var allowSQL = sync.OnceValue(func() string {
+var allowSQL = lazy.Value[string]{New: func() string {
 	return strings.ReplaceAll(`
 INSERT INTO limit_buckets AS b (key, rate, burst, tokens, at, allowed)
 VALUES ($1, $2::float8, $3::float8, greatest($3::float8 - 1, 0), clock_timestamp(), $3::float8 >= 1)
@@ -144,7 +145,7 @@ ON CONFLICT (key) DO UPDATE SET
 	allowed = REFILLED >= 1,
 	at = greatest(b.at, EXCLUDED.at)
 RETURNING allowed, tokens`, "REFILLED", refilled)
-})
+}}
 
 // Allow implements limits.Limiter: a token bucket in a row of
 // limit_buckets.
@@ -153,7 +154,7 @@ func (l *Limits) Allow(ctx context.Context, key string, rate float64, burst int)
 	defer cancel()
 	var ok bool
 	var tokens float64
-	if err := l.pool.QueryRow(ctx, allowSQL(), hashKey(key), max(rate, 0), float64(burst)).Scan(&ok, &tokens); err != nil {
+	if err := l.pool.QueryRow(ctx, allowSQL.Get(), hashKey(key), max(rate, 0), float64(burst)).Scan(&ok, &tokens); err != nil {
 		return false, 0, bulwark.E(bulwark.Unavailable, "pglimits.Allow", "cannot check a rate limit", err)
 	}
 	if ok {
@@ -174,7 +175,7 @@ const failedN = `CASE WHEN EXCLUDED.last_failure - f.last_failure >= $5::float8 
 const failDelay = `(CASE WHEN {n} <= $2::int THEN 0 WHEN {n} - $2::int - 1 >= 30 THEN $4::float8
 	ELSE least($3::float8 * power(2, {n} - $2::int - 1), $4::float8) END) * interval '1 microsecond'`
 
-var failSQL = sync.OnceValue(func() string {
+var failSQL = lazy.Value[string]{New: func() string {
 	return strings.NewReplacer("NEWN", failedN, "DELAY1", strings.ReplaceAll(failDelay, "{n}", "1"), "DELAY", strings.ReplaceAll(failDelay, "{n}", "("+failedN+")")).Replace(`
 INSERT INTO limit_login_failures AS f (key, n, last_failure, wait_until)
 VALUES ($1, 1, clock_timestamp(), clock_timestamp() + DELAY1)
@@ -182,13 +183,13 @@ ON CONFLICT (key) DO UPDATE SET
 	n = NEWN,
 	last_failure = greatest(f.last_failure, EXCLUDED.last_failure),
 	wait_until = greatest(f.wait_until, EXCLUDED.last_failure + DELAY)`)
-})
+}}
 
 // Fail implements limits.Throttle.
 func (l *Limits) Fail(ctx context.Context, key string, p limits.Policy) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	_, err := l.pool.Exec(ctx, failSQL(), hashKey(key), p.Free, float64(p.Base.Microseconds()), float64(p.MaxDelay.Microseconds()), float64(limits.FailureWindow.Microseconds()))
+	_, err := l.pool.Exec(ctx, failSQL.Get(), hashKey(key), p.Free, float64(p.Base.Microseconds()), float64(p.MaxDelay.Microseconds()), float64(limits.FailureWindow.Microseconds()))
 	if err != nil {
 		return bulwark.E(bulwark.Unavailable, "pglimits.Fail", "cannot count a failed login", err)
 	}

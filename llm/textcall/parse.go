@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Call is a tool call found in a model's text.
@@ -27,7 +28,7 @@ var (
 	nameKeys = []string{"tool", "name", "function", "tool_name", "action"}
 	argKeys  = []string{"arguments", "args", "parameters", "input", "action_input"}
 	// emptyFence matches a code fence left empty once its JSON is cut out.
-	emptyFence = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("```[A-Za-z]*\\s*```") })
+	emptyFence = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile("```[A-Za-z]*\\s*```") }}
 )
 
 // Parse finds the first tool call in text, leniently: the JSON may stand in
@@ -71,7 +72,7 @@ func Parse(text string, tools []string) (call Call, prose string, err error) {
 			continue
 		}
 		prose = text[:i] + text[end:]
-		prose = strings.TrimSpace(emptyFence().ReplaceAllString(prose, ""))
+		prose = strings.TrimSpace(emptyFence.Get().ReplaceAllString(prose, ""))
 		return c, prose, nil
 	}
 	if firstErr == nil {

@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/llm"
 )
 
 // keyPattern matches strings that look like credentials: provider API keys
 // (sk-..., sk-ant-..., sk-proj-...), Bulwark keys, bearer tokens and key
 // query parameters.
-var keyPattern = sync.OnceValue(func() *regexp.Regexp {
+var keyPattern = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
 	return regexp.MustCompile(`(?i)(\bsk-[A-Za-z0-9_\-*]{6,}|\bbwk_[A-Za-z0-9_\-]{6,}|\bbearer\s+[A-Za-z0-9_\-.~+/=*]{6,}|\b(api[_-]?key|key|token)=[^&\s"']+)`)
-})
+}}
 
 // RedactKeys replaces every substring of s that looks like an API key or a
 // bearer token with a placeholder.
 func RedactKeys(s string) string {
-	return keyPattern().ReplaceAllString(s, "[REDACTED]")
+	return keyPattern.Get().ReplaceAllString(s, "[REDACTED]")
 }
 
 // ProviderMessage extracts the provider's own short error message from an

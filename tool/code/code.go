@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	sh "github.com/bulwark-agents/bulwark/shell"
 	"github.com/bulwark-agents/bulwark/tool"
 )
@@ -607,11 +608,13 @@ func varsOf(src string) vars {
 		return n > 0
 	}
 	return vars{home: sets("HOME"), pwd: sets("PWD") || strings.Contains(src, "OLDPWD"),
-		ifs: strings.Contains(emptyIFS.ReplaceAllString(src, ""), "IFS")}
+		ifs: strings.Contains(emptyIFS.Get().ReplaceAllString(src, ""), "IFS")}
 }
 
 // emptyIFS is IFS set to nothing (IFS= read -r line), which splits no word.
-var emptyIFS = regexp.MustCompile(`\bIFS=(''|"")?([ \t\n;&|)]|$)`)
+var emptyIFS = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
+	return regexp.MustCompile(`\bIFS=(''|"")?([ \t\n;&|)]|$)`)
+}}
 
 // expand reads a leading $HOME, $PWD or $OLDPWD (or ${...}) in w: it
 // returns w with ~/ or ./ in its place, and false where the folder it
@@ -718,11 +721,16 @@ func (shell) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (tool
 
 // interpreters maps run_code's languages to the program that runs them and
 // the file extension of the script.
-var interpreters = map[string]struct{ prog, ext string }{
-	"python":     {"python3", "py"},
-	"javascript": {"node", "js"},
-	"bash":       {"bash", "sh"},
-}
+var interpreters = lazy.Value[map[string]interpreter]{New: func() map[string]interpreter {
+	return map[string]interpreter{
+		"python":     {"python3", "py"},
+		"javascript": {"node", "js"},
+		"bash":       {"bash", "sh"},
+	}
+}}
+
+// interpreter is the program that runs a language and its scripts' extension.
+type interpreter struct{ prog, ext string }
 
 type program struct{}
 
@@ -751,7 +759,7 @@ func (program) Effects(args json.RawMessage) (tool.Effects, error) {
 	if err := json.Unmarshal(args, &a); err != nil {
 		return tool.Effects{}, bulwark.E(bulwark.Invalid, op, "the arguments do not fit run_code", err)
 	}
-	in, ok := interpreters[a.Language]
+	in, ok := interpreters.Get()[a.Language]
 	if !ok {
 		return tool.Effects{}, bulwark.Errorf(bulwark.Invalid, op, "language %q is not one of python, javascript, bash", a.Language)
 	}
@@ -855,7 +863,7 @@ func (program) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (to
 	if err := json.Unmarshal(args, &a); err != nil {
 		return tool.Result{}, bulwark.E(bulwark.Invalid, op, "the arguments do not fit run_code", err)
 	}
-	in, ok := interpreters[a.Language]
+	in, ok := interpreters.Get()[a.Language]
 	if !ok {
 		return tool.Result{}, bulwark.Errorf(bulwark.Invalid, op, "language %q is not one of python, javascript, bash", a.Language)
 	}

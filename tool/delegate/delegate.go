@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -24,15 +25,17 @@ func Tool() tool.Tool { return delegateTool{} }
 
 type delegateTool struct{}
 
-var schema = &tool.Schema{
-	Type: "object",
-	Properties: map[string]*tool.Schema{
-		"task": {Type: "string", Description: "The sub-task, complete and clear on its own: the sub-agent sees nothing of your conversation.", MinLength: 1, MaxLength: 20000},
-		"tools": {Type: "array", Description: "The names of the tools the sub-agent may use, from your own; omitted: all of yours.",
-			Items: &tool.Schema{Type: "string", MinLength: 1, MaxLength: 200}, MaxItems: 64},
-	},
-	Required: []string{"task"},
-}
+var schema = lazy.Value[*tool.Schema]{New: func() *tool.Schema {
+	return &tool.Schema{
+		Type: "object",
+		Properties: map[string]*tool.Schema{
+			"task": {Type: "string", Description: "The sub-task, complete and clear on its own: the sub-agent sees nothing of your conversation.", MinLength: 1, MaxLength: 20000},
+			"tools": {Type: "array", Description: "The names of the tools the sub-agent may use, from your own; omitted: all of yours.",
+				Items: &tool.Schema{Type: "string", MinLength: 1, MaxLength: 200}, MaxItems: 64},
+		},
+		Required: []string{"task"},
+	}
+}}
 
 func (delegateTool) Name() string { return Name }
 func (delegateTool) Description() string {
@@ -40,7 +43,7 @@ func (delegateTool) Description() string {
 		"and returns its final answer. Its steps, tokens and cost come out of your own budget. " +
 		"Use it for a distinct piece of work whose details you do not need to follow."
 }
-func (delegateTool) Schema() *tool.Schema { return schema }
+func (delegateTool) Schema() *tool.Schema { return schema.Get() }
 
 // Effects: delegate itself acts on nothing; each call of the sub-agent is
 // judged on its own effects by the same policy as the parent's.

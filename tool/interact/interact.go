@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -18,20 +19,22 @@ func Finish() tool.Tool { return finish{} }
 
 type finish struct{}
 
-var finishSchema = &tool.Schema{
-	Type: "object",
-	Properties: map[string]*tool.Schema{
-		"answer": {Type: "string", Description: "The final answer or a summary of what was done, for the person who gave the task.", MinLength: 1},
-	},
-	Required: []string{"answer"},
-}
+var finishSchema = lazy.Value[*tool.Schema]{New: func() *tool.Schema {
+	return &tool.Schema{
+		Type: "object",
+		Properties: map[string]*tool.Schema{
+			"answer": {Type: "string", Description: "The final answer or a summary of what was done, for the person who gave the task.", MinLength: 1},
+		},
+		Required: []string{"answer"},
+	}
+}}
 
 func (finish) Name() string { return "finish" }
 func (finish) Description() string {
 	return "End the task and give the final answer. Call it once the task is done, or when it cannot be done (then say why). " +
 		"Nothing runs after it, so finish files and checks first."
 }
-func (finish) Schema() *tool.Schema { return finishSchema }
+func (finish) Schema() *tool.Schema { return finishSchema.Get() }
 
 // Effects: finish acts on nothing outside the conversation.
 func (finish) Effects(json.RawMessage) (tool.Effects, error) { return tool.Effects{}, nil }
@@ -52,13 +55,15 @@ func AskUser() tool.Tool { return askUser{} }
 
 type askUser struct{}
 
-var askUserSchema = &tool.Schema{
-	Type: "object",
-	Properties: map[string]*tool.Schema{
-		"question": {Type: "string", Description: "The question, complete and clear on its own.", MinLength: 1, MaxLength: 4000},
-	},
-	Required: []string{"question"},
-}
+var askUserSchema = lazy.Value[*tool.Schema]{New: func() *tool.Schema {
+	return &tool.Schema{
+		Type: "object",
+		Properties: map[string]*tool.Schema{
+			"question": {Type: "string", Description: "The question, complete and clear on its own.", MinLength: 1, MaxLength: 4000},
+		},
+		Required: []string{"question"},
+	}
+}}
 
 func (askUser) Name() string { return "ask_user" }
 func (askUser) Description() string {
@@ -66,7 +71,7 @@ func (askUser) Description() string {
 		"Use it only when you cannot go on without them: for missing information, or a choice that is theirs to make. " +
 		"There may be no one to ask; then you are told so and must decide yourself."
 }
-func (askUser) Schema() *tool.Schema { return askUserSchema }
+func (askUser) Schema() *tool.Schema { return askUserSchema.Get() }
 
 // Effects: ask_user talks to the person who gave the task, nothing else.
 func (askUser) Effects(json.RawMessage) (tool.Effects, error) { return tool.Effects{}, nil }

@@ -3,7 +3,9 @@
 // round, so that the load of a shared machine falls on all of them alike.
 // It prints, per command, the median wall time, the median CPU time of
 // the child (user + system), the median of the per-round ratios of wall
-// time to the first command's, and the ratio of the CPU medians.
+// time to the first command's, the ratio of the CPU medians, and the
+// median of the child's minor page faults (the bulk of a Go binary's
+// start-up on some machines).
 //
 //	go run ./tools/paired -n 400 ./hello './bulwark version'
 //
@@ -17,6 +19,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,6 +40,7 @@ func main() {
 	}
 	wall := make([][]float64, len(cmds))
 	cpu := make([][]float64, len(cmds))
+	faults := make([][]float64, len(cmds))
 	for r := range *rounds + *warmup {
 		for k := range cmds {
 			i := (k + r) % len(cmds)
@@ -51,6 +55,9 @@ func main() {
 			if r >= *warmup {
 				wall[i] = append(wall[i], w.Seconds()*1e3)
 				cpu[i] = append(cpu[i], (c.ProcessState.UserTime()+c.ProcessState.SystemTime()).Seconds()*1e3)
+				if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+					faults[i] = append(faults[i], float64(ru.Minflt))
+				}
 			}
 		}
 	}
@@ -59,7 +66,11 @@ func main() {
 		for r := range wall[i] {
 			ratios[r] = wall[i][r] / wall[0][r]
 		}
-		fmt.Printf("%-40s wall %.2f ms  cpu %.2f ms  wall/first %.1fx  cpu/first %.1fx\n",
-			c, median(wall[i]), median(cpu[i]), median(ratios), median(cpu[i])/median(cpu[0]))
+		minflt := "-"
+		if len(faults[i]) > 0 {
+			minflt = fmt.Sprint(median(faults[i]))
+		}
+		fmt.Printf("%-40s wall %.2f ms  cpu %.2f ms  wall/first %.2fx  cpu/first %.2fx  minflt %s\n",
+			c, median(wall[i]), median(cpu[i]), median(ratios), median(cpu[i])/median(cpu[0]), minflt)
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // SegDim is the number of hashed feature buckets of the segment model.
@@ -66,7 +67,7 @@ func ScriptOf(s string) Script {
 
 // stop words are left out of the topic overlap between a segment and its
 // document: "what is the" says nothing about the topic.
-var stopWords = sync.OnceValue(func() map[string]bool {
+var stopWords = lazy.Value[map[string]bool]{New: func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`a an the and or but of to in on at by for with from as is are was were be been
 	this that these those it its what which who whom how why when where there here can could would should will shall may
@@ -75,7 +76,7 @@ var stopWords = sync.OnceValue(func() map[string]bool {
 		m[w] = true
 	}
 	return m
-})
+}}
 
 // Languages told apart by their most common words, for the feature "this
 // segment is in another language than the document".
@@ -117,7 +118,7 @@ func tokens(v string) []string {
 
 // contentWords calls f with the words of toks that carry a topic.
 func contentWords(toks []string, f func(string)) {
-	stop := stopWords()
+	stop := stopWords.Get()
 	for _, w := range toks {
 		if len(w) >= 4 && !stop[w] {
 			f(w)
@@ -266,7 +267,7 @@ func isWordByte(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '
 // referents are what an instruction points at when it is about the text
 // it sits in ("summarize this article", "the following code"): a prompt
 // that comes with its data, rather than a request planted in data.
-var referents = sync.OnceValue(func() map[string]bool {
+var referents = lazy.Value[map[string]bool]{New: func() map[string]bool {
 	m := map[string]bool{}
 	for _, w := range strings.Fields(`text article passage paragraph summary sentence sentences context review document email
 	table code snippet block excerpt words data question questions story conversation dialog dialogue list information options
@@ -274,12 +275,12 @@ var referents = sync.OnceValue(func() map[string]bool {
 		m[w] = true
 	}
 	return m
-})
+}}
 
 // reference returns the noun an instruction points at with "this",
 // "these", "the following", "above", "below" or "given", or "".
 func reference(words []string) string {
-	refs := referents()
+	refs := referents.Get()
 	for i, w := range words {
 		switch w {
 		case "this", "these", "following", "above", "below", "given", "preceding", "attached":
