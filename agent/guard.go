@@ -158,7 +158,12 @@ func (r *run) hasCanary(raw, args json.RawMessage) bool {
 	}
 	a := decodedStrings(args)
 	keys, values := a.keys, a.values
-	for _, s := range append(keys, values...) {
+	for _, s := range keys {
+		if c.In(s) {
+			return true
+		}
+	}
+	for _, s := range values {
 		if c.In(s) {
 			return true
 		}
@@ -251,7 +256,9 @@ func scanStrings(args []byte) (a argStrings) {
 			var s string
 			if raw := args[i+1 : end-1]; !escaped && utf8.Valid(raw) {
 				s = string(raw)
-			} else if err := json.Unmarshal(args[i:end], &s); err != nil {
+			} else if u, ok := unquote(args[i:end]); ok {
+				s = u
+			} else {
 				return tokenStrings(args) // cannot happen in valid JSON
 			}
 			i = end
@@ -355,4 +362,13 @@ func oneLine(s string, n int) string {
 		s = s[:n] + "…"
 	}
 	return s
+}
+
+// unquote decodes the JSON string q, in a variable of its own so that
+// scanStrings' common case, a string without escapes, allocates only the
+// string.
+func unquote(q []byte) (string, bool) {
+	var s string
+	err := json.Unmarshal(q, &s)
+	return s, err == nil
 }

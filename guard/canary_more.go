@@ -111,14 +111,15 @@ func squeezeSeparators(text string) string {
 		return text
 	}
 	// The separators are ASCII, which is never part of another character.
-	b := make([]byte, i, len(text)-1)
-	copy(b, text[:i])
+	var b strings.Builder
+	b.Grow(len(text) - 1)
+	b.WriteString(text[:i])
 	for ; i < len(text); i++ {
 		if !isSeparator(text[i]) {
-			b = append(b, text[i])
+			b.WriteByte(text[i])
 		}
 	}
-	return string(b)
+	return b.String()
 }
 
 func isSeparator(c byte) bool {

@@ -484,6 +484,11 @@ type object struct {
 // json.Number, []any and *object, refusing duplicate keys, nesting beyond
 // maxDepth and trailing data.
 func parse(data []byte) (any, error) {
+	if !parseFlatOff {
+		if o, ok := parseFlat(data); ok {
+			return o, nil
+		}
+	}
 	if !json.Valid(data) {
 		var first json.RawMessage
 		if json.NewDecoder(bytes.NewReader(data)).Decode(&first) == nil {
@@ -551,4 +556,96 @@ func parseValue(dec *json.Decoder, depth int) (any, error) {
 		return a, err
 	}
 	return tok, nil
+}
+
+// parseFlatOff turns parseFlat off, for FuzzParseFlat to compare.
+var parseFlatOff bool
+
+// parseFlat is parse for the commonest arguments, an object of string
+// values without escapes (a file tool's path and content), read without
+// encoding/json's token decoder, which boxed every token. ok is false for
+// anything else, which parse reads the long way: other values, escapes,
+// control characters, invalid UTF-8, a repeated key, data after the
+// object. FuzzParseFlat holds it to parse.
+func parseFlat(data []byte) (*object, bool) {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
+		return nil, false
+	}
+	o := &object{}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			k, j, ok := plainJSONString(data, i)
+			if !ok {
+				return nil, false
+			}
+			if i = skipSpace(data, j); i == len(data) || data[i] != ':' {
+				return nil, false
+			}
+			v, j, ok := plainJSONString(data, skipSpace(data, i+1))
+			if !ok || slices.Contains(o.keys, k) {
+				return nil, false
+			}
+			o.keys = append(o.keys, k)
+			if o.values == nil {
+				o.values = make(map[string]any, 2)
+			}
+			o.values[k] = v
+			if i = skipSpace(data, j); i == len(data) {
+				return nil, false
+			}
+			if data[i] == '}' {
+				i++
+				break
+			}
+			if data[i] != ',' {
+				return nil, false
+			}
+			i = skipSpace(data, i+1)
+		}
+	}
+	if skipSpace(data, i) != len(data) {
+		return nil, false
+	}
+	if o.values == nil {
+		o.values = map[string]any{}
+	}
+	return o, true
+}
+
+// skipSpace returns the index of the first byte at or after i in b that
+// is not JSON white space.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainJSONString reads the JSON string at b[i:] when it has no escape,
+// no control character and only valid UTF-8 (so that its value is its
+// bytes), returning the value and the index after it.
+func plainJSONString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	start := i + 1
+	ascii := true
+	for j := start; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			if !ascii && !utf8.Valid(b[start:j]) {
+				return "", 0, false
+			}
+			return string(b[start:j]), j + 1, true
+		case c < 0x20 || c == '\\':
+			return "", 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return "", 0, false
 }

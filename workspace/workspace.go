@@ -223,6 +223,9 @@ func (w *Workspace) WriteFile(name string, data []byte) error {
 // replaced) rather than created.
 func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 	const op = "workspace.WriteFile"
+	if done, err := w.writeNew(op, name, data); done {
+		return false, err
+	}
 	clean, info, lerr, err := w.resolveStat(op, name, true)
 	if err != nil {
 		return false, err
@@ -279,6 +282,33 @@ func (w *Workspace) Write(name string, data []byte) (replaced bool, err error) {
 		return false, w.pathError(op, name, err)
 	}
 	return replaced, nil
+}
+
+// writeNew is Write's first try for the commonest write, a new file
+// directly in the workspace folder: it makes the file at once, with
+// O_CREAT|O_EXCL|O_NOFOLLOW, instead of checking the name with lstat
+// first. The check adds nothing there: the name is one element, so no
+// link or folder lies on the way to it, and O_EXCL fails on anything that
+// exists at it, a link included (never followed), which then takes
+// Write's usual path (check, then replace or refuse). done reports that
+// Write is done, with err; it is false for any other name, for an
+// unrestricted workspace and when the name was taken.
+func (w *Workspace) writeNew(op, name string, data []byte) (done bool, err error) {
+	if w.Unrestricted() || strings.IndexByte(name, '/') >= 0 || int64(len(data)) > w.maxSize() {
+		return false, nil
+	}
+	clean, err := Clean(name)
+	if err != nil || clean != name || clean == "." {
+		return false, nil // Write refuses it, or it has a folder
+	}
+	switch err := w.create(".", clean, data, fileMode); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	default:
+		return true, w.pathError(op, name, err)
+	}
 }
 
 // createRoot is create through the root: it makes the file dir/name with

@@ -204,3 +204,54 @@ func tempFiles(t *testing.T, dir string) int {
 	})
 	return n
 }
+
+// TestWriteNewNameOverPlantedThings: Write's first try at a name in the
+// workspace folder (writeNew, no lstat before the create) meets what the
+// agent's shell may have put at the name: a link to a file outside, a
+// dangling link to a path outside, a file hard-linked with one outside, a
+// folder, a FIFO. writeNew leaves each to Write's usual path, which
+// refuses it; nothing outside is written or made.
+func TestWriteNewNameOverPlantedThings(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	sentry := filepath.Join(outside, "sentry")
+	must(t, os.WriteFile(sentry, []byte("keep"), 0o600))
+	ws, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	at := func(name string) string { return filepath.Join(ws.Path(), name) }
+	must(t, os.Symlink(sentry, at("link")))
+	must(t, os.Symlink(filepath.Join(outside, "made"), at("dangling")))
+	must(t, os.Symlink("../"+filepath.Base(outside)+"/made", at("relative")))
+	must(t, os.Link(sentry, at("hard")))
+	must(t, os.Mkdir(at("folder"), 0o700))
+	must(t, syscall.Mkfifo(at("fifo"), 0o600))
+	for _, name := range []string{"link", "dangling", "relative", "hard", "folder", "fifo"} {
+		if done, err := ws.writeNew("test", name, []byte("evil")); done {
+			t.Errorf("writeNew(%q) = done, %v; want it left to Write", name, err)
+		}
+		if _, err := ws.Write(name, []byte("evil")); err == nil {
+			t.Errorf("Write(%q) succeeded", name)
+		}
+	}
+	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
+		t.Errorf("the file outside was written: %q", b)
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "made")); err == nil {
+		t.Error("a file was made outside the workspace")
+	}
+	// A new name is made by writeNew alone; other forms take the usual path.
+	if done, err := ws.writeNew("test", "new.txt", []byte("hi")); !done || err != nil {
+		t.Errorf("writeNew(new.txt) = %v, %v; want done", done, err)
+	}
+	if b, err := os.ReadFile(at("new.txt")); err != nil || string(b) != "hi" {
+		t.Errorf("new.txt holds %q, %v", b, err)
+	}
+	for _, name := range []string{"./x.txt", "sub/x.txt", ".", "..", "../x", "a/../x"} {
+		if done, _ := ws.writeNew("test", name, []byte("hi")); done {
+			t.Errorf("writeNew(%q) = done; want it left to Write", name)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -259,18 +260,25 @@ func (s *Server) acceptLean(ln net.Listener) {
 
 // leanConn is a connection's state, reused from request to request.
 type leanConn struct {
-	s     *Server
-	c     net.Conn
-	rbuf  []byte // read, not yet consumed
-	head  leanHead
-	req   *http.Request
-	ctx   *leanCtx
-	w     leanWriter
-	timer *time.Timer
+	s    *Server
+	c    net.Conn
+	raw  syscall.RawConn // c's, when it has one: see readReady
+	rbuf []byte          // read, not yet consumed
+	// pooled is the readBufs buffer rbuf is in, if it is one; it goes
+	// back to the pool once rbuf is empty.
+	pooled *[]byte
+	head   leanHead
+	req    *http.Request
+	ctx    *leanCtx
+	w      leanWriter
+	timer  *time.Timer
 }
 
 func (s *Server) serveLeanConn(c net.Conn) {
-	lc := &leanConn{s: s, c: c, rbuf: make([]byte, 0, 4096)}
+	lc := &leanConn{s: s, c: c}
+	if sc, ok := c.(syscall.Conn); ok {
+		lc.raw, _ = sc.SyscallConn()
+	}
 	lc.ctx = &leanCtx{lc: lc, base: s.lean.ctx}
 	lc.req = (&http.Request{
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
@@ -285,9 +293,66 @@ func (s *Server) serveLeanConn(c net.Conn) {
 		if lc.timer != nil {
 			lc.timer.Stop()
 		}
+		lc.release()
 	}()
 	for lc.serveOne() {
+		lc.release()
 	}
+}
+
+// readBufs are the buffers requests are read into, readBufSize bytes:
+// room for a whole request of an agent's conversation, so that one read
+// takes it (an agent's request is 7 to 10 KB in bench agents).
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+const readBufSize = 32 << 10
+
+// release gives rbuf's pooled buffer back once all it holds is consumed,
+// so that a connection waiting for its next request holds no buffer.
+func (lc *leanConn) release() {
+	if lc.pooled != nil && len(lc.rbuf) == 0 {
+		readBufs.Put(lc.pooled)
+		lc.pooled, lc.rbuf = nil, nil
+	}
+}
+
+// readReady waits until the connection has input and reads it into a
+// pooled buffer, taken only once there is something to read (a read
+// that would block gives it back before the wait).
+func (lc *leanConn) readReady() error {
+	var n int
+	var rerr error
+	var buf *[]byte
+	err := lc.raw.Read(func(fd uintptr) bool {
+		buf = readBufs.Get().(*[]byte)
+		for {
+			n, rerr = syscall.Read(int(fd), *buf)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		if rerr == syscall.EAGAIN {
+			readBufs.Put(buf)
+			buf = nil
+			return false
+		}
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	switch {
+	case err != nil:
+	case n == 0:
+		err = io.EOF
+	default:
+		lc.pooled, lc.rbuf = buf, (*buf)[:n]
+		return nil
+	}
+	if buf != nil {
+		readBufs.Put(buf)
+	}
+	return err
 }
 
 // serveOne reads and answers one request; false ends the connection.
@@ -328,6 +393,7 @@ func (lc *leanConn) serveOne() bool {
 		return false
 	}
 	r.Body = body
+	lc.release() // the head is parsed and copied: the buffer is free during the turn's delay
 
 	w := &lc.w
 	w.reset(h.close)
@@ -362,11 +428,18 @@ func (lc *leanConn) readHead() (int, error) {
 				return n, err
 			}
 		}
-		if len(lc.rbuf) == cap(lc.rbuf) {
-			lc.rbuf = append(lc.rbuf, make([]byte, min(cap(lc.rbuf), maxLeanHead))...)[:len(lc.rbuf)]
+		var err error
+		if len(lc.rbuf) == 0 && lc.raw != nil {
+			lc.release()
+			err = lc.readReady()
+		} else {
+			if len(lc.rbuf) == cap(lc.rbuf) {
+				lc.rbuf = append(lc.rbuf, make([]byte, max(min(cap(lc.rbuf), maxLeanHead), 4096))...)[:len(lc.rbuf)]
+			}
+			var m int
+			m, err = lc.c.Read(lc.rbuf[len(lc.rbuf):cap(lc.rbuf)])
+			lc.rbuf = lc.rbuf[:len(lc.rbuf)+m]
 		}
-		m, err := lc.c.Read(lc.rbuf[len(lc.rbuf):cap(lc.rbuf)])
-		lc.rbuf = lc.rbuf[:len(lc.rbuf)+m]
 		if err != nil {
 			if len(lc.rbuf) > 0 && err == io.EOF {
 				return 0, &errHead{400, "truncated request head"}

@@ -181,3 +181,66 @@ func TestLeanAdapterAndHang(t *testing.T) {
 		t.Errorf("next turn = %+v, %v", resp, err)
 	}
 }
+
+// Requests of every size, pipelined in one write or dribbled a few bytes
+// at a time, are each read whole and answered in order: the lean server
+// reads into a pooled buffer once there is input and keeps what follows a
+// request for the next one.
+func TestLeanPipelinedSizes(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.NewLeanServer(func(r *llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{Content: "len" + strconv.Itoa(len(r.Body)), Quirks: llmtest.Buffered}
+	})
+	defer srv.Close()
+	srv.SetParsing(false)
+	sizes := []int{10, 7000, 32 << 10, 40 << 10, 3, 200 << 10, 16}
+	var raw strings.Builder
+	for i, n := range sizes {
+		conn := ""
+		if i == len(sizes)-1 {
+			conn = "Connection: close\r\n"
+		}
+		raw.WriteString("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + conn + "Content-Length: " + strconv.Itoa(n) + "\r\n\r\n" + strings.Repeat("b", n))
+	}
+	check := func(got string) {
+		t.Helper()
+		at := 0
+		for _, n := range sizes {
+			i := strings.Index(got[at:], `"content":"len`+strconv.Itoa(n)+`"`)
+			if i < 0 {
+				t.Fatalf("no answer for the %d-byte request after byte %d of %d", n, at, len(got))
+			}
+			at += i + 1
+		}
+		if c := strings.Count(got, "HTTP/1.1 200 OK"); c != len(sizes) {
+			t.Errorf("%d answers, want %d", c, len(sizes))
+		}
+	}
+	check(rawExchange(t, srv.URL, raw.String()))
+
+	// Dribbled: the same bytes in pieces of 7, one write each.
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	go func() {
+		s := raw.String()
+		for len(s) > 0 {
+			k := min(7, len(s))
+			if _, err := io.WriteString(c, s[:k]); err != nil {
+				return
+			}
+			s = s[k:]
+			if len(s)%4096 < 7 {
+				time.Sleep(time.Millisecond) // let the server read what came so far
+			}
+		}
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(string(got))
+}

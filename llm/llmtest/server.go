@@ -144,9 +144,13 @@ func NewServer(h Handler) *Server {
 
 // newServer listens on a loopback port for a server answering with h.
 func newServer(h Handler) (*Server, net.Listener) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// No TCP keep-alive on the connections accepted: they are on the
+	// loopback and live as long as a test, and turning it on costs four
+	// system calls per connection (of the start of a thousand agents).
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
-		if ln, err = net.Listen("tcp6", "[::1]:0"); err != nil {
+		if ln, err = lc.Listen(context.Background(), "tcp6", "[::1]:0"); err != nil {
 			panic("llmtest: cannot listen on a loopback port: " + err.Error())
 		}
 	}

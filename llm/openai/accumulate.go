@@ -23,8 +23,10 @@ type Accumulator struct {
 	calls   []*callState
 	finish  string
 	usage   *bulwark.Usage
-	done    bool // [DONE] was seen
-	started bool // some chunk was seen
+	done    bool         // [DONE] was seen
+	started bool         // some chunk was seen
+	chunk   chunk        // the chunk Add decodes into, reused
+	scratch chunkScratch // its choices and deltas, reused
 }
 
 type callState struct {
@@ -32,7 +34,8 @@ type callState struct {
 	id      string
 	name    string
 	args    strings.Builder
-	objArgs bool // args came whole, as a JSON object
+	objArgs bool   // args came whole, as a JSON object
+	argBuf  []byte // a piece of args unescaped, reused
 }
 
 // StreamError is an error object a server sent inside the stream. Raw is
@@ -97,10 +100,11 @@ func (a *Accumulator) Add(data []byte) (text string, err error) {
 		a.done = true
 		return "", nil
 	}
-	var c chunk
-	if !decodeChunk(data, &c) {
-		c = chunk{}
-		if err := json.Unmarshal(data, &c); err != nil {
+	c := &a.chunk
+	*c = chunk{}
+	if !decodeChunkReusing(data, c, &a.scratch) {
+		*c = chunk{}
+		if err := json.Unmarshal(data, c); err != nil {
 			return "", fmt.Errorf("malformed chunk: %w", err)
 		}
 	}
@@ -211,16 +215,25 @@ func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage)
 	switch {
 	case len(args) == 0 || string(args) == "null":
 	case args[0] == '"':
-		s, ok := plainString(args)
-		if !ok {
-			ok = json.Unmarshal(args, &s) == nil
-		}
-		if ok {
-			if c.objArgs {
-				c.args.Reset()
-				c.objArgs = false
+		if c.objArgs {
+			// Only a piece that decodes replaces a whole object sent before.
+			if _, ok := unescapeSimple(nil, args); !ok {
+				var s string
+				if json.Unmarshal(args, &s) != nil {
+					return
+				}
 			}
-			c.args.WriteString(s)
+			c.args.Reset()
+			c.objArgs = false
+		}
+		if b, ok := unescapeSimple(c.argBuf[:0], args); ok {
+			c.argBuf = b
+			c.args.Write(b)
+		} else {
+			var s string
+			if json.Unmarshal(args, &s) == nil {
+				c.args.WriteString(s)
+			}
 		}
 	default: // a whole object sent as is
 		c.args.Reset()
@@ -273,4 +286,55 @@ func (a *Accumulator) Response() *llm.Response {
 		r.Message.ToolCalls = append(r.Message.ToolCalls, llm.ToolCall{ID: id, Name: c.name, Arguments: json.RawMessage(args)})
 	}
 	return r
+}
+
+// unescapeSimple appends to dst the value of the JSON string raw (quotes
+// included) when it has no escape but \" \\ \/ \b \f \n \r \t, no control
+// character and only valid UTF-8: what a streamed piece of arguments
+// usually is (their quotes escaped). ok is false for anything else, which
+// json.Unmarshal decodes (\u escapes, invalid UTF-8 it replaces, bad
+// strings it refuses). FuzzUnescapeSimple holds it to json.Unmarshal.
+func unescapeSimple(dst, raw []byte) (out []byte, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return dst, false
+	}
+	in := raw[1 : len(raw)-1]
+	ascii := true
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		switch {
+		case c == '\\':
+			if i+1 == len(in) {
+				return dst, false
+			}
+			i++
+			switch in[i] {
+			case '"', '\\', '/':
+				dst = append(dst, in[i])
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			default:
+				return dst, false
+			}
+		case c == '"' || c < 0x20:
+			return dst, false
+		default:
+			if c >= utf8.RuneSelf {
+				ascii = false
+			}
+			dst = append(dst, c)
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return dst, false
+	}
+	return dst, true
 }

@@ -187,3 +187,57 @@ func TestPlainString(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAccumulateTurn is the accumulation of one turn of bench
+// agents: text a word at a time, a write_file call in pieces, the finish.
+func BenchmarkAccumulateTurn(b *testing.B) {
+	events := []string{
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Writing "},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"the "},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"next file."},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"write_file","arguments":""}}]},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"path\":\"step-3.txt\","}}]},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"content\":\"xxxxxxxx"}}]},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"}"}}]},"finish_reason":null}]}`,
+		`{"id":"c","object":"chat.completion.chunk","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+		`[DONE]`,
+	}
+	data := make([][]byte, len(events))
+	for i, e := range events {
+		data[i] = []byte(e)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var a Accumulator
+		for _, d := range data {
+			if _, err := a.Add(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if r := a.Response(); len(r.Message.ToolCalls) != 1 {
+			b.Fatalf("%d calls", len(r.Message.ToolCalls))
+		}
+	}
+}
+
+// FuzzUnescapeSimple: what unescapeSimple takes, json.Unmarshal decodes
+// to the same string.
+func FuzzUnescapeSimple(f *testing.F) {
+	for _, s := range []string{`"{\"path\":\"a.txt\",\"content\":\"x\\ny\"}"`, `""`, `"\u00e9"`, `"é"`, "\"\xff\"", `"\/\b\f\r\t"`, `"a\"`, `"\x"`, "\"\x01\"", `"a"b"`, `"`, `x`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := unescapeSimple([]byte("junk"), raw)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("unescapeSimple(%q) took what json.Unmarshal refuses: %v", raw, err)
+		}
+		if string(got) != "junk"+want {
+			t.Fatalf("unescapeSimple(%q) = %q, want %q", raw, got[4:], want)
+		}
+	})
+}

@@ -27,7 +27,27 @@ import (
 // json.RawMessage would not: they are valid until data changes, which Add
 // allows, since it copies what it keeps before it returns.
 func decodeChunk(data []byte, c *chunk) bool {
-	s := scanner{b: data}
+	return decodeChunkReusing(data, c, nil)
+}
+
+// chunkScratch holds what decodeChunkReusing decoded last, for the next
+// chunk to reuse: its choices and deltas, with their tool call slices.
+type chunkScratch struct {
+	choices []chunkChoice
+	deltas  [2]delta           // a choice's delta and message
+	calls   [2][]toolCallDelta // the arrays of their ToolCalls
+	n       int                // deltas in use
+}
+
+// decodeChunkReusing is decodeChunk reusing the choices and deltas of
+// the chunk sc last held (sc nil: none), which must no longer be in use:
+// an Accumulator reads a chunk before it decodes the next.
+// FuzzDecodeChunk holds it to decodeChunk.
+func decodeChunkReusing(data []byte, c *chunk, sc *chunkScratch) bool {
+	if sc != nil {
+		sc.n = 0
+	}
+	s := scanner{b: data, sc: sc}
 	seen := 0
 	ok := s.object(func(key []byte) bool {
 		switch string(key) {
@@ -60,8 +80,9 @@ const maxSkipDepth = 32
 // scanner reads JSON from b at i. Each method reports false when the input
 // is not what it reads, or not valid JSON.
 type scanner struct {
-	b []byte
-	i int
+	b  []byte
+	i  int
+	sc *chunkScratch // nil: allocate
 }
 
 // once records bit in seen and reports whether it was not there before.
@@ -345,6 +366,9 @@ func (s *scanner) choices(dst *[]chunkChoice) bool {
 		return true
 	}
 	out := []chunkChoice{}
+	if s.sc != nil && s.sc.choices != nil {
+		out = s.sc.choices[:0]
+	}
 	ok := s.array(func() bool {
 		var ch chunkChoice
 		if !s.choice(&ch) {
@@ -354,6 +378,9 @@ func (s *scanner) choices(dst *[]chunkChoice) bool {
 		return true
 	})
 	*dst = out
+	if s.sc != nil {
+		s.sc.choices = out
+	}
 	return ok
 }
 
@@ -391,7 +418,7 @@ func (s *scanner) delta(dst **delta) bool {
 		*dst = nil
 		return true
 	}
-	d := new(delta)
+	d, k := s.newDelta()
 	*dst = d
 	seen := 0
 	return s.object(func(key []byte) bool {
@@ -409,7 +436,10 @@ func (s *scanner) delta(dst **delta) bool {
 				return true
 			}
 			d.ToolCalls = []toolCallDelta{}
-			return s.array(func() bool {
+			if k >= 0 && s.sc.calls[k] != nil {
+				d.ToolCalls = s.sc.calls[k][:0]
+			}
+			ok := s.array(func() bool {
 				var tc toolCallDelta
 				if !s.toolCall(&tc) {
 					return false
@@ -417,6 +447,10 @@ func (s *scanner) delta(dst **delta) bool {
 				d.ToolCalls = append(d.ToolCalls, tc)
 				return true
 			})
+			if k >= 0 {
+				s.sc.calls[k] = d.ToolCalls
+			}
+			return ok
 		}
 		return s.unknown(key, "content", "refusal", "tool_calls")
 	})
@@ -492,4 +526,17 @@ func (s *scanner) usage(u *chunkUsage) bool {
 		}
 		return s.unknown(key, "prompt_tokens", "completion_tokens", "cost")
 	})
+}
+
+// newDelta returns a new delta, reused if it can be, and its number in
+// s.sc (-1 when not reused).
+func (s *scanner) newDelta() (*delta, int) {
+	sc := s.sc
+	if sc == nil || sc.n == len(sc.deltas) {
+		return new(delta), -1
+	}
+	k := sc.n
+	sc.n++
+	sc.deltas[k] = delta{}
+	return &sc.deltas[k], k
 }

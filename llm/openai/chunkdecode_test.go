@@ -90,8 +90,23 @@ func checkDecodeChunk(t *testing.T, data []byte) bool {
 	if !reflect.DeepEqual(fast, slow) {
 		t.Errorf("decodeChunk(%q) =\n%#v\nwant (json.Unmarshal)\n%#v", data, fast, slow)
 	}
+	// Reusing what earlier chunks left (sharedScratch, dirty from the
+	// chunks checked before, and a chunk to be decoded again) reads the
+	// same.
+	for range 2 {
+		var reused chunk
+		if !decodeChunkReusing(data, &reused, &sharedScratch) {
+			t.Errorf("decodeChunkReusing(%q) gave up where decodeChunk did not", data)
+		} else if !reflect.DeepEqual(reused, slow) {
+			t.Errorf("decodeChunkReusing(%q) =\n%#v\nwant (json.Unmarshal)\n%#v", data, reused, slow)
+		}
+	}
 	return true
 }
+
+// sharedScratch is reused by every checkDecodeChunk, as an Accumulator
+// reuses its own (tests using it do not run in parallel).
+var sharedScratch chunkScratch
 
 func TestDecodeChunkRecorded(t *testing.T) {
 	for _, d := range recordedChunks(t) {

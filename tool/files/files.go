@@ -171,7 +171,10 @@ func (s *spec) Effects(args json.RawMessage) (tool.Effects, error) {
 	var a struct {
 		Path string `json:"path"`
 	}
-	if err := decode(s.name, args, &a); err != nil {
+	var v [1]string
+	if flatStrings(args, v[:], "path") {
+		a.Path = v[0]
+	} else if err := decode(s.name, args, &a); err != nil {
 		return tool.Effects{}, err
 	}
 	if a.Path == "" {

@@ -128,7 +128,10 @@ func writeFile(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 		Path    string `json:"path"`
 		Content string `json:"content"`
 	}
-	if err := decode(op, raw, &args); err != nil {
+	var v [2]string
+	if flatStrings(raw, v[:], "path", "content") {
+		args.Path, args.Content = v[0], v[1]
+	} else if err := decode(op, raw, &args); err != nil {
 		return tool.Result{}, err
 	}
 	replaced, err := ws.Write(args.Path, []byte(args.Content))
