@@ -365,18 +365,40 @@ func TestMCPScopesAndPaths(t *testing.T) {
 func TestMCPWaitsCountAsStreams(t *testing.T) {
 	t.Parallel()
 	te := newTaskEnv(t, func(c *Config) { c.StreamLimits = StreamLimits{PerKey: 1, PerClient: 10, Total: 10} })
-	cs := mcpClientAt(t, te.url, te.key, nil)
+	// Without the client's standalone event stream (a GET that would hold
+	// the key's one stream if it came first, and have create_task refused).
+	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: te.url + "/mcp",
+		HTTPClient: &http.Client{Transport: bearer{te.key}}, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatalf("connect to /mcp: %v", err)
+	}
+	defer cs.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	waited := make(chan error, 1)
 	params := &mcp.CallToolParams{Name: "create_task", Arguments: map[string]any{"input": "hang", "wait": true}}
 	params.SetProgressToken("p")
-	go func() {
-		_, err := cs.CallTool(ctx, params)
-		waited <- err
-	}()
-	// Once the task runs, the wait holds the key's one stream.
+	call := func() {
+		go func() {
+			_, err := cs.CallTool(ctx, params)
+			waited <- err
+		}()
+	}
+	call()
+	// Once the task runs, the wait holds the key's one stream. The
+	// client reads a reply from its event stream before the server's
+	// handler has returned, so its next request can still find the
+	// stream taken (429): that one is tried again.
 	var id string
 	for deadline := time.Now().Add(20 * time.Second); id == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-waited:
+			if err == nil || !strings.Contains(err.Error(), "Too Many Requests") {
+				t.Fatalf("create_task returned before its task ran: %v", err)
+			}
+			call()
+		default:
+		}
 		w := te.do(req{method: "GET", path: "/api/v1/tasks?status=running", key: te.key})
 		if l := decode[taskList](t, w); len(l.Tasks) == 1 {
 			id = l.Tasks[0].ID
