@@ -117,3 +117,93 @@ func TestRootTreeNoPropagation(t *testing.T) {
 		})
 	}
 }
+
+// bothRoots runs f as a subtest with the root tree (where this host builds
+// one) and with the init's own build.
+func bothRoots(t *testing.T, f func(t *testing.T)) {
+	t.Run("tree", func(t *testing.T) { requireRootTrees(t); f(t) })
+	t.Run("own", func(t *testing.T) { withoutRootTrees(t, func() { f(t) }) })
+}
+
+// treeAttack is a Python attack on the root's read-only mounts: create,
+// chmod and mkdir in /, /etc, /run, /dev and a read-only folder (RO);
+// remount them read-write with mount(2), mount_setattr(2) and fspick(2)
+// + fsconfig(2) (the tmpfs superblock every sandbox's root shares); and
+// all of it again after unshare(CLONE_NEWUSER|CLONE_NEWNS), where the
+// process would have every capability over its new mount namespace.
+const treeAttack = `
+import os, ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+RO = "@RO@"
+def report(ok, what):
+    print(("ESCAPED " if ok else "BLOCKED ") + what, flush=True)
+class MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+AT_FDCWD, MS_REMOUNT, MS_BIND, AT_RECURSIVE = -100, 32, 4096, 0x8000
+SYS_fsconfig, SYS_fspick, SYS_mount_setattr = 431, 433, 442
+TARGETS = ["/", "/etc", "/run", "/dev", "/usr", RO]
+def writes(tag):
+    for d in TARGETS:
+        p = os.path.join(d, "bulwark-tree-marker")
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)); report(True, tag + " create " + p)
+        except OSError as e:
+            report(False, "%s create %s: %s" % (tag, p, e.strerror))
+        try:
+            os.mkdir(os.path.join(d, "bulwark-tree-dir")); report(True, tag + " mkdir in " + d)
+        except OSError as e:
+            report(False, "%s mkdir in %s: %s" % (tag, d, e.strerror))
+        try:
+            os.chmod(d, 0o777); report(True, tag + " chmod " + d)
+        except OSError as e:
+            report(False, "%s chmod %s: %s" % (tag, d, e.strerror))
+    for p in ["/etc/passwd", "/etc/hosts", "/dev/null"]:
+        try:
+            os.chmod(p, 0o777); report(True, tag + " chmod " + p)
+        except OSError as e:
+            report(False, "%s chmod %s: %s" % (tag, p, e.strerror))
+def remounts(tag):
+    for d in TARGETS:
+        r = libc.mount(None, d.encode(), None, MS_REMOUNT | MS_BIND, None)
+        report(r == 0, "%s remount rw %s: %s" % (tag, d, os.strerror(ctypes.get_errno())))
+        a = MountAttr(0, 1, 0, 0)  # clear MOUNT_ATTR_RDONLY
+        r = libc.syscall(SYS_mount_setattr, AT_FDCWD, d.encode(), AT_RECURSIVE, ctypes.byref(a), ctypes.sizeof(a))
+        report(r == 0, "%s mount_setattr rw %s: %s" % (tag, d, os.strerror(ctypes.get_errno())))
+        fd = libc.syscall(SYS_fspick, AT_FDCWD, d.encode(), 0)
+        if fd < 0:
+            report(False, "%s fspick %s: %s" % (tag, d, os.strerror(ctypes.get_errno())))
+            continue
+        libc.syscall(SYS_fsconfig, fd, 0, b"rw", None, 0)  # FSCONFIG_SET_FLAG
+        r = libc.syscall(SYS_fsconfig, fd, 7, None, None, 0)  # FSCONFIG_CMD_RECONFIGURE
+        report(r == 0, "%s reconfigure rw %s: %s" % (tag, d, os.strerror(ctypes.get_errno())))
+        os.close(fd)
+writes("plain")
+remounts("plain")
+writes("after-remount")
+if libc.unshare(0x10000000 | 0x00020000) == 0:
+    print("unshared", flush=True)
+    remounts("userns")
+    writes("userns")
+else:
+    report(False, "unshare: " + os.strerror(ctypes.get_errno()))
+`
+
+// From inside, nothing of the root can be written, made or chmodded, nor
+// remounted read-write by any interface, even from a user namespace of
+// the sandbox's own; and the read-only folder on the host is unchanged.
+func TestRootTreeWriteAndRemount(t *testing.T) {
+	requireSandbox(t)
+	ro, _ := hostDirs(t)
+	bothRoots(t, func(t *testing.T) {
+		res := py(t, Spec{ReadOnly: []string{ro}}, strings.ReplaceAll(treeAttack, "@RO@", ro))
+		assertContained(t, res, 60)
+		if !strings.Contains(string(res.Stdout), "BLOCKED plain remount rw /:") {
+			t.Errorf("the attack did not run to its end:\n%s\n%s", res.Stdout, res.Stderr)
+		}
+		ents, _ := os.ReadDir(ro)
+		st, _ := os.Stat(ro)
+		if len(ents) != 2 || st.Mode().Perm() != 0o755 {
+			t.Errorf("the read-only folder changed: %d entries, mode %v", len(ents), st.Mode())
+		}
+	})
+}
