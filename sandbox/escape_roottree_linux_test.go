@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -204,6 +205,128 @@ func TestRootTreeWriteAndRemount(t *testing.T) {
 		st, _ := os.Stat(ro)
 		if len(ents) != 2 || st.Mode().Perm() != 0o755 {
 			t.Errorf("the read-only folder changed: %d entries, mode %v", len(ents), st.Mode())
+		}
+	})
+}
+
+// Two sandboxes at once, on clones of one tree (one tmpfs superblock for
+// their roots and /dev): the first leaves markers wherever it can (/tmp
+// and /dev/shm are its own and writable; /, /run, /dev, /etc are not), the
+// second, running at the same time, must see none of them, nor the first
+// its own.
+func TestRootTreeSandboxesApart(t *testing.T) {
+	requireSandbox(t)
+	bothRoots(t, func(t *testing.T) {
+		places := []string{"/tmp", "/dev/shm", "/", "/run", "/dev", "/etc", "/workspace"}
+		spec := Spec{AllowExec: []string{"sh", "cat", "ls"}}
+		var leave, look strings.Builder
+		for _, p := range places {
+			m := filepath.Join(p, "bulwark-other-marker")
+			leave.WriteString("echo first > " + m + " 2>/dev/null && echo LEFT " + m + "; ")
+			look.WriteString("cat " + m + " 2>/dev/null && echo SEEN " + m + "; ")
+		}
+		first := mustStart(t, context.Background(), spec, "sh", "-c", leave.String()+"echo ready; read x; echo done")
+		firstOut := readLines(t, first.Stdout())
+		var left []string
+		for {
+			line := firstOut.next()
+			if line == "ready" {
+				break
+			}
+			left = append(left, line)
+		}
+		if want := []string{"LEFT /tmp/bulwark-other-marker", "LEFT /dev/shm/bulwark-other-marker", "LEFT /workspace/bulwark-other-marker"}; strings.Join(left, ";") != strings.Join(want, ";") {
+			t.Errorf("the first sandbox left %q; want %q (only its own /tmp, /dev/shm, workspace)", left, want)
+		}
+		second := mustRun(t, spec, "sh", "-c", look.String()+"ls -a / /tmp /dev/shm /run; echo looked")
+		if s := string(second.Stdout); strings.Contains(s, "SEEN") || strings.Contains(s, "first") || strings.Contains(s, "marker") || !strings.Contains(s, "looked") {
+			t.Errorf("the second sandbox sees the first's markers:\n%s\n%s", s, second.Stderr)
+		}
+		first.Stdin().Write([]byte("go\n"))
+		if line := firstOut.next(); line != "done" {
+			t.Errorf("first sandbox: %q", line)
+		}
+	})
+}
+
+// A tree bound from a symlinked read-only path is not used once the link
+// points elsewhere (swapped by rename, as tools update links atomically).
+func TestRootTreeRebuiltWhenALinkSwaps(t *testing.T) {
+	requireSandbox(t)
+	base, err := os.MkdirTemp("/var/tmp", "bulwark-ro-link-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	for _, d := range []string{"a", "b"} {
+		os.Mkdir(filepath.Join(base, d), 0o755)
+		os.WriteFile(filepath.Join(base, d, "f"), []byte(d), 0o644)
+	}
+	link := filepath.Join(base, "ro")
+	if err := os.Symlink("a", link); err != nil {
+		t.Fatal(err)
+	}
+	bothRoots(t, func(t *testing.T) {
+		os.Remove(link + ".new")
+		os.Symlink("a", link+".new")
+		os.Rename(link+".new", link)
+		spec := Spec{ReadOnly: []string{link}, AllowExec: []string{"cat"}}
+		read := func() string {
+			res, err := Run(context.Background(), spec, []string{"cat", link + "/f"})
+			if err != nil {
+				return "refused: " + err.Error()
+			}
+			return string(res.Stdout) + string(res.Stderr)
+		}
+		first := read()
+		if err := os.Symlink("b", link+".new"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(link+".new", link); err != nil {
+			t.Fatal(err)
+		}
+		if got := read(); got == first || strings.Contains(got, "a") && !strings.Contains(got, "refused") {
+			t.Errorf("after the link was swapped the sandbox read %q (before %q), want b or a refusal", got, first)
+		}
+	})
+}
+
+// The host keeps no descriptor per sandbox: 50 sandboxes on the tree
+// leave this process with the descriptors it had after the first.
+func TestRootTreeNoDescriptorLeak(t *testing.T) {
+	requireSandbox(t)
+	fds := func() []string {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l []string
+		for _, e := range ents {
+			d, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			l = append(l, e.Name()+"="+d)
+		}
+		return l
+	}
+	bothRoots(t, func(t *testing.T) {
+		spec := Spec{AllowExec: []string{"true"}}
+		mustRun(t, spec, "true")
+		time.Sleep(100 * time.Millisecond)
+		before := fds()
+		for range 50 {
+			if res := mustRun(t, spec, "true"); res.ExitCode != 0 {
+				t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+			}
+		}
+		// The namespaces of the last sandboxes are held until a
+		// cleanup in the background frees them (holdNamespaces).
+		after := fds()
+		for try := 0; try < 50 && len(after) > len(before); try++ {
+			time.Sleep(100 * time.Millisecond)
+			after = fds()
+		}
+		if len(after) > len(before) {
+			t.Errorf("descriptors before 50 sandboxes:\n%q\nafter:\n%q", before, after)
 		}
 	})
 }
