@@ -52,7 +52,8 @@ func mountsUnder(t *testing.T, dir string) []string {
 // mounts a sandbox's init makes (its allowed programs, bound over the
 // tree) must not appear on the host, and no mount of the sandbox is
 // shared with or a slave of another (mountinfo's optional fields), as
-// with the init's own build, which makes every mount private first.
+// with the init's own build, which makes every mount private first. A
+// sandbox started after the host's mount has it, as with the own build.
 func TestRootTreeNoPropagation(t *testing.T) {
 	requireSandbox(t)
 	if os.Geteuid() != 0 {
@@ -101,6 +102,12 @@ func TestRootTreeNoPropagation(t *testing.T) {
 				p.Stdin().Close()
 				out, _ := io.ReadAll(p.Stdout())
 				p.Wait()
+				// A sandbox started after the host's mount has it, as
+				// an init building its root itself binds it (the tree
+				// is built again).
+				if res := mustRun(t, spec, "cat", ro+"/sub/marker"); !strings.Contains(string(res.Stdout), "host-mount-canary") {
+					t.Errorf("a sandbox started after the host mounted under the read-only folder does not see it: %q %q", res.Stdout, res.Stderr)
+				}
 				unix.Unmount(sub, unix.MNT_DETACH)
 				if s := string(out); strings.Contains(s, "SEEN-HOST-MOUNT") || strings.Contains(s, "canary") || strings.Contains(s, "PROPAGATES") || !strings.Contains(s, "done") {
 					t.Errorf("a sandbox's mounts are tied to the host's:\n%s", s)
