@@ -253,6 +253,9 @@ func TestRootTreeSandboxesApart(t *testing.T) {
 		if line := firstOut.next(); line != "done" {
 			t.Errorf("first sandbox: %q", line)
 		}
+		// Gone before the second's check that nothing is left runs.
+		first.Stdin().Close()
+		first.Wait()
 	})
 }
 
