@@ -259,8 +259,9 @@ func TestRootTreeSandboxesApart(t *testing.T) {
 	})
 }
 
-// A tree bound from a symlinked read-only path is not used once the link
-// points elsewhere (swapped by rename, as tools update links atomically).
+// A tree bound from a read-only path that is, or is under, a symlink is
+// not used once the link points elsewhere (swapped by rename, as tools
+// update links atomically).
 func TestRootTreeRebuiltWhenALinkSwaps(t *testing.T) {
 	requireSandbox(t)
 	base, err := os.MkdirTemp("/var/tmp", "bulwark-ro-link-")
@@ -272,34 +273,41 @@ func TestRootTreeRebuiltWhenALinkSwaps(t *testing.T) {
 	for _, d := range []string{"a", "b"} {
 		os.Mkdir(filepath.Join(base, d), 0o755)
 		os.WriteFile(filepath.Join(base, d, "f"), []byte(d), 0o644)
+		os.Mkdir(filepath.Join(base, d, "sub"), 0o755)
+		os.WriteFile(filepath.Join(base, d, "sub", "f"), []byte(d), 0o644)
 	}
 	link := filepath.Join(base, "ro")
 	if err := os.Symlink("a", link); err != nil {
 		t.Fatal(err)
 	}
-	bothRoots(t, func(t *testing.T) {
-		os.Remove(link + ".new")
-		os.Symlink("a", link+".new")
-		os.Rename(link+".new", link)
-		spec := Spec{ReadOnly: []string{link}, AllowExec: []string{"cat"}}
-		read := func() string {
-			res, err := Run(context.Background(), spec, []string{"cat", link + "/f"})
-			if err != nil {
-				return "refused: " + err.Error()
+	// The link is the read-only path, or a folder above it.
+	for _, ro := range []string{link, filepath.Join(link, "sub")} {
+		bothRoots(t, func(t *testing.T) {
+			os.Remove(link + ".new")
+			os.Symlink("a", link+".new")
+			os.Rename(link+".new", link)
+			spec := Spec{ReadOnly: []string{ro}, AllowExec: []string{"cat"}}
+			read := func() string {
+				res, err := Run(context.Background(), spec, []string{"cat", ro + "/f"})
+				if err != nil {
+					return "refused: " + err.Error()
+				}
+				return string(res.Stdout) + string(res.Stderr)
 			}
-			return string(res.Stdout) + string(res.Stderr)
-		}
-		first := read()
-		if err := os.Symlink("b", link+".new"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(link+".new", link); err != nil {
-			t.Fatal(err)
-		}
-		if got := read(); got == first || strings.Contains(got, "a") && !strings.Contains(got, "refused") {
-			t.Errorf("after the link was swapped the sandbox read %q (before %q), want b or a refusal", got, first)
-		}
-	})
+			if first := read(); first != "a" {
+				t.Fatalf("set-up: read %q, want a", first)
+			}
+			if err := os.Symlink("b", link+".new"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(link+".new", link); err != nil {
+				t.Fatal(err)
+			}
+			if got := read(); got != "b" {
+				t.Errorf("after the link was swapped the sandbox read %q, want b", got)
+			}
+		})
+	}
 }
 
 // The host keeps no descriptor per sandbox: 50 sandboxes on the tree
