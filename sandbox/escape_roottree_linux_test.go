@@ -348,3 +348,48 @@ func TestRootTreeNoDescriptorLeak(t *testing.T) {
 		}
 	})
 }
+
+// A sandbox leaves the host's mounts as they were, so the next sandbox
+// gets a clone of the same tree, even when the read-only folder is a
+// shared mount and holds an allowed program (whose bind, a peer of the
+// host's mount, used to land on the host, a mount change that made every
+// start build the tree anew).
+func TestRootTreeKeptAcrossSandboxes(t *testing.T) {
+	requireRootTrees(t)
+	base, err := os.MkdirTemp("/var/tmp", "bulwark-ro-kept-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	ro := filepath.Join(base, "ro")
+	if err := os.Mkdir(ro, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sharedMount(t, ro)
+	prog := filepath.Join(ro, "prog.sh")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho prog\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{ReadOnly: []string{ro}, AllowExec: []string{"sh", prog}}
+	tree := func() *rootTree {
+		if res := mustRun(t, spec, "sh", "-c", "echo ok"); res.ExitCode != 0 {
+			t.Fatalf("exit %d: %s", res.ExitCode, res.Stderr)
+		}
+		rootTrees.Lock()
+		defer rootTrees.Unlock()
+		for _, rt := range rootTrees.trees {
+			for _, s := range rt.sources {
+				if s.Path == ro {
+					return rt
+				}
+			}
+		}
+		t.Fatal("no tree binds the read-only folder")
+		return nil
+	}
+	first := tree()
+	if again := tree(); again != first {
+		t.Error("the tree was built again after a sandbox: the sandbox changed the host's mounts")
+	}
+}
