@@ -591,7 +591,9 @@ func openRootsFile(file string) (*os.File, unix.Stat_t, bool) {
 	if !rootsOnly(dir, unix.S_IFDIR) {
 		return nil, st, false
 	}
-	fd, err := unix.Openat(dir, filepath.Base(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// O_NONBLOCK: a fifo at the name is refused below, not waited on
+	// (it changes nothing for a regular file).
+	fd, err := unix.Openat(dir, filepath.Base(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, st, false
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // copyFile copies src to dst, making dst's folder; it skips the test when
@@ -299,4 +301,134 @@ func TestStartExecPlanChecksBeforeUse(t *testing.T) {
 	if again, _ := startExecPlanFrom(file); again != got {
 		t.Error("the plan made after the check is not the one kept")
 	}
+}
+
+// A cache file in root's own folder is still refused when the file itself
+// is another user's, writable by its group or by others, or not a regular
+// file; a fifo at the name is refused without the read waiting for a
+// writer.
+func TestCachedExecPlanOnlyRootsFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache file must be root's")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	island := filepath.Join(dir, "island")
+	os.Mkdir(island, 0o755)
+	stamps := map[string]int64{}
+	scanIsland(island, stamps)
+	b, _ := encodeExecPlan(&execPlan{Islands: []string{island}, Stamps: stamps})
+	file := filepath.Join(dir, "plan.json")
+	put := func(mode os.FileMode, uid int) {
+		t.Helper()
+		os.Remove(file)
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(file, uid, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(0o644, 0)
+	if p, _ := cachedExecPlan(file); p == nil {
+		t.Fatal("set-up: root's plan in root's folder was not used")
+	}
+	for _, c := range []struct {
+		what string
+		mode os.FileMode
+		uid  int
+	}{
+		{"another user's file", 0o644, 65534},
+		{"a file others may write", 0o666, 0},
+		{"a file its group may write", 0o664, 0},
+		{"a file others may write, read-only to root", 0o602, 0},
+	} {
+		put(c.mode, c.uid)
+		if p, _ := cachedExecPlan(file); p != nil {
+			t.Errorf("%s was used", c.what)
+		}
+	}
+	os.Remove(file)
+	if err := unix.Mkfifo(file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan *execPlan, 1)
+	go func() { p, _ := cachedExecPlan(file); done <- p }()
+	select {
+	case p := <-done:
+		if p != nil {
+			t.Error("a fifo gave a plan")
+		}
+	case <-time.After(10 * time.Second):
+		// Unblock the reader so the test can end.
+		if w, err := os.OpenFile(file, os.O_WRONLY, 0); err == nil {
+			w.Close()
+		}
+		t.Error("reading a fifo at the cache file's name waits for a writer")
+	}
+}
+
+// FuzzLoadExecPlan: whatever a cache file holds, loadExecPlan does not
+// panic, and a plan it reads is one the file format can hold: written
+// again it reads back the same, and the part read without stamps is the
+// same plan.
+func FuzzLoadExecPlan(f *testing.F) {
+	if os.Geteuid() != 0 {
+		f.Skip("the cache file must be root's")
+	}
+	good, _ := encodeExecPlan(&execPlan{
+		Islands: []string{"/usr/lib/x86_64-linux-gnu", "/usr/lib/a b"},
+		Libs:    []string{"/usr/lib/libc.so.6"},
+		Masks:   []string{"/usr/lib/x86_64-linux-gnu/bin"},
+		Aliases: map[string][]string{"/usr/bin/mawk": {"/usr/bin/awk", "/usr/bin/mawk"}},
+		Stamps:  map[string]int64{"/usr/lib": 1733300000000000000, "/usr/lib/\xff": -1},
+	})
+	f.Add(good)
+	for _, s := range []string{
+		"", "\n", "e\n", `{"version":4,"plan":{}}` + "\ne\n", `{"version":4,"plan":null}` + "\ne\n",
+		`{"version":4,"plan":{}}` + "\na \"/x\" \"/y\"\ns 1 \"/z\"\ne\n",
+		`{"version":4,"plan":{}}` + "\ns 1 \"/z\"\na \"/x\" \"/y\"\ne\n",
+		`{"version":4,"plan":{}}` + "\ns x \"/z\"\ne\n", `{"version":4,"plan":{}}` + "\ns 1 /z\ne\n",
+		`{"version":4,"plan":{}}` + "\na \"/x\"  \"/y\"\ne\n", `{"version":4,"plan":{}}` + "\na \"/x\" \"\\xff\"\ne\n",
+		`{"version":4,"plan":{}}` + "\ne\ntrailing\n", `{"version":4,"plan":{}}` + "\r\ne\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	file := filepath.Join(f.TempDir(), "plan")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		full, _ := loadExecPlan(file, true)
+		head, _ := loadExecPlan(file, false)
+		if full == nil {
+			return
+		}
+		if head == nil {
+			t.Fatalf("%q: read with stamps, not without", data)
+		}
+		if !slices.Equal(full.Islands, head.Islands) || !slices.Equal(full.Libs, head.Libs) || !slices.Equal(full.Masks, head.Masks) {
+			t.Fatalf("%q: with stamps %#v, without %#v", data, full, head)
+		}
+		b, err := encodeExecPlan(full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := loadExecPlan(file, true)
+		if again == nil {
+			t.Fatalf("%q: read, written as %q, not read back", data, b)
+		}
+		if len(full.Aliases) == 0 {
+			full.Aliases = map[string][]string{}
+		}
+		if !reflect.DeepEqual(again, full) {
+			t.Fatalf("%q: read %#v, written and read back %#v", data, full, again)
+		}
+	})
 }

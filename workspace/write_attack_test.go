@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestWriteTempNeverFollowsAPlantedLink: something in the workspace (the
@@ -253,5 +254,111 @@ func TestWriteNewNameOverPlantedThings(t *testing.T) {
 		if done, _ := ws.writeNew("test", name, []byte("hi")); done {
 			t.Errorf("writeNew(%q) = done; want it left to Write", name)
 		}
+	}
+}
+
+// TestWriteRacesASwappedName: while writes of new and existing files go
+// on, another goroutine (the agent's shell, say) keeps turning their names
+// into a symlink to a file outside, a dangling symlink to a path outside,
+// a hard link to a file outside, a fifo, a link to a fifo or a folder
+// outside and a plain file again. Nothing
+// outside is ever written, made or opened (a fifo outside would hold its
+// opener; the fifo at the name, opened, would block the write), and every
+// write returns.
+func TestWriteRacesASwappedName(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	sentry := filepath.Join(outside, "sentry")
+	must(t, os.WriteFile(sentry, []byte("keep"), 0o600))
+	trap := filepath.Join(outside, "trap")
+	must(t, syscall.Mkfifo(trap, 0o600))
+	sentryBefore, err := os.Stat(sentry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The workspace beside outside, so a hard link can reach it.
+	ws, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	names := []string{"a.txt", "b.txt", "c.txt"}
+	stop := make(chan struct{})
+	flipped := make(chan int)
+	go func() {
+		n := 0
+		defer func() { flipped <- n }()
+		for {
+			for _, name := range names {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := filepath.Join(ws.Path(), name)
+				tmp := p + ".swap"
+				os.Remove(tmp)
+				switch n % 7 {
+				case 0:
+					os.Symlink(sentry, tmp)
+				case 1:
+					os.Symlink(filepath.Join(outside, "made"), tmp)
+				case 2:
+					os.Link(sentry, tmp)
+				case 3:
+					syscall.Mkfifo(tmp, 0o600)
+				case 4:
+					os.Symlink(trap, tmp)
+				case 5:
+					os.WriteFile(tmp, []byte("plain"), 0o600)
+				case 6:
+					os.Symlink(outside, tmp) // a folder outside
+				}
+				os.Rename(tmp, p)
+				if n%5 == 0 {
+					os.Remove(p) // free, for the new-file path
+				}
+				n++
+			}
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		for i := range 3000 {
+			// Refusals (a link, a fifo at the name) are fine; only
+			// what happens outside matters.
+			ws.Write(names[i%len(names)], []byte("evil"))
+		}
+		done <- nil
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		// Let a write blocked on a fifo go.
+		for _, name := range names {
+			if f, err := os.OpenFile(filepath.Join(ws.Path(), name), os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+		}
+		if f, err := os.OpenFile(trap, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("a write did not return: it opened a fifo")
+	}
+	close(stop)
+	if n := <-flipped; n < 100 {
+		t.Logf("only %d swaps raced the writes", n)
+	}
+	if b, _ := os.ReadFile(sentry); string(b) != "keep" {
+		t.Errorf("the file outside was written: %q", b)
+	}
+	if st, err := os.Stat(sentry); err != nil || !st.ModTime().Equal(sentryBefore.ModTime()) || st.Mode() != sentryBefore.Mode() {
+		t.Errorf("the file outside changed: %v, %v", st, err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 2 {
+		t.Errorf("files were made outside the workspace: %v", ents)
+	}
+	if st, err := os.Lstat(trap); err != nil || st.Mode()&fs.ModeNamedPipe == 0 {
+		t.Errorf("the fifo outside was replaced: %v, %v", st, err)
 	}
 }

@@ -111,7 +111,12 @@ func BuildTree(s TreeSpec) (fd int, sources []TreeSource, err error) {
 			return fmt.Errorf("tree: bind %s: %w", src, err)
 		}
 		sources = append(sources, TreeSource{Path: src, Dev: st.Dev, Ino: st.Ino})
-		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: attrs}); err != nil {
+		// Private: a clone of a shared mount (systemd shares them all)
+		// is a peer of the host's, and a mount made on either side
+		// would appear on the other (a host mount under a read-only
+		// folder in every running sandbox, each init's program binds on
+		// the host).
+		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: attrs, Propagation: unix.MS_PRIVATE}); err != nil {
 			return fmt.Errorf("tree: restrict %s: %w", src, err)
 		}
 		if err := mountPoint(top, target, st.Mode&unix.S_IFMT != unix.S_IFDIR); err != nil {
@@ -327,6 +332,12 @@ func attachTree(cfg *Config, treeFd, wsFd int, allowExec []string) error {
 	const root = "/tmp"
 	if err := unix.MoveMount(treeFd, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("init: attach the root: %w", err)
+	}
+	// The host made the tree's binds private; again here, before the
+	// init mounts anything onto them, so that nothing it mounts can
+	// reach the host's namespace whatever the tree is.
+	if err := unix.Mount("", root, "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("init: make the root's mounts private: %w", err)
 	}
 	rootFd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
