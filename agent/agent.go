@@ -16,10 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/internal/flatjson"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/tool"
 )
@@ -529,55 +529,20 @@ func canonical(call llm.ToolCall) string {
 // else, which canonical decodes. FuzzCanonicalFlat holds it to the
 // decoding.
 func canonicalFlat(name string, args []byte) (string, bool) {
-	type pair struct{ k, v []byte }
-	var stack [8]pair
-	pairs := stack[:0]
-	i := skipSpace(args, 0)
-	if i == len(args) || args[i] != '{' {
+	var stack [8]flatjson.Pair
+	pairs, ok := flatjson.Pairs(args, stack[:0])
+	if !ok {
 		return "", false
 	}
-	i = skipSpace(args, i+1)
-	if i < len(args) && args[i] == '}' {
-		i++
-	} else {
-		for {
-			var k, v []byte
-			var ok bool
-			if k, i, ok = plainString(args, i); !ok {
-				return "", false
-			}
-			if i = skipSpace(args, i); i == len(args) || args[i] != ':' {
-				return "", false
-			}
-			if v, i, ok = plainString(args, skipSpace(args, i+1)); !ok {
-				return "", false
-			}
-			for _, p := range pairs {
-				if string(p.k) == string(k) {
-					return "", false
-				}
-			}
-			pairs = append(pairs, pair{k, v})
-			if i = skipSpace(args, i); i == len(args) {
-				return "", false
-			}
-			if args[i] == '}' {
-				i++
-				break
-			}
-			if args[i] != ',' {
-				return "", false
-			}
-			i = skipSpace(args, i+1)
+	for _, p := range pairs {
+		if !marshalsAsIs(p.Key) || !marshalsAsIs(p.Value) {
+			return "", false
 		}
 	}
-	if skipSpace(args, i) != len(args) {
-		return "", false
-	}
-	slices.SortFunc(pairs, func(a, b pair) int { return bytes.Compare(a.k, b.k) })
+	slices.SortFunc(pairs, func(a, b flatjson.Pair) int { return bytes.Compare(a.Key, b.Key) })
 	n := len(name) + 3
 	for _, p := range pairs {
-		n += len(p.k) + len(p.v) + 6
+		n += len(p.Key) + len(p.Value) + 6
 	}
 	var b strings.Builder
 	b.Grow(n)
@@ -588,47 +553,18 @@ func canonicalFlat(name string, args []byte) (string, bool) {
 			b.WriteByte(',')
 		}
 		b.WriteByte('"')
-		b.Write(p.k)
+		b.Write(p.Key)
 		b.WriteString(`":"`)
-		b.Write(p.v)
+		b.Write(p.Value)
 		b.WriteByte('"')
 	}
 	b.WriteByte('}')
 	return b.String(), true
 }
 
-// skipSpace returns the index of the first byte at or after i in b that
-// is not JSON white space.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainString reads the JSON string at b[i:] when json.Marshal would
-// write its decoded value back byte for byte: no escapes, no control
-// characters, none of '<', '>', '&', valid UTF-8 without U+2028 and
-// U+2029. It returns the string's content and the index after it.
-func plainString(b []byte, i int) (s []byte, end int, ok bool) {
-	if i == len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	start := i + 1
-	ascii := true
-	for j := start; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			s = b[start:j]
-			if !ascii && (!utf8.Valid(s) || bytes.Contains(s, []byte("\u2028")) || bytes.Contains(s, []byte("\u2029"))) {
-				return nil, 0, false
-			}
-			return s, j + 1, true
-		case c < 0x20, c == '\\', c == '<', c == '>', c == '&':
-			return nil, 0, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, 0, false
+// marshalsAsIs reports whether json.Marshal writes s, the content of a
+// plain JSON string (flatjson), back byte for byte: none of '<', '>', '&'
+// (escaped as HTML) and no U+2028 or U+2029.
+func marshalsAsIs(s []byte) bool {
+	return !bytes.ContainsAny(s, "<>&\u2028\u2029")
 }

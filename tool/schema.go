@@ -14,6 +14,8 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/google/jsonschema-go/jsonschema"
+
+	"github.com/bulwark-agents/bulwark/internal/flatjson"
 )
 
 // Schema is the strict schema of a tool's arguments: a small subset of JSON
@@ -568,84 +570,16 @@ var parseFlatOff bool
 // control characters, invalid UTF-8, a repeated key, data after the
 // object. FuzzParseFlat holds it to parse.
 func parseFlat(data []byte) (*object, bool) {
-	i := skipSpace(data, 0)
-	if i == len(data) || data[i] != '{' {
+	var stack [4]flatjson.Pair
+	pairs, ok := flatjson.Pairs(data, stack[:0])
+	if !ok {
 		return nil, false
 	}
-	o := &object{}
-	i = skipSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		i++
-	} else {
-		for {
-			k, j, ok := plainJSONString(data, i)
-			if !ok {
-				return nil, false
-			}
-			if i = skipSpace(data, j); i == len(data) || data[i] != ':' {
-				return nil, false
-			}
-			v, j, ok := plainJSONString(data, skipSpace(data, i+1))
-			if !ok || slices.Contains(o.keys, k) {
-				return nil, false
-			}
-			o.keys = append(o.keys, k)
-			if o.values == nil {
-				o.values = make(map[string]any, 2)
-			}
-			o.values[k] = v
-			if i = skipSpace(data, j); i == len(data) {
-				return nil, false
-			}
-			if data[i] == '}' {
-				i++
-				break
-			}
-			if data[i] != ',' {
-				return nil, false
-			}
-			i = skipSpace(data, i+1)
-		}
-	}
-	if skipSpace(data, i) != len(data) {
-		return nil, false
-	}
-	if o.values == nil {
-		o.values = map[string]any{}
+	o := &object{values: make(map[string]any, len(pairs))}
+	for _, p := range pairs {
+		k := string(p.Key)
+		o.keys = append(o.keys, k)
+		o.values[k] = string(p.Value)
 	}
 	return o, true
-}
-
-// skipSpace returns the index of the first byte at or after i in b that
-// is not JSON white space.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainJSONString reads the JSON string at b[i:] when it has no escape,
-// no control character and only valid UTF-8 (so that its value is its
-// bytes), returning the value and the index after it.
-func plainJSONString(b []byte, i int) (string, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
-	}
-	start := i + 1
-	ascii := true
-	for j := start; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			if !ascii && !utf8.Valid(b[start:j]) {
-				return "", 0, false
-			}
-			return string(b[start:j]), j + 1, true
-		case c < 0x20 || c == '\\':
-			return "", 0, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return "", 0, false
 }
