@@ -34,7 +34,9 @@ const maxValues = 16
 
 // value records that the script may give name the value a.
 // A value only known in part is recorded as its glob forms (arg.pats:
-// g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is "*").
+// g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is
+// anyText). A value with a glob's *, ? or [ (f='*.md') is recorded as
+// written: where $f is read unquoted, the shell expands it.
 func (w *walker) value(name string, a arg) {
 	if w.pattern || name == "" {
 		return
@@ -52,9 +54,9 @@ func (w *walker) value(name string, a arg) {
 		case slices.Contains(have, v):
 		case len(have) < maxValues:
 			w.values[name] = append(have, v)
-		case !slices.Contains(have, "*"):
+		case !slices.Contains(have, anyText):
 			// Past the bound, the variable may hold any text.
-			w.values[name] = append(have, "*")
+			w.values[name] = append(have, anyText)
 		}
 	}
 }
@@ -62,7 +64,7 @@ func (w *walker) value(name string, a arg) {
 // unknown records that the script may give name a value that cannot be
 // known: any text.
 func (w *walker) unknown(name string) {
-	w.value(name, arg{text: "*"})
+	w.value(name, arg{text: anyText})
 }
 
 // place gives c the folders the command being read may run in.
@@ -677,7 +679,7 @@ func redirections(src string, rs []*syntax.Redirect) []string {
 }
 
 // maxInput bounds the words listed for the here-strings and here-documents
-// of one statement; past it, the statement is given the glob *.
+// of one statement; past it, the statement is given the glob anyText.
 const maxInput = 4096
 
 // inputs returns the words of the here-strings and here-documents in rs,
@@ -694,7 +696,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 		}
 		seen[s] = true
 		if len(words) == maxInput {
-			globs = append(globs, "*")
+			globs = append(globs, anyText)
 		}
 		if len(words) < maxInput {
 			words = append(words, s)
@@ -722,7 +724,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 				// What a part only known at run time makes of a
 				// word of the document.
 				for _, f := range strings.FieldsFunc(p, inputBreak) {
-					if strings.Contains(f, "*") && strings.Trim(f, "*") != "" {
+					if strings.Contains(f, anyText) && strings.Trim(f, anyText) != "" {
 						globs = append(globs, f)
 					}
 				}

@@ -7,7 +7,14 @@ import (
 	"unicode/utf8"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark"
 )
+
+// anyText stands, in a glob form, for a part whose text cannot be known
+// (bulwark.AnyText): any run of characters, slashes included, where a
+// shell glob's *, ? and [...] match no /.
+const anyText = bulwark.AnyText
 
 // arg is one word of a simple command after quote removal.
 type arg struct {
@@ -24,7 +31,7 @@ type arg struct {
 	lead string
 	// pats are the word's forms as globs a policy pattern is matched
 	// against, where they differ from text (glob is then set): text with
-	// each part whose text cannot be known written as * (an extended
+	// each part whose text cannot be known written as anyText (an extended
 	// glob such as +(k) or !(x), a parameter expansion with an operator
 	// such as ${f,,} or ${f#x}, and a substitution or positional
 	// parameter beside other text, as in secrets/$(echo k)), once for
@@ -108,18 +115,25 @@ func (fs forms) lit(s string) {
 }
 
 // unknown adds a part that may be any text.
-func (fs forms) unknown() { fs.lit("*") }
+func (fs forms) unknown() { fs.lit(anyText) }
 
 // subst adds a substitution, whose output is judged where it is made.
 func (fs forms) subst() {
 	for i := range fs {
-		fs[i].s += "*"
+		fs[i].s += anyText
 		fs[i].substs++
 	}
 }
 
-// choose adds a part that is one of choices (each a glob form's text).
-func (fs *forms) choose(choices []string) {
+// choice is one of the texts a part may make: a glob form's text, or a
+// substitution (see forms.subst).
+type choice struct {
+	s     string
+	subst bool
+}
+
+// choose adds a part that is one of choices.
+func (fs *forms) choose(choices []choice) {
 	if len(*fs)*len(choices) > maxForms {
 		fs.unknown()
 		return
@@ -129,11 +143,11 @@ func (fs *forms) choose(choices []string) {
 		for _, c := range choices {
 			g := f
 			switch {
-			case c == substChoice:
-				g.s += "*"
+			case c.subst:
+				g.s += anyText
 				g.substs++
-			case c != "":
-				g.s += c
+			case c.s != "":
+				g.s += c.s
 				g.other++
 			}
 			out = append(out, g)
@@ -141,9 +155,6 @@ func (fs *forms) choose(choices []string) {
 	}
 	*fs = out
 }
-
-// substChoice is a choice that is a substitution (see forms.subst).
-const substChoice = "\x00subst"
 
 // part writes the text of p to b and its glob forms to fs.
 func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, quoted bool) {
@@ -219,22 +230,24 @@ func param(src string, p *syntax.ParamExp, fs *forms) {
 		fs.lit(source(src, p))
 	case plain && p.Index == nil && p.Exp != nil && defaultOp(p.Exp.Op):
 		// ${f:-x}, ${f:=x}, ${f:+x}: f's value, x, or nothing.
-		var choices []string
+		var choices []choice
 		if p.Exp.Op != syntax.AlternateUnset && p.Exp.Op != syntax.AlternateUnsetOrNull {
 			if positional(p.Param.Value) {
-				choices = append(choices, substChoice)
+				choices = append(choices, choice{subst: true})
 			} else {
-				choices = append(choices, "${"+p.Param.Value+"}")
+				choices = append(choices, choice{s: "${" + p.Param.Value + "}"})
 			}
 		}
 		if p.Exp.Word != nil {
 			w := word(src, p.Exp.Word)
 			if w.pats == nil {
-				choices = append(choices, w.text)
+				choices = append(choices, choice{s: w.text})
 			}
-			choices = append(choices, w.pats...)
+			for _, x := range w.pats {
+				choices = append(choices, choice{s: x})
+			}
 		}
-		fs.choose(append(choices, ""))
+		fs.choose(append(choices, choice{}))
 	default:
 		// ${f,,}, ${f#x}, ${f/x/y}, ${f:0:3}, ${!f}, ${#f}: a value
 		// made at run time, which may be any text.

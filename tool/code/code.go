@@ -270,7 +270,7 @@ func commandForms(src string) map[string]*forms {
 		}
 		dirs, anyDir := commandDirs(c)
 		if anyDir {
-			add(f, folders, "*")
+			add(f, folders, bulwark.AnyText)
 		}
 		for _, d := range dirs {
 			if rel, ok := inWorkspace(d); ok && rel != "." {
@@ -287,7 +287,7 @@ func commandForms(src string) map[string]*forms {
 			for _, p := range ps {
 				// A word is a name, not a glob (echo '*'); the words
 				// the shell expands are in c.Globs.
-				if !strings.ContainsAny(p, "*?[") {
+				if !strings.ContainsAny(p, "*?["+bulwark.AnyText) {
 					add(f, folders, p)
 				}
 			}
@@ -313,8 +313,8 @@ func commandForms(src string) map[string]*forms {
 				f = &forms{}
 				out[c.String()] = f
 			}
-			add(f, globs, "*")
-			add(f, folders, "*")
+			add(f, globs, bulwark.AnyText)
+			add(f, folders, bulwark.AnyText)
 		}
 	}
 	return out
@@ -380,7 +380,7 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		}
 	}
 	if v.ifs && strings.Contains(w, "$") {
-		add(&globs, "*")
+		add(&globs, bulwark.AnyText)
 	}
 	vals := []string{w}
 	if strings.HasPrefix(w, "-") {
@@ -403,7 +403,7 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 	}
 	for i, val := range vals {
 		anywhere := anyDir
-		isGlob := i >= substituted && strings.ContainsAny(val, "*?[")
+		isGlob := i >= substituted && strings.ContainsAny(val, "*?["+bulwark.AnyText)
 		add := func(list *[]string, p string) {
 			add(list, p)
 			if isGlob && list == &parts {
@@ -450,9 +450,9 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 				c = strings.TrimPrefix(strings.TrimPrefix(c, ".."), "/")
 			}
 			if c == "" || c == "." {
-				add(&globs, "*")
+				add(&globs, bulwark.AnyText)
 			} else {
-				add(&globs, "*/"+c)
+				add(&globs, bulwark.AnyText+"/"+c)
 			}
 		}
 	}
