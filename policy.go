@@ -97,8 +97,8 @@ type Call struct {
 	// (GlobsMeet).
 	Globs func(target string) []string
 	// Folders, if set, returns the folders a target may act in or on,
-	// as globs (GlobsMeet): the folders a command may run in ("*" for
-	// any) and its words, each of which may name a folder it walks
+	// as globs (GlobsMeet): the folders a command may run in (AnyText
+	// for any) and its words, each of which may name a folder it walks
 	// (grep -r x secrets, cd secrets; ls). A deny or ask rule's one-word
 	// form that names a file in a folder (secrets/*, config/*.pem) matches
 	// a target one of whose folders could be that folder or one above it
@@ -274,8 +274,9 @@ func (c Call) partMatches(r Rule, target string) bool {
 // could be a folder that pattern names a file in, or a folder above it:
 // whether some part of pattern before one of its slashes, holding more
 // than wildcards, meets folder whole. secrets/* and sec*/k meet the
-// folder secrets, config/prod/*.pem meets config and config/prod, and *
-// (a command that may run anywhere) meets them all; *.env names no
+// folder secrets, config/prod/*.pem meets config and config/prod, and
+// AnyText (a command that may run anywhere) meets them all, as * (the
+// folders a glob may name at the top) meets secrets; *.env names no
 // folder, and */secrets/* names the folders */secrets, not every folder.
 func folderMeets(pattern, folder string) bool {
 	for i := 1; i < len(pattern); i++ {

@@ -59,14 +59,16 @@
 // gives variables (d=secrets, for f in a b, a=(x y), env d=x), for a
 // reader to try in its place. Globs are kept as written, and listed in
 // Command.Globs (a policy's file pattern meets prod.e* as it meets
-// prod.env) with each part whose text cannot be known written as *: an
+// prod.env; a glob's *, ? and [...] match no /) with each part whose text
+// cannot be known written as bulwark.AnyText, a NUL that matches any
+// text, / included: an
 // extended glob (+(k), !(x): read as a glob whether or not extglob is on),
 // a parameter expansion with an operator (${f,,}, ${f#x}; ${f:-x} is ${f},
 // x or nothing), and a substitution, positional parameter or ${a[i]}
 // beside other text (secrets/$(echo k), $1$2). A value known only in part
-// is listed in the same form (g=$f/k, g=${f,,} is *; f+=x is ${f}x), and a
-// variable given a case attribute (declare -l) or set by printf -v may
-// hold any text (*). The words of here-strings and here-documents are
+// is listed in the same form (g=$f/k, g=${f,,} is AnyText; f+=x is
+// ${f}x), and a variable given a case attribute (declare -l) or set by
+// printf -v may hold any text (AnyText). The words of here-strings and here-documents are
 // Command.Input, for the command they feed may read them as names
 // (xargs cat <<< secrets/k).
 //

@@ -161,7 +161,7 @@ func commandParts(src string) func(target string) []string {
 // commandFolders returns, for a target of a call running the bash script
 // src, the folders the commands with that line may run in or walk: the
 // folders they may run in and each of their words, as workspace paths
-// ("*" for a command that may run anywhere), as globs (see
+// (bulwark.AnyText for a command that may run anywhere), as globs (see
 // bulwark.Call.Folders).
 func commandFolders(src string) func(target string) []string {
 	f := commandForms(src)
@@ -231,8 +231,8 @@ func resolve(a, dir string) string {
 type forms struct{ parts, globs, folders []string }
 
 // maxForms bounds the forms listed for the commands of one script; past
-// it, each command is given the glob and folder *, which every one-word
-// deny or ask rule meets.
+// it, each command is given the glob and folder bulwark.AnyText, which
+// every one-word deny or ask rule meets.
 const maxForms = 1 << 17
 
 func commandForms(src string) map[string]*forms {
@@ -370,7 +370,8 @@ func inWorkspace(p string) (string, bool) {
 // command may run in any folder (anyDir), or a word starts with a
 // variable holding a folder that cannot be known ($OLDPWD, or $HOME or
 // $PWD where the script sets them: see vars), a relative word may name a
-// file below any folder: it is given as the glob */WORD. They only ever
+// file below any folder: it is given as the glob AnyText/WORD (a glob's
+// * would not cross the / of the folders above). They only ever
 // add matches of deny and ask rules (see bulwark.Call.Parts and Globs).
 func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []string) {
 	parts = []string{w}
@@ -395,8 +396,8 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		vals = append(vals, p) // HEAD:secrets/k, host:path
 	}
 	// A value of a variable may be a glob (f=secr*; cat $f/k), or hold a
-	// part only known at run time, written as * (f=${g,,}): its forms
-	// are globs too.
+	// part only known at run time, written as bulwark.AnyText
+	// (f=${g,,}): its forms are globs too.
 	substituted := len(vals)
 	for _, val := range vals[:substituted] {
 		vals = append(vals, v.substitute(val)...)
