@@ -114,7 +114,7 @@
 //
 // What cannot be known before the script runs adds a reason to
 // Script.Dynamic: eval; source and .; fc; alias definitions; hash -p and
-// enable -f; a command name from a parameter expansion or a command
+// enable -f; a NUL byte; a command name from a parameter expansion or a command
 // substitution, a glob or a brace expansion; a shell reading its commands
 // from standard input (echo rm | bash, curl x | sh, bash <<< 'rm', sh
 // <<EOF, bash /dev/stdin, sudo -s, su USER, chroot DIR) or from a file only
@@ -250,6 +250,13 @@ type Script struct {
 // returned as an error; callers treat it as Dynamic.
 func Parse(script string) (Script, error) {
 	w := &walker{cur: start}
+	if strings.IndexByte(script, 0) >= 0 {
+		// bash drops a NUL from a script file (run_code) and exec
+		// refuses one in bash -c's argument: what runs is not what is
+		// read here. No word may hold one either: bulwark.AnyText, the
+		// glob of text only known at run time, is a NUL.
+		w.dyn("the script holds a NUL byte, which bash drops")
+	}
 	if err := w.script(script, 0); err != nil {
 		return Script{}, fmt.Errorf("the shell script does not parse: %w", err)
 	}

@@ -445,19 +445,55 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 				add(&parts, rel)
 			}
 		}
+		// A .. after text that may hold a / (unknown text, a **) may
+		// lead to any folder: $(echo secrets/x)/../k is secrets/k.
+		if tail, ok := afterCrossingDotDot(val); ok {
+			add(&globs, bulwark.AnyText+tail)
+		}
 		if anywhere {
 			c := path.Clean(val)
+			up := false
 			for c == ".." || strings.HasPrefix(c, "../") {
 				c = strings.TrimPrefix(strings.TrimPrefix(c, ".."), "/")
+				up = true
 			}
-			if c == "" || c == "." {
+			switch {
+			case c == "" || c == ".":
 				add(&globs, bulwark.AnyText)
-			} else {
+			case up:
+				// Some folder above one that cannot be known: the
+				// workspace too.
+				add(&globs, bulwark.AnyText+c)
+			default:
 				add(&globs, bulwark.AnyText+"/"+c)
 			}
 		}
 	}
 	return parts, globs
+}
+
+// afterCrossingDotDot reports whether w has a .. after a part that may
+// hold a / (bulwark.AnyText, or a run of stars), and returns what follows
+// the last such .., from its /: the file it names may be below any folder.
+func afterCrossingDotDot(w string) (string, bool) {
+	parts := strings.Split(w, "/")
+	crossing := false
+	last := -1
+	for i, p := range parts {
+		switch {
+		case crossing && p == "..":
+			last = i
+		case strings.Contains(p, bulwark.AnyText) || strings.Contains(p, "**"):
+			crossing = true
+		}
+	}
+	if last < 0 {
+		return "", false
+	}
+	if last == len(parts)-1 {
+		return "", true
+	}
+	return "/" + strings.Join(parts[last+1:], "/"), true
 }
 
 // vars is what a script does to variables: whether it may set those
@@ -503,7 +539,7 @@ func (v vars) substitute(w string) []string {
 		return append(slices.Clone(v.values[n]), "")
 	}
 	out := []string{w}
-	changed := false
+	changed, dropped := false, false
 	// A value may name other variables (g=$f/k, f+=x is ${f}x): each
 	// round replaces those too, up to maxRounds deep.
 	for round := 0; round < maxRounds; round++ {
@@ -519,6 +555,8 @@ func (v vars) substitute(w string) []string {
 					if len(next) < maxSubstituted {
 						next = append(next, replaceVar(x, n, val))
 						changed, again = true, true
+					} else {
+						dropped = true
 					}
 				}
 			}
@@ -530,6 +568,10 @@ func (v vars) substitute(w string) []string {
 	}
 	if !changed {
 		return nil
+	}
+	if dropped {
+		// Too many forms to list: the word may be any text.
+		out = append(out, bulwark.AnyText)
 	}
 	return out
 }

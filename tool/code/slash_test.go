@@ -139,3 +139,34 @@ func TestSlashRunShellRule(t *testing.T) {
 		}
 	}
 }
+
+// moreUnknownIntoSecrets reach secrets/k through unknown text in other
+// ways: a .. after text that may hold a /, a NUL bash drops, too many
+// values to list, a folder above one that cannot be known.
+var moreUnknownIntoSecrets = []string{
+	"cat $(printf secrets/x)/../k",
+	"cat `printf secrets/x`/../k",
+	"shopt -s globstar; cat **/../k",
+	"cat ${f,,}/../k",
+	"cat secrets/\x00k",
+	"echo start\ncat secrets/\x00k",
+	"for a in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 secrets; do for b in /x /y /z /k; do cat $a$b; done; done",
+	"cd x; cd y; cat \"$OLDPWD/../secrets/k\"",
+}
+
+// TestMoreUnknownIntoSecrets: see moreUnknownIntoSecrets.
+func TestMoreUnknownIntoSecrets(t *testing.T) {
+	for _, c := range moreUnknownIntoSecrets {
+		for _, r := range []string{slashRules[0], slashRules[2], slashRules[3]} {
+			if got := decide(t, r, c); got != bulwark.Deny {
+				t.Errorf("%s on %q: %s, want deny", r, c, got)
+			}
+		}
+	}
+	// A .. after a glob's * stays in the folder the * is in.
+	for _, c := range []string{"cat s*/../README.md", "cat $(pwd)/README.md"} {
+		if got := decide(t, "*(secrets/k)=deny", c); got != bulwark.Allow {
+			t.Errorf("*(secrets/k)=deny on %q: %s, want allow", c, got)
+		}
+	}
+}
