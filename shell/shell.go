@@ -166,6 +166,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark"
 )
 
 // Command is one simple command a script runs.
@@ -245,6 +247,14 @@ type Script struct {
 	// replace the word as written.
 	Values map[string][]string
 }
+
+// SubstValue is, in Script.Values, the value of a variable given what a
+// command substitution or a positional parameter holds, alone (f=$(cmd),
+// f=$1, for f in $(ls)): as the substitution itself, it is judged where it
+// is made where the variable is read alone ($f, "${f}"), and is any text,
+// / included (bulwark.AnyText), beside other text ($f/k). No script can
+// spell it: it holds a NUL.
+const SubstValue = bulwark.AnyText + "$()"
 
 // Parse returns the commands script runs. A script that does not parse is
 // returned as an error; callers treat it as Dynamic.

@@ -42,7 +42,12 @@ func (w *walker) value(name string, a arg) {
 		return
 	}
 	vs := a.pats
-	if len(vs) == 0 {
+	switch {
+	case a.subst:
+		// f=$(cmd): read alone, $f is what cmd prints, judged where
+		// it runs; beside other text ($f/k), any text.
+		vs = append(slices.Clone(vs), SubstValue)
+	case len(vs) == 0:
 		vs = []string{a.text}
 	}
 	if w.values == nil {

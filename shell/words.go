@@ -29,6 +29,10 @@ type arg struct {
 	glob bool
 	// lead is the text before the first run-time part, when there is one.
 	lead string
+	// subst reports that the word may be a command substitution or
+	// positional parameter alone ($(cmd), ${1:-x}): a form not in pats,
+	// which is what the commands inside print, judged where they run.
+	subst bool
 	// pats are the word's forms as globs a policy pattern is matched
 	// against, where they differ from text (glob is then set): text with
 	// each part whose text cannot be known written as anyText (an extended
@@ -76,6 +80,7 @@ func word(src string, w *syntax.Word) arg {
 			// $(echo k) alone is what the commands inside print, and
 			// they are judged; beside other text (secrets/$(echo k)) it
 			// may complete any name.
+			a.subst = true
 			continue
 		}
 		if f.s != a.text {

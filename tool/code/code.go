@@ -400,7 +400,14 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 	// (f=${g,,}): its forms are globs too.
 	substituted := len(vals)
 	for _, val := range vals[:substituted] {
-		vals = append(vals, v.substitute(val)...)
+		for _, s := range v.substitute(val) {
+			// A variable holding what a substitution prints is, read
+			// alone, judged where it is made ($(cmd) alone is); beside
+			// other text it is any text.
+			if s != sh.SubstValue {
+				vals = append(vals, strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText))
+			}
+		}
 	}
 	for i, val := range vals {
 		anywhere := anyDir

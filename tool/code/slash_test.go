@@ -87,6 +87,12 @@ var unknownIntoSecrets = []string{
 	"cat < ${f,,}k",
 	"a=(secrets k); cat ${a[0]}/${a[1]}",
 	"cat \"$1$2\"",
+	// A variable holding what a substitution prints, beside other text.
+	"x=$(cat list); cat $x/k",
+	"x=$(cat list)/k; cat $x",
+	"for d in $(cat list); do cat $d/k; done",
+	"f() { d=$1; cat $d/k; }; f x",
+	"d=${1:-x}; cat $d/k",
 }
 
 // TestGlobsDoNotCrossSlash: a shell glob's *, ? and [...] match no /, so
