@@ -119,6 +119,7 @@ func TestValues(t *testing.T) {
 		{"d=$(pwd); d+=x; d[1]=y", "d", []string{shell.SubstValue, "${d}x", bulwark.AnyText}},
 		{"f=${1:-x}", "f", []string{"x", "", shell.SubstValue}},
 		{"for f in $(ls); do :; done", "f", []string{shell.SubstValue}},
+		{"f=x; f+=$(ls)", "f", []string{"x", "${f}" + shell.SubstValue, "${f}$(ls)"}},
 		{"a=(x y); f=${g,,}", "a", []string{"x", "y"}},
 		{"a=(x y); f=${g,,}", "f", []string{bulwark.AnyText}},
 		{"declare -l f=X", "f", []string{bulwark.AnyText, "X"}},

@@ -211,6 +211,15 @@ func (w *walker) script(src string, depth int) error {
 					for _, p := range a.pats {
 						b.pats = append(b.pats, ref+p)
 					}
+					if a.subst {
+						// f+=$(cmd): alone where f was empty, any
+						// text beside what f held.
+						b.pats = append(b.pats, ref+SubstValue)
+						if !slices.Contains(a.pats, a.text) {
+							b.pats = append(b.pats, ref+a.text)
+						}
+						b.glob = true
+					}
 					a = b
 				}
 				w.value(n.Name.Value, a)

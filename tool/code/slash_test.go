@@ -93,6 +93,8 @@ var unknownIntoSecrets = []string{
 	"for d in $(cat list); do cat $d/k; done",
 	"f() { d=$1; cat $d/k; }; f x",
 	"d=${1:-x}; cat $d/k",
+	"f=secrets/; f+=$(printf k); cat $f",
+	"f=secrets; f+=$1; cat $f/k",
 }
 
 // TestGlobsDoNotCrossSlash: a shell glob's *, ? and [...] match no /, so
