@@ -732,14 +732,19 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 			split(a.text)
 			globs = append(globs, a.pats...)
 		case (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil:
-			a := word(src, r.Hdoc)
+			a, fs := markedWord(src, r.Hdoc)
 			split(a.text)
-			for _, p := range a.pats {
+			for _, p := range fs {
 				// What a part only known at run time makes of a
-				// word of the document.
-				for _, f := range strings.FieldsFunc(p, inputBreak) {
-					if strings.Contains(f, anyText) && strings.Trim(f, anyText) != "" {
-						globs = append(globs, f)
+				// word of the document: a substitution alone
+				// ($(date)) is judged where it is made, any
+				// other is any text (${f,,}, $(a)$(b), x$(b)).
+				for _, f := range strings.FieldsFunc(p.s, inputBreak) {
+					if f != substMark && strings.Contains(f, anyText) {
+						f = strings.ReplaceAll(f, substMark, anyText)
+						if !slices.Contains(globs, f) {
+							globs = append(globs, f)
+						}
 					}
 				}
 			}

@@ -68,6 +68,13 @@ const maxBraceWords = 1024
 
 // word returns a shell word after quote removal.
 func word(src string, w *syntax.Word) arg {
+	a, _ := markedWord(src, w)
+	return a
+}
+
+// markedWord is word, and the word's glob forms with each substitution
+// written as substMark (see inputs).
+func markedWord(src string, w *syntax.Word) (arg, forms) {
 	a := arg{static: true}
 	var b strings.Builder
 	fs := forms{{}}
@@ -83,17 +90,18 @@ func word(src string, w *syntax.Word) arg {
 			a.subst = true
 			continue
 		}
-		if f.s != a.text {
+		s := strings.ReplaceAll(f.s, substMark, anyText)
+		if s != a.text {
 			a.glob = true
 		}
-		if !slices.Contains(a.pats, f.s) {
-			a.pats = append(a.pats, f.s)
+		if !slices.Contains(a.pats, s) {
+			a.pats = append(a.pats, s)
 		}
 	}
 	if !a.glob {
 		a.pats = nil
 	}
-	return a
+	return a, fs
 }
 
 // form is one glob form of a word being read (see arg.pats): its text,
@@ -125,10 +133,14 @@ func (fs forms) unknown() { fs.lit(anyText) }
 // subst adds a substitution, whose output is judged where it is made.
 func (fs forms) subst() {
 	for i := range fs {
-		fs[i].s += anyText
+		fs[i].s += substMark
 		fs[i].substs++
 	}
 }
+
+// substMark is a substitution in a form being read: anyText, told apart
+// until the word is whole (see markedWord).
+const substMark = anyText + "$"
 
 // choice is one of the texts a part may make: a glob form's text, or a
 // substitution (see forms.subst).
@@ -149,7 +161,7 @@ func (fs *forms) choose(choices []choice) {
 			g := f
 			switch {
 			case c.subst:
-				g.s += anyText
+				g.s += substMark
 				g.substs++
 			case c.s != "":
 				g.s += c.s

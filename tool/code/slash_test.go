@@ -160,6 +160,8 @@ var moreUnknownIntoSecrets = []string{
 	"echo start\ncat secrets/\x00k",
 	"for a in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 secrets; do for b in /x /y /z /k; do cat $a$b; done; done",
 	"cd x; cd y; cat \"$OLDPWD/../secrets/k\"",
+	"xargs cat <<EOF\n$(printf secre)$(printf ts/k)\nEOF",
+	"f=SECRETS/K; xargs cat <<EOF\n${f,,}\nEOF",
 }
 
 // TestMoreUnknownIntoSecrets: see moreUnknownIntoSecrets.
