@@ -61,16 +61,17 @@
 // Command.Globs (a policy's file pattern meets prod.e* as it meets
 // prod.env; a glob's *, ? and [...] match no /) with each part whose text
 // cannot be known written as bulwark.AnyText, a NUL that matches any
-// text, / included: an
-// extended glob (+(k), !(x): read as a glob whether or not extglob is on),
+// text, / included: an extended glob (+(k), !(x): read as a glob whether
+// or not extglob is on),
 // a parameter expansion with an operator (${f,,}, ${f#x}; ${f:-x} is ${f},
 // x or nothing), and a substitution, positional parameter or ${a[i]}
 // beside other text (secrets/$(echo k), $1$2). A value known only in part
 // is listed in the same form (g=$f/k, g=${f,,} is AnyText; f+=x is
 // ${f}x), and a variable given a case attribute (declare -l) or set by
-// printf -v may hold any text (AnyText). The words of here-strings and here-documents are
-// Command.Input, for the command they feed may read them as names
-// (xargs cat <<< secrets/k).
+// printf -v may hold any text (AnyText); one given a substitution alone
+// (f=$(cmd)) holds SubstValue. The words of here-strings and
+// here-documents are Command.Input, for the command they feed may read
+// them as names (xargs cat <<< secrets/k).
 //
 // For rm, cp, mv, chmod, chown, chgrp, ln, mkdir, rmdir, touch, truncate,
 // shred, curl, wget, tar, sed, grep and git (and a set of git subcommands:
@@ -114,8 +115,8 @@
 //
 // What cannot be known before the script runs adds a reason to
 // Script.Dynamic: eval; source and .; fc; alias definitions; hash -p and
-// enable -f; a NUL byte; a command name from a parameter expansion or a command
-// substitution, a glob or a brace expansion; a shell reading its commands
+// enable -f; a NUL byte; a command name from a parameter expansion or a
+// command substitution, a glob or a brace expansion; a shell reading its commands
 // from standard input (echo rm | bash, curl x | sh, bash <<< 'rm', sh
 // <<EOF, bash /dev/stdin, sudo -s, su USER, chroot DIR) or from a file only
 // known at run time (bash <(curl x)); a script given to bash -c (and the
