@@ -564,7 +564,7 @@ func (w *walker) nested(who string, a arg, depth int) {
 // or standard input (which cannot be known here).
 func (w *walker) shell(prog string, args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args)})
+	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)})
 	script, stdin := false, false
 	i := 0
 loop:
@@ -635,7 +635,7 @@ func (w *walker) trap(args []arg, depth int) {
 // watch runs its operands joined as a shell script (or with -x, exec'd).
 func (w *walker) watch(args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args)})
+	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args), Globs: globs(args)})
 	flags, _, rest, ok := skipOptions(watchOptions.Get(), args)
 	if !ok {
 		w.dyn("watch is given options only known when it runs")

@@ -53,6 +53,13 @@ var globsIntoSecrets = []struct {
 	{"f=secr*; cat $f/k", true},
 	{"f='s*'; cat $f/k", true},
 	{"ls secrets/*.md", false},
+	// Programs reported by their own readers (find, xargs, wrappers).
+	{"find s* -type f", false},
+	{"find s* -delete", false},
+	{"find s*/k", true},
+	{"xargs -a s*/k cat", true},
+	{"timeout 5 cat s*/k", true},
+	{"nice -n 5 ls s*", false},
 }
 
 // unknownIntoSecrets spell a name in secrets with text only known when
