@@ -160,7 +160,7 @@ func (w *walker) script(src string, depth int) error {
 						name = ":"
 					}
 				}
-				w.cmds = append(w.cmds, w.place(Command{Name: name, Redirs: r}))
+				w.cmds = append(w.cmds, w.place(Command{Name: name, Redirs: r, Input: in, Globs: gs}))
 			}
 		case *syntax.CallExpr:
 			before := len(w.cmds)

@@ -60,6 +60,8 @@ var globsIntoSecrets = []struct {
 	{"xargs -a s*/k cat", true},
 	{"timeout 5 cat s*/k", true},
 	{"nice -n 5 ls s*", false},
+	{"echo $(< s*/k)", true},
+	{"x=$(< s*/k)", true},
 }
 
 // unknownIntoSecrets spell a name in secrets with text only known when
