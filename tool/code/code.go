@@ -409,6 +409,11 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			}
 		}
 	}
+	// A glob's part that starts with a dot may match . or .. (.*/secrets/k
+	// once globskipdots is off, or before bash 5.2): those are read too.
+	for _, val := range vals {
+		vals = append(vals, dotParts(val)...)
+	}
 	for i, val := range vals {
 		anywhere := anyDir
 		isGlob := i >= substituted && strings.ContainsAny(val, "*?["+bulwark.AnyText)
@@ -477,6 +482,53 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		}
 	}
 	return parts, globs
+}
+
+// maxDotForms bounds the forms dotParts gives one word.
+const maxDotForms = 16
+
+// dotParts returns w with each of its parts between slashes that is a
+// glob starting with a dot (.*, .?, ..*) written as each of . and .. it
+// may match, where it has any such part.
+func dotParts(w string) []string {
+	if !strings.Contains(w, ".") || !strings.ContainsAny(w, "*?["+bulwark.AnyText) {
+		return nil
+	}
+	parts := strings.Split(w, "/")
+	forms := [][]string{nil}
+	changed := false
+	for _, p := range parts {
+		alts := []string{p}
+		if strings.HasPrefix(p, ".") && strings.ContainsAny(p, "*?["+bulwark.AnyText) {
+			for _, d := range []string{".", ".."} {
+				if bulwark.GlobsMeet(d, p) {
+					alts = append(alts, d)
+				}
+			}
+		}
+		if len(alts) > 1 {
+			changed = true
+		}
+		if len(forms)*len(alts) > maxDotForms {
+			// Too many to list: the part may climb anywhere.
+			return []string{bulwark.AnyText}
+		}
+		var next [][]string
+		for _, f := range forms {
+			for _, a := range alts {
+				next = append(next, append(slices.Clone(f), a))
+			}
+		}
+		forms = next
+	}
+	if !changed {
+		return nil
+	}
+	var out []string
+	for _, f := range forms[1:] { // forms[0] is w
+		out = append(out, strings.Join(f, "/"))
+	}
+	return out
 }
 
 // afterCrossingDotDot reports whether w has a .. after a part that may

@@ -62,6 +62,11 @@ var globsIntoSecrets = []struct {
 	{"nice -n 5 ls s*", false},
 	{"echo $(< s*/k)", true},
 	{"x=$(< s*/k)", true},
+	// A part starting with a dot may be . or .. (globskipdots off).
+	{"shopt -u globskipdots; cat .*/secrets/k", true},
+	{"cat .?/workspace/secrets/k", true},
+	{"cd x; cat .*/secrets/k", true},
+	{"cat ./.*/secrets/k", true},
 }
 
 // unknownIntoSecrets spell a name in secrets with text only known when
