@@ -97,8 +97,8 @@ type Call struct {
 	// (GlobsMeet).
 	Globs func(target string) []string
 	// Folders, if set, returns the folders a target may act in or on,
-	// as globs (GlobsMeet): the folders a command may run in ("*" for
-	// any) and its words, each of which may name a folder it walks
+	// as globs (GlobsMeet): the folders a command may run in (AnyText
+	// for any) and its words, each of which may name a folder it walks
 	// (grep -r x secrets, cd secrets; ls). A deny or ask rule's one-word
 	// form that names a file in a folder (secrets/*, config/*.pem) matches
 	// a target one of whose folders could be that folder or one above it
@@ -274,8 +274,9 @@ func (c Call) partMatches(r Rule, target string) bool {
 // could be a folder that pattern names a file in, or a folder above it:
 // whether some part of pattern before one of its slashes, holding more
 // than wildcards, meets folder whole. secrets/* and sec*/k meet the
-// folder secrets, config/prod/*.pem meets config and config/prod, and *
-// (a command that may run anywhere) meets them all; *.env names no
+// folder secrets, config/prod/*.pem meets config and config/prod, and
+// AnyText (a command that may run anywhere) meets them all, as * (the
+// folders a glob may name at the top) meets secrets; *.env names no
 // folder, and */secrets/* names the folders */secrets, not every folder.
 func folderMeets(pattern, folder string) bool {
 	for i := 1; i < len(pattern); i++ {
@@ -382,61 +383,87 @@ func Glob(pattern, s string) bool {
 	return pi == len(p)
 }
 
+// AnyText stands, in a glob given to GlobsMeet, for text that cannot be
+// known before a command runs (what a substitution prints beside other
+// text, a parameter expansion with an operator, an extended glob): any run
+// of characters, slashes included. It is a NUL, which no argument of a
+// command can hold, so that no script can spell it.
+const AnyText = "\x00"
+
 // GlobsMeet reports whether some name matches both pattern (a policy
 // pattern: * any run of characters, ? one) and glob, a word the shell
-// expands against file names (* any run, ? one character, [...] one of a
-// set), so that a rule naming a file meets a command naming it through a
-// glob: *.env meets prod.e* and prod.[e]nv. It errs towards meeting: a
-// set counts as any character, and * and ? as crossing "/" and matching a
-// leading dot. It runs in O(len(pattern) x len(glob)) time.
+// expands against file names, so that a rule naming a file meets a
+// command naming it through a glob: *.env meets prod.e* and prod.[e]nv.
+// In glob, as in bash, *, ? and a set [...] match no /: secrets/* does
+// not meet *.md, but meets */k and s*/k. A run of two or more stars
+// (globstar's **, on or not) and AnyText match any run of characters,
+// slashes included. It errs towards meeting: a set counts as any
+// character but /, a [ may also be read as itself (bash reads it so where
+// the set does not close), and * and ? match a leading dot. It runs in
+// O(len(pattern) x len(glob)) time.
 func GlobsMeet(pattern, glob string) bool {
 	const (
-		lit = iota
-		one
-		any
+		lit    = iota // the character r
+		one           // one character but /
+		oneAny        // one character
+		run           // a run of characters without /
+		anyRun        // any run of characters
 	)
 	type tok struct {
 		kind int
 		r    rune
+		// set, for a [ that opens a set, is the index of the token
+		// after the set: the set is one character but /, or the [ is
+		// read as itself.
+		set int
 	}
 	var p, g []tok
 	for _, r := range pattern {
 		switch r {
 		case '*':
-			p = append(p, tok{kind: any})
+			p = append(p, tok{kind: anyRun})
 		case '?':
-			p = append(p, tok{kind: one})
+			p = append(p, tok{kind: oneAny})
 		default:
 			p = append(p, tok{kind: lit, r: r})
 		}
 	}
 	gr := []rune(glob)
+	// at[i] is the index in g of the token of gr[i].
+	at := make([]int, len(gr)+1)
+	var sets [][2]int // [index in gr of the [, index in gr after its ]]
 	for i := 0; i < len(gr); i++ {
+		at[i] = len(g)
 		switch gr[i] {
+		case 0:
+			g = append(g, tok{kind: anyRun})
+			continue
 		case '*':
-			g = append(g, tok{kind: any})
+			j := i
+			for j < len(gr) && gr[j] == '*' {
+				at[j] = len(g)
+				j++
+			}
+			if j-i > 1 {
+				g = append(g, tok{kind: anyRun})
+			} else {
+				g = append(g, tok{kind: run})
+			}
+			i = j - 1
 			continue
 		case '?':
 			g = append(g, tok{kind: one})
 			continue
 		case '[':
-			j := i + 1
-			if j < len(gr) && (gr[j] == '!' || gr[j] == '^') {
-				j++
-			}
-			if j < len(gr) && gr[j] == ']' {
-				j++
-			}
-			for j < len(gr) && gr[j] != ']' {
-				j++
-			}
-			if j < len(gr) {
-				g = append(g, tok{kind: one})
-				i = j
-				continue
+			if end, ok := setEnd(gr, i); ok {
+				sets = append(sets, [2]int{i, end})
 			}
 		}
 		g = append(g, tok{kind: lit, r: gr[i]})
+	}
+	at[len(gr)] = len(g)
+	for _, s := range sets {
+		g[at[s[0]]].set = at[s[1]]
 	}
 	// A walk of the product of the two automata: state (i, j) has read
 	// the same text with p[:i] and g[:j].
@@ -450,6 +477,22 @@ func GlobsMeet(pattern, glob string) bool {
 			stack = append(stack, i*w+j)
 		}
 	}
+	// step moves on one character that p[i] and a glob token of kind k
+	// may both read, to (i or i+1, nj).
+	step := func(i, k int, r rune, nj int) {
+		pt := p[i]
+		switch {
+		case pt.kind == lit && k == lit && pt.r != r:
+			return
+		case pt.kind == lit && (k == one || k == run) && pt.r == '/':
+			return
+		}
+		ni := i + 1
+		if pt.kind == anyRun {
+			ni = i
+		}
+		push(ni, nj)
+	}
 	for len(stack) > 0 {
 		s := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -457,26 +500,56 @@ func GlobsMeet(pattern, glob string) bool {
 		if i == len(p) && j == len(g) {
 			return true
 		}
-		if i < len(p) && p[i].kind == any {
+		if i < len(p) && p[i].kind == anyRun {
 			push(i+1, j)
 		}
-		if j < len(g) && g[j].kind == any {
+		if j < len(g) && (g[j].kind == run || g[j].kind == anyRun) {
 			push(i, j+1)
 		}
 		if i == len(p) || j == len(g) {
 			continue
 		}
-		if p[i].kind == lit && g[j].kind == lit && p[i].r != g[j].r {
-			continue
-		}
-		ni, nj := i+1, j+1
-		if p[i].kind == any {
-			ni = i
-		}
-		if g[j].kind == any {
+		gt := g[j]
+		nj := j + 1
+		if gt.kind == run || gt.kind == anyRun {
 			nj = j
 		}
-		push(ni, nj)
+		step(i, gt.kind, gt.r, nj)
+		if gt.set > 0 {
+			step(i, one, 0, gt.set)
+		}
 	}
 	return false
+}
+
+// setEnd reports whether the [ at g[i] opens a set, as bash reads one in
+// a file name, and returns the index after its ]: a ] first (after ! or
+// ^) is a member, [:class:], [=c=] and [.c.] are read whole, and a set
+// holding a / is no set (bash matches each part of a name between /s on
+// its own).
+func setEnd(g []rune, i int) (int, bool) {
+	j := i + 1
+	if j < len(g) && (g[j] == '!' || g[j] == '^') {
+		j++
+	}
+	if j < len(g) && g[j] == ']' {
+		j++
+	}
+	for ; j < len(g); j++ {
+		switch c := g[j]; {
+		case c == ']':
+			return j + 1, true
+		case c == '/':
+			return 0, false
+		case c == '[' && j+1 < len(g) && (g[j+1] == ':' || g[j+1] == '=' || g[j+1] == '.'):
+			d := g[j+1]
+			for k := j + 2; k+1 < len(g) && g[k] != '/'; k++ {
+				if g[k] == d && g[k+1] == ']' {
+					j = k + 1
+					break
+				}
+			}
+		}
+	}
+	return 0, false
 }

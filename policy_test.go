@@ -289,6 +289,39 @@ func TestGlobsMeet(t *testing.T) {
 		{"a?c", "a[]]c", true},
 		{"x", "[x", false},
 		{"[x", "[x", true},
+		// A glob's *, ? and [...] match no /; ** may, as may text that
+		// cannot be known (bulwark.AnyText).
+		{"secrets/*", "*.md", false},
+		{"secrets/*", "*", false},
+		{"secrets/*", "?", false},
+		{"secrets/*", "docs/*.txt", false},
+		{"secrets/*", "src/?.go", false},
+		{"secrets/*", "[a-z]*.go", false},
+		{"secrets/k", "secrets[/]k", false},
+		{"secrets[/]k", "secrets[/]k", true},
+		{"secrets/*", "*/k", true},
+		{"secrets/*", "s*/k", true},
+		{"secrets/*", "secrets/*", true},
+		{"secrets/k", "./secrets/[k]", false},
+		{"secrets/k", "secrets/[k]", true},
+		{"secrets/k", "secrets/[[:alpha:]]", true},
+		{"secrets/k", "secrets/[![:digit:]]", true},
+		{"secrets/k", "secrets/[]]", true},
+		{"secrets/k", "**/k", true},
+		{"secrets/k", "s**", true},
+		{"secrets/k", "s***", true},
+		{"secrets/k", "s*", false},
+		{"*/secrets/*", "a*/b*", false},
+		{"*/secrets/*", "a*/s**", true},
+		{"*.env", "*", true},
+		{"secrets/k", bulwark.AnyText + "k", true},
+		{"secrets/k", bulwark.AnyText, true},
+		{"secrets/*", bulwark.AnyText, true},
+		{"secrets/*", "secre" + bulwark.AnyText + "k", true},
+		{"secrets/*", "x" + bulwark.AnyText, false},
+		{"secrets/k", "*" + bulwark.AnyText + "*", true},
+		{"secrets/k", bulwark.AnyText + "/k", true},
+		{"secrets/*", bulwark.AnyText + "/k", true},
 	} {
 		if got := bulwark.GlobsMeet(tt.pattern, tt.glob); got != tt.want {
 			t.Errorf("GlobsMeet(%q, %q) = %v, want %v", tt.pattern, tt.glob, got, tt.want)
@@ -306,6 +339,12 @@ var folderTests = []struct {
 	{"*(secrets/*)=deny", []string{"secrets"}, bulwark.Deny},
 	{"*(secrets/*)=deny", []string{"secre*"}, bulwark.Deny},
 	{"*(secrets/*)=deny", []string{"*"}, bulwark.Deny},
+	{"*(secrets/*)=deny", []string{bulwark.AnyText}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{bulwark.AnyText}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"*"}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"*/*"}, bulwark.Deny},
+	{"*(config/prod/*.pem)=deny", []string{"*.md"}, bulwark.Allow},
+	{"*(secrets/*)=deny", []string{"docs/*"}, bulwark.Allow},
 	{"*(secrets/*)=ask", []string{"src", "secrets"}, bulwark.Ask},
 	{"*(secrets/*)=deny", []string{"src"}, bulwark.Allow},
 	{"*(secrets/*)=deny", []string{"secretsauce"}, bulwark.Allow},
@@ -364,4 +403,89 @@ func TestResolved(t *testing.T) {
 			t.Errorf("%s on rm -f -r x resolved to build/x: %s, want %s", tt.rule, got, tt.want)
 		}
 	}
+}
+
+// globInstance returns a name the shell glob g could match: each *
+// replaced by a run of the characters of fill, ? and a set [...] by one,
+// never a /; ** by fill whole, which may hold /. It reports false for a
+// glob it does not instantiate (a set holding a / or a class, left as
+// GlobsMeet reads them).
+func globInstance(g, fill string) (string, bool) {
+	var b strings.Builder
+	noSlash := strings.ReplaceAll(fill, "/", "")
+	one := "x"
+	if r, _ := utf8.DecodeRuneInString(noSlash); noSlash != "" {
+		one = string(r)
+	}
+	for i := 0; i < len(g); i++ {
+		switch g[i] {
+		case '*':
+			j := i
+			for j < len(g) && g[j] == '*' {
+				j++
+			}
+			if j-i > 1 {
+				b.WriteString(fill)
+			} else {
+				b.WriteString(noSlash)
+			}
+			i = j - 1
+		case '?':
+			b.WriteString(one)
+		case '[':
+			j := strings.IndexByte(g[i+1:], ']')
+			if j < 0 {
+				b.WriteByte('[')
+				continue
+			}
+			set := g[i+1 : i+1+j]
+			if strings.ContainsAny(set, "/[!^]-") || set == "" {
+				return "", false
+			}
+			r, _ := utf8.DecodeRuneInString(set)
+			b.WriteRune(r)
+			i += j + 1
+		default:
+			b.WriteByte(g[i])
+		}
+	}
+	return b.String(), true
+}
+
+// FuzzGlobsMeet: GlobsMeet meets whenever a name the glob could match
+// (an instance of it, each wildcard filled without a /) matches the
+// pattern; and text that cannot be known (AnyText) meets every pattern.
+func FuzzGlobsMeet(f *testing.F) {
+	f.Add("secrets/*", "*.md", "secrets/k")
+	f.Add("secrets/k", "s*/k", "ecrets")
+	f.Add("*.env", "prod.[e]nv", "x")
+	f.Add("a?c", "**", "a/c")
+	f.Add("*/secrets/*", "a*/b*", "/secrets/")
+	f.Fuzz(func(t *testing.T, pattern, glob, fill string) {
+		if len(pattern) > 64 || len(glob) > 64 || len(fill) > 64 || strings.Contains(glob+fill, bulwark.AnyText) {
+			return
+		}
+		if !utf8.ValidString(pattern) || !utf8.ValidString(glob) || !utf8.ValidString(fill) {
+			return
+		}
+		if name, ok := globInstance(glob, fill); ok && bulwark.Glob(pattern, name) && !bulwark.GlobsMeet(pattern, glob) {
+			t.Errorf("GlobsMeet(%q, %q) = false, but %q matches both", pattern, glob, name)
+		}
+		if !bulwark.GlobsMeet(pattern, bulwark.AnyText) {
+			t.Errorf("GlobsMeet(%q, AnyText) = false", pattern)
+		}
+		if bulwark.Glob(pattern, glob) && !strings.ContainsAny(glob, "*?[") && !bulwark.GlobsMeet(pattern, glob) {
+			t.Errorf("GlobsMeet(%q, %q) = false for a name the pattern matches", pattern, glob)
+		}
+		// Unknown text in place of any part of a glob meets where the
+		// glob does.
+		for i := 0; i <= len(glob); i++ {
+			if i < len(glob) && !utf8.RuneStart(glob[i]) {
+				continue
+			}
+			if bulwark.GlobsMeet(pattern, glob) && !bulwark.GlobsMeet(pattern, glob[:i]+bulwark.AnyText+glob[i:]) && !strings.ContainsAny(glob, "[") {
+				t.Errorf("GlobsMeet(%q, %q) = true, but not with unknown text at %d", pattern, glob, i)
+			}
+		}
+	})
 }

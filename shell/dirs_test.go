@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/shell"
 )
 
@@ -113,12 +114,21 @@ func TestValues(t *testing.T) {
 		{"export d=a; d=b", "d", []string{"a", "b"}},
 		{"for f in a b{c,d}; do :; done", "f", []string{"a", "bc", "bd"}},
 		// A value known in part is its glob form, naming what it
-		// appends to; an element set by index may be any text.
-		{"d=$(pwd); d+=x; d[1]=y", "d", []string{"$(pwd)", "${d}x", "*"}},
+		// appends to; an element set by index may be any text
+		// (bulwark.AnyText, which a / may be part of).
+		{"d=$(pwd); d+=x; d[1]=y", "d", []string{shell.SubstValue, "${d}x", bulwark.AnyText}},
+		{"f=${1:-x}", "f", []string{"x", "", shell.SubstValue}},
+		{"for f in $(ls); do :; done", "f", []string{shell.SubstValue}},
+		{"f=x; f+=$(ls)", "f", []string{"x", "${f}" + shell.SubstValue, "${f}$(ls)"}},
 		{"a=(x y); f=${g,,}", "a", []string{"x", "y"}},
-		{"a=(x y); f=${g,,}", "f", []string{"*"}},
-		{"declare -l f=X", "f", []string{"*", "X"}},
-		{"printf -v f %s x", "f", []string{"*"}},
+		{"a=(x y); f=${g,,}", "f", []string{bulwark.AnyText}},
+		{"declare -l f=X", "f", []string{bulwark.AnyText, "X"}},
+		{"printf -v f %s x", "f", []string{bulwark.AnyText}},
+		{"f=$(printf secrets/)k", "f", []string{bulwark.AnyText + "k"}},
+		{"f=${g:-x}/k", "f", []string{"${g}/k", "x/k", "/k"}},
+		// A glob is a value as written: the shell expands it where $f
+		// is read unquoted, and its * crosses no /.
+		{"f='*.md'", "f", []string{"*.md"}},
 		{": ${f:=x}", "f", []string{"x"}},
 		{"bash -c 'd=a'", "d", []string{"a"}},
 	} {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/shell"
 )
 
@@ -33,6 +34,18 @@ func FuzzParse(f *testing.F) {
 			for _, c := range sc.Commands {
 				if c.AnyDir || len(c.Dirs) > 0 {
 					t.Errorf("Parse(%q): %q runs in %q (anywhere: %v), want only where it starts", s, c, c.Dirs, c.AnyDir)
+				}
+			}
+		}
+		// Text only known at run time (bulwark.AnyText, which may hold
+		// a /) comes from expansions and extended globs alone: no
+		// script spells it, and a glob's * is not it.
+		if !strings.ContainsAny(s, "$`(\x00") {
+			for _, c := range sc.Commands {
+				for _, g := range c.Globs {
+					if strings.Contains(g, bulwark.AnyText) {
+						t.Errorf("Parse(%q): %q has the glob %q, which holds unknown text", s, c, g)
+					}
 				}
 			}
 		}

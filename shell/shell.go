@@ -59,16 +59,19 @@
 // gives variables (d=secrets, for f in a b, a=(x y), env d=x), for a
 // reader to try in its place. Globs are kept as written, and listed in
 // Command.Globs (a policy's file pattern meets prod.e* as it meets
-// prod.env) with each part whose text cannot be known written as *: an
-// extended glob (+(k), !(x): read as a glob whether or not extglob is on),
+// prod.env; a glob's *, ? and [...] match no /) with each part whose text
+// cannot be known written as bulwark.AnyText, a NUL that matches any
+// text, / included: an extended glob (+(k), !(x): read as a glob whether
+// or not extglob is on),
 // a parameter expansion with an operator (${f,,}, ${f#x}; ${f:-x} is ${f},
 // x or nothing), and a substitution, positional parameter or ${a[i]}
 // beside other text (secrets/$(echo k), $1$2). A value known only in part
-// is listed in the same form (g=$f/k, g=${f,,} is *; f+=x is ${f}x), and a
-// variable given a case attribute (declare -l) or set by printf -v may
-// hold any text (*). The words of here-strings and here-documents are
-// Command.Input, for the command they feed may read them as names
-// (xargs cat <<< secrets/k).
+// is listed in the same form (g=$f/k, g=${f,,} is AnyText; f+=x is
+// ${f}x), and a variable given a case attribute (declare -l) or set by
+// printf -v may hold any text (AnyText); one given a substitution alone
+// (f=$(cmd)) holds SubstValue. The words of here-strings and
+// here-documents are Command.Input, for the command they feed may read
+// them as names (xargs cat <<< secrets/k).
 //
 // For rm, cp, mv, chmod, chown, chgrp, ln, mkdir, rmdir, touch, truncate,
 // shred, curl, wget, tar, sed, grep and git (and a set of git subcommands:
@@ -112,8 +115,8 @@
 //
 // What cannot be known before the script runs adds a reason to
 // Script.Dynamic: eval; source and .; fc; alias definitions; hash -p and
-// enable -f; a command name from a parameter expansion or a command
-// substitution, a glob or a brace expansion; a shell reading its commands
+// enable -f; a NUL byte; a command name from a parameter expansion or a
+// command substitution, a glob or a brace expansion; a shell reading its commands
 // from standard input (echo rm | bash, curl x | sh, bash <<< 'rm', sh
 // <<EOF, bash /dev/stdin, sudo -s, su USER, chroot DIR) or from a file only
 // known at run time (bash <(curl x)); a script given to bash -c (and the
@@ -164,6 +167,8 @@ import (
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark"
 )
 
 // Command is one simple command a script runs.
@@ -244,10 +249,25 @@ type Script struct {
 	Values map[string][]string
 }
 
+// SubstValue is, in Script.Values, the value of a variable given what a
+// command substitution or a positional parameter holds, alone (f=$(cmd),
+// f=$1, for f in $(ls)): as the substitution itself, it is judged where it
+// is made where the variable is read alone ($f, "${f}"), and is any text,
+// / included (bulwark.AnyText), beside other text ($f/k). No script can
+// spell it: it holds a NUL.
+const SubstValue = bulwark.AnyText + "$()"
+
 // Parse returns the commands script runs. A script that does not parse is
 // returned as an error; callers treat it as Dynamic.
 func Parse(script string) (Script, error) {
 	w := &walker{cur: start}
+	if strings.IndexByte(script, 0) >= 0 {
+		// bash drops a NUL from a script file (run_code) and exec
+		// refuses one in bash -c's argument: what runs is not what is
+		// read here. No word may hold one either: bulwark.AnyText, the
+		// glob of text only known at run time, is a NUL.
+		w.dyn("the script holds a NUL byte, which bash drops")
+	}
 	if err := w.script(script, 0); err != nil {
 		return Script{}, fmt.Errorf("the shell script does not parse: %w", err)
 	}

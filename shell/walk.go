@@ -34,13 +34,20 @@ const maxValues = 16
 
 // value records that the script may give name the value a.
 // A value only known in part is recorded as its glob forms (arg.pats:
-// g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is "*").
+// g=$f/k is "$f/k", for a reader to try f's values in; g=${f,,} is
+// anyText). A value with a glob's *, ? or [ (f='*.md') is recorded as
+// written: where $f is read unquoted, the shell expands it.
 func (w *walker) value(name string, a arg) {
 	if w.pattern || name == "" {
 		return
 	}
 	vs := a.pats
-	if len(vs) == 0 {
+	switch {
+	case a.subst:
+		// f=$(cmd): read alone, $f is what cmd prints, judged where
+		// it runs; beside other text ($f/k), any text.
+		vs = append(slices.Clone(vs), SubstValue)
+	case len(vs) == 0:
 		vs = []string{a.text}
 	}
 	if w.values == nil {
@@ -52,9 +59,9 @@ func (w *walker) value(name string, a arg) {
 		case slices.Contains(have, v):
 		case len(have) < maxValues:
 			w.values[name] = append(have, v)
-		case !slices.Contains(have, "*"):
+		case !slices.Contains(have, anyText):
 			// Past the bound, the variable may hold any text.
-			w.values[name] = append(have, "*")
+			w.values[name] = append(have, anyText)
 		}
 	}
 }
@@ -62,7 +69,7 @@ func (w *walker) value(name string, a arg) {
 // unknown records that the script may give name a value that cannot be
 // known: any text.
 func (w *walker) unknown(name string) {
-	w.value(name, arg{text: "*"})
+	w.value(name, arg{text: anyText})
 }
 
 // place gives c the folders the command being read may run in.
@@ -153,7 +160,7 @@ func (w *walker) script(src string, depth int) error {
 						name = ":"
 					}
 				}
-				w.cmds = append(w.cmds, w.place(Command{Name: name, Redirs: r}))
+				w.cmds = append(w.cmds, w.place(Command{Name: name, Redirs: r, Input: in, Globs: gs}))
 			}
 		case *syntax.CallExpr:
 			before := len(w.cmds)
@@ -203,6 +210,15 @@ func (w *walker) script(src string, depth int) error {
 					b := arg{text: ref + a.text, glob: a.glob}
 					for _, p := range a.pats {
 						b.pats = append(b.pats, ref+p)
+					}
+					if a.subst {
+						// f+=$(cmd): alone where f was empty, any
+						// text beside what f held.
+						b.pats = append(b.pats, ref+SubstValue)
+						if !slices.Contains(a.pats, a.text) {
+							b.pats = append(b.pats, ref+a.text)
+						}
+						b.glob = true
 					}
 					a = b
 				}
@@ -548,7 +564,7 @@ func (w *walker) nested(who string, a arg, depth int) {
 // or standard input (which cannot be known here).
 func (w *walker) shell(prog string, args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args)})
+	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)})
 	script, stdin := false, false
 	i := 0
 loop:
@@ -619,7 +635,7 @@ func (w *walker) trap(args []arg, depth int) {
 // watch runs its operands joined as a shell script (or with -x, exec'd).
 func (w *walker) watch(args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args)})
+	w.cmds[idx] = w.place(Command{Name: "watch", Args: texts(args), Globs: globs(args)})
 	flags, _, rest, ok := skipOptions(watchOptions.Get(), args)
 	if !ok {
 		w.dyn("watch is given options only known when it runs")
@@ -677,7 +693,7 @@ func redirections(src string, rs []*syntax.Redirect) []string {
 }
 
 // maxInput bounds the words listed for the here-strings and here-documents
-// of one statement; past it, the statement is given the glob *.
+// of one statement; past it, the statement is given the glob anyText.
 const maxInput = 4096
 
 // inputs returns the words of the here-strings and here-documents in rs,
@@ -694,7 +710,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 		}
 		seen[s] = true
 		if len(words) == maxInput {
-			globs = append(globs, "*")
+			globs = append(globs, anyText)
 		}
 		if len(words) < maxInput {
 			words = append(words, s)
@@ -716,14 +732,19 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 			split(a.text)
 			globs = append(globs, a.pats...)
 		case (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil:
-			a := word(src, r.Hdoc)
+			a, fs := markedWord(src, r.Hdoc)
 			split(a.text)
-			for _, p := range a.pats {
+			for _, p := range fs {
 				// What a part only known at run time makes of a
-				// word of the document.
-				for _, f := range strings.FieldsFunc(p, inputBreak) {
-					if strings.Contains(f, "*") && strings.Trim(f, "*") != "" {
-						globs = append(globs, f)
+				// word of the document: a substitution alone
+				// ($(date)) is judged where it is made, any
+				// other is any text (${f,,}, $(a)$(b), x$(b)).
+				for _, f := range strings.FieldsFunc(p.s, inputBreak) {
+					if f != substMark && strings.Contains(f, anyText) {
+						f = strings.ReplaceAll(f, substMark, anyText)
+						if !slices.Contains(globs, f) {
+							globs = append(globs, f)
+						}
 					}
 				}
 			}

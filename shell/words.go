@@ -7,7 +7,14 @@ import (
 	"unicode/utf8"
 
 	"mvdan.cc/sh/v3/syntax"
+
+	"github.com/bulwark-agents/bulwark"
 )
+
+// anyText stands, in a glob form, for a part whose text cannot be known
+// (bulwark.AnyText): any run of characters, slashes included, where a
+// shell glob's *, ? and [...] match no /.
+const anyText = bulwark.AnyText
 
 // arg is one word of a simple command after quote removal.
 type arg struct {
@@ -22,9 +29,13 @@ type arg struct {
 	glob bool
 	// lead is the text before the first run-time part, when there is one.
 	lead string
+	// subst reports that the word may be a command substitution or
+	// positional parameter alone ($(cmd), ${1:-x}): a form not in pats,
+	// which is what the commands inside print, judged where they run.
+	subst bool
 	// pats are the word's forms as globs a policy pattern is matched
 	// against, where they differ from text (glob is then set): text with
-	// each part whose text cannot be known written as * (an extended
+	// each part whose text cannot be known written as anyText (an extended
 	// glob such as +(k) or !(x), a parameter expansion with an operator
 	// such as ${f,,} or ${f#x}, and a substitution or positional
 	// parameter beside other text, as in secrets/$(echo k)), once for
@@ -57,6 +68,13 @@ const maxBraceWords = 1024
 
 // word returns a shell word after quote removal.
 func word(src string, w *syntax.Word) arg {
+	a, _ := markedWord(src, w)
+	return a
+}
+
+// markedWord is word, and the word's glob forms with each substitution
+// written as substMark (see inputs).
+func markedWord(src string, w *syntax.Word) (arg, forms) {
 	a := arg{static: true}
 	var b strings.Builder
 	fs := forms{{}}
@@ -69,19 +87,21 @@ func word(src string, w *syntax.Word) arg {
 			// $(echo k) alone is what the commands inside print, and
 			// they are judged; beside other text (secrets/$(echo k)) it
 			// may complete any name.
+			a.subst = true
 			continue
 		}
-		if f.s != a.text {
+		s := strings.ReplaceAll(f.s, substMark, anyText)
+		if s != a.text {
 			a.glob = true
 		}
-		if !slices.Contains(a.pats, f.s) {
-			a.pats = append(a.pats, f.s)
+		if !slices.Contains(a.pats, s) {
+			a.pats = append(a.pats, s)
 		}
 	}
 	if !a.glob {
 		a.pats = nil
 	}
-	return a
+	return a, fs
 }
 
 // form is one glob form of a word being read (see arg.pats): its text,
@@ -108,18 +128,29 @@ func (fs forms) lit(s string) {
 }
 
 // unknown adds a part that may be any text.
-func (fs forms) unknown() { fs.lit("*") }
+func (fs forms) unknown() { fs.lit(anyText) }
 
 // subst adds a substitution, whose output is judged where it is made.
 func (fs forms) subst() {
 	for i := range fs {
-		fs[i].s += "*"
+		fs[i].s += substMark
 		fs[i].substs++
 	}
 }
 
-// choose adds a part that is one of choices (each a glob form's text).
-func (fs *forms) choose(choices []string) {
+// substMark is a substitution in a form being read: anyText, told apart
+// until the word is whole (see markedWord).
+const substMark = anyText + "$"
+
+// choice is one of the texts a part may make: a glob form's text, or a
+// substitution (see forms.subst).
+type choice struct {
+	s     string
+	subst bool
+}
+
+// choose adds a part that is one of choices.
+func (fs *forms) choose(choices []choice) {
 	if len(*fs)*len(choices) > maxForms {
 		fs.unknown()
 		return
@@ -129,11 +160,11 @@ func (fs *forms) choose(choices []string) {
 		for _, c := range choices {
 			g := f
 			switch {
-			case c == substChoice:
-				g.s += "*"
+			case c.subst:
+				g.s += substMark
 				g.substs++
-			case c != "":
-				g.s += c
+			case c.s != "":
+				g.s += c.s
 				g.other++
 			}
 			out = append(out, g)
@@ -141,9 +172,6 @@ func (fs *forms) choose(choices []string) {
 	}
 	*fs = out
 }
-
-// substChoice is a choice that is a substitution (see forms.subst).
-const substChoice = "\x00subst"
 
 // part writes the text of p to b and its glob forms to fs.
 func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, quoted bool) {
@@ -219,22 +247,24 @@ func param(src string, p *syntax.ParamExp, fs *forms) {
 		fs.lit(source(src, p))
 	case plain && p.Index == nil && p.Exp != nil && defaultOp(p.Exp.Op):
 		// ${f:-x}, ${f:=x}, ${f:+x}: f's value, x, or nothing.
-		var choices []string
+		var choices []choice
 		if p.Exp.Op != syntax.AlternateUnset && p.Exp.Op != syntax.AlternateUnsetOrNull {
 			if positional(p.Param.Value) {
-				choices = append(choices, substChoice)
+				choices = append(choices, choice{subst: true})
 			} else {
-				choices = append(choices, "${"+p.Param.Value+"}")
+				choices = append(choices, choice{s: "${" + p.Param.Value + "}"})
 			}
 		}
 		if p.Exp.Word != nil {
 			w := word(src, p.Exp.Word)
 			if w.pats == nil {
-				choices = append(choices, w.text)
+				choices = append(choices, choice{s: w.text})
 			}
-			choices = append(choices, w.pats...)
+			for _, x := range w.pats {
+				choices = append(choices, choice{s: x})
+			}
 		}
-		fs.choose(append(choices, ""))
+		fs.choose(append(choices, choice{}))
 	default:
 		// ${f,,}, ${f#x}, ${f/x/y}, ${f:0:3}, ${!f}, ${#f}: a value
 		// made at run time, which may be any text.

@@ -184,7 +184,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	idx := -1
 	if !wr.hidden {
 		idx = w.reserve()
-		w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args)})
+		w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)})
 	}
 	report := func(inner []string, own int) []string {
 		out := append([]string{prog}, texts(args[:own])...)
@@ -194,7 +194,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 			out = append(out, inner...)
 		}
 		if idx >= 0 {
-			w.cmds[idx] = w.place(Command{Name: prog, Args: out[1:]})
+			w.cmds[idx] = w.place(Command{Name: prog, Args: out[1:], Globs: globs(args)})
 		}
 		if wr.hidden {
 			return inner
@@ -218,7 +218,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	}
 	if containsFlag(flags, wr.queries...) {
 		if wr.hidden { // command -v rm: runs nothing, reported as itself
-			w.cmds = append(w.cmds, w.place(Command{Name: prog, Args: texts(args)}))
+			w.cmds = append(w.cmds, w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)}))
 			return append([]string{prog}, texts(args)...)
 		}
 		return report(nil, len(args))
@@ -298,7 +298,7 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 // input added; the command is reported with "..." for them.
 func (w *walker) xargs(args []arg, depth int) []string {
 	idx := w.reserve()
-	w.cmds[idx] = w.place(Command{Name: "xargs", Args: texts(args)})
+	w.cmds[idx] = w.place(Command{Name: "xargs", Args: texts(args), Globs: globs(args)})
 	_, _, rest, ok := skipOptions(xargsOptions.Get(), args)
 	if !ok {
 		w.dyn("xargs is given options only known when it runs")
@@ -321,7 +321,7 @@ func (w *walker) xargs(args []arg, depth int) []string {
 		}
 		out = append(out, inner...)
 	}
-	w.cmds[idx] = w.place(Command{Name: "xargs", Args: out[1:]})
+	w.cmds[idx] = w.place(Command{Name: "xargs", Args: out[1:], Globs: globs(args)})
 	return out
 }
 
@@ -337,7 +337,8 @@ var xargsOptions = lazy.Value[*options]{New: func() *options {
 func (w *walker) find(args []arg, depth int) []string {
 	idx := w.reserve()
 	out := append([]string{"find"}, texts(args)...)
-	w.cmds[idx] = w.place(Command{Name: "find", Args: out[1:]})
+	// find s* walks what the shell's glob names, as find secrets does.
+	w.cmds[idx] = w.place(Command{Name: "find", Args: out[1:], Globs: globs(args)})
 	i := 0
 	for i < len(args) && args[i].static && (args[i].text == "-H" || args[i].text == "-L" || args[i].text == "-P" || strings.HasPrefix(args[i].text, "-O")) {
 		i++
@@ -377,7 +378,7 @@ func (w *walker) find(args []arg, depth int) []string {
 			i = j
 		case "-delete":
 			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
-			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools.Get()["rm"].parse(rm))}))
+			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools.Get()["rm"].parse(rm)), Globs: globs(paths)}))
 		}
 	}
 	return out

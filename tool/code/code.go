@@ -161,7 +161,7 @@ func commandParts(src string) func(target string) []string {
 // commandFolders returns, for a target of a call running the bash script
 // src, the folders the commands with that line may run in or walk: the
 // folders they may run in and each of their words, as workspace paths
-// ("*" for a command that may run anywhere), as globs (see
+// (bulwark.AnyText for a command that may run anywhere), as globs (see
 // bulwark.Call.Folders).
 func commandFolders(src string) func(target string) []string {
 	f := commandForms(src)
@@ -231,8 +231,8 @@ func resolve(a, dir string) string {
 type forms struct{ parts, globs, folders []string }
 
 // maxForms bounds the forms listed for the commands of one script; past
-// it, each command is given the glob and folder *, which every one-word
-// deny or ask rule meets.
+// it, each command is given the glob and folder bulwark.AnyText, which
+// every one-word deny or ask rule meets.
 const maxForms = 1 << 17
 
 func commandForms(src string) map[string]*forms {
@@ -270,7 +270,7 @@ func commandForms(src string) map[string]*forms {
 		}
 		dirs, anyDir := commandDirs(c)
 		if anyDir {
-			add(f, folders, "*")
+			add(f, folders, bulwark.AnyText)
 		}
 		for _, d := range dirs {
 			if rel, ok := inWorkspace(d); ok && rel != "." {
@@ -287,7 +287,7 @@ func commandForms(src string) map[string]*forms {
 			for _, p := range ps {
 				// A word is a name, not a glob (echo '*'); the words
 				// the shell expands are in c.Globs.
-				if !strings.ContainsAny(p, "*?[") {
+				if !strings.ContainsAny(p, "*?["+bulwark.AnyText) {
 					add(f, folders, p)
 				}
 			}
@@ -313,8 +313,8 @@ func commandForms(src string) map[string]*forms {
 				f = &forms{}
 				out[c.String()] = f
 			}
-			add(f, globs, "*")
-			add(f, folders, "*")
+			add(f, globs, bulwark.AnyText)
+			add(f, folders, bulwark.AnyText)
 		}
 	}
 	return out
@@ -370,7 +370,8 @@ func inWorkspace(p string) (string, bool) {
 // command may run in any folder (anyDir), or a word starts with a
 // variable holding a folder that cannot be known ($OLDPWD, or $HOME or
 // $PWD where the script sets them: see vars), a relative word may name a
-// file below any folder: it is given as the glob */WORD. They only ever
+// file below any folder: it is given as the glob AnyText/WORD (a glob's
+// * would not cross the / of the folders above). They only ever
 // add matches of deny and ask rules (see bulwark.Call.Parts and Globs).
 func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []string) {
 	parts = []string{w}
@@ -380,7 +381,7 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		}
 	}
 	if v.ifs && strings.Contains(w, "$") {
-		add(&globs, "*")
+		add(&globs, bulwark.AnyText)
 	}
 	vals := []string{w}
 	if strings.HasPrefix(w, "-") {
@@ -395,15 +396,27 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		vals = append(vals, p) // HEAD:secrets/k, host:path
 	}
 	// A value of a variable may be a glob (f=secr*; cat $f/k), or hold a
-	// part only known at run time, written as * (f=${g,,}): its forms
-	// are globs too.
+	// part only known at run time, written as bulwark.AnyText
+	// (f=${g,,}): its forms are globs too.
 	substituted := len(vals)
 	for _, val := range vals[:substituted] {
-		vals = append(vals, v.substitute(val)...)
+		for _, s := range v.substitute(val) {
+			// A variable holding what a substitution prints is, read
+			// alone, judged where it is made ($(cmd) alone is); beside
+			// other text it is any text.
+			if s != sh.SubstValue {
+				vals = append(vals, strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText))
+			}
+		}
+	}
+	// A glob's part that starts with a dot may match . or .. (.*/secrets/k
+	// once globskipdots is off, or before bash 5.2): those are read too.
+	for _, val := range vals {
+		vals = append(vals, dotParts(val)...)
 	}
 	for i, val := range vals {
 		anywhere := anyDir
-		isGlob := i >= substituted && strings.ContainsAny(val, "*?[")
+		isGlob := i >= substituted && strings.ContainsAny(val, "*?["+bulwark.AnyText)
 		add := func(list *[]string, p string) {
 			add(list, p)
 			if isGlob && list == &parts {
@@ -444,19 +457,102 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 				add(&parts, rel)
 			}
 		}
+		// A .. after text that may hold a / (unknown text, a **) may
+		// lead to any folder: $(echo secrets/x)/../k is secrets/k.
+		if tail, ok := afterCrossingDotDot(val); ok {
+			add(&globs, bulwark.AnyText+tail)
+		}
 		if anywhere {
 			c := path.Clean(val)
+			up := false
 			for c == ".." || strings.HasPrefix(c, "../") {
 				c = strings.TrimPrefix(strings.TrimPrefix(c, ".."), "/")
+				up = true
 			}
-			if c == "" || c == "." {
-				add(&globs, "*")
-			} else {
-				add(&globs, "*/"+c)
+			switch {
+			case c == "" || c == ".":
+				add(&globs, bulwark.AnyText)
+			case up:
+				// Some folder above one that cannot be known: the
+				// workspace too.
+				add(&globs, bulwark.AnyText+c)
+			default:
+				add(&globs, bulwark.AnyText+"/"+c)
 			}
 		}
 	}
 	return parts, globs
+}
+
+// maxDotForms bounds the forms dotParts gives one word.
+const maxDotForms = 16
+
+// dotParts returns w with each of its parts between slashes that is a
+// glob starting with a dot (.*, .?, ..*) written as each of . and .. it
+// may match, where it has any such part.
+func dotParts(w string) []string {
+	if !strings.Contains(w, ".") || !strings.ContainsAny(w, "*?["+bulwark.AnyText) {
+		return nil
+	}
+	parts := strings.Split(w, "/")
+	forms := [][]string{nil}
+	changed := false
+	for _, p := range parts {
+		alts := []string{p}
+		if strings.HasPrefix(p, ".") && strings.ContainsAny(p, "*?["+bulwark.AnyText) {
+			for _, d := range []string{".", ".."} {
+				if bulwark.GlobsMeet(d, p) {
+					alts = append(alts, d)
+				}
+			}
+		}
+		if len(alts) > 1 {
+			changed = true
+		}
+		if len(forms)*len(alts) > maxDotForms {
+			// Too many to list: the part may climb anywhere.
+			return []string{bulwark.AnyText}
+		}
+		var next [][]string
+		for _, f := range forms {
+			for _, a := range alts {
+				next = append(next, append(slices.Clone(f), a))
+			}
+		}
+		forms = next
+	}
+	if !changed {
+		return nil
+	}
+	var out []string
+	for _, f := range forms[1:] { // forms[0] is w
+		out = append(out, strings.Join(f, "/"))
+	}
+	return out
+}
+
+// afterCrossingDotDot reports whether w has a .. after a part that may
+// hold a / (bulwark.AnyText, or a run of stars), and returns what follows
+// the last such .., from its /: the file it names may be below any folder.
+func afterCrossingDotDot(w string) (string, bool) {
+	parts := strings.Split(w, "/")
+	crossing := false
+	last := -1
+	for i, p := range parts {
+		switch {
+		case crossing && p == "..":
+			last = i
+		case strings.Contains(p, bulwark.AnyText) || strings.Contains(p, "**"):
+			crossing = true
+		}
+	}
+	if last < 0 {
+		return "", false
+	}
+	if last == len(parts)-1 {
+		return "", true
+	}
+	return "/" + strings.Join(parts[last+1:], "/"), true
 }
 
 // vars is what a script does to variables: whether it may set those
@@ -502,7 +598,7 @@ func (v vars) substitute(w string) []string {
 		return append(slices.Clone(v.values[n]), "")
 	}
 	out := []string{w}
-	changed := false
+	changed, dropped := false, false
 	// A value may name other variables (g=$f/k, f+=x is ${f}x): each
 	// round replaces those too, up to maxRounds deep.
 	for round := 0; round < maxRounds; round++ {
@@ -518,6 +614,8 @@ func (v vars) substitute(w string) []string {
 					if len(next) < maxSubstituted {
 						next = append(next, replaceVar(x, n, val))
 						changed, again = true, true
+					} else {
+						dropped = true
 					}
 				}
 			}
@@ -529,6 +627,10 @@ func (v vars) substitute(w string) []string {
 	}
 	if !changed {
 		return nil
+	}
+	if dropped {
+		// Too many forms to list: the word may be any text.
+		out = append(out, bulwark.AnyText)
 	}
 	return out
 }

@@ -175,10 +175,9 @@ var cwdBenign = []struct{ command, rules string }{
 	{"date +%H:%M", ""},
 	{"d=src; cat $d/k", ""},
 	{"dd=secrets; cat $d/k", "*(*.env)=deny"},
-	// A glob's * may cross / (GlobsMeet errs towards meeting), so
-	// docs/*.md meets secrets/*; a folder only known at run time may be
-	// secrets.
-	{"cd docs && cat *.md", "*(*.env)=deny"},
+	// A glob's * crosses no /, so docs/*.md does not meet secrets/*;
+	// a folder only known at run time may be secrets.
+	{"cd docs && cat *.md", ""},
 	{"cd \"$d\" && go test ./...", "*(*.env)=deny"},
 	{"for d in a b; do (cd $d && make); done", "*(*.env)=deny"},
 }
