@@ -462,6 +462,13 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		if tail, ok := afterCrossingDotDot(val); ok {
 			add(&globs, bulwark.AnyText+tail)
 		}
+		// Unknown text may hold a ../ of its own, behind whatever comes
+		// before it (docs/$(printf ../secrets/k), "took $x" once a folder
+		// "took " exists): the word may name any file that ends as it
+		// does after its last unknown text.
+		if j := strings.LastIndex(val, bulwark.AnyText); j >= 0 {
+			add(&globs, bulwark.AnyText+val[j+len(bulwark.AnyText):])
+		}
 		if anywhere {
 			c := path.Clean(val)
 			up := false

@@ -109,6 +109,15 @@ var unknownIntoSecrets = []string{
 	"d=${1:-x}; cat $d/k",
 	"f=secrets/; f+=$(printf k); cat $f",
 	"f=secrets; f+=$1; cat $f/k",
+	// Unknown text may hold a ../ of its own, behind any text before it
+	// (a folder "took " can be made first). So what a substitution prints
+	// beside other text, in place or in a variable, may name any file:
+	// echo "took $(date +%s)" is refused by every rule naming files.
+	"cat docs/$(printf ../secrets/k)",
+	"x=$(printf ../secrets/k); cat docs/$x",
+	"cat \"took $(printf /../secrets/k)\"",
+	"x=$(date +%s); echo \"took $x\"",
+	"name=${1:-world}; echo \"hello $name\"",
 }
 
 // TestGlobsDoNotCrossSlash: a shell glob's *, ? and [...] match no /, so
