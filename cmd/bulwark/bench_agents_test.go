@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -17,6 +18,10 @@ func TestBenchAgentsRuns(t *testing.T) {
 		// 4 write_file calls and finish per task, one model call per step.
 		if rep.Failed != 0 || rep.ModelCalls != 20*4 || rep.ToolCallsRun != 20*5 || rep.FirstTurnsMS <= 0 {
 			t.Errorf("flush %v: %+v", flush, rep)
+		}
+		// The CPU is the user and system time of the run, each counted.
+		if rep.UserCPUMS <= 0 || rep.SysCPUMS < 0 || math.Abs(rep.UserCPUMS+rep.SysCPUMS-rep.CPUMS) > 1e-6 || rep.MinorFaults < 0 {
+			t.Errorf("flush %v: CPU %v ms is not user %v + system %v ms, or %d faults", flush, rep.CPUMS, rep.UserCPUMS, rep.SysCPUMS, rep.MinorFaults)
 		}
 	}
 }

@@ -114,3 +114,27 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// FuzzAppendMessage holds the hand encoder of a message to json.Marshal:
+// the same bytes for any strings, with or without tool calls.
+func FuzzAppendMessage(f *testing.F) {
+	f.Add("assistant", "Writing <the> next & file.\u2028", "call_1", "function", "write_file", `{"path":"a\"b","content":"x\ny"}`, "", 1)
+	f.Add("tool", "Error: \x00\x1f\x7f\b\f\r\t \xff\xfe é 日本", "", "", "", "", "call_1", 0)
+	f.Add("user", "\u2029\\\"", "i", "t", "n", "", "c", 2)
+	f.Fuzz(func(t *testing.T, role, content, id, typ, name, args, callID string, calls int) {
+		w := wireMessage{Role: role, Content: content, ToolCallID: callID}
+		for i := range calls % 4 {
+			var c wireToolCall
+			c.ID, c.Type = id+strconv.Itoa(i), typ
+			c.Function.Name, c.Function.Arguments = name, args
+			w.ToolCalls = append(w.ToolCalls, c)
+		}
+		want, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendMessage([]byte("kept"), w); string(got) != "kept"+string(want) {
+			t.Fatalf("appendMessage\n%q\nwant\n%q", got, want)
+		}
+	})
+}

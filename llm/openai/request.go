@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark/llm"
 )
@@ -93,12 +94,9 @@ func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
 	clear(st.enc[n:])
 	st.msgs, st.enc = st.msgs[:n], st.enc[:n]
 	for _, msg := range req.Messages[n:] {
-		b, err := json.Marshal(message(msg))
-		if err != nil {
-			return nil, nil, err
-		}
 		st.msgs = append(st.msgs, llm.CloneMessage(msg))
-		st.enc = append(st.enc, b)
+		w := message(msg)
+		st.enc = append(st.enc, appendMessage(make([]byte, 0, wireSize(w)), w))
 	}
 	var tenc []byte
 	if len(req.Tools) > 0 {
@@ -150,6 +148,104 @@ func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
 	st.body, st.writes = body, writes
 	req.Cache.Store(m, st)
 	return body, writes, nil
+}
+
+// appendMessage appends w as JSON: the bytes json.Marshal gives for it
+// (FuzzAppendMessage holds it to that), without reflection, which was most
+// of the cost of encoding a turn's new messages and deepened the task's
+// stack.
+func appendMessage(b []byte, w wireMessage) []byte {
+	b = append(b, `{"role":`...)
+	b = appendString(b, w.Role)
+	b = append(b, `,"content":`...)
+	b = appendString(b, w.Content)
+	if len(w.ToolCalls) > 0 {
+		b = append(b, `,"tool_calls":[`...)
+		for i, c := range w.ToolCalls {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b = appendString(b, c.ID)
+			b = append(b, `,"type":`...)
+			b = appendString(b, c.Type)
+			b = append(b, `,"function":{"name":`...)
+			b = appendString(b, c.Function.Name)
+			b = append(b, `,"arguments":`...)
+			b = appendString(b, c.Function.Arguments)
+			b = append(b, "}}"...)
+		}
+		b = append(b, ']')
+	}
+	if w.ToolCallID != "" {
+		b = append(b, `,"tool_call_id":`...)
+		b = appendString(b, w.ToolCallID)
+	}
+	return append(b, '}')
+}
+
+// wireSize is room for appendMessage's JSON of w when few of its bytes
+// need escaping.
+func wireSize(w wireMessage) int {
+	n := 64 + len(w.Role) + len(w.Content) + len(w.ToolCallID)
+	for _, c := range w.ToolCalls {
+		n += 64 + len(c.ID) + len(c.Type) + len(c.Function.Name) + len(c.Function.Arguments)
+	}
+	return n + n/16
+}
+
+// appendString appends s as a JSON string escaped as json.Marshal escapes
+// it: ", \ and the control characters, <, > and & (as \u003c, \u003e,
+// \u0026), U+2028 and U+2029, and each byte that is not UTF-8 as \ufffd.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // wireTools maps tool specs to the wire's; a tool without parameters gets
