@@ -2,6 +2,8 @@ package openai
 
 import (
 	"encoding/json"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,4 +139,25 @@ func FuzzAppendMessage(f *testing.F) {
 			t.Fatalf("appendMessage\n%q\nwant\n%q", got, want)
 		}
 	})
+}
+
+// TestAppendMessageKnowsEveryField fails when a field is added to the
+// wire message or tool call: appendMessage writes each field by name, so
+// a new one would be dropped from the request without it, however the
+// fuzz target fills the ones it knows.
+func TestAppendMessageKnowsEveryField(t *testing.T) {
+	known := map[reflect.Type][]string{
+		reflect.TypeFor[wireMessage]():                {"Role", "Content", "ToolCalls", "ToolCallID"},
+		reflect.TypeFor[wireToolCall]():               {"ID", "Type", "Function"},
+		reflect.TypeFor[wireToolCall]().Field(2).Type: {"Name", "Arguments"},
+	}
+	for typ, want := range known {
+		var got []string
+		for f := range typ.Fields() {
+			got = append(got, f.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%v has fields %v; appendMessage writes %v: teach it the new ones", typ, got, want)
+		}
+	}
 }
