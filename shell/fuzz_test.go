@@ -40,10 +40,11 @@ func FuzzParse(f *testing.F) {
 		// Text only known at run time (bulwark.AnyText, which may hold
 		// a /) comes from expansions and extended globs alone: no
 		// script spells it, and a glob's * is not it.
-		if !strings.ContainsAny(s, "$`(\x00") {
+		if !strings.ContainsAny(s, "$`(\x00") && !strings.Contains(s, "files0-from") {
 			for _, c := range sc.Commands {
 				for _, g := range c.Globs {
-					if strings.Contains(g, bulwark.AnyText) {
+					// What xargs reads is ReadValue alone.
+					if strings.Contains(g, bulwark.AnyText) && g != shell.ReadValue {
 						t.Errorf("Parse(%q): %q has the glob %q, which holds unknown text", s, c, g)
 					}
 				}

@@ -257,6 +257,15 @@ type Script struct {
 // spell it: it holds a NUL.
 const SubstValue = bulwark.AnyText + "$()"
 
+// ReadValue is, in Script.Values and Command.Globs, text a command reads
+// from a file or a pipe: the value read and mapfile give a variable (read
+// f < list), and the words xargs adds to the command it runs (xargs cat <
+// list, xargs -a list cat, ls | xargs cat). It is any text, / included
+// (bulwark.AnyText), which may name any file, except as an operand of
+// echo and printf, which open no file they are given. No script can
+// spell it: it holds a NUL.
+const ReadValue = bulwark.AnyText + "<read>"
+
 // Parse returns the commands script runs. A script that does not parse is
 // returned as an error; callers treat it as Dynamic.
 func Parse(script string) (Script, error) {

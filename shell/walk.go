@@ -438,7 +438,19 @@ func (w *walker) run(args []arg, depth int) []string {
 			w.cur = w.cur.union(extra)
 			defer func() { w.cur = from }()
 		}
+		switch names := nameArgs(prog, rest); {
+		case prog == "read" && len(names) == 0:
+			w.value("REPLY", arg{text: ReadValue})
+		case (prog == "mapfile" || prog == "readarray") && len(names) == 0:
+			w.value("MAPFILE", arg{text: ReadValue})
+		}
 		for _, a := range nameArgs(prog, rest) {
+			if a.static && (prog == "read" || prog == "mapfile" || prog == "readarray") {
+				// read f, mapfile a: what a file or a pipe holds,
+				// which may name any file.
+				name, _, _ := strings.Cut(a.text, "[")
+				w.value(name, arg{text: ReadValue})
+			}
 			if a.static && (prog == "printf" || prog == "getopts") {
 				// printf -v f FORMAT ...: f holds what the format makes.
 				name, _, _ := strings.Cut(a.text, "[")

@@ -277,11 +277,11 @@ func commandForms(src string) map[string]*forms {
 				add(f, folders, rel)
 			}
 		}
-		for _, w := range c.Words() {
+		for i, w := range c.Words() {
 			if len(seen) > maxForms {
 				break
 			}
-			ps, gs := wordForms(w, dirs, anyDir, v)
+			ps, gs := wordForms(w, false, i < len(c.Args) && opensNone(c.Name), dirs, anyDir, v)
 			add(f, parts, ps...)
 			add(f, globs, gs...)
 			for _, p := range ps {
@@ -297,7 +297,7 @@ func commandForms(src string) map[string]*forms {
 			if len(seen) > maxForms {
 				break
 			}
-			ps, gs := wordForms(g, dirs, anyDir, v)
+			ps, gs := wordForms(g, true, opensNone(c.Name), dirs, anyDir, v)
 			add(f, globs, ps...)
 			add(f, globs, gs...)
 			add(f, folders, ps...)
@@ -373,7 +373,14 @@ func inWorkspace(p string) (string, bool) {
 // file below any folder: it is given as the glob AnyText/WORD (a glob's
 // * would not cross the / of the folders above). They only ever
 // add matches of deny and ask rules (see bulwark.Call.Parts and Globs).
-func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []string) {
+func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v vars) (parts, globs []string) {
+	if strings.Contains(w, sh.ReadValue) {
+		// The words xargs reads.
+		if opensNone {
+			return nil, nil
+		}
+		w = strings.ReplaceAll(w, sh.ReadValue, bulwark.AnyText)
+	}
 	parts = []string{w}
 	add := func(list *[]string, p string) {
 		if p != "" && !slices.Contains(*list, p) {
@@ -404,8 +411,21 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			// A variable holding what a substitution prints is, read
 			// alone, judged where it is made ($(cmd) alone is); beside
 			// other text it is any text.
+			if strings.Contains(s, sh.ReadValue) {
+				// What read gives a variable, from a file or a pipe.
+				if opensNone {
+					continue
+				}
+				s = strings.ReplaceAll(s, sh.ReadValue, bulwark.AnyText)
+			}
 			if s != sh.SubstValue {
-				vals = append(vals, strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText))
+				s = strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText)
+				vals = append(vals, s)
+				// Read unquoted, a value is split into fields at
+				// blanks (x='a secrets/k'; cat $x reads secrets/k).
+				if f := strings.Fields(s); len(f) > 1 {
+					vals = append(vals, f...)
+				}
 			}
 		}
 	}
@@ -416,7 +436,7 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 	}
 	for i, val := range vals {
 		anywhere := anyDir
-		isGlob := i >= substituted && strings.ContainsAny(val, "*?["+bulwark.AnyText)
+		isGlob := (glob || i >= substituted) && strings.ContainsAny(val, "*?["+bulwark.AnyText)
 		add := func(list *[]string, p string) {
 			add(list, p)
 			if isGlob && list == &parts {
@@ -447,13 +467,13 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			val = rest
 		}
 		if strings.HasPrefix(val, "/") {
-			if rel, ok := inWorkspace(path.Clean(val)); ok && rel != "." {
+			for _, rel := range below(path.Clean(val), isGlob) {
 				add(&parts, rel)
 			}
 			continue
 		}
 		for _, d := range dirs {
-			if rel, ok := inWorkspace(path.Join(d, val)); ok && rel != "." {
+			for _, rel := range below(path.Join(d, val), isGlob) {
 				add(&parts, rel)
 			}
 		}
@@ -489,6 +509,36 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		}
 	}
 	return parts, globs
+}
+
+// opensNone reports whether the program named opens no file named by its
+// operands (echo, printf): what it is given from a file or a pipe
+// (sh.ReadValue) names no file it reads.
+func opensNone(name string) bool { return name == "echo" || name == "printf" }
+
+// below returns p, an absolute cleaned path in the sandbox, relative to
+// the workspace where it may name a file inside it (not the workspace
+// itself). Where p is a glob, a glob above the workspace may reach into
+// it: /*/secrets/k and ../*/secrets/k are */secrets/k's /workspace/secrets/k,
+// secrets/k; /** and a part that may hold a / (AnyText) may be any file.
+func below(p string, glob bool) []string {
+	if rel, ok := inWorkspace(p); ok {
+		if rel == "." {
+			return nil
+		}
+		return []string{rel}
+	}
+	if !glob || p == "/" {
+		return nil
+	}
+	first, rest, _ := strings.Cut(p[1:], "/")
+	switch {
+	case strings.Contains(first, "**") || strings.Contains(first, bulwark.AnyText):
+		return []string{bulwark.AnyText}
+	case rest != "" && bulwark.GlobsMeet("workspace", first):
+		return []string{rest}
+	}
+	return nil
 }
 
 // maxDotForms bounds the forms dotParts gives one word.
