@@ -41,7 +41,12 @@ func (w *walker) value(name string, a arg) {
 	if w.pattern || name == "" {
 		return
 	}
-	vs := a.pats
+	// A value is text the shell reads again where $f is unquoted: its
+	// glob characters are globs, quoted or not (f='s[e]'*).
+	var vs []string
+	for _, p := range a.pats {
+		vs = append(vs, unquoteGlob(p))
+	}
 	switch {
 	case a.subst:
 		// f=$(cmd): read alone, $f is what cmd prints, judged where
@@ -215,8 +220,8 @@ func (w *walker) script(src string, depth int) error {
 						// f+=$(cmd): alone where f was empty, any
 						// text beside what f held.
 						b.pats = append(b.pats, ref+SubstValue)
-						if !slices.Contains(a.pats, a.text) {
-							b.pats = append(b.pats, ref+a.text)
+						if !slices.Contains(a.pats, quoteGlob(a.text)) {
+							b.pats = append(b.pats, ref+quoteGlob(a.text))
 						}
 						b.glob = true
 					}

@@ -62,6 +62,12 @@ func (shell) Effects(args json.RawMessage) (tool.Effects, error) {
 // pattern). A pattern that is empty once normalised never matches.
 func (shell) Patterns(pattern string) ([]string, error) {
 	p, err := sh.Pattern(pattern)
+	if w := strings.TrimSpace(pattern); err != nil && w != "" && !strings.ContainsAny(w, " \t\n") {
+		// One word that is no command line (a(b/*, x'y.env) still
+		// names files, which a command's words are matched against:
+		// *(a(b/*)=deny must not match nothing here.
+		return []string{w}, nil
+	}
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, "run_shell", "the pattern is not a command line the shell could run", err)
 	}
@@ -285,10 +291,11 @@ func commandForms(src string) map[string]*forms {
 			add(f, parts, ps...)
 			add(f, globs, gs...)
 			for _, p := range ps {
-				// A word is a name, not a glob (echo '*'); the words
-				// the shell expands are in c.Globs.
-				if !strings.ContainsAny(p, "*?["+bulwark.AnyText) {
-					add(f, folders, p)
+				// A word is a name, not a glob (echo '*', ls "a[b"):
+				// its glob characters are quoted; the words the shell
+				// expands are in c.Globs.
+				if !strings.Contains(p, bulwark.AnyText) {
+					add(f, folders, quoteGlob(p))
 				}
 			}
 			add(f, folders, gs...)
@@ -509,6 +516,22 @@ func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v var
 		}
 	}
 	return parts, globs
+}
+
+// quoteGlob writes a name as a glob that matches it alone (see
+// bulwark.GlobsMeet): a backslash before each *, ?, [ and \.
+func quoteGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // opensNone reports whether the program named opens no file named by its
