@@ -398,16 +398,33 @@ func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v var
 		add(&globs, bulwark.AnyText)
 	}
 	vals := []string{w}
-	if strings.HasPrefix(w, "-") {
-		if _, val, ok := strings.Cut(w, "="); ok {
-			add(&parts, val)
-			vals = append(vals, val)
-		} else if len(w) > 2 && w[1] != '-' {
-			vals = append(vals, w[2:]) // -fFILE, -CDIR
-		}
+	if _, val, ok := strings.Cut(w, "="); ok {
+		// --file=VALUE, and KEY=VALUE operands (dd if=secrets/k,
+		// make F=secrets/k).
+		add(&parts, val)
+		vals = append(vals, val)
+	} else if strings.HasPrefix(w, "-") && len(w) > 2 && w[1] != '-' {
+		vals = append(vals, w[2:]) // -fFILE, -CDIR
 	}
-	if rev, p, ok := strings.Cut(w, ":"); ok && rev != "" && !strings.HasPrefix(p, "//") {
-		vals = append(vals, p) // HEAD:secrets/k, host:path
+	if _, p, ok := strings.Cut(w, ":"); ok && !strings.HasPrefix(p, "//") {
+		vals = append(vals, p) // HEAD:secrets/k, :secrets/k, host:path
+	}
+	if i := strings.LastIndexByte(w, ':'); i >= 0 && !strings.HasPrefix(w[i+1:], "//") {
+		vals = append(vals, w[i+1:]) // :0:secrets/k
+	}
+	for _, val := range vals {
+		switch {
+		case strings.HasPrefix(val, "@"):
+			// curl -d @FILE, gcc @FILE: the file's content.
+			vals = append(vals, val[1:])
+		case len(val) > 7 && strings.EqualFold(val[:7], "file://"):
+			// curl file:///workspace/secrets/k
+			p := val[7:]
+			if h, rest, ok := strings.Cut(p, "/"); ok && strings.EqualFold(h, "localhost") {
+				p = "/" + rest
+			}
+			vals = append(vals, p)
+		}
 	}
 	// A value of a variable may be a glob (f=secr*; cat $f/k), or hold a
 	// part only known at run time, written as bulwark.AnyText
