@@ -33,6 +33,10 @@ type arg struct {
 	// positional parameter alone ($(cmd), ${1:-x}): a form not in pats,
 	// which is what the commands inside print, judged where they run.
 	subst bool
+	// piped reports that the word holds a command substitution, whose
+	// output, alone, is text read from a pipe: ReadValue is then one of
+	// pats.
+	piped bool
 	// pats are the word's forms as globs a policy pattern is matched
 	// against, where they differ from text (glob is then set): text with
 	// each part whose text cannot be known written as anyText (an extended
@@ -86,8 +90,16 @@ func markedWord(src string, w *syntax.Word) (arg, forms) {
 		if f.substs == 1 && f.other == 0 {
 			// $(echo k) alone is what the commands inside print, and
 			// they are judged; beside other text (secrets/$(echo k)) it
-			// may complete any name.
+			// may complete any name. What a command substitution
+			// prints is read from a pipe, as xargs reads it: a name
+			// in a file (cat $(cat list)) may be any file (ReadValue).
 			a.subst = true
+			if a.piped {
+				a.glob = true
+				if !slices.Contains(a.pats, ReadValue) {
+					a.pats = append(a.pats, ReadValue)
+				}
+			}
 			continue
 		}
 		s := strings.ReplaceAll(f.s, substMark, anyText)
@@ -257,6 +269,9 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 		b.WriteString(source(src, p))
 		param(src, p, fs)
 	default: // CmdSubst, ArithmExp, ProcSubst
+		if _, ok := p.(*syntax.CmdSubst); ok {
+			a.piped = true
+		}
 		a.runtime(b)
 		b.WriteString(source(src, p))
 		fs.subst()

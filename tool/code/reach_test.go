@@ -129,6 +129,19 @@ var readNames = []string{
 	"readarray a < list; cat ${a[0]}",
 	"mapfile < list; cat \"${MAPFILE[@]}\"",
 	"while read f; do echo \"$f\" > \"$f\"; done < list",
+	// What a command substitution prints is read from a pipe too.
+	"cat $(cat list)",
+	"cat \"$(cat list)\"",
+	"cat $(<list)",
+	"cat `cat list`",
+	"cat $(find . -name k)",
+	"cat $(git ls-files)",
+	"for f in $(cat list); do cat \"$f\"; done",
+	"x=$(cat list); cat \"$x\"",
+	"git show $(cat list)",
+	"x=$(cat list); git show $x",
+	"echo x > \"$(cat list)\"",
+	"for f in $(git ls-files '*.go'); do gofmt -l \"$f\"; done",
 }
 
 // TestReadNames: see readNames. echo and printf open no file they are
@@ -146,6 +159,9 @@ func TestReadNames(t *testing.T) {
 		"xargs -n1 echo <<< 'a b c'",
 		"ls | xargs",
 		"while read l; do printf '%s\\n' \"$l\"; done < notes",
+		"echo \"$(date +%s)\"",
+		"x=$(git rev-parse HEAD); echo \"$x\"",
+		"f() { go test \"$@\"; }; f ./...",
 	} {
 		for _, r := range kRules[:2] {
 			if got := decide(t, r, c); got != bulwark.Allow {
