@@ -272,6 +272,22 @@ func TestGlobsMeet(t *testing.T) {
 		want          bool
 	}{
 		{"*.env", "prod.env", true},
+		// A backslash quotes the character after it: \[ is a [, not a
+		// set; it may also be read as itself.
+		{"secrets/*", `s\[e]crets/*`, false},
+		{"secrets/*", `secrets/\[k]`, true},
+		{"secrets/k", `secrets/\[k]`, false},
+		{"secrets/[k]", `secrets/\[k]`, true},
+		{"secrets/k", `secrets/\*`, false},
+		{"secrets/*", `secrets/\*`, true},
+		{"secrets/k*", `secrets/\**`, false},
+		{"secrets/**", `secrets/\**`, true},
+		{"a", `\a`, true},
+		{`\a`, `\a`, true},
+		{`a\`, `a\`, true},
+		{"*.env", `x.en\?`, false},
+		{"*.env", `x.en\\?`, false},
+		{`*.en\v`, `x.en\\?`, true},
 		{"*.env", "prod.en?", true},
 		{"*.env", "prod.e*", true},
 		{"*.env", "prod.[e]nv", true},
@@ -486,6 +502,7 @@ func FuzzGlobsMeet(f *testing.F) {
 	f.Add("*/secrets/*", "a*/b*", "/secrets/")
 	f.Add("secrets/*", `s\[e]crets/*`, "k")
 	f.Add("*", `\**\\\?`, "x/y")
+	f.Add("a?", "a[", "")
 	f.Fuzz(func(t *testing.T, pattern, glob, fill string) {
 		if len(pattern) > 64 || len(glob) > 64 || len(fill) > 64 || strings.Contains(glob+fill, bulwark.AnyText) {
 			return
