@@ -437,29 +437,43 @@ func foundForms(paths []arg) []string {
 }
 
 // onlyNamed reports whether the tests of find's expression before an
-// action (expr) are joined by "and" alone (no -o, !, or parentheses), so
-// that every file the action is given passes each of them, and returns
-// the pattern of its first -name test, where it has one that is known
-// and holds no backslash (which escapes in find's patterns, not in the
-// globs the pattern is read as).
+// action (expr) are tests it knows joined by "and" alone (no -o, !,
+// parentheses or other actions), so that every file the action is given
+// passes each of them, and returns the pattern of its first -name test,
+// where it has one that is known and holds no backslash (which escapes in
+// find's patterns, not in the globs the pattern is read as).
 func onlyNamed(expr []arg) (string, bool) {
 	name := ""
-	for i, a := range expr {
-		if !a.static {
+	for i := 0; i < len(expr); i++ {
+		a := expr[i]
+		n, ok := findTests.Get()[a.text]
+		if !a.static || !ok || i+n >= len(expr) {
 			return "", false
 		}
-		switch a.text {
-		case "-o", "-or", ",", "!", "-not", "(", ")":
-			return "", false
-		case "-name":
-			if name == "" && i+1 < len(expr) && expr[i+1].static && expr[i+1].text != "" &&
-				!strings.ContainsAny(expr[i+1].text, "\\/"+anyText) {
-				name = expr[i+1].text
+		if a.text == "-name" && name == "" {
+			if v := expr[i+1]; v.static && v.text != "" && !strings.ContainsAny(v.text, "\\/"+anyText) {
+				name = v.text
 			}
 		}
+		i += n
 	}
 	return name, name != ""
 }
+
+// findTests are the tests and options of find that choose no file by
+// what they are given other than their own argument, and how many
+// arguments each takes.
+var findTests = lazy.Value[map[string]int]{New: func() map[string]int {
+	m := map[string]int{}
+	for _, t := range strings.Fields("-name -iname -path -ipath -wholename -iwholename -regex -iregex -type -xtype " +
+		"-maxdepth -mindepth -mtime -mmin -atime -amin -ctime -cmin -size -newer -perm -user -group -uid -gid -links") {
+		m[t] = 1
+	}
+	for _, t := range strings.Fields("-a -and -empty -readable -writable -executable -true -print -print0 -depth -xdev -mount -nouser -nogroup") {
+		m[t] = 0
+	}
+	return m
+}}
 
 // namedForms are foundForms for files whose name matches name (find
 // -name NAME): each start point, and P/NAME and P/**/NAME below it.

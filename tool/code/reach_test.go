@@ -35,6 +35,11 @@ var findActsOnSecrets = []string{
 	"find . -name x -o -name k -exec cat {} +",
 	"find . ! -name x -exec cat {} +",
 	"find . -exec cat {} + -name x",
+	// A -name inside another action's command is no test.
+	"find . -exec true -name '*.md' \\; -exec cat {} +",
+	"find . -exec echo -name '*.md' \\; -delete",
+	"find . -name '*.md' -prune -o -exec cat {} +",
+	"find . -name '*.md' -fprint x -exec cat {} +",
 	"find . -name '[k]' -exec cat {} +",
 	"find . -name 'k*' -exec cat {} +",
 	"find . -name k -exec env cat {} +",
