@@ -443,13 +443,14 @@ func (w *walker) run(args []arg, depth int) []string {
 			w.cur = w.cur.union(extra)
 			defer func() { w.cur = from }()
 		}
-		switch names := nameArgs(prog, rest); {
+		names := nameArgs(prog, rest)
+		switch {
 		case prog == "read" && len(names) == 0:
 			w.value("REPLY", arg{text: ReadValue})
 		case (prog == "mapfile" || prog == "readarray") && len(names) == 0:
 			w.value("MAPFILE", arg{text: ReadValue})
 		}
-		for _, a := range nameArgs(prog, rest) {
+		for _, a := range names {
 			if a.static && (prog == "read" || prog == "mapfile" || prog == "readarray") {
 				// read f, mapfile a: what a file or a pipe holds,
 				// which may name any file.

@@ -38,12 +38,14 @@ type arg struct {
 	// pats.
 	piped bool
 	// pats are the word's forms as globs a policy pattern is matched
-	// against, where they differ from text (glob is then set): text with
-	// each part whose text cannot be known written as anyText (an extended
-	// glob such as +(k) or !(x), a parameter expansion with an operator
-	// such as ${f,,} or ${f#x}, and a substitution or positional
-	// parameter beside other text, as in secrets/$(echo k)), once for
-	// each choice a part makes (${f:-x} is ${f}, x or nothing).
+	// against, where they differ from text: text with each quoted *, ?,
+	// [ and \ written with a backslash before it (see quoteGlob), and
+	// (glob is then set) each part whose text cannot be known written as
+	// anyText (an extended glob such as +(k) or !(x), a parameter
+	// expansion with an operator such as ${f,,} or ${f#x}, and a
+	// substitution or positional parameter beside other text, as in
+	// secrets/$(echo k)), once for each choice a part makes (${f:-x} is
+	// ${f}, x or nothing); ReadValue for a command substitution alone.
 	pats []string
 }
 
