@@ -455,8 +455,12 @@ func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v var
 	}
 	// A glob's part that starts with a dot may match . or .. (.*/secrets/k
 	// once globskipdots is off, or before bash 5.2): those are read too.
-	for _, val := range vals {
-		vals = append(vals, dotParts(val)...)
+	// A word as written is a name ('.*' quoted); its glob form is in
+	// c.Globs.
+	for i, val := range vals {
+		if glob || i >= substituted {
+			vals = append(vals, dotParts(val)...)
+		}
 	}
 	for i, val := range vals {
 		anywhere := anyDir

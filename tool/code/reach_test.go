@@ -1,7 +1,9 @@
 package code_test
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -328,4 +330,30 @@ func TestOutsiderSpellings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzQuotedName: a name in single quotes is that name, whatever it
+// holds (*, ?, [, \, =, :, @): under *(secrets/k)=deny, cat of
+// 'secrets/NAME' is refused exactly when NAME is k, and under
+// *(secrets/*)=deny always.
+func FuzzQuotedName(f *testing.F) {
+	for _, s := range []string{"k", "[k]", "*", "?", "k*", "\\k", "x=k", "x:k", "@k", "k ", " k", "'k'", "$k", "$(k)", "{k,x}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if name == "" || name == "." || name == ".." || len(name) > 32 || strings.ContainsAny(name, "/$\x00") || !utf8.ValidString(name) {
+			return
+		}
+		script := "cat -- '" + strings.ReplaceAll("secrets/"+name, "'", `'\''`) + "'"
+		want := bulwark.Allow
+		if name == "k" {
+			want = bulwark.Deny
+		}
+		if got := decide(t, "*(secrets/k)=deny", script); got != want {
+			t.Errorf("*(secrets/k)=deny on %q: %s, want %s", script, got, want)
+		}
+		if got := decide(t, "*(secrets/*)=deny", script); got != bulwark.Deny {
+			t.Errorf("*(secrets/*)=deny on %q: %s, want deny", script, got)
+		}
+	})
 }
