@@ -397,7 +397,9 @@ const AnyText = "\x00"
 // In glob, as in bash, *, ? and a set [...] match no /: secrets/* does
 // not meet *.md, but meets */k and s*/k. A run of two or more stars
 // (globstar's **, on or not) and AnyText match any run of characters,
-// slashes included. It errs towards meeting: a set counts as any
+// slashes included. A backslash quotes the character after it (a quoted
+// *, ? or [ is written \*, \?, \[: see shell.Command.Globs), and may also
+// be read as itself. It errs towards meeting: a set counts as any
 // character but /, a [ may also be read as itself (bash reads it so where
 // the set does not close), and * and ? match a leading dot. It runs in
 // O(len(pattern) x len(glob)) time.
@@ -416,6 +418,11 @@ func GlobsMeet(pattern, glob string) bool {
 		// after the set: the set is one character but /, or the [ is
 		// read as itself.
 		set int
+		// esc, for a backslash, is the index of the token after the
+		// character it escapes, escR: the backslash is read as itself,
+		// or as quoting escR.
+		esc  int
+		escR rune
 	}
 	var p, g []tok
 	for _, r := range pattern {
@@ -432,13 +439,30 @@ func GlobsMeet(pattern, glob string) bool {
 	// at[i] is the index in g of the token of gr[i].
 	at := make([]int, len(gr)+1)
 	var sets [][2]int // [index in gr of the [, index in gr after its ]]
+	var escs []int    // index in gr of a \ before a character
 	for i := 0; i < len(gr); i++ {
 		at[i] = len(g)
 		switch gr[i] {
+		case '\\':
+			if i+1 < len(gr) && gr[i+1] != 0 {
+				escs = append(escs, i)
+			}
 		case 0:
 			g = append(g, tok{kind: anyRun})
 			continue
 		case '*':
+			if n := len(escs); n > 0 && escs[n-1] == i-1 {
+				// An escaped star is a token of its own, so that
+				// read as itself it is one character; read after
+				// the backslash, as a star, it stays as wide as
+				// the run it begins.
+				k := run
+				if i+1 < len(gr) && gr[i+1] == '*' {
+					k = anyRun
+				}
+				g = append(g, tok{kind: k})
+				continue
+			}
 			j := i
 			for j < len(gr) && gr[j] == '*' {
 				at[j] = len(g)
@@ -464,6 +488,9 @@ func GlobsMeet(pattern, glob string) bool {
 	at[len(gr)] = len(g)
 	for _, s := range sets {
 		g[at[s[0]]].set = at[s[1]]
+	}
+	for _, e := range escs {
+		g[at[e]].esc, g[at[e]].escR = at[e+2], gr[e+1]
 	}
 	// A walk of the product of the two automata: state (i, j) has read
 	// the same text with p[:i] and g[:j].
@@ -517,6 +544,9 @@ func GlobsMeet(pattern, glob string) bool {
 		step(i, gt.kind, gt.r, nj)
 		if gt.set > 0 {
 			step(i, one, 0, gt.set)
+		}
+		if gt.esc > 0 {
+			step(i, lit, gt.escR, gt.esc)
 		}
 	}
 	return false

@@ -272,6 +272,22 @@ func TestGlobsMeet(t *testing.T) {
 		want          bool
 	}{
 		{"*.env", "prod.env", true},
+		// A backslash quotes the character after it: \[ is a [, not a
+		// set; it may also be read as itself.
+		{"secrets/*", `s\[e]crets/*`, false},
+		{"secrets/*", `secrets/\[k]`, true},
+		{"secrets/k", `secrets/\[k]`, false},
+		{"secrets/[k]", `secrets/\[k]`, true},
+		{"secrets/k", `secrets/\*`, false},
+		{"secrets/*", `secrets/\*`, true},
+		{"secrets/k*", `secrets/\**`, false},
+		{"secrets/**", `secrets/\**`, true},
+		{"a", `\a`, true},
+		{`\a`, `\a`, true},
+		{`a\`, `a\`, true},
+		{"*.env", `x.en\?`, false},
+		{"*.env", `x.en\\?`, false},
+		{`*.en\v`, `x.en\\?`, true},
 		{"*.env", "prod.en?", true},
 		{"*.env", "prod.e*", true},
 		{"*.env", "prod.[e]nv", true},
@@ -410,7 +426,13 @@ func TestResolved(t *testing.T) {
 // never a /; ** by fill whole, which may hold /. It reports false for a
 // glob it does not instantiate (a set holding a / or a class, left as
 // GlobsMeet reads them).
-func globInstance(g, fill string) (string, bool) {
+func globInstance(g, fill string) (string, bool) { return instance(g, fill, false) }
+
+// escapedInstance is globInstance with a backslash read as quoting the
+// character after it (\* is a star, \\ a backslash).
+func escapedInstance(g, fill string) (string, bool) { return instance(g, fill, true) }
+
+func instance(g, fill string, escapes bool) (string, bool) {
 	var b strings.Builder
 	noSlash := strings.ReplaceAll(fill, "/", "")
 	one := "x"
@@ -418,6 +440,11 @@ func globInstance(g, fill string) (string, bool) {
 		one = string(r)
 	}
 	for i := 0; i < len(g); i++ {
+		if escapes && g[i] == '\\' && i+1 < len(g) {
+			i++
+			b.WriteByte(g[i])
+			continue
+		}
 		switch g[i] {
 		case '*':
 			j := i
@@ -452,6 +479,18 @@ func globInstance(g, fill string) (string, bool) {
 	return b.String(), true
 }
 
+// quoteGlob writes a backslash before each *, ?, [ and \ of s.
+func quoteGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("*?[\\", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // FuzzGlobsMeet: GlobsMeet meets whenever a name the glob could match
 // (an instance of it, each wildcard filled without a /) matches the
 // pattern; and text that cannot be known (AnyText) meets every pattern.
@@ -461,6 +500,9 @@ func FuzzGlobsMeet(f *testing.F) {
 	f.Add("*.env", "prod.[e]nv", "x")
 	f.Add("a?c", "**", "a/c")
 	f.Add("*/secrets/*", "a*/b*", "/secrets/")
+	f.Add("secrets/*", `s\[e]crets/*`, "k")
+	f.Add("*", `\**\\\?`, "x/y")
+	f.Add("a?", "a[", "")
 	f.Fuzz(func(t *testing.T, pattern, glob, fill string) {
 		if len(pattern) > 64 || len(glob) > 64 || len(fill) > 64 || strings.Contains(glob+fill, bulwark.AnyText) {
 			return
@@ -471,6 +513,15 @@ func FuzzGlobsMeet(f *testing.F) {
 		if name, ok := globInstance(glob, fill); ok && bulwark.Glob(pattern, name) && !bulwark.GlobsMeet(pattern, glob) {
 			t.Errorf("GlobsMeet(%q, %q) = false, but %q matches both", pattern, glob, name)
 		}
+		// A backslash may quote the character after it (a quoted *).
+		if name, ok := escapedInstance(glob, fill); ok && bulwark.Glob(pattern, name) && !bulwark.GlobsMeet(pattern, glob) {
+			t.Errorf("GlobsMeet(%q, %q) = false, but %q (backslashes quoting) matches both", pattern, glob, name)
+		}
+		// A name written with its glob characters and backslashes
+		// quoted meets the patterns that match it.
+		if bulwark.Glob(pattern, glob) && !bulwark.GlobsMeet(pattern, quoteGlob(glob)) {
+			t.Errorf("GlobsMeet(%q, %q) = false for the name %q, quoted", pattern, quoteGlob(glob), glob)
+		}
 		if !bulwark.GlobsMeet(pattern, bulwark.AnyText) {
 			t.Errorf("GlobsMeet(%q, AnyText) = false", pattern)
 		}
@@ -480,8 +531,8 @@ func FuzzGlobsMeet(f *testing.F) {
 		// Unknown text in place of any part of a glob meets where the
 		// glob does.
 		for i := 0; i <= len(glob); i++ {
-			if i < len(glob) && !utf8.RuneStart(glob[i]) {
-				continue
+			if i < len(glob) && !utf8.RuneStart(glob[i]) || i > 0 && glob[i-1] == '\\' {
+				continue // inside a rune, or between \ and what it quotes
 			}
 			if bulwark.GlobsMeet(pattern, glob) && !bulwark.GlobsMeet(pattern, glob[:i]+bulwark.AnyText+glob[i:]) && !strings.ContainsAny(glob, "[") {
 				t.Errorf("GlobsMeet(%q, %q) = true, but not with unknown text at %d", pattern, glob, i)

@@ -116,10 +116,11 @@ func TestValues(t *testing.T) {
 		// A value known in part is its glob form, naming what it
 		// appends to; an element set by index may be any text
 		// (bulwark.AnyText, which a / may be part of).
-		{"d=$(pwd); d+=x; d[1]=y", "d", []string{shell.SubstValue, "${d}x", bulwark.AnyText}},
+		{"d=$(pwd); d+=x; d[1]=y", "d", []string{shell.ReadValue, shell.SubstValue, "${d}x", bulwark.AnyText}},
 		{"f=${1:-x}", "f", []string{"x", "", shell.SubstValue}},
-		{"for f in $(ls); do :; done", "f", []string{shell.SubstValue}},
-		{"f=x; f+=$(ls)", "f", []string{"x", "${f}" + shell.SubstValue, "${f}$(ls)"}},
+		{"for f in $(ls); do :; done", "f", []string{shell.ReadValue, shell.SubstValue}},
+		{"f=x; f+=$(ls)", "f", []string{"x", "${f}" + shell.ReadValue, "${f}" + shell.SubstValue, "${f}$(ls)"}},
+		{"f=$1", "f", []string{shell.SubstValue}},
 		{"a=(x y); f=${g,,}", "a", []string{"x", "y"}},
 		{"a=(x y); f=${g,,}", "f", []string{bulwark.AnyText}},
 		{"declare -l f=X", "f", []string{bulwark.AnyText, "X"}},

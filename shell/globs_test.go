@@ -32,6 +32,18 @@ func TestGlobForms(t *testing.T) {
 		{"cat ${f:-${g,,}subst}", []string{"${f}", u + "subst", ""}},
 		{"cat < ${f,,}k", []string{u + "k"}},
 		{"echo '*'", nil},
+		// Quoted glob characters are themselves: quoted in the form.
+		{"cat 's[e]crets'/*", []string{`s\[e]crets/*`}},
+		{"cat \"a?\"*", []string{`a\?*`}},
+		{"cat s\\*/k*", []string{`s\*/k*`}},
+		{"cat 'a\\b'*", []string{`a\\b*`}},
+		{"cat ${d:-'[k]'}*", []string{"${d}*", `\[k]*`, "*"}},
+		// find's {} is any file below its start points; below a plain
+		// -name, one of that name. xargs's words are read text.
+		{"find docs -exec cat {} +", []string{"docs", "docs/**"}},
+		{"find 'a[b' -name '*.md' -exec cat {} +", []string{`a\[b`, `a\[b/*.md`, `a\[b/**/*.md`}},
+		{"find . -name x -delete", []string{".", "./x", "./**/x"}},
+		{"xargs cat", []string{shell.ReadValue}},
 	} {
 		sc, err := shell.Parse(tt.script)
 		if err != nil {

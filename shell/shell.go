@@ -34,11 +34,16 @@
 //     looked up: only the command they run is reported (command -v/-V runs
 //     nothing and is reported as itself).
 //   - xargs [options] CMD ARGS: CMD ARGS is reported with a last operand
-//     "..." for the words xargs adds (echo when CMD is missing).
+//     "..." for the words xargs adds (echo when CMD is missing), whose
+//     glob is ReadValue: text read from a file or a pipe.
 //   - find ... -exec/-execdir/-ok/-okdir CMD ... ; (or +): CMD is reported
-//     with its {} kept. find P... -delete is also reported as the
-//     equivalent "rm -f -r P..." (P is . when no start point is given), so
-//     that rm rules apply to it.
+//     with its {} kept, and each {} given the globs of any file below
+//     each start point P (P and P/**; P/NAME and P/**/NAME where the
+//     tests before the action are a -name NAME joined by "and" alone).
+//     find P... -delete is also reported as the equivalent "rm -f -r P..."
+//     (P is . when no start point is given), with those globs, so that rm
+//     rules apply to it. A {} inside other text that may be a script (sh
+//     -c 'cat {}'), or as the program, is dynamic.
 //
 // # The program name
 //
@@ -59,7 +64,9 @@
 // gives variables (d=secrets, for f in a b, a=(x y), env d=x), for a
 // reader to try in its place. Globs are kept as written, and listed in
 // Command.Globs (a policy's file pattern meets prod.e* as it meets
-// prod.env; a glob's *, ? and [...] match no /) with each part whose text
+// prod.env; a glob's *, ? and [...] match no /; a quoted *, ?, [ or \ is
+// written with a backslash before it, as bulwark.GlobsMeet reads it:
+// 's[e]'* is s\[e]*) with each part whose text
 // cannot be known written as bulwark.AnyText, a NUL that matches any
 // text, / included: an extended glob (+(k), !(x): read as a glob whether
 // or not extglob is on),
@@ -69,7 +76,9 @@
 // is listed in the same form (g=$f/k, g=${f,,} is AnyText; f+=x is
 // ${f}x), and a variable given a case attribute (declare -l) or set by
 // printf -v may hold any text (AnyText); one given a substitution alone
-// (f=$(cmd)) holds SubstValue. The words of here-strings and
+// (f=$(cmd)) holds SubstValue, and, as a command substitution alone
+// does, ReadValue; one set by read or mapfile holds ReadValue. The words
+// of here-strings and
 // here-documents are Command.Input, for the command they feed may read
 // them as names (xargs cat <<< secrets/k).
 //
@@ -193,8 +202,11 @@ type Command struct {
 	// <<< x, python3 - <<EOF). Words lists them.
 	Input []string
 	// Globs are the arguments the shell expands against file names (with
-	// an unquoted *, ? or [), quotes removed: a policy pattern naming a
+	// an unquoted *, ? or [), quotes removed and a quoted *, ?, [ or \
+	// written with a backslash before it: a policy pattern naming a
 	// file meets them where a name could match both (bulwark.GlobsMeet).
+	// They also hold ReadValue for text read from a file or a pipe, and
+	// the files find's actions are given (see the package comment).
 	Globs []string
 	// Dirs are the folders the command may run in, where that is not
 	// only the folder the script starts in: cd, pushd and popd before it
@@ -256,6 +268,15 @@ type Script struct {
 // / included (bulwark.AnyText), beside other text ($f/k). No script can
 // spell it: it holds a NUL.
 const SubstValue = bulwark.AnyText + "$()"
+
+// ReadValue is, in Script.Values and Command.Globs, text a command reads
+// from a file or a pipe: the value read and mapfile give a variable (read
+// f < list), and the words xargs adds to the command it runs (xargs cat <
+// list, xargs -a list cat, ls | xargs cat). It is any text, / included
+// (bulwark.AnyText), which may name any file, except as an operand of
+// echo and printf, which open no file they are given. No script can
+// spell it: it holds a NUL.
+const ReadValue = bulwark.AnyText + "<read>"
 
 // Parse returns the commands script runs. A script that does not parse is
 // returned as an error; callers treat it as Dynamic.

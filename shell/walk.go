@@ -41,7 +41,12 @@ func (w *walker) value(name string, a arg) {
 	if w.pattern || name == "" {
 		return
 	}
-	vs := a.pats
+	// A value is text the shell reads again where $f is unquoted: its
+	// glob characters are globs, quoted or not (f='s[e]'*).
+	var vs []string
+	for _, p := range a.pats {
+		vs = append(vs, unquoteGlob(p))
+	}
 	switch {
 	case a.subst:
 		// f=$(cmd): read alone, $f is what cmd prints, judged where
@@ -215,8 +220,8 @@ func (w *walker) script(src string, depth int) error {
 						// f+=$(cmd): alone where f was empty, any
 						// text beside what f held.
 						b.pats = append(b.pats, ref+SubstValue)
-						if !slices.Contains(a.pats, a.text) {
-							b.pats = append(b.pats, ref+a.text)
+						if !slices.Contains(a.pats, quoteGlob(a.text)) {
+							b.pats = append(b.pats, ref+quoteGlob(a.text))
 						}
 						b.glob = true
 					}
@@ -438,7 +443,20 @@ func (w *walker) run(args []arg, depth int) []string {
 			w.cur = w.cur.union(extra)
 			defer func() { w.cur = from }()
 		}
-		for _, a := range nameArgs(prog, rest) {
+		names := nameArgs(prog, rest)
+		switch {
+		case prog == "read" && len(names) == 0:
+			w.value("REPLY", arg{text: ReadValue})
+		case (prog == "mapfile" || prog == "readarray") && len(names) == 0:
+			w.value("MAPFILE", arg{text: ReadValue})
+		}
+		for _, a := range names {
+			if a.static && (prog == "read" || prog == "mapfile" || prog == "readarray") {
+				// read f, mapfile a: what a file or a pipe holds,
+				// which may name any file.
+				name, _, _ := strings.Cut(a.text, "[")
+				w.value(name, arg{text: ReadValue})
+			}
 			if a.static && (prog == "printf" || prog == "getopts") {
 				// printf -v f FORMAT ...: f holds what the format makes.
 				name, _, _ := strings.Cut(a.text, "[")

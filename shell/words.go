@@ -33,13 +33,19 @@ type arg struct {
 	// positional parameter alone ($(cmd), ${1:-x}): a form not in pats,
 	// which is what the commands inside print, judged where they run.
 	subst bool
+	// piped reports that the word holds a command substitution, whose
+	// output, alone, is text read from a pipe: ReadValue is then one of
+	// pats.
+	piped bool
 	// pats are the word's forms as globs a policy pattern is matched
-	// against, where they differ from text (glob is then set): text with
-	// each part whose text cannot be known written as anyText (an extended
-	// glob such as +(k) or !(x), a parameter expansion with an operator
-	// such as ${f,,} or ${f#x}, and a substitution or positional
-	// parameter beside other text, as in secrets/$(echo k)), once for
-	// each choice a part makes (${f:-x} is ${f}, x or nothing).
+	// against, where they differ from text: text with each quoted *, ?,
+	// [ and \ written with a backslash before it (see quoteGlob), and
+	// (glob is then set) each part whose text cannot be known written as
+	// anyText (an extended glob such as +(k) or !(x), a parameter
+	// expansion with an operator such as ${f,,} or ${f#x}, and a
+	// substitution or positional parameter beside other text, as in
+	// secrets/$(echo k)), once for each choice a part makes (${f:-x} is
+	// ${f}, x or nothing); ReadValue for a command substitution alone.
 	pats []string
 }
 
@@ -86,22 +92,64 @@ func markedWord(src string, w *syntax.Word) (arg, forms) {
 		if f.substs == 1 && f.other == 0 {
 			// $(echo k) alone is what the commands inside print, and
 			// they are judged; beside other text (secrets/$(echo k)) it
-			// may complete any name.
+			// may complete any name. What a command substitution
+			// prints is read from a pipe, as xargs reads it: a name
+			// in a file (cat $(cat list)) may be any file (ReadValue).
 			a.subst = true
+			if a.piped {
+				a.glob = true
+				if !slices.Contains(a.pats, ReadValue) {
+					a.pats = append(a.pats, ReadValue)
+				}
+			}
 			continue
 		}
 		s := strings.ReplaceAll(f.s, substMark, anyText)
-		if s != a.text {
+		if unquoteGlob(s) != a.text {
+			// A part only known at run time, or one of a default's
+			// choices (${d:-x}).
 			a.glob = true
 		}
 		if !slices.Contains(a.pats, s) {
 			a.pats = append(a.pats, s)
 		}
 	}
-	if !a.glob {
+	if !a.glob && len(a.pats) == 1 && a.pats[0] == a.text {
 		a.pats = nil
 	}
 	return a, fs
+}
+
+// quoteGlob writes s, text the shell reads as itself (quoted), as a glob
+// form: a backslash before each *, ?, [ and \ (bulwark.GlobsMeet).
+func quoteGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if strings.IndexByte(`*?[\`, s[i]) >= 0 {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// unquoteGlob removes the backslashes of a glob form that quote the
+// character after them: the text the shell reads.
+func unquoteGlob(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // form is one glob form of a word being read (see arg.pats): its text,
@@ -180,17 +228,17 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 		if quoted {
 			s := unescapeDouble(p.Value)
 			b.WriteString(s)
-			fs.lit(s)
+			fs.lit(quoteGlob(s))
 			return
 		}
-		s, g := unescape(p.Value)
+		s, f, g := unescape(p.Value)
 		b.WriteString(s)
-		fs.lit(s)
+		fs.lit(f)
 		a.glob = a.glob || g
 	case *syntax.SglQuoted:
 		if !p.Dollar {
 			b.WriteString(p.Value)
-			fs.lit(p.Value)
+			fs.lit(quoteGlob(p.Value))
 			return
 		}
 		s, ok := ansiC(p.Value)
@@ -201,7 +249,7 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 			return
 		}
 		b.WriteString(s)
-		fs.lit(s)
+		fs.lit(quoteGlob(s))
 	case *syntax.DblQuoted:
 		for _, q := range p.Parts {
 			part(src, q, b, fs, a, true)
@@ -223,6 +271,9 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 		b.WriteString(source(src, p))
 		param(src, p, fs)
 	default: // CmdSubst, ArithmExp, ProcSubst
+		if _, ok := p.(*syntax.CmdSubst); ok {
+			a.piped = true
+		}
 		a.runtime(b)
 		b.WriteString(source(src, p))
 		fs.subst()
@@ -312,14 +363,14 @@ func source(src string, n syntax.Node) string {
 	return src[i:j]
 }
 
-// unescape removes the backslashes of an unquoted literal and reports
-// whether it has an unquoted glob character.
-func unescape(s string) (string, bool) {
+// unescape removes the backslashes of an unquoted literal, and returns
+// its glob form (a character a backslash quotes is quoted in it: see
+// quoteGlob) and whether it has an unquoted glob character.
+func unescape(s string) (text, form string, glob bool) {
 	if !strings.ContainsAny(s, `\*?[`) {
-		return s, false
+		return s, s, false
 	}
-	var b strings.Builder
-	glob := false
+	var b, f strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -327,14 +378,18 @@ func unescape(s string) (string, bool) {
 			i++
 			if s[i] != '\n' {
 				b.WriteByte(s[i])
+				f.WriteString(quoteGlob(s[i : i+1]))
 			}
 			continue
 		case c == '*' || c == '?' || c == '[':
 			glob = true
+		case c == '\\':
+			f.WriteByte('\\') // a backslash at the end is itself
 		}
 		b.WriteByte(c)
+		f.WriteByte(c)
 	}
-	return b.String(), glob
+	return b.String(), f.String(), glob
 }
 
 // unescapeDouble removes the backslashes that quote a character inside

@@ -309,7 +309,10 @@ func (w *walker) xargs(args []arg, depth int) []string {
 	if implicit {
 		rest = []arg{{text: "echo", static: true}}
 	}
-	inner := w.run(append(append([]arg(nil), rest...), arg{text: "...", static: true}), depth+1)
+	// The words xargs reads (from its input, a pipe or -a FILE) are
+	// unknown text: they may name any file.
+	read := arg{text: "...", static: true, glob: true, pats: []string{ReadValue}}
+	inner := w.run(append(append([]arg(nil), rest...), read), depth+1)
 	out := append([]string{"xargs"}, texts(args[:own])...)
 	switch {
 	case implicit:
@@ -333,7 +336,11 @@ var xargsOptions = lazy.Value[*options]{New: func() *options {
 
 // find runs the commands of its -exec, -execdir, -ok and -okdir actions,
 // and -delete removes what it finds, so `find P -delete` is also reported
-// as `rm -f -r P`.
+// as `rm -f -r P`. What find acts on is chosen by its own tests (-name,
+// -path, -regex, ...), which are not read: each {} in the command it runs
+// is given the glob forms of any file below each start point P (P and
+// P/**, see foundForms), and so is rm for -delete. Its listings (-print,
+// -fprint FILE, -ls) give names only, and are read as ls -R P is.
 func (w *walker) find(args []arg, depth int) []string {
 	idx := w.reserve()
 	out := append([]string{"find"}, texts(args)...)
@@ -346,6 +353,9 @@ func (w *walker) find(args []arg, depth int) []string {
 	if i < len(args) && args[i].static && args[i].text == "-D" {
 		i += 2
 	}
+	if i < len(args) && args[i].static && args[i].text == "--" {
+		i++
+	}
 	var paths []arg
 	for ; i < len(args); i++ {
 		t := args[i].text
@@ -357,6 +367,15 @@ func (w *walker) find(args []arg, depth int) []string {
 	if len(paths) == 0 {
 		paths = []arg{{text: ".", static: true}}
 	}
+	for j := i; j < len(args); j++ {
+		if args[j].static && args[j].text == "-files0-from" {
+			// -files0-from FILE: start points read from a file.
+			paths = []arg{{text: anyText, static: true, glob: true}}
+			break
+		}
+	}
+	found := foundForms(paths)
+	expr := i
 	for ; i < len(args); i++ {
 		if !args[i].static {
 			continue
@@ -372,14 +391,136 @@ func (w *walker) find(args []arg, depth int) []string {
 				if args[i].text == "-execdir" || args[i].text == "-okdir" {
 					w.cur = anyDir() // the folder of each file found
 				}
-				w.run(args[i+1:j], depth+1)
+				f := found
+				if name, ok := onlyNamed(args[expr:i]); ok {
+					f = namedForms(paths, name)
+				}
+				run := make([]arg, 0, j-i-1)
+				for _, a := range args[i+1 : j] {
+					run = append(run, w.foundIn(args[i].text, a, f))
+				}
+				if strings.Contains(run[0].text, "{}") {
+					w.dyn("find %s runs the files it finds as programs", args[i].text)
+				} else {
+					w.run(run, depth+1)
+				}
 				w.cur = from
 			}
 			i = j
 		case "-delete":
 			rm := append([]arg{{text: "-r", static: true}, {text: "-f", static: true}, {text: "--", static: true}}, paths...)
-			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools.Get()["rm"].parse(rm)), Globs: globs(paths)}))
+			f := found
+			if name, ok := onlyNamed(args[expr:i]); ok {
+				f = namedForms(paths, name)
+			}
+			w.cmds = append(w.cmds, w.place(Command{Name: "rm", Args: canonical(tools.Get()["rm"].parse(rm)), Globs: append(globs(paths), f...)}))
 		}
 	}
 	return out
 }
+
+// foundForms returns the glob forms of the files find may find below
+// the start points paths: each start point (as a glob, where it is one)
+// and any file below it, P/** (a run of stars crosses /).
+func foundForms(paths []arg) []string {
+	var out []string
+	for _, p := range paths {
+		fs := p.pats
+		if len(fs) == 0 {
+			fs = []string{p.text}
+		}
+		for _, f := range fs {
+			out = append(out, f, strings.TrimSuffix(f, "/")+"/**")
+		}
+	}
+	return out
+}
+
+// onlyNamed reports whether the tests of find's expression before an
+// action (expr) are tests it knows joined by "and" alone (no -o, !,
+// parentheses or other actions), so that every file the action is given
+// passes each of them, and returns the pattern of its first -name test,
+// where it has one that is known and holds no backslash (which escapes in
+// find's patterns, not in the globs the pattern is read as).
+func onlyNamed(expr []arg) (string, bool) {
+	name := ""
+	for i := 0; i < len(expr); i++ {
+		a := expr[i]
+		n, ok := findTests.Get()[a.text]
+		if !a.static || !ok || i+n >= len(expr) {
+			return "", false
+		}
+		if a.text == "-name" && name == "" {
+			if v := expr[i+1]; v.static && v.text != "" && !strings.ContainsAny(v.text, "\\/"+anyText) {
+				name = v.text
+			}
+		}
+		i += n
+	}
+	return name, name != ""
+}
+
+// findTests are the tests and options of find that choose no file by
+// what they are given other than their own argument, and how many
+// arguments each takes.
+var findTests = lazy.Value[map[string]int]{New: func() map[string]int {
+	m := map[string]int{}
+	for _, t := range strings.Fields("-name -iname -path -ipath -wholename -iwholename -regex -iregex -type -xtype " +
+		"-maxdepth -mindepth -mtime -mmin -atime -amin -ctime -cmin -size -newer -perm -user -group -uid -gid -links") {
+		m[t] = 1
+	}
+	for _, t := range strings.Fields("-a -and -empty -readable -writable -executable -true -print -print0 -depth -xdev -mount -nouser -nogroup") {
+		m[t] = 0
+	}
+	return m
+}}
+
+// namedForms are foundForms for files whose name matches name (find
+// -name NAME): each start point, and P/NAME and P/**/NAME below it.
+func namedForms(paths []arg, name string) []string {
+	var out []string
+	for _, f := range foundForms(paths) {
+		if dir, ok := strings.CutSuffix(f, "/**"); ok {
+			out = append(out, dir+"/"+name, dir+"/**/"+name)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// maxFoundForms bounds the forms one word of a find action gets.
+const maxFoundForms = 64
+
+// foundIn returns a word of the command of find's action with each {}
+// read as a file found (found, see foundForms): a glob. A {} inside other
+// text that could be a script (sh -c 'cat {}', which the script's reader
+// would see as {}) makes the script dynamic.
+func (w *walker) foundIn(action string, a arg, found []string) arg {
+	if !strings.Contains(a.text, "{}") {
+		return a
+	}
+	if rest := strings.ReplaceAll(a.text, "{}", ""); strings.Trim(rest, pathChars) != "" {
+		w.dyn("find %s puts the names it finds into the text %q, which may be read as a script", action, a.text)
+	}
+	base := a.pats
+	if len(base) == 0 {
+		base = []string{a.text}
+	}
+	b := a
+	b.glob, b.pats = true, nil
+	for _, x := range base {
+		for _, f := range found {
+			if len(b.pats) >= maxFoundForms {
+				b.pats = []string{anyText}
+				return b
+			}
+			b.pats = append(b.pats, strings.ReplaceAll(x, "{}", f))
+		}
+	}
+	return b
+}
+
+// pathChars are the characters of a word around find's {} that leave it
+// a name ({}.bak, ./{}, {}/x), not a script.
+const pathChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/+,=:@%-"

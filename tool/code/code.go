@@ -62,6 +62,12 @@ func (shell) Effects(args json.RawMessage) (tool.Effects, error) {
 // pattern). A pattern that is empty once normalised never matches.
 func (shell) Patterns(pattern string) ([]string, error) {
 	p, err := sh.Pattern(pattern)
+	if w := strings.TrimSpace(pattern); err != nil && w != "" && !strings.ContainsAny(w, " \t\n") {
+		// One word that is no command line (a(b/*, x'y.env) still
+		// names files, which a command's words are matched against:
+		// *(a(b/*)=deny must not match nothing here.
+		return []string{w}, nil
+	}
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, "run_shell", "the pattern is not a command line the shell could run", err)
 	}
@@ -277,18 +283,19 @@ func commandForms(src string) map[string]*forms {
 				add(f, folders, rel)
 			}
 		}
-		for _, w := range c.Words() {
+		for i, w := range c.Words() {
 			if len(seen) > maxForms {
 				break
 			}
-			ps, gs := wordForms(w, dirs, anyDir, v)
+			ps, gs := wordForms(w, false, i < len(c.Args) && opensNone(c.Name), dirs, anyDir, v)
 			add(f, parts, ps...)
 			add(f, globs, gs...)
 			for _, p := range ps {
-				// A word is a name, not a glob (echo '*'); the words
-				// the shell expands are in c.Globs.
-				if !strings.ContainsAny(p, "*?["+bulwark.AnyText) {
-					add(f, folders, p)
+				// A word is a name, not a glob (echo '*', ls "a[b"):
+				// its glob characters are quoted; the words the shell
+				// expands are in c.Globs.
+				if !strings.Contains(p, bulwark.AnyText) {
+					add(f, folders, quoteGlob(p))
 				}
 			}
 			add(f, folders, gs...)
@@ -297,7 +304,7 @@ func commandForms(src string) map[string]*forms {
 			if len(seen) > maxForms {
 				break
 			}
-			ps, gs := wordForms(g, dirs, anyDir, v)
+			ps, gs := wordForms(g, true, opensNone(c.Name), dirs, anyDir, v)
 			add(f, globs, ps...)
 			add(f, globs, gs...)
 			add(f, folders, ps...)
@@ -373,7 +380,14 @@ func inWorkspace(p string) (string, bool) {
 // file below any folder: it is given as the glob AnyText/WORD (a glob's
 // * would not cross the / of the folders above). They only ever
 // add matches of deny and ask rules (see bulwark.Call.Parts and Globs).
-func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []string) {
+func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v vars) (parts, globs []string) {
+	if strings.Contains(w, sh.ReadValue) {
+		// The words xargs reads.
+		if opensNone {
+			return nil, nil
+		}
+		w = strings.ReplaceAll(w, sh.ReadValue, bulwark.AnyText)
+	}
 	parts = []string{w}
 	add := func(list *[]string, p string) {
 		if p != "" && !slices.Contains(*list, p) {
@@ -384,16 +398,33 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		add(&globs, bulwark.AnyText)
 	}
 	vals := []string{w}
-	if strings.HasPrefix(w, "-") {
-		if _, val, ok := strings.Cut(w, "="); ok {
-			add(&parts, val)
-			vals = append(vals, val)
-		} else if len(w) > 2 && w[1] != '-' {
-			vals = append(vals, w[2:]) // -fFILE, -CDIR
-		}
+	if _, val, ok := strings.Cut(w, "="); ok {
+		// --file=VALUE, and KEY=VALUE operands (dd if=secrets/k,
+		// make F=secrets/k).
+		add(&parts, val)
+		vals = append(vals, val)
+	} else if strings.HasPrefix(w, "-") && len(w) > 2 && w[1] != '-' {
+		vals = append(vals, w[2:]) // -fFILE, -CDIR
 	}
-	if rev, p, ok := strings.Cut(w, ":"); ok && rev != "" && !strings.HasPrefix(p, "//") {
-		vals = append(vals, p) // HEAD:secrets/k, host:path
+	if _, p, ok := strings.Cut(w, ":"); ok && !strings.HasPrefix(p, "//") {
+		vals = append(vals, p) // HEAD:secrets/k, :secrets/k, host:path
+	}
+	if i := strings.LastIndexByte(w, ':'); i >= 0 && !strings.HasPrefix(w[i+1:], "//") {
+		vals = append(vals, w[i+1:]) // :0:secrets/k
+	}
+	for _, val := range vals {
+		switch {
+		case strings.HasPrefix(val, "@"):
+			// curl -d @FILE, gcc @FILE: the file's content.
+			vals = append(vals, val[1:])
+		case len(val) > 7 && strings.EqualFold(val[:7], "file://"):
+			// curl file:///workspace/secrets/k
+			p := val[7:]
+			if h, rest, ok := strings.Cut(p, "/"); ok && strings.EqualFold(h, "localhost") {
+				p = "/" + rest
+			}
+			vals = append(vals, p)
+		}
 	}
 	// A value of a variable may be a glob (f=secr*; cat $f/k), or hold a
 	// part only known at run time, written as bulwark.AnyText
@@ -404,19 +435,36 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			// A variable holding what a substitution prints is, read
 			// alone, judged where it is made ($(cmd) alone is); beside
 			// other text it is any text.
+			if strings.Contains(s, sh.ReadValue) {
+				// What read gives a variable, from a file or a pipe.
+				if opensNone {
+					continue
+				}
+				s = strings.ReplaceAll(s, sh.ReadValue, bulwark.AnyText)
+			}
 			if s != sh.SubstValue {
-				vals = append(vals, strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText))
+				s = strings.ReplaceAll(s, sh.SubstValue, bulwark.AnyText)
+				vals = append(vals, s)
+				// Read unquoted, a value is split into fields at
+				// blanks (x='a secrets/k'; cat $x reads secrets/k).
+				if f := strings.Fields(s); len(f) > 1 {
+					vals = append(vals, f...)
+				}
 			}
 		}
 	}
 	// A glob's part that starts with a dot may match . or .. (.*/secrets/k
 	// once globskipdots is off, or before bash 5.2): those are read too.
-	for _, val := range vals {
-		vals = append(vals, dotParts(val)...)
+	// A word as written is a name ('.*' quoted); its glob form is in
+	// c.Globs.
+	for i, val := range vals {
+		if glob || i >= substituted {
+			vals = append(vals, dotParts(val)...)
+		}
 	}
 	for i, val := range vals {
 		anywhere := anyDir
-		isGlob := i >= substituted && strings.ContainsAny(val, "*?["+bulwark.AnyText)
+		isGlob := (glob || i >= substituted) && strings.ContainsAny(val, "*?["+bulwark.AnyText)
 		add := func(list *[]string, p string) {
 			add(list, p)
 			if isGlob && list == &parts {
@@ -447,13 +495,13 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 			val = rest
 		}
 		if strings.HasPrefix(val, "/") {
-			if rel, ok := inWorkspace(path.Clean(val)); ok && rel != "." {
+			for _, rel := range below(path.Clean(val), isGlob) {
 				add(&parts, rel)
 			}
 			continue
 		}
 		for _, d := range dirs {
-			if rel, ok := inWorkspace(path.Join(d, val)); ok && rel != "." {
+			for _, rel := range below(path.Join(d, val), isGlob) {
 				add(&parts, rel)
 			}
 		}
@@ -489,6 +537,52 @@ func wordForms(w string, dirs []string, anyDir bool, v vars) (parts, globs []str
 		}
 	}
 	return parts, globs
+}
+
+// quoteGlob writes a name as a glob that matches it alone (see
+// bulwark.GlobsMeet): a backslash before each *, ?, [ and \.
+func quoteGlob(s string) string {
+	if !strings.ContainsAny(s, `*?[\`) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// opensNone reports whether the program named opens no file named by its
+// operands (echo, printf): what it is given from a file or a pipe
+// (sh.ReadValue) names no file it reads.
+func opensNone(name string) bool { return name == "echo" || name == "printf" }
+
+// below returns p, an absolute cleaned path in the sandbox, relative to
+// the workspace where it may name a file inside it (not the workspace
+// itself). Where p is a glob, a glob above the workspace may reach into
+// it: /*/secrets/k and ../*/secrets/k are */secrets/k's /workspace/secrets/k,
+// secrets/k; /** and a part that may hold a / (AnyText) may be any file.
+func below(p string, glob bool) []string {
+	if rel, ok := inWorkspace(p); ok {
+		if rel == "." {
+			return nil
+		}
+		return []string{rel}
+	}
+	if !glob || p == "/" {
+		return nil
+	}
+	first, rest, _ := strings.Cut(p[1:], "/")
+	switch {
+	case strings.Contains(first, "**") || strings.Contains(first, bulwark.AnyText):
+		return []string{bulwark.AnyText}
+	case rest != "" && bulwark.GlobsMeet("workspace", first):
+		return []string{rest}
+	}
+	return nil
 }
 
 // maxDotForms bounds the forms dotParts gives one word.

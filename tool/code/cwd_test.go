@@ -168,7 +168,14 @@ var cwdBenign = []struct{ command, rules string }{
 	{"cat README.md", ""},
 	{"cd docs && ls", ""},
 	{"echo '*'", ""},
-	{"find . -name '*.go' -exec gofmt -l {} +", ""},
+	// find -exec acts on every file below its start points whose name
+	// its -name test matches: a *.go file may sit in secrets, not a
+	// .env file.
+	{"find . -name '*.go' -exec gofmt -l {} +", "*(*.env)=deny"},
+	{"find . -type f -name '*.o' -delete", "*(*.env)=deny"},
+	{"find docs src -name '*.go' -exec gofmt -l {} +", ""},
+	{"find docs -exec cat {} +", "*(secrets/*)=deny"},
+	{"find docs -type f | xargs echo", ""},
 	{"cat $HOME/README.md", ""},
 	{"cd src; ls $PWD", ""},
 	{"git show HEAD:main.go", ""},
