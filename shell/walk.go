@@ -737,7 +737,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 	split := func(text string) {
 		for _, f := range strings.Fields(text) {
 			add(f)
-			for _, t := range strings.FieldsFunc(f, inputBreak) {
+			for _, t := range strings.FieldsFunc(f, InputBreak) {
 				add(t)
 			}
 		}
@@ -757,7 +757,7 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 				// word of the document: a substitution alone
 				// ($(date)) is judged where it is made, any
 				// other is any text (${f,,}, $(a)$(b), x$(b)).
-				for _, f := range strings.FieldsFunc(p.s, inputBreak) {
+				for _, f := range strings.FieldsFunc(p.s, InputBreak) {
 					if f != substMark && strings.Contains(f, anyText) {
 						f = strings.ReplaceAll(f, substMark, anyText)
 						if !slices.Contains(globs, f) {
@@ -778,10 +778,11 @@ func inputs(src string, rs []*syntax.Redirect) (words, globs []string) {
 	return words, globs
 }
 
-// inputBreak reports whether r ends a word of a here-document as a
+// InputBreak reports whether r ends a word of a here-document, or of a
+// program's code given as an argument (python3 -c, node -e), as the
 // program may read it: a blank, a quote, a bracket, =, a comma and the
 // like (open('secrets/k'), path=secrets/k).
-func inputBreak(r rune) bool {
+func InputBreak(r rune) bool {
 	return unicode.IsSpace(r) || strings.ContainsRune("'\"`()[]{},;=<>|&", r)
 }
 

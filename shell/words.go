@@ -24,6 +24,9 @@ type arg struct {
 	text string
 	// static is false when the word holds such a run-time part.
 	static bool
+	// shortEnds are where each $f (a name without braces) ends in the
+	// text being built (see braceShort).
+	shortEnds []int
 	// glob is true when the word has an unquoted *, ? or [ (or an
 	// extended glob), which the shell would expand against file names.
 	glob bool
@@ -87,7 +90,8 @@ func markedWord(src string, w *syntax.Word) (arg, forms) {
 	for _, p := range w.Parts {
 		part(src, p, &b, &fs, &a, false)
 	}
-	a.text = b.String()
+	a.text = braceShort(b.String(), a.shortEnds)
+	a.shortEnds = nil
 	for _, f := range fs {
 		if f.substs == 1 && f.other == 0 {
 			// $(echo k) alone is what the commands inside print, and
@@ -269,6 +273,9 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 	case *syntax.ParamExp:
 		a.runtime(b)
 		b.WriteString(source(src, p))
+		if short(p) {
+			a.shortEnds = append(a.shortEnds, b.Len())
+		}
 		param(src, p, fs)
 	default: // CmdSubst, ArithmExp, ProcSubst
 		if _, ok := p.(*syntax.CmdSubst); ok {
@@ -278,6 +285,45 @@ func part(src string, p syntax.WordPart, b *strings.Builder, fs *forms, a *arg, 
 		b.WriteString(source(src, p))
 		fs.subst()
 	}
+}
+
+// paramText is the text of a parameter expansion in a word's glob forms:
+// its source, but $f as ${f}, since the quotes that ended its name are
+// gone once the word is read ("$f"k is ${f}k, not $fk).
+func paramText(src string, p *syntax.ParamExp) string {
+	if short(p) {
+		return "${" + p.Param.Value + "}"
+	}
+	return source(src, p)
+}
+
+// short reports whether p is $f, a variable's name without braces.
+func short(p *syntax.ParamExp) bool {
+	return p.Short && p.Param != nil && !positional(p.Param.Value) && isName(p.Param.Value)
+}
+
+// braceShort writes each $f of text whose end is in ends, and that a
+// name's character follows, as ${f}: "$f"k and $f”k are ${f}k.
+func braceShort(text string, ends []int) string {
+	for i := len(ends) - 1; i >= 0; i-- {
+		e := ends[i]
+		if e >= len(text) || !isName(text[e:e+1]) && !('0' <= text[e] && text[e] <= '9') {
+			continue
+		}
+		start := strings.LastIndexByte(text[:e], '$')
+		text = text[:start] + "${" + text[start+1:e] + "}" + text[e:]
+	}
+	return text
+}
+
+// isName reports whether s is a shell variable's name.
+func isName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || i > 0 && '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // param adds the glob forms of a parameter expansion to fs.
@@ -295,7 +341,7 @@ func param(src string, p *syntax.ParamExp, fs *forms) {
 	case plain && p.Exp == nil:
 		// $f and ${f}: a reader tries the values the script gives f in
 		// their place (Script.Values).
-		fs.lit(source(src, p))
+		fs.lit(paramText(src, p))
 	case plain && p.Index == nil && p.Exp != nil && defaultOp(p.Exp.Op):
 		// ${f:-x}, ${f:=x}, ${f:+x}: f's value, x, or nothing.
 		var choices []choice

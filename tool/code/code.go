@@ -299,6 +299,17 @@ func commandForms(src string) map[string]*forms {
 				}
 			}
 			add(f, folders, gs...)
+			if i < len(c.Args) && !opensNone(c.Name) {
+				// Code given as an argument (python3 -c
+				// "open('secrets/k')", awk '{getline l < "secrets/k"}')
+				// is read as a here-document is: each piece between
+				// blanks, quotes and brackets may be a name.
+				for _, p := range codePieces(w) {
+					ps, gs := wordForms(p, false, false, dirs, anyDir, v)
+					add(f, parts, ps...)
+					add(f, globs, gs...)
+				}
+			}
 		}
 		for _, g := range c.Globs {
 			if len(seen) > maxForms {
@@ -558,6 +569,17 @@ func quoteGlob(s string) string {
 // opensNone reports whether the program named opens no file named by its
 // operands (echo, printf): what it is given from a file or a pipe
 // (sh.ReadValue) names no file it reads.
+// codePieces returns the pieces of an argument w that holds a quote, a
+// bracket or the like, split there as a here-document's words are
+// (sh.InputBreak); none when w has no such break.
+func codePieces(w string) []string {
+	if !strings.ContainsFunc(w, sh.InputBreak) {
+		return nil
+	}
+	ps := strings.FieldsFunc(w, sh.InputBreak)
+	return slices.DeleteFunc(ps, func(p string) bool { return p == w })
+}
+
 func opensNone(name string) bool { return name == "echo" || name == "printf" }
 
 // below returns p, an absolute cleaned path in the sandbox, relative to
