@@ -38,6 +38,40 @@ func (r *run) oldHasCanary(raw, args json.RawMessage) bool {
 	return c.In(strings.Join(values, "\n"))
 }
 
+// hasCanaryBeforeAllocs is hasCanary as it was before 0f3ac56 (fewer
+// allocations), verbatim: that rewrite must reach the same verdict on
+// every input, not only catch what oldHasCanary caught.
+func (r *run) hasCanaryBeforeAllocs(raw, args json.RawMessage) bool {
+	c := r.taint.canary
+	if c.In(string(raw)) {
+		return true
+	}
+	a := decodedStrings(args)
+	keys, values := a.keys, a.values
+	for _, s := range append(keys, values...) {
+		if c.In(s) {
+			return true
+		}
+	}
+	if len(keys) >= 2 && c.In(strings.Join(keys, "\n")) {
+		return true
+	}
+	if len(keys) >= 1 && len(a.strs) >= 2 && c.In(strings.Join(a.strs, "\n")) {
+		return true
+	}
+	if len(a.strValues) >= 2 && len(a.strValues) < len(values) && c.In(strings.Join(a.strValues, "\n")) {
+		return true
+	}
+	if len(values) < 2 {
+		return false
+	}
+	if c.In(strings.Join(values, "\n")) {
+		return true
+	}
+	slices.Reverse(values)
+	return c.In(strings.Join(values, "\n"))
+}
+
 // checkSameArgs fails t when the canary check of args differs from the
 // old one, or when decodedStrings differs from the token decoder.
 func checkSameArgs(t testing.TB, r *run, args []byte) {
@@ -47,6 +81,9 @@ func checkSameArgs(t testing.TB, r *run, args []byte) {
 		t.Fatalf("decodedStrings(%q) = %q; token decoder %q", args, got0, want0)
 	}
 	old, got := r.oldHasCanary(args, args), r.hasCanary(args, args)
+	if prev := r.hasCanaryBeforeAllocs(args, args); prev != got {
+		t.Fatalf("hasCanary(%q) = %v, before 0f3ac56 %v", args, got, prev)
+	}
 	if old && !got {
 		t.Fatalf("regression: the old check caught the canary in %q, the new one misses it", args)
 	}

@@ -2,6 +2,7 @@ package flatjson
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -43,5 +44,35 @@ func TestPairsTakesAPlainObject(t *testing.T) {
 	pairs, ok = Pairs([]byte(" {\"path\" : \"src/a.go\",\n\"content\":\"package é\"} "), nil)
 	if !ok || len(pairs) != 2 || string(pairs[0].Key) != "path" || string(pairs[1].Value) != "package é" {
 		t.Fatalf("Pairs = %q, %v", pairs, ok)
+	}
+}
+
+// object returns {"k0":"v","k1":"v",...} of n keys.
+func object(n int) []byte {
+	b := []byte{'{'}
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `"k`...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, `":"v"`...)
+	}
+	return append(b, '}')
+}
+
+// TestPairsBoundsKeys: Pairs takes at most MaxPairs keys and leaves more
+// to encoding/json, so that its repeated-key check (each key against
+// those before) stays bounded: 50,000 keys took 9 s per read unbounded,
+// a tool call of 600 kB that each of the schema check, Effects, the tool
+// and the loop check read.
+func TestPairsBoundsKeys(t *testing.T) {
+	if pairs, ok := Pairs(object(MaxPairs), nil); !ok || len(pairs) != MaxPairs {
+		t.Errorf("an object of MaxPairs keys: %d pairs, %v; want all taken", len(pairs), ok)
+	}
+	for _, n := range []int{MaxPairs + 1, 50_000} {
+		if _, ok := Pairs(object(n), nil); ok {
+			t.Errorf("an object of %d keys was taken; want it left to encoding/json", n)
+		}
 	}
 }

@@ -86,6 +86,24 @@ var hostileArgs = []string{
 	`{"path":"ok.txt","content":"` + strings.Repeat("x", 1<<20) + `"}`,
 	`{"path":"` + strings.Repeat("d/", 3000) + `ok.txt","content":"x"}`,
 	`{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6","g":"7","path":"secret.env","content":"x"}`,
+	// Past flatjson.MaxPairs keys, and a repeated path after them.
+	`{"path":"ok.txt","content":"x",` + strings.Repeat(`"k":"v",`, 20) + `"path":"secret.env"}`,
+	`{"path":"ok.txt","content":"x",` + strings.Repeat(`"p":"v",`, 14) + `"PATH":"secret.env"}`,
+	`{"path":"ok.txt","content":"x",` + strings.Repeat(`"p":"v",`, 14) + `"path":"secret.env"}`,
+	// Keys that are near "path": padded, quoted, a prefix, escaped quote.
+	`{"path ":"secret.env","path":"ok.txt","content":"x"}`,
+	`{" path":"secret.env","path":"ok.txt","content":"x"}`,
+	`{"pat\"h":"secret.env","path":"ok.txt","content":"x"}`,
+	`{"pat":"secret.env","path":"ok.txt","content":"x"}`,
+	`{"path\u0000":"secret.env","path":"ok.txt","content":"x"}`,
+	"{\"path\x00\":\"secret.env\",\"path\":\"ok.txt\",\"content\":\"x\"}",
+	// Values: noncharacters, C1 and DEL, U+2028, an escaped slash, a number
+	// too large, deep nesting in the content.
+	"{\"path\":\"a\uffff\ufffe\u0085\x7f\u2028.txt\",\"content\":\"x\"}",
+	`{"path":"a\/..\/secret.env","content":"x"}`,
+	`{"path":"ok.txt","content":1e999}`,
+	`{"path":"ok.txt","content":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`,
+	`{"path":"ok.txt","content":"x"` + strings.Repeat(" ", 1<<16) + `}`,
 }
 
 // The arguments of a write_file call are read one way by all that reads
@@ -93,8 +111,14 @@ var hostileArgs = []string{
 // file the tool writes. For each hostile spelling that the schema lets
 // through and Effects names, the tool writes that file and no other.
 func TestWriteFileArgsReadOneWay(t *testing.T) {
+	wrote := map[string]int{}
 	for _, args := range hostileArgs {
-		checkArgsReadOneWay(t, []byte(args))
+		wrote[checkArgsReadOneWay(t, []byte(args))]++
+	}
+	// Not all refused: the check ran to the file written for spacing, a
+	// long content, escapes and invalid UTF-8 (read as U+FFFD by all).
+	if wrote["ok.txt"] < 3 || wrote["secret.env"] < 2 || wrote["a\ufffd.env"] < 1 {
+		t.Errorf("files written: %v; want ok.txt 3 times or more, secret.env (escaped) twice or more, a\ufffd.env", wrote)
 	}
 }
 
@@ -109,7 +133,9 @@ func FuzzWriteFileArgsReadOneWay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, args []byte) { checkArgsReadOneWay(t, args) })
 }
 
-func checkArgsReadOneWay(t *testing.T, args []byte) {
+// checkArgsReadOneWay returns the file the call wrote, "" when the
+// schema, Effects or the tool refused it.
+func checkArgsReadOneWay(t *testing.T, args []byte) (written string) {
 	t.Helper()
 	w := WriteFile().(*spec)
 	var want struct {
@@ -126,14 +152,14 @@ func checkArgsReadOneWay(t *testing.T, args []byte) {
 		t.Fatalf("%q: flatStrings(path, content) = %q, json.Unmarshal %q, %v", args, v2, want, uerr)
 	}
 	if w.Schema().Validate(args) != nil {
-		return
+		return ""
 	}
 	if uerr != nil {
 		t.Fatalf("%q: the schema took what json.Unmarshal refuses: %v", args, uerr)
 	}
 	e, err := w.Effects(args)
 	if err != nil {
-		return
+		return ""
 	}
 	dir := t.TempDir()
 	ws, err := workspace.Open(dir)
@@ -142,7 +168,7 @@ func checkArgsReadOneWay(t *testing.T, args []byte) {
 	}
 	defer ws.Close()
 	if _, err := writeFile(context.Background(), ws, args); err != nil {
-		return
+		return ""
 	}
 	var made []string
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -158,4 +184,5 @@ func checkArgsReadOneWay(t *testing.T, args []byte) {
 	if b, _ := os.ReadFile(filepath.Join(dir, made[0])); string(b) != want.Content {
 		t.Fatalf("%q: the tool wrote %q, json.Unmarshal reads the content %q", args, b, want.Content)
 	}
+	return made[0]
 }
