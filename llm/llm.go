@@ -62,6 +62,12 @@ type Request struct {
 	Cache *Cache
 }
 
+// MaxReplyParts is the most tool calls (and, for providers that send them
+// so, content blocks) one model reply may hold. A server that sends more
+// is refused: a reply is one turn of an agent, and a hostile server's
+// hundred thousand calls would each be looked up and run.
+const MaxReplyParts = 1024
+
 // Response is the model's complete reply to one Request.
 type Response struct {
 	Message    Message // Role is Assistant

@@ -14,10 +14,11 @@ import (
 // Accumulator assembles a streamed Messages API reply from its events. It
 // does no I/O; the zero value is ready.
 type Accumulator struct {
-	blocks []*block
-	stop   string
-	usage  bulwark.Usage
-	done   bool // message_stop was seen
+	blocks  []*block
+	byIndex map[int]*block // the last block of each index
+	stop    string
+	usage   bulwark.Usage
+	done    bool // message_stop was seen
 }
 
 type block struct {
@@ -98,7 +99,10 @@ func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
 			a.usage.OutputTokens = ev.Message.Usage.OutputTokens
 		}
 	case "content_block_start":
-		b := &block{index: ev.Index}
+		b := a.newBlock(ev.Index)
+		if b == nil {
+			return "", errTooMany
+		}
 		if cb := ev.ContentBlock; cb != nil {
 			b.kind, b.id, b.name, b.input = cb.Type, cb.ID, cb.Name, cb.Input
 			if cb.Type == "text" {
@@ -106,12 +110,14 @@ func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
 				text = cb.Text
 			}
 		}
-		a.blocks = append(a.blocks, b)
 	case "content_block_delta":
 		if ev.Delta == nil {
 			break
 		}
 		b := a.block(ev.Index)
+		if b == nil {
+			return "", errTooMany
+		}
 		switch ev.Delta.Type {
 		case "text_delta":
 			if b.kind == "" {
@@ -143,15 +149,27 @@ func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
 // block returns the block with index i, making it if the stream skipped
 // its content_block_start.
 func (a *Accumulator) block(i int) *block {
-	for j := len(a.blocks) - 1; j >= 0; j-- {
-		if a.blocks[j].index == i {
-			return a.blocks[j]
-		}
+	if b := a.byIndex[i]; b != nil {
+		return b
+	}
+	return a.newBlock(i)
+}
+
+// newBlock adds a block of index i; nil past llm.MaxReplyParts.
+func (a *Accumulator) newBlock(i int) *block {
+	if len(a.blocks) == llm.MaxReplyParts {
+		return nil
 	}
 	b := &block{index: i}
+	if a.byIndex == nil {
+		a.byIndex = map[int]*block{}
+	}
+	a.byIndex[i] = b
 	a.blocks = append(a.blocks, b)
 	return b
 }
+
+var errTooMany = fmt.Errorf("more than %d content blocks in one reply", llm.MaxReplyParts)
 
 // Done reports whether message_stop was seen.
 func (a *Accumulator) Done() bool { return a.done }

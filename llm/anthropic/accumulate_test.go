@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,4 +150,32 @@ func FuzzAccumulator(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestAccumulatorBoundsBlocks: a reply of up to llm.MaxReplyParts content
+// blocks is assembled, a delta to an early block after many later ones
+// going to that block; one more block fails the reply.
+func TestAccumulatorBoundsBlocks(t *testing.T) {
+	var a Accumulator
+	for i := range llm.MaxReplyParts {
+		ev := `{"type":"content_block_start","index":` + strconv.Itoa(i) + `,"content_block":{"type":"tool_use","id":"t` + strconv.Itoa(i) + `","name":"read_file","input":{}}}`
+		if _, err := a.Add("", []byte(ev)); err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+	if _, err := a.Add("", []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"path\":\"a\"}"}}`)); err != nil {
+		t.Fatalf("a delta to block 0: %v", err)
+	}
+	for _, ev := range []string{
+		`{"type":"content_block_start","index":5000,"content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_delta","index":5001,"delta":{"type":"text_delta","text":"x"}}`,
+	} {
+		if _, err := a.Add("", []byte(ev)); err == nil || !strings.Contains(err.Error(), "content blocks in one reply") {
+			t.Fatalf("a block past the bound (%s): %v", ev, err)
+		}
+	}
+	r := a.Response()
+	if len(r.Message.ToolCalls) != llm.MaxReplyParts || string(r.Message.ToolCalls[0].Arguments) != `{"path":"a"}` {
+		t.Fatalf("%d calls, first %s", len(r.Message.ToolCalls), r.Message.ToolCalls[0].Arguments)
+	}
 }

@@ -21,6 +21,7 @@ import (
 type Accumulator struct {
 	text    strings.Builder
 	calls   []*callState
+	byIndex map[int]*callState // the last call of each index the server sent
 	finish  string
 	usage   *bulwark.Usage
 	done    bool         // [DONE] was seen
@@ -127,7 +128,9 @@ func (a *Accumulator) Add(data []byte) (text string, err error) {
 			text = contentText(d.Content) + contentText(d.Refusal)
 			a.text.WriteString(text)
 			for _, tc := range d.ToolCalls {
-				a.addCall(tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments)
+				if !a.addCall(tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments) {
+					return "", fmt.Errorf("more than %d tool calls in one reply", llm.MaxReplyParts)
+				}
 			}
 		}
 		if ch.FinishReason != nil && *ch.FinishReason != "" {
@@ -177,14 +180,12 @@ func plainString(raw []byte) (string, bool) {
 	return string(in), true
 }
 
-func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage) {
+// addCall adds a piece of a tool call; false when it would start a call
+// past llm.MaxReplyParts.
+func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage) bool {
 	var c *callState
 	if index != nil {
-		for _, x := range a.calls {
-			if x.index == *index {
-				c = x
-			}
-		}
+		c = a.byIndex[*index]
 		// Some servers send every whole call with index 0: a different id
 		// on a call that already has a name is a new call.
 		if c != nil && id != "" && c.id != "" && id != c.id && c.name != "" {
@@ -199,9 +200,16 @@ func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage)
 		}
 	}
 	if c == nil {
+		if len(a.calls) == llm.MaxReplyParts {
+			return false
+		}
 		c = &callState{index: -1}
 		if index != nil {
 			c.index = *index
+			if a.byIndex == nil {
+				a.byIndex = map[int]*callState{}
+			}
+			a.byIndex[c.index] = c
 		}
 		a.calls = append(a.calls, c)
 	}
@@ -220,7 +228,7 @@ func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage)
 			if _, ok := unescapeSimple(nil, args); !ok {
 				var s string
 				if json.Unmarshal(args, &s) != nil {
-					return
+					return true
 				}
 			}
 			c.args.Reset()
@@ -240,6 +248,7 @@ func (a *Accumulator) addCall(index *int, id, name string, args json.RawMessage)
 		c.args.Write(args)
 		c.objArgs = true
 	}
+	return true
 }
 
 // Done reports whether the stream's "[DONE]" was seen.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -240,4 +241,29 @@ func FuzzUnescapeSimple(f *testing.F) {
 			t.Fatalf("unescapeSimple(%q) = %q, want %q", raw, got[4:], want)
 		}
 	})
+}
+
+// TestAccumulatorBoundsCalls: a reply of up to llm.MaxReplyParts tool
+// calls is assembled, with a delta to an early call after many later
+// ones going to that call; one more call fails the reply.
+func TestAccumulatorBoundsCalls(t *testing.T) {
+	var a Accumulator
+	chunk := func(i int, id, name, args string) []byte {
+		return []byte(`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":` + strconv.Itoa(i) + `,"id":"` + id + `","function":{"name":"` + name + `","arguments":` + strconv.Quote(args) + `}}]}}]}`)
+	}
+	for i := range llm.MaxReplyParts {
+		if _, err := a.Add(chunk(i, "c"+strconv.Itoa(i), "read_file", `{"path":`)); err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if _, err := a.Add(chunk(0, "", "", `"a"}`)); err != nil {
+		t.Fatalf("a delta to call 0: %v", err)
+	}
+	if _, err := a.Add(chunk(llm.MaxReplyParts, "over", "read_file", `{}`)); err == nil || !strings.Contains(err.Error(), "tool calls in one reply") {
+		t.Fatalf("call %d past the bound: %v", llm.MaxReplyParts+1, err)
+	}
+	r := a.Response()
+	if len(r.Message.ToolCalls) != llm.MaxReplyParts || string(r.Message.ToolCalls[0].Arguments) != `{"path":"a"}` {
+		t.Fatalf("%d calls, first %s", len(r.Message.ToolCalls), r.Message.ToolCalls[0].Arguments)
+	}
 }
