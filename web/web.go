@@ -152,8 +152,15 @@ func (u *UI) ServePage(p Page) func(http.ResponseWriter, *http.Request) error {
 				return nil
 			}
 		}
+		id := r.PathValue("id")
+		if id == "." || id == ".." {
+			// /tasks/%2e%2e: the page's script would put ".." in its API
+			// paths (/api/v1/tasks/../cancel is /api/v1/cancel), and no
+			// task has such an id.
+			return bulwark.E(bulwark.NotFound, "web.page", "no such task", nil)
+		}
 		var buf strings.Builder
-		renderShell(&buf, u.shell, pageData{Page: p, Assets: u.AssetBase(), ID: r.PathValue("id")})
+		renderShell(&buf, u.shell, pageData{Page: p, Assets: u.AssetBase(), ID: id})
 		h := w.Header()
 		setPageHeaders(h)
 		h.Set("Content-Type", "text/html; charset=utf-8")

@@ -215,3 +215,18 @@ func TestEveryPageHasModule(t *testing.T) {
 		}
 	}
 }
+
+// TestPageRefusesDotIDs: /tasks/%2e%2e is no task's page: its script
+// would put ".." in the API paths it calls (/api/v1/tasks/../cancel).
+func TestPageRefusesDotIDs(t *testing.T) {
+	t.Parallel()
+	u := mustNew(t)
+	for _, path := range []string{"/tasks/%2e%2e", "/tasks/%2E%2E/files", "/tasks/%2e", "/tasks/.%2e/files"} {
+		if w := serve(t, u, "GET", path); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s = %d, want 404", path, w.Code)
+		}
+	}
+	if w := serve(t, u, "GET", "/tasks/t_..x"); w.Code != http.StatusOK {
+		t.Errorf("GET /tasks/t_..x = %d, want 200", w.Code)
+	}
+}
