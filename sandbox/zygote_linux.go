@@ -1,0 +1,192 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+)
+
+// zygote is this process's client of the zygote (initproc, zygote_linux.go):
+// a small process of the standalone init that forks the sandboxes' inits
+// when this process runs as root, so that this process, whose heap a
+// server makes large, never forks itself for a sandbox. A process starts
+// it, in the background, at its second sandbox: a one-shot process (the
+// CLI's sandbox exec) would pay for its start and get nothing back. Until
+// it runs, and whenever it cannot be used, inits are forked directly.
+type zygote struct {
+	mu       sync.Mutex
+	ctrl     int           // the control socket; -1 when no zygote runs
+	pid      int           // the zygote's pid (tests)
+	ended    chan struct{} // closed once the zygote has ended
+	starts   int           // sandboxes started so far
+	starting bool          // a zygote is being started
+	off      bool          // the zygote cannot be used here
+}
+
+var zyg = &zygote{ctrl: -1}
+
+// zygoteOff turns the zygote off (tests compare both ways).
+var zygoteOff = false
+
+// usable says whether this start goes through the zygote. It does when a
+// zygote runs, and can only run as root, from the standalone init (the
+// zygote executes itself as the init), on a kernel with pidfds (Linux
+// 5.3), with which the host signals and waits for an init it did not
+// fork.
+func (z *zygote) usable(rl *rootlessHost) bool {
+	if zygoteOff || rl != nil || initPath() == selfExe {
+		return false
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.off {
+		return false
+	}
+	if z.ctrl >= 0 {
+		select {
+		case <-z.ended:
+			z.stopLocked() // killed since: another one below
+		default:
+			return true
+		}
+	}
+	z.starts++
+	if z.starts >= 2 && !z.starting {
+		z.starting = true
+		go z.start()
+	}
+	return false
+}
+
+var pidfdsWork = sync.OnceValue(func() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+})
+
+// errZygoteOff says no zygote took the request: the caller forks the init
+// itself.
+var errZygoteOff = errors.New("no zygote")
+
+// spawn starts an init through the zygote, with ctrl as its control
+// socket and, when cgFd is not -1, in that v2 group. It returns the
+// init's pid and a pidfd of it, or errZygoteOff when the request reached
+// no zygote.
+func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, err error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctrl < 0 {
+		return 0, -1, errZygoteOff
+	}
+	fds := []int{ctrl}
+	if cgFd >= 0 {
+		fds = append(fds, cgFd)
+	}
+	if err := send(z.ctrl, initproc.Spawn{InitUID: initUID, CmdUID: cmdUID, CgroupFD: cgFd >= 0}, fds...); err != nil {
+		// Not sent (the zygote is gone): nothing was forked for it.
+		z.stopLocked()
+		return 0, -1, errZygoteOff
+	}
+	var rep initproc.Spawned
+	got, err := initproc.Recv(z.ctrl, &rep)
+	if err != nil {
+		// Whether the zygote forked an init first is not known: this
+		// start fails (an init that was forked ends at its first read,
+		// as the caller closes the other end of its socket).
+		closeAll(got)
+		z.stopLocked()
+		return 0, -1, err
+	}
+	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
+		closeAll(got)
+		if rep.Err == "" {
+			rep.Err = "zygote: a malformed answer"
+		}
+		return 0, -1, errors.New(rep.Err)
+	}
+	return rep.Pid, got[0], nil
+}
+
+// start starts a zygote. A parent death signal is documented to come when
+// the thread that forked the process ends, so that thread is kept for
+// the zygote and the inits (their parent is the zygote's): a goroutine
+// locked to it forks the zygote and waits for its end. A zygote the
+// kernel refuses to execute turns the zygote off for good; another
+// failure leaves it to a later start.
+func (z *zygote) start() {
+	ctrl, pid, ended, err := launchZygote()
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.starting = false
+	switch {
+	case errors.Is(err, errZygoteOff):
+		z.off = true
+	case err == nil:
+		z.ctrl, z.pid, z.ended = ctrl, pid, ended
+	}
+}
+
+func launchZygote() (ctrl, pid int, ended chan struct{}, err error) {
+	if !pidfdsWork() {
+		return -1, 0, nil, errZygoteOff
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, nil, err
+	}
+	child := os.NewFile(uintptr(pair[1]), "zygote")
+	started := make(chan error, 1)
+	ended = make(chan struct{})
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, after the
+		// zygote has.
+		runtime.LockOSThread()
+		c := &exec.Cmd{
+			Path:        initPath(),
+			Args:        []string{initproc.ZygoteArg},
+			Env:         []string{},
+			ExtraFiles:  []*os.File{child},
+			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
+		}
+		err := c.Start()
+		child.Close()
+		if err == nil {
+			pid = c.Process.Pid
+		}
+		started <- err
+		if err == nil {
+			c.Wait()
+		}
+		close(ended)
+	}()
+	if err := <-started; err != nil {
+		unix.Close(pair[0])
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {
+			return -1, 0, nil, errZygoteOff
+		}
+		return -1, 0, nil, err
+	}
+	// A zygote that stops answering fails the start instead of hanging it.
+	tv := unix.Timeval{Sec: 20}
+	unix.SetsockoptTimeval(pair[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return pair[0], pid, ended, nil
+}
+
+// stopLocked closes the control socket: the zygote ends at its next read,
+// and a later start starts another.
+func (z *zygote) stopLocked() {
+	if z.ctrl >= 0 {
+		unix.Close(z.ctrl)
+		z.ctrl = -1
+	}
+}
