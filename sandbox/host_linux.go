@@ -328,7 +328,7 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 	const op = "sandbox.start"
 	rl := b.rl
 	if zyg.usable(rl) {
-		pid, pidfd, err := zyg.spawn(initUID, cmdUID, int(child.Fd()), cgFd)
+		pid, pidfd, g, err := zyg.spawn(initUID, cmdUID, int(child.Fd()), cgFd)
 		switch {
 		case err == nil:
 			b.pid, b.pidfd = pid, pidfd
@@ -336,7 +336,11 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 			// pid cannot be reaped (it is this process's child, see
 			// initproc.Spawn), and so not reused by another process.
 			b.held = holdNamespaces(pid)
-			go func() { waitPidfd(pidfd); close(b.done) }()
+			go func() {
+				waitPidfd(pidfd)
+				zyg.initReaped(g)
+				close(b.done)
+			}()
 			return nil
 		case !errors.Is(err, errZygoteOff):
 			return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)

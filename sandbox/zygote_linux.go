@@ -25,12 +25,41 @@ type zygote struct {
 	ctrl     int           // the control socket; -1 when no zygote runs
 	pid      int           // the zygote's pid (tests)
 	ended    chan struct{} // closed once the zygote has ended
+	gen      *zygoteGen    // the running zygote's inits
 	starts   int           // sandboxes started so far
 	starting bool          // a zygote is being started
 	off      bool          // the zygote cannot be used here
 }
 
 var zyg = &zygote{ctrl: -1}
+
+// zygoteGen counts the inits of one zygote that are not reaped yet, and
+// keeps the thread that forked that zygote, which their parent death
+// signal refers to, until the zygote has ended and they are all reaped:
+// a zygote's death does not end the sandboxes it started (this process
+// supervises them), and an init whose start failed halfway (no answer)
+// is not kept.
+type zygoteGen struct {
+	live    int           // guarded by zyg.mu
+	dead    bool          // the zygote has ended
+	release chan struct{} // closed when dead and live is 0
+}
+
+// doneLocked says one of g's inits (or a request that yielded none) is
+// over.
+func (g *zygoteGen) doneLocked() {
+	g.live--
+	if g.dead && g.live == 0 {
+		close(g.release)
+	}
+}
+
+// initReaped says an init of g has been reaped.
+func (z *zygote) initReaped(g *zygoteGen) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	g.doneLocked()
+}
 
 // zygoteOff turns the zygote off (tests compare both ways).
 var zygoteOff = false
@@ -82,12 +111,19 @@ var errZygoteOff = errors.New("no zygote")
 // socket and, when cgFd is not -1, in that v2 group. It returns the
 // init's pid and a pidfd of it, or errZygoteOff when the request reached
 // no zygote.
-func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, err error) {
+func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, g *zygoteGen, err error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.ctrl < 0 {
-		return 0, -1, errZygoteOff
+		return 0, -1, nil, errZygoteOff
 	}
+	g = z.gen
+	g.live++ // before the request: an init it yields is counted
+	defer func() {
+		if err != nil {
+			g.doneLocked()
+		}
+	}()
 	fds := []int{ctrl}
 	if cgFd >= 0 {
 		fds = append(fds, cgFd)
@@ -95,7 +131,7 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	if err := send(z.ctrl, initproc.Spawn{InitUID: initUID, CmdUID: cmdUID, CgroupFD: cgFd >= 0}, fds...); err != nil {
 		// Not sent (the zygote is gone): nothing was forked for it.
 		z.stopLocked()
-		return 0, -1, errZygoteOff
+		return 0, -1, nil, errZygoteOff
 	}
 	var rep initproc.Spawned
 	got, err := initproc.Recv(z.ctrl, &rep)
@@ -105,26 +141,27 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		// as the caller closes the other end of its socket).
 		closeAll(got)
 		z.stopLocked()
-		return 0, -1, err
+		return 0, -1, nil, err
 	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
 		closeAll(got)
 		if rep.Err == "" {
 			rep.Err = "zygote: a malformed answer"
 		}
-		return 0, -1, errors.New(rep.Err)
+		return 0, -1, nil, errors.New(rep.Err)
 	}
-	return rep.Pid, got[0], nil
+	return rep.Pid, got[0], g, nil
 }
 
-// start starts a zygote. A parent death signal is documented to come when
-// the thread that forked the process ends, so that thread is kept for
-// the zygote and the inits (their parent is the zygote's): a goroutine
-// locked to it forks the zygote and waits for its end. A zygote the
+// start starts a zygote. A parent death signal comes when the thread
+// that forked the process ends, so that thread is kept for the zygote
+// and its inits (their parent is the zygote's): a goroutine locked to it
+// forks the zygote and waits for its end and their reaping. A zygote the
 // kernel refuses to execute turns the zygote off for good; another
 // failure leaves it to a later start.
 func (z *zygote) start() {
-	ctrl, pid, ended, err := launchZygote()
+	g := &zygoteGen{release: make(chan struct{})}
+	ctrl, pid, ended, err := launchZygote(g)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	z.starting = false
@@ -132,11 +169,11 @@ func (z *zygote) start() {
 	case errors.Is(err, errZygoteOff):
 		z.off = true
 	case err == nil:
-		z.ctrl, z.pid, z.ended = ctrl, pid, ended
+		z.ctrl, z.pid, z.ended, z.gen = ctrl, pid, ended, g
 	}
 }
 
-func launchZygote() (ctrl, pid int, ended chan struct{}, err error) {
+func launchZygote(g *zygoteGen) (ctrl, pid int, ended chan struct{}, err error) {
 	if !pidfdsWork() {
 		return -1, 0, nil, errZygoteOff
 	}
@@ -148,8 +185,8 @@ func launchZygote() (ctrl, pid int, ended chan struct{}, err error) {
 	started := make(chan error, 1)
 	ended = make(chan struct{})
 	go func() {
-		// Never unlocked: the thread ends with this goroutine, after the
-		// zygote has.
+		// Never unlocked: the thread ends with this goroutine, once the
+		// zygote has ended and its inits are reaped (zygoteGen).
 		runtime.LockOSThread()
 		c := &exec.Cmd{
 			Path:        initPath(),
@@ -164,10 +201,19 @@ func launchZygote() (ctrl, pid int, ended chan struct{}, err error) {
 			pid = c.Process.Pid
 		}
 		started <- err
-		if err == nil {
-			c.Wait()
+		if err != nil {
+			close(ended)
+			return
 		}
+		c.Wait()
 		close(ended)
+		zyg.mu.Lock()
+		g.dead = true
+		if g.live == 0 {
+			close(g.release)
+		}
+		zyg.mu.Unlock()
+		<-g.release
 	}()
 	if err := <-started; err != nil {
 		unix.Close(pair[0])

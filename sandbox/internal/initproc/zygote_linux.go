@@ -27,9 +27,10 @@ import (
 // so that it is the host's child, as if the host had forked it: the host
 // reaps it (its pid names it until then), waits for it and signals it
 // (through a pidfd), and its parent death signal comes with the host's
-// end. The zygote's own parent death signal is the host's too, and it
-// ends when the host closes its socket. A zygote that dies leaves the
-// inits it forked to the host; the host starts another.
+// end (the host keeps the thread it refers to until they are reaped).
+// The zygote's own parent death signal is the host's too, and it ends
+// when the host closes its socket. A zygote that dies leaves the inits
+// it forked to the host; the host starts another.
 
 // ZygoteArg is argv[0] of the zygote.
 const ZygoteArg = "bulwark-sandbox-zygote"
