@@ -22,7 +22,15 @@ import (
 
 // box is one sandbox: an init that is prepared and waits for its command.
 type box struct {
-	spec     Spec
+	spec Spec
+	// The init: its pid, 0 until it is started, and either a pidfd of it
+	// (started by the zygote, zygote_linux.go) or cmd (this process's
+	// child). pidMu orders a kill, which may come at any time (a
+	// Process's Kill), and the pidfd's close: a closed pidfd's number
+	// may name another process's next.
+	pid      int
+	pidMu    sync.Mutex
+	pidfd    int
 	cmd      *exec.Cmd
 	ctrl     int // the host's end of the control socket
 	cg       *cgroup
@@ -87,7 +95,7 @@ func begin(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
 	}
 	tr.Mark("host: cgroups found, uid slot leased")
-	b := &box{spec: spec, ctrl: -1, slot: slot, rl: rl, done: make(chan struct{})}
+	b := &box{spec: spec, ctrl: -1, pidfd: -1, slot: slot, rl: rl, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -268,42 +276,8 @@ func begin(spec Spec) (_ *box, err error) {
 	tv := unix.Timeval{Sec: 20}
 	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 
-	b.cmd = &exec.Cmd{
-		Path:       initPath(),
-		Args:       []string{initArg},
-		Env:        []string{},
-		ExtraFiles: []*os.File{child},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
-				syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNET,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(initUID), Size: 1}, {ContainerID: sandboxUID, HostID: int(cmdUID), Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(initUID), Size: 1}, {ContainerID: sandboxUID, HostID: int(cmdUID), Size: 1}},
-			Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
-			Pdeathsig:   syscall.SIGKILL,
-			Setsid:      true,
-			// v2 groups are entered atomically at clone; v1 ones by the
-			// init's main thread itself (joinCgroups).
-			UseCgroupFD: cgFd >= 0,
-			CgroupFD:    cgFd,
-		},
-	}
-	if rl != nil {
-		rl.initAttrs(b.cmd.SysProcAttr)
-	}
-	if b.cmd, err = startInit(b.cmd); err != nil {
-		if rl != nil {
-			return nil, bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)
-		}
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
-	}
-	// Opened before anything waits for the init: until then its pid
-	// cannot be reaped, and so not reused by another process.
-	b.held = holdNamespaces(b.cmd.Process.Pid)
-	go func() { b.cmd.Wait(); close(b.done) }()
-	if rl != nil {
-		if err := rl.mapAfterStart(b.cmd.Process.Pid, slot); err != nil {
-			return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot map the sandbox's subordinate ids", err)
-		}
+	if err := b.startInit(initUID, cmdUID, child, cgFd); err != nil {
+		return nil, err
 	}
 	tr.Mark("host: init forked (clone, uid maps, execve)")
 	if groupsPending {
@@ -346,6 +320,72 @@ func begin(spec Spec) (_ *box, err error) {
 	}
 	b.pending = true
 	return b, nil
+}
+
+// startInit starts the init with child as its control socket: through
+// the zygote when it can be used, else as this process's child.
+func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error {
+	const op = "sandbox.start"
+	rl := b.rl
+	if zyg.usable(rl) {
+		pid, pidfd, g, err := zyg.spawn(initUID, cmdUID, int(child.Fd()), cgFd)
+		switch {
+		case err == nil:
+			b.pid, b.pidfd = pid, pidfd
+			// Opened before anything waits for the init: until then its
+			// pid cannot be reaped (it is this process's child, see
+			// initproc.Spawn), and so not reused by another process.
+			b.held = holdNamespaces(pid)
+			go func() {
+				waitPidfd(pidfd)
+				zyg.initReaped(g)
+				close(b.done)
+			}()
+			return nil
+		case !errors.Is(err, errZygoteOff):
+			return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
+		}
+	}
+	b.cmd = &exec.Cmd{
+		Path:        initPath(),
+		Args:        []string{initArg},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{child},
+		SysProcAttr: initproc.InitAttr(initUID, cmdUID, cgFd),
+	}
+	if rl != nil {
+		rl.initAttrs(b.cmd.SysProcAttr)
+	}
+	var err error
+	if b.cmd, err = startInit(b.cmd); err != nil {
+		if rl != nil {
+			return bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)
+		}
+		return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
+	}
+	b.pid = b.cmd.Process.Pid
+	// Opened before anything waits for the init: until then its pid
+	// cannot be reaped, and so not reused by another process.
+	b.held = holdNamespaces(b.pid)
+	go func() { b.cmd.Wait(); close(b.done) }()
+	if rl != nil {
+		if err := rl.mapAfterStart(b.pid, b.slot); err != nil {
+			return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot map the sandbox's subordinate ids", err)
+		}
+	}
+	return nil
+}
+
+// waitPidfd waits until the process of pidfd, a child of this process,
+// has ended (its pid namespace with it: an init ends after every other
+// process of its namespace), and reaps it.
+func waitPidfd(pidfd int) {
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // awaitReady reads the init's answer to its configuration: nil once the
@@ -522,7 +562,12 @@ func (b *box) startProxy() (int, string, error) {
 
 // kill ends the sandbox: SIGKILL to its init takes the whole pid namespace.
 func (b *box) kill() {
-	if b.cmd != nil && b.cmd.Process != nil {
+	b.pidMu.Lock()
+	defer b.pidMu.Unlock()
+	switch {
+	case b.pidfd >= 0:
+		unix.PidfdSendSignal(b.pidfd, unix.SIGKILL, nil, 0)
+	case b.cmd != nil && b.cmd.Process != nil:
 		b.cmd.Process.Signal(syscall.SIGKILL)
 	}
 }
@@ -542,7 +587,7 @@ func (b *box) cleanup() {
 	if b.exitWait > 0 {
 		wait = b.exitWait
 	}
-	if b.cmd != nil && b.cmd.Process != nil {
+	if b.pid > 0 {
 		select {
 		case <-b.done:
 		case <-time.After(wait):
@@ -560,7 +605,7 @@ func (b *box) cleanup() {
 		go closeAll(held)
 	}
 	if b.cg != nil {
-		b.cg.release(ended && b.cmd != nil && b.cmd.Process != nil)
+		b.cg.release(ended && b.pid > 0)
 	}
 	if b.proxy != nil {
 		b.proxy.Close()
@@ -572,14 +617,26 @@ func (b *box) cleanup() {
 		os.RemoveAll(b.tempWS)
 	}
 	if ended {
+		b.closePidfd()
 		b.freeSlot()
 		return
 	}
 	slog.Error("a sandbox did not end within its wait after SIGKILL; its host uids stay reserved until it does", "slot", b.slot, "wait", wait)
 	go func() {
 		<-b.done
+		b.closePidfd()
 		b.freeSlot()
 	}()
+}
+
+// closePidfd closes the init's pidfd once it has ended.
+func (b *box) closePidfd() {
+	b.pidMu.Lock()
+	defer b.pidMu.Unlock()
+	if b.pidfd >= 0 {
+		unix.Close(b.pidfd)
+		b.pidfd = -1
+	}
 }
 
 func (b *box) freeSlot() {

@@ -145,7 +145,7 @@ func TestNamespacesHeldOnlyWhileTheSandboxLives(t *testing.T) {
 	var want []string
 	for _, ns := range []string{"mnt", "net"} {
 		own, _ := os.Readlink("/proc/self/ns/" + ns)
-		sandbox, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.cmd.Process.Pid, ns))
+		sandbox, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.pid, ns))
 		if sandbox == "" || sandbox == own {
 			b.cleanup()
 			t.Fatalf("set-up: the sandbox's %s namespace is %q, the host's %q", ns, sandbox, own)

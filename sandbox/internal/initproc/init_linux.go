@@ -35,6 +35,12 @@ func init() {
 		// applied to this thread and the command is forked from it.
 		runtime.LockOSThread()
 		os.Exit(initMain())
+	case ZygoteArg:
+		if err := closeInherited(ctrlFd + 1); err != nil {
+			os.Exit(1)
+		}
+		runtime.LockOSThread()
+		os.Exit(zygoteMain())
 	case UsernsArg:
 		// Hold a user namespace open until the host has its fd.
 		io.Copy(io.Discard, os.Stdin)

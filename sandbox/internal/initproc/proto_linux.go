@@ -135,7 +135,11 @@ func Send(fd int, v any, fds ...int) error {
 
 // Recv reads one packet into v and returns the fds that came with it.
 func Recv(fd int, v any) ([]int, error) {
-	buf := make([]byte, maxMsg)
+	return recvInto(fd, make([]byte, maxMsg), v)
+}
+
+// recvInto is Recv reading into buf: a packet longer is refused.
+func recvInto(fd int, buf []byte, v any) ([]int, error) {
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)

@@ -1,0 +1,143 @@
+package initproc
+
+import (
+	"fmt"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The zygote is a small, long-lived process of the standalone init that
+// forks the sandboxes' inits for a host running as root, so that the host
+// never forks itself: Go cannot vfork into a new user namespace, and a
+// full fork of the host copies its page tables and leaves every page it
+// writes next a copy-on-write fault (about 280 faults per cold sandbox of
+// a small host, more the larger its heap; BENCHMARKS.md). The zygote
+// is a few megabytes and writes little.
+//
+// It serves only the host that started it, over a SOCK_SEQPACKET pair
+// (its fd 3), one request at a time:
+//
+//	host -> zygote  Spawn  + [init's control socket end, v2 cgroup?]
+//	zygote -> host  Spawned + [pidfd of the init]   (none with Err)
+//
+// and it executes only itself as the init. The protections of a direct
+// start hold: the init gets the same namespaces, id maps, session and
+// v2 cgroup (entered at the clone), and it is forked with CLONE_PARENT,
+// so that it is the host's child, as if the host had forked it: the host
+// reaps it (its pid names it until then), waits for it and signals it
+// (through a pidfd), and its parent death signal comes with the host's
+// end (the host keeps the thread it refers to until they are reaped).
+// The zygote's own parent death signal is the host's too, and it ends
+// when the host closes its socket. A zygote that dies leaves the inits
+// it forked to the host; the host starts another.
+
+// ZygoteArg is argv[0] of the zygote.
+const ZygoteArg = "bulwark-sandbox-zygote"
+
+// InitCloneflags are the namespaces of a sandbox's init, whoever forks it.
+const InitCloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
+	syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP | syscall.CLONE_NEWNET
+
+// Spawn asks the zygote for one init. InitUID and CmdUID are the host
+// uids (and gids) mapped to the init (0) and to SandboxUID.
+type Spawn struct {
+	InitUID  uint32 `json:"init_uid"`
+	CmdUID   uint32 `json:"cmd_uid"`
+	CgroupFD bool   `json:"cgroup_fd,omitempty"` // a v2 group's fd follows the control socket's
+}
+
+// Spawned answers a Spawn: the init's pid (its pidfd comes with it), or
+// why it could not be started.
+type Spawned struct {
+	Pid int    `json:"pid,omitempty"`
+	Err string `json:"err,omitempty"`
+}
+
+// InitAttr is how an init is forked: its namespaces, id maps, session,
+// parent death signal and, when cgroupFD is not -1, the v2 group it
+// enters at the clone.
+func InitAttr(initUID, cmdUID uint32, cgroupFD int) *syscall.SysProcAttr {
+	maps := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(initUID), Size: 1}, {ContainerID: SandboxUID, HostID: int(cmdUID), Size: 1}}
+	return &syscall.SysProcAttr{
+		Cloneflags:  InitCloneflags,
+		UidMappings: maps,
+		GidMappings: maps,
+		Credential:  &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true},
+		Pdeathsig:   syscall.SIGKILL,
+		Setsid:      true,
+		UseCgroupFD: cgroupFD >= 0,
+		CgroupFD:    cgroupFD,
+	}
+}
+
+// zygoteMain serves spawn requests until the host closes its end.
+func zygoteMain() int {
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 1
+	}
+	// One buffer for every request: after each fork every page the
+	// zygote writes is a copy-on-write fault, and a buffer made anew
+	// for each (Recv's 64 KB, cleared) was 16 of its 80 faults a spawn.
+	buf := make([]byte, 4096)
+	for {
+		var req Spawn
+		fds, err := recvInto(ctrlFd, buf, &req)
+		if err != nil {
+			return 0 // the host is gone, or closed its end
+		}
+		pid, pidfd, err := spawnInit(req, fds, null)
+		CloseAll(fds)
+		if err != nil {
+			if Send(ctrlFd, Spawned{Err: err.Error()}) != nil {
+				return 0
+			}
+			continue
+		}
+		err = Send(ctrlFd, Spawned{Pid: pid}, pidfd)
+		unix.Close(pidfd)
+		if err != nil {
+			return 0
+		}
+	}
+}
+
+// spawnInit forks and executes this binary as an init for req with the
+// descriptors that came with it.
+func spawnInit(req Spawn, fds []int, null int) (pid, pidfd int, err error) {
+	want := 1
+	if req.CgroupFD {
+		want++
+	}
+	if len(fds) != want {
+		return 0, -1, fmt.Errorf("zygote: got %d descriptors, want %d", len(fds), want)
+	}
+	cg := -1
+	if req.CgroupFD {
+		cg = fds[1]
+	}
+	pidfd = -1
+	attr := InitAttr(req.InitUID, req.CmdUID, cg)
+	// The init is the host's child, not the zygote's: the host reaps it,
+	// so its pid is not reused while the host may still signal it, and
+	// its parent death signal comes with the host's end.
+	attr.Cloneflags |= syscall.CLONE_PARENT
+	attr.PidFD = &pidfd
+	pid, err = syscall.ForkExec("/proc/self/exe", []string{InitArg}, &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(fds[0])},
+		Sys:   attr,
+	})
+	if err != nil {
+		return 0, -1, fmt.Errorf("zygote: %w", err)
+	}
+	if pidfd < 0 {
+		// A kernel without CLONE_PIDFD (Linux 5.2), which the host
+		// checked for: the init, whose control socket the host closes
+		// on this answer, ends at its first read (and the host, its
+		// parent, is left a zombie it does not know of).
+		return 0, -1, fmt.Errorf("zygote: no pidfd for the init")
+	}
+	return pid, pidfd, nil
+}

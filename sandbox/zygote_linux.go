@@ -1,0 +1,238 @@
+package sandbox
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+)
+
+// zygote is this process's client of the zygote (initproc, zygote_linux.go):
+// a small process of the standalone init that forks the sandboxes' inits
+// when this process runs as root, so that this process, whose heap a
+// server makes large, never forks itself for a sandbox. A process starts
+// it, in the background, at its second sandbox: a one-shot process (the
+// CLI's sandbox exec) would pay for its start and get nothing back. Until
+// it runs, and whenever it cannot be used, inits are forked directly.
+type zygote struct {
+	mu       sync.Mutex
+	ctrl     int           // the control socket; -1 when no zygote runs
+	pid      int           // the zygote's pid (tests)
+	ended    chan struct{} // closed once the zygote has ended
+	gen      *zygoteGen    // the running zygote's inits
+	starts   int           // sandboxes started so far
+	starting bool          // a zygote is being started
+	off      bool          // the zygote cannot be used here
+}
+
+var zyg = &zygote{ctrl: -1}
+
+// zygoteGen counts the inits of one zygote that are not reaped yet, and
+// keeps the thread that forked that zygote, which their parent death
+// signal refers to, until the zygote has ended and they are all reaped:
+// a zygote's death does not end the sandboxes it started (this process
+// supervises them), and an init whose start failed halfway (no answer)
+// is not kept.
+type zygoteGen struct {
+	live    int           // guarded by zyg.mu
+	dead    bool          // the zygote has ended
+	release chan struct{} // closed when dead and live is 0
+}
+
+// doneLocked says one of g's inits (or a request that yielded none) is
+// over.
+func (g *zygoteGen) doneLocked() {
+	g.live--
+	if g.dead && g.live == 0 {
+		close(g.release)
+	}
+}
+
+// initReaped says an init of g has been reaped.
+func (z *zygote) initReaped(g *zygoteGen) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	g.doneLocked()
+}
+
+// zygoteOff turns the zygote off (tests compare both ways).
+var zygoteOff = false
+
+// usable says whether this start goes through the zygote. It does when a
+// zygote runs, and can only run as root, from the standalone init (the
+// zygote executes itself as the init), on a kernel with pidfds (Linux
+// 5.3), with which the host signals and waits for an init it did not
+// fork.
+func (z *zygote) usable(rl *rootlessHost) bool {
+	if zygoteOff || rl != nil || initPath() == selfExe {
+		return false
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.off {
+		return false
+	}
+	if z.ctrl >= 0 {
+		select {
+		case <-z.ended:
+			z.stopLocked() // killed since: another one below
+		default:
+			return true
+		}
+	}
+	z.starts++
+	if z.starts >= 2 && !z.starting {
+		z.starting = true
+		go z.start()
+	}
+	return false
+}
+
+var pidfdsWork = sync.OnceValue(func() bool {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+})
+
+// errZygoteOff says no zygote took the request: the caller forks the init
+// itself.
+var errZygoteOff = errors.New("no zygote")
+
+// spawn starts an init through the zygote, with ctrl as its control
+// socket and, when cgFd is not -1, in that v2 group. It returns the
+// init's pid and a pidfd of it, or errZygoteOff when the request reached
+// no zygote.
+func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, g *zygoteGen, err error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.ctrl < 0 {
+		return 0, -1, nil, errZygoteOff
+	}
+	g = z.gen
+	g.live++ // before the request: an init it yields is counted
+	defer func() {
+		if err != nil {
+			g.doneLocked()
+		}
+	}()
+	fds := []int{ctrl}
+	if cgFd >= 0 {
+		fds = append(fds, cgFd)
+	}
+	if err := send(z.ctrl, initproc.Spawn{InitUID: initUID, CmdUID: cmdUID, CgroupFD: cgFd >= 0}, fds...); err != nil {
+		// Not sent (the zygote is gone): nothing was forked for it.
+		z.stopLocked()
+		return 0, -1, nil, errZygoteOff
+	}
+	var rep initproc.Spawned
+	got, err := initproc.Recv(z.ctrl, &rep)
+	if err != nil {
+		// Whether the zygote forked an init first is not known: this
+		// start fails (an init that was forked ends at its first read,
+		// as the caller closes the other end of its socket).
+		closeAll(got)
+		z.stopLocked()
+		return 0, -1, nil, err
+	}
+	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
+		closeAll(got)
+		if rep.Err == "" {
+			rep.Err = "zygote: a malformed answer"
+		}
+		return 0, -1, nil, errors.New(rep.Err)
+	}
+	return rep.Pid, got[0], g, nil
+}
+
+// start starts a zygote. A parent death signal comes when the thread
+// that forked the process ends, so that thread is kept for the zygote
+// and its inits (their parent is the zygote's): a goroutine locked to it
+// forks the zygote and waits for its end and their reaping. A zygote the
+// kernel refuses to execute turns the zygote off for good; another
+// failure leaves it to a later start.
+func (z *zygote) start() {
+	g := &zygoteGen{release: make(chan struct{})}
+	ctrl, pid, ended, err := launchZygote(g)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	z.starting = false
+	switch {
+	case errors.Is(err, errZygoteOff):
+		z.off = true
+	case err == nil:
+		z.ctrl, z.pid, z.ended, z.gen = ctrl, pid, ended, g
+	}
+}
+
+func launchZygote(g *zygoteGen) (ctrl, pid int, ended chan struct{}, err error) {
+	if !pidfdsWork() {
+		return -1, 0, nil, errZygoteOff
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, nil, err
+	}
+	child := os.NewFile(uintptr(pair[1]), "zygote")
+	started := make(chan error, 1)
+	ended = make(chan struct{})
+	go func() {
+		// Never unlocked: the thread ends with this goroutine, once the
+		// zygote has ended and its inits are reaped (zygoteGen).
+		runtime.LockOSThread()
+		c := &exec.Cmd{
+			Path:        initPath(),
+			Args:        []string{initproc.ZygoteArg},
+			Env:         []string{},
+			ExtraFiles:  []*os.File{child},
+			SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true},
+		}
+		err := c.Start()
+		child.Close()
+		if err == nil {
+			pid = c.Process.Pid
+		}
+		started <- err
+		if err != nil {
+			close(ended)
+			return
+		}
+		c.Wait()
+		close(ended)
+		zyg.mu.Lock()
+		g.dead = true
+		if g.live == 0 {
+			close(g.release)
+		}
+		zyg.mu.Unlock()
+		<-g.release
+	}()
+	if err := <-started; err != nil {
+		unix.Close(pair[0])
+		if errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC) {
+			return -1, 0, nil, errZygoteOff
+		}
+		return -1, 0, nil, err
+	}
+	// A zygote that stops answering fails the start instead of hanging it.
+	tv := unix.Timeval{Sec: 20}
+	unix.SetsockoptTimeval(pair[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return pair[0], pid, ended, nil
+}
+
+// stopLocked closes the control socket: the zygote ends at its next read,
+// and a later start starts another.
+func (z *zygote) stopLocked() {
+	if z.ctrl >= 0 {
+		unix.Close(z.ctrl)
+		z.ctrl = -1
+	}
+}

@@ -1,0 +1,173 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// parentOf returns the parent pid of pid, from /proc.
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ppid
+}
+
+// startZygoted starts a sandbox whose init the zygote forked (a process
+// starts its zygote in the background at its second sandbox).
+func startZygoted(t *testing.T, spec Spec) *box {
+	t.Helper()
+	if !zygoteHere() {
+		t.Skip("no zygote here (not root, or not the standalone init)")
+	}
+	for i := 0; i < 100; i++ {
+		b, err := start(spec.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.pidfd >= 0 {
+			return b
+		}
+		b.cleanup()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Skip("no init was started by a zygote here (not root, or not the standalone init)")
+	return nil
+}
+
+// zygoteHere says whether this process's sandboxes may use a zygote.
+func zygoteHere() bool { return os.Geteuid() == 0 && initPath() != selfExe && !zygoteOff }
+
+// An init the zygote forks is this process's child (CLONE_PARENT), which
+// reaps and supervises it as one it forked itself: the zygote's death
+// leaves it running, and the next sandbox gets a new zygote.
+func TestZygotedInitIsOurChild(t *testing.T) {
+	requireSandbox(t)
+	b := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	defer b.cleanup()
+	if p := parentOf(t, b.pid); p != os.Getpid() {
+		t.Fatalf("the init's parent is %d, not this process (%d)", p, os.Getpid())
+	}
+	zyg.mu.Lock()
+	z, ended := zyg.pid, zyg.ended
+	zyg.mu.Unlock()
+	if err := syscall.Kill(z, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-ended
+	// The sandbox lives on, this process's child: the thread its parent
+	// death signal refers to is kept until it is reaped.
+	res, err := b.run(context.Background(), []string{"true"}, stdio{})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("the sandbox after its zygote died: %v, %+v", err, res)
+	}
+	if _, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"}); err != nil {
+		t.Fatalf("Run after the zygote died: %v", err)
+	}
+	b2 := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	defer b2.cleanup()
+	zyg.mu.Lock()
+	z2 := zyg.pid
+	zyg.mu.Unlock()
+	if z2 == z {
+		t.Errorf("the dead zygote %d still serves", z)
+	}
+}
+
+// The host's death ends its sandboxes (the init's parent death signal,
+// which the zygote's fork keeps: the init is the host's child) and its
+// zygote, even while a command runs and no init reads its socket.
+func TestHostDeathEndsSandboxAndZygote(t *testing.T) {
+	requireSandbox(t)
+	c := exec.Command(os.Args[0], "-test.run=^TestHostDeathHelper$", "-test.v")
+	c.Env = append(os.Environ(), "BULWARK_TEST_HOST_DEATH=1")
+	c.Stderr = os.Stderr
+	out, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Wait()
+	defer c.Process.Kill()
+	var initPid, zygPid int
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "HOSTDEATH %d %d", &initPid, &zygPid); err == nil {
+			break
+		}
+	}
+	switch {
+	case sc.Err() != nil || initPid == 0 && zygPid == 0 && !strings.HasPrefix(sc.Text(), "HOSTDEATH"):
+		t.Fatal("the helper did not start a sandbox")
+	case initPid == 0:
+		t.Skip("the helper's inits were not started by a zygote (not root, or not the standalone init)")
+	}
+	startOf := func(pid int) string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
+			if f := strings.Fields(string(b[i+1:])); len(f) > 19 {
+				return f[19] // start time: a reused pid has another
+			}
+		}
+		return ""
+	}
+	initStart, zygStart := startOf(initPid), startOf(zygPid)
+	c.Process.Kill()
+	c.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		i, z := startOf(initPid), startOf(zygPid)
+		if (i == "" || i != initStart) && (z == "" || z != zygStart) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the host's death: the init lives %v, the zygote lives %v", i == initStart, z == zygStart)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestHostDeathHelper is the host TestHostDeathEndsSandboxAndZygote kills:
+// it runs a command in a zygote's sandbox and says which processes to
+// watch.
+func TestHostDeathHelper(t *testing.T) {
+	if os.Getenv("BULWARK_TEST_HOST_DEATH") == "" {
+		t.Skip("run by TestHostDeathEndsSandboxAndZygote")
+	}
+	for i := 0; zygoteHere() && i < 100; i++ {
+		b, err := start(Spec{AllowExec: []string{"sleep"}, Timeout: 60 * time.Second}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.pidfd < 0 {
+			b.cleanup()
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		go b.run(context.Background(), []string{"sleep", "60"}, stdio{})
+		time.Sleep(300 * time.Millisecond) // the command runs
+		zyg.mu.Lock()
+		z := zyg.pid
+		zyg.mu.Unlock()
+		fmt.Printf("HOSTDEATH %d %d\n", b.pid, z)
+		time.Sleep(60 * time.Second)
+	}
+	fmt.Printf("HOSTDEATH 0 0\n")
+}
