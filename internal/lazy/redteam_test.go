@@ -3,6 +3,7 @@ package lazy
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -101,7 +102,7 @@ func TestGetPanicsAsOnceValue(t *testing.T) {
 		"panics":          func() int { panic("x") },
 		"panics with nil": func() int { panic(nil) },
 		"panics an error": func() int { panic(errors.New("e")) },
-		"runtime error":   func() int { var m map[string]int; m["a"] = 1; return 0 },
+		"runtime error":   func() int { var s []int; return s[len(os.Args)+1] }, // index out of range
 		"nested Value":    func() int { return (&Value[int]{New: func() int { return 3 }}).Get() },
 		"nested panic":    func() int { return (&Value[int]{New: func() int { panic("inner") }}).Get() },
 	} {
