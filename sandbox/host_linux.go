@@ -315,7 +315,7 @@ func begin(spec Spec) (_ *box, err error) {
 		fds = append(fds, plan.rootTree)
 	}
 	tr.Mark("host: config ready")
-	if err := send(b.ctrl, cfg, append(fds, extra...)...); err != nil {
+	if err := send(b.ctrl, &cfg, append(fds, extra...)...); err != nil {
 		return nil, bulwark.E(bulwark.Internal, op, "sandbox: cannot configure the init", err)
 	}
 	b.pending = true

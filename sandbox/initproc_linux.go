@@ -46,7 +46,7 @@ func SeccompAvailable() bool { return initproc.SeccompAvailable() }
 // ahead of its Ready, when it refuses its configuration) makes the kernel
 // report a reset to the host's next read, before the reply still queued
 // and only once: the read is tried again.
-func recvReply(fd int, v any) error {
+func recvReply(fd int, v initproc.Message) error {
 	fds, err := initproc.Recv(fd, v)
 	if errors.Is(err, unix.ECONNRESET) {
 		fds, err = initproc.Recv(fd, v)

@@ -39,7 +39,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	req := runRequest{Argv: argv, Env: commandEnv(b.spec), Announce: true}
 	started := time.Now()
 	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
-	err = send(b.ctrl, req, int(inR.Fd()), int(outW.Fd()), errFd)
+	err = send(b.ctrl, &req, int(inR.Fd()), int(outW.Fd()), errFd)
 	inR.Close()
 	outW.Close()
 	unix.Close(errFd)

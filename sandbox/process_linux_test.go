@@ -674,10 +674,10 @@ func TestReplyReadAfterTheInitLeftACommandUnread(t *testing.T) {
 	}
 	host, init := pair[0], pair[1]
 	defer unix.Close(host)
-	if err := send(init, initReply{Err: "refused"}); err != nil {
+	if err := send(init, &initReply{Err: "refused"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := send(host, runRequest{Argv: []string{"true"}}); err != nil {
+	if err := send(host, &runRequest{Argv: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(init)

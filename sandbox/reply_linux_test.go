@@ -29,7 +29,7 @@ func TestReplyDescriptorsClosed(t *testing.T) {
 	before := open()
 	for i := 0; i < 50; i++ {
 		fd := int(devnull.Fd())
-		if err := send(pair[1], runReply{Alone: true}, fd, fd, fd, fd); err != nil {
+		if err := send(pair[1], &runReply{Alone: true}, fd, fd, fd, fd); err != nil {
 			t.Fatal(err)
 		}
 		var r runReply

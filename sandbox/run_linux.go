@@ -67,7 +67,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	pending := b.pending
 	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
 	defer guard.end()
-	err = send(b.ctrl, req, stdinFd, outFd, errFd)
+	err = send(b.ctrl, &req, stdinFd, outFd, errFd)
 	unix.Close(outFd)
 	unix.Close(errFd)
 	if err != nil {

@@ -128,7 +128,7 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	if cgFd >= 0 {
 		fds = append(fds, cgFd)
 	}
-	if err := send(z.ctrl, initproc.Spawn{InitUID: initUID, CmdUID: cmdUID, CgroupFD: cgFd >= 0}, fds...); err != nil {
+	if err := send(z.ctrl, &initproc.Spawn{InitUID: initUID, CmdUID: cmdUID, CgroupFD: cgFd >= 0}, fds...); err != nil {
 		// Not sent (the zygote is gone): nothing was forked for it.
 		z.stopLocked()
 		return 0, -1, nil, errZygoteOff

@@ -75,11 +75,11 @@ func initMain() int {
 	mark("config received")
 	p, err := prepare(&cfg, fds)
 	if err != nil {
-		Send(ctrlFd, Reply{Err: err.Error()})
+		Send(ctrlFd, &Reply{Err: err.Error()})
 		return 1
 	}
 	allowed := p.allowed
-	if err := Send(ctrlFd, Reply{Ready: true, ABI: p.abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
+	if err := Send(ctrlFd, &Reply{Ready: true, ABI: p.abi, Trace: traced(cfg.Trace)}); err != nil || cfg.Check {
 		return 0
 	}
 	var req RunRequest
@@ -91,7 +91,7 @@ func initMain() int {
 	reply := runCommand(req, stdio, why{allowed: allowed, workspaceExec: cfg.WorkspaceExec})
 	mark("command reaped")
 	reply.Trace = traced(cfg.Trace)
-	Send(ctrlFd, reply)
+	Send(ctrlFd, &reply)
 	return 0
 }
 
@@ -335,7 +335,7 @@ func runCommand(req RunRequest, stdio []int, w why) RunReply {
 	p.Release()
 	if req.Announce {
 		// A host that is gone takes this init with it (Pdeathsig).
-		Send(ctrlFd, RunReply{Started: true, Running: true})
+		Send(ctrlFd, &RunReply{Started: true, Running: true})
 	}
 	killed := 0 // processes the seccomp filter killed (SIGSYS)
 	for {

@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,9 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The host and the init talk over a SOCK_SEQPACKET socket pair: one JSON
-// message per packet, with file descriptors attached where a message needs
-// them. The init's side is fd 3.
+// The host and the init talk over a SOCK_SEQPACKET socket pair: one
+// message per packet (codec_linux.go), with file descriptors attached where
+// a message needs them. The init's side is fd 3.
 //
 //	host -> init  Config  + [workspace, root tree, proxy dir, tasks]  set yourself up
 //	init -> host  Reply                                   ready, or why not
@@ -71,8 +70,8 @@ type Config struct {
 // Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in
 // nanoseconds, the clock the host reads too (sandbox.Trace).
 type Stamp struct {
-	Name string `json:"n"`
-	At   int64  `json:"t"`
+	Name string
+	At   int64
 }
 
 // Monotonic reads CLOCK_MONOTONIC in nanoseconds.
@@ -83,48 +82,48 @@ func Monotonic() int64 {
 }
 
 type Reply struct {
-	Ready bool    `json:"ready"`
-	Err   string  `json:"err,omitempty"`
-	ABI   int     `json:"abi,omitempty"`   // the Landlock ABI the init used
-	Trace []Stamp `json:"trace,omitempty"` // with Config.Trace
+	Ready bool
+	Err   string
+	ABI   int     // the Landlock ABI the init used
+	Trace []Stamp // with Config.Trace
 }
 
 // RunRequest is one command for a prepared sandbox.
 type RunRequest struct {
-	Argv []string `json:"argv"`
-	Env  []string `json:"env"`
+	Argv []string
+	Env  []string
 	// Announce asks for a RunReply with Running set as soon as the command
 	// has started (a long-lived process: the host must know it runs), and
 	// the final RunReply when it ends. A command that cannot be started
 	// gets only the final one.
-	Announce bool `json:"announce,omitempty"`
+	Announce bool
 }
 
 type RunReply struct {
-	Started bool   `json:"started"`
-	Exit    int    `json:"exit"`
-	Signal  int    `json:"signal,omitempty"`
-	Err     string `json:"err,omitempty"`
+	Started bool
+	Exit    int
+	Signal  int
+	Err     string
 	// Alone says no other process was left in the sandbox when the
 	// command ended: the init is the last one and exits next.
-	Alone bool `json:"alone,omitempty"`
+	Alone bool
 	// Running marks the announcement that the command started (see
 	// RunRequest.Announce); the final reply follows when it ends.
-	Running bool `json:"running,omitempty"`
+	Running bool
 	// NotAllowed says the command was not started because the sandbox's
 	// policy refused it (the allowlist, a noexec folder).
-	NotAllowed bool `json:"not_allowed,omitempty"`
+	NotAllowed bool
 	// SyscallKilled counts the processes of the run that the seccomp
 	// filter killed.
-	SyscallKilled int     `json:"syscall_killed,omitempty"`
-	Trace         []Stamp `json:"trace,omitempty"` // with Config.Trace
+	SyscallKilled int
+	Trace         []Stamp // with Config.Trace
 }
 
-// Send writes v as one packet, with fds attached.
-func Send(fd int, v any, fds ...int) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
+// Send writes m as one packet, with fds attached.
+func Send(fd int, m Message, fds ...int) error {
+	b := encode(m)
+	if len(b) > maxMsg {
+		return errors.New("control message too long")
 	}
 	var oob []byte
 	if len(fds) > 0 {
@@ -133,13 +132,13 @@ func Send(fd int, v any, fds ...int) error {
 	return unix.Sendmsg(fd, b, oob, nil, 0)
 }
 
-// Recv reads one packet into v and returns the fds that came with it.
-func Recv(fd int, v any) ([]int, error) {
-	return recvInto(fd, make([]byte, maxMsg), v)
+// Recv reads one packet into m and returns the fds that came with it.
+func Recv(fd int, m Message) ([]int, error) {
+	return recvInto(fd, make([]byte, maxMsg), m)
 }
 
 // recvInto is Recv reading into buf: a packet longer is refused.
-func recvInto(fd int, buf []byte, v any) ([]int, error) {
+func recvInto(fd int, buf []byte, m Message) ([]int, error) {
 	oob := make([]byte, unix.CmsgSpace(8*4))
 	for {
 		n, oobn, flags, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
@@ -170,9 +169,9 @@ func recvInto(fd int, buf []byte, v any) ([]int, error) {
 			CloseAll(fds)
 			return nil, fmt.Errorf("control socket closed: %w", os.ErrClosed)
 		}
-		if err := json.Unmarshal(buf[:n], v); err != nil {
+		if err := decode(buf[:n], m); err != nil {
 			CloseAll(fds)
-			return nil, fmt.Errorf("bad control message: %w", err)
+			return nil, err
 		}
 		return fds, nil
 	}

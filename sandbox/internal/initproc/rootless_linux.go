@@ -22,12 +22,12 @@ type Rootless struct {
 	// resolves the path in its own mount namespace and checks it reached
 	// that very folder (device and inode), so a path swapped in between
 	// is refused.
-	WorkspacePath string `json:"workspace_path"`
+	WorkspacePath string
 	// BecomeRoot asks the init to take uid and gid 0 of its namespace
 	// (a subordinate id of the host's user, mapped by newuidmap), so that
 	// it runs as another uid than the command, and to drop the
 	// supplementary groups it inherited from the host.
-	BecomeRoot bool `json:"become_root,omitempty"`
+	BecomeRoot bool
 }
 
 // rootlessSetup binds the workspace (replacing fds[0] by the detached

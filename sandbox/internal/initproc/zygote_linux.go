@@ -42,16 +42,16 @@ const InitCloneflags = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLO
 // Spawn asks the zygote for one init. InitUID and CmdUID are the host
 // uids (and gids) mapped to the init (0) and to SandboxUID.
 type Spawn struct {
-	InitUID  uint32 `json:"init_uid"`
-	CmdUID   uint32 `json:"cmd_uid"`
-	CgroupFD bool   `json:"cgroup_fd,omitempty"` // a v2 group's fd follows the control socket's
+	InitUID  uint32
+	CmdUID   uint32
+	CgroupFD bool // a v2 group's fd follows the control socket's
 }
 
 // Spawned answers a Spawn: the init's pid (its pidfd comes with it), or
 // why it could not be started.
 type Spawned struct {
-	Pid int    `json:"pid,omitempty"`
-	Err string `json:"err,omitempty"`
+	Pid int
+	Err string
 }
 
 // InitAttr is how an init is forked: its namespaces, id maps, session,
@@ -90,12 +90,12 @@ func zygoteMain() int {
 		pid, pidfd, err := spawnInit(req, fds, null)
 		CloseAll(fds)
 		if err != nil {
-			if Send(ctrlFd, Spawned{Err: err.Error()}) != nil {
+			if Send(ctrlFd, &Spawned{Err: err.Error()}) != nil {
 				return 0
 			}
 			continue
 		}
-		err = Send(ctrlFd, Spawned{Pid: pid}, pidfd)
+		err = Send(ctrlFd, &Spawned{Pid: pid}, pidfd)
 		unix.Close(pidfd)
 		if err != nil {
 			return 0
