@@ -72,9 +72,12 @@ func init() {
 // assertNothingLeft checks that no process of a sandbox this test process
 // made is alive on the host: the sandbox's processes all died with it.
 // (Other processes, such as other packages' tests, may run sandboxes at the
-// same time; their uids are not ours.)
+// same time; their uids are not ours.) It waits for the inits that Run
+// left ending in the background (endAfterRun); TestRunEndsTheInitAfter
+// checks what holds before.
 func assertNothingLeft(t *testing.T) {
 	t.Helper()
+	teardowns.Wait()
 	if pids := sandboxProcesses(); len(pids) > 0 {
 		t.Errorf("sandbox processes survived the sandbox: %v", pids)
 	}

@@ -629,6 +629,50 @@ func (b *box) cleanup() {
 	}()
 }
 
+// endAfterRun is cleanup for Run once its command has ended, which run
+// made sure left no process in the sandbox but its init (the init said it
+// was alone, or was waited for). The init is killed here; its end takes
+// about a millisecond more (the kernel tears down its pid namespace and
+// memory). When that end is all there is left to wait for (no folder to
+// remove, no proxy, the slot's groups kept as they are), waiting for it
+// and giving the uid slot back happen after Run returns, in one of a few
+// background teardowns; when those are all busy, or there is more to do,
+// it is cleanup.
+func (b *box) endAfterRun() {
+	b.kill()
+	select {
+	case <-b.done:
+		b.cleanup()
+		return
+	default:
+	}
+	if b.pid <= 0 || b.tempWS != "" || b.proxyWD != "" || b.proxy != nil || (b.cg != nil && !b.cg.keep) {
+		b.cleanup()
+		return
+	}
+	select {
+	case backgroundTeardowns <- struct{}{}:
+	default:
+		b.cleanup()
+		return
+	}
+	teardowns.Add(1)
+	go func() {
+		defer teardowns.Done()
+		b.cleanup()
+		<-backgroundTeardowns
+	}()
+}
+
+// backgroundTeardowns bounds the teardowns endAfterRun leaves running: a
+// loop of Runs that outpaces the inits' ends waits for them again instead
+// of piling up goroutines and uid slots.
+var backgroundTeardowns = make(chan struct{}, 4)
+
+// teardowns counts the background teardowns, for a caller (the tests)
+// that must see every sandbox ended.
+var teardowns sync.WaitGroup
+
 // closePidfd closes the init's pidfd once it has ended.
 func (b *box) closePidfd() {
 	b.pidMu.Lock()

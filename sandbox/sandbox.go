@@ -413,7 +413,7 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	}
 	res, err := b.run(ctx, cmd, stdio{spec.Stdin, spec.Stdout, spec.Stderr, spec.Output})
 	if err == nil {
-		b.cleanup()
+		b.endAfterRun()
 	}
 	spec.Trace.Mark("host: torn down")
 	return res, err

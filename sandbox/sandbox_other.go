@@ -23,6 +23,7 @@ func begin(spec Spec) (*box, error) { return start(spec) }
 
 func (b *box) run(context.Context, []string, stdio) (*Result, error) { return nil, nil }
 func (b *box) cleanup()                                              {}
+func (b *box) endAfterRun()                                          {}
 
 func (b *box) launch(context.Context, []string) (*Process, error) { return nil, nil }
 

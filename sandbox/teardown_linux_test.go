@@ -1,0 +1,74 @@
+package sandbox
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// commandProcesses lists the host processes running as the command's uid
+// of one of this test process's sandboxes (the init runs as the next uid).
+func commandProcesses() []string {
+	var out []string
+	for _, p := range sandboxProcesses() {
+		_, u, _ := strings.Cut(p, ":")
+		if uid, _ := strconv.ParseUint(u, 10, 32); (uid-uidBase)%2 == 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// TestRunEndsTheInitAfter: Run may return before its init has ended
+// (endAfterRun), but never before a process of the command has: the
+// command's uid has no process left when Run returns, whether the command
+// left children behind or not. The init's uid slot is given back only
+// once the init has ended, so no other sandbox is given the uids of a
+// process still alive.
+func TestRunEndsTheInitAfter(t *testing.T) {
+	requireSandbox(t)
+	if rootless() != nil {
+		t.Skip("the uids of a host that is not root are not uidBase's")
+	}
+	// A workspace of the test's: a temporary one is removed before Run
+	// returns, and so waits for the init.
+	spec := Spec{Workspace: t.TempDir(), AllowExec: []string{"sh", "sleep", "true"}, Timeout: 20 * time.Second}.withDefaults()
+	for _, argv := range [][]string{
+		{"true"},
+		{"sh", "-c", "sleep 60 >/dev/null 2>&1 & exit 0"},
+		{"sh", "-c", "(sleep 60 >/dev/null 2>&1 &); exit 0"},
+	} {
+		for range 5 {
+			b, err := begin(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.run(context.Background(), argv, stdio{}); err != nil {
+				t.Fatalf("run(%q): %v", argv, err)
+			}
+			b.endAfterRun()
+			if left := commandProcesses(); len(left) > 0 {
+				t.Errorf("after Run(%q) returned, processes of the command were alive: %v", argv, left)
+			}
+			select {
+			case <-b.done:
+			default:
+				if !slotUsed(t, b) {
+					t.Fatalf("after Run(%q), the uid slot of a sandbox whose init had not ended was given back", argv)
+				}
+			}
+			teardowns.Wait()
+			select {
+			case <-b.done:
+			default:
+				t.Fatalf("after Run(%q), its background teardown ended before its init", argv)
+			}
+			if slotUsed(t, b) {
+				t.Errorf("after Run(%q) and its teardown, the uid slot is still reserved", argv)
+			}
+		}
+	}
+	assertNothingLeft(t)
+}
