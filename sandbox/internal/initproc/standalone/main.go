@@ -1,5 +1,5 @@
 // Command standalone is the sandbox init on its own: package initproc and
-// what it imports, about 2.4 MB against bulwark's 44. The sandbox starts it
+// what it imports, about 2.0 MB against bulwark's 44. The sandbox starts it
 // instead of re-executing the whole binary when it is embedded and fresh
 // (go generate ./sandbox; see sandbox/initbin/README.md): it is loaded and
 // initialized in less time, and every sandbox start waits for that.
