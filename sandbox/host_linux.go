@@ -349,7 +349,7 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 	b.cmd = &exec.Cmd{
 		Path:        initPath(),
 		Args:        []string{initArg},
-		Env:         []string{},
+		Env:         initproc.InitEnv(),
 		ExtraFiles:  []*os.File{child},
 		SysProcAttr: initproc.InitAttr(initUID, cmdUID, cgFd),
 	}
