@@ -501,6 +501,26 @@ func (cg *cgroup) release(initEnded bool) {
 	}
 }
 
+// holdsOnly reports whether the groups hold no process but pid (a host
+// pid), if that one: every process of a sandbox is in each of its groups,
+// so the pids group's list is read.
+func (cg *cgroup) holdsOnly(pid int) bool {
+	dir, ok := cg.dirs["pids"]
+	if !ok {
+		return false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return false
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if f != strconv.Itoa(pid) {
+			return false
+		}
+	}
+	return true
+}
+
 // remove kills whatever is left in the groups and removes them.
 func (cg *cgroup) remove() {
 	defer cg.unlock()

@@ -633,20 +633,13 @@ func (b *box) cleanup() {
 // made sure left no process in the sandbox but its init (the init said it
 // was alone, or was waited for). The init is killed here; its end takes
 // about a millisecond more (the kernel tears down its pid namespace and
-// memory). When that end is all there is left to wait for (no folder to
-// remove, no proxy, the slot's groups kept as they are), waiting for it
-// and giving the uid slot back happen after Run returns, in one of a few
-// background teardowns; when those are all busy, or there is more to do,
-// it is cleanup.
+// memory). When that end is all there is left to wait for (endsAlone),
+// waiting for it and giving the uid slot back happen after Run returns,
+// in one of a few background teardowns; when those are all busy, or there
+// is more to do, it is cleanup.
 func (b *box) endAfterRun() {
 	b.kill()
-	select {
-	case <-b.done:
-		b.cleanup()
-		return
-	default:
-	}
-	if b.pid <= 0 || b.tempWS != "" || b.proxyWD != "" || b.proxy != nil || (b.cg != nil && !b.cg.keep) {
+	if !b.endsAlone() {
 		b.cleanup()
 		return
 	}
@@ -662,6 +655,22 @@ func (b *box) endAfterRun() {
 		b.cleanup()
 		<-backgroundTeardowns
 	}()
+}
+
+// endsAlone reports whether the init's end is all that cleanup would wait
+// for: the init has not ended yet, no folder is to be removed, no proxy
+// closed, the groups are the slot's and kept as they are, and they hold no
+// process but the init. The last is read from the groups, not taken from
+// the init's word that it was alone: an init is not trusted once a command
+// ran beside it.
+func (b *box) endsAlone() bool {
+	select {
+	case <-b.done:
+		return false
+	default:
+	}
+	return b.pid > 0 && b.tempWS == "" && b.proxyWD == "" && b.proxy == nil &&
+		b.cg != nil && b.cg.keep && b.cg.holdsOnly(b.pid)
 }
 
 // backgroundTeardowns bounds the teardowns endAfterRun leaves running: a

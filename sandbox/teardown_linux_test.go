@@ -72,3 +72,26 @@ func TestRunEndsTheInitAfter(t *testing.T) {
 	}
 	assertNothingLeft(t)
 }
+
+// Run leaves the init's end to the background only when the sandbox's
+// groups hold no process but the init: the init's word that it is alone
+// is not enough. A sandbox whose command still runs is not one to leave.
+func TestEndsAloneReadsTheGroups(t *testing.T) {
+	requireSandbox(t)
+	if rootless() != nil {
+		t.Skip("the groups of a host that is not root may be fresh ones, which always wait")
+	}
+	spec := Spec{Workspace: t.TempDir(), AllowExec: []string{"sleep"}, Timeout: 20 * time.Second}
+	b, err := start(spec.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.endsAlone() {
+		t.Errorf("a sandbox whose init is alone in its groups was not left to end in the background")
+	}
+	b.cleanup()
+	p := mustStart(t, context.Background(), spec, "sleep", "60")
+	if p.box.endsAlone() {
+		t.Errorf("a sandbox whose command still runs was left to end in the background")
+	}
+}
