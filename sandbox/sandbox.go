@@ -394,6 +394,10 @@ func SplitList(s string) []string {
 // command that fails, times out or hits a limit is not an error: see Result.
 // The error is for a sandbox that could not be set up (kind Unavailable when
 // the host lacks a feature, Invalid for a bad Spec) or a canceled ctx.
+//
+// When Run returns, every process the command started has ended; the
+// sandbox's init, which was alone, may take a moment more to end, and its
+// host uids go to no other sandbox before it has.
 func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	spec = spec.withDefaults()
 	if err := spec.validate(); err != nil {
