@@ -1,0 +1,205 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The zygote (zygote_linux.go) forks a root host's inits from its second
+// sandbox on. These tests hold its inits to those the host forks itself:
+// the same restrictions seen from inside and from the host, nothing of the
+// zygote within reach, and nothing left behind when it or the host dies.
+
+// startVia starts a sandbox for spec whose init this process forks itself
+// (zygoted false) or the zygote forks (true). It skips the test where no
+// zygote can run.
+func startVia(t *testing.T, zygoted bool, spec Spec) *box {
+	t.Helper()
+	if zygoted {
+		return startZygoted(t, spec)
+	}
+	zygoteOff = true
+	defer func() { zygoteOff = false }()
+	b, err := start(spec.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.pidfd >= 0 || b.cmd == nil {
+		b.cleanup()
+		t.Fatal("an init was not forked by this process with the zygote off")
+	}
+	return b
+}
+
+// paths names the two ways an init is forked, for messages.
+var paths = map[bool]string{false: "forked by the host", true: "forked by the zygote"}
+
+// initProbe prints, from inside a sandbox, what the command's restrictions
+// are: its own and its init's credentials, capabilities, no_new_privs,
+// seccomp, signal masks, id maps, groups, limits, mounts (parents by
+// mount point, devices of virtual file systems dropped, as their numbers
+// differ between instances), descriptors, session, scheduling, and which
+// processes it sees.
+const initProbe = `
+import os, re
+keys = ("Umask", "Uid", "Gid", "Groups", "SigBlk", "SigIgn", "SigCgt", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters", "NSpid", "NSpgid", "NSsid", "Threads")
+def status(pid):
+    for line in open("/proc/%s/status" % pid):
+        k = line.split(":")[0]
+        if k in keys and not (pid == "self" and k == "SigCgt"):
+            print(pid, line.rstrip())
+for pid in ("self", "1"):
+    status(pid)
+    for f in ("limits", "cgroup", "cmdline"):
+        print("==", pid, f); print(open("/proc/%s/%s" % (pid, f)).read().rstrip())
+    st = open("/proc/%s/stat" % pid).read()
+    f = st[st.rindex(")") + 2:].split()
+    print(pid, "stat ppid pgrp session tty tpgid", f[1:6], "prio nice", f[15:17], "exit_signal", f[35], "rt policy", f[37:39])
+for f in ("uid_map", "gid_map", "setgroups", "oom_score_adj", "loginuid", "sessionid", "coredump_filter", "personality", "timerslack_ns", "environ"):
+    print("==", f); print(open("/proc/self/" + f).read().rstrip())
+print("== mounts")
+ids = {}
+rows = [l.split() for l in open("/proc/self/mountinfo")]
+for r in rows:
+    ids[r[0]] = r[4]
+for r in rows:
+    dev = r[2] if not r[2].startswith("0:") else "virtual"
+    print(ids.get(r[1], "outside"), dev, re.sub(r"bulwark-ws-[0-9]+", "bulwark-ws-N", " ".join(r[3:])))
+print("== fds", sorted(os.listdir("/proc/self/fd")))
+print("== cwd", os.getcwd(), "pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+print("== sched", sorted(os.sched_getaffinity(0)), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0), os.uname().nodename)
+print("== ids", os.getresuid(), os.getresgid(), os.getgroups(), os.getsid(0), os.getpgid(0), os.getppid())
+`
+
+// hostView is what the host sees of an init that is prepared (before its
+// command): its parent, session and process group, which of this
+// process's namespaces it shares, its credentials and restrictions, its
+// groups and its descriptors.
+func hostView(t *testing.T, b *box) string {
+	t.Helper()
+	proc := func(f string) string {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", b.pid, f))
+		if err != nil {
+			t.Fatalf("read the init's %s: %v", f, err)
+		}
+		return string(data)
+	}
+	var out strings.Builder
+	st := proc("stat")
+	f := strings.Fields(st[strings.LastIndexByte(st, ')')+2:])
+	ppid, _ := strconv.Atoi(f[1])
+	fmt.Fprintf(&out, "parent is this process %v, session and group its own %v %v\n", ppid == os.Getpid(), f[3] == strconv.Itoa(b.pid), f[2] == strconv.Itoa(b.pid))
+	for _, ns := range []string{"user", "mnt", "pid", "ipc", "uts", "cgroup", "net", "time"} {
+		mine, _ := os.Readlink("/proc/self/ns/" + ns)
+		its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.pid, ns))
+		fmt.Fprintf(&out, "ns %s shared %v (%v)\n", ns, mine == its, err)
+	}
+	for _, line := range strings.Split(proc("status"), "\n") {
+		k, _, _ := strings.Cut(line, ":")
+		if slices.Contains([]string{"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters", "SigBlk", "SigIgn", "Umask"}, k) {
+			out.WriteString(line + "\n")
+		}
+	}
+	out.WriteString(proc("cgroup"))
+	out.WriteString(proc("limits"))
+	out.WriteString(proc("uid_map"))
+	out.WriteString(proc("gid_map"))
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", b.pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", b.pid, e.Name()))
+		fmt.Fprintf(&out, "fd %s %s\n", e.Name(), regexp.MustCompile(`\[[0-9]+\]`).ReplaceAllString(l, ""))
+	}
+	return out.String()
+}
+
+// slotNames replaces what names b's uid slot (its host uids, its groups)
+// in s, so that two sandboxes' views compare.
+func slotNames(b *box, s string) string {
+	cmdUID := uidBase + 2*b.slot
+	s = strings.ReplaceAll(s, strconv.FormatUint(uint64(cmdUID+1), 10), "INIT_UID")
+	s = strings.ReplaceAll(s, strconv.FormatUint(uint64(cmdUID), 10), "CMD_UID")
+	return strings.ReplaceAll(s, slotCgroup(b.slot), "SLOT_GROUP")
+}
+
+// An init the zygote forks is restricted exactly as one the host forks:
+// inside, its command has the same credentials, capabilities,
+// no_new_privs, seccomp filter, id maps, groups, limits, mounts,
+// descriptors and view of processes; from the host, the init has the
+// same parent (this process), session, namespaces, groups, limits and
+// descriptors. Both are held to their values too, so that a change that
+// loosens both paths alike does not pass for a match.
+func TestZygotedInitLikeDirect(t *testing.T) {
+	requireSandbox(t)
+	spec := Spec{AllowExec: []string{"python3"}, Timeout: 30 * time.Second}
+	// A first sandbox, so that both below find the process's caches
+	// (exec plan, root tree) as they are.
+	mustRun(t, spec, "python3", "-c", "")
+	var host, inside [2]string
+	for i, zygoted := range []bool{false, true} {
+		b := startVia(t, zygoted, spec)
+		host[i] = slotNames(b, hostView(t, b))
+		res, err := b.run(context.Background(), []string{"python3", "-c", initProbe}, stdio{})
+		b.cleanup()
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("the probe, init %s: %v %+v\n%s", paths[zygoted], err, res, res.Stderr)
+		}
+		inside[i] = slotNames(b, string(res.Stdout))
+	}
+	for _, c := range []struct {
+		what string
+		got  [2]string
+		want []string
+	}{
+		{"the host's view of the init", host, []string{
+			"parent is this process true, session and group its own true true",
+			"ns user shared false", "ns mnt shared false", "ns pid shared false", "ns net shared false",
+			"ns ipc shared false", "ns uts shared false", "ns cgroup shared false",
+			"Uid:\tINIT_UID\tINIT_UID", "NoNewPrivs:\t1", "Seccomp:\t2", "CapBnd:\t0000000000000000",
+			"pids:/SLOT_GROUP", "fd 3 socket:\n",
+		}},
+		{"the command's view", inside, []string{
+			"self Uid:\t1000\t1000\t1000\t1000", "self NoNewPrivs:\t1", "self Seccomp:\t2",
+			"self CapEff:\t0000000000000000", "self CapBnd:\t0000000000000000", "self CapAmb:\t0000000000000000",
+			"1 NoNewPrivs:\t1", "1 Seccomp:\t2", "1 CapBnd:\t0000000000000000",
+			"0 INIT_UID 1", "1000 CMD_UID 1", "== setgroups\ndeny",
+			"Max processes             256", "Max core file size        0",
+			"== fds ['0', '1', '2', '3']", "pids [1, ",
+		}},
+	} {
+		if c.got[0] != c.got[1] {
+			t.Errorf("%s differs between an init %s and one %s:\n%s", c.what, paths[false], paths[true], lineDiff(c.got[0], c.got[1]))
+		}
+		for _, w := range c.want {
+			if !strings.Contains(strings.Join(strings.Fields(c.got[1]), " "), strings.Join(strings.Fields(w), " ")) {
+				t.Errorf("%s, init %s, lacks %q:\n%s", c.what, paths[true], w, c.got[1])
+			}
+		}
+	}
+}
+
+// lineDiff lists the lines of a and b that the other lacks.
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out strings.Builder
+	for _, l := range al {
+		if !slices.Contains(bl, l) {
+			out.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range bl {
+		if !slices.Contains(al, l) {
+			out.WriteString("+ " + l + "\n")
+		}
+	}
+	return out.String()
+}
