@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -202,4 +203,100 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return out.String()
+}
+
+// awaitZygote returns the pid of a running zygote, running sandboxes
+// until one has started, and skips the test where none can.
+func awaitZygote(t *testing.T) int {
+	t.Helper()
+	if !zygoteHere() {
+		t.Skip("no zygote here (not root, or not the standalone init)")
+	}
+	for i := 0; i < 100; i++ {
+		zyg.mu.Lock()
+		pid, ctrl, ended := zyg.pid, zyg.ctrl, zyg.ended
+		zyg.mu.Unlock()
+		if ctrl >= 0 {
+			select {
+			case <-ended:
+			default:
+				return pid
+			}
+		}
+		if _, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Skip("no zygote started here")
+	return 0
+}
+
+// A request to a zygote that is gone fails cleanly: the start falls back
+// to a fork of its own (errZygoteOff), and the dead zygote's generation,
+// which counted the request, is released once nothing else of it runs.
+// (A failed request once ended this process: the count was taken back
+// through the nil generation a failure returns.)
+func TestZygoteRequestToADeadZygote(t *testing.T) {
+	requireSandbox(t)
+	z := awaitZygote(t)
+	zyg.mu.Lock()
+	ended, gen := zyg.ended, zyg.gen
+	zyg.mu.Unlock()
+	if err := syscall.Kill(z, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-ended
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(pair[0])
+	defer syscall.Close(pair[1])
+	pid, pidfd, g, err := zyg.spawn(uidBase+1, uidBase, pair[1], -1)
+	if err != errZygoteOff || pid != 0 || pidfd != -1 || g != nil {
+		t.Fatalf("spawn through a dead zygote = %d, %d, %v, %v; want 0, -1, nil, %v", pid, pidfd, g, err, errZygoteOff)
+	}
+	select {
+	case <-gen.release:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the dead zygote's generation is not released: a failed request is still counted")
+	}
+	if _, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"}); err != nil {
+		t.Fatalf("Run after a failed request: %v", err)
+	}
+}
+
+// A request the zygote cannot fork for (here, both uids the same host
+// uid: the kernel refuses such id maps) fails that start with the
+// zygote's reason, counts nothing, and leaves the zygote serving. (It
+// once ended this process: see TestZygoteRequestToADeadZygote.)
+func TestZygoteRefusedRequest(t *testing.T) {
+	requireSandbox(t)
+	z := awaitZygote(t)
+	zyg.mu.Lock()
+	gen := zyg.gen
+	live := gen.live
+	zyg.mu.Unlock()
+	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(pair[0])
+	defer syscall.Close(pair[1])
+	pid, pidfd, g, err := zyg.spawn(uidBase, uidBase, pair[1], -1)
+	if err == nil || err == errZygoteOff || pid != 0 || pidfd != -1 || g != nil {
+		t.Fatalf("spawn with overlapping id maps = %d, %d, %v, %v; want a refusal", pid, pidfd, g, err)
+	}
+	zyg.mu.Lock()
+	after, ctrl, now := gen.live, zyg.ctrl, zyg.pid
+	zyg.mu.Unlock()
+	if after != live || ctrl < 0 || now != z {
+		t.Errorf("after a refusal: %d inits counted (%d before), control socket %d, zygote %d (%d before)", after, live, ctrl, now, z)
+	}
+	b := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	defer b.cleanup()
+	if res, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil || res.ExitCode != 0 {
+		t.Errorf("a sandbox after the refusal: %v %+v", err, res)
+	}
 }

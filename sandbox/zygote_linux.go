@@ -117,11 +117,21 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	if z.ctrl < 0 {
 		return 0, -1, nil, errZygoteOff
 	}
-	g = z.gen
-	g.live++ // before the request: an init it yields is counted
+	select {
+	case <-z.ended:
+		// Ended since usable: its generation may be released already,
+		// and must not be counted again.
+		z.stopLocked()
+		return 0, -1, nil, errZygoteOff
+	default:
+	}
+	// gen, not g: a failure returns g nil, and the request it counted
+	// must still be uncounted.
+	gen := z.gen
+	gen.live++ // before the request: an init it yields is counted
 	defer func() {
 		if err != nil {
-			g.doneLocked()
+			gen.doneLocked()
 		}
 	}()
 	fds := []int{ctrl}
@@ -150,7 +160,7 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		}
 		return 0, -1, nil, errors.New(rep.Err)
 	}
-	return rep.Pid, got[0], g, nil
+	return rep.Pid, got[0], gen, nil
 }
 
 // start starts a zygote. A parent death signal comes when the thread
