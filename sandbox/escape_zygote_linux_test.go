@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -50,7 +52,7 @@ var paths = map[bool]string{false: "forked by the host", true: "forked by the zy
 // processes it sees.
 const initProbe = `
 import os, re
-keys = ("Umask", "Uid", "Gid", "Groups", "SigBlk", "SigIgn", "SigCgt", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters", "NSpid", "NSpgid", "NSsid", "Threads")
+keys = ("Umask", "Uid", "Gid", "Groups", "SigBlk", "SigIgn", "SigCgt", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Seccomp_filters")
 def status(pid):
     for line in open("/proc/%s/status" % pid):
         k = line.split(":")[0]
@@ -62,7 +64,8 @@ for pid in ("self", "1"):
         print("==", pid, f); print(open("/proc/%s/%s" % (pid, f)).read().rstrip())
     st = open("/proc/%s/stat" % pid).read()
     f = st[st.rindex(")") + 2:].split()
-    print(pid, "stat ppid pgrp session tty tpgid", f[1:6], "prio nice", f[15:17], "exit_signal", f[35], "rt policy", f[37:39])
+    me = st.split()[0]
+    print(pid, "stat ppid", f[1], "own group and session", f[2:4] == [me, me], "tty tpgid", f[4:6], "prio nice", f[15:17], "exit_signal", f[35], "rt policy", f[37:39])
 for f in ("uid_map", "gid_map", "setgroups", "oom_score_adj", "loginuid", "sessionid", "coredump_filter", "personality", "timerslack_ns", "environ"):
     print("==", f); print(open("/proc/self/" + f).read().rstrip())
 print("== mounts")
@@ -74,9 +77,10 @@ for r in rows:
     dev = r[2] if not r[2].startswith("0:") else "virtual"
     print(ids.get(r[1], "outside"), dev, re.sub(r"bulwark-ws-[0-9]+", "bulwark-ws-N", " ".join(r[3:])))
 print("== fds", sorted(os.listdir("/proc/self/fd")))
-print("== cwd", os.getcwd(), "pids", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+print("== cwd", os.getcwd(), "pids", len(pids), pids[0], os.getpid() in pids)
 print("== sched", sorted(os.sched_getaffinity(0)), os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0), os.uname().nodename)
-print("== ids", os.getresuid(), os.getresgid(), os.getgroups(), os.getsid(0), os.getpgid(0), os.getppid())
+print("== ids", os.getresuid(), os.getresgid(), os.getgroups(), os.getsid(0) == os.getpid(), os.getpgid(0) == os.getpid(), os.getppid())
 `
 
 // hostView is what the host sees of an init that is prepared (before its
@@ -174,7 +178,7 @@ func TestZygotedInitLikeDirect(t *testing.T) {
 			"1 NoNewPrivs:\t1", "1 Seccomp:\t2", "1 CapBnd:\t0000000000000000",
 			"0 INIT_UID 1", "1000 CMD_UID 1", "== setgroups\ndeny",
 			"Max processes             256", "Max core file size        0",
-			"== fds ['0', '1', '2', '3']", "pids [1, ",
+			"== fds ['0', '1', '2', '3']", "pids 2 1 True", "own group and session True",
 		}},
 	} {
 		if c.got[0] != c.got[1] {
@@ -233,15 +237,13 @@ func awaitZygote(t *testing.T) int {
 }
 
 // A request to a zygote that is gone fails cleanly: the start falls back
-// to a fork of its own (errZygoteOff), and the dead zygote's generation,
-// which counted the request, is released once nothing else of it runs.
-// (A failed request once ended this process: the count was taken back
-// through the nil generation a failure returns.)
+// to a fork of its own (errZygoteOff). (A failed request once ended this
+// process, on a nil pointer or on a second close of a channel.)
 func TestZygoteRequestToADeadZygote(t *testing.T) {
 	requireSandbox(t)
 	z := awaitZygote(t)
 	zyg.mu.Lock()
-	ended, gen := zyg.ended, zyg.gen
+	ended := zyg.ended
 	zyg.mu.Unlock()
 	if err := syscall.Kill(z, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -257,11 +259,6 @@ func TestZygoteRequestToADeadZygote(t *testing.T) {
 	if err != errZygoteOff || pid != 0 || pidfd != -1 || g != nil {
 		t.Fatalf("spawn through a dead zygote = %d, %d, %v, %v; want 0, -1, nil, %v", pid, pidfd, g, err, errZygoteOff)
 	}
-	select {
-	case <-gen.release:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the dead zygote's generation is not released: a failed request is still counted")
-	}
 	if _, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"}); err != nil {
 		t.Fatalf("Run after a failed request: %v", err)
 	}
@@ -269,14 +266,14 @@ func TestZygoteRequestToADeadZygote(t *testing.T) {
 
 // A request the zygote cannot fork for (here, both uids the same host
 // uid: the kernel refuses such id maps) fails that start with the
-// zygote's reason, counts nothing, and leaves the zygote serving. (It
+// zygote's reason, records no init, and leaves the zygote serving. (It
 // once ended this process: see TestZygoteRequestToADeadZygote.)
 func TestZygoteRefusedRequest(t *testing.T) {
 	requireSandbox(t)
 	z := awaitZygote(t)
 	zyg.mu.Lock()
 	gen := zyg.gen
-	live := gen.live
+	live := len(gen.known)
 	zyg.mu.Unlock()
 	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -289,7 +286,7 @@ func TestZygoteRefusedRequest(t *testing.T) {
 		t.Fatalf("spawn with overlapping id maps = %d, %d, %v, %v; want a refusal", pid, pidfd, g, err)
 	}
 	zyg.mu.Lock()
-	after, ctrl, now := gen.live, zyg.ctrl, zyg.pid
+	after, ctrl, now := len(gen.known), zyg.ctrl, zyg.pid
 	zyg.mu.Unlock()
 	if after != live || ctrl < 0 || now != z {
 		t.Errorf("after a refusal: %d inits counted (%d before), control socket %d, zygote %d (%d before)", after, live, ctrl, now, z)
@@ -298,5 +295,123 @@ func TestZygoteRefusedRequest(t *testing.T) {
 	defer b.cleanup()
 	if res, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil || res.ExitCode != 0 {
 		t.Errorf("a sandbox after the refusal: %v %+v", err, res)
+	}
+}
+
+// zombieChildren lists the children of this process that have ended
+// and are not reaped.
+func zombieChildren() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+2:]))
+		if len(f) > 1 && f[0] == "Z" && f[1] == strconv.Itoa(os.Getpid()) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// openFds counts this process's descriptors.
+func openFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// A zygote killed at any point of a start, before, during or after its
+// fork of the init, fails that start or lets it run, never both: a Run
+// either runs its command or returns an error, and afterwards no process
+// of the sandboxes is left, no child of this process is left unreaped (an
+// init forked for a lost answer was once left a zombie) and no
+// descriptor is left open.
+func TestZygoteKilledMidStart(t *testing.T) {
+	requireSandbox(t)
+	spec := Spec{AllowExec: []string{"echo"}, Timeout: 20 * time.Second}
+	awaitZygote(t)
+	fds := openFds(t)
+	var ran, failed int
+	for i := 0; i < 30; i++ {
+		z := awaitZygote(t)
+		delay := time.Duration(i%10) * 300 * time.Microsecond
+		killed := make(chan struct{})
+		go func() {
+			time.Sleep(delay)
+			syscall.Kill(z, syscall.SIGKILL)
+			close(killed)
+		}()
+		res, err := Run(context.Background(), spec, []string{"echo", "ran"})
+		<-killed
+		switch {
+		case err != nil:
+			failed++
+		case res.ExitCode != 0 || string(res.Stdout) != "ran\n":
+			t.Errorf("a start whose zygote was killed after %v: %+v", delay, res)
+		default:
+			ran++
+		}
+	}
+	t.Logf("%d runs ran, %d failed", ran, failed)
+	// An init forked for an answer that was lost ends once its start has
+	// failed (its socket closed), and is reaped.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(zombieChildren()) > 0 || len(sandboxProcesses()) > 0 || openFds(t) > fds {
+		if time.Now().After(deadline) {
+			t.Fatalf("after zygotes killed mid-start: unreaped children %v, sandbox processes %v, %d descriptors open (%d before)", zombieChildren(), sandboxProcesses(), openFds(t), fds)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Starts from several goroutines at once, while the zygote is killed
+// twice, each run their command or fail, and leave nothing behind (run
+// with -race).
+func TestZygoteConcurrentStarts(t *testing.T) {
+	requireSandbox(t)
+	awaitZygote(t)
+	spec := Spec{AllowExec: []string{"echo"}, Timeout: 20 * time.Second}
+	const workers, runs = 4, 6
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*runs)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < runs; i++ {
+				res, err := Run(context.Background(), spec, []string{"echo", strconv.Itoa(w), strconv.Itoa(i)})
+				if want := fmt.Sprintf("%d %d\n", w, i); err == nil && (res.ExitCode != 0 || string(res.Stdout) != want) {
+					errs <- fmt.Sprintf("run %d of worker %d: %+v", i, w, res)
+				}
+			}
+		}()
+	}
+	for k := 0; k < 2; k++ {
+		time.Sleep(200 * time.Millisecond)
+		zyg.mu.Lock()
+		z := zyg.pid
+		zyg.mu.Unlock()
+		syscall.Kill(z, syscall.SIGKILL)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(zombieChildren()) > 0 || len(sandboxProcesses()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after concurrent starts: unreaped children %v, sandbox processes %v", zombieChildren(), sandboxProcesses())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -338,7 +338,7 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 			b.held = holdNamespaces(pid)
 			go func() {
 				waitPidfd(pidfd)
-				zyg.initReaped(g)
+				zyg.initReaped(g, pid)
 				close(b.done)
 			}()
 			return nil
