@@ -415,3 +415,75 @@ func TestZygoteConcurrentStarts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// A command cannot reach the zygote, another sandbox's init or another
+// sandbox's command by their host pids: it cannot signal them, open a
+// pidfd of them, trace them or read their /proc entries (its pid
+// namespace holds none of them), and a pid it can name is its own
+// sandbox's.
+func TestEscapeZygoteAndNeighbours(t *testing.T) {
+	requireSandbox(t)
+	z := awaitZygote(t)
+	// A neighbour: a zygote-forked sandbox whose command runs.
+	nb := startZygoted(t, Spec{AllowExec: []string{"sleep"}, Timeout: 60 * time.Second})
+	defer nb.cleanup()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go nb.run(ctx, []string{"sleep", "60"}, stdio{})
+	var cmd int
+	for i := 0; i < 200 && cmd == 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+		for _, p := range sandboxProcesses() {
+			pid, uid, _ := strings.Cut(p, ":")
+			if uid == strconv.FormatUint(uint64(uidBase+2*nb.slot), 10) {
+				cmd, _ = strconv.Atoi(pid)
+			}
+		}
+	}
+	if cmd == 0 {
+		t.Fatal("the neighbour's command did not start")
+	}
+	targets := map[string]int{"zygote": z, "neighbour init": nb.pid, "neighbour command": cmd, "host": os.Getpid()}
+	res := py(t, Spec{AllowExec: []string{"python3"}}, fmt.Sprintf(`
+import ctypes, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+targets = %s
+mine = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+for name, pid in targets.items():
+    if pid in mine:
+        print("ESCAPED", name, pid, "is in this pid namespace")
+        continue
+    for what, act in (
+        ("signal", lambda: os.kill(pid, 0)),
+        ("pidfd", lambda: os.pidfd_open(pid)),
+        ("proc", lambda: open("/proc/%%d/status" %% pid).read()),
+    ):
+        try:
+            act()
+            print("ESCAPED", what, name)
+        except OSError as e:
+            print("BLOCKED", what, name, e.strerror)
+    if libc.ptrace(16, pid, 0, 0) == 0:  # PTRACE_ATTACH
+        print("ESCAPED ptrace", name)
+    else:
+        print("BLOCKED ptrace", name, os.strerror(ctypes.get_errno()))
+`, pyDict(targets)))
+	assertContained(t, res, 4*len(targets))
+	if err := syscall.Kill(z, 0); err != nil {
+		t.Errorf("the zygote is gone: %v", err)
+	}
+	if err := syscall.Kill(cmd, 0); err != nil {
+		t.Errorf("the neighbour's command is gone: %v", err)
+	}
+}
+
+// pyDict writes m as a Python dict literal.
+func pyDict(m map[string]int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for k, v := range m {
+		fmt.Fprintf(&b, "%q: %d, ", k, v)
+	}
+	b.WriteString("}")
+	return b.String()
+}
