@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -143,10 +144,15 @@ var pidfdsWork = sync.OnceValue(func() bool {
 // itself.
 var errZygoteOff = errors.New("no zygote")
 
+// errZygoteLost says a request got no answer: the zygote may have forked
+// an init with the socket sent, and the caller forks another with a new
+// one.
+var errZygoteLost = errors.New("the zygote did not answer")
+
 // spawn starts an init through the zygote, with ctrl as its control
 // socket and, when cgFd is not -1, in that v2 group. It returns the
-// init's pid and a pidfd of it, or errZygoteOff when the request reached
-// no zygote.
+// init's pid and a pidfd of it, errZygoteOff when the request reached
+// no zygote, or errZygoteLost when it got no answer.
 func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, g *zygoteGen, err error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -172,12 +178,12 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	var rep initproc.Spawned
 	got, err := initproc.Recv(z.ctrl, &rep)
 	if err != nil {
-		// Whether the zygote forked an init first is not known: this
-		// start fails (an init that was forked ends at its first read,
-		// as the caller closes the other end of its socket).
+		// Whether the zygote forked an init first is not known (one
+		// that was ends at its first read, as the caller closes the
+		// other end of its socket).
 		closeAll(got)
 		z.stopLocked()
-		return 0, -1, nil, err
+		return 0, -1, nil, fmt.Errorf("%w: %v", errZygoteLost, err)
 	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
 		closeAll(got)
