@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -483,4 +484,60 @@ func pyDict(m map[string]int) string {
 	}
 	b.WriteString("}")
 	return b.String()
+}
+
+// A sandbox's kill after its init was reaped (a Process's Kill may come at
+// any time) signals nothing, even when another process now has the init's
+// pid: the host signals an init through its pidfd (zygote) or its
+// os.Process, never by its number.
+func TestKillAfterPidReuse(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("setting the next pid (ns_last_pid) needs root")
+	}
+	for _, zygoted := range []bool{false, true} {
+		b := startVia(t, zygoted, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+		pid := b.pid
+		b.kill()
+		<-b.done
+		victim := processWithPid(t, pid)
+		if victim == nil {
+			b.cleanup()
+			t.Logf("init %s: pid %d was not taken again in time (a busy machine)", paths[zygoted], pid)
+			continue
+		}
+		exited := make(chan struct{})
+		go func() { victim.Wait(); close(exited) }()
+		b.kill()
+		b.cleanup()
+		b.kill()
+		select {
+		case <-exited:
+			t.Errorf("a kill of a sandbox whose init (%s) was reaped ended the process that took its pid %d", paths[zygoted], pid)
+		case <-time.After(300 * time.Millisecond):
+		}
+		victim.Process.Kill()
+		<-exited
+	}
+}
+
+// processWithPid starts a sleeping process with pid, setting the pid the
+// kernel hands out next, or returns nil if other processes keep taking it.
+func processWithPid(t *testing.T, pid int) *exec.Cmd {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Skipf("cannot set the next pid: %v", err)
+		}
+		c := exec.Command("sleep", "60")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if c.Process.Pid == pid {
+			return c
+		}
+		c.Process.Kill()
+		c.Wait()
+	}
+	return nil
 }
