@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,16 +154,13 @@ func TestZygotedInitLikeDirect(t *testing.T) {
 	// A first sandbox, so that both below find the process's caches
 	// (exec plan, root tree) as they are.
 	mustRun(t, spec, "python3", "-c", "")
+	if !zygoteHere() {
+		t.Skip("no zygote here (not root, or not the standalone init)")
+	}
 	var host, inside [2]string
 	for i, zygoted := range []bool{false, true} {
 		b := startVia(t, zygoted, spec)
-		host[i] = slotNames(b, hostView(t, b))
-		res, err := b.run(context.Background(), []string{"python3", "-c", initProbe}, stdio{})
-		b.cleanup()
-		if err != nil || res.ExitCode != 0 {
-			t.Fatalf("the probe, init %s: %v %+v\n%s", paths[zygoted], err, res, res.Stderr)
-		}
-		inside[i] = slotNames(b, string(res.Stdout))
+		host[i], inside[i] = probeInit(t, b)
 	}
 	for _, c := range []struct {
 		what string
@@ -194,6 +192,28 @@ func TestZygotedInitLikeDirect(t *testing.T) {
 			}
 		}
 	}
+}
+
+// probeInit returns the host's view of b's init and its command's view
+// of its sandbox (initProbe), and ends b.
+func probeInit(t *testing.T, b *box) (host, inside string) {
+	t.Helper()
+	ran := false
+	defer func() {
+		if !ran {
+			b.cleanup()
+		}
+	}()
+	host = slotNames(b, hostView(t, b))
+	ran = true
+	res, err := b.run(context.Background(), []string{"python3", "-c", initProbe}, stdio{})
+	if err == nil {
+		b.cleanup() // as Run does: a run that failed has cleaned up
+	}
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("the probe: %v %+v", err, res)
+	}
+	return host, slotNames(b, string(res.Stdout))
 }
 
 // lineDiff lists the lines of a and b that the other lacks.
@@ -540,4 +560,42 @@ func processWithPid(t *testing.T, pid int) *exec.Cmd {
 		c.Wait()
 	}
 	return nil
+}
+
+// A zygote that stops answering (here, stopped; its answers awaited for
+// 200 ms rather than 20 s) costs the start its wait only: the start forks
+// its own init. The zygote, once it runs again, forks an init for the
+// request it had not read, which ends as its socket is closed and is
+// reaped, and ends itself; the next starts get a new zygote.
+func TestZygoteStalled(t *testing.T) {
+	requireSandbox(t)
+	z := awaitZygote(t)
+	zyg.mu.Lock()
+	ended := zyg.ended
+	unix.SetsockoptTimeval(zyg.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 200_000})
+	zyg.mu.Unlock()
+	if err := syscall.Kill(z, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(z, syscall.SIGCONT)
+	res, err := Run(context.Background(), Spec{AllowExec: []string{"echo"}, Timeout: 20 * time.Second}, []string{"echo", "ran"})
+	if err != nil || res.ExitCode != 0 || string(res.Stdout) != "ran\n" {
+		t.Fatalf("a start while the zygote is stopped: %v, %+v", err, res)
+	}
+	syscall.Kill(z, syscall.SIGCONT)
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stalled zygote did not end once its socket was closed")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(zombieChildren()) > 0 || len(sandboxProcesses()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a stalled zygote: unreaped children %v, sandbox processes %v", zombieChildren(), sandboxProcesses())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if z2 := awaitZygote(t); z2 == z {
+		t.Errorf("the stalled zygote %d still serves", z)
+	}
 }
