@@ -437,8 +437,8 @@ func TestZygoteConcurrentStarts(t *testing.T) {
 // A command cannot reach the zygote, another sandbox's init or another
 // sandbox's command by their host pids: it cannot signal them, open a
 // pidfd of them, trace them or read their /proc entries (its pid
-// namespace holds none of them), and a pid it can name is its own
-// sandbox's.
+// namespace holds none of them), join their process group, or reach a
+// cgroup file system to move into another group.
 func TestEscapeZygoteAndNeighbours(t *testing.T) {
 	requireSandbox(t)
 	z := awaitZygote(t)
@@ -485,8 +485,39 @@ for name, pid in targets.items():
         print("ESCAPED ptrace", name)
     else:
         print("BLOCKED ptrace", name, os.strerror(ctypes.get_errno()))
+    try:
+        os.setpgid(0, pid); print("ESCAPED joined the process group of", name)
+    except OSError as e:
+        print("BLOCKED process group", name, e.strerror)
+# The groups: no cgroup file system to move into another group, nor a
+# way to mount one.
+print("ESCAPED /sys/fs/cgroup" if os.path.exists("/sys/fs/cgroup") else "BLOCKED no /sys/fs/cgroup")
+os.makedirs("/tmp/cg", exist_ok=True)
+if libc.mount(b"cgroup", b"/tmp/cg", b"cgroup", 0, b"pids") == 0 or libc.mount(b"cgroup2", b"/tmp/cg", b"cgroup2", 0, None) == 0:
+    print("ESCAPED mounted a cgroup file system")
+else:
+    print("BLOCKED cgroup mount", os.strerror(ctypes.get_errno()))
 `, pyDict(targets)))
-	assertContained(t, res, 4*len(targets))
+	assertContained(t, res, 5*len(targets)+2)
+	// From the host: the neighbour's command is in its sandbox's groups
+	// and in a session of its sandbox, not the host's or the zygote's.
+	cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", cmd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cg), "pids:/"+slotCgroup(nb.slot)+"\n") && !strings.Contains(string(cg), "/"+slotCgroup(nb.slot)) {
+		t.Errorf("the neighbour's command is not in its sandbox's groups:\n%s", cg)
+	}
+	sid, _ := unix.Getsid(cmd)
+	for name, pid := range map[string]int{"host": os.Getpid(), "zygote": z} {
+		if other, _ := unix.Getsid(pid); sid == other {
+			t.Errorf("the neighbour's command is in the session of the %s (%d)", name, sid)
+		}
+	}
+	leader, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", sid))
+	if own, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", cmd)); leader != own {
+		t.Errorf("the neighbour's command's session (%d) is led from outside its sandbox", sid)
+	}
 	if err := syscall.Kill(z, 0); err != nil {
 		t.Errorf("the zygote is gone: %v", err)
 	}
