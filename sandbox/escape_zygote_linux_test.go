@@ -297,8 +297,10 @@ func TestZygoteRefusedRequest(t *testing.T) {
 	z := awaitZygote(t)
 	zyg.mu.Lock()
 	gen := zyg.gen
-	live := len(gen.known)
 	zyg.mu.Unlock()
+	gen.mu.Lock()
+	live := len(gen.known)
+	gen.mu.Unlock()
 	pair, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -310,8 +312,11 @@ func TestZygoteRefusedRequest(t *testing.T) {
 		t.Fatalf("spawn with overlapping id maps = %d, %d, %v, %v; want a refusal", pid, pidfd, g, err)
 	}
 	zyg.mu.Lock()
-	after, ctrl, now := len(gen.known), zyg.ctrl, zyg.pid
+	ctrl, now := zyg.ctrl, zyg.pid
 	zyg.mu.Unlock()
+	gen.mu.Lock()
+	after := len(gen.known)
+	gen.mu.Unlock()
 	if after != live || ctrl < 0 || now != z {
 		t.Errorf("after a refusal: %d inits counted (%d before), control socket %d, zygote %d (%d before)", after, live, ctrl, now, z)
 	}
@@ -629,4 +634,53 @@ func TestZygoteStalled(t *testing.T) {
 	if z2 := awaitZygote(t); z2 == z {
 		t.Errorf("the stalled zygote %d still serves", z)
 	}
+}
+
+// A sandbox that ends while another start waits on a zygote that does not
+// answer is torn down without waiting for that answer: its end is
+// recorded apart from the lock that orders the zygote's requests (it
+// once waited for it, and its cleanup gave up on its init, keeping its
+// uids, while the zygote stalled).
+func TestZygoteStallHoldsNoOtherSandbox(t *testing.T) {
+	requireSandbox(t)
+	b := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	defer b.cleanup()
+	zyg.mu.Lock()
+	z := zyg.pid
+	unix.SetsockoptTimeval(zyg.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5})
+	zyg.mu.Unlock()
+	if err := syscall.Kill(z, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(z, syscall.SIGCONT)
+	stalled := make(chan error, 1)
+	go func() {
+		_, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"})
+		stalled <- err
+	}()
+	// The Run waits on the zygote: its request is sent, not answered.
+	for i := 0; i < 500 && !waitsOnZygote(); i++ {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !waitsOnZygote() {
+		t.Fatal("the start did not wait on the stopped zygote")
+	}
+	b.kill()
+	<-b.done
+	if !waitsOnZygote() {
+		t.Error("the killed sandbox's end waited for the stalled zygote's answer")
+	}
+	if err := <-stalled; err != nil {
+		t.Errorf("the start that waited on the stalled zygote: %v", err)
+	}
+}
+
+// waitsOnZygote says whether a request to the zygote is waiting for its
+// answer (zyg.mu is held).
+func waitsOnZygote() bool {
+	if zyg.mu.TryLock() {
+		zyg.mu.Unlock()
+		return false
+	}
+	return true
 }

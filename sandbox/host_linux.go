@@ -358,7 +358,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 			b.held = holdNamespaces(pid)
 			go func() {
 				waitPidfd(pidfd)
-				zyg.initReaped(g, pid)
+				g.initReaped(pid)
 				close(b.done)
 			}()
 			return nil

@@ -43,16 +43,26 @@ var zyg = &zygote{ctrl: -1}
 // is reaped (reapRest): a zygote's death does not end the sandboxes it
 // started (this process supervises them), and an init forked for a
 // request whose answer was lost, which no box knows of, is reaped there
-// rather than left a zombie of this process.
+// rather than left a zombie of this process. Its own lock, not zyg.mu,
+// which a request holds until its answer: a box whose init ended is not
+// held up by a zygote that is slow to answer another.
 type zygoteGen struct {
-	known map[int]bool // guarded by zyg.mu
+	mu    sync.Mutex
+	known map[int]bool
 }
 
 // initReaped says the init pid of g has been reaped by its box.
-func (z *zygote) initReaped(g *zygoteGen, pid int) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
+func (g *zygoteGen) initReaped(pid int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	delete(g.known, pid)
+}
+
+// isKnown says whether an answer gave pid.
+func (g *zygoteGen) isKnown(pid int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known[pid]
 }
 
 // reapRest runs on the thread that forked g's zygote, once the zygote is
@@ -70,10 +80,7 @@ func (g *zygoteGen) reapRest() {
 		if err != nil {
 			return // ECHILD: none left
 		}
-		zyg.mu.Lock()
-		known := g.known[pid]
-		zyg.mu.Unlock()
-		if known {
+		if g.isKnown(pid) {
 			time.Sleep(time.Millisecond) // its box reaps it
 			continue
 		}
@@ -192,7 +199,9 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		}
 		return 0, -1, nil, errors.New(rep.Err)
 	}
+	z.gen.mu.Lock()
 	z.gen.known[rep.Pid] = true
+	z.gen.mu.Unlock()
 	return rep.Pid, got[0], z.gen, nil
 }
 
