@@ -684,3 +684,36 @@ func waitsOnZygote() bool {
 	}
 	return true
 }
+
+// A double-forked daemon in its own session dies with its sandbox on
+// both paths: nothing a command starts outlives the end of its run.
+func TestDaemonDiesEitherPath(t *testing.T) {
+	requireSandbox(t)
+	if !zygoteHere() {
+		t.Skip("no zygote here (not root, or not the standalone init)")
+	}
+	daemon := `
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(600)
+    os._exit(0)
+time.sleep(0.2)
+print("daemon started")
+`
+	for _, zygoted := range []bool{false, true} {
+		b := startVia(t, zygoted, Spec{AllowExec: []string{"python3"}, Timeout: 20 * time.Second})
+		res, err := b.run(context.Background(), []string{"python3", "-c", daemon}, stdio{})
+		if err != nil {
+			t.Fatalf("init %s: %v", paths[zygoted], err)
+		}
+		b.cleanup()
+		if !strings.Contains(string(res.Stdout), "daemon started") {
+			t.Errorf("init %s: the daemon did not start: %s %s", paths[zygoted], res.Stdout, res.Stderr)
+		}
+		if left := sandboxProcesses(); len(left) > 0 {
+			t.Errorf("init %s: processes outlived the run: %v", paths[zygoted], left)
+		}
+	}
+}
