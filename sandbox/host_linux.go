@@ -266,17 +266,7 @@ func begin(spec Spec) (_ *box, err error) {
 	} else {
 		go makeGroups()
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, bulwark.E(bulwark.Internal, op, "sandbox: control socket", err)
-	}
-	b.ctrl = pair[0]
-	child := os.NewFile(uintptr(pair[1]), "ctrl")
-	defer child.Close()
-	tv := unix.Timeval{Sec: 20}
-	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-
-	if err := b.startInit(initUID, cmdUID, child, cgFd); err != nil {
+	if err := b.startInit(initUID, cmdUID, cgFd); err != nil {
 		return nil, err
 	}
 	tr.Mark("host: init forked (clone, uid maps, execve)")
@@ -322,14 +312,44 @@ func begin(spec Spec) (_ *box, err error) {
 	return b, nil
 }
 
-// startInit starts the init with child as its control socket: through
-// the zygote when it can be used, else as this process's child.
-func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error {
+// newCtrl makes the control socket: b.ctrl is the host's end, and the
+// init's is returned, for the caller to close once the init has it.
+func (b *box) newCtrl() (*os.File, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, bulwark.E(bulwark.Internal, "sandbox.start", "sandbox: control socket", err)
+	}
+	b.ctrl = pair[0]
+	tv := unix.Timeval{Sec: 20}
+	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	return os.NewFile(uintptr(pair[1]), "ctrl"), nil
+}
+
+// startInit makes the control socket and starts the init with it:
+// through the zygote when it can be used, else as this process's child.
+func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 	const op = "sandbox.start"
 	rl := b.rl
+	child, err := b.newCtrl()
+	if err != nil {
+		return err
+	}
+	defer func() { child.Close() }() // the last one made
 	if zyg.usable(rl) {
 		pid, pidfd, g, err := zyg.spawn(initUID, cmdUID, int(child.Fd()), cgFd)
 		switch {
+		case errors.Is(err, errZygoteLost):
+			// The zygote may have forked an init with this socket:
+			// that one must not get this sandbox's configuration. It
+			// ends at its first read, as this pair closes (and is
+			// reaped, zygote_linux.go); this start forks its own init
+			// with a new pair.
+			unix.Close(b.ctrl)
+			child.Close()
+			if child, err = b.newCtrl(); err != nil {
+				b.ctrl = -1
+				return err
+			}
 		case err == nil:
 			b.pid, b.pidfd = pid, pidfd
 			// Opened before anything waits for the init: until then its
@@ -338,7 +358,7 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 			b.held = holdNamespaces(pid)
 			go func() {
 				waitPidfd(pidfd)
-				zyg.initReaped(g)
+				g.initReaped(pid)
 				close(b.done)
 			}()
 			return nil
@@ -356,7 +376,6 @@ func (b *box) startInit(initUID, cmdUID uint32, child *os.File, cgFd int) error 
 	if rl != nil {
 		rl.initAttrs(b.cmd.SysProcAttr)
 	}
-	var err error
 	if b.cmd, err = startInit(b.cmd); err != nil {
 		if rl != nil {
 			return bulwark.E(bulwark.Unavailable, op, rl.startProblem(err), err)

@@ -2,11 +2,14 @@ package sandbox
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -33,32 +36,73 @@ type zygote struct {
 
 var zyg = &zygote{ctrl: -1}
 
-// zygoteGen counts the inits of one zygote that are not reaped yet, and
-// keeps the thread that forked that zygote, which their parent death
-// signal refers to, until the zygote has ended and they are all reaped:
-// a zygote's death does not end the sandboxes it started (this process
-// supervises them), and an init whose start failed halfway (no answer)
-// is not kept.
+// zygoteGen is what this process knows of one zygote's inits: the pids
+// of those it was answered with, each reaped by its box (waitPidfd). The
+// thread that forked that zygote, which their parent death signal refers
+// to, is kept until the zygote has ended and every child of that thread
+// is reaped (reapRest): a zygote's death does not end the sandboxes it
+// started (this process supervises them), and an init forked for a
+// request whose answer was lost, which no box knows of, is reaped there
+// rather than left a zombie of this process. Its own lock, not zyg.mu,
+// which a request holds until its answer: a box whose init ended is not
+// held up by a zygote that is slow to answer another.
 type zygoteGen struct {
-	live    int           // guarded by zyg.mu
-	dead    bool          // the zygote has ended
-	release chan struct{} // closed when dead and live is 0
+	mu    sync.Mutex
+	known map[int]bool
 }
 
-// doneLocked says one of g's inits (or a request that yielded none) is
-// over.
-func (g *zygoteGen) doneLocked() {
-	g.live--
-	if g.dead && g.live == 0 {
-		close(g.release)
+// initReaped says the init pid of g has been reaped by its box.
+func (g *zygoteGen) initReaped(pid int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.known, pid)
+}
+
+// isKnown says whether an answer gave pid.
+func (g *zygoteGen) isKnown(pid int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.known[pid]
+}
+
+// reapRest runs on the thread that forked g's zygote, once the zygote is
+// reaped, and returns when that thread has no child left: the inits of g
+// (children of this thread, as the zygote forked them with CLONE_PARENT,
+// and of nothing else that this process runs) end in their time and are
+// reaped by their boxes; any other init is one whose answer was lost, and
+// is reaped here as it ends (its socket closed by the failed start).
+func (g *zygoteGen) reapRest() {
+	for {
+		pid, err := exitedChild()
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return // ECHILD: none left
+		}
+		if g.isKnown(pid) {
+			time.Sleep(time.Millisecond) // its box reaps it
+			continue
+		}
+		var info unix.Siginfo
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED, nil) == unix.EINTR {
+		}
 	}
 }
 
-// initReaped says an init of g has been reaped.
-func (z *zygote) initReaped(g *zygoteGen) {
-	z.mu.Lock()
-	defer z.mu.Unlock()
-	g.doneLocked()
+// exitedChild waits until a child of this thread (not of the process's
+// other threads) has ended, and returns its pid without reaping it.
+func exitedChild() (int, error) {
+	var info struct {
+		signo, errno, code, _ int32
+		pid                   int32
+		_                     [108]byte // siginfo_t is 128 bytes
+	}
+	_, _, e := unix.Syscall6(unix.SYS_WAITID, unix.P_ALL, 0, uintptr(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT|unix.WNOTHREAD, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(info.pid), nil
 }
 
 // zygoteOff turns the zygote off (tests compare both ways).
@@ -107,23 +151,28 @@ var pidfdsWork = sync.OnceValue(func() bool {
 // itself.
 var errZygoteOff = errors.New("no zygote")
 
+// errZygoteLost says a request got no answer: the zygote may have forked
+// an init with the socket sent, and the caller forks another with a new
+// one.
+var errZygoteLost = errors.New("the zygote did not answer")
+
 // spawn starts an init through the zygote, with ctrl as its control
 // socket and, when cgFd is not -1, in that v2 group. It returns the
-// init's pid and a pidfd of it, or errZygoteOff when the request reached
-// no zygote.
+// init's pid and a pidfd of it, errZygoteOff when the request reached
+// no zygote, or errZygoteLost when it got no answer.
 func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd int, g *zygoteGen, err error) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.ctrl < 0 {
 		return 0, -1, nil, errZygoteOff
 	}
-	g = z.gen
-	g.live++ // before the request: an init it yields is counted
-	defer func() {
-		if err != nil {
-			g.doneLocked()
-		}
-	}()
+	select {
+	case <-z.ended:
+		// Ended since usable: a request would not be read.
+		z.stopLocked()
+		return 0, -1, nil, errZygoteOff
+	default:
+	}
 	fds := []int{ctrl}
 	if cgFd >= 0 {
 		fds = append(fds, cgFd)
@@ -136,12 +185,12 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	var rep initproc.Spawned
 	got, err := initproc.Recv(z.ctrl, &rep)
 	if err != nil {
-		// Whether the zygote forked an init first is not known: this
-		// start fails (an init that was forked ends at its first read,
-		// as the caller closes the other end of its socket).
+		// Whether the zygote forked an init first is not known (one
+		// that was ends at its first read, as the caller closes the
+		// other end of its socket).
 		closeAll(got)
 		z.stopLocked()
-		return 0, -1, nil, err
+		return 0, -1, nil, fmt.Errorf("%w: %v", errZygoteLost, err)
 	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
 		closeAll(got)
@@ -150,7 +199,10 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		}
 		return 0, -1, nil, errors.New(rep.Err)
 	}
-	return rep.Pid, got[0], g, nil
+	z.gen.mu.Lock()
+	z.gen.known[rep.Pid] = true
+	z.gen.mu.Unlock()
+	return rep.Pid, got[0], z.gen, nil
 }
 
 // start starts a zygote. A parent death signal comes when the thread
@@ -160,7 +212,7 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 // kernel refuses to execute turns the zygote off for good; another
 // failure leaves it to a later start.
 func (z *zygote) start() {
-	g := &zygoteGen{release: make(chan struct{})}
+	g := &zygoteGen{known: map[int]bool{}}
 	ctrl, pid, ended, err := launchZygote(g)
 	z.mu.Lock()
 	defer z.mu.Unlock()
@@ -207,13 +259,7 @@ func launchZygote(g *zygoteGen) (ctrl, pid int, ended chan struct{}, err error) 
 		}
 		c.Wait()
 		close(ended)
-		zyg.mu.Lock()
-		g.dead = true
-		if g.live == 0 {
-			close(g.release)
-		}
-		zyg.mu.Unlock()
-		<-g.release
+		g.reapRest()
 	}()
 	if err := <-started; err != nil {
 		unix.Close(pair[0])

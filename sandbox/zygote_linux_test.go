@@ -92,10 +92,20 @@ func TestZygotedInitIsOurChild(t *testing.T) {
 // The host's death ends its sandboxes (the init's parent death signal,
 // which the zygote's fork keeps: the init is the host's child) and its
 // zygote, even while a command runs and no init reads its socket.
+// With the zygote killed first, the sandbox it started ends with the host
+// all the same: the thread its parent death signal refers to is kept.
 func TestHostDeathEndsSandboxAndZygote(t *testing.T) {
 	requireSandbox(t)
+	t.Run("zygote running", func(t *testing.T) { hostDeath(t, "1") })
+	t.Run("zygote killed", func(t *testing.T) { hostDeath(t, "kill-zygote") })
+}
+
+// hostDeath kills a host (TestHostDeathHelper, told how by mode) that runs
+// a command in a sandbox its zygote started, and checks that the init and
+// the zygote end.
+func hostDeath(t *testing.T, mode string) {
 	c := exec.Command(os.Args[0], "-test.run=^TestHostDeathHelper$", "-test.v")
-	c.Env = append(os.Environ(), "BULWARK_TEST_HOST_DEATH=1")
+	c.Env = append(os.Environ(), "BULWARK_TEST_HOST_DEATH="+mode)
 	c.Stderr = os.Stderr
 	out, err := c.StdoutPipe()
 	if err != nil {
@@ -129,6 +139,9 @@ func TestHostDeathEndsSandboxAndZygote(t *testing.T) {
 		return ""
 	}
 	initStart, zygStart := startOf(initPid), startOf(zygPid)
+	if initStart == "" {
+		t.Fatal("the sandbox's init ended before its host")
+	}
 	c.Process.Kill()
 	c.Wait()
 	deadline := time.Now().Add(10 * time.Second)
@@ -164,8 +177,12 @@ func TestHostDeathHelper(t *testing.T) {
 		go b.run(context.Background(), []string{"sleep", "60"}, stdio{})
 		time.Sleep(300 * time.Millisecond) // the command runs
 		zyg.mu.Lock()
-		z := zyg.pid
+		z, ended := zyg.pid, zyg.ended
 		zyg.mu.Unlock()
+		if os.Getenv("BULWARK_TEST_HOST_DEATH") == "kill-zygote" {
+			syscall.Kill(z, syscall.SIGKILL)
+			<-ended
+		}
 		fmt.Printf("HOSTDEATH %d %d\n", b.pid, z)
 		time.Sleep(60 * time.Second)
 	}

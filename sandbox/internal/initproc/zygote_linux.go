@@ -144,7 +144,7 @@ func spawnInit(req Spawn, fds []int, null int) (pid, pidfd int, err error) {
 		// A kernel without CLONE_PIDFD (Linux 5.2), which the host
 		// checked for: the init, whose control socket the host closes
 		// on this answer, ends at its first read (and the host, its
-		// parent, is left a zombie it does not know of).
+		// parent, reaps it once this zygote has ended).
 		return 0, -1, fmt.Errorf("zygote: no pidfd for the init")
 	}
 	return pid, pidfd, nil
