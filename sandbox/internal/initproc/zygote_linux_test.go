@@ -89,14 +89,14 @@ func (z *testZygote) ask(t testing.TB, packet []byte, fds ...int) (rep Spawned, 
 }
 
 // encoded is v as the host sends it.
-func encoded(t testing.TB, v any) []byte {
+func encoded(t testing.TB, m Message) []byte {
 	t.Helper()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer CloseAll(pair[:])
-	if err := Send(pair[0], v); err != nil {
+	if err := Send(pair[0], m); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, maxMsg)
@@ -155,8 +155,8 @@ func TestZygoteRefusesMalformedRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(null)
-	spawn := encoded(t, Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1})
-	withCgroup := encoded(t, Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1, CgroupFD: true})
+	spawn := encoded(t, &Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1})
+	withCgroup := encoded(t, &Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1, CgroupFD: true})
 	refused := []struct {
 		what   string
 		packet []byte
@@ -206,10 +206,11 @@ func TestZygoteRefusesMalformedRequests(t *testing.T) {
 // FuzzZygoteRequest sends the zygote any packet, with no descriptor: it
 // answers with a refusal or ends, and never forks.
 func FuzzZygoteRequest(f *testing.F) {
-	f.Add(encoded(f, Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1}))
-	f.Add(encoded(f, Spawn{InitUID: 0, CmdUID: 0, CgroupFD: true}))
+	f.Add(encoded(f, &Spawn{InitUID: 1 << 30, CmdUID: 1<<30 + 1}))
+	f.Add(encoded(f, &Spawn{InitUID: 0, CmdUID: 0, CgroupFD: true}))
 	f.Add([]byte{})
 	f.Add([]byte("{}"))
+	f.Add([]byte{5, 0xff})
 	var z *testZygote
 	f.Cleanup(func() {
 		if z != nil {
