@@ -66,6 +66,10 @@ type Config struct {
 	// the workspace fd is an O_PATH fd of the folder, which the init
 	// binds itself, and the init may have to take uid 0 of its namespace.
 	Rootless *Rootless `json:"rootless,omitempty"`
+	// Hide says the command's RunRequest may name workspace paths to
+	// hide: the init then mounts nothing of the command's until the
+	// request comes, and restricts its thread only after (hide_linux.go).
+	Hide bool `json:"hide,omitempty"`
 }
 
 // Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in
@@ -98,6 +102,10 @@ type RunRequest struct {
 	// the final RunReply when it ends. A command that cannot be started
 	// gets only the final one.
 	Announce bool `json:"announce,omitempty"`
+	// Hide are the workspace's files and folders to cover before the
+	// command starts (clean, relative to /workspace, none inside
+	// another, at most MaxHidden); only with Config.Hide.
+	Hide []string `json:"hide,omitempty"`
 }
 
 type RunReply struct {

@@ -1,0 +1,164 @@
+package initproc
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxHidden bounds the paths one command may have hidden (RunRequest.Hide):
+// each is a mount of the sandbox's, and they travel in one packet.
+const MaxHidden = 1024
+
+// MaxHiddenBytes bounds the length of those paths together.
+const MaxHiddenBytes = 32 << 10
+
+// hide covers each path of the workspace in paths (relative to
+// /workspace, clean, none inside another) in this mount namespace, so
+// that the command cannot reach what is there: a folder by an empty
+// read-only folder, anything else by an empty read-only file (a write
+// fails, where /dev/null would swallow it). A covered name cannot be
+// deleted, renamed or linked (the kernel refuses a mount point, and a
+// link across mounts), and a symlink to it, or to a file below it, leads
+// to the cover.
+//
+// The workspace is the agent's to shape, so each path is opened from
+// /workspace without following a symlink or leaving it (openat2's
+// RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS) and the cover is mounted on
+// that descriptor: nothing outside /workspace is ever mounted on, whatever
+// the tree holds or becomes meanwhile. A path that no longer exists is
+// skipped (there is nothing to hide); one that became a symlink since the
+// host listed it, or that cannot be opened, fails the command (fail
+// closed). It runs in the init after the root is built, before the
+// thread is restricted (mounting is not allowed after).
+func hide(paths []string) error {
+	if len(paths) == 0 {
+		return nil
+	}
+	if err := checkHidden(paths); err != nil {
+		return err
+	}
+	// The workspace mount may be a peer of a host mount (a clone of a
+	// shared one is): made private first, so that no cover reaches the
+	// host's mount namespace, or another sandbox's.
+	if err := unix.Mount("", WorkspaceDir, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("init: hide: private workspace mount: %w", err)
+	}
+	ws, err := unix.Open(WorkspaceDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("init: hide: %w", err)
+	}
+	defer unix.Close(ws)
+	covers, err := newCovers()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(covers)
+	for _, p := range paths {
+		if err := cover(ws, covers, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHidden refuses a list the host could not have sent: too long, or
+// a path that is not a clean relative path below the workspace.
+func checkHidden(paths []string) error {
+	if len(paths) > MaxHidden {
+		return fmt.Errorf("init: hide: %d paths, more than %d", len(paths), MaxHidden)
+	}
+	for _, p := range paths {
+		if p == "" || p == "." || path.Clean(p) != p || strings.HasPrefix(p, "/") || p == ".." || strings.HasPrefix(p, "../") || strings.ContainsRune(p, 0) {
+			return fmt.Errorf("init: hide: %q is not a path below the workspace", p)
+		}
+	}
+	return nil
+}
+
+// The names of the empty folder and file in the covers' tmpfs.
+const (
+	coverDir  = "d"
+	coverFile = "f"
+)
+
+// newCovers returns a detached tmpfs holding an empty folder and an empty
+// file, read-only, owned by the init (the command cannot change their
+// modes), from which each cover is cloned.
+func newCovers() (int, error) {
+	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("init: hide: tmpfs: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for _, o := range [][2]string{{"mode", "0555"}, {"size", "4k"}, {"nr_inodes", "4"}} {
+		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
+			return -1, fmt.Errorf("init: hide: tmpfs %s: %w", o[0], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("init: hide: tmpfs: %w", err)
+	}
+	const attrs = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("init: hide: tmpfs: %w", err)
+	}
+	if err := unix.Mkdirat(mnt, coverDir, 0o555); err != nil {
+		unix.Close(mnt)
+		return -1, fmt.Errorf("init: hide: %w", err)
+	}
+	f, err := unix.Openat(mnt, coverFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o444)
+	if err != nil {
+		unix.Close(mnt)
+		return -1, fmt.Errorf("init: hide: %w", err)
+	}
+	unix.Close(f)
+	if err := unix.MountSetattr(mnt, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		unix.Close(mnt)
+		return -1, fmt.Errorf("init: hide: read-only tmpfs: %w", err)
+	}
+	return mnt, nil
+}
+
+// cover mounts a clone of the empty folder or file of covers over rel,
+// opened below the workspace ws without following symlinks.
+func cover(ws, covers int, rel string) error {
+	t, err := unix.Openat2(ws, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return nil // gone since the host listed it: nothing to hide
+	case errors.Is(err, unix.EXDEV):
+		return nil // below a cover already (a mount of ours)
+	case err != nil:
+		return fmt.Errorf("init: hide %s: the workspace changed while the command started (%w)", rel, err)
+	}
+	defer unix.Close(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(t, &st); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	src := coverFile
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		src = coverDir
+	}
+	c, err := unix.OpenTree(covers, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	defer unix.Close(c)
+	const attrs = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC
+	if err := unix.MountSetattr(c, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: attrs, Propagation: unix.MS_PRIVATE}); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	if err := unix.MoveMount(c, "", t, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	return nil
+}
