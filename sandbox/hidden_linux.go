@@ -24,14 +24,18 @@ func (b *box) request(argv []string, announce bool) (runRequest, error) {
 		return req, nil
 	}
 	var err error
-	req.Hide, err = hiddenPaths(b.wsDir, b.spec.Hide, b.spec.WorkspaceFiles)
+	req.Hide, req.Pin, err = hiddenPaths(b.wsDir, b.spec.Hide, b.spec.WorkspaceFiles)
 	b.spec.Trace.Mark("host: workspace looked through for paths to hide")
 	return req, err
 }
 
 // hiddenPaths walks the workspace ws and returns its top-most files and
 // folders whose path (relative, clean) matches one of patterns
-// (Spec.Hide, bulwark.Glob): what the init covers (RunRequest.Hide).
+// (Spec.Hide, bulwark.Glob): what the init covers (RunRequest.Hide); and
+// the folders above them whose names the match depends on, which the
+// init pins (RunRequest.Pin): secrets for secrets/k under secrets/*,
+// which a command could otherwise rename for the next one to read the
+// file under another name; not conf for conf/x.env under *.env.
 // Below a match nothing is looked at, nor below a folder no pattern could
 // match anything in. Symlinks are neither returned nor followed: a link
 // leads where its target's own name decides, and a target that is hidden
@@ -41,21 +45,52 @@ func (b *box) request(argv []string, announce bool) (runRequest, error) {
 // known. The walk is bounded (entries, depth); past a bound, and where
 // more is hidden than the init may cover, it fails, and the command does
 // not run (fail closed).
-func hiddenPaths(ws string, patterns []string, maxEntries int64) ([]string, error) {
+func hiddenPaths(ws string, patterns []string, maxEntries int64) (hidden, pinned []string, err error) {
 	if len(patterns) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	root, err := unix.Open(ws, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, hideError("cannot read the workspace to hide what the policy denies", err)
+		return nil, nil, hideError("cannot read the workspace to hide what the policy denies", err)
 	}
 	w := hideWalk{patterns: patterns, budget: maxEntries}
 	err = w.dir(root, "", 0)
 	unix.Close(root)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return w.out, nil
+	pinned = w.pins()
+	if len(w.out)+len(pinned) > initproc.MaxHidden {
+		return nil, nil, tooMuchHidden()
+	}
+	return w.out, pinned, nil
+}
+
+// pins returns the folders above the hidden paths that must keep their
+// names: those where a hidden path with the folder's name replaced by
+// another (one no pattern's literal text can match) would no longer be
+// hidden.
+func (w *hideWalk) pins() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range w.out {
+		for i := 0; i < len(p); i++ {
+			if p[i] != '/' || seen[p[:i]] {
+				continue
+			}
+			start := strings.LastIndexByte(p[:i], '/') + 1
+			renamed := p[:start] + "\x01" + p[i:]
+			if !w.matches(renamed) {
+				seen[p[:i]] = true
+				out = append(out, p[:i])
+			}
+		}
+	}
+	return out
+}
+
+func tooMuchHidden() error {
+	return hideError(fmt.Sprintf("the policy's deny rules hide more files and folders of the workspace than a command can be started with (at most %d)", initproc.MaxHidden), nil)
 }
 
 type hideWalk struct {
@@ -124,7 +159,7 @@ func (w *hideWalk) add(p string) error {
 	w.out = append(w.out, p)
 	w.bytes += len(p)
 	if len(w.out) > initproc.MaxHidden || w.bytes > initproc.MaxHiddenBytes {
-		return hideError(fmt.Sprintf("the policy's deny rules hide more files and folders of the workspace than a command can be started with (at most %d)", initproc.MaxHidden), nil)
+		return tooMuchHidden()
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // hideCanary is the content of the files a Spec.Hide pattern covers: it
@@ -66,8 +68,8 @@ def tryread(p):
 for p in [k, env, xenv, s + '/sub/deep', 'lk', 'le', 'ldir/k', 'labs', '/workspace/' + k, './' + s + '/../' + k]:
     tryread(p)
 try:
-    if os.listdir(s):
-        print('LEAK listing', os.listdir(s))
+    if os.listdir(s + '/sub'):
+        print('LEAK listing', os.listdir(s + '/sub'))
 except OSError as e:
     print('refused list', e.errno)
 for p in [k, env, xenv]:
@@ -105,6 +107,7 @@ try:
     os.symlink(k, 'late')
     with open('late') as f:
         leak('late symlink', f.read())
+    os.remove('late')
 except OSError as e:
     print('refused late symlink', e.errno)
 for root, dirs, files in os.walk('.'):
@@ -119,6 +122,8 @@ with open('notes.txt') as f:
 with open('docs/a.md', 'a') as f:
     f.write('+more')
 with open('new.txt', 'w') as f:
+    f.write('new')
+with open(s + '/new.txt', 'w') as f:   # a folder pinned, not hidden
     f.write('new')
 print('DONE')
 `
@@ -139,6 +144,9 @@ func checkHidden(t *testing.T, ws string, res *Result) {
 		if err != nil || string(b) != hideCanary {
 			t.Errorf("host's %s after the command: %q, %v; want it unchanged", name, b, err)
 		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "secrets/new.txt")); string(b) != "new" {
+		t.Errorf("secrets/new.txt = %q: a pinned folder must stay writable", b)
 	}
 	if b, _ := os.ReadFile(filepath.Join(ws, "docs/a.md")); string(b) != "doc+more" {
 		t.Errorf("docs/a.md = %q: a file not hidden must stay writable", b)
@@ -183,6 +191,8 @@ func TestHidePool(t *testing.T) {
 			// A file the agent wrote under a hidden name since.
 			os.WriteFile(filepath.Join(ws, "late.env"), []byte(hideCanary), 0o644)
 			os.Remove(filepath.Join(ws, "new.txt"))
+			os.Remove(filepath.Join(ws, "secrets/new.txt"))
+			os.WriteFile(filepath.Join(ws, "docs/a.md"), []byte("doc"), 0o644)
 		}
 	}
 	res, err := p.Run(context.Background(), []string{"python3", "-c", "print(open('late.env').read())"}, nil)
@@ -191,5 +201,34 @@ func TestHidePool(t *testing.T) {
 	}
 	if strings.Contains(string(res.Stdout), hideCanary) {
 		t.Errorf("late.env, written between two commands, was read: %q", res.Stdout)
+	}
+}
+
+// A workspace inside a shared mount (systemd makes every mount shared)
+// gets a workspace mount that is a peer of the host's: no cover may
+// propagate to the host's mount namespace.
+func TestHideSharedMount(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a shared mount on the host")
+	}
+	ws := hideWorkspace(t)
+	if err := unix.Mount(ws, ws, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(ws, unix.MNT_DETACH) })
+	if err := unix.Mount("", ws, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	res := py(t, Spec{Workspace: ws, Hide: hidePatterns}, hideAttack)
+	if strings.Contains(string(res.Stdout), "LEAK") || !strings.Contains(string(res.Stdout), "DONE") {
+		t.Fatalf("hidden files reached:\n%s\n%s", res.Stdout, res.Stderr)
+	}
+	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(mounts), " "+ws); n != 1 {
+		t.Errorf("%d mounts at or under the workspace on the host, want 1 (the test's own):\n%s", n, mounts)
 	}
 }

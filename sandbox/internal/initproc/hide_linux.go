@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -13,8 +14,9 @@ import (
 // each is a mount of the sandbox's, and they travel in one packet.
 const MaxHidden = 1024
 
-// MaxHiddenBytes bounds the length of those paths together.
-const MaxHiddenBytes = 32 << 10
+// MaxHiddenBytes bounds the length of the paths to hide together (the
+// folders pinned above them are no longer).
+const MaxHiddenBytes = 16 << 10
 
 // hide covers each path of the workspace in paths (relative to
 // /workspace, clean, none inside another) in this mount namespace, so
@@ -23,27 +25,30 @@ const MaxHiddenBytes = 32 << 10
 // fails, where /dev/null would swallow it). A covered name cannot be
 // deleted, renamed or linked (the kernel refuses a mount point, and a
 // link across mounts), and a symlink to it, or to a file below it, leads
-// to the cover.
+// to the cover. Each folder of pinned is first bound onto itself, which
+// makes it a mount point too: it stays readable and writable, but cannot
+// be renamed or removed, so what is hidden below it keeps its path.
 //
 // The workspace is the agent's to shape, so each path is opened from
 // /workspace without following a symlink or leaving it (openat2's
-// RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS) and the cover is mounted on
-// that descriptor: nothing outside /workspace is ever mounted on, whatever
+// RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS) and the mount is made on that
+// descriptor: nothing outside /workspace is ever mounted on, whatever
 // the tree holds or becomes meanwhile. A path that no longer exists is
 // skipped (there is nothing to hide); one that became a symlink since the
 // host listed it, or that cannot be opened, fails the command (fail
 // closed). It runs in the init after the root is built, before the
 // thread is restricted (mounting is not allowed after).
-func hide(paths []string) error {
-	if len(paths) == 0 {
+func hide(pinned, paths []string) error {
+	if len(paths)+len(pinned) == 0 {
 		return nil
 	}
-	if err := checkHidden(paths); err != nil {
+	if err := checkHidden(append(slices.Clone(pinned), paths...)); err != nil {
 		return err
 	}
-	// The workspace mount may be a peer of a host mount (a clone of a
-	// shared one is): made private first, so that no cover reaches the
-	// host's mount namespace, or another sandbox's.
+	// The workspace mount is a peer of the host's mount when that is
+	// shared (systemd shares every mount; a clone of a shared mount is
+	// its peer): a mount made here would appear on the host, and in
+	// every sandbox of the workspace. Made private first.
 	if err := unix.Mount("", WorkspaceDir, "", unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("init: hide: private workspace mount: %w", err)
 	}
@@ -52,6 +57,18 @@ func hide(paths []string) error {
 		return fmt.Errorf("init: hide: %w", err)
 	}
 	defer unix.Close(ws)
+	// Outer folders first: a bind of a folder (not recursive) made after
+	// a mount below it would lie over that mount, and undo it. The covers
+	// come last for the same reason.
+	pinned = slices.Clone(pinned)
+	slices.SortStableFunc(pinned, func(a, b string) int {
+		return strings.Count(a, "/") - strings.Count(b, "/")
+	})
+	for _, p := range pinned {
+		if err := pin(ws, p); err != nil {
+			return err
+		}
+	}
 	covers, err := newCovers()
 	if err != nil {
 		return err
@@ -61,6 +78,53 @@ func hide(paths []string) error {
 		if err := cover(ws, covers, p); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// openBelow opens rel below the workspace ws as an O_PATH descriptor,
+// following no symlink and never leaving it. It returns -1 and no error
+// when rel does not exist (any more).
+func openBelow(ws int, rel string) (int, error) {
+	t, err := unix.Openat2(ws, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		return -1, nil
+	case err != nil:
+		return -1, fmt.Errorf("init: hide %s: the workspace changed while the command started (%w)", rel, err)
+	}
+	return t, nil
+}
+
+// pin binds the folder rel onto itself.
+func pin(ws int, rel string) error {
+	t, err := openBelow(ws, rel)
+	if t < 0 {
+		return err
+	}
+	defer unix.Close(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(t, &st); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil // no longer a folder: nothing below it to keep
+	}
+	// The clone keeps the workspace mount's attributes (id mapping,
+	// nosuid, nodev, noexec).
+	c, err := unix.OpenTree(t, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	defer unix.Close(c)
+	if err := unix.MountSetattr(c, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Propagation: unix.MS_PRIVATE}); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
+	}
+	if err := unix.MoveMount(c, "", t, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("init: hide %s: %w", rel, err)
 	}
 	return nil
 }
@@ -127,17 +191,9 @@ func newCovers() (int, error) {
 // cover mounts a clone of the empty folder or file of covers over rel,
 // opened below the workspace ws without following symlinks.
 func cover(ws, covers int, rel string) error {
-	t, err := unix.Openat2(ws, rel, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	})
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return nil // gone since the host listed it: nothing to hide
-	case errors.Is(err, unix.EXDEV):
-		return nil // below a cover already (a mount of ours)
-	case err != nil:
-		return fmt.Errorf("init: hide %s: the workspace changed while the command started (%w)", rel, err)
+	t, err := openBelow(ws, rel)
+	if t < 0 {
+		return err
 	}
 	defer unix.Close(t)
 	var st unix.Stat_t

@@ -89,7 +89,7 @@ func initMain() int {
 		return 1
 	}
 	mark("command received")
-	if err := p.finish(req.Hide); err != nil {
+	if err := p.finish(req.Pin, req.Hide); err != nil {
 		CloseAll(stdio)
 		Send(ctrlFd, RunReply{Exit: 126, Err: err.Error()})
 		return 1
@@ -115,14 +115,14 @@ type prepared struct {
 // paths are known only then, and no mount can be made once the thread is
 // restricted. A request with paths to hide that prepare did not wait for
 // is refused.
-func (p prepared) finish(hidden []string) error {
+func (p prepared) finish(pinned, hidden []string) error {
 	if p.restrict == nil {
-		if len(hidden) > 0 {
+		if len(hidden)+len(pinned) > 0 {
 			return errors.New("init: paths to hide, but the sandbox was restricted before the command came")
 		}
 		return nil
 	}
-	if err := hide(hidden); err != nil {
+	if err := hide(pinned, hidden); err != nil {
 		return err
 	}
 	mark("workspace paths hidden")

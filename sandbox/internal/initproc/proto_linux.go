@@ -106,6 +106,11 @@ type RunRequest struct {
 	// command starts (clean, relative to /workspace, none inside
 	// another, at most MaxHidden); only with Config.Hide.
 	Hide []string `json:"hide,omitempty"`
+	// Pin are folders of the workspace to bind onto themselves before
+	// the paths of Hide are covered, so that the command cannot rename
+	// or remove them: a hidden path whose name depends on theirs
+	// (secrets/k under secrets/*) keeps its name for the next command.
+	Pin []string `json:"pin,omitempty"`
 }
 
 type RunReply struct {
