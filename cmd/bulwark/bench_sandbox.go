@@ -32,13 +32,14 @@ type benchRow struct {
 
 // benchSandbox times, in one interleaved run, a plain exec, `bulwark sandbox
 // exec` (a cold sandbox, the CLI process included), sandbox.Run (cold, in
-// process), a warm Pool and bubblewrap with equivalent binds, for /bin/true
+// process), a warm Pool, one hiding two paths, and bubblewrap with equivalent binds, for /bin/true
 // and python3 -c pass.
 func benchSandbox(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("bench sandbox", `Usage: bulwark bench sandbox [--runs N] [--json]
 
 Times, interleaved, a plain exec, bulwark sandbox exec, sandbox.Run, a warm
-pool and bubblewrap, for /bin/true and python3 (needs the sandbox's
+pool (and one whose commands find two paths hidden, Spec.Hide) and
+bubblewrap, for /bin/true and python3 (needs the sandbox's
 requirements and bwrap).
 
 Example:
@@ -75,6 +76,23 @@ Example:
 		return fail(s, err)
 	}
 	defer pool.Close()
+	// A second pool whose commands find files hidden, as a task's are
+	// under deny rules naming files (a folder and a file to cover, and
+	// the folder above the file pinned).
+	for _, f := range []string{"secrets/k", "prod.env", "src/main.py"} {
+		p := ws + "/" + f
+		os.MkdirAll(p[:strings.LastIndexByte(p, '/')], 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			return fail(s, err)
+		}
+	}
+	hideSpec := spec
+	hideSpec.Hide = []string{"secrets/*", "*.env"}
+	hiding, err := sandbox.NewPool(hideSpec, 2)
+	if err != nil {
+		return fail(s, err)
+	}
+	defer hiding.Close()
 
 	check := func(res *sandbox.Result, err error) error {
 		if err != nil {
@@ -123,6 +141,9 @@ Example:
 		}},
 		{"sandbox.Pool (warm)", func(ctx context.Context, argv []string) error {
 			return check(pool.Run(ctx, argv, nil))
+		}},
+		{"sandbox.Pool (warm, 2 paths hidden)", func(ctx context.Context, argv []string) error {
+			return check(hiding.Run(ctx, argv, nil))
 		}},
 	}
 	commands := [][]string{{"/bin/true"}, {"python3", "-c", "pass"}}
