@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
@@ -156,6 +157,11 @@ func (w *hideWalk) unreadable(rel string, err error) error {
 }
 
 func (w *hideWalk) add(p string) error {
+	if !utf8.ValidString(p) {
+		// The control messages are JSON, which would turn the name
+		// into another: the init would find nothing to cover.
+		return hideError(fmt.Sprintf("the policy's deny rules hide %q, whose name is not UTF-8: rename it (outside the task) so that it can be hidden", p), nil)
+	}
 	w.out = append(w.out, p)
 	w.bytes += len(p)
 	if len(w.out) > initproc.MaxHidden || w.bytes > initproc.MaxHiddenBytes {

@@ -129,3 +129,15 @@ func TestHiddenPathsUnreadable(t *testing.T) {
 		t.Errorf("hiddenPaths with locked/ unreadable = %q, %v; want [locked]", hidden, err)
 	}
 }
+
+// A name that is not UTF-8 would not survive the control message's JSON:
+// the command is refused rather than run with the file uncovered.
+func TestHiddenPathsNotUTF8(t *testing.T) {
+	ws := makeTree(t, "a\xff.env", "notes.txt")
+	if _, _, err := hiddenPaths(ws, []string{"*.env"}, DefaultWorkspaceFiles); err == nil || !strings.Contains(bulwark.ErrorMessage(err), "UTF-8") {
+		t.Errorf("a hidden name that is not UTF-8: %v; want the command refused", err)
+	}
+	if _, _, err := hiddenPaths(ws, []string{"*.md"}, DefaultWorkspaceFiles); err != nil {
+		t.Errorf("a name that is not UTF-8, not hidden: %v; want no error", err)
+	}
+}
