@@ -238,3 +238,39 @@ func TestHideSharedMount(t *testing.T) {
 		t.Errorf("%d mounts at or under the workspace on the host, want 1 (the test's own):\n%s", n, mounts)
 	}
 }
+
+// The host lists no symlink, but the agent may swap one in before the
+// init covers the path: the init opens each path below /workspace
+// without following a symlink, so a request naming a link (to a folder
+// outside, or a folder through a link) fails the command, and nothing
+// outside the workspace is covered. Paths that are not below the
+// workspace are refused too.
+func TestHideRefusesSymlinks(t *testing.T) {
+	requireSandbox(t)
+	ws := hideWorkspace(t)
+	os.Symlink("/etc", filepath.Join(ws, "etc"))
+	for _, paths := range [][]string{{"etc"}, {"etc/passwd"}, {"ldir/k"}, {"lk"}, {"../x"}, {"/etc/passwd"}, {"a/../../x"}} {
+		b, err := start(Spec{Workspace: ws, Hide: hidePatterns, AllowExec: []string{"cat"}}.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := runRequest{Argv: []string{"cat", "/etc/passwd", "secrets/k"}, Env: commandEnv(b.spec), Hide: paths}
+		null, _ := os.Open(os.DevNull)
+		err = send(b.ctrl, req, int(null.Fd()), int(null.Fd()), int(null.Fd()))
+		null.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply runReply
+		if err := recvReply(b.ctrl, &reply); err != nil {
+			t.Fatal(err)
+		}
+		b.cleanup()
+		if reply.Started || reply.Err == "" {
+			t.Errorf("Hide %q: the command started (%+v); want it refused", paths, reply)
+		}
+	}
+	if b, err := os.ReadFile("/etc/passwd"); err != nil || len(b) == 0 {
+		t.Errorf("/etc/passwd on the host: %d bytes, %v", len(b), err)
+	}
+}

@@ -85,34 +85,41 @@ func hide(pinned, paths []string) error {
 }
 
 // openBelow opens rel below the workspace ws as an O_PATH descriptor,
-// following no symlink and never leaving it. It returns -1 and no error
-// when rel does not exist (any more).
-func openBelow(ws int, rel string) (int, error) {
+// following no symlink and never leaving it, and says whether it is a
+// folder. It returns -1 and no error when rel does not exist (any more).
+func openBelow(ws int, rel string) (fd int, dir bool, err error) {
 	t, err := unix.Openat2(ws, rel, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return -1, nil
+		return -1, false, nil
 	case err != nil:
-		return -1, fmt.Errorf("init: hide %s: the workspace changed while the command started (%w)", rel, err)
+		return -1, false, changed(rel, err)
 	}
-	return t, nil
+	// O_NOFOLLOW opens a symlink itself: the host lists none, so one
+	// was swapped in since.
+	var st unix.Stat_t
+	if err := unix.Fstat(t, &st); err != nil || st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		unix.Close(t)
+		return -1, false, changed(rel, unix.ELOOP)
+	}
+	return t, st.Mode&unix.S_IFMT == unix.S_IFDIR, nil
+}
+
+func changed(rel string, err error) error {
+	return fmt.Errorf("init: hide %s: the workspace changed while the command started (%w)", rel, err)
 }
 
 // pin binds the folder rel onto itself.
 func pin(ws int, rel string) error {
-	t, err := openBelow(ws, rel)
+	t, dir, err := openBelow(ws, rel)
 	if t < 0 {
 		return err
 	}
 	defer unix.Close(t)
-	var st unix.Stat_t
-	if err := unix.Fstat(t, &st); err != nil {
-		return fmt.Errorf("init: hide %s: %w", rel, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if !dir {
 		return nil // no longer a folder: nothing below it to keep
 	}
 	// The clone keeps the workspace mount's attributes (id mapping,
@@ -193,17 +200,13 @@ func newCovers() (int, error) {
 // cover mounts a clone of the empty folder or file of covers over rel,
 // opened below the workspace ws without following symlinks.
 func cover(ws, covers int, rel string) error {
-	t, err := openBelow(ws, rel)
+	t, dir, err := openBelow(ws, rel)
 	if t < 0 {
 		return err
 	}
 	defer unix.Close(t)
-	var st unix.Stat_t
-	if err := unix.Fstat(t, &st); err != nil {
-		return fmt.Errorf("init: hide %s: %w", rel, err)
-	}
 	src := coverFile
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+	if dir {
 		src = coverDir
 	}
 	c, err := unix.OpenTree(covers, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
