@@ -20,6 +20,9 @@ type benchMode struct {
 	run  func(ctx context.Context, argv []string) error
 }
 
+// hidingMode is the mode of the pool whose commands find paths hidden.
+const hidingMode = "sandbox.Pool (warm, 2 paths hidden)"
+
 // benchRow is the result of one mode on one command.
 type benchRow struct {
 	Command string  `json:"command"`
@@ -142,7 +145,7 @@ Example:
 		{"sandbox.Pool (warm)", func(ctx context.Context, argv []string) error {
 			return check(pool.Run(ctx, argv, nil))
 		}},
-		{"sandbox.Pool (warm, 2 paths hidden)", func(ctx context.Context, argv []string) error {
+		{hidingMode, func(ctx context.Context, argv []string) error {
 			return check(hiding.Run(ctx, argv, nil))
 		}},
 	}
@@ -161,6 +164,12 @@ Example:
 				if (m.name == "plain exec" || m.name == "bwrap") && c[0] == "python3" {
 					// The system's python3, the one the sandboxes run.
 					argv = append([]string{"/usr/bin/python3"}, c[1:]...)
+				}
+				if m.name == hidingMode {
+					// After the other pool's refill, which its Run
+					// starts as it returns, had time to end: this
+					// row does not compete with it. Not timed.
+					time.Sleep(200 * time.Millisecond)
 				}
 				start := time.Now()
 				if err := m.run(ctx, argv); err != nil {
