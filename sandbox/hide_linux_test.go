@@ -65,8 +65,15 @@ def tryread(p):
     except OSError as e:
         print('refused read', p, e.errno)
 
-for p in [k, env, xenv, s + '/sub/deep', 'lk', 'le', 'ldir/k', 'labs', '/workspace/' + k, './' + s + '/../' + k]:
+for p in [k, env, xenv, s + '/sub/deep', 'lk', 'le', 'ldir/k', 'labs', '/workspace/' + k, './' + s + '/../' + k,
+          '/proc/self/cwd/' + k, '/proc/self/root/workspace/' + env]:
     tryread(p)
+try:
+    d = os.open(s, os.O_RDONLY | os.O_DIRECTORY)
+    f = os.open('k', os.O_RDONLY, dir_fd=d)
+    leak('openat in ' + s, os.read(f, 100).decode())
+except OSError as e:
+    print('refused openat', e.errno)
 try:
     if os.listdir(s + '/sub'):
         print('LEAK listing', os.listdir(s + '/sub'))
