@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,8 +37,10 @@ func (b *box) request(argv []string, announce bool) (runRequest, error) {
 // the folders above them whose names the match depends on, which the
 // init pins (RunRequest.Pin): secrets for secrets/k under secrets/*,
 // which a command could otherwise rename for the next one to read the
-// file under another name; not conf for conf/x.env under *.env.
-// Below a match nothing is looked at, nor below a folder no pattern could
+// file under another name; not conf for conf/x.env under *.env. The
+// other hard links of a hidden file (or of a file below a hidden folder)
+// are hidden too, found by a second walk made only when there is one.
+// Below a match nothing is looked at (but for those links), nor below a folder no pattern could
 // match anything in. Symlinks are neither returned nor followed: a link
 // leads where its target's own name decides, and a target that is hidden
 // is covered where it is. A folder that cannot be listed (its mode
@@ -60,7 +63,27 @@ func hiddenPaths(ws string, patterns []string, maxEntries int64) (hidden, pinned
 	if err != nil {
 		return nil, nil, err
 	}
+	// The folders above what a name hides; not above the other names
+	// of a hidden file, which are hidden whatever their names.
 	pinned = w.pins()
+	if len(w.linked) > 0 {
+		// A hidden file has another name: find it. A second walk, with
+		// a budget of its own, made only then.
+		root, err := unix.Open(ws, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, hideError("cannot read the workspace to hide what the policy denies", err)
+		}
+		hidden := make(map[string]bool, len(w.out))
+		for _, p := range w.out {
+			hidden[p] = true
+		}
+		w.budget = maxEntries
+		err = w.aliases(root, "", 0, hidden)
+		unix.Close(root)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	if len(w.out)+len(pinned) > initproc.MaxHidden {
 		return nil, nil, tooMuchHidden()
 	}
@@ -99,6 +122,102 @@ type hideWalk struct {
 	budget   int64 // entries left to look at
 	out      []string
 	bytes    int
+	// linked are the hidden regular files (or files below a hidden
+	// folder) with more than one hard link: their other names are
+	// hidden too (aliases).
+	linked    map[inode]bool
+	linkedIno map[uint64]bool // their inode numbers
+}
+
+// inode names a file whatever its names.
+type inode struct{ dev, ino uint64 }
+
+// noteLinks records in w.linked the entry e of the folder fd, hidden as
+// rel, when it is a regular file with more than one hard link, or such
+// files below it when it is a folder.
+func (w *hideWalk) noteLinks(fd int, e dirent, rel string, depth int) error {
+	switch e.typ {
+	case unix.DT_REG:
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1 {
+			if w.linked == nil {
+				w.linked, w.linkedIno = map[inode]bool{}, map[uint64]bool{}
+			}
+			w.linked[inode{st.Dev, st.Ino}] = true
+			w.linkedIno[st.Ino] = true
+		}
+	case unix.DT_DIR:
+		if depth >= maxHideDepth {
+			return hideError(fmt.Sprintf("the workspace is nested deeper than %d folders, too deep to look for what the policy hides", maxHideDepth), nil)
+		}
+		sub, err := unix.Openat(fd, e.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil // gone or unreadable: covered whole all the same
+		}
+		defer unix.Close(sub)
+		entries, err := listDir(sub)
+		if err != nil {
+			return nil
+		}
+		for _, c := range entries {
+			if w.budget--; w.budget < 0 {
+				return hideError("the workspace holds more entries than its file limit: too many to look for what the policy hides", nil)
+			}
+			if err := w.noteLinks(sub, c, rel+"/"+c.name, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// aliases walks the folder fd (rel its path) for the other names of the
+// files in w.linked, outside what is hidden already, and hides them.
+func (w *hideWalk) aliases(fd int, rel string, depth int, hidden map[string]bool) error {
+	if depth > maxHideDepth {
+		return hideError(fmt.Sprintf("the workspace is nested deeper than %d folders, too deep to look for what the policy hides", maxHideDepth), nil)
+	}
+	entries, err := listDir(fd)
+	if err != nil {
+		return nil // hidden whole by the first walk, where it matters
+	}
+	for _, e := range entries {
+		if w.budget--; w.budget < 0 {
+			return hideError("the workspace holds more entries than its file limit: too many to look for what the policy hides", nil)
+		}
+		p := e.name
+		if rel != "" {
+			p = rel + "/" + p
+		}
+		if hidden[p] {
+			continue
+		}
+		switch e.typ {
+		case unix.DT_REG:
+			if !w.linkedIno[e.ino] {
+				continue // getdents' inode number: no fstatat for most
+			}
+			var st unix.Stat_t
+			if err := unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || !w.linked[inode{st.Dev, st.Ino}] {
+				continue
+			}
+			hidden[p] = true
+			if err := w.add(p); err != nil {
+				return err
+			}
+		case unix.DT_DIR:
+			sub, err := unix.Openat(fd, e.name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			err = w.aliases(sub, p, depth+1, hidden)
+			unix.Close(sub)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dir walks the folder fd (rel its path, "" for the workspace), which it
@@ -123,6 +242,9 @@ func (w *hideWalk) dir(fd int, rel string, depth int) error {
 		case e.typ == unix.DT_LNK:
 		case w.matches(p):
 			if err := w.add(p); err != nil {
+				return err
+			}
+			if err := w.noteLinks(fd, e, p, depth); err != nil {
 				return err
 			}
 		case e.typ == unix.DT_DIR && w.below(p):
@@ -208,10 +330,12 @@ func hideError(msg string, err error) error {
 	return bulwark.E(bulwark.Invalid, "sandbox.Run", "sandbox: "+msg, err)
 }
 
-// dirent is a folder's entry: its name and type (unix.DT_*).
+// dirent is a folder's entry: its name, type (unix.DT_*) and inode
+// number.
 type dirent struct {
 	name string
 	typ  uint8
+	ino  uint64
 }
 
 // listDir lists the folder fd (its offset must be at the start) by
@@ -240,7 +364,7 @@ func listDir(fd int) ([]dirent, error) {
 			if i := bytes.IndexByte(name, 0); i >= 0 {
 				name = name[:i]
 			}
-			e := dirent{name: string(name), typ: b[18]}
+			e := dirent{name: string(name), typ: b[18], ino: binary.NativeEndian.Uint64(b[:8])}
 			b = b[reclen:]
 			if e.name == "." || e.name == ".." {
 				continue

@@ -141,3 +141,23 @@ func TestHiddenPathsNotUTF8(t *testing.T) {
 		t.Errorf("a name that is not UTF-8, not hidden: %v; want no error", err)
 	}
 }
+
+// A hidden file's other hard links, made before (a command cannot link
+// a covered file), are hidden too: x and docs/y are secrets/k, z is
+// secrets/sub/deep inside a hidden folder.
+func TestHiddenPathsHardLinks(t *testing.T) {
+	ws := makeTree(t, "secrets/k", "secrets/sub/deep", "docs/a.md", "notes.txt")
+	for link, target := range map[string]string{"x": "secrets/k", "docs/y": "secrets/k", "z": "secrets/sub/deep"} {
+		if err := os.Link(filepath.Join(ws, target), filepath.Join(ws, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hidden, pinned, err := hiddenPaths(ws, []string{"secrets/*"}, DefaultWorkspaceFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(hidden)
+	if want := []string{"docs/y", "secrets/k", "secrets/sub", "x", "z"}; !slices.Equal(hidden, want) || !slices.Equal(pinned, []string{"secrets"}) {
+		t.Errorf("hiddenPaths with hard links = %q, pinned %q; want %q, pinned [secrets]", hidden, pinned, want)
+	}
+}

@@ -37,6 +37,12 @@ func hideWorkspace(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	// Hard links made before, under names no pattern names.
+	for link, target := range map[string]string{"hk": "secrets/k", "docs/hdeep": "secrets/sub/deep"} {
+		if err := os.Link(filepath.Join(ws, target), filepath.Join(ws, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return ws
 }
 
@@ -66,7 +72,7 @@ def tryread(p):
         print('refused read', p, e.errno)
 
 for p in [k, env, xenv, s + '/sub/deep', 'lk', 'le', 'ldir/k', 'labs', '/workspace/' + k, './' + s + '/../' + k,
-          '/proc/self/cwd/' + k, '/proc/self/root/workspace/' + env]:
+          '/proc/self/cwd/' + k, '/proc/self/root/workspace/' + env, 'hk', 'docs/hdeep']:
     tryread(p)
 try:
     d = os.open(s, os.O_RDONLY | os.O_DIRECTORY)

@@ -120,9 +120,9 @@ type Spec struct {
 	// read-only folder, a file by an empty read-only file. Reading,
 	// writing, listing, deleting, renaming or linking one then fails or
 	// finds it empty, by any name the command computes and through any
-	// symlink; a hard link made beforehand under a name that does not
-	// match is not covered. Symlinks are never covered (their target's
-	// name decides). What a command creates under a matching name while
+	// symlink, and a hard link made beforehand under another name is
+	// covered too. Symlinks are never covered (their target's name
+	// decides). What a command creates under a matching name while
 	// it runs is hidden from the next command only. The command is
 	// refused when the workspace cannot be looked through (deeper than 256
 	// folders, more entries than WorkspaceFiles) or more than 1,024 paths
