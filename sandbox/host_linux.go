@@ -192,7 +192,7 @@ func begin(spec Spec) (_ *box, err error) {
 			unix.Close(plan.rootTree)
 		}
 	}()
-	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WriteExec: spec.WriteExecMemory, WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil}
+	cfg := initConfig{AllowExec: spec.AllowExec, TmpSize: spec.TmpSize, NProc: uint64(spec.Pids), FileSize: uint64(spec.MaxFileSize), WriteExec: spec.WriteExecMemory, WorkspaceExec: spec.WorkspaceExec, ReadOnly: readOnly, Trace: tr != nil, Hide: len(spec.Hide) > 0}
 	if rl != nil {
 		cfg.Rootless = &initproc.Rootless{WorkspacePath: workspacePath(ws), BecomeRoot: rl.sub != nil}
 	}

@@ -14,6 +14,11 @@ import (
 // it by killing the init, which takes the whole pid namespace with it.
 func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	const op = "sandbox.Start"
+	req, err := b.request(argv, true)
+	if err != nil {
+		b.cleanup()
+		return nil, err
+	}
 	p, inR, outW, err := newProcess()
 	if err != nil {
 		b.cleanup()
@@ -36,7 +41,6 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	// Watching from here on: a ctx that ends while the init starts the
 	// command ends it too.
 	canceled, timedOut := watch(ctx, b.spec.Timeout, b.kill, p.done)
-	req := runRequest{Argv: argv, Env: commandEnv(b.spec), Announce: true}
 	started := time.Now()
 	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
 	err = send(b.ctrl, &req, int(inR.Fd()), int(outW.Fd()), errFd)

@@ -25,6 +25,10 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 		}
 	}()
 	res := &Result{ExitCode: -1}
+	req, err := b.request(argv, false)
+	if err != nil {
+		return nil, err
+	}
 
 	stdinFd, stdinDone, err := stdinFor(io.in)
 	if err != nil {
@@ -57,7 +61,6 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	go func() { defer copies.Done(); outCap.copyFrom(outR) }()
 	go func() { defer copies.Done(); errCap.copyFrom(errR) }()
 
-	req := runRequest{Argv: argv, Env: commandEnv(b.spec)}
 	started := time.Now()
 	// A box from begin gets its command before its init has answered its
 	// configuration: the init reads the request only once it is prepared

@@ -111,6 +111,24 @@ type Spec struct {
 	// cover the sandbox's own mounts ("/", /workspace, /tmp, /proc, /dev,
 	// /run, /etc, /sys) or overlap Workspace are refused.
 	ReadOnly []string
+	// Hide lists patterns of workspace paths the command must not reach
+	// (bulwark.Glob: * matches any run of characters, / included;
+	// matched against each file's and folder's path relative to the
+	// workspace, clean: "secrets/*", "*.env"). At the start of each
+	// command the sandbox walks the workspace and covers the top-most
+	// matches in the command's mount namespace: a folder by an empty
+	// read-only folder, a file by an empty read-only file. Reading,
+	// writing, listing, deleting, renaming or linking one then fails or
+	// finds it empty, by any name the command computes and through any
+	// symlink, and a hard link made beforehand under another name is
+	// covered too. Symlinks are never covered (their target's name
+	// decides). What a command creates under a matching name while
+	// it runs is hidden from the next command only. The command is
+	// refused when the workspace cannot be looked through (deeper than 256
+	// folders, more entries than WorkspaceFiles) or more than 1,024 paths
+	// would be hidden. Patterns must be relative, below the workspace.
+	// Not enforced when the sandbox is off (BULWARK_SANDBOX=off).
+	Hide []string
 	// WriteExecMemory says whether the command's processes may have memory
 	// that is written and then executed, which runs any machine code at
 	// all (a JIT compiler's; or a program off the allowlist, loaded by
@@ -350,6 +368,11 @@ func (s Spec) validate() error {
 	}
 	if err := allowedOutside(s.AllowExec, ro, s.WorkspaceExec); err != nil {
 		return err
+	}
+	for _, h := range s.Hide {
+		if h == "" || strings.HasPrefix(h, "/") || h == ".." || strings.HasPrefix(h, "../") || strings.ContainsRune(h, 0) {
+			return bulwark.Errorf(bulwark.Invalid, op, "hidden path pattern %q: want a pattern relative to the workspace, below it", h)
+		}
 	}
 	for _, e := range s.Env {
 		k, _, ok := strings.Cut(e, "=")

@@ -58,12 +58,14 @@ type taskSandbox struct {
 	auditDown atomic.Bool
 }
 
-// newTaskSandbox prepares the sandbox of one task in workspace dir;
-// onRun and onEgress (nil: none) are told of its commands and connections
-// (a warm pool may start its proxy at once, so they are set here).
-func newTaskSandbox(o SandboxOptions, dir string, intercept *egress.Intercept, tenant string,
+// newTaskSandbox prepares the sandbox of one task in workspace dir, whose
+// paths matching a pattern of hide (code.HiddenFiles of the task's
+// policy) each command finds covered (sandbox.Spec.Hide); onRun and
+// onEgress (nil: none) are told of its commands and connections (a warm
+// pool may start its proxy at once, so they are set here).
+func newTaskSandbox(o SandboxOptions, dir string, hide []string, intercept *egress.Intercept, tenant string,
 	onRun func([]string, *sandbox.Result) error, onEgress func(egress.Event) error) *taskSandbox {
-	spec := sandbox.Spec{Workspace: dir, AllowExec: o.AllowExec, AllowDomains: o.AllowDomains,
+	spec := sandbox.Spec{Workspace: dir, Hide: hide, AllowExec: o.AllowExec, AllowDomains: o.AllowDomains,
 		Intercept: intercept, WorkspaceExec: o.WorkspaceExec, Timeout: o.Timeout,
 		MaxFileSize: o.MaxFileSize, WorkspaceSize: o.WorkspaceSize, WorkspaceFiles: o.WorkspaceFiles,
 		WriteExecMemory: o.WriteExecMemory}

@@ -28,6 +28,7 @@ import (
 	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/skill"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
 	"github.com/bulwark-agents/bulwark/tool/web"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
@@ -212,7 +213,7 @@ func New(ctx context.Context, o Options) (*Env, error) {
 		onEgress = func(ev egress.Event) error { return write(egressRecord(o.Tenant, o.TaskID, ev)) }
 		onRun = func(cmd []string, r *sandbox.Result) error { return write(sandboxRecord(o.Tenant, o.TaskID, cmd, r)) }
 	}
-	sb := newTaskSandbox(o.Sandbox, o.Workspace.Path(), intercept, o.Tenant, onRun, onEgress)
+	sb := newTaskSandbox(o.Sandbox, o.Workspace.Path(), code.HiddenFiles(o.Policy), intercept, o.Tenant, onRun, onEgress)
 	e.closers = append(e.closers, sb.Close)
 	e.Exec, e.SandboxProblem = sb.exec, sb.problem
 	e.Instructions = joinLines(o.Instructions, secrets.instructions())

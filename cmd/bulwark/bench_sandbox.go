@@ -20,6 +20,9 @@ type benchMode struct {
 	run  func(ctx context.Context, argv []string) error
 }
 
+// hidingMode is the mode of the pool whose commands find paths hidden.
+const hidingMode = "sandbox.Pool (warm, 2 paths hidden)"
+
 // benchRow is the result of one mode on one command.
 type benchRow struct {
 	Command string  `json:"command"`
@@ -32,19 +35,21 @@ type benchRow struct {
 
 // benchSandbox times, in one interleaved run, a plain exec, `bulwark sandbox
 // exec` (a cold sandbox, the CLI process included), sandbox.Run (cold, in
-// process), a warm Pool and bubblewrap with equivalent binds, for /bin/true
-// and python3 -c pass.
+// process), a warm Pool (and with --hide one hiding two paths) and
+// bubblewrap with equivalent binds, for /bin/true and python3 -c pass.
 func benchSandbox(ctx context.Context, args []string, s stdio) int {
-	fs := newFlagSet("bench sandbox", `Usage: bulwark bench sandbox [--runs N] [--json]
+	fs := newFlagSet("bench sandbox", `Usage: bulwark bench sandbox [--runs N] [--json] [--hide]
 
 Times, interleaved, a plain exec, bulwark sandbox exec, sandbox.Run, a warm
-pool and bubblewrap, for /bin/true and python3 (needs the sandbox's
+pool (and with --hide one whose commands find two paths hidden) and
+bubblewrap, for /bin/true and python3 (needs the sandbox's
 requirements and bwrap).
 
 Example:
   bulwark bench sandbox --runs 20`)
 	runs := fs.Int("runs", 40, "runs per mode and command")
 	asJSON := fs.Bool("json", false, "print JSON")
+	hide := fs.Bool("hide", false, "also time a warm pool whose commands find two paths hidden (Spec.Hide); the two pools' rows then take turns")
 	trace := fs.Bool("trace", false, "also trace --runs cold sandbox.Run of /bin/true and print each phase's median end")
 	if err := fs.parse(args, s); err != nil {
 		return fail(s, err)
@@ -75,6 +80,25 @@ Example:
 		return fail(s, err)
 	}
 	defer pool.Close()
+	var hiding *sandbox.Pool
+	if *hide {
+		// A second pool whose commands find files hidden, as a task's
+		// are under deny rules naming files (a folder and a file to
+		// cover, and the folder above the file pinned).
+		for _, f := range []string{"secrets/k", "prod.env", "src/main.py"} {
+			p := ws + "/" + f
+			os.MkdirAll(p[:strings.LastIndexByte(p, '/')], 0o755)
+			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+				return fail(s, err)
+			}
+		}
+		hideSpec := spec
+		hideSpec.Hide = []string{"secrets/*", "*.env"}
+		if hiding, err = sandbox.NewPool(hideSpec, 2); err != nil {
+			return fail(s, err)
+		}
+		defer hiding.Close()
+	}
 
 	check := func(res *sandbox.Result, err error) error {
 		if err != nil {
@@ -125,12 +149,27 @@ Example:
 			return check(pool.Run(ctx, argv, nil))
 		}},
 	}
+	if hiding != nil {
+		modes = append(modes, benchMode{hidingMode, func(ctx context.Context, argv []string) error {
+			return check(hiding.Run(ctx, argv, nil))
+		}})
+	}
 	commands := [][]string{{"/bin/true"}, {"python3", "-c", "pass"}}
 	times := map[string][]float64{}
 	key := func(c []string, m string) string { return strings.Join(c, " ") + "\x00" + m }
 	for i := 0; i < *runs; i++ {
+		// With --hide, the two pools' rows (the last two) swap places
+		// every other round: the second one's Run competes with the
+		// refill the first one's starts as it returns, and so each
+		// does as often.
+		order := modes
+		if hiding != nil && i%2 == 1 {
+			order = slices.Clone(modes)
+			n := len(order)
+			order[n-2], order[n-1] = order[n-1], order[n-2]
+		}
 		for _, c := range commands {
-			for _, m := range modes {
+			for _, m := range order {
 				argv := c
 				if m.name == "plain exec" || m.name == "bwrap" {
 					if p, err := exec.LookPath(c[0]); err == nil {

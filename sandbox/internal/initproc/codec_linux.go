@@ -276,6 +276,7 @@ func (c *Config) fields(w *wire) {
 	w.bool(&c.WorkspaceExec)
 	w.bool(&c.Trace)
 	optional(w, &c.Rootless, func(w *wire, r *Rootless) { r.fields(w) })
+	w.bool(&c.Hide)
 }
 
 func (r *Rootless) fields(w *wire) {
@@ -303,6 +304,8 @@ func (r *RunRequest) fields(w *wire) {
 	w.strings(&r.Argv)
 	w.strings(&r.Env)
 	w.bool(&r.Announce)
+	w.strings(&r.Hide)
+	w.strings(&r.Pin)
 }
 
 func (*RunReply) kind() byte { return kindRunReply }

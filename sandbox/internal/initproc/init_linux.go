@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +89,11 @@ func initMain() int {
 		return 1
 	}
 	mark("command received")
+	if err := p.finish(req.Pin, req.Hide); err != nil {
+		CloseAll(stdio)
+		Send(ctrlFd, &RunReply{Exit: 126, Err: err.Error()})
+		return 1
+	}
 	reply := runCommand(req, stdio, why{allowed: allowed, workspaceExec: cfg.WorkspaceExec})
 	mark("command reaped")
 	reply.Trace = traced(cfg.Trace)
@@ -96,10 +102,33 @@ func initMain() int {
 }
 
 // prepared is what prepare did: the Landlock ABI it used and the allowed
-// programs (their real paths).
+// programs (their real paths). restrict, when set, is the last step,
+// left for the command's arrival (Config.Hide).
 type prepared struct {
-	abi     int
-	allowed []string
+	abi      int
+	allowed  []string
+	restrict func() error
+}
+
+// finish hides the paths of the workspace a command must not reach and
+// restricts this thread, where prepare left both for the command: the
+// paths are known only then, and no mount can be made once the thread is
+// restricted. A request with paths to hide that prepare did not wait for
+// is refused.
+func (p prepared) finish(pinned, hidden []string) error {
+	if p.restrict == nil {
+		if len(hidden)+len(pinned) > 0 {
+			return errors.New("init: paths to hide, but the sandbox was restricted before the command came")
+		}
+		return nil
+	}
+	if err := hide(pinned, hidden); err != nil {
+		return err
+	}
+	mark("workspace paths hidden")
+	err := p.restrict()
+	mark("capabilities, Landlock, seccomp applied")
+	return err
 }
 
 // prepare builds the sandbox and restricts this thread.
@@ -165,7 +194,12 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	defer unix.Close(ruleset)
+	deferred := false
+	defer func() {
+		if !deferred {
+			unix.Close(ruleset)
+		}
+	}()
 	denyWX := DenyWriteExec(cfg.WriteExec, cfg.AllowExec, exec)
 	filter, err := seccompFilter(denyWX)
 	if err != nil {
@@ -175,7 +209,18 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("loopback, rulesets, rlimits")
-	if err := restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny); err != nil {
+	restrict := func() error {
+		return restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny)
+	}
+	if cfg.Hide {
+		// The command's paths to hide come with it (hide_linux.go).
+		deferred = true
+		return prepared{abi: abi, allowed: exec, restrict: func() error {
+			defer unix.Close(ruleset)
+			return restrict()
+		}}, nil
+	}
+	if err := restrict(); err != nil {
 		return prepared{}, err
 	}
 	mark("capabilities, Landlock, seccomp applied")

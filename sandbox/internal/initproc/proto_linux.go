@@ -31,40 +31,44 @@ const (
 
 // Config is everything the init needs to prepare the sandbox.
 type Config struct {
-	AllowExec []string `json:"allow_exec"`
-	TmpSize   int64    `json:"tmp_size"`
+	AllowExec []string
+	TmpSize   int64
 	// RootTree says a clone of the host's root tree (BuildTree) follows
 	// the workspace fd: the init attaches it instead of building its root.
-	RootTree  bool   `json:"root_tree,omitempty"`
-	Proxy     bool   `json:"proxy"`      // a proxy dir fd follows the workspace fd (and the root tree's)
-	ProxySock string `json:"proxy_sock"` // the socket's name in that dir
-	NProc     uint64 `json:"nproc"`      // RLIMIT_NPROC for the command's uid
-	FileSize  uint64 `json:"file_size"`  // RLIMIT_FSIZE: the largest file written
-	Cgroups   int    `json:"cgroups"`    // v1 "tasks" fds that follow, to join
-	Check     bool   `json:"check"`      // exit after setup (sandbox check)
+	RootTree  bool
+	Proxy     bool   // a proxy dir fd follows the workspace fd (and the root tree's)
+	ProxySock string // the socket's name in that dir
+	NProc     uint64 // RLIMIT_NPROC for the command's uid
+	FileSize  uint64 // RLIMIT_FSIZE: the largest file written
+	Cgroups   int    // v1 "tasks" fds that follow, to join
+	Check     bool   // exit after setup (sandbox check)
 	// The executable mounts besides the allowed programs (execPlan).
-	ExecDirs []string `json:"exec_dirs"`
-	ExecLibs []string `json:"exec_libs"`
-	NoExec   []string `json:"noexec"` // programs inside ExecDirs
+	ExecDirs []string
+	ExecLibs []string
+	NoExec   []string // programs inside ExecDirs
 	// TrustPEM is the egress proxy's task CA, written to TrustCA and
 	// appended to the host's roots in TrustBundle; empty: neither file.
-	TrustPEM string `json:"trust_pem,omitempty"`
+	TrustPEM string
 	// ReadOnly are host paths (clean, absolute, checked by the host) to
 	// bind read-only and noexec at the same path; programs under them may
 	// be allowed by their absolute paths.
-	ReadOnly []string `json:"read_only,omitempty"`
+	ReadOnly []string
 	// WriteExec is WXAuto, WXDeny or WXAllow: whether the command's
 	// processes may have memory that is written and executed (wx.go).
-	WriteExec string `json:"write_exec,omitempty"`
+	WriteExec string
 	// WorkspaceExec grants EXECUTE under /workspace (whose mount the host
 	// made executable): any program written there runs.
-	WorkspaceExec bool `json:"workspace_exec"`
+	WorkspaceExec bool
 	// Trace asks for the init's phases (Stamp) in its replies.
-	Trace bool `json:"trace,omitempty"`
+	Trace bool
 	// Rootless is set when the host is not root (see rootless_linux.go):
 	// the workspace fd is an O_PATH fd of the folder, which the init
 	// binds itself, and the init may have to take uid 0 of its namespace.
-	Rootless *Rootless `json:"rootless,omitempty"`
+	Rootless *Rootless
+	// Hide says the command's RunRequest may name workspace paths to
+	// hide: the init then mounts nothing of the command's until the
+	// request comes, and restricts its thread only after (hide_linux.go).
+	Hide bool
 }
 
 // Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in
@@ -97,6 +101,15 @@ type RunRequest struct {
 	// the final RunReply when it ends. A command that cannot be started
 	// gets only the final one.
 	Announce bool
+	// Hide are the workspace's files and folders to cover before the
+	// command starts (clean, relative to /workspace, none inside
+	// another, at most MaxHidden); only with Config.Hide.
+	Hide []string
+	// Pin are folders of the workspace to bind onto themselves before
+	// the paths of Hide are covered, so that the command cannot rename
+	// or remove them: a hidden path whose name depends on theirs
+	// (secrets/k under secrets/*) keeps its name for the next command.
+	Pin []string
 }
 
 type RunReply struct {

@@ -1,0 +1,45 @@
+package code
+
+import (
+	"path"
+	"strings"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+// HiddenFiles returns the patterns of the workspace's files that the
+// sandbox hides from the commands of run_shell and run_code
+// (sandbox.Spec.Hide): the patterns of p's deny rules for either tool
+// (or "*") that name a file, one word without a blank (*.env,
+// secrets/*), as paths relative to the workspace (./ and /workspace/
+// dropped, cleaned as a file tool's path is). The rules read each
+// command's words before it runs; a program that computes a name gets
+// past any reading (python3 -c "open('sec'+'rets/k')"), and meets the
+// hidden files instead. Ask rules hide nothing: a person approved the
+// command they saw. A pattern for a path outside the workspace
+// (/etc/*) is left out: only the workspace is the agent's.
+func HiddenFiles(p bulwark.Policy) []string {
+	var out []string
+	for _, r := range p.Rules {
+		if r.Decision != bulwark.Deny || (r.Tool != "*" && r.Tool != "run_shell" && r.Tool != "run_code") {
+			continue
+		}
+		w := strings.TrimSpace(r.Pattern)
+		if w == "" || strings.ContainsAny(w, " \t\n") {
+			continue
+		}
+		c := path.Clean(w)
+		if path.IsAbs(c) {
+			rel, ok := inWorkspace(c)
+			if !ok {
+				continue
+			}
+			c = rel
+		}
+		if c == "." || c == ".." || strings.HasPrefix(c, "../") || strings.ContainsRune(c, 0) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,35 @@
+package code
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+)
+
+var hiddenTests = []struct {
+	rules string
+	want  []string
+}{
+	{"*(secrets/*)=deny; *(*.env)=deny", []string{"secrets/*", "*.env"}},
+	{"run_shell(./secrets/*)=deny; run_code(/workspace/keys/*.pem)=deny", []string{"secrets/*", "keys/*.pem"}},
+	{"*(x/../secrets/k)=deny", []string{"secrets/k"}},
+	// Ask and allow rules, other tools, several words, paths outside the
+	// workspace: nothing hidden.
+	{"*(*.env)=ask; *(*.env)=allow; read_file(*.env)=deny", nil},
+	{"run_shell(rm -rf *)=deny; run_shell(cat secrets/k)=deny", nil},
+	{"*(/etc/*)=deny; *(../x)=deny; *(.)=deny; *(/workspace)=deny", nil},
+	{"run_shell=deny", nil},
+}
+
+func TestHiddenFiles(t *testing.T) {
+	for _, tt := range hiddenTests {
+		rules, err := bulwark.ParseRules(tt.rules)
+		if err != nil {
+			t.Fatalf("ParseRules(%q): %v", tt.rules, err)
+		}
+		if got := HiddenFiles(bulwark.Policy{Rules: rules}); !slices.Equal(got, tt.want) {
+			t.Errorf("HiddenFiles(%q) = %q, want %q", tt.rules, got, tt.want)
+		}
+	}
+}
