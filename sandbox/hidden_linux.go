@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -337,42 +335,24 @@ type dirent struct {
 // from fstatat, which follows no symlink.
 func listDir(fd int) ([]dirent, error) {
 	var out []dirent
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
+	err := initproc.Dirents(fd, func(name []byte, typ uint8, ino uint64) {
+		e := dirent{name: string(name), typ: typ, ino: ino}
+		if e.name == "." || e.name == ".." {
+			return
 		}
-		if err != nil {
-			return nil, err
+		if e.typ == unix.DT_UNKNOWN {
+			var st unix.Stat_t
+			if err := unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return // gone since
+			}
+			e.typ = dtOf(st.Mode)
 		}
-		if n <= 0 {
-			return out, nil
-		}
-		for b := buf[:n]; len(b) >= 19; {
-			reclen := int(b[16]) | int(b[17])<<8
-			if reclen < 19 || reclen > len(b) {
-				return nil, errors.New("malformed directory entry")
-			}
-			name := b[19:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			e := dirent{name: string(name), typ: b[18], ino: binary.NativeEndian.Uint64(b[:8])}
-			b = b[reclen:]
-			if e.name == "." || e.name == ".." {
-				continue
-			}
-			if e.typ == unix.DT_UNKNOWN {
-				var st unix.Stat_t
-				if err := unix.Fstatat(fd, e.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-					continue // gone since
-				}
-				e.typ = dtOf(st.Mode)
-			}
-			out = append(out, e)
-		}
+		out = append(out, e)
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // dtOf is the unix.DT_* type of a file mode.

@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -620,33 +619,15 @@ func dirTypes(dir string, wanted map[string]bool) (map[string]uint8, error) {
 	}
 	defer unix.Close(fd)
 	out := map[string]uint8{}
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err == unix.EINTR {
-			continue
+	err = Dirents(fd, func(name []byte, typ uint8, _ uint64) {
+		if wanted[string(name)] {
+			out[string(name)] = typ
 		}
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return out, nil
-		}
-		for b := buf[:n]; len(b) >= 19; {
-			reclen := int(b[16]) | int(b[17])<<8
-			if reclen < 19 || reclen > len(b) {
-				return nil, fmt.Errorf("%s: malformed directory entry", dir)
-			}
-			name := b[19:reclen]
-			if i := bytes.IndexByte(name, 0); i >= 0 {
-				name = name[:i]
-			}
-			if wanted[string(name)] {
-				out[string(name)] = b[18]
-			}
-			b = b[reclen:]
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	return out, nil
 }
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code
