@@ -111,7 +111,7 @@ func (w *hideWalk) pins() []string {
 }
 
 func tooMuchHidden() error {
-	return hideError(fmt.Sprintf("the policy's deny rules hide more files and folders of the workspace than a command can be started with (at most %d)", initproc.MaxHidden), nil)
+	return hideError(fmt.Sprintf("the policy's deny rules hide more files and folders of the workspace than a command can be started with (at most %d): keep such files in one folder and deny the folder (*(secrets/*)=deny), or move them out of the workspace", initproc.MaxHidden), nil)
 }
 
 type hideWalk struct {
