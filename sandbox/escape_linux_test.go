@@ -510,3 +510,30 @@ for p in ("/run/bulwark", "/var/run/docker.sock", "/run/docker.sock", "/tmp/.X11
 `, shm, abstract[1:]))
 	assertContained(t, res, 6)
 }
+
+// A command runs with RLIMIT_RTPRIO and RLIMIT_NICE at 0 and cannot take
+// a real-time policy or raise its priority, whatever limits the host
+// had. (This host's are 0 already; the initproc test checks the pinning.)
+func TestSchedulingPinned(t *testing.T) {
+	requireSandbox(t)
+	res := py(t, Spec{}, `
+import os, resource
+print('rtprio', resource.getrlimit(resource.RLIMIT_RTPRIO))
+print('nice', resource.getrlimit(resource.RLIMIT_NICE))
+try:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    print('ESCAPED fifo')
+except OSError as e:
+    print('BLOCKED fifo', e.errno)
+try:
+    os.nice(-1)
+    print('ESCAPED nice')
+except OSError as e:
+    print('BLOCKED nice', e.errno)
+`)
+	out := string(res.Stdout)
+	if !strings.Contains(out, "rtprio (0, 0)") || !strings.Contains(out, "nice (0, 0)") {
+		t.Errorf("limits inside the sandbox: %q (stderr %q); want RLIMIT_RTPRIO and RLIMIT_NICE at (0, 0)", out, res.Stderr)
+	}
+	assertContained(t, res, 2)
+}

@@ -248,6 +248,27 @@ func joinCgroups(tasks []int) error {
 	return nil
 }
 
+// rlimit is a resource limit the init sets, soft and hard alike.
+type rlimit struct {
+	res int
+	val uint64
+}
+
+// pinnedRlimits are the limits every command gets whatever the host's
+// are. RLIMIT_RTPRIO and RLIMIT_NICE at 0 keep a command from a real-time
+// policy (SCHED_FIFO, which would take a core from the host) and from a
+// lower nice value, where the host that started Bulwark had raised them:
+// seccomp lets sched_setscheduler through, and without CAP_SYS_NICE in
+// the host's namespace these limits are what the kernel checks.
+var pinnedRlimits = []rlimit{
+	{unix.RLIMIT_CORE, 0},
+	{unix.RLIMIT_NOFILE, 4096},
+	{unix.RLIMIT_MEMLOCK, 64 << 10},
+	{unix.RLIMIT_MSGQUEUE, 0},
+	{unix.RLIMIT_RTPRIO, 0},
+	{unix.RLIMIT_NICE, 0},
+}
+
 // setRlimits backs the cgroup limits up. RLIMIT_NPROC counts the processes
 // of the command's host uid, which belongs to this sandbox alone.
 // RLIMIT_FSIZE bounds each file written (the workspace is a host folder):
@@ -256,21 +277,9 @@ func joinCgroups(tasks []int) error {
 // runtime handles it, and so the command gets SIG_DFL at its execve.)
 // Zero leaves it as it is (a sandbox check).
 func setRlimits(cfg *Config) error {
-	limits := []struct {
-		res int
-		val uint64
-	}{
-		{unix.RLIMIT_NPROC, cfg.NProc},
-		{unix.RLIMIT_CORE, 0},
-		{unix.RLIMIT_NOFILE, 4096},
-		{unix.RLIMIT_MEMLOCK, 64 << 10},
-		{unix.RLIMIT_MSGQUEUE, 0},
-	}
+	limits := append([]rlimit{{unix.RLIMIT_NPROC, cfg.NProc}}, pinnedRlimits...)
 	if cfg.FileSize > 0 {
-		limits = append(limits, struct {
-			res int
-			val uint64
-		}{unix.RLIMIT_FSIZE, cfg.FileSize})
+		limits = append(limits, rlimit{unix.RLIMIT_FSIZE, cfg.FileSize})
 	}
 	for _, l := range limits {
 		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.val, Max: l.val}); err != nil {
