@@ -22,13 +22,14 @@ const (
 // The most all packages of this module together may allocate at init, so
 // that many small inits do not add up unseen, and how many of them may have
 // an init at all: each one that runs touches its own code and data pages,
-// page faults that every command pays (12.6 KB and 81 allocations in 17
-// packages when this was set, from 40.7 KB and 333 in 30; BENCHMARKS.md
-// "Start-up without html/template").
+// page faults that every command pays (416 bytes and 4 allocations in 2
+// packages since session 29, from 12.6 KB and 81 in 17, and 40.7 KB and
+// 333 in 30 before; BENCHMARKS.md "Start-up without html/template" and
+// "Issue 17, start-up: our own package inits").
 const (
 	initTotalBudgetBytes  = 4 << 10
 	initTotalBudgetAllocs = 24
-	initBudgetPackages    = 5
+	initBudgetPackages    = 3
 )
 
 // noInitPackages are packages of this module that run no init at all:
@@ -39,8 +40,8 @@ const (
 // BENCHMARKS.md "Issue 17, start-up: our own package inits"): a map
 // literal, a package-level sync.OnceValue, a base32 encoding, a regexp or
 // an os call at package level gives one back. The packages that still
-// have one: main (its commands register themselves), the sandbox init
-// (its init is the init process's entry) and secret (its byte classes).
+// have one: main (its commands register themselves) and the sandbox init
+// (its init is the init process's entry).
 var noInitPackages = []string{
 	"audit/pgaudit",
 	"guard",
@@ -52,6 +53,7 @@ var noInitPackages = []string{
 	"sandbox",
 	"sandbox/egress",
 	"schedule",
+	"secret",
 	"server",
 	"skill",
 	"tool/web",
