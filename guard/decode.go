@@ -11,6 +11,8 @@ import (
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Bounds of segment decoding, so that hostile input cannot make Score
@@ -84,7 +86,7 @@ func (d *decoder) add(enc, prefix, text string, depth int) {
 	if !d.all && !readable(text) {
 		// An encoding of an encoding (base64 of hex) is not readable
 		// itself; look inside it without reporting it.
-		if depth+1 < maxDecodeDepth && countRuns(text, &base64Bytes, minBase64Len) == 1 {
+		if depth+1 < maxDecodeDepth && countRuns(text, base64Bytes.Get(), minBase64Len) == 1 {
 			d.budget -= len(text)
 			d.walk(text, enc, depth+1)
 		}
@@ -106,7 +108,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 			d.add("html", prefix, u, depth)
 		}
 	}
-	for run := range runs(text, &base64Bytes, minBase64Len) {
+	for run := range runs(text, base64Bytes.Get(), minBase64Len) {
 		if isHexRun(run) && len(run) < 2*minHexLen {
 			// Short hex may be base64 too; try both.
 			if b, ok := d.decodeBase64(run); ok {
@@ -131,7 +133,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 		d.add("unicode", prefix, run, depth)
 	}
 	if strings.Count(text, "%") >= minPercentEscapes {
-		for run := range runs(text, &urlBytes, 6) {
+		for run := range runs(text, urlBytes.Get(), 6) {
 			if strings.Count(run, "%") < minPercentEscapes {
 				continue
 			}
@@ -154,9 +156,11 @@ func setOf(in func(byte) bool) (s byteSet) {
 	return s
 }
 
+// The sets are made on first use, not by the package's init, which every
+// command runs.
 var (
-	base64Bytes = setOf(isBase64Byte)
-	urlBytes    = setOf(isURLByte)
+	base64Bytes = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isBase64Byte); return &s }}
+	urlBytes    = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isURLByte); return &s }}
 )
 
 // runs yields the maximal runs of bytes of text in the set that are at

@@ -187,7 +187,7 @@ func skeleton(s string) (string, []span) {
 			v, ok := views[r]
 			if !ok {
 				v = markerView(string(r))
-				if f, ok := strokeFold[r]; ok {
+				if f, ok := strokeFold.Get()[r]; ok {
 					v = string(f)
 				}
 				views[r] = v
@@ -207,7 +207,9 @@ func skeleton(s string) (string, []span) {
 // strokeFold reads as the letter they look like a few letters that
 // neither NFKC nor the homoglyph folding take apart: a stroke or a tail
 // is not an accent.
-var strokeFold = map[rune]rune{'η': 'n', 'ŋ': 'n', 'ƞ': 'n', 'đ': 'd', 'ɗ': 'd', 'ɖ': 'd', 'ŧ': 't', 'ƭ': 't', 'ʉ': 'u', 'ɍ': 'r', 'ɾ': 'r', 'ꞩ': 's', 'ȿ': 's', 'ɇ': 'e'}
+var strokeFold = lazy.Value[map[rune]rune]{New: func() map[rune]rune {
+	return map[rune]rune{'η': 'n', 'ŋ': 'n', 'ƞ': 'n', 'đ': 'd', 'ɗ': 'd', 'ɖ': 'd', 'ŧ': 't', 'ƭ': 't', 'ʉ': 'u', 'ɍ': 'r', 'ɾ': 'r', 'ꞩ': 's', 'ȿ': 's', 'ɇ': 'e'}
+}}
 
 // ltLike reports whether r is read as "<": a look-alike, or a character
 // that normalizes to one.

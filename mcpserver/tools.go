@@ -120,9 +120,10 @@ func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
 // readOnly and mutating are the tools' annotations: clients may call
 // read-only tools without asking their user.
-var (
-	readOnly = &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: new(false)}
-)
+// A literal (new(false) would be a call the package's init makes).
+var readOnly = &mcp.ToolAnnotations{ReadOnlyHint: true, OpenWorldHint: &closedWorld}
+
+var closedWorld = false
 
 func mutating(destructive bool) *mcp.ToolAnnotations {
 	return &mcp.ToolAnnotations{DestructiveHint: new(destructive), OpenWorldHint: new(true)}

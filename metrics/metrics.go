@@ -10,6 +10,8 @@ package metrics
 import (
 	"net/http"
 	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // SecurityEvent is a kind of security event; it is the value of the
@@ -136,13 +138,18 @@ var Security = &SecurityCounters{reg: Default}
 // the security counters with Default, once: not at init, because the
 // CLI's short commands (version, help) link this package and never serve
 // /metrics.
-var registerCollectors = sync.OnceFunc(func() {
+func registerCollectors() { collectorsRegistered.Get() }
+
+// collectorsRegistered is a literal: a package-level sync.OnceFunc would be
+// a call, made by the package's init.
+var collectorsRegistered = lazy.Value[bool]{New: func() bool {
 	Default.MustRegister(newGoCollector(), newProcessCollector())
 	Default.MustRegister(AuditExport.Exported, AuditExport.Dropped, AuditExport.Failed, SandboxRuns, handlerErrors)
 	handlerErrors.With("encoding")
 	handlerErrors.With("gathering")
 	Security.register()
-})
+	return true
+}}
 
 // handlerErrors counts the scrapes of /metrics that went wrong, under the
 // name and causes of the Prometheus client's handler, which Bulwark served

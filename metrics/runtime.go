@@ -8,8 +8,9 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // gatherer is a collector of several families, read at each scrape.
@@ -256,7 +257,23 @@ func parseStat(b []byte) (procStat, error) {
 
 // bootTime is the btime line of /proc/stat (seconds since the epoch),
 // read on the first scrape only: it does not change.
-var bootTime = sync.OnceValues(func() (uint64, error) {
+func bootTime() (uint64, error) {
+	b := bootTimeOnce.Get()
+	return b.secs, b.err
+}
+
+var bootTimeOnce = lazy.Value[struct {
+	secs uint64
+	err  error
+}]{New: func() (b struct {
+	secs uint64
+	err  error
+}) {
+	b.secs, b.err = readBootTime()
+	return b
+}}
+
+func readBootTime() (uint64, error) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, err
@@ -267,7 +284,7 @@ var bootTime = sync.OnceValues(func() (uint64, error) {
 		}
 	}
 	return 0, errBadProc
-})
+}
 
 // limit returns the soft limit named name in the content of
 // /proc/<pid>/limits; "unlimited" is 2^64, as the Prometheus client

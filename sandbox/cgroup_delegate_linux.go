@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,23 @@ import (
 // each controller), else the process's own groups serve when the user may
 // write them. Without one, the memory, process and CPU limits cannot be
 // enforced and the sandbox refuses to run, unless BULWARK_SANDBOX_LIMITS=off.
+
+// cgroupsOnce returns sandboxCgroups' answer, read by the first call.
+func cgroupsOnce() ([]CgroupController, error) {
+	c := sandboxCgroupsOnce.Get()
+	return c.ctrls, c.err
+}
+
+var sandboxCgroupsOnce = lazy.Value[struct {
+	ctrls []CgroupController
+	err   error
+}]{New: func() (c struct {
+	ctrls []CgroupController
+	err   error
+}) {
+	c.ctrls, c.err = sandboxCgroups()
+	return c
+}}
 
 // sandboxCgroups locates the parent folder of every controller: the
 // delegated cgroup when BULWARK_CGROUP names one, else the process's own.

@@ -5,10 +5,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
-var checkOnce = sync.OnceValue(check)
+// checkOnce returns the host's report, built by the first call; a
+// variable so that a test can stand in for the host.
+var checkOnce = func() Report { return checkReport.Get() }
+
+var checkReport = lazy.Value[Report]{New: check}
 
 // Check inspects the host once and returns what it supports; later calls
 // return the same report.

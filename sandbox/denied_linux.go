@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/bulwark-agents/bulwark/internal/bytesize"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
@@ -34,14 +35,16 @@ type deniedWatch struct {
 // maxDeniedNames bounds the programs explained after one command.
 const maxDeniedNames = 8
 
-var deniedPatterns = sync.OnceValue(func() []*regexp.Regexp {
+func deniedPatterns() []*regexp.Regexp { return deniedRegexps.Get() }
+
+var deniedRegexps = lazy.Value[[]*regexp.Regexp]{New: func() []*regexp.Regexp {
 	return []*regexp.Regexp{
 		regexp.MustCompile(`(?:^|: )([^\s:]+): Permission denied$`),     // bash, dash, env, xargs
 		regexp.MustCompile(`Permission denied: '([^']+)'`),              // Python
 		regexp.MustCompile(`spawn(?:Sync)? (\S+) EACCES`),               // Node
 		regexp.MustCompile(`cannot execute: Permission denied: (\S+)$`), // some shells
 	}
-})
+}}
 
 func (d *deniedWatch) Write(p []byte) (int, error) {
 	d.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,8 +54,6 @@ type box struct {
 
 	rl *rootlessHost // nil as root
 }
-
-var cgroupsOnce = sync.OnceValues(sandboxCgroups)
 
 // start creates a sandbox for spec and waits until it is prepared. The
 // id-mapped workspace is made while the init starts.
@@ -473,8 +472,9 @@ func workspaceTree(dir string, cmdUID uint32, exec bool) (int, error) {
 // idmaps keeps the id-mapping user namespaces made so far: one holds no
 // process and no privilege (it only maps a disk owner to a slot's command
 // uid), and making one costs a fork of this process, so a long-lived
-// process makes each once.
-var idmaps = &usernsCache{fds: map[[3]uint32]int{}}
+// process makes each once. Its map is made on first use (get), not by
+// the package's init.
+var idmaps = &usernsCache{}
 
 // maxIdmaps bounds the namespaces kept open; beyond it each is made anew.
 const maxIdmaps = 256
@@ -501,6 +501,9 @@ func (c *usernsCache) get(uid, gid, cmdUID uint32) (fd int, close bool, err erro
 	defer c.mu.Unlock()
 	if _, ok := c.fds[key]; ok || len(c.fds) >= maxIdmaps {
 		return fd, true, nil
+	}
+	if c.fds == nil {
+		c.fds = map[[3]uint32]int{}
 	}
 	c.fds[key] = fd
 	return fd, false, nil
@@ -662,9 +665,8 @@ func (b *box) endAfterRun() {
 		b.cleanup()
 		return
 	}
-	select {
-	case backgroundTeardowns <- struct{}{}:
-	default:
+	if backgroundTeardowns.Add(1) > maxBackgroundTeardowns {
+		backgroundTeardowns.Add(-1)
 		b.cleanup()
 		return
 	}
@@ -672,7 +674,7 @@ func (b *box) endAfterRun() {
 	go func() {
 		defer teardowns.Done()
 		b.cleanup()
-		<-backgroundTeardowns
+		backgroundTeardowns.Add(-1)
 	}()
 }
 
@@ -692,10 +694,14 @@ func (b *box) endsAlone() bool {
 		b.cg != nil && b.cg.keep && b.cg.holdsOnly(b.pid)
 }
 
-// backgroundTeardowns bounds the teardowns endAfterRun leaves running: a
-// loop of Runs that outpaces the inits' ends waits for them again instead
-// of piling up goroutines and uid slots.
-var backgroundTeardowns = make(chan struct{}, 4)
+// backgroundTeardowns counts the teardowns endAfterRun leaves running, at
+// most maxBackgroundTeardowns: a loop of Runs that outpaces the inits'
+// ends waits for them again instead of piling up goroutines and uid
+// slots. A counter, not a channel: a channel is made by the package's
+// init, at every start.
+var backgroundTeardowns atomic.Int32
+
+const maxBackgroundTeardowns = 4
 
 // teardowns counts the background teardowns, for a caller (the tests)
 // that must see every sandbox ended.

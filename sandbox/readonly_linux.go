@@ -9,17 +9,22 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
-// readOnlyFS are the file systems a read-only path may be on or hold
+// readOnlyFS reports the file systems a read-only path may be on or hold
 // mounted inside it (the bind takes what is mounted inside it along):
 // disks, tmpfs, overlays, network and FUSE file systems. Anything else,
 // the kernel's own (proc, sysfs, cgroup, debugfs, bpf...) first, would
-// show the host's kernel interfaces inside the sandbox.
-var readOnlyFS = map[string]bool{
-	"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "zfs": true,
-	"f2fs": true, "jfs": true, "reiserfs": true, "bcachefs": true, "vfat": true, "exfat": true,
-	"ntfs": true, "ntfs3": true, "squashfs": true, "erofs": true, "iso9660": true, "udf": true,
-	"tmpfs": true, "ramfs": true, "overlay": true, "nfs": true, "nfs4": true, "cifs": true,
-	"smb3": true, "9p": true, "virtiofs": true, "ceph": true, "fuse": true, "fuseblk": true,
+// show the host's kernel interfaces inside the sandbox. A switch, not a
+// map: a map literal is built by the package's init, at every start.
+func readOnlyFS(fs string) bool {
+	switch fs {
+	case "ext2", "ext3", "ext4", "xfs", "btrfs", "zfs",
+		"f2fs", "jfs", "reiserfs", "bcachefs", "vfat", "exfat",
+		"ntfs", "ntfs3", "squashfs", "erofs", "iso9660", "udf",
+		"tmpfs", "ramfs", "overlay", "nfs", "nfs4", "cifs",
+		"smb3", "9p", "virtiofs", "ceph", "fuse", "fuseblk":
+		return true
+	}
+	return false
 }
 
 // readOnlyMountsOK refuses read-only paths that are on, or hold, a file
@@ -64,7 +69,7 @@ func readOnlyMountsOK(targets []string) error {
 		}
 		for _, m := range check {
 			base, _, _ := strings.Cut(m.fs, ".") // fuse.sshfs
-			if !readOnlyFS[base] {
+			if !readOnlyFS(base) {
 				return bulwark.Errorf(bulwark.Invalid, "sandbox.Spec", "read-only path %s: %s is a %s file system, which the sandbox does not show (only disk, tmpfs, overlay, network and FUSE file systems)", t, m.point, m.fs)
 			}
 		}

@@ -31,7 +31,7 @@ var rootTrees = struct {
 	// namespace (-1 until opened), and gen counts the changes seen.
 	mountinfo int
 	gen       uint64
-}{trees: map[string]*rootTree{}, mountinfo: -1}
+}{mountinfo: -1} // trees is made on first use, not by the package's init
 
 // maxRootTrees bounds the trees kept (a few allowlists' read-only paths).
 const maxRootTrees = 8
@@ -95,6 +95,9 @@ func rootTreeFor(s initproc.TreeSpec) int {
 			}
 		}
 		t = &rootTree{fd: fd, sources: sources, gen: rt.gen}
+		if rt.trees == nil {
+			rt.trees = map[string]*rootTree{}
+		}
 		rt.trees[key] = t
 	}
 	clone, err := unix.OpenTree(t.fd, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)

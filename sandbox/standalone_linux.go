@@ -14,11 +14,11 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initstamp"
 )
 
@@ -47,7 +47,17 @@ const (
 // init is kept in a file of its own beside the exec plan's cache (written
 // once per version, then opened), else in a sealed memory file written
 // once per process; either stays open for the life of the process.
-var initExe = sync.OnceValues(func() (path, why string) {
+func initExe() (path, why string) {
+	e := initExeOnce.Get()
+	return e.path, e.why
+}
+
+var initExeOnce = lazy.Value[struct{ path, why string }]{New: func() (e struct{ path, why string }) {
+	e.path, e.why = findInitExe()
+	return e
+}}
+
+func findInitExe() (path, why string) {
 	dir := ""
 	if os.Geteuid() == 0 {
 		dir = filepath.Dir(execPlanFile())
@@ -58,7 +68,7 @@ var initExe = sync.OnceValues(func() (path, why string) {
 		return selfExe, why
 	}
 	return path, ""
-})
+}
 
 const selfExe = "/proc/self/exe"
 

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Host uids: each sandbox gets two unprivileged host uids from a reserved
@@ -39,13 +41,17 @@ func uidLeaseDir() string {
 	return "/var/lib/bulwark/sandbox-uids"
 }
 
-// uids hands out this process's sandbox uids.
-var uids = &uidAllocator{dir: uidLeaseDir()}
+// uids hands out this process's sandbox uids, in hostLeaseDir.
+var uids = &uidAllocator{}
+
+// hostLeaseDir is uidLeaseDir, looked up on first use rather than by the
+// package's init, which every command (`bulwark version` too) runs.
+var hostLeaseDir = lazy.Value[string]{New: uidLeaseDir}
 
 // uidAllocator hands out slots (a slot s is the host uids uidBase+2s and
 // uidBase+2s+1) from the blocks it leased. Safe for concurrent use.
 type uidAllocator struct {
-	dir string
+	dir string // "" for the host's (hostLeaseDir); see folder
 	// nBlocks and perBlock size the range (0: uidBlocks, slotsPerBlock);
 	// a host that is not root hands out its subordinate ids (subuid_linux.go).
 	nBlocks, perBlock uint32
@@ -57,6 +63,14 @@ type uidAllocator struct {
 	// ever, when not nil, records every slot handed out: the tests look
 	// for survivors among their own sandboxes' uids only.
 	ever map[uint32]bool
+}
+
+// folder is the folder of the lease files.
+func (a *uidAllocator) folder() string {
+	if a.dir == "" {
+		return hostLeaseDir.Get()
+	}
+	return a.dir
 }
 
 // alloc returns a slot no other sandbox on the host uses.
@@ -106,23 +120,24 @@ func (a *uidAllocator) free(s uint32) {
 
 // lease locks the first block no process holds. a.mu is held.
 func (a *uidAllocator) lease() (uint32, error) {
-	if err := os.MkdirAll(a.dir, 0o700); err != nil {
+	dir := a.folder()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return 0, err
 	}
 	// Whoever can write the folder could hold every block, or swap a file
 	// under a lock: it must be this user's alone.
 	var st unix.Stat_t
-	if err := unix.Lstat(a.dir, &st); err != nil {
+	if err := unix.Lstat(dir, &st); err != nil {
 		return 0, err
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return 0, fmt.Errorf("uid lease folder %s is not a folder that only this user can write", a.dir)
+		return 0, fmt.Errorf("uid lease folder %s is not a folder that only this user can write", dir)
 	}
 	for b := uint32(0); b < a.numBlocks(); b++ {
 		if slices.Contains(a.blocks, b) {
 			continue
 		}
-		name := filepath.Join(a.dir, fmt.Sprintf("block-%04d", b))
+		name := filepath.Join(dir, fmt.Sprintf("block-%04d", b))
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return 0, err
@@ -142,7 +157,7 @@ func (a *uidAllocator) lease() (uint32, error) {
 		a.blocks = append(a.blocks, b)
 		return b, nil
 	}
-	return 0, fmt.Errorf("all %d uid blocks in %s are leased", a.numBlocks(), a.dir)
+	return 0, fmt.Errorf("all %d uid blocks in %s are leased", a.numBlocks(), dir)
 }
 
 func (a *uidAllocator) numBlocks() uint32 {

@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // A host that is not root runs sandboxes in unprivileged user namespaces.
@@ -38,10 +39,10 @@ type rootlessHost struct {
 	ids      *uidAllocator // nil without sub
 }
 
-var rootlessOnce = sync.OnceValue(newRootlessHost)
+var rootlessOnce = lazy.Value[*rootlessHost]{New: newRootlessHost}
 
 // rootless returns how to make sandboxes as this user, or nil as root.
-func rootless() *rootlessHost { return rootlessOnce() }
+func rootless() *rootlessHost { return rootlessOnce.Get() }
 
 func newRootlessHost() *rootlessHost {
 	if os.Geteuid() == 0 {
@@ -208,7 +209,7 @@ func (h *rootlessHost) startProblem(err error) string {
 // uidLeases is the folder of the id leases, for messages.
 func uidLeases(h *rootlessHost) string {
 	if h == nil {
-		return uids.dir
+		return uids.folder()
 	}
 	if h.ids == nil {
 		return "none: no subordinate ids"

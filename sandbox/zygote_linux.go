@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
@@ -138,14 +139,16 @@ func (z *zygote) usable(rl *rootlessHost) bool {
 	return false
 }
 
-var pidfdsWork = sync.OnceValue(func() bool {
+func pidfdsWork() bool { return pidfdsWorkOnce.Get() }
+
+var pidfdsWorkOnce = lazy.Value[bool]{New: func() bool {
 	fd, err := unix.PidfdOpen(os.Getpid(), 0)
 	if err != nil {
 		return false
 	}
 	unix.Close(fd)
 	return true
-})
+}}
 
 // errZygoteOff says no zygote took the request: the caller forks the init
 // itself.

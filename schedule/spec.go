@@ -42,7 +42,9 @@ func (s Spec) Next(t time.Time) time.Time {
 
 // parser reads the standard five fields and the descriptors (@daily,
 // @hourly, @every 1h...): no seconds field.
-var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+func parser() cron.Parser {
+	return cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+}
 
 // Location reads an IANA time zone name: "" means UTC. "Local" is
 // refused: it would mean whatever zone the server runs in.
@@ -95,7 +97,7 @@ func Parse(spec, tz string) (Spec, error) {
 	if strings.Contains(spec, "TZ=") {
 		return Spec{}, bulwark.Errorf(bulwark.Invalid, op, "cron: give the time zone in the timezone field, not in the spec")
 	}
-	sched, err := parser.Parse(spec)
+	sched, err := parser().Parse(spec)
 	if err != nil {
 		return Spec{}, bulwark.Errorf(bulwark.Invalid, op, `cron: %s; want five fields ("0 9 * * 1-5"), a descriptor ("@daily") or "@every 1h"`, cronMessage(err))
 	}

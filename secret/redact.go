@@ -142,14 +142,6 @@ func maskLabel(name string) string {
 	}, name)
 }
 
-var labelChar = func() (t [128]bool) {
-	for c := range 128 {
-		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '_' || c == '.' || c == '-'
-	}
-	return t
-}()
-
 // appendMask appends the mask for label to dst.
 func appendMask(dst []byte, label string) []byte {
 	dst = append(dst, "[REDACTED:"...)

@@ -216,13 +216,6 @@ func goEscape(s string) string {
 	return q[1 : len(q)-1]
 }
 
-var b64Char = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_") {
-		t[c] = true
-	}
-	return t
-}()
-
 // scan masks needles in t[start:], t[:start] being text already handled,
 // of which t[from:start] was passed on undecided (Release): a needle that
 // starts there and ends past start is masked from start on, once all of

@@ -54,21 +54,10 @@ type tokenSpec struct {
 	random bool // the body must mix upper case, lower case and digits
 }
 
-var (
-	alnum    = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-	upperNum = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-	word     = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-	urlToken = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-	hookPath = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-/")
-	jwtSig   = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-=")
-	pemHead  = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ")
-	nameChar = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-	scheme   = classOf("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-")
-	urlUser  = notClassOf(" \t\r\n\v\f/@:?#\"'<>`")
-	urlPass  = notClassOf(" \t\r\n\v\f/@\"'<>`")
-	valueRun = notClassOf(" \t\r\n\v\f\"'`,;&")
-	spaceTab = classOf(" \t")
-)
+// The byte classes (alnum, upperNum, word, urlToken, hookPath, jwtSig,
+// pemHead, nameChar, scheme, urlUser, urlPass, valueRun, spaceTab, and
+// b64Char and labelChar) are in redact_classes.go, generated from
+// classSpecs (redact_classes_test.go).
 
 // tokens lists, per first byte, the token patterns tried there, longest
 // prefix first.
@@ -115,30 +104,13 @@ var tokens = [256][]tokenSpec{
 	},
 }
 
-// trigger marks the bytes at which a pattern can start.
-var trigger = func() (t [256]bool) {
-	for c, specs := range tokens {
-		t[c] = len(specs) > 0
-	}
-	t['e'], t['-'], t['='], t[':'] = true, true, true, true
-	return t
-}()
-
-func classOf(s string) (t [256]bool) {
-	for i := range len(s) {
-		t[s[i]] = true
-	}
-	return t
-}
-
-func notClassOf(s string) (t [256]bool) {
-	for i := range t {
-		t[i] = true
-	}
-	for i := range len(s) {
-		t[s[i]] = false
-	}
-	return t
+// trigger marks the bytes at which a pattern can start: the first bytes
+// of tokens, and those of a JWT ('e'), a PEM block ('-') and an assigned
+// value ('=', ':'). A literal, not a table the package's init fills
+// (TestTrigger holds it to tokens).
+var trigger = [256]bool{
+	'A': true, 'g': true, 's': true, 'r': true, 'x': true, 'h': true, 'b': true,
+	'e': true, '-': true, '=': true, ':': true,
 }
 
 // scanPatterns masks secret-looking strings in t[start:]; see

@@ -141,9 +141,9 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 // jsonHeaderValues are the headers of a JSON answer, shared as
 // securityHeaderValues are.
 var jsonHeaderValues = []headerValues{
-	{"Content-Type", []string{"application/json; charset=utf-8"}[:1:1]},
-	{"Content-Security-Policy", []string{cspJSON}[:1:1]},
-	{"Cache-Control", []string{"no-store"}[:1:1]},
+	{"Content-Type", []string{"application/json; charset=utf-8"}},
+	{"Content-Security-Policy", []string{cspJSON}},
+	{"Cache-Control", []string{"no-store"}},
 }
 
 func setJSONHeaders(h http.Header) {

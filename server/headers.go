@@ -21,29 +21,23 @@ const (
 	hsts    = "max-age=63072000; includeSubDomains"
 )
 
-// securityHeaders are set on every response, errors and 404s included.
-var securityHeaders = [][2]string{
-	{"Content-Security-Policy", cspPage},
-	{"X-Content-Type-Options", "nosniff"},
-	{"Referrer-Policy", "no-referrer"},
-	{"Cross-Origin-Opener-Policy", "same-origin"},
-	{"Cross-Origin-Resource-Policy", "same-origin"},
-	{"X-Frame-Options", "DENY"},
-	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"},
+// securityHeaderValues are set on every response, errors and 404s
+// included, as a response's header map holds them (canonical names, one
+// value each), shared by every response: base assigns them without
+// building a slice per header and request. A slice of one value at full
+// capacity: a handler that Adds to one makes a new array, never changes
+// the shared one. A literal, laid out by the compiler rather than built
+// by the package's init (TestSharedHeaderValuesStayPut checks the names
+// are canonical).
+var securityHeaderValues = []headerValues{
+	{"Content-Security-Policy", []string{cspPage}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"}},
 }
-
-// securityHeaderValues are securityHeaders as a response's header map
-// holds them (canonical names, one value each), shared by every response:
-// base assigns them without building a slice per header and request. A
-// slice of one value at full capacity: a handler that Adds to one makes
-// a new array, never changes the shared one.
-var securityHeaderValues = func() []headerValues {
-	hv := make([]headerValues, len(securityHeaders))
-	for i, kv := range securityHeaders {
-		hv[i] = headerValues{http.CanonicalHeaderKey(kv[0]), []string{kv[1]}[:1:1]}
-	}
-	return hv
-}()
 
 type headerValues struct {
 	name   string

@@ -7,6 +7,19 @@ import (
 	"testing"
 )
 
+// wantSecurityHeaders are the headers set on every response, errors and
+// 404s included, written apart from the shared values they are checked
+// against.
+var wantSecurityHeaders = [][2]string{
+	{"Content-Security-Policy", cspPage},
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{"X-Frame-Options", "DENY"},
+	{"Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"},
+}
+
 // TestSharedHeaderValuesStayPut: the security and JSON headers are
 // assigned from slices every response shares; a handler that adds to or
 // replaces one in its response changes no other response's.
@@ -29,12 +42,18 @@ func TestSharedHeaderValuesStayPut(t *testing.T) {
 	}
 	serve("/?meddle=1")
 	got := serve("/")
-	for _, kv := range securityHeaders {
+	if len(securityHeaderValues) != len(wantSecurityHeaders) {
+		t.Errorf("%d shared security headers, want %d", len(securityHeaderValues), len(wantSecurityHeaders))
+	}
+	for _, kv := range wantSecurityHeaders {
 		if v := got.Values(kv[0]); !slices.Equal(v, []string{kv[1]}) {
 			t.Errorf("after another response changed its headers, %s = %q, want %q", kv[0], v, kv[1])
 		}
 	}
 	for _, hv := range append(slices.Clone(securityHeaderValues), jsonHeaderValues...) {
+		if c := http.CanonicalHeaderKey(hv.name); c != hv.name {
+			t.Errorf("shared header name %q is not canonical (%q): a response's Get would not find it", hv.name, c)
+		}
 		if len(hv.values) != 1 || cap(hv.values) != 1 {
 			t.Errorf("the shared values of %s have length %d, capacity %d; want 1 and 1 (an Add would write into the shared array)", hv.name, len(hv.values), cap(hv.values))
 		}

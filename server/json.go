@@ -137,7 +137,7 @@ func findUnknown(doc any, t reflect.Type, name, path string) (string, reflect.Ty
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == nil || reflect.PointerTo(t).Implements(jsonUnmarshaler) {
+	if t == nil || reflect.PointerTo(t).Implements(jsonUnmarshaler()) {
 		return "", nil, false
 	}
 	switch t.Kind() {
@@ -180,7 +180,7 @@ func findUnknown(doc any, t reflect.Type, name, path string) (string, reflect.Ty
 	return "", nil, false
 }
 
-var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+func jsonUnmarshaler() reflect.Type { return reflect.TypeFor[json.Unmarshaler]() }
 
 // jsonField is a field of a struct as JSON sees it.
 type jsonField struct {

@@ -51,14 +51,17 @@ var (
 		{"current_page", "integer", "the page, from 1 (also: page); default 1"},
 		{"page_size", "integer", "items per page, 1 to 100 (also: pageSize); default 10"},
 	}
-	statusMap = map[string]string{"status": ""}
 )
+
+// statusMap is the body of /healthz and /readyz, for the OpenAPI document;
+// a function, as a map literal is built by the package's init.
+func statusMap() map[string]string { return map[string]string{"status": ""} }
 
 // opDocs describes every route of the server's own tables.
 func opDocs() map[string]opDoc {
 	return map[string]opDoc{
-		"GET /healthz": {summary: "Liveness: the process answers", resp: statusMap},
-		"GET /readyz":  {summary: "Readiness: the store answers and the server takes requests", resp: statusMap},
+		"GET /healthz": {summary: "Liveness: the process answers", resp: statusMap()},
+		"GET /readyz":  {summary: "Readiness: the store answers and the server takes requests", resp: statusMap()},
 		"GET /metrics": {summary: "Prometheus metrics", kind: textBody,
 			desc: "Served to loopback clients, or to any client with `Authorization: Bearer` and the operator's BULWARK_METRICS_TOKEN."},
 		"GET /api/v1/openapi.json": {summary: "This document (OpenAPI 3.1)", resp: map[string]any{}},

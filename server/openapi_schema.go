@@ -27,35 +27,35 @@ func newSchemas() *schemas {
 	return &schemas{defs: map[string]map[string]any{}, names: map[reflect.Type]string{}}
 }
 
-var (
-	timeType         = reflect.TypeFor[time.Time]()
-	durationType     = reflect.TypeFor[time.Duration]()
-	flexDurationType = reflect.TypeFor[flexDuration]()
-	rawMessageType   = reflect.TypeFor[json.RawMessage]()
-	jsonMarshaler    = reflect.TypeFor[json.Marshaler]()
-	textMarshaler    = reflect.TypeFor[encoding.TextMarshaler]()
-)
+// The types the schemas treat apart. Functions, which inline to a
+// constant, rather than variables the package's init would set.
+func timeType() reflect.Type         { return reflect.TypeFor[time.Time]() }
+func durationType() reflect.Type     { return reflect.TypeFor[time.Duration]() }
+func flexDurationType() reflect.Type { return reflect.TypeFor[flexDuration]() }
+func rawMessageType() reflect.Type   { return reflect.TypeFor[json.RawMessage]() }
+func jsonMarshaler() reflect.Type    { return reflect.TypeFor[json.Marshaler]() }
+func textMarshaler() reflect.Type    { return reflect.TypeFor[encoding.TextMarshaler]() }
 
 // of returns the schema of the JSON of a value of type t.
 func (s *schemas) of(t reflect.Type) map[string]any {
 	switch t {
-	case timeType:
+	case timeType():
 		return map[string]any{"type": "string", "format": "date-time"}
-	case durationType:
+	case durationType():
 		return map[string]any{"type": "integer", "description": "a duration in nanoseconds"}
-	case flexDurationType:
+	case flexDurationType():
 		return map[string]any{"oneOf": []any{
 			map[string]any{"type": "integer", "description": "nanoseconds"},
 			map[string]any{"type": "string", "description": "a Go duration", "examples": []any{"10m", "1h30m"}},
 		}}
-	case rawMessageType:
+	case rawMessageType():
 		return map[string]any{"description": "any JSON value"}
 	}
 	if t.Kind() != reflect.Pointer {
 		switch {
-		case t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler):
+		case t.Implements(jsonMarshaler()) || reflect.PointerTo(t).Implements(jsonMarshaler()):
 			return map[string]any{"description": "any JSON value"}
-		case t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler):
+		case t.Implements(textMarshaler()) || reflect.PointerTo(t).Implements(textMarshaler()):
 			return map[string]any{"type": "string"}
 		}
 	}
@@ -117,7 +117,7 @@ func (s *schemas) define(t reflect.Type) string {
 	s.defs[name] = def // before the fields: a type may hold itself
 	props := map[string]any{}
 	for _, f := range jsonFieldsOf(t) {
-		if doc, ok := rawFieldSchemas.Get()[f.name]; ok && f.typ == rawMessageType {
+		if doc, ok := rawFieldSchemas.Get()[f.name]; ok && f.typ == rawMessageType() {
 			props[f.name] = doc
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/totp"
 )
@@ -47,14 +48,16 @@ const msgEnrolSecondFactor = "your tenant requires a second factor: turn one on 
 // recoveryCodeCount is how many recovery codes a user gets.
 const recoveryCodeCount = 10
 
-var recoveryEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+// recoveryEncoding is made on first use, not by the package's init, which
+// every command runs.
+var recoveryEncoding = lazy.Value[*base32.Encoding]{New: func() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }}
 
 // newRecoveryCode returns a recovery code: 80 random bits as 16 base32
 // letters and digits in groups of four, "abcd-efgh-ijkl-mnop".
 func newRecoveryCode() string {
 	var b [10]byte
 	rand.Read(b[:])
-	s := strings.ToLower(recoveryEncoding.EncodeToString(b[:]))
+	s := strings.ToLower(recoveryEncoding.Get().EncodeToString(b[:]))
 	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16]
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -17,18 +18,22 @@ var nameSchema = &tool.Schema{Type: "string", Description: "The skill's name, as
 
 type loadSkill struct{ set *Set }
 
-var loadSchema = &tool.Schema{
-	Type:       "object",
-	Properties: map[string]*tool.Schema{"name": nameSchema},
-	Required:   []string{"name"},
-}
+// The schemas' maps are made on first use, not by the package's init,
+// which every command runs.
+var loadSchema = lazy.Value[*tool.Schema]{New: func() *tool.Schema {
+	return &tool.Schema{
+		Type:       "object",
+		Properties: map[string]*tool.Schema{"name": nameSchema},
+		Required:   []string{"name"},
+	}
+}}
 
 func (loadSkill) Name() string { return "load_skill" }
 func (loadSkill) Description() string {
 	return "Read the instructions of a skill listed in your instructions, when the task needs them. " +
 		"The answer is its SKILL.md (without the front matter) and the names of the files beside it, which read_skill_file reads."
 }
-func (loadSkill) Schema() *tool.Schema { return loadSchema }
+func (loadSkill) Schema() *tool.Schema { return loadSchema.Get() }
 
 // Effects: a skill is read from the task's own configuration, not the
 // workspace; the target is the skill's name, for policy rules.
@@ -60,20 +65,22 @@ func (t loadSkill) Run(ctx context.Context, env *tool.Env, raw json.RawMessage) 
 
 type readSkillFile struct{ set *Set }
 
-var readSchema = &tool.Schema{
-	Type: "object",
-	Properties: map[string]*tool.Schema{
-		"name": nameSchema,
-		"path": {Type: "string", Description: "The file's path inside the skill's folder, as its instructions name it: \"reference/forms.md\".", MinLength: 1, MaxLength: 1024},
-	},
-	Required: []string{"name", "path"},
-}
+var readSchema = lazy.Value[*tool.Schema]{New: func() *tool.Schema {
+	return &tool.Schema{
+		Type: "object",
+		Properties: map[string]*tool.Schema{
+			"name": nameSchema,
+			"path": {Type: "string", Description: "The file's path inside the skill's folder, as its instructions name it: \"reference/forms.md\".", MinLength: 1, MaxLength: 1024},
+		},
+		Required: []string{"name", "path"},
+	}
+}}
 
 func (readSkillFile) Name() string { return "read_skill_file" }
 func (readSkillFile) Description() string {
 	return "Read a file that a skill's instructions name, from the skill's folder (not the workspace). Load the skill first."
 }
-func (readSkillFile) Schema() *tool.Schema { return readSchema }
+func (readSkillFile) Schema() *tool.Schema { return readSchema.Get() }
 
 type readArgs struct{ Name, Path string }
 

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 const (
@@ -39,17 +41,19 @@ func NewSecret() []byte {
 	return b
 }
 
-var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+// b32 is made on first use, not by the package's init, which every command
+// runs.
+var b32 = lazy.Value[*base32.Encoding]{New: func() *base32.Encoding { return base32.StdEncoding.WithPadding(base32.NoPadding) }}
 
 // EncodeSecret writes a secret as authenticator apps take it: base32,
 // upper case, no padding.
-func EncodeSecret(secret []byte) string { return b32.EncodeToString(secret) }
+func EncodeSecret(secret []byte) string { return b32.Get().EncodeToString(secret) }
 
 // DecodeSecret reads a secret written by EncodeSecret (in any case, with
 // or without padding and spaces).
 func DecodeSecret(s string) ([]byte, error) {
 	s = strings.ToUpper(strings.TrimRight(strings.ReplaceAll(s, " ", ""), "="))
-	b, err := b32.DecodeString(s)
+	b, err := b32.Get().DecodeString(s)
 	if err != nil || len(b) == 0 {
 		return nil, errors.New("totp: not a base32 secret")
 	}

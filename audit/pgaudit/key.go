@@ -17,7 +17,8 @@ import (
 )
 
 // keyAD binds the sealed signing key to its place.
-var keyAD = secret.AD("", "audit.signing_key", "ed25519")
+// A function: a package-level value would be built by the package's init.
+func keyAD() []byte { return secret.AD("", "audit.signing_key", "ed25519") }
 
 // msgWrongKey is what a user sees when the master key does not open the
 // signing key.
@@ -49,7 +50,7 @@ func SigningKey(ctx context.Context, pool *pgxpool.Pool, keys *secret.Keyring) (
 		if gerr != nil {
 			return nil, bulwark.E(bulwark.Internal, op, "cannot make the audit signing key", gerr)
 		}
-		sealed, v, serr := keys.Wrap(keyAD, fresh.Seed())
+		sealed, v, serr := keys.Wrap(keyAD(), fresh.Seed())
 		if serr != nil {
 			return nil, bulwark.E(bulwark.Internal, op, "cannot seal the audit signing key", serr)
 		}
@@ -122,7 +123,7 @@ func RewrapSigningKey(ctx context.Context, db DB, keys *secret.Keyring) error {
 	if version == keys.Current() {
 		return nil
 	}
-	sealed, v, err := keys.Wrap(keyAD, key.Seed())
+	sealed, v, err := keys.Wrap(keyAD(), key.Seed())
 	if err != nil {
 		return bulwark.E(bulwark.Internal, op, "cannot seal the audit signing key", err)
 	}
@@ -152,7 +153,7 @@ func loadKey(ctx context.Context, db DB, keys *secret.Keyring) (ed25519.PrivateK
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errSealed, err)
 	}
-	seed, err := keys.Unwrap(keyAD, sealed)
+	seed, err := keys.Unwrap(keyAD(), sealed)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", errSealed, err)
 	}

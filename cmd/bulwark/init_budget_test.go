@@ -22,14 +22,43 @@ const (
 // The most all packages of this module together may allocate at init, so
 // that many small inits do not add up unseen, and how many of them may have
 // an init at all: each one that runs touches its own code and data pages,
-// page faults that every command pays (12.6 KB and 81 allocations in 17
-// packages when this was set, from 40.7 KB and 333 in 30; BENCHMARKS.md
-// "Start-up without html/template").
+// page faults that every command pays (416 bytes and 4 allocations in 2
+// packages since session 29, from 12.6 KB and 81 in 17, and 40.7 KB and
+// 333 in 30 before; BENCHMARKS.md "Start-up without html/template" and
+// "Issue 17, start-up: our own package inits").
 const (
-	initTotalBudgetBytes  = 24 << 10
-	initTotalBudgetAllocs = 160
-	initBudgetPackages    = 20
+	initTotalBudgetBytes  = 4 << 10
+	initTotalBudgetAllocs = 24
+	initBudgetPackages    = 3
 )
+
+// noInitPackages are packages of this module that run no init at all:
+// every package-level value is a literal the compiler lays out in the
+// binary (a lazy.Value, a switch for a map, a function for a value that
+// inlines), so GODEBUG=inittrace=1 does not list them. They each had one,
+// which cost every command its own code and data pages (session 29,
+// BENCHMARKS.md "Issue 17, start-up: our own package inits"): a map
+// literal, a package-level sync.OnceValue, a base32 encoding, a regexp or
+// an os call at package level gives one back. The packages that still
+// have one: main (its commands register themselves) and the sandbox init
+// (its init is the init process's entry).
+var noInitPackages = []string{
+	"audit/pgaudit",
+	"guard",
+	"guard/internal/classify",
+	"llm/anthropic",
+	"llm/llmtest",
+	"mcpserver",
+	"metrics",
+	"sandbox",
+	"sandbox/egress",
+	"schedule",
+	"secret",
+	"server",
+	"skill",
+	"tool/web",
+	"totp",
+}
 
 const modulePath = "github.com/bulwark-agents/bulwark"
 
@@ -67,10 +96,18 @@ func TestInitBudget(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("bulwark version = %d: %s", r.code, r.stderr)
 	}
+	noInit := map[string]bool{}
+	for _, p := range noInitPackages {
+		noInit[modulePath+"/"+p] = true
+	}
 	seen, totalBytes, totalAllocs := 0, 0, 0
 	for _, c := range parseInitTrace(t, r.stderr) {
 		if c.pkg != "main" && c.pkg != modulePath && !strings.HasPrefix(c.pkg, modulePath+"/") {
 			continue
+		}
+		if noInit[c.pkg] {
+			t.Errorf("%s runs an init again (%d bytes in %d allocations): every command pays for its pages; make its package-level values literals, or build them on first use (internal/lazy)",
+				c.pkg, c.bytes, c.allocs)
 		}
 		seen++
 		totalBytes += c.bytes
@@ -127,8 +164,9 @@ var slowInitDeps = []string{
 	"golang.org/x/text/encoding/traditionalchinese",
 }
 
-// TestDepsNoSlowInit: the binary links none of slowInitDeps.
-func TestDepsNoSlowInit(t *testing.T) {
+// linkedPackages lists the packages the binary links (go list -deps).
+func linkedPackages(t *testing.T) map[string]bool {
+	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH: cannot list dependencies")
 	}
@@ -143,6 +181,25 @@ func TestDepsNoSlowInit(t *testing.T) {
 	if !deps[modulePath+"/tool/web"] {
 		t.Fatalf("go list -deps did not list %s/tool/web; the list was not read:\n%s", modulePath, out)
 	}
+	return deps
+}
+
+// TestNoInitPackagesLinked: every package of noInitPackages is linked
+// into the binary, so that TestInitBudget not seeing it in the trace means
+// it has no init, not that it is gone (a renamed package is renamed in
+// the list too).
+func TestNoInitPackagesLinked(t *testing.T) {
+	deps := linkedPackages(t)
+	for _, p := range noInitPackages {
+		if !deps[modulePath+"/"+p] {
+			t.Errorf("noInitPackages names %s, which the binary does not link", p)
+		}
+	}
+}
+
+// TestDepsNoSlowInit: the binary links none of slowInitDeps.
+func TestDepsNoSlowInit(t *testing.T) {
+	deps := linkedPackages(t)
 	for _, d := range slowInitDeps {
 		if deps[d] {
 			t.Errorf("bulwark links %s, whose init every command pays for at start-up (BENCHMARKS.md \"Start-up\"); keep it out of the binary (tests may use it)", d)

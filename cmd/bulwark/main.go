@@ -72,9 +72,11 @@ const (
 var redactor = secret.NewRedactor()
 
 func main() {
-	slog.SetDefault(slog.New(secret.NewLogHandler(
-		slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}), redactor)))
 	ctx, stop := context.Background(), func() {}
+	if !printsOnly(os.Args[1:]) {
+		slog.SetDefault(slog.New(secret.NewLogHandler(
+			slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}), redactor)))
+	}
 	if !quick(os.Args[1:]) {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	}
@@ -91,6 +93,13 @@ func main() {
 // of such a command's CPU.
 func quick(args []string) bool {
 	return len(args) == 0 || args[0] == "version" || isHelp(args[0])
+}
+
+// printsOnly reports whether args ask for what only prints and logs
+// nothing (bulwark, bulwark version, bulwark help): the logger, which they
+// would never use, is not set up.
+func printsOnly(args []string) bool {
+	return len(args) == 0 || len(args) == 1 && (args[0] == "version" || isHelp(args[0]))
 }
 
 func dispatch(ctx context.Context, args []string, s stdio) int {

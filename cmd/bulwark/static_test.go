@@ -44,23 +44,28 @@ func TestReadmeBuildIsStatic(t *testing.T) {
 // keeps Ctrl-C and SIGTERM as a cancellation it can clean up after.
 func TestQuickCommands(t *testing.T) {
 	for _, c := range []struct {
-		args  []string
-		quick bool
+		args       []string
+		quick      bool
+		printsOnly bool // and goes without the logger
 	}{
-		{nil, true},
-		{[]string{"version"}, true},
-		{[]string{"help"}, true},
-		{[]string{"help", "sandbox"}, true},
-		{[]string{"--help"}, true},
-		{[]string{"-h"}, true},
-		{[]string{"run", "help"}, false},
-		{[]string{"run", "--help"}, false},
-		{[]string{"serve"}, false},
-		{[]string{"sandbox", "exec", "--", "version"}, false},
-		{[]string{"Version"}, false},
+		{nil, true, true},
+		{[]string{"version"}, true, true},
+		{[]string{"help"}, true, true},
+		{[]string{"help", "sandbox"}, true, false},
+		{[]string{"--help"}, true, true},
+		{[]string{"-h"}, true, true},
+		{[]string{"version", "--bogus"}, true, false},
+		{[]string{"run", "help"}, false, false},
+		{[]string{"run", "--help"}, false, false},
+		{[]string{"serve"}, false, false},
+		{[]string{"sandbox", "exec", "--", "version"}, false, false},
+		{[]string{"Version"}, false, false},
 	} {
 		if got := quick(c.args); got != c.quick {
 			t.Errorf("quick(%q) = %v, want %v", c.args, got, c.quick)
+		}
+		if got := printsOnly(c.args); got != c.printsOnly {
+			t.Errorf("printsOnly(%q) = %v, want %v", c.args, got, c.printsOnly)
 		}
 	}
 }

@@ -169,7 +169,15 @@ func (a *Accumulator) newBlock(i int) *block {
 	return b
 }
 
-var errTooMany = fmt.Errorf("more than %d content blocks in one reply", llm.MaxReplyParts)
+// errTooMany is a literal, not an error made by the package's init (which
+// every command runs).
+var errTooMany error = tooManyBlocks{}
+
+type tooManyBlocks struct{}
+
+func (tooManyBlocks) Error() string {
+	return fmt.Sprintf("more than %d content blocks in one reply", llm.MaxReplyParts)
+}
 
 // Done reports whether message_stop was seen.
 func (a *Accumulator) Done() bool { return a.done }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // The lean server: a minimal HTTP/1.1 server on a net.Listener for the
@@ -544,22 +546,25 @@ func internPath(b []byte) string {
 	return ""
 }
 
-var commonKeys = map[string]string{}
-
-func init() {
+// commonKeys is made on first use, not by the package's init, which every
+// command runs.
+var commonKeys = lazy.Value[map[string]string]{New: func() map[string]string {
+	m := map[string]string{}
 	for _, k := range []string{"Host", "User-Agent", "Content-Length", "Content-Type", "Accept", "Accept-Encoding",
 		"Authorization", "X-Api-Key", "Anthropic-Version", "Connection", "Openai-Beta", "Anthropic-Beta"} {
-		commonKeys[k] = k
+		m[k] = k
 	}
-}
+	return m
+}}
 
 // fillHeader sets h to the fields, reusing the strings of the previous
 // request on the connection where they are the same.
 func fillHeader(h http.Header, fields []leanField) {
 	var seen [16]string
 	n := 0
+	common := commonKeys.Get()
 	for _, f := range fields {
-		key, ok := commonKeys[string(f.name)]
+		key, ok := common[string(f.name)]
 		if !ok {
 			key = textproto.CanonicalMIMEHeaderKey(string(f.name))
 		}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // DialFunc dials a network address, like net.Dialer.DialContext.
@@ -37,40 +39,43 @@ type Event struct {
 var ErrForbiddenAddress = errors.New("address is not public")
 
 // forbidden are the networks CheckIP refuses, beyond what netip's
-// predicates already say.
-var forbidden = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),          // "this network"
-	netip.MustParsePrefix("100.64.0.0/10"),      // CGNAT
-	netip.MustParsePrefix("169.254.0.0/16"),     // link-local, incl. metadata 169.254.169.254
-	netip.MustParsePrefix("192.0.0.0/24"),       // IETF protocol assignments
-	netip.MustParsePrefix("192.0.2.0/24"),       // TEST-NET-1
-	netip.MustParsePrefix("198.18.0.0/15"),      // benchmarking
-	netip.MustParsePrefix("198.51.100.0/24"),    // TEST-NET-2
-	netip.MustParsePrefix("203.0.113.0/24"),     // TEST-NET-3
-	netip.MustParsePrefix("240.0.0.0/4"),        // reserved, incl. broadcast
-	netip.MustParsePrefix("64:ff9b::/96"),       // NAT64 maps IPv4, which may be private
-	netip.MustParsePrefix("64:ff9b:1::/48"),     // local-use NAT64
-	netip.MustParsePrefix("100::/64"),           // discard
-	netip.MustParsePrefix("2001::/23"),          // IETF protocol assignments (Teredo, ...)
-	netip.MustParsePrefix("2001:db8::/32"),      // documentation
-	netip.MustParsePrefix("2002::/16"),          // 6to4 embeds IPv4
-	netip.MustParsePrefix("fc00::/7"),           // unique local
-	netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS metadata over IPv6
-	netip.MustParsePrefix("::ffff:0:0/96"),      // IPv4-mapped: checked after unmapping
-	netip.MustParsePrefix("::/128"),             // unspecified
-	netip.MustParsePrefix("::1/128"),            // loopback
-	netip.MustParsePrefix("fe80::/10"),          // link-local
-	netip.MustParsePrefix("ff00::/8"),           // multicast
-	netip.MustParsePrefix("::/96"),              // IPv4-compatible (deprecated)
-	netip.MustParsePrefix("fec0::/10"),          // site-local (deprecated)
-	netip.MustParsePrefix("3fff::/20"),          // documentation (2024)
-	netip.MustParsePrefix("5f00::/16"),          // segment routing SIDs
-	netip.MustParsePrefix("2001:10::/28"),       // ORCHID
-	netip.MustParsePrefix("2620:4f:8000::/48"),  // AS112 anycast
-	netip.MustParsePrefix("192.88.99.0/24"),     // 6to4 relay anycast
-	netip.MustParsePrefix("224.0.0.0/4"),        // multicast
-	netip.MustParsePrefix("255.255.255.255/32"), // broadcast
-}
+// predicates already say; parsed on first use, not by the package's init,
+// which every command runs.
+var forbidden = lazy.Value[[]netip.Prefix]{New: func() []netip.Prefix {
+	return []netip.Prefix{
+		netip.MustParsePrefix("0.0.0.0/8"),          // "this network"
+		netip.MustParsePrefix("100.64.0.0/10"),      // CGNAT
+		netip.MustParsePrefix("169.254.0.0/16"),     // link-local, incl. metadata 169.254.169.254
+		netip.MustParsePrefix("192.0.0.0/24"),       // IETF protocol assignments
+		netip.MustParsePrefix("192.0.2.0/24"),       // TEST-NET-1
+		netip.MustParsePrefix("198.18.0.0/15"),      // benchmarking
+		netip.MustParsePrefix("198.51.100.0/24"),    // TEST-NET-2
+		netip.MustParsePrefix("203.0.113.0/24"),     // TEST-NET-3
+		netip.MustParsePrefix("240.0.0.0/4"),        // reserved, incl. broadcast
+		netip.MustParsePrefix("64:ff9b::/96"),       // NAT64 maps IPv4, which may be private
+		netip.MustParsePrefix("64:ff9b:1::/48"),     // local-use NAT64
+		netip.MustParsePrefix("100::/64"),           // discard
+		netip.MustParsePrefix("2001::/23"),          // IETF protocol assignments (Teredo, ...)
+		netip.MustParsePrefix("2001:db8::/32"),      // documentation
+		netip.MustParsePrefix("2002::/16"),          // 6to4 embeds IPv4
+		netip.MustParsePrefix("fc00::/7"),           // unique local
+		netip.MustParsePrefix("fd00:ec2::254/128"),  // AWS metadata over IPv6
+		netip.MustParsePrefix("::ffff:0:0/96"),      // IPv4-mapped: checked after unmapping
+		netip.MustParsePrefix("::/128"),             // unspecified
+		netip.MustParsePrefix("::1/128"),            // loopback
+		netip.MustParsePrefix("fe80::/10"),          // link-local
+		netip.MustParsePrefix("ff00::/8"),           // multicast
+		netip.MustParsePrefix("::/96"),              // IPv4-compatible (deprecated)
+		netip.MustParsePrefix("fec0::/10"),          // site-local (deprecated)
+		netip.MustParsePrefix("3fff::/20"),          // documentation (2024)
+		netip.MustParsePrefix("5f00::/16"),          // segment routing SIDs
+		netip.MustParsePrefix("2001:10::/28"),       // ORCHID
+		netip.MustParsePrefix("2620:4f:8000::/48"),  // AS112 anycast
+		netip.MustParsePrefix("192.88.99.0/24"),     // 6to4 relay anycast
+		netip.MustParsePrefix("224.0.0.0/4"),        // multicast
+		netip.MustParsePrefix("255.255.255.255/32"), // broadcast
+	}
+}}
 
 // CheckIP returns nil when ip is a public unicast address that egress may
 // connect to, and an error wrapping ErrForbiddenAddress otherwise.
@@ -83,7 +88,7 @@ func CheckIP(ip netip.Addr) error {
 		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() {
 		return fmt.Errorf("%s: %w", ip, ErrForbiddenAddress)
 	}
-	for _, p := range forbidden {
+	for _, p := range forbidden.Get() {
 		if p.Contains(ip) {
 			return fmt.Errorf("%s (in %s): %w", ip, p, ErrForbiddenAddress)
 		}

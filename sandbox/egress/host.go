@@ -9,12 +9,17 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // hostProfile maps a host name the way a browser does before lookup (UTS
 // #46: case folding, full-width forms to ASCII, IDN to punycode), but keeps
 // underscores, which real DNS names sometimes carry.
-var hostProfile = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
+// Built on first use, not by the package's init.
+var hostProfile = lazy.Value[*idna.Profile]{New: func() *idna.Profile {
+	return idna.New(idna.MapForLookup(), idna.BidiRule(), idna.StrictDomainName(false))
+}}
 
 // ParseHost reads the host part of a URL the way browsers (the WHATWG URL
 // standard) and libc's inet_aton do, so that a check made on its result
@@ -59,7 +64,7 @@ func ParseHost(host string) (name string, ip netip.Addr, err error) {
 	if !utf8.ValidString(host) {
 		return "", netip.Addr{}, fmt.Errorf("egress: host %q is not valid UTF-8", host)
 	}
-	ascii, err := hostProfile.ToASCII(host)
+	ascii, err := hostProfile.Get().ToASCII(host)
 	if err != nil {
 		return "", netip.Addr{}, fmt.Errorf("egress: host %q is not a valid host name: %v", host, err)
 	}

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // maxBufferedBody is the largest request body the proxy rewrites in memory,
@@ -31,7 +33,7 @@ const maxBufferedBody = 1 << 20
 
 // discardLog drops the messages of the per-tunnel HTTP servers (a client
 // that hangs up is no news).
-var discardLog = log.New(io.Discard, "", 0)
+var discardLog = lazy.Value[*log.Logger]{New: func() *log.Logger { return log.New(io.Discard, "", 0) }}
 
 // tlsRecordHandshake is the first byte of a TLS connection (a handshake record).
 const tlsRecordHandshake = 0x16
@@ -75,7 +77,7 @@ func (p *Proxy) intercepted(down net.Conn, host, port string) {
 		Handler:           &tunnelHandler{p: p, ic: ic, tr: tr, host: host, port: port},
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          discardLog,
+		ErrorLog:          discardLog.Get(),
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			if s == http.StateClosed || s == http.StateHijacked {
 				l.Close()
@@ -170,7 +172,7 @@ func (p *Proxy) plainTunnel(down net.Conn, host, port string) {
 		Handler:           &tunnelHandler{p: p, ic: p.Intercept, tr: tr, host: host, port: port, plain: true},
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          discardLog,
+		ErrorLog:          discardLog.Get(),
 		ConnState: func(_ net.Conn, s http.ConnState) {
 			if s == http.StateClosed || s == http.StateHijacked {
 				l.Close()

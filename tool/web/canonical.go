@@ -36,7 +36,7 @@ func CanonicalURL(raw string) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if port == defaultPort[u.Scheme] {
+	if port == defaultPort(u.Scheme) {
 		port = ""
 	}
 	switch {
@@ -70,7 +70,17 @@ func CanonicalURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-var defaultPort = map[string]string{"http": "80", "https": "443"}
+// defaultPort is the port a scheme's URLs leave out; a switch, as a map
+// literal is built by the package's init.
+func defaultPort(scheme string) string {
+	switch scheme {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return ""
+}
 
 // canonicalHost is the host of a canonical URL: in lower case, without
 // trailing dots, an internationalised name in its ASCII (punycode) form.
@@ -113,7 +123,7 @@ func CanonicalPattern(pattern string) ([]string, error) {
 	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.Contains(hostport[i:], "]") {
 		host, port = hostport[:i], hostport[i+1:]
 	}
-	if port != "" && port == defaultPort[scheme] {
+	if port != "" && port == defaultPort(scheme) {
 		port = ""
 	}
 	host, err := canonicalHostPattern(host)

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Dim is the number of hashed feature buckets.
@@ -206,17 +208,19 @@ func (m *Model) probVec(v Vector) float64 {
 	return sigmoid(dot + m.Bias)
 }
 
-// logTable holds log(1+n) for small counts, the common case.
-var logTable = func() (t [256]float64) {
+// logTable holds log(1+n) for small counts, the common case; made on
+// first use, not by the package's init, which every command runs.
+var logTable = lazy.Value[*[256]float64]{New: func() *[256]float64 {
+	var t [256]float64
 	for i := range t {
 		t[i] = math.Log1p(float64(i))
 	}
-	return
-}()
+	return &t
+}}
 
 func log1p(c float32) float64 {
 	if c < 256 {
-		return logTable[int(c)]
+		return logTable.Get()[int(c)]
 	}
 	return math.Log1p(float64(c))
 }

@@ -79,13 +79,15 @@ var stopWords = lazy.Value[map[string]bool]{New: func() map[string]bool {
 }}
 
 // Languages told apart by their most common words, for the feature "this
-// segment is in another language than the document".
-var langWords = map[string]string{
-	"the": "en", "and": "en", "is": "en", "of": "en", "you": "en", "your": "en", "what": "en", "with": "en",
-	"der": "de", "die": "de", "das": "de", "und": "de", "ist": "de", "nicht": "de", "sie": "de", "ihre": "de", "mit": "de",
-	"le": "fr", "les": "fr", "et": "fr", "est": "fr", "vous": "fr", "votre": "fr", "des": "fr", "une": "fr", "pour": "fr",
-	"el": "es", "los": "es", "las": "es", "y": "es", "es": "es", "su": "es", "usted": "es", "por": "es", "una": "es", "tu": "es",
-}
+// segment is in another language than the document". Made on first use.
+var langWords = lazy.Value[map[string]string]{New: func() map[string]string {
+	return map[string]string{
+		"the": "en", "and": "en", "is": "en", "of": "en", "you": "en", "your": "en", "what": "en", "with": "en",
+		"der": "de", "die": "de", "das": "de", "und": "de", "ist": "de", "nicht": "de", "sie": "de", "ihre": "de", "mit": "de",
+		"le": "fr", "les": "fr", "et": "fr", "est": "fr", "vous": "fr", "votre": "fr", "des": "fr", "une": "fr", "pour": "fr",
+		"el": "es", "los": "es", "las": "es", "y": "es", "es": "es", "su": "es", "usted": "es", "por": "es", "una": "es", "tu": "es",
+	}
+}}
 
 // docInfo is what the segment features know about the whole document.
 type docInfo struct {
@@ -128,8 +130,9 @@ func contentWords(toks []string, f func(string)) {
 
 func langOf(toks []string) string {
 	var en, de, fr, es int
+	lang := langWords.Get()
 	for _, w := range toks {
-		switch langWords[w] {
+		switch lang[w] {
 		case "en":
 			en++
 		case "de":
