@@ -507,32 +507,93 @@ func (c *usernsCache) get(uid, gid, cmdUID uint32) (fd int, close bool, err erro
 }
 
 // idmapUserns returns a user namespace fd that maps uid/gid (the owner on
-// disk) to cmdUID. A user namespace needs a process: this starts one in a
-// new user namespace, traced so that it stops right after its execve and
-// runs no code at all, takes its namespace and kills it.
+// disk) to cmdUID. A user namespace needs a process: this starts one
+// (idmapChild), takes its namespace and kills it.
 func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
+	// The child's tracer is the thread that forked it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	c, err := idmapChild(uid, gid, cmdUID)
+	if err != nil {
+		return -1, err
+	}
+	defer endChild(c)
+	return unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// idmapChild starts a process in a new user namespace that maps uid and
+// gid to cmdUID, traced so that it stops right after its execve and runs
+// no code at all. The caller, on a locked thread (the child's tracer),
+// kills and reaps it (endChild); on an error nothing is left.
+//
+// The child is vforked (CLONE_VFORK|CLONE_VM: it borrows this process's
+// memory until its execve), which Go does not do by itself for a new user
+// namespace: Go's child waits for its maps before it goes on, which a
+// vforked child cannot do, as its parent stays stopped until the execve.
+// So no maps are given to Go, and they are written here once the child
+// is stopped at its execve; it runs nothing in between that they change.
+// A full fork instead copied this process's page tables and left every
+// page it wrote next a copy-on-write fault (BENCHMARKS.md, session 29).
+func idmapChild(uid, gid, cmdUID uint32) (*exec.Cmd, error) {
 	c := &exec.Cmd{
 		Path: initPath(),
 		Args: []string{usernsArg},
 		Env:  []string{},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: int(uid), HostID: int(cmdUID), Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: int(gid), HostID: int(cmdUID), Size: 1}},
-			Ptrace:      true,
-			Pdeathsig:   syscall.SIGKILL,
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_VFORK | syscall.CLONE_VM,
+			Ptrace:     true,
+			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
 	c, err := startInit(c)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	pid := c.Process.Pid
+	if err := writeIDMaps(pid, idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
+		endChild(c)
+		return nil, fmt.Errorf("write the id maps of process %d: %w", pid, err)
+	}
+	return c, nil
+}
+
+// endChild kills a child and reaps it.
+func endChild(c *exec.Cmd) {
 	c.Process.Kill()
 	c.Wait()
-	return fd, err
+}
+
+// idMap is the one line of an id map that maps id, inside, to host.
+func idMap(id, host uint32) string { return fmt.Sprintf("%d %d 1\n", id, host) }
+
+// writeIDMaps writes the uid and gid maps of process pid, a child of this
+// process in a user namespace of its own that has none yet, as Go's
+// syscall package does for a child it forks with UidMappings and
+// GidMappings: the uid map, then "deny" to setgroups, then the gid map.
+func writeIDMaps(pid int, uidMap, gidMap string) error {
+	for _, f := range []struct{ name, text string }{{"uid_map", uidMap}, {"setgroups", "deny"}, {"gid_map", gidMap}} {
+		if err := writeProcFile(fmt.Sprintf("/proc/%d/%s", pid, f.name), f.text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeProcFile writes text to a /proc file in one write, as the kernel
+// wants an id map.
+func writeProcFile(path, text string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	n, err := unix.Write(fd, []byte(text))
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err == nil && n != len(text) {
+		err = fmt.Errorf("%s: short write", path)
+	}
+	return err
 }
 
 // startProxy runs the egress proxy for this sandbox on a Unix socket in a
