@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The id-mapping user namespace of a workspace mount (idmapChild) is made
@@ -40,13 +41,20 @@ func TestIdmapChildMaps(t *testing.T) {
 			t.Errorf("/proc/PID/%s of the id-mapping child = %q, want %q", f.name, got, f.want)
 		}
 	}
-	// Stopped at its execve, in a user namespace of its own.
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
+	// Stopped at its execve (the stop comes as the execve returns), in a
+	// user namespace of its own.
+	state := ""
+	for deadline := time.Now().Add(5 * time.Second); state != "t" && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 {
+			state = f[0]
+		}
 	}
-	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) == 0 || f[0] != "t" {
-		t.Errorf("the id-mapping child's state = %q, want t (traced, stopped)", f)
+	if state != "t" {
+		t.Errorf("the id-mapping child's state = %q, want t (traced, stopped)", state)
 	}
 	mine, _ := os.Readlink("/proc/self/ns/user")
 	its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
