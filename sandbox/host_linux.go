@@ -418,9 +418,11 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 // execve (Go's Credential), so it must be the init's host uid already:
 // it is forked from a thread of its own whose uid and gid are set to
 // initUID first (set*id on Linux change one thread). That thread keeps
-// its capabilities (so that the new user namespace is a privileged one's,
-// which no security module restricts),
-// forks the init with every capability kept across execve as ambient ones
+// its capabilities, so that the kernel and security modules see the
+// clone of a privileged process, as before (Debian's
+// unprivileged_userns_clone and Ubuntu's AppArmor restrictions apply to
+// unprivileged ones); it forks the init with every capability kept
+// across execve as ambient ones
 // (as a host that is not root does, userns_linux.go; the init drops them
 // all before the command), waits for the init and ends with it: the
 // init's parent death signal comes with that thread's end. So the init
