@@ -372,6 +372,14 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 		ExtraFiles:  []*os.File{child},
 		SysProcAttr: initproc.InitAttr(initUID, cmdUID, cgFd),
 	}
+	if rl == nil && cgFd < 0 {
+		// A v2 group (cgFd) is entered at the clone, from the thread
+		// that vforkInit changes: not tried where it could not be tested.
+		if err := b.vforkInit(initUID, cmdUID); err != nil {
+			return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
+		}
+		return nil
+	}
 	if rl != nil {
 		rl.initAttrs(b.cmd.SysProcAttr)
 	}
@@ -392,6 +400,149 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 		}
 	}
 	return nil
+}
+
+// vforkInit starts b.cmd, the init of a root host, as this process's
+// child without a full fork of this process. Go forks a child in a new
+// user namespace with a full fork (its child waits for its id maps, which
+// a vforked child cannot, as its parent stays stopped until the child's
+// execve): that copied this process's page tables and left every page it
+// wrote next a copy-on-write fault, about 180 faults of a cold CLI's
+// sandbox (BENCHMARKS.md, session 29). Here the child is vforked with no
+// maps and writes none itself; the host writes them once it has
+// executed the init, which reads nothing before its configuration, sent
+// after them.
+//
+// A child with no maps cannot take uid 0 of its namespace before its
+// execve (Go's Credential), so it must be the init's host uid already:
+// it is forked from a thread of its own whose uid and gid are set to
+// initUID first (set*id on Linux change one thread). That thread keeps
+// its capabilities, so that the kernel and security modules see the
+// clone of a privileged process, as before (Debian's
+// unprivileged_userns_clone and Ubuntu's AppArmor restrictions apply to
+// unprivileged ones); it forks the init with every capability kept
+// across execve as ambient ones
+// (as a host that is not root does, userns_linux.go; the init drops them
+// all before the command), waits for the init and ends with it: the
+// init's parent death signal comes with that thread's end. So the init
+// runs as initUID from its first instruction and never as host root, it
+// has no supplementary groups, and the maps, setgroups and namespaces are
+// those of initproc.InitAttr (TestRootInitAsBefore). The owner of the
+// init's user namespace is initUID rather than root; no process of the
+// host runs as initUID but that thread.
+func (b *box) vforkInit(initUID, cmdUID uint32) error {
+	if initUID == 0 || initUID == ^uint32(0) || cmdUID == 0 {
+		// -1 would leave the thread root ("no change").
+		return fmt.Errorf("init uid %d, command uid %d: not a sandbox's", initUID, cmdUID)
+	}
+	attr := initproc.InitAttr(initUID, cmdUID, -1)
+	uidMap, gidMap := idMapLines(attr.UidMappings), idMapLines(attr.GidMappings)
+	attr.UidMappings, attr.GidMappings, attr.Credential = nil, nil, nil
+	attr.Cloneflags |= syscall.CLONE_VFORK | syscall.CLONE_VM
+	attr.AmbientCaps = allCaps()
+	b.cmd.SysProcAttr = attr
+	type started struct {
+		cmd *exec.Cmd
+		err error
+	}
+	startedCh := make(chan started, 1)
+	// Nothing waits for the init until its namespaces are held and its
+	// maps written: until then its pid cannot be reaped and reused.
+	proceed := make(chan struct{})
+	defer close(proceed)
+	done := b.done
+	onOwnThread(func() {
+		if err := becomeID(initUID); err != nil {
+			startedCh <- started{err: fmt.Errorf("init uid %d for the thread that forks the init: %w", initUID, err)}
+			return
+		}
+		c, err := startInit(b.cmd)
+		startedCh <- started{c, err}
+		if err != nil {
+			return
+		}
+		<-proceed
+		c.Wait()
+		close(done)
+	})
+	st := <-startedCh
+	if st.err != nil {
+		return st.err
+	}
+	b.cmd, b.pid = st.cmd, st.cmd.Process.Pid
+	b.held = holdNamespaces(b.pid)
+	if err := writeIDMaps(b.pid, uidMap, gidMap); err != nil {
+		b.kill() // and cleanup waits for its end
+		return fmt.Errorf("write the id maps of the init (%d): %w", b.pid, err)
+	}
+	return nil
+}
+
+// onOwnThread runs f in a new goroutine locked to a thread that is not
+// the process's main one and that ends with f: f may change what belongs
+// to the thread (its credentials), which no other goroutine then sees.
+// The main thread is never given to f: a goroutine that ends locked to it
+// leaves it parked rather than ended, and /proc and the kernel's
+// permission checks take a process's credentials from its main thread.
+func onOwnThread(f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			f() // never unlocked: the thread ends with this goroutine
+			return
+		}
+		// On the main thread: held here until another goroutine is
+		// locked to another thread.
+		locked := make(chan struct{})
+		go func() {
+			runtime.LockOSThread()
+			close(locked)
+			f()
+		}()
+		<-locked
+		runtime.UnlockOSThread()
+	}()
+}
+
+// becomeID sets the uid, gid and supplementary groups of the calling
+// thread alone to id, keeping its capabilities. The caller's goroutine is
+// locked to the thread and never unlocks it.
+func becomeID(id uint32) error {
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("keep capabilities: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return fmt.Errorf("setresgid: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return fmt.Errorf("setresuid: %w", e)
+	}
+	// A uid other than 0 clears the effective set: raise it again from
+	// the permitted one, which PR_SET_KEEPCAPS kept.
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	for i := range data {
+		data[i].Effective = data[i].Permitted
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// idMapLines is an id map as /proc/PID/uid_map takes it.
+func idMapLines(m []syscall.SysProcIDMap) string {
+	var s string
+	for _, e := range m {
+		s += fmt.Sprintf("%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+	}
+	return s
 }
 
 // waitPidfd waits until the process of pidfd, a child of this process,
@@ -510,32 +661,93 @@ func (c *usernsCache) get(uid, gid, cmdUID uint32) (fd int, close bool, err erro
 }
 
 // idmapUserns returns a user namespace fd that maps uid/gid (the owner on
-// disk) to cmdUID. A user namespace needs a process: this starts one in a
-// new user namespace, traced so that it stops right after its execve and
-// runs no code at all, takes its namespace and kills it.
+// disk) to cmdUID. A user namespace needs a process: this starts one
+// (idmapChild), takes its namespace and kills it.
 func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
+	// The child's tracer is the thread that forked it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	c, err := idmapChild(uid, gid, cmdUID)
+	if err != nil {
+		return -1, err
+	}
+	defer endChild(c)
+	return unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+}
+
+// idmapChild starts a process in a new user namespace that maps uid and
+// gid to cmdUID, traced so that it stops right after its execve and runs
+// no code at all. The caller, on a locked thread (the child's tracer),
+// kills and reaps it (endChild); on an error nothing is left.
+//
+// The child is vforked (CLONE_VFORK|CLONE_VM: it borrows this process's
+// memory until its execve), which Go does not do by itself for a new user
+// namespace: Go's child waits for its maps before it goes on, which a
+// vforked child cannot do, as its parent stays stopped until the execve.
+// So no maps are given to Go, and they are written here once the child
+// is stopped at its execve; it runs nothing in between that they change.
+// A full fork instead copied this process's page tables and left every
+// page it wrote next a copy-on-write fault (BENCHMARKS.md, session 29).
+func idmapChild(uid, gid, cmdUID uint32) (*exec.Cmd, error) {
 	c := &exec.Cmd{
 		Path: initPath(),
 		Args: []string{usernsArg},
 		Env:  []string{},
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:  syscall.CLONE_NEWUSER,
-			UidMappings: []syscall.SysProcIDMap{{ContainerID: int(uid), HostID: int(cmdUID), Size: 1}},
-			GidMappings: []syscall.SysProcIDMap{{ContainerID: int(gid), HostID: int(cmdUID), Size: 1}},
-			Ptrace:      true,
-			Pdeathsig:   syscall.SIGKILL,
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_VFORK | syscall.CLONE_VM,
+			Ptrace:     true,
+			Pdeathsig:  syscall.SIGKILL,
 		},
 	}
 	c, err := startInit(c)
 	if err != nil {
-		return -1, err
+		return nil, err
 	}
-	fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	pid := c.Process.Pid
+	if err := writeIDMaps(pid, idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
+		endChild(c)
+		return nil, fmt.Errorf("write the id maps of process %d: %w", pid, err)
+	}
+	return c, nil
+}
+
+// endChild kills a child and reaps it.
+func endChild(c *exec.Cmd) {
 	c.Process.Kill()
 	c.Wait()
-	return fd, err
+}
+
+// idMap is the one line of an id map that maps id, inside, to host.
+func idMap(id, host uint32) string { return fmt.Sprintf("%d %d 1\n", id, host) }
+
+// writeIDMaps writes the uid and gid maps of process pid, a child of this
+// process in a user namespace of its own that has none yet, as Go's
+// syscall package does for a child it forks with UidMappings and
+// GidMappings: the uid map, then "deny" to setgroups, then the gid map.
+func writeIDMaps(pid int, uidMap, gidMap string) error {
+	for _, f := range []struct{ name, text string }{{"uid_map", uidMap}, {"setgroups", "deny"}, {"gid_map", gidMap}} {
+		if err := writeProcFile(fmt.Sprintf("/proc/%d/%s", pid, f.name), f.text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeProcFile writes text to a /proc file in one write, as the kernel
+// wants an id map.
+func writeProcFile(path, text string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	n, err := unix.Write(fd, []byte(text))
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	if err == nil && n != len(text) {
+		err = fmt.Errorf("%s: short write", path)
+	}
+	return err
 }
 
 // startProxy runs the egress proxy for this sandbox on a Unix socket in a

@@ -1,0 +1,151 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
+)
+
+// An init that a root host forks itself (no zygote, cgroup v1) is
+// vforked from a thread set to the init's uid, its maps written after its
+// execve (vforkInit). It must be what initproc.InitAttr made it: the same
+// id maps, setgroups denied, new namespaces of each kind, and the init's
+// host uid and gid from its start (never host root), with no
+// supplementary groups.
+func TestRootInitAsBefore(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	zygoteOff = true
+	defer func() { zygoteOff = false }()
+	b, err := begin(Spec{AllowExec: []string{"true"}}.withDefaults())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer func() {
+		b.cleanup()
+		assertNothingLeft(t)
+	}()
+	if b.cmd == nil || b.pidfd >= 0 {
+		t.Fatal("the init was not forked by this process")
+	}
+	initUID := uint32(uidBase + 2*b.slot + 1)
+	cmdUID := initUID - 1
+	attr := initproc.InitAttr(initUID, cmdUID, -1)
+	proc := func(name string) string {
+		t.Helper()
+		out, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", b.pid, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	fields := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, m := range []struct {
+		file string
+		want []syscall.SysProcIDMap
+	}{{"uid_map", attr.UidMappings}, {"gid_map", attr.GidMappings}} {
+		var want []string
+		for _, e := range m.want {
+			want = append(want, fmt.Sprintf("%d %d %d", e.ContainerID, e.HostID, e.Size))
+		}
+		if got := fields(proc(m.file)); got != strings.Join(want, " ") {
+			t.Errorf("the init's %s = %q, want %q (initproc.InitAttr's)", m.file, got, strings.Join(want, " "))
+		}
+	}
+	if got := fields(proc("setgroups")); got != "deny" {
+		t.Errorf("the init's setgroups = %q, want deny", got)
+	}
+	id := fmt.Sprint(initUID)
+	for _, line := range strings.Split(proc("status"), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "Uid", "Gid":
+			if got := fields(v); got != strings.Repeat(id+" ", 3)+id {
+				t.Errorf("the init's host %s = %q, want %s four times", k, got, id)
+			}
+		case "Groups":
+			if got := fields(v); got != "" {
+				t.Errorf("the init's supplementary groups = %q, want none", got)
+			}
+		}
+	}
+	for _, ns := range []string{"user", "mnt", "pid", "ipc", "uts", "cgroup", "net"} {
+		mine, _ := os.Readlink("/proc/self/ns/" + ns)
+		its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.pid, ns))
+		if its == "" || its == mine {
+			t.Errorf("the init's %s namespace is %q, this process's %q: want a new one", ns, its, mine)
+		}
+	}
+	if err := b.awaitReady(); err != nil {
+		t.Fatalf("the init did not get ready: %v", err)
+	}
+}
+
+// An init that no thread set to a sandbox's uid could fork is refused
+// before anything is forked: uid 0 is host root, and -1 would leave the
+// thread's uid as it is (root).
+func TestRootInitRefusesRootUIDs(t *testing.T) {
+	requireRootSandbox(t)
+	for _, ids := range [][2]uint32{{0, uidBase}, {^uint32(0), uidBase}, {uidBase + 1, 0}} {
+		before := childrenOfThisProcess(t)
+		b := &box{ctrl: -1, pidfd: -1, done: make(chan struct{})}
+		err := b.vforkInit(ids[0], ids[1])
+		if err == nil || b.pid != 0 {
+			t.Errorf("vforkInit(%d, %d) = %v, pid %d: want refused, nothing forked", ids[0], ids[1], err, b.pid)
+		}
+		if after := childrenOfThisProcess(t); len(after) > len(before) {
+			t.Errorf("vforkInit(%d, %d) left a child: %v, before %v", ids[0], ids[1], after, before)
+		}
+	}
+}
+
+// Maps the kernel refuses fail the init's start with the reason, and its
+// cleanup leaves no process: the init is killed and reaped.
+func TestRootInitMapFailureLeavesNothing(t *testing.T) {
+	requireRootSandbox(t)
+	zygoteOff = true
+	defer func() { zygoteOff = false }()
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := childrenOfThisProcess(t)
+	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{}), exitWait: 10 * time.Second}
+	// Command uid 2^32-1 plus one id wraps: the kernel refuses the map.
+	err = b.startInit(uidBase+2*slot+1, ^uint32(0), -1)
+	if err == nil || !strings.Contains(err.Error(), "write the id maps of the init") {
+		t.Errorf("startInit with maps the kernel refuses = %v, want an error saying the id maps could not be written", err)
+	}
+	if b.pid == 0 {
+		t.Fatal("no init was forked: the test tests nothing")
+	}
+	b.cleanup()
+	for _, pid := range childrenOfThisProcess(t) {
+		if !slices.Contains(before, pid) {
+			t.Errorf("process %s, a child of this process, is left after the init's failed start", pid)
+		}
+	}
+	if err := unix.Kill(b.pid, 0); err != unix.ESRCH {
+		t.Errorf("the init %d still exists after its failed start: kill(0) = %v", b.pid, err)
+	}
+}
+
+// cgroupV2Here says whether this host's sandbox groups are v2 ones.
+func cgroupV2Here(t *testing.T) bool {
+	t.Helper()
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 })
+}
