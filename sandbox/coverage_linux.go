@@ -12,8 +12,16 @@ import (
 type coverage struct {
 	ws       string
 	patterns []string
-	budget   int64            // Spec.WorkspaceFiles
-	covered  map[string]inode // relative path: the file it named at the start
+	budget   int64             // Spec.WorkspaceFiles
+	covered  map[string]fileID // relative path: the file it named at the start
+}
+
+// fileID tells a file from another made later under the same name,
+// which may get the inode number the removed one had: its birth time
+// (its change time where the file system keeps none) is another.
+type fileID struct {
+	inode
+	born unix.StatxTimestamp
 }
 
 // coverage records the files that the paths of hidden name now, before
@@ -24,7 +32,7 @@ func (b *box) coverage(hidden []string) (*coverage, error) {
 	if len(b.spec.Hide) == 0 {
 		return nil, nil
 	}
-	c := &coverage{ws: b.wsDir, patterns: b.spec.Hide, budget: b.spec.WorkspaceFiles, covered: make(map[string]inode, len(hidden))}
+	c := &coverage{ws: b.wsDir, patterns: b.spec.Hide, budget: b.spec.WorkspaceFiles, covered: make(map[string]fileID, len(hidden))}
 	root, err := unix.Open(b.wsDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, hideError("cannot read the workspace to hide what the policy denies", err)
@@ -72,19 +80,26 @@ func (c *coverage) uncovered() (string, error) {
 }
 
 // fileBelow identifies the file rel names below the folder root, following
-// no symlink and never leaving it, as the init opens what it covers.
-func fileBelow(root int, rel string) (inode, error) {
+// no symlink and never leaving it, as the init opens what it covers. (A
+// covered name that the host removes loses its cover in the sandbox too:
+// the kernel takes the mounts off a name removed in another mount
+// namespace.)
+func fileBelow(root int, rel string) (fileID, error) {
 	fd, err := unix.Openat2(root, rel, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
 	if err != nil {
-		return inode{}, err
+		return fileID{}, err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return inode{}, err
+	var st unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH|unix.AT_STATX_SYNC_AS_STAT, unix.STATX_INO|unix.STATX_BTIME|unix.STATX_CTIME, &st); err != nil {
+		return fileID{}, err
 	}
-	return inode{st.Dev, st.Ino}, nil
+	id := fileID{inode: inode{unix.Mkdev(st.Dev_major, st.Dev_minor), st.Ino}, born: st.Btime}
+	if st.Mask&unix.STATX_BTIME == 0 {
+		id.born = st.Ctime
+	}
+	return id, nil
 }
