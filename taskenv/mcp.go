@@ -228,7 +228,9 @@ func realPath(path string) string {
 // task's workspace: it may run its own command, the interpreters its #!
 // line needs and what the operator listed for it; it sees PATH, HOME,
 // LANG and its configured env only; it reaches the network only through
-// the egress proxy, to the task's domains (none: no network).
+// the egress proxy, to the task's domains (none: no network); it finds
+// the workspace's files that m.hide names covered, as they were when it
+// started (guard tells when that no longer holds).
 func (m *mcpProcs) start(ctx context.Context, p mcpclient.Process) (io.ReadWriteCloser, error) {
 	argv, allow, err := mcpExec(p)
 	if err != nil {
