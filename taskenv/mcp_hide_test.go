@@ -207,7 +207,8 @@ func TestDeniedFilesHiddenFromMCPServers(t *testing.T) {
 
 // TestFilesystemServerFindsDeniedFilesHidden: the reference filesystem
 // server, given the workspace, reads, lists and searches it with the
-// files the policy denies hidden.
+// files the policy denies hidden; once it wrote a file under a hidden
+// name, it is stopped.
 func TestFilesystemServerFindsDeniedFilesHidden(t *testing.T) {
 	needSandboxTests(t)
 	node, bin := mcptest.Node(t), mcptest.Bin(t, "mcp-server-filesystem")
@@ -239,6 +240,15 @@ func TestFilesystemServerFindsDeniedFilesHidden(t *testing.T) {
 	}
 	if !strings.Contains(all.String(), "visible") {
 		t.Errorf("notes.txt, not hidden, was not read:\n%s", all.String())
+	}
+	// A file the server writes under a hidden name is out of its
+	// sandbox's covers too: the answer is withheld, the server stopped.
+	res, err := mcpCall(t, e, ws, policy, "mcp__files__write_file", `{"path":"/workspace/late.env","content":"x"}`)
+	if bulwark.ErrorKind(err) != bulwark.PermissionDenied || !strings.Contains(bulwark.ErrorMessage(err), "late.env") {
+		t.Errorf("write_file late.env = %+v, %v; want the answer withheld, naming the file", res, err)
+	}
+	if res, err := mcpCall(t, e, ws, policy, "mcp__files__read_text_file", `{"path":"/workspace/notes.txt"}`); bulwark.ErrorKind(err) != bulwark.PermissionDenied {
+		t.Errorf("read_text_file notes.txt once the server was stopped = %+v, %v; want it refused", res, err)
 	}
 	if strings.Contains(ev.text(), mcpCanary) {
 		t.Errorf("a hidden file reached the events:\n%s", ev.text())
