@@ -880,3 +880,40 @@ func TestArgumentKeysInAnotherCase(t *testing.T) {
 		t.Errorf("distinct keys refused: %v", err)
 	}
 }
+
+// TestGuardRefusesAndWithholds: Options.Guard is asked about a stdio
+// server before each call and again once it answered: refused before,
+// the call is not sent; refused after, its answer is withheld.
+func TestGuardRefusesAndWithholds(t *testing.T) {
+	ts := newTestServer(t)
+	var mu sync.Mutex
+	var asked []string
+	refuse := map[int]bool{} // the questions (counted from 1) to refuse
+	guard := func(server string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, server)
+		if refuse[len(asked)] {
+			return bulwark.Errorf(bulwark.PermissionDenied, "test", "refused by the guard (%d)", len(asked))
+		}
+		return nil
+	}
+	s := mustConnect(t, Config{Servers: []Server{{Name: "local", Command: "x"}}}, Options{Start: ts.pipeStart(t, nil), Guard: guard})
+	r := registry(t, s)
+	res, err := call(t, r, nil, "mcp__local__echo", `{"message":"allowed"}`)
+	if err != nil || res.Output != "Echo: allowed" || len(asked) != 2 || asked[0] != "local" {
+		t.Fatalf("echo = %+v, %v after %q; want the answer, the guard asked twice about local", res, err, asked)
+	}
+	for _, q := range []int{3, 5} { // before the second call, after the third
+		refuse[q] = true
+	}
+	for _, msg := range []string{"before", "after"} {
+		res, err := call(t, r, nil, "mcp__local__echo", `{"message":"`+msg+`"}`)
+		if bulwark.ErrorKind(err) != bulwark.PermissionDenied || strings.Contains(res.Output, msg) {
+			t.Errorf("echo refused %s the call = %+v, %v; want the guard's error and no answer", msg, res, err)
+		}
+	}
+	if len(asked) != 5 {
+		t.Errorf("the guard was asked %d times, want 5 (a call refused before it is sent is not asked about after)", len(asked))
+	}
+}

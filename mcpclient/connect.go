@@ -49,6 +49,12 @@ type Options struct {
 	OnLog          func(server, level, text string)
 	OnProgress     func(server, tool string, progress, total float64, message string)
 	StartTimeout   time.Duration // 0: 30 s per server
+	// Guard, if set, is asked before each call of a stdio server's tool
+	// and again once the server answered, before the answer is used: an
+	// error refuses the call, or withholds the answer (the error is the
+	// call's). taskenv refuses there a server that may reach files the
+	// policy hides that appeared after it started.
+	Guard func(server string) error
 }
 
 // Session is the connection to the servers of a Config. Close it.
@@ -451,6 +457,14 @@ func (s *Session) Close() error {
 	wg.Wait()
 	s.cancel()
 	return nil
+}
+
+// guard asks Options.Guard about a call of sv's, a stdio server.
+func (sv *server) guard() error {
+	if sv.pipe == nil || sv.s.opts.Guard == nil {
+		return nil
+	}
+	return sv.s.opts.Guard(sv.cfg.Name)
 }
 
 // close ends sv's session, transport and process.

@@ -337,12 +337,20 @@ func (t *mcpTool) Run(ctx context.Context, env *tool.Env, args json.RawMessage) 
 	if _, err := t.Effects(args); err != nil {
 		return tool.Result{}, err // what no policy could judge is not sent
 	}
+	if err := t.sv.guard(); err != nil {
+		return tool.Result{}, err
+	}
 	s := t.sv.s
 	tok, done := s.token(t.sv.cfg.Name, t.remote)
 	defer done()
 	params := &mcp.CallToolParams{Name: t.remote, Arguments: args}
 	params.SetProgressToken(tok)
 	res, err := t.sv.cs.CallTool(ctx, params)
+	// What the server could reach may have changed while it worked: its
+	// answer, an error's text included, is used only if it still may.
+	if err := t.sv.guard(); err != nil {
+		return tool.Result{}, err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return tool.Result{}, bulwark.E(bulwark.Unavailable, t.name, "the call was cancelled", ctx.Err())

@@ -29,7 +29,8 @@ type Process struct {
 	errRead *streamReader
 	kill    func()
 	killed  atomic.Bool
-	box     *box // nil when unsandboxed
+	box     *box      // nil when unsandboxed
+	cov     *coverage // what its sandbox hid of the workspace; nil: nothing
 	done    chan struct{}
 	res     *Result
 	err     error

@@ -19,6 +19,11 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 		b.cleanup()
 		return nil, err
 	}
+	cov, err := b.coverage(req.Hide)
+	if err != nil {
+		b.cleanup()
+		return nil, err
+	}
 	p, inR, outW, err := newProcess()
 	if err != nil {
 		b.cleanup()
@@ -70,7 +75,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 		}
 		return nil, bulwark.Errorf(bulwark.Internal, op, "sandbox: the command did not start")
 	}
-	p.kill, p.box = b.kill, b
+	p.kill, p.box, p.cov = b.kill, b, cov
 	go func() {
 		var reply runReply
 		rerr := recvReply(b.ctrl, &reply)

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/tool"
+	"github.com/bulwark-agents/bulwark/tool/code"
 )
 
 // mcpPrefix starts the names of every MCP tool: the group of tools the
@@ -57,7 +58,8 @@ func (e *Env) connectMCP(ctx context.Context, o Options, ts *taskSecrets, sb *ta
 	}
 	procs := &mcpProcs{workspace: o.Workspace.Path(), domains: o.Sandbox.AllowDomains, onEgress: sb.spec.OnEgress,
 		notes: notes, tenant: o.Tenant, onEnd: sb.onRun, tails: map[string]*stderrTail{},
-		trusted: map[string]bool{}, allowExec: o.Sandbox.AllowExec, intercept: intercept}
+		trusted: map[string]bool{}, allowExec: o.Sandbox.AllowExec, intercept: intercept,
+		hide: code.FilesDeniedToAll(o.Policy), workspaceFiles: sb.spec.WorkspaceFiles, running: map[string]*mcpProc{}}
 	if len(procs.allowExec) == 0 {
 		procs.allowExec = sandbox.AllowedCommands()
 	}
@@ -69,7 +71,7 @@ func (e *Env) connectMCP(ctx context.Context, o Options, ts *taskSecrets, sb *ta
 	if sb.problem != "" && !o.Sandbox.Off {
 		mo.SandboxProblem = sb.problem
 	} else {
-		mo.Start = procs.start
+		mo.Start, mo.Guard = procs.start, procs.guard
 	}
 	s, err := mcpclient.Connect(ctx, cfg, mo)
 	if err != nil {
@@ -130,9 +132,65 @@ type mcpProcs struct {
 	// intercept puts the bound secrets of the servers' env into their
 	// HTTPS requests to the secrets' hosts (see bindMCPSecrets).
 	intercept *egress.Intercept
+	// hide are the patterns of the workspace's files that the servers'
+	// sandboxes cover (sandbox.Spec.Hide): those of the policy's deny
+	// rules for every tool (code.FilesDeniedToAll). A server serves
+	// tools of its own, whose rules match their arguments, not paths.
+	hide []string
+	// workspaceFiles bounds the look through the workspace for them, as
+	// for the task's commands (sandbox.Spec.WorkspaceFiles).
+	workspaceFiles int64
 
-	mu    sync.Mutex
-	tails map[string]*stderrTail
+	mu      sync.Mutex
+	tails   map[string]*stderrTail
+	running map[string]*mcpProc // by server
+}
+
+// mcpProc is a running stdio server of the task.
+type mcpProc struct {
+	server string
+	p      *sandbox.Process
+	pipe   io.Closer
+
+	mu      sync.Mutex
+	exposed error // set once the server could reach a hidden file: for good
+}
+
+// guard is mcpclient.Options.Guard: a server whose sandbox no longer
+// covers every file the policy hides (one named so after the server
+// started, which lives in the mount namespace of its start) is stopped,
+// and its calls are refused (and an answer it gave meanwhile withheld)
+// for the rest of the task. Its tools go with it: what it read is in its
+// memory, and a later call could return it.
+func (m *mcpProcs) guard(server string) error {
+	m.mu.Lock()
+	sp := m.running[server]
+	m.mu.Unlock()
+	if sp == nil {
+		return bulwark.Errorf(bulwark.Internal, "taskenv.mcp", "MCP server %s: not started by the task", server)
+	}
+	return sp.check()
+}
+
+func (sp *mcpProc) check() error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.exposed != nil {
+		return sp.exposed
+	}
+	path, err := sp.p.Uncovered()
+	if err == nil && path == "" {
+		return nil
+	}
+	why := fmt.Sprintf("%s, which the policy's deny rules hide, got its name after the server started, and the server's sandbox hides only what was there at its start", path)
+	if err != nil {
+		why = "the workspace cannot be looked through for the files the policy's deny rules hide: " + bulwark.ErrorMessage(err)
+	}
+	sp.exposed = bulwark.Errorf(bulwark.PermissionDenied, "taskenv.mcp",
+		"MCP server %s is stopped for the rest of the task: %s", sp.server, why)
+	slog.Warn("MCP server stopped: it could reach files the policy hides", "server", sp.server, "reason", why)
+	sp.pipe.Close()
+	return sp.exposed
 }
 
 // check refuses the command of a tenant's server that the task's command
@@ -170,7 +228,9 @@ func realPath(path string) string {
 // task's workspace: it may run its own command, the interpreters its #!
 // line needs and what the operator listed for it; it sees PATH, HOME,
 // LANG and its configured env only; it reaches the network only through
-// the egress proxy, to the task's domains (none: no network).
+// the egress proxy, to the task's domains (none: no network); it finds
+// the workspace's files that m.hide names covered, as they were when it
+// started (guard tells when that no longer holds).
 func (m *mcpProcs) start(ctx context.Context, p mcpclient.Process) (io.ReadWriteCloser, error) {
 	argv, allow, err := mcpExec(p)
 	if err != nil {
@@ -179,7 +239,8 @@ func (m *mcpProcs) start(ctx context.Context, p mcpclient.Process) (io.ReadWrite
 	if err := m.check(p.Server, argv[0]); err != nil {
 		return nil, err
 	}
-	spec := sandbox.Spec{Workspace: m.workspace, AllowExec: allow, ReadOnly: p.ReadOnly, Env: p.Env, OnEgress: m.onEgress}
+	spec := sandbox.Spec{Workspace: m.workspace, AllowExec: allow, ReadOnly: p.ReadOnly, Env: p.Env, OnEgress: m.onEgress,
+		Hide: m.hide, WorkspaceFiles: m.workspaceFiles}
 	if len(m.domains) > 0 {
 		spec.Net, spec.AllowDomains, spec.Intercept = sandbox.NetProxy, m.domains, m.intercept
 	}
@@ -193,6 +254,9 @@ func (m *mcpProcs) start(ctx context.Context, p mcpclient.Process) (io.ReadWrite
 		close(tail.done)
 	}()
 	pipe := &sandboxPipe{p: proc, in: proc.Stdin(), out: proc.Stdout()}
+	m.mu.Lock()
+	m.running[p.Server] = &mcpProc{server: p.Server, p: proc, pipe: pipe}
+	m.mu.Unlock()
 	go func() {
 		// How the server ended goes to the audit log, as a sandboxed
 		// command's run does.

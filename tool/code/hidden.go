@@ -19,9 +19,26 @@ import (
 // command they saw. A pattern for a path outside the workspace
 // (/etc/*) is left out: only the workspace is the agent's.
 func HiddenFiles(p bulwark.Policy) []string {
+	return deniedFiles(p, func(tool string) bool { return tool == "*" || tool == "run_shell" || tool == "run_code" })
+}
+
+// FilesDeniedToAll returns the patterns, in HiddenFiles' form, of p's
+// deny rules for every tool ("*") that name a file: what a program that
+// reads the workspace on behalf of tools other than run_shell and
+// run_code (a stdio MCP server's) must not reach. A rule for one tool
+// (run_shell, or an MCP tool: its pattern is matched against the call's
+// arguments as JSON, not a path, and one process serves all of its
+// server's tools) does not count.
+func FilesDeniedToAll(p bulwark.Policy) []string {
+	return deniedFiles(p, func(tool string) bool { return tool == "*" })
+}
+
+// deniedFiles returns the patterns of p's deny rules for the tools
+// that count which name a file (see HiddenFiles).
+func deniedFiles(p bulwark.Policy, counts func(tool string) bool) []string {
 	var out []string
 	for _, r := range p.Rules {
-		if r.Decision != bulwark.Deny || (r.Tool != "*" && r.Tool != "run_shell" && r.Tool != "run_code") {
+		if r.Decision != bulwark.Deny || !counts(r.Tool) {
 			continue
 		}
 		w := strings.TrimSpace(r.Pattern)

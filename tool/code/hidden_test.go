@@ -33,3 +33,27 @@ func TestHiddenFiles(t *testing.T) {
 		}
 	}
 }
+
+var deniedToAllTests = []struct {
+	rules string
+	want  []string
+}{
+	{"*(secrets/*)=deny; *(/workspace/keys/*.pem)=deny", []string{"secrets/*", "keys/*.pem"}},
+	// Rules for one tool, an MCP tool or server included, hide nothing
+	// from a program that serves other tools.
+	{"run_shell(secrets/*)=deny; run_code(*.env)=deny; read_file(*.env)=deny", nil},
+	{"mcp__files__read_text_file(*secrets*)=deny; mcp__files__*(*.env)=deny; mcp__files__*=deny", nil},
+	{"*(*.env)=ask; *(/etc/*)=deny; *(rm -rf *)=deny", nil},
+}
+
+func TestFilesDeniedToAll(t *testing.T) {
+	for _, tt := range deniedToAllTests {
+		rules, err := bulwark.ParseRules(tt.rules)
+		if err != nil {
+			t.Fatalf("ParseRules(%q): %v", tt.rules, err)
+		}
+		if got := FilesDeniedToAll(bulwark.Policy{Rules: rules}); !slices.Equal(got, tt.want) {
+			t.Errorf("FilesDeniedToAll(%q) = %q, want %q", tt.rules, got, tt.want)
+		}
+	}
+}
