@@ -630,6 +630,8 @@ func dirTypes(dir string, wanted map[string]bool) (map[string]uint8, error) {
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code
 // can talk to itself (and to the proxy forwarder); the host is not there.
+// Nothing is done where lo is up already: the zygote made the namespace
+// for this init and brought lo up (zygote_linux.go, freshNet).
 func loopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -639,6 +641,9 @@ func loopbackUp() error {
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
 		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err == nil && ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil
 	}
 	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
