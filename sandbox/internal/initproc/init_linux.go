@@ -167,7 +167,13 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 	}
 	// Resolved in the host's view, which the sandbox mirrors for the
 	// system folders, before the new root is built.
-	exec, err := resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
+	var exec []string
+	var err error
+	if cfg.Resolved {
+		exec, err = handedAllowed(cfg.Allowed, cfg.ReadOnly)
+	} else {
+		exec, err = resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
+	}
 	if err != nil {
 		return prepared{}, err
 	}
@@ -473,6 +479,30 @@ func lookPath(name string) (string, error) {
 // no rule of its own).
 func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
 	return resolveAllowedIn(strings.Split(SandboxPath, ":"), names, workspaceExec, readOnly)
+}
+
+// ResolveAllowed is resolveAllowed for the host, which resolves the
+// allowlist while the init starts and hands the result over
+// (Config.Allowed): the init's mount namespace is a copy of the host's
+// until it pivots, so both resolve names to the same files.
+func ResolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
+	return resolveAllowed(names, workspaceExec, readOnly)
+}
+
+// handedAllowed checks the allowed programs the host resolved
+// (Config.Allowed) as resolveAllowed checks its own: each a clean
+// absolute path in the system folders or in a read-only path, or it is
+// refused, whatever the host sent.
+func handedAllowed(paths, readOnly []string) ([]string, error) {
+	for _, p := range paths {
+		if !path.IsAbs(p) || path.Clean(p) != p {
+			return nil, fmt.Errorf("init: allowed program %q: not a clean absolute path", p)
+		}
+		if !InSystemDirs(p) && !underAny(p, readOnly) {
+			return nil, fmt.Errorf("init: allowed program %s is outside the system folders and the read-only paths", p)
+		}
+	}
+	return paths, nil
 }
 
 // resolveAllowedIn is resolveAllowed with the PATH folders given. A name
