@@ -156,6 +156,19 @@ func begin(spec Spec) (_ *box, err error) {
 	if err := readOnlySockets(readOnly); err != nil {
 		return nil, err
 	}
+	// The allowlist resolved here, while the init starts, rather than by
+	// the init once it runs (1.3 ms for the CLI's default list of 90
+	// names). On an error the init resolves it again and says why.
+	allowedCh := make(chan []string, 1)
+	go func() {
+		allowed, err := initproc.ResolveAllowed(spec.AllowExec, spec.WorkspaceExec, readOnly)
+		if err != nil {
+			allowed = nil
+		} else if allowed == nil {
+			allowed = []string{}
+		}
+		allowedCh <- allowed
+	}()
 	// The exec plan, then the allowlist's check against it and the root
 	// tree of the plan (roottree_linux.go), while the init starts.
 	type planned struct {
@@ -302,6 +315,9 @@ func begin(spec Spec) (_ *box, err error) {
 	if plan.rootTree >= 0 {
 		cfg.RootTree = true
 		fds = append(fds, plan.rootTree)
+	}
+	if allowed := <-allowedCh; allowed != nil {
+		cfg.Allowed, cfg.Resolved = allowed, true
 	}
 	tr.Mark("host: config ready")
 	if err := send(b.ctrl, &cfg, append(fds, extra...)...); err != nil {

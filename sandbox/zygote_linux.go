@@ -202,10 +202,43 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		}
 		return 0, -1, nil, errors.New(rep.Err)
 	}
+	if err := ownNetns(rep.Pid); err != nil {
+		// The zygote makes each init's network namespace ahead
+		// (initproc.freshNet): one that gave this process's own is not
+		// used again. The init ends at its first read, as the caller
+		// closes its socket, and, known to no box, is reaped once the
+		// zygote has ended (reapRest).
+		unix.Close(got[0])
+		z.stopLocked()
+		return 0, -1, nil, err
+	}
 	z.gen.mu.Lock()
 	z.gen.known[rep.Pid] = true
 	z.gen.mu.Unlock()
 	return rep.Pid, got[0], z.gen, nil
+}
+
+// hostNetns is the network namespace of this process, as stat gives it.
+var hostNetns = sync.OnceValues(func() (unix.Stat_t, error) {
+	var st unix.Stat_t
+	return st, unix.Stat("/proc/self/ns/net", &st)
+})
+
+// ownNetns fails unless process pid (an init, this process's child that
+// is not reaped) is in a network namespace other than this process's.
+func ownNetns(pid int) error {
+	host, err := hostNetns()
+	if err != nil {
+		return fmt.Errorf("zygote: this process's network namespace: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+		return fmt.Errorf("zygote: the init's network namespace: %w", err)
+	}
+	if st.Dev == host.Dev && st.Ino == host.Ino {
+		return errors.New("zygote: the init is in this process's network namespace")
+	}
+	return nil
 }
 
 // start starts a zygote. A parent death signal comes when the thread

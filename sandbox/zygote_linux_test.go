@@ -188,3 +188,61 @@ func TestHostDeathHelper(t *testing.T) {
 	}
 	fmt.Printf("HOSTDEATH 0 0\n")
 }
+
+// netnsOf is the network namespace of process pid, as readlink names it.
+func netnsOf(t *testing.T, pid int) string {
+	t.Helper()
+	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+// The zygote makes each init's network namespace ahead, with lo up
+// (initproc.freshNet): every init it forks has one of its own, which no
+// other sandbox, nor the host, nor the zygote shares, and whose loopback
+// works. Three sandboxes are held at once, so that a namespace given
+// twice would show.
+func TestZygotedInitsOwnNetworks(t *testing.T) {
+	requireSandbox(t)
+	spec := Spec{AllowExec: []string{"python3"}, Timeout: 30 * time.Second}
+	seen := map[string]string{netnsOf(t, os.Getpid()): "this process"}
+	var boxes []*box
+	defer func() {
+		for _, b := range boxes {
+			b.cleanup()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		b := startZygoted(t, spec)
+		boxes = append(boxes, b)
+		ns := netnsOf(t, b.pid)
+		if who, ok := seen[ns]; ok {
+			t.Fatalf("sandbox %d's init is in the network namespace of %s (%s)", i, who, ns)
+		}
+		seen[ns] = fmt.Sprintf("sandbox %d", i)
+		zyg.mu.Lock()
+		z := zyg.pid
+		zyg.mu.Unlock()
+		if zns := netnsOf(t, z); seen[zns] != "" {
+			t.Fatalf("the zygote (%d) is in the network namespace of %s, which it would give the next init", z, seen[zns])
+		}
+	}
+	for len(boxes) > 0 {
+		b, i := boxes[0], 3-len(boxes)
+		boxes = boxes[1:]
+		res, err := b.run(context.Background(), []string{"python3", "-c", `
+import socket
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname(), timeout=3); a, _ = l.accept()
+c.sendall(b"lo-up"); print(a.recv(8).decode())
+`}, stdio{})
+		if err == nil {
+			b.cleanup() // as Run does: a run that failed has cleaned up
+		}
+		if err != nil || res.ExitCode != 0 || string(res.Stdout) != "lo-up\n" {
+			t.Errorf("sandbox %d's loopback: %v %+v, want lo up", i, err, res)
+		}
+	}
+}

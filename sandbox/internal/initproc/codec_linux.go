@@ -277,6 +277,8 @@ func (c *Config) fields(w *wire) {
 	w.bool(&c.Trace)
 	optional(w, &c.Rootless, func(w *wire, r *Rootless) { r.fields(w) })
 	w.bool(&c.Hide)
+	w.bool(&c.Resolved)
+	w.strings(&c.Allowed)
 }
 
 func (r *Rootless) fields(w *wire) {

@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -53,21 +52,24 @@ func cloexecFrom(low int) error {
 // /proc/self/fd lists them (cloexecFrom's fallback for kernels without
 // close_range's close-on-exec flag, before 5.11).
 func eachFdFrom(low int, f func(fd int) error) error {
-	d, err := os.Open("/proc/self/fd")
+	// A raw descriptor, not an os.File: the init's first act is here,
+	// and an os.File would start the runtime's netpoller (an epoll
+	// instance, an eventfd, half a dozen system calls) for nothing.
+	d, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	names, err := d.Readdirnames(-1)
-	self := int(d.Fd())
-	d.Close()
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		fd, err := strconv.Atoi(n)
-		if err != nil || fd < low || fd == self {
-			continue
+	var fds []int
+	err = Dirents(d, func(name []byte, _ uint8, _ uint64) {
+		if fd, err := strconv.Atoi(string(name)); err == nil && fd >= low && fd != d {
+			fds = append(fds, fd)
 		}
+	})
+	unix.Close(d)
+	if err != nil {
+		return err
+	}
+	for _, fd := range fds {
 		if err := f(fd); err != nil && err != unix.EBADF {
 			return err
 		}

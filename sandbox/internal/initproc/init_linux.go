@@ -167,7 +167,13 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 	}
 	// Resolved in the host's view, which the sandbox mirrors for the
 	// system folders, before the new root is built.
-	exec, err := resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
+	var exec []string
+	var err error
+	if cfg.Resolved {
+		exec, err = handedAllowed(cfg.Allowed, cfg.ReadOnly)
+	} else {
+		exec, err = resolveAllowed(cfg.AllowExec, cfg.WorkspaceExec, cfg.ReadOnly)
+	}
 	if err != nil {
 		return prepared{}, err
 	}
@@ -345,7 +351,7 @@ const (
 // runCommand forks the command from this (restricted) thread, reaps every
 // child until the command itself ends, and reports how it ended.
 func runCommand(req RunRequest, stdio []int, w why) RunReply {
-	defer CloseAll(stdio)
+	defer func() { CloseAll(stdio) }()
 	if len(stdio) != 3 || len(req.Argv) == 0 {
 		return RunReply{Err: "init: bad run request"}
 	}
@@ -353,39 +359,35 @@ func runCommand(req RunRequest, stdio []int, w why) RunReply {
 	if err != nil {
 		return RunReply{Exit: 127, Err: err.Error()}
 	}
-	files := []*os.File{os.NewFile(uintptr(stdio[0]), "stdin"), os.NewFile(uintptr(stdio[1]), "stdout"), os.NewFile(uintptr(stdio[2]), "stderr")}
-	attr := &os.ProcAttr{
+	// Nothing but the stdio fds may reach the command (see closeFrom).
+	if err := cloexecFrom(3); err != nil {
+		return RunReply{Exit: 126, Err: "init: cannot close the sandbox's descriptors: " + err.Error()}
+	}
+	// syscall.ForkExec, not os.StartProcess: the latter, at its first use
+	// in a process, checks that pidfds work by forking and reaping a
+	// child of its own (0.5 to 1 ms of every cold sandbox), and wraps the
+	// descriptors in *os.File (a fcntl each). The init waits for its
+	// children with wait4, and needs neither.
+	pid, err := syscall.ForkExec(path, req.Argv, &syscall.ProcAttr{
 		Dir:   WorkspaceDir,
 		Env:   req.Env,
-		Files: files,
+		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
 		Sys: &syscall.SysProcAttr{
 			Setsid:     true,
 			Credential: &syscall.Credential{Uid: SandboxUID, Gid: SandboxUID, NoSetGroups: true},
 		},
-	}
-	// Nothing but the stdio fds may reach the command (see closeFrom).
-	if err := cloexecFrom(3); err != nil {
-		for _, f := range files {
-			f.Close()
-		}
-		return RunReply{Exit: 126, Err: "init: cannot close the sandbox's descriptors: " + err.Error()}
-	}
-	p, err := os.StartProcess(path, req.Argv, attr)
-	for _, f := range files {
-		f.Close()
-	}
+	})
+	CloseAll(stdio)
 	stdio = nil
 	if err != nil {
 		code := 126
-		if os.IsNotExist(err) {
+		if errors.Is(err, unix.ENOENT) {
 			code = 127
 		}
-		msg, refused := w.notStarted(req.Argv[0], path, unwrapSyscall(err))
+		msg, refused := w.notStarted(req.Argv[0], path, err)
 		return RunReply{Exit: code, Err: msg, NotAllowed: refused}
 	}
 	mark("command forked, execve done")
-	pid := p.Pid
-	p.Release()
 	if req.Announce {
 		// A host that is gone takes this init with it (Pdeathsig).
 		Send(ctrlFd, &RunReply{Started: true, Running: true})
@@ -454,13 +456,6 @@ func reapAll() (alone bool, killed int) {
 	}
 }
 
-func unwrapSyscall(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
-	}
-	return err
-}
-
 // lookPath finds name on the sandbox PATH, the way a shell would. Whether
 // the result may run is the kernel's call (Landlock), not this function's.
 func lookPath(name string) (string, error) {
@@ -484,6 +479,30 @@ func lookPath(name string) (string, error) {
 // no rule of its own).
 func resolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
 	return resolveAllowedIn(strings.Split(SandboxPath, ":"), names, workspaceExec, readOnly)
+}
+
+// ResolveAllowed is resolveAllowed for the host, which resolves the
+// allowlist while the init starts and hands the result over
+// (Config.Allowed): the init's mount namespace is a copy of the host's
+// until it pivots, so both resolve names to the same files.
+func ResolveAllowed(names []string, workspaceExec bool, readOnly []string) ([]string, error) {
+	return resolveAllowed(names, workspaceExec, readOnly)
+}
+
+// handedAllowed checks the allowed programs the host resolved
+// (Config.Allowed) as resolveAllowed checks its own: each a clean
+// absolute path in the system folders or in a read-only path, or it is
+// refused, whatever the host sent.
+func handedAllowed(paths, readOnly []string) ([]string, error) {
+	for _, p := range paths {
+		if !path.IsAbs(p) || path.Clean(p) != p {
+			return nil, fmt.Errorf("init: allowed program %q: not a clean absolute path", p)
+		}
+		if !InSystemDirs(p) && !underAny(p, readOnly) {
+			return nil, fmt.Errorf("init: allowed program %s is outside the system folders and the read-only paths", p)
+		}
+	}
+	return paths, nil
 }
 
 // resolveAllowedIn is resolveAllowed with the PATH folders given. A name
@@ -641,6 +660,8 @@ func dirTypes(dir string, wanted map[string]bool) (map[string]uint8, error) {
 
 // loopbackUp brings up lo in the sandbox's own network namespace, so code
 // can talk to itself (and to the proxy forwarder); the host is not there.
+// Nothing is done where lo is up already: the zygote made the namespace
+// for this init and brought lo up (zygote_linux.go, freshNet).
 func loopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -650,6 +671,9 @@ func loopbackUp() error {
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
 		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err == nil && ifr.Uint16()&unix.IFF_UP != 0 {
+		return nil
 	}
 	ifr.SetUint16(unix.IFF_UP | unix.IFF_LOOPBACK | unix.IFF_RUNNING)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {

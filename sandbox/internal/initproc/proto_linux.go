@@ -69,6 +69,13 @@ type Config struct {
 	// hide: the init then mounts nothing of the command's until the
 	// request comes, and restricts its thread only after (hide_linux.go).
 	Hide bool
+	// Resolved says Allowed is AllowExec resolved by the host
+	// (ResolveAllowed), which did it while the init started: the real
+	// paths of the allowed programs. The init only checks that each is
+	// one its own resolution could have given. Without it the init
+	// resolves AllowExec itself.
+	Resolved bool
+	Allowed  []string
 }
 
 // Stamp is when one phase of the init ended: a CLOCK_MONOTONIC reading in

@@ -179,3 +179,55 @@ func BenchmarkResolveAllowed(b *testing.B) {
 		}
 	}
 }
+
+// handedCases are allowed programs as a host could hand them over
+// (Config.Allowed), and whether the init takes them: only what its own
+// resolution could have given, whatever the host sent.
+var handedCases = []struct {
+	paths    []string
+	readOnly []string
+	ok       bool
+}{
+	{[]string{"/usr/bin/python3.12", "/usr/bin/true"}, nil, true},
+	{[]string{"/opt/tools/bin/lint"}, []string{"/opt/tools"}, true},
+	{[]string{}, nil, true},
+	{[]string{"/home/u/evil"}, nil, false},
+	{[]string{"/workspace/run.sh"}, nil, false},
+	{[]string{"/tmp/x"}, nil, false},
+	{[]string{"/usr/bin/../../tmp/x"}, nil, false},
+	{[]string{"usr/bin/true"}, nil, false},
+	{[]string{"/usr"}, nil, false},
+	{[]string{"/opt/toolsx/bin/lint"}, []string{"/opt/tools"}, false},
+	{[]string{"/usr/bin/true", "/etc/passwd"}, nil, false},
+}
+
+func TestHandedAllowed(t *testing.T) {
+	for _, c := range handedCases {
+		got, err := handedAllowed(c.paths, c.readOnly)
+		if (err == nil) != c.ok {
+			t.Errorf("handedAllowed(%q, %q) = %q, %v; want accepted %v", c.paths, c.readOnly, got, err, c.ok)
+		}
+		if err == nil && !slices.Equal(got, c.paths) {
+			t.Errorf("handedAllowed(%q, %q) = %q, want them as given", c.paths, c.readOnly, got)
+		}
+	}
+}
+
+// The host's resolution (ResolveAllowed) is the init's own.
+func TestResolveAllowedForHost(t *testing.T) {
+	names := []string{"true", "sh", "python3", "no-such-program-here", "/usr/bin/env"}
+	got, err := ResolveAllowed(names, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := resolveAllowed(names, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ResolveAllowed(%q) = %q, want %q", names, got, want)
+	}
+	if _, err := handedAllowed(got, nil); err != nil {
+		t.Errorf("the init refuses what the host resolved (%q): %v", got, err)
+	}
+}

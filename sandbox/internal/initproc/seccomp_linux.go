@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"fmt"
+	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -92,7 +93,7 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	if AuditArch == 0 {
 		return nil, fmt.Errorf("init: seccomp: architecture not supported")
 	}
-	var prog []unix.SockFilter
+	prog := make([]unix.SockFilter, 0, 256)
 	stmt := func(code uint16, k uint32) { prog = append(prog, unix.SockFilter{Code: code, K: k}) }
 	// Jumps are patched once the labels' positions are known.
 	type jump struct {
@@ -142,7 +143,7 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	// modeArgs); ENOSYS sends its callers to openat.
 	denyIf(uint32(unix.SYS_OPENAT2), unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
 	for _, m := range modeArgs {
-		jumpTo(jeq, uint32(m.nr), fmt.Sprintf("mode%d", m.arg))
+		jumpTo(jeq, uint32(m.nr), "mode"+strconv.Itoa(m.arg))
 	}
 	jumpTo(jeq, uint32(unix.SYS_CLONE), "clone")
 	jumpTo(jeq, uint32(unix.SYS_IOCTL), "ioctl")
@@ -202,7 +203,7 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	// The calls that set a file's mode: EPERM when it has the setuid or
 	// setgid bit.
 	for _, off := range []uint32{sdArg1Low, sdArg2Low, sdArg3Low} {
-		labels[fmt.Sprintf("mode%d", (off-sdArg0Low)/8)] = len(prog)
+		labels["mode"+strconv.Itoa(int(off-sdArg0Low)/8)] = len(prog)
 		stmt(ld, off)
 		jumpTo(jset, setidBits, "eperm")
 		stmt(ret, unix.SECCOMP_RET_ALLOW)
