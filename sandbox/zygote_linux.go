@@ -218,11 +218,23 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	return rep.Pid, got[0], z.gen, nil
 }
 
-// hostNetns is the network namespace of this process, as stat gives it.
-var hostNetns = sync.OnceValues(func() (unix.Stat_t, error) {
-	var st unix.Stat_t
-	return st, unix.Stat("/proc/self/ns/net", &st)
-})
+// hostNetns is the network namespace of this process, as stat gives it,
+// read by the first call (a lazy.Value literal: no package init work).
+func hostNetns() (unix.Stat_t, error) {
+	ns := hostNetnsOnce.Get()
+	return ns.st, ns.err
+}
+
+var hostNetnsOnce = lazy.Value[struct {
+	st  unix.Stat_t
+	err error
+}]{New: func() (ns struct {
+	st  unix.Stat_t
+	err error
+}) {
+	ns.err = unix.Stat("/proc/self/ns/net", &ns.st)
+	return ns
+}}
 
 // ownNetns fails unless process pid (an init, this process's child that
 // is not reaped) is in a network namespace other than this process's.
