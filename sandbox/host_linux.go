@@ -447,15 +447,10 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 // init's user namespace is initUID rather than root; no process of the
 // host runs as initUID but that thread.
 func (b *box) vforkInit(initUID, cmdUID uint32) error {
-	if initUID == 0 || initUID == ^uint32(0) || cmdUID == 0 {
-		// -1 would leave the thread root ("no change").
-		return fmt.Errorf("init uid %d, command uid %d: not a sandbox's", initUID, cmdUID)
+	attr, uidMap, gidMap, err := initproc.VforkAttr(initUID, cmdUID)
+	if err != nil {
+		return err
 	}
-	attr := initproc.InitAttr(initUID, cmdUID, -1)
-	uidMap, gidMap := idMapLines(attr.UidMappings), idMapLines(attr.GidMappings)
-	attr.UidMappings, attr.GidMappings, attr.Credential = nil, nil, nil
-	attr.Cloneflags |= syscall.CLONE_VFORK | syscall.CLONE_VM
-	attr.AmbientCaps = allCaps()
 	b.cmd.SysProcAttr = attr
 	type started struct {
 		cmd *exec.Cmd
@@ -468,7 +463,7 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 	defer close(proceed)
 	done := b.done
 	onOwnThread(func() {
-		if err := becomeID(initUID); err != nil {
+		if err := initproc.BecomeID(initUID); err != nil {
 			startedCh <- started{err: fmt.Errorf("init uid %d for the thread that forks the init: %w", initUID, err)}
 			return
 		}
@@ -487,7 +482,7 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 	}
 	b.cmd, b.pid = st.cmd, st.cmd.Process.Pid
 	b.held = holdNamespaces(b.pid)
-	if err := writeIDMaps(b.pid, uidMap, gidMap); err != nil {
+	if err := initproc.WriteIDMaps(b.pid, uidMap, gidMap); err != nil {
 		b.kill() // and cleanup waits for its end
 		return fmt.Errorf("write the id maps of the init (%d): %w", b.pid, err)
 	}
@@ -518,47 +513,6 @@ func onOwnThread(f func()) {
 		<-locked
 		runtime.UnlockOSThread()
 	}()
-}
-
-// becomeID sets the uid, gid and supplementary groups of the calling
-// thread alone to id, keeping its capabilities. The caller's goroutine is
-// locked to the thread and never unlocks it.
-func becomeID(id uint32) error {
-	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
-		return fmt.Errorf("keep capabilities: %w", e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
-		return fmt.Errorf("setresgid: %w", e)
-	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
-		return fmt.Errorf("setresuid: %w", e)
-	}
-	// A uid other than 0 clears the effective set: raise it again from
-	// the permitted one, which PR_SET_KEEPCAPS kept.
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capget: %w", err)
-	}
-	for i := range data {
-		data[i].Effective = data[i].Permitted
-	}
-	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset: %w", err)
-	}
-	return nil
-}
-
-// idMapLines is an id map as /proc/PID/uid_map takes it.
-func idMapLines(m []syscall.SysProcIDMap) string {
-	var s string
-	for _, e := range m {
-		s += fmt.Sprintf("%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-	}
-	return s
 }
 
 // waitPidfd waits until the process of pidfd, a child of this process,
@@ -720,7 +674,7 @@ func idmapChild(uid, gid, cmdUID uint32) (*exec.Cmd, error) {
 		return nil, err
 	}
 	pid := c.Process.Pid
-	if err := writeIDMaps(pid, idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
+	if err := initproc.WriteIDMaps(pid, idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
 		endChild(c)
 		return nil, fmt.Errorf("write the id maps of process %d: %w", pid, err)
 	}
@@ -735,36 +689,6 @@ func endChild(c *exec.Cmd) {
 
 // idMap is the one line of an id map that maps id, inside, to host.
 func idMap(id, host uint32) string { return fmt.Sprintf("%d %d 1\n", id, host) }
-
-// writeIDMaps writes the uid and gid maps of process pid, a child of this
-// process in a user namespace of its own that has none yet, as Go's
-// syscall package does for a child it forks with UidMappings and
-// GidMappings: the uid map, then "deny" to setgroups, then the gid map.
-func writeIDMaps(pid int, uidMap, gidMap string) error {
-	for _, f := range []struct{ name, text string }{{"uid_map", uidMap}, {"setgroups", "deny"}, {"gid_map", gidMap}} {
-		if err := writeProcFile(fmt.Sprintf("/proc/%d/%s", pid, f.name), f.text); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeProcFile writes text to a /proc file in one write, as the kernel
-// wants an id map.
-func writeProcFile(path, text string) error {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	n, err := unix.Write(fd, []byte(text))
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err == nil && n != len(text) {
-		err = fmt.Errorf("%s: short write", path)
-	}
-	return err
-}
 
 // startProxy runs the egress proxy for this sandbox on a Unix socket in a
 // private folder and returns an O_PATH fd of that folder and the socket name.

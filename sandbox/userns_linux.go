@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 
 	"github.com/bulwark-agents/bulwark/internal/lazy"
@@ -109,7 +110,7 @@ func (h *rootlessHost) initAttrs(a *syscall.SysProcAttr) {
 		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: sandboxUID, HostID: h.gid, Size: 1}}
 		a.GidMappingsEnableSetgroups = false
 	}
-	a.AmbientCaps = allCaps()
+	a.AmbientCaps = initproc.AllCaps()
 }
 
 // mapAfterStart writes the id maps of the init's namespace with the
@@ -119,21 +120,6 @@ func (h *rootlessHost) mapAfterStart(pid int, slot uint32) error {
 		return nil
 	}
 	return h.sub.mapIDs(pid, slot, h.uid, h.gid)
-}
-
-// allCaps lists the capabilities this kernel knows. The init has them all
-// in its namespace, as a root-made init has as uid 0 there, and drops them
-// before the command (restrictThread).
-func allCaps() []uintptr {
-	last := readInt("/proc/sys/kernel/cap_last_cap")
-	if last <= 0 {
-		last = unix.CAP_LAST_CAP
-	}
-	caps := make([]uintptr, 0, last+1)
-	for c := 0; c <= last; c++ {
-		caps = append(caps, uintptr(c))
-	}
-	return caps
 }
 
 // workspaceHandle opens dir for the init to bind (initproc.Rootless): an

@@ -2,6 +2,7 @@ package initproc
 
 import (
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -136,6 +137,15 @@ func freshNet() bool {
 	return loopbackUp() == nil
 }
 
+// mustReturnToRoot gives this thread back its root ids after BecomeID,
+// or ends the zygote: no later request may find it with an init's uid
+// (the host then forks its own inits).
+func mustReturnToRoot() {
+	if ReturnToRoot() != nil {
+		os.Exit(1)
+	}
+}
+
 // spawnInit forks and executes this binary as an init for req with the
 // descriptors that came with it.
 func spawnInit(req Spawn, fds []int, null int, netReady bool) (pid, pidfd int, err error) {
@@ -151,7 +161,19 @@ func spawnInit(req Spawn, fds []int, null int, netReady bool) (pid, pidfd int, e
 		cg = fds[1]
 	}
 	pidfd = -1
-	attr := InitAttr(req.InitUID, req.CmdUID, cg)
+	// Vforked (vfork_linux.go) unless it enters a v2 group at its clone,
+	// which is not tried where it could not be tested: this thread takes
+	// the init's uid for the fork, and its maps are written after.
+	vfork := cg < 0
+	var attr *syscall.SysProcAttr
+	var uidMap, gidMap string
+	if vfork {
+		if attr, uidMap, gidMap, err = VforkAttr(req.InitUID, req.CmdUID); err != nil {
+			return 0, -1, fmt.Errorf("zygote: %w", err)
+		}
+	} else {
+		attr = InitAttr(req.InitUID, req.CmdUID, cg)
+	}
 	// The init is the host's child, not the zygote's: the host reaps it,
 	// so its pid is not reused while the host may still signal it, and
 	// its parent death signal comes with the host's end.
@@ -161,13 +183,30 @@ func spawnInit(req Spawn, fds []int, null int, netReady bool) (pid, pidfd int, e
 		attr.Cloneflags &^= syscall.CLONE_NEWNET
 	}
 	attr.PidFD = &pidfd
+	if vfork {
+		if err := BecomeID(req.InitUID); err != nil {
+			mustReturnToRoot()
+			return 0, -1, fmt.Errorf("zygote: the init's uid for the fork: %w", err)
+		}
+	}
 	pid, err = syscall.ForkExec("/proc/self/exe", []string{InitArg}, &syscall.ProcAttr{
 		Env:   InitEnv(),
 		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(fds[0])},
 		Sys:   attr,
 	})
+	if vfork {
+		mustReturnToRoot()
+	}
 	if err != nil {
 		return 0, -1, fmt.Errorf("zygote: %w", err)
+	}
+	if vfork && pidfd >= 0 {
+		if err := WriteIDMaps(pid, uidMap, gidMap); err != nil {
+			// It ends now; the host, its parent, reaps it.
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			unix.Close(pidfd)
+			return 0, -1, fmt.Errorf("zygote: the init's id maps: %w", err)
+		}
 	}
 	if pidfd < 0 {
 		// A kernel without CLONE_PIDFD (Linux 5.2), which the host
