@@ -75,10 +75,14 @@ var hideAttacks = []struct {
 	refused bool
 }{
 	{name: "a hard link to a hidden file, made under an unhidden name",
-		after: func(t *testing.T, ws string) { must(t, os.Link(filepath.Join(ws, "secrets/k"), filepath.Join(ws, "pub"))) },
+		after: func(t *testing.T, ws string) {
+			must(t, os.Link(filepath.Join(ws, "secrets/k"), filepath.Join(ws, "pub")))
+		},
 		reads: []string{"pub"}, refused: true},
 	{name: "the folder above a hidden file renamed",
-		after: func(t *testing.T, ws string) { must(t, os.Rename(filepath.Join(ws, "conf"), filepath.Join(ws, "conf2"))) },
+		after: func(t *testing.T, ws string) {
+			must(t, os.Rename(filepath.Join(ws, "conf"), filepath.Join(ws, "conf2")))
+		},
 		reads: []string{"conf2/x.env"}, refused: true},
 	{name: "a hidden file replaced",
 		after: func(t *testing.T, ws string) {
@@ -241,4 +245,24 @@ func checkNoCanary(t *testing.T, ev *events) {
 	if strings.Contains(ev.text(), mcpCanary) {
 		t.Errorf("a hidden file reached the events:\n%s", ev.text())
 	}
+}
+
+// TestMCPHideNameWithBlank: *(my keys/*)=deny, which read_file obeys for
+// my keys/k, hides the file from the server too: a pattern of several
+// words in a rule for every tool names a file whose name holds a blank.
+func TestMCPHideNameWithBlank(t *testing.T) {
+	requireSandbox(t)
+	rules, err := bulwark.ParseRules("*(my keys/*)=deny")
+	must(t, err)
+	policy := bulwark.Policy{Rules: rules}
+	doc := map[string]any{"mover": map[string]any{"command": systemPython(t), "args": []string{"-c", moverServer}}}
+	e, ws, ev, err := newMCPHideEnv(t, doc, policy, map[string]string{"my keys/k": mcpCanary, "notes.txt": "visible"})
+	must(t, err)
+	for _, p := range []string{"my keys/k", "/workspace/my keys/k"} {
+		res, err := hideAttackCall(t, e, ws, policy, "mcp__mover__read", map[string]string{"path": p})
+		if err != nil || strings.Contains(res.Output, mcpCanary) {
+			t.Errorf("read %s = %+v, %v; want the cover's emptiness", p, res, err)
+		}
+	}
+	checkNoCanary(t, ev)
 }
