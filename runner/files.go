@@ -97,6 +97,9 @@ func (rt *Runtime) PutFile(ctx context.Context, tenant bulwark.TenantID, id, nam
 	}
 	var a bulwark.Artifact
 	err = rt.withFiles(ctx, tenant, id, func(ws *workspace.Workspace, l *live) error {
+		if l != nil && l.uploading != nil {
+			l.uploading(clean)
+		}
 		if err := ws.WriteFile(clean, data); err != nil {
 			return err
 		}

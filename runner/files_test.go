@@ -91,3 +91,34 @@ func TestStartSealsLeftoverFolders(t *testing.T) {
 		t.Errorf("ReadFile(left.txt) = %q, %v", data, err)
 	}
 }
+
+// TestUploadToldBeforeWritten: an upload to a running task is told to
+// its Setup.Uploading before the file is in the workspace (taskenv stops
+// there the MCP servers whose sandboxes would not hide it).
+func TestUploadToldBeforeWritten(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{})
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		close(started)
+		<-release
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
+	})
+	var told []string
+	var existed []bool
+	e.uploading = func(path string) {
+		dir := filepath.Join(e.dir, "workspaces", string(e.a))
+		matches, _ := filepath.Glob(filepath.Join(dir, "*", path))
+		told, existed = append(told, path), append(existed, len(matches) > 0)
+	}
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	<-started
+	if _, err := e.rt.PutFile(ctx, e.a, task.ID, "secrets/new", []byte("S")); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	if len(told) != 1 || told[0] != "secrets/new" || existed[0] {
+		t.Errorf("Uploading was told %q (the file there already: %v); want secrets/new, before it was written", told, existed)
+	}
+}

@@ -39,6 +39,9 @@ type live struct {
 	// refresh, set while the task runs with checkpoints, commits the
 	// last checkpoint again with an uploaded file (checkpoint.go).
 	refresh func(context.Context) error
+	// uploading, set while the task runs, is told of an upload before
+	// it is written (Setup.Uploading).
+	uploading func(path string)
 }
 
 // pending is an approval waiting for a person.

@@ -63,6 +63,11 @@ type Setup struct {
 	// agent.Config); zero: detected, delimit.
 	Taint     bulwark.TaintMode
 	Spotlight guard.SpotlightMode
+	// Uploading, if set, is told the workspace path of a file a person
+	// uploads while the task runs, before it is written (see
+	// Runtime.PutFile): taskenv stops there the task's MCP servers whose
+	// sandboxes would not hide it.
+	Uploading func(path string)
 	Close     func()
 }
 
@@ -406,6 +411,16 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}
 	if setup.Close != nil {
 		defer setup.Close()
+	}
+	if setup.Uploading != nil {
+		l.files.Lock()
+		l.uploading = setup.Uploading
+		l.files.Unlock()
+		defer func() { // before setup.Close
+			l.files.Lock()
+			l.uploading = nil
+			l.files.Unlock()
+		}()
 	}
 	cfg := agent.Config{
 		Model:         setup.Model,

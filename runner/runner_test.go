@@ -52,6 +52,8 @@ type env struct {
 	delegate bool
 	// exec, when set, runs run_shell's commands (live_output_test.go).
 	exec func(ctx context.Context, cmd []string) (*tool.ExecResult, error)
+	// uploading is the tasks' Setup.Uploading (files_test.go).
+	uploading func(path string)
 	// taint is the tasks' taint mode (taint_test.go).
 	taint bulwark.TaintMode
 }
@@ -111,10 +113,11 @@ func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 				return nil, err
 			}
 			s := &runner.Setup{
-				Model:  m,
-				Tools:  tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
-				Policy: e.policy,
-				Taint:  e.taint,
+				Model:     m,
+				Tools:     tool.NewRegistry(append(files.Tools(), interact.Finish(), interact.AskUser())...),
+				Policy:    e.policy,
+				Taint:     e.taint,
+				Uploading: e.uploading,
 			}
 			if e.delegate {
 				s.Tools = tool.NewRegistry(append(files.Tools(), delegate.Tool(), interact.Finish(), interact.AskUser())...)

@@ -21,3 +21,15 @@ func (p *Process) Uncovered() (string, error) {
 	}
 	return p.cov.uncovered()
 }
+
+// Covers reports whether the process's sandbox covers the workspace path
+// rel (relative, clean) now: it covered that name at its start, and the
+// name still names the file it covered then. A folder it covers hides
+// what is put in it later too. False for an unsandboxed process or a
+// Spec without Hide.
+func (p *Process) Covers(rel string) bool {
+	if p.cov == nil {
+		return false
+	}
+	return p.cov.covers(rel)
+}

@@ -103,3 +103,17 @@ func fileBelow(root int, rel string) (fileID, error) {
 	}
 	return id, nil
 }
+
+func (c *coverage) covers(rel string) bool {
+	was, ok := c.covered[rel]
+	if !ok {
+		return false
+	}
+	root, err := unix.Open(c.ws, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(root)
+	id, err := fileBelow(root, rel)
+	return err == nil && id == was
+}

@@ -63,3 +63,41 @@ func TestDeniedFilesHiddenFromCode(t *testing.T) {
 		}
 	}
 }
+
+// TestDeniedFileWithBlankHiddenFromCode: *(my keys/*)=deny, which
+// read_file obeys for my keys/k, hides the file from commands too.
+func TestDeniedFileWithBlankHiddenFromCode(t *testing.T) {
+	requireSandbox(t)
+	const canary = "canary-81c0-BLANK"
+	rules, err := bulwark.ParseRules("*(my keys/*)=deny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := bulwark.Policy{Rules: rules}
+	e, ws := newEnv(t, Options{Policy: policy, Sandbox: SandboxOptions{AllowExec: []string{"python3"}}})
+	if err := os.MkdirAll(filepath.Join(ws.Path(), "my keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ws.Path(), "my keys/k"), []byte(canary), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := json.RawMessage(`{"language":"python","code":"try:\n    print(open('my'+' keys/k').read())\nexcept OSError as e:\n    print(e)\nprint('done')"}`)
+	tl, args, err := e.Tools.Prepare("run_code", args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, err := tl.Effects(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := policy.Decide(tool.PolicyCall(tl, args, eff)); v.Decision != bulwark.Allow {
+		t.Fatalf("run_code: the policy says %s (%s); want it allowed", v.Decision, v.Rule)
+	}
+	res, err := e.Tools.Call(context.Background(), &tool.Env{Exec: e.Exec, Workspace: ws}, "run_code", args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Output, canary) || !strings.Contains(res.Output, "done") {
+		t.Errorf("run_code read my keys/k = %q; want it hidden", res.Output)
+	}
+}

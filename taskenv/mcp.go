@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -72,6 +73,7 @@ func (e *Env) connectMCP(ctx context.Context, o Options, ts *taskSecrets, sb *ta
 		mo.SandboxProblem = sb.problem
 	} else {
 		mo.Start, mo.Guard = procs.start, procs.guard
+		e.Uploading = procs.uploading
 	}
 	s, err := mcpclient.Connect(ctx, cfg, mo)
 	if err != nil {
@@ -170,6 +172,61 @@ func (m *mcpProcs) guard(server string) error {
 		return bulwark.Errorf(bulwark.Internal, "taskenv.mcp", "MCP server %s: not started by the task", server)
 	}
 	return sp.check()
+}
+
+// uploading is told of a file a person uploads to the running task (its
+// workspace path, clean), before it is written: a server whose sandbox
+// would not hide it (its name, or a folder's above it, matches a pattern
+// of m.hide, and no folder above it that its sandbox covers holds it) is
+// stopped first, as guard would at its next call. The host knows the
+// name before any server can reach the file, where a look at the next
+// call comes too late for a server that moves such a file to an unhidden
+// name the moment it appears (a process it left running).
+func (m *mcpProcs) uploading(rel string) {
+	if len(m.hide) == 0 {
+		return
+	}
+	m.mu.Lock()
+	procs := slices.Collect(maps.Values(m.running))
+	m.mu.Unlock()
+	for _, sp := range procs {
+		if q := m.exposedBy(sp, rel); q != "" {
+			sp.stop(fmt.Sprintf("%s, which the policy's deny rules hide, was uploaded after the server started, and the server's sandbox hides only what was there at its start", q))
+		}
+	}
+}
+
+// exposedBy returns the first of rel and the folders above it (outer
+// first) whose name matches m.hide, unless a folder above rel that sp's
+// sandbox covers comes first; "" if none.
+func (m *mcpProcs) exposedBy(sp *mcpProc, rel string) string {
+	for i := 0; i <= len(rel); i++ {
+		if i < len(rel) && rel[i] != '/' {
+			continue
+		}
+		q := rel[:i]
+		if !slices.ContainsFunc(m.hide, func(p string) bool { return bulwark.Glob(p, q) }) {
+			continue
+		}
+		if q != rel && sp.p.Covers(q) {
+			return ""
+		}
+		return q
+	}
+	return ""
+}
+
+// stop stops sp for the rest of the task, for the reason why.
+func (sp *mcpProc) stop(why string) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.exposed != nil {
+		return
+	}
+	sp.exposed = bulwark.Errorf(bulwark.PermissionDenied, "taskenv.mcp",
+		"MCP server %s is stopped for the rest of the task: %s", sp.server, why)
+	slog.Warn("MCP server stopped: it could reach files the policy hides", "server", sp.server, "reason", why)
+	sp.pipe.Close()
 }
 
 func (sp *mcpProc) check() error {

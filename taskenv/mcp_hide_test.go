@@ -76,6 +76,13 @@ func mcpHidePolicy(t *testing.T) bulwark.Policy {
 // task with the MCP servers of doc under policy, its events collected.
 func newMCPHideEnv(t *testing.T, doc map[string]any, policy bulwark.Policy, files map[string]string) (*Env, *workspace.Workspace, *events, error) {
 	t.Helper()
+	return newMCPHideEnvWith(t, doc, policy, files, nil)
+}
+
+// newMCPHideEnvWith is newMCPHideEnv, prepare (if not nil) run on the
+// workspace's folder once the files are made, before the task starts.
+func newMCPHideEnvWith(t *testing.T, doc map[string]any, policy bulwark.Policy, files map[string]string, prepare func(dir string)) (*Env, *workspace.Workspace, *events, error) {
+	t.Helper()
 	ws, err := workspace.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +94,9 @@ func newMCPHideEnv(t *testing.T, doc map[string]any, policy bulwark.Policy, file
 		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if prepare != nil {
+		prepare(ws.Path())
 	}
 	b, _ := json.Marshal(map[string]any{"mcpServers": doc})
 	cfg, err := mcpclient.Parse(b, true)

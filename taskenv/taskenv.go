@@ -126,6 +126,11 @@ type Env struct {
 	// Notifications carries the MCP servers' log messages and progress to
 	// the run (agent.Config.Notifications); nil without MCP servers.
 	Notifications func(send func(bulwark.Event)) (stop func())
+	// Uploading is runner.Setup.Uploading: told of a file a person
+	// uploads while the task runs, before it is written, it stops the
+	// stdio MCP servers whose sandboxes would not hide it. Nil without
+	// such servers.
+	Uploading func(path string)
 
 	closers []func()
 }
@@ -310,5 +315,6 @@ func (e *Env) Setup() *runner.Setup {
 		Instructions: e.Instructions, Secrets: e.Secrets, SecretTools: e.SecretTools,
 		SecretArgs: e.SecretArgs, Mask: e.Mask, MaskStream: e.MaskStream, Close: e.Close,
 		Notifications: e.Notifications, Taint: e.Taint, Spotlight: e.Spotlight,
+		Uploading: e.Uploading,
 	}
 }

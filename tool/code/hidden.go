@@ -10,8 +10,9 @@ import (
 // HiddenFiles returns the patterns of the workspace's files that the
 // sandbox hides from the commands of run_shell and run_code
 // (sandbox.Spec.Hide): the patterns of p's deny rules for either tool
-// (or "*") that name a file, one word without a blank (*.env,
-// secrets/*), as paths relative to the workspace (./ and /workspace/
+// (or "*") that name a file: one word without a blank (*.env,
+// secrets/*), or any pattern of a rule for "*" (*(my keys/*)), as paths
+// relative to the workspace (./ and /workspace/
 // dropped, cleaned as a file tool's path is). The rules read each
 // command's words before it runs; a program that computes a name gets
 // past any reading (python3 -c "open('sec'+'rets/k')"), and meets the
@@ -42,7 +43,12 @@ func deniedFiles(p bulwark.Policy, counts func(tool string) bool) []string {
 			continue
 		}
 		w := strings.TrimSpace(r.Pattern)
-		if w == "" || strings.ContainsAny(w, " \t\n") {
+		// A pattern of several words in a rule for one tool is a
+		// command's (run_shell(rm -rf *)); in a rule for every tool it
+		// also names a file, whose name holds a blank (*(my keys/*)),
+		// and which read_file refuses: hidden too. A command's words
+		// hide only a file named so.
+		if w == "" || (r.Tool != "*" && strings.ContainsAny(w, " \t\n")) {
 			continue
 		}
 		c := path.Clean(w)

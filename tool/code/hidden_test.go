@@ -20,6 +20,7 @@ var hiddenTests = []struct {
 	{"run_shell(rm -rf *)=deny; run_shell(cat secrets/k)=deny", nil},
 	{"*(/etc/*)=deny; *(../x)=deny; *(.)=deny; *(/workspace)=deny", nil},
 	{"run_shell=deny", nil},
+	{"*(./my keys/*)=deny", []string{"my keys/*"}},
 }
 
 func TestHiddenFiles(t *testing.T) {
@@ -43,7 +44,10 @@ var deniedToAllTests = []struct {
 	// from a program that serves other tools.
 	{"run_shell(secrets/*)=deny; run_code(*.env)=deny; read_file(*.env)=deny", nil},
 	{"mcp__files__read_text_file(*secrets*)=deny; mcp__files__*(*.env)=deny; mcp__files__*=deny", nil},
-	{"*(*.env)=ask; *(/etc/*)=deny; *(rm -rf *)=deny", nil},
+	{"*(*.env)=ask; *(/etc/*)=deny", nil},
+	// A pattern of several words in a rule for every tool names a file
+	// too, which read_file refuses: a file whose name holds a blank.
+	{"*(my keys/*)=deny; *(rm -rf *)=deny; run_shell(cat my keys/k)=deny", []string{"my keys/*", "rm -rf *"}},
 }
 
 func TestFilesDeniedToAll(t *testing.T) {
