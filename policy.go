@@ -2,6 +2,7 @@ package bulwark
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -209,18 +210,49 @@ func asciiEqualFold(a, b string) bool {
 
 // forms returns the forms of r's pattern that c's targets are matched
 // against; none when the pattern can match no target of c's tool.
+//
+// A rule for every tool is matched as written (no tool's form is put on
+// its pattern), and, when it denies or asks and its one-word pattern
+// names workspace paths in another spelling than the cleaned one the file
+// tools' targets have (./keys/*, /workspace/keys/*.pem, keys//*), also
+// in that cleaned form: the rule is not left to match nothing.
 func (c Call) forms(r Rule) []string {
-	if c.Patterns == nil {
-		return []string{r.Pattern}
+	if c.Patterns != nil {
+		f, err := c.Patterns(r.Pattern)
+		if err != nil || len(f) == 0 {
+			return nil // no target of this tool could match
+		}
+		if r.Tool != "*" {
+			return f
+		}
 	}
-	f, err := c.Patterns(r.Pattern)
-	if err != nil || len(f) == 0 {
-		return nil // no target of this tool could match
+	if r.Tool == "*" && r.Decision != Allow {
+		if cf, ok := cleanedForm(r.Pattern); ok {
+			return []string{r.Pattern, cf}
+		}
 	}
-	if r.Tool == "*" {
-		return []string{r.Pattern}
+	return []string{r.Pattern}
+}
+
+// cleanedForm is pattern, a one-word path pattern, cleaned as the
+// workspace cleans a file tool's path (/workspace/ read as the
+// workspace), when that is another spelling of a path in the workspace.
+func cleanedForm(pattern string) (string, bool) {
+	if pattern == "" || strings.ContainsAny(pattern, " \t\n") {
+		return "", false
 	}
-	return f
+	p := pattern
+	if p == "/workspace" || strings.HasPrefix(p, "/workspace/") {
+		p = "." + p[len("/workspace"):]
+	}
+	if strings.HasPrefix(p, "/") {
+		return "", false // outside the workspace: the file tools never name it
+	}
+	cleaned := path.Clean(p)
+	if cleaned == pattern || cleaned == "." || cleaned == ".." || strings.HasPrefix(cleaned, "../") {
+		return "", false
+	}
+	return cleaned, true
 }
 
 // partMatches reports whether r, a deny or ask rule, has a one-word

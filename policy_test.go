@@ -540,3 +540,47 @@ func FuzzGlobsMeet(f *testing.F) {
 		}
 	})
 }
+
+// TestStarDenyRuleCleanedSpelling: a rule for every tool that denies or
+// asks, written with a workspace path in another spelling than the file
+// tools' cleaned targets (./keys/*, /workspace/keys/*.pem, keys//*.pem),
+// refuses those targets too; written for paths outside the workspace, or
+// allowing, it is matched as written only (an allow rule admits nothing
+// more), and a path pattern still does not become a command's form.
+func TestStarDenyRuleCleanedSpelling(t *testing.T) {
+	for _, tt := range []struct {
+		rule   string
+		target string
+		want   bulwark.Decision
+	}{
+		{"*(/workspace/keys/*.pem)=deny", "keys/a.pem", bulwark.Deny},
+		{"*(./keys/*)=deny", "keys/a", bulwark.Deny},
+		{"*(keys//*.pem)=ask", "keys/a.pem", bulwark.Ask},
+		{"*(x/../secrets/*)=deny", "secrets/k", bulwark.Deny},
+		{"*(/workspace/keys/*.pem)=deny", "/workspace/keys/a.pem", bulwark.Deny}, // as written still
+		{"*(/workspace/keys/*.pem)=deny", "src/a.pem", bulwark.Allow},
+		{"*(./keys/*)=allow", "keys/a", bulwark.Deny}, // the default below: allow admits only as written
+		{"*(/etc/*)=deny", "etc/passwd", bulwark.Allow},
+		{"*(../keys/*)=deny", "keys/a", bulwark.Allow},
+	} {
+		rules, err := bulwark.ParseRules(tt.rule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := bulwark.Policy{Rules: rules, Default: bulwark.Allow}
+		if strings.HasSuffix(tt.rule, "=allow") {
+			p.Default = bulwark.Deny
+		}
+		asFile := func(pat string) ([]string, error) { return []string{pat}, nil }
+		if v := p.Decide(bulwark.Call{Tool: "read_file", Targets: []string{tt.target}, Patterns: asFile}); v.Decision != tt.want {
+			t.Errorf("%s on read_file(%s) = %+v, want %s", tt.rule, tt.target, v, tt.want)
+		}
+	}
+	// A cleaned form is a path still: it does not turn into the shell's
+	// form of a command (./src/* as the program *).
+	p := bulwark.Policy{Rules: []bulwark.Rule{{Tool: "*", Pattern: "./src/*", Decision: bulwark.Deny}}}
+	asShell := func(string) ([]string, error) { return []string{"*"}, nil }
+	if v := p.Decide(bulwark.Call{Tool: "run_shell", Targets: []string{"ls"}, Patterns: asShell}); v.Decision != bulwark.Allow {
+		t.Errorf("*(./src/*)=deny on run_shell(ls) = %+v, want allow", v)
+	}
+}

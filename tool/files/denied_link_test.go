@@ -69,3 +69,47 @@ func TestLinkToDeniedFileRefused(t *testing.T) {
 		t.Errorf("secrets/k = %q, %v after the calls; want it unchanged", b, err)
 	}
 }
+
+// A rule for every tool written with another spelling of a workspace
+// path (/workspace/keys/*.pem, ./keys/*) refuses the file tools' calls on
+// those files, whatever spelling the call uses: their targets are cleaned
+// paths, which the rule as written never matched, while the sandbox hid
+// the same files from commands.
+func TestStarRuleOtherSpellingRefusesFileTools(t *testing.T) {
+	ws, err := workspace.Open(filepath.Join(t.TempDir(), "ws"))
+	mustDo(t, err)
+	t.Cleanup(func() { ws.Close() })
+	mustDo(t, os.Mkdir(filepath.Join(ws.Path(), "keys"), 0o700))
+	mustDo(t, os.WriteFile(filepath.Join(ws.Path(), "keys/a.pem"), []byte("k"), 0o600))
+	reg, env := tool.NewRegistry(Tools()...), &tool.Env{Workspace: ws}
+	for _, rule := range []string{"*(/workspace/keys/*.pem)=deny", "*(./keys/*)=deny"} {
+		rules, err := bulwark.ParseRules(rule)
+		mustDo(t, err)
+		policy := bulwark.Policy{Rules: rules}
+		for _, p := range []string{"keys/a.pem", "./keys/a.pem", "/workspace/keys/a.pem", "x/../keys/a.pem"} {
+			q, _ := json.Marshal(p)
+			for _, c := range []struct{ name, args string }{
+				{"read_file", `{"path":` + string(q) + `}`},
+				{"write_file", `{"path":` + string(q) + `,"content":"x"}`},
+			} {
+				tl, args, err := reg.Prepare(c.name, json.RawMessage(c.args))
+				if err != nil {
+					continue // a spelling the tool refuses outright
+				}
+				eff, err := tl.Effects(args)
+				if err != nil {
+					continue
+				}
+				v := policy.Decide(tool.PolicyCall(tl, args, eff))
+				if v.Decision == bulwark.Deny {
+					continue
+				}
+				// Allowed by the rules: only a spelling the workspace
+				// itself refuses (an absolute path) may be.
+				if _, err := call(reg, env, c.name, c.args); err == nil {
+					t.Errorf("%s: %s(%q) = %s by %q and ran, want deny", rule, c.name, p, v.Decision, v.Rule)
+				}
+			}
+		}
+	}
+}
