@@ -1,0 +1,248 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A root host forks its own inits (vforkInit) from a thread set to the
+// init's host uid with its capabilities kept (initproc.BecomeID), and the
+// zygote forks its inits from its one thread set so for each fork. These
+// tests hold the promises that change rests on: no other goroutine of the
+// host ever runs on such a thread, none is left once its init has ended
+// or its fork failed, the zygote is root again after a failed request,
+// and no process of the host's user namespace but that thread has a
+// sandbox's init uid (it owns the init's user namespace, and so would
+// have every capability in it).
+
+// threadIDs lists this process's threads whose real, effective, saved or
+// file-system uid or gid is not 0, with their status lines.
+func threadIDs(t *testing.T) map[string]string {
+	t.Helper()
+	tasks, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := map[string]string{}
+	for _, f := range tasks {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue // ended since
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			if (k == "Uid" || k == "Gid") && strings.Join(strings.Fields(v), " ") != "0 0 0 0" {
+				odd[filepath.Base(filepath.Dir(f))] += line + " "
+			}
+		}
+	}
+	return odd
+}
+
+// waitAllThreadsRoot fails the test unless, within a few seconds, every
+// thread of this process has uid and gid 0 (a thread that forked an init
+// ends with its goroutine, shortly after it).
+func waitAllThreadsRoot(t *testing.T, what string) {
+	t.Helper()
+	var odd map[string]string
+	for i := 0; i < 500; i++ {
+		if odd = threadIDs(t); len(odd) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Errorf("%s: threads of this process with ids other than root's: %v", what, odd)
+}
+
+// No goroutine of the host runs on the thread that forked an init, while
+// it has the init's uid, and that thread is gone once the init has ended:
+// goroutines that look at their thread's ids, groups and capabilities
+// while sandboxes start and run see root's only.
+func TestInitForkingThreadNotShared(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	zygoteOff = true
+	defer func() { zygoteOff = false }()
+	waitAllThreadsRoot(t, "before any sandbox")
+	stop := make(chan struct{})
+	var seen atomic.Value
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+			var data [2]unix.CapUserData
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// Raw system calls: each answers for the thread it runs on.
+				uid, gid := syscall.Getuid(), syscall.Getgid()
+				euid, egid := syscall.Geteuid(), syscall.Getegid()
+				if uid != 0 || gid != 0 || euid != 0 || egid != 0 {
+					seen.Store(fmt.Sprintf("uid %d euid %d gid %d egid %d", uid, euid, gid, egid))
+				}
+				if err := unix.Capget(&hdr, &data[0]); err == nil && data[0].Inheritable|data[1].Inheritable != 0 {
+					seen.Store(fmt.Sprintf("inheritable capabilities %x %x", data[0].Inheritable, data[1].Inheritable))
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+		}()
+	}
+	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	for i := 0; i < 6; i++ {
+		res, err := Run(context.Background(), spec, []string{"true"})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("Run %d: %v %+v", i, err, res)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if s, ok := seen.Load().(string); ok {
+		t.Errorf("a goroutine of the host ran on a thread with an init's credentials: %s", s)
+	}
+	assertNothingLeft(t)
+	waitAllThreadsRoot(t, "after the sandboxes")
+}
+
+// A fork the kernel refuses leaves no thread of the host with the init's
+// uid: the thread set to it ends with its goroutine.
+func TestVforkInitFailedForkLeavesNoThread(t *testing.T) {
+	requireRootSandbox(t)
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uids.free(slot)
+	waitAllThreadsRoot(t, "before the fork")
+	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
+	b.cmd = &exec.Cmd{Path: "/nonexistent/bulwark-sandbox-init", Args: []string{initArg}, Env: []string{}}
+	err = b.vforkInit(uidBase+2*slot+1, uidBase+2*slot)
+	if err == nil {
+		t.Fatal("vforkInit of a missing program succeeded")
+	}
+	if b.pid != 0 {
+		t.Errorf("vforkInit of a missing program gave pid %d", b.pid)
+	}
+	waitAllThreadsRoot(t, "after a refused fork")
+}
+
+// While a host-forked sandbox runs, the one process of the host's user
+// namespace with its init's uid is the thread of this process that forked
+// it, never the main thread (whose ids /proc and the kernel's checks take
+// for the process'): the init's user namespace belongs to that uid, and a
+// process of it there would have every capability in the sandbox (enter
+// its namespaces, trace its init). The zygote's inits have none.
+func TestInitUIDOnlyTheForkingThread(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	for _, zygoted := range []bool{false, true} {
+		b := startVia(t, zygoted, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+		initUID := fmt.Sprint(uidBase + 2*b.slot + 1)
+		myUserns, _ := os.Readlink("/proc/self/ns/user")
+		var holders []string
+		tasks, _ := filepath.Glob("/proc/[0-9]*/task/[0-9]*")
+		for _, task := range tasks {
+			if ns, err := os.Readlink(task + "/ns/user"); err != nil || ns != myUserns {
+				continue
+			}
+			data, err := os.ReadFile(task + "/status")
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				k, v, _ := strings.Cut(line, ":")
+				if (k == "Uid" || k == "Gid") && strings.Contains(" "+strings.Join(strings.Fields(v), " ")+" ", " "+initUID+" ") {
+					holders = append(holders, task)
+					break
+				}
+			}
+		}
+		self := fmt.Sprintf("/proc/%d/task/", os.Getpid())
+		switch {
+		case zygoted && len(holders) != 0:
+			t.Errorf("init %s: processes of the host's user namespace with its uid %s: %v, want none", paths[zygoted], initUID, holders)
+		case !zygoted && (len(holders) != 1 || !strings.HasPrefix(holders[0], self) || holders[0] == self+fmt.Sprint(os.Getpid())):
+			t.Errorf("init %s: processes of the host's user namespace with its uid %s: %v, want one thread of this process (%d), not its main one", paths[zygoted], initUID, holders, os.Getpid())
+		}
+		b.cleanup()
+	}
+	assertNothingLeft(t)
+	waitAllThreadsRoot(t, "after the sandboxes")
+}
+
+// A request whose init's maps the kernel refuses fails with the reason;
+// the zygote is root again, with its capabilities, and forks the next
+// init as InitAttr makes it.
+func TestZygoteRootAfterRefusedMaps(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	b := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	b.cleanup()
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uids.free(slot)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(pair[:])
+	// Command uid 2^32-1 plus one id wraps: the kernel refuses the map.
+	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, ^uint32(0), pair[1], -1)
+	if err == nil {
+		unix.Close(pidfd)
+		t.Fatalf("the zygote forked init %d with maps the kernel refuses", pid)
+	}
+	if !strings.Contains(err.Error(), "id maps") {
+		t.Errorf("spawn with maps the kernel refuses = %v, want an error about the id maps", err)
+	}
+	zyg.mu.Lock()
+	z := zyg.pid
+	zyg.mu.Unlock()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", z))
+	if err != nil {
+		t.Fatalf("the zygote is gone after a refused request: %v", err)
+	}
+	caps := map[string]string{}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.Join(strings.Fields(v), " ")
+		switch k {
+		case "Uid", "Gid":
+			if v != "0 0 0 0" {
+				t.Errorf("the zygote's %s after a refused request = %q, want 0 four times", k, v)
+			}
+		case "CapPrm", "CapEff":
+			caps[k] = v
+		}
+	}
+	if caps["CapEff"] == "" || caps["CapEff"] != caps["CapPrm"] {
+		t.Errorf("the zygote's effective capabilities after a refused request = %q, want its permitted ones %q", caps["CapEff"], caps["CapPrm"])
+	}
+	b = startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	checkInitAsInitAttr(t, b)
+	b.cleanup()
+	assertNothingLeft(t)
+}
