@@ -195,6 +195,20 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		z.stopLocked()
 		return 0, -1, nil, fmt.Errorf("%w: %v", errZygoteLost, err)
 	}
+	if rep.Err != "" && len(got) == 1 && rep.Pid > 0 {
+		// An init forked and killed (its maps refused): this process,
+		// its parent, reaps it, or it stays a zombie until the zygote
+		// ends. Known meanwhile, so that reapRest leaves it be.
+		z.gen.mu.Lock()
+		z.gen.known[rep.Pid] = true
+		z.gen.mu.Unlock()
+		go func(g *zygoteGen, pid, pidfd int) {
+			waitPidfd(pidfd)
+			unix.Close(pidfd)
+			g.initReaped(pid)
+		}(z.gen, rep.Pid, got[0])
+		return 0, -1, nil, errors.New(rep.Err)
+	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
 		closeAll(got)
 		if rep.Err == "" {
