@@ -246,3 +246,86 @@ func TestZygoteRootAfterRefusedMaps(t *testing.T) {
 	b.cleanup()
 	assertNothingLeft(t)
 }
+
+// netProbe lists, from inside a sandbox, every network sysctl the command
+// sees with its owner and mode, the ones it can open for writing, the
+// interfaces of its network namespace and whether an abstract Unix
+// socket name is free to bind.
+const netProbe = `
+import os, socket, sys
+writable = []
+for root, dirs, files in os.walk("/proc/sys/net"):
+    for f in files:
+        p = os.path.join(root, f)
+        st = os.stat(p)
+        print("sysctl", p, st.st_uid, oct(st.st_mode & 0o777))
+        try:
+            open(p, "w").close()
+            writable.append(p)
+        except OSError:
+            pass
+print("writable", writable)
+print("ifaces", sorted(n for _, n in socket.if_nameindex()))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.connect("\0" + sys.argv[1])
+    print("abstract reached")
+except OSError as e:
+    print("abstract", e.errno)
+`
+
+// The network namespace the zygote makes ahead for an init
+// (initproc.freshNet) belongs to the host's user namespace, not the
+// init's: the command must see and reach in it no more than in one its
+// init made itself. It can write no network sysctl, sees only lo, and
+// reaches no abstract Unix socket of the host or of another sandbox.
+func TestZygotedNetworkNoMoreReach(t *testing.T) {
+	requireSandbox(t)
+	if !zygoteHere() {
+		t.Skip("no zygote here (not root, or not the standalone init)")
+	}
+	// An abstract socket of this process (the host's network namespace)
+	// that a command must not reach.
+	name := fmt.Sprintf("bulwark-test-%d", os.Getpid())
+	l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(l)
+	if err := unix.Bind(l, &unix.SockaddrUnix{Name: "@" + name}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(l, 1); err != nil {
+		t.Fatal(err)
+	}
+	spec := Spec{AllowExec: []string{"python3"}, Timeout: 30 * time.Second}
+	for _, zygoted := range []bool{false, true} {
+		b := startVia(t, zygoted, spec)
+		res, err := b.run(context.Background(), []string{"python3", "-c", netProbe, name}, stdio{})
+		if err == nil {
+			b.cleanup()
+		}
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("the probe, init %s: %v %+v", paths[zygoted], err, res)
+		}
+		out := string(res.Stdout)
+		for _, want := range []string{"writable []\n", "ifaces ['lo']\n", "abstract 111\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("init %s: the command's view of its network lacks %q:\n%s", paths[zygoted], strings.TrimSpace(want), lastLines(out, 4))
+			}
+		}
+	}
+	// The zygote's namespace shows a few sysctls more (xfrm, ipv6
+	// route: the kernel hides them in a namespace of a user namespace
+	// other than the host's), read-only to the command as every other.
+	assertNothingLeft(t)
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
