@@ -329,3 +329,44 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// The host resolves the allowlist (initproc.ResolveAllowed) and the init
+// only checks what it is handed: a name whose link in a system folder
+// leads outside the system folders and the read-only paths is refused at
+// setup with the reason, as the init's own resolution refused it, and a
+// link into a read-only path allows that file only while the path is a
+// read-only one.
+func TestAllowlistLinkOutOfSystemFolders(t *testing.T) {
+	requireSandbox(t)
+	// Outside /tmp (the sandbox's own), and reachable by every uid, so
+	// that the host (root) and the init resolve the link alike.
+	dir, err := os.MkdirTemp("/var/tmp", "bulwark-test-link-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	prog := filepath.Join(dir, "prog")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho ran-the-linked-program\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("bulwark-test-link-%d", os.Getpid())
+	link := filepath.Join("/usr/local/bin", name)
+	if err := os.Symlink(prog, link); err != nil {
+		t.Skipf("cannot make a link in a system folder: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(link) })
+	for _, allowed := range []string{name, link} {
+		res, err := Run(context.Background(), Spec{AllowExec: []string{allowed, "sh"}}, []string{link})
+		if err == nil || !strings.Contains(err.Error(), "outside the system folders") || !strings.Contains(err.Error(), prog) {
+			t.Errorf("AllowExec %q, a link to %s: %v, want refused as outside the system folders", allowed, prog, err)
+		}
+		if res != nil && strings.Contains(string(res.Stdout), "ran-the-linked-program") {
+			t.Errorf("AllowExec %q, a link to %s: the program ran", allowed, prog)
+		}
+	}
+	res := mustRun(t, Spec{ReadOnly: []string{dir}, AllowExec: []string{name, "sh"}}, name)
+	if res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "ran-the-linked-program" {
+		t.Errorf("AllowExec %q, a link into the read-only path %s: %+v %s", name, dir, res, res.Stderr)
+	}
+}
