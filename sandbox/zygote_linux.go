@@ -197,16 +197,12 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 	}
 	if rep.Err != "" && len(got) == 1 && rep.Pid > 0 {
 		// An init forked and killed (its maps refused): this process,
-		// its parent, reaps it, or it stays a zombie until the zygote
-		// ends. Known meanwhile, so that reapRest leaves it be.
-		z.gen.mu.Lock()
-		z.gen.known[rep.Pid] = true
-		z.gen.mu.Unlock()
-		go func(g *zygoteGen, pid, pidfd int) {
-			waitPidfd(pidfd)
-			unix.Close(pidfd)
-			g.initReaped(pid)
-		}(z.gen, rep.Pid, got[0])
+		// its parent, reaps it now, or it stays a zombie until the
+		// zygote ends. Killed here too, in case the zygote could not:
+		// it would wait for its configuration.
+		unix.PidfdSendSignal(got[0], unix.SIGKILL, nil, 0)
+		waitPidfd(got[0])
+		unix.Close(got[0])
 		return 0, -1, nil, errors.New(rep.Err)
 	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
