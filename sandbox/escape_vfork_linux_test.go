@@ -370,3 +370,85 @@ func TestAllowlistLinkOutOfSystemFolders(t *testing.T) {
 		t.Errorf("AllowExec %q, a link into the read-only path %s: %+v %s", name, dir, res, res.Stderr)
 	}
 }
+
+// A fork the kernel refuses the zygote (its pids group full) fails the
+// request and leaves the zygote root again with its capabilities, or
+// ended: never alive with the init's uid, which the next request's fork
+// and network namespace would then have.
+func TestZygoteRefusedForkStaysRoot(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	const pids = "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(pids + "/cgroup.procs"); err != nil {
+		t.Skip("no v1 pids hierarchy here")
+	}
+	z := awaitZygote(t)
+	home, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := pids
+	for _, line := range strings.Split(string(home), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 && f[1] == "pids" {
+			back = pids + f[2]
+		}
+	}
+	full := filepath.Join(pids, fmt.Sprintf("bulwark-test-zygote-%d", os.Getpid()))
+	if err := os.Mkdir(full, 0o755); err != nil {
+		t.Skipf("cannot make a pids group: %v", err)
+	}
+	defer os.Remove(full)
+	write := func(file, v string) error { return os.WriteFile(filepath.Join(full, file), []byte(v), 0o644) }
+	if err := write("cgroup.procs", fmt.Sprint(z)); err != nil {
+		t.Fatal(err)
+	}
+	defer os.WriteFile(filepath.Join(back, "cgroup.procs"), []byte(fmt.Sprint(z)), 0o644)
+	cur, err := os.ReadFile(filepath.Join(full, "pids.current"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write("pids.max", strings.TrimSpace(string(cur))); err != nil {
+		t.Fatal(err)
+	}
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uids.free(slot)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeAll(pair[:])
+	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, uidBase+2*slot, pair[1], -1)
+	if err == nil {
+		unix.Close(pidfd)
+		t.Fatalf("the zygote forked init %d in a full pids group", pid)
+	}
+	t.Logf("refused: %v", err)
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", z)); err == nil {
+		caps := map[string]string{}
+		for _, line := range strings.Split(string(status), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			v = strings.Join(strings.Fields(v), " ")
+			switch k {
+			case "Uid", "Gid":
+				if v != "0 0 0 0" {
+					t.Errorf("the zygote's %s after a refused fork = %q, want 0 four times", k, v)
+				}
+			case "CapPrm", "CapEff":
+				caps[k] = v
+			}
+		}
+		if caps["CapEff"] != caps["CapPrm"] {
+			t.Errorf("the zygote's effective capabilities after a refused fork = %q, want its permitted ones %q", caps["CapEff"], caps["CapPrm"])
+		}
+	}
+	write("pids.max", "max")
+	if res, err := Run(context.Background(), Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, []string{"true"}); err != nil || res.ExitCode != 0 {
+		t.Errorf("a sandbox after the refused fork: %v %+v", err, res)
+	}
+	assertNothingLeft(t)
+}
