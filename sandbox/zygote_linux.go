@@ -195,6 +195,16 @@ func (z *zygote) spawn(initUID, cmdUID uint32, ctrl int, cgFd int) (pid, pidfd i
 		z.stopLocked()
 		return 0, -1, nil, fmt.Errorf("%w: %v", errZygoteLost, err)
 	}
+	if rep.Err != "" && len(got) == 1 && rep.Pid > 0 {
+		// An init forked and killed (its maps refused): this process,
+		// its parent, reaps it now, or it stays a zombie until the
+		// zygote ends. Killed here too, in case the zygote could not:
+		// it would wait for its configuration.
+		unix.PidfdSendSignal(got[0], unix.SIGKILL, nil, 0)
+		waitPidfd(got[0])
+		unix.Close(got[0])
+		return 0, -1, nil, errors.New(rep.Err)
+	}
 	if rep.Err != "" || len(got) != 1 || rep.Pid <= 0 {
 		closeAll(got)
 		if rep.Err == "" {

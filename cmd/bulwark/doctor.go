@@ -87,6 +87,9 @@ func doctor(ctx context.Context, where storeFlags) []check {
 	}
 
 	out = append(out, userCheck(sandbox.Check()))
+	for _, w := range sandbox.UIDRangeClashes() {
+		add("sandbox uids", "warn", w)
+	}
 	if sandbox.LimitsOff() && !sandbox.Disabled() {
 		add("sandbox limits", "warn", strings.TrimPrefix(sandbox.LimitsOffWarning, "WARNING: ")+"; delegate a cgroup instead (bulwark sandbox check says how) and unset it")
 	}

@@ -176,6 +176,7 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 		return fail(s, err)
 	}
 	r := sandbox.Check()
+	r.Warnings = append(r.Warnings, sandbox.UIDRangeClashes()...)
 	probe := ""
 	if r.OK() {
 		// Prove it: build a real sandbox and run one command in it.

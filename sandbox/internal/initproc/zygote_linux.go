@@ -20,7 +20,7 @@ import (
 // (its fd 3), one request at a time:
 //
 //	host -> zygote  Spawn  + [init's control socket end, v2 cgroup?]
-//	zygote -> host  Spawned + [pidfd of the init]   (none with Err)
+//	zygote -> host  Spawned + [pidfd of the init]   (with Err, only of one killed)
 //
 // and it executes only itself as the init. The protections of a direct
 // start hold: the init gets the same namespaces, id maps, session and
@@ -49,7 +49,9 @@ type Spawn struct {
 }
 
 // Spawned answers a Spawn: the init's pid (its pidfd comes with it), or
-// why it could not be started.
+// why it could not be started. An init forked and then killed (its id
+// maps refused) comes with the error, its pid and its pidfd: the host,
+// its parent, reaps it.
 type Spawned struct {
 	Pid int
 	Err string
@@ -103,7 +105,17 @@ func zygoteMain() int {
 		// next one is made once this request is answered.
 		netReady = false
 		if err != nil {
-			if Send(ctrlFd, &Spawned{Err: err.Error()}) != nil {
+			// An init forked and killed since (its maps refused) comes
+			// with its pidfd, so that the host, its parent, reaps it.
+			var fds []int
+			if pidfd >= 0 {
+				fds = []int{pidfd}
+			}
+			err = Send(ctrlFd, &Spawned{Pid: pid, Err: err.Error()}, fds...)
+			if pidfd >= 0 {
+				unix.Close(pidfd)
+			}
+			if err != nil {
 				return 0
 			}
 			continue
@@ -202,10 +214,10 @@ func spawnInit(req Spawn, fds []int, null int, netReady bool) (pid, pidfd int, e
 	}
 	if vfork && pidfd >= 0 {
 		if err := WriteIDMaps(pid, uidMap, gidMap); err != nil {
-			// It ends now; the host, its parent, reaps it.
+			// It ends now; the host, its parent, reaps it through the
+			// pidfd that comes with the error (zygoteMain).
 			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
-			unix.Close(pidfd)
-			return 0, -1, fmt.Errorf("zygote: the init's id maps: %w", err)
+			return pid, pidfd, fmt.Errorf("zygote: the init's id maps: %w", err)
 		}
 	}
 	if pidfd < 0 {
