@@ -115,29 +115,40 @@ func TestZygotedInitAsBefore(t *testing.T) {
 		zyg.mu.Lock()
 		z := zyg.pid
 		zyg.mu.Unlock()
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", z))
-		if err != nil {
-			t.Fatal(err)
-		}
-		caps := map[string]string{}
-		for _, line := range strings.Split(string(status), "\n") {
-			k, v, _ := strings.Cut(line, ":")
-			v = strings.Join(strings.Fields(v), " ")
-			switch k {
-			case "Uid", "Gid":
-				if v != "0 0 0 0" {
-					t.Errorf("the zygote's %s after a fork = %q, want 0 four times", k, v)
-				}
-			case "CapPrm", "CapEff":
-				caps[k] = v
-			}
-		}
-		if caps["CapEff"] == "" || caps["CapEff"] != caps["CapPrm"] {
-			t.Errorf("the zygote's effective capabilities after a fork = %q, want its permitted ones %q", caps["CapEff"], caps["CapPrm"])
+		if !zygoteIsRoot(t, z, "a fork") {
+			t.Fatal("the zygote is gone after a fork")
 		}
 		b.cleanup()
 	}
 	assertNothingLeft(t)
+}
+
+// zygoteIsRoot checks that zygote z is uid and gid 0 with its permitted
+// capabilities effective, after when (it forks from its main thread,
+// whose ids /proc/PID/status shows); false when z is gone.
+func zygoteIsRoot(t *testing.T, z int, when string) bool {
+	t.Helper()
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", z))
+	if err != nil {
+		return false
+	}
+	caps := map[string]string{}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.Join(strings.Fields(v), " ")
+		switch k {
+		case "Uid", "Gid":
+			if v != "0 0 0 0" {
+				t.Errorf("the zygote's %s after %s = %q, want 0 four times", k, when, v)
+			}
+		case "CapPrm", "CapEff":
+			caps[k] = v
+		}
+	}
+	if caps["CapEff"] == "" || caps["CapEff"] != caps["CapPrm"] {
+		t.Errorf("the zygote's effective capabilities after %s = %q, want its permitted ones %q", when, caps["CapEff"], caps["CapPrm"])
+	}
+	return true
 }
 
 // An init that no thread set to a sandbox's uid could fork is refused
