@@ -199,18 +199,9 @@ func TestZygoteRootAfterRefusedMaps(t *testing.T) {
 	}
 	b := startZygoted(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
 	b.cleanup()
-	slot, err := uids.alloc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uids.free(slot)
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeAll(pair[:])
+	slot, ctrl := leaseForSpawn(t)
 	// Command uid 2^32-1 plus one id wraps: the kernel refuses the map.
-	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, ^uint32(0), pair[1], -1)
+	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, ^uint32(0), ctrl, -1)
 	if err == nil {
 		unix.Close(pidfd)
 		t.Fatalf("the zygote forked init %d with maps the kernel refuses", pid)
@@ -396,17 +387,8 @@ func TestZygoteRefusedForkStaysRoot(t *testing.T) {
 	if err := write("pids.max", strings.TrimSpace(string(cur))); err != nil {
 		t.Fatal(err)
 	}
-	slot, err := uids.alloc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer uids.free(slot)
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeAll(pair[:])
-	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, uidBase+2*slot, pair[1], -1)
+	slot, ctrl := leaseForSpawn(t)
+	pid, pidfd, _, err := zyg.spawn(uidBase+2*slot+1, uidBase+2*slot, ctrl, -1)
 	if err == nil {
 		unix.Close(pidfd)
 		t.Fatalf("the zygote forked init %d in a full pids group", pid)
@@ -419,4 +401,22 @@ func TestZygoteRefusedForkStaysRoot(t *testing.T) {
 		t.Errorf("a sandbox after the refused fork: %v %+v", err, res)
 	}
 	assertNothingLeft(t)
+}
+
+// leaseForSpawn leases a uid slot and makes a control socket pair for a
+// request made to the zygote by hand; both are given back at the test's
+// end. It returns the slot and the init's end of the pair.
+func leaseForSpawn(t *testing.T) (slot uint32, ctrl int) {
+	t.Helper()
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uids.free(slot) })
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeAll(pair[:]) })
+	return slot, pair[1]
 }
