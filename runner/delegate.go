@@ -55,6 +55,9 @@ func (rt *Runtime) startChild(ctx context.Context, parent *live, actor string, t
 	rec := bulwark.NewRecorder(cctx, rt.cfg.Store, tenant, t.ID)
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
+		if e.Type == bulwark.EventAskUser {
+			l.expectAnswer() // a sub-agent's questions wait in l.ask
+		}
 		rec.Record(e)
 		if err := rec.Err(); err != nil {
 			slog.Error("sub-agent step not stored; stopping it", "task", t.ID, "err", err)

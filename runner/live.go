@@ -26,7 +26,8 @@ type live struct {
 	canceled  bool
 	approvals []*pending
 	wait      waitState   // on a queue other than the in-process one (waitpark.go)
-	question  chan string // set while ask_user waits for an answer
+	question  chan string // set while ask_user waits for an answer (expectAnswer, ask)
+	answered  bool        // the question has its answer
 	// output holds the live output of the running call (live_output.go).
 	output     []bulwark.Event
 	outputSize int
@@ -101,11 +102,31 @@ func (l *live) decide(id string, allow bool) error {
 	return bulwark.Errorf(bulwark.NotFound, "runner.Decide", "no such approval waiting")
 }
 
-// ask waits for the answer to a question, which the next message brings.
-func (l *live) ask(ctx context.Context, q string) (string, error) {
-	ch := make(chan string, 1)
+// expectAnswer opens the question that ask_user is about to wait on. The
+// run's sink calls it as the question's event passes, before the event is
+// stored and published: whoever sees the question and answers at once
+// answers it, where the answer would otherwise go to the inbox, read only
+// before the next step, while ask waited for another.
+func (l *live) expectAnswer() {
 	l.mu.Lock()
-	l.question = ch
+	l.openQuestion()
+	l.mu.Unlock()
+}
+
+// openQuestion returns the open question's channel, opening one if
+// none is. l.mu is held.
+func (l *live) openQuestion() chan string {
+	if l.question == nil {
+		l.question, l.answered = make(chan string, 1), false
+	}
+	return l.question
+}
+
+// ask waits for the answer to a question, which the next message brings
+// (or brought, since the question's event: expectAnswer).
+func (l *live) ask(ctx context.Context, q string) (string, error) {
+	l.mu.Lock()
+	ch := l.openQuestion()
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
@@ -120,19 +141,18 @@ func (l *live) ask(ctx context.Context, q string) (string, error) {
 	}
 }
 
-// send delivers a person's message: the answer to a waiting question, or a
-// message read before the next step.
+// send delivers a person's message: the answer to a question asked and
+// not answered yet, or a message read before the next step.
 func (l *live) send(text string) error {
 	l.mu.Lock()
 	q := l.question
-	if q != nil {
-		l.question = nil
-	}
-	l.mu.Unlock()
-	if q != nil {
-		q <- text
+	if q != nil && !l.answered {
+		l.answered = true
+		l.mu.Unlock()
+		q <- text // buffered: the one answer never blocks
 		return nil
 	}
+	l.mu.Unlock()
 	select {
 	case l.inbox <- text:
 		return nil

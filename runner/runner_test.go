@@ -56,6 +56,8 @@ type env struct {
 	uploading func(path string)
 	// taint is the tasks' taint mode (taint_test.go).
 	taint bulwark.TaintMode
+	// store, when set, wraps the database as the runtime's store (ask_test.go).
+	store func(*sqlite.DB) runner.Store
 }
 
 func newEnv(t *testing.T, h llmtest.Handler) *env {
@@ -95,8 +97,12 @@ func openDB(t *testing.T, dir string, kr *secret.Keyring, keyFile string) *sqlit
 
 func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": e.srv.URL + "/v1"}
+	var store runner.Store = db
+	if e.store != nil {
+		store = e.store(db)
+	}
 	rt := runner.New(runner.Config{
-		Store:        db,
+		Store:        store,
 		Dir:          filepath.Join(e.dir, "workspaces"),
 		Workers:      e.workers,
 		Quota:        func(bulwark.TenantID) int { return e.quota },

@@ -1,0 +1,76 @@
+package runner_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/runner"
+	"github.com/bulwark-agents/bulwark/sqlite"
+)
+
+// answerOnQuestion is a store that, as a task's ask_user question is
+// stored, has the person answer it at once, before the store returns:
+// the earliest instant anyone can see the question.
+type answerOnQuestion struct {
+	*sqlite.DB
+	answer func(tenant bulwark.TenantID, id string)
+}
+
+func (s answerOnQuestion) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
+	if err := s.DB.AppendEvent(ctx, tenant, e); err != nil {
+		return err
+	}
+	if e.Type == bulwark.EventAskUser {
+		s.answer(tenant, e.TaskID)
+	}
+	return nil
+}
+
+// TestAnswerSentAsTheQuestionIsSeen: an answer sent as soon as a task's
+// question can be seen (an Agent Protocol client polling its steps, a
+// person quick at the keyboard) is the question's answer. It used to go
+// to the messages read before the next step, since ask_user had not yet
+// begun to wait, and the task waited for another answer for ever.
+func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		mu.Lock()
+		for _, m := range r.Messages {
+			seen = append(seen, m.Content)
+		}
+		mu.Unlock()
+		if toolResults(r) == 0 {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "name?"})}}
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
+	})
+	sent := make(chan error, 1)
+	e.store = func(db *sqlite.DB) runner.Store {
+		return answerOnQuestion{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			sent <- e.rt.Send(context.Background(), tenant, id, "Grace Hopper")
+		}}
+	}
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question was never asked")
+	}
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(seen, "\n"), "Grace Hopper") {
+		t.Errorf("the answer never reached the model")
+	}
+}
