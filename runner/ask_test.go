@@ -74,3 +74,50 @@ func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 		t.Errorf("the answer never reached the model")
 	}
 }
+
+// TestSubAgentAnswerSentAsTheQuestionIsSeen: the same for a sub-agent's
+// question, which waits in its own run.
+func TestSubAgentAnswerSentAsTheQuestionIsSeen(t *testing.T) {
+	var mu sync.Mutex
+	var childSaw []string
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		if isChild(r) {
+			mu.Lock()
+			for _, m := range r.Messages {
+				childSaw = append(childSaw, m.Content)
+			}
+			mu.Unlock()
+			if toolResults(r) == 0 {
+				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "size?"})}}
+			}
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "child done"})}}
+		}
+		if toolResults(r) == 0 {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("delegate", map[string]string{"task": "the sub-task"})}}
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "parent done"})}}
+	})
+	e.delegate = true
+	sent := make(chan error, 1)
+	e.store = func(db *sqlite.DB) runner.Store {
+		return answerOnQuestion{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			sent <- e.rt.Send(context.Background(), tenant, id, "extra large")
+		}}
+	}
+	e.rt = e.newRuntime(t, e.db)
+	parent := must(e.rt.Submit(context.Background(), e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question was never asked")
+	}
+	waitStatus(t, e, e.a, parent.ID, bulwark.TaskSucceeded)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(childSaw, "\n"), "extra large") {
+		t.Errorf("the answer never reached the sub-agent's model")
+	}
+}
