@@ -96,7 +96,7 @@ func begin(spec Spec) (_ *box, err error) {
 	}
 	if b != nil {
 		b.spec, b.fromSpare = spec, true
-		tr.Mark("host: init taken from a spare (forked ahead), uid slot with it")
+		tr.Mark(SparePhase)
 	} else {
 		var slot uint32
 		if rl != nil {

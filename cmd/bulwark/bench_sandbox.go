@@ -227,15 +227,16 @@ Example:
 		}
 	}
 	var phases []benchPhase
+	spared := 0
 	if *trace {
-		if phases, err = tracePhases(ctx, spec, *runs); err != nil {
+		if phases, spared, err = tracePhases(ctx, spec, *runs); err != nil {
 			return fail(s, fmt.Errorf("bench sandbox: trace: %v", err))
 		}
 	}
 	if *asJSON {
 		json.NewEncoder(s.out).Encode(map[string]any{
 			"machine": machine(), "init": sandbox.Check().Init, "runs": *runs, "results": rows, "phases": phases,
-			"cold_run": coldRunOf(rows),
+			"cold_run": coldRunOf(rows), "traced_runs_spared": spared,
 		})
 		return exitOK
 	}
@@ -245,7 +246,7 @@ Example:
 		fmt.Fprintf(s.out, "| `%s` | %s | %.2f | %.2f | %.2f |\n", r.Command, r.Mode, r.Median, r.P95, r.VsBwrap)
 	}
 	if len(phases) > 0 {
-		fmt.Fprintf(s.out, "\ncold sandbox.Run of /bin/true, %d traced runs: median end of each phase, ms after sandbox.Run was called\n\n", *runs)
+		fmt.Fprintf(s.out, "\ncold sandbox.Run of /bin/true, %d traced runs (%d of them with a spare init): median end of each phase, ms after sandbox.Run was called\n\n", *runs, spared)
 		fmt.Fprintf(s.out, "| phase ended | median ms | + ms |\n|---|---|---|\n")
 		prev := 0.0
 		for _, p := range phases {
@@ -318,18 +319,23 @@ type benchPhase struct {
 }
 
 // tracePhases runs /bin/true in runs cold sandboxes with a Trace and
-// returns the median end of each phase, in order of those medians.
-func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase, error) {
+// returns the median end of each phase, in order of those medians, and
+// how many of the runs took a spare init.
+func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase, int, error) {
 	at := map[string][]float64{}
+	spared := 0
 	for i := 0; i < runs; i++ {
 		spec.Trace = &sandbox.Trace{}
 		start := sandbox.Monotonic()
 		if _, err := sandbox.Run(ctx, spec, []string{"/bin/true"}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		time.Sleep(spareSettle)
 		for _, p := range spec.Trace.Phases() {
 			at[p.Name] = append(at[p.Name], ms(p.At-start))
+			if strings.HasPrefix(p.Name, sandbox.SparePhase) {
+				spared++
+			}
 		}
 	}
 	var out []benchPhase
@@ -345,5 +351,5 @@ func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return out, nil
+	return out, spared, nil
 }
