@@ -36,7 +36,7 @@ func awaitSpare(t *testing.T) *spareInit {
 		mustRun(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}, "true")
 		teardowns.Wait()
 	}
-	t.Skip("no spare init was made here")
+	t.Fatal("no spare init was made, where the zygote runs on cgroup v1 as root")
 	return nil
 }
 
@@ -294,6 +294,12 @@ func TestSpareLeavesNothing(t *testing.T) {
 			z := zyg.pid
 			zyg.mu.Unlock()
 			syscall.Kill(z, syscall.SIGKILL)
+			// Ended by its keeper, with no sandbox to find it.
+			select {
+			case <-s.b.done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the spare of an ended zygote was not ended")
+			}
 		} else {
 			spares.drop()
 		}
@@ -342,4 +348,37 @@ func TestSpareFreshLooksAtThePidfd(t *testing.T) {
 	if s.fresh() {
 		t.Error("a spare whose init has ended (not reaped) is fresh")
 	}
+}
+
+// With the zygote off (a root host's own fork, which TestRootInitAsBefore
+// checks), spares off or Spec.FreshInit, a sandbox starts its own init and
+// leaves the spare.
+func TestSpareNotTakenWhenOff(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		knob *bool
+	}{{"zygoteOff", &zygoteOff}, {"sparesOff", &sparesOff}, {"FreshInit", nil}} {
+		s := awaitSpare(t)
+		spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+		if c.knob != nil {
+			*c.knob = true
+		} else {
+			spec.FreshInit = true
+		}
+		b, err := begin(spec.withDefaults())
+		if c.knob != nil {
+			*c.knob = false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.fromSpare || b.pid == s.b.pid {
+			t.Errorf("%s: the sandbox took the spare %d", c.name, s.b.pid)
+		}
+		if c.knob == &zygoteOff && (b.cmd == nil || b.pidfd >= 0) {
+			t.Errorf("zygoteOff: the init was not forked by this process")
+		}
+		b.cleanup()
+	}
+	assertNothingLeft(t)
 }
