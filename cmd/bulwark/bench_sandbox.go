@@ -234,10 +234,14 @@ Example:
 		}
 	}
 	if *asJSON {
-		json.NewEncoder(s.out).Encode(map[string]any{
+		out := map[string]any{
 			"machine": machine(), "init": sandbox.Check().Init, "runs": *runs, "results": rows, "phases": phases,
-			"cold_run": coldRunOf(rows), "traced_runs_spared": spared,
-		})
+			"cold_run": coldRunOf(rows),
+		}
+		if *trace {
+			out["traced_runs_spared"] = spared
+		}
+		json.NewEncoder(s.out).Encode(out)
 		return exitOK
 	}
 	fmt.Fprintf(s.out, "sandbox bench: %d interleaved runs per mode, %s\ninit: %s\n\n", *runs, machine(), sandbox.Check().Init)
