@@ -382,3 +382,49 @@ func TestSpareNotTakenWhenOff(t *testing.T) {
 	}
 	assertNothingLeft(t)
 }
+
+// A sandbox whose configuration cannot be sent to its spare init ends
+// that init: the spare is never put back for another sandbox. (A stand-in
+// spare: a process of the test's own whose control socket's other end is
+// closed, so that the send fails.)
+func TestSpareFailedSendNotReturned(t *testing.T) {
+	awaitSpare(t)
+	spares.drop()
+	c := exec.Command("sleep", "60")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pidfd, err := unix.PidfdOpen(c.Process.Pid, 0)
+	if err != nil {
+		c.Process.Kill()
+		c.Wait()
+		t.Fatal(err)
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(pair[1])
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{pid: c.Process.Pid, pidfd: pidfd, ctrl: pair[0], slot: slot, done: make(chan struct{})}
+	go func() { c.Wait(); close(b.done) }()
+	s := &spareInit{b: b, gen: &zygoteGen{ended: make(chan struct{}), known: map[int]bool{}}, made: time.Now(), gone: make(chan struct{})}
+	spares.mu.Lock()
+	spares.ready = s
+	spares.mu.Unlock()
+	_, err = begin(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults())
+	if err == nil || !strings.Contains(err.Error(), "cannot configure the init") {
+		t.Fatalf("begin with a spare that cannot be configured = %v, want the send's failure", err)
+	}
+	spares.mu.Lock()
+	back := spares.ready == s
+	spares.mu.Unlock()
+	if back {
+		t.Error("the spare whose configuration failed was put back")
+	}
+	checkSpareEnded(t, s)
+	assertNothingLeft(t)
+}
