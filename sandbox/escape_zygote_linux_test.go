@@ -275,7 +275,15 @@ func TestEscapeZygoteAndNeighbours(t *testing.T) {
 		t.Fatal("the neighbour's command did not start")
 	}
 	targets := map[string]int{"zygote": z, "neighbour init": nb.pid, "neighbour command": cmd, "host": os.Getpid()}
-	res := py(t, Spec{AllowExec: []string{"python3"}}, fmt.Sprintf(`
+	// And the spare init, started ahead for the next sandbox and waiting
+	// for its configuration, where one is made: this command's sandbox
+	// starts its own (FreshInit) and leaves it there.
+	var spare *spareInit
+	if rootless() == nil && !cgroupV2Here(t) {
+		spare = awaitSpare(t)
+		targets["spare init"] = spare.b.pid
+	}
+	res := py(t, Spec{AllowExec: []string{"python3"}, FreshInit: true}, fmt.Sprintf(`
 import ctypes, os, signal
 libc = ctypes.CDLL(None, use_errno=True)
 targets = %s
@@ -336,6 +344,14 @@ else:
 	}
 	if err := syscall.Kill(cmd, 0); err != nil {
 		t.Errorf("the neighbour's command is gone: %v", err)
+	}
+	if spare != nil {
+		spares.mu.Lock()
+		still := spares.ready == spare
+		spares.mu.Unlock()
+		if !still || !spare.fresh() {
+			t.Errorf("the spare init %d is no longer ready and alive after the command's attempts", spare.b.pid)
+		}
 	}
 }
 
@@ -439,6 +455,7 @@ print("daemon started")
 			t.Fatalf("init %s: %v", paths[zygoted], err)
 		}
 		b.cleanup()
+		dropSpare() // its end asked for one: a sandbox process too
 		if !strings.Contains(string(res.Stdout), "daemon started") {
 			t.Errorf("init %s: the daemon did not start: %s %s", paths[zygoted], res.Stdout, res.Stderr)
 		}

@@ -53,6 +53,11 @@ type box struct {
 	held []int
 
 	rl *rootlessHost // nil as root
+
+	// fromSpare says the init was started ahead (spare_linux.go);
+	// spareFits that it could have been, and so its end asks for a
+	// spare for the next sandbox.
+	fromSpare, spareFits bool
 }
 
 // start creates a sandbox for spec and waits until it is prepared. The
@@ -84,17 +89,28 @@ func begin(spec Spec) (_ *box, err error) {
 		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot read cgroups", err)
 	}
 	rl := rootless()
-	var slot uint32
-	if rl != nil {
-		slot, err = rl.alloc()
+	fits := spareFits(spec, rl, ctrls)
+	var b *box
+	if fits {
+		b = spares.take()
+	}
+	if b != nil {
+		b.spec, b.fromSpare = spec, true
+		tr.Mark(SparePhase)
 	} else {
-		slot, err = uids.alloc()
+		var slot uint32
+		if rl != nil {
+			slot, err = rl.alloc()
+		} else {
+			slot, err = uids.alloc()
+		}
+		if err != nil {
+			return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
+		}
+		tr.Mark("host: cgroups found, uid slot leased")
+		b = &box{spec: spec, ctrl: -1, pidfd: -1, slot: slot, rl: rl, done: make(chan struct{})}
 	}
-	if err != nil {
-		return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
-	}
-	tr.Mark("host: cgroups found, uid slot leased")
-	b := &box{spec: spec, ctrl: -1, pidfd: -1, slot: slot, rl: rl, done: make(chan struct{})}
+	b.spareFits = fits
 	defer func() {
 		if err != nil {
 			b.cleanup()
@@ -278,10 +294,12 @@ func begin(spec Spec) (_ *box, err error) {
 	} else {
 		go makeGroups()
 	}
-	if err := b.startInit(initUID, cmdUID, cgFd); err != nil {
-		return nil, err
+	if !b.fromSpare {
+		if err := b.startInit(initUID, cmdUID, cgFd); err != nil {
+			return nil, err
+		}
+		tr.Mark("host: init forked (clone, uid maps, execve)")
 	}
-	tr.Mark("host: init forked (clone, uid maps, execve)")
 	if groupsPending {
 		if err := getGroups(); err != nil {
 			return nil, err
@@ -366,16 +384,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 				return err
 			}
 		case err == nil:
-			b.pid, b.pidfd = pid, pidfd
-			// Opened before anything waits for the init: until then its
-			// pid cannot be reaped (it is this process's child, see
-			// initproc.Spawn), and so not reused by another process.
-			b.held = holdNamespaces(pid)
-			go func() {
-				waitPidfd(pidfd)
-				g.initReaped(pid)
-				close(b.done)
-			}()
+			b.adoptZygoted(pid, pidfd, g)
 			return nil
 		case !errors.Is(err, errZygoteOff):
 			return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
@@ -416,6 +425,22 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 		}
 	}
 	return nil
+}
+
+// adoptZygoted makes the init the zygote answered with (pid, pidfd, of
+// generation g) b's.
+func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
+	b.pid, b.pidfd = pid, pidfd
+	// Opened before anything waits for the init: until then its pid
+	// cannot be reaped (it is this process's child, see
+	// initproc.Spawn), and so not reused by another process.
+	b.held = holdNamespaces(pid)
+	done := b.done
+	go func() {
+		waitPidfd(pidfd)
+		g.initReaped(pid)
+		close(done)
+	}()
 }
 
 // vforkInit starts b.cmd, the init of a root host, as this process's
@@ -756,6 +781,9 @@ const initExitWait = 10 * time.Second
 // whose processes outlive the wait (stuck in the kernel) keeps its host
 // uids, so no other sandbox runs as them while they live.
 func (b *box) cleanup() {
+	if b.spareFits {
+		spares.want()
+	}
 	b.kill()
 	ended, wait := true, initExitWait
 	if b.exitWait > 0 {

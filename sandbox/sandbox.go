@@ -207,6 +207,11 @@ type Spec struct {
 	// Trace, when set, records when each phase of the sandbox's start,
 	// run and teardown ended (bulwark sandbox exec --debug).
 	Trace *Trace
+	// FreshInit starts this sandbox's init for it alone even where one
+	// started ahead is ready (a process that starts sandboxes as root,
+	// on cgroup v1, keeps one such spare init once it has started a few):
+	// for benchmarks that time both. The command sees no difference.
+	FreshInit bool
 }
 
 // Result is what a sandboxed command did.

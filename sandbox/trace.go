@@ -21,6 +21,10 @@ type Trace struct {
 	phases []Phase
 }
 
+// SparePhase is the phase a sandbox's trace has when its init was one
+// started ahead (a spare init), in place of the init's fork.
+const SparePhase = "host: init taken from a spare (forked ahead)"
+
 // Phase is the end of one step: At is a reading of the monotonic clock
 // (CLOCK_MONOTONIC on Linux), comparable across the processes of one host.
 type Phase struct {

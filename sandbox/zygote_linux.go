@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -33,6 +34,10 @@ type zygote struct {
 	starts   int           // sandboxes started so far
 	starting bool          // a zygote is being started
 	off      bool          // the zygote cannot be used here
+	// live is gen while the zygote is thought to run (nil once stopped),
+	// read without mu, which a request holds until its answer: whether
+	// to ask for a spare init (spare_linux.go) waits on no request.
+	live atomic.Pointer[zygoteGen]
 }
 
 var zyg = &zygote{ctrl: -1}
@@ -48,6 +53,7 @@ var zyg = &zygote{ctrl: -1}
 // which a request holds until its answer: a box whose init ended is not
 // held up by a zygote that is slow to answer another.
 type zygoteGen struct {
+	ended chan struct{} // closed once that zygote has ended
 	mu    sync.Mutex
 	known map[int]bool
 }
@@ -280,6 +286,22 @@ func (z *zygote) start() {
 		z.off = true
 	case err == nil:
 		z.ctrl, z.pid, z.ended, z.gen = ctrl, pid, ended, g
+		z.live.Store(g)
+	}
+}
+
+// running says whether a zygote runs (as far as this process knows) and
+// is to be used, without waiting for a request under way.
+func (z *zygote) running() bool {
+	g := z.live.Load()
+	if zygoteOff || g == nil {
+		return false
+	}
+	select {
+	case <-g.ended:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -293,7 +315,8 @@ func launchZygote(g *zygoteGen) (ctrl, pid int, ended chan struct{}, err error) 
 	}
 	child := os.NewFile(uintptr(pair[1]), "zygote")
 	started := make(chan error, 1)
-	ended = make(chan struct{})
+	g.ended = make(chan struct{})
+	ended = g.ended
 	go func() {
 		// Never unlocked: the thread ends with this goroutine, once the
 		// zygote has ended and its inits are reaped (zygoteGen).
@@ -335,6 +358,7 @@ func launchZygote(g *zygoteGen) (ctrl, pid int, ended chan struct{}, err error) 
 // stopLocked closes the control socket: the zygote ends at its next read,
 // and a later start starts another.
 func (z *zygote) stopLocked() {
+	z.live.Store(nil)
 	if z.ctrl >= 0 {
 		unix.Close(z.ctrl)
 		z.ctrl = -1

@@ -206,7 +206,11 @@ func netnsOf(t *testing.T, pid int) string {
 // twice would show.
 func TestZygotedInitsOwnNetworks(t *testing.T) {
 	requireSandbox(t)
-	spec := Spec{AllowExec: []string{"python3"}, Timeout: 30 * time.Second}
+	// No spare on the way while the zygote's namespace is read below:
+	// one taken right after the zygote gave it its namespace would find
+	// the zygote still there, making its next one.
+	dropSpare()
+	spec := Spec{AllowExec: []string{"python3"}, Timeout: 30 * time.Second, FreshInit: true}
 	seen := map[string]string{netnsOf(t, os.Getpid()): "this process"}
 	var boxes []*box
 	defer func() {
@@ -227,6 +231,13 @@ func TestZygotedInitsOwnNetworks(t *testing.T) {
 		zyg.mu.Unlock()
 		if zns := netnsOf(t, z); seen[zns] != "" {
 			t.Fatalf("the zygote (%d) is in the network namespace of %s, which it would give the next init", z, seen[zns])
+		}
+	}
+	if rootless() == nil && !cgroupV2Here(t) {
+		// A spare init, made while those run, has one of its own too.
+		s := awaitSpare(t)
+		if who, ok := seen[netnsOf(t, s.b.pid)]; ok {
+			t.Fatalf("the spare init is in the network namespace of %s", who)
 		}
 	}
 	for len(boxes) > 0 {

@@ -18,7 +18,22 @@ import (
 type benchMode struct {
 	name string
 	run  func(ctx context.Context, argv []string) error
+	// settle, when set, runs after each timed run, untimed.
+	settle func()
 }
+
+// Modes whose figures the JSON also gives side by side (coldRun).
+const (
+	coldMode        = "sandbox.Run (cold, API)"
+	coldNoSpareMode = "sandbox.Run (cold, API, no spare init)"
+)
+
+// spareSettle is how long the bench waits after a cold Run that took the
+// process's spare init, for the next spare to be made (the zygote's fork
+// and the init's runtime start, about 8 ms here): so that the next timed
+// run, bwrap's too, does not share the CPUs with it, and the next cold
+// Run finds one ready.
+const spareSettle = 25 * time.Millisecond
 
 // hidingMode is the mode of the pool whose commands find paths hidden.
 const hidingMode = "sandbox.Pool (warm, 2 paths hidden)"
@@ -35,13 +50,13 @@ type benchRow struct {
 
 // benchSandbox times, in one interleaved run, a plain exec, `bulwark sandbox
 // exec` (a cold sandbox, the CLI process included), sandbox.Run (cold, in
-// process), a warm Pool (and with --hide one hiding two paths) and
+// process, with the process's spare init and without one), a warm Pool (and with --hide one hiding two paths) and
 // bubblewrap with equivalent binds, for /bin/true and python3 -c pass.
 func benchSandbox(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("bench sandbox", `Usage: bulwark bench sandbox [--runs N] [--json] [--hide]
 
-Times, interleaved, a plain exec, bulwark sandbox exec, sandbox.Run, a warm
-pool (and with --hide one whose commands find two paths hidden) and
+Times, interleaved, a plain exec, bulwark sandbox exec, sandbox.Run (with
+a spare init started ahead, and without one), a warm pool (and with --hide one whose commands find two paths hidden) and
 bubblewrap, for /bin/true and python3 (needs the sandbox's
 requirements and bwrap).
 
@@ -75,7 +90,12 @@ Example:
 	defer os.RemoveAll(ws)
 	allow := []string{"true", "python3"}
 	spec := sandbox.Spec{Workspace: ws, AllowExec: allow, Timeout: 30 * time.Second}
-	pool, err := sandbox.NewPool(spec, 2)
+	// The cold Run without a spare init, timed beside the one with it.
+	noSpare := spec
+	noSpare.FreshInit = true
+	// The pools start fresh inits: their refills would take the spare
+	// that the cold Run is timed with.
+	pool, err := sandbox.NewPool(noSpare, 2)
 	if err != nil {
 		return fail(s, err)
 	}
@@ -92,7 +112,7 @@ Example:
 				return fail(s, err)
 			}
 		}
-		hideSpec := spec
+		hideSpec := noSpare
 		hideSpec.Hide = []string{"secrets/*", "*.env"}
 		if hiding, err = sandbox.NewPool(hideSpec, 2); err != nil {
 			return fail(s, err)
@@ -125,13 +145,13 @@ Example:
 		"--bind", ws, "/workspace", "--chdir", "/workspace", "--")
 
 	modes := []benchMode{
-		{"plain exec", func(ctx context.Context, argv []string) error {
+		{name: "plain exec", run: func(ctx context.Context, argv []string) error {
 			return exec.CommandContext(ctx, argv[0], argv[1:]...).Run()
 		}},
-		{"bwrap", func(ctx context.Context, argv []string) error {
+		{name: "bwrap", run: func(ctx context.Context, argv []string) error {
 			return exec.CommandContext(ctx, bwrap, append(slices.Clone(bwrapArgs), argv...)...).Run()
 		}},
-		{"bulwark sandbox exec (cold, CLI)", func(ctx context.Context, argv []string) error {
+		{name: "bulwark sandbox exec (cold, CLI)", run: func(ctx context.Context, argv []string) error {
 			c := exec.CommandContext(ctx, self, append([]string{"sandbox", "exec", "--workspace", ws, "--allow-exec", strings.Join(allow, ","), "--"}, argv...)...)
 			c.Env = []string{}
 			// Not root, the CLI needs the delegated cgroup as this process has it.
@@ -142,15 +162,18 @@ Example:
 			}
 			return c.Run()
 		}},
-		{"sandbox.Run (cold, API)", func(ctx context.Context, argv []string) error {
-			return check(sandbox.Run(ctx, spec, argv))
+		{name: coldNoSpareMode, run: func(ctx context.Context, argv []string) error {
+			return check(sandbox.Run(ctx, noSpare, argv))
 		}},
-		{"sandbox.Pool (warm)", func(ctx context.Context, argv []string) error {
+		{name: coldMode, run: func(ctx context.Context, argv []string) error {
+			return check(sandbox.Run(ctx, spec, argv))
+		}, settle: func() { time.Sleep(spareSettle) }},
+		{name: "sandbox.Pool (warm)", run: func(ctx context.Context, argv []string) error {
 			return check(pool.Run(ctx, argv, nil))
 		}},
 	}
 	if hiding != nil {
-		modes = append(modes, benchMode{hidingMode, func(ctx context.Context, argv []string) error {
+		modes = append(modes, benchMode{name: hidingMode, run: func(ctx context.Context, argv []string) error {
 			return check(hiding.Run(ctx, argv, nil))
 		}})
 	}
@@ -185,6 +208,9 @@ Example:
 					return fail(s, fmt.Errorf("bench sandbox: %s %q: %v", m.name, c, err))
 				}
 				times[key(c, m.name)] = append(times[key(c, m.name)], float64(time.Since(start).Microseconds())/1000)
+				if m.settle != nil {
+					m.settle()
+				}
 			}
 		}
 	}
@@ -201,15 +227,21 @@ Example:
 		}
 	}
 	var phases []benchPhase
+	spared := 0
 	if *trace {
-		if phases, err = tracePhases(ctx, spec, *runs); err != nil {
+		if phases, spared, err = tracePhases(ctx, spec, *runs); err != nil {
 			return fail(s, fmt.Errorf("bench sandbox: trace: %v", err))
 		}
 	}
 	if *asJSON {
-		json.NewEncoder(s.out).Encode(map[string]any{
+		out := map[string]any{
 			"machine": machine(), "init": sandbox.Check().Init, "runs": *runs, "results": rows, "phases": phases,
-		})
+			"cold_run": coldRunOf(rows),
+		}
+		if *trace {
+			out["traced_runs_spared"] = spared
+		}
+		json.NewEncoder(s.out).Encode(out)
 		return exitOK
 	}
 	fmt.Fprintf(s.out, "sandbox bench: %d interleaved runs per mode, %s\ninit: %s\n\n", *runs, machine(), sandbox.Check().Init)
@@ -218,7 +250,7 @@ Example:
 		fmt.Fprintf(s.out, "| `%s` | %s | %.2f | %.2f | %.2f |\n", r.Command, r.Mode, r.Median, r.P95, r.VsBwrap)
 	}
 	if len(phases) > 0 {
-		fmt.Fprintf(s.out, "\ncold sandbox.Run of /bin/true, %d traced runs: median end of each phase, ms after sandbox.Run was called\n\n", *runs)
+		fmt.Fprintf(s.out, "\ncold sandbox.Run of /bin/true, %d traced runs (%d of them with a spare init): median end of each phase, ms after sandbox.Run was called\n\n", *runs, spared)
 		fmt.Fprintf(s.out, "| phase ended | median ms | + ms |\n|---|---|---|\n")
 		prev := 0.0
 		for _, p := range phases {
@@ -227,6 +259,32 @@ Example:
 		}
 	}
 	return exitOK
+}
+
+// coldRun puts side by side the cold sandbox.Run of /bin/true with the
+// process's spare init and without one (Spec.FreshInit): where no spare
+// is made (not root, cgroup v2, the zygote off) both start their own.
+type coldRun struct {
+	Median        float64 `json:"run_ms"`
+	VsBwrap       float64 `json:"ratio_to_bwrap"`
+	NoSpareMedian float64 `json:"run_nospare_ms"`
+	NoSpareVs     float64 `json:"nospare_ratio_to_bwrap"`
+}
+
+func coldRunOf(rows []benchRow) coldRun {
+	var c coldRun
+	for _, r := range rows {
+		if r.Command != "/bin/true" {
+			continue
+		}
+		switch r.Mode {
+		case coldMode:
+			c.Median, c.VsBwrap = r.Median, r.VsBwrap
+		case coldNoSpareMode:
+			c.NoSpareMedian, c.NoSpareVs = r.Median, r.VsBwrap
+		}
+	}
+	return c
 }
 
 // quantile returns the q-th quantile (nearest rank) of xs.
@@ -265,17 +323,23 @@ type benchPhase struct {
 }
 
 // tracePhases runs /bin/true in runs cold sandboxes with a Trace and
-// returns the median end of each phase, in order of those medians.
-func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase, error) {
+// returns the median end of each phase, in order of those medians, and
+// how many of the runs took a spare init.
+func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase, int, error) {
 	at := map[string][]float64{}
+	spared := 0
 	for i := 0; i < runs; i++ {
 		spec.Trace = &sandbox.Trace{}
 		start := sandbox.Monotonic()
 		if _, err := sandbox.Run(ctx, spec, []string{"/bin/true"}); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		time.Sleep(spareSettle)
 		for _, p := range spec.Trace.Phases() {
 			at[p.Name] = append(at[p.Name], ms(p.At-start))
+			if strings.HasPrefix(p.Name, sandbox.SparePhase) {
+				spared++
+			}
 		}
 	}
 	var out []benchPhase
@@ -291,5 +355,5 @@ func tracePhases(ctx context.Context, spec sandbox.Spec, runs int) ([]benchPhase
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return out, nil
+	return out, spared, nil
 }

@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A spare init is an init started ahead, through the zygote, for the next
+// sandbox: its uid slot leased, its control socket made, its Go runtime
+// started, and then waiting for its configuration, its first read. The
+// sandbox that takes it skips the init's start, about 4 ms of a cold Run
+// (BENCHMARKS.md, session 30). Only an init that owes nothing to its Spec
+// can be forked ahead: that of a root host on cgroup v1, where the init
+// joins its groups once it has its configuration. A v2 group is entered
+// at the clone, and a host that is not root maps its ids after the start
+// by the Spec's rules, so those start their inits as before.
+//
+// A process keeps at most one spare, made when a sandbox that could have
+// used one ends (not when it starts: the spare's runtime start would take
+// a CPU from the sandbox it replaces) and only while its zygote runs: a
+// one-shot process (the CLI's sandbox exec) never makes one. A spare
+// serves one sandbox: taken under spares.mu, it is that sandbox's box from
+// then on, and goes wherever the sandbox goes (a failed configuration
+// ends it with the sandbox). A spare whose init has ended, whose zygote
+// has ended, or older than spareMaxAge is ended and its slot freed.
+type spareInit struct {
+	b    *box // pid, pidfd, ctrl, slot, held and done set: nothing else
+	gen  *zygoteGen
+	made time.Time
+	// gone is closed when the spare leaves spares.ready: its keeper
+	// then stops.
+	gone chan struct{}
+}
+
+// spareMaxAge bounds how long a spare waits: the init itself waits for
+// its configuration without a timeout (initMain's first read), so the
+// host ends it, and an idle process holds no init and no uid slot for
+// longer than that.
+const spareMaxAge = 30 * time.Second
+
+// sparesOff turns spare inits off (tests compare both ways).
+var sparesOff = false
+
+// spareKeeper holds this process's spare init.
+type spareKeeper struct {
+	mu      sync.Mutex
+	ready   *spareInit
+	filling bool
+	busy    int // fills and ends under way (drop waits for them)
+}
+
+var spares = &spareKeeper{}
+
+// spareFits says whether a sandbox of spec may take a spare init: a root
+// host with no v2 controller, the zygote's inits (a spare is one), and
+// spec not asking for a fresh init.
+func spareFits(spec Spec, rl *rootlessHost, ctrls []CgroupController) bool {
+	return !sparesOff && !zygoteOff && !spec.FreshInit && rl == nil && initPath() != selfExe &&
+		!slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 })
+}
+
+// take returns the spare's box, now the caller's, or nil when there is
+// no spare fit to use (one that is not is ended in the background).
+func (k *spareKeeper) take() *box {
+	k.mu.Lock()
+	s := k.ready
+	k.ready = nil
+	k.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	close(s.gone)
+	if !s.fresh() {
+		k.end(s)
+		return nil
+	}
+	return s.b
+}
+
+// fresh says whether the spare may still serve: its init runs (its pidfd
+// is not readable, which it becomes when the init ends, whether or not it
+// is reaped yet), its zygote runs and it is younger than spareMaxAge.
+func (s *spareInit) fresh() bool {
+	select {
+	case <-s.b.done:
+		return false
+	case <-s.gen.ended:
+		return false
+	default:
+	}
+	if time.Since(s.made) > spareMaxAge {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(s.b.pidfd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n == 0
+}
+
+// want asks for a spare in the background, unless there is one or one is
+// on the way, or no zygote runs.
+func (k *spareKeeper) want() {
+	if sparesOff || !zyg.running() {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.ready != nil || k.filling {
+		return
+	}
+	k.filling = true
+	k.busy++
+	go k.fill()
+}
+
+func (k *spareKeeper) fill() {
+	s := newSpare()
+	k.mu.Lock()
+	k.filling = false
+	k.busy--
+	if s != nil {
+		k.ready = s
+	}
+	k.mu.Unlock()
+	if s != nil {
+		go k.keep(s)
+	}
+}
+
+// newSpare starts a spare init through the zygote, or returns nil (and
+// leaves nothing) when it cannot: the next sandbox starts its own.
+func newSpare() *spareInit {
+	slot, err := uids.alloc()
+	if err != nil {
+		return nil
+	}
+	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
+	child, err := b.newCtrl()
+	if err != nil {
+		b.freeSlot()
+		return nil
+	}
+	cmdUID := uint32(uidBase + 2*slot)
+	pid, pidfd, g, err := zyg.spawn(cmdUID+1, cmdUID, int(child.Fd()), -1)
+	child.Close()
+	if err != nil {
+		// An init the zygote may have forked before its answer was lost
+		// ends at its first read, as b.ctrl closes (see startInit).
+		b.cleanup()
+		return nil
+	}
+	b.adoptZygoted(pid, pidfd, g)
+	return &spareInit{b: b, gen: g, made: time.Now(), gone: make(chan struct{})}
+}
+
+// keep ends the ready spare s once its init or its zygote has ended, or
+// once it is spareMaxAge old, unless it was taken first.
+func (k *spareKeeper) keep(s *spareInit) {
+	t := time.NewTimer(spareMaxAge)
+	defer t.Stop()
+	select {
+	case <-s.gone:
+		return
+	case <-s.b.done:
+	case <-s.gen.ended:
+	case <-t.C:
+	}
+	k.mu.Lock()
+	mine := k.ready == s
+	if mine {
+		k.ready = nil
+		close(s.gone)
+	}
+	k.mu.Unlock()
+	if mine {
+		k.end(s)
+	}
+}
+
+// end kills a spare that left spares.ready unused, reaps it and frees its
+// slot (cleanup), in the background.
+func (k *spareKeeper) end(s *spareInit) {
+	k.mu.Lock()
+	k.busy++
+	k.mu.Unlock()
+	go func() {
+		s.b.cleanup()
+		k.mu.Lock()
+		k.busy--
+		k.mu.Unlock()
+	}()
+}
+
+// drop ends the ready spare, once any spare on the way is made, and
+// returns when every spare but those taken is ended: what a test that
+// counts processes, descriptors or slots calls first.
+func (k *spareKeeper) drop() {
+	k.settle()
+	k.mu.Lock()
+	s := k.ready
+	k.ready = nil
+	k.mu.Unlock()
+	if s != nil {
+		close(s.gone)
+		s.b.cleanup()
+	}
+	k.settle()
+}
+
+// settle returns once no spare is being made or ended.
+func (k *spareKeeper) settle() {
+	for {
+		k.mu.Lock()
+		n := k.busy
+		k.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
