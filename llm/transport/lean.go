@@ -61,6 +61,7 @@ const (
 	// server sends more than a few KB).
 	defaultLeanHead = 1 << 20
 	leanDialTimeout = 30 * time.Second
+	maxLeanAttempts = 8 // tries of one request on pooled connections that the server closed
 )
 
 // NewLean returns a Lean that sends what it does not take itself through
@@ -180,7 +181,7 @@ func asciiPrintable(s string) bool {
 func (t *Lean) send(req *http.Request, wire []byte) (*http.Response, error) {
 	ctx := req.Context()
 	addr := dialAddr(req.URL)
-	for {
+	for attempt := 1; ; attempt++ {
 		c, reused, err := t.get(ctx, addr)
 		if err != nil {
 			return nil, err
@@ -189,7 +190,10 @@ func (t *Lean) send(req *http.Request, wire []byte) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
-		if !reused || !retry || ctx.Err() != nil {
+		// Each retry spends a pooled connection; the bound keeps a server
+		// that fails every reused one from holding the request while
+		// other requests refill the pool.
+		if !reused || !retry || ctx.Err() != nil || attempt >= maxLeanAttempts {
 			return nil, err
 		}
 	}
