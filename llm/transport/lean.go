@@ -67,8 +67,10 @@ const (
 // NewLean returns a Lean that sends what it does not take itself through
 // std, and takes from std its Proxy function, MaxIdleConns,
 // MaxIdleConnsPerHost, IdleConnTimeout, MaxResponseHeaderBytes and
-// DisableKeepAlives. Its own connections are dialled with a 30 s timeout.
-// std must not be changed afterwards.
+// DisableKeepAlives. Its own connections are dialled by a net.Dialer with
+// a 30 s timeout, not by std's DialContext, and std's
+// ResponseHeaderTimeout does not apply to them (HTTP.Do has its own, on
+// the request's context). std must not be changed afterwards.
 func NewLean(std *http.Transport) *Lean {
 	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
 	t := &Lean{
