@@ -25,7 +25,9 @@ func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 		"header line":    func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
 		"chunk size":     func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
 		"header value":   func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
-		"trailer":        func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + k + "\r\n\r\n" },
+		"trailer": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + k + "\r\n\r\n"
+		},
 	}
 	for name, reply := range replies {
 		for _, header := range []string{"Authorization", "X-Api-Key"} {
