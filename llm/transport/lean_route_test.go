@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -229,4 +230,43 @@ func recv(ch <-chan struct{}) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { <-ch; close(done) }()
 	return done
+}
+
+// Requests Lean does not take are answered through the standard
+// transport: an https request, and one that expects 100-continue.
+func TestLeanRoutesToStd(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Proto+" "+string(b))
+	})
+	tlsSrv := httptest.NewTLSServer(handler)
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	std := tlsSrv.Client().Transport.(*http.Transport).Clone()
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	for _, tc := range []struct {
+		url, expect string
+	}{
+		{tlsSrv.URL, ""},
+		{plain.URL, "100-continue"},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", tc.url, strings.NewReader("{}"))
+		if tc.expect != "" {
+			req.Header.Set("Expect", tc.expect)
+		}
+		if l.takes(req) {
+			t.Errorf("%s (Expect %q): taken by Lean", tc.url, tc.expect)
+		}
+		resp, err := l.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "HTTP/1.1 {}" {
+			t.Errorf("%s (Expect %q) = %q", tc.url, tc.expect, b)
+		}
+	}
 }
