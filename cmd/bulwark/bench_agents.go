@@ -42,6 +42,7 @@ type agentsReport struct {
 	IdealMS      float64 `json:"ideal_ms"`
 	Ratio        float64 `json:"ratio"` // makespan / ideal
 	StepsPerSec  float64 `json:"steps_per_sec"`
+	StdTransport bool    `json:"std_transport,omitempty"`
 	// CPU the whole process spent during the run (user + system), and
 	// that per model turn: on a shared machine a steadier measure than the
 	// makespan. It counts the fake server's CPU too.
@@ -68,7 +69,7 @@ type agentsReport struct {
 // after the given latency. The ideal makespan is S x latency: time spent
 // beyond it is the platform's overhead.
 func benchAgents(ctx context.Context, args []string, s stdio) int {
-	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--flush-events] [--json]
+	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--flush-events] [--std-transport] [--json]
 
 Runs N agents at once against an in-process fake model that answers every
 turn after the given latency; each makes S file-tool steps. The report
@@ -81,6 +82,7 @@ Example:
 	steps := fs.Int("steps", 10, "file-tool steps per agent")
 	latency := newDurationFlag(fs, "latency", 100*time.Millisecond, "model latency per turn")
 	flushEvents := fs.Bool("flush-events", false, "the fake server writes and flushes every SSE event on its own, instead of each reply in one write")
+	stdTransport := fs.Bool("std-transport", false, "the agents reach the model through net/http's transport instead of the lean one adapters use for plain-HTTP servers")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	memProfile := fs.String("memprofile", "", "write a heap profile taken halfway through the ideal makespan to `FILE`")
@@ -114,7 +116,7 @@ Example:
 		})
 		defer t.Stop()
 	}
-	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *flushEvents)
+	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *flushEvents, *stdTransport)
 	if err != nil {
 		return fail(s, err)
 	}
@@ -134,14 +136,14 @@ Example:
 	return exitOK
 }
 
-func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, flushEvents bool) (*agentsReport, error) {
+func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, flushEvents, stdTransport bool) (*agentsReport, error) {
 	// The fake server shares the cores with the agents; by default it
 	// sends each reply in one write, so that its writes, which a deployment
 	// does not pay, weigh less on the measurement. The agents still read
 	// and decode every event. It is llmtest's lean HTTP/1.1 server (not
 	// net/http's), and its turns are prepared (made once): the client side,
-	// what is measured, is the same net/http transport and adapter as in
-	// a deployment; only the model's side is made cheap.
+	// what is measured, is the same transport and adapter as in a
+	// deployment; only the model's side is made cheap.
 	q := llmtest.Buffered
 	if flushEvents {
 		q = 0
@@ -160,11 +162,15 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	srv.SetParsing(false) // the handler counts tool results in the raw body
 
 	// The transport adapters use by default, with room for every agent's
-	// connection.
-	tr := transport.DefaultClient().Transport.(*http.Transport).Clone()
-	tr.MaxIdleConns = n + 16
-	tr.MaxIdleConnsPerHost = n + 16
-	client := &http.Client{Transport: tr}
+	// connection: Lean (the fake model is plain HTTP on loopback), or
+	// net/http's own with --std-transport.
+	std := transport.StdTransport()
+	std.MaxIdleConns = n + 16
+	std.MaxIdleConnsPerHost = n + 16
+	client := &http.Client{Transport: transport.NewLean(std)}
+	if stdTransport {
+		client = &http.Client{Transport: std}
+	}
 	vars := map[string]string{"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": srv.URL + "/v1"}
 	model, err := provider.OpenWith("openai:bench", func(k string) string { return vars[k] }, provider.Options{Client: client})
 	if err != nil {
@@ -222,7 +228,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 
 	ideal := time.Duration(steps) * latency
 	rep := &agentsReport{
-		Tasks: n, Steps: steps, FlushEvents: flushEvents,
+		Tasks: n, Steps: steps, FlushEvents: flushEvents, StdTransport: stdTransport,
 		LatencyMS:    ms(latency),
 		MakespanMS:   ms(makespan),
 		FirstTurnsMS: ms(time.Duration(firstTurns.Load())),

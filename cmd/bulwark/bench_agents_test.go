@@ -7,11 +7,12 @@ import (
 )
 
 // The agents bench runs every task to its end with the lean fake server
-// and prepared turns, streamed or buffered: every step's tool call runs
-// and every task finishes.
+// and prepared turns, streamed or buffered, through the lean transport
+// or net/http's: every step's tool call runs and every task finishes.
 func TestBenchAgentsRuns(t *testing.T) {
-	for _, flush := range []bool{false, true} {
-		rep, err := runAgentsBench(t.Context(), 20, 4, time.Millisecond, flush)
+	for _, c := range []struct{ flush, std bool }{{false, false}, {true, false}, {false, true}} {
+		flush := c.flush
+		rep, err := runAgentsBench(t.Context(), 20, 4, time.Millisecond, flush, c.std)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,19 +92,26 @@ var (
 	defaultClient     *http.Client
 )
 
-// DefaultClient is the HTTP client adapters use when given none: the
-// standard transport with more idle connections per host, since one server
-// runs many conversations with the same provider, and a larger write
-// buffer (see WriteBufferSize). It has no overall timeout; HTTP applies its
-// own header and idle timeouts.
+// DefaultClient is the HTTP client adapters use when given none: a Lean
+// transport (its own HTTP/1.1 connections for plain-HTTP model servers
+// reached without a proxy) over StdTransport for every other request. It
+// has no overall timeout; HTTP applies its own header and idle timeouts.
 func DefaultClient() *http.Client {
 	defaultClientOnce.Do(func() {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = 64
-		t.WriteBufferSize = WriteBufferSize
-		defaultClient = &http.Client{Transport: t}
+		defaultClient = &http.Client{Transport: NewLean(StdTransport())}
 	})
 	return defaultClient
+}
+
+// StdTransport returns a new standard transport with DefaultClient's
+// settings: more idle connections per host than net/http's default, since
+// one server runs many conversations with the same provider, and a larger
+// write buffer (see WriteBufferSize).
+func StdTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.WriteBufferSize = WriteBufferSize
+	return t
 }
 
 // WriteBufferSize is the write buffer of DefaultClient's connections. A

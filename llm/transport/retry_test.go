@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -121,39 +122,111 @@ func TestStatusError(t *testing.T) {
 	}
 }
 
+// clients are the two transports HTTP.Do runs over: Lean for plain-HTTP
+// servers (the default) and net/http's own. Its tests run against both.
+func clients() map[string]*http.Client {
+	return map[string]*http.Client{
+		"lean": {Transport: NewLean(StdTransport())},
+		"std":  {Transport: StdTransport()},
+	}
+}
+
 func TestDoCanceledWhileBackingOff(t *testing.T) {
-	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.Header().Set("Retry-After", "3600")
-		w.WriteHeader(429)
-	}))
-	defer srv.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	h := &HTTP{Provider: "openai", Retry: Retry{MaxDelay: time.Hour, Sleep: func(ctx context.Context, d time.Duration) error {
-		cancel() // the caller gives up during the wait
-		return sleep(ctx, d)
-	}}}
-	_, err := h.Do(ctx, func(ctx context.Context) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
-	})
-	if bulwark.ErrorKind(err) != bulwark.Canceled || n.Load() != 1 {
-		t.Errorf("Do = %v after %d requests, want Canceled after 1", err, n.Load())
+	for name, client := range clients() {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(429)
+		}))
+		defer srv.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		h := &HTTP{Provider: "openai", Client: client, Retry: Retry{MaxDelay: time.Hour, Sleep: func(ctx context.Context, d time.Duration) error {
+			cancel() // the caller gives up during the wait
+			return sleep(ctx, d)
+		}}}
+		_, err := h.Do(ctx, func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
+		})
+		if bulwark.ErrorKind(err) != bulwark.Canceled || n.Load() != 1 {
+			t.Errorf("%s: Do = %v after %d requests, want Canceled after 1", name, err, n.Load())
+		}
 	}
 }
 
 func TestDoBadRequestIsNotRetried(t *testing.T) {
+	for name, client := range clients() {
+		var n atomic.Int32
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n.Add(1)
+			w.WriteHeader(400)
+		}))
+		defer srv.Close()
+		h := &HTTP{Provider: "openai", Client: client}
+		_, err := h.Do(t.Context(), func(ctx context.Context) (*http.Request, error) {
+			return http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
+		})
+		if bulwark.ErrorKind(err) != bulwark.Invalid || n.Load() != 1 {
+			t.Errorf("%s: Do = %v after %d requests, want Invalid after 1", name, err, n.Load())
+		}
+	}
+}
+
+// Retries, the header timeout and the idle timeout of a streamed body
+// behave the same over both transports.
+func TestDoTimeoutsAndRetries(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n.Add(1)
-		w.WriteHeader(400)
+		io.Copy(io.Discard, r.Body) // then the server watches the connection and ends r's context when it closes
+		switch r.URL.Path {
+		case "/flaky":
+			if n.Add(1)%2 == 1 {
+				w.WriteHeader(503)
+				return
+			}
+			io.WriteString(w, "data: ok\n\n")
+		case "/silent":
+			<-r.Context().Done()
+		case "/stall":
+			io.WriteString(w, "data: 1\n\n")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
 	}))
 	defer srv.Close()
-	h := &HTTP{Provider: "openai"}
-	_, err := h.Do(t.Context(), func(ctx context.Context) (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, "POST", srv.URL, nil)
-	})
-	if bulwark.ErrorKind(err) != bulwark.Invalid || n.Load() != 1 {
-		t.Errorf("Do = %v after %d requests, want Invalid after 1", err, n.Load())
+	noWait := func(context.Context, time.Duration) error { return nil }
+	for name, client := range clients() {
+		get := func(path string) func(ctx context.Context) (*http.Request, error) {
+			return func(ctx context.Context) (*http.Request, error) {
+				return http.NewRequestWithContext(ctx, "POST", srv.URL+path, strings.NewReader("{}"))
+			}
+		}
+		h := &HTTP{Provider: "openai", Client: client, Retry: Retry{Sleep: noWait, HeaderTimeout: 50 * time.Millisecond, IdleTimeout: 50 * time.Millisecond}}
+		resp, err := h.Do(t.Context(), get("/flaky"))
+		if err != nil {
+			t.Errorf("%s: Do(flaky) = %v, want the second attempt's answer", name, err)
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) != "data: ok\n\n" {
+				t.Errorf("%s: Do(flaky) body %q", name, b)
+			}
+		}
+
+		h.Retry.MaxAttempts = 1
+		_, err = h.Do(t.Context(), get("/silent"))
+		if bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(bulwark.ErrorMessage(err), "no answer from the openai provider within") {
+			t.Errorf("%s: Do(silent) = %v, want the header timeout", name, err)
+		}
+
+		resp, err = h.Do(t.Context(), get("/stall"))
+		if err != nil {
+			t.Fatalf("%s: Do(stall) = %v", name, err)
+		}
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err = h.StreamError(t.Context(), err); bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(bulwark.ErrorMessage(err), "stalled") {
+			t.Errorf("%s: reading a stalled body: %v, want the idle timeout", name, err)
+		}
 	}
 }

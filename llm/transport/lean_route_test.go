@@ -1,0 +1,272 @@
+package transport
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+const canary = "sk-CANARY-0123456789abcdef"
+
+// A hostile server that echoes the API key where net/http's parser quotes
+// what it read in its error (a status line, a status code, a length): no
+// error of the lean transport holds it, through http.Client too.
+func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
+	replies := map[string]func(key string) string{
+		"status line":    func(k string) string { return k + "\r\n\r\n" },
+		"status code":    func(k string) string { return "HTTP/1.1 " + k + " OK\r\n\r\n" },
+		"proto":          func(k string) string { return "HTTP/" + k + " 200 OK\r\n\r\n" },
+		"content length": func(k string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + k + "\r\n\r\n" },
+		"header line":    func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
+		"chunk size":     func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
+		"header value":   func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
+		"trailer": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + k + "\r\n\r\n"
+		},
+	}
+	for name, reply := range replies {
+		for _, header := range []string{"Authorization", "X-Api-Key"} {
+			srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+				req, ok := readReq(br)
+				if !ok {
+					return
+				}
+				key := strings.TrimPrefix(req.Header.Get(header), "Bearer ")
+				io.WriteString(c, reply(key))
+			})
+			l := newTestLean(t)
+			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.url+"/v1/chat", strings.NewReader("{}"))
+			v := canary
+			if header == "Authorization" {
+				v = "Bearer " + canary
+			}
+			req.Header.Set(header, v)
+			resp, err := (&http.Client{Transport: l}).Do(req)
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			if err != nil && strings.Contains(err.Error(), "CANARY") {
+				t.Errorf("%s in %s: the error holds the key: %v", name, header, err)
+			}
+		}
+	}
+}
+
+// A header that would split the request (CR or LF in a name or value) is
+// refused before anything is sent, in net/http's words, which name no
+// value.
+func TestLeanRefusesHeaderInjection(t *testing.T) {
+	var got atomic.Int32
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		if _, ok := readReq(br); ok {
+			got.Add(1)
+			io.WriteString(c, okReply("x"))
+		}
+	})
+	std := StdTransport()
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	for _, h := range [][2]string{
+		{"Authorization", "Bearer " + canary + "\r\nX-Injected: 1"},
+		{"Authorization", "Bearer " + canary + "\nX-Injected: 1"},
+		{"X-Key\r\nX-Injected", canary},
+		{"X-Key", canary + "\x00"},
+		{"X Key", canary},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.url, strings.NewReader("{}"))
+		req.Header[h[0]] = []string{h[1]}
+		_, err := (&http.Client{Transport: l}).Do(req)
+		if err == nil || strings.Contains(err.Error(), "CANARY") {
+			t.Errorf("header %q: %q: error %v, want a refusal without the value", h[0], h[1], err)
+		}
+	}
+	if got.Load() != 0 {
+		t.Errorf("the server got %d requests, want none", got.Load())
+	}
+}
+
+// Which requests take the lean path; every other goes to the standard
+// transport unchanged.
+func TestLeanTakes(t *testing.T) {
+	proxy, _ := url.Parse("http://proxy.example:3128")
+	cases := []struct {
+		name  string
+		mod   func(r *http.Request)
+		proxy bool
+		want  bool
+	}{
+		{"plain post", func(r *http.Request) {}, false, true},
+		{"get", func(r *http.Request) { r.Method = "GET"; r.Body = nil; r.ContentLength = 0 }, false, true},
+		{"https", func(r *http.Request) { r.URL.Scheme = "https" }, false, false},
+		{"proxied", func(r *http.Request) {}, true, false},
+		{"upgrade", func(r *http.Request) { r.Header.Set("Upgrade", "websocket") }, false, false},
+		{"connection", func(r *http.Request) { r.Header["connection"] = []string{"close"} }, false, false},
+		{"expect", func(r *http.Request) { r.Header.Set("Expect", "100-continue") }, false, false},
+		{"unknown length", func(r *http.Request) { r.ContentLength = -1 }, false, false},
+		{"body without length", func(r *http.Request) { r.ContentLength = 0 }, false, false},
+		{"large body", func(r *http.Request) { r.ContentLength = maxLeanBody + 1 }, false, false},
+		{"trailer", func(r *http.Request) { r.Trailer = http.Header{"X-T": nil} }, false, false},
+		{"bad method", func(r *http.Request) { r.Method = "GET /x HTTP/1.1\r\n" }, false, false},
+		{"bad header value", func(r *http.Request) { r.Header.Set("X-A", "a\r\nb") }, false, false},
+		{"bad header name", func(r *http.Request) { r.Header["X:A"] = []string{"a"} }, false, false},
+		{"non-ascii host", func(r *http.Request) { r.URL.Host = "exämple.test" }, false, false},
+		{"odd Host", func(r *http.Request) { r.Host = "a b" }, false, false},
+	}
+	for _, tc := range cases {
+		std := StdTransport()
+		std.Proxy = func(*http.Request) (*url.URL, error) {
+			if tc.proxy {
+				return proxy, nil
+			}
+			return nil, nil
+		}
+		l := NewLean(std)
+		req, _ := http.NewRequest("POST", "http://127.0.0.1:8080/v1/chat", strings.NewReader("{}"))
+		tc.mod(req)
+		if got := l.takes(req); got != tc.want {
+			t.Errorf("%s: takes = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	std := StdTransport()
+	std.DisableKeepAlives = true
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+	if NewLean(std).takes(req) {
+		t.Errorf("with keep-alives disabled: takes = true, want false")
+	}
+}
+
+// A proxied plain-HTTP request reaches the proxy (through the standard
+// transport), not the server.
+func TestLeanProxied(t *testing.T) {
+	var target atomic.Value
+	proxySrv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		if req, ok := readReq(br); ok {
+			target.Store(req.RequestURI)
+			io.WriteString(c, okReply("via proxy"))
+		}
+	})
+	std := StdTransport()
+	pu, _ := url.Parse(proxySrv.url)
+	std.Proxy = http.ProxyURL(pu)
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	got, err := send(t.Context(), l, "GET", "http://model.internal:11434/api/chat")
+	if got != "via proxy" || err != nil || target.Load() != "http://model.internal:11434/api/chat" {
+		t.Errorf("proxied request = %q, %v, proxy saw %v", got, err, target.Load())
+	}
+}
+
+// Idle connections are bounded per host and over all hosts, and closed
+// once idle for longer than the idle timeout.
+func TestLeanIdleBounds(t *testing.T) {
+	gone := make(chan struct{}, 8)
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		answer(c, br, okReply("x"))
+		gone <- struct{}{}
+	})
+	std := StdTransport()
+	std.MaxIdleConnsPerHost = 2
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	var resps []*http.Response
+	for range 4 { // four at once: four connections
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.url, nil)
+		resp, err := l.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps = append(resps, resp)
+	}
+	for _, r := range resps {
+		io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+	for range 2 {
+		watchdog(t, recv(gone), "closing the connections over the bound")
+	}
+	l.mu.Lock()
+	n := l.nidle
+	for _, cs := range l.idle {
+		for _, c := range cs {
+			c.idleAt = c.idleAt.Add(-2 * l.idleTimeout)
+		}
+	}
+	l.mu.Unlock()
+	if n != 2 || srv.conns.Load() != 4 {
+		t.Errorf("%d idle of %d connections, want 2 of 4", n, srv.conns.Load())
+	}
+	l.sweepIdle()
+	for range 2 {
+		watchdog(t, recv(gone), "closing the expired connections")
+	}
+	l.mu.Lock()
+	n, swept := l.nidle, l.sweep == nil
+	l.mu.Unlock()
+	if n != 0 || !swept {
+		t.Errorf("after the idle timeout: %d idle, sweeper stopped %v; want 0, true", n, swept)
+	}
+
+	std = StdTransport()
+	std.MaxIdleConns = 1
+	l = NewLean(std)
+	defer l.CloseIdleConnections()
+	srv2 := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("x")) })
+	send(t.Context(), l, "GET", srv.url)
+	send(t.Context(), l, "GET", srv2.url)
+	if l.nidle != 1 {
+		t.Errorf("MaxIdleConns 1: %d idle, want 1", l.nidle)
+	}
+}
+
+// recv turns one receive from ch into a channel that closes.
+func recv(ch <-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { <-ch; close(done) }()
+	return done
+}
+
+// Requests Lean does not take are answered through the standard
+// transport: an https request, and one that expects 100-continue.
+func TestLeanRoutesToStd(t *testing.T) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		io.WriteString(w, r.Proto+" "+string(b))
+	})
+	tlsSrv := httptest.NewTLSServer(handler)
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	std := tlsSrv.Client().Transport.(*http.Transport).Clone()
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	for _, tc := range []struct {
+		url, expect string
+	}{
+		{tlsSrv.URL, ""},
+		{plain.URL, "100-continue"},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "POST", tc.url, strings.NewReader("{}"))
+		if tc.expect != "" {
+			req.Header.Set("Expect", tc.expect)
+		}
+		if l.takes(req) {
+			t.Errorf("%s (Expect %q): taken by Lean", tc.url, tc.expect)
+		}
+		resp, err := l.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "HTTP/1.1 {}" {
+			t.Errorf("%s (Expect %q) = %q", tc.url, tc.expect, b)
+		}
+	}
+}

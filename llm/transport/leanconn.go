@@ -1,0 +1,219 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// leanConn is one HTTP/1.1 connection of a Lean: one request at a time
+// uses it, and between requests it waits in the pool with no goroutine.
+type leanConn struct {
+	t      *Lean
+	nc     net.Conn
+	br     *bufio.Reader // reads through the leanConn, for its limit and ended
+	addr   string
+	idleAt time.Time
+
+	// Owned by the goroutine of the request using the connection.
+	limit int64 // bytes that reads may still take: the bound on heads
+	got   int64 // bytes read since the request was written
+	ended bool  // a read of the socket failed or met its end: never reused
+
+	aborted atomic.Bool // closed because the request's context ended
+}
+
+func newLeanConn(t *Lean, nc net.Conn, addr string) *leanConn {
+	c := &leanConn{t: t, nc: nc, addr: addr, limit: math.MaxInt64}
+	c.br = bufio.NewReaderSize(c, 4<<10)
+	return c
+}
+
+var errHeadLimit = errors.New("read limit of the response head exhausted")
+
+// Read reads the socket for br, within limit, as net/http's persistConn
+// does.
+func (c *leanConn) Read(p []byte) (int, error) {
+	if c.limit <= 0 {
+		return 0, errHeadLimit
+	}
+	if int64(len(p)) > c.limit {
+		p = p[:c.limit]
+	}
+	n, err := c.nc.Read(p)
+	c.limit -= int64(n)
+	c.got += int64(n)
+	if err != nil {
+		c.ended = true
+	}
+	return n, err
+}
+
+func (c *leanConn) close() { c.nc.Close() }
+
+// abort closes the connection when the request's context ends: a read or
+// write blocked on it returns at once, and it is never pooled again.
+func (c *leanConn) abort() {
+	c.aborted.Store(true)
+	c.nc.Close()
+}
+
+// roundTrip writes wire, the whole request, and reads the response's
+// head. On error the connection is closed, and retry says that the
+// request may be sent again on a fresh connection: nothing of it was
+// written, or the server sent nothing before the connection failed and
+// the request is replayable (as net/http decides: an idempotent method or
+// an Idempotency-Key header). The caller retries only when c was reused.
+func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, wire []byte) (resp *http.Response, retry bool, err error) {
+	stop := context.AfterFunc(ctx, c.abort)
+	c.got = 0
+	if n, err := c.nc.Write(wire); err != nil {
+		stop()
+		c.close()
+		return nil, n == 0, c.failed(ctx, err)
+	}
+	resp, err = c.readHead(req)
+	if err != nil {
+		stop()
+		c.close()
+		return nil, c.got == 0 && replayable(req), c.failed(ctx, err)
+	}
+	b := &leanBody{c: c, req: req, ctx: ctx, stop: stop, rc: resp.Body, keep: keepAlive(req, resp)}
+	if resp.Body == http.NoBody {
+		b.end(io.EOF) // nothing follows the head: the connection is free now
+		return resp, false, nil
+	}
+	resp.Body = b
+	return resp, false, nil
+}
+
+// readHead reads the response to req with net/http's parser, skipping
+// informational (1xx) responses. All the heads together are bounded by
+// maxHead, as net/http bounds them.
+func (c *leanConn) readHead(req *http.Request) (*http.Response, error) {
+	c.limit = c.t.maxHead
+	defer func() { c.limit = math.MaxInt64 }()
+	for {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			if c.limit <= 0 {
+				return nil, fmt.Errorf("server response headers exceeded %d bytes; aborted", c.t.maxHead)
+			}
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("unexpected 101 Switching Protocols: no upgrade was asked for")
+		case resp.StatusCode < 200:
+			continue // 100 Continue, 103 Early Hints: no body, the final response follows
+		}
+		return resp, nil
+	}
+}
+
+// failed is the error a request returns for err: its context's error
+// when that ended (the cause of the broken connection).
+func (c *leanConn) failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// keepAlive says whether resp leaves its connection usable for another
+// request once its body is read to the end: neither side asked to close
+// (an HTTP/1.0 answer without keep-alive counts as asking), and the body
+// has an end of its own (a length or chunked), not the connection's.
+func keepAlive(req *http.Request, resp *http.Response) bool {
+	if req.Close || resp.Close {
+		return false
+	}
+	chunked := len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+	return resp.Body == http.NoBody || resp.ContentLength >= 0 || chunked
+}
+
+// replayable is net/http's Request.isReplayable for a request whose body
+// Lean holds whole.
+func replayable(req *http.Request) bool {
+	switch req.Method {
+	case "", "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	_, key := req.Header["Idempotency-Key"]
+	_, xkey := req.Header["X-Idempotency-Key"]
+	return key || xkey
+}
+
+var errBodyClosed = errors.New("http: read on closed response body")
+
+// leanBody is a response's body: read to its end, it gives its connection
+// back to the pool (or closes it, see end); closed before, it closes the
+// connection rather than draining it (a slow or endless body would hold
+// Close).
+type leanBody struct {
+	c    *leanConn
+	req  *http.Request // its header values are scrubbed from errors
+	ctx  context.Context
+	stop func() bool // unregisters c.abort from ctx
+	rc   io.ReadCloser
+	keep bool
+
+	mu   sync.Mutex
+	done bool
+	err  error // what Read returns once done
+}
+
+func (b *leanBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	done, err := b.done, b.err
+	b.mu.Unlock()
+	if done {
+		return 0, err
+	}
+	n, err := b.rc.Read(p)
+	if err == nil {
+		return n, nil
+	}
+	if err != io.EOF {
+		// A trailer's parse error quotes the server's line, which can
+		// echo a key.
+		err = scrub(b.req, b.c.failed(b.ctx, err))
+	}
+	return n, b.end(err)
+}
+
+// Close implements io.Closer; it does not wait for a Read in progress,
+// which fails.
+func (b *leanBody) Close() error {
+	b.end(errBodyClosed)
+	return nil
+}
+
+// end ends the body with err (io.EOF: read to its end) unless it ended
+// already, and returns what Read returns from now on. The connection goes
+// back to the pool only after a clean end of a keep-alive response with
+// no byte read past it and the context not ended; otherwise it is closed.
+func (b *leanBody) end(err error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done {
+		return b.err
+	}
+	b.done, b.err = true, err
+	stopped := b.stop()
+	c := b.c
+	if err == io.EOF && stopped && b.keep && !c.ended && c.br.Buffered() == 0 && !c.aborted.Load() {
+		c.t.put(c)
+	} else {
+		c.close()
+	}
+	return err
+}
