@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,4 +65,31 @@ func TestSpareSeesTheHostsMountsOfNow(t *testing.T) {
 		b := beginSpared(t, spec)
 		b.cleanup()
 	})
+}
+
+// A spare runs the very file this process checked (the standalone init
+// whose stamp matched its sources, standaloneInit), however long it
+// waits: the inode this process holds open, not whatever a path names
+// when the spare is taken. A new init written to the cache's path since
+// (another version's process, cachedExe) or renamed over it changes
+// nothing for it, and the file cannot be written while it runs.
+func TestSpareRunsTheInitChecked(t *testing.T) {
+	s := awaitSpare(t)
+	var want, got unix.Stat_t
+	if err := unix.Stat(initPath(), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/exe", s.b.pid), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Dev != want.Dev || got.Ino != want.Ino {
+		t.Errorf("the spare %d runs inode %d:%d, this process checked %d:%d (%s)", s.b.pid, got.Dev, got.Ino, want.Dev, want.Ino, initPath())
+	}
+	fd, err := unix.Open(initPath(), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		unix.Close(fd) // nothing written
+		t.Errorf("the init a spare runs could be opened for writing while it waits")
+	}
+	b := beginSpared(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
+	b.cleanup()
 }
