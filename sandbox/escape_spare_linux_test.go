@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,4 +95,109 @@ func TestSpareRunsTheInitChecked(t *testing.T) {
 	}
 	b := beginSpared(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second})
 	b.cleanup()
+}
+
+// Many Runs at once, some failing, some with their context already
+// canceled, while the host's mounts change (each spare forked before is
+// stale) and the zygote is killed (its spare too): every Run that takes a
+// spare takes its own, and once the spare is dropped nothing is left: no
+// process, zombie, descriptor (the spares' mount watches too) or slot.
+// (Run with -race.)
+func TestSpareManyRunsLeaveNothing(t *testing.T) {
+	awaitSpare(t)
+	dropSpare()
+	// Less the id-mapping namespaces kept for the slots used (idmaps): a
+	// cache, not a leak.
+	openFds := func(t *testing.T) int {
+		idmaps.mu.Lock()
+		defer idmaps.mu.Unlock()
+		return openFds(t) - len(idmaps.fds)
+	}
+	fds := openFds(t)
+	base, err := os.MkdirTemp("/var/tmp", "bulwark-spare-many-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var mu sync.Mutex
+	spared := map[int]int{} // init pid -> Runs that took it as a spare
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 12; i++ {
+				s, ctx := spec, context.Background()
+				s.Trace = &Trace{}
+				switch (g + i) % 6 {
+				case 2:
+					s.Workspace = "/nonexistent/bulwark-spare-many"
+				case 4:
+					ctx = canceled
+				}
+				b, err := begin(s.withDefaults())
+				if err != nil {
+					if s.Workspace == "" {
+						t.Errorf("begin: %v", err)
+					}
+					continue
+				}
+				if b.fromSpare {
+					mu.Lock()
+					spared[b.pid]++
+					mu.Unlock()
+				}
+				res, err := b.run(ctx, []string{"true"}, stdio{})
+				switch {
+				case ctx == canceled:
+					b.cleanup()
+				case err != nil || res.ExitCode != 0:
+					t.Errorf("Run: %v, %+v", err, res)
+					b.cleanup()
+				default:
+					b.endAfterRun()
+				}
+			}
+		}()
+	}
+	for i := 0; i < 6; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if i == 3 {
+			zyg.mu.Lock()
+			z := zyg.pid
+			zyg.mu.Unlock()
+			syscall.Kill(z, syscall.SIGKILL)
+			continue
+		}
+		if err := unix.Mount("tmpfs", base, "tmpfs", 0, "size=4k"); err == nil {
+			unix.Unmount(base, unix.MNT_DETACH)
+		}
+	}
+	wg.Wait()
+	for pid, n := range spared {
+		if n > 1 {
+			t.Errorf("the spare init %d served %d sandboxes", pid, n)
+		}
+	}
+	if len(spared) == 0 {
+		t.Error("no Run took a spare")
+	}
+	t.Logf("%d Runs took a spare", len(spared))
+	dropSpare()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(zombieChildren()) > 0 || len(sandboxProcesses()) > 0 || openFds(t) > fds {
+		if time.Now().After(deadline) {
+			t.Fatalf("after many Runs with spares: unreaped children %v, sandbox processes %v, %d descriptors open (%d before)", zombieChildren(), sandboxProcesses(), openFds(t), fds)
+		}
+		time.Sleep(50 * time.Millisecond)
+		dropSpare()
+	}
+	uids.mu.Lock()
+	defer uids.mu.Unlock()
+	if len(uids.used) > 0 {
+		t.Errorf("slots still used after every sandbox ended: %v", uids.used)
+	}
 }
