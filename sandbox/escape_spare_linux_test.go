@@ -204,3 +204,37 @@ func TestSpareManyRunsLeaveNothing(t *testing.T) {
 		t.Errorf("slots still used after every sandbox ended: %v", uids.used)
 	}
 }
+
+// What a command finds of its process and its sandbox does not tell
+// whether its init was a spare: its umask, rlimits, status (credentials,
+// seccomp, no_new_privs, signals), mounts, host name, environment,
+// groups, descriptors, OOM score, login ids, personality, timer slack,
+// security label and root. A spare holds since its fork what the zygote
+// gave it; a fresh init of the same zygote the same. (The volatile
+// fields, pids, sizes and counts, are left out.)
+func TestSpareCommandSeesWhatAFreshOneSees(t *testing.T) {
+	const script = `umask; ulimit -a
+grep -vE '^(Pid|PPid|TracerPid|Tgid|Ngid|NSpid|NStgid|NSpgid|NSsid|Vm|Rss|voluntary|nonvoluntary|Threads|SigQ|State|Name|Kthread|HugetlbPages)' /proc/self/status
+awk '{print $5, $6, $9, $10, $11}' /proc/self/mountinfo
+hostname; env | sort; cat /proc/self/cgroup; ls /proc/self/fd
+cat /proc/self/oom_score_adj /proc/self/loginuid /proc/self/sessionid /proc/self/personality /proc/self/timerslack_ns
+cat /proc/self/attr/current 2>&1; ls -A /; id`
+	spec := Spec{AllowExec: []string{"sh", "grep", "awk", "hostname", "env", "sort", "cat", "ls", "id"}, Timeout: 20 * time.Second}
+	b := beginSpared(t, spec)
+	res, err := b.run(context.Background(), []string{"sh", "-c", script}, stdio{})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("the spare's sandbox: %v, %+v", err, res)
+	}
+	b.endAfterRun()
+	spec.FreshInit = true
+	fresh := mustRun(t, spec, "sh", "-c", script)
+	got, want := strings.Split(string(res.Stdout), "\n"), strings.Split(string(fresh.Stdout), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("the command of a spare init saw:\n%s\nof a fresh one:\n%s", res.Stdout, fresh.Stdout)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("the command of a spare init saw %q where that of a fresh one saw %q", got[i], want[i])
+		}
+	}
+}
