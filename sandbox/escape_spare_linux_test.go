@@ -238,3 +238,31 @@ cat /proc/self/attr/current 2>&1; ls -A /; id`
 		}
 	}
 }
+
+// A spare's init that dies once taken (between the look of take and the
+// command) fails that one sandbox, which then leaves nothing, not even
+// its slot; the next Run does not notice.
+func TestSpareDyingOnceTakenFailsOnlyItsSandbox(t *testing.T) {
+	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	b := beginSpared(t, spec)
+	pid, slot := b.pid, b.slot
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.run(context.Background(), []string{"true"}, stdio{}); err == nil {
+		t.Fatalf("a command ran in the sandbox of the killed spare %d", pid)
+	}
+	teardowns.Wait()
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		t.Errorf("the killed spare %d: kill(0) = %v", pid, err)
+	}
+	mustRun(t, spec, "true")
+	dropSpare()
+	uids.mu.Lock()
+	used := uids.used[slot]
+	uids.mu.Unlock()
+	if used {
+		t.Errorf("the killed spare's slot %d is still used", slot)
+	}
+	assertNothingLeft(t)
+}
