@@ -211,15 +211,17 @@ func TestSpareManyRunsLeaveNothing(t *testing.T) {
 // groups, descriptors, OOM score, login ids, personality, timer slack,
 // security label and root. A spare holds since its fork what the zygote
 // gave it; a fresh init of the same zygote the same. (The volatile
-// fields, pids, sizes and counts, are left out.)
+// fields, pids, sizes and counts, are left out, the mounts sorted (their
+// order follows the root tree's clone) and the slot's host ids in the
+// options of /tmp and /dev/shm named alike.)
 func TestSpareCommandSeesWhatAFreshOneSees(t *testing.T) {
 	const script = `umask; ulimit -a
 grep -vE '^(Pid|PPid|TracerPid|Tgid|Ngid|NSpid|NStgid|NSpgid|NSsid|Vm|Rss|voluntary|nonvoluntary|Threads|SigQ|State|Name|Kthread|HugetlbPages)' /proc/self/status
-awk '{print $5, $6, $9, $10, $11}' /proc/self/mountinfo
+awk '{print $5, $6, $9, $10, $11}' /proc/self/mountinfo | sed -E 's/(uid|gid)=[0-9]+/\1=SLOT/g' | sort
 hostname; env | sort; cat /proc/self/cgroup; ls /proc/self/fd
 cat /proc/self/oom_score_adj /proc/self/loginuid /proc/self/sessionid /proc/self/personality /proc/self/timerslack_ns
 cat /proc/self/attr/current 2>&1; ls -A /; id`
-	spec := Spec{AllowExec: []string{"sh", "grep", "awk", "hostname", "env", "sort", "cat", "ls", "id"}, Timeout: 20 * time.Second}
+	spec := Spec{AllowExec: []string{"sh", "grep", "awk", "sed", "hostname", "env", "sort", "cat", "ls", "id"}, Timeout: 20 * time.Second}
 	b := beginSpared(t, spec)
 	res, err := b.run(context.Background(), []string{"sh", "-c", script}, stdio{})
 	if err != nil || res.ExitCode != 0 {
