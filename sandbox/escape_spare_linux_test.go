@@ -268,3 +268,32 @@ func TestSpareDyingOnceTakenFailsOnlyItsSandbox(t *testing.T) {
 	}
 	assertNothingLeft(t)
 }
+
+// A box cleaned up twice (a caller that cleans up after a run that did)
+// frees its slot once: by the second, the slot may be another sandbox's,
+// or the spare's, which would then share host uids with the next.
+func TestCleanupTwiceFreesTheSlotOnce(t *testing.T) {
+	requireRootSandbox(t)
+	dropSpare()
+	b, err := begin(Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second, FreshInit: true}.withDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := b.slot
+	b.cleanup()
+	uids.mu.Lock()
+	if uids.used[slot] {
+		uids.mu.Unlock()
+		t.Fatalf("set-up: slot %d still used after its box's cleanup", slot)
+	}
+	uids.used[slot] = true // leased again, to another sandbox
+	uids.mu.Unlock()
+	defer uids.free(slot)
+	b.cleanup()
+	uids.mu.Lock()
+	used := uids.used[slot]
+	uids.mu.Unlock()
+	if !used {
+		t.Errorf("a second cleanup freed slot %d, leased again since", slot)
+	}
+}
