@@ -58,6 +58,11 @@ type box struct {
 	// spareFits that it could have been, and so its end asks for a
 	// spare for the next sandbox.
 	fromSpare, spareFits bool
+
+	// cleaned says cleanup ran: a second one would free the slot and
+	// reset its groups again, maybe another sandbox's (or spare's) by
+	// then.
+	cleaned atomic.Bool
 }
 
 // start creates a sandbox for spec and waits until it is prepared. The
@@ -781,6 +786,9 @@ const initExitWait = 10 * time.Second
 // whose processes outlive the wait (stuck in the kernel) keeps its host
 // uids, so no other sandbox runs as them while they live.
 func (b *box) cleanup() {
+	if b.cleaned.Swap(true) {
+		return
+	}
 	if b.spareFits {
 		spares.want()
 	}

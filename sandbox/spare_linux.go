@@ -25,11 +25,21 @@ import (
 // serves one sandbox: taken under spares.mu, it is that sandbox's box from
 // then on, and goes wherever the sandbox goes (a failed configuration
 // ends it with the sandbox). A spare whose init has ended, whose zygote
-// has ended, or older than spareMaxAge is ended and its slot freed.
+// has ended, older than spareMaxAge, or forked before a mount of this
+// process's namespace changed is ended and its slot freed.
 type spareInit struct {
 	b    *box // pid, pidfd, ctrl, slot, held and done set: nothing else
 	gen  *zygoteGen
 	made time.Time
+	// mounts is /proc/self/mountinfo, opened before the fork: a poll
+	// of it says whether a mount of this process's namespace changed
+	// since (as mountsChanged). The init's mount namespace is a copy
+	// of this one as it was at the fork, and the init binds from it
+	// what this process resolved and checked in its own (the allowed
+	// programs, every source of a root it builds itself): a spare
+	// forked before a mount that did not propagate to it would run
+	// what was there before.
+	mounts int
 	// gone is closed when the spare leaves spares.ready: its keeper
 	// then stops.
 	gone chan struct{}
@@ -72,17 +82,26 @@ func (k *spareKeeper) take() *box {
 	if s == nil {
 		return nil
 	}
-	close(s.gone)
-	if !s.fresh() {
+	fresh := s.fresh()
+	s.left()
+	if !fresh {
 		k.end(s)
 		return nil
 	}
 	return s.b
 }
 
+// left says s has left spares.ready, once, by whoever took it from there:
+// its keeper stops, and its mount watch is closed.
+func (s *spareInit) left() {
+	close(s.gone)
+	unix.Close(s.mounts)
+}
+
 // fresh says whether the spare may still serve: its init runs (its pidfd
 // is not readable, which it becomes when the init ends, whether or not it
-// is reaped yet), its zygote runs and it is younger than spareMaxAge.
+// is reaped yet), its zygote runs, it is younger than spareMaxAge and no
+// mount of this process's namespace changed since its fork.
 func (s *spareInit) fresh() bool {
 	select {
 	case <-s.b.done:
@@ -94,7 +113,7 @@ func (s *spareInit) fresh() bool {
 	if time.Since(s.made) > spareMaxAge {
 		return false
 	}
-	fds := []unix.PollFd{{Fd: int32(s.b.pidfd), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(s.b.pidfd), Events: unix.POLLIN}, {Fd: int32(s.mounts), Events: unix.POLLPRI}}
 	n, err := unix.Poll(fds, 0)
 	return err == nil && n == 0
 }
@@ -132,13 +151,20 @@ func (k *spareKeeper) fill() {
 // newSpare starts a spare init through the zygote, or returns nil (and
 // leaves nothing) when it cannot: the next sandbox starts its own.
 func newSpare() *spareInit {
+	// Before the fork: a mount changed after it is seen (fresh).
+	mounts, err := unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
 	slot, err := uids.alloc()
 	if err != nil {
+		unix.Close(mounts)
 		return nil
 	}
 	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
 	child, err := b.newCtrl()
 	if err != nil {
+		unix.Close(mounts)
 		b.freeSlot()
 		return nil
 	}
@@ -148,11 +174,12 @@ func newSpare() *spareInit {
 	if err != nil {
 		// An init the zygote may have forked before its answer was lost
 		// ends at its first read, as b.ctrl closes (see startInit).
+		unix.Close(mounts)
 		b.cleanup()
 		return nil
 	}
 	b.adoptZygoted(pid, pidfd, g)
-	return &spareInit{b: b, gen: g, made: time.Now(), gone: make(chan struct{})}
+	return &spareInit{b: b, gen: g, made: time.Now(), mounts: mounts, gone: make(chan struct{})}
 }
 
 // keep ends the ready spare s once its init or its zygote has ended, or
@@ -171,7 +198,7 @@ func (k *spareKeeper) keep(s *spareInit) {
 	mine := k.ready == s
 	if mine {
 		k.ready = nil
-		close(s.gone)
+		s.left()
 	}
 	k.mu.Unlock()
 	if mine {
@@ -203,7 +230,7 @@ func (k *spareKeeper) drop() {
 	k.ready = nil
 	k.mu.Unlock()
 	if s != nil {
-		close(s.gone)
+		s.left()
 		s.b.cleanup()
 	}
 	k.settle()

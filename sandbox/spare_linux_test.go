@@ -335,7 +335,12 @@ func TestSpareFreshLooksAtThePidfd(t *testing.T) {
 		t.Skip("no pidfds here")
 	}
 	defer unix.Close(pidfd)
-	s := &spareInit{b: &box{pid: c.Process.Pid, pidfd: pidfd, done: make(chan struct{})}, gen: &zygoteGen{ended: make(chan struct{})}, made: time.Now()}
+	mounts, err := unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(mounts)
+	s := &spareInit{b: &box{pid: c.Process.Pid, pidfd: pidfd, done: make(chan struct{})}, gen: &zygoteGen{ended: make(chan struct{})}, made: time.Now(), mounts: mounts}
 	if !s.fresh() {
 		t.Fatal("a spare whose init runs is not fresh")
 	}
