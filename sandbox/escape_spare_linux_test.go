@@ -70,6 +70,59 @@ func TestSpareSeesTheHostsMountsOfNow(t *testing.T) {
 	})
 }
 
+// On a host whose mounts change all the time, every spare would be
+// stale when taken, and each would cost a fork for nothing: after
+// maxMoved spares in a row found stale because of a mount, none is made
+// for spareMaxAge; a spare found stale once is made again at once.
+func TestSparesQuietWhileMountsMove(t *testing.T) {
+	awaitSpare(t)
+	spares.mu.Lock()
+	spares.moved = 0
+	spares.mu.Unlock()
+	base, err := os.MkdirTemp("/var/tmp", "bulwark-spare-quiet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	for i := 1; i <= maxMoved; i++ {
+		s := awaitSpare(t)
+		if err := unix.Mount("tmpfs", base, "tmpfs", 0, "size=64k"); err != nil {
+			t.Skipf("cannot mount: %v", err)
+		}
+		unix.Unmount(base, unix.MNT_DETACH)
+		b, err := begin(spec.withDefaults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.pid == s.b.pid {
+			t.Fatalf("a spare forked before a mount changed was taken")
+		}
+		b.cleanup()
+		teardowns.Wait()
+		spares.settle()
+		spares.mu.Lock()
+		ready, quiet := spares.ready != nil, time.Now().Before(spares.quietUntil)
+		spares.mu.Unlock()
+		switch {
+		case i < maxMoved && (!ready || quiet):
+			t.Fatalf("after %d spares in a row stale from mounts: a spare ready %v, quiet %v; want one made again", i, ready, quiet)
+		case i == maxMoved && (ready || !quiet):
+			t.Fatalf("after %d spares in a row stale from mounts: a spare ready %v, quiet %v; want none made for a while", i, ready, quiet)
+		}
+	}
+	mustRun(t, spec, "true")
+	teardowns.Wait()
+	spares.settle()
+	spares.mu.Lock()
+	ready := spares.ready != nil
+	spares.mu.Unlock()
+	if ready {
+		t.Errorf("a spare was made while spares are quiet")
+	}
+	awaitSpare(t) // and they come back (the quiet ended by hand)
+}
+
 // A spare runs the very file this process checked (the standalone init
 // whose stamp matched its sources, standaloneInit), however long it
 // waits: the inode this process holds open, not whatever a path names

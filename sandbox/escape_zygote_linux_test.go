@@ -349,7 +349,7 @@ else:
 		spares.mu.Lock()
 		still := spares.ready == spare
 		spares.mu.Unlock()
-		if !still || !spare.fresh() {
+		if ok, _ := spare.fresh(); !still || !ok {
 			t.Errorf("the spare init %d is no longer ready and alive after the command's attempts", spare.b.pid)
 		}
 	}

@@ -60,7 +60,18 @@ type spareKeeper struct {
 	ready   *spareInit
 	filling bool
 	busy    int // fills and ends under way (drop waits for them)
+	// moved counts the spares in a row found stale because a mount
+	// changed; at maxMoved, no spare is made until quietUntil: on a
+	// host whose mounts change all the time (a busy container node)
+	// every spare would be forked for nothing, a CPU taken from the
+	// sandboxes for each.
+	moved      int
+	quietUntil time.Time
 }
+
+// maxMoved is how many spares in a row may be found stale because of a
+// mount before spares stop for spareMaxAge.
+const maxMoved = 3
 
 var spares = &spareKeeper{}
 
@@ -82,8 +93,17 @@ func (k *spareKeeper) take() *box {
 	if s == nil {
 		return nil
 	}
-	fresh := s.fresh()
+	fresh, moved := s.fresh()
 	s.left()
+	k.mu.Lock()
+	if moved {
+		if k.moved++; k.moved >= maxMoved {
+			k.moved, k.quietUntil = 0, time.Now().Add(spareMaxAge)
+		}
+	} else if fresh {
+		k.moved = 0
+	}
+	k.mu.Unlock()
 	if !fresh {
 		k.end(s)
 		return nil
@@ -101,32 +121,32 @@ func (s *spareInit) left() {
 // fresh says whether the spare may still serve: its init runs (its pidfd
 // is not readable, which it becomes when the init ends, whether or not it
 // is reaped yet), its zygote runs, it is younger than spareMaxAge and no
-// mount of this process's namespace changed since its fork.
-func (s *spareInit) fresh() bool {
-	select {
-	case <-s.b.done:
-		return false
-	case <-s.gen.ended:
-		return false
-	default:
-	}
-	if time.Since(s.made) > spareMaxAge {
-		return false
-	}
+// mount of this process's namespace changed since its fork. moved says
+// a mount changed (a poll of mountinfo reports a change once: it is
+// asked here alone).
+func (s *spareInit) fresh() (ok, moved bool) {
 	fds := []unix.PollFd{{Fd: int32(s.b.pidfd), Events: unix.POLLIN}, {Fd: int32(s.mounts), Events: unix.POLLPRI}}
 	n, err := unix.Poll(fds, 0)
-	return err == nil && n == 0
+	moved = err != nil || fds[1].Revents != 0
+	select {
+	case <-s.b.done:
+		return false, moved
+	case <-s.gen.ended:
+		return false, moved
+	default:
+	}
+	return err == nil && n == 0 && time.Since(s.made) <= spareMaxAge, moved
 }
 
 // want asks for a spare in the background, unless there is one or one is
-// on the way, or no zygote runs.
+// on the way, no zygote runs, or spares are quiet after mounts moved.
 func (k *spareKeeper) want() {
 	if sparesOff || !zyg.running() {
 		return
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.ready != nil || k.filling {
+	if k.ready != nil || k.filling || time.Now().Before(k.quietUntil) {
 		return
 	}
 	k.filling = true
