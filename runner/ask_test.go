@@ -17,12 +17,12 @@ import (
 // stored, has the person answer it at once, before the store returns:
 // the earliest instant anyone can see the question.
 type answerOnQuestion struct {
-	*sqlite.DB
+	runner.Store
 	answer func(tenant bulwark.TenantID, id string)
 }
 
 func (s answerOnQuestion) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
-	if err := s.DB.AppendEvent(ctx, tenant, e); err != nil {
+	if err := s.Store.AppendEvent(ctx, tenant, e); err != nil {
 		return err
 	}
 	if e.Type == bulwark.EventAskUser {
@@ -52,21 +52,14 @@ func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 	})
 	sent := make(chan error, 1)
 	e.store = func(db *sqlite.DB) runner.Store {
-		return answerOnQuestion{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
 			sent <- e.rt.Send(context.Background(), tenant, id, "Grace Hopper")
 		}}
 	}
 	e.rt = e.newRuntime(t, e.db)
 	ctx := context.Background()
 	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("the answer was refused: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the question was never asked")
-	}
+	answerSent(t, sent)
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
 	mu.Lock()
 	defer mu.Unlock()
@@ -100,12 +93,25 @@ func TestSubAgentAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 	e.delegate = true
 	sent := make(chan error, 1)
 	e.store = func(db *sqlite.DB) runner.Store {
-		return answerOnQuestion{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
 			sent <- e.rt.Send(context.Background(), tenant, id, "extra large")
 		}}
 	}
 	e.rt = e.newRuntime(t, e.db)
 	parent := must(e.rt.Submit(context.Background(), e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	answerSent(t, sent)
+	waitStatus(t, e, e.a, parent.ID, bulwark.TaskSucceeded)
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(strings.Join(childSaw, "\n"), "extra large") {
+		t.Errorf("the answer never reached the sub-agent's model")
+	}
+}
+
+// answerSent waits for the answer answerOnQuestion sent, and fails the
+// test if it was refused or the question never came.
+func answerSent(t *testing.T, sent <-chan error) {
+	t.Helper()
 	select {
 	case err := <-sent:
 		if err != nil {
@@ -113,11 +119,5 @@ func TestSubAgentAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the question was never asked")
-	}
-	waitStatus(t, e, e.a, parent.ID, bulwark.TaskSucceeded)
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(strings.Join(childSaw, "\n"), "extra large") {
-		t.Errorf("the answer never reached the sub-agent's model")
 	}
 }
