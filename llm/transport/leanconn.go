@@ -112,8 +112,13 @@ func (c *leanConn) readHead(req *http.Request) (*http.Response, error) {
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("unexpected 101 Switching Protocols: no upgrade was asked for")
-		case resp.StatusCode < 200:
-			continue // 100 Continue, 103 Early Hints: no body, the final response follows
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			// 100 Continue, 103 Early Hints: no body, the final response
+			// follows. Only 1xx: a status under 100 (which net/http's
+			// parser takes, and its Transport answers as final) may
+			// have a body, and skipping it would read that body as the
+			// next head.
+			continue
 		}
 		return resp, nil
 	}
