@@ -36,8 +36,9 @@ import (
 // read to its end without error, the response was framed by a length or
 // chunked encoding, neither side asked to close, no byte followed the
 // body, and, when it is taken again, the socket holds nothing unread and
-// was not closed (a non-blocking peek). Errors never hold the request's
-// header values: a server can echo them in a malformed response.
+// was not closed (a non-blocking peek). Errors, of RoundTrip and of the
+// body's reads, never hold the request's header values: a server can
+// echo them in a malformed response head or trailer.
 type Lean struct {
 	std         *http.Transport
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)

@@ -14,17 +14,32 @@ import (
 const canary = "sk-CANARY-0123456789abcdef"
 
 // A hostile server that echoes the API key where net/http's parser quotes
-// what it read in its error (a status line, a status code, a length): no
-// error of the lean transport holds it, through http.Client too.
+// what it read in its error (a status line, a status code, a length, a
+// transfer coding, a trailer line read with the body): no error of the
+// lean transport holds it, through http.Client too.
 func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 	replies := map[string]func(key string) string{
-		"status line":    func(k string) string { return k + "\r\n\r\n" },
-		"status code":    func(k string) string { return "HTTP/1.1 " + k + " OK\r\n\r\n" },
-		"proto":          func(k string) string { return "HTTP/" + k + " 200 OK\r\n\r\n" },
-		"content length": func(k string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + k + "\r\n\r\n" },
-		"header line":    func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
-		"chunk size":     func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
-		"header value":   func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
+		"status line":     func(k string) string { return k + "\r\n\r\n" },
+		"status code":     func(k string) string { return "HTTP/1.1 " + k + " OK\r\n\r\n" },
+		"proto":           func(k string) string { return "HTTP/" + k + " 200 OK\r\n\r\n" },
+		"content length":  func(k string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + k + "\r\n\r\n" },
+		"header line":     func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
+		"chunk size":      func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
+		"header value":    func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
+		"transfer coding": func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + k + "\r\n\r\n" },
+		"lengths": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: " + k + "\r\n\r\n"
+		},
+		// Read with the body, after RoundTrip returned.
+		"trailer line": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + k + "\r\n\r\n"
+		},
+		"trailer name": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX " + k + ": 1\r\n\r\n"
+		},
+		"chunk then key": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n" + k + "\r\n"
+		},
 	}
 	for name, reply := range replies {
 		for _, header := range []string{"Authorization", "X-Api-Key"} {

@@ -86,7 +86,7 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, wire []byte
 		c.close()
 		return nil, c.got == 0 && replayable(req), c.failed(ctx, err)
 	}
-	b := &leanBody{c: c, ctx: ctx, stop: stop, rc: resp.Body, keep: keepAlive(req, resp)}
+	b := &leanBody{c: c, req: req, ctx: ctx, stop: stop, rc: resp.Body, keep: keepAlive(req, resp)}
 	if resp.Body == http.NoBody {
 		b.end(io.EOF) // nothing follows the head: the connection is free now
 		return resp, false, nil
@@ -165,6 +165,7 @@ var errBodyClosed = errors.New("http: read on closed response body")
 // Close).
 type leanBody struct {
 	c    *leanConn
+	req  *http.Request // its header values are scrubbed from read errors
 	ctx  context.Context
 	stop func() bool // unregisters c.abort from ctx
 	rc   io.ReadCloser
@@ -187,7 +188,9 @@ func (b *leanBody) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if err != io.EOF {
-		err = b.c.failed(b.ctx, err)
+		// A trailer line is quoted in the parser's error: the server
+		// can echo the key there, as in a head.
+		err = scrub(b.req, b.c.failed(b.ctx, err))
 	}
 	return n, b.end(err)
 }
