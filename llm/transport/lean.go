@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -327,15 +328,25 @@ func scrub(req *http.Request, err error) error {
 	return fmt.Errorf("%s (%w)", clean, errRedacted)
 }
 
-// redactValue removes v and each of its words of 8 bytes or more from s.
+// redactValue removes v and each of its words of 8 bytes or more from s,
+// as they are and as %q writes them (net/http's parser quotes what it
+// could not parse: a quote, a backslash or a byte over 0x7e in a key is
+// escaped there).
 func redactValue(s, v string) string {
-	if len(v) >= 8 {
-		s = strings.ReplaceAll(s, v, "[REDACTED]")
-	}
+	s = redactWord(s, v)
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ';' || r == '=' }) {
-		if len(w) >= 8 {
-			s = strings.ReplaceAll(s, w, "[REDACTED]")
-		}
+		s = redactWord(s, w)
+	}
+	return s
+}
+
+func redactWord(s, w string) string {
+	if len(w) < 8 {
+		return s
+	}
+	s = strings.ReplaceAll(s, w, "[REDACTED]")
+	if q := strconv.Quote(w); q[1:len(q)-1] != w {
+		s = strings.ReplaceAll(s, q[1:len(q)-1], "[REDACTED]")
 	}
 	return s
 }

@@ -42,7 +42,7 @@ func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 		},
 	}
 	for name, reply := range replies {
-		for _, header := range []string{"Authorization", "X-Api-Key"} {
+		for _, header := range []string{"Authorization", "X-Api-Key", "X-Odd-Key"} {
 			srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
 				req, ok := readReq(br)
 				if !ok {
@@ -54,8 +54,11 @@ func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 			l := newTestLean(t)
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.url+"/v1/chat", strings.NewReader("{}"))
 			v := canary
-			if header == "Authorization" {
+			switch header {
+			case "Authorization":
 				v = "Bearer " + canary
+			case "X-Odd-Key": // escaped where the parser quotes it
+				v = `sk-"CANARY"\0123456789`
 			}
 			req.Header.Set(header, v)
 			resp, err := (&http.Client{Transport: l}).Do(req)
