@@ -28,7 +28,7 @@ import (
 //
 // Every other request goes to the standard transport it was made from,
 // unchanged: https, requests its Proxy function sends through a proxy,
-// requests with an Upgrade, Connection or Expect header, trailers, a body
+// CONNECT, requests with an Upgrade, Connection or Expect header, trailers, a body
 // of unknown length or over 16 MiB, an invalid method or header (which
 // the standard transport refuses in its own words), and all requests when
 // keep-alives are disabled.
@@ -42,6 +42,7 @@ import (
 // echo them in a malformed response head or trailer.
 type Lean struct {
 	std         *http.Transport
+	off         bool // std has a setting Lean does not implement: std takes all
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	maxHead     int64 // bytes of response heads (1xx included) per request
 	idlePerHost int
@@ -66,15 +67,19 @@ const (
 )
 
 // NewLean returns a Lean that sends what it does not take itself through
-// std, and takes from std its Proxy function, MaxIdleConns,
-// MaxIdleConnsPerHost, IdleConnTimeout, MaxResponseHeaderBytes and
-// DisableKeepAlives. Its own connections are dialled with a 30 s timeout.
-// std must not be changed afterwards.
+// std, and takes from std its Proxy function, DialContext (or Dial),
+// MaxIdleConns, MaxIdleConnsPerHost, IdleConnTimeout and
+// MaxResponseHeaderBytes; when std has none of the dial functions, its
+// connections are dialled with a 30 s timeout, as net/http's default.
+// When std disables keep-alives, sets a ResponseHeaderTimeout or a
+// MaxConnsPerHost, or speaks HTTP/2 without TLS only, which Lean does
+// not implement, std takes every request. std must not be changed
+// afterwards.
 func NewLean(std *http.Transport) *Lean {
-	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
 	t := &Lean{
 		std:         std,
-		dial:        d.DialContext,
+		off:         std.DisableKeepAlives || std.ResponseHeaderTimeout > 0 || std.MaxConnsPerHost > 0 || (std.Protocols != nil && !std.Protocols.HTTP1()),
+		dial:        dialOf(std),
 		maxHead:     std.MaxResponseHeaderBytes,
 		idlePerHost: std.MaxIdleConnsPerHost,
 		maxIdle:     std.MaxIdleConns,
@@ -91,6 +96,19 @@ func NewLean(std *http.Transport) *Lean {
 		t.idleTimeout = 90 * time.Second
 	}
 	return t
+}
+
+// dialOf is std's dial function, as net/http chooses it: a dialer that
+// std was given (one that refuses some addresses, say) binds Lean too.
+func dialOf(std *http.Transport) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	switch {
+	case std.DialContext != nil:
+		return std.DialContext
+	case std.Dial != nil:
+		return func(_ context.Context, network, addr string) (net.Conn, error) { return std.Dial(network, addr) }
+	}
+	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
+	return d.DialContext
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -132,13 +150,13 @@ func (t *Lean) CloseIdleConnections() {
 // takes says whether req is for Lean's own connections.
 func (t *Lean) takes(req *http.Request) bool {
 	u := req.URL
-	if u == nil || u.Scheme != "http" || u.Host == "" || t.std.DisableKeepAlives || len(req.Trailer) > 0 {
+	if u == nil || u.Scheme != "http" || u.Host == "" || t.off || len(req.Trailer) > 0 {
 		return false
 	}
 	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxLeanBody) {
 		return false
 	}
-	if req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token, as a header name
+	if req.Method == "CONNECT" || req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token, as a header name
 		return false
 	}
 	if !asciiPrintable(u.Host) || !asciiPrintable(req.Host) {

@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const canary = "sk-CANARY-0123456789abcdef"
@@ -132,6 +135,7 @@ func TestLeanTakes(t *testing.T) {
 		{"bad header name", func(r *http.Request) { r.Header["X:A"] = []string{"a"} }, false, false},
 		{"non-ascii host", func(r *http.Request) { r.URL.Host = "exämple.test" }, false, false},
 		{"odd Host", func(r *http.Request) { r.Host = "a b" }, false, false},
+		{"connect", func(r *http.Request) { r.Method = "CONNECT"; r.Body = nil; r.ContentLength = 0 }, false, false},
 	}
 	for _, tc := range cases {
 		std := StdTransport()
@@ -148,11 +152,50 @@ func TestLeanTakes(t *testing.T) {
 			t.Errorf("%s: takes = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	for name, set := range map[string]func(std *http.Transport){
+		"keep-alives disabled":    func(std *http.Transport) { std.DisableKeepAlives = true },
+		"response header timeout": func(std *http.Transport) { std.ResponseHeaderTimeout = time.Minute },
+		"connections per host":    func(std *http.Transport) { std.MaxConnsPerHost = 4 },
+		"HTTP/2 without TLS only": func(std *http.Transport) { std.Protocols = h2c },
+	} {
+		std := StdTransport()
+		set(std)
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+		if NewLean(std).takes(req) {
+			t.Errorf("with %s: takes = true, want false", name)
+		}
+	}
+}
+
+// Lean dials with the standard transport's dial function: one that
+// refuses an address (as an SSRF guard does) refuses it for Lean too.
+func TestLeanDialsWithStd(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("x")) })
+	var dialled atomic.Int32
+	refused := errors.New("refused by the dialer")
 	std := StdTransport()
-	std.DisableKeepAlives = true
-	req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/", nil)
-	if NewLean(std).takes(req) {
-		t.Errorf("with keep-alives disabled: takes = true, want false")
+	std.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled.Add(1)
+		return nil, refused
+	}
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	if _, err := send(t.Context(), l, "POST", srv.url); !errors.Is(err, refused) || dialled.Load() != 1 || srv.conns.Load() != 0 {
+		t.Errorf("DialContext refusing: error %v, %d dials, the server saw %d connections; want the refusal, 1, 0", err, dialled.Load(), srv.conns.Load())
+	}
+
+	std = StdTransport()
+	std.DialContext = nil
+	std.Dial = func(network, addr string) (net.Conn, error) {
+		dialled.Add(1)
+		return nil, refused
+	}
+	l = NewLean(std)
+	defer l.CloseIdleConnections()
+	if _, err := send(t.Context(), l, "POST", srv.url); !errors.Is(err, refused) || dialled.Load() != 2 {
+		t.Errorf("Dial refusing: error %v, want the refusal", err)
 	}
 }
 

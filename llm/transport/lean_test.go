@@ -99,16 +99,17 @@ func okReply(body string) string {
 }
 
 // newTestLean is a Lean whose standard transport fails the test if it
-// is used: every request of these tests must take the lean path.
+// is used: every request of these tests must take the lean path. (Lean
+// dials with the dial function std had when it was made.)
 func newTestLean(t *testing.T) *Lean {
 	t.Helper()
 	std := StdTransport()
 	std.Proxy = nil
+	l := NewLean(std)
 	std.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		t.Errorf("the standard transport dialled %s", addr)
 		return nil, errors.New("not the lean path")
 	}
-	l := NewLean(std)
 	t.Cleanup(l.CloseIdleConnections)
 	return l
 }
