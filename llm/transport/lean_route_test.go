@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 const canary = "sk-CANARY-0123456789abcdef"
@@ -287,4 +289,90 @@ func recv(ch <-chan struct{}) <-chan struct{} {
 	done := make(chan struct{})
 	go func() { <-ch; close(done) }()
 	return done
+}
+
+// Each spelling of the proxy variables sends a request where net/http's
+// Transport sends it, through the proxy or straight to the server; and a
+// request that goes straight takes the lean path.
+func TestLeanProxyEnvironment(t *testing.T) {
+	cases := []struct {
+		env map[string]string
+		url string
+	}{
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://model.internal:11434/api/chat"},
+		{map[string]string{"http_proxy": "PROXY"}, "http://model.internal:11434/api/chat"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "*"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "no_proxy": "model.internal"}, "http://model.internal:11434/"},
+		{map[string]string{"http_proxy": "PROXY", "NO_PROXY": "MODEL.INTERNAL"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": ".internal"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "internal"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "model.internal:8080"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "model.internal:11434"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "10.0.0.0/8"}, "http://10.1.2.3:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "10.0.0.0/8"}, "http://11.1.2.3:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "fd00::1"}, "http://[fd00::1]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "[fd00::1]:11434"}, "http://[fd00::1]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "fd00::/8"}, "http://[fd00::2]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://[fd00::2]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://localhost:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://127.0.0.1:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://[::1]:11434/"},
+		{map[string]string{"HTTPS_PROXY": "PROXY"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "REQUEST_METHOD": "GET"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "", "http_proxy": "PROXY"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "", "no_proxy": "*"}, "http://model.internal:11434/"},
+	}
+	var direct atomic.Value
+	target := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		for {
+			req, ok := readReq(br)
+			if !ok {
+				return
+			}
+			direct.Store(req.RequestURI)
+			io.WriteString(c, okReply("direct"))
+		}
+	})
+	proxy := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("proxy")) })
+	proxyAddr := strings.TrimPrefix(proxy.url, "http://")
+	targetAddr := strings.TrimPrefix(target.url, "http://")
+	// Every address but the proxy's reaches the target server.
+	route := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != proxyAddr {
+			addr = targetAddr
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	for _, tc := range cases {
+		for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+			t.Setenv(k, strings.ReplaceAll(tc.env[k], "PROXY", proxy.url))
+		}
+		envProxy := func(r *http.Request) (*url.URL, error) { return httpproxy.FromEnvironment().ProxyFunc()(r.URL) }
+		via := func(rt http.RoundTripper) string {
+			got, err := send(t.Context(), rt, "POST", tc.url)
+			if err != nil {
+				return err.Error()
+			}
+			return got
+		}
+		std := StdTransport()
+		std.Proxy, std.DialContext = envProxy, route
+		want := via(std)
+		std.CloseIdleConnections()
+
+		std = StdTransport()
+		std.Proxy, std.DialContext = envProxy, route
+		l := NewLean(std)
+		var lean atomic.Int32
+		l.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			lean.Add(1)
+			return route(ctx, network, addr)
+		}
+		got := via(l)
+		l.CloseIdleConnections()
+		if got != want || (got == "direct") != (lean.Load() == 1) {
+			t.Errorf("%v, %s: %q (lean dials %d), net/http %q", tc.env, tc.url, got, lean.Load(), want)
+		}
+	}
 }

@@ -115,7 +115,7 @@ func newTestLean(t *testing.T) *Lean {
 }
 
 // send sends method to url through l and reads the body to its end.
-func send(ctx context.Context, l *Lean, method, url string) (string, error) {
+func send(ctx context.Context, l http.RoundTripper, method, url string) (string, error) {
 	var body io.Reader
 	if method == "POST" {
 		body = strings.NewReader(`{"model":"m"}`)
