@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -373,6 +374,60 @@ func TestLeanProxyEnvironment(t *testing.T) {
 		l.CloseIdleConnections()
 		if got != want || (got == "direct") != (lean.Load() == 1) {
 			t.Errorf("%v, %s: %q (lean dials %d), net/http %q", tc.env, tc.url, got, lean.Load(), want)
+		}
+	}
+}
+
+// A redirect that http.Client follows is routed afresh: to https through
+// the standard transport, to a proxied host through the proxy; only the
+// first, plain and direct, request takes the lean path.
+func TestLeanRedirect(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls "+r.Method)
+	}))
+	defer tlsSrv.Close()
+	proxy := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("proxy")) })
+	origin := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		for {
+			req, ok := readReq(br)
+			if !ok {
+				return
+			}
+			to := tlsSrv.URL
+			if req.URL.Path == "/to-proxied" {
+				to = "http://model.internal:11434/"
+			}
+			io.WriteString(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: "+to+"\r\nContent-Length: 0\r\n\r\n")
+		}
+	})
+	pu, _ := url.Parse(proxy.url)
+	std := StdTransport()
+	std.TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig
+	std.Proxy = func(r *http.Request) (*url.URL, error) {
+		if r.URL.Hostname() == "model.internal" {
+			return pu, nil
+		}
+		return nil, nil
+	}
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	var lean atomic.Int32
+	dial := l.dial
+	l.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		lean.Add(1)
+		return dial(ctx, network, addr)
+	}
+	client := &http.Client{Transport: l}
+	for path, want := range map[string]string{"/to-tls": "tls POST", "/to-proxied": "proxy"} {
+		lean.Store(0)
+		resp, err := client.Post(origin.url+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want || lean.Load() > 1 {
+			t.Errorf("%s: %q after %d lean dials, want %q after at most 1", path, b, lean.Load(), want)
 		}
 	}
 }
