@@ -104,7 +104,9 @@ func dialOf(std *http.Transport) func(ctx context.Context, network, addr string)
 	switch {
 	case std.DialContext != nil:
 		return std.DialContext
+	//lint:ignore SA1019 net/http still dials with Dial when it is the one set; so must Lean
 	case std.Dial != nil:
+		//lint:ignore SA1019 as above
 		return func(_ context.Context, network, addr string) (net.Conn, error) { return std.Dial(network, addr) }
 	}
 	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}

@@ -191,6 +191,7 @@ func TestLeanDialsWithStd(t *testing.T) {
 
 	std = StdTransport()
 	std.DialContext = nil
+	//lint:ignore SA1019 the deprecated field is what this case is about
 	std.Dial = func(network, addr string) (net.Conn, error) {
 		dialled.Add(1)
 		return nil, refused
