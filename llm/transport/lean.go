@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +28,7 @@ import (
 //
 // Every other request goes to the standard transport it was made from,
 // unchanged: https, requests its Proxy function sends through a proxy,
-// requests with an Upgrade, Connection or Expect header, trailers, a body
+// CONNECT, requests with an Upgrade, Connection or Expect header, trailers, a body
 // of unknown length or over 16 MiB, an invalid method or header (which
 // the standard transport refuses in its own words), and all requests when
 // keep-alives are disabled.
@@ -36,10 +37,12 @@ import (
 // read to its end without error, the response was framed by a length or
 // chunked encoding, neither side asked to close, no byte followed the
 // body, and, when it is taken again, the socket holds nothing unread and
-// was not closed (a non-blocking peek). Errors never hold the request's
-// header values: a server can echo them in a malformed response.
+// was not closed (a non-blocking peek). Errors, of RoundTrip and of the
+// body's reads, never hold the request's header values: a server can
+// echo them in a malformed response head or trailer.
 type Lean struct {
 	std         *http.Transport
+	off         bool // std has a setting Lean does not implement: std takes all
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	maxHead     int64 // bytes of response heads (1xx included) per request
 	idlePerHost int
@@ -65,17 +68,19 @@ const (
 )
 
 // NewLean returns a Lean that sends what it does not take itself through
-// std, and takes from std its Proxy function, MaxIdleConns,
-// MaxIdleConnsPerHost, IdleConnTimeout, MaxResponseHeaderBytes and
-// DisableKeepAlives. Its own connections are dialled by a net.Dialer with
-// a 30 s timeout, not by std's DialContext, and std's
-// ResponseHeaderTimeout does not apply to them (HTTP.Do has its own, on
-// the request's context). std must not be changed afterwards.
+// std, and takes from std its Proxy function, DialContext (or Dial),
+// MaxIdleConns, MaxIdleConnsPerHost, IdleConnTimeout and
+// MaxResponseHeaderBytes; when std has none of the dial functions, its
+// connections are dialled with a 30 s timeout, as net/http's default.
+// When std disables keep-alives, sets a ResponseHeaderTimeout or a
+// MaxConnsPerHost, or speaks HTTP/2 without TLS only, which Lean does
+// not implement, std takes every request. std must not be changed
+// afterwards.
 func NewLean(std *http.Transport) *Lean {
-	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
 	t := &Lean{
 		std:         std,
-		dial:        d.DialContext,
+		off:         std.DisableKeepAlives || std.ResponseHeaderTimeout > 0 || std.MaxConnsPerHost > 0 || (std.Protocols != nil && !std.Protocols.HTTP1()),
+		dial:        dialOf(std),
 		maxHead:     std.MaxResponseHeaderBytes,
 		idlePerHost: std.MaxIdleConnsPerHost,
 		maxIdle:     std.MaxIdleConns,
@@ -92,6 +97,21 @@ func NewLean(std *http.Transport) *Lean {
 		t.idleTimeout = 90 * time.Second
 	}
 	return t
+}
+
+// dialOf is std's dial function, as net/http chooses it: a dialer that
+// std was given (one that refuses some addresses, say) binds Lean too.
+func dialOf(std *http.Transport) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	switch {
+	case std.DialContext != nil:
+		return std.DialContext
+	//lint:ignore SA1019 net/http still dials with Dial when it is the one set; so must Lean
+	case std.Dial != nil:
+		//lint:ignore SA1019 as above
+		return func(_ context.Context, network, addr string) (net.Conn, error) { return std.Dial(network, addr) }
+	}
+	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
+	return d.DialContext
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -133,13 +153,13 @@ func (t *Lean) CloseIdleConnections() {
 // takes says whether req is for Lean's own connections.
 func (t *Lean) takes(req *http.Request) bool {
 	u := req.URL
-	if u == nil || u.Scheme != "http" || u.Host == "" || t.std.DisableKeepAlives || len(req.Trailer) > 0 {
+	if u == nil || u.Scheme != "http" || u.Host == "" || t.off || len(req.Trailer) > 0 {
 		return false
 	}
 	if req.Body != nil && req.Body != http.NoBody && (req.ContentLength <= 0 || req.ContentLength > maxLeanBody) {
 		return false
 	}
-	if req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token, as a header name
+	if req.Method == "CONNECT" || req.Method != "" && !httpguts.ValidHeaderFieldName(req.Method) { // a method is a token, as a header name
 		return false
 	}
 	if !asciiPrintable(u.Host) || !asciiPrintable(req.Host) {
@@ -332,15 +352,25 @@ func scrub(req *http.Request, err error) error {
 	return fmt.Errorf("%s (%w)", clean, errRedacted)
 }
 
-// redactValue removes v and each of its words of 8 bytes or more from s.
+// redactValue removes v and each of its words of 8 bytes or more from s,
+// as they are and as %q writes them (net/http's parser quotes what it
+// could not parse: a quote, a backslash or a byte over 0x7e in a key is
+// escaped there).
 func redactValue(s, v string) string {
-	if len(v) >= 8 {
-		s = strings.ReplaceAll(s, v, "[REDACTED]")
-	}
+	s = redactWord(s, v)
 	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == ';' || r == '=' }) {
-		if len(w) >= 8 {
-			s = strings.ReplaceAll(s, w, "[REDACTED]")
-		}
+		s = redactWord(s, w)
+	}
+	return s
+}
+
+func redactWord(s, w string) string {
+	if len(w) < 8 {
+		return s
+	}
+	s = strings.ReplaceAll(s, w, "[REDACTED]")
+	if q := strconv.Quote(w); q[1:len(q)-1] != w {
+		s = strings.ReplaceAll(s, q[1:len(q)-1], "[REDACTED]")
 	}
 	return s
 }

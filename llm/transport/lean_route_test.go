@@ -2,6 +2,8 @@ package transport
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,28 +12,43 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/net/http/httpproxy"
 )
 
 const canary = "sk-CANARY-0123456789abcdef"
 
 // A hostile server that echoes the API key where net/http's parser quotes
-// what it read in its error (a status line, a status code, a length): no
-// error of the lean transport holds it, through http.Client too.
+// what it read in its error (a status line, a status code, a length, a
+// transfer coding, a trailer line read with the body): no error of the
+// lean transport holds it, through http.Client too.
 func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 	replies := map[string]func(key string) string{
-		"status line":    func(k string) string { return k + "\r\n\r\n" },
-		"status code":    func(k string) string { return "HTTP/1.1 " + k + " OK\r\n\r\n" },
-		"proto":          func(k string) string { return "HTTP/" + k + " 200 OK\r\n\r\n" },
-		"content length": func(k string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + k + "\r\n\r\n" },
-		"header line":    func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
-		"chunk size":     func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
-		"header value":   func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
-		"trailer": func(k string) string {
+		"status line":     func(k string) string { return k + "\r\n\r\n" },
+		"status code":     func(k string) string { return "HTTP/1.1 " + k + " OK\r\n\r\n" },
+		"proto":           func(k string) string { return "HTTP/" + k + " 200 OK\r\n\r\n" },
+		"content length":  func(k string) string { return "HTTP/1.1 200 OK\r\nContent-Length: " + k + "\r\n\r\n" },
+		"header line":     func(k string) string { return "HTTP/1.1 200 OK\r\n" + k + "\r\n\r\n" },
+		"chunk size":      func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + k + "\r\n" },
+		"header value":    func(k string) string { return "HTTP/1.1 200 OK\r\nX-K: " + k + "\r\n\r\n" },
+		"transfer coding": func(k string) string { return "HTTP/1.1 200 OK\r\nTransfer-Encoding: " + k + "\r\n\r\n" },
+		"lengths": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: " + k + "\r\n\r\n"
+		},
+		// Read with the body, after RoundTrip returned.
+		"trailer line": func(k string) string {
 			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + k + "\r\n\r\n"
+		},
+		"trailer name": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX " + k + ": 1\r\n\r\n"
+		},
+		"chunk then key": func(k string) string {
+			return "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n" + k + "\r\n"
 		},
 	}
 	for name, reply := range replies {
-		for _, header := range []string{"Authorization", "X-Api-Key"} {
+		for _, header := range []string{"Authorization", "X-Api-Key", "X-Odd-Key"} {
 			srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
 				req, ok := readReq(br)
 				if !ok {
@@ -43,8 +60,11 @@ func TestLeanErrorsHoldNoHeaderValue(t *testing.T) {
 			l := newTestLean(t)
 			req, _ := http.NewRequestWithContext(t.Context(), "POST", srv.url+"/v1/chat", strings.NewReader("{}"))
 			v := canary
-			if header == "Authorization" {
+			switch header {
+			case "Authorization":
 				v = "Bearer " + canary
+			case "X-Odd-Key": // escaped where the parser quotes it
+				v = `sk-"CANARY"\0123456789`
 			}
 			req.Header.Set(header, v)
 			resp, err := (&http.Client{Transport: l}).Do(req)
@@ -118,6 +138,7 @@ func TestLeanTakes(t *testing.T) {
 		{"bad header name", func(r *http.Request) { r.Header["X:A"] = []string{"a"} }, false, false},
 		{"non-ascii host", func(r *http.Request) { r.URL.Host = "exämple.test" }, false, false},
 		{"odd Host", func(r *http.Request) { r.Host = "a b" }, false, false},
+		{"connect", func(r *http.Request) { r.Method = "CONNECT"; r.Body = nil; r.ContentLength = 0 }, false, false},
 	}
 	for _, tc := range cases {
 		std := StdTransport()
@@ -134,11 +155,51 @@ func TestLeanTakes(t *testing.T) {
 			t.Errorf("%s: takes = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	for name, set := range map[string]func(std *http.Transport){
+		"keep-alives disabled":    func(std *http.Transport) { std.DisableKeepAlives = true },
+		"response header timeout": func(std *http.Transport) { std.ResponseHeaderTimeout = time.Minute },
+		"connections per host":    func(std *http.Transport) { std.MaxConnsPerHost = 4 },
+		"HTTP/2 without TLS only": func(std *http.Transport) { std.Protocols = h2c },
+	} {
+		std := StdTransport()
+		set(std)
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/", nil)
+		if NewLean(std).takes(req) {
+			t.Errorf("with %s: takes = true, want false", name)
+		}
+	}
+}
+
+// Lean dials with the standard transport's dial function: one that
+// refuses an address (as an SSRF guard does) refuses it for Lean too.
+func TestLeanDialsWithStd(t *testing.T) {
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("x")) })
+	var dialled atomic.Int32
+	refused := errors.New("refused by the dialer")
 	std := StdTransport()
-	std.DisableKeepAlives = true
-	req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/", nil)
-	if NewLean(std).takes(req) {
-		t.Errorf("with keep-alives disabled: takes = true, want false")
+	std.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled.Add(1)
+		return nil, refused
+	}
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	if _, err := send(t.Context(), l, "POST", srv.url); !errors.Is(err, refused) || dialled.Load() != 1 || srv.conns.Load() != 0 {
+		t.Errorf("DialContext refusing: error %v, %d dials, the server saw %d connections; want the refusal, 1, 0", err, dialled.Load(), srv.conns.Load())
+	}
+
+	std = StdTransport()
+	std.DialContext = nil
+	//lint:ignore SA1019 the deprecated field is what this case is about
+	std.Dial = func(network, addr string) (net.Conn, error) {
+		dialled.Add(1)
+		return nil, refused
+	}
+	l = NewLean(std)
+	defer l.CloseIdleConnections()
+	if _, err := send(t.Context(), l, "POST", srv.url); !errors.Is(err, refused) || dialled.Load() != 2 {
+		t.Errorf("Dial refusing: error %v, want the refusal", err)
 	}
 }
 
@@ -267,6 +328,146 @@ func TestLeanRoutesToStd(t *testing.T) {
 		resp.Body.Close()
 		if string(b) != "HTTP/1.1 {}" {
 			t.Errorf("%s (Expect %q) = %q", tc.url, tc.expect, b)
+		}
+	}
+}
+
+// Each spelling of the proxy variables sends a request where net/http's
+// Transport sends it, through the proxy or straight to the server; and a
+// request that goes straight takes the lean path.
+func TestLeanProxyEnvironment(t *testing.T) {
+	cases := []struct {
+		env map[string]string
+		url string
+	}{
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://model.internal:11434/api/chat"},
+		{map[string]string{"http_proxy": "PROXY"}, "http://model.internal:11434/api/chat"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "*"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "no_proxy": "model.internal"}, "http://model.internal:11434/"},
+		{map[string]string{"http_proxy": "PROXY", "NO_PROXY": "MODEL.INTERNAL"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": ".internal"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "internal"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "model.internal:8080"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "model.internal:11434"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "10.0.0.0/8"}, "http://10.1.2.3:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "10.0.0.0/8"}, "http://11.1.2.3:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "fd00::1"}, "http://[fd00::1]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "[fd00::1]:11434"}, "http://[fd00::1]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "fd00::/8"}, "http://[fd00::2]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://[fd00::2]:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://localhost:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://127.0.0.1:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY"}, "http://[::1]:11434/"},
+		{map[string]string{"HTTPS_PROXY": "PROXY"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "REQUEST_METHOD": "GET"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "", "http_proxy": "PROXY"}, "http://model.internal:11434/"},
+		{map[string]string{"HTTP_PROXY": "PROXY", "NO_PROXY": "", "no_proxy": "*"}, "http://model.internal:11434/"},
+	}
+	var direct atomic.Value
+	target := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		for {
+			req, ok := readReq(br)
+			if !ok {
+				return
+			}
+			direct.Store(req.RequestURI)
+			io.WriteString(c, okReply("direct"))
+		}
+	})
+	proxy := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("proxy")) })
+	proxyAddr := strings.TrimPrefix(proxy.url, "http://")
+	targetAddr := strings.TrimPrefix(target.url, "http://")
+	// Every address but the proxy's reaches the target server.
+	route := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != proxyAddr {
+			addr = targetAddr
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	for _, tc := range cases {
+		for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+			t.Setenv(k, strings.ReplaceAll(tc.env[k], "PROXY", proxy.url))
+		}
+		envProxy := func(r *http.Request) (*url.URL, error) { return httpproxy.FromEnvironment().ProxyFunc()(r.URL) }
+		via := func(rt http.RoundTripper) string {
+			got, err := send(t.Context(), rt, "POST", tc.url)
+			if err != nil {
+				return err.Error()
+			}
+			return got
+		}
+		std := StdTransport()
+		std.Proxy, std.DialContext = envProxy, route
+		want := via(std)
+		std.CloseIdleConnections()
+
+		std = StdTransport()
+		std.Proxy, std.DialContext = envProxy, route
+		l := NewLean(std)
+		var lean atomic.Int32
+		l.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			lean.Add(1)
+			return route(ctx, network, addr)
+		}
+		got := via(l)
+		l.CloseIdleConnections()
+		if got != want || (got == "direct") != (lean.Load() == 1) {
+			t.Errorf("%v, %s: %q (lean dials %d), net/http %q", tc.env, tc.url, got, lean.Load(), want)
+		}
+	}
+}
+
+// A redirect that http.Client follows is routed afresh: to https through
+// the standard transport, to a proxied host through the proxy; only the
+// first, plain and direct, request takes the lean path.
+func TestLeanRedirect(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "tls "+r.Method)
+	}))
+	defer tlsSrv.Close()
+	proxy := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("proxy")) })
+	origin := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		for {
+			req, ok := readReq(br)
+			if !ok {
+				return
+			}
+			to := tlsSrv.URL
+			if req.URL.Path == "/to-proxied" {
+				to = "http://model.internal:11434/"
+			}
+			io.WriteString(c, "HTTP/1.1 307 Temporary Redirect\r\nLocation: "+to+"\r\nContent-Length: 0\r\n\r\n")
+		}
+	})
+	pu, _ := url.Parse(proxy.url)
+	std := StdTransport()
+	std.TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig
+	std.Proxy = func(r *http.Request) (*url.URL, error) {
+		if r.URL.Hostname() == "model.internal" {
+			return pu, nil
+		}
+		return nil, nil
+	}
+	l := NewLean(std)
+	defer l.CloseIdleConnections()
+	var lean atomic.Int32
+	dial := l.dial
+	l.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		lean.Add(1)
+		return dial(ctx, network, addr)
+	}
+	client := &http.Client{Transport: l}
+	for path, want := range map[string]string{"/to-tls": "tls POST", "/to-proxied": "proxy"} {
+		lean.Store(0)
+		resp, err := client.Post(origin.url+path, "application/json", strings.NewReader("{}"))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != want || lean.Load() > 1 {
+			t.Errorf("%s: %q after %d lean dials, want %q after at most 1", path, b, lean.Load(), want)
 		}
 	}
 }

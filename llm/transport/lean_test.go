@@ -99,22 +99,23 @@ func okReply(body string) string {
 }
 
 // newTestLean is a Lean whose standard transport fails the test if it
-// is used: every request of these tests must take the lean path.
+// is used: every request of these tests must take the lean path. (Lean
+// dials with the dial function std had when it was made.)
 func newTestLean(t *testing.T) *Lean {
 	t.Helper()
 	std := StdTransport()
 	std.Proxy = nil
+	l := NewLean(std)
 	std.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		t.Errorf("the standard transport dialled %s", addr)
 		return nil, errors.New("not the lean path")
 	}
-	l := NewLean(std)
 	t.Cleanup(l.CloseIdleConnections)
 	return l
 }
 
 // send sends method to url through l and reads the body to its end.
-func send(ctx context.Context, l *Lean, method, url string) (string, error) {
+func send(ctx context.Context, l http.RoundTripper, method, url string) (string, error) {
 	var body io.Reader
 	if method == "POST" {
 		body = strings.NewReader(`{"model":"m"}`)

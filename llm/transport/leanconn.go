@@ -112,8 +112,13 @@ func (c *leanConn) readHead(req *http.Request) (*http.Response, error) {
 		switch {
 		case resp.StatusCode == http.StatusSwitchingProtocols:
 			return nil, errors.New("unexpected 101 Switching Protocols: no upgrade was asked for")
-		case resp.StatusCode < 200:
-			continue // 100 Continue, 103 Early Hints: no body, the final response follows
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			// 100 Continue, 103 Early Hints: no body, the final response
+			// follows. Only 1xx: a status under 100 (which net/http's
+			// parser takes, and its Transport answers as final) may
+			// have a body, and skipping it would read that body as the
+			// next head.
+			continue
 		}
 		return resp, nil
 	}
@@ -160,7 +165,7 @@ var errBodyClosed = errors.New("http: read on closed response body")
 // Close).
 type leanBody struct {
 	c    *leanConn
-	req  *http.Request // its header values are scrubbed from errors
+	req  *http.Request // its header values are scrubbed from read errors
 	ctx  context.Context
 	stop func() bool // unregisters c.abort from ctx
 	rc   io.ReadCloser
@@ -183,8 +188,8 @@ func (b *leanBody) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	if err != io.EOF {
-		// A trailer's parse error quotes the server's line, which can
-		// echo a key.
+		// A trailer line is quoted in the parser's error: the server
+		// can echo the key there, as in a head.
 		err = scrub(b.req, b.c.failed(b.ctx, err))
 	}
 	return n, b.end(err)
