@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,16 +53,25 @@ type agentsReport struct {
 	// page faults the run took (first touches of memory): on a VM where
 	// the kernel's entries are dear, these say how much of the CPU the
 	// machine, not the code, costs (BENCHMARKS.md, sixth pass).
-	UserCPUMS    float64 `json:"user_cpu_ms"`
-	SysCPUMS     float64 `json:"sys_cpu_ms"`
-	MinorFaults  int64   `json:"minor_faults"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	BaseRSSMiB   float64 `json:"base_rss_mib"`
-	KBPerTask    float64 `json:"kb_per_task"` // (peak RSS - RSS before the tasks) / tasks
-	Failed       int     `json:"failed"`
-	GOMAXPROCS   int     `json:"gomaxprocs"`
-	ModelCalls   int     `json:"model_calls"`
-	ToolCallsRun int64   `json:"tool_calls"`
+	UserCPUMS   float64 `json:"user_cpu_ms"`
+	SysCPUMS    float64 `json:"sys_cpu_ms"`
+	MinorFaults int64   `json:"minor_faults"`
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	BaseRSSMiB  float64 `json:"base_rss_mib"`
+	KBPerTask   float64 `json:"kb_per_task"` // (peak RSS - RSS before the tasks) / tasks
+	Failed      int     `json:"failed"`
+	GOMAXPROCS  int     `json:"gomaxprocs"`
+	// How the makespan builds up, from each task's first tool call of
+	// each step: FirstStepMS is the median time from the start to the
+	// first step's (its model turn, with the start's spread); StepMS and
+	// StepP90MS are the median and 90th percentile of the time from one
+	// step's to the next's, per step (the model's latency plus the turn's
+	// own time, queueing included: the ideal is the latency).
+	FirstStepMS  float64   `json:"first_step_ms"`
+	StepMS       []float64 `json:"step_ms"`
+	StepP90MS    []float64 `json:"step_p90_ms"`
+	ModelCalls   int       `json:"model_calls"`
+	ToolCallsRun int64     `json:"tool_calls"`
 }
 
 // benchAgents runs N agents at once against the in-process fake model
@@ -130,6 +140,7 @@ Example:
 	fmt.Fprintf(s.out, "CPU       %8.0f ms   %.0f us per model turn (the fake server's included)\n", rep.CPUMS, rep.CPUPerTurnUS)
 	fmt.Fprintf(s.out, "          %8.0f ms user, %.0f ms system, %d minor page faults\n", rep.UserCPUMS, rep.SysCPUMS, rep.MinorFaults)
 	fmt.Fprintf(s.out, "memory    %8.1f KB per task (peak RSS %.1f MiB, before the tasks %.1f MiB)\n", rep.KBPerTask, rep.PeakRSSMiB, rep.BaseRSSMiB)
+	fmt.Fprintf(s.out, "steps     first at %.0f ms (median); then, per step, median %s ms, 90th percentile %s ms\n", rep.FirstStepMS, msList(rep.StepMS), msList(rep.StepP90MS))
 	if rep.Failed > 0 {
 		return exitFailed
 	}
@@ -191,6 +202,12 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		}
 		defer spaces[i].Close()
 	}
+	// When each task's steps made their first tool call, from the start;
+	// each written by its task's run alone. Made before the base RSS.
+	stepAt := make([][]time.Duration, n)
+	for i := range stepAt {
+		stepAt[i] = make([]time.Duration, steps)
+	}
 	runtime.GC()
 	base := procStatusKB("VmRSS")
 
@@ -211,6 +228,9 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 				Sink: func(e bulwark.Event) {
 					if e.Type == bulwark.EventToolCall {
 						toolCalls.Add(1)
+						if k := e.Step - 1; k >= 0 && k < steps && stepAt[i][k] == 0 {
+							stepAt[i][k] = time.Since(t0)
+						}
 					}
 				},
 			}
@@ -246,6 +266,7 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		ModelCalls:   srv.Count(),
 		ToolCallsRun: toolCalls.Load(),
 	}
+	rep.FirstStepMS, rep.StepMS, rep.StepP90MS = stepTimes(stepAt)
 	if rep.ModelCalls > 0 {
 		rep.CPUPerTurnUS = float64(cpu) / float64(time.Microsecond) / float64(rep.ModelCalls)
 	}
@@ -253,6 +274,48 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		rep.Ratio = float64(makespan) / float64(ideal)
 	}
 	return rep, nil
+}
+
+// msList writes durations in ms, rounded, separated by spaces.
+func msList(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// stepTimes sums up when the tasks' steps made their first tool call
+// (agentsReport.FirstStepMS, StepMS, StepP90MS); a step a task did not
+// reach counts for none.
+func stepTimes(at [][]time.Duration) (first float64, med, p90 []float64) {
+	if len(at) == 0 || len(at[0]) == 0 {
+		return 0, nil, nil
+	}
+	quantile := func(ds []time.Duration, q float64) float64 {
+		if len(ds) == 0 {
+			return 0
+		}
+		slices.Sort(ds)
+		return ms(ds[int(q*float64(len(ds)-1))])
+	}
+	var firsts []time.Duration
+	for _, t := range at {
+		if t[0] > 0 {
+			firsts = append(firsts, t[0])
+		}
+	}
+	first = quantile(firsts, 0.5)
+	for k := 1; k < len(at[0]); k++ {
+		var gaps []time.Duration
+		for _, t := range at {
+			if t[k-1] > 0 && t[k] > 0 {
+				gaps = append(gaps, t[k]-t[k-1])
+			}
+		}
+		med, p90 = append(med, quantile(gaps, 0.5)), append(p90, quantile(gaps, 0.9))
+	}
+	return first, med, p90
 }
 
 // benchHandler answers turn k of a conversation (k tool results so far)

@@ -24,5 +24,15 @@ func TestBenchAgentsRuns(t *testing.T) {
 		if rep.UserCPUMS <= 0 || rep.SysCPUMS < 0 || math.Abs(rep.UserCPUMS+rep.SysCPUMS-rep.CPUMS) > 1e-6 || rep.MinorFaults < 0 {
 			t.Errorf("flush %v: CPU %v ms is not user %v + system %v ms, or %d faults", flush, rep.CPUMS, rep.UserCPUMS, rep.SysCPUMS, rep.MinorFaults)
 		}
+		// Every step is timed, and none comes sooner than the model's
+		// latency after the one before.
+		if rep.FirstStepMS < 1 || len(rep.StepMS) != 3 || len(rep.StepP90MS) != 3 {
+			t.Errorf("flush %v: steps timed %v, then %v, %v; want the first and 3 more", flush, rep.FirstStepMS, rep.StepMS, rep.StepP90MS)
+		}
+		for k := range rep.StepMS {
+			if rep.StepMS[k] < 1 || rep.StepP90MS[k] < rep.StepMS[k] {
+				t.Errorf("flush %v: step %d took %v ms (median), %v (90th percentile); want at least the 1 ms latency, ordered", flush, k+2, rep.StepMS[k], rep.StepP90MS[k])
+			}
+		}
 	}
 }
