@@ -123,6 +123,32 @@ func TestSparesQuietWhileMountsMove(t *testing.T) {
 	awaitSpare(t) // and they come back (the quiet ended by hand)
 }
 
+// A spare is made only while sandboxes come less than spareMaxAge apart:
+// one made after a sandbox that came alone would be ended unused.
+func TestSpareOnlyWhenSandboxesComeOften(t *testing.T) {
+	awaitSpare(t)
+	dropSpare()
+	spares.mu.Lock()
+	spares.lastTake = time.Now().Add(-2 * spareMaxAge)
+	spares.mu.Unlock()
+	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	ready := func() bool {
+		teardowns.Wait()
+		spares.settle()
+		spares.mu.Lock()
+		defer spares.mu.Unlock()
+		return spares.ready != nil
+	}
+	mustRun(t, spec, "true")
+	if ready() {
+		t.Errorf("a spare was made after a sandbox that came %v after the one before", 2*spareMaxAge)
+	}
+	mustRun(t, spec, "true")
+	if !ready() {
+		t.Errorf("no spare was made after a sandbox that came at once after the one before")
+	}
+}
+
 // A spare runs the very file this process checked (the standalone init
 // whose stamp matched its sources, standaloneInit), however long it
 // waits: the inode this process holds open, not whatever a path names

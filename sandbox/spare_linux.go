@@ -20,8 +20,9 @@ import (
 //
 // A process keeps at most one spare, made when a sandbox that could have
 // used one ends (not when it starts: the spare's runtime start would take
-// a CPU from the sandbox it replaces) and only while its zygote runs: a
-// one-shot process (the CLI's sandbox exec) never makes one. A spare
+// a CPU from the sandbox it replaces), only while its zygote runs (a
+// one-shot process, the CLI's sandbox exec, never makes one) and only
+// while sandboxes begin less than spareMaxAge apart. A spare
 // serves one sandbox: taken under spares.mu, it is that sandbox's box from
 // then on, and goes wherever the sandbox goes (a failed configuration
 // ends it with the sandbox). A spare whose init has ended, whose zygote
@@ -67,6 +68,13 @@ type spareKeeper struct {
 	// sandboxes for each.
 	moved      int
 	quietUntil time.Time
+	// lastTake is when a sandbox that could take a spare last began, and
+	// often whether it began within spareMaxAge of the one before: a
+	// spare is made only for sandboxes that come that often, since one
+	// made for a sandbox that comes later is ended unused (a server that
+	// runs a sandbox a minute would fork one for nothing each time).
+	lastTake time.Time
+	often    bool
 }
 
 // maxMoved is how many spares in a row may be found stale because of a
@@ -89,6 +97,9 @@ func (k *spareKeeper) take() *box {
 	k.mu.Lock()
 	s := k.ready
 	k.ready = nil
+	now := time.Now()
+	k.often = !k.lastTake.IsZero() && now.Sub(k.lastTake) < spareMaxAge
+	k.lastTake = now
 	k.mu.Unlock()
 	if s == nil {
 		return nil
@@ -139,14 +150,15 @@ func (s *spareInit) fresh() (ok, moved bool) {
 }
 
 // want asks for a spare in the background, unless there is one or one is
-// on the way, no zygote runs, or spares are quiet after mounts moved.
+// on the way, no zygote runs, sandboxes do not come often, or spares are
+// quiet after mounts moved.
 func (k *spareKeeper) want() {
 	if sparesOff || !zyg.running() {
 		return
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.ready != nil || k.filling || time.Now().Before(k.quietUntil) {
+	if k.ready != nil || k.filling || !k.often || time.Now().Before(k.quietUntil) {
 		return
 	}
 	k.filling = true
