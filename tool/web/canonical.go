@@ -133,6 +133,9 @@ func CanonicalPattern(pattern string) ([]string, error) {
 	if port != "" {
 		host += ":" + port
 	}
+	if user != "" {
+		user = canonicalUserinfo(user[:len(user)-1]) + "@"
+	}
 	head := scheme + "://" + user + host
 	if !hasPath {
 		return []string{head}, nil
@@ -144,6 +147,38 @@ func CanonicalPattern(pattern string) ([]string, error) {
 		forms = append(forms, head+"/"+path) // as a query holds them
 	}
 	return forms, nil
+}
+
+// canonicalUserinfo writes a pattern's user information (before its @)
+// as CanonicalURL writes a URL's, net/url's escapes undone and done
+// again: a rule that names it in another spelling (! or %21) matches
+// the URLs it names. Wildcards are kept, and each run between them so
+// written.
+func canonicalUserinfo(user string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexAny(user, "*?")
+		if i < 0 {
+			b.WriteString(userinfoForm(user))
+			return b.String()
+		}
+		b.WriteString(userinfoForm(user[:i]))
+		b.WriteByte(user[i])
+		user = user[i+1:]
+	}
+}
+
+// userinfoForm is s, user information with no wildcard, as net/url
+// writes it once parsed; s as written when it does not parse.
+func userinfoForm(s string) string {
+	if s == "" {
+		return s
+	}
+	u, err := url.Parse("http://" + s + "@h/")
+	if err != nil || u.User == nil || u.Host != "h" {
+		return s
+	}
+	return u.User.String()
 }
 
 // canonicalHostPattern is canonicalHost for the host of a pattern, whose

@@ -130,3 +130,27 @@ func FuzzCanonicalPattern(f *testing.F) {
 		}
 	})
 }
+
+// A pattern's user information is written as CanonicalURL writes a URL's,
+// wildcards kept: a rule naming it in another spelling matches.
+func TestCanonicalPatternUserinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://!@example.com/":        "http://%21@example.com/",
+		"http://%21@example.com/":      "http://%21@example.com/",
+		"http://a%3Ab@example.com/x":   "http://a%3Ab@example.com/x",
+		"http://u:p!@example.com/":     "http://u:p%21@example.com/",
+		"http://*!*@example.com/*":     "http://*%21*@example.com/*",
+		"https://bob@Example.COM:443/": "https://bob@example.com/",
+	} {
+		got, err := CanonicalPattern(in)
+		if err != nil || got[0] != want {
+			t.Errorf("CanonicalPattern(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if strings.ContainsAny(in, "*") {
+			continue
+		}
+		if u, err := CanonicalURL(in); err != nil || u.String() != want {
+			t.Errorf("CanonicalURL(%q) = %v, %v; want %q", in, u, err, want)
+		}
+	}
+}
