@@ -294,16 +294,6 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
 		}
 	}
-	// An answer sent here since the question's event (expectAnswer); the
-	// question stays open, without one, until parkRun stores what it
-	// gets meanwhile as the answer.
-	if answer != nil || l.hasAnswer() {
-		if a, ok := l.takeAnswer(); ok && answer == nil {
-			answer = &a
-		} else if ok {
-			rest = append(rest, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
-		}
-	}
 	if answer != nil || ctx.Err() != nil {
 		rt.ctlMu.Unlock()
 		if ctx.Err() != nil {
@@ -348,28 +338,14 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 			more = false
 		}
 	}
-	store := func(r bulwark.ControlRequest) (string, bool) {
+	for _, r := range rest {
 		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
 		stored, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r)
 		if err != nil {
 			slog.Error("a message to a waiting task was lost", "task", t.ID, "err", err)
-			return "", false
+			continue
 		}
-		return stored.ID, true
-	}
-	for _, r := range rest {
-		if id, ok := store(r); ok {
-			w.Kept = append(w.Kept, id)
-		}
-	}
-	// The answer to an open question, sent since its event: stored not
-	// kept, it is the answer the resumed run takes.
-	if a, ok := l.takeAnswer(); ok && w.Question != "" {
-		store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
-	} else if ok {
-		if id, ok := store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a}); ok {
-			w.Kept = append(w.Kept, id)
-		}
+		w.Kept = append(w.Kept, stored.ID)
 	}
 	var err error
 	if mark == nil {

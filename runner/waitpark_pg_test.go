@@ -40,8 +40,6 @@ type parkCluster struct {
 	a     bulwark.TenantID
 	// open counts the setups (sandboxes) of runs not closed yet.
 	open atomic.Int32
-	// wrap, when set, wraps a node's database as its runtime's store.
-	wrap func(*parkNode, *postgres.DB) runner.Store
 }
 
 type parkNode struct {
@@ -84,12 +82,8 @@ func (c *parkCluster) node(name string) *parkNode {
 	}
 	n := &parkNode{dir: t.TempDir(), db: db}
 	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": c.srv.URL + "/v1"}
-	var store runner.Store = db
-	if c.wrap != nil {
-		store = c.wrap(n, db)
-	}
 	n.rt = runner.New(runner.Config{
-		Store:        store,
+		Store:        db,
 		Dir:          filepath.Join(n.dir, "workspaces"),
 		Queue:        q,
 		Artifacts:    db,
@@ -330,25 +324,6 @@ func TestWaitingForAnswerOnAnotherNode(t *testing.T) {
 	}
 	if n := c.count(id, bulwark.EventNotice, "interrupted"); n != 0 {
 		t.Errorf("the model was told %d times that the task was interrupted; it only waited", n)
-	}
-}
-
-// TestAnswerAsTheQuestionIsSeenOnAQueue: on a River queue, an answer sent
-// to the node running a task as soon as its question can be seen, before
-// the run has begun to wait, is the answer: it used to be kept as a
-// message from before the question, and the task waited for another.
-func TestAnswerAsTheQuestionIsSeenOnAQueue(t *testing.T) {
-	c := newParkCluster(t, parkHandler)
-	sent := make(chan error, 1)
-	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
-		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
-			sent <- n.rt.Send(context.Background(), tenant, id, "green")
-		}}
-	}
-	id := c.submit(c.node("node-0"), "ask")
-	answerSent(t, sent)
-	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
-		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
 	}
 }
 
