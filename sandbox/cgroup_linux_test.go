@@ -161,7 +161,10 @@ func TestSlotCgroupReusedEmptyAndReset(t *testing.T) {
 func TestLimitsHitDoNotLeakToTheSlotsNextSandbox(t *testing.T) {
 	requireSandbox(t)
 	ctx := context.Background()
-	spec := Spec{AllowExec: []string{"python3", "true"}, Memory: 96 << 20, Pids: 8, Timeout: 20 * time.Second}.withDefaults()
+	// Fresh inits, and no spare kept: a spare leased its slot while the
+	// first sandbox held its own, and the second would take it.
+	dropSpare()
+	spec := Spec{AllowExec: []string{"python3", "true"}, Memory: 96 << 20, Pids: 8, Timeout: 20 * time.Second, FreshInit: true}.withDefaults()
 	spec.Stdin = strings.NewReader(`import os, time
 kids = []
 try:
