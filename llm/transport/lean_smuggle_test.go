@@ -158,7 +158,16 @@ func TestLeanSmuggle(t *testing.T) {
 			std.Proxy = nil
 			want := runSmuggle(t, std, tc.method, tc.first, tc.toClose, late)
 			std.CloseIdleConnections()
-			if got.got1 != want.got1 || got.err1 != want.err1 || got.got2 != want.got2 {
+			// net/http's second answer is a race when it kept the
+			// connection (one connection): its read loop finds the
+			// forged bytes and drops the connection only if it looks
+			// before the second request is written; otherwise it reads
+			// them as that request's answer (smuggled, or an error).
+			// Lean never reuses a connection holding unread bytes, so
+			// its second answer is compared only where net/http's is not
+			// a race.
+			stdRaced := want.conns == 1
+			if got.got1 != want.got1 || got.err1 != want.err1 || !stdRaced && got.got2 != want.got2 {
 				t.Errorf("%s: lean %+v, net/http %+v", tc.name, got, want)
 			}
 		}
