@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -144,7 +145,14 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 	case bulwark.ControlCancel:
 		return rt.cancelLive(ctx, tenant, r.Actor, l, false)
 	case bulwark.ControlMessage:
-		return l.send(r.Text)
+		if err := l.send(r.Text); !errors.Is(err, errRunEnding) {
+			return err
+		}
+		// Its run began to park: stored again for the next run.
+		r.ID = ""
+		t := l.task
+		t.Status = bulwark.TaskWaiting
+		return rt.sendElsewhere(ctx, t, r)
 	case bulwark.ControlAnswer:
 		return rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow)
 	}

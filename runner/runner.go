@@ -328,11 +328,10 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}
 
 	rec := bulwark.NewRecorder(ctx, rt.cfg.Store, tenant, t.ID)
-	parks := rt.canPark()
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
-		if e.Type == bulwark.EventAskUser && !parks {
-			l.expectAnswer() // answered through l.ask, not a parked run's controls
+		if e.Type == bulwark.EventAskUser {
+			l.expectAnswer()
 		}
 		rec.Record(e) // committed before it is published
 		if err := rec.Err(); err != nil {

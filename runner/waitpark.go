@@ -41,6 +41,10 @@ import (
 // person without it.
 var errParked = errors.New("the task waits for a person")
 
+// errRunEnding: a message reached a live task whose run is ending to
+// wait (waitState.ending); it goes to the store instead.
+var errRunEnding = errors.New("the task's run is ending to wait")
+
 // waitState is what a live task knows of its waits on a queue other than
 // the in-process one; guarded by live.mu.
 type waitState struct {
@@ -294,6 +298,16 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
 		}
 	}
+	// An answer sent here since the question's event (expectAnswer); the
+	// question stays open, without one, until parkRun stores what it
+	// gets meanwhile as the answer.
+	if answer != nil || l.hasAnswer() {
+		if a, ok := l.takeAnswer(); ok && answer == nil {
+			answer = &a
+		} else if ok {
+			rest = append(rest, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
+		}
+	}
 	if answer != nil || ctx.Err() != nil {
 		rt.ctlMu.Unlock()
 		if ctx.Err() != nil {
@@ -338,14 +352,31 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 			more = false
 		}
 	}
-	for _, r := range rest {
+	store := func(r bulwark.ControlRequest) (string, bool) {
 		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
 		stored, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r)
 		if err != nil {
 			slog.Error("a message to a waiting task was lost", "task", t.ID, "err", err)
-			continue
+			return "", false
 		}
-		w.Kept = append(w.Kept, stored.ID)
+		return stored.ID, true
+	}
+	for _, r := range rest {
+		if id, ok := store(r); ok {
+			w.Kept = append(w.Kept, id)
+		}
+	}
+	// The answer to an open question, sent since its event: stored not
+	// kept, it is the answer the resumed run takes, and it wakes the task
+	// once it waits (below). Nothing reaches the question from now on
+	// (live.send refuses while the run ends).
+	answered := false
+	if a, ok := l.takeAnswer(); ok && w.Question != "" {
+		_, answered = store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
+	} else if ok {
+		if id, ok := store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a}); ok {
+			w.Kept = append(w.Kept, id)
+		}
 	}
 	var err error
 	if mark == nil {
@@ -366,6 +397,11 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 		what = "answer"
 	}
 	rt.auditf(tenant, "system", "task.waiting", t.ID, audit.OutcomeOK, map[string]string{"for": what})
+	if answered {
+		waiting := t
+		waiting.Status = bulwark.TaskWaiting
+		rt.wake(context.WithoutCancel(ctx), waiting)
+	}
 	cancel(errParked)
 	return bulwark.E(bulwark.Canceled, "runner.wait", "the task waits for a person; this run ends here", errParked)
 }
