@@ -135,7 +135,7 @@ func (rt *Runtime) takeControls(ctx context.Context) {
 func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error {
 	tenant := bulwark.TenantID(r.TenantID)
 	l := rt.live(tenant, r.TaskID)
-	if l == nil || l.task.Turns != r.Turn {
+	if l == nil || !l.forTurn(r.Turn) {
 		return bulwark.Errorf(bulwark.Conflict, "runner", "the turn it was made for has ended")
 	}
 	if l.keep(r) {

@@ -60,6 +60,18 @@ type waitState struct {
 	// mark commits the last checkpoint again with what the task waits
 	// for (checkpointer.markWaiting); nil without checkpoints.
 	mark func(context.Context, *bulwark.Waiting) error
+	// prevTurn, when above 0: the run rescues a task whose node stopped
+	// (adopt), in a turn of its own; the requests made for the turn that
+	// node ran, sent while no node held the task, are this run's.
+	prevTurn int
+}
+
+// forTurn reports whether a request made for turn reaches l's run: one
+// for its turn, or for the turn it rescued.
+func (l *live) forTurn(turn int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return turn == l.task.Turns || l.wait.prevTurn > 0 && turn == l.wait.prevTurn
 }
 
 // canPark reports whether a run that waits for a person ends while it
@@ -198,7 +210,7 @@ func (rt *Runtime) takeWaiting(ctx context.Context, l *live) []bulwark.ControlRe
 		slog.Warn("reading the requests of a task that waited", "task", l.task.ID, "err", err)
 	}
 	for _, r := range taken {
-		if r.Turn != l.task.Turns {
+		if !l.forTurn(r.Turn) {
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "the turn it was made for has ended")
 			continue
 		}
