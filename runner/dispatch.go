@@ -54,7 +54,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 	if err != nil {
 		return nil, err
 	}
-	fresh := false
+	fresh, rescued := false, false
 	switch {
 	case t.Status == bulwark.TaskQueued:
 		if l == nil {
@@ -108,6 +108,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			l.mu.Lock()
 			l.wait = waitState{rewait: true, prevTurn: prev}
 			l.mu.Unlock()
+			rescued = true
 		}
 		rt.auditf(tenant, "system", "task.resume", id, audit.OutcomeOK, nil)
 	default:
@@ -118,6 +119,9 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		rt.mu.Lock()
 		rt.tasks[key{tenant, id}] = l
 		rt.mu.Unlock()
+	}
+	if rescued {
+		rt.takeRescued(ctx, l)
 	}
 	return l, nil
 }

@@ -219,6 +219,22 @@ func (rt *Runtime) takeWaiting(ctx context.Context, l *live) []bulwark.ControlRe
 	return reqs
 }
 
+// takeRescued carries out, before the run that rescues l's task starts,
+// what was sent to the task while no node held it: a cancel at once (the
+// run starts canceled), the rest kept for its first question or step.
+// The poll would take them only once the run has started, and a short
+// run ended first.
+func (rt *Runtime) takeRescued(ctx context.Context, l *live) {
+	tenant := bulwark.TenantID(l.task.TenantID)
+	taken, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
+	if err != nil {
+		slog.Warn("reading the requests of a rescued task; the poll takes them", "task", l.task.ID, "err", err)
+	}
+	for _, r := range taken {
+		rt.carryOutLogged(ctx, r)
+	}
+}
+
 // pastWait gives up waiting for l to ask again once its resumed run has
 // gone on without asking (the policy no longer asks, say): the requests
 // kept for it are carried out as they came.

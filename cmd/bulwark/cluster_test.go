@@ -498,6 +498,28 @@ func TestCluster(t *testing.T) {
 		checkFiles(t, c.nodes[watch].served, key, id, map[string]string{"a.txt": "A1", "b.txt": "B1", "c.txt": "C1"})
 	})
 
+	t.Run("a cancel sent while a killed node's task waits for rescue ends it", func(t *testing.T) {
+		var task crashTask
+		if code := c.nodes[0].call(t, key, "POST", "/api/v1/tasks", `{"input":"long cancel"}`, &task); code != 201 {
+			t.Fatalf("POST task = %d", code)
+		}
+		id := task.ID
+		run := c.runner(t, key, id, "long cancel", "s.txt")
+		c.killAndReplace(t, run)
+		// Held by no node until the queue rescues it: the cancel is
+		// stored, and the run that rescues the task (a turn of its own)
+		// carries it out. It was dropped as made for a turn that had
+		// ended, after a 202, and the task ran to its end.
+		other := (run + 1) % 3
+		if code := c.nodes[other].call(t, key, "POST", "/api/v1/tasks/"+id+"/cancel", "", nil); code != 202 {
+			t.Fatalf("POST cancel on node %d = %d, want 202", other, code)
+		}
+		st := c.waitDone(t, (other+1)%3, key, id)
+		if st.Status != "canceled" {
+			t.Errorf("the task is %s with answer %q, want canceled: the cancel sent while no node held it was lost", st.Status, st.Answer)
+		}
+	})
+
 	t.Run("a task whose node stops goes on elsewhere", func(t *testing.T) {
 		var task crashTask
 		if code := c.nodes[0].call(t, key, "POST", "/api/v1/tasks", `{"input":"long stop"}`, &task); code != 201 {
