@@ -45,7 +45,9 @@ type ControlRequest struct {
 	// request was made for, as the sender read it: the process running
 	// the task drops a request for another turn (made to a turn that
 	// ended before the request was taken), so that it never reaches a
-	// later turn.
+	// later turn a person began. A run that rescues a task whose node
+	// stopped (a turn of its own, begun by no one) takes the requests
+	// made for the turn it rescues.
 	Turn int         `json:"turn"`
 	Kind ControlKind `json:"kind"`
 	// Actor names who asked (a user or API key id, "cli"), for the audit

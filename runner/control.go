@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -117,7 +118,17 @@ func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text s
 		}
 		return err
 	}
-	return l.send(text)
+	if err := l.send(text); !errors.Is(err, errRunEnding) {
+		return err
+	}
+	// The run began to park after running found it held: what it read
+	// last is stored, and this message is stored after it for the next
+	// run, as one sent to a task held by no node.
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
 }
 
 // heldElsewhere reports, after running failed with err, whether task id

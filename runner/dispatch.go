@@ -54,7 +54,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 	if err != nil {
 		return nil, err
 	}
-	fresh := false
+	fresh, rescued := false, false
 	switch {
 	case t.Status == bulwark.TaskQueued:
 		if l == nil {
@@ -86,6 +86,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 				return nil, err
 			}
 		}
+		prev := t.Turns
 		if t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, nil); err != nil {
 			if bulwark.ErrorKind(err) == bulwark.Conflict {
 				return nil, nil
@@ -98,6 +99,17 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		} else {
 			l.task = t
 		}
+		if rt.canPark() {
+			// Before the poll can see it (it starts no run yet): what was
+			// sent to the task while no node held it is this run's, and
+			// waits, as for a run resumed after a wait, for its first
+			// question or its first step. A question its node had asked
+			// is asked again, and a message sent after it is its answer.
+			l.mu.Lock()
+			l.wait = waitState{rewait: true, prevTurn: prev}
+			l.mu.Unlock()
+			rescued = true
+		}
 		rt.auditf(tenant, "system", "task.resume", id, audit.OutcomeOK, nil)
 	default:
 		return nil, nil
@@ -107,6 +119,9 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		rt.mu.Lock()
 		rt.tasks[key{tenant, id}] = l
 		rt.mu.Unlock()
+	}
+	if rescued {
+		rt.takeRescued(ctx, l)
 	}
 	return l, nil
 }

@@ -141,15 +141,43 @@ func (l *live) ask(ctx context.Context, q string) (string, error) {
 	}
 }
 
+// takeAnswer closes the open question and returns its answer, if it has
+// one: a run that waits for its answer elsewhere (askOrPark) takes one
+// sent to it here since the question's event.
+func (l *live) takeAnswer() (string, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.question
+	l.question = nil
+	select {
+	case a := <-q: // a nil q: none
+		return a, true
+	default:
+		return "", false
+	}
+}
+
+// hasAnswer reports whether the open question has its answer.
+func (l *live) hasAnswer() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.question != nil && l.answered
+}
+
 // send delivers a person's message: the answer to a question asked and
 // not answered yet, or a message read before the next step.
 func (l *live) send(text string) error {
 	l.mu.Lock()
-	q := l.question
-	if q != nil && !l.answered {
-		l.answered = true
+	if l.wait.ending {
+		// Its run parks: the inbox and the open question were read for
+		// the last time, and the store keeps what comes now (Send).
 		l.mu.Unlock()
-		q <- text // buffered: the one answer never blocks
+		return errRunEnding
+	}
+	if q := l.question; q != nil && !l.answered {
+		l.answered = true
+		q <- text // buffered: the one answer never blocks, and takeAnswer sees it
+		l.mu.Unlock()
 		return nil
 	}
 	l.mu.Unlock()

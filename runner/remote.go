@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -134,7 +135,7 @@ func (rt *Runtime) takeControls(ctx context.Context) {
 func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error {
 	tenant := bulwark.TenantID(r.TenantID)
 	l := rt.live(tenant, r.TaskID)
-	if l == nil || l.task.Turns != r.Turn {
+	if l == nil || !l.forTurn(r.Turn) {
 		return bulwark.Errorf(bulwark.Conflict, "runner", "the turn it was made for has ended")
 	}
 	if l.keep(r) {
@@ -144,7 +145,14 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 	case bulwark.ControlCancel:
 		return rt.cancelLive(ctx, tenant, r.Actor, l, false)
 	case bulwark.ControlMessage:
-		return l.send(r.Text)
+		if err := l.send(r.Text); !errors.Is(err, errRunEnding) {
+			return err
+		}
+		// Its run began to park: stored again for the next run.
+		r.ID = ""
+		t := l.task
+		t.Status = bulwark.TaskWaiting
+		return rt.sendElsewhere(ctx, t, r)
 	case bulwark.ControlAnswer:
 		return rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow)
 	}

@@ -323,16 +323,12 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	l.cancel = cancel
 	canceled := l.canceled
 	l.mu.Unlock()
-	if canceled {
-		cancel(errCanceled)
-	}
 
 	rec := bulwark.NewRecorder(ctx, rt.cfg.Store, tenant, t.ID)
-	parks := rt.canPark()
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
-		if e.Type == bulwark.EventAskUser && !parks {
-			l.expectAnswer() // answered through l.ask, not a parked run's controls
+		if e.Type == bulwark.EventAskUser {
+			l.expectAnswer()
 		}
 		rec.Record(e) // committed before it is published
 		if err := rec.Err(); err != nil {
@@ -376,10 +372,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 		tee(e)
 	}
 
-	// The events of the task's earlier turns: none for a new task.
-	history, err := rt.turnHistory(ctx, tenant, t.ID)
+	// The events of the task's earlier turns: none for a new task. Read
+	// whatever stops the run: the steps that end it follow them.
+	history, err := rt.turnHistory(context.WithoutCancel(ctx), tenant, t.ID)
 	if err != nil {
-		rt.failBeforeStart(sink, t, 0, err)
+		rt.failBeforeStart(ctx, sink, t, 0, err)
 		return
 	}
 	var last int64
@@ -393,24 +390,24 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}
 	ws, err := workspace.Open(rt.workspaceDir(tenant, t.ID))
 	if err != nil {
-		rt.failBeforeStart(sink, t, last, err)
+		rt.failBeforeStart(ctx, sink, t, last, err)
 		return
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
 	if err := rt.restore(ctx, l, ws); err != nil {
-		rt.failBeforeStart(sink, t, last, err)
+		rt.failBeforeStart(ctx, sink, t, last, err)
 		return
 	}
 	resume, checkpoint, uploadsDone, err := rt.checkpoints(ctx, l, ws.Path(), history, func(err error) { cancel(err) })
 	if err != nil {
-		rt.failBeforeStart(sink, t, last, err)
+		rt.failBeforeStart(ctx, sink, t, last, err)
 		return
 	}
 	defer uploadsDone()
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
-		rt.failBeforeStart(sink, t, last, err)
+		rt.failBeforeStart(ctx, sink, t, last, err)
 		return
 	}
 	if setup.Close != nil {
@@ -451,8 +448,15 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	if len(history) > 0 {
 		cfg.History = history
 	}
+	if canceled {
+		// Canceled before the run began (a cancel sent while no node held
+		// a task its run rescues, or one that missed the queue): only now,
+		// with its files back where the set-up put them, for the run's
+		// end to seal them, which a set-up cut short would not.
+		cancel(errCanceled)
+	}
 	if _, err := agent.Run(ctx, cfg, t); err != nil {
-		rt.failBeforeStart(sink, t, last, err)
+		rt.failBeforeStart(ctx, sink, t, last, err)
 	}
 }
 
@@ -495,7 +499,14 @@ func (rt *Runtime) approver(ctx context.Context, l *live, tenant bulwark.TenantI
 
 // failBeforeStart ends a task (or a new turn of one) that could not run,
 // with the reason as its only steps after the last one stored, last.
-func (rt *Runtime) failBeforeStart(sink agent.Sink, t bulwark.Task, last int64, err error) {
+func (rt *Runtime) failBeforeStart(ctx context.Context, sink agent.Sink, t bulwark.Task, last int64, err error) {
+	if errors.Is(context.Cause(ctx), errCanceled) {
+		// A person canceled it as it started (or before: a run that
+		// rescues a task carries out a cancel sent meanwhile first): what
+		// failed is the set-up it cut short.
+		sink(bulwark.Event{Seq: last + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Reason: bulwark.FinishCanceled, Text: "the task was canceled"})
+		return
+	}
 	msg := bulwark.ErrorMessage(err)
 	slog.Error("task could not run", "task", t.ID, "err", err)
 	now := time.Now()

@@ -41,6 +41,10 @@ import (
 // person without it.
 var errParked = errors.New("the task waits for a person")
 
+// errRunEnding: a message reached a live task whose run is ending to
+// wait (waitState.ending); it goes to the store instead.
+var errRunEnding = errors.New("the task's run is ending to wait")
+
 // waitState is what a live task knows of its waits on a queue other than
 // the in-process one; guarded by live.mu.
 type waitState struct {
@@ -56,6 +60,18 @@ type waitState struct {
 	// mark commits the last checkpoint again with what the task waits
 	// for (checkpointer.markWaiting); nil without checkpoints.
 	mark func(context.Context, *bulwark.Waiting) error
+	// prevTurn, when above 0: the run rescues a task whose node stopped
+	// (adopt), in a turn of its own; the requests made for the turn that
+	// node ran, sent while no node held the task, are this run's.
+	prevTurn int
+}
+
+// forTurn reports whether a request made for turn reaches l's run: one
+// for its turn, or for the turn it rescued.
+func (l *live) forTurn(turn int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return turn == l.task.Turns || l.wait.prevTurn > 0 && turn == l.wait.prevTurn
 }
 
 // canPark reports whether a run that waits for a person ends while it
@@ -194,13 +210,29 @@ func (rt *Runtime) takeWaiting(ctx context.Context, l *live) []bulwark.ControlRe
 		slog.Warn("reading the requests of a task that waited", "task", l.task.ID, "err", err)
 	}
 	for _, r := range taken {
-		if r.Turn != l.task.Turns {
+		if !l.forTurn(r.Turn) {
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "the turn it was made for has ended")
 			continue
 		}
 		reqs = append(reqs, r)
 	}
 	return reqs
+}
+
+// takeRescued carries out, before the run that rescues l's task starts,
+// what was sent to the task while no node held it: a cancel at once (the
+// run starts canceled), the rest kept for its first question or step.
+// The poll would take them only once the run has started, and a short
+// run ended first.
+func (rt *Runtime) takeRescued(ctx context.Context, l *live) {
+	tenant := bulwark.TenantID(l.task.TenantID)
+	taken, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
+	if err != nil {
+		slog.Warn("reading the requests of a rescued task; the poll takes them", "task", l.task.ID, "err", err)
+	}
+	for _, r := range taken {
+		rt.carryOutLogged(ctx, r)
+	}
 }
 
 // pastWait gives up waiting for l to ask again once its resumed run has
@@ -294,6 +326,16 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
 		}
 	}
+	// An answer sent here since the question's event (expectAnswer); the
+	// question stays open, without one, until parkRun stores what it
+	// gets meanwhile as the answer.
+	if answer != nil || l.hasAnswer() {
+		if a, ok := l.takeAnswer(); ok && answer == nil {
+			answer = &a
+		} else if ok {
+			rest = append(rest, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
+		}
+	}
 	if answer != nil || ctx.Err() != nil {
 		rt.ctlMu.Unlock()
 		if ctx.Err() != nil {
@@ -338,14 +380,31 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 			more = false
 		}
 	}
-	for _, r := range rest {
+	store := func(r bulwark.ControlRequest) (string, bool) {
 		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
 		stored, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r)
 		if err != nil {
 			slog.Error("a message to a waiting task was lost", "task", t.ID, "err", err)
-			continue
+			return "", false
 		}
-		w.Kept = append(w.Kept, stored.ID)
+		return stored.ID, true
+	}
+	for _, r := range rest {
+		if id, ok := store(r); ok {
+			w.Kept = append(w.Kept, id)
+		}
+	}
+	// The answer to an open question, sent since its event: stored not
+	// kept, it is the answer the resumed run takes, and it wakes the task
+	// once it waits (below). Nothing reaches the question from now on
+	// (live.send refuses while the run ends).
+	answered := false
+	if a, ok := l.takeAnswer(); ok && w.Question != "" {
+		_, answered = store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
+	} else if ok {
+		if id, ok := store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a}); ok {
+			w.Kept = append(w.Kept, id)
+		}
 	}
 	var err error
 	if mark == nil {
@@ -366,6 +425,11 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 		what = "answer"
 	}
 	rt.auditf(tenant, "system", "task.waiting", t.ID, audit.OutcomeOK, map[string]string{"for": what})
+	if answered {
+		waiting := t
+		waiting.Status = bulwark.TaskWaiting
+		rt.wake(context.WithoutCancel(ctx), waiting)
+	}
 	cancel(errParked)
 	return bulwark.E(bulwark.Canceled, "runner.wait", "the task waits for a person; this run ends here", errParked)
 }

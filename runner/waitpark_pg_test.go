@@ -40,6 +40,8 @@ type parkCluster struct {
 	a     bulwark.TenantID
 	// open counts the setups (sandboxes) of runs not closed yet.
 	open atomic.Int32
+	// wrap, when set, wraps a node's database as its runtime's store.
+	wrap func(*parkNode, *postgres.DB) runner.Store
 }
 
 type parkNode struct {
@@ -82,8 +84,12 @@ func (c *parkCluster) node(name string) *parkNode {
 	}
 	n := &parkNode{dir: t.TempDir(), db: db}
 	vars := map[string]string{"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": c.srv.URL + "/v1"}
+	var store runner.Store = db
+	if c.wrap != nil {
+		store = c.wrap(n, db)
+	}
 	n.rt = runner.New(runner.Config{
-		Store:        db,
+		Store:        store,
 		Dir:          filepath.Join(n.dir, "workspaces"),
 		Queue:        q,
 		Artifacts:    db,
@@ -325,6 +331,96 @@ func TestWaitingForAnswerOnAnotherNode(t *testing.T) {
 	if n := c.count(id, bulwark.EventNotice, "interrupted"); n != 0 {
 		t.Errorf("the model was told %d times that the task was interrupted; it only waited", n)
 	}
+}
+
+// TestAnswerAsTheQuestionIsSeenOnAQueue: on a River queue, an answer sent
+// to the node running a task as soon as its question can be seen, before
+// the run has begun to wait, is the answer: it used to be kept as a
+// message from before the question, and the task waited for another.
+func TestAnswerAsTheQuestionIsSeenOnAQueue(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	sent := make(chan error, 1)
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			sent <- n.rt.Send(context.Background(), tenant, id, "green")
+		}}
+	}
+	id := c.submit(c.node("node-0"), "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question was never asked")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// TestAnswerAsTheRunParksOnAQueue: an answer that reaches the node after
+// the run has looked for one and before it parks (as the task is marked
+// waiting) is stored as the answer and queues the task again: the next
+// run takes it. Before, it was stored with nothing to wake the task, and
+// the task waited for ever.
+func TestAnswerAsTheRunParksOnAQueue(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	sent := make(chan error, 1)
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnWaitingPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			select {
+			case sent <- n.rt.Send(context.Background(), tenant, id, "green"):
+			default: // answered once
+			}
+		}}
+	}
+	id := c.submit(c.node("node-0"), "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task never began to wait")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// answerOnWaitingPG has the person answer as the task is marked waiting:
+// after its run looked for an answer, before the run ends.
+type answerOnWaitingPG struct {
+	*postgres.DB
+	answer func(tenant bulwark.TenantID, id string)
+}
+
+func (s answerOnWaitingPG) SetTaskStatus(ctx context.Context, tenant bulwark.TenantID, id string, st bulwark.TaskStatus) error {
+	if err := s.DB.SetTaskStatus(ctx, tenant, id, st); err != nil {
+		return err
+	}
+	if st == bulwark.TaskWaiting {
+		s.answer(tenant, id)
+	}
+	return nil
+}
+
+// answerOnQuestionPG has the person answer a question as it is stored,
+// before the store returns.
+type answerOnQuestionPG struct {
+	*postgres.DB
+	answer func(tenant bulwark.TenantID, id string)
+}
+
+func (s answerOnQuestionPG) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
+	if err := s.DB.AppendEvent(ctx, tenant, e); err != nil {
+		return err
+	}
+	if e.Type == bulwark.EventAskUser {
+		s.answer(tenant, e.TaskID)
+	}
+	return nil
 }
 
 // TestCancelWaitingTask: a task that waits with no run is canceled at
