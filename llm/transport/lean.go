@@ -119,14 +119,9 @@ func (t *Lean) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.takes(req) {
 		return t.std.RoundTrip(req)
 	}
-	buf := wireBufs.Get().(*bytes.Buffer)
-	defer putWireBuf(buf)
-	// req.Write writes the head and body as net/http's Transport does
-	// (Host, Content-Length, header lines) and closes the body.
-	if err := req.Write(buf); err != nil {
-		return nil, scrub(req, err)
-	}
-	resp, err := t.send(req, buf.Bytes())
+	var w wire
+	defer w.release()
+	resp, err := t.send(req, &w)
 	if err != nil {
 		return nil, scrub(req, err)
 	}
@@ -196,26 +191,38 @@ func asciiPrintable(s string) bool {
 	return true
 }
 
-// send writes wire, the whole request, on a pooled or new connection and
-// reads the response's head. A reused connection that fails before the
-// server answered is replaced by a fresh one when that is safe (see
-// leanConn.roundTrip); a fresh one is never retried.
-func (t *Lean) send(req *http.Request, wire []byte) (*http.Response, error) {
+// send writes req on a pooled or new connection and reads the response's
+// head. A reused connection that fails before the server answered is
+// replaced by a fresh one when that is safe (see leanConn.roundTrip); a
+// fresh one is never retried. The request is put in w once the first
+// connection is got, as net/http writes it once it has one: a dial waits
+// for the server, and a thousand agents starting together would each hold
+// a buffer of their request through it.
+func (t *Lean) send(req *http.Request, w *wire) (*http.Response, error) {
 	ctx := req.Context()
 	addr := dialAddr(req.URL)
 	for attempt := 1; ; attempt++ {
 		c, reused, err := t.get(ctx, addr)
 		if err != nil {
+			if !w.built && req.Body != nil {
+				req.Body.Close() // RoundTrip closes the body, even on error
+			}
 			return nil, err
 		}
-		resp, retry, err := c.roundTrip(ctx, req, wire)
+		if !w.built {
+			if err := w.build(req); err != nil {
+				t.put(c) // nothing was written on it
+				return nil, err
+			}
+		}
+		resp, retry, err := c.roundTrip(ctx, req, w, reused)
 		if err == nil {
 			return resp, nil
 		}
 		// Each retry spends a pooled connection; the bound keeps a server
 		// that fails every reused one from holding the request while
 		// other requests refill the pool.
-		if !reused || !retry || ctx.Err() != nil || attempt >= maxLeanAttempts {
+		if !reused || !retry || w.b == nil || ctx.Err() != nil || attempt >= maxLeanAttempts {
 			return nil, err
 		}
 	}
@@ -318,9 +325,55 @@ func (t *Lean) sweepIdle() {
 	}
 }
 
-// wireBufs hold requests while they are written; one per request in
-// flight, not per connection.
+// wireBufs hold requests while they are written, and until the response's
+// head when a retry may send them again (see wire.release): a few per
+// process, not one per request in flight.
 var wireBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// wire is a request as written on the connection, in a pooled buffer.
+type wire struct {
+	b     *bytes.Buffer
+	built bool // build was called: the body is read and closed
+}
+
+// build writes req into a pooled buffer with req.Write, which writes the
+// head and body as net/http's Transport does (Host, Content-Length,
+// header lines) and closes the body. The buffer has room for the whole
+// request at once: grown piece by piece as req.Write writes, a buffer new
+// from the pool is allocated five or six times over.
+func (w *wire) build(req *http.Request) error {
+	w.built = true
+	w.b = wireBufs.Get().(*bytes.Buffer)
+	w.b.Grow(wireSize(req))
+	return req.Write(w.b)
+}
+
+func (w *wire) bytes() []byte { return w.b.Bytes() }
+
+// release gives the buffer back to the pool; b is nil after it.
+func (w *wire) release() {
+	if w.b != nil {
+		putWireBuf(w.b)
+		w.b = nil
+	}
+}
+
+// wireSize is about the size req.Write makes of req: its body, its
+// header lines, and room for the request line, Host, User-Agent and
+// Content-Length. bytes.Buffer.ReadFrom, which copies the body, wants
+// 512 bytes free after it to see its end, so these are counted too.
+func wireSize(req *http.Request) int {
+	n := 512 + 256 + len(req.Host) + len(req.URL.Host) + len(req.URL.Path) + len(req.URL.RawQuery)
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	if req.ContentLength > 0 {
+		n += int(req.ContentLength)
+	}
+	return n
+}
 
 func putWireBuf(b *bytes.Buffer) {
 	if b.Cap() > 256<<10 {

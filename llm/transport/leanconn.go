@@ -66,19 +66,25 @@ func (c *leanConn) abort() {
 	c.nc.Close()
 }
 
-// roundTrip writes wire, the whole request, and reads the response's
-// head. On error the connection is closed, and retry says that the
-// request may be sent again on a fresh connection: nothing of it was
-// written, or the server sent nothing before the connection failed and
-// the request is replayable (as net/http decides: an idempotent method or
-// an Idempotency-Key header). The caller retries only when c was reused.
-func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, wire []byte) (resp *http.Response, retry bool, err error) {
+// roundTrip writes w, the whole request, and reads the response's head.
+// On error the connection is closed, and retry says that the request may
+// be sent again on a fresh connection: nothing of it was written, or the
+// server sent nothing before the connection failed and the request is
+// replayable (as net/http decides: an idempotent method or an
+// Idempotency-Key header). The caller retries only when c was reused, so
+// once w is written it is released unless c was reused and req is
+// replayable: the buffer of a model request (a POST) is free while the
+// model thinks.
+func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, w *wire, reused bool) (resp *http.Response, retry bool, err error) {
 	stop := context.AfterFunc(ctx, c.abort)
 	c.got = 0
-	if n, err := c.nc.Write(wire); err != nil {
+	if n, err := c.nc.Write(w.bytes()); err != nil {
 		stop()
 		c.close()
 		return nil, n == 0, c.failed(ctx, err)
+	}
+	if !reused || !replayable(req) {
+		w.release()
 	}
 	resp, err = c.readHead(req)
 	if err != nil {
