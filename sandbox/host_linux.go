@@ -85,7 +85,7 @@ func start(spec Spec) (*box, error) {
 // awaitReady (run does, when b.pending is set) before the box is used.
 func begin(spec Spec) (_ *box, err error) {
 	const op = "sandbox.start"
-	if r := Check(); !r.OK() {
+	if r := checkOnce(); !r.OK() {
 		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
 	}
 	tr := spec.Trace
@@ -780,7 +780,7 @@ func (b *box) cleanup() {
 	if b.cleaned.Swap(true) {
 		return
 	}
-	if b.spareFits {
+	if b.spareFits && initZygoted() {
 		spares.want()
 	}
 	b.kill()
