@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func findCgroups() ([]CgroupController, error) {
 	if unified != "" {
 		v2dir = filepath.Join(unified, own[""])
 		v2 = map[string]bool{}
-		if b, err := os.ReadFile(filepath.Join(v2dir, "cgroup.controllers")); err == nil {
+		if b, err := readKernFile(filepath.Join(v2dir, "cgroup.controllers")); err == nil {
 			for _, c := range strings.Fields(string(b)) {
 				v2[c] = true
 			}
@@ -282,7 +283,7 @@ func (cg *cgroup) write(writes [][2]string) error {
 		if !ok {
 			continue
 		}
-		err := os.WriteFile(filepath.Join(dir, file), []byte(w[1]), 0)
+		err := writeKernFile(filepath.Join(dir, file), []byte(w[1]))
 		if err != nil && !(optional && errors.Is(err, os.ErrNotExist)) {
 			return fmt.Errorf("%s: %w", file, err)
 		}
@@ -304,7 +305,7 @@ func (cg *cgroup) reset() error {
 	if cg.v2["memory"] {
 		// No force_empty in v2: reclaim what the group still holds.
 		if cur := counterFile(filepath.Join(cg.dirs["memory"], "memory.current")); cur > forceEmptyAbove {
-			os.WriteFile(filepath.Join(cg.dirs["memory"], "memory.reclaim"), []byte(itoa(cur)), 0)
+			writeKernFile(filepath.Join(cg.dirs["memory"], "memory.reclaim"), []byte(itoa(cur)))
 		}
 		// memory.peak and the event counters cannot be reset for
 		// everyone: limitsHit compares the counters with a baseline.
@@ -341,7 +342,7 @@ func emptyGroup(dir string, v2 bool) error {
 	for i := 0; i < 200; i++ {
 		left := 0
 		for _, f := range files {
-			b, err := os.ReadFile(filepath.Join(dir, f))
+			b, err := readKernFile(filepath.Join(dir, f))
 			if err != nil {
 				return err
 			}
@@ -378,7 +379,7 @@ func (cg *cgroup) counters() map[string]int64 {
 }
 
 func counterFile(file string) int64 {
-	b, err := os.ReadFile(file)
+	b, err := readKernFile(file)
 	if err != nil {
 		return 0
 	}
@@ -393,10 +394,10 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // process sits in parent itself it first moves into a leaf beside them.
 func enableV2(parent, c string) error {
 	ctl := filepath.Join(parent, "cgroup.subtree_control")
-	if b, err := os.ReadFile(ctl); err == nil && strings.Contains(" "+string(b)+" ", " "+c+" ") {
+	if b, err := readKernFile(ctl); err == nil && strings.Contains(" "+string(b)+" ", " "+c+" ") {
 		return nil
 	}
-	err := os.WriteFile(ctl, []byte("+"+c), 0)
+	err := writeKernFile(ctl, []byte("+"+c))
 	if err == nil {
 		return nil
 	}
@@ -404,10 +405,10 @@ func enableV2(parent, c string) error {
 	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
 	}
-	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+	if err := writeKernFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid()))); err != nil {
 		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
 	}
-	if err := os.WriteFile(ctl, []byte("+"+c), 0); err != nil {
+	if err := writeKernFile(ctl, []byte("+"+c)); err != nil {
 		return fmt.Errorf("enable cgroup controller %s: %w", c, err)
 	}
 	return nil
@@ -458,7 +459,7 @@ func (cg *cgroup) limitsHit() []string {
 }
 
 func counter(file, key string) int64 {
-	b, err := os.ReadFile(file)
+	b, err := readKernFile(file)
 	if err != nil {
 		return 0
 	}
@@ -488,10 +489,10 @@ func (cg *cgroup) release(initEnded bool) {
 	}
 	for c, dir := range cg.dirs {
 		if cg.v2[c] {
-			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+			writeKernFile(filepath.Join(dir, "cgroup.kill"), []byte("1"))
 			continue
 		}
-		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+		if b, err := readKernFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 			for _, f := range strings.Fields(string(b)) {
 				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
 					killPid(pid)
@@ -509,7 +510,7 @@ func (cg *cgroup) holdsOnly(pid int) bool {
 	if !ok {
 		return false
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	b, err := readKernFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return false
 	}
@@ -526,13 +527,13 @@ func (cg *cgroup) remove() {
 	defer cg.unlock()
 	for c, dir := range cg.dirs {
 		if cg.v2[c] {
-			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+			writeKernFile(filepath.Join(dir, "cgroup.kill"), []byte("1"))
 		}
 		// The kernel frees a group a moment after its last process exits:
 		// retry quickly first, then back off (about a second in all).
 		wait := 100 * time.Microsecond
 		for i := 0; i < 200; i++ {
-			if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); len(strings.TrimSpace(string(b))) > 0 {
+			if b, _ := readKernFile(filepath.Join(dir, "cgroup.procs")); len(strings.TrimSpace(string(b))) > 0 {
 				for _, f := range strings.Fields(string(b)) {
 					if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
 						killPid(pid)
@@ -547,4 +548,56 @@ func (cg *cgroup) remove() {
 			wait = min(2*wait, 5*time.Millisecond)
 		}
 	}
+}
+
+// readKernFile and writeKernFile read and write a small file of the
+// kernel's (a group's, /proc's) with plain system calls. os.ReadFile and
+// os.WriteFile register each cgroup file with the runtime's poller, as
+// kernfs files can be polled (an epoll_ctl in, an fcntl, an epoll_ctl
+// out), and stat it: about 25 files a cold sandbox's groups go through,
+// on the cold CLI's path (BENCHMARKS.md, session 31). A missing file is
+// an error satisfying errors.Is(err, fs.ErrNotExist), in both.
+func readKernFile(path string) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	b := make([]byte, 0, 512)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := unix.Read(fd, b[len(b):cap(b)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
+}
+
+// writeKernFile writes data to the file at path in one write; unlike
+// os.WriteFile it never creates the file.
+func writeKernFile(path string, data []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	n, err := unix.Write(fd, data)
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err == nil && n != len(data) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
 }

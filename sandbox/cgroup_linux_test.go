@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -528,5 +529,39 @@ func TestSlotCgroupWithAFrozenLeftoverIsNotReused(t *testing.T) {
 	}
 	if got := readCgroupFile(t, second.dirs["pids"], "pids.max"); got != "20" {
 		t.Errorf("pids.max = %s, want the sandbox's 20", got)
+	}
+}
+
+// readKernFile reads a file whole, however long, and writeKernFile
+// replaces a file's content but never creates one: a missing optional
+// group file (memory.memsw.* without swap accounting) is an ErrNotExist.
+func TestKernFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	long := strings.Repeat("0123456789", 700) // several of readKernFile's first buffer
+	if err := os.WriteFile(p, []byte(long), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readKernFile(p); err != nil || string(b) != long {
+		t.Errorf("readKernFile of a %d-byte file = %d bytes, %v; want it whole", len(long), len(b), err)
+	}
+	if err := writeKernFile(p, []byte("12")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "12" {
+		t.Errorf("after writeKernFile(%q) the file holds %q", "12", b)
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := writeKernFile(missing, []byte("1")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("writeKernFile of a missing file = %v, want an ErrNotExist", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("writeKernFile created a missing file")
+	}
+	if _, err := readKernFile(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("readKernFile of a missing file = %v, want an ErrNotExist", err)
+	}
+	if b, err := readKernFile("/proc/self/status"); err != nil || !strings.Contains(string(b), "\nPid:") {
+		t.Errorf("readKernFile(/proc/self/status) = %.40q, %v", b, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -84,7 +85,7 @@ func start(spec Spec) (*box, error) {
 // awaitReady (run does, when b.pending is set) before the box is used.
 func begin(spec Spec) (_ *box, err error) {
 	const op = "sandbox.start"
-	if r := Check(); !r.OK() {
+	if r := checkOnce(); !r.OK() {
 		return nil, bulwark.E(bulwark.Unavailable, op, r.Problem(), nil)
 	}
 	tr := spec.Trace
@@ -661,60 +662,50 @@ func (c *usernsCache) get(uid, gid, cmdUID uint32) (fd int, close bool, err erro
 }
 
 // idmapUserns returns a user namespace fd that maps uid/gid (the owner on
-// disk) to cmdUID. A user namespace needs a process: this starts one
-// (idmapChild), takes its namespace and kills it.
+// disk) to cmdUID. A user namespace needs a process: this makes one
+// (idmapChild), opens its namespace and reaps it.
 func idmapUserns(uid, gid, cmdUID uint32) (int, error) {
-	// The child's tracer is the thread that forked it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	c, err := idmapChild(uid, gid, cmdUID)
+	pid, err := idmapChild(uid, gid, cmdUID)
 	if err != nil {
 		return -1, err
 	}
-	defer endChild(c)
-	return unix.Open(fmt.Sprintf("/proc/%d/ns/user", c.Process.Pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	defer reapChild(pid)
+	return unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 }
 
-// idmapChild starts a process in a new user namespace that maps uid and
-// gid to cmdUID, traced so that it stops right after its execve and runs
-// no code at all. The caller, on a locked thread (the child's tracer),
-// kills and reaps it (endChild); on an error nothing is left.
+// idmapChild makes a user namespace that maps uid and gid to cmdUID and
+// returns the pid of its only process, which has ended and is not reaped:
+// the caller reaps it (reapChild), once it has the namespace's fd. On an
+// error nothing is left.
 //
-// The child is vforked (CLONE_VFORK|CLONE_VM: it borrows this process's
-// memory until its execve), which Go does not do by itself for a new user
-// namespace: Go's child waits for its maps before it goes on, which a
-// vforked child cannot do, as its parent stays stopped until the execve.
-// So no maps are given to Go, and they are written here once the child
-// is stopped at its execve; it runs nothing in between that they change.
-// A full fork instead copied this process's page tables and left every
-// page it wrote next a copy-on-write fault (BENCHMARKS.md, session 29).
-func idmapChild(uid, gid, cmdUID uint32) (*exec.Cmd, error) {
-	c := &exec.Cmd{
-		Path: initPath(),
-		Args: []string{usernsArg},
-		Env:  []string{},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_VFORK | syscall.CLONE_VM,
-			Ptrace:     true,
-			Pdeathsig:  syscall.SIGKILL,
-		},
+// The child is vforked and runs one instruction of its own, exit_group
+// (vforkExit): no code of this process and no program. Until it is reaped
+// a process that has ended keeps its credentials, so its user namespace,
+// whose maps can still be written and which can still be opened. It had
+// been a child executing the init, stopped by ptrace at its execve and
+// killed once the maps were written (BENCHMARKS.md, session 31): an
+// execve, a ptrace stop, a kill and syscall.ForkLock, which the init's
+// own fork waits for, on the cold CLI's path.
+func idmapChild(uid, gid, cmdUID uint32) (int, error) {
+	pid, errno := vforkExit(unix.CLONE_NEWUSER | unix.CLONE_VM | unix.CLONE_VFORK | uintptr(unix.SIGCHLD))
+	if errno != 0 {
+		return 0, fmt.Errorf("clone a process in a new user namespace: %w", syscall.Errno(errno))
 	}
-	c, err := startInit(c)
-	if err != nil {
-		return nil, err
+	if err := initproc.WriteIDMaps(int(pid), idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
+		reapChild(int(pid))
+		return 0, fmt.Errorf("write the id maps of process %d: %w", pid, err)
 	}
-	pid := c.Process.Pid
-	if err := initproc.WriteIDMaps(pid, idMap(uid, cmdUID), idMap(gid, cmdUID)); err != nil {
-		endChild(c)
-		return nil, fmt.Errorf("write the id maps of process %d: %w", pid, err)
-	}
-	return c, nil
+	return int(pid), nil
 }
 
-// endChild kills a child and reaps it.
-func endChild(c *exec.Cmd) {
-	c.Process.Kill()
-	c.Wait()
+// reapChild reaps the child pid, which has ended or is about to.
+func reapChild(pid int) {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			return
+		}
+	}
 }
 
 // idMap is the one line of an id map that maps id, inside, to host.
@@ -789,7 +780,7 @@ func (b *box) cleanup() {
 	if b.cleaned.Swap(true) {
 		return
 	}
-	if b.spareFits {
+	if b.spareFits && initZygoted() {
 		spares.want()
 	}
 	b.kill()

@@ -4,30 +4,26 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // The id-mapping user namespace of a workspace mount (idmapChild) is made
-// by a vforked child whose maps this process writes after its execve. Its
-// maps must be those Go wrote when it forked the child itself with
-// UidMappings and GidMappings: the owner alone, mapped to the command's
-// uid, and setgroups denied.
+// by a vforked child that exits at once, whose maps this process writes
+// before it reaps it. Its maps must be those Go wrote when it forked the
+// child itself with UidMappings and GidMappings: the owner alone, mapped
+// to the command's uid, and setgroups denied; the child has run nothing
+// (it is a zombie, not reaped) and its namespace is a new one.
 func TestIdmapChildMaps(t *testing.T) {
 	requireRootSandbox(t)
 	const uid, gid, cmdUID = 4321, 5432, uidBase + 2*uidSlots - 2
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	c, err := idmapChild(uid, gid, cmdUID)
+	pid, err := idmapChild(uid, gid, cmdUID)
 	if err != nil {
 		t.Fatalf("idmapChild: %v", err)
 	}
-	defer endChild(c)
-	pid := c.Process.Pid
+	defer reapChild(pid)
 	for _, f := range []struct{ name, want string }{
 		{"uid_map", fmt.Sprintf("%d %d 1", uid, cmdUID)},
 		{"gid_map", fmt.Sprintf("%d %d 1", gid, cmdUID)},
@@ -41,25 +37,33 @@ func TestIdmapChildMaps(t *testing.T) {
 			t.Errorf("/proc/PID/%s of the id-mapping child = %q, want %q", f.name, got, f.want)
 		}
 	}
-	// Stopped at its execve (the stop comes as the execve returns), in a
-	// user namespace of its own.
-	state := ""
-	for deadline := time.Now().Add(5 * time.Second); state != "t" && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) > 0 {
-			state = f[0]
-		}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if state != "t" {
-		t.Errorf("the id-mapping child's state = %q, want t (traced, stopped)", state)
+	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) < 1 || f[0] != "Z" {
+		t.Errorf("the id-mapping child's stat = %q, want it ended and not reaped (Z)", b)
 	}
 	mine, _ := os.Readlink("/proc/self/ns/user")
 	its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
 	if its == "" || its == mine {
 		t.Errorf("the id-mapping child's user namespace is %q, this process's %q: want a new one", its, mine)
+	}
+}
+
+// idmapUserns leaves no child behind: the one it made is reaped.
+func TestIdmapUsernsReapsItsChild(t *testing.T) {
+	requireRootSandbox(t)
+	before := childrenOfThisProcess(t)
+	fd, err := idmapUserns(4321, 5432, uidBase)
+	if err != nil {
+		t.Fatalf("idmapUserns: %v", err)
+	}
+	syscall.Close(fd)
+	for _, pid := range childrenOfThisProcess(t) {
+		if !slices.Contains(before, pid) {
+			t.Errorf("process %s, a child of this process, is left after idmapUserns", pid)
+		}
 	}
 }
 

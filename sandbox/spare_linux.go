@@ -85,18 +85,32 @@ var spares = &spareKeeper{}
 
 // spareFits says whether a sandbox of spec may take a spare init: a root
 // host with no v2 controller, the zygote's inits (a spare is one), and
-// spec not asking for a fresh init.
+// spec not asking for a fresh init. The last is asked of the init's path
+// (initZygoted) only when a spare is there to take or to ask for: it
+// checks the embedded init the first time, which a process's first
+// sandbox does later, as it starts its init.
 func spareFits(spec Spec, rl *rootlessHost, ctrls []CgroupController) bool {
-	return !sparesOff && !zygoteOff && !spec.FreshInit && rl == nil && initPath() != selfExe &&
+	return !sparesOff && !zygoteOff && !spec.FreshInit && rl == nil &&
 		!slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 })
 }
+
+// initZygoted says whether inits are the standalone one, which the zygote
+// forks: the rest of spareFits.
+func initZygoted() bool { return initPath() != selfExe }
 
 // take returns the spare's box, now the caller's, or nil when there is
 // no spare fit to use (one that is not is ended in the background).
 func (k *spareKeeper) take() *box {
 	k.mu.Lock()
 	s := k.ready
-	k.ready = nil
+	// A spare was forked by the zygote, which needed the init's path:
+	// initZygoted costs nothing here.
+	if s != nil && !initZygoted() {
+		s = nil // left as it is, as when spareFits said no
+	}
+	if s != nil {
+		k.ready = nil
+	}
 	now := time.Now()
 	k.often = !k.lastTake.IsZero() && now.Sub(k.lastTake) < spareMaxAge
 	k.lastTake = now

@@ -301,3 +301,55 @@ func TestStandaloneInitRefusedFallsBack(t *testing.T) {
 		t.Errorf("a missing program: err %v, fell back %v", err, standaloneRefused.Load())
 	}
 }
+
+// A sandbox's start asks for the host's report without Init (checkOnce),
+// and whether a spare init may be taken only when one is ready: the check
+// of the embedded init (a hash of its sources, then the init's
+// file opened at standaloneFd or above) comes when the first init is
+// started, beside the start's other steps. Check still reports Init. Run
+// in a process of its own, which has checked nothing yet.
+func TestStartLeavesTheInitsCheckToItsStart(t *testing.T) {
+	if os.Getenv("BULWARK_TEST_INIT_CHECK") != "1" {
+		if os.Getenv("BULWARK_TEST_STANDALONE_INIT") != "1" {
+			t.Skip("BULWARK_TEST_STANDALONE_INIT=1 (after go generate ./sandbox) runs this")
+		}
+		c := exec.Command(os.Args[0], "-test.run=^TestStartLeavesTheInitsCheckToItsStart$", "-test.v")
+		c.Env = append(os.Environ(), "BULWARK_TEST_INIT_CHECK=1")
+		if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("the check in a process of its own: %v\n%s", err, out)
+		}
+		return
+	}
+	initFds := func() []string {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fds []string
+		for _, e := range ents {
+			// The init's file in the cache folder, or its memory file.
+			l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+			if n, err := strconv.Atoi(e.Name()); err == nil && n >= standaloneFd && strings.Contains(l, "sandbox-init") {
+				fds = append(fds, e.Name()+" "+l)
+			}
+		}
+		return fds
+	}
+	if r := checkOnce(); !r.OK() || r.Init != "" {
+		t.Fatalf("checkOnce() = %+v, want a host fit for sandboxes and no Init", r)
+	}
+	// What a start asks before it forks an init: whether a spare may be
+	// taken (none is ready in this process).
+	if spareFits(Spec{}.withDefaults(), nil, nil) && spares.take() != nil {
+		t.Fatal("a spare init taken in a process that made none")
+	}
+	if fds := initFds(); len(fds) > 0 {
+		t.Errorf("checkOnce or spareFits opened the init (descriptors %v): the start's check does the init's", fds)
+	}
+	if got := Check().Init; got != "the embedded standalone init" {
+		t.Fatalf("Check().Init = %q", got)
+	}
+	if fds := initFds(); len(fds) == 0 {
+		t.Error("Check did not open the init: its Init was not checked")
+	}
+}
