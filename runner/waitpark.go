@@ -235,6 +235,32 @@ func (rt *Runtime) takeRescued(ctx context.Context, l *live) {
 	}
 }
 
+// takeLate takes, as l's run ends to wait (parkRun, which holds ctlMu),
+// the requests stored for its turn that no poll took: a cancel is
+// carried out, the rest returned for the next run.
+func (rt *Runtime) takeLate(ctx context.Context, l *live) []bulwark.ControlRequest {
+	if ctx.Err() != nil {
+		return nil
+	}
+	tenant := bulwark.TenantID(l.task.TenantID)
+	taken, err := rt.cfg.Controls.TakeControls(context.WithoutCancel(ctx), []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
+	if err != nil {
+		slog.Warn("reading the requests of a task that ends to wait", "task", l.task.ID, "err", err)
+	}
+	var late []bulwark.ControlRequest
+	for _, r := range taken {
+		switch {
+		case !l.forTurn(r.Turn):
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "the turn it was made for has ended")
+		case r.Kind == bulwark.ControlCancel:
+			rt.carryOutLogged(ctx, r)
+		default:
+			late = append(late, r)
+		}
+	}
+	return late
+}
+
 // pastWait gives up waiting for l to ask again once its resumed run has
 // gone on without asking (the policy no longer asks, say): the requests
 // kept for it are carried out as they came.
@@ -362,6 +388,11 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskWaiting); err != nil {
 		slog.Warn("marking a task waiting", "task", t.ID, "err", err)
 	}
+	// What was stored for the task until it was marked waiting and no
+	// poll took: sent through another node, which saw it running and so
+	// woke nothing (sendElsewhere wakes it once it waits). A cancel stops
+	// this run; the rest go to the next run, which they wake (below).
+	late := rt.takeLate(ctx, l)
 	l.mu.Lock()
 	l.wait.ending = ctx.Err() == nil
 	mark := l.wait.mark
@@ -404,6 +435,13 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	} else if ok {
 		if id, ok := store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a}); ok {
 			w.Kept = append(w.Kept, id)
+		}
+	}
+	// Not kept: sent after the run last looked, a message may answer
+	// the question, and a decision is for the approval it names.
+	for _, r := range late {
+		if _, ok := store(r); ok {
+			answered = true
 		}
 	}
 	var err error

@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +44,11 @@ type parkCluster struct {
 	open atomic.Int32
 	// wrap, when set, wraps a node's database as its runtime's store.
 	wrap func(*parkNode, *postgres.DB) runner.Store
+	// wrapControls, when set, wraps a node's database as its runtime's
+	// control store.
+	wrapControls func(*parkNode, *postgres.DB) bulwark.ControlStore
+	// controlEvery, when set, is how often the nodes poll for requests.
+	controlEvery time.Duration
 }
 
 type parkNode struct {
@@ -88,14 +95,18 @@ func (c *parkCluster) node(name string) *parkNode {
 	if c.wrap != nil {
 		store = c.wrap(n, db)
 	}
+	var controls bulwark.ControlStore = db
+	if c.wrapControls != nil {
+		controls = c.wrapControls(n, db)
+	}
 	n.rt = runner.New(runner.Config{
 		Store:        store,
 		Dir:          filepath.Join(n.dir, "workspaces"),
 		Queue:        q,
 		Artifacts:    db,
 		Checkpoints:  db,
-		Controls:     db,
-		ControlEvery: 20 * time.Millisecond,
+		Controls:     controls,
+		ControlEvery: cmp.Or(c.controlEvery, 20*time.Millisecond),
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
 			if err != nil {
@@ -501,4 +512,104 @@ func TestEarlyAnswersToWaitingTask(t *testing.T) {
 	if string(data) != "B" {
 		t.Errorf("notes/b.txt = %q, %v", data, err)
 	}
+}
+
+// TestAnswerThroughAnotherNodeAsTheQuestionIsSeen: an answer sent through
+// another node as soon as the question can be seen, while the node that
+// runs the task has not begun to wait (the task is running there), is
+// stored for that node, and its run takes it before it ends to wait: the
+// run parks with nothing of it, and the stored answer queues the task
+// again. Before, the answer was stored with nothing to take it (the run
+// had looked for one) and nothing to wake the task, which waited for
+// ever after a 202.
+func TestAnswerThroughAnotherNodeAsTheQuestionIsSeen(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	c.controlEvery = time.Hour // the run's own look, not its poll, must find it
+	var nodes []*parkNode
+	sent := make(chan error, 1)
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			other := nodes[0]
+			if other == n {
+				other = nodes[1]
+			}
+			sent <- other.rt.Send(context.Background(), tenant, id, "green")
+		}}
+	}
+	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
+	id := c.submit(nodes[0], "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question was never asked")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// TestAnswerThroughAnotherNodeAsTheRunParks: an answer sent through
+// another node that read the task running, and stored only once its run
+// has ended to wait (and looked for requests for the last time), queues
+// the task again: the next run takes it. Before, nothing woke the task.
+func TestAnswerThroughAnotherNodeAsTheRunParks(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	var nodes []*parkNode
+	entered, sent := make(chan struct{}), make(chan error, 1)
+	var once sync.Once // the question asked again is not answered again
+	other := func(n *parkNode) *parkNode {
+		if nodes[0] == n {
+			return nodes[1]
+		}
+		return nodes[0]
+	}
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			once.Do(func() {
+				go func() { sent <- other(n).rt.Send(context.Background(), tenant, id, "green") }()
+				<-entered // the other node has read the task running
+			})
+		}}
+	}
+	c.wrapControls = func(n *parkNode, db *postgres.DB) bulwark.ControlStore {
+		return storeOnceParked{DB: db, c: c, entered: entered}
+	}
+	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
+	id := c.submit(nodes[0], "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the answer was never sent")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// storeOnceParked stores a message only once its task waits with no run
+// (after entered is closed, once).
+type storeOnceParked struct {
+	*postgres.DB
+	c       *parkCluster
+	entered chan struct{}
+}
+
+func (s storeOnceParked) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwark.ControlRequest) (bulwark.ControlRequest, error) {
+	if r.Kind == bulwark.ControlMessage {
+		close(s.entered)
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var state string
+			err := s.DB.Pool().QueryRow(ctx, `SELECT state FROM bulwark_queue WHERE task_id = $1`, r.TaskID).Scan(&state)
+			if err == nil && state == "waiting" {
+				break
+			}
+		}
+	}
+	return s.DB.SendControl(ctx, tenant, r)
 }
