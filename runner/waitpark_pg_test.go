@@ -47,6 +47,8 @@ type parkCluster struct {
 	// wrapControls, when set, wraps a node's database as its runtime's
 	// control store.
 	wrapControls func(*parkNode, *postgres.DB) bulwark.ControlStore
+	// config, when set, changes a node's runtime configuration.
+	config func(name string, cfg *runner.Config)
 	// controlEvery, when set, is how often the nodes poll for requests.
 	controlEvery time.Duration
 }
@@ -99,7 +101,7 @@ func (c *parkCluster) node(name string) *parkNode {
 	if c.wrapControls != nil {
 		controls = c.wrapControls(n, db)
 	}
-	n.rt = runner.New(runner.Config{
+	cfg := runner.Config{
 		Store:        store,
 		Dir:          filepath.Join(n.dir, "workspaces"),
 		Queue:        q,
@@ -120,7 +122,11 @@ func (c *parkCluster) node(name string) *parkNode {
 				Close:  func() { c.open.Add(-1) },
 			}, nil
 		},
-	})
+	}
+	if c.config != nil {
+		c.config(name, &cfg)
+	}
+	n.rt = runner.New(cfg)
 	if err := n.rt.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +209,8 @@ func lastTool(r *llmtest.Request) string {
 	return ""
 }
 
-// parkHandler: "approve" writes draft.txt, then notes/a.txt (which asks
+// parkHandler: "files" writes a.txt and b.txt, then thinks for ever;
+// "approve" writes draft.txt, then notes/a.txt (which asks
 // for an approval), then finishes; "ask" asks which colour and finishes
 // with the answer; anything else finishes at once.
 func parkHandler(r *llmtest.Request) llmtest.Turn {
@@ -223,6 +230,11 @@ func parkHandler(r *llmtest.Request) llmtest.Turn {
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which size?"})}}
 	case strings.HasPrefix(in, "both"):
 		return finish("both " + lastTool(r))
+	case strings.HasPrefix(in, "files") && n < 2:
+		name := []string{"a.txt", "b.txt"}[n]
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": name, "content": strings.ToUpper(name[:1])})}}
+	case strings.HasPrefix(in, "files"):
+		return llmtest.Turn{Content: "thinking", Hang: true}
 	case strings.HasPrefix(in, "ask") && n == 0:
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
 	case strings.HasPrefix(in, "ask"):
@@ -612,4 +624,67 @@ func (s storeOnceParked) SendControl(ctx context.Context, tenant bulwark.TenantI
 		}
 	}
 	return s.DB.SendControl(ctx, tenant, r)
+}
+
+// TestCancelAsARescuedRunPutsItsFilesBack: a cancel that reaches the run
+// rescuing a task as it puts back the files of the task's checkpoint
+// (the files the stopped node wrote, which only the checkpoint holds)
+// ends the task canceled with those files sealed into the store. The
+// cancel cut the restore short, and the run's end sealed the folder
+// half put back and dropped the checkpoint: the files were lost.
+func TestCancelAsARescuedRunPutsItsFilesBack(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n1 *parkNode
+	var once sync.Once
+	c.config = func(name string, cfg *runner.Config) {
+		switch name {
+		case "node-0":
+			// Its folder is as good as lost when it stops: nothing of it
+			// reaches the store but through the checkpoints.
+			cfg.Artifacts = nil
+		case "node-1":
+			cfg.AutoResume = true
+			db := cfg.Checkpoints.(*postgres.DB)
+			cfg.Checkpoints = cancelOnBlobPG{DB: db, cancel: func(tenant bulwark.TenantID, id string) {
+				once.Do(func() {
+					if err := n1.rt.Cancel(ctx, tenant, "user:1", id); err != nil {
+						t.Errorf("Cancel as the files are put back: %v", err)
+					}
+				})
+			}}
+		}
+	}
+	n0 := c.node("node-0")
+	id := c.submit(n0, "files")
+	waitFor(t, func() bool { return c.count(id, bulwark.EventToolResult, "") == 2 })
+	n0.shutdown(t) // the task goes back to the queue, for another node
+	n1 = c.node("node-1")
+	got := c.waitStatus(id, bulwark.TaskCanceled)
+	if got.Turns != 2 {
+		t.Errorf("the task ended in turn %d, want 2 (the rescue's)", got.Turns)
+	}
+	// The files reach the store as the run closes, a moment after the
+	// status says the task ended.
+	waitFor(t, func() bool {
+		_, err := c.store.LatestCheckpoint(ctx, c.a, id)
+		return bulwark.ErrorKind(err) == bulwark.NotFound && c.open.Load() == 0
+	})
+	for name, want := range map[string]string{"a.txt": "A", "b.txt": "B"} {
+		if _, data, err := c.store.ArtifactContent(ctx, c.a, id, name); err != nil || string(data) != want {
+			t.Errorf("%s in the store = %q, %v; want %q", name, data, err, want)
+		}
+	}
+}
+
+// cancelOnBlobPG has the person cancel a task as the content of one of
+// its checkpoint's files is read, before it is.
+type cancelOnBlobPG struct {
+	*postgres.DB
+	cancel func(tenant bulwark.TenantID, id string)
+}
+
+func (s cancelOnBlobPG) Blob(ctx context.Context, tenant bulwark.TenantID, taskID, id string) ([]byte, error) {
+	s.cancel(tenant, taskID)
+	return s.DB.Blob(ctx, tenant, taskID, id)
 }
