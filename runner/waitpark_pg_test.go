@@ -688,3 +688,73 @@ func (s cancelOnBlobPG) Blob(ctx context.Context, tenant bulwark.TenantID, taskI
 	s.cancel(tenant, taskID)
 	return s.DB.Blob(ctx, tenant, taskID, id)
 }
+
+// TestAnswerAsARescuedRunSetsUp: the node that ran a task stops after
+// the task's question was stored, before its run began to wait; the run
+// that rescues the task on another node asks again. An answer sent to
+// that node while its run sets up (it holds the task, and has not asked
+// yet) is the answer, as one sent through any other node is (kept for
+// the run's first question). It went to the run's inbox, which its
+// question then took for a message from before it: the task waited for
+// another answer.
+func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n0, n1 *parkNode
+	runs := make(chan context.Context, 1) // node-0's run
+	var stopOnce, answerOnce sync.Once
+	sent := make(chan error, 1)
+	c.config = func(name string, cfg *runner.Config) {
+		prepare := cfg.Prepare
+		switch name {
+		case "node-0":
+			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+				runs <- ctx
+				return prepare(ctx, task, ws)
+			}
+			cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
+				stopOnce.Do(func() {
+					run := <-runs
+					go n0.shutdown(t)
+					<-run.Done() // the node stops: the run ends before it waits
+				})
+			}}
+		case "node-1":
+			cfg.AutoResume = true
+			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+				answerOnce.Do(func() { sent <- n1.rt.Send(context.Background(), bulwark.TenantID(task.TenantID), task.ID, "green") })
+				return prepare(ctx, task, ws)
+			}
+		}
+	}
+	n0 = c.node("node-0")
+	id := c.submit(n0, "ask")
+	waitFor(t, func() bool {
+		got := must(c.store.Task(ctx, c.a, id))
+		return got.Status == bulwark.TaskInterrupted
+	})
+	n1 = c.node("node-1")
+	if err := <-sent; err != nil {
+		t.Fatalf("the answer was refused: %v", err)
+	}
+	got := c.waitStatus(id, bulwark.TaskSucceeded)
+	if got.Answer != "colour green" || got.Turns != 2 {
+		t.Errorf("the task answered %q in turn %d, want \"colour green\" in turn 2 (the rescue's)", got.Answer, got.Turns)
+	}
+}
+
+// onQuestion calls asked once a question is stored.
+type onQuestion struct {
+	runner.Store
+	asked func()
+}
+
+func (s onQuestion) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
+	if err := s.Store.AppendEvent(ctx, tenant, e); err != nil {
+		return err
+	}
+	if e.Type == bulwark.EventAskUser {
+		s.asked()
+	}
+	return nil
+}
