@@ -130,6 +130,28 @@ func (l *live) keep(r bulwark.ControlRequest) bool {
 	return true
 }
 
+// keepDecision keeps a decision made to the node whose run resumes a
+// task that waited for the approval approvalID, before the run asks
+// again, for when it does: as keep, for one the poll takes. A second
+// decision is Conflict, as for an approval a run has open.
+func (l *live) keepDecision(actor, approvalID string, allow bool) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.wait.parked
+	if !l.wait.rewait || p == nil || p.Approval == nil || p.Approval.ID != approvalID {
+		return false, nil
+	}
+	for _, r := range l.wait.kept {
+		if r.Kind == bulwark.ControlAnswer && r.ApprovalID == approvalID {
+			return true, bulwark.Errorf(bulwark.Conflict, "runner.Decide", "this approval was already decided")
+		}
+	}
+	t := l.task
+	l.wait.kept = append(l.wait.kept, bulwark.ControlRequest{TenantID: t.TenantID, TaskID: t.ID, Turn: t.Turns,
+		Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: approvalID, Allow: allow})
+	return true, nil
+}
+
 // wake continues on the queue a task that waits, after a request for it
 // was stored: its next run takes the request.
 func (rt *Runtime) wake(ctx context.Context, t bulwark.Task) {

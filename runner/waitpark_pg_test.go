@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -757,4 +758,52 @@ func (s onQuestion) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e 
 		s.asked()
 	}
 	return nil
+}
+
+// TestDecideAsAResumedRunSetsUp: a task that waits for an approval is
+// queued again by a message; while its next run sets up (before it asks
+// again), the node running it lists the approval, and a decision sent
+// there is the decision, as one sent through any other node is (kept for
+// the run's approval), and a second one there is refused. It was refused
+// as no such approval waiting.
+func TestDecideAsAResumedRunSetsUp(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n0 *parkNode
+	var runs atomic.Int32
+	decided := make(chan error, 1)
+	c.config = func(name string, cfg *runner.Config) {
+		prepare := cfg.Prepare
+		cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+			if runs.Add(1) == 2 { // the run the message queued
+				tenant := bulwark.TenantID(task.TenantID)
+				aps, err := n0.rt.Approvals(context.Background(), tenant, task.ID)
+				if err == nil && len(aps) != 1 {
+					err = fmt.Errorf("approvals %+v, want the one it waits for", aps)
+				}
+				if err == nil {
+					err = n0.rt.Decide(context.Background(), tenant, "user:1", task.ID, aps[0].ID, true)
+				}
+				if err == nil {
+					if again := n0.rt.Decide(context.Background(), tenant, "user:1", task.ID, aps[0].ID, false); bulwark.ErrorKind(again) != bulwark.Conflict {
+						err = fmt.Errorf("deciding it again: %v, want Conflict", again)
+					}
+				}
+				decided <- err
+			}
+			return prepare(ctx, task, ws)
+		}
+	}
+	n0 = c.node("node-0")
+	id := c.submit(n0, "approve")
+	c.waitParked(id, bulwark.EventApproval)
+	if _, _, err := n0.rt.Message(ctx, c.a, "user:1", id, "hello", nil); err != nil {
+		t.Fatalf("a message to the waiting task: %v", err)
+	}
+	if err := <-decided; err != nil {
+		t.Fatalf("the decision as the run sets up: %v", err)
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); !strings.HasPrefix(got.Answer, "approved") {
+		t.Errorf("the task answered %q", got.Answer)
+	}
 }
