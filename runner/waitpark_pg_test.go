@@ -637,6 +637,7 @@ func TestCancelAsARescuedRunPutsItsFilesBack(t *testing.T) {
 	c := newParkCluster(t, parkHandler)
 	ctx := context.Background()
 	var n1 *parkNode
+	ready := make(chan struct{}) // n1 is set
 	var once sync.Once
 	c.config = func(name string, cfg *runner.Config) {
 		switch name {
@@ -649,6 +650,7 @@ func TestCancelAsARescuedRunPutsItsFilesBack(t *testing.T) {
 			db := cfg.Checkpoints.(*postgres.DB)
 			cfg.Checkpoints = cancelOnBlobPG{DB: db, cancel: func(tenant bulwark.TenantID, id string) {
 				once.Do(func() {
+					<-ready
 					if err := n1.rt.Cancel(ctx, tenant, "user:1", id); err != nil {
 						t.Errorf("Cancel as the files are put back: %v", err)
 					}
@@ -661,6 +663,7 @@ func TestCancelAsARescuedRunPutsItsFilesBack(t *testing.T) {
 	waitFor(t, func() bool { return c.count(id, bulwark.EventToolResult, "") == 2 })
 	n0.shutdown(t) // the task goes back to the queue, for another node
 	n1 = c.node("node-1")
+	close(ready)
 	got := c.waitStatus(id, bulwark.TaskCanceled)
 	if got.Turns != 2 {
 		t.Errorf("the task ended in turn %d, want 2 (the rescue's)", got.Turns)
@@ -702,7 +705,8 @@ func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
 	c := newParkCluster(t, parkHandler)
 	ctx := context.Background()
 	var n0, n1 *parkNode
-	runs := make(chan context.Context, 1) // node-0's run
+	runs := make(chan context.Context, 1)                     // node-0's run
+	ready0, ready := make(chan struct{}), make(chan struct{}) // n0, n1 are set
 	var stopOnce, answerOnce sync.Once
 	sent := make(chan error, 1)
 	c.config = func(name string, cfg *runner.Config) {
@@ -715,6 +719,7 @@ func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
 			}
 			cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
 				stopOnce.Do(func() {
+					<-ready0
 					run := <-runs
 					go n0.shutdown(t)
 					<-run.Done() // the node stops: the run ends before it waits
@@ -723,18 +728,23 @@ func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
 		case "node-1":
 			cfg.AutoResume = true
 			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
-				answerOnce.Do(func() { sent <- n1.rt.Send(context.Background(), bulwark.TenantID(task.TenantID), task.ID, "green") })
+				answerOnce.Do(func() {
+					<-ready
+					sent <- n1.rt.Send(context.Background(), bulwark.TenantID(task.TenantID), task.ID, "green")
+				})
 				return prepare(ctx, task, ws)
 			}
 		}
 	}
 	n0 = c.node("node-0")
+	close(ready0)
 	id := c.submit(n0, "ask")
 	waitFor(t, func() bool {
 		got := must(c.store.Task(ctx, c.a, id))
 		return got.Status == bulwark.TaskInterrupted
 	})
 	n1 = c.node("node-1")
+	close(ready)
 	if err := <-sent; err != nil {
 		t.Fatalf("the answer was refused: %v", err)
 	}
@@ -771,11 +781,13 @@ func TestDecideAsAResumedRunSetsUp(t *testing.T) {
 	ctx := context.Background()
 	var n0 *parkNode
 	var runs atomic.Int32
+	ready := make(chan struct{}) // n0 is set
 	decided := make(chan error, 1)
 	c.config = func(name string, cfg *runner.Config) {
 		prepare := cfg.Prepare
 		cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			if runs.Add(1) == 2 { // the run the message queued
+				<-ready
 				tenant := bulwark.TenantID(task.TenantID)
 				aps, err := n0.rt.Approvals(context.Background(), tenant, task.ID)
 				if err == nil && len(aps) != 1 {
@@ -795,6 +807,7 @@ func TestDecideAsAResumedRunSetsUp(t *testing.T) {
 		}
 	}
 	n0 = c.node("node-0")
+	close(ready)
 	id := c.submit(n0, "approve")
 	c.waitParked(id, bulwark.EventApproval)
 	if _, _, err := n0.rt.Message(ctx, c.a, "user:1", id, "hello", nil); err != nil {
