@@ -290,6 +290,10 @@ func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 	switch e.Type {
 	case bulwark.EventTaskStarted, bulwark.EventApproval, bulwark.EventAskUser, bulwark.EventTaskFinished:
 		return
+	case bulwark.EventNotice, bulwark.EventGuard, bulwark.EventMCPLog, bulwark.EventError, bulwark.EventCompacted:
+		// Not a step: a run tells of the project file it read (and its
+		// taint), and MCP servers log, before it asks again.
+		return
 	}
 	l.mu.Lock()
 	if !l.wait.rewait {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/internal/pgtest"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
@@ -210,7 +211,8 @@ func lastTool(r *llmtest.Request) string {
 	return ""
 }
 
-// parkHandler: "files" writes a.txt and b.txt, then thinks for ever;
+// parkHandler: "agents" writes the project file (agent.ProjectFile),
+// then asks as "ask" does; "files" writes a.txt and b.txt, then thinks for ever;
 // "approve" writes draft.txt, then notes/a.txt (which asks
 // for an approval), then finishes; "ask" asks which colour and finishes
 // with the answer; anything else finishes at once.
@@ -236,6 +238,12 @@ func parkHandler(r *llmtest.Request) llmtest.Turn {
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": name, "content": strings.ToUpper(name[:1])})}}
 	case strings.HasPrefix(in, "files"):
 		return llmtest.Turn{Content: "thinking", Hang: true}
+	case strings.HasPrefix(in, "agents") && n == 0:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": agent.ProjectFile, "content": "Be brief."})}}
+	case strings.HasPrefix(in, "agents") && n == 1:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
+	case strings.HasPrefix(in, "agents"):
+		return finish("colour " + lastTool(r))
 	case strings.HasPrefix(in, "ask") && n == 0:
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
 	case strings.HasPrefix(in, "ask"):
@@ -818,5 +826,30 @@ func TestDecideAsAResumedRunSetsUp(t *testing.T) {
 	}
 	if got := c.waitStatus(id, bulwark.TaskSucceeded); !strings.HasPrefix(got.Answer, "approved") {
 		t.Errorf("the task answered %q", got.Answer)
+	}
+}
+
+// TestAnswerToATaskWithAProjectFile: a task whose folder holds the
+// project file is told so by a notice at the start of each run, before
+// the run that resumes it asks again. The answer that queued it is the
+// answer. The notice was taken for a step of a run gone on without
+// asking: the run stopped looking for the answer stored for it, and the
+// task waited again (or, with what a run ending to wait takes, was
+// queued again, over and over).
+func TestAnswerToATaskWithAProjectFile(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	c.controlEvery = time.Hour // the resumed run's own look must find it
+	ctx := context.Background()
+	n0, n1 := c.node("node-0"), c.node("node-1")
+	id := c.submit(n0, "agents")
+	c.waitParked(id, bulwark.EventAskUser)
+	if _, _, err := n1.rt.Message(ctx, c.a, "user:1", id, "blue", nil); err != nil {
+		t.Fatalf("the answer: %v", err)
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour blue" {
+		t.Errorf("the task answered %q, want \"colour blue\"", got.Answer)
+	}
+	if n := c.count(id, bulwark.EventAskUser, ""); n != 2 {
+		t.Errorf("%d ask_user events, want 2 (asked, asked again by the run that took the answer)", n)
 	}
 }
