@@ -180,6 +180,9 @@ func (rt *Runtime) Decide(ctx context.Context, tenant bulwark.TenantID, actor, i
 // decideLive answers an approval of the task l held here.
 func (rt *Runtime) decideLive(tenant bulwark.TenantID, actor string, l *live, approvalID string, allow bool) error {
 	id := l.task.ID
+	if kept, err := l.keepDecision(actor, approvalID, allow); kept {
+		return err // audited when its run takes it (approveOrPark)
+	}
 	if err := l.decide(approvalID, allow); err != nil {
 		return err
 	}

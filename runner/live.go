@@ -174,6 +174,19 @@ func (l *live) send(text string) error {
 		l.mu.Unlock()
 		return errRunEnding
 	}
+	if l.wait.rewait {
+		// Its run resumes a wait, or rescues a task whose node stopped,
+		// and has not asked yet: kept for its first question or step, as
+		// what the poll takes for it (keep), where the inbox would have
+		// it for a message from before the question.
+		defer l.mu.Unlock()
+		if len(l.wait.kept) >= cap(l.inbox) {
+			return bulwark.Errorf(bulwark.RateLimited, "runner.Send", "too many messages are waiting for this task; wait for it to read them")
+		}
+		t := l.task
+		l.wait.kept = append(l.wait.kept, bulwark.ControlRequest{TenantID: t.TenantID, TaskID: t.ID, Turn: t.Turns, Kind: bulwark.ControlMessage, Text: text})
+		return nil
+	}
 	if q := l.question; q != nil && !l.answered {
 		l.answered = true
 		q <- text // buffered: the one answer never blocks, and takeAnswer sees it

@@ -30,8 +30,17 @@ func (rt *Runtime) sendElsewhere(ctx context.Context, t bulwark.Task, r bulwark.
 		return bulwark.Errorf(bulwark.Conflict, "runner", "the task is not running in this server (%s)", t.Status)
 	}
 	r.TaskID, r.Turn = t.ID, t.Turns
-	if _, err := rt.cfg.Controls.SendControl(ctx, bulwark.TenantID(t.TenantID), r); err != nil {
+	tenant := bulwark.TenantID(t.TenantID)
+	if _, err := rt.cfg.Controls.SendControl(ctx, tenant, r); err != nil {
 		return err
+	}
+	if rt.sched == nil && t.Status == bulwark.TaskRunning {
+		// Its run may have begun to wait since t was read, after it
+		// looked for requests (parkRun): read again once r is stored, so
+		// that either that run takes r or this wakes the task.
+		if cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID); err == nil && cur.Turns == t.Turns {
+			t = cur
+		}
 	}
 	rt.wake(ctx, t)
 	return nil

@@ -316,9 +316,16 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}()
 	defer rt.seal(l) // after the workspace and the sandbox are closed
 
-	ctx, cancel := context.WithCancelCause(parent)
+	// base ends when the node stops or loses the task; ctx, the run's,
+	// also when a person cancels it or a step cannot be stored. The
+	// set-up that puts the task's files back runs within base: cut short
+	// by a cancel, it would leave them half in the folder, which the
+	// run's end seals before it drops the checkpoint that held the rest.
+	base, stop := context.WithCancelCause(parent)
+	defer stop(nil)
+	defer context.AfterFunc(rt.ctx, func() { stop(context.Cause(rt.ctx)) })()
+	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
-	defer context.AfterFunc(rt.ctx, func() { cancel(context.Cause(rt.ctx)) })()
 	l.mu.Lock()
 	l.cancel = cancel
 	canceled := l.canceled
@@ -395,11 +402,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
-	if err := rt.restore(ctx, l, ws); err != nil {
+	if err := rt.restore(base, l, ws); err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
 		return
 	}
-	resume, checkpoint, uploadsDone, err := rt.checkpoints(ctx, l, ws.Path(), history, func(err error) { cancel(err) })
+	resume, checkpoint, uploadsDone, err := rt.checkpoints(base, l, ws.Path(), history, func(err error) { cancel(err) })
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
 		return

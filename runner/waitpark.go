@@ -130,6 +130,28 @@ func (l *live) keep(r bulwark.ControlRequest) bool {
 	return true
 }
 
+// keepDecision keeps a decision made to the node whose run resumes a
+// task that waited for the approval approvalID, before the run asks
+// again, for when it does: as keep, for one the poll takes. A second
+// decision is Conflict, as for an approval a run has open.
+func (l *live) keepDecision(actor, approvalID string, allow bool) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.wait.parked
+	if !l.wait.rewait || p == nil || p.Approval == nil || p.Approval.ID != approvalID {
+		return false, nil
+	}
+	for _, r := range l.wait.kept {
+		if r.Kind == bulwark.ControlAnswer && r.ApprovalID == approvalID {
+			return true, bulwark.Errorf(bulwark.Conflict, "runner.Decide", "this approval was already decided")
+		}
+	}
+	t := l.task
+	l.wait.kept = append(l.wait.kept, bulwark.ControlRequest{TenantID: t.TenantID, TaskID: t.ID, Turn: t.Turns,
+		Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: approvalID, Allow: allow})
+	return true, nil
+}
+
 // wake continues on the queue a task that waits, after a request for it
 // was stored: its next run takes the request.
 func (rt *Runtime) wake(ctx context.Context, t bulwark.Task) {
@@ -235,12 +257,42 @@ func (rt *Runtime) takeRescued(ctx context.Context, l *live) {
 	}
 }
 
+// takeLate takes, as l's run ends to wait (parkRun, which holds ctlMu),
+// the requests stored for its turn that no poll took: a cancel is
+// carried out, the rest returned for the next run.
+func (rt *Runtime) takeLate(ctx context.Context, l *live) []bulwark.ControlRequest {
+	if ctx.Err() != nil {
+		return nil
+	}
+	tenant := bulwark.TenantID(l.task.TenantID)
+	taken, err := rt.cfg.Controls.TakeControls(context.WithoutCancel(ctx), []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
+	if err != nil {
+		slog.Warn("reading the requests of a task that ends to wait", "task", l.task.ID, "err", err)
+	}
+	var late []bulwark.ControlRequest
+	for _, r := range taken {
+		switch {
+		case !l.forTurn(r.Turn):
+			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "the turn it was made for has ended")
+		case r.Kind == bulwark.ControlCancel:
+			rt.carryOutLogged(ctx, r)
+		default:
+			late = append(late, r)
+		}
+	}
+	return late
+}
+
 // pastWait gives up waiting for l to ask again once its resumed run has
 // gone on without asking (the policy no longer asks, say): the requests
 // kept for it are carried out as they came.
 func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 	switch e.Type {
 	case bulwark.EventTaskStarted, bulwark.EventApproval, bulwark.EventAskUser, bulwark.EventTaskFinished:
+		return
+	case bulwark.EventNotice, bulwark.EventGuard, bulwark.EventMCPLog, bulwark.EventError, bulwark.EventCompacted:
+		// Not a step: a run tells of the project file it read (and its
+		// taint), and MCP servers log, before it asks again.
 		return
 	}
 	l.mu.Lock()
@@ -362,6 +414,11 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskWaiting); err != nil {
 		slog.Warn("marking a task waiting", "task", t.ID, "err", err)
 	}
+	// What was stored for the task until it was marked waiting and no
+	// poll took: sent through another node, which saw it running and so
+	// woke nothing (sendElsewhere wakes it once it waits). A cancel stops
+	// this run; the rest go to the next run, which they wake (below).
+	late := rt.takeLate(ctx, l)
 	l.mu.Lock()
 	l.wait.ending = ctx.Err() == nil
 	mark := l.wait.mark
@@ -404,6 +461,13 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	} else if ok {
 		if id, ok := store(bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a}); ok {
 			w.Kept = append(w.Kept, id)
+		}
+	}
+	// Not kept: sent after the run last looked, a message may answer
+	// the question, and a decision is for the approval it names.
+	for _, r := range late {
+		if _, ok := store(r); ok {
+			answered = true
 		}
 	}
 	var err error

@@ -1,18 +1,22 @@
 package runner_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/internal/pgtest"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
@@ -42,6 +46,13 @@ type parkCluster struct {
 	open atomic.Int32
 	// wrap, when set, wraps a node's database as its runtime's store.
 	wrap func(*parkNode, *postgres.DB) runner.Store
+	// wrapControls, when set, wraps a node's database as its runtime's
+	// control store.
+	wrapControls func(*parkNode, *postgres.DB) bulwark.ControlStore
+	// config, when set, changes a node's runtime configuration.
+	config func(name string, cfg *runner.Config)
+	// controlEvery, when set, is how often the nodes poll for requests.
+	controlEvery time.Duration
 }
 
 type parkNode struct {
@@ -88,14 +99,18 @@ func (c *parkCluster) node(name string) *parkNode {
 	if c.wrap != nil {
 		store = c.wrap(n, db)
 	}
-	n.rt = runner.New(runner.Config{
+	var controls bulwark.ControlStore = db
+	if c.wrapControls != nil {
+		controls = c.wrapControls(n, db)
+	}
+	cfg := runner.Config{
 		Store:        store,
 		Dir:          filepath.Join(n.dir, "workspaces"),
 		Queue:        q,
 		Artifacts:    db,
 		Checkpoints:  db,
-		Controls:     db,
-		ControlEvery: 20 * time.Millisecond,
+		Controls:     controls,
+		ControlEvery: cmp.Or(c.controlEvery, 20*time.Millisecond),
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
 			if err != nil {
@@ -109,7 +124,11 @@ func (c *parkCluster) node(name string) *parkNode {
 				Close:  func() { c.open.Add(-1) },
 			}, nil
 		},
-	})
+	}
+	if c.config != nil {
+		c.config(name, &cfg)
+	}
+	n.rt = runner.New(cfg)
 	if err := n.rt.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +211,9 @@ func lastTool(r *llmtest.Request) string {
 	return ""
 }
 
-// parkHandler: "approve" writes draft.txt, then notes/a.txt (which asks
+// parkHandler: "agents" writes the project file (agent.ProjectFile),
+// then asks as "ask" does; "files" writes a.txt and b.txt, then thinks for ever;
+// "approve" writes draft.txt, then notes/a.txt (which asks
 // for an approval), then finishes; "ask" asks which colour and finishes
 // with the answer; anything else finishes at once.
 func parkHandler(r *llmtest.Request) llmtest.Turn {
@@ -212,6 +233,17 @@ func parkHandler(r *llmtest.Request) llmtest.Turn {
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which size?"})}}
 	case strings.HasPrefix(in, "both"):
 		return finish("both " + lastTool(r))
+	case strings.HasPrefix(in, "files") && n < 2:
+		name := []string{"a.txt", "b.txt"}[n]
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": name, "content": strings.ToUpper(name[:1])})}}
+	case strings.HasPrefix(in, "files"):
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	case strings.HasPrefix(in, "agents") && n == 0:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": agent.ProjectFile, "content": "Be brief."})}}
+	case strings.HasPrefix(in, "agents") && n == 1:
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
+	case strings.HasPrefix(in, "agents"):
+		return finish("colour " + lastTool(r))
 	case strings.HasPrefix(in, "ask") && n == 0:
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "which colour?"})}}
 	case strings.HasPrefix(in, "ask"):
@@ -500,5 +532,324 @@ func TestEarlyAnswersToWaitingTask(t *testing.T) {
 	})
 	if string(data) != "B" {
 		t.Errorf("notes/b.txt = %q, %v", data, err)
+	}
+}
+
+// TestAnswerThroughAnotherNodeAsTheQuestionIsSeen: an answer sent through
+// another node as soon as the question can be seen, while the node that
+// runs the task has not begun to wait (the task is running there), is
+// stored for that node, and its run takes it before it ends to wait: the
+// run parks with nothing of it, and the stored answer queues the task
+// again. Before, the answer was stored with nothing to take it (the run
+// had looked for one) and nothing to wake the task, which waited for
+// ever after a 202.
+func TestAnswerThroughAnotherNodeAsTheQuestionIsSeen(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	c.controlEvery = time.Hour // the run's own look, not its poll, must find it
+	var nodes []*parkNode
+	sent := make(chan error, 1)
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			other := nodes[0]
+			if other == n {
+				other = nodes[1]
+			}
+			sent <- other.rt.Send(context.Background(), tenant, id, "green")
+		}}
+	}
+	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
+	id := c.submit(nodes[0], "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the question was never asked")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// TestAnswerThroughAnotherNodeAsTheRunParks: an answer sent through
+// another node that read the task running, and stored only once its run
+// has ended to wait (and looked for requests for the last time), queues
+// the task again: the next run takes it. Before, nothing woke the task.
+func TestAnswerThroughAnotherNodeAsTheRunParks(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	var nodes []*parkNode
+	entered, sent := make(chan struct{}), make(chan error, 1)
+	var once sync.Once // the question asked again is not answered again
+	other := func(n *parkNode) *parkNode {
+		if nodes[0] == n {
+			return nodes[1]
+		}
+		return nodes[0]
+	}
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+			once.Do(func() {
+				go func() { sent <- other(n).rt.Send(context.Background(), tenant, id, "green") }()
+				<-entered // the other node has read the task running
+			})
+		}}
+	}
+	c.wrapControls = func(n *parkNode, db *postgres.DB) bulwark.ControlStore {
+		return storeOnceParked{DB: db, c: c, entered: entered}
+	}
+	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
+	id := c.submit(nodes[0], "ask")
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the answer was never sent")
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
+	}
+}
+
+// storeOnceParked stores a message only once its task waits with no run
+// (after entered is closed, once).
+type storeOnceParked struct {
+	*postgres.DB
+	c       *parkCluster
+	entered chan struct{}
+}
+
+func (s storeOnceParked) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwark.ControlRequest) (bulwark.ControlRequest, error) {
+	if r.Kind == bulwark.ControlMessage {
+		close(s.entered)
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			var state string
+			err := s.DB.Pool().QueryRow(ctx, `SELECT state FROM bulwark_queue WHERE task_id = $1`, r.TaskID).Scan(&state)
+			if err == nil && state == "waiting" {
+				break
+			}
+		}
+	}
+	return s.DB.SendControl(ctx, tenant, r)
+}
+
+// TestCancelAsARescuedRunPutsItsFilesBack: a cancel that reaches the run
+// rescuing a task as it puts back the files of the task's checkpoint
+// (the files the stopped node wrote, which only the checkpoint holds)
+// ends the task canceled with those files sealed into the store. The
+// cancel cut the restore short, and the run's end sealed the folder
+// half put back and dropped the checkpoint: the files were lost.
+func TestCancelAsARescuedRunPutsItsFilesBack(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n1 *parkNode
+	ready := make(chan struct{}) // n1 is set
+	var once sync.Once
+	c.config = func(name string, cfg *runner.Config) {
+		switch name {
+		case "node-0":
+			// Its folder is as good as lost when it stops: nothing of it
+			// reaches the store but through the checkpoints.
+			cfg.Artifacts = nil
+		case "node-1":
+			cfg.AutoResume = true
+			db := cfg.Checkpoints.(*postgres.DB)
+			cfg.Checkpoints = cancelOnBlobPG{DB: db, cancel: func(tenant bulwark.TenantID, id string) {
+				once.Do(func() {
+					<-ready
+					if err := n1.rt.Cancel(ctx, tenant, "user:1", id); err != nil {
+						t.Errorf("Cancel as the files are put back: %v", err)
+					}
+				})
+			}}
+		}
+	}
+	n0 := c.node("node-0")
+	id := c.submit(n0, "files")
+	waitFor(t, func() bool { return c.count(id, bulwark.EventToolResult, "") == 2 })
+	n0.shutdown(t) // the task goes back to the queue, for another node
+	n1 = c.node("node-1")
+	close(ready)
+	got := c.waitStatus(id, bulwark.TaskCanceled)
+	if got.Turns != 2 {
+		t.Errorf("the task ended in turn %d, want 2 (the rescue's)", got.Turns)
+	}
+	// The files reach the store as the run closes, a moment after the
+	// status says the task ended.
+	waitFor(t, func() bool {
+		_, err := c.store.LatestCheckpoint(ctx, c.a, id)
+		return bulwark.ErrorKind(err) == bulwark.NotFound && c.open.Load() == 0
+	})
+	for name, want := range map[string]string{"a.txt": "A", "b.txt": "B"} {
+		if _, data, err := c.store.ArtifactContent(ctx, c.a, id, name); err != nil || string(data) != want {
+			t.Errorf("%s in the store = %q, %v; want %q", name, data, err, want)
+		}
+	}
+}
+
+// cancelOnBlobPG has the person cancel a task as the content of one of
+// its checkpoint's files is read, before it is.
+type cancelOnBlobPG struct {
+	*postgres.DB
+	cancel func(tenant bulwark.TenantID, id string)
+}
+
+func (s cancelOnBlobPG) Blob(ctx context.Context, tenant bulwark.TenantID, taskID, id string) ([]byte, error) {
+	s.cancel(tenant, taskID)
+	return s.DB.Blob(ctx, tenant, taskID, id)
+}
+
+// TestAnswerAsARescuedRunSetsUp: the node that ran a task stops after
+// the task's question was stored, before its run began to wait; the run
+// that rescues the task on another node asks again. An answer sent to
+// that node while its run sets up (it holds the task, and has not asked
+// yet) is the answer, as one sent through any other node is (kept for
+// the run's first question). It went to the run's inbox, which its
+// question then took for a message from before it: the task waited for
+// another answer.
+func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n0, n1 *parkNode
+	runs := make(chan context.Context, 1)                     // node-0's run
+	ready0, ready := make(chan struct{}), make(chan struct{}) // n0, n1 are set
+	var stopOnce, answerOnce sync.Once
+	sent := make(chan error, 1)
+	c.config = func(name string, cfg *runner.Config) {
+		prepare := cfg.Prepare
+		switch name {
+		case "node-0":
+			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+				runs <- ctx
+				return prepare(ctx, task, ws)
+			}
+			cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
+				stopOnce.Do(func() {
+					<-ready0
+					run := <-runs
+					go n0.shutdown(t)
+					<-run.Done() // the node stops: the run ends before it waits
+				})
+			}}
+		case "node-1":
+			cfg.AutoResume = true
+			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+				answerOnce.Do(func() {
+					<-ready
+					sent <- n1.rt.Send(context.Background(), bulwark.TenantID(task.TenantID), task.ID, "green")
+				})
+				return prepare(ctx, task, ws)
+			}
+		}
+	}
+	n0 = c.node("node-0")
+	close(ready0)
+	id := c.submit(n0, "ask")
+	waitFor(t, func() bool {
+		got := must(c.store.Task(ctx, c.a, id))
+		return got.Status == bulwark.TaskInterrupted
+	})
+	n1 = c.node("node-1")
+	close(ready)
+	if err := <-sent; err != nil {
+		t.Fatalf("the answer was refused: %v", err)
+	}
+	got := c.waitStatus(id, bulwark.TaskSucceeded)
+	if got.Answer != "colour green" || got.Turns != 2 {
+		t.Errorf("the task answered %q in turn %d, want \"colour green\" in turn 2 (the rescue's)", got.Answer, got.Turns)
+	}
+}
+
+// onQuestion calls asked once a question is stored.
+type onQuestion struct {
+	runner.Store
+	asked func()
+}
+
+func (s onQuestion) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
+	if err := s.Store.AppendEvent(ctx, tenant, e); err != nil {
+		return err
+	}
+	if e.Type == bulwark.EventAskUser {
+		s.asked()
+	}
+	return nil
+}
+
+// TestDecideAsAResumedRunSetsUp: a task that waits for an approval is
+// queued again by a message; while its next run sets up (before it asks
+// again), the node running it lists the approval, and a decision sent
+// there is the decision, as one sent through any other node is (kept for
+// the run's approval), and a second one there is refused. It was refused
+// as no such approval waiting.
+func TestDecideAsAResumedRunSetsUp(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	ctx := context.Background()
+	var n0 *parkNode
+	var runs atomic.Int32
+	ready := make(chan struct{}) // n0 is set
+	decided := make(chan error, 1)
+	c.config = func(name string, cfg *runner.Config) {
+		prepare := cfg.Prepare
+		cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+			if runs.Add(1) == 2 { // the run the message queued
+				<-ready
+				tenant := bulwark.TenantID(task.TenantID)
+				aps, err := n0.rt.Approvals(context.Background(), tenant, task.ID)
+				if err == nil && len(aps) != 1 {
+					err = fmt.Errorf("approvals %+v, want the one it waits for", aps)
+				}
+				if err == nil {
+					err = n0.rt.Decide(context.Background(), tenant, "user:1", task.ID, aps[0].ID, true)
+				}
+				if err == nil {
+					if again := n0.rt.Decide(context.Background(), tenant, "user:1", task.ID, aps[0].ID, false); bulwark.ErrorKind(again) != bulwark.Conflict {
+						err = fmt.Errorf("deciding it again: %v, want Conflict", again)
+					}
+				}
+				decided <- err
+			}
+			return prepare(ctx, task, ws)
+		}
+	}
+	n0 = c.node("node-0")
+	close(ready)
+	id := c.submit(n0, "approve")
+	c.waitParked(id, bulwark.EventApproval)
+	if _, _, err := n0.rt.Message(ctx, c.a, "user:1", id, "hello", nil); err != nil {
+		t.Fatalf("a message to the waiting task: %v", err)
+	}
+	if err := <-decided; err != nil {
+		t.Fatalf("the decision as the run sets up: %v", err)
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); !strings.HasPrefix(got.Answer, "approved") {
+		t.Errorf("the task answered %q", got.Answer)
+	}
+}
+
+// TestAnswerToATaskWithAProjectFile: a task whose folder holds the
+// project file is told so by a notice at the start of each run, before
+// the run that resumes it asks again. The answer that queued it is the
+// answer. The notice was taken for a step of a run gone on without
+// asking: the run stopped looking for the answer stored for it, and the
+// task waited again (or, with what a run ending to wait takes, was
+// queued again, over and over).
+func TestAnswerToATaskWithAProjectFile(t *testing.T) {
+	c := newParkCluster(t, parkHandler)
+	c.controlEvery = time.Hour // the resumed run's own look must find it
+	ctx := context.Background()
+	n0, n1 := c.node("node-0"), c.node("node-1")
+	id := c.submit(n0, "agents")
+	c.waitParked(id, bulwark.EventAskUser)
+	if _, _, err := n1.rt.Message(ctx, c.a, "user:1", id, "blue", nil); err != nil {
+		t.Fatalf("the answer: %v", err)
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour blue" {
+		t.Errorf("the task answered %q, want \"colour blue\"", got.Answer)
+	}
+	if n := c.count(id, bulwark.EventAskUser, ""); n != 2 {
+		t.Errorf("%d ask_user events, want 2 (asked, asked again by the run that took the answer)", n)
 	}
 }
