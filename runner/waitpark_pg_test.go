@@ -373,22 +373,12 @@ func TestAnswerAsTheQuestionIsSeenOnAQueue(t *testing.T) {
 	c := newParkCluster(t, parkHandler)
 	sent := make(chan error, 1)
 	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
-		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
 			sent <- n.rt.Send(context.Background(), tenant, id, "green")
 		}}
 	}
 	id := c.submit(c.node("node-0"), "ask")
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("the answer was refused: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the question was never asked")
-	}
-	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
-		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
-	}
+	c.wantAnswered(id, sent, 30*time.Second, "the question was never asked")
 }
 
 // TestAnswerAsTheRunParksOnAQueue: an answer that reaches the node after
@@ -408,17 +398,7 @@ func TestAnswerAsTheRunParksOnAQueue(t *testing.T) {
 		}}
 	}
 	id := c.submit(c.node("node-0"), "ask")
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("the answer was refused: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the task never began to wait")
-	}
-	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
-		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
-	}
+	c.wantAnswered(id, sent, 30*time.Second, "the task never began to wait")
 }
 
 // answerOnWaitingPG has the person answer as the task is marked waiting:
@@ -438,21 +418,21 @@ func (s answerOnWaitingPG) SetTaskStatus(ctx context.Context, tenant bulwark.Ten
 	return nil
 }
 
-// answerOnQuestionPG has the person answer a question as it is stored,
-// before the store returns.
-type answerOnQuestionPG struct {
-	*postgres.DB
-	answer func(tenant bulwark.TenantID, id string)
-}
-
-func (s answerOnQuestionPG) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
-	if err := s.DB.AppendEvent(ctx, tenant, e); err != nil {
-		return err
+// wantAnswered waits for the answer a hook sends (sent), within, then for
+// the task to end with it: "colour green". what says what did not come.
+func (c *parkCluster) wantAnswered(id string, sent <-chan error, within time.Duration, what string) {
+	c.t.Helper()
+	select {
+	case err := <-sent:
+		if err != nil {
+			c.t.Fatalf("the answer was refused: %v", err)
+		}
+	case <-time.After(within):
+		c.t.Fatal(what)
 	}
-	if e.Type == bulwark.EventAskUser {
-		s.answer(tenant, e.TaskID)
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		c.t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
 	}
-	return nil
 }
 
 // TestCancelWaitingTask: a task that waits with no run is canceled at
@@ -549,7 +529,7 @@ func TestAnswerThroughAnotherNodeAsTheQuestionIsSeen(t *testing.T) {
 	var nodes []*parkNode
 	sent := make(chan error, 1)
 	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
-		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
 			other := nodes[0]
 			if other == n {
 				other = nodes[1]
@@ -559,17 +539,7 @@ func TestAnswerThroughAnotherNodeAsTheQuestionIsSeen(t *testing.T) {
 	}
 	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
 	id := c.submit(nodes[0], "ask")
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("the answer was refused: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the question was never asked")
-	}
-	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
-		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
-	}
+	c.wantAnswered(id, sent, 30*time.Second, "the question was never asked")
 }
 
 // TestAnswerThroughAnotherNodeAsTheRunParks: an answer sent through
@@ -588,7 +558,7 @@ func TestAnswerThroughAnotherNodeAsTheRunParks(t *testing.T) {
 		return nodes[0]
 	}
 	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
-		return answerOnQuestionPG{DB: db, answer: func(tenant bulwark.TenantID, id string) {
+		return answerOnQuestion{Store: db, answer: func(tenant bulwark.TenantID, id string) {
 			once.Do(func() {
 				go func() { sent <- other(n).rt.Send(context.Background(), tenant, id, "green") }()
 				<-entered // the other node has read the task running
@@ -600,17 +570,7 @@ func TestAnswerThroughAnotherNodeAsTheRunParks(t *testing.T) {
 	}
 	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
 	id := c.submit(nodes[0], "ask")
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("the answer was refused: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the answer was never sent")
-	}
-	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
-		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
-	}
+	c.wantAnswered(id, sent, 60*time.Second, "the answer was never sent")
 }
 
 // storeOnceParked stores a message only once its task waits with no run

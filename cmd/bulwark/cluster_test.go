@@ -170,6 +170,17 @@ func (c *testCluster) tenant(t *testing.T, name string) string {
 	return strings.TrimSpace(res.stdout)
 }
 
+// submit creates a task of input through node and returns its id.
+func (c *testCluster) submit(t *testing.T, node int, key, input string) string {
+	t.Helper()
+	var task crashTask
+	body, _ := json.Marshal(map[string]string{"input": input})
+	if code := c.nodes[node].call(t, key, "POST", "/api/v1/tasks", string(body), &task); code != 201 {
+		t.Fatalf("POST task on node %d = %d", node, code)
+	}
+	return task.ID
+}
+
 // killAndReplace ends node i with SIGKILL and starts a new node on its
 // data folder.
 func (c *testCluster) killAndReplace(t *testing.T, i int) {
@@ -322,12 +333,7 @@ func TestCluster(t *testing.T) {
 	t.Run("tasks on every node run once", func(t *testing.T) {
 		var ids []string
 		for i := range 6 {
-			var task crashTask
-			input := fmt.Sprintf("quick %d", i)
-			if code := c.nodes[i%3].call(t, key, "POST", "/api/v1/tasks", `{"input":"`+input+`"}`, &task); code != 201 {
-				t.Fatalf("POST task on node %d = %d", i%3, code)
-			}
-			ids = append(ids, task.ID)
+			ids = append(ids, c.submit(t, i%3, key, fmt.Sprintf("quick %d", i)))
 		}
 		for i, id := range ids {
 			st := c.waitDone(t, (i+1)%3, key, id)
@@ -347,11 +353,7 @@ func TestCluster(t *testing.T) {
 
 	crossNode := false // a message sent to a node that does not run its task reached it
 	t.Run("a stream follows a task run by another node", func(t *testing.T) {
-		var task crashTask
-		if code := c.nodes[0].call(t, key, "POST", "/api/v1/tasks", `{"input":"ask stream"}`, &task); code != 201 {
-			t.Fatalf("POST task = %d", code)
-		}
-		id := task.ID
+		id := c.submit(t, 0, key, "ask stream")
 		run := c.runner(t, key, id, "ask stream", "a.txt")
 		// Stream from the node it was submitted to when another node runs
 		// it: a node must not take a task it queued for one it runs.
@@ -465,11 +467,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a task whose node is killed goes on elsewhere", func(t *testing.T) {
-		var task crashTask
-		if code := c.nodes[1].call(t, key, "POST", "/api/v1/tasks", `{"input":"long kill"}`, &task); code != 201 {
-			t.Fatalf("POST task = %d", code)
-		}
-		id := task.ID
+		id := c.submit(t, 1, key, "long kill")
 		run := c.runner(t, key, id, "long kill", "s.txt") // the command runs: kill its node
 		c.killAndReplace(t, run)
 		watch := (run + 1) % 3
@@ -499,11 +497,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a cancel sent while a killed node's task waits for rescue ends it", func(t *testing.T) {
-		var task crashTask
-		if code := c.nodes[0].call(t, key, "POST", "/api/v1/tasks", `{"input":"long cancel"}`, &task); code != 201 {
-			t.Fatalf("POST task = %d", code)
-		}
-		id := task.ID
+		id := c.submit(t, 0, key, "long cancel")
 		run := c.runner(t, key, id, "long cancel", "s.txt")
 		c.killAndReplace(t, run)
 		// Held by no node until the queue rescues it: the cancel is
@@ -521,11 +515,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a task whose node stops goes on elsewhere", func(t *testing.T) {
-		var task crashTask
-		if code := c.nodes[0].call(t, key, "POST", "/api/v1/tasks", `{"input":"long stop"}`, &task); code != 201 {
-			t.Fatalf("POST task = %d", code)
-		}
-		id := task.ID
+		id := c.submit(t, 0, key, "long stop")
 		run := c.runner(t, key, id, "long stop", "s.txt")
 		// SIGTERM: the node stops gracefully, its run is cut off at the
 		// command and handed back to the queue, without waiting for a
@@ -550,11 +540,7 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("a question whose node is killed is answered on another", func(t *testing.T) {
-		var task crashTask
-		if code := c.nodes[2].call(t, key, "POST", "/api/v1/tasks", `{"input":"ask kill"}`, &task); code != 201 {
-			t.Fatalf("POST task = %d", code)
-		}
-		id := task.ID
+		id := c.submit(t, 2, key, "ask kill")
 		run := c.runner(t, key, id, "ask kill", "a.txt")
 		c.waitEvents(t, run, key, id, "asked", func(evs []bulwark.Event) bool { return countEvents(evs, bulwark.EventAskUser, "") == 1 })
 		c.killAndReplace(t, run)
