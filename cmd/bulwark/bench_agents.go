@@ -100,13 +100,13 @@ type agentsReport struct {
 // the server answering every turn after the given latency. The ideal
 // makespan is S x latency: time spent beyond it is the platform's overhead.
 func benchAgents(ctx context.Context, args []string, s stdio) int {
-	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--server process|in-process] [--pin-server] [--flush-events] [--std-transport] [--json]
+	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--server process|in-process] [--pin-server=false] [--flush-events] [--std-transport] [--json]
 
 Runs N agents at once against a fake model that answers every turn after
 the given latency; each makes S file-tool steps. The fake model runs in a
 process of its own (this binary, started before the run and ended after
-it), as a real model server would, or with --server in-process in the
-agents' process. The report compares the makespan with the ideal (S x
+it), as a real model server would, pinned to the last CPU, or with
+--server in-process in the agents' process. The report compares the makespan with the ideal (S x
 latency) and shows the CPU per model turn and the memory per task.
 
 Example:
@@ -115,7 +115,7 @@ Example:
 	steps := fs.Int("steps", 10, "file-tool steps per agent")
 	latency := newDurationFlag(fs, "latency", 100*time.Millisecond, "model latency per turn")
 	server := fs.String("server", "process", "where the fake model runs: `process` (its own) or in-process")
-	pin := fs.Bool("pin-server", false, "run the fake model's process on the last CPU alone")
+	pin := fs.Bool("pin-server", true, "run the fake model's process on the last CPU alone, the agents on all (--pin-server=false: where the scheduler puts it)")
 	flushEvents := fs.Bool("flush-events", false, "the fake server writes and flushes every SSE event on its own, instead of each reply in one write")
 	stdTransport := fs.Bool("std-transport", false, "the agents reach the model through net/http's transport instead of the lean one adapters use for plain-HTTP servers")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -137,8 +137,8 @@ Example:
 		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
 		return exitUsage
 	}
-	if *server != "process" && *server != "in-process" || *pin && *server != "process" {
-		fmt.Fprintln(s.err, "bulwark: --server is process or in-process; --pin-server needs process")
+	if *server != "process" && *server != "in-process" {
+		fmt.Fprintln(s.err, "bulwark: --server is process or in-process")
 		return exitUsage
 	}
 	if *memProfile != "" {
@@ -157,7 +157,7 @@ Example:
 	}
 	rep, err := runAgentsBench(ctx, agentsBench{
 		tasks: *tasks, steps: *steps, latency: *latency, flushEvents: *flushEvents, stdTransport: *stdTransport,
-		inProcess: *server == "in-process", pin: *pin, stderr: s.err,
+		inProcess: *server == "in-process", pin: *pin && *server == "process", stderr: s.err,
 	})
 	if err != nil {
 		return fail(s, err)
@@ -187,9 +187,9 @@ type agentsBench struct {
 	tasks, steps              int
 	latency                   time.Duration
 	flushEvents, stdTransport bool
-	// The fake model server in this process, or (by default) in a process
-	// of its own running bin (this binary when ""), on a CPU of its own
-	// with pin; its stderr goes to stderr.
+	// The fake model server in this process, or in a process of its own
+	// running bin (this binary when ""), on a CPU of its own with pin (if
+	// there are two or more); its stderr goes to stderr.
 	inProcess bool
 	pin       bool
 	bin       string
@@ -319,7 +319,7 @@ func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
 			return nil, err
 		}
 		mode = "process"
-		if b.pin {
+		if proc.pinned {
 			mode = "process-pinned"
 		}
 		if st.NthAtUnixNS > 0 {

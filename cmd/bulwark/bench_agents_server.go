@@ -121,13 +121,16 @@ type modelServerProc struct {
 	stdin io.WriteCloser
 	lines chan []byte // its stdout's lines; closed at EOF
 	URL   string
+	// pinned says whether it runs on a CPU of its own.
+	pinned bool
 }
 
 // startModelServer starts bin as the model server process and waits until
 // it listens. The process is killed if this process dies (Pdeathsig, and
 // its stdin ends), and it has a process group of its own, so that a
 // Ctrl-C reaches this process only, which then ends the run and stops it.
-// With pin, it runs on the last CPU alone (its runtime then uses one).
+// With pin, it runs on the last CPU alone (its runtime then uses one), if
+// there are two or more.
 func startModelServer(ctx context.Context, bin string, n, steps int, latency time.Duration, flushEvents, pin bool, stderr io.Writer) (*modelServerProc, error) {
 	args := []string{"bench", modelServerCmd, "--tasks", strconv.Itoa(n), "--steps", strconv.Itoa(steps), "--latency", latency.String()}
 	if flushEvents {
@@ -144,15 +147,16 @@ func startModelServer(ctx context.Context, bin string, n, steps int, latency tim
 	if err != nil {
 		return nil, err
 	}
+	pinned := false
 	if pin {
-		err = startPinned(cmd)
+		pinned, err = startPinned(cmd)
 	} else {
 		err = cmd.Start()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start the model server: %w", err)
 	}
-	p := &modelServerProc{cmd: cmd, stdin: stdin, lines: make(chan []byte, 2)}
+	p := &modelServerProc{cmd: cmd, stdin: stdin, lines: make(chan []byte, 2), pinned: pinned}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {

@@ -17,13 +17,14 @@ func modelServerAttr() *syscall.SysProcAttr {
 
 // startPinned starts cmd on the last CPU alone: the process inherits the
 // affinity of the thread that forks it, set for the fork and put back.
-// Its runtime then sees one CPU (GOMAXPROCS 1).
-func startPinned(cmd *exec.Cmd) error {
+// Its runtime then sees one CPU (GOMAXPROCS 1). With fewer than two CPUs
+// to choose from it starts cmd as it is and says it did not pin it.
+func startPinned(cmd *exec.Cmd) (pinned bool, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	var was unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &was); err != nil {
-		return err
+		return false, err
 	}
 	last := -1
 	for c := range 1024 {
@@ -32,14 +33,14 @@ func startPinned(cmd *exec.Cmd) error {
 		}
 	}
 	if was.Count() < 2 {
-		return cmd.Start() // nothing to pin apart
+		return false, cmd.Start() // nothing to pin apart
 	}
 	var one unix.CPUSet
 	one.Set(last)
 	if err := unix.SchedSetaffinity(0, &one); err != nil {
-		return err
+		return false, err
 	}
-	err := cmd.Start()
+	err = cmd.Start()
 	if err2 := unix.SchedSetaffinity(0, &was); err2 != nil && err == nil {
 		// This thread cannot go back: end it with the goroutine (it stays
 		// locked) rather than leave a runtime thread on one CPU, and the
@@ -47,7 +48,7 @@ func startPinned(cmd *exec.Cmd) error {
 		runtime.LockOSThread()
 		cmd.Process.Kill()
 		cmd.Wait()
-		return err2
+		return false, err2
 	}
-	return err
+	return err == nil, err
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"os/exec"
 	"syscall"
 )
@@ -12,5 +11,5 @@ import (
 // own; it dies with this one when its stdin ends.
 func modelServerAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
-// startPinned is only on Linux.
-func startPinned(*exec.Cmd) error { return errors.New("pinning the model server needs Linux") }
+// startPinned starts cmd unpinned: pinning is only on Linux.
+func startPinned(cmd *exec.Cmd) (pinned bool, err error) { return false, cmd.Start() }
