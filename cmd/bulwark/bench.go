@@ -48,6 +48,9 @@ func cmdBench(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, usage, s); done {
 		return code
 	}
+	if args[0] == modelServerCmd { // bench agents' own, unlisted
+		return serveBenchModel(ctx, args[1:], s)
+	}
 	run := benchmark(args[0])
 	if run == nil {
 		return fail(s, usagef("bench: unknown benchmark %q: %s", args[0], strings.Join(names, ", ")))

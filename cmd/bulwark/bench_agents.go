@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -44,23 +45,43 @@ type agentsReport struct {
 	Ratio        float64 `json:"ratio"` // makespan / ideal
 	StepsPerSec  float64 `json:"steps_per_sec"`
 	StdTransport bool    `json:"std_transport,omitempty"`
-	// CPU the whole process spent during the run (user + system), and
-	// that per model turn: on a shared machine a steadier measure than the
-	// makespan. It counts the fake server's CPU too.
-	CPUMS        float64 `json:"cpu_ms"`
-	CPUPerTurnUS float64 `json:"cpu_per_turn_us"`
-	// The CPU split into user and system (kernel) time, and the minor
-	// page faults the run took (first touches of memory): on a VM where
-	// the kernel's entries are dear, these say how much of the CPU the
-	// machine, not the code, costs (BENCHMARKS.md, sixth pass).
+	// Where the fake model server ran: "process" (a process of its own,
+	// this binary re-executed; "process-pinned" when on a CPU of its own)
+	// or "in-process" (in the agents' process, as before session 31).
+	ModelServer string `json:"model_server"`
+	// CPU the agents' process spent during the run (user + system), the
+	// in-process server's included.
+	CPUMS float64 `json:"cpu_ms"`
+	// CPU per model turn of the agents and the fake server together, in
+	// either mode (comparable with the figures before session 31, when the
+	// server was always in-process): on a shared machine a steadier
+	// measure than the makespan. AgentsCPUPerTurnUS is the agents'
+	// process's alone (the same in-process).
+	CPUPerTurnUS       float64 `json:"cpu_per_turn_us"`
+	AgentsCPUPerTurnUS float64 `json:"agents_cpu_per_turn_us"`
+	// The agents' process's CPU split into user and system (kernel) time,
+	// and the minor page faults it took (first touches of memory): on a
+	// VM where the kernel's entries are dear, these say how much of the
+	// CPU the machine, not the code, costs (BENCHMARKS.md, sixth pass).
 	UserCPUMS   float64 `json:"user_cpu_ms"`
 	SysCPUMS    float64 `json:"sys_cpu_ms"`
 	MinorFaults int64   `json:"minor_faults"`
-	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	PeakRSSMiB  float64 `json:"peak_rss_mib"` // the agents' process's
 	BaseRSSMiB  float64 `json:"base_rss_mib"`
-	KBPerTask   float64 `json:"kb_per_task"` // (peak RSS - RSS before the tasks) / tasks
-	Failed      int     `json:"failed"`
-	GOMAXPROCS  int     `json:"gomaxprocs"`
+	// Memory per task of the agents and the fake server together, in
+	// either mode: (peak RSS - RSS before the tasks) / tasks, the server
+	// process's (peak - when ready) added. AgentsKBPerTask is the agents'
+	// process's alone.
+	KBPerTask       float64 `json:"kb_per_task"`
+	AgentsKBPerTask float64 `json:"agents_kb_per_task"`
+	// The server process's CPU, faults and memory from when it was ready
+	// (before the run) to the end; absent in-process.
+	ServerCPUMS       float64 `json:"server_cpu_ms,omitempty"`
+	ServerMinorFaults int64   `json:"server_minor_faults,omitempty"`
+	ServerPeakRSSMiB  float64 `json:"server_peak_rss_mib,omitempty"`
+	ServerBaseRSSMiB  float64 `json:"server_base_rss_mib,omitempty"`
+	Failed            int     `json:"failed"`
+	GOMAXPROCS        int     `json:"gomaxprocs"`
 	// How the makespan builds up, from each task's first tool call of
 	// each step: FirstStepMS is the median time from the start to the
 	// first step's (its model turn, with the start's spread); StepMS and
@@ -74,23 +95,27 @@ type agentsReport struct {
 	ToolCallsRun int64     `json:"tool_calls"`
 }
 
-// benchAgents runs N agents at once against the in-process fake model
-// server, each making S file-tool steps with the server answering every turn
-// after the given latency. The ideal makespan is S x latency: time spent
-// beyond it is the platform's overhead.
+// benchAgents runs N agents at once against a fake model server (in a
+// process of its own, or in this one), each making S file-tool steps with
+// the server answering every turn after the given latency. The ideal
+// makespan is S x latency: time spent beyond it is the platform's overhead.
 func benchAgents(ctx context.Context, args []string, s stdio) int {
-	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--flush-events] [--std-transport] [--json]
+	fs := newFlagSet("bench agents", `Usage: bulwark bench agents [--tasks N] [--steps S] [--latency D] [--server process|in-process] [--pin-server=false] [--flush-events] [--std-transport] [--json]
 
-Runs N agents at once against an in-process fake model that answers every
-turn after the given latency; each makes S file-tool steps. The report
-compares the makespan with the ideal (S x latency) and shows the memory
-per task.
+Runs N agents at once against a fake model that answers every turn after
+the given latency; each makes S file-tool steps. The fake model runs in a
+process of its own (this binary, started before the run and ended after
+it), as a real model server would, pinned to the last CPU, or with
+--server in-process in the agents' process. The report compares the makespan with the ideal (S x
+latency) and shows the CPU per model turn and the memory per task.
 
 Example:
   bulwark bench agents --tasks 200 --steps 5 --latency 50ms`)
 	tasks := fs.Int("tasks", 1000, "agents run at once")
 	steps := fs.Int("steps", 10, "file-tool steps per agent")
 	latency := newDurationFlag(fs, "latency", 100*time.Millisecond, "model latency per turn")
+	server := fs.String("server", "process", "where the fake model runs: `process` (its own) or in-process")
+	pin := fs.Bool("pin-server", true, "run the fake model's process on the last CPU alone, the agents on all (--pin-server=false: where the scheduler puts it)")
 	flushEvents := fs.Bool("flush-events", false, "the fake server writes and flushes every SSE event on its own, instead of each reply in one write")
 	stdTransport := fs.Bool("std-transport", false, "the agents reach the model through net/http's transport instead of the lean one adapters use for plain-HTTP servers")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -112,6 +137,10 @@ Example:
 		fmt.Fprintln(s.err, "bulwark: --tasks and --steps must be positive")
 		return exitUsage
 	}
+	if *server != "process" && *server != "in-process" {
+		fmt.Fprintln(s.err, "bulwark: --server is process or in-process")
+		return exitUsage
+	}
 	if *memProfile != "" {
 		f, err := os.Create(*memProfile)
 		if err != nil {
@@ -126,7 +155,10 @@ Example:
 		})
 		defer t.Stop()
 	}
-	rep, err := runAgentsBench(ctx, *tasks, *steps, *latency, *flushEvents, *stdTransport)
+	rep, err := runAgentsBench(ctx, agentsBench{
+		tasks: *tasks, steps: *steps, latency: *latency, flushEvents: *flushEvents, stdTransport: *stdTransport,
+		inProcess: *server == "in-process", pin: *pin && *server == "process", stderr: s.err,
+	})
 	if err != nil {
 		return fail(s, err)
 	}
@@ -137,9 +169,12 @@ Example:
 	fmt.Fprintf(s.out, "agents: %d tasks x %d steps, model latency %s, GOMAXPROCS %d\n", rep.Tasks, rep.Steps, *latency, rep.GOMAXPROCS)
 	fmt.Fprintf(s.out, "makespan  %8.0f ms   ideal %6.0f ms   ratio %.3f\n", rep.MakespanMS, rep.IdealMS, rep.Ratio)
 	fmt.Fprintf(s.out, "steps/s   %8.0f      model calls %d, tool calls %d, failed tasks %d\n", rep.StepsPerSec, rep.ModelCalls, rep.ToolCallsRun, rep.Failed)
-	fmt.Fprintf(s.out, "CPU       %8.0f ms   %.0f us per model turn (the fake server's included)\n", rep.CPUMS, rep.CPUPerTurnUS)
-	fmt.Fprintf(s.out, "          %8.0f ms user, %.0f ms system, %d minor page faults\n", rep.UserCPUMS, rep.SysCPUMS, rep.MinorFaults)
-	fmt.Fprintf(s.out, "memory    %8.1f KB per task (peak RSS %.1f MiB, before the tasks %.1f MiB)\n", rep.KBPerTask, rep.PeakRSSMiB, rep.BaseRSSMiB)
+	fmt.Fprintf(s.out, "CPU       %8.0f us per model turn, the fake server's included (model server: %s)\n", rep.CPUPerTurnUS, rep.ModelServer)
+	fmt.Fprintf(s.out, "agents    %8.0f ms: %.0f ms user, %.0f ms system, %d minor page faults; %.0f us per turn\n", rep.CPUMS, rep.UserCPUMS, rep.SysCPUMS, rep.MinorFaults, rep.AgentsCPUPerTurnUS)
+	if !strings.HasPrefix(rep.ModelServer, "in-") {
+		fmt.Fprintf(s.out, "server    %8.0f ms, %d minor page faults, peak RSS %.1f MiB (when ready %.1f MiB)\n", rep.ServerCPUMS, rep.ServerMinorFaults, rep.ServerPeakRSSMiB, rep.ServerBaseRSSMiB)
+	}
+	fmt.Fprintf(s.out, "memory    %8.1f KB per task, the fake server's included; agents %.1f (peak RSS %.1f MiB, before the tasks %.1f MiB)\n", rep.KBPerTask, rep.AgentsKBPerTask, rep.PeakRSSMiB, rep.BaseRSSMiB)
 	fmt.Fprintf(s.out, "steps     first at %.0f ms (median); then, per step, median %s ms, 90th percentile %s ms\n", rep.FirstStepMS, msList(rep.StepMS), msList(rep.StepP90MS))
 	if rep.Failed > 0 {
 		return exitFailed
@@ -147,30 +182,61 @@ Example:
 	return exitOK
 }
 
-func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, flushEvents, stdTransport bool) (*agentsReport, error) {
-	// The fake server shares the cores with the agents; by default it
-	// sends each reply in one write, so that its writes, which a deployment
-	// does not pay, weigh less on the measurement. The agents still read
-	// and decode every event. It is llmtest's lean HTTP/1.1 server (not
-	// net/http's), and its turns are prepared (made once): the client side,
-	// what is measured, is the same transport and adapter as in a
-	// deployment; only the model's side is made cheap.
-	q := llmtest.Buffered
-	if flushEvents {
-		q = 0
-	}
+// agentsBench is what a bench agents run is given.
+type agentsBench struct {
+	tasks, steps              int
+	latency                   time.Duration
+	flushEvents, stdTransport bool
+	// The fake model server in this process, or in a process of its own
+	// running bin (this binary when ""), on a CPU of its own with pin (if
+	// there are two or more); its stderr goes to stderr.
+	inProcess bool
+	pin       bool
+	bin       string
+	stderr    io.Writer
+	// started, if set, is told the server process's id (tests).
+	started func(pid int)
+}
+
+func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
+	n, steps, latency := b.tasks, b.steps, b.latency
+	// The fake server is llmtest's lean HTTP/1.1 server and its turns are
+	// prepared (newBenchModel): the client side, what is measured, is the
+	// same transport and adapter as in a deployment; only the model's side
+	// is made cheap. In a process of its own (the default), as a real
+	// model server is, its CPU still shares the cores but not the agents'
+	// runtime (scheduler, GC, heap); it is reported apart.
 	var start atomic.Pointer[time.Time]
-	var firstTurns atomic.Int64 // ns from start when the n-th request arrived
-	h := benchHandler(steps, latency, q)
-	srv := llmtest.NewLeanServer(func(r *llmtest.Request) llmtest.Turn {
-		if r.N == n {
-			firstTurns.Store(int64(time.Since(*start.Load())))
+	var firstTurns atomic.Int64 // ns from start when the n-th request arrived (in-process)
+	var url string
+	var inproc *llmtest.Server
+	var proc *modelServerProc
+	if b.inProcess {
+		inproc = newBenchModel(n, steps, latency, b.flushEvents, func() { firstTurns.Store(int64(time.Since(*start.Load()))) })
+		defer inproc.Close()
+		url = inproc.URL
+	} else {
+		bin := b.bin
+		if bin == "" {
+			var err error
+			if bin, err = os.Executable(); err != nil {
+				return nil, err
+			}
 		}
-		return h(r)
-	})
-	defer srv.Close()
-	srv.SetRecording(false)
-	srv.SetParsing(false) // the handler counts tool results in the raw body
+		stderr := b.stderr
+		if stderr == nil {
+			stderr = io.Discard
+		}
+		var err error
+		if proc, err = startModelServer(ctx, bin, n, steps, latency, b.flushEvents, b.pin, stderr); err != nil {
+			return nil, err
+		}
+		defer proc.close()
+		if b.started != nil {
+			b.started(proc.Pid())
+		}
+		url = proc.URL
+	}
 
 	// The transport adapters use by default, with room for every agent's
 	// connection: Lean (the fake model is plain HTTP on loopback), or
@@ -179,10 +245,10 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	std.MaxIdleConns = n + 16
 	std.MaxIdleConnsPerHost = n + 16
 	client := &http.Client{Transport: transport.NewLean(std)}
-	if stdTransport {
+	if b.stdTransport {
 		client = &http.Client{Transport: std}
 	}
-	vars := map[string]string{"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": srv.URL + "/v1"}
+	vars := map[string]string{"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": url + "/v1"}
 	model, err := provider.OpenWith("openai:bench", func(k string) string { return vars[k] }, provider.Options{Client: client})
 	if err != nil {
 		return nil, err
@@ -245,10 +311,29 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 	use := processUsage().since(use0)
 	cpu := use.user + use.sys
 	peak := procStatusKB("VmHWM")
+	var st modelServerStats
+	mode := "in-process"
+	if proc != nil {
+		var err error
+		if st, err = proc.stop(); err != nil {
+			return nil, err
+		}
+		mode = "process"
+		if proc.pinned {
+			mode = "process-pinned"
+		}
+		if st.NthAtUnixNS > 0 {
+			firstTurns.Store(st.NthAtUnixNS - t0.UnixNano())
+		}
+	} else {
+		st.Count = inproc.Count()
+	}
+	serverCPU := time.Duration(st.UserNS + st.SysNS)
+	serverKB := st.PeakRSSKB - st.BaseRSSKB
 
 	ideal := time.Duration(steps) * latency
 	rep := &agentsReport{
-		Tasks: n, Steps: steps, FlushEvents: flushEvents, StdTransport: stdTransport,
+		Tasks: n, Steps: steps, FlushEvents: b.flushEvents, StdTransport: b.stdTransport, ModelServer: mode,
 		LatencyMS:    ms(latency),
 		MakespanMS:   ms(makespan),
 		FirstTurnsMS: ms(time.Duration(firstTurns.Load())),
@@ -260,15 +345,22 @@ func runAgentsBench(ctx context.Context, n, steps int, latency time.Duration, fl
 		MinorFaults:  use.minflt,
 		PeakRSSMiB:   float64(peak) / 1024,
 		BaseRSSMiB:   float64(base) / 1024,
-		KBPerTask:    float64(peak-base) / float64(n),
+		KBPerTask:    float64(peak-base+serverKB) / float64(n),
 		Failed:       int(failed.Load()),
 		GOMAXPROCS:   runtime.GOMAXPROCS(0),
-		ModelCalls:   srv.Count(),
+		ModelCalls:   st.Count,
 		ToolCallsRun: toolCalls.Load(),
+
+		AgentsKBPerTask:   float64(peak-base) / float64(n),
+		ServerCPUMS:       ms(serverCPU),
+		ServerMinorFaults: st.MinorFaults,
+		ServerPeakRSSMiB:  float64(st.PeakRSSKB) / 1024,
+		ServerBaseRSSMiB:  float64(st.BaseRSSKB) / 1024,
 	}
 	rep.FirstStepMS, rep.StepMS, rep.StepP90MS = stepTimes(stepAt)
 	if rep.ModelCalls > 0 {
-		rep.CPUPerTurnUS = float64(cpu) / float64(time.Microsecond) / float64(rep.ModelCalls)
+		rep.CPUPerTurnUS = float64(cpu+serverCPU) / float64(time.Microsecond) / float64(rep.ModelCalls)
+		rep.AgentsCPUPerTurnUS = float64(cpu) / float64(time.Microsecond) / float64(rep.ModelCalls)
 	}
 	if ideal > 0 {
 		rep.Ratio = float64(makespan) / float64(ideal)
