@@ -37,14 +37,9 @@ func (s answerOnQuestion) AppendEvent(ctx context.Context, tenant bulwark.Tenant
 // to the messages read before the next step, since ask_user had not yet
 // begun to wait, and the task waited for another answer for ever.
 func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
+	var seen modelHeard
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		mu.Lock()
-		for _, m := range r.Messages {
-			seen = append(seen, m.Content)
-		}
-		mu.Unlock()
+		seen.add(r)
 		if toolResults(r) == 0 {
 			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "name?"})}}
 		}
@@ -61,9 +56,7 @@ func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
 	answerSent(t, sent)
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(strings.Join(seen, "\n"), "Grace Hopper") {
+	if !seen.has("Grace Hopper") {
 		t.Errorf("the answer never reached the model")
 	}
 }
@@ -71,15 +64,10 @@ func TestAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 // TestSubAgentAnswerSentAsTheQuestionIsSeen: the same for a sub-agent's
 // question, which waits in its own run.
 func TestSubAgentAnswerSentAsTheQuestionIsSeen(t *testing.T) {
-	var mu sync.Mutex
-	var childSaw []string
+	var childSaw modelHeard
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
 		if isChild(r) {
-			mu.Lock()
-			for _, m := range r.Messages {
-				childSaw = append(childSaw, m.Content)
-			}
-			mu.Unlock()
+			childSaw.add(r)
 			if toolResults(r) == 0 {
 				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("ask_user", map[string]string{"question": "size?"})}}
 			}
@@ -101,11 +89,31 @@ func TestSubAgentAnswerSentAsTheQuestionIsSeen(t *testing.T) {
 	parent := must(e.rt.Submit(context.Background(), e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
 	answerSent(t, sent)
 	waitStatus(t, e, e.a, parent.ID, bulwark.TaskSucceeded)
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(strings.Join(childSaw, "\n"), "extra large") {
+	if !childSaw.has("extra large") {
 		t.Errorf("the answer never reached the sub-agent's model")
 	}
+}
+
+// modelHeard records what a test's model was sent, to look for a
+// person's words in it.
+type modelHeard struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (h *modelHeard) add(r *llmtest.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range r.Messages {
+		h.sent = append(h.sent, m.Content)
+	}
+}
+
+// has reports whether any message sent to the model held text.
+func (h *modelHeard) has(text string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Contains(strings.Join(h.sent, "\n"), text)
 }
 
 // answerSent waits for the answer answerOnQuestion sent, and fails the

@@ -3,7 +3,6 @@ package runner_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,14 +15,9 @@ import (
 // answers its question and, for another task, cancels it, each through
 // the store's control requests.
 func TestRequestsFromAnotherProcess(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
+	var seen modelHeard
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		mu.Lock()
-		for _, m := range r.Messages {
-			seen = append(seen, m.Content)
-		}
-		mu.Unlock()
+		seen.add(r)
 		if strings.Contains(r.Messages[1].Content, "hang") {
 			return llmtest.Turn{Content: "thinking", Hang: true}
 		}
@@ -66,10 +60,7 @@ func TestRequestsFromAnotherProcess(t *testing.T) {
 		t.Fatalf("answering from another process: %v", err)
 	}
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
-	mu.Lock()
-	heard := strings.Contains(strings.Join(seen, "\n"), "Ada Lovelace")
-	mu.Unlock()
-	if !heard {
+	if !seen.has("Ada Lovelace") {
 		t.Error("the answer sent from another process never reached the model")
 	}
 

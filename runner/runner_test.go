@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -349,14 +347,9 @@ func TestCancel(t *testing.T) {
 }
 
 func TestApprovalsAndMessages(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
+	var seen modelHeard
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		mu.Lock()
-		for _, m := range r.Messages {
-			seen = append(seen, m.Content)
-		}
-		mu.Unlock()
+		seen.add(r)
 		switch toolResults(r) {
 		case 0:
 			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "notes/x.txt", "content": "x"})}}
@@ -394,9 +387,7 @@ func TestApprovalsAndMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(strings.Join(seen, "\n"), "Ada Lovelace") {
+	if !seen.has("Ada Lovelace") {
 		t.Errorf("the answer never reached the model")
 	}
 }
