@@ -174,19 +174,7 @@ var leakPhases = map[string]func(t *testing.T, l *Lean){
 	},
 	"many connections at once": func(t *testing.T, l *Lean) {
 		srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) { answer(c, br, okReply("x")) })
-		var resps []*http.Response
-		for range 3 * l.idlePerHost {
-			req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.url, nil)
-			resp, err := l.RoundTrip(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resps = append(resps, resp)
-		}
-		for _, r := range resps {
-			io.ReadAll(r.Body)
-			r.Body.Close()
-		}
+		drainAll(openAtOnce(t, l, srv.url, 3*l.idlePerHost))
 		l.mu.Lock()
 		n := l.nidle
 		l.mu.Unlock()

@@ -236,19 +236,7 @@ func TestLeanIdleBounds(t *testing.T) {
 	std.MaxIdleConnsPerHost = 2
 	l := NewLean(std)
 	defer l.CloseIdleConnections()
-	var resps []*http.Response
-	for range 4 { // four at once: four connections
-		req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.url, nil)
-		resp, err := l.RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resps = append(resps, resp)
-	}
-	for _, r := range resps {
-		io.ReadAll(r.Body)
-		r.Body.Close()
-	}
+	drainAll(openAtOnce(t, l, srv.url, 4)) // four at once: four connections
 	for range 2 {
 		watchdog(t, recv(gone), "closing the connections over the bound")
 	}

@@ -114,6 +114,30 @@ func newTestLean(t *testing.T) *Lean {
 	return l
 }
 
+// openAtOnce sends n GETs to url through l, each before any body is
+// read: n connections in use at once.
+func openAtOnce(t *testing.T, l http.RoundTripper, url string, n int) []*http.Response {
+	t.Helper()
+	var resps []*http.Response
+	for range n {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+		resp, err := l.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resps = append(resps, resp)
+	}
+	return resps
+}
+
+// drainAll reads each body to its end and closes it.
+func drainAll(resps []*http.Response) {
+	for _, r := range resps {
+		io.ReadAll(r.Body)
+		r.Body.Close()
+	}
+}
+
 // send sends method to url through l and reads the body to its end.
 func send(ctx context.Context, l http.RoundTripper, method, url string) (string, error) {
 	var body io.Reader
