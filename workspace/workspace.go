@@ -175,11 +175,17 @@ func (w *Workspace) maxSize() int64 {
 // MaxFileSize.
 func (w *Workspace) ReadFile(name string) ([]byte, error) {
 	const op = "workspace.ReadFile"
-	clean, err := w.resolve(op, name, true)
+	clean, info, lerr, err := w.resolveStat(op, name, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := w.checkFile(op, name, clean); err != nil {
+	if lerr == errNotChecked { // the check stopped before name
+		info, lerr = w.root.Lstat(clean)
+	}
+	if lerr != nil {
+		return nil, w.pathError(op, name, lerr)
+	}
+	if err := w.checkInfo(op, name, info); err != nil {
 		return nil, err
 	}
 	f, err := w.root.OpenFile(clean, readFlags, 0)
@@ -187,7 +193,7 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 		return nil, w.pathError(op, name, err)
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	info, err = f.Stat()
 	if err != nil {
 		return nil, w.pathError(op, name, err)
 	}

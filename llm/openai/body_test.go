@@ -1,101 +1,45 @@
 package openai
 
 import (
-	"bytes"
-	"context"
+	"encoding/json"
 	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/bulwark-agents/bulwark/llm"
 )
 
-// stalledConn holds its second write (the rest of a request body the
-// transport's buffer did not hold) until release is closed.
-type stalledConn struct {
-	net.Conn
-	release <-chan struct{}
-	writes  int
-}
-
-func (c *stalledConn) Write(p []byte) (int, error) {
-	if c.writes++; c.writes == 2 {
-		<-c.release
-	}
-	return c.Conn.Write(p)
-}
-
-// TestBodyReusedOnlyOnceWritten: a server that answers before it has read
-// the request leaves net/http writing the body after Stream has returned;
-// the conversation's next request must not be encoded into that body's
-// array until the write has ended, and once it has, it is (and goes out
-// whole).
-func TestBodyReusedOnlyOnceWritten(t *testing.T) {
-	const reply = "data: {\"choices\":[{\"delta\":{\"content\":\"ok\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n"
-	bodies := make(chan []byte, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > 1<<20 { // the first request: answered unread
-			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, reply)
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
-		bodies <- b
-		w.Header().Set("Content-Type", "text/event-stream")
-		io.WriteString(w, reply)
-	}))
-	defer srv.Close()
-	release := make(chan struct{})
-	var once sync.Once
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		stall := false
-		once.Do(func() { stall = true })
-		if stall {
-			return &stalledConn{Conn: c, release: release}, nil
-		}
-		return c, nil
-	}}
-	defer tr.CloseIdleConnections()
-	m := New(Config{Model: "m", BaseURL: srv.URL + "/v1", Client: &http.Client{Transport: tr}})
+// A request's body is read from the conversation's kept encodings; a
+// transport may still be writing it (a server that answered early) or
+// write it again (a retry) after the next request was encoded. The next
+// request, even one that rewrites the conversation (its messages cut off
+// and replaced) must not change the bytes the earlier body reads.
+func TestBodyKeptAfterNextTurn(t *testing.T) {
+	m := New(Config{Model: "m", BaseURL: "http://x/v1"})
+	tools := []llm.ToolSpec{{Name: "write_file", Parameters: json.RawMessage(`{"type":"object"}`)}}
 	var cache llm.Cache
-	req := llm.Request{Messages: []llm.Message{{Role: llm.User, Content: strings.Repeat("x", 2<<20)}}, Cache: &cache}
-	if _, err := m.Stream(t.Context(), req, nil); err != nil {
+	msgs := []llm.Message{{Role: llm.System, Content: "be careful"}, {Role: llm.User, Content: "go"},
+		{Role: llm.Assistant, ToolCalls: []llm.ToolCall{{ID: "c1", Name: "write_file", Arguments: json.RawMessage(`{"path":"a"}`)}}},
+		{Role: llm.ToolRole, ToolCallID: "c1", Content: "wrote a"}}
+	first := llm.Request{Messages: msgs, Tools: tools, Cache: &cache}
+	want := reference(t, m, first)
+	body, err := m.encodeBody(first)
+	if err != nil {
 		t.Fatal(err)
 	}
-	st := cache.Take(m).(*encoded)
-	if st.writes.idle() {
-		t.Fatal("the body is idle while net/http is still writing it")
-	}
-	first := &st.body[0]
-	cache.Store(m, st)
-	close(release)
-	deadline := time.Now().Add(time.Minute)
-	for !st.writes.idle() {
-		if time.Now().After(deadline) {
-			t.Fatal("the body never became idle once its write ended")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	r := body.Reopen()
+	head := make([]byte, 40)
+	io.ReadFull(r, head)
 
-	req.Messages[0].Content = "short"
-	if _, err := m.Stream(t.Context(), req, nil); err != nil {
+	next := llm.Request{Messages: append([]llm.Message{msgs[0], {Role: llm.User, Content: "a summary"}},
+		llm.Message{Role: llm.Assistant, Content: "done"}, llm.Message{Role: llm.User, Content: "thanks"}), Tools: tools, Cache: &cache}
+	if _, err := m.encodeBody(next); err != nil {
 		t.Fatal(err)
 	}
-	got := <-bodies
-	st = cache.Take(m).(*encoded)
-	if &st.body[0] != first {
-		t.Error("the next request did not reuse the idle body's array")
+	rest, _ := io.ReadAll(r)
+	if got := string(head) + string(rest); got != want {
+		t.Errorf("the first body, read on after the next was encoded:\n%s\nwant\n%s", got, want)
 	}
-	if want := reference(t, m, req); !bytes.Equal(got, []byte(want)) {
-		t.Errorf("the server read %.200q, want %.200q", got, want)
+	if got, _ := io.ReadAll(body.Reopen()); string(got) != want {
+		t.Errorf("the first body, read again:\n%s\nwant\n%s", got, want)
 	}
 }

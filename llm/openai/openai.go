@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync/atomic"
 
@@ -37,11 +36,11 @@ type Config struct {
 
 // Model is a Chat Completions model. It is safe for concurrent use.
 type Model struct {
-	cfg       Config
-	http      *transport.HTTP
-	url       string
-	modelJSON []byte // cfg.Model as a JSON string
-	tools     atomic.Pointer[encodedTools]
+	cfg   Config
+	http  *transport.HTTP
+	url   string
+	head  []byte // how every body starts: the model, as a JSON string, and "messages"
+	tools atomic.Pointer[encodedTools]
 }
 
 var _ llm.Model = (*Model)(nil)
@@ -59,7 +58,8 @@ func New(cfg Config) *Model {
 		h.Secrets = []string{cfg.APIKey}
 	}
 	modelJSON, _ := json.Marshal(cfg.Model)
-	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", modelJSON: modelJSON}
+	head := append(append([]byte(`{"model":`), modelJSON...), `,"messages":[`...)
+	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", head: head}
 }
 
 // Name returns the spec the model was opened with.
@@ -67,17 +67,16 @@ func (m *Model) Name() string { return m.cfg.Name }
 
 // Stream sends req and streams the reply; see llm.Model.
 func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)) (*llm.Response, error) {
-	body, writes, err := m.encodeBody(req)
+	body, err := m.encodeBody(req)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, m.cfg.Provider+".Stream", m.cfg.Provider+": the request cannot be encoded", err)
 	}
-	defer writes.end()
 	resp, err := m.http.Do(ctx, func(ctx context.Context) (*http.Request, error) {
-		ctx = httptrace.WithClientTrace(ctx, writes.trace())
-		r, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
+		r, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, nil)
 		if err != nil {
 			return nil, err
 		}
+		transport.SetBody(r, body.Reopen())
 		r.Header.Set("Content-Type", "application/json")
 		r.Header.Set("Accept", "text/event-stream")
 		if m.cfg.APIKey != "" {

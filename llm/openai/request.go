@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/transport"
 )
 
 // The wire shapes of a Chat Completions request.
@@ -50,38 +51,46 @@ type (
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
 // encoded is what a Model keeps in a request's llm.Cache: the messages it
-// last sent (copies) with their encodings.
+// last sent (copies) with their encodings, each but the first with the
+// comma before it. An encoding is never changed once made: the bodies of
+// earlier requests (transport.Pieces) are read from them, perhaps after
+// the next request was encoded (a write that outlives its Stream, a
+// retry).
 type encoded struct {
 	msgs []llm.Message
 	enc  [][]byte
-	// body is the last request's body and writes what net/http did with
-	// it: the next request is encoded into the same array once it is
-	// idle, instead of a new one per turn (the largest allocation of a
-	// turn).
-	body   []byte
-	writes *bodyWrites
 }
 
 // encodedTools is the "tools" array of the last request that had tools
-// (copies of the specs and their encoding), which a Model keeps for every
-// conversation: the agents of one process mostly send the same tools.
+// (copies of the specs), which a Model keeps for every conversation: the
+// agents of one process mostly send the same tools. part is what follows
+// the messages in a body: the array's end, "tools" and its encoding.
 type encodedTools struct {
 	tools []llm.ToolSpec
-	enc   []byte
+	part  []byte
 }
+
+// The parts of a body around its messages.
+var (
+	endMessages = []byte(`]`)
+	streamTail  = []byte(`,"stream":true,"stream_options":{"include_usage":true}}`)
+)
 
 // encode returns the request body for req, the JSON of the wire request:
-// the same bytes json.Marshal gives, but built from one encoding per
-// message, kept in req.Cache between the turns of a conversation so that
-// only the messages that are new or changed are encoded again.
+// the same bytes json.Marshal gives (TestEncodeCache).
 func (m *Model) encode(req llm.Request) ([]byte, error) {
-	body, _, err := m.encodeBody(req)
-	return body, err
+	body, err := m.encodeBody(req)
+	if err != nil {
+		return nil, err
+	}
+	return body.Bytes(), nil
 }
 
-// encodeBody is encode also returning what counts the body's writes, for
-// the request's context (bodyWrites.trace) and for Stream to end.
-func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
+// encodeBody returns the request body for req, read from one encoding
+// per message, kept in req.Cache between the turns of a conversation so
+// that only the messages that are new or changed are encoded again, and
+// the tools' encoding, kept by m: the body is never copied whole.
+func (m *Model) encodeBody(req llm.Request) (*transport.Pieces, error) {
 	st, _ := req.Cache.Take(m).(*encoded)
 	if st == nil {
 		st = &encoded{}
@@ -96,58 +105,36 @@ func (m *Model) encodeBody(req llm.Request) ([]byte, *bodyWrites, error) {
 	for _, msg := range req.Messages[n:] {
 		st.msgs = append(st.msgs, llm.CloneMessage(msg))
 		w := message(msg)
-		st.enc = append(st.enc, appendMessage(make([]byte, 0, wireSize(w)), w))
+		b := make([]byte, 0, wireSize(w))
+		if len(st.enc) > 0 {
+			b = append(b, ',')
+		}
+		st.enc = append(st.enc, appendMessage(b, w))
 	}
-	var tenc []byte
+	mid := endMessages
 	if len(req.Tools) > 0 {
 		kept := m.tools.Load()
 		if kept == nil || !sameTools(kept.tools, req.Tools) {
 			b, err := json.Marshal(wireTools(req.Tools))
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			kept = &encodedTools{tools: cloneTools(req.Tools), enc: b}
+			kept = &encodedTools{tools: cloneTools(req.Tools), part: append([]byte(`],"tools":`), b...)}
 			m.tools.Store(kept)
 		}
-		tenc = kept.enc
+		mid = kept.part
 	}
-
-	const streamPart = `,"stream":true,"stream_options":{"include_usage":true}`
-	size := len(m.modelJSON) + len(tenc) + len(streamPart) + 64
-	for _, b := range st.enc {
-		size += len(b) + 1
-	}
-	var body []byte
-	if st.writes.idle() && cap(st.body) >= size {
-		body = st.body[:0]
-	} else {
-		// A conversation grows turn by turn: room for a few more turns.
-		body = make([]byte, 0, size+size/4)
-	}
-	body = append(body, `{"model":`...)
-	body = append(body, m.modelJSON...)
-	body = append(body, `,"messages":[`...)
-	for i, b := range st.enc {
-		if i > 0 {
-			body = append(body, ',')
-		}
-		body = append(body, b...)
-	}
-	body = append(body, ']')
-	if tenc != nil {
-		body = append(body, `,"tools":`...)
-		body = append(body, tenc...)
-	}
-	body = append(body, streamPart...)
+	tail := streamTail
 	if req.MaxTokens != 0 {
-		body = append(body, `,"max_tokens":`...)
-		body = strconv.AppendInt(body, int64(req.MaxTokens), 10)
+		tail = append([]byte(`,"stream":true,"stream_options":{"include_usage":true},"max_tokens":`), strconv.Itoa(req.MaxTokens)...)
+		tail = append(tail, '}')
 	}
-	body = append(body, '}')
-	writes := new(bodyWrites)
-	st.body, st.writes = body, writes
+	parts := make([][]byte, 0, len(st.enc)+3)
+	parts = append(parts, m.head)
+	parts = append(parts, st.enc...)
+	parts = append(parts, mid, tail)
 	req.Cache.Store(m, st)
-	return body, writes, nil
+	return transport.NewPieces(parts), nil
 }
 
 // appendMessage appends w as JSON: the bytes json.Marshal gives for it

@@ -117,7 +117,7 @@ func dialOf(std *http.Transport) func(ctx context.Context, network, addr string)
 // RoundTrip implements http.RoundTripper.
 func (t *Lean) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.takes(req) {
-		return t.std.RoundTrip(req)
+		return t.std.RoundTrip(inMemory(req))
 	}
 	var w wire
 	defer w.release()

@@ -147,7 +147,9 @@ var errIdleTimeout = errors.New("timed out waiting for the stream to continue")
 // 500, 502, 503, 504, 529 and connection failures with exponential backoff,
 // honouring Retry-After, up to Retry.MaxAttempts. The caller reads and
 // closes the body; a body read that stalls past Retry.IdleTimeout fails.
-// Read errors of the body go through StreamError.
+// Read errors of the body go through StreamError. A request body that is
+// a Pieces goes out as a bytes.Reader of its bytes unless the client's
+// transport is a Lean (see Pieces).
 //
 // Errors are *bulwark.Error: Canceled when ctx ends, Unauthenticated,
 // NotFound, Invalid, RateLimited, QuotaExceeded or Unavailable otherwise.
@@ -167,6 +169,9 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 		if err != nil {
 			cancel(nil)
 			return nil, bulwark.E(bulwark.Internal, h.op(), h.Provider+": cannot build the request", errors.New(h.Redact(err.Error())))
+		}
+		if _, lean := client.Transport.(*Lean); !lean {
+			req = inMemory(req)
 		}
 		host = req.URL.Host
 		timer := time.AfterFunc(r.HeaderTimeout, func() { cancel(errHeaderTimeout) })
