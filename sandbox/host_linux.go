@@ -830,6 +830,14 @@ func (b *box) cleanup() {
 	}()
 }
 
+// discard is cleanup for a sandbox that ran no command and is not
+// replaced (a closed Pool's): it asks for no spare init, which nothing
+// would take.
+func (b *box) discard() {
+	b.spareFits = false
+	b.cleanup()
+}
+
 // endAfterRun is cleanup for Run once its command has ended, which run
 // made sure left no process in the sandbox but its init (the init said it
 // was alone, or was waited for). The init is killed here; its end takes
