@@ -421,6 +421,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 		return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	b.pid = b.cmd.Process.Pid
+	b.recordInit()
 	// Opened before anything waits for the init: until then its pid
 	// cannot be reaped, and so not reused by another process.
 	b.held = holdNamespaces(b.pid)
@@ -437,6 +438,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 // generation g) b's.
 func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 	b.pid, b.pidfd = pid, pidfd
+	b.recordInit()
 	// Opened before anything waits for the init: until then its pid
 	// cannot be reaped (it is this process's child, see
 	// initproc.Spawn), and so not reused by another process.
@@ -512,6 +514,7 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 		return st.err
 	}
 	b.cmd, b.pid = st.cmd, st.cmd.Process.Pid
+	b.recordInit()
 	b.held = holdNamespaces(b.pid)
 	if err := initproc.WriteIDMaps(b.pid, uidMap, gidMap); err != nil {
 		b.kill() // and cleanup waits for its end
@@ -905,11 +908,26 @@ func (b *box) closePidfd() {
 }
 
 func (b *box) freeSlot() {
-	if b.rl != nil {
-		b.rl.free(b.slot)
-	} else {
-		uids.free(b.slot)
+	if a := b.slots(); a != nil {
+		a.free(b.slot)
 	}
+}
+
+// recordInit records b.pid, the init just started, as its slot's
+// (uidAllocator.initStarted).
+func (b *box) recordInit() {
+	if a := b.slots(); a != nil {
+		a.initStarted(b.slot, b.pid)
+	}
+}
+
+// slots is the allocator of b's slot: nil for a host that is not root and
+// has no subordinate ids, whose sandboxes share slot 0.
+func (b *box) slots() *uidAllocator {
+	if b.rl != nil {
+		return b.rl.ids
+	}
+	return uids
 }
 
 // holdNamespaces opens the mount and network namespaces of process pid
