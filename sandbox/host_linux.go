@@ -472,7 +472,14 @@ func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 // unprivileged ones); it forks the init with every capability kept
 // across execve as ambient ones
 // (as a host that is not root does, userns_linux.go; the init drops them
-// all before the command), waits for the init and ends with it: the
+// all before the command, on the main thread that forks it; its other
+// threads, which run only the proxy forwarder, keep them with the rest of
+// their capabilities: dropping the inheritable and ambient sets there
+// takes a syscall.AllThreadsSyscall, a stop of the init's world and a
+// signal to each thread on its start path, and gives nothing, as a thread
+// that keeps its permitted set may raise them again, and as uid 0 of the
+// namespace an execve would get the whole bounding set whatever they
+// hold; session 32), waits for the init and ends with it: the
 // init's parent death signal comes with that thread's end. So the init
 // runs as initUID from its first instruction and never as host root, it
 // has no supplementary groups, and the maps, setgroups and namespaces are
