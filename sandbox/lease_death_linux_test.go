@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,8 +112,14 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Gone: its slot is handed out again once the others are taken.
+	// Gone: its slot is handed out again once the others are taken
+	// (where this allocator leased its block: another process's may
+	// have, on a host that runs other sandboxes).
 	a.mu.Lock()
+	if !slices.Contains(a.blocks, slot/slotsPerBlock) {
+		a.mu.Unlock()
+		return
+	}
 	for s := slot - slot%slotsPerBlock; s < slot-slot%slotsPerBlock+slotsPerBlock; s++ {
 		if s != slot && !a.used[s] {
 			a.used[s] = true

@@ -56,13 +56,18 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 }
 
+// noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
+// process has: the slots of a test's lease folder, unlike the host's
+// uids, which other sandboxes on the host may be running as.
+func noOnesUIDs(s uint32) []uint32 { return []uint32{uidBase + 2*uidSlots + s} }
+
 // When a process ends its leases end with it: its blocks go to the next.
 func TestUIDLeaseEndsWithItsHolder(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir}
+	a := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
 	first := allocN(t, a, 1)[0]
 	a.close()
-	b := &uidAllocator{dir: dir}
+	b := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
 	defer b.close()
 	if got := allocN(t, b, 1)[0]; got != first {
 		t.Errorf("after the holder closed, slot %d, want its block's first slot %d again", got, first)
@@ -133,7 +138,7 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 		if s == 3 {
 			return []uint32{self}
 		}
-		return []uint32{uidBase + 2*s, uidBase + 2*s + 1}
+		return noOnesUIDs(s)
 	}
 	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
 	allocN(t, a, 4)
