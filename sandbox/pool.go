@@ -24,6 +24,9 @@ type Pool struct {
 	filling  int            // sandboxes being prepared
 	wg       sync.WaitGroup // preparations
 	releases sync.WaitGroup // cleanups after runs
+	// closeOnce counts the pool out of openPools once, however many
+	// times it is closed.
+	closeOnce sync.Once
 }
 
 // NewPool prepares size sandboxes for spec (Stdin, Stdout and Stderr of spec
@@ -149,10 +152,6 @@ func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out
 // process is left but those of sandboxes started without a Pool.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil
-	}
 	p.closed = true
 	p.mu.Unlock()
 	p.releases.Wait()
@@ -165,9 +164,11 @@ func (p *Pool) Close() error {
 			drained = true
 		}
 	}
-	if openPools.Add(-1) == 0 {
-		endSpare()
-	}
+	p.closeOnce.Do(func() {
+		if openPools.Add(-1) == 0 {
+			endSpare()
+		}
+	})
 	return nil
 }
 

@@ -22,6 +22,7 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 	spares.drop()
 	teardowns.Wait()
 	spec := Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second}
+	open := openPools.Load()
 	for i := range 24 {
 		p, err := NewPool(spec, 1+i%2)
 		if err != nil {
@@ -38,6 +39,9 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 			time.Sleep(time.Duration(i) * 300 * time.Microsecond)
 		}
 		p.Close()
+		if i%5 == 2 {
+			p.Close() // a second Close is counted once
+		}
 		spares.mu.Lock()
 		ready, busy := spares.ready != nil, spares.busy
 		spares.mu.Unlock()
@@ -56,6 +60,9 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 		if left := groupsLeft(t); len(left) > 0 {
 			t.Fatalf("round %d: after Close, groups left: %v", i, left)
 		}
+	}
+	if now := openPools.Load(); now != open {
+		t.Errorf("%d pools open after the rounds, %d before", now, open)
 	}
 }
 
