@@ -582,6 +582,12 @@ func readKernFile(path string) ([]byte, error) {
 	}
 }
 
+// kernWrite is unix.Write, for writeKernFile (a test makes it fail).
+var kernWrite = unix.Write
+
+// kernWriteTries is how many times writeKernFile writes again after EINTR.
+const kernWriteTries = 20
+
 // writeKernFile writes data to the file at path in one write; unlike
 // os.WriteFile it never creates the file.
 func writeKernFile(path string, data []byte) error {
@@ -589,7 +595,13 @@ func writeKernFile(path string, data []byte) error {
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
-	n, err := unix.Write(fd, data)
+	n, err := kernWrite(fd, data)
+	// A memory limit below what the group holds makes the write reclaim,
+	// and the kernel gives up with EINTR when a signal is pending on the
+	// thread (Go's preemption, a child's SIGCHLD): it is written again.
+	for i := 0; err == unix.EINTR && i < kernWriteTries; i++ {
+		n, err = kernWrite(fd, data)
+	}
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = cerr
 	}

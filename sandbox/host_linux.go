@@ -421,6 +421,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 		return bulwark.E(bulwark.Unavailable, op, "sandbox: cannot start the sandbox init (are user namespaces allowed?)", err)
 	}
 	b.pid = b.cmd.Process.Pid
+	b.recordInit()
 	// Opened before anything waits for the init: until then its pid
 	// cannot be reaped, and so not reused by another process.
 	b.held = holdNamespaces(b.pid)
@@ -437,6 +438,7 @@ func (b *box) startInit(initUID, cmdUID uint32, cgFd int) error {
 // generation g) b's.
 func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 	b.pid, b.pidfd = pid, pidfd
+	b.recordInit()
 	// Opened before anything waits for the init: until then its pid
 	// cannot be reaped (it is this process's child, see
 	// initproc.Spawn), and so not reused by another process.
@@ -470,7 +472,14 @@ func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 // unprivileged ones); it forks the init with every capability kept
 // across execve as ambient ones
 // (as a host that is not root does, userns_linux.go; the init drops them
-// all before the command), waits for the init and ends with it: the
+// all before the command, on the main thread that forks it; its other
+// threads, which run only the proxy forwarder, keep them with the rest of
+// their capabilities: dropping the inheritable and ambient sets there
+// takes a syscall.AllThreadsSyscall, a stop of the init's world and a
+// signal to each thread on its start path, and gives nothing, as a thread
+// that keeps its permitted set may raise them again, and as uid 0 of the
+// namespace an execve would get the whole bounding set whatever they
+// hold; session 32), waits for the init and ends with it: the
 // init's parent death signal comes with that thread's end. So the init
 // runs as initUID from its first instruction and never as host root, it
 // has no supplementary groups, and the maps, setgroups and namespaces are
@@ -512,6 +521,7 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 		return st.err
 	}
 	b.cmd, b.pid = st.cmd, st.cmd.Process.Pid
+	b.recordInit()
 	b.held = holdNamespaces(b.pid)
 	if err := initproc.WriteIDMaps(b.pid, uidMap, gidMap); err != nil {
 		b.kill() // and cleanup waits for its end
@@ -830,6 +840,14 @@ func (b *box) cleanup() {
 	}()
 }
 
+// discard is cleanup for a sandbox that ran no command and is not
+// replaced (a closed Pool's): it asks for no spare init, which nothing
+// would take.
+func (b *box) discard() {
+	b.spareFits = false
+	b.cleanup()
+}
+
 // endAfterRun is cleanup for Run once its command has ended, which run
 // made sure left no process in the sandbox but its init (the init said it
 // was alone, or was waited for). The init is killed here; its end takes
@@ -897,11 +915,26 @@ func (b *box) closePidfd() {
 }
 
 func (b *box) freeSlot() {
-	if b.rl != nil {
-		b.rl.free(b.slot)
-	} else {
-		uids.free(b.slot)
+	if a := b.slots(); a != nil {
+		a.free(b.slot)
 	}
+}
+
+// recordInit records b.pid, the init just started, as its slot's
+// (uidAllocator.initStarted).
+func (b *box) recordInit() {
+	if a := b.slots(); a != nil {
+		a.initStarted(b.slot, b.pid)
+	}
+}
+
+// slots is the allocator of b's slot: nil for a host that is not root and
+// has no subordinate ids, whose sandboxes share slot 0.
+func (b *box) slots() *uidAllocator {
+	if b.rl != nil {
+		return b.rl.ids
+	}
+	return uids
 }
 
 // holdNamespaces opens the mount and network namespaces of process pid

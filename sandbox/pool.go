@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -23,6 +24,9 @@ type Pool struct {
 	filling  int            // sandboxes being prepared
 	wg       sync.WaitGroup // preparations
 	releases sync.WaitGroup // cleanups after runs
+	// closeOnce counts the pool out of openPools once, however many
+	// times it is closed.
+	closeOnce sync.Once
 }
 
 // NewPool prepares size sandboxes for spec (Stdin, Stdout and Stderr of spec
@@ -41,10 +45,12 @@ func NewPool(spec Spec, size int) (*Pool, error) {
 		size = 1
 	}
 	p := &Pool{spec: spec, size: size, ready: make(chan *box, size)}
+	openPools.Add(1)
 	// The first one in the caller's goroutine: a host that cannot sandbox
 	// fails here, with the reason.
 	b, err := start(spec)
 	if err != nil {
+		p.Close()
 		return nil, err
 	}
 	p.ready <- b
@@ -70,7 +76,7 @@ func (p *Pool) refill() {
 				return // Run starts one itself, and reports the error
 			}
 			if p.closed {
-				b.cleanup()
+				b.discard()
 				return
 			}
 			p.ready <- b
@@ -99,7 +105,7 @@ func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out
 	if p.closed {
 		p.mu.Unlock()
 		if b != nil {
-			b.cleanup()
+			b.discard()
 		}
 		return nil, bulwark.Errorf(bulwark.Conflict, "sandbox.Pool.Run", "the sandbox pool is closed")
 	}
@@ -121,7 +127,14 @@ func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out
 	go func() {
 		defer p.releases.Done()
 		if err == nil {
-			b.cleanup()
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed {
+				b.discard() // no spare init for a pool that is closing
+			} else {
+				b.cleanup()
+			}
 		}
 		p.mu.Lock()
 		p.refill()
@@ -131,18 +144,33 @@ func (p *Pool) RunOutput(ctx context.Context, cmd []string, stdin io.Reader, out
 }
 
 // Close ends every prepared sandbox; Runs already going finish normally.
+// Once it returns, none of the pool's sandboxes has a process left or
+// holds host uids, and none is being prepared. The last open Pool's
+// Close also ends the process's spare init, which served the pools'
+// preparations (it would otherwise wait up to half a minute for a
+// sandbox, holding a process and host uids): after it, no sandbox
+// process is left but those of sandboxes started without a Pool.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
 	p.releases.Wait()
 	p.wg.Wait()
-	for {
+	for drained := false; !drained; {
 		select {
 		case b := <-p.ready:
-			b.cleanup()
+			b.discard()
 		default:
-			return nil
+			drained = true
 		}
 	}
+	p.closeOnce.Do(func() {
+		if openPools.Add(-1) == 0 {
+			endSpare()
+		}
+	})
+	return nil
 }
+
+// openPools counts the Pools made and not closed.
+var openPools atomic.Int32

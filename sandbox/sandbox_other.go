@@ -18,6 +18,8 @@ func UIDRangeClashes() []string { return nil }
 
 type box struct{}
 
+func endSpare() {}
+
 func start(Spec) (*box, error) {
 	return nil, bulwark.Errorf(bulwark.Unavailable, "sandbox.start", "sandbox unavailable: the sandbox needs Linux (BULWARK_SANDBOX=off runs commands unsandboxed)")
 }
@@ -26,6 +28,7 @@ func begin(spec Spec) (*box, error) { return start(spec) }
 
 func (b *box) run(context.Context, []string, stdio) (*Result, error) { return nil, nil }
 func (b *box) cleanup()                                              {}
+func (b *box) discard()                                              {}
 func (b *box) endAfterRun()                                          {}
 
 func (b *box) launch(context.Context, []string) (*Process, error) { return nil, nil }

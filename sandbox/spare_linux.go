@@ -27,7 +27,9 @@ import (
 // then on, and goes wherever the sandbox goes (a failed configuration
 // ends it with the sandbox). A spare whose init has ended, whose zygote
 // has ended, older than spareMaxAge, or forked before a mount of this
-// process's namespace changed is ended and its slot freed.
+// process's namespace changed is ended and its slot freed; so is the
+// spare when the last open Pool closes (endSpare), and a sandbox that
+// ran no command (a closed Pool's, discard) asks for none.
 type spareInit struct {
 	b    *box // pid, pidfd, ctrl, slot, held and done set: nothing else
 	gen  *zygoteGen
@@ -281,6 +283,10 @@ func (k *spareKeeper) drop() {
 	}
 	k.settle()
 }
+
+// endSpare ends this process's spare init, and any on the way, and
+// returns once they are ended: what the last open Pool's Close does.
+func endSpare() { spares.drop() }
 
 // settle returns once no spare is being made or ended.
 func (k *spareKeeper) settle() {

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -91,6 +92,18 @@ func initPath() string {
 // from this binary instead, and so does every later start.
 func startInit(c *exec.Cmd) (*exec.Cmd, error) {
 	err := c.Start()
+	// ETXTBSY: the init's file, written by this process a moment before
+	// (cachedExe, sealedExe: the first start of a version, or one whose
+	// cached file another version replaced), is still open for writing
+	// in a child that another thread forked meanwhile, until that child
+	// executes or exits (Go's issue 22315). It was a failed start, on a
+	// loaded host, now and then. Tried again, a fresh Cmd each time (a
+	// Cmd starts once), for about 200 ms at most.
+	for wait := 100 * time.Microsecond; errors.Is(err, unix.ETXTBSY) && wait <= 100*time.Millisecond; wait *= 2 {
+		time.Sleep(wait)
+		c = &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
+		err = c.Start()
+	}
 	if err == nil || c.Path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
 		return c, err
 	}

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,5 +352,35 @@ func TestStartLeavesTheInitsCheckToItsStart(t *testing.T) {
 	}
 	if fds := initFds(); len(fds) == 0 {
 		t.Error("Check did not open the init: its Init was not checked")
+	}
+}
+
+// An init file still open for writing somewhere (a child forked while
+// this process wrote it, until that child executes or exits) fails an
+// execve with ETXTBSY: startInit tries again until the writer is gone.
+func TestStartInitWaitsForABusyFile(t *testing.T) {
+	src, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Skip(err)
+	}
+	exe := filepath.Join(t.TempDir(), "true")
+	if err := os.WriteFile(exe, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(exe, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&exec.Cmd{Path: exe, Args: []string{"true"}}).Start(); !errors.Is(err, syscall.ETXTBSY) {
+		w.Close()
+		t.Skipf("a file open for writing executed here: %v", err)
+	}
+	time.AfterFunc(20*time.Millisecond, func() { w.Close() })
+	c, err := startInit(&exec.Cmd{Path: exe, Args: []string{"true"}})
+	if err != nil {
+		t.Fatalf("startInit of a file busy for 20 ms: %v", err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }

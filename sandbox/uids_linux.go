@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -25,6 +27,17 @@ import (
 // (uidLeaseDir), and hands out the block's slots to its own sandboxes; it
 // leases another block when its blocks are full. The kernel drops the lock
 // when the process ends, however it ends, so a crash leaves no stale lease.
+//
+// A lease ending with its process does not end that process's sandboxes
+// at once: their inits die by their parent death signal, and an init's
+// end waits for every process of its pid namespace, which may take a
+// while (a command with much memory to free, one stuck in the kernel).
+// So the holder records in the block's file, for each slot it hands out,
+// that the slot is taken and then the pid of its init (slotMarks), and
+// clears it once the init has ended. Whoever leases the block next skips
+// every slot whose init still runs (or, where no init was recorded, whose
+// uids a process still has): no sandbox is given the uids of a process of
+// an ended host's sandbox.
 const (
 	uidBase       = 0x60000000
 	uidSlots      = 1 << 20
@@ -56,10 +69,19 @@ type uidAllocator struct {
 	// a host that is not root hands out its subordinate ids (subuid_linux.go).
 	nBlocks, perBlock uint32
 
+	// slotUIDs are the host uids of a slot (nil: those of a root host,
+	// uidBase+2s and the one after).
+	slotUIDs func(slot uint32) []uint32
+
 	mu     sync.Mutex
 	leases []*os.File // open and locked: one per leased block
 	blocks []uint32
 	used   map[uint32]bool
+	// skipped are the slots of leased blocks that an ended holder's
+	// sandbox may still have processes in, by the pid recorded (-1:
+	// none was, and a process of the slot's uids was found): in used
+	// too, and looked at again when no other slot is free.
+	skipped map[uint32]int32
 	// ever, when not nil, records every slot handed out: the tests look
 	// for survivors among their own sandboxes' uids only.
 	ever map[uint32]bool
@@ -80,17 +102,28 @@ func (a *uidAllocator) alloc() (uint32, error) {
 	if a.used == nil {
 		a.used = map[uint32]bool{}
 	}
-	for _, b := range a.blocks {
-		if s, ok := a.freeIn(b); ok {
-			return a.take(s), nil
+	for range 2 {
+		for _, b := range a.blocks {
+			if s, ok := a.freeIn(b); ok {
+				return a.take(s)
+			}
+		}
+		if len(a.skipped) == 0 || !a.recheck() {
+			break
 		}
 	}
-	b, err := a.lease()
-	if err != nil {
-		return 0, err
+	for {
+		b, err := a.lease()
+		if err != nil {
+			if len(a.skipped) > 0 {
+				err = fmt.Errorf("%w (%d slots skipped: processes of a sandbox whose host ended still run as their uids)", err, len(a.skipped))
+			}
+			return 0, err
+		}
+		if s, ok := a.freeIn(b); ok {
+			return a.take(s)
+		}
 	}
-	s, _ := a.freeIn(b)
-	return a.take(s), nil
 }
 
 func (a *uidAllocator) freeIn(block uint32) (uint32, bool) {
@@ -103,19 +136,187 @@ func (a *uidAllocator) freeIn(block uint32) (uint32, bool) {
 	return 0, false
 }
 
-func (a *uidAllocator) take(s uint32) uint32 {
+// take hands out slot s, recorded as taken in its block's file first.
+func (a *uidAllocator) take(s uint32) (uint32, error) {
+	if err := a.mark(s, markTaken); err != nil {
+		return 0, fmt.Errorf("record uid slot %d in its lease: %w", s, err)
+	}
 	a.used[s] = true
 	if a.ever != nil {
 		a.ever[s] = true
 	}
-	return s
+	return s, nil
 }
 
 // free gives a slot back once its sandbox has no process left.
 func (a *uidAllocator) free(s uint32) {
 	a.mu.Lock()
 	delete(a.used, s)
+	a.mark(s, 0) // not cleared: the next holder looks at the pid
 	a.mu.Unlock()
+}
+
+// initStarted records pid as the init of slot s, which this process
+// holds: from then on an end of this process before the slot's free
+// leaves the next holder of the block the pid to look at.
+func (a *uidAllocator) initStarted(s uint32, pid int) {
+	a.mu.Lock()
+	if a.used[s] {
+		a.mark(s, int32(pid))
+	}
+	a.mu.Unlock()
+}
+
+// A slot's mark in its block's file (4 bytes, little-endian, at 4 times
+// its place in the block): 0 free, markTaken taken with no init started
+// yet, else the pid of its init.
+const markTaken = -1
+
+// mark writes slot s's mark in its block's file. a.mu is held.
+func (a *uidAllocator) mark(s uint32, v int32) error {
+	n := a.blockSize()
+	i := slices.Index(a.blocks, s/n)
+	if i < 0 {
+		return fmt.Errorf("block %d not leased", s/n)
+	}
+	var b [4]byte
+	putMark(b[:], v)
+	_, err := unix.Pwrite(int(a.leases[i].Fd()), b[:], int64(4*(s%n)))
+	return err
+}
+
+func putMark(b []byte, v int32) { binary.LittleEndian.PutUint32(b, uint32(v)) }
+
+// readMarks reads the marks of the block just leased in f, whose last
+// holder has ended, and skips the slots that may still have processes:
+// one whose recorded init still runs (an init ends after every process
+// of its sandbox), or, where none was recorded, whose uids a process has.
+// The other marks are cleared. a.mu is held.
+func (a *uidAllocator) readMarks(f *os.File, block uint32) error {
+	n := a.blockSize()
+	buf := make([]byte, 4*n)
+	got, err := unix.Pread(int(f.Fd()), buf, 0)
+	if err != nil {
+		return err
+	}
+	var unknown []uint32
+	dirty := false
+	for i := uint32(0); 4*i+4 <= uint32(got); i++ {
+		v := int32(binary.LittleEndian.Uint32(buf[4*i:]))
+		switch s := block*n + i; {
+		case v == 0:
+			continue
+		case v == markTaken:
+			unknown = append(unknown, s)
+		case pidExists(v):
+			a.skip(s, v)
+			continue
+		}
+		putMark(buf[4*i:], 0)
+		dirty = true
+	}
+	if len(unknown) > 0 {
+		found, err := a.uidHolders(unknown)
+		for _, s := range unknown {
+			if _, ok := found[s]; ok || err != nil {
+				a.skip(s, markTaken)
+				putMark(buf[4*(s-block*n):], markTaken)
+			}
+		}
+	}
+	if dirty {
+		if _, err := unix.Pwrite(int(f.Fd()), buf[:got], 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skip keeps slot s from being handed out (see skipped).
+func (a *uidAllocator) skip(s uint32, pid int32) {
+	if a.skipped == nil {
+		a.skipped = map[uint32]int32{}
+	}
+	a.skipped[s] = pid
+	a.used[s] = true
+}
+
+// recheck looks at the skipped slots again and frees those with no
+// process left; it reports whether it freed one. a.mu is held.
+func (a *uidAllocator) recheck() bool {
+	var unknown []uint32
+	freed := false
+	for s, pid := range a.skipped {
+		if pid == markTaken {
+			unknown = append(unknown, s)
+		} else if !pidExists(pid) {
+			delete(a.skipped, s)
+			delete(a.used, s)
+			freed = true
+		}
+	}
+	if len(unknown) > 0 {
+		if found, err := a.uidHolders(unknown); err == nil {
+			for _, s := range unknown {
+				if _, ok := found[s]; !ok {
+					delete(a.skipped, s)
+					delete(a.used, s)
+					freed = true
+				}
+			}
+		}
+	}
+	return freed
+}
+
+// pidExists says whether a process (a zombie too) has pid.
+func pidExists(pid int32) bool {
+	var st unix.Stat_t
+	return pid > 0 && unix.Stat("/proc/"+strconv.Itoa(int(pid)), &st) == nil
+}
+
+// uidHolders returns which of slots have a process running as one of
+// their host uids (its effective uid, as /proc/PID's owner gives it,
+// whatever the process's dumpable state), with one such pid each.
+func (a *uidAllocator) uidHolders(slots []uint32) (map[uint32]int, error) {
+	want := map[uint32]uint32{}
+	for _, s := range slots {
+		for _, u := range a.uidsOf(s) {
+			want[u] = s
+		}
+	}
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	found := map[uint32]int{}
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Stat("/proc/"+name, &st) != nil {
+			continue
+		}
+		if s, ok := want[st.Uid]; ok {
+			found[s] = pid
+		}
+	}
+	return found, nil
+}
+
+// uidsOf returns the host uids of slot s.
+func (a *uidAllocator) uidsOf(s uint32) []uint32 {
+	if a.slotUIDs != nil {
+		return a.slotUIDs(s)
+	}
+	return []uint32{uidBase + 2*s, uidBase + 2*s + 1}
 }
 
 // lease locks the first block no process holds. a.mu is held.
@@ -153,6 +354,10 @@ func (a *uidAllocator) lease() (uint32, error) {
 			f.Close()
 			return 0, fmt.Errorf("lock %s: %w", name, err)
 		}
+		if err := a.readMarks(f, b); err != nil {
+			f.Close()
+			return 0, fmt.Errorf("read the marks of %s: %w", name, err)
+		}
 		a.leases = append(a.leases, f)
 		a.blocks = append(a.blocks, b)
 		return b, nil
@@ -182,5 +387,5 @@ func (a *uidAllocator) close() {
 	for _, f := range a.leases {
 		f.Close()
 	}
-	a.leases, a.blocks, a.used = nil, nil, nil
+	a.leases, a.blocks, a.used, a.skipped = nil, nil, nil, nil
 }

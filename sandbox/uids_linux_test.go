@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,13 +56,18 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 }
 
+// noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
+// process has: the slots of a test's lease folder, unlike the host's
+// uids, which other sandboxes on the host may be running as.
+func noOnesUIDs(s uint32) []uint32 { return []uint32{uidBase + 2*uidSlots + s} }
+
 // When a process ends its leases end with it: its blocks go to the next.
 func TestUIDLeaseEndsWithItsHolder(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir}
+	a := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
 	first := allocN(t, a, 1)[0]
 	a.close()
-	b := &uidAllocator{dir: dir}
+	b := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
 	defer b.close()
 	if got := allocN(t, b, 1)[0]; got != first {
 		t.Errorf("after the holder closed, slot %d, want its block's first slot %d again", got, first)
@@ -117,4 +123,74 @@ func TestUIDLeaseHelperProcess(t *testing.T) {
 	}
 	fmt.Println("held")
 	io.Copy(io.Discard, os.Stdin) // hold the leases until the parent is done
+}
+
+// A holder that ends leaves its sandboxes' inits dying (their parent
+// death signal) and each init's end waits for its commands: the next
+// holder of the block skips every slot whose recorded init still runs,
+// and every slot taken with no init recorded whose uids a process still
+// has, until they are gone; the rest of the block it hands out as before.
+func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
+	dir := t.TempDir()
+	self := uint32(os.Geteuid())
+	// Slot 3's uids are this process's own: a process runs as them.
+	uidsOf := func(s uint32) []uint32 {
+		if s == 3 {
+			return []uint32{self}
+		}
+		return noOnesUIDs(s)
+	}
+	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
+	allocN(t, a, 4)
+	live := exec.Command("sleep", "60")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { live.Process.Kill(); live.Wait() }()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	a.initStarted(0, live.Process.Pid) // its init runs
+	a.initStarted(1, gone.Process.Pid) // its init has ended
+	// 2 and 3 taken with no init recorded: 3's uids have a process.
+	a.close() // the holder ends without freeing them
+
+	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
+	defer b.close()
+	got := allocN(t, b, 3)
+	if want := []uint32{1, 2, 4}; !slices.Equal(got, want) {
+		t.Fatalf("the next holder handed out slots %v, want %v (0's init runs, 3's uids have a process)", got, want)
+	}
+	_, err := b.alloc()
+	if err == nil || !strings.Contains(err.Error(), "2 slots skipped") {
+		t.Fatalf("with only skipped slots left, alloc = %v, want an error that says 2 slots were skipped", err)
+	}
+	live.Process.Kill()
+	live.Wait()
+	if s, err := b.alloc(); err != nil || s != 0 {
+		t.Fatalf("once slot 0's init has ended, alloc = %d, %v, want slot 0", s, err)
+	}
+	b.free(0)
+	if s, err := b.alloc(); err != nil || s != 0 {
+		t.Fatalf("slot 0 freed: alloc = %d, %v, want it again", s, err)
+	}
+}
+
+// What a holder records is cleared as its slots are freed: a holder that
+// freed its slots before it ended leaves the next one the whole block.
+func TestUIDLeaseFreedSlotsLeaveNoMark(t *testing.T) {
+	dir := t.TempDir()
+	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
+	slots := allocN(t, a, 3)
+	a.initStarted(slots[0], os.Getpid()) // a pid that runs
+	for _, s := range slots {
+		a.free(s)
+	}
+	a.close()
+	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
+	defer b.close()
+	if got := allocN(t, b, 3); !slices.Equal(got, []uint32{0, 1, 2}) {
+		t.Fatalf("after a holder freed its slots the next one got %v, want all three", got)
+	}
 }
