@@ -31,10 +31,11 @@ import (
 //go:embed all:initbin
 var initbin embed.FS
 
-// initSources are the init's sources this binary was compiled from: the
-// embedded init is started only when it was built from these.
+// initSources are the init's sources this binary was compiled from
+// (initstamp.Dirs): the embedded init is started only when it was built
+// from these.
 //
-//go:embed internal/initproc/*.go
+//go:embed internal/initproc/*.go internal/prefault/*.go internal/prefault/*.s
 var initSources embed.FS
 
 const (
@@ -219,7 +220,7 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 // stale says why stamp does not describe an init built from src with this
 // Go version, architecture and x/sys, or "" when it does.
 func stale(stamp string, src fs.FS, xsys string) string {
-	want, err := initstamp.Of(src, "internal/initproc", runtime.Version(), runtime.GOARCH)
+	want, err := initstamp.Of(src, initstamp.Dirs, runtime.Version(), runtime.GOARCH)
 	if err != nil {
 		return "cannot read the init's sources: " + err.Error()
 	}

@@ -26,12 +26,13 @@ func initSrc(body string) fstest.MapFS {
 		"internal/initproc/a.go":       {Data: []byte("package initproc\n" + body)},
 		"internal/initproc/b_linux.go": {Data: []byte("package initproc\n")},
 		"internal/initproc/a_test.go":  {Data: []byte("package initproc // tests do not count\n")},
+		"internal/prefault/p.go":       {Data: []byte("package prefault\n")},
 	}
 }
 
 func stampOf(t *testing.T, src fstest.MapFS, goVersion, goarch, xsys string) []byte {
 	t.Helper()
-	s, err := initstamp.Of(src, "internal/initproc", goVersion, goarch)
+	s, err := initstamp.Of(src, initstamp.Dirs, goVersion, goarch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +66,12 @@ func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
 			func() fstest.MapFS {
 				s := initSrc("// v1\n")
 				s["internal/initproc/c.go"] = &fstest.MapFile{Data: []byte("package initproc\n")}
+				return s
+			}(), "v0.49.0", false, "stale"},
+		{"the prefault package changed since", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}},
+			func() fstest.MapFS {
+				s := initSrc("// v1\n")
+				s["internal/prefault/p.go"] = &fstest.MapFile{Data: []byte("package prefault // v2\n")}
 				return s
 			}(), "v0.49.0", false, "stale"},
 		{"another Go", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, "go1.25.0", runtime.GOARCH, "v0.49.0")}}, src, "v0.49.0", false, "stale"},

@@ -23,7 +23,7 @@ const (
 // that many small inits do not add up unseen, and how many of them may have
 // an init at all: each one that runs touches its own code and data pages,
 // page faults that every command pays (416 bytes and 4 allocations in 2
-// packages since session 29, from 12.6 KB and 81 in 17, and 40.7 KB and
+// packages since session 29, 3 packages since session 32, from 12.6 KB and 81 in 17, and 40.7 KB and
 // 333 in 30 before; BENCHMARKS.md "Start-up without html/template" and
 // "Issue 17, start-up: our own package inits").
 const (
@@ -40,8 +40,10 @@ const (
 // BENCHMARKS.md "Issue 17, start-up: our own package inits"): a map
 // literal, a package-level sync.OnceValue, a base32 encoding, a regexp or
 // an os call at package level gives one back. The packages that still
-// have one: main (its commands register themselves) and the sandbox init
-// (its init is the init process's entry).
+// have one: main (its commands register themselves), the sandbox init
+// (its init is the init process's entry) and sandbox/internal/prefault
+// (its init maps in the heap the others are about to touch; no
+// allocation, session 32).
 var noInitPackages = []string{
 	"audit/pgaudit",
 	"guard",

@@ -12,6 +12,10 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	// Its init maps in the heap pages the inits and the init's set-up
+	// are about to touch; it runs before this package's.
+	_ "github.com/bulwark-agents/bulwark/sandbox/internal/prefault"
 )
 
 // The sandbox init runs as pid 1 of the sandbox's pid namespace, as root of

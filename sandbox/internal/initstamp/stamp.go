@@ -16,37 +16,50 @@ import (
 	"strings"
 )
 
-// Of returns the stamp of the init built from the Go files (not tests) in
-// dir of fsys with Go version goVersion for goarch. Package initproc
-// imports only the standard library and golang.org/x/sys/unix (its
-// TestInitImports holds it to that), so these are what the binary is made
-// from, with the x/sys version, which the sandbox compares on its own
-// (see sandbox's standaloneInit).
-func Of(fsys fs.FS, dir, goVersion, goarch string) (string, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, e := range entries {
-		n := e.Name()
-		if e.Type().IsRegular() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
-			names = append(names, n)
-		}
-	}
-	if len(names) == 0 {
-		return "", fmt.Errorf("initstamp: no Go files in %s", dir)
-	}
-	slices.Sort(names)
+// Dirs are the folders, under package sandbox's, of the packages of this
+// module that the init is built from: package initproc and the one it
+// imports, prefault. Package initproc imports only the standard library,
+// golang.org/x/sys/unix and prefault (its TestInitImports holds it to
+// that), and prefault nothing but the runtime, so these, the Go version
+// and the x/sys version (which the sandbox compares on its own, see
+// sandbox's standaloneInit) are what the binary is made from.
+var Dirs = []string{"internal/initproc", "internal/prefault"}
+
+// Of returns the stamp of the init built from the Go files (not tests)
+// and assembly files in dirs of fsys with Go version goVersion for goarch. The files of the
+// first folder are named in it by their file names, those of the others
+// by their paths.
+func Of(fsys fs.FS, dirs []string, goVersion, goarch string) (string, error) {
 	// Each file is streamed through one buffer rather than read whole: a
 	// process that checks its embedded init does this once at its first
 	// sandbox, and a copy of every file (110 KB) was about 30 page faults
 	// of it.
 	h := sha256.New()
 	buf := make([]byte, 16<<10)
-	for _, n := range names {
-		if err := hashFile(h, fsys, path.Join(dir, n), n, buf); err != nil {
+	for i, dir := range dirs {
+		entries, err := fs.ReadDir(fsys, dir)
+		if err != nil {
 			return "", err
+		}
+		var names []string
+		for _, e := range entries {
+			n := e.Name()
+			if e.Type().IsRegular() && (strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") || strings.HasSuffix(n, ".s")) {
+				names = append(names, n)
+			}
+		}
+		if len(names) == 0 {
+			return "", fmt.Errorf("initstamp: no Go files in %s", dir)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			name := n
+			if i > 0 {
+				name = path.Join(dir, n)
+			}
+			if err := hashFile(h, fsys, path.Join(dir, n), name, buf); err != nil {
+				return "", err
+			}
 		}
 	}
 	return fmt.Sprintf("sources %s\ngo %s\ngoarch %s\n", hex.EncodeToString(h.Sum(nil)), goVersion, goarch), nil

@@ -29,8 +29,49 @@ func TestOfFormat(t *testing.T) {
 		h.Write(b)
 	}
 	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\n"
-	got, err := Of(fsys, "p", "go1.99", "amd64")
+	got, err := Of(fsys, []string{"p"}, "go1.99", "amd64")
 	if err != nil || got != want {
 		t.Errorf("Of = %q, %v; want %q", got, err, want)
+	}
+}
+
+// The init is also built from the folders after the first (its prefault
+// package, with an assembly file): a change to any of their files makes
+// another stamp, and their files are named by path, so that a file moved
+// from one folder to another does too.
+func TestOfMoreFolders(t *testing.T) {
+	fsys := fstest.MapFS{
+		"p/a.go":      {Data: []byte("package p\n")},
+		"q/b.go":      {Data: []byte("package q\n")},
+		"q/b_amd64.s": {Data: []byte("TEXT ·b(SB),0,$0\n")},
+		"q/b_test.go": {Data: []byte("package q // not counted\n")},
+	}
+	h := sha256.New()
+	for _, f := range []string{"p/a.go", "q/b.go", "q/b_amd64.s"} {
+		b := fsys[f].Data
+		name := f
+		if strings.HasPrefix(f, "p/") {
+			name = strings.TrimPrefix(f, "p/")
+		}
+		h.Write([]byte(name + " " + strconv.Itoa(len(b)) + "\n"))
+		h.Write(b)
+	}
+	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\n"
+	got, err := Of(fsys, []string{"p", "q"}, "go1.99", "amd64")
+	if err != nil || got != want {
+		t.Fatalf("Of = %q, %v; want %q", got, err, want)
+	}
+	for _, f := range []string{"q/b.go", "q/b_amd64.s"} {
+		changed := fstest.MapFS{}
+		for k, v := range fsys {
+			changed[k] = v
+		}
+		changed[f] = &fstest.MapFile{Data: append([]byte("// changed\n"), fsys[f].Data...)}
+		if other, _ := Of(changed, []string{"p", "q"}, "go1.99", "amd64"); other == got {
+			t.Errorf("a change to %s left the stamp as it was", f)
+		}
+	}
+	if _, err := Of(fstest.MapFS{"p/a.go": fsys["p/a.go"]}, []string{"p", "q"}, "go1.99", "amd64"); err == nil {
+		t.Error("Of of a folder without Go files did not fail")
 	}
 }

@@ -1,0 +1,51 @@
+// Package prefault maps in, as a process starts, the heap pages its start
+// is about to touch: one madvise(MADV_POPULATE_WRITE) call instead of a
+// page fault a page. On the VMs Bulwark is measured on (PVM guests) a page
+// fault costs about 9 us and populating a page under 1 us, and the heap
+// is where most of a Go program's start-up faults land after the runtime's
+// own start (BENCHMARKS.md, "Issue 17, the heap mapped in at start").
+//
+// Its init does the work, so a program imports it for that side effect:
+// package initproc does, so that the sandbox init and every binary that
+// links the sandbox (bulwark) run it. It imports nothing that has an init
+// of its own, and the linker runs the inits that are ready in the order
+// of their import paths, so it runs before nearly every other package's
+// init and what it maps in is there for theirs. It does nothing off
+// linux/amd64 and where the kernel has no MADV_POPULATE_WRITE (before
+// Linux 5.14): the call fails and is ignored, as is any other failure.
+package prefault
+
+// heapKiB is how much of the heap, in KiB, is mapped in from the page of
+// the main goroutine's stack on (the start of the heap as the runtime
+// left it). A program whose start allocates less sets it with
+// -ldflags=-X: the sandbox init does (package initgen). An empty or
+// malformed value leaves the default.
+var heapKiB = "2048"
+
+const (
+	pageSize        = 4096
+	defaultHeapSize = 2 << 20
+)
+
+// heapSize returns heapKiB in bytes, or the default when it is not a
+// number of KiB from 4 to 64 MiB.
+func heapSize(kib string) uintptr {
+	n := uintptr(0)
+	for i := 0; i < len(kib); i++ {
+		c := kib[i]
+		if c < '0' || c > '9' || n > 64<<10 {
+			return defaultHeapSize
+		}
+		n = n*10 + uintptr(c-'0')
+	}
+	if n < 4 || n > 64<<10 {
+		return defaultHeapSize
+	}
+	return n << 10
+}
+
+// span returns the page-aligned range of size bytes (rounded up to pages)
+// that starts at the page of p.
+func span(p, size uintptr) (start, n uintptr) {
+	return p &^ (pageSize - 1), (size + pageSize - 1) &^ (pageSize - 1)
+}
