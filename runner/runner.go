@@ -443,6 +443,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		Instructions:  setup.Instructions,
 		Policy:        setup.Policy,
 		Approve:       rt.approver(ctx, l, tenant),
+		Asking:        rt.asking(l),
 		Mask:          setup.Mask,
 		MaskStream:    setup.MaskStream,
 		Notifications: setup.Notifications,
@@ -499,7 +500,7 @@ func (rt *Runtime) approver(ctx context.Context, l *live, tenant bulwark.TenantI
 			slog.Warn("marking a task waiting", "task", a.TaskID, "err", err)
 		}
 		rt.park() // nobody's worker waits for a person
-		ok, err := l.approve(ctx, a)
+		ok, err := l.awaitApproval(ctx, a)
 		rt.resume(ctx)
 		if err == nil {
 			store.SetTaskStatus(context.WithoutCancel(ctx), tenant, a.TaskID, bulwark.TaskRunning)
