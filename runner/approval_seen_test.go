@@ -3,7 +3,9 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,6 +108,10 @@ func TestApprovalListedAsItsEventIsSeenOnAQueue(t *testing.T) {
 					}
 				}}
 			}
+			var puts recordedPuts
+			c.config = func(name string, cfg *runner.Config) {
+				cfg.Checkpoints = recordPutsPG{DB: cfg.Checkpoints.(*postgres.DB), puts: &puts}
+			}
 			nodes = append(nodes, c.node("node-0"), c.node("node-1"))
 			id := c.submit(nodes[0], "approve")
 			select {
@@ -129,6 +135,17 @@ func TestApprovalListedAsItsEventIsSeenOnAQueue(t *testing.T) {
 			})
 			if string(data) != "A" {
 				t.Errorf("notes/a.txt = %q, want the approved write", data)
+			}
+			if through == "the node running it" {
+				// The run took the decision without parking: at once, its
+				// checkpoint no longer says that it waits (the other
+				// nodes list the approval from there), before the approved
+				// call runs.
+				got := puts.get()
+				i := slices.IndexFunc(got, func(p put) bool { return p.waiting })
+				if i < 0 || i+1 >= len(got) || got[i+1] != (put{seq: got[i].seq}) {
+					t.Errorf("checkpoints put %+v, want the one that waits put again without the wait", got)
+				}
 			}
 		})
 	}
@@ -178,4 +195,38 @@ func (s onWaiting) SetTaskStatus(ctx context.Context, tenant bulwark.TenantID, i
 		s.waiting(tenant, id)
 	}
 	return nil
+}
+
+// put is what a checkpoint put said: its seq, and whether the task waits.
+type put struct {
+	seq     int64
+	waiting bool
+}
+
+type recordedPuts struct {
+	mu   sync.Mutex
+	puts []put
+}
+
+func (r *recordedPuts) add(p put) {
+	r.mu.Lock()
+	r.puts = append(r.puts, p)
+	r.mu.Unlock()
+}
+
+func (r *recordedPuts) get() []put {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.puts)
+}
+
+// recordPutsPG records the checkpoints put.
+type recordPutsPG struct {
+	*postgres.DB
+	puts *recordedPuts
+}
+
+func (s recordPutsPG) PutCheckpoint(ctx context.Context, tenant bulwark.TenantID, c bulwark.Checkpoint) error {
+	s.puts.add(put{seq: c.Seq, waiting: c.Waiting != nil})
+	return s.DB.PutCheckpoint(ctx, tenant, c)
 }
