@@ -42,13 +42,13 @@ func (rt *Runtime) setupFailed(parent, ctx context.Context, sink agent.Sink, l *
 		return nil
 	}
 	if n := queue.Failures(parent); n >= maxSetupRetries {
-		msg := fmt.Sprintf("%s: the store did not answer, %d tries in a row", bulwark.ErrorMessage(err), n+1)
+		msg := fmt.Sprintf("%s: the database did not answer, %d tries in a row", bulwark.ErrorMessage(err), n+1)
 		rt.failBeforeStart(ctx, sink, t, last, bulwark.E(bulwark.Unavailable, "runner.run", msg, err))
 		return nil
 	}
 	slog.Warn("a task could not set up; it goes back to the queue, which runs it again", "task", t.ID, "err", err)
 	rt.giveBack(ctx, l)
-	return bulwark.E(bulwark.Unavailable, "runner.run", "the task could not set up: the store did not answer", err)
+	return bulwark.E(bulwark.Unavailable, "runner.run", "the task could not set up: the database did not answer", err)
 }
 
 // giveBack readies l, whose run ends before it began (setupFailed), for

@@ -103,7 +103,7 @@ func TestRescueGivesUpOnTheStore(t *testing.T) {
 	if n := reads.Load(); n != 2 {
 		t.Errorf("%d tries, want 2: the first and one more", n)
 	}
-	const want = "the task's workspace could not be put back as its last step left it: the store did not answer, 2 tries in a row"
+	const want = "the task's workspace could not be put back as its last step left it: the database did not answer, 2 tries in a row"
 	for _, typ := range []bulwark.EventType{bulwark.EventError, bulwark.EventTaskFinished} {
 		if n := c.count(id, typ, ""); n != 1 || c.count(id, typ, want) != 1 {
 			t.Errorf("%d %s events; want one saying %q", n, typ, want)

@@ -114,7 +114,7 @@ func TestResumeGivesUpOnTheStore(t *testing.T) {
 	if n := files.reads.Load(); n != 3 {
 		t.Errorf("%d tries, want 3: the first and two more", n)
 	}
-	const want = "the task's files could not be put back in its workspace: the store did not answer, 3 tries in a row"
+	const want = "the task's files could not be put back in its workspace: the database did not answer, 3 tries in a row"
 	var errs []string
 	for _, ev := range must(e.db.Events(ctx, e.a, id, 0, 0)) {
 		if ev.Type == bulwark.EventError || ev.Type == bulwark.EventTaskFinished {
