@@ -42,6 +42,12 @@ func (rt *Runtime) setupFailed(parent, ctx context.Context, sink agent.Sink, l *
 		return nil
 	}
 	if n := queue.Failures(parent); n >= maxSetupRetries {
+		l.mu.Lock()
+		canceled, cancel := l.canceled, l.cancel
+		l.mu.Unlock()
+		if canceled && cancel != nil {
+			cancel(errCanceled) // a person canceled it meanwhile: it ends canceled (failBeforeStart)
+		}
 		msg := fmt.Sprintf("%s: the database did not answer, %d tries in a row", bulwark.ErrorMessage(err), n+1)
 		rt.failBeforeStart(ctx, sink, t, last, bulwark.E(bulwark.Unavailable, "runner.run", msg, err))
 		return nil

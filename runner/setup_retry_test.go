@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -123,6 +124,64 @@ func TestResumeGivesUpOnTheStore(t *testing.T) {
 	}
 	if len(errs) != 2 || errs[0] != want || errs[1] != want {
 		t.Errorf("the task ended with %q, want an error and an end saying %q", errs, want)
+	}
+	for name, want := range map[string]string{"a.txt": "A", "b.txt": "B"} {
+		if _, data, err := e.db.ArtifactContent(ctx, e.a, id, name); err != nil || string(data) != want {
+			t.Errorf("%s in the store = %q, %v; want %q", name, data, err, want)
+		}
+	}
+}
+
+// TestCancelWhileResumeWaitsForTheStore: a task whose resumed run gave
+// it back to the queue (the store did not answer) is canceled while it
+// waits to be tried again: it ends canceled, and its files stay in the
+// store.
+func TestCancelWhileResumeWaitsForTheStore(t *testing.T) {
+	defer runner.SetMaxSetupRetries(3)()
+	e, id := stoppedMidTask(t)
+	ctx := context.Background()
+	files := &flakyFiles{ArtifactStore: e.db, fail: func() bool { return true }}
+	e.artifacts = files
+	e.rt = e.newRuntime(t, e.db)
+	waitFor(t, func() bool { return files.reads.Load() >= 1 })
+	if err := e.rt.Cancel(ctx, e.a, "user:1", id); err != nil {
+		t.Fatalf("Cancel while the task waits to be tried again: %v", err)
+	}
+	waitStatus(t, e, e.a, id, bulwark.TaskCanceled)
+	for name, want := range map[string]string{"a.txt": "A", "b.txt": "B"} {
+		if _, data, err := e.db.ArtifactContent(ctx, e.a, id, name); err != nil || string(data) != want {
+			t.Errorf("%s in the store = %q, %v; want %q", name, data, err, want)
+		}
+	}
+}
+
+// TestCancelAsResumeSetsUpAndTheStoreNeverAnswers: a cancel that reaches
+// a resumed run as it puts the files back, which the store does not let
+// it do, is carried out by the run that gives up on the store: the task
+// ends canceled, not failed, its files still in the store.
+func TestCancelAsResumeSetsUpAndTheStoreNeverAnswers(t *testing.T) {
+	defer runner.SetMaxSetupRetries(2)()
+	e, id := stoppedMidTask(t)
+	ctx := context.Background()
+	var once sync.Once
+	var rt *runner.Runtime
+	ready := make(chan struct{}) // rt is set
+	files := &flakyFiles{ArtifactStore: e.db}
+	files.fail = func() bool {
+		once.Do(func() {
+			<-ready
+			if err := rt.Cancel(ctx, e.a, "user:1", id); err != nil {
+				t.Errorf("Cancel as the files are put back: %v", err)
+			}
+		})
+		return true
+	}
+	e.artifacts = files
+	rt = e.newRuntime(t, e.db)
+	close(ready)
+	waitStatus(t, e, e.a, id, bulwark.TaskCanceled)
+	if n := files.reads.Load(); n != 3 {
+		t.Errorf("%d tries, want 3: the cancel waits for the files, up to the last try", n)
 	}
 	for name, want := range map[string]string{"a.txt": "A", "b.txt": "B"} {
 		if _, data, err := e.db.ArtifactContent(ctx, e.a, id, name); err != nil || string(data) != want {
