@@ -92,6 +92,10 @@ type Config struct {
 	// Approve asks a person about a call the policy marked ask and returns
 	// true to run it. Nil refuses every such call, since no one can answer.
 	Approve func(ctx context.Context, a bulwark.Approval) (bool, error)
+	// Asking, when set, is told of the approval a that Approve is about
+	// to be asked, before a's event is emitted: whoever sees the event
+	// then finds the approval waiting, and may decide it at once.
+	Asking func(ctx context.Context, a bulwark.Approval)
 	// Now returns the time stamped on events; nil means time.Now.
 	Now func() time.Time
 	// History holds the stored events of the task's earlier turns when

@@ -274,6 +274,9 @@ func (r *run) approve(ctx context.Context, a bulwark.Approval, call llm.ToolCall
 	if a.Reason != "" {
 		question += " (" + a.Reason + ")"
 	}
+	if r.cfg.Asking != nil && r.cfg.Approve != nil {
+		r.cfg.Asking(ctx, a)
+	}
 	r.emit(bulwark.Event{Type: bulwark.EventApproval, Tool: a.Tool, CallID: call.ID, Args: a.Args, Text: question})
 	ok := false
 	if r.cfg.Approve != nil {

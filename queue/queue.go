@@ -28,6 +28,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -74,7 +75,37 @@ func (o Outcome) String() string {
 // not be run at all (the store is unreachable): the task goes back to the
 // queue and is tried again later, with backoff; a task that fails is
 // Finished, with its failure recorded by the runner.
+//
+// Failures(ctx) is how many runs of the task in a row before this one
+// returned an error: the runner gives up at a bound of its own (it fails
+// the task, saying why, and returns nil), since the queue, which knows
+// nothing of tasks, tries again as long as it can, after Backoff.
 type RunFunc func(ctx context.Context, tenant bulwark.TenantID, taskID string, resumed bool) (Outcome, error)
+
+// Backoff is how long a queue waits before it runs again a task whose
+// last n runs in a row returned an error: a second, doubled each time,
+// up to a minute.
+func Backoff(n int) time.Duration {
+	return min(time.Second<<min(max(n, 1)-1, 6), time.Minute)
+}
+
+type failuresKey struct{}
+
+// WithFailures returns ctx for a run of a task whose last n runs returned
+// an error (see RunFunc); for queues.
+func WithFailures(ctx context.Context, n int) context.Context {
+	if n <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, failuresKey{}, n)
+}
+
+// Failures is how many runs of the task in a row before the run of ctx
+// returned an error (see RunFunc).
+func Failures(ctx context.Context) int {
+	n, _ := ctx.Value(failuresKey{}).(int)
+	return n
+}
 
 // ErrStopping is the cause of the cancellation of a run's context when its
 // node stops: the run should return Interrupted promptly.

@@ -288,12 +288,12 @@ func (rt *Runtime) checkpoints(ctx context.Context, l *live, dir string, history
 	case bulwark.ErrorKind(err) == bulwark.NotFound:
 		latest, err = bulwark.Checkpoint{}, nil
 	default:
-		return nil, nil, nil, err
+		return nil, nil, nil, setupError("runner.resume", "the task's last checkpoint could not be read", err)
 	}
 	l.files.Lock() // no upload meanwhile; it is committed with the first checkpoint
 	if agent.Interrupted(history) && latest.Seq > 0 {
 		if err = k.restore(ctx, latest, l.uploads); err != nil {
-			err = bulwark.E(bulwark.Internal, "runner.resume", "the task's workspace could not be put back as its last step left it", err)
+			err = setupError("runner.resume", "the task's workspace could not be put back as its last step left it", err)
 		}
 		resume = &latest
 	} else {

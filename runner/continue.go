@@ -215,8 +215,10 @@ func (rt *Runtime) turnHistory(ctx context.Context, tenant bulwark.TenantID, id 
 // restore moves the files a task's earlier turns left in the store back
 // into its workspace folder, before a new turn runs, and then out of the
 // store: from here on the folder holds them, and is sealed again when the
-// run stops. Until restore is done, readers see the stored files.
-func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace) error {
+// run stops. Until restore is done, readers see the stored files. A
+// restore that fails before the folder holds them all leaves them in the
+// store, and removes the copies it wrote.
+func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace) (err error) {
 	if rt.cfg.Artifacts == nil {
 		return nil
 	}
@@ -224,28 +226,43 @@ func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace
 	id := l.task.ID
 	l.files.Lock()
 	defer l.files.Unlock()
+	const op, msg = "runner.restore", "the task's files could not be put back in its workspace"
 	kept, err := rt.cfg.Artifacts.Artifacts(ctx, tenant, id)
 	if err != nil {
-		return err
+		return setupError(op, msg, err)
 	}
+	var written []string
+	defer func() {
+		if err != nil && l.sealed {
+			// The store has them: a copy left here would be a second one,
+			// in the clear, which the next run (maybe another node's)
+			// does not need.
+			for _, p := range written {
+				ws.Remove(p)
+			}
+		}
+	}()
 	for _, a := range kept {
 		_, data, err := rt.cfg.Artifacts.ArtifactContent(ctx, tenant, id, a.Path)
 		if err != nil {
-			return err
+			return setupError(op, msg, err)
 		}
 		if err := ws.WriteFile(a.Path, data); err != nil {
-			return bulwark.E(bulwark.Internal, "runner.restore", "the task's files could not be put back in its workspace", err)
+			return bulwark.E(bulwark.Internal, op, msg, err)
 		}
+		written = append(written, a.Path)
 		if a.Uploaded {
 			l.uploads[a.Path] = true
 		}
 	}
+	// The folder holds them all: if they cannot leave the store, the
+	// run's end seals them there again.
+	l.sealed = false
 	if len(kept) > 0 {
 		if err := rt.cfg.Artifacts.DeleteArtifacts(ctx, tenant, id); err != nil {
-			return err
+			return setupError(op, msg, err)
 		}
 	}
-	l.sealed = false
 	return nil
 }
 

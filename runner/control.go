@@ -174,7 +174,16 @@ func (rt *Runtime) Decide(ctx context.Context, tenant bulwark.TenantID, actor, i
 		}
 		return err
 	}
-	return rt.decideLive(tenant, actor, l, approvalID, allow)
+	if err := rt.decideLive(tenant, actor, l, approvalID, allow); !errors.Is(err, errRunEnding) {
+		return err
+	}
+	// Its run began to park for it after running found it held: the
+	// decision is stored for the next run, as one made to no node.
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: approvalID, Allow: allow})
 }
 
 // decideLive answers an approval of the task l held here.
@@ -183,8 +192,9 @@ func (rt *Runtime) decideLive(tenant bulwark.TenantID, actor string, l *live, ap
 	if kept, err := l.keepDecision(actor, approvalID, allow); kept {
 		return err // audited when its run takes it (approveOrPark)
 	}
-	if err := l.decide(approvalID, allow); err != nil {
-		return err
+	audit, err := l.decide(actor, approvalID, allow)
+	if err != nil || !audit {
+		return err // a run that parks for it audits it as it takes it (approveOrPark)
 	}
 	d := "deny"
 	if allow {

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"log/slog"
-	"slices"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/agent"
@@ -84,6 +83,7 @@ func (rt *Runtime) startChild(ctx context.Context, parent *live, actor string, t
 	}
 	cfg.Inbox = l.inbox
 	cfg.Approve = rt.childApprover(l, tenant)
+	cfg.Asking = func(_ context.Context, a bulwark.Approval) { l.expectApproval(a, false) }
 	env := *cfg.Env
 	if env.Ask != nil {
 		env.Ask = func(ctx context.Context, q string) (string, error) {
@@ -109,28 +109,13 @@ func (rt *Runtime) childApprover(l *live, tenant bulwark.TenantID) func(context.
 		if err := store.SetTaskStatus(context.WithoutCancel(ctx), tenant, l.task.ID, bulwark.TaskWaiting); err != nil {
 			slog.Warn("marking a task waiting", "task", l.task.ID, "err", err)
 		}
-		p := &pending{a: a, decision: make(chan bool, 1)}
-		for x := l; x != nil; x = x.parent {
-			x.mu.Lock()
-			x.approvals = append(x.approvals, p)
-			x.mu.Unlock()
-		}
-		defer func() {
-			for x := l; x != nil; x = x.parent {
-				x.mu.Lock()
-				x.approvals = slices.DeleteFunc(x.approvals, func(q *pending) bool { return q == p })
-				x.mu.Unlock()
-			}
-		}()
 		rt.park()
 		defer rt.resume(ctx)
-		select {
-		case ok := <-p.decision:
+		ok, err := l.awaitApproval(ctx, a)
+		if err == nil {
 			store.SetTaskStatus(context.WithoutCancel(ctx), tenant, l.task.ID, bulwark.TaskRunning)
-			return ok, nil
-		case <-ctx.Done():
-			return false, bulwark.E(bulwark.Canceled, "runner.approve", "the task was stopped while waiting for an approval", ctx.Err())
 		}
+		return ok, err
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/queue"
 )
@@ -21,12 +22,21 @@ import (
 func (rt *Runtime) runQueued(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool) (queue.Outcome, error) {
 	l := rt.live(tenant, id)
 	if l == nil || resumed {
+		prev := l
 		var err error
 		if l, err = rt.adoptWaiting(ctx, tenant, id, resumed, l); err != nil || l == nil {
+			if err == nil && prev != nil && rt.sched != nil {
+				// Given back by a run that could not set up (giveBack),
+				// and ended meanwhile: nothing runs it here any more.
+				prev.hub.close()
+				rt.forget(prev)
+			}
 			return queue.Finished, err
 		}
 	}
-	rt.run(ctx, l, l.actor)
+	if err := rt.run(ctx, l, l.actor); err != nil {
+		return queue.Finished, err // its set-up failed; the queue runs it again
+	}
 	if stopping(ctx) {
 		return queue.Interrupted, nil
 	}
@@ -62,6 +72,21 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			// A new turn's files are in the store until its run restores
 			// them (as Continue has it).
 			l.sealed = rt.cfg.Artifacts != nil
+		}
+		if resumed && rt.canPark() {
+			// Run again after a run that ended before it began (it could
+			// not set up: giveBack). One that rescued a task (its turn
+			// goes on from a stop) had what was sent meanwhile wait for
+			// its first question or step, as below: so does this one.
+			events, err := rt.cfg.Store.Events(ctx, tenant, id, 0, 0)
+			if err != nil {
+				return nil, err
+			}
+			if agent.Interrupted(events) {
+				l.mu.Lock()
+				l.wait = waitState{rewait: true}
+				l.mu.Unlock()
+			}
 		}
 	case resumed && !rt.cfg.AutoResume && (t.Status == bulwark.TaskRunning || t.Status == bulwark.TaskWaiting):
 		// BULWARK_RESUME=manual: as after a restart, a task whose node

@@ -49,6 +49,10 @@ type live struct {
 type pending struct {
 	a        bulwark.Approval
 	decision chan bool // buffered 1
+	// parks: its run ends to wait for the decision (approveOrPark),
+	// which is audited when a run takes it, as made by actor.
+	parks bool
+	actor string
 }
 
 func newLive(t bulwark.Task) *live {
@@ -66,17 +70,51 @@ func (l *live) openApprovals() []bulwark.Approval {
 	return out
 }
 
-// approve registers a and waits for a person's decision.
-func (l *live) approve(ctx context.Context, a bulwark.Approval) (bool, error) {
-	p := &pending{a: a, decision: make(chan bool, 1)}
+// expectApproval registers a, which the task is about to ask (its event
+// is not stored yet), on l and on its ancestors (whose lists show the
+// approvals of their sub-agents), so that whoever sees its event finds it
+// waiting; parks as in pending. The run that asks waits for it with
+// awaitApproval, or takes its decision with takeDecision.
+func (l *live) expectApproval(a bulwark.Approval, parks bool) {
+	p := &pending{a: a, decision: make(chan bool, 1), parks: parks}
+	for x := l; x != nil; x = x.parent {
+		x.mu.Lock()
+		x.approvals = append(x.approvals, p)
+		x.mu.Unlock()
+	}
+}
+
+// expected returns the approval id registered on l by expectApproval,
+// or nil.
+func (l *live) expected(id string) *pending {
 	l.mu.Lock()
-	l.approvals = append(l.approvals, p)
-	l.mu.Unlock()
-	defer func() {
-		l.mu.Lock()
-		l.approvals = slices.DeleteFunc(l.approvals, func(q *pending) bool { return q == p })
-		l.mu.Unlock()
-	}()
+	defer l.mu.Unlock()
+	for _, p := range l.approvals {
+		if p.a.ID == id {
+			return p
+		}
+	}
+	return nil
+}
+
+// dropApproval unregisters p from l and its ancestors.
+func (l *live) dropApproval(p *pending) {
+	for x := l; x != nil; x = x.parent {
+		x.mu.Lock()
+		x.approvals = slices.DeleteFunc(x.approvals, func(q *pending) bool { return q == p })
+		x.mu.Unlock()
+	}
+}
+
+// awaitApproval waits for a person's decision on a, registered by
+// expectApproval (or now, when it was not), and unregisters it.
+func (l *live) awaitApproval(ctx context.Context, a bulwark.Approval) (bool, error) {
+	p := l.expected(a.ID)
+	if p == nil {
+		l.expectApproval(a, false)
+		p = l.expected(a.ID)
+	}
+	defer l.dropApproval(p)
 	select {
 	case ok := <-p.decision:
 		return ok, nil
@@ -85,21 +123,47 @@ func (l *live) approve(ctx context.Context, a bulwark.Approval) (bool, error) {
 	}
 }
 
-// decide answers the approval id; NotFound when it is not waiting.
-func (l *live) decide(id string, allow bool) error {
+// takeDecision returns the decision a person made on the approval id
+// since it was registered (expectApproval), if any, and who made it; the
+// approval is unregistered then, or always with drop. l.mu is held.
+func (l *live) takeDecision(id string, drop bool) (allow bool, actor string, ok bool) {
+	for i, p := range l.approvals {
+		if p.a.ID != id {
+			continue
+		}
+		select {
+		case allow, ok = <-p.decision:
+		default:
+		}
+		if ok || drop {
+			l.approvals = slices.Delete(l.approvals, i, i+1)
+		}
+		return allow, p.actor, ok
+	}
+	return false, "", false
+}
+
+// decide answers the approval id for actor; NotFound when it is not
+// waiting, errRunEnding when its run is ending to wait for it (the
+// decision goes through the store). audit: the decision is to be
+// audited now (else when the run that parks takes it).
+func (l *live) decide(actor, id string, allow bool) (audit bool, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range l.approvals {
 		if p.a.ID == id {
-			select {
-			case p.decision <- allow:
-				return nil
-			default:
-				return bulwark.Errorf(bulwark.Conflict, "runner.Decide", "this approval was already decided")
+			if len(p.decision) > 0 {
+				return false, bulwark.Errorf(bulwark.Conflict, "runner.Decide", "this approval was already decided")
 			}
+			p.actor = actor
+			p.decision <- allow // buffered; only decide sends, under l.mu
+			return !p.parks, nil
 		}
 	}
-	return bulwark.Errorf(bulwark.NotFound, "runner.Decide", "no such approval waiting")
+	if l.wait.ending {
+		return false, errRunEnding
+	}
+	return false, bulwark.Errorf(bulwark.NotFound, "runner.Decide", "no such approval waiting")
 }
 
 // expectAnswer opens the question that ask_user is about to wait on. The

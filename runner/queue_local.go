@@ -139,12 +139,12 @@ func (q *LocalQueue) do(k key) {
 		q.mu.Unlock()
 		return // removed meanwhile
 	}
-	resumed := t.started
+	resumed, failures := t.started, t.failures
 	t.state, t.started = localRunning, true
 	run := q.run
 	q.mu.Unlock()
 
-	outcome, err := run(q.ctx, k.tenant, k.id, resumed)
+	outcome, err := run(queue.WithFailures(q.ctx, failures), k.tenant, k.id, resumed)
 
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -153,7 +153,7 @@ func (q *LocalQueue) do(k key) {
 	case err != nil && !stopping:
 		t.failures++
 		t.state = localQueued
-		backoff := min(time.Second<<min(t.failures-1, 6), time.Minute)
+		backoff := queue.Backoff(t.failures)
 		slog.Error("a task could not run; trying again", "task", k.id, "in", backoff, "err", err)
 		time.AfterFunc(backoff, func() { q.submit(k) })
 	case err == nil && outcome == queue.Waiting && !stopping:

@@ -163,7 +163,14 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 		t.Status = bulwark.TaskWaiting
 		return rt.sendElsewhere(ctx, t, r)
 	case bulwark.ControlAnswer:
-		return rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow)
+		if err := rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow); !errors.Is(err, errRunEnding) {
+			return err
+		}
+		// Its run began to park for it: stored again for the next run.
+		r.ID = ""
+		t := l.task
+		t.Status = bulwark.TaskWaiting
+		return rt.sendElsewhere(ctx, t, r)
 	}
 	return bulwark.Errorf(bulwark.Invalid, "runner", "unknown control kind %q", r.Kind)
 }

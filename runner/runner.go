@@ -299,12 +299,18 @@ func (rt *Runtime) live(tenant bulwark.TenantID, id string) *live {
 var errShutdown = errors.New("the server is shutting down")
 
 // run runs one task to its end, within parent (the queue's context for
-// the run) and the runtime's life.
-func (rt *Runtime) run(parent context.Context, l *live, actor string) {
+// the run) and the runtime's life. An error is a set-up that failed for a
+// passing reason (setupFailed): the queue runs the task again later.
+func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry error) {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
-	defer rt.forget(l)
-	defer l.hub.close()
+	defer func() {
+		if retry != nil && rt.sched != nil {
+			return // l waits here for the next try (giveBack)
+		}
+		l.hub.close()
+		rt.forget(l)
+	}()
 	// The turn ended: its checkpoint has nothing left to resume, and is
 	// dropped once the files are sealed (so that at every moment they are
 	// in the checkpoint or the artifact store, as a backup sees them).
@@ -383,8 +389,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	// whatever stops the run: the steps that end it follow them.
 	history, err := rt.turnHistory(context.WithoutCancel(ctx), tenant, t.ID)
 	if err != nil {
-		rt.failBeforeStart(ctx, sink, t, 0, err)
-		return
+		return rt.setupFailed(parent, ctx, sink, l, 0, setupError("runner.run", "the task's steps could not be read", err))
 	}
 	var last int64
 	if n := len(history); n > 0 {
@@ -398,24 +403,22 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	ws, err := workspace.Open(rt.workspaceDir(tenant, t.ID))
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
-		return
+		return nil
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
 	if err := rt.restore(base, l, ws); err != nil {
-		rt.failBeforeStart(ctx, sink, t, last, err)
-		return
+		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	resume, checkpoint, uploadsDone, err := rt.checkpoints(base, l, ws.Path(), history, func(err error) { cancel(err) })
 	if err != nil {
-		rt.failBeforeStart(ctx, sink, t, last, err)
-		return
+		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	defer uploadsDone()
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
-		return
+		return nil
 	}
 	if setup.Close != nil {
 		defer setup.Close()
@@ -440,6 +443,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 		Instructions:  setup.Instructions,
 		Policy:        setup.Policy,
 		Approve:       rt.approver(ctx, l, tenant),
+		Asking:        rt.asking(l),
 		Mask:          setup.Mask,
 		MaskStream:    setup.MaskStream,
 		Notifications: setup.Notifications,
@@ -465,6 +469,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) {
 	if _, err := agent.Run(ctx, cfg, t); err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
 	}
+	return nil
 }
 
 // errCanceled is the cause of a cancellation a person asked for.
@@ -495,7 +500,7 @@ func (rt *Runtime) approver(ctx context.Context, l *live, tenant bulwark.TenantI
 			slog.Warn("marking a task waiting", "task", a.TaskID, "err", err)
 		}
 		rt.park() // nobody's worker waits for a person
-		ok, err := l.approve(ctx, a)
+		ok, err := l.awaitApproval(ctx, a)
 		rt.resume(ctx)
 		if err == nil {
 			store.SetTaskStatus(context.WithoutCancel(ctx), tenant, a.TaskID, bulwark.TaskRunning)

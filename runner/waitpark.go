@@ -310,17 +310,60 @@ func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 	}
 }
 
+// askedAgain returns a with the id of the approval the task waited for
+// when this run took it up, when a is that approval asked again: the
+// decision made for it answers.
+func (l *live) askedAgain(a bulwark.Approval) bulwark.Approval {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p := l.wait.parked; p != nil && p.Approval != nil && sameApproval(*p.Approval, a) {
+		a.ID = p.Approval.ID
+	}
+	return a
+}
+
+// asking is the agent's Config.Asking: the approval a task is about to
+// ask is registered on its live state (expectApproval) before its event
+// is stored, for whoever sees the event to find it waiting, here. When
+// the run ends to wait for it (canPark), it also goes at once into the
+// task's last checkpoint, as the run would leave it parking (markWaiting),
+// for the other nodes to find (parkedApprovals).
+func (rt *Runtime) asking(l *live) func(context.Context, bulwark.Approval) {
+	return func(ctx context.Context, a bulwark.Approval) {
+		if !rt.canPark() {
+			l.expectApproval(a, false)
+			return
+		}
+		a = l.askedAgain(a)
+		l.expectApproval(a, true)
+		l.mu.Lock()
+		mark := l.wait.mark
+		stored := l.wait.rewait && l.wait.parked != nil && l.wait.parked.Approval != nil && l.wait.parked.Approval.ID == a.ID
+		l.mu.Unlock()
+		if mark == nil || stored {
+			return
+		}
+		if err := mark(context.WithoutCancel(ctx), &bulwark.Waiting{Approval: &a}); err != nil {
+			slog.Warn("the approval a task asks is not stored before its event; other servers list it once the task waits", "task", l.task.ID, "err", err)
+		}
+	}
+}
+
 // approveOrPark answers approval a of l from a decision that came while
-// the task waited for it, or ends the run to wait for one (park).
+// the task waited for it (or, on this node, since its event), or ends the
+// run to wait for one (park).
 func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approval) (bool, error) {
 	tenant := bulwark.TenantID(l.task.TenantID)
-	l.mu.Lock()
-	if p := l.wait.parked; p != nil && p.Approval != nil && sameApproval(*p.Approval, a) {
-		a.ID = p.Approval.ID // asked again: the decision made for it answers
-	}
-	l.mu.Unlock()
+	a = l.askedAgain(a)
 	var decided *bool
 	var rest []bulwark.ControlRequest
+	audit := func(actor string, allow bool) {
+		d := "deny"
+		if allow {
+			d = "allow"
+		}
+		rt.auditf(tenant, actor, "approval.decide", l.task.ID, "ok", map[string]string{"approval": a.ID, "decision": d})
+	}
 	rt.ctlMu.Lock() // until it is marked ending, if it ends: no poll takes a request meanwhile
 	for _, r := range rt.takeWaiting(ctx, l) {
 		switch {
@@ -329,21 +372,35 @@ func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approva
 		case r.Kind == bulwark.ControlAnswer && r.ApprovalID == a.ID && decided == nil:
 			allow := r.Allow
 			decided = &allow
-			d := "deny"
-			if allow {
-				d = "allow"
-			}
-			rt.auditf(tenant, r.Actor, "approval.decide", l.task.ID, "ok", map[string]string{"approval": a.ID, "decision": d})
+			audit(r.Actor, allow)
 		case r.Kind == bulwark.ControlMessage:
 			rest = append(rest, r)
 		default:
 			slog.Info("control request not carried out", "task", r.TaskID, "kind", r.Kind, "err", "no such approval waiting")
 		}
 	}
+	// A decision made here since the approval's event (asking); the
+	// approval stays listed, without one, until parkRun takes what it
+	// gets meanwhile to the store.
+	l.mu.Lock()
+	allow, actor, ok := l.takeDecision(a.ID, decided != nil || ctx.Err() != nil)
+	mark := l.wait.mark
+	l.mu.Unlock()
+	if ok && decided == nil {
+		decided = &allow
+		audit(actor, allow)
+	}
 	if decided != nil || ctx.Err() != nil {
 		rt.ctlMu.Unlock()
 		if ctx.Err() != nil {
 			return false, bulwark.E(bulwark.Canceled, "runner.approve", "the task was stopped while waiting for an approval", ctx.Err())
+		}
+		if mark != nil {
+			// The checkpoint said the task waits for it (asking, or the
+			// park the run resumed): no more.
+			if err := mark(context.WithoutCancel(ctx), nil); err != nil {
+				slog.Warn("a decided approval is still in the task's checkpoint until its next step", "task", l.task.ID, "err", err)
+			}
 		}
 		rt.deliver(l, rest)
 		return *decided, nil
@@ -423,6 +480,14 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	l.wait.ending = ctx.Err() == nil
 	mark := l.wait.mark
 	cancel := l.cancel
+	if w.Approval != nil {
+		// A decision made here since approveOrPark looked: for the next
+		// run, as one stored late. From now on, one made here goes
+		// through the store (live.decide: errRunEnding).
+		if allow, actor, ok := l.takeDecision(w.Approval.ID, true); ok {
+			late = append(late, bulwark.ControlRequest{Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: w.Approval.ID, Allow: allow})
+		}
+	}
 	l.mu.Unlock()
 	rt.ctlMu.Unlock() // no poll takes its requests from now on
 	if ctx.Err() != nil {
@@ -581,6 +646,11 @@ func (rt *Runtime) parkedApprovals(ctx context.Context, tenant bulwark.TenantID,
 	t, err := rt.cfg.Store.Task(ctx, tenant, id)
 	if err != nil {
 		return nil, false
+	}
+	if t.Status == bulwark.TaskRunning {
+		// Its run elsewhere asks for an approval: that run stored it in
+		// the checkpoint before its event (asking).
+		t.Status = bulwark.TaskWaiting
 	}
 	w, err := rt.parkedWaiting(ctx, t)
 	if err != nil || w == nil {

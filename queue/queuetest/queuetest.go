@@ -34,6 +34,7 @@ func Run(t *testing.T, maxNodes int, cluster Cluster) {
 	t.Run("EnqueueWhileEnding", func(t *testing.T) { testEnqueueWhileEnding(t, cluster) })
 	t.Run("ContinueThenFinished", func(t *testing.T) { testContinueThenFinished(t, cluster) })
 	t.Run("Remove", func(t *testing.T) { testRemove(t, cluster) })
+	t.Run("Failures", func(t *testing.T) { testFailures(t, cluster) })
 }
 
 // start starts every node with run and stops them at the test's end.
@@ -453,5 +454,45 @@ func testRemove(t *testing.T, cluster Cluster) {
 	defer mu.Unlock()
 	if fmt.Sprint(ran) != "[a1 a3]" {
 		t.Errorf("ran %v, want [a1 a3]", ran)
+	}
+}
+
+// testFailures: a run that returns an error is run again, resumed, after
+// a backoff, told how many runs of the task in a row returned one
+// (queue.Failures); a run that waits resets the count.
+func testFailures(t *testing.T, cluster Cluster) {
+	qs := cluster(t, 1, 1, 4)
+	q := qs[0]
+	ctx := context.Background()
+	var mu sync.Mutex
+	var seen []string
+	waiting, done := make(chan struct{}), make(chan struct{})
+	run := func(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool) (queue.Outcome, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%d/%v", queue.Failures(ctx), resumed))
+		switch len(seen) {
+		case 1, 2, 4:
+			return queue.Finished, bulwark.Errorf(bulwark.Unavailable, "test", "the store does not answer")
+		case 3:
+			close(waiting)
+			return queue.Waiting, nil
+		}
+		close(done)
+		return queue.Finished, nil
+	}
+	start(t, qs, run)
+	if err := q.Enqueue(ctx, "a", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, waiting, "a1 did not run again after its failures")
+	if err := q.Continue(ctx, "a", "a1"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, done, "a1 did not run again after its wait")
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(seen, " "); got != "0/false 1/true 2/true 0/true 1/true" {
+		t.Errorf("runs saw failures/resumed %s, want 0/false 1/true 2/true 0/true 1/true", got)
 	}
 }

@@ -96,6 +96,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/queue"
@@ -208,6 +209,11 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 		// A run outlives River's timeout by design (see the package doc):
 		// not a stuck job.
 		JobStuckThreshold: 100 * 365 * 24 * time.Hour,
+		// A token whose run could not set up (the store was unreachable)
+		// is tried again as the in-process queue does (queue.Backoff), not
+		// after River's attempt⁴ seconds: its task's runner gives up after
+		// a few tries (queue.Failures), which should take minutes, not hours.
+		RetryPolicy:       retryPolicy{},
 		FetchPollInterval: cfg.FetchPollInterval,
 		FetchCooldown:     min(cmp.Or(cfg.FetchPollInterval, river.FetchCooldownDefault), river.FetchCooldownDefault),
 	})
@@ -216,6 +222,13 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	}
 	q.client = client
 	return q, nil
+}
+
+// retryPolicy is River's retry policy for the tokens: queue.Backoff.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(queue.Backoff(job.Attempt))
 }
 
 // Start implements queue.Queue: this node works tokens until Stop, or

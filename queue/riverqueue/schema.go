@@ -35,6 +35,9 @@ const (
 //   - requeued: Enqueue came while it ran (a new turn of a conversation,
 //     whose run before is ending); it is queued again, as a new run,
 //     when the run returns.
+//   - failures: how many of its runs in a row returned an error (they
+//     could not set up: the store was unreachable); its runner gives up
+//     at a bound of its own (queue.Failures).
 const schema = `
 CREATE TABLE IF NOT EXISTS bulwark_queue (
 	seq       bigserial PRIMARY KEY,
@@ -48,6 +51,7 @@ CREATE TABLE IF NOT EXISTS bulwark_queue (
 	UNIQUE (tenant_id, task_id)
 );
 ALTER TABLE bulwark_queue ADD COLUMN IF NOT EXISTS requeued boolean NOT NULL DEFAULT false;
+ALTER TABLE bulwark_queue ADD COLUMN IF NOT EXISTS failures integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS bulwark_queue_tenant_state ON bulwark_queue (tenant_id, state, seq);
 CREATE INDEX IF NOT EXISTS bulwark_queue_job ON bulwark_queue (job_id) WHERE job_id IS NOT NULL;
 `

@@ -17,8 +17,9 @@ const finishTimeout = 30 * time.Second
 
 // claimed is the task a token runs.
 type claimed struct {
-	task    string
-	resumed bool
+	task     string
+	resumed  bool
+	failures int // its runs in a row that returned an error
 }
 
 // work is a token's turn on a worker (see the package doc).
@@ -38,7 +39,7 @@ func (q *Queue) work(jobCtx context.Context, job *river.Job[taskArgs]) error {
 	ctx, cancel := context.WithCancelCause(q.ctx)
 	defer cancel(nil)
 	stopRenewing := q.renew(ctx, cancel, job.ID, job.Attempt)
-	outcome, runErr := run(ctx, tenant, c.task, c.resumed)
+	outcome, runErr := run(queue.WithFailures(ctx, c.failures), tenant, c.task, c.resumed)
 	stopRenewing()
 
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(jobCtx), finishTimeout)
@@ -66,11 +67,12 @@ func (q *Queue) claim(ctx context.Context, tenant bulwark.TenantID, jobID int64,
 		}
 		// 1. Rescued: this job held a task on a node that died.
 		var task string
-		err := tx.QueryRow(ctx, `UPDATE bulwark_queue SET attempt = $2 WHERE job_id = $1 AND state = 'running' RETURNING task_id`,
-			jobID, attempt).Scan(&task)
+		var failures int
+		err := tx.QueryRow(ctx, `UPDATE bulwark_queue SET attempt = $2 WHERE job_id = $1 AND state = 'running' RETURNING task_id, failures`,
+			jobID, attempt).Scan(&task, &failures)
 		if err == nil {
 			q.log.Warn("running a task again, whose node stopped without ending it", "tenant", tenant, "task", task, "job", jobID, "attempt", attempt)
-			c = &claimed{task: task, resumed: true}
+			c = &claimed{task: task, resumed: true, failures: failures}
 			return nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -96,14 +98,14 @@ func (q *Queue) claim(ctx context.Context, tenant bulwark.TenantID, jobID int64,
 				ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
 			UPDATE bulwark_queue b SET state = 'running', started = true, continued = false, requeued = false, job_id = $2, attempt = $3
 			FROM next WHERE b.seq = next.seq
-			RETURNING b.task_id, next.started`, string(tenant), jobID, attempt).Scan(&task, &started)
+			RETURNING b.task_id, next.started, b.failures`, string(tenant), jobID, attempt).Scan(&task, &started, &failures)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil // a surplus token
 		}
 		if err != nil {
 			return err
 		}
-		c = &claimed{task: task, resumed: started}
+		c = &claimed{task: task, resumed: started, failures: failures}
 		return nil
 	})
 	return c, err
@@ -139,11 +141,13 @@ func (q *Queue) finish(ctx context.Context, tenant bulwark.TenantID, task string
 		const fence = ` WHERE job_id = $1 AND attempt = $2 AND state = 'running'`
 		var steps []string
 		switch {
-		case runErr != nil, outcome == queue.Interrupted:
-			steps = []string{`UPDATE bulwark_queue SET state = 'queued', job_id = NULL, attempt = NULL` + fence}
+		case runErr != nil:
+			steps = []string{`UPDATE bulwark_queue SET state = 'queued', failures = failures + 1, job_id = NULL, attempt = NULL` + fence}
+		case outcome == queue.Interrupted:
+			steps = []string{`UPDATE bulwark_queue SET state = 'queued', failures = 0, job_id = NULL, attempt = NULL` + fence}
 		case outcome == queue.Waiting:
 			steps = []string{`UPDATE bulwark_queue SET state = CASE WHEN continued OR requeued THEN 'queued' ELSE 'waiting' END,
-				continued = false, requeued = false, job_id = NULL, attempt = NULL` + fence}
+				continued = false, requeued = false, failures = 0, job_id = NULL, attempt = NULL` + fence}
 		default:
 			// Finished; queued again, as a new turn, when one was queued
 			// while it ended (Enqueue marked it requeued). An answer that
@@ -156,7 +160,7 @@ func (q *Queue) finish(ctx context.Context, tenant bulwark.TenantID, task string
 			}
 			steps = []string{
 				`UPDATE bulwark_queue SET state = 'queued', started = false, continued = false, requeued = false,
-					job_id = NULL, attempt = NULL` + fence + ` AND requeued`,
+					failures = 0, job_id = NULL, attempt = NULL` + fence + ` AND requeued`,
 				`DELETE FROM bulwark_queue` + fence,
 			}
 		}

@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/queue"
+)
+
+// Set-ups that fail for a passing reason
+//
+// Before a run starts the agent, it reads the task's events, puts its
+// files back from the store and, for a turn a stop cut off (a rescued or
+// resumed task), the folder as its last checkpoint has it. A store that
+// does not answer meanwhile (Unavailable) used to end the task failed, and
+// that end dropped the checkpoint: the work lost to a passing error.
+// Instead the run gives the task back to its queue, its files and
+// checkpoint as they were, and the queue runs it again after a backoff
+// (queue.Backoff; River retries the token in a cluster). After
+// maxSetupRetries such runs in a row (queue.Failures) the task fails,
+// saying that the store did not answer.
+
+// maxSetupRetries is how many runs of a task in a row may give it back
+// to the queue because the store did not answer as they set up: with
+// queue.Backoff, about three minutes. A variable for tests only.
+var maxSetupRetries = 8
+
+// setupFailed ends the run of l, whose set-up failed with err after the
+// events up to seq last: a store that did not answer gives the task back
+// to the queue (the error returned, for runQueued to return), until
+// maxSetupRetries runs in a row have; any other failure, or the last
+// one, ends the task failed (failBeforeStart), and setupFailed returns
+// nil. parent is the run's context from the queue.
+func (rt *Runtime) setupFailed(parent, ctx context.Context, sink agent.Sink, l *live, last int64, err error) error {
+	t := l.task
+	if bulwark.ErrorKind(err) != bulwark.Unavailable || stopping(ctx) {
+		rt.failBeforeStart(ctx, sink, t, last, err)
+		return nil
+	}
+	if n := queue.Failures(parent); n >= maxSetupRetries {
+		l.mu.Lock()
+		canceled, cancel := l.canceled, l.cancel
+		l.mu.Unlock()
+		if canceled && cancel != nil {
+			cancel(errCanceled) // a person canceled it meanwhile: it ends canceled (failBeforeStart)
+		}
+		msg := fmt.Sprintf("%s: the database did not answer, %d tries in a row", bulwark.ErrorMessage(err), n+1)
+		rt.failBeforeStart(ctx, sink, t, last, bulwark.E(bulwark.Unavailable, "runner.run", msg, err))
+		return nil
+	}
+	slog.Warn("a task could not set up; it goes back to the queue, which runs it again", "task", t.ID, "err", err)
+	rt.giveBack(ctx, l)
+	return bulwark.E(bulwark.Unavailable, "runner.run", "the task could not set up: the database did not answer", err)
+}
+
+// giveBack readies l, whose run ends before it began (setupFailed), for
+// the queue's next run of its task. In process, l waits here for that
+// run, with what was sent to the task meanwhile (a cancel too: carried
+// out as the next run begins). In a cluster, where the next run may be
+// another node's, what the run had taken of what was sent to the task (a
+// cancel, and the requests and messages kept for its first question or
+// step) is stored again for that run.
+func (rt *Runtime) giveBack(ctx context.Context, l *live) {
+	l.mu.Lock()
+	canceled := l.canceled || errors.Is(context.Cause(ctx), errCanceled)
+	l.canceled, l.cancel = canceled, nil
+	reqs := l.wait.kept
+	l.wait.kept = nil
+	l.mu.Unlock()
+	if rt.sched != nil || rt.cfg.Controls == nil {
+		return
+	}
+	for more := true; more; {
+		select {
+		case text := <-l.inbox:
+			reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+		default:
+			more = false
+		}
+	}
+	if canceled {
+		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: "system"})
+	}
+	t := l.task
+	tenant := bulwark.TenantID(t.TenantID)
+	for _, r := range reqs {
+		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
+		if _, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r); err != nil {
+			slog.Error("a request to a task whose run could not set up was lost", "task", t.ID, "kind", r.Kind, "err", err)
+		}
+	}
+}
+
+// setupError is err, met as a run set up, with msg for the person: kept
+// Unavailable when the store did not answer (setupFailed tries again),
+// Internal otherwise.
+func setupError(op, msg string, err error) error {
+	kind := bulwark.Internal
+	if bulwark.ErrorKind(err) == bulwark.Unavailable {
+		kind = bulwark.Unavailable
+	}
+	return bulwark.E(kind, op, msg, err)
+}
