@@ -128,26 +128,14 @@ func TestAnswerAsARescueFailsToSetUp(t *testing.T) {
 	c := newParkCluster(t, parkHandler)
 	ctx := context.Background()
 	var n0, n1 *parkNode
-	runs := make(chan context.Context, 1)                     // node-0's run
 	ready0, ready := make(chan struct{}), make(chan struct{}) // n0, n1 are set
-	var stopOnce, answerOnce sync.Once
+	var answerOnce sync.Once
 	sent := make(chan error, 1)
 	c.config = func(name string, cfg *runner.Config) {
 		prepare := cfg.Prepare
 		switch name {
 		case "node-0":
-			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
-				runs <- ctx
-				return prepare(ctx, task, ws)
-			}
-			cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
-				stopOnce.Do(func() {
-					<-ready0
-					run := <-runs
-					go n0.shutdown(t)
-					<-run.Done() // the node stops: the run ends before it waits
-				})
-			}}
+			stopAtQuestion(t, cfg, &n0, ready0)
 		case "node-1":
 			cfg.AutoResume = true
 			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {

@@ -673,26 +673,14 @@ func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
 	c := newParkCluster(t, parkHandler)
 	ctx := context.Background()
 	var n0, n1 *parkNode
-	runs := make(chan context.Context, 1)                     // node-0's run
 	ready0, ready := make(chan struct{}), make(chan struct{}) // n0, n1 are set
-	var stopOnce, answerOnce sync.Once
+	var answerOnce sync.Once
 	sent := make(chan error, 1)
 	c.config = func(name string, cfg *runner.Config) {
 		prepare := cfg.Prepare
 		switch name {
 		case "node-0":
-			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
-				runs <- ctx
-				return prepare(ctx, task, ws)
-			}
-			cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
-				stopOnce.Do(func() {
-					<-ready0
-					run := <-runs
-					go n0.shutdown(t)
-					<-run.Done() // the node stops: the run ends before it waits
-				})
-			}}
+			stopAtQuestion(t, cfg, &n0, ready0)
 		case "node-1":
 			cfg.AutoResume = true
 			cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
@@ -720,6 +708,27 @@ func TestAnswerAsARescuedRunSetsUp(t *testing.T) {
 	if got.Answer != "colour green" || got.Turns != 2 {
 		t.Errorf("the task answered %q in turn %d, want \"colour green\" in turn 2 (the rescue's)", got.Answer, got.Turns)
 	}
+}
+
+// stopAtQuestion makes cfg's node shut down once its run has stored a
+// question, before the run waits for the answer: the question is left
+// for a rescue. *n is the node, set before ready is closed.
+func stopAtQuestion(t *testing.T, cfg *runner.Config, n **parkNode, ready <-chan struct{}) {
+	prepare := cfg.Prepare
+	runs := make(chan context.Context, 1) // the node's run
+	var once sync.Once
+	cfg.Prepare = func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
+		runs <- ctx
+		return prepare(ctx, task, ws)
+	}
+	cfg.Store = onQuestion{Store: cfg.Store, asked: func() {
+		once.Do(func() {
+			<-ready
+			run := <-runs
+			go (*n).shutdown(t)
+			<-run.Done() // the node stops: the run ends before it waits
+		})
+	}}
 }
 
 // onQuestion calls asked once a question is stored.
