@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The id-mapping user namespace of a workspace mount (idmapChild) is made
@@ -37,12 +38,21 @@ func TestIdmapChildMaps(t *testing.T) {
 			t.Errorf("/proc/PID/%s of the id-mapping child = %q, want %q", f.name, got, f.want)
 		}
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:])); len(f) < 1 || f[0] != "Z" {
-		t.Errorf("the id-mapping child's stat = %q, want it ended and not reaped (Z)", b)
+	// The vfork returns as the child's exit lets its memory go, before
+	// the kernel has made it a zombie: on a loaded host it may still be
+	// seen running its exit (R) for a moment.
+	var b []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) >= 1 && f[0] == "Z" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the id-mapping child's stat = %q, want it ended and not reaped (Z)", b)
+		}
 	}
 	mine, _ := os.Readlink("/proc/self/ns/user")
 	its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))

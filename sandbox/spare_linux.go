@@ -80,8 +80,9 @@ type spareKeeper struct {
 }
 
 // maxMoved is how many spares in a row may be found stale because of a
-// mount before spares stop for spareMaxAge.
-const maxMoved = 3
+// mount before spares stop for spareMaxAge. A variable only for a test
+// that moves mounts on purpose, which sets it under spares.mu.
+var maxMoved = 3
 
 var spares = &spareKeeper{}
 
