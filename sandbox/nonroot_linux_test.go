@@ -427,6 +427,11 @@ func runAs(t *testing.T, u testUser, bin string, cg *delegation, env []string, a
 		"PATH=" + os.Getenv("PATH"), "HOME=" + u.home, "TMPDIR=" + u.home, "LANG=C.UTF-8",
 		"BULWARK_TEST_SANDBOX=1", nonRootVar + "=" + mode,
 	}, env...)
+	if d := os.Getenv("BULWARK_MCP_PEERS"); d != "" {
+		// The MCP peers where all can read them (.ci/mcp-peers.sh),
+		// not the clone's, which may be private or under /tmp.
+		cmd.Env = append(cmd.Env, "BULWARK_MCP_PEERS="+d)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}},
 		Pdeathsig:  syscall.SIGKILL,
