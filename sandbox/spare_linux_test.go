@@ -417,9 +417,18 @@ func TestSpareFailedSendNotReturned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Process.Kill() })
+	// Its own mount watch, which its leaving closes: without one, fd 0
+	// was closed then, and the next run's pidfd, given fd 0, was closed by
+	// the next leaving, so the spare's SIGKILL went nowhere and it did not
+	// end (-count 2 failed).
+	mounts, err := unix.Open("/proc/self/mountinfo", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := &box{pid: c.Process.Pid, pidfd: pidfd, ctrl: pair[0], slot: slot, done: make(chan struct{})}
 	go func() { c.Wait(); close(b.done) }()
-	s := &spareInit{b: b, gen: &zygoteGen{ended: make(chan struct{}), known: map[int]bool{}}, made: time.Now(), gone: make(chan struct{})}
+	s := &spareInit{b: b, gen: &zygoteGen{ended: make(chan struct{}), known: map[int]bool{}}, made: time.Now(), mounts: mounts, gone: make(chan struct{})}
 	spares.mu.Lock()
 	spares.ready = s
 	spares.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -206,15 +207,36 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 	if os.Rename(tmp.Name(), file) != nil {
 		return -1
 	}
-	// Another version's init is not left behind, 2.4 MB each upgrade (a
-	// process that has it open keeps it until it ends).
-	old, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "sandbox-init-*"))
-	for _, o := range old {
-		if o != file {
-			os.Remove(o)
+	pruneCachedInits(file, keptInits)
+	return open()
+}
+
+// keptInits is how many other versions' cached inits stay beside the one
+// written last.
+const keptInits = 3
+
+// pruneCachedInits removes the cached inits beside file but the keep most
+// recently written: another version's init is not left behind, 2.4 MB
+// each upgrade, yet two or three versions that run side by side (during
+// an upgrade, or two builds measured in turn) do not remove each other's
+// file at each start and write their own again. A process that has a
+// removed one open keeps it until it ends.
+func pruneCachedInits(file string, keep int) {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "sandbox-init-*"))
+	type cached struct {
+		name    string
+		written time.Time
+	}
+	var others []cached
+	for _, n := range names {
+		if st, err := os.Lstat(n); err == nil && n != file {
+			others = append(others, cached{n, st.ModTime()})
 		}
 	}
-	return open()
+	slices.SortFunc(others, func(a, b cached) int { return b.written.Compare(a.written) })
+	for _, o := range others[min(keep, len(others)):] {
+		os.Remove(o.name)
+	}
 }
 
 // stale says why stamp does not describe an init built from src with this

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,6 +77,7 @@ func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
 			}(), "v0.49.0", false, "stale"},
 		{"another Go", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, "go1.25.0", runtime.GOARCH, "v0.49.0")}}, src, "v0.49.0", false, "stale"},
 		{"another architecture", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), "arm64", "v0.49.0")}}, src, "v0.49.0", false, "stale"},
+		{"other build flags", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: bytes.Replace(fresh, []byte("heapKiB=512"), []byte("heapKiB=1024"), 1)}}, src, "v0.49.0", false, "stale"},
 		{"another x/sys", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "v0.50.0", false, "x/sys"},
 		{"stamp with more after it", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: append(fresh, "extra\n"...)}}, src, "v0.49.0", false, "x/sys"},
 	} {
@@ -144,9 +146,18 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	src := initSrc("// v1\n")
 	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
 	dir := filepath.Join(t.TempDir(), "bulwark")
-	stale := filepath.Join(dir, "sandbox-init-0123456789abcdef")
 	os.MkdirAll(dir, 0o700)
-	os.WriteFile(stale, []byte("an older version's init"), 0o555)
+	// Five other versions' inits, written an hour apart: the three last
+	// written stay (versions that run side by side do not remove each
+	// other's at each start), the two oldest go.
+	var others []string
+	for i := range 5 {
+		o := filepath.Join(dir, fmt.Sprintf("sandbox-init-%016x", i))
+		os.WriteFile(o, []byte("an older version's init"), 0o555)
+		at := time.Now().Add(-time.Duration(5-i) * time.Hour)
+		os.Chtimes(o, at, at)
+		others = append(others, o)
+	}
 	open := func() (int, string) {
 		t.Helper()
 		path, why := standaloneInit(bin, src, "", dir)
@@ -165,8 +176,11 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	if got, _ := os.ReadFile(first); !bytes.Equal(got, exe) {
 		t.Fatal("the cached file does not hold the init")
 	}
-	if _, err := os.Stat(stale); err == nil {
-		t.Error("another version's cached init was left behind")
+	for i, o := range others {
+		_, err := os.Stat(o)
+		if kept := i >= len(others)-3; kept != (err == nil) {
+			t.Errorf("another version's cached init written %d hours ago: kept %v, want %v", len(others)-i, err == nil, kept)
+		}
 	}
 	st, _ := os.Stat(first)
 	if st.Mode().Perm() != 0o555 {

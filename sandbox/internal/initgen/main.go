@@ -5,9 +5,10 @@
 //	go generate ./sandbox
 //
 // The binary is built as the release binary is (static, trimmed paths, no
-// symbol table); the stamp names the sources, Go version, architecture and
-// golang.org/x/sys version it was built from (package initstamp), so that a
-// sandbox built later from other sources does not start it.
+// symbol table) with initstamp.BuildFlags; the stamp names the sources, Go
+// version, architecture, build flags and golang.org/x/sys version it was
+// built from (package initstamp), so that a sandbox built later from other
+// sources or flags does not start it.
 package main
 
 import (
@@ -25,8 +26,6 @@ const (
 	out     = "initbin/bulwark-sandbox-init"
 	stampTo = out + ".stamp"
 	src     = "internal/initproc"
-
-	initHeapKiB = "512"
 )
 
 func main() {
@@ -49,11 +48,8 @@ func generate() error {
 		return nil
 	}
 	tmp := out + ".tmp"
-	// The init's start and set-up allocate about half a MiB: prefault
-	// maps in that much of its heap, not the 2 MiB bulwark's start takes
-	// (BENCHMARKS.md, "Issue 17, the heap mapped in at start").
-	ldflags := "-s -w -X github.com/bulwark-agents/bulwark/sandbox/internal/prefault.heapKiB=" + initHeapKiB
-	build := exec.Command("go", "build", "-trimpath", "-ldflags="+ldflags, "-o", tmp, "./"+src+"/standalone")
+	args := append(append([]string{"build"}, initstamp.BuildFlags...), "-o", tmp, "./"+src+"/standalone")
+	build := exec.Command("go", args...)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOFLAGS=")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

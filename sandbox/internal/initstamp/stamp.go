@@ -25,8 +25,18 @@ import (
 // sandbox's standaloneInit) are what the binary is made from.
 var Dirs = []string{"internal/initproc", "internal/prefault"}
 
+// BuildFlags are the go build flags the generator builds the init with:
+// static and trimmed as the release binary, and a prefault heap of 512 KiB,
+// the half MiB the init's start and set-up allocate, not the 2 MiB
+// bulwark's start takes (BENCHMARKS.md, "Issue 17, the heap mapped in at
+// start"). They are in the stamp (its "build" line): an init built with
+// other flags is stale, and is cached under another name, so that a
+// version that changes only these never starts another's init file.
+var BuildFlags = []string{"-trimpath", "-ldflags=-s -w -X github.com/bulwark-agents/bulwark/sandbox/internal/prefault.heapKiB=512"}
+
 // Of returns the stamp of the init built from the Go files (not tests)
-// and assembly files in dirs of fsys with Go version goVersion for goarch. The files of the
+// and assembly files in dirs of fsys with Go version goVersion for goarch
+// and BuildFlags. The files of the
 // first folder are named in it by their file names, those of the others
 // by their paths.
 func Of(fsys fs.FS, dirs []string, goVersion, goarch string) (string, error) {
@@ -62,7 +72,7 @@ func Of(fsys fs.FS, dirs []string, goVersion, goarch string) (string, error) {
 			}
 		}
 	}
-	return fmt.Sprintf("sources %s\ngo %s\ngoarch %s\n", hex.EncodeToString(h.Sum(nil)), goVersion, goarch), nil
+	return fmt.Sprintf("sources %s\ngo %s\ngoarch %s\nbuild %q\n", hex.EncodeToString(h.Sum(nil)), goVersion, goarch, BuildFlags), nil
 }
 
 // hashFile writes to h the name and length of file p of fsys, then its

@@ -3,6 +3,7 @@ package initstamp
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestOfFormat(t *testing.T) {
 		h.Write([]byte(f + " " + strconv.Itoa(len(b)) + "\n"))
 		h.Write(b)
 	}
-	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\n"
+	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\nbuild " + fmt.Sprintf("%q", BuildFlags) + "\n"
 	got, err := Of(fsys, []string{"p"}, "go1.99", "amd64")
 	if err != nil || got != want {
 		t.Errorf("Of = %q, %v; want %q", got, err, want)
@@ -56,7 +57,7 @@ func TestOfMoreFolders(t *testing.T) {
 		h.Write([]byte(name + " " + strconv.Itoa(len(b)) + "\n"))
 		h.Write(b)
 	}
-	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\n"
+	want := "sources " + hex.EncodeToString(h.Sum(nil)) + "\ngo go1.99\ngoarch amd64\nbuild " + fmt.Sprintf("%q", BuildFlags) + "\n"
 	got, err := Of(fsys, []string{"p", "q"}, "go1.99", "amd64")
 	if err != nil || got != want {
 		t.Fatalf("Of = %q, %v; want %q", got, err, want)
@@ -73,5 +74,25 @@ func TestOfMoreFolders(t *testing.T) {
 	}
 	if _, err := Of(fstest.MapFS{"p/a.go": fsys["p/a.go"]}, []string{"p", "q"}, "go1.99", "amd64"); err == nil {
 		t.Error("Of of a folder without Go files did not fail")
+	}
+}
+
+// The build flags are in the stamp: an init built with another prefault
+// heap (or any other flag) is stale to a binary that would build it
+// otherwise, and is cached under another name.
+func TestOfBuildFlags(t *testing.T) {
+	fsys := fstest.MapFS{"p/a.go": {Data: []byte("package p\n")}}
+	before, err := Of(fsys, []string{"p"}, "go1.99", "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := BuildFlags
+	t.Cleanup(func() { BuildFlags = saved })
+	BuildFlags = []string{"-trimpath", strings.Replace(saved[1], "heapKiB=512", "heapKiB=1024", 1)}
+	if BuildFlags[1] == saved[1] {
+		t.Fatalf("the flags %q no longer set the heap: update this test", saved)
+	}
+	if after, _ := Of(fsys, []string{"p"}, "go1.99", "amd64"); after == before {
+		t.Errorf("another prefault heap left the stamp as it was: %q", after)
 	}
 }
