@@ -200,8 +200,8 @@ type agentsBench struct {
 
 func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
 	n, steps, latency := b.tasks, b.steps, b.latency
-	// The fake server is llmtest's lean HTTP/1.1 server and its turns are
-	// prepared (newBenchModel): the client side, what is measured, is the
+	// The fake server is llmtest's loop server (lean with --flush-events)
+	// and its turns are prepared (newBenchModel): the client side, what is measured, is the
 	// same transport and adapter as in a deployment; only the model's side
 	// is made cheap. In a process of its own (the default), as a real
 	// model server is, its CPU still shares the cores but not the agents'

@@ -41,8 +41,8 @@ type modelServerStats struct {
 	PeakRSSKB   int64 `json:"peak_rss_kb"`
 }
 
-// serveBenchModel is the model server process: the same lean fake server
-// and prepared turns as in-process, on a loopback port it announces on
+// serveBenchModel is the model server process: the same fake server and
+// prepared turns as in-process, on a loopback port it announces on
 // stdout; it serves until its stdin ends (the bench is done, or died), then
 // writes what it spent and exits.
 func serveBenchModel(ctx context.Context, args []string, s stdio) int {
@@ -57,10 +57,12 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 	if *tasks <= 0 || *steps <= 0 || *latency < 0 {
 		return fail(s, usagef("bench %s: --tasks and --steps must be positive", modelServerCmd))
 	}
-	// The loop server holds a P of its own (llmtest.NewLoopServer): a
-	// second one runs the rest (this goroutine, the one reading stdin),
-	// pinned to one CPU or not.
-	runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	if !*flushEvents {
+		// The loop server holds a P of its own (llmtest.NewLoopServer): a
+		// second one runs the rest (this goroutine, the one reading
+		// stdin), pinned to one CPU or not.
+		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	}
 	var nthAt atomic.Int64
 	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, true, func() { nthAt.Store(time.Now().UnixNano()) })
 	defer srv.Close()
