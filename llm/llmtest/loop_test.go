@@ -141,7 +141,7 @@ func TestLoopDueOrder(t *testing.T) {
 		var mu sync.Mutex
 		var order []string
 		var wg sync.WaitGroup
-		for i, d := range []string{"300", "150", "1"} {
+		for i, d := range []string{"600", "300", "1"} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -156,11 +156,13 @@ func TestLoopDueOrder(t *testing.T) {
 				order = append(order, d)
 				mu.Unlock()
 			}()
-			time.Sleep(time.Duration(i+1) * 20 * time.Millisecond) // arrival order 300, 150, 1
+			for srv.Count() <= i { // arrival order 600, 300, 1
+				time.Sleep(time.Millisecond)
+			}
 		}
 		wg.Wait()
-		if got := strings.Join(order, " "); got != "1 150 300" {
-			t.Errorf("%s: answered in the order %s, want 1 150 300", m.name, got)
+		if got := strings.Join(order, " "); got != "1 300 600" {
+			t.Errorf("%s: answered in the order %s, want 1 300 600", m.name, got)
 		}
 	}
 }
@@ -223,6 +225,35 @@ func TestLoopMalformed(t *testing.T) {
 					t.Errorf("%s: pipelined reply %d: %s", m.name, i, b)
 				}
 			}
+		}
+	}
+}
+
+// A client that sends its request and ends its side at once has its
+// reply and then its connection closed, when both came in one wake of the
+// loop (here, while the handler of another request held it): the end is
+// not said again by the edge-triggered epoll.
+func TestLoopPeerEndsWithRequest(t *testing.T) {
+	t.Parallel()
+	for _, m := range loopModes {
+		srv := newLoop(t, m.holdP, func(r *llmtest.Request) llmtest.Turn {
+			if r.N == 1 {
+				time.Sleep(200 * time.Millisecond)
+			}
+			return llmtest.Turn{Content: "ok"}
+		})
+		slow, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer slow.Close()
+		io.WriteString(slow, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+		for srv.Count() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		got := rawExchange(t, srv.URL, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+		if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.Contains(got, `"content":"ok"`) {
+			t.Errorf("%s: answered %q", m.name, got)
 		}
 	}
 }
