@@ -276,7 +276,7 @@ func (l *loopState) accept() {
 			continue
 		}
 		if e != 0 {
-			return // EAGAIN, or out of descriptors: the next connection's event tries again
+			return // EAGAIN; or out of descriptors, which the listener (level-triggered) says again
 		}
 		c := &loopConn{fd: int(fd)}
 		// A reply goes out in one write, but one left over after a full
