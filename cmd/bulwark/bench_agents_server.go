@@ -41,8 +41,8 @@ type modelServerStats struct {
 	PeakRSSKB   int64 `json:"peak_rss_kb"`
 }
 
-// serveBenchModel is the model server process: the same lean fake server
-// and prepared turns as in-process, on a loopback port it announces on
+// serveBenchModel is the model server process: the same fake server and
+// prepared turns as in-process, on a loopback port it announces on
 // stdout; it serves until its stdin ends (the bench is done, or died), then
 // writes what it spent and exits.
 func serveBenchModel(ctx context.Context, args []string, s stdio) int {
@@ -57,8 +57,14 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 	if *tasks <= 0 || *steps <= 0 || *latency < 0 {
 		return fail(s, usagef("bench %s: --tasks and --steps must be positive", modelServerCmd))
 	}
+	if !*flushEvents {
+		// The loop server holds a P of its own (llmtest.NewLoopServer): a
+		// second one runs the rest (this goroutine, the one reading
+		// stdin), pinned to one CPU or not.
+		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	}
 	var nthAt atomic.Int64
-	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, func() { nthAt.Store(time.Now().UnixNano()) })
+	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, true, func() { nthAt.Store(time.Now().UnixNano()) })
 	defer srv.Close()
 	runtime.GC()
 	base := procStatusKB("VmRSS")
@@ -90,25 +96,33 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 	return exitOK
 }
 
-// newBenchModel starts the fake model of bench agents: llmtest's lean
-// HTTP/1.1 server (not net/http's) answering each turn after latency with
-// a prepared turn (made once), recording and parsing nothing (the handler
-// counts tool results in the raw body). nth is called when the n-th
-// request arrives. By default the server sends each reply in one write,
-// so that its writes, which a deployment does not pay, weigh less on the
-// machine; flushEvents writes and flushes every SSE event on its own.
-func newBenchModel(n, steps int, latency time.Duration, flushEvents bool, nth func()) *llmtest.Server {
+// newBenchModel starts the fake model of bench agents, answering each
+// turn after latency with a prepared turn (made once), recording and
+// parsing nothing (the handler counts tool results in the raw body). nth
+// is called when the n-th request arrives. By default it is llmtest's
+// loop server, which sends each reply in one write and spends as little
+// CPU per request as it can (one thread on epoll: one read and one write
+// a request, nothing allocated), since its CPU, which a deployment does
+// not pay, shares the machine with the agents; flushEvents uses the lean
+// server (a goroutine per connection) writing and flushing every SSE
+// event on its own. alone says the server is its process's only work (see
+// llmtest.NewLoopServer's holdP).
+func newBenchModel(n, steps int, latency time.Duration, flushEvents, alone bool, nth func()) *llmtest.Server {
 	q := llmtest.Buffered
 	if flushEvents {
 		q = 0
 	}
 	h := benchHandler(steps, latency, q)
-	srv := llmtest.NewLeanServer(func(r *llmtest.Request) llmtest.Turn {
+	counted := func(r *llmtest.Request) llmtest.Turn {
 		if r.N == n {
 			nth()
 		}
 		return h(r)
-	})
+	}
+	if !flushEvents {
+		return llmtest.NewLoopServer(counted, alone)
+	}
+	srv := llmtest.NewLeanServer(counted)
 	srv.SetRecording(false)
 	srv.SetParsing(false)
 	return srv

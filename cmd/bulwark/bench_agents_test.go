@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
 
 // benchAgentsCases are the ways bench agents is run in the tests: the
@@ -233,6 +235,44 @@ func TestBenchAgentsServerDiesWithTheBench(t *testing.T) {
 		if !gone {
 			syscall.Kill(server, syscall.SIGKILL)
 			t.Errorf("%v: the model server process %d outlived the bench", sig, server)
+		}
+	}
+}
+
+// The fake model answers turn k of a conversation (k tool results so far)
+// from the raw body: the tool results are counted by their tool_call_id
+// keys, not by the same text inside a message's content (escaped), and a
+// body that is not a JSON object is refused.
+func TestBenchHandlerTurns(t *testing.T) {
+	h := benchHandler(3, 0, llmtest.Buffered)
+	msg := func(role, content, extra string) string {
+		c, _ := json.Marshal(content)
+		return `{"role":"` + role + `","content":` + string(c) + extra + `}`
+	}
+	result := func(i int) string {
+		return msg("tool", "created", `,"tool_call_id":"call_`+strconv.Itoa(i)+`"`)
+	}
+	tricky := msg("user", `say "tool_call_id": and "role":"tool"`, "")
+	for _, c := range []struct {
+		body string
+		want int // the turn's index; -1 refused
+	}{
+		{`{"model":"m","messages":[` + tricky + `]}`, 0},
+		{`{"model":"m","messages":[` + tricky + `,` + result(1) + `]}`, 1},
+		{`{"model":"m","messages":[` + tricky + `,` + result(1) + `,` + result(2) + `]}` + "\n", 2},
+		{`{"model":"m","messages":[` + result(1) + `,` + result(2) + `,` + result(3) + `,` + result(4) + `]}`, 2}, // past the last: the last
+		{`[{"role":"tool"}]`, -1},
+		{``, -1},
+		{`{"model":"m"`, -1},
+	} {
+		turn := h(&llmtest.Request{Body: []byte(c.body)})
+		switch {
+		case c.want < 0:
+			if turn.Status != 400 {
+				t.Errorf("%.60s: turn %+v, want it refused with 400", c.body, turn)
+			}
+		case turn.Status != 0 || len(turn.ToolCalls) == 0 || !strings.Contains(string(turn.ToolCalls[0].Arguments), "step-"+strconv.Itoa(c.want)+".txt"):
+			t.Errorf("%.60s: turn %+v, want turn %d", c.body, turn, c.want)
 		}
 	}
 }

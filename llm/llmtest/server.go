@@ -117,6 +117,7 @@ type Server struct {
 	handler Handler
 	srv     *http.Server
 	lean    *leanState // the lean server's, instead of srv
+	loop    *loopState // the loop server's, instead of srv
 	ln      net.Listener
 	n       atomic.Int64
 	key     atomic.Pointer[string]
@@ -161,11 +162,14 @@ func newServer(h Handler) (*Server, net.Listener) {
 
 // Close stops the server and ends the requests in flight.
 func (s *Server) Close() {
-	if s.lean != nil {
+	switch {
+	case s.loop != nil:
+		s.closeLoop()
+	case s.lean != nil:
 		s.closeLean()
-		return
+	default:
+		s.srv.Close()
 	}
-	s.srv.Close()
 }
 
 // RequireAPIKey makes the server answer 401 to requests that do not carry
