@@ -1,0 +1,418 @@
+package guard
+
+import (
+	"encoding/base64"
+	"math/bits"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Pieces written each their own way
+//
+// In finds a token written in one encoding, and one split into pieces of
+// the same encoding (inReassembled). A token cut in two with each half
+// encoded on its own in an encoding whose output does not join
+// (base32's padding, base64's), or each half in another way (one plain,
+// one base64; one hex, one URL-encoded), reads as neither: inMixed reads
+// the text a word at a time, a word being a run of the bytes base64,
+// base32 and hex are written with, and lets each word stand for itself or
+// for what it decodes to as hex, base64 or base32, whichever puts the
+// canary's random part together with the words before and after it. The
+// escapes that need no word of their own (%XX, \xNN, \uXXXX, &#NN;, ...)
+// are undone in place first. A word cannot be skipped (a reading must be
+// text, with a letter or a digit: textPiece): the pieces must follow one
+// another, with only separators between them, so that no text spells the
+// random part out of scattered words (it is 96 random bits: words that
+// happen to decode to it in order do not occur by chance).
+
+// inMixed reports whether text holds the canary's random part in words
+// each plain or decoded on its own, as text is written and with its
+// escapes undone. (Backwards it is not looked for: a token reversed and
+// then cut and encoded piece by piece is left to the model's refusal; it
+// would double the cost.)
+func (c Canary) inMixed(text string) bool {
+	if c.secret == "" || len(c.secret) > maxPattern {
+		return false
+	}
+	var m pieceMatcher
+	m.init(c.secret)
+	var buf [128]byte // where most words are decoded, kept off the heap
+	if m.in(text, buf[:0]) {
+		return true
+	}
+	u := unescapeInPlace(text)
+	return u != text && m.in(u, buf[:0])
+}
+
+// maxPattern bounds the pattern's length: a set of states is a uint64.
+const maxPattern = 63
+
+// pieceMatcher looks for a pattern (the random part, lowercase hex)
+// across words: states are the lengths of pattern matched so far, as
+// Knuth-Morris-Pratt counts them, a set of them since each word may be
+// read more than one way. It is made on the stack, once per text.
+type pieceMatcher struct {
+	pat  string
+	fail [maxPattern + 1]uint8 // fail[k]: the longest proper prefix of pat[:k] that is also its suffix
+}
+
+func (m *pieceMatcher) init(secret string) {
+	m.pat = secret
+	for k, j := 2, uint8(0); k <= len(secret); k++ {
+		for j > 0 && secret[k-1] != secret[j] {
+			j = m.fail[j]
+		}
+		if secret[k-1] == secret[j] {
+			j++
+		}
+		m.fail[k] = j
+	}
+}
+
+// states is a set of match lengths, bit k for length k.
+type states uint64
+
+// in reads text a word at a time, decoding words in scratch.
+func (m *pieceMatcher) in(text string, scratch []byte) bool {
+	_, found := m.words(1, text, isBase64Byte, scratch) // nothing matched yet
+	return found
+}
+
+// words reads text from cur a word at a time, a word being a run of bytes
+// inWord accepts; the others are separators, skipped.
+func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, scratch []byte) (states, bool) {
+	for i := 0; i < len(text); {
+		if !inWord(text[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && inWord(text[j]) {
+			j++
+		}
+		var next states
+		var found bool
+		if i > 0 && strings.IndexByte(`%\#`, text[i-1]) >= 0 {
+			// Part of an escape (%XX, \xNN, \uXXXX, &#NN;), which
+			// unescapeInPlace undoes: read as written, never decoded on
+			// its own, or each escape of a run could be read either way
+			// and a text one digit off the canary be taken for it.
+			next, found = run(m, cur, text[i:j])
+		} else {
+			next, found = m.word(cur, text[i:j], scratch)
+		}
+		if found {
+			return next, true
+		}
+		cur, i = next, j
+	}
+	return cur, false
+}
+
+// isWordPart is isBase64Byte without the punctuation that may also
+// separate pieces ("half1/half2", "half1-half2").
+func isWordPart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
+}
+
+// textPiece reports whether decoded bytes may be a piece of a token
+// written out: printable ASCII, with a letter or a digit. Bytes that are
+// not (most of what a word of prose decodes to) are no reading of the
+// word: read through, they would let it vanish, and pieces far apart
+// join.
+func textPiece(b []byte) bool {
+	alnum := false
+	for _, ch := range b {
+		switch {
+		case 'a' <= ch|0x20 && ch|0x20 <= 'z' || '0' <= ch && ch <= '9':
+			alnum = true
+		case ch < ' ' && ch != '\t' && ch != '\n' && ch != '\r', ch > '~':
+			return false
+		}
+	}
+	return alnum
+}
+
+// decodeWord appends w read in the encoding numbered e, one of the
+// readings of a word besides itself: hex, base64, base32 and base32 with
+// the "extended hex" alphabet (a switch, not a table of functions, which
+// would put the decoded bytes on the heap).
+func decodeWord(e int, dst []byte, w string) ([]byte, bool) {
+	switch e {
+	case 0:
+		return decodeHexWord(dst, w)
+	case 1:
+		return decodeBase64Word(dst, w)
+	case 2:
+		return decodeBase32(dst, w, base32Std)
+	}
+	return decodeBase32(dst, w, base32Hex)
+}
+
+const wordReadings = 4
+
+// word returns the states after w, read plain and as each encoding it
+// decodes in, from cur; found reports that a reading completed a pattern.
+func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, found bool) {
+	if next, found = run(m, cur, w); found {
+		return next, true
+	}
+	if strings.ContainsAny(w, "+/-_") && isBase64Byte(w[0]) {
+		// Read also as the words between that punctuation (which has
+		// none: isWordPart).
+		n, found := m.words(cur, w, isWordPart, scratch)
+		if found {
+			return n, true
+		}
+		next |= n
+	}
+	for e := range wordReadings {
+		decoded, ok := decodeWord(e, scratch[:0], w)
+		if !ok || !textPiece(decoded) {
+			continue
+		}
+		n, found := run(m, cur, decoded)
+		if found {
+			return next, true
+		}
+		next |= n
+	}
+	return next, false
+}
+
+// run reads s from each state of cur, as inPlain reads text: its ASCII
+// letters, lowercased, and digits; anything else is skipped.
+func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, found bool) {
+	p := m.pat
+	for set := cur; set != 0; set &= set - 1 {
+		k := uint8(bits.TrailingZeros64(uint64(set)))
+		for j := 0; j < len(s); j++ {
+			ch := s[j]
+			switch {
+			case 'A' <= ch && ch <= 'Z':
+				ch += 'a' - 'A'
+			case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
+			default:
+				continue
+			}
+			for k > 0 && p[k] != ch {
+				k = m.fail[k]
+			}
+			if p[k] == ch {
+				k++
+			}
+			if int(k) == len(p) {
+				return next, true
+			}
+		}
+		next |= 1 << k
+	}
+	return next, false
+}
+
+// decodeHexWord appends w decoded as hex: an even number of hex digits.
+func decodeHexWord(dst []byte, w string) ([]byte, bool) {
+	if len(w)%2 != 0 {
+		return dst, false
+	}
+	for i := 0; i < len(w); i += 2 {
+		hi, lo := unhex(w[i]), unhex(w[i+1])
+		if hi|lo >= 16 {
+			return dst, false
+		}
+		dst = append(dst, hi<<4|lo)
+	}
+	return dst, true
+}
+
+// decodeBase64Word appends w decoded as base64, standard or URL alphabet,
+// each run between padding decoded on its own: two pieces encoded apart
+// and written together ("QldLLQ==Q0FO") read as their two texts.
+func decodeBase64Word(dst []byte, w string) ([]byte, bool) {
+	enc := base64.RawStdEncoding
+	if strings.ContainsAny(w, "-_") {
+		if strings.ContainsAny(w, "+/") {
+			return dst, false
+		}
+		enc = base64.RawURLEncoding
+	}
+	n := len(dst)
+	for rest := w; rest != ""; {
+		chunk := nextChunk(&rest)
+		if chunk == "" {
+			continue
+		}
+		var err error
+		if dst, err = enc.AppendDecode(dst, []byte(chunk)); err != nil {
+			return dst[:n], false
+		}
+	}
+	return dst, len(dst) > n
+}
+
+// base32Std and base32Hex are the value of a character in the standard
+// base32 alphabet and in the "extended hex" one, in either case, or -1.
+func base32Std(ch byte) int {
+	switch l := ch | 0x20; {
+	case 'a' <= l && l <= 'z':
+		return int(l - 'a')
+	case '2' <= ch && ch <= '7':
+		return int(ch-'2') + 26
+	}
+	return -1
+}
+
+func base32Hex(ch byte) int {
+	switch l := ch | 0x20; {
+	case '0' <= ch && ch <= '9':
+		return int(ch - '0')
+	case 'a' <= l && l <= 'v':
+		return int(l-'a') + 10
+	}
+	return -1
+}
+
+// decodeBase32 appends w decoded as base32 in alphabet,
+// each run between padding on its own. (encoding/base32 copies its input
+// to decode it: a word at a time, that was most of what inMixed
+// allocated.)
+func decodeBase32(dst []byte, w string, alphabet func(byte) int) ([]byte, bool) {
+	n := len(dst)
+	for rest := w; rest != ""; {
+		chunk := nextChunk(&rest)
+		switch len(chunk) % 8 {
+		case 1, 3, 6: // no whole byte ends there
+			return dst[:n], false
+		}
+		var acc uint64
+		nbits := 0
+		for i := 0; i < len(chunk); i++ {
+			v := alphabet(chunk[i])
+			if v < 0 {
+				return dst[:n], false
+			}
+			acc = acc<<5 | uint64(v)
+			if nbits += 5; nbits >= 8 {
+				nbits -= 8
+				dst = append(dst, byte(acc>>nbits))
+			}
+		}
+	}
+	return dst, len(dst) > n
+}
+
+// nextChunk cuts from *rest the run before the next '=', and the '=' run
+// after it, and returns the run.
+func nextChunk(rest *string) string {
+	s := *rest
+	i := strings.IndexByte(s, '=')
+	if i < 0 {
+		*rest = ""
+		return s
+	}
+	j := i
+	for j < len(s) && s[j] == '=' {
+		j++
+	}
+	*rest = s[j:]
+	return s[:i]
+}
+
+// unescapeInPlace undoes, where they stand, the escapes that spell one
+// character each: %XX and %uXXXX, \xNN, \uXXXX (surrogate pairs joined),
+// \u{X...}, \UXXXXXXXX, octal \NNN, and &#NN; and &#xNN;. Text without a
+// '%', '\' or '&' comes back as is.
+func unescapeInPlace(text string) string {
+	if !strings.ContainsAny(text, `%\&`) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	var high rune // a high surrogate waiting for its pair
+	for i := 0; i < len(text); {
+		r, n := escapeAt(text[i:])
+		if n == 0 {
+			if high != 0 {
+				b.WriteRune(utf8.RuneError)
+				high = 0
+			}
+			b.WriteByte(text[i])
+			i++
+			continue
+		}
+		i += n
+		switch {
+		case 0xD800 <= r && r < 0xDC00:
+			high = r
+			continue
+		case 0xDC00 <= r && r < 0xE000 && high != 0:
+			r = (high-0xD800)<<10 + (r - 0xDC00) + 0x10000
+		}
+		high = 0
+		if r < utf8.RuneSelf {
+			b.WriteByte(byte(r))
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// escapeAt decodes the escape s starts with, and returns its character
+// and length; n is 0 when s does not start with one. \xNN and %XX give a
+// byte, which for values past 0x7f is written as the character of that
+// code.
+func escapeAt(s string) (r rune, n int) {
+	hexAt := func(from, digits int) (rune, bool) {
+		if len(s) < from+digits {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(s[from:from+digits], 16, 32)
+		return rune(v), err == nil && v <= utf8.MaxRune
+	}
+	switch {
+	case strings.HasPrefix(s, "%u"), strings.HasPrefix(s, `\u`) && !strings.HasPrefix(s, `\u{`):
+		if v, ok := hexAt(2, 4); ok {
+			return v, 6
+		}
+	case strings.HasPrefix(s, "%"):
+		if v, ok := hexAt(1, 2); ok {
+			return v, 3
+		}
+	case strings.HasPrefix(s, `\x`):
+		if v, ok := hexAt(2, 2); ok {
+			return v, 4
+		}
+	case strings.HasPrefix(s, `\U`):
+		if v, ok := hexAt(2, 8); ok {
+			return v, 10
+		}
+	case strings.HasPrefix(s, `\u{`):
+		if end := strings.IndexByte(s, '}'); end > 3 && end <= 9 {
+			if v, ok := hexAt(3, end-3); ok {
+				return v, end + 1
+			}
+		}
+	case strings.HasPrefix(s, `\`):
+		if len(s) >= 4 && '0' <= s[1] && s[1] <= '3' && isOctal(s[2]) && isOctal(s[3]) {
+			v, _ := strconv.ParseUint(s[1:4], 8, 8)
+			return rune(v), 4
+		}
+	case strings.HasPrefix(s, "&#"):
+		end := strings.IndexByte(s, ';')
+		if end < 3 || end > 10 {
+			return 0, 0
+		}
+		digits, base := s[2:end], 10
+		if digits[0] == 'x' || digits[0] == 'X' {
+			digits, base = digits[1:], 16
+		}
+		if v, err := strconv.ParseUint(digits, base, 32); err == nil && v <= utf8.MaxRune {
+			return rune(v), end + 1
+		}
+	}
+	return 0, 0
+}
+
+func isOctal(c byte) bool { return '0' <= c && c <= '7' }
