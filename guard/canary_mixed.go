@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"encoding/base64"
 	"math/bits"
 	"strconv"
@@ -116,41 +117,109 @@ func isWordPart(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
 }
 
+// printable reports whether b is printable ASCII (with tabs and line
+// breaks).
+func printable(b []byte) bool {
+	for _, ch := range b {
+		if ch < ' ' && ch != '\t' && ch != '\n' && ch != '\r' || ch > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // textPiece reports whether decoded bytes may be a piece of a token
 // written out: printable ASCII, with a letter or a digit. Bytes that are
 // not (most of what a word of prose decodes to) are no reading of the
 // word: read through, they would let it vanish, and pieces far apart
 // join.
 func textPiece(b []byte) bool {
-	alnum := false
-	for _, ch := range b {
-		switch {
-		case 'a' <= ch|0x20 && ch|0x20 <= 'z' || '0' <= ch && ch <= '9':
-			alnum = true
-		case ch < ' ' && ch != '\t' && ch != '\n' && ch != '\r', ch > '~':
-			return false
-		}
-	}
-	return alnum
+	return printable(b) && bytes.ContainsFunc(b, func(r rune) bool {
+		return 'a' <= r|0x20 && r|0x20 <= 'z' || '0' <= r && r <= '9'
+	})
 }
 
-// decodeWord appends w read in the encoding numbered e, one of the
-// readings of a word besides itself: hex, base64, base32 and base32 with
-// the "extended hex" alphabet (a switch, not a table of functions, which
-// would put the decoded bytes on the heap).
+// The readings of a word besides itself.
+const (
+	readHex = iota
+	readBase64
+	readBase64URL
+	readBase32
+	readBase32Hex
+	wordReadings
+)
+
+// groupLen is the length of the group of characters that encodes whole
+// bytes in each reading.
+var groupLen = [wordReadings]int{2, 4, 4, 8, 8}
+
+// readingsOf returns the readings w may be decoded in, as bits 1<<e: those
+// whose alphabet holds all of w (which isBase64Byte accepts). punct
+// reports whether w has any of "+/-_".
+func readingsOf(w string) (readings uint, punct bool) {
+	readings = 1<<wordReadings - 1
+	var plusSlash, dashUnder bool
+	for i := 0; i < len(w); i++ {
+		switch ch := w[i]; {
+		case '0' <= ch && ch <= '9':
+			if ch < '2' || ch > '7' {
+				readings &^= 1 << readBase32
+			}
+		case 'a' <= ch|0x20 && ch|0x20 <= 'z':
+			if ch|0x20 > 'f' {
+				readings &^= 1 << readHex
+			}
+			if ch|0x20 > 'v' {
+				readings &^= 1 << readBase32Hex
+			}
+		case ch == '=':
+			readings &^= 1 << readHex
+		default: // + / - _
+			readings &^= 1<<readHex | 1<<readBase32 | 1<<readBase32Hex
+			plusSlash = plusSlash || ch == '+' || ch == '/'
+			dashUnder = dashUnder || ch == '-' || ch == '_'
+		}
+	}
+	if len(w)%2 != 0 {
+		readings &^= 1 << readHex
+	}
+	// One base64 alphabet: the URL one only for a word that needs it.
+	if dashUnder {
+		readings &^= 1 << readBase64
+	} else {
+		readings &^= 1 << readBase64URL
+	}
+	if plusSlash {
+		readings &^= 1 << readBase64URL
+	}
+	return readings, plusSlash || dashUnder
+}
+
+// decodeWord appends w read in reading e (a switch, not a table of
+// functions, which would put the decoded bytes on the heap).
 func decodeWord(e int, dst []byte, w string) ([]byte, bool) {
 	switch e {
-	case 0:
+	case readHex:
 		return decodeHexWord(dst, w)
-	case 1:
-		return decodeBase64Word(dst, w)
-	case 2:
+	case readBase64:
+		return decodeBase64Word(dst, w, base64.RawStdEncoding)
+	case readBase64URL:
+		return decodeBase64Word(dst, w, base64.RawURLEncoding)
+	case readBase32:
 		return decodeBase32(dst, w, base32Std)
 	}
 	return decodeBase32(dst, w, base32Hex)
 }
 
-const wordReadings = 4
+// firstGroup returns the first group of characters of w in reading e,
+// not past padding.
+func firstGroup(e int, w string) string {
+	g := w[:min(len(w), groupLen[e])]
+	if i := strings.IndexByte(g, '='); i >= 0 {
+		g = g[:i]
+	}
+	return g
+}
 
 // word returns the states after w, read plain and as each encoding it
 // decodes in, from cur; found reports that a reading completed a pattern.
@@ -158,7 +227,8 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
-	if strings.ContainsAny(w, "+/-_") && isBase64Byte(w[0]) {
+	readings, punct := readingsOf(w)
+	if punct {
 		// Read also as the words between that punctuation (which has
 		// none: isWordPart).
 		n, found := m.words(cur, w, isWordPart, scratch)
@@ -168,6 +238,16 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 		next |= n
 	}
 	for e := range wordReadings {
+		if readings&(1<<e) == 0 {
+			continue
+		}
+		// Most words are not encoded text, and their first group of
+		// characters decodes to bytes that are not text already.
+		if head := firstGroup(e, w); len(head) < len(w) {
+			if b, ok := decodeWord(e, scratch[:0], head); !ok || !printable(b) {
+				continue
+			}
+		}
 		decoded, ok := decodeWord(e, scratch[:0], w)
 		if !ok || !textPiece(decoded) {
 			continue
@@ -226,17 +306,10 @@ func decodeHexWord(dst []byte, w string) ([]byte, bool) {
 	return dst, true
 }
 
-// decodeBase64Word appends w decoded as base64, standard or URL alphabet,
-// each run between padding decoded on its own: two pieces encoded apart
+// decodeBase64Word appends w decoded as base64 with enc (the standard or
+// the URL alphabet), each run between padding decoded on its own: two pieces encoded apart
 // and written together ("QldLLQ==Q0FO") read as their two texts.
-func decodeBase64Word(dst []byte, w string) ([]byte, bool) {
-	enc := base64.RawStdEncoding
-	if strings.ContainsAny(w, "-_") {
-		if strings.ContainsAny(w, "+/") {
-			return dst, false
-		}
-		enc = base64.RawURLEncoding
-	}
+func decodeBase64Word(dst []byte, w string, enc *base64.Encoding) ([]byte, bool) {
 	n := len(dst)
 	for rest := w; rest != ""; {
 		chunk := nextChunk(&rest)
