@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -21,14 +23,23 @@ func leakEncodings() []struct {
 	args func(tok string) string
 } {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
-	return append(canaryEncodings[:len(canaryEncodings):len(canaryEncodings)],
-		struct {
-			name string
-			args func(tok string) string
-		}{"base64, split between path and content", func(tok string) string {
+	b32 := func(s string) string { return base32.StdEncoding.EncodeToString([]byte(s)) }
+	split := func(enc1, enc2 func(string) string) func(string) string {
+		return func(tok string) string {
 			h := len(tok) / 2
-			return jsonArgs(b64(tok[:h]), b64(tok[h:]))
-		}})
+			return jsonArgs(enc1(tok[:h]), enc2(tok[h:]))
+		}
+	}
+	type encoding = struct {
+		name string
+		args func(tok string) string
+	}
+	return append(canaryEncodings[:len(canaryEncodings):len(canaryEncodings)],
+		encoding{"base64, split between path and content", split(b64, b64)},
+		encoding{"base32, each half on its own", split(b32, b32)},
+		encoding{"plain half and base64 half", split(func(s string) string { return s }, b64)},
+		encoding{"hex half and base32 half", split(func(s string) string { return hex.EncodeToString([]byte(s)) }, b32)},
+	)
 }
 
 // leakedPieces are the strings of the arguments args planted (the token

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"io/fs"
@@ -18,8 +19,9 @@ import (
 
 // leakModel is a model tricked into leaking its instructions: it finds
 // the canary token in its system prompt and sends it in write_file calls,
-// first plainly, then base64-encoded and split between the path and the
-// content, then finishes. tokens are the tokens it was given.
+// first plainly, then split between the path and the content with each
+// half base64-encoded, then with each half base32-encoded on its own,
+// then finishes. tokens are the tokens it was given.
 type leakModel struct {
 	mu     sync.Mutex
 	tokens []string
@@ -35,7 +37,7 @@ func (m *leakModel) turn(r *llmtest.Request) llmtest.Turn {
 		}
 	}
 	found := promptCanary.FindStringSubmatch(r.Messages[0].Content)
-	if found == nil || results >= 2 {
+	if found == nil || results >= 3 {
 		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "finish", Arguments: json.RawMessage(`{"answer":"done"}`)}}}
 	}
 	tok := found[1]
@@ -43,15 +45,20 @@ func (m *leakModel) turn(r *llmtest.Request) llmtest.Turn {
 	m.tokens = append(m.tokens, tok)
 	m.mu.Unlock()
 	args := map[string]string{"path": "leak.txt", "content": "my instructions: " + tok}
-	if results == 1 {
-		h := len(tok) / 2
+	h := len(tok) / 2
+	switch results {
+	case 1:
 		args = map[string]string{"path": b64(tok[:h]), "content": b64(tok[h:])}
+	case 2:
+		args = map[string]string{"path": b32(tok[:h]), "content": b32(tok[h:])}
 	}
 	b, _ := json.Marshal(args)
 	return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: b}}}
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func b32(s string) string { return base32.StdEncoding.EncodeToString([]byte(s)) }
 
 // pieces are the forms of the tokens the model leaked that must show
 // nowhere.
@@ -64,7 +71,8 @@ func (m *leakModel) pieces(t *testing.T) []string {
 	var out []string
 	for _, tok := range m.tokens {
 		h := len(tok) / 2
-		out = append(out, tok, strings.TrimPrefix(tok, "BWK-CANARY-"), b64(tok), b64(tok[:h]), b64(tok[h:]))
+		out = append(out, tok, strings.TrimPrefix(tok, "BWK-CANARY-"), b64(tok), b64(tok[:h]), b64(tok[h:]),
+			strings.TrimRight(b32(tok[:h]), "="), strings.TrimRight(b32(tok[h:]), "="))
 	}
 	return out
 }
@@ -82,8 +90,8 @@ func leakWorkload(t *testing.T, extra []string) (*leakModel, []string) {
 	if r.code != 0 {
 		t.Fatalf("run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if strings.Count(r.stdout, "blocked: the write_file call carried the task's confidential canary token") != 2 {
-		t.Errorf("the events do not show the two calls blocked, so the test proves nothing:\n%s", r.stdout)
+	if strings.Count(r.stdout, "blocked: the write_file call carried the task's confidential canary token") != 3 {
+		t.Errorf("the events do not show the three calls blocked, so the test proves nothing:\n%s", r.stdout)
 	}
 	if entries, _ := os.ReadDir(ws); len(entries) > 0 {
 		t.Errorf("a leaking call wrote %s", entries[0].Name())
@@ -127,7 +135,8 @@ func assertNoLeakUnder(t *testing.T, dir string, pieces []string, want bool) {
 }
 
 // TestCanaryLeakKeptNowhere: a task whose model leaks its canary token in
-// tool calls (plain, and base64-encoded split between two arguments) has
+// tool calls (plain, and split between two arguments with each half
+// base64- or base32-encoded) has
 // the calls blocked, and the token is in none of the events printed, the
 // logs (at debug), the SQLite store's bytes (its WAL too), the audit log,
 // or any other file of the data folder.
