@@ -191,3 +191,48 @@ func TestCanaryLeakInDelegateStartsNoChild(t *testing.T) {
 		}
 	}
 }
+
+// TestCanaryLeakResumedIsBlocked: a turn cut off by a restart just after
+// it stored the tool_call event of a call that carried the canary (its
+// arguments withheld), marked as waiting for a person, resumes: the call
+// is run again as a waiting call is (callToolOnce's again), and is
+// blocked, without asking anyone and without running.
+func TestCanaryLeakResumedIsBlocked(t *testing.T) {
+	first := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if len(r.Messages) > 2 || m == nil {
+			return finish("done")
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "leak.txt", "content": m[1]})}}
+	})
+	first.run(t, context.Background())
+	var cut []bulwark.Event
+	for _, e := range stored(first.all()) {
+		cut = append(cut, e)
+		if e.Type == bulwark.EventToolCall {
+			break
+		}
+	}
+	c := cut[len(cut)-1]
+	if c.Type != bulwark.EventToolCall || !strings.Contains(string(c.Args), "withheld") {
+		t.Fatalf("the stored call is %+v, want its arguments withheld", c)
+	}
+	cut = append(cut, bulwark.Event{Seq: c.Seq + 1, Step: c.Step, Type: bulwark.EventApproval, Tool: c.Tool, CallID: c.CallID, Text: "Allow write_file?"})
+
+	h := first.again()
+	h.cfg.History = cut
+	h.cfg.Resume = &bulwark.Checkpoint{Seq: c.Seq + 1, Step: c.Step, Spent: bulwark.Spent{Steps: 1}}
+	h.cfg.Policy = bulwark.Policy{Rules: []bulwark.Rule{{Tool: "write_file", Decision: bulwark.Ask}}}
+	asked := 0
+	h.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { asked++; return true, nil }
+	h.run(t, context.Background())
+	if asked != 0 {
+		t.Errorf("a person was asked %d times about the resumed call", asked)
+	}
+	if g := h.ofType(bulwark.EventGuard); len(g) == 0 || !strings.Contains(g[len(g)-1].Text, "blocked") {
+		t.Errorf("guard events = %+v, want the resumed call blocked", g)
+	}
+	if h.exists("leak.txt") {
+		t.Error("the resumed call ran")
+	}
+}
