@@ -2,7 +2,6 @@ package guard
 
 import (
 	"bytes"
-	"encoding/base64"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -117,24 +116,9 @@ func isWordPart(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
 }
 
-// printable reports whether b is printable ASCII (with tabs and line
-// breaks).
-func printable(b []byte) bool {
-	for _, ch := range b {
-		if ch < ' ' && ch != '\t' && ch != '\n' && ch != '\r' || ch > '~' {
-			return false
-		}
-	}
-	return true
-}
-
-// textPiece reports whether decoded bytes may be a piece of a token
-// written out: printable ASCII, with a letter or a digit. Bytes that are
-// not (most of what a word of prose decodes to) are no reading of the
-// word: read through, they would let it vanish, and pieces far apart
-// join.
-func textPiece(b []byte) bool {
-	return printable(b) && bytes.ContainsFunc(b, func(r rune) bool {
+// hasAlnum reports whether decoded bytes have a letter or a digit.
+func hasAlnum(b []byte) bool {
+	return bytes.ContainsFunc(b, func(r rune) bool {
 		return 'a' <= r|0x20 && r|0x20 <= 'z' || '0' <= r && r <= '9'
 	})
 }
@@ -148,10 +132,6 @@ const (
 	readBase32Hex
 	wordReadings
 )
-
-// groupLen is the length of the group of characters that encodes whole
-// bytes in each reading.
-var groupLen = [wordReadings]int{2, 4, 4, 8, 8}
 
 // readingsOf returns the readings w may be decoded in, as bits 1<<e: those
 // whose alphabet holds all of w (which isBase64Byte accepts). punct
@@ -195,32 +175,6 @@ func readingsOf(w string) (readings uint, punct bool) {
 	return readings, plusSlash || dashUnder
 }
 
-// decodeWord appends w read in reading e (a switch, not a table of
-// functions, which would put the decoded bytes on the heap).
-func decodeWord(e int, dst []byte, w string) ([]byte, bool) {
-	switch e {
-	case readHex:
-		return decodeHexWord(dst, w)
-	case readBase64:
-		return decodeBase64Word(dst, w, base64.RawStdEncoding)
-	case readBase64URL:
-		return decodeBase64Word(dst, w, base64.RawURLEncoding)
-	case readBase32:
-		return decodeBase32(dst, w, base32Std)
-	}
-	return decodeBase32(dst, w, base32Hex)
-}
-
-// firstGroup returns the first group of characters of w in reading e,
-// not past padding.
-func firstGroup(e int, w string) string {
-	g := w[:min(len(w), groupLen[e])]
-	if i := strings.IndexByte(g, '='); i >= 0 {
-		g = g[:i]
-	}
-	return g
-}
-
 // word returns the states after w, read plain and as each encoding it
 // decodes in, from cur; found reports that a reading completed a pattern.
 func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, found bool) {
@@ -241,15 +195,8 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 		if readings&(1<<e) == 0 {
 			continue
 		}
-		// Most words are not encoded text, and their first group of
-		// characters decodes to bytes that are not text already.
-		if head := firstGroup(e, w); len(head) < len(w) {
-			if b, ok := decodeWord(e, scratch[:0], head); !ok || !printable(b) {
-				continue
-			}
-		}
-		decoded, ok := decodeWord(e, scratch[:0], w)
-		if !ok || !textPiece(decoded) {
+		decoded, ok := decodeText(scratch[:0], w, e)
+		if !ok || !hasAlnum(decoded) {
 			continue
 		}
 		n, found := run(m, cur, decoded)
@@ -291,88 +238,82 @@ func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, foun
 	return next, false
 }
 
-// decodeHexWord appends w decoded as hex: an even number of hex digits.
-func decodeHexWord(dst []byte, w string) ([]byte, bool) {
-	if len(w)%2 != 0 {
-		return dst, false
-	}
-	for i := 0; i < len(w); i += 2 {
-		hi, lo := unhex(w[i]), unhex(w[i+1])
-		if hi|lo >= 16 {
-			return dst, false
+// decodeText appends w decoded in reading e, each run between '='
+// padding on its own (two pieces encoded apart and written together,
+// "QldLLQ==Q0FO", read as their two texts). It gives up at the first byte
+// that is not printable ASCII (tabs and line breaks aside): that is no
+// piece of a token written out, and it is what most words of prose decode
+// to, at once. A reading must be text: read through, bytes that are not
+// would let a word vanish and pieces far apart join. (encoding/base64 and
+// base32 decode a word whole, and base32 copies it first: most of
+// inMixed's time and allocations, a word at a time.)
+func decodeText(dst []byte, w string, e int) ([]byte, bool) {
+	bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+	n := len(dst)
+	for rest := w; rest != ""; {
+		chunk := nextChunk(&rest)
+		if (len(chunk)*bitsPer)%8 >= bitsPer { // a character left over
+			return dst[:n], false
 		}
-		dst = append(dst, hi<<4|lo)
+		var acc uint32
+		nbits := 0
+		for i := 0; i < len(chunk); i++ {
+			v := charValue(e, chunk[i])
+			if v < 0 {
+				return dst[:n], false
+			}
+			acc = acc<<bitsPer | uint32(v)
+			if nbits += bitsPer; nbits >= 8 {
+				nbits -= 8
+				b := byte(acc >> nbits)
+				if b < ' ' && b != '\t' && b != '\n' && b != '\r' || b > '~' {
+					return dst[:n], false
+				}
+				dst = append(dst, b)
+			}
+		}
 	}
 	return dst, true
 }
 
-// decodeBase64Word appends w decoded as base64 with enc (the standard or
-// the URL alphabet), each run between padding decoded on its own: two pieces encoded apart
-// and written together ("QldLLQ==Q0FO") read as their two texts.
-func decodeBase64Word(dst []byte, w string, enc *base64.Encoding) ([]byte, bool) {
-	n := len(dst)
-	for rest := w; rest != ""; {
-		chunk := nextChunk(&rest)
-		if chunk == "" {
-			continue
+// charValue is the value of ch in reading e's alphabet (base32's in
+// either case), or -1.
+func charValue(e int, ch byte) int {
+	l := ch | 0x20
+	switch e {
+	case readHex:
+		if v := unhex(ch); v < 16 {
+			return int(v)
 		}
-		var err error
-		if dst, err = enc.AppendDecode(dst, []byte(chunk)); err != nil {
-			return dst[:n], false
+	case readBase64, readBase64URL:
+		switch {
+		case 'A' <= ch && ch <= 'Z':
+			return int(ch - 'A')
+		case 'a' <= ch && ch <= 'z':
+			return int(ch-'a') + 26
+		case '0' <= ch && ch <= '9':
+			return int(ch-'0') + 52
+		case ch == '+' && e == readBase64, ch == '-' && e == readBase64URL:
+			return 62
+		case ch == '/' && e == readBase64, ch == '_' && e == readBase64URL:
+			return 63
 		}
-	}
-	return dst, len(dst) > n
-}
-
-// base32Std and base32Hex are the value of a character in the standard
-// base32 alphabet and in the "extended hex" one, in either case, or -1.
-func base32Std(ch byte) int {
-	switch l := ch | 0x20; {
-	case 'a' <= l && l <= 'z':
-		return int(l - 'a')
-	case '2' <= ch && ch <= '7':
-		return int(ch-'2') + 26
+	case readBase32:
+		switch {
+		case 'a' <= l && l <= 'z':
+			return int(l - 'a')
+		case '2' <= ch && ch <= '7':
+			return int(ch-'2') + 26
+		}
+	case readBase32Hex:
+		switch {
+		case '0' <= ch && ch <= '9':
+			return int(ch - '0')
+		case 'a' <= l && l <= 'v':
+			return int(l-'a') + 10
+		}
 	}
 	return -1
-}
-
-func base32Hex(ch byte) int {
-	switch l := ch | 0x20; {
-	case '0' <= ch && ch <= '9':
-		return int(ch - '0')
-	case 'a' <= l && l <= 'v':
-		return int(l-'a') + 10
-	}
-	return -1
-}
-
-// decodeBase32 appends w decoded as base32 in alphabet,
-// each run between padding on its own. (encoding/base32 copies its input
-// to decode it: a word at a time, that was most of what inMixed
-// allocated.)
-func decodeBase32(dst []byte, w string, alphabet func(byte) int) ([]byte, bool) {
-	n := len(dst)
-	for rest := w; rest != ""; {
-		chunk := nextChunk(&rest)
-		switch len(chunk) % 8 {
-		case 1, 3, 6: // no whole byte ends there
-			return dst[:n], false
-		}
-		var acc uint64
-		nbits := 0
-		for i := 0; i < len(chunk); i++ {
-			v := alphabet(chunk[i])
-			if v < 0 {
-				return dst[:n], false
-			}
-			acc = acc<<5 | uint64(v)
-			if nbits += 5; nbits >= 8 {
-				nbits -= 8
-				dst = append(dst, byte(acc>>nbits))
-			}
-		}
-	}
-	return dst, len(dst) > n
 }
 
 // nextChunk cuts from *rest the run before the next '=', and the '=' run

@@ -204,25 +204,39 @@ func BenchmarkCanaryInMixed(b *testing.B) {
 }
 
 // FuzzInMixed: inMixed reads any text without failing, finds the random
-// part put in plainly between two words of it, and decodeBase32 agrees
-// with encoding/base32 where that decodes.
+// part put in plainly between two words of it, and decodeText agrees with
+// the standard library's decoders wherever it decodes.
 func FuzzInMixed(f *testing.F) {
 	f.Add("QldLLQ== %41 \\u0042 &#x43; ijlu====", "a")
 	f.Add("\\ud800\\udc00 %u0041 \\101 \\U00000041 \\u{41}", "=")
 	c := NewCanary()
+	std := func(dec func(string) ([]byte, error), upper bool) func(string) ([]byte, error) {
+		return func(w string) ([]byte, error) {
+			if upper {
+				w = strings.ToUpper(w)
+			}
+			return dec(w)
+		}
+	}
+	decoders := [wordReadings]func(string) ([]byte, error){
+		readHex:       std(hex.DecodeString, false),
+		readBase64:    std(base64.RawStdEncoding.DecodeString, false),
+		readBase64URL: std(base64.RawURLEncoding.DecodeString, false),
+		readBase32:    std(base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString, true),
+		readBase32Hex: std(base32.HexEncoding.WithPadding(base32.NoPadding).DecodeString, true),
+	}
 	f.Fuzz(func(t *testing.T, text, w string) {
 		c.inMixed(text)
 		if s := text + " " + c.secret + " " + text; !c.inMixed(s) {
 			t.Errorf("inMixed(%q) = false", s)
 		}
-		for _, e := range []struct {
-			alphabet func(byte) int
-			enc      *base32.Encoding
-		}{{base32Std, base32.StdEncoding}, {base32Hex, base32.HexEncoding}} {
-			got, ok := decodeBase32(nil, w, e.alphabet)
-			want, err := e.enc.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.ReplaceAll(w, "=", "")))
-			if ok && !strings.Contains(w, "=") && (err != nil || string(got) != string(want)) {
-				t.Errorf("decodeBase32(%q) = %q, encoding/base32: %q, %v", w, got, want, err)
+		if strings.Contains(w, "=") {
+			return
+		}
+		for e, dec := range decoders {
+			got, ok := decodeText(nil, w, e)
+			if want, err := dec(w); ok && (err != nil || string(got) != string(want)) {
+				t.Errorf("decodeText(%q, %d) = %q, the standard library's: %q, %v", w, e, got, want, err)
 			}
 		}
 	})
