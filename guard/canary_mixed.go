@@ -21,7 +21,7 @@ import (
 // canary's random part together with the words before and after it. The
 // escapes that need no word of their own (%XX, \xNN, \uXXXX, &#NN;, ...)
 // are undone in place first. A word cannot be skipped (a reading must be
-// text, with a letter or a digit: textPiece): the pieces must follow one
+// text, with a letter or a digit: decodeText, hasAlnum): the pieces must follow one
 // another, with only separators between them, so that no text spells the
 // random part out of scattered words (it is 96 random bits: words that
 // happen to decode to it in order do not occur by chance).
