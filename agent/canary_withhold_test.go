@@ -39,6 +39,8 @@ func leakEncodings() []struct {
 		encoding{"base32, each half on its own", split(b32, b32)},
 		encoding{"plain half and base64 half", split(func(s string) string { return s }, b64)},
 		encoding{"hex half and base32 half", split(func(s string) string { return hex.EncodeToString([]byte(s)) }, b32)},
+		// Arguments the tool's schema refuses were not checked at all.
+		encoding{"arguments the schema refuses", func(tok string) string { return `{"path":"leak.txt","text":"` + tok + `"}` }},
 	)
 }
 
