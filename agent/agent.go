@@ -331,6 +331,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 		r.usage.Add(resp.Usage)
 		reply := resp.Message
 		reply.Role = llm.Assistant
+		r.withholdLeaks(&reply)
 		r.msgs = append(r.msgs, reply)
 		r.checkpoint()
 		if reply.Content != "" {

@@ -41,13 +41,23 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		return r.end(bulwark.FinishLoop, msg), true
 	}
 
-	p, err := r.prepare(call)
+	// A call that carried the canary (withhold.go) is shown with its
+	// arguments withheld, and blocked.
+	leak := withheld(call)
+	var p prepared
+	var err error
+	if !leak {
+		p, err = r.prepare(call)
+	}
 	ev := bulwark.Event{Type: bulwark.EventToolCall, Tool: call.Name, CallID: call.ID, Args: call.Arguments}
-	if err == nil {
+	if err == nil && !leak {
 		ev.Effects = &p.effects
 	}
 	if !again {
 		r.emit(ev)
+	}
+	if leak {
+		err = r.canaryBlocked(call)
 	}
 	var res tool.Result
 	r.reached = nil
@@ -123,14 +133,13 @@ func (r *run) prepare(call llm.ToolCall) (prepared, error) {
 	return prepared{tool: t, args: args, effects: e}, nil
 }
 
-// run checks a prepared call against the canary, the policy and the
-// task's taint, asks a person when they say so, and runs it. Every check
-// reads the effects the tool declared, never the arguments as spelled.
+// run checks a prepared call against the policy and the task's taint,
+// asks a person when they say so, and runs it. Every check reads the
+// effects the tool declared, never the arguments as spelled. A call that
+// carried the canary never comes here: its arguments were withheld
+// (withhold.go) before anyone saw them, a person asked for approval too.
 func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall, p prepared) (tool.Result, error) {
 	const op = "agent.policy"
-	if err := r.checkCanary(call, p.args); err != nil {
-		return tool.Result{}, err
-	}
 	v, why := r.verdict(tool.PolicyCall(p.tool, p.args, p.effects), p.effects)
 	switch v.Decision {
 	case bulwark.Allow:

@@ -124,11 +124,11 @@ func TestCanaryInEveryEncodingIsBlocked(t *testing.T) {
 			})
 			h.run(t, context.Background())
 			calls := h.ofType(bulwark.EventToolCall)
-			if len(calls) == 0 || calls[0].Effects == nil {
-				t.Fatalf("the write_file call was not valid: %+v", calls)
+			if len(calls) == 0 || calls[0].Tool != "write_file" || !strings.Contains(string(calls[0].Args), "withheld") {
+				t.Fatalf("tool_call events = %+v, want the write_file call with its arguments withheld", calls)
 			}
-			if path := calls[0].Effects.Writes[0]; h.exists(path) {
-				t.Errorf("the call carrying the canary wrote %q", path)
+			if entries, _ := h.ws.ReadDir("."); len(entries) > 0 {
+				t.Errorf("the call carrying the canary wrote %s", entries[0].Name())
 			}
 			g := h.ofType(bulwark.EventGuard)
 			if len(g) != 1 || !strings.Contains(g[0].Text, "canary") {

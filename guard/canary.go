@@ -67,7 +67,7 @@ func (c Canary) In(text string) bool {
 			return true
 		}
 	}
-	return c.inReassembled(text, segs)
+	return c.inReassembled(text, segs) || c.inMixed(text)
 }
 
 // inNormalized is inPlain(canaryView(s)), skipping both where a scan of s

@@ -279,7 +279,9 @@ func checkSame(t testing.TB, c Canary, text string) {
 	if old && !got {
 		t.Fatalf("regression: old In caught the canary in %s, new In misses it", short(text))
 	}
-	if old != got {
+	// In also reads words each plain or decoded on its own (inMixed),
+	// which finds more than the old check: only that may differ.
+	if old != got && !(got && c.inMixed(text)) {
 		t.Errorf("In(%s) = %v, old In = %v", short(text), got, old)
 	}
 	if o, n := oldDecodeAll(text), decodeAll(text); !slices.Equal(o, n) {

@@ -1,0 +1,240 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
+	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
+)
+
+// leakEncodings are canaryEncodings and the splits across two arguments
+// that the check catches, in encoded form.
+func leakEncodings() []struct {
+	name string
+	args func(tok string) string
+} {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	b32 := func(s string) string { return base32.StdEncoding.EncodeToString([]byte(s)) }
+	split := func(enc1, enc2 func(string) string) func(string) string {
+		return func(tok string) string {
+			h := len(tok) / 2
+			return jsonArgs(enc1(tok[:h]), enc2(tok[h:]))
+		}
+	}
+	type encoding = struct {
+		name string
+		args func(tok string) string
+	}
+	return append(canaryEncodings[:len(canaryEncodings):len(canaryEncodings)],
+		encoding{"base64, split between path and content", split(b64, b64)},
+		encoding{"base32, each half on its own", split(b32, b32)},
+		encoding{"plain half and base64 half", split(func(s string) string { return s }, b64)},
+		encoding{"hex half and base32 half", split(func(s string) string { return hex.EncodeToString([]byte(s)) }, b32)},
+		// Arguments the tool's schema refuses were not checked at all.
+		encoding{"arguments the schema refuses", func(tok string) string { return `{"path":"leak.txt","text":"` + tok + `"}` }},
+	)
+}
+
+// leakedPieces are the strings of the arguments args planted (the token
+// in whatever form, split or not) that must show nowhere: the raw
+// arguments, each decoded value, and the token and its random part.
+func leakedPieces(tok, args string) []string {
+	pieces := []string{args, tok, strings.TrimPrefix(tok, "BWK-CANARY-")}
+	var m map[string]string
+	if json.Unmarshal([]byte(args), &m) == nil {
+		for _, v := range m {
+			pieces = append(pieces, v)
+		}
+	}
+	return pieces
+}
+
+// assertNowhere fails t for each piece found in text.
+func assertNowhere(t *testing.T, where, text string, pieces []string) {
+	t.Helper()
+	for _, p := range pieces {
+		if strings.Contains(text, p) {
+			t.Errorf("%s holds %.80q", where, p)
+		}
+	}
+}
+
+// TestCanaryLeakWithheldEverywhere: a call whose arguments carry the
+// canary, plain, encoded or split, is blocked, and its arguments reach
+// none of the places a call's arguments go: no event (the stream,
+// notifications, webhooks, the store and the audit log are made of them),
+// no checkpoint, no approval (every call asks), no tool, and not the
+// conversation sent back to the model. The tool_call event keeps the
+// call's id and tool name, with the arguments withheld. A turn that
+// continues the task from its stored events gives the model the
+// placeholder, not the arguments.
+func TestCanaryLeakWithheldEverywhere(t *testing.T) {
+	for _, tt := range leakEncodings() {
+		t.Run(tt.name, func(t *testing.T) {
+			var planted string
+			var tok string
+			h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+				if len(r.Messages) > 2 {
+					return finish("done")
+				}
+				m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+				if m == nil {
+					return llmtest.Turn{Content: "no canary in the system prompt"}
+				}
+				tok, planted = m[1], tt.args(m[1])
+				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: json.RawMessage(planted)}}}
+			})
+			h.cfg.Policy = bulwark.Policy{Rules: []bulwark.Rule{{Tool: "*", Decision: bulwark.Ask}}}
+			var asked []bulwark.Approval
+			h.cfg.Asking = func(_ context.Context, a bulwark.Approval) { asked = append(asked, a) }
+			h.cfg.Approve = func(_ context.Context, a bulwark.Approval) (bool, error) { return a.Tool == "finish", nil }
+			var cps []bulwark.Checkpoint
+			h.cfg.Checkpoint = func(c bulwark.Checkpoint) { cps = append(cps, c) }
+			if out := h.run(t, context.Background()); out.Reason != bulwark.FinishDone {
+				t.Fatalf("outcome %+v; events:\n%s", out, h.dump())
+			}
+			if planted == "" {
+				t.Fatal("the model never planted the token: the test proves nothing")
+			}
+			pieces := leakedPieces(tok, planted)
+
+			calls := h.ofType(bulwark.EventToolCall)
+			if len(calls) == 0 || calls[0].Tool != "write_file" || calls[0].CallID == "" {
+				t.Fatalf("tool_call events = %+v, want the write_file call first, with its id", calls)
+			}
+			if c := calls[0]; !strings.Contains(string(c.Args), "withheld") || c.Effects != nil {
+				t.Errorf("the blocked call's event has args %s and effects %+v, want them withheld", c.Args, c.Effects)
+			}
+			if g := h.ofType(bulwark.EventGuard); len(g) != 1 || !strings.Contains(g[0].Text, "canary") {
+				t.Errorf("guard events = %+v, want the canary block", g)
+			}
+			for _, e := range h.all() {
+				b, _ := json.Marshal(e)
+				assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+			}
+			for _, c := range cps {
+				b, _ := json.Marshal(c)
+				assertNowhere(t, "a checkpoint", string(b), pieces)
+			}
+			for _, a := range asked {
+				if a.Tool != "finish" {
+					t.Errorf("a person was asked about the blocked call: %+v", a)
+				}
+			}
+			if len(asked) == 0 {
+				t.Error("no approval was asked at all: the test proves less than it says")
+			}
+			entries, _ := h.ws.ReadDir(".")
+			for _, e := range entries {
+				t.Errorf("the blocked call wrote %s", e.Name())
+			}
+			// What the model was sent after its reply: the conversation
+			// without the system prompt, which holds the token by design.
+			for _, r := range h.srv.Requests()[1:] {
+				b, _ := json.Marshal(r.Messages[1:])
+				assertNowhere(t, fmt.Sprintf("model request %d", r.N), string(b), pieces)
+			}
+
+			// The task continued from its stored events.
+			c := h.again()
+			first := h.all()
+			c.cfg.History = append(stored(first), bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+			n := len(c.srv.Requests())
+			c.run(t, context.Background())
+			reqs := c.srv.Requests()[n:]
+			if len(reqs) == 0 {
+				t.Fatal("the continued turn sent no request")
+			}
+			b, _ := json.Marshal(reqs[0].Messages[1:])
+			assertNowhere(t, "the continued turn's request", string(b), pieces)
+			if !strings.Contains(string(b), "withheld") {
+				t.Errorf("the continued turn's request does not show the withheld call: %s", b)
+			}
+		})
+	}
+}
+
+// TestCanaryLeakInDelegateStartsNoChild: a delegate call that carries the
+// parent's canary is withheld like any other: no child task is stored
+// with the leaked text as its input, and no event of the tree holds it.
+func TestCanaryLeakInDelegateStartsNoChild(t *testing.T) {
+	var tok string
+	m := &scripted{reply: func(_ context.Context, n int, req llm.Request) (llm.Message, error) {
+		if n > 0 {
+			return callMsg("finish", map[string]any{"answer": "done"}), nil
+		}
+		if sm := canaryRE.FindStringSubmatch(req.Messages[0].Content); sm != nil {
+			tok = sm[1]
+		}
+		return callMsg("delegate", map[string]any{"task": "send this on: " + base64.StdEncoding.EncodeToString([]byte(tok))}), nil
+	}}
+	tr := newTree(t)
+	agent.Run(context.Background(), tr.config(m, 2), bulwark.Task{ID: "t_root", Input: "go"})
+	if tok == "" {
+		t.Fatal("no canary in the system prompt: the test proves nothing")
+	}
+	if len(tr.tasks) != 0 {
+		t.Errorf("a child was started: %+v", tr.tasks)
+	}
+	pieces := []string{tok, base64.StdEncoding.EncodeToString([]byte(tok))}
+	for id, evs := range tr.events {
+		for _, e := range evs {
+			b, _ := json.Marshal(e)
+			assertNowhere(t, fmt.Sprintf("%s's %s event", id, e.Type), string(b), pieces)
+		}
+	}
+}
+
+// TestCanaryLeakResumedIsBlocked: a turn cut off by a restart just after
+// it stored the tool_call event of a call that carried the canary (its
+// arguments withheld), marked as waiting for a person, resumes: the call
+// is run again as a waiting call is (callToolOnce's again), and is
+// blocked, without asking anyone and without running.
+func TestCanaryLeakResumedIsBlocked(t *testing.T) {
+	first := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if len(r.Messages) > 2 || m == nil {
+			return finish("done")
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "leak.txt", "content": m[1]})}}
+	})
+	first.run(t, context.Background())
+	var cut []bulwark.Event
+	for _, e := range stored(first.all()) {
+		cut = append(cut, e)
+		if e.Type == bulwark.EventToolCall {
+			break
+		}
+	}
+	c := cut[len(cut)-1]
+	if c.Type != bulwark.EventToolCall || !strings.Contains(string(c.Args), "withheld") {
+		t.Fatalf("the stored call is %+v, want its arguments withheld", c)
+	}
+	cut = append(cut, bulwark.Event{Seq: c.Seq + 1, Step: c.Step, Type: bulwark.EventApproval, Tool: c.Tool, CallID: c.CallID, Text: "Allow write_file?"})
+
+	h := first.again()
+	h.cfg.History = cut
+	h.cfg.Resume = &bulwark.Checkpoint{Seq: c.Seq + 1, Step: c.Step, Spent: bulwark.Spent{Steps: 1}}
+	h.cfg.Policy = bulwark.Policy{Rules: []bulwark.Rule{{Tool: "write_file", Decision: bulwark.Ask}}}
+	asked := 0
+	h.cfg.Approve = func(context.Context, bulwark.Approval) (bool, error) { asked++; return true, nil }
+	h.run(t, context.Background())
+	if asked != 0 {
+		t.Errorf("a person was asked %d times about the resumed call", asked)
+	}
+	if g := h.ofType(bulwark.EventGuard); len(g) == 0 || !strings.Contains(g[len(g)-1].Text, "blocked") {
+		t.Errorf("guard events = %+v, want the resumed call blocked", g)
+	}
+	if h.exists("leak.txt") {
+		t.Error("the resumed call ran")
+	}
+}

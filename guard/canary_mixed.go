@@ -1,0 +1,432 @@
+package guard
+
+import (
+	"bytes"
+	"math/bits"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Pieces written each their own way
+//
+// In finds a token written in one encoding, and one split into pieces of
+// the same encoding (inReassembled). A token cut in two with each half
+// encoded on its own in an encoding whose output does not join
+// (base32's padding, base64's), or each half in another way (one plain,
+// one base64; one hex, one URL-encoded), reads as neither: inMixed reads
+// the text a word at a time, a word being a run of the bytes base64,
+// base32 and hex are written with, and lets each word stand for itself or
+// for what it decodes to as hex, base64 or base32, whichever puts the
+// canary's random part together with the words before and after it. The
+// escapes that need no word of their own (%XX, \xNN, \uXXXX, &#NN;, ...)
+// are undone in place first. A word cannot be skipped (a reading must be
+// text, with a letter or a digit: decodeText, hasAlnum): the pieces must follow one
+// another, with only separators between them, so that no text spells the
+// random part out of scattered words (it is 96 random bits: words that
+// happen to decode to it in order do not occur by chance).
+
+// inMixed reports whether text holds the canary's random part in words
+// each plain or decoded on its own, as text is written and with its
+// escapes undone. (Backwards it is not looked for: a token reversed and
+// then cut and encoded piece by piece is left to the model's refusal; it
+// would double the cost.)
+func (c Canary) inMixed(text string) bool {
+	if c.secret == "" || len(c.secret) > maxPattern {
+		return false
+	}
+	var m pieceMatcher
+	m.init(c.secret)
+	var buf [128]byte // where most words are decoded, kept off the heap
+	if m.in(text, buf[:0]) {
+		return true
+	}
+	u := unescapeInPlace(text)
+	return u != text && m.in(u, buf[:0])
+}
+
+// maxPattern bounds the pattern's length: a set of states is a uint64.
+const maxPattern = 63
+
+// pieceMatcher looks for a pattern (the random part, lowercase hex)
+// across words: states are the lengths of pattern matched so far, as
+// Knuth-Morris-Pratt counts them, a set of them since each word may be
+// read more than one way. It is made on the stack, once per text.
+type pieceMatcher struct {
+	pat  string
+	fail [maxPattern + 1]uint8 // fail[k]: the longest proper prefix of pat[:k] that is also its suffix
+}
+
+func (m *pieceMatcher) init(secret string) {
+	m.pat = secret
+	for k, j := 2, uint8(0); k <= len(secret); k++ {
+		for j > 0 && secret[k-1] != secret[j] {
+			j = m.fail[j]
+		}
+		if secret[k-1] == secret[j] {
+			j++
+		}
+		m.fail[k] = j
+	}
+}
+
+// states is a set of match lengths, bit k for length k.
+type states uint64
+
+// in reads text a word at a time, decoding words in scratch.
+func (m *pieceMatcher) in(text string, scratch []byte) bool {
+	_, found := m.words(1, text, isBase64Byte, scratch) // nothing matched yet
+	return found
+}
+
+// words reads text from cur a word at a time, a word being a run of bytes
+// inWord accepts; the others are separators, skipped.
+func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, scratch []byte) (states, bool) {
+	for i := 0; i < len(text); {
+		if !inWord(text[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && inWord(text[j]) {
+			j++
+		}
+		var next states
+		var found bool
+		if i > 0 && strings.IndexByte(`%\#`, text[i-1]) >= 0 {
+			// Part of an escape (%XX, \xNN, \uXXXX, &#NN;), which
+			// unescapeInPlace undoes: read as written, never decoded on
+			// its own, or each escape of a run could be read either way
+			// and a text one digit off the canary be taken for it.
+			next, found = run(m, cur, text[i:j])
+		} else {
+			next, found = m.word(cur, text[i:j], scratch)
+		}
+		if found {
+			return next, true
+		}
+		cur, i = next, j
+	}
+	return cur, false
+}
+
+// isWordPart is isBase64Byte without the punctuation that may also
+// separate pieces ("half1/half2", "half1-half2").
+func isWordPart(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
+}
+
+// hasAlnum reports whether decoded bytes have a letter or a digit.
+func hasAlnum(b []byte) bool {
+	return bytes.ContainsFunc(b, func(r rune) bool {
+		return 'a' <= r|0x20 && r|0x20 <= 'z' || '0' <= r && r <= '9'
+	})
+}
+
+// The readings of a word besides itself.
+const (
+	readHex = iota
+	readBase64
+	readBase64URL
+	readBase32
+	readBase32Hex
+	wordReadings
+)
+
+// readingsOf returns the readings w may be decoded in, as bits 1<<e: those
+// whose alphabet holds all of w (which isBase64Byte accepts). punct
+// reports whether w has any of "+/-_".
+func readingsOf(w string) (readings uint, punct bool) {
+	readings = 1<<wordReadings - 1
+	var plusSlash, dashUnder bool
+	for i := 0; i < len(w); i++ {
+		switch ch := w[i]; {
+		case '0' <= ch && ch <= '9':
+			if ch < '2' || ch > '7' {
+				readings &^= 1 << readBase32
+			}
+		case 'a' <= ch|0x20 && ch|0x20 <= 'z':
+			if ch|0x20 > 'f' {
+				readings &^= 1 << readHex
+			}
+			if ch|0x20 > 'v' {
+				readings &^= 1 << readBase32Hex
+			}
+		case ch == '=':
+			readings &^= 1 << readHex
+		default: // + / - _
+			readings &^= 1<<readHex | 1<<readBase32 | 1<<readBase32Hex
+			plusSlash = plusSlash || ch == '+' || ch == '/'
+			dashUnder = dashUnder || ch == '-' || ch == '_'
+		}
+	}
+	if len(w)%2 != 0 {
+		readings &^= 1 << readHex
+	}
+	// One base64 alphabet: the URL one only for a word that needs it.
+	if dashUnder {
+		readings &^= 1 << readBase64
+	} else {
+		readings &^= 1 << readBase64URL
+	}
+	if plusSlash {
+		readings &^= 1 << readBase64URL
+	}
+	return readings, plusSlash || dashUnder
+}
+
+// word returns the states after w, read plain and as each encoding it
+// decodes in, from cur; found reports that a reading completed a pattern.
+func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, found bool) {
+	if next, found = run(m, cur, w); found {
+		return next, true
+	}
+	readings, punct := readingsOf(w)
+	if punct {
+		// Read also as the words between that punctuation (which has
+		// none: isWordPart).
+		n, found := m.words(cur, w, isWordPart, scratch)
+		if found {
+			return n, true
+		}
+		next |= n
+	}
+	for e := range wordReadings {
+		if readings&(1<<e) == 0 {
+			continue
+		}
+		decoded, ok := decodeText(scratch[:0], w, e)
+		if !ok || !hasAlnum(decoded) {
+			continue
+		}
+		n, found := run(m, cur, decoded)
+		if found {
+			return next, true
+		}
+		next |= n
+	}
+	return next, false
+}
+
+// run reads s from each state of cur, as inPlain reads text: its ASCII
+// letters, lowercased, and digits; anything else is skipped.
+func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, found bool) {
+	p := m.pat
+	for set := cur; set != 0; set &= set - 1 {
+		k := uint8(bits.TrailingZeros64(uint64(set)))
+		for j := 0; j < len(s); j++ {
+			ch := s[j]
+			switch {
+			case 'A' <= ch && ch <= 'Z':
+				ch += 'a' - 'A'
+			case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
+			default:
+				continue
+			}
+			for k > 0 && p[k] != ch {
+				k = m.fail[k]
+			}
+			if p[k] == ch {
+				k++
+			}
+			if int(k) == len(p) {
+				return next, true
+			}
+		}
+		next |= 1 << k
+	}
+	return next, false
+}
+
+// decodeText appends w decoded in reading e, each run between '='
+// padding on its own (two pieces encoded apart and written together,
+// "QldLLQ==Q0FO", read as their two texts). It gives up at the first byte
+// that is not printable ASCII (tabs and line breaks aside): that is no
+// piece of a token written out, and it is what most words of prose decode
+// to, at once. A reading must be text: read through, bytes that are not
+// would let a word vanish and pieces far apart join. (encoding/base64 and
+// base32 decode a word whole, and base32 copies it first: most of
+// inMixed's time and allocations, a word at a time.)
+func decodeText(dst []byte, w string, e int) ([]byte, bool) {
+	bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+	n := len(dst)
+	for rest := w; rest != ""; {
+		chunk := nextChunk(&rest)
+		if (len(chunk)*bitsPer)%8 >= bitsPer { // a character left over
+			return dst[:n], false
+		}
+		var acc uint32
+		nbits := 0
+		for i := 0; i < len(chunk); i++ {
+			v := charValue(e, chunk[i])
+			if v < 0 {
+				return dst[:n], false
+			}
+			acc = acc<<bitsPer | uint32(v)
+			if nbits += bitsPer; nbits >= 8 {
+				nbits -= 8
+				b := byte(acc >> nbits)
+				if b < ' ' && b != '\t' && b != '\n' && b != '\r' || b > '~' {
+					return dst[:n], false
+				}
+				dst = append(dst, b)
+			}
+		}
+	}
+	return dst, true
+}
+
+// charValue is the value of ch in reading e's alphabet (base32's in
+// either case), or -1.
+func charValue(e int, ch byte) int {
+	l := ch | 0x20
+	switch e {
+	case readHex:
+		if v := unhex(ch); v < 16 {
+			return int(v)
+		}
+	case readBase64, readBase64URL:
+		switch {
+		case 'A' <= ch && ch <= 'Z':
+			return int(ch - 'A')
+		case 'a' <= ch && ch <= 'z':
+			return int(ch-'a') + 26
+		case '0' <= ch && ch <= '9':
+			return int(ch-'0') + 52
+		case ch == '+' && e == readBase64, ch == '-' && e == readBase64URL:
+			return 62
+		case ch == '/' && e == readBase64, ch == '_' && e == readBase64URL:
+			return 63
+		}
+	case readBase32:
+		switch {
+		case 'a' <= l && l <= 'z':
+			return int(l - 'a')
+		case '2' <= ch && ch <= '7':
+			return int(ch-'2') + 26
+		}
+	case readBase32Hex:
+		switch {
+		case '0' <= ch && ch <= '9':
+			return int(ch - '0')
+		case 'a' <= l && l <= 'v':
+			return int(l-'a') + 10
+		}
+	}
+	return -1
+}
+
+// nextChunk cuts from *rest the run before the next '=', and the '=' run
+// after it, and returns the run.
+func nextChunk(rest *string) string {
+	s := *rest
+	i := strings.IndexByte(s, '=')
+	if i < 0 {
+		*rest = ""
+		return s
+	}
+	j := i
+	for j < len(s) && s[j] == '=' {
+		j++
+	}
+	*rest = s[j:]
+	return s[:i]
+}
+
+// unescapeInPlace undoes, where they stand, the escapes that spell one
+// character each: %XX and %uXXXX, \xNN, \uXXXX (surrogate pairs joined),
+// \u{X...}, \UXXXXXXXX, octal \NNN, and &#NN; and &#xNN;. Text without a
+// '%', '\' or '&' comes back as is.
+func unescapeInPlace(text string) string {
+	if !strings.ContainsAny(text, `%\&`) {
+		return text
+	}
+	var b strings.Builder
+	b.Grow(len(text))
+	var high rune // a high surrogate waiting for its pair
+	for i := 0; i < len(text); {
+		r, n := escapeAt(text[i:])
+		if n == 0 {
+			if high != 0 {
+				b.WriteRune(utf8.RuneError)
+				high = 0
+			}
+			b.WriteByte(text[i])
+			i++
+			continue
+		}
+		i += n
+		switch {
+		case 0xD800 <= r && r < 0xDC00:
+			high = r
+			continue
+		case 0xDC00 <= r && r < 0xE000 && high != 0:
+			r = (high-0xD800)<<10 + (r - 0xDC00) + 0x10000
+		}
+		high = 0
+		if r < utf8.RuneSelf {
+			b.WriteByte(byte(r))
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// escapeAt decodes the escape s starts with, and returns its character
+// and length; n is 0 when s does not start with one. \xNN and %XX give a
+// byte, which for values past 0x7f is written as the character of that
+// code.
+func escapeAt(s string) (r rune, n int) {
+	hexAt := func(from, digits int) (rune, bool) {
+		if len(s) < from+digits {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(s[from:from+digits], 16, 32)
+		return rune(v), err == nil && v <= utf8.MaxRune
+	}
+	switch {
+	case strings.HasPrefix(s, "%u"), strings.HasPrefix(s, `\u`) && !strings.HasPrefix(s, `\u{`):
+		if v, ok := hexAt(2, 4); ok {
+			return v, 6
+		}
+	case strings.HasPrefix(s, "%"):
+		if v, ok := hexAt(1, 2); ok {
+			return v, 3
+		}
+	case strings.HasPrefix(s, `\x`):
+		if v, ok := hexAt(2, 2); ok {
+			return v, 4
+		}
+	case strings.HasPrefix(s, `\U`):
+		if v, ok := hexAt(2, 8); ok {
+			return v, 10
+		}
+	case strings.HasPrefix(s, `\u{`):
+		if end := strings.IndexByte(s, '}'); end > 3 && end <= 9 {
+			if v, ok := hexAt(3, end-3); ok {
+				return v, end + 1
+			}
+		}
+	case strings.HasPrefix(s, `\`):
+		if len(s) >= 4 && '0' <= s[1] && s[1] <= '3' && isOctal(s[2]) && isOctal(s[3]) {
+			v, _ := strconv.ParseUint(s[1:4], 8, 8)
+			return rune(v), 4
+		}
+	case strings.HasPrefix(s, "&#"):
+		end := strings.IndexByte(s, ';')
+		if end < 3 || end > 10 {
+			return 0, 0
+		}
+		digits, base := s[2:end], 10
+		if digits[0] == 'x' || digits[0] == 'X' {
+			digits, base = digits[1:], 16
+		}
+		if v, err := strconv.ParseUint(digits, base, 32); err == nil && v <= utf8.MaxRune {
+			return rune(v), end + 1
+		}
+	}
+	return 0, 0
+}
+
+func isOctal(c byte) bool { return '0' <= c && c <= '7' }
