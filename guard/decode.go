@@ -62,9 +62,9 @@ type decoder struct {
 	all     bool   // keep unreadable decoded text too
 	scratch []byte // decoded bytes, before they are made a string
 	refused int    // segments the bounds kept out
-	// runs, if not nil, holds the decodings of runs that other decoders
-	// (of a CanaryCheck) made, to replay, and gets this one's.
-	runs map[runKey]runDecoding
+	// shared, if not nil, holds the decodings of runs that other decoders
+	// of a CanaryCheck made, to replay, and gets this one's.
+	shared *CanaryCheck
 }
 
 // unhex is the value of the hex digit c, or 16 when c is not one.
