@@ -72,6 +72,59 @@ func (r *run) hasCanaryBeforeAllocs(raw, args json.RawMessage) bool {
 	return c.In(strings.Join(values, "\n"))
 }
 
+// hasCanaryUnshared is hasCanary before it shared one guard.CanaryCheck
+// between its texts, verbatim: each text was looked in with Canary.In on
+// its own. The shared check must reach its verdict on every input.
+func (r *run) hasCanaryUnshared(raw, args json.RawMessage) bool {
+	c := r.taint.canary
+	if c.In(string(raw)) {
+		return true
+	}
+	a := decodedStrings(args)
+	keys, values := a.keys, a.values
+	for _, s := range keys {
+		if c.In(s) {
+			return true
+		}
+	}
+	for _, s := range values {
+		if c.In(s) {
+			return true
+		}
+	}
+	if len(keys) >= 2 && c.In(strings.Join(keys, "\n")) {
+		return true
+	}
+	if len(keys) >= 1 && len(a.strs) >= 2 && c.In(strings.Join(a.strs, "\n")) {
+		return true
+	}
+	if len(a.strValues) >= 2 && len(a.strValues) < len(values) && c.In(strings.Join(a.strValues, "\n")) {
+		return true
+	}
+	if len(values) < 2 {
+		return false
+	}
+	if c.In(strings.Join(values, "\n")) {
+		return true
+	}
+	slices.Reverse(values)
+	return c.In(strings.Join(values, "\n"))
+}
+
+// TestHasCanaryShares: the check of a bench write_file call decodes the
+// content's run, which five of its texts hold, once, and so allocates
+// less than the check of each text on its own.
+func TestHasCanaryShares(t *testing.T) {
+	args, _ := json.Marshal(map[string]string{"path": "step-3.txt", "content": strings.Repeat("x", 64)})
+	r := &run{}
+	r.taint.canary = guard.NewCanary()
+	shared := testing.AllocsPerRun(50, func() { r.hasCanary(args, args) })
+	alone := testing.AllocsPerRun(50, func() { r.hasCanaryUnshared(args, args) })
+	if shared >= alone {
+		t.Errorf("hasCanary made %v allocations, the check of each text alone %v: nothing shared", shared, alone)
+	}
+}
+
 // checkSameArgs fails t when the canary check of args differs from the
 // old one, or when decodedStrings differs from the token decoder.
 func checkSameArgs(t testing.TB, r *run, args []byte) {
@@ -83,6 +136,9 @@ func checkSameArgs(t testing.TB, r *run, args []byte) {
 	old, got := r.oldHasCanary(args, args), r.hasCanary(args, args)
 	if prev := r.hasCanaryBeforeAllocs(args, args); prev != got {
 		t.Fatalf("hasCanary(%q) = %v, before 0f3ac56 %v", args, got, prev)
+	}
+	if alone := r.hasCanaryUnshared(args, args); alone != got {
+		t.Fatalf("hasCanary(%q) = %v, each text checked alone %v", args, got, alone)
 	}
 	if old && !got {
 		t.Fatalf("regression: the old check caught the canary in %q, the new one misses it", args)

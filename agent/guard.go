@@ -151,7 +151,9 @@ func (r *run) canaryBlocked(call llm.ToolCall) error {
 // through them in every encoding guard.Canary.In undoes (URL, base64, hex,
 // \u, HTML entities, ...).
 func (r *run) hasCanary(raw, args json.RawMessage) bool {
-	c := r.taint.canary
+	// The texts below share their strings: one check decodes a run they
+	// share once (a file's content is in five of them).
+	c := r.taint.canary.Check()
 	if c.In(string(raw)) {
 		return true
 	}

@@ -46,11 +46,16 @@ func (c Canary) Instruction() string {
 // separators, invisible characters or combining marks between its
 // characters, in full-width or look-alike letters, reversed, or base64-,
 // hex- or URL-encoded (also nested, as DecodeSegments finds them).
-func (c Canary) In(text string) bool {
+func (c Canary) In(text string) bool { return c.in(text, nil) }
+
+// in is In, sharing the decodings with the other texts of k when k is not
+// nil.
+func (c Canary) in(text string, k *CanaryCheck) bool {
 	if c.secret == "" {
 		return false
 	}
-	if strings.Contains(text, c.secret) || strings.Contains(text, c.token) {
+	// The token holds the secret: text without the secret has no token.
+	if strings.Contains(text, c.secret) {
 		return true
 	}
 	if c.inNormalized(text) {
@@ -61,13 +66,11 @@ func (c Canary) In(text string) bool {
 			return true
 		}
 	}
-	segs := decodeAll(text)
-	for _, seg := range segs {
-		if c.inNormalized(seg.Text) {
-			return true
-		}
+	segs := k.decodeAll(text)
+	if c.inSegments(segs, k) {
+		return true
 	}
-	return c.inReassembled(text, segs) || c.inMixed(text)
+	return c.inReassembled(text, segs, k) || c.inMixed(text)
 }
 
 // inNormalized is inPlain(canaryView(s)), skipping both where a scan of s

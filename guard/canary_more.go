@@ -17,16 +17,15 @@ import (
 // labels), encoded pieces that each hold part of the token (their decoded
 // text put together, in order), and the escapes of other languages (octal
 // \NNN, \u{X}, \UXXXXXXXX, %uXXXX, decimal character codes).
-// segs are decodeAll(text), which In has worked out already.
-func (c Canary) inReassembled(text string, segs []Segment) bool {
+// segs are decodeAll(text), which In has worked out already; k, if not
+// nil, shares decodings between texts.
+func (c Canary) inReassembled(text string, segs []Segment, k *CanaryCheck) bool {
 	if squeezed := squeezeSeparators(text); squeezed != text {
 		if c.inNormalized(squeezed) {
 			return true
 		}
-		for _, seg := range decodeAll(squeezed) {
-			if c.inNormalized(seg.Text) {
-				return true
-			}
+		if c.inSegments(k.decodeAll(squeezed), k) {
+			return true
 		}
 	}
 	// The segments of each encoding put together, in order. An encoding
@@ -61,10 +60,8 @@ func (c Canary) inReassembled(text string, segs []Segment) bool {
 		if c.inNormalized(s) {
 			return true
 		}
-		for _, seg := range decodeAll(s) {
-			if c.inNormalized(seg.Text) {
-				return true
-			}
+		if c.inSegments(k.decodeAll(s), k) {
+			return true
 		}
 	}
 	return false

@@ -61,6 +61,10 @@ type decoder struct {
 	budget  int
 	all     bool   // keep unreadable decoded text too
 	scratch []byte // decoded bytes, before they are made a string
+	refused int    // segments the bounds kept out
+	// shared, if not nil, holds the decodings of runs that other decoders
+	// of a CanaryCheck made, to replay, and gets this one's.
+	shared *CanaryCheck
 }
 
 // unhex is the value of the hex digit c, or 16 when c is not one.
@@ -78,6 +82,7 @@ func unhex(c byte) byte {
 
 func (d *decoder) add(enc, prefix, text string, depth int) {
 	if len(d.out) >= maxSegments || len(text) > d.budget {
+		d.refused++
 		return
 	}
 	if prefix != "" {
@@ -109,22 +114,7 @@ func (d *decoder) walk(text, prefix string, depth int) {
 		}
 	}
 	for run := range runs(text, base64Bytes.Get(), minBase64Len) {
-		if isHexRun(run) && len(run) < 2*minHexLen {
-			// Short hex may be base64 too; try both.
-			if b, ok := d.decodeBase64(run); ok {
-				d.add("base64", prefix, string(b), depth)
-			}
-		}
-		if isHexRun(run) {
-			var err error
-			if d.scratch, err = hex.AppendDecode(d.scratch[:0], []byte(run[:len(run)&^1])); err == nil {
-				d.add("hex", prefix, string(d.scratch), depth)
-			}
-			continue
-		}
-		if b, ok := d.decodeBase64(run); ok {
-			d.add("base64", prefix, string(b), depth)
-		}
+		d.decodeRun(run, prefix, depth)
 	}
 	for _, run := range hexEscapes(text) {
 		d.add("hex", prefix, run, depth)
@@ -143,6 +133,27 @@ func (d *decoder) walk(text, prefix string, depth int) {
 				d.add("url", prefix, u, depth)
 			}
 		}
+	}
+}
+
+// decodeRunOnce decodes a run of base64 bytes as base64 or hex (short hex
+// as both) and adds what it reads as.
+func (d *decoder) decodeRunOnce(run, prefix string, depth int) {
+	if isHexRun(run) && len(run) < 2*minHexLen {
+		// Short hex may be base64 too; try both.
+		if b, ok := d.decodeBase64(run); ok {
+			d.add("base64", prefix, string(b), depth)
+		}
+	}
+	if isHexRun(run) {
+		var err error
+		if d.scratch, err = hex.AppendDecode(d.scratch[:0], []byte(run[:len(run)&^1])); err == nil {
+			d.add("hex", prefix, string(d.scratch), depth)
+		}
+		return
+	}
+	if b, ok := d.decodeBase64(run); ok {
+		d.add("base64", prefix, string(b), depth)
 	}
 }
 
@@ -233,8 +244,9 @@ func appendBase64(dst []byte, s string) ([]byte, bool) {
 		return dst, false
 	}
 	enc := base64.RawStdEncoding
-	if strings.ContainsAny(s, "-_") {
-		if strings.ContainsAny(s, "+/") {
+	// IndexByte, not ContainsAny, which builds a set of the bytes each call.
+	if hasByte(s, '-') || hasByte(s, '_') {
+		if hasByte(s, '+') || hasByte(s, '/') {
 			return dst, false
 		}
 		enc = base64.RawURLEncoding
@@ -245,6 +257,8 @@ func appendBase64(dst []byte, s string) ([]byte, bool) {
 	b, err := enc.AppendDecode(dst, []byte(s))
 	return b, err == nil
 }
+
+func hasByte(s string, c byte) bool { return strings.IndexByte(s, c) >= 0 }
 
 // hexEscapes decodes runs of \xNN or 0xNN escapes (at least eight bytes).
 func hexEscapes(text string) []string {

@@ -336,16 +336,16 @@ type wire struct {
 	built bool // build was called: the body is read and closed
 }
 
-// build writes req into a pooled buffer with req.Write, which writes the
-// head and body as net/http's Transport does (Host, Content-Length,
-// header lines) and closes the body. The buffer has room for the whole
-// request at once: grown piece by piece as req.Write writes, a buffer new
-// from the pool is allocated five or six times over.
+// build writes req into a pooled buffer as req.Write does (writeRequest),
+// which writes the head and body as net/http's Transport does (Host,
+// Content-Length, header lines) and closes the body. The buffer has room
+// for the whole request at once: grown piece by piece as req.Write
+// writes, a buffer new from the pool is allocated five or six times over.
 func (w *wire) build(req *http.Request) error {
 	w.built = true
 	w.b = wireBufs.Get().(*bytes.Buffer)
 	w.b.Grow(wireSize(req))
-	return req.Write(w.b)
+	return writeRequest(w.b, req)
 }
 
 func (w *wire) bytes() []byte { return w.b.Bytes() }

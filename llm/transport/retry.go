@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -174,9 +175,12 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 			req = inMemory(req)
 		}
 		host = req.URL.Host
-		timer := time.AfterFunc(r.HeaderTimeout, func() { cancel(errHeaderTimeout) })
+		// One timer per attempt: for the response's head, then, once
+		// the body is handed over, for each of its reads.
+		body := &idleBody{ctx: actx, cancel: cancel, idle: r.IdleTimeout}
+		body.timer = time.AfterFunc(r.HeaderTimeout, body.expire)
 		resp, err := client.Do(req)
-		timer.Stop()
+		headed := body.timer.Stop()
 
 		var fail *bulwark.Error
 		var wait time.Duration
@@ -198,8 +202,11 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 					fmt.Sprintf("%s: cannot reach the %s provider (%s)", h.Provider, h.Provider, netReason(err)), errors.New(h.Redact(err.Error())))
 			}
 		case resp.StatusCode >= 200 && resp.StatusCode < 300:
-			resp.Body = &idleBody{rc: resp.Body, ctx: actx, cancel: cancel, idle: r.IdleTimeout,
-				timer: time.AfterFunc(r.IdleTimeout, func() { cancel(errIdleTimeout) })}
+			// A head timeout that fired as the head came in keeps its
+			// cause: it has canceled the attempt, or will.
+			body.reading.Store(headed)
+			body.rc = resp.Body
+			resp.Body = body
 			return resp, nil
 		default:
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -342,13 +349,25 @@ func netReason(err error) string {
 }
 
 // idleBody fails a read that waits longer than idle, and releases the
-// attempt's context on Close.
+// attempt's context on Close. Its timer is the attempt's, which first
+// bounds the wait for the response's head.
 type idleBody struct {
 	rc     io.ReadCloser
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	idle   time.Duration
 	timer  *time.Timer
+	// reading is set once the head is in: the timer then bounds reads.
+	reading atomic.Bool
+}
+
+// expire cancels the attempt when its timer fires.
+func (b *idleBody) expire() {
+	if b.reading.Load() {
+		b.cancel(errIdleTimeout)
+		return
+	}
+	b.cancel(errHeaderTimeout)
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {

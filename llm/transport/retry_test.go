@@ -230,3 +230,59 @@ func TestDoTimeoutsAndRetries(t *testing.T) {
 		}
 	}
 }
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestDoOneTimer: an attempt has one timer, which bounds the wait for the
+// head and then each read of the body (two time.AfterFunc a turn before:
+// a timer and a function each). Counted in allocations, with a transport
+// that answers at once, and a body whose reads wait for longer than the
+// head timeout and less than the idle one must read through.
+func TestDoOneTimer(t *testing.T) {
+	rt := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader("data: ok\n\n")), Request: req}, nil
+	})
+	h := &HTTP{Provider: "openai", Client: &http.Client{Transport: rt}}
+	newReq := func(ctx context.Context) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, "POST", "http://model.test/v1", http.NoBody)
+	}
+	do := func() {
+		resp, err := h.Do(t.Context(), newReq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	do()
+	// What the 2xx attempt allocates besides the timer: the client's
+	// request copy and the rest of net/http's Client.Do, the attempt's
+	// context, the body's wrapper: 16 with one timer and its function
+	// (go1.26), 18 with two.
+	if n := testing.AllocsPerRun(50, do); n > 16 {
+		t.Errorf("Do and a body read allocate %v times, want at most 16 (one timer)", n)
+	}
+
+	slow := roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		pr, pw := io.Pipe()
+		go func() {
+			time.Sleep(60 * time.Millisecond) // past the head timeout
+			io.WriteString(pw, "data: ok\n\n")
+			pw.Close()
+		}()
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: pr, Request: req}, nil
+	})
+	h = &HTTP{Provider: "openai", Client: &http.Client{Transport: slow}, Retry: Retry{HeaderTimeout: 20 * time.Millisecond, IdleTimeout: time.Hour}}
+	resp, err := h.Do(t.Context(), newReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || string(b) != "data: ok\n\n" {
+		t.Errorf("a body read within the idle timeout and past the head one: %q, %v", b, err)
+	}
+}
