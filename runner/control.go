@@ -118,7 +118,12 @@ func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text s
 		}
 		return err
 	}
-	if err := l.send(text); !errors.Is(err, errRunEnding) {
+	// When it is sent: after the task's question, if its event is stored.
+	seq, err := rt.cfg.Store.LastEventSeq(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if err := l.send(text, seq); !errors.Is(err, errRunEnding) {
 		return err
 	}
 	// The run began to park after running found it held: what it read
@@ -128,7 +133,7 @@ func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text s
 	if err != nil {
 		return err
 	}
-	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text, EventSeq: seq})
 }
 
 // heldElsewhere reports, after running failed with err, whether task id

@@ -35,6 +35,10 @@ type Store interface {
 	bulwark.TaskQuerier
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
 	UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error)
+	// LastEventSeq returns the Seq of a task's last stored event (0: it
+	// has none); an unknown task is NotFound. A message is the answer to
+	// a question only when sent after the question's event was stored.
+	LastEventSeq(ctx context.Context, tenant bulwark.TenantID, id string) (int64, error)
 	// ContinueTask queues a stopped task again for a new turn of its
 	// conversation (see sqlite.DB.ContinueTask); limits, when not nil,
 	// replace its limits. A task not stopped is Conflict.
@@ -341,7 +345,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
 		if e.Type == bulwark.EventAskUser {
-			l.expectAnswer()
+			l.expectAnswer(e.Seq)
 		}
 		rec.Record(e) // committed before it is published
 		if err := rec.Err(); err != nil {
@@ -394,6 +398,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	var last int64
 	if n := len(history); n > 0 {
 		last = history[n-1].Seq
+	}
+	if asked := pendingQuestion(history); asked > 0 {
+		// The turn resumes where it asked a person: the run asks again
+		// first, and what was sent since the question was stored answers.
+		l.expectAnswer(asked)
 	}
 	if auditor != nil {
 		// A resumed run carries out calls an earlier run started (an

@@ -43,8 +43,13 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 		if _, err := taskStatus(ctx, tx, op, tenant, r.TaskID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created))
+		if r.EventSeq == 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?`, r.TaskID).Scan(&r.EventSeq); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq)
 		return err
 	})
 	if err != nil {
@@ -87,7 +92,7 @@ func (db *DB) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([]bulw
 	var rows []row
 	now := db.now()
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		rs, err := tx.QueryContext(ctx, `SELECT seq, id, tenant_id, task_id, turn, kind, payload_ct, created FROM task_controls
+		rs, err := tx.QueryContext(ctx, `SELECT seq, id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq FROM task_controls
 			WHERE taken IS NULL AND (`+where+`) ORDER BY seq`, args...)
 		if err != nil {
 			return err
@@ -96,7 +101,7 @@ func (db *DB) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([]bulw
 		for rs.Next() {
 			var x row
 			var seq, created int64
-			if err := rs.Scan(&seq, &x.r.ID, &x.r.TenantID, &x.r.TaskID, &x.r.Turn, &x.r.Kind, &x.ct, &created); err != nil {
+			if err := rs.Scan(&seq, &x.r.ID, &x.r.TenantID, &x.r.TaskID, &x.r.Turn, &x.r.Kind, &x.ct, &created, &x.r.EventSeq); err != nil {
 				rs.Close()
 				return err
 			}
