@@ -212,13 +212,18 @@ func TestAnswerAsAResumedQuestionSetsUp(t *testing.T) {
 	// The resumed run's start is stored before it asks again: the answer
 	// goes then.
 	sent := make(chan error, 1)
+	ready := make(chan struct{}) // e.rt is the new runtime
 	var once sync.Once
 	e.store = func(db *sqlite.DB) runner.Store {
 		return onTaskStarted{Store: db, started: func(tenant bulwark.TenantID, id string) {
-			once.Do(func() { sent <- e.rt.Send(context.Background(), tenant, id, "green") })
+			once.Do(func() {
+				<-ready
+				sent <- e.rt.Send(context.Background(), tenant, id, "green")
+			})
 		}}
 	}
 	e.rt = e.newRuntime(t, e.db) // Start resumes it
+	close(ready)
 	answerSent(t, sent)
 	if got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded); got.Answer != "colour green" {
 		t.Errorf("the task answered %q, want \"colour green\"", got.Answer)
