@@ -82,6 +82,9 @@ func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, acto
 			l.hub.publish(e)
 		}
 		rt.seal(l) // a person may have uploaded files meanwhile
+		// Its turn is over: nothing is left to resume (a task queued to
+		// resume has a checkpoint), as at the end of a run.
+		rt.settleCheckpoint(context.WithoutCancel(ctx), l.task)
 		l.hub.close()
 		rt.forget(l)
 		return rec.Err()
