@@ -416,7 +416,8 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
-	if err := rt.restore(base, l, ws); err != nil {
+	stored, err := rt.restore(base, l, ws)
+	if err != nil {
 		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	resume, checkpoint, uploadsDone, err := rt.checkpoints(base, l, ws.Path(), history, func(err error) { cancel(err) })
@@ -424,6 +425,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	defer uploadsDone()
+	if stored {
+		if err := rt.unstore(base, l); err != nil {
+			return rt.setupFailed(parent, ctx, sink, l, last, err)
+		}
+	}
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
