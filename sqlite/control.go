@@ -43,14 +43,11 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 		if _, err := taskStatus(ctx, tx, op, tenant, r.TaskID); err != nil {
 			return err
 		}
-		if r.EventSeq == 0 {
-			if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?`, r.TaskID).Scan(&r.EventSeq); err != nil {
-				return err
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq)
-		return err
+		// The seq of the task's last event, unless the request has one.
+		return tx.QueryRowContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 > 0 THEN ?8 ELSE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?3) END)
+			RETURNING event_seq`,
+			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq).Scan(&r.EventSeq)
 	})
 	if err != nil {
 		return r, unavailable(op, "store the request", err)
