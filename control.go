@@ -60,6 +60,14 @@ type ControlRequest struct {
 	Allow      bool   `json:"allow,omitempty"`
 	// Created is when the request was stored, set by SendControl.
 	Created time.Time `json:"created"`
+	// EventSeq is the Seq of the task's last stored event when the
+	// request was stored (0: it had none): a message is the answer to the
+	// task's question (ask_user) only when it was sent after the
+	// question's event was stored (EventSeq >= that event's Seq); one
+	// written before the question existed is an ordinary message.
+	// SendControl sets it, but for a request given one (above 0: a
+	// request stored again for a later run keeps its own).
+	EventSeq int64 `json:"event_seq"`
 }
 
 // TaskRef names a task of a tenant.
@@ -73,9 +81,9 @@ type TaskRef struct {
 // processes (and nodes) on one store.
 //
 // A store keeps, per request: an increasing sequence number (the order
-// requests were stored in), its id, tenant, task, turn and kind in the
-// clear (to find and order requests), when it was created and when it was
-// taken (null until then), and the rest (actor, text, approval id,
+// requests were stored in), its id, tenant, task, turn, kind and EventSeq
+// in the clear (to find and order requests), when it was created and when
+// it was taken (null until then), and the rest (actor, text, approval id,
 // decision) as JSON sealed with the tenant's data key, bound to the
 // tenant and the request id (record kind "control"), as event payloads
 // are. An index on the task of the requests not taken serves the poll.
@@ -87,7 +95,8 @@ type TaskRef struct {
 type ControlStore interface {
 	// SendControl stores r for the process that runs task r.TaskID of
 	// tenant and returns it with ID ("ctl_..." from NewID) and Created
-	// set, and TenantID set to tenant. An unknown task (or one of another
+	// set, TenantID set to tenant, and EventSeq, when r has none, set to
+	// the Seq of the task's last event, read in the same transaction. An unknown task (or one of another
 	// tenant) is NotFound; an invalid kind, a message without text or an
 	// answer without an approval id, Invalid. Storing a request does not
 	// check that a process runs the task: the sender checks the task's

@@ -395,3 +395,26 @@ func (db *DB) Events(ctx context.Context, tenant bulwark.TenantID, taskID string
 	}
 	return events, nil
 }
+
+// LastEventSeq returns the Seq of the task's last stored event, 0 when it
+// has none; an unknown task (or one of another tenant) is NotFound. One
+// read on the events' key, whatever their number.
+func (db *DB) LastEventSeq(ctx context.Context, tenant bulwark.TenantID, taskID string) (int64, error) {
+	const op = "postgres.LastEventSeq"
+	if err := tenant.Check(op); err != nil {
+		return 0, err
+	}
+	if err := checkTaskID(op, taskID); err != nil {
+		return 0, err
+	}
+	var seq int64
+	err := db.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(MAX(seq), 0) FROM events WHERE tenant_id = $1 AND task_id = $2) FROM tasks WHERE tenant_id = $1 AND id = $2`,
+		tenant, taskID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, bulwark.Errorf(bulwark.NotFound, op, "no such task")
+	}
+	if err != nil {
+		return 0, unavailable(op, "read the events", err)
+	}
+	return seq, nil
+}

@@ -346,6 +346,61 @@ func (rt *Runtime) dropCheckpoint(ctx context.Context, t bulwark.Task) {
 	}
 }
 
+// settleCheckpoint drops the checkpoint of task t, whose turn ended
+// before a run took it up (canceled while queued), as a run drops it at
+// its end once its files are sealed. A run would first have put the
+// checkpoint's files back into its folder, sealed then: the files the
+// artifact store lacks (those of a run whose node stopped, which only the
+// checkpoint holds) are stored there first, and while they cannot be,
+// the checkpoint stays.
+func (rt *Runtime) settleCheckpoint(ctx context.Context, t bulwark.Task) {
+	if rt.cfg.Checkpoints == nil {
+		return
+	}
+	if err := rt.keepCheckpointFiles(ctx, t); err != nil {
+		slog.Warn("the files of a canceled task's checkpoint could not be stored; the checkpoint stays", "task", t.ID, "err", err)
+		return
+	}
+	rt.dropCheckpoint(ctx, t)
+}
+
+// keepCheckpointFiles stores the files of task t's checkpoint that the
+// artifact store does not hold.
+func (rt *Runtime) keepCheckpointFiles(ctx context.Context, t bulwark.Task) error {
+	if rt.cfg.Artifacts == nil {
+		return nil
+	}
+	tenant := bulwark.TenantID(t.TenantID)
+	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, t.ID)
+	if bulwark.ErrorKind(err) == bulwark.NotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stored, err := rt.cfg.Artifacts.Artifacts(ctx, tenant, t.ID)
+	if err != nil {
+		return err
+	}
+	have := make(map[string]bool, len(stored))
+	for _, a := range stored {
+		have[a.Path] = true
+	}
+	for _, f := range c.Files {
+		if have[f.Path] {
+			continue
+		}
+		data, err := rt.cfg.Checkpoints.Blob(ctx, tenant, t.ID, f.SHA256)
+		if err != nil {
+			return err
+		}
+		if _, err := rt.cfg.Artifacts.PutArtifact(ctx, tenant, bulwark.Artifact{TaskID: t.ID, Path: f.Path}, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // maxStalledRuns is how many runs of a task in a row may stop without
 // committing a step before a start stops resuming it by itself: a task
 // that brings its process down (or meets one that keeps failing) would
@@ -400,6 +455,11 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 	}
 	t.Status = bulwark.TaskQueued
 	l := newLive(t)
+	if asked := pendingQuestion(events); asked > 0 {
+		// It waited for an answer: one sent before its run asks again
+		// (as the run sets up) is the answer, not a message for later.
+		l.expectAnswer(asked)
+	}
 	if rt.cfg.Artifacts != nil {
 		// A shutdown sealed its files into the store; a crash left them
 		// in its folder.

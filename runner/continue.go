@@ -212,24 +212,27 @@ func (rt *Runtime) turnHistory(ctx context.Context, tenant bulwark.TenantID, id 
 	}
 }
 
-// restore moves the files a task's earlier turns left in the store back
-// into its workspace folder, before a new turn runs, and then out of the
-// store: from here on the folder holds them, and is sealed again when the
-// run stops. Until restore is done, readers see the stored files. A
-// restore that fails before the folder holds them all leaves them in the
-// store, and removes the copies it wrote.
-func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace) (err error) {
+// restore puts the files a task's earlier turns left in the store back
+// into its workspace folder, before a new turn runs: from here on the
+// folder holds them, and is sealed again when the run stops. They leave
+// the store only once the run's set-up is done (unstore): a set-up that
+// fails after restore (its checkpoint cannot be read, say) leaves them
+// stored, whether or not the run's end can seal the folder, for the next
+// run, which may be another node's. Until restore is done, readers see
+// the stored files. A restore that fails before the folder holds them
+// all removes the copies it wrote. stored reports files put back that
+// are still in the store.
+func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace) (stored bool, err error) {
 	if rt.cfg.Artifacts == nil {
-		return nil
+		return false, nil
 	}
 	tenant := bulwark.TenantID(l.task.TenantID)
 	id := l.task.ID
 	l.files.Lock()
 	defer l.files.Unlock()
-	const op, msg = "runner.restore", "the task's files could not be put back in its workspace"
 	kept, err := rt.cfg.Artifacts.Artifacts(ctx, tenant, id)
 	if err != nil {
-		return setupError(op, msg, err)
+		return false, setupError(opRestore, msgRestore, err)
 	}
 	var written []string
 	defer func() {
@@ -245,23 +248,31 @@ func (rt *Runtime) restore(ctx context.Context, l *live, ws *workspace.Workspace
 	for _, a := range kept {
 		_, data, err := rt.cfg.Artifacts.ArtifactContent(ctx, tenant, id, a.Path)
 		if err != nil {
-			return setupError(op, msg, err)
+			return false, setupError(opRestore, msgRestore, err)
 		}
 		if err := ws.WriteFile(a.Path, data); err != nil {
-			return bulwark.E(bulwark.Internal, op, msg, err)
+			return false, bulwark.E(bulwark.Internal, opRestore, msgRestore, err)
 		}
 		written = append(written, a.Path)
 		if a.Uploaded {
 			l.uploads[a.Path] = true
 		}
 	}
-	// The folder holds them all: if they cannot leave the store, the
-	// run's end seals them there again.
+	// The folder holds them all: the run's end seals them again.
 	l.sealed = false
-	if len(kept) > 0 {
-		if err := rt.cfg.Artifacts.DeleteArtifacts(ctx, tenant, id); err != nil {
-			return setupError(op, msg, err)
-		}
+	return len(kept) > 0, nil
+}
+
+const opRestore, msgRestore = "runner.restore", "the task's files could not be put back in its workspace"
+
+// unstore takes the files restore put back out of the store, once the
+// run's set-up is done: the folder, and its first checkpoint when the
+// run has checkpoints, hold them.
+func (rt *Runtime) unstore(ctx context.Context, l *live) error {
+	l.files.Lock()
+	defer l.files.Unlock()
+	if err := rt.cfg.Artifacts.DeleteArtifacts(ctx, bulwark.TenantID(l.task.TenantID), l.task.ID); err != nil {
+		return setupError(opRestore, msgRestore, err)
 	}
 	return nil
 }

@@ -82,6 +82,9 @@ func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, acto
 			l.hub.publish(e)
 		}
 		rt.seal(l) // a person may have uploaded files meanwhile
+		// Its turn is over: nothing is left to resume (a task queued to
+		// resume has a checkpoint), as at the end of a run.
+		rt.settleCheckpoint(context.WithoutCancel(ctx), l.task)
 		l.hub.close()
 		rt.forget(l)
 		return rec.Err()
@@ -118,7 +121,12 @@ func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text s
 		}
 		return err
 	}
-	if err := l.send(text); !errors.Is(err, errRunEnding) {
+	// When it is sent: after the task's question, if its event is stored.
+	seq, err := rt.cfg.Store.LastEventSeq(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if err := l.send(text, seq); !errors.Is(err, errRunEnding) {
 		return err
 	}
 	// The run began to park after running found it held: what it read
@@ -128,7 +136,7 @@ func (rt *Runtime) Send(ctx context.Context, tenant bulwark.TenantID, id, text s
 	if err != nil {
 		return err
 	}
-	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text, EventSeq: seq})
 }
 
 // heldElsewhere reports, after running failed with err, whether task id

@@ -55,7 +55,7 @@ func (rt *Runtime) startChild(ctx context.Context, parent *live, actor string, t
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
 		if e.Type == bulwark.EventAskUser {
-			l.expectAnswer() // a sub-agent's questions wait in l.ask
+			l.expectAnswer(e.Seq) // a sub-agent's questions wait in l.ask
 		}
 		rec.Record(e)
 		if err := rec.Err(); err != nil {

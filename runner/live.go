@@ -28,6 +28,10 @@ type live struct {
 	wait      waitState   // on a queue other than the in-process one (waitpark.go)
 	question  chan string // set while ask_user waits for an answer (expectAnswer, ask)
 	answered  bool        // the question has its answer
+	// asked is the Seq of the open question's event (of its first
+	// asking, for one a resumed run asks again): a message sent before
+	// that event was stored is not its answer (send).
+	asked int64
 	// output holds the live output of the running call (live_output.go).
 	output     []bulwark.Event
 	outputSize int
@@ -166,31 +170,53 @@ func (l *live) decide(actor, id string, allow bool) (audit bool, err error) {
 	return false, bulwark.Errorf(bulwark.NotFound, "runner.Decide", "no such approval waiting")
 }
 
-// expectAnswer opens the question that ask_user is about to wait on. The
-// run's sink calls it as the question's event passes, before the event is
-// stored and published: whoever sees the question and answers at once
-// answers it, where the answer would otherwise go to the inbox, read only
-// before the next step, while ask waited for another.
-func (l *live) expectAnswer() {
+// expectAnswer opens the question that ask_user is about to wait on, whose
+// event has Seq seq. The run's sink calls it as the question's event
+// passes, before the event is stored and published: whoever sees the
+// question and answers at once answers it, where the answer would
+// otherwise go to the inbox, read only before the next step, while ask
+// waited for another. A question already open (the one a resumed run
+// asks again, opened as the run began) stays as it is.
+func (l *live) expectAnswer(seq int64) {
 	l.mu.Lock()
-	l.openQuestion()
+	l.openQuestion(seq)
 	l.mu.Unlock()
 }
 
-// openQuestion returns the open question's channel, opening one if
-// none is. l.mu is held.
-func (l *live) openQuestion() chan string {
+// openQuestion returns the open question's channel, opening one, asked
+// at seq, if none is. l.mu is held.
+func (l *live) openQuestion(seq int64) chan string {
 	if l.question == nil {
-		l.question, l.answered = make(chan string, 1), false
+		l.question, l.answered, l.asked = make(chan string, 1), false, seq
 	}
 	return l.question
+}
+
+// pendingQuestion returns the Seq of the question (ask_user) that the
+// stored events of a task leave unanswered, as first asked (a resumed
+// run that was cut off again may have asked it again since), or 0. The
+// run that resumes the turn asks it again before anything else (agent's
+// resumeCalls), and a message sent since it was first stored answers it.
+func pendingQuestion(events []bulwark.Event) int64 {
+	var asked int64
+	for _, e := range events {
+		switch e.Type {
+		case bulwark.EventAskUser:
+			if asked == 0 {
+				asked = e.Seq
+			}
+		case bulwark.EventUserMessage, bulwark.EventTaskFinished:
+			asked = 0 // answered, or the turn is over
+		}
+	}
+	return asked
 }
 
 // ask waits for the answer to a question, which the next message brings
 // (or brought, since the question's event: expectAnswer).
 func (l *live) ask(ctx context.Context, q string) (string, error) {
 	l.mu.Lock()
-	ch := l.openQuestion()
+	ch := l.openQuestion(0) // opened by its event's expectAnswer
 	l.mu.Unlock()
 	defer func() {
 		l.mu.Lock()
@@ -228,9 +254,12 @@ func (l *live) hasAnswer() bool {
 	return l.question != nil && l.answered
 }
 
-// send delivers a person's message: the answer to a question asked and
-// not answered yet, or a message read before the next step.
-func (l *live) send(text string) error {
+// send delivers a person's message, sent when the task's last stored
+// event was seq: the answer to a question asked and not answered yet, if
+// the question's event was stored by then, or a message read before the
+// next step. A message written before the question existed is not its
+// answer, whenever it arrives.
+func (l *live) send(text string, seq int64) error {
 	l.mu.Lock()
 	if l.wait.ending {
 		// Its run parks: the inbox and the open question were read for
@@ -248,10 +277,10 @@ func (l *live) send(text string) error {
 			return bulwark.Errorf(bulwark.RateLimited, "runner.Send", "too many messages are waiting for this task; wait for it to read them")
 		}
 		t := l.task
-		l.wait.kept = append(l.wait.kept, bulwark.ControlRequest{TenantID: t.TenantID, TaskID: t.ID, Turn: t.Turns, Kind: bulwark.ControlMessage, Text: text})
+		l.wait.kept = append(l.wait.kept, bulwark.ControlRequest{TenantID: t.TenantID, TaskID: t.ID, Turn: t.Turns, Kind: bulwark.ControlMessage, Text: text, EventSeq: seq})
 		return nil
 	}
-	if q := l.question; q != nil && !l.answered {
+	if q := l.question; q != nil && !l.answered && seq >= l.asked {
 		l.answered = true
 		q <- text // buffered: the one answer never blocks, and takeAnswer sees it
 		l.mu.Unlock()

@@ -15,12 +15,12 @@ func TestSendWhileTheRunParks(t *testing.T) {
 	for _, open := range []bool{false, true} {
 		l := newLive(bulwark.Task{ID: "t_1"})
 		if open {
-			l.expectAnswer()
+			l.expectAnswer(3)
 		}
 		l.mu.Lock()
 		l.wait.ending = true
 		l.mu.Unlock()
-		if err := l.send("green"); !errors.Is(err, errRunEnding) {
+		if err := l.send("green", 3); !errors.Is(err, errRunEnding) {
 			t.Errorf("question open %v: send while the run parks = %v, want errRunEnding", open, err)
 		}
 		if len(l.inbox) != 0 || l.hasAnswer() {
@@ -29,8 +29,67 @@ func TestSendWhileTheRunParks(t *testing.T) {
 	}
 	// Not ending: delivered as before.
 	l := newLive(bulwark.Task{ID: "t_2"})
-	if err := l.send("hello"); err != nil || len(l.inbox) != 1 {
+	if err := l.send("hello", 0); err != nil || len(l.inbox) != 1 {
 		t.Errorf("send to a running task = %v with %d in the inbox, want nil and 1", err, len(l.inbox))
+	}
+}
+
+// A message sent before the question's event was stored is a message,
+// read before the next step, whenever it reaches the run; one sent once
+// it was stored is the answer. The first was taken for the answer when
+// it reached the run after the question opened (through another node's
+// store, polled a moment later), though written before it existed.
+func TestMessageFromBeforeTheQuestionIsNotItsAnswer(t *testing.T) {
+	l := newLive(bulwark.Task{ID: "t_1"})
+	l.expectAnswer(5)
+	if err := l.send("from before", 4); err != nil {
+		t.Fatal(err)
+	}
+	if l.hasAnswer() || len(l.inbox) != 1 {
+		t.Fatalf("a message from before the question: answered %v, %d in the inbox; want a message in the inbox", l.hasAnswer(), len(l.inbox))
+	}
+	if err := l.send("the answer", 5); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := l.takeAnswer(); !ok || a != "the answer" {
+		t.Errorf("the answer = %q, %v; want \"the answer\"", a, ok)
+	}
+	// A question a resumed run asks again keeps the Seq of its first
+	// asking, opened as the run began: what was sent since answers.
+	l = newLive(bulwark.Task{ID: "t_2"})
+	l.expectAnswer(pendingQuestion([]bulwark.Event{{Seq: 1, Type: bulwark.EventTaskStarted}, {Seq: 2, Type: bulwark.EventAskUser},
+		{Seq: 3, Type: bulwark.EventTaskStarted}}))
+	if err := l.send("while it was down", 3); err != nil {
+		t.Fatal(err)
+	}
+	l.expectAnswer(4) // asked again
+	if a, ok := l.takeAnswer(); !ok || a != "while it was down" {
+		t.Errorf("the answer to the question asked again = %q, %v; want the one sent after its first asking", a, ok)
+	}
+}
+
+var pendingQuestionTests = []struct {
+	name   string
+	events []bulwark.EventType
+	want   int64
+}{
+	{"none", []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventModelText}, 0},
+	{"asked", []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventToolCall, bulwark.EventAskUser}, 3},
+	{"asked again", []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventToolCall, bulwark.EventAskUser, bulwark.EventTaskStarted, bulwark.EventAskUser}, 3},
+	{"answered", []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventAskUser, bulwark.EventUserMessage}, 0},
+	{"ended", []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventAskUser, bulwark.EventTaskFinished}, 0},
+	{"asked after an answer", []bulwark.EventType{bulwark.EventAskUser, bulwark.EventUserMessage, bulwark.EventToolResult, bulwark.EventAskUser}, 4},
+}
+
+func TestPendingQuestion(t *testing.T) {
+	for _, tc := range pendingQuestionTests {
+		var events []bulwark.Event
+		for i, typ := range tc.events {
+			events = append(events, bulwark.Event{Seq: int64(i + 1), Type: typ})
+		}
+		if got := pendingQuestion(events); got != tc.want {
+			t.Errorf("%s: pendingQuestion(%v) = %d, want %d", tc.name, tc.events, got, tc.want)
+		}
 	}
 }
 

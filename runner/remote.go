@@ -154,7 +154,7 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 	case bulwark.ControlCancel:
 		return rt.cancelLive(ctx, tenant, r.Actor, l, false)
 	case bulwark.ControlMessage:
-		if err := l.send(r.Text); !errors.Is(err, errRunEnding) {
+		if err := l.send(r.Text, r.EventSeq); !errors.Is(err, errRunEnding) {
 			return err
 		}
 		// Its run began to park: stored again for the next run.

@@ -35,6 +35,10 @@ type Store interface {
 	bulwark.TaskQuerier
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
 	UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error)
+	// LastEventSeq returns the Seq of a task's last stored event (0: it
+	// has none); an unknown task is NotFound. A message is the answer to
+	// a question only when sent after the question's event was stored.
+	LastEventSeq(ctx context.Context, tenant bulwark.TenantID, id string) (int64, error)
 	// ContinueTask queues a stopped task again for a new turn of its
 	// conversation (see sqlite.DB.ContinueTask); limits, when not nil,
 	// replace its limits. A task not stopped is Conflict.
@@ -341,7 +345,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	sinks := []agent.Sink{func(e bulwark.Event) {
 		l.keepOutput(e)
 		if e.Type == bulwark.EventAskUser {
-			l.expectAnswer()
+			l.expectAnswer(e.Seq)
 		}
 		rec.Record(e) // committed before it is published
 		if err := rec.Err(); err != nil {
@@ -395,6 +399,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	if n := len(history); n > 0 {
 		last = history[n-1].Seq
 	}
+	if asked := pendingQuestion(history); asked > 0 {
+		// The turn resumes where it asked a person: the run asks again
+		// first, and what was sent since the question was stored answers.
+		l.expectAnswer(asked)
+	}
 	if auditor != nil {
 		// A resumed run carries out calls an earlier run started (an
 		// approval asked again): their records name what they were.
@@ -407,7 +416,8 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	}
 	defer ws.Close()
 	ws.MaxFileSize = rt.cfg.MaxFileSize
-	if err := rt.restore(base, l, ws); err != nil {
+	stored, err := rt.restore(base, l, ws)
+	if err != nil {
 		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	resume, checkpoint, uploadsDone, err := rt.checkpoints(base, l, ws.Path(), history, func(err error) { cancel(err) })
@@ -415,6 +425,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		return rt.setupFailed(parent, ctx, sink, l, last, err)
 	}
 	defer uploadsDone()
+	if stored {
+		if err := rt.unstore(base, l); err != nil {
+			return rt.setupFailed(parent, ctx, sink, l, last, err)
+		}
+	}
 	setup, err := rt.cfg.Prepare(ctx, t, ws)
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)

@@ -418,6 +418,7 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 			early[id] = true
 		}
 	}
+	asked := l.asked // its event's Seq, as first asked (expectAnswer)
 	l.mu.Unlock()
 	var answer *string
 	var rest []bulwark.ControlRequest
@@ -426,7 +427,7 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 		switch {
 		case r.Kind == bulwark.ControlCancel:
 			rt.carryOutLogged(ctx, r)
-		case r.Kind == bulwark.ControlMessage && answer == nil && !early[r.ID]:
+		case r.Kind == bulwark.ControlMessage && answer == nil && !early[r.ID] && r.EventSeq >= asked:
 			text := r.Text
 			answer = &text
 		case r.Kind == bulwark.ControlMessage:
@@ -465,6 +466,9 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, rest []bulwark.ControlRequest) error {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
+	l.mu.Lock()
+	asked := l.asked // the question's, if it waits for an answer
+	l.mu.Unlock()
 	// Waiting before ending: a cancel that finds it held here until then
 	// stops this run (ctx), and one that comes after is stored and wakes
 	// it (wake).
@@ -528,10 +532,16 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 			w.Kept = append(w.Kept, id)
 		}
 	}
-	// Not kept: sent after the run last looked, a message may answer
-	// the question, and a decision is for the approval it names.
+	// Sent after the run last looked, a message may answer the question
+	// (unless written before it: kept, it wakes nothing), and a decision
+	// is for the approval it names.
 	for _, r := range late {
-		if _, ok := store(r); ok {
+		id, ok := store(r)
+		switch {
+		case !ok:
+		case w.Question != "" && r.Kind == bulwark.ControlMessage && r.EventSeq < asked:
+			w.Kept = append(w.Kept, id)
+		default:
 			answered = true
 		}
 	}

@@ -822,3 +822,59 @@ func TestAnswerToATaskWithAProjectFile(t *testing.T) {
 		t.Errorf("%d ask_user events, want 2 (asked, asked again by the run that took the answer)", n)
 	}
 }
+
+// TestMessageBeforeTheQuestionThroughAnotherNode: on a River queue, a
+// message sent through another node just before the task's question is
+// stored (written before the question existed) is not its answer, though
+// the running node takes it once the question is open (by its poll, or
+// as its run ends to wait): the task waits, and is not run again for it;
+// the answer sent later resumes it, on any node, and the message reaches
+// the model as a message. It was taken for the answer.
+func TestMessageBeforeTheQuestionThroughAnotherNode(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		poll time.Duration
+	}{{"polled", 0}, {"taken as the run parks", time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) { messageBeforeTheQuestion(t, tc.poll) })
+	}
+}
+
+func messageBeforeTheQuestion(t *testing.T, poll time.Duration) {
+	c := newParkCluster(t, parkHandler)
+	c.controlEvery = poll
+	ctx := context.Background()
+	var nodes []*parkNode
+	var once sync.Once
+	sent := make(chan error, 1)
+	c.wrap = func(n *parkNode, db *postgres.DB) runner.Store {
+		return onAskUser{Store: db, before: func(tenant bulwark.TenantID, e bulwark.Event) {
+			once.Do(func() { sent <- nodes[1].rt.Send(context.Background(), tenant, e.TaskID, "also use the big font") })
+		}}
+	}
+	nodes = append(nodes, c.node("node-0"), c.node("node-1"))
+	id := c.submit(nodes[0], "ask")
+	if err := <-sent; err != nil {
+		t.Fatalf("the message before the question: %v", err)
+	}
+	var task bulwark.Task
+	waitFor(t, func() bool {
+		task = must(c.store.Task(ctx, c.a, id))
+		return task.Status == bulwark.TaskWaiting || task.Status.Ended()
+	})
+	if task.Status.Ended() {
+		t.Fatalf("the task ended %s with %q before any answer: the message from before the question was taken for its answer", task.Status, task.Answer)
+	}
+	c.waitParked(id, bulwark.EventAskUser)
+	if _, _, err := nodes[1].rt.Message(ctx, c.a, "user:1", id, "green", nil); err != nil {
+		t.Fatalf("the answer: %v", err)
+	}
+	if got := c.waitStatus(id, bulwark.TaskSucceeded); got.Answer != "colour green" {
+		t.Errorf("the task answered %q, want \"colour green\": the message from before the question was taken for its answer", got.Answer)
+	}
+	if n := c.count(id, bulwark.EventUserMessage, "big font"); n != 1 {
+		t.Errorf("the message from before the question is stored %d times, want once", n)
+	}
+	if n := c.count(id, bulwark.EventAskUser, ""); n != 2 {
+		t.Errorf("%d ask_user events, want 2 (asked, asked again by the run the answer queued): the message woke the task", n)
+	}
+}

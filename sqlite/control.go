@@ -43,9 +43,11 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 		if _, err := taskStatus(ctx, tx, op, tenant, r.TaskID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created))
-		return err
+		// The seq of the task's last event, unless the request has one.
+		return tx.QueryRowContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 > 0 THEN ?8 ELSE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?3) END)
+			RETURNING event_seq`,
+			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq).Scan(&r.EventSeq)
 	})
 	if err != nil {
 		return r, unavailable(op, "store the request", err)
@@ -87,7 +89,7 @@ func (db *DB) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([]bulw
 	var rows []row
 	now := db.now()
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		rs, err := tx.QueryContext(ctx, `SELECT seq, id, tenant_id, task_id, turn, kind, payload_ct, created FROM task_controls
+		rs, err := tx.QueryContext(ctx, `SELECT seq, id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq FROM task_controls
 			WHERE taken IS NULL AND (`+where+`) ORDER BY seq`, args...)
 		if err != nil {
 			return err
@@ -96,7 +98,7 @@ func (db *DB) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([]bulw
 		for rs.Next() {
 			var x row
 			var seq, created int64
-			if err := rs.Scan(&seq, &x.r.ID, &x.r.TenantID, &x.r.TaskID, &x.r.Turn, &x.r.Kind, &x.ct, &created); err != nil {
+			if err := rs.Scan(&seq, &x.r.ID, &x.r.TenantID, &x.r.TaskID, &x.r.Turn, &x.r.Kind, &x.ct, &created, &x.r.EventSeq); err != nil {
 				rs.Close()
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -90,5 +91,56 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 	rs, err := s.TakeControls(ctx, refs)
 	if err != nil || len(rs) != 3 || rs[0].Text != "one" || rs[1].Text != "two" || rs[2].Text != "three" {
 		t.Errorf("TakeControls = %+v, %v; want one, two, three in order", rs, err)
+	}
+}
+
+// testControlEventSeq: a request is stored with the Seq of its task's
+// last event at that moment (what a question's answer is told apart by
+// from a message written before the question), unless it brings one (a
+// request stored again keeps its own); LastEventSeq reads the same, and
+// is NotFound for another tenant's task.
+func testControlEventSeq(t *testing.T, open func(*testing.T) Store) {
+	s := open(t)
+	ctx := context.Background()
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	task := mustTask(t, s, a, bulwark.Task{Input: "x", Model: "replay:x", Status: bulwark.TaskRunning})
+	send := func(r bulwark.ControlRequest) bulwark.ControlRequest {
+		t.Helper()
+		r.TaskID, r.Kind = task.ID, bulwark.ControlMessage
+		got, err := s.SendControl(ctx, a, r)
+		if err != nil {
+			t.Fatalf("SendControl: %v", err)
+		}
+		return got
+	}
+	var sent []bulwark.ControlRequest
+	sent = append(sent, send(bulwark.ControlRequest{Text: "before any event"}))
+	for seq := int64(1); seq <= 3; seq++ {
+		e := bulwark.Event{TaskID: task.ID, Seq: seq, Time: time.Now(), Type: bulwark.EventModelText, Text: "step"}
+		if err := s.AppendEvent(ctx, a, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := s.LastEventSeq(ctx, a, task.ID); got != 3 || err != nil {
+		t.Errorf("LastEventSeq = %d, %v; want 3", got, err)
+	}
+	if _, err := s.LastEventSeq(ctx, b, task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("LastEventSeq of another tenant's task: %v, want NotFound", err)
+	}
+	sent = append(sent, send(bulwark.ControlRequest{Text: "after three"}), send(bulwark.ControlRequest{Text: "stored again", EventSeq: 2}))
+	want := []int64{0, 3, 2}
+	for i, r := range sent {
+		if r.EventSeq != want[i] {
+			t.Errorf("SendControl(%q) returned EventSeq %d, want %d", r.Text, r.EventSeq, want[i])
+		}
+	}
+	got, err := s.TakeControls(ctx, []bulwark.TaskRef{{Tenant: a, ID: task.ID}})
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("TakeControls = %+v, %v; want %d requests", got, err, len(want))
+	}
+	for i, r := range got {
+		if r.EventSeq != want[i] {
+			t.Errorf("took %q with EventSeq %d, want %d", r.Text, r.EventSeq, want[i])
+		}
 	}
 }

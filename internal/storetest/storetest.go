@@ -38,6 +38,8 @@ type Store interface {
 	DeleteArtifacts(ctx context.Context, tenant bulwark.TenantID, taskID string) error
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
 	UnfinishedTasks(ctx context.Context) ([]bulwark.Task, error)
+	// LastEventSeq returns the Seq of a task's last event (0: none).
+	LastEventSeq(ctx context.Context, tenant bulwark.TenantID, id string) (int64, error)
 	// SchemaVersion is the schema version of the database.
 	SchemaVersion(ctx context.Context) (int, error)
 }
@@ -115,6 +117,7 @@ var tests = []struct {
 	{"CheckpointsCrossTenant", testCheckpointsCrossTenant},
 	{"CheckpointMoved", testCheckpointMoved},
 	{"Controls", testControls},
+	{"ControlEventSeq", testControlEventSeq},
 	{"TaskParent", testTaskParent},
 	{"TaskWithChildren", testTaskWithChildren},
 	{"TaskCreator", testTaskCreator},
