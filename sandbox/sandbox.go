@@ -459,7 +459,7 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 // MiB for `bulwark sandbox exec` (the exec plan's load, the root tree, the
 // init's start), of which prefault's init maps in 2 MiB, or less where the
 // heap's first mapping ended sooner (BENCHMARKS.md, "Issue 17, the CLI's
-// start (session 33)").
+// start: a first sandbox's heap (session 33)").
 const firstRunHeapKiB = 3 << 10
 
 // heapExtended is set by the process's first sandbox.
