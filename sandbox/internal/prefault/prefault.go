@@ -49,3 +49,28 @@ func heapSize(kib string) uintptr {
 func span(p, size uintptr) (start, n uintptr) {
 	return p &^ (pageSize - 1), (size + pageSize - 1) &^ (pageSize - 1)
 }
+
+// chunkSize is the granule of the runtime's heap mappings (its
+// pallocChunkBytes on 64-bit Linux): it maps the heap in 4 MiB chunks
+// aligned to 4 MiB, each when the heap first grows into it, so where the
+// init's call failed past the end of the mapping, it failed at the next
+// such boundary above its start, and the pages below it were mapped in.
+const chunkSize = 4 << 20
+
+// extendRange is the range Extend maps in, of the init's range at start
+// of n bytes that ended with errno, for a heap of size bytes from start:
+// empty when the init made no call. (A range that runs into the reserved,
+// inaccessible part of the heap fails with EINVAL, as a kernel without
+// MADV_POPULATE_WRITE does: there a second call fails too, and costs a
+// system call once.)
+func extendRange(start, n, errno, size uintptr) (from, to uintptr) {
+	if n == 0 {
+		return 0, 0
+	}
+	from = start + n
+	if errno != 0 {
+		from = (start + chunkSize) &^ (chunkSize - 1)
+	}
+	_, size = span(start, size)
+	return from, start + size
+}

@@ -1,6 +1,10 @@
 package prefault
 
 import (
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -116,6 +120,60 @@ func TestInitPopulatedTheHeap(t *testing.T) {
 				t.Skip("not resident after EINVAL: this kernel has no MADV_POPULATE_WRITE (Linux 5.14)?")
 			}
 			t.Errorf("page %d of the last 4 before %#x not resident (range %#x+%#x)", i, end, p.start, p.n)
+		}
+	}
+}
+
+// mappingEnd returns the end of the accessible mapping of this process
+// that holds addr, from /proc/self/maps.
+func mappingEnd(t *testing.T, addr uintptr) uintptr {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		lo, hi, _ := strings.Cut(f[0], "-")
+		a, err1 := strconv.ParseUint(lo, 16, 64)
+		z, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 == nil && err2 == nil && uintptr(a) <= addr && addr < uintptr(z) && strings.HasPrefix(f[1], "rw") {
+			return uintptr(z)
+		}
+	}
+	t.Fatalf("no writable mapping holds %#x", addr)
+	return 0
+}
+
+// Extend maps in the heap past what the init did, up to its size or the
+// end of the heap's mapping: the last pages of that, which nothing in
+// this small process touched, are resident after the call and were not
+// before it.
+func TestExtendMapsInTheRest(t *testing.T) {
+	const kib = 3 << 10
+	p := populated
+	// The heap grown past the range, as a process's that calls Extend
+	// has: a large allocation is laid out on fresh pages, not touched.
+	grown := make([]byte, 8<<20)
+	defer runtime.KeepAlive(grown)
+	from, to := extendRange(p.start, p.n, p.errno, kib<<10)
+	to = min(to, mappingEnd(t, p.start+p.n-pageSize))
+	if to < from+4*pageSize {
+		t.Skipf("the heap's mapping ends %d bytes past the init's range", int(to)-int(from))
+	}
+	last := to - 4*pageSize
+	for i, in := range residentAt(t, last, 4*pageSize) {
+		if in {
+			t.Skipf("page %d of the last 4 before %#x resident before Extend", i, to)
+		}
+	}
+	Extend(kib)
+	for i, in := range residentAt(t, last, 4*pageSize) {
+		if !in {
+			t.Errorf("page %d of the last 4 before %#x not resident after Extend (init's range %#x+%#x, errno %d)", i, to, p.start, p.n, p.errno)
 		}
 	}
 }

@@ -47,3 +47,24 @@ func TestImportsNothingWithAnInit(t *testing.T) {
 		t.Errorf("prefault imports %v; only unsafe keeps its init ahead of the others", imports)
 	}
 }
+
+func TestExtendRange(t *testing.T) {
+	const start = 0x7f0000123000
+	for _, c := range []struct {
+		name             string
+		start, n, errno  uintptr
+		size             uintptr
+		wantFrom, wantTo uintptr
+	}{
+		{"on from the init's end", start, 2 << 20, 0, 3 << 20, start + 2<<20, start + 3<<20},
+		{"a size in part of a page", start, 2 << 20, 0, 3<<20 + 1, start + 2<<20, start + 3<<20 + pageSize},
+		{"on from the chunk's end where the init's call failed", start, 2 << 20, 22, 3 << 20, 0x7f0000400000, start + 3<<20},
+		{"no more than the init", start, 2 << 20, 0, 2 << 20, start + 2<<20, start + 2<<20},
+		{"no init call", 0, 0, 0, 3 << 20, 0, 0},
+	} {
+		from, to := extendRange(c.start, c.n, c.errno, c.size)
+		if from != c.wantFrom || to != c.wantTo {
+			t.Errorf("%s: extendRange = %#x, %#x, want %#x, %#x", c.name, from, to, c.wantFrom, c.wantTo)
+		}
+	}
+}
