@@ -46,10 +46,11 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 		}
 		return rt.cancelElsewhere(ctx, tenant, actor, t)
 	}
-	if err := rt.cancelLive(ctx, tenant, actor, l, elsewhere); err != errStartedElsewhere {
+	if err := rt.cancelLive(ctx, tenant, actor, l, elsewhere); err != errStartedElsewhere && !errors.Is(err, errRunEnding) {
 		return err
 	}
-	// It has just started on another node: the request goes there.
+	// It has just started on another node, or its run here has just
+	// given it back to the queue: the request goes to the next run.
 	return rt.cancelElsewhere(ctx, tenant, actor, t)
 }
 
@@ -93,6 +94,11 @@ func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, acto
 		return errStartedElsewhere
 	}
 	l.mu.Lock()
+	if l.wait.gaveBack {
+		// Its run has given it back to the queue: l is dropped with it.
+		l.mu.Unlock()
+		return errRunEnding
+	}
 	l.canceled = true
 	cancel := l.cancel
 	l.mu.Unlock()

@@ -64,7 +64,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 	if err != nil {
 		return nil, err
 	}
-	fresh, rescued := false, false
+	fresh, takeFirst := false, false
 	switch {
 	case t.Status == bulwark.TaskQueued:
 		if l == nil {
@@ -73,6 +73,9 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			// them (as Continue has it).
 			l.sealed = rt.cfg.Artifacts != nil
 		}
+		// Run again after a run that could not set up (giveBack), which
+		// stored what it had taken: taken first, as for a rescue.
+		takeFirst = resumed && rt.sched == nil && rt.cfg.Controls != nil
 		if resumed && rt.canPark() {
 			// Run again after a run that ended before it began (it could
 			// not set up: giveBack). One that rescued a task (its turn
@@ -133,7 +136,7 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			l.mu.Lock()
 			l.wait = waitState{rewait: true, prevTurn: prev}
 			l.mu.Unlock()
-			rescued = true
+			takeFirst = true
 		}
 		rt.auditf(tenant, "system", "task.resume", id, audit.OutcomeOK, nil)
 	default:
@@ -145,8 +148,8 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		rt.tasks[key{tenant, id}] = l
 		rt.mu.Unlock()
 	}
-	if rescued {
-		rt.takeRescued(ctx, l)
+	if takeFirst {
+		rt.takeStored(ctx, l)
 	}
 	return l, nil
 }

@@ -64,12 +64,23 @@ func (rt *Runtime) setupFailed(parent, ctx context.Context, sink agent.Sink, l *
 // another node's, what the run had taken of what was sent to the task (a
 // cancel, and the requests and messages kept for its first question or
 // step) is stored again for that run.
+//
+// In a cluster, l is dropped as the run ends: from the moment giveBack
+// takes what it holds, it is marked given back (waitState.gaveBack), and
+// a request that reaches it after (a poll that took one as the run
+// ended, a Send or Cancel that found it held) goes to the store instead
+// (errRunEnding), for the next run. It used to reach l, which no run
+// read any more: a cancel was lost, and the task failed once its tries
+// were spent.
 func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 	l.mu.Lock()
 	canceled := l.canceled || errors.Is(context.Cause(ctx), errCanceled)
 	l.canceled, l.cancel = canceled, nil
 	reqs := l.wait.kept
 	l.wait.kept = nil
+	if rt.sched == nil {
+		l.wait.ending, l.wait.gaveBack = true, true
+	}
 	l.mu.Unlock()
 	if rt.sched != nil || rt.cfg.Controls == nil {
 		return

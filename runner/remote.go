@@ -140,37 +140,53 @@ func (rt *Runtime) takeControls(ctx context.Context) {
 }
 
 // carryOut does what r asks of a task held here, as the runtime's own
-// methods would, unless the turn it was made for has ended.
+// methods would, unless the turn it was made for has ended. A run that
+// ended after the poll took r (it gave the task back to the queue, or
+// its node stops) leaves its turn going on: r is stored again, for the
+// run that goes on with it.
 func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error {
 	tenant := bulwark.TenantID(r.TenantID)
 	l := rt.live(tenant, r.TaskID)
-	if l == nil || !l.forTurn(r.Turn) {
-		return bulwark.Errorf(bulwark.Conflict, "runner", "the turn it was made for has ended")
+	if l == nil {
+		return rt.storeAgain(ctx, tenant, r.TaskID, r.Turn, r)
+	}
+	if !l.forTurn(r.Turn) {
+		return errTurnEnded
 	}
 	if l.keep(r) {
 		return nil // for when it asks again (waitpark.go)
 	}
+	var err error
 	switch r.Kind {
 	case bulwark.ControlCancel:
-		return rt.cancelLive(ctx, tenant, r.Actor, l, false)
+		err = rt.cancelLive(ctx, tenant, r.Actor, l, false)
 	case bulwark.ControlMessage:
-		if err := l.send(r.Text, r.EventSeq); !errors.Is(err, errRunEnding) {
-			return err
-		}
-		// Its run began to park: stored again for the next run.
-		r.ID = ""
-		t := l.task
-		t.Status = bulwark.TaskWaiting
-		return rt.sendElsewhere(ctx, t, r)
+		err = l.send(r.Text, r.EventSeq)
 	case bulwark.ControlAnswer:
-		if err := rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow); !errors.Is(err, errRunEnding) {
-			return err
-		}
-		// Its run began to park for it: stored again for the next run.
-		r.ID = ""
-		t := l.task
-		t.Status = bulwark.TaskWaiting
-		return rt.sendElsewhere(ctx, t, r)
+		err = rt.decideLive(tenant, r.Actor, l, r.ApprovalID, r.Allow)
+	default:
+		return bulwark.Errorf(bulwark.Invalid, "runner", "unknown control kind %q", r.Kind)
 	}
-	return bulwark.Errorf(bulwark.Invalid, "runner", "unknown control kind %q", r.Kind)
+	if !errors.Is(err, errRunEnding) {
+		return err
+	}
+	// Its run ends (to wait, or given back): stored again for the next.
+	return rt.storeAgain(ctx, tenant, r.TaskID, l.task.Turns, r)
+}
+
+// errTurnEnded: a control request whose task's turn has ended.
+var errTurnEnded = &bulwark.Error{Kind: bulwark.Conflict, Op: "runner", Msg: "the turn it was made for has ended"} // a literal: no init work
+
+// storeAgain stores r, taken from the store for a run here that has
+// ended, again for the next run of the task, if its turn is still turn.
+func (rt *Runtime) storeAgain(ctx context.Context, tenant bulwark.TenantID, id string, turn int, r bulwark.ControlRequest) error {
+	t, err := rt.cfg.Store.Task(ctx, tenant, id)
+	if err != nil {
+		return err
+	}
+	if t.Status.Ended() || t.Turns != turn {
+		return errTurnEnded
+	}
+	r.ID = ""
+	return rt.sendElsewhere(ctx, t, r)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
@@ -20,9 +21,14 @@ type flakyBlobsPG struct {
 	*postgres.DB
 	fail  func() bool
 	reads *atomic.Int32 // reads refused
+	// onRead, when set, is called as a file's content is read, first.
+	onRead func(tenant bulwark.TenantID, taskID string)
 }
 
 func (s flakyBlobsPG) Blob(ctx context.Context, tenant bulwark.TenantID, taskID, id string) ([]byte, error) {
+	if s.onRead != nil {
+		s.onRead(tenant, taskID)
+	}
 	if s.fail() {
 		s.reads.Add(1)
 		return nil, bulwark.Errorf(bulwark.Unavailable, "test.Blob", "the database at 10.0.0.7 does not answer")
@@ -36,6 +42,14 @@ func (s flakyBlobsPG) Blob(ctx context.Context, tenant bulwark.TenantID, taskID,
 // from the checkpoint through a store whose reads fail while fail says
 // so. The rescued run finishes. It returns the task and the refused reads.
 func rescueWithFlakyBlobs(t *testing.T, fail func() bool) (*parkCluster, string, *atomic.Int32) {
+	t.Helper()
+	return rescueWith(t, flakyBlobsPG{fail: fail}, nil)
+}
+
+// rescueWith is rescueWithFlakyBlobs with blobs (its DB and reads set
+// here) as node-1's checkpoint store, and more, when set, called with the
+// cluster before its nodes start.
+func rescueWith(t *testing.T, blobs flakyBlobsPG, more func(*parkCluster)) (*parkCluster, string, *atomic.Int32) {
 	t.Helper()
 	var rescued atomic.Bool
 	c := newParkCluster(t, func(r *llmtest.Request) llmtest.Turn {
@@ -51,8 +65,12 @@ func rescueWithFlakyBlobs(t *testing.T, fail func() bool) (*parkCluster, string,
 			cfg.Artifacts = nil
 		case "node-1":
 			cfg.AutoResume = true
-			cfg.Checkpoints = flakyBlobsPG{DB: cfg.Checkpoints.(*postgres.DB), fail: fail, reads: reads}
+			blobs.DB, blobs.reads = cfg.Checkpoints.(*postgres.DB), reads
+			cfg.Checkpoints = blobs
 		}
+	}
+	if more != nil {
+		more(c)
 	}
 	n0 := c.node("node-0")
 	id := c.submit(n0, "files")
@@ -186,4 +204,126 @@ func (s answerThenFailPG) LatestCheckpoint(ctx context.Context, tenant bulwark.T
 		return bulwark.Checkpoint{}, bulwark.Errorf(bulwark.Unavailable, "test.LatestCheckpoint", "the database does not answer")
 	}
 	return s.DB.LatestCheckpoint(ctx, tenant, id)
+}
+
+// TestCancelAsARescueKeepsFailingToSetUp: on a River queue, a cancel is
+// sent through the store (as through another node) while the run that
+// rescues a task puts back its files, which it cannot (the store does
+// not answer, ever), and the run ends before its node's poll takes the
+// cancel (the poll is off here). The next run takes it as it starts,
+// before its set-up fails in turn: the task ends canceled once its tries
+// are spent. That run left the cancel to the poll, which a set-up that
+// fails at once ended before: the task ended failed.
+func TestCancelAsARescueKeepsFailingToSetUp(t *testing.T) {
+	defer runner.SetMaxSetupRetries(2)()
+	var c *parkCluster // set before the nodes start
+	var once sync.Once
+	blobs := flakyBlobsPG{fail: func() bool { return true }}
+	blobs.onRead = func(tenant bulwark.TenantID, id string) {
+		once.Do(func() { c.storeCancel(tenant, id) })
+	}
+	_, id, reads := rescueWith(t, blobs, func(cc *parkCluster) {
+		c = cc
+		c.controlEvery = time.Hour
+	})
+	c.wantCanceledAfter(id, reads, 3)
+}
+
+// storeCancel stores a person's cancel of task id, as a node that does
+// not run it does (sendElsewhere).
+func (c *parkCluster) storeCancel(tenant bulwark.TenantID, id string) {
+	ctx := context.Background()
+	task := must(c.store.Task(ctx, tenant, id))
+	must(c.store.SendControl(ctx, tenant, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: "user:1", TaskID: id, Turn: task.Turns}))
+}
+
+// TestCancelTakenAsARescueGivesTheTaskBack: on a River queue, a cancel
+// sent through the store (as through another node) while the run that
+// rescues a task sets up is taken by that node's poll just as the run,
+// whose set-up failed (the store did not answer), gives the task back to
+// the queue. The cancel is stored again for the next run, which takes it
+// as it starts: the task ends canceled once its tries are spent. The
+// poll found the run gone and dropped the cancel ("the turn it was made
+// for has ended") though the turn went on, and the task ended failed.
+func TestCancelTakenAsARescueGivesTheTaskBack(t *testing.T) {
+	defer runner.SetMaxSetupRetries(2)()
+	ctx := context.Background()
+	var c *parkCluster // set before the nodes start
+	var sendOnce, holdOnce sync.Once
+	blobs := flakyBlobsPG{fail: func() bool { return true }}
+	blobs.onRead = func(tenant bulwark.TenantID, id string) {
+		sendOnce.Do(func() {
+			c.storeCancel(tenant, id)
+			// The run's node takes it before the run fails its set-up.
+			waitFor(t, func() bool { return untakenControls(c, id) == 0 })
+		})
+	}
+	_, id, reads := rescueWith(t, blobs, func(cc *parkCluster) {
+		c = cc
+		c.wrapControls = func(_ *parkNode, db *postgres.DB) bulwark.ControlStore {
+			return onTaken{DB: db, taken: func(rs []bulwark.ControlRequest) {
+				for _, r := range rs {
+					if r.Kind != bulwark.ControlCancel {
+						continue
+					}
+					// The poll carries it out once the run has given the
+					// task back (its queue row waits for the next try).
+					holdOnce.Do(func() {
+						waitFor(t, func() bool {
+							var state string
+							var failures int
+							err := db.Pool().QueryRow(ctx, `SELECT state, failures FROM bulwark_queue WHERE task_id = $1`, r.TaskID).Scan(&state, &failures)
+							return err == nil && state == "queued" && failures >= 1
+						})
+					})
+				}
+			}}
+		}
+	})
+	c.wantCanceledAfter(id, reads, 3)
+}
+
+// wantCanceledAfter waits for task id to end, and checks that it ended
+// canceled, without an error, after tries reads of its files were
+// refused: the cancel waits for the files, up to the last try.
+func (c *parkCluster) wantCanceledAfter(id string, reads *atomic.Int32, tries int32) {
+	c.t.Helper()
+	var got bulwark.Task
+	waitFor(c.t, func() bool {
+		got = must(c.store.Task(context.Background(), c.a, id))
+		return got.Status.Ended()
+	})
+	if got.Status != bulwark.TaskCanceled {
+		c.t.Fatalf("the task ended %s, want canceled", got.Status)
+	}
+	if n := reads.Load(); n != tries {
+		c.t.Errorf("%d tries, want %d", n, tries)
+	}
+	if n := c.count(id, bulwark.EventError, ""); n != 0 {
+		c.t.Errorf("%d error events, want none", n)
+	}
+}
+
+// untakenControls counts the control requests of task id not taken yet.
+func untakenControls(c *parkCluster, id string) int {
+	var n int
+	if err := c.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM task_controls WHERE task_id = $1 AND taken IS NULL`, id).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
+// onTaken calls taken with the control requests a poll takes, before the
+// poll carries them out.
+type onTaken struct {
+	*postgres.DB
+	taken func([]bulwark.ControlRequest)
+}
+
+func (s onTaken) TakeControls(ctx context.Context, refs []bulwark.TaskRef) ([]bulwark.ControlRequest, error) {
+	rs, err := s.DB.TakeControls(ctx, refs)
+	if err == nil {
+		s.taken(rs)
+	}
+	return rs, err
 }

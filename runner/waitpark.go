@@ -41,16 +41,19 @@ import (
 // person without it.
 var errParked = errors.New("the task waits for a person")
 
-// errRunEnding: a message reached a live task whose run is ending to
-// wait (waitState.ending); it goes to the store instead.
-var errRunEnding = errors.New("the task's run is ending to wait")
+// errRunEnding: a request reached a live task whose run is ending to
+// wait, or has given it back to the queue (waitState.ending); it goes to
+// the store instead.
+var errRunEnding = errors.New("the task's run is ending")
 
 // waitState is what a live task knows of its waits on a queue other than
 // the in-process one; guarded by live.mu.
 type waitState struct {
-	// ending: the run ends because its task waits; the task is not held
-	// here any more (held), and its requests go through the store.
-	ending bool
+	// ending: the run ends because its task waits, or because it could
+	// not set up (gaveBack: giveBack gave the task back to a cluster's
+	// queue); the task is not held here any more (held), and its
+	// requests go through the store.
+	ending, gaveBack bool
 	// rewait: the run resumes a task that waited (adoptWaiting) and has
 	// not asked again yet; kept are the requests taken for it meanwhile.
 	rewait bool
@@ -85,7 +88,7 @@ func (rt *Runtime) canPark() bool {
 func (l *live) parking() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.wait.ending
+	return l.wait.ending && !l.wait.gaveBack
 }
 
 func (l *live) setMark(mark func(context.Context, *bulwark.Waiting) error) {
@@ -123,8 +126,8 @@ func (l *live) keep(r bulwark.ControlRequest) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !l.wait.rewait {
-		return false
+	if !l.wait.rewait || l.wait.ending {
+		return false // ending: stored again instead (carryOut)
 	}
 	l.wait.kept = append(l.wait.kept, r)
 	return true
@@ -138,7 +141,7 @@ func (l *live) keepDecision(actor, approvalID string, allow bool) (bool, error) 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.wait.parked
-	if !l.wait.rewait || p == nil || p.Approval == nil || p.Approval.ID != approvalID {
+	if !l.wait.rewait || l.wait.ending || p == nil || p.Approval == nil || p.Approval.ID != approvalID {
 		return false, nil
 	}
 	for _, r := range l.wait.kept {
@@ -241,16 +244,18 @@ func (rt *Runtime) takeWaiting(ctx context.Context, l *live) []bulwark.ControlRe
 	return reqs
 }
 
-// takeRescued carries out, before the run that rescues l's task starts,
-// what was sent to the task while no node held it: a cancel at once (the
-// run starts canceled), the rest kept for its first question or step.
-// The poll would take them only once the run has started, and a short
-// run ended first.
-func (rt *Runtime) takeRescued(ctx context.Context, l *live) {
+// takeStored carries out, before the run that rescues l's task starts
+// (or runs it again after a run that could not set up: giveBack), what
+// was sent to the task while no node held it: a cancel at once (the run
+// starts canceled), the rest kept for its first question or step. The
+// poll would take them only once the run has started, and a short run
+// (a set-up that fails at once) ended first: a cancel stored for a task
+// whose set-up kept failing waited in the store until it failed.
+func (rt *Runtime) takeStored(ctx context.Context, l *live) {
 	tenant := bulwark.TenantID(l.task.TenantID)
 	taken, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: l.task.ID}})
 	if err != nil {
-		slog.Warn("reading the requests of a rescued task; the poll takes them", "task", l.task.ID, "err", err)
+		slog.Warn("reading the requests of a task about to run; the poll takes them", "task", l.task.ID, "err", err)
 	}
 	for _, r := range taken {
 		rt.carryOutLogged(ctx, r)
