@@ -63,26 +63,35 @@ func mappingEnd(addr uintptr) uintptr {
 }
 
 // populate maps in every chunk from a.next on that the runtime has
-// mapped, and returns how many. The call over the first chunk the runtime
-// has not mapped fails (EINVAL: the heap's reservation has no access;
-// ENOMEM: nothing is mapped there) and the chunk is tried again next time.
-// The runtime maps whole chunks, so a call over a chunk that fails has
-// populated none of it.
-func (a *ahead) populate() int {
-	n := 0
-	for populateChunk(a.next) == nil {
-		a.next += chunkSize
-		n++
+// mapped, and returns how many bytes. The call over the first chunk the
+// runtime has not mapped fails (EINVAL: the heap's reservation has no
+// access; ENOMEM: nothing is mapped there) and the chunk is tried again
+// next time. The runtime maps whole chunks, so a call that fails there
+// has populated none of it.
+func (a *ahead) populate() uintptr {
+	from := a.next
+	for populatePiece(a.next) == nil {
+		a.next += pieceSize
 	}
-	return n
+	return a.next - from
 }
 
-// populateChunk maps in the chunk at addr, writable. The system call is
-// made as any other (not prefault's raw one): populating a chunk takes a
-// millisecond or more, time in which the runtime may give the goroutine's
-// P to another.
-func populateChunk(addr uintptr) error {
-	_, _, errno := unix.Syscall(unix.SYS_MADVISE, addr, chunkSize, unix.MADV_POPULATE_WRITE)
+// pieceSize is how much of a chunk one call maps in: about 64 us of a
+// system call that holds the process's memory map for reading, in which
+// the runtime cannot map the heap's next chunk (it waits for the write
+// lock). A whole chunk a call took a millisecond, and now and then, the
+// thread descheduled on a loaded host, over a hundred.
+const pieceSize = 256 << 10
+
+// populatePiece maps in the piece at addr, writable. The call is made
+// without telling the runtime, as a page fault is: told, the runtime
+// gives the goroutine's P to another after 20 us, and the goroutine,
+// back from each piece, waits for one behind every runnable goroutine
+// (a thousand agents'), while the heap it should map in ahead is touched
+// a page at a time. A piece holds the P no longer than the faults it
+// saves would.
+func populatePiece(addr uintptr) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_MADVISE, addr, pieceSize, unix.MADV_POPULATE_WRITE)
 	if errno != 0 {
 		return errno
 	}

@@ -64,8 +64,8 @@ func TestPopulateMapsInTheGrownHeap(t *testing.T) {
 	var a ahead
 	startOrSkip(t, &a)
 	_, from, to := grow(t, true)
-	if n := a.populate(); n < int((to-from)/chunkSize) {
-		t.Errorf("populate mapped in %d chunks, want at least %d", n, (to-from)/chunkSize)
+	if n := a.populate(); n < to-from {
+		t.Errorf("populate mapped in %d bytes, want at least %d", n, to-from)
 	}
 	for i, in := range residentAt(t, from, to-from) {
 		if !in {
@@ -73,7 +73,7 @@ func TestPopulateMapsInTheGrownHeap(t *testing.T) {
 		}
 	}
 	if n := a.populate(); n != 0 {
-		t.Errorf("a second populate, the heap not grown, mapped in %d chunks", n)
+		t.Errorf("a second populate, the heap not grown, mapped in %d bytes", n)
 	}
 }
 
@@ -127,7 +127,7 @@ func TestStartLeavesWhatWasMapped(t *testing.T) {
 		t.Errorf("start leaves the heap from %#x on to populate, below the end of what was mapped (%#x)", a.next, to)
 	}
 	if n := a.populate(); n != 0 {
-		t.Logf("populate mapped in %d chunks the heap grew into meanwhile", n)
+		t.Logf("populate mapped in %d bytes the heap grew into meanwhile", n)
 	}
 	for i, in := range residentAt(t, from, to-from) {
 		if in {

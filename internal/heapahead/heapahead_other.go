@@ -5,5 +5,5 @@ package heapahead
 // ahead does nothing off Linux on amd64 and arm64: start says so.
 type ahead struct{}
 
-func (*ahead) start() bool   { return false }
-func (*ahead) populate() int { return 0 }
+func (*ahead) start() bool       { return false }
+func (*ahead) populate() uintptr { return 0 }
