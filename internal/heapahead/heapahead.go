@@ -5,7 +5,7 @@
 // page fault costs about 10 us and populating a page under 1 us, and a
 // process that grows its heap by 90 MiB (bulwark bench agents: a thousand
 // agents' stacks and buffers) took 23,000 such faults, a tenth of its CPU
-// (BENCHMARKS.md, "The heap mapped in ahead").
+// (BENCHMARKS.md, "The heap mapped in ahead of the agents").
 //
 // The runtime maps its heap from a reservation that nothing may touch, in
 // 4 MiB chunks aligned to 4 MiB (its pallocChunkBytes), each when the heap
@@ -30,8 +30,8 @@ const chunkSize = 4 << 20
 // not, and idleWait once it has not grown for idleAfter. A look costs a
 // system call that fails at once, a few microseconds; the bench's heap
 // grows in bursts a few tens of milliseconds apart, and waits of up to
-// 100 ms there left a third more faults than waits of up to 10 ms
-// (BENCHMARKS.md).
+// 100 ms there left nearly half again as many faults as waits of up to
+// 10 ms (BENCHMARKS.md).
 const (
 	minWait   = time.Millisecond
 	busyWait  = 10 * time.Millisecond
