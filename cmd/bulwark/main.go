@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/heapahead"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -80,6 +81,9 @@ func main() {
 	if !quick(os.Args[1:]) {
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	}
+	if growsHeap(os.Args[1:]) {
+		go heapahead.Run(ctx)
+	}
 	code := dispatch(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	stop()
 	os.Exit(code)
@@ -120,6 +124,25 @@ func dispatch(ctx context.Context, args []string, s stdio) int {
 		return exitUsage
 	}
 	return commands[i].run(ctx, args[1:], s)
+}
+
+// growsHeap reports whether the command runs long and grows its heap as it
+// goes (serving, running agents, benchmarking them): its heap is mapped in
+// as the runtime maps it rather than a page fault a page (package
+// heapahead). The others, which print and return, are spared the
+// goroutine, and so is the agents bench's model server, which stands for
+// another machine's.
+func growsHeap(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "serve", "run", "mcp":
+		return true
+	case "bench":
+		return len(args) < 2 || args[1] != modelServerCmd
+	}
+	return false
 }
 
 func usage(w io.Writer) {

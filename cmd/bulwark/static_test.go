@@ -69,3 +69,30 @@ func TestQuickCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestGrowsHeap: the commands that run long and grow their heap (serving,
+// running agents, benchmarking them) have it mapped in ahead (package
+// heapahead); the ones that print and return, and the agents bench's
+// model server (another machine's stand-in), do not.
+func TestGrowsHeap(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"serve"}, true},
+		{[]string{"run", "--model", "replay:x", "task"}, true},
+		{[]string{"mcp", "serve"}, true},
+		{[]string{"bench", "agents", "--json"}, true},
+		{[]string{"bench"}, true},
+		{[]string{"bench", modelServerCmd, "--tasks", "10"}, false},
+		{[]string{"version"}, false},
+		{[]string{"help", "serve"}, false},
+		{[]string{"sandbox", "exec", "--", "/bin/true"}, false},
+		{[]string{"tasks"}, false},
+	} {
+		if got := growsHeap(c.args); got != c.want {
+			t.Errorf("growsHeap(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}

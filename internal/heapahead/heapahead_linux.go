@@ -1,0 +1,99 @@
+//go:build linux && (amd64 || arm64)
+
+package heapahead
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"strconv"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// ahead is where the heap's chunks are mapped in up to: next is the
+// start of the first chunk not yet mapped in.
+type ahead struct{ next uintptr }
+
+// heapProbe is an allocation of Run's, made on the heap: where the heap
+// is mapped up to is found from it.
+var heapProbe *[64]byte
+
+// start finds where the runtime has mapped the heap up to (Run maps in
+// what it maps after: what it mapped before, the process has touched or
+// not, and its scavenger may have given back) and says whether Run can
+// work: whether the kernel maps in a page of the heap with
+// MADV_POPULATE_WRITE (a kernel before Linux 5.14 fails with EINVAL).
+func (a *ahead) start() bool {
+	heapProbe = new([64]byte)
+	p := uintptr(unsafe.Pointer(heapProbe))
+	page := p &^ uintptr(os.Getpagesize()-1)
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, page, uintptr(os.Getpagesize()), unix.MADV_POPULATE_WRITE); errno != 0 {
+		return false
+	}
+	end := mappingEnd(p)
+	if end == 0 {
+		return false
+	}
+	a.next = (end + chunkSize - 1) &^ (chunkSize - 1)
+	return true
+}
+
+// mappingEnd returns the end of the mapping of this process that holds
+// addr, from /proc/self/maps, or 0.
+func mappingEnd(addr uintptr) uintptr {
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// 7f0000000000-7f0000400000 rw-p 00000000 00:00 0
+		lo, rest, _ := bytes.Cut(sc.Bytes(), []byte("-"))
+		hi, _, _ := bytes.Cut(rest, []byte(" "))
+		from, err1 := strconv.ParseUint(string(lo), 16, 64)
+		to, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 == nil && err2 == nil && uintptr(from) <= addr && addr < uintptr(to) {
+			return uintptr(to)
+		}
+	}
+	return 0
+}
+
+// populate maps in every chunk from a.next on that the runtime has
+// mapped, and returns how many bytes. The call over the first chunk the
+// runtime has not mapped fails (EINVAL: the heap's reservation has no
+// access; ENOMEM: nothing is mapped there) and the chunk is tried again
+// next time. The runtime maps whole chunks, so a call that fails there
+// has populated none of it.
+func (a *ahead) populate() uintptr {
+	from := a.next
+	for populatePiece(a.next) == nil {
+		a.next += pieceSize
+	}
+	return a.next - from
+}
+
+// pieceSize is how much of a chunk one call maps in: about 64 us of a
+// system call that holds the process's memory map for reading, in which
+// the runtime cannot map the heap's next chunk (it waits for the write
+// lock). A whole chunk a call took a millisecond, and now and then, the
+// thread descheduled on a loaded host, over a hundred.
+const pieceSize = 256 << 10
+
+// populatePiece maps in the piece at addr, writable. The call is made
+// without telling the runtime, as a page fault is: told, the runtime
+// gives the goroutine's P to another after 20 us, and the goroutine,
+// back from each piece, waits for one behind every runnable goroutine
+// (a thousand agents'), while the heap it should map in ahead is touched
+// a page at a time. A piece holds the P no longer than the faults it
+// saves would.
+func populatePiece(addr uintptr) error {
+	_, _, errno := unix.RawSyscall(unix.SYS_MADVISE, addr, pieceSize, unix.MADV_POPULATE_WRITE)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+//go:build linux && (amd64 || arm64)
+
+package heapahead
+
+import (
+	"context"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// residentAt says which pages of the n bytes at addr are in memory.
+func residentAt(t *testing.T, addr, n uintptr) []bool {
+	t.Helper()
+	page := uintptr(unix.Getpagesize())
+	vec := make([]byte, (n+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, addr, n, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	in := make([]bool, len(vec))
+	for i, v := range vec {
+		in[i] = v&1 != 0
+	}
+	return in
+}
+
+// kept holds what grow allocated, and what the heap grew by, for the
+// test binary's life: freed, it would be laid out again by a later test
+// on pages resident already. Its pages are released once each test ends.
+var kept [][]byte
+
+// grow makes the heap grow by a large allocation, which the runtime lays
+// out on freshly mapped chunks and does not touch (they are zero), and
+// returns it and the whole chunks it covers. With fresh, grow checks
+// that none of them is resident yet.
+func grow(t *testing.T, fresh bool) (b []byte, from, to uintptr) {
+	t.Helper()
+	b = make([]byte, 24<<20)
+	kept = append(kept, b)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	from = (p + chunkSize - 1) &^ (chunkSize - 1)
+	to = (p + uintptr(len(b))) &^ (chunkSize - 1)
+	t.Cleanup(func() { unix.Madvise(b, unix.MADV_DONTNEED) })
+	for i, in := range residentAt(t, from, to-from) {
+		if in && fresh {
+			t.Skipf("page %d of the fresh allocation's chunks resident before any populate", i)
+		}
+	}
+	return b, from, to
+}
+
+func startOrSkip(t *testing.T, a *ahead) {
+	t.Helper()
+	if !a.start() {
+		t.Skip("this kernel has no MADV_POPULATE_WRITE (Linux 5.14)")
+	}
+}
+
+// The chunks the heap grows into are resident once populate has run,
+// though nothing touched them, and populate says how many it mapped in.
+func TestPopulateMapsInTheGrownHeap(t *testing.T) {
+	var a ahead
+	startOrSkip(t, &a)
+	_, from, to := grow(t, true)
+	if n := a.populate(); n < to-from {
+		t.Errorf("populate mapped in %d bytes, want at least %d", n, to-from)
+	}
+	for i, in := range residentAt(t, from, to-from) {
+		if !in {
+			t.Fatalf("page %d of the grown heap not resident after populate", i)
+		}
+	}
+	if n := a.populate(); n != 0 {
+		t.Errorf("a second populate, the heap not grown, mapped in %d bytes", n)
+	}
+}
+
+// Pages given back to the system after their chunk was mapped in (as the
+// runtime's scavenger does) are not mapped in again.
+func TestPopulateLeavesReleasedPages(t *testing.T) {
+	var a ahead
+	startOrSkip(t, &a)
+	_, from, to := grow(t, true)
+	a.populate()
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, from, to-from, unix.MADV_DONTNEED); errno != 0 {
+		t.Fatalf("madvise(MADV_DONTNEED): %v", errno)
+	}
+	a.populate()
+	for i, in := range residentAt(t, from, to-from) {
+		if in {
+			t.Fatalf("page %d, released, resident again after populate", i)
+		}
+	}
+}
+
+// Run maps in the heap as it grows, and returns when its context ends.
+func TestFollowMapsInTheHeapAsItGrows(t *testing.T) {
+	var a ahead
+	startOrSkip(t, &a)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.follow(ctx); close(done) }()
+	_, from, to := grow(t, false)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+		in := residentAt(t, to-chunkSize, chunkSize)
+		if in[0] && in[len(in)-1] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the grown heap's last chunk (%#x-%#x) not resident after 30 s of follow", from, to)
+		}
+	}
+	cancel()
+	<-done
+}
+
+// What the heap had mapped when Run started is left as it is: the process
+// has touched what it uses of it, and the rest may be what the runtime's
+// scavenger gave back.
+func TestStartLeavesWhatWasMapped(t *testing.T) {
+	_, from, to := grow(t, true)
+	var a ahead
+	startOrSkip(t, &a)
+	if a.next < to {
+		t.Errorf("start leaves the heap from %#x on to populate, below the end of what was mapped (%#x)", a.next, to)
+	}
+	if n := a.populate(); n != 0 {
+		t.Logf("populate mapped in %d bytes the heap grew into meanwhile", n)
+	}
+	for i, in := range residentAt(t, from, to-from) {
+		if in {
+			t.Fatalf("page %d of what the heap had mapped before start resident after it", i)
+		}
+	}
+}
