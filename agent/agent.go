@@ -221,9 +221,10 @@ type run struct {
 	msgs       []llm.Message
 	window     windowState // the model's context window (compact.go)
 
-	lastCall string // canonical form of the previous tool call
-	repeats  int    // how many times in a row lastCall was made
-	leaks    int    // calls blocked for carrying the canary (withhold.go)
+	lastCall string      // canonical form of the previous tool call
+	repeats  int         // how many times in a row lastCall was made
+	leaks    int         // calls blocked for carrying the canary (withhold.go)
+	stream   replyStream // the text of the reply being read, as it streams (withhold.go)
 
 	taint     taint
 	prov      provenance      // what outside text spelled out (provenance.go)

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
@@ -66,12 +66,8 @@ const maxLeaks = 3
 // texts share one check (guard.CanaryCheck) with the checks of the text
 // streamed in s, which is most often the reply's text.
 func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
-	if reply.Content != "" {
-		text = s.carries(reply.Content)
-		if text {
-			reply.Content = withheldText
-		}
-	}
+	// The calls first: their texts share the most, and the check keeps a
+	// bounded number of decodings to share.
 	var calls []llm.ToolCall
 	for i, c := range reply.ToolCalls {
 		if !argsCarry(s.canary(), c.Arguments, c.Arguments) {
@@ -85,7 +81,11 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 	if calls != nil {
 		reply.ToolCalls = calls
 	}
-	return text
+	if reply.Content != "" && s.carries(reply.Content) {
+		reply.Content = withheldText
+		return true
+	}
+	return false
 }
 
 // withheld reports whether call's arguments were withheld: it carried the
@@ -135,24 +135,30 @@ const (
 // the sink as model_delta events: through the canary check, which sends
 // only text it has cleared and none once it finds the token, and then
 // through the secret masker. What is held back at the end is sent when
-// the whole text is cleared (end).
+// the whole text is cleared (end). A run has one, made ready for each
+// reply by newReplyStream: its buffer serves every reply.
 type replyStream struct {
-	r            *run
-	push         func(string) string // the secret masker
-	flush        func() string
-	check        *guard.CanaryCheck // the reply's, made when first needed
-	text         strings.Builder    // the text streamed so far
-	word         int                // where text's last word starts
-	sent         int                // how much of text was passed on
-	checked      int                // how much of text the last check read
-	leaked       bool               // a check found the canary in text
-	checkedWhole bool               // text was checked whole (carries)
+	r     *run
+	push  func(string) string // the secret masker
+	flush func() string
+	check *guard.CanaryCheck // the reply's, made when first needed
+	text  []byte             // the text streamed so far
+	word  int                // where text's last word starts
+	sent  int                // how much of text was passed on
+	// checked is how much of text the last check read; whole, when
+	// withholdLeaks checked the whole text (the reply's, carries), is it.
+	checked int
+	whole   string
+	leaked  bool // a check found the canary in text
 }
 
-// newReplyStream returns the stream of the reply about to be asked for.
+// newReplyStream makes r's stream ready for the reply about to be asked
+// for.
 func (r *run) newReplyStream() *replyStream {
+	s := &r.stream
 	push, flush := r.deltaMasker()
-	return &replyStream{r: r, push: push, flush: flush}
+	*s = replyStream{r: r, push: push, flush: flush, text: s.text[:0]}
+	return s
 }
 
 // canary returns the check the texts of the reply share.
@@ -167,8 +173,8 @@ func (s *replyStream) canary() *guard.CanaryCheck {
 // when it is the text streamed, the stream knows it.
 func (s *replyStream) carries(text string) bool {
 	found := s.canary().In(text)
-	if text == s.text.String() {
-		s.checkedWhole = true
+	if text == string(s.text) {
+		s.whole, s.checked = text, len(text)
 		s.leaked = s.leaked || found
 	}
 	return found
@@ -178,23 +184,25 @@ func (s *replyStream) carries(text string) bool {
 func (s *replyStream) piece(p string) {
 	for i := len(p) - 1; i >= 0; i-- {
 		if p[i] <= ' ' || p[i] > '~' {
-			s.word = s.text.Len() + i + 1
+			s.word = len(s.text) + i + 1
 			break
 		}
 	}
-	s.text.WriteString(p)
-	n := s.text.Len()
+	s.text = append(s.text, p...)
+	n := len(s.text)
 	cut := s.word - streamHold
 	if s.leaked || cut <= s.sent || n-s.checked < max(streamEvery, n/8) {
 		return
 	}
-	text := s.text.String()
 	s.checked = n
-	if s.canary().In(text) {
+	if s.canary().In(string(s.text)) {
 		s.leaked = true
 		return
 	}
-	s.send(validUTF8Prefix(text, cut)[s.sent:])
+	for !utf8.RuneStart(s.text[cut]) {
+		cut--
+	}
+	s.send(string(s.text[s.sent:cut]))
 }
 
 // send passes cleared text on to the masker and the sink.
@@ -209,13 +217,16 @@ func (s *replyStream) send(text string) {
 // cleared: checked by withholdLeaks (carries) or here. A reply that
 // failed ends its stream too.
 func (s *replyStream) end() {
-	text := s.text.String()
-	if !s.leaked && s.sent < len(text) {
-		if !s.checkedWhole && s.checked < len(text) {
-			s.leaked = s.canary().In(text)
+	if n := len(s.text); !s.leaked && s.sent < n {
+		if s.checked < n {
+			s.leaked = s.canary().In(string(s.text))
 		}
-		if !s.leaked {
-			s.send(text[s.sent:])
+		switch {
+		case s.leaked:
+		case s.whole != "":
+			s.send(s.whole[s.sent:])
+		default:
+			s.send(string(s.text[s.sent:]))
 		}
 	}
 	if rest := s.flush(); rest != "" {
