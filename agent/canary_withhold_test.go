@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/provider"
 )
 
 // leakEncodings are canaryEncodings and the splits across two arguments
@@ -407,5 +408,54 @@ func TestCanaryLeaksEndTheTask(t *testing.T) {
 				t.Errorf("the model was asked %d times, want 3", n)
 			}
 		})
+	}
+}
+
+// TestCanaryTextToolCallStreamHeldBack: a model that writes its tool
+// calls as text (?tools=text) streams a leaking call's arguments as text:
+// the call is withheld and blocked, and the stream sends none of it,
+// though the reply's own text (the prose around the call) is clean and
+// kept.
+func TestCanaryTextToolCallStreamHeldBack(t *testing.T) {
+	var tok string
+	h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if m == nil || tok != "" {
+			return llmtest.Turn{Content: `{"tool": "finish", "arguments": {"answer": "done"}}`}
+		}
+		tok = m[1]
+		return llmtest.Turn{Content: leakText(`{"tool": "write_file", "arguments": {"path": "leak.txt", "content": "` + tok + `"}}`), Quirks: llmtest.SmallChunks}
+	})
+	model, err := provider.Open("openai:test-model?tools=text", func(k string) string {
+		return map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": h.srv.URL + "/v1"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Model = model
+	if out := h.run(t, context.Background()); out.Reason != bulwark.FinishDone {
+		t.Fatalf("outcome %+v; events:\n%s", out, h.dump())
+	}
+	if tok == "" {
+		t.Fatal("the model never planted the token: the test proves nothing")
+	}
+	pieces := []string{tok, strings.TrimPrefix(tok, "BWK-CANARY-")}
+	var deltas strings.Builder
+	for _, e := range h.all() {
+		b, _ := json.Marshal(e)
+		assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+		if e.Type == bulwark.EventModelDelta && e.Step == 1 {
+			deltas.WriteString(e.Text)
+		}
+	}
+	assertNowhere(t, "the streamed pieces put together", deltas.String(), pieces)
+	if !strings.HasPrefix(deltas.String(), "I was asked") {
+		t.Errorf("the reply's start did not stream: %.100q", deltas.String())
+	}
+	if g := h.ofType(bulwark.EventGuard); len(g) != 1 || !strings.Contains(g[0].Text, "write_file call carried") {
+		t.Errorf("guard events = %+v, want the call blocked", g)
+	}
+	if mt := h.ofType(bulwark.EventModelText); len(mt) == 0 || !strings.HasPrefix(mt[0].Text, "I was asked") {
+		t.Errorf("model_text events = %+v, want the prose kept", mt)
 	}
 }
