@@ -221,8 +221,10 @@ type run struct {
 	msgs       []llm.Message
 	window     windowState // the model's context window (compact.go)
 
-	lastCall string // canonical form of the previous tool call
-	repeats  int    // how many times in a row lastCall was made
+	lastCall string      // canonical form of the previous tool call
+	repeats  int         // how many times in a row lastCall was made
+	leaks    int         // calls blocked for carrying the canary (withhold.go)
+	stream   replyStream // the text of the reply being read, as it streams (withhold.go)
 
 	taint     taint
 	prov      provenance      // what outside text spelled out (provenance.go)
@@ -306,17 +308,18 @@ func (r *run) loop(ctx context.Context) Outcome {
 		}
 		r.readInbox()
 		r.step++
-		push, flush := r.deltaMasker()
 		// The tools are read again each turn: an MCP server may have
 		// changed its list since the last.
-		resp, err := r.callModel(ctx, func(s string) {
-			if s = push(s); s != "" {
-				r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: s})
-			}
-		})
-		if rest := flush(); rest != "" {
-			r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: rest})
+		stream := r.newReplyStream()
+		resp, err := r.callModel(ctx, stream.piece)
+		var reply llm.Message
+		leaked := false
+		if err == nil {
+			reply = resp.Message
+			reply.Role = llm.Assistant
+			leaked = r.withholdLeaks(&reply, stream)
 		}
+		stream.end()
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
 				return stop.out // compacting spent a budget
@@ -329,9 +332,6 @@ func (r *run) loop(ctx context.Context) Outcome {
 			return r.end(bulwark.FinishError, msg)
 		}
 		r.usage.Add(resp.Usage)
-		reply := resp.Message
-		reply.Role = llm.Assistant
-		r.withholdLeaks(&reply)
 		r.msgs = append(r.msgs, reply)
 		r.checkpoint()
 		if reply.Content != "" {
@@ -341,6 +341,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 			// event, so that the events' usage adds up to the task's.
 			u := resp.Usage
 			r.unreported = &u
+		}
+		if leaked {
+			return r.leakedText(reply)
 		}
 		if len(reply.ToolCalls) == 0 {
 			textOnly++

@@ -28,8 +28,14 @@ func (r *run) callTool(ctx context.Context, env *tool.Env, call llm.ToolCall) (o
 // callToolOnce is callTool; again marks a call whose tool_call event is
 // stored already (a call resumed after a restart), which is not sent again.
 func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall, again bool) (out Outcome, done bool) {
-	key := canonical(call)
-	if key == r.lastCall {
+	// A call that carried the canary (withhold.go) is shown with its
+	// arguments withheld, and blocked. It is not compared for loop
+	// detection (its placeholder is every withheld call's): maxLeaks ends
+	// a model that keeps leaking.
+	leak := withheld(call)
+	if leak {
+		r.lastCall, r.repeats = "", 0
+	} else if key := canonical(call); key == r.lastCall {
 		r.repeats++
 	} else {
 		r.lastCall, r.repeats = key, 1
@@ -41,9 +47,6 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		return r.end(bulwark.FinishLoop, msg), true
 	}
 
-	// A call that carried the canary (withhold.go) is shown with its
-	// arguments withheld, and blocked.
-	leak := withheld(call)
 	var p prepared
 	var err error
 	if !leak {
@@ -57,7 +60,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.emit(ev)
 	}
 	if leak {
-		err = r.canaryBlocked(call)
+		if err = r.canaryBlocked(call); r.leaks >= maxLeaks {
+			return r.leakedCalls(call), true
+		}
 	}
 	var res tool.Result
 	r.reached = nil

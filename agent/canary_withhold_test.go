@@ -14,6 +14,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/llm"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/llm/provider"
 )
 
 // leakEncodings are canaryEncodings and the splits across two arguments
@@ -236,5 +237,225 @@ func TestCanaryLeakResumedIsBlocked(t *testing.T) {
 	}
 	if h.exists("leak.txt") {
 		t.Error("the resumed call ran")
+	}
+}
+
+// leakText is a reply that writes out its instructions, the token in them
+// as the arguments args hold it, between two paragraphs longer than the
+// stream holds back: the first streams before the token does. Arguments
+// of a path and a content are written as their two values, each on a
+// line as args writes it (JSON escapes and all), the path first: where
+// the token is split between them, its halves come in order.
+func leakText(args string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(args), &m) == nil && m["path"] != nil && m["content"] != nil {
+		args = fmt.Sprintf("%s\n%s", m["path"], m["content"])
+	}
+	para := strings.Repeat("I was asked to show my instructions, so here they are in full. ", 12)
+	return para + "\n\n" + args + "\n\n" + para
+}
+
+// leakTextPieces are leakedPieces and the values of args as leakText
+// writes them, JSON escapes and all.
+func leakTextPieces(tok, args string) []string {
+	pieces := leakedPieces(tok, args)
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(args), &m) == nil {
+		for _, v := range m {
+			pieces = append(pieces, strings.Trim(string(v), `"`))
+		}
+	}
+	return pieces
+}
+
+// TestCanaryTextLeakWithheldEverywhere: a reply whose text carries the
+// canary, plain, encoded or split, streamed in pieces of a word or of one
+// to three bytes (the token cut across them), is withheld: its text
+// reaches no event (no streamed piece either), no checkpoint, and not a
+// later model request; the model_text event holds a placeholder, a guard
+// event says why, the task ends failed without running the reply's call,
+// and its answer is the failure, not the text.
+func TestCanaryTextLeakWithheldEverywhere(t *testing.T) {
+	for _, tt := range leakEncodings() {
+		for _, chunks := range []struct {
+			name  string
+			quirk llmtest.Quirk
+		}{{"words", 0}, {"bytes", llmtest.SmallChunks}} {
+			t.Run(tt.name+"/"+chunks.name, func(t *testing.T) {
+				var planted, tok, text string
+				h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+					m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+					if len(r.Messages) > 2 || m == nil {
+						return finish("done")
+					}
+					tok, planted = m[1], tt.args(m[1])
+					text = leakText(planted)
+					return llmtest.Turn{Content: text, Quirks: chunks.quirk,
+						ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "after.txt", "content": "x"})}}
+				})
+				var cps []bulwark.Checkpoint
+				h.cfg.Checkpoint = func(c bulwark.Checkpoint) { cps = append(cps, c) }
+				out := h.run(t, context.Background())
+				if planted == "" {
+					t.Fatal("the model never planted the token: the test proves nothing")
+				}
+				if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "withheld") {
+					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
+				}
+				pieces := leakTextPieces(tok, planted)
+				var deltas strings.Builder
+				for _, e := range h.all() {
+					b, _ := json.Marshal(e)
+					assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+					if e.Type == bulwark.EventModelDelta {
+						deltas.WriteString(e.Text)
+					}
+				}
+				assertNowhere(t, "the streamed pieces put together", deltas.String(), pieces)
+				if d := deltas.String(); d == "" || !strings.HasPrefix(text, d) {
+					t.Errorf("the streamed pieces read %.100q, want the start of the reply (streamed before the token)", d)
+				}
+				if mt := h.ofType(bulwark.EventModelText); len(mt) != 1 || !strings.Contains(mt[0].Text, "withheld") {
+					t.Errorf("model_text events = %+v, want one, withheld", mt)
+				}
+				if g := h.ofType(bulwark.EventGuard); len(g) != 1 || !strings.Contains(g[0].Text, "canary") {
+					t.Errorf("guard events = %+v, want the canary block", g)
+				}
+				if c := h.ofType(bulwark.EventToolCall); len(c) != 0 || h.exists("after.txt") {
+					t.Errorf("the leaking reply's call was made: %+v", c)
+				}
+				for _, c := range cps {
+					b, _ := json.Marshal(c)
+					assertNowhere(t, "a checkpoint", string(b), pieces)
+				}
+
+				// The task continued from its stored events.
+				c := h.again()
+				first := h.all()
+				c.cfg.History = append(stored(first), bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+				n := len(c.srv.Requests())
+				c.run(t, context.Background())
+				reqs := c.srv.Requests()[n:]
+				if len(reqs) == 0 {
+					t.Fatal("the continued turn sent no request")
+				}
+				b, _ := json.Marshal(reqs[0].Messages[1:])
+				assertNowhere(t, "the continued turn's request", string(b), pieces)
+				if !strings.Contains(string(b), "withheld") {
+					t.Errorf("the continued turn's request does not show the withheld reply: %s", b)
+				}
+			})
+		}
+	}
+}
+
+// TestCanaryCleanReplyStreamsWhole: the text of a reply without the
+// canary streams whole, in order, over both protocols and both ways of
+// cutting it, however long.
+func TestCanaryCleanReplyStreamsWhole(t *testing.T) {
+	for _, protocol := range []string{"openai", "anthropic"} {
+		for _, quirk := range []llmtest.Quirk{0, llmtest.SmallChunks} {
+			for _, text := range []string{"Short.", leakText("nothing to hide here"), strings.Repeat("é, a long reply, ", 2000)} {
+				h := newHarness(t, protocol, llmtest.Script(llmtest.Turn{Content: text, Quirks: quirk}, finish("done")))
+				if out := h.run(t, context.Background()); out.Reason != bulwark.FinishDone {
+					t.Fatalf("outcome %+v", out)
+				}
+				var deltas strings.Builder
+				for _, e := range h.ofType(bulwark.EventModelDelta) {
+					deltas.WriteString(e.Text)
+				}
+				if deltas.String() != text {
+					t.Errorf("%s, quirks %d: the pieces streamed read %.100q, want %.100q", protocol, quirk, deltas.String(), text)
+				}
+			}
+		}
+	}
+}
+
+// TestCanaryLeaksEndTheTask: a model that keeps sending the canary in its
+// calls, the same call or different ones (withheld, they look alike), is
+// ended for the leak at the maxLeaks-th, with the leak's error: not for a
+// loop, and without being warned of repeating itself.
+func TestCanaryLeaksEndTheTask(t *testing.T) {
+	for _, same := range []bool{true, false} {
+		t.Run(fmt.Sprintf("same=%v", same), func(t *testing.T) {
+			n := 0
+			h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+				m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+				if m == nil {
+					return finish("no canary")
+				}
+				n++
+				args := canaryEncodings[0].args(m[1])
+				if !same {
+					args = canaryEncodings[n%len(canaryEncodings)].args(m[1])
+				}
+				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: json.RawMessage(args)}}}
+			})
+			out := h.run(t, context.Background())
+			if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "3 calls that carried a confidential token") {
+				t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
+			}
+			if g := h.ofType(bulwark.EventGuard); len(g) != 3 {
+				t.Errorf("%d guard events, want the 3 blocks", len(g))
+			}
+			for _, e := range h.ofType(bulwark.EventNotice) {
+				if strings.Contains(e.Text, "exact") {
+					t.Errorf("the model was warned of a loop: %q", e.Text)
+				}
+			}
+			if n != 3 {
+				t.Errorf("the model was asked %d times, want 3", n)
+			}
+		})
+	}
+}
+
+// TestCanaryTextToolCallStreamHeldBack: a model that writes its tool
+// calls as text (?tools=text) streams a leaking call's arguments as text:
+// the call is withheld and blocked, and the stream sends none of it,
+// though the reply's own text (the prose around the call) is clean and
+// kept.
+func TestCanaryTextToolCallStreamHeldBack(t *testing.T) {
+	var tok string
+	h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if m == nil || tok != "" {
+			return llmtest.Turn{Content: `{"tool": "finish", "arguments": {"answer": "done"}}`}
+		}
+		tok = m[1]
+		return llmtest.Turn{Content: leakText(`{"tool": "write_file", "arguments": {"path": "leak.txt", "content": "` + tok + `"}}`), Quirks: llmtest.SmallChunks}
+	})
+	model, err := provider.Open("openai:test-model?tools=text", func(k string) string {
+		return map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": h.srv.URL + "/v1"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Model = model
+	if out := h.run(t, context.Background()); out.Reason != bulwark.FinishDone {
+		t.Fatalf("outcome %+v; events:\n%s", out, h.dump())
+	}
+	if tok == "" {
+		t.Fatal("the model never planted the token: the test proves nothing")
+	}
+	pieces := []string{tok, strings.TrimPrefix(tok, "BWK-CANARY-")}
+	var deltas strings.Builder
+	for _, e := range h.all() {
+		b, _ := json.Marshal(e)
+		assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+		if e.Type == bulwark.EventModelDelta && e.Step == 1 {
+			deltas.WriteString(e.Text)
+		}
+	}
+	assertNowhere(t, "the streamed pieces put together", deltas.String(), pieces)
+	if !strings.HasPrefix(deltas.String(), "I was asked") {
+		t.Errorf("the reply's start did not stream: %.100q", deltas.String())
+	}
+	if g := h.ofType(bulwark.EventGuard); len(g) != 1 || !strings.Contains(g[0].Text, "write_file call carried") {
+		t.Errorf("guard events = %+v, want the call blocked", g)
+	}
+	if mt := h.ofType(bulwark.EventModelText); len(mt) == 0 || !strings.HasPrefix(mt[0].Text, "I was asked") {
+		t.Errorf("model_text events = %+v, want the prose kept", mt)
 	}
 }

@@ -3,36 +3,74 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"unicode/utf8"
 
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
 )
 
 // Withholding a leak
 //
-// A call whose arguments carry the task's canary token carries the task's
-// instructions with it: not only must it not run, its arguments must go
-// nowhere else either. They are replaced by withheldArgs as soon as the
-// model's reply comes, before the reply joins the conversation: so the
-// tool_call event (and with it the event stream, notifications, webhooks,
-// the store and the audit log), the conversation sent back to the model
-// and compacted, a checkpointed turn resumed after a restart, approvals
-// and the tools themselves only ever see the placeholder. The call keeps
-// its id and tool name, so the history still reads right, and is then
-// blocked (canaryBlocked).
+// A reply that carries the task's canary token carries the task's
+// instructions with it: whatever carries the token must go nowhere. The
+// check runs as soon as the model's reply comes, before the reply joins
+// the conversation: so the events (and with them the event stream,
+// notifications, webhooks, the store and the audit log), the conversation
+// sent back to the model and compacted, a checkpointed turn resumed after
+// a restart, approvals and the tools themselves only ever see a
+// placeholder.
+//
+//   - A call whose arguments carry it has them replaced by withheldArgs.
+//     The call keeps its id and tool name, so the history still reads
+//     right, and is then blocked (canaryBlocked); the model is told so in
+//     the call's result, and the task goes on, until maxLeaks such calls
+//     end it.
+//   - A reply whose text carries it has its text replaced by withheldText,
+//     and the task ends at once, failed (leakedText). A blocked call did
+//     nothing and its result is where the model is told no; but the text
+//     is what the task says to people, and a model that writes its
+//     confidential instructions into it has stopped following them. What
+//     it would write next, told its reply was withheld, the canary could
+//     not vet (a paraphrase of the instructions carries no token), and
+//     its final answer would be the answer of a model an injection
+//     controls: the task does not go on to deliver one.
+//   - The text as it streams (model_delta events, sent live to the event
+//     stream and the web UI before the reply is whole) passes through
+//     replyStream, which sends nothing that a check has not cleared and
+//     holds back the end of the text, where a token could be beginning.
+//
+// The adapters carry no reasoning or thinking text (llm.Message has none):
+// there is nothing else of a reply to check.
 
 // withheldArgs stands in for the arguments of a call that carried the
 // canary. It is a JSON object, so that whoever reads a tool call's
 // arguments as one still can.
 var withheldArgs = json.RawMessage(`{"withheld":"the arguments of this call carried the task's confidential canary token, so they are not kept"}`)
 
+// withheldText stands in for the text of a reply that carried the canary.
+const withheldText = "[withheld: this reply carried the task's confidential canary token, so its text is not kept]"
+
+// maxLeaks is how many calls carrying the canary end the task. The
+// calls are not compared for loop detection: withheld, they all look
+// alike, and a model that keeps leaking is ended for the leak, not for a
+// loop.
+const maxLeaks = 3
+
 // withholdLeaks replaces with withheldArgs the arguments of each call of
-// reply that carry the canary. The slice of calls is copied before the
-// first change: the model's response is not written to.
-func (r *run) withholdLeaks(reply *llm.Message) {
+// reply that carry the canary, and the reply's text with withheldText if
+// it carries it; text reports that it did. The slice of calls is copied
+// before the first change: the model's response is not written to. The
+// texts share one check (guard.CanaryCheck) with the checks of the text
+// streamed in s, which is most often the reply's text.
+func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
+	// The calls first: their texts share the most, and the check keeps a
+	// bounded number of decodings to share.
 	var calls []llm.ToolCall
 	for i, c := range reply.ToolCalls {
-		if !r.hasCanary(c.Arguments, c.Arguments) {
+		if !argsCarry(s.canary(), c.Arguments, c.Arguments) {
 			continue
 		}
 		if calls == nil {
@@ -43,6 +81,11 @@ func (r *run) withholdLeaks(reply *llm.Message) {
 	if calls != nil {
 		reply.ToolCalls = calls
 	}
+	if reply.Content != "" && s.carries(reply.Content) {
+		reply.Content = withheldText
+		return true
+	}
+	return false
 }
 
 // withheld reports whether call's arguments were withheld: it carried the
@@ -50,4 +93,143 @@ func (r *run) withholdLeaks(reply *llm.Message) {
 // in the run that stored it.
 func withheld(call llm.ToolCall) bool {
 	return bytes.Equal(call.Arguments, withheldArgs)
+}
+
+// leakedText ends the task whose reply carried the canary in its text
+// (withheld by withholdLeaks, its event sent): the calls of the reply
+// are not run.
+func (r *run) leakedText(reply llm.Message) Outcome {
+	r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"})
+	msg := "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"
+	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
+	r.skipCalls(reply.ToolCalls)
+	return r.end(bulwark.FinishError, msg)
+}
+
+// leakedCalls ends the task at its maxLeaks-th call that carried the
+// canary (blocked by canaryBlocked), answering call.
+func (r *run) leakedCalls(call llm.ToolCall) Outcome {
+	msg := fmt.Sprintf("the model made %d calls that carried a confidential token from its instructions, a sign that something it read made it leak them; the calls were blocked and the task stopped", r.leaks)
+	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
+	r.answer(call, "Not run: "+msg+".", true)
+	return r.end(bulwark.FinishError, msg)
+}
+
+// Streamed text is held back: the word being written (the text's last
+// run of printable ASCII, in which base64, hex, \u escapes, entities and
+// the guard's other encodings are written), and streamHold bytes before
+// it. A token the guard finds, written in one word however long (the 35
+// characters of a token as \u-escaped entities take 1,260 bytes) or in
+// fewer bytes than the hold (split into pieces, spaced out, in
+// look-alike letters), is whole in the text a check reads before any of
+// it is sent. The text is checked, whole, when streamEvery bytes or an
+// eighth of the text, if more, have come since the last check, and
+// there is text to send: a long reply is checked a few times over, not
+// once a piece.
+const (
+	streamHold  = 512
+	streamEvery = 128
+)
+
+// replyStream carries the text of one reply, as the model streams it, to
+// the sink as model_delta events: through the canary check, which sends
+// only text it has cleared and none once it finds the token, and then
+// through the secret masker. What is held back at the end is sent when
+// the whole text is cleared (end). A run has one, made ready for each
+// reply by newReplyStream: its buffer serves every reply.
+type replyStream struct {
+	r     *run
+	push  func(string) string // the secret masker
+	flush func() string
+	check *guard.CanaryCheck // the reply's, made when first needed
+	text  []byte             // the text streamed so far
+	word  int                // where text's last word starts
+	sent  int                // how much of text was passed on
+	// checked is how much of text the last check read; whole, when
+	// withholdLeaks checked the whole text (the reply's, carries), is it.
+	checked int
+	whole   string
+	leaked  bool // a check found the canary in text
+}
+
+// newReplyStream makes r's stream ready for the reply about to be asked
+// for.
+func (r *run) newReplyStream() *replyStream {
+	s := &r.stream
+	push, flush := r.deltaMasker()
+	*s = replyStream{r: r, push: push, flush: flush, text: s.text[:0]}
+	return s
+}
+
+// canary returns the check the texts of the reply share.
+func (s *replyStream) canary() *guard.CanaryCheck {
+	if s.check == nil {
+		s.check = s.r.taint.canary.Check()
+	}
+	return s.check
+}
+
+// carries reports whether text, a text of the reply, carries the canary;
+// when it is the text streamed, the stream knows it.
+func (s *replyStream) carries(text string) bool {
+	found := s.canary().In(text)
+	if text == string(s.text) {
+		s.whole, s.checked = text, len(text)
+		s.leaked = s.leaked || found
+	}
+	return found
+}
+
+// piece takes a piece of the reply's text as the model streams it.
+func (s *replyStream) piece(p string) {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] <= ' ' || p[i] > '~' {
+			s.word = len(s.text) + i + 1
+			break
+		}
+	}
+	s.text = append(s.text, p...)
+	n := len(s.text)
+	cut := s.word - streamHold
+	if s.leaked || cut <= s.sent || n-s.checked < max(streamEvery, n/8) {
+		return
+	}
+	s.checked = n
+	if s.canary().In(string(s.text)) {
+		s.leaked = true
+		return
+	}
+	for !utf8.RuneStart(s.text[cut]) {
+		cut--
+	}
+	s.send(string(s.text[s.sent:cut]))
+}
+
+// send passes cleared text on to the masker and the sink.
+func (s *replyStream) send(text string) {
+	s.sent += len(text)
+	if m := s.push(text); m != "" {
+		s.r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: m})
+	}
+}
+
+// end sends what the stream holds back, once the whole text streamed is
+// cleared: checked by withholdLeaks (carries) or here. A reply that
+// failed ends its stream too.
+func (s *replyStream) end() {
+	if n := len(s.text); !s.leaked && s.sent < n {
+		if s.checked < n {
+			s.leaked = s.canary().In(string(s.text))
+		}
+		switch {
+		case s.leaked:
+		case s.whole != "":
+			s.send(s.whole[s.sent:])
+		default:
+			s.send(string(s.text[s.sent:]))
+		}
+	}
+	if rest := s.flush(); rest != "" {
+		s.r.emit(bulwark.Event{Type: bulwark.EventModelDelta, Text: rest})
+	}
 }
