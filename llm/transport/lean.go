@@ -219,6 +219,12 @@ func (t *Lean) send(req *http.Request, w *wire) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
+		if err == errNotIdle {
+			// Found closed as it was taken, as get finds them: no attempt
+			// was spent on it.
+			attempt--
+			continue
+		}
 		// Each retry spends a pooled connection; the bound keeps a server
 		// that fails every reused one from holding the request while
 		// other requests refill the pool.
@@ -237,15 +243,16 @@ func dialAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// get returns an idle connection to addr that is still open and holds
-// nothing unread (reused true), or dials a new one.
+// get returns an idle connection to addr (reused true), which roundTrip
+// checks is still open and holds nothing unread as it writes to it, or
+// dials a new one.
 func (t *Lean) get(ctx context.Context, addr string) (*leanConn, bool, error) {
 	for {
 		c := t.popIdle(addr)
 		if c == nil {
 			break
 		}
-		if c.stillIdle() {
+		if c.reusable() {
 			return c, true, nil
 		}
 		c.close()
