@@ -2,14 +2,18 @@ package transport
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -172,5 +176,59 @@ func TestLeanCancelPooled(t *testing.T) {
 		if got, err := send(t.Context(), l, "POST", srv.url); got != "fresh" || err != nil {
 			t.Errorf("%s: next request = %q, %v, want fresh", phase, got, err)
 		}
+	}
+}
+
+// A request written on a pooled connection does not hold its buffer
+// while it waits for the answer either (TestLeanWireFreeWhileWaiting for
+// fresh connections).
+func TestLeanWireFreeWhileWaitingPooled(t *testing.T) {
+	const n = 64
+	var made atomic.Int32
+	saved := wireBufs.New
+	wireBufs.New = func() any { made.Add(1); return new(bytes.Buffer) }
+	t.Cleanup(func() { wireBufs.New = saved })
+
+	got := make(chan struct{}, n)
+	release := make(chan struct{})
+	srv := newRawServer(t, func(c net.Conn, br *bufio.Reader, i int) {
+		for {
+			req, ok := readReq(br)
+			if !ok {
+				return
+			}
+			if req.Method == "POST" {
+				got <- struct{}{}
+				<-release
+			}
+			io.WriteString(c, okReply("ok"))
+		}
+	})
+	l := newTestLean(t)
+	drainAll(openAtOnce(t, l, srv.url, n)) // n connections in the pool
+	made.Store(0)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b, err := send(t.Context(), l, "POST", srv.url); err != nil || b != "ok" {
+				errs <- errors.New("answer " + b)
+			}
+		}()
+		<-got
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if c := srv.conns.Load(); c != n {
+		t.Errorf("%d connections, want the %d pooled", c, n)
+	}
+	if m := made.Load(); m > n*3/4 {
+		t.Errorf("%d request buffers made for %d requests sent one after the other on pooled connections, want far fewer", m, n)
 	}
 }

@@ -21,6 +21,7 @@ type leanConn struct {
 	t  *Lean
 	nc net.Conn
 	rc syscall.RawConn // nc's descriptor, nil when it has none (a conn a custom dialer made)
+	iw idleWrite       // writeIdle's state, and its step made once
 	// br reads through the leanConn, for its limit and ended. It is taken
 	// from leanReaders when the response is read and given back when the
 	// connection goes back to the pool: a thousand requests waiting for
@@ -115,7 +116,7 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, w *wire, re
 		// Looked at as it is written to (writeIdle): a connection the
 		// server closed or wrote on while it was idle carries nothing.
 		var idle bool
-		if n, idle, err = c.writeIdle(w.bytes()); !idle && err == nil {
+		if n, idle, err = c.writeIdle(w, replayable(req)); !idle && err == nil {
 			stop()
 			c.close()
 			return nil, true, errNotIdle

@@ -7,8 +7,11 @@ package transport
 // reused: correct, only slower.
 func (c *leanConn) reusable() bool { return false }
 
+// idleWrite is writeIdle's state on Linux.
+type idleWrite struct{}
+
 // writeIdle is never called off Linux (reusable).
-func (c *leanConn) writeIdle(b []byte) (n int, idle bool, err error) {
-	n, err = c.nc.Write(b)
+func (c *leanConn) writeIdle(w *wire, _ bool) (n int, idle bool, err error) {
+	n, err = c.nc.Write(w.bytes())
 	return n, true, err
 }
