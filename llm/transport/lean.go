@@ -20,8 +20,8 @@ import (
 // without a proxy (a local ollama, vLLM or llama.cpp server, the benches'
 // fake model). It writes each request in one write and reads the response
 // with http.ReadResponse on the caller's goroutine, over a pool of
-// HTTP/1.1 connections that hold a 4 KiB read buffer each and no
-// goroutine: net/http's Transport keeps two goroutines and 20 KiB of
+// HTTP/1.1 connections that hold no goroutine, and a 4 KiB read buffer
+// only while a response is read: net/http's Transport keeps two goroutines and 20 KiB of
 // buffers per connection and hands every request between three
 // goroutines, a fifth of the CPU of a model turn on loopback
 // (BENCHMARKS.md, issue 17).
@@ -37,7 +37,8 @@ import (
 // read to its end without error, the response was framed by a length or
 // chunked encoding, neither side asked to close, no byte followed the
 // body, and, when it is taken again, the socket holds nothing unread and
-// was not closed (a non-blocking peek). Errors, of RoundTrip and of the
+// was not closed (a non-blocking peek, made with the request's write: see
+// leanConn.writeIdle). Errors, of RoundTrip and of the
 // body's reads, never hold the request's header values: a server can
 // echo them in a malformed response head or trailer.
 type Lean struct {
