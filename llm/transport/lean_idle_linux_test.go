@@ -232,3 +232,83 @@ func TestLeanWireFreeWhileWaitingPooled(t *testing.T) {
 		t.Errorf("%d request buffers made for %d requests sent one after the other on pooled connections, want far fewer", m, n)
 	}
 }
+
+// FuzzLeanPooled is FuzzLeanReuse for the second request of a connection,
+// the one written, and its answer waited for, by writeIdle: the server
+// answers it with any bytes (then maybe closes), and Lean reads the body
+// net/http's parser alone reads from them, or fails where it fails.
+func FuzzLeanPooled(f *testing.F) {
+	for _, tc := range reuseCases {
+		f.Add([]byte(tc.first), false)
+	}
+	f.Add([]byte(okReply("second")), true)
+	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\nto the close"), true)
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), false)
+	f.Fuzz(func(t *testing.T, second []byte, closeAfter bool) {
+		if len(second) > 32<<10 {
+			return
+		}
+		if r, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(second)), nil); err == nil && r.StatusCode < 100 {
+			// parseAlone skips a status under 100 as informational, where
+			// Lean (as net/http's Transport) takes it as final and reads
+			// its body: the oracle cannot judge these.
+			return
+		}
+		client, server := socketPair(t)
+		go func() {
+			br := bufio.NewReader(server)
+			if _, ok := readReq(br); !ok {
+				return
+			}
+			server.Write([]byte(okReply("first")))
+			if _, ok := readReq(br); !ok {
+				return
+			}
+			server.Write(second)
+			if closeAfter {
+				server.CloseWrite()
+			}
+		}()
+		l := NewLean(StdTransport())
+		defer l.CloseIdleConnections()
+		dialled := false
+		l.dial = func(context.Context, string, string) (net.Conn, error) {
+			if dialled {
+				return nil, errors.New("one connection only")
+			}
+			dialled = true
+			return client, nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		get := func() ([]byte, error) {
+			req, _ := http.NewRequestWithContext(ctx, "GET", "http://fuzz.test/", nil)
+			resp, err := l.RoundTrip(req)
+			if err != nil {
+				return nil, err
+			}
+			defer resp.Body.Close()
+			return io.ReadAll(resp.Body)
+		}
+		if b, err := get(); string(b) != "first" || err != nil {
+			t.Fatalf("first request: %q, %v", b, err)
+		}
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://fuzz.test/", nil)
+		o := parseAlone(second, req)
+		if !closeAfter && o.sawEnd {
+			time.AfterFunc(time.Millisecond, cancel) // Lean waits for more bytes: end that wait
+		}
+		var hung atomic.Bool
+		time.AfterFunc(10*time.Second, func() { hung.Store(true); cancel() })
+		body, err := get()
+		if hung.Load() {
+			t.Fatalf("Lean waited where net/http's parser did not need more bytes")
+		}
+		if err == nil && o.err == nil && !bytes.Equal(body, o.body) {
+			t.Fatalf("Lean read body %q, net/http's parser %q", body, o.body)
+		}
+		if err == nil && o.err != nil && ctx.Err() == nil {
+			t.Fatalf("Lean read %q where net/http's parser failed: %v", body, o.err)
+		}
+	})
+}
