@@ -576,10 +576,29 @@ func parseFlat(data []byte) (*object, bool) {
 		return nil, false
 	}
 	o := &object{values: make(map[string]any, len(pairs))}
+	if len(pairs) == 0 {
+		return o, true
+	}
+	// The keys and values are cut from one string: one allocation, not
+	// one each (a tool call's arguments are checked every turn).
+	n := 0
 	for _, p := range pairs {
-		k := string(p.Key)
-		o.keys = append(o.keys, k)
-		o.values[k] = string(p.Value)
+		n += len(p.Key) + len(p.Value)
+	}
+	var all strings.Builder
+	all.Grow(n)
+	for _, p := range pairs {
+		all.Write(p.Key)
+		all.Write(p.Value)
+	}
+	text := all.String()
+	o.keys = make([]string, len(pairs))
+	for i, p := range pairs {
+		k := text[:len(p.Key)]
+		v := text[len(p.Key) : len(p.Key)+len(p.Value)]
+		text = text[len(p.Key)+len(p.Value):]
+		o.keys[i] = k
+		o.values[k] = v
 	}
 	return o, true
 }

@@ -36,11 +36,14 @@ type Config struct {
 
 // Model is a Chat Completions model. It is safe for concurrent use.
 type Model struct {
-	cfg   Config
-	http  *transport.HTTP
-	url   string
-	head  []byte // how every body starts: the model, as a JSON string, and "messages"
-	tools atomic.Pointer[encodedTools]
+	cfg  Config
+	http *transport.HTTP
+	url  string
+	head []byte // how every body starts: the model, as a JSON string, and "messages"
+	// header is every request's header, cloned for each: one copy of
+	// three values instead of three Header.Set a turn.
+	header http.Header
+	tools  atomic.Pointer[encodedTools]
 }
 
 var _ llm.Model = (*Model)(nil)
@@ -59,7 +62,11 @@ func New(cfg Config) *Model {
 	}
 	modelJSON, _ := json.Marshal(cfg.Model)
 	head := append(append([]byte(`{"model":`), modelJSON...), `,"messages":[`...)
-	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", head: head}
+	header := http.Header{"Content-Type": {"application/json"}, "Accept": {"text/event-stream"}}
+	if cfg.APIKey != "" {
+		header.Set("Authorization", "Bearer "+cfg.APIKey)
+	}
+	return &Model{cfg: cfg, http: h, url: strings.TrimRight(cfg.BaseURL, "/") + "/chat/completions", head: head, header: header}
 }
 
 // Name returns the spec the model was opened with.
@@ -77,11 +84,7 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 			return nil, err
 		}
 		transport.SetBody(r, body.Reopen())
-		r.Header.Set("Content-Type", "application/json")
-		r.Header.Set("Accept", "text/event-stream")
-		if m.cfg.APIKey != "" {
-			r.Header.Set("Authorization", "Bearer "+m.cfg.APIKey)
-		}
+		r.Header = m.header.Clone()
 		return r, nil
 	})
 	if err != nil {
@@ -90,7 +93,7 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 	defer resp.Body.Close()
 
 	var acc Accumulator
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct == "application/json" {
+	if isJSON(resp.Header.Get("Content-Type")) {
 		// A server that ignores "stream": one whole completion.
 		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 		if err != nil {
@@ -133,6 +136,28 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 		return nil, bulwark.E(bulwark.Unavailable, m.cfg.Provider+".Stream", m.cfg.Provider+": the reply stream ended early", io.ErrUnexpectedEOF)
 	}
 	return acc.Response(), nil
+}
+
+// isJSON says whether a response's Content-Type is application/json. A
+// type without "json" in it is not (the common case, an event stream,
+// parsed for nothing: ParseMediaType makes a map of parameters).
+func isJSON(contentType string) bool {
+	if !containsFold(contentType, "json") {
+		return false
+	}
+	ct, _, _ := mime.ParseMediaType(contentType)
+	return ct == "application/json"
+}
+
+// containsFold reports whether s holds sub, a lower-case ASCII word, in
+// any case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) failure(err error) error {

@@ -141,6 +141,9 @@ func TestRequestMapping(t *testing.T) {
 	if h := got.Header.Get("Authorization"); h != "Bearer sk-test-key" {
 		t.Errorf("Authorization = %q, want the bearer key", h)
 	}
+	if ct, acc := got.Header.Get("Content-Type"), got.Header.Get("Accept"); ct != "application/json" || acc != "text/event-stream" {
+		t.Errorf("Content-Type %q, Accept %q; want application/json, text/event-stream", ct, acc)
+	}
 	var body struct {
 		Model         string `json:"model"`
 		Stream        bool   `json:"stream"`

@@ -20,8 +20,8 @@ import (
 // without a proxy (a local ollama, vLLM or llama.cpp server, the benches'
 // fake model). It writes each request in one write and reads the response
 // with http.ReadResponse on the caller's goroutine, over a pool of
-// HTTP/1.1 connections that hold a 4 KiB read buffer each and no
-// goroutine: net/http's Transport keeps two goroutines and 20 KiB of
+// HTTP/1.1 connections that hold no goroutine, and a 4 KiB read buffer
+// only while a response is read: net/http's Transport keeps two goroutines and 20 KiB of
 // buffers per connection and hands every request between three
 // goroutines, a fifth of the CPU of a model turn on loopback
 // (BENCHMARKS.md, issue 17).
@@ -37,7 +37,8 @@ import (
 // read to its end without error, the response was framed by a length or
 // chunked encoding, neither side asked to close, no byte followed the
 // body, and, when it is taken again, the socket holds nothing unread and
-// was not closed (a non-blocking peek). Errors, of RoundTrip and of the
+// was not closed (a non-blocking peek, made with the request's write: see
+// leanConn.writeIdle). Errors, of RoundTrip and of the
 // body's reads, never hold the request's header values: a server can
 // echo them in a malformed response head or trailer.
 type Lean struct {
@@ -219,6 +220,12 @@ func (t *Lean) send(req *http.Request, w *wire) (*http.Response, error) {
 		if err == nil {
 			return resp, nil
 		}
+		if err == errNotIdle {
+			// Found closed as it was taken, as get finds them: no attempt
+			// was spent on it.
+			attempt--
+			continue
+		}
 		// Each retry spends a pooled connection; the bound keeps a server
 		// that fails every reused one from holding the request while
 		// other requests refill the pool.
@@ -237,15 +244,16 @@ func dialAddr(u *url.URL) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
-// get returns an idle connection to addr that is still open and holds
-// nothing unread (reused true), or dials a new one.
+// get returns an idle connection to addr (reused true), which roundTrip
+// checks is still open and holds nothing unread as it writes to it, or
+// dials a new one.
 func (t *Lean) get(ctx context.Context, addr string) (*leanConn, bool, error) {
 	for {
 		c := t.popIdle(addr)
 		if c == nil {
 			break
 		}
-		if c.stillIdle() {
+		if c.reusable() {
 			return c, true, nil
 		}
 		c.close()

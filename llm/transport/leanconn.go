@@ -11,15 +11,22 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // leanConn is one HTTP/1.1 connection of a Lean: one request at a time
 // uses it, and between requests it waits in the pool with no goroutine.
 type leanConn struct {
-	t      *Lean
-	nc     net.Conn
-	br     *bufio.Reader // reads through the leanConn, for its limit and ended
+	t  *Lean
+	nc net.Conn
+	rc syscall.RawConn // nc's descriptor, nil when it has none (a conn a custom dialer made)
+	iw idleWrite       // writeIdle's state, and its step made once
+	// br reads through the leanConn, for its limit and ended. It is taken
+	// from leanReaders when the response is read and given back when the
+	// connection goes back to the pool: a thousand requests waiting for
+	// their model hold no read buffer, nor do idle connections.
+	br     *bufio.Reader
 	addr   string
 	idleAt time.Time
 
@@ -33,11 +40,36 @@ type leanConn struct {
 
 func newLeanConn(t *Lean, nc net.Conn, addr string) *leanConn {
 	c := &leanConn{t: t, nc: nc, addr: addr, limit: math.MaxInt64}
-	c.br = bufio.NewReaderSize(c, 4<<10)
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
 	return c
 }
 
+// leanReaders are the connections' read buffers (see leanConn.br).
+var leanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
+// takeReader gives c a read buffer, if it has none.
+func (c *leanConn) takeReader() {
+	if c.br == nil {
+		c.br = leanReaders.Get().(*bufio.Reader)
+		c.br.Reset(c)
+	}
+}
+
+// giveReader gives c's read buffer back; it must hold nothing, and no
+// read may use it any more (the response's body ended).
+func (c *leanConn) giveReader() {
+	c.br.Reset(nil)
+	leanReaders.Put(c.br)
+	c.br = nil
+}
+
 var errHeadLimit = errors.New("read limit of the response head exhausted")
+
+// errNotIdle is roundTrip's error for a pooled connection that the server
+// closed, or sent bytes on, while it was idle: nothing was written on it.
+var errNotIdle = errors.New("the idle connection was closed or sent an unasked-for response")
 
 // Read reads the socket for br, within limit, as net/http's persistConn
 // does.
@@ -74,11 +106,25 @@ func (c *leanConn) abort() {
 // Idempotency-Key header). The caller retries only when c was reused, so
 // once w is written it is released unless c was reused and req is
 // replayable: the buffer of a model request (a POST) is free while the
-// model thinks.
+// model thinks. A pooled connection (reused) that the server closed or
+// wrote on while it was idle is closed with errNotIdle, nothing written.
 func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, w *wire, reused bool) (resp *http.Response, retry bool, err error) {
 	stop := context.AfterFunc(ctx, c.abort)
 	c.got = 0
-	if n, err := c.nc.Write(w.bytes()); err != nil {
+	var n int
+	if reused {
+		// Looked at as it is written to (writeIdle): a connection the
+		// server closed or wrote on while it was idle carries nothing.
+		var idle bool
+		if n, idle, err = c.writeIdle(w, replayable(req)); !idle && err == nil {
+			stop()
+			c.close()
+			return nil, true, errNotIdle
+		}
+	} else {
+		n, err = c.nc.Write(w.bytes())
+	}
+	if err != nil {
 		stop()
 		c.close()
 		return nil, n == 0, c.failed(ctx, err)
@@ -86,6 +132,7 @@ func (c *leanConn) roundTrip(ctx context.Context, req *http.Request, w *wire, re
 	if !reused || !replayable(req) {
 		w.release()
 	}
+	c.takeReader()
 	resp, err = c.readHead(req)
 	if err != nil {
 		stop()
@@ -222,6 +269,7 @@ func (b *leanBody) end(err error) error {
 	stopped := b.stop()
 	c := b.c
 	if err == io.EOF && stopped && b.keep && !c.ended && c.br.Buffered() == 0 && !c.aborted.Load() {
+		c.giveReader()
 		c.t.put(c)
 	} else {
 		c.close()
