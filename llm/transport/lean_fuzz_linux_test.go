@@ -70,7 +70,9 @@ func parseAlone(wire []byte, req *http.Request) (o oracle) {
 		if o.err != nil {
 			return o
 		}
-		if o.resp.StatusCode >= 200 || o.resp.StatusCode == 101 {
+		// As net/http's Transport and Lean: only 1xx but 101 is
+		// informational; a status under 100 is final, however odd.
+		if c := o.resp.StatusCode; c < 100 || c >= 200 || c == 101 {
 			break
 		}
 	}
@@ -92,6 +94,7 @@ func FuzzLeanReuse(f *testing.F) {
 	}
 	f.Add([]byte(okReply("first")), []byte(okReply("second")), false)
 	f.Add([]byte(okReply("first")), []byte{}, true)
+	f.Add([]byte("HTTP/1.1 000 \nTransfer-Encoding:chunked\n\n0\r\n\r\x02"), []byte{}, false)
 	f.Add([]byte("HTTP/1.1 200 OK\r\n\r\nto the close"), []byte{}, true)
 	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"), []byte{}, false)
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), []byte("x"), false)
