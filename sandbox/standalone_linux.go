@@ -61,11 +61,12 @@ var initExeOnce = lazy.Value[struct{ path, why string }]{New: func() (e struct{ 
 }}
 
 func findInitExe() (path, why string) {
-	dir := ""
+	dir, self := "", ""
 	if os.Geteuid() == 0 {
 		dir = filepath.Dir(execPlanFile())
+		self = exeIdentity()
 	}
-	path, why = standaloneInit(initbin, initSources, ourXSys(), dir)
+	path, why = standaloneInit(initbin, initSources, ourXSys, dir, self)
 	if why != "" {
 		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
 		return selfExe, why
@@ -133,7 +134,16 @@ func initFrom() string {
 // folder only root can write, where it is written first if need be, or,
 // without dir or when that fails, from a sealed memory file. It returns
 // the path to execute, or why the standalone init cannot be used.
-func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
+//
+// self names this binary's file (exeIdentity; "" when not known): a
+// binary whose check passed once leaves a mark for it in dir
+// (checkedMark), and its later processes skip the check, a hash of the
+// 110 KB of sources and a parse of the build information, 0.5 to 1 ms
+// of a cold CLI's start before its init can be forked (BENCHMARKS.md,
+// "The cold CLI: the init's check once per binary (session 34, cli)").
+// The mark says nothing of another binary: a build, a copy or a file
+// written again is another name.
+func standaloneInit(bin, src fs.FS, xsys func() string, dir, self string) (path, why string) {
 	exe, err := bin.Open(standaloneName)
 	if err != nil {
 		return "", "none embedded: go generate ./sandbox before go build"
@@ -143,8 +153,15 @@ func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
 	if err != nil {
 		return "", "embedded without its stamp: go generate ./sandbox again"
 	}
-	if why := stale(string(stamp), src, xsys); why != "" {
-		return "", why
+	mark := ""
+	if dir != "" && self != "" {
+		mark = checkedMark(dir, stamp, self)
+	}
+	checked := mark != "" && rootsFileExists(mark)
+	if !checked {
+		if why := stale(string(stamp), src, xsys()); why != "" {
+			return "", why
+		}
 	}
 	info, err := exe.Stat()
 	if err != nil {
@@ -154,6 +171,9 @@ func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
 	if dir != "" {
 		sum := sha256.Sum256(stamp)
 		fd = cachedExe(filepath.Join(dir, fmt.Sprintf("sandbox-init-%x", sum[:8])), exe, info.Size())
+		if fd >= 0 && mark != "" && !checked {
+			markChecked(mark, keptMarks)
+		}
 	}
 	if fd < 0 {
 		if fd, err = sealedExe(exe); err != nil {
@@ -207,7 +227,7 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 	if os.Rename(tmp.Name(), file) != nil {
 		return -1
 	}
-	pruneCachedInits(file, keptInits)
+	pruneFiles(file, "sandbox-init-*", keptInits)
 	return open()
 }
 
@@ -215,14 +235,14 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 // written last.
 const keptInits = 3
 
-// pruneCachedInits removes the cached inits beside file but the keep most
-// recently written: another version's init is not left behind, 2.4 MB
-// each upgrade, yet two or three versions that run side by side (during
-// an upgrade, or two builds measured in turn) do not remove each other's
-// file at each start and write their own again. A process that has a
-// removed one open keeps it until it ends.
-func pruneCachedInits(file string, keep int) {
-	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "sandbox-init-*"))
+// pruneFiles removes the files matching pattern beside file but the keep
+// most recently written. For the cached inits: another version's init is
+// not left behind, 2.4 MB each upgrade, yet two or three versions that
+// run side by side (during an upgrade, or two builds measured in turn) do
+// not remove each other's file at each start and write their own again.
+// A process that has a removed one open keeps it until it ends.
+func pruneFiles(file, pattern string, keep int) {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), pattern))
 	type cached struct {
 		name    string
 		written time.Time
@@ -237,6 +257,57 @@ func pruneCachedInits(file string, keep int) {
 	for _, o := range others[min(keep, len(others)):] {
 		os.Remove(o.name)
 	}
+}
+
+// exeIdentity names this binary's file as it is now: its device, inode,
+// size, and modification and change times. Another build, a copy, or the
+// file written again (which a running program's cannot be) is named
+// otherwise; "" when it cannot be read.
+func exeIdentity() string { return fileIdentity(selfExe) }
+
+// fileIdentity is exeIdentity for the file at path.
+func fileIdentity(path string) string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d %d %d %d.%09d %d.%09d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
+// checkedMark is the file in dir whose presence says that the binary
+// named self found its embedded init, of stamp, built from its sources.
+func checkedMark(dir string, stamp []byte, self string) string {
+	h := sha256.New()
+	h.Write(stamp)
+	h.Write([]byte{0})
+	io.WriteString(h, self)
+	return filepath.Join(dir, fmt.Sprintf("init-checked-%x", h.Sum(nil)[:8]))
+}
+
+// rootsFileExists reports whether file is there and nobody but root could
+// have put it there (openRootsFile).
+func rootsFileExists(file string) bool {
+	f, _, ok := openRootsFile(file)
+	if ok {
+		f.Close()
+	}
+	return ok
+}
+
+// keptMarks is how many checkedMark files stay: a few binaries run side
+// by side (an upgrade, builds measured in turn) keep theirs.
+const keptMarks = 8
+
+// markChecked makes the empty file mark, root's and read-only, in its
+// folder, which cachedExe has made, and removes the older marks beside it
+// but the keep most recent.
+func markChecked(mark string, keep int) {
+	fd, err := unix.Open(mark, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
+	if err != nil {
+		return
+	}
+	unix.Close(fd)
+	pruneFiles(mark, "init-checked-*", keep)
 }
 
 // stale says why stamp does not describe an init built from src with this
