@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -94,26 +95,74 @@ func initPath() string {
 // module's rule, a file system remounted noexec), it starts a copy of c
 // from this binary instead, and so does every later start.
 func startInit(c *exec.Cmd) (*exec.Cmd, error) {
-	err := c.Start()
+	started := c
+	err := startFrom(c.Path, func(path string) error {
+		// A fresh Cmd each time: a Cmd starts once.
+		started = &exec.Cmd{Path: path, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
+		return started.Start()
+	})
+	return started, err
+}
+
+// forkExecInit is startInit for a root host's own init (vforkInit), with
+// syscall.ForkExec rather than exec.Cmd's Start: that one, at its first
+// use in a process, checks that pidfds work by forking and reaping a
+// child of its own, and opens /dev/null three times for the child's
+// stdio, all on a cold sandbox's path to its init (BENCHMARKS.md, "The
+// cold CLI (session 34, cli)"). c is not started; the init gets
+// /dev/null as its stdio and c's ExtraFiles from descriptor 3 on, as
+// from c. It returns the init's pid and a pidfd of it, from its clone.
+func forkExecInit(c *exec.Cmd) (pid, pidfd int, err error) {
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, -1, err
+	}
+	defer unix.Close(null)
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
+	for _, f := range c.ExtraFiles {
+		files = append(files, f.Fd())
+	}
+	err = startFrom(c.Path, func(path string) error {
+		attr := *c.SysProcAttr
+		pidfd = -1
+		attr.PidFD = &pidfd
+		pid, err = syscall.ForkExec(path, c.Args, &syscall.ProcAttr{Dir: c.Dir, Env: c.Env, Files: files, Sys: &attr})
+		return err
+	})
+	if err == nil && pidfd < 0 {
+		// A kernel without CLONE_PIDFD (before 5.2, which the sandbox's
+		// other needs rule out): the child is not reaped yet, so its pid
+		// is still its own.
+		unix.Kill(pid, unix.SIGKILL)
+		reapChild(pid)
+		return 0, -1, errors.New("no pidfd for the init: Linux 5.2 or later is needed")
+	}
+	return pid, pidfd, err
+}
+
+// startFrom calls start(path), which starts an init or id-mapping holder
+// from path. Should the kernel refuse to execute path (EACCES or
+// ENOEXEC: a security module's rule, a file system remounted noexec), it
+// calls start(selfExe) instead, and every later start is from this
+// binary (standaloneRefused).
+func startFrom(path string, start func(path string) error) error {
+	err := start(path)
 	// ETXTBSY: the init's file, written by this process a moment before
 	// (cachedExe, sealedExe: the first start of a version, or one whose
 	// cached file another version replaced), is still open for writing
 	// in a child that another thread forked meanwhile, until that child
 	// executes or exits (Go's issue 22315). It was a failed start, on a
-	// loaded host, now and then. Tried again, a fresh Cmd each time (a
-	// Cmd starts once), for about 200 ms at most.
+	// loaded host, now and then. Tried again for about 200 ms at most.
 	for wait := 100 * time.Microsecond; errors.Is(err, unix.ETXTBSY) && wait <= 100*time.Millisecond; wait *= 2 {
 		time.Sleep(wait)
-		c = &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
-		err = c.Start()
+		err = start(path)
 	}
-	if err == nil || c.Path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
-		return c, err
+	if err == nil || path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
+		return err
 	}
 	standaloneRefused.Store(true)
 	slog.Warn("sandbox: the standalone init cannot be executed here; the sandbox re-executes this binary as its init", "err", err)
-	again := &exec.Cmd{Path: selfExe, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
-	return again, again.Start()
+	return start(selfExe)
 }
 
 // initFrom says what each sandbox's init is started from (Report.Init):
