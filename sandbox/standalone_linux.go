@@ -108,10 +108,11 @@ func startInit(c *exec.Cmd) (*exec.Cmd, error) {
 // syscall.ForkExec rather than exec.Cmd's Start: that one, at its first
 // use in a process, checks that pidfds work by forking and reaping a
 // child of its own, and opens /dev/null three times for the child's
-// stdio, all on a cold sandbox's path to its init (BENCHMARKS.md, "The
-// cold CLI (session 34, cli)"). c is not started; the init gets
-// /dev/null as its stdio and c's ExtraFiles from descriptor 3 on, as
-// from c. It returns the init's pid and a pidfd of it, from its clone.
+// stdio, all on a cold sandbox's path to its init (BENCHMARKS.md,
+// "Issue 17, the cold CLI (session 34, cli)"). c is not started; the
+// init gets /dev/null as its stdio and c's ExtraFiles from descriptor 3
+// on, as from c. It returns the init's pid and a pidfd of it, from its
+// clone.
 func forkExecInit(c *exec.Cmd) (pid, pidfd int, err error) {
 	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -187,11 +188,11 @@ func initFrom() string {
 // self names this binary's file (exeIdentity; "" when not known): a
 // binary whose check passed once leaves a mark for it in dir
 // (checkedMark), and its later processes skip the check, a hash of the
-// 110 KB of sources and a parse of the build information, 0.5 to 1 ms
-// of a cold CLI's start before its init can be forked (BENCHMARKS.md,
-// "The cold CLI: the init's check once per binary (session 34, cli)").
-// The mark says nothing of another binary: a build, a copy or a file
-// written again is another name.
+// 110 KB of sources and a parse of the build information, about 1 ms
+// of a cold CLI's CPU on its path to the init's fork (BENCHMARKS.md,
+// "Issue 17, the cold CLI (session 34, cli)"). The mark says nothing of
+// another binary: a build, a copy or a file written again is another
+// name.
 func standaloneInit(bin, src fs.FS, xsys func() string, dir, self string) (path, why string) {
 	exe, err := bin.Open(standaloneName)
 	if err != nil {

@@ -229,7 +229,7 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 
 // As root a binary checks its embedded init against its sources once: a
 // mark in the cache folder, named by the binary's file and the stamp,
-// spares its later processes the hash (0.5 to 1 ms of a cold CLI). The
+// spares its later processes the hash (about 1 ms of a cold CLI). The
 // mark of another binary, one that is not root's, or none at all, spares
 // nothing.
 func TestStandaloneInitCheckedOncePerBinary(t *testing.T) {
