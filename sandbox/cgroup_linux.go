@@ -129,8 +129,8 @@ var (
 // Only a process that makes such groups itself sweeps them (makeCgroup):
 // a slot's groups, which every sandbox of a root host has unless the
 // slot's cannot be reused, are named by the slot and kept, and leave none
-// behind; the sweep, a listing of each controller's folder, was about a
-// third of a cold CLI's group set-up (BENCHMARKS.md, "Issue 17, the cold CLI
+// behind; the sweep, a listing of each controller's folder, was two
+// fifths of a cold CLI's group set-up (BENCHMARKS.md, "Issue 17, the cold CLI
 // (session 34, cli)").
 func reapStale(parent string) {
 	if _, done := reapedStale.LoadOrStore(parent, true); done {
