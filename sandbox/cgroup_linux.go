@@ -126,6 +126,12 @@ var (
 
 // reapStale removes the empty groups that a bulwark process which is gone
 // (killed, crashed) left in parent. Group names carry the creator's pid.
+// Only a process that makes such groups itself sweeps them (makeCgroup):
+// a slot's groups, which every sandbox of a root host has unless the
+// slot's cannot be reused, are named by the slot and kept, and leave none
+// behind; the sweep, a listing of each controller's folder, was two
+// fifths of a cold CLI's group set-up (BENCHMARKS.md, "Issue 17, the cold CLI
+// (session 34, cli)").
 func reapStale(parent string) {
 	if _, done := reapedStale.LoadOrStore(parent, true); done {
 		return
@@ -223,7 +229,9 @@ func makeCgroup(ctrls []CgroupController, name string, keep bool, memory int64, 
 				return fail(err)
 			}
 		}
-		reapStale(c.Parent)
+		if !keep {
+			reapStale(c.Parent)
+		}
 		dir := filepath.Join(c.Parent, name)
 		if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrExist) {
 			reused = true

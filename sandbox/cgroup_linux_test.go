@@ -247,6 +247,53 @@ func TestCgroupWithoutOwnSlotIsFresh(t *testing.T) {
 	}
 }
 
+// The groups a bulwark process that is gone left behind (named by its
+// pid) are swept by the next process that makes such groups itself; a
+// slot's groups, named by the slot, are made without a listing of the
+// controllers' folders.
+func TestStaleGroupsSweptByFreshGroupsOnly(t *testing.T) {
+	requireSandbox(t)
+	ctrls, err := cgroupsOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reapedStale.Clear()
+	t.Cleanup(reapedStale.Clear)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	var stale []string
+	for _, c := range ctrls {
+		dir := filepath.Join(c.Parent, fmt.Sprintf("bulwark-sandbox-%d-1", gone.Process.Pid))
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+		stale = append(stale, dir)
+	}
+	slot, err := newCgroup(ctrls, int64(leaseSlot(t)), 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot.release(false)
+	for _, dir := range stale {
+		if _, err := os.Stat(dir); err != nil {
+			t.Errorf("a slot's groups swept %s (%v): they list the controllers' folders", dir, err)
+		}
+	}
+	fresh, err := newCgroup(ctrls, -1, 64<<20, 10, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.remove()
+	for _, dir := range stale {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("fresh groups left the stale group %s (%v)", dir, err)
+		}
+	}
+}
+
 // Two Bulwark processes whose slot leases disagree (a user's two
 // processes with different XDG_RUNTIME_DIR or TMPDIR lease in different
 // folders) may both take the same slot. The slot's groups are then still

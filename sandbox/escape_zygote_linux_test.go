@@ -35,7 +35,7 @@ func startVia(t *testing.T, zygoted bool, spec Spec) *box {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.pidfd >= 0 || b.cmd == nil {
+	if !forkedByHost(b) {
 		b.cleanup()
 		t.Fatal("an init was not forked by this process with the zygote off")
 	}

@@ -452,7 +452,8 @@ func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 }
 
 // vforkInit starts b.cmd, the init of a root host, as this process's
-// child without a full fork of this process. Go forks a child in a new
+// child without a full fork of this process (forkExecInit; b.cmd itself
+// is not started, and the init is known by its pidfd). Go forks a child in a new
 // user namespace with a full fork (its child waits for its id maps, which
 // a vforked child cannot, as its parent stays stopped until the child's
 // execve): that copied this process's page tables and left every page it
@@ -493,8 +494,8 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 	}
 	b.cmd.SysProcAttr = attr
 	type started struct {
-		cmd *exec.Cmd
-		err error
+		pid, pidfd int
+		err        error
 	}
 	startedCh := make(chan started, 1)
 	// Nothing waits for the init until its namespaces are held and its
@@ -507,20 +508,22 @@ func (b *box) vforkInit(initUID, cmdUID uint32) error {
 			startedCh <- started{err: fmt.Errorf("init uid %d for the thread that forks the init: %w", initUID, err)}
 			return
 		}
-		c, err := startInit(b.cmd)
-		startedCh <- started{c, err}
+		pid, pidfd, err := forkExecInit(b.cmd)
+		startedCh <- started{pid, pidfd, err}
 		if err != nil {
 			return
 		}
 		<-proceed
-		c.Wait()
+		waitPidfd(pidfd)
 		close(done)
 	})
 	st := <-startedCh
 	if st.err != nil {
 		return st.err
 	}
-	b.cmd, b.pid = st.cmd, st.cmd.Process.Pid
+	// b.cmd stays as it was, not started: the init was forked from it
+	// by forkExecInit, and is known by its pidfd, as a zygote's.
+	b.pid, b.pidfd = st.pid, st.pidfd
 	b.recordInit()
 	b.held = holdNamespaces(b.pid)
 	if err := initproc.WriteIDMaps(b.pid, uidMap, gidMap); err != nil {

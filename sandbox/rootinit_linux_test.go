@@ -14,6 +14,50 @@ import (
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
+// A root host forks its own init with syscall.ForkExec, not exec.Cmd's
+// Start (whose first use in a process forks and reaps a child of its own
+// to check pidfds, and opens /dev/null three times): the init is known by
+// the pidfd of its clone, its stdio is /dev/null and its control socket
+// is descriptor 3, as before; a kill through the pidfd ends it.
+func TestRootInitForkedWithItsPidfd(t *testing.T) {
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	zygoteOff = true
+	defer func() { zygoteOff = false }()
+	b, err := begin(Spec{AllowExec: []string{"true"}}.withDefaults())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer func() {
+		b.cleanup()
+		assertNothingLeft(t)
+	}()
+	if !forkedByHost(b) || b.cmd.Process != nil || b.pidfd < 0 {
+		t.Fatalf("host-forked init: started Cmd %v, pidfd %d; want no Cmd started, the clone's pidfd", b.cmd != nil && b.cmd.Process != nil, b.pidfd)
+	}
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PIDFD, b.pidfd, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil); err != nil {
+		t.Fatalf("waitid on the init's pidfd: %v (not this process's child?)", err)
+	}
+	for fd, want := range map[string]string{"0": "/dev/null", "1": "/dev/null", "2": "/dev/null", "3": "socket:"} {
+		got, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", b.pid, fd))
+		if err != nil || !strings.HasPrefix(got, want) {
+			t.Errorf("the init's descriptor %s is %q (%v), want %s", fd, got, err, want)
+		}
+	}
+	if err := b.awaitReady(); err != nil {
+		t.Fatalf("the init did not get ready: %v", err)
+	}
+	b.kill()
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the init did not end after a kill through its pidfd")
+	}
+}
+
 // An init that a root host forks itself (no zygote, cgroup v1) is
 // vforked from a thread set to the init's uid, its maps written after its
 // execve (vforkInit). It must be what initproc.InitAttr made it: the same
@@ -35,7 +79,7 @@ func TestRootInitAsBefore(t *testing.T) {
 		b.cleanup()
 		assertNothingLeft(t)
 	}()
-	if b.cmd == nil || b.pidfd >= 0 {
+	if !forkedByHost(b) {
 		t.Fatal("the init was not forked by this process")
 	}
 	checkInitAsInitAttr(t, b)

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -61,11 +62,12 @@ var initExeOnce = lazy.Value[struct{ path, why string }]{New: func() (e struct{ 
 }}
 
 func findInitExe() (path, why string) {
-	dir := ""
+	dir, self := "", ""
 	if os.Geteuid() == 0 {
 		dir = filepath.Dir(execPlanFile())
+		self = exeIdentity()
 	}
-	path, why = standaloneInit(initbin, initSources, ourXSys(), dir)
+	path, why = standaloneInit(initbin, initSources, ourXSys, dir, self)
 	if why != "" {
 		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
 		return selfExe, why
@@ -93,26 +95,75 @@ func initPath() string {
 // module's rule, a file system remounted noexec), it starts a copy of c
 // from this binary instead, and so does every later start.
 func startInit(c *exec.Cmd) (*exec.Cmd, error) {
-	err := c.Start()
+	started := c
+	err := startFrom(c.Path, func(path string) error {
+		// A fresh Cmd each time: a Cmd starts once.
+		started = &exec.Cmd{Path: path, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
+		return started.Start()
+	})
+	return started, err
+}
+
+// forkExecInit is startInit for a root host's own init (vforkInit), with
+// syscall.ForkExec rather than exec.Cmd's Start: that one, at its first
+// use in a process, checks that pidfds work by forking and reaping a
+// child of its own, and opens /dev/null three times for the child's
+// stdio, all on a cold sandbox's path to its init (BENCHMARKS.md,
+// "Issue 17, the cold CLI (session 34, cli)"). c is not started; the
+// init gets /dev/null as its stdio and c's ExtraFiles from descriptor 3
+// on, as from c. It returns the init's pid and a pidfd of it, from its
+// clone.
+func forkExecInit(c *exec.Cmd) (pid, pidfd int, err error) {
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, -1, err
+	}
+	defer unix.Close(null)
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
+	for _, f := range c.ExtraFiles {
+		files = append(files, f.Fd())
+	}
+	err = startFrom(c.Path, func(path string) error {
+		attr := *c.SysProcAttr
+		pidfd = -1
+		attr.PidFD = &pidfd
+		pid, err = syscall.ForkExec(path, c.Args, &syscall.ProcAttr{Dir: c.Dir, Env: c.Env, Files: files, Sys: &attr})
+		return err
+	})
+	if err == nil && pidfd < 0 {
+		// A kernel without CLONE_PIDFD (before 5.2, which the sandbox's
+		// other needs rule out): the child is not reaped yet, so its pid
+		// is still its own.
+		unix.Kill(pid, unix.SIGKILL)
+		reapChild(pid)
+		return 0, -1, errors.New("no pidfd for the init: Linux 5.2 or later is needed")
+	}
+	return pid, pidfd, err
+}
+
+// startFrom calls start(path), which starts an init or id-mapping holder
+// from path. Should the kernel refuse to execute path (EACCES or
+// ENOEXEC: a security module's rule, a file system remounted noexec), it
+// calls start(selfExe) instead, and every later start is from this
+// binary (standaloneRefused).
+func startFrom(path string, start func(path string) error) error {
+	err := start(path)
 	// ETXTBSY: the init's file, written by this process a moment before
 	// (cachedExe, sealedExe: the first start of a version, or one whose
 	// cached file another version replaced), is still open for writing
 	// in a child that another thread forked meanwhile, until that child
 	// executes or exits (Go's issue 22315). It was a failed start, on a
-	// loaded host, now and then. Tried again, a fresh Cmd each time (a
-	// Cmd starts once), for about 200 ms at most.
+	// loaded host, now and then. Tried again for about 200 ms at most.
 	for wait := 100 * time.Microsecond; errors.Is(err, unix.ETXTBSY) && wait <= 100*time.Millisecond; wait *= 2 {
 		time.Sleep(wait)
-		c = &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
-		err = c.Start()
+		err = start(path)
 	}
-	if err == nil || c.Path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
-		return c, err
+	if err == nil || path == selfExe || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOEXEC)) {
+		return err
 	}
 	standaloneRefused.Store(true)
 	slog.Warn("sandbox: the standalone init cannot be executed here; the sandbox re-executes this binary as its init", "err", err)
-	again := &exec.Cmd{Path: selfExe, Args: c.Args, Env: c.Env, ExtraFiles: c.ExtraFiles, SysProcAttr: c.SysProcAttr}
-	return again, again.Start()
+	return start(selfExe)
 }
 
 // initFrom says what each sandbox's init is started from (Report.Init):
@@ -133,7 +184,16 @@ func initFrom() string {
 // folder only root can write, where it is written first if need be, or,
 // without dir or when that fails, from a sealed memory file. It returns
 // the path to execute, or why the standalone init cannot be used.
-func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
+//
+// self names this binary's file (exeIdentity; "" when not known): a
+// binary whose check passed once leaves a mark for it in dir
+// (checkedMark), and its later processes skip the check, a hash of the
+// 110 KB of sources and a parse of the build information, about 1 ms
+// of a cold CLI's CPU on its path to the init's fork (BENCHMARKS.md,
+// "Issue 17, the cold CLI (session 34, cli)"). The mark says nothing of
+// another binary: a build, a copy or a file written again is another
+// name.
+func standaloneInit(bin, src fs.FS, xsys func() string, dir, self string) (path, why string) {
 	exe, err := bin.Open(standaloneName)
 	if err != nil {
 		return "", "none embedded: go generate ./sandbox before go build"
@@ -143,8 +203,15 @@ func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
 	if err != nil {
 		return "", "embedded without its stamp: go generate ./sandbox again"
 	}
-	if why := stale(string(stamp), src, xsys); why != "" {
-		return "", why
+	mark := ""
+	if dir != "" && self != "" {
+		mark = checkedMark(dir, stamp, self)
+	}
+	checked := mark != "" && rootsFileExists(mark)
+	if !checked {
+		if why := stale(string(stamp), src, xsys()); why != "" {
+			return "", why
+		}
 	}
 	info, err := exe.Stat()
 	if err != nil {
@@ -154,6 +221,9 @@ func standaloneInit(bin, src fs.FS, xsys, dir string) (path, why string) {
 	if dir != "" {
 		sum := sha256.Sum256(stamp)
 		fd = cachedExe(filepath.Join(dir, fmt.Sprintf("sandbox-init-%x", sum[:8])), exe, info.Size())
+		if fd >= 0 && mark != "" && !checked {
+			markChecked(mark, keptMarks)
+		}
 	}
 	if fd < 0 {
 		if fd, err = sealedExe(exe); err != nil {
@@ -207,7 +277,7 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 	if os.Rename(tmp.Name(), file) != nil {
 		return -1
 	}
-	pruneCachedInits(file, keptInits)
+	pruneFiles(file, "sandbox-init-*", keptInits)
 	return open()
 }
 
@@ -215,14 +285,14 @@ func cachedExe(file string, exe io.Reader, size int64) int {
 // written last.
 const keptInits = 3
 
-// pruneCachedInits removes the cached inits beside file but the keep most
-// recently written: another version's init is not left behind, 2.4 MB
-// each upgrade, yet two or three versions that run side by side (during
-// an upgrade, or two builds measured in turn) do not remove each other's
-// file at each start and write their own again. A process that has a
-// removed one open keeps it until it ends.
-func pruneCachedInits(file string, keep int) {
-	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "sandbox-init-*"))
+// pruneFiles removes the files matching pattern beside file but the keep
+// most recently written. For the cached inits: another version's init is
+// not left behind, 2.4 MB each upgrade, yet two or three versions that
+// run side by side (during an upgrade, or two builds measured in turn) do
+// not remove each other's file at each start and write their own again.
+// A process that has a removed one open keeps it until it ends.
+func pruneFiles(file, pattern string, keep int) {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(file), pattern))
 	type cached struct {
 		name    string
 		written time.Time
@@ -237,6 +307,57 @@ func pruneCachedInits(file string, keep int) {
 	for _, o := range others[min(keep, len(others)):] {
 		os.Remove(o.name)
 	}
+}
+
+// exeIdentity names this binary's file as it is now: its device, inode,
+// size, and modification and change times. Another build, a copy, or the
+// file written again (which a running program's cannot be) is named
+// otherwise; "" when it cannot be read.
+func exeIdentity() string { return fileIdentity(selfExe) }
+
+// fileIdentity is exeIdentity for the file at path.
+func fileIdentity(path string) string {
+	var st unix.Stat_t
+	if unix.Stat(path, &st) != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d %d %d %d.%09d %d.%09d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
+// checkedMark is the file in dir whose presence says that the binary
+// named self found its embedded init, of stamp, built from its sources.
+func checkedMark(dir string, stamp []byte, self string) string {
+	h := sha256.New()
+	h.Write(stamp)
+	h.Write([]byte{0})
+	io.WriteString(h, self)
+	return filepath.Join(dir, fmt.Sprintf("init-checked-%x", h.Sum(nil)[:8]))
+}
+
+// rootsFileExists reports whether file is there and nobody but root could
+// have put it there (openRootsFile).
+func rootsFileExists(file string) bool {
+	f, _, ok := openRootsFile(file)
+	if ok {
+		f.Close()
+	}
+	return ok
+}
+
+// keptMarks is how many checkedMark files stay: a few binaries run side
+// by side (an upgrade, builds measured in turn) keep theirs.
+const keptMarks = 8
+
+// markChecked makes the empty file mark, root's and read-only, in its
+// folder, which cachedExe has made, and removes the older marks beside it
+// but the keep most recent.
+func markChecked(mark string, keep int) {
+	fd, err := unix.Open(mark, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
+	if err != nil {
+		return
+	}
+	unix.Close(fd)
+	pruneFiles(mark, "init-checked-*", keep)
 }
 
 // stale says why stamp does not describe an init built from src with this

@@ -31,6 +31,9 @@ func initSrc(body string) fstest.MapFS {
 	}
 }
 
+// xsysIs stands in for ourXSys.
+func xsysIs(v string) func() string { return func() string { return v } }
+
 func stampOf(t *testing.T, src fstest.MapFS, goVersion, goarch, xsys string) []byte {
 	t.Helper()
 	s, err := initstamp.Of(src, initstamp.Dirs, goVersion, goarch)
@@ -82,7 +85,7 @@ func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
 		{"stamp with more after it", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: append(fresh, "extra\n"...)}}, src, "v0.49.0", false, "x/sys"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path, why := standaloneInit(c.bin, c.src, c.xsys, "")
+			path, why := standaloneInit(c.bin, c.src, xsysIs(c.xsys), "", "")
 			if c.taken != (path != "") {
 				t.Fatalf("standaloneInit = %q, %q; want taken %v", path, why, c.taken)
 			}
@@ -160,7 +163,7 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	}
 	open := func() (int, string) {
 		t.Helper()
-		path, why := standaloneInit(bin, src, "", dir)
+		path, why := standaloneInit(bin, src, xsysIs(""), dir, "")
 		if why != "" {
 			t.Fatal(why)
 		}
@@ -221,6 +224,95 @@ func TestStandaloneInitCachedFile(t *testing.T) {
 	}
 	if st, _ := os.Stat(first); st.Sys().(*syscall.Stat_t).Uid != 0 {
 		t.Error("a cached init that is not root's was used")
+	}
+}
+
+// As root a binary checks its embedded init against its sources once: a
+// mark in the cache folder, named by the binary's file and the stamp,
+// spares its later processes the hash (about 1 ms of a cold CLI). The
+// mark of another binary, one that is not root's, or none at all, spares
+// nothing.
+func TestStandaloneInitCheckedOncePerBinary(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the cache folder is root's only")
+	}
+	exe := bytes.Repeat([]byte("init"), 1000)
+	src := initSrc("// v1\n")
+	// The sources of a build whose init is stale: refused by a check,
+	// and so the way to see whether a check ran.
+	changed := initSrc("// v2\n")
+	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
+	dir := filepath.Join(t.TempDir(), "bulwark")
+	os.MkdirAll(dir, 0o700)
+	// More marks of other binaries than are kept, written an hour apart.
+	var others []string
+	for i := range keptMarks + 2 {
+		o := filepath.Join(dir, fmt.Sprintf("init-checked-%016x", i))
+		os.WriteFile(o, nil, 0o400)
+		at := time.Now().Add(-time.Duration(keptMarks+2-i) * time.Hour)
+		os.Chtimes(o, at, at)
+		others = append(others, o)
+	}
+	taken := func(src fstest.MapFS, self string) (bool, string) {
+		t.Helper()
+		path, why := standaloneInit(bin, src, xsysIs(""), dir, self)
+		if path != "" {
+			fd, _ := strconv.Atoi(strings.TrimPrefix(path, "/proc/self/fd/"))
+			unix.Close(fd)
+		}
+		return path != "", why
+	}
+	if ok, why := taken(changed, "binary 1"); ok || !strings.Contains(why, "stale") {
+		t.Fatalf("binary 1, never checked, its sources changed: taken %v (%q), want refused as stale", ok, why)
+	}
+	if ok, why := taken(src, "binary 1"); !ok {
+		t.Fatalf("binary 1, fresh: refused (%q)", why)
+	}
+	mark := checkedMark(dir, bin[standaloneName+".stamp"].Data, "binary 1")
+	if st, err := os.Stat(mark); err != nil || st.Mode().Perm() != 0o400 || st.Size() != 0 {
+		t.Fatalf("binary 1's mark after its check: %v, %v; want an empty file, read-only", st, err)
+	}
+	for i, o := range others {
+		_, err := os.Stat(o)
+		if kept := i >= len(others)-keptMarks; kept != (err == nil) {
+			t.Errorf("another binary's mark written %d hours ago: kept %v, want %v", len(others)-i, err == nil, kept)
+		}
+	}
+	if ok, why := taken(changed, "binary 1"); !ok {
+		t.Errorf("binary 1's next process checked its init again (%q)", why)
+	}
+	if ok, _ := taken(changed, "binary 2"); ok {
+		t.Error("binary 2 was spared its check by binary 1's mark")
+	}
+	if ok, _ := taken(changed, ""); ok {
+		t.Error("a binary with no name for its file was spared its check")
+	}
+	os.Chown(mark, 1234, 1234)
+	if ok, _ := taken(changed, "binary 1"); ok {
+		t.Error("a mark that is not root's spared the check")
+	}
+}
+
+// A binary's file is named the same while it is the same file, and
+// another file of the same content is named otherwise.
+func TestFileIdentity(t *testing.T) {
+	self := exeIdentity()
+	if self == "" || exeIdentity() != self {
+		t.Fatalf("exeIdentity() = %q, then %q", self, exeIdentity())
+	}
+	exe, err := os.ReadFile(selfExe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(t.TempDir(), "copy")
+	if err := os.WriteFile(copied, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if id := fileIdentity(copied); id == "" || id == self {
+		t.Errorf("a copy of this binary is named %q, this binary %q", id, self)
+	}
+	if id := fileIdentity(filepath.Join(t.TempDir(), "missing")); id != "" {
+		t.Errorf("a missing file is named %q", id)
 	}
 }
 
@@ -288,7 +380,7 @@ func TestStandaloneInitNotFromNoexec(t *testing.T) {
 	exe := bytes.Repeat([]byte("init"), 1000)
 	src := initSrc("// v1\n")
 	bin := fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: stampOf(t, src, runtime.Version(), runtime.GOARCH, "")}}
-	path, why := standaloneInit(bin, src, "", filepath.Join(mnt, "bulwark"))
+	path, why := standaloneInit(bin, src, xsysIs(""), filepath.Join(mnt, "bulwark"), "")
 	if why != "" {
 		t.Fatal(why)
 	}

@@ -28,6 +28,10 @@ func parentOf(t *testing.T, pid int) int {
 	return ppid
 }
 
+// forkedByHost says b's init was forked by this process (b.cmd), not
+// by the zygote: both are known by a pidfd on a root host.
+func forkedByHost(b *box) bool { return b.cmd != nil }
+
 // startZygoted starts a sandbox whose init the zygote forked (a process
 // starts its zygote in the background at its second sandbox).
 func startZygoted(t *testing.T, spec Spec) *box {
@@ -40,7 +44,7 @@ func startZygoted(t *testing.T, spec Spec) *box {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.pidfd >= 0 {
+		if !forkedByHost(b) {
 			return b
 		}
 		b.cleanup()
@@ -177,7 +181,7 @@ func TestHostDeathHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.pidfd < 0 {
+		if forkedByHost(b) {
 			b.cleanup()
 			time.Sleep(20 * time.Millisecond)
 			continue
