@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -75,6 +76,70 @@ func TestRequestAfterGiveBack(t *testing.T) {
 			case !inProcess && (controls.sent[0].ID != "" || controls.sent[0].Turn != 2 || controls.sent[0].Kind != kind):
 				t.Errorf("%s: stored %+v, want it again, for turn 2", kind, controls.sent[0])
 			}
+		}
+	}
+}
+
+// waitingStore is oneTask that also takes a task's status (SetTaskStatus).
+type waitingStore struct{ oneTask }
+
+func (waitingStore) SetTaskStatus(context.Context, bulwark.TenantID, string, bulwark.TaskStatus) error {
+	return nil
+}
+
+func (s *sentControls) TakeControls(context.Context, []bulwark.TaskRef) ([]bulwark.ControlRequest, error) {
+	return nil, nil
+}
+
+// A message that reaches a live task as its run ends, giving its task
+// back to a cluster's queue (giveBack) or ending to wait for a person
+// (parkRun), is stored for the next run, or refused for Send to store
+// it. send let go of the live state's lock before it put the message in
+// the inbox: a run that ended in between emptied the inbox into the
+// store first, and the message, accepted, reached no run.
+func TestMessageAsTheRunEnds(t *testing.T) {
+	task := bulwark.Task{ID: "t_1", TenantID: "ten_a", Status: bulwark.TaskRunning, Turns: 2}
+	for _, how := range []string{"gives its task back", "parks"} {
+		controls := &sentControls{}
+		rt := &Runtime{cfg: Config{Store: waitingStore{oneTask{task: task}}, Controls: controls}, queue: running{}, tasks: map[key]*live{}}
+		l := newLive(task)
+		l.cancel = func(error) {}
+		l.wait.mark = func(context.Context, *bulwark.Waiting) error { return nil }
+		rt.tasks[key{"ten_a", "t_1"}] = l
+		ctx := context.Background()
+		ended := false
+		end := func() {
+			ended = true
+			if how == "parks" {
+				rt.ctlMu.Lock()
+				rt.parkRun(ctx, l, &bulwark.Waiting{Question: "which colour?"}, nil)
+				return
+			}
+			rt.giveBack(ctx, l)
+		}
+		testHookInbox = func(x *live) {
+			// The run ends between send's look at l and the inbox, if
+			// send lets another in: it does not while it holds l.mu (the
+			// run then ends after the message is in).
+			if x == l && !ended && l.mu.TryLock() {
+				l.mu.Unlock()
+				end()
+			}
+		}
+		err := l.send("green", 3)
+		testHookInbox = nil
+		if !ended {
+			end()
+		}
+		var stored []string
+		for _, r := range controls.sent {
+			stored = append(stored, r.Text)
+		}
+		switch {
+		case errors.Is(err, errRunEnding) && len(stored) == 0:
+		case err == nil && len(stored) == 1 && stored[0] == "green":
+		default:
+			t.Errorf("a message as the run %s: send = %v, stored %q, %d left in the inbox; want it stored for the next run, or refused for Send to store", how, err, stored, len(l.inbox))
 		}
 	}
 }

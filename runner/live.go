@@ -254,17 +254,27 @@ func (l *live) hasAnswer() bool {
 	return l.question != nil && l.answered
 }
 
+// testHookInbox, when set (by tests), is called as send puts a message
+// in the inbox, before it does.
+var testHookInbox func(*live)
+
 // send delivers a person's message, sent when the task's last stored
 // event was seq: the answer to a question asked and not answered yet, if
 // the question's event was stored by then, or a message read before the
 // next step. A message written before the question existed is not its
 // answer, whenever it arrives.
+//
+// It holds l.mu to the end, the message in the inbox too: a run that
+// parks or gives its task back (parkRun, giveBack) marks l ending under
+// l.mu and then empties the inbox into the store, so a message is put
+// there before that, or refused. Put there once l.mu was let go, it came
+// after the inbox was emptied, and was lost with the run.
 func (l *live) send(text string, seq int64) error {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.wait.ending {
 		// Its run parks: the inbox and the open question were read for
 		// the last time, and the store keeps what comes now (Send).
-		l.mu.Unlock()
 		return errRunEnding
 	}
 	if l.wait.rewait {
@@ -272,7 +282,6 @@ func (l *live) send(text string, seq int64) error {
 		// and has not asked yet: kept for its first question or step, as
 		// what the poll takes for it (keep), where the inbox would have
 		// it for a message from before the question.
-		defer l.mu.Unlock()
 		if len(l.wait.kept) >= cap(l.inbox) {
 			return bulwark.Errorf(bulwark.RateLimited, "runner.Send", "too many messages are waiting for this task; wait for it to read them")
 		}
@@ -283,10 +292,11 @@ func (l *live) send(text string, seq int64) error {
 	if q := l.question; q != nil && !l.answered && seq >= l.asked {
 		l.answered = true
 		q <- text // buffered: the one answer never blocks, and takeAnswer sees it
-		l.mu.Unlock()
 		return nil
 	}
-	l.mu.Unlock()
+	if testHookInbox != nil {
+		testHookInbox(l)
+	}
 	select {
 	case l.inbox <- text:
 		return nil
