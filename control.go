@@ -68,6 +68,11 @@ type ControlRequest struct {
 	// SendControl sets it, but for a request given one (above 0: a
 	// request stored again for a later run keeps its own).
 	EventSeq int64 `json:"event_seq"`
+	// Audited marks a request that the process that took it audited
+	// (a cancel's task.cancel_requested) before it stored it again for
+	// the run that goes on with its task: that run does not audit it a
+	// second time.
+	Audited bool `json:"audited,omitempty"`
 }
 
 // TaskRef names a task of a tenant.

@@ -76,6 +76,7 @@ func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 	l.mu.Lock()
 	canceled := l.canceled || errors.Is(context.Cause(ctx), errCanceled)
 	l.canceled, l.cancel = canceled, nil
+	canceledBy := l.canceledBy
 	reqs := l.wait.kept
 	l.wait.kept = nil
 	if rt.sched == nil {
@@ -94,7 +95,12 @@ func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 		}
 	}
 	if canceled {
-		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: "system"})
+		// Audited as it reached l (cancelLive): the next run carries it
+		// out in the name of whoever made it, and does not audit it again.
+		if canceledBy == "" {
+			canceledBy = "system"
+		}
+		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: canceledBy, Audited: true})
 	}
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)

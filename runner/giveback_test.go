@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/queue"
 )
 
@@ -141,5 +142,57 @@ func TestMessageAsTheRunEnds(t *testing.T) {
 		default:
 			t.Errorf("a message as the run %s: send = %v, stored %q, %d left in the inbox; want it stored for the next run, or refused for Send to store", how, err, stored, len(l.inbox))
 		}
+	}
+}
+
+// A cancel that giveBack stores again for the next run (the task's
+// set-up failed on a cluster's queue) keeps who made it, and the run
+// that carries it out does not audit it again. It was stored as made by
+// "system", and every run that took it added a task.cancel_requested
+// of its own.
+func TestCancelStoredAgainKeepsItsActor(t *testing.T) {
+	ctx := context.Background()
+	chains, err := audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := bulwark.Task{ID: "t_1", TenantID: "ten_a", Status: bulwark.TaskQueued, Turns: 2}
+	controls := &sentControls{}
+	node := func() (*Runtime, *live) {
+		rt := &Runtime{cfg: Config{Store: oneTask{task: task}, Controls: controls, Audit: chains}, queue: running{}, tasks: map[key]*live{}}
+		l := newLive(task)
+		l.cancel = func(error) {} // its run holds it
+		rt.tasks[key{"ten_a", "t_1"}] = l
+		return rt, l
+	}
+	rt, l := node()
+	if err := rt.Cancel(ctx, "ten_a", "user:1", "t_1"); err != nil {
+		t.Fatal(err)
+	}
+	rt.giveBack(ctx, l)
+	if len(controls.sent) != 1 || controls.sent[0].Kind != bulwark.ControlCancel || controls.sent[0].Actor != "user:1" {
+		t.Fatalf("giveBack stored %+v, want the cancel of user:1", controls.sent)
+	}
+	// The next run, on another node.
+	next, nl := node()
+	r := controls.sent[0]
+	r.ID, r.TenantID = "ctl_1", "ten_a"
+	if err := next.carryOut(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if !nl.canceled || nl.canceledBy != "user:1" {
+		t.Errorf("the next run: canceled %v by %q, want canceled by user:1", nl.canceled, nl.canceledBy)
+	}
+	var actors []string
+	for rec, err := range chains.Read(ctx, "ten_a", 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Action == "task.cancel_requested" {
+			actors = append(actors, rec.Actor)
+		}
+	}
+	if len(actors) != 1 || actors[0] != "user:1" {
+		t.Errorf("task.cancel_requested audited by %q, want once, by user:1", actors)
 	}
 }

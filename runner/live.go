@@ -22,12 +22,15 @@ type live struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
-	mu        sync.Mutex
-	canceled  bool
-	approvals []*pending
-	wait      waitState   // on a queue other than the in-process one (waitpark.go)
-	question  chan string // set while ask_user waits for an answer (expectAnswer, ask)
-	answered  bool        // the question has its answer
+	mu       sync.Mutex
+	canceled bool
+	// canceledBy is who canceled it (canceled), for the cancel that
+	// giveBack stores again.
+	canceledBy string
+	approvals  []*pending
+	wait       waitState   // on a queue other than the in-process one (waitpark.go)
+	question   chan string // set while ask_user waits for an answer (expectAnswer, ask)
+	answered   bool        // the question has its answer
 	// asked is the Seq of the open question's event (of its first
 	// asking, for one a resumed run asks again): a message sent before
 	// that event was stored is not its answer (send).

@@ -159,7 +159,7 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 	var err error
 	switch r.Kind {
 	case bulwark.ControlCancel:
-		err = rt.cancelLive(ctx, tenant, r.Actor, l, false)
+		err = rt.cancelLive(ctx, tenant, r.Actor, r.Audited, l, false)
 	case bulwark.ControlMessage:
 		err = l.send(r.Text, r.EventSeq)
 	case bulwark.ControlAnswer:

@@ -28,6 +28,7 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlMessage, Actor: "cli", Text: "please " + canary + " at the next step"},
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlAnswer, Actor: "u_1", ApprovalID: "ap_1", Allow: true},
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "cli"},
+		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "u_2", Audited: true},
 	}
 	var err error
 	for i, r := range sent {
@@ -76,7 +77,7 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 	for _, want := range sent {
 		r := byID[want.ID]
 		if r.Kind != want.Kind || r.Text != want.Text || r.Actor != want.Actor || r.ApprovalID != want.ApprovalID ||
-			r.Allow != want.Allow || r.Turn != want.Turn || r.TenantID != string(a) || r.TaskID != task.ID {
+			r.Allow != want.Allow || r.Audited != want.Audited || r.Turn != want.Turn || r.TenantID != string(a) || r.TaskID != task.ID {
 			t.Errorf("took %+v, want %+v", r, want)
 		}
 	}
