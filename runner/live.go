@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -35,6 +36,10 @@ type live struct {
 	// asking, for one a resumed run asks again): a message sent before
 	// that event was stored is not its answer (send).
 	asked int64
+	// reopened: the open question is the one the task's stored events
+	// leave unanswered, opened as its run began (reopenQuestion), and the
+	// run has not asked it again yet (expectAnswer).
+	reopened bool
 	// output holds the live output of the running call (live_output.go).
 	output     []bulwark.Event
 	outputSize int
@@ -183,7 +188,44 @@ func (l *live) decide(actor, id string, allow bool) (audit bool, err error) {
 func (l *live) expectAnswer(seq int64) {
 	l.mu.Lock()
 	l.openQuestion(seq)
+	l.reopened = false
 	l.mu.Unlock()
+}
+
+// reopenQuestion opens, as a run that resumes a turn begins (or is
+// queued to), the question asked at seq that the turn's stored events
+// leave unanswered: the run asks it again before anything else, and a
+// message sent since it was first stored answers it (expectAnswer).
+func (l *live) reopenQuestion(seq int64) {
+	l.mu.Lock()
+	l.openQuestion(seq)
+	l.reopened = true
+	l.mu.Unlock()
+}
+
+// closeReopened closes the question reopenQuestion opened, once the run
+// has gone on without asking it again (its call had ended, say): the
+// message it took for its answer is a message, read before the next
+// step, and a question the run asks later is a new one, which only what
+// is sent after its own event answers. It stayed open: that message was
+// never read, and was the answer the next question got at once. l.mu is
+// held.
+func (l *live) closeReopened() {
+	if !l.reopened {
+		return
+	}
+	l.reopened = false
+	q := l.question
+	l.question = nil
+	select {
+	case a := <-q:
+		select {
+		case l.inbox <- a:
+		default:
+			slog.Warn("a message to a task was dropped: too many are waiting", "task", l.task.ID)
+		}
+	default:
+	}
 }
 
 // openQuestion returns the open question's channel, opening one, asked

@@ -402,7 +402,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	if asked := pendingQuestion(history); asked > 0 {
 		// The turn resumes where it asked a person: the run asks again
 		// first, and what was sent since the question was stored answers.
-		l.expectAnswer(asked)
+		l.reopenQuestion(asked)
 	}
 	if auditor != nil {
 		// A resumed run carries out calls an earlier run started (an

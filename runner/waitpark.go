@@ -290,7 +290,8 @@ func (rt *Runtime) takeLate(ctx context.Context, l *live) []bulwark.ControlReque
 
 // pastWait gives up waiting for l to ask again once its resumed run has
 // gone on without asking (the policy no longer asks, say): the requests
-// kept for it are carried out as they came.
+// kept for it are carried out as they came, and a question reopened for
+// it is closed (closeReopened), once the calls the run resumes are done.
 func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 	switch e.Type {
 	case bulwark.EventTaskStarted, bulwark.EventApproval, bulwark.EventAskUser, bulwark.EventTaskFinished:
@@ -301,6 +302,11 @@ func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 		return
 	}
 	l.mu.Lock()
+	if e.Type != bulwark.EventToolResult {
+		// The results of the calls the run resumes come first, the
+		// question's among them; what comes next is the run's own.
+		l.closeReopened()
+	}
 	if !l.wait.rewait {
 		l.mu.Unlock()
 		return
