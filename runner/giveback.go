@@ -105,7 +105,8 @@ func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
 	for _, r := range reqs {
-		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
+		r = again(r)
+		r.TaskID, r.Turn = t.ID, t.Turns
 		if _, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r); err != nil {
 			slog.Error("a request to a task whose run could not set up was lost", "task", t.ID, "kind", r.Kind, "err", err)
 		}

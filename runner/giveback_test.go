@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
@@ -194,5 +195,48 @@ func TestCancelStoredAgainKeepsItsActor(t *testing.T) {
 	}
 	if len(actors) != 1 || actors[0] != "user:1" {
 		t.Errorf("task.cancel_requested audited by %q, want once, by user:1", actors)
+	}
+}
+
+// A request stored again for the next run whose moment is not known (a
+// node not yet upgraded stored it: its event_seq reads 0; or a message
+// a run had in its inbox, from before the question) stays one that
+// answers no question. Stored with EventSeq 0, the store stamped it as
+// sent at that moment, after the task's question: the run that asked it
+// again took it for its answer.
+func TestRequestOfUnknownMomentStoredAgain(t *testing.T) {
+	db, task, _ := openTestDB(t)
+	ctx := context.Background()
+	tenant := bulwark.TenantID(task.TenantID)
+	for i, typ := range []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventToolCall, bulwark.EventAskUser} {
+		if err := db.AppendEvent(ctx, tenant, bulwark.Event{TaskID: task.ID, Seq: int64(i + 1), Time: time.Now(), Type: typ}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const asked = 3
+	task, err := db.Task(ctx, tenant, task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &Runtime{cfg: Config{Store: db, Controls: db}, queue: running{}, tasks: map[key]*live{}}
+	// Taken by the poll for a run here that has ended since.
+	legacy := bulwark.ControlRequest{ID: "ctl_1", TenantID: task.TenantID, TaskID: task.ID, Turn: task.Turns, Kind: bulwark.ControlMessage, Text: "from an old node"}
+	if err := rt.carryOut(ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	// In the inbox of a run that gives the task back.
+	l := newLive(task)
+	l.cancel = func(error) {}
+	rt.tasks[key{tenant, task.ID}] = l
+	l.inbox <- "from the inbox"
+	rt.giveBack(ctx, l)
+	got, err := db.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: task.ID}})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("TakeControls = %+v, %v; want the two messages", got, err)
+	}
+	for _, r := range got {
+		if r.EventSeq >= asked {
+			t.Errorf("%q stored again with EventSeq %d: the answer to the question asked at %d", r.Text, r.EventSeq, asked)
+		}
 	}
 }

@@ -527,7 +527,7 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 		return stored.ID, true
 	}
 	for _, r := range rest {
-		if id, ok := store(r); ok {
+		if id, ok := store(again(r)); ok {
 			w.Kept = append(w.Kept, id)
 		}
 	}
@@ -547,7 +547,7 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	// (unless written before it: kept, it wakes nothing), and a decision
 	// is for the approval it names.
 	for _, r := range late {
-		id, ok := store(r)
+		id, ok := store(again(r))
 		switch {
 		case !ok:
 		case w.Question != "" && r.Kind == bulwark.ControlMessage && r.EventSeq < asked:
