@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -267,5 +268,49 @@ func (rt *Runtime) Workspace(ctx context.Context, tenant bulwark.TenantID, id st
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	err := rt.queue.Stop(ctx) // no new run starts; the runs end (queue.ErrStopping)
 	rt.stop(errShutdown)
+	// Tasks queued here that no run started (or that wait here for their
+	// next try: giveBack): what was sent to them is stored as well.
+	rt.mu.Lock()
+	left := make([]*live, 0, len(rt.tasks))
+	for _, l := range rt.tasks {
+		left = append(left, l)
+	}
+	rt.mu.Unlock()
+	for _, l := range left {
+		rt.keepInbox(context.WithoutCancel(ctx), l)
+	}
 	return err
+}
+
+// keepInbox stores the messages l's inbox holds, which its run has not
+// read, as the run stops with its process (or node): the run that goes on
+// with the task's turn (here, after the next start, or on another node)
+// takes them, as messages, never as an answer (EventSeqUnknown). They
+// were lost with the process. From now on, what is sent to l goes to the
+// store (l is not held: errRunEnding), as for a run that gives its task
+// back. Without a control store, they are lost, and the log says so.
+func (rt *Runtime) keepInbox(ctx context.Context, l *live) {
+	l.mu.Lock()
+	l.wait.ending, l.wait.gaveBack = true, true
+	l.mu.Unlock()
+	t := l.task
+	lost := 0
+	for more := true; more; {
+		select {
+		case text := <-l.inbox:
+			if rt.cfg.Controls == nil {
+				lost++
+				continue
+			}
+			r := again(bulwark.ControlRequest{TaskID: t.ID, Turn: t.Turns, Kind: bulwark.ControlMessage, Text: text})
+			if _, err := rt.cfg.Controls.SendControl(ctx, bulwark.TenantID(t.TenantID), r); err != nil {
+				slog.Error("a message to a task that stopped with the server was lost", "task", t.ID, "err", err)
+			}
+		default:
+			more = false
+		}
+	}
+	if lost > 0 {
+		slog.Error("messages to a task that stopped with the server were lost: they had not been read, and no control store keeps them", "task", t.ID, "count", lost)
+	}
 }

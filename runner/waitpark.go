@@ -51,8 +51,9 @@ var errRunEnding = errors.New("the task's run is ending")
 type waitState struct {
 	// ending: the run ends because its task waits, or because it could
 	// not set up (gaveBack: giveBack gave the task back to a cluster's
-	// queue); the task is not held here any more (held), and its
-	// requests go through the store.
+	// queue), or stops with its process (gaveBack too: keepInbox); the
+	// task is not held here any more (held), and its requests go through
+	// the store.
 	ending, gaveBack bool
 	// rewait: the run resumes a task that waited (adoptWaiting) and has
 	// not asked again yet; kept are the requests taken for it meanwhile.
