@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
@@ -277,40 +276,7 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	}
 	rt.mu.Unlock()
 	for _, l := range left {
-		rt.keepInbox(context.WithoutCancel(ctx), l)
+		rt.handOver(context.WithoutCancel(ctx), l)
 	}
 	return err
-}
-
-// keepInbox stores the messages l's inbox holds, which its run has not
-// read, as the run stops with its process (or node): the run that goes on
-// with the task's turn (here, after the next start, or on another node)
-// takes them, as messages, never as an answer (EventSeqUnknown). They
-// were lost with the process. From now on, what is sent to l goes to the
-// store (l is not held: errRunEnding), as for a run that gives its task
-// back. Without a control store, they are lost, and the log says so.
-func (rt *Runtime) keepInbox(ctx context.Context, l *live) {
-	l.mu.Lock()
-	l.wait.ending, l.wait.gaveBack = true, true
-	l.mu.Unlock()
-	t := l.task
-	lost := 0
-	for more := true; more; {
-		select {
-		case text := <-l.inbox:
-			if rt.cfg.Controls == nil {
-				lost++
-				continue
-			}
-			r := again(bulwark.ControlRequest{TaskID: t.ID, Turn: t.Turns, Kind: bulwark.ControlMessage, Text: text})
-			if _, err := rt.cfg.Controls.SendControl(ctx, bulwark.TenantID(t.TenantID), r); err != nil {
-				slog.Error("a message to a task that stopped with the server was lost", "task", t.ID, "err", err)
-			}
-		default:
-			more = false
-		}
-	}
-	if lost > 0 {
-		slog.Error("messages to a task that stopped with the server were lost: they had not been read, and no control store keeps them", "task", t.ID, "count", lost)
-	}
 }

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -238,5 +240,44 @@ func TestRequestOfUnknownMomentStoredAgain(t *testing.T) {
 		if r.EventSeq >= asked {
 			t.Errorf("%q stored again with EventSeq %d: the answer to the question asked at %d", r.Text, r.EventSeq, asked)
 		}
+	}
+}
+
+// stoppable is running, which also stops.
+type stoppable struct{ running }
+
+func (stoppable) Stop(context.Context) error { return nil }
+
+// A task whose run gave it back to the in-process queue (its set-up
+// failed), and which a person canceled and sent a message to meanwhile,
+// when the server shuts down before its next try: the cancel and the
+// message are stored for the next start, in the person's name. Both were
+// held by its live state only, and lost with the process: the next start
+// ran the task again.
+func TestGivenBackInProcessAtShutdown(t *testing.T) {
+	task := bulwark.Task{ID: "t_1", TenantID: "ten_a", Status: bulwark.TaskQueued, Turns: 1}
+	controls := &sentControls{}
+	rt := &Runtime{cfg: Config{Store: oneTask{task: task}, Controls: controls}, queue: stoppable{}, sched: &sched{},
+		tasks: map[key]*live{}, stop: func(error) {}}
+	l := newLive(task)
+	rt.tasks[key{"ten_a", "t_1"}] = l
+	ctx := context.Background()
+	rt.giveBack(ctx, l) // l waits here for the next try
+	if err := rt.Cancel(ctx, "ten_a", "user:1", "t_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.send("hello", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range controls.sent {
+		got = append(got, fmt.Sprintf("%s %s %q turn %d", r.Kind, r.Actor, r.Text, r.Turn))
+	}
+	want := []string{`message  "hello" turn 1`, `cancel user:1 "" turn 1`}
+	if !slices.Equal(got, want) {
+		t.Errorf("stored at the shutdown: %q, want %q", got, want)
 	}
 }

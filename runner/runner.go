@@ -336,7 +336,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	defer context.AfterFunc(rt.ctx, func() { stop(context.Cause(rt.ctx)) })()
 	defer func() {
 		if stopping(base) && (retry == nil || rt.sched == nil) {
-			rt.keepInbox(context.WithoutCancel(base), l) // l is dropped: what it has not read goes to the store
+			rt.handOver(context.WithoutCancel(base), l) // l is dropped: what it has not read goes to the store
 		}
 	}()
 	ctx, cancel := context.WithCancelCause(base)

@@ -51,7 +51,7 @@ var errRunEnding = errors.New("the task's run is ending")
 type waitState struct {
 	// ending: the run ends because its task waits, or because it could
 	// not set up (gaveBack: giveBack gave the task back to a cluster's
-	// queue), or stops with its process (gaveBack too: keepInbox); the
+	// queue), or stops with its process (gaveBack too: handOver); the
 	// task is not held here any more (held), and its requests go through
 	// the store.
 	ending, gaveBack bool
