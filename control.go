@@ -65,10 +65,24 @@ type ControlRequest struct {
 	// task's question (ask_user) only when it was sent after the
 	// question's event was stored (EventSeq >= that event's Seq); one
 	// written before the question existed is an ordinary message.
-	// SendControl sets it, but for a request given one (above 0: a
-	// request stored again for a later run keeps its own).
+	// SendControl sets it, but for a request given one (not 0: a
+	// request stored again for a later run keeps its own). Below 0
+	// (EventSeqUnknown), when it was sent is not known, and it is never
+	// an answer: a request stored by a version before EventSeq (a node
+	// not yet upgraded, whose rows read 0), or a message a run had in
+	// its inbox, stored again. Counted as sent now, it could answer a
+	// question asked after it.
 	EventSeq int64 `json:"event_seq"`
+	// Audited marks a request that the process that took it audited
+	// (a cancel's task.cancel_requested) before it stored it again for
+	// the run that goes on with its task: that run does not audit it a
+	// second time.
+	Audited bool `json:"audited,omitempty"`
 }
+
+// EventSeqUnknown is the EventSeq of a request stored again whose own is
+// not known: never an answer.
+const EventSeqUnknown = -1
 
 // TaskRef names a task of a tenant.
 type TaskRef struct {
@@ -95,7 +109,7 @@ type TaskRef struct {
 type ControlStore interface {
 	// SendControl stores r for the process that runs task r.TaskID of
 	// tenant and returns it with ID ("ctl_..." from NewID) and Created
-	// set, TenantID set to tenant, and EventSeq, when r has none, set to
+	// set, TenantID set to tenant, and EventSeq, when r has none (0), set to
 	// the Seq of the task's last event, read in the same transaction. An unknown task (or one of another
 	// tenant) is NotFound; an invalid kind, a message without text or an
 	// answer without an approval id, Invalid. Storing a request does not

@@ -458,7 +458,7 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 	if asked := pendingQuestion(events); asked > 0 {
 		// It waited for an answer: one sent before its run asks again
 		// (as the run sets up) is the answer, not a message for later.
-		l.expectAnswer(asked)
+		l.reopenQuestion(asked)
 	}
 	if rt.cfg.Artifacts != nil {
 		// A shutdown sealed its files into the store; a crash left them

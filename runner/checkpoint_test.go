@@ -61,6 +61,20 @@ func folder(t *testing.T, dir string) []string {
 
 func newCheckpointTest(t *testing.T) (*Runtime, *countingStore, bulwark.Task, string) {
 	t.Helper()
+	db, task, dir := openTestDB(t)
+	store := &countingStore{CheckpointStore: db}
+	rt := New(Config{Store: db, Dir: filepath.Join(dir, "workspaces"), Checkpoints: store})
+	ws := rt.workspaceDir(bulwark.TenantID(task.TenantID), task.ID)
+	if err := os.MkdirAll(ws, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return rt, store, task, ws
+}
+
+// openTestDB opens a SQLite store in a temporary folder (returned), with
+// a tenant and a queued task of it.
+func openTestDB(t *testing.T) (*sqlite.DB, bulwark.Task, string) {
+	t.Helper()
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "master.key")
 	kr, err := secret.CreateKeyFile(keyFile)
@@ -81,13 +95,7 @@ func newCheckpointTest(t *testing.T) (*Runtime, *countingStore, bulwark.Task, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &countingStore{CheckpointStore: db}
-	rt := New(Config{Store: db, Dir: filepath.Join(dir, "workspaces"), Checkpoints: store})
-	ws := rt.workspaceDir(tn.ID, task.ID)
-	if err := os.MkdirAll(ws, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return rt, store, task, ws
+	return db, task, dir
 }
 
 // TestCheckpointDedupAndRestore: a checkpoint stores only content it has

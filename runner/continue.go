@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -141,7 +142,13 @@ func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, i
 }
 
 // cancelStopped ends a task that a restart interrupted and that no
-// process runs: it is canceled where it stopped.
+// process runs: it is canceled where it stopped. Its turn is over, and
+// its checkpoint is dropped, as a run drops it at its end: once its
+// folder here, if a process left one that Start could not seal, is
+// sealed (its files are newer than the checkpoint's; a file stored since
+// stays as stored, as Start has it), and the files only the checkpoint
+// holds are stored (settleCheckpoint). While either cannot be, the
+// checkpoint stays.
 func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
 	last, err := rt.lastEvent(ctx, tenant, t.ID)
 	if err != nil {
@@ -150,7 +157,18 @@ func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, a
 	rt.auditf(tenant, actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
 	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
 		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"}
-	return rt.cfg.Store.AppendEvent(ctx, tenant, e)
+	if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if rt.cfg.Artifacts != nil {
+		if err := rt.sealDir(ctx, tenant, t.ID, nil, true); err != nil {
+			slog.Warn("the folder of a canceled task could not be sealed; its checkpoint stays", "task", t.ID, "err", err)
+			return nil
+		}
+	}
+	rt.settleCheckpoint(ctx, t)
+	return nil
 }
 
 // endTurn ends a turn that could not start, with reason and text.

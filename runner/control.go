@@ -46,7 +46,7 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 		}
 		return rt.cancelElsewhere(ctx, tenant, actor, t)
 	}
-	if err := rt.cancelLive(ctx, tenant, actor, l, elsewhere); err != errStartedElsewhere && !errors.Is(err, errRunEnding) {
+	if err := rt.cancelLive(ctx, tenant, actor, false, l, elsewhere); err != errStartedElsewhere && !errors.Is(err, errRunEnding) {
 		return err
 	}
 	// It has just started on another node, or its run here has just
@@ -61,13 +61,21 @@ var errStartedElsewhere = &bulwark.Error{Kind: bulwark.Conflict, Op: "runner.Can
 
 // cancelLive stops the task l held here, or, when queuedElsewhere (it is
 // only known from the cluster's queue), takes it off that queue
-// (errStartedElsewhere when it has left it).
-func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, actor string, l *live, queuedElsewhere bool) error {
+// (errStartedElsewhere when it has left it). The cancel is audited in
+// actor's name where it is carried out, unless audited (by the process
+// that stored it again: giveBack): not when it goes to the store instead
+// (errStartedElsewhere, errRunEnding), where whoever takes it audits it.
+func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, actor string, audited bool, l *live, queuedElsewhere bool) error {
 	id := l.task.ID
-	rt.auditf(tenant, actor, "task.cancel_requested", id, "ok", nil)
+	requested := func() {
+		if !audited {
+			rt.auditf(tenant, actor, "task.cancel_requested", id, "ok", nil)
+		}
+	}
 	if removed, err := rt.queue.Remove(ctx, tenant, id); err != nil {
 		return err
 	} else if removed {
+		requested()
 		// It never started: end it here with the reason as its steps
 		// (after those of its earlier turns, when it is a conversation).
 		last, err := rt.lastEvent(ctx, tenant, id)
@@ -99,9 +107,12 @@ func (rt *Runtime) cancelLive(ctx context.Context, tenant bulwark.TenantID, acto
 		l.mu.Unlock()
 		return errRunEnding
 	}
-	l.canceled = true
+	if !l.canceled {
+		l.canceled, l.canceledBy = true, actor
+	}
 	cancel := l.cancel
 	l.mu.Unlock()
+	requested()
 	if cancel != nil {
 		cancel(errCanceled)
 	}
@@ -256,5 +267,16 @@ func (rt *Runtime) Workspace(ctx context.Context, tenant bulwark.TenantID, id st
 func (rt *Runtime) Shutdown(ctx context.Context) error {
 	err := rt.queue.Stop(ctx) // no new run starts; the runs end (queue.ErrStopping)
 	rt.stop(errShutdown)
+	// Tasks queued here that no run started (or that wait here for their
+	// next try: giveBack): what was sent to them is stored as well.
+	rt.mu.Lock()
+	left := make([]*live, 0, len(rt.tasks))
+	for _, l := range rt.tasks {
+		left = append(left, l)
+	}
+	rt.mu.Unlock()
+	for _, l := range left {
+		rt.handOver(context.WithoutCancel(ctx), l)
+	}
 	return err
 }

@@ -73,18 +73,33 @@ func (rt *Runtime) setupFailed(parent, ctx context.Context, sink agent.Sink, l *
 // read any more: a cancel was lost, and the task failed once its tries
 // were spent.
 func (rt *Runtime) giveBack(ctx context.Context, l *live) {
+	if rt.sched != nil {
+		l.mu.Lock()
+		l.canceled, l.cancel = l.canceled || errors.Is(context.Cause(ctx), errCanceled), nil
+		l.mu.Unlock()
+		return
+	}
+	rt.handOver(ctx, l)
+}
+
+// handOver marks l given back (waitState.gaveBack: what reaches it from
+// now on goes to the store) and stores what it holds for the task's next
+// run: the requests kept for its first question or step, the messages
+// of its inbox, and a cancel. l is dropped: its run gave the task back
+// to a cluster's queue (giveBack), or stops with its process or node
+// (the next start, or another node, goes on with the task's turn), or
+// its task, queued here, was never run before the process stopped
+// (Shutdown). The messages of the inbox were lost with it at a stop.
+// Without a control store, what it held is lost, and the log says so.
+func (rt *Runtime) handOver(ctx context.Context, l *live) {
 	l.mu.Lock()
 	canceled := l.canceled || errors.Is(context.Cause(ctx), errCanceled)
 	l.canceled, l.cancel = canceled, nil
+	canceledBy := l.canceledBy
 	reqs := l.wait.kept
 	l.wait.kept = nil
-	if rt.sched == nil {
-		l.wait.ending, l.wait.gaveBack = true, true
-	}
+	l.wait.ending, l.wait.gaveBack = true, true
 	l.mu.Unlock()
-	if rt.sched != nil || rt.cfg.Controls == nil {
-		return
-	}
 	for more := true; more; {
 		select {
 		case text := <-l.inbox:
@@ -94,14 +109,26 @@ func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 		}
 	}
 	if canceled {
-		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: "system"})
+		// Audited as it reached l (cancelLive): the next run carries it
+		// out in the name of whoever made it, and does not audit it again.
+		if canceledBy == "" {
+			canceledBy = "system"
+		}
+		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: canceledBy, Audited: true})
 	}
 	t := l.task
+	if rt.cfg.Controls == nil {
+		if len(reqs) > 0 {
+			slog.Error("requests to a task whose run ended before they were read were lost: no control store keeps them", "task", t.ID, "count", len(reqs))
+		}
+		return
+	}
 	tenant := bulwark.TenantID(t.TenantID)
 	for _, r := range reqs {
-		r.ID, r.TaskID, r.Turn = "", t.ID, t.Turns
+		r = again(r)
+		r.TaskID, r.Turn = t.ID, t.Turns
 		if _, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), tenant, r); err != nil {
-			slog.Error("a request to a task whose run could not set up was lost", "task", t.ID, "kind", r.Kind, "err", err)
+			slog.Error("a request to a task whose run ended before it was read was lost", "task", t.ID, "kind", r.Kind, "err", err)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 
@@ -22,16 +23,23 @@ type live struct {
 	done     chan struct{}
 	doneOnce sync.Once
 
-	mu        sync.Mutex
-	canceled  bool
-	approvals []*pending
-	wait      waitState   // on a queue other than the in-process one (waitpark.go)
-	question  chan string // set while ask_user waits for an answer (expectAnswer, ask)
-	answered  bool        // the question has its answer
+	mu       sync.Mutex
+	canceled bool
+	// canceledBy is who canceled it (canceled), for the cancel that
+	// giveBack stores again.
+	canceledBy string
+	approvals  []*pending
+	wait       waitState   // on a queue other than the in-process one (waitpark.go)
+	question   chan string // set while ask_user waits for an answer (expectAnswer, ask)
+	answered   bool        // the question has its answer
 	// asked is the Seq of the open question's event (of its first
 	// asking, for one a resumed run asks again): a message sent before
 	// that event was stored is not its answer (send).
 	asked int64
+	// reopened: the open question is the one the task's stored events
+	// leave unanswered, opened as its run began (reopenQuestion), and the
+	// run has not asked it again yet (expectAnswer).
+	reopened bool
 	// output holds the live output of the running call (live_output.go).
 	output     []bulwark.Event
 	outputSize int
@@ -180,7 +188,44 @@ func (l *live) decide(actor, id string, allow bool) (audit bool, err error) {
 func (l *live) expectAnswer(seq int64) {
 	l.mu.Lock()
 	l.openQuestion(seq)
+	l.reopened = false
 	l.mu.Unlock()
+}
+
+// reopenQuestion opens, as a run that resumes a turn begins (or is
+// queued to), the question asked at seq that the turn's stored events
+// leave unanswered: the run asks it again before anything else, and a
+// message sent since it was first stored answers it (expectAnswer).
+func (l *live) reopenQuestion(seq int64) {
+	l.mu.Lock()
+	l.openQuestion(seq)
+	l.reopened = true
+	l.mu.Unlock()
+}
+
+// closeReopened closes the question reopenQuestion opened, once the run
+// has gone on without asking it again (its call had ended, say): the
+// message it took for its answer is a message, read before the next
+// step, and a question the run asks later is a new one, which only what
+// is sent after its own event answers. It stayed open: that message was
+// never read, and was the answer the next question got at once. l.mu is
+// held.
+func (l *live) closeReopened() {
+	if !l.reopened {
+		return
+	}
+	l.reopened = false
+	q := l.question
+	l.question = nil
+	select {
+	case a := <-q:
+		select {
+		case l.inbox <- a:
+		default:
+			slog.Warn("a message to a task was dropped: too many are waiting", "task", l.task.ID)
+		}
+	default:
+	}
 }
 
 // openQuestion returns the open question's channel, opening one, asked
@@ -254,17 +299,27 @@ func (l *live) hasAnswer() bool {
 	return l.question != nil && l.answered
 }
 
+// testHookInbox, when set (by tests), is called as send puts a message
+// in the inbox, before it does.
+var testHookInbox func(*live)
+
 // send delivers a person's message, sent when the task's last stored
 // event was seq: the answer to a question asked and not answered yet, if
 // the question's event was stored by then, or a message read before the
 // next step. A message written before the question existed is not its
 // answer, whenever it arrives.
+//
+// It holds l.mu to the end, the message in the inbox too: a run that
+// parks or gives its task back (parkRun, giveBack) marks l ending under
+// l.mu and then empties the inbox into the store, so a message is put
+// there before that, or refused. Put there once l.mu was let go, it came
+// after the inbox was emptied, and was lost with the run.
 func (l *live) send(text string, seq int64) error {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.wait.ending {
 		// Its run parks: the inbox and the open question were read for
 		// the last time, and the store keeps what comes now (Send).
-		l.mu.Unlock()
 		return errRunEnding
 	}
 	if l.wait.rewait {
@@ -272,7 +327,6 @@ func (l *live) send(text string, seq int64) error {
 		// and has not asked yet: kept for its first question or step, as
 		// what the poll takes for it (keep), where the inbox would have
 		// it for a message from before the question.
-		defer l.mu.Unlock()
 		if len(l.wait.kept) >= cap(l.inbox) {
 			return bulwark.Errorf(bulwark.RateLimited, "runner.Send", "too many messages are waiting for this task; wait for it to read them")
 		}
@@ -283,10 +337,11 @@ func (l *live) send(text string, seq int64) error {
 	if q := l.question; q != nil && !l.answered && seq >= l.asked {
 		l.answered = true
 		q <- text // buffered: the one answer never blocks, and takeAnswer sees it
-		l.mu.Unlock()
 		return nil
 	}
-	l.mu.Unlock()
+	if testHookInbox != nil {
+		testHookInbox(l)
+	}
 	select {
 	case l.inbox <- text:
 		return nil

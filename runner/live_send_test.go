@@ -118,3 +118,48 @@ func TestRescuedRunTakesTheRequestsOfTheTurnItRescued(t *testing.T) {
 		t.Errorf("kept %d requests and put %d in the inbox, want 2 kept for the run's first question or step and none in the inbox", len(l.wait.kept), len(l.inbox))
 	}
 }
+
+// A question that a resumed turn's stored events leave unanswered is
+// opened as its run begins (reopenQuestion), for the run to ask again.
+// When the run goes on without asking it (its call had ended), it is
+// closed: the message it took for its answer is a message, read before
+// the next step, and a question the run asks later is answered only by
+// what is sent after that question. It stayed open: the message was
+// never read, and the next question got it at once as its answer. The
+// question asked again is still answered by what was sent since its
+// first asking.
+func TestReopenedQuestionNotAskedAgain(t *testing.T) {
+	rt := &Runtime{tasks: map[key]*live{}}
+	for _, again := range []bool{false, true} {
+		l := newLive(bulwark.Task{ID: "t_1", TenantID: "ten_a", Turns: 1})
+		l.reopenQuestion(3)
+		if err := l.send("sent after the question", 5); err != nil {
+			t.Fatal(err)
+		}
+		// The run begins, and the results of the calls it resumes come.
+		for _, typ := range []bulwark.EventType{bulwark.EventTaskStarted, bulwark.EventGuard, bulwark.EventToolResult} {
+			rt.pastWait(t.Context(), l, bulwark.Event{Type: typ})
+		}
+		if again {
+			l.expectAnswer(8)
+			if a, ok := l.takeAnswer(); !ok || a != "sent after the question" {
+				t.Errorf("the question asked again: answer %q, %v; want the message sent since its first asking", a, ok)
+			}
+			continue
+		}
+		rt.pastWait(t.Context(), l, bulwark.Event{Type: bulwark.EventModelText}) // the run's own step
+		if len(l.inbox) != 1 {
+			t.Errorf("the message the closed question held: %d in the inbox, want it there", len(l.inbox))
+		}
+		l.expectAnswer(8) // a new question
+		if l.hasAnswer() {
+			t.Errorf("a new question has an answer before one was sent")
+		}
+		if err := l.send("the answer", 8); err != nil {
+			t.Fatal(err)
+		}
+		if a, ok := l.takeAnswer(); !ok || a != "the answer" {
+			t.Errorf("the new question's answer = %q, %v; want \"the answer\"", a, ok)
+		}
+	}
+}

@@ -159,7 +159,7 @@ func (rt *Runtime) carryOut(ctx context.Context, r bulwark.ControlRequest) error
 	var err error
 	switch r.Kind {
 	case bulwark.ControlCancel:
-		err = rt.cancelLive(ctx, tenant, r.Actor, l, false)
+		err = rt.cancelLive(ctx, tenant, r.Actor, r.Audited, l, false)
 	case bulwark.ControlMessage:
 		err = l.send(r.Text, r.EventSeq)
 	case bulwark.ControlAnswer:
@@ -187,6 +187,18 @@ func (rt *Runtime) storeAgain(ctx context.Context, tenant bulwark.TenantID, id s
 	if t.Status.Ended() || t.Turns != turn {
 		return errTurnEnded
 	}
+	return rt.sendElsewhere(ctx, t, again(r))
+}
+
+// again readies r, taken from the store or held by a run that ends, to be
+// stored again for the next run: without its id, and with its own
+// EventSeq, or EventSeqUnknown when it has none (0: stored by a version
+// before EventSeq, or a message from a run's inbox), which SendControl
+// would take for now, making it the answer to a question asked after it.
+func again(r bulwark.ControlRequest) bulwark.ControlRequest {
 	r.ID = ""
-	return rt.sendElsewhere(ctx, t, r)
+	if r.EventSeq == 0 {
+		r.EventSeq = bulwark.EventSeqUnknown
+	}
+	return r
 }

@@ -334,6 +334,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	base, stop := context.WithCancelCause(parent)
 	defer stop(nil)
 	defer context.AfterFunc(rt.ctx, func() { stop(context.Cause(rt.ctx)) })()
+	defer func() {
+		if stopping(base) && (retry == nil || rt.sched == nil) {
+			rt.handOver(context.WithoutCancel(base), l) // l is dropped: what it has not read goes to the store
+		}
+	}()
 	ctx, cancel := context.WithCancelCause(base)
 	defer cancel(nil)
 	l.mu.Lock()
@@ -402,7 +407,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	if asked := pendingQuestion(history); asked > 0 {
 		// The turn resumes where it asked a person: the run asks again
 		// first, and what was sent since the question was stored answers.
-		l.expectAnswer(asked)
+		l.reopenQuestion(asked)
 	}
 	if auditor != nil {
 		// A resumed run carries out calls an earlier run started (an

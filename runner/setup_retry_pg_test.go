@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/postgres"
 	"github.com/bulwark-agents/bulwark/runner"
@@ -222,11 +223,31 @@ func TestCancelAsARescueKeepsFailingToSetUp(t *testing.T) {
 	blobs.onRead = func(tenant bulwark.TenantID, id string) {
 		once.Do(func() { c.storeCancel(tenant, id) })
 	}
+	chains := must(audit.OpenChains(context.Background(), audit.NewMemoryDir(), audit.Options{}))
 	_, id, reads := rescueWith(t, blobs, func(cc *parkCluster) {
 		c = cc
 		c.controlEvery = time.Hour
+		config := c.config
+		c.config = func(name string, cfg *runner.Config) {
+			config(name, cfg)
+			cfg.Audit = chains
+		}
 	})
 	c.wantCanceledAfter(id, reads, 3)
+	// Each try that gave the task back stored the cancel again: it was
+	// audited again each time, as made by "system".
+	var actors []string
+	for rec, err := range chains.Read(context.Background(), string(c.a), 0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Action == "task.cancel_requested" && rec.Target == id {
+			actors = append(actors, rec.Actor)
+		}
+	}
+	if len(actors) != 1 || actors[0] != "user:1" {
+		t.Errorf("task.cancel_requested audited by %q, want once, by user:1", actors)
+	}
 }
 
 // storeCancel stores a person's cancel of task id, as a node that does

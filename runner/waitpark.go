@@ -51,8 +51,9 @@ var errRunEnding = errors.New("the task's run is ending")
 type waitState struct {
 	// ending: the run ends because its task waits, or because it could
 	// not set up (gaveBack: giveBack gave the task back to a cluster's
-	// queue); the task is not held here any more (held), and its
-	// requests go through the store.
+	// queue), or stops with its process (gaveBack too: handOver); the
+	// task is not held here any more (held), and its requests go through
+	// the store.
 	ending, gaveBack bool
 	// rewait: the run resumes a task that waited (adoptWaiting) and has
 	// not asked again yet; kept are the requests taken for it meanwhile.
@@ -290,7 +291,8 @@ func (rt *Runtime) takeLate(ctx context.Context, l *live) []bulwark.ControlReque
 
 // pastWait gives up waiting for l to ask again once its resumed run has
 // gone on without asking (the policy no longer asks, say): the requests
-// kept for it are carried out as they came.
+// kept for it are carried out as they came, and a question reopened for
+// it is closed (closeReopened), once the calls the run resumes are done.
 func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 	switch e.Type {
 	case bulwark.EventTaskStarted, bulwark.EventApproval, bulwark.EventAskUser, bulwark.EventTaskFinished:
@@ -301,6 +303,11 @@ func (rt *Runtime) pastWait(ctx context.Context, l *live, e bulwark.Event) {
 		return
 	}
 	l.mu.Lock()
+	if e.Type != bulwark.EventToolResult {
+		// The results of the calls the run resumes come first, the
+		// question's among them; what comes next is the run's own.
+		l.closeReopened()
+	}
 	if !l.wait.rewait {
 		l.mu.Unlock()
 		return
@@ -521,7 +528,7 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 		return stored.ID, true
 	}
 	for _, r := range rest {
-		if id, ok := store(r); ok {
+		if id, ok := store(again(r)); ok {
 			w.Kept = append(w.Kept, id)
 		}
 	}
@@ -541,7 +548,7 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	// (unless written before it: kept, it wakes nothing), and a decision
 	// is for the approval it names.
 	for _, r := range late {
-		id, ok := store(r)
+		id, ok := store(again(r))
 		switch {
 		case !ok:
 		case w.Question != "" && r.Kind == bulwark.ControlMessage && r.EventSeq < asked:

@@ -45,7 +45,7 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 		}
 		// The seq of the task's last event, unless the request has one.
 		return tx.QueryRowContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 > 0 THEN ?8 ELSE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?3) END)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, CASE WHEN ?8 <> 0 THEN ?8 ELSE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = ?3) END)
 			RETURNING event_seq`,
 			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq).Scan(&r.EventSeq)
 	})

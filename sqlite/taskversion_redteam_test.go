@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/secret"
@@ -108,6 +109,14 @@ func TestTaskVersionNamesOneView(t *testing.T) {
 		}
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i%20 == 19 {
+			// Readers read stable between the changes, however loaded
+			// the machine: under load, 200 changes could all pass
+			// before any reader had read once, and nothing was tested.
+			for n := stable.Load(); stable.Load() == n && !t.Failed(); {
+				time.Sleep(time.Millisecond)
+			}
 		}
 	}
 	close(stop)

@@ -30,11 +30,12 @@ type controlPayload struct {
 	Text       string `json:"text,omitempty"`
 	ApprovalID string `json:"approval_id,omitempty"`
 	Allow      bool   `json:"allow,omitempty"`
+	Audited    bool   `json:"audited,omitempty"`
 }
 
 // ControlPayload is the JSON of the part of r that stores seal.
 func ControlPayload(r bulwark.ControlRequest) ([]byte, error) {
-	return json.Marshal(controlPayload{Actor: r.Actor, Text: r.Text, ApprovalID: r.ApprovalID, Allow: r.Allow})
+	return json.Marshal(controlPayload{Actor: r.Actor, Text: r.Text, ApprovalID: r.ApprovalID, Allow: r.Allow, Audited: r.Audited})
 }
 
 // OpenControlPayload sets the sealed part of r from its opened JSON.
@@ -43,6 +44,6 @@ func OpenControlPayload(op string, r *bulwark.ControlRequest, pt []byte) error {
 	if err := json.Unmarshal(pt, &p); err != nil {
 		return bulwark.E(bulwark.Internal, op, "a stored request does not read back", err)
 	}
-	r.Actor, r.Text, r.ApprovalID, r.Allow = p.Actor, p.Text, p.ApprovalID, p.Allow
+	r.Actor, r.Text, r.ApprovalID, r.Allow, r.Audited = p.Actor, p.Text, p.ApprovalID, p.Allow, p.Audited
 	return nil
 }

@@ -28,6 +28,7 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlMessage, Actor: "cli", Text: "please " + canary + " at the next step"},
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlAnswer, Actor: "u_1", ApprovalID: "ap_1", Allow: true},
 		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "cli"},
+		{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "u_2", Audited: true},
 	}
 	var err error
 	for i, r := range sent {
@@ -76,7 +77,7 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 	for _, want := range sent {
 		r := byID[want.ID]
 		if r.Kind != want.Kind || r.Text != want.Text || r.Actor != want.Actor || r.ApprovalID != want.ApprovalID ||
-			r.Allow != want.Allow || r.Turn != want.Turn || r.TenantID != string(a) || r.TaskID != task.ID {
+			r.Allow != want.Allow || r.Audited != want.Audited || r.Turn != want.Turn || r.TenantID != string(a) || r.TaskID != task.ID {
 			t.Errorf("took %+v, want %+v", r, want)
 		}
 	}
@@ -97,7 +98,8 @@ func testControls(t *testing.T, open func(*testing.T) Store) {
 // testControlEventSeq: a request is stored with the Seq of its task's
 // last event at that moment (what a question's answer is told apart by
 // from a message written before the question), unless it brings one (a
-// request stored again keeps its own); LastEventSeq reads the same, and
+// request stored again keeps its own, EventSeqUnknown too); LastEventSeq
+// reads the same, and
 // is NotFound for another tenant's task.
 func testControlEventSeq(t *testing.T, open func(*testing.T) Store) {
 	s := open(t)
@@ -127,8 +129,9 @@ func testControlEventSeq(t *testing.T, open func(*testing.T) Store) {
 	if _, err := s.LastEventSeq(ctx, b, task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
 		t.Errorf("LastEventSeq of another tenant's task: %v, want NotFound", err)
 	}
-	sent = append(sent, send(bulwark.ControlRequest{Text: "after three"}), send(bulwark.ControlRequest{Text: "stored again", EventSeq: 2}))
-	want := []int64{0, 3, 2}
+	sent = append(sent, send(bulwark.ControlRequest{Text: "after three"}), send(bulwark.ControlRequest{Text: "stored again", EventSeq: 2}),
+		send(bulwark.ControlRequest{Text: "when, not known", EventSeq: bulwark.EventSeqUnknown}))
+	want := []int64{0, 3, 2, bulwark.EventSeqUnknown}
 	for i, r := range sent {
 		if r.EventSeq != want[i] {
 			t.Errorf("SendControl(%q) returned EventSeq %d, want %d", r.Text, r.EventSeq, want[i])
