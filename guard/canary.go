@@ -70,7 +70,7 @@ func (c Canary) in(text string, k *CanaryCheck) bool {
 	if c.inSegments(segs, k) {
 		return true
 	}
-	return c.inReassembled(text, segs, k) || c.inMixed(text)
+	return c.inReassembled(text, segs, k) || c.inMixedShared(text, k)
 }
 
 // inNormalized is inPlain(canaryView(s)), skipping both where a scan of s

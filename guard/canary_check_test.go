@@ -122,7 +122,8 @@ func TestCanaryCheckShared(t *testing.T) {
 
 // FuzzCanaryCheck holds a CanaryCheck to In on texts that share pieces:
 // any two texts with the token, a piece of it, or a doubly encoded piece
-// put in, and those put together in the ways a tool call's texts are.
+// put in, and those put together in the ways a tool call's texts are, then
+// lines of those again (which inMixed may skip).
 func FuzzCanaryCheck(f *testing.F) {
 	f.Add("", "", uint8(0), uint8(0), uint8(24))
 	f.Add("content", "step-3.txt", uint8(11), uint8(0x80|3), uint8(40))
@@ -144,6 +145,7 @@ func FuzzCanaryCheck(f *testing.F) {
 			`{"` + a + `":"` + s + `","p":"` + b + `"}`,
 			s[:len(s)/2] + "\n" + b + "\n" + s[len(s)/2:],
 			a + s + b,
+			s, a, b, s[:len(s)/2], s[len(s)/2:],
 		} {
 			checkShared(t, k, text)
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Pieces written each their own way
@@ -75,20 +77,20 @@ type states uint64
 
 // in reads text a word at a time, decoding words in scratch.
 func (m *pieceMatcher) in(text string, scratch []byte) bool {
-	_, found := m.words(1, text, isBase64Byte, scratch) // nothing matched yet
+	_, found := m.words(1, text, base64Bytes.Get(), scratch) // nothing matched yet
 	return found
 }
 
 // words reads text from cur a word at a time, a word being a run of bytes
 // inWord accepts; the others are separators, skipped.
-func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, scratch []byte) (states, bool) {
+func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte) (states, bool) {
 	for i := 0; i < len(text); {
-		if !inWord(text[i]) {
+		if !inWord[text[i]] {
 			i++
 			continue
 		}
 		j := i
-		for j < len(text) && inWord(text[j]) {
+		for j < len(text) && inWord[text[j]] {
 			j++
 		}
 		var next states
@@ -115,6 +117,8 @@ func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, sc
 func isWordPart(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
 }
+
+var wordPartBytes = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isWordPart); return &s }}
 
 // hasAlnum reports whether decoded bytes have a letter or a digit.
 func hasAlnum(b []byte) bool {
@@ -185,7 +189,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 	if punct {
 		// Read also as the words between that punctuation (which has
 		// none: isWordPart).
-		n, found := m.words(cur, w, isWordPart, scratch)
+		n, found := m.words(cur, w, wordPartBytes.Get(), scratch)
 		if found {
 			return n, true
 		}
@@ -338,7 +342,8 @@ func nextChunk(rest *string) string {
 // \u{X...}, \UXXXXXXXX, octal \NNN, and &#NN; and &#xNN;. Text without a
 // '%', '\' or '&' comes back as is.
 func unescapeInPlace(text string) string {
-	if !strings.ContainsAny(text, `%\&`) {
+	// Three IndexByte, not ContainsAny, which looks a byte at a time.
+	if !hasByte(text, '%') && !hasByte(text, '\\') && !hasByte(text, '&') {
 		return text
 	}
 	var b strings.Builder
