@@ -1,7 +1,9 @@
 package guard
 
 import (
+	"encoding/base64"
 	"encoding/hex"
+	"html"
 	"slices"
 	"strings"
 	"testing"
@@ -86,10 +88,53 @@ func TestInMixedSharedSkipsLines(t *testing.T) {
 	}
 	// What it found nothing in, it marks clean if it has several lines.
 	k := c.Check()
-	for _, s := range []string{"content\npath", "step-3.txt", "a\n" + text} {
+	for _, s := range []string{"content\nstep-3.txt\npath", "step-3.txt, step-4.txt", "a\n" + text} {
 		k.In(s)
 	}
-	if want := []string{"content\npath"}; !slices.Equal(k.mixedClean, want) {
+	if want := []string{"content\nstep-3.txt\npath"}; !slices.Equal(k.mixedClean, want) {
 		t.Errorf("mixedClean = %q, want %q", k.mixedClean, want)
 	}
+}
+
+// FuzzCanaryTooShort: In finds nothing in a text tooShort says is too
+// short, read every way (inAll). The seeds pack the most hex digits in
+// the fewest bytes each way: plain, other characters, HTML references,
+// escapes, tags, base64.
+func FuzzCanaryTooShort(f *testing.F) {
+	c := NewCanary()
+	for _, s := range []string{
+		c.secret, strings.ToUpper(c.secret), reverse(c.secret), "⅒⅒⅒⅒⅒", "ａｂｃｄｅ", "&nGt;&nGt;&nGt;", "&#8530;&#8530;",
+		`\x41\x42\x43\x44`, "%41%42%43%44%45", `\u2152\u2152`, tagText(c.secret), hex.EncodeToString([]byte(c.secret)),
+		base64.StdEncoding.EncodeToString([]byte(c.secret)), c.secret[:8] + "⅒⅒",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for n := 0; n <= len(text) && tooShort(text[:n], c.secret); n++ {
+			if c.inAll(text[:n], nil) {
+				t.Fatalf("inAll(%q) = true, %d bytes: tooShort is wrong", text[:n], n)
+			}
+		}
+	})
+}
+
+// TestHTMLReferenceBound: HTML's references undone give no more than 3/2
+// of a hex digit a byte of the reference, as hexRunBound counts them (the
+// names of one to three letters, with and without ';', are all tried).
+func TestHTMLReferenceBound(t *testing.T) {
+	letters := "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var check func(name string)
+	check = func(name string) {
+		for _, s := range []string{"&" + name, "&" + name + ";"} {
+			if u := html.UnescapeString(s); 2*hexRunBound(u, 1<<30) > 3*len(s) {
+				t.Errorf("UnescapeString(%q) = %q: hexRunBound %d, over 3/2 a byte", s, u, hexRunBound(u, 1<<30))
+			}
+		}
+		if len(name) < 3 {
+			for i := range len(letters) {
+				check(name + letters[i:i+1])
+			}
+		}
+	}
+	check("")
 }
