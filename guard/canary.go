@@ -17,9 +17,10 @@ const canaryPrefix = "BWK-CANARY-"
 // a model's output or a tool call, the prompt has leaked. The zero Canary
 // finds nothing.
 type Canary struct {
-	token   string    // BWK-CANARY-<24 hex digits>
-	secret  string    // the hex digits, lowercase
-	needles *[]string // encodedNeedles, worked out once
+	token   string        // BWK-CANARY-<24 hex digits>
+	secret  string        // the hex digits, lowercase
+	needles *[]string     // encodedNeedles, worked out once
+	matcher *pieceMatcher // inMixed's, worked out once
 }
 
 // NewCanary returns a canary with 96 random bits.
@@ -30,6 +31,8 @@ func NewCanary() Canary {
 	c := Canary{token: canaryPrefix + h, secret: h}
 	needles := c.makeNeedles()
 	c.needles = &needles
+	c.matcher = new(pieceMatcher)
+	c.matcher.init(h)
 	return c
 }
 

@@ -37,8 +37,11 @@ func (c Canary) inMixed(text string) bool {
 	if c.secret == "" || len(c.secret) > maxPattern {
 		return false
 	}
-	var m pieceMatcher
-	m.init(c.secret)
+	m := c.matcher
+	if m == nil { // a Canary made otherwise than by NewCanary
+		m = new(pieceMatcher)
+		m.init(c.secret)
+	}
 	var buf [128]byte // where most words are decoded, kept off the heap
 	if m.in(text, buf[:0]) {
 		return true
