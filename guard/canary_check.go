@@ -20,11 +20,12 @@ type CanaryCheck struct {
 	// most maxShared: a text that is a line of one of them is not read
 	// again (inMixedShared).
 	mixedClean []string
-	// The first few of each, without an allocation each time one grows:
-	// a tool call's texts fill about half.
-	runsBuf  [8]runDecoding
-	cleanBuf [8]string
-	mixedBuf [8]string
+	// The first few of each, without an allocation each time one grows
+	// (a write_file call of `bulwark bench agents` fills about these; with
+	// eight each, the larger CanaryCheck cost more than it saved).
+	runsBuf  [4]runDecoding
+	cleanBuf [4]string
+	mixedBuf [4]string
 }
 
 // maxShared bounds the decodings and decoded texts a CanaryCheck keeps.
