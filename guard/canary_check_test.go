@@ -32,11 +32,13 @@ func checkShared(t testing.TB, k *CanaryCheck, text string) {
 // TestCanaryCheckBounds: a run's decoding is replayed only where the
 // decoders' bounds would let all of it through again, and a decoding the
 // bounds cut short is not remembered. hidden is caught only by decoding
-// it twice (base64 of the token's hex: 70 bytes, then 35); "!" is neither
-// base64 nor a separator, so the runs stay apart, squeezed or not.
+// it three times (base64 of the hex of the token's base64: 96 bytes, then
+// 48, then 35; inMixed reads a piece encoded twice, not three times); "!"
+// is neither base64 nor a separator, so the runs stay apart, squeezed or
+// not.
 func TestCanaryCheckBounds(t *testing.T) {
 	c := NewCanary()
-	hidden := base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(c.token))))
+	hidden := base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(base64.StdEncoding.EncodeToString([]byte(c.token))))))
 	hello := "aGVsbG8gd29ybGQgaGVsbG8=!" // one segment of 17 bytes
 	// junk decodes to n bytes of text with no run in it.
 	junk := func(n int) string {
