@@ -158,22 +158,14 @@ func (r *run) hasCanary(raw, args json.RawMessage) bool {
 // (URL, base64, hex, \u, HTML entities, ...).
 func argsCarry(c *guard.CanaryCheck, raw, args json.RawMessage) bool {
 	// The texts below share their strings: one check decodes a run they
-	// share once (a file's content is in five of them).
+	// share once (a file's content is in five of them), and reads a string
+	// for pieces each encoded its own way only where no text put together
+	// before holds it as a line (so the joined texts come first).
 	if c.In(string(raw)) {
 		return true
 	}
 	a := decodedStrings(args)
 	keys, values := a.keys, a.values
-	for _, s := range keys {
-		if c.In(s) {
-			return true
-		}
-	}
-	for _, s := range values {
-		if c.In(s) {
-			return true
-		}
-	}
 	// A token split between two keys, between a key and a value, or
 	// between two string values with a number or a literal between them is
 	// whole again in those strings put together in document order.
@@ -188,14 +180,26 @@ func argsCarry(c *guard.CanaryCheck, raw, args json.RawMessage) bool {
 	}
 	// A token split between two values ("path": its first half, "content":
 	// the rest) is whole again once they are put together, in either order.
-	if len(values) < 2 {
-		return false
+	if len(values) >= 2 {
+		if c.In(strings.Join(values, "\n")) {
+			return true
+		}
+		slices.Reverse(values)
+		if c.In(strings.Join(values, "\n")) {
+			return true
+		}
 	}
-	if c.In(strings.Join(values, "\n")) {
-		return true
+	for _, s := range keys {
+		if c.In(s) {
+			return true
+		}
 	}
-	slices.Reverse(values)
-	return c.In(strings.Join(values, "\n"))
+	for _, s := range values {
+		if c.In(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // argStrings are the strings of a JSON value, decoded, at any depth, each

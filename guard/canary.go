@@ -17,9 +17,10 @@ const canaryPrefix = "BWK-CANARY-"
 // a model's output or a tool call, the prompt has leaked. The zero Canary
 // finds nothing.
 type Canary struct {
-	token   string    // BWK-CANARY-<24 hex digits>
-	secret  string    // the hex digits, lowercase
-	needles *[]string // encodedNeedles, worked out once
+	token   string        // BWK-CANARY-<24 hex digits>
+	secret  string        // the hex digits, lowercase
+	needles *[]string     // encodedNeedles, worked out once
+	matcher *pieceMatcher // inMixed's, worked out once
 }
 
 // NewCanary returns a canary with 96 random bits.
@@ -30,6 +31,8 @@ func NewCanary() Canary {
 	c := Canary{token: canaryPrefix + h, secret: h}
 	needles := c.makeNeedles()
 	c.needles = &needles
+	c.matcher = new(pieceMatcher)
+	c.matcher.init(h)
 	return c
 }
 
@@ -51,9 +54,29 @@ func (c Canary) In(text string) bool { return c.in(text, nil) }
 // in is In, sharing the decodings with the other texts of k when k is not
 // nil.
 func (c Canary) in(text string, k *CanaryCheck) bool {
-	if c.secret == "" {
+	if c.secret == "" || tooShort(text, c.secret) {
 		return false
 	}
+	return c.inAll(text, k)
+}
+
+// tooShort reports whether text is too short to hold secret in any way In
+// reads it (most keys and many values of a tool call are). Each way ends
+// in reading hex digits out of a text: the secret's bytes or needles (a
+// byte each), inPlain's view (a byte each for ASCII, maxHexPerRune for
+// each other character, two bytes or more: 3/2 a byte, hexRunBound), or
+// inMixed's words (ASCII letters and digits, a byte each). Every text In
+// reads is text decoded (base64, base32, hex, URL, escapes, tags) or
+// squeezed, no longer than what it came from, or HTML's references undone,
+// which give at most two characters for four bytes ("&nGt;";
+// TestHTMLReferenceBound): 3/2 a byte of text again. FuzzCanaryTooShort
+// holds it to inAll.
+func tooShort(text, secret string) bool {
+	return 3*len(text) < 2*len(secret)
+}
+
+// inAll is in without the length check.
+func (c Canary) inAll(text string, k *CanaryCheck) bool {
 	// The token holds the secret: text without the secret has no token.
 	if strings.Contains(text, c.secret) {
 		return true
@@ -70,7 +93,7 @@ func (c Canary) in(text string, k *CanaryCheck) bool {
 	if c.inSegments(segs, k) {
 		return true
 	}
-	return c.inReassembled(text, segs, k) || c.inMixed(text)
+	return c.inReassembled(text, segs, k) || c.inMixedShared(text, k)
 }
 
 // inNormalized is inPlain(canaryView(s)), skipping both where a scan of s

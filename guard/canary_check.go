@@ -1,5 +1,7 @@
 package guard
 
+import "strings"
+
 // CanaryCheck looks for one canary in several texts that share pieces (a
 // tool call's arguments, their strings and those put together), finding
 // in each exactly what Canary.In finds. A run of base64 or hex that
@@ -14,13 +16,27 @@ type CanaryCheck struct {
 	runs    []runDecoding
 	clean   []string
 	scratch []byte // the decoders' scratch, kept
+	// mixedClean are texts of several lines inMixed found nothing in, at
+	// most maxShared: a text that is a line of one of them is not read
+	// again (inMixedShared).
+	mixedClean []string
+	// The first few of each, without an allocation each time one grows
+	// (a write_file call of `bulwark bench agents` fills about these; with
+	// eight each, the larger CanaryCheck cost more than it saved).
+	runsBuf  [4]runDecoding
+	cleanBuf [4]string
+	mixedBuf [4]string
 }
 
 // maxShared bounds the decodings and decoded texts a CanaryCheck keeps.
 const maxShared = 32
 
 // Check returns a CanaryCheck for c.
-func (c Canary) Check() *CanaryCheck { return &CanaryCheck{c: c} }
+func (c Canary) Check() *CanaryCheck {
+	k := &CanaryCheck{c: c}
+	k.runs, k.clean, k.mixedClean = k.runsBuf[:0], k.cleanBuf[:0], k.mixedBuf[:0]
+	return k
+}
 
 // In is c.In(text).
 func (k *CanaryCheck) In(text string) bool { return k.c.in(text, k) }
@@ -38,6 +54,61 @@ func (c Canary) inSegments(segs []Segment, k *CanaryCheck) bool {
 		if k != nil && len(k.clean) < maxShared {
 			k.clean = append(k.clean, seg.Text)
 		}
+	}
+	return false
+}
+
+// inMixedShared is c.inMixed(text), skipping a text that is whole lines
+// of a text inMixed found nothing in before (isLineOf).
+func (c Canary) inMixedShared(text string, k *CanaryCheck) bool {
+	if k == nil {
+		return c.inMixed(text)
+	}
+	for _, j := range k.mixedClean {
+		if isLineOf(text, j) {
+			return false
+		}
+	}
+	if c.inMixed(text) {
+		return true
+	}
+	// A text of one line holds no other as a line but itself.
+	if len(k.mixedClean) < maxShared && strings.IndexByte(text, '\n') >= 0 {
+		k.mixedClean = append(k.mixedClean, text)
+	}
+	return false
+}
+
+// isLineOf reports whether t is whole lines of j (one or more): j holds t
+// with a line break or j's start before it and a line break or j's end
+// after it.
+//
+// inMixed finds in j whatever it finds in such a t (so with j clean, t is):
+// a line break is no word byte and no part of an escape (each of
+// unescapeInPlace's ends in a hex or octal digit, '}' or ';', and holds
+// nothing else but its lead), so t's words and escapes are the same in j,
+// none read as an escape's digits for its first being after the line
+// break, and a surrogate escape left waiting at t's end becomes a
+// character that is no word byte either way. Reading t's words from the
+// states j's text before them leaves matches all a pattern's prefix
+// matched from nothing does, and more: a state k stands for the last k
+// bytes read matching the pattern's first k, so from any state the
+// pattern is found no later than from none (FuzzInMixedLineOf).
+func isLineOf(t, j string) bool {
+	if len(t) > len(j) {
+		return false
+	}
+	for from := 0; from <= len(j); {
+		i := strings.Index(j[from:], t)
+		if i < 0 {
+			return false
+		}
+		i += from
+		end := i + len(t)
+		if (i == 0 || j[i-1] == '\n') && (end == len(j) || j[end] == '\n') {
+			return true
+		}
+		from = i + 1
 	}
 	return false
 }

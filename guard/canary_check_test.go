@@ -32,11 +32,13 @@ func checkShared(t testing.TB, k *CanaryCheck, text string) {
 // TestCanaryCheckBounds: a run's decoding is replayed only where the
 // decoders' bounds would let all of it through again, and a decoding the
 // bounds cut short is not remembered. hidden is caught only by decoding
-// it twice (base64 of the token's hex: 70 bytes, then 35); "!" is neither
-// base64 nor a separator, so the runs stay apart, squeezed or not.
+// it three times (base64 of the hex of the token's base64: 96 bytes, then
+// 48, then 35; inMixed reads a piece encoded twice, not three times); "!"
+// is neither base64 nor a separator, so the runs stay apart, squeezed or
+// not.
 func TestCanaryCheckBounds(t *testing.T) {
 	c := NewCanary()
-	hidden := base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(c.token))))
+	hidden := base64.StdEncoding.EncodeToString([]byte(hex.EncodeToString([]byte(base64.StdEncoding.EncodeToString([]byte(c.token))))))
 	hello := "aGVsbG8gd29ybGQgaGVsbG8=!" // one segment of 17 bytes
 	// junk decodes to n bytes of text with no run in it.
 	junk := func(n int) string {
@@ -122,7 +124,8 @@ func TestCanaryCheckShared(t *testing.T) {
 
 // FuzzCanaryCheck holds a CanaryCheck to In on texts that share pieces:
 // any two texts with the token, a piece of it, or a doubly encoded piece
-// put in, and those put together in the ways a tool call's texts are.
+// put in, and those put together in the ways a tool call's texts are, then
+// lines of those again (which inMixed may skip).
 func FuzzCanaryCheck(f *testing.F) {
 	f.Add("", "", uint8(0), uint8(0), uint8(24))
 	f.Add("content", "step-3.txt", uint8(11), uint8(0x80|3), uint8(40))
@@ -144,6 +147,7 @@ func FuzzCanaryCheck(f *testing.F) {
 			`{"` + a + `":"` + s + `","p":"` + b + `"}`,
 			s[:len(s)/2] + "\n" + b + "\n" + s[len(s)/2:],
 			a + s + b,
+			s, a, b, s[:len(s)/2], s[len(s)/2:],
 		} {
 			checkShared(t, k, text)
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
 // Pieces written each their own way
@@ -27,22 +29,34 @@ import (
 // happen to decode to it in order do not occur by chance).
 
 // inMixed reports whether text holds the canary's random part in words
-// each plain or decoded on its own, as text is written and with its
-// escapes undone. (Backwards it is not looked for: a token reversed and
-// then cut and encoded piece by piece is left to the model's refusal; it
-// would double the cost.)
+// each plain or decoded on its own (once or twice: word), as text is
+// written and with its escapes undone (once or twice). (Backwards it is
+// not looked for: a token reversed and then cut and encoded piece by
+// piece is left to the model's refusal; it would double the cost.)
 func (c Canary) inMixed(text string) bool {
 	if c.secret == "" || len(c.secret) > maxPattern {
 		return false
 	}
-	var m pieceMatcher
-	m.init(c.secret)
+	m := c.matcher
+	if m == nil { // a Canary made otherwise than by NewCanary
+		m = new(pieceMatcher)
+		m.init(c.secret)
+	}
 	var buf [128]byte // where most words are decoded, kept off the heap
 	if m.in(text, buf[:0]) {
 		return true
 	}
+	// Escapes undone, and undone again (an escape of an escape: "%5Cx41",
+	// "&#x25;41").
 	u := unescapeInPlace(text)
-	return u != text && m.in(u, buf[:0])
+	if u == text {
+		return false
+	}
+	if m.in(u, buf[:0]) {
+		return true
+	}
+	u2 := unescapeInPlace(u)
+	return u2 != u && m.in(u2, buf[:0])
 }
 
 // maxPattern bounds the pattern's length: a set of states is a uint64.
@@ -75,20 +89,21 @@ type states uint64
 
 // in reads text a word at a time, decoding words in scratch.
 func (m *pieceMatcher) in(text string, scratch []byte) bool {
-	_, found := m.words(1, text, isBase64Byte, scratch) // nothing matched yet
+	_, found := m.words(1, text, base64Bytes.Get(), scratch, true) // nothing matched yet
 	return found
 }
 
 // words reads text from cur a word at a time, a word being a run of bytes
-// inWord accepts; the others are separators, skipped.
-func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, scratch []byte) (states, bool) {
+// inWord accepts; the others are separators, skipped. nest lets a word's
+// decoding be read again (word).
+func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte, nest bool) (states, bool) {
 	for i := 0; i < len(text); {
-		if !inWord(text[i]) {
+		if !inWord[text[i]] {
 			i++
 			continue
 		}
 		j := i
-		for j < len(text) && inWord(text[j]) {
+		for j < len(text) && inWord[text[j]] {
 			j++
 		}
 		var next states
@@ -100,7 +115,7 @@ func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, sc
 			// and a text one digit off the canary be taken for it.
 			next, found = run(m, cur, text[i:j])
 		} else {
-			next, found = m.word(cur, text[i:j], scratch)
+			next, found = m.word(cur, text[i:j], scratch, nest)
 		}
 		if found {
 			return next, true
@@ -115,6 +130,8 @@ func (m *pieceMatcher) words(cur states, text string, inWord func(byte) bool, sc
 func isWordPart(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '='
 }
+
+var wordPartBytes = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isWordPart); return &s }}
 
 // hasAlnum reports whether decoded bytes have a letter or a digit.
 func hasAlnum(b []byte) bool {
@@ -177,7 +194,9 @@ func readingsOf(w string) (readings uint, punct bool) {
 
 // word returns the states after w, read plain and as each encoding it
 // decodes in, from cur; found reports that a reading completed a pattern.
-func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, found bool) {
+// With nest, a decoding is also read as a text is (nested), once: a piece
+// encoded twice (hex then base64, %XX then base64, base64 then hex).
+func (m *pieceMatcher) word(cur states, w string, scratch []byte, nest bool) (next states, found bool) {
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
@@ -185,7 +204,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 	if punct {
 		// Read also as the words between that punctuation (which has
 		// none: isWordPart).
-		n, found := m.words(cur, w, isWordPart, scratch)
+		n, found := m.words(cur, w, wordPartBytes.Get(), scratch, nest)
 		if found {
 			return n, true
 		}
@@ -200,6 +219,32 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte) (next states, 
 			continue
 		}
 		n, found := run(m, cur, decoded)
+		if found {
+			return next, true
+		}
+		next |= n
+		if nest {
+			n, found := m.nested(cur, string(decoded), decoded[len(decoded):])
+			if found {
+				return next, true
+			}
+			next |= n
+		}
+	}
+	return next, false
+}
+
+// nested reads a word's decoding as inMixed reads a text, as it is and with
+// its escapes undone, its words plain or decoded but not nested again: the
+// cost stays linear in the text (each reading of a word that decodes to
+// text is read once more, in at most wordReadings+1 ways).
+func (m *pieceMatcher) nested(cur states, text string, scratch []byte) (states, bool) {
+	next, found := m.words(cur, text, base64Bytes.Get(), scratch, false)
+	if found {
+		return next, true
+	}
+	if u := unescapeInPlace(text); u != text {
+		n, found := m.words(cur, u, base64Bytes.Get(), scratch, false)
 		if found {
 			return next, true
 		}
@@ -338,7 +383,8 @@ func nextChunk(rest *string) string {
 // \u{X...}, \UXXXXXXXX, octal \NNN, and &#NN; and &#xNN;. Text without a
 // '%', '\' or '&' comes back as is.
 func unescapeInPlace(text string) string {
-	if !strings.ContainsAny(text, `%\&`) {
+	// Three IndexByte, not ContainsAny, which looks a byte at a time.
+	if !hasByte(text, '%') && !hasByte(text, '\\') && !hasByte(text, '&') {
 		return text
 	}
 	var b strings.Builder

@@ -135,6 +135,42 @@ func TestCanarySplitNotOverreaching(t *testing.T) {
 	}
 }
 
+// TestCanarySplitPieceEncodedTwice: the token cut in two, one piece plain
+// and the other encoded twice (hex, then base64; %XX, then base64; base64,
+// then hex or %XX; ...: any two of pieceEncodings), is found; with a
+// digit of the random part changed, it is not.
+func TestCanarySplitPieceEncodedTwice(t *testing.T) {
+	c := NewCanary()
+	wrong := []byte(c.token)
+	i := len(wrong) - 7
+	wrong[i] = "01"[boolInt(wrong[i] == '0')]
+	missed, taken := 0, 0
+	for cut := 3; cut < len(c.token); cut += 8 {
+		for _, inner := range pieceEncodings[1:] {
+			for _, outer := range pieceEncodings[1:] {
+				for _, tok := range []string{c.token, string(wrong)} {
+					a, b := tok[:cut], outer.enc(inner.enc(tok[cut:]))
+					for _, text := range []string{a + " " + b, outer.enc(inner.enc(tok[:cut])) + " " + tok[cut:]} {
+						switch got := c.In(text); {
+						case tok == c.token && !got:
+							if missed++; missed <= 10 {
+								t.Errorf("%s then %s, cut at %d: the canary in %q was not found", inner.name, outer.name, cut, text)
+							}
+						case tok != c.token && got:
+							if taken++; taken <= 10 {
+								t.Errorf("%s then %s, cut at %d: %q, with a digit changed, is taken for the canary", inner.name, outer.name, cut, text)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if missed+taken > 20 {
+		t.Errorf("%d missed and %d taken in all", missed, taken)
+	}
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1

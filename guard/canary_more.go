@@ -21,7 +21,9 @@ import (
 // nil, shares decodings between texts.
 func (c Canary) inReassembled(text string, segs []Segment, k *CanaryCheck) bool {
 	if squeezed := squeezeSeparators(text); squeezed != text {
-		if c.inNormalized(squeezed) {
+		// ASCII text squeezed reads as it did to inNormalized (which
+		// reads its letters and digits, and the separators are neither).
+		if !isPlainASCII(text) && c.inNormalized(squeezed) {
 			return true
 		}
 		if c.inSegments(k.decodeAll(squeezed), k) {
