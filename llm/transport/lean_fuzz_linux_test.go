@@ -110,16 +110,7 @@ func FuzzLeanReuse(f *testing.F) {
 		if closeAfter {
 			server.CloseWrite()
 		}
-		l := NewLean(StdTransport())
-		defer l.CloseIdleConnections()
-		dialled := false
-		l.dial = func(context.Context, string, string) (net.Conn, error) {
-			if dialled {
-				return nil, errors.New("one connection only")
-			}
-			dialled = true
-			return client, nil
-		}
+		l := leanOn(t, client)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		req, _ := http.NewRequestWithContext(ctx, "GET", "http://fuzz.test/", nil)
@@ -167,4 +158,21 @@ func FuzzLeanReuse(f *testing.F) {
 			t.Fatalf("reusable though the server closed")
 		}
 	})
+}
+
+// leanOn returns a Lean whose first dial gives conn and any later one
+// fails: every request goes over conn. Its idle connections are closed
+// when t ends.
+func leanOn(t *testing.T, conn net.Conn) *Lean {
+	l := NewLean(StdTransport())
+	t.Cleanup(l.CloseIdleConnections)
+	dialled := false
+	l.dial = func(context.Context, string, string) (net.Conn, error) {
+		if dialled {
+			return nil, errors.New("one connection only")
+		}
+		dialled = true
+		return conn, nil
+	}
+	return l
 }

@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,24 +206,7 @@ func TestLeanWireFreeWhileWaitingPooled(t *testing.T) {
 	l := newTestLean(t)
 	drainAll(openAtOnce(t, l, srv.url, n)) // n connections in the pool
 	made.Store(0)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if b, err := send(t.Context(), l, "POST", srv.url); err != nil || b != "ok" {
-				errs <- errors.New("answer " + b)
-			}
-		}()
-		<-got
-	}
-	close(release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	sendHeld(t, l, srv.url, n, got, release)
 	if c := srv.conns.Load(); c != n {
 		t.Errorf("%d connections, want the %d pooled", c, n)
 	}
@@ -269,16 +251,7 @@ func FuzzLeanPooled(f *testing.F) {
 				server.CloseWrite()
 			}
 		}()
-		l := NewLean(StdTransport())
-		defer l.CloseIdleConnections()
-		dialled := false
-		l.dial = func(context.Context, string, string) (net.Conn, error) {
-			if dialled {
-				return nil, errors.New("one connection only")
-			}
-			dialled = true
-			return client, nil
-		}
+		l := leanOn(t, client)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		get := func() ([]byte, error) {

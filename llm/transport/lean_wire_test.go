@@ -68,24 +68,7 @@ func TestLeanWireFreeWhileWaiting(t *testing.T) {
 		io.WriteString(c, okReply("ok"))
 	})
 	l := newTestLean(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if b, err := send(t.Context(), l, "POST", srv.url); err != nil || b != "ok" {
-				errs <- errors.New("answer " + b)
-			}
-		}()
-		<-got
-	}
-	close(release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	sendHeld(t, l, srv.url, n, got, release)
 	// One buffer would do; the race detector's pool drops a quarter of
 	// what it is given back. Held until each answer, n are made.
 	if m := made.Load(); m > n*3/4 {
@@ -142,5 +125,30 @@ func TestLeanBodyAfterConn(t *testing.T) {
 	}
 	if c := srv.conns.Load(); c != 1 {
 		t.Errorf("%d connections for a failed request and a good one, want 1 (the first kept in the pool)", c)
+	}
+}
+
+// sendHeld sends n POSTs to url at once, each once the server has said
+// (on got) that it holds the one before, then lets the server answer them
+// all (closing release), and fails t for each answer that is not "ok".
+func sendHeld(t *testing.T, l *Lean, url string, n int, got <-chan struct{}, release chan struct{}) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if b, err := send(t.Context(), l, "POST", url); err != nil || b != "ok" {
+				errs <- errors.New("answer " + b)
+			}
+		}()
+		<-got
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
