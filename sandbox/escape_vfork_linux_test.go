@@ -70,12 +70,7 @@ func waitAllThreadsRoot(t *testing.T, what string) {
 // goroutines that look at their thread's ids, groups and capabilities
 // while sandboxes start and run see root's only.
 func TestInitForkingThreadNotShared(t *testing.T) {
-	requireRootSandbox(t)
-	if cgroupV2Here(t) {
-		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
-	}
-	zygoteOff = true
-	defer func() { zygoteOff = false }()
+	hostForksInits(t)
 	waitAllThreadsRoot(t, "before any sandbox")
 	stop := make(chan struct{})
 	var seen atomic.Value

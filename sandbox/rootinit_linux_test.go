@@ -20,20 +20,7 @@ import (
 // the pidfd of its clone, its stdio is /dev/null and its control socket
 // is descriptor 3, as before; a kill through the pidfd ends it.
 func TestRootInitForkedWithItsPidfd(t *testing.T) {
-	requireRootSandbox(t)
-	if cgroupV2Here(t) {
-		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
-	}
-	zygoteOff = true
-	defer func() { zygoteOff = false }()
-	b, err := begin(Spec{AllowExec: []string{"true"}}.withDefaults())
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer func() {
-		b.cleanup()
-		assertNothingLeft(t)
-	}()
+	b := beginHostForked(t)
 	if !forkedByHost(b) || b.cmd.Process != nil || b.pidfd < 0 {
 		t.Fatalf("host-forked init: started Cmd %v, pidfd %d; want no Cmd started, the clone's pidfd", b.cmd != nil && b.cmd.Process != nil, b.pidfd)
 	}
@@ -65,20 +52,7 @@ func TestRootInitForkedWithItsPidfd(t *testing.T) {
 // host uid and gid from its start (never host root), with no
 // supplementary groups.
 func TestRootInitAsBefore(t *testing.T) {
-	requireRootSandbox(t)
-	if cgroupV2Here(t) {
-		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
-	}
-	zygoteOff = true
-	defer func() { zygoteOff = false }()
-	b, err := begin(Spec{AllowExec: []string{"true"}}.withDefaults())
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer func() {
-		b.cleanup()
-		assertNothingLeft(t)
-	}()
+	b := beginHostForked(t)
 	if !forkedByHost(b) {
 		t.Fatal("the init was not forked by this process")
 	}
@@ -252,4 +226,33 @@ func cgroupV2Here(t *testing.T) bool {
 		t.Fatal(err)
 	}
 	return slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 })
+}
+
+// hostForksInits skips t unless this host forks its inits itself, as root
+// on cgroup v1 (a v2 group is entered at the clone: such an init is
+// forked as before), and turns the zygote off until t ends.
+func hostForksInits(t *testing.T) {
+	t.Helper()
+	requireRootSandbox(t)
+	if cgroupV2Here(t) {
+		t.Skip("a v2 group is entered at the clone: such an init is forked as before")
+	}
+	zygoteOff = true
+	t.Cleanup(func() { zygoteOff = false })
+}
+
+// beginHostForked begins a sandbox whose init this process forks itself
+// (hostForksInits), cleaned up when t ends, with nothing left behind.
+func beginHostForked(t *testing.T) *box {
+	t.Helper()
+	hostForksInits(t)
+	b, err := begin(Spec{AllowExec: []string{"true"}}.withDefaults())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() {
+		b.cleanup()
+		assertNothingLeft(t)
+	})
+	return b
 }
