@@ -95,15 +95,47 @@ func withheld(call llm.ToolCall) bool {
 	return bytes.Equal(call.Arguments, withheldArgs)
 }
 
+// textLeakEvents are the events, in order, that end a task whose reply
+// carried the canary in its text, after the reply's model_text event.
+var textLeakEvents = [...]bulwark.Event{
+	{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"},
+	{Type: bulwark.EventError, Text: "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"},
+}
+
 // leakedText ends the task whose reply carried the canary in its text
 // (withheld by withholdLeaks, its event sent): the calls of the reply
-// are not run.
-func (r *run) leakedText(reply llm.Message) Outcome {
-	r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"})
-	msg := "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"
-	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
+// are not run. The first stored of textLeakEvents were stored already,
+// by the run that a restart cut off (resumeLeak), and are not sent again.
+func (r *run) leakedText(reply llm.Message, stored int) Outcome {
+	for _, e := range textLeakEvents[stored:] {
+		r.emit(e)
+	}
 	r.skipCalls(reply.ToolCalls)
-	return r.end(bulwark.FinishError, msg)
+	return r.end(bulwark.FinishError, textLeakEvents[len(textLeakEvents)-1].Text)
+}
+
+// resumeLeak ends, as leakedText did not get to, the resumed turn whose
+// last reply had its text withheld: ok reports that msgs, the turn's
+// conversation, ends with that reply. A restart between the reply's
+// model_text event and the task's end would otherwise go on with the
+// placeholder. The reply's calls were not stored: there are none to
+// skip.
+func (r *run) resumeLeak(msgs []llm.Message, events []bulwark.Event) (out Outcome, ok bool) {
+	if n := len(msgs); n == 0 || msgs[n-1].Role != llm.Assistant || msgs[n-1].Content != withheldText {
+		return Outcome{}, false
+	}
+	stored, last := 0, -1
+	for i, e := range events {
+		if e.Type == bulwark.EventModelText {
+			last = i
+		}
+	}
+	for _, e := range events[last+1:] {
+		if stored < len(textLeakEvents) && e.Type == textLeakEvents[stored].Type && e.Text == textLeakEvents[stored].Text {
+			stored++
+		}
+	}
+	return r.leakedText(llm.Message{}, stored), true
 }
 
 // leakedCalls ends the task at its maxLeaks-th call that carried the
