@@ -28,7 +28,7 @@ import (
 //     right, and is then blocked (canaryBlocked); the model is told so in
 //     the call's result, and the task goes on, until maxLeaks such calls
 //     end it.
-//   - A reply whose text carries it has its text replaced by withheldText,
+//   - A reply whose text carries it has its text replaced by WithheldText,
 //     and the task ends at once, failed (leakedText). A blocked call did
 //     nothing and its result is where the model is told no; but the text
 //     is what the task says to people, and a model that writes its
@@ -50,8 +50,11 @@ import (
 // arguments as one still can.
 var withheldArgs = json.RawMessage(`{"withheld":"the arguments of this call carried the task's confidential canary token, so they are not kept"}`)
 
-// withheldText stands in for the text of a reply that carried the canary.
-const withheldText = "[withheld: this reply carried the task's confidential canary token, so its text is not kept]"
+// WithheldText stands in for the text of a reply that carried the canary:
+// the text of its model_text event. The start of that text may have
+// streamed before a check found the token; a view shows that the rest
+// was withheld.
+const WithheldText = "[withheld: this reply carried the task's confidential canary token, so its text is not kept]"
 
 // maxLeaks is how many calls carrying the canary end the task. The
 // calls are not compared for loop detection: withheld, they all look
@@ -60,7 +63,7 @@ const withheldText = "[withheld: this reply carried the task's confidential cana
 const maxLeaks = 3
 
 // withholdLeaks replaces with withheldArgs the arguments of each call of
-// reply that carry the canary, and the reply's text with withheldText if
+// reply that carry the canary, and the reply's text with WithheldText if
 // it carries it; text reports that it did. The slice of calls is copied
 // before the first change: the model's response is not written to. The
 // texts share one check (guard.CanaryCheck) with the checks of the text
@@ -82,7 +85,7 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 		reply.ToolCalls = calls
 	}
 	if reply.Content != "" && s.carries(reply.Content) {
-		reply.Content = withheldText
+		reply.Content = WithheldText
 		return true
 	}
 	return false
@@ -121,7 +124,7 @@ func (r *run) leakedText(reply llm.Message, stored int) Outcome {
 // placeholder. The reply's calls were not stored: there are none to
 // skip.
 func (r *run) resumeLeak(msgs []llm.Message, events []bulwark.Event) (out Outcome, ok bool) {
-	if n := len(msgs); n == 0 || msgs[n-1].Role != llm.Assistant || msgs[n-1].Content != withheldText {
+	if n := len(msgs); n == 0 || msgs[n-1].Role != llm.Assistant || msgs[n-1].Content != WithheldText {
 		return Outcome{}, false
 	}
 	stored, last := 0, -1
