@@ -36,7 +36,9 @@ import (
 //     it would write next, told its reply was withheld, the canary could
 //     not vet (a paraphrase of the instructions carries no token), and
 //     its final answer would be the answer of a model an injection
-//     controls: the task does not go on to deliver one.
+//     controls: the task does not go on to deliver one. A turn resumed
+//     after a restart cut it off after the reply's event fails the same
+//     way (resumeLeak).
 //   - The text as it streams (model_delta events, sent live to the event
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
