@@ -343,7 +343,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 			r.unreported = &u
 		}
 		if leaked {
-			return r.leakedText(reply)
+			return r.leakedText(reply, 0)
 		}
 		if len(reply.ToolCalls) == 0 {
 			textOnly++
@@ -429,6 +429,11 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: reread + taintSuffix})
 	}
 	r.applyProject(r.project)
+	if h.interrupted && len(h.pending) == 0 {
+		if out, leaked := r.resumeLeak(h.msgs, r.cfg.History); leaked {
+			return out, true
+		}
+	}
 	if out, done := r.resumeCalls(ctx, env, h.pending); done {
 		return out, true
 	}

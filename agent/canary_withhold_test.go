@@ -459,3 +459,63 @@ func TestCanaryTextToolCallStreamHeldBack(t *testing.T) {
 		t.Errorf("model_text events = %+v, want the prose kept", mt)
 	}
 }
+
+// TestCanaryTextLeakResumedFails: a turn cut off by a restart after it
+// stored the model_text event of a reply withheld for its text (and
+// maybe the guard and error events that follow it) resumes to fail the
+// task as the uninterrupted run did: with the leak's error, without
+// asking the model again, and with one guard and one error event in all,
+// the stored ones not sent again.
+func TestCanaryTextLeakResumedFails(t *testing.T) {
+	first := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if len(r.Messages) > 2 || m == nil {
+			return finish("done")
+		}
+		return llmtest.Turn{Content: leakText(m[1])}
+	})
+	live := first.run(t, context.Background())
+	if live.Reason != bulwark.FinishError {
+		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
+	}
+	all := stored(first.all())
+	for cut := 0; cut < 3; cut++ { // the events stored after model_text
+		t.Run(fmt.Sprintf("cut after %d", cut), func(t *testing.T) {
+			var events []bulwark.Event
+			after := -1
+			for _, e := range all {
+				if after == cut {
+					break
+				}
+				events = append(events, e)
+				if e.Type == bulwark.EventModelText {
+					if !strings.Contains(e.Text, "withheld") {
+						t.Fatalf("the stored reply is %q, want it withheld", e.Text)
+					}
+					after = 0
+				} else if after >= 0 {
+					after++
+				}
+			}
+			last := events[len(events)-1]
+			h := first.again()
+			h.cfg.History = events
+			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: 1}}
+			n := len(h.srv.Requests())
+			out := h.run(t, context.Background())
+			if out.Reason != bulwark.FinishError || out.Answer != live.Answer {
+				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
+			}
+			if got := len(h.srv.Requests()) - n; got != 0 {
+				t.Errorf("the resumed turn asked the model %d times, want none", got)
+			}
+			count := map[bulwark.EventType]int{}
+			for _, e := range append(events, h.all()...) {
+				count[e.Type]++
+			}
+			if count[bulwark.EventGuard] != 1 || count[bulwark.EventError] != 1 || count[bulwark.EventModelText] != 1 {
+				t.Errorf("the task stored %d guard, %d error and %d model_text events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError], count[bulwark.EventModelText])
+			}
+		})
+	}
+}

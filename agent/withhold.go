@@ -28,7 +28,7 @@ import (
 //     right, and is then blocked (canaryBlocked); the model is told so in
 //     the call's result, and the task goes on, until maxLeaks such calls
 //     end it.
-//   - A reply whose text carries it has its text replaced by withheldText,
+//   - A reply whose text carries it has its text replaced by WithheldText,
 //     and the task ends at once, failed (leakedText). A blocked call did
 //     nothing and its result is where the model is told no; but the text
 //     is what the task says to people, and a model that writes its
@@ -36,7 +36,9 @@ import (
 //     it would write next, told its reply was withheld, the canary could
 //     not vet (a paraphrase of the instructions carries no token), and
 //     its final answer would be the answer of a model an injection
-//     controls: the task does not go on to deliver one.
+//     controls: the task does not go on to deliver one. A turn resumed
+//     after a restart cut it off after the reply's event fails the same
+//     way (resumeLeak).
 //   - The text as it streams (model_delta events, sent live to the event
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
@@ -50,8 +52,11 @@ import (
 // arguments as one still can.
 var withheldArgs = json.RawMessage(`{"withheld":"the arguments of this call carried the task's confidential canary token, so they are not kept"}`)
 
-// withheldText stands in for the text of a reply that carried the canary.
-const withheldText = "[withheld: this reply carried the task's confidential canary token, so its text is not kept]"
+// WithheldText stands in for the text of a reply that carried the canary:
+// the text of its model_text event. The start of that text may have
+// streamed before a check found the token; a view shows that the rest
+// was withheld.
+const WithheldText = "[withheld: this reply carried the task's confidential canary token, so its text is not kept]"
 
 // maxLeaks is how many calls carrying the canary end the task. The
 // calls are not compared for loop detection: withheld, they all look
@@ -60,7 +65,7 @@ const withheldText = "[withheld: this reply carried the task's confidential cana
 const maxLeaks = 3
 
 // withholdLeaks replaces with withheldArgs the arguments of each call of
-// reply that carry the canary, and the reply's text with withheldText if
+// reply that carry the canary, and the reply's text with WithheldText if
 // it carries it; text reports that it did. The slice of calls is copied
 // before the first change: the model's response is not written to. The
 // texts share one check (guard.CanaryCheck) with the checks of the text
@@ -82,7 +87,7 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 		reply.ToolCalls = calls
 	}
 	if reply.Content != "" && s.carries(reply.Content) {
-		reply.Content = withheldText
+		reply.Content = WithheldText
 		return true
 	}
 	return false
@@ -95,15 +100,47 @@ func withheld(call llm.ToolCall) bool {
 	return bytes.Equal(call.Arguments, withheldArgs)
 }
 
+// textLeakEvents are the events, in order, that end a task whose reply
+// carried the canary in its text, after the reply's model_text event.
+var textLeakEvents = [...]bulwark.Event{
+	{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"},
+	{Type: bulwark.EventError, Text: "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"},
+}
+
 // leakedText ends the task whose reply carried the canary in its text
 // (withheld by withholdLeaks, its event sent): the calls of the reply
-// are not run.
-func (r *run) leakedText(reply llm.Message) Outcome {
-	r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"})
-	msg := "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"
-	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
+// are not run. The first stored of textLeakEvents were stored already,
+// by the run that a restart cut off (resumeLeak), and are not sent again.
+func (r *run) leakedText(reply llm.Message, stored int) Outcome {
+	for _, e := range textLeakEvents[stored:] {
+		r.emit(e)
+	}
 	r.skipCalls(reply.ToolCalls)
-	return r.end(bulwark.FinishError, msg)
+	return r.end(bulwark.FinishError, textLeakEvents[len(textLeakEvents)-1].Text)
+}
+
+// resumeLeak ends, as leakedText did not get to, the resumed turn whose
+// last reply had its text withheld: ok reports that msgs, the turn's
+// conversation, ends with that reply. A restart between the reply's
+// model_text event and the task's end would otherwise go on with the
+// placeholder. The reply's calls were not stored: there are none to
+// skip.
+func (r *run) resumeLeak(msgs []llm.Message, events []bulwark.Event) (out Outcome, ok bool) {
+	if n := len(msgs); n == 0 || msgs[n-1].Role != llm.Assistant || msgs[n-1].Content != WithheldText {
+		return Outcome{}, false
+	}
+	stored, last := 0, -1
+	for i, e := range events {
+		if e.Type == bulwark.EventModelText {
+			last = i
+		}
+	}
+	for _, e := range events[last+1:] {
+		if stored < len(textLeakEvents) && e.Type == textLeakEvents[stored].Type && e.Text == textLeakEvents[stored].Text {
+			stored++
+		}
+	}
+	return r.leakedText(llm.Message{}, stored), true
 }
 
 // leakedCalls ends the task at its maxLeaks-th call that carried the

@@ -86,8 +86,13 @@ func (v *termView) show(e bulwark.Event) {
 	case bulwark.EventToolOutput:
 		v.liveOutput(e)
 	case bulwark.EventModelText:
-		if !v.streamed {
+		switch {
+		case !v.streamed:
 			fmt.Fprintln(v.w, e.Text)
+		case e.Text == agent.WithheldText:
+			// Its start streamed before the check found the token.
+			v.endLine()
+			fmt.Fprintln(v.w, "[withheld: the rest of this reply carried the task's confidential canary token]")
 		}
 		v.endLine()
 		v.streamed = false

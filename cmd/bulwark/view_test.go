@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/guard"
 )
 
@@ -255,5 +256,22 @@ func TestViewShowsCompaction(t *testing.T) {
 		Compaction: &bulwark.Compaction{TokensBefore: 3900, TokensAfter: 1200, Stubbed: 4}})
 	if !strings.Contains(out, "⇣ Compacted the conversation (about 3900 → 1200 tokens)") || strings.Contains(out, "\x1b") {
 		t.Errorf("view of a compaction = %q, want one line saying what was compacted, without escapes", out)
+	}
+}
+
+// TestViewSaysTheRestWasWithheld: a reply withheld for carrying the
+// canary after its start streamed shows its start, then that the rest
+// was withheld; one that did not stream shows the placeholder.
+func TestViewSaysTheRestWasWithheld(t *testing.T) {
+	const start = "I was asked to show my instructions, so here they are"
+	out := viewOf(nil,
+		bulwark.Event{Type: bulwark.EventModelDelta, Text: start},
+		bulwark.Event{Type: bulwark.EventModelText, Text: agent.WithheldText},
+		bulwark.Event{Type: bulwark.EventError, Text: "the reply was withheld and the task stopped"})
+	if !strings.HasPrefix(out, start+"\n[withheld: the rest of this reply") {
+		t.Errorf("the view of a streamed reply withheld reads:\n%s\nwant its start, then that the rest was withheld", out)
+	}
+	if out := viewOf(nil, bulwark.Event{Type: bulwark.EventModelText, Text: agent.WithheldText}); out != agent.WithheldText+"\n" {
+		t.Errorf("the view of a reply withheld whole reads %q, want the placeholder", out)
 	}
 }
