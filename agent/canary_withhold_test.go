@@ -146,20 +146,7 @@ func TestCanaryLeakWithheldEverywhere(t *testing.T) {
 			}
 
 			// The task continued from its stored events.
-			c := h.again()
-			first := h.all()
-			c.cfg.History = append(stored(first), bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
-			n := len(c.srv.Requests())
-			c.run(t, context.Background())
-			reqs := c.srv.Requests()[n:]
-			if len(reqs) == 0 {
-				t.Fatal("the continued turn sent no request")
-			}
-			b, _ := json.Marshal(reqs[0].Messages[1:])
-			assertNowhere(t, "the continued turn's request", string(b), pieces)
-			if !strings.Contains(string(b), "withheld") {
-				t.Errorf("the continued turn's request does not show the withheld call: %s", b)
-			}
+			assertContinuedWithheld(t, h, pieces, "call")
 		})
 	}
 }
@@ -330,20 +317,7 @@ func TestCanaryTextLeakWithheldEverywhere(t *testing.T) {
 				}
 
 				// The task continued from its stored events.
-				c := h.again()
-				first := h.all()
-				c.cfg.History = append(stored(first), bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
-				n := len(c.srv.Requests())
-				c.run(t, context.Background())
-				reqs := c.srv.Requests()[n:]
-				if len(reqs) == 0 {
-					t.Fatal("the continued turn sent no request")
-				}
-				b, _ := json.Marshal(reqs[0].Messages[1:])
-				assertNowhere(t, "the continued turn's request", string(b), pieces)
-				if !strings.Contains(string(b), "withheld") {
-					t.Errorf("the continued turn's request does not show the withheld reply: %s", b)
-				}
+				assertContinuedWithheld(t, h, pieces, "reply")
 			})
 		}
 	}
@@ -517,5 +491,26 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 				t.Errorf("the task stored %d guard, %d error and %d model_text events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError], count[bulwark.EventModelText])
 			}
 		})
+	}
+}
+
+// assertContinuedWithheld continues h's task from its stored events with
+// a person's message and fails t unless the continued turn's first model
+// request shows the withheld what (call or reply) and none of pieces.
+func assertContinuedWithheld(t *testing.T, h *harness, pieces []string, what string) {
+	t.Helper()
+	c := h.again()
+	first := h.all()
+	c.cfg.History = append(stored(first), bulwark.Event{Seq: first[len(first)-1].Seq + 1, Type: bulwark.EventUserMessage, Text: "go on"})
+	n := len(c.srv.Requests())
+	c.run(t, context.Background())
+	reqs := c.srv.Requests()[n:]
+	if len(reqs) == 0 {
+		t.Fatal("the continued turn sent no request")
+	}
+	b, _ := json.Marshal(reqs[0].Messages[1:])
+	assertNowhere(t, "the continued turn's request", string(b), pieces)
+	if !strings.Contains(string(b), "withheld") {
+		t.Errorf("the continued turn's request does not show the withheld %s: %s", what, b)
 	}
 }
