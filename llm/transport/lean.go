@@ -72,7 +72,7 @@ const (
 // std, and takes from std its Proxy function, DialContext (or Dial),
 // MaxIdleConns, MaxIdleConnsPerHost, IdleConnTimeout and
 // MaxResponseHeaderBytes; when std has none of the dial functions, its
-// connections are dialled with a 30 s timeout, as net/http's default.
+// connections are dialled as StdTransport's (modelDialer).
 // When std disables keep-alives, sets a ResponseHeaderTimeout or a
 // MaxConnsPerHost, or speaks HTTP/2 without TLS only, which Lean does
 // not implement, std takes every request. std must not be changed
@@ -111,8 +111,7 @@ func dialOf(std *http.Transport) func(ctx context.Context, network, addr string)
 		//lint:ignore SA1019 as above
 		return func(_ context.Context, network, addr string) (net.Conn, error) { return std.Dial(network, addr) }
 	}
-	d := &net.Dialer{Timeout: leanDialTimeout, KeepAlive: 30 * time.Second}
-	return d.DialContext
+	return modelDialer.DialContext
 }
 
 // RoundTrip implements http.RoundTripper.

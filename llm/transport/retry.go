@@ -110,9 +110,25 @@ func DefaultClient() *http.Client {
 // write buffer (see WriteBufferSize).
 func StdTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = modelDialer.DialContext
 	t.MaxIdleConnsPerHost = 64
 	t.WriteBufferSize = WriteBufferSize
 	return t
+}
+
+// modelDialer dials the connections to model servers: as net/http's
+// default dialer (a 30 s timeout; keep-alive probes once a connection is
+// silent 30 s, which keeps it open through NATs and firewalls) except
+// that it leaves the probes' interval and count to the system. net/http
+// sets them too (15 s, 9: a silent dead peer found after 165 s), two more
+// setsockopt(2) on every connection, a tenth of the CPU of a dial on
+// loopback (BENCHMARKS.md, session 34), for little: an idle pooled
+// connection is closed after 90 s (IdleConnTimeout), before either
+// setting would find its peer dead, and a request's wait is bounded by
+// Retry's header and idle timeouts (3 and 2 minutes by default).
+var modelDialer = &net.Dialer{
+	Timeout:         leanDialTimeout,
+	KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: -1, Count: -1},
 }
 
 // WriteBufferSize is the write buffer of DefaultClient's connections. A
