@@ -372,8 +372,9 @@ func TestCachedExecPlanOnlyRootsFile(t *testing.T) {
 	}
 }
 
-// FuzzLoadExecPlan: whatever a cache file holds, loadExecPlan does not
-// panic, and a plan it reads is one the file format can hold: written
+// FuzzLoadExecPlan: whatever a cache file holds, loadExecPlan and
+// loadFreshExecPlan do not panic, the check accepts no file the full read
+// refuses, and a plan read is one the file format can hold: written
 // again it reads back the same, and the part read without stamps is the
 // same plan.
 func FuzzLoadExecPlan(f *testing.F) {
@@ -405,6 +406,9 @@ func FuzzLoadExecPlan(f *testing.F) {
 		}
 		full, _ := loadExecPlan(file, true)
 		head, _ := loadExecPlan(file, false)
+		if loadFreshExecPlan(file) != nil && full == nil {
+			t.Fatalf("%q: checked fresh, but not read with stamps", data)
+		}
 		if full == nil {
 			return
 		}
