@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -141,14 +144,7 @@ func under(p, dir string) bool {
 // makeExecPlan reads the host's folders and makes the plan.
 func makeExecPlan() *execPlan {
 	p := &execPlan{Stamps: map[string]int64{}}
-	stamp := func(path string) {
-		var st unix.Stat_t
-		if unix.Stat(path, &st) == nil {
-			p.Stamps[path] = st.Mtim.Nano()
-		} else {
-			p.Stamps[path] = -1 // absent: its appearance changes the plan
-		}
-	}
+	stamp := func(path string) { p.Stamps[path] = mtimeOf(path) }
 	dirs, sources := loaderDirs()
 	for _, s := range sources {
 		stamp(s)
@@ -213,9 +209,8 @@ func inIslands(path string, islands []string) bool {
 // time where a folder holds programs and no library), and whether it holds
 // a library.
 func scanIsland(dir string, stamps map[string]int64) (masks []string, libs bool) {
-	var st unix.Stat_t
-	if unix.Stat(dir, &st) == nil {
-		stamps[dir] = st.Mtim.Nano()
+	if m := mtimeOf(dir); m >= 0 {
+		stamps[dir] = m
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -253,19 +248,73 @@ func (p *execPlan) fresh() bool {
 	if p.Stamps == nil {
 		return false // read without them: nothing proves it fresh
 	}
-	var st unix.Stat_t
+	var c stampCheck
 	for path, mtime := range p.Stamps {
-		if unix.Stat(path, &st) != nil {
-			if mtime != -1 {
-				return false
-			}
-			continue
-		}
-		if st.Mtim.Nano() != mtime {
+		if !c.same(append(c.path[:0], path...), mtime) {
 			return false
 		}
 	}
 	return true
+}
+
+// Stamps' values besides mtimes: a path that is absent (its appearance
+// changes the plan), and one whose mtime could not be read (which proves
+// nothing: the plan is stale).
+const (
+	stampAbsent     = -1
+	stampUnreadable = -2
+)
+
+// mtimeOf is path's stamp: its mtime (ns), symlinks followed, or
+// stampAbsent, or stampUnreadable.
+func mtimeOf(path string) int64 {
+	var c stampCheck
+	return c.mtime(append(c.path[:0], path...))
+}
+
+// stampCheck reads stamps again with nothing allocated: a check reads
+// about a thousand of them (a folder each), on every start of a sandbox
+// when the last check is older than recheckEvery.
+type stampCheck struct {
+	path [512]byte // the path and its NUL, when it fits
+	stx  unix.Statx_t
+}
+
+// same reports whether path's stamp is still mtime; a stamp that cannot
+// be read is never the same.
+func (c *stampCheck) same(path []byte, mtime int64) bool {
+	m := c.mtime(path)
+	return m == mtime && m != stampUnreadable
+}
+
+// mtime returns the stamp of path. statx asks for the mtime alone (a
+// fifth cheaper than stat here); where statx is refused (an old seccomp
+// profile), stat.
+func (c *stampCheck) mtime(path []byte) int64 {
+	if slices.Contains(path, 0) {
+		return stampUnreadable
+	}
+	path = append(path, 0)
+	at := unix.AT_FDCWD
+	_, _, errno := unix.Syscall6(unix.SYS_STATX, uintptr(at), uintptr(unsafe.Pointer(&path[0])),
+		unix.AT_STATX_SYNC_AS_STAT, unix.STATX_MTIME, uintptr(unsafe.Pointer(&c.stx)), 0)
+	switch errno {
+	case 0:
+		if c.stx.Mask&unix.STATX_MTIME == 0 {
+			return stampUnreadable
+		}
+		return c.stx.Mtime.Sec*1e9 + int64(c.stx.Mtime.Nsec)
+	case unix.ENOENT, unix.ENOTDIR, unix.ELOOP, unix.EACCES:
+		// Not there, or not reachable: the plan's scan could not read
+		// it either.
+		return stampAbsent
+	case unix.ENOSYS, unix.EPERM:
+		var st unix.Stat_t
+		if err := unix.Stat(string(path[:len(path)-1]), &st); err == nil {
+			return st.Mtim.Nano()
+		}
+	}
+	return stampUnreadable
 }
 
 var plans struct {
@@ -300,7 +349,7 @@ func currentExecPlan() *execPlan {
 // sandbox with, nothing of the first one used before then. They differ
 // only when the cache file's plan, last checked longer than recheckEvery
 // ago, turns out stale: its check (a stat of every folder it was made
-// from, about a thousand, and a read of their stamps) runs while the
+// from, about a thousand, read and checked line by line) runs while the
 // sandbox starts instead of before (a process such as each `bulwark
 // sandbox exec` spent 3 to 10 ms on it).
 func startExecPlan() (start *execPlan, final func() *execPlan) {
@@ -349,7 +398,7 @@ func startExecPlanFrom(file string) (start *execPlan, final func() *execPlan) {
 		// The file read once more, with its stamps this time.
 		var next *execPlan
 		checked := time.Now()
-		if q, _ := loadExecPlan(file, true); q != nil && q.fresh() {
+		if q := loadFreshExecPlan(file); q != nil {
 			touchExecPlan(file)
 			next = q
 		}
@@ -397,7 +446,7 @@ func cachedExecPlan(file string) (*execPlan, time.Time) {
 	if age := time.Since(mtime); age >= 0 && age < recheckEvery {
 		return p, mtime
 	}
-	if p, _ = loadExecPlan(file, true); p == nil || !p.fresh() {
+	if p = loadFreshExecPlan(file); p == nil {
 		return nil, time.Time{}
 	}
 	touchExecPlan(file)
@@ -408,10 +457,11 @@ func cachedExecPlan(file string) (*execPlan, time.Time) {
 // on, nil to keep p: p when it is still fresh, else a plan made anew.
 func recheckExecPlan(p *execPlan) *execPlan {
 	if p.Stamps == nil {
-		// Read without its stamps (cachedExecPlan): check the file's
-		// plan, which may be another process's newer one by now.
+		// Read without its stamps (cachedExecPlan, loadFreshExecPlan):
+		// check the file's plan, which may be another process's newer
+		// one by now.
 		file := execPlanFile()
-		if q, _ := loadExecPlan(file, true); q != nil && q.fresh() {
+		if q := loadFreshExecPlan(file); q != nil {
 			touchExecPlan(file)
 			return q
 		}
@@ -516,6 +566,38 @@ func quotedFields(s string) ([]string, bool) {
 // withStamps is set, and the file's mtime. A file that is not whole and
 // well formed gives no plan.
 func loadExecPlan(file string, withStamps bool) (*execPlan, time.Time) {
+	if !withStamps {
+		return readExecPlan(file, nil)
+	}
+	stamps := map[string]int64{}
+	p, mtime := readExecPlan(file, func(path []byte, mtime int64) bool {
+		stamps[string(path)] = mtime
+		return true
+	})
+	if p != nil {
+		p.Stamps = stamps
+	}
+	return p, mtime
+}
+
+// loadFreshExecPlan reads the plan of the cache file if it is fresh, its
+// stamps checked as they are read (none kept: the plan has no Stamps),
+// and nil otherwise. It is loadExecPlan(file, true) and fresh at a
+// fraction of the cost: no map of a thousand paths built, nothing
+// allocated per stamp, and a stale plan dropped at the first change.
+func loadFreshExecPlan(file string) *execPlan {
+	var c stampCheck
+	p, _ := readExecPlan(file, func(path []byte, mtime int64) bool {
+		return c.same(append(c.path[:0], path...), mtime)
+	})
+	return p
+}
+
+// readExecPlan reads the plan of the cache file, passing each stamp to
+// stamp (its path valid for the call only), and the file's mtime; with
+// stamp nil, it stops before the stamps. It gives no plan when the file
+// is not whole and well formed, or when stamp returns false.
+func readExecPlan(file string, stamp func(path []byte, mtime int64) bool) (*execPlan, time.Time) {
 	f, st, ok := openRootsFile(file)
 	if !ok {
 		return nil, time.Time{}
@@ -529,48 +611,79 @@ func loadExecPlan(file string, withStamps bool) (*execPlan, time.Time) {
 	}
 	p := c.Plan
 	p.Aliases, p.Stamps = map[string][]string{}, nil
-	if withStamps {
-		p.Stamps = map[string]int64{}
-	}
 	for {
 		b, err := r.ReadSlice('\n')
 		if err != nil || len(b) < 2 {
 			return nil, time.Time{} // cut short
 		}
-		line := string(b[:len(b)-1])
+		b = b[:len(b)-1]
 		switch {
-		case line == "e":
-			if !withStamps && len(p.Aliases) == 0 {
+		case len(b) == 1 && b[0] == 'e':
+			if stamp == nil && len(p.Aliases) == 0 {
 				p.Aliases = nil
 			}
 			return p, time.Unix(0, st.Mtim.Nano())
-		case strings.HasPrefix(line, "a "):
-			names, ok := quotedFields(line[2:])
+		case bytes.HasPrefix(b, []byte("a ")):
+			names, ok := quotedFields(string(b[2:]))
 			if !ok || len(names) < 2 {
 				return nil, time.Time{}
 			}
 			p.Aliases[names[0]] = names[1:]
-		case strings.HasPrefix(line, "s "):
-			if !withStamps {
+		case bytes.HasPrefix(b, []byte("s ")):
+			if stamp == nil {
 				if len(p.Aliases) == 0 {
 					p.Aliases = nil
 				}
 				return p, time.Unix(0, st.Mtim.Nano())
 			}
-			n, path, ok := strings.Cut(line[2:], " ")
-			mtime, err := strconv.ParseInt(n, 10, 64)
-			if !ok || err != nil {
+			mtime, path, ok := stampLine(b[2:])
+			if !ok || !stamp(path, mtime) {
 				return nil, time.Time{}
 			}
-			paths, ok := quotedFields(path)
-			if !ok || len(paths) != 1 {
-				return nil, time.Time{}
-			}
-			p.Stamps[paths[0]] = mtime
 		default:
 			return nil, time.Time{}
 		}
 	}
+}
+
+// stampLine reads a stamp line after its "s ": the mtime, a space and
+// the quoted path. A path quoted without escapes (all but odd ones) is
+// read in place.
+func stampLine(b []byte) (mtime int64, path []byte, ok bool) {
+	i := bytes.IndexByte(b, ' ')
+	if i < 0 {
+		return 0, nil, false
+	}
+	n, q := b[:i], b[i+1:]
+	neg := len(n) > 0 && n[0] == '-'
+	if neg {
+		n = n[1:]
+	}
+	if len(n) == 0 || len(n) > 19 {
+		return 0, nil, false
+	}
+	for _, d := range n {
+		if d < '0' || d > '9' {
+			return 0, nil, false
+		}
+		mtime = mtime*10 + int64(d-'0')
+	}
+	if mtime < 0 { // overflowed
+		return 0, nil, false
+	}
+	if neg {
+		mtime = -mtime
+	}
+	if len(q) >= 2 && q[0] == '"' && q[len(q)-1] == '"' {
+		if in := q[1 : len(q)-1]; !bytes.ContainsAny(in, "\\\"") && utf8.Valid(in) {
+			return mtime, in, true
+		}
+	}
+	paths, ok := quotedFields(string(q))
+	if !ok || len(paths) != 1 {
+		return 0, nil, false
+	}
+	return mtime, []byte(paths[0]), true
 }
 
 // openRootsFile opens file for reading if nobody but root could have put
