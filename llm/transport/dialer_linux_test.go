@@ -13,20 +13,7 @@ import (
 // 30 s, as net/http's do, and leave the probes' interval and count as the
 // system sets them (modelDialer).
 func TestModelDialerKeepAlive(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	ln := closingListener(t)
 	sysFD, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -72,20 +59,7 @@ func TestModelDialerKeepAlive(t *testing.T) {
 // A dial on loopback with net/http's default dialer and with modelDialer
 // (BENCHMARKS.md, session 34): run interleaved, e.g. -count 1 in a loop.
 func BenchmarkModelDial(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := closingListener(b)
 	for name, d := range map[string]*net.Dialer{
 		"net-http": {Timeout: leanDialTimeout, KeepAlive: 30 * time.Second},
 		"model":    modelDialer,
@@ -100,4 +74,25 @@ func BenchmarkModelDial(b *testing.B) {
 			}
 		})
 	}
+}
+
+// closingListener listens on loopback until tb ends, closing each
+// connection it accepts: dials to it succeed.
+func closingListener(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
 }
