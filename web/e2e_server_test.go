@@ -59,7 +59,10 @@ var scripts = map[string][]llmtest.Turn{
 	},
 	"CANCEL": {
 		// Deltas are sent live only: the delay lets the view connect first.
-		{Delay: 1500 * time.Millisecond, Content: "Working on it for a very long time", Hang: true},
+		// The stream holds back a reply's last 512 bytes until they are
+		// checked for the canary (agent/withhold.go), so the reply goes
+		// on past them before the model hangs: its start is shown.
+		{Delay: 1500 * time.Millisecond, Content: cancelReply, Hang: true},
 	},
 	"ASK": {
 		{ToolCalls: []llmtest.ToolCall{call("ask_user", `{"question":"Which colour should the chart be?"}`)}},
