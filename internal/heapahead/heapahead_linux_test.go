@@ -9,22 +9,9 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
-)
 
-// residentAt says which pages of the n bytes at addr are in memory.
-func residentAt(t *testing.T, addr, n uintptr) []bool {
-	t.Helper()
-	page := uintptr(unix.Getpagesize())
-	vec := make([]byte, (n+page-1)/page)
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, addr, n, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatalf("mincore: %v", errno)
-	}
-	in := make([]bool, len(vec))
-	for i, v := range vec {
-		in[i] = v&1 != 0
-	}
-	return in
-}
+	"github.com/bulwark-agents/bulwark/internal/mincore"
+)
 
 // kept holds what grow allocated, and what the heap grew by, for the
 // test binary's life: freed, it would be laid out again by a later test
@@ -43,7 +30,7 @@ func grow(t *testing.T, fresh bool) (b []byte, from, to uintptr) {
 	from = (p + chunkSize - 1) &^ (chunkSize - 1)
 	to = (p + uintptr(len(b))) &^ (chunkSize - 1)
 	t.Cleanup(func() { unix.Madvise(b, unix.MADV_DONTNEED) })
-	for i, in := range residentAt(t, from, to-from) {
+	for i, in := range mincore.Resident(t, from, to-from) {
 		if in && fresh {
 			t.Skipf("page %d of the fresh allocation's chunks resident before any populate", i)
 		}
@@ -67,7 +54,7 @@ func TestPopulateMapsInTheGrownHeap(t *testing.T) {
 	if n := a.populate(); n < to-from {
 		t.Errorf("populate mapped in %d bytes, want at least %d", n, to-from)
 	}
-	for i, in := range residentAt(t, from, to-from) {
+	for i, in := range mincore.Resident(t, from, to-from) {
 		if !in {
 			t.Fatalf("page %d of the grown heap not resident after populate", i)
 		}
@@ -88,7 +75,7 @@ func TestPopulateLeavesReleasedPages(t *testing.T) {
 		t.Fatalf("madvise(MADV_DONTNEED): %v", errno)
 	}
 	a.populate()
-	for i, in := range residentAt(t, from, to-from) {
+	for i, in := range mincore.Resident(t, from, to-from) {
 		if in {
 			t.Fatalf("page %d, released, resident again after populate", i)
 		}
@@ -104,7 +91,7 @@ func TestFollowMapsInTheHeapAsItGrows(t *testing.T) {
 	go func() { a.follow(ctx); close(done) }()
 	_, from, to := grow(t, false)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		in := residentAt(t, to-chunkSize, chunkSize)
+		in := mincore.Resident(t, to-chunkSize, chunkSize)
 		if in[0] && in[len(in)-1] {
 			break
 		}
@@ -129,7 +116,7 @@ func TestStartLeavesWhatWasMapped(t *testing.T) {
 	if n := a.populate(); n != 0 {
 		t.Logf("populate mapped in %d bytes the heap grew into meanwhile", n)
 	}
-	for i, in := range residentAt(t, from, to-from) {
+	for i, in := range mincore.Resident(t, from, to-from) {
 		if in {
 			t.Fatalf("page %d of what the heap had mapped before start resident after it", i)
 		}

@@ -24,6 +24,24 @@ func watchdog(t *testing.T, ch <-chan struct{}, what string) {
 	}
 }
 
+// cancelableRequest is a POST to url under a context of its own, and
+// the function that ends it. Its body is small, but for the phase
+// "write": the largest body Lean sends, which fills the socket of a
+// server that does not read it, so the call is caught in its write.
+func cancelableRequest(t *testing.T, phase, url string) (*http.Request, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	body := strings.NewReader(`{}`)
+	if phase == "write" {
+		body = strings.NewReader(strings.Repeat("x", maxLeanBody))
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req, cancel
+}
+
 // The request's context ended while the server holds back the head, or
 // in the middle of a body that trickles (slow loris): the call or the
 // read returns, the connection is closed (the server sees its end), and
@@ -49,12 +67,7 @@ func TestLeanCancel(t *testing.T) {
 			waitGone(c, gone)
 		})
 		l := newTestLean(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		body := strings.NewReader(`{}`)
-		if phase == "write" {
-			body = strings.NewReader(strings.Repeat("x", maxLeanBody))
-		}
-		req, _ := http.NewRequestWithContext(ctx, "POST", srv.url, body)
+		req, cancel := cancelableRequest(t, phase, srv.url)
 		done := make(chan struct{})
 		var err error
 		go func() {

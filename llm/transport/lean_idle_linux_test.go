@@ -150,12 +150,7 @@ func TestLeanCancelPooled(t *testing.T) {
 		if got, err := send(t.Context(), l, "POST", srv.url); got != "first" || err != nil {
 			t.Fatalf("%s: first request: %q, %v", phase, got, err)
 		}
-		ctx, cancel := context.WithCancel(t.Context())
-		body := strings.NewReader(`{}`)
-		if phase == "write" {
-			body = strings.NewReader(strings.Repeat("x", maxLeanBody))
-		}
-		req, _ := http.NewRequestWithContext(ctx, "POST", srv.url, body)
+		req, cancel := cancelableRequest(t, phase, srv.url)
 		done := make(chan struct{})
 		var err error
 		go func() {
@@ -183,10 +178,7 @@ func TestLeanCancelPooled(t *testing.T) {
 // fresh connections).
 func TestLeanWireFreeWhileWaitingPooled(t *testing.T) {
 	const n = 64
-	var made atomic.Int32
-	saved := wireBufs.New
-	wireBufs.New = func() any { made.Add(1); return new(bytes.Buffer) }
-	t.Cleanup(func() { wireBufs.New = saved })
+	made := countWireBufs(t)
 
 	got := make(chan struct{}, n)
 	release := make(chan struct{})

@@ -45,6 +45,16 @@ func TestLeanWireSize(t *testing.T) {
 	}
 }
 
+// countWireBufs counts, until the test ends, the request buffers the
+// pool makes anew (those it could not hand back from its store).
+func countWireBufs(t *testing.T) *atomic.Int32 {
+	made := new(atomic.Int32)
+	saved := wireBufs.New
+	wireBufs.New = func() any { made.Add(1); return new(bytes.Buffer) }
+	t.Cleanup(func() { wireBufs.New = saved })
+	return made
+}
+
 // A POST's request bytes go back to the pool once written, not when the
 // answer comes: requests waiting for the model hold no buffer, so the
 // pool makes few buffers for many requests in flight. Each request here
@@ -52,10 +62,7 @@ func TestLeanWireSize(t *testing.T) {
 // their answers together.
 func TestLeanWireFreeWhileWaiting(t *testing.T) {
 	const n = 64
-	var made atomic.Int32
-	saved := wireBufs.New
-	wireBufs.New = func() any { made.Add(1); return new(bytes.Buffer) }
-	t.Cleanup(func() { wireBufs.New = saved })
+	made := countWireBufs(t)
 
 	got := make(chan struct{}, n)
 	release := make(chan struct{})

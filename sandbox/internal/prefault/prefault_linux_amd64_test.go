@@ -9,26 +9,14 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/internal/mincore"
 )
 
 // resident says which pages of b are in memory.
 func resident(t *testing.T, b []byte) []bool {
 	t.Helper()
-	return residentAt(t, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-}
-
-// residentAt says which pages of the n bytes at addr are in memory.
-func residentAt(t *testing.T, addr, n uintptr) []bool {
-	t.Helper()
-	vec := make([]byte, (n+pageSize-1)/pageSize)
-	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, addr, n, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
-		t.Fatalf("mincore: %v", errno)
-	}
-	in := make([]bool, len(vec))
-	for i, v := range vec {
-		in[i] = v&1 != 0
-	}
-	return in
+	return mincore.Resident(t, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
 }
 
 // madvise maps in every page of a fresh anonymous mapping, writable,
@@ -114,7 +102,7 @@ func TestInitPopulatedTheHeap(t *testing.T) {
 	if end-p.start < 8*pageSize {
 		t.Skipf("the heap's mapping ends %d bytes after the stack", end-p.start)
 	}
-	for i, in := range residentAt(t, end-4*pageSize, 4*pageSize) {
+	for i, in := range mincore.Resident(t, end-4*pageSize, 4*pageSize) {
 		if !in {
 			if p.errno == uintptr(unix.EINVAL) && i == 0 {
 				t.Skip("not resident after EINVAL: this kernel has no MADV_POPULATE_WRITE (Linux 5.14)?")
@@ -165,13 +153,13 @@ func TestExtendMapsInTheRest(t *testing.T) {
 		t.Skipf("the heap's mapping ends %d bytes past the init's range", int(to)-int(from))
 	}
 	last := to - 4*pageSize
-	for i, in := range residentAt(t, last, 4*pageSize) {
+	for i, in := range mincore.Resident(t, last, 4*pageSize) {
 		if in {
 			t.Skipf("page %d of the last 4 before %#x resident before Extend", i, to)
 		}
 	}
 	Extend(kib)
-	for i, in := range residentAt(t, last, 4*pageSize) {
+	for i, in := range mincore.Resident(t, last, 4*pageSize) {
 		if !in {
 			t.Errorf("page %d of the last 4 before %#x not resident after Extend (init's range %#x+%#x, errno %d)", i, to, p.start, p.n, p.errno)
 		}
