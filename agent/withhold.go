@@ -75,13 +75,20 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 	// bounded number of decodings to share.
 	var calls []llm.ToolCall
 	for i, c := range reply.ToolCalls {
-		if !argsCarry(s.canary(), c.Arguments, c.Arguments) {
+		// The name and the id are the model's words too, shown and
+		// stored with the call's events: one that carries the token is
+		// replaced, and the call withheld.
+		named := s.canary().In(c.Name + "\n" + c.ID)
+		if !named && !argsCarry(s.canary(), c.Arguments, c.Arguments) {
 			continue
 		}
 		if calls == nil {
 			calls = slices.Clone(reply.ToolCalls)
 		}
 		calls[i].Arguments = withheldArgs
+		if named {
+			calls[i].Name, calls[i].ID = "withheld", bulwark.NewID("call_")
+		}
 	}
 	if calls != nil {
 		reply.ToolCalls = calls
