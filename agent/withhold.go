@@ -161,8 +161,8 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 
 // Streamed text is held back: the word being written (the text's last
 // run of printable ASCII, in which base64, hex, \u escapes, entities and
-// the guard's other encodings are written), and streamHold bytes before
-// it. A token the guard finds, written in one word however long (the 35
+// the guard's other encodings are written, and of invisible characters
+// and combining marks: inWord), and streamHold bytes before it. A token the guard finds, written in one word however long (the 35
 // characters of a token as \u-escaped entities take 1,260 bytes) or in
 // fewer bytes than the hold (split into pieces, spaced out, in
 // look-alike letters), is whole in the text a check reads before any of
@@ -226,13 +226,9 @@ func (s *replyStream) carries(text string) bool {
 
 // piece takes a piece of the reply's text as the model streams it.
 func (s *replyStream) piece(p string) {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] <= ' ' || p[i] > '~' {
-			s.word = len(s.text) + i + 1
-			break
-		}
-	}
+	from := max(len(s.text)-utf8.UTFMax+1, s.word)
 	s.text = append(s.text, p...)
+	s.word = wordStart(s.text, from, s.word)
 	n := len(s.text)
 	cut := s.word - streamHold
 	if s.leaked || cut <= s.sent || n-s.checked < max(streamEvery, n/8) {
