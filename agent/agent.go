@@ -325,6 +325,13 @@ func (r *run) loop(ctx context.Context) Outcome {
 			leaked = r.withholdLeaks(&reply, stream)
 		}
 		stream.end()
+		if err == nil && !leaked && stream.leaked && !slices.ContainsFunc(reply.ToolCalls, withheld) {
+			// The text streamed carried the token though neither the
+			// reply's text nor a call of it (written as text, ?tools=text)
+			// does: the adapter corrected the model, asking again within
+			// the reply. What the model wrote counts.
+			reply.Content, leaked = WithheldText, true
+		}
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
 				return stop.out // compacting spent a budget

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/llm/transport"
 )
@@ -30,7 +31,8 @@ import (
 
 // hostileTurn is what a hostile server answers to its n-th request (from
 // 1), given the task's token: a status and a body, SSE when the status
-// is 200. "TOK" in body stands for the token, "TOK64" for it in base64.
+// is 200. "TOK" in body stands for the token, "TOK64" for it in base64,
+// "TOKH1" and "TOKH2" for its halves.
 type hostileTurn func(n int) (status int, body string)
 
 // sse writes events as a stream: for Anthropic, each is "event: NAME\n"
@@ -125,6 +127,17 @@ var hostileChannels = []struct {
 	{"openai error in the stream, base64", "openai", always(200, sse(false,
 		`{"choices":[{"index":0,"delta":{"role":"assistant","content":"Working."}}]}`,
 		`{"error":{"message":"the model wrote TOK64","type":"server_error"}}`))},
+	{"anthropic tool arguments streamed", "anthropic", firstThen(anthropicFinish, sse(true,
+		`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}`,
+		`{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Writing."}}`,
+		`{"type":"content_block_stop","index":0}`,
+		`{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"write_file","input":{}}}`,
+		`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"path\":\"a.txt\",\"content\":\"TOKH1"}}`,
+		`{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"TOKH2\"}"}}`,
+		`{"type":"content_block_stop","index":1}`,
+		`{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":5}}`,
+		`{"type":"message_stop"}`))},
 	{"anthropic error status", "anthropic", always(400, `{"type":"error","error":{"type":"invalid_request_error","message":"prompt holds TOK"}}`)},
 	{"anthropic error event", "anthropic", always(200, sse(true,
 		`{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"usage":{"input_tokens":10,"output_tokens":1}}}`,
@@ -167,6 +180,8 @@ func hostileServer(t *testing.T, turn hostileTurn) (url string, bodies func() []
 		}
 		status, body := turn(n)
 		body = strings.ReplaceAll(body, "TOK64", base64.StdEncoding.EncodeToString([]byte(tok)))
+		body = strings.ReplaceAll(body, "TOKH1", tok[:len(tok)/2])
+		body = strings.ReplaceAll(body, "TOKH2", tok[len(tok)/2:])
 		body = strings.ReplaceAll(body, "TOK", tok)
 		if status == 200 {
 			w.Header().Set("Content-Type", "text/event-stream")
@@ -233,5 +248,43 @@ func TestCanaryHostileServerChannels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCanaryTextCallCorrectedLeakFails: a model that writes its tool
+// calls as text (?tools=text) and whose reply carries the canary in a
+// call the adapter cannot use (a tool named by the token) is corrected
+// by the adapter, which asks again within the same reply and streams
+// both answers: the text the model wrote carried the token, so the task
+// fails as for any reply whose text carries it, though the corrected
+// answer is clean; and nothing of the token streams.
+func TestCanaryTextCallCorrectedLeakFails(t *testing.T) {
+	var tok string
+	h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		m := canaryRE.FindStringSubmatch(r.Messages[0].Content)
+		if m == nil || tok != "" {
+			return llmtest.Turn{Content: `{"tool": "finish", "arguments": {"answer": "done"}}`}
+		}
+		tok = m[1]
+		return llmtest.Turn{Content: leakText(`{"tool": "` + tok + `", "arguments": {}}`), Quirks: llmtest.SmallChunks}
+	})
+	model, err := provider.Open("openai:test-model?tools=text", func(k string) string {
+		return map[string]string{"OPENAI_API_KEY": "sk-test-key", "OPENAI_BASE_URL": h.srv.URL + "/v1"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cfg.Model = model
+	out := h.run(t, context.Background())
+	if tok == "" {
+		t.Fatal("the model never planted the token: the test proves nothing")
+	}
+	pieces := []string{tok, strings.TrimPrefix(tok, "BWK-CANARY-")}
+	for _, e := range h.all() {
+		b, _ := json.Marshal(e)
+		assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+	}
+	if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "withheld") {
+		t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 	}
 }
