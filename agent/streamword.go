@@ -9,12 +9,16 @@ import (
 
 // inWord reports whether r goes on the word being written, as the stream
 // holds it back (withhold.go): printable ASCII, in which the guard's
-// encodings are written, and what a reader does not see apart from the
+// encodings are written; what the check reads as ASCII (full-width
+// letters, look-alikes); and what a reader does not see apart from the
 // letter before it, invisible characters and combining marks. A token
-// with any number of these between its characters reads as one word,
-// and is found as one by the canary check.
+// written in these, with any number of the last between its characters,
+// reads as one word, and is found as one by the canary check.
 func inWord(r rune) bool {
-	return ' ' < r && r <= '~' || guard.Invisible(r) || unicode.In(r, unicode.Mn, unicode.Me)
+	if r < utf8.RuneSelf {
+		return ' ' < r && r <= '~'
+	}
+	return guard.Invisible(r) || unicode.In(r, unicode.Mn, unicode.Me) || guard.ReadsAsASCII(r)
 }
 
 // wordStart returns where text's last word starts: after the last rune
