@@ -160,16 +160,17 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 }
 
 // Streamed text is held back: the word being written (the text's last
-// run of printable ASCII, in which base64, hex, \u escapes, entities and
-// the guard's other encodings are written, and of invisible characters
-// and combining marks: inWord), and streamHold bytes before it. A token the guard finds, written in one word however long (the 35
-// characters of a token as \u-escaped entities take 1,260 bytes) or in
-// fewer bytes than the hold (split into pieces, spaced out, in
-// look-alike letters), is whole in the text a check reads before any of
-// it is sent. The text is checked, whole, when streamEvery bytes or an
-// eighth of the text, if more, have come since the last check, and
-// there is text to send: a long reply is checked a few times over, not
-// once a piece.
+// run of printable ASCII, in which base64, hex, \u escapes, entities
+// and the guard's other encodings are written, of letters the check
+// reads as ASCII, and of invisible characters and combining marks:
+// inWord), and streamHold bytes before it. A token the guard finds,
+// written in one word however long (the 35 characters of a token as
+// \u-escaped entities take 1,260 bytes) or in fewer bytes than the hold
+// (split into pieces, spaced out, in look-alike letters), is whole in
+// the text a check reads before any of it is sent. The text is checked,
+// whole, when streamEvery bytes or an eighth of the text, if more, have
+// come since the last check, and there is text to send: a long reply is
+// checked a few times over, not once a piece.
 const (
 	streamHold  = 512
 	streamEvery = 128
