@@ -240,6 +240,11 @@ func TestCanaryHostileServerChannels(t *testing.T) {
 				// The system prompt holds the token by design.
 				assertNowhere(t, fmt.Sprintf("model request %d", i+2), strings.Replace(b, m[0], "", 1), pieces)
 			}
+			if !strings.Contains(tt.name, "error") && out.Reason != bulwark.FinishDone {
+				// The server's reply was read, not refused: the test
+				// proves what it says.
+				t.Errorf("outcome %+v, want done; events:\n%s", out, h.dump())
+			}
 			if strings.Contains(tt.name, "tool") {
 				// The call whose name or id carried it was blocked, as one
 				// whose arguments do, and the task went on.
