@@ -151,6 +151,11 @@ const (
 
 var errTimeout = errors.New("the task's time budget ran out")
 
+// withheldError stands in for the message of a model's error that carried
+// the task's canary token (withhold.go): an error a provider's server
+// sent, which quotes what it was sent or what the model wrote.
+const withheldError = "the model's provider failed with an error that carried the task's confidential canary token, so its message is not kept"
+
 // Run runs task to its end. It returns an error only when cfg is unusable;
 // every way a task can end, failures included, is an Outcome, and is the
 // last event sent to the sink (task_finished).
@@ -320,6 +325,13 @@ func (r *run) loop(ctx context.Context) Outcome {
 			leaked = r.withholdLeaks(&reply, stream)
 		}
 		stream.end()
+		if err == nil && !leaked && stream.leaked && !slices.ContainsFunc(reply.ToolCalls, withheld) {
+			// The text streamed carried the token though neither the
+			// reply's text nor a call of it (written as text, ?tools=text)
+			// does: the adapter corrected the model, asking again within
+			// the reply. What the model wrote counts.
+			reply.Content, leaked = WithheldText, true
+		}
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
 				return stop.out // compacting spent a budget
@@ -328,6 +340,12 @@ func (r *run) loop(ctx context.Context) Outcome {
 				return out
 			}
 			msg := bulwark.ErrorMessage(err)
+			if stream.canary().In(msg) {
+				// The provider's own words are quoted in its errors: a
+				// server that echoes the prompt would carry the token into
+				// the task's error, its events and its answer.
+				msg = withheldError
+			}
 			r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
 			return r.end(bulwark.FinishError, msg)
 		}

@@ -75,13 +75,20 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 	// bounded number of decodings to share.
 	var calls []llm.ToolCall
 	for i, c := range reply.ToolCalls {
-		if !argsCarry(s.canary(), c.Arguments, c.Arguments) {
+		// The name and the id are the model's words too, shown and
+		// stored with the call's events: one that carries the token is
+		// replaced, and the call withheld.
+		named := s.canary().In(c.Name + "\n" + c.ID)
+		if !named && !argsCarry(s.canary(), c.Arguments, c.Arguments) {
 			continue
 		}
 		if calls == nil {
 			calls = slices.Clone(reply.ToolCalls)
 		}
 		calls[i].Arguments = withheldArgs
+		if named {
+			calls[i].Name, calls[i].ID = "withheld", bulwark.NewID("call_")
+		}
 	}
 	if calls != nil {
 		reply.ToolCalls = calls
@@ -153,16 +160,17 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 }
 
 // Streamed text is held back: the word being written (the text's last
-// run of printable ASCII, in which base64, hex, \u escapes, entities and
-// the guard's other encodings are written), and streamHold bytes before
-// it. A token the guard finds, written in one word however long (the 35
-// characters of a token as \u-escaped entities take 1,260 bytes) or in
-// fewer bytes than the hold (split into pieces, spaced out, in
-// look-alike letters), is whole in the text a check reads before any of
-// it is sent. The text is checked, whole, when streamEvery bytes or an
-// eighth of the text, if more, have come since the last check, and
-// there is text to send: a long reply is checked a few times over, not
-// once a piece.
+// run of printable ASCII, in which base64, hex, \u escapes, entities
+// and the guard's other encodings are written, of letters the check
+// reads as ASCII, and of invisible characters and combining marks:
+// inWord), and streamHold bytes before it. A token the guard finds,
+// written in one word however long (the 35 characters of a token as
+// \u-escaped entities take 1,260 bytes) or in fewer bytes than the hold
+// (split into pieces, spaced out, in look-alike letters), is whole in
+// the text a check reads before any of it is sent. The text is checked,
+// whole, when streamEvery bytes or an eighth of the text, if more, have
+// come since the last check, and there is text to send: a long reply is
+// checked a few times over, not once a piece.
 const (
 	streamHold  = 512
 	streamEvery = 128
@@ -219,13 +227,9 @@ func (s *replyStream) carries(text string) bool {
 
 // piece takes a piece of the reply's text as the model streams it.
 func (s *replyStream) piece(p string) {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] <= ' ' || p[i] > '~' {
-			s.word = len(s.text) + i + 1
-			break
-		}
-	}
+	from := max(len(s.text)-utf8.UTFMax+1, s.word)
 	s.text = append(s.text, p...)
+	s.word = wordStart(s.text, from, s.word)
 	n := len(s.text)
 	cut := s.word - streamHold
 	if s.leaked || cut <= s.sent || n-s.checked < max(streamEvery, n/8) {

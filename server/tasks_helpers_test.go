@@ -45,6 +45,7 @@ func fakeModel() *llmtest.Server {
 //	write:TEXT   write TEXT to out.txt, then finish
 //	question:... ask the user, then finish with the answer
 //	turns:N      N turns writing f1.txt ... fN.txt, each a little slow, then finish
+//	leak:HOW:... carry the task's canary token out as HOW says (leakTurn)
 //	anything else: finish at once with "done"
 func scriptFor(r *llmtest.Request) llmtest.Turn {
 	input, n := "", 0
@@ -82,6 +83,11 @@ func scriptFor(r *llmtest.Request) llmtest.Turn {
 			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{callOf("ask_user", map[string]string{"question": "your name?"})}}
 		}
 		return finish("hello " + r.Messages[len(r.Messages)-1].Content)
+	case strings.HasPrefix(input, "leak:"):
+		if n == 0 {
+			return leakTurn(input, r.Messages[0].Content)
+		}
+		return finish("done after the leak")
 	case strings.HasPrefix(input, "turns:"):
 		total, _ := strconv.Atoi(strings.TrimPrefix(input, "turns:"))
 		if n < total {

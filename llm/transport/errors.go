@@ -15,9 +15,12 @@ import (
 
 // keyPattern matches strings that look like credentials: provider API keys
 // (sk-..., sk-ant-..., sk-proj-...), Bulwark keys, bearer tokens and key
-// query parameters.
+// query parameters; and a task's canary token (guard.Canary), which a
+// server that echoes the prompt quotes in its errors, and the log would
+// keep (the agent withholds the whole message, in any encoding, from the
+// task's events).
 var keyPattern = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
-	return regexp.MustCompile(`(?i)(\bsk-[A-Za-z0-9_\-*]{6,}|\bbwk_[A-Za-z0-9_\-]{6,}|\bbearer\s+[A-Za-z0-9_\-.~+/=*]{6,}|\b(api[_-]?key|key|token)=[^&\s"']+)`)
+	return regexp.MustCompile(`(?i)(\bsk-[A-Za-z0-9_\-*]{6,}|\bbwk_[A-Za-z0-9_\-]{6,}|\bBWK-CANARY-[A-Za-z0-9]{6,}|\bbearer\s+[A-Za-z0-9_\-.~+/=*]{6,}|\b(api[_-]?key|key|token)=[^&\s"']+)`)
 }}
 
 // RedactKeys replaces every substring of s that looks like an API key or a

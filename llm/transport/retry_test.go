@@ -63,6 +63,7 @@ var redactCases = []struct{ in, want string }{
 	{"Authorization: Bearer abcdef123456", "Authorization: [REDACTED]"},
 	{"https://h/v1?key=AIzaSyABC&x=1", "https://h/v1?[REDACTED]&x=1"},
 	{"bwk_0123456789abcdef", "[REDACTED]"},
+	{"your prompt holds BWK-CANARY-0123456789abcdef01234567, refused", "your prompt holds [REDACTED], refused"},
 	{"a plain message", "a plain message"},
 	{"task-runner", "task-runner"},
 }
