@@ -467,5 +467,5 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 		l.sealed = errors.Is(err, fs.ErrNotExist)
 	}
 	rt.auditf(tenant, "system", "task.resume", t.ID, audit.OutcomeOK, map[string]string{"why": "restart"})
-	return rt.enqueueLive(ctx, l, "restart")
+	return rt.enqueueLive(ctx, l, "restart", true)
 }

@@ -202,7 +202,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 		switch t.Status {
 		case bulwark.TaskQueued:
-			rt.enqueue(ctx, t, "restart")
+			rt.enqueue(ctx, t, "restart", true)
 		case bulwark.TaskRunning, bulwark.TaskWaiting:
 			if rt.sched == nil {
 				continue
@@ -246,17 +246,24 @@ func (rt *Runtime) Submit(ctx context.Context, tenant bulwark.TenantID, actor st
 	if err != nil {
 		return t, err
 	}
-	if err := rt.enqueue(ctx, t, actor); err != nil {
+	if err := rt.enqueue(ctx, t, actor, false); err != nil {
 		return t, err
 	}
 	return t, nil
 }
 
-func (rt *Runtime) enqueue(ctx context.Context, t bulwark.Task, actor string) error {
-	return rt.enqueueLive(ctx, newLive(t), actor)
+func (rt *Runtime) enqueue(ctx context.Context, t bulwark.Task, actor string, takeFirst bool) error {
+	return rt.enqueueLive(ctx, newLive(t), actor, takeFirst)
 }
 
-func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string) error {
+// enqueueLive queues the task of l. takeFirst, for a task that goes on
+// after a stop (queued again by a start, resumed, continued): what the
+// store keeps for it (the messages a process that stopped had not read)
+// is carried out before its run can start, so that the run reads them
+// at its first step. The poll took them only once the task was queued,
+// and a short run had ended by then: they were dropped with its turn.
+// In a cluster, the node that runs the task takes them (adopt).
+func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string, takeFirst bool) error {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
 	l.actor = actor
@@ -272,6 +279,9 @@ func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string) error
 	rt.mu.Lock()
 	rt.tasks[key{tenant, t.ID}] = l
 	rt.mu.Unlock()
+	if takeFirst && rt.cfg.Controls != nil {
+		rt.takeStored(ctx, l)
+	}
 	if err := rt.queue.Enqueue(ctx, tenant, t.ID); err != nil {
 		rt.forget(l)
 		return err
