@@ -334,7 +334,27 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 			rt.dropCheckpoint(context.Background(), t)
 		}
 	}()
-	defer rt.seal(l) // after the workspace and the sandbox are closed
+	// A run that a stop cut off (cutOff) after it began (begun) leaves
+	// its task resumable. Once what it had not read is stored (handOver)
+	// and its folder sealed, its checkpoint is marked sealed, and then,
+	// to be resumed by a person (interrupt), the task marked interrupted:
+	// a person who resumes or cancels it, on any node, finds it all
+	// there. Marked first, the task was resumed on another node before
+	// this one had stored its messages, which the run that went on then
+	// never read.
+	begun, cutOff, interrupt := false, false, false
+	defer func() { // after the workspace and the sandbox are closed
+		rt.seal(l)
+		if begun && cutOff {
+			rt.markSealed(l)
+		}
+		if interrupt {
+			if err := rt.cfg.Store.SetTaskStatus(context.Background(), tenant, t.ID, bulwark.TaskInterrupted); err != nil {
+				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
+			}
+			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+		}
+	}()
 
 	// base ends when the node stops or loses the task; ctx, the run's,
 	// also when a person cancels it or a step cannot be stored. The
@@ -386,15 +406,14 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		}
 		if e.Type == bulwark.EventTaskFinished && stopping(ctx) {
 			// Stopped by a shutdown, not by its end: it stays resumable,
-			// by the next start itself when it resumes tasks.
+			// by the next start itself when it resumes tasks, else by a
+			// person once the run has put it all away (above).
+			cutOff = true
 			if rt.cfg.AutoResume {
 				rt.auditf(tenant, "system", "task.stopped", t.ID, audit.OutcomeOK, map[string]string{"why": "shutdown; resumes at the next start"})
 				return
 			}
-			if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskInterrupted); err != nil {
-				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
-			}
-			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			interrupt = true
 			return
 		}
 		if e.Type == bulwark.EventTaskFinished {
@@ -496,6 +515,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		// end to seal them, which a set-up cut short would not.
 		cancel(errCanceled)
 	}
+	begun = true
 	if _, err := agent.Run(ctx, cfg, t); err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
 	}
