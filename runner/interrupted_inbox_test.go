@@ -9,6 +9,8 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/runner"
+	"github.com/bulwark-agents/bulwark/sqlite"
 )
 
 // unreadAtInterrupt runs a task that writes a.txt and then waits for its
@@ -17,15 +19,23 @@ import (
 // person. It returns a new runtime on the same store. Once restarted is
 // set (it is, on return), the model finishes at its first reply: "got
 // green" when the conversation holds the message, "no message" when not.
-func unreadAtInterrupt(t *testing.T) (*env, bulwark.Task) {
+//
+// store, when not nil, wraps the database as the new runtime's store.
+func unreadAtInterrupt(t *testing.T, store func(*sqlite.DB) runner.Store) (*env, bulwark.Task) {
 	t.Helper()
 	hanging := make(chan struct{}, 1)
 	restarted := new(atomic.Bool)
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		green, blue := false, false
 		for _, m := range r.Messages {
-			if strings.Contains(m.Content, "green") {
-				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "got green"})}}
-			}
+			green = green || strings.Contains(m.Content, "green")
+			blue = blue || strings.Contains(m.Content, "blue")
+		}
+		switch {
+		case green && blue:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "got green, blue"})}}
+		case green:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "got green"})}}
 		}
 		switch {
 		case toolResults(r) == 0:
@@ -54,6 +64,7 @@ func unreadAtInterrupt(t *testing.T) (*env, bulwark.Task) {
 	}
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
 	restarted.Store(true)
+	e.store = store
 	e.rt = e.newRuntime(t, e.db)
 	return e, task
 }
@@ -78,7 +89,7 @@ func greens(t *testing.T, e *env, id string) int {
 // the task's id is NotFound and takes nothing; a task continued again
 // after that is not given the message twice.
 func TestMessageNotReadAtInterruptReachesTheResume(t *testing.T) {
-	e, task := unreadAtInterrupt(t)
+	e, task := unreadAtInterrupt(t, nil)
 	ctx := context.Background()
 	if _, err := e.rt.Resume(ctx, e.b, "k", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
 		t.Errorf("Resume of the task's id by another tenant: %v, want not found", err)
@@ -112,7 +123,7 @@ func TestMessageNotReadAtInterruptReachesTheResume(t *testing.T) {
 // a person continues with a message of their own: the new turn opens
 // with it and reads the earlier one at its first step.
 func TestMessageNotReadAtInterruptReachesTheContinue(t *testing.T) {
-	e, task := unreadAtInterrupt(t)
+	e, task := unreadAtInterrupt(t, nil)
 	ctx := context.Background()
 	if _, continued, err := e.rt.Message(ctx, e.a, "k", task.ID, "go on", nil); err != nil || !continued {
 		t.Fatalf("Message to the interrupted task: continued %v, %v", continued, err)
@@ -129,7 +140,7 @@ func TestMessageNotReadAtInterruptReachesTheContinue(t *testing.T) {
 // shutdown interrupted it keeps the message it had not read among its
 // steps, before its end: no run reads it, and it was left in the store.
 func TestMessageNotReadAtInterruptShownAtCancel(t *testing.T) {
-	e, task := unreadAtInterrupt(t)
+	e, task := unreadAtInterrupt(t, nil)
 	ctx := context.Background()
 	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
 		t.Fatal(err)
@@ -140,5 +151,46 @@ func TestMessageNotReadAtInterruptShownAtCancel(t *testing.T) {
 	}
 	if rs := must(e.db.TakeControls(ctx, []bulwark.TaskRef{{Tenant: e.a, ID: task.ID}})); len(rs) != 0 {
 		t.Errorf("requests left in the store: %+v", rs)
+	}
+}
+
+// messageAsContinued sends a message to the task the moment the store
+// has opened its new turn, before the turn is queued.
+type messageAsContinued struct {
+	*sqlite.DB
+	send func(id string)
+}
+
+func (s messageAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
+	t, err := s.DB.ContinueTask(ctx, tenant, id, limits)
+	if err == nil {
+		s.send(id)
+	}
+	return t, err
+}
+
+// TestMessageAsTheInterruptedTaskResumes: a message sent while a resume
+// opens the new turn, before the turn is queued, is read by its run too,
+// with the one the interrupted run had not read, each once.
+func TestMessageAsTheInterruptedTaskResumes(t *testing.T) {
+	var e *env
+	var sent error
+	e, task := unreadAtInterrupt(t, func(db *sqlite.DB) runner.Store {
+		return messageAsContinued{DB: db, send: func(id string) {
+			_, _, sent = e.rt.Message(context.Background(), e.a, "k", id, "blue", nil)
+		}}
+	})
+	ctx := context.Background()
+	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatal(err)
+	}
+	if sent != nil {
+		t.Fatalf("the message sent as the task resumed: %v", sent)
+	}
+	if got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded); got.Answer != "got green, blue" {
+		t.Errorf("the resumed task answered %q, want \"got green, blue\" (it read both messages)", got.Answer)
+	}
+	if n := greens(t, e, task.ID); n != 1 {
+		t.Errorf("%d user messages hold the message, want 1", n)
 	}
 }
