@@ -142,6 +142,9 @@ func TestMessageNotReadAtInterruptReachesTheContinue(t *testing.T) {
 func TestMessageNotReadAtInterruptShownAtCancel(t *testing.T) {
 	e, task := unreadAtInterrupt(t, nil)
 	ctx := context.Background()
+	if err := e.rt.Cancel(ctx, e.b, "k", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("Cancel of the task's id by another tenant: %v, want not found", err)
+	}
 	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
 		t.Fatal(err)
 	}
