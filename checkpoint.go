@@ -45,6 +45,14 @@ type Checkpoint struct {
 	// so as to hold no worker while a person answers, and the next run
 	// asks again (see runner's waitpark.go).
 	Waiting *Waiting `json:"waiting,omitempty"`
+	// Sealed: the run that committed it was cut off by a stop (its
+	// process or node stopping) and then sealed its folder, as it left
+	// it, into the artifact store: the task's newest files are there,
+	// and a file only the checkpoint holds was removed after it, so a
+	// cancel does not bring it back (see runner's settleCheckpoint). A
+	// run that resumes from it clears it before its files leave the
+	// artifact store; no other checkpoint has it.
+	Sealed bool `json:"sealed,omitempty"`
 	// Created is when the store took the checkpoint (set by PutCheckpoint).
 	Created time.Time `json:"created"`
 }

@@ -105,7 +105,9 @@ type TaskRef struct {
 // deleted with its task or tenant, and a store may delete requests taken
 // more than a day ago. Requests not taken stay until then: a sender may
 // find a task running that ends before the request is taken, and Turn
-// keeps such a request from reaching a later turn.
+// keeps such a request from reaching a later turn; but for the messages
+// of an interrupted turn, which the next goes on with (ContinueTask moves
+// them to it).
 type ControlStore interface {
 	// SendControl stores r for the process that runs task r.TaskID of
 	// tenant and returns it with ID ("ctl_..." from NewID) and Created

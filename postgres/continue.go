@@ -15,6 +15,11 @@ import (
 // replace the task's limits from this turn on. A task that is queued,
 // running or waiting is Conflict; an unknown one NotFound. It returns the
 // task as stored.
+//
+// The turn of an interrupted task goes on in the new one: the messages
+// stored for it and not taken (those its cut-off run had not read) move
+// to the new turn, in the same transaction, for the run that goes on.
+// Other requests stay with the turn before, which no run takes up.
 func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
 	const op = "postgres.ContinueTask"
 	if err := tenant.Check(op); err != nil {
@@ -37,6 +42,15 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 		}
 		if !cur.Continuable() {
 			return bulwark.Errorf(bulwark.Conflict, op, "the task is %s, not stopped", cur)
+		}
+		if cur == bulwark.TaskInterrupted {
+			_, err := tx.ExecContext(ctx, `UPDATE task_controls SET turn = turn + 1
+				WHERE tenant_id = $1 AND task_id = $2 AND taken IS NULL AND kind = $3
+				AND turn = (SELECT turns FROM tasks WHERE tenant_id = $1 AND id = $2)`,
+				tenant, id, bulwark.ControlMessage)
+			if err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, turns = turns + 1, answer_ct = NULL, reason = '',
 			limits = COALESCE($2, limits), updated = $3 WHERE tenant_id = $4 AND id = $5`,

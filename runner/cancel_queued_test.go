@@ -47,13 +47,15 @@ func TestCancelBeforeStartDropsTheCheckpoint(t *testing.T) {
 	if err := e.rt.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
-	// A file only the checkpoints hold, as a node that stopped leaves it.
+	// A file only the checkpoints hold, as a node that stopped without
+	// sealing its folder leaves it (the checkpoint not marked sealed).
 	only := []byte("only in the checkpoint")
 	for _, id := range ids {
 		c := must(e.db.LatestCheckpoint(ctx, e.a, id))
 		if err := e.db.PutBlobs(ctx, e.a, id, [][]byte{only}); err != nil {
 			t.Fatal(err)
 		}
+		c.Sealed = false
 		c.Files = append(c.Files, bulwark.CheckpointFile{Path: "only.txt", Mode: 0o600, Size: int64(len(only)), SHA256: bulwark.BlobID(only)})
 		if err := e.db.PutCheckpoint(ctx, e.a, c); err != nil {
 			t.Fatal(err)
@@ -117,8 +119,15 @@ func TestCancelInterruptedDropsTheCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
-	// The checkpoint holds an older a.txt, and a file nothing else does.
+	// The checkpoint holds an older a.txt, and a file nothing else does,
+	// as a node that stopped without sealing its folder leaves it (the
+	// checkpoint not marked sealed; TestCancelInterruptedKeepsItsFilesAsTheyWere
+	// has one that is).
 	c := must(e.db.LatestCheckpoint(ctx, e.a, task.ID))
+	if !c.Sealed {
+		t.Errorf("the checkpoint of the task a shutdown interrupted is not marked sealed")
+	}
+	c.Sealed = false
 	older, only := []byte("older"), []byte("only in the checkpoint")
 	if err := e.db.PutBlobs(ctx, e.a, task.ID, [][]byte{older, only}); err != nil {
 		t.Fatal(err)
@@ -157,5 +166,120 @@ func TestCancelInterruptedDropsTheCheckpoint(t *testing.T) {
 	}
 	if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the canceled task's folder is still there (%v), want it sealed", err)
+	}
+}
+
+// TestCancelInterruptedKeepsItsFilesAsTheyWere: a task that a shutdown
+// interrupted while a command of it had removed a file (after the last
+// checkpoint, which still holds it), and that is then canceled, keeps
+// its files as the run left them: the file stays removed. The cancel
+// stored the files only the checkpoint held, as if a node had died
+// without sealing the folder, and the removed file came back. The files
+// the run left, changed since the checkpoint or not, stay as they were.
+func TestCancelInterruptedKeepsItsFilesAsTheyWere(t *testing.T) {
+	hanging := make(chan struct{}, 1)
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		switch toolResults(r) {
+		case 0:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
+		case 1:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "gone.txt", "content": "G"})}}
+		}
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	})
+	e.artifacts, e.checkpoints = e.db, e.db
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	<-hanging
+	// What a command still running at the shutdown did: its step, and
+	// the checkpoint that would record it, never came.
+	dir := filepath.Join(e.dir, "workspaces", string(e.a), task.ID)
+	if err := os.Remove(filepath.Join(dir, "gone.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A changed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	if c := must(e.db.LatestCheckpoint(ctx, e.a, task.ID)); len(c.Files) != 2 {
+		t.Fatalf("the checkpoint holds %+v, want a.txt and gone.txt", c.Files)
+	}
+	e.rt = e.newRuntime(t, e.db)
+	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	var got []string
+	for _, a := range must(e.rt.Files(ctx, e.a, task.ID)) {
+		_, data, err := e.rt.ReadFile(ctx, e.a, task.ID, a.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, a.Path+" "+string(data))
+	}
+	if len(got) != 1 || got[0] != "a.txt A changed" {
+		t.Errorf("the canceled task's files are %q, want only a.txt as the run left it", got)
+	}
+	if _, err := e.db.LatestCheckpoint(ctx, e.a, task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("the canceled task's checkpoint is still there (%v), want it dropped", err)
+	}
+}
+
+// TestCancelAfterAResumedRunDied: a task resumed after a shutdown that
+// sealed its folder (its checkpoint marked sealed) whose resumed run
+// then dies with its node, the files back in its folder there and out of
+// the store, keeps them when it is canceled from another node: only the
+// checkpoint holds them, and the resume cleared the mark before they
+// left the store. Left marked, the cancel would take the store, now
+// empty, for the files the task left.
+func TestCancelAfterAResumedRunDied(t *testing.T) {
+	hanging := make(chan struct{}, 1)
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		if toolResults(r) == 0 {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
+		}
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	})
+	e.artifacts, e.checkpoints = e.db, e.db
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	<-hanging
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	e.rt = e.newRuntime(t, e.db)
+	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatal(err)
+	}
+	<-hanging // the resumed run has set up: its files are in its folder only
+	waitFor(t, func() bool { return len(must(e.db.Artifacts(ctx, e.a, task.ID))) == 0 })
+	// Its node dies: another, with its own folders, finds the task
+	// running with no process, and a person cancels it there.
+	other := *e
+	other.dir = t.TempDir()
+	other.elsewhere = func(bulwark.Task) bool { return false }
+	rt := other.newRuntime(t, e.db)
+	if err := rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	if _, data, err := rt.ReadFile(ctx, e.a, task.ID, "a.txt"); err != nil || string(data) != "A" {
+		t.Errorf("a.txt of the canceled task = %q, %v; want \"A\", from its checkpoint", data, err)
 	}
 }

@@ -101,7 +101,7 @@ func (k *checkpointer) put(ctx context.Context, c bulwark.Checkpoint) error {
 	now := time.Now()
 	var fresh [][]byte
 	present, freshSums := map[string]bool{}, map[string]bool{}
-	c.TaskID, c.Files = k.taskID, nil
+	c.TaskID, c.Files, c.Sealed = k.taskID, nil, false // a run's own checkpoint is of its folder, not sealed
 	err = fs.WalkDir(root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -294,6 +294,13 @@ func (rt *Runtime) checkpoints(ctx context.Context, l *live, dir string, history
 	if agent.Interrupted(history) && latest.Seq > 0 {
 		if err = k.restore(ctx, latest, l.uploads); err != nil {
 			err = setupError("runner.resume", "the task's workspace could not be put back as its last step left it", err)
+		} else if latest.Sealed {
+			// Its files leave the artifact store once the set-up is done
+			// (unstore): from then on the checkpoint holds them alone.
+			latest.Sealed = false
+			if err = rt.cfg.Checkpoints.PutCheckpoint(ctx, tenant, latest); err != nil {
+				err = setupError("runner.resume", "the task's last checkpoint could not be stored", err)
+			}
 		}
 		resume = &latest
 	} else {
@@ -347,12 +354,15 @@ func (rt *Runtime) dropCheckpoint(ctx context.Context, t bulwark.Task) {
 }
 
 // settleCheckpoint drops the checkpoint of task t, whose turn ended
-// before a run took it up (canceled while queued), as a run drops it at
-// its end once its files are sealed. A run would first have put the
-// checkpoint's files back into its folder, sealed then: the files the
-// artifact store lacks (those of a run whose node stopped, which only the
-// checkpoint holds) are stored there first, and while they cannot be,
-// the checkpoint stays.
+// before a run took it up (canceled while queued, or interrupted), as a
+// run drops it at its end once its files are sealed. The files the
+// artifact store lacks are stored there first, and while they cannot
+// be, the checkpoint stays: those of a run whose node stopped without
+// sealing its folder, which only the checkpoint holds. A run that a
+// stop cut off and that sealed its folder marked the checkpoint
+// (Checkpoint.Sealed): the store holds the files it left, and a file
+// only the checkpoint holds was removed after it; brought back, the
+// task would end with a file it had removed.
 func (rt *Runtime) settleCheckpoint(ctx context.Context, t bulwark.Task) {
 	if rt.cfg.Checkpoints == nil {
 		return
@@ -372,7 +382,7 @@ func (rt *Runtime) keepCheckpointFiles(ctx context.Context, t bulwark.Task) erro
 	}
 	tenant := bulwark.TenantID(t.TenantID)
 	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, t.ID)
-	if bulwark.ErrorKind(err) == bulwark.NotFound {
+	if bulwark.ErrorKind(err) == bulwark.NotFound || c.Sealed {
 		return nil
 	}
 	if err != nil {
@@ -399,6 +409,32 @@ func (rt *Runtime) keepCheckpointFiles(ctx context.Context, t bulwark.Task) erro
 		}
 	}
 	return nil
+}
+
+// markSealed marks the last checkpoint of l's task Sealed once the run
+// that a stop cut off, after it began, has sealed its folder into the
+// artifact store (seal): the store holds the files as the run left them.
+// A run cut off as it set up may have put back only part of the files
+// the checkpoint holds, and leaves it unmarked.
+func (rt *Runtime) markSealed(l *live) {
+	l.files.Lock()
+	sealed := l.sealed
+	l.files.Unlock()
+	if rt.cfg.Checkpoints == nil || !sealed {
+		return
+	}
+	ctx := context.Background()
+	t := l.task
+	tenant := bulwark.TenantID(t.TenantID)
+	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, t.ID)
+	if err == nil && !c.Sealed {
+		c.Sealed = true
+		err = rt.cfg.Checkpoints.PutCheckpoint(ctx, tenant, c)
+	}
+	if err != nil && bulwark.ErrorKind(err) != bulwark.NotFound {
+		// Unmarked, a cancel stores the files only the checkpoint holds.
+		slog.Warn("the checkpoint of a stopped task was not marked sealed", "task", t.ID, "err", err)
+	}
 }
 
 // maxStalledRuns is how many runs of a task in a row may stop without
@@ -467,5 +503,5 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 		l.sealed = errors.Is(err, fs.ErrNotExist)
 	}
 	rt.auditf(tenant, "system", "task.resume", t.ID, audit.OutcomeOK, map[string]string{"why": "restart"})
-	return rt.enqueueLive(ctx, l, "restart")
+	return rt.enqueueLive(ctx, l, "restart", true)
 }

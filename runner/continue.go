@@ -121,7 +121,9 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 		action = "task.resume"
 	}
 	rt.auditf(tenant, actor, action, id, audit.OutcomeOK, nil)
-	if err := rt.enqueueLive(ctx, l, actor); err != nil {
+	// The messages the turn before had not read, if a stop cut it off,
+	// are this turn's (ContinueTask moved them to it).
+	if err := rt.enqueueLive(ctx, l, actor, true); err != nil {
 		return t, err
 	}
 	return t, nil
@@ -148,13 +150,24 @@ func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, i
 // sealed (its files are newer than the checkpoint's; a file stored since
 // stays as stored, as Start has it), and the files only the checkpoint
 // holds are stored (settleCheckpoint). While either cannot be, the
-// checkpoint stays.
+// checkpoint stays. The messages its stopped run had not read, which no
+// run will, are stored among its steps, before its end: they are shown
+// with the conversation, and a later turn's model reads them there.
 func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
 	last, err := rt.lastEvent(ctx, tenant, t.ID)
 	if err != nil {
 		return err
 	}
 	rt.auditf(tenant, actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+	unread := rt.unread(ctx, t)
+	for i, text := range unread {
+		e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: text}
+		if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
+			slog.Error("messages an interrupted task had not read were lost as it was canceled", "task", t.ID, "count", len(unread)-i, "err", err)
+			return err
+		}
+		last = e
+	}
 	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
 		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"}
 	if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
@@ -169,6 +182,26 @@ func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, a
 	}
 	rt.settleCheckpoint(ctx, t)
 	return nil
+}
+
+// unread takes the messages stored for the turn of task t, which a stop
+// cut off, that its run had not read. The rest of what is stored for
+// the task is dropped: its turn ends (cancelStopped).
+func (rt *Runtime) unread(ctx context.Context, t bulwark.Task) []string {
+	if rt.cfg.Controls == nil {
+		return nil
+	}
+	rs, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: bulwark.TenantID(t.TenantID), ID: t.ID}})
+	if err != nil {
+		slog.Warn("reading the messages an interrupted task had not read; they stay stored", "task", t.ID, "err", err)
+	}
+	var texts []string
+	for _, r := range rs {
+		if r.Kind == bulwark.ControlMessage && r.Turn == t.Turns {
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts
 }
 
 // endTurn ends a turn that could not start, with reason and text.

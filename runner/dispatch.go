@@ -73,9 +73,14 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			// them (as Continue has it).
 			l.sealed = rt.cfg.Artifacts != nil
 		}
-		// Run again after a run that could not set up (giveBack), which
-		// stored what it had taken: taken first, as for a rescue.
-		takeFirst = resumed && rt.sched == nil && rt.cfg.Controls != nil
+		// What the store keeps for it is taken first, as for a rescue:
+		// what a run that could not set up (giveBack) had taken, and,
+		// for a later turn, the messages a turn cut off by a stop had
+		// not read, which go on with a task resumed or continued
+		// (ContinueTask). The poll takes them only once the run has
+		// begun, and a short run ended first: they were dropped with its
+		// turn. A new task's first run reads nothing more here.
+		takeFirst = (resumed || t.Turns > 1) && rt.sched == nil && rt.cfg.Controls != nil
 		if resumed && rt.canPark() {
 			// Run again after a run that ended before it began (it could
 			// not set up: giveBack). One that rescued a task (its turn

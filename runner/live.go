@@ -322,11 +322,12 @@ func (l *live) send(text string, seq int64) error {
 		// the last time, and the store keeps what comes now (Send).
 		return errRunEnding
 	}
-	if l.wait.rewait {
+	if l.wait.rewait && seq != bulwark.EventSeqUnknown {
 		// Its run resumes a wait, or rescues a task whose node stopped,
 		// and has not asked yet: kept for its first question or step, as
 		// what the poll takes for it (keep), where the inbox would have
-		// it for a message from before the question.
+		// it for a message from before the question. One sent at a
+		// moment not known is never the answer (unknownMoment).
 		if len(l.wait.kept) >= cap(l.inbox) {
 			return bulwark.Errorf(bulwark.RateLimited, "runner.Send", "too many messages are waiting for this task; wait for it to read them")
 		}

@@ -202,7 +202,7 @@ func (rt *Runtime) Start(ctx context.Context) error {
 		}
 		switch t.Status {
 		case bulwark.TaskQueued:
-			rt.enqueue(ctx, t, "restart")
+			rt.enqueue(ctx, t, "restart", true)
 		case bulwark.TaskRunning, bulwark.TaskWaiting:
 			if rt.sched == nil {
 				continue
@@ -246,17 +246,24 @@ func (rt *Runtime) Submit(ctx context.Context, tenant bulwark.TenantID, actor st
 	if err != nil {
 		return t, err
 	}
-	if err := rt.enqueue(ctx, t, actor); err != nil {
+	if err := rt.enqueue(ctx, t, actor, false); err != nil {
 		return t, err
 	}
 	return t, nil
 }
 
-func (rt *Runtime) enqueue(ctx context.Context, t bulwark.Task, actor string) error {
-	return rt.enqueueLive(ctx, newLive(t), actor)
+func (rt *Runtime) enqueue(ctx context.Context, t bulwark.Task, actor string, takeFirst bool) error {
+	return rt.enqueueLive(ctx, newLive(t), actor, takeFirst)
 }
 
-func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string) error {
+// enqueueLive queues the task of l. takeFirst, for a task that goes on
+// after a stop (queued again by a start, resumed, continued): what the
+// store keeps for it (the messages a process that stopped had not read)
+// is carried out before its run can start, so that the run reads them
+// at its first step. The poll took them only once the task was queued,
+// and a short run had ended by then: they were dropped with its turn.
+// In a cluster, the node that runs the task takes them (adopt).
+func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string, takeFirst bool) error {
 	t := l.task
 	tenant := bulwark.TenantID(t.TenantID)
 	l.actor = actor
@@ -272,6 +279,9 @@ func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string) error
 	rt.mu.Lock()
 	rt.tasks[key{tenant, t.ID}] = l
 	rt.mu.Unlock()
+	if takeFirst && rt.cfg.Controls != nil {
+		rt.takeStored(ctx, l)
+	}
 	if err := rt.queue.Enqueue(ctx, tenant, t.ID); err != nil {
 		rt.forget(l)
 		return err
@@ -324,7 +334,27 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 			rt.dropCheckpoint(context.Background(), t)
 		}
 	}()
-	defer rt.seal(l) // after the workspace and the sandbox are closed
+	// A run that a stop cut off (cutOff) after it began (begun) leaves
+	// its task resumable. Once what it had not read is stored (handOver)
+	// and its folder sealed, its checkpoint is marked sealed, and then,
+	// to be resumed by a person (interrupt), the task marked interrupted:
+	// a person who resumes or cancels it, on any node, finds it all
+	// there. Marked first, the task was resumed on another node before
+	// this one had stored its messages, which the run that went on then
+	// never read.
+	begun, cutOff, interrupt := false, false, false
+	defer func() { // after the workspace and the sandbox are closed
+		rt.seal(l)
+		if begun && cutOff {
+			rt.markSealed(l)
+		}
+		if interrupt {
+			if err := rt.cfg.Store.SetTaskStatus(context.Background(), tenant, t.ID, bulwark.TaskInterrupted); err != nil {
+				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
+			}
+			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+		}
+	}()
 
 	// base ends when the node stops or loses the task; ctx, the run's,
 	// also when a person cancels it or a step cannot be stored. The
@@ -376,15 +406,14 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		}
 		if e.Type == bulwark.EventTaskFinished && stopping(ctx) {
 			// Stopped by a shutdown, not by its end: it stays resumable,
-			// by the next start itself when it resumes tasks.
+			// by the next start itself when it resumes tasks, else by a
+			// person once the run has put it all away (above).
+			cutOff = true
 			if rt.cfg.AutoResume {
 				rt.auditf(tenant, "system", "task.stopped", t.ID, audit.OutcomeOK, map[string]string{"why": "shutdown; resumes at the next start"})
 				return
 			}
-			if err := rt.cfg.Store.SetTaskStatus(context.WithoutCancel(ctx), tenant, t.ID, bulwark.TaskInterrupted); err != nil {
-				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
-			}
-			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			interrupt = true
 			return
 		}
 		if e.Type == bulwark.EventTaskFinished {
@@ -486,6 +515,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		// end to seal them, which a set-up cut short would not.
 		cancel(errCanceled)
 	}
+	begun = true
 	if _, err := agent.Run(ctx, cfg, t); err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
 	}

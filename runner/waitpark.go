@@ -122,7 +122,7 @@ func (rt *Runtime) holds(l *live) bool {
 // keep keeps r, taken by the poll for a task resumed after a wait that
 // has not asked again yet, for when it does; a cancel is not kept.
 func (l *live) keep(r bulwark.ControlRequest) bool {
-	if r.Kind == bulwark.ControlCancel {
+	if r.Kind == bulwark.ControlCancel || unknownMoment(r) {
 		return false
 	}
 	l.mu.Lock()
@@ -132,6 +132,16 @@ func (l *live) keep(r bulwark.ControlRequest) bool {
 	}
 	l.wait.kept = append(l.wait.kept, r)
 	return true
+}
+
+// unknownMoment reports whether r is a message sent at a moment not
+// known (bulwark.EventSeqUnknown: one a stopped run had in its inbox,
+// say), which is never an answer: kept for a question asked again, it
+// was read only after the run's first step, and a run that ended there
+// never read it. It goes to the inbox instead (send), read before the
+// run's first step.
+func unknownMoment(r bulwark.ControlRequest) bool {
+	return r.Kind == bulwark.ControlMessage && r.EventSeq == bulwark.EventSeqUnknown
 }
 
 // keepDecision keeps a decision made to the node whose run resumes a

@@ -15,6 +15,11 @@ import (
 // replace the task's limits from this turn on. A task that is queued,
 // running or waiting is Conflict; an unknown one NotFound. It returns the
 // task as stored.
+//
+// The turn of an interrupted task goes on in the new one: the messages
+// stored for it and not taken (those its cut-off run had not read) move
+// to the new turn, in the same transaction, for the run that goes on.
+// Other requests stay with the turn before, which no run takes up.
 func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
 	const op = "sqlite.ContinueTask"
 	if err := tenant.Check(op); err != nil {
@@ -39,6 +44,15 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 			return bulwark.Errorf(bulwark.Conflict, op, "the task is %s, not stopped", cur)
 		}
 		c.touch(id, parent)
+		if cur == bulwark.TaskInterrupted {
+			_, err := tx.ExecContext(ctx, `UPDATE task_controls SET turn = turn + 1
+				WHERE tenant_id = ?1 AND task_id = ?2 AND taken IS NULL AND kind = ?3
+				AND turn = (SELECT turns FROM tasks WHERE tenant_id = ?1 AND id = ?2)`,
+				tenant, id, bulwark.ControlMessage)
+			if err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, turns = turns + 1, answer_ct = NULL, reason = '',
 			limits = COALESCE(?, limits), updated = ? WHERE tenant_id = ? AND id = ?`,
 			bulwark.TaskQueued, nullString(string(lim)), unixTime(db.now()), tenant, id)

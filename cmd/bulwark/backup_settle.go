@@ -21,7 +21,8 @@ import (
 // step) and none or part of its files in the artifact store, and no
 // folder (plain folders are never in a backup). A file already in the
 // artifact store is kept as it is there (it is as new as the
-// checkpoint's). It returns how many tasks it settled.
+// checkpoint's); a checkpoint marked sealed adds none (the store holds
+// the files its run left). It returns how many tasks it settled.
 func settleEnded(ctx context.Context, dir string, db store) (int, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
@@ -62,7 +63,14 @@ func settleEnded(ctx context.Context, dir string, db store) (int, error) {
 		for _, a := range arts {
 			have[a.Path] = true
 		}
-		for _, f := range cp.Files {
+		files := cp.Files
+		if cp.Sealed {
+			// The run a stop cut off sealed its folder, newer than the
+			// checkpoint, and a cancel then ended the task: its files are
+			// those (as runner's settleCheckpoint keeps them).
+			files = nil
+		}
+		for _, f := range files {
 			if have[f.Path] {
 				continue
 			}

@@ -27,7 +27,7 @@ func TestSettleEnded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk := func(status bulwark.TaskStatus) string {
+	mk := func(status bulwark.TaskStatus, sealed bool) string {
 		task, err := db.CreateTask(ctx, tn.ID, bulwark.Task{Input: "x"})
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +41,7 @@ func TestSettleEnded(t *testing.T) {
 			}
 			cfs = append(cfs, bulwark.CheckpointFile{Path: p, Mode: 0o600, Size: int64(len(c)), SHA256: bulwark.BlobID(c)})
 		}
-		if err := db.PutCheckpoint(ctx, tn.ID, bulwark.Checkpoint{TaskID: task.ID, Seq: 1, Files: cfs}); err != nil {
+		if err := db.PutCheckpoint(ctx, tn.ID, bulwark.Checkpoint{TaskID: task.ID, Seq: 1, Files: cfs, Sealed: sealed}); err != nil {
 			t.Fatal(err)
 		}
 		// As a task_finished event would (SetTaskStatus refuses ends).
@@ -55,16 +55,29 @@ func TestSettleEnded(t *testing.T) {
 		}
 		return task.ID
 	}
-	done := mk(bulwark.TaskSucceeded)
+	done := mk(bulwark.TaskSucceeded, false)
 	// b.txt was sealed already, in its final form.
 	if _, err := db.PutArtifact(ctx, tn.ID, bulwark.Artifact{TaskID: done, Path: "b.txt"}, []byte("sealed b")); err != nil {
 		t.Fatal(err)
 	}
-	paused := mk(bulwark.TaskInterrupted)
+	paused := mk(bulwark.TaskInterrupted, false)
+	// A task a stop cut off, which sealed its folder (a.txt; b.txt was
+	// removed after the checkpoint) and marked the checkpoint so, then
+	// canceled: the backup was made before the cancel dropped it.
+	stopped := mk(bulwark.TaskCanceled, true)
+	if _, err := db.PutArtifact(ctx, tn.ID, bulwark.Artifact{TaskID: stopped, Path: "a.txt"}, []byte("sealed a")); err != nil {
+		t.Fatal(err)
+	}
 
 	n, err := settleEnded(ctx, dir, db)
-	if err != nil || n != 1 {
-		t.Fatalf("settleEnded = %d, %v; want 1 task", n, err)
+	if err != nil || n != 2 {
+		t.Fatalf("settleEnded = %d, %v; want 2 tasks", n, err)
+	}
+	if arts, _ := db.Artifacts(ctx, tn.ID, stopped); len(arts) != 1 || arts[0].Path != "a.txt" {
+		t.Errorf("the files of the task whose sealed folder is newer than its checkpoint: %+v, want a.txt alone", arts)
+	}
+	if _, err := db.LatestCheckpoint(ctx, tn.ID, stopped); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("the canceled task's checkpoint: %v, want it gone", err)
 	}
 	for path, want := range map[string]string{"a.txt": "from the checkpoint", "b.txt": "sealed b"} {
 		_, got, err := db.ArtifactContent(ctx, tn.ID, done, path)

@@ -93,7 +93,7 @@ func testCheckpoints(t *testing.T, open func(*testing.T) Store) {
 		t.Fatal(err)
 	}
 	c2 := c1
-	c2.Seq, c2.Step, c2.Files = 7, 2, files2
+	c2.Seq, c2.Step, c2.Files, c2.Sealed = 7, 2, files2, true
 	if err := s.PutCheckpoint(ctx, a, c2); err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +104,8 @@ func testCheckpoints(t *testing.T, open func(*testing.T) Store) {
 		t.Fatal(err)
 	}
 	if got.TaskID != task.ID || got.Seq != 7 || got.Step != 2 || !slices.Equal(got.Files, files2) ||
-		got.Spent != c1.Spent || got.Taint.Flagged != "injection" || !slices.Equal(got.Taint.Hosts, []string{"example.com"}) || got.Created.IsZero() {
-		t.Errorf("LatestCheckpoint = %+v, want the one at seq 7", got)
+		got.Spent != c1.Spent || got.Taint.Flagged != "injection" || !slices.Equal(got.Taint.Hosts, []string{"example.com"}) || got.Created.IsZero() || !got.Sealed {
+		t.Errorf("LatestCheckpoint = %+v, want the one at seq 7, marked sealed", got)
 	}
 
 	// A checkpoint naming content not stored is refused, whole.

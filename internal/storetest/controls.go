@@ -147,3 +147,87 @@ func testControlEventSeq(t *testing.T, open func(*testing.T) Store) {
 		}
 	}
 }
+
+// testContinueMovesMessages: ContinueTask of an interrupted task moves the
+// messages stored for its turn and not taken to the new turn, for the run
+// that goes on; nothing else moves: not a cancel or an answer, not a
+// message taken already or stored for an older turn, not a request of
+// another tenant, and not those of a task that ended (its turn is over).
+func testContinueMovesMessages(t *testing.T, open func(*testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	send := func(tenant bulwark.TenantID, id string, turn int, kind bulwark.ControlKind, text string) {
+		t.Helper()
+		r := bulwark.ControlRequest{TaskID: id, Turn: turn, Kind: kind, Text: text, Actor: "user:1", EventSeq: bulwark.EventSeqUnknown}
+		if kind == bulwark.ControlAnswer {
+			r.ApprovalID = "ap_1"
+		}
+		if _, err := s.SendControl(ctx, tenant, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setStatus := func(id string, status bulwark.TaskStatus) {
+		t.Helper()
+		if err := s.SetTaskStatus(ctx, a, id, status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	take := func(tenant bulwark.TenantID, id string) []bulwark.ControlRequest {
+		t.Helper()
+		rs, err := s.TakeControls(ctx, []bulwark.TaskRef{{Tenant: tenant, ID: id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	for _, status := range []bulwark.TaskStatus{bulwark.TaskInterrupted, bulwark.TaskSucceeded} {
+		task := mustTask(t, s, a, bulwark.Task{Input: "x"})
+		if _, err := s.ContinueTask(ctx, a, task.ID, nil); !kindIs(err, bulwark.Conflict) { // queued
+			t.Fatalf("ContinueTask of a queued task: %v", err)
+		}
+		setStatus(task.ID, bulwark.TaskInterrupted)
+		if _, err := s.ContinueTask(ctx, a, task.ID, nil); err != nil { // turn 2
+			t.Fatal(err)
+		}
+		send(a, task.ID, 2, bulwark.ControlMessage, "taken")
+		take(a, task.ID)
+		send(a, task.ID, 1, bulwark.ControlMessage, "an older turn's")
+		send(a, task.ID, 2, bulwark.ControlMessage, "first")
+		send(a, task.ID, 2, bulwark.ControlCancel, "")
+		send(a, task.ID, 2, bulwark.ControlAnswer, "")
+		send(a, task.ID, 2, bulwark.ControlMessage, "second")
+		if status == bulwark.TaskSucceeded {
+			if err := s.AppendEvent(ctx, a, bulwark.Event{TaskID: task.ID, Seq: 1, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishDone}); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			setStatus(task.ID, status)
+		}
+		if _, err := s.ContinueTask(ctx, b, task.ID, nil); !kindIs(err, bulwark.NotFound) {
+			t.Errorf("ContinueTask of A's task by B: %v, want NotFound", err)
+		}
+		if _, err := s.ContinueTask(ctx, a, task.ID, nil); err != nil { // turn 3
+			t.Fatal(err)
+		}
+		turns := map[string]int{}
+		var order []string
+		for _, r := range take(a, task.ID) {
+			key := string(r.Kind) + " " + r.Text
+			turns[key] = r.Turn
+			order = append(order, key)
+		}
+		wantMoved := status == bulwark.TaskInterrupted
+		for key, want := range map[string]int{"message an older turn's": 1, "cancel ": 2, "answer ": 2, "message first": 2, "message second": 2} {
+			if wantMoved && (key == "message first" || key == "message second") {
+				want = 3
+			}
+			if got, ok := turns[key]; !ok || got != want {
+				t.Errorf("after ContinueTask of the %s task, %q is for turn %d (stored: %v), want %d", status, key, got, ok, want)
+			}
+		}
+		if len(order) != 5 || order[1] != "message first" || order[4] != "message second" {
+			t.Errorf("after ContinueTask of the %s task the requests read %q, want them in the order stored", status, order)
+		}
+	}
+}

@@ -118,6 +118,7 @@ var tests = []struct {
 	{"CheckpointMoved", testCheckpointMoved},
 	{"Controls", testControls},
 	{"ControlEventSeq", testControlEventSeq},
+	{"ContinueMovesMessages", testContinueMovesMessages},
 	{"TaskParent", testTaskParent},
 	{"TaskWithChildren", testTaskWithChildren},
 	{"TaskCreator", testTaskCreator},
