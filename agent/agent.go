@@ -322,7 +322,10 @@ func (r *run) loop(ctx context.Context) Outcome {
 		stream.end()
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
-				return stop.out // compacting spent a budget
+				for _, e := range stop.events {
+					r.emit(e)
+				}
+				return stop.out // compacting spent a budget or leaked
 			}
 			if out, stopped := r.stopped(ctx); stopped {
 				return out
@@ -431,6 +434,9 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 	r.applyProject(r.project)
 	if h.interrupted && len(h.pending) == 0 {
 		if out, leaked := r.resumeLeak(h.msgs, r.cfg.History); leaked {
+			return out, true
+		}
+		if out, leaked := r.resumeSummaryLeak(r.cfg.History); leaked {
 			return out, true
 		}
 	}

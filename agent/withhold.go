@@ -39,6 +39,12 @@ import (
 //     controls: the task does not go on to deliver one. A turn resumed
 //     after a restart cut it off after the reply's event fails the same
 //     way (resumeLeak).
+//   - A summary the model writes of its earlier turns when the
+//     conversation is compacted (compact.go) is its text too, written
+//     where no one sees it: one that carries the token never takes the
+//     place of the turns it summarises (the conversation), nor reaches an
+//     event (it is in none), and the task ends failed, as for a reply's
+//     text (leakedSummary).
 //   - The text as it streams (model_delta events, sent live to the event
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
@@ -141,6 +147,47 @@ func (r *run) resumeLeak(msgs []llm.Message, events []bulwark.Event) (out Outcom
 		}
 	}
 	return r.leakedText(llm.Message{}, stored), true
+}
+
+// summaryLeakEvents are the events that end a task whose summary of its
+// earlier turns carried the canary, after the compacted event.
+var summaryLeakEvents = [...]bulwark.Event{
+	{Type: bulwark.EventGuard, Text: "blocked: the model's summary of its earlier turns carried the task's confidential canary token: its instructions are being leaked"},
+	{Type: bulwark.EventError, Text: "the model's summary of its earlier turns carried a confidential token from its instructions, a sign that something it read made it leak them; the summary was withheld and the task stopped"},
+}
+
+// leakedSummary is the outcome of a task whose summary of its earlier
+// turns carried the canary: summaryCall drops the summary, and the loop
+// sends summaryLeakEvents.
+func (r *run) leakedSummary() Outcome {
+	return r.end(bulwark.FinishError, summaryLeakEvents[len(summaryLeakEvents)-1].Text)
+}
+
+// resumeSummaryLeak ends, as the run that a restart cut off did not get
+// to, the resumed turn whose summary carried the canary: ok reports that
+// events, the stored events, show it (its guard event, after the last
+// turn's end). The summary was stored nowhere: a resumed turn would
+// otherwise ask for another and go on.
+func (r *run) resumeSummaryLeak(events []bulwark.Event) (out Outcome, ok bool) {
+	start := 0
+	for i, e := range events {
+		if e.Type == bulwark.EventTaskFinished {
+			start = i + 1
+		}
+	}
+	stored := 0
+	for _, e := range events[start:] {
+		if stored < len(summaryLeakEvents) && e.Type == summaryLeakEvents[stored].Type && e.Text == summaryLeakEvents[stored].Text {
+			stored++
+		}
+	}
+	if stored == 0 {
+		return Outcome{}, false
+	}
+	for _, e := range summaryLeakEvents[stored:] {
+		r.emit(e)
+	}
+	return r.leakedSummary(), true
 }
 
 // leakedCalls ends the task at its maxLeaks-th call that carried the
