@@ -322,10 +322,10 @@ func (r *run) loop(ctx context.Context) Outcome {
 		stream.end()
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
-				for _, e := range stop.events {
-					r.emit(e)
+				if stop.leak != nil {
+					return r.leaked(stop.leak, 0) // a summary leaked
 				}
-				return stop.out // compacting spent a budget or leaked
+				return stop.out // compacting spent a budget
 			}
 			if out, stopped := r.stopped(ctx); stopped {
 				return out
@@ -346,7 +346,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 			r.unreported = &u
 		}
 		if leaked {
-			return r.leakedText(reply, 0)
+			return r.leakedText(reply)
 		}
 		if len(reply.ToolCalls) == 0 {
 			textOnly++
@@ -432,11 +432,8 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: reread + taintSuffix})
 	}
 	r.applyProject(r.project)
-	if h.interrupted && len(h.pending) == 0 {
-		if out, leaked := r.resumeLeak(h.msgs, r.cfg.History); leaked {
-			return out, true
-		}
-		if out, leaked := r.resumeSummaryLeak(r.cfg.History); leaked {
+	if h.interrupted {
+		if out, leaked := r.resumeLeak(h, r.cfg.History); leaked {
 			return out, true
 		}
 	}

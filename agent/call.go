@@ -78,7 +78,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 				// when the task goes on: marked and screened as any
 				// untrusted result.
 				text := r.cfg.Mask(res.Output)
-				if untrusted(res) {
+				if r.taint.canary.In(text) {
+					text = WithheldResult
+				} else if untrusted(res) {
 					text = r.screen(call, target, r.hostsOf(p), text)
 				}
 				r.checkpoint()
@@ -98,6 +100,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	r.noteWrites(p.effects, res.IsError)
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
+	if r.taint.canary.In(text) {
+		return r.leakedResult(call), true
+	}
 	if untrusted(res) {
 		text = r.screen(call, target, r.hostsOf(p), text)
 	}

@@ -25,7 +25,7 @@ import (
 //  2. summarise: older turns are summarised by the model itself into one
 //     message (a call that counts against the token and cost budgets and
 //     is carried by the compacted event's usage); a summary that carries
-//     the task's canary token ends the task (leakedSummary);
+//     the task's canary token ends the task (summaryLeak);
 //  3. the results of the latest turns but the last are stubbed too.
 //
 // Where the window is only assumed (llm.Window.Assumed: an unknown model),
@@ -75,10 +75,10 @@ type windowState struct {
 
 // stopRun is the error of a model call that ended the task instead (a
 // budget the summary call spent, a summary that leaked the canary): the
-// loop sends its events, then returns its outcome.
+// loop returns its outcome.
 type stopRun struct {
-	out    Outcome
-	events []bulwark.Event
+	out  Outcome
+	leak *leakEnd // the leak that ends the task instead of out
 }
 
 func (s *stopRun) Error() string { return s.out.Answer }
@@ -424,7 +424,7 @@ func (r *run) summaryCall(ctx context.Context, c *compaction, summary, transcrip
 		return "", bulwark.Errorf(bulwark.Unavailable, op, "the conversation outgrew the model's context window and the model gave an empty summary of it")
 	}
 	if r.taint.canary.In(text) {
-		return "", &stopRun{out: r.leakedSummary(), events: summaryLeakEvents[:]}
+		return "", &stopRun{leak: &summaryLeak}
 	}
 	return text, nil
 }
