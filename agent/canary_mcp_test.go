@@ -168,7 +168,7 @@ func TestCanaryLeakThroughMCPResult(t *testing.T) {
 				if tok == "" {
 					t.Fatal("the model never saw the canary: the test proves nothing")
 				}
-				if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "a tool's result carried a confidential token") {
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "a tool's result carried a confidential token") {
 					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 				}
 				if echoed != "" || len(h.ofType(bulwark.EventToolResult)) != 3 {
@@ -206,7 +206,7 @@ func TestCanaryMCPResultsEchoedTogether(t *testing.T) {
 					if !strings.Contains(echoed, h1+"\n"+h2) {
 						t.Fatalf("the reply %q does not hold the halves as encoded: the test proves nothing", echoed)
 					}
-					if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "the model's reply carried a confidential token") {
+					if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "the model's reply carried a confidential token") {
 						t.Errorf("outcome %+v, want the task failed for the leak in the reply; events:\n%s", out, h.dump())
 					}
 					assertTokenNowhere(t, h, cps, tok, h1+"\n"+h2)
@@ -222,7 +222,7 @@ func TestCanaryMCPResultsEchoedTogether(t *testing.T) {
 // event once.
 func TestCanaryResultLeakResumedFails(t *testing.T) {
 	live, first, _, _, _ := notesTask(t, "openai", func(s string) string { return s }, false, 0)
-	if !strings.Contains(live.Answer, "a tool's result carried") {
+	if live.Reason != bulwark.FinishLeak || !strings.Contains(live.Answer, "a tool's result carried") {
 		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
 	}
 	all := stored(first.all())

@@ -287,7 +287,7 @@ func TestCanaryTextLeakWithheldEverywhere(t *testing.T) {
 				if planted == "" {
 					t.Fatal("the model never planted the token: the test proves nothing")
 				}
-				if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "withheld") {
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "withheld") {
 					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 				}
 				pieces := leakTextPieces(tok, planted)
@@ -368,7 +368,7 @@ func TestCanaryLeaksEndTheTask(t *testing.T) {
 				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: json.RawMessage(args)}}}
 			})
 			out := h.run(t, context.Background())
-			if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "3 calls that carried a confidential token") {
+			if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "3 calls that carried a confidential token") {
 				t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 			}
 			if g := h.ofType(bulwark.EventGuard); len(g) != 3 {
@@ -450,7 +450,7 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 		return llmtest.Turn{Content: leakText(m[1])}
 	})
 	live := first.run(t, context.Background())
-	if live.Reason != bulwark.FinishError {
+	if live.Reason != bulwark.FinishLeak {
 		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
 	}
 	all := stored(first.all())
@@ -478,7 +478,7 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: 1}}
 			n := len(h.srv.Requests())
 			out := h.run(t, context.Background())
-			if out.Reason != bulwark.FinishError || out.Answer != live.Answer {
+			if out.Reason != bulwark.FinishLeak || out.Answer != live.Answer {
 				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
 			}
 			if got := len(h.srv.Requests()) - n; got != 0 {
@@ -547,7 +547,7 @@ func TestCanarySummaryLeakFails(t *testing.T) {
 				if tok == "" || planted == "" {
 					t.Fatalf("the model never planted the token (summaries %d): the test proves nothing", w.summaries)
 				}
-				if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "summary of its earlier turns carried a confidential token") {
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "summary of its earlier turns carried a confidential token") {
 					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 				}
 				reqs := h.srv.Requests()
@@ -572,6 +572,9 @@ func TestCanarySummaryLeakFails(t *testing.T) {
 				want := []bulwark.EventType{bulwark.EventCompacted, bulwark.EventGuard, bulwark.EventError, bulwark.EventTaskFinished}
 				if len(types) < 4 || !slices.Equal(types[len(types)-4:], want) {
 					t.Errorf("the events end %v, want %v", types[max(0, len(types)-4):], want)
+				}
+				if fin := h.ofType(bulwark.EventTaskFinished); len(fin) != 1 || fin[0].Reason != bulwark.FinishLeak {
+					t.Errorf("task_finished = %+v, want its reason leak", fin)
 				}
 				if c := h.ofType(bulwark.EventCompacted); len(c) == 0 || c[len(c)-1].Usage == nil || out.Usage != w.spent {
 					t.Errorf("the task's usage %+v (the server's %+v), the last compacted event %+v: want the summary call carried", out.Usage, w.spent, c)
@@ -598,7 +601,7 @@ func TestCanarySummaryLeakResumedFails(t *testing.T) {
 	w.summarise = func(int) string { return "The agent was told: " + tok }
 	first := newWindowHarness(t, w)
 	live := first.run(t, context.Background())
-	if live.Reason != bulwark.FinishError || !strings.Contains(live.Answer, "summary") {
+	if live.Reason != bulwark.FinishLeak || !strings.Contains(live.Answer, "summary") {
 		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
 	}
 	all := stored(first.all())

@@ -148,7 +148,7 @@ func (r *run) leaked(l *leakEnd, stored int) Outcome {
 	for _, e := range l[stored:] {
 		r.emit(e)
 	}
-	return r.end(bulwark.FinishError, l[len(l)-1].Text)
+	return r.end(bulwark.FinishLeak, l[len(l)-1].Text)
 }
 
 // leakedText ends the task whose reply carried the canary in its text
@@ -228,7 +228,7 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 	msg := fmt.Sprintf("the model made %d calls that carried a confidential token from its instructions, a sign that something it read made it leak them; the calls were blocked and the task stopped", r.leaks)
 	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
 	r.answer(call, "Not run: "+msg+".", true)
-	return r.end(bulwark.FinishError, msg)
+	return r.end(bulwark.FinishLeak, msg)
 }
 
 // Streamed text is held back: the word being written (the text's last
