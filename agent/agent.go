@@ -376,6 +376,9 @@ func (r *run) overBudget(ctx context.Context) (Outcome, bool) {
 	if out, stopped := r.stopped(ctx); stopped {
 		return out, true
 	}
+	if r.noteLeaked() {
+		return r.leaked(&noteLeak, 0), true
+	}
 	switch {
 	case r.step-r.first >= r.limits.MaxSteps:
 		return r.end(bulwark.FinishMaxSteps, fmt.Sprintf("the step budget (%d) ran out before the task was finished", r.limits.MaxSteps)), true

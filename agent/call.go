@@ -110,6 +110,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	r.checkpoint()
 	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: res.IsError})
 	r.answer(call, text, res.IsError)
+	if r.noteLeaked() {
+		return r.leaked(&noteLeak, 0), true
+	}
 	if r.repeats == warnRepeats {
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}

@@ -299,3 +299,60 @@ func TestCanaryStoppedResultWithheld(t *testing.T) {
 	}
 	assertTokenNowhere(t, h, nil, tok, b64(tok))
 }
+
+// TestCanaryNotificationWithheld: an MCP server that has the canary and
+// puts it in a log message or its progress on the running call (plain
+// or encoded) has the text withheld from the events, and the task ends
+// for the leak once the call is over, the reply's next call not run and
+// the model not asked again; a
+// restart after the leak's guard event resumes into the same end.
+func TestCanaryNotificationWithheld(t *testing.T) {
+	for _, typ := range []bulwark.EventType{bulwark.EventMCPLog, bulwark.EventToolProgress} {
+		for _, enc := range notesEncodings {
+			t.Run(string(typ)+"/"+enc.name, func(t *testing.T) {
+				var tok string
+				asked := 0
+				h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+					if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil {
+						tok = m[1]
+					}
+					asked++
+					if asked > 1 {
+						return finish("done")
+					}
+					return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("mcp__notes__work", map[string]string{"text": "x"}), call("mcp__notes__after", map[string]string{"text": "y"})}}
+				})
+				after := &mcpTool{name: "mcp__notes__after", readOnly: true, output: "ok"}
+				h.cfg.Tools.Add(after)
+				var send func(bulwark.Event)
+				h.cfg.Notifications = func(s func(bulwark.Event)) func() { send = s; return nil }
+				h.cfg.Tools.Add(&mcpTool{name: "mcp__notes__work", readOnly: true, output: "ok", during: func(context.Context) {
+					send(bulwark.Event{Type: typ, Tool: "mcp__notes__work", Text: "[info] got " + enc.enc(tok)})
+				}})
+				out := h.run(t, context.Background())
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "a message from the task's MCP server carried") || asked != 1 {
+					t.Errorf("outcome %+v after %d model calls, want the task ended for the leak after the first; events:\n%s", out, asked, h.dump())
+				}
+				if after.ran != 0 {
+					t.Error("the reply's call after the leak ran")
+				}
+				if n := h.ofType(typ); len(n) != 1 || n[0].Text != agent.WithheldNote {
+					t.Errorf("%s events %+v, want one, withheld", typ, n)
+				}
+				assertTokenNowhere(t, h, nil, tok, enc.enc(tok))
+				if typ != bulwark.EventMCPLog || enc.name != "plain" {
+					return
+				}
+				all := stored(h.all())
+				n := len(all)
+				r := h.again()
+				r.cfg.Notifications = nil
+				r.cfg.History = all[:n-2] // up to the guard event
+				r.cfg.Resume = &bulwark.Checkpoint{Seq: all[n-3].Seq, Step: all[n-3].Step, Spent: bulwark.Spent{Steps: 1}}
+				if out := r.run(t, context.Background()); out.Reason != bulwark.FinishLeak || asked != 1 {
+					t.Errorf("the resumed turn ended %+v after %d model calls, want the leak's end and none", out, asked-1)
+				}
+			})
+		}
+	}
+}

@@ -128,6 +128,13 @@ var (
 		{Type: bulwark.EventGuard, Text: "blocked: the model's summary of its earlier turns carried the task's confidential canary token: its instructions are being leaked"},
 		{Type: bulwark.EventError, Text: "the model's summary of its earlier turns carried a confidential token from its instructions, a sign that something it read made it leak them; the summary was withheld and the task stopped"},
 	}
+	// noteLeak ends a task an MCP server's log message or progress
+	// carried the canary in (withheld: WithheldNote), after the call
+	// that ran then, or before the next model call.
+	noteLeak = leakEnd{
+		{Type: bulwark.EventGuard, Text: "blocked: a message from the task's MCP server carried the task's confidential canary token: the model's instructions were leaked to it"},
+		{Type: bulwark.EventError, Text: "a message from the task's MCP server carried a confidential token from the model's instructions, a sign that the model leaked them to it; the message was withheld and the task stopped"},
+	}
 	// resultLeak ends a task a tool's result gave the canary back to,
 	// after the result's event (WithheldResult).
 	resultLeak = leakEnd{
@@ -175,22 +182,26 @@ func (r *run) leakedResult(call llm.ToolCall) Outcome {
 // resumed turn h that a leak was ending: ok reports that it was. The
 // stored events show it: the turn's conversation ends with a reply whose
 // text was withheld (its calls were not stored), its last tool result
-// was withheld (the calls after it are not run), or a summary's leak
-// sent its guard event (the summary was stored nowhere). Without this
-// the turn would go on, with the placeholder or a new summary.
+// was withheld (the calls after it are not run), or a summary's or a
+// notification's leak sent its guard event (the summary was stored
+// nowhere). Without this the turn would go on, with the placeholder or a
+// new summary.
 func (r *run) resumeLeak(h rebuilt, events []bulwark.Event) (out Outcome, ok bool) {
-	start, result, summary := 0, -1, -1
+	start, result, guarded := 0, -1, -1
+	var other *leakEnd
 	for i, e := range events {
 		switch {
 		case e.Type == bulwark.EventTaskFinished:
-			start, result, summary = i+1, -1, -1
+			start, result, guarded = i+1, -1, -1
 		case e.Type == bulwark.EventToolResult:
 			result = -1
 			if e.Text == WithheldResult {
 				result = i
 			}
 		case e.Type == summaryLeak[0].Type && e.Text == summaryLeak[0].Text:
-			summary = i
+			guarded, other = i, &summaryLeak
+		case e.Type == noteLeak[0].Type && e.Text == noteLeak[0].Text:
+			guarded, other = i, &noteLeak
 		}
 	}
 	var l *leakEnd
@@ -208,8 +219,8 @@ func (r *run) resumeLeak(h rebuilt, events []bulwark.Event) (out Outcome, ok boo
 		for _, p := range h.pending {
 			r.answer(p.call, "Not run: the task ended before this call.", true)
 		}
-	case summary >= 0:
-		l, from = &summaryLeak, summary
+	case guarded >= 0:
+		l, from = other, guarded
 	default:
 		return Outcome{}, false
 	}
