@@ -311,6 +311,9 @@ func isShortBlock(e, r int) bool {
 // found reports that they completed it, or the token's (from nothing
 // matched).
 func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates) (next states, found bool) {
+	if cur == 1 && !m.mayBegin(w) {
+		return 0, false // the commonest word: no reading's first byte begins a pattern
+	}
 	clear(at[:len(w)+1])
 	at[0] = statePair{cur, 1}
 	if m.token == nil {
@@ -370,6 +373,35 @@ func (m *pieceMatcher) begins(c byte) bool {
 	return c == m.pat[0] || m.token != nil && c == m.token.pat[0]
 }
 
+// mayBegin reports whether w's first byte, plain or in a reading, may
+// begin a pattern (begins).
+func (m *pieceMatcher) mayBegin(w string) bool {
+	if m.begins(w[0]) {
+		return true
+	}
+	for e := range wordReadings {
+		if len(w) < 2 {
+			break
+		}
+		v0, v1 := charValue(e, w[0]), charValue(e, w[1])
+		if v0 < 0 || v1 < 0 {
+			continue
+		}
+		bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+		c := byte((v0<<bitsPer | v1) >> (2*bitsPer - 8))
+		if isText(c) && m.begins(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// isText reports whether c is a byte decodeText keeps: printable ASCII,
+// a tab or a line break.
+func isText(c byte) bool {
+	return ' ' <= c && c <= '~' || c == '\t' || c == '\n' || c == '\r'
+}
+
 // progress keeps the states of p with part of a pattern matched.
 func progress(p statePair) statePair { return statePair{p[0] &^ 1, p[1] &^ 1} }
 
@@ -415,7 +447,7 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 			if nbits += bitsPer; nbits >= 8 {
 				nbits -= 8
 				c := byte(acc >> nbits)
-				if c < ' ' && c != '\t' && c != '\n' && c != '\r' || c > '~' {
+				if !isText(c) {
 					break
 				}
 				d = append(d, c)
