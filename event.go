@@ -133,7 +133,19 @@ const (
 	FinishLoop      FinishReason = "loop"       // the same call repeated too often
 	FinishCanceled  FinishReason = "canceled"   // canceled by a person or shutdown
 	FinishError     FinishReason = "error"      // the model or the platform failed
+	// FinishLeak: the model leaked the confidential canary token of its
+	// instructions (in its reply, a summary, a tool's result or three of
+	// its calls), a sign that something it read steers it; what carried
+	// the token was withheld. A failure (TaskFailed), as FinishError was
+	// for it before: a client that knows only the reasons above tells a
+	// failure by the task's status, or by any reason but done.
+	FinishLeak FinishReason = "leak"
 )
+
+// FinishReasons are the reasons a task can end for, in the order above.
+// More may come: a reason not known is a failure, as TaskStatusFor says.
+var FinishReasons = []FinishReason{FinishDone, FinishMaxSteps, FinishMaxTokens, FinishMaxCost, FinishTimeout,
+	FinishLoop, FinishCanceled, FinishError, FinishLeak}
 
 // Success reports whether the reason is a successful end.
 func (r FinishReason) Success() bool { return r == FinishDone }

@@ -334,6 +334,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 		}
 		if err != nil {
 			if stop := (*stopRun)(nil); errors.As(err, &stop) {
+				if stop.leak != nil {
+					return r.leaked(stop.leak, 0) // a summary leaked
+				}
 				return stop.out // compacting spent a budget
 			}
 			if out, stopped := r.stopped(ctx); stopped {
@@ -361,7 +364,7 @@ func (r *run) loop(ctx context.Context) Outcome {
 			r.unreported = &u
 		}
 		if leaked {
-			return r.leakedText(reply, 0)
+			return r.leakedText(reply)
 		}
 		if len(reply.ToolCalls) == 0 {
 			textOnly++
@@ -390,6 +393,9 @@ func (r *run) loop(ctx context.Context) Outcome {
 func (r *run) overBudget(ctx context.Context) (Outcome, bool) {
 	if out, stopped := r.stopped(ctx); stopped {
 		return out, true
+	}
+	if r.noteLeaked() {
+		return r.leaked(&noteLeak, 0), true
 	}
 	switch {
 	case r.step-r.first >= r.limits.MaxSteps:
@@ -447,8 +453,8 @@ func (r *run) continueTurn(ctx context.Context, env *tool.Env) (Outcome, bool) {
 		r.emit(bulwark.Event{Type: bulwark.EventGuard, Text: reread + taintSuffix})
 	}
 	r.applyProject(r.project)
-	if h.interrupted && len(h.pending) == 0 {
-		if out, leaked := r.resumeLeak(h.msgs, r.cfg.History); leaked {
+	if h.interrupted {
+		if out, leaked := r.resumeLeak(h, r.cfg.History); leaked {
 			return out, true
 		}
 	}

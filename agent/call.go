@@ -78,7 +78,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 				// when the task goes on: marked and screened as any
 				// untrusted result.
 				text := r.cfg.Mask(res.Output)
-				if untrusted(res) {
+				if r.taint.canary.In(text) {
+					text = WithheldResult
+				} else if untrusted(res) {
 					text = r.screen(call, target, r.hostsOf(p), text)
 				}
 				r.checkpoint()
@@ -98,6 +100,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	r.noteWrites(p.effects, res.IsError)
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
+	if r.taint.canary.In(text) {
+		return r.leakedResult(call), true
+	}
 	if untrusted(res) {
 		text = r.screen(call, target, r.hostsOf(p), text)
 	}
@@ -105,6 +110,9 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	r.checkpoint()
 	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: text, IsError: res.IsError})
 	r.answer(call, text, res.IsError)
+	if r.noteLeaked() {
+		return r.leaked(&noteLeak, 0), true
+	}
 	if r.repeats == warnRepeats {
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}

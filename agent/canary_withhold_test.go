@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -286,7 +287,7 @@ func TestCanaryTextLeakWithheldEverywhere(t *testing.T) {
 				if planted == "" {
 					t.Fatal("the model never planted the token: the test proves nothing")
 				}
-				if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "withheld") {
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "withheld") {
 					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 				}
 				pieces := leakTextPieces(tok, planted)
@@ -367,7 +368,7 @@ func TestCanaryLeaksEndTheTask(t *testing.T) {
 				return llmtest.Turn{ToolCalls: []llmtest.ToolCall{{Name: "write_file", Arguments: json.RawMessage(args)}}}
 			})
 			out := h.run(t, context.Background())
-			if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "3 calls that carried a confidential token") {
+			if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "3 calls that carried a confidential token") {
 				t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 			}
 			if g := h.ofType(bulwark.EventGuard); len(g) != 3 {
@@ -449,7 +450,7 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 		return llmtest.Turn{Content: leakText(m[1])}
 	})
 	live := first.run(t, context.Background())
-	if live.Reason != bulwark.FinishError {
+	if live.Reason != bulwark.FinishLeak {
 		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
 	}
 	all := stored(first.all())
@@ -477,7 +478,7 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: 1}}
 			n := len(h.srv.Requests())
 			out := h.run(t, context.Background())
-			if out.Reason != bulwark.FinishError || out.Answer != live.Answer {
+			if out.Reason != bulwark.FinishLeak || out.Answer != live.Answer {
 				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
 			}
 			if got := len(h.srv.Requests()) - n; got != 0 {
@@ -512,5 +513,124 @@ func assertContinuedWithheld(t *testing.T, h *harness, pieces []string, what str
 	assertNowhere(t, "the continued turn's request", string(b), pieces)
 	if !strings.Contains(string(b), "withheld") {
 		t.Errorf("the continued turn's request does not show the withheld %s: %s", what, b)
+	}
+}
+
+// TestCanarySummaryLeakFails: a model that writes the canary, plain,
+// encoded or split, into the summary of its earlier turns when the
+// conversation is compacted (both protocols) ends the task failed for
+// the leak, at that summary: the summary takes the place of no turn
+// (no later request, summary call or turn, is made), and no event nor
+// checkpoint holds it. The compacted event carries the summary call's
+// usage, then a guard and an error event say why.
+func TestCanarySummaryLeakFails(t *testing.T) {
+	for _, protocol := range []string{"openai", "anthropic"} {
+		for _, tt := range leakEncodings() {
+			t.Run(protocol+"/"+tt.name, func(t *testing.T) {
+				var tok, planted string
+				w := &window{protocol: protocol, tokens: 4000}
+				next := writeAll(10, 2000)
+				w.next = func(n int, r *llmtest.Request) llmtest.Turn {
+					if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil {
+						tok = m[1]
+					}
+					return next(n, r)
+				}
+				w.summarise = func(int) string {
+					planted = tt.args(tok)
+					return "The agent wrote files w1.txt and on. " + leakText(planted)
+				}
+				h := newWindowHarness(t, w)
+				var cps []bulwark.Checkpoint
+				h.cfg.Checkpoint = func(c bulwark.Checkpoint) { cps = append(cps, c) }
+				out := h.run(t, context.Background())
+				if tok == "" || planted == "" {
+					t.Fatalf("the model never planted the token (summaries %d): the test proves nothing", w.summaries)
+				}
+				if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "summary of its earlier turns carried a confidential token") {
+					t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
+				}
+				reqs := h.srv.Requests()
+				if w.summaries != 1 || len(reqs[len(reqs)-1].Tools) != 0 {
+					t.Errorf("%d summary calls, the last request with %d tools: want the leaking summary call last", w.summaries, len(reqs[len(reqs)-1].Tools))
+				}
+				pieces := leakTextPieces(tok, planted)
+				for _, r := range reqs {
+					b, _ := json.Marshal(r.Messages[1:]) // the system prompt holds the token
+					assertNowhere(t, "a model request", string(b), pieces)
+				}
+				var types []bulwark.EventType
+				for _, e := range h.all() {
+					b, _ := json.Marshal(e)
+					assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
+					types = append(types, e.Type)
+				}
+				for _, c := range cps {
+					b, _ := json.Marshal(c)
+					assertNowhere(t, "a checkpoint", string(b), pieces)
+				}
+				want := []bulwark.EventType{bulwark.EventCompacted, bulwark.EventGuard, bulwark.EventError, bulwark.EventTaskFinished}
+				if len(types) < 4 || !slices.Equal(types[len(types)-4:], want) {
+					t.Errorf("the events end %v, want %v", types[max(0, len(types)-4):], want)
+				}
+				if fin := h.ofType(bulwark.EventTaskFinished); len(fin) != 1 || fin[0].Reason != bulwark.FinishLeak {
+					t.Errorf("task_finished = %+v, want its reason leak", fin)
+				}
+				if c := h.ofType(bulwark.EventCompacted); len(c) == 0 || c[len(c)-1].Usage == nil || out.Usage != w.spent {
+					t.Errorf("the task's usage %+v (the server's %+v), the last compacted event %+v: want the summary call carried", out.Usage, w.spent, c)
+				}
+			})
+		}
+	}
+}
+
+// TestCanarySummaryLeakResumedFails: a restart that cut off the task
+// after the guard event of a leaking summary, or after its error event,
+// resumes into the same failure, without asking the model for another
+// summary, and stores each event once.
+func TestCanarySummaryLeakResumedFails(t *testing.T) {
+	tok := ""
+	w := &window{tokens: 4000}
+	next := writeAll(10, 2000)
+	w.next = func(n int, r *llmtest.Request) llmtest.Turn {
+		if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil {
+			tok = m[1]
+		}
+		return next(n, r)
+	}
+	w.summarise = func(int) string { return "The agent was told: " + tok }
+	first := newWindowHarness(t, w)
+	live := first.run(t, context.Background())
+	if live.Reason != bulwark.FinishLeak || !strings.Contains(live.Answer, "summary") {
+		t.Fatalf("the uninterrupted run ended %+v, want failed for the leak", live)
+	}
+	all := stored(first.all())
+	for cut := 1; cut <= 2; cut++ { // the leak's events stored
+		t.Run(fmt.Sprintf("cut after %d", cut), func(t *testing.T) {
+			n := len(all)
+			if n < 4 || all[n-4].Type != bulwark.EventCompacted || all[n-3].Type != bulwark.EventGuard {
+				t.Fatalf("the stored events do not end compacted, guard, error, task_finished:\n%s", first.dump())
+			}
+			events := all[: n-3+cut : n-3+cut]
+			last := events[len(events)-1]
+			h := first.again()
+			h.cfg.History = events
+			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: last.Step}}
+			asked := len(h.srv.Requests())
+			out := h.run(t, context.Background())
+			if out.Reason != live.Reason || out.Answer != live.Answer {
+				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
+			}
+			if got := len(h.srv.Requests()) - asked; got != 0 {
+				t.Errorf("the resumed turn asked the model %d times, want none", got)
+			}
+			count := map[bulwark.EventType]int{}
+			for _, e := range append(events, h.all()...) {
+				count[e.Type]++
+			}
+			if count[bulwark.EventGuard] != 1 || count[bulwark.EventError] != 1 {
+				t.Errorf("the task stored %d guard and %d error events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError])
+			}
+		})
 	}
 }

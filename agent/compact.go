@@ -24,7 +24,8 @@ import (
 //     that say where the full text is;
 //  2. summarise: older turns are summarised by the model itself into one
 //     message (a call that counts against the token and cost budgets and
-//     is carried by the compacted event's usage);
+//     is carried by the compacted event's usage); a summary that carries
+//     the task's canary token ends the task (summaryLeak);
 //  3. the results of the latest turns but the last are stubbed too.
 //
 // Where the window is only assumed (llm.Window.Assumed: an unknown model),
@@ -73,8 +74,12 @@ type windowState struct {
 }
 
 // stopRun is the error of a model call that ended the task instead (a
-// budget the summary call spent): the loop returns its outcome.
-type stopRun struct{ out Outcome }
+// budget the summary call spent, a summary that leaked the canary): the
+// loop returns its outcome.
+type stopRun struct {
+	out  Outcome
+	leak *leakEnd // the leak that ends the task instead of out
+}
 
 func (s *stopRun) Error() string { return s.out.Answer }
 
@@ -396,7 +401,7 @@ func (r *run) summaryCall(ctx context.Context, c *compaction, summary, transcrip
 		{Role: llm.User, Content: user},
 	}, MaxTokens: maxTokens}
 	if spent := r.usage.InputTokens + r.usage.OutputTokens; spent+estimate(req.Messages, nil)+maxTokens > r.limits.MaxTokens {
-		return "", &stopRun{r.end(bulwark.FinishMaxTokens, fmt.Sprintf(
+		return "", &stopRun{out: r.end(bulwark.FinishMaxTokens, fmt.Sprintf(
 			"the token budget (%d) ran out before the task was finished: compacting the conversation needed more", r.limits.MaxTokens))}
 	}
 	resp, err := r.cfg.Model.Stream(ctx, req, nil)
@@ -410,13 +415,16 @@ func (r *run) summaryCall(ctx context.Context, c *compaction, summary, transcrip
 	c.usage.Add(resp.Usage)
 	switch {
 	case r.usage.InputTokens+r.usage.OutputTokens >= r.limits.MaxTokens:
-		return "", &stopRun{r.end(bulwark.FinishMaxTokens, fmt.Sprintf("the token budget (%d) ran out before the task was finished", r.limits.MaxTokens))}
+		return "", &stopRun{out: r.end(bulwark.FinishMaxTokens, fmt.Sprintf("the token budget (%d) ran out before the task was finished", r.limits.MaxTokens))}
 	case r.limits.MaxCost > 0 && r.usage.Cost >= r.limits.MaxCost:
-		return "", &stopRun{r.end(bulwark.FinishMaxCost, fmt.Sprintf("the cost budget ($%.2f) ran out before the task was finished", r.limits.MaxCost))}
+		return "", &stopRun{out: r.end(bulwark.FinishMaxCost, fmt.Sprintf("the cost budget ($%.2f) ran out before the task was finished", r.limits.MaxCost))}
 	}
 	text := strings.TrimSpace(resp.Message.Content)
 	if text == "" {
 		return "", bulwark.Errorf(bulwark.Unavailable, op, "the conversation outgrew the model's context window and the model gave an empty summary of it")
+	}
+	if r.taint.canary.In(text) {
+		return "", &stopRun{leak: &summaryLeak}
 	}
 	return text, nil
 }

@@ -28,6 +28,9 @@ type window struct {
 	next     func(n int, req *llmtest.Request) llmtest.Turn // n: the agent turns answered, from 1
 	// refuse, when set, refuses the agent's request n as too long.
 	refuse func(n int) bool
+	// summarise, when set, writes the summary of summary call n (from
+	// 1) in place of the fixed one.
+	summarise func(n int) string
 
 	mu        sync.Mutex
 	turns     int           // agent turns answered
@@ -66,6 +69,9 @@ func (w *window) handle(req *llmtest.Request) llmtest.Turn {
 		w.summaries++
 		t = llmtest.Turn{Content: fmt.Sprintf("Summary %d: the agent read and wrote files; nothing is left but what the latest turns show.", w.summaries),
 			Usage: bulwark.Usage{InputTokens: size, OutputTokens: 40}}
+		if w.summarise != nil {
+			t.Content = w.summarise(w.summaries)
+		}
 		w.summary.Add(t.Usage)
 	} else {
 		w.turns++

@@ -28,7 +28,14 @@ type notes struct {
 	// callTool and callID are the call that runs now, to which progress
 	// for its tool belongs.
 	callTool, callID string
+	// leaked: a notification carried the task's canary (withheld); the
+	// loop ends the task for it (noteLeaked).
+	leaked bool
 }
+
+// WithheldNote stands in for the text of a notification that carried the
+// canary.
+const WithheldNote = "[withheld: this message carried the task's confidential canary token, so its text is not kept]"
 
 // startNotifications hands Config.Notifications its send function and
 // returns what ends it.
@@ -56,6 +63,11 @@ func (r *run) notify(e bulwark.Event) {
 		return
 	}
 	e = bulwark.Event{Type: e.Type, Tool: oneLine(e.Tool, 100), Text: validUTF8Prefix(e.Text, maxNoteText)}
+	if r.taint.canary.In(e.Text) {
+		// The server has the token (the model leaked it there): the
+		// text goes nowhere, and the task ends (noteLeaked).
+		e.Text, n.leaked = WithheldNote, true
+	}
 	switch e.Type {
 	case bulwark.EventMCPLog:
 		n.logs++
@@ -85,6 +97,13 @@ func (r *run) notify(e bulwark.Event) {
 		e.Text = r.cfg.Mask(e.Text)
 		r.emit(e)
 	}
+}
+
+// noteLeaked reports whether a notification carried the canary.
+func (r *run) noteLeaked() bool {
+	r.notes.mu.Lock()
+	defer r.notes.mu.Unlock()
+	return r.notes.leaked
 }
 
 // calling tells the notifications which call runs now ("" when none).

@@ -39,6 +39,16 @@ import (
 //     controls: the task does not go on to deliver one. A turn resumed
 //     after a restart cut it off after the reply's event fails the same
 //     way (resumeLeak).
+//   - A tool's result that carries it (the model had it put together
+//     from pieces, each of which its calls' checks let pass) has its text
+//     replaced by WithheldResult, and the task ends failed too
+//     (leakedResult): the token has reached whoever wrote the result.
+//   - A summary the model writes of its earlier turns when the
+//     conversation is compacted (compact.go) is its text too, written
+//     where no one sees it: one that carries the token never takes the
+//     place of the turns it summarises (the conversation), nor reaches an
+//     event (it is in none), and the task ends failed, as for a reply's
+//     text (summaryLeak).
 //   - The text as it streams (model_delta events, sent live to the event
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
@@ -107,47 +117,127 @@ func withheld(call llm.ToolCall) bool {
 	return bytes.Equal(call.Arguments, withheldArgs)
 }
 
-// textLeakEvents are the events, in order, that end a task whose reply
-// carried the canary in its text, after the reply's model_text event.
-var textLeakEvents = [...]bulwark.Event{
-	{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"},
-	{Type: bulwark.EventError, Text: "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"},
+// leakEnd is how a task ends for a leak the check found in the model's
+// text or in a tool's result: the events, in order, that say so (a guard
+// event and the task's error, whose text is the outcome's answer).
+type leakEnd [2]bulwark.Event
+
+var (
+	// textLeak ends a task whose reply carried the canary in its text,
+	// after the reply's model_text event.
+	textLeak = leakEnd{
+		{Type: bulwark.EventGuard, Text: "blocked: the model's reply carried the task's confidential canary token: its instructions are being leaked"},
+		{Type: bulwark.EventError, Text: "the model's reply carried a confidential token from its instructions, a sign that something it read made it leak them; the reply was withheld and the task stopped"},
+	}
+	// summaryLeak ends a task whose summary of its earlier turns carried
+	// the canary, after the compacted event.
+	summaryLeak = leakEnd{
+		{Type: bulwark.EventGuard, Text: "blocked: the model's summary of its earlier turns carried the task's confidential canary token: its instructions are being leaked"},
+		{Type: bulwark.EventError, Text: "the model's summary of its earlier turns carried a confidential token from its instructions, a sign that something it read made it leak them; the summary was withheld and the task stopped"},
+	}
+	// noteLeak ends a task an MCP server's log message or progress
+	// carried the canary in (withheld: WithheldNote), after the call
+	// that ran then, or before the next model call.
+	noteLeak = leakEnd{
+		{Type: bulwark.EventGuard, Text: "blocked: a message from the task's MCP server carried the task's confidential canary token: the model's instructions were leaked to it"},
+		{Type: bulwark.EventError, Text: "a message from the task's MCP server carried a confidential token from the model's instructions, a sign that the model leaked them to it; the message was withheld and the task stopped"},
+	}
+	// resultLeak ends a task a tool's result gave the canary back to,
+	// after the result's event (WithheldResult).
+	resultLeak = leakEnd{
+		{Type: bulwark.EventGuard, Text: "blocked: a tool's result carried the task's confidential canary token: the model's instructions were leaked to where it came from"},
+		{Type: bulwark.EventError, Text: "a tool's result carried a confidential token from the model's instructions, a sign that the model leaked them to where the result came from; the result was withheld and the task stopped"},
+	}
+)
+
+// WithheldResult stands in for the text of a tool's result that carried
+// the canary: the text of its tool_result event and what the model is
+// given.
+const WithheldResult = "[withheld: this result carried the task's confidential canary token, so its text is not kept]"
+
+// leaked ends the task for the leak l: it sends l's events but the first
+// stored, which the run that a restart cut off stored already
+// (resumeLeak).
+func (r *run) leaked(l *leakEnd, stored int) Outcome {
+	for _, e := range l[stored:] {
+		r.emit(e)
+	}
+	return r.end(bulwark.FinishLeak, l[len(l)-1].Text)
 }
 
 // leakedText ends the task whose reply carried the canary in its text
 // (withheld by withholdLeaks, its event sent): the calls of the reply
-// are not run. The first stored of textLeakEvents were stored already,
-// by the run that a restart cut off (resumeLeak), and are not sent again.
-func (r *run) leakedText(reply llm.Message, stored int) Outcome {
-	for _, e := range textLeakEvents[stored:] {
-		r.emit(e)
-	}
+// are not run.
+func (r *run) leakedText(reply llm.Message) Outcome {
 	r.skipCalls(reply.ToolCalls)
-	return r.end(bulwark.FinishError, textLeakEvents[len(textLeakEvents)-1].Text)
+	return r.leaked(&textLeak, 0)
 }
 
-// resumeLeak ends, as leakedText did not get to, the resumed turn whose
-// last reply had its text withheld: ok reports that msgs, the turn's
-// conversation, ends with that reply. A restart between the reply's
-// model_text event and the task's end would otherwise go on with the
-// placeholder. The reply's calls were not stored: there are none to
-// skip.
-func (r *run) resumeLeak(msgs []llm.Message, events []bulwark.Event) (out Outcome, ok bool) {
-	if n := len(msgs); n == 0 || msgs[n-1].Role != llm.Assistant || msgs[n-1].Content != WithheldText {
-		return Outcome{}, false
-	}
-	stored, last := 0, -1
+// leakedResult ends the task whose call's result carried the canary: the
+// result is withheld, from its event and from the model. Whoever wrote
+// the result (an MCP server, a web page, a file the model wrote in
+// pieces) has the token: the model leaked its instructions, by a way the
+// checks of its calls did not see (in pieces over several calls, say).
+func (r *run) leakedResult(call llm.ToolCall) Outcome {
+	r.checkpoint()
+	r.emit(bulwark.Event{Type: bulwark.EventToolResult, Tool: call.Name, CallID: call.ID, Text: WithheldResult, IsError: true})
+	r.answer(call, WithheldResult, true)
+	return r.leaked(&resultLeak, 0)
+}
+
+// resumeLeak ends, as the run that a restart cut off did not get to, the
+// resumed turn h that a leak was ending: ok reports that it was. The
+// stored events show it: the turn's conversation ends with a reply whose
+// text was withheld (its calls were not stored), its last tool result
+// was withheld (the calls after it are not run), or a summary's or a
+// notification's leak sent its guard event (the summary was stored
+// nowhere). Without this the turn would go on, with the placeholder or a
+// new summary.
+func (r *run) resumeLeak(h rebuilt, events []bulwark.Event) (out Outcome, ok bool) {
+	start, result, guarded := 0, -1, -1
+	var other *leakEnd
 	for i, e := range events {
-		if e.Type == bulwark.EventModelText {
-			last = i
+		switch {
+		case e.Type == bulwark.EventTaskFinished:
+			start, result, guarded = i+1, -1, -1
+		case e.Type == bulwark.EventToolResult:
+			result = -1
+			if e.Text == WithheldResult {
+				result = i
+			}
+		case e.Type == summaryLeak[0].Type && e.Text == summaryLeak[0].Text:
+			guarded, other = i, &summaryLeak
+		case e.Type == noteLeak[0].Type && e.Text == noteLeak[0].Text:
+			guarded, other = i, &noteLeak
 		}
 	}
-	for _, e := range events[last+1:] {
-		if stored < len(textLeakEvents) && e.Type == textLeakEvents[stored].Type && e.Text == textLeakEvents[stored].Text {
+	var l *leakEnd
+	from := start
+	switch n := len(h.msgs); {
+	case len(h.pending) == 0 && n > 0 && h.msgs[n-1].Role == llm.Assistant && h.msgs[n-1].Content == WithheldText:
+		l = &textLeak
+		for i := start; i < len(events); i++ {
+			if events[i].Type == bulwark.EventModelText {
+				from = i + 1
+			}
+		}
+	case result >= 0:
+		l, from = &resultLeak, result+1
+		for _, p := range h.pending {
+			r.answer(p.call, "Not run: the task ended before this call.", true)
+		}
+	case guarded >= 0:
+		l, from = other, guarded
+	default:
+		return Outcome{}, false
+	}
+	stored := 0
+	for _, e := range events[from:] {
+		if stored < len(l) && e.Type == l[stored].Type && e.Text == l[stored].Text {
 			stored++
 		}
 	}
-	return r.leakedText(llm.Message{}, stored), true
+	return r.leaked(l, stored), true
 }
 
 // leakedCalls ends the task at its maxLeaks-th call that carried the
@@ -156,7 +246,7 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 	msg := fmt.Sprintf("the model made %d calls that carried a confidential token from its instructions, a sign that something it read made it leak them; the calls were blocked and the task stopped", r.leaks)
 	r.emit(bulwark.Event{Type: bulwark.EventError, Text: msg})
 	r.answer(call, "Not run: "+msg+".", true)
-	return r.end(bulwark.FinishError, msg)
+	return r.end(bulwark.FinishLeak, msg)
 }
 
 // Streamed text is held back: the word being written (the text's last

@@ -80,3 +80,30 @@ func BenchmarkScoreReadme(b *testing.B) {
 		Score(text)
 	}
 }
+
+// BenchmarkCanaryInResult is the agent's check of a tool's result: a
+// short one (write_file's), and one of the default max_output (16 KiB)
+// of documentation and source, with Score of the same text beside it
+// (an untrusted result is scored too).
+func BenchmarkCanaryInResult(b *testing.B) {
+	c := NewCanary()
+	long := benchText()[:16<<10]
+	for _, tt := range []struct{ name, text string }{
+		{"short", `created "step-3.txt" (64 bytes, 1 lines)`},
+		{"16KiB", long},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tt.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.In(tt.text)
+			}
+		})
+	}
+	b.Run("16KiB-score", func(b *testing.B) {
+		b.SetBytes(int64(len(long)))
+		for b.Loop() {
+			Score(long)
+		}
+	})
+}

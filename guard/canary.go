@@ -31,8 +31,7 @@ func NewCanary() Canary {
 	c := Canary{token: canaryPrefix + h, secret: h}
 	needles := c.makeNeedles()
 	c.needles = &needles
-	c.matcher = new(pieceMatcher)
-	c.matcher.init(h)
+	c.matcher = newPieceMatcher(h)
 	return c
 }
 

@@ -39,11 +39,11 @@ func (c Canary) inMixed(text string) bool {
 	}
 	m := c.matcher
 	if m == nil { // a Canary made otherwise than by NewCanary
-		m = new(pieceMatcher)
-		m.init(c.secret)
+		m = newPieceMatcher(c.secret)
 	}
 	var buf [128]byte // where most words are decoded, kept off the heap
-	if m.in(text, buf[:0]) {
+	var at cutStates  // cuts', for every word
+	if m.in(text, buf[:0], &at) {
 		return true
 	}
 	// Escapes undone, and undone again (an escape of an escape: "%5Cx41",
@@ -52,11 +52,11 @@ func (c Canary) inMixed(text string) bool {
 	if u == text {
 		return false
 	}
-	if m.in(u, buf[:0]) {
+	if m.in(u, buf[:0], &at) {
 		return true
 	}
 	u2 := unescapeInPlace(u)
-	return u2 != u && m.in(u2, buf[:0])
+	return u2 != u && m.in(u2, buf[:0], &at)
 }
 
 // maxPattern bounds the pattern's length: a set of states is a uint64.
@@ -69,7 +69,24 @@ const maxPattern = 63
 type pieceMatcher struct {
 	pat  string
 	fail [maxPattern + 1]uint8 // fail[k]: the longest proper prefix of pat[:k] that is also its suffix
+	// token matches the whole token (its prefix's letters, then the
+	// secret) for cuts; nil in the token's own.
+	token *pieceMatcher
 }
+
+// newPieceMatcher returns the matcher of secret, with its token's.
+func newPieceMatcher(secret string) *pieceMatcher {
+	m := new(pieceMatcher)
+	m.init(secret)
+	if len(tokenLetters)+len(secret) <= maxPattern {
+		m.token = new(pieceMatcher)
+		m.token.init(tokenLetters + secret)
+	}
+	return m
+}
+
+// tokenLetters are the letters of canaryPrefix, as run reads them.
+const tokenLetters = "bwkcanary"
 
 func (m *pieceMatcher) init(secret string) {
 	m.pat = secret
@@ -88,15 +105,16 @@ func (m *pieceMatcher) init(secret string) {
 type states uint64
 
 // in reads text a word at a time, decoding words in scratch.
-func (m *pieceMatcher) in(text string, scratch []byte) bool {
-	_, found := m.words(1, text, base64Bytes.Get(), scratch, true) // nothing matched yet
+func (m *pieceMatcher) in(text string, scratch []byte, at *cutStates) bool {
+	_, found := m.words(1, text, base64Bytes.Get(), scratch, at) // nothing matched yet
 	return found
 }
 
 // words reads text from cur a word at a time, a word being a run of bytes
-// inWord accepts; the others are separators, skipped. nest lets a word's
-// decoding be read again (word).
-func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte, nest bool) (states, bool) {
+// inWord accepts; the others are separators, skipped. With at (not
+// nil), a word's decoding is read again (word) and the word read as
+// pieces with nothing between them (cuts, in at).
+func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte, at *cutStates) (states, bool) {
 	for i := 0; i < len(text); {
 		if !inWord[text[i]] {
 			i++
@@ -115,7 +133,7 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 			// and a text one digit off the canary be taken for it.
 			next, found = run(m, cur, text[i:j])
 		} else {
-			next, found = m.word(cur, text[i:j], scratch, nest)
+			next, found = m.word(cur, text[i:j], scratch, at)
 		}
 		if found {
 			return next, true
@@ -194,9 +212,9 @@ func readingsOf(w string) (readings uint, punct bool) {
 
 // word returns the states after w, read plain and as each encoding it
 // decodes in, from cur; found reports that a reading completed a pattern.
-// With nest, a decoding is also read as a text is (nested), once: a piece
+// With at, a decoding is also read as a text is (nested), once: a piece
 // encoded twice (hex then base64, %XX then base64, base64 then hex).
-func (m *pieceMatcher) word(cur states, w string, scratch []byte, nest bool) (next states, found bool) {
+func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates) (next states, found bool) {
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
@@ -204,9 +222,16 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, nest bool) (ne
 	if punct {
 		// Read also as the words between that punctuation (which has
 		// none: isWordPart).
-		n, found := m.words(cur, w, wordPartBytes.Get(), scratch, nest)
+		n, found := m.words(cur, w, wordPartBytes.Get(), scratch, at)
 		if found {
 			return n, true
+		}
+		next |= n
+	}
+	if at != nil && len(w) <= maxCutWord {
+		n, found := m.cuts(cur, w, scratch, at)
+		if found {
+			return next, true
 		}
 		next |= n
 	}
@@ -223,7 +248,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, nest bool) (ne
 			return next, true
 		}
 		next |= n
-		if nest {
+		if at != nil {
 			n, found := m.nested(cur, string(decoded), decoded[len(decoded):])
 			if found {
 				return next, true
@@ -234,17 +259,267 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, nest bool) (ne
 	return next, false
 }
 
+// Pieces with no separator between them
+//
+// A word may also be pieces written one after the other with nothing
+// between them, each its own way ("QldLLUNBTkFSWS1h" then hex): cuts
+// reads it so. A piece is read a block at a time (a block of characters
+// decodes on its own: one character plain, two of hex, four of base64,
+// eight of base32; a piece may end in a shorter block, padded or not),
+// and after any of its blocks it may end and the next piece begin, in
+// any reading. Every piece goes on with the pattern: the first begins
+// where the word does, from the states the words before left (cur), and
+// each of its blocks, as each of a later piece's, must leave part of the
+// pattern matched (one character or more), or the piece is read no
+// further; a later piece must match minPiece characters before another
+// may follow it. In text that holds no token a reading ends at once, at
+// its first block (its first byte must begin a pattern: begins): about a
+// block's decoding per reading and word, and never more than a reading
+// of the word a block at a time per position where a piece ended part
+// way into the pattern. The pattern is the secret (read on from the
+// words before) and, from the word's start, the whole token
+// (tokenLetters, then the secret), so that a cut in the token's prefix
+// ("BWK-C" then "ANARY-..." each its own way) leaves part of a pattern
+// matched too. Not read so: words longer than maxCutWord, a word whose
+// first piece begins after other text in it, and a piece decoded twice.
+
+// maxCutWord bounds the words cuts reads: its states are on the stack
+// (cutStates, one for a text). A token is 70 characters in hex, its
+// longest single encoding.
+const maxCutWord = 128
+
+// cutStates are the states cuts keeps, per position of a word: the
+// states a piece may begin with there.
+type cutStates [maxCutWord + 1]statePair
+
+// blockChars is the characters of one block in each reading; blockPlain
+// is the plain reading's.
+var blockChars = [wordReadings]int{readHex: 2, readBase64: 4, readBase64URL: 4, readBase32: 8, readBase32Hex: 8}
+
+const blockPlain = wordReadings
+
+// isShortBlock reports whether r characters of reading e (fewer than a
+// block) decode to whole bytes with fewer bits left over than a
+// character holds: a piece may end in them, unpadded or padded.
+func isShortBlock(e, r int) bool {
+	bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+	return r > 0 && (r*bitsPer)%8 < bitsPer
+}
+
+// cuts returns the states after w read as pieces with nothing between
+// them (see above), from cur, each with part of the pattern matched;
+// found reports that they completed it, or the token's (from nothing
+// matched).
+func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates) (next states, found bool) {
+	if cur == 1 && !m.mayBegin(w) {
+		return 0, false // the commonest word: no reading's first byte begins a pattern
+	}
+	clear(at[:len(w)+1])
+	at[0] = statePair{cur, 1}
+	if m.token == nil {
+		at[0][1] = 0
+	}
+	last := 0 // the last position with states
+	for i := 0; i <= last && i < len(w); i++ {
+		if at[i] == (statePair{}) {
+			continue
+		}
+		// From nothing matched, the first byte must begin a pattern.
+		fresh := at[i][0]&^1 == 0 && at[i][1]&^1 == 0
+		for e := 0; e <= blockPlain; e++ {
+			if e < blockPlain && charValue(e, w[i]) < 0 || e == blockPlain && fresh && !m.begins(w[i]) {
+				continue // not a first character
+			}
+			end, found := m.piece(at, w, i, e, fresh, scratch)
+			if found {
+				return 0, true
+			}
+			last = max(last, end)
+		}
+	}
+	return at[len(w)][0], false
+}
+
+// statePair is the states of the secret's matcher and of the token's.
+type statePair [2]states
+
+// runPair reads d from p with m and m's token matcher.
+func runPair[S string | []byte](m *pieceMatcher, p statePair, d S) (statePair, bool) {
+	var found bool
+	if p[0] != 0 {
+		if p[0], found = run(m, p[0], d); found {
+			return p, true
+		}
+	}
+	if p[1] != 0 {
+		if p[1], found = run(m.token, p[1], d); found {
+			return p, true
+		}
+	}
+	return p, false
+}
+
+// begins reports whether c, read from nothing matched, may begin the
+// secret or the token: it is the first character of either, or no letter
+// or digit (run skips it).
+func (m *pieceMatcher) begins(c byte) bool {
+	l := c | 0x20
+	if !('a' <= l && l <= 'z' || '0' <= c && c <= '9') {
+		return true
+	}
+	if 'a' <= l && l <= 'z' {
+		c = l
+	}
+	return c == m.pat[0] || m.token != nil && c == m.token.pat[0]
+}
+
+// mayBegin reports whether w's first byte, plain or in a reading, may
+// begin a pattern (begins).
+func (m *pieceMatcher) mayBegin(w string) bool {
+	if m.begins(w[0]) {
+		return true
+	}
+	for e := range wordReadings {
+		if len(w) < 2 {
+			break
+		}
+		v0, v1 := charValue(e, w[0]), charValue(e, w[1])
+		if v0 < 0 || v1 < 0 {
+			continue
+		}
+		bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+		c := byte((v0<<bitsPer | v1) >> (2*bitsPer - 8))
+		if isText(c) && m.begins(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// isText reports whether c is a byte decodeText keeps: printable ASCII,
+// a tab or a line break.
+func isText(c byte) bool {
+	return ' ' <= c && c <= '~' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// progress keeps the states of p with part of a pattern matched.
+func progress(p statePair) statePair { return statePair{p[0] &^ 1, p[1] &^ 1} }
+
+// piece reads the pieces of w in reading e (blockPlain: plain) that begin
+// at i, adding to at the states each leaves where it ends, the last of
+// which it returns. fresh: at[i] has nothing matched.
+func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scratch []byte) (last int, found bool) {
+	// A piece after another may end only once it matched minPiece
+	// characters (or completes a pattern).
+	matched := 0
+	if i == 0 {
+		matched = minPiece
+	}
+	for j, s := i, at[i]; j < len(w) && s != (statePair{}); {
+		if e == blockPlain {
+			if fresh && j == i && !m.begins(w[j]) {
+				return last, false
+			}
+			if s, found = runPair(m, s, w[j:j+1]); found {
+				return last, true
+			}
+			matched += alnums(w[j : j+1])
+			j++
+			if s = progress(s); matched >= minPiece {
+				at[j][0] |= s[0]
+				at[j][1] |= s[1]
+				last = j
+			}
+			continue
+		}
+		// One block, a character at a time: where it could end short
+		// (then padded or not), the piece may end there.
+		b, bitsPer := blockChars[e], [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
+		d := scratch[:0]
+		var acc uint32
+		nbits, r := 0, 0
+		for ; r < b && j+r < len(w); r++ {
+			v := charValue(e, w[j+r])
+			if v < 0 {
+				break
+			}
+			acc = acc<<bitsPer | uint32(v)
+			if nbits += bitsPer; nbits >= 8 {
+				nbits -= 8
+				c := byte(acc >> nbits)
+				if !isText(c) {
+					break
+				}
+				d = append(d, c)
+				if fresh && j == i && len(d) == 1 && !m.begins(c) {
+					return last, false
+				}
+			}
+			if r+1 < b && isShortBlock(e, r+1) {
+				n, found := runPair(m, s, d)
+				if found {
+					return last, true
+				}
+				end := j + r + 1
+				for end < len(w) && w[end] == '=' {
+					end++
+				}
+				if n = progress(n); n != (statePair{}) && matched+alnums(d) >= minPiece {
+					at[end][0] |= n[0]
+					at[end][1] |= n[1]
+					last = max(last, end)
+				}
+			}
+		}
+		if r < b {
+			break
+		}
+		if s, found = runPair(m, s, d); found {
+			return last, true
+		}
+		matched += alnums(d)
+		j += b
+		if s = progress(s); matched >= minPiece {
+			at[j][0] |= s[0]
+			at[j][1] |= s[1]
+			last = max(last, j)
+		}
+	}
+	return last, false
+}
+
+// minPiece is how many characters of a pattern a piece that follows
+// another must match before it may end and another follow it: else, a
+// text a character or two off the token would be taken for it, the
+// wrong characters read in another way, each of which can give the right
+// one by chance (a block of hex one time in 16). The last piece, which
+// completes the pattern, may be shorter: a token with one of its last
+// few characters changed, written in pieces with nothing between them,
+// may be taken for it (it holds 92 of its 96 bits).
+const minPiece = 4
+
+// alnums counts the ASCII letters and digits of s, which run reads.
+func alnums[S string | []byte](s S) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; 'a' <= c && c <= 'z' || '0' <= s[i] && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
+}
+
 // nested reads a word's decoding as inMixed reads a text, as it is and with
 // its escapes undone, its words plain or decoded but not nested again: the
 // cost stays linear in the text (each reading of a word that decodes to
 // text is read once more, in at most wordReadings+1 ways).
 func (m *pieceMatcher) nested(cur states, text string, scratch []byte) (states, bool) {
-	next, found := m.words(cur, text, base64Bytes.Get(), scratch, false)
+	next, found := m.words(cur, text, base64Bytes.Get(), scratch, nil)
 	if found {
 		return next, true
 	}
 	if u := unescapeInPlace(text); u != text {
-		n, found := m.words(cur, u, base64Bytes.Get(), scratch, false)
+		n, found := m.words(cur, u, base64Bytes.Get(), scratch, nil)
 		if found {
 			return next, true
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
@@ -35,6 +36,20 @@ func flexDurationType() reflect.Type { return reflect.TypeFor[flexDuration]() }
 func rawMessageType() reflect.Type   { return reflect.TypeFor[json.RawMessage]() }
 func jsonMarshaler() reflect.Type    { return reflect.TypeFor[json.Marshaler]() }
 func textMarshaler() reflect.Type    { return reflect.TypeFor[encoding.TextMarshaler]() }
+func finishReasonType() reflect.Type { return reflect.TypeFor[bulwark.FinishReason]() }
+
+// finishReasonSchema is the schema of why a task ended: a string, its
+// values listed but not an enum, so that a client built from this
+// document takes a reason added later.
+func finishReasonSchema() map[string]any {
+	values := make([]string, len(bulwark.FinishReasons))
+	for i, r := range bulwark.FinishReasons {
+		values[i] = "`" + string(r) + "`"
+	}
+	return map[string]any{"type": "string", "description": "why the task ended: " + strings.Join(values, ", ") +
+		"; `leak` is a task stopped because the model leaked the confidential canary token of its instructions (what carried it was withheld). " +
+		"Only `done` is a success; more reasons may come, each a failure unless the task's status says otherwise."}
+}
 
 // of returns the schema of the JSON of a value of type t.
 func (s *schemas) of(t reflect.Type) map[string]any {
@@ -50,6 +65,8 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 		}}
 	case rawMessageType():
 		return map[string]any{"description": "any JSON value"}
+	case finishReasonType():
+		return finishReasonSchema()
 	}
 	if t.Kind() != reflect.Pointer {
 		switch {

@@ -374,3 +374,23 @@ func TestOpenAPIClaimsNoMCPClient(t *testing.T) {
 		t.Errorf("the document's MCP paragraph claims more than the code does:\n%s", desc)
 	}
 }
+
+// TestOpenAPIFinishReasons: where the document shows why a task ended
+// (an event's and a task's reason), it names every reason, leak
+// included, without an enum a later reason would break.
+func TestOpenAPIFinishReasons(t *testing.T) {
+	t.Parallel()
+	doc := fetchOpenAPI(t, newFixture(t).e)
+	for _, schema := range []string{"Event", "TaskView"} {
+		reason, _ := dig(doc, "components", "schemas", schema, "properties", "reason").(map[string]any)
+		desc, _ := reason["description"].(string)
+		if reason["type"] != "string" || reason["enum"] != nil {
+			t.Errorf("%s.reason = %v, want a string without an enum", schema, reason)
+		}
+		for _, r := range bulwark.FinishReasons {
+			if !strings.Contains(desc, "`"+string(r)+"`") {
+				t.Errorf("%s.reason's description %q does not name %s", schema, desc, r)
+			}
+		}
+	}
+}

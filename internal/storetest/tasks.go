@@ -155,7 +155,7 @@ func testTasksAndEvents(t *testing.T, open func(*testing.T) Store) {
 	for _, c := range []struct {
 		reason bulwark.FinishReason
 		want   bulwark.TaskStatus
-	}{{bulwark.FinishCanceled, bulwark.TaskCanceled}, {bulwark.FinishError, bulwark.TaskFailed}, {bulwark.FinishMaxSteps, bulwark.TaskFailed}} {
+	}{{bulwark.FinishCanceled, bulwark.TaskCanceled}, {bulwark.FinishError, bulwark.TaskFailed}, {bulwark.FinishMaxSteps, bulwark.TaskFailed}, {bulwark.FinishLeak, bulwark.TaskFailed}} {
 		tk := mustTask(t, s, a, bulwark.Task{Input: "x"})
 		if err := s.AppendEvent(ctx, a, bulwark.Event{TaskID: tk.ID, Seq: 1, Type: bulwark.EventTaskFinished, Reason: c.reason}); err != nil {
 			t.Fatal(err)

@@ -134,6 +134,7 @@ export function line(e) {
 const reasons = {
   done: 'Finished', max_steps: 'Stopped: step limit', max_tokens: 'Stopped: token limit', max_cost: 'Stopped: cost limit',
   timeout: 'Stopped: time limit', loop: 'Stopped: repeated the same call', canceled: 'Canceled', error: 'Failed',
+  leak: 'Stopped: leaked its instructions',
 };
 
 // finished is the end of the task: its reason and its answer or failure.
