@@ -289,7 +289,7 @@ func TestCanaryTextCallCorrectedLeakFails(t *testing.T) {
 		b, _ := json.Marshal(e)
 		assertNowhere(t, fmt.Sprintf("the %s event %d", e.Type, e.Seq), string(b), pieces)
 	}
-	if out.Reason != bulwark.FinishError || !strings.Contains(out.Answer, "withheld") {
+	if out.Reason != bulwark.FinishLeak || !strings.Contains(out.Answer, "withheld") {
 		t.Errorf("outcome %+v, want the task failed for the leak; events:\n%s", out, h.dump())
 	}
 }
