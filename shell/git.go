@@ -63,6 +63,9 @@ var gitCommandKeys = []string{
 	"core.askpass", "core.gitproxy", "sequence.editor", "diff.external", "gpg.program",
 	"credential.helper", "pager.", "alias.", "filter.", "diff.", "merge.", "uploadpack.",
 	"receivepack.", "remote.", "url.", "include.", "includeif.",
+	// ext:: URLs run their text once a protocol rule allows them; a
+	// submodule's update may be !CMD; a template folder brings hooks.
+	"protocol.", "submodule.", "init.templatedir",
 }
 
 func (w *walker) gitConfig(f flag) {

@@ -63,8 +63,15 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 	case "sed":
 		// Variables in a script are read as written: sed "s/a/$b/" stays
 		// static (a value that adds an e flag is a limit).
-		for _, a := range args {
-			if sedRuns.Get().MatchString(a.text) || sedSubstExec(a.text) {
+		// The scripts are the words, and the values of -e as getopt
+		// reads them (--expression=S, --expr S, -ne'S').
+		scripts := texts(args)
+		flags, _ := tools.Get()["sed"].parse(args)
+		for _, f := range flags {
+			scripts = append(scripts, f.words[1:]...)
+		}
+		for _, s := range scripts {
+			if sedRuns.Get().MatchString(s) || sedSubstExec(s) {
 				w.dyn("sed's e command and s///e flag run text as commands")
 				return
 			}

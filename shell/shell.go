@@ -32,10 +32,13 @@
 //     command it runs in canonical form, then that command alone.
 //   - command [-p], builtin and exec only choose how the next word is
 //     looked up: only the command they run is reported (command -v/-V runs
-//     nothing and is reported as itself).
+//     nothing and is reported as itself). jobs -x CMD ARGS and time -- CMD
+//     report CMD ARGS.
 //   - xargs [options] CMD ARGS: CMD ARGS is reported with a last operand
 //     "..." for the words xargs adds (echo when CMD is missing), whose
-//     glob is ReadValue: text read from a file or a pipe.
+//     glob is ReadValue: text read from a file or a pipe. With -I R (-i,
+//     --replace), each word holding R is that glob too, and a CMD holding
+//     R is dynamic.
 //   - find ... -exec/-execdir/-ok/-okdir CMD ... ; (or +): CMD is reported
 //     with its {} kept, and each {} given the globs of any file below
 //     each start point P (P and P/**; P/NAME and P/**/NAME where the
@@ -129,7 +132,10 @@
 // from standard input (echo rm | bash, curl x | sh, bash <<< 'rm', sh
 // <<EOF, bash /dev/stdin, sudo -s, su USER, chroot DIR) or from a file only
 // known at run time (bash <(curl x)); a script given to bash -c (and the
-// others above) that holds a run-time part or does not parse; env -S; su
+// others above) that holds a run-time part, is a glob, a name find finds
+// or text xargs reads (bash -c *, find -exec sh -c {}, xargs sh -c), or
+// does not parse; compgen -C and -W; a substitution inside an extended
+// glob (@($(cmd))), which the parser keeps as text; env -S; su
 // -s; mapfile -C; options of a wrapper only known at run time; flags of a
 // listed program that a run-time part could extend (rm -r$x, -rf${IFS}x;
 // not -o$out, whose run-time part is a value); tar's --to-command,

@@ -235,6 +235,18 @@ var denyTests = []string{
 	"ls | xargs rm -rf", "/bin/r? -rf x", "{rm,-rf,x}", "if true; then rm -rf x; fi",
 	"for f in a; do rm -rf $f; done", "echo $(rm -rf x)", "exec rm -rf x", "busybox rm -rf x",
 	"rm -{r,f} x", `$'\x72m' -rf x`, "echo rm -rf x | sh", "trap 'rm -rf x' EXIT",
+	// Red team, session 35: builtins that run a command (jobs -x, compgen
+	// -C and -W's command substitutions), a script that a glob, find's {}
+	// or xargs makes, time's --, sed's -e in its long and attached forms,
+	// a substitution inside an extended glob, env -a's value taken for the
+	// command, and git configuration that runs ext:: URLs or !CMD.
+	"jobs -x rm -rf x", "jobs -x -- rm -rf x", "compgen -C 'rm -rf x' w", "compgen -W '$(rm -rf x)' w",
+	`echo "'rm -rf x'" | xargs sh -c`, "echo 'rm -rf x' | xargs -I{} sh -c '{}'", "xargs -i sh -c {}",
+	"xargs --replace=Q bash -c Q", "xargs -IZ Z", `find 'rm -rf x' -exec sh -c {} \;`, "bash -c *",
+	"time -- rm -rf x", "time -p -- rm -rf x", "sed --expression='1e rm -rf x' f",
+	"sed --expr='1e rm -rf x' f", "sed -ne'1e rm -rf x' f", "shopt -s extglob\ncase a in @($(rm -rf x))) ;; esac",
+	"env -a foo rm -rf x", "env --argv0 foo rm -rf x", "git -c protocol.ext.allow=always clone 'ext::rm -rf x' d",
+	"GIT_ALLOW_PROTOCOL=ext git clone 'ext::rm -rf x' d", "git -c submodule.s.update='!rm -rf x' submodule update",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {
