@@ -11,6 +11,10 @@ import (
 // ask rule applies. staticTests are their harmless neighbours, which stay
 // static.
 var dynamicTests = []string{
+	// A wrapper's option not in its table may take a value (env -a ARG
+	// came with coreutils 9.7): the word after it may be that value, not
+	// the command.
+	"env -X foo rm -rf x", "timeout --newer-option foo 5 rm -rf x", "stdbuf -Z foo rm -rf x",
 	// bash evaluates a variable read in arithmetic, and a subscript in its
 	// value runs commands: x='a[$(rm -rf /)]'; echo $((x)) runs rm.
 	`x='a[$(rm -rf /)]'; echo $((x))`,

@@ -43,7 +43,7 @@ var wrappers = lazy.Value[map[string]wrapper]{New: func() map[string]wrapper {
 			"argv0:=a ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
 				"ignore-signal? block-signal? list-signal-handling help version"),
 			assigns: true, dynamicFlags: []string{"-S", "--split-string"}},
-		"nice":    {opts: newOptions("", "n", "", "", "adjustment:=n help version")},
+		"nice":    {opts: newOptions("0123456789", "n", "", "", "adjustment:=n help version")}, // nice -5: the old form of -n 5
 		"timeout": {opts: newOptions("fpv", "ks", "", "", "foreground=f preserve-status=p kill-after:=k signal:=s verbose=v help version"), operands: 1},
 		"nohup":   {opts: newOptions("", "", "", "", "help version")},
 		"stdbuf":  {opts: newOptions("", "ioe", "", "", "input:=i output:=o error:=e help version")},
@@ -166,6 +166,25 @@ func skipOptions(o *options, args []arg) (flags []string, values map[string]arg,
 	return flags, values, nil, true
 }
 
+// unknownFlag returns the first of flags (as skipOptions returns them)
+// that o does not know, or "".
+func unknownFlag(o *options, flags []string) string {
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--") {
+			name, _, _ := strings.Cut(f[2:], "=")
+			if _, _, known := o.lookupLong(name); !known {
+				return f
+			}
+			continue
+		}
+		c := f[1]
+		if strings.IndexByte(o.bools+o.values+o.optional, c) < 0 && o.alias[c] == 0 {
+			return f
+		}
+	}
+	return ""
+}
+
 func containsFlag(flags []string, names ...string) bool {
 	for _, f := range flags {
 		for _, n := range names {
@@ -210,6 +229,12 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	}
 	if !ok {
 		w.dyn("%s is given options only known when it runs", prog)
+		return report(nil, len(args))
+	}
+	if f := unknownFlag(wr.opts, flags); f != "" {
+		// A newer option may take a value (env -a ARG): what is read
+		// here as the command may be that value.
+		w.dyn("%s is given %s, an option not known here, whose value may be what follows", prog, f)
 		return report(nil, len(args))
 	}
 	if containsFlag(flags, wr.dynamicFlags...) {
