@@ -136,8 +136,9 @@
 // or text xargs reads (bash -c *, find -exec sh -c {}, xargs sh -c), or
 // does not parse; compgen -C and -W; a substitution inside an extended
 // glob (@($(cmd))), which the parser keeps as text; env -S; su
-// -s; mapfile -C; options of a wrapper only known at run time; flags of a
-// listed program that a run-time part could extend (rm -r$x, -rf${IFS}x;
+// -s; mapfile -C; options of a wrapper only known at run time, or not in
+// its table (such an option may take the next word as its value); flags
+// of a listed program that a run-time part could extend (rm -r$x, -rf${IFS}x;
 // not -o$out, whose run-time part is a value); tar's --to-command,
 // --use-compress-program (-I), --info-script (-F), --rsh-command and
 // --checkpoint-action=exec; git -c keys whose value git runs (alias.*,
