@@ -247,7 +247,7 @@ var denyTests = []string{
 	"sed --expr='1e rm -rf x' f", "sed -ne'1e rm -rf x' f", "shopt -s extglob\ncase a in @($(rm -rf x))) ;; esac",
 	"env -a foo rm -rf x", "env --argv0 foo rm -rf x", "git -c protocol.ext.allow=always clone 'ext::rm -rf x' d",
 	"GIT_ALLOW_PROTOCOL=ext git clone 'ext::rm -rf x' d", "git -c submodule.s.update='!rm -rf x' submodule update",
-	"LESSOPEN='|rm -rf x %s' less f",
+	"LESSOPEN='|rm -rf x %s' less f", "tcsh -c 'rm -rf x'", "ksh93 -c 'rm -rf x'", "bash-static -c 'rm -rf x'",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {
