@@ -182,6 +182,13 @@ var othersTests = []struct {
 	{`sed -e 's|x|y|ge' f`, ""},
 	{`awk "$prog" f`, ""},
 	{`awk -v x=1 -F: 'BEGIN { system("rm") }'`, ""},
+	// gawk's program as an option's value, --assign's value taken for
+	// the program, and an indirect call of system.
+	{`awk --source='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk --so='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk -Wsource='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk --assign x=1 'BEGIN { system("rm -rf /") }'`, ""},
+	{`awk 'BEGIN { f = "system"; @f("rm -rf /") }'`, ""},
 }
 
 var othersStatic = []string{
@@ -193,6 +200,7 @@ var othersStatic = []string{
 	`sort -n -k2 f | split -l 10`,
 	`sed -i "s/version/$VERSION/" f`,
 	`awk -v n="$n" -F, '{ print $n }' f`,
+	`awk '{ print $1 "@example.com" }' f`,
 }
 
 func TestParseProgramsThatRunOthers(t *testing.T) {

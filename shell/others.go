@@ -36,12 +36,20 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 			}
 		}
 	case "awk", "gawk", "mawk", "nawk":
-		// The program is the first operand; -v and -F take values, and a
-		// -f file holds a program not seen here (a limit).
+		// The program is the first operand, or the value of gawk's
+		// -e, --source and -W source (--source=P, -Wsource=P): any word
+		// that runs a command makes the script dynamic. -v and -F take
+		// values, and a -f file holds a program not seen here (a limit).
+		for _, a := range args {
+			if a.static && awkRuns.Get().MatchString(a.text) {
+				w.dyn("%s may run commands its program builds (system, pipes, getline from a command)", prog)
+				return
+			}
+		}
 		for i := 0; i < len(args); i++ {
 			a := args[i]
 			switch {
-			case a.static && (a.text == "-v" || a.text == "-F" || a.text == "-f"):
+			case a.static && (a.text == "-v" || a.text == "-F" || a.text == "-f" || a.text == "--assign" || a.text == "--field-separator"):
 				if a.text == "-f" {
 					return
 				}
@@ -83,7 +91,7 @@ var (
 	// awkRuns finds what lets an awk program run a command: system(),
 	// print or printf into a pipe, "cmd" | getline.
 	awkRuns = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
-		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\|`)
+		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\||@[A-Za-z_]\w*\s*\(`)
 	}}
 	// sedRuns finds sed's e command, at the start of a command, after an
 	// address (1e CMD, /x/e).
