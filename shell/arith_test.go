@@ -73,6 +73,9 @@ var dynamicTests = []string{
 }
 
 var staticTests = []string{
+	// git's own work stays static beside the options that run a command.
+	"git push -u origin main", "git grep -in foo", "git clone --depth 1 https://example.com/r.git",
+	"git config user.name bot", "git fetch origin", "git bisect start", "git pull --rebase",
 	`for ((i=0; i<3; i++)); do echo $i; done`,
 	`i=0; while (( i < 3 )); do i=$((i+1)); done`,
 	`n=5; echo $(( n * 2 ))`,

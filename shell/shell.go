@@ -22,6 +22,10 @@
 //     the scripts of trap, watch, su -c, runuser -c, git rebase --exec and git
 //     submodule foreach. A shell given a file (bash x.sh) is reported and
 //     is dynamic, as source is: the file's commands are not in the script.
+//     git bisect run CMD reports CMD; a git option whose value git runs
+//     (grep -O, clone -u, --upload-pack, --receive-pack, difftool -x,
+//     filter-branch's filters, ...) and git config setting a key whose
+//     value git runs are dynamic.
 //   - the wrappers env, nice, timeout, nohup, stdbuf, time, sudo, doas,
 //     pkexec, chroot, setsid, ionice, strace, ltrace, busybox, toybox,
 //     taskset, chrt, flock, setarch, linux32/64, unshare, nsenter,

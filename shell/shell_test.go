@@ -247,6 +247,10 @@ var denyTests = []string{
 	"sed --expr='1e rm -rf x' f", "sed -ne'1e rm -rf x' f", "shopt -s extglob\ncase a in @($(rm -rf x))) ;; esac",
 	"env -a foo rm -rf x", "env --argv0 foo rm -rf x", "git -c protocol.ext.allow=always clone 'ext::rm -rf x' d",
 	"GIT_ALLOW_PROTOCOL=ext git clone 'ext::rm -rf x' d", "git -c submodule.s.update='!rm -rf x' submodule update",
+	"git grep -O'rm -rf x' k", "git grep -iO 'rm -rf x' k", "git clone -u 'rm -rf x' . d", "git fetch --upload='rm -rf x' .",
+	"git push --receive-pack='rm -rf x' . HEAD", "git difftool -x 'rm -rf x'", "git bisect run rm -rf x",
+	"git filter-branch --tree-filter 'rm -rf x' HEAD", "git archive --remote=. --exec='rm -rf x' HEAD",
+	"git config alias.r '!rm -rf x'; git r", "git config --global core.pager 'rm -rf x'; git log",
 	"LESSOPEN='|rm -rf x %s' less f", "tcsh -c 'rm -rf x'", "ksh93 -c 'rm -rf x'", "bash-static -c 'rm -rf x'",
 }
 
