@@ -160,13 +160,15 @@
 // # Limits
 //
 // Programs that interpret a language of their own (python -c, perl -e,
-// make, vim, an awk program from a file) are reported as themselves; what
+// make, vim, an awk program or a sed script from a file: awk -f, sed -f,
+// gawk's @include) are reported as themselves; what
 // they run inside is not seen. Of the default allowlist's tools, an awk
 // program that calls system() or pipes to or from a command, a sed script
 // with the e command or flag, sort --compress-program and split --filter
 // are read (reported or dynamic). A placeholder argument ("$o") may hold flags at run
 // time (o=-rf; rm $o /). Git hooks and a git config the script wrote run
-// what they hold. Wrappers not listed (parallel, at,
+// what they hold (git config KEY VALUE with a key git runs is dynamic;
+// a config file written otherwise is not seen). Wrappers not listed (parallel, at,
 // expect, ...) are reported as themselves, with the command they run as
 // their arguments.
 //
