@@ -1,6 +1,10 @@
 package shell
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
+)
 
 // git writes a git command as: the subcommand, then git's own flags and
 // the subcommand's (for those listed in gitCommands), sorted, then the
@@ -95,19 +99,21 @@ func (w *walker) gitConfig(f flag) {
 
 // gitRunFlags are, by subcommand, the options whose value git runs as a
 // command: git grep -O CMD, git clone -u CMD, git difftool -x CMD, ...
-var gitRunFlags = map[string][]string{
-	"grep":          {"-O", "--open-files-in-pager"},
-	"clone":         {"-u", "--upload-pack"},
-	"fetch":         {"--upload-pack"},
-	"pull":          {"--upload-pack"},
-	"ls-remote":     {"--upload-pack"},
-	"push":          {"--receive-pack", "--exec"},
-	"archive":       {"--exec"},
-	"difftool":      {"-x", "--extcmd"},
-	"send-email":    {"--smtp-server", "--sendmail-cmd", "--to-cmd", "--cc-cmd", "--header-cmd"},
-	"instaweb":      {"-b", "--browser", "-d", "--httpd"},
-	"filter-branch": {"--env-filter", "--tree-filter", "--index-filter", "--parent-filter", "--msg-filter", "--commit-filter", "--tag-name-filter"},
-}
+var gitRunFlags = lazy.Value[map[string][]string]{New: func() map[string][]string {
+	return map[string][]string{
+		"grep":          {"-O", "--open-files-in-pager"},
+		"clone":         {"-u", "--upload-pack"},
+		"fetch":         {"--upload-pack"},
+		"pull":          {"--upload-pack"},
+		"ls-remote":     {"--upload-pack"},
+		"push":          {"--receive-pack", "--exec"},
+		"archive":       {"--exec"},
+		"difftool":      {"-x", "--extcmd"},
+		"send-email":    {"--smtp-server", "--sendmail-cmd", "--to-cmd", "--cc-cmd", "--header-cmd"},
+		"instaweb":      {"-b", "--browser", "-d", "--httpd"},
+		"filter-branch": {"--env-filter", "--tree-filter", "--index-filter", "--parent-filter", "--msg-filter", "--commit-filter", "--tag-name-filter"},
+	}
+}}
 
 // gitRuns reads what a git subcommand runs besides git: the value of a
 // flag of gitRunFlags (as written, attached or =, or a long one's
@@ -122,7 +128,7 @@ func (w *walker) gitRuns(sub string, rest []arg, depth int) {
 		if a.text == "--" {
 			break
 		}
-		for _, f := range gitRunFlags[sub] {
+		for _, f := range gitRunFlags.Get()[sub] {
 			name, _, _ := strings.Cut(a.text, "=")
 			long := strings.HasPrefix(name, "--") && len(name) > 3 && strings.HasPrefix(f, name)
 			// A short one may end a cluster (-iO CMD, -iOCMD).
