@@ -22,6 +22,8 @@
 //     the scripts of trap, watch, su -c, runuser -c, git rebase --exec and git
 //     submodule foreach. A shell given a file (bash x.sh) is reported and
 //     is dynamic, as source is: the file's commands are not in the script.
+//     So is a login or interactive shell (-l, --login, -i, --rcfile),
+//     which first runs startup files from its home, the workspace.
 //     git bisect run CMD reports CMD; a git option whose value git runs
 //     (grep -O, clone -u, --upload-pack, --receive-pack, difftool -x,
 //     filter-branch's filters, ...) and git config setting a key whose

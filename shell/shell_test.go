@@ -251,6 +251,9 @@ var denyTests = []string{
 	"git push --receive-pack='rm -rf x' . HEAD", "git difftool -x 'rm -rf x'", "git bisect run rm -rf x",
 	"git filter-branch --tree-filter 'rm -rf x' HEAD", "git archive --remote=. --exec='rm -rf x' HEAD",
 	"git config alias.r '!rm -rf x'; git r", "git config --global core.pager 'rm -rf x'; git log",
+	// A login or interactive shell runs ~/.profile or ~/.bashrc first,
+	// and the sandbox's home is the workspace, which may hold rm -rf x.
+	"bash -lc true", "bash --login -c true", "sh -c -l true", "bash -ic true", "bash --rcfile r -c true",
 	"LESSOPEN='|rm -rf x %s' less f", "tcsh -c 'rm -rf x'", "ksh93 -c 'rm -rf x'", "bash-static -c 'rm -rf x'",
 }
 

@@ -619,7 +619,7 @@ func (w *walker) nested(who string, a arg, depth int) {
 func (w *walker) shell(prog string, args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)})
-	script, stdin := false, false
+	script, stdin, startup := false, false, ""
 	i := 0
 loop:
 	for ; i < len(args); i++ {
@@ -632,7 +632,10 @@ loop:
 			i++
 			break loop
 		case a.text == "--rcfile" || a.text == "--init-file":
+			startup = a.text
 			i++
+		case a.text == "--login":
+			startup = a.text
 		case strings.HasPrefix(a.text, "--"):
 		case len(a.text) > 1 && (a.text[0] == '-' || a.text[0] == '+'):
 			for _, c := range a.text[1:] {
@@ -644,10 +647,19 @@ loop:
 				case 'o', 'O':
 					i++
 				}
+				if (c == 'l' || c == 'i') && a.text[0] == '-' {
+					startup = "-" + string(c)
+				}
 			}
 		default:
 			break loop
 		}
+	}
+	if startup != "" {
+		// A login or interactive shell first runs startup files
+		// (~/.profile, ~/.bash_profile, ~/.bashrc, $ENV): the sandbox's
+		// home is the workspace, which any command or file tool writes.
+		w.dyn("%s %s runs startup files from its home folder, the workspace", prog, startup)
 	}
 	switch {
 	case script && i < len(args):
