@@ -84,6 +84,15 @@ func TestEscapeWriteExecMemory(t *testing.T) {
 	// WXDeny holds whatever the allowlist names.
 	res = py(t, Spec{Workspace: t.TempDir(), WriteExecMemory: WXDeny, AllowExec: []string{"python3", "node"}}, wxAttack)
 	assertContained(t, res, 5)
+	// A JIT runtime named but not installed runs nothing and turns
+	// nothing off (it did: "deno" on the allowlist freed python3).
+	for _, jit := range JITRuntimes() {
+		if lookPath(jit) == "" {
+			res = py(t, Spec{Workspace: t.TempDir(), AllowExec: []string{"python3", jit}}, wxAttack)
+			assertContained(t, res, 5)
+			break
+		}
+	}
 }
 
 // JIT runtimes need memory they write and execute: with one on the

@@ -311,3 +311,58 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// Landlock checks the file execve reaches, however it is named: by a
+// descriptor (fexecve of an O_PATH or O_RDONLY one, execveat of a name
+// in a folder's descriptor), by /proc/self/fd, by a symlink in /tmp, by
+// the init's /proc/1/exe; a hard link into a writable folder crosses a
+// mount and fails. The allowed python3 by /proc/self/exe runs (control).
+func TestEscapeExecByDescriptorAndProc(t *testing.T) {
+	requireSandbox(t)
+	res := py(t, Spec{}, `
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(label, run):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run()
+        except OSError as e:
+            os.write(1, ("BLOCKED %s %s\n" % (label, e.strerror)).encode())
+            os._exit(3)
+        os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 3:
+        print("ESCAPED", label, os.waitstatus_to_exitcode(status))
+def execveat(dirfd, name, flags):
+    argv = (ctypes.c_char_p * 2)(b"id", None)
+    envp = (ctypes.c_char_p * 1)(None)
+    ctypes.set_errno(0)
+    libc.syscall(322, dirfd, name, argv, envp, flags)
+    e = ctypes.get_errno()
+    raise OSError(e, os.strerror(e))
+attempt("fexecve O_PATH", lambda: os.execve(os.open("/usr/bin/id", os.O_PATH), ["id"], {}))
+attempt("fexecve O_RDONLY", lambda: os.execve(os.open("/usr/bin/id", os.O_RDONLY), ["id"], {}))
+attempt("execveat in /usr/bin", lambda: execveat(os.open("/usr/bin", os.O_PATH), b"id", 0))
+attempt("execveat AT_EMPTY_PATH", lambda: execveat(os.open("/usr/bin/id", os.O_PATH), b"", 0x1000))
+fd = os.open("/usr/bin/id", os.O_RDONLY)
+attempt("/proc/self/fd", lambda: os.execv("/proc/self/fd/%d" % fd, ["id"]))
+os.symlink("/usr/bin/id", "/tmp/id-link")
+attempt("symlink in /tmp", lambda: os.execv("/tmp/id-link", ["id"]))
+attempt("the init's /proc/1/exe", lambda: os.execv("/proc/1/exe", ["x", "version"]))
+for d in ("/tmp", "/workspace"):
+    try:
+        os.link("/usr/bin/id", d + "/id-hard")
+        print("ESCAPED hard link in", d)
+    except OSError as e:
+        print("BLOCKED hard link in", d, e.strerror)
+pid = os.fork()
+if pid == 0:
+    os.execv("/proc/self/exe", ["python3", "-c", "print('control-ok')"])
+os.waitpid(pid, 0)
+`)
+	if !strings.Contains(string(res.Stdout), "control-ok") {
+		t.Errorf("the allowed python3 did not run by /proc/self/exe: %s %s", res.Stdout, res.Stderr)
+	}
+	assertContained(t, res, 9)
+}

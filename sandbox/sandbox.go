@@ -135,7 +135,8 @@ type Spec struct {
 	// that is written and then executed, which runs any machine code at
 	// all (a JIT compiler's; or a program off the allowlist, loaded by
 	// hand through Python's ctypes): WXAuto (""), refused unless AllowExec
-	// names a JIT runtime (JITRuntimes: node, java, ...), which needs it;
+	// names an installed JIT runtime (JITRuntimes: node, java, ...), which
+	// needs it (a name that resolves to nothing changes nothing);
 	// WXDeny, refused whatever AllowExec holds (node then runs only with
 	// --jitless, java not at all); WXAllow, never refused. Refused, the
 	// kernel's memory-deny-write-execute (Linux 6.3) and the seccomp

@@ -322,6 +322,7 @@ var riskyNames = lazy.Value[map[string]bool]{New: func() map[string]bool {
 		"GIT_SEQUENCE_EDITOR": true, "GIT_EXTERNAL_DIFF": true, "GIT_EXEC_PATH": true,
 		"GIT_ASKPASS": true, "SSH_ASKPASS": true, "GIT_PROXY_COMMAND": true, "GIT_CONFIG_PARAMETERS": true,
 		"GIT_CONFIG_COUNT": true, "GIT_CONFIG_GLOBAL": true, "GIT_CONFIG_SYSTEM": true, "GIT_TEMPLATE_DIR": true,
+		"GIT_ALLOW_PROTOCOL": true, "LESSOPEN": true, "LESSCLOSE": true, "MANPAGER": true,
 	}
 }}
 

@@ -11,6 +11,10 @@ import (
 // ask rule applies. staticTests are their harmless neighbours, which stay
 // static.
 var dynamicTests = []string{
+	// A wrapper's option not in its table may take a value (env -a ARG
+	// came with coreutils 9.7): the word after it may be that value, not
+	// the command.
+	"env -X foo rm -rf x", "timeout --newer-option foo 5 rm -rf x", "stdbuf -Z foo rm -rf x",
 	// bash evaluates a variable read in arithmetic, and a subscript in its
 	// value runs commands: x='a[$(rm -rf /)]'; echo $((x)) runs rm.
 	`x='a[$(rm -rf /)]'; echo $((x))`,
@@ -69,6 +73,9 @@ var dynamicTests = []string{
 }
 
 var staticTests = []string{
+	// git's own work stays static beside the options that run a command.
+	"git push -u origin main", "git grep -in foo", "git clone --depth 1 https://example.com/r.git",
+	"git config user.name bot", "git fetch origin", "git bisect start", "git pull --rebase",
 	`for ((i=0; i<3; i++)); do echo $i; done`,
 	`i=0; while (( i < 3 )); do i=$((i+1)); done`,
 	`n=5; echo $(( n * 2 ))`,
@@ -178,6 +185,13 @@ var othersTests = []struct {
 	{`sed -e 's|x|y|ge' f`, ""},
 	{`awk "$prog" f`, ""},
 	{`awk -v x=1 -F: 'BEGIN { system("rm") }'`, ""},
+	// gawk's program as an option's value, --assign's value taken for
+	// the program, and an indirect call of system.
+	{`awk --source='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk --so='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk -Wsource='BEGIN { system("rm -rf /") }'`, ""},
+	{`awk --assign x=1 'BEGIN { system("rm -rf /") }'`, ""},
+	{`awk 'BEGIN { f = "system"; @f("rm -rf /") }'`, ""},
 }
 
 var othersStatic = []string{
@@ -189,6 +203,7 @@ var othersStatic = []string{
 	`sort -n -k2 f | split -l 10`,
 	`sed -i "s/version/$VERSION/" f`,
 	`awk -v n="$n" -F, '{ print $n }' f`,
+	`awk '{ print $1 "@example.com" }' f`,
 }
 
 func TestParseProgramsThatRunOthers(t *testing.T) {

@@ -1,6 +1,10 @@
 package shell
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
+)
 
 // git writes a git command as: the subcommand, then git's own flags and
 // the subcommand's (for those listed in gitCommands), sorted, then the
@@ -37,6 +41,9 @@ func (w *walker) git(args []arg, depth int) []string {
 	}
 	sub := args[i]
 	rest := args[i+1:]
+	if sub.static {
+		w.gitRuns(sub.text, rest, depth)
+	}
 	o, ok := gitCommands.Get()[sub.text]
 	if !sub.static || !ok {
 		if sub.static && sub.text == "submodule" {
@@ -63,6 +70,9 @@ var gitCommandKeys = []string{
 	"core.askpass", "core.gitproxy", "sequence.editor", "diff.external", "gpg.program",
 	"credential.helper", "pager.", "alias.", "filter.", "diff.", "merge.", "uploadpack.",
 	"receivepack.", "remote.", "url.", "include.", "includeif.",
+	// ext:: URLs run their text once a protocol rule allows them; a
+	// submodule's update may be !CMD; a template folder brings hooks.
+	"protocol.", "submodule.", "init.templatedir",
 }
 
 func (w *walker) gitConfig(f flag) {
@@ -83,6 +93,67 @@ func (w *walker) gitConfig(f flag) {
 	case "--exec-path":
 		if strings.Contains(f.words[0], "=") {
 			w.dyn("git --exec-path chooses the programs git runs")
+		}
+	}
+}
+
+// gitRunFlags are, by subcommand, the options whose value git runs as a
+// command: git grep -O CMD, git clone -u CMD, git difftool -x CMD, ...
+var gitRunFlags = lazy.Value[map[string][]string]{New: func() map[string][]string {
+	return map[string][]string{
+		"grep":          {"-O", "--open-files-in-pager"},
+		"clone":         {"-u", "--upload-pack"},
+		"fetch":         {"--upload-pack"},
+		"pull":          {"--upload-pack"},
+		"ls-remote":     {"--upload-pack"},
+		"push":          {"--receive-pack", "--exec"},
+		"archive":       {"--exec"},
+		"difftool":      {"-x", "--extcmd"},
+		"send-email":    {"--smtp-server", "--sendmail-cmd", "--to-cmd", "--cc-cmd", "--header-cmd"},
+		"instaweb":      {"-b", "--browser", "-d", "--httpd"},
+		"filter-branch": {"--env-filter", "--tree-filter", "--index-filter", "--parent-filter", "--msg-filter", "--commit-filter", "--tag-name-filter"},
+	}
+}}
+
+// gitRuns reads what a git subcommand runs besides git: the value of a
+// flag of gitRunFlags (as written, attached or =, or a long one's
+// prefix, which git accepts) is dynamic; git bisect run CMD reports
+// CMD; git config setting a key of gitCommandKeys (or one only known
+// at run time) is dynamic, for git runs it later.
+func (w *walker) gitRuns(sub string, rest []arg, depth int) {
+	for _, a := range rest {
+		if !a.static {
+			continue
+		}
+		if a.text == "--" {
+			break
+		}
+		for _, f := range gitRunFlags.Get()[sub] {
+			name, _, _ := strings.Cut(a.text, "=")
+			long := strings.HasPrefix(name, "--") && len(name) > 3 && strings.HasPrefix(f, name)
+			// A short one may end a cluster (-iO CMD, -iOCMD).
+			short := !strings.HasPrefix(f, "--") && len(a.text) > 1 && a.text[0] == '-' && a.text[1] != '-' &&
+				strings.IndexByte(a.text[1:], f[1]) >= 0
+			if long || short {
+				w.dyn("git %s %s runs a command given as text", sub, f)
+				return
+			}
+		}
+	}
+	switch sub {
+	case "bisect":
+		if len(rest) > 1 && rest[0].static && rest[0].text == "run" {
+			w.run(rest[1:], depth+1)
+		}
+	case "config":
+		for _, a := range rest {
+			key := strings.ToLower(a.text)
+			for _, k := range gitCommandKeys {
+				if !a.static || key == k || strings.HasSuffix(k, ".") && strings.HasPrefix(key, k) {
+					w.dyn("git config sets %s, which may run a command given as text", a.text)
+					return
+				}
+			}
 		}
 	}
 }

@@ -36,12 +36,20 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 			}
 		}
 	case "awk", "gawk", "mawk", "nawk":
-		// The program is the first operand; -v and -F take values, and a
-		// -f file holds a program not seen here (a limit).
+		// The program is the first operand, or the value of gawk's
+		// -e, --source and -W source (--source=P, -Wsource=P): any word
+		// that runs a command makes the script dynamic. -v and -F take
+		// values, and a -f file holds a program not seen here (a limit).
+		for _, a := range args {
+			if a.static && awkRuns.Get().MatchString(a.text) {
+				w.dyn("%s may run commands its program builds (system, pipes, getline from a command)", prog)
+				return
+			}
+		}
 		for i := 0; i < len(args); i++ {
 			a := args[i]
 			switch {
-			case a.static && (a.text == "-v" || a.text == "-F" || a.text == "-f"):
+			case a.static && (a.text == "-v" || a.text == "-F" || a.text == "-f" || a.text == "--assign" || a.text == "--field-separator"):
 				if a.text == "-f" {
 					return
 				}
@@ -63,8 +71,15 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 	case "sed":
 		// Variables in a script are read as written: sed "s/a/$b/" stays
 		// static (a value that adds an e flag is a limit).
-		for _, a := range args {
-			if sedRuns.Get().MatchString(a.text) || sedSubstExec(a.text) {
+		// The scripts are the words, and the values of -e as getopt
+		// reads them (--expression=S, --expr S, -ne'S').
+		scripts := texts(args)
+		flags, _ := tools.Get()["sed"].parse(args)
+		for _, f := range flags {
+			scripts = append(scripts, f.words[1:]...)
+		}
+		for _, s := range scripts {
+			if sedRuns.Get().MatchString(s) || sedSubstExec(s) {
 				w.dyn("sed's e command and s///e flag run text as commands")
 				return
 			}
@@ -76,7 +91,7 @@ var (
 	// awkRuns finds what lets an awk program run a command: system(),
 	// print or printf into a pipe, "cmd" | getline.
 	awkRuns = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp {
-		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\|`)
+		return regexp.MustCompile(`system\s*\(|\|\s*getline|\|&|(print|printf)[^;}\n]*\||@[A-Za-z_]\w*\s*\(`)
 	}}
 	// sedRuns finds sed's e command, at the start of a command, after an
 	// address (1e CMD, /x/e).

@@ -22,6 +22,12 @@
 //     the scripts of trap, watch, su -c, runuser -c, git rebase --exec and git
 //     submodule foreach. A shell given a file (bash x.sh) is reported and
 //     is dynamic, as source is: the file's commands are not in the script.
+//     So is a login or interactive shell (-l, --login, -i, --rcfile),
+//     which first runs startup files from its home, the workspace.
+//     git bisect run CMD reports CMD; a git option whose value git runs
+//     (grep -O, clone -u, --upload-pack, --receive-pack, difftool -x,
+//     filter-branch's filters, ...) and git config setting a key whose
+//     value git runs are dynamic.
 //   - the wrappers env, nice, timeout, nohup, stdbuf, time, sudo, doas,
 //     pkexec, chroot, setsid, ionice, strace, ltrace, busybox, toybox,
 //     taskset, chrt, flock, setarch, linux32/64, unshare, nsenter,
@@ -32,10 +38,13 @@
 //     command it runs in canonical form, then that command alone.
 //   - command [-p], builtin and exec only choose how the next word is
 //     looked up: only the command they run is reported (command -v/-V runs
-//     nothing and is reported as itself).
+//     nothing and is reported as itself). jobs -x CMD ARGS and time -- CMD
+//     report CMD ARGS.
 //   - xargs [options] CMD ARGS: CMD ARGS is reported with a last operand
 //     "..." for the words xargs adds (echo when CMD is missing), whose
-//     glob is ReadValue: text read from a file or a pipe.
+//     glob is ReadValue: text read from a file or a pipe. With -I R (-i,
+//     --replace), each word holding R is that glob too, and a CMD holding
+//     R is dynamic.
 //   - find ... -exec/-execdir/-ok/-okdir CMD ... ; (or +): CMD is reported
 //     with its {} kept, and each {} given the globs of any file below
 //     each start point P (P and P/**; P/NAME and P/**/NAME where the
@@ -129,9 +138,13 @@
 // from standard input (echo rm | bash, curl x | sh, bash <<< 'rm', sh
 // <<EOF, bash /dev/stdin, sudo -s, su USER, chroot DIR) or from a file only
 // known at run time (bash <(curl x)); a script given to bash -c (and the
-// others above) that holds a run-time part or does not parse; env -S; su
-// -s; mapfile -C; options of a wrapper only known at run time; flags of a
-// listed program that a run-time part could extend (rm -r$x, -rf${IFS}x;
+// others above) that holds a run-time part, is a glob, a name find finds
+// or text xargs reads (bash -c *, find -exec sh -c {}, xargs sh -c), or
+// does not parse; compgen -C and -W; a substitution inside an extended
+// glob (@($(cmd))), which the parser keeps as text; env -S; su
+// -s; mapfile -C; options of a wrapper only known at run time, or not in
+// its table (such an option may take the next word as its value); flags
+// of a listed program that a run-time part could extend (rm -r$x, -rf${IFS}x;
 // not -o$out, whose run-time part is a value); tar's --to-command,
 // --use-compress-program (-I), --info-script (-F), --rsh-command and
 // --checkpoint-action=exec; git -c keys whose value git runs (alias.*,
@@ -149,13 +162,15 @@
 // # Limits
 //
 // Programs that interpret a language of their own (python -c, perl -e,
-// make, vim, an awk program from a file) are reported as themselves; what
+// make, vim, an awk program or a sed script from a file: awk -f, sed -f,
+// gawk's @include) are reported as themselves; what
 // they run inside is not seen. Of the default allowlist's tools, an awk
 // program that calls system() or pipes to or from a command, a sed script
 // with the e command or flag, sort --compress-program and split --filter
 // are read (reported or dynamic). A placeholder argument ("$o") may hold flags at run
 // time (o=-rf; rm $o /). Git hooks and a git config the script wrote run
-// what they hold. Wrappers not listed (parallel, at,
+// what they hold (git config KEY VALUE with a key git runs is dynamic;
+// a config file written otherwise is not seen). Wrappers not listed (parallel, at,
 // expect, ...) are reported as themselves, with the command they run as
 // their arguments.
 //

@@ -235,6 +235,26 @@ var denyTests = []string{
 	"ls | xargs rm -rf", "/bin/r? -rf x", "{rm,-rf,x}", "if true; then rm -rf x; fi",
 	"for f in a; do rm -rf $f; done", "echo $(rm -rf x)", "exec rm -rf x", "busybox rm -rf x",
 	"rm -{r,f} x", `$'\x72m' -rf x`, "echo rm -rf x | sh", "trap 'rm -rf x' EXIT",
+	// Red team, session 35: builtins that run a command (jobs -x, compgen
+	// -C and -W's command substitutions), a script that a glob, find's {}
+	// or xargs makes, time's --, sed's -e in its long and attached forms,
+	// a substitution inside an extended glob, env -a's value taken for the
+	// command, and git configuration that runs ext:: URLs or !CMD.
+	"jobs -x rm -rf x", "jobs -x -- rm -rf x", "compgen -C 'rm -rf x' w", "compgen -W '$(rm -rf x)' w",
+	`echo "'rm -rf x'" | xargs sh -c`, "echo 'rm -rf x' | xargs -I{} sh -c '{}'", "xargs -i sh -c {}",
+	"xargs --replace=Q bash -c Q", "xargs -IZ Z", `find 'rm -rf x' -exec sh -c {} \;`, "bash -c *",
+	"time -- rm -rf x", "time -p -- rm -rf x", "sed --expression='1e rm -rf x' f",
+	"sed --expr='1e rm -rf x' f", "sed -ne'1e rm -rf x' f", "shopt -s extglob\ncase a in @($(rm -rf x))) ;; esac",
+	"env -a foo rm -rf x", "env --argv0 foo rm -rf x", "git -c protocol.ext.allow=always clone 'ext::rm -rf x' d",
+	"GIT_ALLOW_PROTOCOL=ext git clone 'ext::rm -rf x' d", "git -c submodule.s.update='!rm -rf x' submodule update",
+	"git grep -O'rm -rf x' k", "git grep -iO 'rm -rf x' k", "git clone -u 'rm -rf x' . d", "git fetch --upload='rm -rf x' .",
+	"git push --receive-pack='rm -rf x' . HEAD", "git difftool -x 'rm -rf x'", "git bisect run rm -rf x",
+	"git filter-branch --tree-filter 'rm -rf x' HEAD", "git archive --remote=. --exec='rm -rf x' HEAD",
+	"git config alias.r '!rm -rf x'; git r", "git config --global core.pager 'rm -rf x'; git log",
+	// A login or interactive shell runs ~/.profile or ~/.bashrc first,
+	// and the sandbox's home is the workspace, which may hold rm -rf x.
+	"bash -lc true", "bash --login -c true", "sh -c -l true", "bash -ic true", "bash --rcfile r -c true",
+	"LESSOPEN='|rm -rf x %s' less f", "tcsh -c 'rm -rf x'", "ksh93 -c 'rm -rf x'", "bash-static -c 'rm -rf x'",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {

@@ -145,5 +145,6 @@ var shells = lazy.Value[map[string]bool]{New: func() map[string]bool {
 	return map[string]bool{
 		"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "mksh": true,
 		"ash": true, "yash": true, "fish": true, "rbash": true, "posh": true, "oksh": true,
+		"csh": true, "tcsh": true, "ksh93": true, "lksh": true, "pdksh": true, "bash-static": true,
 	}
 }}

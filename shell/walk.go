@@ -197,6 +197,20 @@ func (w *walker) script(src string, depth int) error {
 				c.Input = append(c.Input, input...)
 				c.Globs = append(c.Globs, globs...)
 			}
+		case *syntax.TimeClause:
+			// time -- CMD and time -p -- CMD: bash's time keyword
+			// skips the --, which the parser leaves as the name.
+			if n.Stmt != nil {
+				if call, ok := n.Stmt.Cmd.(*syntax.CallExpr); ok && len(call.Args) > 1 && call.Args[0].Lit() == "--" {
+					call.Args = call.Args[1:]
+				}
+			}
+		case *syntax.ExtGlob:
+			// ?(..) @(..) and the like hold text the parser keeps as
+			// written: a substitution in one runs unseen.
+			if strings.ContainsAny(n.Pattern.Value, "$`") {
+				w.dyn("the extended glob %q holds a substitution", source(src, n))
+			}
 		case *syntax.DeclClause:
 			w.cur = here(n)
 			c := Command{Name: n.Variant.Value}
@@ -490,6 +504,22 @@ func (w *walker) run(args []arg, depth int) []string {
 		}
 	case "fc":
 		w.dyn("fc runs commands from the history")
+	case "jobs":
+		// jobs -x CMD ARGS runs CMD with the job specs in ARGS replaced.
+		if x, ok := jobsExec(rest); !ok {
+			w.dyn("jobs is given options only known when it runs")
+		} else if len(x) > 0 {
+			w.run(x, depth+1)
+		}
+	case "compgen":
+		// compgen -C CMD runs CMD as a script, and expands -W's words
+		// as the shell expands a word, command substitutions included.
+		for _, a := range rest {
+			if !a.static || strings.HasPrefix(a.text, "-") && strings.ContainsAny(a.text, "CW") {
+				w.dyn("compgen -C and -W run commands given as text")
+				break
+			}
+		}
 	case "hash", "enable":
 		// hash -p PATH NAME and enable -f FILE NAME change what NAME runs.
 		letter := map[string]string{"hash": "p", "enable": "f"}[prog]
@@ -573,6 +603,12 @@ func (w *walker) nested(who string, a arg, depth int) {
 		w.dyn("%s runs a script only known when it runs: %s", who, a.text)
 		return
 	}
+	if a.glob {
+		// bash -c *, find -exec sh -c {}, xargs sh -c: the script is
+		// a file's name or text read, not the word as written.
+		w.dyn("%s runs as a script what a glob, a file found or text read gives when it runs: %s", who, a.text)
+		return
+	}
 	if err := w.script(a.text, depth+1); err != nil {
 		w.dyn("%s runs a script that does not parse", who)
 	}
@@ -583,7 +619,7 @@ func (w *walker) nested(who string, a arg, depth int) {
 func (w *walker) shell(prog string, args []arg, depth int) []string {
 	idx := w.reserve()
 	w.cmds[idx] = w.place(Command{Name: prog, Args: texts(args), Globs: globs(args)})
-	script, stdin := false, false
+	script, stdin, startup := false, false, ""
 	i := 0
 loop:
 	for ; i < len(args); i++ {
@@ -596,7 +632,10 @@ loop:
 			i++
 			break loop
 		case a.text == "--rcfile" || a.text == "--init-file":
+			startup = a.text
 			i++
+		case a.text == "--login":
+			startup = a.text
 		case strings.HasPrefix(a.text, "--"):
 		case len(a.text) > 1 && (a.text[0] == '-' || a.text[0] == '+'):
 			for _, c := range a.text[1:] {
@@ -608,10 +647,19 @@ loop:
 				case 'o', 'O':
 					i++
 				}
+				if (c == 'l' || c == 'i') && a.text[0] == '-' {
+					startup = "-" + string(c)
+				}
 			}
 		default:
 			break loop
 		}
+	}
+	if startup != "" {
+		// A login or interactive shell first runs startup files
+		// (~/.profile, ~/.bash_profile, ~/.bashrc, $ENV): the sandbox's
+		// home is the workspace, which any command or file tool writes.
+		w.dyn("%s %s runs startup files from its home folder, the workspace", prog, startup)
 	}
 	switch {
 	case script && i < len(args):
@@ -633,6 +681,31 @@ loop:
 var stdinFiles = lazy.Value[map[string]bool]{New: func() map[string]bool {
 	return map[string]bool{"-": true, "/dev/stdin": true, "/dev/fd/0": true, "/proc/self/fd/0": true}
 }}
+
+// jobsExec returns the command jobs -x runs (nil without -x), and false
+// when an option is only known at run time. Options after -x are
+// skipped, the stricter reading.
+func jobsExec(args []arg) ([]arg, bool) {
+	x := false
+	for i, a := range args {
+		switch {
+		case !a.static:
+			return nil, false
+		case a.text == "--":
+			if x {
+				return args[i+1:], true
+			}
+			return nil, true
+		case len(a.text) > 1 && a.text[0] == '-':
+			x = x || strings.Contains(a.text, "x")
+		case x:
+			return args[i:], true
+		default:
+			return nil, true
+		}
+	}
+	return nil, true
+}
 
 // trap's first operand is a script run on a signal.
 func (w *walker) trap(args []arg, depth int) {

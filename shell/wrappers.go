@@ -39,11 +39,11 @@ var wrappers = lazy.Value[map[string]wrapper]{New: func() map[string]wrapper {
 		"command": {opts: newOptions("pvV", "", "", "", ""), hidden: true, queries: []string{"-v", "-V"}},
 		"builtin": {opts: newOptions("", "", "", "", ""), hidden: true},
 		"exec":    {opts: newOptions("cl", "a", "", "", ""), hidden: true},
-		"env": {opts: newOptions("i0v", "uCS", "", "",
-			"ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
+		"env": {opts: newOptions("i0v", "uCSa", "", "",
+			"argv0:=a ignore-environment=i null=0 unset:=u chdir:=C split-string:=S debug=v default-signal? "+
 				"ignore-signal? block-signal? list-signal-handling help version"),
 			assigns: true, dynamicFlags: []string{"-S", "--split-string"}},
-		"nice":    {opts: newOptions("", "n", "", "", "adjustment:=n help version")},
+		"nice":    {opts: newOptions("0123456789", "n", "", "", "adjustment:=n help version")}, // nice -5: the old form of -n 5
 		"timeout": {opts: newOptions("fpv", "ks", "", "", "foreground=f preserve-status=p kill-after:=k signal:=s verbose=v help version"), operands: 1},
 		"nohup":   {opts: newOptions("", "", "", "", "help version")},
 		"stdbuf":  {opts: newOptions("", "ioe", "", "", "input:=i output:=o error:=e help version")},
@@ -166,6 +166,25 @@ func skipOptions(o *options, args []arg) (flags []string, values map[string]arg,
 	return flags, values, nil, true
 }
 
+// unknownFlag returns the first of flags (as skipOptions returns them)
+// that o does not know, or "".
+func unknownFlag(o *options, flags []string) string {
+	for _, f := range flags {
+		if strings.HasPrefix(f, "--") {
+			name, _, _ := strings.Cut(f[2:], "=")
+			if _, _, known := o.lookupLong(name); !known {
+				return f
+			}
+			continue
+		}
+		c := f[1]
+		if strings.IndexByte(o.bools+o.values+o.optional, c) < 0 && o.alias[c] == 0 {
+			return f
+		}
+	}
+	return ""
+}
+
 func containsFlag(flags []string, names ...string) bool {
 	for _, f := range flags {
 		for _, n := range names {
@@ -210,6 +229,12 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 	}
 	if !ok {
 		w.dyn("%s is given options only known when it runs", prog)
+		return report(nil, len(args))
+	}
+	if f := unknownFlag(wr.opts, flags); f != "" {
+		// A newer option may take a value (env -a ARG): what is read
+		// here as the command may be that value.
+		w.dyn("%s is given %s, an option not known here, whose value may be what follows", prog, f)
 		return report(nil, len(args))
 	}
 	if containsFlag(flags, wr.dynamicFlags...) {
@@ -305,6 +330,29 @@ func (w *walker) xargs(args []arg, depth int) []string {
 		return append([]string{"xargs"}, texts(args)...)
 	}
 	own := len(args) - len(rest)
+	if r := xargsReplace(args[:own]); r != "" {
+		// xargs -I R: each R in the command's words is a line read.
+		rest = append([]arg(nil), rest...)
+		for i, a := range rest {
+			if !strings.Contains(a.text, r) {
+				continue
+			}
+			if i == 0 {
+				w.dyn("xargs -I puts the text it reads into the program's name")
+				return append([]string{"xargs"}, texts(args)...)
+			}
+			base := a.pats
+			if len(base) == 0 {
+				base = []string{a.text}
+			}
+			b := a
+			b.glob, b.pats = true, nil
+			for _, x := range base {
+				b.pats = append(b.pats, strings.ReplaceAll(x, r, ReadValue))
+			}
+			rest[i] = b
+		}
+	}
 	implicit := len(rest) == 0
 	if implicit {
 		rest = []arg{{text: "echo", static: true}}
@@ -326,6 +374,54 @@ func (w *walker) xargs(args []arg, depth int) []string {
 	}
 	w.cmds[idx] = w.place(Command{Name: "xargs", Args: out[1:], Globs: globs(args)})
 	return out
+}
+
+// xargsReplace returns the replace string of xargs's options opts (-I R,
+// -iR, --replace=R; -i and --replace alone are {}), or "".
+func xargsReplace(opts []arg) string {
+	r := ""
+	for i := 0; i < len(opts); i++ {
+		s := opts[i].text
+		if strings.HasPrefix(s, "--") {
+			name, val, hasVal := strings.Cut(s[2:], "=")
+			full, _, known := xargsOptions.Get().lookupLong(name)
+			switch {
+			case !known:
+			case full == "replace" && hasVal:
+				r = val
+			case full == "replace":
+				r = "{}"
+			case xargsOptions.Get().long[full].value == needsValue && !hasVal:
+				i++
+			}
+			continue
+		}
+		for j := 1; j < len(s); j++ {
+			c := s[j]
+			if c == 'I' || c == 'i' {
+				switch {
+				case j+1 < len(s):
+					r = s[j+1:]
+				case c == 'i':
+					r = "{}"
+				case i+1 < len(opts):
+					i++
+					r = opts[i].text
+				}
+				break
+			}
+			if strings.IndexByte(xargsOptions.Get().values, c) >= 0 {
+				if j+1 == len(s) {
+					i++
+				}
+				break
+			}
+			if strings.IndexByte(xargsOptions.Get().optional, c) >= 0 {
+				break
+			}
+		}
+	}
+	return r
 }
 
 var xargsOptions = lazy.Value[*options]{New: func() *options {

@@ -1102,6 +1102,13 @@ func (program) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (to
 	if err := env.Workspace.WriteFile(name, []byte(a.Code)); err != nil {
 		return tool.Result{}, err
 	}
+	if in.prog == "bash" {
+		// bash reads a script file a command at a time, so what the
+		// program appends to its own file ($0) would run unjudged:
+		// sourced, the file is read whole before any of it runs
+		// (and $0, BASH_SOURCE and the lines of errors stay the file's).
+		return execute(ctx, env, op, []string{"bash", "-c", `. "$0"`, "/workspace/" + name})
+	}
 	return execute(ctx, env, op, []string{in.prog, "/workspace/" + name})
 }
 

@@ -63,10 +63,10 @@ func TestRunCodeWritesTheProgramAndRunsItsInterpreter(t *testing.T) {
 		if _, err := reg.Call(context.Background(), env, "run_code", args); err != nil {
 			t.Fatalf("%s: %v", lang, err)
 		}
-		if len(f.cmds) != 1 || f.cmds[0][0] != prog || !strings.HasPrefix(f.cmds[0][1], "/workspace/.bulwark/code/") {
+		if len(f.cmds) != 1 || f.cmds[0][0] != prog || !strings.HasPrefix(f.cmds[0][len(f.cmds[0])-1], "/workspace/.bulwark/code/") {
 			t.Fatalf("%s: ran %q, want %s on a file in the workspace", lang, f.cmds, prog)
 		}
-		saved, err := env.Workspace.ReadFile(strings.TrimPrefix(f.cmds[0][1], "/workspace/"))
+		saved, err := env.Workspace.ReadFile(strings.TrimPrefix(f.cmds[0][len(f.cmds[0])-1], "/workspace/"))
 		if err != nil || string(saved) != "print(1)" {
 			t.Errorf("%s: the program file holds %q, %v", lang, saved, err)
 		}

@@ -70,3 +70,23 @@ func TestReasonsReachTheModel(t *testing.T) {
 		}
 	}
 }
+
+// A bash program runs what the policy read: lines it appends to its own
+// file do not run (bash reads a script file a command at a time, so they
+// did, past any rule on run_code's commands), and errors still name the
+// file and line.
+func TestRunCodeBashRunsWhatWasJudged(t *testing.T) {
+	env := sandboxEnv(t, "bash")
+	code := "echo first\necho 'echo APPENDED' >> \"$0\"\nno-such-program\n"
+	args, _ := json.Marshal(map[string]string{"language": "bash", "code": code})
+	res, err := reg.Call(context.Background(), env, "run_code", args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(res.Output, "APPENDED") || !strings.Contains(res.Output, "first") {
+		t.Errorf("run_code ran what its program appended to itself, or did not run: %s", res.Output)
+	}
+	if !strings.Contains(res.Output, ".bulwark/code/") || !strings.Contains(res.Output, "line 3") {
+		t.Errorf("an error does not name the program's file and line: %s", res.Output)
+	}
+}

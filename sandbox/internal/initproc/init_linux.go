@@ -209,7 +209,7 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 			unix.Close(ruleset)
 		}
 	}()
-	denyWX := DenyWriteExec(cfg.WriteExec, cfg.AllowExec, exec)
+	denyWX := DenyWriteExec(cfg.WriteExec, cfg.AllowExec, exec, installed)
 	filter, err := seccompFilter(denyWX)
 	if err != nil {
 		return prepared{}, err
@@ -473,6 +473,16 @@ func lookPath(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: command not found", name)
+}
+
+// installed reports whether the allowlist entry name resolves to a
+// regular file, as resolveAllowed finds it.
+func installed(name string) bool {
+	if strings.Contains(name, "/") {
+		_, regular := resolved(name)
+		return regular
+	}
+	return findProbed(strings.Split(SandboxPath, ":"), name) != ""
 }
 
 // resolveAllowed turns the allowlist into the real files (symlinks

@@ -43,19 +43,26 @@ var JITRuntimes = []string{
 }
 
 // DenyWriteExec decides W^X for the mode asked and the allowlist: its
-// entries as given and the real files they resolved to.
-func DenyWriteExec(mode string, names, real []string) bool {
+// entries as given, those of them installed (installed reports whether
+// one resolves to a file), and the real files they resolved to. An entry
+// that names a JIT runtime turns W^X off only where it is installed: one
+// that runs nothing ("deno" on a host without it) would leave every
+// allowed program free to run machine code it wrote.
+func DenyWriteExec(mode string, names, real []string, installed func(string) bool) bool {
 	switch mode {
 	case WXDeny:
 		return true
 	case WXAllow:
 		return false
 	}
-	for _, l := range [][]string{names, real} {
-		for _, n := range l {
-			if slices.Contains(JITRuntimes, path.Base(n)) {
-				return false
-			}
+	for _, n := range real {
+		if slices.Contains(JITRuntimes, path.Base(n)) {
+			return false
+		}
+	}
+	for _, n := range names {
+		if slices.Contains(JITRuntimes, path.Base(n)) && installed(n) {
+			return false
 		}
 	}
 	return true
