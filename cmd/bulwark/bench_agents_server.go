@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-agents/bulwark/internal/fdtable"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
 
@@ -62,6 +63,13 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 		// second one runs the rest (this goroutine, the one reading
 		// stdin), pinned to one CPU or not.
 		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
+	}
+	// Room for every task's connection before the run, as a model server
+	// that has served for a while has: grown as the run's connections
+	// came, the table of descriptors grew five times, each growth holding
+	// up the accepts for an RCU grace period (package fdtable).
+	if err := fdtable.Reserve(*tasks + 64); err != nil {
+		return fail(s, err)
 	}
 	var nthAt atomic.Int64
 	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, true, func() { nthAt.Store(time.Now().UnixNano()) })
