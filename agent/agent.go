@@ -160,10 +160,11 @@ const growStackFrame = 8 << 10
 // last collection saw) and a task's reaches 9.5 to 10 KiB (dialling the
 // model, running a tool), so it grew three times, 2 to 4 to 8 to 16 KiB,
 // the last two deep in a model or tool call: each growth copies the stack
-// and walks every frame on it to move its pointers, a tenth of the CPU of
+// and walks every frame on it to move its pointers, 6 to 8 % of the CPU of
 // a thousand tasks' start (BENCHMARKS.md, session 35, first). Grown here,
 // with a frame or two on it, the copy and the walk are short, and the
-// stack is the size it would have reached.
+// stack is the size it would have reached (a sub-agent's Run, deeper in
+// its parent's goroutine, grows it to 32 KiB, which its calls reach too).
 //
 //go:noinline
 func growStack() {

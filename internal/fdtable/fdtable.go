@@ -3,11 +3,12 @@
 // by doubling, and each growth waits for an RCU grace period
 // (expand_fdtable's synchronize_rcu), during which every thread that
 // opens a descriptor past the old size waits too: 10 to 15 ms each on the
-// VMs Bulwark is measured on. A server that opens a thousand connections
-// at once grew its table four or five times on the way, stalling its
-// opens each time (BENCHMARKS.md, "the start of a thousand tasks ...
-// (session 35, first)"). Growing it once at the start, off the hot path,
-// leaves nothing to grow then.
+// VMs Bulwark is measured on, more under load. A thousand tasks starting
+// at once open a thousand sockets: the agents of bench agents stalled
+// 13 ms in their start on one growth, and its fake model server twice on
+// the way to a thousand connections (BENCHMARKS.md, "the start of a
+// thousand tasks ... (session 35, first)"). Growing the table once at the
+// start, off the hot path, leaves nothing to grow then.
 package fdtable
 
 // Reserve grows the table of file descriptors to hold at least n (at most
