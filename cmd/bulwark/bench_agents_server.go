@@ -66,11 +66,10 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 	}
 	// Room for every task's connection before the run, as a model server
 	// that has served for a while has: grown as the run's connections
-	// came, the table of descriptors grew five times, each growth holding
-	// up the accepts for an RCU grace period (package fdtable).
-	if err := fdtable.Reserve(*tasks + 64); err != nil {
-		return fail(s, err)
-	}
+	// came, the table of descriptors grew twice on the way to 1,000 (from
+	// 256 slots), each growth holding up the accepts for an RCU grace
+	// period (package fdtable). A failure leaves the table to grow then.
+	fdtable.Reserve(*tasks + 64)
 	var nthAt atomic.Int64
 	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, true, func() { nthAt.Store(time.Now().UnixNano()) })
 	defer srv.Close()
