@@ -156,10 +156,38 @@ var errTimeout = errors.New("the task's time budget ran out")
 // sent, which quotes what it was sent or what the model wrote.
 const withheldError = "the model's provider failed with an error that carried the task's confidential canary token, so its message is not kept"
 
+// growStackFrame is the frame growStack holds: more than a stack of 8 KiB
+// leaves free at a task's start, less than one of 16 KiB does.
+const growStackFrame = 8 << 10
+
+// growStack grows the goroutine's stack to 16 KiB at once, at the task's
+// start. A new goroutine's stack starts small (2 KiB, or the average the
+// last collection saw) and a task's reaches 9.5 to 10 KiB (dialling the
+// model, running a tool), so it grew three times, 2 to 4 to 8 to 16 KiB,
+// the last two deep in a model or tool call: each growth copies the stack
+// and walks every frame on it to move its pointers, 6 to 8 % of the CPU of
+// a thousand tasks' start (BENCHMARKS.md, session 35, first). Grown here,
+// with a frame or two on it, the copy and the walk are short, and the
+// stack is the size it would have reached (a sub-agent's Run, deeper in
+// its parent's goroutine, grows it to 32 KiB, which its calls reach too).
+//
+//go:noinline
+func growStack() {
+	var b [growStackFrame]byte
+	keepFrame(b[:])
+}
+
+// keepFrame keeps growStack's frame: given to a call, it is not optimized
+// away.
+//
+//go:noinline
+func keepFrame([]byte) {}
+
 // Run runs task to its end. It returns an error only when cfg is unusable;
 // every way a task can end, failures included, is an Outcome, and is the
 // last event sent to the sink (task_finished).
 func Run(ctx context.Context, cfg Config, task bulwark.Task) (Outcome, error) {
+	growStack()
 	if cfg.Model == nil || cfg.Tools == nil {
 		return Outcome{}, bulwark.Errorf(bulwark.Invalid, "agent.Run", "a model and tools are required")
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bulwark-agents/bulwark/internal/fdtable"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 )
 
@@ -63,6 +64,12 @@ func serveBenchModel(ctx context.Context, args []string, s stdio) int {
 		// stdin), pinned to one CPU or not.
 		runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0)))
 	}
+	// Room for every task's connection before the run, as a model server
+	// that has served for a while has: grown as the run's connections
+	// came, the table of descriptors grew twice on the way to 1,000 (from
+	// 256 slots), each growth holding up the accepts for an RCU grace
+	// period (package fdtable). A failure leaves the table to grow then.
+	fdtable.Reserve(*tasks + 64)
 	var nthAt atomic.Int64
 	srv := newBenchModel(*tasks, *steps, *latency, *flushEvents, true, func() { nthAt.Store(time.Now().UnixNano()) })
 	defer srv.Close()

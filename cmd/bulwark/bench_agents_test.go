@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -275,4 +276,75 @@ func TestBenchHandlerTurns(t *testing.T) {
 			t.Errorf("%.60s: turn %+v, want turn %d", c.body, turn, c.want)
 		}
 	}
+}
+
+// The bench's processes make room in their tables of descriptors before
+// the run (package fdtable): the bench for manyFDs (as serve does), the
+// model server for its tasks' connections, before it says it is ready.
+// Grown during the run instead, each growth held up the process's opens
+// for an RCU grace period.
+func TestBenchAgentsFDTablesReserved(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	bench := bulwarkCmd(t, []string{"TMPDIR=" + tmp}, "bench", "agents", "--tasks", "3", "--steps", "2", "--latency", "1h")
+	if err := bench.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		bench.Process.Kill()
+		bench.Wait()
+	}()
+	// It reserves in a goroutine of its own from the start: give it time.
+	want, got := min(manyFDs, int(lim.Max)), 0
+	for deadline := time.Now().Add(10 * time.Second); got < want && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got = procFDSize(t, bench.Process.Pid)
+	}
+	if got < want {
+		t.Errorf("the bench: FDSize %d, want at least %d", got, want)
+	}
+
+	// The model server, run as the bench runs it: room for 1,000 tasks
+	// when it says it is ready, before any has connected.
+	server := bulwarkCmd(t, nil, "bench", modelServerCmd, "--tasks", "1000")
+	stdin, err := server.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := server.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		server.Wait()
+	}()
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatalf("the model server did not say it was ready: %v", err)
+	}
+	if got, want := procFDSize(t, server.Process.Pid), min(1000+64, int(lim.Max)); got < want {
+		t.Errorf("the model server: FDSize %d when ready, want at least %d", got, want)
+	}
+}
+
+// procFDSize is the size of process pid's table of descriptors.
+func procFDSize(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Skip("no /proc:", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "FDSize:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Skip("no FDSize in /proc/PID/status")
+	return 0
 }

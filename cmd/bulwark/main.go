@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/fdtable"
 	"github.com/bulwark-agents/bulwark/internal/heapahead"
 	"github.com/bulwark-agents/bulwark/secret"
 )
@@ -83,6 +84,7 @@ func main() {
 	}
 	if growsHeap(os.Args[1:]) {
 		go heapahead.Run(ctx)
+		go fdtable.Reserve(manyFDs)
 	}
 	code := dispatch(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	stop()
@@ -126,12 +128,18 @@ func dispatch(ctx context.Context, args []string, s stdio) int {
 	return commands[i].run(ctx, args[1:], s)
 }
 
+// manyFDs is how many file descriptors a process that runs many tasks
+// (growsHeap) makes room for at its start (fdtable.Reserve): a thousand
+// tasks at once hold a workspace and a model connection each.
+const manyFDs = 4096
+
 // growsHeap reports whether the command runs long and grows its heap as it
 // goes (serving, running agents, benchmarking them): its heap is mapped in
 // as the runtime maps it rather than a page fault a page (package
-// heapahead). The others, which print and return, are spared the
-// goroutine, and so is the agents bench's model server, which stands for
-// another machine's.
+// heapahead), and its table of file descriptors is grown once at the start
+// (package fdtable). The others, which print and return, are spared the
+// goroutines, and so is the agents bench's model server, which stands for
+// another machine's (it makes room for its connections itself).
 func growsHeap(args []string) bool {
 	if len(args) == 0 {
 		return false
