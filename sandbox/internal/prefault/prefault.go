@@ -3,10 +3,10 @@
 // page fault a page. It does so only in a program built to ask for it
 // (heapKiB): the sandbox init is (package initgen). bulwark is not: on
 // the VMs Bulwark is measured on a page populated costs about as much as
-// a page faulted in (1.0 against 1.2 us), so the pages the start would
-// not touch made its 2 MiB a loss, 0.4 ms of `bulwark version`'s 2.5
-// (BENCHMARKS.md, "Issue 17, `version`'s start without the heap mapped
-// in (session 35, start)").
+// a page faulted in (1.1 against 1.25 us of CPU), so the pages its start
+// would not touch made its 2 MiB a loss, about a sixth of `bulwark
+// version`'s CPU (BENCHMARKS.md, "Issue 17, `version`'s start without
+// the heap mapped in (session 35, start)").
 //
 // Its init does the work, so a program imports it for that side effect:
 // package initproc does, so that the sandbox init runs it. It imports

@@ -112,7 +112,7 @@ func TestInitMapsInNothingUnlessAsked(t *testing.T) {
 // its own, so the test runs again in one built with it.
 func TestInitPopulatedTheHeap(t *testing.T) {
 	if heapKiB == "" {
-		runWithHeapKiB(t, "TestInitPopulatedTheHeap", "2048")
+		runWithHeapKiB(t, "TestInitPopulatedTheHeap", "512") // the sandbox init's
 		return
 	}
 	p := populated
