@@ -22,13 +22,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
-	"github.com/bulwark-agents/bulwark/sandbox/internal/prefault"
 )
 
 // NetMode says what network a sandbox has.
@@ -440,7 +438,6 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	if Disabled() {
 		return runUnsandboxed(ctx, spec, cmd)
 	}
-	extendHeapOnce()
 	// The command goes with the configuration (see run): one round trip
 	// with the init less than start and then run.
 	b, err := begin(spec)
@@ -453,28 +450,6 @@ func Run(ctx context.Context, spec Spec, cmd []string) (*Result, error) {
 	}
 	spec.Trace.Mark("host: torn down")
 	return res, err
-}
-
-// firstRunHeapKiB is how much heap, from the main goroutine's first stack
-// page on, a process has used by the end of its first sandbox: 2.3 to 2.9
-// MiB for `bulwark sandbox exec` (the exec plan's load, the root tree, the
-// init's start), of which prefault's init maps in 2 MiB, or less where the
-// heap's first mapping ended sooner (BENCHMARKS.md, "Issue 17, the CLI's
-// start: a first sandbox's heap (session 33)").
-const firstRunHeapKiB = 3 << 10
-
-// heapExtended is set by the process's first sandbox.
-var heapExtended atomic.Bool
-
-// extendHeapOnce maps in, on a process's first sandbox, the heap the
-// sandbox is about to allocate that the init of package prefault did not:
-// one system call instead of a page fault a page (about 9 us each on the
-// VMs this is measured on). A long-lived process's heap is past it by
-// then, and the call finds the pages there.
-func extendHeapOnce() {
-	if !heapExtended.Swap(true) {
-		prefault.Extend(firstRunHeapKiB)
-	}
 }
 
 // stdio is where one command reads and writes.

@@ -42,8 +42,8 @@ const (
 // an os call at package level gives one back. The packages that still
 // have one: main (its commands register themselves), the sandbox init
 // (its init is the init process's entry) and sandbox/internal/prefault
-// (its init maps in the heap the others are about to touch; no
-// allocation, session 32).
+// (in the init's build its init maps in the heap the others are about to
+// touch; in bulwark's it returns at once; no allocation, session 32).
 var noInitPackages = []string{
 	"audit/pgaudit",
 	"guard",

@@ -1,9 +1,8 @@
 package prefault
 
 import (
-	"os"
-	"runtime"
-	"strconv"
+	"errors"
+	"os/exec"
 	"strings"
 	"testing"
 	"unsafe"
@@ -83,15 +82,30 @@ func TestMadvisePastTheMapping(t *testing.T) {
 	}
 }
 
-// The init of this test binary asked for heapKiB of the heap from its
-// stack's page on, and got it: the last pages of the range, which nothing
-// in this small process has touched, are resident. Where the heap's
-// mapping (4 MiB chunks from a random offset) ends within the range, the
-// call fails there, and the pages up to that end are resident.
+// A binary built without heapKiB, as bulwark and this test binary are,
+// makes no call: the pages above its stack are faulted in as its start
+// touches them.
+func TestInitMapsInNothingUnlessAsked(t *testing.T) {
+	if p := populated; p.n != 0 || p.start != 0 || p.errno != 0 {
+		t.Errorf("the init asked for %#x+%#x (errno %d) with no heapKiB set", p.start, p.n, p.errno)
+	}
+}
+
+// The init of a binary built with heapKiB set (as the sandbox init is)
+// asked for that much of the heap from its stack's page on, and got it:
+// the last pages of the range, which nothing in this small process has
+// touched, are resident. Where the heap's mapping (4 MiB chunks from a
+// random offset) ends within the range, the call fails there, and the
+// pages up to that end are resident. This test binary has no heapKiB of
+// its own, so the test runs again in one built with it.
 func TestInitPopulatedTheHeap(t *testing.T) {
+	if heapKiB == "" {
+		runWithHeapKiB(t, "TestInitPopulatedTheHeap", "512") // the sandbox init's
+		return
+	}
 	p := populated
-	if p.n != defaultHeapSize {
-		t.Fatalf("the init asked for %d bytes, want %d", p.n, defaultHeapSize)
+	if want := heapSize(heapKiB); p.n != want {
+		t.Fatalf("the init asked for %d bytes, want %d", p.n, want)
 	}
 	const chunk = 4 << 20
 	end := p.start + p.n
@@ -112,56 +126,20 @@ func TestInitPopulatedTheHeap(t *testing.T) {
 	}
 }
 
-// mappingEnd returns the end of the accessible mapping of this process
-// that holds addr, from /proc/self/maps.
-func mappingEnd(t *testing.T, addr uintptr) uintptr {
+// runWithHeapKiB runs the test named in a test binary of this package
+// built with heapKiB set to kib, and fails or skips as it did.
+func runWithHeapKiB(t *testing.T, name, kib string) {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/maps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		lo, hi, _ := strings.Cut(f[0], "-")
-		a, err1 := strconv.ParseUint(lo, 16, 64)
-		z, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 == nil && err2 == nil && uintptr(a) <= addr && addr < uintptr(z) && strings.HasPrefix(f[1], "rw") {
-			return uintptr(z)
-		}
-	}
-	t.Fatalf("no writable mapping holds %#x", addr)
-	return 0
-}
-
-// Extend maps in the heap past what the init did, up to its size or the
-// end of the heap's mapping: the last pages of that, which nothing in
-// this small process touched, are resident after the call and were not
-// before it.
-func TestExtendMapsInTheRest(t *testing.T) {
-	const kib = 3 << 10
-	p := populated
-	// The heap grown past the range, as a process's that calls Extend
-	// has: a large allocation is laid out on fresh pages, not touched.
-	grown := make([]byte, 8<<20)
-	defer runtime.KeepAlive(grown)
-	from, to := extendRange(p.start, p.n, p.errno, kib<<10)
-	to = min(to, mappingEnd(t, p.start+p.n-pageSize))
-	if to < from+4*pageSize {
-		t.Skipf("the heap's mapping ends %d bytes past the init's range", int(to)-int(from))
-	}
-	last := to - 4*pageSize
-	for i, in := range mincore.Resident(t, last, 4*pageSize) {
-		if in {
-			t.Skipf("page %d of the last 4 before %#x resident before Extend", i, to)
-		}
-	}
-	Extend(kib)
-	for i, in := range mincore.Resident(t, last, 4*pageSize) {
-		if !in {
-			t.Errorf("page %d of the last 4 before %#x not resident after Extend (init's range %#x+%#x, errno %d)", i, to, p.start, p.n, p.errno)
-		}
+	const pkg = "github.com/bulwark-agents/bulwark/sandbox/internal/prefault"
+	out, err := exec.Command("go", "test", "-count=1", "-v", "-run", "^"+name+"$",
+		"-ldflags=-X "+pkg+".heapKiB="+kib, ".").CombinedOutput()
+	switch {
+	case strings.Contains(string(out), "--- PASS: "+name):
+	case strings.Contains(string(out), "--- SKIP: "+name):
+		t.Skipf("with heapKiB=%s: %s", kib, out)
+	case errors.Is(err, exec.ErrNotFound):
+		t.Skipf("go test: %v", err)
+	default:
+		t.Fatalf("with heapKiB=%s: %v\n%s", kib, err, out)
 	}
 }
