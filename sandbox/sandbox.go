@@ -470,11 +470,23 @@ var heapExtended atomic.Bool
 // one system call instead of a page fault a page (about 9 us each on the
 // VMs this is measured on). A long-lived process's heap is past it by
 // then, and the call finds the pages there.
+//
+// The call runs in a goroutine of its own, beside the sandbox's start: it
+// holds its thread and P for 0.3 to 0.5 ms, and the process's other P is
+// idle until the start has goroutines of its own to run, so a cold CLI's
+// host checks, uid lease and first steps no longer wait for it (0.3 to
+// 0.5 ms sooner, BENCHMARKS.md, "Issue 17, the cold CLI (session 35,
+// cli)"). The pages are written by nothing that minds whether they are
+// mapped in by it or by the first write (they are zero either way), and
+// it maps in from the low end, ahead of what the start allocates.
 func extendHeapOnce() {
 	if !heapExtended.Swap(true) {
-		prefault.Extend(firstRunHeapKiB)
+		go extendHeap(firstRunHeapKiB)
 	}
 }
+
+// extendHeap is prefault.Extend (a variable for a test that holds it).
+var extendHeap = prefault.Extend
 
 // stdio is where one command reads and writes.
 type stdio struct {
