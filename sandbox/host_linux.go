@@ -50,7 +50,8 @@ type box struct {
 	pending bool
 	// held keeps the sandbox's mount and network namespaces open so
 	// that freeing them is not part of the init's exit, which Run waits
-	// for: closed once the init is gone (cleanup).
+	// for: closed once the init is gone (cleanup), or before when
+	// nothing waits for its end (endAfterRun).
 	held []int
 
 	rl *rootlessHost // nil as root
@@ -859,6 +860,13 @@ func (b *box) discard() {
 // waiting for it and giving the uid slot back happen after Run returns,
 // in one of a few background teardowns; when those are all busy, or there
 // is more to do, it is cleanup.
+//
+// A teardown left to the background lets go of the namespaces held
+// first: the init, which holds them too, then frees them as it ends,
+// where nothing waits for it. Let go after its end, they were freed by
+// this process, and a one-shot process (the CLI's sandbox exec) that
+// exited first freed them as it exited, before its parent's wait
+// returned (BENCHMARKS.md, "Issue 17, the cold CLI (session 35, cli)").
 func (b *box) endAfterRun() {
 	b.kill()
 	if !b.endsAlone() {
@@ -870,6 +878,8 @@ func (b *box) endAfterRun() {
 		b.cleanup()
 		return
 	}
+	closeAll(b.held)
+	b.held = nil
 	teardowns.Add(1)
 	go func() {
 		defer teardowns.Done()

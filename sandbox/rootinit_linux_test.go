@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -255,4 +256,77 @@ func beginHostForked(t *testing.T) *box {
 		assertNothingLeft(t)
 	})
 	return b
+}
+
+// An init brings its loopback up before it reads its configuration, which
+// it mostly waits for: an init forked by this process and given none has
+// lo up in its network namespace (its own, made at its clone).
+func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
+	hostForksInits(t)
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
+	t.Cleanup(func() {
+		b.cleanup()
+		assertNothingLeft(t)
+	})
+	cmdUID := uint32(uidBase + 2*slot)
+	if err := b.startInit(cmdUID+1, cmdUID, -1); err != nil {
+		t.Fatal(err)
+	}
+	if ns, own := netnsOf(t, b.pid), netnsOf(t, os.Getpid()); ns == own {
+		t.Fatalf("the init is in this process's network namespace (%s)", ns)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		up, err := loopbackUpIn(b.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the init's lo is still down: it waits for its configuration to bring it up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// loopbackUpIn says whether lo is up in the network namespace of process
+// pid, asked from a thread moved there, which ends with the answer.
+func loopbackUpIn(pid int) (bool, error) {
+	type answer struct {
+		up  bool
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends in that namespace
+		ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		defer unix.Close(ns)
+		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
+			ch <- answer{err: fmt.Errorf("setns: %w", err)}
+			return
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		defer unix.Close(fd)
+		ifr, err := unix.NewIfreq("lo")
+		if err == nil {
+			err = unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr)
+		}
+		ch <- answer{up: err == nil && ifr.Uint16()&unix.IFF_UP != 0, err: err}
+	}()
+	a := <-ch
+	return a.up, a.err
 }

@@ -19,6 +19,16 @@ import (
 // changed since (mountsChanged), and every host path it was built from is
 // still the same file (TreeSource.Same, a stat each); else it is built
 // again.
+//
+// A process's first tree is not kept: it is handed to that first init as
+// it is (no clone), and trees are kept from the second on. A one-shot
+// process (the CLI's sandbox exec) would keep its tree only to dissolve
+// it as it exits: the last close of a detached tree unmounts its 60
+// mounts (0.1 to 0.4 ms closed by hand, an RCU grace period with it),
+// and at exit that came between the process's end and its parent's wait
+// (0.3 ms of it, BENCHMARKS.md, "Issue 17, the cold CLI (session 35,
+// cli)"); the clone is spared too. A process that makes more sandboxes
+// builds one tree more, once.
 
 // rootTrees are the trees built so far, by TreeSpec (treeKey).
 var rootTrees = struct {
@@ -27,6 +37,9 @@ var rootTrees = struct {
 	// off is set once the kernel could not build one (before Linux
 	// 6.15): every init builds its own root from then on.
 	off bool
+	// built is set by the process's first tree, which is handed over
+	// rather than kept.
+	built bool
 	// mountinfo is /proc/self/mountinfo, polled for changes of the mount
 	// namespace (-1 until opened), and gen counts the changes seen.
 	mountinfo int
@@ -57,8 +70,9 @@ func treeKey(s initproc.TreeSpec) string {
 	return b.String()
 }
 
-// rootTreeFor returns a clone of the root tree for s, for the caller to
-// hand to an init and close, or -1 when there is none: the init then
+// rootTreeFor returns a clone of the root tree for s (the process's first
+// tree itself), for the caller to hand to an init and close, or -1 when
+// there is none: the init then
 // builds its root itself, as it did before the trees (and reports what
 // is wrong, if anything).
 func rootTreeFor(s initproc.TreeSpec) int {
@@ -86,6 +100,10 @@ func rootTreeFor(s initproc.TreeSpec) int {
 			}
 			slog.Debug("sandbox: no root tree, the init builds its root", "err", err)
 			return -1
+		}
+		if !rt.built {
+			rt.built = true
+			return fd
 		}
 		if len(rt.trees) >= maxRootTrees {
 			for k, old := range rt.trees {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -203,5 +204,45 @@ func TestRootTreeTrustFiles(t *testing.T) {
 	}
 	if ownRO != "/ ro" || ro != "/ ro; /run ro" {
 		t.Errorf("read-only mounts: init's own root %q (want \"/ ro\"), root tree %q (want \"/ ro; /run ro\")", ownRO, ro)
+	}
+}
+
+// A process's first root tree is handed to its sandbox's init as it was
+// built, not kept, so that a one-shot process (the CLI's sandbox exec)
+// has no tree of its own left to dissolve as it exits; its later
+// sandboxes' trees are kept and cloned, as before. In a process of its
+// own, this one having built trees already.
+func TestFirstRootTreeHandedOver(t *testing.T) {
+	if os.Getenv("BULWARK_TEST_FIRST_TREE") != "1" {
+		requireRootTrees(t)
+		c := exec.Command(os.Args[0], "-test.run=^TestFirstRootTreeHandedOver$", "-test.v")
+		c.Env = append(os.Environ(), "BULWARK_TEST_FIRST_TREE=1")
+		if out, err := c.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("in a process of its own: %v\n%s", err, out)
+		}
+		return
+	}
+	kept := func() []*rootTree {
+		rootTrees.Lock()
+		defer rootTrees.Unlock()
+		var l []*rootTree
+		for _, rt := range rootTrees.trees {
+			l = append(l, rt)
+		}
+		return l
+	}
+	spec := Spec{AllowExec: []string{"cat"}}
+	for i := 1; i <= 3; i++ {
+		res := mustRun(t, spec, "cat", "/etc/passwd")
+		if res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "sandbox:x:1000") {
+			t.Fatalf("sandbox %d: exit %d, stdout %q, stderr %q", i, res.ExitCode, res.Stdout, res.Stderr)
+		}
+		trees := kept()
+		switch {
+		case i == 1 && len(trees) != 0:
+			t.Fatalf("%d trees kept after the process's first sandbox, want its tree handed over", len(trees))
+		case i > 1 && len(trees) != 1:
+			t.Fatalf("%d trees kept after sandbox %d, want 1", len(trees), i)
+		}
 	}
 }

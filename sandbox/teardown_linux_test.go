@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -102,4 +104,54 @@ func TestEndsAloneReadsTheGroups(t *testing.T) {
 	if p.box.endsAlone() {
 		t.Errorf("a sandbox whose command still runs was left to end in the background")
 	}
+}
+
+// A Run that leaves its init's end to the background (endAfterRun) lets
+// go of the sandbox's namespaces before it returns: the init, which still
+// holds them, frees them as it ends. Held on, they were freed by this
+// process once the init had ended, and a one-shot process freed them as
+// it exited, before its parent's wait.
+func TestRunLetsTheNamespacesGoWithTheInit(t *testing.T) {
+	requireSandbox(t)
+	// A workspace of the test's: a temporary one is removed before Run
+	// returns, and so waits for the init.
+	spec := Spec{Workspace: t.TempDir(), AllowExec: []string{"true"}, Timeout: 20 * time.Second}.withDefaults()
+	checked := 0
+	for range 10 {
+		b, err := begin(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, n := range []string{"mnt", "net"} {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", b.pid, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ns = append(ns, l)
+		}
+		if _, err := b.run(context.Background(), []string{"true"}, stdio{}); err != nil {
+			t.Fatal(err)
+		}
+		b.endAfterRun()
+		var open []string
+		for _, n := range ns {
+			open = append(open, fdsOn(n)...)
+		}
+		select {
+		case <-b.done:
+			// Ended already: cleanup may have been Run's, which lets
+			// the namespaces go in the background.
+		default:
+			checked++
+			if len(open) > 0 {
+				t.Errorf("Run returned with its init still running and this process holding its namespaces %v (descriptors %v)", ns, open)
+			}
+		}
+		dropSpare()
+	}
+	if checked == 0 {
+		t.Skip("every init had ended by the time its Run returned")
+	}
+	assertNothingLeft(t)
 }

@@ -71,6 +71,14 @@ func traced(on bool) []Stamp {
 
 func initMain() int {
 	unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+	// Brought up while the host still prepares the configuration, which
+	// the init mostly waits for (a cold CLI's root tree comes after the
+	// init runs): lo needs nothing from it, and bringing it up is the
+	// init's costliest step there but for the file system, 0.1 ms of
+	// its CPU (BENCHMARKS.md, "Issue 17, the cold CLI (session 35,
+	// cli)"). An error is prepare's to report, which brings it up again
+	// (a look, once it is up).
+	loopbackUp()
 	var cfg Config
 	fds, err := Recv(ctrlFd, &cfg)
 	if err != nil {
