@@ -96,7 +96,7 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request, pp
 			withCode(bulwark.PermissionDenied, op, codeEnrolSecondFactor, msgEnrolSecondFactor))
 	}
 	if rt.Stream {
-		release, err := s.streams.acquire(streamCredential(p), clientAddr(r))
+		release, err := s.streams.acquire(streamCredential(p), p.Tenant, clientAddr(r))
 		if err != nil {
 			return s.refuse(r, p, metrics.RateLimited, "stream.refused", err)
 		}
