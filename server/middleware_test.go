@@ -300,6 +300,24 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// TestRateLimitRotatingKeys: each key has its own bucket, but a tenant's
+// keys (an admin makes them at will) share the tenant's: a client that
+// uses a fresh key for each request is still limited.
+func TestRateLimitRotatingKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.RateLimits = bulwark.RateLimitSettings{PerKey: 100, PerTenant: 3, Burst: 3} })
+	a := e.tenant("a")
+	for i, role := range []bulwark.Role{bulwark.RoleOwner, bulwark.RoleAdmin, bulwark.RoleMember} {
+		if w := e.do(req{method: "GET", path: "/api/v1/me", key: a.keys[role]}); w.Code != 200 {
+			t.Fatalf("request %d, a fresh key within the tenant's burst = %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := e.do(req{method: "GET", path: "/api/v1/me", key: a.keys[bulwark.RoleViewer]})
+	if w.Code != 429 || !strings.Contains(errorOf(t, w).Message, "tenant") {
+		t.Errorf("a fourth fresh key past the tenant's burst = %d %s, want 429 for the tenant", w.Code, w.Body)
+	}
+}
+
 func TestRateLimitByAddress(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
