@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,36 @@ func TestDownloadsMasked(t *testing.T) {
 		if got := w.Body.String(); w.Code != 200 || strings.Contains(got, value) == mask || !strings.HasPrefix(got, "token=") {
 			t.Errorf("MaskDownloads %v: download = %d %q, want the value masked: %v", mask, w.Code, got, mask)
 		}
+	}
+}
+
+// TestFileListHidesTheUnmaskedHash: when downloads are masked, the file
+// list must not give the SHA-256 of the file as stored: with the masked
+// download in hand, it would let a viewer try values of the masked secret
+// offline until the hash matches.
+func TestFileListHidesTheUnmaskedHash(t *testing.T) {
+	t.Parallel()
+	const value = "ls-secret-value-3b8d2f"
+	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true })
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	v := te.createTask(te.key, "hang")
+	body := "token=" + value + "\n"
+	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: body, key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	// Once the run stops, its files are sealed into the store, with
+	// their hashes.
+	te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	te.waitTask(te.key, v.ID, ended)
+	sum := sha256.Sum256([]byte(body))
+	w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files", key: te.key})
+	if w.Code != 200 || !strings.Contains(w.Body.String(), "leak.txt") {
+		t.Fatalf("GET files = %d %s", w.Code, w.Body)
+	}
+	if strings.Contains(w.Body.String(), hex.EncodeToString(sum[:])) {
+		t.Errorf("the file list gives the hash of the unmasked file: %s", w.Body)
 	}
 }

@@ -40,6 +40,14 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.MaskDownloads {
+		// The hash is of the file as stored: with the masked download in
+		// hand, it would let a guess at a masked secret be checked
+		// offline.
+		for i := range files {
+			files[i].SHA256 = ""
+		}
+	}
 	writeJSON(w, http.StatusOK, fileList{Files: nonNil(files)})
 	return nil
 }

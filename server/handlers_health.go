@@ -38,8 +38,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 }
 
 // metrics serves Prometheus metrics to this machine (not through a proxy
-// on it), or to a request with "Authorization: Bearer" and the metrics
-// token.
+// on it, and naming localhost or a loopback address in Host: see
+// fromLoopback), or to a request with "Authorization: Bearer" and the
+// metrics token.
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	ok := fromLoopback(r)
 	if tok, has := bearerToken(r); !ok && has && s.cfg.MetricsToken != "" {
@@ -47,7 +48,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok {
 		return s.refuse(r, Principal{}, metrics.ForbiddenRoute, "metrics.refused",
-			bulwark.Errorf(bulwark.PermissionDenied, "server.metrics", "metrics are served to this machine, or with the metrics token"))
+			bulwark.Errorf(bulwark.PermissionDenied, "server.metrics", "metrics are served to this machine (as localhost or a loopback address), or with the metrics token"))
 	}
 	metrics.Handler().ServeHTTP(w, r)
 	return nil

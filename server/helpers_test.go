@@ -195,11 +195,14 @@ func (e *env) do(rq req) *httptest.ResponseRecorder {
 		r.Header.Set("Sec-Fetch-Site", "same-origin") // as a browser on this site sends
 	}
 	for k, v := range rq.header {
-		if v == "-" { // a header the test wants absent
+		switch {
+		case v == "-": // a header the test wants absent
 			r.Header.Del(k)
-			continue
+		case k == "Host": // net/http keeps it in r.Host
+			r.Host = v
+		default:
+			r.Header.Set(k, v)
 		}
-		r.Header.Set(k, v)
 	}
 	w := httptest.NewRecorder()
 	if e.h == nil { // built at the first request, so tests may Handle routes first

@@ -96,7 +96,7 @@ func (s *Server) serveRoute(rt Route, w http.ResponseWriter, r *http.Request, pp
 			withCode(bulwark.PermissionDenied, op, codeEnrolSecondFactor, msgEnrolSecondFactor))
 	}
 	if rt.Stream {
-		release, err := s.streams.acquire(streamCredential(p), clientAddr(r))
+		release, err := s.streams.acquire(streamCredential(p), p.Tenant, clientAddr(r))
 		if err != nil {
 			return s.refuse(r, p, metrics.RateLimited, "stream.refused", err)
 		}
@@ -223,8 +223,11 @@ func clientAddr(r *http.Request) string {
 	return a.String()
 }
 
-// fromLoopback reports whether the request came from this machine and was
-// not relayed by a proxy on it.
+// fromLoopback reports whether the request came from this machine, was
+// not relayed by a proxy on it, and names this machine in its Host
+// (localhost or a loopback address). A browser on this machine reading a
+// page of another site whose name was rebound to 127.0.0.1 (DNS
+// rebinding) connects from loopback too, but names that site's host.
 func fromLoopback(r *http.Request) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -232,6 +235,13 @@ func fromLoopback(r *http.Request) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil || !a.Unmap().IsLoopback() {
+		return false
+	}
+	named := r.Host
+	if h, _, err := net.SplitHostPort(named); err == nil {
+		named = h
+	}
+	if !isLoopbackHost(strings.Trim(named, "[]")) {
 		return false
 	}
 	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Real-Ip"} {

@@ -300,6 +300,24 @@ func TestRateLimits(t *testing.T) {
 	}
 }
 
+// TestRateLimitRotatingKeys: each key has its own bucket, but a tenant's
+// keys (an admin makes them at will) share the tenant's: a client that
+// uses a fresh key for each request is still limited.
+func TestRateLimitRotatingKeys(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *Config) { c.RateLimits = bulwark.RateLimitSettings{PerKey: 100, PerTenant: 3, Burst: 3} })
+	a := e.tenant("a")
+	for i, role := range []bulwark.Role{bulwark.RoleOwner, bulwark.RoleAdmin, bulwark.RoleMember} {
+		if w := e.do(req{method: "GET", path: "/api/v1/me", key: a.keys[role]}); w.Code != 200 {
+			t.Fatalf("request %d, a fresh key within the tenant's burst = %d %s", i+1, w.Code, w.Body)
+		}
+	}
+	w := e.do(req{method: "GET", path: "/api/v1/me", key: a.keys[bulwark.RoleViewer]})
+	if w.Code != 429 || !strings.Contains(errorOf(t, w).Message, "tenant") {
+		t.Errorf("a fourth fresh key past the tenant's burst = %d %s, want 429 for the tenant", w.Code, w.Body)
+	}
+}
+
 func TestRateLimitByAddress(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -336,12 +354,20 @@ func TestMetricsAccess(t *testing.T) {
 		header map[string]string
 		want   int
 	}{
-		{"loopback", "127.0.0.1:1", nil, 200},
-		{"loopback v6", "[::1]:1", nil, 200},
+		{"loopback", "127.0.0.1:1", map[string]string{"Host": "127.0.0.1:8080"}, 200},
+		{"loopback v6", "[::1]:1", map[string]string{"Host": "[::1]:8080"}, 200},
+		{"loopback, Host localhost", "127.0.0.1:1", map[string]string{"Host": "localhost:8080"}, 200},
+		{"loopback, Host without a port", "127.0.0.1:1", map[string]string{"Host": "localhost"}, 200},
 		{"remote", "192.0.2.9:1", nil, 403},
 		{"remote with the token", "192.0.2.9:1", map[string]string{"Authorization": "Bearer metrics-token-0123456789"}, 200},
 		{"remote with a wrong token", "192.0.2.9:1", map[string]string{"Authorization": "Bearer metrics-token-0123456788"}, 403},
-		{"a proxy on loopback", "127.0.0.1:1", map[string]string{"X-Forwarded-For": "192.0.2.9"}, 403},
+		{"a proxy on loopback", "127.0.0.1:1", map[string]string{"Host": "localhost:8080", "X-Forwarded-For": "192.0.2.9"}, 403},
+		// A page of another site whose name was rebound to 127.0.0.1
+		// (DNS rebinding) reaches the server from loopback, naming its
+		// own host.
+		{"loopback, Host of another site", "127.0.0.1:1", map[string]string{"Host": "evil.example:8080"}, 403},
+		{"loopback, Host of another site, no port", "[::1]:1", map[string]string{"Host": "evil.example"}, 403},
+		{"loopback, Host of another site, with the token", "127.0.0.1:1", map[string]string{"Host": "evil.example:8080", "Authorization": "Bearer metrics-token-0123456789"}, 200},
 	}
 	for _, c := range cases {
 		w := e.do(req{method: "GET", path: "/metrics", remote: c.remote, header: c.header})

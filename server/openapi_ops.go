@@ -63,7 +63,7 @@ func opDocs() map[string]opDoc {
 		"GET /healthz": {summary: "Liveness: the process answers", resp: statusMap()},
 		"GET /readyz":  {summary: "Readiness: the store answers and the server takes requests", resp: statusMap()},
 		"GET /metrics": {summary: "Prometheus metrics", kind: textBody,
-			desc: "Served to loopback clients, or to any client with `Authorization: Bearer` and the operator's BULWARK_METRICS_TOKEN."},
+			desc: "Served to loopback clients that name localhost or a loopback address in Host, or to any client with `Authorization: Bearer` and the operator's BULWARK_METRICS_TOKEN."},
 		"GET /api/v1/openapi.json": {summary: "This document (OpenAPI 3.1)", resp: map[string]any{}},
 
 		"POST /api/v1/login": {summary: "Log in: starts a browser session", body: loginRequest{}, resp: meResponse{},

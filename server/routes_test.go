@@ -231,7 +231,7 @@ func fixed(p string) func(*fixture) string { return func(*fixture) string { retu
 var matrix = map[string]matrixCase{
 	"GET /healthz": {path: fixed("/healthz")},
 	"GET /readyz":  {path: fixed("/readyz")},
-	"GET /metrics": {path: fixed("/metrics")},
+	"GET /metrics": {path: fixed("/metrics"), header: map[string]string{"Host": "localhost:8080"}},
 
 	"GET /api/v1/openapi.json": {path: fixed("/api/v1/openapi.json")},
 

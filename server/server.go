@@ -161,8 +161,9 @@ type Config struct {
 	// what to do. Nil: every well-formed spec is accepted.
 	CheckModel func(ctx context.Context, tenant bulwark.TenantID, spec string) error
 	// MaskDownloads passes the files downloaded from tasks through the
-	// Redactor, as every other output: set when sandboxed code may hold
-	// secret values (BULWARK_SECRETS_IN_SANDBOX=on).
+	// Redactor, as every other output, and leaves the hash of the file as
+	// stored out of file lists: set when sandboxed code may hold secret
+	// values (BULWARK_SECRETS_IN_SANDBOX=on).
 	MaskDownloads bool
 	// RateLimitOff turns rate limiting off (BULWARK_RATE_LIMIT=off). The
 	// limits to count failed logins still apply.

@@ -44,10 +44,11 @@ tenant names), BULWARK_SHARED_LOCAL_MODELS (off; on, or tenant names: ollama
 models on the server's OLLAMA_HOST), BULWARK_SHARED_KEY_DAILY_TOKENS (1000000),
 BULWARK_SHARED_KEY_DAILY_COST (10), BULWARK_TRUSTED_PROXIES
 (CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed),
-BULWARK_MAX_STREAMS, BULWARK_MAX_STREAMS_PER_CLIENT, BULWARK_MAX_STREAMS_PER_KEY
-(open event streams and long polls: in all, per client address, per key or
-session), BULWARK_RESUME (auto: tasks that were running or waiting when the
-server stopped, even by a crash, resume by themselves from their last
+BULWARK_MAX_STREAMS, BULWARK_MAX_STREAMS_PER_CLIENT, BULWARK_MAX_STREAMS_PER_KEY,
+BULWARK_MAX_STREAMS_PER_TENANT (open event streams and long polls: in all, per
+client address, per key or session, per tenant: half of all by default),
+BULWARK_RESUME (auto: tasks that were running or waiting when the server
+stopped, even by a crash, resume by themselves from their last
 committed step at the next start, their files as that step left them, no tool
 call run twice; manual: they are marked interrupted, for a person to resume or
 cancel), BULWARK_MCP_CONFIG (a file of MCP servers, {"mcpServers": ...}, for

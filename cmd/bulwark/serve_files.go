@@ -50,14 +50,15 @@ func readFileSettings() (fileSettings, error) {
 }
 
 // readStreamLimits reads the caps on open event streams and long polls:
-// BULWARK_MAX_STREAMS, BULWARK_MAX_STREAMS_PER_CLIENT and
-// BULWARK_MAX_STREAMS_PER_KEY (unset: the server's defaults).
+// BULWARK_MAX_STREAMS, BULWARK_MAX_STREAMS_PER_CLIENT,
+// BULWARK_MAX_STREAMS_PER_KEY and BULWARK_MAX_STREAMS_PER_TENANT (unset:
+// the server's defaults).
 func readStreamLimits() (server.StreamLimits, error) {
 	var l server.StreamLimits
 	for _, v := range []struct {
 		name string
 		to   *int
-	}{{"BULWARK_MAX_STREAMS", &l.Total}, {"BULWARK_MAX_STREAMS_PER_CLIENT", &l.PerClient}, {"BULWARK_MAX_STREAMS_PER_KEY", &l.PerKey}} {
+	}{{"BULWARK_MAX_STREAMS", &l.Total}, {"BULWARK_MAX_STREAMS_PER_CLIENT", &l.PerClient}, {"BULWARK_MAX_STREAMS_PER_KEY", &l.PerKey}, {"BULWARK_MAX_STREAMS_PER_TENANT", &l.PerTenant}} {
 		if s := env(v.name); s != "" {
 			n, err := strconv.Atoi(s)
 			if err != nil || n <= 0 || n > 1_000_000 {

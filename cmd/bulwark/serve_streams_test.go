@@ -10,8 +10,9 @@ func TestReadStreamLimits(t *testing.T) {
 	t.Setenv("BULWARK_MAX_STREAMS", "50")
 	t.Setenv("BULWARK_MAX_STREAMS_PER_CLIENT", "5")
 	t.Setenv("BULWARK_MAX_STREAMS_PER_KEY", "2")
+	t.Setenv("BULWARK_MAX_STREAMS_PER_TENANT", "20")
 	got, err := readStreamLimits()
-	if want := (server.StreamLimits{PerKey: 2, PerClient: 5, Total: 50}); err != nil || got != want {
+	if want := (server.StreamLimits{PerKey: 2, PerClient: 5, PerTenant: 20, Total: 50}); err != nil || got != want {
 		t.Errorf("readStreamLimits = %+v, %v; want %+v", got, err, want)
 	}
 	for _, bad := range []string{"0", "-1", "many", "2000000"} {
