@@ -226,9 +226,12 @@ type run struct {
 	msgs       []llm.Message
 	window     windowState // the model's context window (compact.go)
 
-	lastCall string      // canonical form of the previous tool call
-	repeats  int         // how many times in a row lastCall was made
-	leaks    int         // calls blocked for carrying the canary (withhold.go)
+	lastCall string // canonical form of the previous tool call
+	repeats  int    // how many times in a row lastCall was made
+	leaks    int    // calls blocked for carrying the canary (withhold.go)
+	// liveLeak: the live output of the call that ran last carried the
+	// canary (live_output.go); its result is withheld.
+	liveLeak bool
 	stream   replyStream // the text of the reply being read, as it streams (withhold.go)
 
 	taint     taint
