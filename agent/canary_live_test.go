@@ -130,3 +130,18 @@ func runCatTasks(t *testing.T, sandboxed bool) {
 		}
 	}
 }
+
+// TestCanaryLiveOutputStopsTheCommand: a command whose output carried the
+// token is stopped, not waited for: what it would do next (write a file,
+// after a pause far longer than the check takes) is not done, and the
+// task ends for the leak.
+func TestCanaryLiveOutputStopsTheCommand(t *testing.T) {
+	plain := func(s string) string { return s }
+	out, h, _, _ := catTask(t, false, plain, "here it is ", "\n", "cat a b; sleep 20; echo went on > c")
+	if out.Reason != bulwark.FinishLeak {
+		t.Errorf("the task ended with %s (%s), want leak", out.Reason, out.Answer)
+	}
+	if _, err := h.ws.Stat("c"); err == nil {
+		t.Error("the command went on after its output carried the token")
+	}
+}

@@ -60,8 +60,8 @@ const liveOutputCut = "\n[live output cut here: the whole output comes with the 
 // two files, each write's arguments no token, and cats them) sends no
 // byte of it live. The check reads each stream and both as they came
 // (a token whose halves went one to stdout, one to stderr), and sends
-// nothing once it finds the token: the call's result is then withheld and
-// the task ends (callToolOnce). What the hold keeps goes out when the
+// nothing once it finds the token: the command is stopped, its result
+// withheld, and the task ends for the leak (callToolOnce). What the hold keeps goes out when the
 // command ends, once a check of all of it has cleared it: a command that
 // prints a line and waits shows it only once more follows or it ends.
 type liveOutput struct {
@@ -86,6 +86,9 @@ type liveOutput struct {
 	idle          *time.Timer // releases what the maskers hold once the command pauses
 	last          time.Time   // of the last write
 	done          bool        // closed, cut at liveOutputMax, or leaked
+	// stop cancels the call: its output carried the canary, and the task
+	// ends once it has returned. Nil: none to cancel.
+	stop context.CancelFunc
 }
 
 // withLiveOutput returns ctx with a tool.OutputFunc that streams the
@@ -98,7 +101,11 @@ func (r *run) withLiveOutput(ctx context.Context, name, callID string) (context.
 		return ctx, func() {}
 	}
 	o := r.newLiveOutput(name, callID)
-	return tool.WithOutput(ctx, o.write), o.close
+	ctx, o.stop = context.WithCancel(ctx)
+	return tool.WithOutput(ctx, o.write), func() {
+		o.close()
+		o.stop()
+	}
 }
 
 // newLiveOutput returns the live output of the call callID of the tool
@@ -152,28 +159,21 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 	}
 }
 
-// clear checks the output, when a check is due (or now, with now) and
-// there is some to send, and hands what it cleared of each stream to its
-// masker; o.mu is held. A check that finds the canary ends the stream.
+// clear checks the output, when a check is due (or now, with now, as
+// when the command pauses: a command that printed the token and waits is
+// stopped), and hands what it cleared of each stream to its masker; o.mu
+// is held. A check that finds the canary ends the stream,
+// and the call (carries).
 func (o *liveOutput) clear(now bool) {
 	n := len(o.all)
 	if o.leaked || n == o.checked || !now && !checkDue(n, o.checked) {
-		return
-	}
-	var cuts [2]int
-	more := false
-	for i := range o.held {
-		cuts[i] = o.held[i].cut()
-		more = more || cuts[i] > o.held[i].sent
-	}
-	if !more {
 		return
 	}
 	if o.carries() {
 		return
 	}
 	for i := range o.held {
-		o.pass(i, cuts[i])
+		o.pass(i, o.held[i].cut())
 	}
 }
 
@@ -181,6 +181,8 @@ func (o *liveOutput) clear(now bool) {
 // the stream if it does: both streams as they came, then each stream
 // alone (a token cut by the other stream's text between its pieces) that
 // is not all of it and has grown since it was last read; o.mu is held.
+// The call is canceled: the task ends for the leak once it returns, and
+// what the command would do next is not waited for.
 func (o *liveOutput) carries() bool {
 	o.checked = len(o.all)
 	found := o.canary.In(string(o.all))
@@ -195,6 +197,9 @@ func (o *liveOutput) carries() bool {
 	if found {
 		o.leaked, o.done = true, true
 		o.pending = [2][]byte{}
+		if o.stop != nil {
+			o.stop()
+		}
 	}
 	return found
 }
