@@ -156,6 +156,18 @@ var errTimeout = errors.New("the task's time budget ran out")
 // sent, which quotes what it was sent or what the model wrote.
 const withheldError = "the model's provider failed with an error that carried the task's confidential canary token, so its message is not kept"
 
+// redactLog is what the task's model requests log (the transport's retry
+// warnings, which quote the provider's errors) passes through
+// (llm.WithLogRedact): a line that carries the canary, in any encoding,
+// is withheld. The transport redacts only a plain token: it does not know
+// the task's.
+func (r *run) redactLog(s string) string {
+	if r.taint.canary.In(s) {
+		return "[withheld: " + withheldError + "]"
+	}
+	return s
+}
+
 // Run runs task to its end. It returns an error only when cfg is unusable;
 // every way a task can end, failures included, is an Outcome, and is the
 // last event sent to the sink (task_finished).
@@ -283,6 +295,7 @@ func (r *run) end(reason FinishReason, text string) Outcome {
 }
 
 func (r *run) loop(ctx context.Context) Outcome {
+	ctx = llm.WithLogRedact(ctx, r.redactLog)
 	r.project = r.readProject()
 	r.prov.addTrusted(r.cfg.Instructions)
 	r.prov.addTrusted(r.project.prompt)
