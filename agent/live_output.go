@@ -141,7 +141,10 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 			o.done = true
 		}
 		return
-	case len(o.all)-o.checked >= liveOutputChunk:
+	case len(o.all)-o.checked >= max(liveOutputChunk, len(o.all)/2):
+		// A flood is checked when it has doubled (the check reads all
+		// of it: its cost stays within twice the output's), between the
+		// timer's flushes.
 		o.flush()
 	case o.timer == nil:
 		o.timer = time.AfterFunc(liveOutputEvery, func() {
