@@ -102,10 +102,7 @@ func (r *run) withLiveOutput(ctx context.Context, name, callID string) (context.
 	}
 	o := r.newLiveOutput(name, callID)
 	ctx, o.stop = context.WithCancel(ctx)
-	return tool.WithOutput(ctx, o.write), func() {
-		o.close()
-		o.stop()
-	}
+	return tool.WithOutput(ctx, o.write), o.close
 }
 
 // newLiveOutput returns the live output of the call callID of the tool
@@ -304,5 +301,8 @@ func (o *liveOutput) close() {
 	o.done = true
 	if o.leaked {
 		o.r.liveLeak = true
+	}
+	if o.stop != nil {
+		o.stop()
 	}
 }
