@@ -61,7 +61,7 @@ func TestCanaryTextLeakResumedAfterRestart(t *testing.T) {
 		got = must(e.db.Task(ctx, e.a, task.ID))
 		return got.Status == bulwark.TaskFailed || got.Status == bulwark.TaskSucceeded
 	})
-	if got.Status != bulwark.TaskFailed || got.Reason != bulwark.FinishError || !strings.Contains(got.Answer, "the reply was withheld") {
+	if got.Status != bulwark.TaskFailed || got.Reason != bulwark.FinishLeak || !strings.Contains(got.Answer, "the reply was withheld") {
 		t.Errorf("the resumed task ended %s (%s): %q, want failed for the leak", got.Status, got.Reason, got.Answer)
 	}
 	count := map[bulwark.EventType]int{}
