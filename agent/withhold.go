@@ -53,6 +53,8 @@ import (
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
 //     holds back the end of the text, where a token could be beginning.
+//     A command's live output (live_output.go) is held the same way
+//     (hold), and a leak there withholds the call's result.
 //
 // The adapters carry no reasoning or thinking text (llm.Message has none):
 // there is nothing else of a reply to check.
