@@ -61,9 +61,10 @@ const liveOutputCut = "\n[live output cut here: the whole output comes with the 
 // byte of it live. The check reads each stream and both as they came
 // (a token whose halves went one to stdout, one to stderr), and sends
 // nothing once it finds the token: the command is stopped, its result
-// withheld, and the task ends for the leak (callToolOnce). What the hold keeps goes out when the
-// command ends, once a check of all of it has cleared it: a command that
-// prints a line and waits shows it only once more follows or it ends.
+// withheld, and the task ends for the leak (callToolOnce). What the hold
+// keeps goes out when the command ends, once a check of all of it has
+// cleared it: a command that prints a line and waits shows it only once
+// more follows or it ends. Past liveOutputMax nothing more is taken.
 type liveOutput struct {
 	r      *run
 	tool   string
