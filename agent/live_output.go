@@ -160,10 +160,8 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 	}
 }
 
-// clear checks the output, when a check is due (or now, with now, as
-// when the command pauses: a command that printed the token and waits is
-// stopped), and hands what it cleared of each stream to its masker; o.mu
-// is held. A check that finds the canary ends the stream,
+// clear checks the output, when a check is due (or now, with now), and
+// hands what it cleared of each stream to its masker; o.mu is held. A check that finds the canary ends the stream,
 // and the call (carries).
 func (o *liveOutput) clear(now bool) {
 	n := len(o.all)
@@ -228,7 +226,11 @@ func (o *liveOutput) release() {
 		return
 	}
 	o.idle = nil
-	o.clear(true)
+	// A pause checks the output at once while it is short (a command that
+	// printed the token and waits is stopped); a longer one when a check
+	// is due, as the timer's flushes do: each check reads all of it, and a
+	// command that prints a line a second would have it read each time.
+	o.clear(len(o.all) <= liveOutputChunk)
 	if o.done {
 		return
 	}
