@@ -183,6 +183,18 @@ func growStack() {
 //go:noinline
 func keepFrame([]byte) {}
 
+// redactLog is what the task's model requests log (the transport's retry
+// warnings, which quote the provider's errors) passes through
+// (llm.WithLogRedact): a line that carries the canary, in any encoding,
+// is withheld. The transport redacts only a plain token: it does not know
+// the task's.
+func (r *run) redactLog(s string) string {
+	if r.taint.canary.In(s) {
+		return "[withheld: " + withheldError + "]"
+	}
+	return s
+}
+
 // Run runs task to its end. It returns an error only when cfg is unusable;
 // every way a task can end, failures included, is an Outcome, and is the
 // last event sent to the sink (task_finished).
@@ -254,9 +266,12 @@ type run struct {
 	msgs       []llm.Message
 	window     windowState // the model's context window (compact.go)
 
-	lastCall string      // canonical form of the previous tool call
-	repeats  int         // how many times in a row lastCall was made
-	leaks    int         // calls blocked for carrying the canary (withhold.go)
+	lastCall string // canonical form of the previous tool call
+	repeats  int    // how many times in a row lastCall was made
+	leaks    int    // calls blocked for carrying the canary (withhold.go)
+	// liveLeak: the live output of the call that ran last carried the
+	// canary (live_output.go); its result is withheld.
+	liveLeak bool
 	stream   replyStream // the text of the reply being read, as it streams (withhold.go)
 
 	taint     taint
@@ -308,6 +323,7 @@ func (r *run) end(reason FinishReason, text string) Outcome {
 }
 
 func (r *run) loop(ctx context.Context) Outcome {
+	ctx = llm.WithLogRedact(ctx, r.redactLog)
 	r.project = r.readProject()
 	r.prov.addTrusted(r.cfg.Instructions)
 	r.prov.addTrusted(r.project.prompt)

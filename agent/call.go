@@ -65,7 +65,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		}
 	}
 	var res tool.Result
-	r.reached = nil
+	r.reached, r.liveLeak = nil, false
 	if err == nil {
 		res, err = r.run(ctx, env, call, p)
 	}
@@ -78,7 +78,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 				// when the task goes on: marked and screened as any
 				// untrusted result.
 				text := r.cfg.Mask(res.Output)
-				if r.taint.canary.In(text) {
+				if r.liveLeak || r.taint.canary.In(text) {
 					text = WithheldResult
 				} else if untrusted(res) {
 					text = r.screen(call, target, r.hostsOf(p), text)
@@ -100,7 +100,8 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	r.noteWrites(p.effects, res.IsError)
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
-	if r.taint.canary.In(text) {
+	if r.liveLeak || r.taint.canary.In(text) {
+		// The result, or the output as it streamed, carried the token.
 		return r.leakedResult(call), true
 	}
 	if untrusted(res) {

@@ -124,6 +124,10 @@ var hostileChannels = []struct {
 		`{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":5}}`,
 		`{"type":"message_stop"}`))},
 	{"openai error status, base64", "openai", always(400, `{"error":{"message":"your prompt holds TOK64","type":"invalid_request_error"}}`)},
+	// Retried: the transport's warnings in the log quote the message,
+	// which only the agent can tell carries the token (encoded).
+	{"openai error status retried, base64", "openai", always(500, `{"error":{"message":"failed on TOK64","type":"server_error"}}`)},
+	{"anthropic error status retried, base64", "anthropic", always(529, `{"type":"error","error":{"type":"overloaded_error","message":"overloaded at TOK64"}}`)},
 	{"openai error in the stream, base64", "openai", always(200, sse(false,
 		`{"choices":[{"index":0,"delta":{"role":"assistant","content":"Working."}}]}`,
 		`{"error":{"message":"the model wrote TOK64","type":"server_error"}}`))},
@@ -236,6 +240,9 @@ func TestCanaryHostileServerChannels(t *testing.T) {
 			}
 			assertNowhere(t, "the task's answer", out.Answer, pieces)
 			assertNowhere(t, "the log", logs.String(), pieces)
+			if strings.Contains(tt.name, "retried, base64") && !strings.Contains(logs.String(), "retrying") {
+				t.Errorf("no retry warning in the log %q: the test proves nothing", logs.String())
+			}
 			for i, b := range reqs[1:] {
 				// The system prompt holds the token by design.
 				assertNowhere(t, fmt.Sprintf("model request %d", i+2), strings.Replace(b, m[0], "", 1), pieces)

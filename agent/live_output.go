@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/tool"
 )
 
@@ -51,36 +52,68 @@ type StreamMasker interface {
 // liveOutputCut ends a call's live output once liveOutputMax is reached.
 const liveOutputCut = "\n[live output cut here: the whole output comes with the result]\n"
 
-// liveOutput streams the output of one running call.
+// liveOutput streams the output of one running call. Before the maskers,
+// each stream is held as a reply's text is (hold, withhold.go): what goes
+// out is what a check of the whole output so far cleared, less each
+// stream's last word and streamHold bytes before it, so that a command
+// that prints the task's canary token (the model wrote its halves into
+// two files, each write's arguments no token, and cats them) sends no
+// byte of it live. The check reads each stream and both as they came
+// (a token whose halves went one to stdout, one to stderr), and sends
+// nothing once it finds the token: the command is stopped, its result
+// withheld, and the task ends for the leak (callToolOnce). What the hold
+// keeps goes out when the command ends, once a check of all of it has
+// cleared it: a command that prints a line and waits shows it only once
+// more follows or it ends. Past liveOutputMax nothing more is taken.
 type liveOutput struct {
-	r    *run
-	tool string
-	id   string
-	step int
+	r      *run
+	tool   string
+	id     string
+	step   int
+	canary guard.Canary
 
 	mu      sync.Mutex
-	mask    [2]StreamMasker
-	pending [2][]byte // masked, not yet sent
-	sent    int
-	timer   *time.Timer
-	idle    *time.Timer // releases what the maskers hold once the command pauses
-	last    time.Time   // of the last write
-	done    bool        // closed, or cut at liveOutputMax
+	held    [2]hold // each stream's text as it came
+	all     []byte  // both streams' text, in the order it came
+	checked int     // how much of all the last check read
+	// streamChecked is how much of each stream's text the last check of
+	// it read.
+	streamChecked [2]int
+	leaked        bool // a check found the canary
+	mask          [2]StreamMasker
+	pending       [2][]byte // masked, not yet sent
+	sent          int
+	timer         *time.Timer
+	idle          *time.Timer // releases what the maskers hold once the command pauses
+	last          time.Time   // of the last write
+	done          bool        // closed, cut at liveOutputMax, or leaked
+	// stop cancels the call: its output carried the canary, and the task
+	// ends once it has returned. Nil: none to cancel.
+	stop context.CancelFunc
 }
 
 // withLiveOutput returns ctx with a tool.OutputFunc that streams the
 // output of call as events, and the function that ends it (call it when
-// the call returns: nothing is sent after it). Without a streaming masker
-// ctx is returned as it is.
+// the call returns: nothing is sent after it; it sets r.liveLeak when a
+// check found the canary in the output). Without a streaming masker ctx
+// is returned as it is.
 func (r *run) withLiveOutput(ctx context.Context, name, callID string) (context.Context, func()) {
 	if r.cfg.MaskStream == nil {
 		return ctx, func() {}
 	}
-	o := &liveOutput{r: r, tool: name, id: callID, step: r.step}
+	o := r.newLiveOutput(name, callID)
+	ctx, o.stop = context.WithCancel(ctx)
+	return tool.WithOutput(ctx, o.write), o.close
+}
+
+// newLiveOutput returns the live output of the call callID of the tool
+// name.
+func (r *run) newLiveOutput(name, callID string) *liveOutput {
+	o := &liveOutput{r: r, tool: name, id: callID, step: r.step, canary: r.taint.canary}
 	for i := range o.mask {
 		o.mask[i] = r.cfg.MaskStream()
 	}
-	return tool.WithOutput(ctx, o.write), o.close
+	return o
 }
 
 func (o *liveOutput) write(stderr bool, p []byte) {
@@ -93,9 +126,23 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 	if o.done {
 		return
 	}
-	o.pending[i] = append(o.pending[i], o.mask[i].Push(string(p))...)
+	o.held[i].add(string(p))
+	o.all = append(o.all, p...)
 	switch {
-	case len(o.pending[i]) >= liveOutputChunk:
+	case len(o.all) >= liveOutputMax:
+		// No more is taken: what the check clears goes out, the rest
+		// comes with the result.
+		o.clear(true)
+		o.flush()
+		if !o.done {
+			o.emit(i, liveOutputCut)
+			o.done = true
+		}
+		return
+	case len(o.all)-o.checked >= max(liveOutputChunk, len(o.all)/2):
+		// A flood is checked when it has doubled (the check reads all
+		// of it: its cost stays within twice the output's), between the
+		// timer's flushes.
 		o.flush()
 	case o.timer == nil:
 		o.timer = time.AfterFunc(liveOutputEvery, func() {
@@ -113,8 +160,61 @@ func (o *liveOutput) write(stderr bool, p []byte) {
 	}
 }
 
+// clear checks the output, when a check is due (or now, with now), and
+// hands what it cleared of each stream to its masker; o.mu is held. A check that finds the canary ends the stream,
+// and the call (carries).
+func (o *liveOutput) clear(now bool) {
+	n := len(o.all)
+	if o.leaked || n == o.checked || !now && !checkDue(n, o.checked) {
+		return
+	}
+	if o.carries() {
+		return
+	}
+	for i := range o.held {
+		o.pass(i, o.held[i].cut())
+	}
+}
+
+// carries reports whether the output so far carries the canary, and ends
+// the stream if it does: both streams as they came, then each stream
+// alone (a token cut by the other stream's text between its pieces) that
+// is not all of it and has grown since it was last read; o.mu is held.
+// The call is canceled: the task ends for the leak once it returns, and
+// what the command would do next is not waited for.
+func (o *liveOutput) carries() bool {
+	o.checked = len(o.all)
+	found := o.canary.In(string(o.all))
+	for i := range o.held {
+		t := o.held[i].text
+		if found || len(t) == len(o.all) || len(t) == o.streamChecked[i] {
+			continue
+		}
+		o.streamChecked[i] = len(t)
+		found = o.canary.In(string(t))
+	}
+	if found {
+		o.leaked, o.done = true, true
+		o.pending = [2][]byte{}
+		if o.stop != nil {
+			o.stop()
+		}
+	}
+	return found
+}
+
+// pass hands stream i's text up to cut, cleared, to its masker.
+func (o *liveOutput) pass(i, cut int) {
+	h := &o.held[i]
+	if cut > h.sent {
+		o.pending[i] = append(o.pending[i], o.mask[i].Push(string(h.text[h.sent:cut]))...)
+		h.sent = cut
+	}
+}
+
 // release sends what the maskers hold back once no write came for
-// liveOutputIdle, and waits on otherwise.
+// liveOutputIdle, and waits on otherwise. The check's hold is not
+// released: a token's halves printed with a pause between would go out.
 func (o *liveOutput) release() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -126,15 +226,24 @@ func (o *liveOutput) release() {
 		return
 	}
 	o.idle = nil
+	// A pause checks the output at once while it is short (a command that
+	// printed the token and waits is stopped); a longer one when a check
+	// is due, as the timer's flushes do: each check reads all of it, and a
+	// command that prints a line a second would have it read each time.
+	o.clear(len(o.all) <= liveOutputChunk)
+	if o.done {
+		return
+	}
 	for i := range o.pending {
 		o.pending[i] = append(o.pending[i], o.mask[i].Release()...)
 	}
 	o.flush()
 }
 
-// flush sends what is waiting, up to the last whole character of each
-// stream; o.mu is held.
+// flush checks the output when a check is due and sends what is waiting,
+// up to the last whole character of each stream; o.mu is held.
 func (o *liveOutput) flush() {
+	o.clear(false)
 	for i, p := range o.pending {
 		n := len(p)
 		for k := 1; k <= utf8.UTFMax && k <= n; k++ {
@@ -154,20 +263,26 @@ func (o *liveOutput) flush() {
 			text = validUTF8Prefix(text, left) + liveOutputCut
 			o.done = true
 		}
-		o.sent += len(text)
 		o.pending[i] = append(p[:0], p[n:]...)
-		o.r.emit(bulwark.Event{Type: bulwark.EventToolOutput, Tool: o.tool, CallID: o.id, Step: o.step, Text: text, IsError: i == 1})
+		o.emit(i, text)
 		if o.done {
 			return
 		}
 	}
 }
 
+// emit sends text as stream i's next piece.
+func (o *liveOutput) emit(i int, text string) {
+	o.sent += len(text)
+	o.r.emit(bulwark.Event{Type: bulwark.EventToolOutput, Tool: o.tool, CallID: o.id, Step: o.step, Text: text, IsError: i == 1})
+}
+
 // close ends the stream once the call has returned: the command's
-// output is complete, so what each masker held back is masked as the
-// whole output is, and sent with what was waiting (a view that showed
-// the output as it came then has all of it). Nothing is sent after
-// close returns.
+// output is complete, so once a check of all of it clears it, what the
+// hold and each masker held back is masked as the whole output is, and
+// sent with what was waiting (a view that showed the output as it came
+// then has all of it). Nothing is sent after close returns. It runs on
+// the loop's goroutine, and tells the loop of a leak (r.liveLeak).
 func (o *liveOutput) close() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -179,11 +294,18 @@ func (o *liveOutput) close() {
 		o.idle.Stop()
 		o.idle = nil
 	}
-	if !o.done {
-		for i := range o.pending {
+	if !o.done && (o.checked == len(o.all) || !o.carries()) {
+		for i := range o.held {
+			o.pass(i, len(o.held[i].text))
 			o.pending[i] = append(o.pending[i], o.mask[i].Flush()...)
 		}
 		o.flush()
 	}
 	o.done = true
+	if o.leaked {
+		o.r.liveLeak = true
+	}
+	if o.stop != nil {
+		o.stop()
+	}
 }

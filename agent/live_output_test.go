@@ -54,13 +54,14 @@ func liveHarness(t *testing.T, exec func(ctx context.Context, out tool.OutputFun
 
 // TestLiveOutputBeforeTheEnd: a command's first line reaches the sink
 // as a tool_output_delta while the command still runs (it waits for
-// that), and the stored-kind events keep the whole output in the result.
+// that), once more than the canary check's hold (512 bytes) followed it,
+// and the stored-kind events keep the whole output in the result.
 func TestLiveOutputBeforeTheEnd(t *testing.T) {
 	seen := make(chan struct{})
 	var deltas chan string
 	var h *harness
 	h, deltas = liveHarness(t, func(ctx context.Context, out tool.OutputFunc) (*tool.ExecResult, error) {
-		out(false, []byte("first line\n"))
+		out(false, []byte("first line\n"+strings.Repeat("progress .\n", 60)))
 		select {
 		case <-seen:
 		case <-time.After(20 * time.Second): // a hang guard, not a speed assertion
@@ -163,26 +164,26 @@ func TestLiveOutputCapped(t *testing.T) {
 }
 
 // TestLiveOutputWaitingLineNoOracle: a command that prints a line without
-// its end and waits shows it while it waits, whether or not the line ends
+// its end and waits shows it while it waits (once the canary check's
+// hold, 512 bytes, follows it: blanks here), whether or not the line ends
 // in the start of a secret: the masker holds back the end of every text
-// alike, and releases it once the command has paused. Else the command's
-// prompt would wait for its end, and one who watches could tell a right
-// guess at a secret's start (held back) from a wrong one (shown), a byte
-// at a time.
+// alike, and releases it once the command has paused. Else one who
+// watches could tell a right guess at a secret's start (held back) from a
+// wrong one (shown), a byte at a time.
 func TestLiveOutputWaitingLineNoOracle(t *testing.T) {
 	const canary = "canary-7Hq2LmZ9xP4wR8sK"
 	for _, guess := range []string{canary[:9], canary[:8] + "X"} {
 		printed := "guess: " + guess
 		seen := make(chan struct{})
 		h, deltas := liveHarness(t, func(ctx context.Context, out tool.OutputFunc) (*tool.ExecResult, error) {
-			out(false, []byte(printed))
+			out(false, []byte(printed+strings.Repeat(" ", 512)))
 			select {
 			case <-seen:
 			case <-time.After(20 * time.Second): // a hang guard, not a speed assertion
 				t.Errorf("%q was not sent while the command waited", printed)
 			}
 			out(false, []byte(" done\n"))
-			return &tool.ExecResult{Stdout: []byte(printed + " done\n")}, nil
+			return &tool.ExecResult{Stdout: []byte(printed + strings.Repeat(" ", 512) + " done\n")}, nil
 		}, canary)
 		var first string
 		go func() {

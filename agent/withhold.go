@@ -53,6 +53,8 @@ import (
 //     stream and the web UI before the reply is whole) passes through
 //     replyStream, which sends nothing that a check has not cleared and
 //     holds back the end of the text, where a token could be beginning.
+//     A command's live output (live_output.go) is held the same way
+//     (hold), and a leak there withholds the call's result.
 //
 // The adapters carry no reasoning or thinking text (llm.Message has none):
 // there is nothing else of a reply to check.
@@ -266,6 +268,45 @@ const (
 	streamEvery = 128
 )
 
+// hold is the text of one stream (a reply's, a command's stdout) as it
+// comes, of which what a check has cleared goes out, less its end: the
+// word being written and streamHold bytes before it. The reply's stream
+// (replyStream) and a command's live output (liveOutput) both hold their
+// text so.
+type hold struct {
+	text []byte // the text so far
+	word int    // where text's last word starts
+	sent int    // how much of text went out
+}
+
+// add appends the next piece of the text.
+func (h *hold) add(p string) {
+	from := max(len(h.text)-utf8.UTFMax+1, h.word)
+	h.text = append(h.text, p...)
+	h.word = wordStart(h.text, from, h.word)
+}
+
+// cut returns how far the text may go out once a check of all of it has
+// cleared it: to the start of the streamHold bytes before its last word
+// (a rune's start), or sent if that is no further.
+func (h *hold) cut() int {
+	cut := h.word - streamHold
+	if cut <= h.sent {
+		return h.sent
+	}
+	for !utf8.RuneStart(h.text[cut]) {
+		cut--
+	}
+	return cut
+}
+
+// checkDue reports whether a text of n bytes, of which a check read the
+// first checked, is to be checked again before more of it goes out:
+// once streamEvery bytes, or an eighth of it if more, came since.
+func checkDue(n, checked int) bool {
+	return n-checked >= max(streamEvery, n/8)
+}
+
 // replyStream carries the text of one reply, as the model streams it, to
 // the sink as model_delta events: through the canary check, which sends
 // only text it has cleared and none once it finds the token, and then
@@ -273,13 +314,11 @@ const (
 // the whole text is cleared (end). A run has one, made ready for each
 // reply by newReplyStream: its buffer serves every reply.
 type replyStream struct {
+	hold
 	r     *run
 	push  func(string) string // the secret masker
 	flush func() string
 	check *guard.CanaryCheck // the reply's, made when first needed
-	text  []byte             // the text streamed so far
-	word  int                // where text's last word starts
-	sent  int                // how much of text was passed on
 	// checked is how much of text the last check read; whole, when
 	// withholdLeaks checked the whole text (the reply's, carries), is it.
 	checked int
@@ -292,7 +331,7 @@ type replyStream struct {
 func (r *run) newReplyStream() *replyStream {
 	s := &r.stream
 	push, flush := r.deltaMasker()
-	*s = replyStream{r: r, push: push, flush: flush, text: s.text[:0]}
+	*s = replyStream{r: r, push: push, flush: flush, hold: hold{text: s.text[:0]}}
 	return s
 }
 
@@ -317,21 +356,19 @@ func (s *replyStream) carries(text string) bool {
 
 // piece takes a piece of the reply's text as the model streams it.
 func (s *replyStream) piece(p string) {
-	from := max(len(s.text)-utf8.UTFMax+1, s.word)
-	s.text = append(s.text, p...)
-	s.word = wordStart(s.text, from, s.word)
+	s.add(p)
 	n := len(s.text)
-	cut := s.word - streamHold
-	if s.leaked || cut <= s.sent || n-s.checked < max(streamEvery, n/8) {
+	if s.leaked || !checkDue(n, s.checked) {
+		return
+	}
+	cut := s.cut()
+	if cut == s.sent {
 		return
 	}
 	s.checked = n
 	if s.canary().In(string(s.text)) {
 		s.leaked = true
 		return
-	}
-	for !utf8.RuneStart(s.text[cut]) {
-		cut--
 	}
 	s.send(string(s.text[s.sent:cut]))
 }

@@ -31,7 +31,9 @@ func TestLiveOutputForLateWatchers(t *testing.T) {
 		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran"})}},
 	))
 	e.exec = func(ctx context.Context, cmd []string) (*tool.ExecResult, error) {
-		tool.OutputOf(ctx)(false, []byte("first line\n"))
+		// More than the 512 bytes the canary check holds back of a
+		// command's live output follows the first line.
+		tool.OutputOf(ctx)(false, []byte("first line\n"+strings.Repeat("working .\n", 60)))
 		select {
 		case <-release:
 		case <-ctx.Done():

@@ -134,7 +134,11 @@ func runFake(ctx context.Context, cmd []string, gate <-chan struct{}) (*tool.Exe
 	if out == nil {
 		out = func(bool, []byte) {}
 	}
-	out(false, []byte("first line\n"))
+	// The first line, and more than the 512 bytes the canary check holds
+	// back of a command's live output (agent/live_output.go), as a
+	// command that goes on printing would: the first line shows while the
+	// command waits.
+	out(false, []byte(firstLines))
 	var wait <-chan time.Time
 	var release <-chan struct{}
 	switch line := strings.Join(cmd, " "); {
@@ -148,12 +152,15 @@ func runFake(ctx context.Context, cmd []string, gate <-chan struct{}) (*tool.Exe
 	case <-wait:
 	case <-release:
 	case <-ctx.Done():
-		return &tool.ExecResult{ExitCode: -1, Stdout: []byte("first line\n"), Duration: time.Since(start)},
+		return &tool.ExecResult{ExitCode: -1, Stdout: []byte(firstLines), Duration: time.Since(start)},
 			bulwark.E(bulwark.Canceled, "sandbox.Run", "sandbox: canceled", ctx.Err())
 	}
 	out(false, []byte("second line\n"))
-	return &tool.ExecResult{Stdout: []byte("first line\nsecond line\n"), Duration: time.Since(start)}, nil
+	return &tool.ExecResult{Stdout: []byte(firstLines + "second line\n"), Duration: time.Since(start)}, nil
 }
+
+// firstLines is what the fake command prints before it waits.
+var firstLines = "first line\n" + strings.Repeat("working .\n", 60)
 
 // manySteps is how many tool calls the long task makes: two stored
 // events each, more than the task view keeps in its DOM.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/llm"
 )
 
 // Retry configures how an HTTP adapter retries and times out. The zero value
@@ -236,14 +237,14 @@ func (h *HTTP) Do(ctx context.Context, newReq func(ctx context.Context) (*http.R
 			}
 		}
 		if attempt >= r.MaxAttempts {
-			h.logger().Warn("model request failed", "provider", h.Provider, "host", host, "attempts", attempt, "error", fail.Error())
+			h.logger().Warn("model request failed", "provider", h.Provider, "host", host, "attempts", attempt, "error", llm.RedactLog(ctx, fail.Error()))
 			return nil, fail
 		}
 		if wait <= 0 {
 			wait = r.backoff(attempt)
 		}
 		h.logger().Warn("model request failed; retrying", "provider", h.Provider, "host", host,
-			"attempt", attempt, "delay", wait, "error", fail.Msg)
+			"attempt", attempt, "delay", wait, "error", llm.RedactLog(ctx, fail.Msg))
 		if err := r.Sleep(ctx, wait); err != nil || ctx.Err() != nil {
 			return nil, h.canceled(ctx)
 		}
