@@ -292,6 +292,13 @@ func testAuditNames(t *testing.T, b *browser, s *e2eServer) {
 	b.do(chromedp.EmulateReset(), chromedp.EmulateViewport(1280, 900))
 }
 
+// resultText is the whole text of the first call's result, folded or
+// not: a long result shows as a count of its lines until it is opened.
+func resultText(b *browser) string {
+	b.t.Helper()
+	return evalJS[string](b, `(document.querySelector('.call .result') || {textContent: ''}).textContent`)
+}
+
 // testRunningCommand watches a command run: marked running, with the time
 // it has run, until its output comes; then cancels a task while its
 // command runs and finds what the command printed kept as its result.
@@ -303,7 +310,7 @@ func testRunningCommand(t *testing.T, b *browser, s *e2eServer) {
 	if evalJS[bool](b, `!!document.querySelector('.badge.running')`) {
 		t.Error("the command still shows as running after its result came")
 	}
-	if got := b.text(".call .result"); !strings.Contains(got, "second line") {
+	if got := resultText(b); !strings.Contains(got, "second line") {
 		t.Errorf("the command's result reads %q, want its output", got)
 	}
 	s.waitTask(t, id, bulwark.TaskSucceeded)
@@ -321,7 +328,7 @@ func testRunningCommand(t *testing.T, b *browser, s *e2eServer) {
 	if evalJS[bool](b, `!!document.querySelector('.live-output')`) {
 		t.Error("the live output stays after the command's result came")
 	}
-	if got := b.text(".call .result"); !strings.Contains(got, "second line") {
+	if got := resultText(b); !strings.Contains(got, "second line") {
 		t.Errorf("the command's result reads %q, want its whole output", got)
 	}
 	s.waitTask(t, id, bulwark.TaskSucceeded)
