@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/postgres"
 	"github.com/bulwark-agents/bulwark/runner"
 )
 
@@ -116,5 +118,112 @@ func cancelAtStopOnACluster(t *testing.T, auto bool) {
 	}
 	if rs := must(c.store.TakeControls(ctx, []bulwark.TaskRef{{Tenant: c.a, ID: id}})); len(rs) != 0 {
 		t.Errorf("requests left in the store: %+v", rs)
+	}
+}
+
+// takeHook calls its func (once) when TakeControls takes a message,
+// before it returns it.
+type takeHook struct {
+	bulwark.ControlStore
+	once  sync.Once
+	taken func()
+}
+
+func (s *takeHook) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([]bulwark.ControlRequest, error) {
+	rs, err := s.ControlStore.TakeControls(ctx, tasks)
+	for _, r := range rs {
+		if r.Kind == bulwark.ControlMessage {
+			s.once.Do(s.taken)
+		}
+	}
+	return rs, err
+}
+
+// TestMessageTakenAsTheNodeStops: the poll of the node that runs a task
+// takes a message for it (sent through another node) just as the node
+// stops; a person resumes the task through the other node as soon as it
+// is marked interrupted. The resumed run reads the message. The stopping
+// run had handed over what it held and the task was marked interrupted
+// before the poll carried the message out: it was stored again for the
+// turn the resume had ended, or found that turn over, and was dropped.
+func TestMessageTakenAsTheNodeStops(t *testing.T) {
+	hanging := make(chan struct{}, 1)
+	restarted := new(atomic.Bool)
+	c := newParkCluster(t, func(r *llmtest.Request) llmtest.Turn {
+		green := false
+		for _, m := range r.Messages {
+			green = green || strings.Contains(m.Content, "green")
+		}
+		switch {
+		case restarted.Load():
+			answer := "read:"
+			if green {
+				answer += " green"
+			}
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": answer})}}
+		case toolResults(r) == 0:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
+		}
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	})
+	ctx := context.Background()
+	var n0, n1 *parkNode
+	var id string
+	var resumed bool
+	var resumeErr error
+	hooked, stopped := make(chan struct{}), make(chan struct{})
+	nodes := 0
+	c.wrapControls = func(n *parkNode, db *postgres.DB) bulwark.ControlStore {
+		if nodes++; nodes > 1 {
+			return db // node-1's
+		}
+		return &takeHook{ControlStore: db, taken: func() {
+			defer close(hooked)
+			go func() { n0.shutdown(t); close(stopped) }()
+			// Until the stopping run has marked the task interrupted (it
+			// may wait for this poll: then, after a while, the poll goes
+			// on), and the resume through node-1 at once.
+			for i := 0; i < 100 && !resumed; i++ {
+				if must(c.store.Task(ctx, c.a, id)).Status == bulwark.TaskInterrupted {
+					restarted.Store(true)
+					_, resumeErr = n1.rt.Resume(ctx, c.a, "user:1", id)
+					resumed = true
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}}
+	}
+	n0 = c.node("node-0")
+	id = c.submit(n0, "x")
+	<-hanging // it runs on node-0
+	n1 = c.node("node-1")
+	if err := n1.rt.Send(ctx, c.a, id, "green"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []chan struct{}{hooked, stopped} {
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second): // a hang guard
+			t.Fatal("node-0's poll never took the message, or node-0 never stopped")
+		}
+	}
+	if resumeErr != nil {
+		t.Fatalf("Resume as the task was marked interrupted: %v", resumeErr)
+	}
+	if !resumed {
+		c.waitStatus(id, bulwark.TaskInterrupted)
+		restarted.Store(true)
+		must(n1.rt.Resume(ctx, c.a, "user:1", id))
+	}
+	got := c.waitStatus(id, bulwark.TaskSucceeded)
+	if got.Answer != "read: green" {
+		t.Errorf("the resumed task answered %q, want \"read: green\" (it read the message)", got.Answer)
+	}
+	if n := c.count(id, bulwark.EventUserMessage, "green"); n != 1 {
+		t.Errorf("%d user messages hold the message, want 1", n)
 	}
 }
