@@ -420,11 +420,18 @@ func (rt *Runtime) markSealed(l *live) {
 	l.files.Lock()
 	sealed := l.sealed
 	l.files.Unlock()
-	if rt.cfg.Checkpoints == nil || !sealed {
+	if !sealed {
 		return
 	}
-	ctx := context.Background()
-	t := l.task
+	rt.markCheckpointSealed(context.Background(), l.task)
+}
+
+// markCheckpointSealed marks the last checkpoint of task t Sealed: its
+// folder, newer than the checkpoint, is sealed into the artifact store.
+func (rt *Runtime) markCheckpointSealed(ctx context.Context, t bulwark.Task) {
+	if rt.cfg.Checkpoints == nil {
+		return
+	}
 	tenant := bulwark.TenantID(t.TenantID)
 	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, t.ID)
 	if err == nil && !c.Sealed {
