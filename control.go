@@ -86,7 +86,7 @@ type ControlRequest struct {
 // carried out (runner: the turn ends canceled), not the turn, and nothing
 // changes. A later turn opens once the task has ended.
 var ErrCanceledAtStop = &Error{Kind: Conflict, Op: "ContinueTask", // a literal: no init work
-	Msg: "the task was canceled as it stopped: it ends canceled; continue it after that"}
+	Msg: "the task was canceled as it stopped, and does not go on: cancel it to end it, then send it a message"}
 
 // EventSeqUnknown is the EventSeq of a request stored again whose own is
 // not known: never an answer.

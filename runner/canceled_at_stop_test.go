@@ -10,6 +10,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/runner"
 	"github.com/bulwark-agents/bulwark/sqlite"
 )
 
@@ -177,4 +178,78 @@ func TestCancelAtStopWinsOverMessage(t *testing.T) {
 func TestCancelAtStopWinsOverAutoResume(t *testing.T) {
 	e, task := canceledAtStop(t, true)
 	wantCanceledBy(t, e, task.ID, 1, "alice")
+}
+
+// cancelAsContinued runs its func (once) as a turn of a task opens,
+// before the store opens it.
+type cancelAsContinued struct {
+	*sqlite.DB
+	once   sync.Once
+	before func()
+}
+
+func (s *cancelAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
+	s.once.Do(s.before)
+	return s.DB.ContinueTask(ctx, tenant, id, limits)
+}
+
+// TestCancelAsTheInterruptedTaskResumes: a person cancels an
+// interrupted task as another resumes it: the task ends canceled, and
+// runs no more, whichever goes first. The cancel ended the interrupted
+// turn as the resume opened the next, which ran on.
+func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
+	hanging := make(chan struct{}, 1)
+	restarted := new(atomic.Bool)
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		if restarted.Load() {
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
+		}
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	})
+	ctx := context.Background()
+	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
+	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
+	e.rt = e.newRuntime(t, e.db)
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	<-hanging
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	restarted.Store(true)
+	canceled := make(chan error, 1)
+	e.store = func(db *sqlite.DB) runner.Store {
+		return &cancelAsContinued{DB: db, before: func() {
+			go func() { canceled <- e.rt.Cancel(ctx, e.a, "bob", task.ID) }()
+			// The cancel goes first if it can; else it waits for the turn.
+			select {
+			case err := <-canceled:
+				canceled <- err
+			case <-time.After(time.Second):
+			}
+		}}
+	}
+	e.rt = e.newRuntime(t, e.db)
+	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); err != nil && bulwark.ErrorKind(err) != bulwark.Conflict {
+		t.Fatalf("Resume: %v", err)
+	}
+	if err := <-canceled; err != nil {
+		t.Fatalf("the cancel as the task resumed: %v", err)
+	}
+	// Once whatever runs here has ended.
+	if err := e.rt.Shutdown(sctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled || got.Answer == "ran on" {
+		t.Errorf("the task is %s, answering %q; want canceled, without running on", got.Status, got.Answer)
+	}
+	if n := count(must(e.db.Events(ctx, e.a, task.ID, 0, 0)), bulwark.EventModelText); n != 0 {
+		t.Errorf("%d model steps after the cancel, want none", n)
+	}
 }

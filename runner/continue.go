@@ -98,8 +98,16 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 	}
 	// From the store's change to the queue, one turn opens at a time, so
 	// that a message that finds the task queued finds it queued here too.
+	// A cancel of the interrupted task here takes the lock too
+	// (cancelInterrupted): read again, a resume finds it canceled.
 	rt.turnMu.Lock()
 	defer rt.turnMu.Unlock()
+	if t, err = rt.cfg.Store.Task(ctx, tenant, id); err != nil {
+		return t, err
+	}
+	if text == "" && t.Status != bulwark.TaskInterrupted {
+		return t, bulwark.Errorf(bulwark.Conflict, op, "the task is %s: only an interrupted task can be resumed", t.Status)
+	}
 	last, err := rt.lastEvent(ctx, tenant, id)
 	if err != nil {
 		return t, err
@@ -159,6 +167,27 @@ func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, i
 			"the task is %s: only an interrupted task can be resumed; send a message to continue one that has ended", t.Status)
 	}
 	return rt.Continue(ctx, tenant, actor, id, "", nil)
+}
+
+// cancelInterrupted cancels t, which a restart interrupted and no
+// process runs, as Cancel found it: once no turn of it opens here
+// (turnMu), if it is still so, where it stopped (cancelStopped); else,
+// resumed meanwhile, its new turn is canceled. The cancel and a resume
+// made at once used to both go on: the cancel ended the interrupted
+// turn as the resume opened the next, which ran.
+func (rt *Runtime) cancelInterrupted(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
+	rt.turnMu.Lock()
+	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
+	if err == nil && cur.Status == bulwark.TaskInterrupted && cur.Turns == t.Turns {
+		err = rt.cancelStopped(ctx, tenant, actor, cur)
+		rt.turnMu.Unlock()
+		return err
+	}
+	rt.turnMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return rt.Cancel(ctx, tenant, actor, t.ID)
 }
 
 // cancelStopped ends a task that a restart interrupted and that no
