@@ -195,11 +195,10 @@ func (rt *Runtime) cancelInterrupted(ctx context.Context, tenant bulwark.TenantI
 // when actor is "", in the name of whoever canceled it as its run
 // stopped (a cancel stored for its turn: see bulwark.ErrCanceledAtStop).
 // Its turn is over, and its checkpoint is dropped, as a run drops it at
-// its end: once its
-// folder here, if a process left one that Start could not seal, is
-// sealed (its files are newer than the checkpoint's; a file stored since
-// stays as stored, as Start has it), and the files only the checkpoint
-// holds are stored (settleCheckpoint). While either cannot be, the
+// its end: once its folder here, if a process left one that Start could
+// not seal, is sealed (its files are newer than the checkpoint's; a file
+// stored since stays as stored, as Start has it), and the files only the
+// checkpoint holds are stored (settleCheckpoint). While either cannot be, the
 // checkpoint stays. The messages its stopped run had not read, which no
 // run will, are stored among its steps, before its end: they are shown
 // with the conversation, and a later turn's model reads them there.
