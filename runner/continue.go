@@ -87,6 +87,14 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 				"continue it there, with bulwark run --continue %s --tenant NAME MESSAGE", id)
 	}
 	if l := rt.live(tenant, id); l != nil {
+		l.mu.Lock()
+		newer := l.task.Turns > t.Turns
+		l.mu.Unlock()
+		if newer {
+			// Another message opened the next turn since t was read: it
+			// runs here, and is not waited for.
+			return t, bulwark.Errorf(bulwark.Conflict, op, "another message has just continued the task")
+		}
 		// The turn before has ended and is putting its files away.
 		select {
 		case <-l.done:
