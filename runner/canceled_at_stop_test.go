@@ -127,8 +127,14 @@ func TestCancelAtStopWinsOverResume(t *testing.T) {
 	if _, err := e.rt.Resume(ctx, e.b, "k", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
 		t.Errorf("Resume of the task's id by another tenant: %v, want not found", err)
 	}
+	if _, _, err := e.rt.Message(ctx, e.b, "k", task.ID, "go on", nil); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("a message to the task's id by another tenant: %v, want not found", err)
+	}
+	if err := e.rt.Cancel(ctx, e.b, "mallory", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("Cancel of the task's id by another tenant: %v, want not found", err)
+	}
 	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskInterrupted {
-		t.Fatalf("after another tenant's resume the task is %s", got.Status)
+		t.Fatalf("after another tenant's requests the task is %s", got.Status)
 	}
 	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); bulwark.ErrorKind(err) != bulwark.Conflict {
 		t.Errorf("Resume of the task canceled as it stopped: %v, want conflict", err)
