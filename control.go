@@ -80,6 +80,14 @@ type ControlRequest struct {
 	Audited bool `json:"audited,omitempty"`
 }
 
+// ErrCanceledAtStop is the Conflict of a store's ContinueTask of an
+// interrupted task whose turn a person canceled as its
+// run stopped (a cancel stored for the turn and not taken): the cancel is
+// carried out (runner: the turn ends canceled), not the turn, and nothing
+// changes. A later turn opens once the task has ended.
+var ErrCanceledAtStop = &Error{Kind: Conflict, Op: "ContinueTask", // a literal: no init work
+	Msg: "the task was canceled as it stopped, and does not go on: cancel it to end it, then send it a message"}
+
 // EventSeqUnknown is the EventSeq of a request stored again whose own is
 // not known: never an answer.
 const EventSeqUnknown = -1

@@ -283,3 +283,63 @@ func TestCancelAfterAResumedRunDied(t *testing.T) {
 		t.Errorf("a.txt of the canceled task = %q, %v; want \"A\", from its checkpoint", data, err)
 	}
 }
+
+// TestCancelAfterACrashKeepsItsFilesAsTheyWere: a task whose process
+// crashed (no stop sealed its folder) after a command of it had removed
+// a file that its last checkpoint still holds, and that is canceled
+// after the next start (one node), keeps its files as the run left
+// them: the start sealed the folder and marked the checkpoint sealed, as
+// a stop would have. Unmarked, the cancel stored the files only the
+// checkpoint held, and the removed file came back. On a cluster's queue
+// the start does not mark it: the folder may be one another node has
+// gone on from since (TestClusterStartLeavesStaleFoldersToCheckpoints).
+func TestCancelAfterACrashKeepsItsFilesAsTheyWere(t *testing.T) {
+	e := newEnv(t, func(*llmtest.Request) llmtest.Turn { return llmtest.Turn{Content: "thinking", Hang: true} })
+	e.artifacts, e.checkpoints = e.db, e.db
+	ctx := context.Background()
+	task := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "x", Model: "openai:test", Status: bulwark.TaskRunning}))
+	if err := e.db.AppendEvent(ctx, e.a, bulwark.Event{Seq: 1, TaskID: task.ID, Time: time.Now(), Type: bulwark.EventTaskStarted, Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	a, gone := []byte("A"), []byte("G")
+	if err := e.db.PutBlobs(ctx, e.a, task.ID, [][]byte{a, gone}); err != nil {
+		t.Fatal(err)
+	}
+	c := bulwark.Checkpoint{TaskID: task.ID, Seq: 1, Files: []bulwark.CheckpointFile{
+		{Path: "a.txt", Mode: 0o600, Size: 1, SHA256: bulwark.BlobID(a)},
+		{Path: "gone.txt", Mode: 0o600, Size: 1, SHA256: bulwark.BlobID(gone)},
+	}}
+	if err := e.db.PutCheckpoint(ctx, e.a, c); err != nil {
+		t.Fatal(err)
+	}
+	// The folder as the crash left it: gone.txt removed, a.txt changed.
+	dir := filepath.Join(e.dir, "workspaces", string(e.a), task.ID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A changed"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.rt = e.newRuntime(t, e.db) // the next start: the task is interrupted, its folder sealed
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	if c := must(e.db.LatestCheckpoint(ctx, e.a, task.ID)); !c.Sealed {
+		t.Errorf("the checkpoint of the task whose folder the start sealed is not marked sealed")
+	}
+	if err := e.rt.Cancel(ctx, e.a, "k", task.ID); err != nil {
+		t.Fatalf("Cancel: %v", err)
+	}
+	var got []string
+	for _, f := range must(e.rt.Files(ctx, e.a, task.ID)) {
+		_, data, err := e.rt.ReadFile(ctx, e.a, task.ID, f.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, f.Path+" "+string(data))
+	}
+	if len(got) != 1 || got[0] != "a.txt A changed" {
+		t.Errorf("the canceled task's files are %q, want only a.txt as the run left it", got)
+	}
+	if _, err := e.db.LatestCheckpoint(ctx, e.a, task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
+		t.Errorf("the canceled task's checkpoint is still there (%v), want it dropped", err)
+	}
+}

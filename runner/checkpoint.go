@@ -420,11 +420,18 @@ func (rt *Runtime) markSealed(l *live) {
 	l.files.Lock()
 	sealed := l.sealed
 	l.files.Unlock()
-	if rt.cfg.Checkpoints == nil || !sealed {
+	if !sealed {
 		return
 	}
-	ctx := context.Background()
-	t := l.task
+	rt.markCheckpointSealed(context.Background(), l.task)
+}
+
+// markCheckpointSealed marks the last checkpoint of task t Sealed: its
+// folder, newer than the checkpoint, is sealed into the artifact store.
+func (rt *Runtime) markCheckpointSealed(ctx context.Context, t bulwark.Task) {
+	if rt.cfg.Checkpoints == nil {
+		return
+	}
 	tenant := bulwark.TenantID(t.TenantID)
 	c, err := rt.cfg.Checkpoints.LatestCheckpoint(ctx, tenant, t.ID)
 	if err == nil && !c.Sealed {
@@ -489,6 +496,21 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 		rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, map[string]string{"why": "its last runs stopped without a step"})
 		return nil
 	}
+	// What was sent to it meanwhile, before its run can start: a cancel
+	// made as it stopped ends it where it stopped, without a run.
+	taken := rt.takeAll(ctx, t)
+	if canceledAtStop(taken, t.Turns) {
+		err := rt.cfg.Store.SetTaskStatus(ctx, tenant, t.ID, bulwark.TaskInterrupted)
+		if err == nil {
+			t.Status = bulwark.TaskInterrupted
+			err = rt.endStopped(ctx, tenant, "", t, taken)
+		}
+		if err != nil {
+			// It stays interrupted, its cancel stored: a resume carries it out.
+			slog.Error("a task canceled as it stopped could not be ended canceled", "task", t.ID, "err", err)
+		}
+		return nil
+	}
 	t.Status = bulwark.TaskQueued
 	l := newLive(t)
 	if asked := pendingQuestion(events); asked > 0 {
@@ -503,5 +525,9 @@ func (rt *Runtime) resumeAfterRestart(ctx context.Context, t bulwark.Task) error
 		l.sealed = errors.Is(err, fs.ErrNotExist)
 	}
 	rt.auditf(tenant, "system", "task.resume", t.ID, audit.OutcomeOK, map[string]string{"why": "restart"})
-	return rt.enqueueLive(ctx, l, "restart", true)
+	rt.add(l)
+	for _, r := range taken {
+		rt.carryOutLogged(ctx, r)
+	}
+	return rt.enqueueLive(ctx, l, "restart", false)
 }

@@ -108,7 +108,7 @@ func TestClusterRunsTasksOfOtherNodes(t *testing.T) {
 // folder of a task that was running on it. The task goes on from its
 // checkpoint (on whichever node), so the folder is removed, not sealed
 // into the store with the cut-off run's files; the folder of a task that
-// stopped is sealed as ever.
+// stopped is sealed as ever, its checkpoint not marked sealed.
 func TestClusterStartLeavesStaleFoldersToCheckpoints(t *testing.T) {
 	pool := queuetest.PostgresDB(t)
 	e := newEnv(t, steps(llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "done"})}}))
@@ -127,6 +127,9 @@ func TestClusterStartLeavesStaleFoldersToCheckpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(folder(task.ID), "cut-off.txt"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.PutCheckpoint(ctx, e.a, bulwark.Checkpoint{TaskID: task.ID, Seq: 1}); err != nil {
 			t.Fatal(err)
 		}
 		made[st] = task.ID
@@ -150,6 +153,12 @@ func TestClusterStartLeavesStaleFoldersToCheckpoints(t *testing.T) {
 	stopped := made[bulwark.TaskInterrupted]
 	if kept, err := e.db.Artifacts(ctx, e.a, stopped); err != nil || len(kept) != 1 || kept[0].Path != "cut-off.txt" {
 		t.Errorf("the files of the stopped task = %+v (%v), want cut-off.txt sealed into the store", kept, err)
+	}
+	// A folder that may be older than what another node went on from
+	// says nothing of the files its checkpoint holds (as one node's
+	// start has it: TestCancelAfterACrashKeepsItsFilesAsTheyWere).
+	if c, err := e.db.LatestCheckpoint(ctx, e.a, stopped); err != nil || c.Sealed {
+		t.Errorf("the stopped task's checkpoint = %+v (%v), want it there, not marked sealed", c, err)
 	}
 }
 

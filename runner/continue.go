@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -86,6 +87,14 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 				"continue it there, with bulwark run --continue %s --tenant NAME MESSAGE", id)
 	}
 	if l := rt.live(tenant, id); l != nil {
+		l.mu.Lock()
+		newer := l.task.Turns > t.Turns
+		l.mu.Unlock()
+		if newer {
+			// Another message opened the next turn since t was read: it
+			// runs here, and is not waited for.
+			return t, bulwark.Errorf(bulwark.Conflict, op, "another message has just continued the task")
+		}
 		// The turn before has ended and is putting its files away.
 		select {
 		case <-l.done:
@@ -97,13 +106,38 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 	}
 	// From the store's change to the queue, one turn opens at a time, so
 	// that a message that finds the task queued finds it queued here too.
+	// A cancel of the interrupted task here takes the lock too
+	// (cancelInterrupted): read again, a resume finds it canceled.
 	rt.turnMu.Lock()
 	defer rt.turnMu.Unlock()
+	if t, err = rt.cfg.Store.Task(ctx, tenant, id); err != nil {
+		return t, err
+	}
+	if text == "" && t.Status != bulwark.TaskInterrupted {
+		return t, bulwark.Errorf(bulwark.Conflict, op, "the task is %s: only an interrupted task can be resumed", t.Status)
+	}
 	last, err := rt.lastEvent(ctx, tenant, id)
 	if err != nil {
 		return t, err
 	}
+	stopped := t
 	t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, limits)
+	if errors.Is(err, bulwark.ErrCanceledAtStop) {
+		// A person canceled it as its run stopped: their cancel wins.
+		// The turn ends canceled; a message opens a new turn after it,
+		// as for any canceled task, and a resume has nothing to resume.
+		if err := rt.cancelStopped(ctx, tenant, "", stopped); err != nil {
+			return stopped, err
+		}
+		if text == "" {
+			t, _ = rt.cfg.Store.Task(ctx, tenant, id)
+			return t, bulwark.Errorf(bulwark.Conflict, op, "the task was canceled as it stopped: it does not resume")
+		}
+		if last, err = rt.lastEvent(ctx, tenant, id); err != nil {
+			return t, err
+		}
+		t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, limits)
+	}
 	if err != nil {
 		return t, err
 	}
@@ -143,27 +177,63 @@ func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, i
 	return rt.Continue(ctx, tenant, actor, id, "", nil)
 }
 
+// cancelInterrupted cancels t, which a restart interrupted and no
+// process runs, as Cancel found it: once no turn of it opens here
+// (turnMu), if it is still so, where it stopped (cancelStopped); else,
+// resumed meanwhile, its new turn is canceled. The cancel and a resume
+// made at once used to both go on: the cancel ended the interrupted
+// turn as the resume opened the next, which ran.
+func (rt *Runtime) cancelInterrupted(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
+	rt.turnMu.Lock()
+	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
+	if err == nil && cur.Status == bulwark.TaskInterrupted && cur.Turns == t.Turns {
+		err = rt.cancelStopped(ctx, tenant, actor, cur)
+		rt.turnMu.Unlock()
+		return err
+	}
+	rt.turnMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return rt.Cancel(ctx, tenant, actor, t.ID)
+}
+
 // cancelStopped ends a task that a restart interrupted and that no
-// process runs: it is canceled where it stopped. Its turn is over, and
-// its checkpoint is dropped, as a run drops it at its end: once its
-// folder here, if a process left one that Start could not seal, is
-// sealed (its files are newer than the checkpoint's; a file stored since
-// stays as stored, as Start has it), and the files only the checkpoint
-// holds are stored (settleCheckpoint). While either cannot be, the
+// process runs: it is canceled where it stopped, in actor's name, or,
+// when actor is "", in the name of whoever canceled it as its run
+// stopped (a cancel stored for its turn: see bulwark.ErrCanceledAtStop).
+// Its turn is over, and its checkpoint is dropped, as a run drops it at
+// its end: once its folder here, if a process left one that Start could
+// not seal, is sealed (its files are newer than the checkpoint's; a file
+// stored since stays as stored, as Start has it), and the files only the
+// checkpoint holds are stored (settleCheckpoint). While either cannot be, the
 // checkpoint stays. The messages its stopped run had not read, which no
 // run will, are stored among its steps, before its end: they are shown
 // with the conversation, and a later turn's model reads them there.
 func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
+	return rt.endStopped(ctx, tenant, actor, t, rt.takeAll(ctx, t))
+}
+
+// endStopped is cancelStopped, with what was stored for the task, taken.
+func (rt *Runtime) endStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task, taken []bulwark.ControlRequest) error {
+	unread, cancels := unread(taken, t.Turns)
 	last, err := rt.lastEvent(ctx, tenant, t.ID)
 	if err != nil {
+		rt.putBack(ctx, t, unread, cancels)
 		return err
 	}
-	rt.auditf(tenant, actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
-	unread := rt.unread(ctx, t)
+	if actor != "" {
+		rt.auditf(tenant, actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+	}
+	for _, c := range cancels {
+		if !c.Audited { // else audited where it was made (cancelLive)
+			rt.auditf(tenant, c.Actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+		}
+	}
 	for i, text := range unread {
 		e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: text}
 		if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
-			slog.Error("messages an interrupted task had not read were lost as it was canceled", "task", t.ID, "count", len(unread)-i, "err", err)
+			rt.putBack(ctx, t, unread[i:], cancels)
 			return err
 		}
 		last = e
@@ -171,6 +241,7 @@ func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, a
 	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
 		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"}
 	if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
+		rt.putBack(ctx, t, nil, cancels)
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
@@ -184,24 +255,60 @@ func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, a
 	return nil
 }
 
-// unread takes the messages stored for the turn of task t, which a stop
-// cut off, that its run had not read. The rest of what is stored for
-// the task is dropped: its turn ends (cancelStopped).
-func (rt *Runtime) unread(ctx context.Context, t bulwark.Task) []string {
+// takeAll takes what is stored for task t, which no run holds.
+func (rt *Runtime) takeAll(ctx context.Context, t bulwark.Task) []bulwark.ControlRequest {
 	if rt.cfg.Controls == nil {
 		return nil
 	}
 	rs, err := rt.cfg.Controls.TakeControls(ctx, []bulwark.TaskRef{{Tenant: bulwark.TenantID(t.TenantID), ID: t.ID}})
 	if err != nil {
-		slog.Warn("reading the messages an interrupted task had not read; they stay stored", "task", t.ID, "err", err)
+		slog.Warn("reading the requests of a stopped task; they stay stored", "task", t.ID, "err", err)
 	}
-	var texts []string
+	return rs
+}
+
+// unread returns, of the requests rs taken for a task whose turn a stop
+// cut off, the messages for that turn its run had not read, and the
+// cancels stored for it. The rest is dropped: the turn ends
+// (cancelStopped).
+func unread(rs []bulwark.ControlRequest, turn int) (texts []string, cancels []bulwark.ControlRequest) {
 	for _, r := range rs {
-		if r.Kind == bulwark.ControlMessage && r.Turn == t.Turns {
+		switch {
+		case r.Turn != turn:
+		case r.Kind == bulwark.ControlMessage:
 			texts = append(texts, r.Text)
+		case r.Kind == bulwark.ControlCancel:
+			cancels = append(cancels, r)
 		}
 	}
-	return texts
+	return texts, cancels
+}
+
+// canceledAtStop reports whether rs, taken for a task a stop cut off in
+// turn, holds a cancel for that turn: a person canceled it as it
+// stopped (see bulwark.ErrCanceledAtStop).
+func canceledAtStop(rs []bulwark.ControlRequest, turn int) bool {
+	_, cancels := unread(rs, turn)
+	return len(cancels) > 0
+}
+
+// putBack stores again for the turn of task t, whose cancel could not be
+// carried out (cancelStopped), the messages it took and did not store as
+// steps, and the cancels stored for the turn: a resume that follows
+// carries the cancel out (bulwark.ErrCanceledAtStop), and does not run
+// the task.
+func (rt *Runtime) putBack(ctx context.Context, t bulwark.Task, texts []string, cancels []bulwark.ControlRequest) {
+	reqs := cancels
+	for _, text := range texts {
+		reqs = append(reqs, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: text})
+	}
+	for _, r := range reqs {
+		r = again(r)
+		r.TaskID, r.Turn = t.ID, t.Turns
+		if _, err := rt.cfg.Controls.SendControl(context.WithoutCancel(ctx), bulwark.TenantID(t.TenantID), r); err != nil {
+			slog.Error("a request to an interrupted task that could not be canceled was lost", "task", t.ID, "kind", r.Kind, "err", err)
+		}
+	}
 }
 
 // endTurn ends a turn that could not start, with reason and text.

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/runner"
+	"github.com/bulwark-agents/bulwark/sqlite"
 )
 
 // interrupted runs a task that writes a.txt and then thinks until a
@@ -294,5 +295,68 @@ func TestRunWaitsForTurnMessage(t *testing.T) {
 	}
 	if end := turn[len(turn)-1]; end.Type != bulwark.EventTaskFinished || end.Reason != bulwark.FinishDone {
 		t.Errorf("the second turn ended %s %q, want task_finished done", end.Type, end.Reason)
+	}
+}
+
+// pauseOnRead runs its func (once) after the nth read of a task once
+// armed, before that read returns.
+type pauseOnRead struct {
+	*sqlite.DB
+	armed, reads atomic.Int32
+	n            int32
+	pause        func()
+}
+
+func (s *pauseOnRead) Task(ctx context.Context, tenant bulwark.TenantID, id string) (bulwark.Task, error) {
+	t, err := s.DB.Task(ctx, tenant, id)
+	if s.armed.Load() == 1 && s.reads.Add(1) == s.n {
+		s.pause()
+	}
+	return t, err
+}
+
+// TestMessageContinuesATaskAnotherJustContinued: a message that read
+// the task stopped as another message opened its next turn joins that
+// turn at once. It waited for the new turn's run to end, as for the
+// turn before to put its files away: up to waitStopped, and then it was
+// refused, the task "still stopping".
+func TestMessageContinuesATaskAnotherJustContinued(t *testing.T) {
+	release := make(chan struct{})
+	var calls atomic.Int32
+	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
+		if calls.Add(1) > 1 { // the second turn's call waits
+			<-release
+		}
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ok"})}}
+	})
+	defer close(release)
+	read, goOn := make(chan struct{}), make(chan struct{})
+	// The second read of the late message: Continue's, which finds the
+	// task stopped.
+	store := &pauseOnRead{n: 2, pause: func() { close(read); <-goOn }}
+	e.store = func(db *sqlite.DB) runner.Store { store.DB = db; return store }
+	e.rt = e.newRuntime(t, e.db)
+	ctx := context.Background()
+	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded)
+	type result struct {
+		continued bool
+		err       error
+	}
+	late := make(chan result, 1)
+	store.armed.Store(1)
+	go func() {
+		_, c, err := e.rt.Message(ctx, e.a, "k", task.ID, "late", nil)
+		late <- result{c, err}
+	}()
+	<-read
+	store.armed.Store(0)
+	if _, c, err := e.rt.Message(ctx, e.a, "k", task.ID, "first", nil); err != nil || !c {
+		t.Fatalf("the first message: continued %v, %v", c, err)
+	}
+	close(goOn)
+	// Its turn's model call waits until the late message is in.
+	if r := <-late; r.err != nil || r.continued {
+		t.Errorf("the late message: continued %v, %v; want it delivered to the turn the first opened", r.continued, r.err)
 	}
 }

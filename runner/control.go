@@ -42,7 +42,7 @@ func (rt *Runtime) Cancel(ctx context.Context, tenant bulwark.TenantID, actor, i
 	}
 	if l == nil {
 		if t.Status == bulwark.TaskInterrupted {
-			return rt.cancelStopped(ctx, tenant, actor, t)
+			return rt.cancelInterrupted(ctx, tenant, actor, t)
 		}
 		return rt.cancelElsewhere(ctx, tenant, actor, t)
 	}

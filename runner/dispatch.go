@@ -120,7 +120,14 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 			}
 		}
 		prev := t.Turns
+		stopped := t
+		stopped.Status = bulwark.TaskInterrupted
 		if t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, nil); err != nil {
+			if errors.Is(err, bulwark.ErrCanceledAtStop) {
+				// A person canceled it as its node stopped: it ends
+				// canceled, and does not run again.
+				return nil, rt.cancelStopped(ctx, tenant, "", stopped)
+			}
 			if bulwark.ErrorKind(err) == bulwark.Conflict {
 				return nil, nil
 			}

@@ -248,7 +248,8 @@ func (rt *Runtime) sealDir(ctx context.Context, tenant bulwark.TenantID, id stri
 }
 
 // sweep seals the folders a previous process left behind: those of tasks
-// that are not queued here.
+// that are not queued here. On one node, the checkpoint of an interrupted
+// task whose folder it sealed is marked sealed (Checkpoint.Sealed).
 func (rt *Runtime) sweep(ctx context.Context) {
 	if rt.cfg.Artifacts == nil {
 		return
@@ -285,6 +286,16 @@ func (rt *Runtime) sweep(ctx context.Context) {
 			}
 			if err := rt.sealDir(ctx, tenant, e.Name(), nil, true); err != nil {
 				slog.Error("the files of a stopped task could not be sealed", "task", e.Name(), "err", err)
+				continue
+			}
+			if rt.sched != nil && t.Status == bulwark.TaskInterrupted {
+				// One node: the folder was the cut-off run's, newer than its
+				// checkpoint (every run of the task used it), as a stop
+				// that seals it leaves it. Unmarked, a cancel brought back
+				// a file the run had removed after its checkpoint. On a
+				// cluster, it may be a folder another node has gone on
+				// from since.
+				rt.markCheckpointSealed(ctx, t)
 			}
 		}
 	}

@@ -91,7 +91,16 @@ func (rt *Runtime) giveBack(ctx context.Context, l *live) {
 // its task, queued here, was never run before the process stopped
 // (Shutdown). The messages of the inbox were lost with it at a stop.
 // Without a control store, what it held is lost, and the log says so.
+//
+// It marks l given back under ctlMu, as parkRun marks a run ending: a
+// poll that has taken a request for l carries it out first (to l, whose
+// inbox is emptied below), and no poll takes one for it after. A poll
+// that took a message just before the stop used to carry it out once l
+// was given back: stored again, after the task was marked interrupted,
+// for the turn a resume on another node had ended meanwhile, it was
+// dropped.
 func (rt *Runtime) handOver(ctx context.Context, l *live) {
+	rt.ctlMu.Lock()
 	l.mu.Lock()
 	canceled := l.canceled || errors.Is(context.Cause(ctx), errCanceled)
 	l.canceled, l.cancel = canceled, nil
@@ -100,6 +109,7 @@ func (rt *Runtime) handOver(ctx context.Context, l *live) {
 	l.wait.kept = nil
 	l.wait.ending, l.wait.gaveBack = true, true
 	l.mu.Unlock()
+	rt.ctlMu.Unlock()
 	for more := true; more; {
 		select {
 		case text := <-l.inbox:

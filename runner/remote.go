@@ -73,7 +73,7 @@ func (rt *Runtime) cancelElsewhere(ctx context.Context, tenant bulwark.TenantID,
 		if cur.Status != bulwark.TaskInterrupted {
 			return bulwark.Errorf(bulwark.Conflict, "runner.Cancel", "the task has ended meanwhile")
 		}
-		return rt.cancelStopped(ctx, tenant, actor, cur)
+		return rt.cancelInterrupted(ctx, tenant, actor, cur)
 	}
 	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: actor})
 }

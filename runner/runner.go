@@ -276,9 +276,7 @@ func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string, takeF
 		// and a later turn would wait for it to end.
 		return rt.queue.Enqueue(ctx, tenant, t.ID)
 	}
-	rt.mu.Lock()
-	rt.tasks[key{tenant, t.ID}] = l
-	rt.mu.Unlock()
+	rt.add(l)
 	if takeFirst && rt.cfg.Controls != nil {
 		rt.takeStored(ctx, l)
 	}
@@ -287,6 +285,13 @@ func (rt *Runtime) enqueueLive(ctx context.Context, l *live, actor string, takeF
 		return err
 	}
 	return nil
+}
+
+// add keeps l, the live state of a task queued here.
+func (rt *Runtime) add(l *live) {
+	rt.mu.Lock()
+	rt.tasks[key{bulwark.TenantID(l.task.TenantID), l.task.ID}] = l
+	rt.mu.Unlock()
 }
 
 // forget drops the live state l of a task whose run is over, unless a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/queue"
@@ -56,6 +57,8 @@ type env struct {
 	taint bulwark.TaintMode
 	// store, when set, wraps the database as the runtime's store (ask_test.go).
 	store func(*sqlite.DB) runner.Store
+	// audit is Config.Audit (canceled_at_stop_test.go).
+	audit *audit.Chains
 }
 
 func newEnv(t *testing.T, h llmtest.Handler) *env {
@@ -111,6 +114,7 @@ func (e *env) newRuntime(t *testing.T, db *sqlite.DB) *runner.Runtime {
 		AutoResume:   e.autoResume,
 		Controls:     e.controls,
 		ControlEvery: 20 * time.Millisecond,
+		Audit:        e.audit,
 		Prepare: func(ctx context.Context, task bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 			m, err := provider.Open("openai:test", func(k string) string { return vars[k] })
 			if err != nil {

@@ -266,6 +266,8 @@ func (c *parkCluster) storeCancel(tenant bulwark.TenantID, id string) {
 // as it starts: the task ends canceled once its tries are spent. The
 // poll found the run gone and dropped the cancel ("the turn it was made
 // for has ended") though the turn went on, and the task ended failed.
+// (The run now gives the task back only once the poll has carried the
+// cancel out to it: see TestMessageTakenAsTheNodeStops.)
 func TestCancelTakenAsARescueGivesTheTaskBack(t *testing.T) {
 	defer runner.SetMaxSetupRetries(2)()
 	ctx := context.Background()
@@ -288,14 +290,20 @@ func TestCancelTakenAsARescueGivesTheTaskBack(t *testing.T) {
 						continue
 					}
 					// The poll carries it out once the run has given the
-					// task back (its queue row waits for the next try).
+					// task back (its queue row waits for the next try), or,
+					// as the run gives it back only once the poll is done
+					// (handOver takes ctlMu), after a while: then the cancel
+					// reaches the run, which stores it with the rest.
 					holdOnce.Do(func() {
-						waitFor(t, func() bool {
+						for i := 0; i < 100; i++ {
 							var state string
 							var failures int
 							err := db.Pool().QueryRow(ctx, `SELECT state, failures FROM bulwark_queue WHERE task_id = $1`, r.TaskID).Scan(&state, &failures)
-							return err == nil && state == "queued" && failures >= 1
-						})
+							if err == nil && state == "queued" && failures >= 1 {
+								return
+							}
+							time.Sleep(10 * time.Millisecond)
+						}
 					})
 				}
 			}}

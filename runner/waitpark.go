@@ -378,6 +378,7 @@ func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approva
 	tenant := bulwark.TenantID(l.task.TenantID)
 	a = l.askedAgain(a)
 	var decided *bool
+	var by bulwark.ControlRequest // the decision
 	var rest []bulwark.ControlRequest
 	audit := func(actor string, allow bool) {
 		d := "deny"
@@ -393,8 +394,7 @@ func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approva
 			rt.carryOutLogged(ctx, r)
 		case r.Kind == bulwark.ControlAnswer && r.ApprovalID == a.ID && decided == nil:
 			allow := r.Allow
-			decided = &allow
-			audit(r.Actor, allow)
+			decided, by = &allow, r
 		case r.Kind == bulwark.ControlMessage:
 			rest = append(rest, r)
 		default:
@@ -410,13 +410,19 @@ func (rt *Runtime) approveOrPark(ctx context.Context, l *live, a bulwark.Approva
 	l.mu.Unlock()
 	if ok && decided == nil {
 		decided = &allow
-		audit(actor, allow)
+		by = bulwark.ControlRequest{Kind: bulwark.ControlAnswer, Actor: actor, ApprovalID: a.ID, Allow: allow}
 	}
-	if decided != nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		rt.ctlMu.Unlock()
-		if ctx.Err() != nil {
-			return false, bulwark.E(bulwark.Canceled, "runner.approve", "the task was stopped while waiting for an approval", ctx.Err())
+		if decided != nil {
+			rest = append([]bulwark.ControlRequest{by}, rest...)
 		}
+		l.keepTaken(rest)
+		return false, bulwark.E(bulwark.Canceled, "runner.approve", "the task was stopped while waiting for an approval", ctx.Err())
+	}
+	if decided != nil {
+		rt.ctlMu.Unlock()
+		audit(by.Actor, *decided)
 		if mark != nil {
 			// The checkpoint said the task waits for it (asking, or the
 			// park the run resumed): no more.
@@ -443,6 +449,7 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 	asked := l.asked // its event's Seq, as first asked (expectAnswer)
 	l.mu.Unlock()
 	var answer *string
+	var by bulwark.ControlRequest // the answer
 	var rest []bulwark.ControlRequest
 	rt.ctlMu.Lock() // until it is marked ending, if it ends: no poll takes a request meanwhile
 	for _, r := range rt.takeWaiting(ctx, l) {
@@ -451,7 +458,7 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 			rt.carryOutLogged(ctx, r)
 		case r.Kind == bulwark.ControlMessage && answer == nil && !early[r.ID] && r.EventSeq >= asked:
 			text := r.Text
-			answer = &text
+			answer, by = &text, r
 		case r.Kind == bulwark.ControlMessage:
 			rest = append(rest, r)
 		default:
@@ -464,15 +471,21 @@ func (rt *Runtime) askOrPark(ctx context.Context, l *live, q string) (string, er
 	if answer != nil || l.hasAnswer() {
 		if a, ok := l.takeAnswer(); ok && answer == nil {
 			answer = &a
+			by = bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a, EventSeq: max(asked, 1)}
 		} else if ok {
 			rest = append(rest, bulwark.ControlRequest{Kind: bulwark.ControlMessage, Text: a})
 		}
 	}
-	if answer != nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		rt.ctlMu.Unlock()
-		if ctx.Err() != nil {
-			return "", bulwark.E(bulwark.Canceled, "runner.ask", "the task was stopped while waiting for an answer", ctx.Err())
+		if answer != nil {
+			rest = append([]bulwark.ControlRequest{by}, rest...)
 		}
+		l.keepTaken(rest)
+		return "", bulwark.E(bulwark.Canceled, "runner.ask", "the task was stopped while waiting for an answer", ctx.Err())
+	}
+	if answer != nil {
+		rt.ctlMu.Unlock()
 		rt.deliver(l, rest)
 		return *answer, nil
 	}
@@ -593,6 +606,18 @@ func (rt *Runtime) parkRun(ctx context.Context, l *live, w *bulwark.Waiting, res
 	}
 	cancel(errParked)
 	return bulwark.E(bulwark.Canceled, "runner.wait", "the task waits for a person; this run ends here", errParked)
+}
+
+// keepTaken keeps rs, taken for l's run as it asked again, for the run
+// that goes on with its turn: its run was stopped there (ctx), and a
+// stop stores them again (handOver), the answer still an answer. They
+// were dropped: a message, or the answer, the stopping node had taken
+// just before the stop was lost. Stopped by a person's cancel, the turn
+// ends, and they are dropped with it.
+func (l *live) keepTaken(rs []bulwark.ControlRequest) {
+	l.mu.Lock()
+	l.wait.kept = append(l.wait.kept, rs...)
+	l.mu.Unlock()
 }
 
 // deliver hands messages that came while a task waited to its run, to

@@ -19,7 +19,10 @@ import (
 // The turn of an interrupted task goes on in the new one: the messages
 // stored for it and not taken (those its cut-off run had not read) move
 // to the new turn, in the same transaction, for the run that goes on.
-// Other requests stay with the turn before, which no run takes up.
+// Other requests stay with the turn before, which no run takes up; but
+// a cancel stored for it and not taken (a person canceled the task as its
+// run stopped) is carried out instead: ContinueTask changes nothing and
+// is bulwark.ErrCanceledAtStop (Conflict).
 func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
 	const op = "sqlite.ContinueTask"
 	if err := tenant.Check(op); err != nil {
@@ -45,7 +48,18 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 		}
 		c.touch(id, parent)
 		if cur == bulwark.TaskInterrupted {
-			_, err := tx.ExecContext(ctx, `UPDATE task_controls SET turn = turn + 1
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM task_controls
+				WHERE tenant_id = ?1 AND task_id = ?2 AND taken IS NULL AND kind = ?3
+				AND turn = (SELECT turns FROM tasks WHERE tenant_id = ?1 AND id = ?2)`,
+				tenant, id, bulwark.ControlCancel).Scan(&n)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				return bulwark.ErrCanceledAtStop
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE task_controls SET turn = turn + 1
 				WHERE tenant_id = ?1 AND task_id = ?2 AND taken IS NULL AND kind = ?3
 				AND turn = (SELECT turns FROM tasks WHERE tenant_id = ?1 AND id = ?2)`,
 				tenant, id, bulwark.ControlMessage)

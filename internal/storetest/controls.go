@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -150,7 +151,7 @@ func testControlEventSeq(t *testing.T, open func(*testing.T) Store) {
 
 // testContinueMovesMessages: ContinueTask of an interrupted task moves the
 // messages stored for its turn and not taken to the new turn, for the run
-// that goes on; nothing else moves: not a cancel or an answer, not a
+// that goes on; nothing else moves: not a cancel (of an older turn) or an answer, not a
 // message taken already or stored for an older turn, not a request of
 // another tenant, and not those of a task that ended (its turn is over).
 func testContinueMovesMessages(t *testing.T, open func(*testing.T) Store) {
@@ -194,7 +195,11 @@ func testContinueMovesMessages(t *testing.T, open func(*testing.T) Store) {
 		take(a, task.ID)
 		send(a, task.ID, 1, bulwark.ControlMessage, "an older turn's")
 		send(a, task.ID, 2, bulwark.ControlMessage, "first")
-		send(a, task.ID, 2, bulwark.ControlCancel, "")
+		cancelTurn := 2 // an interrupted turn's cancel keeps it from going on (testContinueCanceledAtStop)
+		if status == bulwark.TaskInterrupted {
+			cancelTurn = 1
+		}
+		send(a, task.ID, cancelTurn, bulwark.ControlCancel, "")
 		send(a, task.ID, 2, bulwark.ControlAnswer, "")
 		send(a, task.ID, 2, bulwark.ControlMessage, "second")
 		if status == bulwark.TaskSucceeded {
@@ -218,7 +223,7 @@ func testContinueMovesMessages(t *testing.T, open func(*testing.T) Store) {
 			order = append(order, key)
 		}
 		wantMoved := status == bulwark.TaskInterrupted
-		for key, want := range map[string]int{"message an older turn's": 1, "cancel ": 2, "answer ": 2, "message first": 2, "message second": 2} {
+		for key, want := range map[string]int{"message an older turn's": 1, "cancel ": cancelTurn, "answer ": 2, "message first": 2, "message second": 2} {
 			if wantMoved && (key == "message first" || key == "message second") {
 				want = 3
 			}
@@ -229,5 +234,76 @@ func testContinueMovesMessages(t *testing.T, open func(*testing.T) Store) {
 		if len(order) != 5 || order[1] != "message first" || order[4] != "message second" {
 			t.Errorf("after ContinueTask of the %s task the requests read %q, want them in the order stored", status, order)
 		}
+	}
+}
+
+// testContinueCanceledAtStop: ContinueTask of an interrupted task with a
+// cancel stored for its turn and not taken (a person canceled it as its
+// run stopped) is bulwark.ErrCanceledAtStop and changes nothing: the task
+// stays interrupted in its turn, its messages stay for that turn. A cancel
+// taken already, or stored for an older turn, or for the turn of a task
+// that ended, does not count; another tenant's ContinueTask of the id is
+// NotFound.
+func testContinueCanceledAtStop(t *testing.T, open func(*testing.T) Store) {
+	ctx := context.Background()
+	s := open(t)
+	a, b := mustTenant(t, s, "a"), mustTenant(t, s, "b")
+	send := func(id string, turn int, kind bulwark.ControlKind) {
+		t.Helper()
+		r := bulwark.ControlRequest{TaskID: id, Turn: turn, Kind: kind, Text: "hello", Actor: "user:1"}
+		if _, err := s.SendControl(ctx, a, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	interrupted := func() bulwark.Task {
+		t.Helper()
+		task := mustTask(t, s, a, bulwark.Task{Input: "x"})
+		if err := s.SetTaskStatus(ctx, a, task.ID, bulwark.TaskInterrupted); err != nil {
+			t.Fatal(err)
+		}
+		return task
+	}
+	task := interrupted()
+	send(task.ID, 1, bulwark.ControlMessage)
+	send(task.ID, 1, bulwark.ControlCancel)
+	if _, err := s.ContinueTask(ctx, b, task.ID, nil); !kindIs(err, bulwark.NotFound) {
+		t.Errorf("ContinueTask of A's task by B: %v, want NotFound", err)
+	}
+	for range 2 {
+		if _, err := s.ContinueTask(ctx, a, task.ID, nil); !errors.Is(err, bulwark.ErrCanceledAtStop) || !kindIs(err, bulwark.Conflict) {
+			t.Errorf("ContinueTask of a task canceled as it stopped: %v, want ErrCanceledAtStop", err)
+		}
+	}
+	if got, err := s.Task(ctx, a, task.ID); err != nil || got.Status != bulwark.TaskInterrupted || got.Turns != 1 {
+		t.Errorf("after the refused ContinueTask the task is %+v, %v; want interrupted in turn 1", got, err)
+	}
+	rs, err := s.TakeControls(ctx, []bulwark.TaskRef{{Tenant: a, ID: task.ID}})
+	if err != nil || len(rs) != 2 || rs[0].Turn != 1 || rs[1].Turn != 1 || rs[1].Kind != bulwark.ControlCancel {
+		t.Errorf("after the refused ContinueTask the store holds %+v, %v; want the message and the cancel, for turn 1", rs, err)
+	}
+	// Taken: the cancel is carried out by whoever took it.
+	if got, err := s.ContinueTask(ctx, a, task.ID, nil); err != nil || got.Turns != 2 {
+		t.Errorf("ContinueTask once the cancel is taken: %+v, %v; want turn 2", got, err)
+	}
+	// Of an older turn.
+	older := interrupted()
+	if _, err := s.ContinueTask(ctx, a, older.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTaskStatus(ctx, a, older.ID, bulwark.TaskInterrupted); err != nil {
+		t.Fatal(err)
+	}
+	send(older.ID, 1, bulwark.ControlCancel)
+	if got, err := s.ContinueTask(ctx, a, older.ID, nil); err != nil || got.Turns != 3 {
+		t.Errorf("ContinueTask with a cancel of an older turn stored: %+v, %v; want turn 3", got, err)
+	}
+	// Of a task that ended: its turn is over.
+	ended := mustTask(t, s, a, bulwark.Task{Input: "x"})
+	send(ended.ID, 1, bulwark.ControlCancel)
+	if err := s.AppendEvent(ctx, a, bulwark.Event{TaskID: ended.ID, Seq: 1, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishDone}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ContinueTask(ctx, a, ended.ID, nil); err != nil || got.Turns != 2 {
+		t.Errorf("ContinueTask of an ended task with a cancel stored: %+v, %v; want turn 2", got, err)
 	}
 }

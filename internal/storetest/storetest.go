@@ -119,6 +119,7 @@ var tests = []struct {
 	{"Controls", testControls},
 	{"ControlEventSeq", testControlEventSeq},
 	{"ContinueMovesMessages", testContinueMovesMessages},
+	{"ContinueCanceledAtStop", testContinueCanceledAtStop},
 	{"TaskParent", testTaskParent},
 	{"TaskWithChildren", testTaskWithChildren},
 	{"TaskCreator", testTaskCreator},
