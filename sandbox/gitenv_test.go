@@ -34,6 +34,7 @@ func TestGitEnvStopsConfiguredCommands(t *testing.T) {
 		{name: "core.hooksPath", config: [][2]string{{"core.hooksPath", "../h"}},
 			files: map[string]string{"h/pre-commit": "#!/bin/sh\ntouch \"$M\"\n"}, script: "git commit -q --allow-empty -m x"},
 		{name: "global alias", files: map[string]string{".gitconfig": "[alias]\n\tx = !touch \"$M\"\n"}, script: "git x"},
+		{name: "XDG alias", files: map[string]string{".config/git/config": "[alias]\n\tx = !touch \"$M\"\n"}, script: "git x"},
 		{name: "global hooksPath", files: map[string]string{".gitconfig": "[core]\n\thooksPath = ../h\n", "h/pre-commit": "#!/bin/sh\ntouch \"$M\"\n"},
 			script: "git commit -q --allow-empty -m x"},
 		{name: "core.fsmonitor", config: [][2]string{{"core.fsmonitor", "../run"}}, script: "git status"},

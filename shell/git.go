@@ -93,7 +93,7 @@ var gitKnown = lazy.Value[map[string]bool]{New: func() map[string]bool {
 		pack-refs patch-id pickaxe prune prune-packed pull push quiltimport range-diff read-tree
 		rebase receive-pack reflog remote remote-ext remote-fd repack replace request-pull rerere
 		reset restore rev-list rev-parse revert rm send-pack shortlog show show-branch show-index
-		show-ref sparse-checkout stage stash status stripspace submodule submodule--helper switch
+		show-ref sparse-checkout stage stash status stripspace submodule switch
 		symbolic-ref tag unpack-file unpack-objects update-index update-ref update-server-info
 		upload-archive upload-archive--writer upload-pack var verify-commit verify-pack verify-tag
 		version web--browse whatchanged worktree write-tree`) {
@@ -225,10 +225,16 @@ func gitRunsKey(key string) bool {
 	return false
 }
 
-// gitSubmodule reads the script of `git submodule foreach CMD`.
+// gitSubmodule reads the script of `git submodule foreach CMD`; git
+// submodule update is dynamic: submodule.NAME.update=!CMD in .git/config,
+// which the agent may write, is run, and no variable can name every NAME.
 func (w *walker) gitSubmodule(args []arg, depth int) {
 	for i, a := range args {
 		if !a.static {
+			return
+		}
+		if a.text == "update" {
+			w.dyn("git submodule update runs the update=!CMD a repository's config may give a submodule")
 			return
 		}
 		if a.text == "foreach" {

@@ -174,13 +174,15 @@
 // are read (reported or dynamic). A placeholder argument ("$o") may hold flags at run
 // time (o=-rf; rm $o /). Git runs the filter, textconv, diff and merge
 // drivers that a repository's config defines and its .gitattributes
-// names (git add, status, diff, checkout, ...): no setting turns them all
-// off, and a config the script or an earlier call wrote is not seen (git
-// config KEY VALUE and git clone -c with a key git runs are dynamic). The
-// sandbox's environment keeps git from the hooks, pager, editors,
-// fsmonitor, credential helpers and ssh command a config names, and ~/.gitconfig
-// from being read; an alias is a name git does not know, which is
-// dynamic. Wrappers not listed (parallel, at,
+// names (git add, status, diff, checkout, ...): no setting turns them
+// all off (git submodule update, which runs a submodule's update=!CMD,
+// is dynamic), and a config the script or an earlier call wrote is not
+// seen (git config KEY VALUE and git clone -c with a key git runs are
+// dynamic).
+// The sandbox's environment keeps git from the hooks, pager, editors,
+// fsmonitor, credential helpers and ssh command a config names, and
+// from reading ~/.gitconfig; an alias is a name git does not know,
+// which is dynamic. Wrappers not listed (parallel, at,
 // expect, ...) are reported as themselves, with the command they run as
 // their arguments.
 //

@@ -263,6 +263,7 @@ var denyTests = []string{
 	"git r", "git $c", "git send-email x", "env -u GIT_CONFIG_COUNT git commit", "env --unset=GIT_CONFIG_GLOBAL git commit",
 	"env -vu GIT_PAGER git log", "env -i git commit", "env - git commit", "exec -c git commit",
 	"setpriv --reset-env git commit", "git clone -c alias.r='!rm -rf x' u d", "git clone --config=core.hooksPath=h u d",
+	"git submodule update", "git submodule --quiet update --init", "git submodule--helper update",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {
