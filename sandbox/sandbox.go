@@ -181,8 +181,8 @@ type Spec struct {
 	// is dropped and a marker line is written instead.
 	OutputLimit int64
 	// Env holds extra KEY=VALUE variables for the command. The command
-	// otherwise sees only PATH, HOME and LANG (and the proxy variables with
-	// NetProxy); nothing of the host's environment.
+	// otherwise sees only PATH, HOME and LANG, gitEnv's git variables (and
+	// the proxy variables with NetProxy); nothing of the host's environment.
 	Env []string
 	// Stdin is the command's standard input; nil reads as empty. An *os.File
 	// is handed to the command as it is (a terminal stays a terminal).
