@@ -281,12 +281,17 @@ for host in ["127.0.0.1", "10.0.2.2", "172.17.0.1"]:
     except OSError as e:
         report(False, "connect %%s: %%s" %% (host, e.strerror or e))
 `, port))
-	got := ask(`
-keys = sorted(os.environ)
-report(keys != ["HOME", "LANG", "LC_CTYPE", "MCP_TOKEN", "PATH"] and keys != ["HOME", "LANG", "MCP_TOKEN", "PATH"], "environment %r" % keys)
+	var gitNames []string // the sandbox's own git variables (gitEnv)
+	for _, e := range gitEnv {
+		n, _, _ := strings.Cut(e, "=")
+		gitNames = append(gitNames, n)
+	}
+	got := ask(fmt.Sprintf(`
+keys = sorted(k for k in os.environ if k not in %q.split())
+report(keys != ["HOME", "LANG", "LC_CTYPE", "MCP_TOKEN", "PATH"] and keys != ["HOME", "LANG", "MCP_TOKEN", "PATH"], "environment %%r" %% keys)
 report("BULWARK_CANARY_ENV" in os.environ, "host environment variable")
 out.append("token " + os.environ.get("MCP_TOKEN", ""))
-`)
+`, strings.Join(gitNames, " ")))
 	if !slicesContains(got, "token given") {
 		t.Errorf("Spec.Env missing: %v", got)
 	}

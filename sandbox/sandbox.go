@@ -179,8 +179,8 @@ type Spec struct {
 	// is dropped and a marker line is written instead.
 	OutputLimit int64
 	// Env holds extra KEY=VALUE variables for the command. The command
-	// otherwise sees only PATH, HOME and LANG (and the proxy variables with
-	// NetProxy); nothing of the host's environment.
+	// otherwise sees only PATH, HOME and LANG, gitEnv's git variables (and
+	// the proxy variables with NetProxy); nothing of the host's environment.
 	Env []string
 	// Stdin is the command's standard input; nil reads as empty. An *os.File
 	// is handed to the command as it is (a terminal stays a terminal).
@@ -279,6 +279,7 @@ func (r *Result) hit(limit string) bool {
 // commandEnv is the whole environment of a command: nothing from the host.
 func commandEnv(spec Spec) []string {
 	env := []string{"PATH=" + initproc.SandboxPath, "HOME=" + initproc.WorkspaceDir, "LANG=C.UTF-8"}
+	env = append(env, gitEnv...)
 	if spec.Net == NetProxy {
 		p := "http://127.0.0.1:" + strconv.Itoa(initproc.ProxyPort)
 		env = append(env, "HTTP_PROXY="+p, "HTTPS_PROXY="+p, "http_proxy="+p, "https_proxy="+p,
@@ -290,6 +291,39 @@ func commandEnv(spec Spec) []string {
 		}
 	}
 	return append(env, spec.Env...)
+}
+
+// gitEnv keeps git from running commands that configuration the command
+// could have written names: the home is the workspace, so ~/.gitconfig
+// is the agent's, as is every repository's .git/config in it. The global
+// and system files are not read, and GIT_CONFIG_KEY_n, which git reads
+// after every file (a repository's own included), turns off hooks,
+// fsmonitor, the pager, the editors, credential helpers and askpass,
+// gives ssh no user config, keeps signing to the default programs, and
+// refuses the ext:: and file transports (a local remote's uploadpack or
+// receivepack is run by the shell). Each was checked with git 2.39
+// (TestGitEnvStopsConfiguredCommands). What git cannot be told to skip
+// this way: aliases of names git does not know (the shell policy treats
+// those as dynamic) and the filter, textconv, diff and merge drivers a
+// repository's config defines under names its .gitattributes gives
+// (a limit, in the shell package's comment and the README).
+var gitEnv = []string{
+	"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_PAGER=cat",
+	"GIT_EDITOR=:", "GIT_SEQUENCE_EDITOR=:", "GIT_TERMINAL_PROMPT=0",
+	"GIT_CONFIG_COUNT=13",
+	"GIT_CONFIG_KEY_0=core.hooksPath", "GIT_CONFIG_VALUE_0=/dev/null",
+	"GIT_CONFIG_KEY_1=core.fsmonitor", "GIT_CONFIG_VALUE_1=false",
+	"GIT_CONFIG_KEY_2=core.pager", "GIT_CONFIG_VALUE_2=cat",
+	"GIT_CONFIG_KEY_3=core.editor", "GIT_CONFIG_VALUE_3=:",
+	"GIT_CONFIG_KEY_4=sequence.editor", "GIT_CONFIG_VALUE_4=:",
+	"GIT_CONFIG_KEY_5=core.askpass", "GIT_CONFIG_VALUE_5=",
+	"GIT_CONFIG_KEY_6=credential.helper", "GIT_CONFIG_VALUE_6=",
+	"GIT_CONFIG_KEY_7=core.sshCommand", "GIT_CONFIG_VALUE_7=ssh -F /dev/null",
+	"GIT_CONFIG_KEY_8=protocol.ext.allow", "GIT_CONFIG_VALUE_8=never",
+	"GIT_CONFIG_KEY_9=protocol.file.allow", "GIT_CONFIG_VALUE_9=never",
+	"GIT_CONFIG_KEY_10=gpg.program", "GIT_CONFIG_VALUE_10=gpg",
+	"GIT_CONFIG_KEY_11=gpg.ssh.program", "GIT_CONFIG_VALUE_11=ssh-keygen",
+	"GIT_CONFIG_KEY_12=gpg.x509.program", "GIT_CONFIG_VALUE_12=gpgsm",
 }
 
 // withDefaults fills a Spec's zero fields.

@@ -41,7 +41,12 @@ func (w *walker) git(args []arg, depth int) []string {
 	}
 	sub := args[i]
 	rest := args[i+1:]
-	if sub.static {
+	switch {
+	case !sub.static:
+		w.dyn("git's subcommand is only known at run time (it may be an alias)")
+	case !gitKnown.Get()[sub.text]:
+		w.dyn("git %s is no git command: it may be an alias a git config defines (!CMD)", sub.text)
+	default:
 		w.gitRuns(sub.text, rest, depth)
 	}
 	o, ok := gitCommands.Get()[sub.text]
@@ -64,6 +69,39 @@ func (w *walker) git(args []arg, depth int) []string {
 	return append([]string{sub.text}, out...)
 }
 
+// gitKnown are the names git runs as its own commands whatever its
+// config says (an alias never hides one): git 2.39's builtins, and the
+// scripts every distribution's git-core package holds. Any other name
+// may be an alias that ~/.gitconfig or a repository's .git/config,
+// which the agent may have written, defines as !CMD, and git send-email,
+// svn, p4, gui, subtree and the like are packaged apart: where they are
+// not installed, their name too may be an alias.
+var gitKnown = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range strings.Fields(`add am annotate apply archive bisect bisect--helper blame
+		branch bugreport bundle cat-file check-attr check-ignore check-mailmap check-ref-format
+		checkout checkout--worker checkout-index cherry cherry-pick clean clone column commit
+		commit-graph commit-tree config count-objects credential credential-cache
+		credential-cache--daemon credential-store describe diagnose diff diff-files diff-index
+		diff-tree difftool difftool--helper env--helper fast-export fast-import fetch fetch-pack
+		filter-branch fmt-merge-msg for-each-ref for-each-repo format-patch fsck fsck-objects
+		fsmonitor--daemon gc get-tar-commit-id grep hash-object help hook index-pack init init-db
+		interpret-trailers log ls-files ls-remote ls-tree mailinfo mailsplit maintenance merge
+		merge-base merge-file merge-index merge-octopus merge-one-file merge-ours merge-recursive
+		merge-recursive-ours merge-recursive-theirs merge-resolve merge-subtree merge-tree
+		mergetool mktag mktree multi-pack-index mv name-rev notes pack-objects pack-redundant
+		pack-refs patch-id pickaxe prune prune-packed pull push quiltimport range-diff read-tree
+		rebase receive-pack reflog remote remote-ext remote-fd repack replace request-pull rerere
+		reset restore rev-list rev-parse revert rm send-pack shortlog show show-branch show-index
+		show-ref sparse-checkout stage stash status stripspace submodule switch
+		symbolic-ref tag unpack-file unpack-objects update-index update-ref update-server-info
+		upload-archive upload-archive--writer upload-pack var verify-commit verify-pack verify-tag
+		version web--browse whatchanged worktree write-tree`) {
+		m[n] = true
+	}
+	return m
+}}
+
 // gitCommandKeys are configuration keys whose value git runs as a command.
 var gitCommandKeys = []string{
 	"core.pager", "core.editor", "core.sshcommand", "core.fsmonitor", "core.hookspath",
@@ -81,12 +119,8 @@ func (w *walker) gitConfig(f flag) {
 		if len(f.words) < 2 {
 			return
 		}
-		key, _, _ := strings.Cut(strings.ToLower(f.words[1]), "=")
-		for _, k := range gitCommandKeys {
-			if key == k || (strings.HasSuffix(k, ".") && strings.HasPrefix(key, k)) {
-				w.dyn("git -c %s may run a command given as text", key)
-				return
-			}
+		if key, _, _ := strings.Cut(f.words[1], "="); gitRunsKey(key) {
+			w.dyn("git -c %s may run a command given as text", strings.ToLower(key))
 		}
 	case "--config-env":
 		w.dyn("git --config-env may run a command given as text")
@@ -147,21 +181,60 @@ func (w *walker) gitRuns(sub string, rest []arg, depth int) {
 		}
 	case "config":
 		for _, a := range rest {
-			key := strings.ToLower(a.text)
-			for _, k := range gitCommandKeys {
-				if !a.static || key == k || strings.HasSuffix(k, ".") && strings.HasPrefix(key, k) {
-					w.dyn("git config sets %s, which may run a command given as text", a.text)
-					return
+			if !a.static || gitRunsKey(a.text) {
+				w.dyn("git config sets %s, which may run a command given as text", a.text)
+				return
+			}
+		}
+	case "clone":
+		// clone -c KEY=VALUE (--config, a prefix of it, or -c ending a
+		// cluster) writes the new repository's config, which git reads
+		// at every later command there.
+		for i, a := range rest {
+			v := a
+			if n, val, has := strings.Cut(a.text, "="); strings.HasPrefix(n, "--") && len(n) > 2 && strings.HasPrefix("--config", n) {
+				v.text = val
+				if !has && i+1 < len(rest) {
+					v = rest[i+1]
 				}
+			} else if c := strings.IndexByte(a.text, 'c'); len(a.text) > 1 && a.text[0] == '-' && a.text[1] != '-' && c > 0 {
+				v.text = a.text[c+1:]
+				if v.text == "" && i+1 < len(rest) {
+					v = rest[i+1]
+				}
+			} else {
+				continue
+			}
+			if key, _, _ := strings.Cut(v.text, "="); !v.static || gitRunsKey(key) {
+				w.dyn("git clone -c %s may run a command given as text", strings.ToLower(key))
+				return
 			}
 		}
 	}
 }
 
-// gitSubmodule reads the script of `git submodule foreach CMD`.
+// gitRunsKey says whether git runs the value of the configuration key
+// (a key of gitCommandKeys, or under one ending in ".").
+func gitRunsKey(key string) bool {
+	key = strings.ToLower(key)
+	for _, k := range gitCommandKeys {
+		if key == k || strings.HasSuffix(k, ".") && strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// gitSubmodule reads the script of `git submodule foreach CMD`; git
+// submodule update is dynamic: submodule.NAME.update=!CMD in .git/config,
+// which the agent may write, is run, and no variable can name every NAME.
 func (w *walker) gitSubmodule(args []arg, depth int) {
 	for i, a := range args {
 		if !a.static {
+			return
+		}
+		if a.text == "update" {
+			w.dyn("git submodule update runs the update=!CMD a repository's config may give a submodule")
 			return
 		}
 		if a.text == "foreach" {

@@ -148,7 +148,11 @@
 // not -o$out, whose run-time part is a value); tar's --to-command,
 // --use-compress-program (-I), --info-script (-F), --rsh-command and
 // --checkpoint-action=exec; git -c keys whose value git runs (alias.*,
-// core.sshCommand, core.pager, ...) and git --config-env; nesting deeper
+// core.sshCommand, core.pager, ...), git clone -c with one, git
+// --config-env, git NAME where NAME is none of git's commands (an alias
+// may run !CMD) or only known at run time; env -i, env -u of a variable
+// that changes what runs, exec -c and setpriv --reset-env, which drop the
+// sandbox's git environment; nesting deeper
 // than 32; a program named by a path outside the system's folders (./x,
 // /tmp/x: a link to any program); setting a variable that changes what a
 // name runs or runs code itself (PATH, BASH_ENV, BASH_FUNC_*, PS4,
@@ -168,9 +172,17 @@
 // program that calls system() or pipes to or from a command, a sed script
 // with the e command or flag, sort --compress-program and split --filter
 // are read (reported or dynamic). A placeholder argument ("$o") may hold flags at run
-// time (o=-rf; rm $o /). Git hooks and a git config the script wrote run
-// what they hold (git config KEY VALUE with a key git runs is dynamic;
-// a config file written otherwise is not seen). Wrappers not listed (parallel, at,
+// time (o=-rf; rm $o /). Git runs the filter, textconv, diff and merge
+// drivers that a repository's config defines and its .gitattributes
+// names (git add, status, diff, checkout, ...): no setting turns them
+// all off (git submodule update, which runs a submodule's update=!CMD,
+// is dynamic), and a config the script or an earlier call wrote is not
+// seen (git config KEY VALUE and git clone -c with a key git runs are
+// dynamic).
+// The sandbox's environment keeps git from the hooks, pager, editors,
+// fsmonitor, credential helpers and ssh command a config names, and
+// from reading ~/.gitconfig; an alias is a name git does not know,
+// which is dynamic. Wrappers not listed (parallel, at,
 // expect, ...) are reported as themselves, with the command they run as
 // their arguments.
 //

@@ -95,7 +95,7 @@ var parseTests = []struct {
 	{"exec -a y rm -rf x", []string{"rm -f -r x"}, false},
 	// Wrappers.
 	{"env rm -rf x", []string{"env rm -f -r x", "rm -f -r x"}, false},
-	{"env -i A=1 rm -rf x", []string{"env -i A=1 rm -f -r x", "rm -f -r x"}, false},
+	{"env -i A=1 rm -rf x", []string{"env -i A=1 rm -f -r x", "rm -f -r x"}, true}, // without the sandbox's git environment
 	{"nice -n 5 rm -rf x", []string{"nice -n 5 rm -f -r x", "rm -f -r x"}, false},
 	{"nice rm -rf x", []string{"nice rm -f -r x", "rm -f -r x"}, false},
 	{"timeout 5 rm -rf x", []string{"timeout 5 rm -f -r x", "rm -f -r x"}, false},
@@ -106,7 +106,7 @@ var parseTests = []struct {
 	{"sudo -u root -- rm -rf x", []string{"sudo -u root -- rm -f -r x", "rm -f -r x"}, false},
 	{"doas -u root rm -rf x", []string{"doas -u root rm -f -r x", "rm -f -r x"}, false},
 	{"busybox rm -rf x", []string{"busybox rm -f -r x", "rm -f -r x"}, false},
-	{"env - A=1 rm -rf x", []string{"env - A=1 rm -f -r x", "rm -f -r x"}, false},
+	{"env - A=1 rm -rf x", []string{"env - A=1 rm -f -r x", "rm -f -r x"}, true},
 	{"sudo -k rm -rf x", []string{"sudo -k rm -f -r x", "rm -f -r x"}, false},
 	{"sudo -l rm -rf x", []string{"sudo -l rm -rf x"}, false},
 	{"env nice sudo rm -rf x", []string{"env nice sudo rm -f -r x", "nice sudo rm -f -r x", "sudo rm -f -r x", "rm -f -r x"}, false},
@@ -255,6 +255,15 @@ var denyTests = []string{
 	// and the sandbox's home is the workspace, which may hold rm -rf x.
 	"bash -lc true", "bash --login -c true", "sh -c -l true", "bash -ic true", "bash --rcfile r -c true",
 	"LESSOPEN='|rm -rf x %s' less f", "tcsh -c 'rm -rf x'", "ksh93 -c 'rm -rf x'", "bash-static -c 'rm -rf x'",
+	// A name git does not know may be an alias (!rm -rf x) that
+	// ~/.gitconfig or .git/config defines: the agent writes both. The
+	// sandbox's environment keeps git from the rest of what they name
+	// (hooks, pager, ...): what runs without it, or writes a clone's
+	// config, is not seen.
+	"git r", "git $c", "git send-email x", "env -u GIT_CONFIG_COUNT git commit", "env --unset=GIT_CONFIG_GLOBAL git commit",
+	"env -vu GIT_PAGER git log", "env -i git commit", "env - git commit", "exec -c git commit",
+	"setpriv --reset-env git commit", "git clone -c alias.r='!rm -rf x' u d", "git clone --config=core.hooksPath=h u d",
+	"git submodule update", "git submodule --quiet update --init", "git submodule--helper update",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {
@@ -278,7 +287,8 @@ func TestDenyRuleCatchesSpellings(t *testing.T) {
 		}
 	}
 	// And what the rule is not about stays allowed.
-	for _, script := range []string{"rm x", "rm -r x", "echo rm -rf x", "ls -rf", "cat rm", "# rm -rf x", "echo 'rm -rf x'"} {
+	for _, script := range []string{"rm x", "rm -r x", "echo rm -rf x", "ls -rf", "cat rm", "# rm -rf x", "echo 'rm -rf x'",
+		"git status", "git commit -m x", "git help r", "env -u FOO git status", "git clone -c user.name=x u d"} {
 		s, err := shell.Parse(script)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", script, err)

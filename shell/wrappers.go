@@ -196,6 +196,53 @@ func containsFlag(flags []string, names ...string) bool {
 	return false
 }
 
+// keepsEnv makes dynamic a wrapper that empties the environment (env -i,
+// exec -c, setpriv --reset-env) or unsets a variable that changes what
+// commands run (env -u GIT_CONFIG_COUNT): the sandbox gives every command
+// the environment that keeps git from running what its config names, and
+// what runs without it is not seen.
+func (w *walker) keepsEnv(prog string, flags []string, opts []arg) {
+	switch {
+	case prog == "env" && containsFlag(flags, "-i"), prog == "exec" && containsFlag(flags, "-c"),
+		prog == "setpriv" && containsFlag(flags, "--reset-env"):
+		w.dyn("%s runs a command without the sandbox's environment", prog)
+		return
+	case prog != "env":
+		return
+	}
+	for i, a := range opts {
+		var name string
+		switch {
+		case strings.HasPrefix(a.text, "--"):
+			// --unset and its prefixes (--u, --uns=X): no other long
+			// option of env starts with u.
+			n, v, has := strings.Cut(a.text[2:], "=")
+			if n == "" || !strings.HasPrefix("unset", n) {
+				continue
+			}
+			name = v
+			if !has && i+1 < len(opts) {
+				name = opts[i+1].text
+			}
+		case a.text == "-u":
+			if i+1 < len(opts) {
+				name = opts[i+1].text
+			}
+		case len(a.text) > 2 && a.text[0] == '-' && a.text[1] != '-' && strings.IndexByte(a.text, 'u') > 0:
+			name = a.text[strings.IndexByte(a.text, 'u')+1:]
+			if name == "" && i+1 < len(opts) {
+				name = opts[i+1].text
+			}
+		default:
+			continue
+		}
+		if risky(name) {
+			w.dyn("%s unsets %s, which changes what commands run", prog, name)
+			return
+		}
+	}
+}
+
 var assignment = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`) }}
 
 // wrapper reports a wrapper and the command it runs.
@@ -225,7 +272,10 @@ func (w *walker) wrapper(prog string, wr wrapper, args []arg, depth int) []strin
 		// env - is env -i, and options may follow it.
 		var more []string
 		more, _, rest, ok = skipOptions(wr.opts, rest[1:])
-		flags = append(flags, more...)
+		flags = append(flags, append(more, "-i")...)
+	}
+	if ok {
+		w.keepsEnv(prog, flags, args[:len(args)-len(rest)])
 	}
 	if !ok {
 		w.dyn("%s is given options only known when it runs", prog)

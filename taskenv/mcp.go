@@ -284,7 +284,7 @@ func realPath(path string) string {
 // start starts a stdio server in a sandbox of its own, bound to the
 // task's workspace: it may run its own command, the interpreters its #!
 // line needs and what the operator listed for it; it sees PATH, HOME,
-// LANG and its configured env only; it reaches the network only through
+// LANG, the sandbox's git variables and its configured env only; it reaches the network only through
 // the egress proxy, to the task's domains (none: no network); it finds
 // the workspace's files that m.hide names covered, as they were when it
 // started (guard tells when that no longer holds).
