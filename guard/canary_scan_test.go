@@ -1,8 +1,8 @@
 package guard
 
 import (
-	"fmt"
 	"encoding/base32"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
