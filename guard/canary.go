@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -19,6 +20,7 @@ const canaryPrefix = "BWK-CANARY-"
 type Canary struct {
 	token   string        // BWK-CANARY-<24 hex digits>
 	secret  string        // the hex digits, lowercase
+	terces  string        // secret reversed
 	needles *[]string     // encodedNeedles, worked out once
 	matcher *pieceMatcher // inMixed's, worked out once
 }
@@ -28,7 +30,7 @@ func NewCanary() Canary {
 	b := make([]byte, 12)
 	rand.Read(b)
 	h := hex.EncodeToString(b)
-	c := Canary{token: canaryPrefix + h, secret: h}
+	c := Canary{token: canaryPrefix + h, secret: h, terces: reverse(h)}
 	needles := c.makeNeedles()
 	c.needles = &needles
 	c.matcher = newPieceMatcher(h)
@@ -162,19 +164,25 @@ func hexRunBound(s string, stop int) int {
 // inPlain looks for the random part among the letters and digits of s,
 // lowercased, forwards and backwards.
 func (c Canary) inPlain(s string) bool {
-	var b strings.Builder
-	b.Grow(len(s))
+	var buf [512]byte // most texts' letters and digits, kept off the heap
+	t := buf[:0]
+	if len(s) > len(buf) {
+		t = make([]byte, 0, len(s))
+	}
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		switch {
 		case 'A' <= ch && ch <= 'Z':
-			b.WriteByte(ch + 'a' - 'A')
+			t = append(t, ch+'a'-'A')
 		case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
-			b.WriteByte(ch)
+			t = append(t, ch)
 		}
 	}
-	t := b.String()
-	return strings.Contains(t, c.secret) || strings.Contains(t, reverse(c.secret))
+	terces := c.terces
+	if terces == "" {
+		terces = reverse(c.secret)
+	}
+	return bytes.Contains(t, []byte(c.secret)) || bytes.Contains(t, []byte(terces))
 }
 
 // encodedNeedles are stable pieces of the token's base64 (at each of the

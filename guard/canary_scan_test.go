@@ -107,3 +107,39 @@ func TestOtherEscapesSeeds(t *testing.T) {
 		}
 	}
 }
+
+// oldInPlain is inPlain as it was, building the text it looks in.
+func (c Canary) oldInPlain(s string) bool {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case 'A' <= ch && ch <= 'Z':
+			b.WriteByte(ch + 'a' - 'A')
+		case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
+			b.WriteByte(ch)
+		}
+	}
+	t := b.String()
+	return strings.Contains(t, c.secret) || strings.Contains(t, reverse(c.secret))
+}
+
+// FuzzInPlain holds inPlain, on its stack buffer or past it, to the old
+// one, with the random part or its reverse put in any text.
+func FuzzInPlain(f *testing.F) {
+	f.Add("a-b", "", uint16(0), false)
+	f.Add(strings.Repeat("x", 600), "Z", uint16(500), true)
+	c := NewCanary()
+	f.Fuzz(func(t *testing.T, text, sep string, at uint16, rev bool) {
+		p := c.secret
+		if rev {
+			p = reverse(p)
+		}
+		i := int(at) % (len(text) + 1)
+		for _, s := range []string{text, text[:i] + strings.Join(strings.Split(strings.ToUpper(p), ""), sep) + text[i:]} {
+			if got, want := c.inPlain(s), c.oldInPlain(s); got != want {
+				t.Errorf("inPlain(%q) = %v, the old one's %v", s, got, want)
+			}
+		}
+	})
+}
