@@ -148,10 +148,12 @@ var (
 // minCodeEscape of them, and base32 runs.
 func otherEscapes(text string) []string {
 	var out []string
-	for run := range runs(text, base32Bytes.Get(), 16) {
-		// The base32 alphabet has no "=": a run ends before its padding.
-		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(run[:len(run)/8*8]); err == nil {
-			out = append(out, string(b))
+	if hasRun(text, 16, isBase32Byte) { // no run otherwise (and runs' loop costs more)
+		for run := range runs(text, base32Bytes.Get(), 16) {
+			// The base32 alphabet has no "=": a run ends before its padding.
+			if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(run[:len(run)/8*8]); err == nil {
+				out = append(out, string(b))
+			}
 		}
 	}
 	// Each escape starts with a backslash or "%u", and no two of one kind
