@@ -20,7 +20,6 @@ const canaryPrefix = "BWK-CANARY-"
 type Canary struct {
 	token   string        // BWK-CANARY-<24 hex digits>
 	secret  string        // the hex digits, lowercase
-	terces  string        // secret reversed
 	needles *[]string     // encodedNeedles, worked out once
 	matcher *pieceMatcher // inMixed's, worked out once
 }
@@ -30,7 +29,7 @@ func NewCanary() Canary {
 	b := make([]byte, 12)
 	rand.Read(b)
 	h := hex.EncodeToString(b)
-	c := Canary{token: canaryPrefix + h, secret: h, terces: reverse(h)}
+	c := Canary{token: canaryPrefix + h, secret: h}
 	needles := c.makeNeedles()
 	c.needles = &needles
 	c.matcher = newPieceMatcher(h)
@@ -178,8 +177,10 @@ func (c Canary) inPlain(s string) bool {
 			t = append(t, ch)
 		}
 	}
-	terces := c.terces
-	if terces == "" {
+	var terces string
+	if c.matcher != nil {
+		terces = c.matcher.terces
+	} else { // a Canary made otherwise than by NewCanary
 		terces = reverse(c.secret)
 	}
 	return bytes.Contains(t, []byte(c.secret)) || bytes.Contains(t, []byte(terces))
