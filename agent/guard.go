@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -168,24 +168,25 @@ func argsCarry(c *guard.CanaryCheck, raw, args json.RawMessage) bool {
 	keys, values := a.keys, a.values
 	// A token split between two keys, between a key and a value, or
 	// between two string values with a number or a literal between them is
-	// whole again in those strings put together in document order.
-	if len(keys) >= 2 && c.In(strings.Join(keys, "\n")) {
-		return true
-	}
-	if len(keys) >= 1 && len(a.strs) >= 2 && c.In(strings.Join(a.strs, "\n")) {
-		return true
-	}
-	if len(a.strValues) >= 2 && len(a.strValues) < len(values) && c.In(strings.Join(a.strValues, "\n")) {
-		return true
-	}
-	// A token split between two values ("path": its first half, "content":
+	// whole again in those strings put together in document order. A
+	// token split between two values ("path": its first half, "content":
 	// the rest) is whole again once they are put together, in either order.
+	var j joins
+	if len(keys) >= 2 {
+		j.add(keys, false)
+	}
+	if len(keys) >= 1 && len(a.strs) >= 2 {
+		j.add(a.strs, false)
+	}
+	if len(a.strValues) >= 2 && len(a.strValues) < len(values) {
+		j.add(a.strValues, false)
+	}
 	if len(values) >= 2 {
-		if c.In(strings.Join(values, "\n")) {
-			return true
-		}
-		slices.Reverse(values)
-		if c.In(strings.Join(values, "\n")) {
+		j.add(values, false)
+		j.add(values, true)
+	}
+	for s := range j.texts() {
+		if c.In(s) {
 			return true
 		}
 	}
@@ -200,6 +201,54 @@ func argsCarry(c *guard.CanaryCheck, raw, args json.RawMessage) bool {
 		}
 	}
 	return false
+}
+
+// joins are lists of strings each joined with line breaks, made in one
+// allocation: argsCarry's texts put together.
+type joins struct {
+	lists    [5][]string // at most five: argsCarry's
+	reversed [5]bool     // the list joined last to first
+	n        int
+}
+
+// add adds a list to join, in its order or reversed.
+func (j *joins) add(list []string, reversed bool) {
+	j.lists[j.n], j.reversed[j.n] = list, reversed
+	j.n++
+}
+
+// texts yields the lists joined, in the order they were added.
+func (j *joins) texts() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		size := 0
+		for _, l := range j.lists[:j.n] {
+			for _, s := range l {
+				size += len(s) + 1
+			}
+		}
+		var b strings.Builder
+		b.Grow(size)
+		var ends [len(j.lists)]int
+		for i, l := range j.lists[:j.n] {
+			for k := range l {
+				if k > 0 {
+					b.WriteByte('\n')
+				}
+				if j.reversed[i] {
+					k = len(l) - 1 - k
+				}
+				b.WriteString(l[k])
+			}
+			ends[i] = b.Len()
+		}
+		all, start := b.String(), 0
+		for _, end := range ends[:j.n] {
+			if !yield(all[start:end]) {
+				return
+			}
+			start = end
+		}
+	}
 }
 
 // argStrings are the strings of a JSON value, decoded, at any depth, each

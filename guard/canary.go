@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -162,19 +163,27 @@ func hexRunBound(s string, stop int) int {
 // inPlain looks for the random part among the letters and digits of s,
 // lowercased, forwards and backwards.
 func (c Canary) inPlain(s string) bool {
-	var b strings.Builder
-	b.Grow(len(s))
+	var buf [512]byte // most texts' letters and digits, kept off the heap
+	t := buf[:0]
+	if len(s) > len(buf) {
+		t = make([]byte, 0, len(s))
+	}
 	for i := 0; i < len(s); i++ {
 		ch := s[i]
 		switch {
 		case 'A' <= ch && ch <= 'Z':
-			b.WriteByte(ch + 'a' - 'A')
+			t = append(t, ch+'a'-'A')
 		case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
-			b.WriteByte(ch)
+			t = append(t, ch)
 		}
 	}
-	t := b.String()
-	return strings.Contains(t, c.secret) || strings.Contains(t, reverse(c.secret))
+	var terces string
+	if c.matcher != nil {
+		terces = c.matcher.terces
+	} else { // a Canary made otherwise than by NewCanary
+		terces = reverse(c.secret)
+	}
+	return bytes.Contains(t, []byte(c.secret)) || bytes.Contains(t, []byte(terces))
 }
 
 // encodedNeedles are stable pieces of the token's base64 (at each of the

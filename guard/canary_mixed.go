@@ -72,6 +72,9 @@ type pieceMatcher struct {
 	// token matches the whole token (its prefix's letters, then the
 	// secret) for cuts; nil in the token's own.
 	token *pieceMatcher
+	// terces is pat reversed, for inPlain (kept here, not in Canary,
+	// which every method of the check copies).
+	terces string
 }
 
 // newPieceMatcher returns the matcher of secret, with its token's.
@@ -89,7 +92,7 @@ func newPieceMatcher(secret string) *pieceMatcher {
 const tokenLetters = "bwkcanary"
 
 func (m *pieceMatcher) init(secret string) {
-	m.pat = secret
+	m.pat, m.terces = secret, reverse(secret)
 	for k, j := 2, uint8(0); k <= len(secret); k++ {
 		for j > 0 && secret[k-1] != secret[j] {
 			j = m.fail[j]

@@ -47,9 +47,9 @@ func (c Canary) inReassembled(text string, segs []Segment, k *CanaryCheck) bool 
 		}
 	}
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
-	if hasRun(text, 16, isHexByte) { // the regexp finds nothing otherwise
+	if hasRun(text, 16, isHexByte) { // no piece otherwise
 		var joined []byte
-		for _, run := range hexPiece.Get().FindAllString(text, -1) {
+		for run := range runs(text, hexBytes.Get(), minHexPiece) {
 			if b, err := hex.AppendDecode(joined, []byte(run[:len(run)&^1])); err == nil {
 				joined = b
 			}
@@ -134,10 +134,13 @@ var (
 	braceEscape   = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\\u\{([0-9A-Fa-f]{1,6})\}`) }}
 	longEscape    = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\\U([0-9A-Fa-f]{8})`) }}
 	percentU      = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`%u([0-9A-Fa-f]{4})`) }}
-	decimalCodes  = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`\b(\d{2,7})\b`) }}
 	minCodeEscape = 8
-	base32Run     = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`[A-Z2-7]{16,}=*`) }}
-	hexPiece      = lazy.Value[*regexp.Regexp]{New: func() *regexp.Regexp { return regexp.MustCompile(`[0-9A-Fa-f]{16,}`) }}
+	// The runs of base32 and of hex the scans read (runs), which a
+	// regexp found before: [A-Z2-7]{16,}=* and [0-9A-Fa-f]{16,}
+	// (FuzzRunsAsRegexps).
+	base32Bytes = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isBase32Byte); return &s }}
+	hexBytes    = lazy.Value[*byteSet]{New: func() *byteSet { s := setOf(isHexByte); return &s }}
+	minHexPiece = 16
 )
 
 // otherEscapes decodes text written as octal, \u{X}, \UXXXXXXXX or %uXXXX
@@ -145,19 +148,19 @@ var (
 // minCodeEscape of them, and base32 runs.
 func otherEscapes(text string) []string {
 	var out []string
-	var b32 []string
-	if hasRun(text, 16, isBase32Byte) { // the regexp finds nothing otherwise
-		b32 = base32Run.Get().FindAllString(text, -1)
-	}
-	for _, run := range b32 {
-		if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(run, "=")[:len(strings.TrimRight(run, "="))/8*8]); err == nil {
-			out = append(out, string(b))
+	if hasRun(text, 16, isBase32Byte) { // no run otherwise (and runs' loop costs more)
+		for run := range runs(text, base32Bytes.Get(), 16) {
+			// The base32 alphabet has no "=": a run ends before its padding.
+			if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(run[:len(run)/8*8]); err == nil {
+				out = append(out, string(b))
+			}
 		}
 	}
-	// Each escape needs a backslash, "%u" or two digits: text without
-	// enough of them has fewer than minCodeEscape, and the regexps, which
-	// are most of the cost of a canary check, need not run.
-	backslash := strings.IndexByte(text, '\\') >= 0
+	// Each escape starts with a backslash or "%u", and no two of one kind
+	// overlap: text with fewer than minCodeEscape of them has fewer
+	// escapes, and the regexps, which are most of the cost of a canary
+	// check, need not run.
+	backslash := strings.Count(text, `\`) >= minCodeEscape
 	for _, e := range []struct {
 		re   *lazy.Value[*regexp.Regexp]
 		base int
@@ -166,8 +169,7 @@ func otherEscapes(text string) []string {
 		{&octalEscape, 8, backslash},
 		{&braceEscape, 16, backslash},
 		{&longEscape, 16, backslash},
-		{&percentU, 16, strings.Contains(text, "%u")},
-		{&decimalCodes, 10, countDigits(text) >= 2*minCodeEscape},
+		{&percentU, 16, strings.Count(text, "%u") >= minCodeEscape},
 	} {
 		if !e.may {
 			continue
@@ -178,15 +180,64 @@ func otherEscapes(text string) []string {
 		}
 		var b strings.Builder
 		for _, g := range m {
-			v, err := strconv.ParseUint(g[len(g)-1], e.base, 32)
-			if err != nil || v > 0x10FFFF {
-				continue
-			}
-			b.WriteRune(rune(v))
+			writeCode(&b, g[len(g)-1], e.base)
+		}
+		out = append(out, b.String())
+	}
+	if codes := decimalCodes(text); len(codes) >= minCodeEscape {
+		var b strings.Builder
+		for _, g := range codes {
+			writeCode(&b, g, 10)
 		}
 		out = append(out, b.String())
 	}
 	return out
+}
+
+// writeCode writes the character whose code digits spell in base, if it
+// is one.
+func writeCode(b *strings.Builder, digits string, base int) {
+	if v, err := strconv.ParseUint(digits, base, 32); err == nil && v <= 0x10FFFF {
+		b.WriteRune(rune(v))
+	}
+}
+
+// decimalCodes returns the numbers of two to seven ASCII digits that
+// stand as words of their own (what `\b(\d{2,7})\b` finds: a run of
+// digits with no letter, digit or '_' on either side), when text has at
+// least minCodeEscape of them; else nil, having counted no further.
+// FuzzDecimalCodes holds it to the regexp.
+func decimalCodes(text string) []string {
+	if countDigits(text) < 2*minCodeEscape {
+		return nil
+	}
+	var out []string
+	for i := 0; i < len(text); {
+		if !isDigit(text[i]) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(text) && isDigit(text[j]) {
+			j++
+		}
+		if n := j - i; n >= 2 && n <= 7 && (i == 0 || !isWordByte(text[i-1])) && (j == len(text) || !isWordByte(text[j])) {
+			out = append(out, text[i:j])
+		}
+		i = j
+	}
+	if len(out) < minCodeEscape {
+		return nil
+	}
+	return out
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// isWordByte reports whether c is a byte of \w: an ASCII letter or digit,
+// or '_'.
+func isWordByte(c byte) bool {
+	return 'a' <= c|0x20 && c|0x20 <= 'z' || isDigit(c) || c == '_'
 }
 
 // hasRun reports whether s has n bytes in a row that are in.

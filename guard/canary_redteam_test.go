@@ -66,7 +66,7 @@ func (c Canary) oldInReassembled(text string, segs []Segment) bool {
 	hexJoined := &strings.Builder{}
 	var hexRuns []string
 	if hasRun(text, 16, isHexByte) {
-		hexRuns = hexPiece.Get().FindAllString(text, -1)
+		hexRuns = oldHexPiece.FindAllString(text, -1)
 	}
 	for _, run := range hexRuns {
 		if b, err := hex.DecodeString(run[:len(run)&^1]); err == nil {
@@ -79,7 +79,7 @@ func (c Canary) oldInReassembled(text string, segs []Segment) bool {
 			return true
 		}
 	}
-	for _, s := range otherEscapes(text) {
+	for _, s := range oldOtherEscapes(text) {
 		if c.inNormalized(s) {
 			return true
 		}
