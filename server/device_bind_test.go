@@ -167,9 +167,9 @@ func TestTenantlessLoginTakesConstantWork(t *testing.T) {
 	for _, c := range []struct {
 		name, email, pw string
 		holders         int
-		charged         int // users whose failures are counted
+		charged         int // user keys whose failures are counted
 	}{
-		{"an unknown email", "nobody@x.test", "wrong password!", 0, 0},
+		{"an unknown email", "nobody@x.test", "wrong password!", 0, 1}, // a key of the email typed
 		{"an email of one tenant", "one@x.test", "wrong password!", 1, 1},
 		{"an email of two tenants, wrong password", email, "wrong password!", 2, 2},
 		{"an email of two tenants, logging in", email, otherPassword, 2, 1},

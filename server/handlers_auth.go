@@ -64,10 +64,16 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	// holds the email in its own tenant learns nothing of the others,
 	// and still gets no more guesses at each than its key allows.
 	// With a device cookie for one of the candidates, its nonce stands
-	// for that user's key and for the attempt's.
+	// for that user's key and for the attempt's. With no candidate, the
+	// attempt reads and counts a key of the email typed all the same
+	// (no one else's), so that the store of the limits sees the same
+	// work whether a user has the email or not.
 	keys := []string{"acct|" + deviceLogin("", req.Email), "addr|" + clientAddr(r)}
 	policies := []limits.Policy{accountPolicy, addressPolicy}
-	userKeys := make([]string, len(users))
+	userKeys := []string{"user|" + deviceLogin(req.Tenant, req.Email)}
+	if len(users) > 0 {
+		userKeys = make([]string, len(users))
+	}
 	for i, u := range users {
 		userKeys[i] = "user|" + deviceAccount(u)
 		if nonce := s.deviceNonce(r, deviceAccount(u)); nonce != "" {
@@ -89,7 +95,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer unlock()
 	var wait time.Duration
-	read := time.Now()
 	for _, k := range keys {
 		d, err := s.throttle.Wait(r.Context(), k)
 		if err != nil {
@@ -97,7 +102,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 		wait = max(wait, d)
 	}
-	perOp := time.Since(read) / time.Duration(len(keys)) // this request's pace at the store of the limits
 	if wait > 0 {
 		s.loginFailed(r, req.Email, "", "throttled")
 		return rateLimited(op, "too many failed logins: wait before trying again", wait)
@@ -150,7 +154,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 				charge[k] = accountPolicy
 			}
 		}
-		if err := s.chargeLogin(r, charge, pad, perOp); err != nil {
+		if err := s.settleLogin(r, charge, nil, pad); err != nil {
 			s.loginFailed(r, req.Email, u.TenantID, failed)
 			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
 		}
@@ -169,32 +173,27 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	// victim's email in the attacker's own tenant would make every wrong
 	// guess a success (its own), never slowed. Whether there were others
 	// shows nowhere: their keys only decide whether they are checked.
-	charge := map[string]limits.Policy{}
-	var own string
-	for i, k := range userKeys {
-		if users[i].ID == u.ID && users[i].TenantID == u.TenantID {
-			own = k
-		} else if checked[i] {
-			charge[k] = accountPolicy
-		}
-	}
-	if err := s.chargeLogin(r, charge, pad, perOp); err != nil {
-		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
-	}
-	// A success forgets its own user's failures, and the attempt's but
+	// The success forgets its own user's failures, and the attempt's but
 	// the address's (one good password must not buy guesses at other
 	// accounts). The email's key is the answer's throttle, not a guard:
 	// each user's own key holds the guesses at it, so another tenant's
 	// user with the same email, the attacker's own, wipes nothing that
 	// protects the victim.
-	for _, k := range append([]string{own}, keys...) {
-		if !strings.HasPrefix(k, "addr|") {
-			if err := s.throttle.Reset(r.Context(), k); err != nil {
-				// The user logs in all the same; its failures are
-				// forgotten FailureWindow after the last one.
-				s.logger(r).Error("cannot forget the failed logins of an account", "err", err)
-			}
+	charge, forget := map[string]limits.Policy{}, []string{}
+	for i, k := range userKeys {
+		if users[i].ID == u.ID && users[i].TenantID == u.TenantID {
+			forget = append(forget, k)
+		} else if checked[i] {
+			charge[k] = accountPolicy
 		}
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "addr|") {
+			forget = append(forget, k)
+		}
+	}
+	if err := s.settleLogin(r, charge, forget, pad); err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
 	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
@@ -272,7 +271,8 @@ func (s *Server) loginCandidates(r *http.Request, tenantName, email string) (use
 // the one user it named, if it named one). A candidate is checked only
 // when open says so (its failures do not hold it back): one held back is
 // worked on as an unknown user is, against the dummy hashes alone, and
-// checked[i] tells which were checked. The attempt succeeds when exactly
+// checked[i] tells which were checked (with no candidate, checked[0]
+// tells whether open(0) let the dummy work count). The attempt succeeds when exactly
 // one candidate checked matches: so whether another tenant has
 // the address never changes the answer (a tenant's admin who adds an
 // address and logs in with it learns nothing), and a person in several
@@ -293,7 +293,7 @@ func (s *Server) loginCandidates(r *http.Request, tenantName, email string) (use
 // open fails the attempt (after the same work and wait).
 func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []string, password string, pad bool, open func(i int) (bool, error)) (u bulwark.User, rehash bool, checked []bool, err error) {
 	start, hashed := time.Now(), max(len(users), 1)
-	checked = make([]bool, len(users))
+	checked = make([]bool, hashed)
 	if pad {
 		defer func() {
 			if units := maxLoginTenants - hashed; units > 0 {
@@ -308,13 +308,11 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 	matches := 0
 	for i := range hashed {
 		own := "" // the profile checked against the stored hash
-		if i < len(users) {
-			ok, oerr := open(i)
-			if err == nil {
-				err = oerr
-			}
-			checked[i] = ok && oerr == nil
+		ok, oerr := open(i)
+		if err == nil {
+			err = oerr
 		}
+		checked[i] = ok && oerr == nil
 		if i < len(users) && checked[i] {
 			own = hashProfile(hashes[i])
 			ok, re, verr := s.checkHash(hashes[i], password, s.cfg.Password)
@@ -343,14 +341,17 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 	return u, rehash, checked, nil
 }
 
-// chargeLogin counts a failure at each key of charge. When pad (a login
-// without a tenant), the charges of candidate users ("user|" keys) are
-// made up to maxLoginTenants by waiting perOp (the time of one operation
-// of the store of the limits, as this request met it) for each one not
-// made: so their number does not tell, by its time, how many tenants
-// have the email.
-func (s *Server) chargeLogin(r *http.Request, charge map[string]limits.Policy, pad bool, perOp time.Duration) error {
-	users := 0
+// settleLogin counts a failure at each key of charge, and forgets the
+// failures of each key of forget. When pad (a login without a tenant),
+// the failures counted at candidate users ("user|" keys) are made up to
+// maxLoginTenants by waiting, for each one not counted, the time each
+// write to the store of the limits took on average: so neither does
+// their time tell how many tenants have the email. A failure that cannot
+// be counted is an error (uncounted, it would be a free guess); one that
+// cannot be forgotten is logged (the user logs in all the same, and its
+// failures are forgotten FailureWindow after the last one).
+func (s *Server) settleLogin(r *http.Request, charge map[string]limits.Policy, forget []string, pad bool) error {
+	start, users := time.Now(), 0
 	for k, p := range charge {
 		if err := s.throttle.Fail(r.Context(), k, p); err != nil {
 			return err
@@ -359,8 +360,13 @@ func (s *Server) chargeLogin(r *http.Request, charge map[string]limits.Policy, p
 			users++
 		}
 	}
-	if pad && users < maxLoginTenants {
-		s.loginPad(r.Context(), maxLoginTenants-users, perOp)
+	for _, k := range forget {
+		if err := s.throttle.Reset(r.Context(), k); err != nil {
+			s.logger(r).Error("cannot forget the failed logins of an account", "err", err)
+		}
+	}
+	if ops := len(charge) + len(forget); pad && ops > 0 && users < maxLoginTenants {
+		s.loginPad(r.Context(), maxLoginTenants-users, time.Since(start)/time.Duration(ops))
 	}
 	return nil
 }

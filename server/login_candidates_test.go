@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/limits"
 )
 
 // countChecks counts the checks of a password against the hash of the
@@ -236,5 +239,58 @@ func TestLoginSuccessForgetsOwnFailures(t *testing.T) {
 	loginAs(e, email, "wrong password!", "a", 51, "")
 	if code, _ := loginAs(e, email, testPassword, "a", 52, ""); code == http.StatusOK || inA.Load() != before+1 {
 		t.Errorf("a after b's success: the right password = %d, %d checked; want it held back after 1 check (b's success kept a's failures)", code, inA.Load()-before)
+	}
+}
+
+// opLog is a Throttle that writes down the kind of each call.
+type opLog struct {
+	limits.Throttle
+	mu  sync.Mutex
+	ops []string
+}
+
+func (l *opLog) log(op string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ops = append(l.ops, op)
+}
+
+func (l *opLog) Wait(ctx context.Context, key string) (time.Duration, error) {
+	l.log("wait")
+	return l.Throttle.Wait(ctx, key)
+}
+
+func (l *opLog) Fail(ctx context.Context, key string, p limits.Policy) error {
+	l.log("fail")
+	return l.Throttle.Fail(ctx, key, p)
+}
+
+func (l *opLog) Reset(ctx context.Context, key string) error {
+	l.log("reset")
+	return l.Throttle.Reset(ctx, key)
+}
+
+// TestLoginStoreWorkAlike: a login naming another tenant makes the same
+// calls to the store of the limits (in PostgreSQL, each a round trip)
+// whether that tenant has a user with the email or not, so that their
+// time does not tell either. (Without a tenant, what the calls did not do
+// is waited out: TestTenantlessLoginTakesConstantWork.)
+func TestLoginStoreWorkAlike(t *testing.T) {
+	t.Parallel()
+	calls := func(victim bool) []string {
+		l := &opLog{Throttle: limits.NewMemoryThrottle(time.Now, 1000)}
+		e := newEnv(t, rateLimitOff, func(c *Config) { c.Throttle = l })
+		e.tenant("a")
+		b := e.tenant("b")
+		if victim {
+			e.user(b.id, "victim@example.com", bulwark.RoleOwner)
+		}
+		for i := range accountPolicy.Free + 2 {
+			loginAs(e, "victim@example.com", "wrong guess!", "b", i, "")
+		}
+		return l.ops
+	}
+	if taken, fresh := calls(true), calls(false); !reflect.DeepEqual(taken, fresh) {
+		t.Errorf("guesses naming a tenant: with a user there, the limits saw %v; without, %v", taken, fresh)
 	}
 }
