@@ -50,46 +50,48 @@ func loginAs(e *env, email, pw, tenant string, n int, device string) (int, strin
 // TestDeviceCookieOfAnotherTenantsUser: the device cookie of the
 // attacker's own user (in its own tenant, with the victim's email) buys
 // no guesses at the victim: a login without a tenant that may reach the
-// victim's user is slowed by the account's failures, and the attacker's
-// own successes do not wipe them.
+// victim's user checks it only while its own failures allow, and the
+// attacker's own successes do not wipe them.
 func TestDeviceCookieOfAnotherTenantsUser(t *testing.T) {
 	t.Parallel()
 	e, email := sharedEmailEnv(t)
+	victim := countChecks(e, "a", email)
 	code, dev := loginAs(e, email, otherPassword, "b", 0, "")
 	if code != http.StatusOK || dev == "" {
 		t.Fatalf("the attacker's own login = %d, device %q", code, dev)
 	}
-	tried := 0
 	for i := range 5 {
 		for j := range 2 {
-			code, _ := loginAs(e, email, fmt.Sprintf("guess number %d-%d!", i, j), "", 10*i+j+1, dev)
-			if code == http.StatusUnauthorized {
-				tried++
-			}
+			loginAs(e, email, fmt.Sprintf("guess number %d-%d!", i, j), "", 10*i+j+1, dev)
 		}
 		_, dev = loginAs(e, email, otherPassword, "", 10*i+9, dev)
 	}
-	if tried > accountPolicy.Free+1 {
-		t.Errorf("%d guesses at the victim's email were tried with the attacker's device cookie, want at most %d", tried, accountPolicy.Free+1)
+	if n := victim.Load(); n > int32(accountPolicy.Free+1) {
+		t.Errorf("%d guesses at the victim's user were checked with the attacker's device cookie, want at most %d", n, accountPolicy.Free+1)
 	}
 }
 
 // TestLoginSuccessInAnotherTenantKeepsFailures: a success of the
 // attacker's own user with the victim's email (naming its own tenant)
-// does not forget the failures of the guesses at the victim.
+// does not forget the failures of the guesses at the victim: the right
+// password is not even checked until the victim's wait is served.
 func TestLoginSuccessInAnotherTenantKeepsFailures(t *testing.T) {
 	t.Parallel()
 	e, email := sharedEmailEnv(t)
 	for i := range accountPolicy.Free + 1 {
 		loginAs(e, email, "wrong guess at a!", "a", i, "")
 	}
-	e.clock.Advance(time.Minute)
-	if code, _ := loginAs(e, email, otherPassword, "b", 50, ""); code != http.StatusOK {
+	if code, _ := loginAs(e, email, otherPassword, "b", 50, ""); code != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's own login right after guesses at the email = %d, want 429 (the email's wait)", code)
+	}
+	e.clock.Advance(accountPolicy.Base)
+	if code, _ := loginAs(e, email, otherPassword, "b", 51, ""); code != http.StatusOK {
 		t.Fatalf("the attacker's own login = %d", code)
 	}
+	victim := countChecks(e, "a", email)
 	loginAs(e, email, "wrong guess at a!", "a", 60, "")
-	if code, _ := loginAs(e, email, "wrong guess at a!", "a", 61, ""); code != http.StatusTooManyRequests {
-		t.Errorf("a guess at a's user right after the attacker's success in b = %d, want 429: the success wiped the failures", code)
+	if code, _ := loginAs(e, email, testPassword, "a", 61, ""); code == http.StatusOK || victim.Load() != 1 {
+		t.Errorf("guesses at a's user right after the attacker's success in b: %d checked, the right one = %d; want 1 checked (the wait served) and no login: the success wiped the failures", victim.Load(), code)
 	}
 }
 
@@ -155,26 +157,29 @@ func TestTenantlessLoginTakesConstantWork(t *testing.T) {
 	t.Parallel()
 	e, email := sharedEmailEnv(t) // email: in tenants a and b
 	e.user(e.tenantID(t, "a"), "one@x.test", bulwark.RoleViewer)
-	var padded int
+	var padded []int
 	e.srv.loginPad = func(_ context.Context, units int, per time.Duration) {
 		if per <= 0 {
-			t.Errorf("padding of %d hashes at %v each", units, per)
+			t.Errorf("padding of %d units at %v each", units, per)
 		}
-		padded += units
+		padded = append(padded, units)
 	}
 	for _, c := range []struct {
 		name, email, pw string
 		holders         int
+		charged         int // user keys whose failures are counted
 	}{
-		{"an unknown email", "nobody@x.test", "wrong password!", 0},
-		{"an email of one tenant", "one@x.test", "wrong password!", 1},
-		{"an email of two tenants, wrong password", email, "wrong password!", 2},
-		{"an email of two tenants, logging in", email, otherPassword, 2},
+		{"an unknown email", "nobody@x.test", "wrong password!", 0, 1}, // a key of the email typed
+		{"an email of one tenant", "one@x.test", "wrong password!", 1, 1},
+		{"an email of two tenants, wrong password", email, "wrong password!", 2, 2},
+		{"an email of two tenants, logging in", email, otherPassword, 2, 1},
 	} {
-		padded = 0
+		padded = nil
 		loginAs(e, c.email, c.pw, "", c.holders+7, "")
-		if hashed := max(c.holders, 1); hashed+padded != maxLoginTenants {
-			t.Errorf("%s: %d hashes and %d waited out, want %d in all", c.name, hashed, padded, maxLoginTenants)
+		// The hashes, then the failures counted at users' keys.
+		want := []int{maxLoginTenants - max(c.holders, 1), maxLoginTenants - c.charged}
+		if !reflect.DeepEqual(padded, want) {
+			t.Errorf("%s: waited out %v units, want %v (of %d in all, each)", c.name, padded, want, maxLoginTenants)
 		}
 	}
 }
@@ -182,25 +187,33 @@ func TestTenantlessLoginTakesConstantWork(t *testing.T) {
 // TestTenantlessSuccessCountsAsGuess: with the victim's email in its own
 // tenant, an attacker's login without a tenant tries each guess against
 // the victim's user too; a wrong guess logs the attacker in to its own
-// user, and still counts as a guess at the account: such logins are slowed
-// like failures.
+// user, and still counts as a guess at the victim's: after the free ones,
+// the victim's user is not checked (so not even its right password logs
+// in), while the attacker's logins go on as if it did not exist.
 func TestTenantlessSuccessCountsAsGuess(t *testing.T) {
 	t.Parallel()
 	e, email := sharedEmailEnv(t)
-	ok := 0
+	victim := countChecks(e, "a", email)
 	for i := range 10 {
-		if code, _ := loginAs(e, email, otherPassword, "", i+1, ""); code == http.StatusOK {
-			ok++
+		if code, _ := loginAs(e, email, otherPassword, "", i+1, ""); code != http.StatusOK {
+			t.Fatalf("the attacker's own login %d without a tenant = %d, want 200: its answers must not tell that the victim exists", i, code)
 		}
 	}
-	if ok > accountPolicy.Free+1 {
-		t.Errorf("%d logins without a tenant that also tried the victim's user went through at once, want at most %d", ok, accountPolicy.Free+1)
+	if n := victim.Load(); n != int32(accountPolicy.Free+1) {
+		t.Errorf("%d of the attacker's logins without a tenant were checked against the victim's user, want %d", n, accountPolicy.Free+1)
+	}
+	if code, _ := loginAs(e, email, testPassword, "", 20, ""); code == http.StatusOK {
+		t.Errorf("the victim's right password after the guesses = %d, want it held back", code)
 	}
 	// Naming its tenant, a person in several tenants is not slowed by it.
-	e.clock.Advance(time.Hour)
 	for i := range 5 {
 		if code, _ := loginAs(e, email, otherPassword, "b", 100+i, ""); code != http.StatusOK {
 			t.Fatalf("login %d naming the tenant = %d, want 200", i, code)
 		}
+	}
+	// The victim's wait served, its right password logs in.
+	e.clock.Advance(time.Hour)
+	if code, _ := loginAs(e, email, testPassword, "", 30, ""); code != http.StatusOK {
+		t.Errorf("the victim's right password after its wait = %d, want 200", code)
 	}
 }

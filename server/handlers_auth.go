@@ -52,27 +52,44 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Without a device cookie, the account's and the address's failures
-	// slow this attempt; with one, only that cookie's own. The cookie
-	// counts only for the one user it was given to, when that user is the
-	// only one this attempt may log in as: another user's cookie with the
-	// same email (in the attacker's own tenant) buys no guesses at this one.
-	// The account is the email, whatever tenant is named, so that naming
-	// one or not does not double an attacker's guesses.
+	// Two kinds of keys count failures. The attempt's keys (the email's
+	// and the client address's, or a device cookie's) say when it must
+	// wait (429): they count the failures of attempts, whoever they were
+	// at, so they move alike whether or not any tenant has the email. And
+	// each candidate user has its own key (userKeys), counting every
+	// check of its password that failed, however the attempt named the
+	// tenant or did not; a candidate held back by its key is not checked,
+	// and the attempt goes on as if its password did not match. That is
+	// the answer a user no one can see would give, so the attacker who
+	// holds the email in its own tenant learns nothing of the others,
+	// and still gets no more guesses at each than its key allows.
+	// With a device cookie for one of the candidates, its nonce stands
+	// for that user's key and for the attempt's. With no candidate, the
+	// attempt reads and counts a key of the email typed all the same
+	// (no one else's), so that the store of the limits sees the same
+	// work whether a user has the email or not.
 	keys := []string{"acct|" + deviceLogin("", req.Email), "addr|" + clientAddr(r)}
 	policies := []limits.Policy{accountPolicy, addressPolicy}
-	if len(users) == 1 {
-		if nonce := s.deviceNonce(r, deviceAccount(users[0])); nonce != "" {
-			keys, policies = []string{"dev|" + nonce}, []limits.Policy{devicePolicy}
+	userKeys := []string{"user|" + deviceLogin(req.Tenant, req.Email)}
+	if len(users) > 0 {
+		userKeys = make([]string, len(users))
+	}
+	for i, u := range users {
+		userKeys[i] = "user|" + deviceAccount(u)
+		if nonce := s.deviceNonce(r, deviceAccount(u)); nonce != "" {
+			userKeys[i] = "dev|" + nonce
+			keys, policies = []string{userKeys[i]}, []limits.Policy{devicePolicy}
 		}
 	}
-	// One attempt at a time per account (or device cookie): the failures
-	// counted are read before the password is hashed and written after,
-	// so attempts that came together would each read the count before any
-	// of them wrote it, and all be checked. Another account's attempts do
-	// not wait; Config.Locks holds across nodes, and forgets a lock no
-	// one holds or waits for.
-	unlock, err := s.loginLock(r, keys[0])
+	// One attempt at a time per email: the failures counted are read
+	// before the password is hashed and written after, so attempts that
+	// came together would each read the count before any of them wrote
+	// it, and all be checked. Every attempt at the email takes this lock,
+	// with a device cookie too: the users' keys it reads are shared by
+	// every way of naming the tenant. Another email's attempts do not
+	// wait; Config.Locks holds across nodes, and forgets a lock no one
+	// holds or waits for.
+	unlock, err := s.loginLock(r, "acct|"+deviceLogin("", req.Email))
 	if err != nil {
 		return err
 	}
@@ -89,7 +106,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		s.loginFailed(r, req.Email, "", "throttled")
 		return rateLimited(op, "too many failed logins: wait before trying again", wait)
 	}
-	u, rehash := s.checkLogin(r, users, hashes, req.Password, strings.TrimSpace(req.Tenant) == "")
+	pad := strings.TrimSpace(req.Tenant) == ""
+	open := func(i int) (bool, error) {
+		d, err := s.throttle.Wait(r.Context(), userKeys[i])
+		return d == 0, err
+	}
+	u, rehash, checked, err := s.checkLogin(r, users, hashes, req.Password, pad, open)
+	if err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+	}
 	factors, err := s.secondFactors(r.Context(), users)
 	if err != nil {
 		return err
@@ -117,12 +142,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if strings.TrimSpace(req.Code) == "" {
 			fail = withCode(bulwark.Unauthenticated, op, codeSecondFactorRequired, msgSecondFactorRequired)
 		}
+		// Every candidate checked failed (a right password with no code,
+		// or a wrong code, counts too); uncounted, a failure would be a
+		// free guess.
+		charge := map[string]limits.Policy{}
 		for i, k := range keys {
-			if err := s.throttle.Fail(r.Context(), k, policies[i]); err != nil {
-				// Uncounted, the failure would be a free guess.
-				s.loginFailed(r, req.Email, u.TenantID, failed)
-				return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+			charge[k] = policies[i]
+		}
+		for i, k := range userKeys {
+			if checked[i] {
+				charge[k] = accountPolicy
 			}
+		}
+		if err := s.settleLogin(r, charge, nil, pad); err != nil {
+			s.loginFailed(r, req.Email, u.TenantID, failed)
+			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
 		}
 		s.loginFailed(r, req.Email, u.TenantID, failed)
 		return fail
@@ -134,33 +168,32 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	if strings.TrimSpace(req.Tenant) == "" && len(users) > 1 {
-		// The password was tried against the users of other tenants too,
-		// and failed there: that counts as a guess at them. Else a user of
-		// the victim's email in the attacker's own tenant would make every
-		// wrong guess a success (its own), never slowed.
-		if err := s.throttle.Fail(r.Context(), keys[0], policies[0]); err != nil {
-			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+	// The password was tried against the other candidates too, and
+	// failed there: that is a guess at each of them. Else a user of the
+	// victim's email in the attacker's own tenant would make every wrong
+	// guess a success (its own), never slowed. Whether there were others
+	// shows nowhere: their keys only decide whether they are checked.
+	// The success forgets its own user's failures, and the attempt's but
+	// the address's (one good password must not buy guesses at other
+	// accounts). The email's key is the answer's throttle, not a guard:
+	// each user's own key holds the guesses at it, so another tenant's
+	// user with the same email, the attacker's own, wipes nothing that
+	// protects the victim.
+	charge, forget := map[string]limits.Policy{}, []string{}
+	for i, k := range userKeys {
+		if users[i].ID == u.ID && users[i].TenantID == u.TenantID {
+			forget = append(forget, k)
+		} else if checked[i] {
+			charge[k] = accountPolicy
 		}
-	}
-	sole, err := s.soleHolder(r, req.Email)
-	if err != nil {
-		return err
 	}
 	for _, k := range keys {
-		// A success forgets the device's failures, and the account's when
-		// no other tenant has a user with the email (the account's key is
-		// the email: a user of another tenant with the same address, the
-		// attacker's own, must not wipe the failures of guesses at this
-		// one); never the address's: one good password must not buy more
-		// guesses at other accounts.
-		if strings.HasPrefix(k, "dev|") || strings.HasPrefix(k, "acct|") && sole {
-			if err := s.throttle.Reset(r.Context(), k); err != nil {
-				// The user logs in all the same; its failures are
-				// forgotten FailureWindow after the last one.
-				s.logger(r).Error("cannot forget the failed logins of an account", "err", err)
-			}
+		if !strings.HasPrefix(k, "addr|") {
+			forget = append(forget, k)
 		}
+	}
+	if err := s.settleLogin(r, charge, forget, pad); err != nil {
+		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
 	}
 	sess, err := s.startSession(w, r, u)
 	if err != nil {
@@ -232,20 +265,15 @@ func (s *Server) loginCandidates(r *http.Request, tenantName, email string) (use
 	return users, hashes, err
 }
 
-// soleHolder reports whether at most one tenant has a user with email.
-func (s *Server) soleHolder(r *http.Request, email string) (bool, error) {
-	us, _, err := s.store.UsersByEmail(r.Context(), email, 2)
-	if bulwark.ErrorKind(err) == bulwark.NotFound {
-		return true, nil
-	}
-	return len(us) <= 1, err
-}
-
 // checkLogin returns the user an attempt logs in as, among its candidate
 // users (loginCandidates), and whether its password hash should be
 // redone. When the attempt fails the User has no ID (and the TenantID of
-// the one user it named, if it named one). The attempt succeeds when
-// exactly one candidate's password matches: so whether another tenant has
+// the one user it named, if it named one). A candidate is checked only
+// when open says so (its failures do not hold it back): one held back is
+// worked on as an unknown user is, against the dummy hashes alone, and
+// checked[i] tells which were checked (with no candidate, checked[0]
+// tells whether open(0) let the dummy work count). The attempt succeeds when exactly
+// one candidate checked matches: so whether another tenant has
 // the address never changes the answer (a tenant's admin who adds an
 // address and logs in with it learns nothing), and a person in several
 // tenants names the tenant only when the passwords are the same. An
@@ -259,8 +287,13 @@ func (s *Server) soleHolder(r *http.Request, email string) (bool, error) {
 // tenant's admin who adds an address to its tenant could time its own
 // logins to learn how many other tenants have it. Waiting, not hashing,
 // keeps a login from costing the server eight hashes.
-func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []string, password string, pad bool) (u bulwark.User, rehash bool) {
+//
+// open is asked inside each candidate's work, so that its time (a read of
+// the shared store of the limits) is waited out with the rest. An error of
+// open fails the attempt (after the same work and wait).
+func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []string, password string, pad bool, open func(i int) (bool, error)) (u bulwark.User, rehash bool, checked []bool, err error) {
 	start, hashed := time.Now(), max(len(users), 1)
+	checked = make([]bool, hashed)
 	if pad {
 		defer func() {
 			if units := maxLoginTenants - hashed; units > 0 {
@@ -275,7 +308,12 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 	matches := 0
 	for i := range hashed {
 		own := "" // the profile checked against the stored hash
-		if i < len(users) {
+		ok, oerr := open(i)
+		if err == nil {
+			err = oerr
+		}
+		checked[i] = ok && oerr == nil
+		if i < len(users) && checked[i] {
 			own = hashProfile(hashes[i])
 			ok, re, verr := s.checkHash(hashes[i], password, s.cfg.Password)
 			if verr != nil {
@@ -294,13 +332,43 @@ func (s *Server) checkLogin(r *http.Request, users []bulwark.User, hashes []stri
 			s.checkHash(d.hash, password, s.cfg.Password) // the same work whatever the user's hash, or none
 		}
 	}
-	if matches != 1 {
+	if matches != 1 || err != nil {
 		if len(users) == 1 { // a failure against one known user goes to its tenant's audit chain
-			return bulwark.User{TenantID: users[0].TenantID}, false
+			return bulwark.User{TenantID: users[0].TenantID}, false, checked, err
 		}
-		return bulwark.User{}, false
+		return bulwark.User{}, false, checked, err
 	}
-	return u, rehash
+	return u, rehash, checked, nil
+}
+
+// settleLogin counts a failure at each key of charge, and forgets the
+// failures of each key of forget. When pad (a login without a tenant),
+// the failures counted at candidate users ("user|" keys) are made up to
+// maxLoginTenants by waiting, for each one not counted, the time each
+// write to the store of the limits took on average: so neither does
+// their time tell how many tenants have the email. A failure that cannot
+// be counted is an error (uncounted, it would be a free guess); one that
+// cannot be forgotten is logged (the user logs in all the same, and its
+// failures are forgotten FailureWindow after the last one).
+func (s *Server) settleLogin(r *http.Request, charge map[string]limits.Policy, forget []string, pad bool) error {
+	start, users := time.Now(), 0
+	for k, p := range charge {
+		if err := s.throttle.Fail(r.Context(), k, p); err != nil {
+			return err
+		}
+		if strings.HasPrefix(k, "user|") {
+			users++
+		}
+	}
+	for _, k := range forget {
+		if err := s.throttle.Reset(r.Context(), k); err != nil {
+			s.logger(r).Error("cannot forget the failed logins of an account", "err", err)
+		}
+	}
+	if ops := len(charge) + len(forget); pad && ops > 0 && users < maxLoginTenants {
+		s.loginPad(r.Context(), maxLoginTenants-users, time.Since(start)/time.Duration(ops))
+	}
+	return nil
 }
 
 // sleepPad waits units times per, or until ctx ends.

@@ -28,6 +28,6 @@ func (s *Server) lock(r *http.Request, name string) (func(), error) {
 func rolesLock(t bulwark.TenantID) string   { return "roles|" + string(t) }
 func uploadsLock(t bulwark.TenantID) string { return "uploads|" + string(t) }
 
-// loginLock names the lock of the login throttle key key (an account's
-// or a device cookie's).
+// loginLock names the lock of the login throttle key key (an email's:
+// every attempt at the email takes it, see login).
 func loginLock(key string) string { return "login|" + key }

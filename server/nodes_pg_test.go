@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +99,36 @@ func TestNodesShareLoginThrottle(t *testing.T) {
 		if c := n.do(good).Code; c != http.StatusTooManyRequests {
 			t.Errorf("after %d failures spread over two nodes, a login on either = %d, want 429", accountPolicy.Free+1, c)
 		}
+	}
+}
+
+// TestNodesShareUserThrottle: guesses at a user, spread over two nodes,
+// naming its tenant or none, with the successes of an attacker's own user
+// of the same email (in its own tenant) in between, are checked against
+// the user's password no more often than on one node.
+func TestNodesShareUserThrottle(t *testing.T) {
+	t.Parallel()
+	a, b := pgNodes(t)
+	a.tenant("acme")
+	evil := a.tenant("evil")
+	const email = "victim@acme.test"
+	a.user(a.tenantID(t, "acme"), email, bulwark.RoleOwner)
+	h, err := HashPassword(otherPassword, fastParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.db.CreateUser(context.Background(), evil.id, bulwark.User{Email: email, Role: bulwark.RoleOwner}, h); err != nil {
+		t.Fatal(err)
+	}
+	checks := []*atomic.Int32{countChecks(a, "acme", email), countChecks(b, "acme", email)}
+	for i, s := range []struct{ tenant, pw string }{
+		{"acme", "wrong guess 1!"}, {"", otherPassword}, {"", "wrong guess 2!"}, {"evil", otherPassword},
+		{"acme", "wrong guess 3!"}, {"", otherPassword}, {"acme", "wrong guess 4!"}, {"", "wrong guess 5!"},
+	} {
+		loginAs([]*env{a, b}[i%2], email, s.pw, s.tenant, 10+i, "")
+	}
+	if n := checks[0].Load() + checks[1].Load(); n != int32(accountPolicy.Free+1) {
+		t.Errorf("guesses spread over two nodes: %d checked against the victim's user, want %d as on one node", n, accountPolicy.Free+1)
 	}
 }
 

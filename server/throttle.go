@@ -18,7 +18,9 @@ import (
 // that an attacker gets no more guesses by spreading them over nodes.
 //
 // Accounts are counted by the email given, whether or not such a user
-// exists, so that a delay says nothing about which accounts exist.
+// exists, so that a delay says nothing about which accounts exist; and
+// each user, with accountPolicy, by the checks of its password that
+// failed: a user whose wait is not served is not checked (see login).
 var (
 	// accountPolicy: 0, 0, then 1s, 2s, 4s ... 30s between attempts on
 	// one account from browsers without its device cookie.
