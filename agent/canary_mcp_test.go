@@ -233,25 +233,7 @@ func TestCanaryResultLeakResumedFails(t *testing.T) {
 	for cut := 0; cut <= 2; cut++ { // the leak's events stored
 		t.Run(fmt.Sprintf("cut after %d", cut), func(t *testing.T) {
 			events := all[: n-3+cut : n-3+cut]
-			last := events[len(events)-1]
-			h := first.again()
-			h.cfg.History = events
-			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: last.Step}}
-			asked := len(h.srv.Requests())
-			out := h.run(t, context.Background())
-			if out.Reason != live.Reason || out.Answer != live.Answer {
-				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
-			}
-			if got := len(h.srv.Requests()) - asked; got != 0 {
-				t.Errorf("the resumed turn asked the model %d times, want none", got)
-			}
-			count := map[bulwark.EventType]int{}
-			for _, e := range append(events, h.all()...) {
-				count[e.Type]++
-			}
-			if count[bulwark.EventGuard] != 1 || count[bulwark.EventError] != 1 {
-				t.Errorf("the task stored %d guard and %d error events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError])
-			}
+			assertResumedIntoLeak(t, first, live, events)
 		})
 	}
 }

@@ -495,6 +495,34 @@ func TestCanaryTextLeakResumedFails(t *testing.T) {
 	}
 }
 
+// assertResumedIntoLeak resumes first's task from events, the stored
+// events of a run that ended for a leak (live) cut off after the leak's
+// first events: the resumed turn ends as live did, asks the model
+// nothing, and the task's events hold one guard and one error event in
+// all.
+func assertResumedIntoLeak(t *testing.T, first *harness, live agent.Outcome, events []bulwark.Event) {
+	t.Helper()
+	last := events[len(events)-1]
+	h := first.again()
+	h.cfg.History = events
+	h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: last.Step}}
+	asked := len(h.srv.Requests())
+	out := h.run(t, context.Background())
+	if out.Reason != live.Reason || out.Answer != live.Answer {
+		t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
+	}
+	if got := len(h.srv.Requests()) - asked; got != 0 {
+		t.Errorf("the resumed turn asked the model %d times, want none", got)
+	}
+	count := map[bulwark.EventType]int{}
+	for _, e := range append(events, h.all()...) {
+		count[e.Type]++
+	}
+	if count[bulwark.EventGuard] != 1 || count[bulwark.EventError] != 1 {
+		t.Errorf("the task stored %d guard and %d error events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError])
+	}
+}
+
 // assertContinuedWithheld continues h's task from its stored events with
 // a person's message and fails t unless the continued turn's first model
 // request shows the withheld what (call or reply) and none of pieces.
@@ -612,25 +640,7 @@ func TestCanarySummaryLeakResumedFails(t *testing.T) {
 				t.Fatalf("the stored events do not end compacted, guard, error, task_finished:\n%s", first.dump())
 			}
 			events := all[: n-3+cut : n-3+cut]
-			last := events[len(events)-1]
-			h := first.again()
-			h.cfg.History = events
-			h.cfg.Resume = &bulwark.Checkpoint{Seq: last.Seq, Step: last.Step, Spent: bulwark.Spent{Steps: last.Step}}
-			asked := len(h.srv.Requests())
-			out := h.run(t, context.Background())
-			if out.Reason != live.Reason || out.Answer != live.Answer {
-				t.Errorf("the resumed turn ended %+v, want failed as the uninterrupted run: %q; events:\n%s", out, live.Answer, h.dump())
-			}
-			if got := len(h.srv.Requests()) - asked; got != 0 {
-				t.Errorf("the resumed turn asked the model %d times, want none", got)
-			}
-			count := map[bulwark.EventType]int{}
-			for _, e := range append(events, h.all()...) {
-				count[e.Type]++
-			}
-			if count[bulwark.EventGuard] != 1 || count[bulwark.EventError] != 1 {
-				t.Errorf("the task stored %d guard and %d error events in all, want one each", count[bulwark.EventGuard], count[bulwark.EventError])
-			}
+			assertResumedIntoLeak(t, first, live, events)
 		})
 	}
 }

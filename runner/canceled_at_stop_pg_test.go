@@ -52,19 +52,7 @@ func TestCancelAtStopOnACluster(t *testing.T) {
 func cancelAtStopOnACluster(t *testing.T, auto bool) {
 	hanging := make(chan struct{}, 1)
 	restarted := new(atomic.Bool)
-	c := newParkCluster(t, func(r *llmtest.Request) llmtest.Turn {
-		switch {
-		case restarted.Load():
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
-		case toolResults(r) == 0:
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
-		}
-		select {
-		case hanging <- struct{}{}:
-		default:
-		}
-		return llmtest.Turn{Content: "thinking", Hang: true}
-	})
+	c := newParkCluster(t, stoppingModel(hanging, restarted, ranOn))
 	ctx := context.Background()
 	chains := must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
 	var n1 atomic.Pointer[parkNode]
@@ -149,27 +137,14 @@ func (s *takeHook) TakeControls(ctx context.Context, tasks []bulwark.TaskRef) ([
 func TestMessageTakenAsTheNodeStops(t *testing.T) {
 	hanging := make(chan struct{}, 1)
 	restarted := new(atomic.Bool)
-	c := newParkCluster(t, func(r *llmtest.Request) llmtest.Turn {
-		green := false
+	c := newParkCluster(t, stoppingModel(hanging, restarted, func(r *llmtest.Request) string {
 		for _, m := range r.Messages {
-			green = green || strings.Contains(m.Content, "green")
-		}
-		switch {
-		case restarted.Load():
-			answer := "read:"
-			if green {
-				answer += " green"
+			if strings.Contains(m.Content, "green") {
+				return "read: green"
 			}
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": answer})}}
-		case toolResults(r) == 0:
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
 		}
-		select {
-		case hanging <- struct{}{}:
-		default:
-		}
-		return llmtest.Turn{Content: "thinking", Hang: true}
-	})
+		return "read:"
+	}))
 	ctx := context.Background()
 	var n0, n1 *parkNode
 	var id string

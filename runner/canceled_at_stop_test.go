@@ -30,6 +30,29 @@ func (s *cancelAsSealed) PutCheckpoint(ctx context.Context, tenant bulwark.Tenan
 	return s.DB.PutCheckpoint(ctx, tenant, c)
 }
 
+// stoppingModel scripts the model of a task that a stop cuts off: its
+// first turn writes a.txt, the next ones say so on hanging (when nothing
+// waits there already) and never answer, until restarted is set; from then
+// on it finishes with what answer makes of the request.
+func stoppingModel(hanging chan<- struct{}, restarted *atomic.Bool, answer func(*llmtest.Request) string) func(*llmtest.Request) llmtest.Turn {
+	return func(r *llmtest.Request) llmtest.Turn {
+		switch {
+		case restarted.Load():
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": answer(r)})}}
+		case toolResults(r) == 0:
+			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
+		}
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		return llmtest.Turn{Content: "thinking", Hang: true}
+	}
+}
+
+// ranOn is the answer of a task that ran again after its stop.
+func ranOn(*llmtest.Request) string { return "ran on" }
+
 // canceledAtStop runs a task that writes a.txt and then waits for its
 // model, and shuts the server down; as the run stops, "alice" cancels the
 // task (the request is stored for its turn). It returns a new runtime on
@@ -39,19 +62,7 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	t.Helper()
 	hanging := make(chan struct{}, 1)
 	restarted := new(atomic.Bool)
-	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		switch {
-		case restarted.Load():
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
-		case toolResults(r) == 0:
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("write_file", map[string]string{"path": "a.txt", "content": "A"})}}
-		}
-		select {
-		case hanging <- struct{}{}:
-		default:
-		}
-		return llmtest.Turn{Content: "thinking", Hang: true}
-	})
+	e := newEnv(t, stoppingModel(hanging, restarted, ranOn))
 	ctx := context.Background()
 	canceled := make(chan error, 1)
 	hook := &cancelAsSealed{DB: e.db, cancel: func(tenant bulwark.TenantID, id string) {
