@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -86,6 +87,21 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 			file := f.seen.file
 			f.seen.mu.Unlock()
 			http.ServeContent(w, r, "file", time.Time{}, strings.NewReader(string(file)))
+			return
+		case "/echo-gzip": // the echo compressed, its encoding named in a second header line
+			w.Header()["Content-Encoding"] = []string{"identity", "gzip"}
+			zw := gzip.NewWriter(w)
+			fmt.Fprintf(zw, "auth=%s", r.Header.Get("Authorization"))
+			zw.Close()
+			return
+		case "/echo-encoding": // the echo as the name of an encoding
+			w.Header().Set("Content-Encoding", r.Header.Get("Authorization"))
+			return
+		case "/echo-malformed": // the echo in a header line the client cannot parse
+			c, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString("HTTP/1.1 200 OK\r\nX" + r.Header.Get("Authorization") + "\r\n\r\n")
+			buf.Flush()
+			c.Close()
 			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
@@ -697,6 +713,52 @@ func TestInterceptPlainHTTPInTunnel(t *testing.T) {
 			}
 			if refused := f.secretEvents(false); (len(refused) == 1) != tt.refused {
 				t.Errorf("secret refusals reported: %+v, want refused %v", refused, tt.refused)
+			}
+		})
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value compressed,
+// naming the encoding only in a second Content-Encoding line, does not
+// hand it to the sandbox (the proxy read only the first line).
+func TestInterceptMasksHiddenEchoes(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	req, _ := http.NewRequest("GET", "https://example.com/echo-gzip", nil)
+	req.Header.Set("Authorization", "Bearer "+testPH)
+	req.Header.Set("Accept-Encoding", "gzip") // the client leaves the body as sent
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
+	if zr, err := gzip.NewReader(strings.NewReader(body)); err == nil {
+		b, _ := io.ReadAll(zr)
+		body = string(b)
+	}
+	if strings.Contains(body, testValue) {
+		t.Errorf("a second Content-Encoding line hid the value from the masker: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Red team (session 35): the proxy's own refusals quote the server (the
+// encoding it named, the answer it could not parse), and were sent to the
+// sandbox and the events unmasked.
+func TestInterceptMasksErrors(t *testing.T) {
+	for _, path := range []string{"/echo-encoding", "/echo-malformed"} {
+		t.Run(path, func(t *testing.T) {
+			f := newInterceptFixture(t, trustServer)
+			code, body, _ := f.do(t, "GET", "https://example.com"+path, "Bearer "+testPH, "", "")
+			if code != http.StatusBadGateway || strings.Contains(body, testValue) {
+				t.Errorf("the answer = %d %q, want 502 without the value", code, body)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, e := range f.events {
+				if strings.Contains(e.Reason, testValue) {
+					t.Errorf("an event carries the value: %+v", e)
+				}
 			}
 		})
 	}
