@@ -282,7 +282,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 		p.reportSecret(host, port, name, true, "")
 	}
 	for k, vs := range resp.Header {
-		if hopHeader(k) || k == "Content-Length" {
+		if hopHeader(k) || k == "Content-Length" || holdsValue(k, mask) {
 			continue
 		}
 		for _, v := range vs {
@@ -291,6 +291,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(flushWriter{w}, newReplaceReader(resp.Body, mask, nil))
+}
+
+// holdsValue reports whether the header name k holds a needle of mask in
+// any case: a name cannot be masked in place, and clients re-case it, so a
+// header that echoes a value in its name is left out.
+func holdsValue(k string, mask []rule) bool {
+	k = strings.ToLower(k)
+	for _, ru := range mask {
+		if ru.needle != "" && strings.Contains(k, strings.ToLower(ru.needle)) {
+			return true
+		}
+	}
+	return false
 }
 
 // encoded reports whether h names a content coding other than identity in

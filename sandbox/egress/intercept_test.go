@@ -103,6 +103,9 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 			buf.Flush()
 			c.Close()
 			return
+		case "/echo-name": // the echo as a header name, which the client re-cases
+			w.Header()[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] = []string{"1"}
+			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
 				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
@@ -761,5 +764,27 @@ func TestInterceptMasksErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Red team (session 35): a bound host that echoes a value as the name of
+// a header does not hand it to the sandbox, though the name comes back
+// re-cased (as Go's client and others canonicalise it).
+func TestInterceptMasksHeaderNames(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	const name, value = "KEY", "tokenabcdef123456" // a valid header name
+	f.proxy.Intercept.Secrets = append(f.proxy.Intercept.Secrets,
+		Secret{Name: name, Placeholder: "{{secret:KEY}}", Value: value, Hosts: f.proxy.Intercept.Secrets[0].Hosts})
+	code, _, hdr := f.do(t, "GET", "https://example.com/echo-name", "Bearer {{secret:KEY}}", "", "")
+	if code != 200 {
+		t.Fatalf("GET = %d", code)
+	}
+	if !strings.Contains(f.seen.all(), "auth=Bearer "+value) {
+		t.Fatalf("the server did not get the value: %q", f.seen.all())
+	}
+	for k := range hdr {
+		if strings.Contains(strings.ToLower(k), value) {
+			t.Errorf("a header name carries the value: %q", k)
+		}
 	}
 }
