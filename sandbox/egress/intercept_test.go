@@ -106,6 +106,9 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 		case "/echo-name": // the echo as a header name, which the client re-cases
 			w.Header()[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] = []string{"1"}
 			return
+		case "/echo-upper": // an error message that shouts what it was sent
+			fmt.Fprintf(w, "INVALID KEY %s", strings.ToUpper(r.Header.Get("Authorization")))
+			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
 				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
@@ -786,5 +789,18 @@ func TestInterceptMasksHeaderNames(t *testing.T) {
 		if strings.Contains(strings.ToLower(k), value) {
 			t.Errorf("a header name carries the value: %q", k)
 		}
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value in another
+// case (an error message in capitals) does not hand it to the sandbox.
+func TestInterceptMasksRecasedEcho(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	code, body, _ := f.do(t, "GET", "https://example.com/echo-upper", "Bearer "+testPH, "", "")
+	if code != 200 {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	if strings.Contains(strings.ToLower(body), strings.ToLower(testValue)) {
+		t.Errorf("the echo in capitals carries the value: %q", body)
 	}
 }

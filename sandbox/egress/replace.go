@@ -23,7 +23,9 @@ type rule struct {
 	// \/, \", \\) escapes, in any mix, and with line breaks (CR, LF, or
 	// their JSON escapes) between its bytes: servers escape a value they
 	// echo in many spellings and break base64 into lines (MIME, PEM,
-	// GitHub's contents API), and masking must find it in each.
+	// GitHub's contents API), and masking must find it in each. It
+	// matches in any case of ASCII letters too: a server may echo a value
+	// in capitals (an error message), and the capitals give it away.
 	escaped bool
 }
 
@@ -44,7 +46,8 @@ type decoded struct {
 }
 
 // decode makes d the view of b. The view has '+' for a space, as the
-// needles looked for in it do (a space is '+' in a query).
+// needles looked for in it do (a space is '+' in a query), and ASCII
+// letters in lower case, as those needles are.
 func (d *decoded) decode(b []byte) {
 	d.text, d.start, d.end, d.escapes = d.text[:0], d.start[:0], d.end[:0], false
 	for i := 0; i < len(b); {
@@ -66,6 +69,9 @@ func (d *decoded) decode(b []byte) {
 		}
 		if c == ' ' {
 			c = '+'
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
 		d.escapes = d.escapes || n > 1
 		d.text = append(d.text, c)
@@ -107,7 +113,7 @@ func newReplaceReader(src io.Reader, rules []rule, onHit func(rule) error) *repl
 	r := &replaceReader{src: src, rules: rules, onHit: onHit, norm: make([]string, len(rules))}
 	for i, ru := range rules {
 		if ru.escaped {
-			r.norm[i] = strings.NewReplacer("\r", "", "\n", "", " ", "+").Replace(ru.needle)
+			r.norm[i] = strings.ToLower(strings.NewReplacer("\r", "", "\n", "", " ", "+").Replace(ru.needle))
 			r.hold = max(r.hold, len(ru.needle)*maxSpelling-1)
 		} else {
 			r.hold = max(r.hold, len(ru.needle)-1)
