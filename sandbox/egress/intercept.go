@@ -260,6 +260,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 		refuse(e)
 		return
 	}
+	// The values went out (or may have) whatever came back: audited now.
+	mu.Lock()
+	names := slices.Collect(maps.Keys(used))
+	mu.Unlock()
+	for _, name := range names {
+		p.reportSecret(host, port, name, true, "")
+	}
 	if err != nil {
 		msg := masked(err.Error())
 		p.report(host, port, false, msg)
@@ -274,12 +281,6 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 		p.report(host, port, false, "response in encoding "+masked(ce))
 		http.Error(w, "bulwark egress proxy: the server answered in an encoding the proxy cannot check for secrets", http.StatusBadGateway)
 		return
-	}
-	mu.Lock()
-	names := slices.Collect(maps.Keys(used))
-	mu.Unlock()
-	for _, name := range names {
-		p.reportSecret(host, port, name, true, "")
 	}
 	for k, vs := range resp.Header {
 		if hopHeader(k) || k == "Content-Length" || holdsValue(k, mask) {

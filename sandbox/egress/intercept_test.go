@@ -750,7 +750,7 @@ func TestInterceptMasksHiddenEchoes(t *testing.T) {
 
 // Red team (session 35): the proxy's own refusals quote the server (the
 // encoding it named, the answer it could not parse), and were sent to the
-// sandbox and the events unmasked.
+// sandbox and the events unmasked; and the value, sent, was not audited.
 func TestInterceptMasksErrors(t *testing.T) {
 	for _, path := range []string{"/echo-encoding", "/echo-malformed"} {
 		t.Run(path, func(t *testing.T) {
@@ -758,6 +758,9 @@ func TestInterceptMasksErrors(t *testing.T) {
 			code, body, _ := f.do(t, "GET", "https://example.com"+path, "Bearer "+testPH, "", "")
 			if code != http.StatusBadGateway || strings.Contains(body, testValue) {
 				t.Errorf("the answer = %d %q, want 502 without the value", code, body)
+			}
+			if ev := f.secretEvents(true); len(ev) != 1 || ev[0].Secret != "TOKEN" {
+				t.Errorf("events of the secret put in = %+v, want one for TOKEN: it was sent", ev)
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
