@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"html"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -108,6 +110,12 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 			return
 		case "/echo-upper": // an error message that shouts what it was sent
 			fmt.Fprintf(w, "INVALID KEY %s", strings.ToUpper(r.Header.Get("Authorization")))
+			return
+		case "/echo-html": // an HTML error page, made with html/template
+			template.Must(template.New("").Parse(`<p>invalid key {{.}}</p>`)).Execute(w, r.Header.Get("Authorization"))
+			return
+		case "/echo-xml": // an XML error, escaped as PHP and others do
+			fmt.Fprintf(w, "<error>%s</error>", strings.NewReplacer("/", "&#x2F;", "+", "&#0043;", "-", "&#45;").Replace(r.Header.Get("Authorization")))
 			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
@@ -805,5 +813,21 @@ func TestInterceptMasksRecasedEcho(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(body), strings.ToLower(testValue)) {
 		t.Errorf("the echo in capitals carries the value: %q", body)
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value in HTML or
+// XML, with character references for some of its bytes (html/template
+// writes '+' as &#43;), does not hand it to the sandbox.
+func TestInterceptMasksHTMLEcho(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	for _, path := range []string{"/echo-html", "/echo-xml"} {
+		code, body, _ := f.do(t, "GET", "https://example.com"+path, "Bearer "+testPH, "", "")
+		if code != 200 {
+			t.Fatalf("GET %s = %d %q", path, code, body)
+		}
+		if strings.Contains(html.UnescapeString(body), testValue) {
+			t.Errorf("the echo in %s carries the value: %q", path, body)
+		}
 	}
 }
