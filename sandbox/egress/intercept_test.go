@@ -117,6 +117,9 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 		case "/echo-xml": // an XML error, escaped as PHP and others do
 			fmt.Fprintf(w, "<error>%s</error>", strings.NewReplacer("/", "&#x2F;", "+", "&#0043;", "-", "&#45;").Replace(r.Header.Get("Authorization")))
 			return
+		case "/echo-next": // a login redirect that carries the URL asked for, encoded again
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
 				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
@@ -828,6 +831,26 @@ func TestInterceptMasksHTMLEcho(t *testing.T) {
 		}
 		if strings.Contains(html.UnescapeString(body), testValue) {
 			t.Errorf("the echo in %s carries the value: %q", path, body)
+		}
+	}
+}
+
+// Red team (session 35): a bound host that echoes a URL that carried the
+// value (percent-encoded by the proxy) encoded once more, as login
+// redirects carry the page asked for, does not hand it to the sandbox.
+func TestInterceptMasksReencodedURL(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	f.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	code, body, hdr := f.do(t, "GET", "https://example.com/echo-next?key="+testPH, "", "", "")
+	if code != http.StatusFound {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	for _, got := range []string{hdr.Get("Location"), body} {
+		for range 3 {
+			if strings.Contains(got, testValue) {
+				t.Errorf("the redirect carries the value: Location %q, body %q", hdr.Get("Location"), body)
+			}
+			got, _ = url.PathUnescape(got)
 		}
 	}
 }
