@@ -248,6 +248,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 		http.Error(w, "bulwark egress proxy: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	// What comes back is masked, the proxy's own messages too: they may
+	// quote the server (an answer it could not parse, an encoding).
+	mask := append(echoes, ic.maskRules()...)
+	masked := func(s string) string { s, _ = replaceString(s, mask, nil); return s }
 	resp, err := tr.RoundTrip(out)
 	if e := refusedErr(); e != nil {
 		if err == nil {
@@ -256,38 +260,66 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 		refuse(e)
 		return
 	}
-	if err != nil {
-		p.report(host, port, false, err.Error())
-		http.Error(w, "bulwark egress proxy: "+err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	if !tls {
-		p.report(host, port, true, "")
-	}
-	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		p.report(host, port, false, "response in encoding "+ce)
-		http.Error(w, "bulwark egress proxy: the server answered in encoding "+ce+", which the proxy cannot check for secrets", http.StatusBadGateway)
-		return
-	}
+	// The values went out (or may have) whatever came back: audited now.
 	mu.Lock()
 	names := slices.Collect(maps.Keys(used))
 	mu.Unlock()
 	for _, name := range names {
 		p.reportSecret(host, port, name, true, "")
 	}
-	mask := append(echoes, ic.maskRules()...)
+	if err != nil {
+		msg := masked(err.Error())
+		p.report(host, port, false, msg)
+		http.Error(w, "bulwark egress proxy: "+msg, http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	if !tls {
+		p.report(host, port, true, "")
+	}
+	if ce, ok := encoded(resp.Header); ok {
+		p.report(host, port, false, "response in encoding "+masked(ce))
+		http.Error(w, "bulwark egress proxy: the server answered in an encoding the proxy cannot check for secrets", http.StatusBadGateway)
+		return
+	}
 	for k, vs := range resp.Header {
-		if hopHeader(k) || k == "Content-Length" {
+		if hopHeader(k) || k == "Content-Length" || holdsValue(k, mask) {
 			continue
 		}
 		for _, v := range vs {
-			v, _ = replaceString(v, mask, nil)
-			w.Header().Add(k, v)
+			w.Header().Add(k, masked(v))
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(flushWriter{w}, newReplaceReader(resp.Body, mask, nil))
+}
+
+// holdsValue reports whether the header name k holds a needle of mask in
+// any case: a name cannot be masked in place, and clients re-case it, so a
+// header that echoes a value in its name is left out.
+func holdsValue(k string, mask []rule) bool {
+	k = strings.ToLower(k)
+	for _, ru := range mask {
+		if ru.needle != "" && strings.Contains(k, strings.ToLower(ru.needle)) {
+			return true
+		}
+	}
+	return false
+}
+
+// encoded reports whether h names a content coding other than identity in
+// any Content-Encoding line (a server may send several, and the client
+// applies them all), and returns the lines.
+func encoded(h http.Header) (string, bool) {
+	vs := h.Values("Content-Encoding")
+	for _, v := range vs {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return strings.Join(vs, ", "), true
+			}
+		}
+	}
+	return "", false
 }
 
 // rewrite makes the outgoing request of r: target's scheme and host, r's

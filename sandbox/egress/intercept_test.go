@@ -2,11 +2,14 @@ package egress
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"html"
+	"html/template"
 	"io"
 	"net"
 	"net/http"
@@ -86,6 +89,36 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 			file := f.seen.file
 			f.seen.mu.Unlock()
 			http.ServeContent(w, r, "file", time.Time{}, strings.NewReader(string(file)))
+			return
+		case "/echo-gzip": // the echo compressed, its encoding named in a second header line
+			w.Header()["Content-Encoding"] = []string{"identity", "gzip"}
+			zw := gzip.NewWriter(w)
+			fmt.Fprintf(zw, "auth=%s", r.Header.Get("Authorization"))
+			zw.Close()
+			return
+		case "/echo-encoding": // the echo as the name of an encoding
+			w.Header().Set("Content-Encoding", r.Header.Get("Authorization"))
+			return
+		case "/echo-malformed": // the echo in a header line the client cannot parse
+			c, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString("HTTP/1.1 200 OK\r\nX" + r.Header.Get("Authorization") + "\r\n\r\n")
+			buf.Flush()
+			c.Close()
+			return
+		case "/echo-name": // the echo as a header name, which the client re-cases
+			w.Header()[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")] = []string{"1"}
+			return
+		case "/echo-upper": // an error message that shouts what it was sent
+			fmt.Fprintf(w, "INVALID KEY %s", strings.ToUpper(r.Header.Get("Authorization")))
+			return
+		case "/echo-html": // an HTML error page, made with html/template
+			template.Must(template.New("").Parse(`<p>invalid key {{.}}</p>`)).Execute(w, r.Header.Get("Authorization"))
+			return
+		case "/echo-xml": // an XML error, escaped as PHP and others do
+			fmt.Fprintf(w, "<error>%s</error>", strings.NewReplacer("/", "&#x2F;", "+", "&#0043;", "-", "&#45;").Replace(r.Header.Get("Authorization")))
+			return
+		case "/echo-next": // a login redirect that carries the URL asked for, encoded again
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
@@ -699,5 +732,125 @@ func TestInterceptPlainHTTPInTunnel(t *testing.T) {
 				t.Errorf("secret refusals reported: %+v, want refused %v", refused, tt.refused)
 			}
 		})
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value compressed,
+// naming the encoding only in a second Content-Encoding line, does not
+// hand it to the sandbox (the proxy read only the first line).
+func TestInterceptMasksHiddenEchoes(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	req, _ := http.NewRequest("GET", "https://example.com/echo-gzip", nil)
+	req.Header.Set("Authorization", "Bearer "+testPH)
+	req.Header.Set("Accept-Encoding", "gzip") // the client leaves the body as sent
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(raw)
+	if zr, err := gzip.NewReader(strings.NewReader(body)); err == nil {
+		b, _ := io.ReadAll(zr)
+		body = string(b)
+	}
+	if strings.Contains(body, testValue) {
+		t.Errorf("a second Content-Encoding line hid the value from the masker: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Red team (session 35): the proxy's own refusals quote the server (the
+// encoding it named, the answer it could not parse), and were sent to the
+// sandbox and the events unmasked; and the value, sent, was not audited.
+func TestInterceptMasksErrors(t *testing.T) {
+	for _, path := range []string{"/echo-encoding", "/echo-malformed"} {
+		t.Run(path, func(t *testing.T) {
+			f := newInterceptFixture(t, trustServer)
+			code, body, _ := f.do(t, "GET", "https://example.com"+path, "Bearer "+testPH, "", "")
+			if code != http.StatusBadGateway || strings.Contains(body, testValue) {
+				t.Errorf("the answer = %d %q, want 502 without the value", code, body)
+			}
+			if ev := f.secretEvents(true); len(ev) != 1 || ev[0].Secret != "TOKEN" {
+				t.Errorf("events of the secret put in = %+v, want one for TOKEN: it was sent", ev)
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			for _, e := range f.events {
+				if strings.Contains(e.Reason, testValue) {
+					t.Errorf("an event carries the value: %+v", e)
+				}
+			}
+		})
+	}
+}
+
+// Red team (session 35): a bound host that echoes a value as the name of
+// a header does not hand it to the sandbox, though the name comes back
+// re-cased (as Go's client and others canonicalise it).
+func TestInterceptMasksHeaderNames(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	const name, value = "KEY", "tokenabcdef123456" // a valid header name
+	f.proxy.Intercept.Secrets = append(f.proxy.Intercept.Secrets,
+		Secret{Name: name, Placeholder: "{{secret:KEY}}", Value: value, Hosts: f.proxy.Intercept.Secrets[0].Hosts})
+	code, _, hdr := f.do(t, "GET", "https://example.com/echo-name", "Bearer {{secret:KEY}}", "", "")
+	if code != 200 {
+		t.Fatalf("GET = %d", code)
+	}
+	if !strings.Contains(f.seen.all(), "auth=Bearer "+value) {
+		t.Fatalf("the server did not get the value: %q", f.seen.all())
+	}
+	for k := range hdr {
+		if strings.Contains(strings.ToLower(k), value) {
+			t.Errorf("a header name carries the value: %q", k)
+		}
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value in another
+// case (an error message in capitals) does not hand it to the sandbox.
+func TestInterceptMasksRecasedEcho(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	code, body, _ := f.do(t, "GET", "https://example.com/echo-upper", "Bearer "+testPH, "", "")
+	if code != 200 {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	if strings.Contains(strings.ToLower(body), strings.ToLower(testValue)) {
+		t.Errorf("the echo in capitals carries the value: %q", body)
+	}
+}
+
+// Red team (session 35): a bound host that echoes the value in HTML or
+// XML, with character references for some of its bytes (html/template
+// writes '+' as &#43;), does not hand it to the sandbox.
+func TestInterceptMasksHTMLEcho(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	for _, path := range []string{"/echo-html", "/echo-xml"} {
+		code, body, _ := f.do(t, "GET", "https://example.com"+path, "Bearer "+testPH, "", "")
+		if code != 200 {
+			t.Fatalf("GET %s = %d %q", path, code, body)
+		}
+		if strings.Contains(html.UnescapeString(body), testValue) {
+			t.Errorf("the echo in %s carries the value: %q", path, body)
+		}
+	}
+}
+
+// Red team (session 35): a bound host that echoes a URL that carried the
+// value (percent-encoded by the proxy) encoded once more, as login
+// redirects carry the page asked for, does not hand it to the sandbox.
+func TestInterceptMasksReencodedURL(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	f.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	code, body, hdr := f.do(t, "GET", "https://example.com/echo-next?key="+testPH, "", "", "")
+	if code != http.StatusFound {
+		t.Fatalf("GET = %d %q", code, body)
+	}
+	for _, got := range []string{hdr.Get("Location"), body} {
+		for range 3 {
+			if strings.Contains(got, testValue) {
+				t.Errorf("the redirect carries the value: Location %q, body %q", hdr.Get("Location"), body)
+			}
+			got, _ = url.PathUnescape(got)
+		}
 	}
 }

@@ -19,17 +19,20 @@ type rule struct {
 	refuse  bool
 	encoded bool // the needle is a percent-encoded form, and so is repl
 	// escaped makes the needle match also with any of its bytes escaped
-	// as percent (%2f, %2F; '+' for a space) or JSON (\u002b, \u002B,
-	// \/, \", \\) escapes, in any mix, and with line breaks (CR, LF, or
-	// their JSON escapes) between its bytes: servers escape a value they
-	// echo in many spellings and break base64 into lines (MIME, PEM,
-	// GitHub's contents API), and masking must find it in each.
+	// as percent (%2f, %2F; '+' for a space), JSON (\u002b, \u002B,
+	// \/, \", \\) or HTML/XML (&#43;, &#x2b;, &amp;) escapes, in any
+	// mix, and with line breaks (CR, LF, or their JSON escapes) between
+	// its bytes: servers escape a value they echo in many spellings and
+	// break base64 into lines (MIME, PEM, GitHub's contents API), and
+	// masking must find it in each. It
+	// matches in any case of ASCII letters too: a server may echo a value
+	// in capitals (an error message), and the capitals give it away.
 	escaped bool
 }
 
 // maxSpelling is the longest spelling of one byte of an escaped rule's
-// needle: an escaped line break and a \u00XX escape.
-const maxSpelling = 4 + 6
+// needle: an escaped line break and a character reference (&#x0000;).
+const maxSpelling = 4 + maxCharRef
 
 // decoded is a view of a text with escapes decoded and line breaks left
 // out, in which escaped rules are looked for: text[start[j]:end[j]] is
@@ -44,7 +47,8 @@ type decoded struct {
 }
 
 // decode makes d the view of b. The view has '+' for a space, as the
-// needles looked for in it do (a space is '+' in a query).
+// needles looked for in it do (a space is '+' in a query), and ASCII
+// letters in lower case, as those needles are.
 func (d *decoded) decode(b []byte) {
 	d.text, d.start, d.end, d.escapes = d.text[:0], d.start[:0], d.end[:0], false
 	for i := 0; i < len(b); {
@@ -63,9 +67,16 @@ func (d *decoded) decode(b []byte) {
 			c, n = unhex(b[i+4])<<4|unhex(b[i+5]), 6
 		case c == '\\' && i+1 < len(b) && (b[i+1] == '/' || b[i+1] == '"' || b[i+1] == '\\'):
 			c, n = b[i+1], 2
+		case c == '&':
+			if e, k := charRef(b[i:]); k > 0 {
+				c, n = e, k
+			}
 		}
 		if c == ' ' {
 			c = '+'
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
 		d.escapes = d.escapes || n > 1
 		d.text = append(d.text, c)
@@ -73,6 +84,43 @@ func (d *decoded) decode(b []byte) {
 		d.end = append(d.end, int32(i+n))
 		i += n
 	}
+}
+
+// maxCharRef is the longest character reference charRef reads.
+const maxCharRef = len("&#x0000;")
+
+// charRef reads an HTML or XML character reference to an ASCII byte at
+// the start of b (&#43;, &#x2B;, with up to four digits, or &amp; &lt;
+// &gt; &quot; &apos;), as servers write a value they echo in a page;
+// n is 0 when there is none.
+func charRef(b []byte) (c byte, n int) {
+	for _, e := range [...]struct {
+		ref string
+		c   byte
+	}{{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}} {
+		if bytes.HasPrefix(b, []byte(e.ref)) {
+			return e.c, len(e.ref)
+		}
+	}
+	if len(b) < 4 || b[1] != '#' {
+		return 0, 0
+	}
+	i, base := 2, 10
+	if b[2] == 'x' || b[2] == 'X' {
+		i, base = 3, 16
+	}
+	v, digits := 0, 0
+	for ; i < len(b) && digits < 4; i, digits = i+1, digits+1 {
+		d := b[i]
+		if !('0' <= d && d <= '9' || base == 16 && isHex(d)) {
+			break
+		}
+		v = v*base + int(unhex(d))
+	}
+	if digits == 0 || i >= len(b) || b[i] != ';' || v >= 0x80 {
+		return 0, 0
+	}
+	return byte(v), i + 1
 }
 
 func isHex(c byte) bool {
@@ -107,7 +155,7 @@ func newReplaceReader(src io.Reader, rules []rule, onHit func(rule) error) *repl
 	r := &replaceReader{src: src, rules: rules, onHit: onHit, norm: make([]string, len(rules))}
 	for i, ru := range rules {
 		if ru.escaped {
-			r.norm[i] = strings.NewReplacer("\r", "", "\n", "", " ", "+").Replace(ru.needle)
+			r.norm[i] = strings.ToLower(strings.NewReplacer("\r", "", "\n", "", " ", "+").Replace(ru.needle))
 			r.hold = max(r.hold, len(ru.needle)*maxSpelling-1)
 		} else {
 			r.hold = max(r.hold, len(ru.needle)-1)

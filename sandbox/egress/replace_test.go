@@ -157,3 +157,24 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	c.s = c.s[k:]
 	return k, nil
 }
+
+// Character references are read as the bytes they stand for, and
+// what only looks like one is left as it is.
+func TestCharRef(t *testing.T) {
+	for in, want := range map[string]string{
+		"&#43;": "+", "&#x2B;": "+", "&#X2b;": "+", "&#0043;": "+", "&amp;": "&", "&quot;": `"`,
+		"&#43": "", "&#;": "", "&#x;": "", "&#00043;": "", "&#200;": "", "&ampx": "", "&": "", "&#": "",
+	} {
+		c, n := charRef([]byte(in + "rest"))
+		got := ""
+		if n > 0 {
+			got = string(c)
+			if in[:n] != in {
+				t.Errorf("charRef(%q) read %d bytes", in, n)
+			}
+		}
+		if got != want {
+			t.Errorf("charRef(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

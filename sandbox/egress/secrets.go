@@ -115,10 +115,11 @@ func (ic *Intercept) maskRules() []rule {
 
 // encodedValue returns the base64 (both alphabets, at each of the three
 // alignments a value can take inside longer data, without the characters
-// that depend on the bytes around it) and hex forms of value, so that a
-// server echoing the value re-encoded (an API that returns stored content
-// as base64) does not hand it to the sandbox. Forms shorter than 8
-// characters are left out: they would mask ordinary text.
+// that depend on the bytes around it), hex, JSON and percent forms of
+// value, so that a server echoing the value re-encoded (an API that
+// returns stored content as base64) does not hand it to the sandbox.
+// Forms shorter than 8 characters are left out: they would mask ordinary
+// text.
 func encodedValue(value string) []string {
 	var out []string
 	for pad := 0; pad < 3; pad++ {
@@ -144,6 +145,14 @@ func encodedValue(value string) []string {
 	}
 	if strings.Contains(value, "/") {
 		out = append(out, strings.ReplaceAll(value, "/", `\/`))
+	}
+	// Percent-encoded, as the proxy puts it into a URL: a server that
+	// echoes that URL encoded once more (a login redirect's ?next=) has
+	// it twice encoded, and the masker decodes one level.
+	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value)} {
+		if e != value {
+			out = append(out, e)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
