@@ -28,7 +28,11 @@ func TestRunStreamsCommandOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 	script := filepath.Join(t.TempDir(), "s.jsonl")
-	cmdline := `head -c 12 leak.txt; sleep 0.3; tail -c +13 leak.txt; echo; echo first-line; while [ ! -e go ]; do sleep 0.1; done; echo second-line`
+	// The command prints more than the last 512 bytes the live output
+	// holds back for the canary check (DESIGN.md, "A command's live
+	// output") after its first line, as one that goes on printing would:
+	// the first line shows while it waits.
+	cmdline := `head -c 12 leak.txt; sleep 0.3; tail -c +13 leak.txt; echo; echo first-line; printf '%600s' ''; echo; while [ ! -e go ]; do sleep 0.1; done; echo second-line`
 	lines := `{"tool_calls": [{"name": "run_shell", "arguments": {"command": "` + cmdline + `"}}]}
 {"tool_calls": [{"name": "finish", "arguments": {"answer": "streamed"}}]}
 `
