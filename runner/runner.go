@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -139,9 +140,12 @@ type Config struct {
 type Runtime struct {
 	cfg   Config
 	queue queue.Queue
-	sched *sched          // the in-process queue's scheduler; nil with another queue
-	ctx   context.Context // the runtime's life; canceled by Shutdown with errShutdown
-	stop  context.CancelCauseFunc
+	// spread holds the tenants whose workspaces' folder was spread in
+	// this process (spreadWorkspaces).
+	spread sync.Map
+	sched  *sched          // the in-process queue's scheduler; nil with another queue
+	ctx    context.Context // the runtime's life; canceled by Shutdown with errShutdown
+	stop   context.CancelCauseFunc
 
 	mu    sync.Mutex
 	tasks map[key]*live
@@ -448,6 +452,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 		// approval asked again): their records name what they were.
 		auditor.Pending(history)
 	}
+	rt.spreadWorkspaces(tenant)
 	ws, err := workspace.Open(rt.workspaceDir(tenant, t.ID))
 	if err != nil {
 		rt.failBeforeStart(ctx, sink, t, last, err)
@@ -583,6 +588,21 @@ func (rt *Runtime) failBeforeStart(ctx context.Context, sink agent.Sink, t bulwa
 
 func (rt *Runtime) workspaceDir(tenant bulwark.TenantID, id string) string {
 	return filepath.Join(rt.cfg.Dir, string(tenant), id)
+}
+
+// spreadWorkspaces makes the folder of tenant's workspaces, once a
+// process, as one whose folders the file system places apart
+// (workspace.Spread): a task's files are then made away from where
+// earlier tasks' were removed. Where the file system cannot, or the
+// folder cannot be made (workspace.Open then says why), nothing changes.
+func (rt *Runtime) spreadWorkspaces(tenant bulwark.TenantID) {
+	if _, done := rt.spread.LoadOrStore(tenant, true); done {
+		return
+	}
+	dir := filepath.Join(rt.cfg.Dir, string(tenant))
+	if err := os.MkdirAll(dir, 0o700); err == nil {
+		workspace.Spread(dir)
+	}
 }
 
 func (rt *Runtime) auditf(tenant bulwark.TenantID, actor, action, target, outcome string, details map[string]string) {

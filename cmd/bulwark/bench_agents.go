@@ -258,6 +258,7 @@ func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(root)
+	workspace.Spread(root) // as the runner spreads a tenant's workspaces; where the file system cannot, nothing changes
 	tools := tool.NewRegistry(append(files.Tools(), interact.Finish())...)
 
 	// Open every workspace first so that the run measures the agents only.
