@@ -81,6 +81,14 @@ func Clean(name string) (string, error) {
 		return "", bulwark.E(bulwark.Invalid, op,
 			fmt.Sprintf("path %q leaves the workspace; use a path inside it, such as %q", name, suggest(clean)), ErrEscape)
 	}
+	if clean != name {
+		// The path once cleaned is held to the same rules: "a/../~" is
+		// "~", "a/../c:x" a drive form. (Clean of a clean path returns
+		// here.)
+		if _, err := Clean(clean); err != nil {
+			return "", err
+		}
+	}
 	for elem := range strings.SplitSeq(clean, "/") {
 		if len(elem) > maxNameLen {
 			return "", bulwark.Errorf(bulwark.Invalid, op,

@@ -36,6 +36,9 @@ var cleanTests = []struct {
 	{"~", "", "is not expanded"},
 	{"~/notes.txt", "", `such as "notes.txt"`},
 	{"~root/.ssh/id_rsa", "", "is not expanded"},
+	{"0000000/../~", "", "is not expanded"}, // what the path is once cleaned is checked too
+	{"a/../~root/x", "", "is not expanded"},
+	{"a/../c:x", "", "Windows drive"},
 	{"a\x00b", "", "NUL byte"},
 	{"a\nb", "", "control character"},
 	{"a\x7fb", "", "control character"},
