@@ -467,7 +467,12 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 				for end < len(w) && w[end] == '=' {
 					end++
 				}
-				if n = progress(n); n != (statePair{}) && matched+alnums(d) >= minPiece {
+				// Unpadded, the bits left over must be zero, as every
+				// encoder writes them: else the characters of a
+				// block would end a piece and, read again in another
+				// way, begin the next.
+				canonical := acc&(1<<nbits-1) == 0 || end > j+r+1
+				if n = progress(n); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
 					at[end][0] |= n[0]
 					at[end][1] |= n[1]
 					last = max(last, end)

@@ -305,3 +305,36 @@ func FuzzCanaryAdjacentPieces(f *testing.F) {
 		}
 	})
 }
+
+// canaryOf returns the canary whose random part is secret.
+func canaryOf(secret string) Canary {
+	c := Canary{token: canaryPrefix + secret, secret: secret}
+	needles := c.makeNeedles()
+	c.needles = &needles
+	c.matcher = newPieceMatcher(secret)
+	return c
+}
+
+// TestCanaryShortBlockEndsWithZeroBits: a base64 piece may end in a
+// short block unpadded only with its left-over bits zero, as encoders
+// write them. CI found a token with a digit changed taken for the
+// canary: "ZDA=" ("d0") read as "ZD" ('d', bits 0011 left over) and "A"
+// plain, the right digit.
+func TestCanaryShortBlockEndsWithZeroBits(t *testing.T) {
+	c := canaryOf("09dd12b9ba8a4529da4b0654")
+	head := "QldLLUNBTkFSWS0wOWRkMTJiOWJhOGE0NTI5" // "BWK-CANARY-09dd12b9ba8a4529"
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{head + "ZDA=/4b0654", false}, // "…d0" + "4b0654": a digit changed
+		{head + "ZDA=-4b0654", false},
+		{head + "ZA==a4b0654", true}, // "…d", padded, then the rest plain
+		{head + "ZAa4b0654", true},   // unpadded, its bits zero
+		{head + "ZD==a4b0654", true}, // padded: the padding ends the piece
+	} {
+		if got := c.In(tc.text); got != tc.want {
+			t.Errorf("In(%q) = %v, want %v", tc.text, got, tc.want)
+		}
+	}
+}
