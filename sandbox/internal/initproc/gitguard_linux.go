@@ -26,9 +26,9 @@ import (
 // refuses to run git, naming the keys, when it holds any of
 // gitDriverKeys; otherwise it runs the real git with the same arguments.
 // git config itself runs no driver and is let through, so a key can be
-// removed with it. The check is of the configuration as it is when git
-// starts: a process of the same command that rewrites the configuration
-// while git runs races it (see DESIGN.md).
+// removed with it. The check and git read the configuration one after
+// the other: a process of the same command that changes it in between
+// (or serves it through a FIFO) is not seen (DESIGN.md).
 
 // gitDriverKeys is the extended regular expression git config
 // --get-regexp matches configuration keys with (section and name lower
