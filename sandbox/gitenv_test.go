@@ -56,6 +56,17 @@ func TestGitEnvStopsConfiguredCommands(t *testing.T) {
 		{name: "include.path", config: [][2]string{{"include.path", "../../hooks.cfg"}},
 			files:  map[string]string{"hooks.cfg": "[core]\n\thooksPath = ../h\n", "h/pre-commit": "#!/bin/sh\ntouch \"$M\"\n"},
 			script: "git commit -q --allow-empty -m x"},
+		// An ext:: URL that insteadOf makes of an https one (the rule
+		// allowing ext is the repository's own); includeIf bringing a
+		// hooksPath; the pack-objects hook, which git reads from the
+		// global config alone.
+		{name: "url insteadOf ext", config: [][2]string{{"protocol.ext.allow", "always"},
+			{"url.ext::sh -c touch% $M% .insteadOf", "https://x.example/"}}, script: "git ls-remote https://x.example/r"},
+		{name: "includeIf", config: [][2]string{{"includeIf.gitdir:**/r/.path", "../../hooks.cfg"}},
+			files:  map[string]string{"hooks.cfg": "[core]\n\thooksPath = ../h\n", "h/pre-commit": "#!/bin/sh\ntouch \"$M\"\n"},
+			script: "git commit -q --allow-empty -m x"},
+		{name: "uploadpack.packObjectsHook", files: map[string]string{".gitconfig": "[uploadpack]\n\tpackObjectsHook = sh -c 'touch $M' x\n"},
+			script: "git clone -q --no-local . ../c"},
 	}
 	script := "script"
 	if _, err := exec.LookPath(script); err != nil {
@@ -91,7 +102,8 @@ func TestGitEnvStopsConfiguredCommands(t *testing.T) {
 					}
 				}
 				for _, kv := range c.config {
-					run(filepath.Join(home, "r"), base, "git config '"+kv[0]+"' '"+kv[1]+"'")
+					k, v := strings.ReplaceAll(kv[0], "$M", marker), strings.ReplaceAll(kv[1], "$M", marker)
+					run(filepath.Join(home, "r"), base, "git config '"+k+"' '"+v+"'")
 				}
 				e := base
 				if env == "commandEnv" {

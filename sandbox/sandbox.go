@@ -304,9 +304,11 @@ func commandEnv(spec Spec) []string {
 // receivepack is run by the shell). Each was checked with git 2.39
 // (TestGitEnvStopsConfiguredCommands). What git cannot be told to skip
 // this way: aliases of names git does not know (the shell policy treats
-// those as dynamic) and the filter, textconv, diff and merge drivers a
-// repository's config defines under names its .gitattributes gives
-// (a limit, in the shell package's comment and the README).
+// those as dynamic) and the filter, textconv, diff and merge drivers and
+// the other commands a repository's config defines under names it or
+// .gitattributes chooses: in the sandbox, git runs through a guard that
+// refuses a repository whose config names one (initproc's
+// gitguard_linux.go, TestSandboxGitDriversRefused).
 var gitEnv = []string{
 	"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_PAGER=cat",
 	"GIT_EDITOR=:", "GIT_SEQUENCE_EDITOR=:", "GIT_TERMINAL_PROMPT=0",

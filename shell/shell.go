@@ -172,16 +172,17 @@
 // program that calls system() or pipes to or from a command, a sed script
 // with the e command or flag, sort --compress-program and split --filter
 // are read (reported or dynamic). A placeholder argument ("$o") may hold flags at run
-// time (o=-rf; rm $o /). Git runs the filter, textconv, diff and merge
-// drivers that a repository's config defines and its .gitattributes
-// names (git add, status, diff, checkout, ...): no setting turns them
-// all off (git submodule update, which runs a submodule's update=!CMD,
-// is dynamic), and a config the script or an earlier call wrote is not
-// seen (git config KEY VALUE and git clone -c with a key git runs are
-// dynamic).
-// The sandbox's environment keeps git from the hooks, pager, editors,
-// fsmonitor, credential helpers and ssh command a config names, and
-// from reading ~/.gitconfig; an alias is a name git does not know,
+// time (o=-rf; rm $o /). A config the script or an earlier call wrote
+// is not seen (git config KEY VALUE and git clone -c with a key git
+// runs are dynamic; git submodule update, which runs a submodule's
+// update=!CMD, is dynamic). The sandbox's environment keeps git from the
+// hooks, pager, editors, fsmonitor, credential helpers and ssh command
+// a config names, and from reading ~/.gitconfig; an alias is a name git
+// does not know, which is dynamic; and the sandbox refuses to run git in
+// a repository whose config names a filter, textconv, diff or merge
+// driver or another command git would run (its git guard), so git add,
+// status, diff or checkout run nothing the policy did not see. The real
+// git the guard runs is named by a path outside the system's folders,
 // which is dynamic. Wrappers not listed (parallel, at,
 // expect, ...) are reported as themselves, with the command they run as
 // their arguments.

@@ -264,6 +264,9 @@ var denyTests = []string{
 	"env -vu GIT_PAGER git log", "env -i git commit", "env - git commit", "exec -c git commit",
 	"setpriv --reset-env git commit", "git clone -c alias.r='!rm -rf x' u d", "git clone --config=core.hooksPath=h u d",
 	"git submodule update", "git submodule --quiet update --init", "git submodule--helper update",
+	// The real git that the sandbox's git guard runs, which does not
+	// refuse a repository whose config names a driver (rm -rf x).
+	"/run/bulwark/git/0/git add .", "cd /run/bulwark/git/0 && ./git add .",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {

@@ -190,6 +190,9 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("allowed programs resolved")
+	if err := checkGitGuard(exec); err != nil {
+		return prepared{}, err
+	}
 	if tree >= 0 {
 		err = attachTree(cfg, fds[tree], fds[0], exec)
 	} else {
@@ -207,7 +210,9 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 			return prepared{}, err
 		}
 	}
-	ruleset, abi, err := landlockRuleset(exec, cfg.WorkspaceExec)
+	// The allowed gits are guards now (gitguard_linux.go): the real
+	// ones are where the guards run them.
+	ruleset, abi, err := landlockRuleset(append(exec[:len(exec):len(exec)], gitReals(exec)...), cfg.WorkspaceExec)
 	if err != nil {
 		return prepared{}, err
 	}

@@ -194,6 +194,9 @@ func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 			return fmt.Errorf("init: attach %s: %w", m.target, err)
 		}
 	}
+	if err := mountGitGuards(root, allowExec); err != nil {
+		return err
+	}
 	for _, d := range etcPrivate {
 		target := path.Join(root, d)
 		if st, err := os.Lstat(target); err != nil || !st.IsDir() {

@@ -61,3 +61,7 @@ func InSystemDirs(p string) bool {
 	}
 	return false
 }
+
+// GitGuardDir holds, for each allowed program named git, the real program
+// (N/git) and the guard laid over it (gitguard_linux.go).
+const GitGuardDir = "/run/bulwark/git"

@@ -351,11 +351,14 @@ func attachTree(cfg *Config, treeFd, wsFd int, allowExec []string) error {
 			return fmt.Errorf("init: %w", err)
 		}
 	}
-	if cfg.TrustPEM != "" {
+	if cfg.TrustPEM != "" || len(gitPrograms(allowExec)) > 0 {
 		if err := unix.Mount("tmpfs", root+"/run", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=1m,nr_inodes=16"); err != nil {
 			return fmt.Errorf("init: /run: %w", err)
 		}
 		if err := writeTrust(root, cfg.TrustPEM); err != nil {
+			return err
+		}
+		if err := mountGitGuards(root, allowExec); err != nil {
 			return err
 		}
 		if err := unix.MountSetattr(unix.AT_FDCWD, root+"/run", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {

@@ -1,0 +1,178 @@
+package initproc
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Git runs commands that a repository's configuration names under names
+// the configuration or .gitattributes chooses: filter drivers
+// (filter.X.clean, smudge, process), diff drivers (diff.X.textconv,
+// diff.X.command), merge drivers (merge.X.driver), diff.external, a man
+// viewer's or browser's command, trailer commands, and others. The
+// sandbox's git environment (sandbox.gitEnv) cannot turn them off: git
+// has no switch for them and no variable can name every X. The agent
+// writes .git/config and .gitattributes, so an allowed `git add` or `git
+// diff` would run a command the command policy never judged.
+//
+// So in the sandbox every allowed program named git is a guard: a sh
+// script bound over it that asks the real git (bound at GitGuardDir/N/git)
+// for the configuration that git command would read (the same folder,
+// environment and -C, -c, --git-dir, --work-tree, --bare options), and
+// refuses to run git, naming the keys, when it holds any of
+// gitDriverKeys; otherwise it runs the real git with the same arguments.
+// git config itself runs no driver and is let through, so a key can be
+// removed with it. The check and git read the configuration one after
+// the other: a process of the same command that changes it in between
+// (or serves it through a FIFO) is not seen (DESIGN.md).
+
+// gitDriverKeys is the extended regular expression git config
+// --get-regexp matches configuration keys with (section and name lower
+// case), for the keys whose value git runs as a command and that
+// sandbox.gitEnv does not override.
+const gitDriverKeys = `^(filter\..+\.(clean|smudge|process)|diff\..+\.(textconv|command)|merge\..+\.driver|diff\.external|` +
+	`(difftool|mergetool|man|browser)\..+\.(cmd|path)|trailer\..+\.(command|cmd)|core\.(gitproxy|alternaterefscommand)|` +
+	`interactive\.difffilter|gpg\.ssh\.defaultkeycommand)$`
+
+// gitGuard is the guard's script for the real git at real.
+func gitGuard(real string) string {
+	return `#!/bin/sh
+# Bulwark's git guard: git runs the filter, diff and merge drivers and the
+# other commands a repository's configuration names, which the sandbox's
+# command policy never judged; git is refused where its configuration
+# names one.
+real=` + real + `
+re='` + gitDriverKeys + `'
+n=0 opts= skip= sub=
+for a do
+	n=$((n + 1))
+	if [ -n "$skip" ]; then
+		[ "$skip" = keep ] && opts="$opts \"\${$n}\""
+		skip=
+		continue
+	fi
+	case $a in
+	-C | -c | --git-dir | --work-tree | --config-env) opts="$opts \"\${$n}\"" skip=keep ;;
+	--namespace | --super-prefix) skip=drop ;;
+	--git-dir=* | --work-tree=* | --config-env=* | --bare) opts="$opts \"\${$n}\"" ;;
+	-*) ;;
+	*) sub=$a; break ;;
+	esac
+done
+if [ "$sub" != config ]; then
+	keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --name-only --get-regexp \"\$re\"")
+	case $? in
+	0)
+		set -f
+		IFS='
+'
+		set -- $keys
+		list=
+		for k do list="${list:+$list, }$k"; done
+		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets $list, a command git would run that the command policy never judged; remove it from the configuration (git config --unset KEY) to use git" >&2
+		exit 128 ;;
+	1) ;;
+	*) exit 128 ;;
+	esac
+fi
+exec "$real" "$@"
+`
+}
+
+// gitPrograms are the allowed programs (real paths) named git.
+func gitPrograms(exec []string) []string {
+	var out []string
+	for _, p := range exec {
+		if path.Base(p) == "git" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// gitReals are the paths in the sandbox of the real gits the guards run,
+// one for each of gitPrograms(exec), in that order.
+func gitReals(exec []string) []string {
+	var out []string
+	for i := range gitPrograms(exec) {
+		out = append(out, path.Join(GitGuardDir, strconv.Itoa(i), "git"))
+	}
+	return out
+}
+
+// checkGitGuard refuses an allowlist with git and without sh, which runs
+// the guard.
+func checkGitGuard(exec []string) error {
+	if len(gitPrograms(exec)) == 0 {
+		return nil
+	}
+	sh, err := realPath("/bin/sh")
+	if err == nil {
+		for _, p := range exec {
+			if p == sh {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("git is allowed but sh is not: git runs in the sandbox through a sh script that checks the repository's configuration first (allow sh too)")
+}
+
+// mountGitGuards lays the guard over each allowed git in the new root at
+// root (not yet pivoted into), where the allowed programs are bound
+// already, and binds the real one under GitGuardDir. root's /run must be
+// writable.
+func mountGitGuards(root string, exec []string) error {
+	gits := gitPrograms(exec)
+	if len(gits) == 0 {
+		return nil
+	}
+	dir := path.Join(root, GitGuardDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("init: %w", err)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=64k,nr_inodes=64"); err != nil {
+		return fmt.Errorf("init: git guard: %w", err)
+	}
+	reals := gitReals(exec)
+	for i, p := range gits {
+		sub := path.Join(dir, strconv.Itoa(i))
+		if err := os.Mkdir(sub, 0o755); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		if err := os.WriteFile(path.Join(sub, "guard"), []byte(gitGuard(reals[i])), 0o555); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		if err := os.WriteFile(path.Join(sub, "git"), nil, 0o555); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		if err := bindFile(path.Join(root, p), path.Join(sub, "git")); err != nil {
+			return err
+		}
+	}
+	if err := unix.MountSetattr(unix.AT_FDCWD, dir, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		return fmt.Errorf("init: read-only git guard: %w", err)
+	}
+	for i, p := range gits {
+		if err := bindFile(path.Join(dir, strconv.Itoa(i), "guard"), path.Join(root, p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bindFile binds the file src over dst.
+func bindFile(src, dst string) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("init: bind %s: %w", src, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("init: bind %s on %s: %w", src, dst, err)
+	}
+	return nil
+}
