@@ -51,7 +51,8 @@ type interceptFixture struct {
 	events []Event
 }
 
-// TOKEN may go into the URL and the body too (as its owner can allow):
+// newInterceptFixture makes an interceptFixture in which TOKEN may go
+// into the URL and the body too (as its owner can allow):
 // most tests here check what comes back when it went there.
 // newHeadersOnlyFixture leaves it at the default, headers only.
 func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPool) *interceptFixture {
