@@ -2,7 +2,6 @@ package bulwark
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 )
 
@@ -47,7 +46,7 @@ func parseInjectPlaces(places []string) (SecretInject, error) {
 		case InjectBody:
 			in.Body = true
 		default:
-			return SecretInject{}, Errorf(Invalid, "secret.inject", "%q is not a place a secret can be put: write headers, url or body, separated by commas", p)
+			return SecretInject{}, Errorf(Invalid, "secret.inject", "inject: a place a secret can be put is headers, url or body (not %.20q)", p)
 		}
 	}
 	return in, nil
@@ -78,7 +77,7 @@ func (in SecretInject) MarshalJSON() ([]byte, error) { return json.Marshal(in.Pl
 func (in *SecretInject) UnmarshalJSON(b []byte) error {
 	var places []string
 	if err := json.Unmarshal(b, &places); err != nil {
-		return fmt.Errorf("inject: a list of places (headers, url, body): %w", err)
+		return E(Invalid, "secret.inject", "inject must be a list of places: headers, url, body", err)
 	}
 	v, err := parseInjectPlaces(places)
 	if err != nil {
