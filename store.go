@@ -83,6 +83,11 @@ type SecretStore interface {
 	// secret.MinSecretLen), or a bad host pattern (an address, a wildcard
 	// other than a leading "*.") is Invalid.
 	SetSecret(ctx context.Context, tenant TenantID, name, value string, hosts ...string) error
+	// PutSecret is SetSecret with every field of s, Inject included: where
+	// in requests to its hosts the value may go. A secret bound to no host
+	// with Inject other than headers only is Invalid (the proxy never puts
+	// an unbound secret anywhere).
+	PutSecret(ctx context.Context, tenant TenantID, s Secret) error
 	// ListSecrets returns the names and dates of the tenant's secrets,
 	// sorted by name; never their values.
 	ListSecrets(ctx context.Context, tenant TenantID) ([]SecretInfo, error)
@@ -98,17 +103,19 @@ type SecretStore interface {
 
 // Secret is a secret with its value, for setting up a task.
 type Secret struct {
-	Name  string
-	Value string
-	Hosts []string // the host patterns the value may be sent to; nil: unbound
+	Name   string
+	Value  string
+	Hosts  []string     // the host patterns the value may be sent to; nil: unbound
+	Inject SecretInject // where in a request to those hosts; zero: headers only
 }
 
 // SecretInfo describes a secret without its value.
 type SecretInfo struct {
-	Name    string    `json:"name"`
-	Hosts   []string  `json:"hosts"` // the host patterns it is bound to; empty: unbound
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Name    string       `json:"name"`
+	Hosts   []string     `json:"hosts"`  // the host patterns it is bound to; empty: unbound
+	Inject  SecretInject `json:"inject"` // where in requests to them: ["headers"] at least
+	Created time.Time    `json:"created"`
+	Updated time.Time    `json:"updated"`
 }
 
 // KeyAdmin manages the master keys that wrap the tenants' data keys. These

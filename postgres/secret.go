@@ -14,34 +14,44 @@ func checkSecretName(op, name string) error { return storecheck.SecretName(op, n
 
 // sealID is the record id a secret's value is sealed under (see
 // sealing.SecretID).
-func sealID(name, hosts string) string { return sealing.SecretID(name, hosts) }
+func sealID(name, hosts, inject string) string { return sealing.SecretID(name, hosts, inject) }
 
-// SetSecret implements bulwark.SecretStore. The value is sealed with the
-// tenant's data key, bound to the tenant, the name and the hosts.
+// SetSecret implements bulwark.SecretStore: PutSecret with the value put
+// into request headers only.
 func (db *DB) SetSecret(ctx context.Context, tenant bulwark.TenantID, name, value string, hosts ...string) error {
-	const op = "postgres.SetSecret"
+	return db.PutSecret(ctx, tenant, bulwark.Secret{Name: name, Value: value, Hosts: hosts})
+}
+
+// PutSecret implements bulwark.SecretStore. The value is sealed with the
+// tenant's data key, bound to the tenant, the name, the hosts and where
+// in a request it may go.
+func (db *DB) PutSecret(ctx context.Context, tenant bulwark.TenantID, s bulwark.Secret) error {
+	const op = "postgres.PutSecret"
 	if err := tenant.Check(op); err != nil {
 		return err
 	}
-	if err := checkSecretName(op, name); err != nil {
+	if err := checkSecretName(op, s.Name); err != nil {
 		return err
 	}
-	if err := storecheck.SecretValue(op, value); err != nil {
+	if err := storecheck.SecretValue(op, s.Value); err != nil {
 		return err
 	}
-	bound, err := egress.BindingHosts(hosts)
+	bound, err := egress.BindingHosts(s.Hosts)
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, "a secret's hosts: "+err.Error(), err)
 	}
-	hostList := strings.Join(bound, ",")
-	ct, err := db.seal(ctx, tenant, kindSecret, sealID(name, hostList), []byte(value))
+	if err := storecheck.SecretInject(op, len(bound) > 0, s.Inject); err != nil {
+		return err
+	}
+	hostList, inject := strings.Join(bound, ","), injectColumn(s.Inject)
+	ct, err := db.seal(ctx, tenant, kindSecret, sealID(s.Name, hostList, inject), []byte(s.Value))
 	if err != nil {
 		return err
 	}
 	now := unixTime(db.now())
-	_, err = db.db.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, created, updated) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, hosts = excluded.hosts, updated = excluded.updated`,
-		tenant, name, ct, hostList, now, now)
+	_, err = db.db.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, inject, created, updated) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, hosts = excluded.hosts, inject = excluded.inject, updated = excluded.updated`,
+		tenant, s.Name, ct, hostList, inject, now, now)
 	if err != nil {
 		return unavailable(op, "store the secret", err)
 	}
@@ -54,7 +64,7 @@ func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwa
 	if err := tenant.Check(op); err != nil {
 		return nil, err
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
+	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, inject, created, updated FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
 	if err != nil {
 		return nil, unavailable(op, "list the secrets", err)
 	}
@@ -63,11 +73,12 @@ func (db *DB) ListSecrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwa
 	for rows.Next() {
 		var s bulwark.SecretInfo
 		var created, updated int64
-		var hosts string
-		if err := rows.Scan(&s.Name, &hosts, &created, &updated); err != nil {
+		var hosts, inject string
+		if err := rows.Scan(&s.Name, &hosts, &inject, &created, &updated); err != nil {
 			return nil, unavailable(op, "list the secrets", err)
 		}
 		s.Hosts = splitHosts(hosts)
+		s.Inject = readInject(inject)
 		if s.Hosts == nil {
 			s.Hosts = []string{} // "hosts": [] in JSON
 		}
@@ -101,18 +112,18 @@ func (db *DB) Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.S
 	if err := tenant.Check(op); err != nil {
 		return nil, err
 	}
-	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, value_ct FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
+	rows, err := db.db.QueryContext(ctx, `SELECT name, hosts, inject, value_ct FROM secrets WHERE tenant_id = $1 ORDER BY name`, tenant)
 	if err != nil {
 		return nil, unavailable(op, "read the secrets", err)
 	}
 	type row struct {
-		name, hosts string
-		ct          []byte
+		name, hosts, inject string
+		ct                  []byte
 	}
 	var all []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.name, &r.hosts, &r.ct); err != nil {
+		if err := rows.Scan(&r.name, &r.hosts, &r.inject, &r.ct); err != nil {
 			rows.Close()
 			return nil, unavailable(op, "read the secrets", err)
 		}
@@ -124,13 +135,33 @@ func (db *DB) Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.S
 	}
 	out := make([]bulwark.Secret, 0, len(all))
 	for _, r := range all {
-		pt, err := db.open(ctx, tenant, kindSecret, sealID(r.name, r.hosts), r.ct)
+		pt, err := db.open(ctx, tenant, kindSecret, sealID(r.name, r.hosts, r.inject), r.ct)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, bulwark.Secret{Name: r.name, Value: string(pt), Hosts: splitHosts(r.hosts)})
+		out = append(out, bulwark.Secret{Name: r.name, Value: string(pt), Hosts: splitHosts(r.hosts), Inject: readInject(r.inject)})
 	}
 	return out, nil
+}
+
+// injectColumn is how the inject column holds in: "" for headers only (as
+// every secret stored before the column was), else its places.
+func injectColumn(in bulwark.SecretInject) string {
+	if in.IsHeadersOnly() {
+		return ""
+	}
+	return in.String()
+}
+
+// readInject reads the inject column. The column is bound into the sealed
+// value's associated data, so a value changed outside PutSecret fails to
+// open before this is read; what it cannot parse is headers only.
+func readInject(s string) bulwark.SecretInject {
+	in, err := bulwark.ParseSecretInject(s)
+	if err != nil {
+		return bulwark.SecretInject{}
+	}
+	return in
 }
 
 func splitHosts(s string) []string {

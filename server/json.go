@@ -74,6 +74,10 @@ func jsonError(op string, err error, v any, body []byte) error {
 	switch {
 	case errors.As(err, &mb):
 		return bulwark.E(bulwark.QuotaExceeded, op, "the body is too large", err)
+	case bulwark.ErrorKind(err) == bulwark.Invalid && bulwark.ErrorMessage(err) != "":
+		// A field's own JSON reader (bulwark.SecretInject) said what is
+		// wrong, in words meant for the client.
+		return err
 	case errors.Is(err, io.EOF):
 		return bad("the body is empty: send a JSON object")
 	case errors.As(err, &syntax):

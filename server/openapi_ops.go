@@ -91,7 +91,7 @@ func opDocs() map[string]opDoc {
 
 		"GET /api/v1/secrets": {summary: "List the tenant's secrets: names and dates, never values", resp: secretsResponse{}},
 		"PUT /api/v1/secrets/{name}": {summary: "Set or replace a secret", body: putSecretRequest{}, kind: noBody, status: 204,
-			desc: "`hosts` binds the value to the hosts it may be sent to."},
+			desc: "`hosts` binds the value to the hosts it may be sent to; `inject` says where in a request to them (default `[\"headers\"]`: header values only; add `url` or `body` to allow those). A placeholder elsewhere refuses the request, so a host that stores what it is sent cannot hand the value back transformed."},
 		"DELETE /api/v1/secrets/{name}": {summary: "Delete a secret", kind: noBody, status: 204},
 
 		"POST /api/v1/schedules": {summary: "Create a schedule that starts a task at each tick, as its creator", body: scheduleRequest{}, status: 201, resp: bulwark.Schedule{},

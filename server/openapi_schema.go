@@ -37,6 +37,16 @@ func rawMessageType() reflect.Type   { return reflect.TypeFor[json.RawMessage]()
 func jsonMarshaler() reflect.Type    { return reflect.TypeFor[json.Marshaler]() }
 func textMarshaler() reflect.Type    { return reflect.TypeFor[encoding.TextMarshaler]() }
 func finishReasonType() reflect.Type { return reflect.TypeFor[bulwark.FinishReason]() }
+func secretInjectType() reflect.Type { return reflect.TypeFor[bulwark.SecretInject]() }
+
+// secretInjectSchema is the schema of where a secret's value may go.
+func secretInjectSchema() map[string]any {
+	return map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []any{bulwark.InjectHeaders, bulwark.InjectURL, bulwark.InjectBody}},
+		"description": "where in an HTTPS request to the secret's hosts the egress proxy may put its value: `headers` (header values) always; " +
+			"`url` (path and query) and `body` only when listed, since a host that stores what it is sent can hand a value back transformed, past masking. " +
+			"Omitted or null: headers only. A placeholder anywhere else refuses the request (403). Only for a secret bound to hosts.",
+		"examples": []any{[]any{"headers"}, []any{"headers", "body"}}}
+}
 
 // finishReasonSchema is the schema of why a task ended: a string, its
 // values listed but not an enum, so that a client built from this
@@ -67,6 +77,8 @@ func (s *schemas) of(t reflect.Type) map[string]any {
 		return map[string]any{"description": "any JSON value"}
 	case finishReasonType():
 		return finishReasonSchema()
+	case secretInjectType():
+		return secretInjectSchema()
 	}
 	if t.Kind() != reflect.Pointer {
 		switch {

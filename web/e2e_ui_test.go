@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -196,11 +197,18 @@ func testSecretsPage(t *testing.T, b *browser, s *e2eServer) {
 	b.typeInto("form.new-secret input[name=name]", name)
 	b.typeInto("form.new-secret input[name=value]", value)
 	b.typeInto("form.new-secret textarea[name=hosts]", "api.example.com")
+	b.click("form.new-secret input[name=inject-body]")
 	b.click("form.new-secret button[type=submit]")
 	b.wait("the secret in the list", fmt.Sprintf(`document.querySelector('table.secrets tr[data-name=%q]')`, name))
 	row := fmt.Sprintf(`table.secrets tr[data-name=%q]`, name)
 	if got := b.text(row + " td.hosts"); got != "api.example.com" {
 		t.Errorf("the secret's hosts read %q", got)
+	}
+	if got := b.text(row + " td.inject"); got != "headers, body" {
+		t.Errorf("the secret's places read %q, want headers, body", got)
+	}
+	if all, err := s.db.Secrets(ctx, s.tenant); err != nil || !slices.ContainsFunc(all, func(x bulwark.Secret) bool { return x.Name == name && x.Inject.Body && !x.Inject.URL }) {
+		t.Errorf("stored secrets: %v; want %s with the body ticked, not the URL", err, name)
 	}
 	if v := evalJS[string](b, `document.querySelector('form.new-secret input[name=value]').value`); v != "" {
 		t.Errorf("after setting it, the value field still holds %q", v)

@@ -18,7 +18,7 @@ import (
 )
 
 const secretsUsage = `Usage:
-  bulwark secrets set    [--tenant T] [--data DIR] [--hosts HOST,...] NAME < VALUE
+  bulwark secrets set    [--tenant T] [--data DIR] [--hosts HOST,...] [--inject PLACES] NAME < VALUE
   bulwark secrets list   [--tenant T] [--data DIR]
   bulwark secrets delete [--tenant T] [--data DIR] NAME
 
@@ -33,8 +33,17 @@ HTTPS requests to those hosts alone (which must also be allowed domains).
 A secret set without --hosts cannot be used by code unless the operator sets
 BULWARK_SECRETS_IN_SANDBOX=on. 'set' replaces the hosts with those given.
 
-Example:
-  bulwark secrets set --hosts api.github.com GITHUB_TOKEN < token.txt`
+--inject says where in a request to those hosts the value may go: headers
+(the default: header values, e.g. Authorization: Bearer {{secret:NAME}}),
+and, only if listed, url (path and query) and body, comma-separated
+(headers,url,body). A host that stores what it is sent can hand a value put
+into a URL or a body back transformed, where no masking recognises it; a
+placeholder anywhere the secret may not go refuses the request. 'set'
+replaces the places with those given (headers only without --inject).
+
+Examples:
+  bulwark secrets set --hosts api.github.com GITHUB_TOKEN < token.txt
+  bulwark secrets set --hosts upload.example.com --inject headers,body UPLOAD_KEY < key.txt`
 
 // maxSecretInput is the most bytes 'secrets set' reads from stdin.
 const maxSecretInput = 64 << 10
@@ -47,9 +56,10 @@ func cmdSecrets(ctx context.Context, args []string, s stdio) int {
 	fs := newFlagSet("secrets "+sub, secretsUsage)
 	tenant := fs.String("tenant", bulwark.LocalTenantName, "the tenant's `NAME`")
 	where := addStoreFlags(fs)
-	var hosts *string
+	var hosts, inject *string
 	if sub == "set" {
 		hosts = fs.String("hosts", "", "comma-separated `HOSTS` the secret may be sent to (api.github.com, *.example.com)")
+		inject = fs.String("inject", "", "where in a request the value may go: `PLACES` of headers, url, body, comma-separated (default headers)")
 	}
 	pos, err := fs.parseMixed(args[1:], s)
 	if err != nil {
@@ -63,13 +73,26 @@ func cmdSecrets(ctx context.Context, args []string, s stdio) int {
 		}
 		bind = b
 	}
-	if err := runSecrets(ctx, sub, pos, bind, *tenant, *where, s); err != nil {
+	var places bulwark.SecretInject
+	if inject != nil {
+		in, err := bulwark.ParseSecretInject(*inject)
+		if err != nil {
+			return fail(s, usagef("secrets set --inject: %s", bulwark.ErrorMessage(err)))
+		}
+		if len(bind) == 0 && !in.IsHeadersOnly() {
+			return fail(s, usagef("secrets set --inject %s: a secret bound to no host is put into no request; give --hosts too", in))
+		}
+		places = in
+	}
+	if err := runSecrets(ctx, sub, pos, bulwark.Secret{Hosts: bind, Inject: places}, *tenant, *where, s); err != nil {
 		return fail(s, err)
 	}
 	return exitOK
 }
 
-func runSecrets(ctx context.Context, sub string, pos, hosts []string, tenantName string, where storeFlags, s stdio) error {
+// runSecrets runs sub; for "set", bind holds the hosts and places.
+func runSecrets(ctx context.Context, sub string, pos []string, bind bulwark.Secret, tenantName string, where storeFlags, s stdio) error {
+	hosts := bind.Hosts
 	switch sub {
 	case "set", "delete":
 		if len(pos) == 0 {
@@ -106,16 +129,16 @@ func runSecrets(ctx context.Context, sub string, pos, hosts []string, tenantName
 	defer db.Close()
 	switch sub {
 	case "set":
-		if err := db.SetSecret(ctx, tenant, pos[0], value, hosts...); err != nil {
+		if err := db.PutSecret(ctx, tenant, bulwark.Secret{Name: pos[0], Value: value, Hosts: hosts, Inject: bind.Inject}); err != nil {
 			return err
 		}
 		bound := "not bound to any host: code cannot use it unless " + secretsInSandboxVar + "=on"
 		if len(hosts) > 0 {
-			bound = "bound to " + strings.Join(hosts, ", ")
+			bound = "bound to " + strings.Join(hosts, ", ") + ", put into request " + strings.Join(bind.Inject.Places(), ", ")
 		}
 		fmt.Fprintf(s.err, "secret %s set for tenant %s, %s; tools refer to it as %s\n", pos[0], tenantName, bound, secret.Placeholder(pos[0]))
 		return auditAdmin(ctx, db, data, s, audit.Record{TenantID: string(tenant), Action: "secret.set", Target: pos[0], Outcome: audit.OutcomeOK,
-			Details: map[string]string{"hosts": strings.Join(hosts, ",")}})
+			Details: map[string]string{"hosts": strings.Join(hosts, ","), "inject": bind.Inject.String()}})
 	case "delete":
 		if err := db.DeleteSecret(ctx, tenant, pos[0]); err != nil {
 			if bulwark.ErrorKind(err) == bulwark.NotFound { // the operator's own input: safe to name
@@ -135,13 +158,17 @@ func runSecrets(ctx context.Context, sub string, pos, hosts []string, tenantName
 			return nil
 		}
 		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tHOSTS\tCREATED\tUPDATED")
+		fmt.Fprintln(tw, "NAME\tHOSTS\tINJECT\tCREATED\tUPDATED")
 		for _, i := range infos {
 			hosts := strings.Join(i.Hosts, ",")
 			if hosts == "" {
 				hosts = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", i.Name, hosts, i.Created.Local().Format(time.DateTime), i.Updated.Local().Format(time.DateTime))
+			inject := i.Inject.String()
+			if len(i.Hosts) == 0 {
+				inject = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", i.Name, hosts, inject, i.Created.Local().Format(time.DateTime), i.Updated.Local().Format(time.DateTime))
 		}
 		return tw.Flush()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -186,5 +187,34 @@ func TestSecretsCommandHosts(t *testing.T) {
 	code, _, stderr = runCmd(t, cmdSecrets, "", "delete", "--data", data, "--hosts", "x.com", "GH")
 	if code != exitUsage {
 		t.Errorf("secrets delete --hosts: exit %d, stderr %q; want a usage error", code, stderr)
+	}
+}
+
+// secrets set --inject says where in a request the value may go (headers
+// only without it); list shows it; a bad place, or places for a secret
+// bound to no host, are usage errors before anything is stored.
+func TestSecretsCommandInject(t *testing.T) {
+	if env("BULWARK_MASTER_KEY") != "" || env("BULWARK_MASTER_KEY_FILE") != "" {
+		t.Skip("a master key is set in the environment; this test uses the data folder's own")
+	}
+	data := t.TempDir()
+	code, _, stderr := runCmd(t, cmdSecrets, "ghp-value-123\n", "set", "--data", data, "--hosts", "api.github.com", "GH")
+	if code != exitOK || !strings.Contains(stderr, "put into request headers;") {
+		t.Fatalf("secrets set without --inject: exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = runCmd(t, cmdSecrets, "up-value-1234\n", "set", "--data", data, "--hosts", "up.example.com", "--inject", "body,headers", "UP")
+	if code != exitOK || !strings.Contains(stderr, "put into request headers, body;") {
+		t.Fatalf("secrets set --inject body,headers: exit %d, stderr %q", code, stderr)
+	}
+	for _, bad := range [][]string{{"--hosts", "x.example.com", "--inject", "cookies"}, {"--inject", "url"}} {
+		code, _, stderr := runCmd(t, cmdSecrets, "value-123456", append(append([]string{"set", "--data", data}, bad...), "BAD")...)
+		if code != exitUsage || !strings.Contains(stderr, "--inject") {
+			t.Errorf("secrets set %q: exit %d, stderr %q; want a usage error", bad, code, stderr)
+		}
+	}
+	code, out, _ := runCmd(t, cmdSecrets, "", "list", "--data", data)
+	if code != exitOK || !regexp.MustCompile(`GH\s+api.github.com\s+headers\s`).MatchString(out) ||
+		!regexp.MustCompile(`UP\s+up.example.com\s+headers,body\s`).MatchString(out) || strings.Contains(out, "BAD") {
+		t.Errorf("secrets list: exit %d, stdout %q; want GH headers, UP headers,body, no BAD", code, out)
 	}
 }

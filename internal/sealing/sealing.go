@@ -39,13 +39,19 @@ func DataKeyAD(tenant bulwark.TenantID, v uint32) []byte {
 }
 
 // SecretID is the record id a secret's value is sealed under: its name,
-// and its hosts when it has any, so that the hosts cannot be changed in
-// the database without the value failing to open.
-func SecretID(name, hosts string) string {
-	if hosts == "" {
-		return name
+// its hosts when it has any, and where in a request it may go (inject, the
+// stored column) when that is more than headers, so that neither can be
+// changed in the database without the value failing to open. A secret
+// stored before inject existed has the id it had.
+func SecretID(name, hosts, inject string) string {
+	id := name
+	if hosts != "" || inject != "" {
+		id += "\x00" + hosts
 	}
-	return name + "\x00" + hosts
+	if inject != "" {
+		id += "\x00inject=" + inject
+	}
+	return id
 }
 
 // EventID is the record id an event's payload is bound to.

@@ -15,7 +15,8 @@ func TestKindsPinned(t *testing.T) {
 	for got, want := range map[string]string{
 		KindSecret: "secret", KindTaskInput: "task.input", KindTaskAnswer: "task.answer", KindEvent: "event",
 		KindDataKey: "datakey", KindSettings: "settings", KindArtifactMeta: "artifact.meta", KindArtifactContent: "artifact",
-		SecretID("K", ""): "K", SecretID("K", "a.com,b.com"): "K\x00a.com,b.com", EventID("t_1", 12): "t_1/12",
+		SecretID("K", "", ""): "K", SecretID("K", "a.com,b.com", ""): "K\x00a.com,b.com",
+		SecretID("K", "a.com", "headers,body"): "K\x00a.com\x00inject=headers,body", EventID("t_1", 12): "t_1/12",
 		ArtifactContentID("t_1", "a/b"): "t_1\x00a/b", ArtifactMetaID("t_1", "f_1"): "t_1\x00f_1",
 		KindCheckpoint: "checkpoint", KindCheckpointBlob: "checkpoint.blob", KindSkill: "skill",
 		CheckpointID("t_1", 12): "t_1\x0012", CheckpointBlobID("t_1", "ab12"): "t_1\x00ab12",

@@ -74,6 +74,17 @@ func SecretValue(op, value string) error {
 	return nil
 }
 
+// SecretInject refuses a secret bound to no host (bound false) that
+// would go anywhere but headers: Invalid, since the proxy puts an unbound
+// secret nowhere, and a place chosen now would apply unseen once it is
+// bound.
+func SecretInject(op string, bound bool, in bulwark.SecretInject) error {
+	if !bound && !in.IsHeadersOnly() {
+		return bulwark.Errorf(bulwark.Invalid, op, "a secret bound to no host is put into no request; bind it to hosts to choose where (inject %s)", in)
+	}
+	return nil
+}
+
 // BlobID refuses a checkpoint blob id that is not in the form
 // bulwark.BlobID gives (64 lowercase hex digits): Invalid.
 func BlobID(op, id string) error {

@@ -89,6 +89,7 @@ var tests = []struct {
 	{"TaskUsage", testTaskUsage},
 	{"Secrets", testSecrets},
 	{"SecretHosts", testSecretHosts},
+	{"SecretInject", testSecretInject},
 	{"Users", testUsers},
 	{"EmailsPerTenant", testEmailsPerTenant},
 	{"DeleteUser", testDeleteUser},

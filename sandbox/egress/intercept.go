@@ -193,10 +193,23 @@ type tunnelHandler struct {
 }
 
 func (h *tunnelHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Only HTTP/1 is rewritten: an HTTP/2 preface sent with prior
+	// knowledge ("PRI * HTTP/2.0") reads as a request, and must not be
+	// sent on as one.
+	if r.ProtoMajor != 1 {
+		h.p.report(h.host, h.port, false, "HTTP version "+r.Proto+" is not supported")
+		http.Error(w, "bulwark egress proxy: only HTTP/1.1 is supported", http.StatusHTTPVersionNotSupported)
+		return
+	}
 	// The request goes to the tunnel's host whatever its Host header says;
 	// a different Host could route it, with the secret, to another site
 	// behind the same server.
 	if name, _, err := ParseHost(hostOnly(r.Host)); r.Host != "" && (err != nil || name != h.host) {
+		if e := h.ic.placeholderIn(h.host, r.Host, inHost); e != nil {
+			h.p.reportSecret(h.host, h.port, e.secret, false, e.why)
+			http.Error(w, e.Error(), http.StatusMisdirectedRequest)
+			return
+		}
 		h.p.report(h.host, h.port, false, fmt.Sprintf("Host header %q differs from the CONNECT host", r.Host))
 		http.Error(w, "bulwark egress proxy: the Host header must name the host of the tunnel ("+h.host+")", http.StatusMisdirectedRequest)
 		return
@@ -220,7 +233,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, ic *Intercept, t
 	used := map[string]bool{}
 	var mu sync.Mutex
 	var refused *errSecretRefused
-	hit := refuser(host, tls, used)
+	hit := refuser(host, used)
 	onHit := func(ru rule) error { // also called from the transport's body writer
 		mu.Lock()
 		defer mu.Unlock()
@@ -323,18 +336,12 @@ func encoded(h http.Header) (string, bool) {
 }
 
 // rewrite makes the outgoing request of r: target's scheme and host, r's
-// path and query, headers and body with the placeholders replaced by rules.
+// path and query, headers and body with the placeholders replaced by the
+// rules of each place (see requestRules): a placeholder where its secret
+// may not go, a header name included, refuses the request through onHit.
 // It also returns rules that turn the rewritten header values back into
 // those the sandbox sent, for masking echoes.
 func (p *Proxy) rewrite(r *http.Request, ic *Intercept, host, target string, tls bool, onHit func(rule) error) (out *http.Request, echoes []rule, err error) {
-	rules := ic.requestRules(host, tls)
-	urlRules := make([]rule, len(rules))
-	for i, ru := range rules {
-		if !ru.encoded { // a value in a URL is percent-encoded, whatever the form
-			ru.repl = url.QueryEscape(ru.repl)
-		}
-		urlRules[i] = ru
-	}
 	uri := r.URL.RequestURI()
 	if r.URL.IsAbs() {
 		uri = r.URL.EscapedPath()
@@ -345,7 +352,7 @@ func (p *Proxy) rewrite(r *http.Request, ic *Intercept, host, target string, tls
 			uri += "?" + r.URL.RawQuery
 		}
 	}
-	uri, err = replaceString(uri, urlRules, onHit)
+	uri, err = replaceString(uri, ic.requestRules(host, tls, inURL), onHit)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -357,7 +364,14 @@ func (p *Proxy) rewrite(r *http.Request, ic *Intercept, host, target string, tls
 	if err != nil {
 		return nil, nil, errors.New("the request is not valid")
 	}
+	rules, names := ic.requestRules(host, tls, inHeader), ic.refuseAll(host, inHeaderName)
 	for k, vs := range r.Header {
+		// A name is never rewritten, and a placeholder in it (a name
+		// may hold "%7B%7Bsecret%3ANAME%7D%7D") is refused, as hop
+		// headers' are: nothing of a placeholder leaves unseen.
+		if _, err := replaceString(k, names, onHit); err != nil {
+			return nil, nil, err
+		}
 		// Range goes too (a server may ignore it and send the whole):
 		// a store on a bound host would serve the value a few bytes at a
 		// time, each piece too short to be masked.
@@ -380,7 +394,10 @@ func (p *Proxy) rewrite(r *http.Request, ic *Intercept, host, target string, tls
 	if r.ContentLength == 0 && len(r.TransferEncoding) == 0 {
 		return out, echoes, nil
 	}
-	br := newReplaceReader(r.Body, rules, onHit)
+	// The body as the server decoded its framing (chunks joined, however
+	// split), streamed: the replacer holds back enough to see a
+	// placeholder across reads.
+	br := newReplaceReader(r.Body, ic.requestRules(host, tls, inBody), onHit)
 	head, err := io.ReadAll(io.LimitReader(br, maxBufferedBody+1))
 	if err != nil {
 		return nil, nil, errors.New("the request body could not be read")

@@ -51,7 +51,24 @@ type interceptFixture struct {
 	events []Event
 }
 
+// newInterceptFixture makes an interceptFixture in which TOKEN may go
+// into the URL and the body too (as its owner can allow):
+// most tests here check what comes back when it went there.
+// newHeadersOnlyFixture leaves it at the default, headers only.
 func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPool) *interceptFixture {
+	t.Helper()
+	return newFixture(t, roots, Secret{InURL: true, InBody: true})
+}
+
+// newHeadersOnlyFixture is newInterceptFixture with TOKEN put into
+// request headers only, the default.
+func newHeadersOnlyFixture(t *testing.T) *interceptFixture {
+	t.Helper()
+	return newFixture(t, trustServer, Secret{})
+}
+
+// newFixture makes the fixture with TOKEN's places taken from inject.
+func newFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPool, inject Secret) *interceptFixture {
 	t.Helper()
 	f := &interceptFixture{seen: &seen{}}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -120,6 +137,17 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 		case "/echo-next": // a login redirect that carries the URL asked for, encoded again
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 			return
+		case "/redirect-echo": // a redirect that carries what it was sent (an OAuth-style callback)
+			http.Redirect(w, r, "/landing?t="+url.QueryEscape(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")), http.StatusFound)
+			return
+		case "/redirect-stored": // a redirect to a target stored earlier, placeholder and all
+			w.Header().Set("Location", "/landing/"+testPH)
+			w.WriteHeader(http.StatusFound)
+			return
+		case "/redirect-cross": // a redirect to another host
+			w.Header().Set("Location", "https://unbound.example.com/landing?t="+testPH)
+			w.WriteHeader(http.StatusFound)
+			return
 		case "/stored-escaped": // escaped as other languages' libraries do
 			fmt.Fprintf(w, "%s %s %s %s", url.PathEscape(string(b)), escapeEach(b, "%%%02x", "-"),
 				escapeEach(b, `\u%04X`, "-/"), escapeEach(b, `\u%04x`, ""))
@@ -133,7 +161,7 @@ func newInterceptFixture(t *testing.T, roots func(*httptest.Server) *x509.CertPo
 	plain := httptest.NewServer(srv.Config.Handler)
 	t.Cleanup(plain.Close)
 	bound, _ := ParseAllowlist([]string{"example.com"})
-	ic, err := NewIntercept([]Secret{{Name: "TOKEN", Placeholder: testPH, Value: testValue, Hosts: bound}})
+	ic, err := NewIntercept([]Secret{{Name: "TOKEN", Placeholder: testPH, Value: testValue, Hosts: bound, InURL: inject.InURL, InBody: inject.InBody}})
 	if err != nil {
 		t.Fatal(err)
 	}

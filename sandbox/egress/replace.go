@@ -17,7 +17,8 @@ type rule struct {
 	repl    string
 	secret  string // the secret's name, for reports
 	refuse  bool
-	encoded bool // the needle is a percent-encoded form, and so is repl
+	why     string // for a refusing rule: why the placeholder may not go there
+	encoded bool   // the needle is a percent-encoded form, and so is repl
 	// escaped makes the needle match also with any of its bytes escaped
 	// as percent (%2f, %2F; '+' for a space), JSON (\u002b, \u002B,
 	// \/, \", \\) or HTML/XML (&#43;, &#x2b;, &amp;) escapes, in any

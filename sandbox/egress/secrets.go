@@ -19,11 +19,33 @@ import (
 
 // Secret is a value the proxy puts into requests in place of its
 // placeholder, for connections to the hosts it is bound to.
+//
+// The value goes into request header values only, unless InURL or InBody
+// says otherwise: a bound host that stores what it is sent (a git host's
+// API) hands a value put into a body or a URL back transformed (gzip, a
+// packfile, base64 in JSON), where no masker recognises it. A placeholder
+// where its secret may not go refuses the request (see Intercept).
 type Secret struct {
 	Name        string
 	Placeholder string // what the sandboxed code writes, e.g. {{secret:NAME}}
 	Value       string
 	Hosts       Allowlist // the hosts the value may be sent to; never empty
+	InURL       bool      // the value may also go into the path and query
+	InBody      bool      // the value may also go into the body
+}
+
+// places names where s's value may go, for messages: "headers",
+// "headers and the URL", ...
+func (s Secret) places() string {
+	switch {
+	case s.InURL && s.InBody:
+		return "headers, the URL and the body"
+	case s.InURL:
+		return "headers and the URL"
+	case s.InBody:
+		return "headers and the body"
+	}
+	return "headers only"
 }
 
 // Intercept is what the proxy needs to put secrets into a sandbox's HTTPS
@@ -57,13 +79,40 @@ func NewIntercept(secrets []Secret) (*Intercept, error) {
 }
 
 // errSecretRefused is the error of a request that carried the placeholder
-// of a secret that may not go where the request went.
+// of a secret that may not go where the request went, or where in the
+// request it was.
 type errSecretRefused struct {
 	secret, host, why string
 }
 
 func (e *errSecretRefused) Error() string {
 	return fmt.Sprintf("bulwark egress proxy: the request carries the placeholder of secret %s, which %s; it was not sent to %s", e.secret, e.why, e.host)
+}
+
+// place is a part of a request a placeholder can be in.
+type place int
+
+const (
+	inHeader     place = iota // a header value
+	inURL                     // the request target: path and query
+	inBody                    // the body, however framed
+	inHeaderName              // a header's name: never a value's place
+	inHost                    // the Host header or CONNECT authority: never either
+)
+
+var placeNames = [...]string{inHeader: "a header", inURL: "the URL", inBody: "the body", inHeaderName: "a header name", inHost: "the host name"}
+
+// allows reports whether s's value may be put into place pl.
+func (s Secret) allows(pl place) bool {
+	switch pl {
+	case inHeader:
+		return true
+	case inURL:
+		return s.InURL
+	case inBody:
+		return s.InBody
+	}
+	return false
 }
 
 // placeholderForms are the spellings of a placeholder the proxy recognises:
@@ -78,24 +127,56 @@ func placeholderForms(p string) []string {
 	return forms
 }
 
-// requestRules are the rules for a request to host: the placeholders of the
-// secrets bound to host become their values; those of the others refuse the
-// request. With tls false every placeholder refuses: secrets never travel in
-// clear text.
-func (ic *Intercept) requestRules(host string, tls bool) []rule {
-	var rules []rule
+// requestRules are the rules for place pl of a request to host: the
+// placeholders of the secrets bound to host that may go into pl become
+// their values (percent-encoded in the URL); those of the others refuse
+// the request. With tls false every placeholder refuses: secrets never
+// travel in clear text. A refusing rule matches the placeholder in any
+// spelling (percent, JSON or HTML escapes, any case, broken by line
+// breaks), so that no form of it leaves unseen; replacing rules take the
+// forms placeholderForms names, listed first, so that of two matches at
+// one place the value's wins.
+func (ic *Intercept) requestRules(host string, tls bool, pl place) []rule {
+	var put, refuse []rule
 	for _, s := range ic.Secrets {
 		bound := s.Hosts.Allows(host)
+		if !bound || !tls || !s.allows(pl) {
+			why := "is not bound to this host"
+			switch {
+			case !tls:
+				why = "is sent only over HTTPS"
+			case pl == inHeaderName || pl == inHost:
+				why = "is never put into " + placeNames[pl]
+			case bound:
+				why = "may be put into " + s.places() + ", not " + placeNames[pl] + " (its owner can allow more with bulwark secrets set " + s.Name + " --inject)"
+			}
+			refuse = append(refuse, rule{needle: s.Placeholder, secret: s.Name, refuse: true, escaped: true, why: why})
+			continue
+		}
 		for i, f := range placeholderForms(s.Placeholder) {
 			r := rule{needle: f, secret: s.Name, repl: s.Value}
-			if i > 0 {
-				r.repl, r.encoded = url.QueryEscape(s.Value), true
+			if i > 0 || pl == inURL { // a value in a URL is percent-encoded, whatever the form
+				r.repl, r.encoded = url.QueryEscape(s.Value), i > 0
 			}
-			r.refuse = !bound || !tls
-			rules = append(rules, r)
+			put = append(put, r)
 		}
 	}
-	return rules
+	return append(put, refuse...)
+}
+
+// placeholderIn returns the refusal of the first placeholder s holds, in
+// any spelling, in place pl of a request to host, where no value is put;
+// nil when it holds none.
+func (ic *Intercept) placeholderIn(host, s string, pl place) *errSecretRefused {
+	_, err := replaceString(s, ic.refuseAll(host, pl), refuser(host, nil))
+	e, _ := asRefused(err)
+	return e
+}
+
+// refuseAll are rules that refuse every secret's placeholder, in any
+// spelling, in place pl, where no value is ever put.
+func (ic *Intercept) refuseAll(host string, pl place) []rule {
+	return ic.requestRules(host, true, pl)
 }
 
 // maskRules turn every secret value back into its placeholder, for what
@@ -160,7 +241,7 @@ func encodedValue(value string) []string {
 
 // refuser returns an onHit function that turns a refusing rule into an
 // errSecretRefused for host and records the names used in used.
-func refuser(host string, tls bool, used map[string]bool) func(rule) error {
+func refuser(host string, used map[string]bool) func(rule) error {
 	return func(r rule) error {
 		if !r.refuse {
 			if used != nil {
@@ -168,11 +249,7 @@ func refuser(host string, tls bool, used map[string]bool) func(rule) error {
 			}
 			return nil
 		}
-		why := "is not bound to this host"
-		if !tls {
-			why = "is sent only over HTTPS"
-		}
-		return &errSecretRefused{secret: r.secret, host: host, why: why}
+		return &errSecretRefused{secret: r.secret, host: host, why: r.why}
 	}
 }
 
