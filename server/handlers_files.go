@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,28 +29,58 @@ import (
 // are.
 
 type fileList struct {
-	Files []bulwark.Artifact `json:"files"`
+	Files []fileView `json:"files"`
+}
+
+// fileView is a file as a listing shows it: without its size and hash
+// when they are not to be shown (see taskFiles).
+type fileView struct {
+	bulwark.Artifact
+	Size   *int64 `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
+	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := fileList{Files: make([]fileView, 0, len(files))}
+	for _, f := range files {
+		v := fileView{Artifact: f, SHA256: f.SHA256}
+		if sized {
+			v.Size = &f.Size
+		}
+		out.Files = append(out.Files, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// taskFiles lists the files of task id of tenant for a listing: the file
+// list, the Agent Protocol's artifacts and the MCP files resource. sized
+// is false when downloads are masked (Config.MaskDownloads): a file's
+// size and hash are of the file as stored, so its size less the length
+// of its masked download would give the length of a masked secret, and
+// its hash would let a guess at one be checked offline. Then every file
+// is listed without either (SHA256 ""; Size to be left out), whether or
+// not it holds a secret: which ones do would tell as much. A download's
+// own length is that of what it sends.
+func (s *Server) taskFiles(ctx context.Context, tenant bulwark.TenantID, id string) (files []bulwark.Artifact, sized bool, err error) {
 	rt, err := s.runtime()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	files, err := rt.Files(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
+	if files, err = rt.Files(ctx, tenant, id); err != nil {
+		return nil, false, err
 	}
-	if s.cfg.MaskDownloads {
-		// The hash is of the file as stored: with the masked download in
-		// hand, it would let a guess at a masked secret be checked
-		// offline.
-		for i := range files {
-			files[i].SHA256 = ""
-		}
+	if !s.cfg.MaskDownloads {
+		return files, true, nil
 	}
-	writeJSON(w, http.StatusOK, fileList{Files: nonNil(files)})
-	return nil
+	for i := range files {
+		files[i].Size, files[i].SHA256 = 0, ""
+	}
+	return files, false, nil
 }
 
 func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {

@@ -126,8 +126,9 @@ func (s *Server) mcpHandler() http.Handler {
 func (s *Server) MCPServer(r *http.Request, p Principal, actor string) *mcp.Server {
 	b := &mcpBackend{s: s, r: r.WithContext(WithPrincipal(r.Context(), p)), p: p, actor: actor}
 	return mcpserver.New(b, mcpserver.Options{
-		MaxWait:  mcpMaxWait,
-		Lifetime: r.Context(),
+		MaxWait:   mcpMaxWait,
+		Lifetime:  r.Context(),
+		HideSizes: s.cfg.MaskDownloads,
 		Mask: func(ctx context.Context, msg string) string {
 			out, _, ok := s.maskMessage(b.r, p, msg)
 			if !ok {
@@ -307,11 +308,11 @@ func (b *mcpBackend) Subscribe(ctx context.Context, id string, after int64) (<-c
 }
 
 func (b *mcpBackend) Files(ctx context.Context, id string) ([]bulwark.Artifact, error) {
-	rt, err := b.allow("Files")
-	if err != nil {
+	if _, err := b.allow("Files"); err != nil {
 		return nil, err
 	}
-	return rt.Files(ctx, b.p.Tenant, id)
+	files, _, err := b.s.taskFiles(ctx, b.p.Tenant, id)
+	return files, err
 }
 
 func (b *mcpBackend) ReadFile(ctx context.Context, id, name string) (bulwark.Artifact, []byte, error) {
