@@ -115,3 +115,39 @@ func TestListingsHideTheUnmaskedSize(t *testing.T) {
 		}
 	}
 }
+
+// TestMaskedDownloadsBudgeted: a masked download confirms a guess written
+// into the file, so it is charged as a masked answer: from as many
+// addresses as it likes, one caller is refused once its budget is spent,
+// and the masks are audited.
+func TestMaskedDownloadsBudgeted(t *testing.T) {
+	t.Parallel()
+	const value = "bd-secret-value-8f3c1e"
+	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true; c.RateLimitOff = false }, highRates)
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	v := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/guess.txt", body: value, key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	refused := false
+	for i := range maskUserBurst + 1 {
+		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/guess.txt", key: te.key, remote: "10.9.0." + strconv.Itoa(i+1) + ":1"})
+		if w.Code == 429 {
+			refused = !strings.Contains(w.Body.String(), "REDACTED")
+			break
+		}
+		if w.Code != 200 || !strings.Contains(w.Body.String(), "REDACTED") {
+			t.Fatalf("download = %d %s, want it masked", w.Code, w.Body)
+		}
+	}
+	if !refused {
+		t.Errorf("%d masked downloads from as many addresses, none refused", maskUserBurst+1)
+	}
+	if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "download" {
+		t.Errorf("masked downloads audited as %+v, want secret.masked_answer where=download", recs)
+	}
+}

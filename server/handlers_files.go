@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -106,16 +107,24 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 // maskDownload masks secrets out of a file about to be downloaded, when
 // sandboxed code may have held their values (Config.MaskDownloads), with
 // the secrets of the caller's tenant. When they cannot be read, nothing is
-// sent: fail closed.
+// sent: fail closed. A file that had to be masked is charged to the
+// caller (chargeMasked): written by the caller, it would confirm a guess.
 func (s *Server) maskDownload(r *http.Request, data []byte) ([]byte, error) {
 	if !s.cfg.MaskDownloads {
 		return data, nil
 	}
-	red, err := s.red.For(r.Context(), TenantFrom(r.Context()))
+	p, _ := PrincipalFrom(r.Context())
+	red, err := s.red.For(r.Context(), p.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	return red.Bytes(data), nil
+	out := red.Bytes(data)
+	if !bytes.Equal(out, data) {
+		if err := s.chargeMasked(r, p, "download"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // writeDownload sends data as an attachment: never rendered by the

@@ -130,9 +130,14 @@ func (s *Server) MCPServer(r *http.Request, p Principal, actor string) *mcp.Serv
 		Lifetime:  r.Context(),
 		HideSizes: s.cfg.MaskDownloads,
 		Mask: func(ctx context.Context, msg string) string {
-			out, _, ok := s.maskMessage(b.r, p, msg)
+			out, masked, ok := s.maskMessage(b.r, p, msg)
 			if !ok {
 				return "the answer could not be masked, so it is withheld"
+			}
+			if masked {
+				if err := s.chargeMasked(b.r, p, "mcp error"); err != nil {
+					return bulwark.ErrorMessage(err)
+				}
 			}
 			return out
 		},
