@@ -126,6 +126,23 @@ func (s *Server) chargeMasked(r *http.Request, p Principal, where string) error 
 	return nil
 }
 
+// chargeInput charges text, a task's input or a message to one that
+// will be stored and shown masked (the agent masks every event), as a
+// masked answer when the tenant's redactor would mask any of it: the
+// task's events would confirm a guess written into it. where names the
+// kind of text.
+func (s *Server) chargeInput(r *http.Request, text, where string) error {
+	p, _ := PrincipalFrom(r.Context())
+	red, err := s.red.For(r.Context(), p.Tenant)
+	if err != nil {
+		return err
+	}
+	if red.String(text) == text {
+		return nil
+	}
+	return s.chargeMasked(r, p, where)
+}
+
 // maskMessage masks msg, an error message for the request, with the
 // redactor of the request's tenant (none for a request of no tenant). A
 // mask is a security event: the caller charges it (chargeMasked). ok is

@@ -124,7 +124,7 @@ func (s *Server) apCreateTask(w http.ResponseWriter, r *http.Request) error {
 	if req.Input == nil {
 		return bulwark.Errorf(bulwark.Invalid, op, "input: say what the agent should do")
 	}
-	input, err := s.checkTask(op, *req.Input, "")
+	input, err := s.checkTask(r, op, *req.Input, "")
 	if err != nil {
 		return err
 	}

@@ -275,7 +275,7 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	undelivered := ""
 	if req.Input != nil && strings.TrimSpace(*req.Input) != "" && *req.Input != t.Input {
-		text, err := s.checkTask(op, *req.Input, "")
+		text, err := s.checkTask(r, op, *req.Input, "")
 		if err != nil {
 			return err
 		}

@@ -194,12 +194,15 @@ func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
 }
 
 // checkTask validates a new task's input, model and limits.
-func (s *Server) checkTask(op, input, model string) (string, error) {
+func (s *Server) checkTask(r *http.Request, op, input, model string) (string, error) {
 	input, err := guard.ValidateInput(input, MaxInputBytes)
 	if err != nil {
 		return "", bulwark.E(bulwark.Invalid, op, "input: "+bulwark.ErrorMessage(err), err)
 	}
 	if err := checkModelSpec(op, model, s.cfg.DefaultModel); err != nil {
+		return "", err
+	}
+	if err := s.chargeInput(r, input, "task input"); err != nil {
 		return "", err
 	}
 	return input, nil
@@ -215,7 +218,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	input, err := s.checkTask(op, req.Input, req.Model)
+	input, err := s.checkTask(r, op, req.Input, req.Model)
 	if err != nil {
 		return err
 	}
@@ -495,6 +498,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	text, err := guard.ValidateInput(req.Text, MaxInputBytes)
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
+	}
+	if err := s.chargeInput(r, text, "task message"); err != nil {
+		return err
 	}
 	var limits *bulwark.Limits
 	if req.Limits != nil {

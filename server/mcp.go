@@ -201,7 +201,7 @@ func (b *mcpBackend) CreateTask(ctx context.Context, input, model string) (bulwa
 	if err != nil {
 		return bulwark.Task{}, err
 	}
-	input, err = b.s.checkTask(op, input, model)
+	input, err = b.s.checkTask(b.r, op, input, model)
 	if err != nil {
 		return bulwark.Task{}, err
 	}
@@ -267,6 +267,9 @@ func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task
 	text, err = guard.ValidateInput(text, MaxInputBytes)
 	if err != nil {
 		return bulwark.Task{}, false, bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
+	}
+	if err := b.s.chargeInput(b.r, text, "task message"); err != nil {
+		return bulwark.Task{}, false, err
 	}
 	if err := b.s.mayInstruct(ctx, b.p, id); err != nil {
 		return bulwark.Task{}, false, err

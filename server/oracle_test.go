@@ -319,3 +319,38 @@ func TestMaskedAnswersBudgetedPerUserAndTenant(t *testing.T) {
 		t.Errorf("%d masked answers of A audited, want one at least for each of its %d callers", masks, len(keys))
 	}
 }
+
+// TestTaskInputGuessesBudgeted: a task's input and the messages sent to
+// it come back masked in its events, so one that holds a secret's value
+// is charged as a masked answer when it is sent: a caller spreading its
+// guesses over many addresses is refused once its budget is spent.
+func TestTaskInputGuessesBudgeted(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t, func(c *Config) { c.RateLimitOff = false }, highRates)
+	if err := te.db.SetSecret(context.Background(), te.a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	// A guess that is wrong is never charged.
+	for i := range maskUserBurst + 5 {
+		if w := te.do(req{method: "POST", path: "/api/v1/tasks", key: te.key, remote: fmt.Sprintf("10.8.0.%d:1", i+1),
+			body: `{"input":"guess ` + oracleGuess + `"}`}); w.Code != 201 {
+			t.Fatalf("POST task with a wrong guess = %d %s", w.Code, w.Body)
+		}
+	}
+	refused := 0
+	for i := range maskUserBurst + 1 {
+		w := te.do(req{method: "POST", path: "/api/v1/tasks", key: te.key, remote: fmt.Sprintf("10.8.1.%d:1", i+1),
+			body: `{"input":"guess ` + oracleValue + `"}`})
+		if w.Code == http.StatusTooManyRequests {
+			refused++
+		} else if w.Code != 201 {
+			t.Fatalf("POST task = %d %s", w.Code, w.Body)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("%d tasks with the secret's value as input from as many addresses, none refused", maskUserBurst+1)
+	}
+	if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "task input" {
+		t.Errorf("audited %+v, want secret.masked_answer where=task input", recs)
+	}
+}
