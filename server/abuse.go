@@ -126,21 +126,27 @@ func (s *Server) chargeMasked(r *http.Request, p Principal, where string) error 
 	return nil
 }
 
-// chargeInput charges text, a task's input or a message to one that
-// will be stored and shown masked (the agent masks every event), as a
-// masked answer when the tenant's redactor would mask any of it: the
-// task's events would confirm a guess written into it. where names the
-// kind of text.
-func (s *Server) chargeInput(r *http.Request, text, where string) error {
+// maskInput masks text, a task's input or a message to one, with the
+// tenant's redactor before it is stored: the agent masks both before the
+// model and its events see them, and the task, its list and its schedule
+// are shown to every member of the tenant, who must not read a secret's
+// value there either. Text that had to be masked is charged as a masked
+// answer: the task's events would confirm a guess written into it. where
+// names the kind of text.
+func (s *Server) maskInput(r *http.Request, text, where string) (string, error) {
 	p, _ := PrincipalFrom(r.Context())
 	red, err := s.red.For(r.Context(), p.Tenant)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if red.String(text) == text {
-		return nil
+	out := red.String(text)
+	if out == text {
+		return text, nil
 	}
-	return s.chargeMasked(r, p, where)
+	if err := s.chargeMasked(r, p, where); err != nil {
+		return "", err
+	}
+	return out, nil
 }
 
 // maskMessage masks msg, an error message for the request, with the

@@ -193,7 +193,8 @@ func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
 	return v
 }
 
-// checkTask validates a new task's input, model and limits.
+// checkTask validates a new task's input and model, and returns the
+// input as it is to be stored: masked (maskInput).
 func (s *Server) checkTask(r *http.Request, op, input, model string) (string, error) {
 	input, err := guard.ValidateInput(input, MaxInputBytes)
 	if err != nil {
@@ -202,10 +203,7 @@ func (s *Server) checkTask(r *http.Request, op, input, model string) (string, er
 	if err := checkModelSpec(op, model, s.cfg.DefaultModel); err != nil {
 		return "", err
 	}
-	if err := s.chargeInput(r, input, "task input"); err != nil {
-		return "", err
-	}
-	return input, nil
+	return s.maskInput(r, input, "task input")
 }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
@@ -499,7 +497,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
 	}
-	if err := s.chargeInput(r, text, "task message"); err != nil {
+	if text, err = s.maskInput(r, text, "task message"); err != nil {
 		return err
 	}
 	var limits *bulwark.Limits

@@ -268,7 +268,7 @@ func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task
 	if err != nil {
 		return bulwark.Task{}, false, bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
 	}
-	if err := b.s.chargeInput(b.r, text, "task message"); err != nil {
+	if text, err = b.s.maskInput(b.r, text, "task message"); err != nil {
 		return bulwark.Task{}, false, err
 	}
 	if err := b.s.mayInstruct(ctx, b.p, id); err != nil {

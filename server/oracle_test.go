@@ -354,3 +354,31 @@ func TestTaskInputGuessesBudgeted(t *testing.T) {
 		t.Errorf("audited %+v, want secret.masked_answer where=task input", recs)
 	}
 }
+
+// TestTaskInputStoredMasked: a secret's value written into a task's
+// input or a message is masked before it is stored (the agent masks
+// both before the model sees them anyway): the task, the task list, the
+// Agent Protocol's task and schedules show it to every member of the
+// tenant, who must not read a secret there.
+func TestTaskInputStoredMasked(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t)
+	if err := te.db.SetSecret(context.Background(), te.a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	v := te.createTask(te.key, "hang "+oracleValue)
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	if w := te.do(req{method: "POST", path: "/api/v1/schedules", key: te.key,
+		body: `{"cron":"0 3 * * *","input":"do ` + oracleValue + `"}`}); w.Code != 201 {
+		t.Fatalf("POST schedule = %d %s", w.Code, w.Body)
+	}
+	if w := te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/messages", key: te.key, body: `{"text":"also ` + oracleValue + `"}`}); w.Code >= 300 {
+		t.Fatalf("POST message = %d %s", w.Code, w.Body)
+	}
+	for _, p := range []string{"/api/v1/tasks/" + v.ID, "/api/v1/tasks", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks", "/api/v1/schedules"} {
+		w := te.do(req{method: "GET", path: p, key: te.a.keys[bulwark.RoleViewer]})
+		if w.Code != 200 || strings.Contains(w.Body.String(), oracleValue) || !strings.Contains(w.Body.String(), "[REDACTED:"+oracleSecret+"]") {
+			t.Errorf("GET %s as a viewer = %d %s, want the secret masked", p, w.Code, w.Body)
+		}
+	}
+}
