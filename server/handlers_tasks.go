@@ -220,8 +220,11 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkCeilings(req.Limits); err != nil {
-		return err
+	if l := req.Limits; l != nil { // over the operator's ceiling: refused, naming it, as in the settings
+		if err := s.cfg.Ceilings.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
+			MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}}); err != nil {
+			return err
+		}
 	}
 	limits, err := req.Limits.check(op)
 	if err != nil {
@@ -499,9 +502,6 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var limits *bulwark.Limits
 	if req.Limits != nil {
-		if err := s.checkCeilings(req.Limits); err != nil {
-			return err
-		}
 		l, err := req.Limits.check(op)
 		if err != nil {
 			return err
@@ -526,18 +526,6 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusAccepted, messageAnswer{Status: status, Task: s.view(rt, t)})
 	return nil
-}
-
-// checkCeilings refuses a task's own limits (of a new task, or of a new
-// turn a message starts) over the operator's ceilings, naming the
-// ceiling, as the settings are refused; nil passes. The task set-up
-// clamps them all the same: this is for a clear answer.
-func (s *Server) checkCeilings(l *limitsRequest) error {
-	if l == nil {
-		return nil
-	}
-	return s.cfg.Ceilings.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
-		MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}})
 }
 
 // mayInstruct refuses p a message to, or the resumption of, task id of
