@@ -272,7 +272,8 @@ func (s *Server) readFilePart(r *http.Request) ([]byte, error) {
 }
 
 // acceptUpload checks an upload of data as file name of task id, and
-// stores it: the task must be the caller's; the name valid and confined
+// stores it: the task must be the caller's tenant's, and started by the
+// caller's user or by none (403); the name valid and confined
 // (400), its type allowed and its content of that type (415), its size
 // under the cap and the tenant's storage under its quota (413). A
 // rejection is counted, audited and written to w; then it returns nil
@@ -283,7 +284,16 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 		return nil, err
 	}
 	tenant := TenantFrom(r.Context())
-	if _, err := s.store.Task(r.Context(), tenant, id); err != nil {
+	// A file put into a task's workspace steers its next steps as a
+	// message does (its AGENTS.md goes into the instructions of each
+	// turn, which run with the rights of the user who started the task):
+	// only that user may upload there (mayInstruct).
+	p, _ := PrincipalFrom(r.Context())
+	if err := s.mayInstruct(r.Context(), p, id); err != nil {
+		if bulwark.ErrorKind(err) == bulwark.PermissionDenied {
+			return nil, s.rejectUpload(w, r, id, "owner", http.StatusForbidden,
+				"only the person who started this task can put files into it: it runs with their rights. Start a task of your own, or ask them")
+		}
 		return nil, err
 	}
 	clean, err := workspace.Clean(name)
@@ -342,8 +352,11 @@ func (s *Server) rejectUpload(w http.ResponseWriter, r *http.Request, id, reason
 	s.audit(r, audit.Record{Action: "file.upload_rejected", Target: id, Outcome: audit.OutcomeDenied,
 		Details: map[string]string{"reason": reason}})
 	kind := bulwark.Invalid
-	if status == http.StatusRequestEntityTooLarge {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
 		kind = bulwark.QuotaExceeded
+	case http.StatusForbidden:
+		kind = bulwark.PermissionDenied
 	}
 	s.writeError(w, r, bulwark.Errorf(kind, "server.upload", "%s", msg), status)
 	return nil
