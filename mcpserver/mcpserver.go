@@ -69,6 +69,11 @@ type Options struct {
 	// create_task waiting for its task stops waiting when it ends, as the
 	// SDK lets a request's handler run on after its client went away.
 	Lifetime context.Context
+	// HideSizes leaves the sizes out of the files resource: the backend
+	// masks the files it reads, so the size of a file as stored, less
+	// the length of what reading it gives, would tell the length of a
+	// masked secret.
+	HideSizes bool
 	// Version is the server version reported to clients.
 	Version string
 }

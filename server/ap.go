@@ -60,7 +60,7 @@ type apArtifact struct {
 	FileName     string    `json:"file_name"`
 	RelativePath string    `json:"relative_path"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
-	Size         int64     `json:"size"`
+	Size         *int64    `json:"size,omitempty"` // left out when not shown (see taskFiles) or not known
 }
 
 // apPagination is the protocol's Pagination.
@@ -80,23 +80,28 @@ type apTaskRequest struct {
 
 var emptyObject = json.RawMessage("{}")
 
-func toAPArtifact(a bulwark.Artifact) apArtifact {
+// toAPArtifact is a as the protocol shows it, with its size if sized.
+func toAPArtifact(a bulwark.Artifact, sized bool) apArtifact {
 	dir := path.Dir(a.Path)
 	if dir == "." {
 		dir = ""
 	}
-	return apArtifact{ArtifactID: a.ID, AgentCreated: !a.Uploaded, FileName: path.Base(a.Path), RelativePath: dir, CreatedAt: a.Created, Size: a.Size}
+	out := apArtifact{ArtifactID: a.ID, AgentCreated: !a.Uploaded, FileName: path.Base(a.Path), RelativePath: dir, CreatedAt: a.Created}
+	if sized {
+		out.Size = &a.Size
+	}
+	return out
 }
 
-func (s *Server) apTaskOf(r *http.Request, rt Runtime, t bulwark.Task) (apTask, error) {
-	files, err := rt.Files(r.Context(), TenantFrom(r.Context()), t.ID)
+func (s *Server) apTaskOf(r *http.Request, t bulwark.Task) (apTask, error) {
+	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), t.ID)
 	if err != nil {
 		return apTask{}, err
 	}
 	out := apTask{TaskID: t.ID, Input: t.Input, AdditionalInput: emptyObject, Artifacts: make([]apArtifact, 0, len(files)),
 		CreatedAt: t.Created, Status: string(t.Status)}
 	for _, f := range files {
-		out.Artifacts = append(out.Artifacts, toAPArtifact(f))
+		out.Artifacts = append(out.Artifacts, toAPArtifact(f, sized))
 	}
 	return out, nil
 }
@@ -119,7 +124,7 @@ func (s *Server) apCreateTask(w http.ResponseWriter, r *http.Request) error {
 	if req.Input == nil {
 		return bulwark.Errorf(bulwark.Invalid, op, "input: say what the agent should do")
 	}
-	input, err := s.checkTask(op, *req.Input, "")
+	input, err := s.checkTask(r, op, *req.Input, "")
 	if err != nil {
 		return err
 	}
@@ -135,7 +140,7 @@ func (s *Server) apCreateTask(w http.ResponseWriter, r *http.Request) error {
 	if err := s.auditTaskCreate(r, t, "agent-protocol"); err != nil {
 		return err
 	}
-	out, err := s.apTaskOf(r, rt, t)
+	out, err := s.apTaskOf(r, t)
 	if err != nil {
 		return err
 	}
@@ -203,7 +208,7 @@ func (s *Server) apListTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := apTaskList{Tasks: make([]apTask, 0, len(res.Tasks)), Pagination: pagination(res.Total, page, size)}
 	for _, t := range res.Tasks {
-		at, err := s.apTaskOf(r, rt, t)
+		at, err := s.apTaskOf(r, t)
 		if err != nil {
 			return err
 		}
@@ -214,15 +219,11 @@ func (s *Server) apListTasks(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) apGetTask(w http.ResponseWriter, r *http.Request) error {
-	rt, err := s.runtime()
-	if err != nil {
-		return err
-	}
 	t, err := s.store.Task(r.Context(), TenantFrom(r.Context()), r.PathValue("task_id"))
 	if err != nil {
 		return err
 	}
-	out, err := s.apTaskOf(r, rt, t)
+	out, err := s.apTaskOf(r, t)
 	if err != nil {
 		return err
 	}
@@ -237,21 +238,17 @@ type apArtifactList struct {
 
 func (s *Server) apListArtifacts(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.apListArtifacts"
-	rt, err := s.runtime()
-	if err != nil {
-		return err
-	}
 	page, size, err := apPage(op, r)
 	if err != nil {
 		return err
 	}
-	files, err := rt.Files(r.Context(), TenantFrom(r.Context()), r.PathValue("task_id"))
+	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), r.PathValue("task_id"))
 	if err != nil {
 		return err
 	}
 	out := apArtifactList{Artifacts: []apArtifact{}, Pagination: pagination(len(files), page, size)}
 	for _, f := range pageOf(files, page, size) {
-		out.Artifacts = append(out.Artifacts, toAPArtifact(f))
+		out.Artifacts = append(out.Artifacts, toAPArtifact(f, sized))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -330,7 +327,7 @@ func (s *Server) apUploadArtifact(w http.ResponseWriter, r *http.Request) error 
 	if err != nil || a == nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPArtifact(*a))
+	writeJSON(w, http.StatusOK, toAPArtifact(*a, true))
 	return nil
 }
 
@@ -363,7 +360,7 @@ func (s *Server) apUploadRaw(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil || a == nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toAPArtifact(*a))
+	writeJSON(w, http.StatusOK, toAPArtifact(*a, true))
 	return nil
 }
 

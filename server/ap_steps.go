@@ -115,7 +115,7 @@ func buildSteps(t bulwark.Task, evs []bulwark.Event) []apStep {
 			tu := at(e.Step)
 			tu.calls = append(tu.calls, map[string]any{"tool": e.Tool, "call_id": e.CallID})
 			for _, p := range writtenFiles(e.Effects) {
-				tu.files = append(tu.files, toAPArtifact(bulwark.Artifact{ID: bulwark.ArtifactID(t.ID, p), Path: p}))
+				tu.files = append(tu.files, toAPArtifact(bulwark.Artifact{ID: bulwark.ArtifactID(t.ID, p), Path: p}, false))
 			}
 		case bulwark.EventToolResult:
 			if e.IsError {
@@ -275,7 +275,7 @@ func (s *Server) apExecuteStep(w http.ResponseWriter, r *http.Request) error {
 	}
 	undelivered := ""
 	if req.Input != nil && strings.TrimSpace(*req.Input) != "" && *req.Input != t.Input {
-		text, err := s.checkTask(op, *req.Input, "")
+		text, err := s.checkTask(r, op, *req.Input, "")
 		if err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error, s
 	p, _ := PrincipalFrom(r.Context())
 	msg, masked, ok := s.maskMessage(r, p, bulwark.ErrorMessage(err))
 	if masked {
-		if lerr := s.chargeBadInput(r, p, secretMasked); lerr != nil {
+		if lerr := s.chargeMasked(r, p, "error"); lerr != nil {
 			err, status = lerr, 0
 			msg = bulwark.ErrorMessage(lerr)
 		}

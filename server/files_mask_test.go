@@ -1,10 +1,14 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // With BULWARK_SECRETS_IN_SANDBOX=on (Config.MaskDownloads), sandboxed code
@@ -60,5 +64,90 @@ func TestFileListHidesTheUnmaskedHash(t *testing.T) {
 	}
 	if strings.Contains(w.Body.String(), hex.EncodeToString(sum[:])) {
 		t.Errorf("the file list gives the hash of the unmasked file: %s", w.Body)
+	}
+}
+
+// TestListingsHideTheUnmaskedSize: when downloads are masked, no listing
+// of a task's files (the file list, the Agent Protocol's task and
+// artifacts, the MCP files resource) gives the size of a file as stored:
+// less the length of its masked download, it is the length of the
+// secret masked. Without masking, the sizes are there.
+func TestListingsHideTheUnmaskedSize(t *testing.T) {
+	t.Parallel()
+	const value = "sz-secret-value-5e2a9c41"
+	body := "token=" + value + "\n" // 31 bytes as stored
+	stored := strconv.Itoa(len(body))
+	for _, mask := range []bool{true, false} {
+		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = mask })
+		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+			t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+		}
+		v := te.createTask(te.key, "hang")
+		if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: body, key: te.key,
+			header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+			t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+		}
+		dl := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", key: te.key})
+		cs := mcpClientAt(t, te.url, te.key, nil)
+		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listings := map[string]string{"mcp files": res.Contents[0].Text}
+		for _, p := range []string{"/api/v1/tasks/" + v.ID + "/files", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks/" + v.ID + "/artifacts"} {
+			w := te.do(req{method: "GET", path: p, key: te.key})
+			if w.Code != 200 || !strings.Contains(w.Body.String(), "leak.txt") {
+				t.Fatalf("GET %s = %d %s", p, w.Code, w.Body)
+			}
+			listings[p] = w.Body.String()
+		}
+		te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+		if mask && dl.Body.Len() == len(body) {
+			t.Fatalf("the masked download is %d bytes, as long as the file: nothing was masked", dl.Body.Len())
+		}
+		for where, got := range listings {
+			if has := strings.Contains(got, `"size":`+stored); has == mask {
+				t.Errorf("MaskDownloads %v: %s = %s; want the size as stored (%s) shown: %v", mask, where, got, stored, !mask)
+			}
+			if mask && strings.Contains(got, `"size"`) {
+				t.Errorf("MaskDownloads: %s = %s, want no size", where, got)
+			}
+		}
+	}
+}
+
+// TestMaskedDownloadsBudgeted: a masked download confirms a guess written
+// into the file, so it is charged as a masked answer: from as many
+// addresses as it likes, one caller is refused once its budget is spent,
+// and the masks are audited.
+func TestMaskedDownloadsBudgeted(t *testing.T) {
+	t.Parallel()
+	const value = "bd-secret-value-8f3c1e"
+	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true; c.RateLimitOff = false }, highRates)
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	v := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/guess.txt", body: value, key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	refused := false
+	for i := range maskUserBurst + 1 {
+		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/guess.txt", key: te.key, remote: "10.9.0." + strconv.Itoa(i+1) + ":1"})
+		if w.Code == 429 {
+			refused = !strings.Contains(w.Body.String(), "REDACTED")
+			break
+		}
+		if w.Code != 200 || !strings.Contains(w.Body.String(), "REDACTED") {
+			t.Fatalf("download = %d %s, want it masked", w.Code, w.Body)
+		}
+	}
+	if !refused {
+		t.Errorf("%d masked downloads from as many addresses, none refused", maskUserBurst+1)
+	}
+	if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "download" {
+		t.Errorf("masked downloads audited as %+v, want secret.masked_answer where=download", recs)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -312,5 +313,60 @@ func TestUploadErrorsRepeatNoName(t *testing.T) {
 		if get.Code < 400 || strings.Contains(get.Body.String(), marker) {
 			t.Errorf("GET %s = %d %s, want a refusal that does not repeat the name", name, get.Code, get.Body)
 		}
+	}
+}
+
+// TestUploadsOnlyByTheStarter: a file put into a task's workspace steers
+// its next turns as a message does (AGENTS.md goes into each turn's
+// instructions, and each turn runs with the rights of the user who
+// started the task), so another user of the tenant, an owner included,
+// may not upload into it, through the API or the Agent Protocol; the
+// starter may, and so may anyone into a task no user started.
+func TestUploadsOnlyByTheStarter(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t)
+	alice, bob := te.login(te.a.users[bulwark.RoleMember].Email), te.login(te.a.users[bulwark.RoleOwner].Email)
+	w := te.do(req{method: "POST", path: "/api/v1/tasks", body: `{"input":"hang"}`, cookie: alice})
+	if w.Code != 201 {
+		t.Fatalf("POST task = %d %s", w.Code, w.Body)
+	}
+	var v bulwark.Task
+	json.Unmarshal(w.Body.Bytes(), &v)
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", cookie: alice})
+	put := func(cookie, key, path string) int {
+		method := "PUT"
+		if strings.HasPrefix(path, "/ap/") {
+			method = "POST"
+		}
+		return te.do(req{method: method, path: path, body: "do as I say", cookie: cookie, key: key,
+			header: map[string]string{"Content-Type": "application/octet-stream"}}).Code
+	}
+	kw := te.do(req{method: "POST", path: "/api/v1/keys", body: `{"name":"k"}`, cookie: bob})
+	if kw.Code != http.StatusCreated {
+		t.Fatalf("key from a session = %d %s", kw.Code, kw.Body)
+	}
+	bobKey := decode[createKeyResponse](t, kw).Token
+	if code := put(bob, "", "/api/v1/tasks/"+v.ID+"/files/AGENTS.md"); code != http.StatusForbidden {
+		t.Errorf("another user's upload in a session = %d, want 403", code)
+	}
+	for _, p := range []string{"/api/v1/tasks/" + v.ID + "/files/AGENTS.md", "/ap/v1/agent/tasks/" + v.ID + "/artifacts?file_name=AGENTS.md"} {
+		if code := put("", bobKey, p); code != http.StatusForbidden {
+			t.Errorf("another user's upload to %s = %d, want 403", p, code)
+		}
+		if code := put("", te.key, p); code != http.StatusForbidden {
+			t.Errorf("a key of no user: upload to %s = %d, want 403", p, code)
+		}
+	}
+	if names := te.fileNames(v.ID); len(names) != 0 {
+		t.Errorf("files after the refused uploads: %v", names)
+	}
+	if code := put(alice, "", "/api/v1/tasks/"+v.ID+"/files/notes.md"); code != http.StatusCreated {
+		t.Errorf("the starter's upload = %d, want 201", code)
+	}
+	// A task no user started (a key of no user made it) is the team's.
+	open := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + open.ID + "/cancel", key: te.key})
+	if code := put(bob, "", "/api/v1/tasks/"+open.ID+"/files/notes.md"); code != http.StatusCreated {
+		t.Errorf("an upload to a task no user started = %d, want 201", code)
 	}
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,28 +30,58 @@ import (
 // are.
 
 type fileList struct {
-	Files []bulwark.Artifact `json:"files"`
+	Files []fileView `json:"files"`
+}
+
+// fileView is a file as a listing shows it: without its size and hash
+// when they are not to be shown (see taskFiles).
+type fileView struct {
+	bulwark.Artifact
+	Size   *int64 `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
+	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := fileList{Files: make([]fileView, 0, len(files))}
+	for _, f := range files {
+		v := fileView{Artifact: f, SHA256: f.SHA256}
+		if sized {
+			v.Size = &f.Size
+		}
+		out.Files = append(out.Files, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// taskFiles lists the files of task id of tenant for a listing: the file
+// list, the Agent Protocol's artifacts and the MCP files resource. sized
+// is false when downloads are masked (Config.MaskDownloads): a file's
+// size and hash are of the file as stored, so its size less the length
+// of its masked download would give the length of a masked secret, and
+// its hash would let a guess at one be checked offline. Then every file
+// is listed without either (SHA256 ""; Size to be left out), whether or
+// not it holds a secret: which ones do would tell as much. A download's
+// own length is that of what it sends.
+func (s *Server) taskFiles(ctx context.Context, tenant bulwark.TenantID, id string) (files []bulwark.Artifact, sized bool, err error) {
 	rt, err := s.runtime()
 	if err != nil {
-		return err
+		return nil, false, err
 	}
-	files, err := rt.Files(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
-	if err != nil {
-		return err
+	if files, err = rt.Files(ctx, tenant, id); err != nil {
+		return nil, false, err
 	}
-	if s.cfg.MaskDownloads {
-		// The hash is of the file as stored: with the masked download in
-		// hand, it would let a guess at a masked secret be checked
-		// offline.
-		for i := range files {
-			files[i].SHA256 = ""
-		}
+	if !s.cfg.MaskDownloads {
+		return files, true, nil
 	}
-	writeJSON(w, http.StatusOK, fileList{Files: nonNil(files)})
-	return nil
+	for i := range files {
+		files[i].Size, files[i].SHA256 = 0, ""
+	}
+	return files, false, nil
 }
 
 func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
@@ -75,16 +107,24 @@ func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
 // maskDownload masks secrets out of a file about to be downloaded, when
 // sandboxed code may have held their values (Config.MaskDownloads), with
 // the secrets of the caller's tenant. When they cannot be read, nothing is
-// sent: fail closed.
+// sent: fail closed. A file that had to be masked is charged to the
+// caller (chargeMasked): written by the caller, it would confirm a guess.
 func (s *Server) maskDownload(r *http.Request, data []byte) ([]byte, error) {
 	if !s.cfg.MaskDownloads {
 		return data, nil
 	}
-	red, err := s.red.For(r.Context(), TenantFrom(r.Context()))
+	p, _ := PrincipalFrom(r.Context())
+	red, err := s.red.For(r.Context(), p.Tenant)
 	if err != nil {
 		return nil, err
 	}
-	return red.Bytes(data), nil
+	out := red.Bytes(data)
+	if !bytes.Equal(out, data) {
+		if err := s.chargeMasked(r, p, "download"); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // writeDownload sends data as an attachment: never rendered by the
@@ -232,7 +272,8 @@ func (s *Server) readFilePart(r *http.Request) ([]byte, error) {
 }
 
 // acceptUpload checks an upload of data as file name of task id, and
-// stores it: the task must be the caller's; the name valid and confined
+// stores it: the task must be the caller's tenant's, and started by the
+// caller's user or by none (403); the name valid and confined
 // (400), its type allowed and its content of that type (415), its size
 // under the cap and the tenant's storage under its quota (413). A
 // rejection is counted, audited and written to w; then it returns nil
@@ -243,7 +284,16 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 		return nil, err
 	}
 	tenant := TenantFrom(r.Context())
-	if _, err := s.store.Task(r.Context(), tenant, id); err != nil {
+	// A file put into a task's workspace steers its next steps as a
+	// message does (its AGENTS.md goes into the instructions of each
+	// turn, which run with the rights of the user who started the task):
+	// only that user may upload there (mayInstruct).
+	p, _ := PrincipalFrom(r.Context())
+	if err := s.mayInstruct(r.Context(), p, id); err != nil {
+		if bulwark.ErrorKind(err) == bulwark.PermissionDenied {
+			return nil, s.rejectUpload(w, r, id, "owner", http.StatusForbidden,
+				"only the person who started this task can put files into it: it runs with their rights. Start a task of your own, or ask them")
+		}
 		return nil, err
 	}
 	clean, err := workspace.Clean(name)
@@ -302,8 +352,11 @@ func (s *Server) rejectUpload(w http.ResponseWriter, r *http.Request, id, reason
 	s.audit(r, audit.Record{Action: "file.upload_rejected", Target: id, Outcome: audit.OutcomeDenied,
 		Details: map[string]string{"reason": reason}})
 	kind := bulwark.Invalid
-	if status == http.StatusRequestEntityTooLarge {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
 		kind = bulwark.QuotaExceeded
+	case http.StatusForbidden:
+		kind = bulwark.PermissionDenied
 	}
 	s.writeError(w, r, bulwark.Errorf(kind, "server.upload", "%s", msg), status)
 	return nil

@@ -47,17 +47,29 @@ type memoriesResponse struct {
 	Memories []bulwark.Memory `json:"memories"`
 }
 
-// maskMemories masks the tenant's secrets out of what is shown.
+// maskMemories masks the tenant's secrets out of what is shown. An
+// answer that had to mask one is charged to the caller (chargeMasked):
+// a memory the caller wrote would confirm a guess.
 func (s *Server) maskMemories(r *http.Request, ms []bulwark.Memory) error {
-	red, err := s.red.For(r.Context(), TenantFrom(r.Context()))
+	p, _ := PrincipalFrom(r.Context())
+	red, err := s.red.For(r.Context(), p.Tenant)
 	if err != nil {
 		return err
 	}
+	masked := false
+	mask := func(text string) string {
+		out := red.String(text)
+		masked = masked || out != text
+		return out
+	}
 	for i := range ms {
-		ms[i].Text = red.String(ms[i].Text)
+		ms[i].Text = mask(ms[i].Text)
 		for j, t := range ms[i].Tags {
-			ms[i].Tags[j] = red.String(t)
+			ms[i].Tags[j] = mask(t)
 		}
+	}
+	if masked {
+		return s.chargeMasked(r, p, "memory")
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func (s *Server) schedules() (bulwark.ScheduleStore, error) {
 // with its next run and owner set.
 func (s *Server) checkSchedule(r *http.Request, op string, req scheduleRequest) (bulwark.Schedule, error) {
 	var sc bulwark.Schedule
-	input, err := s.checkTask(op, req.Input, req.Model)
+	input, err := s.checkTask(r, op, req.Input, req.Model)
 	if err != nil {
 		return sc, err
 	}

@@ -43,7 +43,7 @@ var securitySeriesList = []securitySeries{
 	{name: "sandbox_refusals", title: "Sandbox refusals", filter: auditFilter{action: "sandbox.run", outcome: audit.OutcomeDenied}, unit: "refused"},
 	{name: "denied_egress", title: "Denied egress", filter: auditFilter{action: "egress.deny,egress.secret_refused"}, unit: "denied"},
 	{name: "upload_rejections", title: "Upload rejections", filter: auditFilter{action: "file.upload_rejected"}, unit: "rejected"},
-	{name: "masked_secrets", title: "Outputs with a secret masked", filter: auditFilter{action: "secret.masked"}, unit: "masked"},
+	{name: "masked_secrets", title: "Outputs with a secret masked", filter: auditFilter{action: "secret.masked,secret.masked_answer"}, unit: "masked"},
 	{name: "tainted_tasks", title: "Tasks flagged by the injection guard (tainted)", filter: auditFilter{action: "guard.flag"}, distinct: true, unit: "tasks"},
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -68,7 +69,16 @@ func (s *Server) settingsView(r *http.Request, st bulwark.Settings) (settingsRes
 		if err != nil {
 			return settingsResponse{}, err
 		}
-		st.MCP = maskMCP(red, st.MCP)
+		masked := maskMCP(red, st.MCP)
+		if !bytes.Equal(masked, st.MCP) {
+			// A secret set to a value the document holds: set by the
+			// caller, a guess confirmed.
+			p, _ := PrincipalFrom(r.Context())
+			if err := s.chargeMasked(r, p, "settings"); err != nil {
+				return settingsResponse{}, err
+			}
+		}
+		st.MCP = masked
 	}
 	resp := settingsResponse{Settings: st, EffectiveModel: st.Model, Defaults: s.settingsDefaults()}
 	if resp.EffectiveModel == "" && s.cfg.DefaultModel != "" {
@@ -185,7 +195,7 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 		if req.APIKey != nil {
 			apiKey = *req.APIKey
 		}
-		if err := s.checkMCPSecrets(r.Context(), t, mcp.raw, apiKey); err != nil {
+		if err := s.checkMCPSecrets(r, t, mcp.raw, apiKey); err != nil {
 			return err
 		}
 		if err := s.checkMCPBindings(r.Context(), t, mcp); err != nil {

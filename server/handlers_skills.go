@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
+	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/skill"
 )
 
@@ -59,7 +60,65 @@ func (s *Server) getSkill(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Saving refuses a secret's value (checkSkillSecrets); one set since
+	// to a value the files hold is masked, and charged as a guess.
+	red, err := s.secretValues(r, TenantFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	masked := false
+	for p, data := range sk.Files {
+		if out := red.String(data); out != data {
+			sk.Files[p], masked = out, true
+		}
+	}
+	if masked {
+		p, _ := PrincipalFrom(r.Context())
+		if err := s.chargeMasked(r, p, "skill"); err != nil {
+			return err
+		}
+	}
 	writeJSON(w, http.StatusOK, sk)
+	return nil
+}
+
+// secretValues is a redactor of the tenant's secret values only, without
+// the detection of strings that look like credentials: a skill's files
+// are documentation, whose examples often look like one.
+func (s *Server) secretValues(r *http.Request, t bulwark.TenantID) (*secret.Redactor, error) {
+	vals, err := s.store.SecretValues(r.Context(), t)
+	if err != nil {
+		return nil, err
+	}
+	red := secret.NewRedactor()
+	red.SetDetection(false)
+	for name, v := range vals {
+		red.Add(name, v)
+	}
+	return red, nil
+}
+
+// checkSkillSecrets refuses a skill whose files (or their paths) hold the
+// value of one of the tenant's secrets: a skill is shown to every member
+// of the tenant, viewers included, and secret values to nobody; a task
+// refers to a secret by its placeholder. The refusal tells that a guess
+// was right, so it is charged as a masked answer.
+func (s *Server) checkSkillSecrets(r *http.Request, t bulwark.TenantID, files map[string]string) error {
+	red, err := s.secretValues(r, t)
+	if err != nil {
+		return err
+	}
+	for p, data := range files {
+		if red.String(p) == p && red.String(data) == data {
+			continue
+		}
+		pr, _ := PrincipalFrom(r.Context())
+		if err := s.chargeMasked(r, pr, "skill"); err != nil {
+			return err
+		}
+		return bulwark.Errorf(bulwark.Invalid, "server.checkSkillSecrets",
+			"a file of the skill holds a secret's value: write {{secret:NAME}} in its place, or leave it out")
+	}
 	return nil
 }
 
@@ -102,6 +161,9 @@ func (s *Server) saveSkill(w http.ResponseWriter, r *http.Request, name string, 
 	}
 	k, err := skill.FromFiles(name, req.Files)
 	if err != nil {
+		return err
+	}
+	if err := s.checkSkillSecrets(r, t, req.Files); err != nil {
 		return err
 	}
 	// The count and the write are one step per tenant, so that two

@@ -193,8 +193,9 @@ func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
 	return v
 }
 
-// checkTask validates a new task's input, model and limits.
-func (s *Server) checkTask(op, input, model string) (string, error) {
+// checkTask validates a new task's input and model, and returns the
+// input as it is to be stored: masked (maskInput).
+func (s *Server) checkTask(r *http.Request, op, input, model string) (string, error) {
 	input, err := guard.ValidateInput(input, MaxInputBytes)
 	if err != nil {
 		return "", bulwark.E(bulwark.Invalid, op, "input: "+bulwark.ErrorMessage(err), err)
@@ -202,7 +203,7 @@ func (s *Server) checkTask(op, input, model string) (string, error) {
 	if err := checkModelSpec(op, model, s.cfg.DefaultModel); err != nil {
 		return "", err
 	}
-	return input, nil
+	return s.maskInput(r, input, "task input")
 }
 
 func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
@@ -215,7 +216,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	input, err := s.checkTask(op, req.Input, req.Model)
+	input, err := s.checkTask(r, op, req.Input, req.Model)
 	if err != nil {
 		return err
 	}
@@ -495,6 +496,9 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	text, err := guard.ValidateInput(req.Text, MaxInputBytes)
 	if err != nil {
 		return bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
+	}
+	if text, err = s.maskInput(r, text, "task message"); err != nil {
+		return err
 	}
 	var limits *bulwark.Limits
 	if req.Limits != nil {

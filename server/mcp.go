@@ -126,12 +126,18 @@ func (s *Server) mcpHandler() http.Handler {
 func (s *Server) MCPServer(r *http.Request, p Principal, actor string) *mcp.Server {
 	b := &mcpBackend{s: s, r: r.WithContext(WithPrincipal(r.Context(), p)), p: p, actor: actor}
 	return mcpserver.New(b, mcpserver.Options{
-		MaxWait:  mcpMaxWait,
-		Lifetime: r.Context(),
+		MaxWait:   mcpMaxWait,
+		Lifetime:  r.Context(),
+		HideSizes: s.cfg.MaskDownloads,
 		Mask: func(ctx context.Context, msg string) string {
-			out, _, ok := s.maskMessage(b.r, p, msg)
+			out, masked, ok := s.maskMessage(b.r, p, msg)
 			if !ok {
 				return "the answer could not be masked, so it is withheld"
+			}
+			if masked {
+				if err := s.chargeMasked(b.r, p, "mcp error"); err != nil {
+					return bulwark.ErrorMessage(err)
+				}
 			}
 			return out
 		},
@@ -195,7 +201,7 @@ func (b *mcpBackend) CreateTask(ctx context.Context, input, model string) (bulwa
 	if err != nil {
 		return bulwark.Task{}, err
 	}
-	input, err = b.s.checkTask(op, input, model)
+	input, err = b.s.checkTask(b.r, op, input, model)
 	if err != nil {
 		return bulwark.Task{}, err
 	}
@@ -262,6 +268,9 @@ func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task
 	if err != nil {
 		return bulwark.Task{}, false, bulwark.E(bulwark.Invalid, op, "text: "+bulwark.ErrorMessage(err), err)
 	}
+	if text, err = b.s.maskInput(b.r, text, "task message"); err != nil {
+		return bulwark.Task{}, false, err
+	}
 	if err := b.s.mayInstruct(ctx, b.p, id); err != nil {
 		return bulwark.Task{}, false, err
 	}
@@ -307,11 +316,11 @@ func (b *mcpBackend) Subscribe(ctx context.Context, id string, after int64) (<-c
 }
 
 func (b *mcpBackend) Files(ctx context.Context, id string) ([]bulwark.Artifact, error) {
-	rt, err := b.allow("Files")
-	if err != nil {
+	if _, err := b.allow("Files"); err != nil {
 		return nil, err
 	}
-	return rt.Files(ctx, b.p.Tenant, id)
+	files, _, err := b.s.taskFiles(ctx, b.p.Tenant, id)
+	return files, err
 }
 
 func (b *mcpBackend) ReadFile(ctx context.Context, id, name string) (bulwark.Artifact, []byte, error) {

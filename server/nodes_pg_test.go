@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"strings"
@@ -167,4 +168,42 @@ func TestNodesShareLocks(t *testing.T) {
 		locks[i] = l
 	}
 	lastOwnerRace(t, locks)
+}
+
+// TestNodesShareMaskBudgets: a caller confirming guesses at a secret
+// through masked answers, alternating between two nodes (and addresses),
+// is refused as on one node: the budgets are kept in the shared store.
+func TestNodesShareMaskBudgets(t *testing.T) {
+	t.Parallel()
+	cfg := pgtest.NewDatabase(t)
+	node := func() func(*Config) {
+		l, err := pglimits.New(context.Background(), pgtest.Pool(t, cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(l.Close)
+		return func(c *Config) { c.Limiter, c.Throttle, c.Cursors, c.Locks = l, l, l, l; highRates(c) }
+	}
+	a := newEnv(t, node())
+	b := a.otherNode(node())
+	tn := a.tenant("acme")
+	if err := a.db.SetSecret(context.Background(), tn.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	refusedAt := 0
+	for i := range 2 * maskUserBurst {
+		nd := []*env{a, b}[i%2]
+		w := nd.do(req{method: "POST", path: "/api/v1/memories", key: tn.keys[bulwark.RoleMember], remote: fmt.Sprintf("10.7.0.%d:1", i+1),
+			body: `{"text":"guess ` + oracleValue + `"}`})
+		if w.Code == http.StatusTooManyRequests {
+			refusedAt = i + 1
+			break
+		}
+		if w.Code != 201 {
+			t.Fatalf("POST memory = %d %s", w.Code, w.Body)
+		}
+	}
+	if refusedAt == 0 || refusedAt > maskUserBurst+2 {
+		t.Errorf("alternating between two nodes, the guess was refused at request %d, want right after the user's burst of %d", refusedAt, maskUserBurst)
+	}
 }

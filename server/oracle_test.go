@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -231,3 +232,153 @@ func highRates(c *Config) {
 
 // testCounter reads a counter's value.
 func testCounter(c *metrics.Counter) float64 { return float64(c.Value()) }
+
+// TestMaskedAnswersBudgetedPerUserAndTenant: inside a tenant, a caller
+// can write a guess at a secret's value where it comes back (here a
+// memory, stored and shown masked) and see whether it comes back masked.
+// Such answers are budgeted per user and per tenant, not only per
+// address: a caller that spreads its requests over many addresses is
+// refused once its own budget is spent, callers that spread over many
+// keys once the tenant's is; the refusals and the masks are audited;
+// another tenant is not touched.
+func TestMaskedAnswersBudgetedPerUserAndTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, highRates)
+	a, b := e.tenant("a"), e.tenant("b")
+	ctx := context.Background()
+	for _, tn := range []*tenant{a, b} {
+		if err := e.db.SetSecret(ctx, tn.id, oracleSecret, oracleValue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Keys of A's members, each a caller of its own.
+	var keys []string
+	for i := range 5 {
+		tok, _, err := IssueKey(ctx, e.db, a.id, KeySpec{Name: fmt.Sprintf("guesser %d", i), Role: bulwark.RoleMember, CreatedBy: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, tok)
+	}
+	addr := 0
+	next := func() string { addr++; return fmt.Sprintf("10.%d.%d.%d:1", addr>>16&255, addr>>8&255, addr&255) }
+	// guess writes the right guess as a memory with key, from a new
+	// address each time, until refused; it returns the masked answers had.
+	guess := func(key string) (n int, refused bool) {
+		for range 2 * maskTenantBurst {
+			w := e.do(req{method: "POST", path: "/api/v1/memories", key: key, remote: next(),
+				body: `{"text":"guess ` + oracleValue + `","scope":"user"}`})
+			switch {
+			case w.Code == http.StatusTooManyRequests:
+				if strings.Contains(w.Body.String(), "REDACTED") || strings.Contains(w.Body.String(), oracleValue) {
+					t.Errorf("a refusal shows the memory: %s", w.Body)
+				}
+				return n, true
+			case w.Code != 201 || !strings.Contains(w.Body.String(), "[REDACTED:"+oracleSecret+"]"):
+				t.Fatalf("POST memory = %d %s, want it masked", w.Code, w.Body)
+			}
+			n++
+		}
+		return n, false
+	}
+	n, refused := guess(keys[0])
+	if !refused || n > maskUserBurst {
+		t.Fatalf("a member had %d masked answers from as many addresses, refused: %v; want a refusal within %d", n, refused, maskUserBurst)
+	}
+	total := n
+	for _, k := range keys[1:] {
+		n, refused := guess(k)
+		total += n
+		if !refused {
+			t.Fatalf("a member's key was never refused")
+		}
+	}
+	// Refill while the test runs is a few at most.
+	if total > maskTenantBurst+5 {
+		t.Errorf("tenant A had %d masked answers over %d keys, want at most about %d", total, len(keys), maskTenantBurst)
+	}
+	if n, _ := guess(b.keys[bulwark.RoleMember]); n == 0 {
+		t.Errorf("tenant B's masked answers were refused for A's guesses")
+	}
+	var limits []string
+	for _, rec := range e.audited("request.bad_input_limited") {
+		if rec.TenantID == string(a.id) && rec.Details["reason"] == secretMasked {
+			limits = append(limits, rec.Details["limit"])
+		}
+	}
+	if !slices.Contains(limits, "user") || !slices.Contains(limits, "tenant") {
+		t.Errorf("A's refusals audited with limits %q, want user and tenant", limits)
+	}
+	masks := 0
+	for _, rec := range e.audited("secret.masked_answer") {
+		if rec.TenantID == string(a.id) && rec.Details["where"] == "memory" {
+			masks++
+		}
+	}
+	if masks < len(keys) {
+		t.Errorf("%d masked answers of A audited, want one at least for each of its %d callers", masks, len(keys))
+	}
+}
+
+// TestTaskInputGuessesBudgeted: a task's input and the messages sent to
+// it come back masked in its events, so one that holds a secret's value
+// is charged as a masked answer when it is sent: a caller spreading its
+// guesses over many addresses is refused once its budget is spent.
+func TestTaskInputGuessesBudgeted(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t, func(c *Config) { c.RateLimitOff = false }, highRates)
+	if err := te.db.SetSecret(context.Background(), te.a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	// A guess that is wrong is never charged.
+	for i := range maskUserBurst + 5 {
+		if w := te.do(req{method: "POST", path: "/api/v1/tasks", key: te.key, remote: fmt.Sprintf("10.8.0.%d:1", i+1),
+			body: `{"input":"guess ` + oracleGuess + `"}`}); w.Code != 201 {
+			t.Fatalf("POST task with a wrong guess = %d %s", w.Code, w.Body)
+		}
+	}
+	refused := 0
+	for i := range maskUserBurst + 1 {
+		w := te.do(req{method: "POST", path: "/api/v1/tasks", key: te.key, remote: fmt.Sprintf("10.8.1.%d:1", i+1),
+			body: `{"input":"guess ` + oracleValue + `"}`})
+		if w.Code == http.StatusTooManyRequests {
+			refused++
+		} else if w.Code != 201 {
+			t.Fatalf("POST task = %d %s", w.Code, w.Body)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("%d tasks with the secret's value as input from as many addresses, none refused", maskUserBurst+1)
+	}
+	if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "task input" {
+		t.Errorf("audited %+v, want secret.masked_answer where=task input", recs)
+	}
+}
+
+// TestTaskInputStoredMasked: a secret's value written into a task's
+// input or a message is masked before it is stored (the agent masks
+// both before the model sees them anyway): the task, the task list, the
+// Agent Protocol's task and schedules show it to every member of the
+// tenant, who must not read a secret there.
+func TestTaskInputStoredMasked(t *testing.T) {
+	t.Parallel()
+	te := newTaskEnv(t)
+	if err := te.db.SetSecret(context.Background(), te.a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	v := te.createTask(te.key, "hang "+oracleValue)
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	if w := te.do(req{method: "POST", path: "/api/v1/schedules", key: te.key,
+		body: `{"cron":"0 3 * * *","input":"do ` + oracleValue + `"}`}); w.Code != 201 {
+		t.Fatalf("POST schedule = %d %s", w.Code, w.Body)
+	}
+	if w := te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/messages", key: te.key, body: `{"text":"also ` + oracleValue + `"}`}); w.Code >= 300 {
+		t.Fatalf("POST message = %d %s", w.Code, w.Body)
+	}
+	for _, p := range []string{"/api/v1/tasks/" + v.ID, "/api/v1/tasks", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks", "/api/v1/schedules"} {
+		w := te.do(req{method: "GET", path: p, key: te.a.keys[bulwark.RoleViewer]})
+		if w.Code != 200 || strings.Contains(w.Body.String(), oracleValue) || !strings.Contains(w.Body.String(), "[REDACTED:"+oracleSecret+"]") {
+			t.Errorf("GET %s as a viewer = %d %s, want the secret masked", p, w.Code, w.Body)
+		}
+	}
+}

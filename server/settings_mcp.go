@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -173,15 +174,21 @@ const errMCPSecretValue = "mcp: holds a secret value, or text that looks like on
 // checkMCPSecrets refuses a document that holds, instead of a placeholder,
 // the value of one of the tenant's secrets (or of the model API key sent
 // with it, apiKey) or a string that looks like a credential: the document
-// is shown to every member of the tenant, secrets only to nobody.
-func (s *Server) checkMCPSecrets(ctx context.Context, tenant bulwark.TenantID, doc []byte, apiKey string) error {
+// is shown to every member of the tenant, secrets only to nobody. The
+// refusal tells that the document held a secret's value, so it is charged
+// to the caller as a masked answer (chargeMasked).
+func (s *Server) checkMCPSecrets(r *http.Request, tenant bulwark.TenantID, doc []byte, apiKey string) error {
 	const op = "server.checkMCPSecrets"
-	red, err := s.red.For(ctx, tenant)
+	red, err := s.red.For(r.Context(), tenant)
 	if err != nil {
 		return err
 	}
 	doc = withoutPlaceholders(doc)
 	if !bytes.Equal(red.Bytes(doc), doc) {
+		p, _ := PrincipalFrom(r.Context())
+		if err := s.chargeMasked(r, p, "settings"); err != nil {
+			return err
+		}
 		return bulwark.Errorf(bulwark.Invalid, op, "%s", errMCPSecretValue)
 	}
 	if apiKey != "" {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -92,5 +93,41 @@ func TestSkillsAPI(t *testing.T) {
 	}
 	if n, u, d := len(e.audited("skill.create")), len(e.audited("skill.update")), len(e.audited("skill.delete")); n != 2 || u != 1 || d != 1 {
 		t.Errorf("audited create/update/delete = %d/%d/%d, want 2/1/1", n, u, d)
+	}
+}
+
+// TestSkillsHoldNoSecretValues: a skill is shown to every member of the
+// tenant, viewers included, so one whose files hold a secret's value is
+// refused, as the settings' MCP document is; one that held a value
+// before the secret was set is shown masked. Text that only looks like a
+// credential (examples in documentation) is accepted.
+func TestSkillsHoldNoSecretValues(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	admin, viewer := a.keys[bulwark.RoleAdmin], a.keys[bulwark.RoleViewer]
+	if err := e.db.SetSecret(context.Background(), a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	upload := func(name, notes string) string {
+		return `{"files":{"SKILL.md":"---\nname: ` + name + `\ndescription: A skill.\n---\nDo it well.","ref/notes.md":"` + notes + `"}}`
+	}
+	w := e.do(req{method: "POST", path: "/api/v1/skills", key: admin, body: upload("leaky", "token "+oracleValue)})
+	if w.Code != http.StatusBadRequest || strings.Contains(w.Body.String(), oracleValue) {
+		t.Errorf("POST a skill holding a secret's value = %d %s, want 400", w.Code, w.Body)
+	}
+	example := `export API_KEY=sk-proj-EXAMPLEexampleEXAMPLEexample0123456789`
+	if w := e.do(req{method: "POST", path: "/api/v1/skills", key: admin, body: upload("fine", example)}); w.Code != http.StatusCreated {
+		t.Fatalf("POST a skill with an example key = %d %s, want 201", w.Code, w.Body)
+	}
+	if w := e.do(req{method: "POST", path: "/api/v1/skills", key: admin, body: upload("later", "value later-set-value-4f9a")}); w.Code != http.StatusCreated {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	if err := e.db.SetSecret(context.Background(), a.id, "LATER", "later-set-value-4f9a"); err != nil {
+		t.Fatal(err)
+	}
+	w = e.do(req{method: "GET", path: "/api/v1/skills/later", key: viewer})
+	if w.Code != 200 || strings.Contains(w.Body.String(), "later-set-value-4f9a") || !strings.Contains(w.Body.String(), "[REDACTED:LATER]") {
+		t.Errorf("GET a skill holding a secret set since = %d %s, want it masked", w.Code, w.Body)
 	}
 }

@@ -117,7 +117,7 @@ func TestTaskLifecycle(t *testing.T) {
 		t.Errorf("/steps has seqs %v, the stream had %v", have, want)
 	}
 	files := decode[fileList](t, te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files", key: te.key})).Files
-	if len(files) != 1 || files[0].Path != "out.txt" || files[0].Size != int64(len("hello file")) {
+	if len(files) != 1 || files[0].Path != "out.txt" || files[0].Size == nil || *files[0].Size != int64(len("hello file")) {
 		t.Errorf("files = %+v, want out.txt", files)
 	}
 	w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/out.txt", key: te.key})

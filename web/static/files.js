@@ -21,7 +21,7 @@ export function entries(files, folder) {
       const d = rest.slice(0, i);
       const cur = dirs.get(d) || {name: d, count: 0, size: 0};
       cur.count++;
-      cur.size += f.size || 0;
+      cur.size += f.size >= 0 ? f.size : NaN; // a file listed without its size (masked): the folder's is unknown too
       dirs.set(d, cur);
     }
   }
