@@ -25,36 +25,3 @@ func TestTraceHasTheInitsPhases(t *testing.T) {
 		t.Errorf("trace = %v, want the init's phases after the host's first", phases)
 	}
 }
-
-// The init detaches its old root beside the rest of its set-up and waits
-// for it after its restrictions and before it says it is ready: its
-// trace has the detach's end there, and the command finds one mount on
-// its root, the sandbox's, none stacked on it.
-func TestInitDetachesItsOldRootBeforeReady(t *testing.T) {
-	requireSandbox(t)
-	tr := &Trace{}
-	res, err := Run(context.Background(), Spec{AllowExec: []string{"cat"}, Trace: tr}, []string{"cat", "/proc/self/mountinfo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := map[string]int{}
-	phases := tr.Phases()
-	for i, p := range phases {
-		at[p.Name] = i
-	}
-	restricted, ok1 := at["init: capabilities, Landlock, seccomp applied"]
-	detached, ok2 := at["init: old root detached"]
-	ready, ok3 := at["host: init ready"]
-	if !ok1 || !ok2 || !ok3 || !(restricted < detached && detached < ready) {
-		t.Errorf("trace = %v, want the old root's detach after the restrictions, before the init is ready", phases)
-	}
-	roots := 0
-	for _, l := range strings.Split(string(res.Stdout), "\n") {
-		if f := strings.Fields(l); len(f) > 4 && f[4] == "/" {
-			roots++
-		}
-	}
-	if roots != 1 {
-		t.Errorf("%d mounts on the command's root, want 1:\n%s", roots, res.Stdout)
-	}
-}
