@@ -278,9 +278,6 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return restrictThread(ruleset, filter, denyWX, cfg.WriteExec != WXDeny)
 	}
 	if cfg.Hide {
-		if err := oldRootDetached(); err != nil {
-			return prepared{}, err
-		}
 		// The command's paths to hide come with it (hide_linux.go).
 		deferred = true
 		return prepared{abi: abi, allowed: exec, restrict: func() error {
@@ -292,9 +289,6 @@ func prepare(cfg *Config, fds []int) (prepared, error) {
 		return prepared{}, err
 	}
 	mark("capabilities, Landlock, seccomp applied")
-	if err := oldRootDetached(); err != nil {
-		return prepared{}, err
-	}
 	return prepared{abi: abi, allowed: exec}, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"runtime"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -229,73 +228,26 @@ func finishRoot(cfg *Config, root string, wsFd int) error {
 		return fmt.Errorf("init: attach workspace: %w", err)
 	}
 
-	// pivot_root with the old root stacked on the new one, then detached
-	// beside the rest of the set-up (detachOldRoot).
-	// The root and its /dev, made read-only below by these descriptors,
-	// which name their mounts whatever is stacked on the root meanwhile.
-	var mnts [2]int
-	for i, p := range []string{root, path.Join(root, "dev")} {
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			CloseAll(mnts[:i])
-			return fmt.Errorf("init: %w", err)
-		}
-		mnts[i] = fd
-	}
-	defer CloseAll(mnts[:])
+	// pivot_root with the old root stacked on the new one, then detached.
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("init: pivot_root: %w", err)
 	}
-	detachOldRoot()
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("init: detach old root: %w", err)
+	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("init: %w", err)
 	}
 	// The root and /dev are read-only from now on.
-	for i, p := range []string{"/", "/dev"} {
-		if err := unix.MountSetattr(mnts[i], "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+	for _, p := range []string{"/", "/dev"} {
+		if err := unix.MountSetattr(unix.AT_FDCWD, p, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
 			return fmt.Errorf("init: read-only %s: %w", p, err)
 		}
 	}
 	return unix.Chdir(WorkspaceDir)
-}
-
-// oldRootDetached waits for the old root's detach that detachOldRoot
-// started and reports how it went; nil at once where none was started.
-// The init calls it before it reports itself ready, and so before any
-// command runs.
-var oldRootDetached = func() error { return nil }
-
-// detachOldRoot detaches the old root, stacked on the new one by
-// pivot_root, in a goroutine of its own, on a second P for the while:
-// the unmount waits for an expedited RCU grace period (namespace_unlock),
-// 0.1 ms on a quiet machine and 2 to 9 ms on this 2-CPU VM at load 17
-// (BENCHMARKS.md, "(session 36, clispeed)"), which the init then spends
-// on the rest of its set-up (the root's read-only flag, lo, the rulesets,
-// the limits, its restrictions) instead of sleeping. Meanwhile a lookup
-// that climbs to the new root with ".." would cross into the old root
-// stacked on it; the set-up's lookups are absolute, canonical paths (the
-// allowed programs resolved before the pivot, the rules' folders, the
-// loaders), which start at the new root and never climb. The umount's
-// "/" is the root's mount point (LOOKUP_MOUNTPOINT takes the topmost
-// mount there, the old root), not the working folder, which the init
-// changes meanwhile.
-func detachOldRoot() {
-	prev := runtime.GOMAXPROCS(2)
-	done := make(chan error, 1)
-	go func() { done <- unix.Unmount("/", unix.MNT_DETACH) }()
-	oldRootDetached = func() error {
-		err := <-done
-		runtime.GOMAXPROCS(prev)
-		oldRootDetached = func() error { return nil }
-		mark("old root detached")
-		if err != nil {
-			return fmt.Errorf("init: detach old root: %w", err)
-		}
-		return nil
-	}
 }
 
 // systemBundles are where distributions keep their roots in one file.
