@@ -183,8 +183,14 @@ func begin(spec Spec) (_ *box, err error) {
 	// the init once it runs (1.3 ms for the CLI's default list of 90
 	// names). On an error the init resolves it again and says why.
 	allowedCh := make(chan []string, 1)
+	// Each allowlist entry's real path as that resolution found it, for
+	// the multi-call check (realOf), set before resolvedEach is closed.
+	var resolvedReal map[string]string
+	resolvedEach := make(chan struct{})
 	go func() {
-		allowed, err := initproc.ResolveAllowed(spec.AllowExec, spec.WorkspaceExec, readOnly)
+		allowed, each, err := initproc.ResolveAllowedEach(spec.AllowExec, spec.WorkspaceExec, readOnly)
+		resolvedReal = each
+		close(resolvedEach)
 		if err != nil {
 			allowed = nil
 		} else if allowed == nil {
@@ -192,6 +198,17 @@ func begin(spec Spec) (_ *box, err error) {
 		}
 		allowedCh <- allowed
 	}()
+	// realOf is hostRealPath from the allowlist's resolution above, which
+	// looks names up as hostRealPath does (the first PATH folder where the
+	// name is a regular file, symlinks followed); an entry it has not
+	// resolved is looked up on its own.
+	realOf := func(entry string) string {
+		<-resolvedEach
+		if r, ok := resolvedReal[entry]; ok {
+			return r
+		}
+		return hostRealPath(entry)
+	}
 	// The exec plan, then the allowlist's check against it and the root
 	// tree of the plan (roottree_linux.go), while the init starts.
 	type planned struct {
@@ -211,7 +228,7 @@ func begin(spec Spec) (_ *box, err error) {
 		p := planned{rootTree: -1, multi: make(chan error, 1)}
 		p.plan, p.final = startExecPlan()
 		tr.Mark("host: exec plan loaded")
-		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan) }()
+		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan, realOf) }()
 		p.rootTree = treeOf(p.plan)
 		tr.Mark("host: root tree cloned")
 		planCh <- p
@@ -329,7 +346,7 @@ func begin(spec Spec) (_ *box, err error) {
 			unix.Close(plan.rootTree)
 		}
 		plan.plan, plan.rootTree = checked, -1
-		err = checkMultiCall(spec.AllowExec, checked)
+		err = checkMultiCall(spec.AllowExec, checked, realOf)
 		plan.rootTree = treeOf(checked)
 	}
 	if err != nil {

@@ -172,8 +172,9 @@ var multiCallVerdicts struct {
 }
 
 // checkMultiCall is multiCallProblem for allow with plan's aliases and
-// the host's PATH, remembered for the plan.
-func checkMultiCall(allow []string, plan *execPlan) error {
+// the host's PATH (resolve, hostRealPath or the same answers),
+// remembered for the plan.
+func checkMultiCall(allow []string, plan *execPlan, resolve func(string) string) error {
 	key := strings.Join(allow, "\x00")
 	v := &multiCallVerdicts
 	v.Lock()
@@ -185,7 +186,7 @@ func checkMultiCall(allow []string, plan *execPlan) error {
 	if ok {
 		return err
 	}
-	err = multiCallProblem(allow, plan.Aliases, hostRealPath)
+	err = multiCallProblem(allow, plan.Aliases, resolve)
 	v.Lock()
 	if v.plan == plan && len(v.errs) < 64 {
 		v.errs[key] = err

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 )
 
 // A fake PATH folder: a program installed under many names (as busybox's
@@ -120,5 +121,34 @@ os.execv("/workspace/sh", ["sh", "-c", "echo ESCAPED: link"])
 	spec.AllowExec = []string{ls, "busybox", "python3"}
 	if res := mustRun(t, spec, "python3", "-c", attack, ls); !strings.Contains(string(res.Stdout), "ESCAPED: argv0") {
 		t.Errorf("busybox allowed on purpose: stdout %q, stderr %q", res.Stdout, res.Stderr)
+	}
+}
+
+// The multi-call check reads each allowlist entry's real path from the
+// allowlist's resolution (initproc.ResolveAllowedEach) instead of looking
+// it up again: both find the same file for every entry, a name found or
+// not, through a symlink or not, and an absolute path.
+func TestResolvedAllowlistIsHostRealPath(t *testing.T) {
+	names := append(append([]string{}, DefaultAllowExec...), "no-such-program-here", "/usr/bin/env", "/bin/sh", "/no/such/file")
+	_, each, err := initproc.ResolveAllowedEach(names, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, n := range names {
+		got, ok := each[n]
+		if !ok {
+			t.Errorf("%q: not in the resolution", n)
+			continue
+		}
+		if want := hostRealPath(n); got != want {
+			t.Errorf("%q resolved to %q, hostRealPath says %q", n, got, want)
+		}
+		if got != "" {
+			found++
+		}
+	}
+	if found < 10 {
+		t.Errorf("only %d of %d names found on this host", found, len(names))
 	}
 }

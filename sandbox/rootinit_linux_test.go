@@ -295,6 +295,48 @@ func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
 	}
 }
 
+// An init does the set-up that needs nothing from its configuration while
+// it waits for it: given none, it has made every mount of its namespace
+// private and emptied its main thread's bounding and ambient capability
+// sets (the thread the command is forked from).
+func TestInitSetUpBeforeItsConfig(t *testing.T) {
+	hostForksInits(t)
+	slot, err := uids.alloc()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
+	t.Cleanup(func() {
+		b.cleanup()
+		assertNothingLeft(t)
+	})
+	cmdUID := uint32(uidBase + 2*slot)
+	if err := b.startInit(cmdUID+1, cmdUID, -1); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mounts, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", b.pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bounded := strings.Contains(string(status), "CapBnd:\t0000000000000000\n") &&
+			strings.Contains(string(status), "CapAmb:\t0000000000000000\n")
+		private := !strings.Contains(string(mounts), " shared:") && !strings.Contains(string(mounts), " master:")
+		if bounded && private {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the init waits for its configuration to drop its bounding set (%v) or make its mounts private (%v)", bounded, private)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // loopbackUpIn says whether lo is up in the network namespace of process
 // pid, asked from a thread moved there, which ends with the answer.
 func loopbackUpIn(pid int) (bool, error) {

@@ -79,6 +79,7 @@ func initMain() int {
 	// cli)"). An error is prepare's to report, which brings it up again
 	// (a look, once it is up).
 	loopbackUp()
+	setUpEarly()
 	var cfg Config
 	fds, err := Recv(ctrlFd, &cfg)
 	if err != nil {
@@ -110,6 +111,53 @@ func initMain() int {
 	reply.Trace = traced(cfg.Trace)
 	Send(ctrlFd, &reply)
 	return 0
+}
+
+// Set by setUpEarly: what it did, which prepare then does not do again.
+var (
+	mountsPrivate   bool // every mount of the init's namespace private
+	boundingDropped bool // this thread's bounding set empty, its ambient set too
+)
+
+// setUpEarly does, while the init waits for its configuration, the steps
+// of its set-up that need nothing from it: mount propagation to and from
+// the host cut, and this thread's bounding and ambient capabilities
+// dropped. Neither limits what the init does before the command: its
+// mounts need its effective capabilities, which stay, and the bounding
+// and ambient sets only count at an execve, of which the init makes one,
+// the command's, from this thread. A step that fails is done again in its
+// place, which reports the error.
+func setUpEarly() {
+	mountsPrivate = unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") == nil
+	boundingDropped = dropBounding() == nil
+	mark("set-up before the configuration")
+}
+
+// makeMountsPrivate makes every mount of the init's namespace private,
+// so that nothing done here propagates back to the host, unless
+// setUpEarly did.
+func makeMountsPrivate() error {
+	if mountsPrivate {
+		return nil
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("init: make mounts private: %w", err)
+	}
+	return nil
+}
+
+// dropBounding empties this thread's bounding and ambient capability
+// sets.
+func dropBounding() error {
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("init: drop capability %d: %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("init: clear ambient capabilities: %w", err)
+	}
+	return nil
 }
 
 // prepared is what prepare did: the Landlock ABI it used and the allowed
@@ -321,13 +369,10 @@ func setRlimits(cfg *Config) error {
 // filter's part of W^X holds alone when wxOptional, and the sandbox
 // refuses to start otherwise (W^X asked for explicitly).
 func restrictThread(ruleset int, filter []unix.SockFilter, denyWX, wxOptional bool) error {
-	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("init: drop capability %d: %w", c, err)
+	if !boundingDropped {
+		if err := dropBounding(); err != nil {
+			return err
 		}
-	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("init: clear ambient capabilities: %w", err)
 	}
 	keep := uint32(1<<unix.CAP_SETUID | 1<<unix.CAP_SETGID)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -539,6 +584,24 @@ func handedAllowed(paths, readOnly []string) ([]string, error) {
 // path joined with the name, with no system call of its own: about 90
 // names took some 600 system calls, 2 ms of every sandbox's start.
 func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []string) ([]string, error) {
+	return resolveAllowedEach(dirs, names, workspaceExec, readOnly, nil)
+}
+
+// ResolveAllowedEach is ResolveAllowed that also reports, in a map, the
+// real path each name of names resolves to, "" where it is not found (a
+// name in the workspace has none): the host's check of the allowlist for
+// multi-call programs (checkMultiCall) reads them instead of looking every
+// name up again, some 600 system calls for the CLI's 90 names. A name
+// after one that fails has no entry.
+func ResolveAllowedEach(names []string, workspaceExec bool, readOnly []string) ([]string, map[string]string, error) {
+	each := make(map[string]string, len(names))
+	out, err := resolveAllowedEach(strings.Split(SandboxPath, ":"), names, workspaceExec, readOnly, each)
+	return out, each, err
+}
+
+// resolveAllowedEach is resolveAllowedIn, which records in each, when it
+// is not nil, the real path each name resolved to.
+func resolveAllowedEach(dirs, names []string, workspaceExec bool, readOnly []string, each map[string]string) ([]string, error) {
 	var listed []pathDir
 	var out []string
 	seen := map[string]bool{}
@@ -565,6 +628,9 @@ func resolveAllowedIn(dirs, names []string, workspaceExec bool, readOnly []strin
 				}
 				real = findListed(listed, n)
 			}
+		}
+		if each != nil {
+			each[n] = real
 		}
 		if real == "" {
 			continue

@@ -58,8 +58,8 @@ type detached struct {
 func buildRoot(cfg *Config, wsFd int, allowExec []string) error {
 	defer unix.Close(wsFd)
 	// Nothing done here may propagate back to the host.
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("init: make mounts private: %w", err)
+	if err := makeMountsPrivate(); err != nil {
+		return err
 	}
 	// Take every source before the new root hides anything.
 	var mounts []detached

@@ -305,8 +305,8 @@ func writeAt(root int, rel string, content []byte, mode uint32) error {
 func attachTree(cfg *Config, treeFd, wsFd int, allowExec []string) error {
 	defer unix.Close(wsFd)
 	defer unix.Close(treeFd)
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("init: make mounts private: %w", err)
+	if err := makeMountsPrivate(); err != nil {
+		return err
 	}
 	// The read-only paths must be readable by the sandbox, which the
 	// host (root) did not check.
