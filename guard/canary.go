@@ -47,8 +47,10 @@ func (c Canary) Instruction() string {
 
 // In reports whether text holds the canary: as is, in another case, with
 // separators, invisible characters or combining marks between its
-// characters, in full-width or look-alike letters, reversed, or base64-,
-// hex- or URL-encoded (also nested, as DecodeSegments finds them).
+// characters, in full-width or look-alike letters, reversed, with its
+// letters rotated (ROT13, any ROT-n, Atbash) or its digits shifted
+// (inRotated) or in ROT47, or base64-, hex- or URL-encoded (also nested,
+// as DecodeSegments finds them).
 func (c Canary) In(text string) bool { return c.in(text, nil) }
 
 // in is In, sharing the decodings with the other texts of k when k is not
@@ -81,7 +83,7 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 	if strings.Contains(text, c.secret) {
 		return true
 	}
-	if c.inNormalized(text) {
+	if c.inNormalized(text) || c.inRotated(text) {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {
@@ -211,7 +213,20 @@ func (c Canary) makeNeedles() []string {
 		}
 	}
 	h := hex.EncodeToString([]byte(c.secret))
-	return append(out, h, strings.ToUpper(h))
+	return append(out, h, strings.ToUpper(h), rot47(c.secret))
+}
+
+// rot47 turns each printable ASCII character of s but the space 47
+// places on, among the 94 of them: ROT47, which turns digits and letters
+// into punctuation that inRotated does not read.
+func rot47(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if '!' <= c && c <= '~' {
+			b[i] = '!' + (c-'!'+47)%94
+		}
+	}
+	return string(b)
 }
 
 func reverse(s string) string {

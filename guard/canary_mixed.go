@@ -75,12 +75,21 @@ type pieceMatcher struct {
 	// terces is pat reversed, for inPlain (kept here, not in Canary,
 	// which every method of the check copies).
 	terces string
+	// rot are inRotated's patterns, the random part forwards and
+	// backwards; nil in the token's own.
+	rot [2]*rotPattern
 }
 
 // newPieceMatcher returns the matcher of secret, with its token's.
 func newPieceMatcher(secret string) *pieceMatcher {
 	m := new(pieceMatcher)
 	m.init(secret)
+	if len(secret) > 1 {
+		m.rot = [2]*rotPattern{newRotPattern(secret), newRotPattern(reverse(secret))}
+		if len(m.rot[0].steps) == 0 || len(m.rot[1].steps) == 0 {
+			m.rot = [2]*rotPattern{} // its last character the first of its kind: too few steps to look for
+		}
+	}
 	if len(tokenLetters)+len(secret) <= maxPattern {
 		m.token = new(pieceMatcher)
 		m.token.init(tokenLetters + secret)
