@@ -144,6 +144,7 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 			// its own, or each escape of a run could be read either way
 			// and a text one digit off the canary be taken for it.
 			next, found = run(m, cur, text[i:j])
+			next = begunInside(next, text[i:j])
 		} else {
 			next, found = m.word(cur, text[i:j], scratch, at)
 		}
@@ -230,6 +231,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
+	next = begunInside(next, w)
 	readings, punct := readingsOf(w)
 	if punct {
 		// Read also as the words between that punctuation (which has
@@ -259,7 +261,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 		if found {
 			return next, true
 		}
-		next |= n
+		next |= begunInside(n, decoded)
 		if at != nil {
 			n, found := m.nested(cur, string(decoded), decoded[len(decoded):])
 			if found {
@@ -269,6 +271,47 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 		}
 	}
 	return next, false
+}
+
+// begunInside drops from n, the states after reading s, those of
+// fewer than minPiece characters matched that began inside s, after
+// other letters or digits of it, but for the token's own ("bwkcanary"),
+// which a token cut just after its prefix leaves: a word that ends in a
+// character or three of the pattern by chance (base64 of a token with
+// its first character changed, "...WS00", ends in the right one) would
+// begin it, and the next word go on with it.
+func begunInside[S string | []byte](n states, s S) states {
+	if n&(1<<minPiece-2) == 0 {
+		return n // the commonest: no such state
+	}
+	for k := 1; k < minPiece; k++ {
+		if n&(1<<k) == 0 {
+			continue
+		}
+		// Skip the k characters matched, back from the end; then
+		// what is before them must be nothing or the token's letters.
+		i, left := len(s), k
+		for i > 0 && left > 0 {
+			i--
+			if alnums(s[i:i+1]) == 1 {
+				left--
+			}
+		}
+		before := i
+		j, t := i, len(tokenLetters)
+		for j > 0 && t > 0 {
+			j--
+			if c := s[j] | 0x20; alnums(s[j:j+1]) == 1 {
+				if t--; c != tokenLetters[t] {
+					break
+				}
+			}
+		}
+		if alnums(s[:before]) > 0 && !(t == 0 && alnums(s[:j]) == 0) {
+			n = n&^(1<<k) | 1 // read as nothing matched
+		}
+	}
+	return n
 }
 
 // Pieces with no separator between them
@@ -433,7 +476,7 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 				return last, false
 			}
 			if s, found = runPair(m, s, w[j:j+1]); found {
-				return last, true
+				return last, i == 0 || matched+1 >= minPiece || endsWord(w, j+1)
 			}
 			matched += alnums(w[j : j+1])
 			j++
@@ -468,13 +511,13 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 				}
 			}
 			if r+1 < b && isShortBlock(e, r+1) {
-				n, found := runPair(m, s, d)
-				if found {
-					return last, true
-				}
 				end := j + r + 1
 				for end < len(w) && w[end] == '=' {
 					end++
+				}
+				n, found := runPair(m, s, d)
+				if found && (i == 0 || matched+alnums(d) >= minPiece || endsWord(w, end)) {
+					return last, true
 				}
 				// Unpadded, the bits left over must be zero, as every
 				// encoder writes them: else the characters of a
@@ -492,7 +535,7 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 			break
 		}
 		if s, found = runPair(m, s, d); found {
-			return last, true
+			return last, i == 0 || matched+alnums(d) >= minPiece || endsWord(w, j+b)
 		}
 		matched += alnums(d)
 		j += b
@@ -504,6 +547,13 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 	}
 	return last, false
 }
+
+// endsWord reports whether w has no letter or digit from i on: a piece
+// that completes a pattern with fewer than minPiece characters of it
+// must end the word (else the first character of a hex pair, "3" of a
+// digit's "3d", read plain, would complete a token whose last character
+// was changed).
+func endsWord(w string, i int) bool { return alnums(w[i:]) == 0 }
 
 // minPiece is how many characters of a pattern a piece that follows
 // another must match before it may end and another follow it: else, a
