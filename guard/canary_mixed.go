@@ -429,7 +429,21 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found bool) {
 	var k [2]uint8
 	pats := [2]*pieceMatcher{m, m.token}
-	for j := 0; j < len(w); j++ {
+	// Until a pattern's first character, in either case, nothing
+	// matches: start there (most words have none).
+	from := len(w)
+	for _, p := range pats {
+		if p == nil {
+			continue
+		}
+		c := p.pat[0]
+		for _, b := range [2]byte{c, c &^ 0x20} {
+			if i := strings.IndexByte(w[:from], b); i >= 0 {
+				from = i
+			}
+		}
+	}
+	for j := from; j < len(w); j++ {
 		ch := w[j]
 		switch {
 		case 'A' <= ch && ch <= 'Z':
