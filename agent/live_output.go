@@ -172,7 +172,7 @@ func (o *liveOutput) clear(now bool) {
 		return
 	}
 	for i := range o.held {
-		o.pass(i, o.held[i].cut())
+		o.pass(i, o.held[i].cut(o.canary))
 	}
 }
 

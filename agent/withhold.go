@@ -259,7 +259,13 @@ func (r *run) leakedCalls(call llm.ToolCall) Outcome {
 // written in one word however long (the 35 characters of a token as
 // \u-escaped entities take 1,260 bytes) or in fewer bytes than the hold
 // (split into pieces, spaced out, in look-alike letters), is whole in
-// the text a check reads before any of it is sent. The text is checked,
+// the text a check reads before any of it is sent; so is a token's start
+// (in words read plain or decoded) followed by nothing but separators,
+// however many, until its rest comes (hold.cut, guard.Canary.Unfinished).
+// A token whose pieces stand further apart with other words between them,
+// which the check finds in the whole text (one encoding's segments
+// joined), may have its first piece streamed: the reply is withheld and
+// the task ends for the leak all the same. The text is checked,
 // whole, when streamEvery bytes or an eighth of the text, if more, have
 // come since the last check, and there is text to send: a long reply is
 // checked a few times over, not once a piece.
@@ -288,14 +294,23 @@ func (h *hold) add(p string) {
 
 // cut returns how far the text may go out once a check of all of it has
 // cleared it: to the start of the streamHold bytes before its last word
-// (a rune's start), or sent if that is no further.
-func (h *hold) cut() int {
+// (a rune's start), and not past the words at its end that read as the
+// start of c's token, however far back (guard.Canary.Unfinished: the
+// rest of a token may come after any number of spaces), or sent if that
+// is no further.
+func (h *hold) cut(c guard.Canary) int {
 	cut := h.word - streamHold
 	if cut <= h.sent {
 		return h.sent
 	}
 	for !utf8.RuneStart(h.text[cut]) {
 		cut--
+	}
+	// The last word, held, may be part written: its readings may fail
+	// where the whole word's go on with the token. Unfinished returns a
+	// word's start, an ASCII byte, or the end.
+	if h.word > h.sent {
+		cut = min(cut, h.sent+c.Unfinished(string(h.text[h.sent:h.word])))
 	}
 	return cut
 }
@@ -361,7 +376,7 @@ func (s *replyStream) piece(p string) {
 	if s.leaked || !checkDue(n, s.checked) {
 		return
 	}
-	cut := s.cut()
+	cut := s.cut(s.r.taint.canary)
 	if cut == s.sent {
 		return
 	}

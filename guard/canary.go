@@ -20,7 +20,7 @@ const canaryPrefix = "BWK-CANARY-"
 type Canary struct {
 	token   string        // BWK-CANARY-<24 hex digits>
 	secret  string        // the hex digits, lowercase
-	needles *[]string     // encodedNeedles, worked out once
+	needles *[]needle     // encodedNeedles, worked out once
 	matcher *pieceMatcher // inMixed's, worked out once
 }
 
@@ -47,8 +47,10 @@ func (c Canary) Instruction() string {
 
 // In reports whether text holds the canary: as is, in another case, with
 // separators, invisible characters or combining marks between its
-// characters, in full-width or look-alike letters, reversed, or base64-,
-// hex- or URL-encoded (also nested, as DecodeSegments finds them).
+// characters, in full-width or look-alike letters, reversed, with its
+// letters rotated (ROT13, any ROT-n, Atbash) or its digits shifted
+// (inRotated) or in ROT47, or base64-, hex- or URL-encoded (also nested,
+// as DecodeSegments finds them).
 func (c Canary) In(text string) bool { return c.in(text, nil) }
 
 // in is In, sharing the decodings with the other texts of k when k is not
@@ -81,11 +83,11 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 	if strings.Contains(text, c.secret) {
 		return true
 	}
-	if c.inNormalized(text) {
+	if c.inNormalized(text) || c.inRotated(text) {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {
-		if strings.Contains(text, n) {
+		if n.in(text) {
 			return true
 		}
 	}
@@ -189,29 +191,78 @@ func (c Canary) inPlain(s string) bool {
 // encodedNeedles are stable pieces of the token's base64 (at each of the
 // three alignments, both alphabets) and hex forms, found even inside a
 // longer encoded string.
-func (c Canary) encodedNeedles() []string {
+func (c Canary) encodedNeedles() []needle {
 	if c.needles != nil {
 		return *c.needles
 	}
 	return c.makeNeedles()
 }
 
-func (c Canary) makeNeedles() []string {
-	var out []string
+// A needle is a piece of an encoded token: the characters of its base64
+// that the bytes before and after it do not change, and then, in the
+// character after them, the bits of the token's last byte they leave out
+// (bits of them, the top bits of that character, which must be value).
+// Without those bits a token with its last character changed, encoded
+// (a digit for a digit: the four bits of the character before are the
+// same), was taken for it.
+type needle struct {
+	s           string
+	reading     int // of the character after: readBase64 or readBase64URL
+	bits, value int
+}
+
+// in reports whether text holds n.
+func (n needle) in(text string) bool {
+	for from := 0; ; {
+		i := strings.Index(text[from:], n.s)
+		if i < 0 {
+			return false
+		}
+		end := from + i + len(n.s)
+		if n.bits == 0 {
+			return true
+		}
+		if end < len(text) {
+			if v := charValue(n.reading, text[end]); v >= 0 && v>>(6-n.bits) == n.value {
+				return true
+			}
+		}
+		from += i + 1
+	}
+}
+
+func (c Canary) makeNeedles() []needle {
+	var out []needle
 	for pad := 0; pad < 3; pad++ {
 		src := strings.Repeat("\x00", pad) + c.token
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for e, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 			s := enc.EncodeToString([]byte(src))
-			// Drop the characters that depend on bytes before and after.
+			// Drop the characters that depend on bytes before and
+			// after: from the first whole character after the pad to
+			// the last whole one of the token.
 			start := (pad*4 + 2) / 3
-			end := len(strings.TrimRight(s, "=")) - 2
+			end := 8 * len(src) / 6
+			bits := 8*len(src) - 6*end
 			if end > start+8 {
-				out = append(out, s[start:end])
+				out = append(out, needle{s: s[start:end], reading: readBase64 + e, bits: bits, value: int(src[len(src)-1]) & (1<<bits - 1)})
 			}
 		}
 	}
 	h := hex.EncodeToString([]byte(c.secret))
-	return append(out, h, strings.ToUpper(h))
+	return append(out, needle{s: h}, needle{s: strings.ToUpper(h)}, needle{s: rot47(c.secret)})
+}
+
+// rot47 turns each printable ASCII character of s but the space 47
+// places on, among the 94 of them: ROT47, which turns digits and letters
+// into punctuation that inRotated does not read.
+func rot47(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if '!' <= c && c <= '~' {
+			b[i] = '!' + (c-'!'+47)%94
+		}
+	}
+	return string(b)
 }
 
 func reverse(s string) string {

@@ -75,12 +75,21 @@ type pieceMatcher struct {
 	// terces is pat reversed, for inPlain (kept here, not in Canary,
 	// which every method of the check copies).
 	terces string
+	// rot are inRotated's patterns, the random part forwards and
+	// backwards; nil in the token's own.
+	rot [2]*rotPattern
 }
 
 // newPieceMatcher returns the matcher of secret, with its token's.
 func newPieceMatcher(secret string) *pieceMatcher {
 	m := new(pieceMatcher)
 	m.init(secret)
+	if len(secret) > 1 {
+		m.rot = [2]*rotPattern{newRotPattern(secret), newRotPattern(reverse(secret))}
+		if len(m.rot[0].steps) == 0 || len(m.rot[1].steps) == 0 {
+			m.rot = [2]*rotPattern{} // its last character the first of its kind: too few steps to look for
+		}
+	}
 	if len(tokenLetters)+len(secret) <= maxPattern {
 		m.token = new(pieceMatcher)
 		m.token.init(tokenLetters + secret)
@@ -135,6 +144,7 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 			// its own, or each escape of a run could be read either way
 			// and a text one digit off the canary be taken for it.
 			next, found = run(m, cur, text[i:j])
+			next = begunInside(next, text[i:j])
 		} else {
 			next, found = m.word(cur, text[i:j], scratch, at)
 		}
@@ -221,6 +231,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
+	next = begunInside(next, w)
 	readings, punct := readingsOf(w)
 	if punct {
 		// Read also as the words between that punctuation (which has
@@ -231,7 +242,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 		}
 		next |= n
 	}
-	if at != nil && len(w) <= maxCutWord {
+	if at != nil {
 		n, found := m.cuts(cur, w, scratch, at)
 		if found {
 			return next, true
@@ -250,7 +261,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 		if found {
 			return next, true
 		}
-		next |= n
+		next |= begunInside(n, decoded)
 		if at != nil {
 			n, found := m.nested(cur, string(decoded), decoded[len(decoded):])
 			if found {
@@ -260,6 +271,47 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 		}
 	}
 	return next, false
+}
+
+// begunInside drops from n, the states after reading s, those of
+// fewer than minPiece characters matched that began inside s, after
+// other letters or digits of it, but for the token's own ("bwkcanary"),
+// which a token cut just after its prefix leaves: a word that ends in a
+// character or three of the pattern by chance (base64 of a token with
+// its first character changed, "...WS00", ends in the right one) would
+// begin it, and the next word go on with it.
+func begunInside[S string | []byte](n states, s S) states {
+	if n&(1<<minPiece-2) == 0 {
+		return n // the commonest: no such state
+	}
+	for k := 1; k < minPiece; k++ {
+		if n&(1<<k) == 0 {
+			continue
+		}
+		// Skip the k characters matched, back from the end; then
+		// what is before them must be nothing or the token's letters.
+		i, left := len(s), k
+		for i > 0 && left > 0 {
+			i--
+			if alnums(s[i:i+1]) == 1 {
+				left--
+			}
+		}
+		before := i
+		j, t := i, len(tokenLetters)
+		for j > 0 && t > 0 {
+			j--
+			if c := s[j] | 0x20; alnums(s[j:j+1]) == 1 {
+				if t--; c != tokenLetters[t] {
+					break
+				}
+			}
+		}
+		if alnums(s[:before]) > 0 && !(t == 0 && alnums(s[:j]) == 0) {
+			n = n&^(1<<k) | 1 // read as nothing matched
+		}
+	}
+	return n
 }
 
 // Pieces with no separator between them
@@ -283,8 +335,15 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 // words before) and, from the word's start, the whole token
 // (tokenLetters, then the secret), so that a cut in the token's prefix
 // ("BWK-C" then "ANARY-..." each its own way) leaves part of a pattern
-// matched too. Not read so: words longer than maxCutWord, a word whose
-// first piece begins after other text in it, and a piece decoded twice.
+// matched too. A first piece read plain may also begin after other text
+// in the word ("note0123abcd" then hex), once it has matched minPiece
+// characters (plainInside: one step of Knuth-Morris-Pratt a character).
+// A word longer than maxCutWord is read so in its first maxCutWord
+// characters only (a token cut from the word's start, text glued after
+// it). Not read so: a first piece in an encoding begun after other text
+// in the word (every position, in each reading: the cost would grow
+// with the word's length times the readings), and a piece decoded twice
+// (nested reads a whole word's decoding, not a piece's).
 
 // maxCutWord bounds the words cuts reads: its states are on the stack
 // (cutStates, one for a text). A token is 70 characters in hex, its
@@ -314,15 +373,29 @@ func isShortBlock(e, r int) bool {
 // found reports that they completed it, or the token's (from nothing
 // matched).
 func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates) (next states, found bool) {
-	if cur == 1 && !m.mayBegin(w) {
+	full := w
+	if len(w) > maxCutWord {
+		// Only pieces that end in the first maxCutWord characters: a
+		// token written from the word's start, before other text
+		// glued to it. The states at the word's end are not known.
+		w = w[:maxCutWord]
+	}
+	// Where a plain piece begun inside the word has matched minPiece
+	// characters or more, another may follow it.
+	last, found := m.plainInside(w, at)
+	if found {
+		return 0, true
+	}
+	if cur == 1 && last == 0 && !m.mayBegin(w) {
 		return 0, false // the commonest word: no reading's first byte begins a pattern
 	}
-	clear(at[:len(w)+1])
+	if last == 0 {
+		clear(at[:len(w)+1])
+	}
 	at[0] = statePair{cur, 1}
 	if m.token == nil {
 		at[0][1] = 0
 	}
-	last := 0 // the last position with states
 	for i := 0; i <= last && i < len(w); i++ {
 		if at[i] == (statePair{}) {
 			continue
@@ -333,14 +406,77 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 			if e < blockPlain && charValue(e, w[i]) < 0 || e == blockPlain && fresh && !m.begins(w[i]) {
 				continue // not a first character
 			}
-			end, found := m.piece(at, w, i, e, fresh, scratch)
+			end, found := m.piece(at, w, full, i, e, fresh, scratch)
 			if found {
 				return 0, true
 			}
 			last = max(last, end)
 		}
 	}
+	if len(full) > len(w) {
+		return 0, false
+	}
 	return at[len(w)][0], false
+}
+
+// plainInside clears at for w and sets, after each letter or digit of
+// w, the states of a plain piece begun anywhere in w (after other
+// characters of it: "note0123abcd" then hex) that have minPiece
+// characters or more matched there; last is the last position it set,
+// or 0, and found reports that the piece completed a pattern (which the
+// plain reading of the word finds too). One step of Knuth-Morris-Pratt
+// a character, for the secret and for the token.
+func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found bool) {
+	var k [2]uint8
+	pats := [2]*pieceMatcher{m, m.token}
+	// Until a pattern's first character, in either case, nothing
+	// matches: start there (most words have none).
+	from := len(w)
+	for _, p := range pats {
+		if p == nil {
+			continue
+		}
+		c := p.pat[0]
+		for _, b := range [2]byte{c, c &^ 0x20} {
+			if i := strings.IndexByte(w[:from], b); i >= 0 {
+				from = i
+			}
+		}
+	}
+	for j := from; j < len(w); j++ {
+		ch := w[j]
+		switch {
+		case 'A' <= ch && ch <= 'Z':
+			ch += 'a' - 'A'
+		case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
+		default:
+			continue
+		}
+		for t, p := range pats {
+			if p == nil {
+				continue
+			}
+			q := k[t]
+			for q > 0 && p.pat[q] != ch {
+				q = p.fail[q]
+			}
+			if p.pat[q] == ch {
+				q++
+			}
+			if int(q) == len(p.pat) {
+				return 0, true
+			}
+			k[t] = q
+			if q >= minPiece {
+				if last == 0 {
+					clear(at[:len(w)+1])
+				}
+				at[j+1][t] |= 1 << q
+				last = j + 1
+			}
+		}
+	}
+	return last, false
 }
 
 // statePair is the states of the secret's matcher and of the token's.
@@ -410,8 +546,9 @@ func progress(p statePair) statePair { return statePair{p[0] &^ 1, p[1] &^ 1} }
 
 // piece reads the pieces of w in reading e (blockPlain: plain) that begin
 // at i, adding to at the states each leaves where it ends, the last of
-// which it returns. fresh: at[i] has nothing matched.
-func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scratch []byte) (last int, found bool) {
+// which it returns. fresh: at[i] has nothing matched. w is the word, or
+// its first maxCutWord characters, of full.
+func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, fresh bool, scratch []byte) (last int, found bool) {
 	// A piece after another may end only once it matched minPiece
 	// characters (or completes a pattern).
 	matched := 0
@@ -424,7 +561,7 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 				return last, false
 			}
 			if s, found = runPair(m, s, w[j:j+1]); found {
-				return last, true
+				return last, i == 0 || matched+1 >= minPiece || endsWord(full, j+1)
 			}
 			matched += alnums(w[j : j+1])
 			j++
@@ -459,13 +596,13 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 				}
 			}
 			if r+1 < b && isShortBlock(e, r+1) {
-				n, found := runPair(m, s, d)
-				if found {
-					return last, true
-				}
 				end := j + r + 1
 				for end < len(w) && w[end] == '=' {
 					end++
+				}
+				n, found := runPair(m, s, d)
+				if found && (i == 0 || matched+alnums(d) >= minPiece || endsWord(full, end)) {
+					return last, true
 				}
 				// Unpadded, the bits left over must be zero, as every
 				// encoder writes them: else the characters of a
@@ -483,7 +620,7 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 			break
 		}
 		if s, found = runPair(m, s, d); found {
-			return last, true
+			return last, i == 0 || matched+alnums(d) >= minPiece || endsWord(full, j+b)
 		}
 		matched += alnums(d)
 		j += b
@@ -496,6 +633,13 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 	return last, false
 }
 
+// endsWord reports whether w has no letter or digit from i on: a piece
+// that completes a pattern with fewer than minPiece characters of it
+// must end the word (else the first character of a hex pair, "3" of a
+// digit's "3d", read plain, would complete a token whose last character
+// was changed).
+func endsWord(w string, i int) bool { return alnums(w[i:]) == 0 }
+
 // minPiece is how many characters of a pattern a piece that follows
 // another must match before it may end and another follow it: else, a
 // text a character or two off the token would be taken for it, the
@@ -503,7 +647,8 @@ func (m *pieceMatcher) piece(at *cutStates, w string, i, e int, fresh bool, scra
 // one by chance (a block of hex one time in 16). The last piece, which
 // completes the pattern, may be shorter: a token with one of its last
 // few characters changed, written in pieces with nothing between them,
-// may be taken for it (it holds 92 of its 96 bits).
+// may be taken for it (it holds 92 of its 96 bits), when that piece
+// ends its word (endsWord).
 const minPiece = 4
 
 // alnums counts the ASCII letters and digits of s, which run reads.

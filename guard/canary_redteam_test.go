@@ -30,7 +30,7 @@ func (c Canary) oldIn(text string) bool {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {
-		if strings.Contains(text, n) {
+		if n.in(text) {
 			return true
 		}
 	}
@@ -280,8 +280,11 @@ func checkSame(t testing.TB, c Canary, text string) {
 		t.Fatalf("regression: old In caught the canary in %s, new In misses it", short(text))
 	}
 	// In also reads words each plain or decoded on its own (inMixed),
-	// which finds more than the old check: only that may differ.
-	if old != got && !(got && c.inMixed(text)) {
+	// and the text's ASCII letters and digits turned (inRotated, which
+	// reads past characters that are not ASCII, where Normalize may
+	// make a letter of one), which find more than the old check: only
+	// those may differ.
+	if old != got && !(got && (c.inMixed(text) || c.inRotated(text))) {
 		t.Errorf("In(%s) = %v, old In = %v", short(text), got, old)
 	}
 	if o, n := oldDecodeAll(text), decodeAll(text); !slices.Equal(o, n) {
