@@ -44,6 +44,13 @@ type Store interface {
 	// conversation (see sqlite.DB.ContinueTask); limits, when not nil,
 	// replace its limits. A task not stopped is Conflict.
 	ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error)
+	// ResumeTask is ContinueTask of a task interrupted in turn turn, as
+	// the caller read it; else bulwark.ErrTurnMoved, and nothing changes.
+	ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error)
+	// EndInterrupted stores events, the last a task_finished, for a task
+	// interrupted in turn turn, as the caller read it, in one transaction;
+	// else bulwark.ErrTurnMoved, and nothing is stored.
+	EndInterrupted(ctx context.Context, tenant bulwark.TenantID, id string, turn int, events []bulwark.Event) error
 }
 
 // Setup is what one task runs with: its model, tools and limits, as the
