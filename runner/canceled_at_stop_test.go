@@ -55,9 +55,11 @@ func ranOn(*llmtest.Request) string { return "ran on" }
 
 // canceledAtStop runs a task that writes a.txt and then waits for its
 // model, and shuts the server down; as the run stops, "alice" cancels the
-// task (the request is stored for its turn). It returns a new runtime on
-// the same store (which resumes tasks by itself when autoResume). From
-// then on the model answers "ran on" at once: the task ran again.
+// task (the request is stored for its turn). Without autoResume, the
+// stopping server ends it canceled (it showed interrupted until a person
+// resumed or canceled it again). It returns a new runtime on the same
+// store (which resumes tasks by itself when autoResume). From then on the
+// model answers "ran on" at once: the task ran again.
 func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	t.Helper()
 	hanging := make(chan struct{}, 1)
@@ -87,7 +89,15 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 		t.Fatal("the stopping run never marked its checkpoint sealed")
 	}
 	if !autoResume {
-		waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+		// Marked interrupted, then ended canceled at once, by the
+		// stopping server: not interrupted until a person acts on it.
+		// Its files are as the run left them.
+		if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
+			t.Fatalf("the task canceled as the server stopped is %s once it has stopped, want canceled", got.Status)
+		}
+		if _, data, err := e.db.ArtifactContent(ctx, e.a, task.ID, "a.txt"); err != nil || string(data) != "A" {
+			t.Errorf("a.txt of the task canceled as it stopped: %q, %v; want \"A\"", data, err)
+		}
 	}
 	restarted.Store(true)
 	e.checkpoints = e.db
@@ -127,9 +137,9 @@ func wantCanceledBy(t *testing.T, e *env, id string, turns int, actors ...string
 
 // TestCancelAtStopWinsOverResume: a task a person canceled as its
 // server stopped (the cancel stored for the turn the stop cut off) ends
-// canceled, in their name, when it is resumed, and does not run again:
-// the resume is Conflict. The resume opened a new turn, and the cancel,
-// kept for the turn before, was dropped: the task ran on. Another
+// canceled, in their name, and does not run again: a resume is
+// Conflict. The resume opened a new turn, and the cancel, kept for the
+// turn before, was dropped: the task ran on. Another
 // tenant's resume of its id is NotFound and changes nothing; a second
 // resume is Conflict too.
 func TestCancelAtStopWinsOverResume(t *testing.T) {
@@ -144,7 +154,7 @@ func TestCancelAtStopWinsOverResume(t *testing.T) {
 	if err := e.rt.Cancel(ctx, e.b, "mallory", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
 		t.Errorf("Cancel of the task's id by another tenant: %v, want not found", err)
 	}
-	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskInterrupted {
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
 		t.Fatalf("after another tenant's requests the task is %s", got.Status)
 	}
 	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); bulwark.ErrorKind(err) != bulwark.Conflict {
@@ -197,17 +207,17 @@ func TestCancelAtStopWinsOverAutoResume(t *testing.T) {
 	wantCanceledBy(t, e, task.ID, 1, "alice")
 }
 
-// cancelAsContinued runs its func (once) as a turn of a task opens,
-// before the store opens it.
+// cancelAsContinued runs its func (once) as a resume opens a turn of a
+// task, before the store opens it.
 type cancelAsContinued struct {
 	*sqlite.DB
 	once   sync.Once
 	before func()
 }
 
-func (s *cancelAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
+func (s *cancelAsContinued) ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error) {
 	s.once.Do(s.before)
-	return s.DB.ContinueTask(ctx, tenant, id, limits)
+	return s.DB.ResumeTask(ctx, tenant, id, turn)
 }
 
 // TestCancelAsTheInterruptedTaskResumes: a person cancels an

@@ -158,14 +158,14 @@ func TestMessageNotReadAtInterruptShownAtCancel(t *testing.T) {
 }
 
 // messageAsContinued sends a message to the task the moment the store
-// has opened its new turn, before the turn is queued.
+// has opened its new turn for a resume, before the turn is queued.
 type messageAsContinued struct {
 	*sqlite.DB
 	send func(id string)
 }
 
-func (s messageAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
-	t, err := s.DB.ContinueTask(ctx, tenant, id, limits)
+func (s messageAsContinued) ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error) {
+	t, err := s.DB.ResumeTask(ctx, tenant, id, turn)
 	if err == nil {
 		s.send(id)
 	}

@@ -235,6 +235,12 @@ func (rt *Runtime) Start(ctx context.Context) error {
 				return err
 			}
 			rt.auditf(bulwark.TenantID(t.TenantID), "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			t.Status = bulwark.TaskInterrupted
+			rt.endCanceledAtStop(ctx, t)
+		case bulwark.TaskInterrupted:
+			// Canceled as its process stopped, which could not end it so
+			// (it died first): it shows canceled from this start on.
+			rt.endCanceledAtStop(ctx, t)
 		}
 	}
 	rt.sweep(ctx)
@@ -369,6 +375,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
 			}
 			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			// A person who canceled it as it stopped (the cancel is
+			// stored for its turn) sees it canceled now, not interrupted.
+			if cur, err := rt.cfg.Store.Task(context.Background(), tenant, t.ID); err == nil && cur.Turns == t.Turns {
+				rt.endCanceledAtStop(context.Background(), cur)
+			}
 		}
 	}()
 
