@@ -97,7 +97,8 @@ func (c *hookedCluster) interrupted(hanging chan struct{}) (id string, n1, n2 *p
 }
 
 // wantCanceledIn checks that task id ended canceled in turn turn, once,
-// and that no run of it goes on (its last event is its end).
+// that no run of it goes on (its last event is its end), and that
+// nothing is left stored for that turn.
 func (c *hookedCluster) wantCanceledIn(id string, turn int) {
 	c.t.Helper()
 	got := c.waitStatus(id, bulwark.TaskCanceled)
@@ -110,8 +111,12 @@ func (c *hookedCluster) wantCanceledIn(id string, turn int) {
 	if n := c.count(id, bulwark.EventTaskFinished, ""); n != 1 || last.Type != bulwark.EventTaskFinished || last.Reason != bulwark.FinishCanceled {
 		c.t.Errorf("%d task_finished events, the last event %s (%s); want one, canceled, last", n, last.Type, last.Reason)
 	}
-	if rs := must(c.store.TakeControls(context.Background(), []bulwark.TaskRef{{Tenant: c.a, ID: id}})); len(rs) != 0 {
-		c.t.Errorf("requests left in the store: %+v", rs)
+	for _, r := range must(c.store.TakeControls(context.Background(), []bulwark.TaskRef{{Tenant: c.a, ID: id}})) {
+		// One for an earlier turn (a cancel stored for the turn a
+		// resume had ended) is never carried out: that turn is over.
+		if r.Turn >= turn {
+			c.t.Errorf("a request left in the store for turn %d: %+v", turn, r)
+		}
 	}
 }
 

@@ -133,7 +133,7 @@ func TestRunContinueOfATaskCanceledAtStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runBulwark(t, nil, "run", "--data", data, "--continue", task.ID, "go on")
-	if r.code != 1 || !strings.Contains(r.stderr, "canceled as it stopped") || !strings.Contains(r.stderr, "bulwark tasks cancel "+task.ID) {
+	if r.code != 1 || !strings.Contains(r.stderr, "canceled as its server stopped") || !strings.Contains(r.stderr, "bulwark tasks cancel "+task.ID) {
 		t.Errorf("run --continue of a task canceled as it stopped: exit %d, %q; want 1, saying so and how to end it", r.code, r.stderr)
 	}
 	got, err := db.Task(ctx, tenant, task.ID)
