@@ -280,3 +280,30 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 		t.Errorf("%d model steps after the cancel, want none", n)
 	}
 }
+
+// TestCanceledAtStopEndsAtStart: a task interrupted with a cancel stored
+// for its turn (its server died before it could end it canceled, as it
+// does when it stops) ends canceled at the next start, in the name of
+// who canceled it, without a run, even with tasks resumed by a person
+// only. It showed interrupted until a person acted on it.
+func TestCanceledAtStopEndsAtStart(t *testing.T) {
+	e := newEnv(t, func(*llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
+	})
+	ctx := context.Background()
+	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
+	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
+	task := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "x", Model: "openai:test"}))
+	if err := e.db.AppendEvent(ctx, e.a, bulwark.Event{Seq: 1, TaskID: task.ID, Type: bulwark.EventTaskStarted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetTaskStatus(ctx, e.a, task.ID, bulwark.TaskInterrupted); err != nil {
+		t.Fatal(err)
+	}
+	must(e.db.SendControl(ctx, e.a, bulwark.ControlRequest{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "alice"}))
+	e.rt = e.newRuntime(t, e.db)
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
+		t.Errorf("after the start the task is %s, want canceled", got.Status)
+	}
+	wantCanceledBy(t, e, task.ID, 1, "alice")
+}
