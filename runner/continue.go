@@ -127,7 +127,7 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 		t, err = rt.cfg.Store.ResumeTask(ctx, tenant, id, stopped.Turns)
 		if errors.Is(err, bulwark.ErrTurnMoved) {
 			cur, _ := rt.cfg.Store.Task(ctx, tenant, id)
-			return cur, bulwark.Errorf(bulwark.Conflict, op, "the task was %s meanwhile, from another server: it is %s now, and this resume changed nothing",
+			return cur, bulwark.Errorf(bulwark.Conflict, op, "the task was %s meanwhile, by another request: it is %s now, and this resume changed nothing",
 				movedHow(stopped, cur), cur.Status)
 		}
 	} else {
