@@ -73,13 +73,7 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
 	e.artifacts, e.checkpoints, e.controls, e.autoResume = e.db, hook, e.db, autoResume
 	e.rt = e.newRuntime(t, e.db)
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, nil)
 	select {
 	case err := <-canceled:
 		if err != nil {
@@ -241,13 +235,7 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
 	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
 	e.rt = e.newRuntime(t, e.db)
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, nil)
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
 	restarted.Store(true)
 	canceled := make(chan error, 1)
@@ -270,6 +258,8 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 		t.Fatalf("the cancel as the task resumed: %v", err)
 	}
 	// Once whatever runs here has ended.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	if err := e.rt.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
