@@ -316,7 +316,10 @@ func (rt *Runtime) endStopped(ctx context.Context, tenant bulwark.TenantID, acto
 // (ErrTurnMoved): the messages and cancels of its turn go to the turn
 // that goes on from it (a resume would have moved the messages there,
 // and it carries a cancel out), the rest to their own turns. Once the
-// task has ended they are dropped: its turn is over.
+// task has ended they are dropped: its turn is over. Ended canceled in
+// that turn (another node, which had not taken them, ended it first),
+// the cancels taken here are audited here, in the names of who made
+// them: each was carried out, and the other node knew nothing of them.
 func (rt *Runtime) giveAfterMove(ctx context.Context, t bulwark.Task, taken []bulwark.ControlRequest) {
 	if len(taken) == 0 {
 		return
@@ -324,7 +327,22 @@ func (rt *Runtime) giveAfterMove(ctx context.Context, t bulwark.Task, taken []bu
 	ctx = context.WithoutCancel(ctx)
 	tenant := bulwark.TenantID(t.TenantID)
 	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
-	if err != nil || cur.Status.Ended() {
+	if err != nil {
+		return
+	}
+	if cur.Status.Ended() {
+		texts, cancels := unread(taken, t.Turns)
+		if cur.Status != bulwark.TaskCanceled || cur.Turns != t.Turns {
+			return
+		}
+		for _, c := range cancels {
+			if !c.Audited {
+				rt.auditf(tenant, c.Actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+			}
+		}
+		if len(texts) > 0 {
+			slog.Warn("messages a task had not read as it stopped were taken by a cancel that another server's cancel overtook; they are not shown", "task", t.ID, "n", len(texts))
+		}
 		return
 	}
 	for _, r := range taken {
