@@ -88,6 +88,14 @@ type ControlRequest struct {
 var ErrCanceledAtStop = &Error{Kind: Conflict, Op: "ContinueTask", // a literal: no init work
 	Msg: "the task was canceled as it stopped, and does not go on: cancel it to end it, then send it a message"}
 
+// ErrTurnMoved is the Conflict of a store's compare-and-set of an
+// interrupted task (ResumeTask, EndInterrupted) that is no longer
+// interrupted in the turn the caller read: another node resumed,
+// continued or ended it meanwhile. Nothing changes; the caller reads the
+// task again.
+var ErrTurnMoved = &Error{Kind: Conflict, Op: "store", // a literal: no init work
+	Msg: "the task is no longer interrupted where it was read: another server resumed, continued or ended it meanwhile"}
+
 // EventSeqUnknown is the EventSeq of a request stored again whose own is
 // not known: never an answer.
 const EventSeqUnknown = -1
@@ -138,4 +146,8 @@ type ControlStore interface {
 	// it must be cheap when there is nothing to take: one indexed read, no
 	// write. No tasks: nothing, no query.
 	TakeControls(ctx context.Context, tasks []TaskRef) ([]ControlRequest, error)
+	// CancelStored reports whether a cancel is stored, not taken, for
+	// turn turn of task id of tenant (a person canceled the task as its
+	// run stopped), without taking it. An unknown task is NotFound.
+	CancelStored(ctx context.Context, tenant TenantID, id string, turn int) (bool, error)
 }

@@ -237,77 +237,100 @@ func taskStatus(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.Tenan
 // EventsPayload, so listeners on every node learn of it once committed.
 func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
 	const op = "postgres.AppendEvent"
-	if err := tenant.Check(op); err != nil {
-		return err
-	}
-	if err := checkTaskID(op, e.TaskID); err != nil {
-		return err
-	}
-	if e.Seq <= 0 || e.Type == "" {
-		return bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
-	}
-	if e.Type.Live() {
-		return bulwark.Errorf(bulwark.Invalid, op, "%s events are live only and not stored", e.Type)
-	}
-	if e.Time.IsZero() {
-		e.Time = db.now()
-	}
-	payload, err := json.Marshal(e)
-	if err != nil {
-		return bulwark.E(bulwark.Invalid, op, "the event cannot be stored", err)
-	}
-	ct, err := db.seal(ctx, tenant, kindEvent, eventRecordID(e.TaskID, e.Seq), payload)
+	p, err := db.prepareEvent(ctx, op, tenant, e)
 	if err != nil {
 		return err
-	}
-	var answer []byte
-	if e.Type == bulwark.EventTaskFinished {
-		if answer, err = db.seal(ctx, tenant, kindTaskAnswer, e.TaskID, []byte(e.Text)); err != nil {
-			return err
-		}
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		cur, err := taskStatus(ctx, tx, op, tenant, e.TaskID)
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE task_id = $1 AND seq = $2`, e.TaskID, e.Seq).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return bulwark.Errorf(bulwark.Conflict, op, "event %d of the task is already stored", e.Seq)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (task_id, seq, tenant_id, type, time, payload_ct) VALUES ($1, $2, $3, $4, $5, $6)`,
-			e.TaskID, e.Seq, tenant, e.Type, unixTime(e.Time), ct); err != nil {
-			if isCode(err, codeUniqueViolation) {
-				return bulwark.E(bulwark.Conflict, op, fmt.Sprintf("event %d of the task is already stored", e.Seq), err)
-			}
-			return err
-		}
-		now := unixTime(db.now())
-		switch {
-		case e.Type == bulwark.EventTaskFinished:
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, reason = $2, answer_ct = $3, updated = $4, finished = $5 WHERE tenant_id = $6 AND id = $7`,
-				bulwark.TaskStatusFor(e.Reason), e.Reason, answer, now, unixTime(e.Time), tenant, e.TaskID)
-		case e.Type == bulwark.EventTaskStarted && !cur.Ended():
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, updated = $2, started = COALESCE(started, $3) WHERE tenant_id = $4 AND id = $5`,
-				bulwark.TaskRunning, now, unixTime(e.Time), tenant, e.TaskID)
-		}
-		if err == nil && e.Usage != nil {
-			err = addTaskUsage(ctx, tx, tenant, e)
-		}
-		if err == nil {
-			// Delivered to listeners on every node when, and only if,
-			// the transaction commits.
-			_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, EventsChannel, EventsPayload(string(tenant), e.TaskID, e.Seq))
-		}
-		return err
+		return db.insertEvent(ctx, tx, op, tenant, cur, p)
 	})
 	if err != nil {
 		return unavailable(op, "store the event", err)
 	}
 	return nil
+}
+
+// preparedEvent is an event checked and sealed, to be stored.
+type preparedEvent struct {
+	e      bulwark.Event
+	ct     []byte
+	answer []byte // a task_finished's answer, sealed
+}
+
+// prepareEvent checks e and seals it (and a task_finished's answer).
+func (db *DB) prepareEvent(ctx context.Context, op string, tenant bulwark.TenantID, e bulwark.Event) (preparedEvent, error) {
+	if err := tenant.Check(op); err != nil {
+		return preparedEvent{}, err
+	}
+	if err := checkTaskID(op, e.TaskID); err != nil {
+		return preparedEvent{}, err
+	}
+	if e.Seq <= 0 || e.Type == "" {
+		return preparedEvent{}, bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
+	}
+	if e.Type.Live() {
+		return preparedEvent{}, bulwark.Errorf(bulwark.Invalid, op, "%s events are live only and not stored", e.Type)
+	}
+	if e.Time.IsZero() {
+		e.Time = db.now()
+	}
+	payload, err := json.Marshal(e)
+	if err != nil {
+		return preparedEvent{}, bulwark.E(bulwark.Invalid, op, "the event cannot be stored", err)
+	}
+	p := preparedEvent{e: e}
+	if p.ct, err = db.seal(ctx, tenant, kindEvent, eventRecordID(e.TaskID, e.Seq), payload); err != nil {
+		return p, err
+	}
+	if e.Type == bulwark.EventTaskFinished {
+		if p.answer, err = db.seal(ctx, tenant, kindTaskAnswer, e.TaskID, []byte(e.Text)); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// insertEvent stores p in tx, for a task whose status (read with its row
+// locked) is cur.
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, cur bulwark.TaskStatus, p preparedEvent) error {
+	e := p.e
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE task_id = $1 AND seq = $2`, e.TaskID, e.Seq).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return bulwark.Errorf(bulwark.Conflict, op, "event %d of the task is already stored", e.Seq)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (task_id, seq, tenant_id, type, time, payload_ct) VALUES ($1, $2, $3, $4, $5, $6)`,
+		e.TaskID, e.Seq, tenant, e.Type, unixTime(e.Time), p.ct); err != nil {
+		if isCode(err, codeUniqueViolation) {
+			return bulwark.E(bulwark.Conflict, op, fmt.Sprintf("event %d of the task is already stored", e.Seq), err)
+		}
+		return err
+	}
+	now := unixTime(db.now())
+	var err error
+	switch {
+	case e.Type == bulwark.EventTaskFinished:
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, reason = $2, answer_ct = $3, updated = $4, finished = $5 WHERE tenant_id = $6 AND id = $7`,
+			bulwark.TaskStatusFor(e.Reason), e.Reason, p.answer, now, unixTime(e.Time), tenant, e.TaskID)
+	case e.Type == bulwark.EventTaskStarted && !cur.Ended():
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = $1, updated = $2, started = COALESCE(started, $3) WHERE tenant_id = $4 AND id = $5`,
+			bulwark.TaskRunning, now, unixTime(e.Time), tenant, e.TaskID)
+	}
+	if err == nil && e.Usage != nil {
+		err = addTaskUsage(ctx, tx, tenant, e)
+	}
+	if err == nil {
+		// Delivered to listeners on every node when, and only if,
+		// the transaction commits.
+		_, err = tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, EventsChannel, EventsPayload(string(tenant), e.TaskID, e.Seq))
+	}
+	return err
 }
 
 // addTaskUsage counts e's usage on its task: the usage of each model reply

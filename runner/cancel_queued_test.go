@@ -194,22 +194,17 @@ func TestCancelInterruptedKeepsItsFilesAsTheyWere(t *testing.T) {
 	e.artifacts, e.checkpoints = e.db, e.db
 	e.rt = e.newRuntime(t, e.db)
 	ctx := context.Background()
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	// What a command still running at the shutdown did: its step, and
-	// the checkpoint that would record it, never came.
-	dir := filepath.Join(e.dir, "workspaces", string(e.a), task.ID)
-	if err := os.Remove(filepath.Join(dir, "gone.txt")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A changed"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, func(task bulwark.Task) {
+		// What a command still running at the shutdown did: its step,
+		// and the checkpoint that would record it, never came.
+		dir := filepath.Join(e.dir, "workspaces", string(e.a), task.ID)
+		if err := os.Remove(filepath.Join(dir, "gone.txt")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("A changed"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	})
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
 	if c := must(e.db.LatestCheckpoint(ctx, e.a, task.ID)); len(c.Files) != 2 {
 		t.Fatalf("the checkpoint holds %+v, want a.txt and gone.txt", c.Files)
@@ -256,13 +251,7 @@ func TestCancelAfterAResumedRunDied(t *testing.T) {
 	e.artifacts, e.checkpoints = e.db, e.db
 	e.rt = e.newRuntime(t, e.db)
 	ctx := context.Background()
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, nil)
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
 	e.rt = e.newRuntime(t, e.db)
 	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); err != nil {

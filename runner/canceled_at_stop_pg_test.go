@@ -34,9 +34,10 @@ func (s *sealHook) PutCheckpoint(ctx context.Context, tenant bulwark.TenantID, c
 // TestCancelAtStopOnACluster: the node that runs a task stops, and as
 // it does "alice" cancels the task through another node (the request is
 // stored for the turn the stop cut off). The task ends canceled, in her
-// name, without running again: when a person resumes it through the
-// other node (tasks are not resumed by themselves), or when the other
-// node rescues it (they are). The resume opened a new turn and dropped
+// name, without running again: at once, with its files as they were,
+// when tasks are not resumed by themselves (it showed interrupted until
+// a person resumed it, and a resume through the other node is
+// Conflict), or when the other node rescues it (they are). The resume opened a new turn and dropped
 // the cancel: the task ran on; the rescue carried it out only after its
 // run had started (a sandbox, a "resumes now" step).
 func TestCancelAtStopOnACluster(t *testing.T) {
@@ -80,7 +81,14 @@ func cancelAtStopOnACluster(t *testing.T, auto bool) {
 		t.Fatal("the stopping run never marked its checkpoint sealed")
 	}
 	if !auto {
-		c.waitStatus(id, bulwark.TaskInterrupted)
+		// Ended canceled by node-0 as it stopped (or by node-1 once the
+		// cancel was stored): not interrupted until a person acts on it.
+		if got := must(c.store.Task(ctx, c.a, id)); got.Status != bulwark.TaskCanceled {
+			t.Errorf("the task canceled as node-0 stopped is %s once node-0 has stopped, want canceled", got.Status)
+		}
+		if _, data, err := c.store.ArtifactContent(ctx, c.a, id, "a.txt"); err != nil || string(data) != "A" {
+			t.Errorf("a.txt of the task canceled as it stopped: %q, %v; want \"A\"", data, err)
+		}
 		if _, err := n1.Load().rt.Resume(ctx, c.a, "user:1", id); bulwark.ErrorKind(err) != bulwark.Conflict {
 			t.Errorf("Resume through node-1 of the task canceled as it stopped: %v, want conflict", err)
 		}

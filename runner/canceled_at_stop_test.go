@@ -55,9 +55,11 @@ func ranOn(*llmtest.Request) string { return "ran on" }
 
 // canceledAtStop runs a task that writes a.txt and then waits for its
 // model, and shuts the server down; as the run stops, "alice" cancels the
-// task (the request is stored for its turn). It returns a new runtime on
-// the same store (which resumes tasks by itself when autoResume). From
-// then on the model answers "ran on" at once: the task ran again.
+// task (the request is stored for its turn). Without autoResume, the
+// stopping server ends it canceled (it showed interrupted until a person
+// resumed or canceled it again). It returns a new runtime on the same
+// store (which resumes tasks by itself when autoResume). From then on the
+// model answers "ran on" at once: the task ran again.
 func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	t.Helper()
 	hanging := make(chan struct{}, 1)
@@ -71,13 +73,7 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
 	e.artifacts, e.checkpoints, e.controls, e.autoResume = e.db, hook, e.db, autoResume
 	e.rt = e.newRuntime(t, e.db)
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, nil)
 	select {
 	case err := <-canceled:
 		if err != nil {
@@ -87,7 +83,15 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 		t.Fatal("the stopping run never marked its checkpoint sealed")
 	}
 	if !autoResume {
-		waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+		// Marked interrupted, then ended canceled at once, by the
+		// stopping server: not interrupted until a person acts on it.
+		// Its files are as the run left them.
+		if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
+			t.Fatalf("the task canceled as the server stopped is %s once it has stopped, want canceled", got.Status)
+		}
+		if _, data, err := e.db.ArtifactContent(ctx, e.a, task.ID, "a.txt"); err != nil || string(data) != "A" {
+			t.Errorf("a.txt of the task canceled as it stopped: %q, %v; want \"A\"", data, err)
+		}
 	}
 	restarted.Store(true)
 	e.checkpoints = e.db
@@ -127,9 +131,9 @@ func wantCanceledBy(t *testing.T, e *env, id string, turns int, actors ...string
 
 // TestCancelAtStopWinsOverResume: a task a person canceled as its
 // server stopped (the cancel stored for the turn the stop cut off) ends
-// canceled, in their name, when it is resumed, and does not run again:
-// the resume is Conflict. The resume opened a new turn, and the cancel,
-// kept for the turn before, was dropped: the task ran on. Another
+// canceled, in their name, and does not run again: a resume is
+// Conflict. The resume opened a new turn, and the cancel, kept for the
+// turn before, was dropped: the task ran on. Another
 // tenant's resume of its id is NotFound and changes nothing; a second
 // resume is Conflict too.
 func TestCancelAtStopWinsOverResume(t *testing.T) {
@@ -144,7 +148,7 @@ func TestCancelAtStopWinsOverResume(t *testing.T) {
 	if err := e.rt.Cancel(ctx, e.b, "mallory", task.ID); bulwark.ErrorKind(err) != bulwark.NotFound {
 		t.Errorf("Cancel of the task's id by another tenant: %v, want not found", err)
 	}
-	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskInterrupted {
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
 		t.Fatalf("after another tenant's requests the task is %s", got.Status)
 	}
 	if _, err := e.rt.Resume(ctx, e.a, "k", task.ID); bulwark.ErrorKind(err) != bulwark.Conflict {
@@ -197,30 +201,28 @@ func TestCancelAtStopWinsOverAutoResume(t *testing.T) {
 	wantCanceledBy(t, e, task.ID, 1, "alice")
 }
 
-// cancelAsContinued runs its func (once) as a turn of a task opens,
-// before the store opens it.
+// cancelAsContinued runs its func (once) as a resume opens a turn of a
+// task, before the store opens it.
 type cancelAsContinued struct {
 	*sqlite.DB
 	once   sync.Once
 	before func()
 }
 
-func (s *cancelAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
+func (s *cancelAsContinued) ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error) {
 	s.once.Do(s.before)
-	return s.DB.ContinueTask(ctx, tenant, id, limits)
+	return s.DB.ResumeTask(ctx, tenant, id, turn)
 }
 
 // TestCancelAsTheInterruptedTaskResumes: a person cancels an
 // interrupted task as another resumes it: the task ends canceled, and
-// runs no more, whichever goes first. The cancel ended the interrupted
-// turn as the resume opened the next, which ran on.
+// runs no more, whichever goes first (the cancel ends the interrupted
+// turn, or the turn the resume opened; the model never answers, so that
+// only a cancel ends it). The cancel ended the interrupted turn as the
+// resume opened the next, which ran on.
 func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 	hanging := make(chan struct{}, 1)
-	restarted := new(atomic.Bool)
 	e := newEnv(t, func(r *llmtest.Request) llmtest.Turn {
-		if restarted.Load() {
-			return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
-		}
 		select {
 		case hanging <- struct{}{}:
 		default:
@@ -231,15 +233,8 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
 	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
 	e.rt = e.newRuntime(t, e.db)
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	task := stopAsItWaits(t, e, hanging, nil)
 	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
-	restarted.Store(true)
 	canceled := make(chan error, 1)
 	e.store = func(db *sqlite.DB) runner.Store {
 		return &cancelAsContinued{DB: db, before: func() {
@@ -260,6 +255,8 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 		t.Fatalf("the cancel as the task resumed: %v", err)
 	}
 	// Once whatever runs here has ended.
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	if err := e.rt.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
@@ -269,4 +266,31 @@ func TestCancelAsTheInterruptedTaskResumes(t *testing.T) {
 	if n := count(must(e.db.Events(ctx, e.a, task.ID, 0, 0)), bulwark.EventModelText); n != 0 {
 		t.Errorf("%d model steps after the cancel, want none", n)
 	}
+}
+
+// TestCanceledAtStopEndsAtStart: a task interrupted with a cancel stored
+// for its turn (its server died before it could end it canceled, as it
+// does when it stops) ends canceled at the next start, in the name of
+// who canceled it, without a run, even with tasks resumed by a person
+// only. It showed interrupted until a person acted on it.
+func TestCanceledAtStopEndsAtStart(t *testing.T) {
+	e := newEnv(t, func(*llmtest.Request) llmtest.Turn {
+		return llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "ran on"})}}
+	})
+	ctx := context.Background()
+	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))
+	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
+	task := must(e.db.CreateTask(ctx, e.a, bulwark.Task{Input: "x", Model: "openai:test"}))
+	if err := e.db.AppendEvent(ctx, e.a, bulwark.Event{Seq: 1, TaskID: task.ID, Type: bulwark.EventTaskStarted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetTaskStatus(ctx, e.a, task.ID, bulwark.TaskInterrupted); err != nil {
+		t.Fatal(err)
+	}
+	must(e.db.SendControl(ctx, e.a, bulwark.ControlRequest{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "alice"}))
+	e.rt = e.newRuntime(t, e.db)
+	if got := must(e.db.Task(ctx, e.a, task.ID)); got.Status != bulwark.TaskCanceled {
+		t.Errorf("after the start the task is %s, want canceled", got.Status)
+	}
+	wantCanceledBy(t, e, task.ID, 1, "alice")
 }

@@ -121,7 +121,18 @@ func (rt *Runtime) Continue(ctx context.Context, tenant bulwark.TenantID, actor,
 		return t, err
 	}
 	stopped := t
-	t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, limits)
+	if text == "" {
+		// A resume names the turn it read: a cancel (or another resume)
+		// on another node since then wins, and this one changes nothing.
+		t, err = rt.cfg.Store.ResumeTask(ctx, tenant, id, stopped.Turns)
+		if errors.Is(err, bulwark.ErrTurnMoved) {
+			cur, _ := rt.cfg.Store.Task(ctx, tenant, id)
+			return cur, bulwark.Errorf(bulwark.Conflict, op, "the task was %s meanwhile, by another request: it is %s now, and this resume changed nothing",
+				movedHow(stopped, cur), cur.Status)
+		}
+	} else {
+		t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, limits)
+	}
 	if errors.Is(err, bulwark.ErrCanceledAtStop) {
 		// A person canceled it as its run stopped: their cancel wins.
 		// The turn ends canceled; a message opens a new turn after it,
@@ -178,24 +189,64 @@ func (rt *Runtime) Resume(ctx context.Context, tenant bulwark.TenantID, actor, i
 }
 
 // cancelInterrupted cancels t, which a restart interrupted and no
-// process runs, as Cancel found it: once no turn of it opens here
-// (turnMu), if it is still so, where it stopped (cancelStopped); else,
-// resumed meanwhile, its new turn is canceled. The cancel and a resume
-// made at once used to both go on: the cancel ended the interrupted
-// turn as the resume opened the next, which ran.
+// process runs, as Cancel found it: if it is still so, where it stopped
+// (cancelStopped, whose store write names the turn read); else, resumed
+// or continued meanwhile (here or on another node), its new turn is
+// canceled, as Cancel finds it now. The cancel and a resume made at once
+// used to both go on: the cancel ended the interrupted turn as the
+// resume opened the next, which ran. turnMu keeps a turn that opens here
+// from being read half open; the store's compare-and-set decides between
+// nodes.
 func (rt *Runtime) cancelInterrupted(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task) error {
 	rt.turnMu.Lock()
 	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
 	if err == nil && cur.Status == bulwark.TaskInterrupted && cur.Turns == t.Turns {
 		err = rt.cancelStopped(ctx, tenant, actor, cur)
 		rt.turnMu.Unlock()
-		return err
-	}
-	rt.turnMu.Unlock()
-	if err != nil {
-		return err
+		if !errors.Is(err, bulwark.ErrTurnMoved) {
+			return err
+		}
+	} else {
+		rt.turnMu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 	return rt.Cancel(ctx, tenant, actor, t.ID)
+}
+
+// movedHow says what became of a task read interrupted (stopped) that a
+// compare-and-set found moved on (now cur).
+func movedHow(stopped, cur bulwark.Task) string {
+	switch {
+	case cur.Turns > stopped.Turns:
+		return "resumed or continued"
+	case cur.Status == bulwark.TaskCanceled:
+		return "canceled"
+	}
+	return "changed"
+}
+
+// endCanceledAtStop ends task t, read interrupted, canceled where it
+// stopped when a cancel is stored for its turn (a person canceled it as
+// its run stopped): it shows canceled at once, not interrupted until a
+// person resumes it. A node that stops checks once it has marked the
+// task interrupted, and the node that stored the cancel once it is
+// stored: whichever comes second sees the other's write.
+func (rt *Runtime) endCanceledAtStop(ctx context.Context, t bulwark.Task) {
+	if rt.cfg.Controls == nil || t.Status != bulwark.TaskInterrupted {
+		return
+	}
+	tenant := bulwark.TenantID(t.TenantID)
+	ok, err := rt.cfg.Controls.CancelStored(ctx, tenant, t.ID, t.Turns)
+	if err == nil && ok {
+		err = rt.cancelStopped(ctx, tenant, "", t)
+	}
+	if err != nil && !errors.Is(err, bulwark.ErrTurnMoved) {
+		// It stays interrupted, its cancel stored: a resume, a message or
+		// the next start carries it out.
+		slog.Warn("a task canceled as it stopped could not be ended canceled yet", "task", t.ID, "err", err)
+	}
 }
 
 // cancelStopped ends a task that a restart interrupted and that no
@@ -215,11 +266,30 @@ func (rt *Runtime) cancelStopped(ctx context.Context, tenant bulwark.TenantID, a
 }
 
 // endStopped is cancelStopped, with what was stored for the task, taken.
+// The events that end the turn are stored in one write that names the
+// turn (EndInterrupted): a task resumed, continued or ended meanwhile by
+// another node is bulwark.ErrTurnMoved, nothing is stored, and what was
+// taken is stored again for the turn that goes on (giveAfterMove).
 func (rt *Runtime) endStopped(ctx context.Context, tenant bulwark.TenantID, actor string, t bulwark.Task, taken []bulwark.ControlRequest) error {
 	unread, cancels := unread(taken, t.Turns)
 	last, err := rt.lastEvent(ctx, tenant, t.ID)
 	if err != nil {
 		rt.putBack(ctx, t, unread, cancels)
+		return err
+	}
+	var events []bulwark.Event
+	for _, text := range unread {
+		last = bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: text}
+		events = append(events, last)
+	}
+	events = append(events, bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
+		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"})
+	if err := rt.cfg.Store.EndInterrupted(ctx, tenant, t.ID, t.Turns, events); err != nil {
+		if errors.Is(err, bulwark.ErrTurnMoved) {
+			rt.giveAfterMove(ctx, t, taken)
+		} else {
+			rt.putBack(ctx, t, unread, cancels)
+		}
 		return err
 	}
 	if actor != "" {
@@ -230,20 +300,6 @@ func (rt *Runtime) endStopped(ctx context.Context, tenant bulwark.TenantID, acto
 			rt.auditf(tenant, c.Actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
 		}
 	}
-	for i, text := range unread {
-		e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: text}
-		if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
-			rt.putBack(ctx, t, unread[i:], cancels)
-			return err
-		}
-		last = e
-	}
-	e := bulwark.Event{Seq: last.Seq + 1, TaskID: t.ID, Time: time.Now(), Type: bulwark.EventTaskFinished, Step: last.Step,
-		Reason: bulwark.FinishCanceled, Text: "the interrupted task was canceled"}
-	if err := rt.cfg.Store.AppendEvent(ctx, tenant, e); err != nil {
-		rt.putBack(ctx, t, nil, cancels)
-		return err
-	}
 	ctx = context.WithoutCancel(ctx)
 	if rt.cfg.Artifacts != nil {
 		if err := rt.sealDir(ctx, tenant, t.ID, nil, true); err != nil {
@@ -253,6 +309,51 @@ func (rt *Runtime) endStopped(ctx context.Context, tenant bulwark.TenantID, acto
 	}
 	rt.settleCheckpoint(ctx, t)
 	return nil
+}
+
+// giveAfterMove stores again what was taken for task t, read interrupted,
+// whose turn another node moved on before its cancel was stored
+// (ErrTurnMoved): the messages and cancels of its turn go to the turn
+// that goes on from it (a resume would have moved the messages there,
+// and it carries a cancel out), the rest to their own turns. Once the
+// task has ended they are dropped: its turn is over. Ended canceled in
+// that turn (another node, which had not taken them, ended it first),
+// the cancels taken here are audited here, in the names of who made
+// them: each was carried out, and the other node knew nothing of them.
+func (rt *Runtime) giveAfterMove(ctx context.Context, t bulwark.Task, taken []bulwark.ControlRequest) {
+	if len(taken) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	tenant := bulwark.TenantID(t.TenantID)
+	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
+	if err != nil {
+		return
+	}
+	if cur.Status.Ended() {
+		texts, cancels := unread(taken, t.Turns)
+		if cur.Status != bulwark.TaskCanceled || cur.Turns != t.Turns {
+			return
+		}
+		for _, c := range cancels {
+			if !c.Audited {
+				rt.auditf(tenant, c.Actor, "task.cancel_requested", t.ID, audit.OutcomeOK, nil)
+			}
+		}
+		if len(texts) > 0 {
+			slog.Warn("messages a task had not read as it stopped were taken by a cancel that another server's cancel overtook; they are not shown", "task", t.ID, "n", len(texts))
+		}
+		return
+	}
+	for _, r := range taken {
+		r = again(r)
+		if r.Turn == t.Turns {
+			r.Turn = cur.Turns
+		}
+		if _, err := rt.cfg.Controls.SendControl(ctx, tenant, r); err != nil {
+			slog.Error("a request to a task resumed as it was canceled was lost", "task", t.ID, "kind", r.Kind, "err", err)
+		}
+	}
 }
 
 // takeAll takes what is stored for task t, which no run holds.

@@ -105,6 +105,8 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		}
 		if err == nil {
 			rt.auditf(tenant, "system", "task.interrupted", id, audit.OutcomeError, map[string]string{"why": "its node stopped"})
+			t.Status = bulwark.TaskInterrupted
+			rt.endCanceledAtStop(ctx, t) // canceled as its node stopped: it shows so
 		}
 		return nil, nil
 	case resumed && !rt.cfg.AutoResume:
@@ -122,11 +124,14 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 		prev := t.Turns
 		stopped := t
 		stopped.Status = bulwark.TaskInterrupted
-		if t, err = rt.cfg.Store.ContinueTask(ctx, tenant, id, nil); err != nil {
+		if t, err = rt.cfg.Store.ResumeTask(ctx, tenant, id, prev); err != nil {
 			if errors.Is(err, bulwark.ErrCanceledAtStop) {
 				// A person canceled it as its node stopped: it ends
 				// canceled, and does not run again.
-				return nil, rt.cancelStopped(ctx, tenant, "", stopped)
+				if err := rt.cancelStopped(ctx, tenant, "", stopped); !errors.Is(err, bulwark.ErrTurnMoved) {
+					return nil, err
+				}
+				return nil, nil // resumed or ended on another node meanwhile
 			}
 			if bulwark.ErrorKind(err) == bulwark.Conflict {
 				return nil, nil

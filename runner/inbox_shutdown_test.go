@@ -47,16 +47,8 @@ func TestMessageNotReadAtShutdown(t *testing.T) {
 	e.checkpoints, e.controls, e.autoResume = e.db, e.db, true
 	e.rt = e.newRuntime(t, e.db)
 	ctx := context.Background()
-	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging // its run waits for the model: the message stays in its inbox
-	if err := e.rt.Send(ctx, e.a, task.ID, "green"); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := e.rt.Shutdown(sctx); err != nil {
-		t.Fatal(err)
-	}
+	// Its run waits for the model: the message stays in its inbox.
+	task := stopAsItWaits(t, e, hanging, sendGreen(t, e))
 	e.rt = e.newRuntime(t, e.db) // resumes it
 	if got := waitStatus(t, e, e.a, task.ID, bulwark.TaskSucceeded); got.Answer != "got green" {
 		t.Errorf("the resumed task answered %q, want \"got green\" (it read the message)", got.Answer)

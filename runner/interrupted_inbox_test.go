@@ -51,22 +51,41 @@ func unreadAtInterrupt(t *testing.T, store func(*sqlite.DB) runner.Store) (*env,
 	})
 	e.artifacts, e.checkpoints, e.controls = e.db, e.db, e.db
 	e.rt = e.newRuntime(t, e.db)
+	task := stopAsItWaits(t, e, hanging, sendGreen(t, e)) // the message stays in its inbox
+	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
+	restarted.Store(true)
+	e.store = store
+	e.rt = e.newRuntime(t, e.db)
+	return e, task
+}
+
+// stopAsItWaits submits a task to e's runtime, waits until its run says
+// it waits (a receive from waiting: its model request hangs), calls then
+// with the task when then is not nil, and shuts the runtime down.
+func stopAsItWaits(t *testing.T, e *env, waiting <-chan struct{}, then func(bulwark.Task)) bulwark.Task {
+	t.Helper()
 	ctx := context.Background()
 	task := must(e.rt.Submit(ctx, e.a, "k", bulwark.Task{Input: "x", Model: "openai:test"}))
-	<-hanging // its run waits for the model: the message stays in its inbox
-	if err := e.rt.Send(ctx, e.a, task.ID, "green"); err != nil {
-		t.Fatal(err)
+	<-waiting
+	if then != nil {
+		then(task)
 	}
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	if err := e.rt.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, e, e.a, task.ID, bulwark.TaskInterrupted)
-	restarted.Store(true)
-	e.store = store
-	e.rt = e.newRuntime(t, e.db)
-	return e, task
+	return task
+}
+
+// sendGreen sends "green" to a task of e's tenant A.
+func sendGreen(t *testing.T, e *env) func(bulwark.Task) {
+	return func(task bulwark.Task) {
+		t.Helper()
+		if err := e.rt.Send(context.Background(), e.a, task.ID, "green"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // greens counts the user_message events of task id that hold "green".
@@ -158,14 +177,14 @@ func TestMessageNotReadAtInterruptShownAtCancel(t *testing.T) {
 }
 
 // messageAsContinued sends a message to the task the moment the store
-// has opened its new turn, before the turn is queued.
+// has opened its new turn for a resume, before the turn is queued.
 type messageAsContinued struct {
 	*sqlite.DB
 	send func(id string)
 }
 
-func (s messageAsContinued) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
-	t, err := s.DB.ContinueTask(ctx, tenant, id, limits)
+func (s messageAsContinued) ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error) {
+	t, err := s.DB.ResumeTask(ctx, tenant, id, turn)
 	if err == nil {
 		s.send(id)
 	}

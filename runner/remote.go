@@ -75,7 +75,31 @@ func (rt *Runtime) cancelElsewhere(ctx context.Context, tenant bulwark.TenantID,
 		}
 		return rt.cancelInterrupted(ctx, tenant, actor, cur)
 	}
-	return rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: actor})
+	if err := rt.sendElsewhere(ctx, t, bulwark.ControlRequest{Kind: bulwark.ControlCancel, Actor: actor}); err != nil {
+		return err
+	}
+	// Read again once the cancel is stored: the process that ran the
+	// task may have stopped meanwhile. Interrupted in the same turn (for
+	// a person), the task ends canceled now (the stopping node checks
+	// too, once it has marked it interrupted: one of the two sees the
+	// other's write).
+	// In a later turn, a resume or a message opened on another node
+	// before the cancel was stored, for a turn no run takes up: it was
+	// dropped. It applies to the task as it is now instead.
+	cur, err := rt.cfg.Store.Task(ctx, tenant, t.ID)
+	switch {
+	case err != nil || cur.Status.Ended():
+	case cur.Turns == t.Turns && !rt.cfg.AutoResume:
+		// With tasks resumed by themselves, a node that stops leaves
+		// them running, and the node that rescues one marks it
+		// interrupted as it resumes it, finding the cancel there.
+		rt.endCanceledAtStop(ctx, cur)
+	case cur.Turns > t.Turns && cur.Status != bulwark.TaskInterrupted:
+		return rt.Cancel(ctx, tenant, actor, t.ID)
+	case cur.Turns > t.Turns:
+		return rt.cancelInterrupted(ctx, tenant, actor, cur)
+	}
+	return nil
 }
 
 // interruptOrphan marks an orphaned task (see orphaned) interrupted, as

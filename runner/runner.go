@@ -44,6 +44,13 @@ type Store interface {
 	// conversation (see sqlite.DB.ContinueTask); limits, when not nil,
 	// replace its limits. A task not stopped is Conflict.
 	ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error)
+	// ResumeTask is ContinueTask of a task interrupted in turn turn, as
+	// the caller read it; else bulwark.ErrTurnMoved, and nothing changes.
+	ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error)
+	// EndInterrupted stores events, the last a task_finished, for a task
+	// interrupted in turn turn, as the caller read it, in one transaction;
+	// else bulwark.ErrTurnMoved, and nothing is stored.
+	EndInterrupted(ctx context.Context, tenant bulwark.TenantID, id string, turn int, events []bulwark.Event) error
 }
 
 // Setup is what one task runs with: its model, tools and limits, as the
@@ -228,6 +235,12 @@ func (rt *Runtime) Start(ctx context.Context) error {
 				return err
 			}
 			rt.auditf(bulwark.TenantID(t.TenantID), "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			t.Status = bulwark.TaskInterrupted
+			rt.endCanceledAtStop(ctx, t)
+		case bulwark.TaskInterrupted:
+			// Canceled as its process stopped, which could not end it so
+			// (it died first): it shows canceled from this start on.
+			rt.endCanceledAtStop(ctx, t)
 		}
 	}
 	rt.sweep(ctx)
@@ -362,6 +375,11 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 				slog.Error("marking a task interrupted", "task", t.ID, "err", err)
 			}
 			rt.auditf(tenant, "system", "task.interrupted", t.ID, audit.OutcomeError, nil)
+			// A person who canceled it as it stopped (the cancel is
+			// stored for its turn) sees it canceled now, not interrupted.
+			if cur, err := rt.cfg.Store.Task(context.Background(), tenant, t.ID); err == nil && cur.Turns == t.Turns {
+				rt.endCanceledAtStop(context.Background(), cur)
+			}
 		}
 	}()
 

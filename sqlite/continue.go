@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/internal/storecheck"
 )
 
 // ContinueTask opens a new turn of the conversation of a task of tenant
@@ -24,7 +25,19 @@ import (
 // run stopped) is carried out instead: ContinueTask changes nothing and
 // is bulwark.ErrCanceledAtStop (Conflict).
 func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error) {
-	const op = "sqlite.ContinueTask"
+	return db.continueTask(ctx, "sqlite.ContinueTask", tenant, id, limits, 0)
+}
+
+// ResumeTask is ContinueTask of a task of tenant that is interrupted in
+// turn turn, as the caller read it: one that is not (another process
+// resumed, continued or canceled it since) is bulwark.ErrTurnMoved
+// (Conflict), and nothing changes.
+func (db *DB) ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error) {
+	return db.continueTask(ctx, "sqlite.ResumeTask", tenant, id, nil, turn)
+}
+
+// continueTask is ContinueTask, and, with turn > 0, ResumeTask.
+func (db *DB) continueTask(ctx context.Context, op string, tenant bulwark.TenantID, id string, limits *bulwark.Limits, turn int) (bulwark.Task, error) {
 	if err := tenant.Check(op); err != nil {
 		return bulwark.Task{}, err
 	}
@@ -42,6 +55,11 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, id)
 		if err != nil {
 			return err
+		}
+		if turn > 0 {
+			if err := checkTurn(ctx, tx, tenant, id, cur, turn); err != nil {
+				return err
+			}
 		}
 		if !cur.Continuable() {
 			return bulwark.Errorf(bulwark.Conflict, op, "the task is %s, not stopped", cur)
@@ -76,6 +94,64 @@ func (db *DB) ContinueTask(ctx context.Context, tenant bulwark.TenantID, id stri
 		return bulwark.Task{}, unavailable(op, "continue the task", err)
 	}
 	return db.Task(ctx, tenant, id)
+}
+
+// checkTurn is bulwark.ErrTurnMoved for a task whose status, read in tx,
+// is cur, when it is no longer interrupted in turn turn.
+func checkTurn(ctx context.Context, tx *sql.Tx, tenant bulwark.TenantID, id string, cur bulwark.TaskStatus, turn int) error {
+	if cur != bulwark.TaskInterrupted {
+		return bulwark.ErrTurnMoved
+	}
+	var turns int
+	if err := tx.QueryRowContext(ctx, `SELECT turns FROM tasks WHERE tenant_id = ? AND id = ?`, tenant, id).Scan(&turns); err != nil {
+		return err
+	}
+	if turns != turn {
+		return bulwark.ErrTurnMoved
+	}
+	return nil
+}
+
+// EndInterrupted stores events, in order, for a task of tenant that is
+// interrupted in turn turn, as the caller read it, in one transaction:
+// the last, a task_finished, ends the task (as AppendEvent has it). A
+// task that is not (another process resumed, continued or ended it
+// since) is bulwark.ErrTurnMoved (Conflict), and nothing is stored.
+// Events that are not the task's, or whose last is not a task_finished,
+// are Invalid.
+func (db *DB) EndInterrupted(ctx context.Context, tenant bulwark.TenantID, id string, turn int, events []bulwark.Event) error {
+	const op = "sqlite.EndInterrupted"
+	if err := storecheck.EndingEvents(op, id, events); err != nil {
+		return err
+	}
+	ps := make([]preparedEvent, len(events))
+	for i, e := range events {
+		p, err := db.prepareEvent(ctx, op, tenant, e)
+		if err != nil {
+			return err
+		}
+		ps[i] = p
+	}
+	err := db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
+		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, id)
+		if err != nil {
+			return err
+		}
+		if err := checkTurn(ctx, tx, tenant, id, cur, turn); err != nil {
+			return err
+		}
+		c.touch(id, parent)
+		for _, p := range ps {
+			if err := db.insertEvent(ctx, tx, op, tenant, cur, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(op, "end the interrupted task", err)
+	}
+	return nil
 }
 
 // DeleteArtifacts removes every file kept for a task of tenant: its

@@ -151,3 +151,24 @@ func controlsWhere(tasks []bulwark.TaskRef) (string, []any) {
 	}
 	return "task_id IN (" + strings.Repeat(",?", len(tasks))[1:] + ")", args
 }
+
+// CancelStored implements bulwark.ControlStore.
+func (db *DB) CancelStored(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bool, error) {
+	const op = "sqlite.CancelStored"
+	if err := tenant.Check(op); err != nil {
+		return false, err
+	}
+	if err := checkTaskID(op, id); err != nil {
+		return false, err
+	}
+	if _, err := db.Task(ctx, tenant, id); err != nil {
+		return false, err
+	}
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM task_controls WHERE tenant_id = ?1 AND task_id = ?2 AND taken IS NULL AND kind = ?3 AND turn = ?4`,
+		tenant, id, bulwark.ControlCancel, turn).Scan(&n)
+	if err != nil {
+		return false, unavailable(op, "read the requests", err)
+	}
+	return n > 0, nil
+}

@@ -245,80 +245,110 @@ func taskStatus(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.Tenan
 // of e, bound to the task and seq; the type and time are kept in the clear.
 func (db *DB) AppendEvent(ctx context.Context, tenant bulwark.TenantID, e bulwark.Event) error {
 	const op = "sqlite.AppendEvent"
-	if err := tenant.Check(op); err != nil {
+	p, err := db.prepareEvent(ctx, op, tenant, e)
+	if err != nil {
 		return err
+	}
+	// Only these events change the task's row (below); the others, most
+	// of them, are stored without a change of the task's version.
+	if p.changesTask() {
+		err = db.taskWrite(ctx, func(tx *sql.Tx, c *taskChange) error {
+			cur, parent, err := taskStatusParent(ctx, tx, op, tenant, e.TaskID)
+			if err != nil {
+				return err
+			}
+			c.touch(e.TaskID, parent) // the task's row may change below
+			return db.insertEvent(ctx, tx, op, tenant, cur, p)
+		})
+	} else {
+		err = db.write(ctx, func(tx *sql.Tx) error {
+			cur, err := taskStatus(ctx, tx, op, tenant, e.TaskID)
+			if err != nil {
+				return err
+			}
+			return db.insertEvent(ctx, tx, op, tenant, cur, p)
+		})
+	}
+	if err != nil {
+		return unavailable(op, "store the event", err)
+	}
+	return nil
+}
+
+// preparedEvent is an event checked and sealed, to be stored.
+type preparedEvent struct {
+	e      bulwark.Event
+	ct     []byte
+	answer []byte // a task_finished's answer, sealed
+}
+
+// changesTask reports whether storing p changes its task's row.
+func (p preparedEvent) changesTask() bool {
+	return p.e.Type == bulwark.EventTaskFinished || p.e.Type == bulwark.EventTaskStarted || p.e.Usage != nil
+}
+
+// prepareEvent checks e and seals it (and a task_finished's answer).
+func (db *DB) prepareEvent(ctx context.Context, op string, tenant bulwark.TenantID, e bulwark.Event) (preparedEvent, error) {
+	if err := tenant.Check(op); err != nil {
+		return preparedEvent{}, err
 	}
 	if err := checkTaskID(op, e.TaskID); err != nil {
-		return err
+		return preparedEvent{}, err
 	}
 	if e.Seq <= 0 || e.Type == "" {
-		return bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
+		return preparedEvent{}, bulwark.Errorf(bulwark.Invalid, op, "an event needs a type and a positive seq")
 	}
 	if e.Type.Live() {
-		return bulwark.Errorf(bulwark.Invalid, op, "%s events are not stored", e.Type)
+		return preparedEvent{}, bulwark.Errorf(bulwark.Invalid, op, "%s events are not stored", e.Type)
 	}
 	if e.Time.IsZero() {
 		e.Time = db.now()
 	}
 	payload, err := json.Marshal(e)
 	if err != nil {
-		return bulwark.E(bulwark.Invalid, op, "the event cannot be stored", err)
+		return preparedEvent{}, bulwark.E(bulwark.Invalid, op, "the event cannot be stored", err)
 	}
-	ct, err := db.seal(ctx, tenant, kindEvent, eventRecordID(e.TaskID, e.Seq), payload)
-	if err != nil {
-		return err
+	p := preparedEvent{e: e}
+	if p.ct, err = db.seal(ctx, tenant, kindEvent, eventRecordID(e.TaskID, e.Seq), payload); err != nil {
+		return p, err
 	}
-	var answer []byte
 	if e.Type == bulwark.EventTaskFinished {
-		if answer, err = db.seal(ctx, tenant, kindTaskAnswer, e.TaskID, []byte(e.Text)); err != nil {
-			return err
+		if p.answer, err = db.seal(ctx, tenant, kindTaskAnswer, e.TaskID, []byte(e.Text)); err != nil {
+			return p, err
 		}
 	}
-	// Only these events change the task's row (below); the others, most
-	// of them, are stored without a change of the task's version.
-	changesTask := e.Type == bulwark.EventTaskFinished || e.Type == bulwark.EventTaskStarted || e.Usage != nil
-	store := func(tx *sql.Tx, c *taskChange) error {
-		cur, parent, err := taskStatusParent(ctx, tx, op, tenant, e.TaskID)
-		if err != nil {
-			return err
-		}
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE task_id = ? AND seq = ?`, e.TaskID, e.Seq).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return bulwark.Errorf(bulwark.Conflict, op, "event %d of the task is already stored", e.Seq)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (task_id, seq, tenant_id, type, time, payload_ct) VALUES (?, ?, ?, ?, ?, ?)`,
-			e.TaskID, e.Seq, tenant, e.Type, unixTime(e.Time), ct); err != nil {
-			return err
-		}
-		now := unixTime(db.now())
-		if changesTask {
-			c.touch(e.TaskID, parent) // the task's row may change below
-		}
-		switch {
-		case e.Type == bulwark.EventTaskFinished:
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ?, finished = ? WHERE tenant_id = ? AND id = ?`,
-				bulwark.TaskStatusFor(e.Reason), e.Reason, answer, now, unixTime(e.Time), tenant, e.TaskID)
-		case e.Type == bulwark.EventTaskStarted && !cur.Ended():
-			_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ?, started = COALESCE(started, ?) WHERE tenant_id = ? AND id = ?`,
-				bulwark.TaskRunning, now, unixTime(e.Time), tenant, e.TaskID)
-		}
-		if err == nil && e.Usage != nil {
-			err = addTaskUsage(ctx, tx, tenant, e)
-		}
+	return p, nil
+}
+
+// insertEvent stores p in tx, for a task whose status is cur. The
+// caller has touched the task's version when p changes its row.
+func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, cur bulwark.TaskStatus, p preparedEvent) error {
+	e := p.e
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM events WHERE task_id = ? AND seq = ?`, e.TaskID, e.Seq).Scan(&n); err != nil {
 		return err
 	}
-	if changesTask {
-		err = db.taskWrite(ctx, store)
-	} else {
-		err = db.write(ctx, func(tx *sql.Tx) error { return store(tx, nil) })
+	if n > 0 {
+		return bulwark.Errorf(bulwark.Conflict, op, "event %d of the task is already stored", e.Seq)
 	}
-	if err != nil {
-		return unavailable(op, "store the event", err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO events (task_id, seq, tenant_id, type, time, payload_ct) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.TaskID, e.Seq, tenant, e.Type, unixTime(e.Time), p.ct); err != nil {
+		return err
 	}
-	return nil
+	now := unixTime(db.now())
+	var err error
+	switch {
+	case e.Type == bulwark.EventTaskFinished:
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, reason = ?, answer_ct = ?, updated = ?, finished = ? WHERE tenant_id = ? AND id = ?`,
+			bulwark.TaskStatusFor(e.Reason), e.Reason, p.answer, now, unixTime(e.Time), tenant, e.TaskID)
+	case e.Type == bulwark.EventTaskStarted && !cur.Ended():
+		_, err = tx.ExecContext(ctx, `UPDATE tasks SET status = ?, updated = ?, started = COALESCE(started, ?) WHERE tenant_id = ? AND id = ?`,
+			bulwark.TaskRunning, now, unixTime(e.Time), tenant, e.TaskID)
+	}
+	if err == nil && e.Usage != nil {
+		err = addTaskUsage(ctx, tx, tenant, e)
+	}
+	return err
 }
 
 // addTaskUsage counts e's usage on its task: the usage of each model reply

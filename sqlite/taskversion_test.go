@@ -210,6 +210,7 @@ var taskWriteSQL = regexp.MustCompile(`(?i)\b(UPDATE\s+tasks\b|DELETE\s+FROM\s+t
 // db.taskWrite, and why.
 var taskWriteExempt = map[string]string{
 	"addTaskUsage": "called only in AppendEvent's taskWrite, which touches the task when an event carries usage",
+	"insertEvent":  "called in AppendEvent's taskWrite, which touches the task when the event changes its row (preparedEvent.changesTask), and in EndInterrupted's, which touches it",
 }
 
 // TestTaskWritesMoveTheVersion: every function of the package whose SQL

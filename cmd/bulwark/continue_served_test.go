@@ -105,3 +105,45 @@ func TestAuditVerifyNamesTenants(t *testing.T) {
 		t.Errorf("audit verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestRunContinueOfATaskCanceledAtStop: `run --continue` of a task a
+// person canceled as its server stopped (interrupted, a cancel stored for
+// its turn, as a server that died before it could end the task leaves
+// it) is refused with a message that says so and what to do; the task
+// and its cancel stay as they were, and no turn runs.
+func TestRunContinueOfATaskCanceledAtStop(t *testing.T) {
+	data, _ := ranTask(t)
+	db, tenant := openTestStore(t, data)
+	ctx := context.Background()
+	script := filepath.Join(t.TempDir(), "script.jsonl")
+	if err := os.WriteFile(script, []byte(twoTurnScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	task, err := db.CreateTask(ctx, tenant, bulwark.Task{Input: "served", Model: "replay:" + script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AppendEvent(ctx, tenant, bulwark.Event{Seq: 1, TaskID: task.ID, Type: bulwark.EventTaskStarted}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetTaskStatus(ctx, tenant, task.ID, bulwark.TaskInterrupted); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SendControl(ctx, tenant, bulwark.ControlRequest{TaskID: task.ID, Turn: 1, Kind: bulwark.ControlCancel, Actor: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	r := runBulwark(t, nil, "run", "--data", data, "--continue", task.ID, "go on")
+	if r.code != 1 || !strings.Contains(r.stderr, "canceled as its server stopped") || !strings.Contains(r.stderr, "bulwark tasks cancel "+task.ID) {
+		t.Errorf("run --continue of a task canceled as it stopped: exit %d, %q; want 1, saying so and how to end it", r.code, r.stderr)
+	}
+	got, err := db.Task(ctx, tenant, task.ID)
+	if err != nil || got.Status != bulwark.TaskInterrupted || got.Turns != 1 {
+		t.Errorf("after the refused --continue the task is %+v, %v; want interrupted in turn 1", got, err)
+	}
+	if ok, err := db.CancelStored(ctx, tenant, task.ID, 1); !ok || err != nil {
+		t.Errorf("after the refused --continue the cancel is stored: %v, %v; want it kept", ok, err)
+	}
+	if evs, err := db.Events(ctx, tenant, task.ID, 0, 0); err != nil || len(evs) != 1 {
+		t.Errorf("%d events after the refused --continue (%v), want the one before", len(evs), err)
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -122,6 +124,10 @@ func continueLocal(ctx context.Context, db store, tenant bulwark.TenantID, id, m
 		last = history[n-1]
 	}
 	if t, err = db.ContinueTask(ctx, tenant, id, limits); err != nil {
+		if errors.Is(err, bulwark.ErrCanceledAtStop) {
+			return t, nil, bulwark.E(bulwark.Conflict, "run", fmt.Sprintf("task %s was canceled as its server stopped, and does not go on: "+
+				"end it with bulwark tasks cancel %s, then continue it with bulwark run --continue", id, id), err)
+		}
 		return t, nil, err
 	}
 	msg := bulwark.Event{Seq: last.Seq + 1, TaskID: id, Time: time.Now(), Type: bulwark.EventUserMessage, Step: last.Step, Text: message}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,8 +48,13 @@ func tasksCancel(ctx context.Context, db store, tenant bulwark.TenantID, data, i
 	if len(last) > 0 {
 		seq = last[len(last)-1].Seq
 	}
-	err = db.AppendEvent(ctx, tenant, bulwark.Event{Seq: seq + 1, TaskID: t.ID, Time: time.Now(),
-		Type: bulwark.EventTaskFinished, Reason: bulwark.FinishCanceled, Text: "canceled from the terminal after it was interrupted"})
+	// Only while it is still interrupted in the turn read: a server that
+	// resumed it meanwhile runs it now.
+	err = db.EndInterrupted(ctx, tenant, t.ID, t.Turns, []bulwark.Event{{Seq: seq + 1, TaskID: t.ID, Time: time.Now(),
+		Type: bulwark.EventTaskFinished, Reason: bulwark.FinishCanceled, Text: "canceled from the terminal after it was interrupted"}})
+	if errors.Is(err, bulwark.ErrTurnMoved) {
+		return bulwark.Errorf(bulwark.Conflict, "tasks cancel", "the task was resumed or ended meanwhile; run the command again to cancel it as it is now")
+	}
 	if err != nil {
 		return err
 	}

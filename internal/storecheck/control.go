@@ -47,3 +47,21 @@ func OpenControlPayload(op string, r *bulwark.ControlRequest, pt []byte) error {
 	r.Actor, r.Text, r.ApprovalID, r.Allow, r.Audited = p.Actor, p.Text, p.ApprovalID, p.Allow, p.Audited
 	return nil
 }
+
+// EndingEvents refuses the events of EndInterrupted that would not end
+// task id: none, one of another task, a task_started (which would mark
+// it running), or a last one that is not a task_finished: Invalid.
+func EndingEvents(op, id string, events []bulwark.Event) error {
+	if err := TaskID(op, id); err != nil {
+		return err
+	}
+	if len(events) == 0 || events[len(events)-1].Type != bulwark.EventTaskFinished {
+		return bulwark.Errorf(bulwark.Invalid, op, "the events that end a task end with its task_finished")
+	}
+	for _, e := range events {
+		if e.TaskID != id || e.Type == bulwark.EventTaskStarted {
+			return bulwark.Errorf(bulwark.Invalid, op, "an event of another task, or a task_started, does not end the task")
+		}
+	}
+	return nil
+}

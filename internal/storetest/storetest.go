@@ -34,6 +34,10 @@ type Store interface {
 
 	// ContinueTask opens a new turn of a task that stopped.
 	ContinueTask(ctx context.Context, tenant bulwark.TenantID, id string, limits *bulwark.Limits) (bulwark.Task, error)
+	// ResumeTask is ContinueTask of a task interrupted in a given turn.
+	ResumeTask(ctx context.Context, tenant bulwark.TenantID, id string, turn int) (bulwark.Task, error)
+	// EndInterrupted ends a task interrupted in a given turn with events.
+	EndInterrupted(ctx context.Context, tenant bulwark.TenantID, id string, turn int, events []bulwark.Event) error
 	// DeleteArtifacts removes every file kept for a task.
 	DeleteArtifacts(ctx context.Context, tenant bulwark.TenantID, taskID string) error
 	// UnfinishedTasks returns the tasks of every tenant that had not ended.
@@ -121,6 +125,7 @@ var tests = []struct {
 	{"ControlEventSeq", testControlEventSeq},
 	{"ContinueMovesMessages", testContinueMovesMessages},
 	{"ContinueCanceledAtStop", testContinueCanceledAtStop},
+	{"InterruptedCompareAndSet", testInterruptedCompareAndSet},
 	{"TaskParent", testTaskParent},
 	{"TaskWithChildren", testTaskWithChildren},
 	{"TaskCreator", testTaskCreator},
