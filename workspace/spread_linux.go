@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -40,13 +41,21 @@ func Spread(dir string) error {
 	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsTopdirFL))
 }
 
-// spreadOf reports whether dir is marked by Spread.
-func spreadOf(dir string) (bool, error) {
+// IsSpread reports whether folder dir is marked by Spread, and whether
+// its file system has inode flags at all (flags false: Spread cannot mark
+// it, and on is false).
+func IsSpread(dir string) (on, flags bool, err error) {
 	f, err := os.Open(dir)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	defer f.Close()
-	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-	return flags&fsTopdirFL != 0, err
+	v, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return v&fsTopdirFL != 0, true, nil
 }

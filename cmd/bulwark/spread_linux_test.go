@@ -1,12 +1,11 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/bulwark-agents/bulwark/workspace"
 )
 
 // run's own workspaces are made in a folder the file system spreads
@@ -34,21 +33,13 @@ func TestRunWorkspacesSpread(t *testing.T) {
 	}
 }
 
-// topDirFlag reports whether folder dir carries FS_TOPDIR_FL, and whether
-// its file system has inode flags at all.
+// topDirFlag reports whether folder dir carries FS_TOPDIR_FL, and whether its
+// file system has inode flags at all.
 func topDirFlag(t *testing.T, dir string) (on, flags bool) {
 	t.Helper()
-	f, err := os.Open(dir)
+	on, flags, err := workspace.IsSpread(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	v, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-	if errors.Is(err, unix.ENOTTY) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL) {
-		return false, false
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v&0x00020000 != 0, true
+	return on, flags
 }
