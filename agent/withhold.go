@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bulwark-agents/bulwark/internal/affix"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -192,35 +193,19 @@ func sharedEnds(vs []string) (pre, suf int) {
 	}
 	pre = shortest
 	for _, v := range vs[1:] {
-		pre = min(pre, commonPrefix(vs[0], v))
+		pre = min(pre, affix.Prefix(vs[0], v))
 	}
 	for pre > 0 && isWordByte(vs[0][pre-1]) {
 		pre--
 	}
 	suf = shortest - pre
 	for _, v := range vs[1:] {
-		suf = min(suf, commonSuffix(vs[0], v))
+		suf = min(suf, affix.Suffix(vs[0], v))
 	}
 	for suf > 0 && isWordByte(vs[0][len(vs[0])-suf]) {
 		suf--
 	}
 	return pre, suf
-}
-
-func commonPrefix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	return n
-}
-
-func commonSuffix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
-		n++
-	}
-	return n
 }
 
 func isWordByte(c byte) bool {
