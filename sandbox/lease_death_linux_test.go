@@ -63,9 +63,7 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	}
 	defer func() {
 		thaw()
-		for i := 0; i < 500 && len(uidProcesses(slot)) > 0; i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
+		slotEnded(slot, slotEndWait)
 		os.Remove(group)
 	}()
 	for _, pid := range pids {
@@ -105,30 +103,68 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 			t.Fatalf("slot %d handed out while processes run as its uids: %v", s, left)
 		}
 	}
-	thaw()
-	for i := 0; len(uidProcesses(slot)) > 0; i++ {
-		if i == 500 {
-			t.Fatalf("the killed host's sandbox did not end once thawed: %v", uidProcesses(slot))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	// Gone: its slot is handed out again once the others are taken
-	// (where this allocator leased its block: another process's may
-	// have, on a host that runs other sandboxes).
+	// Where this allocator leased the killed host's block (another
+	// process may have, on a host that runs other sandboxes), its slot
+	// is the one left: not handed out while the sandbox is frozen, and
+	// handed out once it has ended.
 	a.mu.Lock()
-	if !slices.Contains(a.blocks, slot/slotsPerBlock) {
-		a.mu.Unlock()
+	mine := slices.Contains(a.blocks, slot/slotsPerBlock)
+	a.mu.Unlock()
+	if mine {
+		takeAllBut(a, slot)
+		if s, err := a.alloc(); err != nil || s == slot {
+			t.Fatalf("with only the killed host's slot %d left in its block, alloc = %d, %v, want a slot of another block while its sandbox still has processes: %v", slot, s, err, uidProcesses(slot))
+		}
+	} else {
+		t.Logf("the killed host's block %d was leased by another process", slot/slotsPerBlock)
+	}
+	thaw()
+	if !slotEnded(slot, slotEndWait) {
+		t.Fatalf("the killed host's sandbox did not end once thawed: %v", uidProcesses(slot))
+	}
+	if !mine {
 		return
 	}
-	for s := slot - slot%slotsPerBlock; s < slot-slot%slotsPerBlock+slotsPerBlock; s++ {
-		if s != slot && !a.used[s] {
-			a.used[s] = true
-		}
-	}
-	a.mu.Unlock()
+	takeAllBut(a, slot)
 	if s, err := a.alloc(); err != nil || s != slot {
 		t.Errorf("once the killed host's sandbox ended, alloc = %d, %v, want its slot %d", s, err, slot)
 	}
+}
+
+// takeAllBut marks every slot of a's blocks but keep as taken, and none
+// as skipped: a's next alloc hands out keep, once it may, or leases a
+// new block. (A slot that an earlier host left skipped, its init a
+// zombie until pid 1 reaps it, may have ended meanwhile, and would
+// otherwise be handed out first.)
+func takeAllBut(a *uidAllocator, keep uint32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range a.blocks {
+		for s := b * slotsPerBlock; s < (b+1)*slotsPerBlock; s++ {
+			if s != keep {
+				a.used[s] = true
+				delete(a.skipped, s)
+			}
+		}
+	}
+}
+
+// slotEndWait bounds the wait for a killed host's sandbox to end: its
+// init, whose parent has ended, is reaped by pid 1, which (a VM's agent,
+// a container's init) may do so only every second or two, and later
+// under load.
+const slotEndWait = time.Minute
+
+// slotEnded waits up to d for no process (a zombie too) to run as slot's
+// uids, and says whether none does.
+func slotEnded(slot uint32, d time.Duration) bool {
+	for deadline := time.Now().Add(d); len(uidProcesses(slot)) > 0; {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }
 
 // TestUIDLeaseKilledHostHelper is the host TestUIDLeaseOfAKilledHost

@@ -52,10 +52,10 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 			t.Fatalf("round %d: after Close, sandbox processes are alive: %v", i, pids)
 		}
 		uids.mu.Lock()
-		held := len(uids.used)
+		held := heldSlots(uids)
 		uids.mu.Unlock()
-		if held > 0 {
-			t.Fatalf("round %d: after Close, %d uid slots are still held", i, held)
+		if len(held) > 0 {
+			t.Fatalf("round %d: after Close, uid slots %v are still held", i, held)
 		}
 		if left := groupsLeft(t); len(left) > 0 {
 			t.Fatalf("round %d: after Close, groups left: %v", i, left)

@@ -319,8 +319,8 @@ func TestSpareLeavesNothing(t *testing.T) {
 	}
 	uids.mu.Lock()
 	defer uids.mu.Unlock()
-	if len(uids.used) > 0 {
-		t.Errorf("slots still used after every sandbox ended: %v", uids.used)
+	if held := heldSlots(uids); len(held) > 0 {
+		t.Errorf("slots still used after every sandbox ended: %v", held)
 	}
 }
 

@@ -56,6 +56,57 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 }
 
+// heldSlots lists the slots a has handed out and not freed: what a test
+// that ends its sandboxes expects to be none. Its used slots less those
+// it skipped as it leased their block (skipped): an ended host's, which a
+// test process finds in its own block on a host where other processes
+// run sandboxes (the zombie of a killed host's init lasts until pid 1
+// reaps it, which under load takes seconds), and which it never hands
+// out. a.mu is held.
+func heldSlots(a *uidAllocator) []uint32 {
+	var out []uint32
+	for s := range a.used {
+		if _, skipped := a.skipped[s]; !skipped {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// A slot an ended holder's sandbox may still have processes in is used
+// but not held: heldSlots is the slots handed out and not freed, whatever
+// the block's last holder left (as the tests that count them find on a
+// host where other processes run sandboxes).
+func TestHeldSlotsLeaveOutTheSkipped(t *testing.T) {
+	dir := t.TempDir()
+	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 4, slotUIDs: noOnesUIDs}
+	allocN(t, a, 2)
+	a.initStarted(0, os.Getpid()) // an init that runs
+	a.close()                     // its holder ends without freeing it
+
+	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 4, slotUIDs: noOnesUIDs}
+	defer b.close()
+	got := allocN(t, b, 2)
+	b.mu.Lock()
+	held := heldSlots(b)
+	b.mu.Unlock()
+	if !slices.Equal(held, got) {
+		t.Errorf("with slots %v handed out, held = %v", got, held)
+	}
+	for _, s := range got {
+		b.free(s)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.skipped[0]; !ok {
+		t.Fatalf("slot 0, whose init runs, was not skipped: %v", b.skipped)
+	}
+	if held := heldSlots(b); len(held) > 0 {
+		t.Errorf("with every slot freed, held = %v (used %v, skipped %v)", held, b.used, b.skipped)
+	}
+}
+
 // noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
 // process has: the slots of a test's lease folder, unlike the host's
 // uids, which other sandboxes on the host may be running as.
