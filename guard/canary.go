@@ -86,7 +86,7 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 	// Each reader below is skipped where factsOf proves it finds
 	// nothing (canary_facts.go).
 	f := factsOf(text, c.secret)
-	if c.inNormalized(text) || f.mayRotate(c.rotPattern()) && c.inRotated(text) {
+	if f.mayPlain(c.secret) && c.inNormalized(text) || f.mayRotate(c.rotPattern()) && c.inRotated(text) {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {

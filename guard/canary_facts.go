@@ -1,6 +1,10 @@
 package guard
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/bulwark-agents/bulwark/internal/lazy"
+)
 
 // What one pass over a text proves
 //
@@ -17,10 +21,56 @@ type textFacts struct {
 	// alnums and digits count the text's ASCII letters and digits, and
 	// its ASCII digits alone.
 	alnums, digits int
+	// ascii: the text is ASCII, and hexRun its longest run of hex digits
+	// with only other characters than letters between them, which is
+	// then hexRunBound's.
+	ascii  bool
+	hexRun int
 	// decodes: the text may hold something inSegments or inReassembled
-	// read the random part in (see mayDecode).
+	// read the random part in (see factsOf).
 	decodes bool
 }
+
+// The classes of a byte factsOf counts by (factsClasses).
+const (
+	classAlnum  = 1 << iota // an ASCII letter or digit
+	classDigit              // an ASCII digit
+	classHex                // a hex digit
+	classHigh               // not ASCII
+	classEscape             // not ASCII, '&', '%' or '\'
+	classSep                // squeezeSeparators removes it
+	classBase64             // isBase64Byte
+)
+
+// factsClasses are each byte's classes, made on first use.
+var factsClasses = lazy.Value[*[256]uint8]{New: func() *[256]uint8 {
+	t := new([256]uint8)
+	for i := range t {
+		c := byte(i)
+		switch {
+		case isDigit(c):
+			t[i] |= classAlnum | classDigit
+		case 'a' <= c|0x20 && c|0x20 <= 'z':
+			t[i] |= classAlnum
+		}
+		if isHexByte(c) {
+			t[i] |= classHex
+		}
+		if c >= utf8.RuneSelf {
+			t[i] |= classHigh
+		}
+		if c >= utf8.RuneSelf || c == '&' || c == '%' || c == '\\' {
+			t[i] |= classEscape
+		}
+		if isSeparator(c) {
+			t[i] |= classSep
+		}
+		if isBase64Byte(c) {
+			t[i] |= classBase64
+		}
+	}
+	return t
+}}
 
 // factsOf counts text's facts.
 //
@@ -38,29 +88,35 @@ type textFacts struct {
 // more than 3/2 a hex digit a byte of them (tooShort's argument); the
 // random part needs len(secret).
 func factsOf(text, secret string) (f textFacts) {
-	plain := true
-	zeroX := 0
+	t := factsClasses.Get()
+	var all uint8 // the classes of every byte, together
+	zeroX, hex := 0, 0
 	run, total := 0, 0 // the squeezed text's run of base64 bytes, and those of minBase64Len or more
 	var prev byte      // the last byte that is no separator
 	for i := 0; i < len(text); i++ {
 		c := text[i]
-		switch {
-		case c >= utf8.RuneSelf, c == '&', c == '%', c == '\\':
-			plain = false
-		case '0' <= c && c <= '9':
-			f.digits++
+		k := t[c]
+		all |= k
+		if k&classAlnum != 0 {
 			f.alnums++
-		case 'a' <= c|0x20 && c|0x20 <= 'z':
-			f.alnums++
+			if k&classDigit != 0 {
+				f.digits++
+			}
+			if k&classHex != 0 {
+				hex++
+				f.hexRun = max(f.hexRun, hex)
+			} else {
+				hex = 0
+			}
 		}
-		if isSeparator(c) {
+		if k&classSep != 0 {
 			continue
 		}
 		if c == 'x' && prev == '0' {
 			zeroX++
 		}
 		prev = c
-		if isBase64Byte(c) {
+		if k&classBase64 != 0 {
 			run++
 			continue
 		}
@@ -72,10 +128,18 @@ func factsOf(text, secret string) (f textFacts) {
 	if run >= minBase64Len {
 		total += run
 	}
+	f.ascii = all&classHigh == 0
 	// Decoded, the runs give at most 3*total/4 bytes, read as at most
 	// 3/2 a hex digit a byte.
-	f.decodes = !plain || zeroX >= 8 || f.digits >= 2*minCodeEscape || 9*total >= 8*len(secret)
+	f.decodes = all&classEscape != 0 || zeroX >= 8 || f.digits >= 2*minCodeEscape || 9*total >= 8*len(secret)
 	return f
+}
+
+// mayPlain reports whether inNormalized may find the random part in a
+// text of these facts: hexRunBound, known for ASCII, bounds what it
+// reads.
+func (f textFacts) mayPlain(secret string) bool {
+	return !f.ascii || f.hexRun >= len(secret)
 }
 
 // mayRotate reports whether inRotated may find the random part in a text

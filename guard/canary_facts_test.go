@@ -36,6 +36,15 @@ func (c Canary) inAllEvery(text string, k *CanaryCheck) bool {
 func checkFacts(t testing.TB, c Canary, text string) {
 	t.Helper()
 	f := factsOf(text, c.secret)
+	if f.ascii != isPlainASCII(text) {
+		t.Fatalf("factsOf(%s).ascii = %v", short(text), f.ascii)
+	}
+	if b := hexRunBound(text, 1<<30); f.ascii && f.hexRun != b {
+		t.Fatalf("factsOf(%s).hexRun = %d, hexRunBound = %d", short(text), f.hexRun, b)
+	}
+	if !f.mayPlain(c.secret) && c.inNormalized(text) {
+		t.Fatalf("inNormalized(%s) = true, facts %+v skip it", short(text), f)
+	}
 	if !f.mayRotate(c.rotPattern()) && c.inRotated(text) {
 		t.Fatalf("inRotated(%s) = true, facts %+v skip it", short(text), f)
 	}
@@ -259,4 +268,13 @@ func TestCanaryFactsDecimalCodes(t *testing.T) {
 		t.Fatalf("every reader run misses the canary in %q", text)
 	}
 	checkFacts(t, c, text)
+}
+
+// TestIsSeparator: isSeparator's bits are squeezeSeparators' characters.
+func TestIsSeparator(t *testing.T) {
+	for c := range 256 {
+		if got, want := isSeparator(byte(c)), c < 128 && strings.ContainsRune(" \t\r\n:.,;\"'\\|", rune(c)); got != want {
+			t.Errorf("isSeparator(%#x) = %v, want %v", c, got, want)
+		}
+	}
 }
