@@ -107,3 +107,40 @@ func BenchmarkCanaryInResult(b *testing.B) {
 		}
 	})
 }
+
+// agentTurnTexts are the texts the agent's canary check reads in a turn
+// of `bulwark bench agents` (a write_file call, its arguments, their
+// strings and those joined, the reply's text): CanaryCheck.In on each, as
+// withholdLeaks and argsCarry call it. The tool's result is checked with
+// In on its own.
+var agentTurnTexts = []string{
+	"write_file\ncall_12_1",
+	`{"content":"` + strings.Repeat("x", 64) + `","path":"step-3.txt"}`,
+	"content\npath",
+	"content\n" + strings.Repeat("x", 64) + "\npath\nstep-3.txt",
+	strings.Repeat("x", 64) + "\nstep-3.txt",
+	"step-3.txt\n" + strings.Repeat("x", 64),
+	"content",
+	"path",
+	strings.Repeat("x", 64),
+	"step-3.txt",
+	"Writing the next file.",
+}
+
+// BenchmarkCanaryAgentTurn is the canary check of one turn of `bulwark
+// bench agents` (agentTurnTexts, then the tool's result).
+func BenchmarkCanaryAgentTurn(b *testing.B) {
+	c := NewCanary()
+	b.ReportAllocs()
+	for b.Loop() {
+		k := c.Check()
+		for _, t := range agentTurnTexts {
+			if k.In(t) {
+				b.Fatal("found")
+			}
+		}
+		if c.In(`created "step-3.txt" (64 bytes, 1 line)`) {
+			b.Fatal("found")
+		}
+	}
+}

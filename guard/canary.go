@@ -83,7 +83,10 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 	if strings.Contains(text, c.secret) {
 		return true
 	}
-	if c.inNormalized(text) || c.inRotated(text) {
+	// Each reader below is skipped where factsOf proves it finds
+	// nothing (canary_facts.go).
+	f := factsOf(text, c.secret)
+	if f.mayPlain(c.secret) && c.inNormalized(text) || f.mayRotate(c.rotPattern()) && c.inRotated(text) {
 		return true
 	}
 	for _, n := range c.encodedNeedles() {
@@ -91,11 +94,22 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 			return true
 		}
 	}
-	segs := k.decodeAll(text)
-	if c.inSegments(segs, k) {
-		return true
+	if f.decodes {
+		segs := k.decodeAll(text)
+		if c.inSegments(segs, k) || c.inReassembled(text, segs, k) {
+			return true
+		}
 	}
-	return c.inReassembled(text, segs, k) || c.inMixedShared(text, k)
+	return f.mayMix(c.secret) && c.inMixedShared(text, k)
+}
+
+// rotPattern is inRotated's pattern forwards (the one backwards has as
+// many letters and digits), or nil.
+func (c Canary) rotPattern() *rotPattern {
+	if c.matcher == nil {
+		return nil
+	}
+	return c.matcher.rot[0]
 }
 
 // inNormalized is inPlain(canaryView(s)), skipping both where a scan of s

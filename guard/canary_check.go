@@ -20,6 +20,9 @@ type CanaryCheck struct {
 	// most maxShared: a text that is a line of one of them is not read
 	// again (inMixedShared).
 	mixedClean []string
+	// memo is inMixed's states after the words it read (wordMemo), made
+	// when first needed.
+	memo wordMemo
 	// The first few of each, without an allocation each time one grows
 	// (a write_file call of `bulwark bench agents` fills about these; with
 	// eight each, the larger CanaryCheck cost more than it saved).
@@ -69,7 +72,10 @@ func (c Canary) inMixedShared(text string, k *CanaryCheck) bool {
 			return false
 		}
 	}
-	if c.inMixed(text) {
+	if k.memo == nil {
+		k.memo = make(wordMemo)
+	}
+	if c.inMixedMemo(text, k.memo) {
 		return true
 	}
 	// A text of one line holds no other as a line but itself.

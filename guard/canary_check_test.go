@@ -153,3 +153,28 @@ func FuzzCanaryCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestCanaryCheckWordMemo: a CanaryCheck keeps the states inMixed left
+// after each word it read, and a text read later takes a word's states
+// from there: with those of "content" from nothing matched made all but
+// the random part's last character (which no reading of "content" leaves),
+// that character after it completes the random part.
+func TestCanaryCheckWordMemo(t *testing.T) {
+	c := NewCanary()
+	k := c.Check()
+	text := `{"content":"step-3.txt","path":"docs/notes/readme.txt"}`
+	if k.In(text) {
+		t.Fatalf("In(%q) = true", text)
+	}
+	if _, ok := k.memo[wordKey{1, "content"}]; !ok {
+		t.Fatalf("no states kept for %q: %v", "content", k.memo)
+	}
+	k.memo[wordKey{1, "content"}] = 1 << (len(c.secret) - 1)
+	next := "content " + c.secret[len(c.secret)-1:] + " and many more words to read"
+	if !k.In(next) {
+		t.Errorf("In(%q) = false: the states kept for %q were not read", next, "content")
+	}
+	if c.In(next) {
+		t.Errorf("c.In(%q) = true", next)
+	}
+}

@@ -33,7 +33,13 @@ import (
 // written and with its escapes undone (once or twice). (Backwards it is
 // not looked for: a token reversed and then cut and encoded piece by
 // piece is left to the model's refusal; it would double the cost.)
-func (c Canary) inMixed(text string) bool {
+func (c Canary) inMixed(text string) bool { return c.inMixedMemo(text, nil) }
+
+// inMixedMemo is inMixed, keeping in memo (if not nil) the states each
+// word leaves from the states before it, and taking them from there when
+// a word is read again from the same states: the texts of a CanaryCheck
+// (a call's arguments, their strings, those joined) share most words.
+func (c Canary) inMixedMemo(text string, memo wordMemo) bool {
 	if c.secret == "" || len(c.secret) > maxPattern {
 		return false
 	}
@@ -43,7 +49,7 @@ func (c Canary) inMixed(text string) bool {
 	}
 	var buf [128]byte // where most words are decoded, kept off the heap
 	var at cutStates  // cuts', for every word
-	if m.in(text, buf[:0], &at) {
+	if m.in(text, buf[:0], &at, memo) {
 		return true
 	}
 	// Escapes undone, and undone again (an escape of an escape: "%5Cx41",
@@ -52,15 +58,28 @@ func (c Canary) inMixed(text string) bool {
 	if u == text {
 		return false
 	}
-	if m.in(u, buf[:0], &at) {
+	if m.in(u, buf[:0], &at, memo) {
 		return true
 	}
 	u2 := unescapeInPlace(u)
-	return u2 != u && m.in(u2, buf[:0], &at)
+	return u2 != u && m.in(u2, buf[:0], &at, memo)
 }
 
 // maxPattern bounds the pattern's length: a set of states is a uint64.
 const maxPattern = 63
+
+// wordMemo maps a word and the states it was read from (with cuts: at
+// not nil) to the states word left after it, having found nothing. word
+// reads nothing else: at and scratch it writes before it reads.
+type wordMemo map[wordKey]states
+
+type wordKey struct {
+	cur states
+	w   string
+}
+
+// maxMemo bounds the words a wordMemo keeps.
+const maxMemo = 4096
 
 // pieceMatcher looks for a pattern (the random part, lowercase hex)
 // across words: states are the lengths of pattern matched so far, as
@@ -117,16 +136,17 @@ func (m *pieceMatcher) init(secret string) {
 type states uint64
 
 // in reads text a word at a time, decoding words in scratch.
-func (m *pieceMatcher) in(text string, scratch []byte, at *cutStates) bool {
-	_, found := m.words(1, text, base64Bytes.Get(), scratch, at) // nothing matched yet
+func (m *pieceMatcher) in(text string, scratch []byte, at *cutStates, memo wordMemo) bool {
+	_, found := m.words(1, text, base64Bytes.Get(), scratch, at, memo) // nothing matched yet
 	return found
 }
 
 // words reads text from cur a word at a time, a word being a run of bytes
 // inWord accepts; the others are separators, skipped. With at (not
 // nil), a word's decoding is read again (word) and the word read as
-// pieces with nothing between them (cuts, in at).
-func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte, at *cutStates) (states, bool) {
+// pieces with nothing between them (cuts, in at), and memo, if not nil,
+// keeps what word found for each word and the states before it.
+func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch []byte, at *cutStates, memo wordMemo) (states, bool) {
 	for i := 0; i < len(text); {
 		if !inWord[text[i]] {
 			i++
@@ -145,8 +165,15 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 			// and a text one digit off the canary be taken for it.
 			next, found = run(m, cur, text[i:j])
 			next = begunInside(next, text[i:j])
+		} else if memo == nil || at == nil {
+			next, found = m.word(cur, text[i:j], scratch, at, nil)
+		} else if n, ok := memo[wordKey{cur, text[i:j]}]; ok {
+			next = n // read before from these states: found nothing
 		} else {
-			next, found = m.word(cur, text[i:j], scratch, at)
+			next, found = m.word(cur, text[i:j], scratch, at, memo)
+			if !found && len(memo) < maxMemo {
+				memo[wordKey{cur, text[i:j]}] = next
+			}
 		}
 		if found {
 			return next, true
@@ -227,7 +254,7 @@ func readingsOf(w string) (readings uint, punct bool) {
 // decodes in, from cur; found reports that a reading completed a pattern.
 // With at, a decoding is also read as a text is (nested), once: a piece
 // encoded twice (hex then base64, %XX then base64, base64 then hex).
-func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates) (next states, found bool) {
+func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates, memo wordMemo) (next states, found bool) {
 	if next, found = run(m, cur, w); found {
 		return next, true
 	}
@@ -236,7 +263,7 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates)
 	if punct {
 		// Read also as the words between that punctuation (which has
 		// none: isWordPart).
-		n, found := m.words(cur, w, wordPartBytes.Get(), scratch, at)
+		n, found := m.words(cur, w, wordPartBytes.Get(), scratch, at, memo)
 		if found {
 			return n, true
 		}
@@ -667,12 +694,12 @@ func alnums[S string | []byte](s S) int {
 // cost stays linear in the text (each reading of a word that decodes to
 // text is read once more, in at most wordReadings+1 ways).
 func (m *pieceMatcher) nested(cur states, text string, scratch []byte) (states, bool) {
-	next, found := m.words(cur, text, base64Bytes.Get(), scratch, nil)
+	next, found := m.words(cur, text, base64Bytes.Get(), scratch, nil, nil)
 	if found {
 		return next, true
 	}
 	if u := unescapeInPlace(text); u != text {
-		n, found := m.words(cur, u, base64Bytes.Get(), scratch, nil)
+		n, found := m.words(cur, u, base64Bytes.Get(), scratch, nil, nil)
 		if found {
 			return next, true
 		}

@@ -47,7 +47,7 @@ func (c Canary) inReassembled(text string, segs []Segment, k *CanaryCheck) bool 
 		}
 	}
 	// Hex pieces inside longer runs (a URL's "//4257..." reads as base64).
-	if hasRun(text, 16, isHexByte) { // no piece otherwise
+	if hasRun(text, 16, hexBytes.Get()) { // no piece otherwise
 		var joined []byte
 		for run := range runs(text, hexBytes.Get(), minHexPiece) {
 			if b, err := hex.AppendDecode(joined, []byte(run[:len(run)&^1])); err == nil {
@@ -112,21 +112,33 @@ func squeezeSeparators(text string) string {
 	// The separators are ASCII, which is never part of another character.
 	var b strings.Builder
 	b.Grow(len(text) - 1)
-	b.WriteString(text[:i])
-	for ; i < len(text); i++ {
-		if !isSeparator(text[i]) {
-			b.WriteByte(text[i])
+	for from := 0; ; {
+		b.WriteString(text[from:i])
+		for i < len(text) && isSeparator(text[i]) {
+			i++
+		}
+		if i == len(text) {
+			return b.String()
+		}
+		from = i
+		for i < len(text) && !isSeparator(text[i]) {
+			i++
 		}
 	}
-	return b.String()
 }
 
+// separators are the bytes isSeparator reports, a bit each: those below
+// 64, then those from 64 to 127.
+const (
+	separatorsLow  = 1<<' ' | 1<<'\t' | 1<<'\r' | 1<<'\n' | 1<<':' | 1<<'.' | 1<<',' | 1<<';' | 1<<'"' | 1<<'\''
+	separatorsHigh = 1<<('\\'-64) | 1<<('|'-64)
+)
+
 func isSeparator(c byte) bool {
-	switch c {
-	case ' ', '\t', '\r', '\n', ':', '.', ',', ';', '"', '\'', '\\', '|':
-		return true
+	if c < 64 {
+		return separatorsLow>>c&1 != 0
 	}
-	return false
+	return c < 128 && separatorsHigh>>(c-64)&1 != 0
 }
 
 var (
@@ -148,7 +160,7 @@ var (
 // minCodeEscape of them, and base32 runs.
 func otherEscapes(text string) []string {
 	var out []string
-	if hasRun(text, 16, isBase32Byte) { // no run otherwise (and runs' loop costs more)
+	if hasRun(text, 16, base32Bytes.Get()) { // no run otherwise (and runs' loop costs more)
 		for run := range runs(text, base32Bytes.Get(), 16) {
 			// The base32 alphabet has no "=": a run ends before its padding.
 			if b, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(run[:len(run)/8*8]); err == nil {
@@ -241,10 +253,10 @@ func isWordByte(c byte) bool {
 }
 
 // hasRun reports whether s has n bytes in a row that are in.
-func hasRun(s string, n int, in func(byte) bool) bool {
+func hasRun(s string, n int, in *byteSet) bool {
 	run := 0
 	for i := 0; i < len(s); i++ {
-		if !in(s[i]) {
+		if !in[s[i]] {
 			run = 0
 			continue
 		}

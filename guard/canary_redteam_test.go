@@ -65,7 +65,7 @@ func (c Canary) oldInReassembled(text string, segs []Segment) bool {
 	}
 	hexJoined := &strings.Builder{}
 	var hexRuns []string
-	if hasRun(text, 16, isHexByte) {
+	if hasRun(text, 16, hexBytes.Get()) {
 		hexRuns = oldHexPiece.FindAllString(text, -1)
 	}
 	for _, run := range hexRuns {

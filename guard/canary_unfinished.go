@@ -38,7 +38,7 @@ func (c Canary) Unfinished(text string) int {
 	var buf [128]byte
 	var at cutStates
 	longest := func(from int) int {
-		s, found := m.words(1, text[from:], base64Bytes.Get(), buf[:0], &at)
+		s, found := m.words(1, text[from:], base64Bytes.Get(), buf[:0], &at, nil)
 		if found {
 			return len(m.pat)
 		}
