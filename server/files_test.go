@@ -191,6 +191,12 @@ var attachmentTests = []struct{ in, want string }{
 	{`q"uote;.txt`, "q_uote_.txt"},
 	{"..", "download"},
 	{"résumé.txt", "résumé.txt"},
+	// A file the agent wrote may have any name: a right-to-left override
+	// would show "invoice\u202efdp.exe" as "invoiceexe.pdf" in the save
+	// dialog, and invisible characters hide what the name is.
+	{"invoice\u202efdp.exe", "invoicefdp.exe"},
+	{"a\u200bb\ufeff.txt", "ab.txt"},
+	{"\u2066\u2069", "download"},
 }
 
 func TestDownloadHeaders(t *testing.T) {
