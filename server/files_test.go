@@ -55,6 +55,12 @@ var uploadTests = []struct {
 	{"binary.txt", []byte("text\x00with a NUL"), 415},
 	{"fake.png", []byte("not a png"), 415},
 	{"fake.pdf", []byte("<html>"), 415},
+	// Extensions in letters that only Unicode case folding makes ASCII:
+	// U+017F (long s) folds to "s", so ".cſv" once passed as ".csv"
+	// while the content check, keyed by the real extension, saw none.
+	{"fake.c%C5%BFv", []byte("\xff\xfe binary, not text"), 415},
+	{"fake.j%C5%BFon", []byte("\xff\xfe binary, not text"), 415},
+	{"fake.TXT%E2%80%8A", []byte("x"), 415},
 	// The workspace's .bulwark folder is Bulwark's, in any spelling.
 	{".bulwark%2Fcode%2Fstep.py", []byte("print(1)\n"), 400},
 	{".BULWARK%2Fcode%2Fstep.py", []byte("print(1)\n"), 400},
@@ -185,6 +191,12 @@ var attachmentTests = []struct{ in, want string }{
 	{`q"uote;.txt`, "q_uote_.txt"},
 	{"..", "download"},
 	{"résumé.txt", "résumé.txt"},
+	// A file the agent wrote may have any name: a right-to-left override
+	// would show "invoice\u202efdp.exe" as "invoiceexe.pdf" in the save
+	// dialog, and invisible characters hide what the name is.
+	{"invoice\u202efdp.exe", "invoicefdp.exe"},
+	{"a\u200bb\ufeff.txt", "ab.txt"},
+	{"\u2066\u2069", "download"},
 }
 
 func TestDownloadHeaders(t *testing.T) {
@@ -368,5 +380,23 @@ func TestUploadsOnlyByTheStarter(t *testing.T) {
 	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + open.ID + "/cancel", key: te.key})
 	if code := put(bob, "", "/api/v1/tasks/"+open.ID+"/files/notes.md"); code != http.StatusCreated {
 		t.Errorf("an upload to a task no user started = %d, want 201", code)
+	}
+}
+
+// TestAllowedTypeSpellings: an extension is allowed only when it is one
+// of the list's in ASCII, in any ASCII case. Letters that Unicode case
+// folding equates with ASCII ones (the Kelvin sign and "k", the long s
+// and "s") name another extension to every program that opens the file.
+func TestAllowedTypeSpellings(t *testing.T) {
+	t.Parallel()
+	s := &Server{cfg: Config{AllowedFileTypes: []string{".sk", ".TXT"}}}
+	for name, want := range map[string]bool{
+		"a.sk": true, "a.SK": true, "a.Sk": true, "a.txt": true, "a.TxT": true,
+		"a.\u212a": false, "a.s\u212a": false, "a.\u017fk": false, "a.\u017f\u212a": false, "a.t\u017ft": false,
+		"a.sk.": false, "a.sk ": false, "a": false, "a.": false, "a.txt\u200b": false,
+	} {
+		if got := s.allowedType(name); got != want {
+			t.Errorf("allowedType(%q) = %v, want %v", name, got, want)
+		}
 	}
 }

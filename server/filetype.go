@@ -65,17 +65,32 @@ var magicTypes = lazy.Value[map[string][][]byte]{New: func() map[string][][]byte
 // fileExt is the lower-case extension of name, with its dot.
 func fileExt(name string) string { return strings.ToLower(path.Ext(name)) }
 
-// allowedType reports whether name's extension is on the allowlist.
+// allowedType reports whether name's extension is on the allowlist: the
+// same letters, in ASCII, in any ASCII case. Unicode case folding is not
+// used: it equates the Kelvin sign with "k" and the long s with "s", so
+// "a.cſv" would pass as a .csv while every program, and checkContent,
+// sees another extension.
 func (s *Server) allowedType(name string) bool {
-	ext := fileExt(name)
-	if ext == "" {
+	ext := path.Ext(name)
+	if ext == "" || !isASCII(ext) {
 		return false
 	}
 	types := s.cfg.AllowedFileTypes
 	if types == nil {
 		types = DefaultFileTypes
 	}
-	return slices.ContainsFunc(types, func(t string) bool { return strings.EqualFold(t, ext) })
+	// Both ASCII: EqualFold folds only ASCII case between them.
+	return slices.ContainsFunc(types, func(t string) bool { return isASCII(t) && strings.EqualFold(t, ext) })
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // checkContent returns why data cannot be a file named name, or "".

@@ -147,11 +147,13 @@ func writeDownload(w http.ResponseWriter, name string, data []byte) {
 }
 
 // attachment is the Content-Disposition of a download of name: its base
-// name without control characters, quotes or separators, RFC 6266 encoded.
+// name without control or invisible format characters (a right-to-left
+// override would show "invoice\u202efdp.exe" as a PDF), quotes or
+// separators, RFC 6266 encoded.
 func attachment(name string) string {
 	base := strings.Map(func(r rune) rune {
 		switch {
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case r < 0x20 || r == 0x7f || bulwark.IsInvisibleFormat(r): // C1 controls too
 			return -1
 		case strings.ContainsRune(`"\/:*?<>|;`, r):
 			return '_'

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
@@ -294,24 +295,18 @@ func (s *Server) deleteMyTOTP(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		key := "acct|" + deviceLogin("", u.Email)
-		wait, err := s.throttle.Wait(ctx, key)
-		if err != nil {
-			return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
-		}
-		if wait > 0 {
-			return rateLimited(op, "too many wrong codes: wait before trying again", wait)
-		}
 		if req.Code == "" {
 			return bulwark.Errorf(bulwark.Invalid, op, "give a current code of your authenticator app (or a recovery code) as \"code\"")
 		}
-		if how, err = s.useSecondFactor(ctx, u, f, req.Code); err != nil {
+		ok, err := s.guardOwnSecret(r, op, u, "too many wrong codes: wait before trying again", func() (bool, error) {
+			var err error
+			how, err = s.useSecondFactor(ctx, u, f, req.Code)
+			return how != "", err
+		})
+		if err != nil {
 			return err
 		}
-		if how == "" {
-			if err := s.throttle.Fail(ctx, key, accountPolicy); err != nil {
-				return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
-			}
+		if !ok {
 			s.auditRefusal(r, audit.Record{Action: "totp.disable_refused", Target: p.UserID, Outcome: audit.OutcomeDenied,
 				Details: map[string]string{"client": clientAddr(r)}})
 			return withCode(bulwark.PermissionDenied, op, codeBadSecondFactor, "the code is wrong, or was used already")
@@ -404,31 +399,68 @@ func (s *Server) resetUserTOTP(w http.ResponseWriter, r *http.Request) error {
 
 // checkOwnPassword checks the password of u, the session's user, before a
 // change a stolen session alone must not make. Wrong passwords count
-// toward the account's failed logins, and are slowed down as those are.
+// toward the account's failed logins, and are slowed down as those are
+// (guardOwnSecret).
 func (s *Server) checkOwnPassword(r *http.Request, op string, u bulwark.User, password string) error {
-	ctx := r.Context()
 	if password == "" || len(password) > maxLoginPasswordBytes {
 		return bulwark.Errorf(bulwark.Invalid, op, "give your password as \"password\"")
 	}
-	key := "acct|" + deviceLogin("", u.Email)
-	wait, err := s.throttle.Wait(ctx, key)
-	if err != nil {
-		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
-	}
-	if wait > 0 {
-		return rateLimited(op, "too many failed attempts: wait before trying again", wait)
-	}
-	_, hash, err := s.store.TenantUserByEmail(ctx, u.TenantID, u.Email)
+	ok, err := s.guardOwnSecret(r, op, u, "too many failed attempts: wait before trying again", func() (bool, error) {
+		_, hash, err := s.store.TenantUserByEmail(r.Context(), u.TenantID, u.Email)
+		if err != nil {
+			return false, err
+		}
+		ok, _, _ := s.checkHash(hash, password, s.cfg.Password)
+		return ok, nil
+	})
 	if err != nil {
 		return err
 	}
-	if ok, _, _ := VerifyPassword(hash, password, s.cfg.Password); ok {
-		return nil
+	if !ok {
+		s.auditRefusal(r, audit.Record{Action: "totp.password_refused", Target: u.ID, Outcome: audit.OutcomeDenied,
+			Details: map[string]string{"client": clientAddr(r)}})
+		return bulwark.Errorf(bulwark.PermissionDenied, op, "the password is wrong")
 	}
-	if err := s.throttle.Fail(ctx, key, accountPolicy); err != nil {
-		return bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+	return nil
+}
+
+// guardOwnSecret runs check, a check of a secret of u (its password, a
+// code of its second factor) made through u's session, as a login's
+// check is made: one at a time for the email (the login's lock), not at
+// all while the wait of the email's key or of u's own key is not served
+// (429, with wait), and a failure charged to both. u's own key is the
+// one a login charges with every failed check of u's password and codes,
+// and that no other user's good login forgets: the email's key alone
+// was wiped by a good login of an attacker's own user of the same email
+// in another tenant, and guesses through a stolen session went on.
+func (s *Server) guardOwnSecret(r *http.Request, op string, u bulwark.User, waitMsg string, check func() (bool, error)) (bool, error) {
+	ctx := r.Context()
+	acct := "acct|" + deviceLogin("", u.Email)
+	unlock, err := s.loginLock(r, acct)
+	if err != nil {
+		return false, err
 	}
-	s.auditRefusal(r, audit.Record{Action: "totp.password_refused", Target: u.ID, Outcome: audit.OutcomeDenied,
-		Details: map[string]string{"client": clientAddr(r)}})
-	return bulwark.Errorf(bulwark.PermissionDenied, op, "the password is wrong")
+	defer unlock()
+	keys := []string{acct, "user|" + deviceAccount(u)}
+	var wait time.Duration
+	for _, k := range keys {
+		d, err := s.throttle.Wait(ctx, k)
+		if err != nil {
+			return false, bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+		}
+		wait = max(wait, d)
+	}
+	if wait > 0 {
+		return false, rateLimited(op, waitMsg, wait)
+	}
+	ok, err := check()
+	if err != nil || ok {
+		return ok, err
+	}
+	for _, k := range keys {
+		if err := s.throttle.Fail(ctx, k, accountPolicy); err != nil {
+			return false, bulwark.E(bulwark.Unavailable, op, msgThrottleDown, err)
+		}
+	}
+	return false, nil
 }

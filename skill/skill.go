@@ -218,6 +218,12 @@ func FromFiles(name string, files map[string]string) (*Skill, error) {
 		if _, err := CleanPath(p); err != nil {
 			return nil, err
 		}
+		// A tenant's path is shown to the model (load_skill lists it) and
+		// to every member: a line break in it would start a line of its
+		// own there, a right-to-left override show it reversed.
+		if strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || bulwark.IsInvisibleFormat(r) }) {
+			return nil, bulwark.Errorf(bulwark.Invalid, op, "the path %q holds a control or invisible character: give a plain path such as \"reference/forms.md\"", clip(p, 200))
+		}
 		if len(data) > MaxFile {
 			return nil, bulwark.Errorf(bulwark.Invalid, op, "the file %q is %d bytes, over the limit of %d", clip(p, 200), len(data), MaxFile)
 		}

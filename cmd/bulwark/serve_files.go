@@ -33,14 +33,22 @@ func readFileSettings() (fileSettings, error) {
 	}
 	if s := env("BULWARK_ALLOWED_FILE_TYPES"); s != "" {
 		for _, t := range strings.Split(s, ",") {
-			t = strings.ToLower(strings.TrimSpace(t))
+			t = strings.TrimSpace(t) // lowered once checked: ToLower makes the Kelvin sign a "k"
 			if t == "" {
 				continue
 			}
 			if !strings.HasPrefix(t, ".") {
 				t = "." + t
 			}
-			fs.types = append(fs.types, t)
+			// An extension is a dot and ASCII letters, digits, "_", "-" or
+			// "+": the server matches them in ASCII only, and a name has
+			// one extension (".tar.gz" would never match: give ".gz").
+			if len(t) == 1 || strings.ContainsFunc(t[1:], func(r rune) bool {
+				return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' || r == '+')
+			}) {
+				return fs, usagef("BULWARK_ALLOWED_FILE_TYPES: %q is not an extension: give extensions of ASCII letters and digits, comma-separated, such as .txt,.csv,.png", t)
+			}
+			fs.types = append(fs.types, strings.ToLower(t))
 		}
 		if len(fs.types) == 0 {
 			return fs, usagef("BULWARK_ALLOWED_FILE_TYPES=%q names no extension", s)
