@@ -33,10 +33,20 @@ import (
 // gitDriverKeys is the extended regular expression git config
 // --get-regexp matches configuration keys with (section and name lower
 // case), for the keys whose value git runs as a command and that
-// sandbox.gitEnv does not override.
+// sandbox.gitEnv does not override, and the includes: the check does not
+// follow them (--no-includes), for a file the check and git each open by
+// its name may give each other contents (a FIFO, a /proc file, a file
+// rewritten in between), so a configuration with one is refused.
+// submodule.NAME.update is refused only as !CMD (gitSubmoduleCommand);
+// its other values (rebase, merge) run no command.
 const gitDriverKeys = `^(filter\..+\.(clean|smudge|process)|diff\..+\.(textconv|command)|merge\..+\.driver|diff\.external|` +
-	`(difftool|mergetool|man|browser)\..+\.(cmd|path)|trailer\..+\.(command|cmd)|core\.(gitproxy|alternaterefscommand)|` +
-	`interactive\.difffilter|gpg\.ssh\.defaultkeycommand)$`
+	`(difftool|mergetool|man|browser|guitool)\..+\.(cmd|path)|trailer\..+\.(command|cmd)|core\.(gitproxy|alternaterefscommand)|` +
+	`interactive\.difffilter|gpg\.ssh\.defaultkeycommand|tar\..+\.command|imap\.tunnel|instaweb\.httpd|` +
+	`sendemail\.(.+\.)?(tocmd|cccmd|headercmd)|include\.path|includeif\..+\.path|submodule\..+\.update)$`
+
+// gitSubmoduleCommand is the value pattern of a submodule.NAME.update
+// that git submodule update runs as a command.
+const gitSubmoduleCommand = `^!`
 
 // gitGuard is the guard's script for the real git at real.
 func gitGuard(real string) string {
@@ -64,20 +74,28 @@ for a do
 	esac
 done
 if [ "$sub" != config ]; then
-	keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --name-only --get-regexp \"\$re\"")
-	case $? in
-	0)
-		set -f
-		IFS='
+	keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
+	case $? in 0) ;; 1) keys= ;; *) exit 128 ;; esac
+	set -f
+	IFS='
 '
-		set -- $keys
-		list=
-		for k do list="${list:+$list, }$k"; done
-		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets $list, a command git would run that the command policy never judged; remove it from the configuration (git config --unset KEY) to use git" >&2
-		exit 128 ;;
-	1) ;;
-	*) exit 128 ;;
-	esac
+	list= subs=
+	for k in $keys; do
+		case $k in
+		submodule.*.update) subs=1 ;;
+		*) list="${list:+$list, }$k" ;;
+		esac
+	done
+	if [ -n "$subs" ]; then
+		re='^submodule\..+\.update$' val='` + gitSubmoduleCommand + `'
+		keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\" \"\$val\"")
+		case $? in 0) ;; 1) keys= ;; *) exit 128 ;; esac
+		for k in $keys; do list="${list:+$list, }$k"; done
+	fi
+	if [ -n "$list" ]; then
+		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets $list, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git" >&2
+		exit 128
+	fi
 fi
 exec "$real" "$@"
 `
