@@ -67,6 +67,21 @@ var gitDriverCases = []struct {
 			done; done) &
 			for i in $(seq 30); do echo c >> a.txt; git diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
 			kill $!; exit $st`, key: "include.path"},
+	// .git/config itself a FIFO, served the same way: the check reads it
+	// as git does, and then finds it is no regular file.
+	{name: "config FIFO", config: [][2]string{{"core.x", "y"}},
+		script: `[ -p .git/config ] || { cp .git/config ../safe.cfg && cp ../safe.cfg ../evil.cfg &&
+				printf '[diff]\n\texternal = touch /workspace/ran; :\n' >> ../evil.cfg && rm .git/config && mkfifo .git/config; }
+			(while :; do for x in 0 1 0 0 1 1 0 1 0 0 0 1 1 0 0 1; do
+				if [ $x = 1 ]; then cat ../evil.cfg > .git/config; else cat ../safe.cfg > .git/config; fi
+			done; done) &
+			for i in $(seq 30); do echo c >> a.txt; git diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
+			kill $!; exit $st`, key: ".git/config is not a regular file"},
+	// The check's standard output is its own pipe: /proc/self/fd/1 is a
+	// folder only for git, here the repository, which .git links to.
+	{name: "stdout a folder", config: [][2]string{{"diff.external", "touch /workspace/ran; :"}},
+		script: "[ -h .git ] || { mv .git ../g && ln -s /proc/self/fd/1 .git; }; echo c >> a.txt; git diff 1<../g",
+		key:    "standard output is a folder"},
 	// git archive --format=x filters the tar through tar.x.command.
 	{name: "tar command", config: [][2]string{{"tar.x.command", "touch /workspace/ran; cat"}},
 		script: "git archive --format=x HEAD >/dev/null", key: "tar.x.command"},
@@ -151,8 +166,9 @@ func TestSandboxGitDriversRefused(t *testing.T) {
 const gitGuardDir = initproc.GitGuardDir
 
 // TestSandboxGitGuardLetsGitWork runs everyday git in the sandbox: in a
-// repository without drivers the guard is not seen (a submodule's update
-// mode that is no command included), and with one, git config (which
+// repository without drivers the guard is not seen (in a folder below
+// the top, a bare repository; a submodule's update
+// mode that is no command), and with one, git config (which
 // runs none) still removes it.
 func TestSandboxGitGuardLetsGitWork(t *testing.T) {
 	requireSandbox(t)
@@ -163,6 +179,8 @@ func TestSandboxGitGuardLetsGitWork(t *testing.T) {
 	spec := Spec{Workspace: ws, AllowExec: append(AllowedCommands(), "git")}
 	script := `set -e; git --version; git init -q r; cd r; git config user.name a; git config user.email a@b
 		echo a > a.txt; git add a.txt; git commit -qm 1; echo b >> a.txt; git diff --stat; git commit -qam 2
+		mkdir d; git -C d status >/dev/null
+		git init -q --bare ../b.git; git --git-dir=../b.git rev-parse --is-bare-repository >/dev/null
 		git -C .. -c core.quotePath=false --git-dir=r/.git --work-tree=r log -p --format=%s | grep -c '^+'
 		git status --short; git branch -q x; git checkout -q x; git checkout -q -; git log --oneline | wc -l
 		git config submodule.x.update rebase; git status --short; git config --unset submodule.x.update

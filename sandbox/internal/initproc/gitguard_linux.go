@@ -74,17 +74,45 @@ for a do
 	esac
 done
 if [ "$sub" != config ]; then
-	keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
-	case $? in 0) ;; 1) keys= ;; *) exit 128 ;; esac
+	refuse() {
+		echo "fatal: the sandbox refuses to run git here: $1" >&2
+		exit 128
+	}
+	# The check's standard output is its pipe, git's is the command's:
+	# through /proc/self/fd/1 a folder there is a repository only git
+	# would see (.git a link to it, -C, --git-dir).
+	[ -d /proc/self/fd/1 ] && refuse "its standard output is a folder, which git could read as a repository the sandbox does not check"
+	# The check traces where the repository is, into its own output.
+	keys=$(unset GIT_CONFIG; GIT_TRACE_SETUP=/proc/self/fd/1; export GIT_TRACE_SETUP
+		eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
+	case $? in 0) ;; 1) ;; *) exit 128 ;; esac
 	set -f
 	IFS='
 '
-	list= subs=
+	list= subs= cwd= gd= cd=
 	for k in $keys; do
 		case $k in
+		[0-9][0-9]:[0-9][0-9]:*" setup: cwd: "*) [ -z "$cwd" ] && cwd=${k#*" setup: cwd: "} ;;
+		[0-9][0-9]:[0-9][0-9]:*" setup: git_dir: "*) [ -z "$gd" ] && gd=${k#*" setup: git_dir: "} ;;
+		[0-9][0-9]:[0-9][0-9]:*" setup: git_common_dir: "*) [ -z "$cd" ] && cd=${k#*" setup: git_common_dir: "} ;;
+		[0-9][0-9]:[0-9][0-9]:*) ;;
 		submodule.*.update) subs=1 ;;
 		*) list="${list:+$list, }$k" ;;
 		esac
+	done
+	# A configuration file that is a FIFO (each reader may be served
+	# another text) or a link (to /proc/self/...) is refused.
+	for f in "$cd/config" "$gd/config.worktree"; do
+		case $f in
+		/config | /config.worktree | "(null)"/*) continue ;;
+		/*) ;;
+		*) f=$cwd/$f ;;
+		esac
+		# The trace writes a backslash and a newline as \\ and \n.
+		case $f in *\\*) refuse "the path of its git folder holds a backslash or a newline" ;; esac
+		if [ -h "$f" ] || { [ -e "$f" ] && [ ! -f "$f" ]; }; then
+			refuse "its configuration file $f is not a regular file"
+		fi
 	done
 	if [ -n "$subs" ]; then
 		re='^submodule\..+\.update$' val='` + gitSubmoduleCommand + `'
@@ -92,10 +120,7 @@ if [ "$sub" != config ]; then
 		case $? in 0) ;; 1) keys= ;; *) exit 128 ;; esac
 		for k in $keys; do list="${list:+$list, }$k"; done
 	fi
-	if [ -n "$list" ]; then
-		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets $list, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git" >&2
-		exit 128
-	fi
+	[ -n "$list" ] && refuse "this repository's git configuration sets $list, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git"
 fi
 exec "$real" "$@"
 `
