@@ -20,6 +20,7 @@ var gitDriverCases = []struct {
 	name   string
 	config [][2]string
 	setup  string            // more set-up, run in r before the config is written
+	allow  []string          // more allowed programs
 	attrs  string            // r/.gitattributes
 	files  map[string]string // more files, by workspace path
 	script string            // run in r
@@ -76,24 +77,33 @@ var gitDriverCases = []struct {
 				if [ $x = 1 ]; then cat ../evil.cfg > .git/config; else cat ../safe.cfg > .git/config; fi
 			done; done) &
 			for i in $(seq 30); do echo c >> a.txt; git diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
-			kill $!; exit $st`, key: ".git/config is not a regular file"},
-	// The check's standard output is its own pipe: /proc/self/fd/1 is a
-	// folder only for git, here the repository, which .git links to.
+			kill $!; exit $st`, key: "/workspace/r/.git/config is not a regular file"},
+	// The check's standard output, when read from a pipe, was not git's:
+	// /proc/self/fd/1 is a folder only for git, here the repository,
+	// which .git links to (the check, with git's descriptors, fails to
+	// write the key there); or a file that names one (gitdir:), where .git, a
+	// link, is refused first.
 	{name: "stdout a folder", config: [][2]string{{"diff.external", "touch /workspace/ran; :"}},
 		script: "[ -h .git ] || { mv .git ../g && ln -s /proc/self/fd/1 .git; }; echo c >> a.txt; git diff 1<../g",
-		key:    "standard output is a folder"},
+		key:    "the check of its configuration failed"},
+	{name: "stdout a gitfile", config: [][2]string{{"diff.external", "touch /workspace/ran; :"}},
+		script: `[ -h .git ] || { mv .git ../g && echo gitdir: /workspace/g > ../gf && ln -s /proc/self/fd/1 .git; }
+			echo c >> a.txt; git diff 1<../gf`,
+		key: "/workspace/r/.git is not a regular file"},
 	// git archive --format=x filters the tar through tar.x.command.
 	{name: "tar command", config: [][2]string{{"tar.x.command", "touch /workspace/ran; cat"}},
 		script: "git archive --format=x HEAD >/dev/null", key: "tar.x.command"},
 	// git submodule update (here its builtin half, the script is not
 	// executable in the sandbox) runs update=!CMD in a submodule whose
-	// checkout is not the recorded commit.
+	// checkout is not the recorded commit. It runs git rev-list through
+	// the exec path's git, which the sandbox runs only where allowed
+	// (guarded then, as every allowed git).
 	{name: "submodule update", config: [][2]string{{"submodule.s.update", "!touch /workspace/ran"}},
 		setup: `git init -q s && git -C s config user.name a && git -C s config user.email a@b && git -C s commit -q --allow-empty -m s1 && h=$(git -C s rev-parse HEAD) &&
 			git -C s commit -q --allow-empty -m s2 && printf '[submodule "s"]\n\tpath = s\n\turl = ./s\n' > .gitmodules &&
 			git update-index --add --cacheinfo 160000,$h,s && git add .gitmodules && git commit -qm s &&
 			git config submodule.s.url ./s && git config submodule.s.active true`,
-		script: "git submodule--helper update", key: "submodule.s.update"},
+		script: "git submodule--helper update", key: "submodule.s.update", allow: []string{"/usr/lib/git-core/git"}},
 	// -c and -C are given to the check; --namespace's value is no
 	// subcommand (git config is let through).
 	{name: "option values", config: [][2]string{{"filter.x.clean", "touch /workspace/ran; cat"}},
@@ -113,7 +123,7 @@ func TestSandboxGitDriversRefused(t *testing.T) {
 	for _, c := range gitDriverCases {
 		t.Run(c.name, func(t *testing.T) {
 			ws := t.TempDir()
-			spec := Spec{Workspace: ws, AllowExec: append(AllowedCommands(), "git", "mkfifo")}
+			spec := Spec{Workspace: ws, AllowExec: append(append(AllowedCommands(), "git", "mkfifo"), c.allow...)}
 			setup := `git init -q r && cd r && git config user.name a && git config user.email a@b &&
 				echo a > a.txt && git add a.txt && git commit -qm 1 && git checkout -qb b && echo b > a.txt &&
 				git commit -qam b && git checkout -q - && echo m > a.txt && git commit -qam m`
@@ -185,7 +195,7 @@ func TestSandboxGitGuardLetsGitWork(t *testing.T) {
 		git status --short; git branch -q x; git checkout -q x; git checkout -q -; git log --oneline | wc -l
 		git config submodule.x.update rebase; git status --short; git config --unset submodule.x.update
 		git config filter.x.clean cat; echo '* filter=x' > .gitattributes
-		if git status 2>../err; then echo "not refused"; exit 1; fi
+		if git status >../out 2>../err; then echo "not refused"; exit 1; fi
 		git config --unset filter.x.clean; git status --short`
 	res := mustRun(t, spec, "sh", "-c", script)
 	if res.ExitCode != 0 {
@@ -197,6 +207,10 @@ func TestSandboxGitGuardLetsGitWork(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(ws, "err")); !strings.Contains(string(b), "filter.x.clean") {
 		t.Errorf("the refusal %q does not name filter.x.clean", b)
+	}
+	// The check ran with git's standard output, and wrote the key there.
+	if b, _ := os.ReadFile(filepath.Join(ws, "out")); string(b) != "filter.x.clean\n" {
+		t.Errorf("the refused git wrote %q on its standard output, want the key", b)
 	}
 }
 

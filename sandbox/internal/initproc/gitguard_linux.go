@@ -37,18 +37,35 @@ import (
 // follow them (--no-includes), for a file the check and git each open by
 // its name may give each other contents (a FIFO, a /proc file, a file
 // rewritten in between), so a configuration with one is refused.
-// submodule.NAME.update is refused only as !CMD (gitSubmoduleCommand);
-// its other values (rebase, merge) run no command.
 const gitDriverKeys = `^(filter\..+\.(clean|smudge|process)|diff\..+\.(textconv|command)|merge\..+\.driver|diff\.external|` +
 	`(difftool|mergetool|man|browser|guitool)\..+\.(cmd|path)|trailer\..+\.(command|cmd)|core\.(gitproxy|alternaterefscommand)|` +
 	`interactive\.difffilter|gpg\.ssh\.defaultkeycommand|tar\..+\.command|imap\.tunnel|instaweb\.httpd|` +
-	`sendemail\.(.+\.)?(tocmd|cccmd|headercmd)|include\.path|includeif\..+\.path|submodule\..+\.update)$`
+	`sendemail\.(.+\.)?(tocmd|cccmd|headercmd)|include\.path|includeif\..+\.path)$`
 
-// gitSubmoduleCommand is the value pattern of a submodule.NAME.update
-// that git submodule update runs as a command.
-const gitSubmoduleCommand = `^!`
+// gitSubmoduleKeys and gitSubmoduleCommand select the submodule.NAME.update
+// that git submodule update runs as a command (!CMD; rebase, merge and
+// the others run none). Only git submodule and submodule--helper are
+// checked for them.
+const (
+	gitSubmoduleKeys    = `^submodule\..+\.update$`
+	gitSubmoduleCommand = `^!`
+)
 
 // gitGuard is the guard's script for the real git at real.
+//
+// The check runs with the guard's own descriptors, which git gets: through
+// /proc/self/fd/N (.git a link to it, -C, a gitdir: line) each names a file
+// or folder, so a check that read its output from a pipe on 1 could see
+// another repository than git (or none). It writes the keys it finds on
+// the standard output, then, only to name them in the refusal, is run
+// again with its output read. Before it, the files git reads to find and
+// read the configuration (.git when a file, commondir, config,
+// config.worktree) must be regular files, no links: a FIFO gives each
+// reader what its writer chooses, a link may lead into /proc. Each git
+// folder that may be the repository's is looked at (the one named by
+// --git-dir, GIT_DIR, GIT_COMMON_DIR, and .git or a bare repository in
+// each folder from the working one up to /), a superset of the one git
+// takes.
 func gitGuard(real string) string {
 	return `#!/bin/sh
 # Bulwark's git guard: git runs the filter, diff and merge drivers and the
@@ -56,71 +73,93 @@ func gitGuard(real string) string {
 # command policy never judged; git is refused where its configuration
 # names one.
 real=` + real + `
-re='` + gitDriverKeys + `'
-n=0 opts= skip= sub=
+n=0 opts= skip= sub= cds= gds=
 for a do
 	n=$((n + 1))
 	if [ -n "$skip" ]; then
-		[ "$skip" = keep ] && opts="$opts \"\${$n}\""
+		[ "$skip" = drop ] || opts="$opts \"\${$n}\""
+		case $skip in
+		C) cds="$cds [ -z \"\${$n}\" ] || cd -- \"\${$n}\" || exit 0;" ;;
+		G) gds="$gds \"\${$n}\"" ;;
+		esac
 		skip=
 		continue
 	fi
 	case $a in
-	-C | -c | --git-dir | --work-tree | --config-env) opts="$opts \"\${$n}\"" skip=keep ;;
+	-C) opts="$opts \"\${$n}\"" skip=C ;;
+	--git-dir) opts="$opts \"\${$n}\"" skip=G ;;
+	-c | --work-tree | --config-env) opts="$opts \"\${$n}\"" skip=keep ;;
 	--namespace | --super-prefix) skip=drop ;;
-	--git-dir=* | --work-tree=* | --config-env=* | --bare) opts="$opts \"\${$n}\"" ;;
+	--git-dir=*) opts="$opts \"\${$n}\"" gds="$gds \"\${$n#--git-dir=}\"" ;;
+	--bare) opts="$opts \"\${$n}\"" gds="$gds ." ;;
+	--work-tree=* | --config-env=*) opts="$opts \"\${$n}\"" ;;
 	-*) ;;
 	*) sub=$a; break ;;
 	esac
 done
 if [ "$sub" != config ]; then
-	refuse() {
-		echo "fatal: the sandbox refuses to run git here: $1" >&2
-		exit 128
-	}
-	# The check's standard output is its pipe, git's is the command's:
-	# through /proc/self/fd/1 a folder there is a repository only git
-	# would see (.git a link to it, -C, --git-dir).
-	[ -d /proc/self/fd/1 ] && refuse "its standard output is a folder, which git could read as a repository the sandbox does not check"
-	# The check traces where the repository is, into its own output.
-	keys=$(unset GIT_CONFIG; GIT_TRACE_SETUP=/proc/self/fd/1; export GIT_TRACE_SETUP
-		eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
-	case $? in 0) ;; 1) ;; *) exit 128 ;; esac
-	set -f
-	IFS='
+	(
+		bad() {
+			echo "fatal: the sandbox refuses to run git here: $1 is not a regular file (a FIFO or a link), which git and the sandbox's check of its configuration could each read differently" >&2
+			exit 1
+		}
+		file() { if [ -h "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then bad "$1"; fi; }
+		gitdir() {
+			file "$1/config"
+			file "$1/config.worktree"
+			file "$1/commondir"
+			if [ -f "$1/commondir" ]; then
+				c=
+				IFS= read -r c <"$1/commondir"
+				case $c in /*) ;; *) c=$1/$c ;; esac
+				file "$c/config"
+			fi
+		}
+		set -f
+		eval "$cds"
+		cd -P . || exit 0
+		eval "set -- $gds"
+		[ -n "${GIT_DIR+x}" ] && set -- "$@" "$GIT_DIR"
+		[ -n "${GIT_COMMON_DIR+x}" ] && file "$GIT_COMMON_DIR/config"
+		for g do gitdir "$g"; done
+		d=${PWD%/}
+		while :; do
+			if [ -d "$d/.git" ]; then
+				gitdir "$d/.git"
+			elif [ -h "$d/.git" ] || [ -e "$d/.git" ]; then
+				file "$d/.git"
+				l=
+				IFS= read -r l <"$d/.git"
+				case $l in gitdir:*) l=${l#gitdir:} l=${l# } ;; esac
+				case $l in /*) ;; *) l=$d/$l ;; esac
+				gitdir "$l"
+			fi
+			[ -f "$d/HEAD" ] && [ -d "$d/objects" ] && [ -d "$d/refs" ] && gitdir "$d"
+			[ -z "$d" ] && break
+			d=${d%/*}
+		done
+	) || exit 128
+	re='` + gitDriverKeys + `' val=
+	(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
+	st=$?
+	case $st$sub in 1submodule | 1submodule--helper)
+		re='` + gitSubmoduleKeys + `' val='` + gitSubmoduleCommand + `'
+		(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\" \"\$val\"")
+		st=$? ;;
+	esac
+	case $st in 1) ;; 0)
+		keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\" \${val:+\"\$val\"}" 2>/dev/null)
+		set -f
+		IFS='
 '
-	list= subs= cwd= gd= cd=
-	for k in $keys; do
-		case $k in
-		[0-9][0-9]:[0-9][0-9]:*" setup: cwd: "*) [ -z "$cwd" ] && cwd=${k#*" setup: cwd: "} ;;
-		[0-9][0-9]:[0-9][0-9]:*" setup: git_dir: "*) [ -z "$gd" ] && gd=${k#*" setup: git_dir: "} ;;
-		[0-9][0-9]:[0-9][0-9]:*" setup: git_common_dir: "*) [ -z "$cd" ] && cd=${k#*" setup: git_common_dir: "} ;;
-		[0-9][0-9]:[0-9][0-9]:*) ;;
-		submodule.*.update) subs=1 ;;
-		*) list="${list:+$list, }$k" ;;
-		esac
-	done
-	# A configuration file that is a FIFO (each reader may be served
-	# another text) or a link (to /proc/self/...) is refused.
-	for f in "$cd/config" "$gd/config.worktree"; do
-		case $f in
-		/config | /config.worktree | "(null)"/*) continue ;;
-		/*) ;;
-		*) f=$cwd/$f ;;
-		esac
-		# The trace writes a backslash and a newline as \\ and \n.
-		case $f in *\\*) refuse "the path of its git folder holds a backslash or a newline" ;; esac
-		if [ -h "$f" ] || { [ -e "$f" ] && [ ! -f "$f" ]; }; then
-			refuse "its configuration file $f is not a regular file"
-		fi
-	done
-	if [ -n "$subs" ]; then
-		re='^submodule\..+\.update$' val='` + gitSubmoduleCommand + `'
-		keys=$(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\" \"\$val\"")
-		case $? in 0) ;; 1) keys= ;; *) exit 128 ;; esac
+		list=
 		for k in $keys; do list="${list:+$list, }$k"; done
-	fi
-	[ -n "$list" ] && refuse "this repository's git configuration sets $list, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git"
+		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets ${list:-a key}, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git" >&2
+		exit 128 ;;
+	*)
+		echo "fatal: the sandbox refuses to run git here: the check of its configuration failed" >&2
+		exit 128 ;;
+	esac
 fi
 exec "$real" "$@"
 `

@@ -19,8 +19,8 @@ func TestGitDriverKeys(t *testing.T) {
 	}
 	refused := []string{"guitool.x.cmd", "instaweb.httpd", "sendemail.tocmd", "sendemail.id.cccmd",
 		"sendemail.headercmd", "imap.tunnel", "tar.tar.xz.command", "include.path",
-		"includeif.onbranch:main.path", "submodule.s.update", "filter.x.clean", "mergetool.x.path"}
-	let := []string{"sendemail.smtpserver", "imap.folder", "tar.umask", "submodule.s.url",
+		"includeif.onbranch:main.path", "filter.x.clean", "mergetool.x.path"}
+	let := []string{"submodule.s.update", "sendemail.smtpserver", "imap.folder", "tar.umask", "submodule.s.url",
 		"include.x", "guitool.x.title", "instaweb.port", "filter.x.required"}
 	cfg := filepath.Join(t.TempDir(), "config")
 	var text strings.Builder
