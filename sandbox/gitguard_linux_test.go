@@ -78,6 +78,17 @@ var gitDriverCases = []struct {
 			done; done) &
 			for i in $(seq 30); do echo c >> a.txt; git diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
 			kill $!; exit $st`, key: "/workspace/r/.git/config is not a regular file"},
+	// The same, the repository outside the working folder's line, named
+	// by --git-dir, relative to -C's folder.
+	{name: "config FIFO, --git-dir", config: [][2]string{{"core.x", "y"}},
+		script: `[ -d ../g ] || { mv .git ../g && cp ../g/config ../safe.cfg && cp ../safe.cfg ../evil.cfg &&
+				printf '[diff]\n\texternal = touch /workspace/ran; :\n' >> ../evil.cfg && rm ../g/config && mkfifo ../g/config; }
+			(while :; do for x in 0 1 0 0 1 1 0 1 0 0 0 1 1 0 0 1; do
+				if [ $x = 1 ]; then cat ../evil.cfg > ../g/config; else cat ../safe.cfg > ../g/config; fi
+			done; done) &
+			cd ..
+			for i in $(seq 30); do echo c >> r/a.txt; git -C r --git-dir=../g --work-tree=. diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
+			kill $!; exit $st`, key: "../g/config is not a regular file"},
 	// The check's standard output, when read from a pipe, was not git's:
 	// /proc/self/fd/1 is a folder only for git, here the repository,
 	// which .git links to (the check, with git's descriptors, fails to

@@ -79,7 +79,7 @@ for a do
 	if [ -n "$skip" ]; then
 		[ "$skip" = drop ] || opts="$opts \"\${$n}\""
 		case $skip in
-		C) cds="$cds [ -z \"\${$n}\" ] || cd -- \"\${$n}\" || exit 0;" ;;
+		C) cds="$cds { [ -z \"\${$n}\" ] || cd -- \"\${$n}\" || exit 0; };" ;;
 		G) gds="$gds \"\${$n}\"" ;;
 		esac
 		skip=
@@ -98,10 +98,11 @@ for a do
 	esac
 done
 if [ "$sub" != config ]; then
+	re='` + gitDriverKeys + `' val=
 	(
 		bad() {
 			echo "fatal: the sandbox refuses to run git here: $1 is not a regular file (a FIFO or a link), which git and the sandbox's check of its configuration could each read differently" >&2
-			exit 1
+			exit 42
 		}
 		file() { if [ -h "$1" ] || { [ -e "$1" ] && [ ! -f "$1" ]; }; then bad "$1"; fi; }
 		gitdir() {
@@ -115,32 +116,39 @@ if [ "$sub" != config ]; then
 				file "$c/config"
 			fi
 		}
+		# The folders that may be the repository's (walk "$@": gds names
+		# the arguments by their place): those --git-dir,
+		# --bare, GIT_DIR and GIT_COMMON_DIR name, then .git or a bare
+		# repository in each folder from here up to /.
+		walk() {
+			cd -P . || return 0
+			eval "for g in $gds; do gitdir \"\$g\"; done"
+			[ -n "${GIT_DIR+x}" ] && gitdir "$GIT_DIR"
+			[ -n "${GIT_COMMON_DIR+x}" ] && file "$GIT_COMMON_DIR/config"
+			d=${PWD%/}
+			while :; do
+				if [ -d "$d/.git" ]; then
+					gitdir "$d/.git"
+				elif [ -h "$d/.git" ] || [ -e "$d/.git" ]; then
+					file "$d/.git"
+					l=
+					IFS= read -r l <"$d/.git"
+					case $l in gitdir:*) l=${l#gitdir:} l=${l# } ;; esac
+					case $l in /*) ;; *) l=$d/$l ;; esac
+					gitdir "$l"
+				fi
+				[ -f "$d/HEAD" ] && [ -d "$d/objects" ] && [ -d "$d/refs" ] && gitdir "$d"
+				[ -z "$d" ] && break
+				d=${d%/*}
+			done
+		}
 		set -f
-		eval "$cds"
-		cd -P . || exit 0
-		eval "set -- $gds"
-		[ -n "${GIT_DIR+x}" ] && set -- "$@" "$GIT_DIR"
-		[ -n "${GIT_COMMON_DIR+x}" ] && file "$GIT_COMMON_DIR/config"
-		for g do gitdir "$g"; done
-		d=${PWD%/}
-		while :; do
-			if [ -d "$d/.git" ]; then
-				gitdir "$d/.git"
-			elif [ -h "$d/.git" ] || [ -e "$d/.git" ]; then
-				file "$d/.git"
-				l=
-				IFS= read -r l <"$d/.git"
-				case $l in gitdir:*) l=${l#gitdir:} l=${l# } ;; esac
-				case $l in /*) ;; *) l=$d/$l ;; esac
-				gitdir "$l"
-			fi
-			[ -f "$d/HEAD" ] && [ -d "$d/objects" ] && [ -d "$d/refs" ] && gitdir "$d"
-			[ -z "$d" ] && break
-			d=${d%/*}
-		done
-	) || exit 128
-	re='` + gitDriverKeys + `' val=
-	(unset GIT_CONFIG; eval "\"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\"")
+		# -C moves this shell, which then runs the check with -C again:
+		# the walk moves in a shell of its own.
+		if [ -n "$cds" ]; then (eval "$cds" && walk "$@") || exit; else walk "$@"; fi
+		unset GIT_CONFIG
+		eval "exec \"\$real\" $opts config --no-includes --name-only --get-regexp \"\$re\""
+	)
 	st=$?
 	case $st$sub in 1submodule | 1submodule--helper)
 		re='` + gitSubmoduleKeys + `' val='` + gitSubmoduleCommand + `'
@@ -156,6 +164,7 @@ if [ "$sub" != config ]; then
 		for k in $keys; do list="${list:+$list, }$k"; done
 		echo "fatal: the sandbox refuses to run git here: this repository's git configuration sets ${list:-a key}, which makes git run a command the command policy never judged or read configuration the sandbox does not check (an include); remove it from the configuration (git config --unset KEY) to use git" >&2
 		exit 128 ;;
+	42) exit 128 ;;
 	*)
 		echo "fatal: the sandbox refuses to run git here: the check of its configuration failed" >&2
 		exit 128 ;;
