@@ -22,13 +22,15 @@ import (
 // So in the sandbox every allowed program named git is a guard: a sh
 // script bound over it that asks the real git (bound at GitGuardDir/N/git)
 // for the configuration that git command would read (the same folder,
-// environment and -C, -c, --git-dir, --work-tree, --bare options), and
-// refuses to run git, naming the keys, when it holds any of
+// environment, descriptors and -C, -c, --git-dir, --work-tree, --bare
+// options), and refuses to run git, naming the keys, when it holds any of
 // gitDriverKeys; otherwise it runs the real git with the same arguments.
 // git config itself runs no driver and is let through, so a key can be
-// removed with it. The check and git read the configuration one after
-// the other: a process of the same command that changes it in between
-// (or serves it through a FIFO) is not seen (DESIGN.md).
+// removed with it. Includes, and configuration files that are FIFOs or
+// links, are refused: each reader of those may read another text. The
+// check and git still read .git/config one after the other: a process of
+// the same command that rewrites it in between is not seen, and no guard
+// without privileges can pin it (DESIGN.md, "Left open").
 
 // gitDriverKeys is the extended regular expression git config
 // --get-regexp matches configuration keys with (section and name lower
