@@ -89,6 +89,12 @@ var gitDriverCases = []struct {
 			cd ..
 			for i in $(seq 30); do echo c >> r/a.txt; git -C r --git-dir=../g --work-tree=. diff >/dev/null; st=$?; [ -e /workspace/ran ] && break; done
 			kill $!; exit $st`, key: "../g/config is not a regular file"},
+	// .git/config a link to /proc/self/fd/1, which git reads as the file
+	// it writes its output to (the check, reading its own pipe, hung).
+	{name: "config a link to stdout", config: [][2]string{{"core.x", "y"}},
+		script: `[ -h .git/config ] || { cp .git/config ../evil.cfg && printf '[diff]\n\texternal = touch /workspace/ran; :\n' >> ../evil.cfg &&
+				ln -sf /proc/self/fd/1 .git/config; }
+			echo c >> a.txt; git diff 1<../evil.cfg`, key: "/workspace/r/.git/config is not a regular file"},
 	// The check's standard output, when read from a pipe, was not git's:
 	// /proc/self/fd/1 is a folder only for git, here the repository,
 	// which .git links to (the check, with git's descriptors, fails to
