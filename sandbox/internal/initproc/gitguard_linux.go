@@ -35,10 +35,13 @@ import (
 // gitDriverKeys is the extended regular expression git config
 // --get-regexp matches configuration keys with (section and name lower
 // case), for the keys whose value git runs as a command and that
-// sandbox.gitEnv does not override, and the includes: the check does not
-// follow them (--no-includes), for a file the check and git each open by
-// its name may give each other contents (a FIFO, a /proc file, a file
-// rewritten in between), so a configuration with one is refused.
+// sandbox.gitEnv does not override, and the includes: a file the check
+// and git each open by its name may give each other contents (a FIFO, a
+// /proc file, a file rewritten in between), so a configuration with one
+// is refused, whatever it holds. The keys the check lists do not come
+// from includes (--no-includes), though git config still opens them for
+// its own settings: an included FIFO that no one writes hangs the check
+// as it would hang git.
 const gitDriverKeys = `^(filter\..+\.(clean|smudge|process)|diff\..+\.(textconv|command)|merge\..+\.driver|diff\.external|` +
 	`(difftool|mergetool|man|browser|guitool)\..+\.(cmd|path)|trailer\..+\.(command|cmd)|core\.(gitproxy|alternaterefscommand)|` +
 	`interactive\.difffilter|gpg\.ssh\.defaultkeycommand|tar\..+\.command|imap\.tunnel|instaweb\.httpd|` +
