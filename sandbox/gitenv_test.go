@@ -53,6 +53,9 @@ func TestGitEnvStopsConfiguredCommands(t *testing.T) {
 		{name: "remote uploadpack", config: [][2]string{{"remote.o.url", "."}, {"remote.o.uploadpack", "../run; git-upload-pack"}},
 			script: "git fetch -q o"},
 		{name: "gpg.program", config: [][2]string{{"gpg.program", "../run"}}, script: "git commit -q -S --allow-empty -m s"},
+		// gpg.openpgp.program sets the same program as gpg.program, which
+		// the environment gives last.
+		{name: "gpg.openpgp.program", config: [][2]string{{"gpg.openpgp.program", "../run"}}, script: "git commit -q -S --allow-empty -m s"},
 		{name: "include.path", config: [][2]string{{"include.path", "../../hooks.cfg"}},
 			files:  map[string]string{"hooks.cfg": "[core]\n\thooksPath = ../h\n", "h/pre-commit": "#!/bin/sh\ntouch \"$M\"\n"},
 			script: "git commit -q --allow-empty -m x"},
