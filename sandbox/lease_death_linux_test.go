@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -92,9 +91,9 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	// A new host at once: an allocator of its own, which leases the
 	// first block no live process holds, the killed host's among them.
 	a := &uidAllocator{}
-	defer a.close()
+	defer a.Close()
 	for range 3 {
-		s, err := a.alloc()
+		s, err := a.Alloc()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,18 +114,15 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	// Gone: its slot is handed out again once the others are taken
 	// (where this allocator leased its block: another process's may
 	// have, on a host that runs other sandboxes).
-	a.mu.Lock()
-	if !slices.Contains(a.blocks, slot/slotsPerBlock) {
-		a.mu.Unlock()
+	if !a.Leased(slot / slotsPerBlock) {
 		return
 	}
 	for s := slot - slot%slotsPerBlock; s < slot-slot%slotsPerBlock+slotsPerBlock; s++ {
-		if s != slot && !a.used[s] {
-			a.used[s] = true
+		if s != slot && !a.Used(s) {
+			a.SetUsed(s)
 		}
 	}
-	a.mu.Unlock()
-	if s, err := a.alloc(); err != nil || s != slot {
+	if s, err := a.Alloc(); err != nil || s != slot {
 		t.Errorf("once the killed host's sandbox ended, alloc = %d, %v, want its slot %d", s, err, slot)
 	}
 }

@@ -51,9 +51,7 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 		if pids := sandboxProcesses(); len(pids) > 0 {
 			t.Fatalf("round %d: after Close, sandbox processes are alive: %v", i, pids)
 		}
-		uids.mu.Lock()
-		held := len(uids.used)
-		uids.mu.Unlock()
+		held := len(uids.UsedSlots())
 		if held > 0 {
 			t.Fatalf("round %d: after Close, %d uid slots are still held", i, held)
 		}

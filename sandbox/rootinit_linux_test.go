@@ -194,7 +194,7 @@ func TestRootInitMapFailureLeavesNothing(t *testing.T) {
 	requireRootSandbox(t)
 	zygoteOff = true
 	defer func() { zygoteOff = false }()
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func beginHostForked(t *testing.T) *box {
 // lo up in its network namespace (its own, made at its clone).
 func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
 	hostForksInits(t)
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
 // sets (the thread the command is forked from).
 func TestInitSetUpBeforeItsConfig(t *testing.T) {
 	hostForksInits(t)
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}

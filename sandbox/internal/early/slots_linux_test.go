@@ -1,4 +1,4 @@
-package sandbox
+package early
 
 import (
 	"bufio"
@@ -13,11 +13,11 @@ import (
 )
 
 // allocN takes n slots from a and fails the test on an error.
-func allocN(t *testing.T, a *uidAllocator, n int) []uint32 {
+func allocN(t *testing.T, a *Allocator, n int) []uint32 {
 	t.Helper()
 	var out []uint32
 	for range n {
-		s, err := a.alloc()
+		s, err := a.Alloc()
 		if err != nil {
 			t.Fatalf("alloc: %v", err)
 		}
@@ -31,18 +31,18 @@ func allocN(t *testing.T, a *uidAllocator, n int) []uint32 {
 // turns across more than one block each.
 func TestUIDLeasesDisjoint(t *testing.T) {
 	dir := t.TempDir()
-	a, b := &uidAllocator{dir: dir}, &uidAllocator{dir: dir}
-	defer a.close()
-	defer b.close()
+	a, b := &Allocator{Dir: dir}, &Allocator{Dir: dir}
+	defer a.Close()
+	defer b.Close()
 	owner := map[uint32]string{}
 	for round := range 3 {
 		for _, x := range []struct {
 			name string
-			a    *uidAllocator
+			a    *Allocator
 		}{{"first", a}, {"second", b}} {
-			for _, s := range allocN(t, x.a, slotsPerBlock/2+round) {
+			for _, s := range allocN(t, x.a, SlotsPerBlock/2+round) {
 				if prev, ok := owner[s]; ok {
-					t.Fatalf("slot %d (uid %d) handed out by the %s allocator and, before, the %s", s, uidBase+2*s, x.name, prev)
+					t.Fatalf("slot %d (uid %d) handed out by the %s allocator and, before, the %s", s, UIDBase+2*s, x.name, prev)
 				}
 				owner[s] = x.name
 			}
@@ -50,7 +50,7 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 	// A slot given back is handed out again by its own process only.
 	s := allocN(t, a, 1)[0]
-	a.free(s)
+	a.Free(s)
 	if got := allocN(t, b, 1)[0]; got == s {
 		t.Errorf("slot %d freed by one process went to the other", s)
 	}
@@ -59,16 +59,16 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 // noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
 // process has: the slots of a test's lease folder, unlike the host's
 // uids, which other sandboxes on the host may be running as.
-func noOnesUIDs(s uint32) []uint32 { return []uint32{uidBase + 2*uidSlots + s} }
+func noOnesUIDs(s uint32) []uint32 { return []uint32{UIDBase + 2*Slots + s} }
 
 // When a process ends its leases end with it: its blocks go to the next.
 func TestUIDLeaseEndsWithItsHolder(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
+	a := &Allocator{Dir: dir, SlotUIDs: noOnesUIDs}
 	first := allocN(t, a, 1)[0]
-	a.close()
-	b := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
-	defer b.close()
+	a.Close()
+	b := &Allocator{Dir: dir, SlotUIDs: noOnesUIDs}
+	defer b.Close()
 	if got := allocN(t, b, 1)[0]; got != first {
 		t.Errorf("after the holder closed, slot %d, want its block's first slot %d again", got, first)
 	}
@@ -99,14 +99,14 @@ func TestUIDLeasesTwoProcesses(t *testing.T) {
 			theirs[uint32(n)] = true
 		}
 	}
-	if len(theirs) != slotsPerBlock+10 {
-		t.Fatalf("the helper process leased %d slots, want %d", len(theirs), slotsPerBlock+10)
+	if len(theirs) != SlotsPerBlock+10 {
+		t.Fatalf("the helper process leased %d slots, want %d", len(theirs), SlotsPerBlock+10)
 	}
-	a := &uidAllocator{dir: dir}
-	defer a.close()
-	for _, s := range allocN(t, a, 2*slotsPerBlock) {
+	a := &Allocator{Dir: dir}
+	defer a.Close()
+	for _, s := range allocN(t, a, 2*SlotsPerBlock) {
 		if theirs[s] {
-			t.Fatalf("slot %d (uid %d) handed out by both processes", s, uidBase+2*s)
+			t.Fatalf("slot %d (uid %d) handed out by both processes", s, UIDBase+2*s)
 		}
 	}
 }
@@ -117,8 +117,8 @@ func TestUIDLeaseHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestUIDLeasesTwoProcesses")
 	}
-	a := &uidAllocator{dir: dir}
-	for _, s := range allocN(t, a, slotsPerBlock+10) {
+	a := &Allocator{Dir: dir}
+	for _, s := range allocN(t, a, SlotsPerBlock+10) {
 		fmt.Printf("slot %d\n", s)
 	}
 	fmt.Println("held")
@@ -140,7 +140,7 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 		}
 		return noOnesUIDs(s)
 	}
-	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 5, SlotUIDs: uidsOf}
 	allocN(t, a, 4)
 	live := exec.Command("sleep", "60")
 	if err := live.Start(); err != nil {
@@ -151,28 +151,28 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	a.initStarted(0, live.Process.Pid) // its init runs
-	a.initStarted(1, gone.Process.Pid) // its init has ended
+	a.InitStarted(0, live.Process.Pid) // its init runs
+	a.InitStarted(1, gone.Process.Pid) // its init has ended
 	// 2 and 3 taken with no init recorded: 3's uids have a process.
-	a.close() // the holder ends without freeing them
+	a.Close() // the holder ends without freeing them
 
-	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
-	defer b.close()
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 5, SlotUIDs: uidsOf}
+	defer b.Close()
 	got := allocN(t, b, 3)
 	if want := []uint32{1, 2, 4}; !slices.Equal(got, want) {
 		t.Fatalf("the next holder handed out slots %v, want %v (0's init runs, 3's uids have a process)", got, want)
 	}
-	_, err := b.alloc()
+	_, err := b.Alloc()
 	if err == nil || !strings.Contains(err.Error(), "2 slots skipped") {
 		t.Fatalf("with only skipped slots left, alloc = %v, want an error that says 2 slots were skipped", err)
 	}
 	live.Process.Kill()
 	live.Wait()
-	if s, err := b.alloc(); err != nil || s != 0 {
+	if s, err := b.Alloc(); err != nil || s != 0 {
 		t.Fatalf("once slot 0's init has ended, alloc = %d, %v, want slot 0", s, err)
 	}
-	b.free(0)
-	if s, err := b.alloc(); err != nil || s != 0 {
+	b.Free(0)
+	if s, err := b.Alloc(); err != nil || s != 0 {
 		t.Fatalf("slot 0 freed: alloc = %d, %v, want it again", s, err)
 	}
 }
@@ -181,15 +181,15 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 // freed its slots before it ended leaves the next one the whole block.
 func TestUIDLeaseFreedSlotsLeaveNoMark(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 3}
 	slots := allocN(t, a, 3)
-	a.initStarted(slots[0], os.Getpid()) // a pid that runs
+	a.InitStarted(slots[0], os.Getpid()) // a pid that runs
 	for _, s := range slots {
-		a.free(s)
+		a.Free(s)
 	}
-	a.close()
-	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
-	defer b.close()
+	a.Close()
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 3}
+	defer b.Close()
 	if got := allocN(t, b, 3); !slices.Equal(got, []uint32{0, 1, 2}) {
 		t.Fatalf("after a holder freed its slots the next one got %v, want all three", got)
 	}
