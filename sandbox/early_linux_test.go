@@ -147,3 +147,21 @@ func TestEarlyStartWanted(t *testing.T) {
 		t.Errorf("Wanted(%q) with BULWARK_SANDBOX=off", exec)
 	}
 }
+
+// A sandbox that starts its inits from another file than the one the
+// early init was executed from (here this binary, as after the kernel
+// refused the standalone init) ends it rather than configure it: the
+// init a sandbox runs is always the one its own checks chose.
+func TestRunEndsAnEarlyInitOfAnotherFile(t *testing.T) {
+	pid, slot := startEarly(t)
+	standaloneRefused.Store(true)
+	defer standaloneRefused.Store(false)
+	tr := &Trace{}
+	mustRun(t, Spec{AllowExec: []string{"true"}, Timeout: 20 * time.Second, Trace: tr}, "true")
+	if slices.ContainsFunc(tr.Phases(), func(p Phase) bool { return p.Name == EarlyPhase }) {
+		t.Error("a sandbox whose init is this binary took the early init, executed from the standalone one")
+	}
+	if !gone(pid) || uids.Used(slot) {
+		t.Errorf("the early init %d gone: %v, its slot %d used: %v", pid, gone(pid), slot, uids.Used(slot))
+	}
+}
