@@ -85,11 +85,10 @@ func Wanted(args []string) bool {
 }
 
 // Start starts an init in the background: the package's init calls it,
-// and tests, once the last one started was taken or ended. Not safe for
-// concurrent use.
+// and tests, once the last one started was taken or ended.
 func Start() {
-	if started.ready != nil {
-		<-started.ready
+	if r := readyChan(); r != nil {
+		<-r
 		started.mu.Lock()
 		pending := started.init != nil
 		started.mu.Unlock()
@@ -97,24 +96,36 @@ func Start() {
 			return
 		}
 	}
-	started.ready = make(chan struct{})
+	r := make(chan struct{})
+	started.mu.Lock()
+	started.ready = r
+	started.mu.Unlock()
 	go func() {
 		in := startInit()
 		started.mu.Lock()
 		started.init = in
 		started.mu.Unlock()
-		close(started.ready)
+		close(r)
 	}()
+}
+
+// readyChan is the channel of the last start: nil when none was started,
+// closed once it has ended.
+func readyChan() chan struct{} {
+	started.mu.Lock()
+	defer started.mu.Unlock()
+	return started.ready
 }
 
 // Take returns the init started early, once its start has ended, for the
 // caller to use or End; nil when none was started, its start failed, or
 // it was taken before.
 func Take() *Init {
-	if started.ready == nil {
+	r := readyChan()
+	if r == nil {
 		return nil
 	}
-	<-started.ready
+	<-r
 	started.mu.Lock()
 	defer started.mu.Unlock()
 	in := started.init
@@ -125,10 +136,11 @@ func Take() *Init {
 // Pending returns the init's pid and slot once its start has ended,
 // leaving it to be taken (tests); ok is false when there is none.
 func Pending() (pid int, slot uint32, ok bool) {
-	if started.ready == nil {
+	r := readyChan()
+	if r == nil {
 		return 0, 0, false
 	}
-	<-started.ready
+	<-r
 	started.mu.Lock()
 	defer started.mu.Unlock()
 	if started.init == nil {
