@@ -325,13 +325,17 @@ func (r *run) end(reason FinishReason, text string) Outcome {
 func (r *run) loop(ctx context.Context) Outcome {
 	ctx = llm.WithLogRedact(ctx, r.redactLog)
 	r.project = r.readProject()
-	r.prov.addTrusted(r.cfg.Instructions)
+	// The instructions were checked for secret values when they were
+	// saved (a tenant's, a skill's description); a secret set since may
+	// have a value they hold.
+	instructions := r.cfg.Mask(r.cfg.Instructions)
+	r.prov.addTrusted(instructions)
 	r.prov.addTrusted(r.project.prompt)
 	if r.cfg.Env != nil && r.cfg.Env.Workspace != nil {
 		r.prov.read = r.cfg.Env.Workspace.ReadFile
 	}
 	r.msgs = []llm.Message{
-		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), r.cfg.Instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
+		{Role: llm.System, Content: systemPrompt(r.cfg.Tools.Names(), instructions, secretNames(r.cfg.Secrets), r.cfg.SecretTools,
 			r.spot.Notice(), r.taint.canary.Instruction(), r.project.prompt)},
 	}
 	if len(r.cfg.History) == 0 {

@@ -87,3 +87,34 @@ func TestSecretsAreSubstitutedAtExecutionAndMaskedEverywhere(t *testing.T) {
 		t.Errorf("answer %q holds the secret", out.Answer)
 	}
 }
+
+// TestInstructionsAreMasked: the instructions a task starts with (the
+// tenant's, the skills' descriptions) were checked for secret values when
+// they were saved, but a secret set since may have a value they hold: the
+// system prompt the model gets has it masked (a sub-agent's starts from
+// the same instructions, through the same loop).
+func TestInstructionsAreMasked(t *testing.T) {
+	h := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("list_files", map[string]string{})}},
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "done"})}},
+	))
+	var ran [][]string
+	withSecrets(h, &ran)
+	h.cfg.Instructions = "Skills:\n- deploy: pushes with the key " + canary + " to the server\n"
+	out := h.run(t, context.Background())
+	if out.Reason != bulwark.FinishDone {
+		t.Fatalf("outcome %+v", out)
+	}
+	reqs := h.srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests to the model, want 2", len(reqs))
+	}
+	for _, r := range reqs {
+		if strings.Contains(string(r.Body), canary) {
+			t.Errorf("request %d to the model holds the secret", r.N)
+		}
+		if !strings.Contains(string(r.Body), "deploy: pushes with the key [REDACTED:API_TOKEN]") {
+			t.Errorf("request %d to the model lacks the masked instructions", r.N)
+		}
+	}
+}

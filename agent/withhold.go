@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bulwark-agents/bulwark/internal/affix"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bulwark-agents/bulwark"
@@ -102,6 +104,15 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 			calls[i].Name, calls[i].ID = "withheld", bulwark.NewID("call_")
 		}
 	}
+	if calls == nil && len(reply.ToolCalls) >= 2 && splitAcrossCalls(s.canary(), reply.ToolCalls) {
+		// No call carried the token, but the calls of the reply do,
+		// together: a piece in each (two fetches, each with half of it).
+		// They are the model's one reply: all are withheld.
+		calls = slices.Clone(reply.ToolCalls)
+		for i := range calls {
+			calls[i].Arguments = withheldArgs
+		}
+	}
 	if calls != nil {
 		reply.ToolCalls = calls
 	}
@@ -110,6 +121,95 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 		return true
 	}
 	return false
+}
+
+// splitAcrossCalls says whether the arguments of calls carry c's token
+// together, a piece in each call: read as one document (a JSON array of
+// them, in the reply's order: argsCarry puts together the strings of
+// different calls as it does those of one call's arguments), or as the
+// values in the same place of each call put together in the reply's
+// order (the same argument of each call: the pieces of two fetches'
+// URLs or two writes' contents, with other values between them in the
+// document).
+func splitAcrossCalls(c *guard.CanaryCheck, calls []llm.ToolCall) bool {
+	n := 1
+	for _, call := range calls {
+		n += len(call.Arguments) + 1
+	}
+	all := make([]byte, 0, n)
+	all = append(all, '[')
+	for i, call := range calls {
+		if i > 0 {
+			all = append(all, ',')
+		}
+		all = append(all, call.Arguments...)
+	}
+	all = append(all, ']')
+	if argsCarry(c, all, all) {
+		return true
+	}
+	values := make([][]string, len(calls))
+	most := 0
+	for i, call := range calls {
+		values[i] = decodedStrings(call.Arguments).values
+		most = max(most, len(values[i]))
+	}
+	var b strings.Builder
+	var same []string
+	for j := range most {
+		same = same[:0]
+		for _, v := range values {
+			if j < len(v) {
+				same = append(same, v[j])
+			}
+		}
+		if len(same) < 2 {
+			continue
+		}
+		// What the values share at their start and at their end (a URL's
+		// address before its query, a word they all end with), to a
+		// separator, is left out: the pieces are then next to each other.
+		pre, suf := sharedEnds(same)
+		b.Reset()
+		for _, v := range same {
+			b.WriteString(v[pre : len(v)-suf])
+			b.WriteByte('\n')
+		}
+		if c.In(b.String()) {
+			return true
+		}
+	}
+	return false
+}
+
+// sharedEnds returns how many bytes all of vs share at their start and at
+// their end, each cut back to end at a byte that is not a letter or a
+// digit (a piece of a token is never cut), and together no longer than
+// the shortest of vs.
+func sharedEnds(vs []string) (pre, suf int) {
+	shortest := len(vs[0])
+	for _, v := range vs[1:] {
+		shortest = min(shortest, len(v))
+	}
+	pre = shortest
+	for _, v := range vs[1:] {
+		pre = min(pre, affix.Prefix(vs[0], v))
+	}
+	for pre > 0 && isWordByte(vs[0][pre-1]) {
+		pre--
+	}
+	suf = shortest - pre
+	for _, v := range vs[1:] {
+		suf = min(suf, affix.Suffix(vs[0], v))
+	}
+	for suf > 0 && isWordByte(vs[0][len(vs[0])-suf]) {
+		suf--
+	}
+	return pre, suf
+}
+
+func isWordByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // withheld reports whether call's arguments were withheld: it carried the

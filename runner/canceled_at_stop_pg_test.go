@@ -15,22 +15,6 @@ import (
 	"github.com/bulwark-agents/bulwark/runner"
 )
 
-// sealHook calls its func (once) the moment a stopping run marks its
-// checkpoint sealed: after the run has stored what it held, before its
-// task is marked interrupted.
-type sealHook struct {
-	bulwark.CheckpointStore
-	once   sync.Once
-	sealed func(tenant bulwark.TenantID, id string)
-}
-
-func (s *sealHook) PutCheckpoint(ctx context.Context, tenant bulwark.TenantID, c bulwark.Checkpoint) error {
-	if c.Sealed {
-		s.once.Do(func() { s.sealed(tenant, c.TaskID) })
-	}
-	return s.CheckpointStore.PutCheckpoint(ctx, tenant, c)
-}
-
 // TestCancelAtStopOnACluster: the node that runs a task stops, and as
 // it does "alice" cancels the task through another node (the request is
 // stored for the turn the stop cut off). The task ends canceled, in her

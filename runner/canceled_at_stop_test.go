@@ -14,20 +14,20 @@ import (
 	"github.com/bulwark-agents/bulwark/sqlite"
 )
 
-// cancelAsSealed cancels the task (once) the moment its stopping run
-// marks its checkpoint sealed: after the run has stored what it held
-// (handOver), before the task is marked interrupted.
-type cancelAsSealed struct {
-	*sqlite.DB
+// sealHook calls its func (once) the moment a stopping run marks its
+// checkpoint sealed: after the run has stored what it held (handOver),
+// before its task is marked interrupted.
+type sealHook struct {
+	bulwark.CheckpointStore
 	once   sync.Once
-	cancel func(tenant bulwark.TenantID, id string)
+	sealed func(tenant bulwark.TenantID, id string)
 }
 
-func (s *cancelAsSealed) PutCheckpoint(ctx context.Context, tenant bulwark.TenantID, c bulwark.Checkpoint) error {
+func (s *sealHook) PutCheckpoint(ctx context.Context, tenant bulwark.TenantID, c bulwark.Checkpoint) error {
 	if c.Sealed {
-		s.once.Do(func() { s.cancel(tenant, c.TaskID) })
+		s.once.Do(func() { s.sealed(tenant, c.TaskID) })
 	}
-	return s.DB.PutCheckpoint(ctx, tenant, c)
+	return s.CheckpointStore.PutCheckpoint(ctx, tenant, c)
 }
 
 // stoppingModel scripts the model of a task that a stop cuts off: its
@@ -67,7 +67,7 @@ func canceledAtStop(t *testing.T, autoResume bool) (*env, bulwark.Task) {
 	e := newEnv(t, stoppingModel(hanging, restarted, ranOn))
 	ctx := context.Background()
 	canceled := make(chan error, 1)
-	hook := &cancelAsSealed{DB: e.db, cancel: func(tenant bulwark.TenantID, id string) {
+	hook := &sealHook{CheckpointStore: e.db, sealed: func(tenant bulwark.TenantID, id string) {
 		canceled <- e.rt.Cancel(ctx, tenant, "alice", id)
 	}}
 	e.audit = must(audit.OpenChains(ctx, audit.NewMemoryDir(), audit.Options{}))

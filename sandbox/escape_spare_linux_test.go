@@ -289,8 +289,8 @@ func TestSpareManyRunsLeaveNothing(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		dropSpare()
 	}
-	if used := uids.UsedSlots(); len(used) > 0 {
-		t.Errorf("slots still used after every sandbox ended: %v", used)
+	if held := uids.Held(); len(held) > 0 {
+		t.Errorf("slots still used after every sandbox ended: %v", held)
 	}
 }
 

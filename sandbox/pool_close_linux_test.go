@@ -51,9 +51,8 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 		if pids := sandboxProcesses(); len(pids) > 0 {
 			t.Fatalf("round %d: after Close, sandbox processes are alive: %v", i, pids)
 		}
-		held := len(uids.UsedSlots())
-		if held > 0 {
-			t.Fatalf("round %d: after Close, %d uid slots are still held", i, held)
+		if held := uids.Held(); len(held) > 0 {
+			t.Fatalf("round %d: after Close, uid slots %v are still held", i, held)
 		}
 		if left := groupsLeft(t); len(left) > 0 {
 			t.Fatalf("round %d: after Close, groups left: %v", i, left)

@@ -258,10 +258,11 @@ func beginHostForked(t *testing.T) *box {
 	return b
 }
 
-// An init brings its loopback up before it reads its configuration, which
-// it mostly waits for: an init forked by this process and given none has
-// lo up in its network namespace (its own, made at its clone).
-func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
+// startBareInit starts an init forked by this process (hostForksInits)
+// and gives it no configuration: it waits for one, at its first read.
+// It is ended when t ends, with nothing left behind.
+func startBareInit(t *testing.T) *box {
+	t.Helper()
 	hostForksInits(t)
 	slot, err := uids.Alloc()
 	if err != nil {
@@ -276,6 +277,14 @@ func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
 	if err := b.startInit(cmdUID+1, cmdUID, -1); err != nil {
 		t.Fatal(err)
 	}
+	return b
+}
+
+// An init brings its loopback up before it reads its configuration, which
+// it mostly waits for: an init forked by this process and given none has
+// lo up in its network namespace (its own, made at its clone).
+func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
+	b := startBareInit(t)
 	if ns, own := netnsOf(t, b.pid), netnsOf(t, os.Getpid()); ns == own {
 		t.Fatalf("the init is in this process's network namespace (%s)", ns)
 	}
@@ -300,20 +309,7 @@ func TestInitLoopbackUpBeforeItsConfig(t *testing.T) {
 // private and emptied its main thread's bounding and ambient capability
 // sets (the thread the command is forked from).
 func TestInitSetUpBeforeItsConfig(t *testing.T) {
-	hostForksInits(t)
-	slot, err := uids.Alloc()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
-	t.Cleanup(func() {
-		b.cleanup()
-		assertNothingLeft(t)
-	})
-	cmdUID := uint32(uidBase + 2*slot)
-	if err := b.startInit(cmdUID+1, cmdUID, -1); err != nil {
-		t.Fatal(err)
-	}
+	b := startBareInit(t)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.pid))

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,14 @@ func TestTaskLimitsCeilings(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, rateLimitOff, withRuntime(t, t.TempDir()), func(c *Config) { c.Ceilings = testCeilings })
 	a := e.tenant("a")
+	w := e.do(req{method: "POST", path: "/api/v1/tasks", key: a.keys[bulwark.RoleMember], body: `{"input":"x"}`})
+	if w.Code != 201 {
+		t.Fatalf("POST /api/v1/tasks = %d %s", w.Code, w.Body)
+	}
+	var task struct{ ID string }
+	if err := json.Unmarshal(w.Body.Bytes(), &task); err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct{ limits, want string }{
 		{`{"max_duration":"2h"}`, "BULWARK_TENANT_MAX_DURATION"},
 		{`{"max_steps":101}`, "BULWARK_TENANT_MAX_STEPS"},
@@ -99,6 +108,11 @@ func TestTaskLimitsCeilings(t *testing.T) {
 		w := e.do(req{method: "POST", path: "/api/v1/tasks", key: a.keys[bulwark.RoleMember], body: `{"input":"x","limits":` + tt.limits + `}`})
 		if w.Code != 400 || !strings.Contains(w.Body.String(), tt.want) {
 			t.Errorf("POST /api/v1/tasks with limits %s = %d %s, want 400 naming %s", tt.limits, w.Code, w.Body, tt.want)
+		}
+		// A new turn's limits too: not clamped without a word.
+		w = e.do(req{method: "POST", path: "/api/v1/tasks/" + task.ID + "/messages", key: a.keys[bulwark.RoleMember], body: `{"text":"go on","limits":` + tt.limits + `}`})
+		if w.Code != 400 || !strings.Contains(w.Body.String(), tt.want) {
+			t.Errorf("POST a message with limits %s = %d %s, want 400 naming %s", tt.limits, w.Code, w.Body, tt.want)
 		}
 	}
 }

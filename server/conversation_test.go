@@ -212,7 +212,9 @@ func TestConversationLimits(t *testing.T) {
 }
 
 // TestConversationCeilings: a new turn cannot ask its way past the
-// operator's ceilings: its limits are clamped like a new task's.
+// operator's ceilings: limits over them are refused, naming the ceiling,
+// as a new task's are, and the limits it runs with otherwise (the
+// task's, the tenant's defaults) are clamped to them.
 func TestConversationCeilings(t *testing.T) {
 	t.Parallel()
 	const script = `
@@ -225,12 +227,16 @@ func TestConversationCeilings(t *testing.T) {
 	te := newReplayEnv(t, script, bulwark.Ceilings{MaxSteps: 2})
 	v := te.createTask(te.key, "ceilings")
 	te.waitTask(te.key, v.ID, ended)
-	if code, _ := te.message(te.key, v.ID, `{"text":"take your time","limits":{"max_steps":900}}`); code != http.StatusAccepted {
+	w := te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/messages", key: te.key, body: `{"text":"take your time","limits":{"max_steps":900}}`})
+	if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), "BULWARK_TENANT_MAX_STEPS") {
+		t.Fatalf("a turn that asked for 900 steps under a ceiling of 2 = %d %s, want 400 naming the ceiling", w.Code, w.Body)
+	}
+	if code, _ := te.message(te.key, v.ID, `{"text":"take your time"}`); code != http.StatusAccepted {
 		t.Fatalf("message = %d", code)
 	}
 	got := te.waitTask(te.key, v.ID, ended)
 	if got.Reason != bulwark.FinishMaxSteps {
-		t.Errorf("a turn that asked for 900 steps under a ceiling of 2 ended %s %q, want max_steps", got.Reason, got.Answer)
+		t.Errorf("a turn with the defaults under a ceiling of 2 ended %s %q, want max_steps", got.Reason, got.Answer)
 	}
 }
 

@@ -68,13 +68,7 @@ func (s *Server) checkSchedule(r *http.Request, op string, req scheduleRequest) 
 	if err != nil {
 		return sc, err
 	}
-	if l := req.Limits; l != nil {
-		if err := s.cfg.Ceilings.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
-			MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}}); err != nil {
-			return sc, err
-		}
-	}
-	limits, err := req.Limits.check(op)
+	limits, err := req.Limits.check(op, s.cfg.Ceilings)
 	if err != nil {
 		return sc, err
 	}

@@ -37,6 +37,26 @@ func (s *Server) listSkills(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Saving refuses a secret's value (checkSkillSecrets); one set since
+	// to a value a description or a path holds is masked, and charged as
+	// a guess.
+	red, err := s.secretValues(r, TenantFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	masked := false
+	for i := range infos {
+		m := false
+		infos[i].Description, m = maskedText(red, infos[i].Description)
+		masked = masked || m
+		for j, p := range infos[i].Files {
+			infos[i].Files[j], m = maskedText(red, p)
+			masked = masked || m
+		}
+	}
+	if err := s.chargeMaskedIf(r, masked, "skill"); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, skillsResponse{Skills: nonNil(infos), Operator: nonNil(s.cfg.OperatorSkills)})
 	return nil
 }
@@ -67,19 +87,35 @@ func (s *Server) getSkill(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	masked := false
+	sk.Description, masked = maskedText(red, sk.Description)
+	files := make(map[string]string, len(sk.Files))
 	for p, data := range sk.Files {
-		if out := red.String(data); out != data {
-			sk.Files[p], masked = out, true
-		}
+		p, mp := maskedText(red, p)
+		data, md := maskedText(red, data)
+		files[p], masked = data, masked || mp || md
 	}
-	if masked {
-		p, _ := PrincipalFrom(r.Context())
-		if err := s.chargeMasked(r, p, "skill"); err != nil {
-			return err
-		}
+	sk.Files = files
+	if err := s.chargeMaskedIf(r, masked, "skill"); err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, sk)
 	return nil
+}
+
+// maskedText is text with red's values masked, and whether there were any.
+func maskedText(red *secret.Redactor, text string) (string, bool) {
+	out := red.String(text)
+	return out, out != text
+}
+
+// chargeMaskedIf charges the caller a masked answer (chargeMasked) when
+// masked says an answer had to mask a secret's value.
+func (s *Server) chargeMaskedIf(r *http.Request, masked bool, where string) error {
+	if !masked {
+		return nil
+	}
+	p, _ := PrincipalFrom(r.Context())
+	return s.chargeMasked(r, p, where)
 }
 
 // secretValues is a redactor of the tenant's secret values only, without

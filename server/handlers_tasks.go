@@ -104,10 +104,18 @@ type limitsRequest struct {
 	MaxOutput   int          `json:"max_output"`
 }
 
-func (l *limitsRequest) check(op string) (bulwark.Limits, error) {
+// check returns l's limits, or why they cannot be: over the operator's
+// ceilings (refused, naming the ceiling, as in the settings) or outside
+// what any task may ask for. A task's, a schedule's and a new turn's
+// limits are all checked here.
+func (l *limitsRequest) check(op string, c bulwark.Ceilings) (bulwark.Limits, error) {
 	var out bulwark.Limits
 	if l == nil {
 		return out, nil
+	}
+	if err := c.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
+		MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}}); err != nil {
+		return out, err
 	}
 	bad := func(field string, limit any) error {
 		return bulwark.Errorf(bulwark.Invalid, op, "limits.%s must be between 0 and %v", field, limit)
@@ -220,13 +228,7 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if l := req.Limits; l != nil { // over the operator's ceiling: refused, naming it, as in the settings
-		if err := s.cfg.Ceilings.Check(bulwark.Settings{Limits: bulwark.Limits{MaxSteps: l.MaxSteps, MaxTokens: l.MaxTokens,
-			MaxCost: l.MaxCost, MaxDuration: l.MaxDuration.Duration(), MaxOutput: l.MaxOutput}}); err != nil {
-			return err
-		}
-	}
-	limits, err := req.Limits.check(op)
+	limits, err := req.Limits.check(op, s.cfg.Ceilings)
 	if err != nil {
 		return err
 	}
@@ -502,7 +504,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	}
 	var limits *bulwark.Limits
 	if req.Limits != nil {
-		l, err := req.Limits.check(op)
+		l, err := req.Limits.check(op, s.cfg.Ceilings)
 		if err != nil {
 			return err
 		}

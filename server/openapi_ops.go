@@ -161,7 +161,7 @@ func opDocs() map[string]opDoc {
 		"POST /api/v1/tasks/{id}/cancel": {summary: "Cancel a task", status: 202, resp: taskView{}, errors: []int{409},
 			desc: "A task that has already ended answers 409."},
 		"POST /api/v1/tasks/{id}/messages": {summary: "Send a message to a task", body: messageRequest{}, status: 202, resp: messageAnswer{}, errors: []int{409},
-			desc: "To a queued, running or waiting task the message is delivered (`status: delivered`): the answer to its question, or read before its next step. To a stopped task (succeeded, failed, canceled or interrupted) it starts a new turn of the conversation (`status: continued`), in the same workspace, with `limits` (or the task's own) as the turn's budget, within the tenant's settings and the operator's ceilings."},
+			desc: "To a queued, running or waiting task the message is delivered (`status: delivered`): the answer to its question, or read before its next step. To a stopped task (succeeded, failed, canceled or interrupted) it starts a new turn of the conversation (`status: continued`), in the same workspace, with `limits` (or the task's own) as the turn's budget, within the tenant's settings and the operator's ceilings (`limits` above a ceiling are refused with 400 naming it, as a new task's are)."},
 		"POST /api/v1/tasks/{id}/resume": {summary: "Resume an interrupted task", status: 202, resp: taskView{}, errors: []int{409},
 			desc: "A task interrupted by a restart runs again from its stored conversation and files. Other states answer 409."},
 		"GET /api/v1/tasks/{id}/approvals": {summary: "The approvals a task waits for", resp: approvalList{}},

@@ -130,4 +130,18 @@ func TestSkillsHoldNoSecretValues(t *testing.T) {
 	if w.Code != 200 || strings.Contains(w.Body.String(), "later-set-value-4f9a") || !strings.Contains(w.Body.String(), "[REDACTED:LATER]") {
 		t.Errorf("GET a skill holding a secret set since = %d %s, want it masked", w.Code, w.Body)
 	}
+	// A description and a path are shown in the list too.
+	body := `{"files":{"SKILL.md":"---\nname: described\ndescription: Deploys with desc-later-value-7c1e.\n---\nDo it.","desc-later-value-7c1e/a.md":"x"}}`
+	if w := e.do(req{method: "POST", path: "/api/v1/skills", key: admin, body: body}); w.Code != http.StatusCreated {
+		t.Fatalf("POST = %d %s", w.Code, w.Body)
+	}
+	if err := e.db.SetSecret(context.Background(), a.id, "DESC", "desc-later-value-7c1e"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/skills", "/api/v1/skills/described"} {
+		w = e.do(req{method: "GET", path: path, key: viewer})
+		if w.Code != 200 || strings.Contains(w.Body.String(), "desc-later-value-7c1e") || !strings.Contains(w.Body.String(), "Deploys with [REDACTED:DESC]") {
+			t.Errorf("GET %s, a description and a path holding a secret set since = %d %s, want them masked", path, w.Code, w.Body)
+		}
+	}
 }

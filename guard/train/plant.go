@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/bulwark-agents/bulwark/internal/affix"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -81,8 +82,8 @@ func extractBIPIA(rows []indirectRow) []bipiaAttack {
 			if c.Label != "benign" || contextKind(c.Source) != kind {
 				continue
 			}
-			p := commonPrefix(r.Text, c.Text)
-			s := commonSuffix(r.Text[p:], c.Text[min(p, len(c.Text)):])
+			p := affix.Prefix(r.Text, c.Text)
+			s := affix.Suffix(r.Text[p:], c.Text[min(p, len(c.Text)):])
 			if p+s > bestLen && p+s >= len(c.Text)*9/10 {
 				best, bestLen, bs, be = j, p+s, p, len(r.Text)-s
 			}
@@ -122,22 +123,6 @@ func tableIntruder(text string) (int, int) {
 		return 0, 0
 	}
 	return start, end
-}
-
-func commonPrefix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	return n
-}
-
-func commonSuffix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[len(a)-1-n] == b[len(b)-1-n] {
-		n++
-	}
-	return n
 }
 
 // planted is a document with an attack planted in it: the planted bytes

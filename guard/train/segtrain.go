@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/guard/internal/classify"
+	"github.com/bulwark-agents/bulwark/internal/affix"
 )
 
 // data is everything training reads, loaded once.
@@ -70,8 +71,8 @@ func (d *corpus) loadGuardCorpus(dir string) error {
 			}
 			bestP, bestS, found := 0, 0, false
 			for _, h := range hosts[r.Doc] {
-				p := commonPrefix(r.Text, h)
-				s := commonSuffix(r.Text[p:], h[min(p, len(h)):])
+				p := affix.Prefix(r.Text, h)
+				s := affix.Suffix(r.Text[p:], h[min(p, len(h)):])
 				if p+s >= len(h)*9/10 && (!found || p+s > bestP+bestS) {
 					bestP, bestS, found = p, s, true
 				}

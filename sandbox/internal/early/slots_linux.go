@@ -438,3 +438,45 @@ func (a *Allocator) Ever(s uint32) bool {
 	defer a.mu.Unlock()
 	return a.ever[s]
 }
+
+// Held lists the slots handed out and not freed, sorted: those used less
+// those skipped as their block was leased (an ended holder's, which a
+// process finds in its block on a host where other processes run
+// sandboxes, and never hands out). What a test that ends its sandboxes
+// expects to be none.
+func (a *Allocator) Held() []uint32 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.held()
+}
+
+// held is Held with a.mu held.
+func (a *Allocator) held() []uint32 {
+	var out []uint32
+	for s := range a.used {
+		if _, skipped := a.skipped[s]; !skipped {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TakeAllBut marks every slot of a's blocks but keep as taken, and none
+// as skipped: a's next Alloc hands out keep, once it may, or leases a new
+// block (tests). A slot that an earlier holder left skipped, its init a
+// zombie until pid 1 reaps it, may have ended meanwhile, and would
+// otherwise be handed out first.
+func (a *Allocator) TakeAllBut(keep uint32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := a.blockSize()
+	for _, b := range a.blocks {
+		for s := b * n; s < (b+1)*n; s++ {
+			if s != keep {
+				a.used[s] = true
+				delete(a.skipped, s)
+			}
+		}
+	}
+}

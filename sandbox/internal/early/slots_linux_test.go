@@ -56,6 +56,37 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 }
 
+// A slot an ended holder's sandbox may still have processes in is used
+// but not held: Held is the slots handed out and not freed, whatever
+// the block's last holder left (as the tests that count them find on a
+// host where other processes run sandboxes).
+func TestHeldSlotsLeaveOutTheSkipped(t *testing.T) {
+	dir := t.TempDir()
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 4, SlotUIDs: noOnesUIDs}
+	allocN(t, a, 2)
+	a.InitStarted(0, os.Getpid()) // an init that runs
+	a.Close()                     // its holder ends without freeing it
+
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 4, SlotUIDs: noOnesUIDs}
+	defer b.Close()
+	got := allocN(t, b, 2)
+	held := b.Held()
+	if !slices.Equal(held, got) {
+		t.Errorf("with slots %v handed out, held = %v", got, held)
+	}
+	for _, s := range got {
+		b.Free(s)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.skipped[0]; !ok {
+		t.Fatalf("slot 0, whose init runs, was not skipped: %v", b.skipped)
+	}
+	if held := b.held(); len(held) > 0 {
+		t.Errorf("with every slot freed, held = %v (used %v, skipped %v)", held, b.used, b.skipped)
+	}
+}
+
 // noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
 // process has: the slots of a test's lease folder, unlike the host's
 // uids, which other sandboxes on the host may be running as.
