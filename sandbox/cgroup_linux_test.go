@@ -37,7 +37,7 @@ func readCgroupFile(t *testing.T, dir, file string) string {
 // root, from the user's own ones otherwise (the suite runs as both).
 func leaseSlot(t *testing.T) uint32 {
 	t.Helper()
-	alloc, free := uids.alloc, uids.free
+	alloc, free := uids.Alloc, uids.Free
 	if rl := rootless(); rl != nil {
 		alloc, free = rl.alloc, rl.free
 	}

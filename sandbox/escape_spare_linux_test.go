@@ -289,9 +289,7 @@ func TestSpareManyRunsLeaveNothing(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		dropSpare()
 	}
-	uids.mu.Lock()
-	defer uids.mu.Unlock()
-	if held := heldSlots(uids); len(held) > 0 {
+	if held := uids.Held(); len(held) > 0 {
 		t.Errorf("slots still used after every sandbox ended: %v", held)
 	}
 }
@@ -351,9 +349,7 @@ func TestSpareDyingOnceTakenFailsOnlyItsSandbox(t *testing.T) {
 	}
 	mustRun(t, spec, "true")
 	dropSpare()
-	uids.mu.Lock()
-	used := uids.used[slot]
-	uids.mu.Unlock()
+	used := uids.Used(slot)
 	if used {
 		t.Errorf("the killed spare's slot %d is still used", slot)
 	}
@@ -372,18 +368,13 @@ func TestCleanupTwiceFreesTheSlotOnce(t *testing.T) {
 	}
 	slot := b.slot
 	b.cleanup()
-	uids.mu.Lock()
-	if uids.used[slot] {
-		uids.mu.Unlock()
+	if uids.Used(slot) {
 		t.Fatalf("set-up: slot %d still used after its box's cleanup", slot)
 	}
-	uids.used[slot] = true // leased again, to another sandbox
-	uids.mu.Unlock()
-	defer uids.free(slot)
+	uids.SetUsed(slot) // leased again, to another sandbox
+	defer uids.Free(slot)
 	b.cleanup()
-	uids.mu.Lock()
-	used := uids.used[slot]
-	uids.mu.Unlock()
+	used := uids.Used(slot)
 	if !used {
 		t.Errorf("a second cleanup freed slot %d, leased again since", slot)
 	}

@@ -120,11 +120,11 @@ func TestInitForkingThreadNotShared(t *testing.T) {
 // uid: the thread set to it ends with its goroutine.
 func TestVforkInitFailedForkLeavesNoThread(t *testing.T) {
 	requireRootSandbox(t)
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer uids.free(slot)
+	defer uids.Free(slot)
 	waitAllThreadsRoot(t, "before the fork")
 	b := &box{ctrl: -1, pidfd: -1, slot: slot, done: make(chan struct{})}
 	b.cmd = &exec.Cmd{Path: "/nonexistent/bulwark-sandbox-init", Args: []string{initArg}, Env: []string{}}
@@ -403,11 +403,11 @@ func TestZygoteRefusedForkStaysRoot(t *testing.T) {
 // end. It returns the slot and the init's end of the pair.
 func leaseForSpawn(t *testing.T) (slot uint32, ctrl int) {
 	t.Helper()
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { uids.free(slot) })
+	t.Cleanup(func() { uids.Free(slot) })
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bulwark-agents/bulwark/sandbox/internal/early"
 )
 
 // Landlock checks EXECUTE at execve, but not when the dynamic loader maps a
@@ -484,15 +486,15 @@ func touchExecPlan(file string) {
 // can execute, so only root may write it: it lives in /var/cache (the
 // sandbox runs as root), never in a shared folder such as /tmp.
 func execPlanFile() string {
-	dir := "/var/cache"
+	dir := early.RootCacheDir // where an early init finds the cached init too
 	if os.Geteuid() != 0 {
 		if d, err := os.UserCacheDir(); err == nil {
-			dir = d
+			dir = filepath.Join(d, "bulwark")
 		}
 	}
 	// Named by its format: bulwark binaries of two formats side by side
 	// (an upgrade) keep a file each instead of remaking each other's.
-	return filepath.Join(dir, "bulwark", fmt.Sprintf("sandbox-exec-plan-v%d.json", execPlanVersion))
+	return filepath.Join(dir, fmt.Sprintf("sandbox-exec-plan-v%d.json", execPlanVersion))
 }
 
 type execPlanCache struct {
@@ -691,31 +693,7 @@ func stampLine(b []byte) (mtime int64, path []byte, ok bool) {
 // writable by group or others, and neither is a symlink. The folder is
 // opened first and the file looked up in it, so neither can be swapped
 // between the check and the read.
-func openRootsFile(file string) (*os.File, unix.Stat_t, bool) {
-	var st unix.Stat_t
-	rootsOnly := func(fd int, mode uint32) bool {
-		return unix.Fstat(fd, &st) == nil && st.Uid == 0 && st.Mode&0o022 == 0 && st.Mode&unix.S_IFMT == mode
-	}
-	dir, err := unix.Open(filepath.Dir(file), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, st, false
-	}
-	defer unix.Close(dir)
-	if !rootsOnly(dir, unix.S_IFDIR) {
-		return nil, st, false
-	}
-	// O_NONBLOCK: a fifo at the name is refused below, not waited on
-	// (it changes nothing for a regular file).
-	fd, err := unix.Openat(dir, filepath.Base(file), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, st, false
-	}
-	if !rootsOnly(fd, unix.S_IFREG) {
-		unix.Close(fd)
-		return nil, st, false
-	}
-	return os.NewFile(uintptr(fd), file), st, true
-}
+func openRootsFile(file string) (*os.File, unix.Stat_t, bool) { return early.OpenRootsFile(file) }
 
 func saveExecPlan(p *execPlan) {
 	if os.Geteuid() != 0 {

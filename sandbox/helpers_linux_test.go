@@ -64,9 +64,7 @@ func assertContained(t *testing.T, res *Result, wantBlocked int) {
 }
 
 func init() {
-	uids.mu.Lock()
-	uids.ever = map[uint32]bool{}
-	uids.mu.Unlock()
+	uids.RecordEver()
 }
 
 // assertNothingLeft checks that no process of a sandbox this test process
@@ -86,9 +84,7 @@ func assertNothingLeft(t *testing.T) {
 
 // ours reports whether a sandbox uid belongs to a slot this process used.
 func ours(uid uint32) bool {
-	uids.mu.Lock()
-	defer uids.mu.Unlock()
-	return uids.ever[(uid-uidBase)/2]
+	return uids.Ever((uid - uidBase) / 2)
 }
 
 // sandboxProcesses lists host processes running as the uid of one of this

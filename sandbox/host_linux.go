@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/early"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initproc"
 	"golang.org/x/sys/unix"
 )
@@ -60,6 +60,9 @@ type box struct {
 	// spareFits that it could have been, and so its end asks for a
 	// spare for the next sandbox.
 	fromSpare, spareFits bool
+	// early says the init was started as this process started
+	// (earlyInit).
+	early bool
 
 	// cleaned says cleanup ran: a second one would free the slot and
 	// reset its groups again, maybe another sandbox's (or spare's) by
@@ -104,12 +107,19 @@ func begin(spec Spec) (_ *box, err error) {
 	if b != nil {
 		b.spec, b.fromSpare = spec, true
 		tr.Mark(SparePhase)
+	} else if in := earlyInit(spec, rl, ctrls); in != nil {
+		b = &box{spec: spec, ctrl: in.Ctrl, pid: in.Pid, pidfd: in.Pidfd, slot: in.Slot, held: in.Held, done: in.Done, early: true}
+		if tr != nil {
+			tr.add("host: early init forked (clone, execve)", time.Duration(in.Forked))
+			tr.add("host: early init's maps written", time.Duration(in.Mapped))
+		}
+		tr.Mark(EarlyPhase)
 	} else {
 		var slot uint32
 		if rl != nil {
 			slot, err = rl.alloc()
 		} else {
-			slot, err = uids.alloc()
+			slot, err = uids.Alloc()
 		}
 		if err != nil {
 			return nil, bulwark.E(bulwark.Unavailable, op, "sandbox: cannot reserve host uids for a sandbox (leases in "+uidLeases(rl)+")", err)
@@ -318,7 +328,7 @@ func begin(spec Spec) (_ *box, err error) {
 	} else {
 		go makeGroups()
 	}
-	if !b.fromSpare {
+	if !b.fromSpare && !b.early {
 		if err := b.startInit(initUID, cmdUID, cgFd); err != nil {
 			return nil, err
 		}
@@ -369,17 +379,47 @@ func begin(spec Spec) (_ *box, err error) {
 	return b, nil
 }
 
+// earlyInit takes the init this process started as it started (package
+// early: a cold `bulwark sandbox exec` as root), when it is the init this
+// sandbox would have forked itself (startInit's vforkInit): a root host
+// with no v2 controller, a Spec that does not ask for an init of its own
+// (FreshInit, for benchmarks), and the standalone init this process
+// starts its inits from (initPath) being the very file it was executed
+// from. One that is not is ended, its slot freed. The host's checks come
+// before (begin), and the configuration after, as for any init.
+func earlyInit(spec Spec, rl *rootlessHost, ctrls []CgroupController) *early.Init {
+	in := early.Take()
+	if in == nil {
+		return nil
+	}
+	if spec.FreshInit || rl != nil || slices.ContainsFunc(ctrls, func(c CgroupController) bool { return c.Version == 2 }) {
+		in.End()
+		return nil
+	}
+	if id := fileIdentity(initPath()); id == "" || id != fileIdentity(in.Exe) {
+		in.End()
+		return nil
+	}
+	in.Release()
+	return in
+}
+
+// EndEarlyInit ends the init this process started as it started, if no
+// sandbox took it (earlyInit): killed, reaped, its uid slot freed. A
+// `bulwark sandbox exec` that runs no sandbox (a usage error, --help, a
+// failed check) calls it before it exits; it returns at once when there
+// is none.
+func EndEarlyInit() { early.End() }
+
 // newCtrl makes the control socket: b.ctrl is the host's end, and the
 // init's is returned, for the caller to close once the init has it.
 func (b *box) newCtrl() (*os.File, error) {
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	host, child, err := early.NewCtrl()
 	if err != nil {
 		return nil, bulwark.E(bulwark.Internal, "sandbox.start", "sandbox: control socket", err)
 	}
-	b.ctrl = pair[0]
-	tv := unix.Timeval{Sec: 20}
-	unix.SetsockoptTimeval(b.ctrl, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	return os.NewFile(uintptr(pair[1]), "ctrl"), nil
+	b.ctrl = host
+	return os.NewFile(uintptr(child), "ctrl"), nil
 }
 
 // startInit makes the control socket and starts the init with it:
@@ -470,124 +510,26 @@ func (b *box) adoptZygoted(pid, pidfd int, g *zygoteGen) {
 }
 
 // vforkInit starts b.cmd, the init of a root host, as this process's
-// child without a full fork of this process (forkExecInit; b.cmd itself
-// is not started, and the init is known by its pidfd). Go forks a child in a new
-// user namespace with a full fork (its child waits for its id maps, which
-// a vforked child cannot, as its parent stays stopped until the child's
-// execve): that copied this process's page tables and left every page it
-// wrote next a copy-on-write fault, about 180 faults of a cold CLI's
-// sandbox (BENCHMARKS.md, session 29). Here the child is vforked with no
-// maps and writes none itself; the host writes them once it has
-// executed the init, which reads nothing before its configuration, sent
-// after them.
-//
-// A child with no maps cannot take uid 0 of its namespace before its
-// execve (Go's Credential), so it must be the init's host uid already:
-// it is forked from a thread of its own whose uid and gid are set to
-// initUID first (set*id on Linux change one thread). That thread keeps
-// its capabilities, so that the kernel and security modules see the
-// clone of a privileged process, as before (Debian's
-// unprivileged_userns_clone and Ubuntu's AppArmor restrictions apply to
-// unprivileged ones); it forks the init with every capability kept
-// across execve as ambient ones
-// (as a host that is not root does, userns_linux.go; the init drops them
-// all before the command, on the main thread that forks it; its other
-// threads, which run only the proxy forwarder, keep them with the rest of
-// their capabilities: dropping the inheritable and ambient sets there
-// takes a syscall.AllThreadsSyscall, a stop of the init's world and a
-// signal to each thread on its start path, and gives nothing, as a thread
-// that keeps its permitted set may raise them again, and as uid 0 of the
-// namespace an execve would get the whole bounding set whatever they
-// hold; session 32), waits for the init and ends with it: the
-// init's parent death signal comes with that thread's end. So the init
-// runs as initUID from its first instruction and never as host root, it
-// has no supplementary groups, and the maps, setgroups and namespaces are
-// those of initproc.InitAttr (TestRootInitAsBefore). The owner of the
-// init's user namespace is initUID rather than root; no process of the
-// host runs as initUID but that thread.
+// child without a full fork of this process (early.VforkInit, which says
+// how and why; b.cmd itself is not started, and the init is known by its
+// pidfd).
 func (b *box) vforkInit(initUID, cmdUID uint32) error {
-	attr, uidMap, gidMap, err := initproc.VforkAttr(initUID, cmdUID)
-	if err != nil {
-		return err
-	}
-	b.cmd.SysProcAttr = attr
-	type started struct {
-		pid, pidfd int
-		err        error
-	}
-	startedCh := make(chan started, 1)
-	// Nothing waits for the init until its namespaces are held and its
-	// maps written: until then its pid cannot be reaped and reused.
-	proceed := make(chan struct{})
-	defer close(proceed)
-	done := b.done
-	onOwnThread(func() {
-		if err := initproc.BecomeID(initUID); err != nil {
-			startedCh <- started{err: fmt.Errorf("init uid %d for the thread that forks the init: %w", initUID, err)}
-			return
-		}
-		pid, pidfd, err := forkExecInit(b.cmd)
-		startedCh <- started{pid, pidfd, err}
-		if err != nil {
-			return
-		}
-		<-proceed
-		waitPidfd(pidfd)
-		close(done)
+	return early.VforkInit(initUID, cmdUID, b.done, func(attr *syscall.SysProcAttr) (int, int, error) {
+		b.cmd.SysProcAttr = attr
+		return forkExecInit(b.cmd)
+	}, func(pid, pidfd int) {
+		// b.cmd stays as it was, not started: the init was forked from
+		// it by forkExecInit, and is known by its pidfd, as a zygote's.
+		b.pidMu.Lock()
+		b.pid, b.pidfd = pid, pidfd
+		b.pidMu.Unlock()
+		b.recordInit()
+		b.held = holdNamespaces(pid)
 	})
-	st := <-startedCh
-	if st.err != nil {
-		return st.err
-	}
-	// b.cmd stays as it was, not started: the init was forked from it
-	// by forkExecInit, and is known by its pidfd, as a zygote's.
-	b.pid, b.pidfd = st.pid, st.pidfd
-	b.recordInit()
-	b.held = holdNamespaces(b.pid)
-	if err := initproc.WriteIDMaps(b.pid, uidMap, gidMap); err != nil {
-		b.kill() // and cleanup waits for its end
-		return fmt.Errorf("write the id maps of the init (%d): %w", b.pid, err)
-	}
-	return nil
 }
 
-// onOwnThread runs f in a new goroutine locked to a thread that is not
-// the process's main one and that ends with f: f may change what belongs
-// to the thread (its credentials), which no other goroutine then sees.
-// The main thread is never given to f: a goroutine that ends locked to it
-// leaves it parked rather than ended, and /proc and the kernel's
-// permission checks take a process's credentials from its main thread.
-func onOwnThread(f func()) {
-	go func() {
-		runtime.LockOSThread()
-		if unix.Gettid() != unix.Getpid() {
-			f() // never unlocked: the thread ends with this goroutine
-			return
-		}
-		// On the main thread: held here until another goroutine is
-		// locked to another thread.
-		locked := make(chan struct{})
-		go func() {
-			runtime.LockOSThread()
-			close(locked)
-			f()
-		}()
-		<-locked
-		runtime.UnlockOSThread()
-	}()
-}
-
-// waitPidfd waits until the process of pidfd, a child of this process,
-// has ended (its pid namespace with it: an init ends after every other
-// process of its namespace), and reaps it.
-func waitPidfd(pidfd int) {
-	for {
-		var info unix.Siginfo
-		if err := unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED, nil); err != unix.EINTR {
-			return
-		}
-	}
-}
+// waitPidfd is early.WaitPidfd.
+func waitPidfd(pidfd int) { early.WaitPidfd(pidfd) }
 
 // awaitReady reads the init's answer to its configuration: nil once the
 // sandbox is prepared (file system, Landlock, seccomp, limits joined).
@@ -729,15 +671,8 @@ func idmapChild(uid, gid, cmdUID uint32) (int, error) {
 	return int(pid), nil
 }
 
-// reapChild reaps the child pid, which has ended or is about to.
-func reapChild(pid int) {
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
-			return
-		}
-	}
-}
+// reapChild is early.ReapChild.
+func reapChild(pid int) { early.ReapChild(pid) }
 
 // idMap is the one line of an id map that maps id, inside, to host.
 func idMap(id, host uint32) string { return fmt.Sprintf("%d %d 1\n", id, host) }
@@ -946,15 +881,15 @@ func (b *box) closePidfd() {
 
 func (b *box) freeSlot() {
 	if a := b.slots(); a != nil {
-		a.free(b.slot)
+		a.Free(b.slot)
 	}
 }
 
 // recordInit records b.pid, the init just started, as its slot's
-// (uidAllocator.initStarted).
+// (uidAllocator.InitStarted).
 func (b *box) recordInit() {
 	if a := b.slots(); a != nil {
-		a.initStarted(b.slot, b.pid)
+		a.InitStarted(b.slot, b.pid)
 	}
 }
 
@@ -967,21 +902,7 @@ func (b *box) slots() *uidAllocator {
 	return uids
 }
 
-// holdNamespaces opens the mount and network namespaces of process pid
-// (those it can). The last process of a namespace to exit frees it: the
-// mount tree of about 50 mounts, the network namespace's devices. While the
-// host holds them, the init exits without that work, which the host then
-// does in the background (cleanup); in a paired measurement the init's
-// exit, as Run waits for it, went from 0.85 to 0.7 ms.
-func holdNamespaces(pid int) []int {
-	var fds []int
-	for _, ns := range []string{"mnt", "net"} {
-		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == nil {
-			fds = append(fds, fd)
-		}
-	}
-	return fds
-}
+// holdNamespaces is early.HoldNamespaces.
+func holdNamespaces(pid int) []int { return early.HoldNamespaces(pid) }
 
 func killPid(pid int) { syscall.Kill(pid, syscall.SIGKILL) }

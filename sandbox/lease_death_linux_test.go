@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,9 +89,9 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	// A new host at once: an allocator of its own, which leases the
 	// first block no live process holds, the killed host's among them.
 	a := &uidAllocator{}
-	defer a.close()
+	defer a.Close()
 	for range 3 {
-		s, err := a.alloc()
+		s, err := a.Alloc()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,12 +106,10 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	// process may have, on a host that runs other sandboxes), its slot
 	// is the one left: not handed out while the sandbox is frozen, and
 	// handed out once it has ended.
-	a.mu.Lock()
-	mine := slices.Contains(a.blocks, slot/slotsPerBlock)
-	a.mu.Unlock()
+	mine := a.Leased(slot / slotsPerBlock)
 	if mine {
-		takeAllBut(a, slot)
-		if s, err := a.alloc(); err != nil || s == slot {
+		a.TakeAllBut(slot)
+		if s, err := a.Alloc(); err != nil || s == slot {
 			t.Fatalf("with only the killed host's slot %d left in its block, alloc = %d, %v, want a slot of another block while its sandbox still has processes: %v", slot, s, err, uidProcesses(slot))
 		}
 	} else {
@@ -125,27 +122,9 @@ func TestUIDLeaseOfAKilledHost(t *testing.T) {
 	if !mine {
 		return
 	}
-	takeAllBut(a, slot)
-	if s, err := a.alloc(); err != nil || s != slot {
+	a.TakeAllBut(slot)
+	if s, err := a.Alloc(); err != nil || s != slot {
 		t.Errorf("once the killed host's sandbox ended, alloc = %d, %v, want its slot %d", s, err, slot)
-	}
-}
-
-// takeAllBut marks every slot of a's blocks but keep as taken, and none
-// as skipped: a's next alloc hands out keep, once it may, or leases a
-// new block. (A slot that an earlier host left skipped, its init a
-// zombie until pid 1 reaps it, may have ended meanwhile, and would
-// otherwise be handed out first.)
-func takeAllBut(a *uidAllocator, keep uint32) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, b := range a.blocks {
-		for s := b * slotsPerBlock; s < (b+1)*slotsPerBlock; s++ {
-			if s != keep {
-				a.used[s] = true
-				delete(a.skipped, s)
-			}
-		}
 	}
 }
 

@@ -51,10 +51,7 @@ func TestPoolCloseLeavesNoSpare(t *testing.T) {
 		if pids := sandboxProcesses(); len(pids) > 0 {
 			t.Fatalf("round %d: after Close, sandbox processes are alive: %v", i, pids)
 		}
-		uids.mu.Lock()
-		held := heldSlots(uids)
-		uids.mu.Unlock()
-		if len(held) > 0 {
+		if held := uids.Held(); len(held) > 0 {
 			t.Fatalf("round %d: after Close, uid slots %v are still held", i, held)
 		}
 		if left := groupsLeft(t); len(left) > 0 {

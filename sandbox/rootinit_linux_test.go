@@ -194,7 +194,7 @@ func TestRootInitMapFailureLeavesNothing(t *testing.T) {
 	requireRootSandbox(t)
 	zygoteOff = true
 	defer func() { zygoteOff = false }()
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +264,7 @@ func beginHostForked(t *testing.T) *box {
 func startBareInit(t *testing.T) *box {
 	t.Helper()
 	hostForksInits(t)
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}

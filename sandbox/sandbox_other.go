@@ -20,6 +20,9 @@ type box struct{}
 
 func endSpare() {}
 
+// EndEarlyInit: off Linux no init is started early.
+func EndEarlyInit() {}
+
 func start(Spec) (*box, error) {
 	return nil, bulwark.Errorf(bulwark.Unavailable, "sandbox.start", "sandbox unavailable: the sandbox needs Linux (BULWARK_SANDBOX=off runs commands unsandboxed)")
 }

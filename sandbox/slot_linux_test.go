@@ -16,9 +16,7 @@ func slotUsed(t *testing.T, b *box) bool {
 		}
 		a = b.rl.ids
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.used[b.slot]
+	return a.Used(b.slot)
 }
 
 // TestSlotKeptWhileTheInitLives: a sandbox whose init has not ended when

@@ -205,7 +205,7 @@ func newSpare() *spareInit {
 	if err != nil {
 		return nil
 	}
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		unix.Close(mounts)
 		return nil

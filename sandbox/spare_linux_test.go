@@ -177,9 +177,7 @@ func checkSpareEnded(t *testing.T, s *spareInit) {
 	spares.drop()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		uids.mu.Lock()
-		used := uids.used[s.b.slot]
-		uids.mu.Unlock()
+		used := uids.Used(s.b.slot)
 		s.b.pidMu.Lock()
 		pidfd := s.b.pidfd
 		s.b.pidMu.Unlock()
@@ -317,9 +315,7 @@ func TestSpareLeavesNothing(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	uids.mu.Lock()
-	defer uids.mu.Unlock()
-	if held := heldSlots(uids); len(held) > 0 {
+	if held := uids.Held(); len(held) > 0 {
 		t.Errorf("slots still used after every sandbox ended: %v", held)
 	}
 }
@@ -413,7 +409,7 @@ func TestSpareFailedSendNotReturned(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Close(pair[1])
-	slot, err := uids.alloc()
+	slot, err := uids.Alloc()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"crypto/sha256"
 	"embed"
 	"errors"
 	"fmt"
@@ -16,22 +15,17 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/bulwark-agents/bulwark/internal/lazy"
+	"github.com/bulwark-agents/bulwark/sandbox/initbin"
+	"github.com/bulwark-agents/bulwark/sandbox/internal/early"
 	"github.com/bulwark-agents/bulwark/sandbox/internal/initstamp"
 )
 
 //go:generate go run ./internal/initgen
-
-// initbin holds what go generate put there: the standalone init and its
-// stamp (initbin/README.md); a plain build holds only the README.
-//
-//go:embed all:initbin
-var initbin embed.FS
 
 // initSources are the init's sources this binary was compiled from
 // (initstamp.Dirs): the embedded init is started only when it was built
@@ -41,8 +35,8 @@ var initbin embed.FS
 var initSources embed.FS
 
 const (
-	standaloneName = "initbin/bulwark-sandbox-init"
-	standaloneFd   = 100 // at least: above what a child's ExtraFiles take
+	standaloneName = early.InitName
+	standaloneFd   = early.InitFd // at least: above what a child's ExtraFiles take
 )
 
 // initExe returns the file the sandbox's init (and the id-mapping holder)
@@ -67,7 +61,7 @@ func findInitExe() (path, why string) {
 		dir = filepath.Dir(execPlanFile())
 		self = exeIdentity()
 	}
-	path, why = standaloneInit(initbin, initSources, ourXSys, dir, self)
+	path, why = standaloneInit(initbin.FS, initSources, ourXSys, dir, self)
 	if why != "" {
 		slog.Debug("sandbox: the sandbox init is this binary re-executed", "why", why)
 		return selfExe, why
@@ -114,30 +108,14 @@ func startInit(c *exec.Cmd) (*exec.Cmd, error) {
 // on, as from c. It returns the init's pid and a pidfd of it, from its
 // clone.
 func forkExecInit(c *exec.Cmd) (pid, pidfd int, err error) {
-	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return 0, -1, err
-	}
-	defer unix.Close(null)
-	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
+	var extra []uintptr
 	for _, f := range c.ExtraFiles {
-		files = append(files, f.Fd())
+		extra = append(extra, f.Fd())
 	}
 	err = startFrom(c.Path, func(path string) error {
-		attr := *c.SysProcAttr
-		pidfd = -1
-		attr.PidFD = &pidfd
-		pid, err = syscall.ForkExec(path, c.Args, &syscall.ProcAttr{Dir: c.Dir, Env: c.Env, Files: files, Sys: &attr})
+		pid, pidfd, err = early.ForkExecInit(path, c.Args, c.Env, c.Dir, extra, c.SysProcAttr)
 		return err
 	})
-	if err == nil && pidfd < 0 {
-		// A kernel without CLONE_PIDFD (before 5.2, which the sandbox's
-		// other needs rule out): the child is not reaped yet, so its pid
-		// is still its own.
-		unix.Kill(pid, unix.SIGKILL)
-		reapChild(pid)
-		return 0, -1, errors.New("no pidfd for the init: Linux 5.2 or later is needed")
-	}
 	return pid, pidfd, err
 }
 
@@ -219,8 +197,7 @@ func standaloneInit(bin, src fs.FS, xsys func() string, dir, self string) (path,
 	}
 	fd := -1
 	if dir != "" {
-		sum := sha256.Sum256(stamp)
-		fd = cachedExe(filepath.Join(dir, fmt.Sprintf("sandbox-init-%x", sum[:8])), exe, info.Size())
+		fd = cachedExe(early.InitFile(dir, stamp), exe, info.Size())
 		if fd >= 0 && mark != "" && !checked {
 			markChecked(mark, keptMarks)
 		}
@@ -239,23 +216,7 @@ func standaloneInit(bin, src fs.FS, xsys func() string, dir, self string) (path,
 // it is not: a process then opens the init instead of copying 2.4 MB.
 // It returns -1 when the file cannot be used.
 func cachedExe(file string, exe io.Reader, size int64) int {
-	open := func() int {
-		f, st, ok := openRootsFile(file)
-		if !ok {
-			return -1
-		}
-		defer f.Close()
-		// A file system mounted noexec would refuse every start.
-		var sfs unix.Statfs_t
-		if st.Size != size || st.Mode&0o222 != 0 || unix.Fstatfs(int(f.Fd()), &sfs) != nil || sfs.Flags&unix.ST_NOEXEC != 0 {
-			return -1
-		}
-		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, standaloneFd)
-		if err != nil {
-			return -1
-		}
-		return fd
-	}
+	open := func() int { return early.OpenCachedInit(file, size) }
 	if fd := open(); fd >= 0 {
 		return fd
 	}
@@ -316,33 +277,17 @@ func pruneFiles(file, pattern string, keep int) {
 func exeIdentity() string { return fileIdentity(selfExe) }
 
 // fileIdentity is exeIdentity for the file at path.
-func fileIdentity(path string) string {
-	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil {
-		return ""
-	}
-	return fmt.Sprintf("%d %d %d %d.%09d %d.%09d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
-}
+func fileIdentity(path string) string { return early.FileIdentity(path) }
 
 // checkedMark is the file in dir whose presence says that the binary
 // named self found its embedded init, of stamp, built from its sources.
 func checkedMark(dir string, stamp []byte, self string) string {
-	h := sha256.New()
-	h.Write(stamp)
-	h.Write([]byte{0})
-	io.WriteString(h, self)
-	return filepath.Join(dir, fmt.Sprintf("init-checked-%x", h.Sum(nil)[:8]))
+	return early.CheckedMark(dir, stamp, self)
 }
 
 // rootsFileExists reports whether file is there and nobody but root could
 // have put it there (openRootsFile).
-func rootsFileExists(file string) bool {
-	f, _, ok := openRootsFile(file)
-	if ok {
-		f.Close()
-	}
-	return ok
-}
+func rootsFileExists(file string) bool { return early.RootsFileExists(file) }
 
 // keptMarks is how many checkedMark files stay: a few binaries run side
 // by side (an upgrade, builds measured in turn) keep theirs.

@@ -61,7 +61,7 @@ func TestStandaloneInitOnlyWhenFresh(t *testing.T) {
 		taken bool
 		why   string
 	}{
-		{"nothing generated", fstest.MapFS{"initbin/README.md": {}}, src, "v0.49.0", false, "go generate ./sandbox"},
+		{"nothing generated", fstest.MapFS{"README.md": {}}, src, "v0.49.0", false, "go generate ./sandbox"},
 		{"no stamp", fstest.MapFS{standaloneName: {Data: exe}}, src, "v0.49.0", false, "without its stamp"},
 		{"fresh", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "v0.49.0", true, ""},
 		{"x/sys not known (a test binary)", fstest.MapFS{standaloneName: {Data: exe}, standaloneName + ".stamp": {Data: fresh}}, src, "", true, ""},

@@ -105,8 +105,8 @@ func noNewPrivs() bool {
 // two Bulwark processes of the user never share one.
 func (s *subIDs) allocator(uid int) *uidAllocator {
 	per := uint32(min(s.slots(), slotsPerBlock))
-	return &uidAllocator{dir: userLeaseDir(uid), nBlocks: s.slots() / per, perBlock: per,
-		slotUIDs: func(slot uint32) []uint32 { return []uint32{s.uids.start + slot} }}
+	return &uidAllocator{Dir: userLeaseDir(uid), NBlocks: s.slots() / per, PerBlock: per,
+		SlotUIDs: func(slot uint32) []uint32 { return []uint32{s.uids.start + slot} }}
 }
 
 // mapIDs maps, in the user namespace of pid: 0 to the slot's subordinate

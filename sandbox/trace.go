@@ -25,6 +25,10 @@ type Trace struct {
 // started ahead (a spare init), in place of the init's fork.
 const SparePhase = "host: init taken from a spare (forked ahead)"
 
+// EarlyPhase is the phase a sandbox's trace has when its init was the
+// one this process started as it started (earlyInit).
+const EarlyPhase = "host: init taken, started with the process"
+
 // Phase is the end of one step: At is a reading of the monotonic clock
 // (CLOCK_MONOTONIC on Linux), comparable across the processes of one host.
 type Phase struct {

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// A root host's sandbox has two host uids of the reserved range (uids_linux.go),
+// A root host's sandbox has two host uids of the reserved range (early/slots_linux.go),
 // and its init's user namespace belongs to the init's host uid
 // (vforkInit): a process of that uid in the host's user namespace would
 // have every capability in the sandbox, enter its namespaces and trace its

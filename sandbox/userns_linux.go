@@ -85,7 +85,7 @@ func (h *rootlessHost) alloc() (uint32, error) {
 	if h.ids == nil {
 		return 0, nil
 	}
-	return h.ids.alloc()
+	return h.ids.Alloc()
 }
 
 // ownSlots reports whether each sandbox's slot is its own (leased from
@@ -94,7 +94,7 @@ func (h *rootlessHost) ownSlots() bool { return h.ids != nil }
 
 func (h *rootlessHost) free(slot uint32) {
 	if h.ids != nil {
-		h.ids.free(slot)
+		h.ids.Free(slot)
 	}
 }
 
@@ -195,12 +195,12 @@ func (h *rootlessHost) startProblem(err error) string {
 // uidLeases is the folder of the id leases, for messages.
 func uidLeases(h *rootlessHost) string {
 	if h == nil {
-		return uids.folder()
+		return uids.Folder()
 	}
 	if h.ids == nil {
 		return "none: no subordinate ids"
 	}
-	return h.ids.dir
+	return h.ids.Dir
 }
 
 // RootNeeded reports whether the sandbox needs root on this host: only

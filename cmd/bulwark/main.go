@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/internal/fdtable"
 	"github.com/bulwark-agents/bulwark/internal/heapahead"
+	"github.com/bulwark-agents/bulwark/sandbox"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -88,6 +89,9 @@ func main() {
 	}
 	code := dispatch(ctx, os.Args[1:], stdio{os.Stdin, os.Stdout, os.Stderr})
 	stop()
+	// A sandbox exec that ran no sandbox (a usage error, --help, a
+	// failed check) leaves the init its start forked: ended here.
+	sandbox.EndEarlyInit()
 	os.Exit(code)
 }
 

@@ -1,4 +1,4 @@
-package sandbox
+package early
 
 import (
 	"bufio"
@@ -13,11 +13,11 @@ import (
 )
 
 // allocN takes n slots from a and fails the test on an error.
-func allocN(t *testing.T, a *uidAllocator, n int) []uint32 {
+func allocN(t *testing.T, a *Allocator, n int) []uint32 {
 	t.Helper()
 	var out []uint32
 	for range n {
-		s, err := a.alloc()
+		s, err := a.Alloc()
 		if err != nil {
 			t.Fatalf("alloc: %v", err)
 		}
@@ -31,18 +31,18 @@ func allocN(t *testing.T, a *uidAllocator, n int) []uint32 {
 // turns across more than one block each.
 func TestUIDLeasesDisjoint(t *testing.T) {
 	dir := t.TempDir()
-	a, b := &uidAllocator{dir: dir}, &uidAllocator{dir: dir}
-	defer a.close()
-	defer b.close()
+	a, b := &Allocator{Dir: dir}, &Allocator{Dir: dir}
+	defer a.Close()
+	defer b.Close()
 	owner := map[uint32]string{}
 	for round := range 3 {
 		for _, x := range []struct {
 			name string
-			a    *uidAllocator
+			a    *Allocator
 		}{{"first", a}, {"second", b}} {
-			for _, s := range allocN(t, x.a, slotsPerBlock/2+round) {
+			for _, s := range allocN(t, x.a, SlotsPerBlock/2+round) {
 				if prev, ok := owner[s]; ok {
-					t.Fatalf("slot %d (uid %d) handed out by the %s allocator and, before, the %s", s, uidBase+2*s, x.name, prev)
+					t.Fatalf("slot %d (uid %d) handed out by the %s allocator and, before, the %s", s, UIDBase+2*s, x.name, prev)
 				}
 				owner[s] = x.name
 			}
@@ -50,59 +50,39 @@ func TestUIDLeasesDisjoint(t *testing.T) {
 	}
 	// A slot given back is handed out again by its own process only.
 	s := allocN(t, a, 1)[0]
-	a.free(s)
+	a.Free(s)
 	if got := allocN(t, b, 1)[0]; got == s {
 		t.Errorf("slot %d freed by one process went to the other", s)
 	}
 }
 
-// heldSlots lists the slots a has handed out and not freed: what a test
-// that ends its sandboxes expects to be none. Its used slots less those
-// it skipped as it leased their block (skipped): an ended host's, which a
-// test process finds in its own block on a host where other processes
-// run sandboxes (the zombie of a killed host's init lasts until pid 1
-// reaps it, which under load takes seconds), and which it never hands
-// out. a.mu is held.
-func heldSlots(a *uidAllocator) []uint32 {
-	var out []uint32
-	for s := range a.used {
-		if _, skipped := a.skipped[s]; !skipped {
-			out = append(out, s)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // A slot an ended holder's sandbox may still have processes in is used
-// but not held: heldSlots is the slots handed out and not freed, whatever
+// but not held: Held is the slots handed out and not freed, whatever
 // the block's last holder left (as the tests that count them find on a
 // host where other processes run sandboxes).
 func TestHeldSlotsLeaveOutTheSkipped(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 4, slotUIDs: noOnesUIDs}
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 4, SlotUIDs: noOnesUIDs}
 	allocN(t, a, 2)
-	a.initStarted(0, os.Getpid()) // an init that runs
-	a.close()                     // its holder ends without freeing it
+	a.InitStarted(0, os.Getpid()) // an init that runs
+	a.Close()                     // its holder ends without freeing it
 
-	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 4, slotUIDs: noOnesUIDs}
-	defer b.close()
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 4, SlotUIDs: noOnesUIDs}
+	defer b.Close()
 	got := allocN(t, b, 2)
-	b.mu.Lock()
-	held := heldSlots(b)
-	b.mu.Unlock()
+	held := b.Held()
 	if !slices.Equal(held, got) {
 		t.Errorf("with slots %v handed out, held = %v", got, held)
 	}
 	for _, s := range got {
-		b.free(s)
+		b.Free(s)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.skipped[0]; !ok {
 		t.Fatalf("slot 0, whose init runs, was not skipped: %v", b.skipped)
 	}
-	if held := heldSlots(b); len(held) > 0 {
+	if held := b.held(); len(held) > 0 {
 		t.Errorf("with every slot freed, held = %v (used %v, skipped %v)", held, b.used, b.skipped)
 	}
 }
@@ -110,16 +90,16 @@ func TestHeldSlotsLeaveOutTheSkipped(t *testing.T) {
 // noOnesUIDs maps slot s to a uid above the sandboxes' range, which no
 // process has: the slots of a test's lease folder, unlike the host's
 // uids, which other sandboxes on the host may be running as.
-func noOnesUIDs(s uint32) []uint32 { return []uint32{uidBase + 2*uidSlots + s} }
+func noOnesUIDs(s uint32) []uint32 { return []uint32{UIDBase + 2*Slots + s} }
 
 // When a process ends its leases end with it: its blocks go to the next.
 func TestUIDLeaseEndsWithItsHolder(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
+	a := &Allocator{Dir: dir, SlotUIDs: noOnesUIDs}
 	first := allocN(t, a, 1)[0]
-	a.close()
-	b := &uidAllocator{dir: dir, slotUIDs: noOnesUIDs}
-	defer b.close()
+	a.Close()
+	b := &Allocator{Dir: dir, SlotUIDs: noOnesUIDs}
+	defer b.Close()
 	if got := allocN(t, b, 1)[0]; got != first {
 		t.Errorf("after the holder closed, slot %d, want its block's first slot %d again", got, first)
 	}
@@ -150,14 +130,14 @@ func TestUIDLeasesTwoProcesses(t *testing.T) {
 			theirs[uint32(n)] = true
 		}
 	}
-	if len(theirs) != slotsPerBlock+10 {
-		t.Fatalf("the helper process leased %d slots, want %d", len(theirs), slotsPerBlock+10)
+	if len(theirs) != SlotsPerBlock+10 {
+		t.Fatalf("the helper process leased %d slots, want %d", len(theirs), SlotsPerBlock+10)
 	}
-	a := &uidAllocator{dir: dir}
-	defer a.close()
-	for _, s := range allocN(t, a, 2*slotsPerBlock) {
+	a := &Allocator{Dir: dir}
+	defer a.Close()
+	for _, s := range allocN(t, a, 2*SlotsPerBlock) {
 		if theirs[s] {
-			t.Fatalf("slot %d (uid %d) handed out by both processes", s, uidBase+2*s)
+			t.Fatalf("slot %d (uid %d) handed out by both processes", s, UIDBase+2*s)
 		}
 	}
 }
@@ -168,8 +148,8 @@ func TestUIDLeaseHelperProcess(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestUIDLeasesTwoProcesses")
 	}
-	a := &uidAllocator{dir: dir}
-	for _, s := range allocN(t, a, slotsPerBlock+10) {
+	a := &Allocator{Dir: dir}
+	for _, s := range allocN(t, a, SlotsPerBlock+10) {
 		fmt.Printf("slot %d\n", s)
 	}
 	fmt.Println("held")
@@ -191,7 +171,7 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 		}
 		return noOnesUIDs(s)
 	}
-	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 5, SlotUIDs: uidsOf}
 	allocN(t, a, 4)
 	live := exec.Command("sleep", "60")
 	if err := live.Start(); err != nil {
@@ -202,28 +182,28 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
-	a.initStarted(0, live.Process.Pid) // its init runs
-	a.initStarted(1, gone.Process.Pid) // its init has ended
+	a.InitStarted(0, live.Process.Pid) // its init runs
+	a.InitStarted(1, gone.Process.Pid) // its init has ended
 	// 2 and 3 taken with no init recorded: 3's uids have a process.
-	a.close() // the holder ends without freeing them
+	a.Close() // the holder ends without freeing them
 
-	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 5, slotUIDs: uidsOf}
-	defer b.close()
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 5, SlotUIDs: uidsOf}
+	defer b.Close()
 	got := allocN(t, b, 3)
 	if want := []uint32{1, 2, 4}; !slices.Equal(got, want) {
 		t.Fatalf("the next holder handed out slots %v, want %v (0's init runs, 3's uids have a process)", got, want)
 	}
-	_, err := b.alloc()
+	_, err := b.Alloc()
 	if err == nil || !strings.Contains(err.Error(), "2 slots skipped") {
 		t.Fatalf("with only skipped slots left, alloc = %v, want an error that says 2 slots were skipped", err)
 	}
 	live.Process.Kill()
 	live.Wait()
-	if s, err := b.alloc(); err != nil || s != 0 {
+	if s, err := b.Alloc(); err != nil || s != 0 {
 		t.Fatalf("once slot 0's init has ended, alloc = %d, %v, want slot 0", s, err)
 	}
-	b.free(0)
-	if s, err := b.alloc(); err != nil || s != 0 {
+	b.Free(0)
+	if s, err := b.Alloc(); err != nil || s != 0 {
 		t.Fatalf("slot 0 freed: alloc = %d, %v, want it again", s, err)
 	}
 }
@@ -232,15 +212,15 @@ func TestUIDLeaseSkipsSlotsOfAnEndedHolder(t *testing.T) {
 // freed its slots before it ended leaves the next one the whole block.
 func TestUIDLeaseFreedSlotsLeaveNoMark(t *testing.T) {
 	dir := t.TempDir()
-	a := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
+	a := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 3}
 	slots := allocN(t, a, 3)
-	a.initStarted(slots[0], os.Getpid()) // a pid that runs
+	a.InitStarted(slots[0], os.Getpid()) // a pid that runs
 	for _, s := range slots {
-		a.free(s)
+		a.Free(s)
 	}
-	a.close()
-	b := &uidAllocator{dir: dir, nBlocks: 1, perBlock: 3}
-	defer b.close()
+	a.Close()
+	b := &Allocator{Dir: dir, NBlocks: 1, PerBlock: 3}
+	defer b.Close()
 	if got := allocN(t, b, 3); !slices.Equal(got, []uint32{0, 1, 2}) {
 		t.Fatalf("after a holder freed its slots the next one got %v, want all three", got)
 	}

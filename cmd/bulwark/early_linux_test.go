@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A `sandbox exec` that runs no sandbox (here a usage error) ends the
+// init its start forked (sandbox/internal/early) before it exits: killed
+// through its pidfd and reaped, its slot freed, rather than left to its
+// parent death signal with its slot's mark in the lease file.
+func TestSandboxExecUsageErrorEndsItsEarlyInit(t *testing.T) {
+	needSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("an init is started early by root only")
+	}
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("strace is not installed")
+	}
+	// A first run checks and caches the standalone init for this binary:
+	// an init is started early only after that.
+	if r := runBulwark(t, nil, "sandbox", "exec", "--", "true"); r.code != 0 {
+		t.Fatalf("sandbox exec -- true: exit %d\n%s", r.code, r.stderr)
+	}
+	out := filepath.Join(t.TempDir(), "strace")
+	cmd := exec.Command(strace, "-f", "-qq", "-o", out, "-e", "trace=execve,pidfd_send_signal", binary, "sandbox", "exec", "--no-such-flag", "--", "true")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}
+	b, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("sandbox exec --no-such-flag under strace: %v, want exit 2\n%s", err, b)
+	}
+	trace, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(trace), `"bulwark-sandbox-init"`) {
+		t.Skipf("no init was started early (a binary without the standalone init: go generate ./sandbox):\n%s", trace)
+	}
+	if !strings.Contains(string(trace), "pidfd_send_signal(") || !strings.Contains(string(trace), "SIGKILL") {
+		t.Errorf("the init started early was not killed before the CLI exited:\n%s", trace)
+	}
+}
