@@ -3,6 +3,8 @@ package shell
 import (
 	"strings"
 
+	"mvdan.cc/sh/v3/syntax"
+
 	"github.com/bulwark-agents/bulwark/internal/lazy"
 )
 
@@ -289,4 +291,82 @@ func (w *walker) tar(args []arg) []string {
 		}
 	}
 	return canonical(flags, operands)
+}
+
+// runsBeside records that a command of the script may run beside another,
+// and why (the first reason found).
+func (w *walker) runsBeside(why string) {
+	if w.beside == "" {
+		w.beside = why
+	}
+}
+
+// gitBeside makes a script dynamic when git (other than git config) may
+// run beside another of its commands: anywhere in a script with a command
+// in the background, a coprocess or a process substitution (w.beside),
+// or in a pipeline with more than readers (script). The sandbox's git guard
+// reads the repository's configuration and refuses one that names a
+// command git would run (a filter, a diff driver, ...), then runs git,
+// which reads it again: a command beside it may write .git/config in
+// between, and git then runs what no policy judged. Commands that only
+// read their input (git log | head) do not count.
+func (w *walker) gitBeside() {
+	if w.beside != "" && runsGit(w.cmds) {
+		w.gitDyn()
+	}
+}
+
+// gitDyn makes the script dynamic, once, for git beside w.beside.
+func (w *walker) gitDyn() {
+	if w.pattern || w.gitBesideSaid {
+		return
+	}
+	w.gitBesideSaid = true
+	w.dyn("git may run beside %s, which may rewrite the configuration the sandbox checked before git reads it", w.beside)
+}
+
+// runsGit says whether cmds run git other than git config.
+func runsGit(cmds []Command) bool {
+	for _, c := range cmds {
+		if c.Name == "git" && (len(c.Args) == 0 || c.Args[0] != "config") {
+			return true
+		}
+	}
+	return false
+}
+
+// pipelineReaders are the programs a pipeline of git may pass its output
+// to without running beside a command that may write a file: each reads
+// its input and the files it is given, and writes only its output.
+var pipelineReaders = lazy.Value[map[string]bool]{New: func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"cat", "head", "tail", "grep", "egrep", "fgrep", "wc", "cut", "tr", "less", "more", "nl", "column", "fold", "echo", "printf"} {
+		m[n] = true
+	}
+	return m
+}}
+
+// readerPipeline says whether each stage of the pipeline p but one is a
+// reader (pipelineReaders), a simple command with a plain name and no
+// redirection: a pipeline that runs nothing beside git that may write a
+// file. Two stages that are not readers (git config x y | git diff) may
+// run at once.
+func readerPipeline(p *syntax.BinaryCmd) bool {
+	others := 0
+	var stage func(st *syntax.Stmt) bool
+	stage = func(st *syntax.Stmt) bool {
+		if b, ok := st.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) {
+			return stage(b.X) && stage(b.Y)
+		}
+		call, ok := st.Cmd.(*syntax.CallExpr)
+		if !ok || len(st.Redirs) > 0 || st.Background || st.Coprocess || len(call.Assigns) > 0 || len(call.Args) == 0 {
+			others++
+			return others <= 1
+		}
+		if name := call.Args[0].Lit(); !pipelineReaders.Get()[name] {
+			others++
+		}
+		return others <= 1
+	}
+	return stage(p.X) && stage(p.Y)
 }

@@ -320,6 +320,7 @@ func Parse(script string) (Script, error) {
 	if err := w.script(script, 0); err != nil {
 		return Script{}, fmt.Errorf("the shell script does not parse: %w", err)
 	}
+	w.gitBeside()
 	return Script{Commands: w.cmds, Dynamic: w.dynamic, Values: w.values}, nil
 }
 

@@ -267,6 +267,16 @@ var denyTests = []string{
 	// The real git that the sandbox's git guard runs, which does not
 	// refuse a repository whose config names a driver (rm -rf x).
 	"/run/bulwark/git/0/git add .", "cd /run/bulwark/git/0 && ./git add .",
+	// git beside a command that may rewrite .git/config between the
+	// sandbox's check of it and git's own reading (session 37).
+	"echo '[diff]external=rm -rf x' >> .git/config & git diff",
+	"(sleep 0; printf '[diff]\\n\\texternal=rm -rf x\\n' >> .git/config) & git diff",
+	"git diff & echo '[diff]external=rm -rf x' >> .git/config",
+	"git diff | (echo '[diff]external=rm -rf x' >> .git/config)", "git diff | tee -a .git/config",
+	"coproc { echo '[diff]external=rm -rf x' >> .git/config; }; git diff",
+	"git diff --no-index a <(echo '[diff]external=rm -rf x' >> .git/config)",
+	"git config diff.external 'rm -rf x' | git diff", "echo x | g\\it diff | sh -c 'echo >> .git/config'",
+	"bash -c 'git diff | sed -i s/a/b/ .git/config'", "env git diff | cat > .git/config",
 }
 
 func TestDenyRuleCatchesSpellings(t *testing.T) {
@@ -291,7 +301,9 @@ func TestDenyRuleCatchesSpellings(t *testing.T) {
 	}
 	// And what the rule is not about stays allowed.
 	for _, script := range []string{"rm x", "rm -r x", "echo rm -rf x", "ls -rf", "cat rm", "# rm -rf x", "echo 'rm -rf x'",
-		"git status", "git commit -m x", "git help r", "env -u FOO git status", "git clone -c user.name=x u d"} {
+		"git status", "git commit -m x", "git help r", "env -u FOO git status", "git clone -c user.name=x u d",
+		"git log | head -5", "git diff | cat", "git log --oneline | grep x | wc -l", "echo msg | git commit -F -",
+		"ls | sort | uniq; git status", "sleep 1 & wait; ls", "git config user.name x & wait"} {
 		s, err := shell.Parse(script)
 		if err != nil {
 			t.Fatalf("Parse(%q): %v", script, err)

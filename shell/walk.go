@@ -27,6 +27,11 @@ type walker struct {
 	cur dirs
 	// values are the static values given to variables (Script.Values).
 	values map[string][]string
+	// beside says why a command of the script may run beside another
+	// (&, coproc, a process substitution, a pipeline of more than
+	// readers), or is empty (see gitBeside).
+	beside        string
+	gitBesideSaid bool
 }
 
 // maxValues bounds the values listed for one variable.
@@ -147,9 +152,15 @@ func (w *walker) script(src string, depth int) error {
 		input, globs []string
 	}
 	var scopes []scope
+	// pipes are the pipelines seen so far whose commands are not all
+	// readers (readerPipeline): git in one runs beside the others.
+	var pipes [][2]uint
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.Stmt:
+			if n.Background || n.Coprocess {
+				w.runsBeside("a command in the background")
+			}
 			r := redirections(src, n.Redirs)
 			in, gs := inputs(src, n.Redirs)
 			if len(r) > 0 || len(in) > 0 || len(gs) > 0 {
@@ -171,6 +182,12 @@ func (w *walker) script(src string, depth int) error {
 			before := len(w.cmds)
 			w.cur = here(n)
 			w.callExpr(src, n, depth)
+			for _, p := range pipes {
+				if p[0] <= n.Pos().Offset() && n.Pos().Offset() < p[1] && runsGit(w.cmds[before:]) {
+					w.runsBeside("a pipeline of more than readers")
+					w.gitDyn()
+				}
+			}
 			var redirs, input, globs []string
 			at := n.Pos().Offset()
 			for _, sc := range scopes {
@@ -196,6 +213,14 @@ func (w *walker) script(src string, depth int) error {
 				c.Redirs = append(c.Redirs, redirs...)
 				c.Input = append(c.Input, input...)
 				c.Globs = append(c.Globs, globs...)
+			}
+		case *syntax.CoprocClause:
+			w.runsBeside("a coprocess")
+		case *syntax.ProcSubst:
+			w.runsBeside("a process substitution")
+		case *syntax.BinaryCmd:
+			if (n.Op == syntax.Pipe || n.Op == syntax.PipeAll) && !readerPipeline(n) {
+				pipes = append(pipes, [2]uint{n.Pos().Offset(), n.End().Offset()})
 			}
 		case *syntax.TimeClause:
 			// time -- CMD and time -p -- CMD: bash's time keyword
