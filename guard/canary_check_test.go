@@ -132,14 +132,7 @@ func FuzzCanaryCheck(f *testing.F) {
 	f.Add("aGVsbG8gd29ybGQgaGVsbG8=!", "\xff&#65", uint8(14), uint8(20), uint8(9))
 	c := NewCanary()
 	f.Fuzz(func(t *testing.T, a, b string, e1, e2, cut uint8) {
-		p := c.token
-		if int(cut) < len(p) {
-			p = p[:cut]
-		}
-		s := encoders[int(e1)%len(encoders)].enc(p)
-		if e2&0x80 != 0 {
-			s = encoders[int(e2)%len(encoders)].enc(s)
-		}
+		s := fuzzPiece(c, cut, e1, e2)
 		k := c.Check()
 		for _, text := range []string{
 			a + s + b, s, a, b,
@@ -177,4 +170,19 @@ func TestCanaryCheckWordMemo(t *testing.T) {
 	if c.In(next) {
 		t.Errorf("c.In(%q) = true", next)
 	}
+}
+
+// fuzzPiece is the fuzz targets' piece of c's token: its first cut bytes
+// (all of it for a larger cut), encoded by the encoder e1 picks, and by
+// the one e2 picks again when e2's high bit is set.
+func fuzzPiece(c Canary, cut, e1, e2 uint8) string {
+	p := c.token
+	if int(cut) < len(p) {
+		p = p[:cut]
+	}
+	s := encoders[int(e1)%len(encoders)].enc(p)
+	if e2&0x80 != 0 {
+		s = encoders[int(e2)%len(encoders)].enc(s)
+	}
+	return s
 }

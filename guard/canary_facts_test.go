@@ -209,14 +209,7 @@ func FuzzCanaryFacts(f *testing.F) {
 	c := NewCanary()
 	readers := factsReaders(c)
 	f.Fuzz(func(t *testing.T, before, after string, e1, e2, cut uint8, seed uint64) {
-		p := c.token
-		if int(cut) < len(p) {
-			p = p[:cut]
-		}
-		s := encoders[int(e1)%len(encoders)].enc(p)
-		if e2&0x80 != 0 {
-			s = encoders[int(e2)%len(encoders)].enc(s)
-		}
+		s := fuzzPiece(c, cut, e1, e2)
 		text := before + s + after
 		checkFacts(t, c, text)
 		checkFacts(t, c, before+after)
