@@ -130,17 +130,20 @@ func TestEarlyStartWanted(t *testing.T) {
 	for _, args := range [][]string{
 		{"bulwark"}, {"bulwark", "version"}, {"bulwark", "sandbox"}, {"bulwark", "sandbox", "check"},
 		{"bulwark", "run", "sandbox", "exec"}, {"bulwark", "sandbox", "exec2"}, {"bulwark", "--data", "x", "sandbox", "exec"},
+		{"bulwark", "sandbox", "exec", "--help"}, {"bulwark", "sandbox", "exec", "-h"}, {"bulwark", "sandbox", "exec", "--workspace", "w", "-help"},
 	} {
 		if early.Wanted(args) {
 			t.Errorf("Wanted(%q) = true", args)
 		}
 	}
-	exec := []string{"bulwark", "sandbox", "exec", "--", "true"}
 	var sfs unix.Statfs_t
 	_, set := os.LookupEnv("BULWARK_SANDBOX")
 	want := os.Geteuid() == 0 && !set && unix.Statfs("/sys/fs/cgroup", &sfs) == nil && sfs.Type != unix.CGROUP2_SUPER_MAGIC
-	if got := early.Wanted(exec); got != want {
-		t.Errorf("Wanted(%q) = %v, want %v", exec, got, want)
+	exec := []string{"bulwark", "sandbox", "exec", "--", "true"}
+	for _, args := range [][]string{exec, {"bulwark", "sandbox", "exec", "--", "ls", "--help"}} {
+		if got := early.Wanted(args); got != want {
+			t.Errorf("Wanted(%q) = %v, want %v", args, got, want)
+		}
 	}
 	t.Setenv("BULWARK_SANDBOX", "off")
 	if early.Wanted(exec) {

@@ -69,13 +69,21 @@ func init() {
 }
 
 // Wanted says whether a process of args starts an init early: a root
-// host's `bulwark sandbox exec`, unless BULWARK_SANDBOX=off (no sandbox)
+// host's `bulwark sandbox exec` (not asked for its usage), unless BULWARK_SANDBOX=off (no sandbox)
 // or the cgroup hierarchy is v2 (whose group an init enters at its clone,
 // from the Spec's limits). Every command runs it: for all but that one
 // it returns at its first test, with no allocation and no system call.
 func Wanted(args []string) bool {
 	if len(args) < 3 || args[1] != "sandbox" || args[2] != "exec" || os.Geteuid() != 0 {
 		return false
+	}
+	for _, a := range args[3:] {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
+			return false // the usage, and no sandbox
+		}
 	}
 	if _, set := os.LookupEnv("BULWARK_SANDBOX"); set {
 		return false // off, or a value Run reads: not the common case
