@@ -471,12 +471,8 @@ func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found boo
 		}
 	}
 	for j := from; j < len(w); j++ {
-		ch := w[j]
-		switch {
-		case 'A' <= ch && ch <= 'Z':
-			ch += 'a' - 'A'
-		case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
-		default:
+		ch, ok := lowerAlnum(w[j])
+		if !ok {
 			continue
 		}
 		for t, p := range pats {
@@ -715,12 +711,8 @@ func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, foun
 	for set := cur; set != 0; set &= set - 1 {
 		k := uint8(bits.TrailingZeros64(uint64(set)))
 		for j := 0; j < len(s); j++ {
-			ch := s[j]
-			switch {
-			case 'A' <= ch && ch <= 'Z':
-				ch += 'a' - 'A'
-			case 'a' <= ch && ch <= 'z' || '0' <= ch && ch <= '9':
-			default:
+			ch, ok := lowerAlnum(s[j])
+			if !ok {
 				continue
 			}
 			for k > 0 && p[k] != ch {
@@ -931,3 +923,15 @@ func escapeAt(s string) (r rune, n int) {
 }
 
 func isOctal(c byte) bool { return '0' <= c && c <= '7' }
+
+// lowerAlnum returns c in lower case if it is an ASCII letter or digit,
+// and whether it is one.
+func lowerAlnum(c byte) (byte, bool) {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A', true
+	case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+		return c, true
+	}
+	return 0, false
+}
