@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +151,34 @@ func TestMaskedDownloadsBudgeted(t *testing.T) {
 	}
 	if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "download" {
 		t.Errorf("masked downloads audited as %+v, want secret.masked_answer where=download", recs)
+	}
+}
+
+// TestMaskedQuotaHidesTheTotal: when downloads are masked, no listing
+// gives a file's size as stored, so a refused upload does not give the
+// tenant's bytes used either: read before and after a task writes a
+// file, it would be that file's size as stored. Without masking the
+// refusal says how much is used.
+func TestMaskedQuotaHidesTheTotal(t *testing.T) {
+	t.Parallel()
+	for _, mask := range []bool{true, false} {
+		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads, c.StorageQuota = mask, 100 })
+		v := te.createTask(te.key, "x")
+		te.waitTask(te.key, v.ID, ended)
+		put := func(name string, n int) *httptest.ResponseRecorder {
+			return te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/" + name, body: strings.Repeat("q", n), key: te.key,
+				header: map[string]string{"Content-Type": "application/octet-stream"}})
+		}
+		if w := put("a.txt", 37); w.Code != 201 {
+			t.Fatalf("first upload = %d %s", w.Code, w.Body)
+		}
+		w := put("b.txt", 70)
+		msg := errorOf(t, w).Message
+		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "storage is full") || !strings.Contains(msg, "100 bytes") {
+			t.Fatalf("MaskDownloads %v: an upload over the quota = %d %s, want 413 naming the quota", mask, w.Code, w.Body)
+		}
+		if has := strings.Contains(msg, "37 bytes"); has == mask {
+			t.Errorf("MaskDownloads %v: the refusal says %q; want the 37 bytes used in it: %v", mask, msg, !mask)
+		}
 	}
 }

@@ -327,8 +327,16 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	}
 	if quota := s.storageQuota(); used+int64(len(data)) > quota {
 		s.sec.IncTenant(metrics.ResourceExhausted, string(tenant))
-		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", bytesize.Text(used), bytesize.Text(quota)))
+		// With downloads masked, the bytes used are the files' sizes as
+		// stored, which no listing shows (see taskFiles): their sum,
+		// read before and after a task writes a file, would be that
+		// file's size, and less its masked download the length of a
+		// secret. The refusal then says only that storage is full.
+		msg := fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", bytesize.Text(used), bytesize.Text(quota))
+		if s.cfg.MaskDownloads {
+			msg = fmt.Sprintf("your tenant's file storage is full (it holds at most %s); delete tasks' files or ask the operator for more", bytesize.Text(quota))
+		}
+		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge, msg)
 	}
 	a, err := rt.PutFile(r.Context(), tenant, id, clean, data)
 	if err != nil {
