@@ -382,3 +382,44 @@ func TestTaskInputStoredMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestOneMemberCannotSpendTheTenantsMaskedBudget: the tenant's budget of
+// masked answers is shared by its members, so one member must not be able
+// to spend it and have the others' masked answers (an honest download of
+// a file that holds a secret) refused. One member's keys all carry the
+// member's rights and draw on its one budget, which is smaller than the
+// tenant's and checked first: however many keys and addresses the member
+// uses, another member still has masked answers.
+func TestOneMemberCannotSpendTheTenantsMaskedBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, highRates)
+	a := e.tenant("a")
+	if err := e.db.SetSecret(context.Background(), a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	greedy, other := a.users[bulwark.RoleMember], a.users[bulwark.RoleAdmin]
+	var keys []string
+	for range 4 {
+		tok, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: greedy.ID})
+		keys = append(keys, tok)
+	}
+	otherKey, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: other.ID})
+	addr := 0
+	guess := func(key string) int {
+		addr++
+		return e.do(req{method: "POST", path: "/api/v1/memories", key: key, remote: fmt.Sprintf("10.9.%d.%d:1", addr>>8&255, addr&255),
+			body: `{"text":"guess ` + oracleValue + `","scope":"user"}`}).Code
+	}
+	had := 0
+	for i := range 2 * maskTenantBurst {
+		if guess(keys[i%len(keys)]) == 201 {
+			had++
+		}
+	}
+	if had == 0 || had > maskUserBurst+2 {
+		t.Fatalf("one member had %d masked answers over %d keys, want at most about %d", had, len(keys), maskUserBurst)
+	}
+	if code := guess(otherKey); code != 201 {
+		t.Errorf("after one member's %d masked answers, another member's = %d, want 201", 2*maskTenantBurst, code)
+	}
+}
