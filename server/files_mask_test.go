@@ -1,15 +1,20 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -21,14 +26,15 @@ func TestDownloadsMasked(t *testing.T) {
 	const value = "dl-secret-value-7c1e9a"
 	for _, mask := range []bool{true, false} {
 		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = mask })
-		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
-			t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
-		}
 		v := te.createTask(te.key, "hang")
 		body := "token=" + value + "\n"
 		if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: body, key: te.key,
 			header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
 			t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+		}
+		// The value is set after the upload: an upload holding it is refused.
+		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+			t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 		}
 		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", key: te.key})
 		te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
@@ -46,14 +52,15 @@ func TestFileListHidesTheUnmaskedHash(t *testing.T) {
 	t.Parallel()
 	const value = "ls-secret-value-3b8d2f"
 	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true })
-	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
-		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
-	}
 	v := te.createTask(te.key, "hang")
 	body := "token=" + value + "\n"
 	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: body, key: te.key,
 		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
 		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	// The value is set after the upload: an upload holding it is refused.
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 	}
 	// Once the run stops, its files are sealed into the store, with
 	// their hashes.
@@ -81,13 +88,14 @@ func TestListingsHideTheUnmaskedSize(t *testing.T) {
 	stored := strconv.Itoa(len(body))
 	for _, mask := range []bool{true, false} {
 		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = mask })
-		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
-			t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
-		}
 		v := te.createTask(te.key, "hang")
 		if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: body, key: te.key,
 			header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
 			t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+		}
+		// The value is set after the upload: an upload holding it is refused.
+		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+			t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 		}
 		dl := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", key: te.key})
 		cs := mcpClientAt(t, te.url, te.key, nil)
@@ -126,14 +134,15 @@ func TestMaskedDownloadsBudgeted(t *testing.T) {
 	t.Parallel()
 	const value = "bd-secret-value-8f3c1e"
 	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true; c.RateLimitOff = false }, highRates)
-	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
-		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
-	}
 	v := te.createTask(te.key, "hang")
 	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
 	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/guess.txt", body: value, key: te.key,
 		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
 		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	// The value is set after the upload: an upload holding it is refused.
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 	}
 	refused := false
 	for i := range maskUserBurst + 1 {
@@ -180,5 +189,81 @@ func TestMaskedQuotaHidesTheTotal(t *testing.T) {
 		if has := strings.Contains(msg, "37 bytes"); has == mask {
 			t.Errorf("MaskDownloads %v: the refusal says %q; want the 37 bytes used in it: %v", mask, msg, !mask)
 		}
+	}
+}
+
+// TestUploadHoldingASecretRefused: a secret's value put into a task's
+// workspace is in reach of the task (its code reads the file; search_files
+// and list_files answer questions about it that masking their output does
+// not hide) and, unmasked, of every member who downloads it. An upload
+// whose content or name holds the value of one of the tenant's secrets, in
+// any spelling the masker knows, is refused (400) and charged as a masked
+// answer, with or without masked downloads; nothing is stored. Another
+// tenant's value is no secret of the uploader's tenant and is taken.
+func TestUploadHoldingASecretRefused(t *testing.T) {
+	t.Parallel()
+	const value = "up-secret/value+6d0b2e7a"
+	for _, mask := range []bool{true, false} {
+		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = mask })
+		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+			t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+		}
+		v := te.createTask(te.key, "hang")
+		put := func(key, id, name, body string) *httptest.ResponseRecorder {
+			return te.do(req{method: "PUT", path: "/api/v1/tasks/" + id + "/files/" + name, body: body, key: key,
+				header: map[string]string{"Content-Type": "application/octet-stream"}})
+		}
+		refused := map[string]struct{ name, body string }{
+			"raw":            {"a.txt", "token=" + value + "\n"},
+			"base64":         {"b.txt", "token=" + base64.StdEncoding.EncodeToString([]byte(value))},
+			"hex":            {"c.txt", "token=" + hex.EncodeToString([]byte(value))},
+			"percent":        {"d.txt", "token=" + url.QueryEscape(value)},
+			"in the name":    {"e-" + url.PathEscape(value) + ".txt", "harmless"},
+			"inside a word":  {"f.txt", "xx" + value + "yy"},
+			"at the end":     {"g.txt", "token:" + value},
+			"as the content": {"h.txt", value},
+		}
+		for what, c := range refused {
+			w := put(te.key, v.ID, c.name, c.body)
+			if w.Code != http.StatusBadRequest || !strings.Contains(errorOf(t, w).Message, "{{secret:NAME}}") {
+				t.Errorf("MaskDownloads %v: an upload holding the value (%s) = %d %s, want 400", mask, what, w.Code, w.Body)
+			}
+			if strings.Contains(w.Body.String(), value) {
+				t.Errorf("the refusal repeats the value: %s", w.Body)
+			}
+		}
+		// The Agent Protocol's artifact upload goes the same way.
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "ap.txt")
+		fw.Write([]byte("token=" + value))
+		mw.Close()
+		if w := te.do(req{method: "POST", path: "/ap/v1/agent/tasks/" + v.ID + "/artifacts", body: body.String(), key: te.key,
+			header: map[string]string{"Content-Type": mw.FormDataContentType()}}); w.Code != http.StatusBadRequest {
+			t.Errorf("MaskDownloads %v: an Agent Protocol upload holding the value = %d %s, want 400", mask, w.Code, w.Body)
+		}
+		if w := put(te.key, v.ID, "ok.txt", "token=up-secret/value+6d0b2e7b"); w.Code != 201 {
+			t.Errorf("MaskDownloads %v: an upload of a near miss = %d %s, want 201", mask, w.Code, w.Body)
+		}
+		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files", key: te.key})
+		for _, c := range refused {
+			if strings.Contains(w.Body.String(), c.name) {
+				t.Errorf("MaskDownloads %v: a refused file was stored: %s", mask, w.Body)
+			}
+		}
+		if strings.Contains(w.Body.String(), "ap.txt") {
+			t.Errorf("MaskDownloads %v: the refused Agent Protocol upload was stored: %s", mask, w.Body)
+		}
+		if recs := te.audited("secret.masked_answer"); len(recs) == 0 || recs[0].Details["where"] != "upload" {
+			t.Errorf("MaskDownloads %v: refusals audited as %+v, want secret.masked_answer where=upload", mask, recs)
+		}
+		// Tenant B has no such secret: the same bytes are a file to it.
+		b := te.tenant("b")
+		vb := te.createTask(b.keys[bulwark.RoleOwner], "hang")
+		if w := put(b.keys[bulwark.RoleOwner], vb.ID, "a.txt", "token="+value); w.Code != 201 {
+			t.Errorf("MaskDownloads %v: tenant B's upload of A's value = %d %s, want 201", mask, w.Code, w.Body)
+		}
+		te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+		te.do(req{method: "POST", path: "/api/v1/tasks/" + vb.ID + "/cancel", key: b.keys[bulwark.RoleOwner]})
 	}
 }

@@ -316,6 +316,24 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	if why := checkContent(clean, data); why != "" {
 		return nil, s.rejectUpload(w, r, id, "content", http.StatusUnsupportedMediaType, "the file is refused: "+why)
 	}
+	// A secret's value in a workspace is in reach of the task: its code
+	// reads the file, and its file tools answer questions about it
+	// (search_files' matches, list_files' sizes) that masking their
+	// output does not hide. Downloads show it to every member unless
+	// masked. Tasks use a secret by its placeholder; a file holding a
+	// value is refused, as a skill is, and the refusal, which tells that
+	// a guess was right, is charged as a masked answer.
+	red, err := s.secretValues(r, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if red.String(clean) != clean || !bytes.Equal(red.Bytes(data), data) {
+		if err := s.chargeMasked(r, p, "upload"); err != nil {
+			return nil, err
+		}
+		return nil, s.rejectUpload(w, r, id, "secret", http.StatusBadRequest,
+			"the file holds the value of one of your tenant's secrets, which the task and its code could read: leave the value out; a task uses a secret by writing {{secret:NAME}}")
+	}
 	unlock, err := s.lock(r, uploadsLock(tenant)) // the quota is checked and charged under it, on every node
 	if err != nil {
 		return nil, err
