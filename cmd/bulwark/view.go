@@ -434,6 +434,12 @@ func printable(s string) string {
 	return b.String()
 }
 
+// printableName is a name (a file's path) as printable shows text, its
+// line breaks and tabs spelled out too: one name, one line.
+func printableName(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(printable(s))
+}
+
 func isControl(r rune) bool {
 	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || bulwark.IsInvisibleFormat(r))
 }
