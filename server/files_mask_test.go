@@ -267,3 +267,88 @@ func TestUploadHoldingASecretRefused(t *testing.T) {
 		te.do(req{method: "POST", path: "/api/v1/tasks/" + vb.ID + "/cancel", key: b.keys[bulwark.RoleOwner]})
 	}
 }
+
+// TestListingsMaskFileNames: with masked downloads, sandboxed code holds
+// secret values and names files too. A file whose path holds a value is
+// listed (the file list, the Agent Protocol's task and artifacts, the MCP
+// files resource) with the value masked, and with the ID of the masked
+// path: the ID is a hash of the path, and the real one would let a guess
+// be checked offline. The listing is charged as a masked answer. Without
+// masking, paths and IDs are as stored.
+func TestListingsMaskFileNames(t *testing.T) {
+	t.Parallel()
+	const value = "nm-secret-value-2c8e4b17"
+	name := "out/" + value + ".txt"
+	for _, mask := range []bool{true, false} {
+		te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = mask })
+		v := te.createTask(te.key, "hang")
+		if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/" + name, body: "x", key: te.key,
+			header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+			t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+		}
+		// The value is set after the upload: an upload holding it is refused.
+		if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+			t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
+		}
+		realID := bulwark.ArtifactID(v.ID, name)
+		cs := mcpClientAt(t, te.url, te.key, nil)
+		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		listings := map[string]string{"mcp files": res.Contents[0].Text}
+		for _, p := range []string{"/api/v1/tasks/" + v.ID + "/files", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks/" + v.ID + "/artifacts"} {
+			w := te.do(req{method: "GET", path: p, key: te.key})
+			if w.Code != 200 {
+				t.Fatalf("GET %s = %d %s", p, w.Code, w.Body)
+			}
+			listings[p] = w.Body.String()
+		}
+		if mask {
+			// The name shown reaches nothing, and a download by a guessed
+			// name answers the right guess as a wrong one.
+			const wrong = "nm-secret-value-2c8e4b18"
+			for _, n := range []string{"out/[REDACTED:TOKEN].txt", "out/" + wrong + ".txt"} {
+				if w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/" + n, key: te.key}); w.Code != 404 {
+					t.Errorf("GET files/%s = %d %s, want 404", n, w.Code, w.Body)
+				}
+			}
+			right := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/" + name, key: te.key})
+			other := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/out/" + wrong + ".txt", key: te.key})
+			if got, want := strings.ReplaceAll(answer(right), value, "GUESS"), strings.ReplaceAll(answer(other), wrong, "GUESS"); got != want {
+				t.Errorf("a download by the secret's name differs from one by a wrong guess:\n%s\n--- want\n%s", got, want)
+			}
+			// So through MCP.
+			_, rerr := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files/" + name})
+			_, werr := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files/out/" + wrong + ".txt"})
+			if rerr == nil || werr == nil || strings.ReplaceAll(rerr.Error(), value, "GUESS") != strings.ReplaceAll(werr.Error(), wrong, "GUESS") {
+				t.Errorf("MCP reads by the secret's name and a wrong one = %v and %v, want the same refusal", rerr, werr)
+			}
+			// The Agent Protocol finds an artifact by the ID listed, not
+			// by the one a right guess gives.
+			ap := "/ap/v1/agent/tasks/" + v.ID + "/artifacts/"
+			if w := te.do(req{method: "GET", path: ap + realID, key: te.key}); w.Code != 404 {
+				t.Errorf("GET the artifact by the stored name's ID = %d %s, want 404", w.Code, w.Body)
+			}
+			if w := te.do(req{method: "GET", path: ap + bulwark.ArtifactID(v.ID, "out/[REDACTED:TOKEN].txt"), key: te.key}); w.Code != 200 || w.Body.String() != "x" ||
+				strings.Contains(w.Header().Get("Content-Disposition"), value) {
+				t.Errorf("GET the artifact by its listed ID = %d %q %q, want it, under the masked name", w.Code, w.Body, w.Header().Get("Content-Disposition"))
+			}
+		}
+		te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+		for where, got := range listings {
+			if has := strings.Contains(got, value); has == mask {
+				t.Errorf("MaskDownloads %v: %s = %s; want the name as stored: %v", mask, where, got, !mask)
+			}
+			if has := strings.Contains(got, realID); has == mask && where != "mcp files" { // the resource lists no IDs
+				t.Errorf("MaskDownloads %v: %s = %s; want the ID of the stored name (%s): %v", mask, where, got, realID, !mask)
+			}
+			if mask && !strings.Contains(got, "[REDACTED:TOKEN].txt") {
+				t.Errorf("MaskDownloads: %s = %s, want the name masked", where, got)
+			}
+		}
+		if recs := te.audited("secret.masked_answer"); mask && (len(recs) == 0 || recs[0].Details["where"] != "files") {
+			t.Errorf("masked listings audited as %+v, want secret.masked_answer where=files", recs)
+		}
+	}
+}
