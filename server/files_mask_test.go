@@ -352,3 +352,38 @@ func TestListingsMaskFileNames(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadByASecretsNameInAnySpelling: with masked downloads, a
+// download by a name that holds a secret's value is refused as a missing
+// file's however the path is spelled: the name is checked in the form it
+// is read in ("a//b" and "./a/./b" are "a/b", which a value holding a
+// slash would otherwise pass).
+func TestDownloadByASecretsNameInAnySpelling(t *testing.T) {
+	t.Parallel()
+	const value = "sp-secret/value-91d3c6a0"
+	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true })
+	v := te.createTask(te.key, "hang")
+	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
+	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/out/" + value + ".txt", body: "x", key: te.key,
+		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
+		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	// The value is set after the upload: an upload holding it is refused.
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
+	}
+	// (The mux sends "a//b" on to "a/b"; escaped, it reaches the handler.)
+	for _, n := range []string{"out/" + value + ".txt", "out/sp-secret%2F%2Fvalue-91d3c6a0.txt", "out/sp-secret%2F.%2Fvalue-91d3c6a0.txt"} {
+		w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/" + n, key: te.key})
+		if w.Code != 404 || strings.Contains(w.Body.String(), "value-91d3c6a0") {
+			t.Errorf("GET files/%s = %d %s, want 404 as for a missing file", n, w.Code, w.Body)
+		}
+	}
+	cs := mcpClientAt(t, te.url, te.key, nil)
+	for _, n := range []string{"out/" + value + ".txt", "out/sp-secret//value-91d3c6a0.txt", "./out/sp-secret/./value-91d3c6a0.txt", "out/x/../sp-secret/value-91d3c6a0.txt"} {
+		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files/" + n})
+		if err == nil || strings.Contains(err.Error(), "value-91d3c6a0") {
+			t.Errorf("MCP read of %s = %v, %v; want it refused as a missing file", n, res, err)
+		}
+	}
+}

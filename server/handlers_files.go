@@ -137,6 +137,9 @@ func (s *Server) readTaskFile(ctx context.Context, tenant bulwark.TenantID, id, 
 	if err != nil {
 		return bulwark.Artifact{}, nil, err
 	}
+	if clean, err := workspace.Clean(name); err == nil {
+		name = clean // checked and read in one form: "a//b" is "a/b"
+	}
 	if s.cfg.MaskDownloads {
 		red, err := s.red.For(ctx, tenant)
 		if err != nil {
