@@ -219,6 +219,7 @@ func TestUploadHoldingASecretRefused(t *testing.T) {
 			"hex":            {"c.txt", "token=" + hex.EncodeToString([]byte(value))},
 			"percent":        {"d.txt", "token=" + url.QueryEscape(value)},
 			"in the name":    {"e-" + url.PathEscape(value) + ".txt", "harmless"},
+			"spelled apart":  {"up-secret%2F.%2Fvalue+6d0b2e7a.txt", "harmless"},
 			"inside a word":  {"f.txt", "xx" + value + "yy"},
 			"at the end":     {"g.txt", "token:" + value},
 			"as the content": {"h.txt", value},
