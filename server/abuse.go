@@ -9,17 +9,18 @@ import (
 	"github.com/bulwark-agents/bulwark/metrics"
 )
 
-// Bodies that do not decode, and answers in which a secret had to be
-// masked, are what probing looks like: a client that sends more than
-// badInputBurst of them, and then more than badInputRate a second, is
-// refused (429) and audited. An honest client with a bug meets the limit
-// only after many errors, each of which told it what was wrong.
+// Bodies that do not decode are what probing looks like: a client that
+// sends more than badInputBurst of them, and then more than badInputRate
+// a second, is refused (429) and audited. An honest client with a bug
+// meets the limit only after many errors, each of which told it what was
+// wrong. (Answers that had to mask a secret are budgeted per user and
+// tenant instead: see chargeMasked.)
 const (
 	badInputRate  = 0.5 // a second
 	badInputBurst = 20
 )
 
-// Reasons a request counts as bad input.
+// Reasons a request is refused as bad input (the audit records' reason).
 const (
 	badJSON      = "bad_json"
 	secretMasked = "secret_masked"
@@ -64,13 +65,17 @@ func (s *Server) screenBadInput(r *http.Request, p Principal, err error) error {
 // A caller inside a tenant can put a guess at one of its secrets where
 // it comes back to them (a file, a memory, a setting, a field's name in
 // an error) and see whether it comes back masked: each masked answer
-// confirms a whole guess. Such answers are budgeted per client address
-// (with bad input, above), per user and per tenant, so that neither more
-// addresses nor more keys nor more users multiply the guesses; and each
-// is a security event: counted for the tenant, and audited as
-// secret.masked_answer at most once a minute per user. Honest answers
-// that mask (a file the agent wrote with a secret in it, downloaded) are
-// few next to the budgets.
+// confirms a whole guess. Such answers are budgeted per user and per
+// tenant, so that neither more addresses nor more keys nor more users
+// multiply the guesses; and each is a security event: counted for the
+// tenant, and audited as secret.masked_answer at most once a minute per
+// user. Honest answers that mask (a file the agent wrote with a secret
+// in it, downloaded) are few next to the budgets. They are not charged
+// to the client's address: the members behind one address (an office's
+// NAT, a proxy whose forwarding header is not trusted) would share its
+// budget, and one of them, refused by its own budget, could go on
+// spending it and have the others' masked answers refused, other
+// tenants' members' included.
 const (
 	maskUserRate    = 0.05 // a second: three a minute once the burst is spent
 	maskUserBurst   = 20
@@ -93,9 +98,6 @@ func (s *Server) chargeMasked(r *http.Request, p Principal, where string) error 
 		s.audit(r, audit.Record{TenantID: string(p.Tenant), Actor: p.Actor(), Action: "secret.masked_answer",
 			Target: r.Method + " " + r.URL.Path, Outcome: audit.OutcomeOK,
 			Details: map[string]string{"client": clientAddr(r), "where": where}})
-	}
-	if err := s.chargeBadInput(r, p, secretMasked); err != nil {
-		return err
 	}
 	if s.cfg.RateLimitOff {
 		return nil

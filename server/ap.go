@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/internal/bytesize"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // Agent Protocol v1 (https://agentprotocol.ai), at /ap/v1/agent/..., with
@@ -94,7 +95,8 @@ func toAPArtifact(a bulwark.Artifact, sized bool) apArtifact {
 }
 
 func (s *Server) apTaskOf(r *http.Request, t bulwark.Task) (apTask, error) {
-	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), t.ID)
+	p, _ := PrincipalFrom(r.Context())
+	files, sized, err := s.taskFiles(r.Context(), r, p, t.ID)
 	if err != nil {
 		return apTask{}, err
 	}
@@ -242,7 +244,8 @@ func (s *Server) apListArtifacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), r.PathValue("task_id"))
+	p, _ := PrincipalFrom(r.Context())
+	files, sized, err := s.taskFiles(r.Context(), r, p, r.PathValue("task_id"))
 	if err != nil {
 		return err
 	}
@@ -374,8 +377,21 @@ func (s *Server) apDownloadArtifact(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	// With downloads masked, an artifact is found by the ID its listing
+	// shows (see taskFiles): by the real ID of a path that holds a
+	// secret's value, computed from a guess, it would tell the guess.
+	var red *secret.Redactor
+	if s.cfg.MaskDownloads {
+		if red, err = s.red.For(r.Context(), tenant); err != nil {
+			return err
+		}
+	}
 	for _, f := range files {
-		if f.ID == aid {
+		shown := f
+		if red != nil {
+			shown, _ = shownFile(red, id, f)
+		}
+		if shown.ID == aid {
 			_, data, err := rt.ReadFile(r.Context(), tenant, id, f.Path)
 			if err != nil {
 				return err
@@ -383,7 +399,7 @@ func (s *Server) apDownloadArtifact(w http.ResponseWriter, r *http.Request) erro
 			if data, err = s.maskDownload(r, data); err != nil {
 				return err
 			}
-			writeDownload(w, f.Path, data)
+			writeDownload(w, shown.Path, data)
 			return nil
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-agents/bulwark/internal/bytesize"
 	"github.com/bulwark-agents/bulwark/internal/lazy"
 	"github.com/bulwark-agents/bulwark/metrics"
+	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
@@ -42,7 +43,8 @@ type fileView struct {
 }
 
 func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
-	files, sized, err := s.taskFiles(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
+	p, _ := PrincipalFrom(r.Context())
+	files, sized, err := s.taskFiles(r.Context(), r, p, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -58,42 +60,110 @@ func (s *Server) listFiles(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// taskFiles lists the files of task id of tenant for a listing: the file
-// list, the Agent Protocol's artifacts and the MCP files resource. sized
-// is false when downloads are masked (Config.MaskDownloads): a file's
-// size and hash are of the file as stored, so its size less the length
-// of its masked download would give the length of a masked secret, and
-// its hash would let a guess at one be checked offline. Then every file
-// is listed without either (SHA256 ""; Size to be left out), whether or
-// not it holds a secret: which ones do would tell as much. A download's
-// own length is that of what it sends.
-func (s *Server) taskFiles(ctx context.Context, tenant bulwark.TenantID, id string) (files []bulwark.Artifact, sized bool, err error) {
+// taskFiles lists the files of task id for a listing answering r for p:
+// the file list, the Agent Protocol's artifacts and the MCP files
+// resource. sized is false when downloads are masked
+// (Config.MaskDownloads): a file's size and hash are of the file as
+// stored, so its size less the length of its masked download would give
+// the length of a masked secret, and its hash would let a guess at one
+// be checked offline. Then every file is listed without either (SHA256
+// ""; Size to be left out), whether or not it holds a secret: which ones
+// do would tell as much. A download's own length is that of what it
+// sends.
+//
+// In that mode sandboxed code holds secret values and names files too, so
+// a path is masked with the tenant's secrets as a download is (charged as
+// a masked answer); its ID, a hash of the path, is then that of the
+// masked path, which no guess can be checked against. Such a file is not
+// reached by the name shown.
+func (s *Server) taskFiles(ctx context.Context, r *http.Request, p Principal, id string) (files []bulwark.Artifact, sized bool, err error) {
 	rt, err := s.runtime()
 	if err != nil {
 		return nil, false, err
 	}
-	if files, err = rt.Files(ctx, tenant, id); err != nil {
+	if files, err = rt.Files(ctx, p.Tenant, id); err != nil {
 		return nil, false, err
 	}
 	if !s.cfg.MaskDownloads {
 		return files, true, nil
 	}
+	red, err := s.red.For(ctx, p.Tenant)
+	if err != nil {
+		return nil, false, err
+	}
+	masked := false
 	for i := range files {
+		var m bool
+		files[i], m = shownFile(red, id, files[i])
 		files[i].Size, files[i].SHA256 = 0, ""
+		masked = masked || m
+	}
+	if masked {
+		if err := s.chargeMasked(r, p, "files"); err != nil {
+			return nil, false, err
+		}
 	}
 	return files, false, nil
 }
 
-func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
+// shownFile is file f of task id as a listing shows it when downloads are
+// masked: its path masked with red and, when that changed it, with the ID
+// of the masked path (an ID is a hash of the path, against which a guess
+// could be checked). masked reports whether it changed.
+func shownFile(red *secret.Redactor, id string, f bulwark.Artifact) (_ bulwark.Artifact, masked bool) {
+	p := red.String(f.Path)
+	if p == f.Path {
+		return f, false
+	}
+	f.Path, f.ID = p, bulwark.ArtifactID(id, p)
+	return f, true
+}
+
+// errNoFile answers a read of a file that is not there, in words that do
+// not repeat its name (the workspace's would): a name can hold a guess at
+// a secret's value, and its masked echo would tell the guess was right.
+func errNoFile(op string, err error) error {
+	return bulwark.E(bulwark.NotFound, op, "there is no such task, or it has no file of this name", err)
+}
+
+// readTaskFile reads file name of task id for a download (the file API,
+// MCP): as the workspace reads it, but with downloads masked a name that
+// holds one of the tenant's secret values is answered as one that is not
+// there (listings show it masked, see taskFiles): else a download by a
+// guessed name would tell a right guess by its 200. Errors do not repeat
+// the name.
+func (s *Server) readTaskFile(ctx context.Context, tenant bulwark.TenantID, id, name, op string) (bulwark.Artifact, []byte, error) {
 	rt, err := s.runtime()
 	if err != nil {
-		return err
+		return bulwark.Artifact{}, nil, err
 	}
-	a, data, err := rt.ReadFile(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), r.PathValue("path"))
-	if k := bulwark.ErrorKind(err); k == bulwark.Invalid || k == bulwark.PermissionDenied {
+	if clean, err := workspace.Clean(name); err == nil {
+		name = clean // checked and read in one form: "a//b" is "a/b"
+	}
+	if s.cfg.MaskDownloads {
+		red, err := s.red.For(ctx, tenant)
+		if err != nil {
+			return bulwark.Artifact{}, nil, err
+		}
+		if red.String(name) != name {
+			return bulwark.Artifact{}, nil, errNoFile(op, nil)
+		}
+	}
+	a, data, err := rt.ReadFile(ctx, tenant, id, name)
+	switch k := bulwark.ErrorKind(err); {
+	case err == nil:
+		return a, data, nil
+	case k == bulwark.Invalid || k == bulwark.PermissionDenied:
 		// The workspace's message repeats the path; this one does not.
-		return bulwark.E(k, "server.downloadFile", "no file can be read under this name: it names a folder, a part of its path is a file, or it leads outside the workspace", err)
+		return a, nil, bulwark.E(k, op, "no file can be read under this name: it names a folder, a part of its path is a file, or it leads outside the workspace", err)
+	case k == bulwark.NotFound:
+		return a, nil, errNoFile(op, err)
 	}
+	return a, nil, err
+}
+
+func (s *Server) downloadFile(w http.ResponseWriter, r *http.Request) error {
+	a, data, err := s.readTaskFile(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), r.PathValue("path"), "server.downloadFile")
 	if err != nil {
 		return err
 	}
@@ -316,6 +386,24 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	if why := checkContent(clean, data); why != "" {
 		return nil, s.rejectUpload(w, r, id, "content", http.StatusUnsupportedMediaType, "the file is refused: "+why)
 	}
+	// A secret's value in a workspace is in reach of the task: its code
+	// reads the file, and its file tools answer questions about it
+	// (search_files' matches, list_files' sizes) that masking their
+	// output does not hide. Downloads show it to every member unless
+	// masked. Tasks use a secret by its placeholder; a file holding a
+	// value is refused, as a skill is, and the refusal, which tells that
+	// a guess was right, is charged as a masked answer.
+	red, err := s.secretValues(r, tenant)
+	if err != nil {
+		return nil, err
+	}
+	if red.String(clean) != clean || !bytes.Equal(red.Bytes(data), data) {
+		if err := s.chargeMasked(r, p, "upload"); err != nil {
+			return nil, err
+		}
+		return nil, s.rejectUpload(w, r, id, "secret", http.StatusBadRequest,
+			"the file holds the value of one of your tenant's secrets, which the task and its code could read: leave the value out; a task uses a secret by writing {{secret:NAME}}")
+	}
 	unlock, err := s.lock(r, uploadsLock(tenant)) // the quota is checked and charged under it, on every node
 	if err != nil {
 		return nil, err
@@ -327,8 +415,16 @@ func (s *Server) acceptUpload(w http.ResponseWriter, r *http.Request, id, name s
 	}
 	if quota := s.storageQuota(); used+int64(len(data)) > quota {
 		s.sec.IncTenant(metrics.ResourceExhausted, string(tenant))
-		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", bytesize.Text(used), bytesize.Text(quota)))
+		// With downloads masked, the bytes used are the files' sizes as
+		// stored, which no listing shows (see taskFiles): their sum,
+		// read before and after a task writes a file, would be that
+		// file's size, and less its masked download the length of a
+		// secret. The refusal then says only that storage is full.
+		msg := fmt.Sprintf("your tenant's file storage is full: %s of %s used; delete tasks' files or ask the operator for more", bytesize.Text(used), bytesize.Text(quota))
+		if s.cfg.MaskDownloads {
+			msg = fmt.Sprintf("your tenant's file storage is full (it holds at most %s); delete tasks' files or ask the operator for more", bytesize.Text(quota))
+		}
+		return nil, s.rejectUpload(w, r, id, "quota", http.StatusRequestEntityTooLarge, msg)
 	}
 	a, err := rt.PutFile(r.Context(), tenant, id, clean, data)
 	if err != nil {

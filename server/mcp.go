@@ -319,20 +319,15 @@ func (b *mcpBackend) Files(ctx context.Context, id string) ([]bulwark.Artifact, 
 	if _, err := b.allow("Files"); err != nil {
 		return nil, err
 	}
-	files, _, err := b.s.taskFiles(ctx, b.p.Tenant, id)
+	files, _, err := b.s.taskFiles(ctx, b.r, b.p, id)
 	return files, err
 }
 
 func (b *mcpBackend) ReadFile(ctx context.Context, id, name string) (bulwark.Artifact, []byte, error) {
-	rt, err := b.allow("ReadFile")
-	if err != nil {
+	if _, err := b.allow("ReadFile"); err != nil {
 		return bulwark.Artifact{}, nil, err
 	}
-	a, data, err := rt.ReadFile(ctx, b.p.Tenant, id, name)
-	if k := bulwark.ErrorKind(err); k == bulwark.Invalid || k == bulwark.PermissionDenied {
-		// As downloadFile: the workspace's message repeats the path.
-		return a, nil, bulwark.E(k, "server.mcp.readFile", "no file can be read under this name: it names a folder, a part of its path is a file, or it leads outside the workspace", err)
-	}
+	a, data, err := b.s.readTaskFile(ctx, b.p.Tenant, id, name, "server.mcp.readFile") // as downloadFile
 	if err != nil {
 		return a, nil, err
 	}

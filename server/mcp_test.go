@@ -308,14 +308,15 @@ func TestMCPFilesMasked(t *testing.T) {
 	t.Parallel()
 	const value = "mcp-secret-value-3b7d1f"
 	te := newTaskEnv(t, func(c *Config) { c.MaskDownloads = true })
-	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
-		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
-	}
 	v := te.createTask(te.key, "hang")
 	defer te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
 	if w := te.do(req{method: "PUT", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", body: "token=" + value, key: te.key,
 		header: map[string]string{"Content-Type": "application/octet-stream"}}); w.Code != 201 {
 		t.Fatalf("PUT file = %d %s", w.Code, w.Body)
+	}
+	// The value is set after the upload: an upload holding it is refused.
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/TOKEN", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 	}
 	cs := mcpClientAt(t, te.url, te.key, nil)
 	res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.FileURI(v.ID, "leak.txt")})

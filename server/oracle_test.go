@@ -382,3 +382,85 @@ func TestTaskInputStoredMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestOneMemberCannotSpendTheTenantsMaskedBudget: the tenant's budget of
+// masked answers is shared by its members, so one member must not be able
+// to spend it and have the others' masked answers (an honest download of
+// a file that holds a secret) refused. One member's keys all carry the
+// member's rights and draw on its one budget, which is smaller than the
+// tenant's and checked first: however many keys and addresses the member
+// uses, another member still has masked answers.
+func TestOneMemberCannotSpendTheTenantsMaskedBudget(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, highRates)
+	a := e.tenant("a")
+	if err := e.db.SetSecret(context.Background(), a.id, oracleSecret, oracleValue); err != nil {
+		t.Fatal(err)
+	}
+	greedy, other := a.users[bulwark.RoleMember], a.users[bulwark.RoleAdmin]
+	var keys []string
+	for range 4 {
+		tok, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: greedy.ID})
+		keys = append(keys, tok)
+	}
+	otherKey, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: other.ID})
+	addr := 0
+	guess := func(key string) int {
+		addr++
+		return e.do(req{method: "POST", path: "/api/v1/memories", key: key, remote: fmt.Sprintf("10.9.%d.%d:1", addr>>8&255, addr&255),
+			body: `{"text":"guess ` + oracleValue + `","scope":"user"}`}).Code
+	}
+	had := 0
+	for i := range 2 * maskTenantBurst {
+		if guess(keys[i%len(keys)]) == 201 {
+			had++
+		}
+	}
+	if had == 0 || had > maskUserBurst+2 {
+		t.Fatalf("one member had %d masked answers over %d keys, want at most about %d", had, len(keys), maskUserBurst)
+	}
+	if code := guess(otherKey); code != 201 {
+		t.Errorf("after one member's %d masked answers, another member's = %d, want 201", 2*maskTenantBurst, code)
+	}
+}
+
+// TestOneMemberCannotSpendTheMaskedBudgetOfItsAddress: members often
+// share an address (an office's NAT, a proxy whose forwarding header is
+// not trusted). A member who keeps asking for masked answers from it,
+// refused once its own budget is spent, must not have the masked answers
+// of the others there refused: those of a colleague, or of a member of
+// another tenant. Masked answers are budgeted per user and per tenant,
+// which are the callers whose guesses they count; the address budget is
+// for bodies that do not decode.
+func TestOneMemberCannotSpendTheMaskedBudgetOfItsAddress(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, highRates)
+	a, b := e.tenant("a"), e.tenant("b")
+	for _, tn := range []*tenant{a, b} {
+		if err := e.db.SetSecret(context.Background(), tn.id, oracleSecret, oracleValue); err != nil {
+			t.Fatal(err)
+		}
+	}
+	greedy, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: a.users[bulwark.RoleMember].ID})
+	colleague, _ := e.issue(a.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: a.users[bulwark.RoleAdmin].ID})
+	neighbour, _ := e.issue(b.id, KeySpec{Role: bulwark.RoleMember, CreatorUser: b.users[bulwark.RoleMember].ID})
+	const office = "203.0.113.5:1"
+	guess := func(key string) int {
+		return e.do(req{method: "POST", path: "/api/v1/memories", key: key, remote: office,
+			body: `{"text":"guess ` + oracleValue + `","scope":"user"}`}).Code
+	}
+	had := 0
+	for range 3 * maskUserBurst {
+		if guess(greedy) == 201 {
+			had++
+		}
+	}
+	if had == 0 || had > maskUserBurst+2 {
+		t.Fatalf("the member had %d masked answers, want its budget of about %d", had, maskUserBurst)
+	}
+	for who, key := range map[string]string{"a colleague": colleague, "another tenant's member": neighbour} {
+		if code := guess(key); code != 201 {
+			t.Errorf("after one member's %d masked answers from the address, %s's there = %d, want 201", 3*maskUserBurst, who, code)
+		}
+	}
+}

@@ -110,6 +110,10 @@ var scripts = map[string][]llmtest.Turn{
 		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"notes.txt","content":"from the second turn"}`)}},
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"second answer"}`)}},
 	},
+	"SPOOF": { // a name with a right-to-left override: "reportexe.pdf" as shown raw
+		{ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"docs/report\u202efdp.exe","content":"not a PDF"}`)}},
+		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"Wrote the file."}`)}},
+	},
 	"XSS": {
 		{Content: xssText, ToolCalls: []llmtest.ToolCall{call("write_file", `{"path":"x.html","content":"<script>window.__pwned=3</script>"}`)}},
 		{ToolCalls: []llmtest.ToolCall{call("finish", `{"answer":"<img src=x onerror=\"window.__pwned=4\">answer"}`)}},

@@ -40,6 +40,7 @@ func TestBrowser(t *testing.T) {
 		{"resume or cancel an interrupted task", testInterrupted},
 		{"upload and download", testFiles},
 		{"model text stays text", testHostileText},
+		{"invisible characters in names shown", testSpoofedNames},
 		{"long task pages old steps", testLongTask},
 		{"cross-origin post refused", testCrossOrigin},
 		{"task list usage", testTaskListUsage},
@@ -610,4 +611,59 @@ func (s *e2eServer) download(t *testing.T, id, path string) string {
 		t.Fatalf("GET file %s = %d %s", path, resp.StatusCode, b)
 	}
 	return string(b)
+}
+
+// testSpoofedNames runs a task whose title holds a zero-width space (bidi controls are taken out of a task's input) and
+// whose model writes "docs/report\u202efdp.exe" (a right-to-left
+// override: "reportexe.pdf" as a browser shows it raw). The task list,
+// the task's title, the call's target, the file list and the preview
+// spell both characters out; the file's links still reach it, under the
+// name stored, and its download is named without the override.
+func testSpoofedNames(t *testing.T, b *browser, s *e2eServer) {
+	const rlo, shownRLO = "\u202e", "⟨U+202E⟩"
+	var tk bulwark.Task
+	s.api(t, "POST", "/api/v1/tasks", `{"input":"SPOOF: invoice\u200b copy"}`, 201, &tk)
+	id := tk.ID
+	b.open(s.URL + "/tasks/" + id)
+	b.wait("the end", `document.querySelector('.finish')`)
+	if got := b.text(".task-head h1"); got != "SPOOF: invoice⟨U+200B⟩ copy" {
+		t.Errorf("the task's title reads %+q, want the zero-width space spelled out", got)
+	}
+	if got := b.text(".call .target"); got != "docs/report"+shownRLO+"fdp.exe" {
+		t.Errorf("the call's target reads %+q, want the override spelled out", got)
+	}
+	b.open(s.URL + "/tasks")
+	row := `[...document.querySelectorAll('table.tasks tbody tr')].find(r => r.innerText.includes('SPOOF'))`
+	b.wait("the task's row", row)
+	if got := evalJS[string](b, row+`.querySelector('td[data-label=Task]').innerText.trim()`); got != "SPOOF: invoice⟨U+200B⟩ copy" {
+		t.Errorf("the task list shows the title as %+q", got)
+	}
+	b.open(s.URL + "/tasks/" + id + "/files")
+	b.wait("the file list", `document.querySelector('table.files')`)
+	b.do(chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('table.files tr.dir button')].find(x => x.innerText === 'docs/').click()`))
+	b.wait("the folder", `document.querySelector('table.files tbody tr:not(.dir) .mono')`)
+	if got := b.text("table.files tbody tr:not(.dir) .mono"); got != "report"+shownRLO+"fdp.exe" {
+		t.Errorf("the file list shows %+q, want the override spelled out", got)
+	}
+	if strings.Contains(evalJS[string](b, `document.querySelector('main').innerText`), rlo) {
+		t.Error("the files page shows a raw right-to-left override")
+	}
+	link := evalJS[map[string]string](b, `(() => { const a = document.querySelector('table.files tbody tr:not(.dir) a'); return {href: a.getAttribute('href'), download: a.getAttribute('download')}; })()`)
+	if want := "/api/v1/tasks/" + id + "/files/docs/report%E2%80%AEfdp.exe"; link["href"] != want {
+		t.Errorf("the download link is %q, want %q (the name as stored)", link["href"], want)
+	}
+	if link["download"] != "reportfdp.exe" {
+		t.Errorf("the link downloads as %+q, want %q", link["download"], "reportfdp.exe")
+	}
+	if got := evalJS[string](b, `fetch(document.querySelector('table.files tbody tr:not(.dir) a').href).then(r => r.status + ' ' + r.headers.get('Content-Disposition'))`, chromedp.EvalAwaitPromise); got != `200 attachment; filename=reportfdp.exe` {
+		t.Errorf("fetching the link gives %q", got)
+	}
+	b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('table.files tbody tr:not(.dir) button').click()`))
+	b.wait("the preview", `document.querySelector('.preview pre')`)
+	if got := b.text(".preview h2"); got != "docs/report"+shownRLO+"fdp.exe" {
+		t.Errorf("the preview's heading reads %+q", got)
+	}
+	if got := b.text(".preview pre"); got != "not a PDF" {
+		t.Errorf("the preview shows %q", got)
+	}
 }

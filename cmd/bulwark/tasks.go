@@ -410,9 +410,9 @@ func tasksFiles(ctx context.Context, db store, tenant bulwark.TenantID, data str
 	n := 0
 	put := func(name string, content []byte) error {
 		if err := dst.WriteFile(name, content); err != nil {
-			return fmt.Errorf("write %s: %s", name, userMessage(err))
+			return fmt.Errorf("write %s: %s", printableName(name), userMessage(err))
 		}
-		fmt.Fprintf(s.out, "%s\n", filepath.Join(out, filepath.FromSlash(name)))
+		fmt.Fprintf(s.out, "%s\n", printableName(filepath.Join(out, filepath.FromSlash(name))))
 		n++
 		return nil
 	}

@@ -131,10 +131,24 @@ func TestTasksFiles(t *testing.T) {
 	if _, err := db.PutArtifact(context.Background(), tenant, bulwark.Artifact{TaskID: sealed.ID, Path: "docs/notes.txt"}, []byte("kept\n")); err != nil {
 		t.Fatal(err)
 	}
+	// A name the agent chose is written as it is, and shown with its
+	// invisible characters spelled out: a right-to-left override does not
+	// show "report\u202efdp.exe" as "reportexe.pdf". (Workspaces refuse
+	// control characters in names.)
+	const hostile = "report\u202efdp\u200b.exe"
+	if _, err := db.PutArtifact(context.Background(), tenant, bulwark.Artifact{TaskID: sealed.ID, Path: hostile}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
 	out2 := filepath.Join(t.TempDir(), "out2")
 	r = runBulwark(t, nil, "tasks", "files", sealed.ID, "--out", out2, "--data", data)
 	if got, err := os.ReadFile(filepath.Join(out2, "docs", "notes.txt")); r.code != 0 || err != nil || string(got) != "kept\n" {
 		t.Errorf("tasks files of a sealed task: exit %d (%s), file %q, %v", r.code, r.stderr, got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(out2, hostile)); err != nil || string(got) != "x" {
+		t.Errorf("tasks files wrote %+q = %q, %v; want it under its name", hostile, got, err)
+	}
+	if want := filepath.Join(out2, `report\u202efdp\u200b.exe`) + "\n"; !strings.Contains(r.stdout, want) || strings.ContainsAny(r.stdout, "\u202e\u200b") {
+		t.Errorf("tasks files printed %+q, want the line %+q", r.stdout, want)
 	}
 }
 

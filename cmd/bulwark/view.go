@@ -403,8 +403,10 @@ func visible(s string) string {
 
 // printable replaces the control characters of text from a model or a tool
 // with visible escapes, so that no escape sequence reaches the terminal
-// (a model could otherwise rewrite the screen, hide lines or set the title).
-// Newlines and tabs are kept.
+// (a model could otherwise rewrite the screen, hide lines or set the title),
+// and the invisible format characters (bulwark.IsInvisibleFormat) too, so
+// that a name or title cannot be shown as another ("report\u202efdp.exe"
+// for "reportexe.pdf"). Newlines and tabs are kept.
 func printable(s string) string {
 	clean := true
 	for _, r := range s {
@@ -418,15 +420,26 @@ func printable(s string) string {
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if isControl(r) {
+		switch {
+		case r < 0x100 && isControl(r):
 			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
+		case r <= 0xffff && isControl(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		case isControl(r):
+			fmt.Fprintf(&b, "\\U%08x", r)
+		default:
+			b.WriteRune(r)
 		}
-		b.WriteRune(r)
 	}
 	return b.String()
 }
 
+// printableName is a name (a file's path) as printable shows text, its
+// line breaks and tabs spelled out too: one name, one line.
+func printableName(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\t", `\t`).Replace(printable(s))
+}
+
 func isControl(r rune) bool {
-	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0)
+	return r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || bulwark.IsInvisibleFormat(r))
 }

@@ -2,7 +2,7 @@
 // exact command, path or URL, the rule that asked and its reason, and
 // Allow / Deny (POST /api/v1/tasks/{id}/approvals/{aid}).
 import {api, taskURL} from './api.js';
-import {h, clear, errorBox, busy} from './dom.js';
+import {h, clear, errorBox, busy, shown} from './dom.js';
 
 const targetLabels = {run_shell: 'Command', run_code: 'Language', fetch_url: 'URL', search_files: 'Pattern',
   read_file: 'Path', write_file: 'Path', edit_file: 'Path', delete_file: 'Path', list_files: 'Folder'};
@@ -19,10 +19,10 @@ export function approvalCard(taskID, a, canAct, done) {
   }
   const code = a.tool === 'run_code' && a.args && a.args.code;
   const card = h('article', {class: 'approval-card', 'aria-label': 'Approval for ' + a.tool},
-    h('h2', null, 'Allow ', h('code', null, a.tool), '?'),
+    h('h2', null, 'Allow ', h('code', null, shown(a.tool)), '?'),
     h('dl', null,
       h('dt', null, targetLabels[a.tool] || 'Target'),
-      h('dd', null, h('pre', {class: 'target'}, a.target || '(none)')),
+      h('dd', null, h('pre', {class: 'target'}, a.target ? shown(a.target) : '(none)')),
       code ? [h('dt', null, 'Code'), h('dd', null, h('pre', null, code))] : null,
       a.reason ? [h('dt', null, 'Reason'), h('dd', {class: 'reason'}, a.reason)] : null,
       a.rule ? [h('dt', null, 'Rule'), h('dd', null, h('code', null, a.rule))] : null),

@@ -4,7 +4,7 @@
 // raw id in small type below), and the verification of the whole hash
 // chain and its signed checkpoints (GET /api/v1/audit/verify).
 import {api, list} from './api.js';
-import {h, clear, field, errorBox, empty, busy, timeEl, fmtNumber} from './dom.js';
+import {h, clear, field, errorBox, empty, busy, timeEl, fmtNumber, shown} from './dom.js';
 
 // rfc3339 turns a datetime-local value (the viewer's zone) into UTC.
 export function rfc3339(local) {
@@ -93,8 +93,8 @@ export async function render(main, ctx) {
   // named shows a person's email or a key's name, with its raw id in
   // small type below (what the Actor filter takes), or the id alone.
   function named(name, id) {
-    if (!name) return h('span', {class: 'mono id'}, id);
-    return [h('span', {class: 'name'}, name), h('span', {class: 'mono id actor-id'}, id)];
+    if (!name) return h('span', {class: 'mono id'}, shown(id));
+    return [h('span', {class: 'name'}, shown(name)), h('span', {class: 'mono id actor-id'}, shown(id))];
   }
 
   filters.addEventListener('submit', ev => {

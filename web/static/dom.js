@@ -144,6 +144,37 @@ export function pathURL(p) {
   return String(p).split('/').filter(Boolean).map(encodeURIComponent).join('/');
 }
 
+// invisible matches what shown spells out: every control (Cc, the C1
+// controls included), format character (Cf: bidirectional overrides,
+// embeddings, isolates and marks, zero-width characters, tag characters),
+// lone surrogate, line or paragraph separator, and the characters shown
+// as nothing though not of category Cf. It is the set of
+// bulwark.IsInvisibleFormat (names.go) with the controls;
+// TestShownMatchesGo holds the two together.
+const invisible = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029\u034F\uFE00-\uFE0F\u180B-\u180D\u180F\u115F\u1160\u3164\uFFA0\u17B4\u17B5\u{E0100}-\u{E01EF}]/gu;
+
+// shownPattern matches an emoji sequence, whose joiners (U+200D) and
+// presentation selectors (U+FE0E, U+FE0F) only draw the emoji and are
+// left alone ("👩‍💻" stays one picture), or one character of invisible.
+const shownPattern = new RegExp('(\\p{Extended_Pictographic}[\\uFE0E\\uFE0F]?(?:\\u200D\\p{Extended_Pictographic}[\\uFE0E\\uFE0F]?)*)|' + invisible.source, 'gu');
+
+// shown returns a name (a file's path, a skill's, a task's title, a tool
+// call's target) as the page shows it: each character that would be
+// invisible or would change how the name reads around it spelled out as
+// its code point, "report\u202Efdp.exe" as "report⟨U+202E⟩fdp.exe",
+// so a name cannot pass for another. Only what is shown changes: links
+// and requests go on using the name itself.
+export function shown(name) {
+  return String(name ?? '').replace(shownPattern, (c, emoji) => emoji ||
+    '⟨U+' + c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0') + '⟩');
+}
+
+// fileName is a download's file name: the base name of path without the
+// characters shown spells out, as the server's Content-Disposition has it.
+export function fileName(path) {
+  return String(path).split('/').pop().replace(invisible, '');
+}
+
 // firstLine returns the first line of text, cut at max characters.
 export function firstLine(text, max) {
   const line = String(text || '').split('\n', 1)[0];

@@ -3,7 +3,7 @@
 // /api/v1/tasks/{id}/files/{path}). Paths come from the server's listing
 // and go back URL-encoded segment by segment; the server confines them.
 import {api, request, list, atLeast, taskURL} from './api.js';
-import {h, add, clear, timeEl, errorBox, empty, note, fmtBytes, field, busy, pathURL, firstLine} from './dom.js';
+import {h, add, clear, timeEl, errorBox, empty, note, fmtBytes, field, busy, pathURL, firstLine, shown, fileName} from './dom.js';
 
 const previewMax = 512 << 10; // bytes of a file shown as text
 
@@ -62,7 +62,7 @@ export async function render(main, ctx) {
     h('div', {class: 'page-head'},
       h('h1', null, 'Files'),
       h('a', {class: 'button', href: '/tasks/' + encodeURIComponent(id)}, 'Back to the task')),
-    h('p', {class: 'muted'}, 'The workspace of ', h('a', {href: '/tasks/' + encodeURIComponent(id)}, firstLine(task.input, 80) || id),
+    h('p', {class: 'muted'}, 'The workspace of ', h('a', {href: '/tasks/' + encodeURIComponent(id)}, shown(firstLine(task.input, 80)) || id),
       '. The agent sees only these files.'),
     crumbs, listing, preview, canUpload ? upForm : null]);
 
@@ -79,7 +79,7 @@ export async function render(main, ctx) {
   function show() {
     const parts = folder.split('/').filter(Boolean);
     clear(crumbs).append(crumb('workspace', ''),
-      parts.map((p, i) => [' / ', crumb(p, parts.slice(0, i + 1).join('/') + '/')]));
+      parts.map((p, i) => [' / ', crumb(shown(p), parts.slice(0, i + 1).join('/') + '/')]));
     const {dirs, files: here} = entries(files, folder);
     if (!dirs.length && !here.length) {
       clear(listing).append(empty(folder ? 'This folder is empty.' : 'No files yet. The agent\'s output and your uploads appear here.'));
@@ -89,7 +89,7 @@ export async function render(main, ctx) {
       h('thead', null, h('tr', null, ['Name', 'Size', 'Changed', ''].map(c => h('th', {scope: 'col'}, c)))),
       h('tbody', null,
         dirs.map(d => h('tr', {class: 'dir'},
-          h('td', {'data-label': 'Name'}, h('button', {type: 'button', class: 'link', onclick: () => go(folder + d.name + '/')}, d.name + '/')),
+          h('td', {'data-label': 'Name'}, h('button', {type: 'button', class: 'link', onclick: () => go(folder + d.name + '/')}, shown(d.name) + '/')),
           h('td', {'data-label': 'Size', class: 'num'}, `${d.count} file${d.count === 1 ? '' : 's'}`),
           h('td', null), h('td', null))),
         here.map(fileRow))));
@@ -110,19 +110,19 @@ export async function render(main, ctx) {
     const name = f.path.slice(folder.length);
     const url = taskURL(id, 'files', pathURL(f.path));
     return h('tr', null,
-      h('td', {'data-label': 'Name'}, h('span', {class: 'mono'}, name), f.uploaded ? h('span', {class: 'badge'}, 'uploaded') : null),
+      h('td', {'data-label': 'Name'}, h('span', {class: 'mono'}, shown(name)), f.uploaded ? h('span', {class: 'badge'}, 'uploaded') : null),
       h('td', {'data-label': 'Size', class: 'num'}, fmtBytes(f.size)),
       h('td', {'data-label': 'Changed'}, timeEl(f.created)),
       h('td', null, h('div', {class: 'row-actions'},
         h('button', {type: 'button', onclick: () => showPreview(f, url)}, 'Preview'),
-        h('a', {class: 'button', href: url, download: name.split('/').pop()}, 'Download'))));
+        h('a', {class: 'button', href: url, download: fileName(name)}, 'Download'))));
   }
 
   async function showPreview(f, url) {
     preview.hidden = false;
-    clear(preview).append(h('h2', null, f.path), note('Loading…'));
+    clear(preview).append(h('h2', null, shown(f.path)), note('Loading…'));
     if (f.size > previewMax) {
-      clear(preview).append(h('h2', null, f.path), note(`Too large to preview (${fmtBytes(f.size)}): download it instead.`));
+      clear(preview).append(h('h2', null, shown(f.path)), note(`Too large to preview (${fmtBytes(f.size)}): download it instead.`));
       return;
     }
     try {
@@ -131,9 +131,9 @@ export async function render(main, ctx) {
       const body = looksText(bytes)
         ? h('pre', {class: 'file-text', tabindex: 0}, new TextDecoder().decode(bytes))
         : note('This is not a text file: download it to open it.');
-      clear(preview).append(h('h2', null, f.path), body);
+      clear(preview).append(h('h2', null, shown(f.path)), body);
     } catch (e) {
-      clear(preview).append(h('h2', null, f.path), errorBox(e));
+      clear(preview).append(h('h2', null, shown(f.path)), errorBox(e));
     }
     preview.scrollIntoView({block: 'nearest'});
   }

@@ -2,7 +2,7 @@
 // text (the model's, tools', web pages', people's) goes in as text nodes:
 // a model reply holding <script> or <img onerror> shows those characters
 // and nothing else.
-import {h, timeEl, firstLine} from './dom.js';
+import {h, timeEl, firstLine, shown} from './dom.js';
 
 // targetOf returns what a tool call acts on, for its one-line summary:
 // the command line, the path, the URL, the question.
@@ -67,8 +67,8 @@ export function toolCall(e) {
   const pretty = typeof args === 'string' ? args : JSON.stringify(args, null, 2);
   const el = h('article', {class: 'call', dataset: {seq: e.seq, call: e.call_id || ''}},
     h('div', {class: 'call-head'},
-      h('span', {class: 'tool'}, e.tool || 'tool'),
-      target ? h('code', {class: 'target'}, target) : null,
+      h('span', {class: 'tool'}, shown(e.tool || 'tool')),
+      target ? h('code', {class: 'target'}, shown(target)) : null,
       badges, timeEl(e.time, true)),
     e.tool === 'finish' ? null : h('details', {class: 'args'}, h('summary', null, 'Arguments'), h('pre', null, pretty || '{}')));
   el.badges = badges;
@@ -126,7 +126,7 @@ const lineKinds = {notice: 'Notice', guard: 'Guard', error: 'Error', compacted: 
 export function line(e) {
   return h('div', {class: 'line ' + e.type, role: e.type === 'error' ? 'alert' : null, dataset: {seq: e.seq}},
     h('span', {class: 'kind'}, lineKinds[e.type] || e.type),
-    e.tool ? h('code', null, e.tool) : null,
+    e.tool ? h('code', null, shown(e.tool)) : null,
     h('span', {class: 'text'}, e.text || ''),
     e.child ? h('a', {class: 'child-link', href: '/tasks/' + encodeURIComponent(e.child)}, 'Open the sub-agent') : null);
 }

@@ -1,7 +1,7 @@
 // keys.js is the tenant's API keys: make one (its token is shown once,
 // here, and never again) and revoke one.
 import {api, list} from './api.js';
-import {h, clear, field, errorBox, empty, note, busy, timeEl} from './dom.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl, shown} from './dom.js';
 
 const roles = ['viewer', 'member', 'admin', 'owner'];
 const scopes = ['tasks', 'keys', 'secrets', 'users', 'settings', 'audit'];
@@ -14,14 +14,14 @@ export async function render(main) {
   const days = h('input', {type: 'number', min: 1, max: 1825, step: 1, placeholder: 'never'});
   const boxes = scopes.map(s => h('input', {type: 'checkbox', value: s}));
   const errors = h('div', {class: 'errors'});
-  const shown = h('div');
+  const tokenBox = h('div');
   const create = h('button', {type: 'submit', class: 'primary'}, 'Create key');
   const form = h('form', {class: 'card'},
     h('h2', null, 'New key'),
     h('div', {class: 'grid'}, field('Name', name), field('Role', role, 'At most your own.'), field('Expires after (days)', days)),
     h('fieldset', {class: 'inline'}, h('legend', null, 'Scopes (none checked: all the role allows)'),
       boxes.map(b => h('label', {class: 'check'}, b, ' ' + b.value))),
-    errors, h('div', {class: 'actions'}, create), shown);
+    errors, h('div', {class: 'actions'}, create), tokenBox);
   main.append(h('div', {class: 'page-head'}, h('h1', null, 'API keys')), listing, form);
 
   async function load() {
@@ -61,7 +61,7 @@ export async function render(main) {
           showToken(out.token, 'The old key keeps working for an hour.');
         }));
         return h('tr', {class: k.stale ? 'stale' : null},
-          h('td', {'data-label': 'Name'}, k.name, k.stale ? h('span', {class: 'badge warn', title: 'Older than the tenant\'s key_max_age_days'}, ' rotate me') : null),
+          h('td', {'data-label': 'Name'}, shown(k.name), k.stale ? h('span', {class: 'badge warn', title: 'Older than the tenant\'s key_max_age_days'}, ' rotate me') : null),
           h('td', {'data-label': 'Key', class: 'mono'}, (k.prefix || '') + '…'),
           h('td', {'data-label': 'Role'}, k.role),
           h('td', {'data-label': 'Scopes'}, (k.scopes || []).join(', ') || 'all'),
@@ -74,7 +74,7 @@ export async function render(main) {
 
   form.addEventListener('submit', ev => {
     ev.preventDefault();
-    clear(shown);
+    clear(tokenBox);
     busy(create, errors, async () => {
       const body = {name: name.value.trim(), role: role.value};
       const chosen = boxes.filter(b => b.checked).map(b => b.value);
@@ -89,14 +89,14 @@ export async function render(main) {
 
   // showToken shows a new key's token, this once.
   function showToken(value, extra) {
-    clear(shown);
+    clear(tokenBox);
     const token = h('input', {type: 'text', readonly: true, value, class: 'mono token', 'aria-label': 'The new key'});
     const copy = h('button', {type: 'button'}, 'Copy');
     copy.addEventListener('click', async () => {
       token.select();
       try { await navigator.clipboard.writeText(value); copy.textContent = 'Copied'; } catch { copy.textContent = 'Select and copy it'; }
     });
-    shown.append(h('div', {class: 'once', role: 'status'},
+    tokenBox.append(h('div', {class: 'once', role: 'status'},
       h('p', null, h('strong', null, 'Copy this key now: it is shown only once.'), extra ? ' ' + extra : ''), h('div', {class: 'row'}, token, copy)));
     token.focus();
     token.select();

@@ -5,7 +5,7 @@
 // memory written by a tainted task is marked: tasks that recall it see it
 // as untrusted. Every text is shown with textContent only (dom.js's h).
 import {api, list, atLeast} from './api.js';
-import {h, clear, field, errorBox, empty, note, busy, timeEl} from './dom.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl, shown} from './dom.js';
 
 function memoryURL(id) {
   return '/api/v1/memories/' + encodeURIComponent(id);
@@ -92,7 +92,7 @@ export async function render(main, ctx) {
     }
     return h('tr', {dataset: {id: m.id}, class: m.tainted ? 'tainted' : null},
       textCell,
-      h('td', {'data-label': 'Tags', class: 'tags'}, (m.tags || []).map(t => h('code', null, t))),
+      h('td', {'data-label': 'Tags', class: 'tags'}, (m.tags || []).map(t => h('code', null, shown(t)))),
       h('td', {'data-label': 'Scope', class: 'scope'}, m.user ? 'mine' : 'team'),
       h('td', {'data-label': 'Changed'}, timeEl(m.updated || m.created)),
       h('td', null, actions, editBox, err));

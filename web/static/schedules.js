@@ -3,7 +3,7 @@
 // fires next, how often it ran and was skipped and why (or why it
 // stopped); members add schedules and delete their own (admins any).
 import {api, list, atLeast} from './api.js';
-import {h, clear, field, errorBox, empty, note, busy, timeEl, firstLine} from './dom.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl, firstLine, shown} from './dom.js';
 
 function scheduleURL(id) {
   return '/api/v1/schedules/' + encodeURIComponent(id);
@@ -70,7 +70,7 @@ export async function render(main, ctx) {
     const last = sc.last_task ? h('a', {href: '/tasks/' + encodeURIComponent(sc.last_task)}, 'last run') : null;
     return h('tr', {dataset: {id: sc.id}},
       h('td', {'data-label': 'When'}, h('code', null, sc.cron), h('div', {class: 'muted'}, sc.timezone || 'UTC')),
-      h('td', {'data-label': 'Task', class: 'input'}, firstLine(sc.input, 120)),
+      h('td', {'data-label': 'Task', class: 'input'}, shown(firstLine(sc.input, 120))),
       h('td', {'data-label': 'Next run', class: 'next'}, next),
       h('td', {'data-label': 'Runs', class: 'runs'}, String(sc.runs || 0), last ? ' · ' : '', last),
       skipped,

@@ -4,7 +4,7 @@
 // sent only in the body of PUT /api/v1/secrets/{name}, and never shown:
 // the API never returns it, and the field is emptied once it is sent.
 import {api, list} from './api.js';
-import {h, clear, field, errorBox, empty, note, busy, timeEl} from './dom.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl, shown} from './dom.js';
 import {lines} from './settings.js';
 
 // secretURL is the API path of one secret.
@@ -90,7 +90,7 @@ export async function render(main) {
     });
     const hs = sec.hosts || [];
     return h('tr', {dataset: {name: sec.name}},
-      h('td', {'data-label': 'Name', class: 'mono name'}, sec.name),
+      h('td', {'data-label': 'Name', class: 'mono name'}, shown(sec.name)),
       h('td', {'data-label': 'Hosts', class: 'hosts'}, hs.length ? hs.map(x => h('code', null, x)) : h('span', {class: 'muted'}, 'none: not usable by code')),
       h('td', {'data-label': 'Put into', class: 'inject'}, hs.length ? (sec.inject || ['headers']).join(', ') : h('span', {class: 'muted'}, '-')),
       h('td', {'data-label': 'Changed'}, timeEl(sec.updated || sec.created)),

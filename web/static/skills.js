@@ -6,7 +6,7 @@
 // are listed apart: they win over a tenant's skill of the same name.
 // Skill text is shown with textContent only.
 import {api, list, atLeast} from './api.js';
-import {h, clear, field, errorBox, empty, note, busy, timeEl, fmtBytes} from './dom.js';
+import {h, clear, field, errorBox, empty, note, busy, timeEl, fmtBytes, shown} from './dom.js';
 
 // skillURL is the API path of one skill.
 function skillURL(name) {
@@ -57,7 +57,7 @@ export async function render(main, ctx) {
         : empty('No skills yet. A skill teaches tasks how your team does a kind of work.'));
       const ops = list(data, 'operator');
       clear(opListing).append(ops.length ? h('ul', {class: 'operator-skills'}, ops.map(o =>
-        h('li', {dataset: {name: o.name}}, h('code', null, o.name), ' ', o.description)))
+        h('li', {dataset: {name: o.name}}, h('code', null, shown(o.name)), ' ', o.description)))
         : empty('The operator offers no skills.'));
     } catch (e) {
       clear(listing).append(errorBox(e));
@@ -88,7 +88,7 @@ export async function render(main, ctx) {
       actions.push(del);
     }
     return h('tr', {dataset: {name: sk.name}},
-      h('td', {'data-label': 'Name', class: 'mono name'}, sk.name),
+      h('td', {'data-label': 'Name', class: 'mono name'}, shown(sk.name)),
       h('td', {'data-label': 'Description', class: 'description'}, sk.description),
       h('td', {'data-label': 'Files'}, String((sk.files || []).length) + ' (' + fmtBytes(sk.size) + ')'),
       h('td', {'data-label': 'Changed'}, timeEl(sk.updated || sk.created)),
@@ -101,8 +101,8 @@ export async function render(main, ctx) {
     const edit = h('button', {type: 'button'}, 'Edit SKILL.md');
     edit.addEventListener('click', () => { text.value = sk.files['SKILL.md'] || ''; text.focus(); });
     clear(viewer).append(h('div', {class: 'card', dataset: {name: sk.name}},
-      h('h2', null, sk.name),
-      paths.map(p => h('section', {class: 'skill-file'}, h('h3', {class: 'mono'}, p), h('pre', {class: 'mono'}, sk.files[p]))),
+      h('h2', null, shown(sk.name)),
+      paths.map(p => h('section', {class: 'skill-file'}, h('h3', {class: 'mono'}, shown(p)), h('pre', {class: 'mono'}, sk.files[p]))),
       admin ? h('div', {class: 'actions'}, edit) : null));
   }
 
@@ -124,7 +124,7 @@ export async function render(main, ctx) {
       }
       const res = await api('PUT', skillURL(m[1]), {files});
       folder.value = '';
-      done.append(note(`Skill ${res.name} saved.`, 'ok'));
+      done.append(note(`Skill ${shown(res.name)} saved.`, 'ok'));
       if (res.warning) done.append(note(res.warning, 'warn'));
       await load();
     });

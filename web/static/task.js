@@ -4,7 +4,7 @@
 // conversation of one that has stopped; resume or cancel of a task a
 // restart interrupted; old steps loaded on demand.
 import {api, list, atLeast, taskURL} from './api.js';
-import {h, add, clear, timeEl, statusBadge, errorBox, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy} from './dom.js';
+import {h, add, clear, timeEl, statusBadge, errorBox, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy, shown} from './dom.js';
 import {Timeline} from './timeline.js';
 import {follow} from './stream.js';
 import {approvalCard} from './approvals.js';
@@ -26,7 +26,7 @@ export async function render(main, ctx) {
   const cancelBox = h('span', {class: 'cancel-box'});
   const head = h('header', {class: 'task-head'},
     h('div', {class: 'title-row'},
-      h('h1', null, firstLine(task.input, 90) || 'Task'), status, liveState),
+      h('h1', null, shown(firstLine(task.input, 90)) || 'Task'), status, liveState),
     facts,
     h('div', {class: 'tools'},
       h('a', {class: 'button', href: '/tasks/' + encodeURIComponent(id) + '/files'}, 'Files'),
@@ -75,7 +75,7 @@ export async function render(main, ctx) {
     children.hidden = kids.length === 0;
     add(clear(children), [h('h2', null, 'Sub-agents'), h('ul', {class: 'child-list'}, kids.map(c =>
       h('li', null, statusBadge(c.status), ' ',
-        h('a', {class: 'child-link', href: '/tasks/' + encodeURIComponent(c.id)}, firstLine(c.input, 120) || c.id))))]);
+        h('a', {class: 'child-link', href: '/tasks/' + encodeURIComponent(c.id)}, shown(firstLine(c.input, 120)) || c.id))))]);
     const running = kids.some(c => !ended.has(c.status));
     if (running && !childPoll) {
       childPoll = setInterval(() => {
@@ -150,16 +150,16 @@ export async function render(main, ctx) {
   messageForm.addEventListener('submit', ev => {
     ev.preventDefault();
     if (!text.value.trim()) return;
-    const shown = timeline.addPending(text.value);
+    const pendingEl = timeline.addPending(text.value);
     busy(send, sendErr, async () => {
       let a;
       try {
         a = await api('POST', taskURL(id, 'messages'), {text: text.value});
       } catch (e) {
-        timeline.failed(shown);
+        timeline.failed(pendingEl);
         throw e;
       }
-      timeline.sent(shown);
+      timeline.sent(pendingEl);
       text.value = '';
       setQuestion('');
       if (a && a.status === 'continued' && a.task) {

@@ -2,7 +2,7 @@
 // how long, filterable by status. While a listed task has not ended, the
 // list refreshes itself.
 import {api, list, atLeast} from './api.js';
-import {h, clear, timeEl, statusBadge, errorBox, empty, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy} from './dom.js';
+import {h, clear, timeEl, statusBadge, errorBox, empty, fmtNumber, fmtCost, fmtDuration, firstLine, field, busy, shown} from './dom.js';
 
 export const statuses = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'canceled', 'interrupted'];
 const live = new Set(['queued', 'running', 'waiting']);
@@ -41,7 +41,7 @@ export async function render(main, ctx) {
   const moreErr = h('div', {class: 'errors'});
   main.append(more, moreErr);
   let timer = 0;
-  let shown = 0; // pages shown: a refresh reloads as many
+  let pagesShown = 0; // pages shown: a refresh reloads as many
   let cursor = '';
 
   function url(after) {
@@ -59,7 +59,7 @@ export async function render(main, ctx) {
     let tasks = [];
     let next = '';
     try {
-      for (let page = 0; page < Math.max(shown, 1); page++) {
+      for (let page = 0; page < Math.max(pagesShown, 1); page++) {
         const data = await api('GET', url(next));
         tasks.push(...list(data, 'tasks'));
         next = (data && data.next_cursor) || '';
@@ -70,7 +70,7 @@ export async function render(main, ctx) {
       return;
     }
     if (status) tasks = tasks.filter(t => t.status === status);
-    shown = Math.max(shown, 1);
+    pagesShown = Math.max(pagesShown, 1);
     cursor = next;
     more.hidden = !cursor;
     clear(body).append(tasks.length ? table(tasks) : empty(
@@ -84,12 +84,12 @@ export async function render(main, ctx) {
     const tasks = list(data, 'tasks');
     const tbody = body.querySelector('tbody');
     if (tbody) tbody.append(...tasks.map(row));
-    shown++;
+    pagesShown++;
     cursor = (data && data.next_cursor) || '';
     more.hidden = !cursor;
   }));
   filter.addEventListener('change', () => {
-    shown = 0;
+    pagesShown = 0;
     const u = new URL(location.href);
     if (filter.value) u.searchParams.set('status', filter.value); else u.searchParams.delete('status');
     history.replaceState(null, '', u);
@@ -108,7 +108,7 @@ function table(tasks) {
 
 function row(t) {
   const {tokens, cost} = usageOf(t);
-  const link = h('a', {href: '/tasks/' + encodeURIComponent(t.id)}, firstLine(t.input, 120) || t.id);
+  const link = h('a', {href: '/tasks/' + encodeURIComponent(t.id)}, shown(firstLine(t.input, 120)) || t.id);
   if (t.turns > 1) link.append(' ', h('span', {class: 'badge turns', title: 'a conversation of ' + t.turns + ' turns'}, t.turns + ' turns'));
   if (t.parent_id) link.append(' ', h('span', {class: 'badge subagent', title: 'a sub-agent of task ' + t.parent_id}, 'sub-agent'));
   return h('tr', null,
