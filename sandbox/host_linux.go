@@ -231,7 +231,7 @@ func begin(spec Spec) (_ *box, err error) {
 		if rl != nil {
 			return -1
 		}
-		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly})
+		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly}, b.early || pinTreesAlways)
 	}
 	planCh := make(chan planned, 1)
 	go func() {
@@ -239,8 +239,13 @@ func begin(spec Spec) (_ *box, err error) {
 		p.plan, p.final = startExecPlan()
 		tr.Mark("host: exec plan loaded")
 		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan, realOf) }()
+		reused := treePinReuses.Load()
 		p.rootTree = treeOf(p.plan)
-		tr.Mark("host: root tree cloned")
+		if treePinReuses.Load() != reused {
+			tr.Mark("host: root tree cloned from a pin")
+		} else {
+			tr.Mark("host: root tree cloned")
+		}
 		planCh <- p
 	}()
 	planCollected := false
