@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -50,7 +51,9 @@ import (
 // treePinner keeps pins in dir, a folder of root's, 0700.
 type treePinner struct{ dir string }
 
-var treePins = treePinner{dir: "/run/bulwark/trees"}
+var treePins = treePinner{dir: treePinDir}
+
+const treePinDir = "/run/bulwark/trees"
 
 // maxTreePins bounds the pins: past it, all are dropped.
 const maxTreePins = 8
@@ -79,7 +82,8 @@ type pinState struct {
 // tree may be pinned or reused).
 func (p treePinner) reuse(s initproc.TreeSpec) (fd int, st pinState, ok bool) {
 	st.exe = exeIdentity()
-	st.mounts, ok = hostMounts(p.dir)
+	// The default folder's pins too: a CLI's, while tests use their own.
+	st.mounts, ok = hostMounts(p.dir, treePinDir)
 	if !ok || st.exe == "" {
 		return -1, st, false
 	}
@@ -501,9 +505,10 @@ type mntIDReq struct {
 
 // hostMounts is a digest of this process's mount namespace: of each
 // mount, its unique id, parent, attributes, propagation, superblock,
-// root and mount point (statmount), but for the pins in dir and a bind
-// of dir itself. ok is false where the kernel cannot tell (before 6.8).
-func hostMounts(dir string) (sum [32]byte, ok bool) {
+// root and mount point (statmount), but for the pins in each of dirs and
+// a bind of one of dirs itself. ok is false where the kernel cannot tell
+// (before 6.8).
+func hostMounts(dirs ...string) (sum [32]byte, ok bool) {
 	var ids []uint64
 	buf := make([]uint64, 256)
 	last := uint64(0)
@@ -544,13 +549,19 @@ func hostMounts(dir string) (sum [32]byte, ok bool) {
 			continue
 		}
 		point := cString(sm[smStrings+int(binary.NativeEndian.Uint32(sm[smMntPoint:])) : size])
-		if point == dir || (strings.HasPrefix(point, dir+"/") && binary.NativeEndian.Uint64(sm[smMagic:]) == unix.NSFS_MAGIC) {
+		if slices.ContainsFunc(dirs, func(d string) bool { return isPinMount(point, d, binary.NativeEndian.Uint64(sm[smMagic:])) }) {
 			continue
 		}
 		h.Write(sm[:size])
 	}
 	h.Sum(sum[:0])
 	return sum, true
+}
+
+// isPinMount reports whether the mount at point, of a file system of
+// magic, is a pin in dir or a bind of dir itself.
+func isPinMount(point, dir string, magic uint64) bool {
+	return point == dir || (strings.HasPrefix(point, dir+"/") && magic == unix.NSFS_MAGIC)
 }
 
 func cString(b []byte) string {

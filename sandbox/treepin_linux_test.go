@@ -317,3 +317,49 @@ func listMounts() []string {
 	}
 	return out
 }
+
+// The host mounts' digest leaves out the pins, in each folder it is given
+// (the one in use and the default one: a CLI's pins while tests use their
+// own folder), and a bind of a folder itself; nothing else.
+var pinMountTests = []struct {
+	point, dir string
+	magic      uint64
+	want       bool
+}{
+	{"/run/t/abc", "/run/t", unix.NSFS_MAGIC, true},
+	{"/run/t", "/run/t", unix.TMPFS_MAGIC, true},
+	{"/run/t/abc", "/run/t", unix.TMPFS_MAGIC, false},
+	{"/run/tx/abc", "/run/t", unix.NSFS_MAGIC, false},
+	{"/run", "/run/t", unix.TMPFS_MAGIC, false},
+}
+
+func TestIsPinMount(t *testing.T) {
+	requireRootTrees(t)
+	a, b := withTreePins(t), filepath.Join(t.TempDir(), "b")
+	os.Mkdir(b, 0o700)
+	before, ok := hostMounts(a, b)
+	if !ok {
+		t.Skip("no listmount")
+	}
+	ns := foreignNamespace(t)
+	defer unix.Close(ns)
+	os.WriteFile(b+"/pin", nil, 0o400)
+	if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(ns), b+"/pin", "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(b+"/pin", unix.MNT_DETACH)
+	if after, _ := hostMounts(a, b); after != before {
+		t.Error("a pin in the second folder changed the digest")
+	}
+	if after, _ := hostMounts(a); after == before {
+		t.Error("a namespace bound outside the folder left the digest alone")
+	}
+	for _, c := range pinMountTests {
+		if got := isPinMount(c.point, c.dir, c.magic); got != c.want {
+			t.Errorf("isPinMount(%q, %q, %#x) = %v, want %v", c.point, c.dir, c.magic, got, c.want)
+		}
+	}
+	if treePinDir != "/run/bulwark/trees" {
+		t.Errorf("treePinDir = %q, the folder `sandbox check` and the docs name is /run/bulwark/trees", treePinDir)
+	}
+}
