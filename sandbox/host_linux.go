@@ -413,8 +413,12 @@ func earlyInit(spec Spec, rl *rootlessHost, ctrls []CgroupController) *early.Ini
 // sandbox took it (earlyInit): killed, reaped, its uid slot freed. A
 // `bulwark sandbox exec` that runs no sandbox (a usage error, --help, a
 // failed check) calls it before it exits; it returns at once when there
-// is none.
-func EndEarlyInit() { early.End() }
+// is none. It waits too for the root tree its sandbox built to be pinned
+// for the next run (treepin_linux.go), which went on beside the sandbox.
+func EndEarlyInit() {
+	early.End()
+	waitTreePins()
+}
 
 // newCtrl makes the control socket: b.ctrl is the host's end, and the
 // init's is returned, for the caller to close once the init has it.

@@ -123,7 +123,7 @@ func rootTreeFor(s initproc.TreeSpec, pinned bool) int {
 		if !rt.built {
 			rt.built = true
 			if pinned {
-				return treePins.pin(s, fd, sources, pin)
+				return treePins.pinLater(s, fd, sources, pin)
 			}
 			return fd
 		}

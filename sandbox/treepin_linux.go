@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -136,26 +137,51 @@ func (p treePinner) reuse(s initproc.TreeSpec) (fd int, st pinState, ok bool) {
 	return fd, st, true
 }
 
+// pinLater returns a clone of tree (built from sources, in state st) for
+// the init, and pins tree itself meanwhile, off the way to the init's
+// configuration (1 ms or so of a cold process, the price of every run
+// whose pin is out of date); waitTreePins waits for it. Where no clone
+// can be made, tree itself is returned and not pinned.
+func (p treePinner) pinLater(s initproc.TreeSpec, tree int, sources []initproc.TreeSource, st pinState) int {
+	clone, err := unix.OpenTree(tree, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return tree
+	}
+	treePinning.Add(1)
+	go func() {
+		defer treePinning.Done()
+		if err := p.pin(s, tree, sources, st); err != nil {
+			slog.Debug("sandbox: root tree not pinned", "err", err)
+		}
+	}()
+	return clone
+}
+
+// treePinning counts the pinLater calls in flight.
+var treePinning sync.WaitGroup
+
+// waitTreePins waits for the trees being pinned.
+func waitTreePins() { treePinning.Wait() }
+
 // pin keeps tree (built from sources, in state st) in a pinned
-// namespace, and returns what the init is to be handed: a clone of it, or
-// tree itself where it could not be pinned.
-func (p treePinner) pin(s initproc.TreeSpec, tree int, sources []initproc.TreeSource, st pinState) int {
+// namespace; it closes tree.
+func (p treePinner) pin(s initproc.TreeSpec, tree int, sources []initproc.TreeSource, st pinState) error {
+	defer unix.Close(tree)
 	dir, err := p.openDir(true)
 	if err != nil {
-		slog.Debug("sandbox: root tree not pinned", "err", err)
-		return tree
+		return err
 	}
 	defer unix.Close(dir)
 	// One pinning process at a time; another one's pin will do.
 	if err := unix.Flock(dir, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return tree
+		return nil
 	}
 	name := pinName(s)
 	p.drop(dir, name)
 	names := p.names(dir)
 	for _, n := range names {
-		// Full, or a pin made with other host mounts, which can never
-		// be used again (and may hold what an admin unmounted).
+		// Full, or a pin made in another state, which can never be
+		// used again (and may hold what an admin unmounted).
 		if len(names) >= maxTreePins || p.stale(dir, n, st) {
 			p.drop(dir, n)
 		}
@@ -163,22 +189,14 @@ func (p treePinner) pin(s initproc.TreeSpec, tree int, sources []initproc.TreeSo
 	var meta bytes.Buffer
 	meta.Write(metaHead(name, st))
 	writeSources(&meta, sources)
-	ns, clone, err := pinNamespace(tree, meta.Bytes())
+	ns, err := pinNamespace(tree, meta.Bytes())
 	if err != nil {
-		slog.Debug("sandbox: root tree not pinned", "err", err)
-		if clone < 0 {
-			return tree
-		}
-	}
-	unix.Close(tree)
-	if ns < 0 {
-		return clone
+		return err
 	}
 	defer unix.Close(ns)
 	f, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
 	if err != nil {
-		slog.Debug("sandbox: root tree not pinned", "err", err)
-		return clone
+		return err
 	}
 	unix.Close(f)
 	target := filepath.Join(p.dir, name)
@@ -195,9 +213,8 @@ func (p treePinner) pin(s initproc.TreeSpec, tree int, sources []initproc.TreeSo
 	}
 	if err != nil {
 		unix.Unlinkat(dir, name, 0)
-		slog.Debug("sandbox: root tree not pinned", "err", err)
 	}
-	return clone
+	return err
 }
 
 // names are the pins in dir (by name, sorted).
@@ -315,17 +332,16 @@ func inNamespace(ns int, f func() (int, []byte)) (int, []byte) {
 }
 
 // pinNamespace makes a mount namespace that holds tree and meta alone,
-// and returns a descriptor of it and a clone of the tree in it. Where it
-// fails before the tree was moved, clone is -1 and tree is untouched.
-func pinNamespace(tree int, meta []byte) (ns, clone int, err error) {
+// and returns a descriptor of it.
+func pinNamespace(tree int, meta []byte) (ns int, err error) {
 	type result struct {
-		ns, clone int
-		err       error
+		ns  int
+		err error
 	}
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends here
-		r := result{ns: -1, clone: -1}
+		r := result{ns: -1}
 		defer func() { ch <- r }()
 		r.err = func() error {
 			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
@@ -365,10 +381,6 @@ func pinNamespace(tree int, meta []byte) (ns, clone int, err error) {
 			if err := unix.MoveMount(root, "", unix.AT_FDCWD, place, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 				return err
 			}
-			if r.clone, err = unix.OpenTree(unix.AT_FDCWD, place+"/tree", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE); err != nil {
-				r.clone = -1
-				return err
-			}
 			if err := unix.Chdir(place); err != nil {
 				return err
 			}
@@ -386,7 +398,7 @@ func pinNamespace(tree int, meta []byte) (ns, clone int, err error) {
 		}
 	}()
 	r := <-ch
-	return r.ns, r.clone, r.err
+	return r.ns, r.err
 }
 
 // detachedTmpfs is a small detached tmpfs, root's alone.

@@ -51,6 +51,7 @@ func cliTree(t *testing.T, s initproc.TreeSpec) (reused bool) {
 		t.Fatal("no root tree")
 	}
 	unix.Close(fd)
+	waitTreePins()
 	return treePinReuses.Load() != n
 }
 
@@ -114,6 +115,7 @@ func TestTreePinMountsAsBuilt(t *testing.T) {
 		rootTrees.Unlock()
 		n := treePinReuses.Load()
 		got := mountTable(t, spec)
+		waitTreePins()
 		if reused := treePinReuses.Load() != n; reused != (i == 1) {
 			t.Fatalf("sandbox %d: tree from a pin %v, want %v", i+1, reused, i == 1)
 		}
