@@ -312,38 +312,46 @@ func isMountNamespace(fd int) bool {
 
 // inNamespace runs f on a thread of its own in the mount namespace ns,
 // and discards the thread.
-func inNamespace(ns int, f func() (int, []byte)) (int, []byte) {
-	type result struct {
-		fd int
-		b  []byte
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with f
-		r := result{fd: -1}
-		defer func() { ch <- r }()
+func inNamespace(ns int, f func() (int, []byte)) (fd int, b []byte) {
+	fd = -1
+	onDiscardedThread(func() {
 		if unix.Unshare(unix.CLONE_FS) != nil || unix.Setns(ns, unix.CLONE_NEWNS) != nil {
 			return
 		}
-		r.fd, r.b = f()
+		fd, b = f()
+	})
+	return fd, b
+}
+
+// onDiscardedThread runs f on a thread that ends with it, for f to change
+// the thread's namespaces, and returns once f has. Never on the main
+// thread: the runtime parks it for good rather than end it, and
+// /proc/self shows the main thread's namespaces (the host's mounts that
+// mountsChanged watches would be the pin's).
+func onDiscardedThread(f func()) {
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread() // never unlocked but on the main thread
+		if unix.Gettid() == unix.Getpid() {
+			// This goroutine holds the main thread while another
+			// one, on another thread, runs f.
+			onDiscardedThread(f)
+			runtime.UnlockOSThread()
+			close(done)
+			return
+		}
+		defer close(done)
+		f()
 	}()
-	r := <-ch
-	return r.fd, r.b
+	<-done
 }
 
 // pinNamespace makes a mount namespace that holds tree and meta alone,
 // and returns a descriptor of it.
 func pinNamespace(tree int, meta []byte) (ns int, err error) {
-	type result struct {
-		ns  int
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends here
-		r := result{ns: -1}
-		defer func() { ch <- r }()
-		r.err = func() error {
+	ns = -1
+	onDiscardedThread(func() {
+		err = func() error {
 			if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 				return err
 			}
@@ -352,7 +360,7 @@ func pinNamespace(tree int, meta []byte) (ns int, err error) {
 				return err
 			}
 			var err error
-			if r.ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			if ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 				return err
 			}
 			root, err := detachedTmpfs()
@@ -392,13 +400,12 @@ func pinNamespace(tree int, meta []byte) (ns int, err error) {
 			}
 			return unix.Chdir("/")
 		}()
-		if r.err != nil && r.ns >= 0 {
-			unix.Close(r.ns)
-			r.ns = -1
+		if err != nil && ns >= 0 {
+			unix.Close(ns)
+			ns = -1
 		}
-	}()
-	r := <-ch
-	return r.ns, r.err
+	})
+	return ns, err
 }
 
 // detachedTmpfs is a small detached tmpfs, root's alone.

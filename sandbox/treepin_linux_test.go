@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -245,17 +244,12 @@ func TestTreePinForeignRefused(t *testing.T) {
 // foreignNamespace is a new mount namespace, a copy of this process's.
 func foreignNamespace(t *testing.T) int {
 	t.Helper()
-	ch := make(chan int, 1)
-	go func() {
-		// The thread ends with the goroutine, in its namespace.
-		runtime.LockOSThread()
-		fd := -1
+	fd := -1
+	onDiscardedThread(func() {
 		if unix.Unshare(unix.CLONE_FS|unix.CLONE_NEWNS) == nil {
 			fd, _ = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
-		ch <- fd
-	}()
-	fd := <-ch
+	})
 	if fd < 0 {
 		t.Fatal("cannot make a mount namespace")
 	}
@@ -363,5 +357,27 @@ func TestIsPinMount(t *testing.T) {
 	}
 	if treePinDir != "/run/bulwark/trees" {
 		t.Errorf("treePinDir = %q, the folder `sandbox check` and the docs name is /run/bulwark/trees", treePinDir)
+	}
+}
+
+// The threads that enter a pin's namespace are never the main thread,
+// which the runtime would keep (parked) in that namespace: /proc/self
+// shows the main thread's namespaces, and mountsChanged watches
+// /proc/self/mountinfo.
+func TestTreePinThreadsLeaveTheMainThreadAlone(t *testing.T) {
+	requireRootTrees(t)
+	var before unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &before); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		unix.Close(foreignNamespace(t))
+		var now unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/mnt", &now); err != nil {
+			t.Fatal(err)
+		}
+		if now.Ino != before.Ino {
+			t.Fatalf("after %d namespaces made on discarded threads, the main thread is in another mount namespace", i+1)
+		}
 	}
 }
