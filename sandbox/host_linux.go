@@ -231,7 +231,7 @@ func begin(spec Spec) (_ *box, err error) {
 		if rl != nil {
 			return -1
 		}
-		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly})
+		return rootTreeFor(initproc.TreeSpec{ExecDirs: p.Islands, ExecLibs: p.Libs, NoExec: p.Masks, ReadOnly: readOnly}, b.early || pinTreesAlways)
 	}
 	planCh := make(chan planned, 1)
 	go func() {
@@ -239,8 +239,13 @@ func begin(spec Spec) (_ *box, err error) {
 		p.plan, p.final = startExecPlan()
 		tr.Mark("host: exec plan loaded")
 		go func() { p.multi <- checkMultiCall(spec.AllowExec, p.plan, realOf) }()
+		reused := treePinReuses.Load()
 		p.rootTree = treeOf(p.plan)
-		tr.Mark("host: root tree cloned")
+		if treePinReuses.Load() != reused {
+			tr.Mark("host: root tree cloned from a pin")
+		} else {
+			tr.Mark("host: root tree cloned")
+		}
 		planCh <- p
 	}()
 	planCollected := false
@@ -408,8 +413,12 @@ func earlyInit(spec Spec, rl *rootlessHost, ctrls []CgroupController) *early.Ini
 // sandbox took it (earlyInit): killed, reaped, its uid slot freed. A
 // `bulwark sandbox exec` that runs no sandbox (a usage error, --help, a
 // failed check) calls it before it exits; it returns at once when there
-// is none.
-func EndEarlyInit() { early.End() }
+// is none. It waits too for the root tree its sandbox built to be pinned
+// for the next run (treepin_linux.go), which went on beside the sandbox.
+func EndEarlyInit() {
+	early.End()
+	waitTreePins()
+}
 
 // newCtrl makes the control socket: b.ctrl is the host's end, and the
 // init's is returned, for the caller to close once the init has it.

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"errors"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 
@@ -28,7 +29,8 @@ import (
 // and at exit that came between the process's end and its parent's wait
 // (0.3 ms of it, BENCHMARKS.md, "Issue 17, the cold CLI (session 35,
 // cli)"); the clone is spared too. A process that makes more sandboxes
-// builds one tree more, once.
+// builds one tree more, once. A one-shot process as root keeps its tree
+// for the next one instead, pinned outside the process (treepin_linux.go).
 
 // rootTrees are the trees built so far, by TreeSpec (treeKey).
 var rootTrees = struct {
@@ -58,6 +60,10 @@ type rootTree struct {
 // rootTreesOff turns the root trees off (tests of the init's own build).
 var rootTreesOff = false
 
+// pinTreesAlways pins trees in every process, not only one-shot ones
+// (tests of the pins).
+var pinTreesAlways = false
+
 func treeKey(s initproc.TreeSpec) string {
 	var b strings.Builder
 	for _, l := range [][]string{s.ExecDirs, s.ExecLibs, s.NoExec, s.ReadOnly} {
@@ -75,7 +81,10 @@ func treeKey(s initproc.TreeSpec) string {
 // there is none: the init then
 // builds its root itself, as it did before the trees (and reports what
 // is wrong, if anything).
-func rootTreeFor(s initproc.TreeSpec) int {
+//
+// pinned says the process is one-shot (the CLI's): its tree is taken from
+// a pin an earlier one left, or pinned for the next (treepin_linux.go).
+func rootTreeFor(s initproc.TreeSpec, pinned bool) int {
 	rt := &rootTrees
 	rt.Lock()
 	defer rt.Unlock()
@@ -84,6 +93,16 @@ func rootTreeFor(s initproc.TreeSpec) int {
 	}
 	if mountsChanged() {
 		rt.gen++
+	}
+	var pin pinState
+	pinned = pinned && !rt.built && os.Geteuid() == 0
+	if pinned {
+		var fd int
+		fd, pin, pinned = treePins.reuse(s)
+		if fd >= 0 {
+			rt.built = true
+			return fd
+		}
 	}
 	key := treeKey(s)
 	t := rt.trees[key]
@@ -103,6 +122,9 @@ func rootTreeFor(s initproc.TreeSpec) int {
 		}
 		if !rt.built {
 			rt.built = true
+			if pinned {
+				return treePins.pinLater(s, fd, sources, pin)
+			}
 			return fd
 		}
 		if len(rt.trees) >= maxRootTrees {

@@ -21,7 +21,7 @@ func requireRootTrees(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("root trees are built by a host that is root")
 	}
-	fd := rootTreeFor(initproc.TreeSpec{})
+	fd := rootTreeFor(initproc.TreeSpec{}, false)
 	if fd < 0 {
 		t.Skip("this kernel cannot mount onto a detached tree (Linux 6.15)")
 	}
@@ -131,7 +131,7 @@ func TestRootTreeRebuiltWhenMountsChange(t *testing.T) {
 	requireRootTrees(t)
 	spec := initproc.TreeSpec{ReadOnly: []string{"/nonexistent-bulwark-test"}}
 	tree := func() *rootTree {
-		fd := rootTreeFor(spec)
+		fd := rootTreeFor(spec, false)
 		if fd < 0 {
 			t.Fatal("no root tree")
 		}

@@ -221,6 +221,9 @@ func sandboxCheck(ctx context.Context, args []string, s stdio) int {
 			fmt.Fprintf(s.out, "cgroup %-10s %s\n", c.Name+":", where)
 		}
 		fmt.Fprintf(s.out, "init:             %s\n", r.Init)
+		if r.Root {
+			fmt.Fprintf(s.out, "root trees:       %s\n", pinnedTreesLine(sandbox.PinnedTrees()))
+		}
 		if r.LimitsOff {
 			fmt.Fprintf(s.out, "limits:           OFF (%s=off)\n", sandbox.LimitsVar)
 		}
@@ -285,4 +288,13 @@ func processStart() time.Duration {
 		return now
 	}
 	return now - time.Duration(sec*float64(time.Second))
+}
+
+// pinnedTreesLine says how many root trees are pinned for later runs of
+// `sandbox exec` and how to drop them.
+func pinnedTreesLine(n int, dir string) string {
+	if n == 0 {
+		return "none pinned (" + dir + ")"
+	}
+	return fmt.Sprintf("%d pinned in %s for later sandbox exec runs (umount %s/* drops them)", n, dir, dir)
 }

@@ -85,3 +85,18 @@ func TestEgressIsAudited(t *testing.T) {
 		t.Errorf("the model was not told the connection was refused:\n%s", r.stdout)
 	}
 }
+
+// `sandbox check` says whether root trees are pinned, and how to drop them.
+func TestPinnedTreesLine(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string
+	}{
+		{0, "none pinned (/run/bulwark/trees)"},
+		{2, "2 pinned in /run/bulwark/trees for later sandbox exec runs (umount /run/bulwark/trees/* drops them)"},
+	} {
+		if got := pinnedTreesLine(c.n, "/run/bulwark/trees"); got != c.want {
+			t.Errorf("pinnedTreesLine(%d) = %q, want %q", c.n, got, c.want)
+		}
+	}
+}
