@@ -199,22 +199,33 @@ func (p treePinner) pin(s initproc.TreeSpec, tree int, sources []initproc.TreeSo
 		return err
 	}
 	unix.Close(f)
-	target := filepath.Join(p.dir, name)
 	src := "/proc/self/fd/" + strconv.Itoa(ns)
-	err = unix.Mount(src, target, "", unix.MS_BIND, "")
+	err = unix.Mount(src, inDir(dir, name), "", unix.MS_BIND, "")
 	if errors.Is(err, unix.EINVAL) {
 		// A mount namespace's file cannot be bound onto a shared mount
 		// (systemd shares /): the folder becomes a private mount of its
-		// own, as unshare(1)'s --mount=FILE needs.
-		if unix.Mount(p.dir, p.dir, "", unix.MS_BIND, "") == nil {
-			unix.Mount("", p.dir, "", unix.MS_PRIVATE, "")
+		// own, as unshare(1)'s --mount=FILE needs, and is opened and
+		// checked again (the descriptor is of the folder under it).
+		if unix.Mount(inDir(dir, "."), inDir(dir, "."), "", unix.MS_BIND, "") == nil {
+			unix.Mount("", inDir(dir, "."), "", unix.MS_PRIVATE, "")
 		}
-		err = unix.Mount(src, target, "", unix.MS_BIND, "")
+		if top, err2 := p.openDir(false); err2 == nil {
+			defer unix.Close(top)
+			err = unix.Mount(src, inDir(top, name), "", unix.MS_BIND, "")
+		}
 	}
 	if err != nil {
 		unix.Unlinkat(dir, name, 0)
 	}
 	return err
+}
+
+// inDir names the entry name of the folder open as dir by a path the
+// kernel resolves through the descriptor, for the calls that take no
+// descriptor (mount, umount2): a folder renamed or replaced on the way to
+// the pins' since it was opened and checked is not followed.
+func inDir(dir int, name string) string {
+	return "/proc/self/fd/" + strconv.Itoa(dir) + "/" + name
 }
 
 // names are the pins in dir (by name, sorted).
@@ -268,7 +279,7 @@ func (p treePinner) stale(dir int, name string, st pinState) bool {
 // drop removes the pin name: its mounts (a pin, or what a race stacked
 // on it), then the file. Something else there (a folder) stays.
 func (p treePinner) drop(dir int, name string) {
-	path := filepath.Join(p.dir, name)
+	path := inDir(dir, name)
 	for i := 0; i < 4; i++ {
 		if unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW) != nil {
 			break
@@ -292,10 +303,17 @@ func (p treePinner) openDir(create bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	var st unix.Stat_t
+	var st, up unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Uid != 0 || st.Mode&0o7777 != 0o700 {
 		unix.Close(fd)
 		return -1, fmt.Errorf("%s is not root's folder with mode 0700", p.dir)
+	}
+	// Nor may another user move it or put another in its place: the
+	// folder it is in (its own "..", not a path) is root's and writable
+	// by root alone.
+	if err := unix.Fstatat(fd, "..", &up, unix.AT_SYMLINK_NOFOLLOW); err != nil || up.Uid != 0 || up.Mode&0o022 != 0 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is in a folder that another user than root may write", p.dir)
 	}
 	return fd, nil
 }

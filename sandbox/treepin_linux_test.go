@@ -239,6 +239,76 @@ func TestTreePinForeignRefused(t *testing.T) {
 	if cliTree(t, spec) {
 		t.Error("a pin in a folder with mode 0755 was used")
 	}
+
+	// A folder in a folder others may write (they could move it, or put
+	// another in its place): neither used nor pinned into.
+	os.Chmod(dir, 0o700)
+	if !cliTree(t, spec) {
+		t.Fatal("the pinned tree was not used")
+	}
+	up := filepath.Dir(dir)
+	os.Chmod(up, 0o777)
+	defer os.Chmod(up, 0o700)
+	if cliTree(t, spec) {
+		t.Error("a pin in a folder others may write was used")
+	}
+	if _, err := treePins.openDir(true); err == nil {
+		t.Error("the pins' folder was opened in a folder others may write")
+	}
+}
+
+// A pin is bound into the folder that was opened and checked, through its
+// descriptor: the folder moved away and another put at its path after the
+// check does not get it.
+func TestTreePinBoundThroughTheCheckedFolder(t *testing.T) {
+	dir := withTreePins(t)
+	spec := initproc.TreeSpec{ReadOnly: []string{"/nonexistent-bulwark-test"}}
+	fd, err := treePins.openDir(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	moved := dir + ".checked"
+	if err := os.Rename(dir, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := pinName(spec)
+	f, err := os.Create(filepath.Join(moved, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	os.WriteFile(filepath.Join(dir, name), nil, 0o400)
+	ns := foreignNamespace(t)
+	defer unix.Close(ns)
+	if err := unix.Mount("/proc/self/fd/"+strconv.Itoa(ns), inDir(fd, name), "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(filepath.Join(moved, name), unix.MNT_DETACH)
+	if !isPinMountAt(t, filepath.Join(moved, name)) {
+		t.Error("the checked folder did not get the mount")
+	}
+	if isPinMountAt(t, filepath.Join(dir, name)) {
+		t.Error("the folder put at the path after the check got the mount")
+	}
+	treePins.drop(fd, name)
+	if isPinMountAt(t, filepath.Join(moved, name)) {
+		t.Error("drop did not unmount the pin in the checked folder")
+	}
+}
+
+// isPinMountAt reports whether path is a mount namespace's file.
+func isPinMountAt(t *testing.T, path string) bool {
+	t.Helper()
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	return isMountNamespace(fd)
 }
 
 // foreignNamespace is a new mount namespace, a copy of this process's.
