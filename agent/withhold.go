@@ -451,11 +451,6 @@ func (r *run) newReplyStream() *replyStream {
 	if spare == nil {
 		spare = s.spare
 	}
-	if spare != nil {
-		// Let go of the last reply's texts now, not after the model's
-		// wait: the check keeps only its buffers through it.
-		spare = r.taint.canary.CheckReusing(spare)
-	}
 	*s = replyStream{r: r, push: push, flush: flush, hold: hold{text: s.text[:0]}, spare: spare}
 	return s
 }
