@@ -434,7 +434,6 @@ type replyStream struct {
 	push  func(string) string // the secret masker
 	flush func() string
 	check *guard.CanaryCheck // the reply's, made when first needed
-	spare *guard.CanaryCheck // the last reply's, made into check
 	// checked is how much of text the last check read; whole, when
 	// withholdLeaks checked the whole text (the reply's, carries), is it.
 	checked int
@@ -447,19 +446,14 @@ type replyStream struct {
 func (r *run) newReplyStream() *replyStream {
 	s := &r.stream
 	push, flush := r.deltaMasker()
-	spare := s.check
-	if spare == nil {
-		spare = s.spare
-	}
-	*s = replyStream{r: r, push: push, flush: flush, hold: hold{text: s.text[:0]}, spare: spare}
+	*s = replyStream{r: r, push: push, flush: flush, hold: hold{text: s.text[:0]}}
 	return s
 }
 
-// canary returns the check the texts of the reply share: the last
-// reply's, reset (guard.Canary.CheckReusing), when there was one.
+// canary returns the check the texts of the reply share.
 func (s *replyStream) canary() *guard.CanaryCheck {
 	if s.check == nil {
-		s.check, s.spare = s.r.taint.canary.CheckReusing(s.spare), nil
+		s.check = s.r.taint.canary.Check()
 	}
 	return s.check
 }

@@ -41,44 +41,6 @@ func (c Canary) Check() *CanaryCheck {
 	return k
 }
 
-// CheckReusing returns a CanaryCheck for c made of k, a check no longer
-// in use (a new one when k is nil): what k kept from its texts is let go,
-// its memo's table and its scratch kept while they are small. An agent's
-// run checks each reply with one (BENCHMARKS.md, session 38, agents): a
-// turn then allocates no check, memo table or scratch of its own. What k
-// kept could stay, as each is what a reader found nothing in, which holds
-// for any text; it goes so that a check never holds more than maxShared
-// of each, or another reply's texts.
-func (c Canary) CheckReusing(k *CanaryCheck) *CanaryCheck {
-	if k == nil {
-		return c.Check()
-	}
-	clear(k.runs)
-	clear(k.clean)
-	clear(k.mixedClean)
-	clear(k.runsBuf[:])
-	clear(k.cleanBuf[:])
-	clear(k.mixedBuf[:])
-	k.c = c
-	k.runs, k.clean, k.mixedClean = k.runsBuf[:0], k.cleanBuf[:0], k.mixedBuf[:0]
-	if len(k.memo) > maxKeptMemo {
-		k.memo = nil
-	} else {
-		clear(k.memo)
-	}
-	if cap(k.scratch) > maxKeptScratch {
-		k.scratch = nil
-	}
-	return k
-}
-
-// The largest memo (words) and scratch (bytes) CheckReusing keeps: a
-// cleared map keeps its table, so a memo grown large is dropped instead.
-const (
-	maxKeptMemo    = 64
-	maxKeptScratch = 4 << 10
-)
-
 // In is c.In(text).
 func (k *CanaryCheck) In(text string) bool { return k.c.in(text, k) }
 
