@@ -100,7 +100,7 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 	}
 	r.noteWrites(p.effects, res.IsError)
 	text := r.fit(ctx, env, call, r.cfg.Mask(res.Output))
-	if r.liveLeak || r.resultCarries(text) {
+	if r.liveLeak || r.taint.canary.In(text) {
 		// The result, or the output as it streamed, carried the token.
 		return r.leakedResult(call), true
 	}
@@ -118,18 +118,6 @@ func (r *run) callToolOnce(ctx context.Context, env *tool.Env, call llm.ToolCall
 		r.notice(ctx, fmt.Sprintf("You have made this exact %s call %d times in a row and its result will not change. Do something different; one more repeat ends the task.", call.Name, r.repeats))
 	}
 	return Outcome{}, false
-}
-
-// resultCarries reports whether a tool's result carries the canary, as
-// Canary.In does, with the check of the reply that made the call: a
-// result often repeats the call's words (write_file's names its file),
-// which that check has read, and decoded, already (guard.CanaryCheck).
-// Calls run one at a time, between the reply and the next.
-func (r *run) resultCarries(text string) bool {
-	if r.stream.r == nil { // no reply yet: a call resumed from a checkpoint
-		return r.taint.canary.In(text)
-	}
-	return r.stream.canary().In(text)
 }
 
 // hostsOf returns the hosts the call p reached: those it declared and
