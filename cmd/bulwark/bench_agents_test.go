@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -205,10 +206,11 @@ func TestBenchAgentsServerDiesWithTheBench(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// The workspaces are made once the server is ready.
+		// The workspaces (named by task ids) are made once the server is
+		// ready.
 		var server int
 		for deadline := time.Now().Add(30 * time.Second); server == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if m, _ := filepath.Glob(filepath.Join(tmp, "bulwark-bench-agents*", "2")); len(m) == 0 {
+			if m, _ := filepath.Glob(filepath.Join(tmp, "bulwark-bench-agents*", "t_*")); len(m) < 3 {
 				continue
 			}
 			for _, p := range childrenOf(t, cmd.Process.Pid) {
@@ -347,4 +349,38 @@ func procFDSize(t *testing.T, pid int) int {
 	}
 	t.Skip("no FDSize in /proc/PID/status")
 	return 0
+}
+
+// TestBenchAgentsWorkspacesNamedAsTheRunner: the bench's workspaces are
+// named by task ids as the store makes them (bulwark.NewID), as the
+// runner names a task's workspace, and each run's are new names: ext4
+// places a new folder by the hash of its name, so the same names every
+// run put each run's files where the run before had just removed its
+// own (BENCHMARKS.md, session 38, agents).
+func TestBenchAgentsWorkspacesNamedAsTheRunner(t *testing.T) {
+	id := regexp.MustCompile(`^t_[0-9a-f]{16}$`)
+	seen := map[string]bool{}
+	for run := range 2 {
+		var dirs []string
+		_, err := runAgentsBench(t.Context(), agentsBench{
+			tasks: 4, steps: 2, latency: time.Millisecond, inProcess: true,
+			opened: func(d []string) { dirs = d },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dirs) != 4 {
+			t.Fatalf("run %d: %d workspaces, want 4", run, len(dirs))
+		}
+		for _, d := range dirs {
+			name := filepath.Base(d)
+			if !id.MatchString(name) {
+				t.Errorf("run %d: workspace %q is not named by a task id", run, name)
+			}
+			if seen[name] {
+				t.Errorf("run %d: workspace %q named as one before", run, name)
+			}
+			seen[name] = true
+		}
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -141,18 +142,21 @@ func cutLine(line string, at, width int) string {
 }
 
 // plural writes n and the noun, in the singular or plural.
-func plural(n int, noun string) string {
+func plural(n int, noun string) string { return string(appendPlural(nil, n, noun)) }
+
+// appendPlural appends plural(n, noun) to b.
+func appendPlural(b []byte, n int, noun string) []byte {
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ' ')
 	switch {
 	case n == 1:
-		return "1 " + noun
+		return append(b, noun...)
 	case strings.HasSuffix(noun, "ch"):
-		noun += "es"
+		return append(append(b, noun...), "es"...)
 	case strings.HasSuffix(noun, "y"):
-		noun = noun[:len(noun)-1] + "ies"
-	default:
-		noun += "s"
+		return append(append(b, noun[:len(noun)-1]...), "ies"...)
 	}
-	return fmt.Sprintf("%d %s", n, noun)
+	return append(append(b, noun...), 's')
 }
 
 // access is what a file tool does to the path it is given.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
@@ -138,13 +139,27 @@ func writeFile(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 	if err != nil {
 		return tool.Result{}, err
 	}
+	clean, _ := workspace.Clean(args.Path)
+	return tool.Result{Output: wroteResult(replaced, clean, args.Content)}, nil
+}
+
+// wroteResult is write_file's result: `created "name" (n bytes, k lines)`,
+// or replaced, as fmt.Sprintf("%s %q (%s, %s)") writes it, in two
+// allocations instead of seven (a turn of `bulwark bench agents` writes a
+// file).
+func wroteResult(replaced bool, name, content string) string {
 	verb := "created"
 	if replaced {
 		verb = "replaced"
 	}
-	clean, _ := workspace.Clean(args.Path)
-	return tool.Result{Output: fmt.Sprintf("%s %q (%s, %s)", verb, clean,
-		plural(len(args.Content), "byte"), plural(countLines(args.Content), "line"))}, nil
+	b := make([]byte, 0, len(verb)+len(name)+48)
+	b = append(append(b, verb...), ' ')
+	b = strconv.AppendQuote(b, name)
+	b = append(b, " ("...)
+	b = appendPlural(b, len(content), "byte")
+	b = append(b, ", "...)
+	b = appendPlural(b, countLines(content), "line")
+	return string(append(b, ')'))
 }
 
 // EditFile returns the edit_file tool: path, old and new.
