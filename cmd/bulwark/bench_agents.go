@@ -196,8 +196,6 @@ type agentsBench struct {
 	stderr    io.Writer
 	// started, if set, is told the server process's id (tests).
 	started func(pid int)
-	// opened, if set, is told the workspaces' folders (tests).
-	opened func(dirs []string)
 }
 
 func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
@@ -264,26 +262,12 @@ func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
 	tools := tool.NewRegistry(append(files.Tools(), interact.Finish())...)
 
 	// Open every workspace first so that the run measures the agents only.
-	// Tasks have ids as the store makes them, and their workspaces are
-	// named by them, as the runner names them (runner.workspaceDir): ext4
-	// starts its search for a new folder's block group at the hash of its
-	// name, so folders named 0 to n-1 went, run after run, to the groups
-	// the run before had just freed, whose recently deleted inodes a file
-	// system without a journal skips one by one at each new file
-	// (BENCHMARKS.md, session 38, agents).
-	ids := make([]string, n)
 	spaces := make([]*workspace.Workspace, n)
-	dirs := make([]string, n)
 	for i := range spaces {
-		ids[i] = bulwark.NewID("t_")
-		dirs[i] = filepath.Join(root, ids[i])
-		if spaces[i], err = workspace.Open(dirs[i]); err != nil {
+		if spaces[i], err = workspace.Open(filepath.Join(root, strconv.Itoa(i))); err != nil {
 			return nil, err
 		}
 		defer spaces[i].Close()
-	}
-	if b.opened != nil {
-		b.opened(dirs)
 	}
 	// When each task's steps made their first tool call, from the start;
 	// each written by its task's run alone. Made before the base RSS.
@@ -317,7 +301,7 @@ func runAgentsBench(ctx context.Context, b agentsBench) (*agentsReport, error) {
 					}
 				},
 			}
-			out, err := agent.Run(ctx, cfg, bulwark.Task{ID: ids[i], Input: "write the files"})
+			out, err := agent.Run(ctx, cfg, bulwark.Task{ID: "t_" + strconv.Itoa(i), Input: "write the files"})
 			if err != nil || out.Reason != bulwark.FinishDone {
 				failed.Add(1)
 			}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -348,38 +347,4 @@ func procFDSize(t *testing.T, pid int) int {
 	}
 	t.Skip("no FDSize in /proc/PID/status")
 	return 0
-}
-
-// TestBenchAgentsWorkspacesNamedAsTheRunner: the bench's workspaces are
-// named by task ids as the store makes them (bulwark.NewID), as the
-// runner names a task's workspace, and each run's are new names: ext4
-// places a new folder by the hash of its name, so the same names every
-// run put each run's files where the run before had just removed its
-// own (BENCHMARKS.md, session 38, agents).
-func TestBenchAgentsWorkspacesNamedAsTheRunner(t *testing.T) {
-	id := regexp.MustCompile(`^t_[0-9a-f]{16}$`)
-	seen := map[string]bool{}
-	for run := range 2 {
-		var dirs []string
-		_, err := runAgentsBench(t.Context(), agentsBench{
-			tasks: 4, steps: 2, latency: time.Millisecond, inProcess: true,
-			opened: func(d []string) { dirs = d },
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(dirs) != 4 {
-			t.Fatalf("run %d: %d workspaces, want 4", run, len(dirs))
-		}
-		for _, d := range dirs {
-			name := filepath.Base(d)
-			if !id.MatchString(name) {
-				t.Errorf("run %d: workspace %q is not named by a task id", run, name)
-			}
-			if seen[name] {
-				t.Errorf("run %d: workspace %q named as one before", run, name)
-			}
-			seen[name] = true
-		}
-	}
 }
