@@ -269,6 +269,9 @@ type run struct {
 	lastCall string // canonical form of the previous tool call
 	repeats  int    // how many times in a row lastCall was made
 	leaks    int    // calls blocked for carrying the canary (withhold.go)
+	// sent are the last calls of earlier replies that reached beyond the
+	// task (withhold.go, sentCalls).
+	sent sentCalls
 	// liveLeak: the live output of the call that ran last carried the
 	// canary (live_output.go); its result is withheld.
 	liveLeak bool

@@ -179,6 +179,7 @@ func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall, p prepa
 	if err != nil {
 		return tool.Result{}, err
 	}
+	r.sent.add(call, p.effects)
 	r.running = &p.effects
 	r.calling(call.Name, call.ID)
 	defer func() { r.running = nil; r.calling("", "") }()

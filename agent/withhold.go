@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/guard"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/tool"
 )
 
 // Withholding a leak
@@ -113,6 +114,17 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 			calls[i].Arguments = withheldArgs
 		}
 	}
+	if calls == nil && len(reply.ToolCalls) > 0 && len(r.sent.calls) > 0 &&
+		splitAcrossCalls(s.canary(), append(slices.Clip(r.sent.calls), reply.ToolCalls...)) {
+		// No call of the reply carried the token, nor its calls together,
+		// but they do with the calls of earlier replies that went out
+		// (sentCalls): the reply would finish what they began. Those ran;
+		// this reply's calls are withheld.
+		calls = slices.Clone(reply.ToolCalls)
+		for i := range calls {
+			calls[i].Arguments = withheldArgs
+		}
+	}
 	if calls != nil {
 		reply.ToolCalls = calls
 	}
@@ -130,7 +142,9 @@ func (r *run) withholdLeaks(reply *llm.Message, s *replyStream) (text bool) {
 // values in the same place of each call put together in the reply's
 // order (the same argument of each call: the pieces of two fetches'
 // URLs or two writes' contents, with other values between them in the
-// document).
+// document), of all the calls and of the calls of each tool. withholdLeaks
+// also reads a reply's calls with the calls of earlier replies that went
+// out (sentCalls).
 func splitAcrossCalls(c *guard.CanaryCheck, calls []llm.ToolCall) bool {
 	n := 1
 	for _, call := range calls {
@@ -154,6 +168,34 @@ func splitAcrossCalls(c *guard.CanaryCheck, calls []llm.ToolCall) bool {
 		values[i] = decodedStrings(call.Arguments).values
 		most = max(most, len(values[i]))
 	}
+	// The same place of every call's arguments, and of every call of one
+	// tool: another tool's call between the pieces (a note written between
+	// two fetches) has its own arguments in other places.
+	if sameAt(c, values, most) {
+		return true
+	}
+	for i, call := range calls {
+		group := [][]string{values[i]}
+		first := true
+		for k, other := range calls {
+			if k < i && other.Name == call.Name {
+				first = false // the group was read at its first call
+				break
+			}
+			if k > i && other.Name == call.Name {
+				group = append(group, values[k])
+			}
+		}
+		if first && len(group) >= 2 && len(group) < len(calls) && sameAt(c, group, most) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameAt says whether the values in the same place of each of values (a
+// call's decoded strings each), put together in order, carry c's token.
+func sameAt(c *guard.CanaryCheck, values [][]string, most int) bool {
 	var b strings.Builder
 	var same []string
 	for j := range most {
@@ -180,6 +222,52 @@ func splitAcrossCalls(c *guard.CanaryCheck, calls []llm.ToolCall) bool {
 		}
 	}
 	return false
+}
+
+// sentCalls are the last calls of a run's earlier replies that reached
+// beyond the task (fetched, ran a program, called another program's tool:
+// leavesTask), as the model wrote them: a model that an injection turned
+// can send the token a piece per turn, each piece too short for any check
+// of its own reply. Each reply's calls are read together with these
+// (withholdLeaks), so the call that would complete the token does not go
+// out. Calls that stay in the task (the file tools') are not kept: what
+// they write goes nowhere by itself, and the check of every turn of a
+// task that only writes files stays as cheap as it was. Bounded to the
+// last maxSentCalls calls and maxSentBytes of arguments: the pieces must
+// come within those. A run resumed after a restart starts with none.
+type sentCalls struct {
+	calls []llm.ToolCall
+	bytes int
+}
+
+const (
+	maxSentCalls = 8
+	maxSentBytes = 16 << 10
+)
+
+// add keeps call, about to run with effects e, when it leaves the task.
+func (s *sentCalls) add(call llm.ToolCall, e tool.Effects) {
+	if !leavesTask(e) || len(call.Arguments) > maxSentBytes {
+		return
+	}
+	s.calls = append(s.calls, call)
+	s.bytes += len(call.Arguments)
+	drop := 0
+	for len(s.calls)-drop > maxSentCalls || s.bytes > maxSentBytes {
+		s.bytes -= len(s.calls[drop].Arguments)
+		drop++
+	}
+	if drop > 0 {
+		s.calls = slices.Delete(s.calls, 0, drop)
+	}
+}
+
+// leavesTask reports whether a call with effects e reaches beyond the
+// task's workspace: it fetches, runs a program (whose network the sandbox
+// may allow), may run something not known before it runs, or calls
+// another program's tool.
+func leavesTask(e tool.Effects) bool {
+	return len(e.URLs) > 0 || len(e.Hosts) > 0 || len(e.Runs) > 0 || len(e.Dynamic) > 0 || len(e.Calls) > 0
 }
 
 // sharedEnds returns how many bytes all of vs share at their start and at
