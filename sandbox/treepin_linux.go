@@ -381,12 +381,12 @@ func pinNamespace(tree int, meta []byte) (ns int, err error) {
 			if ns, err = unix.Open("/proc/thread-self/ns/mnt", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
 				return err
 			}
-			root, err := detachedTmpfs()
+			root, err := initproc.NewTmpfs("mode=0700,size=1m,nr_inodes=16", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 			if err != nil {
 				return err
 			}
 			defer unix.Close(root)
-			if err := writeFileAt(root, "meta", meta); err != nil {
+			if err := initproc.WriteAt(root, "meta", meta, 0o400); err != nil {
 				return err
 			}
 			if err := unix.Mkdirat(root, "tree", 0o700); err != nil {
@@ -424,40 +424,6 @@ func pinNamespace(tree int, meta []byte) (ns int, err error) {
 		}
 	})
 	return ns, err
-}
-
-// detachedTmpfs is a small detached tmpfs, root's alone.
-func detachedTmpfs() (int, error) {
-	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(fsfd)
-	for _, o := range [][2]string{{"mode", "0700"}, {"size", "1m"}, {"nr_inodes", "16"}} {
-		if err := unix.FsconfigSetString(fsfd, o[0], o[1]); err != nil {
-			return -1, err
-		}
-	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
-		return -1, err
-	}
-	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
-}
-
-func writeFileAt(dir int, name string, b []byte) error {
-	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o400)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	for len(b) > 0 {
-		n, err := unix.Write(fd, b)
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }
 
 func readFileNoFollow(path string, max int) ([]byte, error) {

@@ -68,7 +68,7 @@ const (
 // (close-on-exec) and the sources it was built from. Only a host that is
 // root can.
 func BuildTree(s TreeSpec) (fd int, sources []TreeSource, err error) {
-	root, err := newTmpfs("mode=0755,size=1m,nr_inodes=4096", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	root, err := NewTmpfs("mode=0755,size=1m,nr_inodes=4096", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return -1, nil, err
 	}
@@ -83,7 +83,7 @@ func BuildTree(s TreeSpec) (fd int, sources []TreeSource, err error) {
 		}
 	}
 	for name, content := range etcGenerated {
-		if err := writeAt(root, "etc/"+name, []byte(content), 0o644); err != nil {
+		if err := WriteAt(root, "etc/"+name, []byte(content), 0o644); err != nil {
 			return -1, nil, err
 		}
 	}
@@ -126,7 +126,7 @@ func BuildTree(s TreeSpec) (fd int, sources []TreeSource, err error) {
 	}
 	// /dev first, whole before it is attached: the attributes of a mount
 	// inside a detached tree cannot be changed, only its top's.
-	dev, err := newTmpfs("mode=0755,size=64k,nr_inodes=64", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
+	dev, err := NewTmpfs("mode=0755,size=64k,nr_inodes=64", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return -1, nil, err
 	}
@@ -186,7 +186,7 @@ func BuildTree(s TreeSpec) (fd int, sources []TreeSource, err error) {
 		if err := unix.Fstatat(root, d[1:], &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			continue
 		}
-		cover, err := newTmpfs("mode=0755,size=4k,nr_inodes=1", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		cover, err := NewTmpfs("mode=0755,size=4k,nr_inodes=1", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 		if err != nil {
 			return -1, nil, err
 		}
@@ -211,9 +211,9 @@ func etcPaths() []string {
 	return out
 }
 
-// newTmpfs makes a detached tmpfs mount with options opts ("k=v,...") and
+// NewTmpfs makes a detached tmpfs mount with options opts ("k=v,...") and
 // mount attributes attrs.
-func newTmpfs(opts string, attrs int) (int, error) {
+func NewTmpfs(opts string, attrs int) (int, error) {
 	fsfd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return -1, fmt.Errorf("tree: tmpfs: %w", err)
@@ -273,7 +273,7 @@ func mountPoint(root int, rel string, file bool) error {
 		}
 	}
 	if file {
-		return writeAt(root, rel, nil, 0o644)
+		return WriteAt(root, rel, nil, 0o644)
 	}
 	if err := unix.Mkdirat(root, rel, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("tree: /%s: %w", rel, err)
@@ -281,9 +281,9 @@ func mountPoint(root int, rel string, file bool) error {
 	return nil
 }
 
-// writeAt creates the file rel in the tree at root, whose folders are the
+// WriteAt creates the file rel in the tree at root, whose folders are the
 // tree's own (not a bind), with content.
-func writeAt(root int, rel string, content []byte, mode uint32) error {
+func WriteAt(root int, rel string, content []byte, mode uint32) error {
 	fd, err := unix.Openat(root, rel, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
 	if err != nil {
 		return fmt.Errorf("tree: /%s: %w", rel, err)
