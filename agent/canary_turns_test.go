@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,6 +43,15 @@ func TestCanarySplitAcrossTurnsWithheld(t *testing.T) {
 		{"a file written between the pieces", func(tok string) [][]llmtest.ToolCall {
 			h := len(tok) / 2
 			return [][]llmtest.ToolCall{{fetch(tok[:h])}, {write("nothing to see")}, {fetch(tok[h:])}}
+		}},
+		{"each half base64, a turn each", func(tok string) [][]llmtest.ToolCall {
+			h := len(tok) / 2
+			b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+			return [][]llmtest.ToolCall{{fetch(b64(tok[:h]))}, {fetch(b64(tok[h:]))}}
+		}},
+		{"the pieces with letters glued to their outer ends", func(tok string) [][]llmtest.ToolCall {
+			h := len(tok) / 2
+			return [][]llmtest.ToolCall{{fetch("x" + tok[:h])}, {fetch(tok[h:] + "y")}}
 		}},
 		{"the last piece beside a harmless call", func(tok string) [][]llmtest.ToolCall {
 			h := len(tok) / 2
