@@ -100,6 +100,9 @@ func (s *Server) apTaskOf(r *http.Request, t bulwark.Task) (apTask, error) {
 	if err != nil {
 		return apTask{}, err
 	}
+	if err := s.shownTasks(r.Context(), p.Tenant, &t); err != nil {
+		return apTask{}, err
+	}
 	out := apTask{TaskID: t.ID, Input: t.Input, AdditionalInput: emptyObject, Artifacts: make([]apArtifact, 0, len(files)),
 		CreatedAt: t.Created, Status: string(t.Status)}
 	for _, f := range files {

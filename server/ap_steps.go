@@ -190,7 +190,10 @@ func (s *Server) taskSteps(r *http.Request, id string) (bulwark.Task, []apStep, 
 	if err != nil {
 		return t, nil, err
 	}
-	evs, err := s.store.Events(r.Context(), tenant, id, 0, 0)
+	if err := s.shownTasks(r.Context(), tenant, &t); err != nil {
+		return t, nil, err
+	}
+	evs, err := s.storedEvents(r.Context(), tenant, id, 0, 0)
 	if err != nil {
 		return t, nil, err
 	}
@@ -349,7 +352,7 @@ func (s *Server) waitStep(r *http.Request, rt Runtime, id string, want int) (apS
 	if evs, err := s.store.Events(r.Context(), tenant, id, 0, 0); err == nil && len(evs) > 0 {
 		after = evs[len(evs)-1].Seq
 	}
-	ch, err := rt.Subscribe(r.Context(), tenant, id, after)
+	ch, err := s.subscribe(r.Context(), rt, tenant, id, after)
 	if err != nil {
 		return apStep{}, err
 	}

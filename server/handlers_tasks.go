@@ -190,7 +190,16 @@ func (s *Server) checkModel(ctx context.Context, op string, tenant bulwark.Tenan
 	return nil
 }
 
-func (s *Server) view(rt Runtime, t bulwark.Task) taskView {
+// view is t as the task API shows it, its texts masked (shownTasks).
+func (s *Server) view(ctx context.Context, rt Runtime, t bulwark.Task) (taskView, error) {
+	if err := s.shownTasks(ctx, TenantFrom(ctx), &t); err != nil {
+		return taskView{}, err
+	}
+	return s.viewOf(rt, t), nil
+}
+
+// viewOf is t as the task API shows it, t already masked.
+func (s *Server) viewOf(rt Runtime, t bulwark.Task) taskView {
 	v := taskView{Task: t, EffectiveModel: t.Model}
 	if t.Model == "" && s.cfg.DefaultModel != "" {
 		v.EffectiveModel, v.DefaultModel = serverDefaultModel, true
@@ -247,7 +256,11 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := s.auditTaskCreate(r, t, "api"); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.view(rt, t))
+	v, err := s.view(r.Context(), rt, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v)
 	return nil
 }
 
@@ -331,7 +344,11 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := taskList{Tasks: make([]taskView, 0, len(page.Tasks))}
 	for _, t := range page.Tasks {
-		out.Tasks = append(out.Tasks, s.view(rt, t))
+		v, err := s.view(r.Context(), rt, t)
+		if err != nil {
+			return err
+		}
+		out.Tasks = append(out.Tasks, v)
 	}
 	if page.More && len(page.Tasks) > 0 {
 		last := page.Tasks[len(page.Tasks)-1]
@@ -408,6 +425,13 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	tenant, id := TenantFrom(ctx), r.PathValue("id")
+	// The answer is masked with the tenant's secrets as they are now
+	// (shownTasks): one kept is served again only while they are the
+	// same, by the same redactor.
+	red, err := s.red.For(ctx, tenant)
+	if err != nil {
+		return err
+	}
 	var version uint64
 	keep := false
 	if s.views != nil {
@@ -416,7 +440,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		if stable {
-			if body := s.views.get(tenant, id, v); body != nil {
+			if body := s.views.get(tenant, id, v, red); body != nil {
 				writeJSONBytes(w, http.StatusOK, body)
 				return nil
 			}
@@ -427,17 +451,18 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := s.view(rt, t)
+	maskTask(red, &t)
+	v := s.viewOf(rt, t)
 	for i := len(kids) - 1; i >= 0; i-- { // oldest first
 		k := kids[i]
-		v.Children = append(v.Children, taskLink{ID: k.ID, Status: k.Status, Input: k.Input})
+		v.Children = append(v.Children, taskLink{ID: k.ID, Status: k.Status, Input: red.String(k.Input)})
 	}
 	body, err := encodeJSON(v)
 	if err != nil {
 		return bulwark.E(bulwark.Internal, "server.getTask", "the task cannot be shown", err)
 	}
 	if keep && t.Status != bulwark.TaskQueued { // a queued task's position moves without it
-		s.views.put(tenant, id, version, body)
+		s.views.put(tenant, id, version, red, body)
 	}
 	writeJSONBytes(w, http.StatusOK, body)
 	return nil
@@ -459,7 +484,11 @@ func (s *Server) cancelTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, s.view(rt, t))
+	v, err := s.view(r.Context(), rt, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, v)
 	return nil
 }
 
@@ -526,7 +555,11 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) error {
 	if continued {
 		status = "continued"
 	}
-	writeJSON(w, http.StatusAccepted, messageAnswer{Status: status, Task: s.view(rt, t)})
+	v, err := s.view(r.Context(), rt, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, messageAnswer{Status: status, Task: v})
 	return nil
 }
 
@@ -565,7 +598,11 @@ func (s *Server) resumeTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, s.view(rt, t))
+	v, err := s.view(r.Context(), rt, t)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, v)
 	return nil
 }
 
@@ -589,7 +626,7 @@ func (s *Server) listSteps(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.store.Events(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), after, limit)
+	evs, err := s.storedEvents(r.Context(), TenantFrom(r.Context()), r.PathValue("id"), after, limit)
 	if err != nil {
 		return err
 	}
@@ -624,6 +661,9 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request) error {
 	}
 	aps, err := rt.Approvals(r.Context(), TenantFrom(r.Context()), r.PathValue("id"))
 	if err != nil {
+		return err
+	}
+	if err := s.shownApprovals(r.Context(), TenantFrom(r.Context()), aps); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, approvalList{Approvals: nonNil(aps)})

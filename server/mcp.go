@@ -231,11 +231,22 @@ func (b *mcpBackend) audit(rec audit.Record) error {
 	return b.s.audit(b.r, rec)
 }
 
+// shown is t masked as the task API shows it (shownTasks), or err.
+func (b *mcpBackend) shown(t bulwark.Task, err error) (bulwark.Task, error) {
+	if err != nil {
+		return t, err
+	}
+	if err := b.s.shownTasks(b.r.Context(), b.p.Tenant, &t); err != nil {
+		return bulwark.Task{}, err
+	}
+	return t, nil
+}
+
 func (b *mcpBackend) Task(ctx context.Context, id string) (bulwark.Task, error) {
 	if _, err := b.allow("Task"); err != nil {
 		return bulwark.Task{}, err
 	}
-	return b.s.store.Task(ctx, b.p.Tenant, id)
+	return b.shown(b.s.store.Task(ctx, b.p.Tenant, id))
 }
 
 func (b *mcpBackend) Tasks(ctx context.Context, status []bulwark.TaskStatus, limit int) ([]bulwark.Task, error) {
@@ -244,7 +255,15 @@ func (b *mcpBackend) Tasks(ctx context.Context, status []bulwark.TaskStatus, lim
 		return nil, err
 	}
 	page, err := rt.Tasks(ctx, b.p.Tenant, bulwark.TaskQuery{Status: status, Limit: limit})
-	return page.Tasks, err
+	if err != nil {
+		return nil, err
+	}
+	for i := range page.Tasks {
+		if page.Tasks[i], err = b.shown(page.Tasks[i], nil); err != nil {
+			return nil, err
+		}
+	}
+	return page.Tasks, nil
 }
 
 func (b *mcpBackend) Cancel(ctx context.Context, id string) (bulwark.Task, error) {
@@ -255,7 +274,7 @@ func (b *mcpBackend) Cancel(ctx context.Context, id string) (bulwark.Task, error
 	if err := rt.Cancel(ctx, b.p.Tenant, b.actor, id); err != nil {
 		return bulwark.Task{}, err
 	}
-	return b.s.store.Task(ctx, b.p.Tenant, id)
+	return b.shown(b.s.store.Task(ctx, b.p.Tenant, id))
 }
 
 func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task, bool, error) {
@@ -281,7 +300,8 @@ func (b *mcpBackend) Message(ctx context.Context, id, text string) (bulwark.Task
 	if err := b.audit(audit.Record{Action: "task.message", Target: id, Details: map[string]string{"bytes": strconv.Itoa(len(text))}}); err != nil {
 		return bulwark.Task{}, false, err
 	}
-	return t, continued, nil
+	t, err = b.shown(t, nil)
+	return t, continued, err
 }
 
 func (b *mcpBackend) Approvals(ctx context.Context, id string) ([]bulwark.Approval, error) {
@@ -289,7 +309,11 @@ func (b *mcpBackend) Approvals(ctx context.Context, id string) ([]bulwark.Approv
 	if err != nil {
 		return nil, err
 	}
-	return rt.Approvals(ctx, b.p.Tenant, id)
+	aps, err := rt.Approvals(ctx, b.p.Tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return aps, b.s.shownApprovals(ctx, b.p.Tenant, aps)
 }
 
 func (b *mcpBackend) Decide(ctx context.Context, id, approvalID string, allow bool) error {
@@ -304,7 +328,7 @@ func (b *mcpBackend) Events(ctx context.Context, id string, after int64, limit i
 	if _, err := b.allow("Events"); err != nil {
 		return nil, err
 	}
-	return b.s.store.Events(ctx, b.p.Tenant, id, after, limit)
+	return b.s.storedEvents(ctx, b.p.Tenant, id, after, limit)
 }
 
 func (b *mcpBackend) Subscribe(ctx context.Context, id string, after int64) (<-chan bulwark.Event, error) {
@@ -312,7 +336,7 @@ func (b *mcpBackend) Subscribe(ctx context.Context, id string, after int64) (<-c
 	if err != nil {
 		return nil, err
 	}
-	return rt.Subscribe(ctx, b.p.Tenant, id, after)
+	return b.s.subscribe(ctx, rt, b.p.Tenant, id, after)
 }
 
 func (b *mcpBackend) Files(ctx context.Context, id string) ([]bulwark.Artifact, error) {

@@ -51,7 +51,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	tenant, id := TenantFrom(r.Context()), r.PathValue("id")
-	ch, err := rt.Subscribe(r.Context(), tenant, id, after)
+	ch, err := s.subscribe(r.Context(), rt, tenant, id, after)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request) error {
 				if !s.stillRunning(r, tenant, id) {
 					return nil
 				}
-				if ch, err = rt.Subscribe(r.Context(), tenant, id, after); err != nil {
+				if ch, err = s.subscribe(r.Context(), rt, tenant, id, after); err != nil {
 					return nil // the response has begun; the client reconnects
 				}
 				continue

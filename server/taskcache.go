@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // Bounds of the task cache: entries, and bytes of encoded answers.
@@ -46,7 +47,8 @@ type taskCacheKey struct {
 type cachedTask struct {
 	key     taskCacheKey
 	version uint64
-	body    []byte // the JSON answer, with its newline
+	red     *secret.Redactor // what the answer was masked with
+	body    []byte           // the JSON answer, with its newline
 }
 
 func newTaskCache() *taskCache {
@@ -55,7 +57,7 @@ func newTaskCache() *taskCache {
 
 // get returns the answer kept for tenant's task id at version, if any.
 // One kept at another version is dropped.
-func (c *taskCache) get(tenant bulwark.TenantID, id string, version uint64) []byte {
+func (c *taskCache) get(tenant bulwark.TenantID, id string, version uint64, red *secret.Redactor) []byte {
 	k := taskCacheKey{tenant, id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -64,7 +66,7 @@ func (c *taskCache) get(tenant bulwark.TenantID, id string, version uint64) []by
 		return nil
 	}
 	e := el.Value.(*cachedTask)
-	if e.version != version {
+	if e.version != version || e.red != red {
 		c.remove(el)
 		return nil
 	}
@@ -73,7 +75,7 @@ func (c *taskCache) get(tenant bulwark.TenantID, id string, version uint64) []by
 }
 
 // put keeps body as the answer for tenant's task id at version.
-func (c *taskCache) put(tenant bulwark.TenantID, id string, version uint64, body []byte) {
+func (c *taskCache) put(tenant bulwark.TenantID, id string, version uint64, red *secret.Redactor, body []byte) {
 	if len(body) > taskCacheMaxBody {
 		return
 	}
@@ -83,7 +85,7 @@ func (c *taskCache) put(tenant bulwark.TenantID, id string, version uint64, body
 	if el, ok := c.items[k]; ok {
 		c.remove(el)
 	}
-	c.items[k] = c.ll.PushFront(&cachedTask{key: k, version: version, body: body})
+	c.items[k] = c.ll.PushFront(&cachedTask{key: k, version: version, red: red, body: body})
 	c.bytes += len(body)
 	for c.ll.Len() > taskCacheEntries || c.bytes > taskCacheBytes {
 		c.remove(c.ll.Back())

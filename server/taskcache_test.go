@@ -158,37 +158,41 @@ func TestTaskCacheBounded(t *testing.T) {
 	c := newTaskCache()
 	body := []byte(`{"id":"x"}` + "\n")
 	for i := range taskCacheEntries + 10 {
-		c.put("acme", fmt.Sprint("t_", i), 1, body)
+		c.put("acme", fmt.Sprint("t_", i), 1, nil, body)
 	}
 	if c.len() != taskCacheEntries {
 		t.Errorf("after %d answers the cache keeps %d, want %d", taskCacheEntries+10, c.len(), taskCacheEntries)
 	}
-	if c.get("acme", "t_0", 1) != nil {
+	if c.get("acme", "t_0", 1, nil) != nil {
 		t.Error("the least recently used answer is still kept")
 	}
 	last := fmt.Sprint("t_", taskCacheEntries+9)
-	if c.get("acme", last, 1) == nil {
+	if c.get("acme", last, 1, nil) == nil {
 		t.Error("the newest answer is not kept")
 	}
-	if c.get("other", last, 1) != nil {
+	if c.get("other", last, 1, nil) != nil {
 		t.Error("an answer kept for acme was served to another tenant")
 	}
-	if c.get("acme", last, 2) != nil {
+	if c.get("acme", last, 1, secret.NewRedactor()) != nil {
+		t.Error("an answer masked with one redactor was served for another (the tenant's secrets changed)")
+	}
+	c.put("acme", last, 1, nil, body)
+	if c.get("acme", last, 2, nil) != nil {
 		t.Error("an answer kept at version 1 was served at version 2")
 	}
-	if c.get("acme", last, 1) != nil {
+	if c.get("acme", last, 1, nil) != nil {
 		t.Error("an answer found at another version is still kept")
 	}
 
 	big := make([]byte, taskCacheMaxBody)
 	for i := range 2 * taskCacheBytes / taskCacheMaxBody {
-		c.put("acme", fmt.Sprint("big_", i), 1, big)
+		c.put("acme", fmt.Sprint("big_", i), 1, nil, big)
 	}
 	if c.bytes > taskCacheBytes {
 		t.Errorf("the cache keeps %d bytes, more than %d", c.bytes, taskCacheBytes)
 	}
-	c.put("acme", "huge", 1, make([]byte, taskCacheMaxBody+1))
-	if c.get("acme", "huge", 1) != nil {
+	c.put("acme", "huge", 1, nil, make([]byte, taskCacheMaxBody+1))
+	if c.get("acme", "huge", 1, nil) != nil {
 		t.Error("an answer larger than taskCacheMaxBody was kept")
 	}
 }

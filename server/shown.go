@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
+)
+
+// What a task stored is masked as it was stored, with the tenant's
+// secrets of that moment: the runtime masks every event before it keeps
+// it, and the task's answer with them. A secret added later (a key noticed
+// in a task's output, then registered) would stay readable in what was
+// stored before it. So a task, its events and its approvals are masked
+// again as they are shown, by every route that shows them (the API, its
+// event stream, the Agent Protocol, the MCP server), with the tenant's
+// secrets as they are now (TenantRedactors: within a minute of a change
+// another process made, at once for one made through this server).
+//
+// Masking again is not charged as a masked answer (chargeMasked): it
+// changes only what was stored before the secret existed, which the
+// runtime masked then with the secrets of that time. A caller who wrote a
+// guess into a task learned at once whether it was a secret's value; what
+// was stored before a secret was added, its readers saw before. Charging
+// would only refuse a task's page to its members, again and again, once
+// they registered a value its output held.
+
+// maskEvent masks red's values out of what e shows, as the runtime's emit
+// masks an event before it is stored (agent.run.emit).
+func maskEvent(red *secret.Redactor, e *bulwark.Event) {
+	e.Text = red.String(e.Text)
+	if len(e.Args) > 0 {
+		if a := red.String(string(e.Args)); a != string(e.Args) {
+			e.Args = json.RawMessage(a)
+		}
+	}
+	if e.Effects != nil {
+		m := e.Effects.Mask(red.String)
+		e.Effects = &m
+	}
+}
+
+// maskTask masks red's values out of what t shows.
+func maskTask(red *secret.Redactor, t *bulwark.Task) {
+	t.Input = red.String(t.Input)
+	t.Answer = red.String(t.Answer)
+}
+
+// shownEvents masks the tenant's secrets out of evs, in place. When they
+// cannot be read, the error is returned: the events must not be shown.
+func (s *Server) shownEvents(ctx context.Context, tenant bulwark.TenantID, evs []bulwark.Event) error {
+	red, err := s.red.For(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for i := range evs {
+		maskEvent(red, &evs[i])
+	}
+	return nil
+}
+
+// shownTasks masks the tenant's secrets out of ts, in place, as
+// shownEvents does.
+func (s *Server) shownTasks(ctx context.Context, tenant bulwark.TenantID, ts ...*bulwark.Task) error {
+	red, err := s.red.For(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		maskTask(red, t)
+	}
+	return nil
+}
+
+// shownApprovals masks the tenant's secrets out of aps, in place.
+func (s *Server) shownApprovals(ctx context.Context, tenant bulwark.TenantID, aps []bulwark.Approval) error {
+	red, err := s.red.For(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for i := range aps {
+		aps[i].Target = red.String(aps[i].Target)
+		aps[i].Reason = red.String(aps[i].Reason)
+		if a := red.String(string(aps[i].Args)); a != string(aps[i].Args) {
+			aps[i].Args = json.RawMessage(a)
+		}
+	}
+	return nil
+}
+
+// storedEvents is the store's events of a task, masked (shownEvents).
+func (s *Server) storedEvents(ctx context.Context, tenant bulwark.TenantID, id string, after int64, limit int) ([]bulwark.Event, error) {
+	evs, err := s.store.Events(ctx, tenant, id, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.shownEvents(ctx, tenant, evs); err != nil {
+		return nil, err
+	}
+	return evs, nil
+}
+
+// subscribe is the runtime's stream of a task's events, each masked as it
+// is passed on (shownEvents). The stream ends as the runtime's does, when
+// ctx ends, or at an event that cannot be masked (the tenant's secrets
+// unreadable): the event is not passed on, and a client resumes after the
+// last one it got.
+func (s *Server) subscribe(ctx context.Context, rt Runtime, tenant bulwark.TenantID, id string, after int64) (<-chan bulwark.Event, error) {
+	in, err := rt.Subscribe(ctx, tenant, id, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan bulwark.Event, cap(in))
+	go func() {
+		defer close(out)
+		for e := range in {
+			red, err := s.red.For(ctx, tenant)
+			if err != nil {
+				s.log.Error("the tenant's secrets cannot be read to mask a task's events: the stream ends", "task", id, "err", err)
+				return
+			}
+			maskEvent(red, &e)
+			select {
+			case out <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/mcpserver"
+)
+
+// TestSecretAddedLaterMaskedWhereShown: a value a task stored before it
+// was a secret (its input, a message into it, its answer, its calls'
+// arguments, a sub-agent's input) is masked by every route that shows the
+// task once the value is registered as a secret: the task and its list,
+// its steps and its event stream, the Agent Protocol's task, list and
+// steps, and the MCP server's tools and transcript. The task's answer was
+// read (and kept by the answer cache) before the secret was set.
+func TestSecretAddedLaterMaskedWhereShown(t *testing.T) {
+	t.Parallel()
+	const value = "late-secret-value-5b1e9d3a"
+	te := newTaskEnv(t) // this runtime masks nothing as it stores
+	// A task that asks, is answered with the value, and finishes with it;
+	// a parent whose sub-agent writes it to a file.
+	q := te.createTask(te.key, "question: "+value)
+	te.waitTask(te.key, q.ID, func(taskView) bool {
+		return slices.ContainsFunc(te.steps(q.ID), func(e bulwark.Event) bool { return e.Type == bulwark.EventAskUser })
+	})
+	if code, _ := te.message(te.key, q.ID, `{"text":"`+value+`"}`); code != 202 {
+		t.Fatalf("message = %d", code)
+	}
+	if got := te.waitTask(te.key, q.ID, ended); !strings.Contains(got.Answer, value) {
+		t.Fatalf("answer %q: the script should finish with the value", got.Answer)
+	}
+	p := te.createTask(te.key, "delegate:write:"+value)
+	if got := te.waitTask(te.key, p.ID, ended); len(got.Children) != 1 || !strings.Contains(got.Children[0].Input, value) {
+		t.Fatalf("parent %+v: want one child whose input holds the value", got)
+	}
+	child := te.waitTask(te.key, p.ID, ended).Children[0].ID
+	before := te.do(req{method: "GET", path: "/api/v1/tasks/" + q.ID, key: te.key}).Body.String()
+	if !strings.Contains(before, value) {
+		t.Fatal("before the secret the task shows the value: the test would prove nothing")
+	}
+
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/LATE", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+
+	shown := map[string]string{}
+	for _, path := range []string{
+		"/api/v1/tasks/" + q.ID, "/api/v1/tasks/" + p.ID, "/api/v1/tasks/" + child, "/api/v1/tasks",
+		"/api/v1/tasks/" + q.ID + "/steps", "/api/v1/tasks/" + child + "/steps",
+		"/ap/v1/agent/tasks/" + q.ID, "/ap/v1/agent/tasks", "/ap/v1/agent/tasks/" + q.ID + "/steps",
+		"/ap/v1/agent/tasks/" + child + "/steps",
+	} {
+		w := te.do(req{method: "GET", path: path, key: te.key})
+		if w.Code != 200 {
+			t.Fatalf("GET %s = %d %s", path, w.Code, w.Body)
+		}
+		shown[path] = w.Body.String()
+	}
+	for _, id := range []string{q.ID, child} {
+		resp := te.stream(id, "", nil)
+		body, _ := io.ReadAll(resp.Body) // ended tasks: the stream ends after task_finished
+		resp.Body.Close()
+		shown["events of "+id] = string(body)
+	}
+	cs := mcpClientAt(t, te.url, te.key, nil)
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{{"get_task", map[string]any{"id": q.ID}}, {"list_tasks", map[string]any{}}} {
+		res := mcpCall(t, cs, c.tool, c.args)
+		sc, _ := json.Marshal(res.StructuredContent)
+		shown["mcp "+c.tool] = resultText(res) + string(sc)
+	}
+	for _, id := range []string{q.ID, child} {
+		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: mcpserver.TranscriptURI(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown["mcp transcript of "+id] = res.Contents[0].Text
+	}
+
+	for where, text := range shown {
+		if strings.Contains(text, value) {
+			t.Errorf("%s shows the secret's value registered after it was stored:\n%.600s", where, text)
+		}
+	}
+	for _, where := range []string{"/api/v1/tasks/" + q.ID, "/api/v1/tasks/" + q.ID + "/steps", "events of " + q.ID, "mcp transcript of " + q.ID} {
+		if !strings.Contains(shown[where], "[REDACTED:LATE]") {
+			t.Errorf("%s does not show the secret's mask:\n%.600s", where, shown[where])
+		}
+	}
+	var tv taskView
+	if err := json.Unmarshal([]byte(shown["/api/v1/tasks/"+q.ID]), &tv); err != nil || tv.Answer == "" || tv.Input == "" {
+		t.Errorf("the masked task lost its texts: %+v %v", tv, err)
+	}
+}
+
+// TestShownApprovalsMasked: an approval's target, reason and arguments
+// are masked with the tenant's secrets as they are shown.
+func TestShownApprovalsMasked(t *testing.T) {
+	t.Parallel()
+	const value = "approval-secret-7d2c41e0"
+	te := newTaskEnv(t)
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/AP", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	aps := []bulwark.Approval{{ID: "ap_1", Tool: "fetch", Target: "https://x.test/?k=" + value,
+		Args: json.RawMessage(`{"url":"https://x.test/?k=` + value + `"}`), Reason: "it names " + value}}
+	if err := te.srv.shownApprovals(context.Background(), te.a.id, aps); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(aps)
+	if strings.Contains(string(b), value) || !json.Valid(aps[0].Args) {
+		t.Errorf("approval shown as %s: want the value masked and its arguments still JSON", b)
+	}
+}
