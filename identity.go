@@ -222,12 +222,14 @@ type UserStore interface {
 
 // AuthVersioner is implemented by stores whose authentication records
 // may be cached by the servers that read them: API keys, users (their
-// roles, their existence) and tenants' settings. Both stores of Bulwark
-// implement it; a store that does not is read at every request.
+// roles, their existence), tenants' settings, and tenants' secrets (which
+// servers mask what they show with). Both stores of Bulwark implement it;
+// a store that does not is read at every request.
 type AuthVersioner interface {
 	// AuthVersion returns the version of those records. Every change of
 	// them (revoking a key, changing or deleting a user, putting a
-	// tenant's settings), by this process or by any other on the same
+	// tenant's settings, putting or deleting a secret), by this process
+	// or by any other on the same
 	// database, changes it, and is visible to every reader before the
 	// version it leads to is returned. stable is false while a change is
 	// under way (SQLite: between its start and its commit): what is read

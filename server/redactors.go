@@ -21,10 +21,15 @@ type SecretValuesReader interface {
 // gets a redactor that holds no secret at all and only detects
 // secret-looking strings.
 //
-// Redactors are built from the store on first use and kept for a while
-// (changes made by another process, such as "bulwark secrets set", are
-// seen within redactorTTL); Forget drops a tenant's at once, and the
-// server calls it on every change of the tenant's secrets.
+// Redactors are built from the store on first use and kept while the
+// store's authentication version (bulwark.AuthVersioner, which every
+// change of a secret moves, made by any process or node) that the request
+// read stays where it was when they were built: a secret added on another
+// node, or by "bulwark secrets set", is masked at this server's next
+// request. Where no version was read (a store without one, a change under
+// way, a use outside a request), a redactor is kept for redactorTTL at
+// most. Forget drops a tenant's at once; the server calls it on every
+// change of the tenant's secrets it makes.
 type TenantRedactors struct {
 	store SecretValuesReader
 	now   func() time.Time
@@ -36,8 +41,9 @@ type TenantRedactors struct {
 }
 
 type cachedRedactor struct {
-	red *secret.Redactor
-	at  time.Time
+	red  *secret.Redactor
+	at   time.Time
+	seen authSeen // the version the request that built it read
 }
 
 // redactorTTL is how long a tenant's redactor is kept; maxRedactors bounds
@@ -59,6 +65,13 @@ func NewTenantRedactors(store SecretValuesReader, now func() time.Time) *TenantR
 // For returns the redactor of tenant ("" for none). A store error is
 // returned as is: the caller must not show what it meant to mask.
 func (c *TenantRedactors) For(ctx context.Context, tenant bulwark.TenantID) (*secret.Redactor, error) {
+	p, _ := PrincipalFrom(ctx)
+	return c.forSeen(ctx, tenant, p.seen)
+}
+
+// forSeen is For for a caller that read the store's version seen (none:
+// the zero authSeen).
+func (c *TenantRedactors) forSeen(ctx context.Context, tenant bulwark.TenantID, seen authSeen) (*secret.Redactor, error) {
 	if tenant == "" {
 		return c.none, nil
 	}
@@ -67,7 +80,7 @@ func (c *TenantRedactors) For(ctx context.Context, tenant bulwark.TenantID) (*se
 	e, ok := c.m[tenant]
 	gen := c.gen
 	c.mu.Unlock()
-	if ok && now.Sub(e.at) < redactorTTL {
+	if ok && now.Sub(e.at) < redactorTTL && fresh(e.seen, seen) {
 		return e.red, nil
 	}
 	vals, err := c.store.SecretValues(ctx, tenant)
@@ -86,8 +99,18 @@ func (c *TenantRedactors) For(ctx context.Context, tenant bulwark.TenantID) (*se
 	if len(c.m) >= maxRedactors {
 		clear(c.m)
 	}
-	c.m[tenant] = cachedRedactor{red: red, at: now}
+	c.m[tenant] = cachedRedactor{red: red, at: now, seen: seen}
 	return red, nil
+}
+
+// fresh says whether secrets read by a request that saw the store's
+// version built may mask for one that saw req: read at req's version or a
+// later one (of the same epoch, authCache.seen), or req saw none.
+func fresh(built, req authSeen) bool {
+	if !req.ok {
+		return true
+	}
+	return built.ok && built.epoch == req.epoch && built.v >= req.v
 }
 
 // Forget drops tenant's redactor: the next For builds it again from the

@@ -92,6 +92,10 @@ func (s *Server) sessionPrincipal(r *http.Request, touch bool) (p Principal, cle
 	if len(c.Value) != sessionTokenLen {
 		return Principal{}, true, bad
 	}
+	// The store's version, read before what it versions is: the rate
+	// limits' and the redactors' caches serve this request only what
+	// was read at it or after (authcache.go, redactors.go).
+	seen := s.auth.seen(ctx)
 	sess, err := s.store.SessionByTokenHash(ctx, hashToken(c.Value))
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
 		return Principal{}, true, bad
@@ -122,5 +126,6 @@ func (s *Server) sessionPrincipal(r *http.Request, touch bool) (p Principal, cle
 	if err != nil {
 		return Principal{}, false, err
 	}
-	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax), MustEnrol: enrol}, false, nil
+	return Principal{Tenant: sess.TenantID, Role: u.Role, UserID: u.ID, SessionID: sess.ID, SessionExpires: sess.Created.Add(SessionMax),
+		MustEnrol: enrol, seen: seen}, false, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/secret"
@@ -15,8 +16,9 @@ import (
 // stored before it. So a task, its events and its approvals are masked
 // again as they are shown, by every route that shows them (the API, its
 // event stream, the Agent Protocol, the MCP server), with the tenant's
-// secrets as they are now (TenantRedactors: within a minute of a change
-// another process made, at once for one made through this server).
+// secrets as they are now (TenantRedactors: at the next request, whichever
+// node or process made the change; an open event stream within
+// streamVersionEvery of its next event).
 //
 // Masking again is not charged as a masked answer (chargeMasked): it
 // changes only what was stored before the secret existed, which the
@@ -101,6 +103,11 @@ func (s *Server) storedEvents(ctx context.Context, tenant bulwark.TenantID, id s
 	return evs, nil
 }
 
+// streamVersionEvery is how often an event stream reads the store's
+// version again (TenantRedactors), at most: once per event that came
+// after that long.
+const streamVersionEvery = 2 * time.Second
+
 // subscribe is the runtime's stream of a task's events, each masked as it
 // is passed on (shownEvents). The stream ends as the runtime's does, when
 // ctx ends, or at an event that cannot be masked (the tenant's secrets
@@ -112,10 +119,18 @@ func (s *Server) subscribe(ctx context.Context, rt Runtime, tenant bulwark.Tenan
 		return nil, err
 	}
 	out := make(chan bulwark.Event, cap(in))
+	p, _ := PrincipalFrom(ctx)
+	seen, read := p.seen, time.Now()
 	go func() {
 		defer close(out)
 		for e := range in {
-			red, err := s.red.For(ctx, tenant)
+			// A stream outlives the version its request read: read it
+			// again now and then, so that a secret added on another
+			// node is masked within streamVersionEvery.
+			if now := time.Now(); now.Sub(read) >= streamVersionEvery {
+				seen, read = s.auth.seen(ctx), now
+			}
+			red, err := s.red.forSeen(ctx, tenant, seen)
 			if err != nil {
 				s.log.Error("the tenant's secrets cannot be read to mask a task's events: the stream ends", "task", id, "err", err)
 				return

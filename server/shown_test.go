@@ -122,3 +122,53 @@ func TestShownApprovalsMasked(t *testing.T) {
 		t.Errorf("approval shown as %s: want the value masked and its arguments still JSON", b)
 	}
 }
+
+// TestSecretSetElsewhereMaskedAtTheNextRequest: a secret put into the
+// store by another node or process (`bulwark secrets set`), not through
+// this server, which would drop its redactor at once, is masked by this
+// server at its next request, over an API key and over a session, though
+// the tenant's redactor was built a moment before.
+func TestSecretSetElsewhereMaskedAtTheNextRequest(t *testing.T) {
+	t.Parallel()
+	const value = "elsewhere-secret-value-93f0aa1c"
+	te := newTaskEnv(t)
+	v := te.createTask(te.key, "write:"+value)
+	te.waitTask(te.key, v.ID, ended)
+	cookie := te.login(te.a.users[bulwark.RoleOwner].Email)
+	get := func(path string) map[string]string {
+		t.Helper()
+		out := map[string]string{}
+		// The session first: what the key's request reads, the session's
+		// could then use.
+		for _, who := range []string{"session", "key"} {
+			r := req{method: "GET", path: path, key: te.key}
+			if who == "session" {
+				r = req{method: "GET", path: path, cookie: cookie}
+			}
+			w := te.do(r)
+			if w.Code != 200 {
+				t.Fatalf("GET %s by %s = %d %s", path, who, w.Code, w.Body)
+			}
+			out[who] = w.Body.String()
+		}
+		return out
+	}
+	paths := []string{"/api/v1/tasks/" + v.ID, "/api/v1/tasks/" + v.ID + "/steps"}
+	for _, p := range paths {
+		for who, body := range get(p) {
+			if !strings.Contains(body, value) {
+				t.Fatalf("before the secret, GET %s by %s does not show the value: the test would prove nothing", p, who)
+			}
+		}
+	}
+	if err := te.db.SetSecret(context.Background(), te.a.id, "ELSEWHERE", value); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range paths {
+		for who, body := range get(p) {
+			if strings.Contains(body, value) {
+				t.Errorf("GET %s by %s, right after the secret was set elsewhere, shows its value:\n%.400s", p, who, body)
+			}
+		}
+	}
+}

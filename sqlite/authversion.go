@@ -24,7 +24,8 @@ const authFileSuffix = "-auth"
 const authFileSize = 64
 
 // authVersion is the version of the authentication records of one
-// database (API keys, users, tenants' settings; bulwark.AuthVersioner),
+// database (API keys, users, tenants' settings and secrets;
+// bulwark.AuthVersioner),
 // shared by every process that opens it: two counters in a small file
 // beside the database, mapped into each process's memory, so that reading
 // the version costs two atomic loads and no query, and a change made by
@@ -370,7 +371,7 @@ func (db *DB) AuthVersion(context.Context) (uint64, bool, error) {
 	return v, stable, nil
 }
 
-// authChange runs write, a change of API keys, users or settings that
+// authChange runs write, a change of API keys, users, settings or secrets that
 // commits before it returns, as a change of the authentication version:
 // every method that changes them (other than creating one, or recording
 // a key's last use) goes through it.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/bulwark-agents/bulwark"
@@ -49,9 +50,14 @@ func (db *DB) PutSecret(ctx context.Context, tenant bulwark.TenantID, s bulwark.
 		return err
 	}
 	now := unixTime(db.now())
-	_, err = db.w.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, inject, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
+	// A change of the version servers mask with (authChange): a server
+	// keeps each tenant's secrets in memory while the version holds.
+	err = db.authChange(func() error {
+		_, err := db.w.ExecContext(ctx, `INSERT INTO secrets (tenant_id, name, value_ct, hosts, inject, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, name) DO UPDATE SET value_ct = excluded.value_ct, hosts = excluded.hosts, inject = excluded.inject, updated = excluded.updated`,
-		tenant, s.Name, ct, hostList, inject, now, now)
+			tenant, s.Name, ct, hostList, inject, now, now)
+		return err
+	})
 	if err != nil {
 		return unavailable(op, "store the secret", err)
 	}
@@ -180,7 +186,11 @@ func (db *DB) DeleteSecret(ctx context.Context, tenant bulwark.TenantID, name st
 	if err := checkSecretName(op, name); err != nil {
 		return err
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = ? AND name = ?`, tenant, name)
+	var res sql.Result
+	err := db.authChange(func() (err error) {
+		res, err = db.w.ExecContext(ctx, `DELETE FROM secrets WHERE tenant_id = ? AND name = ?`, tenant, name)
+		return err
+	})
 	if err != nil {
 		return unavailable(op, "delete the secret", err)
 	}

@@ -58,6 +58,15 @@ func testAuthVersion(t *testing.T, open func(*testing.T) Store) {
 		{"ExpireAPIKey", func() error { _, err := s.ExpireAPIKey(ctx, tn, k2.ID, time.Now().Add(time.Hour)); return err }, true},
 		{"DeleteAPIKey", func() error { return s.DeleteAPIKey(ctx, tn, k2.ID) }, true},
 		{"DeleteUser", func() error { _, _, err := s.DeleteUser(ctx, tn, u.ID); return err }, true},
+		// Servers mask what they show with the tenant's secrets, kept
+		// while the version holds: one added, changed or deleted on
+		// another node must be masked there at its next request.
+		{"SetSecret", func() error { return s.SetSecret(ctx, tn, "AUTHV", "authversion-secret-1") }, true},
+		{"PutSecret (changed)", func() error {
+			return s.PutSecret(ctx, tn, bulwark.Secret{Name: "AUTHV", Value: "authversion-secret-2"})
+		}, true},
+		{"SecretValues", func() error { _, err := s.SecretValues(ctx, tn); return err }, false},
+		{"DeleteSecret", func() error { return s.DeleteSecret(ctx, tn, "AUTHV") }, true},
 	} {
 		before := version()
 		if err := c.do(); err != nil {
