@@ -135,6 +135,9 @@ func (s *Server) listSchedules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.shownSchedules(r.Context(), TenantFrom(r.Context()), list); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, schedulesResponse{Schedules: nonNil(list)})
 	return nil
 }
@@ -148,7 +151,11 @@ func (s *Server) getSchedule(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, sc)
+	shown := []bulwark.Schedule{sc}
+	if err := s.shownSchedules(r.Context(), TenantFrom(r.Context()), shown); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, shown[0])
 	return nil
 }
 

@@ -13,9 +13,10 @@ import (
 // secrets of that moment: the runtime masks every event before it keeps
 // it, and the task's answer with them. A secret added later (a key noticed
 // in a task's output, then registered) would stay readable in what was
-// stored before it. So a task, its events and its approvals are masked
-// again as they are shown, by every route that shows them (the API, its
-// event stream, the Agent Protocol, the MCP server), with the tenant's
+// stored before it. So a task, its events, its approvals and a
+// schedule's input are masked again as they are shown, by every route
+// that shows them (the API, its event stream, the Agent Protocol, the MCP
+// server), with the tenant's
 // secrets as they are now (TenantRedactors: at the next request, whichever
 // node or process made the change; an open event stream within
 // streamVersionEvery of its next event).
@@ -71,6 +72,21 @@ func (s *Server) shownTasks(ctx context.Context, tenant bulwark.TenantID, ts ...
 	}
 	for _, t := range ts {
 		maskTask(red, t)
+	}
+	return nil
+}
+
+// shownSchedules masks the tenant's secrets out of the inputs of scs, in
+// place: a schedule's input is masked as it is saved (checkTask), and its
+// runs' tasks as they start (the agent masks its input), but one saved
+// before a secret it holds was added is shown as it was saved.
+func (s *Server) shownSchedules(ctx context.Context, tenant bulwark.TenantID, scs []bulwark.Schedule) error {
+	red, err := s.red.For(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	for i := range scs {
+		scs[i].Input = red.String(scs[i].Input)
 	}
 	return nil
 }

@@ -172,3 +172,29 @@ func TestSecretSetElsewhereMaskedAtTheNextRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleInputMaskedWhenASecretIsAddedLater: a schedule saved before
+// a value its input holds became a secret shows it masked, in the list
+// and alone.
+func TestScheduleInputMaskedWhenASecretIsAddedLater(t *testing.T) {
+	t.Parallel()
+	const value = "schedule-secret-value-0e6b72d9"
+	te := newTaskEnv(t)
+	w := te.do(req{method: "POST", path: "/api/v1/schedules", key: te.key, body: `{"cron":"@daily","input":"report with ` + value + `"}`})
+	if w.Code != 201 {
+		t.Fatalf("POST schedule = %d %s", w.Code, w.Body)
+	}
+	sc := decode[bulwark.Schedule](t, w)
+	if !strings.Contains(sc.Input, value) {
+		t.Fatalf("the schedule was saved as %q: the test would prove nothing", sc.Input)
+	}
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/SCHED", key: te.key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	for _, p := range []string{"/api/v1/schedules", "/api/v1/schedules/" + sc.ID} {
+		w := te.do(req{method: "GET", path: p, key: te.key})
+		if w.Code != 200 || strings.Contains(w.Body.String(), value) || !strings.Contains(w.Body.String(), "report with [REDACTED:SCHED]") {
+			t.Errorf("GET %s = %d %s, want the input with the secret masked", p, w.Code, w.Body)
+		}
+	}
+}
