@@ -98,6 +98,17 @@ type Options struct {
 	// User is the user the task runs as (its memories' owner); "": none,
 	// and the task keeps tenant-wide memories only.
 	User string
+	// Watch, when set, tells the task that its tenant's secrets may have
+	// changed (secretwatch.Watcher.Watch, from SecretsSeen: the version
+	// read before Secrets were), and Reread reads their values (name to
+	// value) again. Each value the task's redactor does not hold is added
+	// to it, and to LogMask: a secret added while the task runs is masked
+	// from then on in what the model is sent and what the task shows. A
+	// value deleted or replaced stays masked until the task ends. Neither
+	// offers a new secret to the task's tools.
+	Watch       func(since uint64, changed func()) (stop func())
+	SecretsSeen uint64
+	Reread      func(ctx context.Context) (map[string]string, error)
 	// Skills are the task's skills, the operator's and the tenant's
 	// (skill.NewSet): their names and descriptions go into the
 	// instructions, and load_skill and read_skill_file are added. None:
@@ -196,6 +207,12 @@ func New(ctx context.Context, o Options) (*Env, error) {
 				o.LogMask.Remove(l)
 			}
 		})
+	}
+
+	if o.Watch != nil && o.Reread != nil {
+		held := newHeldValues(red, o.LogMask, o.LogPrefix, secrets.values, o.Masked)
+		stop := o.Watch(o.SecretsSeen, func() { held.reread(o.Reread) })
+		e.closers = append(e.closers, held.close, stop) // stop runs first
 	}
 
 	intercept, err := secrets.intercept(o.SecretTools)

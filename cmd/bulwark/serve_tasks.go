@@ -8,6 +8,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/internal/lazy"
+	"github.com/bulwark-agents/bulwark/internal/secretwatch"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/mcpclient"
 	"github.com/bulwark-agents/bulwark/runner"
@@ -52,6 +53,11 @@ var providerKeyVars = lazy.Value[map[string]bool]{New: func() map[string]bool {
 // stricter of the operator's (inj, BULWARK_TAINT) and its tenant's
 // settings'; its spotlight the operator's.
 func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandbox bool, auditLog *audit.Chains, servers mcpclient.Config, opSkills []*skill.Skill, inj injectionSettings) func(context.Context, bulwark.Task, *workspace.Workspace) (*runner.Setup, error) {
+	// A secret added while a task runs is masked by it from then on
+	// (taskenv.Options.Watch): one watcher of the store's version for
+	// every task of the server.
+	av, _ := store.(bulwark.AuthVersioner)
+	watch := secretwatch.New(av, 0)
 	return func(ctx context.Context, t bulwark.Task, ws *workspace.Workspace) (*runner.Setup, error) {
 		const op = "serve.prepareTask"
 		tenant := bulwark.TenantID(t.TenantID)
@@ -66,6 +72,7 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 		if strings.HasPrefix(spec, "replay:") && spec != defaultModel {
 			return nil, bulwark.Errorf(bulwark.PermissionDenied, op, "replay models read files on the server; only the operator's default model may be one")
 		}
+		seen := watch.Version(ctx) // before the secrets are read
 		all, err := store.Secrets(ctx, tenant)
 		if err != nil {
 			return nil, err
@@ -135,12 +142,28 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			LogMask: redactor, LogPrefix: t.TenantID + "." + t.ID + ".",
 			MCP: mcp, MCPDial: mcpDial, Search: search, Memory: memoryOf(store), Skills: skills,
 			Taint: inj.forTenant(st.Taint), Spotlight: inj.spotlight,
+			Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
+				return secretValuesOf(ctx, store, tenant)
+			},
 		})
 		if err != nil {
 			return nil, err
 		}
 		return te.Setup(), nil
 	}
+}
+
+// secretValuesOf reads tenant's secret values, by name.
+func secretValuesOf(ctx context.Context, store taskStore, tenant bulwark.TenantID) (map[string]string, error) {
+	all, err := store.Secrets(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	values := make(map[string]string, len(all))
+	for _, sec := range all {
+		values[sec.Name] = sec.Value
+	}
+	return values, nil
 }
 
 // mergeLimits takes each budget from the task where it sets one, else from
