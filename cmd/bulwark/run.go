@@ -18,6 +18,7 @@ import (
 	"github.com/bulwark-agents/bulwark/agent"
 	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/guard"
+	"github.com/bulwark-agents/bulwark/internal/secretwatch"
 	"github.com/bulwark-agents/bulwark/llm/provider"
 	"github.com/bulwark-agents/bulwark/metrics"
 	"github.com/bulwark-agents/bulwark/sandbox"
@@ -233,6 +234,11 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	if err != nil {
 		return err
 	}
+	// A secret set while the task runs (`bulwark secrets set` in another
+	// terminal) is masked by it from then on (taskenv.Options.Watch).
+	av, _ := db.(bulwark.AuthVersioner)
+	watch := secretwatch.New(av, 0)
+	seen := watch.Version(ctx) // before the secrets are read
 	all, err := db.Secrets(ctx, tenant.ID)
 	if err != nil {
 		return err
@@ -305,6 +311,9 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		Instructions: instructions, Audit: auditor(auditLog), LogMask: redactor,
 		MCP: servers, MCPDial: mcpDial, Search: search, Memory: memoryOf(db), Skills: skills,
 		Taint: taint, Spotlight: inj.spotlight,
+		Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
+			return secretValuesOf(ctx, db, tenant.ID)
+		},
 	})
 	if bulwark.ErrorKind(err) == bulwark.Invalid {
 		return usagef("%s", bulwark.ErrorMessage(err)) // BULWARK_ALLOWED_DOMAINS does not parse, an MCP server is misconfigured

@@ -153,8 +153,13 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 	}
 }
 
+// secretsReader reads a tenant's secrets.
+type secretsReader interface {
+	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error)
+}
+
 // secretValuesOf reads tenant's secret values, by name.
-func secretValuesOf(ctx context.Context, store taskStore, tenant bulwark.TenantID) (map[string]string, error) {
+func secretValuesOf(ctx context.Context, store secretsReader, tenant bulwark.TenantID) (map[string]string, error) {
 	all, err := store.Secrets(ctx, tenant)
 	if err != nil {
 		return nil, err
