@@ -203,3 +203,33 @@ func TestScheduleInputMaskedWhenASecretIsAddedLater(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretSetOnAnyNodeMaskedAtTheNextRequest: what was stored before a
+// value became a secret (here a memory) is shown masked by a node that
+// read the tenant's secrets a moment before, at its next request, whether
+// the secret was set through the same server, another process on the
+// same SQLite file, or another node on the same PostgreSQL database.
+func TestSecretSetOnAnyNodeMaskedAtTheNextRequest(t *testing.T) {
+	t.Parallel()
+	const value = "any-node-secret-value-18d2c6"
+	for _, c := range cacheNodes {
+		t.Run(c.name, func(t *testing.T) {
+			changer, cacher := c.nodes(t, rateLimitOff)
+			tn := cacher.tenant("acme")
+			key := tn.keys[bulwark.RoleOwner]
+			if w := cacher.do(req{method: "POST", path: "/api/v1/memories", key: key, body: `{"text":"the note says ` + value + `"}`}); w.Code != 201 {
+				t.Fatalf("POST memory = %d %s", w.Code, w.Body)
+			}
+			if w := cacher.do(req{method: "GET", path: "/api/v1/memories", key: key}); !strings.Contains(w.Body.String(), value) {
+				t.Fatalf("before the secret the memory reads %d %s: the test would prove nothing", w.Code, w.Body)
+			}
+			if w := changer.do(req{method: "PUT", path: "/api/v1/secrets/NOTE", key: key, body: `{"value":"` + value + `"}`}); w.Code != 204 {
+				t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+			}
+			w := cacher.do(req{method: "GET", path: "/api/v1/memories", key: key})
+			if w.Code != 200 || strings.Contains(w.Body.String(), value) || !strings.Contains(w.Body.String(), "[REDACTED:NOTE]") {
+				t.Errorf("the next request after the secret was set = %d %s, want the value masked", w.Code, w.Body)
+			}
+		})
+	}
+}
