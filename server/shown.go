@@ -16,10 +16,9 @@ import (
 // stored before it. So a task, its events, its approvals and a
 // schedule's input are masked again as they are shown, by every route
 // that shows them (the API, its event stream, the Agent Protocol, the MCP
-// server), with the tenant's
-// secrets as they are now (TenantRedactors: at the next request, whichever
-// node or process made the change; an open event stream within
-// streamVersionEvery of its next event).
+// server), with the tenant's secrets as they are now (TenantRedactors: at
+// the next request, whichever node or process made the change; an open
+// event stream within streamVersionEvery of its next event).
 //
 // Masking again is not charged as a masked answer (chargeMasked): it
 // changes only what was stored before the secret existed, which the

@@ -85,10 +85,7 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			}
 			return false
 		})
-		values := map[string]string{}
-		for _, sec := range all {
-			values[sec.Name] = sec.Value
-		}
+		values := valuesOf(all)
 		if err := lim.checkLocalModel(ctx, store, tenant, spec); err != nil {
 			return nil, err
 		}
@@ -164,11 +161,16 @@ func secretValuesOf(ctx context.Context, store secretsReader, tenant bulwark.Ten
 	if err != nil {
 		return nil, err
 	}
-	values := make(map[string]string, len(all))
-	for _, sec := range all {
+	return valuesOf(all), nil
+}
+
+// valuesOf is the values of secrets, by name.
+func valuesOf(secrets []bulwark.Secret) map[string]string {
+	values := make(map[string]string, len(secrets))
+	for _, sec := range secrets {
 		values[sec.Name] = sec.Value
 	}
-	return values, nil
+	return values
 }
 
 // mergeLimits takes each budget from the task where it sets one, else from
