@@ -98,18 +98,11 @@ func TestListingsHideTheUnmaskedSize(t *testing.T) {
 			t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 		}
 		dl := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/files/leak.txt", key: te.key})
-		cs := mcpClientAt(t, te.url, te.key, nil)
-		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		listings := map[string]string{"mcp files": res.Contents[0].Text}
-		for _, p := range []string{"/api/v1/tasks/" + v.ID + "/files", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks/" + v.ID + "/artifacts"} {
-			w := te.do(req{method: "GET", path: p, key: te.key})
-			if w.Code != 200 || !strings.Contains(w.Body.String(), "leak.txt") {
-				t.Fatalf("GET %s = %d %s", p, w.Code, w.Body)
+		_, listings := fileListings(t, te, v.ID)
+		for where, got := range listings {
+			if where != "mcp files" && !strings.Contains(got, "leak.txt") {
+				t.Fatalf("%s = %s, want leak.txt listed", where, got)
 			}
-			listings[p] = w.Body.String()
 		}
 		te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
 		if mask && dl.Body.Len() == len(body) {
@@ -292,19 +285,7 @@ func TestListingsMaskFileNames(t *testing.T) {
 			t.Fatalf("PUT secret after the file = %d %s", w.Code, w.Body)
 		}
 		realID := bulwark.ArtifactID(v.ID, name)
-		cs := mcpClientAt(t, te.url, te.key, nil)
-		res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + v.ID + "/files"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		listings := map[string]string{"mcp files": res.Contents[0].Text}
-		for _, p := range []string{"/api/v1/tasks/" + v.ID + "/files", "/ap/v1/agent/tasks/" + v.ID, "/ap/v1/agent/tasks/" + v.ID + "/artifacts"} {
-			w := te.do(req{method: "GET", path: p, key: te.key})
-			if w.Code != 200 {
-				t.Fatalf("GET %s = %d %s", p, w.Code, w.Body)
-			}
-			listings[p] = w.Body.String()
-		}
+		cs, listings := fileListings(t, te, v.ID)
 		if mask {
 			// The name shown reaches nothing, and a download by a guessed
 			// name answers the right guess as a wrong one.
@@ -387,4 +368,25 @@ func TestDownloadByASecretsNameInAnySpelling(t *testing.T) {
 			t.Errorf("MCP read of %s = %v, %v; want it refused as a missing file", n, res, err)
 		}
 	}
+}
+
+// fileListings returns an MCP client of te's owner and every listing of
+// task id's files: the MCP resource, the task API's and the Agent
+// Protocol's task and artifacts, each answered 200.
+func fileListings(t *testing.T, te *taskEnv, id string) (*mcp.ClientSession, map[string]string) {
+	t.Helper()
+	cs := mcpClientAt(t, te.url, te.key, nil)
+	res, err := cs.ReadResource(context.Background(), &mcp.ReadResourceParams{URI: "bulwark://tasks/" + id + "/files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listings := map[string]string{"mcp files": res.Contents[0].Text}
+	for _, p := range []string{"/api/v1/tasks/" + id + "/files", "/ap/v1/agent/tasks/" + id, "/ap/v1/agent/tasks/" + id + "/artifacts"} {
+		w := te.do(req{method: "GET", path: p, key: te.key})
+		if w.Code != 200 {
+			t.Fatalf("GET %s = %d %s", p, w.Code, w.Body)
+		}
+		listings[p] = w.Body.String()
+	}
+	return cs, listings
 }
