@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -231,5 +232,48 @@ func TestSecretSetOnAnyNodeMaskedAtTheNextRequest(t *testing.T) {
 				t.Errorf("the next request after the secret was set = %d %s, want the value masked", w.Code, w.Body)
 			}
 		})
+	}
+}
+
+// TestOpenStreamMasksASecretSetElsewhere: an event stream opened before a
+// secret was set by another node or process (here straight into the
+// store, so this server drops nothing) masks it in the events it passes
+// on once it has read the store's version again (streamVersionEvery),
+// though no other request rebuilt the tenant's redactor meanwhile.
+func TestOpenStreamMasksASecretSetElsewhere(t *testing.T) {
+	t.Parallel()
+	const turns, value = 200, "f190.txt" // the task writes f1.txt ... f200.txt, 20 ms a turn
+	te := newTaskEnv(t)
+	w := te.do(req{method: "POST", path: "/api/v1/tasks", key: te.key,
+		body: `{"input":"turns:` + strconv.Itoa(turns) + `","limits":{"max_steps":` + strconv.Itoa(turns+5) + `,"max_tokens":10000000}}`})
+	if w.Code != 201 {
+		t.Fatalf("POST task = %d %s", w.Code, w.Body)
+	}
+	v := decode[taskView](t, w)
+	resp := te.stream(v.ID, "", nil)
+	defer resp.Body.Close()
+	set := false
+	evs := readSSE(t, resp.Body, func(e sseEvent) bool {
+		if !set && e.e.Type == bulwark.EventToolCall && strings.Contains(string(e.e.Args), `"f3.txt"`) {
+			if err := te.db.SetSecret(context.Background(), te.a.id, "FILE", value); err != nil {
+				t.Error(err)
+			}
+			set = true
+		}
+		return e.e.Type == bulwark.EventTaskFinished
+	})
+	if !set || evs[len(evs)-1].e.Type != bulwark.EventTaskFinished {
+		t.Fatalf("the stream ended before the task did (secret set: %v)", set)
+	}
+	seen := false
+	for _, e := range evs {
+		b, _ := json.Marshal(e.e)
+		seen = seen || strings.Contains(string(b), "[REDACTED:FILE]")
+		if strings.Contains(string(b), value) {
+			t.Errorf("the stream passed on an event with the secret's value, set %v before: %s", streamVersionEvery, b)
+		}
+	}
+	if !seen {
+		t.Error("no event of the stream shows the secret masked: the test proved nothing")
 	}
 }
