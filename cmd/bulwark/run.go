@@ -312,7 +312,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		MCP: servers, MCPDial: mcpDial, Search: search, Memory: memoryOf(db), Skills: skills,
 		Taint: taint, Spotlight: inj.spotlight,
 		Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
-			return secretValuesOf(ctx, db, tenant.ID)
+			return db.SecretValues(ctx, tenant.ID)
 		},
 	})
 	if bulwark.ErrorKind(err) == bulwark.Invalid {

@@ -22,6 +22,7 @@ import (
 type taskStore interface {
 	Settings(ctx context.Context, tenant bulwark.TenantID) (bulwark.Settings, error)
 	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error)
+	SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[string]string, error) // a running task's reread
 	Skills(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.StoredSkill, error)
 	keyStore
 }
@@ -85,7 +86,10 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			}
 			return false
 		})
-		values := valuesOf(all)
+		values := map[string]string{}
+		for _, sec := range all {
+			values[sec.Name] = sec.Value
+		}
 		if err := lim.checkLocalModel(ctx, store, tenant, spec); err != nil {
 			return nil, err
 		}
@@ -140,7 +144,7 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			MCP: mcp, MCPDial: mcpDial, Search: search, Memory: memoryOf(store), Skills: skills,
 			Taint: inj.forTenant(st.Taint), Spotlight: inj.spotlight,
 			Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
-				return secretValuesOf(ctx, store, tenant)
+				return store.SecretValues(ctx, tenant)
 			},
 		})
 		if err != nil {
@@ -148,29 +152,6 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 		}
 		return te.Setup(), nil
 	}
-}
-
-// secretsReader reads a tenant's secrets.
-type secretsReader interface {
-	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error)
-}
-
-// secretValuesOf reads tenant's secret values, by name.
-func secretValuesOf(ctx context.Context, store secretsReader, tenant bulwark.TenantID) (map[string]string, error) {
-	all, err := store.Secrets(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	return valuesOf(all), nil
-}
-
-// valuesOf is the values of secrets, by name.
-func valuesOf(secrets []bulwark.Secret) map[string]string {
-	values := make(map[string]string, len(secrets))
-	for _, sec := range secrets {
-		values[sec.Name] = sec.Value
-	}
-	return values
 }
 
 // mergeLimits takes each budget from the task where it sets one, else from

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"github.com/bulwark-agents/bulwark/mcpclient"
+	"maps"
 	"testing"
 	"time"
 
@@ -44,6 +45,9 @@ func (f fakeTaskStore) Secrets(context.Context, bulwark.TenantID) ([]bulwark.Sec
 		all = append(all, bulwark.Secret{Name: k, Value: v})
 	}
 	return all, nil
+}
+func (f fakeTaskStore) SecretValues(context.Context, bulwark.TenantID) (map[string]string, error) {
+	return maps.Clone(f.secrets), nil
 }
 
 func (f fakeTaskStore) Tenant(_ context.Context, id bulwark.TenantID) (bulwark.Tenant, error) {
