@@ -127,6 +127,29 @@ func TestShownApprovalsMasked(t *testing.T) {
 	if strings.Contains(string(b), value) || !json.Valid(aps[0].Args) {
 		t.Errorf("approval shown as %s: want the value masked and its arguments still JSON", b)
 	}
+
+	// Through the routes: a task waits for an approval of its write to
+	// notes/x.txt, a path that is then registered as a secret's value.
+	policy := `{"policy":{"rules":[{"tool":"write_file","pattern":"notes/*","decision":"ask"}]}}`
+	if w := te.do(req{method: "PUT", path: "/api/v1/settings", body: policy, key: te.key}); w.Code != 200 {
+		t.Fatalf("PUT settings = %d %s", w.Code, w.Body)
+	}
+	v := te.createTask(te.key, "ask: masked")
+	if ap := te.waitApproval(te.key, v.ID); ap.Target != "notes/x.txt" {
+		t.Fatalf("approval %+v: the test would prove nothing", ap)
+	}
+	if w := te.do(req{method: "PUT", path: "/api/v1/secrets/PATH", key: te.key, body: `{"value":"notes/x.txt"}`}); w.Code != 204 {
+		t.Fatalf("PUT secret = %d %s", w.Code, w.Body)
+	}
+	w := te.do(req{method: "GET", path: "/api/v1/tasks/" + v.ID + "/approvals", key: te.key})
+	res := mcpCall(t, mcpClientAt(t, te.url, te.key, nil), "list_approvals", map[string]any{"id": v.ID})
+	sc, _ := json.Marshal(res.StructuredContent)
+	for where, got := range map[string]string{"GET approvals": w.Body.String(), "mcp list_approvals": resultText(res) + string(sc)} {
+		if strings.Contains(got, "notes/x.txt") || !strings.Contains(got, "[REDACTED:PATH]") {
+			t.Errorf("%s = %s, want the path masked", where, got)
+		}
+	}
+	te.do(req{method: "POST", path: "/api/v1/tasks/" + v.ID + "/cancel", key: te.key})
 }
 
 // TestSecretSetElsewhereMaskedAtTheNextRequest: a secret put into the
