@@ -86,15 +86,21 @@ func TestWatchCallsOnceEachTimeTheVersionMoved(t *testing.T) {
 		t.Fatalf("calls after stop = %d (want no more), the other's %d (want 4)", a.Load(), b.Load())
 	}
 	stopB()
-	f.ticks(t, 1)
+	// The goroutine ends at its next tick. It may have read the version
+	// for the last time before stopB, so wait for it to end, not for a read.
+	ended := false
 	for range 5000 {
 		w.mu.Lock()
 		running := w.running
 		w.mu.Unlock()
 		if !running {
+			ended = true
 			break
 		}
 		time.Sleep(time.Millisecond)
+	}
+	if !ended {
+		t.Fatal("the watcher's goroutine still runs with nothing watching")
 	}
 	reads := f.reads.Load()
 	time.Sleep(20 * time.Millisecond)
