@@ -100,6 +100,22 @@ type Event struct {
 	Compaction *Compaction `json:"compaction,omitempty"`
 }
 
+// Mask passes what e shows through mask (a redactor's String): its
+// text, arguments and effects, as the runtime masks an event before it
+// is stored. The event is changed in place.
+func (e *Event) Mask(mask func(string) string) {
+	e.Text = mask(e.Text)
+	if len(e.Args) > 0 {
+		if a := mask(string(e.Args)); a != string(e.Args) {
+			e.Args = json.RawMessage(a)
+		}
+	}
+	if e.Effects != nil {
+		m := e.Effects.Mask(mask)
+		e.Effects = &m
+	}
+}
+
 // Who decided an approval event (Event.DecidedBy).
 const (
 	DecidedByPolicy = "policy"

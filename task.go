@@ -86,3 +86,10 @@ type Task struct {
 	// The task's private memories (scope "user") are that user's.
 	CreatedBy string `json:"created_by,omitempty"`
 }
+
+// Mask passes what t shows through mask (a redactor's String): its input
+// and answer. The task is changed in place.
+func (t *Task) Mask(mask func(string) string) {
+	t.Input = mask(t.Input)
+	t.Answer = mask(t.Answer)
+}

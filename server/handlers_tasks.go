@@ -451,7 +451,7 @@ func (s *Server) getTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	maskTask(red, &t)
+	t.Mask(red.String)
 	v := s.viewOf(rt, t)
 	for i := len(kids) - 1; i >= 0; i-- { // oldest first
 		k := kids[i]

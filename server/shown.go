@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
-	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // What a task stored is masked as it was stored, with the tenant's
@@ -28,27 +27,6 @@ import (
 // would only refuse a task's page to its members, again and again, once
 // they registered a value its output held.
 
-// maskEvent masks red's values out of what e shows, as the runtime's emit
-// masks an event before it is stored (agent.run.emit).
-func maskEvent(red *secret.Redactor, e *bulwark.Event) {
-	e.Text = red.String(e.Text)
-	if len(e.Args) > 0 {
-		if a := red.String(string(e.Args)); a != string(e.Args) {
-			e.Args = json.RawMessage(a)
-		}
-	}
-	if e.Effects != nil {
-		m := e.Effects.Mask(red.String)
-		e.Effects = &m
-	}
-}
-
-// maskTask masks red's values out of what t shows.
-func maskTask(red *secret.Redactor, t *bulwark.Task) {
-	t.Input = red.String(t.Input)
-	t.Answer = red.String(t.Answer)
-}
-
 // shownEvents masks the tenant's secrets out of evs, in place. When they
 // cannot be read, the error is returned: the events must not be shown.
 func (s *Server) shownEvents(ctx context.Context, tenant bulwark.TenantID, evs []bulwark.Event) error {
@@ -57,7 +35,7 @@ func (s *Server) shownEvents(ctx context.Context, tenant bulwark.TenantID, evs [
 		return err
 	}
 	for i := range evs {
-		maskEvent(red, &evs[i])
+		evs[i].Mask(red.String)
 	}
 	return nil
 }
@@ -70,7 +48,7 @@ func (s *Server) shownTasks(ctx context.Context, tenant bulwark.TenantID, ts ...
 		return err
 	}
 	for _, t := range ts {
-		maskTask(red, t)
+		t.Mask(red.String)
 	}
 	return nil
 }
@@ -150,7 +128,7 @@ func (s *Server) subscribe(ctx context.Context, rt Runtime, tenant bulwark.Tenan
 				s.log.Error("the tenant's secrets cannot be read to mask a task's events: the stream ends", "task", id, "err", err)
 				return
 			}
-			maskEvent(red, &e)
+			e.Mask(red.String)
 			select {
 			case out <- e:
 			case <-ctx.Done():

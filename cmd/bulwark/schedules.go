@@ -148,6 +148,13 @@ func runSchedules(ctx context.Context, sub string, pos []string, o schedulesFlag
 	if err != nil {
 		return err
 	}
+	red, err := (&shownMask{db: db, tenant: tenant}).current(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range list {
+		list[i].Input = red.String(list[i].Input)
+	}
 	if o.json {
 		enc := json.NewEncoder(s.out)
 		for _, sc := range list {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/secret"
 	"github.com/bulwark-agents/bulwark/workspace"
 )
 
@@ -209,6 +210,13 @@ func tasksList(ctx context.Context, db store, tenant bulwark.TenantID, status []
 	if err != nil {
 		return err
 	}
+	red, err := (&shownMask{db: db, tenant: tenant}).current(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range page.Tasks {
+		page.Tasks[i].Mask(red.String)
+	}
 	if o.json {
 		enc := json.NewEncoder(s.out)
 		for _, t := range page.Tasks {
@@ -286,6 +294,11 @@ func tasksShow(ctx context.Context, db store, tenant bulwark.TenantID, o tasksFl
 	if err != nil {
 		return err
 	}
+	red, err := (&shownMask{db: db, tenant: tenant}).current(ctx)
+	if err != nil {
+		return err
+	}
+	t.Mask(red.String)
 	sum := summarize(t, events)
 	if o.json {
 		return json.NewEncoder(s.out).Encode(sum)
@@ -334,17 +347,28 @@ func tasksLogs(ctx context.Context, db store, tenant bulwark.TenantID, o tasksFl
 	if err != nil {
 		return err
 	}
-	show := jsonView(s.out)
+	view := jsonView(s.out)
 	if !o.json {
 		tv := newTermView(s.out)
 		tv.taskID, tv.full, tv.fromStore = t.ID, o.full, true
-		show = tv.show
+		view = tv.show
+	}
+	// Each batch is masked with the tenant's secrets as they are then: a
+	// follow sees a secret set in another process from its next batch.
+	mask := &shownMask{db: db, tenant: tenant}
+	var red *secret.Redactor
+	show := func(e bulwark.Event) {
+		e.Mask(red.String)
+		view(e)
 	}
 	var after int64
 	noted := 0 // the turn whose end was shown
 	for {
 		events, err := db.Events(ctx, tenant, t.ID, after, 500)
 		if err != nil {
+			return err
+		}
+		if red, err = mask.current(ctx); err != nil {
 			return err
 		}
 		for _, e := range events {
@@ -365,6 +389,9 @@ func tasksLogs(ctx context.Context, db store, tenant bulwark.TenantID, o tasksFl
 			// between the two reads.
 			rest, err := db.Events(ctx, tenant, t.ID, after, 0)
 			if err != nil {
+				return err
+			}
+			if red, err = mask.current(ctx); err != nil {
 				return err
 			}
 			for _, e := range rest {
