@@ -55,6 +55,18 @@ func catTask(t *testing.T, sandboxed bool, enc func(string) string, lead, tail, 
 		t.Fatalf("no sandbox: %s", e.SandboxProblem)
 	}
 	h.cfg.Tools = tool.NewRegistry(append(files.Tools(), code.Shell(), interact.Finish())...)
+	// The first piece of live output makes the file "streamed", which a
+	// command waits for (afterLive) before it prints the rest: a pause
+	// that lasts as long as the stream takes, on a loaded host too.
+	sink := h.cfg.Sink
+	h.cfg.Sink = func(e bulwark.Event) {
+		sink(e)
+		if e.Type == bulwark.EventToolOutput && !h.exists("streamed") {
+			if err := h.ws.WriteFile("streamed", nil); err != nil {
+				t.Error(err)
+			}
+		}
+	}
 	h.cfg.Env.Exec, h.cfg.Mask, h.cfg.MaskStream = e.Exec, e.Mask, e.MaskStream
 	out := h.run(t, context.Background())
 	var live [2]strings.Builder
@@ -86,6 +98,11 @@ func TestCanaryLiveOutputOfASandboxedCommand(t *testing.T) {
 	runCatTasks(t, true)
 }
 
+// afterLive waits, in a command, until some of its output has streamed
+// (catTask's sink makes the file), for at most 10 s: where nothing
+// streams before the token comes, the command goes on after that.
+const afterLive = "i=0; until [ -e streamed ] || [ $i = 200 ]; do sleep 0.05; i=$((i+1)); done"
+
 func runCatTasks(t *testing.T, sandboxed bool) {
 	filler := strings.Repeat("line of output\n", 40) // 600 bytes
 	cases := []struct {
@@ -93,10 +110,10 @@ func runCatTasks(t *testing.T, sandboxed bool) {
 		streams                   bool // some of lead streams before the token comes
 	}{
 		{"one piece", "here it is ", "\n" + filler, "cat a b", false},
-		{"two pieces", filler + "here it is ", "\n" + filler, "cat a; sleep 0.3; cat b", true},
+		{"two pieces", filler + "here it is ", "\n" + filler, "cat a; " + afterLive + "; cat b", true},
 		{"stdout then stderr", "here it is ", "\n" + filler, "cat a; sleep 0.3; cat b >&2", false},
 		{"a line inside the hold", strings.Repeat("x", 509) + "\n", " " + filler + filler, "cat a; sleep 0.3; cat b", false},
-		{"a line past the hold", strings.Repeat("x", 514) + "\n", " " + filler + filler, "cat a; sleep 0.3; cat b", true},
+		{"a line past the hold", strings.Repeat("x", 514) + "\n", " " + filler + filler, "cat a; " + afterLive + "; cat b", true},
 	}
 	for _, e := range notesEncodings[:3] { // plain, base64, hex
 		for _, c := range cases {
