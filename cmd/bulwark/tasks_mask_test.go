@@ -25,16 +25,15 @@ func TestTasksShownMaskASecretSetLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	appendEvent := eventAppender(t, db, tenant, task.ID)
 	for i, e := range []bulwark.Event{
 		{Type: bulwark.EventTaskStarted, Text: "use " + value + " please"},
 		{Step: 1, Type: bulwark.EventToolCall, Tool: "run_shell", CallID: "c1", Args: []byte(`{"command":"echo ` + value + `"}`)},
 		{Step: 1, Type: bulwark.EventToolResult, Tool: "run_shell", CallID: "c1", Text: value + "\n"},
 		{Step: 1, Type: bulwark.EventTaskFinished, Reason: bulwark.FinishDone, Text: "the key is " + value},
 	} {
-		e.TaskID, e.Seq, e.Time = task.ID, int64(i+1), time.Now()
-		if err := db.AppendEvent(ctx, tenant, e); err != nil {
-			t.Fatal(err)
-		}
+		e.Seq = int64(i + 1)
+		appendEvent(e)
 	}
 	if _, err := db.CreateSchedule(ctx, tenant, bulwark.Schedule{Cron: "0 * * * *", Timezone: "UTC", Input: "daily " + value, NextRun: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -76,13 +75,7 @@ func TestTasksShownMaskASecretSetLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendEvent := func(e bulwark.Event) {
-		t.Helper()
-		e.TaskID, e.Time = other.ID, time.Now()
-		if err := db.AppendEvent(ctx, tenant, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendEvent = eventAppender(t, db, tenant, other.ID)
 	appendEvent(bulwark.Event{Seq: 1, Type: bulwark.EventTaskStarted, Text: "follow me"})
 	cmd := bulwarkCmd(t, nil, "tasks", "logs", "--follow", "--full", other.ID, "--data", data)
 	var out syncBuffer

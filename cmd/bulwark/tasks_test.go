@@ -207,6 +207,18 @@ func TestTasksCancel(t *testing.T) {
 // TestTasksLogsFollow follows a task that another process runs: the steps
 // it stores appear as they come; when its turn ends logs says so and
 // goes on with the next turn a message opens, until Ctrl-C.
+// eventAppender returns a function that stores an event of the task id,
+// as the runtime does (e.Seq given; its TaskID and Time set).
+func eventAppender(t *testing.T, db store, tenant bulwark.TenantID, id string) func(bulwark.Event) {
+	return func(e bulwark.Event) {
+		t.Helper()
+		e.TaskID, e.Time = id, time.Now()
+		if err := db.AppendEvent(context.Background(), tenant, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestTasksLogsFollow(t *testing.T) {
 	data, _ := ranTask(t)
 	ctx := context.Background()
@@ -215,13 +227,7 @@ func TestTasksLogsFollow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	appendEvent := func(e bulwark.Event) {
-		t.Helper()
-		e.TaskID, e.Time = task.ID, time.Now()
-		if err := db.AppendEvent(ctx, tenant, e); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendEvent := eventAppender(t, db, tenant, task.ID)
 	appendEvent(bulwark.Event{Seq: 1, Type: bulwark.EventTaskStarted, Text: "follow me"})
 
 	cmd := bulwarkCmd(t, nil, "tasks", "logs", "--follow", task.ID, "--data", data)
