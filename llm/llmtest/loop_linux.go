@@ -144,6 +144,11 @@ func listenLoopback() (int, string, error) {
 		err = unix.Bind(fd, sa)
 	}
 	if err == nil {
+		// A connection is handed to accept once its request has come
+		// (one wake-up of the loop, not two), and with TCP_NODELAY,
+		// which accepted sockets take from the listener.
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		err = unix.Listen(fd, 4096)
 	}
 	if err == nil {
@@ -279,9 +284,6 @@ func (l *loopState) accept() {
 			return // EAGAIN; or out of descriptors, which the listener (level-triggered) says again
 		}
 		c := &loopConn{fd: int(fd)}
-		// A reply goes out in one write, but one left over after a full
-		// send buffer must not wait for an acknowledgement.
-		unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		if unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(fd)}) != nil {
 			unix.Close(c.fd)
 			continue
