@@ -262,7 +262,7 @@ func TestEscapeZygoteAndNeighbours(t *testing.T) {
 	go func() { nb.run(ctx, []string{"sleep", "60"}, stdio{}); close(ran) }()
 	defer func() { cancel(); <-ran; nb.cleanup() }()
 	var cmd int
-	for i := 0; i < 200 && cmd == 0; i++ {
+	for i := 0; i < 1000 && cmd == 0; i++ { // a hang guard of 10 s: a loaded host starts it late
 		time.Sleep(10 * time.Millisecond)
 		for _, p := range sandboxProcesses() {
 			pid, uid, _ := strings.Cut(p, ":")
