@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,8 +31,12 @@ const (
 const (
 	initTotalBudgetBytes  = 4 << 10
 	initTotalBudgetAllocs = 24
-	initBudgetPackages    = 4
+	initBudgetPackages    = 5
 )
+
+// (The fifth, since session 40: internal/noheapprofile, whose init turns
+// off the runtime's heap-profile sampling before the other inits run; it
+// allocates nothing.)
 
 // noInitPackages are packages of this module that run no init at all:
 // every package-level value is a literal the compiler lays out in the
@@ -160,6 +165,34 @@ func TestEarlyInitRunsEarly(t *testing.T) {
 		if i, ok := at[p]; !ok || i < early {
 			t.Errorf("%s is initialised before sandbox/internal/early (or not at all): %v", p, ok)
 		}
+	}
+}
+
+// TestHeapProfileOffFromTheStart: bulwark samples no allocation for a heap
+// profile that no command reads (internal/noheapprofile), from before the
+// first package init that allocates: a sample is a stack walk through the
+// binary's tables and a bucket of a 1.4 MiB table, at every start. An
+// import dropped, or initialised after inits that allocate, fails here.
+func TestHeapProfileOffFromTheStart(t *testing.T) {
+	if runtime.MemProfileRate != 0 {
+		t.Errorf("runtime.MemProfileRate = %d in bulwark's package, want 0 (internal/noheapprofile imported by main)", runtime.MemProfileRate)
+	}
+	r := runBulwark(t, []string{"GODEBUG=inittrace=1"}, "version")
+	if r.code != 0 {
+		t.Fatalf("bulwark version = %d: %s", r.code, r.stderr)
+	}
+	off := false
+	for _, c := range parseInitTrace(t, r.stderr) {
+		if c.pkg == modulePath+"/internal/noheapprofile" {
+			off = true
+			break
+		}
+		if c.bytes > 0 {
+			t.Errorf("%s allocates %d bytes at init before internal/noheapprofile turns the sampling off", c.pkg, c.bytes)
+		}
+	}
+	if !off {
+		t.Errorf("inittrace does not show internal/noheapprofile:\n%s", r.stderr)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/internal/fdtable"
 	"github.com/bulwark-agents/bulwark/internal/heapahead"
+	_ "github.com/bulwark-agents/bulwark/internal/noheapprofile"
 	"github.com/bulwark-agents/bulwark/sandbox"
 	"github.com/bulwark-agents/bulwark/secret"
 )
