@@ -55,6 +55,16 @@ func NewRedactor() *Redactor {
 	return r
 }
 
+// RedactorOf returns a Redactor of values (name to value), with pattern
+// detection on: a tenant's secrets as the store gives them.
+func RedactorOf(values map[string]string) *Redactor {
+	r := NewRedactor()
+	for name, v := range values {
+		r.Add(name, v)
+	}
+	return r
+}
+
 // Add registers value under name, replacing the value name had. The mask
 // shows name with characters other than letters, digits, '_', '.' and '-'
 // replaced by '_'. Values shorter than MinSecretLen bytes are ignored.

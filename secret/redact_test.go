@@ -241,3 +241,19 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactorOf: every value of the map is masked under its name, and
+// credential-looking strings are detected as with NewRedactor.
+func TestRedactorOf(t *testing.T) {
+	r := RedactorOf(map[string]string{"DB_PASS": "hunter2-correct-horse", "TOKEN": "plain-words-token-4711"})
+	got := r.String("a hunter2-correct-horse b plain-words-token-4711 c")
+	if got != "a [REDACTED:DB_PASS] b [REDACTED:TOKEN] c" {
+		t.Errorf("RedactorOf masks %q", got)
+	}
+	if !r.Detection() {
+		t.Error("RedactorOf turned detection off")
+	}
+	if RedactorOf(nil).String("nothing here") != "nothing here" {
+		t.Error("RedactorOf(nil) changes text")
+	}
+}

@@ -126,11 +126,8 @@ func (s *Server) secretValues(r *http.Request, t bulwark.TenantID) (*secret.Reda
 	if err != nil {
 		return nil, err
 	}
-	red := secret.NewRedactor()
+	red := secret.RedactorOf(vals)
 	red.SetDetection(false)
-	for name, v := range vals {
-		red.Add(name, v)
-	}
 	return red, nil
 }
 

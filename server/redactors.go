@@ -87,10 +87,7 @@ func (c *TenantRedactors) forSeen(ctx context.Context, tenant bulwark.TenantID, 
 	if err != nil {
 		return nil, err
 	}
-	red := secret.NewRedactor()
-	for name, v := range vals {
-		red.Add(name, v)
-	}
+	red := secret.RedactorOf(vals)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {

@@ -41,10 +41,6 @@ func (m *shownMask) current(ctx context.Context) (*secret.Redactor, error) {
 	if err != nil {
 		return nil, err
 	}
-	red := secret.NewRedactor()
-	for name, value := range vals {
-		red.Add(name, value)
-	}
-	m.red, m.seen, m.stable = red, v, stable
-	return red, nil
+	m.red, m.seen, m.stable = secret.RedactorOf(vals), v, stable
+	return m.red, nil
 }
