@@ -1,6 +1,10 @@
-// Package prefault maps in, as a process starts, the heap pages its start
-// is about to touch: one madvise(MADV_POPULATE_WRITE) call instead of a
-// page fault a page. It does so only in a program built to ask for it
+// Package prefault prepares, as a process starts, the heap pages its
+// start is about to touch. In every program that imports it, it asks for
+// transparent huge pages in the heap's arena and collapses the start's
+// first 2 MiB into one (hugeHeap): a fault a region instead of a fault a
+// page. It also maps in the heap pages above the stack, one
+// madvise(MADV_POPULATE_WRITE) call instead of a page fault a page, in a
+// program built to ask for it
 // (heapKiB): the sandbox init is (package initgen). bulwark is not: on
 // the VMs Bulwark is measured on a page populated costs about as much as
 // a page faulted in (1.1 against 1.25 us of CPU), so the pages its start
@@ -14,8 +18,8 @@
 // that are ready in the order of their import paths, so it runs before
 // nearly every other package's init and what it maps in is there for
 // theirs. It does nothing off linux/amd64 and where the kernel has no
-// MADV_POPULATE_WRITE (before Linux 5.14): the call fails and is
-// ignored, as is any other failure.
+// MADV_POPULATE_WRITE (before Linux 5.14) or no huge pages: the call
+// fails and is ignored, as is any other failure.
 package prefault
 
 // heapKiB is how much of the heap, in KiB, is mapped in from the page of
@@ -25,6 +29,14 @@ package prefault
 var heapKiB string
 
 const pageSize = 4096
+
+// hugePageSize is a transparent huge page on amd64, and heapArenaBytes
+// the Go runtime's heap arena on 64-bit Linux: the heap is reserved and
+// mapped in arenas of this size, aligned to it.
+const (
+	hugePageSize   = 2 << 20
+	heapArenaBytes = 64 << 20
+)
 
 // heapSize returns heapKiB in bytes, or 0 (no call) when it is not a
 // number of KiB from 4 to 64 MiB.

@@ -2,6 +2,7 @@ package prefault
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -141,5 +142,81 @@ func runWithHeapKiB(t *testing.T, name, kib string) {
 		t.Skipf("go test: %v", err)
 	default:
 		t.Fatalf("with heapKiB=%s: %v\n%s", kib, err, out)
+	}
+}
+
+// The init asked for huge pages in the heap's arena, in every binary (this
+// test binary has no heapKiB), and collapsed its stack's region into one:
+// the mapping that holds that region has the advice ("hg"), and the
+// kernel said it collapsed the region. A kernel without transparent huge
+// pages, or without MADV_COLLAPSE (Linux 6.1), skips what it cannot do.
+func TestInitAskedForHugePages(t *testing.T) {
+	h := huge
+	if h.arena == 0 || h.arena%heapArenaBytes != 0 {
+		t.Fatalf("the init's arena %#x: not one of 64 MiB", h.arena)
+	}
+	if h.errno == uintptr(unix.EINVAL) {
+		t.Skip("madvise(MADV_HUGEPAGE): EINVAL: this kernel has no transparent huge pages")
+	}
+	if h.errno != 0 {
+		t.Fatalf("madvise(MADV_HUGEPAGE) over the heap's arena %#x: %v", h.arena, unix.Errno(h.errno))
+	}
+	if h.region < h.arena || h.region >= h.arena+heapArenaBytes || h.region%hugePageSize != 0 {
+		t.Fatalf("the region collapsed, %#x, is no 2 MiB region of the arena %#x", h.region, h.arena)
+	}
+	m := mincore.MappingOf(t, h.region)
+	if !m.HasFlag("hg") {
+		t.Errorf("the heap's mapping %#x-%#x has no huge-page advice: flags %v", m.Start, m.End, m.Flags)
+	}
+	switch h.collapseErrno {
+	case 0:
+		// The runtime's scavenger may have split the page since: the
+		// count is told, not held.
+		t.Logf("collapsed %#x; the mapping holds %d KiB in huge pages now", h.region, m.AnonHugePagesKiB)
+	case uintptr(unix.EINVAL):
+		if thp, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(thp), "[never]") {
+			t.Skipf("huge pages are off on this host: %s", thp)
+		}
+		t.Skip("madvise(MADV_COLLAPSE): EINVAL: this kernel has no MADV_COLLAPSE (Linux 6.1)")
+	default:
+		t.Errorf("madvise(MADV_COLLAPSE) of %#x: %v", h.region, unix.Errno(h.collapseErrno))
+	}
+}
+
+// A region the process has not touched gets a huge page at its first
+// touch once it has the advice, and collapsing one it has touched keeps
+// what its pages hold: the two things hugeHeap relies on.
+func TestHugePagesAdvisedAndCollapsed(t *testing.T) {
+	if thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(thp), "[never]") {
+		t.Skipf("transparent huge pages: %q, %v", thp, err)
+	}
+	b, err := unix.Mmap(-1, 0, 3*hugePageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	r := (p + hugePageSize - 1) &^ (hugePageSize - 1) // two whole regions from r
+	b[r-p+5*pageSize] = 7                             // the first touched before the advice
+	if errno := madvise(r, 2*hugePageSize, madvHugepage); errno != 0 {
+		t.Fatalf("madvise(MADV_HUGEPAGE): %v", unix.Errno(errno))
+	}
+	b[r-p+hugePageSize+pageSize] = 9 // the second's first touch, after
+	if kib := mincore.MappingOf(t, r).AnonHugePagesKiB; kib < 2048 {
+		t.Errorf("the advised region touched after: %d KiB in huge pages, want 2048", kib)
+	}
+	if errno := madvise(r, hugePageSize, madvCollapse); errno != 0 {
+		if errno == uintptr(unix.EINVAL) {
+			t.Skip("madvise(MADV_COLLAPSE): EINVAL: this kernel has no MADV_COLLAPSE (Linux 6.1)")
+		}
+		t.Fatalf("madvise(MADV_COLLAPSE): %v", unix.Errno(errno))
+	}
+	if kib := mincore.MappingOf(t, r).AnonHugePagesKiB; kib < 4096 {
+		t.Errorf("after the collapse: %d KiB in huge pages, want 4096", kib)
+	}
+	for i, v := range b[r-p : r-p+2*hugePageSize] {
+		if want := map[uintptr]byte{5 * pageSize: 7, hugePageSize + pageSize: 9}[uintptr(i)]; v != want {
+			t.Fatalf("byte %d of the regions is %d after the collapse, want %d", i, v, want)
+		}
 	}
 }
