@@ -4,6 +4,7 @@ package heapahead
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 	"unsafe"
@@ -61,6 +62,29 @@ func TestPopulateMapsInTheGrownHeap(t *testing.T) {
 	}
 	if n := a.populate(); n != 0 {
 		t.Errorf("a second populate, the heap not grown, mapped in %d bytes", n)
+	}
+}
+
+// populate advises the chunks it maps in to be backed by huge pages, so
+// that the runtime's fresh mappings, which have no such advice, are
+// populated a huge page a region where the kernel has them.
+func TestPopulateAsksForHugePages(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	}
+	var a ahead
+	startOrSkip(t, &a)
+	_, from, to := grow(t, true)
+	if m := mincore.MappingOf(t, from); m.HasFlag("hg") {
+		t.Skipf("the grown heap's mapping %#x-%#x has the advice before populate: %v", m.Start, m.End, m.Flags)
+	}
+	a.populate()
+	for c := from; c < to; c += chunkSize {
+		m := mincore.MappingOf(t, c)
+		if !m.HasFlag("hg") {
+			t.Fatalf("chunk %#x populated without the huge-page advice: mapping %#x-%#x, flags %v", c, m.Start, m.End, m.Flags)
+		}
+		t.Logf("chunk %#x: mapping %#x-%#x holds %d KiB in huge pages", c, m.Start, m.End, m.AnonHugePagesKiB)
 	}
 }
 
