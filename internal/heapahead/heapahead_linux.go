@@ -40,26 +40,53 @@ func (a *ahead) start() bool {
 	return true
 }
 
-// mappingEnd returns the end of the mapping of this process that holds
-// addr, from /proc/self/maps, or 0.
+// mappingEnd returns the end of the heap's mapping that holds addr, from
+// /proc/self/maps, or 0: the end of the mapping that holds it, followed
+// through the anonymous read-write mappings that go on from each end.
+// The runtime maps its chunks one after another, and the kernel keeps
+// adjacent ones as one mapping, but not where advice tells them apart:
+// prefault's huge-page advice falls on the chunks mapped at the start,
+// populate's on those it maps in, and a chunk mapped between the two has
+// none (TestStartLeavesWhatWasMapped).
 func mappingEnd(addr uintptr) uintptr {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return heapEnd(bufio.NewScanner(f), addr)
+}
+
+// heapEnd is mappingEnd's reading of the lines of /proc/self/maps.
+func heapEnd(sc *bufio.Scanner, addr uintptr) uintptr {
+	end := uintptr(0)
 	for sc.Scan() {
 		// 7f0000000000-7f0000400000 rw-p 00000000 00:00 0
 		lo, rest, _ := bytes.Cut(sc.Bytes(), []byte("-"))
-		hi, _, _ := bytes.Cut(rest, []byte(" "))
+		hi, rest, _ := bytes.Cut(rest, []byte(" "))
 		from, err1 := strconv.ParseUint(string(lo), 16, 64)
 		to, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 == nil && err2 == nil && uintptr(from) <= addr && addr < uintptr(to) {
-			return uintptr(to)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		switch {
+		case end == 0 && uintptr(from) <= addr && addr < uintptr(to):
+			end = uintptr(to)
+		case end != 0 && uintptr(from) == end && anonymousRW(rest):
+			end = uintptr(to)
+		case end != 0:
+			return end
 		}
 	}
-	return 0
+	return end
+}
+
+// anonymousRW says whether the rest of a line of /proc/self/maps after
+// the range, "rw-p 00000000 00:00 0", is a private anonymous mapping
+// that can be read and written, as the runtime maps its heap.
+func anonymousRW(rest []byte) bool {
+	f := bytes.Fields(rest)
+	return len(f) == 4 && string(f[0]) == "rw-p" && string(f[2]) == "00:00" && string(f[3]) == "0"
 }
 
 // populate maps in every chunk from a.next on that the runtime has

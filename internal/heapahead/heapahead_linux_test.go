@@ -3,8 +3,10 @@
 package heapahead
 
 import (
+	"bufio"
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -143,6 +145,34 @@ func TestStartLeavesWhatWasMapped(t *testing.T) {
 	for i, in := range mincore.Resident(t, from, to-from) {
 		if in {
 			t.Fatalf("page %d of what the heap had mapped before start resident after it", i)
+		}
+	}
+}
+
+// heapEnd follows the heap through mappings that advice split apart, and
+// stops at the first that is not the heap's: a gap, no write access, a
+// file's or a named mapping's.
+func TestHeapEnd(t *testing.T) {
+	const maps = `00400000-00c00000 r-xp 00000000 08:01 12 /bin/x
+c000000000-c000400000 rw-p 00000000 00:00 0
+c000400000-c000c00000 rw-p 00000000 00:00 0
+c000c00000-c001000000 rw-p 00000000 00:00 0
+c001000000-c004000000 ---p 00000000 00:00 0
+7f0000000000-7f0000400000 rw-p 00000000 00:00 0
+7f0000400000-7f0000600000 rw-p 00000000 00:00 0 [stack]
+7f0000800000-7f0000a00000 rw-p 00000000 00:00 0
+7f0000a00000-7f0000c00000 rw-p 00001000 08:01 13 /tmp/f
+`
+	for _, c := range []struct{ addr, want uintptr }{
+		{0xc000001000, 0xc001000000},     // three advised apart, then the reservation
+		{0xc000c00000, 0xc001000000},     // from the last
+		{0x7f0000000000, 0x7f0000400000}, // then a named mapping
+		{0x7f0000800000, 0x7f0000a00000}, // then a file's
+		{0x5000, 0},                      // in none
+		{0x7f0000700000, 0},              // in a gap
+	} {
+		if got := heapEnd(bufio.NewScanner(strings.NewReader(maps)), c.addr); got != c.want {
+			t.Errorf("heapEnd(%#x) = %#x, want %#x", c.addr, got, c.want)
 		}
 	}
 }
