@@ -2,6 +2,7 @@ package mincore
 
 import (
 	"bufio"
+	"os"
 	"strings"
 	"testing"
 	"unsafe"
@@ -78,3 +79,34 @@ VmFlags: rd wr
 		t.Error("found a mapping past the last")
 	}
 }
+
+// Mapped tells a page this process touched from one it did not, in a
+// mapping of a file whose pages are all cached: Resident says both are.
+func TestMapped(t *testing.T) {
+	page := unix.Getpagesize()
+	f, err := os.CreateTemp(t.TempDir(), "mapped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 64*page)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := unix.Mmap(int(f.Fd()), 0, 64*page, unix.PROT_READ, unix.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	readByte = b[0] // one fault maps in up to 16 pages around it (fault-around)
+	mapped := Mapped(t, p, uintptr(len(b)))
+	if !mapped[0] || mapped[63] {
+		t.Errorf("page 0 mapped %v (want true), page 63 %v (want false)", mapped[0], mapped[63])
+	}
+	if res := Resident(t, p, uintptr(len(b))); !res[63] {
+		t.Errorf("page 63 of a file just written not resident")
+	}
+}
+
+// readByte keeps TestMapped's read from being compiled away.
+var readByte byte

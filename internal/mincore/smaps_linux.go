@@ -86,3 +86,26 @@ func rangeOf(line string) (lo, hi uintptr, ok bool) {
 	}
 	return uintptr(x), uintptr(y), true
 }
+
+// Mapped says which pages of the n bytes at addr (page-aligned) are in
+// this process's page tables, from /proc/self/pagemap (bit 63, present):
+// unlike Resident, a file's page cached but not yet mapped by this
+// process is not. It fails t if the file cannot be read.
+func Mapped(t testing.TB, addr, n uintptr) []bool {
+	t.Helper()
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		t.Fatalf("pagemap: %v", err)
+	}
+	defer f.Close()
+	page := uintptr(os.Getpagesize())
+	buf := make([]byte, 8*((n+page-1)/page))
+	if _, err := f.ReadAt(buf, int64(addr/page*8)); err != nil {
+		t.Fatalf("pagemap at %#x: %v", addr, err)
+	}
+	in := make([]bool, len(buf)/8)
+	for i := range in {
+		in[i] = buf[8*i+7]&0x80 != 0 // little-endian: bit 63 is the last byte's top bit
+	}
+	return in
+}

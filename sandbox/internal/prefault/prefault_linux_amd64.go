@@ -10,6 +10,7 @@ func madvise(addr, n, advice uintptr) (errno uintptr)
 
 const (
 	madvHugepage      = 14 // MADV_HUGEPAGE
+	madvPopulateRead  = 22 // MADV_POPULATE_READ, Linux 5.14
 	madvPopulateWrite = 23 // MADV_POPULATE_WRITE, Linux 5.14
 	madvCollapse      = 25 // MADV_COLLAPSE, Linux 6.1
 )
@@ -17,6 +18,10 @@ const (
 // populated is the range the init asked to map in (none: n is 0) and the
 // error number it got back, for tests.
 var populated struct{ start, n, errno uintptr }
+
+// binary is what the init asked to map in of the binary's read-only
+// segments (mapInBinary), for tests: each range and its errno.
+var binary [2]struct{ start, n, errno uintptr }
 
 // huge is what the init asked of the heap's arena (hugeHeap), for tests:
 // the arena and the advice's errno, the region collapsed and its errno.
@@ -28,6 +33,7 @@ func init() {
 	// above it are what the package inits and main allocate next.
 	var here byte
 	hugeHeap(uintptr(unsafe.Pointer(&here)))
+	mapInBinary()
 	size := heapSize(heapKiB)
 	if size == 0 {
 		return
@@ -60,4 +66,43 @@ func hugeHeap(here uintptr) {
 	}
 	huge.region = here &^ (hugePageSize - 1)
 	huge.collapseErrno = madvise(huge.region, hugePageSize, madvCollapse)
+}
+
+// The bounds of the binary's code and of its read-only data (the types'
+// data, the function tables the runtime reads to unwind and scan stacks),
+// as the linker placed them.
+//
+//go:linkname text runtime.text
+var text byte
+
+//go:linkname etext runtime.etext
+var etext byte
+
+//go:linkname rodata runtime.rodata
+var rodata byte
+
+//go:linkname epclntab runtime.epclntab
+var epclntab byte
+
+// mapInBinary maps the binary's code and read-only data into the page
+// tables, each in one madvise(MADV_POPULATE_READ), instead of a fault
+// for each 64 KiB the process first reads in them. The pages are the
+// file's, in the page cache and shared with every process of the binary
+// (read from disk by the call if they are not there yet): nothing is
+// allocated, only mapped. On the VMs Bulwark is measured on, a fault
+// costs 10 to 18 us and the call about 0.1 us a page; bulwark's `version`
+// took about 110 faults in its code and 85 in its read-only data, and
+// the call over both about 1.2 ms. `version` went from 2.57x to 2.39x
+// hello-world's time, the cold CLI's CPU down 10% (BENCHMARKS.md,
+// session 41).
+func mapInBinary() {
+	for i, r := range [2][2]uintptr{
+		{uintptr(unsafe.Pointer(&text)), uintptr(unsafe.Pointer(&etext))},
+		{uintptr(unsafe.Pointer(&rodata)), uintptr(unsafe.Pointer(&epclntab))},
+	} {
+		start := r[0] &^ (pageSize - 1)
+		n := (r[1] - start + pageSize - 1) &^ (pageSize - 1)
+		binary[i].start, binary[i].n = start, n
+		binary[i].errno = madvise(start, n, madvPopulateRead)
+	}
 }
