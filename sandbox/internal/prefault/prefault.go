@@ -1,16 +1,21 @@
-// Package prefault prepares, as a process starts, the heap pages its
-// start is about to touch. In every program that imports it, it asks for
-// transparent huge pages in the heap's arena and collapses the start's
-// first 2 MiB into one (hugeHeap): a fault a region instead of a fault a
-// page. It also maps in the heap pages above the stack, one
-// madvise(MADV_POPULATE_WRITE) call instead of a page fault a page, in a
-// program built to ask for it
-// (heapKiB): the sandbox init is (package initgen). bulwark is not: on
-// the VMs Bulwark is measured on a page populated costs about as much as
-// a page faulted in (1.1 against 1.25 us of CPU), so the pages its start
-// would not touch made its 2 MiB a loss, about a sixth of `bulwark
-// version`'s CPU (BENCHMARKS.md, "Issue 17, `version`'s start without
-// the heap mapped in (session 35, start)").
+// Package prefault prepares, as a process starts, the memory its start is
+// about to touch, where a page fault costs most of a short command's time
+// (10 to 18 us each on the PVM guests Bulwark is measured on). In every
+// program that imports it:
+//   - it maps the binary's code and read-only data into the page tables,
+//     one madvise(MADV_POPULATE_READ) each (mapInBinary): a fault a 64 KiB
+//     window becomes about 0.1 us a page;
+//   - it asks for transparent huge pages in the heap's arena and collapses
+//     the start's first 2 MiB into one (hugeHeap): a fault a region
+//     instead of a fault a page.
+//
+// In a program built to ask for it (heapKiB), it also maps in the heap
+// pages above the stack with one madvise(MADV_POPULATE_WRITE): the
+// sandbox init is (package initgen). bulwark is not: a page populated
+// costs about as much as a page faulted in, so the pages its start would
+// not touch made its 2 MiB a loss, about a sixth of `bulwark version`'s
+// CPU (BENCHMARKS.md, "Issue 17, `version`'s start without the heap
+// mapped in (session 35, start)").
 //
 // Its init does the work, so a program imports it for that side effect:
 // package initproc does, so that the sandbox init runs it. It imports
@@ -18,8 +23,9 @@
 // that are ready in the order of their import paths, so it runs before
 // nearly every other package's init and what it maps in is there for
 // theirs. It does nothing off linux/amd64 and where the kernel has no
-// MADV_POPULATE_WRITE (before Linux 5.14) or no huge pages: the call
-// fails and is ignored, as is any other failure.
+// MADV_POPULATE_* (before Linux 5.14) or no huge pages: the call fails
+// and is ignored, as is any other failure. It changes no memory's
+// content, only when its pages are mapped.
 package prefault
 
 // heapKiB is how much of the heap, in KiB, is mapped in from the page of
