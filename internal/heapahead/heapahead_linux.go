@@ -13,8 +13,12 @@ import (
 )
 
 // ahead is where the heap's chunks are mapped in up to: next is the
-// start of the first chunk not yet mapped in.
-type ahead struct{ next uintptr }
+// start of the first chunk not yet mapped in. huge: each chunk is to be
+// populated in huge pages (the host gives them only where advised).
+type ahead struct {
+	next uintptr
+	huge bool
+}
 
 // heapProbe is an allocation of Run's, made on the heap: where the heap
 // is mapped up to is found from it.
@@ -37,7 +41,19 @@ func (a *ahead) start() bool {
 		return false
 	}
 	a.next = (end + chunkSize - 1) &^ (chunkSize - 1)
+	a.huge = hugeOnlyAdvised()
 	return true
+}
+
+// thpEnabled is the host's setting for transparent huge pages.
+const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"
+
+// hugeOnlyAdvised says whether the host gives transparent huge pages
+// only to memory advised MADV_HUGEPAGE ("always [madvise] never"): with
+// "always" the heap gets them without advice, with "never" not at all.
+func hugeOnlyAdvised() bool {
+	b, err := os.ReadFile(thpEnabled)
+	return err == nil && bytes.Contains(b, []byte("[madvise]"))
 }
 
 // mappingEnd returns the end of the heap's mapping that holds addr, from
@@ -96,25 +112,33 @@ func anonymousRW(rest []byte) bool {
 // next time. The runtime maps whole chunks, so a call that fails there
 // has populated none of it.
 //
-// Before its first piece, a chunk is advised to be backed by transparent
-// huge pages (MADV_HUGEPAGE; the runtime asks for none, and maps each
-// chunk afresh, without the advice prefault gave the arena at the
-// start): populated, each of its 2 MiB regions the process has not
-// touched yet is then one huge page, not 512 pages. On the VMs Bulwark is
-// measured on, a page populated costs about 5.6 us and a huge page about
-// 130 (BENCHMARKS.md, session 41). The advice given to a chunk the
-// runtime has not mapped yet falls on its reservation and is lost when
-// it is mapped; it is given again at the next look.
+// Where the host gives huge pages only where advised (a.huge), a chunk
+// is advised MADV_HUGEPAGE before its first piece, so that each of its
+// 2 MiB regions the process has not touched yet is populated as one huge
+// page, not 512 pages: on the VMs Bulwark is measured on, a page
+// populated costs about 5.6 us and a huge page about 130 (BENCHMARKS.md,
+// session 41). Once populated, it is advised MADV_NOHUGEPAGE, which keeps
+// the huge pages made and is the host's default for the heap from then
+// on: left advised, the kernel's khugepaged would collapse again each
+// region the runtime's scavenger gave back pages of (a page kept there
+// is enough), undoing the scavenger's work for as long as the process
+// runs; that is why the runtime stopped asking for huge pages (Go 1.21.1).
+// The advice given to a chunk the runtime has not mapped yet falls on its
+// reservation and is lost when it is mapped; it is given again at the
+// next look.
 func (a *ahead) populate() uintptr {
 	from := a.next
 	for {
-		if a.next%chunkSize == 0 {
+		if a.huge && a.next%chunkSize == 0 {
 			advise(a.next, chunkSize, unix.MADV_HUGEPAGE)
 		}
 		if populatePiece(a.next) != nil {
 			break
 		}
 		a.next += pieceSize
+		if a.huge && a.next%chunkSize == 0 {
+			advise(a.next-chunkSize, chunkSize, unix.MADV_NOHUGEPAGE)
+		}
 	}
 	return a.next - from
 }

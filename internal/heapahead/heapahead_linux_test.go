@@ -67,26 +67,86 @@ func TestPopulateMapsInTheGrownHeap(t *testing.T) {
 	}
 }
 
-// populate advises the chunks it maps in to be backed by huge pages, so
-// that the runtime's fresh mappings, which have no such advice, are
-// populated a huge page a region where the kernel has them.
+// Where the host gives huge pages only where advised, populate advises
+// each chunk it maps in MADV_HUGEPAGE first (the runtime maps its chunks
+// with no advice) and MADV_NOHUGEPAGE once it is populated (so that
+// khugepaged does not collapse what the scavenger gives back later). On a
+// heap of its own, as the runtime lays one out (two chunks mapped, then
+// the reservation, no access): both chunks end with "nh" and populated,
+// in huge pages where the host had them; the reservation stays as it was.
 func TestPopulateAsksForHugePages(t *testing.T) {
-	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
-		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	if !hugeOnlyAdvised() {
+		t.Skip("this host does not give huge pages only where advised: no advice is needed")
 	}
-	var a ahead
-	startOrSkip(t, &a)
-	_, from, to := grow(t, true)
-	if m := mincore.MappingOf(t, from); m.HasFlag("hg") {
-		t.Skipf("the grown heap's mapping %#x-%#x has the advice before populate: %v", m.Start, m.End, m.Flags)
+	res, err := unix.Mmap(-1, 0, 4*chunkSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.populate()
-	for c := from; c < to; c += chunkSize {
-		m := mincore.MappingOf(t, c)
-		if !m.HasFlag("hg") {
-			t.Fatalf("chunk %#x populated without the huge-page advice: mapping %#x-%#x, flags %v", c, m.Start, m.End, m.Flags)
+	defer unix.Munmap(res)
+	from := (uintptr(unsafe.Pointer(&res[0])) + chunkSize - 1) &^ (chunkSize - 1)
+	if _, _, errno := unix.Syscall6(unix.SYS_MMAP, from, 2*chunkSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uintptr(0), 0); errno != 0 {
+		t.Fatalf("mmap of the chunks: %v", errno)
+	}
+	a := ahead{next: from, huge: true}
+	if n := a.populate(); n != 2*chunkSize {
+		if n == 0 {
+			t.Skip("populate mapped in nothing: this kernel has no MADV_POPULATE_WRITE (Linux 5.14)?")
 		}
-		t.Logf("chunk %#x: mapping %#x-%#x holds %d KiB in huge pages", c, m.Start, m.End, m.AnonHugePagesKiB)
+		t.Fatalf("populate mapped in %d bytes, want the two chunks' %d", n, 2*chunkSize)
+	}
+	huge := 0
+	for c := from; c < from+2*chunkSize; c += chunkSize {
+		m := mincore.MappingOf(t, c)
+		if !m.HasFlag("nh") || m.HasFlag("hg") || m.Start > c || m.End < c+chunkSize {
+			t.Errorf("chunk %#x populated: mapping %#x-%#x, flags %v; want the chunk's with nh, not hg", c, m.Start, m.End, m.Flags)
+		}
+		if m.Start == c {
+			huge += m.AnonHugePagesKiB
+		}
+	}
+	for i, in := range mincore.Resident(t, from, 2*chunkSize) {
+		if !in {
+			t.Fatalf("page %d of the chunks not resident after populate", i)
+		}
+	}
+	if r := mincore.MappingOf(t, from+2*chunkSize); r.HasFlag("nh") {
+		t.Errorf("the reservation after the chunks was advised nh: %#x-%#x %v", r.Start, r.End, r.Flags)
+	}
+	t.Logf("the chunks hold %d KiB in huge pages", huge)
+	if huge == 0 && hugePageFromAdvice(t) {
+		t.Error("populate made no huge page, where a region advised and touched gets one")
+	}
+}
+
+// hugePageFromAdvice says whether a 2 MiB region of a fresh mapping,
+// advised MADV_HUGEPAGE and touched once, is a huge page: the host may
+// have none to give (its memory fragmented).
+func hugePageFromAdvice(t *testing.T) bool {
+	b, err := unix.Mmap(-1, 0, 2*chunkSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(b)
+	p := uintptr(unsafe.Pointer(&b[0]))
+	r := (p + chunkSize - 1) &^ (chunkSize - 1)
+	if err := unix.Madvise(b[r-p:r-p+chunkSize], unix.MADV_HUGEPAGE); err != nil {
+		t.Fatal(err)
+	}
+	b[r-p] = 1
+	return mincore.MappingOf(t, r).AnonHugePagesKiB > 0
+}
+
+// hugeOnlyAdvised reads the host's setting as the kernel writes it.
+func TestHugeOnlyAdvised(t *testing.T) {
+	b, err := os.ReadFile(thpEnabled)
+	if err != nil {
+		if hugeOnlyAdvised() {
+			t.Error("huge pages only where advised, with no setting to read")
+		}
+		t.Skipf("no setting: %v", err)
+	}
+	if want := strings.Contains(string(b), "[madvise]"); hugeOnlyAdvised() != want {
+		t.Errorf("hugeOnlyAdvised() = %v with %q", !want, b)
 	}
 }
 
