@@ -41,9 +41,19 @@ func (a *ahead) start() bool {
 		return false
 	}
 	a.next = (end + chunkSize - 1) &^ (chunkSize - 1)
-	a.huge = hugeOnlyAdvised()
+	if a.huge = hugeOnlyAdvised(); a.huge {
+		// The start's advice (sandbox/internal/prefault's, over the
+		// heap's first arena) ends here, for the reason populate ends
+		// its own.
+		arena := p &^ (heapArenaBytes - 1)
+		advise(arena, min(a.next, arena+heapArenaBytes)-arena, unix.MADV_NOHUGEPAGE)
+	}
 	return true
 }
+
+// heapArenaBytes is the Go runtime's heap arena on 64-bit Linux, as in
+// prefault.
+const heapArenaBytes = 64 << 20
 
 // thpEnabled is the host's setting for transparent huge pages.
 const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled"

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +236,28 @@ c001000000-c004000000 ---p 00000000 00:00 0
 			t.Errorf("heapEnd(%#x) = %#x, want %#x", c.addr, got, c.want)
 		}
 	}
+}
+
+// start ends the huge-page advice prefault gives the heap's first arena
+// at a process's start: the heap mapped so far is advised nh, as populate
+// leaves the chunks it maps in.
+func TestStartEndsTheStartsAdvice(t *testing.T) {
+	if !hugeOnlyAdvised() {
+		t.Skip("this host does not give huge pages only where advised: no advice is needed")
+	}
+	probe := new([64]byte)
+	p := uintptr(unsafe.Pointer(probe))
+	chunk := p &^ (chunkSize - 1)
+	if err := advise(chunk, chunkSize, unix.MADV_HUGEPAGE); err != nil {
+		t.Fatal(err)
+	}
+	if m := mincore.MappingOf(t, p); !m.HasFlag("hg") {
+		t.Fatalf("the heap's chunk not advised hg: %v", m.Flags)
+	}
+	var a ahead
+	startOrSkip(t, &a)
+	if m := mincore.MappingOf(t, p); !m.HasFlag("nh") || m.HasFlag("hg") {
+		t.Errorf("the heap's chunk after start: %#x-%#x %v, want nh, not hg", m.Start, m.End, m.Flags)
+	}
+	runtime.KeepAlive(probe)
 }
