@@ -109,10 +109,15 @@ func heapEnd(sc *bufio.Scanner, addr uintptr) uintptr {
 
 // anonymousRW says whether the rest of a line of /proc/self/maps after
 // the range, "rw-p 00000000 00:00 0", is a private anonymous mapping
-// that can be read and written, as the runtime maps its heap.
+// that can be read and written, as the runtime maps its heap: unnamed,
+// or named as the runtime names its heap where the kernel lets it
+// ("[anon: Go: heap]", GODEBUG decoratemappings, Go 1.25).
 func anonymousRW(rest []byte) bool {
 	f := bytes.Fields(rest)
-	return len(f) == 4 && string(f[0]) == "rw-p" && string(f[2]) == "00:00" && string(f[3]) == "0"
+	if len(f) < 4 || string(f[0]) != "rw-p" || string(f[2]) != "00:00" || string(f[3]) != "0" {
+		return false
+	}
+	return len(f) == 4 || string(bytes.Join(f[4:], []byte(" "))) == "[anon: Go: heap]"
 }
 
 // populate maps in every chunk from a.next on that the runtime has

@@ -223,12 +223,16 @@ c001000000-c004000000 ---p 00000000 00:00 0
 7f0000400000-7f0000600000 rw-p 00000000 00:00 0 [stack]
 7f0000800000-7f0000a00000 rw-p 00000000 00:00 0
 7f0000a00000-7f0000c00000 rw-p 00001000 08:01 13 /tmp/f
+7f1000000000-7f1000400000 rw-p 00000000 00:00 0                          [anon: Go: heap]
+7f1000400000-7f1000800000 rw-p 00000000 00:00 0                          [anon: Go: heap]
+7f1000800000-7f1000c00000 rw-p 00000000 00:00 0                          [anon: Go: page alloc]
 `
 	for _, c := range []struct{ addr, want uintptr }{
 		{0xc000001000, 0xc001000000},     // three advised apart, then the reservation
 		{0xc000c00000, 0xc001000000},     // from the last
 		{0x7f0000000000, 0x7f0000400000}, // then a named mapping
 		{0x7f0000800000, 0x7f0000a00000}, // then a file's
+		{0x7f1000000000, 0x7f1000800000}, // named by the runtime, then another name
 		{0x5000, 0},                      // in none
 		{0x7f0000700000, 0},              // in a gap
 	} {
