@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +265,29 @@ func TestStartEndsTheStartsAdvice(t *testing.T) {
 		t.Errorf("the heap's chunk after start: %#x-%#x %v, want nh, not hg", m.Start, m.End, m.Flags)
 	}
 	runtime.KeepAlive(probe)
+}
+
+// heapEnd reads whatever text it is given without failing, and an end it
+// gives is past the address and the end of a line's range.
+func FuzzHeapEnd(f *testing.F) {
+	f.Add("c000000000-c000400000 rw-p 00000000 00:00 0\nc000400000-c000800000 rw-p 00000000 00:00 0 [anon: Go: heap]\n", uint64(0xc000001000))
+	f.Add("0-1 rw-p\n1-2 rw-p 00000000 00:00 0\n", uint64(0))
+	f.Add("ffffffffffffffff-0 r\n-\n\n", uint64(1))
+	f.Fuzz(func(t *testing.T, maps string, addr uint64) {
+		end := heapEnd(bufio.NewScanner(strings.NewReader(maps)), uintptr(addr))
+		if end == 0 {
+			return
+		}
+		if end <= uintptr(addr) {
+			t.Fatalf("heapEnd(%#x) = %#x, not past the address", addr, end)
+		}
+		for l := range strings.Lines(maps) {
+			_, r, _ := strings.Cut(l, "-")
+			r, _, _ = strings.Cut(r, " ")
+			if hi, err := strconv.ParseUint(strings.TrimRight(r, "\n"), 16, 64); err == nil && uintptr(hi) == end {
+				return
+			}
+		}
+		t.Fatalf("heapEnd(%#x) = %#x, no line's end", addr, end)
+	})
 }
