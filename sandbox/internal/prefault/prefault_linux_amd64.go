@@ -8,6 +8,17 @@ import "unsafe"
 // (they are zero whether faulted in now or later).
 func madvise(addr, n, advice uintptr) (errno uintptr)
 
+// syscall3 is a system call of up to three arguments, made as madvise is.
+func syscall3(trap, a1, a2, a3 uintptr) (r1, errno uintptr)
+
+const (
+	sysRead  = 0
+	sysOpen  = 2
+	sysClose = 3
+
+	oRdonlyCloexec = 0x80000 // O_RDONLY|O_CLOEXEC
+)
+
 const (
 	madvHugepage      = 14 // MADV_HUGEPAGE
 	madvPopulateRead  = 22 // MADV_POPULATE_READ, Linux 5.14
@@ -24,8 +35,12 @@ var populated struct{ start, n, errno uintptr }
 var binary [2]struct{ start, n, errno uintptr }
 
 // huge is what the init asked of the heap's arena (hugeHeap), for tests:
-// the arena and the advice's errno, the region collapsed and its errno.
-var huge struct{ arena, errno, region, collapseErrno uintptr }
+// whether the host's setting turned it off, the arena and the advice's
+// errno, the region collapsed and its errno.
+var huge struct {
+	off                                 bool
+	arena, errno, region, collapseErrno uintptr
+}
 
 func init() {
 	// The main goroutine's stack was among the first things the runtime
@@ -59,7 +74,12 @@ func init() {
 // here's too, where the heap may have begun, measured slower (BENCHMARKS.md,
 // session 41). The calls fail where the kernel cannot (no huge pages, or
 // no MADV_COLLAPSE before Linux 6.1), and the heap is then as it was.
+// Where the host's setting is "never", none is made: MADV_COLLAPSE would
+// make a huge page all the same, against the setting.
 func hugeHeap(here uintptr) {
+	if huge.off = thpNever(); huge.off {
+		return
+	}
 	huge.arena = here &^ (heapArenaBytes - 1)
 	if huge.errno = madvise(huge.arena, heapArenaBytes, madvHugepage); huge.errno != 0 {
 		return
@@ -105,4 +125,37 @@ func mapInBinary() {
 		binary[i].start, binary[i].n = start, n
 		binary[i].errno = madvise(start, n, madvPopulateRead)
 	}
+}
+
+// thpEnabled is the host's setting for transparent huge pages, with a
+// terminating NUL for open(2).
+const thpEnabled = "/sys/kernel/mm/transparent_hugepage/enabled\x00"
+
+// thpNever says whether the host's setting for transparent huge pages is
+// "never" ("always madvise [never]"). A setting that cannot be read (a
+// kernel without them) is not: the calls then fail on their own.
+func thpNever() bool {
+	path := thpEnabled
+	fd, errno := syscall3(sysOpen, uintptr(unsafe.Pointer(unsafe.StringData(path))), oRdonlyCloexec, 0)
+	if errno != 0 {
+		return false
+	}
+	var buf [64]byte
+	n, errno := syscall3(sysRead, fd, uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	syscall3(sysClose, fd, 0, 0)
+	if errno != 0 {
+		return false
+	}
+	return hasNever(buf[:n])
+}
+
+// hasNever says whether b holds "[never]".
+func hasNever(b []byte) bool {
+	const never = "[never]"
+	for i := 0; i+len(never) <= len(b); i++ {
+		if string(b[i:i+len(never)]) == never {
+			return true
+		}
+	}
+	return false
 }

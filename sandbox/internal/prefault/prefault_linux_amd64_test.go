@@ -156,6 +156,16 @@ func runWithHeapKiB(t *testing.T, name, kib string) {
 // pages, or without MADV_COLLAPSE (Linux 6.1), skips what it cannot do.
 func TestInitAskedForHugePages(t *testing.T) {
 	h := huge
+	if thp, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(thp), "[never]") {
+		// The host turned them off: nothing asked, nothing collapsed.
+		if !h.off || h.arena != 0 || h.region != 0 {
+			t.Errorf("huge pages are off on this host (%q), yet the init asked: %+v", thp, h)
+		}
+		return
+	}
+	if h.off {
+		t.Fatal("the init found huge pages off on a host whose setting is not never")
+	}
 	if h.arena == 0 || h.arena%heapArenaBytes != 0 {
 		t.Fatalf("the init's arena %#x: not one of 64 MiB", h.arena)
 	}
@@ -178,9 +188,6 @@ func TestInitAskedForHugePages(t *testing.T) {
 		// count is told, not held.
 		t.Logf("collapsed %#x; the mapping holds %d KiB in huge pages now", h.region, m.AnonHugePagesKiB)
 	case uintptr(unix.EINVAL):
-		if thp, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(thp), "[never]") {
-			t.Skipf("huge pages are off on this host: %s", thp)
-		}
 		t.Skip("madvise(MADV_COLLAPSE): EINVAL: this kernel has no MADV_COLLAPSE (Linux 6.1)")
 	default:
 		t.Errorf("madvise(MADV_COLLAPSE) of %#x: %v", h.region, unix.Errno(h.collapseErrno))
@@ -262,3 +269,24 @@ func TestInitMappedTheBinaryIn(t *testing.T) {
 // bigCode links code this test binary never runs: an HTTP server and
 // client, TLS and templates, some MB of it.
 var bigCode = []any{http.ListenAndServeTLS, http.Get, tls.Dial, template.New, json.Marshal}
+
+// thpNever reads the setting as the kernel writes it: "never" only when
+// it is the one in brackets.
+func TestHasNever(t *testing.T) {
+	for in, want := range map[string]bool{
+		"always madvise [never]\n": true,
+		"always [madvise] never\n": false,
+		"[always] madvise never\n": false,
+		"[never]":                  true,
+		"[neve":                    false,
+		"":                         false,
+	} {
+		if got := hasNever([]byte(in)); got != want {
+			t.Errorf("hasNever(%q) = %v, want %v", in, got, want)
+		}
+	}
+	thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if want := err == nil && strings.Contains(string(thp), "[never]"); thpNever() != want {
+		t.Errorf("thpNever() = %v with the setting %q (%v)", !want, thp, err)
+	}
+}
