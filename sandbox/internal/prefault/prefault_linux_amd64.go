@@ -5,7 +5,8 @@ import "unsafe"
 // madvise is the system call, made without telling the runtime: it runs
 // in a package init, before any other goroutine could want this thread's
 // P, and the runtime needs none of the pages to be one way or the other
-// (they are zero whether faulted in now or later).
+// (what they hold is the same whether mapped in now or later, in small
+// pages or a huge one).
 func madvise(addr, n, advice uintptr) (errno uintptr)
 
 // syscall3 is a system call of up to three arguments, made as madvise is.
@@ -63,19 +64,20 @@ func init() {
 
 // hugeHeap asks for transparent huge pages in the heap arena that holds
 // here (the main goroutine's stack), and collapses the pages the start
-// has touched in here's 2 MiB region into a huge page: on the VMs Bulwark is measured
-// on, a page fault costs about 10 us and a huge page about 130 us (300
-// to collapse one), so a region the process goes on to touch 13 pages of
-// or more is a gain. The Go runtime asks for none: it leaves huge pages
-// to the system's setting, which is "madvise" on those VMs. A region the
-// process has not touched yet gets a huge page when it is first touched;
-// one of a chunk the runtime maps after this does not (package heapahead
-// advises those in long-running commands). Collapsing the region below
-// here's too, where the heap may have begun, measured slower (BENCHMARKS.md,
-// session 41). The calls fail where the kernel cannot (no huge pages, or
-// no MADV_COLLAPSE before Linux 6.1), and the heap is then as it was.
-// Where the host's setting is "never", none is made: MADV_COLLAPSE would
-// make a huge page all the same, against the setting.
+// has touched in here's 2 MiB region into a huge page: on the VMs Bulwark
+// is measured on, a page fault costs about 10 us and a huge page about
+// 130 us (300 to collapse one), so a region the process goes on to touch
+// 13 pages of or more is a gain. The Go runtime asks for none: it leaves
+// huge pages to the system's setting, which is "madvise" on those VMs. A
+// region the process has not touched yet gets a huge page when it is
+// first touched; one of a chunk the runtime maps after this does not
+// (package heapahead advises those in long-running commands, and ends
+// this advice). Collapsing the region below here's too, where the heap
+// may have begun, measured slower (BENCHMARKS.md, session 41). The calls
+// fail where the kernel cannot (no huge pages, or no MADV_COLLAPSE before
+// Linux 6.1), and the heap is then as it was. Where the host's setting is
+// "never", none is made: MADV_COLLAPSE would make a huge page all the
+// same, against the setting.
 func hugeHeap(here uintptr) {
 	if huge.off = thpNever(); huge.off {
 		return
