@@ -92,8 +92,8 @@ func heapEnd(sc *bufio.Scanner, addr uintptr) uintptr {
 		hi, rest, _ := bytes.Cut(rest, []byte(" "))
 		from, err1 := strconv.ParseUint(string(lo), 16, 64)
 		to, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil {
-			continue
+		if err1 != nil || err2 != nil || to <= from {
+			continue // not a range (the kernel writes none such)
 		}
 		switch {
 		case end == 0 && uintptr(from) <= addr && addr < uintptr(to):

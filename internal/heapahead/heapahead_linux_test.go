@@ -281,10 +281,10 @@ func FuzzHeapEnd(f *testing.F) {
 		if end <= uintptr(addr) {
 			t.Fatalf("heapEnd(%#x) = %#x, not past the address", addr, end)
 		}
-		for l := range strings.Lines(maps) {
-			_, r, _ := strings.Cut(l, "-")
+		for sc := bufio.NewScanner(strings.NewReader(maps)); sc.Scan(); {
+			_, r, _ := strings.Cut(sc.Text(), "-")
 			r, _, _ = strings.Cut(r, " ")
-			if hi, err := strconv.ParseUint(strings.TrimRight(r, "\n"), 16, 64); err == nil && uintptr(hi) == end {
+			if hi, err := strconv.ParseUint(r, 16, 64); err == nil && uintptr(hi) == end {
 				return
 			}
 		}
