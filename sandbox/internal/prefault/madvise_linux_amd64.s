@@ -1,21 +1,5 @@
 #include "textflag.h"
 
-// func madvise(addr, n, advice uintptr) (errno uintptr)
-TEXT ·madvise(SB),NOSPLIT,$0-32
-	MOVQ	addr+0(FP), DI
-	MOVQ	n+8(FP), SI
-	MOVQ	advice+16(FP), DX
-	MOVQ	$28, AX		// SYS_madvise
-	SYSCALL
-	CMPQ	AX, $0xfffffffffffff001
-	JLS	ok
-	NEGQ	AX
-	MOVQ	AX, errno+24(FP)
-	RET
-ok:
-	MOVQ	$0, errno+24(FP)
-	RET
-
 // func syscall3(trap, a1, a2, a3 uintptr) (r1, errno uintptr)
 TEXT ·syscall3(SB),NOSPLIT,$0-48
 	MOVQ	a1+8(FP), DI
@@ -24,12 +8,12 @@ TEXT ·syscall3(SB),NOSPLIT,$0-48
 	MOVQ	trap+0(FP), AX
 	SYSCALL
 	CMPQ	AX, $0xfffffffffffff001
-	JLS	ok3
+	JLS	ok
 	MOVQ	$-1, r1+32(FP)
 	NEGQ	AX
 	MOVQ	AX, errno+40(FP)
 	RET
-ok3:
+ok:
 	MOVQ	AX, r1+32(FP)
 	MOVQ	$0, errno+40(FP)
 	RET

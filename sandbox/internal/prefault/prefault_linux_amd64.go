@@ -7,15 +7,20 @@ import "unsafe"
 // P, and the runtime needs none of the pages to be one way or the other
 // (what they hold is the same whether mapped in now or later, in small
 // pages or a huge one).
-func madvise(addr, n, advice uintptr) (errno uintptr)
+func madvise(addr, n, advice uintptr) (errno uintptr) {
+	_, errno = syscall3(sysMadvise, addr, n, advice)
+	return errno
+}
 
-// syscall3 is a system call of up to three arguments, made as madvise is.
+// syscall3 is a system call of up to three arguments, made without
+// telling the runtime (madvise_linux_amd64.s).
 func syscall3(trap, a1, a2, a3 uintptr) (r1, errno uintptr)
 
 const (
-	sysRead  = 0
-	sysOpen  = 2
-	sysClose = 3
+	sysRead    = 0
+	sysOpen    = 2
+	sysClose   = 3
+	sysMadvise = 28
 
 	oRdonlyCloexec = 0x80000 // O_RDONLY|O_CLOEXEC
 )
