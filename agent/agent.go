@@ -296,15 +296,15 @@ type run struct {
 func (r *run) emit(e bulwark.Event) {
 	r.emitMu.Lock()
 	defer r.emitMu.Unlock()
-	if !e.Type.Live() { // live pieces are masked by their stream
-		e.Text = r.cfg.Mask(e.Text)
-	}
-	if len(e.Args) > 0 {
-		e.Args = []byte(r.cfg.Mask(string(e.Args)))
-	}
-	if e.Effects != nil {
-		m := e.Effects.Mask(r.cfg.Mask)
-		e.Effects = &m
+	if e.Type.Live() {
+		// A live piece's text is masked by its stream (a value may
+		// span pieces); the rest of the event here, as any other's.
+		text := e.Text
+		e.Text = ""
+		e.Mask(r.cfg.Mask)
+		e.Text = text
+	} else {
+		e.Mask(r.cfg.Mask)
 	}
 	if r.unreported != nil && e.Usage == nil && !e.Type.Live() && e.Type != bulwark.EventTaskFinished {
 		e.Usage, r.unreported = r.unreported, nil
