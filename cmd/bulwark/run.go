@@ -305,7 +305,7 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 	}
 	te, err := taskenv.New(ctx, taskenv.Options{
 		Tenant: string(tenant.ID), TaskID: task.ID, Model: model, Workspace: ws,
-		Secrets: all, InSandbox: inSandbox, SecretTools: secretTools(),
+		Secrets: all, Masked: modelKeyMasked(provider.KeyVar(f.model), env(provider.KeyVar(f.model)), nil), InSandbox: inSandbox, SecretTools: secretTools(),
 		FetchDomains: sandbox.SplitList(env("BULWARK_ALLOWED_DOMAINS")), FetchDial: fetchDial,
 		Sandbox: sandboxOptions(nil, nil), Policy: bulwark.Policy{Rules: rules}, Limits: task.Limits,
 		Instructions: instructions, Audit: auditor(auditLog), LogMask: redactor,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -115,9 +116,9 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			model = budget.Wrap(model)
 		}
 
-		var masked map[string]string
+		masked := modelKeyMasked(keyVar, key, values)
 		if apiKey != "" {
-			masked = map[string]string{bulwark.ModelAPIKeySecret: apiKey}
+			masked[bulwark.ModelAPIKeySecret] = apiKey
 		}
 		mcp, err := tenantMCP(servers, st)
 		if err != nil {
@@ -193,4 +194,25 @@ func firstOf(s ...string) string {
 func memoryOf(s any) bulwark.MemoryStore {
 	m, _ := s.(bulwark.MemoryStore)
 	return m
+}
+
+// modelKeyMasked returns the values a task's redactor masks for the key
+// its model is called with, when that key is not already one of the
+// tenant's secret values (which are masked under their own names): the
+// operator's shared key, or the one bulwark run read from its
+// environment. A model server that quotes the key it was sent (in an
+// error, a reply) shows it to the task's events, its answer and every
+// member who can read them; the transport masks what its errors quote,
+// the redactor everything else, in every form it finds. Never nil.
+func modelKeyMasked(keyVar, key string, values map[string]string) map[string]string {
+	masked := map[string]string{}
+	for _, v := range values {
+		if v == key {
+			return masked
+		}
+	}
+	if key != "" {
+		masked[cmp.Or(keyVar, "model_api_key")] = key
+	}
+	return masked
 }

@@ -34,12 +34,14 @@ func RedactKeys(s string) string {
 // ({"error": "..."}), vLLM ({"message": ...}) or short plain text. It is
 // cut to one line of at most 200 characters and keys are redacted.
 func ProviderMessage(body []byte) string {
-	msg, _ := providerError(body)
+	msg, _ := providerError(body, RedactKeys)
 	return msg
 }
 
-// providerError returns the message and the type or code of an error body.
-func providerError(body []byte) (msg, code string) {
+// providerError returns the message and the type or code of an error body,
+// the message masked by redact before it is cut: a value cut short is one
+// a mask no longer finds.
+func providerError(body []byte, redact func(string) string) (msg, code string) {
 	var v struct {
 		Error   json.RawMessage `json:"error"`
 		Message string          `json:"message"`
@@ -67,7 +69,7 @@ func providerError(body []byte) (msg, code string) {
 	} else if t := strings.TrimSpace(string(body)); utf8.ValidString(t) && !strings.HasPrefix(t, "<") {
 		msg = t
 	}
-	return shorten(RedactKeys(msg)), strings.ToLower(strings.TrimSpace(code))
+	return shorten(redact(msg)), strings.ToLower(strings.TrimSpace(code))
 }
 
 // shorten makes s one line of at most 200 characters.
@@ -109,9 +111,8 @@ func contextTooLong(msg, code string) bool {
 
 // statusError classifies a non-2xx answer after attempt tries.
 func (h *HTTP) statusError(status int, body []byte, attempt int) *bulwark.Error {
-	msg, code := providerError(body)
-	msg = h.Redact(msg)
-	cause := fmt.Errorf("status %d: %s", status, h.Redact(shorten(string(body))))
+	msg, code := providerError(body, h.Redact)
+	cause := fmt.Errorf("status %d: %s", status, shorten(h.Redact(string(body))))
 	suffix := ""
 	if msg != "" {
 		suffix = ": " + msg
@@ -157,8 +158,7 @@ func (h *HTTP) statusError(status int, body []byte, attempt int) *bulwark.Error 
 func (h *HTTP) StreamFailure(raw []byte) error {
 	body := append([]byte(`{"error":`), raw...)
 	body = append(body, '}')
-	msg, code := providerError(body)
-	msg = h.Redact(msg)
+	msg, code := providerError(body, h.Redact)
 	if msg == "" {
 		msg = "no reason given"
 	}
@@ -170,12 +170,12 @@ func (h *HTTP) StreamFailure(raw []byte) error {
 		kind = bulwark.RateLimited
 	case contextTooLong(msg, code):
 		return bulwark.E(bulwark.Invalid, h.op(), fmt.Sprintf("%s: the conversation is longer than the model's context window: %s", h.Provider, msg),
-			fmt.Errorf("%w: %s", llm.ErrContextTooLong, h.Redact(shorten(string(raw)))))
+			fmt.Errorf("%w: %s", llm.ErrContextTooLong, shorten(h.Redact(string(raw)))))
 	case strings.Contains(lc, "invalid_request") || strings.Contains(lc, "400"):
 		kind = bulwark.Invalid
 	}
 	return bulwark.E(kind, h.op(), fmt.Sprintf("%s: the model failed mid-reply: %s", h.Provider, msg),
-		errors.New(h.Redact(shorten(string(raw)))))
+		errors.New(shorten(h.Redact(string(raw)))))
 }
 
 func attempts(n int) string {

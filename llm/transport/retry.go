@@ -4,6 +4,7 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm"
+	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // Retry configures how an HTTP adapter retries and times out. The zero value
@@ -288,11 +290,27 @@ func (h *HTTP) StreamError(ctx context.Context, err error) error {
 	return bulwark.E(bulwark.Unavailable, h.op(), h.Provider+": the reply stream broke off", errors.New(h.Redact(err.Error())))
 }
 
-// Redact removes the secrets and anything that looks like an API key from s.
+// Redact removes the secrets, in every form a secret.Redactor finds (as
+// sent, hex, base64, URL and JSON escapes: a server's error may quote the
+// key it was sent in any of them), and anything that looks like an API
+// key from s. The secrets are masked first: the key patterns could mask
+// a part of one and leave the rest.
 func (h *HTTP) Redact(s string) string {
-	for _, sec := range h.Secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	if len(h.Secrets) > 0 {
+		red := secret.NewRedactor()
+		red.SetDetection(false) // RedactKeys, after
+		for i, sec := range h.Secrets {
+			name := cmp.Or(h.KeyEnv, "API_KEY")
+			if i > 0 {
+				name += "_" + strconv.Itoa(i+1)
+			}
+			red.Add(name, sec)
+		}
+		s = red.String(s)
+		for _, sec := range h.Secrets {
+			if len(sec) >= 4 { // shorter than the redactor's least
+				s = strings.ReplaceAll(s, sec, "[REDACTED]")
+			}
 		}
 	}
 	return RedactKeys(s)
