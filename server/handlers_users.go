@@ -72,6 +72,22 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return bulwark.E(bulwark.Internal, op, "", err)
 	}
+	// The grant is checked again with the rights the caller has now, and
+	// the user made, under the tenant's roles lock: an admin demoted or
+	// deleted while the password was hashed (a change made under the
+	// lock) would otherwise make an admin of their choice, and keep their
+	// access through it (red team, session 42).
+	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if p, err = s.currentRights(r.Context(), p); err != nil {
+		return err
+	}
+	if err := s.checkUserDelegation(op, p, req.Role); err != nil {
+		return err
+	}
 	u, err := s.store.CreateUser(r.Context(), p.Tenant, bulwark.User{Email: req.Email, Role: req.Role}, hash)
 	if err != nil {
 		return err
