@@ -47,7 +47,7 @@ func (b *box) launch(ctx context.Context, argv []string) (*Process, error) {
 	// command ends it too.
 	canceled, timedOut := watch(ctx, b.spec.Timeout, b.kill, p.done)
 	started := time.Now()
-	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
+	guard := guardWorkspace(b.spec, b.wsDir, b.pid, b.kill)
 	err = send(b.ctrl, &req, int(inR.Fd()), int(outW.Fd()), errFd)
 	inR.Close()
 	outW.Close()

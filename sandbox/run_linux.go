@@ -68,7 +68,7 @@ func (b *box) run(ctx context.Context, argv []string, io stdio) (_ *Result, err 
 	// round trip of a Ready before the command is saved. The command's
 	// time counts from the Ready.
 	pending := b.pending
-	guard := guardWorkspace(b.spec, b.wsDir, b.kill)
+	guard := guardWorkspace(b.spec, b.wsDir, b.pid, b.kill)
 	defer guard.end()
 	err = send(b.ctrl, &req, stdinFd, outFd, errFd)
 	unix.Close(outFd)

@@ -40,6 +40,7 @@ type wsUsage struct {
 // wsGuard watches one command's workspace.
 type wsGuard struct {
 	dir                string
+	init               int // the sandbox's init, whose processes' held files count (heldUsage)
 	maxBytes, maxFiles int64
 	kill               func()
 	stop, done         chan struct{}
@@ -50,10 +51,11 @@ type wsGuard struct {
 	start wsUsage
 }
 
-// guardWorkspace starts watching dir for spec's bounds; kill ends the
-// command. Call end when the command has ended.
-func guardWorkspace(spec Spec, dir string, kill func()) *wsGuard {
-	g := &wsGuard{dir: dir, maxBytes: spec.WorkspaceSize, maxFiles: spec.WorkspaceFiles, kill: kill,
+// guardWorkspace starts watching dir for spec's bounds, counting the files
+// the processes under init hold with no name left; kill ends the command.
+// Call end when the command has ended.
+func guardWorkspace(spec Spec, dir string, init int, kill func()) *wsGuard {
+	g := &wsGuard{dir: dir, init: init, maxBytes: spec.WorkspaceSize, maxFiles: spec.WorkspaceFiles, kill: kill,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go g.watch()
 	return g
@@ -80,7 +82,7 @@ func (g *wsGuard) watch() {
 		g.fail(fmt.Sprintf("command killed: the workspace's file system cannot be read (%v), so its limits cannot be kept", err))
 		return
 	}
-	used, err := diskUsage(g.dir)
+	used, err := g.measure()
 	if err != nil {
 		g.fail(fmt.Sprintf("command killed: the workspace cannot be measured (%v), so its limits cannot be kept", err))
 		return
@@ -112,7 +114,7 @@ func (g *wsGuard) watch() {
 				continue
 			}
 			began := time.Now()
-			u, err := diskUsage(g.dir)
+			u, err := g.measure()
 			walked, lastWalk = time.Now(), time.Since(began)
 			if err != nil {
 				g.fail(fmt.Sprintf("command killed: the workspace cannot be measured (%v)", err))
@@ -132,6 +134,19 @@ func (g *wsGuard) watch() {
 			return
 		}
 	}
+}
+
+// measure walks the workspace and adds the files the sandbox's processes
+// hold that have no name in it (heldUsage).
+func (g *wsGuard) measure() (wsUsage, error) {
+	u, dev, err := diskUsage(g.dir)
+	if err != nil {
+		return u, err
+	}
+	h, err := heldUsage(g.init, dev)
+	u.bytes += h.bytes
+	u.files += h.files
+	return u, err
 }
 
 // over says how u is past a bound and grown since the start, or "".
@@ -167,25 +182,25 @@ func (g *wsGuard) end() string {
 	return g.why
 }
 
-// diskUsage walks dir, never following a symlink inside it nor leaving
+// diskUsage walks dir (on the file system dev), never following a symlink inside it nor leaving
 // its file system, through descriptors (a folder swapped for a link while
 // it is walked is not followed), and adds up its entries' blocks on disk.
 // An inode with several links counts once. dir itself may be named through
 // a symlink, as a Spec's workspace may: the command cannot change it.
-func diskUsage(dir string) (wsUsage, error) {
+func diskUsage(dir string) (u wsUsage, dev uint64, err error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return wsUsage{}, err
+		return wsUsage{}, 0, err
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
-		return wsUsage{}, err
+		return wsUsage{}, 0, err
 	}
 	w := &walker{dev: st.Dev, linked: map[uint64]bool{}}
 	w.u.bytes = st.Blocks * 512
 	err = w.walk(fd, 0)
-	return w.u, err
+	return w.u, st.Dev, err
 }
 
 type walker struct {
