@@ -11,7 +11,7 @@ import (
 // The seccomp filter is a denylist written as classic BPF here rather than
 // with a library, because it needs argument checks with a bit mask
 // (namespace flags of clone), checks on the low 32 bits of ioctl's request
-// (TIOCSTI, TIOCLINUX), of socket's family, of personality's argument and
+// (TIOCSTI, TIOCLINUX, TIOCSETD), of socket's family, of personality's argument and
 // of the mode of the calls that set one (no setuid or setgid bit), a
 // distinct errno for clone3 and memfd_create (ENOSYS, so libc falls back to
 // clone, whose flags the filter can see, and callers of memfd_create to a
@@ -184,6 +184,7 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	stmt(ld, sdArg1Low)
 	jumpTo(jeq, unix.TIOCSTI, "eperm")
 	jumpTo(jeq, unix.TIOCLINUX, "eperm")
+	jumpTo(jeq, unix.TIOCSETD, "eperm")
 	stmt(ret, unix.SECCOMP_RET_ALLOW)
 
 	// socket(family, type, protocol) and socketpair(family, ...): the
