@@ -94,8 +94,12 @@ func needlesFor(label, value string) []needle {
 	h := hex.EncodeToString([]byte(value))
 	add(h, wrapOK)
 	add(strings.ToUpper(h), wrapOK)
-	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value), uriComponent(value)} {
-		if e != value {
+	escaped := []string{value}
+	for _, e := range []string{url.QueryEscape(value), url.PathEscape(value), uriComponent(value),
+		rfc3986(value, "/"), rfc3986(value, ""), // Python's urllib.parse.quote, with its default safe="/" and with safe=""
+	} {
+		if !slices.Contains(escaped, e) {
+			escaped = append(escaped, e)
 			add(e, 0)
 			add(lowerPercent(e), 0)
 		}
@@ -149,6 +153,22 @@ func uriComponent(s string) string {
 	var b strings.Builder
 	for _, c := range []byte(s) {
 		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.!~*'()", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// rfc3986 escapes s as RFC 3986 percent-encoding does with the
+// characters in keep left as they are: every byte but letters, digits,
+// -._~ and keep as %XX (Python's urllib.parse.quote, curl's and many
+// others' URL encoders).
+func rfc3986(s, keep string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~"+keep, c) >= 0 {
 			b.WriteByte(c)
 		} else {
 			fmt.Fprintf(&b, "%%%02X", c)

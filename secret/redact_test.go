@@ -42,6 +42,10 @@ var encodings = []struct {
 	// Other languages' libraries (red team: these were not masked).
 	{"encodeURIComponent", func(s string) string { return escapeBytes(s, "-_.!~*'()", "%%%02X") }},
 	{"encodeURIComponent-lower", func(s string) string { return escapeBytes(s, "-_.!~*'()", "%%%02x") }},
+	// Python's urllib.parse.quote, safe="/" (its default) and safe="" (red
+	// team, session 42: an AWS-like key with / and + was not masked).
+	{"python-quote", func(s string) string { return escapeBytes(s, "-._~/", "%%%02X") }},
+	{"python-quote-nosafe", func(s string) string { return escapeBytes(s, "-._~", "%%%02X") }},
 	{"System.Text.Json", func(s string) string { return jsonU(s, "\"&'+<>`", `\u%04X`) }},
 	{"python-json", func(s string) string { return jsonU(s, "", `\u%04x`) }},
 }
@@ -92,6 +96,7 @@ var registeredValues = []string{
 	"abcdef",                 // MinSecretLen exactly
 	"\x00\x01binary\xff\xfe", // not text
 	"ünïcødé-sécret",
+	"wJalrXUtnFEMI/K7MDENG+bPxRfiCYzz!(x)",
 	strings.Repeat("ab", 40),
 }
 
