@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"maps"
@@ -10,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/llm/llmtest"
+	"github.com/bulwark-agents/bulwark/mcpclient"
 )
 
 // The key bulwark run calls the model with is masked in everything the
@@ -75,6 +78,37 @@ func TestModelKeyMasked(t *testing.T) {
 		got := modelKeyMasked(tc.keyVar, tc.key, tenant)
 		if !maps.Equal(got, tc.want) {
 			t.Errorf("modelKeyMasked(%q, %q) = %v, want %v", tc.keyVar, tc.key, got, tc.want)
+		}
+	}
+}
+
+// A served task on the operator's shared key masks it, in its encoded
+// forms too; one on the tenant's own key masks that (red team, session
+// 42: the shared key came out whole, hex-encoded, to every member).
+func TestServedTaskMasksTheKeyItIsCalledWith(t *testing.T) {
+	e := newKeysEnv(t)
+	withEnv(t, map[string]string{"OPENAI_API_KEY": operatorKey, "OPENAI_BASE_URL": e.srv.URL + "/v1", "BULWARK_SANDBOX": "off",
+		"BULWARK_SHARED_PROVIDER_KEYS": "on", "BULWARK_SHARED_KEY_DAILY_TOKENS": "1000"})
+	lim, err := readTenantLimits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		tenant bulwark.TenantID
+		key    string
+	}{{e.none, operatorKey}, {e.own, tenantKey}} {
+		setup, err := prepareTask(e.db, "", lim, false, nil, mcpclient.Config{}, nil, injectionSettings{})(context.Background(),
+			bulwark.Task{ID: "t_1", TenantID: string(tc.tenant), Model: "openai:m"}, e.ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, form := range []string{tc.key, hex.EncodeToString([]byte(tc.key)), base64.StdEncoding.EncodeToString([]byte(tc.key))} {
+			if got := setup.Mask("the key: " + form); strings.Contains(got, form) || !strings.Contains(got, "[REDACTED") {
+				t.Errorf("tenant %s: Mask(%q) = %q", tc.tenant, form, got)
+			}
+		}
+		if setup.Close != nil {
+			setup.Close()
 		}
 	}
 }

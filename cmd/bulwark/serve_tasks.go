@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 	"strings"
 
@@ -116,9 +117,12 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			model = budget.Wrap(model)
 		}
 
-		masked := modelKeyMasked(keyVar, key, values)
+		masked := map[string]string{}
 		if apiKey != "" {
 			masked[bulwark.ModelAPIKeySecret] = apiKey
+		}
+		if key != apiKey {
+			maps.Copy(masked, modelKeyMasked(keyVar, key, values))
 		}
 		mcp, err := tenantMCP(servers, st)
 		if err != nil {
