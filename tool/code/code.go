@@ -354,15 +354,16 @@ func commandDirs(c sh.Command) ([]string, bool) {
 		case !strings.HasPrefix(d, "/"):
 			d = workDir + "/" + d
 		}
-		d = path.Clean(d)
+		// The /proc links are looked at before the path is cleaned: a ..
+		// after one goes up from where it leads.
 		if _, _, ok := procPath(d, "cwd"); ok {
 			anyDir = true
 			continue
 		}
 		if rest, _, ok := procPath(d, "root"); ok {
-			d = path.Clean("/" + rest)
+			d = "/" + rest
 		}
-		out = append(out, d)
+		out = append(out, path.Clean(d))
 	}
 	return out, anyDir
 }
@@ -501,9 +502,9 @@ func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v var
 		// any; /proc/PID/root is the root.
 		if rest, pid, ok := procPath(val, "cwd"); ok {
 			val = "." + rest
-			anywhere = anywhere || (pid != "self" && pid != "thread-self")
+			anywhere = anywhere || pid != "self"
 		} else if rest, _, ok := procPath(val, "root"); ok {
-			val = rest
+			val = "/" + rest
 		}
 		if strings.HasPrefix(val, "/") {
 			for _, rel := range below(path.Clean(val), isGlob) {
@@ -512,7 +513,18 @@ func wordForms(w string, glob, opensNone bool, dirs []string, anyDir bool, v var
 			continue
 		}
 		for _, d := range dirs {
-			for _, rel := range below(path.Join(d, val), isGlob) {
+			// A relative word may reach the /proc links too (cd /proc;
+			// cat self/cwd/secrets/k), before it is cleaned.
+			p := path.Join(d, val)
+			if rest, pid, ok := procPath(d+"/"+val, "cwd"); ok {
+				p = path.Join(d, "."+rest)
+				if pid != "self" {
+					val, anywhere = "."+rest, true
+				}
+			} else if rest, _, ok := procPath(d+"/"+val, "root"); ok {
+				p = path.Clean("/" + rest)
+			}
+			for _, rel := range below(p, isGlob) {
 				add(&parts, rel)
 			}
 		}
@@ -863,24 +875,47 @@ func (v vars) expand(w string) (string, bool) {
 	return w, true
 }
 
-// procPath reports whether p names a file below /proc/PID/WHICH
-// (/proc/self/cwd/x, /proc/1/root/x), and returns the rest ("/x", or "")
-// and the PID.
+// procPath reports whether p, an absolute path, names a file through the
+// link /proc/PID/WHICH or /proc/PID/task/TID/WHICH (/proc/self/cwd/x,
+// /proc/1/root/x, /proc/self/task/*/cwd/x, /proc/thread-self/../../cwd/x),
+// and returns what follows the link (an uncleaned "/x", or "") and the PID
+// ("self" for self and thread-self). It walks p as the kernel does: a ..
+// before the link goes up from where the /proc links before it lead
+// (thread-self is self/task/TID), and one after it from where the link
+// leads, which only the caller knows (a path.Clean of the whole would go
+// up from the link's name: /proc/self/cwd/../x is x beside the working
+// folder, not /proc/self/x) (red team, session 42: the task level and
+// thread-self/../.. went past path rules).
 func procPath(p, which string) (rest, pid string, ok bool) {
-	c := path.Clean(p)
-	rest, ok = strings.CutPrefix(c, "/proc/")
-	if !ok {
+	parts := strings.Split(p, "/")
+	if parts[0] != "" {
 		return "", "", false
 	}
-	pid, rest, ok = strings.Cut(rest, "/")
-	if !ok {
-		return "", "", false
+	var at []string // the folders walked to, from the root
+	for i := 1; i < len(parts); i++ {
+		switch c := parts[i]; {
+		case c == "" || c == ".":
+		case c == "..":
+			if len(at) > 0 {
+				at = at[:len(at)-1]
+			}
+		case len(at) == 1 && at[0] == "proc" && c == "thread-self":
+			at = append(at, "self", "task", "self")
+		default:
+			at = append(at, c)
+			if at[0] == "proc" && (len(at) == 3 && c == which || len(at) == 5 && at[2] == "task" && c == which) {
+				pid = at[1]
+				if pid == "thread-self" {
+					pid = "self"
+				}
+				if i+1 == len(parts) {
+					return "", pid, true
+				}
+				return "/" + strings.Join(parts[i+1:], "/"), pid, true
+			}
+		}
 	}
-	if rest == which {
-		return "", pid, true
-	}
-	rest, ok = strings.CutPrefix(rest, which+"/")
-	return "/" + rest, pid, ok
+	return "", "", false
 }
 
 // workDir is the workspace's path in the sandbox, the commands' working

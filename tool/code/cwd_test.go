@@ -60,6 +60,22 @@ var cwdBypasses = []string{
 	"cat /proc/self/cwd/secrets/k",
 	"cd secrets; cat /proc/self/cwd/k",
 	"cat /proc/self/root/workspace/secrets/k",
+	// The task level and thread-self (red team, session 42), and a ..
+	// after a link, which goes up from where the link leads.
+	"cat /proc/self/task/*/cwd/secrets/k",
+	"cat /proc/$$/task/$$/cwd/secrets/k",
+	"cat /proc/thread-self/../../cwd/secrets/k",
+	"cat /proc/thread-self/cwd/secrets/k",
+	"cat /proc/self/task/*/root/workspace/secrets/k",
+	"cat /proc/self/task/../cwd/secrets/k",
+	"cat /proc/self/cwd/../workspace/secrets/k",
+	"cat /proc/self/root/../workspace/secrets/k",
+	"cd /proc/thread-self/../../cwd/secrets; cat k",
+	"f=/proc/thread-self/../../cwd/secrets/k; cat $f",
+	"cp -r /proc/self/task/*/cwd/secrets /tmp/x",
+	"grep -r . /proc/self/task/*/cwd/secrets",
+	"cd /proc/1; cat cwd/secrets/k", // (cd /proc; cat self/cwd/k reads /proc/k: its own working folder is /proc)
+	"cd /proc; cat 1/task/1/cwd/secrets/k",
 	"if true; then cd secrets; fi; cat k",
 	"if false; then :; else cd secrets; fi; cat k",
 	"case x in x) cd secrets;; esac; cat k",
