@@ -177,6 +177,13 @@ var othersTests = []struct {
 	{`sort -S 1k --compress-program=bash f`, ""},
 	{`sort --compress-program sh f`, ""},
 	{`sort --compress-prog=rm f`, "rm"},
+	// Every prefix GNU getopt takes (red team, session 42: --f and --co
+	// were not read).
+	{`echo 'rm -rf /' | split --f=sh`, ""},
+	{`split --f 'rm -rf /' f`, "rm -f -r /"},
+	{`split --fi='rm -rf /' f`, "rm -f -r /"},
+	{`sort -S 1 --co=sh f`, ""},
+	{`sort --co rm f`, "rm"},
 	{`awk 'BEGIN { system("rm -rf /") }'`, ""},
 	{`awk '{ print | "sh" }' f`, ""},
 	{`awk 'BEGIN { "rm -rf /" | getline }'`, ""},

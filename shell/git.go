@@ -166,7 +166,7 @@ func (w *walker) gitRuns(sub string, rest []arg, depth int) {
 		}
 		for _, f := range gitRunFlags.Get()[sub] {
 			name, _, _ := strings.Cut(a.text, "=")
-			long := strings.HasPrefix(name, "--") && len(name) > 3 && strings.HasPrefix(f, name)
+			long := strings.HasPrefix(name, "--") && len(name) > 2 && strings.HasPrefix(f, name)
 			// A short one may end a cluster (-iO CMD, -iOCMD).
 			short := !strings.HasPrefix(f, "--") && len(a.text) > 1 && a.text[0] == '-' && a.text[1] != '-' &&
 				strings.IndexByte(a.text[1:], f[1]) >= 0

@@ -21,11 +21,11 @@ func (w *walker) runsOthers(prog string, args []arg, depth int) {
 	}
 	switch prog {
 	case "split":
-		if v, ok := longValue(args, "filter", 3); ok {
+		if v, ok := longValue(args, "filter", 1); ok {
 			w.nested("split --filter", v, depth)
 		}
 	case "sort":
-		if v, ok := longValue(args, "compress-program", 3); ok {
+		if v, ok := longValue(args, "compress-program", 1); ok {
 			switch {
 			case !v.static:
 				w.dyn("sort --compress-program runs a program only known when it runs")

@@ -250,6 +250,8 @@ var denyTests = []string{
 	"git grep -O'rm -rf x' k", "git grep -iO 'rm -rf x' k", "git clone -u 'rm -rf x' . d", "git fetch --upload='rm -rf x' .",
 	"git push --receive-pack='rm -rf x' . HEAD", "git difftool -x 'rm -rf x'", "git bisect run rm -rf x",
 	"git filter-branch --tree-filter 'rm -rf x' HEAD", "git archive --remote=. --exec='rm -rf x' HEAD",
+	"git push --e='rm -rf x' x", "git archive --e='rm -rf x' --remote=x HEAD", "git ls-remote --u='rm -rf x' x",
+	"git clone --u='rm -rf x' x d", // the shortest prefixes git takes (red team, session 42)
 	"git config alias.r '!rm -rf x'; git r", "git config --global core.pager 'rm -rf x'; git log",
 	// A login or interactive shell runs ~/.profile or ~/.bashrc first,
 	// and the sandbox's home is the workspace, which may hold rm -rf x.
