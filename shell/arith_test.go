@@ -146,6 +146,13 @@ var wrapperTests = []struct{ script, want string }{
 	{"sg root 'rm -rf /'", "rm -f -r /"},
 	{"script -c 'rm -rf /' /dev/null", "rm -f -r /"},
 	{"flock /tmp/l -c 'rm -rf /'", "rm -f -r /"},
+	// An empty alternative of a brace expression is no argument (red
+	// team, session 42: {build,} read as build and an empty argument
+	// matched no rule on rm -rf build); a quoted one stays.
+	{"rm -rf {build,}", "rm -f -r build"},
+	{"rm -rf {,/}", "rm -f -r /"},
+	{"rm -rf x{,}", "rm -f -r x x"},
+	{`rm -rf {build,""}`, "rm -f -r build "},
 }
 
 func TestParseMoreWrappers(t *testing.T) {

@@ -15,6 +15,9 @@ import (
 func expandBraces(w *syntax.Word, limit int) ([]*syntax.Word, bool) {
 	var out []*syntax.Word
 	ok := braceRec(nil, w.Parts, func(parts []syntax.WordPart) bool {
+		if unquotedEmpty(parts) {
+			return true // bash drops an empty word ({build,} is build alone: red team, session 42)
+		}
 		if len(out) >= limit {
 			return false
 		}
@@ -22,6 +25,17 @@ func expandBraces(w *syntax.Word, limit int) ([]*syntax.Word, bool) {
 		return true
 	})
 	return out, ok
+}
+
+// unquotedEmpty says whether parts are none but empty literals: a word
+// that is nothing, which bash removes (a quoted "" stays an argument).
+func unquotedEmpty(parts []syntax.WordPart) bool {
+	for _, p := range parts {
+		if l, ok := p.(*syntax.Lit); !ok || l.Value != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // braceRec yields left followed by each expansion of parts.
