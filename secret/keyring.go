@@ -287,6 +287,13 @@ func CreateKeyFile(path string) (*Keyring, error) {
 // see the old file or the new one, never a part. The file is mode 0600.
 func WriteKeyFile(path string, k *Keyring) error {
 	text, _ := k.MarshalText()
+	// A link is followed: its target gets the new text, and the link
+	// stays (a key file linked from a mounted secret, or from where it is
+	// backed up). Renaming over the link would leave the target without
+	// the new version (red team, session 42).
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".master.key-*")
 	if err != nil {
 		return err

@@ -211,3 +211,33 @@ func FuzzParseKeyring(f *testing.F) {
 		}
 	})
 }
+
+// A key file that is a link keeps being one: its target gets the new
+// keyring (red team, session 42: rotation replaced the link with a file,
+// and the target never got the new version).
+func TestWriteKeyFileThroughALink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "mounted", "real.key")
+	if err := os.Mkdir(filepath.Dir(target), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	k1, err := CreateKeyFile(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "master.key")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	k2 := k1.WithNewKey()
+	if err := WriteKeyFile(link, k2); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v, %v", fi, err)
+	}
+	got, err := ReadKeyFile(target)
+	if err != nil || got.Current() != k2.Current() {
+		t.Errorf("the target holds version %v (%v), want %d", got, err, k2.Current())
+	}
+}

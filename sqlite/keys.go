@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/bulwark-agents/bulwark"
@@ -279,6 +280,12 @@ func (db *DB) RotateMaster(ctx context.Context) (bulwark.KeyRotation, error) {
 		if db.cfg.KeyFile != "" {
 			if newest.Int64 > int64(kr.Current()) {
 				return bulwark.Errorf(bulwark.Conflict, op, "the master key file is older than the data folder (it knows version %d, the data folder %d)", kr.Current(), newest.Int64)
+			}
+			if kr.Current() == math.MaxUint32 {
+				// The next version would wrap to 0, which no key file may
+				// hold: data wrapped with it could never be opened again
+				// (red team, session 42).
+				return bulwark.Errorf(bulwark.Invalid, op, "master key version %d is the last there can be: make a new key file starting at v1 and move the data to it (bulwark backup, then restore with the new key)", kr.Current())
 			}
 			next = kr.WithNewKey()
 			if err := secret.WriteKeyFile(db.cfg.KeyFile, next); err != nil {

@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,5 +198,31 @@ func TestRotateWithEnvironmentKeys(t *testing.T) {
 	}
 	if err := db.RetireMaster(ctx, 1); err != nil {
 		t.Errorf("RetireMaster(1): %v", err)
+	}
+}
+
+// The last version there can be is not rotated past: the next would wrap
+// to 0, which no key file may hold, and the data keys wrapped with it
+// could never be opened again (red team, session 42).
+func TestRotateRefusedAtTheLastVersion(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFolder(t)
+	key := base64.StdEncoding.EncodeToString(secret.NewKey())
+	if err := os.WriteFile(f.keyFile, []byte("v4294967295:"+key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := f.open(t)
+	tn := mustTenant(t, db, "a")
+	if err := db.SetSecret(ctx, tn, "X", "value-123"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := db.RotateMaster(ctx)
+	if bulwark.ErrorKind(err) != bulwark.Invalid || !strings.Contains(bulwark.ErrorMessage(err), "the last there can be") {
+		t.Errorf("RotateMaster at version 4294967295 = %v, want Invalid", err)
+	}
+	db.Close()
+	if _, err := f.open(t).SecretValues(ctx, tn); err != nil {
+		t.Errorf("after the refused rotation: %v", err)
 	}
 }
