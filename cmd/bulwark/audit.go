@@ -78,6 +78,12 @@ func openChains(ctx context.Context, db store, data string, opt audit.Options) (
 		return openSharedAudit(ctx, pg, opt)
 	}
 	dir, keyPath := auditPaths(data)
+	// A log without its key gets no new key: checkpoints signed with one
+	// would fork it, and the right key would find them forged (red team,
+	// session 42: a folder restored without BULWARK_AUDIT_KEY_FILE set).
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 && !fileExists(keyPath) {
+		return nil, bulwark.Errorf(bulwark.Unavailable, "openAudit", "the audit signing key %s is missing, though the audit log in %s exists: set BULWARK_AUDIT_KEY_FILE to where it is kept", keyPath, dir)
+	}
 	for _, d := range []string{dir, filepath.Dir(keyPath)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, bulwark.E(bulwark.Unavailable, "openAudit", "cannot create "+d+": "+errText(err), err)
