@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/backup"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -42,5 +45,29 @@ func TestNoNewSigningKeyForAnExistingLog(t *testing.T) {
 	}
 	if r := runBulwark(t, withKey, "audit", "verify"); r.code != 0 {
 		t.Errorf("audit verify with the key: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A backup sealed with a master key version the key file no longer holds
+// (retired since) is refused with that version named, not as altered
+// (red team, session 42).
+func TestBackupOfARetiredVersionSaysSo(t *testing.T) {
+	k1 := secret.NewKeyring()
+	k2, err := k1.WithNewKey().Without(k1.Current())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	seal, err := sealManifest(k1)(sum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := backup.Manifest{Sum: sum, Seal: seal, MasterKeyVersion: k1.Current()}
+	if err := checkManifestSeal(k1, m); err != nil {
+		t.Fatalf("the key that sealed it: %v", err)
+	}
+	err = checkManifestSeal(k2, m)
+	if err == nil || !strings.Contains(bulwark.ErrorMessage(err), fmt.Sprintf("master key version %d, which this key does not hold", k1.Current())) {
+		t.Errorf("a key without the version: %v", err)
 	}
 }

@@ -77,6 +77,11 @@ func sealManifest(keys *secret.Keyring) func(sum [32]byte) ([]byte, error) {
 
 // checkManifestSeal checks that the master keys sealed m's hash.
 func checkManifestSeal(keys *secret.Keyring, m backup.Manifest) error {
+	if v := m.MasterKeyVersion; v != 0 && !keys.Has(v) {
+		// Retired since, most often: say so rather than suspect the
+		// backup (red team, session 42).
+		return bulwark.Errorf(bulwark.Invalid, "backup", "the backup was sealed with master key version %d, which this key does not hold (retired since?): restore with a key file that holds v%d (a copy of the one from before the retirement)", v, v)
+	}
 	sum, err := keys.Unwrap(manifestSealAD(), m.Seal)
 	if err != nil || subtle.ConstantTimeCompare(sum, m.Sum[:]) != 1 {
 		return bulwark.Errorf(bulwark.Invalid, "backup", "the backup's manifest is not sealed by this master key: it was made with another key, or altered (its checksums made again) by someone without the key")

@@ -88,6 +88,7 @@ func runKeys(ctx context.Context, sub string, pos []string, where storeFlags, ve
 			return err
 		}
 		fmt.Fprintf(s.out, "master key version %d retired\n", version)
+		fmt.Fprintf(s.out, "backups made while it was current are sealed with it: keep a copy of a key file holding v%d to restore them\n", version)
 		return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.retire_master", Target: fmt.Sprintf("v%d", version), Outcome: audit.OutcomeOK})
 	case "status":
 		st, err := db.KeyStatus(ctx)
