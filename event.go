@@ -137,6 +137,28 @@ func (u *Usage) Add(o Usage) {
 	u.Cost += o.Cost
 }
 
+// MaxReportedTokens and MaxReportedCost bound what one model reply may
+// report it consumed (Usage.Clamp).
+const (
+	MaxReportedTokens = 1 << 40
+	MaxReportedCost   = 1e9
+)
+
+// Clamp returns u with each count between 0 and MaxReportedTokens and the
+// cost between 0 and MaxReportedCost: what a model server reports is
+// taken as sent otherwise, and a negative count would take back what
+// other replies spent of a budget, a huge one overflow the task's totals
+// (red team, session 42).
+func (u Usage) Clamp() Usage {
+	tokens := func(n int) int { return min(max(n, 0), MaxReportedTokens) }
+	u.InputTokens, u.OutputTokens = tokens(u.InputTokens), tokens(u.OutputTokens)
+	if !(u.Cost > 0) { // negative, or NaN
+		u.Cost = 0
+	}
+	u.Cost = min(u.Cost, MaxReportedCost)
+	return u
+}
+
 // FinishReason says why a task ended.
 type FinishReason string
 

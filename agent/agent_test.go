@@ -312,6 +312,14 @@ func TestToolErrorsGoBackToTheModel(t *testing.T) {
 			t.Errorf("result %d = %q (error %v), want an error containing %q", i, results[i].Text, results[i].IsError, want)
 		}
 	}
+	// Arguments that are not JSON are kept as a JSON string of their text,
+	// which a store can hold (red team, session 42: as sent, the event
+	// could not be stored, and the task stopped as if canceled).
+	for _, e := range h.ofType(bulwark.EventToolCall) {
+		if !json.Valid(e.Args) {
+			t.Errorf("tool call event with arguments that are not JSON: %q", e.Args)
+		}
+	}
 	// Each error reached the model as a tool message answering its call.
 	msgs := h.srv.Requests()[1].Messages
 	tools := 0

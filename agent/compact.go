@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -108,12 +109,31 @@ func (r *run) callModel(ctx context.Context, onText func(string)) (*llm.Response
 			return nil, tooLong(err, true)
 		}
 	}
+	if err == nil {
+		saneReply(resp)
+	}
 	if err == nil && resp.Usage.InputTokens > 0 {
 		r.window.measured = resp.Usage.InputTokens + resp.Usage.OutputTokens
 		r.window.estimated = estimate(r.msgs, tools) + messageSize(resp.Message)/4
 		r.window.ratio = max(1, float64(r.window.measured)/float64(r.window.estimated))
 	}
 	return resp, err
+}
+
+// saneReply makes what any model server sent safe to keep: tool-call
+// arguments that are not JSON (a reply cut off mid-object, a hostile
+// server) become a JSON string of their text, which the tool refuses as
+// it refuses any arguments that are not an object, telling the model; as
+// sent, they could not be stored, and the task stopped as if canceled
+// (red team, session 42). The usage is clamped (bulwark.Usage.Clamp).
+func saneReply(resp *llm.Response) {
+	for i, c := range resp.Message.ToolCalls {
+		if !json.Valid(c.Arguments) {
+			b, _ := json.Marshal(string(c.Arguments))
+			resp.Message.ToolCalls[i].Arguments = b
+		}
+	}
+	resp.Usage = resp.Usage.Clamp()
 }
 
 // tooLong is the error of a request the provider still refuses as too long.

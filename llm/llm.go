@@ -7,6 +7,7 @@ package llm
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -67,6 +68,16 @@ type Request struct {
 // is refused: a reply is one turn of an agent, and a hostile server's
 // hundred thousand calls would each be looked up and run.
 const MaxReplyParts = 1024
+
+// MaxReplyBytes is the most text and tool-call arguments one model reply
+// may hold, together. A server that sends more is refused: a hostile one
+// streaming without end grew the process by 150 MB a second until it was
+// killed, past the task's time budget (red team, session 42). A reply
+// this large is far beyond any model's output limit.
+const MaxReplyBytes = 16 << 20
+
+// ErrReplyTooLarge is the error of a reply past MaxReplyBytes.
+var ErrReplyTooLarge = fmt.Errorf("the reply is larger than %d MiB", MaxReplyBytes>>20)
 
 // Response is the model's complete reply to one Request.
 type Response struct {

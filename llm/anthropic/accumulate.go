@@ -19,6 +19,7 @@ type Accumulator struct {
 	stop    string
 	usage   bulwark.Usage
 	done    bool // message_stop was seen
+	size    int  // bytes of the events taken (llm.MaxReplyBytes)
 }
 
 type block struct {
@@ -78,6 +79,11 @@ func (a *Accumulator) Add(name string, data []byte) (text string, err error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return "", nil
+	}
+	// Every event counts: what a block holds (text, tool input) is no
+	// more than the events that carried it.
+	if a.size += len(data); a.size > llm.MaxReplyBytes {
+		return "", llm.ErrReplyTooLarge
 	}
 	var ev event
 	if err := json.Unmarshal(data, &ev); err != nil {
@@ -190,7 +196,7 @@ func (a *Accumulator) Complete() bool { return a.done || a.stop != "" }
 // a tool call per tool_use block (input "{}" when empty, id
 // "toolu_N" when missing).
 func (a *Accumulator) Response() *llm.Response {
-	r := &llm.Response{Message: llm.Message{Role: llm.Assistant}, StopReason: a.stop, Usage: a.usage}
+	r := &llm.Response{Message: llm.Message{Role: llm.Assistant}, StopReason: a.stop, Usage: a.usage.Clamp()}
 	var text strings.Builder
 	for _, b := range a.blocks {
 		switch b.kind {

@@ -28,6 +28,7 @@ type Accumulator struct {
 	started bool         // some chunk was seen
 	chunk   chunk        // the chunk Add decodes into, reused
 	scratch chunkScratch // its choices and deltas, reused
+	size    int          // bytes of text, names and arguments taken (llm.MaxReplyBytes)
 }
 
 type callState struct {
@@ -126,6 +127,13 @@ func (a *Accumulator) Add(data []byte) (text string, err error) {
 		}
 		if d != nil {
 			text = contentText(d.Content) + contentText(d.Refusal)
+			a.size += len(text)
+			for _, tc := range d.ToolCalls {
+				a.size += len(tc.Function.Name) + len(tc.Function.Arguments)
+			}
+			if a.size > llm.MaxReplyBytes {
+				return "", llm.ErrReplyTooLarge
+			}
 			a.text.WriteString(text)
 			for _, tc := range d.ToolCalls {
 				if !a.addCall(tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments) {
@@ -264,7 +272,7 @@ func (a *Accumulator) Complete() bool { return a.done || a.finish != "" }
 func (a *Accumulator) Response() *llm.Response {
 	r := &llm.Response{Message: llm.Message{Role: llm.Assistant, Content: a.text.String()}, StopReason: a.finish}
 	if a.usage != nil {
-		r.Usage = *a.usage
+		r.Usage = a.usage.Clamp()
 	}
 	used := map[string]bool{}
 	for _, c := range a.calls {
