@@ -102,6 +102,9 @@ func (m *Model) Stream(ctx context.Context, req llm.Request, onText func(string)
 			if errors.As(err, &se) {
 				return nil, m.http.StreamFailure(se.Raw)
 			}
+			if errors.Is(err, llm.ErrReplyTooLarge) {
+				return nil, bulwark.E(bulwark.Unavailable, "anthropic.Stream", "anthropic: the server's reply was refused: "+err.Error(), err)
+			}
 			return nil, bulwark.E(bulwark.Unavailable, "anthropic.Stream", "anthropic: the server sent a malformed reply", errors.New(m.http.Redact(err.Error())))
 		}
 		if text != "" && onText != nil {

@@ -165,6 +165,9 @@ func (m *Model) failure(err error) error {
 	if errors.As(err, &se) {
 		return m.http.StreamFailure(se.Raw)
 	}
+	if errors.Is(err, llm.ErrReplyTooLarge) {
+		return bulwark.E(bulwark.Unavailable, m.cfg.Provider+".Stream", m.cfg.Provider+": the server's reply was refused: "+err.Error(), err)
+	}
 	return bulwark.E(bulwark.Unavailable, m.cfg.Provider+".Stream", m.cfg.Provider+": the server sent a malformed reply", errors.New(m.http.Redact(err.Error())))
 }
 
