@@ -155,3 +155,23 @@ func TestDoctorTaint(t *testing.T) {
 		}
 	}
 }
+
+// Without BULWARK_AUDIT_EXPORT the audit log has no copy out of its
+// storage's reach, and verify cannot see checkpoints removed: doctor
+// warns (red team, session 42).
+func TestDoctorAuditExport(t *testing.T) {
+	data := t.TempDir()
+	os.Chmod(data, 0o700)
+	for _, tt := range []struct{ value, level string }{{"", "warn"}, {"file:" + filepath.Join(t.TempDir(), "audit.jsonl"), "ok"}} {
+		r := runBulwark(t, []string{"BULWARK_DATA=" + data, "BULWARK_AUDIT_EXPORT=" + tt.value}, "doctor")
+		found := false
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, tt.level) && strings.Contains(l, "audit export") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("BULWARK_AUDIT_EXPORT=%q: doctor shows no %s line for the audit export:\n%s", tt.value, tt.level, r.stdout)
+		}
+	}
+}
