@@ -24,6 +24,11 @@ import (
 // DefaultStartTimeout bounds the start of one server (Options.StartTimeout).
 const DefaultStartTimeout = 30 * time.Second
 
+// DefaultCallTimeout bounds one tool call (Options.CallTimeout): a server
+// that never answers held the task until its whole time budget ran out
+// (30 minutes by default; red team, session 42).
+const DefaultCallTimeout = 10 * time.Minute
+
 // Process is a stdio server to start in a sandbox.
 type Process struct {
 	Server    string
@@ -49,6 +54,7 @@ type Options struct {
 	OnLog          func(server, level, text string)
 	OnProgress     func(server, tool string, progress, total float64, message string)
 	StartTimeout   time.Duration // 0: 30 s per server
+	CallTimeout    time.Duration // 0: DefaultCallTimeout per tool call
 	// Guard, if set, is asked before each call of a stdio server's tool
 	// and again once the server answered, before the answer is used: an
 	// error refuses the call, or withholds the answer (the error is the
@@ -101,6 +107,9 @@ func Connect(ctx context.Context, cfg Config, o Options) (*Session, error) {
 	const op = "mcpclient.Connect"
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = DefaultCallTimeout
 	}
 	allow, err := egress.ParseAllowlist(o.AllowDomains)
 	if err != nil {

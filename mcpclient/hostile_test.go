@@ -123,6 +123,41 @@ func TestHTTPServerThatNeverAnswers(t *testing.T) {
 	}
 }
 
+// TestCallThatNeverAnswers: a tool call is given up at the call timeout,
+// saying so, not held until the task's whole budget runs out (red team,
+// session 42); the server's other tools still answer.
+func TestCallThatNeverAnswers(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "hang", Version: "1"}, nil)
+	schema := json.RawMessage(`{"type":"object"}`)
+	srv.AddTool(&mcp.Tool{Name: "hang", InputSchema: schema}, func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	srv.AddTool(&mcp.Tool{Name: "ok", InputSchema: schema}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "fine"}}}, nil
+	})
+	hs := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	defer hs.Close()
+	s := mustConnect(t, trustedConfig(t, "h", hs.URL, nil), Options{CallTimeout: 300 * time.Millisecond})
+	defer s.Close()
+	r := registry(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard, not a speed assertion
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := call(t, r, nil, "mcp__h__hang", `{}`); done <- err }()
+	select {
+	case err := <-done:
+		if bulwark.ErrorKind(err) != bulwark.Unavailable || !strings.Contains(bulwark.ErrorMessage(err), `"h" gave no answer within 300ms`) {
+			t.Errorf("a call that never answers = %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the call was not given up")
+	}
+	if res, err := call(t, r, nil, "mcp__h__ok", `{}`); err != nil || res.Output != "fine" {
+		t.Errorf("another tool after = %+v, %v", res, err)
+	}
+}
+
 // TestHugeAnswer: an HTTP server's endless JSON answer is cut off, not read
 // into memory whole.
 func TestHugeAnswer(t *testing.T) {

@@ -345,7 +345,9 @@ func (t *mcpTool) Run(ctx context.Context, env *tool.Env, args json.RawMessage) 
 	defer done()
 	params := &mcp.CallToolParams{Name: t.remote, Arguments: args}
 	params.SetProgressToken(tok)
-	res, err := t.sv.cs.CallTool(ctx, params)
+	callCtx, cancel := context.WithTimeout(ctx, s.opts.CallTimeout)
+	defer cancel()
+	res, err := t.sv.cs.CallTool(callCtx, params)
 	// What the server could reach may have changed while it worked: its
 	// answer, an error's text included, is used only if it still may.
 	if err := t.sv.guard(); err != nil {
@@ -354,6 +356,10 @@ func (t *mcpTool) Run(ctx context.Context, env *tool.Env, args json.RawMessage) 
 	if err != nil {
 		if ctx.Err() != nil {
 			return tool.Result{}, bulwark.E(bulwark.Unavailable, t.name, "the call was cancelled", ctx.Err())
+		}
+		if callCtx.Err() != nil {
+			return tool.Result{}, bulwark.E(bulwark.Unavailable, t.name,
+				fmt.Sprintf("the MCP server %q gave no answer within %s", t.sv.cfg.Name, s.opts.CallTimeout), callCtx.Err())
 		}
 		var wire *jsonrpc.Error
 		if errors.As(err, &wire) {
