@@ -331,6 +331,14 @@ func (f *fetcher) doError(ctx context.Context, u *url.URL, err error) error {
 	case errors.Is(err, errTooManyRedirects):
 		return bulwark.E(bulwark.PermissionDenied, op, fmt.Sprintf("%s redirected more than %d times; not followed further", u.Redacted(), f.cfg.maxRedirects()), err)
 	case errors.Is(err, egress.ErrForbiddenAddress):
+		// The request refused may be a redirect's: name its host.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			if t, perr := url.Parse(ue.URL); perr == nil && t.Hostname() != "" && t.Hostname() != u.Hostname() {
+				return bulwark.E(bulwark.PermissionDenied, op,
+					fmt.Sprintf("%s redirected to %s, which resolves to a private or special address and is never fetched", u.Hostname(), t.Hostname()), err)
+			}
+		}
 		return bulwark.E(bulwark.PermissionDenied, op,
 			fmt.Sprintf("%s resolves to a private or special address, which is never fetched", u.Hostname()), err)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):

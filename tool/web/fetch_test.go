@@ -195,7 +195,7 @@ func TestFetchRedirects(t *testing.T) {
 	}{
 		{"/to-metadata", "IP address"},
 		{"/to-decimal", "IP address"},
-		{"/to-private-name", "private or special address"},
+		{"/to-private-name", "allowed.test redirected to private.test, which resolves to a private or special address"}, // the redirect's host named (red team, session 42)
 		{"/to-other-domain", "not on this task's allowlist"},
 		{"/to-file", "only http and https"},
 		{"/loop/1", "redirected more than 3 times"},
