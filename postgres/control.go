@@ -42,16 +42,68 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 		if _, err := taskStatus(ctx, tx, op, tenant, r.TaskID); err != nil {
 			return err
 		}
+		if err := db.answeredAlready(ctx, tx, op, tenant, r); err != nil {
+			return err
+		}
 		// The seq of the task's last event, unless the request has one.
 		return tx.QueryRowContext(ctx, `INSERT INTO task_controls (id, tenant_id, task_id, turn, kind, payload_ct, created, event_seq)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::bigint <> 0 THEN $8::bigint ELSE (SELECT COALESCE(MAX(seq), 0) FROM events WHERE task_id = $3) END)
 			RETURNING event_seq`,
 			r.ID, tenant, r.TaskID, r.Turn, r.Kind, ct, unixTime(r.Created), r.EventSeq).Scan(&r.EventSeq)
 	})
+	if bulwark.ErrorKind(err) == bulwark.Conflict {
+		return r, err
+	}
 	if err != nil {
 		return r, unavailable(op, "store the request", err)
 	}
 	return r, nil
+}
+
+// answeredAlready refuses an answer to an approval that an answer stored
+// for the same turn, not taken yet, already decides: the run takes the
+// first and drops the others unaudited, so a later one answered 200 was
+// never applied nor recorded (red team, session 42: a deny sent 10 ms
+// after an allow, on another node, was told it was taken while the call
+// ran). The check and the insert are one: the task's row is locked (taskStatus: FOR UPDATE) by every sender.
+func (db *DB) answeredAlready(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, r bulwark.ControlRequest) error {
+	if r.Kind != bulwark.ControlAnswer {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, payload_ct FROM task_controls WHERE tenant_id = $1 AND task_id = $2 AND turn = $3 AND kind = $4 AND taken IS NULL`, tenant, r.TaskID, r.Turn, r.Kind)
+	if err != nil {
+		return err
+	}
+	type stored struct {
+		id string
+		ct []byte
+	}
+	var all []stored
+	for rows.Next() {
+		var x stored
+		if err := rows.Scan(&x.id, &x.ct); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, x)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, x := range all {
+		pt, err := db.open(ctx, tenant, kindControl, x.id, x.ct)
+		if err != nil {
+			return err
+		}
+		prev := bulwark.ControlRequest{ID: x.id}
+		if err := storecheck.OpenControlPayload(op, &prev, pt); err != nil {
+			return err
+		}
+		if prev.ApprovalID == r.ApprovalID {
+			return bulwark.Errorf(bulwark.Conflict, op, "this approval was already decided")
+		}
+	}
+	return nil
 }
 
 // TakeControls implements bulwark.ControlStore: a read on the index of

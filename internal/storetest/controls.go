@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -305,5 +306,59 @@ func testContinueCanceledAtStop(t *testing.T, open func(*testing.T) Store) {
 	}
 	if got, err := s.ContinueTask(ctx, a, ended.ID, nil); err != nil || got.Turns != 2 {
 		t.Errorf("ContinueTask of an ended task with a cancel stored: %+v, %v; want turn 2", got, err)
+	}
+}
+
+// testControlsOneAnswer: an approval gets one answer stored for a turn
+// while none is taken: a second, from anyone, on any node, is Conflict,
+// not stored to be dropped unaudited by the run that takes the first
+// (red team, session 42); senders at once store one. Another approval,
+// another turn, or the same approval once its answer was taken are
+// stored as ever.
+func testControlsOneAnswer(t *testing.T, open func(*testing.T) Store) {
+	s := open(t)
+	ctx := context.Background()
+	a := mustTenant(t, s, "a")
+	task := mustTask(t, s, a, bulwark.Task{Input: "x", Model: "replay:x", Status: bulwark.TaskWaiting})
+	answer := func(approval string, turn int, allow bool) error {
+		_, err := s.SendControl(ctx, a, bulwark.ControlRequest{TaskID: task.ID, Turn: turn, Kind: bulwark.ControlAnswer, Actor: "u_1", ApprovalID: approval, Allow: allow})
+		return err
+	}
+	if err := answer("ap_1", 1, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := answer("ap_1", 1, false); !kindIs(err, bulwark.Conflict) {
+		t.Errorf("a second answer to ap_1: %v, want Conflict", err)
+	}
+	for _, ok := range []struct {
+		approval string
+		turn     int
+	}{{"ap_2", 1}, {"ap_1", 2}} {
+		if err := answer(ok.approval, ok.turn, false); err != nil {
+			t.Errorf("an answer to %s of turn %d: %v", ok.approval, ok.turn, err)
+		}
+	}
+	taken, err := s.TakeControls(ctx, []bulwark.TaskRef{{Tenant: a, ID: task.ID}})
+	if err != nil || len(taken) != 3 || !taken[0].Allow {
+		t.Fatalf("took %+v, %v; want the 3 answers stored, ap_1's the allow", taken, err)
+	}
+	if err := answer("ap_1", 1, false); err != nil {
+		t.Errorf("an answer once the first was taken: %v", err)
+	}
+	// Senders at once: one answer stored.
+	var wg sync.WaitGroup
+	var stored atomic.Int32
+	for i := range 6 {
+		wg.Go(func() {
+			if err := answer("ap_9", 1, i%2 == 0); err == nil {
+				stored.Add(1)
+			} else if !kindIs(err, bulwark.Conflict) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if stored.Load() != 1 {
+		t.Errorf("%d of 6 answers at once stored, want 1", stored.Load())
 	}
 }

@@ -122,6 +122,7 @@ var tests = []struct {
 	{"CheckpointsCrossTenant", testCheckpointsCrossTenant},
 	{"CheckpointMoved", testCheckpointMoved},
 	{"Controls", testControls},
+	{"ControlsOneAnswerPerApproval", testControlsOneAnswer},
 	{"ControlEventSeq", testControlEventSeq},
 	{"ContinueMovesMessages", testContinueMovesMessages},
 	{"ContinueCanceledAtStop", testContinueCanceledAtStop},
