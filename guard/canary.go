@@ -21,6 +21,7 @@ type Canary struct {
 	token   string        // BWK-CANARY-<24 hex digits>
 	secret  string        // the hex digits, lowercase
 	needles *[]needle     // encodedNeedles, worked out once
+	raw     *rawForms     // the forms of the secret's bytes, worked out once
 	matcher *pieceMatcher // inMixed's, worked out once
 }
 
@@ -32,6 +33,7 @@ func NewCanary() Canary {
 	c := Canary{token: canaryPrefix + h, secret: h}
 	needles := c.makeNeedles()
 	c.needles = &needles
+	c.raw = c.makeRawForms()
 	c.matcher = newPieceMatcher(h)
 	return c
 }
@@ -93,6 +95,9 @@ func (c Canary) inAll(text string, k *CanaryCheck) bool {
 		if n.in(text) {
 			return true
 		}
+	}
+	if c.inRawBytes(text, f) {
+		return true
 	}
 	if f.decodes {
 		segs := k.decodeAll(text)

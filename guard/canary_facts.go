@@ -29,6 +29,10 @@ type textFacts struct {
 	// decodes: the text may hold something inSegments or inReassembled
 	// read the random part in (see factsOf).
 	decodes bool
+	// For the readers of the token's bytes (canary_bytes.go): the
+	// longest run of base64 bytes (separators left out), the runs of
+	// ASCII digits, and the 0x and \x before a byte.
+	base64Run, digitRuns, hexPrefixes int
 }
 
 // The classes of a byte factsOf counts by (factsClasses).
@@ -90,7 +94,7 @@ var factsClasses = lazy.Value[*[256]uint8]{New: func() *[256]uint8 {
 func factsOf(text, secret string) (f textFacts) {
 	t := factsClasses.Get()
 	var all uint8 // the classes of every byte, together
-	zeroX, hex := 0, 0
+	zeroX, hex, b64 := 0, 0, 0
 	run, total := 0, 0 // the squeezed text's run of base64 bytes, and those of minBase64Len or more
 	var prev byte      // the last byte that is no separator
 	for i := 0; i < len(text); i++ {
@@ -101,6 +105,9 @@ func factsOf(text, secret string) (f textFacts) {
 			f.alnums++
 			if k&classDigit != 0 {
 				f.digits++
+				if i == 0 || t[text[i-1]]&classDigit == 0 {
+					f.digitRuns++
+				}
 			}
 			if k&classHex != 0 {
 				hex++
@@ -109,11 +116,22 @@ func factsOf(text, secret string) (f textFacts) {
 				hex = 0
 			}
 		}
+		// The run of base64 bytes in the text as it is, separators
+		// breaking it, as they break a needle.
+		if k&classBase64 != 0 {
+			b64++
+			f.base64Run = max(f.base64Run, b64)
+		} else {
+			b64 = 0
+		}
 		if k&classSep != 0 {
 			continue
 		}
 		if c == 'x' && prev == '0' {
 			zeroX++
+		}
+		if (c == 'x' || c == 'X') && i > 0 && (text[i-1] == '0' || text[i-1] == '\\') {
+			f.hexPrefixes++
 		}
 		prev = c
 		if k&classBase64 != 0 {

@@ -24,6 +24,9 @@ func (c Canary) inAllEvery(text string, k *CanaryCheck) bool {
 			return true
 		}
 	}
+	if c.inRawForms(text) {
+		return true
+	}
 	segs := k.decodeAll(text)
 	if c.inSegments(segs, k) {
 		return true
