@@ -49,7 +49,11 @@ func startCluster(ctx context.Context, db store, quota func(bulwark.TenantID) in
 	c := &cluster{}
 	ctx, c.stop = context.WithCancel(ctx)
 	host, _ := os.Hostname()
-	c.queue, err = riverqueue.New(ctx, riverqueue.Config{Pool: pool, Quota: cachedQuota(quota, 5*time.Second),
+	var version func() (uint64, error)
+	if av, ok := db.(bulwark.AuthVersioner); ok {
+		version = func() (uint64, error) { v, _, err := av.AuthVersion(ctx); return v, err }
+	}
+	c.queue, err = riverqueue.New(ctx, riverqueue.Config{Pool: pool, Quota: cachedQuota(quota, 5*time.Second, version),
 		Lease: lease, Node: fmt.Sprintf("%s-%d", host, os.Getpid())})
 	if err != nil {
 		c.close()
@@ -92,24 +96,36 @@ func (c *cluster) close() {
 	c.stop()
 }
 
-// cachedQuota remembers each tenant's quota for ttl.
-func cachedQuota(f func(bulwark.TenantID) int, ttl time.Duration) func(bulwark.TenantID) int {
+// cachedQuota remembers each tenant's quota for ttl, while version (the
+// store's AuthVersion, which every change of a tenant's settings moves,
+// on any node) stays the same: a quota lowered on one node held on the
+// others for up to ttl (red team, session 42). A version that cannot be
+// read reads the quota again. version nil: ttl alone.
+func cachedQuota(f func(bulwark.TenantID) int, ttl time.Duration, version func() (uint64, error)) func(bulwark.TenantID) int {
 	type entry struct {
 		n  int
+		v  uint64
 		at time.Time
 	}
 	var mu sync.Mutex
 	seen := map[bulwark.TenantID]entry{}
 	return func(t bulwark.TenantID) int {
+		var v uint64
+		fresh := true
+		if version != nil {
+			var err error
+			v, err = version()
+			fresh = err == nil
+		}
 		mu.Lock()
 		e, ok := seen[t]
 		mu.Unlock()
-		if ok && time.Since(e.at) < ttl {
+		if ok && fresh && e.v == v && time.Since(e.at) < ttl {
 			return e.n
 		}
 		n := f(t)
 		mu.Lock()
-		seen[t] = entry{n, time.Now()}
+		seen[t] = entry{n, v, time.Now()}
 		mu.Unlock()
 		return n
 	}
