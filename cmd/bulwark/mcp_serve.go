@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -153,10 +152,10 @@ func mcpServe(ctx context.Context, where storeFlags, model string, s stdio) erro
 	}
 	owner := server.Principal{Tenant: local.ID, Role: bulwark.RoleOwner}
 	fmt.Fprintf(s.err, "bulwark: MCP server on stdio, tenant %s (data %s)\n", local.Name, dir)
-	var t mcp.Transport = &mcp.StdioTransport{}
-	if s.in != os.Stdin || s.out != os.Stdout { // tests
-		t = &mcp.IOTransport{Reader: io.NopCloser(s.in), Writer: nopWriteCloser{s.out}}
-	}
+	// The client's lines go through mcpLines, which answers those the
+	// SDK would end the connection at.
+	out := &lockedWriter{w: s.out}
+	var t mcp.Transport = &mcp.IOTransport{Reader: newMCPLines(s.in, out), Writer: out}
 	if err := srv.MCPServer(r, owner, "cli").Run(ctx, t); err != nil && ctx.Err() == nil && !isEOF(err) {
 		return bulwark.E(bulwark.Unavailable, "mcp serve", "the MCP connection failed: "+errText(err), err)
 	}
@@ -171,10 +170,6 @@ func shareWith(m map[string]bool, tenant bulwark.TenantID) map[string]bool {
 	}
 	return out
 }
-
-type nopWriteCloser struct{ io.Writer }
-
-func (nopWriteCloser) Close() error { return nil }
 
 // isEOF reports whether err is the client closing the connection.
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
