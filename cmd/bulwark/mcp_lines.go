@@ -81,20 +81,15 @@ func vetMCPLine(line []byte, tooLong bool) string {
 	if !json.Valid(t) {
 		return "parse"
 	}
-	var m struct {
-		JSONRPC string          `json:"jsonrpc"`
-		ID      json.RawMessage `json:"id"`
-		Method  json.RawMessage `json:"method"`
-		Result  json.RawMessage `json:"result"`
-		Error   json.RawMessage `json:"error"`
-	}
-	if t[0] != '{' || json.Unmarshal(t, &m) != nil || m.JSONRPC != "2.0" {
+	// Keys as spelled (encoding/json would take "jsonrpC" for "jsonrpc").
+	var m map[string]json.RawMessage
+	if t[0] != '{' || json.Unmarshal(t, &m) != nil || string(m["jsonrpc"]) != `"2.0"` {
 		return "invalid"
 	}
-	if id := bytes.TrimSpace(m.ID); len(id) > 0 && id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9') && string(id) != "null" {
+	if id := bytes.TrimSpace(m["id"]); len(id) > 0 && id[0] != '"' && id[0] != '-' && (id[0] < '0' || id[0] > '9') && string(id) != "null" {
 		return "invalid"
 	}
-	if m.Method == nil && m.Result == nil && m.Error == nil {
+	if m["method"] == nil && m["result"] == nil && m["error"] == nil {
 		return "invalid"
 	}
 	return ""

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -87,4 +88,35 @@ func TestMCPServeAnswersBadLines(t *testing.T) {
 			t.Errorf("%s: error %s, want %s", b.line, codes[i], b.code)
 		}
 	}
+}
+
+// FuzzMCPLines: whatever a client sends, mcpLines passes on only lines
+// that are one JSON object with "jsonrpc":"2.0", each whole, and answers
+// the rest with one JSON-RPC error each.
+func FuzzMCPLines(f *testing.F) {
+	f.Add([]byte("{not json\n{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n"))
+	f.Add([]byte("[1,2]\r\n\n{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"x\"}"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var answers strings.Builder
+		l := newMCPLines(strings.NewReader(string(in)), &lockedWriter{w: &answers})
+		l.max = 64
+		out, err := io.ReadAll(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+			if line == "" && len(out) == 0 {
+				continue
+			}
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) != nil || m["jsonrpc"] != "2.0" || len(line) > 64 {
+				t.Fatalf("passed on %q", line)
+			}
+		}
+		for _, a := range strings.Split(strings.TrimSuffix(answers.String(), "\n"), "\n") {
+			if a != "" && !json.Valid([]byte(a)) {
+				t.Fatalf("answered %q", a)
+			}
+		}
+	})
 }
