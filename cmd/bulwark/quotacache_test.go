@@ -18,7 +18,9 @@ func TestCachedQuotaFollowsTheVersion(t *testing.T) {
 	var verr error
 	q := cachedQuota(func(bulwark.TenantID) int { reads++; return quota }, time.Hour, func() (uint64, error) { return v, verr })
 	const tn = bulwark.TenantID("tn_a")
-	if q(tn) != 3 || q(tn) != 3 || reads != 1 {
+	first := q(tn)
+	second := q(tn)
+	if first != 3 || second != 3 || reads != 1 {
 		t.Fatalf("reads %d, want 1 while nothing changed", reads)
 	}
 	quota, v = 1, 2 // lowered on another node
