@@ -7,7 +7,6 @@ package llm
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/bulwark-agents/bulwark"
 )
@@ -76,8 +75,13 @@ const MaxReplyParts = 1024
 // this large is far beyond any model's output limit.
 const MaxReplyBytes = 16 << 20
 
-// ErrReplyTooLarge is the error of a reply past MaxReplyBytes.
-var ErrReplyTooLarge = fmt.Errorf("the reply is larger than %d MiB", MaxReplyBytes>>20)
+// ErrReplyTooLarge is the error of a reply past MaxReplyBytes (a literal:
+// no package init, TestInitBudget).
+var ErrReplyTooLarge error = replyTooLarge{}
+
+type replyTooLarge struct{}
+
+func (replyTooLarge) Error() string { return "the reply is larger than 16 MiB" }
 
 // Response is the model's complete reply to one Request.
 type Response struct {

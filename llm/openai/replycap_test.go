@@ -3,6 +3,7 @@ package openai
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestReplyBounded(t *testing.T) {
 		for ; n < 64 && err == nil; n++ {
 			_, err = a.Add([]byte(chunk))
 		}
-		if !errors.Is(err, llm.ErrReplyTooLarge) || n > llm.MaxReplyBytes>>20+1 {
+		if !errors.Is(err, llm.ErrReplyTooLarge) || n > llm.MaxReplyBytes>>20+1 || !strings.Contains(err.Error(), fmt.Sprintf("%d MiB", llm.MaxReplyBytes>>20)) {
 			t.Errorf("%s: after %d MiB, Add = %v; want ErrReplyTooLarge at %d MiB", name, n, err, llm.MaxReplyBytes>>20)
 		}
 	}
