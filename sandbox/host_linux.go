@@ -68,6 +68,10 @@ type box struct {
 	// reset its groups again, maybe another sandbox's (or spare's) by
 	// then.
 	cleaned atomic.Bool
+
+	// freed, when a test sets it, is closed once the slot is given
+	// back (freeSlot).
+	freed chan struct{}
 }
 
 // start creates a sandbox for spec and waits until it is prepared. The
@@ -891,6 +895,13 @@ func (b *box) closePidfd() {
 func (b *box) freeSlot() {
 	if a := b.slots(); a != nil {
 		a.Free(b.slot)
+	}
+	if b.freed != nil {
+		select {
+		case <-b.freed:
+		default:
+			close(b.freed)
+		}
 	}
 }
 
