@@ -59,16 +59,25 @@ func (c Canary) rawNeedles() []needle {
 		return nil
 	}
 	var out []needle
+	// Every needle is at least 16 characters (with the character after
+	// it a needle reads bits of): tooShort's bound holds.
 	add := func(s string) {
-		if len(s) >= 12 {
+		if len(s) >= 16 {
 			out = append(out, needle{s: s})
 		}
 	}
 	for pad := 0; pad < 3; pad++ {
 		src := append(make([]byte, pad), raw...)
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		for e, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
 			s := enc.EncodeToString(src)
-			add(s[(pad*4+2)/3 : 8*len(src)/6])
+			// As makeNeedles: the characters the bytes around do not
+			// change, then the bits of the last byte in the next one.
+			start, end := (pad*4+2)/3, 8*len(src)/6
+			bits := 8*len(src) - 6*end
+			n := needle{s: s[start:end], reading: readBase64 + e, bits: bits, value: int(src[len(src)-1]) & (1<<bits - 1)}
+			if len(n.s)+min(bits, 1) >= 16 {
+				out = append(out, n)
+			}
 		}
 	}
 	for pad := 0; pad < 5; pad++ {
