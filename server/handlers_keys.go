@@ -105,14 +105,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Checked with the rights the caller has now, and made, under the
 	// tenant's roles lock, as a user is (createUser).
-	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	p, unlock, err := s.lockRoles(r, p)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if p, err = s.currentRights(r.Context(), p); err != nil {
-		return err
-	}
 	spec, err := req.check(op, p.Role, s.now())
 	if err != nil {
 		return err

@@ -77,14 +77,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	// deleted while the password was hashed (a change made under the
 	// lock) would otherwise make an admin of their choice, and keep their
 	// access through it (red team, session 42).
-	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	p, unlock, err := s.lockRoles(r, p)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if p, err = s.currentRights(r.Context(), p); err != nil {
-		return err
-	}
 	if err := s.checkUserDelegation(op, p, req.Role); err != nil {
 		return err
 	}
@@ -114,15 +111,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	p, unlock, err := s.lockRoles(r, p)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	p, err = s.currentRights(ctx, p)
-	if err != nil {
-		return err
-	}
 	target, err := s.store.User(ctx, p.Tenant, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -175,15 +168,11 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	const op = "server.deleteUser"
 	p, _ := PrincipalFrom(r.Context())
 	ctx := r.Context()
-	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	p, unlock, err := s.lockRoles(r, p)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	p, err = s.currentRights(ctx, p)
-	if err != nil {
-		return err
-	}
 	target, err := s.store.User(ctx, p.Tenant, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -228,6 +217,21 @@ func (s *Server) keepAnOwner(r *http.Request, t bulwark.TenantID) error {
 		return bulwark.Errorf(bulwark.Conflict, "server.keepAnOwner", "this is the tenant's last owner: make another owner first")
 	}
 	return nil
+}
+
+// lockRoles takes the tenant's roles lock for a change of rights and
+// returns p's rights as they are under it (currentRights), and the
+// release; on an error nothing is held.
+func (s *Server) lockRoles(r *http.Request, p Principal) (Principal, func(), error) {
+	unlock, err := s.lock(r, rolesLock(p.Tenant))
+	if err != nil {
+		return p, nil, err
+	}
+	if p, err = s.currentRights(r.Context(), p); err != nil {
+		unlock()
+		return p, nil, err
+	}
+	return p, unlock, nil
 }
 
 // currentRights returns p with its role lowered to its user's role as it
