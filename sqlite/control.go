@@ -61,50 +61,13 @@ func (db *DB) SendControl(ctx context.Context, tenant bulwark.TenantID, r bulwar
 	return r, nil
 }
 
-// answeredAlready refuses an answer to an approval that an answer stored
-// for the same turn, not taken yet, already decides: the run takes the
-// first and drops the others unaudited, so a later one answered 200 was
-// never applied nor recorded (red team, session 42: a deny sent 10 ms
-// after an allow, on another node, was told it was taken while the call
-// ran). The check and the insert are one: the write transaction is the only one (SQLite has one writer).
+// answeredAlready is storecheck.AnsweredAlready with this store's query:
+// the task's row is locked (or the writer is the only one) already.
 func (db *DB) answeredAlready(ctx context.Context, tx *sql.Tx, op string, tenant bulwark.TenantID, r bulwark.ControlRequest) error {
-	if r.Kind != bulwark.ControlAnswer {
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, payload_ct FROM task_controls WHERE tenant_id = ? AND task_id = ? AND turn = ? AND kind = ? AND taken IS NULL`, tenant, r.TaskID, r.Turn, r.Kind)
-	if err != nil {
-		return err
-	}
-	type stored struct {
-		id string
-		ct []byte
-	}
-	var all []stored
-	for rows.Next() {
-		var x stored
-		if err := rows.Scan(&x.id, &x.ct); err != nil {
-			rows.Close()
-			return err
-		}
-		all = append(all, x)
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	for _, x := range all {
-		pt, err := db.open(ctx, tenant, kindControl, x.id, x.ct)
-		if err != nil {
-			return err
-		}
-		prev := bulwark.ControlRequest{ID: x.id}
-		if err := storecheck.OpenControlPayload(op, &prev, pt); err != nil {
-			return err
-		}
-		if prev.ApprovalID == r.ApprovalID {
-			return bulwark.Errorf(bulwark.Conflict, op, "this approval was already decided")
-		}
-	}
-	return nil
+	return storecheck.AnsweredAlready(ctx, tx, op, `SELECT id, payload_ct FROM task_controls WHERE tenant_id = ? AND task_id = ? AND turn = ? AND kind = ? AND taken IS NULL`, tenant, r,
+		func(ctx context.Context, id string, ct []byte) ([]byte, error) {
+			return db.open(ctx, tenant, kindControl, id, ct)
+		})
 }
 
 // TakeControls implements bulwark.ControlStore: a read on the index of

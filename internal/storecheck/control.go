@@ -1,6 +1,8 @@
 package storecheck
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 
 	"github.com/bulwark-agents/bulwark"
@@ -45,6 +47,57 @@ func OpenControlPayload(op string, r *bulwark.ControlRequest, pt []byte) error {
 		return bulwark.E(bulwark.Internal, op, "a stored request does not read back", err)
 	}
 	r.Actor, r.Text, r.ApprovalID, r.Allow, r.Audited = p.Actor, p.Text, p.ApprovalID, p.Allow, p.Audited
+	return nil
+}
+
+// AnsweredAlready refuses an answer to an approval that an answer stored
+// for the same turn, not taken yet, already decides: the run takes the
+// first and drops the others unaudited, so a later one answered 200 was
+// never applied nor recorded (red team, session 42: a deny sent 10 ms
+// after an allow, on another node, was told it was taken while the call
+// ran). It runs in the transaction that stores r, which the store makes
+// the only one storing for the task (SQLite's one writer, PostgreSQL's
+// lock on the task's row); query selects the id and payload_ct of the
+// task's answers not taken for a turn (tenant, task, turn, kind), and
+// open opens a payload.
+func AnsweredAlready(ctx context.Context, tx *sql.Tx, op, query string, tenant bulwark.TenantID, r bulwark.ControlRequest,
+	open func(ctx context.Context, id string, ct []byte) ([]byte, error)) error {
+	if r.Kind != bulwark.ControlAnswer {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, query, tenant, r.TaskID, r.Turn, r.Kind)
+	if err != nil {
+		return err
+	}
+	type stored struct {
+		id string
+		ct []byte
+	}
+	var all []stored
+	for rows.Next() {
+		var x stored
+		if err := rows.Scan(&x.id, &x.ct); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, x)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, x := range all {
+		pt, err := open(ctx, x.id, x.ct)
+		if err != nil {
+			return err
+		}
+		prev := bulwark.ControlRequest{ID: x.id}
+		if err := OpenControlPayload(op, &prev, pt); err != nil {
+			return err
+		}
+		if prev.ApprovalID == r.ApprovalID {
+			return bulwark.Errorf(bulwark.Conflict, op, "this approval was already decided")
+		}
+	}
 	return nil
 }
 
