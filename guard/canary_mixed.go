@@ -163,8 +163,7 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 			// unescapeInPlace undoes: read as written, never decoded on
 			// its own, or each escape of a run could be read either way
 			// and a text one digit off the canary be taken for it.
-			next, found = run(m, cur, text[i:j])
-			next = begunInside(next, text[i:j])
+			next, found = m.escapeWord(cur, text, i, j)
 		} else if memo == nil || at == nil {
 			next, found = m.word(cur, text[i:j], scratch, at, nil)
 		} else if n, ok := memo[wordKey{cur, text[i:j]}]; ok {
@@ -181,6 +180,33 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 		cur, i = next, j
 	}
 	return cur, false
+}
+
+// escapeWord reads text[i:j], a word after the '%', '\' or '#' of an
+// escape, as written, from cur. A match may go on through the escape's
+// own characters but not begin inside them: "%32", the escape of a "2",
+// is "32" as written, the first two characters of a random part that
+// begins so, and "%30", "%31", ... likewise for every "3" and a digit
+// (the token with its first character changed, its pieces escaped, then
+// the rest its own way, was taken for it). A '%' or '\' written before
+// the random part's first characters as they are, where they spell an
+// escape, is not read so (the whole random part is, inPlain).
+func (m *pieceMatcher) escapeWord(cur states, text string, i, j int) (states, bool) {
+	from := i - 1
+	if text[from] == '#' && from > 0 {
+		from-- // "&#"
+	}
+	_, n := escapeAt(text[from:])
+	own := min(max(from+n-i, 0), j-i) // the escape's characters in the word
+	next, found := run(m, cur, text[i:i+own])
+	if found {
+		return next, true
+	}
+	next &^= states(1)<<(alnums(text[i:i+own])+1) - 2 // begun inside it
+	if next, found = run(m, next|1, text[i+own:j]); found {
+		return next, true
+	}
+	return begunInside(next, text[i:j]), false
 }
 
 // isWordPart is isBase64Byte without the punctuation that may also
@@ -378,8 +404,59 @@ func begunInside[S string | []byte](n states, s S) states {
 const maxCutWord = 128
 
 // cutStates are the states cuts keeps, per position of a word: the
-// states a piece may begin with there.
-type cutStates [maxCutWord + 1]statePair
+// states a piece may begin with there (s), and those of the secret that
+// a piece began at the word's start, in an encoding, and left with fewer
+// than minPiece characters matched (head): a piece in an encoding that
+// reads the characters before it as whole blocks of text does not go on
+// with those (headFor).
+type cutStates struct {
+	s    [maxCutWord + 1]statePair
+	head [maxCutWord + 1]states
+}
+
+// keep adds p, the states a piece left at position j after read letters
+// and digits of it, to those a piece may begin with there; first: the
+// piece is the word's first, in an encoding.
+func (at *cutStates) keep(j int, p statePair, first bool, read int) {
+	if first && read < minPiece {
+		h := p[0] & (1 << read) // begun at the piece's first character
+		at.head[j] |= h
+		p[0] &^= h
+	}
+	at.s[j][0] |= p[0]
+	at.s[j][1] |= p[1]
+}
+
+// headFor returns the states a piece in reading e (blockPlain: plain)
+// begins with at position i of w. A first piece, in an encoding, that
+// began the secret and matched fewer than minPiece characters of it is
+// gone on with unless the piece, in an encoding, would read the
+// characters before it, from where its alphabet's run begins, as whole
+// blocks of text: those are a text written in that reading, read
+// otherwise at its start (hex's "64", "d", is base32hex's "1": the hex of
+// a token whose first character was changed to "d" would spell the
+// canary). A later piece must match minPiece characters for the same
+// reason; so a token's first characters written on their own in one
+// encoding and glued to the rest in another that also reads them are not
+// found (base32hex's "1", unpadded, then hex).
+func (at *cutStates) headFor(w string, i, e int, scratch []byte) statePair {
+	p := at.s[i]
+	if h := at.head[i]; h != 0 {
+		if e == blockPlain {
+			return statePair{p[0] | h, p[1]}
+		}
+		from := i // where the run of e's characters that ends at i begins
+		for from > 0 && charValue(e, w[from-1]) >= 0 {
+			from--
+		}
+		if from == i || (i-from)%blockChars[e] != 0 {
+			p[0] |= h // not whole blocks of e
+		} else if _, ok := decodeText(scratch[:0], w[from:i], e); !ok {
+			p[0] |= h
+		}
+	}
+	return p
+}
 
 // blockChars is the characters of one block in each reading; blockPlain
 // is the plain reading's.
@@ -417,23 +494,25 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 		return 0, false // the commonest word: no reading's first byte begins a pattern
 	}
 	if last == 0 {
-		clear(at[:len(w)+1])
+		clear(at.s[:len(w)+1])
+		clear(at.head[:len(w)+1])
 	}
-	at[0] = statePair{cur, 1}
+	at.s[0] = statePair{cur, 1}
 	if m.token == nil {
-		at[0][1] = 0
+		at.s[0][1] = 0
 	}
 	for i := 0; i <= last && i < len(w); i++ {
-		if at[i] == (statePair{}) {
+		if at.s[i] == (statePair{}) && at.head[i] == 0 {
 			continue
 		}
-		// From nothing matched, the first byte must begin a pattern.
-		fresh := at[i][0]&^1 == 0 && at[i][1]&^1 == 0
 		for e := 0; e <= blockPlain; e++ {
-			if e < blockPlain && charValue(e, w[i]) < 0 || e == blockPlain && fresh && !m.begins(w[i]) {
+			start := at.headFor(w, i, e, scratch)
+			// From nothing matched, the first byte must begin a pattern.
+			fresh := start[0]&^1 == 0 && start[1]&^1 == 0
+			if start == (statePair{}) || e < blockPlain && charValue(e, w[i]) < 0 || e == blockPlain && fresh && !m.begins(w[i]) {
 				continue // not a first character
 			}
-			end, found := m.piece(at, w, full, i, e, fresh, scratch)
+			end, found := m.piece(at, w, full, i, e, start, scratch)
 			if found {
 				return 0, true
 			}
@@ -443,7 +522,7 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 	if len(full) > len(w) {
 		return 0, false
 	}
-	return at[len(w)][0], false
+	return at.s[len(w)][0] | at.head[len(w)], false
 }
 
 // plainInside clears at for w and sets, after each letter or digit of
@@ -490,11 +569,12 @@ func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found boo
 				return 0, true
 			}
 			k[t] = q
-			if q >= minPiece {
+			if q >= minPiece && (t == 1 || !afterHexText(w, j+1, int(q))) {
 				if last == 0 {
-					clear(at[:len(w)+1])
+					clear(at.s[:len(w)+1])
+					clear(at.head[:len(w)+1])
 				}
-				at[j+1][t] |= 1 << q
+				at.s[j+1][t] |= 1 << q
 				last = j + 1
 			}
 		}
@@ -502,23 +582,95 @@ func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found boo
 	return last, false
 }
 
+// afterHexText reports whether the plain piece of w that ends at end
+// with q letters and digits begins inside hex of text: after pairs of
+// hex digits, from where they begin, that decode to printable ASCII, or
+// inside the last of them ("3|2" of "332", the random part "23..."). A
+// hex digit is a character of the random part too, and the hex of a
+// digit d is "3d": in the hex of a token whose first character was
+// changed, the pair of its second, read plain, is the random part's
+// first two characters where they are "3" and that digit, and the pairs
+// after spell the rest of it (hex of "BWK-CANARY-62", then "0d8b..." as
+// it is, for "320d8b..."). A piece so begun is not read; one after other
+// text is ("zq615d" then hex), and the token's (its letters after hex of
+// text, read on by the token's matcher from there).
+func afterHexText(w string, end, q int) bool {
+	start := end
+	for q > 0 && start > 0 {
+		if start--; alnums(w[start:start+1]) == 1 {
+			q--
+		}
+	}
+	from := start
+	for from > 0 && unhex(w[from-1]) < 16 {
+		from--
+	}
+	to := start // the pairs before the piece, and the one it begins inside
+	if (start-from)%2 != 0 {
+		to++
+	}
+	if from == start || to > len(w) || unhex(w[to-1]) > 15 {
+		return false
+	}
+	for i := from; i < to; i += 2 {
+		if !isText(unhex(w[i])<<4 | unhex(w[i+1])) {
+			return false
+		}
+	}
+	return true
+}
+
 // statePair is the states of the secret's matcher and of the token's.
 type statePair [2]states
 
-// runPair reads d from p with m and m's token matcher.
-func runPair[S string | []byte](m *pieceMatcher, p statePair, d S) (statePair, bool) {
+// runPair reads d from p with m and m's token matcher; later: as a
+// later piece does, going on with each state or ending it (extend).
+func runPair[S string | []byte](m *pieceMatcher, p statePair, d S, later bool) (statePair, bool) {
+	read := run[S]
+	if later {
+		read = extend[S]
+	}
 	var found bool
 	if p[0] != 0 {
-		if p[0], found = run(m, p[0], d); found {
+		if p[0], found = read(m, p[0], d); found {
 			return p, true
 		}
 	}
 	if p[1] != 0 {
-		if p[1], found = run(m.token, p[1], d); found {
+		if p[1], found = read(m.token, p[1], d); found {
 			return p, true
 		}
 	}
 	return p, false
+}
+
+// extend reads s from each state of cur as a later piece must, going on
+// with the pattern: a state whose next characters are not s's letters
+// and digits ends, where run would fall back to a shorter match, begun
+// inside the pieces before (the hex of a token whose first character
+// was changed to "f", "66", read plain as the right "66", then the hex
+// of the rest from "6f..." read on from its first "6").
+func extend[S string | []byte](m *pieceMatcher, cur states, s S) (next states, found bool) {
+	p := m.pat
+	for set := cur; set != 0; set &= set - 1 {
+		k := bits.TrailingZeros64(uint64(set))
+		for j := 0; j < len(s) && k >= 0; j++ {
+			ch, ok := lowerAlnum(s[j])
+			switch {
+			case !ok:
+			case p[k] != ch:
+				k = -1
+			case k+1 == len(p):
+				return next, true
+			default:
+				k++
+			}
+		}
+		if k >= 0 {
+			next |= 1 << k
+		}
+	}
+	return next, false
 }
 
 // begins reports whether c, read from nothing matched, may begin the
@@ -569,28 +721,29 @@ func progress(p statePair) statePair { return statePair{p[0] &^ 1, p[1] &^ 1} }
 
 // piece reads the pieces of w in reading e (blockPlain: plain) that begin
 // at i, adding to at the states each leaves where it ends, the last of
-// which it returns. fresh: at[i] has nothing matched. w is the word, or
-// its first maxCutWord characters, of full.
-func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, fresh bool, scratch []byte) (last int, found bool) {
+// which it returns, from start, the states at i its reading begins with
+// (headFor). w is the word, or its first maxCutWord characters, of full.
+func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start statePair, scratch []byte) (last int, found bool) {
+	fresh := start[0]&^1 == 0 && start[1]&^1 == 0
 	// A piece after another may end only once it matched minPiece
 	// characters (or completes a pattern).
-	matched := 0
+	matched, read := 0, 0 // read: the piece's letters and digits
 	if i == 0 {
 		matched = minPiece
 	}
-	for j, s := i, at[i]; j < len(w) && s != (statePair{}); {
+	for j, s := i, start; j < len(w) && s != (statePair{}); {
 		if e == blockPlain {
 			if fresh && j == i && !m.begins(w[j]) {
 				return last, false
 			}
-			if s, found = runPair(m, s, w[j:j+1]); found {
+			if s, found = runPair(m, s, w[j:j+1], i > 0); found {
 				return last, i == 0 || matched+1 >= minPiece || endsWord(full, j+1)
 			}
 			matched += alnums(w[j : j+1])
+			read += alnums(w[j : j+1])
 			j++
 			if s = progress(s); matched >= minPiece {
-				at[j][0] |= s[0]
-				at[j][1] |= s[1]
+				at.keep(j, fromPieceStart(s, read, i > 0), false, read)
 				last = j
 			}
 			continue
@@ -623,7 +776,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, fresh bool
 				for end < len(w) && w[end] == '=' {
 					end++
 				}
-				n, found := runPair(m, s, d)
+				n, found := runPair(m, s, d, i > 0)
 				if found && (i == 0 || matched+alnums(d) >= minPiece || endsWord(full, end)) {
 					return last, true
 				}
@@ -632,9 +785,8 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, fresh bool
 				// block would end a piece and, read again in another
 				// way, begin the next.
 				canonical := acc&(1<<nbits-1) == 0 || end > j+r+1
-				if n = progress(n); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
-					at[end][0] |= n[0]
-					at[end][1] |= n[1]
+				if n = fromPieceStart(progress(n), read+alnums(d), i > 0); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
+					at.keep(end, n, i == 0, read+alnums(d))
 					last = max(last, end)
 				}
 			}
@@ -642,18 +794,38 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, fresh bool
 		if r < b {
 			break
 		}
-		if s, found = runPair(m, s, d); found {
+		if s, found = runPair(m, s, d, i > 0); found {
 			return last, i == 0 || matched+alnums(d) >= minPiece || endsWord(full, j+b)
 		}
 		matched += alnums(d)
+		read += alnums(d)
 		j += b
 		if s = progress(s); matched >= minPiece {
-			at[j][0] |= s[0]
-			at[j][1] |= s[1]
+			at.keep(j, fromPieceStart(s, read, i > 0), i == 0, read)
 			last = max(last, j)
 		}
 	}
 	return last, false
+}
+
+// fromPieceStart drops from p, the states after read letters and digits
+// of a piece, those that began in a later one (none: later pieces go on
+// with the pattern, extend) or, in a word's first, of fewer than minPiece
+// characters matched after some of its letters or digits (fewer than
+// read; a state that went on from the words before has more than read,
+// one begun at the piece's start as many). A word's first piece may
+// begin the pattern, and a plain one begun inside the word with minPiece
+// characters matched or more is plainInside's (headFor), as begunInside
+// keeps for a word; else the piece after would go on from its first
+// characters read as nothing: the hex of a token whose first character
+// was changed to "f" ("66"), read plain, ends in the right "6", and hex
+// again from its next pair spells the rest.
+func fromPieceStart(p statePair, read int, later bool) statePair {
+	if later || read < 2 {
+		return p
+	}
+	drop := states(1)<<min(read, minPiece) - 2 // lengths 1 to min(read, minPiece)-1
+	return statePair{p[0] &^ drop, p[1] &^ drop}
 }
 
 // endsWord reports whether w has no letter or digit from i on: a piece
@@ -736,7 +908,8 @@ func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, foun
 // that is not printable ASCII (tabs and line breaks aside): that is no
 // piece of a token written out, and it is what most words of prose decode
 // to, at once. A reading must be text: read through, bytes that are not
-// would let a word vanish and pieces far apart join. (encoding/base64 and
+// would let a word vanish and pieces far apart join. Bits left over at a
+// run's end must be zero, as encoders write them. (encoding/base64 and
 // base32 decode a word whole, and base32 copies it first: most of
 // inMixed's time and allocations, a word at a time.)
 func decodeText(dst []byte, w string, e int) ([]byte, bool) {
@@ -763,6 +936,12 @@ func decodeText(dst []byte, w string, e int) ([]byte, bool) {
 				}
 				dst = append(dst, b)
 			}
+		}
+		if acc&(1<<nbits-1) != 0 {
+			// Bits left over that are not zero, as no encoder writes
+			// them: "RY", base64, is "E" only so ("CANARY-" read as the
+			// random part's first character).
+			return dst[:n], false
 		}
 	}
 	return dst, true
