@@ -326,14 +326,21 @@ func (m *pieceMatcher) word(cur states, w string, scratch []byte, at *cutStates,
 	return next, false
 }
 
-// begunInside drops from n, the states after reading s, those of
-// fewer than minPiece characters matched that began inside s, after
-// other letters or digits of it, but for the token's own ("bwkcanary"),
+// begunInside drops from n, the states after reading s, those begun
+// inside hex of text (afterHexText: the hex of "BWK-CANARY-3e36" ends in
+// "3336", the first four characters of a random part "3336..."), and
+// those of fewer than minPiece characters matched that began inside s,
+// after other letters or digits of it, but for the token's own ("bwkcanary"),
 // which a token cut just after its prefix leaves: a word that ends in a
 // character or three of the pattern by chance (base64 of a token with
 // its first character changed, "...WS00", ends in the right one) would
 // begin it, and the next word go on with it.
 func begunInside[S string | []byte](n states, s S) states {
+	for long := n &^ (1<<minPiece - 1); long != 0; long &= long - 1 {
+		if k := bits.TrailingZeros64(uint64(long)); afterHexText(s, len(s), k) {
+			n = n&^(1<<k) | 1
+		}
+	}
 	if n&(1<<minPiece-2) == 0 {
 		return n // the commonest: no such state
 	}
@@ -379,8 +386,9 @@ func begunInside[S string | []byte](n states, s S) states {
 // where the word does, from the states the words before left (cur), and
 // each of its blocks, as each of a later piece's, must leave part of the
 // pattern matched (one character or more), or the piece is read no
-// further; a later piece must match minPiece characters before another
-// may follow it. In text that holds no token a reading ends at once, at
+// further; a later piece goes on with each state it begins with, never
+// falling back to a match begun in the pieces before (extend), and must
+// match minPiece characters before another may follow it. In text that holds no token a reading ends at once, at
 // its first block (its first byte must begin a pattern: begins): about a
 // block's decoding per reading and word, and never more than a reading
 // of the word a block at a time per position where a piece ended part
@@ -390,7 +398,14 @@ func begunInside[S string | []byte](n states, s S) states {
 // ("BWK-C" then "ANARY-..." each its own way) leaves part of a pattern
 // matched too. A first piece read plain may also begin after other text
 // in the word ("note0123abcd" then hex), once it has matched minPiece
-// characters (plainInside: one step of Knuth-Morris-Pratt a character).
+// characters (plainInside: one step of Knuth-Morris-Pratt a character),
+// but not inside hex of text (afterHexText). A word's first piece, in an
+// encoding, that begins the pattern with fewer than minPiece characters
+// is not gone on with by a piece whose encoding reads its characters as
+// text (headFor). Those, and fromPieceStart, keep a near token (one
+// character of the random part changed) from being read as the canary:
+// the changed character's encoding, read another way, may give the right
+// one, and hex digits are the random part's own characters.
 // A word longer than maxCutWord is read so in its first maxCutWord
 // characters only (a token cut from the word's start, text glued after
 // it). Not read so: a first piece in an encoding begun after other text
@@ -594,7 +609,7 @@ func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found boo
 // it is, for "320d8b..."). A piece so begun is not read; one after other
 // text is ("zq615d" then hex), and the token's (its letters after hex of
 // text, read on by the token's matcher from there).
-func afterHexText(w string, end, q int) bool {
+func afterHexText[S string | []byte](w S, end, q int) bool {
 	start := end
 	for q > 0 && start > 0 {
 		if start--; alnums(w[start:start+1]) == 1 {
@@ -815,8 +830,8 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 // read; a state that went on from the words before has more than read,
 // one begun at the piece's start as many). A word's first piece may
 // begin the pattern, and a plain one begun inside the word with minPiece
-// characters matched or more is plainInside's (headFor), as begunInside
-// keeps for a word; else the piece after would go on from its first
+// characters matched or more is plainInside's, as begunInside keeps for
+// a word; else the piece after would go on from its first
 // characters read as nothing: the hex of a token whose first character
 // was changed to "f" ("66"), read plain, ends in the right "6", and hex
 // again from its next pair spells the rest.

@@ -219,6 +219,10 @@ func TestCanaryNearTokenHead(t *testing.T) {
 		// whose "32", read plain, begins "320d8b..." as it is written.
 		{"320d8b602e431716709e1fe8", "42574b2d43414e4152592d36320d8b602e43171670396531666538", false},
 		{"320d8b602e431716709e1fe8", "42574b2d43414e4152592d33320d8b602e43171670396531666538", true},
+		// Its second changed to "e": the hex of "BWK-CANARY-3e36" ends
+		// in "3336", the random part's first four characters.
+		{"3336f80d491632063734ceab", "42574B2D43414E4152592D33653336\",\"MY4DAZBUHEYTMMZSGA3DGNZTGRRWKYLC", false},
+		{"3336f80d491632063734ceab", "42574B2D43414E4152592D33333336\",\"MY4DAZBUHEYTMMZSGA3DGNZTGRRWKYLC", true},
 		// Its fourth changed to "2": "2323", as written, inside the
 		// hex of "2322", from the second character of a pair.
 		{"2323460f568288456c406a47", "\\u0042\\u0057\\u004b\\u002d\\u0043\\u0041\\u004e\\u0041\\u0052 592d32333232343630663536383238383435366334303661 \\x34\\x37", false},
