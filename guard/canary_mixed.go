@@ -445,10 +445,10 @@ func (at *cutStates) keep(j int, p statePair, first bool, read int) {
 // headFor returns the states a piece in reading e (blockPlain: plain)
 // begins with at position i of w. A first piece, in an encoding, that
 // began the secret and matched fewer than minPiece characters of it is
-// gone on with unless the piece, in an encoding, would read the
-// characters before it, from where its alphabet's run begins, as whole
-// blocks of text: those are a text written in that reading, read
-// otherwise at its start (hex's "64", "d", is base32hex's "1": the hex of
+// gone on with unless the piece, in an encoding, would read all the
+// characters before it, from the word's start, as whole blocks of as
+// many hex digits as it matched: those are a near token's, written in
+// that reading, read otherwise at its start (hex's "64", "d", is base32hex's "1": the hex of
 // a token whose first character was changed to "d" would spell the
 // canary). A later piece must match minPiece characters for the same
 // reason; so a token's first characters written on their own in one
@@ -464,10 +464,12 @@ func (at *cutStates) headFor(w string, i, e int, scratch []byte) statePair {
 		for from > 0 && charValue(e, w[from-1]) >= 0 {
 			from--
 		}
-		if from == i || (i-from)%blockChars[e] != 0 {
-			p[0] |= h // not whole blocks of e
-		} else if _, ok := decodeText(scratch[:0], w[from:i], e); !ok {
+		if from > 0 || i%blockChars[e] != 0 {
+			p[0] |= h // not whole blocks of e from the word's start
+		} else if d, ok := decodeText(scratch[:0], w[:i], e); !ok || len(d) >= minPiece || !isHexDigits(d) {
 			p[0] |= h
+		} else {
+			p[0] |= h &^ (1 << len(d))
 		}
 	}
 	return p
@@ -512,7 +514,11 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 		clear(at.s[:len(w)+1])
 		clear(at.head[:len(w)+1])
 	}
-	at.s[0] = statePair{cur, 1}
+	// A piece may begin at the word's start whatever the words before
+	// left: a later piece does not fall back (extend) to a match begun
+	// there ("A", read as the "a" of a random part "aa04...", then "a"
+	// and the hex of "a04...").
+	at.s[0] = statePair{cur | 1, 1}
 	if m.token == nil {
 		at.s[0][1] = 0
 	}
@@ -595,6 +601,16 @@ func (m *pieceMatcher) plainInside(w string, at *cutStates) (last int, found boo
 		}
 	}
 	return last, false
+}
+
+// isHexDigits reports whether d is all hex digits, as a random part is.
+func isHexDigits(d []byte) bool {
+	for _, c := range d {
+		if unhex(c) > 15 {
+			return false
+		}
+	}
+	return true
 }
 
 // afterHexText reports whether the plain piece of w that ends at end

@@ -267,3 +267,41 @@ func TestCanaryNearTokenTail(t *testing.T) {
 		}
 	}
 }
+
+// TestCanaryAdjacentPiecesAtTheStart: the token, or its random part, cut
+// one to three characters from its start, each piece in any encoding of
+// pieceEncodings, written one right after the other, after a word that
+// may read as the random part's first character ("A" for an "a"), is
+// found, over many canaries, each seeded: the rules that keep near tokens
+// from being read as the canary there (headFor, extend) must not miss
+// it. A run of FuzzCanaryAdjacentPieces found base32 then base64 missed
+// ("MVRQ", "ec", is base64's "1TP", text) and a random part "aa04..."
+// after "A".
+func TestCanaryAdjacentPiecesAtTheStart(t *testing.T) {
+	canaries := 100
+	if testing.Short() {
+		canaries = 20
+	}
+	missed := 0
+	for _, c := range seededCanaries(11, canaries) {
+		for _, tok := range []string{c.secret, c.token} {
+			for k := 1; k <= 3; k++ {
+				for _, a := range pieceEncodings {
+					for _, b := range pieceEncodings {
+						for _, before := range []string{"A ", strings.ToUpper(c.secret[:1]) + " ", ""} {
+							text := before + a.enc(tok[:k]) + b.enc(tok[k:]) + " 0"
+							if !c.In(text) {
+								if missed++; missed <= 10 {
+									t.Errorf("%s then %s, cut at %d: the canary in %q was not found", a.name, b.name, k, text)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if missed > 10 {
+		t.Errorf("%d missed in all", missed)
+	}
+}
