@@ -188,9 +188,10 @@ func (m *pieceMatcher) words(cur states, text string, inWord *byteSet, scratch [
 // is "32" as written, the first two characters of a random part that
 // begins so, and "%30", "%31", ... likewise for every "3" and a digit
 // (the token with its first character changed, its pieces escaped, then
-// the rest its own way, was taken for it). A '%' or '\' written before
-// the random part's first characters as they are, where they spell an
-// escape, is not read so (the whole random part is, inPlain).
+// the rest its own way, was taken for it), where the escape ends its
+// word or what follows in the word is not a letter or digit: a '%' or
+// '\' written before text that runs on ("%830070cc..." for a random part
+// "830070cc...") may be no escape, and is read as written throughout.
 func (m *pieceMatcher) escapeWord(cur states, text string, i, j int) (states, bool) {
 	from := i - 1
 	if text[from] == '#' && from > 0 {
@@ -198,6 +199,12 @@ func (m *pieceMatcher) escapeWord(cur states, text string, i, j int) (states, bo
 	}
 	_, n := escapeAt(text[from:])
 	own := min(max(from+n-i, 0), j-i) // the escape's characters in the word
+	if i+own < j && isWordPart(text[i+own]) {
+		// Letters or digits run on after it: maybe no escape but a
+		// '%' before text ("%830070cc..."), read as written.
+		next, found := run(m, cur, text[i:j])
+		return begunInside(next, text[i:j]), found
+	}
 	next, found := run(m, cur, text[i:i+own])
 	if found {
 		return next, true
@@ -543,7 +550,12 @@ func (m *pieceMatcher) cuts(cur states, w string, scratch []byte, at *cutStates)
 	if len(full) > len(w) {
 		return 0, false
 	}
-	return at.s[len(w)][0] | at.head[len(w)], false
+	// The token's states past its letters are the secret's, which the
+	// next word goes on with (the token's matcher does not go on past
+	// the word): hex of "BWK-CANARY-", then the random part's first
+	// characters as they are.
+	end := at.s[len(w)]
+	return end[0] | at.head[len(w)] | end[1]>>len(tokenLetters), false
 }
 
 // plainInside clears at for w and sets, after each letter or digit of
@@ -856,7 +868,11 @@ func fromPieceStart(p statePair, read int, later bool) statePair {
 		return p
 	}
 	drop := states(1)<<min(read, minPiece) - 2 // lengths 1 to min(read, minPiece)-1
-	return statePair{p[0] &^ drop, p[1] &^ drop}
+	// But for the secret's begun just after the token's letters, where
+	// the token's matcher has them and as many more ("BWK-CANARY-0",
+	// hex, then "4a7" plain).
+	keep := p[1] >> len(tokenLetters)
+	return statePair{p[0] &^ (drop &^ keep), p[1] &^ drop}
 }
 
 // endsWord reports whether w has no letter or digit from i on: a piece
@@ -939,14 +955,15 @@ func run[S string | []byte](m *pieceMatcher, cur states, s S) (next states, foun
 // that is not printable ASCII (tabs and line breaks aside): that is no
 // piece of a token written out, and it is what most words of prose decode
 // to, at once. A reading must be text: read through, bytes that are not
-// would let a word vanish and pieces far apart join. Bits left over at a
-// run's end must be zero, as encoders write them. (encoding/base64 and
+// would let a word vanish and pieces far apart join. A word shorter than
+// a block must end in zero bits, as encoders write them. (encoding/base64 and
 // base32 decode a word whole, and base32 copies it first: most of
 // inMixed's time and allocations, a word at a time.)
 func decodeText(dst []byte, w string, e int) ([]byte, bool) {
 	bitsPer := [wordReadings]int{readHex: 4, readBase64: 6, readBase64URL: 6, readBase32: 5, readBase32Hex: 5}[e]
 	n := len(dst)
 	for rest := w; rest != ""; {
+		first := rest == w
 		chunk := nextChunk(&rest)
 		if (len(chunk)*bitsPer)%8 >= bitsPer { // a character left over
 			return dst[:n], false
@@ -968,10 +985,13 @@ func decodeText(dst []byte, w string, e int) ([]byte, bool) {
 				dst = append(dst, b)
 			}
 		}
-		if acc&(1<<nbits-1) != 0 {
-			// Bits left over that are not zero, as no encoder writes
-			// them: "RY", base64, is "E" only so ("CANARY-" read as the
-			// random part's first character).
+		if acc&(1<<nbits-1) != 0 && first && rest == "" && len(chunk) < blockChars[e] {
+			// A word of less than one block whose bits left over are
+			// not zero, as no encoder writes them: "RY", base64, is
+			// "E" only so ("CANARY-" read as the random part's first
+			// character). (Longer words may end in text glued to them,
+			// "...YQ1", and a run after others in text glued after
+			// padding, "...===id": read as they were.)
 			return dst[:n], false
 		}
 	}

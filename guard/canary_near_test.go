@@ -305,3 +305,31 @@ func TestCanaryAdjacentPiecesAtTheStart(t *testing.T) {
 		t.Errorf("%d missed in all", missed)
 	}
 }
+
+// TestCanaryPrefixEncodedThenRandomPart: the token's prefix in hex or
+// base64, then its random part in two pieces each its own way (the first
+// glued to the prefix), is found: the token's matcher reads the prefix
+// and the first piece, and the secret's states it leaves at the word's
+// end go on into the next (as escapes undone leave "42574B2D...2D" then
+// "72f125d7..." in one word, the rest after a line break).
+func TestCanaryPrefixEncodedThenRandomPart(t *testing.T) {
+	prefixes := []func(string) string{pieceEncodings[1].enc, pieceEncodings[2].enc, pieceEncodings[4].enc}
+	missed := 0
+	for _, c := range seededCanaries(12, 40) {
+		for _, pre := range prefixes {
+			for _, a := range pieceEncodings {
+				for _, b := range pieceEncodings {
+					text := "see " + pre(canaryPrefix) + a.enc(c.secret[:14]) + "\n" + b.enc(c.secret[14:]) + " end"
+					if !c.In(text) {
+						if missed++; missed <= 10 {
+							t.Errorf("%s then %s: the canary in %q was not found", a.name, b.name, text)
+						}
+					}
+				}
+			}
+		}
+	}
+	if missed > 10 {
+		t.Errorf("%d missed in all", missed)
+	}
+}
