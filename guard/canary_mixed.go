@@ -426,41 +426,55 @@ func begunInside[S string | []byte](n states, s S) states {
 const maxCutWord = 128
 
 // cutStates are the states cuts keeps, per position of a word: the
-// states a piece may begin with there (s), and those of the secret that
-// a piece began at the word's start, in an encoding, and left with fewer
-// than minPiece characters matched (head): a piece in an encoding that
-// reads the characters before it as whole blocks of text does not go on
-// with those (headFor).
+// states a piece may begin with there (s), and the secret's that a
+// word's short first piece left (head, headOf): a piece in an encoding
+// that reads the characters before it as whole blocks of a few hex
+// digits does not go on with those (headFor).
 type cutStates struct {
 	s    [maxCutWord + 1]statePair
 	head [maxCutWord + 1]states
 }
 
-// keep adds p, the states a piece left at position j after read letters
-// and digits of it, to those a piece may begin with there; first: the
-// piece is the word's first, in an encoding.
-func (at *cutStates) keep(j int, p statePair, first bool, read int) {
-	if first && read < minPiece {
-		h := p[0] & (1 << read) // begun at the piece's first character
-		at.head[j] |= h
-		p[0] &^= h
-	}
-	at.s[j][0] |= p[0]
+// keep adds p, the states a piece left at position j, to those a piece
+// may begin with there, but for those of the secret in head, which are
+// the head's (headFor).
+func (at *cutStates) keep(j int, p statePair, head states) {
+	at.head[j] |= p[0] & head
+	at.s[j][0] |= p[0] &^ head
 	at.s[j][1] |= p[1]
 }
 
+// headOf returns the states of the secret that a piece, which read read
+// letters and digits, leaves as head states (cutStates): in a word's
+// first piece (first) of fewer than minPiece, all, in an encoding, and
+// read plain, those that went on from the words before (more than read:
+// the hex of "2", "32", read plain after a "c" the word before gave, for
+// a random part "c324..."; one begun at the word's start, "39" then hex
+// for "39f3...", is the canary's own).
+func headOf(first bool, read, e int) states {
+	switch {
+	case !first || read >= minPiece:
+		return 0
+	case e == blockPlain:
+		return ^(states(1)<<(read+1) - 1)
+	}
+	return ^states(0)
+}
+
 // headFor returns the states a piece in reading e (blockPlain: plain)
-// begins with at position i of w. A first piece, in an encoding, that
-// began the secret and matched fewer than minPiece characters of it is
+// begins with at position i of w: the head states there (headOf) are
 // gone on with unless the piece, in an encoding, would read all the
-// characters before it, from the word's start, as whole blocks of as
-// many hex digits as it matched: those are a near token's, written in
-// that reading, read otherwise at its start (hex's "64", "d", is base32hex's "1": the hex of
-// a token whose first character was changed to "d" would spell the
-// canary). A later piece must match minPiece characters for the same
-// reason; so a token's first characters written on their own in one
-// encoding and glued to the rest in another that also reads them are not
-// found (base32hex's "1", unpadded, then hex).
+// characters before it, from the word's start, as whole blocks of fewer
+// than minPiece hex digits: those are a near token's, written in that
+// reading, read otherwise at its start (hex's "64", "d", is base32hex's
+// "1": the hex of a token whose first character was changed to "d"
+// would spell the canary; "32", the hex of a "2", read plain after a
+// "c", spells "c32" of "c324..."). A later piece must match minPiece
+// characters for the same reason; so a token's first characters written
+// on their own in one encoding and glued to the rest in another that
+// reads them as hex digits are not found (base32hex's "1", unpadded,
+// then hex), nor two or three plain characters glued to hex after the
+// token's start in the word before.
 func (at *cutStates) headFor(w string, i, e int, scratch []byte) statePair {
 	p := at.s[i]
 	if h := at.head[i]; h != 0 {
@@ -475,8 +489,6 @@ func (at *cutStates) headFor(w string, i, e int, scratch []byte) statePair {
 			p[0] |= h // not whole blocks of e from the word's start
 		} else if d, ok := decodeText(scratch[:0], w[:i], e); !ok || len(d) >= minPiece || !isHexDigits(d) {
 			p[0] |= h
-		} else {
-			p[0] |= h &^ (1 << len(d))
 		}
 	}
 	return p
@@ -786,7 +798,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 			read += alnums(w[j : j+1])
 			j++
 			if s = progress(s); matched >= minPiece {
-				at.keep(j, fromPieceStart(s, read, i > 0), false, read)
+				at.keep(j, fromPieceStart(s, read, i > 0), headOf(i == 0, read, e))
 				last = j
 			}
 			continue
@@ -829,7 +841,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 				// way, begin the next.
 				canonical := acc&(1<<nbits-1) == 0 || end > j+r+1
 				if n = fromPieceStart(progress(n), read+alnums(d), i > 0); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
-					at.keep(end, n, i == 0, read+alnums(d))
+					at.keep(end, n, headOf(i == 0, read+alnums(d), e))
 					last = max(last, end)
 				}
 			}
@@ -844,7 +856,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 		read += alnums(d)
 		j += b
 		if s = progress(s); matched >= minPiece {
-			at.keep(j, fromPieceStart(s, read, i > 0), i == 0, read)
+			at.keep(j, fromPieceStart(s, read, i > 0), headOf(i == 0, read, e))
 			last = max(last, j)
 		}
 	}
