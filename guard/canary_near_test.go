@@ -178,15 +178,29 @@ func FuzzCanaryNearToken(f *testing.F) {
 	})
 }
 
+// inCase is a text and whether the canary whose random part is secret is
+// in it.
+type inCase struct {
+	secret, text string
+	want         bool
+}
+
+// checkIn fails t for each case In gets wrong.
+func checkIn(t *testing.T, cases []inCase) {
+	t.Helper()
+	for _, tc := range cases {
+		if got := canaryOf(tc.secret).In(tc.text); got != tc.want {
+			t.Errorf("canary %s: In(%q) = %v, want %v", tc.secret, tc.text, got, tc.want)
+		}
+	}
+}
+
 // TestCanaryNearTokenHead: texts FuzzCanaryNearToken found taken for
 // the canary, a token with its first character changed (FuzzCanaryNearToken
 // in CI and here), where the changed character's encoding, read another
 // way, gives the right one; and the canary, so written, found.
 func TestCanaryNearTokenHead(t *testing.T) {
-	for _, tc := range []struct {
-		secret, text string
-		want         bool
-	}{
+	checkIn(t, []inCase{
 		// The token's first character changed to "f", in hex: "66",
 		// whose second character, read plain, is the right "6", and
 		// the hex from the next pair the rest (FuzzCanaryNearToken,
@@ -227,11 +241,7 @@ func TestCanaryNearTokenHead(t *testing.T) {
 		// hex of "2322", from the second character of a pair.
 		{"2323460f568288456c406a47", "\\u0042\\u0057\\u004b\\u002d\\u0043\\u0041\\u004e\\u0041\\u0052 592d32333232343630663536383238383435366334303661 \\x34\\x37", false},
 		{"2323460f568288456c406a47", "\\u0042\\u0057\\u004b\\u002d\\u0043\\u0041\\u004e\\u0041\\u0052 592d32333233343630663536383238383435366334303661 \\x34\\x37", true},
-	} {
-		if got := canaryOf(tc.secret).In(tc.text); got != tc.want {
-			t.Errorf("canary %s: In(%q) = %v, want %v", tc.secret, tc.text, got, tc.want)
-		}
-	}
+	})
 }
 
 // TestCanaryNearTokenTail: texts CI-like runs of nearSplits found taken
@@ -242,10 +252,7 @@ func TestCanaryNearTokenHead(t *testing.T) {
 // second character left over in the word. The canary itself, so
 // written, is found.
 func TestCanaryNearTokenTail(t *testing.T) {
-	for _, tc := range []struct {
-		secret, text string
-		want         bool
-	}{
+	checkIn(t, []inCase{
 		{"0ffe98d31448e0d13d1af74e", "QldLLUNBTkFSWS0wZmZlOThkMzE0NDhlMGQxM2QxYWY3NGI=", false},
 		{"0ffe98d31448e0d13d1af74e", "QldLLUNBTkFSWS0wZmZlOThkMzE0NDhlMGQxM2QxYWY3NGU=", true},
 		{"0ffe98d31448e0d13d1af74e", "eDpCV0stQ0FOQVJZLTBmZmU5OGQzMTQ0OGUwZDEzZDFhZjc0ZTp5", true}, // "x:" token ":y"
@@ -261,11 +268,7 @@ func TestCanaryNearTokenTail(t *testing.T) {
 		// character, which the next words go on with.
 		{"07f86e8db446e3355700c67b", "QldLLUNBTkFSWS00-\\x37\\x66ODZlOGRiNDQ2ZTMzNTU3MDBjNjdi", false},
 		{"07f86e8db446e3355700c67b", "QldLLUNBTkFSWS0w-\\x37\\x66ODZlOGRiNDQ2ZTMzNTU3MDBjNjdi", true},
-	} {
-		if got := canaryOf(tc.secret).In(tc.text); got != tc.want {
-			t.Errorf("canary %s: In(%q) = %v, want %v", tc.secret, tc.text, got, tc.want)
-		}
-	}
+	})
 }
 
 // TestCanaryAdjacentPiecesAtTheStart: the token, or its random part, cut
