@@ -798,7 +798,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 			read += alnums(w[j : j+1])
 			j++
 			if s = progress(s); matched >= minPiece {
-				at.keep(j, fromPieceStart(s, read, i > 0), headOf(i == 0, read, e))
+				at.keep(j, fromPieceStart(s, read), headOf(i == 0, read, e))
 				last = j
 			}
 			continue
@@ -840,7 +840,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 				// block would end a piece and, read again in another
 				// way, begin the next.
 				canonical := acc&(1<<nbits-1) == 0 || end > j+r+1
-				if n = fromPieceStart(progress(n), read+alnums(d), i > 0); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
+				if n = fromPieceStart(progress(n), read+alnums(d)); n != (statePair{}) && canonical && matched+alnums(d) >= minPiece {
 					at.keep(end, n, headOf(i == 0, read+alnums(d), e))
 					last = max(last, end)
 				}
@@ -856,7 +856,7 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 		read += alnums(d)
 		j += b
 		if s = progress(s); matched >= minPiece {
-			at.keep(j, fromPieceStart(s, read, i > 0), headOf(i == 0, read, e))
+			at.keep(j, fromPieceStart(s, read), headOf(i == 0, read, e))
 			last = max(last, j)
 		}
 	}
@@ -864,19 +864,19 @@ func (m *pieceMatcher) piece(at *cutStates, w, full string, i, e int, start stat
 }
 
 // fromPieceStart drops from p, the states after read letters and digits
-// of a piece, those that began in a later one (none: later pieces go on
-// with the pattern, extend) or, in a word's first, of fewer than minPiece
-// characters matched after some of its letters or digits (fewer than
-// read; a state that went on from the words before has more than read,
-// one begun at the piece's start as many). A word's first piece may
-// begin the pattern, and a plain one begun inside the word with minPiece
-// characters matched or more is plainInside's, as begunInside keeps for
-// a word; else the piece after would go on from its first
+// of a piece, those of fewer than minPiece characters matched that began
+// inside it, after some of its letters or digits (fewer matched than
+// read; a state that went on from before the piece has more than read,
+// one begun at its start as many). Only a word's first piece has such
+// states: later pieces go on with the pattern (extend). A first piece
+// may begin the pattern, and a plain one begun inside the word with
+// minPiece characters matched or more is plainInside's, as begunInside
+// keeps for a word; else the piece after would go on from its first
 // characters read as nothing: the hex of a token whose first character
 // was changed to "f" ("66"), read plain, ends in the right "6", and hex
 // again from its next pair spells the rest.
-func fromPieceStart(p statePair, read int, later bool) statePair {
-	if later || read < 2 {
+func fromPieceStart(p statePair, read int) statePair {
+	if read < 2 {
 		return p
 	}
 	drop := states(1)<<min(read, minPiece) - 2 // lengths 1 to min(read, minPiece)-1
