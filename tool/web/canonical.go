@@ -248,7 +248,10 @@ func escapePathPattern(p string) string {
 
 // normalizeEscapes decodes the percent-escapes of unreserved characters
 // (RFC 3986 section 6.2.2.2) and writes the others' hex digits in upper
-// case. A broken escape is left as it is.
+// case. A broken escape is left as it is, and an escaped hex digit that,
+// decoded, would complete it into an escape is left escaped: "%0%61"
+// stays so, where "%0a" would read back as another character (the
+// fuzzer's find), and the canonical form would not be one.
 func normalizeEscapes(s string) string {
 	if !strings.Contains(s, "%") {
 		return s
@@ -260,7 +263,7 @@ func normalizeEscapes(s string) string {
 			continue
 		}
 		c := unhex(s[i+1])<<4 | unhex(s[i+2])
-		if isUnreserved(c) {
+		if isUnreserved(c) && !(isHex(c) && completesEscape(b.String())) {
 			b.WriteByte(c)
 		} else {
 			b.WriteString(strings.ToUpper(s[i : i+3]))
@@ -268,6 +271,15 @@ func normalizeEscapes(s string) string {
 		i += 2
 	}
 	return b.String()
+}
+
+// completesEscape: out, written so far, ends in a broken escape's "%"
+// or "%" and one hex digit, which a hex digit written next would make an
+// escape. An escape normalizeEscapes writes is whole, so any such tail is
+// a broken one.
+func completesEscape(out string) bool {
+	n := len(out)
+	return n >= 1 && out[n-1] == '%' || n >= 2 && out[n-2] == '%' && isHex(out[n-1])
 }
 
 func isHex(c byte) bool {

@@ -22,6 +22,12 @@ var canonicalTests = []struct{ in, want string }{
 	{"https://example.com/a%2Fb", "https://example.com/a%2Fb"},
 	{"https://example.com/a?q=%61%2f#frag", "https://example.com/a?q=a%2F"},
 	{"https://ëxample.com/", "https://xn--xample-ova.com/"},
+	// A broken escape is not completed by the hex digit an escape after
+	// it decodes to (the fuzzer's find: "%0%61" is not "%0a").
+	{"http://0?%0%610", "http://0/?%0%610"},
+	{"https://example.com/?q=%%61b&r=%%%34%31", "https://example.com/?q=%%61b&r=%%%341"},
+	{"https://example.com/?q=%%30%61", "https://example.com/?q=%%30a"},
+	{"https://example.com/?q=%zz%41", "https://example.com/?q=%zzA"},
 	{"https://[::1]:443/", "https://[::1]/"},
 	{"https://user@example.com/", "https://user@example.com/"},
 }
