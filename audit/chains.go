@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"iter"
@@ -244,7 +243,7 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 	if full {
 		from = Marker{}
 	}
-	rep, err := VerifyChain(ctx, ch.store, c.opt.SigningKey.Public().(ed25519.PublicKey), chain, from, nil)
+	rep, err := VerifyChain(ctx, ch.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), chain, from, nil)
 	if err != nil {
 		return rep, err
 	}
@@ -284,7 +283,7 @@ func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Re
 		from, known = Marker{}, nil
 	}
 	seen := map[string]bool{}
-	rep, err := VerifyChain(ctx, sys.store, c.opt.SigningKey.Public().(ed25519.PublicKey), SystemChain, from, func(r Record) {
+	rep, err := VerifyChain(ctx, sys.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), SystemChain, from, func(r Record) {
 		if name, ok := chainCreation(r); ok {
 			seen[name] = true
 		}
@@ -434,7 +433,7 @@ type ChainReport struct {
 // replaced). Open dir read-only to verify the chains of a running server.
 // It returns no reports when dir holds no chain at all: whether there
 // should be one is for the caller to know (see ErrNoChain).
-func VerifyAll(ctx context.Context, dir Backend, pub ed25519.PublicKey) ([]ChainReport, error) {
+func VerifyAll(ctx context.Context, dir Backend, k Key) ([]ChainReport, error) {
 	names, err := dir.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("audit verify: %w", err)
@@ -442,7 +441,7 @@ func VerifyAll(ctx context.Context, dir Backend, pub ed25519.PublicKey) ([]Chain
 	slices.Sort(names) // the system chain, "", first
 	if len(names) > 0 && names[0] != SystemChain {
 		p := &Problem{Reason: "the system chain is gone, though tenant chains remain: it was removed"}
-		return verifyTenants(ctx, dir, pub, names, []ChainReport{{Chain: SystemChain, Report: Report{Problem: p}, Err: p}}, nil)
+		return verifyTenants(ctx, dir, k, names, []ChainReport{{Chain: SystemChain, Report: Report{Problem: p}, Err: p}}, nil)
 	}
 	created := map[string]bool{}
 	var out []ChainReport
@@ -452,7 +451,7 @@ func VerifyAll(ctx context.Context, dir Backend, pub ed25519.PublicKey) ([]Chain
 				created[name] = true
 			}
 		}
-		rep, err := verifyOne(ctx, dir, pub, SystemChain, visit)
+		rep, err := verifyOne(ctx, dir, k, SystemChain, visit)
 		if err != nil {
 			return nil, err
 		}
@@ -462,16 +461,16 @@ func VerifyAll(ctx context.Context, dir Backend, pub ed25519.PublicKey) ([]Chain
 		}
 		names = names[1:]
 	}
-	return verifyTenants(ctx, dir, pub, names, out, created)
+	return verifyTenants(ctx, dir, k, names, out, created)
 }
 
 // verifyTenants is VerifyAll for the tenant chains names, after the
 // reports out of the system chain; created holds the chains whose
 // creation an intact system chain records (nil when there is none).
-func verifyTenants(ctx context.Context, dir Backend, pub ed25519.PublicKey, names []string, out []ChainReport, created map[string]bool) ([]ChainReport, error) {
+func verifyTenants(ctx context.Context, dir Backend, k Key, names []string, out []ChainReport, created map[string]bool) ([]ChainReport, error) {
 	var unrecorded []string
 	for _, name := range names {
-		rep, err := verifyOne(ctx, dir, pub, name, nil)
+		rep, err := verifyOne(ctx, dir, k, name, nil)
 		if err != nil {
 			return out, err
 		}
@@ -504,12 +503,12 @@ func verifyTenants(ctx context.Context, dir Backend, pub ed25519.PublicKey, name
 
 // verifyOne checks the chain name of dir in full; an error is returned
 // when it cannot be read, a *Problem in the report.
-func verifyOne(ctx context.Context, dir Backend, pub ed25519.PublicKey, name string, visit func(Record)) (ChainReport, error) {
+func verifyOne(ctx context.Context, dir Backend, k Key, name string, visit func(Record)) (ChainReport, error) {
 	s, err := dir.Open(ctx, name, false)
 	if err != nil {
 		return ChainReport{}, fmt.Errorf("audit verify: %w", err)
 	}
-	rep, err := VerifyChain(ctx, s, pub, name, Marker{}, visit)
+	rep, err := VerifyChain(ctx, s, k, name, Marker{}, visit)
 	s.Close()
 	var p *Problem
 	if err != nil && !errors.As(err, &p) {

@@ -107,33 +107,42 @@ func DecodeCheckpoint(line []byte) (Checkpoint, error) {
 	return c, nil
 }
 
-// LoadOrCreateSigningKey reads the Ed25519 key that signs checkpoints from
-// path (a PEM "PRIVATE KEY" block, PKCS #8), or creates one there, mode
-// 0600, if there is none. Keep it apart from the log's storage: whoever can
-// write both can forge history. It refuses a key file that anyone but its
-// owner may read or write (mode & 0077 != 0), or that is not a regular file.
-func LoadOrCreateSigningKey(path string) (ed25519.PrivateKey, error) {
-	key, err := loadSigningKey(path)
+// macsHeader is the PEM header of a signing key file made by a release
+// that gave every record a MAC: its logs' records must all have one
+// (Options.StrictMACs). The file is kept where the log's writers cannot
+// change it, so the header cannot be taken off to pass records without.
+const macsHeader, macsEvery = "Bulwark-Audit-Record-MACs", "every record"
+
+// LoadOrCreateSigningKey reads the Ed25519 key that signs checkpoints and
+// keys records' MACs from path (a PEM "PRIVATE KEY" block, PKCS #8), or
+// creates one there, mode 0600, if there is none. Keep it apart from the
+// log's storage: whoever can write both can forge history. It refuses a
+// key file that anyone but its owner may read or write (mode & 0077 !=
+// 0), or that is not a regular file. strict reports that the key was made
+// with every record having a MAC (see Options.StrictMACs): every key it
+// makes is, a key made by an earlier release is not.
+func LoadOrCreateSigningKey(path string) (key ed25519.PrivateKey, strict bool, err error) {
+	key, strict, err = loadSigningKey(path)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return key, err
+		return key, strict, err
 	}
 	_, key, err = ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
-	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{macsHeader: macsEvery}, Bytes: der})
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	// Write a temporary file and link it into place, so that the key file
 	// is never seen half written and a concurrent creator's key is kept.
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".audit-key-*")
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(data)
@@ -150,45 +159,45 @@ func LoadOrCreateSigningKey(path string) (ed25519.PrivateKey, error) {
 		return loadSigningKey(path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
-	return key, nil
+	return key, true, nil
 }
 
-func loadSigningKey(path string) (ed25519.PrivateKey, error) {
+func loadSigningKey(path string) (ed25519.PrivateKey, bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return nil, false, err
 		}
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("audit signing key %s: not a regular file", path)
+		return nil, false, fmt.Errorf("audit signing key %s: not a regular file", path)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("audit signing key %s: mode %04o lets others read or change it; run chmod 600", path, perm)
+		return nil, false, fmt.Errorf("audit signing key %s: mode %04o lets others read or change it; run chmod 600", path, perm)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key: %w", err)
+		return nil, false, fmt.Errorf("audit signing key: %w", err)
 	}
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("audit signing key %s: no PEM PRIVATE KEY block", path)
+		return nil, false, fmt.Errorf("audit signing key %s: no PEM PRIVATE KEY block", path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key %s: %w", path, err)
+		return nil, false, fmt.Errorf("audit signing key %s: %w", path, err)
 	}
 	key, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("audit signing key %s: not an Ed25519 key", path)
+		return nil, false, fmt.Errorf("audit signing key %s: not an Ed25519 key", path)
 	}
-	return key, nil
+	return key, block.Headers[macsHeader] == macsEvery, nil
 }

@@ -17,9 +17,17 @@ type Options struct {
 	// the system chain (or a log of its own), else a tenant id. Chains
 	// sets it.
 	Chain string
-	// SigningKey signs checkpoints; nil means no checkpoints (and Verify
-	// then cannot detect truncation).
+	// SigningKey signs checkpoints and keys each record's MAC; nil means
+	// no checkpoints and no MACs (and Verify then cannot detect
+	// truncation).
 	SigningKey ed25519.PrivateKey
+	// StrictMACs: every record of the chains must carry a MAC, as every
+	// record a Log with SigningKey appends does. Set it for a signing key
+	// made by a release that wrote MACs from the start (see
+	// LoadOrCreateSigningKey); a key made before keeps older records
+	// without one, which Chains' verifications then allow before a
+	// chain's first record with a MAC.
+	StrictMACs bool
 	// CheckpointEvery is the number of records between checkpoints
 	// (default 1000). Close signs one more for the records since the last.
 	CheckpointEvery int
@@ -59,6 +67,7 @@ type Exporter interface {
 type Log struct {
 	store Store
 	opt   Options
+	mac   []byte // the key of the records' MACs (nil without a signing key)
 
 	mu         sync.Mutex
 	idle       sync.Cond // signaled when committing becomes false
@@ -92,6 +101,9 @@ func NewLog(ctx context.Context, s Store, opt Options) (*Log, error) {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
 	l := &Log{store: s, opt: opt, seq: seq, head: head, signed: seq}
+	if len(opt.SigningKey) == ed25519.PrivateKeySize {
+		l.mac = macKey(opt.SigningKey)
+	}
 	l.idle.L = &l.mu
 	if cps, err := s.Checkpoints(ctx); err == nil && len(cps) > 0 {
 		l.signed = cps[len(cps)-1].Size
@@ -99,7 +111,7 @@ func NewLog(ctx context.Context, s Store, opt Options) (*Log, error) {
 	return l, nil
 }
 
-// Append records r. It fills Seq, Time, PrevHash and Hash (any values the
+// Append records r. It fills Seq, Time, PrevHash, Hash and MAC (any values the
 // caller set there are replaced) and returns once r is durably stored. If
 // ctx ends first, Append returns ctx's error, and r may still be recorded.
 func (l *Log) Append(ctx context.Context, r Record) error {
@@ -208,6 +220,9 @@ func (l *Log) write(ctx context.Context, recs []Record, seq uint64, head Hash, s
 		r, _, err := seal(r)
 		if err != nil {
 			return 0, Hash{}, 0, &stickyError{err}
+		}
+		if l.mac != nil {
+			r.MAC = recordMAC(l.mac, l.opt.Chain, r.Hash)
 		}
 		head, recs[i] = r.Hash, r
 	}

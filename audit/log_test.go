@@ -26,7 +26,7 @@ func testKey(t testing.TB) ed25519.PrivateKey {
 	return k
 }
 
-func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+func pub(k ed25519.PrivateKey) Key { return KeyOf(k, true) }
 
 // fixedClock returns a clock that ticks one millisecond per call.
 func fixedClock() func() time.Time {
@@ -71,7 +71,7 @@ func mustFileLog(t testing.TB, key ed25519.PrivateKey, n, every int) string {
 	return path
 }
 
-func verifyFile(t testing.TB, path string, key ed25519.PublicKey) (Report, error) {
+func verifyFile(t testing.TB, path string, key Key) (Report, error) {
 	t.Helper()
 	s, err := OpenFileReadOnly(path)
 	if err != nil {
@@ -221,7 +221,7 @@ func TestTornTailIsCut(t *testing.T) {
 func TestSigningKey(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "keys", "audit.key")
-	k1, err := LoadOrCreateSigningKey(path)
+	k1, _, err := LoadOrCreateSigningKey(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,23 +229,23 @@ func TestSigningKey(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode = %v, %v; want 0600", fi.Mode(), err)
 	}
-	k2, err := LoadOrCreateSigningKey(path)
+	k2, _, err := LoadOrCreateSigningKey(path)
 	if err != nil || !k1.Equal(k2) {
 		t.Fatalf("second load = %v, equal %v", err, k1.Equal(k2))
 	}
 	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o660} {
 		os.Chmod(path, mode)
-		if _, err := LoadOrCreateSigningKey(path); err == nil {
+		if _, _, err := LoadOrCreateSigningKey(path); err == nil {
 			t.Errorf("key file mode %04o accepted", mode)
 		}
 	}
 	os.Chmod(path, 0o600)
 	bad := filepath.Join(dir, "bad.key")
 	os.WriteFile(bad, []byte("not a key"), 0o600)
-	if _, err := LoadOrCreateSigningKey(bad); err == nil {
+	if _, _, err := LoadOrCreateSigningKey(bad); err == nil {
 		t.Error("garbage key file accepted")
 	}
-	if _, err := LoadOrCreateSigningKey(dir); err == nil {
+	if _, _, err := LoadOrCreateSigningKey(dir); err == nil {
 		t.Error("a directory accepted as key file")
 	}
 }

@@ -39,6 +39,7 @@ type Record struct {
 	Details  map[string]string // more, already redacted
 	PrevHash Hash              // Hash of the record before (zero for the first)
 	Hash     Hash              // SHA-256 of PrevHash and the record's canonical bytes
+	MAC      Hash              // HMAC of Hash under a key only the signing key gives (zero: none; see mac.go)
 }
 
 // Hash is a SHA-256 digest. It is written as 64 lower-case hex digits.
@@ -133,6 +134,7 @@ type wireRecord struct {
 	Details  map[string]string `json:"details"`
 	PrevHash Hash              `json:"prev"`
 	Hash     Hash              `json:"hash"`
+	MAC      Hash              `json:"mac,omitzero"` // absent in the records of releases before MACs
 }
 
 // EncodeRecord returns the stored form of r: one JSON line ending in '\n'.
@@ -142,7 +144,7 @@ func EncodeRecord(r Record) ([]byte, error) {
 		d = map[string]string{}
 	}
 	b, err := json.Marshal(wireRecord{r.Seq, formatTime(r.Time), r.TenantID, r.Actor, r.Action,
-		r.Target, r.Outcome, d, r.PrevHash, r.Hash})
+		r.Target, r.Outcome, d, r.PrevHash, r.Hash, r.MAC})
 	if err != nil {
 		return nil, fmt.Errorf("encode audit record %d: %w", r.Seq, err)
 	}
@@ -168,7 +170,7 @@ func DecodeRecord(line []byte) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("decode audit record: time: %w", err)
 	}
-	r := Record{w.Seq, t.UTC(), w.TenantID, w.Actor, w.Action, w.Target, w.Outcome, w.Details, w.PrevHash, w.Hash}
+	r := Record{w.Seq, t.UTC(), w.TenantID, w.Actor, w.Action, w.Target, w.Outcome, w.Details, w.PrevHash, w.Hash, w.MAC}
 	if r.Details == nil {
 		r.Details = map[string]string{}
 	}
@@ -186,7 +188,7 @@ func DecodeRecord(line []byte) (Record, error) {
 // UTF-8, non-nil Details) and sets its Hash, so that the hash a verifier
 // computes from the stored line is the one written.
 func seal(r Record) (Record, []byte, error) {
-	r.Hash = Hash{}
+	r.Hash, r.MAC = Hash{}, Hash{}
 	// encoding/json writes each invalid UTF-8 byte as the escape \ufffd
 	// but writes a decoded U+FFFD as itself: make strings valid first.
 	for _, p := range []*string{&r.TenantID, &r.Actor, &r.Action, &r.Target, &r.Outcome} {

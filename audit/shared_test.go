@@ -109,7 +109,7 @@ func TestChainsShareAFolder(t *testing.T) {
 func TestProcessesShareAChain(t *testing.T) {
 	dir := t.TempDir()
 	keyPath := filepath.Join(t.TempDir(), "audit.key")
-	key, err := LoadOrCreateSigningKey(keyPath)
+	key, _, err := LoadOrCreateSigningKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestHelperAppender(t *testing.T) {
 	if actor == "" {
 		t.Skip("a helper process of TestProcessesShareAChain")
 	}
-	key, err := LoadOrCreateSigningKey(os.Getenv("AUDIT_APPENDER_KEY"))
+	key, _, err := LoadOrCreateSigningKey(os.Getenv("AUDIT_APPENDER_KEY"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,5 +85,5 @@ func verifyCopy(t *testing.T, dir, chain string, key ed25519.PrivateKey) (Report
 		t.Fatal(err)
 	}
 	defer s.Close()
-	return VerifyChain(context.Background(), s, key.Public().(ed25519.PublicKey), chain, Marker{}, nil)
+	return VerifyChain(context.Background(), s, KeyOf(key, true), chain, Marker{}, nil)
 }

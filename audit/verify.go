@@ -16,9 +16,11 @@ type Report struct {
 	Checkpoints int    // checkpoints whose signature and head were checked
 	Signed      uint64 // records covered by the last valid checkpoint
 	Read        uint64 // records this verification read (all of them unless it started from a Marker)
+	MACs        bool   // each record's MAC was checked (the Key was the signing key's)
 	Problem     *Problem
 
-	cpDigest Hash // SHA-256 of the stored forms of the Checkpoints checked
+	cpDigest Hash   // SHA-256 of the stored forms of the Checkpoints checked
+	firstMAC uint64 // Seq of the chain's first record with a MAC (0: none)
 }
 
 // Marker is where a chain was last found intact: VerifyChain given it reads
@@ -30,11 +32,12 @@ type Marker struct {
 	Checkpoints int    // checkpoints verified
 	Signed      uint64 // Size of the last of them
 	cpDigest    Hash   // SHA-256 of their stored forms
+	firstMAC    uint64 // Seq of the first record with a MAC (0: none up to Seq)
 }
 
 // Marker returns the Marker of a verification that found no problem.
 func (r Report) Marker() Marker {
-	return Marker{Seq: r.Records, Head: r.Head, Checkpoints: r.Checkpoints, Signed: r.Signed, cpDigest: r.cpDigest}
+	return Marker{Seq: r.Records, Head: r.Head, Checkpoints: r.Checkpoints, Signed: r.Signed, cpDigest: r.cpDigest, firstMAC: r.firstMAC}
 }
 
 // Problem is the first thing Verify found wrong. It is also the error
@@ -60,21 +63,24 @@ func (p *Problem) Error() string {
 // Verify checks the whole log in s, a single log or the system chain: that
 // every record decodes in its canonical form, that Seq numbers run 1, 2,
 // 3..., that each PrevHash is the Hash before it and each Hash is right;
-// then that every checkpoint is signed by pub for the system chain, covers
-// no more records than the log has, and names the hash the log has at its
-// size.
+// with a Key of the signing key (KeyOf), that each record's MAC is right
+// and that no record lacks one that must have one (see mac.go); then that
+// every checkpoint is signed with k for the system chain, covers no more
+// records than the log has, and names the hash the log has at its size.
 //
 // Together these catch any changed byte, deleted, inserted or reordered
 // record, and any truncation or rewrite (even with a recomputed chain) of
-// the records behind a checkpoint. Records after the last checkpoint can be
-// removed or rewritten by someone who can write the log without being
-// caught: sign checkpoints often, and keep the public key, or the latest
-// checkpoint, elsewhere.
+// the records behind a checkpoint; with the MACs, a rewrite anywhere, the
+// checkpoints deleted or not. Records after the last checkpoint can be
+// removed from the chain's end by someone who can write the log without
+// being caught (and, with the public key alone, rewritten): sign
+// checkpoints often, and keep a copy of the log (BULWARK_AUDIT_EXPORT),
+// or the latest checkpoint, elsewhere.
 //
 // Verify returns the *Problem (also in the Report) when the log fails,
 // another error when it could not be read, and nil when all is well.
-func Verify(ctx context.Context, s Store, pub ed25519.PublicKey) (Report, error) {
-	return VerifyChain(ctx, s, pub, "", Marker{}, nil)
+func Verify(ctx context.Context, s Store, k Key) (Report, error) {
+	return VerifyChain(ctx, s, k, "", Marker{}, nil)
 }
 
 // VerifyChain is Verify for the chain named chain ("" for the system
@@ -87,11 +93,12 @@ func Verify(ctx context.Context, s Store, pub ed25519.PublicKey) (Report, error)
 // follows; records before it are trusted as verified. The checkpoints
 // checked before must be unchanged, and the new ones are checked as Verify
 // does. visit, if not nil, is given each record read.
-func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain string, from Marker, visit func(Record)) (Report, error) {
+func VerifyChain(ctx context.Context, s Store, k Key, chain string, from Marker, visit func(Record)) (Report, error) {
 	var rep Report
-	if len(pub) != ed25519.PublicKeySize {
+	if len(k.pub) != ed25519.PublicKeySize {
 		return rep, errors.New("audit verify: no valid public key")
 	}
+	rep.MACs = k.mac != nil
 	fail := func(p *Problem) (Report, error) {
 		rep.Problem = p
 		return rep, p
@@ -130,6 +137,7 @@ func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain stri
 
 	n := start - 1 // records found so far
 	var prev Hash
+	firstMAC := from.firstMAC
 	for r, err := range s.Read(ctx, start) {
 		next := n + 1
 		if err != nil {
@@ -155,9 +163,18 @@ func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain stri
 			return fail(&Problem{Seq: next, Reason: "records up to this one changed since they were last verified"})
 		case chain != "" && r.TenantID != chain:
 			return fail(&Problem{Seq: next, Reason: "the record belongs to another chain"})
+		case k.mac != nil && r.MAC != (Hash{}) && r.MAC != recordMAC(k.mac, chain, r.Hash):
+			return fail(&Problem{Seq: next, Reason: "its MAC does not match: the record was changed, or brought from another chain, by someone without the signing key"})
+		case k.mac != nil && r.MAC == (Hash{}) && k.strict:
+			return fail(&Problem{Seq: next, Reason: "it has no MAC, which every record of this log has: it was added or changed by someone without the signing key"})
+		case k.mac != nil && r.MAC == (Hash{}) && firstMAC != 0 && next > firstMAC:
+			return fail(&Problem{Seq: next, Reason: fmt.Sprintf("it has no MAC, though record %d before it has one: it was added or changed by someone without the signing key", firstMAC)})
 		}
 		if visit != nil {
 			visit(r)
+		}
+		if r.MAC != (Hash{}) && (firstMAC == 0 || next < firstMAC) {
+			firstMAC = next
 		}
 		prev, n = r.Hash, next
 		rep.Records, rep.Head = n, r.Hash
@@ -174,7 +191,7 @@ func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain stri
 	for i, c := range fresh {
 		idx := from.Checkpoints + i + 1
 		switch {
-		case c.Chain != chain || !c.verify(pub):
+		case c.Chain != chain || !c.verify(k.pub):
 			return fail(&Problem{Checkpoint: idx, Reason: "bad signature"})
 		case c.Size < last:
 			return fail(&Problem{Checkpoint: idx, Reason: fmt.Sprintf("covers %d records, fewer than the checkpoint before (%d)", c.Size, last)})
@@ -193,6 +210,6 @@ func VerifyChain(ctx context.Context, s Store, pub ed25519.PublicKey, chain stri
 	if cpErr != nil {
 		return fail(&Problem{Checkpoint: corrupt.Index, Reason: fmt.Sprintf("cannot be read: %v", corrupt.Err)})
 	}
-	rep.cpDigest = Hash(digest.Sum(nil))
+	rep.cpDigest, rep.firstMAC = Hash(digest.Sum(nil)), firstMAC
 	return rep, nil
 }

@@ -43,9 +43,9 @@ func TestRetireMasterKeepsTheAuditKey(t *testing.T) {
 	if err := db.SetSecret(ctx, tn.ID, "K", "value-of-the-secret"); err != nil {
 		t.Fatal(err)
 	}
-	signing, err := pgaudit.SigningKey(ctx, db.Pool(), k1)
-	if err != nil {
-		t.Fatal(err)
+	signing, strict, err := pgaudit.SigningKey(ctx, db.Pool(), k1)
+	if err != nil || !strict {
+		t.Fatalf("new audit key: strict %v, %v; want a key whose records all have MACs", strict, err)
 	}
 	db.Close()
 
@@ -92,9 +92,9 @@ func TestRetireMasterKeepsTheAuditKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := pgaudit.SigningKey(ctx, db.Pool(), k2only)
-	if err != nil || !got.Equal(signing) {
-		t.Errorf("the audit key with only version 2: %v, same key %v", err, got.Equal(signing))
+	got, strict, err := pgaudit.SigningKey(ctx, db.Pool(), k2only)
+	if err != nil || !got.Equal(signing) || !strict {
+		t.Errorf("the audit key with only version 2: %v, same key %v, strict %v (sealed again, it must stay strict)", err, got.Equal(signing), strict)
 	}
 	db.Close()
 	db = open(t, url, k2only)

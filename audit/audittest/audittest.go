@@ -58,7 +58,7 @@ func Key(t testing.TB) ed25519.PrivateKey {
 	return k
 }
 
-func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+func pub(k ed25519.PrivateKey) audit.Key { return audit.KeyOf(k, true) }
 
 // Clock returns a clock that ticks one millisecond per call.
 func Clock() func() time.Time {
@@ -195,26 +195,33 @@ func rechain(t *testing.T, lines [][]byte, change func(i int, r *audit.Record)) 
 
 // TamperRecords starts each case from a chain of 12 records with
 // checkpoints after records 5, 10 and 12, changes it, and wants
-// verification to name the first record affected.
+// verification to name the first record affected: with the public key
+// alone (the checkpoints; reason "" where they cannot tell), and with the
+// signing key (the records' MACs too; macReason "" for the same problem).
 func TamperRecords(t *testing.T, newStorage func(t *testing.T) Storage) {
 	key, other := Key(t), Key(t)
 	const tn = "t1"
 	type lines = [][]byte
+	stripMACs := func(t *testing.T, l lines) lines {
+		return rechain(t, l, func(_ int, r *audit.Record) { r.MAC = audit.Hash{} })
+	}
 	tests := []struct {
-		name    string
-		records func(t *testing.T, l lines) lines
-		cps     func(t *testing.T, l lines) lines
-		wantSeq uint64
-		reason  string
+		name      string
+		records   func(t *testing.T, l lines) lines
+		cps       func(t *testing.T, l lines) lines
+		wantSeq   uint64
+		reason    string
+		macSeq    uint64
+		macReason string
 	}{
-		{"delete a record", func(_ *testing.T, l lines) lines { return append(l[:3:3], l[4:]...) }, nil, 4, "found record 5"},
-		{"delete the last record", func(_ *testing.T, l lines) lines { return l[:11] }, nil, 12, "truncated"},
-		{"truncate behind a checkpoint", func(_ *testing.T, l lines) lines { return l[:7] }, nil, 8, "truncated"},
-		{"reorder two", func(_ *testing.T, l lines) lines { l[5], l[6] = l[6], l[5]; return l }, nil, 6, "found record 7"},
+		{"delete a record", func(_ *testing.T, l lines) lines { return append(l[:3:3], l[4:]...) }, nil, 4, "found record 5", 0, ""},
+		{"delete the last record", func(_ *testing.T, l lines) lines { return l[:11] }, nil, 12, "truncated", 0, ""},
+		{"truncate behind a checkpoint", func(_ *testing.T, l lines) lines { return l[:7] }, nil, 8, "truncated", 0, ""},
+		{"reorder two", func(_ *testing.T, l lines) lines { l[5], l[6] = l[6], l[5]; return l }, nil, 6, "found record 7", 0, ""},
 		{"change a detail", func(_ *testing.T, l lines) lines {
 			l[8] = []byte(strings.Replace(string(l[8]), "ls -l", "rm -f", 1))
 			return l
-		}, nil, 9, "hash does not match"},
+		}, nil, 9, "hash does not match", 0, ""},
 		{"insert a forged record", func(t *testing.T, l lines) lines {
 			prev, err := audit.DecodeRecord(l[2])
 			if err != nil {
@@ -224,27 +231,56 @@ func TamperRecords(t *testing.T, newStorage func(t *testing.T) Storage) {
 			f.Hash = audit.ComputeHash(&f)
 			line, _ := audit.EncodeRecord(f)
 			return append(l[:3:3], append(lines{line[:len(line)-1]}, l[3:]...)...)
-		}, nil, 5, "found record 4"},
+		}, nil, 5, "found record 4", 4, "it has no MAC"},
 		{"rewrite a record and recompute the chain", func(t *testing.T, l lines) lines {
 			return rechain(t, l, func(i int, r *audit.Record) {
 				if i == 2 {
 					r.Outcome = audit.OutcomeDenied
 				}
 			})
-		}, nil, 1, "differ from what the checkpoint signed"},
+		}, nil, 1, "differ from what the checkpoint signed", 3, "MAC does not match"},
 		{"insert a record and recompute the chain", func(t *testing.T, l lines) lines {
 			l = append(l[:8:8], append(lines{l[7]}, l[8:]...)...)
 			return rechain(t, l, func(int, *audit.Record) {})
-		}, nil, 6, "differ from what the checkpoint signed"},
+		}, nil, 6, "differ from what the checkpoint signed", 9, "MAC does not match"},
+		// What the checkpoints cannot tell, the MACs do (red team,
+		// session 42: whoever can write the log's storage deletes the
+		// checkpoints over what they rewrite).
+		{"rewrite a record, recompute the chain, drop the checkpoints", func(t *testing.T, l lines) lines {
+			return rechain(t, l, func(i int, r *audit.Record) {
+				if i == 6 {
+					r.Actor = "someone-else"
+				}
+			})
+		}, func(_ *testing.T, l lines) lines { return nil }, 0, "", 7, "MAC does not match"},
+		{"remove every MAC, rewrite a record, recompute, drop the checkpoints", func(t *testing.T, l lines) lines {
+			return rechain(t, stripMACs(t, l), func(i int, r *audit.Record) {
+				if i == 10 {
+					r.Outcome = audit.OutcomeOK
+				}
+			})
+		}, func(_ *testing.T, l lines) lines { return nil }, 0, "", 1, "it has no MAC"},
+		{"remove the MACs of the records after the last checkpoint", func(t *testing.T, l lines) lines {
+			return append(l[:10:10], stripMACs(t, l)[10:]...)
+		}, nil, 0, "", 11, "it has no MAC"},
+		{"swap two records' MACs", func(_ *testing.T, l lines) lines {
+			a, _ := audit.DecodeRecord(l[3])
+			b, _ := audit.DecodeRecord(l[4])
+			a.MAC, b.MAC = b.MAC, a.MAC
+			la, _ := audit.EncodeRecord(a)
+			lb, _ := audit.EncodeRecord(b)
+			l[3], l[4] = la[:len(la)-1], lb[:len(lb)-1]
+			return l
+		}, nil, 0, "", 4, "MAC does not match"},
 		{"forge a checkpoint with another key", nil, func(_ *testing.T, l lines) lines {
 			c := audit.Checkpoint{Chain: tn, Size: 12, Head: audit.Hash{1}, Time: time.Date(2025, 3, 1, 12, 0, 1, 0, time.UTC)}
 			c.Signature = ed25519.Sign(other, c.SignedBytes())
 			line, _ := audit.EncodeCheckpoint(c)
 			l[2] = line[:len(line)-1]
 			return l
-		}, 0, "bad signature"},
+		}, 0, "bad signature", 0, ""},
 		{"drop the checkpoints and truncate", func(_ *testing.T, l lines) lines { return l[:4] },
-			func(_ *testing.T, l lines) lines { return l[:1] }, 5, "truncated"},
+			func(_ *testing.T, l lines) lines { return l[:1] }, 5, "truncated", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -262,13 +298,42 @@ func TamperRecords(t *testing.T, newStorage func(t *testing.T) Storage) {
 			if tt.cps != nil {
 				s.SetLines(t, tn, true, tt.cps(t, s.Lines(t, tn, true)))
 			}
-			r := VerifyAll(t, s, key)[tn]
-			var p *audit.Problem
-			if !errors.As(r.Err, &p) || r.Report.Problem != p {
-				t.Fatalf("%s: verify = %+v, %v; want a *Problem", tt.name, r.Report, r.Err)
+			macSeq, macReason := tt.macSeq, tt.macReason
+			if macReason == "" {
+				macSeq, macReason = tt.wantSeq, tt.reason
 			}
-			if p.Seq != tt.wantSeq || !strings.Contains(p.Reason, tt.reason) {
-				t.Errorf("%s: problem %v (seq %d), want seq %d and %q", tt.name, p, p.Seq, tt.wantSeq, tt.reason)
+			for _, k := range []struct {
+				name   string
+				key    audit.Key
+				seq    uint64
+				reason string
+			}{{"public key", audit.PublicOnly(key.Public().(ed25519.PublicKey)), tt.wantSeq, tt.reason}, {"signing key", pub(key), macSeq, macReason}} {
+				reps, err := audit.VerifyAll(context.Background(), s.Backend(t), k.key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var r audit.ChainReport
+				for _, rep := range reps {
+					if rep.Chain == tn {
+						r = rep
+					}
+				}
+				if r.Report.MACs != k.key.ChecksMACs() {
+					t.Errorf("%s, %s: Report.MACs = %v", tt.name, k.name, r.Report.MACs)
+				}
+				if k.reason == "" { // the public key cannot tell
+					if r.Err != nil {
+						t.Errorf("%s, %s: %v; want none found (the MACs are what find it)", tt.name, k.name, r.Err)
+					}
+					continue
+				}
+				var p *audit.Problem
+				if !errors.As(r.Err, &p) || r.Report.Problem != p {
+					t.Fatalf("%s, %s: verify = %+v, %v; want a *Problem", tt.name, k.name, r.Report, r.Err)
+				}
+				if p.Seq != k.seq || !strings.Contains(p.Reason, k.reason) {
+					t.Errorf("%s, %s: problem %v (seq %d), want seq %d and %q", tt.name, k.name, p, p.Seq, k.seq, k.reason)
+				}
 			}
 		})
 	}

@@ -268,7 +268,7 @@ func TestReadOnlyVerifies(t *testing.T) {
 	s := newStorage(t).(storage)
 	key := fill(t, s)
 	ro := ReadOnly(s.pool(t))
-	reps, err := audit.VerifyAll(context.Background(), ro, key.Public().(ed25519.PublicKey))
+	reps, err := audit.VerifyAll(context.Background(), ro, audit.KeyOf(key, true))
 	if err != nil {
 		t.Fatal(err)
 	}

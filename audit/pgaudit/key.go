@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bulwark-agents/bulwark"
+	"github.com/bulwark-agents/bulwark/audit"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
@@ -39,20 +40,20 @@ type DB interface {
 // again with the current one. Errors are *bulwark.Error: Invalid when keys
 // cannot open the stored key, Unavailable when the database cannot be
 // used.
-func SigningKey(ctx context.Context, pool *pgxpool.Pool, keys *secret.Keyring) (ed25519.PrivateKey, error) {
+func SigningKey(ctx context.Context, pool *pgxpool.Pool, keys *secret.Keyring) (key ed25519.PrivateKey, strict bool, err error) {
 	const op = "pgaudit.SigningKey"
 	if err := ensureSchema(ctx, pool); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	key, version, err := loadKey(ctx, pool, keys)
+	key, strict, version, err := loadKey(ctx, pool, keys)
 	if errors.Is(err, pgx.ErrNoRows) {
 		_, fresh, gerr := ed25519.GenerateKey(rand.Reader)
 		if gerr != nil {
-			return nil, bulwark.E(bulwark.Internal, op, "cannot make the audit signing key", gerr)
+			return nil, false, bulwark.E(bulwark.Internal, op, "cannot make the audit signing key", gerr)
 		}
-		sealed, v, serr := keys.Wrap(keyAD(), fresh.Seed())
+		sealed, v, serr := keys.Wrap(keyAD(), append(fresh.Seed(), macsEvery))
 		if serr != nil {
-			return nil, bulwark.E(bulwark.Internal, op, "cannot seal the audit signing key", serr)
+			return nil, false, bulwark.E(bulwark.Internal, op, "cannot seal the audit signing key", serr)
 		}
 		// One node's insert wins; every node then loads the same key. No
 		// key is made while checkpoints exist: the key that signed them
@@ -62,34 +63,34 @@ func SigningKey(ctx context.Context, pool *pgxpool.Pool, keys *secret.Keyring) (
 			SELECT 1, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints)
 			ON CONFLICT (id) DO NOTHING`, []byte(fresh.Public().(ed25519.PublicKey)), sealed, int64(v))
 		if err == nil {
-			key, version, err = loadKey(ctx, pool, keys)
+			key, strict, version, err = loadKey(ctx, pool, keys)
 		}
 		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, bulwark.E(bulwark.Conflict, op, "the audit signing key is gone from PostgreSQL, but checkpoints signed with it remain: restore the audit_signing_key table from a backup", err)
+			return nil, false, bulwark.E(bulwark.Conflict, op, "the audit signing key is gone from PostgreSQL, but checkpoints signed with it remain: restore the audit_signing_key table from a backup", err)
 		}
 	}
 	if err != nil {
-		return nil, keyError(op, err)
+		return nil, false, keyError(op, err)
 	}
 	if version != keys.Current() {
 		if err := RewrapSigningKey(ctx, pool, keys); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return key, nil
+	return key, strict, nil
 }
 
-// PublicKey returns the public key that checks the checkpoints, for
-// `bulwark audit verify`: the public half of the stored key, which must
-// open with keys (so that nobody who can write the database, but lacks
-// the master key, can have another key's signatures accepted). It is
-// NotFound when no key has been made.
-func PublicKey(ctx context.Context, db DB, keys *secret.Keyring) (ed25519.PublicKey, error) {
-	key, _, err := loadKey(ctx, db, keys)
+// VerifyKey returns the key that checks the checkpoints and the records'
+// MACs, for `bulwark audit verify`: the stored key, which must open with
+// keys (so that nobody who can write the database, but lacks the master
+// key, can have another key's signatures accepted). It is NotFound when
+// no key has been made.
+func VerifyKey(ctx context.Context, db DB, keys *secret.Keyring) (audit.Key, error) {
+	key, strict, _, err := loadKey(ctx, db, keys)
 	if err != nil {
-		return nil, keyError("pgaudit.PublicKey", err)
+		return audit.Key{}, keyError("pgaudit.VerifyKey", err)
 	}
-	return key.Public().(ed25519.PublicKey), nil
+	return audit.KeyOf(key, strict), nil
 }
 
 // StoredPublicKey returns the public key stored beside the sealed signing
@@ -113,7 +114,7 @@ func StoredPublicKey(ctx context.Context, db DB) (ed25519.PublicKey, error) {
 // column master_version says which version the key needs.
 func RewrapSigningKey(ctx context.Context, db DB, keys *secret.Keyring) error {
 	const op = "pgaudit.RewrapSigningKey"
-	key, version, err := loadKey(ctx, db, keys)
+	key, strict, version, err := loadKey(ctx, db, keys)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -123,7 +124,11 @@ func RewrapSigningKey(ctx context.Context, db DB, keys *secret.Keyring) error {
 	if version == keys.Current() {
 		return nil
 	}
-	sealed, v, err := keys.Wrap(keyAD(), key.Seed())
+	payload := key.Seed()
+	if strict {
+		payload = append(payload, macsEvery)
+	}
+	sealed, v, err := keys.Wrap(keyAD(), payload)
 	if err != nil {
 		return bulwark.E(bulwark.Internal, op, "cannot seal the audit signing key", err)
 	}
@@ -138,33 +143,42 @@ func RewrapSigningKey(ctx context.Context, db DB, keys *secret.Keyring) error {
 // errKeyMismatch: the stored public key is not the sealed key's.
 var errKeyMismatch = errors.New("the stored public key is not the sealed signing key's")
 
+// macsEvery ends the sealed seed of a key made by a release that gave
+// every record a MAC: its chains' records must all have one
+// (audit.Options.StrictMACs). It is sealed with the seed, so whoever can
+// write the database cannot take it off without the master key.
+const macsEvery = 1
+
 // loadKey reads and opens the stored key; pgx.ErrNoRows when there is
-// none.
-func loadKey(ctx context.Context, db DB, keys *secret.Keyring) (ed25519.PrivateKey, uint32, error) {
+// none. strict: the key was made with every record having a MAC.
+func loadKey(ctx context.Context, db DB, keys *secret.Keyring) (key ed25519.PrivateKey, strict bool, version uint32, err error) {
 	if keys == nil {
-		return nil, 0, errNoMaster
+		return nil, false, 0, errNoMaster
 	}
 	var pub, sealed []byte
-	err := db.QueryRow(ctx, `SELECT public, sealed FROM audit_signing_key WHERE id = 1`).Scan(&pub, &sealed)
+	err = db.QueryRow(ctx, `SELECT public, sealed FROM audit_signing_key WHERE id = 1`).Scan(&pub, &sealed)
 	if err != nil {
-		return nil, 0, err
+		return nil, false, 0, err
 	}
-	version, err := secret.KeyVersion(sealed)
+	version, err = secret.KeyVersion(sealed)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errSealed, err)
+		return nil, false, 0, fmt.Errorf("%w: %w", errSealed, err)
 	}
 	seed, err := keys.Unwrap(keyAD(), sealed)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errSealed, err)
+		return nil, false, 0, fmt.Errorf("%w: %w", errSealed, err)
 	}
-	if len(seed) != ed25519.SeedSize {
-		return nil, 0, fmt.Errorf("%w: %d bytes", errSealed, len(seed))
+	switch {
+	case len(seed) == ed25519.SeedSize+1 && seed[ed25519.SeedSize] == macsEvery:
+		seed, strict = seed[:ed25519.SeedSize], true
+	case len(seed) != ed25519.SeedSize:
+		return nil, false, 0, fmt.Errorf("%w: %d bytes", errSealed, len(seed))
 	}
-	key := ed25519.NewKeyFromSeed(seed)
+	key = ed25519.NewKeyFromSeed(seed)
 	if !bytes.Equal(pub, key.Public().(ed25519.PublicKey)) {
-		return nil, 0, errKeyMismatch
+		return nil, false, 0, errKeyMismatch
 	}
-	return key, version, nil
+	return key, strict, version, nil
 }
 
 // errNoMaster: no keyring was given.

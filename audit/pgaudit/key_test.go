@@ -3,6 +3,7 @@ package pgaudit
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,7 @@ func TestSigningKeyIsShared(t *testing.T) {
 	for i := range got {
 		p := d.pool(t)
 		wg.Go(func() {
-			k, err := SigningKey(t.Context(), p, keys)
+			k, _, err := SigningKey(t.Context(), p, keys)
 			if err != nil {
 				t.Errorf("SigningKey: %v", err)
 			}
@@ -40,9 +41,9 @@ func TestSigningKeyIsShared(t *testing.T) {
 		}
 	}
 	p := d.pool(t)
-	pub, err := PublicKey(t.Context(), p, keys)
-	if err != nil || !pub.Equal(got[0].Public()) {
-		t.Errorf("PublicKey = %x, %v; want the signing key's", pub, err)
+	vk, err := VerifyKey(t.Context(), p, keys)
+	if err != nil || !vk.Public().Equal(got[0].Public()) || !vk.ChecksMACs() {
+		t.Errorf("VerifyKey = %x (MACs %v), %v; want the signing key's, checking MACs", vk.Public(), vk.ChecksMACs(), err)
 	}
 	stored, err := StoredPublicKey(t.Context(), p)
 	if err != nil || !stored.Equal(got[0].Public()) {
@@ -66,9 +67,9 @@ func TestSigningKeyIsShared(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	reps, err := audit.VerifyAll(t.Context(), ReadOnly(p), pub)
-	if err != nil || len(reps) != 2 || reps[0].Err != nil || reps[1].Err != nil || reps[1].Report.Signed != 1 {
-		t.Errorf("VerifyAll with the loaded public key = %+v, %v", reps, err)
+	reps, err := audit.VerifyAll(t.Context(), ReadOnly(p), vk)
+	if err != nil || len(reps) != 2 || reps[0].Err != nil || reps[1].Err != nil || reps[1].Report.Signed != 1 || !reps[1].Report.MACs {
+		t.Errorf("VerifyAll with the loaded key = %+v, %v; want both chains intact, their MACs checked", reps, err)
 	}
 }
 
@@ -95,7 +96,7 @@ func TestSigningKeyRefusesChanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			d := freshDB(t)
 			p := d.pool(t)
-			key, err := SigningKey(t.Context(), p, keys)
+			key, _, err := SigningKey(t.Context(), p, keys)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,13 +116,13 @@ func TestSigningKeyRefusesChanges(t *testing.T) {
 				}
 				d.exec(t, p, tt.change, arg)
 			}
-			_, err = PublicKey(t.Context(), p, tt.keys)
+			_, err = VerifyKey(t.Context(), p, tt.keys)
 			if bulwark.ErrorKind(err) != tt.kind || !strings.Contains(bulwark.ErrorMessage(err), tt.msg) {
-				t.Errorf("PublicKey = %v, want %v with %q", err, tt.kind, tt.msg)
+				t.Errorf("VerifyKey = %v, want %v with %q", err, tt.kind, tt.msg)
 			}
 			// SigningKey neither opens it nor, the key gone, makes
 			// another while checkpoints signed with the old one remain.
-			if k, err := SigningKey(t.Context(), p, tt.keys); err == nil {
+			if k, _, err := SigningKey(t.Context(), p, tt.keys); err == nil {
 				t.Errorf("SigningKey = %x, want an error", k.Public())
 			}
 		})
@@ -138,14 +139,14 @@ func TestSigningKeyFollowsRotation(t *testing.T) {
 			d := freshDB(t)
 			p := d.pool(t)
 			v1 := secret.NewKeyring()
-			key, err := SigningKey(t.Context(), p, v1)
+			key, _, err := SigningKey(t.Context(), p, v1)
 			if err != nil {
 				t.Fatal(err)
 			}
 			v2 := v1.WithNewKey()
 			switch how {
 			case "SigningKey":
-				if _, err := SigningKey(t.Context(), p, v2); err != nil {
+				if _, _, err := SigningKey(t.Context(), p, v2); err != nil {
 					t.Fatal(err)
 				}
 			case "RewrapSigningKey":
@@ -162,10 +163,60 @@ func TestSigningKeyFollowsRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := SigningKey(t.Context(), p, only2)
+			again, _, err := SigningKey(t.Context(), p, only2)
 			if err != nil || !again.Equal(key) {
 				t.Errorf("SigningKey with version 1 retired = %v; want the same key", err)
 			}
 		})
+	}
+}
+
+// TestSigningKeyOfAnEarlierRelease: a key sealed by a release before
+// records had MACs (the seed alone) loads as not strict, and stays so
+// sealed again with a new master version; a key made now is strict.
+// Whoever can write the database cannot make a strict key loose: the
+// mark is sealed with the seed.
+func TestSigningKeyOfAnEarlierRelease(t *testing.T) {
+	d := freshDB(t)
+	keys := secret.NewKeyring()
+	p := d.pool(t)
+	made, strict, err := SigningKey(t.Context(), p, keys)
+	if err != nil || !strict {
+		t.Fatalf("new key: strict %v, %v; want strict", strict, err)
+	}
+	// The sealed seed alone, as an earlier release sealed it, for
+	// another key: a stranger cannot pass one off (the public key column
+	// must match), so this is the earlier release's own row.
+	_, old, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, v, err := keys.Wrap(keyAD(), old.Seed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.exec(t, p, `UPDATE audit_signing_key SET public = $1, sealed = $2, master_version = $3 WHERE id = 1`,
+		[]byte(old.Public().(ed25519.PublicKey)), sealed, int64(v))
+	k, strict, err := SigningKey(t.Context(), p, keys)
+	if err != nil || strict || !k.Equal(old) {
+		t.Fatalf("earlier release's key: strict %v, same %v, %v; want it, not strict", strict, k.Equal(old), err)
+	}
+	vk, err := VerifyKey(t.Context(), p, keys)
+	if err != nil || !vk.ChecksMACs() || !vk.Public().Equal(old.Public()) {
+		t.Fatalf("VerifyKey of the earlier release's key: %v", err)
+	}
+	keys2 := keys.WithNewKey()
+	if err := RewrapSigningKey(t.Context(), p, keys2); err != nil {
+		t.Fatal(err)
+	}
+	if _, strict, err := SigningKey(t.Context(), p, keys2); err != nil || strict {
+		t.Errorf("sealed again: strict %v, %v; want it still not strict", strict, err)
+	}
+	// A strict key's row put back where a loose one was: strict again.
+	sealed, v, _ = keys2.Wrap(keyAD(), append(made.Seed(), macsEvery))
+	d.exec(t, p, `UPDATE audit_signing_key SET public = $1, sealed = $2, master_version = $3 WHERE id = 1`,
+		[]byte(made.Public().(ed25519.PublicKey)), sealed, int64(v))
+	if _, strict, err := SigningKey(t.Context(), p, keys2); err != nil || !strict {
+		t.Errorf("strict key: strict %v, %v", strict, err)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -89,11 +88,11 @@ func openChains(ctx context.Context, db store, data string, opt audit.Options) (
 			return nil, bulwark.E(bulwark.Unavailable, "openAudit", "cannot create "+d+": "+errText(err), err)
 		}
 	}
-	key, err := audit.LoadOrCreateSigningKey(keyPath)
+	key, strict, err := audit.LoadOrCreateSigningKey(keyPath)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "openAudit", "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
 	}
-	opt.SigningKey = key
+	opt.SigningKey, opt.StrictMACs = key, strict
 	l, err := audit.OpenChains(ctx, audit.FileDir{Path: dir}, opt)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "openAudit", "the audit log in "+dir+" cannot be opened: "+err.Error(), err)
@@ -174,11 +173,11 @@ func verifyAuditDir(ctx context.Context, data string, then func(context.Context,
 	if _, err := os.Stat(keyPath); err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "audit verify", "the audit signing key "+keyPath+" is missing: set BULWARK_AUDIT_KEY_FILE to where it is kept", err)
 	}
-	key, err := audit.LoadOrCreateSigningKey(keyPath)
+	key, strict, err := audit.LoadOrCreateSigningKey(keyPath)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "audit verify", "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
 	}
-	reps, err := audit.VerifyAll(ctx, audit.FileDir{Path: dir, ReadOnly: true}, key.Public().(ed25519.PublicKey))
+	reps, err := audit.VerifyAll(ctx, audit.FileDir{Path: dir, ReadOnly: true}, audit.KeyOf(key, strict))
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, "audit verify", "the audit log cannot be read: "+err.Error(), err)
 	}
@@ -266,7 +265,7 @@ const auditUsage = `Usage:
   bulwark audit verify [--data DIR] [--database-url URL] [--export FILE]
 
 verify checks every chain of the audit log in full (each record's hash and
-the signed checkpoints) and says which records are intact. It only reads,
+MAC, and the signed checkpoints) and says which records are intact. It only reads,
 so it may run while 'bulwark serve' writes to the log. With SQLite the
 audit log is in the data folder; with a PostgreSQL store (--database-url
 or BULWARK_DATABASE_URL) it is in that database, and verifying it needs
@@ -283,6 +282,18 @@ Example:
   bulwark audit verify --data /var/lib/bulwark
   bulwark audit verify --data /var/lib/bulwark --export /var/log/bulwark/audit.jsonl
   BULWARK_MASTER_KEY_FILE=/etc/bulwark/master.key bulwark audit verify --database-url postgres://bulwark@db/bulwark`
+
+// macsNote says whether the records' MACs were checked: the verifier had
+// the signing key (always, from the data folder or the database), and the
+// records of a log begun by a release before MACs may lack one.
+func macsNote(reps []audit.ChainReport) string {
+	for _, r := range reps {
+		if !r.Report.MACs {
+			return " (the records' MACs not checked)"
+		}
+	}
+	return ", each record's MAC checked"
+}
 
 func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	if code, done := helpRequested(args, auditUsage, s); done {
@@ -357,7 +368,7 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	if bad > 0 {
 		return exitFailed
 	}
-	fmt.Fprintf(s.out, "audit log intact: %d chains, %d records\n", len(reps), records)
+	fmt.Fprintf(s.out, "audit log intact: %d chains, %d records%s\n", len(reps), records, macsNote(reps))
 	if exported != nil {
 		fmt.Fprintf(s.out, "export matches the audit log: %d records of %d chains, %d missing from it (dropped, or exported by another node), %d repeated\n",
 			exported.Records, exported.Chains, exported.Missing, exported.Duplicates)

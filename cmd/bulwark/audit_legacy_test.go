@@ -20,7 +20,7 @@ func TestLegacyAuditLogStillVerifies(t *testing.T) {
 	data := t.TempDir()
 	extra := []string{"BULWARK_DATA=" + data}
 	logDir, keyPath := auditPaths(data)
-	key, err := audit.LoadOrCreateSigningKey(keyPath)
+	key, _, err := audit.LoadOrCreateSigningKey(keyPath)
 	if err != nil {
 		t.Fatal(err)
 	}

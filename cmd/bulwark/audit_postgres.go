@@ -49,11 +49,11 @@ func openSharedAudit(ctx context.Context, pg sharedAudit, opt audit.Options) (*a
 	if err != nil {
 		return nil, auditDBError(op, "the audit log in PostgreSQL cannot be opened", err)
 	}
-	key, err := pgaudit.SigningKey(ctx, pg.Pool(), pg.auditKeys())
+	key, strict, err := pgaudit.SigningKey(ctx, pg.Pool(), pg.auditKeys())
 	if err != nil {
 		return nil, auditDBError(op, "the audit signing key in PostgreSQL cannot be used", err)
 	}
-	opt.SigningKey = key
+	opt.SigningKey, opt.StrictMACs = key, strict
 	l, err := audit.OpenChains(ctx, b, opt)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "the audit log in PostgreSQL cannot be opened", err)
@@ -99,7 +99,7 @@ func verifyPostgresAudit(ctx context.Context, url string, then func(context.Cont
 	if !exists {
 		return nil, nil
 	}
-	pub, err := pgaudit.PublicKey(ctx, pool, mk.keys)
+	key, err := pgaudit.VerifyKey(ctx, pool, mk.keys)
 	if bulwark.ErrorKind(err) == bulwark.NotFound {
 		var chains int
 		if qerr := pool.QueryRow(ctx, `SELECT COUNT(*) FROM audit_chains`).Scan(&chains); qerr == nil && chains == 0 {
@@ -110,7 +110,7 @@ func verifyPostgresAudit(ctx context.Context, url string, then func(context.Cont
 	if err != nil {
 		return nil, err
 	}
-	reps, err := audit.VerifyAll(ctx, pgaudit.ReadOnly(pool), pub)
+	reps, err := audit.VerifyAll(ctx, pgaudit.ReadOnly(pool), key)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Unavailable, op, "the audit log cannot be read: "+scrubURL(err.Error(), url), err)
 	}

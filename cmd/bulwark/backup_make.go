@@ -173,7 +173,7 @@ func makeBackup(ctx context.Context, data, out string, prog *progress, s stdio) 
 		return res, bulwark.Errorf(bulwark.Unavailable, op, "the audit signing key %s is missing: set BULWARK_AUDIT_KEY_FILE to where it is kept", keyPath)
 	}
 	if fileExists(keyPath) {
-		key, err := audit.LoadOrCreateSigningKey(keyPath) // it exists: only loaded
+		key, _, err := audit.LoadOrCreateSigningKey(keyPath) // it exists: only loaded
 		if err != nil {
 			return res, bulwark.E(bulwark.Unavailable, op, "the audit signing key "+keyPath+" cannot be used: "+err.Error(), err)
 		}
@@ -342,7 +342,9 @@ func verifyStagedChains(ctx context.Context, root, pub string) (chains int, reco
 	if err != nil || len(key) != ed25519.PublicKeySize {
 		return 0, 0, bulwark.Errorf(bulwark.Invalid, "backup", "the backup holds audit chains but no valid audit public key")
 	}
-	reps, err := audit.VerifyAll(ctx, audit.FileDir{Path: dir, ReadOnly: true}, ed25519.PublicKey(key))
+	// The backup holds the public key: its checkpoints are checked, not
+	// its records' MACs (restored, `bulwark audit verify` checks those).
+	reps, err := audit.VerifyAll(ctx, audit.FileDir{Path: dir, ReadOnly: true}, audit.PublicOnly(key))
 	if err != nil {
 		return 0, 0, bulwark.E(bulwark.Invalid, "backup", "the audit log in the backup cannot be read: "+err.Error(), err)
 	}
