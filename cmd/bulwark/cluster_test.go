@@ -454,16 +454,31 @@ func TestCluster(t *testing.T) {
 		}
 		// One failed login on each node: on its own, no node has seen
 		// more than one, which it would let pass (accountPolicy.Free is 2).
+		var third time.Time // when the third failed login was answered
 		for i := range 3 {
 			if code := login(i, "wrong password, wrong"); code != http.StatusUnauthorized {
 				t.Fatalf("failed login on node %d = %d, want 401", i, code)
 			}
+			third = time.Now()
 		}
+		// The third failure, counted once its password was checked, just
+		// before the answer, makes the account wait 1 s: a login answered
+		// within 1 s of that answer was checked within the wait, and must
+		// be refused. (One answered later, on a machine stalled by other
+		// work, may rightly pass: all three did once, with fuzzing beside.)
+		checked := 0
 		for i := range 3 {
-			if code := login(i, password); code != http.StatusTooManyRequests {
+			code := login(i, password)
+			if time.Since(third) >= time.Second {
+				t.Logf("the login on node %d was answered more than 1 s after the third failure (%d): not checked", i, code)
+				continue
+			}
+			checked++
+			if code != http.StatusTooManyRequests {
 				t.Errorf("after three failed logins spread over three nodes, a login on node %d = %d, want 429", i, code)
 			}
 		}
+		t.Logf("%d of 3 logins answered within the wait", checked)
 	})
 
 	t.Run("a task whose node is killed goes on elsewhere", func(t *testing.T) {
