@@ -54,8 +54,11 @@
 // key cannot read the key, nor put one of theirs in its place: a sealed
 // value opens only with the master key, and the public key stored beside
 // it must be the one the sealed key derives. So the key need not be kept
-// apart from the log, as the file store's key file is. PublicKey gives
-// `bulwark audit verify` the public key, checked the same way;
-// StoredPublicKey reads it without the master key, for an auditor who
-// compares it with a copy kept elsewhere.
+// apart from the log, as the file store's key file is. The same key
+// keys each record's MAC (package audit, mac.go); a key made since
+// records have MACs is sealed with a mark after its seed that every
+// record must have one, which RewrapSigningKey keeps. VerifyKey gives
+// `bulwark audit verify` the key, checked the same way;
+// StoredPublicKey reads the public key without the master key, for an
+// auditor who compares it with a copy kept elsewhere.
 package pgaudit
