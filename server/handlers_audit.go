@@ -310,7 +310,10 @@ type verifyResponse struct {
 	// Checked is how many records this verification read: those added
 	// since the chain was last found intact (all of them the first time).
 	Checked uint64 `json:"checked"`
-	Problem string `json:"problem,omitempty"`
+	// MACsChecked: each record read had its MAC checked (the server holds
+	// the signing key, so always once a verification ran).
+	MACsChecked bool   `json:"macs_checked"`
+	Problem     string `json:"problem,omitempty"`
 }
 
 // verifyAudit checks the caller's chain from where it was last found
@@ -335,7 +338,7 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.As(err, &p) {
 		return bulwark.E(bulwark.Unavailable, op, "the audit log cannot be read", err)
 	}
-	resp := verifyResponse{Intact: err == nil, Records: rep.Records, Checkpoints: rep.Checkpoints, Signed: rep.Signed, Checked: rep.Read}
+	resp := verifyResponse{Intact: err == nil, Records: rep.Records, Checkpoints: rep.Checkpoints, Signed: rep.Signed, Checked: rep.Read, MACsChecked: rep.MACs}
 	if p != nil {
 		resp.Problem = p.Error()
 	}

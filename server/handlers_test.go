@@ -192,8 +192,8 @@ func TestAuditRoutes(t *testing.T) {
 	if w.Code != 200 || !v.Intact || v.Records == 0 {
 		t.Errorf("verify = %d %s", w.Code, w.Body)
 	}
-	if v.Records != 4 || v.Checked != 4 {
-		t.Errorf("verify = %d records, %d checked; want A's own 4, all read the first time", v.Records, v.Checked)
+	if v.Records != 4 || v.Checked != 4 || !v.MACsChecked {
+		t.Errorf("verify = %d records, %d checked, MACs checked %v; want A's own 4, all read the first time, their MACs checked", v.Records, v.Checked, v.MACsChecked)
 	}
 	verify := func(q string) verifyResponse {
 		t.Helper()

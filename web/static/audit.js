@@ -107,7 +107,8 @@ export async function render(main, ctx) {
     const v = await api('GET', '/api/v1/audit/verify');
     verifyOut.append(v.intact
       ? h('p', {class: 'verdict ok', role: 'status'}, h('strong', null, 'The chain is intact. '),
-        `${fmtNumber(v.records)} records, ${fmtNumber(v.checkpoints)} signed checkpoints, covering ${fmtNumber(v.signed)} records.`)
+        `${fmtNumber(v.records)} records, ${fmtNumber(v.checkpoints)} signed checkpoints, covering ${fmtNumber(v.signed)} records` +
+        (v.macs_checked ? '; each record\'s MAC checked.' : '.'))
       : h('p', {class: 'verdict bad', role: 'alert'}, h('strong', null, 'The chain is broken. '), v.problem || 'A record was changed, removed or reordered.'));
   }));
   try {
