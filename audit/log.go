@@ -207,9 +207,13 @@ func (l *Log) write(ctx context.Context, recs []Record, seq uint64, head Hash, s
 			return 0, Hash{}, 0, err
 		}
 		defer ss.Unlock()
+		known, knownHead := seq, head
 		var err error
 		if seq, head, err = ss.Head(ctx); err != nil {
 			return 0, Hash{}, 0, err
+		}
+		if err := wentBack(known, knownHead, seq, head); err != nil {
+			return 0, Hash{}, 0, &stickyError{err}
 		}
 		signed = min(signed, seq)
 	}
@@ -241,6 +245,23 @@ func (l *Log) write(ctx context.Context, recs []Record, seq uint64, head Hash, s
 	return seq, head, signed, nil
 }
 
+// wentBack reports a shared store whose head (seq, head) is behind the
+// one this Log last wrote or saw (known, knownHead), or at the same place
+// with another hash: records are only ever appended, so the chain was cut
+// or rewritten under the running log (red team, session 44: the log
+// chained on, and signed, whatever head the store gave, lending its MACs
+// and checkpoints to a branch cut at a genuine record). The Log stops, as
+// on a failed write: carrying on would vouch for the cut.
+func wentBack(known uint64, knownHead Hash, seq uint64, head Hash) error {
+	switch {
+	case seq < known:
+		return fmt.Errorf("the chain's stored head is record %d, behind record %d this log wrote or saw: records were removed under it", seq, known)
+	case seq == known && head != knownHead:
+		return fmt.Errorf("record %d of the chain is not the one this log wrote or saw: the chain was rewritten under it", seq)
+	}
+	return nil
+}
+
 // sign signs and stores a checkpoint of seq and head when there are
 // records since the one of size signed, and returns the size of the last
 // checkpoint.
@@ -267,9 +288,14 @@ func (l *Log) checkpoint(ctx context.Context) error {
 			return err
 		}
 		defer ss.Unlock()
+		known, knownHead := seq, head
 		var err error
 		if seq, head, err = ss.Head(ctx); err != nil {
 			return err
+		}
+		if err := wentBack(known, knownHead, seq, head); err != nil {
+			l.err = fmt.Errorf("audit log failed: %w", err)
+			return l.err
 		}
 		signed = min(signed, seq)
 	}

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStorage func(t *testing.T) Storage) {
 	t.Run("TamperEachChainKind", func(t *testing.T) { TamperEachChainKind(t, newStorage) })
 	t.Run("IncrementalVerify", func(t *testing.T) { IncrementalVerify(t, newStorage) })
 	t.Run("VerifyFindsDeletion", func(t *testing.T) { VerifyFindsDeletion(t, newStorage) })
+	t.Run("CutUnderARunningLog", func(t *testing.T) { CutUnderARunningLog(t, newStorage) })
 	t.Run("ReadFrom", func(t *testing.T) { ReadFrom(t, newStorage(t)) })
 	t.Run("Concurrent", func(t *testing.T) { Concurrent(t, newStorage(t)) })
 	t.Run("Shared", func(t *testing.T) { Shared(t, newStorage(t), 2, 4, 40) })
@@ -513,6 +514,57 @@ func IncrementalVerify(t *testing.T, newStorage func(t *testing.T) Storage) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.problem) {
 				t.Errorf("second Verify = %v, want a problem with %q", err, tt.problem)
+			}
+		})
+	}
+}
+
+// CutUnderARunningLog: a chain cut or rewritten in the storage while a
+// Log appends to it stops the Log: it neither chains new records onto
+// the cut (lending them its MACs) nor signs a checkpoint over it (red
+// team, session 44: a copy of record 7 appended as the last line made
+// the log continue from 7, and the branch verified).
+func CutUnderARunningLog(t *testing.T, newStorage func(t *testing.T) Storage) {
+	ctx := context.Background()
+	key := Key(t)
+	type lines = [][]byte
+	for _, tt := range []struct {
+		name   string
+		tamper func(t *testing.T, l lines) lines
+		want   string
+	}{
+		{"cut after record 7", func(_ *testing.T, l lines) lines { return l[:7] }, "removed under it"},
+		{"emptied", func(_ *testing.T, l lines) lines { return nil }, "removed under it"},
+		{"record 7 again as the last", func(_ *testing.T, l lines) lines { return append(l, l[6]) }, "removed under it"},
+		// (The last record rewritten in place, its length kept, is not
+		// seen by a file store, which knows its head by where the file
+		// ends: the record's MAC is what shows it, see TamperRecords.)
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStorage(t)
+			c, err := audit.OpenChains(ctx, s.Backend(t), audit.Options{SigningKey: key, StrictMACs: true, CheckpointEvery: 1000, Now: Clock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			add := func() error {
+				return c.Append(ctx, audit.Record{TenantID: "tn_a", Actor: "u", Action: "x", Outcome: audit.OutcomeOK})
+			}
+			for range 10 {
+				if err := add(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.SetLines(t, "tn_a", false, tt.tamper(t, s.Lines(t, "tn_a", false)))
+			for i := range 2 {
+				if err := add(); err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("append %d after the chain was %s: %v; want the log stopped, %q", i+1, tt.name, err, tt.want)
+				}
+			}
+			c.Close()
+			for _, cp := range s.Lines(t, "tn_a", true) {
+				if len(cp) > 0 {
+					t.Errorf("a checkpoint signed over the chain %s: %s", tt.name, cp)
+				}
 			}
 		})
 	}
