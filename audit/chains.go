@@ -85,8 +85,9 @@ type chain struct {
 	vmu  sync.Mutex // one verification at a time
 	mark Marker     // where the chain was last found intact
 	// created holds, for the system chain, the tenant chains whose
-	// creation it records up to mark (under vmu).
-	created map[string]bool
+	// creation it records up to mark (under vmu), and again those whose
+	// creation it records more than once.
+	created, again map[string]bool
 	// pending is set while the chain, created by this process, waits for
 	// its first record.
 	pending atomic.Bool
@@ -239,13 +240,26 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 	}
 	ch.vmu.Lock()
 	defer ch.vmu.Unlock()
-	from := ch.mark
+	from, prev := ch.mark, ch.mark
 	if full {
 		from = Marker{}
 	}
-	rep, err := VerifyChain(ctx, ch.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), chain, from, nil)
+	var at Hash // the hash at prev.Seq, read again
+	rep, err := VerifyChain(ctx, ch.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), chain, from, func(r Record) {
+		if r.Seq == prev.Seq {
+			at = r.Hash
+		}
+	})
+	if err == nil && from != prev {
+		err = belowMark(prev, &rep, at)
+	}
 	if err != nil {
 		return rep, err
+	}
+	if c.recreated(chain) {
+		p := &Problem{Seq: 1, Reason: msgRecreated}
+		rep.Problem = p
+		return rep, p
 	}
 	if !created && rep.Records > 0 {
 		// Created since the system chain was read: its creation was
@@ -278,24 +292,38 @@ func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Re
 	}
 	sys.vmu.Lock()
 	defer sys.vmu.Unlock()
-	from, known := sys.mark, sys.created
+	from, prev, known := sys.mark, sys.mark, sys.created
 	if full || known == nil { // what was seen before is not kept
 		from, known = Marker{}, nil
 	}
-	seen := map[string]bool{}
+	seen, again := map[string]bool{}, map[string]bool{}
+	var at Hash // the hash at prev.Seq, read again
 	rep, err := VerifyChain(ctx, sys.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), SystemChain, from, func(r Record) {
 		if name, ok := chainCreation(r); ok {
+			// (Records up to from.Seq are read again, and in known.)
+			if seen[name] || known[name] && r.Seq > from.Seq {
+				again[name] = true
+			}
 			seen[name] = true
 		}
+		if r.Seq == prev.Seq {
+			at = r.Hash
+		}
 	})
+	if err == nil && from != prev {
+		err = belowMark(prev, &rep, at)
+	}
 	if err != nil {
 		return rep, false, err
 	}
 	if known == nil {
-		sys.created = seen
+		sys.created, sys.again = seen, again
 	} else {
 		for name := range seen {
 			sys.created[name] = true
+		}
+		for name := range again {
+			sys.again[name] = true
 		}
 	}
 	sys.mark = rep.Marker()
@@ -317,6 +345,18 @@ func (c *Chains) systemCreated(ctx context.Context, tenant string) (bool, error)
 	return created, err
 }
 
+// recreated reports whether the system chain, as last verified, records
+// the creation of chain more than once.
+func (c *Chains) recreated(chain string) bool {
+	sys, err := c.get(context.Background(), SystemChain, false)
+	if err != nil || sys == nil {
+		return false
+	}
+	sys.vmu.Lock()
+	defer sys.vmu.Unlock()
+	return sys.again[chain]
+}
+
 // chainCreation returns the tenant id of a system chain record of a tenant
 // chain's creation.
 func chainCreation(r Record) (string, bool) {
@@ -332,6 +372,7 @@ const (
 	msgChainGone  = "the chain is gone, though the system chain records its creation"
 	msgChainEmpty = "the chain has no records, though the system chain records its creation: its records were removed"
 	msgNotCreated = "the system chain does not record the creation of this chain, which holds records: the system chain was emptied, cut or replaced"
+	msgRecreated  = "the system chain records the creation of this chain more than once: the chain was removed and made again, and its records before are gone"
 )
 
 // creationProblem returns what is wrong with a tenant's chain, found
@@ -441,13 +482,14 @@ func VerifyAll(ctx context.Context, dir Backend, k Key) ([]ChainReport, error) {
 	slices.Sort(names) // the system chain, "", first
 	if len(names) > 0 && names[0] != SystemChain {
 		p := &Problem{Reason: "the system chain is gone, though tenant chains remain: it was removed"}
-		return verifyTenants(ctx, dir, k, names, []ChainReport{{Chain: SystemChain, Report: Report{Problem: p}, Err: p}}, nil)
+		return verifyTenants(ctx, dir, k, names, []ChainReport{{Chain: SystemChain, Report: Report{Problem: p}, Err: p}}, nil, nil)
 	}
-	created := map[string]bool{}
+	created, again := map[string]bool{}, map[string]bool{}
 	var out []ChainReport
 	if len(names) > 0 {
 		visit := func(r Record) {
 			if name, ok := chainCreation(r); ok {
+				again[name] = again[name] || created[name]
 				created[name] = true
 			}
 		}
@@ -457,22 +499,27 @@ func VerifyAll(ctx context.Context, dir Backend, k Key) ([]ChainReport, error) {
 		}
 		out = append(out, rep)
 		if rep.Err != nil {
-			created = nil // not to be trusted, nor held against the tenants
+			created, again = nil, nil // not to be trusted, nor held against the tenants
 		}
 		names = names[1:]
 	}
-	return verifyTenants(ctx, dir, k, names, out, created)
+	return verifyTenants(ctx, dir, k, names, out, created, again)
 }
 
 // verifyTenants is VerifyAll for the tenant chains names, after the
 // reports out of the system chain; created holds the chains whose
-// creation an intact system chain records (nil when there is none).
-func verifyTenants(ctx context.Context, dir Backend, k Key, names []string, out []ChainReport, created map[string]bool) ([]ChainReport, error) {
+// creation an intact system chain records (nil when there is none), and
+// again those whose creation it records more than once.
+func verifyTenants(ctx context.Context, dir Backend, k Key, names []string, out []ChainReport, created, again map[string]bool) ([]ChainReport, error) {
 	var unrecorded []string
 	for _, name := range names {
 		rep, err := verifyOne(ctx, dir, k, name, nil)
 		if err != nil {
 			return out, err
+		}
+		if rep.Err == nil && again[name] {
+			p := &Problem{Seq: 1, Reason: msgRecreated}
+			rep.Report.Problem, rep.Err = p, p
 		}
 		if rep.Err == nil && created != nil && created[name] && rep.Report.Records == 0 {
 			p := creationProblem(true, rep.Report)

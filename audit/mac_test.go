@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,130 @@ func TestSigningKeyStrict(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if !bytes.Equal(data, old) {
 		t.Error("loading a key rewrote its file")
+	}
+}
+
+func appendN(t *testing.T, c *Chains, tenant string, n int) {
+	t.Helper()
+	for i := range n {
+		if err := c.Append(context.Background(), Record{TenantID: tenant, Actor: "u", Action: "tool.call", Target: fmt.Sprint(i), Outcome: OutcomeOK}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestChainRemovedAndMadeAgain: a tenant's chain removed whole (its
+// files) while the server is down is made again by the next record, with
+// a second record of its creation in the system chain: that fails the
+// chain, in VerifyAll and in Chains.Verify (red team of the MACs, session
+// 44: both said intact, the 20 records before gone).
+func TestChainRemovedAndMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	key := testKey(t)
+	dir := t.TempDir()
+	opt := Options{SigningKey: key, StrictMACs: true, CheckpointEvery: 5, Now: fixedClock()}
+	c, err := OpenChains(ctx, FileDir{Path: dir}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, c, "t1", 20)
+	appendN(t, c, "t2", 3)
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range []string{"", ".checkpoints", ".idx"} {
+		os.Remove(filepath.Join(dir, "tenants", "t1.log"+side))
+	}
+	if c, err = OpenChains(ctx, FileDir{Path: dir}, opt); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, c, "t1", 2)
+	if _, err := c.Verify(ctx, "t1"); err == nil || !strings.Contains(err.Error(), "more than once") {
+		t.Errorf("Chains.Verify of the chain made again: %v; want its creation recorded twice", err)
+	}
+	if _, err := c.Verify(ctx, "t2"); err != nil {
+		t.Errorf("Chains.Verify of another tenant's chain: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := VerifyAll(ctx, FileDir{Path: dir, ReadOnly: true}, pub(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reps {
+		switch {
+		case r.Chain == "t1" && (r.Err == nil || !strings.Contains(r.Err.Error(), "more than once")):
+			t.Errorf("VerifyAll, the chain made again: %v; want its creation recorded twice", r.Err)
+		case r.Chain != "t1" && r.Err != nil:
+			t.Errorf("VerifyAll, chain %q: %v", r.Chain, r.Err)
+		}
+	}
+}
+
+// TestVerifyFullKeepsTheMark: a full verification does not find intact,
+// nor mark so, less than an earlier one vouched for: a chain of an
+// older key with its MACs removed and a record rewritten, or a strict
+// chain cut with its checkpoints (red team of the MACs, session 44:
+// VerifyFull passed what Verify had just failed, then Verify passed too).
+func TestVerifyFullKeepsTheMark(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		strict bool
+		tamper func(t *testing.T, path string)
+		want   string
+	}{
+		{"MACs removed, a record rewritten", false, func(t *testing.T, path string) {
+			var prev Hash
+			lines := readLines(t, path)
+			for i, l := range lines {
+				if len(l) == 0 {
+					continue
+				}
+				r, err := DecodeRecord(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 2 {
+					r.Target = "forged"
+				}
+				r.MAC, r.PrevHash = Hash{}, prev
+				r.Hash = ComputeHash(&r)
+				prev = r.Hash
+				lines[i], _ = EncodeRecord(r)
+			}
+			writeLines(t, path, lines)
+			os.Remove(path + ".checkpoints")
+			os.Remove(path + ".idx")
+		}, "changed since"},
+		{"cut with its checkpoints", true, func(t *testing.T, path string) {
+			writeLines(t, path, readLines(t, path)[:6])
+			os.Remove(path + ".checkpoints")
+			os.Remove(path + ".idx")
+		}, "truncated"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			c, err := OpenChains(ctx, FileDir{Path: dir}, Options{SigningKey: testKey(t), StrictMACs: tt.strict, CheckpointEvery: 1000, Now: fixedClock()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			appendN(t, c, "t1", 10)
+			if _, err := c.Verify(ctx, "t1"); err != nil {
+				t.Fatal(err)
+			}
+			tt.tamper(t, filepath.Join(dir, "tenants", "t1.log"))
+			if _, err := c.Verify(ctx, "t1"); err == nil {
+				t.Error("Verify after the change: intact")
+			}
+			if _, err := c.VerifyFull(ctx, "t1"); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("VerifyFull after the change: %v; want %q", err, tt.want)
+			}
+			if _, err := c.Verify(ctx, "t1"); err == nil {
+				t.Error("Verify after VerifyFull: intact (the mark moved)")
+			}
+		})
 	}
 }

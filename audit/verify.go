@@ -213,3 +213,30 @@ func VerifyChain(ctx context.Context, s Store, k Key, chain string, from Marker,
 	rep.cpDigest, rep.firstMAC = Hash(digest.Sum(nil)), firstMAC
 	return rep, nil
 }
+
+// belowMark returns the problem, also set in rep, when a verification
+// that did not start from prev, where the chain was last found intact
+// (a full one), finds less than prev vouched for: fewer records, another
+// hash at prev.Seq (at, as read again), fewer checkpoints, or the first
+// record with a MAC later or gone. Starting again from nothing, it would
+// otherwise find intact, and mark so, a chain cut behind the mark, or
+// rewritten with its MACs removed (red team of the MACs, session 44:
+// VerifyFull passed what Verify had just failed, and moved the mark).
+// nil when prev is the zero Marker.
+func belowMark(prev Marker, rep *Report, at Hash) error {
+	var p *Problem
+	switch {
+	case rep.Records < prev.Seq:
+		p = &Problem{Seq: rep.Records + 1, Reason: fmt.Sprintf("log truncated: %d records were verified, the log has %d", prev.Seq, rep.Records)}
+	case prev.Seq > 0 && at != prev.Head:
+		p = &Problem{Seq: prev.Seq, Reason: "records up to this one changed since they were last verified"}
+	case rep.Checkpoints < prev.Checkpoints:
+		p = &Problem{Checkpoint: rep.Checkpoints + 1, Reason: fmt.Sprintf("removed: %d checkpoints were verified, %d remain", prev.Checkpoints, rep.Checkpoints)}
+	case prev.firstMAC != 0 && (rep.firstMAC == 0 || rep.firstMAC > prev.firstMAC):
+		p = &Problem{Seq: prev.firstMAC, Reason: "its MAC was removed since it was last verified"}
+	default:
+		return nil
+	}
+	rep.Problem = p
+	return p
+}
