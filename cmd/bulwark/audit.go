@@ -347,13 +347,19 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	if len(reps) == 0 && *exportFile != "" {
 		return fail(s, bulwark.Errorf(bulwark.NotFound, "audit verify", "no audit log in %s to check the export against", auditPlace(loc)))
 	}
+	names := tenantNames(ctx, data, dbURL)
+	if len(reps) == 0 && len(names) > 0 {
+		// Making a tenant records it: the log, key and all, was removed
+		// (with PostgreSQL, whoever can write the database can drop its
+		// audit tables and key), unless it was never kept.
+		return fail(s, auditGone(fmt.Sprintf("the store has tenants (%d), whose creation the audit log records, but there is no audit log in %s: it was removed, or every process ran with BULWARK_AUDIT=off", len(names), auditPlace(loc))))
+	}
 	if len(reps) == 0 {
 		fmt.Fprintf(s.out, "no audit log yet in %s\n", auditPlace(loc))
 		return exitOK
 	}
 	bad := 0
 	var records uint64
-	names := tenantNames(ctx, data, dbURL)
 	for _, r := range reps {
 		if r.Err != nil {
 			bad++

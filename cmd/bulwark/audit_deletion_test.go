@@ -43,6 +43,14 @@ func TestAuditVerifyFindsTheLogRemoved(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "the audit log is NOT intact: it is gone"},
+		{"audit folder and signing key removed", func(t *testing.T, dir string) {
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(filepath.Join(filepath.Dir(dir), "keys", "audit-signing.key")); err != nil {
+				t.Fatal(err)
+			}
+		}, "the store has tenants (1), whose creation the audit log records, but there is no audit log"},
 		{"audit folder emptied", func(t *testing.T, dir string) {
 			ents, _ := os.ReadDir(dir)
 			for _, e := range ents {

@@ -221,6 +221,12 @@ var pgTampers = []struct {
 		`UPDATE audit_signing_key SET public = decode(repeat('ab', 32), 'hex')`, "audit signing key"},
 	{"the signing key removed",
 		`DELETE FROM audit_signing_key`, "signing key is gone"},
+	// The whole log, key and all: the tenants the store holds say there
+	// was one (red team of the MACs, session 44: "no audit log yet").
+	{"every audit row removed, the key's too",
+		`DELETE FROM audit_records; DELETE FROM audit_checkpoints; DELETE FROM audit_chains; DELETE FROM audit_signing_key`, "it is gone"},
+	{"every audit table dropped",
+		`DROP TABLE audit_records, audit_checkpoints, audit_chains, audit_signing_key`, "it is gone"},
 }
 
 func TestPostgresAuditTamperingIsFound(t *testing.T) {
