@@ -200,6 +200,14 @@ func auditGone(why string) error {
 	return bulwark.Errorf(bulwark.Conflict, "audit verify", "the audit log is NOT intact: it is gone: %s", why)
 }
 
+// logGone is the error of a store that holds tenants (n) but no audit
+// log at all: making a tenant records it, so the log, key and all, was
+// removed (with PostgreSQL, whoever can write the database can drop its
+// audit tables and key), unless it was never kept.
+func logGone(loc storeLocation, n int) error {
+	return auditGone(fmt.Sprintf("the store has tenants (%d), whose creation the audit log records, but there is no audit log in %s: it was removed, or every process ran with BULWARK_AUDIT=off", n, auditPlace(loc)))
+}
+
 // chainName is how the CLI names a chain.
 func chainName(c string) string {
 	if c == audit.SystemChain {
@@ -349,10 +357,7 @@ func cmdAudit(ctx context.Context, args []string, s stdio) int {
 	}
 	names := tenantNames(ctx, data, dbURL)
 	if len(reps) == 0 && len(names) > 0 {
-		// Making a tenant records it: the log, key and all, was removed
-		// (with PostgreSQL, whoever can write the database can drop its
-		// audit tables and key), unless it was never kept.
-		return fail(s, auditGone(fmt.Sprintf("the store has tenants (%d), whose creation the audit log records, but there is no audit log in %s: it was removed, or every process ran with BULWARK_AUDIT=off", len(names), auditPlace(loc))))
+		return fail(s, logGone(loc, len(names)))
 	}
 	if len(reps) == 0 {
 		fmt.Fprintf(s.out, "no audit log yet in %s\n", auditPlace(loc))

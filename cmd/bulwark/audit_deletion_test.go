@@ -74,6 +74,12 @@ func TestAuditVerifyFindsTheLogRemoved(t *testing.T) {
 			if r.code != 1 || !strings.Contains(r.stderr, tt.want) {
 				t.Errorf("verify with the %s: exit %d, want 1 and %q\n%s%s", tt.name, r.code, tt.want, r.stdout, r.stderr)
 			}
+			if strings.Contains(tt.want, "the store has tenants") {
+				// doctor says the same, not "no records yet".
+				if r := runBulwark(t, extra, "doctor"); !strings.Contains(r.stdout, tt.want) {
+					t.Errorf("doctor with the %s does not say %q:\n%s%s", tt.name, tt.want, r.stdout, r.stderr)
+				}
+			}
 		})
 	}
 }

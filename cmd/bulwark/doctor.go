@@ -228,11 +228,11 @@ func auditChecks(ctx context.Context, loc storeLocation) []check {
 	} else {
 		out = append(out, check{"audit signing key", "ok", "kept apart from the log"})
 	}
-	// verify can tell a record changed under a checkpoint, not a
-	// checkpoint removed: only a copy out of the storage's reach can
-	// (DESIGN.md, "Left open" of session 42).
+	// verify finds a record changed (its MAC), not a chain's tail cut
+	// with its checkpoints: only a copy out of the storage's reach can
+	// (DESIGN.md, "Left open").
 	if spec := env("BULWARK_AUDIT_EXPORT"); spec == "" {
-		out = append(out, check{"audit export", "warn", "off: whoever can write the audit log's storage can delete its checkpoints and rewrite or cut what they covered, unseen by audit verify; set BULWARK_AUDIT_EXPORT to keep a copy out of their reach"})
+		out = append(out, check{"audit export", "warn", "off: whoever can write the audit log's storage can cut a chain's tail with its checkpoints, or put back an older copy, unseen by audit verify; set BULWARK_AUDIT_EXPORT to keep a copy out of their reach"})
 	} else {
 		out = append(out, check{"audit export", "ok", "on: " + spec})
 	}
@@ -241,6 +241,9 @@ func auditChecks(ctx context.Context, loc storeLocation) []check {
 		return append(out, check{"audit log", "FAIL", userMessage(err)})
 	}
 	if len(reps) == 0 {
+		if n := len(tenantNames(ctx, loc.dir, loc.url)); n > 0 {
+			return append(out, check{"audit log", "FAIL", userMessage(logGone(loc, n))})
+		}
 		return append(out, check{"audit log", "ok", "on (no records yet)"})
 	}
 	var records uint64
