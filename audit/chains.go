@@ -71,6 +71,7 @@ func ValidChain(name string) bool {
 type Chains struct {
 	dir Backend
 	opt Options
+	key Key // what verifications check with: opt.SigningKey's
 
 	mu     sync.Mutex
 	chains map[string]*chain
@@ -98,7 +99,7 @@ type chain struct {
 // once. Several Chains, in several processes, may append to the chains of
 // one FileDir at once: each append takes its chain's lock (see FileStore).
 func OpenChains(ctx context.Context, dir Backend, opt Options) (*Chains, error) {
-	c := &Chains{dir: dir, opt: opt, chains: map[string]*chain{}}
+	c := &Chains{dir: dir, opt: opt, key: KeyOf(opt.SigningKey, opt.StrictMACs), chains: map[string]*chain{}}
 	if _, err := c.get(ctx, SystemChain, true); err != nil {
 		return nil, err
 	}
@@ -220,10 +221,10 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 		return Report{}, fmt.Errorf("audit chain %q: not a valid tenant id", chain)
 	}
 	if chain == SystemChain {
-		rep, _, err := c.verifySystem(ctx, full, "")
+		rep, _, _, err := c.verifySystem(ctx, full, "")
 		return rep, err
 	}
-	created, err := c.systemCreated(ctx, chain)
+	created, again, err := c.systemCreated(ctx, chain)
 	if err != nil {
 		return Report{}, err
 	}
@@ -240,33 +241,21 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 	}
 	ch.vmu.Lock()
 	defer ch.vmu.Unlock()
-	from, prev := ch.mark, ch.mark
-	if full {
-		from = Marker{}
-	}
-	var at Hash // the hash at prev.Seq, read again
-	rep, err := VerifyChain(ctx, ch.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), chain, from, func(r Record) {
-		if r.Seq == prev.Seq {
-			at = r.Hash
-		}
-	})
-	if err == nil && from != prev {
-		err = belowMark(prev, &rep, at)
-	}
+	rep, err := c.verifyFrom(ctx, ch.store, chain, ch.mark, full, nil)
 	if err != nil {
 		return rep, err
-	}
-	if c.recreated(chain) {
-		p := &Problem{Seq: 1, Reason: msgRecreated}
-		rep.Problem = p
-		return rep, p
 	}
 	if !created && rep.Records > 0 {
 		// Created since the system chain was read: its creation was
 		// stored before its first record, so it is there now.
-		if created, err = c.systemCreated(ctx, chain); err != nil {
+		if created, again, err = c.systemCreated(ctx, chain); err != nil {
 			return rep, err
 		}
+	}
+	if again {
+		p := &Problem{Seq: 1, Reason: msgRecreated}
+		rep.Problem = p
+		return rep, p
 	}
 	// A chain this process created has no record until its first append
 	// returns: not yet a chain emptied.
@@ -278,56 +267,75 @@ func (c *Chains) verify(ctx context.Context, chain string, full bool) (Report, e
 	return rep, nil
 }
 
+// verifyFrom verifies the chain in s from mark, where it was last found
+// intact, or in full when full is set; a full verification must still
+// find what mark vouched for (belowMark). visit is given each record
+// read.
+func (c *Chains) verifyFrom(ctx context.Context, s Store, chain string, mark Marker, full bool, visit func(Record)) (Report, error) {
+	from := mark
+	if full {
+		from = Marker{}
+	}
+	var at Hash // the hash at mark.Seq, read again
+	rep, err := VerifyChain(ctx, s, c.key, chain, from, func(r Record) {
+		if r.Seq == mark.Seq {
+			at = r.Hash
+		}
+		if visit != nil {
+			visit(r)
+		}
+	})
+	if err == nil && full {
+		err = belowMark(mark, &rep, at)
+	}
+	return rep, err
+}
+
 // verifySystem checks the system chain from where it was last found
 // intact (in full when full is set), moves that mark when it is intact,
-// and reports whether it records the creation of the chain named tenant.
-func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Report, bool, error) {
+// and reports whether it records the creation of the chain named tenant,
+// and whether more than once.
+func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (rep Report, created, again bool, err error) {
 	sys, err := c.get(ctx, SystemChain, false)
 	if err != nil {
-		return Report{}, false, err
+		return Report{}, false, false, err
 	}
 	if sys == nil { // OpenChains opened it: not seen
 		p := &Problem{Reason: "the system chain is gone"}
-		return Report{Problem: p}, false, p
+		return Report{Problem: p}, false, false, p
 	}
 	sys.vmu.Lock()
 	defer sys.vmu.Unlock()
-	from, prev, known := sys.mark, sys.mark, sys.created
-	if full || known == nil { // what was seen before is not kept
-		from, known = Marker{}, nil
+	known := sys.created
+	full = full || known == nil // what was seen before is not kept
+	if full {
+		known = nil
 	}
-	seen, again := map[string]bool{}, map[string]bool{}
-	var at Hash // the hash at prev.Seq, read again
-	rep, err := VerifyChain(ctx, sys.store, KeyOf(c.opt.SigningKey, c.opt.StrictMACs), SystemChain, from, func(r Record) {
+	seen, twice := map[string]bool{}, map[string]bool{}
+	rep, err = c.verifyFrom(ctx, sys.store, SystemChain, sys.mark, full, func(r Record) {
 		if name, ok := chainCreation(r); ok {
-			// (Records up to from.Seq are read again, and in known.)
-			if seen[name] || known[name] && r.Seq > from.Seq {
-				again[name] = true
+			// (Records up to the mark are read again, and in known.)
+			if seen[name] || known[name] && r.Seq > sys.mark.Seq {
+				twice[name] = true
 			}
 			seen[name] = true
 		}
-		if r.Seq == prev.Seq {
-			at = r.Hash
-		}
 	})
-	if err == nil && from != prev {
-		err = belowMark(prev, &rep, at)
-	}
 	if err != nil {
-		return rep, false, err
+		return rep, false, false, err
 	}
 	if known == nil {
-		sys.created, sys.again = seen, again
+		sys.created, sys.again = seen, twice
 	} else {
 		for name := range seen {
 			sys.created[name] = true
 		}
-		for name := range again {
+		for name := range twice {
 			sys.again[name] = true
 		}
 	}
 	sys.mark = rep.Marker()
-	return rep, sys.created[tenant], nil
+	return rep, sys.created[tenant], sys.again[tenant], nil
 }
 
 // systemCreated checks the system chain (see verifySystem) and reports
@@ -335,26 +343,14 @@ func (c *Chains) verifySystem(ctx context.Context, full bool, tenant string) (Re
 // is not intact fails every tenant's verification, since what vouches
 // for the tenant's chain is in doubt; the tenant is not told what is
 // wrong with it (it holds other tenants' names).
-func (c *Chains) systemCreated(ctx context.Context, tenant string) (bool, error) {
-	_, created, err := c.verifySystem(ctx, false, tenant)
+func (c *Chains) systemCreated(ctx context.Context, tenant string) (created, again bool, err error) {
+	_, created, again, err = c.verifySystem(ctx, false, tenant)
 	var p *Problem
 	if errors.As(err, &p) {
 		p = &Problem{Reason: "the system chain, which records the creation of each tenant's chain, is not intact: the operator can see where with 'bulwark audit verify'"}
-		return false, p
+		return false, false, p
 	}
-	return created, err
-}
-
-// recreated reports whether the system chain, as last verified, records
-// the creation of chain more than once.
-func (c *Chains) recreated(chain string) bool {
-	sys, err := c.get(context.Background(), SystemChain, false)
-	if err != nil || sys == nil {
-		return false
-	}
-	sys.vmu.Lock()
-	defer sys.vmu.Unlock()
-	return sys.again[chain]
+	return created, again, err
 }
 
 // chainCreation returns the tenant id of a system chain record of a tenant

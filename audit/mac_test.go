@@ -199,25 +199,11 @@ func TestVerifyFullKeepsTheMark(t *testing.T) {
 		want   string
 	}{
 		{"MACs removed, a record rewritten", false, func(t *testing.T, path string) {
-			var prev Hash
-			lines := readLines(t, path)
-			for i, l := range lines {
-				if len(l) == 0 {
-					continue
-				}
-				r, err := DecodeRecord(l)
-				if err != nil {
-					t.Fatal(err)
-				}
+			rechain(t, path, func(i int, r *Record) { // rechain drops the MACs
 				if i == 2 {
 					r.Target = "forged"
 				}
-				r.MAC, r.PrevHash = Hash{}, prev
-				r.Hash = ComputeHash(&r)
-				prev = r.Hash
-				lines[i], _ = EncodeRecord(r)
-			}
-			writeLines(t, path, lines)
+			})
 			os.Remove(path + ".checkpoints")
 			os.Remove(path + ".idx")
 		}, "changed since"},
@@ -249,5 +235,29 @@ func TestVerifyFullKeepsTheMark(t *testing.T) {
 				t.Error("Verify after VerifyFull: intact (the mark moved)")
 			}
 		})
+	}
+}
+
+// TestWentBack: the head a shared store gives may be ahead of the one a
+// Log last wrote (others appended), never behind it nor the same record
+// with another hash. (A file store sees a cut; a record rewritten in
+// place to the same length only PostgreSQL's head shows.)
+func TestWentBack(t *testing.T) {
+	h, other := Hash{1}, Hash{2}
+	for _, tt := range []struct {
+		seq  uint64
+		head Hash
+		want string
+	}{
+		{10, h, ""},
+		{12, other, ""},
+		{9, other, "removed under it"},
+		{0, Hash{}, "removed under it"},
+		{10, other, "rewritten under it"},
+	} {
+		err := wentBack(10, h, tt.seq, tt.head)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("wentBack(10, known, %d, ...) = %v, want %q", tt.seq, err, tt.want)
+		}
 	}
 }

@@ -150,7 +150,8 @@ func TestTamperRecords(t *testing.T) {
 }
 
 // rechain rewrites every record of path through change and recomputes
-// every hash, as someone who can write the log but lacks the key would.
+// every hash, as someone who can write the log but lacks the key would
+// (seal drops the MACs: they cannot make them).
 func rechain(t *testing.T, path string, change func(i int, r *Record)) {
 	t.Helper()
 	var out [][]byte
