@@ -1,7 +1,10 @@
 // Package prefault prepares, as a process starts, the memory its start is
 // about to touch, where a page fault costs most of a short command's time
-// (10 to 18 us each on the PVM guests Bulwark is measured on). In every
-// program that imports it:
+// (10 to 18 us each on the PVM guests Bulwark is measured on). It first
+// times two page faults of its own (faultsCostly): where the cheaper
+// costs under costlyFaultNS, as on a guest with nested paging (about 1
+// us), the work below costs more than the faults it saves and none is
+// done. Otherwise, in every program that imports it:
 //   - it maps the binary's code and read-only data into the page tables,
 //     one madvise(MADV_POPULATE_READ) each (mapInBinary): a fault a 64 KiB
 //     window becomes about 0.1 us a page;
@@ -27,6 +30,40 @@
 // and is ignored, as is any other failure. It changes no memory's
 // content, only when its pages are mapped.
 package prefault
+
+// faultCost, set with -ldflags=-X, takes the measure's place (faultsCostly):
+// "high" does the work whatever a fault costs, "low" none of it. Tests set
+// it to hold what each way does on any host. Unset, or anything else, the
+// measure decides.
+var faultCost string
+
+// costlyFaultNS is the cost of a first-touch page fault, in ns, from
+// which prefault does its work. A fault costs 10 to 18 us on the PVM
+// guests (the guest's page tables shadowed by the host) that the work
+// was measured on, and 0.7 to 1.3 us on a KVM guest with nested paging,
+// where mapping in the whole binary (30 MB, 0.1 us a page) costs more
+// than the 200 faults it saves: `version` took 3.00x hello-world's time
+// with the work and 2.46x without (BENCHMARKS.md, session 45).
+const costlyFaultNS = 4000
+
+// costly decides from the cheaper of the faults measured (ns; none taken
+// is no measure, 0) and faultCost whether prefault does its work.
+func costly(measured []int64, force string) bool {
+	switch force {
+	case "high":
+		return true
+	case "low":
+		return false
+	}
+	if len(measured) == 0 {
+		return false
+	}
+	least := measured[0]
+	for _, ns := range measured[1:] {
+		least = min(least, ns)
+	}
+	return least >= costlyFaultNS
+}
 
 // heapKiB is how much of the heap, in KiB, is mapped in from the page of
 // the main goroutine's stack on (the start of the heap as the runtime

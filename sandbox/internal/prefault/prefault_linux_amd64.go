@@ -49,6 +49,9 @@ var huge struct {
 }
 
 func init() {
+	if faults.costly = faultsCostly(); !faults.costly {
+		return
+	}
 	// The main goroutine's stack was among the first things the runtime
 	// allocated from the heap, which grows upwards from there: the pages
 	// above it are what the package inits and main allocate next.
@@ -65,6 +68,43 @@ func init() {
 	start, n := span(uintptr(unsafe.Pointer(&here)), size)
 	populated.start, populated.n = start, n
 	populated.errno = madvise(start, n, madvPopulateWrite)
+}
+
+// faults is what the init measured (faultsCostly), for tests: the two
+// faults' times in ns, and the decision.
+var faults struct {
+	ns     [2]int64
+	costly bool
+}
+
+// probe is memory nothing else touches: two of its pages, 17 pages apart
+// (in two 64 KiB blocks, where a host gives anonymous memory in folios of
+// that size), are where faultsCostly takes its faults. It is in the
+// binary's bss, zero pages the kernel maps in at their first touch, and
+// costs those two pages.
+var probe [19 * pageSize]byte
+
+//go:linkname nanotime runtime.nanotime
+func nanotime() int64
+
+// faultsCostly times the first touch of two pages of probe and says
+// whether the cheaper fault costs enough for the work (costly; faultCost
+// overrides it). Two, for a fault slowed by an interrupt, or one that
+// gave a huge page and left the other nothing to fault; about 2 us in
+// all where faults are cheap, 20 to 36 where they are not (and then
+// saved several times over). The store is through a pointer the compiler
+// cannot see the end of, so it is made, and made between the two clock
+// reads: the fault is taken as the store retires, before the second read.
+func faultsCostly() bool {
+	base := unsafe.Pointer(&probe[0])
+	first := (pageSize - uintptr(base)&(pageSize-1)) & (pageSize - 1)
+	for i := range faults.ns {
+		p := (*byte)(unsafe.Add(base, first+uintptr(i)*17*pageSize))
+		t := nanotime()
+		*p = 1
+		faults.ns[i] = nanotime() - t
+	}
+	return costly(faults.ns[:], faultCost)
 }
 
 // hugeHeap asks for transparent huge pages in the heap arena that holds

@@ -104,8 +104,8 @@ func TestInitMapsInNothingUnlessAsked(t *testing.T) {
 // pages up to that end are resident. This test binary has no heapKiB of
 // its own, so the test runs again in one built with it.
 func TestInitPopulatedTheHeap(t *testing.T) {
-	if heapKiB == "" {
-		runWithHeapKiB(t, "TestInitPopulatedTheHeap", "512") // the sandbox init's
+	if heapKiB == "" || !faults.costly {
+		runWith(t, "TestInitPopulatedTheHeap", "heapKiB=512", "faultCost=high") // the sandbox init's
 		return
 	}
 	p := populated
@@ -131,21 +131,83 @@ func TestInitPopulatedTheHeap(t *testing.T) {
 	}
 }
 
-// runWithHeapKiB runs the test named in a test binary of this package
-// built with heapKiB set to kib, and fails or skips as it did.
-func runWithHeapKiB(t *testing.T, name, kib string) {
+// runWith runs the test named in a test binary of this package built
+// with the variables set (each "name=value", as -ldflags=-X sets them),
+// and fails or skips as it did.
+func runWith(t *testing.T, name string, vars ...string) {
 	t.Helper()
 	const pkg = "github.com/bulwark-agents/bulwark/sandbox/internal/prefault"
+	var flags []string
+	for _, v := range vars {
+		flags = append(flags, "-X "+pkg+"."+v)
+	}
 	out, err := exec.Command("go", "test", "-count=1", "-v", "-run", "^"+name+"$",
-		"-ldflags=-X "+pkg+".heapKiB="+kib, ".").CombinedOutput()
+		"-ldflags="+strings.Join(flags, " "), ".").CombinedOutput()
 	switch {
 	case strings.Contains(string(out), "--- PASS: "+name):
 	case strings.Contains(string(out), "--- SKIP: "+name):
-		t.Skipf("with heapKiB=%s: %s", kib, out)
+		t.Skipf("with %v: %s", vars, out)
 	case errors.Is(err, exec.ErrNotFound):
 		t.Skipf("go test: %v", err)
 	default:
-		t.Fatalf("with heapKiB=%s: %v\n%s", kib, err, out)
+		t.Fatalf("with %v: %v\n%s", vars, err, out)
+	}
+}
+
+// costlyHere says whether the init did its work in this test binary
+// (faults cost enough here); when not, it runs the test named again in a
+// test binary where faultCost makes it, and that run's verdict is the
+// test's.
+func costlyHere(t *testing.T, name string) bool {
+	t.Helper()
+	if faults.costly {
+		return true
+	}
+	runWith(t, name, "faultCost=high")
+	return false
+}
+
+// The init took its two faults in probe, two pages 17 apart, and decided
+// from them (the decision's rule is TestCostly's): each page holds the
+// byte written, and nothing else of probe was written.
+func TestInitMeasuredTwoFaults(t *testing.T) {
+	first := (pageSize - uintptr(unsafe.Pointer(&probe[0]))&(pageSize-1)) & (pageSize - 1)
+	for i, v := range probe {
+		want := byte(0)
+		if uintptr(i) == first || uintptr(i) == first+17*pageSize {
+			want = 1
+		}
+		if v != want {
+			t.Fatalf("probe[%d] = %d, want %d (the pages probed start at %d)", i, v, want, first)
+		}
+	}
+	if faults.ns[0] < 0 || faults.ns[1] < 0 {
+		t.Errorf("fault times %v: the clock went back", faults.ns)
+	}
+	if want := costly(faults.ns[:], faultCost); faults.costly != want {
+		t.Errorf("decided costly=%v from %v ns (faultCost %q), the rule says %v", faults.costly, faults.ns, faultCost, want)
+	}
+	t.Logf("the init's faults: %v ns; costly: %v", faults.ns, faults.costly)
+}
+
+// Where faults are cheap the init does nothing: no heap populated (even
+// with heapKiB set, as in the sandbox init), no huge-page advice, no
+// binary mapped in.
+func TestInitDoesNothingWhereFaultsAreCheap(t *testing.T) {
+	if faultCost != "low" {
+		runWith(t, "TestInitDoesNothingWhereFaultsAreCheap", "heapKiB=512", "faultCost=low")
+		return
+	}
+	if faults.costly {
+		t.Fatal("faultCost=low, yet the init found faults costly")
+	}
+	if populated.n != 0 || huge.arena != 0 || huge.region != 0 || huge.off {
+		t.Errorf("the init asked for the heap: populated %+v, huge %+v", populated, huge)
+	}
+	for i, r := range binary {
+		if r.n != 0 {
+			t.Errorf("the init mapped in range %d of the binary: %+v", i, r)
+		}
 	}
 }
 
@@ -155,6 +217,9 @@ func runWithHeapKiB(t *testing.T, name, kib string) {
 // kernel said it collapsed the region. A kernel without transparent huge
 // pages, or without MADV_COLLAPSE (Linux 6.1), skips what it cannot do.
 func TestInitAskedForHugePages(t *testing.T) {
+	if !costlyHere(t, "TestInitAskedForHugePages") {
+		return
+	}
 	h := huge
 	if thp, _ := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); strings.Contains(string(thp), "[never]") {
 		// The host turned them off: nothing asked, nothing collapsed.
@@ -240,6 +305,9 @@ func TestHugePagesAdvisedAndCollapsed(t *testing.T) {
 func TestInitMappedTheBinaryIn(t *testing.T) {
 	if len(bigCode) == 0 {
 		t.Fatal("bigCode is empty")
+	}
+	if !costlyHere(t, "TestInitMappedTheBinaryIn") {
+		return
 	}
 	for i, r := range binary {
 		if r.n == 0 {

@@ -28,6 +28,30 @@ func TestHeapSize(t *testing.T) {
 	}
 }
 
+func TestCostly(t *testing.T) {
+	for _, c := range []struct {
+		ns    []int64
+		force string
+		want  bool
+	}{
+		{[]int64{12000, 15000}, "", true}, // a PVM guest
+		{[]int64{900, 1100}, "", false},   // nested paging
+		{[]int64{30000, 900}, "", false},  // an interrupt in the first
+		{[]int64{900, 150000}, "", false}, // a huge page made by the second
+		{[]int64{costlyFaultNS, 99999}, "", true},
+		{[]int64{costlyFaultNS - 1, 99999}, "", false},
+		{nil, "", false},
+		{[]int64{900, 900}, "high", true},
+		{[]int64{12000, 12000}, "low", false},
+		{[]int64{12000, 12000}, "medium", true}, // not a setting: the measure decides
+		{[]int64{900, 900}, "HIGH", false},
+	} {
+		if got := costly(c.ns, c.force); got != c.want {
+			t.Errorf("costly(%v, %q) = %v, want %v", c.ns, c.force, got, c.want)
+		}
+	}
+}
+
 func TestSpan(t *testing.T) {
 	if s, n := span(0x12345678, 1<<20); s != 0x12345000 || n != 1<<20 {
 		t.Errorf("span(0x12345678, 1 MiB) = %#x, %#x", s, n)
