@@ -73,23 +73,42 @@ func TestSeccompFilterWX(t *testing.T) {
 		w, x, r = unix.PROT_WRITE, unix.PROT_EXEC, unix.PROT_READ
 		eacces  = unix.SECCOMP_RET_ERRNO | uint32(unix.EACCES)
 	)
-	tests := append([]struct {
+	const (
+		private   = unix.MAP_PRIVATE
+		anonymous = unix.MAP_ANONYMOUS
+		shared    = unix.MAP_SHARED
+	)
+	wxTests := []struct {
 		name string
 		nr   uintptr
 		args []uint64
 		want uint32
 	}{
-		{"mmap RWX", unix.SYS_MMAP, []uint64{0, 4096, r | w | x, unix.MAP_PRIVATE | unix.MAP_ANONYMOUS}, eacces},
-		{"mmap WX", unix.SYS_MMAP, []uint64{0, 4096, w | x}, eacces},
-		{"mmap RWX high bits", unix.SYS_MMAP, []uint64{0, 4096, 1<<32 | r | w | x}, eacces},
-		{"mmap RW", unix.SYS_MMAP, []uint64{0, 4096, r | w}, allow},
-		{"mmap RX", unix.SYS_MMAP, []uint64{0, 4096, r | x}, allow},
+		{"mmap RWX", unix.SYS_MMAP, []uint64{0, 4096, r | w | x, private | anonymous}, eacces},
+		{"mmap WX", unix.SYS_MMAP, []uint64{0, 4096, w | x, private | anonymous}, eacces},
+		{"mmap RWX high bits", unix.SYS_MMAP, []uint64{0, 4096, 1<<32 | r | w | x, private | anonymous}, eacces},
+		{"mmap RW", unix.SYS_MMAP, []uint64{0, 4096, r | w, private | anonymous}, allow},
+		{"mmap RW shared", unix.SYS_MMAP, []uint64{0, 4096, r | w, shared | anonymous}, allow},
+		{"mmap RX", unix.SYS_MMAP, []uint64{0, 4096, r | x, private | anonymous}, allow},
+		{"mmap RX of a file (a library)", unix.SYS_MMAP, []uint64{0, 4096, r | x, private | unix.MAP_FIXED | unix.MAP_DENYWRITE, 3, 0}, allow},
+		{"mmap RX private, high bits of flags", unix.SYS_MMAP, []uint64{0, 4096, r | x, 1<<32 | private | anonymous}, allow},
+		// Shared executable memory: another view of its pages can be
+		// made writable (mremap with old_size 0, or a fork).
+		{"mmap RX shared", unix.SYS_MMAP, []uint64{0, 4096, r | x, shared | anonymous}, eacces},
+		{"mmap X shared", unix.SYS_MMAP, []uint64{0, 4096, x, shared | anonymous}, eacces},
+		{"mmap RX shared file", unix.SYS_MMAP, []uint64{0, 4096, r | x, shared, 3, 0}, eacces},
+		{"mmap RX MAP_SHARED_VALIDATE", unix.SYS_MMAP, []uint64{0, 4096, r | x, unix.MAP_SHARED_VALIDATE | anonymous}, eacces},
+		{"mmap RX type 0", unix.SYS_MMAP, []uint64{0, 4096, r | x, anonymous}, eacces},
+		{"mmap RX type 15", unix.SYS_MMAP, []uint64{0, 4096, r | x, 0xf}, eacces},
+		{"mmap RX shared, high bits of prot", unix.SYS_MMAP, []uint64{0, 4096, 1<<32 | r | x, shared | anonymous}, eacces},
+		{"mmap RX shared, private in the high bits", unix.SYS_MMAP, []uint64{0, 4096, r | x, 1<<32 | 1<<33 | shared | anonymous}, eacces},
 		{"mprotect RWX", unix.SYS_MPROTECT, []uint64{0, 4096, r | w | x}, eacces},
 		{"mprotect RX", unix.SYS_MPROTECT, []uint64{0, 4096, r | x}, allow},
 		{"pkey_mprotect RWX", unix.SYS_PKEY_MPROTECT, []uint64{0, 4096, r | w | x, 0}, eacces},
 		{"shmat SHM_EXEC", unix.SYS_SHMAT, []uint64{1, 0, shmExec | unix.SHM_RDONLY}, eacces},
 		{"shmat", unix.SYS_SHMAT, []uint64{1, 0, 0}, allow},
-	}, filterTests...)
+	}
+	tests := append(slices.Clone(wxTests), filterTests...)
 	for _, tt := range tests {
 		if got := runFilter(t, prog, AuditArch, tt.nr, tt.args...); got != tt.want {
 			t.Errorf("filter with W^X(%s) = %#x, want %#x", tt.name, got, tt.want)
@@ -97,7 +116,7 @@ func TestSeccompFilterWX(t *testing.T) {
 	}
 	// Without W^X, all of them pass.
 	off := mustFilter(t)
-	for _, tt := range tests[:10] {
+	for _, tt := range wxTests {
 		if got := runFilter(t, off, AuditArch, tt.nr, tt.args...); got != allow {
 			t.Errorf("filter without W^X(%s) = %#x, want allow", tt.name, got)
 		}

@@ -85,10 +85,15 @@ const (
 // shmExec is SHM_EXEC, shmat's flag for an executable attachment.
 const shmExec = 0o100000
 
+// mapType is MAP_TYPE, the bits of mmap's flags that say how the mapping
+// is shared (MAP_SHARED 1, MAP_PRIVATE 2, MAP_SHARED_VALIDATE 3).
+const mapType = 0x0f
+
 // seccompFilter builds the sandbox's filter for the running architecture.
 // With denyWX it refuses, with EACCES as the kernel's own W^X does, mmap,
 // mprotect and pkey_mprotect asking for memory both writable and
-// executable, and shmat with SHM_EXEC (see wx.go).
+// executable, mmap asking for executable memory that is not private, and
+// shmat with SHM_EXEC (see wx.go).
 func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	if AuditArch == 0 {
 		return nil, fmt.Errorf("init: seccomp: architecture not supported")
@@ -151,7 +156,8 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 	jumpTo(jeq, uint32(unix.SYS_SOCKETPAIR), "socket")
 	jumpTo(jeq, uint32(unix.SYS_PERSONALITY), "personality")
 	if denyWX {
-		for _, nr := range []uintptr{unix.SYS_MMAP, unix.SYS_MPROTECT, unix.SYS_PKEY_MPROTECT} {
+		jumpTo(jeq, uint32(unix.SYS_MMAP), "wxmmap")
+		for _, nr := range []uintptr{unix.SYS_MPROTECT, unix.SYS_PKEY_MPROTECT} {
 			jumpTo(jeq, uint32(nr), "wx")
 		}
 		jumpTo(jeq, uint32(unix.SYS_SHMAT), "shmexec")
@@ -166,6 +172,25 @@ func seccompFilter(denyWX bool) ([]unix.SockFilter, error) {
 		stmt(and, unix.PROT_WRITE|unix.PROT_EXEC)
 		jumpTo(jeq, unix.PROT_WRITE|unix.PROT_EXEC, "eacces")
 		stmt(ret, unix.SECCOMP_RET_ALLOW)
+		// mmap(addr, len, prot, flags, fd, off): executable memory only
+		// in a private mapping. A shared one has other views of its
+		// pages that the kernel's W^X does not look at: mapped read and
+		// executable, then mremap(old_size 0) or a fork gives a second
+		// mapping of the same pages, which mprotect makes writable
+		// (dropping execute is never refused), and what is written
+		// there runs here (wx.go). flags' mapping type is its low four
+		// bits (MAP_TYPE): MAP_SHARED, MAP_SHARED_VALIDATE and any
+		// other than MAP_PRIVATE are refused.
+		labels["wxmmap"] = len(prog)
+		stmt(ld, sdArg2Low)
+		jumpTo(jset, unix.PROT_EXEC, "wxmmapexec")
+		stmt(ret, unix.SECCOMP_RET_ALLOW)
+		labels["wxmmapexec"] = len(prog)
+		jumpTo(jset, unix.PROT_WRITE, "eacces")
+		stmt(ld, sdArg3Low)
+		stmt(and, mapType)
+		jumpTo(jeq, unix.MAP_PRIVATE, "allow")
+		stmt(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES))
 		// shmat(shmid, shmaddr, shmflg).
 		labels["shmexec"] = len(prog)
 		stmt(ld, sdArg2Low)
