@@ -123,6 +123,36 @@ type APIKey struct {
 // Expired reports whether the key has expired at now.
 func (k APIKey) Expired(now time.Time) bool { return !k.Expires.IsZero() && !now.Before(k.Expires) }
 
+// InEffect returns k with the expiry it has in effect among keys (its
+// tenant's): the earliest of its own and those of the keys it was made
+// from (CreatorKey, and theirs). A key made by a key expires no later
+// than that key, and stays so when that key's expiry is brought forward
+// later (a rotation): the keys it made end with it. ok is false when a
+// key of the chain is not among keys (revoked: k should have gone with
+// it), or the chain does not end.
+func (k APIKey) InEffect(keys []APIKey) (_ APIKey, ok bool) {
+	if k.CreatorKey == "" {
+		return k, true
+	}
+	byID := make(map[string]APIKey, len(keys))
+	for _, c := range keys {
+		byID[c.ID] = c
+	}
+	c := k
+	for range len(keys) { // a chain has no cycle; the bound is a guard
+		if c.CreatorKey == "" {
+			return k, true
+		}
+		if c, ok = byID[c.CreatorKey]; !ok {
+			return k, false
+		}
+		if !c.Expires.IsZero() && (k.Expires.IsZero() || c.Expires.Before(k.Expires)) {
+			k.Expires = c.Expires
+		}
+	}
+	return k, false
+}
+
 // Session is a logged-in browser. The session's token is stored only as
 // its SHA-256 hash; ID names the session in lists and logs.
 type Session struct {

@@ -232,8 +232,15 @@ func (s *Scheduler) ownerRole(ctx context.Context, sc bulwark.Schedule, now time
 				key = &keys[i]
 			}
 		}
+		// As the API authenticates it: the keys it was made from bound
+		// its expiry (a rotation of one ends it), and one of them gone
+		// is the key gone.
+		var inEffect bool
+		if key != nil {
+			*key, inEffect = key.InEffect(keys)
+		}
 		switch {
-		case key == nil:
+		case key == nil || !inEffect:
 			return "", "the API key it was made with (" + sc.OwnerKey + ") was revoked", nil
 		case key.Expired(now):
 			return "", "the API key it was made with (" + sc.OwnerKey + ") has expired", nil

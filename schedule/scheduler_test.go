@@ -407,3 +407,39 @@ func TestExactlyOncePostgres(t *testing.T) {
 	}
 	exactlyOnce(t, open(), open())
 }
+
+// A schedule made with a key made by a key stops when that first key is
+// rotated (its expiry brought forward, and with it its keys'), as the API
+// stops accepting the second key: it fired on as the dead key (a red
+// team: a leaked key's child key and its schedule outlived the leaked
+// key's rotation). Its parent expiring later than now changes nothing.
+func TestKeyOwnerEndsWithTheKeyItWasMadeBy(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	parent, err := e.db.CreateAPIKey(ctx, e.tenant, bulwark.APIKey{Name: "parent", Prefix: "bwk_PARENT01", Role: bulwark.RoleAdmin, CreatedBy: "cli"},
+		[]byte("01234567890123456789012345678901"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	child, err := e.db.CreateAPIKey(ctx, e.tenant, bulwark.APIKey{Name: "child", Prefix: "bwk_CHILD001", Role: bulwark.RoleMember,
+		CreatedBy: "key:" + parent.ID, CreatorKey: parent.ID}, []byte("11234567890123456789012345678901"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := e.schedule(t, bulwark.Schedule{OwnerKey: child.ID, Overlap: true})
+	// A rotation with a grace: the parent ends in two hours.
+	if _, err := e.db.ExpireAPIKey(ctx, e.tenant, parent.ID, e.clock.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Hour)
+	e.tick(t)
+	if got := e.get(t, sc.ID); len(e.started()) != 1 || got.Stopped != "" {
+		t.Fatalf("within the parent's grace: %d tasks, stopped %q", len(e.started()), got.Stopped)
+	}
+	e.clock.Add(2 * time.Hour)
+	e.tick(t)
+	got := e.get(t, sc.ID)
+	if len(e.started()) != 1 || !strings.Contains(got.Stopped, "has expired") {
+		t.Fatalf("after the parent's grace: %d tasks (as %v), stopped %q", len(e.started()), e.started(), got.Stopped)
+	}
+}

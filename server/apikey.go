@@ -183,12 +183,10 @@ func (s *Server) keyPrincipal(r *http.Request, touch bool) (Principal, error) {
 	return p, nil
 }
 
-// chainExpiry returns k with the expiry it has in effect: the earliest of
-// its own and those of the keys it was made from (CreatorKey, and theirs).
-// A key made by a key expires no later than that key (checkKeyDelegation),
-// and stays so when that key's expiry is brought forward later (a
-// rotation): the keys it made end with it. ok is false when a key of the
-// chain is gone (revoked: the key should have gone with it).
+// chainExpiry returns k with the expiry it has in effect
+// (bulwark.APIKey.InEffect): the keys it was made from bound it. ok is
+// false when a key of the chain is gone (revoked: the key should have gone
+// with it).
 func (s *Server) chainExpiry(ctx context.Context, k bulwark.APIKey) (bulwark.APIKey, bool, error) {
 	if k.CreatorKey == "" || k.TenantID == "" {
 		return k, true, nil
@@ -197,24 +195,8 @@ func (s *Server) chainExpiry(ctx context.Context, k bulwark.APIKey) (bulwark.API
 	if err != nil {
 		return k, false, err
 	}
-	byID := make(map[string]bulwark.APIKey, len(ks))
-	for _, c := range ks {
-		byID[c.ID] = c
-	}
-	c := k
-	for range len(ks) { // a chain has no cycle; the bound is a guard
-		if c.CreatorKey == "" {
-			return k, true, nil
-		}
-		var ok bool
-		if c, ok = byID[c.CreatorKey]; !ok {
-			return k, false, nil
-		}
-		if !c.Expires.IsZero() && (k.Expires.IsZero() || c.Expires.Before(k.Expires)) {
-			k.Expires = c.Expires
-		}
-	}
-	return k, false, nil
+	k, ok := k.InEffect(ks)
+	return k, ok, nil
 }
 
 // touchKey records the key's use at now. A failure is logged: the request

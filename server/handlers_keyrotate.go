@@ -33,8 +33,8 @@ const (
 )
 
 // rotateKey replaces a key by a new one with a new secret, the same name,
-// role, scopes and rights (the user and key it carries the rights of),
-// and makes the old one expire after a grace period. It is creating a
+// role, scopes and chain (the key it was made from), carrying the rights
+// of the caller it is handed to, and makes the old one expire after a grace period. It is creating a
 // key, and revoking one later: the caller must be allowed both (a key
 // above the caller is refused as a revocation is; the new key passes
 // checkKeyDelegation as a created one does), so a rotation never gives
@@ -66,7 +66,7 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	old, err := s.tenantKey(r, p.Tenant, id)
+	old, live, err := s.tenantKey(r, p.Tenant, id)
 	if err != nil {
 		return err
 	}
@@ -74,11 +74,18 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 		return s.refuse(r, p, metrics.ForbiddenRoute, "key.rotate_refused", err)
 	}
 	now := s.now()
-	if old.Expired(now) {
+	if !live || old.Expired(now) {
 		return bulwark.Errorf(bulwark.Conflict, op, "the key has expired: make a new one")
 	}
+	// The new secret is handed to the caller: the new key carries the
+	// caller's rights, as a key the caller made does (checkOwnRights
+	// leaves these the old key's, or none where it carried none), so
+	// that it ends with the caller's removal and is bounded by the
+	// caller's role, as the caller's own keys are. It stays in the old
+	// key's chain (CreatorKey): it ends with the key the old one was
+	// made from.
 	spec := KeySpec{Name: old.Name, Role: old.Role, Scopes: old.Scopes, Expires: old.Expires,
-		CreatedBy: p.Actor(), CreatorUser: old.CreatorUser, CreatorKey: old.CreatorKey}
+		CreatedBy: p.Actor(), CreatorUser: p.RightsUser(), CreatorKey: old.CreatorKey}
 	if req.ExpiresIn != "" {
 		d, err := time.ParseDuration(req.ExpiresIn)
 		if err != nil || d <= 0 || d > maxKeyLifetime {
@@ -109,16 +116,19 @@ func (s *Server) rotateKey(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// tenantKey returns a key of tenant by id, or NotFound.
-func (s *Server) tenantKey(r *http.Request, tenant bulwark.TenantID, id string) (bulwark.APIKey, error) {
+// tenantKey returns a key of tenant by id, with the expiry it has in
+// effect (bulwark.APIKey.InEffect), or NotFound. live is false when a key
+// it was made from is gone.
+func (s *Server) tenantKey(r *http.Request, tenant bulwark.TenantID, id string) (k bulwark.APIKey, live bool, err error) {
 	ks, err := s.store.ListAPIKeys(r.Context(), tenant)
 	if err != nil {
-		return bulwark.APIKey{}, err
+		return bulwark.APIKey{}, false, err
 	}
 	for _, k := range ks {
 		if k.ID == id {
-			return k, nil
+			k, live = k.InEffect(ks)
+			return k, live, nil
 		}
 	}
-	return bulwark.APIKey{}, bulwark.Errorf(bulwark.NotFound, "server.tenantKey", "no such key")
+	return bulwark.APIKey{}, false, bulwark.Errorf(bulwark.NotFound, "server.tenantKey", "no such key")
 }

@@ -36,6 +36,9 @@ func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) error {
 	}
 	views := make([]keyView, len(ks))
 	for i, k := range ks {
+		if e, ok := k.InEffect(ks); ok { // as it authenticates: its chain bounds its expiry
+			k = e
+		}
 		views[i] = keyView{APIKey: k, Stale: StaleKey(k, st.KeyMaxAgeDays, s.now())}
 	}
 	writeJSON(w, http.StatusOK, keysResponse{Keys: views, MaxAgeDays: st.KeyMaxAgeDays})

@@ -180,6 +180,16 @@ func TestKeysMadeByARotatedKeyEndWithIt(t *testing.T) {
 	if w := e.do(req{method: "POST", path: "/api/v1/keys/" + parent.ID + "/rotate", key: a.keys[bulwark.RoleOwner], body: `{"grace":"10m"}`}); w.Code != http.StatusCreated {
 		t.Fatalf("rotate = %d %s", w.Code, w.Body)
 	}
+	// The keys list shows the made key's expiry as its chain gives it.
+	var list keysResponse
+	if w := e.do(req{method: "GET", path: "/api/v1/keys", key: a.keys[bulwark.RoleOwner]}); w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &list) != nil {
+		t.Fatalf("list keys = %d %s", w.Code, w.Body)
+	}
+	for _, k := range list.Keys {
+		if k.ID == child.Key.ID && !k.Expires.Equal(e.clock.Now().Add(10*time.Minute)) {
+			t.Errorf("the made key is listed expiring %v, want its maker's %v", k.Expires, e.clock.Now().Add(10*time.Minute))
+		}
+	}
 	me := func(tok string) int { return e.do(req{method: "GET", path: "/api/v1/me", key: tok}).Code }
 	if got := me(child.Token); got != 200 {
 		t.Errorf("the made key during the grace period = %d, want 200", got)
@@ -244,5 +254,57 @@ func TestRotationDoesNotHandOnAnotherUsersRights(t *testing.T) {
 	rot := decode[rotateKeyResponse](t, w)
 	if w := e.do(req{method: "DELETE", path: "/api/v1/keys/" + rot.Key.ID, cookie: aliceCookie, header: origin}); w.Code != http.StatusNoContent {
 		t.Errorf("another admin revoking bob's key = %d %s, want 204", w.Code, w.Body)
+	}
+}
+
+// TestRotatedKeyEndsWithItsHolder: the new secret of a rotation is handed
+// to the caller, so the new key is bound to the caller as a key the caller
+// made is: a user who rotates a key that carried no user's rights (one
+// the operator's chain made) holds a key that is capped by their role and
+// ends with their removal. It outlived them (a red team: a deleted owner
+// kept admin rights through a key rotated the day before). A key that
+// rotates one keeps it carrying no user's rights.
+func TestRotatedKeyEndsWithItsHolder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, rateLimitOff)
+	a := e.tenant("a")
+	origin := map[string]string{"Origin": "https://bulwark.test"}
+	leaver := e.user(a.id, "leaver@a.test", bulwark.RoleOwner)
+	cookie := e.login(leaver.Email)
+	rotate := func(r req, id string) rotateKeyResponse {
+		t.Helper()
+		r.method, r.path, r.body = "POST", "/api/v1/keys/"+id+"/rotate", `{"grace":"0s"}`
+		w := e.do(r)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("rotate %s = %d %s", id, w.Code, w.Body)
+		}
+		return decode[rotateKeyResponse](t, w)
+	}
+	rot := rotate(req{cookie: cookie, header: origin}, a.keyIDs[bulwark.RoleAdmin])
+	if rot.Key.CreatorUser != leaver.ID {
+		t.Errorf("the rotated key carries the rights of %q, want its holder %s", rot.Key.CreatorUser, leaver.ID)
+	}
+	users := func(tok string) int { return e.do(req{method: "GET", path: "/api/v1/users", key: tok}).Code }
+	if got := users(rot.Token); got != http.StatusOK {
+		t.Fatalf("the rotated admin key = %d on GET /api/v1/users, want 200", got)
+	}
+	// Demoted, its holder's rotated key is a viewer's too.
+	if w := e.do(req{method: "PATCH", path: "/api/v1/users/" + leaver.ID, key: a.keys[bulwark.RoleOwner], body: `{"role":"viewer"}`}); w.Code != http.StatusOK {
+		t.Fatalf("demote = %d %s", w.Code, w.Body)
+	}
+	if got := users(rot.Token); got != http.StatusForbidden {
+		t.Errorf("the key rotated by a user demoted to viewer = %d on GET /api/v1/users, want 403", got)
+	}
+	// Removed, its holder's rotated key is gone.
+	if w := e.do(req{method: "DELETE", path: "/api/v1/users/" + leaver.ID, key: a.keys[bulwark.RoleOwner]}); w.Code != http.StatusNoContent {
+		t.Fatalf("delete user = %d %s", w.Code, w.Body)
+	}
+	if got := e.do(req{method: "GET", path: "/api/v1/me", key: rot.Token}).Code; got != http.StatusUnauthorized {
+		t.Errorf("the key the removed user rotated = %d on GET /api/v1/me, want 401", got)
+	}
+	// The owner's key rotating the member key: no user's rights.
+	byKey := rotate(req{key: a.keys[bulwark.RoleOwner]}, a.keyIDs[bulwark.RoleMember])
+	if byKey.Key.CreatorUser != "" {
+		t.Errorf("a key rotated by a key without a user carries %q's rights, want none", byKey.Key.CreatorUser)
 	}
 }
