@@ -137,7 +137,9 @@ func sandboxExec(ctx context.Context, args []string, s stdio) int {
 	if sandbox.Disabled() {
 		fmt.Fprintf(s.err, "bulwark: %s\n", sandbox.UnsandboxedWarning)
 	}
+	restore := keepTerminal(s.in, s.out, s.err)
 	res, err := sandbox.Run(ctx, spec, cmd)
+	restore()
 	if err != nil {
 		return fail(s, err)
 	}
