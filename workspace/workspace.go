@@ -205,7 +205,8 @@ func (w *Workspace) ReadFile(name string) ([]byte, error) {
 		return nil, w.pathError(op, name, err)
 	}
 	if int64(len(data)) > w.maxSize() {
-		return nil, w.tooBig(op, name, int64(len(data)))
+		// Only the cap and a byte were read: the size is the file's.
+		return nil, w.tooBig(op, name, max(info.Size(), int64(len(data))))
 	}
 	return data, nil
 }

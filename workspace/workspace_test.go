@@ -85,6 +85,12 @@ func TestSizeCap(t *testing.T) {
 	if msg := bulwark.ErrorMessage(err); !strings.Contains(msg, "too big") {
 		t.Errorf("ReadFile of 11 bytes with a 10-byte cap = %q, want a message saying it is too big", msg)
 	}
+	// The size told is the file's, not the cap and the byte read past it.
+	must(t, os.WriteFile(filepath.Join(ws.Path(), "huge"), make([]byte, 3000), 0o600))
+	_, err = ws.ReadFile("huge")
+	if msg := bulwark.ErrorMessage(err); !strings.Contains(msg, "2.9 KiB") {
+		t.Errorf("ReadFile of 3000 bytes with a 10-byte cap = %q, want its size, 2.9 KiB", msg)
+	}
 }
 
 func TestRemove(t *testing.T) {

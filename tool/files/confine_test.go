@@ -148,3 +148,24 @@ func TestToolsConfined(t *testing.T) {
 	}
 	check("listing and searching")
 }
+
+// list_files names what it was given when that is no folder: a link as a
+// link (it said "a file (1 byte)" of a link to /, a red team), a special
+// file as one.
+func TestListFilesNamesWhatIsNoFolder(t *testing.T) {
+	reg, env, _ := escapeEnv(t)
+	for path, want := range map[string]string{
+		"link-dir":  `"link-dir" is a symbolic link, not a folder; the file tools do not follow links`,
+		"proc-root": `"proc-root" is a symbolic link, not a folder`,
+		"fifo":      `"fifo" is a special file, not a folder`,
+		"hard":      `"hard" is a file (`,
+	} {
+		if _, err := os.Lstat(filepath.Join(env.Workspace.Path(), path)); err != nil {
+			continue
+		}
+		_, err := call(reg, env, "list_files", `{"path":"`+path+`"}`)
+		if msg := bulwark.ErrorMessage(err); !strings.Contains(msg, want) {
+			t.Errorf("list_files(%s) = %q, want %q", path, msg, want)
+		}
+	}
+}

@@ -51,6 +51,13 @@ func listFiles(ctx context.Context, ws *workspace.Workspace, raw json.RawMessage
 		return tool.Result{}, err
 	}
 	if info, err := ws.Stat(dir); err == nil && !info.IsDir() {
+		switch {
+		case info.Mode()&fs.ModeSymlink != 0:
+			return tool.Result{}, bulwark.Errorf(bulwark.PermissionDenied, op,
+				"%q is a symbolic link, not a folder; the file tools do not follow links, so list the folder it names by its own path", args.Path)
+		case !info.Mode().IsRegular():
+			return tool.Result{}, bulwark.Errorf(bulwark.Invalid, op, "%q is a special file, not a folder", args.Path)
+		}
 		return tool.Result{}, bulwark.Errorf(bulwark.Invalid, op,
 			"%q is a file (%s), not a folder; use read_file to read it", args.Path, plural(int(info.Size()), "byte"))
 	}
