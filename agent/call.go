@@ -185,6 +185,9 @@ func (r *run) run(ctx context.Context, env *tool.Env, call llm.ToolCall, p prepa
 	defer func() { r.running = nil; r.calling("", "") }()
 	ctx, stopOutput := r.withLiveOutput(ctx, call.Name, call.ID)
 	defer stopOutput()
+	if !bytes.Equal(args, p.args) { // secrets put in: the tool may want the call as written
+		ctx = tool.WithModelArgs(ctx, p.args)
+	}
 	return p.tool.Run(ctx, env, args)
 }
 

@@ -118,3 +118,48 @@ func TestInstructionsAreMasked(t *testing.T) {
 		}
 	}
 }
+
+// run_code with a secret: the program runs with the value, and the file
+// it ran from is the one its effects declared, named after the code as the
+// model wrote it, which the loop hands the tool (tool.WithModelArgs); after
+// the run, the workspace holds no value.
+func TestRunCodeWithASecretLeavesNoValue(t *testing.T) {
+	h := newHarness(t, "openai", llmtest.Script(
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("run_code", map[string]string{"language": "python", "code": `t = "{{secret:API_TOKEN}}"`})}},
+		llmtest.Turn{ToolCalls: []llmtest.ToolCall{call("finish", map[string]string{"answer": "done"})}},
+	))
+	var ran [][]string
+	withSecrets(h, &ran)
+	h.cfg.SecretTools = []string{"run_code"}
+	h.cfg.Tools.Add(code.Code())
+	var during string
+	exec := h.cfg.Env.Exec
+	h.cfg.Env.Exec = func(ctx context.Context, cmd []string) (*tool.ExecResult, error) {
+		b, _ := h.ws.ReadFile(strings.TrimPrefix(cmd[len(cmd)-1], "/workspace/"))
+		during = string(b)
+		return exec(ctx, cmd)
+	}
+	if out := h.run(t, context.Background()); out.Reason != bulwark.FinishDone {
+		t.Fatalf("outcome %+v", out)
+	}
+	if !strings.Contains(during, canary) {
+		t.Fatalf("the program ran as %q, want the value put in", during)
+	}
+	e, err := tool.EffectsOf(code.Code(), json.RawMessage(`{"language":"python","code":"t = \"{{secret:API_TOKEN}}\""}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 1 || ran[0][len(ran[0])-1] != "/workspace/"+e.Writes[0] {
+		t.Errorf("ran %q, want the declared file %s", ran, e.Writes[0])
+	}
+	infos, err := h.ws.ReadDir(".bulwark/code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, info := range infos {
+		b, _ := h.ws.ReadFile(".bulwark/code/" + info.Name())
+		if strings.Contains(string(b), canary) || strings.Contains(info.Name(), canary) {
+			t.Errorf("the workspace keeps the value in %s: %q", info.Name(), b)
+		}
+	}
+}

@@ -1108,7 +1108,11 @@ func (program) Globs(args json.RawMessage) func(target string) []string {
 }
 
 // programFile is the workspace file run_code writes code to: named after
-// its content, so the effects of a call are known before it runs.
+// its content as the model wrote it (placeholders, not the values of
+// secrets), so the effects of a call are known before it runs, and the
+// name tells nothing of a value: named after the code with the value put
+// in, it let whoever lists the files test guesses at the value offline
+// (a red team).
 func programFile(code, ext string) string {
 	sum := sha256.Sum256([]byte(code))
 	return fmt.Sprintf("%s/prog_%s.%s", scriptDir, hex.EncodeToString(sum[:8]), ext)
@@ -1133,9 +1137,24 @@ func (program) Run(ctx context.Context, env *tool.Env, args json.RawMessage) (to
 	if env.Exec == nil {
 		return tool.Result{}, unavailable(op)
 	}
-	name := programFile(a.Code, in.ext)
+	// The code as the model wrote it: a.Code may hold the values of
+	// secrets in place of their placeholders (BULWARK_SECRETS_IN_SANDBOX).
+	written := a.Code
+	if m := tool.ModelArgs(ctx); m != nil {
+		var o struct{ Code string }
+		if json.Unmarshal(m, &o) == nil {
+			written = o.Code
+		}
+	}
+	name := programFile(written, in.ext)
 	if err := env.Workspace.WriteFile(name, []byte(a.Code)); err != nil {
 		return tool.Result{}, err
+	}
+	if written != a.Code {
+		// The values stay in the file only while the program runs: the
+		// workspace keeps the program as it was written, placeholders
+		// in (it is kept after the task, unencrypted, by bulwark run).
+		defer env.Workspace.WriteFile(name, []byte(written))
 	}
 	if in.prog == "bash" {
 		// bash reads a script file a command at a time, so what the

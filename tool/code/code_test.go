@@ -217,3 +217,46 @@ func TestGlobPartsMeetFileRules(t *testing.T) {
 		}
 	}
 }
+
+// The program file of a call whose code had a secret's value put in
+// (BULWARK_SECRETS_IN_SANDBOX) is named after the code as the model wrote
+// it, placeholders in, which is the file its effects declared, and holds
+// the value only while the program runs. Named after the code with the
+// value, it let whoever lists the files test guesses at the value offline;
+// and the value stayed in the workspace, unencrypted, after the task (a
+// red team).
+func TestRunCodeKeepsNoSecretInTheProgramFile(t *testing.T) {
+	const value = "hunter2024-Zq7pW3xK9mR2"
+	written, _ := json.Marshal(map[string]string{"language": "python", "code": `h = "Bearer {{secret:TOK}}"`})
+	withValue, _ := json.Marshal(map[string]string{"language": "python", "code": `h = "Bearer ` + value + `"`})
+	env := newEnv(t, nil)
+	var during []byte
+	var ran []string
+	env.Exec = func(_ context.Context, cmd []string) (*tool.ExecResult, error) {
+		ran = cmd
+		during, _ = env.Workspace.ReadFile(strings.TrimPrefix(cmd[len(cmd)-1], "/workspace/"))
+		return &tool.ExecResult{}, nil
+	}
+	e, err := tool.EffectsOf(code.Code(), written)
+	if err != nil || len(e.Writes) != 1 {
+		t.Fatalf("effects: %+v, %v", e, err)
+	}
+	ctx := tool.WithModelArgs(context.Background(), written)
+	if _, err := reg.Call(ctx, env, "run_code", withValue); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimPrefix(ran[len(ran)-1], "/workspace/"); got != e.Writes[0] {
+		t.Errorf("ran %s, want the file its effects declared, %s", got, e.Writes[0])
+	}
+	if !strings.Contains(string(during), value) {
+		t.Errorf("the program as it ran: %q, want the value put in", during)
+	}
+	after, err := env.Workspace.ReadFile(e.Writes[0])
+	if err != nil || string(after) != `h = "Bearer {{secret:TOK}}"` {
+		t.Errorf("the program file after the run: %q, %v; want the code as written", after, err)
+	}
+	infos, err := env.Workspace.ReadDir(".bulwark/code")
+	if err != nil || len(infos) != 1 {
+		t.Errorf("the program folder holds %d files (%v), want 1", len(infos), err)
+	}
+}
