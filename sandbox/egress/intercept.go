@@ -114,16 +114,21 @@ const maxHTTPStart = 2048
 
 // httpStart tells whether b, the first bytes a tunnel's client sent, starts
 // an HTTP/1 request: blank lines, which servers skip before the request
-// line (RFC 9112 2.2), then a method (capitals, '-', '_'), a blank and a
-// target that is a path, "*" or an absolute http(s) URL, or the method
-// CONNECT. decided is false while more bytes could change the answer.
+// line (RFC 9112 2.2), then a method (any token: servers such as Go's
+// net/http take "get" or "G.ET" as a method, and the tunnel passed a
+// request so spelled through unmasked, a red team), a blank, and a target
+// that is a path, "*" or an absolute URI (a scheme and a colon: Go's
+// server takes "x:443" too); or the method CONNECT. decided is false
+// while more bytes could change the answer. Other protocols whose first
+// line is a word and a blank (SMTP's EHLO, FTP's USER, Redis) go on with
+// a name, not a path or a scheme.
 func httpStart(b []byte) (isHTTP, decided bool) {
 	if len(b) >= maxHTTPStart {
 		return true, true
 	}
 	b = bytes.TrimLeft(b, "\r\n")
 	m := 0
-	for m < len(b) && (b[m] >= 'A' && b[m] <= 'Z' || b[m] == '-' || b[m] == '_') {
+	for m < len(b) && isTokenChar(b[m]) {
 		m++
 	}
 	switch {
@@ -141,16 +146,28 @@ func httpStart(b []byte) (isHTTP, decided bool) {
 	if target[0] == '/' || target[0] == '*' {
 		return true, true
 	}
-	for _, scheme := range []string{"http://", "https://"} {
-		k := min(len(target), len(scheme))
-		if strings.EqualFold(string(target[:k]), scheme[:k]) {
-			if k == len(scheme) {
-				return true, true
-			}
-			return false, false
+	// A scheme: a letter, then letters, digits, '+', '-', '.', then ':'.
+	for i, c := range target {
+		switch {
+		case c == ':' && i > 0:
+			return true, true
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false, true
 		}
 	}
-	return false, true
+	return false, false
+}
+
+// isTokenChar says whether c may be in an HTTP token (RFC 9110 5.6.2), a
+// method's characters.
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // plainTunnel serves the plain HTTP requests of a tunnel to host:port as

@@ -623,6 +623,17 @@ func TestHTTPStart(t *testing.T) {
 		"\r\n\nPOST /x":                 {true, true},
 		"OPTIONS * HTTP/1.1":            {true, true},
 		"GET hTTps://x/":                {true, true},
+		"get /file HTTP/1.1":            {true, true},
+		"gET /file":                     {true, true},
+		"GET1 /file":                    {true, true},
+		"G.ET /file":                    {true, true},
+		"GET ftp://x/file":              {true, true},
+		"GET x:443 HTTP/1.1":            {true, true},
+		"get x":                         {false, false},
+		"USER anonymous\r\n":            {false, true},
+		"MAIL FROM:<a@b>":               {true, true},
+		"SET key value\r\n":             {false, true},
+		"GET 1x:/":                      {false, true},
 		"CONNECT x:443 HTTP/1.1":        {true, true},
 		"GE":                            {false, false},
 		"GET ht":                        {false, false},
@@ -879,6 +890,35 @@ func TestInterceptMasksReencodedURL(t *testing.T) {
 				t.Errorf("the redirect carries the value: Location %q, body %q", hdr.Get("Location"), body)
 			}
 			got, _ = url.PathUnescape(got)
+		}
+	}
+}
+
+// A value the bound host stores (put in on the intercepted HTTPS path) is
+// not read back unmasked through a tunnel to the host's plain-HTTP port
+// by a request whose method the proxy did not take for HTTP: "get" and
+// other tokens a Go server serves were passed through untouched (a red
+// team).
+func TestTunnelReadsBackMaskedWhateverTheMethod(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	if code, body, _ := f.do(t, "PUT", "https://example.com/file", "", "text/plain", "stored="+testPH); code != 200 {
+		t.Fatalf("PUT: %d %s", code, body)
+	}
+	for _, method := range []string{"GET", "get", "gET", "GET1", "G.ET"} {
+		pu, _ := f.client.Transport.(*http.Transport).Proxy(&http.Request{URL: &url.URL{Scheme: "https", Host: "example.com"}})
+		conn, err := net.Dial("tcp", pu.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(8 * time.Second))
+		fmt.Fprintf(conn, "CONNECT example.com:80 HTTP/1.1\r\nHost: example.com:80\r\n\r\n%s /file HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n", method)
+		b, _ := io.ReadAll(conn)
+		conn.Close()
+		if strings.Contains(string(b), testValue) {
+			t.Errorf("method %q: the tunnel's client read the secret's value unmasked: %q", method, b)
+		}
+		if method == "GET" && !strings.Contains(string(b), "stored="+testPH) {
+			t.Errorf("GET through the tunnel: %q, want the stored text masked", b)
 		}
 	}
 }
