@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var checkIPTests = []struct {
@@ -224,5 +225,57 @@ func TestProxy(t *testing.T) {
 	}
 	if allowed != 2 || refused != 8 {
 		t.Errorf("events: %d allowed, %d refused, want 2 and 8: %+v", allowed, refused, events())
+	}
+}
+
+// What sandboxed code can make the proxy hold is bounded: a request head
+// past MaxHeaderBytes is refused, and past MaxConns connections the next
+// waits until one ends (a red team grew the host's process to 2.2 GB with
+// 1,500 unfinished 1 MB heads).
+func TestProxyBoundsWhatItHolds(t *testing.T) {
+	proxy, _ := startProxy(t, "127.0.0.1:1")
+	c, err := net.Dial("tcp", proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET http://allowed.test/ HTTP/1.1\r\nHost: allowed.test\r\nX-Pad: %s\r\n\r\n", strings.Repeat("a", 2*MaxHeaderBytes))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a %d-byte head: %v %v, want 431", 2*MaxHeaderBytes, resp, err)
+	}
+	c.Close()
+
+	held := make([]net.Conn, MaxConns)
+	for i := range held {
+		if held[i], err = net.Dial("tcp", proxy); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(held[i], "GET http://allowed.test/ HTTP/1.1\r\n") // a head never finished
+	}
+	defer func() {
+		for _, h := range held {
+			if h != nil {
+				h.Close()
+			}
+		}
+	}()
+	ask := func(wait time.Duration) (*http.Response, error) {
+		c, err := net.Dial("tcp", proxy)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(wait))
+		fmt.Fprintf(c, "GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\n\r\n")
+		return http.ReadResponse(bufio.NewReader(c), nil)
+	}
+	if resp, err := ask(time.Second); err == nil {
+		t.Errorf("with %d connections held, another was served: %v", MaxConns, resp.Status)
+	}
+	held[0].Close()
+	held[0] = nil
+	if resp, err := ask(10 * time.Second); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("with one of %d connections closed: %v %v, want 403", MaxConns, resp, err)
 	}
 }

@@ -76,6 +76,7 @@ func (p *Proxy) intercepted(down net.Conn, host, port string) {
 	srv := &http.Server{
 		Handler:           &tunnelHandler{p: p, ic: ic, tr: tr, host: host, port: port},
 		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          discardLog.Get(),
 		ConnState: func(_ net.Conn, s http.ConnState) {
@@ -188,6 +189,7 @@ func (p *Proxy) plainTunnel(down net.Conn, host, port string) {
 	srv := &http.Server{
 		Handler:           &tunnelHandler{p: p, ic: p.Intercept, tr: tr, host: host, port: port, plain: true},
 		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          discardLog.Get(),
 		ConnState: func(_ net.Conn, s http.ConnState) {

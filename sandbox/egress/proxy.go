@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // Proxy is an HTTP proxy that lets through only connections to allowlisted
@@ -41,6 +43,17 @@ type Proxy struct {
 	conns map[net.Conn]struct{} // hijacked tunnels, closed by Close
 }
 
+// What the sandboxed code may make the proxy hold, which lives outside
+// the sandbox's memory limit (in the host's process): at most MaxConns
+// connections at once (those past it wait to be accepted), each with at
+// most MaxHeaderBytes of request head. Without them, 1,500 connections
+// each sending 1 MB of headers it never finished grew the host's process
+// to 2.2 GB under a sandbox limited to 128 MiB (a red team).
+const (
+	MaxConns       = 128
+	MaxHeaderBytes = 64 << 10
+)
+
 // Serve accepts proxy connections on l until Close; it returns nil after Close.
 func (p *Proxy) Serve(l net.Listener) error {
 	p.mu.Lock()
@@ -51,11 +64,12 @@ func (p *Proxy) Serve(l net.Listener) error {
 	p.srv = &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 30 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          nil,
 	}
 	srv := p.srv
 	p.mu.Unlock()
-	err := srv.Serve(l)
+	err := srv.Serve(netutil.LimitListener(l, MaxConns))
 	if err == http.ErrServerClosed {
 		return nil
 	}
