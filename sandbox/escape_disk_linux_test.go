@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The workspace is a host folder: a command must not fill the host's disk
@@ -235,5 +238,84 @@ print("ok")
 `)
 	if res.ExitCode != 0 || len(res.LimitHit) > 0 {
 		t.Errorf("a 1 MiB held file: exit %d, LimitHit %v, stderr %q", res.ExitCode, res.LimitHit, res.Stderr)
+	}
+}
+
+// Files a command holds out of every count (each descriptor sent over a
+// socket it never reads, the file unlinked and closed: the socket holds
+// it, no process does) cannot keep the host's disk full: the guard kills
+// the command once the file system lost more than the workspace explains
+// and is nearly full (a red team kept a 40 GB disk full for a command's
+// whole run). The workspace is on a small tmpfs of its own here.
+func TestLimitWorkspaceFilesOutOfSight(t *testing.T) {
+	requireSandbox(t)
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a tmpfs for the workspace: root only")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=96m,mode=0755"); err != nil {
+		t.Skipf("tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	ws := filepath.Join(dir, "ws")
+	if err := os.Mkdir(ws, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := py(t, Spec{Workspace: ws, WorkspaceSize: 8 << 20, Timeout: 20 * time.Second}, `
+import os, socket, time
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+hidden = 0
+try:
+    for i in range(1000):
+        fd = os.open("h%d" % i, os.O_CREAT | os.O_RDWR, 0o600)
+        os.write(fd, b"x" * (4 << 20))
+        socket.send_fds(a, [b"x"], [fd])
+        os.close(fd)
+        os.unlink("h%d" % i)
+        hidden += 4
+except OSError as e:
+    print("stopped:", e, flush=True)
+print("hidden %d MiB" % hidden, flush=True)
+time.sleep(15)
+print("ESCAPED kept the disk full")
+`)
+	if strings.Contains(string(res.Stdout), "ESCAPED") || res.TimedOut || !res.hit("workspace") {
+		t.Errorf("files held out of sight kept the disk full: exit %d, timed out %v, LimitHit %v, stdout %q, stderr %q",
+			res.ExitCode, res.TimedOut, res.LimitHit, res.Stdout, res.Stderr)
+	}
+	if !strings.Contains(string(res.Stderr), "out of sight") {
+		t.Errorf("stderr %q: want the reason named", res.Stderr)
+	}
+}
+
+// fallocate, which reserves any number of blocks in one call, is refused
+// (EOPNOTSUPP): posix_fallocate writes the blocks instead, at a pace the
+// guard keeps up with. Allowed, one call put tens of GB in a workspace
+// limited to 1 GiB between two of the guard's looks (a red team).
+func TestLimitWorkspaceFallocate(t *testing.T) {
+	requireSandbox(t)
+	ws := t.TempDir()
+	res := py(t, Spec{Workspace: ws, WorkspaceSize: 16 << 20}, `
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+fd = os.open("probe", os.O_CREAT | os.O_RDWR, 0o600)
+r = libc.fallocate(fd, 0, ctypes.c_long(0), ctypes.c_long(1 << 20))
+print("fallocate:", "refused" if r != 0 and ctypes.get_errno() == errno.EOPNOTSUPP else "ALLOWED (%d, %d)" % (r, ctypes.get_errno()), flush=True)
+# Under the file size limit each (256 MiB), 800 MiB in all.
+for i in range(4):
+    fd = os.open("big%d" % i, os.O_CREAT | os.O_RDWR, 0o600)
+    os.posix_fallocate(fd, 0, 200 << 20)
+print("ESCAPED reserved 800 MiB")
+`)
+	if !strings.Contains(string(res.Stdout), "fallocate: refused") {
+		t.Errorf("fallocate was not refused: stdout %q, stderr %q", res.Stdout, res.Stderr)
+	}
+	used, _, err := diskUsage(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Stdout), "ESCAPED") || !res.hit("workspace") || used.bytes > 512<<20 {
+		t.Errorf("posix_fallocate of 800 MiB under a 16 MiB bound: exit %d, LimitHit %v, %d bytes on the host, stdout %q",
+			res.ExitCode, res.LimitHit, used.bytes, res.Stdout)
 	}
 }

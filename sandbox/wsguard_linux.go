@@ -61,9 +61,10 @@ func guardWorkspace(spec Spec, dir string, init int, kill func()) *wsGuard {
 	return g
 }
 
-// fsFree is what the file system of the workspace has free.
+// fsFree is what the file system of the workspace has free, and its size.
 type fsFree struct {
 	bytes, files int64
+	size         int64
 }
 
 func statFree(dir string) (fsFree, error) {
@@ -71,7 +72,28 @@ func statFree(dir string) (fsFree, error) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		return fsFree{}, err
 	}
-	return fsFree{bytes: int64(st.Bavail) * st.Bsize, files: int64(st.Ffree)}, nil
+	return fsFree{bytes: int64(st.Bavail) * st.Bsize, files: int64(st.Ffree), size: int64(st.Blocks) * st.Bsize}, nil
+}
+
+// unseen says why the command is killed when the workspace's file system
+// lost more since the command began (from base to now) than the
+// workspace's growth (from start to u) explains, by more than the
+// workspace's bound, and is nearly full: under the larger of that bound
+// and a twentieth of its size free. Files a command holds out of every
+// count do that: a descriptor sent over a socket and never received, its
+// file unlinked, is held by the socket, not by a process (a red team kept
+// a 40 GB disk full for a command's whole run). Others writing on the
+// same file system can do it too; a command is then killed only when the
+// disk is nearly full, where it could not go on writing anyway. "" when
+// not.
+func (g *wsGuard) unseen(base, now fsFree, start, u wsUsage) string {
+	lost, grew := base.bytes-now.bytes, u.bytes-start.bytes
+	floor := max(g.maxBytes, now.size/20)
+	if lost-grew <= g.maxBytes || now.bytes >= floor {
+		return ""
+	}
+	return fmt.Sprintf("the workspace's file system lost %s since the command began that the workspace does not hold, and has %s free; the command may hold files out of sight (sent over a socket and deleted)",
+		bytesize.Text(lost-grew), bytesize.Text(now.bytes))
 }
 
 // watch measures the workspace, then looks at the free space until end.
@@ -90,6 +112,7 @@ func (g *wsGuard) watch() {
 	g.mu.Lock()
 	g.start = used
 	g.mu.Unlock()
+	base, start := free, used
 	t := time.NewTicker(guardPoll)
 	defer t.Stop()
 	var lastWalk time.Duration
@@ -120,7 +143,11 @@ func (g *wsGuard) watch() {
 				g.fail(fmt.Sprintf("command killed: the workspace cannot be measured (%v)", err))
 				return
 			}
-			if why := g.over(u); why != "" {
+			why := g.over(u)
+			if why == "" && !stopping {
+				why = g.unseen(base, now, start, u)
+			}
+			if why != "" {
 				if stopping {
 					g.fail("the command went past the workspace's limit as it ended: " + why)
 				} else {

@@ -147,6 +147,7 @@ var filterTests = []struct {
 	{"x32 read", unix.SYS_READ | x32Bit, nil, eperm},
 	{"clone3", unix.SYS_CLONE3, nil, enosys},
 	{"memfd_create", unix.SYS_MEMFD_CREATE, nil, enosys},
+	{"fallocate", unix.SYS_FALLOCATE, []uint64{3, 0, 0, 1 << 40}, unix.SECCOMP_RET_ERRNO | uint32(unix.EOPNOTSUPP)},
 	{"clone thread", unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_THREAD}, allow},
 	{"clone CLONE_NEWUSER", unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER}, eperm},
 	{"clone CLONE_NEWNET", unix.SYS_CLONE, []uint64{unix.CLONE_NEWNET | uint64(unix.SIGCHLD)}, eperm},
