@@ -3,6 +3,7 @@ package egress
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -277,5 +278,77 @@ func TestProxyBoundsWhatItHolds(t *testing.T) {
 	held[0] = nil
 	if resp, err := ask(10 * time.Second); err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("with one of %d connections closed: %v %v, want 403", MaxConns, resp, err)
+	}
+}
+
+// A tunnel passed through untouched carries TLS only for the host the
+// allowlist judged: a ClientHello that asks for another name is refused
+// before a byte of it reaches the upstream (domain fronting: CONNECT
+// allowed.test, SNI evil.test, answered by a front end serving both; a red
+// team). The same name, any case or a trailing dot, and a protocol that is
+// not TLS go through.
+func TestTunnelRefusesAnotherTLSName(t *testing.T) {
+	ul, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ul.Close()
+	got := make(chan []byte, 16)
+	go func() {
+		for {
+			c, err := ul.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(3 * time.Second))
+				b := make([]byte, 64)
+				n, _ := io.ReadAtLeast(c, b, 1)
+				got <- b[:n]
+			}()
+		}
+	}()
+	proxy, events := startProxy(t, ul.Addr().String())
+	tunnel := func(first func(net.Conn)) (reached bool) {
+		c, err := net.Dial("tcp", proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "CONNECT allowed.test:443 HTTP/1.1\r\nHost: allowed.test:443\r\n\r\n")
+		br := bufio.NewReader(c)
+		if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("CONNECT: %v %v", resp, err)
+		}
+		first(c)
+		select {
+		case b := <-got:
+			return len(b) > 0
+		case <-time.After(3 * time.Second):
+			return false
+		}
+	}
+	hello := func(name string) func(net.Conn) {
+		return func(c net.Conn) {
+			tc := tls.Client(c, &tls.Config{ServerName: name, InsecureSkipVerify: true})
+			tc.SetDeadline(time.Now().Add(500 * time.Millisecond))
+			go tc.Handshake()
+		}
+	}
+	for name, want := range map[string]bool{"evil.test": false, "allowed.test.evil.test": false, "allowed.test": true, "ALLOWED.test.": true} {
+		if reached := tunnel(hello(name)); reached != want {
+			t.Errorf("a ClientHello for %q through a tunnel to allowed.test reached the upstream: %v, want %v", name, reached, want)
+		}
+	}
+	if !tunnel(func(c net.Conn) { io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n") }) {
+		t.Errorf("a protocol that is not TLS did not go through")
+	}
+	var refused bool
+	for _, e := range events() {
+		refused = refused || !e.Allowed && strings.Contains(e.Reason, "evil.test")
+	}
+	if !refused {
+		t.Errorf("no refusal naming the TLS name was reported: %+v", events())
 	}
 }

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -191,7 +192,6 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	if !p.track(down, up) {
 		return
 	}
-	p.report(host, port, true, "")
 	if _, err := io.WriteString(down, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		up.Close()
 		down.Close()
@@ -200,7 +200,22 @@ func (p *Proxy) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	go func() {
 		defer p.wg.Done()
-		splice(down, buf.Reader, up)
+		// The TLS name the client asks for must be the host allowed
+		// (tunnelName): not another behind the same address.
+		r := bufio.NewReaderSize(io.MultiReader(buf.Reader, down), maxClientHello)
+		sni, isTLS, err := tunnelName(down, r)
+		switch {
+		case err != nil && isTLS:
+			p.report(host, port, false, "TLS start not read: "+err.Error())
+		case err != nil:
+		case isTLS && sni != "" && !sameHost(sni, host):
+			p.report(host, port, false, "the TLS name "+sni+" is not the host connected to (domain fronting)")
+		default:
+			p.report(host, port, true, "")
+			splice(down, r, up)
+		}
+		down.Close()
+		up.Close()
 		p.mu.Lock()
 		delete(p.conns, down)
 		delete(p.conns, up)
