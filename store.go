@@ -138,6 +138,9 @@ type KeyRotation struct {
 	Version   int // the new current master key version
 	Previous  int // the version that was current before
 	Rewrapped int // data keys re-wrapped
+	// DataKeys is how many new data keys were made, one a tenant: what is
+	// sealed from then on, the versions before do not open.
+	DataKeys int
 }
 
 // KeyStatus describes the master keys of a store.

@@ -181,8 +181,25 @@ func (db *DB) tenantKeys(ctx context.Context, tenant bulwark.TenantID) (*tenantK
 	db.dkMu.RLock()
 	tk := db.dataKeys[tenant]
 	db.dkMu.RUnlock()
-	if tk != nil {
+	now := db.now()
+	if tk != nil && now.Sub(tk.Loaded) < sealing.KeysRecheck {
 		return tk, nil
+	}
+	if tk != nil {
+		// Another process may have rotated the master key, which makes a
+		// new data key: seal with it from now on.
+		var newest sql.NullInt64
+		if err := db.r.QueryRowContext(ctx, `SELECT MAX(version) FROM data_keys WHERE tenant_id = ?`, tenant).Scan(&newest); err != nil {
+			return nil, unavailable(op, "read the tenant's keys", err)
+		}
+		if newest.Valid && uint32(newest.Int64) == tk.Current {
+			fresh := *tk
+			fresh.Loaded = now
+			db.dkMu.Lock()
+			db.dataKeys[tenant] = &fresh
+			db.dkMu.Unlock()
+			return &fresh, nil
+		}
 	}
 	type row struct {
 		v       uint32
@@ -207,7 +224,7 @@ func (db *DB) tenantKeys(ctx context.Context, tenant bulwark.TenantID) (*tenantK
 	if len(wrapped) == 0 {
 		return nil, bulwark.Errorf(bulwark.NotFound, op, "no such tenant")
 	}
-	tk = &tenantKeys{}
+	tk = &tenantKeys{Loaded: now}
 	for _, r := range wrapped {
 		kr := db.keys.Load()
 		key, err := kr.Unwrap(dataKeyAD(tenant, r.v), r.wrapped)
@@ -225,6 +242,56 @@ func (db *DB) tenantKeys(ctx context.Context, tenant bulwark.TenantID) (*tenantK
 	db.dataKeys[tenant] = tk
 	db.dkMu.Unlock()
 	return tk, nil
+}
+
+// dropTenantKeys forgets the cached data keys of tenant, or of every tenant
+// when tenant is "".
+func (db *DB) dropTenantKeys(tenant bulwark.TenantID) {
+	db.dkMu.Lock()
+	defer db.dkMu.Unlock()
+	if tenant == "" {
+		clear(db.dataKeys)
+		return
+	}
+	delete(db.dataKeys, tenant)
+}
+
+// newDataKeys makes a new data key version for every tenant in tx, wrapped
+// with the current master key: what is sealed from now on, the master key
+// a rotation retires does not open, even with a copy of the data keys from
+// before (an old backup, a copy of the database's files). It returns how
+// many were made.
+func (db *DB) newDataKeys(ctx context.Context, tx *sql.Tx) (int, error) {
+	type row struct {
+		tenant bulwark.TenantID
+		v      uint32
+	}
+	var all []row
+	rows, err := tx.QueryContext(ctx, `SELECT tenant_id, MAX(version) FROM data_keys GROUP BY tenant_id`)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.tenant, &r.v); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, r := range all {
+		if r.v == math.MaxUint32 {
+			return 0, bulwark.Errorf(bulwark.Invalid, "sqlite.newDataKeys", "tenant %s has used every data key version", r.tenant)
+		}
+		if err := db.newDataKey(ctx, tx, r.tenant, r.v+1); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
 }
 
 // seal encrypts plaintext for record id of kind in tenant.
@@ -249,6 +316,15 @@ func (db *DB) open(ctx context.Context, tenant bulwark.TenantID, kind, id string
 		return nil, err
 	}
 	pt, err := tk.Open(tenant, kind, id, ct)
+	if errors.Is(err, secret.ErrUnknownKey) {
+		// Sealed with a data key another process made since (a
+		// rotation): read the tenant's keys again.
+		db.dropTenantKeys(tenant)
+		if tk, err = db.tenantKeys(ctx, tenant); err != nil {
+			return nil, err
+		}
+		pt, err = tk.Open(tenant, kind, id, ct)
+	}
 	if err == nil {
 		return pt, nil
 	}
@@ -309,8 +385,13 @@ func (db *DB) RotateMaster(ctx context.Context) (bulwark.KeyRotation, error) {
 		}
 		n, err := rewrapAll(ctx, tx, next)
 		rot.Version, rot.Rewrapped = int(next.Current()), n
+		if err != nil {
+			return err
+		}
+		rot.DataKeys, err = db.newDataKeys(ctx, tx)
 		return err
 	})
+	db.dropTenantKeys("")
 	if err != nil {
 		return bulwark.KeyRotation{}, unavailable(op, "rotate the master key", err)
 	}

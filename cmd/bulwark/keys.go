@@ -77,18 +77,19 @@ func runKeys(ctx context.Context, sub string, pos []string, where storeFlags, ve
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(s.out, "master key version %d is current; %d data keys re-wrapped with it\n", rot.Version, rot.Rewrapped)
+		fmt.Fprintf(s.out, "master key version %d is current; %d data keys re-wrapped with it, and %d new ones made, which seal what is written from now on\n", rot.Version, rot.Rewrapped, rot.DataKeys)
 		if rot.Previous > 0 && rot.Previous != rot.Version {
 			fmt.Fprintf(s.out, "version %d still opens until you retire it: bulwark keys retire-master --version %d\n", rot.Previous, rot.Previous)
 		}
 		return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.rotate_master", Target: fmt.Sprintf("v%d", rot.Version), Outcome: audit.OutcomeOK,
-			Details: map[string]string{"rewrapped": fmt.Sprint(rot.Rewrapped)}})
+			Details: map[string]string{"rewrapped": fmt.Sprint(rot.Rewrapped), "data_keys": fmt.Sprint(rot.DataKeys)}})
 	case "retire-master":
 		if err := db.RetireMaster(ctx, version); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.out, "master key version %d retired\n", version)
 		fmt.Fprintf(s.out, "backups made while it was current are sealed with it: keep a copy of a key file holding v%d to restore them\n", version)
+		fmt.Fprintf(s.out, "another data folder that uses this key file (one restored from a backup) no longer opens if its data keys are wrapped with v%d: run rotate-master there before retiring a version, or give it a key file of its own\n", version)
 		return auditAdmin(ctx, db, data, s, audit.Record{Action: "key.retire_master", Target: fmt.Sprintf("v%d", version), Outcome: audit.OutcomeOK})
 	case "status":
 		st, err := db.KeyStatus(ctx)

@@ -8,6 +8,7 @@ package sealing
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/secret"
@@ -83,10 +84,19 @@ type ArtifactMeta struct {
 }
 
 // TenantKeys are the unwrapped data keys of one tenant, by version.
+// Loaded is when a store last read which versions there are: a store
+// trusts them for KeysRecheck, then looks whether another process made a
+// newer one (a master key rotation makes a new data key for every tenant).
 type TenantKeys struct {
 	Current uint32
 	Keys    map[uint32][]byte
+	Loaded  time.Time
 }
+
+// KeysRecheck is how long a store seals with the data keys it read before
+// it looks for a newer version. A process that did not rotate seals with
+// the data key a rotation replaced for at most this long after it.
+const KeysRecheck = time.Second
 
 // Add keeps data key version v, making it current when it is the newest.
 func (tk *TenantKeys) Add(v uint32, key []byte) {

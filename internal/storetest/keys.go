@@ -151,8 +151,8 @@ func testRotateAndRetire(t *testing.T, open func(*testing.T) Store) {
 		t.Errorf("RetireMaster of a version still wrapping = %v, want Conflict", err)
 	}
 	rot, err := h2.RotateMaster(ctx)
-	if err != nil || rot.Version != int(k2.Current()) || rot.Rewrapped != 2 {
-		t.Fatalf("RotateMaster = %+v, %v; want 2 data keys re-wrapped to version %d", rot, err, k2.Current())
+	if err != nil || rot.Version != int(k2.Current()) || rot.Rewrapped != 2 || rot.DataKeys != 2 {
+		t.Fatalf("RotateMaster = %+v, %v; want 2 data keys re-wrapped to version %d and 2 new ones made", rot, err, k2.Current())
 	}
 	c := mustTenant(t, h2, "c") // a new tenant's key is wrapped by the new version
 	if err := h2.SetSecret(ctx, c, "K", "value-of-"+string(c)); err != nil {
@@ -165,8 +165,8 @@ func testRotateAndRetire(t *testing.T, open func(*testing.T) Store) {
 		t.Errorf("RetireMaster again = %v, want NotFound", err)
 	}
 	st, err = h2.KeyStatus(ctx)
-	if err != nil || len(st.Versions) != 1 || st.Versions[0].DataKeys != 3 || !st.Versions[0].Current {
-		t.Errorf("KeyStatus after retiring = %+v, %v; want one current version wrapping 3 data keys", st, err)
+	if err != nil || len(st.Versions) != 1 || st.Versions[0].DataKeys != 5 || !st.Versions[0].Current {
+		t.Errorf("KeyStatus after retiring = %+v, %v; want one current version wrapping 5 data keys (a and b two each, c one)", st, err)
 	}
 	// Opened with the new version alone, everything reads.
 	k2only, err := k2.Without(k1.Current())
