@@ -171,6 +171,13 @@ func (rt *Runtime) adopt(ctx context.Context, tenant bulwark.TenantID, id string
 	return l, nil
 }
 
+// leaseLost reports whether a run's context ended because its node lost
+// its hold on the task (queue.ErrLeaseLost): another node may run it now,
+// and this run must write nothing of it.
+func leaseLost(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), queue.ErrLeaseLost)
+}
+
 // stopping reports whether a run's context ended because its node stops.
 func stopping(ctx context.Context) bool {
 	c := context.Cause(ctx)

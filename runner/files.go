@@ -179,7 +179,12 @@ func (rt *Runtime) withFiles(ctx context.Context, tenant bulwark.TenantID, id st
 // seal moves the files of a task whose run has stopped into the store
 // and removes its folder (see the top of this file). A failure is logged
 // and leaves the folder for the next Start.
-func (rt *Runtime) seal(l *live) {
+func (rt *Runtime) seal(l *live) { rt.sealKeeping(l, false) }
+
+// sealKeeping is seal, keeping a file the store holds a newer version of
+// when keepNewer (a run that lost its task to another node, which may
+// have written newer versions since).
+func (rt *Runtime) sealKeeping(l *live, keepNewer bool) {
 	if rt.cfg.Artifacts == nil {
 		return
 	}
@@ -189,7 +194,7 @@ func (rt *Runtime) seal(l *live) {
 		return
 	}
 	t := l.task
-	if err := rt.sealDir(context.Background(), bulwark.TenantID(t.TenantID), t.ID, l.uploads, false); err != nil {
+	if err := rt.sealDir(context.Background(), bulwark.TenantID(t.TenantID), t.ID, l.uploads, keepNewer); err != nil {
 		slog.Error("the task's files could not be sealed; they stay in its folder until the next start", "task", t.ID, "err", err)
 		return
 	}

@@ -366,7 +366,7 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	// never read.
 	begun, cutOff, interrupt := false, false, false
 	defer func() { // after the workspace and the sandbox are closed
-		rt.seal(l)
+		rt.sealKeeping(l, leaseLost(parent))
 		if begun && cutOff {
 			rt.markSealed(l)
 		}
@@ -430,6 +430,13 @@ func (rt *Runtime) run(parent context.Context, l *live, actor string) (retry err
 	sink := func(e bulwark.Event) {
 		if e.Type == bulwark.EventTaskFinished && rt.parkedRun(ctx, l) {
 			return // it waits for a person, without this run (waitpark.go)
+		}
+		if e.Type == bulwark.EventTaskFinished && leaseLost(ctx) {
+			// Another node runs the task now: this run records nothing
+			// of its end. It recorded it canceled and dropped the
+			// checkpoint the other node's run goes on from (a red team:
+			// a frozen node coming back).
+			return
 		}
 		if e.Type == bulwark.EventTaskFinished && stopping(ctx) {
 			// Stopped by a shutdown, not by its end: it stays resumable,

@@ -386,3 +386,44 @@ func TestReady(t *testing.T) {
 		t.Error("a stopped queue says it is ready")
 	}
 }
+
+// TestLeaseKeptWhenAnEarlierAttemptEnds: a node that ran an earlier
+// attempt and comes back (a freeze) has River complete the job, which is
+// running the later attempt (River's completion is not fenced by
+// attempt): the later run is not taken for superseded. It was canceled
+// with ErrLeaseLost, and the task recorded canceled though nobody had
+// canceled it (a red team).
+func TestLeaseKeptWhenAnEarlierAttemptEnds(t *testing.T) {
+	const lease = 400 * time.Millisecond
+	qs, pools := nodes(t, 1, 1, 1, lease)
+	q, pool := qs[0], pools[0]
+	ctx := context.Background()
+	ended := make(chan error, 1)
+	run := func(ctx context.Context, tenant bulwark.TenantID, id string, resumed bool) (queue.Outcome, error) {
+		// The earlier attempt's node completes the job.
+		if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = now() WHERE kind = $1`, Kind); err != nil {
+			t.Errorf("complete the job: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(4 * lease):
+		}
+		ended <- context.Cause(ctx)
+		return queue.Finished, nil
+	}
+	if err := q.Start(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Stop(context.Background()) })
+	if err := q.Enqueue(ctx, "a", "t1"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Errorf("the run whose job an earlier attempt completed was ended: %v, want it to go on", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the run did not end")
+	}
+}

@@ -192,6 +192,18 @@ func (q *Queue) finish(ctx context.Context, tenant bulwark.TenantID, task string
 	})
 }
 
+// endedByAnEarlierAttempt says whether job is still at attempt and no
+// longer running: a node that ran an earlier attempt ended it as it came
+// back, and no later attempt has it.
+func (q *Queue) endedByAnEarlierAttempt(jobID int64, attempt int, wait time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var cur int
+	var state string
+	err := q.cfg.Pool.QueryRow(ctx, `SELECT attempt, state FROM river_job WHERE id = $1`, jobID).Scan(&cur, &state)
+	return err == nil && cur == attempt && state != "running"
+}
+
 // renew keeps this attempt's lease on its job while the run goes on (see
 // the package doc), and cancels the run with queue.ErrLeaseLost when
 // another attempt has the job or the lease could not be renewed in time.
@@ -219,6 +231,16 @@ func (q *Queue) renew(ctx context.Context, cancel context.CancelCauseFunc, jobID
 			bcancel()
 			switch {
 			case err == nil && tag.RowsAffected() == 0:
+				if q.endedByAnEarlierAttempt(jobID, attempt, every) {
+					// A node whose lease this run took over came back
+					// and River completed the job for it (its
+					// completion is not fenced by attempt): nobody else
+					// runs the task. The run goes on, with no lease
+					// left to renew. It ended the rescuing run as taken
+					// over, which recorded it canceled (a red team).
+					q.log.Warn("an earlier attempt of a running task ended its job; this run goes on without a lease", "job", jobID, "attempt", attempt)
+					return
+				}
 				q.log.Error("another node took a running task over; stopping it here", "job", jobID, "attempt", attempt)
 				cancel(queue.ErrLeaseLost)
 				return
