@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
@@ -34,12 +35,71 @@ type taskSecrets struct {
 	hosts     map[string]egress.Allowlist // the bound secrets only
 	inject    map[string]bulwark.SecretInject
 	inSandbox bool
+
+	// The secrets as the task began, and those deleted or changed since
+	// (revokeChanged), which are not put in any more.
+	orig    map[string]bulwark.Secret
+	mu      sync.Mutex
+	revoked map[string]bool
+}
+
+// revokeChanged marks each of the task's secrets that now, the tenant's
+// secrets read again, is gone or changed: its value, its hosts or where
+// it may go. A task uses its secrets as they were when it began; one
+// deleted or narrowed since was still put in, by fetch_url and by the
+// sandbox's proxy, for as long as the task ran (a red team).
+func (ts *taskSecrets) revokeChanged(now []bulwark.Secret) {
+	cur := make(map[string]bulwark.Secret, len(now))
+	for _, s := range now {
+		cur[s.Name] = s
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for name, was := range ts.orig {
+		is, ok := cur[name]
+		if !ok || is.Value != was.Value || is.Inject != was.Inject || !sameHosts(is.Hosts, was.Hosts) {
+			if ts.revoked == nil {
+				ts.revoked = map[string]bool{}
+			}
+			ts.revoked[name] = true
+		}
+	}
+}
+
+// sameHosts says whether two host lists hold the same patterns.
+func sameHosts(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// isRevoked says whether the task's secret name was deleted or changed
+// since the task began.
+func (ts *taskSecrets) isRevoked(name string) bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.revoked[name]
+}
+
+// checkRevoked refuses args when a placeholder in them names a secret
+// deleted or changed since the task began.
+func (ts *taskSecrets) checkRevoked(args json.RawMessage) error {
+	for _, name := range secret.Placeholders(args) {
+		if ts.isRevoked(name) {
+			return bulwark.Errorf(bulwark.PermissionDenied, "agent.secrets",
+				"secret %s was deleted or changed since this task began, so the task cannot use it any more; a new task uses it as it is now", name)
+		}
+	}
+	return nil
 }
 
 func newTaskSecrets(all []bulwark.Secret, inSandbox bool) (*taskSecrets, error) {
-	ts := &taskSecrets{values: map[string]string{}, hosts: map[string]egress.Allowlist{}, inject: map[string]bulwark.SecretInject{}, inSandbox: inSandbox}
+	ts := &taskSecrets{values: map[string]string{}, hosts: map[string]egress.Allowlist{}, inject: map[string]bulwark.SecretInject{}, inSandbox: inSandbox,
+		orig: map[string]bulwark.Secret{}}
 	for _, s := range all {
 		ts.values[s.Name] = s.Value
+		ts.orig[s.Name] = s
 		ts.inject[s.Name] = s.Inject
 		if len(s.Hosts) == 0 {
 			continue
@@ -79,6 +139,7 @@ func (ts *taskSecrets) intercept(secretTools []string) (*egress.Intercept, error
 	if err != nil {
 		return nil, bulwark.E(bulwark.Internal, "task.secrets", "the sandbox's egress proxy cannot be prepared for the task's secrets", err)
 	}
+	ic.Revoked = ts.isRevoked
 	return ic, nil
 }
 
@@ -128,6 +189,9 @@ func patterns(l egress.Allowlist) string {
 // args is agent.Config.SecretArgs.
 func (ts *taskSecrets) args(tool string, args json.RawMessage) (json.RawMessage, error) {
 	const op = "agent.secrets"
+	if err := ts.checkRevoked(args); err != nil {
+		return nil, err
+	}
 	switch tool {
 	case toolRunShell, toolRunCode:
 		put := map[string]string{}

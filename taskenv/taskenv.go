@@ -100,15 +100,17 @@ type Options struct {
 	User string
 	// Watch, when set, tells the task that its tenant's secrets may have
 	// changed (secretwatch.Watcher.Watch, from SecretsSeen: the version
-	// read before Secrets were), and Reread reads their values (name to
-	// value) again. Each value the task's redactor does not hold is added
-	// to it, and to LogMask: a secret added while the task runs is masked
-	// from then on in what the model is sent and what the task shows. A
-	// value deleted or replaced stays masked until the task ends. Neither
-	// offers a new secret to the task's tools.
+	// read before Secrets were), and Reread reads them again. Each value
+	// the task's redactor does not hold is added to it, and to LogMask: a
+	// secret added while the task runs is masked from then on in what the
+	// model is sent and what the task shows. A value deleted or replaced
+	// stays masked until the task ends. A secret of the task deleted or
+	// changed since (its value, hosts or where it may go) is not put in
+	// any more, by the tools nor by the sandbox's proxy. Neither offers a
+	// new secret to the task's tools.
 	Watch       func(since uint64, changed func()) (stop func())
 	SecretsSeen uint64
-	Reread      func(ctx context.Context) (map[string]string, error)
+	Reread      func(ctx context.Context) ([]bulwark.Secret, error)
 	// Skills are the task's skills, the operator's and the tenant's
 	// (skill.NewSet): their names and descriptions go into the
 	// instructions, and load_skill and read_skill_file are added. None:
@@ -144,6 +146,9 @@ type Env struct {
 	Uploading func(path string)
 
 	closers []func()
+	// intercept is what the task's sandbox proxy puts secrets in with
+	// (nil: none), kept for tests.
+	intercept *egress.Intercept
 }
 
 // New assembles the task of o. The context is used for the audit records
@@ -211,11 +216,12 @@ func New(ctx context.Context, o Options) (*Env, error) {
 
 	if o.Watch != nil && o.Reread != nil {
 		held := newHeldValues(red, o.LogMask, o.LogPrefix, secrets.values, o.Masked)
-		stop := o.Watch(o.SecretsSeen, func() { held.reread(o.Reread) })
+		stop := o.Watch(o.SecretsSeen, func() { rereadSecrets(o.Reread, held, secrets) })
 		e.closers = append(e.closers, held.close, stop) // stop runs first
 	}
 
 	intercept, err := secrets.intercept(o.SecretTools)
+	e.intercept = intercept
 	if err != nil {
 		e.Close()
 		return nil, err

@@ -7,11 +7,32 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/secret"
 )
 
 // rereadTimeout bounds one reread of a running task's secrets.
 const rereadTimeout = 10 * time.Second
+
+// rereadSecrets reads the tenant's secrets again, after the watch said
+// they may have changed: held masks each value it does not hold, and ts
+// stops putting in each secret of the task deleted or changed since
+// (revokeChanged). A failed read changes nothing.
+func rereadSecrets(read func(context.Context) ([]bulwark.Secret, error), held *heldValues, ts *taskSecrets) {
+	ctx, cancel := context.WithTimeout(context.Background(), rereadTimeout)
+	defer cancel()
+	secs, err := read(ctx)
+	if err != nil {
+		slog.Warn("a running task's secrets could not be read again: a secret added since is not masked by it, nor one deleted or changed kept from it, until they can", "err", err)
+		return
+	}
+	vals := make(map[string]string, len(secs))
+	for _, s := range secs {
+		vals[s.Name] = s.Value
+	}
+	held.reread(vals)
+	ts.revokeChanged(secs)
+}
 
 // heldValues are the values a running task's redactor masks, and what
 // reread added: the labels it added to the process's log redactor, which
@@ -42,14 +63,7 @@ func newHeldValues(red, log *secret.Redactor, prefix string, sets ...map[string]
 // not held: under its name, or, for a name held with another value (a
 // secret replaced), under NAME_2, NAME_3, ...: the old value stays masked
 // too, since the task may still hold it.
-func (h *heldValues) reread(read func(context.Context) (map[string]string, error)) {
-	ctx, cancel := context.WithTimeout(context.Background(), rereadTimeout)
-	defer cancel()
-	vals, err := read(ctx)
-	if err != nil {
-		slog.Warn("a running task's secrets could not be read again: a secret added since is not masked by it until it can", "err", err)
-		return
-	}
+func (h *heldValues) reread(vals map[string]string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -2,6 +2,7 @@ package taskenv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -38,7 +39,13 @@ func TestSecretAddedWhileTheTaskRunsMasked(t *testing.T) {
 			changed = f
 			return func() { stopped = true }
 		},
-		Reread: func(context.Context) (map[string]string, error) { return values, readErr },
+		Reread: func(context.Context) ([]bulwark.Secret, error) {
+			var all []bulwark.Secret
+			for name, v := range values {
+				all = append(all, bulwark.Secret{Name: name, Value: v})
+			}
+			return all, readErr
+		},
 	})
 	if changed == nil {
 		t.Fatal("New did not watch the tenant's secrets")
@@ -81,5 +88,53 @@ func TestSecretAddedWhileTheTaskRunsMasked(t *testing.T) {
 	changed() // a call already under way as the task closed
 	if got := log.String("late-value-0b1c2d"); got != "late-value-0b1c2d" {
 		t.Errorf("a reread after Close added to the log redactor: %q", got)
+	}
+}
+
+// A secret of the task deleted or changed while it runs (its value, its
+// hosts, where it may go) is not put in any more: fetch_url refuses its
+// placeholder, and so does the sandbox's proxy; one unchanged still goes
+// in. It went on being put in for as long as the task ran (a red team).
+func TestSecretDeletedWhileTheTaskRunsNotUsed(t *testing.T) {
+	gh := bulwark.Secret{Name: "GH", Value: "ghp-deleted-value-4711", Hosts: []string{"*.github.com"}, Inject: bulwark.SecretInject{URL: true}}
+	api := bulwark.Secret{Name: "API", Value: "api-kept-value-9c1e", Hosts: []string{"api.example.com"}, Inject: bulwark.SecretInject{URL: true}}
+	wide := bulwark.Secret{Name: "WIDE", Value: "wide-narrowed-value-2b7d", Hosts: []string{"*.example.org"}, Inject: bulwark.SecretInject{URL: true}}
+	var changed func()
+	now := []bulwark.Secret{gh, api, wide}
+	e, _ := newEnv(t, Options{
+		Secrets:     []bulwark.Secret{gh, api, wide},
+		SecretTools: []string{"run_shell", "run_code", "fetch_url"},
+		SecretsSeen: 1,
+		Watch:       func(since uint64, f func()) func() { changed = f; return func() {} },
+		Reread:      func(context.Context) ([]bulwark.Secret, error) { return now, nil },
+	})
+	if changed == nil {
+		t.Fatal("no watch")
+	}
+	fetch := func(name, host string) error {
+		_, err := e.SecretArgs("fetch_url", json.RawMessage(`{"url":"https://`+host+`/?t={{secret:`+name+`}}"}`))
+		return err
+	}
+	if err := fetch("GH", "api.github.com"); err != nil {
+		t.Fatalf("before the change: %v", err)
+	}
+	narrowed := wide
+	narrowed.Hosts = []string{"only.example.org"}
+	now = []bulwark.Secret{api, narrowed} // GH deleted, WIDE narrowed
+	changed()
+	for _, name := range []string{"GH", "WIDE"} {
+		host := map[string]string{"GH": "api.github.com", "WIDE": "only.example.org"}[name]
+		if err := fetch(name, host); err == nil || !strings.Contains(bulwark.ErrorMessage(err), "deleted or changed") {
+			t.Errorf("fetch_url with %s after it was deleted or changed: %v, want refused", name, err)
+		}
+		if e.intercept == nil || e.intercept.Revoked == nil || !e.intercept.Revoked(name) {
+			t.Errorf("the sandbox's proxy still puts %s in", name)
+		}
+	}
+	if err := fetch("API", "api.example.com"); err != nil {
+		t.Errorf("an unchanged secret after another changed: %v", err)
+	}
+	if e.intercept.Revoked("API") {
+		t.Errorf("the proxy stopped putting in an unchanged secret")
 	}
 }

@@ -311,8 +311,8 @@ func runTask(ctx context.Context, f runFlags, input string, s stdio) error {
 		Instructions: instructions, Audit: auditor(auditLog), LogMask: redactor,
 		MCP: servers, MCPDial: mcpDial, Search: search, Memory: memoryOf(db), Skills: skills,
 		Taint: taint, Spotlight: inj.spotlight,
-		Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
-			return db.SecretValues(ctx, tenant.ID)
+		Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) ([]bulwark.Secret, error) {
+			return db.Secrets(ctx, tenant.ID)
 		},
 	})
 	if bulwark.ErrorKind(err) == bulwark.Invalid {

@@ -23,8 +23,7 @@ import (
 // and the tenant and its use of shared provider keys.
 type taskStore interface {
 	Settings(ctx context.Context, tenant bulwark.TenantID) (bulwark.Settings, error)
-	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error)
-	SecretValues(ctx context.Context, tenant bulwark.TenantID) (map[string]string, error) // a running task's reread
+	Secrets(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.Secret, error) // also a running task's reread
 	Skills(ctx context.Context, tenant bulwark.TenantID) ([]bulwark.StoredSkill, error)
 	keyStore
 }
@@ -148,8 +147,8 @@ func prepareTask(store taskStore, defaultModel string, lim tenantLimits, inSandb
 			LogMask: redactor, LogPrefix: t.TenantID + "." + t.ID + ".",
 			MCP: mcp, MCPDial: mcpDial, Search: search, Memory: memoryOf(store), Skills: skills,
 			Taint: inj.forTenant(st.Taint), Spotlight: inj.spotlight,
-			Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) (map[string]string, error) {
-				return store.SecretValues(ctx, tenant)
+			Watch: watch.Watch, SecretsSeen: seen, Reread: func(ctx context.Context) ([]bulwark.Secret, error) {
+				return store.Secrets(ctx, tenant)
 			},
 		})
 		if err != nil {

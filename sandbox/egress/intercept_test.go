@@ -922,3 +922,25 @@ func TestTunnelReadsBackMaskedWhateverTheMethod(t *testing.T) {
 		}
 	}
 }
+
+// A secret revoked since the sandbox began (deleted or changed: Revoked)
+// is not put in, even for its bound host: the request is refused, naming
+// why, and the host receives neither value nor placeholder; answers are
+// still masked.
+func TestInterceptRefusesRevoked(t *testing.T) {
+	f := newInterceptFixture(t, trustServer)
+	revoked := false
+	f.proxy.Intercept.Revoked = func(name string) bool { return revoked && name == "TOKEN" }
+	if code, body, _ := f.do(t, "GET", "https://example.com/", "Bearer "+testPH, "", ""); code != 200 {
+		t.Fatalf("before the revocation: %d %s", code, body)
+	}
+	revoked = true
+	before := f.seen.all()
+	code, body, _ := f.do(t, "GET", "https://example.com/again", "Bearer "+testPH, "", "")
+	if code != http.StatusForbidden || !strings.Contains(body, "deleted or changed") {
+		t.Errorf("a revoked secret to its bound host: %d %q, want 403 saying why", code, body)
+	}
+	if got := strings.TrimPrefix(f.seen.all(), before); strings.Contains(got, testValue) || strings.Contains(got, "/again") {
+		t.Errorf("the bound host received the request of a revoked secret: %q", got)
+	}
+}

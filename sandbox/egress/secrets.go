@@ -57,6 +57,11 @@ type Intercept struct {
 	// Roots verifies the certificates of the real servers; nil means the
 	// host's system roots. Tests set a pool holding their server's root.
 	Roots *x509.CertPool
+	// Revoked, when set, says whether a secret was deleted or changed
+	// since the sandbox began: its placeholder then refuses the request
+	// as one bound to another host does (its value is still masked in
+	// answers).
+	Revoked func(name string) bool
 }
 
 // NewIntercept checks secrets and makes a new task CA for them. A secret
@@ -140,9 +145,12 @@ func (ic *Intercept) requestRules(host string, tls bool, pl place) []rule {
 	var put, refuse []rule
 	for _, s := range ic.Secrets {
 		bound := s.Hosts.Allows(host)
-		if !bound || !tls || !s.allows(pl) {
+		revoked := ic.Revoked != nil && ic.Revoked(s.Name)
+		if !bound || !tls || !s.allows(pl) || revoked {
 			why := "is not bound to this host"
 			switch {
+			case revoked:
+				why = "was deleted or changed since the task began"
 			case !tls:
 				why = "is sent only over HTTPS"
 			case pl == inHeaderName || pl == inHost:
