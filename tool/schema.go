@@ -77,6 +77,9 @@ func RawSchema(doc json.RawMessage) (*Schema, error) {
 	if len(js.Types) > 0 {
 		return nil, bulwark.Errorf(bulwark.Invalid, op, "the schema has several types; arguments are an object")
 	}
+	if err := checkFanOut(doc); err != nil {
+		return nil, bulwark.Errorf(bulwark.Invalid, op, "the schema cannot be used: %v", err)
+	}
 	resolved, err := js.Resolve(nil)
 	if err != nil {
 		return nil, bulwark.E(bulwark.Invalid, op, "the schema cannot be used: "+err.Error(), err)
