@@ -186,7 +186,7 @@ func (s *Session) connect(start, life context.Context, sc Server, allow egress.A
 		}
 		pipe = &onceCloser{ReadWriteCloser: pipe}
 		sv.pipe = pipe
-		transports = []mcp.Transport{&mcp.IOTransport{Reader: pipe, Writer: nopCloser{pipe}}}
+		transports = []mcp.Transport{&mcp.IOTransport{Reader: throttle(life, pipe), Writer: nopCloser{pipe}, MaxLineLength: maxServerMessage}}
 	} else {
 		hc, err := s.httpClient(sc, allow)
 		if err != nil {
@@ -476,14 +476,17 @@ func (sv *server) guard() error {
 	return sv.s.opts.Guard(sv.cfg.Name)
 }
 
-// close ends sv's session, transport and process.
+// close ends sv's process, then its session and transport: the
+// session's Close waits for every notification the server queued, and
+// the process, closed after, went on running (in its sandbox) and sending
+// until they were handled.
 func (sv *server) close() {
-	if sv.cs != nil {
-		sv.cs.Close()
-	}
-	sv.cancel()
 	if sv.pipe != nil {
 		sv.pipe.Close()
+	}
+	sv.cancel()
+	if sv.cs != nil {
+		sv.cs.Close()
 	}
 	sv.refreshG.Wait()
 }
