@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -143,5 +145,49 @@ func TestLogFloodBounded(t *testing.T) {
 	t.Logf("%d notifications in %s, heap peak %d MB", sent, flood, peak>>20)
 	if peak > 1<<30 {
 		t.Errorf("the host's heap reached %d MB from one server's notifications", peak>>20)
+	}
+}
+
+// A remote server's answers and event streams are read at most at
+// serverBytesPerSecond, all together, as a stdio server's output is.
+func TestRemoteServerThrottled(t *testing.T) {
+	chunk := []byte("data: " + strings.Repeat("0", 64<<10) + "\n\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for r.Context().Err() == nil {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	hc, err := (&Session{}).httpClient(Server{Name: "remote", URL: srv.URL, Trusted: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	total := 0
+	for range 2 { // two streams share the budget
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		go func() {
+			n, _ := io.Copy(io.Discard, resp.Body)
+			mu.Lock()
+			total += int(n)
+			mu.Unlock()
+		}()
+	}
+	<-ctx.Done()
+	time.Sleep(100 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if most := serverBurst + 3*serverBytesPerSecond; total > most {
+		t.Errorf("read %d MB from a remote server in 2 s, want at most %d MB", total>>20, most>>20)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bulwark-agents/bulwark"
 	"github.com/bulwark-agents/bulwark/sandbox/egress"
 )
@@ -48,7 +50,7 @@ func (s *Session) httpClient(sc Server, allow egress.Allowlist) (*http.Client, e
 		}
 		headers.Set(k, v)
 	}
-	rt := &guard{origin: origin(u), headers: headers, trusted: sc.Trusted, allow: allow}
+	rt := &guard{origin: origin(u), headers: headers, trusted: sc.Trusted, allow: allow, lim: newServerLimiter()}
 	if !sc.Trusted {
 		if err := rt.check(u); err != nil {
 			var r *refusal
@@ -98,6 +100,9 @@ type guard struct {
 	headers http.Header
 	trusted bool
 	allow   egress.Allowlist
+	// lim is what the server may send, all its answers and event streams
+	// together (throttle.go).
+	lim *rate.Limiter
 }
 
 // check refuses a URL the server's requests must not go to.
@@ -144,6 +149,9 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The SDK reads a JSON answer whole; an event stream is capped
 		// per event by the SDK.
 		resp.Body = &cappedBody{ReadCloser: resp.Body, left: MaxResponse}
+	}
+	if err == nil && g.lim != nil {
+		resp.Body = &throttled{ReadCloser: resp.Body, ctx: req.Context(), lim: g.lim}
 	}
 	return resp, err
 }

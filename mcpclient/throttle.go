@@ -33,8 +33,13 @@ type throttled struct {
 }
 
 func throttle(ctx context.Context, r io.ReadCloser) *throttled {
-	return &throttled{ReadCloser: r, ctx: ctx, lim: rate.NewLimiter(serverBytesPerSecond, serverBurst)}
+	return &throttled{ReadCloser: r, ctx: ctx, lim: newServerLimiter()}
 }
+
+// newServerLimiter is the budget of one server's output: a remote server's
+// answers and event streams share one (guard), as a stdio server's pipe
+// has one.
+func newServerLimiter() *rate.Limiter { return rate.NewLimiter(serverBytesPerSecond, serverBurst) }
 
 func (t *throttled) Read(b []byte) (int, error) {
 	n, err := t.ReadCloser.Read(b[:min(len(b), serverBurst)])
