@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/bulwark-agents/bulwark"
@@ -254,44 +253,6 @@ func (db *DB) dropTenantKeys(tenant bulwark.TenantID) {
 	delete(db.dataKeys, tenant)
 }
 
-// newDataKeys makes a new data key version for every tenant in tx, wrapped
-// with the current master key: what is sealed from now on, the master key
-// a rotation retires does not open, even with a copy of the data keys from
-// before (an old backup, a copy of the database's files). It returns how
-// many were made.
-func (db *DB) newDataKeys(ctx context.Context, tx *sql.Tx) (int, error) {
-	type row struct {
-		tenant bulwark.TenantID
-		v      uint32
-	}
-	var all []row
-	rows, err := tx.QueryContext(ctx, `SELECT tenant_id, MAX(version) FROM data_keys GROUP BY tenant_id`)
-	if err != nil {
-		return 0, err
-	}
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.tenant, &r.v); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		all = append(all, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, r := range all {
-		if r.v == math.MaxUint32 {
-			return 0, bulwark.Errorf(bulwark.Invalid, "postgres.newDataKeys", "tenant %s has used every data key version", r.tenant)
-		}
-		if err := db.newDataKey(ctx, tx, r.tenant, r.v+1); err != nil {
-			return 0, err
-		}
-	}
-	return len(all), nil
-}
-
 // seal encrypts plaintext for record id of kind in tenant.
 func (db *DB) seal(ctx context.Context, tenant bulwark.TenantID, kind, id string, plaintext []byte) ([]byte, error) {
 	tk, err := db.tenantKeys(ctx, tenant)
@@ -380,7 +341,7 @@ func (db *DB) RotateMaster(ctx context.Context) (bulwark.KeyRotation, error) {
 		n, err := rewrapAll(ctx, tx, kr)
 		rot.Version, rot.Rewrapped = int(kr.Current()), n
 		if err == nil {
-			rot.DataKeys, err = db.newDataKeys(ctx, tx)
+			rot.DataKeys, err = sealing.NewDataKeys(ctx, tx, db.newDataKey)
 		}
 		if err == nil && db.cfg.OnRotateMaster != nil {
 			err = db.cfg.OnRotateMaster(ctx, tx, kr)

@@ -6,7 +6,10 @@
 package sealing
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -166,3 +169,42 @@ func (e *VersionError) Error() string {
 }
 
 func (e *VersionError) Unwrap() error { return e.Err }
+
+// NewDataKeys makes a new data key version for every tenant in tx with
+// make (a store's newDataKey, which wraps it with the current master key),
+// for a master key rotation: what is sealed from then on, the master key
+// the rotation retires does not open, even with a copy of the data keys
+// from before (an old backup, a copy of the database's files). It returns
+// how many were made.
+func NewDataKeys(ctx context.Context, tx *sql.Tx, make func(ctx context.Context, tx *sql.Tx, tenant bulwark.TenantID, v uint32) error) (int, error) {
+	type row struct {
+		tenant bulwark.TenantID
+		v      uint32
+	}
+	var all []row
+	rows, err := tx.QueryContext(ctx, `SELECT tenant_id, MAX(version) FROM data_keys GROUP BY tenant_id`)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.tenant, &r.v); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, r := range all {
+		if r.v == math.MaxUint32 {
+			return 0, bulwark.Errorf(bulwark.Invalid, "sealing.NewDataKeys", "tenant %s has used every data key version", r.tenant)
+		}
+		if err := make(ctx, tx, r.tenant, r.v+1); err != nil {
+			return 0, err
+		}
+	}
+	return len(all), nil
+}
